@@ -1,0 +1,272 @@
+"""The credit subject aggregate: one 一户式 credit file, append-only, guarding its own rules."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import (
+    DuplicateRecordConflict,
+    IdempotencyKeyReused,
+    InvalidInput,
+    RecordNotFound,
+    RuleViolated,
+)
+from domain.events import (
+    COMMON_FIELDS,
+    IDENTITY_FIELDS,
+    LIST_TYPES,
+    RATING_SCHEMES,
+    SUBJECT_KINDS,
+    CommitmentBreached,
+    CommitmentFulfilled,
+    LicenceGranted,
+    LicenceRevoked,
+    ListEntered,
+    ListExited,
+    RecordCorrected,
+    RecordEvent,
+    RecordRevoked,
+    SubjectRegistered,
+)
+from domain.publication import SEVERITIES
+
+# Follow-up records and the record types they must point at.
+REFERENCES: dict[type[RecordEvent], tuple[str, tuple[str, ...]]] = {
+    CommitmentFulfilled: ("commitment_record_id", ("CommitmentMade",)),
+    CommitmentBreached: ("commitment_record_id", ("CommitmentMade",)),
+    ListExited: ("entry_record_id", ("ListEntered",)),
+    LicenceRevoked: ("licence_record_id", ("LicenceGranted",)),
+}
+# Records that close what they point at: a second closing record is refused.
+CLOSING_TYPES = (CommitmentFulfilled, CommitmentBreached, ListExited, LicenceRevoked)
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What `Subject.record` did: a new record, or the existing one it matched."""
+
+    record_id: UUID
+    version: int
+    created: bool
+    replayed_request: bool  # the same Idempotency-Key and request were seen before
+
+
+def content_digest(fields: dict[str, Any]) -> str:
+    """A digest of a record's content, to tell a retry from a different record."""
+    content = {k: v for k, v in fields.items() if k not in COMMON_FIELDS - {"decision_date"}}
+    content["authority_name"] = fields.get("authority_name")
+    encoded = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def natural_key(record_type: str, authority_code: str, source_ref: str) -> str:
+    """The same decision number from the same authority is the same record."""
+    return f"{record_type}|{authority_code}|{source_ref.strip()}"
+
+
+class Subject(Aggregate):
+    """信用主体: an enterprise, practitioner, vehicle or public body, and its credit file."""
+
+    # No explicit TOPIC here: the library would then demand one on every nested class. The
+    # events carry stable topics; if this class ever moves, register its old topic.
+    INITIAL_VERSION = 1
+
+    # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
+    def __init__(
+        self, kind: str, code: str, name: str, region_code: str, sectors: list[str],
+        recorded_by: str,
+    ):
+        self.kind = kind
+        self.code = code
+        self.name = name
+        self.region_code = region_code
+        self.sectors = list(sectors)
+        self.records: dict[str, dict[str, Any]] = {}
+        self.natural_keys: dict[str, str] = {}
+        self.request_keys: dict[str, str] = {}
+        self.open_lists: dict[str, str] = {}
+
+    @classmethod
+    def register(
+        cls, *, subject_id: UUID, kind: str, code: str, name: str, region_code: str,
+        sectors: list[str], recorded_by: str, recorded_at: datetime,
+    ) -> Subject:
+        if kind not in SUBJECT_KINDS:
+            raise InvalidInput(f"unknown subject kind {kind!r}")
+        if not name.strip():
+            raise InvalidInput("a subject needs a name")
+        return cls._create(
+            SubjectRegistered, id=subject_id, kind=kind, code=code, name=name.strip(),
+            region_code=region_code, sectors=sorted(set(sectors)), recorded_by=recorded_by,
+            timestamp=recorded_at,
+        )
+
+    def record(
+        self, record_type: type[RecordEvent], fields: dict[str, Any], *, record_id: UUID,
+        recorded_by: str, request_key: str | None, today: date, recorded_at: datetime,
+    ) -> RecordOutcome:
+        """Record one fact, unless it is already here. Checks the named rules first."""
+        fields = _complete(
+            record_type, {**fields, "recorded_by": recorded_by, "request_key": request_key}
+        )
+        digest = content_digest(fields)
+        scoped_request = f"{recorded_by}|{request_key}" if request_key else None
+
+        if scoped_request and scoped_request in self.request_keys:
+            existing = self.records[self.request_keys[scoped_request]]
+            if existing["digest"] != digest or existing["type"] != record_type.__name__:
+                raise IdempotencyKeyReused(
+                    "this Idempotency-Key was used before with a different request"
+                )
+            return RecordOutcome(UUID(existing["id"]), existing["version"], False, True)
+
+        key = natural_key(record_type.__name__, fields["authority_code"], fields["source_ref"])
+        if key in self.natural_keys:
+            existing = self.records[self.natural_keys[key]]
+            if existing["digest"] != digest:
+                raise DuplicateRecordConflict(
+                    f"{record_type.__name__} {fields['source_ref']!r} from authority "
+                    f"{fields['authority_code']} is already recorded with different content; "
+                    "record a RecordCorrected to change it"
+                )
+            return RecordOutcome(UUID(existing["id"]), existing["version"], False, False)
+
+        self._check_rules(record_type, fields, today)
+        self.trigger_event(
+            record_type, record_id=record_id, timestamp=recorded_at,
+            **{k: v for k, v in fields.items() if k != "record_id"},
+        )
+        return RecordOutcome(record_id, self.version, True, False)
+
+    def _check_rules(self, record_type: type[RecordEvent], fields: dict[str, Any], today: date):
+        if fields["decision_date"] > today:
+            raise InvalidInput(
+                f"decision_date {fields['decision_date']} is in the future (today is {today})"
+            )
+        if "severity" in fields and fields["severity"] not in SEVERITIES:
+            raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}")
+        if record_type in REFERENCES:
+            field, allowed_types = REFERENCES[record_type]
+            if fields.get(field) is not None:
+                target = self._target(fields[field], allowed_types, field)
+                if record_type in CLOSING_TYPES and target["closed"]:
+                    raise RuleViolated(f"record {fields[field]} is already closed")
+        if record_type is ListEntered:
+            if fields["list_type"] not in LIST_TYPES:
+                raise InvalidInput(f"list_type must be one of {', '.join(LIST_TYPES)}")
+            if fields["list_type"] in self.open_lists:
+                raise RuleViolated(
+                    f"the subject is already on the {fields['list_type']} list "
+                    f"(entry {self.open_lists[fields['list_type']]})"
+                )
+        if record_type.__name__ == "RatingIssued":
+            if fields["scheme"] not in RATING_SCHEMES:
+                raise InvalidInput(f"scheme must be one of {', '.join(RATING_SCHEMES)}")
+            if fields["valid_until"] <= fields["valid_from"]:
+                raise InvalidInput("a rating's valid_until must be after its valid_from")
+        if record_type is LicenceGranted and fields.get("valid_until") is not None:
+            if fields["valid_until"] <= fields["valid_from"]:
+                raise InvalidInput("a licence's valid_until must be after its valid_from")
+        if record_type in (RecordCorrected, RecordRevoked):
+            target = self._target(fields["target_record_id"], None, "target_record_id")
+            if target["revoked"]:
+                raise RuleViolated(f"record {fields['target_record_id']} is already revoked")
+            if target["type"] in ("RecordCorrected", "RecordRevoked"):
+                raise RuleViolated("a correction or revocation cannot itself be corrected")
+        if record_type is RecordCorrected:
+            self._check_changes(fields["target_record_id"], fields["changes"])
+
+    def _target(
+        self, record_id: UUID, allowed_types: tuple[str, ...] | None, field: str
+    ) -> dict[str, Any]:
+        target = self.records.get(str(record_id))
+        if target is None:
+            raise RecordNotFound(f"{field}: this subject has no record {record_id}")
+        if allowed_types and target["type"] not in allowed_types:
+            raise RuleViolated(
+                f"{field}: record {record_id} is a {target['type']}, "
+                f"not a {' or '.join(allowed_types)}"
+            )
+        return target
+
+    def _check_changes(self, target_id: UUID, changes: dict[str, Any]) -> None:
+        from domain.events import RECORD_EVENT_TYPES
+
+        target_type = RECORD_EVENT_TYPES[self.records[str(target_id)]["type"]]
+        changeable = {f.name for f in dataclasses.fields(target_type)} - (
+            IDENTITY_FIELDS | {"originator_id", "originator_version", "timestamp"}
+        )
+        if not changes:
+            raise InvalidInput("a correction must change at least one field")
+        unknown = sorted(set(changes) - changeable)
+        if unknown:
+            raise InvalidInput(
+                f"a {target_type.__name__} has no changeable field(s) {', '.join(unknown)}; "
+                f"changeable: {', '.join(sorted(changeable))}"
+            )
+        if "severity" in changes and changes["severity"] not in SEVERITIES:
+            raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}")
+
+    # Mutators: called when an event is applied, both on recording and on replay.
+    def on_record(self, event: RecordEvent) -> None:
+        record_id = str(event.record_id)
+        self.records[record_id] = {
+            "id": record_id,
+            "type": type(event).__name__,
+            "version": event.originator_version,
+            "digest": content_digest(_event_fields(event)),
+            "closed": False,
+            "revoked": False,
+        }
+        self.natural_keys[
+            natural_key(type(event).__name__, event.authority_code, event.source_ref)
+        ] = record_id
+        if event.request_key:
+            self.request_keys[f"{event.recorded_by}|{event.request_key}"] = record_id
+        if isinstance(event, CLOSING_TYPES):
+            field = REFERENCES[type(event)][0]
+            target = getattr(event, field)
+            if target is not None:
+                self.records[str(target)]["closed"] = True
+        if isinstance(event, ListEntered):
+            self.open_lists[event.list_type] = record_id
+        if isinstance(event, ListExited):
+            self.open_lists = {k: v for k, v in self.open_lists.items()
+                               if v != str(event.entry_record_id)}
+        if isinstance(event, RecordRevoked):
+            target = self.records[str(event.target_record_id)]
+            target["revoked"] = True
+            if target["type"] == "ListEntered":
+                self.open_lists = {k: v for k, v in self.open_lists.items() if v != target["id"]}
+
+
+def _complete(record_type: type[RecordEvent], fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields as the event will hold them: optional ones defaulted, unknown ones refused."""
+    known = {f.name: f for f in dataclasses.fields(record_type)}
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        raise InvalidInput(f"{record_type.__name__} has no field(s) {', '.join(unknown)}")
+    complete = {}
+    for name, field in known.items():
+        if name in ("originator_id", "originator_version", "timestamp", "record_id"):
+            continue
+        if name in fields:
+            complete[name] = fields[name]
+        elif field.default is not dataclasses.MISSING:
+            complete[name] = field.default
+        else:
+            raise InvalidInput(f"{record_type.__name__} needs the field {name}")
+    return complete
+
+
+def _event_fields(event: RecordEvent) -> dict[str, Any]:
+    return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+

@@ -1,0 +1,1 @@
+"""Composition root and application layer: settings, the event store, command handling, CLI."""

@@ -1,0 +1,217 @@
+"""Commands: the validated shape of what a recording agency asks for (HTTP bodies and import
+rows alike). Each record command maps one-to-one onto a domain event of the same name."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+
+from domain import codes
+from domain.events import COMMITMENT_TYPES, LIST_TYPES, RATING_SCHEMES, SUBJECT_KINDS
+
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+LongText = Annotated[str, Field(min_length=1, max_length=20000)]
+Reference = Annotated[str, Field(min_length=1, max_length=200)]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=6)]
+Severity = Literal["minor", "general", "serious"]
+
+
+def _uscc(value: str) -> str:
+    try:
+        return codes.normalise_uscc(value)
+    except codes.InvalidCode as error:
+        raise ValueError(error.reason) from None
+
+
+def _region(value: str) -> str:
+    try:
+        return codes.normalise_region_code(value)
+    except codes.InvalidCode as error:
+        raise ValueError(error.reason) from None
+
+
+AuthorityCode = Annotated[str, AfterValidator(_uscc)]
+RegionCode = Annotated[str, AfterValidator(_region)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class RegisterSubject(Command):
+    """Open a subject's credit file. The code is validated by `kind` in the service, since
+    a resident ID's birth date is checked against today's date."""
+
+    kind: Literal["enterprise", "individual", "vehicle", "public_body"]
+    code: Annotated[str, Field(min_length=5, max_length=32)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    region_code: RegionCode
+    sectors: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
+                       Field(max_length=20)] = []
+
+
+assert set(RegisterSubject.model_fields["kind"].annotation.__args__) == set(SUBJECT_KINDS)
+
+
+class RecordCommand(Command):
+    """Fields every record carries: valid time, recording authority, source reference."""
+
+    type: str
+    decision_date: date
+    authority_name: Annotated[str, Field(min_length=1, max_length=200)]
+    authority_code: AuthorityCode
+    source_ref: Reference
+
+    def event_fields(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"type"})
+
+
+class GrantLicence(RecordCommand):
+    type: Literal["LicenceGranted"]
+    licence_type: Annotated[str, Field(min_length=1, max_length=64)]
+    document_name: Text
+    content: LongText
+    valid_from: date
+    valid_until: date | None = None
+    certificate_name: Annotated[str, Field(max_length=200)] | None = None
+    licence_number: Annotated[str, Field(max_length=200)] | None = None
+
+
+class RevokeLicence(RecordCommand):
+    type: Literal["LicenceRevoked"]
+    reason: Text
+    licence_record_id: UUID | None = None
+
+
+class DecidePenalty(RecordCommand):
+    type: Literal["PenaltyDecided"]
+    severity: Severity
+    procedure: Literal["simplified", "general"] = "general"
+    violation_type: Text
+    facts: LongText
+    legal_basis: Text
+    penalty_categories: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
+                                  Field(min_length=1, max_length=10)]
+    content: LongText
+    fine_amount: Amount | None = None
+    confiscated_amount: Amount | None = None
+    licence_action: Annotated[str, Field(max_length=500)] | None = None
+    declared_publication_end: date | None = None
+
+
+class RecordDishonestConduct(RecordCommand):
+    type: Literal["DishonestConductRecorded"]
+    severity: Severity
+    conduct_type: Annotated[str, Field(min_length=1, max_length=100)]
+    description: LongText
+    legal_basis: Text | None = None
+
+
+class MakeCommitment(RecordCommand):
+    type: Literal["CommitmentMade"]
+    commitment_type: Literal[COMMITMENT_TYPES]  # type: ignore[valid-type]
+    content: LongText
+    due_date: date | None = None
+
+
+class FulfilCommitment(RecordCommand):
+    type: Literal["CommitmentFulfilled"]
+    commitment_record_id: UUID
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+
+class BreachCommitment(RecordCommand):
+    type: Literal["CommitmentBreached"]
+    commitment_record_id: UUID
+    severity: Severity
+    description: LongText
+
+
+class IssueRating(RecordCommand):
+    type: Literal["RatingIssued"]
+    scheme: Literal[RATING_SCHEMES]  # type: ignore[valid-type]
+    grade: Annotated[str, Field(pattern=r"^(AAA|AA|A|B|C|D)$")]
+    valid_from: date
+    valid_until: date
+    score: Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)] | None = None
+
+
+class EnterList(RecordCommand):
+    type: Literal["ListEntered"]
+    list_type: Literal[LIST_TYPES]  # type: ignore[valid-type]
+    basis: Text
+    planned_end: date | None = None
+
+
+class ExitList(RecordCommand):
+    type: Literal["ListExited"]
+    entry_record_id: UUID
+    reason: Text
+
+
+class HoldInterview(RecordCommand):
+    type: Literal["InterviewHeld"]
+    interview_type: Literal["prompt", "warning"]
+    matter: Text
+
+
+class GrantCommendation(RecordCommand):
+    type: Literal["CommendationGranted"]
+    title: Text
+    description: Annotated[str, Field(max_length=20000)] = ""
+
+
+class ApplyJointMeasure(RecordCommand):
+    type: Literal["JointMeasureApplied"]
+    measure_type: Literal["reward", "punishment"]
+    measure: Text
+    applying_agency: Annotated[str, Field(min_length=1, max_length=200)]
+    matter: Text
+
+
+class CorrectRecord(RecordCommand):
+    type: Literal["RecordCorrected"]
+    target_record_id: UUID
+    changes: Annotated[dict[str, Any], Field(min_length=1, max_length=30)]
+    reason: Text
+
+
+class RevokeRecord(RecordCommand):
+    type: Literal["RecordRevoked"]
+    target_record_id: UUID
+    reason: Text
+
+
+RECORD_COMMANDS: dict[str, type[RecordCommand]] = {
+    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in RecordCommand.__subclasses__()
+}
+
+AnyRecordCommand = Annotated[
+    GrantLicence | RevokeLicence | DecidePenalty | RecordDishonestConduct | MakeCommitment
+    | FulfilCommitment | BreachCommitment | IssueRating | EnterList | ExitList | HoldInterview
+    | GrantCommendation | ApplyJointMeasure | CorrectRecord | RevokeRecord,
+    Field(discriminator="type"),
+]
+record_command_adapter: TypeAdapter[RecordCommand] = TypeAdapter(AnyRecordCommand)
+
+def coerce_changes(target_type: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Validate a correction's new values as the target record's command would, and keep
+    them JSON-friendly (dates as ISO strings) so the event stores them as sent."""
+    model = RECORD_COMMANDS[target_type]
+    coerced = {}
+    for name, value in changes.items():
+        field = model.model_fields.get(name)
+        if field is None or name in ("type", "authority_code", "source_ref"):
+            coerced[name] = value  # the domain names the exact refusal
+            continue
+        annotation = field.annotation
+        if field.metadata:
+            annotation = Annotated[annotation, *field.metadata]  # type: ignore[valid-type]
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+        coerced[name] = adapter.dump_python(adapter.validate_python(value), mode="json")
+    return coerced

@@ -1,0 +1,259 @@
+"""Command handling: load a subject's stream, let the aggregate decide, append, acknowledge.
+
+Writes are safe under retries and races: record ids are derived from the record's natural key,
+the aggregate recognises a repeat, and a lost optimistic-concurrency race is retried against the
+fresh stream (or reported, when the caller pinned a version with If-Match)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from domain import codes
+from domain.errors import (
+    DomainError,
+    InvalidInput,
+    RuleViolated,
+    SubjectKindMismatch,
+    SubjectNotFound,
+    VersionMismatch,
+)
+from domain.events import RECORD_EVENT_TYPES
+from domain.subject import Subject, natural_key
+from service.clock import CHINA, Clock, local_today
+from service.commands import RecordCommand, RegisterSubject, coerce_changes
+from service.identity import SubjectIds, record_id_for
+from service.ledger import CreditLedger
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 20
+
+
+class ConcurrencyConflict(DomainError):
+    """Other writers kept winning the race for this stream; the caller may retry."""
+
+    code = "concurrency-conflict"
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    subject_id: UUID
+    version: int
+    position: int
+    created: bool
+    record_id: UUID | None = None
+    replayed: bool = False  # the same Idempotency-Key and request were answered before
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    line: int
+    subject: RegisterSubject
+    record: RecordCommand
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    line: int
+    status: str  # "accepted" | "already_present" | "rejected"
+    reason: str | None = None
+    subject_id: UUID | None = None
+    record_id: UUID | None = None
+
+
+class CreditFiles:
+    """The application service every write goes through (HTTP, import, demo data)."""
+
+    def __init__(
+        self, ledger: CreditLedger, ids: SubjectIds, clock: Clock, *, zone: tzinfo = CHINA,
+        on_appended: Callable[[int], None] | None = None,
+    ):
+        self.ledger = ledger
+        self.ids = ids
+        self.clock = clock
+        self.zone = zone
+        self.on_appended = on_appended or (lambda position: None)
+
+    # Registration -----------------------------------------------------------------------
+    def normalise(self, command: RegisterSubject) -> str:
+        try:
+            return codes.normalise_code(command.kind, command.code, today=self._today())
+        except codes.InvalidCode as error:
+            raise InvalidInput(str(error)) from None
+
+    def subject_id_for_code(self, code: str) -> UUID:
+        return self.ids.for_code(code)
+
+    def register(self, command: RegisterSubject, *, recorded_by: str) -> Acknowledgement:
+        code = self.normalise(command)
+        subject_id = self.ids.for_code(code)
+        existing = self._existing(subject_id, command.kind)
+        if existing is not None:
+            return existing
+        subject = self._new_subject(subject_id, command, code, recorded_by)
+        try:
+            recordings = self.ledger.save(subject)
+        except IntegrityError:  # registered concurrently by someone else: that one stands
+            existing = self._existing(subject_id, command.kind)
+            assert existing is not None
+            return existing
+        position = recordings[-1].notification.id
+        self.on_appended(position)
+        return Acknowledgement(subject_id, subject.version, position, created=True)
+
+    def _existing(self, subject_id: UUID, kind: str) -> Acknowledgement | None:
+        try:
+            subject = self.ledger.repository.get(subject_id)
+        except AggregateNotFoundError:
+            return None
+        if subject.kind != kind:
+            raise SubjectKindMismatch(f"this code is already registered as a {subject.kind}")
+        return Acknowledgement(
+            subject_id, subject.version, self.ledger.position_of(subject_id, 1), created=False
+        )
+
+    def _new_subject(
+        self, subject_id: UUID, command: RegisterSubject, code: str, recorded_by: str
+    ) -> Subject:
+        return Subject.register(
+            subject_id=subject_id, kind=command.kind, code=code, name=command.name,
+            region_code=command.region_code, sectors=list(command.sectors),
+            recorded_by=recorded_by, recorded_at=self.clock.now(),
+        )
+
+    # Appending records ------------------------------------------------------------------
+    def append(
+        self, subject_id: UUID, command: RecordCommand, *, recorded_by: str,
+        request_key: str | None = None, expected_version: int | None = None,
+    ) -> Acknowledgement:
+        for attempt in range(MAX_ATTEMPTS):
+            subject = self._load(subject_id)
+            if expected_version is not None and subject.version != expected_version:
+                raise VersionMismatch(expected_version, subject.version)
+            outcome = self._record(subject, command, recorded_by, request_key)
+            if not outcome.created:
+                return Acknowledgement(
+                    subject_id, outcome.version,
+                    self.ledger.position_of(subject_id, outcome.version), created=False,
+                    record_id=outcome.record_id, replayed=outcome.replayed_request,
+                )
+            try:
+                recordings = self.ledger.save(subject)
+            except IntegrityError:
+                if expected_version is not None:
+                    raise VersionMismatch(expected_version, expected_version + 1) from None
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            position = recordings[-1].notification.id
+            self.on_appended(position)
+            return Acknowledgement(
+                subject_id, outcome.version, position, created=True, record_id=outcome.record_id
+            )
+        raise ConcurrencyConflict("too many concurrent writers on this subject; retry")
+
+    def _load(self, subject_id: UUID) -> Subject:
+        try:
+            return self.ledger.repository.get(subject_id)
+        except AggregateNotFoundError:
+            raise SubjectNotFound(f"no subject {subject_id}") from None
+
+    def _record(
+        self, subject: Subject, command: RecordCommand, recorded_by: str, request_key: str | None
+    ):
+        fields = command.event_fields()
+        if "changes" in fields:
+            target = subject.records.get(str(fields["target_record_id"]))
+            if target is not None:
+                fields["changes"] = _coerced(target["type"], fields["changes"])
+        key = natural_key(command.type, command.authority_code, command.source_ref)
+        return subject.record(
+            RECORD_EVENT_TYPES[command.type], fields,
+            record_id=record_id_for(subject.id, key), recorded_by=recorded_by,
+            request_key=request_key, today=self._today(), recorded_at=self.clock.now(),
+        )
+
+    # Batches (imports, demo data) -------------------------------------------------------
+    def append_batch(
+        self, items: Sequence[BatchItem], *, recorded_by: str
+    ) -> list[BatchOutcome]:
+        """Register unknown subjects and append records in one transaction per batch.
+        A rejected row changes nothing; a lost race re-runs the batch on fresh streams."""
+        for _ in range(MAX_ATTEMPTS):
+            outcomes, touched = self._decide_batch(items, recorded_by)
+            if not touched:
+                return outcomes
+            try:
+                recordings = self.ledger.save(*touched)
+            except IntegrityError:
+                continue
+            self.on_appended(recordings[-1].notification.id)
+            return outcomes
+        raise ConcurrencyConflict("too many concurrent writers on these subjects; retry")
+
+    def _decide_batch(
+        self, items: Iterable[BatchItem], recorded_by: str
+    ) -> tuple[list[BatchOutcome], list[Subject]]:
+        subjects: dict[UUID, Subject] = {}
+        accepted_on: dict[UUID, int] = {}
+        outcomes = []
+        for item in items:
+            try:
+                code = self.normalise(item.subject)
+                subject_id = self.ids.for_code(code)
+                subject = subjects.get(subject_id)
+                if subject is None:
+                    subject = self._load_or_new(subject_id, item.subject, code, recorded_by)
+                    subjects[subject_id] = subject
+                    accepted_on.setdefault(subject_id, 0)
+                elif subject.kind != item.subject.kind:
+                    raise SubjectKindMismatch(
+                        f"this code is already registered as a {subject.kind}"
+                    )
+                outcome = self._record(subject, item.record, recorded_by, None)
+            except DomainError as error:
+                outcomes.append(BatchOutcome(item.line, "rejected", error.detail))
+                continue
+            if outcome.created:
+                accepted_on[subject_id] += 1
+            outcomes.append(BatchOutcome(
+                item.line, "accepted" if outcome.created else "already_present",
+                subject_id=subject_id, record_id=outcome.record_id,
+            ))
+        # A subject is registered only when at least one of its rows was accepted.
+        touched = [s for sid, s in subjects.items() if accepted_on[sid] > 0]
+        return outcomes, touched
+
+    def _load_or_new(
+        self, subject_id: UUID, command: RegisterSubject, code: str, recorded_by: str
+    ) -> Subject:
+        try:
+            subject = self.ledger.repository.get(subject_id)
+        except AggregateNotFoundError:
+            return self._new_subject(subject_id, command, code, recorded_by)
+        if subject.kind != command.kind:
+            raise SubjectKindMismatch(f"this code is already registered as a {subject.kind}")
+        return subject
+
+    def _today(self):
+        return local_today(self.clock, self.zone)
+
+
+def _coerced(target_type: str, changes: dict) -> dict:
+    try:
+        return coerce_changes(target_type, changes)
+    except ValueError as error:  # pydantic's ValidationError is a ValueError
+        raise InvalidInput(f"changes: {error}") from None
+
+
+__all__ = [
+    "Acknowledgement", "BatchItem", "BatchOutcome", "ConcurrencyConflict", "CreditFiles",
+    "RuleViolated",
+]

@@ -1,0 +1,61 @@
+"""One database URL, three views of it: eventsourcing's environment and SQLAlchemy's sync and
+async URLs. SQLite is the embedded default; PostgreSQL is the real database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import URL, make_url
+
+
+@dataclass(frozen=True)
+class Database:
+    backend: str  # "sqlite" | "postgresql"
+    url: URL
+
+    @classmethod
+    def from_url(cls, raw: str) -> Database:
+        url = make_url(raw)
+        backend = url.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+        if backend == "sqlite" and (not url.database or url.database == ":memory:"):
+            raise ValueError("SQLite needs a file path (sqlite:///path/to/credit.sqlite3)")
+        return cls(backend, url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.backend == "sqlite"
+
+    def sqlite_path(self) -> Path:
+        return Path(self.url.database or "")
+
+    def sync_url(self) -> URL:
+        driver = "sqlite+pysqlite" if self.is_sqlite else "postgresql+psycopg"
+        return self.url.set(drivername=driver)
+
+    def async_url(self) -> URL:
+        driver = "sqlite+aiosqlite" if self.is_sqlite else "postgresql+asyncpg"
+        return self.url.set(drivername=driver)
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        if self.is_sqlite:
+            self.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.sqlite_path()),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.url.database or "postgres",
+            "POSTGRES_HOST": self.url.host or "127.0.0.1",
+            "POSTGRES_PORT": str(self.url.port or 5432),
+            "POSTGRES_USER": self.url.username or "postgres",
+            "POSTGRES_PASSWORD": self.url.password or "",
+            "POSTGRES_POOL_SIZE": "8",
+            "POSTGRES_MAX_OVERFLOW": "8",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "ORIGINATOR_ID_TYPE": "uuid",
+        }
