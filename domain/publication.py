@@ -89,3 +89,34 @@ def conduct_window(
 def earliest_repair_date(severity: str, decision_date: date) -> date | None:
     period = era_for(decision_date).periods[severity]
     return None if period is None else add_months(decision_date, period.minimum_months)
+
+
+def record_window(record_type: str, fields: dict) -> Window | None:
+    """The publication window of a record from its own fields (None: never published).
+
+    Penalties and dishonest conduct follow their severity's period; a penalty by simplified
+    procedure (简易程序) is not "general" under the 2019 rules and is not published then.
+    Licences are published for their validity, ratings for theirs, red and black list entries
+    until their planned end (or exit); interviews, joint-measure feedback, watch-list entries,
+    follow-ups, corrections and revocations are not published on their own."""
+    decided = fields["decision_date"]
+    if record_type == "PenaltyDecided":
+        severity = fields["severity"]
+        if fields.get("procedure") == "simplified" and era_for(decided) is ERAS[0]:
+            severity = "minor"
+        return conduct_window(severity, decided, fields.get("declared_publication_end"))
+    if record_type in ("DishonestConductRecorded", "CommitmentBreached"):
+        return conduct_window(fields["severity"], decided)
+    if record_type == "LicenceGranted":
+        return Window(decided, fields.get("valid_until"))
+    if record_type == "LicenceRevoked":
+        return Window(decided, None)
+    if record_type == "RatingIssued":
+        return Window(fields["valid_from"], fields["valid_until"])
+    if record_type == "ListEntered":
+        if fields["list_type"] == "watch":
+            return None
+        return Window(decided, fields.get("planned_end"))
+    if record_type in ("CommitmentMade", "CommendationGranted"):
+        return Window(decided, None)
+    return None

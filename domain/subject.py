@@ -20,7 +20,6 @@ from domain.errors import (
     RuleViolated,
 )
 from domain.events import (
-    COMMON_FIELDS,
     IDENTITY_FIELDS,
     LIST_TYPES,
     RATING_SCHEMES,
@@ -59,10 +58,15 @@ class RecordOutcome:
     replayed_request: bool  # the same Idempotency-Key and request were seen before
 
 
+# Who sent a record and how it is stored, as opposed to what it says.
+PROVENANCE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "timestamp", "record_id", "recorded_by", "request_key"}
+)
+
+
 def content_digest(fields: dict[str, Any]) -> str:
     """A digest of a record's content, to tell a retry from a different record."""
-    content = {k: v for k, v in fields.items() if k not in COMMON_FIELDS - {"decision_date"}}
-    content["authority_name"] = fields.get("authority_name")
+    content = {k: v for k, v in fields.items() if k not in PROVENANCE_FIELDS}
     encoded = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(encoded.encode()).hexdigest()
 

@@ -1,0 +1,33 @@
+"""Alembic environment: the read-model tables of projections/tables.py, on the service's database."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from projections.tables import metadata
+
+config = context.config
+
+
+def database_url():
+    url = config.attributes.get("sqlalchemy_url")
+    if url is None:  # run as `alembic upgrade head` from the shell
+        from service.database import Database
+        from service.settings import get_settings
+
+        url = Database.from_url(get_settings().database_url).sync_url()
+    return url
+
+
+def run_migrations_online() -> None:
+    engine = create_engine(database_url())
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=metadata,
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()

@@ -1,0 +1,1 @@
+"""The HTTP edge: routers (commands and queries), schemas, dependencies and error mapping."""

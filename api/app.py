@@ -1,0 +1,73 @@
+"""The FastAPI application: built once per process, services on app.state via the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api import errors
+from api.commands import imports, subjects as subject_commands
+from api.deps import ServicesDep
+from api.limits import BodySizeLimit
+from api.queries import subjects as subject_queries
+from service.bootstrap import Services, build_services
+from service.clock import Clock
+from service.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               services: Services | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = services or await run_in_threadpool(build_services, settings, clock=clock)
+        app.state.services = built
+        if settings.run_projections_in_api:
+            built.runner.start()
+        try:
+            yield
+        finally:
+            await built.aclose()
+
+    app = FastAPI(
+        title="Transport credit records (信用交通)",
+        version="0.1.0",
+        summary="Credit files of transport-sector subjects as event streams: record, import, "
+        "and query current credit status.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(subject_commands.router)
+    app.include_router(imports.router)
+    app.include_router(subject_queries.router)
+
+    @app.get("/health", tags=["operations"])
+    async def health(services: ServicesDep) -> JSONResponse:
+        """Liveness of the API and of the projection runner (503 if the runner has stopped)."""
+        runner = services.runner
+        head = await run_in_threadpool(services.ledger.recorder.max_notification_id) or 0
+        position = await run_in_threadpool(runner.position)
+        failed = runner.failure is not None
+        body = {
+            "status": "failing" if failed else "ok",
+            "projections": {
+                "position": position, "log_head": head, "lag": head - position,
+                "running_here": runner.running,
+                "failure": repr(runner.failure) if failed else None,
+            },
+        }
+        return JSONResponse(body, status_code=503 if failed else 200)
+
+    app.add_middleware(
+        BodySizeLimit, default_limit=settings.max_body_bytes,
+        limits_by_prefix={"/v1/imports": settings.max_import_bytes},
+    )
+    return app

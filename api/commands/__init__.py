@@ -1,0 +1,1 @@
+"""Command routes (POST): they write events and acknowledge with the new log position."""

@@ -1,0 +1,111 @@
+"""Every error as RFC 9457 problem+json with a stable `type`, mapped in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import (
+    DomainError,
+    DuplicateRecordConflict,
+    IdempotencyKeyReused,
+    InvalidInput,
+    RecordNotFound,
+    RuleViolated,
+    SubjectKindMismatch,
+    SubjectNotFound,
+    VersionMismatch,
+)
+from service.credit_files import ConcurrencyConflict
+
+log = logging.getLogger(__name__)
+PROBLEM_BASE = "https://credit-transport.example/problems/"
+PROBLEM_JSON = "application/problem+json"
+
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    InvalidInput: 422,
+    SubjectNotFound: 404,
+    RecordNotFound: 422,
+    SubjectKindMismatch: 409,
+    RuleViolated: 409,
+    DuplicateRecordConflict: 409,
+    IdempotencyKeyReused: 422,
+    VersionMismatch: 412,
+    ConcurrencyConflict: 409,
+}
+TITLES = {
+    400: "Bad request", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
+    412: "Precondition failed", 413: "Payload too large", 415: "Unsupported media type",
+    422: "Unprocessable content", 503: "Service unavailable", 504: "Gateway timeout",
+}
+
+
+class Problem(Exception):
+    """Raised by routes for failures that are not domain refusals (e.g. a bad cursor)."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None,
+                 **extra: Any):
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(
+    request: Request, status: int, code: str, detail: str,
+    headers: dict[str, str] | None = None, **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
+        status = next(
+            (s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls)), 409
+        )
+        return problem_response(request, status, error.code, error.detail)
+
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, error: Problem) -> JSONResponse:
+        return problem_response(request, error.status, error.code, error.detail,
+                                error.headers, **error.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"location": list(e["loc"]), "message": e["msg"], "type": e["type"]}
+            for e in error.errors()
+        ]
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem_response(request, 400, "malformed-json",
+                                    "the request body is not valid JSON", errors=errors)
+        first = errors[0] if errors else {"location": [], "message": "invalid request"}
+        where = ".".join(str(part) for part in first["location"][1:]) or "request"
+        return problem_response(request, 422, "validation-error",
+                                f"{where}: {first['message']}", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+        return problem_response(request, error.status_code, code, str(error.detail),
+                                dict(error.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(request, 500, "internal-error",
+                                "the service failed to handle this request; it was logged")

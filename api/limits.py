@@ -1,0 +1,64 @@
+"""A request-body size limit enforced while the body streams in (Content-Length or chunked)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from api.errors import PROBLEM_BASE, PROBLEM_JSON
+
+
+class BodySizeLimit:
+    def __init__(self, app: Any, *, default_limit: int, limits_by_prefix: dict[str, int]):
+        self.app = app
+        self.default_limit = default_limit
+        self.limits_by_prefix = limits_by_prefix
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.limits_by_prefix.items():
+            if path.startswith(prefix):
+                return limit
+        return self.default_limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, send, limit)
+            return
+        received = 0
+
+        async def limited_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except BodyTooLarge:
+            await self._refuse(scope, send, limit)
+
+    async def _refuse(self, scope: dict, send: Any, limit: int) -> None:
+        body = json.dumps({
+            "type": PROBLEM_BASE + "payload-too-large",
+            "title": "Payload too large",
+            "status": 413,
+            "detail": f"the request body is larger than {limit} bytes",
+            "instance": scope["path"],
+        }).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int):
+        super().__init__(f"body over {limit} bytes")

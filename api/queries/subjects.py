@@ -1,0 +1,131 @@
+"""What a querying agency reads: status, records, look-up by code, batch status."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.deps import PositionDep, ServicesDep, TodayDep
+from api.errors import Problem
+from api.schemas import BatchStatusItem, BatchStatusRequest, BatchStatusResponse, CodeLookup, \
+    RecordPage, Status
+from domain import codes
+from projections.credit_file import queries
+
+router = APIRouter(prefix="/v1", tags=["querying"])
+
+
+def _etag(status: dict) -> str:
+    return f'W/"{status["version"]}-{status["evaluated_on"].isoformat()}"'
+
+
+async def _status(services, subject_id: UUID, today, position: int) -> dict | None:
+    async with services.read_engine.connect() as conn:
+        found = await queries.statuses(conn, [subject_id], today)
+    if subject_id not in found:
+        return None
+    return {**found[subject_id], "position": position, "evaluated_on": today}
+
+
+def _answer(request: Request, response: Response, status: dict) -> Status | Response:
+    etag = _etag(status)
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    return Status(**status)
+
+
+@router.get("/subjects/{subject_id}/status", response_model=Status,
+            responses={304: {"description": "Unchanged since the ETag sent in If-None-Match"}})
+async def subject_status(
+    subject_id: UUID, request: Request, response: Response, services: ServicesDep,
+    today: TodayDep, position: PositionDep,
+):
+    """The subject's credit status now: grades, list memberships, published record counts."""
+    status = await _status(services, subject_id, today, position)
+    if status is None:
+        raise Problem(404, "subject-not-found", f"no subject {subject_id}")
+    return _answer(request, response, status)
+
+
+@router.post("/subjects:lookup", response_model=Status)
+async def lookup_by_code(
+    body: CodeLookup, request: Request, response: Response, services: ServicesDep,
+    today: TodayDep, position: PositionDep,
+):
+    """Status by code (USCC, resident ID or plate). A POST, so that no ID number is in a URL."""
+    subject_id = _subject_id_for(services, body.code, today)
+    status = await _status(services, subject_id, today, position) if subject_id else None
+    if status is None:
+        raise Problem(404, "subject-not-found", "no subject is registered with this code")
+    return _answer(request, response, status)
+
+
+@router.post("/status:batch", response_model=BatchStatusResponse)
+async def batch_status(
+    body: BatchStatusRequest, services: ServicesDep, today: TodayDep, position: PositionDep
+) -> BatchStatusResponse:
+    """Up to 200 codes at once (a bid opening): one answer per code, in order."""
+    wanted = [(index, code, _subject_id_for(services, code, today))
+              for index, code in enumerate(body.codes)]
+    async with services.read_engine.connect() as conn:
+        found = await queries.statuses(conn, [sid for _, _, sid in wanted if sid], today)
+    results = []
+    for index, code, subject_id in wanted:
+        masked = _masked(code)
+        if subject_id is None:
+            results.append(BatchStatusItem(index=index, code_masked=masked, found=False,
+                                           reason="not a valid USCC, resident ID or plate"))
+        elif subject_id not in found:
+            results.append(BatchStatusItem(index=index, code_masked=masked, found=False,
+                                           reason="no subject is registered with this code"))
+        else:
+            status = Status(**found[subject_id], position=position, evaluated_on=today)
+            results.append(BatchStatusItem(index=index, code_masked=masked, found=True,
+                                           status=status))
+    return BatchStatusResponse(results=results, position=position, evaluated_on=today)
+
+
+@router.get("/subjects/{subject_id}/records", response_model=RecordPage)
+async def subject_records(
+    subject_id: UUID, services: ServicesDep, today: TodayDep, position: PositionDep,
+    include: Annotated[Literal["published", "all"], Query(
+        description="published (default): what agencies see today; all: every record with "
+        "its publication state")] = "published",
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> RecordPage:
+    """The subject's records, newest first, each with its publication window and state."""
+    try:
+        after = queries.decode_cursor(cursor) if cursor else None
+    except ValueError:
+        raise Problem(400, "invalid-cursor", "this cursor was not issued by this service") from None
+    async with services.read_engine.connect() as conn:
+        if not await queries.subject_exists(conn, subject_id):
+            raise Problem(404, "subject-not-found", f"no subject {subject_id}")
+        rows, next_after = await queries.record_page(
+            conn, subject_id, today, include_unpublished=include == "all",
+            after_position=after, limit=limit,
+        )
+    return RecordPage(
+        subject_id=subject_id, records=rows, position=position,
+        next_cursor=queries.encode_cursor(next_after) if next_after is not None else None,
+    )
+
+
+def _subject_id_for(services, code: str, today) -> UUID | None:
+    kind = codes.guess_kind(code)
+    if kind is None:
+        return None
+    return services.files.subject_id_for_code(codes.normalise_code(kind, code, today=today))
+
+
+def _masked(code: str) -> str:
+    kind = codes.guess_kind(code)
+    if kind == "individual":
+        return codes.mask_resident_id(code.strip().upper())
+    if kind is None and len(code.strip()) == 18 and code.strip()[:17].isdigit():
+        return codes.mask_resident_id(code.strip())  # an invalid ID is still personal data
+    return code.strip()

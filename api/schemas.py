@@ -1,0 +1,137 @@
+"""Response and request bodies of the HTTP API (commands' bodies live in service.commands)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Acknowledged(BaseModel):
+    subject_id: UUID
+    version: int = Field(description="the subject's stream version after the write")
+    position: int = Field(description="global log position; pass as min_position to read it")
+    created: bool
+
+
+class RecordAcknowledged(Acknowledged):
+    record_id: UUID
+    event_id: UUID = Field(description="the id of the recorded event (same as record_id)")
+
+
+class Grade(BaseModel):
+    scheme: str
+    grade: str
+    score: Decimal | None
+    valid_from: date
+    valid_until: date
+    record_id: UUID
+    authority_name: str
+
+
+class ListMembership(BaseModel):
+    list_type: str
+    entered_on: date
+    basis: str
+    planned_end: date | None
+    record_id: UUID
+    authority_name: str
+
+
+class PublishedCounts(BaseModel):
+    total: int
+    by_family: dict[str, int]
+
+
+class Status(BaseModel):
+    subject_id: UUID
+    kind: str
+    name: str
+    code_masked: str
+    region_code: str
+    sectors: list[str]
+    grades: list[Grade]
+    lists: list[ListMembership]
+    published_records: PublishedCounts
+    version: int = Field(description="the subject's stream version this answer reflects")
+    last_position: int = Field(description="log position of the subject's latest event")
+    position: int = Field(description="log position the read models had reached")
+    evaluated_on: date
+
+
+class Publication(BaseModel):
+    state: str = Field(description="published, scheduled, expired, not_published or revoked")
+    from_: date | None = Field(alias="from")
+    until: date | None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class Authority(BaseModel):
+    name: str
+    code: str
+
+
+class Record(BaseModel):
+    record_id: UUID
+    type: str
+    family: str
+    severity: str | None
+    summary: str
+    decision_date: date
+    recorded_at: datetime
+    authority: Authority
+    source_ref: str
+    publication: Publication
+    corrected: bool
+    ended_on: date | None
+    details: dict[str, Any]
+    position: int
+
+
+class RecordPage(BaseModel):
+    subject_id: UUID
+    records: list[Record]
+    next_cursor: str | None
+    position: int
+
+
+class CodeLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: Annotated[str, Field(min_length=5, max_length=32)]
+
+
+class BatchStatusRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    codes: Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]],
+                     Field(min_length=1, max_length=200)]
+
+
+class BatchStatusItem(BaseModel):
+    index: int
+    code_masked: str
+    found: bool
+    reason: str | None = None
+    status: Status | None = None
+
+
+class BatchStatusResponse(BaseModel):
+    results: list[BatchStatusItem]
+    position: int
+    evaluated_on: date
+
+
+class ImportRejection(BaseModel):
+    line: int
+    reason: str
+
+
+class ImportReportBody(BaseModel):
+    kind: str
+    rows_read: int
+    accepted: int
+    already_present: int
+    rejected: list[ImportRejection]

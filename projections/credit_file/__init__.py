@@ -1,0 +1,1 @@
+"""The credit-file read model: subjects and their records with publication windows."""

@@ -1,0 +1,83 @@
+"""The read-model tables (owned by alembic; this metadata is what migrations are written from)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+
+metadata = MetaData()
+
+projection_tracking = Table(
+    "projection_tracking",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    # The last log position whose effects are in the read models, committed with them.
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("subject_id", Uuid, primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("code_masked", String(40), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("region_code", String(6), nullable=False),
+    Column("sectors", JSON, nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("position", BigInteger, nullable=False),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("record_id", Uuid, primary_key=True),
+    Column("subject_id", Uuid, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("family", String(30), nullable=False),
+    Column("severity", String(10)),
+    Column("authority_name", String(200), nullable=False),
+    Column("authority_code", String(18), nullable=False),
+    Column("source_ref", String(200), nullable=False),
+    Column("decision_date", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(100), nullable=False),
+    # Publication window [publish_from, publish_until); publish_from NULL: never published.
+    Column("publish_from", Date),
+    Column("publish_until", Date),
+    Column("state", String(10), nullable=False),  # "active" | "revoked"
+    Column("revoked_by", Uuid),
+    Column("ended_on", Date),  # a list exit, licence revocation or commitment outcome
+    Column("ended_by", Uuid),
+    Column("correction_count", Integer, nullable=False),
+    Column("corrected_at", DateTime(timezone=True)),
+    Column("list_type", String(10)),
+    Column("scheme", String(40)),
+    Column("grade", String(4)),
+    Column("score", Numeric(6, 2)),
+    Column("valid_from", Date),
+    Column("valid_until", Date),
+    Column("summary", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Index("records_subject_position", "subject_id", "position"),
+    Index("records_subject_family", "subject_id", "family"),
+)
+
+READ_MODEL_TABLES = (subjects, records)

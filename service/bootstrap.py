@@ -1,0 +1,80 @@
+"""Composition root: builds the event store, the command service, the read-model engines and
+the projection runner once, for the API's lifespan, the worker and the CLI alike."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from projections.credit_file.projector import CreditFileProjector
+from projections.runner import ProjectionRunner, postgres_notify_waiter
+from service.clock import Clock, SystemClock
+from service.credit_files import CreditFiles
+from service.database import Database
+from service.identity import SubjectIds
+from service.ledger import CreditLedger, open_ledger
+from service.migrations import upgrade
+from service.read_store import async_engine, sync_engine
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    clock: Clock
+    ledger: CreditLedger
+    files: CreditFiles
+    runner: ProjectionRunner
+    write_engine: Engine
+    _read_engine: AsyncEngine | None = field(default=None, repr=False)
+
+    @property
+    def read_engine(self) -> AsyncEngine:
+        # Built on first use, inside the event loop that will use it.
+        if self._read_engine is None:
+            self._read_engine = async_engine(self.database)
+        return self._read_engine
+
+    async def aclose(self) -> None:
+        self.close_sync()
+        if self._read_engine is not None:
+            await self._read_engine.dispose()
+
+    def close_sync(self) -> None:
+        self.runner.stop()
+        self.write_engine.dispose()
+        self.ledger.close()
+
+
+def build_services(
+    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+) -> Services:
+    database = Database.from_url(settings.database_url)
+    if migrate:
+        upgrade(database)
+    clock = clock or SystemClock()
+    ledger = open_ledger(database, create_tables=False)
+    write_engine = sync_engine(database)
+    waiter = None
+    if not database.is_sqlite:
+        conninfo = database.sync_url().set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+        waiter = postgres_notify_waiter(conninfo, ledger.recorder.channel_name)  # type: ignore[attr-defined]
+    runner = ProjectionRunner(
+        ledger.recorder, ledger.mapper, write_engine, [CreditFileProjector()],
+        page_size=settings.projection_page_size, poll_seconds=settings.projection_poll_seconds,
+        wait_for_notify=waiter,
+    )
+    files = CreditFiles(
+        ledger, SubjectIds(settings.subject_id_key), clock, zone=ZoneInfo(settings.timezone),
+        on_appended=runner.wake,
+    )
+    return Services(settings, database, clock, ledger, files, runner, write_engine)

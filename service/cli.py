@@ -1,0 +1,170 @@
+"""The `credit` command: serve the API, run the projection worker, migrate, rebuild, import."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from service.bootstrap import build_services
+from service.database import Database
+from service.migrations import upgrade
+from service.settings import get_settings
+
+app = typer.Typer(help="Transport credit records (信用交通): service commands.",
+                  no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def migrate() -> None:
+    """Prepare the database: event store tables, then `alembic upgrade head`."""
+    settings = get_settings()
+    upgrade(Database.from_url(settings.database_url))
+    console.print(f"[green]database ready[/green]: {Database.from_url(settings.database_url).url!r}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    demo: Annotated[bool, typer.Option(help="seed demo data into an empty store first")] = False,
+    workers: Annotated[int, typer.Option(help="API worker processes")] = 1,
+) -> None:
+    """Run the HTTP API (with the projection runner in-process unless configured otherwise)."""
+    import uvicorn
+
+    _configure_logging()
+    settings = get_settings()
+    if demo:
+        _seed_demo_if_empty()
+    url = f"http://{host}:{port}"
+    console.print(f"[bold]credit service[/bold] on {url}  ·  OpenAPI docs: {url}/docs  ·  "
+                  f"database: {Database.from_url(settings.database_url).url!r}")
+    console.print(f"try: curl -s {url}/health ; curl -s -X POST {url}/v1/status:batch "
+                  "-H 'content-type: application/json' -d '{\"codes\": [\"91110000600037341L\"]}'")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info")
+
+
+def _seed_demo_if_empty() -> None:
+    from service.demo import seed_demo
+
+    services = build_services(get_settings())
+    try:
+        if services.ledger.recorder.max_notification_id():
+            console.print("demo data: the store already has events; not seeding")
+            return
+        from datetime import datetime, timezone
+
+        from service.clock import FixedClock
+
+        clock = FixedClock(datetime.now(timezone.utc))
+        services.files.clock = clock
+        started = time.perf_counter()
+        summary = seed_demo(services.files, clock)
+        services.runner.catch_up()
+        console.print(f"demo data: {sum(summary.subjects_by_kind.values())} subjects, "
+                      f"{sum(summary.records_by_type.values())} records in "
+                      f"{time.perf_counter() - started:.1f}s")
+        for kind, example in summary.example_codes.items():
+            console.print(f"  example {kind}: {example}")
+    finally:
+        services.close_sync()
+
+
+@app.command()
+def worker() -> None:
+    """Run the projection runner alone (set CREDIT_RUN_PROJECTIONS_IN_API=false on the API)."""
+    _configure_logging()
+    services = build_services(get_settings())
+    signal.signal(signal.SIGTERM, lambda *_: services.runner.stop())
+    console.print(f"projection worker following the log from position {services.runner.position()}")
+    try:
+        services.runner.run_forever()
+    except KeyboardInterrupt:
+        services.runner.stop()
+    finally:
+        services.close_sync()
+    if services.runner.failure is not None:
+        raise typer.Exit(1)
+
+
+@app.command()
+def rebuild() -> None:
+    """Rebuild every read model from the start of the event log."""
+    services = build_services(get_settings())
+    head = services.ledger.recorder.max_notification_id() or 0
+    started = time.perf_counter()
+    try:
+        with _progress() as progress:
+            task = progress.add_task("rebuilding read models", total=head)
+            applied = services.runner.rebuild(lambda n: progress.update(task, completed=n))
+    finally:
+        services.close_sync()
+    elapsed = time.perf_counter() - started
+    console.print(f"rebuilt from {applied} events in {elapsed:.1f}s "
+                  f"({applied / elapsed if elapsed else 0:,.0f} events/s)")
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                         help="CSV (UTF-8/GBK) or XLSX with CF_* or XK_* columns")],
+    recorded_by: Annotated[str, typer.Option(help="client id the records are attributed to")]
+    = "cli-import",
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+) -> None:
+    """Import a 双公示 batch file; prints the report (accepted, already present, rejected)."""
+    from service.importing import ImportFileError, import_stream
+
+    services = build_services(get_settings())
+    started = time.perf_counter()
+    try:
+        with _progress() as progress, path.open("rb") as stream:
+            task = progress.add_task(f"importing {path.name}", total=None)
+            report = import_stream(
+                stream, path.name, services.files, recorded_by=recorded_by,
+                batch_size=batch_size,
+                on_progress=lambda rows: progress.update(task, completed=rows),
+            )
+    except ImportFileError as error:
+        console.print(f"[red]import refused[/red]: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    elapsed = time.perf_counter() - started
+    console.print(f"{path.name}: {report.rows_read} rows read, {report.accepted} accepted, "
+                  f"{report.already_present} already present, {len(report.rejected)} rejected "
+                  f"in {elapsed:.1f}s")
+    for rejection in report.rejected[:200]:
+        console.print(f"  line {rejection.line}: {rejection.reason}")
+    if len(report.rejected) > 200:
+        console.print(f"  ... and {len(report.rejected) - 200} more")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(),
+                    TextColumn("{task.completed:,} rows"), TimeElapsedColumn(), console=console)
+
+
+def main() -> None:
+    app(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Engines for the read models: a sync one for the projection runner, an async one for queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from service.database import Database
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def sync_engine(database: Database) -> Engine:
+    if not database.is_sqlite:
+        return create_engine(database.sync_url(), pool_size=4, max_overflow=4,
+                             pool_pre_ping=True)
+    engine = create_engine(database.sync_url(),
+                           connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    # pysqlite's deferred BEGIN would let two writers read the same tracked position and then
+    # fail to upgrade their locks; BEGIN IMMEDIATE takes the write lock up front instead.
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        _sqlite_pragmas(dbapi_connection, record)
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def async_engine(database: Database) -> AsyncEngine:
+    if not database.is_sqlite:
+        return create_async_engine(database.async_url(), pool_size=10, max_overflow=10,
+                                   pool_pre_ping=True)
+    engine = create_async_engine(database.async_url(),
+                                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine

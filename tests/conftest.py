@@ -1,0 +1,94 @@
+"""Fixtures shared by every tier: a fresh store per test on SQLite or PostgreSQL, a fixed clock,
+the services, and an HTTP client over the ASGI app."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+from sqlalchemy import make_url
+
+from service.bootstrap import Services, build_services
+from service.clock import FixedClock
+from service.database import Database
+from service.migrations import upgrade
+from service.settings import Settings
+from tests.postgres import ADMIN_URL, postgres_reachable
+
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)  # 12:00 in Beijing, a Friday
+STORE_TABLES = ("credit_events", "credit_snapshots", "subjects", "records", "projection_tracking")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of its own for this test session, migrated once, dropped at the end."""
+    reachable, reason = postgres_reachable()
+    if not reachable:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is unreachable in CI: {reason}")
+        pytest.skip(f"PostgreSQL unreachable: {reason}")
+    import psycopg
+
+    name = f"credit_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(Database.from_url(url))
+    yield url
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _empty_postgres(url: str) -> None:
+    import psycopg
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(STORE_TABLES)} RESTART IDENTITY")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """Every test that takes this runs on both backends, each time on an empty store."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/credit.sqlite3"
+        upgrade(Database.from_url(url))
+        return url
+    url = request.getfixturevalue("postgres_database")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        environment="test", database_url=database_url, subject_id_key="test-subject-key",
+        projection_poll_seconds=0.05, read_your_writes_timeout_seconds=5,
+    )
+
+
+@pytest.fixture
+def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
+    built = build_services(settings, clock=clock, migrate=False)
+    yield built
+    built.close_sync()
+
+
+@pytest.fixture
+async def client(settings: Settings, services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    from api.app import create_app
+
+    app = create_app(settings, services=services)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://credit.test") as http:
+            yield http

@@ -1,0 +1,759 @@
+import codecs
+import csv
+import io
+import json
+import re
+import time
+import zipfile
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from eventsourcing.application import AggregateNotFoundError
+from stdnum.cn import ric
+
+from domain.codes import make_uscc
+from service.clock import FixedClock
+from service.credit_files import CreditFiles
+from service.database import Database
+from service.identity import SubjectIds
+from service.importing import (
+    ImportFileError,
+    ImportReport,
+    RowError,
+    RowRejection,
+    import_stream,
+    read_rows,
+    row_to_item,
+)
+from service.ledger import open_ledger
+
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)  # 12:00 on 2026-11-20 in China
+TODAY = date(2026, 11, 20)
+AUTHORITY = make_uscc("11410100" + "MB0123456")
+AUTHORITY_NAME = "郑州市交通运输综合行政执法支队"
+
+
+def uscc(n: int, region: str = "410105") -> str:
+    return make_uscc("91" + region + f"MA{n:07d}")
+
+
+def resident_id(seq: int, region: str = "110101", birth: str = "19850312") -> str:
+    first17 = region + birth + f"{seq % 1000:03d}"
+    return first17 + ric.calc_check_digit(first17 + "0")
+
+
+PENALTY_HEADER = [
+    "CF_XDR_MC", "CF_XDR_LB", "CF_XDR_SHXYM", "CF_XDR_ZJLX", "CF_XDR_ZJHM", "CF_WSH",
+    "CF_WFXW", "CF_SY", "CF_YJ", "CF_CFLB", "CF_NR", "CF_NR_FK", "CF_NR_WFFF", "CF_NR_ZKDX",
+    "CF_JDRQ", "CF_GSJZQ", "CF_CFJG", "CF_CFJGDM",
+]
+LICENCE_HEADER = [
+    "XK_XDR_MC", "XK_XDR_LB", "XK_XDR_SHXYM", "XK_XDR_ZJHM", "XK_XKWS", "XK_WSH", "XK_XKLB",
+    "XK_XKZS", "XK_XKBH", "XK_NR", "XK_JDRQ", "XK_YXQZ", "XK_YXQZI", "XK_XKJG", "XK_XKJGDM",
+]
+
+
+def penalty(n: int, **cells: str) -> dict[str, str]:
+    row = {
+        "CF_XDR_MC": f"郑州顺达货运有限公司{n}",
+        "CF_XDR_LB": "法人及非法人组织",
+        "CF_XDR_SHXYM": uscc(n),
+        "CF_WSH": f"郑交执罚〔2026〕{n}号",
+        "CF_WFXW": "超限运输",
+        "CF_SY": "车辆超限运输，超限率12%",
+        "CF_YJ": "《公路安全保护条例》第六十四条",
+        "CF_CFLB": "罚款；警告",
+        "CF_NR": "罚款0.5万元",
+        "CF_NR_FK": "0.5",
+        "CF_JDRQ": "2026-11-02",
+        "CF_CFJG": AUTHORITY_NAME,
+        "CF_CFJGDM": AUTHORITY,
+    }
+    row.update(cells)
+    return row
+
+
+def person_penalty(n: int, **cells: str) -> dict[str, str]:
+    return penalty(
+        n, CF_XDR_MC=f"张三{n}", CF_XDR_LB="自然人", CF_XDR_SHXYM="", CF_XDR_ZJLX="身份证",
+        CF_XDR_ZJHM=resident_id(n), **cells,
+    )
+
+
+def licence(n: int, **cells: str) -> dict[str, str]:
+    row = {
+        "XK_XDR_MC": f"洛阳通达客运有限公司{n}",
+        "XK_XDR_LB": "法人及非法人组织",
+        "XK_XDR_SHXYM": uscc(n, "410302"),
+        "XK_XKWS": "道路运输经营许可决定书",
+        "XK_WSH": f"豫交运许〔2026〕{n}号",
+        "XK_XKLB": "普通",
+        "XK_XKZS": "道路运输经营许可证",
+        "XK_XKBH": f"豫交运管许可洛字410302{n:06d}号",
+        "XK_NR": "道路旅客运输经营",
+        "XK_JDRQ": "2026/11/3",
+        "XK_YXQZ": "20261103",
+        "XK_YXQZI": "2030年11月2日",
+        "XK_XKJG": "洛阳市交通运输局",
+        "XK_XKJGDM": AUTHORITY,
+    }
+    row.update(cells)
+    return row
+
+
+def csv_bytes(header, rows, *, encoding="utf-8", bom=False) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([row.get(name, "") for name in header])
+    data = text.getvalue().encode(encoding)
+    return codecs.BOM_UTF8 + data if bom else data
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    ledger = open_ledger(Database.from_url(f"sqlite:///{tmp_path}/t.sqlite3"))
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def files(ledger):
+    return CreditFiles(ledger, SubjectIds("test-key"), FixedClock(NOW))
+
+
+def position(ledger) -> int:
+    return ledger.recorder.max_notification_id() or 0
+
+
+def run(files, data: bytes, filename: str = "batch.csv", **options) -> ImportReport:
+    return import_stream(io.BytesIO(data), filename, files, recorded_by="importer@test", **options)
+
+
+def subject(files, ledger, code: str):
+    return ledger.repository.get(files.subject_id_for_code(code))
+
+
+def events(files, ledger, code: str) -> list:
+    return list(ledger.repository.event_store.get(files.subject_id_for_code(code)))
+
+
+def penalties(files, ledger, code: str) -> list:
+    return [e for e in events(files, ledger, code) if type(e).__name__ == "PenaltyDecided"]
+
+
+def rejections(report: ImportReport) -> list[tuple[int, str]]:
+    return [(r.line, r.reason) for r in report.rejected]
+
+
+# --- Encodings and formats ------------------------------------------------------------------
+
+
+def test_utf8_csv_imports_enterprises_and_natural_persons(files, ledger):
+    rows = [
+        penalty(1, CF_XDR_SHXYM=uscc(1, "330106")),
+        person_penalty(2),
+        penalty(3, CF_XDR_LB="3", CF_CFLB="罚款;警告、没收违法所得,责令停业整顿"),
+    ]
+    report = run(files, csv_bytes(PENALTY_HEADER, rows))
+
+    assert (report.kind, report.rows_read, report.accepted, report.already_present) == (
+        "penalty", 3, 3, 0,
+    )
+    assert report.rejected == []
+    assert position(ledger) == 6  # three registrations, three penalties
+
+    enterprise = subject(files, ledger, uscc(1, "330106"))
+    assert (enterprise.kind, enterprise.name, enterprise.region_code, enterprise.sectors) == (
+        "enterprise", "郑州顺达货运有限公司1", "330106", ["road_transport"],
+    )
+    person = subject(files, ledger, resident_id(2))
+    assert (person.kind, person.name, person.region_code) == ("individual", "张三2", "110101")
+    assert subject(files, ledger, uscc(3)).kind == "enterprise"
+
+    [decided] = penalties(files, ledger, uscc(1, "330106"))
+    assert decided.decision_date == date(2026, 11, 2)
+    assert decided.source_ref == "郑交执罚〔2026〕1号"
+    assert decided.fine_amount == Decimal("0.5")
+    assert decided.confiscated_amount is None
+    assert decided.penalty_categories == ["罚款", "警告"]
+    assert (decided.severity, decided.procedure) == ("general", "general")
+    assert (decided.authority_code, decided.authority_name) == (AUTHORITY, AUTHORITY_NAME)
+    assert decided.facts == "车辆超限运输，超限率12%"
+    [third] = penalties(files, ledger, uscc(3))
+    assert third.penalty_categories == ["罚款", "警告", "没收违法所得", "责令停业整顿"]
+
+
+def test_utf8_with_bom_reads_the_first_column(files, ledger):
+    data = csv_bytes(PENALTY_HEADER, [penalty(1)], bom=True)
+    kind, rows = read_rows(io.BytesIO(data), "batch.csv")
+    [(line, row)] = list(rows)
+    assert (kind, line, row["CF_XDR_MC"]) == ("penalty", 2, "郑州顺达货运有限公司1")
+
+    report = run(files, data)
+    assert (report.accepted, report.rejected) == (1, [])
+    assert subject(files, ledger, uscc(1)).name == "郑州顺达货运有限公司1"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "name"), [("gbk", "郑州顺达货运有限公司"), ("gb18030", "𠀀记运输有限公司")]
+)
+def test_gbk_and_gb18030_csv(files, ledger, encoding, name):
+    data = csv_bytes(PENALTY_HEADER, [penalty(1, CF_XDR_MC=name)], encoding=encoding)
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")  # really not UTF-8
+    report = run(files, data)
+    assert (report.accepted, report.rejected) == (1, [])
+    assert subject(files, ledger, uscc(1)).name == name
+    assert penalties(files, ledger, uscc(1))[0].legal_basis == "《公路安全保护条例》第六十四条"
+
+
+def xlsx_bytes(header, rows) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    for row in rows:
+        if row is None:
+            sheet.append([])
+            continue
+        sheet.append([row.get(name) for name in header])
+    # Stored as text, exactly as a cell typed with a leading apostrophe in Excel would be.
+    for cells in sheet.iter_rows():
+        for cell in cells:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+class NonSeekable(io.RawIOBase):
+    def __init__(self, data: bytes):
+        self._data = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        chunk = self._data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+@pytest.mark.parametrize("seekable", [True, False])
+def test_xlsx_with_date_and_number_cells(files, ledger, seekable):
+    header = [*PENALTY_HEADER, "CF_YZCD"]
+    rows = [
+        penalty(1, CF_JDRQ=datetime(2026, 11, 2, 0, 0), CF_NR_FK=0.5, CF_NR_WFFF=2,
+                CF_XDR_LB=1, CF_YZCD="严重"),
+        None,  # a blank row: skipped but counted
+        penalty(2, CF_JDRQ=date(2026, 10, 30), CF_NR_FK=1e-05, CF_SY="=cmd|' /C calc'!A0"),
+        penalty(3, CF_SY=None),
+    ]
+    data = xlsx_bytes(header, rows)
+    stream = io.BytesIO(data) if seekable else NonSeekable(data)
+    report = import_stream(stream, "upload.bin", files, recorded_by="importer@test")
+
+    assert (report.kind, report.rows_read, report.accepted) == ("penalty", 3, 2)
+    assert rejections(report) == [(5, "empty required cell(s): CF_SY")]
+    [first] = penalties(files, ledger, uscc(1))
+    assert first.decision_date == date(2026, 11, 2)
+    assert (first.fine_amount, first.confiscated_amount) == (Decimal("0.5"), Decimal("2"))
+    assert first.severity == "serious"
+    [second] = penalties(files, ledger, uscc(2))
+    assert second.decision_date == date(2026, 10, 30)
+    assert second.fine_amount == Decimal("0.00001")
+    assert second.facts == "=cmd|' /C calc'!A0"
+
+
+def test_xlsx_line_numbers_count_blank_rows(files):
+    data = xlsx_bytes(PENALTY_HEADER, [None, penalty(1), None, None, penalty(2)])
+    kind, rows = read_rows(io.BytesIO(data), "f.xlsx")
+    assert kind == "penalty"
+    assert [line for line, _ in rows] == [3, 6]
+
+
+def test_licence_csv(files, ledger):
+    rows = [licence(1), licence(2, XK_YXQZI="", XK_XKZS="", XK_XKBH="")]
+    report = run(files, csv_bytes(LICENCE_HEADER, rows))
+    assert (report.kind, report.rows_read, report.accepted, report.rejected) == (
+        "licence", 2, 2, [],
+    )
+    holder = subject(files, ledger, uscc(1, "410302"))
+    assert (holder.region_code, holder.name) == ("410302", "洛阳通达客运有限公司1")
+    [granted] = [e for e in events(files, ledger, uscc(1, "410302"))
+                 if type(e).__name__ == "LicenceGranted"]
+    assert granted.decision_date == date(2026, 11, 3)
+    assert (granted.valid_from, granted.valid_until) == (date(2026, 11, 3), date(2030, 11, 2))
+    assert granted.licence_number == "豫交运管许可洛字410302000001号"
+    assert (granted.document_name, granted.licence_type) == ("道路运输经营许可决定书", "普通")
+    [bare] = [e for e in events(files, ledger, uscc(2, "410302"))
+              if type(e).__name__ == "LicenceGranted"]
+    assert (bare.valid_until, bare.certificate_name, bare.licence_number) == (None, None, None)
+
+
+def test_licence_valid_until_before_valid_from_is_rejected_by_the_domain(files):
+    rows = [licence(1, XK_YXQZI="2026-11-01")]
+    report = run(files, csv_bytes(LICENCE_HEADER, rows))
+    assert rejections(report) == [(2, "a licence's valid_until must be after its valid_from")]
+
+
+# --- Good and bad rows mixed -----------------------------------------------------------------
+
+
+def bad_check_char(code: str) -> str:
+    return code[:17] + ("0" if code[17] != "0" else "1")
+
+
+FIFTEEN_DIGIT_ID = "110101850312123"
+WRONG_CHECK_ID = resident_id(9)[:17] + ("0" if resident_id(9)[17] != "0" else "1")
+
+
+def mixed_rows() -> list[dict[str, str]]:
+    wrong_authority = bad_check_char(AUTHORITY)
+    return [
+        penalty(1),  # line 2: good
+        penalty(2, CF_XDR_SHXYM=bad_check_char(uscc(2))),  # 3
+        penalty(3, CF_JDRQ="2026-12-01"),  # 4: in the future
+        penalty(4, CF_SY=""),  # 5
+        penalty(5, CF_NR_FK="-1"),  # 6
+        penalty(6, CF_XDR_LB="公司"),  # 7
+        person_penalty(7, CF_XDR_ZJHM=FIFTEEN_DIGIT_ID),  # 8
+        person_penalty(8),  # 9: good
+        penalty(10, CF_CFJGDM=wrong_authority),  # 10
+        person_penalty(11, CF_XDR_ZJLX="护照"),  # 11
+        person_penalty(9, CF_XDR_ZJHM=WRONG_CHECK_ID),  # 12
+        penalty(12, CF_XDR_LB=resident_id(12)),  # 13: an ID typed into the wrong column
+    ]
+
+
+def test_mixed_file_accepts_good_rows_and_rejects_each_bad_row(files, ledger):
+    before = position(ledger)
+    report = run(files, csv_bytes(PENALTY_HEADER, mixed_rows()))
+
+    expected_authority_char = AUTHORITY[17]
+    wrong_char = bad_check_char(AUTHORITY)[17]
+    assert (report.rows_read, report.accepted, report.already_present) == (12, 2, 0)
+    assert rejections(report) == [
+        (3, "CF_XDR_SHXYM: invalid unified social credit code: check character should be "
+            f"{uscc(2)[17]!r}, got {bad_check_char(uscc(2))[17]!r}"),
+        (4, "decision_date 2026-12-01 is in the future (today is 2026-11-20)"),
+        (5, "empty required cell(s): CF_SY"),
+        (6, "CF_NR_FK: must not be negative"),
+        (7, "CF_XDR_LB: '公司' is not a subject category; use 法人及非法人组织, 法人, "
+            "非法人组织, 个体工商户 or 自然人 (or the codes 1, 2, 3)"),
+        (8, "CF_XDR_ZJHM: invalid resident id number: only 18-digit resident ID numbers are "
+            "accepted, got a 15-digit legacy number"),
+        (10, f"CF_CFJGDM: check character should be {expected_authority_char!r}, "
+             f"got {wrong_char!r}"),
+        (11, "CF_XDR_ZJLX: only resident ID cards are accepted for natural persons"),
+        (12, "CF_XDR_ZJHM: invalid resident id number: the check digit (last character) "
+             "does not match"),
+        (13, "CF_XDR_LB: a value of 18 characters is not a subject category; use "
+             "法人及非法人组织, 法人, 非法人组织, 个体工商户 or 自然人 (or the codes 1, 2, 3)"),
+    ]
+    # Only the two good rows were written: two registrations, two penalties.
+    assert position(ledger) == before + 4
+    for code in (uscc(3), uscc(4), uscc(5), uscc(6), uscc(10), uscc(12), resident_id(11)):
+        with pytest.raises(AggregateNotFoundError):
+            subject(files, ledger, code)
+    assert subject(files, ledger, resident_id(8)).kind == "individual"
+    # No reason ever carries a resident ID number (or any long run of digits).
+    for rejection in report.rejected:
+        assert not re.search(r"\d{6,}", rejection.reason), rejection
+
+
+def test_reimport_counts_everything_as_already_present(files, ledger):
+    data = csv_bytes(PENALTY_HEADER, mixed_rows())
+    first = run(files, data)
+    after_first = position(ledger)
+
+    second = run(files, data)
+    assert (second.rows_read, second.accepted, second.already_present) == (12, 0, first.accepted)
+    assert first.accepted == 2
+    assert rejections(second) == rejections(first)
+    assert position(ledger) == after_first
+
+
+@pytest.mark.parametrize("batch_size", [1000, 1])
+def test_same_decision_number_twice_in_one_file(files, ledger, batch_size):
+    data = csv_bytes(PENALTY_HEADER, [penalty(1), penalty(2), penalty(1)])
+    report = run(files, data, batch_size=batch_size)
+    assert (report.accepted, report.already_present, report.rejected) == (2, 1, [])
+    assert len(penalties(files, ledger, uscc(1))) == 1
+
+
+def test_same_decision_number_with_different_content_is_rejected(files, ledger):
+    data = csv_bytes(PENALTY_HEADER, [penalty(1), penalty(1, CF_NR_FK="0.8")])
+    report = run(files, data)
+    assert report.accepted == 1
+    [(line, reason)] = rejections(report)
+    assert line == 3
+    assert "already recorded with different content" in reason
+    assert penalties(files, ledger, uscc(1))[0].fine_amount == Decimal("0.5")
+
+
+def test_formula_like_cells_are_kept_verbatim(files, ledger):
+    formula = "=cmd|' /C calc'!A0"
+    rows = [penalty(1, CF_SY=formula, CF_NR="@SUM(A1:A9)", CF_WFXW="+超限运输",
+                    CF_NR_ZKDX="-暂扣道路运输证")]
+    report = run(files, csv_bytes(PENALTY_HEADER, rows))
+    assert (report.accepted, report.rejected) == (1, [])
+    [decided] = penalties(files, ledger, uscc(1))
+    assert decided.facts == formula
+    assert decided.content == "@SUM(A1:A9)"
+    assert decided.violation_type == "+超限运输"
+    assert decided.licence_action == "-暂扣道路运输证"
+    assert len(subject(files, ledger, uscc(1)).records) == 1
+
+
+# --- Whole-file problems ---------------------------------------------------------------------
+
+
+def test_missing_required_columns_write_nothing(files, ledger):
+    header = [name for name in PENALTY_HEADER if name not in ("CF_YJ", "CF_CFJGDM")]
+    data = csv_bytes(header, [penalty(1), penalty(2)])
+    with pytest.raises(ImportFileError) as raised:
+        run(files, data)
+    assert str(raised.value) == (
+        "missing required column(s) for a penalty (行政处罚) file: CF_YJ, CF_CFJGDM"
+    )
+    assert position(ledger) == 0
+
+
+def test_no_subject_code_column_at_all(files):
+    header = [n for n in PENALTY_HEADER if n not in ("CF_XDR_SHXYM", "CF_XDR_ZJHM")]
+    with pytest.raises(ImportFileError, match="CF_XDR_SHXYM .organisations. or CF_XDR_ZJHM"):
+        run(files, csv_bytes(header, [penalty(1)]))
+
+
+def test_duplicate_column_names(files, ledger):
+    header = [*PENALTY_HEADER, " cf_sy "]
+    with pytest.raises(ImportFileError) as raised:
+        run(files, csv_bytes(header, [penalty(1)]))
+    assert str(raised.value) == "duplicate column name(s) in the header: CF_SY"
+    assert position(ledger) == 0
+
+
+def garbage_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("readme.txt", "not a workbook")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40, "x.csv", "NUL bytes"),
+        (bytes((0x80 + i * 7) % 256 or 1 for i in range(5000)), "x.csv",
+         "neither UTF-8 nor GBK/GB18030"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "x.xls", "legacy Excel .xls"),
+        (garbage_zip(), "x.csv", "not a readable XLSX workbook"),
+        (csv_bytes(PENALTY_HEADER, [penalty(1)]), "x.xlsx", "not a readable XLSX workbook"),
+        (codecs.BOM_UTF16_LE + "CF_XDR_MC".encode("utf-16-le"), "x.csv", "UTF-16"),
+        (b"", "x.csv", "no header row"),
+        (b"\r\n,,,\r\n", "x.csv", "no header row"),
+        (b"name,code\r\nfoo,bar\r\n", "x.csv", "unknown format"),
+        (b"CF_XDR_MC,XK_XDR_MC\r\n", "x.csv", "mixes penalty"),
+    ],
+)
+def test_unreadable_files(files, ledger, data, filename, message):
+    with pytest.raises(ImportFileError, match=message):
+        run(files, data, filename)
+    assert position(ledger) == 0
+
+
+def test_unknown_format_message_does_not_echo_id_numbers(files):
+    data = f"张三,{resident_id(1)}\r\n".encode()
+    with pytest.raises(ImportFileError) as raised:
+        run(files, data)
+    assert resident_id(1) not in str(raised.value)
+    assert "'张三', a value of 18 characters" in str(raised.value)
+
+
+def test_encoding_error_mid_file_stops_with_the_line(files, ledger):
+    ascii_rows = [penalty(n, CF_XDR_MC=f"Company {n}", CF_WSH=f"ZJ-2026-{n}", CF_SY="overload",
+                          CF_YJ="art. 64", CF_CFLB="fine", CF_NR="fine", CF_CFJG="ZZ bureau",
+                          CF_WFXW="overload") for n in range(1, 401)]
+    data = csv_bytes(PENALTY_HEADER, ascii_rows)
+    assert len(data) > 64 * 1024
+    data += csv_bytes(PENALTY_HEADER, [penalty(401)], encoding="gbk").split(b"\r\n", 1)[1]
+    with pytest.raises(ImportFileError, match=r"not valid UTF-8 text after line \d+"):
+        run(files, data, batch_size=100)
+    assert subject(files, ledger, uscc(1)).name == "Company 1"  # earlier batches stay
+
+
+# --- Reading rows ----------------------------------------------------------------------------
+
+
+def test_read_rows_header_normalisation_blank_rows_and_line_numbers():
+    header = ",".join(f" {name.lower()} " for name in PENALTY_HEADER) + ",,\r\n"
+    body = csv_bytes(PENALTY_HEADER, [penalty(1), penalty(2)]).split(b"\r\n", 1)[1]
+    first, second = body.split(b"\r\n")[:2]
+    data = header.encode() + b"\r\n" + first + b"\r\n" + b",,,,\r\n" + second + b"\r\n\r\n"
+    kind, rows = read_rows(io.BytesIO(data), "batch.CSV")
+    rows = list(rows)
+    assert kind == "penalty"
+    assert [line for line, _ in rows] == [3, 5]
+    assert set(rows[0][1]) == set(PENALTY_HEADER)
+    assert rows[1][1]["CF_WSH"] == "郑交执罚〔2026〕2号"
+
+
+def test_read_rows_detects_licences():
+    kind, rows = read_rows(io.BytesIO(csv_bytes(LICENCE_HEADER, [licence(1)])), "l.csv")
+    assert kind == "licence"
+    assert [line for line, _ in rows] == [2]
+
+
+def test_read_rows_streams_instead_of_loading_the_file():
+    row = csv_bytes(PENALTY_HEADER, [penalty(1)]).split(b"\r\n", 1)[1]
+    header = csv_bytes(PENALTY_HEADER, [])
+
+    class Endless(io.RawIOBase):
+        """50 MB of rows, generated on demand; counts what was read."""
+
+        def __init__(self):
+            self.served = 0
+            self.pending = header
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            if self.served >= 50_000_000:
+                return 0
+            while len(self.pending) < len(buffer):
+                self.pending += row * 64
+            size = len(buffer)
+            buffer[:size] = self.pending[:size]
+            self.pending = self.pending[size:]
+            self.served += size
+            return size
+
+    source = Endless()
+    kind, rows = read_rows(io.BufferedReader(source), "big.csv")
+    for _ in range(1000):
+        next(rows)
+    assert kind == "penalty"
+    assert source.served < 2_000_000
+    rows.close()
+
+
+def test_quoting_problems_become_row_rejections(files):
+    body = csv_bytes(PENALTY_HEADER, [penalty(1)]).decode()
+    header, good = body.split("\r\n")[:2]
+    shifted = good.replace("车辆超限运输，超限率12%", "车辆超限运输,超限率12%")
+    malformed = good.replace("超限运输,", '"超限"运输,', 1)
+    unclosed = csv_bytes(PENALTY_HEADER, [penalty(4)]).decode().split("\r\n")[1].replace(
+        "罚款0.5万元", '"罚款0.5万元'
+    )
+    good2 = csv_bytes(PENALTY_HEADER, [penalty(2)]).decode().split("\r\n")[1]
+    good3 = csv_bytes(PENALTY_HEADER, [penalty(3)]).decode().split("\r\n")[1]
+    lines = [header, good, shifted, malformed, good2, unclosed, good3]
+    report = run(files, ("\r\n".join(lines) + "\r\n").encode())
+
+    assert report.accepted == 2
+    assert rejections(report) == [
+        (3, "the row has 1 non-empty cell(s) beyond the header's 18 columns "
+            "(an unquoted comma inside a cell?)"),
+        (4, "malformed CSV: ',' expected after '\"'"),
+        (6, "a quoted cell opened on this line is never closed, so the rest of the file was "
+            "read into it and not imported"),
+    ]
+
+
+# --- Rows to commands ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-11-02", "2026/11/2", "20261102", "2026年11月2日", "2026-11-02 00:00:00",
+             "２０２６-１１-０２"],
+)
+def test_decision_date_formats(text):
+    item = row_to_item("penalty", 7, penalty(1, CF_JDRQ=text), today=TODAY)
+    assert item.line == 7
+    assert item.record.decision_date == date(2026, 11, 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("02/11/2026", "CF_JDRQ: not a date; use YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or YYYY年M月D日"),
+        ("2026-02-30", "CF_JDRQ: '2026-02-30' is not a valid date"),
+        ("2026.11.02", "CF_JDRQ: not a date; use YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or YYYY年M月D日"),
+    ],
+)
+def test_bad_dates(text, reason):
+    with pytest.raises(RowError) as raised:
+        row_to_item("penalty", 2, penalty(1, CF_JDRQ=text), today=TODAY)
+    assert raised.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("category", "kind"),
+    [("法人及非法人组织", "enterprise"), ("法人", "enterprise"), ("非法人组织", "enterprise"),
+     ("个体工商户", "enterprise"), ("1", "enterprise"), ("3", "enterprise")],
+)
+def test_enterprise_categories(category, kind):
+    item = row_to_item("penalty", 2, penalty(1, CF_XDR_LB=category), today=TODAY)
+    assert (item.subject.kind, item.subject.code, item.subject.region_code) == (
+        kind, uscc(1), "410105",
+    )
+
+
+@pytest.mark.parametrize("category", ["自然人", "2"])
+def test_natural_person_categories(category):
+    item = row_to_item("penalty", 2, person_penalty(1, CF_XDR_LB=category, CF_XDR_ZJLX=""),
+                       today=TODAY)
+    assert (item.subject.kind, item.subject.code, item.subject.region_code) == (
+        "individual", resident_id(1), "110101",
+    )
+
+
+def test_natural_person_needs_an_id_number():
+    with pytest.raises(RowError) as raised:
+        row_to_item("penalty", 2, person_penalty(1, CF_XDR_ZJHM=""), today=TODAY)
+    assert raised.value.reason == "CF_XDR_ZJHM: required for a subject of category 自然人"
+
+
+def test_birth_date_after_today_is_refused_without_the_number():
+    number = "110101" + "20261201" + "123"
+    number += ric.calc_check_digit(number + "0")
+    with pytest.raises(RowError) as raised:
+        row_to_item("penalty", 2, person_penalty(1, CF_XDR_ZJHM=number), today=TODAY)
+    assert raised.value.reason == (
+        "CF_XDR_ZJHM: invalid resident id number: the birth date is in the future"
+    )
+
+
+@pytest.mark.parametrize(
+    ("cells", "severity", "procedure"),
+    [
+        ({}, "general", "general"),
+        ({"CF_YZCD": "严重"}, "serious", "general"),
+        ({"CF_YZCD": "轻微", "CF_CXLX": "简易"}, "minor", "simplified"),
+        ({"SEVERITY": "Minor", "PROCEDURE": "simplified"}, "minor", "simplified"),
+        ({"CF_YZCD": "", "SEVERITY": "serious", "CF_CXLX": "普通程序"}, "serious", "general"),
+    ],
+)
+def test_severity_and_procedure(cells, severity, procedure):
+    item = row_to_item("penalty", 2, penalty(1, **cells), today=TODAY)
+    assert (item.record.severity, item.record.procedure) == (severity, procedure)
+
+
+def test_unknown_severity():
+    with pytest.raises(RowError) as raised:
+        row_to_item("penalty", 2, penalty(1, CF_YZCD="较重"), today=TODAY)
+    assert raised.value.reason == (
+        "CF_YZCD: '较重' is not one of 轻微, 一般, 严重, minor, general, serious"
+    )
+
+
+def test_sector_column_and_amount_with_unit():
+    row = penalty(1, SECTOR="road_transport；highway_construction", CF_NR_FK="1.25万元",
+                  CF_GSJZQ="2027-11-01", CF_NR_ZKDX="暂扣道路运输证")
+    item = row_to_item("penalty", 2, row, today=TODAY)
+    assert item.subject.sectors == ["road_transport", "highway_construction"]
+    assert item.record.fine_amount == Decimal("1.25")
+    assert item.record.declared_publication_end == date(2027, 11, 1)
+    assert item.record.licence_action == "暂扣道路运输证"
+
+
+@pytest.mark.parametrize(
+    ("cells", "reason"),
+    [
+        ({"CF_NR_FK": "五千元"}, "CF_NR_FK: not a number (the amount is in 万元)"),
+        ({"CF_NR_WFFF": "NaN"}, "CF_NR_WFFF: not a number (the amount is in 万元)"),
+        ({"CF_NR_FK": "0.1234567"}, "CF_NR_FK: Decimal input should have no more than 6 "
+                                    "decimal places"),
+        ({"CF_CFLB": "；、"}, "CF_CFLB: List should have at least 1 item after validation, "
+                            "not 0"),
+        ({"CF_CFJGDM": "114101"}, "CF_CFJGDM: must be 18 characters, got 6"),
+        ({"CF_WSH": "号" * 201}, "CF_WSH: String should have at most 200 characters"),
+        ({"CF_XDR_SHXYM": make_uscc("91000000MA0000001")},
+         "CF_XDR_SHXYM (characters 3-8, the region code): '00' is not a province-level code"),
+    ],
+)
+def test_validation_reasons_name_the_national_column(cells, reason):
+    with pytest.raises(RowError) as raised:
+        row_to_item("penalty", 2, penalty(1, **cells), today=TODAY)
+    assert raised.value.reason == reason
+
+
+def test_several_empty_required_cells_are_named_together():
+    with pytest.raises(RowError) as raised:
+        row_to_item("penalty", 2, penalty(1, CF_SY=" ", CF_YJ="", CF_CFJG=""), today=TODAY)
+    assert raised.value.reason == "empty required cell(s): CF_SY, CF_YJ, CF_CFJG"
+
+
+def test_licence_row_to_item_maps_every_field():
+    item = row_to_item("licence", 4, licence(1), today=TODAY)
+    record = item.record
+    assert record.type == "LicenceGranted"
+    assert (record.source_ref, record.authority_code, record.authority_name) == (
+        "豫交运许〔2026〕1号", AUTHORITY, "洛阳市交通运输局",
+    )
+    assert (record.certificate_name, record.content) == ("道路运输经营许可证", "道路旅客运输经营")
+    assert item.subject.region_code == "410302"
+
+
+# --- Progress and report ---------------------------------------------------------------------
+
+
+def test_progress_and_batches(files, ledger):
+    sizes: list[int] = []
+    original = files.append_batch
+
+    def spy(items, *, recorded_by):
+        sizes.append(len(items))
+        return original(items, recorded_by=recorded_by)
+
+    files.append_batch = spy
+    seen: list[int] = []
+    rows = [penalty(1), penalty(2), penalty(3, CF_SY=""), penalty(4), penalty(5)]
+    report = run(files, csv_bytes(PENALTY_HEADER, rows), batch_size=2, on_progress=seen.append)
+    assert seen == [2, 4, 5]
+    assert sizes == [2, 1, 1]
+    assert (report.rows_read, report.accepted) == (5, 4)
+
+
+def test_report_to_dict_is_json_friendly():
+    report = ImportReport(rows_read=3, accepted=1, already_present=1,
+                          rejected=[RowRejection(4, "CF_SY: x")], kind="penalty")
+    assert json.loads(json.dumps(report.to_dict())) == {
+        "kind": "penalty", "rows_read": 3, "accepted": 1, "already_present": 1,
+        "rejected_count": 1, "rejected": [{"line": 4, "reason": "CF_SY: x"}],
+    }
+
+
+def test_header_only_file_reads_no_rows(files):
+    report = run(files, csv_bytes(PENALTY_HEADER, []))
+    assert (report.rows_read, report.accepted, report.rejected) == (0, 0, [])
+
+
+# --- Volume ----------------------------------------------------------------------------------
+
+
+def test_twenty_thousand_rows(files, ledger):
+    count = 20_000
+
+    def person_id(n: int) -> str:  # unique: the sequence number and the birth date vary
+        birth = (date(1970, 1, 1) + timedelta(days=n // 1000)).strftime("%Y%m%d")
+        return resident_id(n, birth=birth)
+
+    rows = (penalty(n) if n % 2 else person_penalty(n, CF_XDR_ZJHM=person_id(n))
+            for n in range(1, count + 1))
+    data = csv_bytes(PENALTY_HEADER, rows)
+    started = time.perf_counter()
+    report = run(files, data)
+    elapsed = time.perf_counter() - started
+    print(f"\n{count} rows ({len(data) / 1e6:.1f} MB) in {elapsed:.2f}s: "
+          f"{count / elapsed:,.0f} rows/s")
+    assert report.rejected == []
+    assert (report.rows_read, report.accepted, report.already_present) == (count, count, 0)
+    assert position(ledger) == 2 * count  # each row: a new subject and its penalty
+    assert elapsed < 60
