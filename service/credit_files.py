@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from service.identity import SubjectIds, record_id_for
 from service.ledger import CreditLedger
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 20
+MAX_ATTEMPTS = 30
 
 
 class ConcurrencyConflict(DomainError):
@@ -81,6 +82,7 @@ class CreditFiles:
         self.clock = clock
         self.zone = zone
         self.on_appended = on_appended or (lambda position: None)
+        self._locks = [threading.Lock() for _ in range(256)]
 
     # Registration -----------------------------------------------------------------------
     def normalise(self, command: RegisterSubject) -> str:
@@ -134,6 +136,13 @@ class CreditFiles:
         self, subject_id: UUID, command: RecordCommand, *, recorded_by: str,
         request_key: str | None = None, expected_version: int | None = None,
     ) -> Acknowledgement:
+        with self._stream_lock(subject_id):
+            return self._append(subject_id, command, recorded_by, request_key, expected_version)
+
+    def _append(
+        self, subject_id: UUID, command: RecordCommand, recorded_by: str,
+        request_key: str | None, expected_version: int | None,
+    ) -> Acknowledgement:
         for attempt in range(MAX_ATTEMPTS):
             subject = self._load(subject_id)
             if expected_version is not None and subject.version != expected_version:
@@ -150,7 +159,7 @@ class CreditFiles:
             except IntegrityError:
                 if expected_version is not None:
                     raise VersionMismatch(expected_version, expected_version + 1) from None
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                _back_off(attempt)
                 continue
             position = recordings[-1].notification.id
             self.on_appended(position)
@@ -158,6 +167,11 @@ class CreditFiles:
                 subject_id, outcome.version, position, created=True, record_id=outcome.record_id
             )
         raise ConcurrencyConflict("too many concurrent writers on this subject; retry")
+
+    def _stream_lock(self, subject_id: UUID) -> threading.Lock:
+        """Writers in this process queue per subject instead of racing; writers in other
+        processes are still caught by the store's optimistic concurrency and retried."""
+        return self._locks[subject_id.int % len(self._locks)]
 
     def _load(self, subject_id: UUID) -> Subject:
         try:
@@ -186,13 +200,14 @@ class CreditFiles:
     ) -> list[BatchOutcome]:
         """Register unknown subjects and append records in one transaction per batch.
         A rejected row changes nothing; a lost race re-runs the batch on fresh streams."""
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             outcomes, touched = self._decide_batch(items, recorded_by)
             if not touched:
                 return outcomes
             try:
                 recordings = self.ledger.save(*touched)
             except IntegrityError:
+                _back_off(attempt)
                 continue
             self.on_appended(recordings[-1].notification.id)
             return outcomes
@@ -244,6 +259,11 @@ class CreditFiles:
 
     def _today(self):
         return local_today(self.clock, self.zone)
+
+
+def _back_off(attempt: int) -> None:
+    """Jittered exponential back-off after losing a race, capped at 50 ms."""
+    time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
 
 
 def _coerced(target_type: str, changes: dict) -> dict:

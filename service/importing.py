@@ -473,7 +473,8 @@ class _Cells:
 
     def plain(self, column: str) -> str:
         """For codes, dates and numbers: full-width characters folded to ASCII."""
-        return unicodedata.normalize("NFKC", self.text(column)).strip()
+        value = self.text(column)
+        return value if value.isascii() else unicodedata.normalize("NFKC", value).strip()
 
     def first(self, *columns: str) -> tuple[str, str]:
         for column in columns:

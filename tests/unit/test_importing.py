@@ -76,10 +76,11 @@ def penalty(n: int, **cells: str) -> dict[str, str]:
 
 
 def person_penalty(n: int, **cells: str) -> dict[str, str]:
-    return penalty(
-        n, CF_XDR_MC=f"张三{n}", CF_XDR_LB="自然人", CF_XDR_SHXYM="", CF_XDR_ZJLX="身份证",
-        CF_XDR_ZJHM=resident_id(n), **cells,
-    )
+    person = {
+        "CF_XDR_MC": f"张三{n}", "CF_XDR_LB": "自然人", "CF_XDR_SHXYM": "",
+        "CF_XDR_ZJLX": "身份证", "CF_XDR_ZJHM": resident_id(n),
+    }
+    return penalty(n, **{**person, **cells})
 
 
 def licence(n: int, **cells: str) -> dict[str, str]:
@@ -478,7 +479,7 @@ def test_unknown_format_message_does_not_echo_id_numbers(files):
 def test_encoding_error_mid_file_stops_with_the_line(files, ledger):
     ascii_rows = [penalty(n, CF_XDR_MC=f"Company {n}", CF_WSH=f"ZJ-2026-{n}", CF_SY="overload",
                           CF_YJ="art. 64", CF_CFLB="fine", CF_NR="fine", CF_CFJG="ZZ bureau",
-                          CF_WFXW="overload") for n in range(1, 401)]
+                          CF_WFXW="overload") for n in range(1, 501)]
     data = csv_bytes(PENALTY_HEADER, ascii_rows)
     assert len(data) > 64 * 1024
     data += csv_bytes(PENALTY_HEADER, [penalty(401)], encoding="gbk").split(b"\r\n", 1)[1]

@@ -1,0 +1,1501 @@
+"""Demo data: three years of realistic, deterministic credit files for Henan's transport sector."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+import chinese_calendar
+from stdnum.cn import ric
+
+from domain import codes
+from domain.events import RECORD_EVENT_TYPES, SUBJECT_KINDS
+from domain.publication import add_months
+from domain.subject import natural_key
+from service.clock import FixedClock
+from service.commands import RecordCommand, RegisterSubject, record_command_adapter
+from service.credit_files import BatchItem, CreditFiles
+from service.identity import record_id_for
+
+__all__ = ["RECORDED_BY", "DemoSummary", "seed_demo"]
+
+RECORDED_BY = "demo-seed"
+YEARS = 3
+FOLLOW_UP_GAP = 11  # days: a follow-up is decided after its target was surely recorded
+MAX_LAG = 10  # days between a decision and its recording
+
+
+@dataclass
+class DemoSummary:
+    subjects_by_kind: dict[str, int]
+    records_by_type: dict[str, int]
+    # One code per kind, for the README; individuals get their subject id, never an ID number.
+    example_codes: dict[str, str]
+
+
+# --- Places and authorities -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _City:
+    key: str
+    short: str  # in enterprise names: 郑州宏达物流有限公司
+    plate: str  # 豫A
+    regions: tuple[str, ...]  # real administrative division codes; the first is the city's
+
+
+_CITIES = {
+    "zz": _City("zz", "郑州", "豫A", ("410100", "410102", "410103", "410104", "410105", "410108",
+                                     "410122", "410181", "410182", "410184")),
+    "ly": _City("ly", "洛阳", "豫C", ("410300", "410302", "410305", "410307", "410311", "410323",
+                                     "410329")),
+    "xc": _City("xc", "许昌", "豫K", ("411000", "411002", "411003", "411024", "411081", "411082")),
+}
+_CITY_WEIGHTS = {"zz": 55, "ly": 27, "xc": 18}
+# Resident IDs carry the region of first registration, often an older or rural county code.
+_BIRTH_REGIONS = (
+    "410102", "410103", "410105", "410122", "410181", "410183", "410184", "410185", "410302",
+    "410305", "410322", "410323", "410325", "410327", "411002", "411023", "411024", "411081",
+    "411082", "410221", "410423", "410527", "410724", "411421", "412721", "412826", "413026",
+)
+
+
+def _org_code(body: str) -> str:
+    """GB 11714 organisation code: 8 characters and their check character."""
+    weights = (3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(char, 36) * weight for char, weight in zip(body, weights, strict=True))
+    check = 11 - total % 11
+    return body + {10: "X", 11: "0"}.get(check, str(check))
+
+
+def _uscc(registrar: str, region: str, body: str) -> str:
+    return codes.make_uscc(registrar + region + _org_code(body))
+
+
+@dataclass(frozen=True)
+class _Authority:
+    name: str
+    abbr: str  # in decision numbers: 郑交执罚〔2024〕0123号
+    region: str
+    org: str
+
+    @property
+    def code(self) -> str:
+        return _uscc("11", self.region, self.org)
+
+
+_PROVINCE = _Authority("河南省交通运输厅", "豫交", "410000", "00517742")
+_AUTHORITIES = {
+    "province": _PROVINCE,
+    "zz_bureau": _Authority("郑州市交通运输局", "郑交", "410100", "00508763"),
+    "zz_enforcer": _Authority("郑州市交通运输综合执法支队", "郑交执", "410100", "MA46K3LR"),
+    "ly_bureau": _Authority("洛阳市交通运输局", "洛交", "410300", "00516283"),
+    "ly_enforcer": _Authority("洛阳市交通运输综合执法支队", "洛交执", "410300", "MA47WB2C"),
+    "xc_bureau": _Authority("许昌市交通运输局", "许交", "411000", "00559731"),
+}
+# (licensing and rating bureau, enforcement body) per city; Xuchang's bureau does both.
+_LOCAL = {
+    "zz": (_AUTHORITIES["zz_bureau"], _AUTHORITIES["zz_enforcer"]),
+    "ly": (_AUTHORITIES["ly_bureau"], _AUTHORITIES["ly_enforcer"]),
+    "xc": (_AUTHORITIES["xc_bureau"], _AUTHORITIES["xc_bureau"]),
+    "province": (_PROVINCE, _PROVINCE),
+}
+
+# --- Word lists -------------------------------------------------------------------------------
+
+_TRADE_NAMES = (
+    "宏达", "鑫源", "恒通", "安顺", "通达", "中原", "华通", "金龙", "顺发", "永安", "昌盛", "天泽",
+    "东方", "瑞丰", "嘉禾", "万里", "迅捷", "德顺", "福运", "盛世", "远航", "豫通", "中州", "嵩山",
+    "黄河", "伊洛", "牡丹", "龙门", "华夏", "长运", "畅达", "捷安", "众诚", "信达", "汇通", "凯旋",
+    "明珠", "新星", "大道", "广通", "路顺", "恒泰", "鼎盛", "宏图", "正元", "诚信", "金桥", "天元",
+    "隆昌", "祥和", "润通", "百川", "聚源", "中兴", "弘毅", "博远", "锦程", "安达", "兴业", "腾飞",
+)
+_SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔"
+_MALE_NAMES = (
+    "建国", "建军", "志强", "国强", "伟", "军", "磊", "涛", "鹏", "勇", "强", "刚", "杰", "斌", "浩",
+    "海涛", "建华", "国庆", "卫东", "红军", "保国", "新民", "振华", "永刚", "俊杰", "晓东", "立新",
+    "志刚", "宏伟", "春雷", "东升", "海波", "文博", "宇航", "子豪", "明辉", "家豪", "长青", "铁军",
+)
+_FEMALE_NAMES = (
+    "秀英", "桂兰", "丽", "红霞", "海燕", "丽娟", "静", "敏", "艳", "芳", "娜", "玉梅", "淑珍", "雪梅",
+    "晓燕", "婷婷", "佳怡", "雅静", "春梅", "慧敏",
+)
+_COUNTIES = (  # public bodies: (name prefix, region code, city)
+    ("中牟县", "410122", "zz"), ("巩义市", "410181", "zz"), ("荥阳市", "410182", "zz"),
+    ("新密市", "410183", "zz"), ("新郑市", "410184", "zz"), ("登封市", "410185", "zz"),
+    ("洛阳市孟津区", "410308", "ly"), ("洛阳市偃师区", "410307", "ly"), ("新安县", "410323", "ly"),
+    ("栾川县", "410324", "ly"), ("嵩县", "410325", "ly"), ("汝阳县", "410326", "ly"),
+    ("宜阳县", "410327", "ly"), ("洛宁县", "410328", "ly"), ("伊川县", "410329", "ly"),
+    ("许昌市建安区", "411003", "xc"), ("鄢陵县", "411024", "xc"), ("襄城县", "411025", "xc"),
+    ("禹州市", "411081", "xc"), ("长葛市", "411082", "xc"),
+)
+_PUBLIC_BODY_KINDS = ("交通运输局", "公路事业发展中心", "交通运输综合行政执法大队")
+
+
+@dataclass(frozen=True)
+class _Violation:
+    name: str  # CF_WFXW
+    facts: str  # what the inspectors found, after the subject's name
+    basis: str  # CF_YJ
+    fines: tuple[str, ...]  # 万元; empty: no fine (warning, or a licence action alone)
+    licence_action: str | None = None
+
+
+def _v(name: str, facts: str, basis: str, *fines: str, action: str | None = None) -> _Violation:
+    return _Violation(name, facts, basis, fines, action)
+
+
+_TRANSPORT_MINOR = _v(
+    "未按规定随车携带道路运输证", "所属营运车辆未随车携带道路运输证",
+    "《中华人民共和国道路运输条例》第六十八条", "0.002", "0.01", "0.02",
+)
+_CONSTRUCTION = {
+    "minor": (
+        _v("施工现场安全警示标志设置不规范", "承建项目施工现场安全警示标志设置不规范",
+           "《公路水运工程安全生产监督管理办法》第六十条", "0.1", "0.5"),
+        _v("未按规定报送工程进度和质量资料", "未按规定向项目监督机构报送工程质量资料",
+           "《公路水运工程质量监督管理规定》第四十一条", "0.2"),
+    ),
+    "general": (
+        _v("未按照工程设计图纸和施工技术标准施工", "承建项目部分路段未按照设计图纸和施工技术标准施工",
+           "《建设工程质量管理条例》第六十四条", "2", "5", "10"),
+        _v("安全生产费用未按规定提取和使用", "承建项目安全生产费用未按规定足额提取和使用",
+           "《公路水运工程安全生产监督管理办法》第五十九条", "1", "2"),
+        _v("未对进场建筑材料进行检验", "未对进场钢筋、水泥等建筑材料进行检验",
+           "《建设工程质量管理条例》第六十五条", "10"),
+    ),
+    "serious": (
+        _v("违法分包工程", "将承包的工程违法分包给不具备相应资质条件的单位",
+           "《建设工程质量管理条例》第六十二条", "20", "30"),
+        _v("对生产安全事故负有责任", "承建项目发生一般生产安全事故，经调查负有责任",
+           "《中华人民共和国安全生产法》第一百一十四条", "30", "50"),
+    ),
+}
+_VIOLATIONS: dict[str, dict[str, tuple[_Violation, ...]]] = {
+    "passenger": {
+        "minor": (
+            _TRANSPORT_MINOR,
+            _v("未按规定在客运车辆上公示监督电话", "所属客运车辆未按规定公示投诉监督电话",
+               "《道路旅客运输及客运站管理规定》第一百零三条", "0.1", "0.2"),
+        ),
+        "general": (
+            _v("客运车辆不按批准的客运站点停靠", "所属班线客运车辆未按批准的客运站点停靠，沿途揽客",
+               "《中华人民共和国道路运输条例》第六十九条", "0.1", "0.2", "0.3"),
+            _v("未按规定对客运车辆进行动态监控", "未按规定对所属客运车辆进行动态监控，多辆车卫星定位装置长期离线",
+               "《道路运输车辆动态监督管理办法》第三十六条", "0.1", "0.2", "0.3"),
+        ),
+        "serious": (
+            _v("超越许可事项从事道路客运经营", "超越许可的经营范围，擅自开行未经许可的客运班线",
+               "《中华人民共和国道路运输条例》第六十三条", "2", "5",
+               action="吊销道路运输经营许可证"),
+        ),
+    },
+    "freight": {
+        "minor": (_TRANSPORT_MINOR,),
+        "general": (
+            _v("未按规定对货运车辆进行维护和检测", "所属货运车辆未按规定进行二级维护和综合性能检测",
+               "《中华人民共和国道路运输条例》第七十条", "0.1", "0.2", "0.3"),
+            _v("未按规定使用卫星定位装置", "所属重型货车未按规定使用卫星定位装置",
+               "《道路运输车辆动态监督管理办法》第三十七条", "0.1", "0.2", "0.3"),
+        ),
+        "serious": (
+            _v("一年内违法超限运输车辆超过本单位货运车辆总数10%",
+               "一年内违法超限运输的货运车辆超过本单位货运车辆总数的10%",
+               "《公路安全保护条例》第七十一条", "3", action="吊销道路运输经营许可证"),
+            _v("未取得危险货物道路运输许可擅自从事危险货物运输", "未取得危险货物道路运输许可，擅自运输危险化学品",
+               "《中华人民共和国道路运输条例》第六十三条", "3", "5"),
+        ),
+    },
+    "taxi": {
+        "minor": (
+            _v("未按规定公示服务监督电话", "所属巡游出租汽车未按规定公示服务监督电话",
+               "《巡游出租汽车经营服务管理规定》第四十六条", "0.05", "0.1"),
+        ),
+        "general": (
+            _v("未按规定落实驾驶员培训教育制度", "未按规定对所属驾驶员进行培训教育",
+               "《巡游出租汽车经营服务管理规定》第四十六条", "0.3", "0.5"),
+            _v("擅自暂停或者终止全部或者部分巡游出租汽车经营", "擅自暂停部分巡游出租汽车经营",
+               "《巡游出租汽车经营服务管理规定》第四十五条", "0.5", "1"),
+        ),
+        "serious": (
+            _v("擅自转让巡游出租汽车经营权", "擅自将巡游出租汽车经营权转让他人",
+               "《巡游出租汽车经营服务管理规定》第四十五条", "0.5", "1",
+               action="吊销出租汽车经营许可"),
+        ),
+    },
+    "repair": {
+        "minor": (
+            _v("未按规定签订维修合同", "承修车辆未按规定签订机动车维修合同",
+               "《机动车维修管理规定》第五十三条", "0.1"),
+            _v("未按规定公示维修工时定额和收费标准", "未在经营场所公示维修工时定额和收费标准",
+               "《机动车维修管理规定》第五十二条", "0.05", "0.1"),
+        ),
+        "general": (
+            _v("未按规定出具机动车维修结算清单", "完成维修后未按规定向托修方出具结算清单",
+               "《机动车维修管理规定》第五十二条", "0.1", "0.3"),
+            _v("未按规定建立机动车维修档案", "未按规定建立机动车维修档案",
+               "《机动车维修管理规定》第五十三条", "0.1", "0.2"),
+        ),
+        "serious": (
+            _v("使用假冒伪劣配件维修机动车", "在维修过程中使用假冒伪劣配件",
+               "《中华人民共和国道路运输条例》第七十二条", "1", "2", "5"),
+        ),
+    },
+    "school": {
+        "minor": (
+            _v("未按规定建立学员档案", "未按规定建立学员培训档案",
+               "《机动车驾驶员培训管理规定》第五十一条", "0.1"),
+        ),
+        "general": (
+            _v("未按照全国统一的教学大纲进行培训", "未按照全国统一的教学大纲进行培训，缩减培训学时",
+               "《机动车驾驶员培训管理规定》第五十一条", "0.3", "0.5"),
+            _v("教练车未按规定使用计时培训系统", "部分教练车未按规定使用计时培训系统",
+               "《机动车驾驶员培训管理规定》第五十二条", "0.2"),
+        ),
+        "serious": (
+            _v("伪造学员培训记录", "伪造学员培训学时记录",
+               "《机动车驾驶员培训管理规定》第五十一条", "0.5", "1"),
+        ),
+    },
+    "highway": _CONSTRUCTION,
+    "watercon": _CONSTRUCTION,
+    "supervision": {
+        "minor": (
+            _v("监理人员未按规定持证上岗", "项目部分监理人员未按规定持证上岗",
+               "《公路水运工程质量监督管理规定》第四十一条", "0.5", "1"),
+        ),
+        "general": (
+            _v("未按规定对关键工序实施旁站监理", "未按规定对桥梁桩基等关键工序实施旁站监理",
+               "《公路水运工程质量监督管理规定》第四十二条", "1", "2", "3"),
+        ),
+        "serious": (
+            _v("与施工单位串通弄虚作假降低工程质量", "与施工单位串通，在隐蔽工程验收中弄虚作假",
+               "《建设工程质量管理条例》第六十七条", "50", "80"),
+        ),
+    },
+    "testing": {
+        "minor": (
+            _v("试验检测原始记录不规范", "试验检测原始记录填写不规范、信息不完整",
+               "《公路水运工程试验检测管理办法》第五十二条", "0.2"),
+        ),
+        "general": (
+            _v("超出等级证书业务范围出具试验检测报告", "超出等级证书规定的业务范围出具试验检测报告",
+               "《公路水运工程试验检测管理办法》第五十条", "1", "2"),
+        ),
+        "serious": (
+            _v("出具虚假试验检测数据或者报告", "出具虚假试验检测报告",
+               "《公路水运工程试验检测管理办法》第五十条", "2", "3"),
+        ),
+    },
+    "waterway": {
+        "minor": (
+            _v("船舶未按规定办理进出港报告", "所属船舶未按规定办理进出港报告",
+               "《中华人民共和国内河交通安全管理条例》第六十八条", "0.1", "0.2"),
+        ),
+        "general": (
+            _v("船舶未按规定配备足额合格船员", "所属船舶未按规定配备足额合格船员",
+               "《中华人民共和国船员条例》第五十四条", "1", "2", "3"),
+            _v("未按规定开展船舶安全检查", "未按规定开展所属船舶的安全检查",
+               "《中华人民共和国内河交通安全管理条例》第六十八条", "0.5", "1"),
+        ),
+        "serious": (
+            _v("超越许可范围从事水路运输经营", "超越许可的经营范围从事水路运输经营",
+               "《国内水路运输管理条例》第三十四条", "3", "10",
+               action="吊销国内水路运输经营许可证"),
+        ),
+    },
+    "driver": {
+        "minor": (
+            _v("驾驶员未按规定随车携带从业资格证", "驾驶营运车辆时未随车携带从业资格证",
+               "《道路运输从业人员管理规定》第四十八条", "0.002", "0.005", "0.01"),
+        ),
+        "general": (
+            _v("驾驶员连续驾驶超过4小时未停车休息", "驾驶营运车辆连续驾驶超过4小时未停车休息",
+               "《道路运输车辆动态监督管理办法》第三十七条", "0.02", "0.05"),
+            _v("驾驶员破坏卫星定位装置", "故意遮挡车载卫星定位装置",
+               "《道路运输车辆动态监督管理办法》第三十七条", "0.05", "0.1"),
+        ),
+        "serious": (
+            _v("发生重大以上交通事故且负主要责任", "驾驶营运车辆发生重大交通事故，经认定负主要责任",
+               "《道路运输从业人员管理规定》第四十七条", action="吊销道路运输从业资格证"),
+        ),
+    },
+    "taxi_driver": {
+        "minor": (
+            _v("未按规定使用计程计价设备", "营运时未按规定使用计程计价设备",
+               "《巡游出租汽车经营服务管理规定》第四十九条", "0.02", "0.05"),
+        ),
+        "general": (
+            _v("巡游出租汽车驾驶员拒载", "在营运过程中拒载乘客，经调查属实",
+               "《巡游出租汽车经营服务管理规定》第四十八条", "0.02", "0.05"),
+            _v("巡游出租汽车驾驶员故意绕道行驶", "营运中故意绕道行驶、多收费用",
+               "《巡游出租汽车经营服务管理规定》第四十八条", "0.02", "0.05"),
+        ),
+        "serious": (
+            _v("出租汽车驾驶员严重违规经营", "一年内多次拒载、议价，情节严重",
+               "《出租汽车驾驶员从业资格管理规定》第四十二条", action="吊销出租汽车驾驶员从业资格证"),
+        ),
+    },
+    "staff": {
+        "minor": (
+            _v("项目负责人未按规定在岗履职", "担任项目负责人期间未按规定在岗履职",
+               "《公路水运工程安全生产监督管理办法》第六十二条", "0.1", "0.2"),
+        ),
+        "general": (
+            _v("未按规定组织安全生产检查", "未按规定组织项目安全生产检查，未及时消除事故隐患",
+               "《中华人民共和国安全生产法》第九十七条", "0.2", "0.5"),
+        ),
+        "serious": (
+            _v("对生产安全事故负有直接责任", "对项目发生的生产安全事故负有直接责任",
+               "《中华人民共和国安全生产法》第九十五条", "2", "4"),
+        ),
+    },
+    "truck": {
+        "minor": (
+            _v("车辆违法超限运输（超限幅度较小）", "驾驶车辆违法超限运输，超限幅度在10%以内",
+               "《超限运输车辆行驶公路管理规定》第四十三条", "0.05", "0.1"),
+        ),
+        "general": (
+            _v("车辆违法超限运输", "车辆违法超限运输，经公路超限检测站检测超限",
+               "《公路安全保护条例》第六十四条", "0.2", "0.5", "1", "2"),
+        ),
+        "serious": (
+            _v("车辆严重违法超限超载运输", "车辆严重违法超限超载运输，超限幅度超过100%",
+               "《公路安全保护条例》第六十四条", "3"),
+        ),
+    },
+    "taxi_car": {
+        "minor": (
+            _v("巡游出租汽车车容车貌不符合要求", "营运车辆车容车貌不符合要求",
+               "《巡游出租汽车经营服务管理规定》第四十九条", "0.005", "0.01"),
+        ),
+        "general": (
+            _v("巡游出租汽车未按规定使用服务监督设施", "营运车辆未按规定使用顶灯、空车标志等服务设施",
+               "《巡游出租汽车经营服务管理规定》第四十九条", "0.05"),
+        ),
+        "serious": (
+            _v("巡游出租汽车擅自改装计程计价设备", "擅自改装计程计价设备",
+               "《巡游出租汽车经营服务管理规定》第四十九条", "0.1"),
+        ),
+    },
+    "bus": {
+        "minor": (_TRANSPORT_MINOR,),
+        "general": (
+            _v("客运车辆超载", "客运车辆超过核定人数载客",
+               "《中华人民共和国道路运输条例》第六十九条", "0.1", "0.2"),
+        ),
+        "serious": (
+            _v("客运车辆严重超员", "客运车辆超过核定人数20%以上载客",
+               "《中华人民共和国道路运输条例》第六十九条", "0.3"),
+        ),
+    },
+}
+
+
+@dataclass(frozen=True)
+class _Conduct:
+    conduct_type: str
+    description: str
+    basis: str | None
+    severities: tuple[str, ...]
+
+
+_OVERLOAD = _Conduct("超限超载", "违法超限超载运输，列入超限超载运输失信记录",
+                     "《公路安全保护条例》第六十四条", ("general", "serious"))
+_REFUSAL = _Conduct("拒载", "巡游出租汽车拒载乘客，经乘客投诉调查属实",
+                    "《巡游出租汽车经营服务管理规定》第四十八条", ("minor", "general"))
+_FALSE_MATERIALS = _Conduct("提供虚假材料", "办理行政许可时提供虚假申请材料",
+                            "《中华人民共和国行政许可法》第七十八条", ("general", "serious"))
+_WAGES = _Conduct("拖欠农民工工资", "拖欠承建项目农民工工资，经人力资源社会保障部门认定",
+                  "《保障农民工工资支付条例》第四十八条", ("serious",))
+_BID_RIGGING = _Conduct("串通投标", "在公路工程招标投标活动中与其他投标人串通投标",
+                        "《中华人民共和国招标投标法》第五十三条", ("serious",))
+_UNPAID_FINE = _Conduct("不履行行政处罚决定", "逾期不履行行政处罚决定，经催告仍未履行",
+                        "《中华人民共和国行政强制法》第四十五条", ("general",))
+_ARREARS = _Conduct("拖欠中小企业账款", "拖欠中小企业工程款，逾期未支付",
+                    "《保障中小企业款项支付条例》第二十一条", ("general",))
+_COURT = _Conduct("不履行生效法律文书", "未履行人民法院生效判决确定的义务",
+                  "《关于加强政务诚信建设的指导意见》", ("serious",))
+_ABSENT = _Conduct("擅自离岗", "担任项目经理期间未经批准擅自离开施工现场",
+                   "《公路建设市场管理办法》第五十条", ("general",))
+
+
+@dataclass(frozen=True)
+class _Role:
+    kind: str
+    label: str  # what the subject is, for names (enterprises) or vehicle descriptions
+    weight: int
+    sectors: tuple[str, ...]
+    violations: str | None  # key in _VIOLATIONS
+    scheme: str | None  # rating scheme
+    licence: tuple[str, str, str, str, int] | None  # XK_XKLB, 文书, 证书, 内容, years valid
+    conducts: tuple[_Conduct, ...] = ()
+    name_endings: tuple[str, ...] = ()
+    provincial: bool = False  # rated and supervised by the province
+
+
+_ENTERPRISE_ROLES = (
+    _Role("enterprise", "passenger", 10, ("road_transport", "work_safety"), "passenger",
+          "road_transport_quality",
+          ("普通", "道路旅客运输经营许可决定书", "道路运输经营许可证",
+           "道路旅客运输经营：班车客运、包车客运", 4),
+          (_FALSE_MATERIALS,), ("汽车客运有限公司", "旅游客运有限公司", "客运集团有限公司")),
+    _Role("enterprise", "freight", 22, ("road_transport", "overload_control"), "freight",
+          "road_transport_quality",
+          ("普通", "道路货物运输经营许可决定书", "道路运输经营许可证", "道路普通货物运输", 4),
+          (_FALSE_MATERIALS, _UNPAID_FINE),
+          ("物流有限公司", "道路运输有限公司", "货物运输有限公司", "运输有限公司")),
+    _Role("enterprise", "taxi", 10, ("taxi",), "taxi", "road_transport_quality",
+          ("特许", "巡游出租汽车经营许可决定书", "巡游出租汽车经营许可证", "巡游出租汽车客运", 6),
+          (_REFUSAL,), ("出租汽车有限公司", "出租汽车服务有限公司")),
+    _Role("enterprise", "repair", 15, ("vehicle_repair",), "repair", "sector_default",
+          ("登记", "机动车维修经营备案回执", "机动车维修经营备案证明",
+           "一类机动车维修（大中型客车、货车维修）", 6),
+          (_FALSE_MATERIALS,), ("汽车维修服务有限公司", "机动车维修有限公司", "汽车服务有限公司")),
+    _Role("enterprise", "school", 10, ("driver_training",), "school", "sector_default",
+          ("登记", "机动车驾驶员培训经营备案回执", "机动车驾驶员培训备案证明",
+           "普通机动车驾驶员培训（C1、C2）", 6),
+          (_FALSE_MATERIALS,), ("驾驶培训学校有限公司", "机动车驾驶员培训有限公司")),
+    _Role("enterprise", "highway", 14, ("highway_construction", "work_safety"), "highway",
+          "highway_construction",
+          ("核准", "公路建设项目施工许可决定书", "公路建设项目施工许可",
+           "准予公路建设项目开工建设（施工标段）", 3),
+          (_WAGES, _BID_RIGGING, _FALSE_MATERIALS),
+          ("路桥建设集团有限公司", "公路工程有限公司", "交通建设工程有限公司", "路桥工程有限公司"),
+          provincial=True),
+    _Role("enterprise", "supervision", 6, ("highway_construction",), "supervision",
+          "highway_construction", None, (_BID_RIGGING, _FALSE_MATERIALS),
+          ("工程监理咨询有限公司", "公路工程监理有限公司"), provincial=True),
+    _Role("enterprise", "testing", 3, ("highway_construction",), "testing",
+          "highway_construction",
+          ("认可", "公路水运工程试验检测机构等级评定决定书", "公路水运工程试验检测机构等级证书",
+           "公路工程综合乙级", 5),
+          (_FALSE_MATERIALS,), ("交通工程试验检测有限公司", "工程检测有限公司"), provincial=True),
+    _Role("enterprise", "waterway", 7, ("waterway_transport", "work_safety"), "waterway",
+          "sector_default",
+          ("普通", "国内水路运输经营许可决定书", "国内水路运输经营许可证",
+           "省际普通货船运输、内河散货运输", 5),
+          (_UNPAID_FINE,), ("航运有限公司", "船务有限公司"), provincial=True),
+    _Role("enterprise", "watercon", 3, ("water_construction", "work_safety"), "watercon",
+          "sector_default",
+          ("核准", "水运建设项目施工许可决定书", "水运工程施工许可", "准予港口航道工程开工建设", 3),
+          (_WAGES,), ("港航工程有限公司", "水运建设工程有限公司"), provincial=True),
+)
+_INDIVIDUAL_ROLES = (
+    _Role("individual", "driver", 45, ("road_transport",), "driver", "driver_integrity",
+          ("认可", "道路运输从业人员从业资格考试合格决定", "道路运输从业人员从业资格证",
+           "经营性道路货物（旅客）运输驾驶员", 6)),
+    _Role("individual", "taxi_driver", 30, ("taxi",), "taxi_driver", "driver_integrity",
+          ("认可", "出租汽车驾驶员从业资格考试合格决定", "出租汽车驾驶员从业资格证",
+           "巡游出租汽车驾驶员", 6), (_REFUSAL,)),
+    _Role("individual", "staff", 25, ("highway_construction", "work_safety"), "staff",
+          "sector_default",
+          ("认可", "安全生产考核合格决定", "公路水运工程施工企业安全生产管理人员考核合格证书",
+           "项目负责人（B类）", 3), (_ABSENT,), provincial=True),
+)
+_VEHICLE_ROLES = (
+    _Role("vehicle", "重型半挂牵引车", 65, ("road_transport", "overload_control"), "truck", None,
+          ("普通", "道路运输证配发决定", "道路运输证", "道路普通货物运输（营运）", 3), (_OVERLOAD,)),
+    _Role("vehicle", "巡游出租汽车", 25, ("taxi",), "taxi_car", None,
+          ("特许", "道路运输证配发决定", "道路运输证", "巡游出租汽车客运（营运）", 3), (_REFUSAL,)),
+    _Role("vehicle", "大型普通客车", 10, ("road_transport",), "bus", None,
+          ("普通", "道路运输证配发决定", "道路运输证", "班车客运（营运）", 3)),
+)
+_PUBLIC_ROLE = _Role("public_body", "public", 1, ("road_transport", "highway_construction"),
+                     None, "sector_default", None, (_ARREARS, _COURT))
+_OWNER_ROLE = {"重型半挂牵引车": "freight", "巡游出租汽车": "taxi", "大型普通客车": "passenger"}
+
+_PROFILES = {"clean": 25, "normal": 47, "troubled": 15, "exemplary": 13}
+_SEVERITY_WEIGHTS = {
+    "exemplary": (100, 0, 0), "clean": (70, 30, 0), "normal": (50, 45, 5),
+    "troubled": (35, 45, 20),
+}
+_SEVERITIES = ("minor", "general", "serious")
+_SEVERITY_CN = {"minor": "轻微", "general": "一般", "serious": "严重"}
+_GRADE_ORDER = ("D", "C", "B", "A", "AA", "AAA")
+
+
+# --- Subjects ---------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Subject:
+    index: int
+    role: _Role
+    code: str
+    name: str
+    region: str
+    city: str
+    profile: str
+    active_from: date  # registered on; no record is decided before
+    bureau: _Authority
+    enforcer: _Authority
+    subject_id: UUID | None = None
+    command: RegisterSubject | None = None
+    owner: _Subject | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.role.kind
+
+
+def _kind_counts(total: int) -> dict[str, int]:
+    shares = {"enterprise": 0.55, "individual": 0.25, "vehicle": 0.15, "public_body": 0.05}
+    counts = {kind: int(total * share) for kind, share in shares.items()}
+    if total >= len(shares):
+        for kind in counts:
+            counts[kind] = max(counts[kind], 1)
+    counts["enterprise"] += total - sum(counts.values())
+    return counts
+
+
+class _SubjectFactory:
+    def __init__(self, rng: random.Random, start: date, end: date):
+        self.rng = rng
+        self.start = start
+        self.end = end
+        self.codes: set[str] = set()
+        self.names: set[str] = set()
+        self.subjects: list[_Subject] = []
+
+    def make(self, kind: str, count: int) -> None:
+        for _ in range(count):
+            maker = {
+                "enterprise": self._enterprise, "individual": self._individual,
+                "vehicle": self._vehicle, "public_body": self._public_body,
+            }[kind]
+            self.subjects.append(maker())
+
+    # Helpers
+    def _pick_role(self, roles: tuple[_Role, ...]) -> _Role:
+        return self.rng.choices(roles, weights=[r.weight for r in roles])[0]
+
+    def _pick_city(self) -> str:
+        return self.rng.choices(list(_CITY_WEIGHTS), weights=list(_CITY_WEIGHTS.values()))[0]
+
+    def _active_from(self, newcomer_share: float) -> date:
+        if self.rng.random() >= newcomer_share:
+            return self.start
+        span = (self.end - self.start).days
+        return self.start + timedelta(days=self.rng.randint(30, max(31, span * 5 // 6)))
+
+    def _profile(self, weights: dict[str, int] = _PROFILES) -> str:
+        return self.rng.choices(list(weights), weights=list(weights.values()))[0]
+
+    def _subject(self, role: _Role, code: str, name: str, region: str, city: str,
+                 profile: str, active_from: date) -> _Subject:
+        self.codes.add(code)
+        self.names.add(name)
+        local = "province" if role.provincial or city == "province" else city
+        bureau, enforcer = _LOCAL[local]
+        if role.provincial and city in _LOCAL:
+            enforcer = _LOCAL[city][1]  # construction sites are inspected by the city
+        return _Subject(len(self.subjects), role, code, name, region, city, profile,
+                        active_from, bureau, enforcer)
+
+    def _unique_uscc(self, registrar: str, region: str, newer: bool) -> str:
+        alphabet = codes.USCC_ALPHABET
+        while True:
+            if newer:
+                body = "MA" + "".join(self.rng.choice(alphabet) for _ in range(6))
+            else:
+                body = "".join(self.rng.choice("0123456789") for _ in range(8))
+            code = _uscc(registrar, region, body)
+            if code not in self.codes:
+                return code
+
+    # Kinds
+    def _enterprise(self) -> _Subject:
+        role = self._pick_role(_ENTERPRISE_ROLES)
+        rng = self.rng
+        city = self._pick_city()
+        if role.provincial and rng.random() < 0.3:
+            city = "province"
+        while True:
+            if city == "province":
+                prefix = rng.choice(("河南", "河南省", "北京"))
+                region = "410000" if prefix.startswith("河南") else rng.choice(
+                    ("110000", "110105", "110108"))
+            else:
+                prefix = _CITIES[city].short
+                region = rng.choice(_CITIES[city].regions)
+            name = prefix + rng.choice(_TRADE_NAMES) + rng.choice(role.name_endings)
+            if name not in self.names:
+                break
+        active_from = self._active_from(0.15)
+        code = self._unique_uscc("91", region, newer=active_from > self.start or rng.random() < 0.5)
+        return self._subject(role, code, name, region, city, self._profile(), active_from)
+
+    def _individual(self) -> _Subject:
+        rng = self.rng
+        role = self._pick_role(_INDIVIDUAL_ROLES)
+        male = rng.random() < (0.93 if role.label != "staff" else 0.85)
+        name = rng.choices(_SURNAMES, weights=[40 - i // 2 for i in range(len(_SURNAMES))])[0]
+        name += rng.choice(_MALE_NAMES if male else _FEMALE_NAMES)
+        while True:
+            born = date(1960, 1, 1) + timedelta(days=rng.randint(0, (date(2000, 12, 31)
+                                                                     - date(1960, 1, 1)).days))
+            sequence = rng.randint(0, 499) * 2 + (1 if male else 0)
+            first17 = f"{rng.choice(_BIRTH_REGIONS)}{born:%Y%m%d}{sequence:03d}"
+            code = first17 + ric.calc_check_digit(first17 + "0")
+            if code not in self.codes:
+                break
+        city = self._pick_city()
+        return self._subject(role, code, name, _CITIES[city].regions[0], city,
+                             self._profile(), self._active_from(0.2))
+
+    def _vehicle(self) -> _Subject:
+        rng = self.rng
+        role = self._pick_role(_VEHICLE_ROLES)
+        city = self._pick_city()
+        plate_prefix = _CITIES[city].plate
+        letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+        while True:
+            digits = "".join(rng.choice("0123456789") for _ in range(5))
+            if role.label == "巡游出租汽车" and rng.random() < 0.8:
+                plate = plate_prefix + rng.choice("DF") + digits  # new-energy car: 豫AD12345
+            elif role.label == "大型普通客车" and rng.random() < 0.4:
+                plate = plate_prefix + digits + "D"  # new-energy bus: 豫A12345D
+            elif rng.random() < 0.3:
+                plate = plate_prefix + rng.choice(letters.replace("D", "").replace("F", "")) \
+                    + digits[:4]
+            else:
+                plate = plate_prefix + digits
+            if plate not in self.codes:
+                break
+        owners = [s for s in self.subjects if s.role.label == _OWNER_ROLE[role.label]
+                  and s.city == city]
+        owner = rng.choice(owners) if owners else None
+        name = f"{owner.name if owner else '个体运输户'} {role.label}"
+        subject = self._subject(role, plate, name, _CITIES[city].regions[0], city,
+                                self._profile(), self._active_from(0.2))
+        subject.owner = owner
+        return subject
+
+    def _public_body(self) -> _Subject:
+        rng = self.rng
+        while True:
+            county, region, city = rng.choice(_COUNTIES)
+            name = county + rng.choices(_PUBLIC_BODY_KINDS, weights=(6, 2, 2))[0]
+            if name not in self.names:
+                break
+        body = "00" + "".join(rng.choice("0123456789") for _ in range(6))
+        code = _uscc("11", region, body)
+        profile = self._profile({"clean": 45, "normal": 35, "troubled": 10, "exemplary": 10})
+        return self._subject(_PUBLIC_ROLE, code, name, region, city, profile, self.start)
+
+
+# --- Planning records -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _is_workday(day: date) -> bool:
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:  # the package knows its years only; weekends will do
+        return day.weekday() < 5
+
+
+@dataclass(eq=False)
+class _Planned:
+    subject: _Subject
+    type: str
+    decision: date
+    recorded: date
+    authority: _Authority
+    word: str  # decision-number word: 罚 in 郑交执罚〔2024〕0123号
+    details: dict[str, Any]
+    links: dict[str, _Planned]
+    seq: int
+    severity: str | None = None
+    source_ref: str = ""
+    protected: bool = False  # led to a list decision or licence action: not revoked later
+
+    def record_id(self) -> UUID:
+        assert self.subject.subject_id is not None and self.source_ref
+        key = natural_key(self.type, self.authority.code, self.source_ref)
+        return record_id_for(self.subject.subject_id, key)
+
+
+@dataclass
+class _ListState:
+    entry: _Planned
+    exit_on: date | None = None
+    reason: str = ""
+
+
+@dataclass
+class _Planner:
+    rng: random.Random
+    start: date
+    end: date
+    items: list[_Planned] = field(default_factory=list)
+
+    # Dates
+    def workday_from(self, day: date) -> date:
+        for _ in range(10):
+            if _is_workday(day):
+                return day
+            day += timedelta(days=1)
+        return day
+
+    def random_day(self, first: date, last: date | None = None) -> date:
+        last = last or self.end
+        if last <= first:
+            return first
+        return first + timedelta(days=self.rng.randint(0, (last - first).days))
+
+    def later(self, day: date, low: int, high: int) -> date:
+        return day + timedelta(days=self.rng.randint(low, high))
+
+    def recorded_on(self, decision: date) -> date:
+        lag = self.rng.choices(range(MAX_LAG + 1), weights=(18, 16, 14, 11, 9, 8, 7, 6, 4, 4, 3))[0]
+        recorded = decision + timedelta(days=lag)
+        while not _is_workday(recorded) and (recorded - decision).days < MAX_LAG:
+            recorded += timedelta(days=1)
+        return min(recorded, self.end)
+
+    def chance(self, probability: float) -> bool:
+        return self.rng.random() < probability
+
+    # Records
+    def add(
+        self, subject: _Subject, record_type: str, decision: date, authority: _Authority,
+        word: str, details: dict[str, Any], links: dict[str, _Planned] | None = None,
+        severity: str | None = None,
+    ) -> _Planned | None:
+        links = links or {}
+        for target in links.values():
+            decision = max(decision, target.decision + timedelta(days=FOLLOW_UP_GAP))
+        decision = self.workday_from(max(decision, subject.active_from))
+        if decision > self.end:
+            return None
+        recorded = self.recorded_on(decision)
+        assert all(target.recorded <= recorded for target in links.values())
+        item = _Planned(subject, record_type, decision, recorded, authority, word, details,
+                        links, len(self.items), severity)
+        self.items.append(item)
+        return item
+
+
+def _yuan(fine: Decimal) -> str:
+    yuan = fine * 10000
+    if yuan >= 10000 and yuan % 10000 == 0:
+        return f"{int(yuan) // 10000}万元"
+    return f"{int(yuan)}元"
+
+
+def _cn_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+class _SubjectPlan:
+    """Plans one subject's history: base records first, then what follows from them."""
+
+    def __init__(self, planner: _Planner, subject: _Subject):
+        self.p = planner
+        self.rng = planner.rng
+        self.s = subject
+        self.conduct: list[_Planned] = []  # penalties and dishonest conduct, any order
+        self.licences: list[_Planned] = []
+        self.revoked_licences: set[int] = set()
+        self.ratings: list[_Planned] = []
+        self.lists: dict[str, list[_ListState]] = defaultdict(list)
+
+    # Scale: newcomers have had less time to collect records.
+    def share(self) -> float:
+        total = (self.p.end - self.p.start).days or 1
+        return (self.p.end - self.s.active_from).days / total
+
+    def scaled(self, count: int) -> int:
+        share = self.share()
+        whole = int(count * share)
+        return whole + (1 if self.rng.random() < count * share - whole else 0)
+
+    def plan(self) -> None:
+        role, s = self.s.role, self.s
+        if role.licence:
+            self.plan_licences()
+        self.plan_commitments()
+        self.plan_penalties()
+        self.plan_conducts()
+        if role.scheme:
+            self.plan_ratings()
+        self.plan_lists()
+        self.plan_interviews()
+        self.plan_commendations()
+
+    # Licences -----------------------------------------------------------------------------
+    def plan_licences(self) -> None:
+        s, p, rng = self.s, self.p, self.rng
+        category, document, certificate, content, years = s.role.licence  # type: ignore[misc]
+        share = {"enterprise": 0.9, "individual": 0.8, "vehicle": 0.75}[s.kind]
+        if not p.chance(share):
+            return
+        newcomer = s.active_from > p.start
+        if newcomer:
+            day = p.later(s.active_from, 3, 40)
+        else:
+            day = p.random_day(p.start + timedelta(days=20), p.end - timedelta(days=60))
+        authority = _PROVINCE if s.role.provincial else s.bureau
+        commitment = None
+        if s.kind != "vehicle" and p.chance(0.35):
+            commitment_type = rng.choice(
+                ("approval_substitute", "deficiency_tolerant") if s.kind == "enterprise"
+                else ("certification_notice",)
+            )
+            commitment = self.commitment(day, authority, commitment_type)
+        licence = self.grant(day, authority, category, document, certificate,
+                             content if newcomer else f"{content}（延续）", years)
+        if licence and commitment:
+            self.commitment_outcome(commitment, licence)
+        if licence and s.kind == "enterprise" and p.chance(0.2):
+            change = self.grant(p.later(licence.decision, 90, 700), authority, category,
+                                document.replace("决定书", "变更决定书"), certificate,
+                                f"{content}（变更：经营地址、车辆数量变更）", years)
+            if change and s.profile == "clean" and p.chance(0.3):
+                self.revoke_licence(change, p.later(change.decision, 60, 400),
+                                    "经营者申请终止经营，依法注销行政许可")
+
+    def grant(self, day: date, authority: _Authority, category: str, document: str,
+              certificate: str, content: str, years: int) -> _Planned | None:
+        s = self.s
+        decided = self.p.workday_from(max(day, s.active_from))
+        number = None
+        if s.kind == "enterprise":
+            number = f"豫交运管许可{s.region}{self.rng.randint(10000, 99999)}号"
+        elif s.kind == "vehicle":
+            number = f"豫交运管{s.region[:4]}{self.rng.randint(100000, 999999)}号"
+        elif s.role.label == "staff":
+            number = f"豫交安B（{decided.year}）{self.rng.randint(1000, 9999):07d}"
+        licence = self.p.add(s, "LicenceGranted", decided, authority, "许", {
+            "licence_type": category, "document_name": document, "content": content,
+            "valid_from": decided, "valid_until": add_months(decided, 12 * years),
+            "certificate_name": certificate, "licence_number": number,
+        })
+        if licence:
+            self.licences.append(licence)
+        return licence
+
+    def revoke_licence(self, licence: _Planned, day: date, reason: str) -> _Planned | None:
+        if licence.seq in self.revoked_licences:
+            return None
+        item = self.p.add(self.s, "LicenceRevoked", day, licence.authority, "撤许",
+                          {"reason": reason}, {"licence_record_id": licence})
+        if item:
+            self.revoked_licences.add(licence.seq)
+            licence.protected = True
+        return item
+
+    # Commitments ----------------------------------------------------------------------------
+    _COMMITMENT_TEXT = {
+        "approval_substitute": "承诺所提交的车辆、场地及安全生产管理制度等条件真实有效，"
+                               "如有不实愿意承担撤销许可等法律责任",
+        "deficiency_tolerant": "承诺在约定期限内补齐欠缺的申请材料",
+        "certification_notice": "承诺无重大以上交通责任事故记录，相关证明事项真实有效",
+        "voluntary_disclosure": "主动公示经营资质、服务标准和收费标准，接受社会监督",
+        "industry_self_discipline": "遵守行业自律公约，诚信经营，公平竞争",
+        "repair": "承诺已纠正失信行为、履行相关义务，今后守法诚信经营",
+    }
+
+    def commitment(self, day: date, authority: _Authority, commitment_type: str,
+                   due_days: tuple[int, int] | None = (30, 120)) -> _Planned | None:
+        due = self.p.later(day, *due_days) if due_days else None
+        return self.p.add(self.s, "CommitmentMade", day, authority, "承诺", {
+            "commitment_type": commitment_type,
+            "content": self._COMMITMENT_TEXT[commitment_type],
+            "due_date": due,
+        })
+
+    def commitment_outcome(self, commitment: _Planned | None,
+                           licence: _Planned | None = None) -> None:
+        if commitment is None or commitment.details["due_date"] is None:
+            return
+        due = commitment.details["due_date"]
+        breach_chance = {"troubled": 0.5, "normal": 0.08}.get(self.s.profile, 0.0)
+        authority = commitment.authority
+        if self.p.chance(breach_chance):
+            breached = self.p.add(self.s, "CommitmentBreached", due, authority, "违诺", {
+                "severity": "general",
+                "description": "未在承诺期限内履行承诺，经核查承诺内容与实际情况不符",
+            }, {"commitment_record_id": commitment}, severity="general")
+            if (breached and licence and commitment.details["commitment_type"]
+                    == "approval_substitute" and self.p.chance(0.6)):
+                self.revoke_licence(licence, self.p.later(breached.decision, 5, 30),
+                                    "告知承诺内容与实际情况不符，依法撤销行政许可")
+            if breached:
+                self.conduct.append(breached)
+        else:
+            self.p.add(self.s, "CommitmentFulfilled", self.p.later(due, -20, 5), authority,
+                       "履诺", {"note": "经核查，已按承诺履行"},
+                       {"commitment_record_id": commitment})
+
+    def plan_commitments(self) -> None:
+        s, p = self.s, self.p
+        if s.kind == "public_body":
+            for year in range(p.start.year, p.end.year + 1):
+                if p.chance(0.7):
+                    self.commitment(p.random_day(date(year, 1, 10), date(year, 3, 31)), s.bureau,
+                                    "voluntary_disclosure", None)
+        elif s.kind == "enterprise" and p.chance(0.25):
+            self.commitment(p.random_day(p.start), s.bureau,
+                            p.rng.choice(("voluntary_disclosure", "industry_self_discipline")),
+                            None)
+
+    # Penalties and dishonest conduct ---------------------------------------------------------
+    def plan_penalties(self) -> None:
+        s = self.s
+        if s.role.violations is None:
+            return
+        counts = {
+            "enterprise": {"clean": (0, 0), "exemplary": (0, 1), "normal": (0, 3),
+                           "troubled": (3, 7)},
+            "individual": {"clean": (0, 0), "exemplary": (0, 0), "normal": (0, 2),
+                           "troubled": (2, 5)},
+            "vehicle": {"clean": (0, 0), "exemplary": (0, 0), "normal": (0, 2),
+                        "troubled": (2, 5)},
+        }[s.kind][s.profile]
+        for _ in range(self.scaled(self.rng.randint(*counts))):
+            self.penalty(self.p.random_day(s.active_from))
+
+    def penalty(self, day: date, severity: str | None = None) -> _Planned | None:
+        s, rng = self.s, self.rng
+        if severity is None:
+            severity = rng.choices(_SEVERITIES, weights=_SEVERITY_WEIGHTS[s.profile])[0]
+        violation = rng.choice(_VIOLATIONS[s.role.violations][severity])  # type: ignore[index]
+        fine = Decimal(rng.choice(violation.fines)) if violation.fines else None
+        categories = []
+        if severity == "minor" and (fine is None or rng.random() < 0.3):
+            categories.append("警告")
+        if fine is not None:
+            categories.append("罚款")
+        action = None
+        if severity == "serious" and violation.licence_action and rng.random() < 0.5:
+            action = violation.licence_action
+            categories.append("吊销许可证件")
+        if not categories:
+            categories.append("警告")
+        small = Decimal("0.02") if s.kind == "individual" else Decimal("0.3")
+        simplified = severity == "minor" and (fine is None or fine <= small) and rng.random() < 0.7
+        parts = [c for c in categories if c == "警告"]
+        if fine is not None:
+            parts.append(f"罚款人民币{_yuan(fine)}")
+        if action:
+            parts.append(action)
+        decided = self.p.workday_from(day)
+        subject_name = s.name if s.kind != "vehicle" else f"{s.code}号车辆所有人"
+        item = self.p.add(s, "PenaltyDecided", decided, s.enforcer,
+                          "简罚" if simplified else "罚", {
+                              "severity": severity,
+                              "procedure": "simplified" if simplified else "general",
+                              "violation_type": violation.name,
+                              "facts": f"{_cn_date(decided)}，执法人员检查发现，"
+                                       f"当事人{subject_name}{violation.facts}。",
+                              "legal_basis": violation.basis,
+                              "penalty_categories": categories,
+                              "content": "，".join(parts),
+                              "fine_amount": fine,
+                              "licence_action": action,
+                          }, severity=severity)
+        if item is None:
+            return None
+        self.conduct.append(item)
+        if action:
+            held = [lic for lic in self.licences if lic.decision < item.decision
+                    and lic.seq not in self.revoked_licences]
+            if held:
+                item.protected = True
+                self.revoke_licence(held[-1], self.p.later(item.decision, 3, 20),
+                                    f"依据行政处罚决定（{violation.name}）{action}")
+        return item
+
+    def plan_conducts(self) -> None:
+        s, p, rng = self.s, self.p, self.rng
+        if not s.role.conducts:
+            return
+        if s.kind == "vehicle" and s.role.violations == "truck":
+            # Overload cases: a penalty, and for the worse ones a dishonest-conduct record.
+            for penalty in [c for c in self.conduct if c.type == "PenaltyDecided"]:
+                if penalty.severity in ("general", "serious") and p.chance(0.75):
+                    self.conduct_record(_OVERLOAD, p.later(penalty.decision, 0, 6),
+                                        penalty.severity)
+            return
+        number = {"clean": 0, "exemplary": 0, "normal": rng.choice((0, 0, 0, 1)),
+                  "troubled": rng.choice((1, 1, 2, 3))}[s.profile]
+        if s.role.conducts[0] is _REFUSAL and s.profile == "normal":
+            number = rng.choice((0, 1, 1, 2))
+        for _ in range(self.scaled(number)):
+            conduct = rng.choice(s.role.conducts)
+            severity = rng.choice(conduct.severities)
+            if severity == "serious" and s.profile != "troubled":
+                severity = "general" if "general" in conduct.severities else severity
+            self.conduct_record(conduct, p.random_day(s.active_from), severity)
+
+    def conduct_record(self, conduct: _Conduct, day: date, severity: str) -> _Planned | None:
+        s = self.s
+        authority = s.enforcer if s.kind != "public_body" else _PROVINCE
+        who = s.name if s.kind != "vehicle" else f"{s.code}号车辆"
+        item = self.p.add(s, "DishonestConductRecorded", day, authority, "失信", {
+            "severity": severity,
+            "conduct_type": conduct.conduct_type,
+            "description": f"{who}{conduct.description}（{_SEVERITY_CN[severity]}失信）",
+            "legal_basis": conduct.basis,
+        }, severity=severity)
+        if item:
+            self.conduct.append(item)
+        return item
+
+    def conduct_before(self, day: date, days: int = 365) -> list[_Planned]:
+        return [c for c in self.conduct
+                if day - timedelta(days=days) <= c.decision < day]
+
+    # Ratings ----------------------------------------------------------------------------------
+    def plan_ratings(self) -> None:
+        s, p = self.s, self.p
+        scheme = s.role.scheme
+        authority = _PROVINCE if s.role.provincial or s.kind == "public_body" else s.bureau
+        anniversary = p.random_day(date(2001, 1, 1), date(2001, 12, 28))
+        previous: str | None = None
+        for year in range(p.start.year, p.end.year + 1):
+            if scheme == "highway_construction":
+                day = p.random_day(date(year, 4, 8), date(year, 4, 30))
+            elif scheme == "road_transport_quality":
+                day = p.random_day(date(year, 5, 15), date(year, 6, 20))
+            elif scheme == "driver_integrity":
+                day = date(year, anniversary.month, anniversary.day)
+            else:
+                day = p.random_day(date(year, 3, 1), date(year, 3, 31))
+            if day < p.start or day > p.end or day < s.active_from + timedelta(days=300):
+                continue
+            if s.kind == "public_body" and not p.chance(0.8):
+                continue
+            grade, score = self.grade(scheme, day, previous)  # type: ignore[arg-type]
+            decided = p.workday_from(day)
+            item = p.add(s, "RatingIssued", decided, authority, "评", {
+                "scheme": scheme, "grade": grade, "valid_from": decided,
+                "valid_until": add_months(decided, 12), "score": score,
+            })
+            if item:
+                self.ratings.append(item)
+                previous = grade
+
+    def grade(self, scheme: str, day: date, previous: str | None) -> tuple[str, Decimal | None]:
+        rng, profile = self.rng, self.s.profile
+        recent = self.conduct_before(day)
+        serious = sum(c.severity == "serious" for c in recent)
+        general = sum(c.severity == "general" for c in recent)
+        minor = sum(c.severity == "minor" for c in recent)
+        if scheme == "highway_construction":
+            base = {"exemplary": 96.5, "clean": 91, "normal": 86, "troubled": 76}[profile]
+            value = base + rng.uniform(-4, 3.5) - 5 * general - 14 * serious - 1.5 * minor
+            value = max(45.0, min(100.0, value))
+            score = Decimal(round(value * 2) / 2).quantize(Decimal("0.1"))
+            grade = _band(score)
+            if previous and _GRADE_ORDER.index(grade) > _GRADE_ORDER.index(previous) + 1:
+                # A subject can rise at most one grade a year.
+                grade = _GRADE_ORDER[_GRADE_ORDER.index(previous) + 1]
+                low = {"C": 60, "B": 75, "A": 85, "AA": 95}[grade]
+                score = Decimal(low + rng.randint(0, 8) / 2).quantize(Decimal("0.1"))
+            return grade, score
+        if scheme == "driver_integrity":
+            points = 20 * serious + rng.choice((5, 10)) * general + rng.choice((1, 3)) * minor
+            if points == 0:
+                return ("AAA" if profile in ("exemplary", "clean") or rng.random() < 0.6
+                        else "AA"), None
+            return ("AA" if points <= 10 else "A" if points < 20 else "B"), None
+        if scheme == "road_transport_quality":
+            ladder = ("B", "A", "AA", "AAA")
+            level = {"exemplary": 3, "clean": rng.choice((2, 3)), "normal": rng.choice((1, 2, 2)),
+                     "troubled": rng.choice((0, 1))}[profile]
+            level -= min(level, 2 * serious + (1 if general >= 2 else 0))
+            return ladder[level], None
+        ladder = ("D", "C", "B", "A", "AA")
+        level = {"exemplary": 4, "clean": rng.choice((3, 4)), "normal": rng.choice((2, 3, 3)),
+                 "troubled": rng.choice((1, 2))}[profile]
+        level -= min(level, 2 * serious + (1 if general >= 2 else 0))
+        return ladder[level], None
+
+    # Lists ------------------------------------------------------------------------------------
+    def open_at(self, list_type: str, day: date) -> _ListState | None:
+        for state in self.lists[list_type]:
+            if state.entry.decision <= day and (state.exit_on is None or day < state.exit_on):
+                return state
+        return None
+
+    def free_from(self, list_type: str) -> date | None:
+        """The first day a new entry may be decided, or None when the list is still open."""
+        states = self.lists[list_type]
+        if not states:
+            return self.p.start
+        last = states[-1]
+        if last.exit_on is None:
+            return None
+        return last.exit_on + timedelta(days=FOLLOW_UP_GAP)
+
+    def enter(self, list_type: str, day: date, basis: str, months: int) -> _ListState | None:
+        free = self.free_from(list_type)
+        if free is None:
+            return None
+        day = max(day, free)
+        authority = _PROVINCE if self.s.role.provincial else self.s.bureau
+        word = {"red": "红", "black": "黑", "watch": "重关"}[list_type]
+        entry = self.p.add(self.s, "ListEntered", day, authority, word, {
+            "list_type": list_type, "basis": basis,
+            "planned_end": add_months(self.p.workday_from(day), months),
+        })
+        if entry is None:
+            return None
+        state = _ListState(entry)
+        self.lists[list_type].append(state)
+        return state
+
+    def plan_lists(self) -> None:
+        s, p = self.s, self.p
+        triggers: list[tuple[date, int, str, _Planned]] = []
+        for item in self.conduct:
+            triggers.append((item.decision, item.seq, "conduct", item))
+        for rating in self.ratings:
+            triggers.append((rating.decision, rating.seq, "rating", rating))
+        triggers.sort(key=lambda t: (t[0], t[1]))
+        top = {"highway_construction": "AA", "road_transport_quality": "AAA",
+               "sector_default": "AA", "driver_integrity": "AAA"}
+        for day, _, what, item in triggers:
+            red = self.open_at("red", day)
+            if what == "conduct":
+                if red and item.severity != "minor":
+                    exit_on = p.workday_from(p.later(max(day, red.entry.decision), 11, 25))
+                    if red.exit_on is None or exit_on < red.exit_on:
+                        red.exit_on = exit_on
+                        red.reason = f"受到行政处罚或失信认定（{item.details.get('violation_type') or item.details.get('conduct_type')}），移出守信激励名单"
+                black_chance = {"enterprise": 0.6, "vehicle": 0.75, "individual": 0.35,
+                                "public_body": 0.5}[s.kind]
+                if item.severity == "serious" and p.chance(black_chance):
+                    self.black(item)
+                elif item.severity in ("minor", "general"):
+                    recent = [c for c in self.conduct_before(day + timedelta(days=1))
+                              if c.severity in ("minor", "general")]
+                    if (len(recent) >= 3 or (item.severity == "general"
+                                              and s.profile == "troubled" and p.chance(0.3))):
+                        self.watch(item)
+            elif item.details["grade"] == top[item.details["scheme"]]:
+                if (s.profile in ("exemplary", "clean") and p.chance(0.55)
+                        and not self.conduct_before(day) and not self.open_at("black", day)
+                        and not self.open_at("watch", day) and not red):
+                    self.red(item)
+        for list_type, states in self.lists.items():
+            for state in states:
+                if state.exit_on is not None and state.exit_on <= p.end:
+                    authority = state.entry.authority
+                    p.add(s, "ListExited", state.exit_on, authority, "移出",
+                          {"reason": state.reason}, {"entry_record_id": state.entry})
+                    if list_type == "black":
+                        repair = self.commitment(p.later(state.exit_on, -60, -30), authority,
+                                                 "repair", (150, 200))
+                        self.commitment_outcome(repair)
+
+    def black(self, cause: _Planned) -> None:
+        p, s = self.p, self.s
+        what = cause.details.get("violation_type") or cause.details.get("conduct_type")
+        label = "严重违法失信超限超载运输当事人名单" if s.role.violations == "truck" else "严重失信主体名单"
+        state = self.enter("black", p.later(cause.decision, 15, 45),
+                           f"因{what}，经认定列入{label}", 36)
+        if state is None:
+            return
+        cause.protected = True
+        red = self.open_at("red", state.entry.decision)
+        if red:
+            red.exit_on = state.entry.decision
+            red.reason = "列入严重失信主体名单，移出守信激励名单"
+        if p.chance(0.55):
+            state.exit_on = p.workday_from(p.later(state.entry.decision, 365, 600))
+            state.reason = "失信行为已纠正、义务已履行并作出信用修复承诺，准予信用修复，移出名单"
+        if s.kind in ("enterprise", "vehicle", "public_body"):
+            for _ in range(p.rng.choice((1, 1, 2))):
+                agency, measure, matter = p.rng.choice(_PUNISHMENTS[s.kind])
+                self.joint_measure(p.later(state.entry.decision, 20, 200), state,
+                                   "punishment", agency, measure, matter)
+
+    def watch(self, cause: _Planned) -> None:
+        p = self.p
+        state = self.enter("watch", p.later(cause.decision, 10, 30),
+                           "一年内多次受到行政处罚或存在较重失信行为，列入重点关注名单", 12)
+        if state is None:
+            return
+        cause.protected = True
+        if p.chance(0.7):
+            state.exit_on = p.workday_from(p.later(state.entry.decision, 180, 365))
+            state.reason = "整改到位，经评估移出重点关注名单"
+        if self.s.kind in ("enterprise", "individual", "public_body") and p.chance(0.6):
+            self.interview(p.later(state.entry.decision, 3, 20), "warning",
+                           "列入重点关注名单后进行警示约谈，责令限期整改并报送整改报告")
+
+    def red(self, rating: _Planned) -> None:
+        p, s = self.p, self.s
+        state = self.enter("red", p.later(rating.decision, 20, 45),
+                           f"信用评价为{rating.details['grade']}级且近一年无不良信用记录，"
+                           "列入守信激励名单", 12)
+        if state is None:
+            return
+        state.exit_on = add_months(state.entry.decision, 12)
+        state.reason = "守信激励名单有效期届满，依规移出"
+        if s.kind == "enterprise" and p.chance(0.5):
+            agency, measure, matter = p.rng.choice(_REWARDS)
+            self.joint_measure(p.later(state.entry.decision, 20, 200), state, "reward",
+                               agency, measure, matter)
+
+    def joint_measure(self, day: date, state: _ListState, measure_type: str, agency: str,
+                      measure: str, matter: str) -> None:
+        if state.exit_on is not None and day >= state.exit_on:
+            return
+        self.p.add(self.s, "JointMeasureApplied", day, state.entry.authority,
+                   "联惩" if measure_type == "punishment" else "联奖", {
+                       "measure_type": measure_type, "measure": measure,
+                       "applying_agency": agency, "matter": matter,
+                   })
+
+    # Interviews and commendations ------------------------------------------------------------
+    def interview(self, day: date, interview_type: str, matter: str) -> None:
+        authority = _PROVINCE if self.s.kind == "public_body" else self.s.bureau
+        self.p.add(self.s, "InterviewHeld", day, authority, "约谈",
+                   {"interview_type": interview_type, "matter": matter})
+
+    def plan_interviews(self) -> None:
+        s, p = self.s, self.p
+        if s.kind == "vehicle":
+            return
+        for item in list(self.conduct):
+            if item.severity == "minor" or not p.chance(0.25):
+                continue
+            what = item.details.get("violation_type") or item.details.get("conduct_type")
+            kind = "warning" if item.severity == "serious" else "prompt"
+            label = "警示" if kind == "warning" else "提示"
+            self.interview(p.later(item.decision, 5, 30), kind,
+                           f"就{what}问题进行{label}约谈，责令限期整改")
+
+    def plan_commendations(self) -> None:
+        s, p = self.s, self.p
+        chance = {"exemplary": 0.6, "clean": 0.12}.get(s.profile, 0.0)
+        if s.kind == "vehicle" or not p.chance(chance):
+            return
+        titles = _COMMENDATIONS.get(s.role.label, _COMMENDATIONS["enterprise"])
+        if s.kind == "public_body":
+            titles = _COMMENDATIONS["public"]
+        for year in range(p.start.year, p.end.year + 1):
+            day = p.random_day(date(year, 1, 5), date(year, 2, 10))
+            if day < p.start or day > p.end or self.conduct_before(day):
+                continue
+            if not p.chance(0.5):
+                continue
+            title = p.rng.choice(titles)
+            authority = _PROVINCE if s.role.provincial or p.chance(0.3) else s.bureau
+            p.add(s, "CommendationGranted", day, authority, "表", {
+                "title": f"{year - 1}年度{title}",
+                "description": f"{s.name}被评为{year - 1}年度{title}",
+            })
+
+
+def _band(score: Decimal) -> str:
+    if score >= 95:
+        return "AA"
+    if score >= 85:
+        return "A"
+    if score >= 75:
+        return "B"
+    if score >= 60:
+        return "C"
+    return "D"
+
+
+_PUNISHMENTS = {
+    "enterprise": (
+        ("河南省公共资源交易中心", "限制参与公路工程招标投标", "依据严重失信主体名单限制其投标资格"),
+        ("河南省财政厅", "限制参与政府采购活动", "在政府采购活动中对其依法予以限制"),
+        ("国家税务总局河南省税务局", "纳税信用直接判为D级", "依据联合惩戒备忘录调整纳税信用级别"),
+        ("郑州市行政审批和政务信息管理局", "从严审核行政许可申请", "暂停适用告知承诺制，从严审查"),
+    ),
+    "vehicle": (
+        ("河南省公安厅交通管理局", "依法暂扣机动车驾驶证", "严重违法超限超载运输联合惩戒"),
+        ("河南省交通运输厅公路管理局", "列为重点监管对象，提高路面检查频次", "严重违法超限超载运输联合惩戒"),
+    ),
+    "public_body": (
+        ("河南省人民政府办公厅", "取消年度评优评先资格", "政务失信行为联合惩戒"),
+        ("河南省财政厅", "暂缓安排交通运输专项资金", "政务失信行为联合惩戒"),
+    ),
+}
+_REWARDS = (
+    ("河南省公共资源交易中心", "招标投标中给予信用加分", "依据守信激励名单给予激励"),
+    ("郑州市行政审批和政务信息管理局", "行政审批绿色通道，适用容缺受理", "守信激励"),
+    ("国家税务总局河南省税务局", "优先办理出口退税", "守信激励"),
+    ("河南省交通运输厅", "优先安排交通运输专项资金", "守信激励"),
+)
+_COMMENDATIONS = {
+    "enterprise": ("交通运输行业诚信经营示范企业", "守合同重信用企业", "交通运输行业诚信典型"),
+    "driver": ("最美货车司机", "诚信驾驶员", "安全行车百万公里驾驶员"),
+    "taxi_driver": ("诚信出租汽车驾驶员", "文明出租汽车驾驶员", "最美的哥（的姐）"),
+    "staff": ("优秀项目经理", "公路建设诚信从业人员"),
+    "public": ("政务诚信示范单位", "交通运输信用建设先进单位"),
+}
+
+
+def _plan_corrections(planner: _Planner, plans: list[_SubjectPlan]) -> None:
+    """A few penalties are corrected (fine or severity) or annulled on administrative review."""
+    rng = planner.rng
+    for plan in plans:
+        for item in [c for c in plan.conduct if c.type == "PenaltyDecided"]:
+            roll = rng.random()
+            if roll < 0.04:
+                changes: dict[str, Any]
+                fine = item.details["fine_amount"]
+                if fine is not None and rng.random() < 0.6:
+                    new_fine = fine + Decimal(rng.choice(("0.1", "0.2", "0.5")))
+                    changes = {"fine_amount": new_fine}
+                    reason = f"决定书罚款金额录入有误，由{fine}万元更正为{new_fine}万元"
+                elif not item.protected and item.severity in ("minor", "general"):
+                    old = item.severity
+                    new = "minor" if old == "general" else "general"
+                    changes = {"severity": new}
+                    reason = f"失信程度认定录入有误，由{_SEVERITY_CN[old]}更正为{_SEVERITY_CN[new]}"
+                else:
+                    continue
+                planner.add(plan.s, "RecordCorrected", planner.later(item.decision, 15, 90),
+                            item.authority, "更正",
+                            {"changes": changes, "reason": reason},
+                            {"target_record_id": item})
+            elif roll < 0.065 and not item.protected and item.severity == "general":
+                planner.add(plan.s, "RecordRevoked", planner.later(item.decision, 60, 120),
+                            item.authority, "复撤", {
+                                "reason": "经行政复议，原行政处罚决定认定事实不清、证据不足，予以撤销",
+                            }, {"target_record_id": item})
+
+
+# --- Writing ----------------------------------------------------------------------------------
+
+
+def _assign_source_refs(items: list[_Planned]) -> None:
+    counters: Counter[tuple[str, str, int]] = Counter()
+    words: dict[tuple[str, str], str] = {}
+    for item in sorted(items, key=lambda i: (i.decision, i.seq)):
+        # One word names one record type, so decision numbers are unique per authority and type.
+        assert words.setdefault((item.authority.abbr, item.word), item.type) == item.type
+        key = (item.authority.abbr, item.word, item.decision.year)
+        counters[key] += 1
+        item.source_ref = (f"{item.authority.abbr}{item.word}〔{item.decision.year}〕"
+                           f"{counters[key]:04d}号")
+
+
+def _command(item: _Planned) -> RecordCommand:
+    details = {**item.details, **{name: target.record_id() for name, target in item.links.items()}}
+    return record_command_adapter.validate_python({
+        "type": item.type, "decision_date": item.decision,
+        "authority_name": item.authority.name, "authority_code": item.authority.code,
+        "source_ref": item.source_ref, **details,
+    })
+
+
+def seed_demo(
+    files: CreditFiles, clock: FixedClock, *, subjects: int = 300, seed: int = 7,
+    today: datetime | None = None,
+) -> DemoSummary:
+    """Fill a store with three years of credit files ending `today` (default: the clock's now).
+
+    Deterministic for a given seed and day: a second run repeats the same writes, which the
+    aggregate recognises, so it adds nothing. The clock is moved through the three years (each
+    record is recorded 0-10 days after its decision) and restored to its moment when done."""
+    if files.clock is not clock:
+        raise ValueError("seed_demo needs the FixedClock that `files` reads its time from")
+    original = clock.moment
+    zone = files.zone
+    now = today or original
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=zone)
+    end = now.astimezone(zone).date()
+    start = _years_before(end, YEARS)
+    rng = random.Random(seed)
+
+    factory = _SubjectFactory(rng, start, end)
+    for kind, count in _kind_counts(subjects).items():
+        factory.make(kind, count)
+    planner = _Planner(rng, start, end)
+    plans = []
+    for subject in factory.subjects:
+        plan = _SubjectPlan(planner, subject)
+        plan.plan()
+        plans.append(plan)
+    _plan_corrections(planner, plans)
+
+    for subject in factory.subjects:
+        subject.command = RegisterSubject(
+            kind=subject.role.kind, code=subject.code, name=subject.name,
+            region_code=subject.region, sectors=list(subject.role.sectors),
+        )
+        subject.subject_id = files.subject_id_for_code(subject.code)
+    _assign_source_refs(planner.items)
+
+    registrations: dict[date, list[_Subject]] = defaultdict(list)
+    for subject in factory.subjects:
+        registrations[subject.active_from].append(subject)
+    recordings: dict[date, list[_Planned]] = defaultdict(list)
+    for item in planner.items:
+        recordings[item.recorded].append(item)
+
+    def moment(day: date, at: time) -> datetime:
+        return min(datetime.combine(day, at, tzinfo=zone), now).astimezone(timezone.utc)
+
+    try:
+        for day in sorted(set(registrations) | set(recordings)):
+            clock.moment = moment(day, time(8, 30))
+            for subject in registrations.get(day, ()):
+                assert subject.command is not None
+                files.register(subject.command, recorded_by=RECORDED_BY)
+            items = sorted(recordings.get(day, ()), key=lambda i: (i.decision, i.seq))
+            if not items:
+                continue
+            clock.moment = moment(day, time(9, 0)) + timedelta(minutes=rng.randint(0, 510))
+            clock.moment = min(clock.moment, now.astimezone(timezone.utc))
+            batch = [BatchItem(line, i.subject.command, _command(i))  # type: ignore[arg-type]
+                     for line, i in enumerate(items, start=1)]
+            outcomes = files.append_batch(batch, recorded_by=RECORDED_BY)
+            rejected = [o for o in outcomes if o.status == "rejected"]
+            if rejected:
+                item = items[rejected[0].line - 1]
+                raise RuntimeError(
+                    f"demo record {item.type} {item.source_ref} for subject {item.subject.index} "
+                    f"was rejected: {rejected[0].reason}"
+                )
+    finally:
+        clock.moment = original
+
+    return _summary(factory.subjects, plans, planner.items)
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _summary(subjects: list[_Subject], plans: list[_SubjectPlan],
+             items: list[_Planned]) -> DemoSummary:
+    kinds = Counter(s.role.kind for s in subjects)
+    types = Counter(item.type for item in items)
+    per_subject = Counter(item.subject.index for item in items)
+    examples: dict[str, str] = {}
+    for kind in SUBJECT_KINDS:
+        candidates = [s for s in subjects if s.role.kind == kind]
+        if not candidates:
+            continue
+        # The fullest file of each kind makes the best example.
+        best = max(candidates, key=lambda s: (per_subject[s.index], -s.index))
+        examples[kind] = str(best.subject_id) if kind == "individual" else best.code
+    return DemoSummary(
+        subjects_by_kind={kind: kinds[kind] for kind in SUBJECT_KINDS},
+        records_by_type={name: types[name] for name in RECORD_EVENT_TYPES},
+        example_codes=examples,
+    )

@@ -1,0 +1,101 @@
+"""The credit-file projector: events in, rows out, on an empty read model."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import pytest
+from sqlalchemy import select
+
+from domain.events import ListEntered, ListExited, PenaltyDecided, RecordCorrected, SubjectRegistered
+from projections.credit_file.projector import CreditFileProjector
+from projections.tables import records, subjects
+from service.database import Database
+from service.migrations import upgrade
+from service.read_store import sync_engine
+
+pytestmark = pytest.mark.projections
+NOW = datetime(2026, 11, 20, 4, tzinfo=timezone.utc)
+SUBJECT = UUID(int=1)
+COMMON = {"originator_id": SUBJECT, "timestamp": NOW, "authority_name": "支队",
+          "authority_code": "11410100MB00000018", "recorded_by": "t", "request_key": None}
+
+
+@pytest.fixture
+def engine(tmp_path):
+    database = Database.from_url(f"sqlite:///{tmp_path}/p.sqlite3")
+    upgrade(database)
+    engine = sync_engine(database)
+    yield engine
+    engine.dispose()
+
+
+def registered(kind="individual", code="410105198503140030"):
+    return SubjectRegistered(originator_id=SUBJECT, originator_version=1, timestamp=NOW,
+                             originator_topic="domain.subject:Subject", kind=kind, code=code,
+                             name="王建国", region_code="410105", sectors=["taxi"],
+                             recorded_by="t")
+
+
+def penalty(version, record_id, severity="general", decided=date(2026, 5, 1)):
+    return PenaltyDecided(**COMMON, originator_version=version, record_id=record_id,
+                          decision_date=decided, source_ref=f"P-{version}", severity=severity,
+                          procedure="general", violation_type="拒载", facts="f", legal_basis="l",
+                          penalty_categories=["罚款"], content="c", fine_amount=Decimal("0.2"))
+
+
+def project(engine, events):
+    with engine.begin() as conn:
+        CreditFileProjector().apply(conn, list(enumerate(events, start=1)))
+    with engine.connect() as conn:
+        return (
+            [dict(r) for r in conn.execute(select(subjects)).mappings()],
+            {r["record_id"]: dict(r) for r in conn.execute(select(records)).mappings()},
+        )
+
+
+def test_a_subject_row_masks_an_individuals_id_and_tracks_its_head(engine):
+    first = uuid4()
+    [subject], rows = project(engine, [registered(), penalty(2, first)])
+    assert subject["code_masked"] == "410105********0030"
+    assert (subject["version"], subject["position"]) == (2, 2)
+    row = rows[first]
+    assert (row["family"], row["severity"], row["state"]) == ("penalty", "general", "active")
+    assert (row["publish_from"], row["publish_until"]) == (date(2026, 5, 1), date(2027, 5, 1))
+    assert row["details"]["fine_amount"] == "0.2"
+    assert row["summary"] == "拒载"
+
+
+def test_a_correction_in_the_same_page_recomputes_the_window(engine):
+    target = uuid4()
+    correction = RecordCorrected(**COMMON, originator_version=3, record_id=uuid4(),
+                                 decision_date=date(2026, 6, 1), source_ref="C-1",
+                                 target_record_id=target,
+                                 changes={"severity": "serious", "decision_date": "2026-05-02"},
+                                 reason="更正")
+    _, rows = project(engine, [registered(), penalty(2, target), correction])
+    row = rows[target]
+    assert (row["severity"], row["decision_date"]) == ("serious", date(2026, 5, 2))
+    assert row["publish_until"] == date(2029, 5, 2)
+    assert (row["correction_count"], row["corrected_at"].replace(tzinfo=timezone.utc)) == (1, NOW)
+    assert rows[correction.record_id]["family"] == "correction"
+
+
+def test_an_exit_in_a_later_page_ends_the_stored_list_entry(engine):
+    entry = uuid4()
+    project(engine, [registered(), ListEntered(**COMMON, originator_version=2, record_id=entry,
+                     decision_date=date(2026, 1, 5), source_ref="L-1", list_type="red",
+                     basis="AA 级", planned_end=None)])
+    exit_event = ListExited(**COMMON, originator_version=3, record_id=uuid4(),
+                            decision_date=date(2026, 9, 1), source_ref="X-1",
+                            entry_record_id=entry, reason="降级")
+    with engine.begin() as conn:
+        CreditFileProjector().apply(conn, [(3, exit_event)])
+    with engine.connect() as conn:
+        row = conn.execute(select(records).where(records.c.record_id == entry)).mappings().one()
+        head = conn.execute(select(subjects.c.version, subjects.c.position)).one()
+    assert (row["ended_on"], row["ended_by"]) == (date(2026, 9, 1), exit_event.record_id)
+    assert row["publish_until"] == date(2026, 9, 1)
+    assert tuple(head) == (3, 3)
