@@ -6,11 +6,12 @@ fresh stream (or reported, when the caller pinned a version with If-Match)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from uuid import UUID
@@ -214,26 +215,39 @@ class CreditFiles:
         raise ConcurrencyConflict("too many concurrent writers on these subjects; retry")
 
     def _decide_batch(
-        self, items: Iterable[BatchItem], recorded_by: str
+        self, items: Sequence[BatchItem], recorded_by: str
     ) -> tuple[list[BatchOutcome], list[Subject]]:
         subjects: dict[UUID, Subject] = {}
         accepted_on: dict[UUID, int] = {}
+        codes_by_line: dict[int, str] = {}
+        for item in items:
+            with contextlib.suppress(DomainError):  # refused again, with its reason, below
+                codes_by_line[item.line] = self.normalise(item.subject)
+        # One query for the whole batch instead of two failed look-ups per new subject.
+        stored = self.ledger.existing_ids({self.ids.for_code(c) for c in codes_by_line.values()})
         outcomes = []
         for item in items:
+            subject_id = None
             try:
-                code = self.normalise(item.subject)
+                code = codes_by_line.get(item.line) or self.normalise(item.subject)
                 subject_id = self.ids.for_code(code)
                 subject = subjects.get(subject_id)
                 if subject is None:
-                    subject = self._load_or_new(subject_id, item.subject, code, recorded_by)
+                    subject = (self._load_existing(subject_id, item.subject.kind)
+                               if subject_id in stored
+                               else self._new_subject(subject_id, item.subject, code, recorded_by))
                     subjects[subject_id] = subject
-                    accepted_on.setdefault(subject_id, 0)
+                    accepted_on[subject_id] = 0
                 elif subject.kind != item.subject.kind:
                     raise SubjectKindMismatch(
                         f"this code is already registered as a {subject.kind}"
                     )
                 outcome = self._record(subject, item.record, recorded_by, None)
             except DomainError as error:
+                if subject_id in subjects and subject_id not in stored \
+                        and accepted_on[subject_id] == 0:
+                    # A new subject takes its name from the first row that is accepted.
+                    del subjects[subject_id]
                 outcomes.append(BatchOutcome(item.line, "rejected", error.detail))
                 continue
             if outcome.created:
@@ -246,14 +260,9 @@ class CreditFiles:
         touched = [s for sid, s in subjects.items() if accepted_on[sid] > 0]
         return outcomes, touched
 
-    def _load_or_new(
-        self, subject_id: UUID, command: RegisterSubject, code: str, recorded_by: str
-    ) -> Subject:
-        try:
-            subject = self.ledger.repository.get(subject_id)
-        except AggregateNotFoundError:
-            return self._new_subject(subject_id, command, code, recorded_by)
-        if subject.kind != command.kind:
+    def _load_existing(self, subject_id: UUID, kind: str) -> Subject:
+        subject = self.ledger.repository.get(subject_id)
+        if subject.kind != kind:
             raise SubjectKindMismatch(f"this code is already registered as a {subject.kind}")
         return subject
 

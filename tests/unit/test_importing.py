@@ -1,11 +1,12 @@
 import codecs
 import csv
+import gc
 import io
 import json
 import re
 import time
 import zipfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import openpyxl
@@ -29,7 +30,7 @@ from service.importing import (
 )
 from service.ledger import open_ledger
 
-NOW = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)  # 12:00 on 2026-11-20 in China
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 on 2026-11-20 in China
 TODAY = date(2026, 11, 20)
 AUTHORITY = make_uscc("11410100" + "MB0123456")
 AUTHORITY_NAME = "郑州市交通运输综合行政执法支队"
@@ -427,7 +428,7 @@ def test_missing_required_columns_write_nothing(files, ledger):
 
 def test_no_subject_code_column_at_all(files):
     header = [n for n in PENALTY_HEADER if n not in ("CF_XDR_SHXYM", "CF_XDR_ZJHM")]
-    with pytest.raises(ImportFileError, match="CF_XDR_SHXYM .organisations. or CF_XDR_ZJHM"):
+    with pytest.raises(ImportFileError, match=r"CF_XDR_SHXYM \(organisations\) or CF_XDR_ZJHM"):
         run(files, csv_bytes(header, [penalty(1)]))
 
 
@@ -758,3 +759,27 @@ def test_twenty_thousand_rows(files, ledger):
     assert (report.rows_read, report.accepted, report.already_present) == (count, count, 0)
     assert position(ledger) == 2 * count  # each row: a new subject and its penalty
     assert elapsed < 60
+
+
+@pytest.mark.parametrize("filename", ["batch.csv", "batch.xlsx"])
+def test_the_callers_stream_is_left_open(files, filename):
+    rows = [penalty(1)]
+    data = csv_bytes(PENALTY_HEADER, rows) if filename.endswith(".csv") else xlsx_bytes(
+        PENALTY_HEADER, rows
+    )
+    stream = io.BytesIO(data)
+    report = import_stream(stream, filename, files, recorded_by="importer@test")
+    gc.collect()
+    assert report.accepted == 1
+    assert not stream.closed
+
+
+def test_a_new_subject_takes_its_name_from_its_first_accepted_row(files, ledger):
+    code = uscc(77)
+    rows = [
+        penalty(77, CF_XDR_MC="错误的名称", CF_JDRQ="2026-11-30"),  # rejected: future date
+        penalty(78, CF_XDR_SHXYM=code, CF_XDR_MC="正确的名称"),
+    ]
+    report = run(files, csv_bytes(PENALTY_HEADER, rows))
+    assert (report.accepted, [line for line, _ in rejections(report)]) == (1, [2])
+    assert subject(files, ledger, code).name == "正确的名称"
