@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import chinese_calendar
@@ -116,15 +116,19 @@ _TRADE_NAMES = (
     "明珠", "新星", "大道", "广通", "路顺", "恒泰", "鼎盛", "宏图", "正元", "诚信", "金桥", "天元",
     "隆昌", "祥和", "润通", "百川", "聚源", "中兴", "弘毅", "博远", "锦程", "安达", "兴业", "腾飞",
 )
-_SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔"
+_SURNAMES = (  # roughly by frequency
+    "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐"
+    "许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔"
+)
 _MALE_NAMES = (
-    "建国", "建军", "志强", "国强", "伟", "军", "磊", "涛", "鹏", "勇", "强", "刚", "杰", "斌", "浩",
-    "海涛", "建华", "国庆", "卫东", "红军", "保国", "新民", "振华", "永刚", "俊杰", "晓东", "立新",
-    "志刚", "宏伟", "春雷", "东升", "海波", "文博", "宇航", "子豪", "明辉", "家豪", "长青", "铁军",
+    "建国", "建军", "志强", "国强", "伟", "军", "磊", "涛", "鹏", "勇", "强", "刚", "杰", "斌",
+    "浩", "海涛", "建华", "国庆", "卫东", "红军", "保国", "新民", "振华", "永刚", "俊杰",
+    "晓东", "立新", "志刚", "宏伟", "春雷", "东升", "海波", "文博", "宇航", "子豪", "明辉",
+    "家豪", "长青", "铁军",
 )
 _FEMALE_NAMES = (
-    "秀英", "桂兰", "丽", "红霞", "海燕", "丽娟", "静", "敏", "艳", "芳", "娜", "玉梅", "淑珍", "雪梅",
-    "晓燕", "婷婷", "佳怡", "雅静", "春梅", "慧敏",
+    "秀英", "桂兰", "丽", "红霞", "海燕", "丽娟", "静", "敏", "艳", "芳", "娜", "玉梅", "淑珍",
+    "雪梅", "晓燕", "婷婷", "佳怡", "雅静", "春梅", "慧敏",
 )
 _COUNTIES = (  # public bodies: (name prefix, region code, city)
     ("中牟县", "410122", "zz"), ("巩义市", "410181", "zz"), ("荥阳市", "410182", "zz"),
@@ -163,7 +167,8 @@ _CONSTRUCTION = {
            "《公路水运工程质量监督管理规定》第四十一条", "0.2"),
     ),
     "general": (
-        _v("未按照工程设计图纸和施工技术标准施工", "承建项目部分路段未按照设计图纸和施工技术标准施工",
+        _v("未按照工程设计图纸和施工技术标准施工",
+           "承建项目部分路段未按照设计图纸和施工技术标准施工",
            "《建设工程质量管理条例》第六十四条", "2", "5", "10"),
         _v("安全生产费用未按规定提取和使用", "承建项目安全生产费用未按规定足额提取和使用",
            "《公路水运工程安全生产监督管理办法》第五十九条", "1", "2"),
@@ -187,7 +192,8 @@ _VIOLATIONS: dict[str, dict[str, tuple[_Violation, ...]]] = {
         "general": (
             _v("客运车辆不按批准的客运站点停靠", "所属班线客运车辆未按批准的客运站点停靠，沿途揽客",
                "《中华人民共和国道路运输条例》第六十九条", "0.1", "0.2", "0.3"),
-            _v("未按规定对客运车辆进行动态监控", "未按规定对所属客运车辆进行动态监控，多辆车卫星定位装置长期离线",
+            _v("未按规定对客运车辆进行动态监控",
+               "未按规定对所属客运车辆进行动态监控，多辆车卫星定位装置长期离线",
                "《道路运输车辆动态监督管理办法》第三十六条", "0.1", "0.2", "0.3"),
         ),
         "serious": (
@@ -208,7 +214,8 @@ _VIOLATIONS: dict[str, dict[str, tuple[_Violation, ...]]] = {
             _v("一年内违法超限运输车辆超过本单位货运车辆总数10%",
                "一年内违法超限运输的货运车辆超过本单位货运车辆总数的10%",
                "《公路安全保护条例》第七十一条", "3", action="吊销道路运输经营许可证"),
-            _v("未取得危险货物道路运输许可擅自从事危险货物运输", "未取得危险货物道路运输许可，擅自运输危险化学品",
+            _v("未取得危险货物道路运输许可擅自从事危险货物运输",
+               "未取得危险货物道路运输许可，擅自运输危险化学品",
                "《中华人民共和国道路运输条例》第六十三条", "3", "5"),
         ),
     },
@@ -339,7 +346,8 @@ _VIOLATIONS: dict[str, dict[str, tuple[_Violation, ...]]] = {
         ),
         "serious": (
             _v("出租汽车驾驶员严重违规经营", "一年内多次拒载、议价，情节严重",
-               "《出租汽车驾驶员从业资格管理规定》第四十二条", action="吊销出租汽车驾驶员从业资格证"),
+               "《出租汽车驾驶员从业资格管理规定》第四十二条",
+               action="吊销出租汽车驾驶员从业资格证"),
         ),
     },
     "staff": {
@@ -376,7 +384,8 @@ _VIOLATIONS: dict[str, dict[str, tuple[_Violation, ...]]] = {
                "《巡游出租汽车经营服务管理规定》第四十九条", "0.005", "0.01"),
         ),
         "general": (
-            _v("巡游出租汽车未按规定使用服务监督设施", "营运车辆未按规定使用顶灯、空车标志等服务设施",
+            _v("巡游出租汽车未按规定使用服务监督设施",
+               "营运车辆未按规定使用顶灯、空车标志等服务设施",
                "《巡游出租汽车经营服务管理规定》第四十九条", "0.05"),
         ),
         "serious": (
@@ -501,9 +510,11 @@ _INDIVIDUAL_ROLES = (
 )
 _VEHICLE_ROLES = (
     _Role("vehicle", "重型半挂牵引车", 65, ("road_transport", "overload_control"), "truck", None,
-          ("普通", "道路运输证配发决定", "道路运输证", "道路普通货物运输（营运）", 3), (_OVERLOAD,)),
+          ("普通", "道路运输证配发决定", "道路运输证", "道路普通货物运输（营运）", 3),
+          (_OVERLOAD,)),
     _Role("vehicle", "巡游出租汽车", 25, ("taxi",), "taxi_car", None,
-          ("特许", "道路运输证配发决定", "道路运输证", "巡游出租汽车客运（营运）", 3), (_REFUSAL,)),
+          ("特许", "道路运输证配发决定", "道路运输证", "巡游出租汽车客运（营运）", 3),
+          (_REFUSAL,)),
     _Role("vehicle", "大型普通客车", 10, ("road_transport",), "bus", None,
           ("普通", "道路运输证配发决定", "道路运输证", "班车客运（营运）", 3)),
 )
@@ -513,8 +524,8 @@ _OWNER_ROLE = {"重型半挂牵引车": "freight", "巡游出租汽车": "taxi",
 
 _PROFILES = {"clean": 25, "normal": 47, "troubled": 15, "exemplary": 13}
 _SEVERITY_WEIGHTS = {
-    "exemplary": (100, 0, 0), "clean": (70, 30, 0), "normal": (50, 45, 5),
-    "troubled": (35, 45, 20),
+    "exemplary": (100, 0, 0), "clean": (70, 30, 0), "normal": (52, 45, 3),
+    "troubled": (40, 47, 13),
 }
 _SEVERITIES = ("minor", "general", "serious")
 _SEVERITY_CN = {"minor": "轻微", "general": "一般", "serious": "严重"}
@@ -617,7 +628,7 @@ class _SubjectFactory:
         city = self._pick_city()
         if role.provincial and rng.random() < 0.3:
             city = "province"
-        while True:
+        for _attempt in range(50):  # names may repeat only when the word lists run out
             if city == "province":
                 prefix = rng.choice(("河南", "河南省", "北京"))
                 region = "410000" if prefix.startswith("河南") else rng.choice(
@@ -680,13 +691,15 @@ class _SubjectFactory:
 
     def _public_body(self) -> _Subject:
         rng = self.rng
-        while True:
+        for _attempt in range(50):  # names may repeat only when the word lists run out
             county, region, city = rng.choice(_COUNTIES)
             name = county + rng.choices(_PUBLIC_BODY_KINDS, weights=(6, 2, 2))[0]
             if name not in self.names:
                 break
-        body = "00" + "".join(rng.choice("0123456789") for _ in range(6))
-        code = _uscc("11", region, body)
+        while True:
+            code = _uscc("11", region, "00" + "".join(rng.choice("0123456789") for _ in range(6)))
+            if code not in self.codes:
+                break
         profile = self._profile({"clean": 45, "normal": 35, "troubled": 10, "exemplary": 10})
         return self._subject(_PUBLIC_ROLE, code, name, region, city, profile, self.start)
 
@@ -791,6 +804,12 @@ def _yuan(fine: Decimal) -> str:
     return f"{int(yuan)}元"
 
 
+def _what(item: _Planned) -> str:
+    """The misconduct a penalty, conduct or breach record is about, in a few words."""
+    return (item.details.get("violation_type") or item.details.get("conduct_type")
+            or "未履行信用承诺")
+
+
 def _cn_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
@@ -819,7 +838,7 @@ class _SubjectPlan:
         return whole + (1 if self.rng.random() < count * share - whole else 0)
 
     def plan(self) -> None:
-        role, s = self.s.role, self.s
+        role = self.s.role
         if role.licence:
             self.plan_licences()
         self.plan_commitments()
@@ -851,11 +870,13 @@ class _SubjectPlan:
                 else ("certification_notice",)
             )
             commitment = self.commitment(day, authority, commitment_type)
+        renewal = {"enterprise": "（延续）", "individual": "（换证）", "vehicle": "（换发）"}
+        renewal = renewal[s.kind]
         licence = self.grant(day, authority, category, document, certificate,
-                             content if newcomer else f"{content}（延续）", years)
+                             content if newcomer else content + renewal, years)
         if licence and commitment:
             self.commitment_outcome(commitment, licence)
-        if licence and s.kind == "enterprise" and p.chance(0.2):
+        if licence and s.kind == "enterprise" and p.chance(0.35):
             change = self.grant(p.later(licence.decision, 90, 700), authority, category,
                                 document.replace("决定书", "变更决定书"), certificate,
                                 f"{content}（变更：经营地址、车辆数量变更）", years)
@@ -894,7 +915,7 @@ class _SubjectPlan:
         return item
 
     # Commitments ----------------------------------------------------------------------------
-    _COMMITMENT_TEXT = {
+    _COMMITMENT_TEXT: ClassVar[dict[str, str]] = {
         "approval_substitute": "承诺所提交的车辆、场地及安全生产管理制度等条件真实有效，"
                                "如有不实愿意承担撤销许可等法律责任",
         "deficiency_tolerant": "承诺在约定期限内补齐欠缺的申请材料",
@@ -943,7 +964,7 @@ class _SubjectPlan:
                 if p.chance(0.7):
                     self.commitment(p.random_day(date(year, 1, 10), date(year, 3, 31)), s.bureau,
                                     "voluntary_disclosure", None)
-        elif s.kind == "enterprise" and p.chance(0.25):
+        elif s.kind == "enterprise" and p.chance(0.4):
             self.commitment(p.random_day(p.start), s.bureau,
                             p.rng.choice(("voluntary_disclosure", "industry_self_discipline")),
                             None)
@@ -954,12 +975,12 @@ class _SubjectPlan:
         if s.role.violations is None:
             return
         counts = {
-            "enterprise": {"clean": (0, 0), "exemplary": (0, 1), "normal": (0, 3),
-                           "troubled": (3, 7)},
-            "individual": {"clean": (0, 0), "exemplary": (0, 0), "normal": (0, 2),
-                           "troubled": (2, 5)},
-            "vehicle": {"clean": (0, 0), "exemplary": (0, 0), "normal": (0, 2),
-                        "troubled": (2, 5)},
+            "enterprise": {"clean": (0, 0), "exemplary": (0, 1), "normal": (0, 4),
+                           "troubled": (3, 8)},
+            "individual": {"clean": (0, 0), "exemplary": (0, 0), "normal": (0, 3),
+                           "troubled": (2, 6)},
+            "vehicle": {"clean": (0, 0), "exemplary": (0, 0), "normal": (0, 3),
+                        "troubled": (2, 6)},
         }[s.kind][s.profile]
         for _ in range(self.scaled(self.rng.randint(*counts))):
             self.penalty(self.p.random_day(s.active_from))
@@ -989,7 +1010,9 @@ class _SubjectPlan:
         if action:
             parts.append(action)
         decided = self.p.workday_from(day)
-        subject_name = s.name if s.kind != "vehicle" else f"{s.code}号车辆所有人"
+        subject_name = s.name
+        if s.kind == "vehicle":
+            subject_name = f"{s.owner.name if s.owner else '车辆所有人'}（{s.code}）"
         item = self.p.add(s, "PenaltyDecided", decided, s.enforcer,
                           "简罚" if simplified else "罚", {
                               "severity": severity,
@@ -1172,22 +1195,24 @@ class _SubjectPlan:
                     exit_on = p.workday_from(p.later(max(day, red.entry.decision), 11, 25))
                     if red.exit_on is None or exit_on < red.exit_on:
                         red.exit_on = exit_on
-                        red.reason = f"受到行政处罚或失信认定（{item.details.get('violation_type') or item.details.get('conduct_type')}），移出守信激励名单"
-                black_chance = {"enterprise": 0.6, "vehicle": 0.75, "individual": 0.35,
-                                "public_body": 0.5}[s.kind]
+                        red.reason = f"因{_what(item)}受到行政处罚或失信认定，移出守信激励名单"
+                black_chance = {"enterprise": 0.4, "vehicle": 0.5, "individual": 0.25,
+                                "public_body": 0.3}[s.kind]
                 if item.severity == "serious" and p.chance(black_chance):
                     self.black(item)
                 elif item.severity in ("minor", "general"):
                     recent = [c for c in self.conduct_before(day + timedelta(days=1))
                               if c.severity in ("minor", "general")]
-                    if (len(recent) >= 3 or (item.severity == "general"
-                                              and s.profile == "troubled" and p.chance(0.3))):
+                    if ((len(recent) >= 3 and p.chance(0.5)) or (
+                            item.severity == "general" and s.profile == "troubled"
+                            and p.chance(0.1))):
                         self.watch(item)
-            elif item.details["grade"] == top[item.details["scheme"]]:
-                if (s.profile in ("exemplary", "clean") and p.chance(0.55)
-                        and not self.conduct_before(day) and not self.open_at("black", day)
-                        and not self.open_at("watch", day) and not red):
-                    self.red(item)
+            elif (item.details["grade"] == top[item.details["scheme"]]
+                  and s.kind == "enterprise" and s.profile in ("exemplary", "clean")
+                  and p.chance(0.5)
+                  and not self.conduct_before(day) and not self.open_at("black", day)
+                  and not self.open_at("watch", day) and not red):
+                self.red(item)
         for list_type, states in self.lists.items():
             for state in states:
                 if state.exit_on is not None and state.exit_on <= p.end:
@@ -1201,8 +1226,10 @@ class _SubjectPlan:
 
     def black(self, cause: _Planned) -> None:
         p, s = self.p, self.s
-        what = cause.details.get("violation_type") or cause.details.get("conduct_type")
-        label = "严重违法失信超限超载运输当事人名单" if s.role.violations == "truck" else "严重失信主体名单"
+        what = _what(cause)
+        label = "严重失信主体名单"
+        if s.role.violations == "truck":
+            label = "严重违法失信超限超载运输当事人名单"
         state = self.enter("black", p.later(cause.decision, 15, 45),
                            f"因{what}，经认定列入{label}", 36)
         if state is None:
@@ -1272,7 +1299,7 @@ class _SubjectPlan:
         for item in list(self.conduct):
             if item.severity == "minor" or not p.chance(0.25):
                 continue
-            what = item.details.get("violation_type") or item.details.get("conduct_type")
+            what = _what(item)
             kind = "warning" if item.severity == "serious" else "prompt"
             label = "警示" if kind == "warning" else "提示"
             self.interview(p.later(item.decision, 5, 30), kind,
@@ -1314,14 +1341,16 @@ def _band(score: Decimal) -> str:
 
 _PUNISHMENTS = {
     "enterprise": (
-        ("河南省公共资源交易中心", "限制参与公路工程招标投标", "依据严重失信主体名单限制其投标资格"),
+        ("河南省公共资源交易中心", "限制参与公路工程招标投标",
+         "依据严重失信主体名单限制其投标资格"),
         ("河南省财政厅", "限制参与政府采购活动", "在政府采购活动中对其依法予以限制"),
         ("国家税务总局河南省税务局", "纳税信用直接判为D级", "依据联合惩戒备忘录调整纳税信用级别"),
         ("郑州市行政审批和政务信息管理局", "从严审核行政许可申请", "暂停适用告知承诺制，从严审查"),
     ),
     "vehicle": (
         ("河南省公安厅交通管理局", "依法暂扣机动车驾驶证", "严重违法超限超载运输联合惩戒"),
-        ("河南省交通运输厅公路管理局", "列为重点监管对象，提高路面检查频次", "严重违法超限超载运输联合惩戒"),
+        ("河南省交通运输厅公路管理局", "列为重点监管对象，提高路面检查频次",
+         "严重违法超限超载运输联合惩戒"),
     ),
     "public_body": (
         ("河南省人民政府办公厅", "取消年度评优评先资格", "政务失信行为联合惩戒"),
@@ -1353,10 +1382,11 @@ def _plan_corrections(planner: _Planner, plans: list[_SubjectPlan]) -> None:
                 changes: dict[str, Any]
                 fine = item.details["fine_amount"]
                 if fine is not None and rng.random() < 0.6:
-                    new_fine = fine + Decimal(rng.choice(("0.1", "0.2", "0.5")))
+                    new_fine = (fine * 2 if rng.random() < 0.5 else fine / 2).normalize()
                     changes = {"fine_amount": new_fine}
                     reason = f"决定书罚款金额录入有误，由{fine}万元更正为{new_fine}万元"
-                elif not item.protected and item.severity in ("minor", "general"):
+                elif (not item.protected and item.severity in ("minor", "general")
+                      and item.details["procedure"] == "general"):
                     old = item.severity
                     new = "minor" if old == "general" else "general"
                     changes = {"severity": new}
@@ -1367,24 +1397,27 @@ def _plan_corrections(planner: _Planner, plans: list[_SubjectPlan]) -> None:
                             item.authority, "更正",
                             {"changes": changes, "reason": reason},
                             {"target_record_id": item})
-            elif roll < 0.065 and not item.protected and item.severity == "general":
+            elif roll < 0.075 and not item.protected and item.severity == "general":
                 planner.add(plan.s, "RecordRevoked", planner.later(item.decision, 60, 120),
                             item.authority, "复撤", {
-                                "reason": "经行政复议，原行政处罚决定认定事实不清、证据不足，予以撤销",
+                                "reason": "经行政复议，原行政处罚决定认定事实不清、"
+                                          "证据不足，予以撤销",
                             }, {"target_record_id": item})
 
 
 # --- Writing ----------------------------------------------------------------------------------
 
 
-def _assign_source_refs(items: list[_Planned]) -> None:
+def _assign_source_refs(items: list[_Planned], rng: random.Random) -> None:
+    """Decision numbers in date order per authority, word and year, with gaps for the
+    decisions the demo leaves out: 郑交执罚〔2024〕0123号."""
     counters: Counter[tuple[str, str, int]] = Counter()
     words: dict[tuple[str, str], str] = {}
     for item in sorted(items, key=lambda i: (i.decision, i.seq)):
         # One word names one record type, so decision numbers are unique per authority and type.
         assert words.setdefault((item.authority.abbr, item.word), item.type) == item.type
         key = (item.authority.abbr, item.word, item.decision.year)
-        counters[key] += 1
+        counters[key] += rng.randint(1, 12)
         item.source_ref = (f"{item.authority.abbr}{item.word}〔{item.decision.year}〕"
                            f"{counters[key]:04d}号")
 
@@ -1435,7 +1468,7 @@ def seed_demo(
             region_code=subject.region, sectors=list(subject.role.sectors),
         )
         subject.subject_id = files.subject_id_for_code(subject.code)
-    _assign_source_refs(planner.items)
+    _assign_source_refs(planner.items, rng)
 
     registrations: dict[date, list[_Subject]] = defaultdict(list)
     for subject in factory.subjects:
@@ -1445,7 +1478,7 @@ def seed_demo(
         recordings[item.recorded].append(item)
 
     def moment(day: date, at: time) -> datetime:
-        return min(datetime.combine(day, at, tzinfo=zone), now).astimezone(timezone.utc)
+        return min(datetime.combine(day, at, tzinfo=zone), now).astimezone(UTC)
 
     try:
         for day in sorted(set(registrations) | set(recordings)):
@@ -1457,7 +1490,7 @@ def seed_demo(
             if not items:
                 continue
             clock.moment = moment(day, time(9, 0)) + timedelta(minutes=rng.randint(0, 510))
-            clock.moment = min(clock.moment, now.astimezone(timezone.utc))
+            clock.moment = min(clock.moment, now.astimezone(UTC))
             batch = [BatchItem(line, i.subject.command, _command(i))  # type: ignore[arg-type]
                      for line, i in enumerate(items, start=1)]
             outcomes = files.append_batch(batch, recorded_by=RECORDED_BY)
