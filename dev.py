@@ -1,7 +1,7 @@
 """Zero-setup entry point: makes .venv, installs the project into it, then runs a command.
 
-    python3 dev.py serve   # the service on SQLite with demo data
-    python3 dev.py test    # the whole test suite, on SQLite and PostgreSQL
+python3 dev.py serve   # the service on SQLite with demo data
+python3 dev.py test    # the whole test suite, on SQLite and PostgreSQL
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Alembic environment: the read-model tables of projections/tables.py, on the service's database."""
+"""Alembic environment: the read-model tables (projections/tables.py) on the service's database."""
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import create_engine
 
+from alembic import context
 from projections.tables import metadata
 
 config = context.config
@@ -23,8 +23,11 @@ def database_url():
 def run_migrations_online() -> None:
     engine = create_engine(database_url())
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=metadata,
-                          render_as_batch=connection.dialect.name == "sqlite")
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import errors
-from api.commands import imports, subjects as subject_commands
+from api.commands import imports
+from api.commands import subjects as subject_commands
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
 from api.queries import subjects as subject_queries
@@ -22,8 +23,12 @@ from service.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
-               services: Services | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    services: Services | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -59,7 +64,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         body = {
             "status": "failing" if failed else "ok",
             "projections": {
-                "position": position, "log_head": head, "lag": head - position,
+                "position": position,
+                "log_head": head,
+                "lag": head - position,
                 "running_here": runner.running,
                 "failure": repr(runner.failure) if failed else None,
             },
@@ -67,7 +74,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         return JSONResponse(body, status_code=503 if failed else 200)
 
     app.add_middleware(
-        BodySizeLimit, default_limit=settings.max_body_bytes,
+        BodySizeLimit,
+        default_limit=settings.max_body_bytes,
         limits_by_prefix={"/v1/imports": settings.max_import_bytes},
     )
     return app

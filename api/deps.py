@@ -39,9 +39,14 @@ TodayDep = Annotated[date, Depends(today)]
 
 async def projected_position(
     services: ServicesDep,
-    min_position: Annotated[int | None, Query(
-        ge=0, description="Wait (bounded) until the read models reflect this log position, "
-        "as returned by a write.")] = None,
+    min_position: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            description="Wait (bounded) until the read models reflect this log position, "
+            "as returned by a write.",
+        ),
+    ] = None,
 ) -> int:
     """Read-your-writes: wait until the projections have reached `min_position`."""
     deadline = time.monotonic() + services.settings.read_your_writes_timeout_seconds
@@ -53,9 +58,11 @@ async def projected_position(
             return position
         if time.monotonic() >= deadline:
             raise Problem(
-                503, "projection-behind",
+                503,
+                "projection-behind",
                 f"the read models are at position {position}, not yet at {min_position}; retry",
-                headers={"Retry-After": "1"}, position=position,
+                headers={"Retry-After": "1"},
+                position=position,
             )
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.05)

@@ -39,17 +39,30 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     ConcurrencyConflict: 409,
 }
 TITLES = {
-    400: "Bad request", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
-    412: "Precondition failed", 413: "Payload too large", 415: "Unsupported media type",
-    422: "Unprocessable content", 503: "Service unavailable", 504: "Gateway timeout",
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    503: "Service unavailable",
+    504: "Gateway timeout",
 }
 
 
 class Problem(Exception):
     """Raised by routes for failures that are not domain refusals (e.g. a bad cursor)."""
 
-    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None,
-                 **extra: Any):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
         self.headers = headers or {}
@@ -57,8 +70,12 @@ class Problem(Exception):
 
 
 def problem_response(
-    request: Request, status: int, code: str, detail: str,
-    headers: dict[str, str] | None = None, **extra: Any,
+    request: Request,
+    status: int,
+    code: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body = {
         "type": PROBLEM_BASE + code,
@@ -74,15 +91,14 @@ def problem_response(
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
-        status = next(
-            (s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls)), 409
-        )
+        status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls)), 409)
         return problem_response(request, status, error.code, error.detail)
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, error: Problem) -> JSONResponse:
-        return problem_response(request, error.status, error.code, error.detail,
-                                error.headers, **error.extra)
+        return problem_response(
+            request, error.status, error.code, error.detail, error.headers, **error.extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -91,21 +107,28 @@ def install(app: FastAPI) -> None:
             for e in error.errors()
         ]
         if any(e["type"] == "json_invalid" for e in errors):
-            return problem_response(request, 400, "malformed-json",
-                                    "the request body is not valid JSON", errors=errors)
+            return problem_response(
+                request, 400, "malformed-json", "the request body is not valid JSON", errors=errors
+            )
         first = errors[0] if errors else {"location": [], "message": "invalid request"}
         where = ".".join(str(part) for part in first["location"][1:]) or "request"
-        return problem_response(request, 422, "validation-error",
-                                f"{where}: {first['message']}", errors=errors)
+        return problem_response(
+            request, 422, "validation-error", f"{where}: {first['message']}", errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
-        return problem_response(request, error.status_code, code, str(error.detail),
-                                dict(error.headers or {}))
+        return problem_response(
+            request, error.status_code, code, str(error.detail), dict(error.headers or {})
+        )
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(request, 500, "internal-error",
-                                "the service failed to handle this request; it was logged")
+        return problem_response(
+            request,
+            500,
+            "internal-error",
+            "the service failed to handle this request; it was logged",
+        )

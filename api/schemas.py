@@ -106,8 +106,10 @@ class CodeLookup(BaseModel):
 
 class BatchStatusRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    codes: Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]],
-                     Field(min_length=1, max_length=200)]
+    codes: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=32)]],
+        Field(min_length=1, max_length=200),
+    ]
 
 
 class BatchStatusItem(BaseModel):

@@ -13,8 +13,7 @@ from fastapi import FastAPI, HTTPException
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    app.state.pool = await asyncpg.create_pool(os.environ["BASELINE_DSN"], min_size=2,
-                                               max_size=10)
+    app.state.pool = await asyncpg.create_pool(os.environ["BASELINE_DSN"], min_size=2, max_size=10)
     yield
     await app.state.pool.close()
 

@@ -24,8 +24,11 @@ from service.settings import Settings
 def raw_copy_rate(url: str, rows: int, subjects: int) -> float:
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as conn:
-        conn.execute("CREATE TABLE raw_penalties (" +
-                     ", ".join(f"{c.lower()} text" for c in PENALTY_COLUMNS) + ")")
+        conn.execute(
+            "CREATE TABLE raw_penalties ("
+            + ", ".join(f"{c.lower()} text" for c in PENALTY_COLUMNS)
+            + ")"
+        )
         started = time.perf_counter()
         with conn.cursor().copy("COPY raw_penalties FROM STDIN") as copy:
             for row in penalty_rows(rows, subjects):
@@ -45,8 +48,13 @@ def main() -> None:
         settings = Settings(environment="test", database_url=url, subject_id_key="bench")
         services = build_services(settings, migrate=False)
         started = time.perf_counter()
-        report = import_stream(io.BytesIO(data), "bench.csv", services.files,
-                               recorded_by="bench", batch_size=args.batch_size)
+        report = import_stream(
+            io.BytesIO(data),
+            "bench.csv",
+            services.files,
+            recorded_by="bench",
+            batch_size=args.batch_size,
+        )
         import_seconds = time.perf_counter() - started
         assert report.accepted == args.rows, report.to_dict()
         events = report.accepted + len({r[2] for r in penalty_rows(args.rows, args.subjects)})
@@ -57,16 +65,22 @@ def main() -> None:
         baseline = raw_copy_rate(url, args.rows, args.subjects)
     rate = events / import_seconds
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"command: {' '.join([sys.executable.rsplit('/', 1)[-1], '-m', 'bench.import_throughput', *sys.argv[1:]])}")
+    print(f"command: python -m bench.import_throughput {' '.join(sys.argv[1:])}")
     print(f"machine: {machine()}")
-    print(f"rows: {args.rows:,} penalty rows for {args.subjects:,} subjects "
-          f"({events:,} events incl. registrations), batch size {args.batch_size}")
+    print(
+        f"rows: {args.rows:,} penalty rows for {args.subjects:,} subjects "
+        f"({events:,} events incl. registrations), batch size {args.batch_size}"
+    )
     print(f"import (validate, register, append):  {rate:10,.0f} events/s  ({import_seconds:.1f} s)")
-    print(f"projection catch-up of those events:  {projected / projection_seconds:10,.0f} events/s  "
-          f"({projection_seconds:.1f} s)")
+    print(
+        f"projection catch-up of those events:  {projected / projection_seconds:10,.0f} events/s  "
+        f"({projection_seconds:.1f} s)"
+    )
     print(f"baseline raw COPY of the same rows:    {baseline:10,.0f} rows/s")
-    print(f"ratio import / raw COPY: {rate / baseline:.3f}; peak RSS {peak_mb:,.0f} MB "
-          f"(includes the file held in memory)")
+    print(
+        f"ratio import / raw COPY: {rate / baseline:.3f}; peak RSS {peak_mb:,.0f} MB "
+        f"(includes the file held in memory)"
+    )
 
 
 if __name__ == "__main__":

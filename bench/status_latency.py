@@ -29,8 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def start_server(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
-    process = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -84,8 +89,13 @@ def main() -> None:
     with scratch_postgres() as url:
         settings = Settings(environment="test", database_url=url, subject_id_key="bench")
         services = build_services(settings, migrate=False)
-        import_stream(io.BytesIO(penalty_csv(args.subjects * 3, args.subjects)), "seed.csv",
-                      services.files, recorded_by="bench", batch_size=2000)
+        import_stream(
+            io.BytesIO(penalty_csv(args.subjects * 3, args.subjects)),
+            "seed.csv",
+            services.files,
+            recorded_by="bench",
+            batch_size=2000,
+        )
         services.runner.catch_up()
         with services.write_engine.connect() as conn:
             ids = [str(r[0]) for r in conn.exec_driver_sql("SELECT subject_id FROM subjects")]
@@ -93,28 +103,53 @@ def main() -> None:
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         bin_dir = Path(sys.executable).parent
         servers = {
-            "service": (start_server(
-                [str(bin_dir / "credit"), "serve", "--port", "8765"],
-                {"CREDIT_DATABASE_URL": url, "CREDIT_SUBJECT_ID_KEY": "bench"}, 8765), 8765),
-            "baseline": (start_server(
-                [str(bin_dir / "uvicorn"), "bench.baseline_app:app", "--port", "8766",
-                 "--log-level", "warning"], {"BASELINE_DSN": dsn}, 8766), 8766),
+            "service": (
+                start_server(
+                    [str(bin_dir / "credit"), "serve", "--port", "8765"],
+                    {"CREDIT_DATABASE_URL": url, "CREDIT_SUBJECT_ID_KEY": "bench"},
+                    8765,
+                ),
+                8765,
+            ),
+            "baseline": (
+                start_server(
+                    [
+                        str(bin_dir / "uvicorn"),
+                        "bench.baseline_app:app",
+                        "--port",
+                        "8766",
+                        "--log-level",
+                        "warning",
+                    ],
+                    {"BASELINE_DSN": dsn},
+                    8766,
+                ),
+                8766,
+            ),
         }
         print(f"command: python -m bench.status_latency {' '.join(sys.argv[1:])}")
-        print(f"machine: {machine()}; {len(ids):,} subjects, {args.subjects * 3:,} penalties; "
-              "client and servers share the machine")
+        print(
+            f"machine: {machine()}; {len(ids):,} subjects, {args.subjects * 3:,} penalties; "
+            "client and servers share the machine"
+        )
         try:
             for rate in [int(r) for r in args.rates.split(",")]:
                 for name, (_, port) in servers.items():
                     rng = random.Random(rate)
                     base = f"http://127.0.0.1:{port}/v1/subjects/"
-                    latencies, errors = asyncio.run(open_loop(
-                        lambda base=base, rng=rng: f"{base}{rng.choice(ids)}/status",
-                        rate, args.seconds))
-                    print(f"{name:9s} offered {rate:5d}/s: p50 {percentile(latencies, 50):7.2f} ms"
-                          f"  p99 {percentile(latencies, 99):7.2f} ms  p99.9 "
-                          f"{percentile(latencies, 99.9):7.2f} ms  mean "
-                          f"{statistics.fmean(latencies) * 1000:7.2f} ms  errors {errors}")
+                    latencies, errors = asyncio.run(
+                        open_loop(
+                            lambda base=base, rng=rng: f"{base}{rng.choice(ids)}/status",
+                            rate,
+                            args.seconds,
+                        )
+                    )
+                    print(
+                        f"{name:9s} offered {rate:5d}/s: p50 {percentile(latencies, 50):7.2f} ms"
+                        f"  p99 {percentile(latencies, 99):7.2f} ms  p99.9 "
+                        f"{percentile(latencies, 99.9):7.2f} ms  mean "
+                        f"{statistics.fmean(latencies) * 1000:7.2f} ms  errors {errors}"
+                    )
         finally:
             for process, _ in servers.values():
                 process.terminate()

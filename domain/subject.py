@@ -85,7 +85,12 @@ class Subject(Aggregate):
 
     # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
     def __init__(
-        self, kind: str, code: str, name: str, region_code: str, sectors: list[str],
+        self,
+        kind: str,
+        code: str,
+        name: str,
+        region_code: str,
+        sectors: list[str],
         recorded_by: str,
     ):
         self.kind = kind
@@ -100,22 +105,43 @@ class Subject(Aggregate):
 
     @classmethod
     def register(
-        cls, *, subject_id: UUID, kind: str, code: str, name: str, region_code: str,
-        sectors: list[str], recorded_by: str, recorded_at: datetime,
+        cls,
+        *,
+        subject_id: UUID,
+        kind: str,
+        code: str,
+        name: str,
+        region_code: str,
+        sectors: list[str],
+        recorded_by: str,
+        recorded_at: datetime,
     ) -> Subject:
         if kind not in SUBJECT_KINDS:
             raise InvalidInput(f"unknown subject kind {kind!r}")
         if not name.strip():
             raise InvalidInput("a subject needs a name")
         return cls._create(
-            SubjectRegistered, id=subject_id, kind=kind, code=code, name=name.strip(),
-            region_code=region_code, sectors=sorted(set(sectors)), recorded_by=recorded_by,
+            SubjectRegistered,
+            id=subject_id,
+            kind=kind,
+            code=code,
+            name=name.strip(),
+            region_code=region_code,
+            sectors=sorted(set(sectors)),
+            recorded_by=recorded_by,
             timestamp=recorded_at,
         )
 
     def record(
-        self, record_type: type[RecordEvent], fields: dict[str, Any], *, record_id: UUID,
-        recorded_by: str, request_key: str | None, today: date, recorded_at: datetime,
+        self,
+        record_type: type[RecordEvent],
+        fields: dict[str, Any],
+        *,
+        record_id: UUID,
+        recorded_by: str,
+        request_key: str | None,
+        today: date,
+        recorded_at: datetime,
     ) -> RecordOutcome:
         """Record one fact, unless it is already here. Checks the named rules first."""
         fields = _complete(
@@ -145,7 +171,9 @@ class Subject(Aggregate):
 
         self._check_rules(record_type, fields, today)
         self.trigger_event(
-            record_type, record_id=record_id, timestamp=recorded_at,
+            record_type,
+            record_id=record_id,
+            timestamp=recorded_at,
             **{k: v for k, v in fields.items() if k != "record_id"},
         )
         return RecordOutcome(record_id, self.version, True, False)
@@ -176,9 +204,9 @@ class Subject(Aggregate):
                 raise InvalidInput(f"scheme must be one of {', '.join(RATING_SCHEMES)}")
             if fields["valid_until"] <= fields["valid_from"]:
                 raise InvalidInput("a rating's valid_until must be after its valid_from")
-        if record_type is LicenceGranted and fields.get("valid_until") is not None:
-            if fields["valid_until"] <= fields["valid_from"]:
-                raise InvalidInput("a licence's valid_until must be after its valid_from")
+        licence_until = fields.get("valid_until") if record_type is LicenceGranted else None
+        if licence_until is not None and licence_until <= fields["valid_from"]:
+            raise InvalidInput("a licence's valid_until must be after its valid_from")
         if record_type in (RecordCorrected, RecordRevoked):
             target = self._target(fields["target_record_id"], None, "target_record_id")
             if target["revoked"]:
@@ -243,8 +271,9 @@ class Subject(Aggregate):
         if isinstance(event, ListEntered):
             self.open_lists[event.list_type] = record_id
         if isinstance(event, ListExited):
-            self.open_lists = {k: v for k, v in self.open_lists.items()
-                               if v != str(event.entry_record_id)}
+            self.open_lists = {
+                k: v for k, v in self.open_lists.items() if v != str(event.entry_record_id)
+            }
         if isinstance(event, RecordRevoked):
             target = self.records[str(event.target_record_id)]
             target["revoked"] = True
@@ -273,4 +302,3 @@ def _complete(record_type: type[RecordEvent], fields: dict[str, Any]) -> dict[st
 
 def _event_fields(event: RecordEvent) -> dict[str, Any]:
     return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
-

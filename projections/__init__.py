@@ -1,1 +1,1 @@
-"""Read models computed from the event log, the runner that keeps them current, and their queries."""
+"""Read models computed from the event log, the runner that keeps them current, their queries."""

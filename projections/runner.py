@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper
@@ -37,9 +37,16 @@ class ProjectionFailed(RuntimeError):
 
 class ProjectionRunner:
     def __init__(
-        self, recorder: ApplicationRecorder, mapper: Mapper, engine: Engine,
-        projectors: Sequence[Projector], *, name: str = "read_models", page_size: int = 1000,
-        poll_seconds: float = 0.5, wait_for_notify: Callable[[threading.Event, threading.Event], None] | None = None,
+        self,
+        recorder: ApplicationRecorder,
+        mapper: Mapper,
+        engine: Engine,
+        projectors: Sequence[Projector],
+        *,
+        name: str = "read_models",
+        page_size: int = 1000,
+        poll_seconds: float = 0.5,
+        wait_for_notify: Callable[[threading.Event, threading.Event], None] | None = None,
     ):
         self.recorder = recorder
         self.mapper = mapper
@@ -68,8 +75,11 @@ class ProjectionRunner:
             query = query.with_for_update()  # a second runner waits instead of re-applying
         found = conn.execute(query).scalar()
         if found is None:
-            conn.execute(projection_tracking.insert().values(
-                name=self.name, position=0, updated_at=datetime.now(timezone.utc)))
+            conn.execute(
+                projection_tracking.insert().values(
+                    name=self.name, position=0, updated_at=datetime.now(UTC)
+                )
+            )
             return 0
         return int(found)
 
@@ -97,7 +107,7 @@ class ProjectionRunner:
             conn.execute(
                 update(projection_tracking)
                 .where(projection_tracking.c.name == self.name)
-                .values(position=events[-1][0], updated_at=datetime.now(timezone.utc))
+                .values(position=events[-1][0], updated_at=datetime.now(UTC))
             )
             return len(events)
 
@@ -125,8 +135,9 @@ class ProjectionRunner:
 
     def start(self) -> None:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._follow, name=f"projections-{self.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._follow, name=f"projections-{self.name}", daemon=True
+        )
         self._thread.start()
         if self.wait_for_notify is not None:
             self._listener = threading.Thread(
@@ -161,8 +172,11 @@ class ProjectionRunner:
                 applied = self.process_next_page()
                 backoff = 0.1
             except TRANSIENT_ERRORS as error:
-                log.warning("projection runner: database unavailable (%s); retrying in %.1fs",
-                            error, backoff)
+                log.warning(
+                    "projection runner: database unavailable (%s); retrying in %.1fs",
+                    error,
+                    backoff,
+                )
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue

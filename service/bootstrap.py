@@ -64,17 +64,24 @@ def build_services(
     write_engine = sync_engine(database)
     waiter = None
     if not database.is_sqlite:
-        conninfo = database.sync_url().set(drivername="postgresql").render_as_string(
-            hide_password=False
+        conninfo = (
+            database.sync_url().set(drivername="postgresql").render_as_string(hide_password=False)
         )
         waiter = postgres_notify_waiter(conninfo, ledger.recorder.channel_name)  # type: ignore[attr-defined]
     runner = ProjectionRunner(
-        ledger.recorder, ledger.mapper, write_engine, [CreditFileProjector()],
-        page_size=settings.projection_page_size, poll_seconds=settings.projection_poll_seconds,
+        ledger.recorder,
+        ledger.mapper,
+        write_engine,
+        [CreditFileProjector()],
+        page_size=settings.projection_page_size,
+        poll_seconds=settings.projection_poll_seconds,
         wait_for_notify=waiter,
     )
     files = CreditFiles(
-        ledger, SubjectIds(settings.subject_id_key), clock, zone=ZoneInfo(settings.timezone),
+        ledger,
+        SubjectIds(settings.subject_id_key),
+        clock,
+        zone=ZoneInfo(settings.timezone),
         on_appended=runner.wake,
     )
     return Services(settings, database, clock, ledger, files, runner, write_engine)

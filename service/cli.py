@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated
 
@@ -18,14 +19,18 @@ from service.database import Database
 from service.migrations import upgrade
 from service.settings import get_settings
 
-app = typer.Typer(help="Transport credit records (信用交通): service commands.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Transport credit records (信用交通): service commands.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console(stderr=True)
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -33,7 +38,9 @@ def migrate() -> None:
     """Prepare the database: event store tables, then `alembic upgrade head`."""
     settings = get_settings()
     upgrade(Database.from_url(settings.database_url))
-    console.print(f"[green]database ready[/green]: {Database.from_url(settings.database_url).url!r}")
+    console.print(
+        f"[green]database ready[/green]: {Database.from_url(settings.database_url).url!r}"
+    )
 
 
 @app.command()
@@ -51,12 +58,17 @@ def serve(
     if demo:
         _seed_demo_if_empty()
     url = f"http://{host}:{port}"
-    console.print(f"[bold]credit service[/bold] on {url}  ·  OpenAPI docs: {url}/docs  ·  "
-                  f"database: {Database.from_url(settings.database_url).url!r}")
-    console.print(f"try: curl -s {url}/health ; curl -s -X POST {url}/v1/status:batch "
-                  "-H 'content-type: application/json' -d '{\"codes\": [\"91110000600037341L\"]}'")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+    console.print(
+        f"[bold]credit service[/bold] on {url}  ·  OpenAPI docs: {url}/docs  ·  "
+        f"database: {Database.from_url(settings.database_url).url!r}"
+    )
+    console.print(
+        f"try: curl -s {url}/health ; curl -s -X POST {url}/v1/status:batch "
+        "-H 'content-type: application/json' -d '{\"codes\": [\"91110000600037341L\"]}'"
+    )
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
 
 
 def _seed_demo_if_empty() -> None:
@@ -67,18 +79,20 @@ def _seed_demo_if_empty() -> None:
         if services.ledger.recorder.max_notification_id():
             console.print("demo data: the store already has events; not seeding")
             return
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from service.clock import FixedClock
 
-        clock = FixedClock(datetime.now(timezone.utc))
+        clock = FixedClock(datetime.now(UTC))
         services.files.clock = clock
         started = time.perf_counter()
         summary = seed_demo(services.files, clock)
         services.runner.catch_up()
-        console.print(f"demo data: {sum(summary.subjects_by_kind.values())} subjects, "
-                      f"{sum(summary.records_by_type.values())} records in "
-                      f"{time.perf_counter() - started:.1f}s")
+        console.print(
+            f"demo data: {sum(summary.subjects_by_kind.values())} subjects, "
+            f"{sum(summary.records_by_type.values())} records in "
+            f"{time.perf_counter() - started:.1f}s"
+        )
         for kind, example in summary.example_codes.items():
             console.print(f"  example {kind}: {example}")
     finally:
@@ -115,16 +129,26 @@ def rebuild() -> None:
     finally:
         services.close_sync()
     elapsed = time.perf_counter() - started
-    console.print(f"rebuilt from {applied} events in {elapsed:.1f}s "
-                  f"({applied / elapsed if elapsed else 0:,.0f} events/s)")
+    console.print(
+        f"rebuilt from {applied} events in {elapsed:.1f}s "
+        f"({applied / elapsed if elapsed else 0:,.0f} events/s)"
+    )
 
 
 @app.command("import")
 def import_command(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                         help="CSV (UTF-8/GBK) or XLSX with CF_* or XK_* columns")],
-    recorded_by: Annotated[str, typer.Option(help="client id the records are attributed to")]
-    = "cli-import",
+    path: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="CSV (UTF-8/GBK) or XLSX with CF_* or XK_* columns",
+        ),
+    ],
+    recorded_by: Annotated[
+        str, typer.Option(help="client id the records are attributed to")
+    ] = "cli-import",
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
 ) -> None:
     """Import a 双公示 batch file; prints the report (accepted, already present, rejected)."""
@@ -136,7 +160,10 @@ def import_command(
         with _progress() as progress, path.open("rb") as stream:
             task = progress.add_task(f"importing {path.name}", total=None)
             report = import_stream(
-                stream, path.name, services.files, recorded_by=recorded_by,
+                stream,
+                path.name,
+                services.files,
+                recorded_by=recorded_by,
                 batch_size=batch_size,
                 on_progress=lambda rows: progress.update(task, completed=rows),
             )
@@ -146,9 +173,11 @@ def import_command(
     finally:
         services.close_sync()
     elapsed = time.perf_counter() - started
-    console.print(f"{path.name}: {report.rows_read} rows read, {report.accepted} accepted, "
-                  f"{report.already_present} already present, {len(report.rejected)} rejected "
-                  f"in {elapsed:.1f}s")
+    console.print(
+        f"{path.name}: {report.rows_read} rows read, {report.accepted} accepted, "
+        f"{report.already_present} already present, {len(report.rejected)} rejected "
+        f"in {elapsed:.1f}s"
+    )
     for rejection in report.rejected[:200]:
         console.print(f"  line {rejection.line}: {rejection.reason}")
     if len(report.rejected) > 200:
@@ -158,8 +187,13 @@ def import_command(
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(),
-                    TextColumn("{task.completed:,} rows"), TimeElapsedColumn(), console=console)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def main() -> None:

@@ -50,8 +50,9 @@ class RegisterSubject(Command):
     code: Annotated[str, Field(min_length=5, max_length=32)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     region_code: RegionCode
-    sectors: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
-                       Field(max_length=20)] = []
+    sectors: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=20)
+    ] = []
 
 
 assert set(RegisterSubject.model_fields["kind"].annotation.__args__) == set(SUBJECT_KINDS)
@@ -94,8 +95,9 @@ class DecidePenalty(RecordCommand):
     violation_type: Text
     facts: LongText
     legal_basis: Text
-    penalty_categories: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
-                                  Field(min_length=1, max_length=10)]
+    penalty_categories: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=10)
+    ]
     content: LongText
     fine_amount: Amount | None = None
     confiscated_amount: Amount | None = None
@@ -192,12 +194,25 @@ RECORD_COMMANDS: dict[str, type[RecordCommand]] = {
 }
 
 AnyRecordCommand = Annotated[
-    GrantLicence | RevokeLicence | DecidePenalty | RecordDishonestConduct | MakeCommitment
-    | FulfilCommitment | BreachCommitment | IssueRating | EnterList | ExitList | HoldInterview
-    | GrantCommendation | ApplyJointMeasure | CorrectRecord | RevokeRecord,
+    GrantLicence
+    | RevokeLicence
+    | DecidePenalty
+    | RecordDishonestConduct
+    | MakeCommitment
+    | FulfilCommitment
+    | BreachCommitment
+    | IssueRating
+    | EnterList
+    | ExitList
+    | HoldInterview
+    | GrantCommendation
+    | ApplyJointMeasure
+    | CorrectRecord
+    | RevokeRecord,
     Field(discriminator="type"),
 ]
 record_command_adapter: TypeAdapter[RecordCommand] = TypeAdapter(AnyRecordCommand)
+
 
 def coerce_changes(target_type: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Validate a correction's new values as the target record's command would, and keep

@@ -11,6 +11,7 @@ import logging
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -45,6 +46,25 @@ class ConcurrencyConflict(DomainError):
     code = "concurrency-conflict"
 
 
+class StreamCache:
+    """Subjects as this process last saved or read them, reused across the batches of one
+    import. A stale entry (another writer appended meanwhile) fails the save's optimistic
+    concurrency check, and the batch is then re-run on streams read fresh."""
+
+    def __init__(self, capacity: int = 100_000):
+        self.capacity = capacity
+        self._subjects: OrderedDict[UUID, Subject] = OrderedDict()
+
+    def take(self, subject_ids: set[UUID]) -> dict[UUID, Subject]:
+        return {sid: self._subjects.pop(sid) for sid in subject_ids if sid in self._subjects}
+
+    def keep(self, subjects: Sequence[Subject]) -> None:
+        for subject in subjects:
+            self._subjects[subject.id] = subject
+        while len(self._subjects) > self.capacity:
+            self._subjects.popitem(last=False)
+
+
 @dataclass(frozen=True)
 class Acknowledgement:
     subject_id: UUID
@@ -75,7 +95,12 @@ class CreditFiles:
     """The application service every write goes through (HTTP, import, demo data)."""
 
     def __init__(
-        self, ledger: CreditLedger, ids: SubjectIds, clock: Clock, *, zone: tzinfo = CHINA,
+        self,
+        ledger: CreditLedger,
+        ids: SubjectIds,
+        clock: Clock,
+        *,
+        zone: tzinfo = CHINA,
         on_appended: Callable[[int], None] | None = None,
     ):
         self.ledger = ledger
@@ -127,22 +152,36 @@ class CreditFiles:
         self, subject_id: UUID, command: RegisterSubject, code: str, recorded_by: str
     ) -> Subject:
         return Subject.register(
-            subject_id=subject_id, kind=command.kind, code=code, name=command.name,
-            region_code=command.region_code, sectors=list(command.sectors),
-            recorded_by=recorded_by, recorded_at=self.clock.now(),
+            subject_id=subject_id,
+            kind=command.kind,
+            code=code,
+            name=command.name,
+            region_code=command.region_code,
+            sectors=list(command.sectors),
+            recorded_by=recorded_by,
+            recorded_at=self.clock.now(),
         )
 
     # Appending records ------------------------------------------------------------------
     def append(
-        self, subject_id: UUID, command: RecordCommand, *, recorded_by: str,
-        request_key: str | None = None, expected_version: int | None = None,
+        self,
+        subject_id: UUID,
+        command: RecordCommand,
+        *,
+        recorded_by: str,
+        request_key: str | None = None,
+        expected_version: int | None = None,
     ) -> Acknowledgement:
         with self._stream_lock(subject_id):
             return self._append(subject_id, command, recorded_by, request_key, expected_version)
 
     def _append(
-        self, subject_id: UUID, command: RecordCommand, recorded_by: str,
-        request_key: str | None, expected_version: int | None,
+        self,
+        subject_id: UUID,
+        command: RecordCommand,
+        recorded_by: str,
+        request_key: str | None,
+        expected_version: int | None,
     ) -> Acknowledgement:
         for attempt in range(MAX_ATTEMPTS):
             subject = self._load(subject_id)
@@ -151,9 +190,12 @@ class CreditFiles:
             outcome = self._record(subject, command, recorded_by, request_key)
             if not outcome.created:
                 return Acknowledgement(
-                    subject_id, outcome.version,
-                    self.ledger.position_of(subject_id, outcome.version), created=False,
-                    record_id=outcome.record_id, replayed=outcome.replayed_request,
+                    subject_id,
+                    outcome.version,
+                    self.ledger.position_of(subject_id, outcome.version),
+                    created=False,
+                    record_id=outcome.record_id,
+                    replayed=outcome.replayed_request,
                 )
             try:
                 recordings = self.ledger.save(subject)
@@ -190,41 +232,52 @@ class CreditFiles:
                 fields["changes"] = _coerced(target["type"], fields["changes"])
         key = natural_key(command.type, command.authority_code, command.source_ref)
         return subject.record(
-            RECORD_EVENT_TYPES[command.type], fields,
-            record_id=record_id_for(subject.id, key), recorded_by=recorded_by,
-            request_key=request_key, today=self._today(), recorded_at=self.clock.now(),
+            RECORD_EVENT_TYPES[command.type],
+            fields,
+            record_id=record_id_for(subject.id, key),
+            recorded_by=recorded_by,
+            request_key=request_key,
+            today=self._today(),
+            recorded_at=self.clock.now(),
         )
 
     # Batches (imports, demo data) -------------------------------------------------------
     def append_batch(
-        self, items: Sequence[BatchItem], *, recorded_by: str
+        self, items: Sequence[BatchItem], *, recorded_by: str, cache: StreamCache | None = None
     ) -> list[BatchOutcome]:
         """Register unknown subjects and append records in one transaction per batch.
         A rejected row changes nothing; a lost race re-runs the batch on fresh streams."""
         for attempt in range(MAX_ATTEMPTS):
-            outcomes, touched = self._decide_batch(items, recorded_by)
+            outcomes, subjects, touched = self._decide_batch(items, recorded_by, cache)
             if not touched:
+                if cache is not None:
+                    cache.keep(subjects)
                 return outcomes
             try:
                 recordings = self.ledger.save(*touched)
             except IntegrityError:
+                cache = None  # the cached streams were stale; read them fresh from now on
                 _back_off(attempt)
                 continue
+            if cache is not None:
+                cache.keep(subjects)
             self.on_appended(recordings[-1].notification.id)
             return outcomes
         raise ConcurrencyConflict("too many concurrent writers on these subjects; retry")
 
     def _decide_batch(
-        self, items: Sequence[BatchItem], recorded_by: str
-    ) -> tuple[list[BatchOutcome], list[Subject]]:
+        self, items: Sequence[BatchItem], recorded_by: str, cache: StreamCache | None
+    ) -> tuple[list[BatchOutcome], list[Subject], list[Subject]]:
         subjects: dict[UUID, Subject] = {}
         accepted_on: dict[UUID, int] = {}
         codes_by_line: dict[int, str] = {}
         for item in items:
             with contextlib.suppress(DomainError):  # refused again, with its reason, below
                 codes_by_line[item.line] = self.normalise(item.subject)
-        # One query for the whole batch instead of two failed look-ups per new subject.
-        stored = self.ledger.existing_ids({self.ids.for_code(c) for c in codes_by_line.values()})
+        wanted = {self.ids.for_code(c) for c in codes_by_line.values()}
+        stored = cache.take(wanted) if cache is not None else {}
+        # One query for the whole batch's streams instead of two per subject.
+        stored |= self.ledger.load_many(wanted - set(stored))
         outcomes = []
         for item in items:
             subject_id = None
@@ -233,38 +286,39 @@ class CreditFiles:
                 subject_id = self.ids.for_code(code)
                 subject = subjects.get(subject_id)
                 if subject is None:
-                    subject = (self._load_existing(subject_id, item.subject.kind)
-                               if subject_id in stored
-                               else self._new_subject(subject_id, item.subject, code, recorded_by))
+                    subject = stored.get(subject_id) or self._new_subject(
+                        subject_id, item.subject, code, recorded_by
+                    )
                     subjects[subject_id] = subject
                     accepted_on[subject_id] = 0
-                elif subject.kind != item.subject.kind:
+                if subject.kind != item.subject.kind:
                     raise SubjectKindMismatch(
                         f"this code is already registered as a {subject.kind}"
                     )
                 outcome = self._record(subject, item.record, recorded_by, None)
             except DomainError as error:
-                if subject_id in subjects and subject_id not in stored \
-                        and accepted_on[subject_id] == 0:
+                if (
+                    subject_id in subjects
+                    and subject_id not in stored
+                    and accepted_on[subject_id] == 0
+                ):
                     # A new subject takes its name from the first row that is accepted.
                     del subjects[subject_id]
                 outcomes.append(BatchOutcome(item.line, "rejected", error.detail))
                 continue
             if outcome.created:
                 accepted_on[subject_id] += 1
-            outcomes.append(BatchOutcome(
-                item.line, "accepted" if outcome.created else "already_present",
-                subject_id=subject_id, record_id=outcome.record_id,
-            ))
+            outcomes.append(
+                BatchOutcome(
+                    item.line,
+                    "accepted" if outcome.created else "already_present",
+                    subject_id=subject_id,
+                    record_id=outcome.record_id,
+                )
+            )
         # A subject is registered only when at least one of its rows was accepted.
         touched = [s for sid, s in subjects.items() if accepted_on[sid] > 0]
-        return outcomes, touched
-
-    def _load_existing(self, subject_id: UUID, kind: str) -> Subject:
-        subject = self.ledger.repository.get(subject_id)
-        if subject.kind != kind:
-            raise SubjectKindMismatch(f"this code is already registered as a {subject.kind}")
-        return subject
+        return outcomes, list(subjects.values()), touched
 
     def _today(self):
         return local_today(self.clock, self.zone)
@@ -283,6 +337,10 @@ def _coerced(target_type: str, changes: dict) -> dict:
 
 
 __all__ = [
-    "Acknowledgement", "BatchItem", "BatchOutcome", "ConcurrencyConflict", "CreditFiles",
+    "Acknowledgement",
+    "BatchItem",
+    "BatchOutcome",
+    "ConcurrencyConflict",
+    "CreditFiles",
     "RuleViolated",
 ]

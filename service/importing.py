@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from domain import codes
 from service.clock import local_today
 from service.commands import DecidePenalty, GrantLicence, RegisterSubject
-from service.credit_files import BatchItem, CreditFiles
+from service.credit_files import BatchItem, CreditFiles, StreamCache
 
 __all__ = [
     "LICENCE",
@@ -72,12 +72,20 @@ _SUBJECT_CATEGORIES = {
 }
 _RESIDENT_ID_TYPES = frozenset({"", "身份证", "居民身份证"})
 _SEVERITIES = {
-    "轻微": "minor", "一般": "general", "严重": "serious",
-    "minor": "minor", "general": "general", "serious": "serious",
+    "轻微": "minor",
+    "一般": "general",
+    "严重": "serious",
+    "minor": "minor",
+    "general": "general",
+    "serious": "serious",
 }
 _PROCEDURES = {
-    "简易": "simplified", "简易程序": "simplified", "普通": "general", "普通程序": "general",
-    "simplified": "simplified", "general": "general",
+    "简易": "simplified",
+    "简易程序": "simplified",
+    "普通": "general",
+    "普通程序": "general",
+    "simplified": "simplified",
+    "general": "general",
 }
 DEFAULT_SECTORS = ("road_transport",)
 
@@ -123,30 +131,63 @@ class ImportReport:
 
 _REQUIRED = {
     PENALTY: (
-        "CF_XDR_MC", "CF_XDR_LB", "CF_WSH", "CF_WFXW", "CF_SY", "CF_YJ", "CF_CFLB", "CF_NR",
-        "CF_JDRQ", "CF_CFJG", "CF_CFJGDM",
+        "CF_XDR_MC",
+        "CF_XDR_LB",
+        "CF_WSH",
+        "CF_WFXW",
+        "CF_SY",
+        "CF_YJ",
+        "CF_CFLB",
+        "CF_NR",
+        "CF_JDRQ",
+        "CF_CFJG",
+        "CF_CFJGDM",
     ),
     LICENCE: (
-        "XK_XDR_MC", "XK_XDR_LB", "XK_XKWS", "XK_WSH", "XK_XKLB", "XK_NR", "XK_JDRQ",
-        "XK_YXQZ", "XK_XKJG", "XK_XKJGDM",
+        "XK_XDR_MC",
+        "XK_XDR_LB",
+        "XK_XKWS",
+        "XK_WSH",
+        "XK_XKLB",
+        "XK_NR",
+        "XK_JDRQ",
+        "XK_YXQZ",
+        "XK_XKJG",
+        "XK_XKJGDM",
     ),
 }
 _PREFIX = {PENALTY: "CF_", LICENCE: "XK_"}
 # Command field -> national column, to name the column in a validation error.
 _RECORD_COLUMNS = {
     PENALTY: {
-        "source_ref": "CF_WSH", "violation_type": "CF_WFXW", "facts": "CF_SY",
-        "legal_basis": "CF_YJ", "penalty_categories": "CF_CFLB", "content": "CF_NR",
-        "fine_amount": "CF_NR_FK", "confiscated_amount": "CF_NR_WFFF",
-        "licence_action": "CF_NR_ZKDX", "decision_date": "CF_JDRQ",
-        "declared_publication_end": "CF_GSJZQ", "authority_name": "CF_CFJG",
-        "authority_code": "CF_CFJGDM", "severity": "CF_YZCD", "procedure": "CF_CXLX",
+        "source_ref": "CF_WSH",
+        "violation_type": "CF_WFXW",
+        "facts": "CF_SY",
+        "legal_basis": "CF_YJ",
+        "penalty_categories": "CF_CFLB",
+        "content": "CF_NR",
+        "fine_amount": "CF_NR_FK",
+        "confiscated_amount": "CF_NR_WFFF",
+        "licence_action": "CF_NR_ZKDX",
+        "decision_date": "CF_JDRQ",
+        "declared_publication_end": "CF_GSJZQ",
+        "authority_name": "CF_CFJG",
+        "authority_code": "CF_CFJGDM",
+        "severity": "CF_YZCD",
+        "procedure": "CF_CXLX",
     },
     LICENCE: {
-        "document_name": "XK_XKWS", "source_ref": "XK_WSH", "licence_type": "XK_XKLB",
-        "certificate_name": "XK_XKZS", "licence_number": "XK_XKBH", "content": "XK_NR",
-        "decision_date": "XK_JDRQ", "valid_from": "XK_YXQZ", "valid_until": "XK_YXQZI",
-        "authority_name": "XK_XKJG", "authority_code": "XK_XKJGDM",
+        "document_name": "XK_XKWS",
+        "source_ref": "XK_WSH",
+        "licence_type": "XK_XKLB",
+        "certificate_name": "XK_XKZS",
+        "licence_number": "XK_XKBH",
+        "content": "XK_NR",
+        "decision_date": "XK_JDRQ",
+        "valid_from": "XK_YXQZ",
+        "valid_until": "XK_YXQZI",
+        "authority_name": "XK_XKJG",
+        "authority_code": "XK_XKJGDM",
     },
 }
 
@@ -154,9 +195,7 @@ _RECORD_COLUMNS = {
 # Reading rows --------------------------------------------------------------------------------
 
 
-def read_rows(
-    stream: BinaryIO, filename: str
-) -> tuple[str, Iterator[tuple[int, dict[str, str]]]]:
+def read_rows(stream: BinaryIO, filename: str) -> tuple[str, Iterator[tuple[int, dict[str, str]]]]:
     """Detect the file's kind from its header and stream its non-blank data rows.
 
     Line numbers are those a spreadsheet shows (header = 1); blank rows are skipped but
@@ -233,8 +272,7 @@ def _detect_encoding(head: bytes, at_eof: bool) -> str:
         )
     if b"\x00" in head:
         raise ImportFileError(
-            "this is not a CSV text file (it contains NUL bytes): upload CSV (UTF-8 or GBK) "
-            "or XLSX"
+            "this is not a CSV text file (it contains NUL bytes): upload CSV (UTF-8 or GBK) or XLSX"
         )
     for encoding in ("utf-8", "gb18030"):
         try:
@@ -253,15 +291,15 @@ def _csv_rows(
     """(line, cells) per CSV record, or (line, reason) for a record the csv module refused."""
     encoding = _detect_encoding(head, at_eof)
     text = io.TextIOWrapper(
-        io.BufferedReader(_Prefixed(head, stream)), encoding=encoding, errors="strict",
+        io.BufferedReader(_Prefixed(head, stream)),
+        encoding=encoding,
+        errors="strict",
         newline="",
     )
     return _csv_records(text, encoding)
 
 
-def _csv_records(
-    text: io.TextIOWrapper, encoding: str
-) -> Iterator[tuple[int, list[str] | str]]:
+def _csv_records(text: io.TextIOWrapper, encoding: str) -> Iterator[tuple[int, list[str] | str]]:
     reader = csv.reader(text, strict=True)
     line = 0
     while True:
@@ -272,9 +310,12 @@ def _csv_records(
         except csv.Error as error:
             line += 1
             if "unexpected end of data" in str(error):
-                yield line, (
-                    "a quoted cell opened on this line is never closed, so the rest of the "
-                    "file was read into it and not imported"
+                yield (
+                    line,
+                    (
+                        "a quoted cell opened on this line is never closed, so the rest of the "
+                        "file was read into it and not imported"
+                    ),
                 )
                 return
             yield line, f"malformed CSV: {error}"
@@ -555,16 +596,23 @@ def _subject(prefix: str, cells: _Cells, today: date) -> RegisterSubject:
     region = code[2:8] if kind == "enterprise" else code[:6]
     sector_items = cells.items("SECTOR")
     columns = {
-        "name": f"{prefix}XDR_MC", "kind": category_column, "code": code_column,
-        "region_code": f"{code_column} ({region_hint})", "sectors": "SECTOR",
+        "name": f"{prefix}XDR_MC",
+        "kind": category_column,
+        "code": code_column,
+        "region_code": f"{code_column} ({region_hint})",
+        "sectors": "SECTOR",
     }
-    return _build(RegisterSubject, columns, {
-        "kind": kind,
-        "code": code,
-        "name": cells.text(f"{prefix}XDR_MC"),
-        "region_code": region,
-        "sectors": sector_items or list(DEFAULT_SECTORS),
-    })
+    return _build(
+        RegisterSubject,
+        columns,
+        {
+            "kind": kind,
+            "code": code,
+            "name": cells.text(f"{prefix}XDR_MC"),
+            "region_code": region,
+            "sectors": sector_items or list(DEFAULT_SECTORS),
+        },
+    )
 
 
 def _authority_code(cells: _Cells, column: str) -> str:
@@ -575,41 +623,49 @@ def _penalty(cells: _Cells) -> DecidePenalty:
     columns = _RECORD_COLUMNS[PENALTY]
     severity_columns = ("CF_YZCD", "SEVERITY")
     procedure_columns = ("CF_CXLX", "PROCEDURE")
-    return _build(DecidePenalty, columns, {
-        "type": "PenaltyDecided",
-        "severity": cells.choice(severity_columns, _SEVERITIES, "general"),
-        "procedure": cells.choice(procedure_columns, _PROCEDURES, "general"),
-        "decision_date": cells.date("CF_JDRQ"),
-        "authority_name": cells.text("CF_CFJG"),
-        "authority_code": _authority_code(cells, "CF_CFJGDM"),
-        "source_ref": cells.text("CF_WSH"),
-        "violation_type": cells.text("CF_WFXW"),
-        "facts": cells.text("CF_SY"),
-        "legal_basis": cells.text("CF_YJ"),
-        "penalty_categories": cells.items("CF_CFLB"),
-        "content": cells.text("CF_NR"),
-        "fine_amount": cells.amount("CF_NR_FK"),
-        "confiscated_amount": cells.amount("CF_NR_WFFF"),
-        "licence_action": cells.optional("CF_NR_ZKDX"),
-        "declared_publication_end": cells.date("CF_GSJZQ"),
-    })
+    return _build(
+        DecidePenalty,
+        columns,
+        {
+            "type": "PenaltyDecided",
+            "severity": cells.choice(severity_columns, _SEVERITIES, "general"),
+            "procedure": cells.choice(procedure_columns, _PROCEDURES, "general"),
+            "decision_date": cells.date("CF_JDRQ"),
+            "authority_name": cells.text("CF_CFJG"),
+            "authority_code": _authority_code(cells, "CF_CFJGDM"),
+            "source_ref": cells.text("CF_WSH"),
+            "violation_type": cells.text("CF_WFXW"),
+            "facts": cells.text("CF_SY"),
+            "legal_basis": cells.text("CF_YJ"),
+            "penalty_categories": cells.items("CF_CFLB"),
+            "content": cells.text("CF_NR"),
+            "fine_amount": cells.amount("CF_NR_FK"),
+            "confiscated_amount": cells.amount("CF_NR_WFFF"),
+            "licence_action": cells.optional("CF_NR_ZKDX"),
+            "declared_publication_end": cells.date("CF_GSJZQ"),
+        },
+    )
 
 
 def _licence(cells: _Cells) -> GrantLicence:
-    return _build(GrantLicence, _RECORD_COLUMNS[LICENCE], {
-        "type": "LicenceGranted",
-        "decision_date": cells.date("XK_JDRQ"),
-        "authority_name": cells.text("XK_XKJG"),
-        "authority_code": _authority_code(cells, "XK_XKJGDM"),
-        "source_ref": cells.text("XK_WSH"),
-        "licence_type": cells.text("XK_XKLB"),
-        "document_name": cells.text("XK_XKWS"),
-        "content": cells.text("XK_NR"),
-        "valid_from": cells.date("XK_YXQZ"),
-        "valid_until": cells.date("XK_YXQZI"),
-        "certificate_name": cells.optional("XK_XKZS"),
-        "licence_number": cells.optional("XK_XKBH"),
-    })
+    return _build(
+        GrantLicence,
+        _RECORD_COLUMNS[LICENCE],
+        {
+            "type": "LicenceGranted",
+            "decision_date": cells.date("XK_JDRQ"),
+            "authority_name": cells.text("XK_XKJG"),
+            "authority_code": _authority_code(cells, "XK_XKJGDM"),
+            "source_ref": cells.text("XK_WSH"),
+            "licence_type": cells.text("XK_XKLB"),
+            "document_name": cells.text("XK_XKWS"),
+            "content": cells.text("XK_NR"),
+            "valid_from": cells.date("XK_YXQZ"),
+            "valid_until": cells.date("XK_YXQZI"),
+            "certificate_name": cells.optional("XK_XKZS"),
+            "licence_number": cells.optional("XK_XKBH"),
+        },
+    )
 
 
 def _build(model: Any, columns: Mapping[str, str], fields: dict[str, Any]) -> Any:
@@ -643,8 +699,13 @@ def _shown(value: str) -> str:
 
 
 def import_stream(
-    stream: BinaryIO, filename: str, files: CreditFiles, *, recorded_by: str,
-    batch_size: int = 1000, on_progress: Callable[[int], None] | None = None,
+    stream: BinaryIO,
+    filename: str,
+    files: CreditFiles,
+    *,
+    recorded_by: str,
+    batch_size: int = 1000,
+    on_progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import a whole file, one transaction per `batch_size` rows. Bad rows become rejections
     and never stop the import; a whole-file problem raises ImportFileError before anything is
@@ -657,6 +718,7 @@ def import_stream(
     reasons: dict[str, str] = {}  # one string per distinct reason, however many rows share it
     batch: list[BatchItem] = []
     unreported = 0
+    streams = StreamCache()  # a subject seen in one batch is not read again in the next
 
     def reject(line: int, reason: str) -> None:
         report.rejected.append(RowRejection(line, reasons.setdefault(reason, reason)))
@@ -664,7 +726,7 @@ def import_stream(
     def flush() -> None:
         nonlocal unreported
         if batch:
-            for outcome in files.append_batch(batch, recorded_by=recorded_by):
+            for outcome in files.append_batch(batch, recorded_by=recorded_by, cache=streams):
                 if outcome.status == "accepted":
                     report.accepted += 1
                 elif outcome.status == "already_present":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, StoredEvent, Transcoding
 
 import domain.events  # noqa: F401  (registers the stable event topics before any decoding)
 from domain.subject import Subject
@@ -35,55 +36,66 @@ class CreditLedger(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
-    def existing_ids(self, subject_ids: set[UUID]) -> set[UUID]:
-        """Which of these streams exist, in one query (imports check thousands at once)."""
-        if not subject_ids:
-            return set()
-        recorder: Any = self.recorder
-        table = recorder.events_table_name
-        if type(recorder).__module__ == "eventsourcing.postgres":
-            with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT originator_id FROM {table} "  # noqa: S608 (library table name)
-                    "WHERE originator_version = 1 AND originator_id = ANY(%s)",
-                    (list(subject_ids),),
+    def load_many(self, subject_ids: set[UUID]) -> dict[UUID, Subject]:
+        """The subjects among these ids that exist, rebuilt from their streams with one query
+        per few hundred ids (an import touches thousands of subjects per batch)."""
+        ids = list(subject_ids)
+        stored: list[StoredEvent] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._select(
+                "SELECT originator_id, originator_version, topic, state FROM {table} "
+                "WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version",
+                "SELECT originator_id, originator_version, topic, state FROM {table} "
+                f"WHERE originator_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY originator_id, originator_version",
+                ([str(subject_id) for subject_id in chunk],),
+                [subject_id.hex for subject_id in chunk],
+            )
+            stored += [
+                StoredEvent(
+                    originator_id=row[0] if isinstance(row[0], UUID) else UUID(row[0]),
+                    originator_version=row[1],
+                    topic=row[2],
+                    state=bytes(row[3]),
                 )
-                return {row["originator_id"] for row in cursor.fetchall()}
-        by_hex = {subject_id.hex: subject_id for subject_id in subject_ids}
-        hexes = list(by_hex)
-        found: set[UUID] = set()
-        with recorder.datastore.transaction(commit=False) as cursor:
-            for start in range(0, len(hexes), 500):  # SQLite caps bound parameters
-                chunk = hexes[start:start + 500]
-                cursor.execute(
-                    f"SELECT originator_id FROM {table} "  # noqa: S608 (library table name)
-                    f"WHERE originator_version = 1 AND originator_id IN "
-                    f"({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                found.update(by_hex[row[0]] for row in cursor.fetchall())
-        return found
+                for row in rows
+            ]
+        subjects: dict[UUID, Subject] = {}
+        for stored_event in stored:
+            event = self.mapper.to_domain_event(stored_event)
+            subjects[event.originator_id] = event.mutate(subjects.get(event.originator_id))
+        return subjects
 
     def position_of(self, subject_id: UUID, version: int) -> int:
         """The global log position of one stored event (for answering a retried write)."""
+        [row] = self._select(
+            "SELECT notification_id FROM {table} "
+            "WHERE originator_id = %s AND originator_version = %s",
+            "SELECT rowid FROM {table} WHERE originator_id = ? AND originator_version = ?",
+            (subject_id, version),
+            (subject_id.hex, version),
+        )
+        return int(row[0])
+
+    def _select(
+        self,
+        postgres_sql: str,
+        sqlite_sql: str,
+        postgres_params: Sequence[Any],
+        sqlite_params: Sequence[Any],
+    ) -> list[tuple[Any, ...]]:
+        """A read of the library's events table, in each backend's dialect (its id columns
+        differ: UUID and notification_id on PostgreSQL, hex text and rowid on SQLite)."""
         recorder: Any = self.recorder
         table = recorder.events_table_name
         if type(recorder).__module__ == "eventsourcing.postgres":
             with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT notification_id FROM {table} "  # noqa: S608 (library table name)
-                    "WHERE originator_id = %s AND originator_version = %s",
-                    (subject_id, version),
-                )
-                row = cursor.fetchone()
-                return int(row["notification_id"])
+                cursor.execute(postgres_sql.format(table=table), postgres_params)
+                return [tuple(row.values()) for row in cursor.fetchall()]
         with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                f"SELECT rowid FROM {table} "  # noqa: S608 (library table name)
-                "WHERE originator_id = ? AND originator_version = ?",
-                (subject_id.hex, version),
-            )
-            return int(cursor.fetchone()[0])
+            cursor.execute(sqlite_sql.format(table=table), sqlite_params)
+            return [tuple(row) for row in cursor.fetchall()]
 
 
 def open_ledger(database: Database, *, create_tables: bool = True) -> CreditLedger:

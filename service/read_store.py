@@ -22,10 +22,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def sync_engine(database: Database) -> Engine:
     if not database.is_sqlite:
-        return create_engine(database.sync_url(), pool_size=4, max_overflow=4,
-                             pool_pre_ping=True)
-    engine = create_engine(database.sync_url(),
-                           connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        return create_engine(database.sync_url(), pool_size=4, max_overflow=4, pool_pre_ping=True)
+    engine = create_engine(
+        database.sync_url(), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    )
 
     # pysqlite's deferred BEGIN would let two writers read the same tracked position and then
     # fail to upgrade their locks; BEGIN IMMEDIATE takes the write lock up front instead.
@@ -43,9 +43,11 @@ def sync_engine(database: Database) -> Engine:
 
 def async_engine(database: Database) -> AsyncEngine:
     if not database.is_sqlite:
-        return create_async_engine(database.async_url(), pool_size=10, max_overflow=10,
-                                   pool_pre_ping=True)
-    engine = create_async_engine(database.async_url(),
-                                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        return create_async_engine(
+            database.async_url(), pool_size=10, max_overflow=10, pool_pre_ping=True
+        )
+    engine = create_async_engine(
+        database.async_url(), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    )
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

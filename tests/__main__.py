@@ -1,6 +1,7 @@
 """The whole test suite, as `python3 dev.py test` (and CI) runs it.
 
-Runs pytest over every tier (architecture contracts included) on SQLite and on PostgreSQL. With CI set, a PostgreSQL that cannot be reached fails the run."""
+Runs pytest over every tier (architecture contracts included) on SQLite and on PostgreSQL.
+With CI set, a PostgreSQL that cannot be reached fails the run."""
 
 from __future__ import annotations
 

@@ -23,61 +23,116 @@ def resident_id(serial: int, region: str = "410105", birth: str = "19850314") ->
 
 
 def enterprise(serial: int = 1, **overrides: Any) -> dict[str, Any]:
-    return {"kind": "enterprise", "code": uscc(serial), "name": f"郑州宏达道路运输有限公司{serial}",
-            "region_code": "410105", "sectors": ["road_transport"], **overrides}
+    return {
+        "kind": "enterprise",
+        "code": uscc(serial),
+        "name": f"郑州宏达道路运输有限公司{serial}",
+        "region_code": "410105",
+        "sectors": ["road_transport"],
+        **overrides,
+    }
 
 
 def individual(serial: int = 1, **overrides: Any) -> dict[str, Any]:
-    return {"kind": "individual", "code": resident_id(serial), "name": "王建国",
-            "region_code": "410105", "sectors": ["road_transport"], **overrides}
+    return {
+        "kind": "individual",
+        "code": resident_id(serial),
+        "name": "王建国",
+        "region_code": "410105",
+        "sectors": ["road_transport"],
+        **overrides,
+    }
 
 
 def _common(source_ref: str, decision_date: str, authority_code: str) -> dict[str, Any]:
-    return {"decision_date": decision_date, "authority_name": AUTHORITY_NAME,
-            "authority_code": authority_code, "source_ref": source_ref}
-
-
-def penalty(source_ref: str = "郑交执罚〔2026〕0001号", *, severity: str = "general",
-            decision_date: str = "2026-10-15", authority_code: str = AUTHORITY_CODE,
-            **overrides: Any) -> dict[str, Any]:
     return {
-        "type": "PenaltyDecided", **_common(source_ref, decision_date, authority_code),
-        "severity": severity, "procedure": "general", "violation_type": "超限运输",
-        "facts": "车辆超限 30% 行驶高速公路", "legal_basis": "《公路安全保护条例》第六十四条",
-        "penalty_categories": ["罚款"], "content": "罚款人民币贰万元", "fine_amount": "2.0",
+        "decision_date": decision_date,
+        "authority_name": AUTHORITY_NAME,
+        "authority_code": authority_code,
+        "source_ref": source_ref,
+    }
+
+
+def penalty(
+    source_ref: str = "郑交执罚〔2026〕0001号",
+    *,
+    severity: str = "general",
+    decision_date: str = "2026-10-15",
+    authority_code: str = AUTHORITY_CODE,
+    **overrides: Any,
+) -> dict[str, Any]:
+    return {
+        "type": "PenaltyDecided",
+        **_common(source_ref, decision_date, authority_code),
+        "severity": severity,
+        "procedure": "general",
+        "violation_type": "超限运输",
+        "facts": "车辆超限 30% 行驶高速公路",
+        "legal_basis": "《公路安全保护条例》第六十四条",
+        "penalty_categories": ["罚款"],
+        "content": "罚款人民币贰万元",
+        "fine_amount": "2.0",
         **overrides,
     }
 
 
-def licence(source_ref: str = "豫交许〔2025〕0001号", *, decision_date: str = "2025-03-01",
-            valid_until: str | None = "2029-03-01", **overrides: Any) -> dict[str, Any]:
+def licence(
+    source_ref: str = "豫交许〔2025〕0001号",
+    *,
+    decision_date: str = "2025-03-01",
+    valid_until: str | None = "2029-03-01",
+    **overrides: Any,
+) -> dict[str, Any]:
     return {
-        "type": "LicenceGranted", **_common(source_ref, decision_date, AUTHORITY_CODE),
-        "licence_type": "普通", "document_name": "道路运输经营许可证",
-        "content": "道路普通货物运输", "valid_from": decision_date, "valid_until": valid_until,
+        "type": "LicenceGranted",
+        **_common(source_ref, decision_date, AUTHORITY_CODE),
+        "licence_type": "普通",
+        "document_name": "道路运输经营许可证",
+        "content": "道路普通货物运输",
+        "valid_from": decision_date,
+        "valid_until": valid_until,
         **overrides,
     }
 
 
-def rating(source_ref: str = "豫交评〔2026〕0001号", *, scheme: str = "highway_construction",
-           grade: str = "A", score: str | None = "88", decision_date: str = "2026-03-01",
-           valid_from: str = "2026-03-01", valid_until: str = "2027-03-01") -> dict[str, Any]:
+def rating(
+    source_ref: str = "豫交评〔2026〕0001号",
+    *,
+    scheme: str = "highway_construction",
+    grade: str = "A",
+    score: str | None = "88",
+    decision_date: str = "2026-03-01",
+    valid_from: str = "2026-03-01",
+    valid_until: str = "2027-03-01",
+) -> dict[str, Any]:
     return {
-        "type": "RatingIssued", **_common(source_ref, decision_date, AUTHORITY_CODE),
-        "scheme": scheme, "grade": grade, "score": score, "valid_from": valid_from,
+        "type": "RatingIssued",
+        **_common(source_ref, decision_date, AUTHORITY_CODE),
+        "scheme": scheme,
+        "grade": grade,
+        "score": score,
+        "valid_from": valid_from,
         "valid_until": valid_until,
     }
 
 
-def list_entry(source_ref: str = "豫交黑〔2026〕0001号", *, list_type: str = "black",
-               decision_date: str = "2026-06-01", planned_end: str | None = "2029-06-01"
-               ) -> dict[str, Any]:
+def list_entry(
+    source_ref: str = "豫交黑〔2026〕0001号",
+    *,
+    list_type: str = "black",
+    decision_date: str = "2026-06-01",
+    planned_end: str | None = "2029-06-01",
+) -> dict[str, Any]:
     return {
-        "type": "ListEntered", **_common(source_ref, decision_date, AUTHORITY_CODE),
-        "list_type": list_type, "basis": "严重超限超载", "planned_end": planned_end,
+        "type": "ListEntered",
+        **_common(source_ref, decision_date, AUTHORITY_CODE),
+        "list_type": list_type,
+        "basis": "严重超限超载",
+        "planned_end": planned_end,
     }
 
 
-def follow_up(record_type: str, source_ref: str, decision_date: str = "2026-11-01",
-              **fields: Any) -> dict[str, Any]:
+def follow_up(
+    record_type: str, source_ref: str, decision_date: str = "2026-11-01", **fields: Any
+) -> dict[str, Any]:
     return {"type": record_type, **_common(source_ref, decision_date, AUTHORITY_CODE), **fields}

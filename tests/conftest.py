@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -19,7 +19,7 @@ from service.migrations import upgrade
 from service.settings import Settings
 from tests.postgres import ADMIN_URL, postgres_reachable
 
-NOW = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)  # 12:00 in Beijing, a Friday
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Beijing, a Friday
 STORE_TABLES = ("credit_events", "credit_snapshots", "subjects", "records", "projection_tracking")
 
 
@@ -71,8 +71,11 @@ def clock() -> FixedClock:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(
-        environment="test", database_url=database_url, subject_id_key="test-subject-key",
-        projection_poll_seconds=0.05, read_your_writes_timeout_seconds=5,
+        environment="test",
+        database_url=database_url,
+        subject_id_key="test-subject-key",
+        projection_poll_seconds=0.05,
+        read_your_writes_timeout_seconds=5,
     )
 
 

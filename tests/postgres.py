@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 
-ADMIN_URL = os.environ.get("CREDIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "CREDIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def postgres_reachable() -> tuple[bool, str]:

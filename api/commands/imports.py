@@ -20,7 +20,10 @@ async def import_file(file: UploadFile, services: ServicesDep, client: ClientDep
     their line number and reason and never stop or half-write the good ones."""
     try:
         report = await run_in_threadpool(
-            import_stream, file.file, file.filename or "upload", services.files,
+            import_stream,
+            file.file,
+            file.filename or "upload",
+            services.files,
             recorded_by=client,
         )
     except ImportFileError as error:

@@ -15,19 +15,28 @@ from service.commands import AnyRecordCommand, RegisterSubject
 router = APIRouter(prefix="/v1", tags=["recording"])
 
 IDEMPOTENCY_KEY = Header(
-    alias="Idempotency-Key", min_length=1, max_length=200,
+    alias="Idempotency-Key",
+    min_length=1,
+    max_length=200,
     description="Makes a retried POST return the first answer instead of writing again.",
 )
 IF_MATCH = Header(
-    alias="If-Match", max_length=40,
+    alias="If-Match",
+    max_length=40,
     description="The stream version the write expects (optimistic concurrency, 412 if not).",
 )
 
 
 @router.post(
-    "/subjects", status_code=status.HTTP_201_CREATED, response_model=Acknowledged,
-    responses={200: {"description": "The code was registered before; that subject is returned",
-                     "model": Acknowledged}},
+    "/subjects",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Acknowledged,
+    responses={
+        200: {
+            "description": "The code was registered before; that subject is returned",
+            "model": Acknowledged,
+        }
+    },
 )
 def register_subject(
     command: RegisterSubject, services: ServicesDep, client: ClientDep, response: Response
@@ -37,15 +46,22 @@ def register_subject(
     if not ack.created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/v1/subjects/{ack.subject_id}"
-    return Acknowledged(subject_id=ack.subject_id, version=ack.version, position=ack.position,
-                        created=ack.created)
+    return Acknowledged(
+        subject_id=ack.subject_id, version=ack.version, position=ack.position, created=ack.created
+    )
 
 
 @router.post(
-    "/subjects/{subject_id}/events", status_code=status.HTTP_201_CREATED,
+    "/subjects/{subject_id}/events",
+    status_code=status.HTTP_201_CREATED,
     response_model=RecordAcknowledged,
-    responses={200: {"description": "The same record (type, authority, decision number) is "
-                     "already in the stream; nothing was written", "model": RecordAcknowledged}},
+    responses={
+        200: {
+            "description": "The same record (type, authority, decision number) is "
+            "already in the stream; nothing was written",
+            "model": RecordAcknowledged,
+        }
+    },
 )
 def append_event(
     subject_id: UUID,
@@ -58,7 +74,10 @@ def append_event(
 ) -> RecordAcknowledged:
     """Append one event of the catalogue (the `type` field chooses which) to a subject's stream."""
     ack = services.files.append(
-        subject_id, command, recorded_by=client, request_key=idempotency_key,
+        subject_id,
+        command,
+        recorded_by=client,
+        request_key=idempotency_key,
         expected_version=_expected_version(if_match),
     )
     if not ack.created and not ack.replayed:
@@ -66,8 +85,12 @@ def append_event(
     response.headers["ETag"] = f'"{ack.version}"'
     assert ack.record_id is not None
     return RecordAcknowledged(
-        subject_id=ack.subject_id, record_id=ack.record_id, event_id=ack.record_id,
-        version=ack.version, position=ack.position, created=ack.created or ack.replayed,
+        subject_id=ack.subject_id,
+        record_id=ack.record_id,
+        event_id=ack.record_id,
+        version=ack.version,
+        position=ack.position,
+        created=ack.created or ack.replayed,
     )
 
 
@@ -76,6 +99,7 @@ def _expected_version(if_match: str | None) -> int | None:
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
     if not value.isdigit():
-        raise Problem(400, "invalid-if-match",
-                      'If-Match must be the stream version, e.g. If-Match: "3"')
+        raise Problem(
+            400, "invalid-if-match", 'If-Match must be the stream version, e.g. If-Match: "3"'
+        )
     return int(value)

@@ -9,8 +9,14 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import PositionDep, ServicesDep, TodayDep
 from api.errors import Problem
-from api.schemas import BatchStatusItem, BatchStatusRequest, BatchStatusResponse, CodeLookup, \
-    RecordPage, Status
+from api.schemas import (
+    BatchStatusItem,
+    BatchStatusRequest,
+    BatchStatusResponse,
+    CodeLookup,
+    RecordPage,
+    Status,
+)
 from domain import codes
 from projections.credit_file import queries
 
@@ -37,11 +43,18 @@ def _answer(request: Request, response: Response, status: dict) -> Status | Resp
     return Status(**status)
 
 
-@router.get("/subjects/{subject_id}/status", response_model=Status,
-            responses={304: {"description": "Unchanged since the ETag sent in If-None-Match"}})
+@router.get(
+    "/subjects/{subject_id}/status",
+    response_model=Status,
+    responses={304: {"description": "Unchanged since the ETag sent in If-None-Match"}},
+)
 async def subject_status(
-    subject_id: UUID, request: Request, response: Response, services: ServicesDep,
-    today: TodayDep, position: PositionDep,
+    subject_id: UUID,
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    today: TodayDep,
+    position: PositionDep,
 ):
     """The subject's credit status now: grades, list memberships, published record counts."""
     status = await _status(services, subject_id, today, position)
@@ -52,8 +65,12 @@ async def subject_status(
 
 @router.post("/subjects:lookup", response_model=Status)
 async def lookup_by_code(
-    body: CodeLookup, request: Request, response: Response, services: ServicesDep,
-    today: TodayDep, position: PositionDep,
+    body: CodeLookup,
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    today: TodayDep,
+    position: PositionDep,
 ):
     """Status by code (USCC, resident ID or plate). A POST, so that no ID number is in a URL."""
     subject_id = _subject_id_for(services, body.code, today)
@@ -68,32 +85,54 @@ async def batch_status(
     body: BatchStatusRequest, services: ServicesDep, today: TodayDep, position: PositionDep
 ) -> BatchStatusResponse:
     """Up to 200 codes at once (a bid opening): one answer per code, in order."""
-    wanted = [(index, code, _subject_id_for(services, code, today))
-              for index, code in enumerate(body.codes)]
+    wanted = [
+        (index, code, _subject_id_for(services, code, today))
+        for index, code in enumerate(body.codes)
+    ]
     async with services.read_engine.connect() as conn:
         found = await queries.statuses(conn, [sid for _, _, sid in wanted if sid], today)
     results = []
     for index, code, subject_id in wanted:
         masked = _masked(code)
         if subject_id is None:
-            results.append(BatchStatusItem(index=index, code_masked=masked, found=False,
-                                           reason="not a valid USCC, resident ID or plate"))
+            results.append(
+                BatchStatusItem(
+                    index=index,
+                    code_masked=masked,
+                    found=False,
+                    reason="not a valid USCC, resident ID or plate",
+                )
+            )
         elif subject_id not in found:
-            results.append(BatchStatusItem(index=index, code_masked=masked, found=False,
-                                           reason="no subject is registered with this code"))
+            results.append(
+                BatchStatusItem(
+                    index=index,
+                    code_masked=masked,
+                    found=False,
+                    reason="no subject is registered with this code",
+                )
+            )
         else:
             status = Status(**found[subject_id], position=position, evaluated_on=today)
-            results.append(BatchStatusItem(index=index, code_masked=masked, found=True,
-                                           status=status))
+            results.append(
+                BatchStatusItem(index=index, code_masked=masked, found=True, status=status)
+            )
     return BatchStatusResponse(results=results, position=position, evaluated_on=today)
 
 
 @router.get("/subjects/{subject_id}/records", response_model=RecordPage)
 async def subject_records(
-    subject_id: UUID, services: ServicesDep, today: TodayDep, position: PositionDep,
-    include: Annotated[Literal["published", "all"], Query(
-        description="published (default): what agencies see today; all: every record with "
-        "its publication state")] = "published",
+    subject_id: UUID,
+    services: ServicesDep,
+    today: TodayDep,
+    position: PositionDep,
+    include: Annotated[
+        Literal["published", "all"],
+        Query(
+            description="published (default): what agencies see today; all: every record with "
+            "its publication state"
+        ),
+    ] = "published",
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> RecordPage:
@@ -106,11 +145,17 @@ async def subject_records(
         if not await queries.subject_exists(conn, subject_id):
             raise Problem(404, "subject-not-found", f"no subject {subject_id}")
         rows, next_after = await queries.record_page(
-            conn, subject_id, today, include_unpublished=include == "all",
-            after_position=after, limit=limit,
+            conn,
+            subject_id,
+            today,
+            include_unpublished=include == "all",
+            after_position=after,
+            limit=limit,
         )
     return RecordPage(
-        subject_id=subject_id, records=rows, position=position,
+        subject_id=subject_id,
+        records=rows,
+        position=position,
         next_cursor=queries.encode_cursor(next_after) if next_after is not None else None,
     )
 

@@ -20,8 +20,14 @@ from domain.publication import record_window
 from projections.tables import records, subjects
 
 DATE_FIELDS = frozenset(
-    {"decision_date", "valid_from", "valid_until", "due_date", "planned_end",
-     "declared_publication_end"}
+    {
+        "decision_date",
+        "valid_from",
+        "valid_until",
+        "due_date",
+        "planned_end",
+        "declared_publication_end",
+    }
 )
 # Follow-ups and the field naming the record they end.
 ENDING_FIELDS = {
@@ -48,9 +54,24 @@ SUMMARY_FIELDS = {
     "RecordRevoked": ("reason",),
 }
 UPDATABLE = (
-    "state", "revoked_by", "ended_on", "ended_by", "correction_count", "corrected_at",
-    "severity", "decision_date", "publish_from", "publish_until", "list_type", "scheme",
-    "grade", "score", "valid_from", "valid_until", "summary", "details",
+    "state",
+    "revoked_by",
+    "ended_on",
+    "ended_by",
+    "correction_count",
+    "corrected_at",
+    "severity",
+    "decision_date",
+    "publish_from",
+    "publish_until",
+    "list_type",
+    "scheme",
+    "grade",
+    "score",
+    "valid_from",
+    "valid_until",
+    "summary",
+    "details",
 )
 
 
@@ -88,9 +109,9 @@ def derived_columns(record_type: str, details: dict[str, Any]) -> dict[str, Any]
         "score": Decimal(score) if score is not None else None,
         "valid_from": fields.get("valid_from"),
         "valid_until": fields.get("valid_until"),
-        "summary": " · ".join(
-            str(fields[f]) for f in SUMMARY_FIELDS[record_type] if fields.get(f)
-        )[:500],
+        "summary": " · ".join(str(fields[f]) for f in SUMMARY_FIELDS[record_type] if fields.get(f))[
+            :500
+        ],
         "details": details,
     }
 
@@ -109,9 +130,11 @@ class CreditFileProjector:
             if record_id in new_records:
                 return new_records[record_id]
             if record_id not in stored:
-                found = conn.execute(
-                    select(records).where(records.c.record_id == record_id)
-                ).mappings().first()
+                found = (
+                    conn.execute(select(records).where(records.c.record_id == record_id))
+                    .mappings()
+                    .first()
+                )
                 if found is None:
                     return None
                 stored[record_id] = dict(found)
@@ -141,14 +164,18 @@ class CreditFileProjector:
         if stored:
             conn.execute(
                 update(records).where(records.c.record_id == bindparam("b_record_id")),
-                [{"b_record_id": rid, **{c: row[c] for c in UPDATABLE}}
-                 for rid, row in stored.items()],
+                [
+                    {"b_record_id": rid, **{c: row[c] for c in UPDATABLE}}
+                    for rid, row in stored.items()
+                ],
             )
         if heads:
             conn.execute(
                 update(subjects).where(subjects.c.subject_id == bindparam("b_subject_id")),
-                [{"b_subject_id": sid, "version": v, "position": p}
-                 for sid, (v, p) in heads.items()],
+                [
+                    {"b_subject_id": sid, "version": v, "position": p}
+                    for sid, (v, p) in heads.items()
+                ],
             )
 
     def _apply_record(self, event: RecordEvent, position: int, new_records, row_of) -> None:

@@ -65,11 +65,13 @@ async def statuses(
     known = list(result)
 
     standing = await conn.execute(
-        select(records).where(
+        select(records)
+        .where(
             records.c.subject_id.in_(known),
             records.c.family.in_(("rating", "list")),
             records.c.state == "active",
-        ).order_by(records.c.decision_date, records.c.position)
+        )
+        .order_by(records.c.decision_date, records.c.position)
     )
     latest_rating: dict[tuple[UUID, str], dict[str, Any]] = {}
     for row in standing.mappings():
@@ -80,24 +82,28 @@ async def statuses(
             row["details"].get("planned_end") is None
             or date.fromisoformat(row["details"]["planned_end"]) > today
         ):
-            result[row["subject_id"]]["lists"].append({
-                "list_type": row["list_type"],
-                "entered_on": row["decision_date"],
-                "basis": row["details"]["basis"],
-                "planned_end": row["details"].get("planned_end"),
+            result[row["subject_id"]]["lists"].append(
+                {
+                    "list_type": row["list_type"],
+                    "entered_on": row["decision_date"],
+                    "basis": row["details"]["basis"],
+                    "planned_end": row["details"].get("planned_end"),
+                    "record_id": row["record_id"],
+                    "authority_name": row["authority_name"],
+                }
+            )
+    for (subject_id, scheme), row in sorted(latest_rating.items(), key=lambda item: item[0][1]):
+        result[subject_id]["grades"].append(
+            {
+                "scheme": scheme,
+                "grade": row["grade"],
+                "score": row["score"],
+                "valid_from": row["valid_from"],
+                "valid_until": row["valid_until"],
                 "record_id": row["record_id"],
                 "authority_name": row["authority_name"],
-            })
-    for (subject_id, scheme), row in sorted(latest_rating.items(), key=lambda item: item[0][1]):
-        result[subject_id]["grades"].append({
-            "scheme": scheme,
-            "grade": row["grade"],
-            "score": row["score"],
-            "valid_from": row["valid_from"],
-            "valid_until": row["valid_until"],
-            "record_id": row["record_id"],
-            "authority_name": row["authority_name"],
-        })
+            }
+        )
 
     counts = await conn.execute(
         select(records.c.subject_id, records.c.family, func.count())
@@ -128,8 +134,13 @@ FOLLOW_UP_FAMILIES = ("correction", "revocation", "list_exit", "commitment_outco
 
 
 async def record_page(
-    conn: AsyncConnection, subject_id: UUID, today: date, *, include_unpublished: bool,
-    after_position: int | None, limit: int,
+    conn: AsyncConnection,
+    subject_id: UUID,
+    today: date,
+    *,
+    include_unpublished: bool,
+    after_position: int | None,
+    limit: int,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """A page of a subject's records, newest recorded first, with each one's publication state."""
     query = select(records).where(records.c.subject_id == subject_id)
@@ -175,4 +186,3 @@ def _record_view(row: Any, today: date) -> dict[str, Any]:
         "details": row["details"],
         "position": row["position"],
     }
-

@@ -28,65 +28,102 @@ async def test_status_shows_grade_lists_and_published_counts(client):
     await record(client, sid, penalty("P-1", severity="general", decision_date="2026-10-01"))
     await record(client, sid, penalty("P-2", severity="minor", decision_date="2026-10-02"))
     last = await record(client, sid, list_entry())
-    response = await client.get(f"/v1/subjects/{sid}/status",
-                                params={"min_position": last["position"]})
+    response = await client.get(
+        f"/v1/subjects/{sid}/status", params={"min_position": last["position"]}
+    )
     assert response.status_code == 200
     status = response.json()
     assert status["position"] >= last["position"]
     assert status["version"] == 6
     assert [(g["scheme"], g["grade"], g["score"]) for g in status["grades"]] == [
-        ("highway_construction", "A", "88.00")]
+        ("highway_construction", "A", "88.00")
+    ]
     assert [(m["list_type"], m["entered_on"]) for m in status["lists"]] == [("black", "2026-06-01")]
     # the minor penalty is not published; licence, general penalty, rating, black list are
     assert status["published_records"] == {
-        "total": 4, "by_family": {"licence": 1, "penalty": 1, "rating": 1, "list": 1}}
+        "total": 4,
+        "by_family": {"licence": 1, "penalty": 1, "rating": 1, "list": 1},
+    }
     assert response.headers["etag"] == 'W/"6-2026-11-20"'
 
 
 async def test_an_unchanged_status_answers_304_to_its_etag(client):
     sid = await new_subject(client)
     created = await record(client, sid, licence())
-    first = await client.get(f"/v1/subjects/{sid}/status",
-                             params={"min_position": created["position"]})
-    again = await client.get(f"/v1/subjects/{sid}/status",
-                             headers={"If-None-Match": first.headers["etag"]})
+    first = await client.get(
+        f"/v1/subjects/{sid}/status", params={"min_position": created["position"]}
+    )
+    again = await client.get(
+        f"/v1/subjects/{sid}/status", headers={"If-None-Match": first.headers["etag"]}
+    )
     assert again.status_code == 304
 
 
 async def test_an_expired_rating_and_an_exited_list_no_longer_count(client):
     sid = await new_subject(client)
-    await record(client, sid, rating("R-old", valid_from="2024-01-01", valid_until="2025-01-01",
-                                     decision_date="2024-01-01"))
+    await record(
+        client,
+        sid,
+        rating(
+            "R-old", valid_from="2024-01-01", valid_until="2025-01-01", decision_date="2024-01-01"
+        ),
+    )
     entry = await record(client, sid, list_entry(list_type="red", planned_end=None))
-    last = await record(client, sid, follow_up("ListExited", "EXIT-1", decision_date="2026-11-01",
-                                               entry_record_id=entry["record_id"],
-                                               reason="主动退出"))
-    status = (await client.get(f"/v1/subjects/{sid}/status",
-                               params={"min_position": last["position"]})).json()
+    last = await record(
+        client,
+        sid,
+        follow_up(
+            "ListExited",
+            "EXIT-1",
+            decision_date="2026-11-01",
+            entry_record_id=entry["record_id"],
+            reason="主动退出",
+        ),
+    )
+    status = (
+        await client.get(f"/v1/subjects/{sid}/status", params={"min_position": last["position"]})
+    ).json()
     assert status["grades"] == []
     assert status["lists"] == []
     records = (await client.get(f"/v1/subjects/{sid}/records", params={"include": "all"})).json()
     by_type = {r["type"]: r for r in records["records"]}
     assert by_type["ListEntered"]["publication"] == {
-        "state": "expired", "from": "2026-06-01", "until": "2026-11-01"}
+        "state": "expired",
+        "from": "2026-06-01",
+        "until": "2026-11-01",
+    }
     assert by_type["ListEntered"]["ended_on"] == "2026-11-01"
     assert by_type["RatingIssued"]["publication"]["state"] == "expired"
 
 
 async def test_records_show_publication_windows_by_severity_and_era(client):
     sid = await new_subject(client)
-    await record(client, sid, penalty("OLD-SERIOUS", severity="serious", decision_date="2025-06-30"))
-    await record(client, sid, penalty("NEW-SERIOUS", severity="serious", decision_date="2026-06-30"))
+    await record(
+        client, sid, penalty("OLD-SERIOUS", severity="serious", decision_date="2025-06-30")
+    )
+    await record(
+        client, sid, penalty("NEW-SERIOUS", severity="serious", decision_date="2026-06-30")
+    )
     last = await record(client, sid, penalty("OLD-GENERAL", decision_date="2025-08-01"))
-    page = (await client.get(f"/v1/subjects/{sid}/records",
-                             params={"include": "all", "min_position": last["position"]})).json()
+    page = (
+        await client.get(
+            f"/v1/subjects/{sid}/records",
+            params={"include": "all", "min_position": last["position"]},
+        )
+    ).json()
     windows = {r["source_ref"]: r["publication"] for r in page["records"]}
     # 2019 rules: serious 6 months - 3 years; 2026 rules: serious 1-3 years; general 3 months-1 year
-    assert windows["OLD-SERIOUS"] == {"state": "published", "from": "2025-06-30",
-                                      "until": "2028-06-30"}
+    assert windows["OLD-SERIOUS"] == {
+        "state": "published",
+        "from": "2025-06-30",
+        "until": "2028-06-30",
+    }
     assert windows["NEW-SERIOUS"]["until"] == "2029-06-30"
-    assert windows["OLD-GENERAL"] == {"state": "expired", "from": "2025-08-01",
-                                      "until": "2026-08-01"}
+    assert windows["OLD-GENERAL"] == {
+        "state": "expired",
+        "from": "2025-08-01",
+        "until": "2026-08-01",
+    }
     published = (await client.get(f"/v1/subjects/{sid}/records")).json()
     assert {r["source_ref"] for r in published["records"]} == {"OLD-SERIOUS", "NEW-SERIOUS"}
 
@@ -95,13 +132,30 @@ async def test_revoked_and_corrected_records(client):
     sid = await new_subject(client)
     annulled = await record(client, sid, penalty("P-ANNUL"))
     changed = await record(client, sid, penalty("P-CHANGE", severity="general"))
-    await record(client, sid, follow_up("RecordRevoked", "REV-1",
-                                        target_record_id=annulled["record_id"], reason="复议撤销"))
-    last = await record(client, sid, follow_up(
-        "RecordCorrected", "COR-1", target_record_id=changed["record_id"],
-        changes={"severity": "serious", "fine_amount": "5.0"}, reason="处罚决定更正"))
-    page = (await client.get(f"/v1/subjects/{sid}/records",
-                             params={"include": "all", "min_position": last["position"]})).json()
+    await record(
+        client,
+        sid,
+        follow_up(
+            "RecordRevoked", "REV-1", target_record_id=annulled["record_id"], reason="复议撤销"
+        ),
+    )
+    last = await record(
+        client,
+        sid,
+        follow_up(
+            "RecordCorrected",
+            "COR-1",
+            target_record_id=changed["record_id"],
+            changes={"severity": "serious", "fine_amount": "5.0"},
+            reason="处罚决定更正",
+        ),
+    )
+    page = (
+        await client.get(
+            f"/v1/subjects/{sid}/records",
+            params={"include": "all", "min_position": last["position"]},
+        )
+    ).json()
     by_ref = {r["source_ref"]: r for r in page["records"]}
     assert set(by_ref) == {"P-ANNUL", "P-CHANGE"}
     assert by_ref["P-ANNUL"]["publication"]["state"] == "revoked"
@@ -139,12 +193,17 @@ async def test_lookup_by_code_and_batch_status(client):
     sid = await new_subject(client, company)
     await new_subject(client, person)
     last = await record(client, sid, rating())
-    found = await client.post("/v1/subjects:lookup", json={"code": company["code"].lower()},
-                              params={"min_position": last["position"]})
+    found = await client.post(
+        "/v1/subjects:lookup",
+        json={"code": company["code"].lower()},
+        params={"min_position": last["position"]},
+    )
     assert found.status_code == 200
     assert found.json()["subject_id"] == sid
-    batch = await client.post("/v1/status:batch", json={
-        "codes": [company["code"], person["code"], "91410105MA99999999", "not-a-code"]})
+    batch = await client.post(
+        "/v1/status:batch",
+        json={"codes": [company["code"], person["code"], "91410105MA99999999", "not-a-code"]},
+    )
     assert batch.status_code == 200
     results = batch.json()["results"]
     assert [r["found"] for r in results] == [True, True, False, False]

@@ -45,8 +45,9 @@ async def test_an_individuals_id_number_never_appears_in_ids_or_answers(client):
     body = individual(5)
     created = (await client.post("/v1/subjects", json=body)).json()
     assert body["code"] not in str(created)
-    status = await client.get(f"/v1/subjects/{created['subject_id']}/status",
-                              params={"min_position": created["position"]})
+    status = await client.get(
+        f"/v1/subjects/{created['subject_id']}/status", params={"min_position": created["position"]}
+    )
     assert status.status_code == 200
     assert body["code"] not in status.text
     assert status.json()["code_masked"] == body["code"][:6] + "********" + body["code"][-4:]
@@ -108,7 +109,8 @@ async def test_the_same_decision_number_from_the_same_authority_is_one_record(cl
     first = await client.post(url, json=penalty("郑交执罚〔2026〕0100号"))
     again = await client.post(url, json=penalty("郑交执罚〔2026〕0100号"))
     other_authority = await client.post(
-        url, json=penalty("郑交执罚〔2026〕0100号", authority_code=OTHER_AUTHORITY_CODE))
+        url, json=penalty("郑交执罚〔2026〕0100号", authority_code=OTHER_AUTHORITY_CODE)
+    )
     assert first.status_code == 201
     assert again.status_code == 200
     assert again.json()["record_id"] == first.json()["record_id"]
@@ -142,7 +144,7 @@ async def test_if_match_gives_optimistic_concurrency(client):
     [
         (b'{"type": "PenaltyDecided",', 400, "malformed-json"),
         (b'{"type": "PenaltyWished", "decision_date": "2026-01-01"}', 422, "validation-error"),
-        (b'[]', 422, "validation-error"),
+        (b"[]", 422, "validation-error"),
     ],
 )
 async def test_malformed_bodies_are_refused_and_nothing_is_written(
@@ -150,7 +152,8 @@ async def test_malformed_bodies_are_refused_and_nothing_is_written(
 ):
     subject = await register(client)
     response = await client.post(
-        f"/v1/subjects/{subject['subject_id']}/events", content=content,
+        f"/v1/subjects/{subject['subject_id']}/events",
+        content=content,
         headers={"content-type": "application/json"},
     )
     assert response.status_code == status
@@ -160,8 +163,9 @@ async def test_malformed_bodies_are_refused_and_nothing_is_written(
 
 async def test_a_future_decision_date_is_refused(client, services):
     subject = await register(client)
-    response = await client.post(f"/v1/subjects/{subject['subject_id']}/events",
-                                 json=penalty(decision_date="2026-11-21"))
+    response = await client.post(
+        f"/v1/subjects/{subject['subject_id']}/events", json=penalty(decision_date="2026-11-21")
+    )
     assert response.status_code == 422
     assert "in the future" in response.json()["detail"]
     assert await _stream_version(services, subject) == 1
@@ -169,15 +173,17 @@ async def test_a_future_decision_date_is_refused(client, services):
 
 async def test_a_negative_fine_is_refused(client):
     subject = await register(client)
-    response = await client.post(f"/v1/subjects/{subject['subject_id']}/events",
-                                 json=penalty(fine_amount="-1"))
+    response = await client.post(
+        f"/v1/subjects/{subject['subject_id']}/events", json=penalty(fine_amount="-1")
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["location"][-1] == "fine_amount"
 
 
 async def test_an_unknown_subject_is_404(client):
-    response = await client.post("/v1/subjects/6b9d7c4e-0000-8000-8000-000000000000/events",
-                                 json=penalty())
+    response = await client.post(
+        "/v1/subjects/6b9d7c4e-0000-8000-8000-000000000000/events", json=penalty()
+    )
     assert response.status_code == 404
     assert response.json()["type"].endswith("/subject-not-found")
 
@@ -195,11 +201,19 @@ async def test_follow_ups_must_name_a_record_of_the_right_type(client):
     subject = await register(client)
     url = f"/v1/subjects/{subject['subject_id']}/events"
     granted = (await client.post(url, json=licence())).json()
-    wrong = await client.post(url, json=follow_up(
-        "ListExited", "EXIT-1", entry_record_id=granted["record_id"], reason="期满"))
-    missing = await client.post(url, json=follow_up(
-        "RecordRevoked", "REV-1", target_record_id="6b9d7c4e-0000-8000-8000-000000000000",
-        reason="复议撤销"))
+    wrong = await client.post(
+        url,
+        json=follow_up("ListExited", "EXIT-1", entry_record_id=granted["record_id"], reason="期满"),
+    )
+    missing = await client.post(
+        url,
+        json=follow_up(
+            "RecordRevoked",
+            "REV-1",
+            target_record_id="6b9d7c4e-0000-8000-8000-000000000000",
+            reason="复议撤销",
+        ),
+    )
     assert wrong.status_code == 409
     assert "LicenceGranted" in wrong.json()["detail"]
     assert missing.status_code == 422

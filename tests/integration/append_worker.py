@@ -15,8 +15,9 @@ from tests.builders import penalty
 
 
 def main(database_url: str, subject_id: str, worker: str, count: str) -> None:
-    settings = Settings(environment="test", database_url=database_url,
-                        subject_id_key="test-subject-key")
+    settings = Settings(
+        environment="test", database_url=database_url, subject_id_key="test-subject-key"
+    )
     services = build_services(settings, migrate=False)
     for n in range(int(count)):
         command = record_command_adapter.validate_python(penalty(f"W{worker}-{n}"))

@@ -26,8 +26,12 @@ class StallingProjector(CreditFileProjector):
 
 
 def main(database_url: str, marker: str) -> None:
-    settings = Settings(environment="test", database_url=database_url,
-                        subject_id_key="test-subject-key", projection_page_size=50)
+    settings = Settings(
+        environment="test",
+        database_url=database_url,
+        subject_id_key="test-subject-key",
+        projection_page_size=50,
+    )
     services = build_services(settings, migrate=False)
     services.runner.projectors = [StallingProjector(Path(marker))]
     services.runner.catch_up()

@@ -1,4 +1,4 @@
-"""Several writers on one subject at once: every acknowledged event is in the stream exactly once."""
+"""Several writers on one subject at once: each acknowledged event is in the stream exactly once."""
 
 from __future__ import annotations
 
@@ -52,9 +52,18 @@ def test_processes_appending_to_one_subject_all_succeed_once(services, settings)
     subject = services.files.register(RegisterSubject(**enterprise()), recorded_by="t").subject_id
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.append_worker", settings.database_url,
-             str(subject), str(worker), "20"],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.append_worker",
+                settings.database_url,
+                str(subject),
+                str(worker),
+                "20",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for worker in range(3)
     ]
@@ -62,8 +71,9 @@ def test_processes_appending_to_one_subject_all_succeed_once(services, settings)
     for process in workers:
         out, _ = process.communicate(timeout=120)
         assert process.returncode == 0
-        acknowledged += [(r, int(v), int(p)) for r, v, p in (line.split() for line in
-                                                              out.splitlines())]
+        acknowledged += [
+            (r, int(v), int(p)) for r, v, p in (line.split() for line in out.splitlines())
+        ]
     assert len(acknowledged) == 60
     assert_exactly_once(services, subject, acknowledged)
 

@@ -23,8 +23,9 @@ def fill(services, subjects: int, records_each: int) -> int:
         ack = services.files.register(RegisterSubject(**enterprise(n + 1)), recorded_by="t")
         for m in range(records_each):
             body = penalty(f"P-{n}-{m}") if m % 2 else rating(f"R-{n}-{m}")
-            services.files.append(ack.subject_id, record_command_adapter.validate_python(body),
-                                  recorded_by="t")
+            services.files.append(
+                ack.subject_id, record_command_adapter.validate_python(body), recorded_by="t"
+            )
     return services.ledger.recorder.max_notification_id()
 
 
@@ -36,24 +37,36 @@ def test_catch_up_applies_each_event_once_and_resumes_where_it_stopped(services)
     # a new runner (a restart) resumes from the tracked position
     from projections.runner import ProjectionRunner
 
-    restarted = ProjectionRunner(services.ledger.recorder, services.ledger.mapper,
-                                 services.write_engine, services.runner.projectors, page_size=7)
+    restarted = ProjectionRunner(
+        services.ledger.recorder,
+        services.ledger.mapper,
+        services.write_engine,
+        services.runner.projectors,
+        page_size=7,
+    )
     assert restarted.catch_up() == head - 7
     assert restarted.position() == head
     rows = dump(services.write_engine)
     assert len(rows["subjects"]) == 5 and len(rows["records"]) == 20
 
 
-def test_a_runner_killed_mid_page_leaves_read_models_equal_to_a_rebuild(services, settings,
-                                                                       tmp_path):
+def test_a_runner_killed_mid_page_leaves_read_models_equal_to_a_rebuild(
+    services, settings, tmp_path
+):
     head = fill(services, subjects=6, records_each=10)
     services.runner.page_size = 50
     services.runner.process_next_page()  # the first page is committed before the kill
     committed = services.runner.position()
     marker = tmp_path / "in-page"
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.stall_in_page", settings.database_url,
-         str(marker)], cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.stall_in_page",
+            settings.database_url,
+            str(marker),
+        ],
+        cwd=ROOT,
     )
     try:
         deadline = time.monotonic() + 60

@@ -100,8 +100,15 @@ def test_subject_codes_and_names_look_real(seeded):
         if event.kind == "individual":
             assert 1960 <= int(event.code[6:10]) <= 2000
     assert sectors == {
-        "road_transport", "taxi", "vehicle_repair", "driver_training", "highway_construction",
-        "waterway_transport", "water_construction", "work_safety", "overload_control",
+        "road_transport",
+        "taxi",
+        "vehicle_repair",
+        "driver_training",
+        "highway_construction",
+        "waterway_transport",
+        "water_construction",
+        "work_safety",
+        "overload_control",
     }
     plates = [e.code for e in _registrations(seeded) if e.kind == "vehicle"]
     assert any(len(p) == 8 for p in plates) and any(len(p) == 7 for p in plates)
@@ -160,8 +167,12 @@ def test_the_mix_is_realistic(seeded):
         if rating.scheme == "highway_construction":
             assert rating.score is not None and rating.grade == _band(rating.score)
     schemes = {r.scheme for r in by_type["RatingIssued"]}
-    assert schemes == {"highway_construction", "road_transport_quality", "driver_integrity",
-                       "sector_default"}
+    assert schemes == {
+        "highway_construction",
+        "road_transport_quality",
+        "driver_integrity",
+        "sector_default",
+    }
     changed = {field for c in by_type["RecordCorrected"] for field in c.changes}
     assert changed <= {"fine_amount", "severity"}
     per_subject = Counter(e.originator_id for e in records)
@@ -170,8 +181,15 @@ def test_the_mix_is_realistic(seeded):
 
 
 def _band(score):
-    return "AA" if score >= 95 else "A" if score >= 85 else "B" if score >= 75 else (
-        "C" if score >= 60 else "D")
+    return (
+        "AA"
+        if score >= 95
+        else "A"
+        if score >= 85
+        else "B"
+        if score >= 75
+        else ("C" if score >= 60 else "D")
+    )
 
 
 def test_example_codes_validate_and_hide_id_numbers(seeded):
@@ -207,8 +225,10 @@ def test_same_seed_same_data_other_seed_other_data(tmp_path):
         seed_demo(files, clock, subjects=30, seed=seed)
         events = _events(ledger)
         ledger.close()
-        return [(type(e).__name__, e.originator_id, e.timestamp, getattr(e, "source_ref", None))
-                for e in events]
+        return [
+            (type(e).__name__, e.originator_id, e.timestamp, getattr(e, "source_ref", None))
+            for e in events
+        ]
 
     first = run(tmp_path / "a", 11)
     assert first == run(tmp_path / "b", 11)

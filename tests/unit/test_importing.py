@@ -46,13 +46,41 @@ def resident_id(seq: int, region: str = "110101", birth: str = "19850312") -> st
 
 
 PENALTY_HEADER = [
-    "CF_XDR_MC", "CF_XDR_LB", "CF_XDR_SHXYM", "CF_XDR_ZJLX", "CF_XDR_ZJHM", "CF_WSH",
-    "CF_WFXW", "CF_SY", "CF_YJ", "CF_CFLB", "CF_NR", "CF_NR_FK", "CF_NR_WFFF", "CF_NR_ZKDX",
-    "CF_JDRQ", "CF_GSJZQ", "CF_CFJG", "CF_CFJGDM",
+    "CF_XDR_MC",
+    "CF_XDR_LB",
+    "CF_XDR_SHXYM",
+    "CF_XDR_ZJLX",
+    "CF_XDR_ZJHM",
+    "CF_WSH",
+    "CF_WFXW",
+    "CF_SY",
+    "CF_YJ",
+    "CF_CFLB",
+    "CF_NR",
+    "CF_NR_FK",
+    "CF_NR_WFFF",
+    "CF_NR_ZKDX",
+    "CF_JDRQ",
+    "CF_GSJZQ",
+    "CF_CFJG",
+    "CF_CFJGDM",
 ]
 LICENCE_HEADER = [
-    "XK_XDR_MC", "XK_XDR_LB", "XK_XDR_SHXYM", "XK_XDR_ZJHM", "XK_XKWS", "XK_WSH", "XK_XKLB",
-    "XK_XKZS", "XK_XKBH", "XK_NR", "XK_JDRQ", "XK_YXQZ", "XK_YXQZI", "XK_XKJG", "XK_XKJGDM",
+    "XK_XDR_MC",
+    "XK_XDR_LB",
+    "XK_XDR_SHXYM",
+    "XK_XDR_ZJHM",
+    "XK_XKWS",
+    "XK_WSH",
+    "XK_XKLB",
+    "XK_XKZS",
+    "XK_XKBH",
+    "XK_NR",
+    "XK_JDRQ",
+    "XK_YXQZ",
+    "XK_YXQZI",
+    "XK_XKJG",
+    "XK_XKJGDM",
 ]
 
 
@@ -78,8 +106,11 @@ def penalty(n: int, **cells: str) -> dict[str, str]:
 
 def person_penalty(n: int, **cells: str) -> dict[str, str]:
     person = {
-        "CF_XDR_MC": f"张三{n}", "CF_XDR_LB": "自然人", "CF_XDR_SHXYM": "",
-        "CF_XDR_ZJLX": "身份证", "CF_XDR_ZJHM": resident_id(n),
+        "CF_XDR_MC": f"张三{n}",
+        "CF_XDR_LB": "自然人",
+        "CF_XDR_SHXYM": "",
+        "CF_XDR_ZJLX": "身份证",
+        "CF_XDR_ZJHM": resident_id(n),
     }
     return penalty(n, **{**person, **cells})
 
@@ -163,14 +194,20 @@ def test_utf8_csv_imports_enterprises_and_natural_persons(files, ledger):
     report = run(files, csv_bytes(PENALTY_HEADER, rows))
 
     assert (report.kind, report.rows_read, report.accepted, report.already_present) == (
-        "penalty", 3, 3, 0,
+        "penalty",
+        3,
+        3,
+        0,
     )
     assert report.rejected == []
     assert position(ledger) == 6  # three registrations, three penalties
 
     enterprise = subject(files, ledger, uscc(1, "330106"))
     assert (enterprise.kind, enterprise.name, enterprise.region_code, enterprise.sectors) == (
-        "enterprise", "郑州顺达货运有限公司1", "330106", ["road_transport"],
+        "enterprise",
+        "郑州顺达货运有限公司1",
+        "330106",
+        ["road_transport"],
     )
     person = subject(files, ledger, resident_id(2))
     assert (person.kind, person.name, person.region_code) == ("individual", "张三2", "110101")
@@ -249,8 +286,14 @@ class NonSeekable(io.RawIOBase):
 def test_xlsx_with_date_and_number_cells(files, ledger, seekable):
     header = [*PENALTY_HEADER, "CF_YZCD"]
     rows = [
-        penalty(1, CF_JDRQ=datetime(2026, 11, 2, 0, 0), CF_NR_FK=0.5, CF_NR_WFFF=2,
-                CF_XDR_LB=1, CF_YZCD="严重"),
+        penalty(
+            1,
+            CF_JDRQ=datetime(2026, 11, 2, 0, 0),
+            CF_NR_FK=0.5,
+            CF_NR_WFFF=2,
+            CF_XDR_LB=1,
+            CF_YZCD="严重",
+        ),
         None,  # a blank row: skipped but counted
         penalty(2, CF_JDRQ=date(2026, 10, 30), CF_NR_FK=1e-05, CF_SY="=cmd|' /C calc'!A0"),
         penalty(3, CF_SY=None),
@@ -282,18 +325,23 @@ def test_licence_csv(files, ledger):
     rows = [licence(1), licence(2, XK_YXQZI="", XK_XKZS="", XK_XKBH="")]
     report = run(files, csv_bytes(LICENCE_HEADER, rows))
     assert (report.kind, report.rows_read, report.accepted, report.rejected) == (
-        "licence", 2, 2, [],
+        "licence",
+        2,
+        2,
+        [],
     )
     holder = subject(files, ledger, uscc(1, "410302"))
     assert (holder.region_code, holder.name) == ("410302", "洛阳通达客运有限公司1")
-    [granted] = [e for e in events(files, ledger, uscc(1, "410302"))
-                 if type(e).__name__ == "LicenceGranted"]
+    [granted] = [
+        e for e in events(files, ledger, uscc(1, "410302")) if type(e).__name__ == "LicenceGranted"
+    ]
     assert granted.decision_date == date(2026, 11, 3)
     assert (granted.valid_from, granted.valid_until) == (date(2026, 11, 3), date(2030, 11, 2))
     assert granted.licence_number == "豫交运管许可洛字410302000001号"
     assert (granted.document_name, granted.licence_type) == ("道路运输经营许可决定书", "普通")
-    [bare] = [e for e in events(files, ledger, uscc(2, "410302"))
-              if type(e).__name__ == "LicenceGranted"]
+    [bare] = [
+        e for e in events(files, ledger, uscc(2, "410302")) if type(e).__name__ == "LicenceGranted"
+    ]
     assert (bare.valid_until, bare.certificate_name, bare.licence_number) == (None, None, None)
 
 
@@ -340,22 +388,39 @@ def test_mixed_file_accepts_good_rows_and_rejects_each_bad_row(files, ledger):
     wrong_char = bad_check_char(AUTHORITY)[17]
     assert (report.rows_read, report.accepted, report.already_present) == (12, 2, 0)
     assert rejections(report) == [
-        (3, "CF_XDR_SHXYM: invalid unified social credit code: check character should be "
-            f"{uscc(2)[17]!r}, got {bad_check_char(uscc(2))[17]!r}"),
+        (
+            3,
+            "CF_XDR_SHXYM: invalid unified social credit code: check character should be "
+            f"{uscc(2)[17]!r}, got {bad_check_char(uscc(2))[17]!r}",
+        ),
         (4, "decision_date 2026-12-01 is in the future (today is 2026-11-20)"),
         (5, "empty required cell(s): CF_SY"),
         (6, "CF_NR_FK: must not be negative"),
-        (7, "CF_XDR_LB: '公司' is not a subject category; use 法人及非法人组织, 法人, "
-            "非法人组织, 个体工商户 or 自然人 (or the codes 1, 2, 3)"),
-        (8, "CF_XDR_ZJHM: invalid resident id number: only 18-digit resident ID numbers are "
-            "accepted, got a 15-digit legacy number"),
-        (10, f"CF_CFJGDM: check character should be {expected_authority_char!r}, "
-             f"got {wrong_char!r}"),
+        (
+            7,
+            "CF_XDR_LB: '公司' is not a subject category; use 法人及非法人组织, 法人, "
+            "非法人组织, 个体工商户 or 自然人 (or the codes 1, 2, 3)",
+        ),
+        (
+            8,
+            "CF_XDR_ZJHM: invalid resident id number: only 18-digit resident ID numbers are "
+            "accepted, got a 15-digit legacy number",
+        ),
+        (
+            10,
+            f"CF_CFJGDM: check character should be {expected_authority_char!r}, got {wrong_char!r}",
+        ),
         (11, "CF_XDR_ZJLX: only resident ID cards are accepted for natural persons"),
-        (12, "CF_XDR_ZJHM: invalid resident id number: the check digit (last character) "
-             "does not match"),
-        (13, "CF_XDR_LB: a value of 18 characters is not a subject category; use "
-             "法人及非法人组织, 法人, 非法人组织, 个体工商户 or 自然人 (or the codes 1, 2, 3)"),
+        (
+            12,
+            "CF_XDR_ZJHM: invalid resident id number: the check digit (last character) "
+            "does not match",
+        ),
+        (
+            13,
+            "CF_XDR_LB: a value of 18 characters is not a subject category; use "
+            "法人及非法人组织, 法人, 非法人组织, 个体工商户 or 自然人 (or the codes 1, 2, 3)",
+        ),
     ]
     # Only the two good rows were written: two registrations, two penalties.
     assert position(ledger) == before + 4
@@ -400,8 +465,11 @@ def test_same_decision_number_with_different_content_is_rejected(files, ledger):
 
 def test_formula_like_cells_are_kept_verbatim(files, ledger):
     formula = "=cmd|' /C calc'!A0"
-    rows = [penalty(1, CF_SY=formula, CF_NR="@SUM(A1:A9)", CF_WFXW="+超限运输",
-                    CF_NR_ZKDX="-暂扣道路运输证")]
+    rows = [
+        penalty(
+            1, CF_SY=formula, CF_NR="@SUM(A1:A9)", CF_WFXW="+超限运输", CF_NR_ZKDX="-暂扣道路运输证"
+        )
+    ]
     report = run(files, csv_bytes(PENALTY_HEADER, rows))
     assert (report.accepted, report.rejected) == (1, [])
     [decided] = penalties(files, ledger, uscc(1))
@@ -451,8 +519,11 @@ def garbage_zip() -> bytes:
     ("data", "filename", "message"),
     [
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40, "x.csv", "NUL bytes"),
-        (bytes((0x80 + i * 7) % 256 or 1 for i in range(5000)), "x.csv",
-         "neither UTF-8 nor GBK/GB18030"),
+        (
+            bytes((0x80 + i * 7) % 256 or 1 for i in range(5000)),
+            "x.csv",
+            "neither UTF-8 nor GBK/GB18030",
+        ),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "x.xls", "legacy Excel .xls"),
         (garbage_zip(), "x.csv", "not a readable XLSX workbook"),
         (csv_bytes(PENALTY_HEADER, [penalty(1)]), "x.xlsx", "not a readable XLSX workbook"),
@@ -478,9 +549,20 @@ def test_unknown_format_message_does_not_echo_id_numbers(files):
 
 
 def test_encoding_error_mid_file_stops_with_the_line(files, ledger):
-    ascii_rows = [penalty(n, CF_XDR_MC=f"Company {n}", CF_WSH=f"ZJ-2026-{n}", CF_SY="overload",
-                          CF_YJ="art. 64", CF_CFLB="fine", CF_NR="fine", CF_CFJG="ZZ bureau",
-                          CF_WFXW="overload") for n in range(1, 501)]
+    ascii_rows = [
+        penalty(
+            n,
+            CF_XDR_MC=f"Company {n}",
+            CF_WSH=f"ZJ-2026-{n}",
+            CF_SY="overload",
+            CF_YJ="art. 64",
+            CF_CFLB="fine",
+            CF_NR="fine",
+            CF_CFJG="ZZ bureau",
+            CF_WFXW="overload",
+        )
+        for n in range(1, 501)
+    ]
     data = csv_bytes(PENALTY_HEADER, ascii_rows)
     assert len(data) > 64 * 1024
     data += csv_bytes(PENALTY_HEADER, [penalty(401)], encoding="gbk").split(b"\r\n", 1)[1]
@@ -550,8 +632,11 @@ def test_quoting_problems_become_row_rejections(files):
     header, good = body.split("\r\n")[:2]
     shifted = good.replace("车辆超限运输，超限率12%", "车辆超限运输,超限率12%")
     malformed = good.replace("超限运输,", '"超限"运输,', 1)
-    unclosed = csv_bytes(PENALTY_HEADER, [penalty(4)]).decode().split("\r\n")[1].replace(
-        "罚款0.5万元", '"罚款0.5万元'
+    unclosed = (
+        csv_bytes(PENALTY_HEADER, [penalty(4)])
+        .decode()
+        .split("\r\n")[1]
+        .replace("罚款0.5万元", '"罚款0.5万元')
     )
     good2 = csv_bytes(PENALTY_HEADER, [penalty(2)]).decode().split("\r\n")[1]
     good3 = csv_bytes(PENALTY_HEADER, [penalty(3)]).decode().split("\r\n")[1]
@@ -560,11 +645,17 @@ def test_quoting_problems_become_row_rejections(files):
 
     assert report.accepted == 2
     assert rejections(report) == [
-        (3, "the row has 1 non-empty cell(s) beyond the header's 18 columns "
-            "(an unquoted comma inside a cell?)"),
+        (
+            3,
+            "the row has 1 non-empty cell(s) beyond the header's 18 columns "
+            "(an unquoted comma inside a cell?)",
+        ),
         (4, "malformed CSV: ',' expected after '\"'"),
-        (6, "a quoted cell opened on this line is never closed, so the rest of the file was "
-            "read into it and not imported"),
+        (
+            6,
+            "a quoted cell opened on this line is never closed, so the rest of the file was "
+            "read into it and not imported",
+        ),
     ]
 
 
@@ -572,8 +663,15 @@ def test_quoting_problems_become_row_rejections(files):
 
 
 @pytest.mark.parametrize(
-    "text", ["2026-11-02", "2026/11/2", "20261102", "2026年11月2日", "2026-11-02 00:00:00",
-             "２０２６-１１-０２"],
+    "text",
+    [
+        "2026-11-02",
+        "2026/11/2",
+        "20261102",
+        "2026年11月2日",
+        "2026-11-02 00:00:00",
+        "２０２６-１１-０２",
+    ],
 )
 def test_decision_date_formats(text):
     item = row_to_item("penalty", 7, penalty(1, CF_JDRQ=text), today=TODAY)
@@ -597,22 +695,33 @@ def test_bad_dates(text, reason):
 
 @pytest.mark.parametrize(
     ("category", "kind"),
-    [("法人及非法人组织", "enterprise"), ("法人", "enterprise"), ("非法人组织", "enterprise"),
-     ("个体工商户", "enterprise"), ("1", "enterprise"), ("3", "enterprise")],
+    [
+        ("法人及非法人组织", "enterprise"),
+        ("法人", "enterprise"),
+        ("非法人组织", "enterprise"),
+        ("个体工商户", "enterprise"),
+        ("1", "enterprise"),
+        ("3", "enterprise"),
+    ],
 )
 def test_enterprise_categories(category, kind):
     item = row_to_item("penalty", 2, penalty(1, CF_XDR_LB=category), today=TODAY)
     assert (item.subject.kind, item.subject.code, item.subject.region_code) == (
-        kind, uscc(1), "410105",
+        kind,
+        uscc(1),
+        "410105",
     )
 
 
 @pytest.mark.parametrize("category", ["自然人", "2"])
 def test_natural_person_categories(category):
-    item = row_to_item("penalty", 2, person_penalty(1, CF_XDR_LB=category, CF_XDR_ZJLX=""),
-                       today=TODAY)
+    item = row_to_item(
+        "penalty", 2, person_penalty(1, CF_XDR_LB=category, CF_XDR_ZJLX=""), today=TODAY
+    )
     assert (item.subject.kind, item.subject.code, item.subject.region_code) == (
-        "individual", resident_id(1), "110101",
+        "individual",
+        resident_id(1),
+        "110101",
     )
 
 
@@ -656,8 +765,13 @@ def test_unknown_severity():
 
 
 def test_sector_column_and_amount_with_unit():
-    row = penalty(1, SECTOR="road_transport；highway_construction", CF_NR_FK="1.25万元",
-                  CF_GSJZQ="2027-11-01", CF_NR_ZKDX="暂扣道路运输证")
+    row = penalty(
+        1,
+        SECTOR="road_transport；highway_construction",
+        CF_NR_FK="1.25万元",
+        CF_GSJZQ="2027-11-01",
+        CF_NR_ZKDX="暂扣道路运输证",
+    )
     item = row_to_item("penalty", 2, row, today=TODAY)
     assert item.subject.sectors == ["road_transport", "highway_construction"]
     assert item.record.fine_amount == Decimal("1.25")
@@ -670,14 +784,17 @@ def test_sector_column_and_amount_with_unit():
     [
         ({"CF_NR_FK": "五千元"}, "CF_NR_FK: not a number (the amount is in 万元)"),
         ({"CF_NR_WFFF": "NaN"}, "CF_NR_WFFF: not a number (the amount is in 万元)"),
-        ({"CF_NR_FK": "0.1234567"}, "CF_NR_FK: Decimal input should have no more than 6 "
-                                    "decimal places"),
-        ({"CF_CFLB": "；、"}, "CF_CFLB: List should have at least 1 item after validation, "
-                            "not 0"),
+        (
+            {"CF_NR_FK": "0.1234567"},
+            "CF_NR_FK: Decimal input should have no more than 6 decimal places",
+        ),
+        ({"CF_CFLB": "；、"}, "CF_CFLB: List should have at least 1 item after validation, not 0"),
         ({"CF_CFJGDM": "114101"}, "CF_CFJGDM: must be 18 characters, got 6"),
         ({"CF_WSH": "号" * 201}, "CF_WSH: String should have at most 200 characters"),
-        ({"CF_XDR_SHXYM": make_uscc("91000000MA0000001")},
-         "CF_XDR_SHXYM (characters 3-8, the region code): '00' is not a province-level code"),
+        (
+            {"CF_XDR_SHXYM": make_uscc("91000000MA0000001")},
+            "CF_XDR_SHXYM (characters 3-8, the region code): '00' is not a province-level code",
+        ),
     ],
 )
 def test_validation_reasons_name_the_national_column(cells, reason):
@@ -697,7 +814,9 @@ def test_licence_row_to_item_maps_every_field():
     record = item.record
     assert record.type == "LicenceGranted"
     assert (record.source_ref, record.authority_code, record.authority_name) == (
-        "豫交运许〔2026〕1号", AUTHORITY, "洛阳市交通运输局",
+        "豫交运许〔2026〕1号",
+        AUTHORITY,
+        "洛阳市交通运输局",
     )
     assert (record.certificate_name, record.content) == ("道路运输经营许可证", "道路旅客运输经营")
     assert item.subject.region_code == "410302"
@@ -710,9 +829,9 @@ def test_progress_and_batches(files, ledger):
     sizes: list[int] = []
     original = files.append_batch
 
-    def spy(items, *, recorded_by):
+    def spy(items, **options):
         sizes.append(len(items))
-        return original(items, recorded_by=recorded_by)
+        return original(items, **options)
 
     files.append_batch = spy
     seen: list[int] = []
@@ -724,11 +843,20 @@ def test_progress_and_batches(files, ledger):
 
 
 def test_report_to_dict_is_json_friendly():
-    report = ImportReport(rows_read=3, accepted=1, already_present=1,
-                          rejected=[RowRejection(4, "CF_SY: x")], kind="penalty")
+    report = ImportReport(
+        rows_read=3,
+        accepted=1,
+        already_present=1,
+        rejected=[RowRejection(4, "CF_SY: x")],
+        kind="penalty",
+    )
     assert json.loads(json.dumps(report.to_dict())) == {
-        "kind": "penalty", "rows_read": 3, "accepted": 1, "already_present": 1,
-        "rejected_count": 1, "rejected": [{"line": 4, "reason": "CF_SY: x"}],
+        "kind": "penalty",
+        "rows_read": 3,
+        "accepted": 1,
+        "already_present": 1,
+        "rejected_count": 1,
+        "rejected": [{"line": 4, "reason": "CF_SY: x"}],
     }
 
 
@@ -747,14 +875,18 @@ def test_twenty_thousand_rows(files, ledger):
         birth = (date(1970, 1, 1) + timedelta(days=n // 1000)).strftime("%Y%m%d")
         return resident_id(n, birth=birth)
 
-    rows = (penalty(n) if n % 2 else person_penalty(n, CF_XDR_ZJHM=person_id(n))
-            for n in range(1, count + 1))
+    rows = (
+        penalty(n) if n % 2 else person_penalty(n, CF_XDR_ZJHM=person_id(n))
+        for n in range(1, count + 1)
+    )
     data = csv_bytes(PENALTY_HEADER, rows)
     started = time.perf_counter()
     report = run(files, data)
     elapsed = time.perf_counter() - started
-    print(f"\n{count} rows ({len(data) / 1e6:.1f} MB) in {elapsed:.2f}s: "
-          f"{count / elapsed:,.0f} rows/s")
+    print(
+        f"\n{count} rows ({len(data) / 1e6:.1f} MB) in {elapsed:.2f}s: "
+        f"{count / elapsed:,.0f} rows/s"
+    )
     assert report.rejected == []
     assert (report.rows_read, report.accepted, report.already_present) == (count, count, 0)
     assert position(ledger) == 2 * count  # each row: a new subject and its penalty
@@ -764,8 +896,10 @@ def test_twenty_thousand_rows(files, ledger):
 @pytest.mark.parametrize("filename", ["batch.csv", "batch.xlsx"])
 def test_the_callers_stream_is_left_open(files, filename):
     rows = [penalty(1)]
-    data = csv_bytes(PENALTY_HEADER, rows) if filename.endswith(".csv") else xlsx_bytes(
-        PENALTY_HEADER, rows
+    data = (
+        csv_bytes(PENALTY_HEADER, rows)
+        if filename.endswith(".csv")
+        else xlsx_bytes(PENALTY_HEADER, rows)
     )
     stream = io.BytesIO(data)
     report = import_stream(stream, filename, files, recorded_by="importer@test")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import uuid4
 
@@ -26,18 +26,35 @@ def ledger(tmp_path):
 
 def v2_penalty() -> PenaltyDecided:
     return PenaltyDecided(
-        originator_id=uuid4(), originator_version=2, timestamp=datetime.now(timezone.utc),
-        record_id=uuid4(), decision_date=date(2024, 5, 6), authority_name="支队",
-        authority_code="11410100MB00000018", source_ref="P-1", recorded_by="t", request_key=None,
-        severity="general", procedure="simplified", violation_type="v", facts="f",
-        legal_basis="l", penalty_categories=["警告"], content="c", fine_amount=Decimal("0.05"),
+        originator_id=uuid4(),
+        originator_version=2,
+        timestamp=datetime.now(UTC),
+        record_id=uuid4(),
+        decision_date=date(2024, 5, 6),
+        authority_name="支队",
+        authority_code="11410100MB00000018",
+        source_ref="P-1",
+        recorded_by="t",
+        request_key=None,
+        severity="general",
+        procedure="simplified",
+        violation_type="v",
+        facts="f",
+        legal_basis="l",
+        penalty_categories=["警告"],
+        content="c",
+        fine_amount=Decimal("0.05"),
     )
 
 
 def test_every_event_type_has_a_stable_topic_of_its_own():
     topics = [cls.TOPIC for cls in (SubjectRegistered, *RECORD_EVENT_TYPES.values())]
-    assert all(topic == f"credit:{cls.__name__}" for topic, cls in
-               zip(topics, (SubjectRegistered, *RECORD_EVENT_TYPES.values()), strict=True))
+    assert all(
+        topic == f"credit:{cls.__name__}"
+        for topic, cls in zip(
+            topics, (SubjectRegistered, *RECORD_EVENT_TYPES.values()), strict=True
+        )
+    )
     assert len(set(topics)) == len(topics)
 
 
@@ -52,8 +69,12 @@ def test_an_event_round_trips_with_its_stable_topic_and_version(ledger):
 def test_a_version_1_penalty_still_loads_with_the_general_procedure(ledger):
     state = ledger.mapper.transcoder.decode(ledger.mapper.to_stored_event(v2_penalty()).state)
     del state["procedure"], state["class_version"]  # exactly what version 1 stored
-    old = StoredEvent(originator_id=uuid4(), originator_version=2,
-                      topic="credit:PenaltyDecided", state=ledger.mapper.transcoder.encode(state))
+    old = StoredEvent(
+        originator_id=uuid4(),
+        originator_version=2,
+        topic="credit:PenaltyDecided",
+        state=ledger.mapper.transcoder.encode(state),
+    )
     loaded = ledger.mapper.to_domain_event(old)
     assert isinstance(loaded, PenaltyDecided)
     assert loaded.procedure == "general"

@@ -11,8 +11,12 @@ pytestmark = pytest.mark.domain
 
 @pytest.mark.parametrize(
     ("day", "months", "expected"),
-    [(date(2024, 2, 29), 12, date(2025, 2, 28)), (date(2025, 8, 31), 6, date(2026, 2, 28)),
-     (date(2025, 11, 15), 3, date(2026, 2, 15)), (date(2026, 1, 31), 1, date(2026, 2, 28))],
+    [
+        (date(2024, 2, 29), 12, date(2025, 2, 28)),
+        (date(2025, 8, 31), 6, date(2026, 2, 28)),
+        (date(2025, 11, 15), 3, date(2026, 2, 15)),
+        (date(2026, 1, 31), 1, date(2026, 2, 28)),
+    ],
 )
 def test_add_months_falls_back_to_the_months_last_day(day, months, expected):
     assert add_months(day, months) == expected
@@ -26,35 +30,69 @@ def conduct(severity, decided, **extra):
     ("record_type", "fields", "expected"),
     [
         # 2019 rules (527号) before 2026-04-01
-        ("PenaltyDecided", conduct("general", date(2025, 5, 10)),
-         Window(date(2025, 5, 10), date(2026, 5, 10))),
-        ("PenaltyDecided", conduct("serious", date(2026, 3, 31)),
-         Window(date(2026, 3, 31), date(2029, 3, 31))),
+        (
+            "PenaltyDecided",
+            conduct("general", date(2025, 5, 10)),
+            Window(date(2025, 5, 10), date(2026, 5, 10)),
+        ),
+        (
+            "PenaltyDecided",
+            conduct("serious", date(2026, 3, 31)),
+            Window(date(2026, 3, 31), date(2029, 3, 31)),
+        ),
         ("PenaltyDecided", conduct("general", date(2025, 5, 10), procedure="simplified"), None),
         # 2026 rules from 2026-04-01
-        ("PenaltyDecided", conduct("general", date(2026, 4, 1), procedure="simplified"),
-         Window(date(2026, 4, 1), date(2027, 4, 1))),
+        (
+            "PenaltyDecided",
+            conduct("general", date(2026, 4, 1), procedure="simplified"),
+            Window(date(2026, 4, 1), date(2027, 4, 1)),
+        ),
         ("DishonestConductRecorded", conduct("minor", date(2026, 5, 1)), None),
-        ("CommitmentBreached", conduct("serious", date(2026, 5, 1)),
-         Window(date(2026, 5, 1), date(2029, 5, 1))),
+        (
+            "CommitmentBreached",
+            conduct("serious", date(2026, 5, 1)),
+            Window(date(2026, 5, 1), date(2029, 5, 1)),
+        ),
         # an authority's declared end is honoured within [minimum, maximum]
-        ("PenaltyDecided", conduct("general", date(2026, 5, 1),
-                                   declared_publication_end=date(2026, 6, 1)),
-         Window(date(2026, 5, 1), date(2026, 8, 1))),
-        ("PenaltyDecided", conduct("general", date(2026, 5, 1),
-                                   declared_publication_end=date(2026, 12, 1)),
-         Window(date(2026, 5, 1), date(2026, 12, 1))),
-        ("PenaltyDecided", conduct("general", date(2026, 5, 1),
-                                   declared_publication_end=date(2030, 1, 1)),
-         Window(date(2026, 5, 1), date(2027, 5, 1))),
-        ("LicenceGranted", {"decision_date": date(2025, 1, 1), "valid_until": None},
-         Window(date(2025, 1, 1), None)),
-        ("RatingIssued", {"decision_date": date(2025, 12, 1), "valid_from": date(2026, 1, 1),
-                          "valid_until": date(2027, 1, 1)},
-         Window(date(2026, 1, 1), date(2027, 1, 1))),
+        (
+            "PenaltyDecided",
+            conduct("general", date(2026, 5, 1), declared_publication_end=date(2026, 6, 1)),
+            Window(date(2026, 5, 1), date(2026, 8, 1)),
+        ),
+        (
+            "PenaltyDecided",
+            conduct("general", date(2026, 5, 1), declared_publication_end=date(2026, 12, 1)),
+            Window(date(2026, 5, 1), date(2026, 12, 1)),
+        ),
+        (
+            "PenaltyDecided",
+            conduct("general", date(2026, 5, 1), declared_publication_end=date(2030, 1, 1)),
+            Window(date(2026, 5, 1), date(2027, 5, 1)),
+        ),
+        (
+            "LicenceGranted",
+            {"decision_date": date(2025, 1, 1), "valid_until": None},
+            Window(date(2025, 1, 1), None),
+        ),
+        (
+            "RatingIssued",
+            {
+                "decision_date": date(2025, 12, 1),
+                "valid_from": date(2026, 1, 1),
+                "valid_until": date(2027, 1, 1),
+            },
+            Window(date(2026, 1, 1), date(2027, 1, 1)),
+        ),
         ("ListEntered", {"decision_date": date(2026, 1, 1), "list_type": "watch"}, None),
-        ("ListEntered", {"decision_date": date(2026, 1, 1), "list_type": "black",
-                         "planned_end": date(2029, 1, 1)}, Window(date(2026, 1, 1), date(2029, 1, 1))),
+        (
+            "ListEntered",
+            {
+                "decision_date": date(2026, 1, 1),
+                "list_type": "black",
+                "planned_end": date(2029, 1, 1),
+            },
+            Window(date(2026, 1, 1), date(2029, 1, 1)),
+        ),
         ("InterviewHeld", {"decision_date": date(2026, 1, 1)}, None),
         ("JointMeasureApplied", {"decision_date": date(2026, 1, 1)}, None),
     ],
@@ -65,9 +103,10 @@ def test_record_windows(record_type, fields, expected):
 
 def test_window_states_around_its_edges():
     window = Window(date(2026, 1, 1), date(2027, 1, 1))
-    assert [window.state_on(d) for d in (date(2025, 12, 31), date(2026, 1, 1),
-                                         date(2026, 12, 31), date(2027, 1, 1))] == [
-        "scheduled", "published", "published", "expired"]
+    assert [
+        window.state_on(d)
+        for d in (date(2025, 12, 31), date(2026, 1, 1), date(2026, 12, 31), date(2027, 1, 1))
+    ] == ["scheduled", "published", "published", "expired"]
 
 
 def test_repair_is_possible_after_the_minimum_period_of_the_era():

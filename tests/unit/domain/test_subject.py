@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -30,14 +30,19 @@ from domain.subject import Subject
 
 pytestmark = pytest.mark.domain
 TODAY = date(2026, 11, 20)
-NOW = datetime(2026, 11, 20, 4, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
 AUTHORITY = {"authority_name": "郑州市交通运输综合执法支队", "authority_code": "11410100MB00000018"}
 
 
 def given_subject() -> Subject:
     subject = Subject.register(
-        subject_id=uuid4(), kind="enterprise", code="91410105MA00000016", name=" 宏达运输 ",
-        region_code="410105", sectors=["road_transport", "road_transport"], recorded_by="t",
+        subject_id=uuid4(),
+        kind="enterprise",
+        code="91410105MA00000016",
+        name=" 宏达运输 ",
+        region_code="410105",
+        sectors=["road_transport", "road_transport"],
+        recorded_by="t",
         recorded_at=NOW,
     )
     subject.collect_events()
@@ -46,23 +51,43 @@ def given_subject() -> Subject:
 
 def penalty_fields(source_ref="P-1", **overrides):
     return {
-        **AUTHORITY, "source_ref": source_ref, "decision_date": date(2026, 10, 1),
-        "severity": "general", "procedure": "general", "violation_type": "超限运输",
-        "facts": "超限", "legal_basis": "条例", "penalty_categories": ["罚款"], "content": "罚款",
-        "fine_amount": Decimal("2.0"), **overrides,
+        **AUTHORITY,
+        "source_ref": source_ref,
+        "decision_date": date(2026, 10, 1),
+        "severity": "general",
+        "procedure": "general",
+        "violation_type": "超限运输",
+        "facts": "超限",
+        "legal_basis": "条例",
+        "penalty_categories": ["罚款"],
+        "content": "罚款",
+        "fine_amount": Decimal("2.0"),
+        **overrides,
     }
 
 
 def when(subject, record_type, fields, *, record_id=None, request_key=None, by="t"):
-    return subject.record(record_type, fields, record_id=record_id or uuid4(), recorded_by=by,
-                          request_key=request_key, today=TODAY, recorded_at=NOW)
+    return subject.record(
+        record_type,
+        fields,
+        record_id=record_id or uuid4(),
+        recorded_by=by,
+        request_key=request_key,
+        today=TODAY,
+        recorded_at=NOW,
+    )
 
 
 def test_registration_records_one_event_with_a_clean_name_and_sectors():
     subject = Subject.register(
-        subject_id=uuid4(), kind="vehicle", code="豫A12345", name=" 豫A12345 ",
-        region_code="410100", sectors=["overload_control", "overload_control"],
-        recorded_by="t", recorded_at=NOW,
+        subject_id=uuid4(),
+        kind="vehicle",
+        code="豫A12345",
+        name=" 豫A12345 ",
+        region_code="410100",
+        sectors=["overload_control", "overload_control"],
+        recorded_by="t",
+        recorded_at=NOW,
     )
     [event] = subject.collect_events()
     assert isinstance(event, SubjectRegistered)
@@ -72,8 +97,16 @@ def test_registration_records_one_event_with_a_clean_name_and_sectors():
 @pytest.mark.parametrize(("kind", "name"), [("company", "x"), ("enterprise", "   ")])
 def test_registration_refuses_unknown_kinds_and_blank_names(kind, name):
     with pytest.raises(InvalidInput):
-        Subject.register(subject_id=uuid4(), kind=kind, code="c", name=name, region_code="410100",
-                         sectors=[], recorded_by="t", recorded_at=NOW)
+        Subject.register(
+            subject_id=uuid4(),
+            kind=kind,
+            code="c",
+            name=name,
+            region_code="410100",
+            sectors=[],
+            recorded_by="t",
+            recorded_at=NOW,
+        )
 
 
 def test_a_penalty_becomes_one_event_with_the_recorded_time_and_provenance():
@@ -83,7 +116,11 @@ def test_a_penalty_becomes_one_event_with_the_recorded_time_and_provenance():
     assert outcome.created and outcome.version == 2
     assert isinstance(event, PenaltyDecided)
     assert (event.record_id, event.timestamp, event.recorded_by, event.request_key) == (
-        outcome.record_id, NOW, "client-a", "k1")
+        outcome.record_id,
+        NOW,
+        "client-a",
+        "k1",
+    )
 
 
 def test_the_same_record_sent_again_is_recognised_not_repeated():
@@ -132,75 +169,218 @@ def test_missing_and_unknown_fields_are_refused():
 
 def test_a_list_can_be_entered_once_until_exited():
     subject = given_subject()
-    entry = when(subject, ListEntered, {**AUTHORITY, "source_ref": "L-1",
-                 "decision_date": date(2026, 6, 1), "list_type": "black", "basis": "严重失信"})
+    entry = when(
+        subject,
+        ListEntered,
+        {
+            **AUTHORITY,
+            "source_ref": "L-1",
+            "decision_date": date(2026, 6, 1),
+            "list_type": "black",
+            "basis": "严重失信",
+        },
+    )
     with pytest.raises(RuleViolated, match="already on the black list"):
-        when(subject, ListEntered, {**AUTHORITY, "source_ref": "L-2",
-             "decision_date": date(2026, 6, 2), "list_type": "black", "basis": "again"})
-    when(subject, ListExited, {**AUTHORITY, "source_ref": "X-1", "decision_date": TODAY,
-                               "entry_record_id": entry.record_id, "reason": "期满"})
+        when(
+            subject,
+            ListEntered,
+            {
+                **AUTHORITY,
+                "source_ref": "L-2",
+                "decision_date": date(2026, 6, 2),
+                "list_type": "black",
+                "basis": "again",
+            },
+        )
+    when(
+        subject,
+        ListExited,
+        {
+            **AUTHORITY,
+            "source_ref": "X-1",
+            "decision_date": TODAY,
+            "entry_record_id": entry.record_id,
+            "reason": "期满",
+        },
+    )
     with pytest.raises(RuleViolated, match="already closed"):
-        when(subject, ListExited, {**AUTHORITY, "source_ref": "X-2", "decision_date": TODAY,
-                                   "entry_record_id": entry.record_id, "reason": "again"})
-    again = when(subject, ListEntered, {**AUTHORITY, "source_ref": "L-3",
-                 "decision_date": TODAY, "list_type": "black", "basis": "再次"})
+        when(
+            subject,
+            ListExited,
+            {
+                **AUTHORITY,
+                "source_ref": "X-2",
+                "decision_date": TODAY,
+                "entry_record_id": entry.record_id,
+                "reason": "again",
+            },
+        )
+    again = when(
+        subject,
+        ListEntered,
+        {
+            **AUTHORITY,
+            "source_ref": "L-3",
+            "decision_date": TODAY,
+            "list_type": "black",
+            "basis": "再次",
+        },
+    )
     assert again.created
 
 
 def test_follow_ups_must_point_at_a_record_of_the_right_type():
     subject = given_subject()
-    licence = when(subject, LicenceGranted, {**AUTHORITY, "source_ref": "XK-1",
-                   "decision_date": date(2025, 1, 1), "licence_type": "普通",
-                   "document_name": "许可证", "content": "货运", "valid_from": date(2025, 1, 1)})
+    licence = when(
+        subject,
+        LicenceGranted,
+        {
+            **AUTHORITY,
+            "source_ref": "XK-1",
+            "decision_date": date(2025, 1, 1),
+            "licence_type": "普通",
+            "document_name": "许可证",
+            "content": "货运",
+            "valid_from": date(2025, 1, 1),
+        },
+    )
     with pytest.raises(RuleViolated, match="not a CommitmentMade"):
-        when(subject, CommitmentFulfilled, {**AUTHORITY, "source_ref": "F-1",
-             "decision_date": TODAY, "commitment_record_id": licence.record_id})
+        when(
+            subject,
+            CommitmentFulfilled,
+            {
+                **AUTHORITY,
+                "source_ref": "F-1",
+                "decision_date": TODAY,
+                "commitment_record_id": licence.record_id,
+            },
+        )
     with pytest.raises(RecordNotFound):
-        when(subject, CommitmentFulfilled, {**AUTHORITY, "source_ref": "F-2",
-             "decision_date": TODAY, "commitment_record_id": UUID(int=7)})
-    commitment = when(subject, CommitmentMade, {**AUTHORITY, "source_ref": "C-1",
-                      "decision_date": date(2026, 1, 1), "commitment_type": "approval_substitute",
-                      "content": "承诺"})
-    done = when(subject, CommitmentFulfilled, {**AUTHORITY, "source_ref": "F-3",
-                "decision_date": TODAY, "commitment_record_id": commitment.record_id})
+        when(
+            subject,
+            CommitmentFulfilled,
+            {
+                **AUTHORITY,
+                "source_ref": "F-2",
+                "decision_date": TODAY,
+                "commitment_record_id": UUID(int=7),
+            },
+        )
+    commitment = when(
+        subject,
+        CommitmentMade,
+        {
+            **AUTHORITY,
+            "source_ref": "C-1",
+            "decision_date": date(2026, 1, 1),
+            "commitment_type": "approval_substitute",
+            "content": "承诺",
+        },
+    )
+    done = when(
+        subject,
+        CommitmentFulfilled,
+        {
+            **AUTHORITY,
+            "source_ref": "F-3",
+            "decision_date": TODAY,
+            "commitment_record_id": commitment.record_id,
+        },
+    )
     assert done.created
 
 
 def test_a_revoked_record_cannot_be_revoked_or_corrected_again():
     subject = given_subject()
     penalty = when(subject, PenaltyDecided, penalty_fields())
-    when(subject, RecordRevoked, {**AUTHORITY, "source_ref": "R-1", "decision_date": TODAY,
-                                  "target_record_id": penalty.record_id, "reason": "复议撤销"})
+    when(
+        subject,
+        RecordRevoked,
+        {
+            **AUTHORITY,
+            "source_ref": "R-1",
+            "decision_date": TODAY,
+            "target_record_id": penalty.record_id,
+            "reason": "复议撤销",
+        },
+    )
     with pytest.raises(RuleViolated, match="already revoked"):
-        when(subject, RecordCorrected, {**AUTHORITY, "source_ref": "C-1", "decision_date": TODAY,
-             "target_record_id": penalty.record_id, "changes": {"severity": "minor"},
-             "reason": "x"})
+        when(
+            subject,
+            RecordCorrected,
+            {
+                **AUTHORITY,
+                "source_ref": "C-1",
+                "decision_date": TODAY,
+                "target_record_id": penalty.record_id,
+                "changes": {"severity": "minor"},
+                "reason": "x",
+            },
+        )
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
-    [({}, "at least one"), ({"record_id": "x"}, "no changeable"),
-     ({"source_ref": "other"}, "no changeable"), ({"severity": "grave"}, "severity")],
+    [
+        ({}, "at least one"),
+        ({"record_id": "x"}, "no changeable"),
+        ({"source_ref": "other"}, "no changeable"),
+        ({"severity": "grave"}, "severity"),
+    ],
 )
 def test_a_correction_may_change_only_content_fields(changes, message):
     subject = given_subject()
     penalty = when(subject, PenaltyDecided, penalty_fields())
     with pytest.raises(InvalidInput, match=message):
-        when(subject, RecordCorrected, {**AUTHORITY, "source_ref": "C-1", "decision_date": TODAY,
-             "target_record_id": penalty.record_id, "changes": changes, "reason": "x"})
+        when(
+            subject,
+            RecordCorrected,
+            {
+                **AUTHORITY,
+                "source_ref": "C-1",
+                "decision_date": TODAY,
+                "target_record_id": penalty.record_id,
+                "changes": changes,
+                "reason": "x",
+            },
+        )
 
 
 def test_state_rebuilt_from_events_equals_state_built_by_commands():
     subject = given_subject()
     registered = Subject.register(
-        subject_id=subject.id, kind="enterprise", code="91410105MA00000016", name="宏达运输",
-        region_code="410105", sectors=["road_transport"], recorded_by="t", recorded_at=NOW,
+        subject_id=subject.id,
+        kind="enterprise",
+        code="91410105MA00000016",
+        name="宏达运输",
+        region_code="410105",
+        sectors=["road_transport"],
+        recorded_by="t",
+        recorded_at=NOW,
     ).collect_events()
-    entry = when(subject, ListEntered, {**AUTHORITY, "source_ref": "L-1",
-                 "decision_date": date(2026, 6, 1), "list_type": "watch", "basis": "多次轻微"})
+    entry = when(
+        subject,
+        ListEntered,
+        {
+            **AUTHORITY,
+            "source_ref": "L-1",
+            "decision_date": date(2026, 6, 1),
+            "list_type": "watch",
+            "basis": "多次轻微",
+        },
+    )
     when(subject, PenaltyDecided, penalty_fields(), request_key="k")
-    when(subject, ListExited, {**AUTHORITY, "source_ref": "X-1", "decision_date": TODAY,
-                               "entry_record_id": entry.record_id, "reason": "整改"})
+    when(
+        subject,
+        ListExited,
+        {
+            **AUTHORITY,
+            "source_ref": "X-1",
+            "decision_date": TODAY,
+            "entry_record_id": entry.record_id,
+            "reason": "整改",
+        },
+    )
     replayed = None
     for event in [*registered, *subject.collect_events()]:
         replayed = event.mutate(replayed)

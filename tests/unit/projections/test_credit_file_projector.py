@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import select
 
-from domain.events import ListEntered, ListExited, PenaltyDecided, RecordCorrected, SubjectRegistered
+from domain.events import (
+    ListEntered,
+    ListExited,
+    PenaltyDecided,
+    RecordCorrected,
+    SubjectRegistered,
+)
 from projections.credit_file.projector import CreditFileProjector
 from projections.tables import records, subjects
 from service.database import Database
@@ -17,10 +23,16 @@ from service.migrations import upgrade
 from service.read_store import sync_engine
 
 pytestmark = pytest.mark.projections
-NOW = datetime(2026, 11, 20, 4, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
 SUBJECT = UUID(int=1)
-COMMON = {"originator_id": SUBJECT, "timestamp": NOW, "authority_name": "支队",
-          "authority_code": "11410100MB00000018", "recorded_by": "t", "request_key": None}
+COMMON = {
+    "originator_id": SUBJECT,
+    "timestamp": NOW,
+    "authority_name": "支队",
+    "authority_code": "11410100MB00000018",
+    "recorded_by": "t",
+    "request_key": None,
+}
 
 
 @pytest.fixture
@@ -33,17 +45,36 @@ def engine(tmp_path):
 
 
 def registered(kind="individual", code="410105198503140030"):
-    return SubjectRegistered(originator_id=SUBJECT, originator_version=1, timestamp=NOW,
-                             originator_topic="domain.subject:Subject", kind=kind, code=code,
-                             name="王建国", region_code="410105", sectors=["taxi"],
-                             recorded_by="t")
+    return SubjectRegistered(
+        originator_id=SUBJECT,
+        originator_version=1,
+        timestamp=NOW,
+        originator_topic="domain.subject:Subject",
+        kind=kind,
+        code=code,
+        name="王建国",
+        region_code="410105",
+        sectors=["taxi"],
+        recorded_by="t",
+    )
 
 
 def penalty(version, record_id, severity="general", decided=date(2026, 5, 1)):
-    return PenaltyDecided(**COMMON, originator_version=version, record_id=record_id,
-                          decision_date=decided, source_ref=f"P-{version}", severity=severity,
-                          procedure="general", violation_type="拒载", facts="f", legal_basis="l",
-                          penalty_categories=["罚款"], content="c", fine_amount=Decimal("0.2"))
+    return PenaltyDecided(
+        **COMMON,
+        originator_version=version,
+        record_id=record_id,
+        decision_date=decided,
+        source_ref=f"P-{version}",
+        severity=severity,
+        procedure="general",
+        violation_type="拒载",
+        facts="f",
+        legal_basis="l",
+        penalty_categories=["罚款"],
+        content="c",
+        fine_amount=Decimal("0.2"),
+    )
 
 
 def project(engine, events):
@@ -70,27 +101,51 @@ def test_a_subject_row_masks_an_individuals_id_and_tracks_its_head(engine):
 
 def test_a_correction_in_the_same_page_recomputes_the_window(engine):
     target = uuid4()
-    correction = RecordCorrected(**COMMON, originator_version=3, record_id=uuid4(),
-                                 decision_date=date(2026, 6, 1), source_ref="C-1",
-                                 target_record_id=target,
-                                 changes={"severity": "serious", "decision_date": "2026-05-02"},
-                                 reason="更正")
+    correction = RecordCorrected(
+        **COMMON,
+        originator_version=3,
+        record_id=uuid4(),
+        decision_date=date(2026, 6, 1),
+        source_ref="C-1",
+        target_record_id=target,
+        changes={"severity": "serious", "decision_date": "2026-05-02"},
+        reason="更正",
+    )
     _, rows = project(engine, [registered(), penalty(2, target), correction])
     row = rows[target]
     assert (row["severity"], row["decision_date"]) == ("serious", date(2026, 5, 2))
     assert row["publish_until"] == date(2029, 5, 2)
-    assert (row["correction_count"], row["corrected_at"].replace(tzinfo=timezone.utc)) == (1, NOW)
+    assert (row["correction_count"], row["corrected_at"].replace(tzinfo=UTC)) == (1, NOW)
     assert rows[correction.record_id]["family"] == "correction"
 
 
 def test_an_exit_in_a_later_page_ends_the_stored_list_entry(engine):
     entry = uuid4()
-    project(engine, [registered(), ListEntered(**COMMON, originator_version=2, record_id=entry,
-                     decision_date=date(2026, 1, 5), source_ref="L-1", list_type="red",
-                     basis="AA 级", planned_end=None)])
-    exit_event = ListExited(**COMMON, originator_version=3, record_id=uuid4(),
-                            decision_date=date(2026, 9, 1), source_ref="X-1",
-                            entry_record_id=entry, reason="降级")
+    project(
+        engine,
+        [
+            registered(),
+            ListEntered(
+                **COMMON,
+                originator_version=2,
+                record_id=entry,
+                decision_date=date(2026, 1, 5),
+                source_ref="L-1",
+                list_type="red",
+                basis="AA 级",
+                planned_end=None,
+            ),
+        ],
+    )
+    exit_event = ListExited(
+        **COMMON,
+        originator_version=3,
+        record_id=uuid4(),
+        decision_date=date(2026, 9, 1),
+        source_ref="X-1",
+        entry_record_id=entry,
+        reason="降级",
+    )
     with engine.begin() as conn:
         CreditFileProjector().apply(conn, [(3, exit_event)])
     with engine.connect() as conn:
