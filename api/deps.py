@@ -1,4 +1,7 @@
-"""Dependencies: the services built at start-up, the caller, today's date, read-your-writes."""
+"""Dependencies: the services built at start-up, the caller, today's date, read-your-writes.
+
+Cheap dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a
+worker thread, which costs more than the work itself."""
 
 from __future__ import annotations
 
@@ -15,14 +18,14 @@ from service.bootstrap import Services
 from service.clock import local_today
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def recording_client(request: Request) -> str:
+async def recording_client(request: Request) -> str:
     """Who is writing. Until clients authenticate, every write is attributed to 'anonymous'."""
     return "anonymous"
 
@@ -30,14 +33,14 @@ def recording_client(request: Request) -> str:
 ClientDep = Annotated[str, Depends(recording_client)]
 
 
-def today(services: ServicesDep) -> date:
+async def today(services: ServicesDep) -> date:
     return local_today(services.clock)
 
 
 TodayDep = Annotated[date, Depends(today)]
 
 
-async def projected_position(
+async def read_your_writes(
     services: ServicesDep,
     min_position: Annotated[
         int | None,
@@ -47,15 +50,17 @@ async def projected_position(
             "as returned by a write.",
         ),
     ] = None,
-) -> int:
+) -> None:
     """Read-your-writes: wait until the projections have reached `min_position`."""
+    if min_position is None:
+        return
     deadline = time.monotonic() + services.settings.read_your_writes_timeout_seconds
     delay = 0.002
     while True:
         async with services.read_engine.connect() as conn:
             position = await tracked_position(conn)
-        if min_position is None or position >= min_position:
-            return position
+        if position >= min_position:
+            return
         if time.monotonic() >= deadline:
             raise Problem(
                 503,
@@ -68,4 +73,4 @@ async def projected_position(
         delay = min(delay * 2, 0.05)
 
 
-PositionDep = Annotated[int, Depends(projected_position)]
+ReadYourWrites = Depends(read_your_writes)

@@ -43,8 +43,10 @@ def sync_engine(database: Database) -> Engine:
 
 def async_engine(database: Database) -> AsyncEngine:
     if not database.is_sqlite:
+        # Queries only read: autocommit spares a BEGIN and a ROLLBACK round trip per request,
+        # and a dead connection surfaces as an error on use rather than a ping per checkout.
         return create_async_engine(
-            database.async_url(), pool_size=10, max_overflow=10, pool_pre_ping=True
+            database.async_url(), pool_size=10, max_overflow=10, isolation_level="AUTOCOMMIT"
         )
     engine = create_async_engine(
         database.async_url(), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}

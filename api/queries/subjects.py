@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+
+import orjson
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import PositionDep, ServicesDep, TodayDep
+from api.deps import ReadYourWrites, ServicesDep, TodayDep
 from api.errors import Problem
 from api.schemas import (
     BatchStatusItem,
@@ -20,27 +22,30 @@ from api.schemas import (
 from domain import codes
 from projections.credit_file import queries
 
-router = APIRouter(prefix="/v1", tags=["querying"])
+router = APIRouter(prefix="/v1", tags=["querying"], dependencies=[ReadYourWrites])
 
 
 def _etag(status: dict) -> str:
     return f'W/"{status["version"]}-{status["evaluated_on"].isoformat()}"'
 
 
-async def _status(services, subject_id: UUID, today, position: int) -> dict | None:
+async def _status(services, subject_id: UUID, today) -> dict | None:
     async with services.read_engine.connect() as conn:
-        found = await queries.statuses(conn, [subject_id], today)
+        found, position = await queries.statuses(conn, [subject_id], today)
     if subject_id not in found:
         return None
     return {**found[subject_id], "position": position, "evaluated_on": today}
 
 
-def _answer(request: Request, response: Response, status: dict) -> Status | Response:
+def _answer(request: Request, status: dict) -> Response:
+    """The status as JSON, serialised once (it is already in the documented `Status` shape:
+    re-validating it per request would cost more than the query that produced it)."""
     etag = _etag(status)
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    return Status(**status)
+    return Response(
+        orjson.dumps(status, default=str), media_type="application/json", headers={"ETag": etag}
+    )
 
 
 @router.get(
@@ -51,38 +56,34 @@ def _answer(request: Request, response: Response, status: dict) -> Status | Resp
 async def subject_status(
     subject_id: UUID,
     request: Request,
-    response: Response,
     services: ServicesDep,
     today: TodayDep,
-    position: PositionDep,
 ):
     """The subject's credit status now: grades, list memberships, published record counts."""
-    status = await _status(services, subject_id, today, position)
+    status = await _status(services, subject_id, today)
     if status is None:
         raise Problem(404, "subject-not-found", f"no subject {subject_id}")
-    return _answer(request, response, status)
+    return _answer(request, status)
 
 
 @router.post("/subjects:lookup", response_model=Status)
 async def lookup_by_code(
     body: CodeLookup,
     request: Request,
-    response: Response,
     services: ServicesDep,
     today: TodayDep,
-    position: PositionDep,
 ):
     """Status by code (USCC, resident ID or plate). A POST, so that no ID number is in a URL."""
     subject_id = _subject_id_for(services, body.code, today)
-    status = await _status(services, subject_id, today, position) if subject_id else None
+    status = await _status(services, subject_id, today) if subject_id else None
     if status is None:
         raise Problem(404, "subject-not-found", "no subject is registered with this code")
-    return _answer(request, response, status)
+    return _answer(request, status)
 
 
 @router.post("/status:batch", response_model=BatchStatusResponse)
 async def batch_status(
-    body: BatchStatusRequest, services: ServicesDep, today: TodayDep, position: PositionDep
+    body: BatchStatusRequest, services: ServicesDep, today: TodayDep
 ) -> BatchStatusResponse:
     """Up to 200 codes at once (a bid opening): one answer per code, in order."""
     wanted = [
@@ -90,7 +91,9 @@ async def batch_status(
         for index, code in enumerate(body.codes)
     ]
     async with services.read_engine.connect() as conn:
-        found = await queries.statuses(conn, [sid for _, _, sid in wanted if sid], today)
+        found, position = await queries.statuses(
+            conn, [sid for _, _, sid in wanted if sid], today
+        )
     results = []
     for index, code, subject_id in wanted:
         masked = _masked(code)
@@ -125,7 +128,6 @@ async def subject_records(
     subject_id: UUID,
     services: ServicesDep,
     today: TodayDep,
-    position: PositionDep,
     include: Annotated[
         Literal["published", "all"],
         Query(
@@ -142,6 +144,7 @@ async def subject_records(
     except ValueError:
         raise Problem(400, "invalid-cursor", "this cursor was not issued by this service") from None
     async with services.read_engine.connect() as conn:
+        position = await queries.tracked_position(conn)
         if not await queries.subject_exists(conn, subject_id):
             raise Problem(404, "subject-not-found", f"no subject {subject_id}")
         rows, next_after = await queries.record_page(

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.publication import Window
@@ -40,81 +40,97 @@ async def subject_exists(conn: AsyncConnection, subject_id: UUID) -> bool:
 
 async def statuses(
     conn: AsyncConnection, subject_ids: Sequence[UUID], today: date
-) -> dict[UUID, dict[str, Any]]:
-    """Current status of each known subject among `subject_ids` (unknown ones are absent)."""
-    ids = list(dict.fromkeys(subject_ids))
-    found = (await conn.execute(select(subjects).where(subjects.c.subject_id.in_(ids)))).mappings()
-    result: dict[UUID, dict[str, Any]] = {
-        row["subject_id"]: {
-            "subject_id": row["subject_id"],
-            "kind": row["kind"],
-            "name": row["name"],
-            "code_masked": row["code_masked"],
-            "region_code": row["region_code"],
-            "sectors": row["sectors"],
-            "version": row["version"],
-            "last_position": row["position"],
-            "grades": [],
-            "lists": [],
-            "published_records": {"total": 0, "by_family": {}},
-        }
-        for row in found
-    }
-    if not result:
-        return result
-    known = list(result)
-
-    standing = await conn.execute(
-        select(records)
-        .where(
-            records.c.subject_id.in_(known),
-            records.c.family.in_(("rating", "list")),
-            records.c.state == "active",
+) -> tuple[dict[UUID, dict[str, Any]], int]:
+    """Current status of each known subject among `subject_ids` (unknown ones are absent), and
+    the log position the read models had reached: one round trip, whatever the count."""
+    tracked = (
+        select(projection_tracking.c.position)
+        .where(projection_tracking.c.name == "read_models")
+        .scalar_subquery()
+    )
+    standing = and_(
+        records.c.subject_id == subjects.c.subject_id,
+        records.c.state == "active",
+        or_(records.c.family.in_(("rating", "list")), published_on(today)),
+    )
+    rows = await conn.execute(
+        select(
+            subjects,
+            tracked.label("tracked"),
+            records.c.record_id, records.c.family, records.c.list_type, records.c.scheme,
+            records.c.grade, records.c.score, records.c.valid_from, records.c.valid_until,
+            records.c.decision_date, records.c.ended_on, records.c.authority_name,
+            records.c.publish_from, records.c.publish_until,
+            case((records.c.family == "list", records.c.details), else_=None).label("details"),
         )
+        .select_from(subjects.outerjoin(records, standing))
+        .where(subjects.c.subject_id.in_(list(dict.fromkeys(subject_ids))))
         .order_by(records.c.decision_date, records.c.position)
     )
-    latest_rating: dict[tuple[UUID, str], dict[str, Any]] = {}
-    for row in standing.mappings():
-        if row["family"] == "rating":
-            if row["valid_from"] <= today < row["valid_until"]:
-                latest_rating[(row["subject_id"], row["scheme"])] = row
-        elif (row["ended_on"] is None or row["ended_on"] > today) and (
-            row["details"].get("planned_end") is None
-            or date.fromisoformat(row["details"]["planned_end"]) > today
-        ):
-            result[row["subject_id"]]["lists"].append(
-                {
-                    "list_type": row["list_type"],
-                    "entered_on": row["decision_date"],
-                    "basis": row["details"]["basis"],
-                    "planned_end": row["details"].get("planned_end"),
-                    "record_id": row["record_id"],
-                    "authority_name": row["authority_name"],
-                }
-            )
-    for (subject_id, scheme), row in sorted(latest_rating.items(), key=lambda item: item[0][1]):
-        result[subject_id]["grades"].append(
-            {
-                "scheme": scheme,
-                "grade": row["grade"],
-                "score": row["score"],
-                "valid_from": row["valid_from"],
-                "valid_until": row["valid_until"],
-                "record_id": row["record_id"],
-                "authority_name": row["authority_name"],
+    result: dict[UUID, dict[str, Any]] = {}
+    latest_rating: dict[tuple[UUID, str], Any] = {}
+    position = None
+    for row in rows:
+        position = row.tracked
+        status = result.get(row.subject_id)
+        if status is None:
+            status = result[row.subject_id] = {
+                "subject_id": row.subject_id,
+                "kind": row.kind,
+                "name": row.name,
+                "code_masked": row.code_masked,
+                "region_code": row.region_code,
+                "sectors": row.sectors,
+                "version": row.version,
+                "last_position": row.position,
+                "grades": [],
+                "lists": [],
+                "published_records": {"total": 0, "by_family": {}},
             }
-        )
+        if row.record_id is None:
+            continue
+        if _published(row, today):
+            counts = status["published_records"]
+            counts["by_family"][row.family] = counts["by_family"].get(row.family, 0) + 1
+            counts["total"] += 1
+        if row.family == "rating" and row.valid_from <= today < row.valid_until:
+            latest_rating[(row.subject_id, row.scheme)] = row
+        elif row.family == "list" and _on_list(row, today):
+            status["lists"].append({
+                "list_type": row.list_type,
+                "entered_on": row.decision_date,
+                "basis": row.details["basis"],
+                "planned_end": row.details.get("planned_end"),
+                "record_id": row.record_id,
+                "authority_name": row.authority_name,
+            })
+    for (subject_id, scheme), row in sorted(latest_rating.items(), key=lambda item: item[0][1]):
+        result[subject_id]["grades"].append({
+            "scheme": scheme,
+            "grade": row.grade,
+            "score": row.score,
+            "valid_from": row.valid_from,
+            "valid_until": row.valid_until,
+            "record_id": row.record_id,
+            "authority_name": row.authority_name,
+        })
+    if position is None:
+        position = await tracked_position(conn)
+    return result, int(position or 0)
 
-    counts = await conn.execute(
-        select(records.c.subject_id, records.c.family, func.count())
-        .where(records.c.subject_id.in_(known), published_on(today))
-        .group_by(records.c.subject_id, records.c.family)
+
+def _published(row: Any, today: date) -> bool:
+    """The same test as `published_on`, for rows already fetched (and known active)."""
+    return row.publish_from is not None and row.publish_from <= today and (
+        row.publish_until is None or row.publish_until > today
     )
-    for subject_id, family, count in counts:
-        published = result[subject_id]["published_records"]
-        published["by_family"][family] = count
-        published["total"] += count
-    return result
+
+
+def _on_list(row: Any, today: date) -> bool:
+    planned_end = row.details.get("planned_end")
+    return (row.ended_on is None or row.ended_on > today) and (
+        planned_end is None or date.fromisoformat(planned_end) > today
+    )
 
 
 def encode_cursor(position: int) -> str:
