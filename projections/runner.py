@@ -16,6 +16,8 @@ from typing import Any, Protocol
 from eventsourcing.persistence import ApplicationRecorder, Mapper
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError as ReadStoreOperationalError
 
 from projections.tables import projection_tracking
@@ -65,29 +67,31 @@ class ProjectionRunner:
     # Position ---------------------------------------------------------------------------
     def position(self) -> int:
         with self.engine.connect() as conn:
-            return self._position(conn, lock=False)
+            found = conn.execute(self._tracked()).scalar()
+            return int(found or 0)
 
-    def _position(self, conn: Connection, *, lock: bool) -> int:
-        query = select(projection_tracking.c.position).where(
-            projection_tracking.c.name == self.name
+    def _tracked(self):
+        return select(projection_tracking.c.position).where(projection_tracking.c.name == self.name)
+
+    def _locked_position(self, conn: Connection) -> int:
+        """The tracked position, locked for this page's transaction, so that a second runner
+        waits instead of applying the same page again (SQLite: BEGIN IMMEDIATE does that)."""
+        insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(
+            insert(projection_tracking)
+            .values(name=self.name, position=0, updated_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=["name"])
         )
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()  # a second runner waits instead of re-applying
-        found = conn.execute(query).scalar()
-        if found is None:
-            conn.execute(
-                projection_tracking.insert().values(
-                    name=self.name, position=0, updated_at=datetime.now(UTC)
-                )
-            )
-            return 0
-        return int(found)
+        query = self._tracked()
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return int(conn.execute(query).scalar_one())
 
     # Work -------------------------------------------------------------------------------
     def process_next_page(self) -> int:
         """Apply the next page of events; returns how many were applied (0: caught up)."""
         with self.engine.begin() as conn:
-            position = self._position(conn, lock=True)
+            position = self._locked_position(conn)
             notifications = self.recorder.select_notifications(
                 start=position, limit=self.page_size, inclusive_of_start=False
             )

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
-
-import orjson
 from uuid import UUID
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import ReadYourWrites, ServicesDep, TodayDep
@@ -91,9 +90,7 @@ async def batch_status(
         for index, code in enumerate(body.codes)
     ]
     async with services.read_engine.connect() as conn:
-        found, position = await queries.statuses(
-            conn, [sid for _, _, sid in wanted if sid], today
-        )
+        found, position = await queries.statuses(conn, [sid for _, _, sid in wanted if sid], today)
     results = []
     for index, code, subject_id in wanted:
         masked = _masked(code)

@@ -57,10 +57,19 @@ async def statuses(
         select(
             subjects,
             tracked.label("tracked"),
-            records.c.record_id, records.c.family, records.c.list_type, records.c.scheme,
-            records.c.grade, records.c.score, records.c.valid_from, records.c.valid_until,
-            records.c.decision_date, records.c.ended_on, records.c.authority_name,
-            records.c.publish_from, records.c.publish_until,
+            records.c.record_id,
+            records.c.family,
+            records.c.list_type,
+            records.c.scheme,
+            records.c.grade,
+            records.c.score,
+            records.c.valid_from,
+            records.c.valid_until,
+            records.c.decision_date,
+            records.c.ended_on,
+            records.c.authority_name,
+            records.c.publish_from,
+            records.c.publish_until,
             case((records.c.family == "list", records.c.details), else_=None).label("details"),
         )
         .select_from(subjects.outerjoin(records, standing))
@@ -96,24 +105,28 @@ async def statuses(
         if row.family == "rating" and row.valid_from <= today < row.valid_until:
             latest_rating[(row.subject_id, row.scheme)] = row
         elif row.family == "list" and _on_list(row, today):
-            status["lists"].append({
-                "list_type": row.list_type,
-                "entered_on": row.decision_date,
-                "basis": row.details["basis"],
-                "planned_end": row.details.get("planned_end"),
+            status["lists"].append(
+                {
+                    "list_type": row.list_type,
+                    "entered_on": row.decision_date,
+                    "basis": row.details["basis"],
+                    "planned_end": row.details.get("planned_end"),
+                    "record_id": row.record_id,
+                    "authority_name": row.authority_name,
+                }
+            )
+    for (subject_id, scheme), row in sorted(latest_rating.items(), key=lambda item: item[0][1]):
+        result[subject_id]["grades"].append(
+            {
+                "scheme": scheme,
+                "grade": row.grade,
+                "score": row.score,
+                "valid_from": row.valid_from,
+                "valid_until": row.valid_until,
                 "record_id": row.record_id,
                 "authority_name": row.authority_name,
-            })
-    for (subject_id, scheme), row in sorted(latest_rating.items(), key=lambda item: item[0][1]):
-        result[subject_id]["grades"].append({
-            "scheme": scheme,
-            "grade": row.grade,
-            "score": row.score,
-            "valid_from": row.valid_from,
-            "valid_until": row.valid_until,
-            "record_id": row.record_id,
-            "authority_name": row.authority_name,
-        })
+            }
+        )
     if position is None:
         position = await tracked_position(conn)
     return result, int(position or 0)
@@ -121,8 +134,10 @@ async def statuses(
 
 def _published(row: Any, today: date) -> bool:
     """The same test as `published_on`, for rows already fetched (and known active)."""
-    return row.publish_from is not None and row.publish_from <= today and (
-        row.publish_until is None or row.publish_until > today
+    return (
+        row.publish_from is not None
+        and row.publish_from <= today
+        and (row.publish_until is None or row.publish_until > today)
     )
 
 

@@ -33,3 +33,14 @@ def test_domain_sources_name_no_framework():
             if stripped.startswith(("import ", "from ")):
                 module = stripped.split()[1].split(".")[0]
                 assert module not in forbidden, f"{path.name} imports {module}"
+
+
+@pytest.mark.domain
+def test_the_tree_passes_the_linter_and_the_formatter():
+    ruff = Path(sys.executable).parent / "ruff"
+    lint = subprocess.run([str(ruff), "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    formatted = subprocess.run(
+        [str(ruff), "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert formatted.returncode == 0, formatted.stdout
