@@ -20,8 +20,18 @@ def database_url():
     return url
 
 
+def create_event_store_tables(url) -> None:
+    """The event store's tables belong to the eventsourcing library, which creates them."""
+    from service.database import Database
+    from service.ledger import open_ledger
+
+    open_ledger(Database.from_url(str(url.render_as_string(hide_password=False)))).close()
+
+
 def run_migrations_online() -> None:
-    engine = create_engine(database_url())
+    url = database_url()
+    create_event_store_tables(url)
+    engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -55,30 +55,33 @@ def serve(
 
     _configure_logging()
     settings = get_settings()
-    if demo:
-        _seed_demo_if_empty()
+    example = _seed_demo_if_empty() if demo else None
     url = f"http://{host}:{port}"
     console.print(
         f"[bold]credit service[/bold] on {url}  ·  OpenAPI docs: {url}/docs  ·  "
-        f"database: {Database.from_url(settings.database_url).url!r}"
+        f"database: {Database.from_url(settings.database_url).url!r}",
+        soft_wrap=True,
     )
-    console.print(
-        f"try: curl -s {url}/health ; curl -s -X POST {url}/v1/status:batch "
-        "-H 'content-type: application/json' -d '{\"codes\": [\"91110000600037341L\"]}'"
-    )
+    if example:
+        console.print(
+            f"try: curl -s -X POST {url}/v1/status:batch -H 'content-type: application/json' "
+            f'-d \'{{"codes": ["{example}"]}}\'',
+            soft_wrap=True,
+        )
     uvicorn.run(
         "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
     )
 
 
-def _seed_demo_if_empty() -> None:
+def _seed_demo_if_empty() -> str | None:
+    """Seed demo data into an empty store; returns an example enterprise code to query."""
     from service.demo import seed_demo
 
     services = build_services(get_settings())
     try:
         if services.ledger.recorder.max_notification_id():
             console.print("demo data: the store already has events; not seeding")
-            return
+            return None
         from datetime import datetime
 
         from service.clock import FixedClock
@@ -95,6 +98,7 @@ def _seed_demo_if_empty() -> None:
         )
         for kind, example in summary.example_codes.items():
             console.print(f"  example {kind}: {example}")
+        return summary.example_codes.get("enterprise")
     finally:
         services.close_sync()
 

@@ -1,4 +1,4 @@
-"""Prepare a database: the event store's tables, then alembic's read-model migrations."""
+"""Prepare a database by running alembic (see alembic/env.py for what it creates)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from alembic.config import Config
 
 from alembic import command
 from service.database import Database
-from service.ledger import open_ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +20,5 @@ def alembic_config(database: Database) -> Config:
 
 
 def upgrade(database: Database) -> None:
-    # The event store's tables belong to the eventsourcing library, which creates them itself.
-    open_ledger(database, create_tables=True).close()
+    """`alembic upgrade head`: the event store's tables, then the read models' migrations."""
     command.upgrade(alembic_config(database), "head")

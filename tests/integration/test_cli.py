@@ -1,0 +1,62 @@
+"""The `credit` command as an operator runs it: migrate, import with a report, rebuild."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.api.test_imports import penalty_file, row
+from tests.integration.readmodel import dump
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def credit(settings, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "CREDIT_DATABASE_URL": settings.database_url,
+        "CREDIT_SUBJECT_ID_KEY": settings.subject_id_key,
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_import_reports_rows_and_rebuild_reproduces_the_read_models(settings, services, tmp_path):
+    path = tmp_path / "penalties.csv"
+    path.write_bytes(penalty_file([row(1), row(2, CF_CFJGDM="11410100MB0000001X"), row(3)]))
+    assert credit(settings, "migrate").returncode == 0
+
+    first = credit(settings, "import", str(path))
+    assert first.returncode == 1  # some rows were rejected
+    assert "3 rows read, 2 accepted, 0 already present, 1 rejected" in first.stderr
+    assert "line 3: CF_CFJGDM" in first.stderr
+    again = credit(settings, "import", str(path))
+    assert "0 accepted, 2 already present, 1 rejected" in again.stderr
+
+    services.runner.catch_up()
+    live = dump(services.write_engine)
+    rebuilt = credit(settings, "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rebuilt from 4 events" in rebuilt.stderr
+    assert dump(services.write_engine) == live
+    assert len(live["records"]) == 2
+
+
+def test_a_file_without_national_columns_is_refused_with_exit_code_2(settings, tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("name,code\nx,y\n")
+    result = credit(settings, "import", str(path))
+    assert result.returncode == 2
+    assert "import refused" in result.stderr
