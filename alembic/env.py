@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import create_engine
 
 from alembic import context
-from projections.tables import metadata
+from projections.tables import metadata as read_models
+from service.access.tables import metadata as access
 
 config = context.config
 
@@ -35,7 +36,11 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(
             connection=connection,
-            target_metadata=metadata,
+            target_metadata=[read_models, access],
+            # The event store's tables are the eventsourcing library's, not ours to diff.
+            include_name=lambda name, type_, _parents: (
+                type_ != "table" or name in read_models.tables or name in access.tables
+            ),
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():

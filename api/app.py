@@ -7,15 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api import errors
+from api import errors, oauth
 from api.commands import imports
 from api.commands import subjects as subject_commands
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
 from api.queries import subjects as subject_queries
+from api.rate_limit import RateLimiter
+from api.security_headers import SecurityHeaders
 from service.bootstrap import Services, build_services
 from service.clock import Clock
 from service.settings import Settings, get_settings
@@ -50,6 +53,10 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    app.state.rate_limiter = RateLimiter(
+        rate_per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+    )
+    app.include_router(oauth.router)
     app.include_router(subject_commands.router)
     app.include_router(imports.router)
     app.include_router(subject_queries.router)
@@ -73,6 +80,14 @@ def create_app(
         }
         return JSONResponse(body, status_code=503 if failed else 200)
 
+    if settings.cors_origins:  # off unless configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
+        )
+    app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
     app.add_middleware(
         BodySizeLimit,
         default_limit=settings.max_body_bytes,

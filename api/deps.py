@@ -25,14 +25,6 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def recording_client(request: Request) -> str:
-    """Who is writing. Until clients authenticate, every write is attributed to 'anonymous'."""
-    return "anonymous"
-
-
-ClientDep = Annotated[str, Depends(recording_client)]
-
-
 async def today(services: ServicesDep) -> date:
     return local_today(services.clock)
 

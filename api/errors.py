@@ -21,6 +21,7 @@ from domain.errors import (
     SubjectNotFound,
     VersionMismatch,
 )
+from service.access.permissions import NotPermitted
 from service.credit_files import ConcurrencyConflict
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,13 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     IdempotencyKeyReused: 422,
     VersionMismatch: 412,
     ConcurrencyConflict: 409,
+    NotPermitted: 403,
 }
 TITLES = {
     400: "Bad request",
+    401: "Unauthorised",
+    403: "Forbidden",
+    429: "Too many requests",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",

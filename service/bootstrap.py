@@ -12,6 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.credit_file.projector import CreditFileProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
+from service.access.clients import ClientDirectory, ClientRegistry
+from service.access.keys import SigningKeys
+from service.access.secrets import KeyWrapper
+from service.access.tokens import Tokens
 from service.clock import Clock, SystemClock
 from service.credit_files import CreditFiles
 from service.database import Database
@@ -33,7 +37,11 @@ class Services:
     files: CreditFiles
     runner: ProjectionRunner
     write_engine: Engine
+    clients: ClientRegistry
+    keys: SigningKeys
+    tokens: Tokens
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
+    _directory: ClientDirectory | None = field(default=None, repr=False)
 
     @property
     def read_engine(self) -> AsyncEngine:
@@ -41,6 +49,12 @@ class Services:
         if self._read_engine is None:
             self._read_engine = async_engine(self.database)
         return self._read_engine
+
+    @property
+    def directory(self) -> ClientDirectory:
+        if self._directory is None:
+            self._directory = ClientDirectory(self.read_engine, self.settings.client_cache_seconds)
+        return self._directory
 
     async def aclose(self) -> None:
         self.close_sync()
@@ -84,4 +98,26 @@ def build_services(
         zone=ZoneInfo(settings.timezone),
         on_appended=runner.wake,
     )
-    return Services(settings, database, clock, ledger, files, runner, write_engine)
+    keys = SigningKeys(
+        write_engine,
+        KeyWrapper(settings.key_encryption_key),
+        token_ttl_seconds=settings.token_ttl_seconds,
+    )
+    tokens = Tokens(
+        keys,
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        ttl_seconds=settings.token_ttl_seconds,
+    )
+    return Services(
+        settings,
+        database,
+        clock,
+        ledger,
+        files,
+        runner,
+        write_engine,
+        ClientRegistry(write_engine, settings.client_secret_scrypt_n),
+        keys,
+        tokens,
+    )

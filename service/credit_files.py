@@ -31,6 +31,7 @@ from domain.errors import (
 )
 from domain.events import RECORD_EVENT_TYPES
 from domain.subject import Subject, natural_key
+from service.access.permissions import RecordingPermit
 from service.clock import CHINA, Clock, local_today
 from service.commands import RecordCommand, RegisterSubject, coerce_changes
 from service.identity import SubjectIds, record_id_for
@@ -120,7 +121,11 @@ class CreditFiles:
     def subject_id_for_code(self, code: str) -> UUID:
         return self.ids.for_code(code)
 
-    def register(self, command: RegisterSubject, *, recorded_by: str) -> Acknowledgement:
+    def register(
+        self, command: RegisterSubject, *, recorded_by: str, permit: RecordingPermit | None = None
+    ) -> Acknowledgement:
+        if permit is not None:
+            permit.check_sectors(command.sectors)
         code = self.normalise(command)
         subject_id = self.ids.for_code(code)
         existing = self._existing(subject_id, command.kind)
@@ -171,9 +176,14 @@ class CreditFiles:
         recorded_by: str,
         request_key: str | None = None,
         expected_version: int | None = None,
+        permit: RecordingPermit | None = None,
     ) -> Acknowledgement:
+        if permit is not None:
+            permit.check_authority(command.authority_code)
         with self._stream_lock(subject_id):
-            return self._append(subject_id, command, recorded_by, request_key, expected_version)
+            return self._append(
+                subject_id, command, recorded_by, request_key, expected_version, permit
+            )
 
     def _append(
         self,
@@ -182,9 +192,12 @@ class CreditFiles:
         recorded_by: str,
         request_key: str | None,
         expected_version: int | None,
+        permit: RecordingPermit | None,
     ) -> Acknowledgement:
         for attempt in range(MAX_ATTEMPTS):
             subject = self._load(subject_id)
+            if permit is not None:
+                permit.check_sectors(subject.sectors)
             if expected_version is not None and subject.version != expected_version:
                 raise VersionMismatch(expected_version, subject.version)
             outcome = self._record(subject, command, recorded_by, request_key)
@@ -243,12 +256,17 @@ class CreditFiles:
 
     # Batches (imports, demo data) -------------------------------------------------------
     def append_batch(
-        self, items: Sequence[BatchItem], *, recorded_by: str, cache: StreamCache | None = None
+        self,
+        items: Sequence[BatchItem],
+        *,
+        recorded_by: str,
+        cache: StreamCache | None = None,
+        permit: RecordingPermit | None = None,
     ) -> list[BatchOutcome]:
         """Register unknown subjects and append records in one transaction per batch.
         A rejected row changes nothing; a lost race re-runs the batch on fresh streams."""
         for attempt in range(MAX_ATTEMPTS):
-            outcomes, subjects, touched = self._decide_batch(items, recorded_by, cache)
+            outcomes, subjects, touched = self._decide_batch(items, recorded_by, cache, permit)
             if not touched:
                 if cache is not None:
                     cache.keep(subjects)
@@ -266,7 +284,11 @@ class CreditFiles:
         raise ConcurrencyConflict("too many concurrent writers on these subjects; retry")
 
     def _decide_batch(
-        self, items: Sequence[BatchItem], recorded_by: str, cache: StreamCache | None
+        self,
+        items: Sequence[BatchItem],
+        recorded_by: str,
+        cache: StreamCache | None,
+        permit: RecordingPermit | None,
     ) -> tuple[list[BatchOutcome], list[Subject], list[Subject]]:
         subjects: dict[UUID, Subject] = {}
         accepted_on: dict[UUID, int] = {}
@@ -295,6 +317,9 @@ class CreditFiles:
                     raise SubjectKindMismatch(
                         f"this code is already registered as a {subject.kind}"
                     )
+                if permit is not None:
+                    permit.check_authority(item.record.authority_code)
+                    permit.check_sectors(subject.sectors)
                 outcome = self._record(subject, item.record, recorded_by, None)
             except DomainError as error:
                 if (

@@ -20,6 +20,7 @@ from typing import IO, Any, BinaryIO
 from pydantic import ValidationError
 
 from domain import codes
+from service.access.permissions import RecordingPermit
 from service.clock import local_today
 from service.commands import DecidePenalty, GrantLicence, RegisterSubject
 from service.credit_files import BatchItem, CreditFiles, StreamCache
@@ -706,6 +707,7 @@ def import_stream(
     recorded_by: str,
     batch_size: int = 1000,
     on_progress: Callable[[int], None] | None = None,
+    permit: RecordingPermit | None = None,
 ) -> ImportReport:
     """Import a whole file, one transaction per `batch_size` rows. Bad rows become rejections
     and never stop the import; a whole-file problem raises ImportFileError before anything is
@@ -726,7 +728,9 @@ def import_stream(
     def flush() -> None:
         nonlocal unreported
         if batch:
-            for outcome in files.append_batch(batch, recorded_by=recorded_by, cache=streams):
+            for outcome in files.append_batch(
+                batch, recorded_by=recorded_by, cache=streams, permit=permit
+            ):
                 if outcome.status == "accepted":
                     report.accepted += 1
                 elif outcome.status == "already_present":

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SUBJECT_ID_KEY = "development-only-subject-id-key"
+DEVELOPMENT_KEY_ENCRYPTION_KEY = "development-only-key-encryption-key"
 
 
 class Settings(BaseSettings):
@@ -26,11 +27,29 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     timezone: str = "Asia/Shanghai"
+    # Access tokens (OAuth2 client credentials, RFC 9068 JWTs signed with Ed25519).
+    token_issuer: str = "urn:credit-transport"
+    token_audience: str = "credit-api"
+    token_ttl_seconds: int = Field(default=600, ge=30, le=3600)
+    # Wraps the signing keys (and later the per-subject data keys) stored in the database.
+    key_encryption_key: str = DEVELOPMENT_KEY_ENCRYPTION_KEY
+    # scrypt cost for client secrets; lower it only for tests.
+    client_secret_scrypt_n: int = Field(default=2**14, ge=2)
+    client_cache_seconds: float = Field(default=2.0, ge=0)
+    rate_limit_per_second: float = Field(default=50.0, gt=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
+    cors_origins: list[str] = []
 
     @model_validator(mode="after")
     def no_default_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and self.subject_id_key == DEVELOPMENT_SUBJECT_ID_KEY:
+        if self.environment != "production":
+            return self
+        if self.subject_id_key == DEVELOPMENT_SUBJECT_ID_KEY:
             raise ValueError("CREDIT_SUBJECT_ID_KEY must be set in production")
+        if self.key_encryption_key == DEVELOPMENT_KEY_ENCRYPTION_KEY:
+            raise ValueError("CREDIT_KEY_ENCRYPTION_KEY must be set in production")
+        if self.client_secret_scrypt_n < 2**14:
+            raise ValueError("CREDIT_CLIENT_SECRET_SCRYPT_N must be at least 16384 in production")
         return self
 
 

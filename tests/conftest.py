@@ -17,10 +17,20 @@ from service.clock import FixedClock
 from service.database import Database
 from service.migrations import upgrade
 from service.settings import Settings
+from tests.builders import AUTHORITY_CODE, OTHER_AUTHORITY_CODE
 from tests.postgres import ADMIN_URL, postgres_reachable
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Beijing, a Friday
-STORE_TABLES = ("credit_events", "credit_snapshots", "subjects", "records", "projection_tracking")
+STORE_TABLES = (
+    "credit_events",
+    "credit_snapshots",
+    "subjects",
+    "records",
+    "projection_tracking",
+    "api_clients",
+    "signing_keys",
+    "access_log",
+)
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +86,8 @@ def settings(database_url: str) -> Settings:
         subject_id_key="test-subject-key",
         projection_poll_seconds=0.05,
         read_your_writes_timeout_seconds=5,
+        client_secret_scrypt_n=2,
+        client_cache_seconds=0,
     )
 
 
@@ -86,8 +98,38 @@ def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
     built.close_sync()
 
 
+ROLE_CLIENTS = {
+    "recorder": {
+        "authority_codes": [AUTHORITY_CODE, OTHER_AUTHORITY_CODE],
+        "sectors": ["road_transport"],
+    },
+    "agency": {},
+    "auditor": {},
+    "admin": {},
+}
+
+
 @pytest.fixture
-async def client(settings: Settings, services: Services) -> AsyncIterator[httpx.AsyncClient]:
+def role_headers(services: Services) -> dict[str, dict[str, str]]:
+    """A client of each role (agency 郑州市交通运输局) and a bearer header with its token."""
+    headers = {}
+    for role, grants in ROLE_CLIENTS.items():
+        client, _ = services.clients.create(
+            f"test-{role}", role, "郑州市交通运输局", AUTHORITY_CODE, **grants
+        )
+        token = services.tokens.issue(client).access_token
+        headers[role] = {"Authorization": f"Bearer {token}"}
+    return headers
+
+
+@pytest.fixture
+def auditor(role_headers) -> dict[str, str]:
+    return role_headers["auditor"]
+
+
+@pytest.fixture
+async def anonymous(settings: Settings, services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over the ASGI app, with the app's lifespan, sending no credentials."""
     from api.app import create_app
 
     app = create_app(settings, services=services)
@@ -95,3 +137,10 @@ async def client(settings: Settings, services: Services) -> AsyncIterator[httpx.
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://credit.test") as http:
             yield http
+
+
+@pytest.fixture
+async def client(anonymous: httpx.AsyncClient, role_headers) -> httpx.AsyncClient:
+    """The HTTP client most tests use: a recording agency's, which may also read."""
+    anonymous.headers.update(role_headers["recorder"])
+    return anonymous

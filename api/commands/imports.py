@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ClientDep, ServicesDep
+from api.auth import Recorder
+from api.deps import ServicesDep
 from api.errors import Problem
 from api.schemas import ImportReportBody
 from service.importing import ImportFileError, import_stream
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["recording"])
 
 
 @router.post("/imports", response_model=ImportReportBody)
-async def import_file(file: UploadFile, services: ServicesDep, client: ClientDep) -> dict:
+async def import_file(file: UploadFile, services: ServicesDep, caller: Recorder) -> dict:
     """Import a CSV (UTF-8 or GBK) or XLSX file with the national CF_* (penalty) or XK_*
     (licence) columns. Idempotent: re-sending a file adds nothing. Bad rows are reported with
     their line number and reason and never stop or half-write the good ones."""
@@ -24,7 +25,8 @@ async def import_file(file: UploadFile, services: ServicesDep, client: ClientDep
             file.file,
             file.filename or "upload",
             services.files,
-            recorded_by=client,
+            recorded_by=caller.client_id,
+            permit=caller.permit(),
         )
     except ImportFileError as error:
         raise Problem(422, "import-file-invalid", str(error)) from None

@@ -7,7 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Response, status
 
-from api.deps import ClientDep, ServicesDep
+from api.auth import Recorder
+from api.deps import ServicesDep
 from api.errors import Problem
 from api.schemas import Acknowledged, RecordAcknowledged
 from service.commands import AnyRecordCommand, RegisterSubject
@@ -39,10 +40,10 @@ IF_MATCH = Header(
     },
 )
 def register_subject(
-    command: RegisterSubject, services: ServicesDep, client: ClientDep, response: Response
+    command: RegisterSubject, services: ServicesDep, caller: Recorder, response: Response
 ) -> Acknowledged:
     """Open a subject's credit file. Registering a known code returns the existing subject."""
-    ack = services.files.register(command, recorded_by=client)
+    ack = services.files.register(command, recorded_by=caller.client_id, permit=caller.permit())
     if not ack.created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/v1/subjects/{ack.subject_id}"
@@ -67,7 +68,7 @@ def append_event(
     subject_id: UUID,
     command: Annotated[AnyRecordCommand, Body()],
     services: ServicesDep,
-    client: ClientDep,
+    caller: Recorder,
     response: Response,
     idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
     if_match: Annotated[str | None, IF_MATCH] = None,
@@ -76,7 +77,8 @@ def append_event(
     ack = services.files.append(
         subject_id,
         command,
-        recorded_by=client,
+        recorded_by=caller.client_id,
+        permit=caller.permit(),
         request_key=idempotency_key,
         expected_version=_expected_version(if_match),
     )

@@ -8,6 +8,7 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
+from api.auth import AUDIT, READ, Reader, require
 from api.deps import ReadYourWrites, ServicesDep, TodayDep
 from api.errors import Problem
 from api.schemas import (
@@ -21,7 +22,7 @@ from api.schemas import (
 from domain import codes
 from projections.credit_file import queries
 
-router = APIRouter(prefix="/v1", tags=["querying"], dependencies=[ReadYourWrites])
+router = APIRouter(prefix="/v1", tags=["querying"], dependencies=[require(READ), ReadYourWrites])
 
 
 def _etag(status: dict) -> str:
@@ -125,6 +126,7 @@ async def subject_records(
     subject_id: UUID,
     services: ServicesDep,
     today: TodayDep,
+    caller: Reader,
     include: Annotated[
         Literal["published", "all"],
         Query(
@@ -135,7 +137,14 @@ async def subject_records(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> RecordPage:
-    """The subject's records, newest first, each with its publication window and state."""
+    """The subject's records, newest first, each with its publication window and state.
+    Unpublished, expired and revoked records (`include=all`) are for auditors only."""
+    if include == "all" and AUDIT not in caller.scopes:
+        raise Problem(
+            403,
+            "insufficient-scope",
+            "unpublished, expired and revoked records need the credit:audit scope",
+        )
     try:
         after = queries.decode_cursor(cursor) if cursor else None
     except ValueError:

@@ -59,7 +59,7 @@ async def test_an_unchanged_status_answers_304_to_its_etag(client):
     assert again.status_code == 304
 
 
-async def test_an_expired_rating_and_an_exited_list_no_longer_count(client):
+async def test_an_expired_rating_and_an_exited_list_no_longer_count(client, auditor):
     sid = await new_subject(client)
     await record(
         client,
@@ -85,7 +85,9 @@ async def test_an_expired_rating_and_an_exited_list_no_longer_count(client):
     ).json()
     assert status["grades"] == []
     assert status["lists"] == []
-    records = (await client.get(f"/v1/subjects/{sid}/records", params={"include": "all"})).json()
+    records = (
+        await client.get(f"/v1/subjects/{sid}/records", params={"include": "all"}, headers=auditor)
+    ).json()
     by_type = {r["type"]: r for r in records["records"]}
     assert by_type["ListEntered"]["publication"] == {
         "state": "expired",
@@ -96,7 +98,7 @@ async def test_an_expired_rating_and_an_exited_list_no_longer_count(client):
     assert by_type["RatingIssued"]["publication"]["state"] == "expired"
 
 
-async def test_records_show_publication_windows_by_severity_and_era(client):
+async def test_records_show_publication_windows_by_severity_and_era(client, auditor):
     sid = await new_subject(client)
     await record(
         client, sid, penalty("OLD-SERIOUS", severity="serious", decision_date="2025-06-30")
@@ -109,6 +111,7 @@ async def test_records_show_publication_windows_by_severity_and_era(client):
         await client.get(
             f"/v1/subjects/{sid}/records",
             params={"include": "all", "min_position": last["position"]},
+            headers=auditor,
         )
     ).json()
     windows = {r["source_ref"]: r["publication"] for r in page["records"]}
@@ -128,7 +131,7 @@ async def test_records_show_publication_windows_by_severity_and_era(client):
     assert {r["source_ref"] for r in published["records"]} == {"OLD-SERIOUS", "NEW-SERIOUS"}
 
 
-async def test_revoked_and_corrected_records(client):
+async def test_revoked_and_corrected_records(client, auditor):
     sid = await new_subject(client)
     annulled = await record(client, sid, penalty("P-ANNUL"))
     changed = await record(client, sid, penalty("P-CHANGE", severity="general"))
@@ -154,6 +157,7 @@ async def test_revoked_and_corrected_records(client):
         await client.get(
             f"/v1/subjects/{sid}/records",
             params={"include": "all", "min_position": last["position"]},
+            headers=auditor,
         )
     ).json()
     by_ref = {r["source_ref"]: r for r in page["records"]}

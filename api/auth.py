@@ -1,0 +1,92 @@
+"""Authentication and authorisation on every request: a bearer token verified with PyJWT, the
+client looked up (a disabled client is refused at once), a per-client rate limit, and scopes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ServicesDep
+from api.errors import Problem
+from api.rate_limit import RateLimited
+from service.access.clients import Client
+from service.access.permissions import RecordingPermit
+from service.access.tokens import InvalidToken
+
+READ, RECORD, AUDIT, ADMIN = "credit:read", "credit:record", "credit:audit", "credit:admin"
+
+
+@dataclass(frozen=True)
+class Caller:
+    client: Client
+    scopes: frozenset[str]
+
+    @property
+    def client_id(self) -> str:
+        return self.client.client_id
+
+    def permit(self) -> RecordingPermit:
+        return RecordingPermit(
+            frozenset(self.client.authority_codes), frozenset(self.client.sectors)
+        )
+
+
+def _unauthorised(detail: str, error: str = "invalid_token") -> Problem:
+    return Problem(
+        401, "unauthorised", detail, headers={"WWW-Authenticate": f'Bearer error="{error}"'}
+    )
+
+
+async def authenticated(request: Request, services: ServicesDep) -> Caller:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(
+            401,
+            "unauthorised",
+            "send an access token: Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        verified = services.tokens.verify(token.strip())
+    except InvalidToken:
+        # An unknown key id makes verify read the key table: that is rare, and a thread hop.
+        try:
+            verified = await run_in_threadpool(services.tokens.verify, token.strip())
+        except InvalidToken as error:
+            raise _unauthorised(f"the access token is not valid ({error})") from None
+    client = await services.directory.get(verified.client_id)
+    if client is None or client.disabled:
+        raise _unauthorised("this client is disabled")
+    try:
+        request.app.state.rate_limiter.check(client.client_id)
+    except RateLimited as limited:
+        raise Problem(
+            429,
+            "rate-limited",
+            "too many requests from this client; slow down",
+            headers={"Retry-After": str(limited.retry_after_seconds)},
+        ) from None
+    return Caller(client, verified.scopes & frozenset(client.scopes))
+
+
+def require(scope: str):
+    async def check(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
+        if scope not in caller.scopes:
+            raise Problem(
+                403,
+                "insufficient-scope",
+                f"this needs the {scope} scope, which a {caller.client.role} client does not have",
+            )
+        return caller
+
+    return Depends(check)
+
+
+Reader = Annotated[Caller, require(READ)]
+Recorder = Annotated[Caller, require(RECORD)]
+Auditor = Annotated[Caller, require(AUDIT)]
+Admin = Annotated[Caller, require(ADMIN)]

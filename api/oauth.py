@@ -1,0 +1,98 @@
+"""OAuth2 client-credentials grant (RFC 6749 §4.4) and the public signing keys (JWKS).
+
+The token endpoint answers errors in RFC 6749's own format ({"error": ...}), which OAuth
+clients expect, rather than problem+json."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ServicesDep
+from api.rate_limit import RateLimited
+from service.access.tokens import ScopeNotGranted
+
+router = APIRouter(tags=["authentication"])
+
+
+def _oauth_error(status: int, error: str, description: str, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={"Cache-Control": "no-store", **headers},
+    )
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return client_id, secret
+
+
+@router.post("/oauth/token")
+async def issue_token(
+    request: Request,
+    services: ServicesDep,
+    grant_type: Annotated[str, Form()],
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+    scope: Annotated[str | None, Form()] = None,
+) -> JSONResponse:
+    """A short-lived access token for a client's id and secret (HTTP Basic or form fields)."""
+    if grant_type != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
+    credentials = _basic_credentials(request) or (client_id or "", client_secret or "")
+    if not all(credentials):
+        return _oauth_error(
+            401,
+            "invalid_client",
+            "client authentication is required",
+            **{"WWW-Authenticate": "Basic"},
+        )
+    try:  # guessing secrets costs a request like any other
+        request.app.state.rate_limiter.check(f"token:{credentials[0]}")
+    except RateLimited as limited:
+        return _oauth_error(
+            429,
+            "slow_down",
+            "too many token requests",
+            **{"Retry-After": str(limited.retry_after_seconds)},
+        )
+    client = await run_in_threadpool(services.clients.authenticate, *credentials)
+    if client is None:
+        return _oauth_error(
+            401,
+            "invalid_client",
+            "unknown client, wrong secret or disabled",
+            **{"WWW-Authenticate": "Basic"},
+        )
+    try:
+        issued = await run_in_threadpool(services.tokens.issue, client, scope)
+    except ScopeNotGranted as error:
+        return _oauth_error(400, "invalid_scope", f"not granted to this client: {error}")
+    return JSONResponse(
+        {
+            "access_token": issued.access_token,
+            "token_type": "Bearer",
+            "expires_in": issued.expires_in,
+            "scope": issued.scope,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(services: ServicesDep) -> JSONResponse:
+    """The public keys that verify access tokens (current and recently retired)."""
+    keys = await run_in_threadpool(services.keys.jwks)
+    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=60"})

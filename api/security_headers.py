@@ -1,0 +1,53 @@
+"""Defensive HTTP response headers added to every response without overriding the app's own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"geolocation=(), camera=(), microphone=()"),
+    (b"cache-control", b"no-store"),
+)
+CONTENT_SECURITY_POLICY = (
+    b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    b"script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; "
+    b"form-action 'self'"
+)
+STRICT_TRANSPORT_SECURITY = b"max-age=31536000; includeSubDomains"
+
+
+class SecurityHeaders:
+    def __init__(self, app: Any, *, hsts: bool = False):
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": self._with_defaults(message.get("headers"))}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _with_defaults(self, headers: Any) -> list[tuple[bytes, bytes]]:
+        result = [(bytes(name), bytes(value)) for name, value in headers or []]
+        present = {name.lower() for name, _ in result}
+        content_type = next((v for n, v in result if n.lower() == b"content-type"), b"")
+        wanted = list(BASE_HEADERS)
+        if content_type.lower().lstrip().startswith(b"text/html"):
+            wanted.append((b"content-security-policy", CONTENT_SECURITY_POLICY))
+        if self.hsts:
+            wanted.append((b"strict-transport-security", STRICT_TRANSPORT_SECURITY))
+        for name, value in wanted:
+            if name not in present:
+                result.append((name, value))
+                present.add(name)
+        return result

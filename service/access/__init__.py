@@ -1,0 +1,1 @@
+"""Who may do what: API clients and their roles, signing keys, access tokens, the access log."""

@@ -1,0 +1,169 @@
+"""API clients: created by an operator with a role, an agency and (for recorders) the authority
+codes and sectors they may record for; the secret is shown once and stored as a hash."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain import codes
+from service.access.secrets import SCRYPT_N, hash_secret, new_secret, verify_secret
+from service.access.tables import api_clients
+
+ROLES = ("recorder", "agency", "auditor", "admin")
+ROLE_SCOPES: dict[str, tuple[str, ...]] = {
+    "recorder": ("credit:record", "credit:read"),
+    "agency": ("credit:read",),
+    "auditor": ("credit:read", "credit:audit"),
+    "admin": ("credit:admin",),
+}
+CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+
+
+class ClientError(ValueError):
+    """A client cannot be created or changed as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    role: str
+    agency_name: str
+    agency_code: str
+    authority_codes: tuple[str, ...]
+    sectors: tuple[str, ...]
+    disabled: bool
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return ROLE_SCOPES[self.role]
+
+
+def _client(row) -> Client:
+    return Client(
+        client_id=row.client_id,
+        role=row.role,
+        agency_name=row.agency_name,
+        agency_code=row.agency_code,
+        authority_codes=tuple(row.authority_codes),
+        sectors=tuple(row.sectors),
+        disabled=row.disabled_at is not None,
+    )
+
+
+class ClientRegistry:
+    """Operator-side management of clients (CLI and admin API); synchronous."""
+
+    def __init__(self, engine: Engine, scrypt_n: int = SCRYPT_N):
+        self.engine = engine
+        self.scrypt_n = scrypt_n
+        self._decoy = hash_secret("decoy", scrypt_n)
+
+    def create(
+        self,
+        client_id: str,
+        role: str,
+        agency_name: str,
+        agency_code: str,
+        authority_codes: list[str] | None = None,
+        sectors: list[str] | None = None,
+    ) -> tuple[Client, str]:
+        """Returns the client and its secret, which is not stored and cannot be shown again."""
+        if not CLIENT_ID.match(client_id):
+            raise ClientError("client id: 3-64 characters of a-z, 0-9, '.', '_' or '-'")
+        if role not in ROLES:
+            raise ClientError(f"role must be one of {', '.join(ROLES)}")
+        try:
+            agency_code = codes.normalise_uscc(agency_code)
+            authority_codes = [codes.normalise_uscc(c) for c in authority_codes or []]
+        except codes.InvalidCode as error:
+            raise ClientError(str(error)) from None
+        if role == "recorder" and not (authority_codes and sectors):
+            raise ClientError("a recorder needs at least one authority code and one sector")
+        secret = new_secret()
+        with self.engine.begin() as conn:
+            if conn.execute(
+                select(api_clients.c.client_id).where(api_clients.c.client_id == client_id)
+            ).first():
+                raise ClientError(f"client {client_id} exists already")
+            conn.execute(
+                insert(api_clients).values(
+                    client_id=client_id,
+                    role=role,
+                    agency_name=agency_name,
+                    agency_code=agency_code,
+                    authority_codes=sorted(set(authority_codes)),
+                    sectors=sorted(set(sectors or [])),
+                    secret_hash=hash_secret(secret, self.scrypt_n),
+                    created_at=datetime.now(UTC),
+                    disabled_at=None,
+                )
+            )
+        return self.get(client_id), secret
+
+    def disable(self, client_id: str) -> Client:
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(api_clients)
+                .where(api_clients.c.client_id == client_id, api_clients.c.disabled_at.is_(None))
+                .values(disabled_at=datetime.now(UTC))
+            ).rowcount
+        client = self.get(client_id)
+        if client is None:
+            raise ClientError(f"no client {client_id}")
+        if not changed:
+            raise ClientError(f"client {client_id} is disabled already")
+        return client
+
+    def get(self, client_id: str) -> Client | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(api_clients).where(api_clients.c.client_id == client_id)
+            ).first()
+        return _client(row) if row else None
+
+    def all(self) -> list[Client]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(api_clients).order_by(api_clients.c.client_id))
+            return [_client(row) for row in rows]
+
+    def authenticate(self, client_id: str, secret: str) -> Client | None:
+        """The enabled client with this id and secret, else None (whichever part is wrong)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(api_clients).where(api_clients.c.client_id == client_id)
+            ).first()
+        if row is None:
+            verify_secret(secret, self._decoy)  # answer as slowly as for a real client
+            return None
+        if not verify_secret(secret, row.secret_hash) or row.disabled_at is not None:
+            return None
+        return _client(row)
+
+
+class ClientDirectory:
+    """The request path's view of clients: the whole table, re-read at most every few seconds,
+    so that disabling a client stops its tokens within that time, not at their expiry."""
+
+    def __init__(self, engine: AsyncEngine, max_age_seconds: float):
+        self.engine = engine
+        self.max_age_seconds = max_age_seconds
+        self._clients: dict[str, Client] = {}
+        self._loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def get(self, client_id: str) -> Client | None:
+        if time.monotonic() - self._loaded_at > self.max_age_seconds:
+            async with self._lock:
+                if time.monotonic() - self._loaded_at > self.max_age_seconds:
+                    async with self.engine.connect() as conn:
+                        rows = await conn.execute(select(api_clients))
+                        self._clients = {row.client_id: _client(row) for row in rows}
+                    self._loaded_at = time.monotonic()
+        return self._clients.get(client_id)

@@ -1,0 +1,107 @@
+"""Token signing keys (Ed25519): generated and rotated in the database, wrapped at rest, and
+published as a JWKS. Rotation needs no downtime: a new key signs from then on, the old one
+stays published until the tokens it signed have expired."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jwt.algorithms import OKPAlgorithm
+from sqlalchemy import Engine, insert, select, update
+
+from service.access.secrets import KeyWrapper
+from service.access.tables import signing_keys
+
+
+class SigningKeys:
+    def __init__(self, engine: Engine, wrapper: KeyWrapper, *, token_ttl_seconds: int):
+        self.engine = engine
+        self.wrapper = wrapper
+        self.token_ttl = timedelta(seconds=token_ttl_seconds)
+        self._public: dict[str, Ed25519PublicKey] = {}
+        self._active: tuple[str, Ed25519PrivateKey] | None = None
+        self._lock = threading.Lock()
+
+    def active(self) -> tuple[str, Ed25519PrivateKey]:
+        """The key that signs new tokens, created on first use."""
+        with self._lock:
+            if self._active is None:
+                with self.engine.begin() as conn:
+                    row = conn.execute(
+                        select(signing_keys)
+                        .where(signing_keys.c.retired_at.is_(None))
+                        .order_by(signing_keys.c.created_at.desc())
+                    ).first()
+                    if row is None:
+                        self._active = self._create(conn)
+                    else:
+                        self._active = (row.kid, self._private(row))
+            return self._active
+
+    def rotate(self) -> str:
+        """Start signing with a new key; the previous ones retire (but stay published)."""
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(
+                update(signing_keys)
+                .where(signing_keys.c.retired_at.is_(None))
+                .values(retired_at=datetime.now(UTC))
+            )
+            self._active = self._create(conn)
+            return self._active[0]
+
+    def jwks(self) -> dict:
+        """Every key a valid token can have been signed with."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(signing_keys.c.public_jwk)
+                .where(
+                    (signing_keys.c.retired_at.is_(None))
+                    | (signing_keys.c.retired_at > datetime.now(UTC) - self.token_ttl)
+                )
+                .order_by(signing_keys.c.created_at.desc())
+            )
+            return {"keys": [row.public_jwk for row in rows]}
+
+    def public_key(self, kid: str) -> Ed25519PublicKey | None:
+        """A published key by id; unknown ids are looked up again (another process may have
+        rotated), retired keys past the token lifetime are not returned."""
+        key = self._public.get(kid)
+        if key is None:
+            for jwk in self.jwks()["keys"]:
+                self._public[jwk["kid"]] = OKPAlgorithm.from_jwk(json.dumps(jwk))
+            key = self._public.get(kid)
+        return key
+
+    def _create(self, conn) -> tuple[str, Ed25519PrivateKey]:
+        kid = uuid.uuid4().hex
+        private = Ed25519PrivateKey.generate()
+        raw = private.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        public_jwk = {
+            **json.loads(OKPAlgorithm.to_jwk(private.public_key())),
+            "kid": kid,
+            "use": "sig",
+            "alg": "EdDSA",
+        }
+        conn.execute(
+            insert(signing_keys).values(
+                kid=kid,
+                private_key=self.wrapper.wrap(raw, f"signing-key:{kid}"),
+                public_jwk=public_jwk,
+                created_at=datetime.now(UTC),
+                retired_at=None,
+            )
+        )
+        return kid, private
+
+    def _private(self, row) -> Ed25519PrivateKey:
+        raw = self.wrapper.unwrap(row.private_key, f"signing-key:{row.kid}")
+        return Ed25519PrivateKey.from_private_bytes(raw)

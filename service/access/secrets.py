@@ -1,0 +1,57 @@
+"""Secrets at rest: client secrets as scrypt hashes, keys wrapped with AES-GCM."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_secret(secret: str, n: int = SCRYPT_N) -> str:
+    """The cost parameters are stored with the hash, so verifying needs no configuration."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P)
+    return f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_secret(secret: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(secret.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p))
+    return hmac.compare_digest(candidate, _unb64(digest))
+
+
+def new_secret() -> str:
+    return _b64(os.urandom(32))
+
+
+class KeyWrapper:
+    """Encrypts key material under the operator's key-encryption key (CREDIT_KEY_ENCRYPTION_KEY);
+    `purpose` is bound as associated data, so a wrapped key cannot be swapped for another."""
+
+    def __init__(self, key_encryption_key: str):
+        self._aead = AESGCM(hashlib.sha256(key_encryption_key.encode()).digest())
+
+    def wrap(self, plaintext: bytes, purpose: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, plaintext, purpose.encode())
+
+    def unwrap(self, wrapped: bytes, purpose: str) -> bytes:
+        return self._aead.decrypt(wrapped[:12], wrapped[12:], purpose.encode())

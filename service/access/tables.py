@@ -1,0 +1,66 @@
+"""Access-control tables: API clients, token signing keys, the access log (owned by alembic)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+)
+
+metadata = MetaData()
+
+api_clients = Table(
+    "api_clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("agency_name", String(200), nullable=False),
+    Column("agency_code", String(18), nullable=False),
+    # For recorders: the authority codes and sectors they may record for.
+    Column("authority_codes", JSON, nullable=False),
+    Column("sectors", JSON, nullable=False),
+    Column("secret_hash", String(200), nullable=False),  # scrypt; the secret is shown once
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_key", LargeBinary, nullable=False),  # AES-GCM under the key-encryption key
+    Column("public_jwk", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # Retired keys sign nothing new but stay published until tokens they signed have expired.
+    Column("retired_at", DateTime(timezone=True)),
+)
+
+access_log = Table(
+    "access_log",
+    metadata,
+    # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("agency_code", String(18), nullable=False),
+    Column("subject_id", Uuid, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("purpose", String(200), nullable=False),
+    Column("returned", JSON, nullable=False),
+    # Each row's hash covers its content and the previous row's hash (查询留痕, chained).
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("access_log_subject", "subject_id", "seq"),
+)

@@ -1,0 +1,101 @@
+"""Access tokens: OAuth2 client-credentials grant, RFC 9068 JWT claims, signed with Ed25519 and
+verified with PyJWT on every request (EdDSA only: 'none' and HMAC tokens never verify)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from service.access.clients import Client
+from service.access.keys import SigningKeys
+
+TOKEN_TYPE = "at+jwt"
+
+
+class InvalidToken(Exception):
+    """Why a token was refused (said to the caller in general terms only)."""
+
+
+class ScopeNotGranted(Exception):
+    """The client asked for a scope its role does not have."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    scope: str
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    client_id: str
+    scopes: frozenset[str]
+    jti: str
+    expires_at: int
+
+
+class Tokens:
+    def __init__(self, keys: SigningKeys, *, issuer: str, audience: str, ttl_seconds: int):
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl_seconds = ttl_seconds
+
+    def issue(
+        self, client: Client, requested_scope: str | None = None, now: float | None = None
+    ) -> IssuedToken:
+        granted = set(client.scopes)
+        if requested_scope:
+            wanted = set(requested_scope.split())
+            if not wanted <= granted:
+                raise ScopeNotGranted(" ".join(sorted(wanted - granted)))
+            granted = wanted
+        issued_at = int(now if now is not None else time.time())
+        scope = " ".join(sorted(granted))
+        kid, key = self.keys.active()
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": client.client_id,
+            "client_id": client.client_id,
+            "iat": issued_at,
+            "nbf": issued_at,
+            "exp": issued_at + self.ttl_seconds,
+            "jti": uuid.uuid4().hex,
+            "scope": scope,
+        }
+        token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid, "typ": TOKEN_TYPE})
+        return IssuedToken(token, self.ttl_seconds, scope)
+
+    def verify(self, token: str) -> VerifiedToken:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as error:
+            raise InvalidToken(f"malformed token: {error}") from None
+        if header.get("alg") != "EdDSA" or header.get("typ") != TOKEN_TYPE:
+            raise InvalidToken("wrong token type or algorithm")
+        key = self.keys.public_key(str(header.get("kid", "")))
+        if key is None:
+            raise InvalidToken("unknown signing key")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={
+                    "require": ["exp", "iat", "iss", "aud", "sub", "jti", "client_id", "scope"]
+                },
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidToken(str(error)) from None
+        if claims["sub"] != claims["client_id"]:
+            raise InvalidToken("sub and client_id differ")
+        return VerifiedToken(
+            claims["client_id"], frozenset(claims["scope"].split()), claims["jti"], claims["exp"]
+        )
