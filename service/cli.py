@@ -55,18 +55,25 @@ def serve(
 
     _configure_logging()
     settings = get_settings()
-    example = _seed_demo_if_empty() if demo else None
     url = f"http://{host}:{port}"
+    example = _seed_demo_if_empty() if demo else None
+    agency_secret = _print_demo_clients() if demo else None
     console.print(
         f"[bold]credit service[/bold] on {url}  ·  OpenAPI docs: {url}/docs  ·  "
         f"database: {Database.from_url(settings.database_url).url!r}",
         soft_wrap=True,
     )
-    if example:
-        console.print(
-            f"try: curl -s -X POST {url}/v1/status:batch -H 'content-type: application/json' "
-            f'-d \'{{"codes": ["{example}"]}}\'',
-            soft_wrap=True,
+    if agency_secret:
+        console.print("try, as the demo agency:", soft_wrap=True)
+        print(
+            f"  TOKEN=$(curl -s -u demo-agency:{agency_secret} -d grant_type=client_credentials "
+            f"{url}/oauth/token | python3 -c 'import json,sys; "
+            'print(json.load(sys.stdin)["access_token"])\')'
+        )
+        print(
+            f'  curl -s -X POST {url}/v1/status:batch -H "Authorization: Bearer $TOKEN" '
+            f"-H 'content-type: application/json' -d '{{\"codes\": [\"{example or ''}\"]}}'",
+            flush=True,
         )
     uvicorn.run(
         "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
@@ -101,6 +108,138 @@ def _seed_demo_if_empty() -> str | None:
         return summary.example_codes.get("enterprise")
     finally:
         services.close_sync()
+
+
+DEMO_ROLES = ("admin", "recorder", "agency", "auditor")
+
+
+def _print_demo_clients() -> str:
+    """Demo mode, loudly: one client per role, with fresh secrets printed here (and only here).
+    Returns the demo agency's secret."""
+    from rich.table import Table
+
+    from service.demo import demo_recording_grants
+
+    services = build_services(get_settings(), migrate=False)
+    authority_codes, sectors = demo_recording_grants()
+    table = Table(title="DEMO MODE: demo clients (secrets renewed at every demo start)")
+    for column in ("client_id", "role", "secret"):
+        table.add_column(column)
+    try:
+        for role in DEMO_ROLES:
+            client_id = f"demo-{role}"
+            if services.clients.get(client_id) is None:
+                grants = {"authority_codes": authority_codes, "sectors": sectors}
+                _, secret = services.clients.create(
+                    client_id,
+                    role,
+                    "河南省交通运输厅（演示）",
+                    authority_codes[0],
+                    **(grants if role == "recorder" else {}),
+                )
+            else:
+                secret = services.clients.reset_secret(client_id)
+            table.add_row(client_id, role, secret)
+            if role == "agency":
+                example_secret = secret
+    finally:
+        services.close_sync()
+    console.print(table)
+    return example_secret
+
+
+clients_app = typer.Typer(
+    help="API clients: create, list, disable, reset a secret.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
+
+
+@clients_app.command("create")
+def create_client(
+    client_id: Annotated[str, typer.Argument(help="e.g. zz-enforcement-recorder")],
+    role: Annotated[str, typer.Option(help="recorder, agency, auditor or admin")],
+    agency_name: Annotated[str, typer.Option(help="the agency the client belongs to")],
+    agency_code: Annotated[str, typer.Option(help="the agency's USCC")],
+    authority_code: Annotated[
+        list[str] | None, typer.Option(help="recorders: an authority code it records for")
+    ] = None,
+    sector: Annotated[list[str] | None, typer.Option(help="recorders: a sector")] = None,
+) -> None:
+    """Create a client; its secret is printed once and stored only as a hash."""
+    from service.access.clients import ClientError
+
+    services = build_services(get_settings())
+    try:
+        client, secret = services.clients.create(
+            client_id, role, agency_name, agency_code, authority_code or [], sector or []
+        )
+    except ClientError as error:
+        console.print(f"[red]refused[/red]: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    console.print(f"created {client.client_id} ({client.role}, scopes {' '.join(client.scopes)})")
+    print(f"client_secret={secret}")
+
+
+@clients_app.command("list")
+def list_clients() -> None:
+    """Every client with its role, agency, grants and whether it is disabled."""
+    services = build_services(get_settings())
+    try:
+        for client in services.clients.all():
+            state = "disabled" if client.disabled else "enabled"
+            print(
+                f"{client.client_id}\t{client.role}\t{state}\t{client.agency_name}\t"
+                f"{','.join(client.authority_codes)}\t{','.join(client.sectors)}"
+            )
+    finally:
+        services.close_sync()
+
+
+@clients_app.command("disable")
+def disable_client(client_id: str) -> None:
+    """Disable a client: its tokens stop working within CREDIT_CLIENT_CACHE_SECONDS."""
+    from service.access.clients import ClientError
+
+    services = build_services(get_settings())
+    try:
+        services.clients.disable(client_id)
+    except ClientError as error:
+        console.print(f"[red]refused[/red]: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    console.print(f"{client_id} disabled")
+
+
+@clients_app.command("reset-secret")
+def reset_secret(client_id: str) -> None:
+    """Give a client a new secret (printed once); the old one stops working at once."""
+    from service.access.clients import ClientError
+
+    services = build_services(get_settings())
+    try:
+        secret = services.clients.reset_secret(client_id)
+    except ClientError as error:
+        console.print(f"[red]refused[/red]: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    print(f"client_secret={secret}")
+
+
+@keys_app.command("rotate")
+def rotate_keys() -> None:
+    """Sign new tokens with a new key; the old key stays published until its tokens expire."""
+    services = build_services(get_settings())
+    try:
+        kid = services.keys.rotate()
+    finally:
+        services.close_sync()
+    console.print(f"new signing key {kid}")
 
 
 @app.command()

@@ -2496,3 +2496,19 @@ def _summary(
         records_by_type={name: types[name] for name in RECORD_EVENT_TYPES},
         example_codes=examples,
     )
+
+
+def demo_recording_grants() -> tuple[list[str], list[str]]:
+    """The authority codes and sectors of the demo's recording agencies (for demo clients)."""
+    sectors = [
+        "road_transport",
+        "taxi",
+        "vehicle_repair",
+        "driver_training",
+        "highway_construction",
+        "waterway_transport",
+        "water_construction",
+        "work_safety",
+        "overload_control",
+    ]
+    return sorted({authority.code for authority in _AUTHORITIES.values()}), sectors

@@ -107,6 +107,19 @@ class ClientRegistry:
             )
         return self.get(client_id), secret
 
+    def reset_secret(self, client_id: str) -> str:
+        """A new secret for an existing client (the old one stops working at once)."""
+        secret = new_secret()
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(api_clients)
+                .where(api_clients.c.client_id == client_id)
+                .values(secret_hash=hash_secret(secret, self.scrypt_n))
+            ).rowcount
+        if not changed:
+            raise ClientError(f"no client {client_id}")
+        return secret
+
     def disable(self, client_id: str) -> Client:
         with self.engine.begin() as conn:
             changed = conn.execute(
