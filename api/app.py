@@ -11,11 +11,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api import errors, oauth
+from api import admin, errors, oauth
 from api.commands import imports
 from api.commands import subjects as subject_commands
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
+from api.queries import audit
 from api.queries import subjects as subject_queries
 from api.rate_limit import RateLimiter
 from api.security_headers import SecurityHeaders
@@ -60,6 +61,8 @@ def create_app(
     app.include_router(subject_commands.router)
     app.include_router(imports.router)
     app.include_router(subject_queries.router)
+    app.include_router(audit.router)
+    app.include_router(admin.router)
 
     @app.get("/health", tags=["operations"])
     async def health(services: ServicesDep) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ServicesDep
 from api.errors import Problem
 from api.rate_limit import RateLimited
+from service.access.access_log import AccessEntry
 from service.access.clients import Client
 from service.access.permissions import RecordingPermit
 from service.access.tokens import InvalidToken
@@ -32,6 +34,37 @@ class Caller:
         return RecordingPermit(
             frozenset(self.client.authority_codes), frozenset(self.client.sectors)
         )
+
+
+async def purpose(request: Request) -> str:
+    """Why the caller reads (X-Purpose header, e.g. 行政许可审查), written to the access log."""
+    stated = request.headers.get("x-purpose", "").strip()
+    if len(stated) > 200:
+        raise Problem(422, "validation-error", "X-Purpose: at most 200 characters")
+    return stated or "unspecified"
+
+
+Purpose = Annotated[str, Depends(purpose)]
+
+
+async def log_reads(
+    services, caller: Caller, purpose: str, action: str, returned: dict[UUID, dict]
+) -> None:
+    """查询留痕: one access-log row per subject whose data this answer carries, written before
+    the answer leaves (an unlogged read is not served)."""
+    entries = [
+        AccessEntry(
+            caller.client_id,
+            caller.client.role,
+            caller.client.agency_code,
+            subject_id,
+            action,
+            purpose,
+            summary,
+        )
+        for subject_id, summary in returned.items()
+    ]
+    await run_in_threadpool(services.access_log.append, entries)
 
 
 def _unauthorised(detail: str, error: str = "invalid_token") -> Problem:

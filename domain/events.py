@@ -33,15 +33,31 @@ COMMITMENT_TYPES = (
 
 
 class SubjectRegistered(Aggregate.Created):
-    """A credit subject (信用主体) got its 一户式 credit file."""
+    """A credit subject (信用主体) got its 一户式 credit file.
+
+    For individuals, `code` (the ID number), `phone` and `address` are sealed with the
+    subject's own data key before they reach the event; `code_masked` is what agencies see.
+    v2 added `code_masked`, `phone` and `address`."""
 
     TOPIC: ClassVar[str] = "credit:SubjectRegistered"
+    class_version = 2
     kind: str
     code: str
+    code_masked: str
     name: str
     region_code: str
     sectors: list[str]
     recorded_by: str
+    phone: str | None = None
+    address: str | None = None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        from domain.codes import mask_code
+
+        state["code_masked"] = mask_code(state["kind"], state["code"])
+        state["phone"] = None
+        state["address"] = None
 
 
 class RecordEvent(Aggregate.Event):

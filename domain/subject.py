@@ -88,13 +88,19 @@ class Subject(Aggregate):
         self,
         kind: str,
         code: str,
+        code_masked: str,
         name: str,
         region_code: str,
         sectors: list[str],
         recorded_by: str,
+        phone: str | None = None,
+        address: str | None = None,
     ):
         self.kind = kind
-        self.code = code
+        self.code = code  # sealed for individuals: the service holds the key, not the domain
+        self.code_masked = code_masked
+        self.phone = phone
+        self.address = address
         self.name = name
         self.region_code = region_code
         self.sectors = list(sectors)
@@ -110,11 +116,14 @@ class Subject(Aggregate):
         subject_id: UUID,
         kind: str,
         code: str,
+        code_masked: str,
         name: str,
         region_code: str,
         sectors: list[str],
         recorded_by: str,
         recorded_at: datetime,
+        phone: str | None = None,
+        address: str | None = None,
     ) -> Subject:
         if kind not in SUBJECT_KINDS:
             raise InvalidInput(f"unknown subject kind {kind!r}")
@@ -125,6 +134,9 @@ class Subject(Aggregate):
             id=subject_id,
             kind=kind,
             code=code,
+            code_masked=code_masked,
+            phone=phone,
+            address=address,
             name=name.strip(),
             region_code=region_code,
             sectors=sorted(set(sectors)),

@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.credit_file.projector import CreditFileProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
+from service.access.access_log import AccessLog
 from service.access.clients import ClientDirectory, ClientRegistry
 from service.access.keys import SigningKeys
+from service.access.personal_data import PersonalDataVault
 from service.access.secrets import KeyWrapper
 from service.access.tokens import Tokens
 from service.clock import Clock, SystemClock
@@ -40,6 +42,8 @@ class Services:
     clients: ClientRegistry
     keys: SigningKeys
     tokens: Tokens
+    access_log: AccessLog
+    vault: PersonalDataVault
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -91,16 +95,19 @@ def build_services(
         poll_seconds=settings.projection_poll_seconds,
         wait_for_notify=waiter,
     )
+    wrapper = KeyWrapper(settings.key_encryption_key)
+    vault = PersonalDataVault(write_engine, wrapper)
     files = CreditFiles(
         ledger,
         SubjectIds(settings.subject_id_key),
         clock,
         zone=ZoneInfo(settings.timezone),
         on_appended=runner.wake,
+        vault=vault,
     )
     keys = SigningKeys(
         write_engine,
-        KeyWrapper(settings.key_encryption_key),
+        wrapper,
         token_ttl_seconds=settings.token_ttl_seconds,
     )
     tokens = Tokens(
@@ -120,4 +127,6 @@ def build_services(
         ClientRegistry(write_engine, settings.client_secret_scrypt_n),
         keys,
         tokens,
+        AccessLog(write_engine),
+        vault,
     )

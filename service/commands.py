@@ -53,6 +53,9 @@ class RegisterSubject(Command):
     sectors: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=20)
     ] = []
+    # Contact details: sealed at rest for individuals, like the ID number.
+    phone: Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[0-9+\- ]+$")] | None = None
+    address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
 
 assert set(RegisterSubject.model_fields["kind"].annotation.__args__) == set(SUBJECT_KINDS)

@@ -32,6 +32,7 @@ from domain.errors import (
 from domain.events import RECORD_EVENT_TYPES
 from domain.subject import Subject, natural_key
 from service.access.permissions import RecordingPermit
+from service.access.personal_data import PersonalDataErased, PersonalDataVault
 from service.clock import CHINA, Clock, local_today
 from service.commands import RecordCommand, RegisterSubject, coerce_changes
 from service.identity import SubjectIds, record_id_for
@@ -103,12 +104,15 @@ class CreditFiles:
         *,
         zone: tzinfo = CHINA,
         on_appended: Callable[[int], None] | None = None,
+        vault: PersonalDataVault | None = None,
     ):
         self.ledger = ledger
         self.ids = ids
         self.clock = clock
         self.zone = zone
         self.on_appended = on_appended or (lambda position: None)
+        # Seals individuals' personal fields; the composition root always provides one.
+        self.vault = vault
         self._locks = [threading.Lock() for _ in range(256)]
 
     # Registration -----------------------------------------------------------------------
@@ -156,16 +160,33 @@ class CreditFiles:
     def _new_subject(
         self, subject_id: UUID, command: RegisterSubject, code: str, recorded_by: str
     ) -> Subject:
+        personal = {"code": code, "phone": command.phone, "address": command.address}
+        if command.kind == "individual" and self.vault is not None:
+            personal = {
+                field: self.vault.seal(subject_id, value) if value is not None else None
+                for field, value in personal.items()
+            }
         return Subject.register(
             subject_id=subject_id,
             kind=command.kind,
-            code=code,
+            code_masked=codes.mask_code(command.kind, code),
+            **personal,
             name=command.name,
             region_code=command.region_code,
             sectors=list(command.sectors),
             recorded_by=recorded_by,
             recorded_at=self.clock.now(),
         )
+
+    def personal_code(self, subject_id: UUID) -> str | None:
+        """The subject's full code, unsealed; None once its personal data was erased."""
+        subject = self._load(subject_id)
+        if self.vault is None:
+            return subject.code
+        try:
+            return self.vault.open(subject_id, subject.code)
+        except PersonalDataErased:
+            return None
 
     # Appending records ------------------------------------------------------------------
     def append(

@@ -30,6 +30,7 @@ STORE_TABLES = (
     "api_clients",
     "signing_keys",
     "access_log",
+    "subject_keys",
 )
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from api.auth import AUDIT, READ, Reader, require
+from api.auth import AUDIT, READ, Purpose, Reader, log_reads, require
 from api.deps import ReadYourWrites, ServicesDep, TodayDep
 from api.errors import Problem
 from api.schemas import (
@@ -37,6 +37,16 @@ async def _status(services, subject_id: UUID, today) -> dict | None:
     return {**found[subject_id], "position": position, "evaluated_on": today}
 
 
+def _summary(status: dict) -> dict:
+    """What the access log keeps of a status answer."""
+    return {
+        "version": status["version"],
+        "grades": [f"{g['scheme']}:{g['grade']}" for g in status["grades"]],
+        "lists": [m["list_type"] for m in status["lists"]],
+        "published_records": status["published_records"]["total"],
+    }
+
+
 def _answer(request: Request, status: dict) -> Response:
     """The status as JSON, serialised once (it is already in the documented `Status` shape:
     re-validating it per request would cost more than the query that produced it)."""
@@ -58,11 +68,14 @@ async def subject_status(
     request: Request,
     services: ServicesDep,
     today: TodayDep,
+    caller: Reader,
+    why: Purpose,
 ):
     """The subject's credit status now: grades, list memberships, published record counts."""
     status = await _status(services, subject_id, today)
     if status is None:
         raise Problem(404, "subject-not-found", f"no subject {subject_id}")
+    await log_reads(services, caller, why, "status", {subject_id: _summary(status)})
     return _answer(request, status)
 
 
@@ -72,18 +85,21 @@ async def lookup_by_code(
     request: Request,
     services: ServicesDep,
     today: TodayDep,
+    caller: Reader,
+    why: Purpose,
 ):
     """Status by code (USCC, resident ID or plate). A POST, so that no ID number is in a URL."""
     subject_id = _subject_id_for(services, body.code, today)
     status = await _status(services, subject_id, today) if subject_id else None
     if status is None:
         raise Problem(404, "subject-not-found", "no subject is registered with this code")
+    await log_reads(services, caller, why, "lookup", {subject_id: _summary(status)})
     return _answer(request, status)
 
 
 @router.post("/status:batch", response_model=BatchStatusResponse)
 async def batch_status(
-    body: BatchStatusRequest, services: ServicesDep, today: TodayDep
+    body: BatchStatusRequest, services: ServicesDep, today: TodayDep, caller: Reader, why: Purpose
 ) -> BatchStatusResponse:
     """Up to 200 codes at once (a bid opening): one answer per code, in order."""
     wanted = [
@@ -118,6 +134,13 @@ async def batch_status(
             results.append(
                 BatchStatusItem(index=index, code_masked=masked, found=True, status=status)
             )
+    await log_reads(
+        services,
+        caller,
+        why,
+        "batch_status",
+        {subject_id: _summary(status) for subject_id, status in found.items()},
+    )
     return BatchStatusResponse(results=results, position=position, evaluated_on=today)
 
 
@@ -127,6 +150,7 @@ async def subject_records(
     services: ServicesDep,
     today: TodayDep,
     caller: Reader,
+    why: Purpose,
     include: Annotated[
         Literal["published", "all"],
         Query(
@@ -161,6 +185,13 @@ async def subject_records(
             after_position=after,
             limit=limit,
         )
+    await log_reads(
+        services,
+        caller,
+        why,
+        "records",
+        {subject_id: {"include": include, "record_ids": [str(r["record_id"]) for r in rows]}},
+    )
     return RecordPage(
         subject_id=subject_id,
         records=rows,

@@ -14,7 +14,6 @@ from uuid import UUID
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from domain import codes
 from domain.events import COMMON_FIELDS, RecordEvent, SubjectRegistered
 from domain.publication import record_window
 from projections.tables import records, subjects
@@ -146,7 +145,7 @@ class CreditFileProjector:
                 new_subjects[event.originator_id] = {
                     "subject_id": event.originator_id,
                     "kind": event.kind,
-                    "code_masked": codes.mask_code(event.kind, event.code),
+                    "code_masked": event.code_masked,
                     "name": event.name,
                     "region_code": event.region_code,
                     "sectors": list(event.sectors),

@@ -64,3 +64,13 @@ access_log = Table(
     Column("hash", String(64), nullable=False),
     Index("access_log_subject", "subject_id", "seq"),
 )
+
+subject_keys = Table(
+    "subject_keys",
+    metadata,
+    Column("subject_id", Uuid, primary_key=True),
+    # The subject's data key, wrapped by the key-encryption key; NULL once erased.
+    Column("wrapped_key", LargeBinary),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("erased_at", DateTime(timezone=True)),
+)

@@ -52,6 +52,7 @@ def registered(kind="individual", code="410105198503140030"):
         originator_topic="domain.subject:Subject",
         kind=kind,
         code=code,
+        code_masked=code[:6] + "********" + code[-4:],
         name="王建国",
         region_code="410105",
         sectors=["taxi"],

@@ -1,0 +1,92 @@
+"""Administration over HTTP (admin role): API clients, signing keys, erasure of personal data."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Admin
+from api.deps import ServicesDep
+from api.errors import Problem
+from service.access.clients import ClientError
+
+router = APIRouter(prefix="/v1/admin", tags=["administration"])
+
+
+class NewClient(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    client_id: Annotated[str, Field(min_length=3, max_length=64)]
+    role: str
+    agency_name: Annotated[str, Field(min_length=1, max_length=200)]
+    agency_code: str
+    authority_codes: list[str] = []
+    sectors: list[str] = []
+
+
+def _view(client) -> dict:
+    return {
+        "client_id": client.client_id,
+        "role": client.role,
+        "agency_name": client.agency_name,
+        "agency_code": client.agency_code,
+        "authority_codes": list(client.authority_codes),
+        "sectors": list(client.sectors),
+        "scopes": list(client.scopes),
+        "disabled": client.disabled,
+    }
+
+
+@router.get("/clients")
+async def list_clients(services: ServicesDep, _: Admin) -> list[dict]:
+    return [_view(c) for c in await run_in_threadpool(services.clients.all)]
+
+
+@router.post("/clients", status_code=status.HTTP_201_CREATED)
+async def create_client(body: NewClient, services: ServicesDep, _: Admin) -> dict:
+    """Create a client; the answer carries its secret, which is never shown again."""
+    try:
+        client, secret = await run_in_threadpool(
+            services.clients.create,
+            body.client_id,
+            body.role,
+            body.agency_name,
+            body.agency_code,
+            body.authority_codes,
+            body.sectors,
+        )
+    except ClientError as error:
+        raise Problem(422, "invalid-client", str(error)) from None
+    return {**_view(client), "client_secret": secret}
+
+
+@router.post("/clients/{client_id}:disable")
+async def disable_client(client_id: str, services: ServicesDep, _: Admin) -> dict:
+    try:
+        client = await run_in_threadpool(services.clients.disable, client_id)
+    except ClientError as error:
+        raise Problem(409, "invalid-client", str(error)) from None
+    return _view(client)
+
+
+@router.post("/keys:rotate")
+async def rotate_keys(services: ServicesDep, _: Admin) -> dict:
+    return {"kid": await run_in_threadpool(services.keys.rotate)}
+
+
+@router.post("/subjects/{subject_id}:erase-personal-data")
+async def erase_personal_data(subject_id: UUID, services: ServicesDep, _: Admin) -> dict:
+    """Crypto-shredding: destroy the subject's data key. Its sealed fields (ID number, phone,
+    address) become unreadable for good; every event stays, so the history and its integrity
+    checks are unaffected."""
+    erased = await run_in_threadpool(services.vault.erase, subject_id)
+    if not erased:
+        raise Problem(
+            404,
+            "no-personal-data",
+            "this subject has no sealed personal data (or it was erased before)",
+        )
+    return {"subject_id": subject_id, "erased": True}

@@ -1,0 +1,84 @@
+"""Auditors' reads: who read a subject's data (查询留痕), and revealing a full ID number."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import AUDIT, Auditor, Caller, Reader, log_reads
+from api.deps import ServicesDep
+from api.errors import Problem
+from domain.errors import SubjectNotFound
+from projections.tables import records
+
+router = APIRouter(prefix="/v1", tags=["auditing"])
+
+
+class RevealRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    purpose: Annotated[str, Field(min_length=4, max_length=200)]
+
+
+async def _is_deciding_agency(services, caller: Caller, subject_id: UUID) -> bool:
+    """A recorder whose authority codes recorded something about the subject (谁认定)."""
+    if not caller.client.authority_codes:
+        return False
+    async with services.read_engine.connect() as conn:
+        found = await conn.scalar(
+            select(records.c.record_id)
+            .where(
+                records.c.subject_id == subject_id,
+                records.c.authority_code.in_(caller.client.authority_codes),
+            )
+            .limit(1)
+        )
+    return found is not None
+
+
+@router.get("/subjects/{subject_id}/access-log")
+async def subject_access_log(
+    subject_id: UUID,
+    services: ServicesDep,
+    caller: Reader,
+    after: Annotated[int | None, Query(ge=0, description="seq of the last entry seen")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict:
+    """Every read of this subject's data: client, agency, purpose, time, what was returned.
+    For auditors and for the agencies that recorded something about the subject."""
+    if AUDIT not in caller.scopes and not await _is_deciding_agency(services, caller, subject_id):
+        raise Problem(
+            403, "forbidden", "the access log is for auditors and the subject's deciding agencies"
+        )
+    rows = await run_in_threadpool(
+        services.access_log.for_subject, subject_id, after_seq=after, limit=limit
+    )
+    return {
+        "subject_id": subject_id,
+        "entries": rows,
+        "next_after": rows[-1]["seq"] if len(rows) == limit else None,
+    }
+
+
+@router.post("/subjects/{subject_id}:reveal")
+async def reveal_code(
+    subject_id: UUID, body: RevealRequest, services: ServicesDep, caller: Auditor
+) -> dict:
+    """The subject's full code (an individual's ID number), for an auditor who states why;
+    the reveal and its purpose go into the access log before the answer is given."""
+    try:
+        code = await run_in_threadpool(services.files.personal_code, subject_id)
+    except SubjectNotFound:
+        raise Problem(404, "subject-not-found", f"no subject {subject_id}") from None
+    if code is None:
+        raise Problem(
+            410,
+            "personal-data-erased",
+            "this subject's personal data was erased (its key was destroyed)",
+        )
+    await log_reads(services, caller, body.purpose, "reveal_code", {subject_id: {"code": "full"}})
+    return {"subject_id": subject_id, "code": code}

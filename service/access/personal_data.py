@@ -1,0 +1,92 @@
+"""Personal data of individuals, sealed at rest: each subject has its own AES-GCM data key,
+wrapped by the key-encryption key. Destroying that key (crypto-shredding) makes the sealed
+fields unreadable for good, while every event stays in place and the rest stays readable."""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import UTC, datetime
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from service.access.secrets import KeyWrapper
+from service.access.tables import subject_keys
+
+SEALED_PREFIX = "sealed:v1:"
+
+
+class PersonalDataErased(Exception):
+    """The subject's data key was destroyed; its sealed fields cannot be read any more."""
+
+
+def is_sealed(value: str | None) -> bool:
+    return bool(value) and value.startswith(SEALED_PREFIX)
+
+
+class PersonalDataVault:
+    def __init__(self, engine: Engine, wrapper: KeyWrapper):
+        self.engine = engine
+        self.wrapper = wrapper
+
+    def seal(self, subject_id: UUID, plaintext: str) -> str:
+        key = self._key(subject_id, create=True)
+        nonce = os.urandom(12)
+        sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), subject_id.bytes)
+        return SEALED_PREFIX + base64.b64encode(nonce + sealed).decode()
+
+    def open(self, subject_id: UUID, value: str) -> str:
+        """The plaintext of a sealed value (a value that was never sealed is returned as is)."""
+        if not is_sealed(value):
+            return value
+        key = self._key(subject_id, create=False)
+        raw = base64.b64decode(value[len(SEALED_PREFIX) :])
+        try:
+            return AESGCM(key).decrypt(raw[:12], raw[12:], subject_id.bytes).decode()
+        except InvalidTag:
+            raise PersonalDataErased(
+                f"subject {subject_id}: the sealed value does not open"
+            ) from None
+
+    def erase(self, subject_id: UUID) -> bool:
+        """Destroy the subject's data key; True if there was one to destroy."""
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(subject_keys)
+                    .where(
+                        subject_keys.c.subject_id == subject_id,
+                        subject_keys.c.wrapped_key.is_not(None),
+                    )
+                    .values(wrapped_key=None, erased_at=datetime.now(UTC))
+                ).rowcount
+            )
+
+    def _key(self, subject_id: UUID, *, create: bool) -> bytes:
+        """Read from the table every time (no cache), so an erasure holds in every process."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(subject_keys).where(subject_keys.c.subject_id == subject_id)
+            ).first()
+        if row is None and create:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        insert(subject_keys).values(
+                            subject_id=subject_id,
+                            created_at=datetime.now(UTC),
+                            wrapped_key=self.wrapper.wrap(
+                                AESGCM.generate_key(bit_length=256), f"subject-key:{subject_id}"
+                            ),
+                        )
+                    )
+            except IntegrityError:
+                pass  # another writer created it first: use theirs
+            return self._key(subject_id, create=False)
+        if row is None or row.wrapped_key is None:
+            raise PersonalDataErased(f"subject {subject_id}: personal data was erased")
+        return self.wrapper.unwrap(row.wrapped_key, f"subject-key:{subject_id}")
