@@ -15,6 +15,7 @@ from api.errors import Problem
 from api.rate_limit import RateLimited
 from service.access.access_log import AccessEntry
 from service.access.clients import Client
+from service.access.keys import KeyCacheStale
 from service.access.permissions import RecordingPermit
 from service.access.tokens import InvalidToken
 
@@ -84,13 +85,12 @@ async def authenticated(request: Request, services: ServicesDep) -> Caller:
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        verified = services.tokens.verify(token.strip())
-    except InvalidToken:
-        # An unknown key id makes verify read the key table: that is rare, and a thread hop.
         try:
+            verified = services.tokens.verify(token.strip(), may_refresh=False)
+        except KeyCacheStale:  # re-reading the published keys is a database read: off the loop
             verified = await run_in_threadpool(services.tokens.verify, token.strip())
-        except InvalidToken as error:
-            raise _unauthorised(f"the access token is not valid ({error})") from None
+    except InvalidToken as error:
+        raise _unauthorised(f"the access token is not valid ({error})") from None
     client = await services.directory.get(verified.client_id)
     if client is None or client.disabled:
         raise _unauthorised("this client is disabled")
@@ -113,6 +113,7 @@ def require(scope: str):
                 403,
                 "insufficient-scope",
                 f"this needs the {scope} scope, which a {caller.client.role} client does not have",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
             )
         return caller
 

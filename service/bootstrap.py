@@ -109,6 +109,7 @@ def build_services(
         write_engine,
         wrapper,
         token_ttl_seconds=settings.token_ttl_seconds,
+        cache_seconds=settings.key_cache_seconds,
     )
     tokens = Tokens(
         keys,

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     # scrypt cost for client secrets; lower it only for tests.
     client_secret_scrypt_n: int = Field(default=2**14, ge=2)
     client_cache_seconds: float = Field(default=2.0, ge=0)
+    key_cache_seconds: float = Field(default=60.0, ge=0)
     rate_limit_per_second: float = Field(default=50.0, gt=0)
     rate_limit_burst: int = Field(default=200, ge=1)
     cors_origins: list[str] = []

@@ -89,6 +89,7 @@ def settings(database_url: str) -> Settings:
         read_your_writes_timeout_seconds=5,
         client_secret_scrypt_n=2,
         client_cache_seconds=0,
+        key_cache_seconds=0,
     )
 
 

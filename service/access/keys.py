@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -18,12 +19,25 @@ from service.access.secrets import KeyWrapper
 from service.access.tables import signing_keys
 
 
+class KeyCacheStale(Exception):
+    """The in-memory set of published keys must be re-read before it can answer."""
+
+
 class SigningKeys:
-    def __init__(self, engine: Engine, wrapper: KeyWrapper, *, token_ttl_seconds: int):
+    def __init__(
+        self,
+        engine: Engine,
+        wrapper: KeyWrapper,
+        *,
+        token_ttl_seconds: int,
+        cache_seconds: float = 60.0,
+    ):
         self.engine = engine
         self.wrapper = wrapper
         self.token_ttl = timedelta(seconds=token_ttl_seconds)
+        self.cache_seconds = cache_seconds
         self._public: dict[str, Ed25519PublicKey] = {}
+        self._loaded_at = float("-inf")
         self._active: tuple[str, Ed25519PrivateKey] | None = None
         self._lock = threading.Lock()
 
@@ -67,15 +81,22 @@ class SigningKeys:
             )
             return {"keys": [row.public_jwk for row in rows]}
 
-    def public_key(self, kid: str) -> Ed25519PublicKey | None:
-        """A published key by id; unknown ids are looked up again (another process may have
-        rotated), retired keys past the token lifetime are not returned."""
-        key = self._public.get(kid)
-        if key is None:
-            for jwk in self.jwks()["keys"]:
-                self._public[jwk["kid"]] = OKPAlgorithm.from_jwk(json.dumps(jwk))
-            key = self._public.get(kid)
-        return key
+    def public_key(self, kid: str, *, may_refresh: bool) -> Ed25519PublicKey | None:
+        """A published key by id. The published set is re-read once it is older than
+        `cache_seconds` (so a key retired past the token lifetime stops verifying everywhere)
+        and, at most once a second, when a token names a key it does not know (another
+        process may have rotated). Without `may_refresh` it raises KeyCacheStale instead of
+        reading the database, so the request path can move that read off the event loop."""
+        age = time.monotonic() - self._loaded_at
+        must = age > self.cache_seconds or (kid not in self._public and age > 1.0)
+        if must:
+            if not may_refresh:
+                raise KeyCacheStale
+            self._public = {
+                jwk["kid"]: OKPAlgorithm.from_jwk(json.dumps(jwk)) for jwk in self.jwks()["keys"]
+            }
+            self._loaded_at = time.monotonic()
+        return self._public.get(kid)
 
     def _create(self, conn) -> tuple[str, Ed25519PrivateKey]:
         kid = uuid.uuid4().hex

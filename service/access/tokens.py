@@ -71,14 +71,14 @@ class Tokens:
         token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid, "typ": TOKEN_TYPE})
         return IssuedToken(token, self.ttl_seconds, scope)
 
-    def verify(self, token: str) -> VerifiedToken:
+    def verify(self, token: str, *, may_refresh: bool = True) -> VerifiedToken:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
             raise InvalidToken(f"malformed token: {error}") from None
         if header.get("alg") != "EdDSA" or header.get("typ") != TOKEN_TYPE:
             raise InvalidToken("wrong token type or algorithm")
-        key = self.keys.public_key(str(header.get("kid", "")))
+        key = self.keys.public_key(str(header.get("kid", "")), may_refresh=may_refresh)
         if key is None:
             raise InvalidToken("unknown signing key")
         try:
