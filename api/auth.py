@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import unquote
 from uuid import UUID
 
 from fastapi import Depends, Request
@@ -38,8 +39,9 @@ class Caller:
 
 
 async def purpose(request: Request) -> str:
-    """Why the caller reads (X-Purpose header, e.g. 行政许可审查), written to the access log."""
-    stated = request.headers.get("x-purpose", "").strip()
+    """Why the caller reads (X-Purpose header, percent-encoded UTF-8 since headers are ASCII,
+    e.g. %E8%A1%8C%E6%94%BF%E8%AE%B8%E5%8F%AF for 行政许可), written to the access log."""
+    stated = unquote(request.headers.get("x-purpose", "")).strip()
     if len(stated) > 200:
         raise Problem(422, "validation-error", "X-Purpose: at most 200 characters")
     return stated or "unspecified"

@@ -80,3 +80,30 @@ def test_a_version_1_penalty_still_loads_with_the_general_procedure(ledger):
     assert loaded.procedure == "general"
     assert loaded.fine_amount == Decimal("0.05")
     assert {f.name for f in dataclasses.fields(loaded)} >= {"procedure", "severity"}
+
+
+def test_a_version_1_registration_still_loads_with_its_masked_code(ledger):
+    registered = SubjectRegistered(
+        originator_id=uuid4(),
+        originator_version=1,
+        timestamp=datetime.now(UTC),
+        originator_topic="domain.subject:Subject",
+        kind="individual",
+        code="410105198503140030",
+        code_masked="x",
+        name="王建国",
+        region_code="410105",
+        sectors=["taxi"],
+        recorded_by="t",
+    )
+    state = ledger.mapper.transcoder.decode(ledger.mapper.to_stored_event(registered).state)
+    for field in ("code_masked", "phone", "address", "class_version"):
+        del state[field]  # exactly what version 1 stored
+    old = StoredEvent(
+        originator_id=registered.originator_id,
+        originator_version=1,
+        topic="credit:SubjectRegistered",
+        state=ledger.mapper.transcoder.encode(state),
+    )
+    loaded = ledger.mapper.to_domain_event(old)
+    assert (loaded.code_masked, loaded.phone, loaded.address) == ("410105********0030", None, None)
