@@ -55,6 +55,11 @@ def serve(
 
     _configure_logging()
     settings = get_settings()
+    if demo and settings.environment == "production":
+        console.print(
+            "[red]refused[/red]: demo mode (demo data, demo clients) is not for production"
+        )
+        raise typer.Exit(2)
     url = f"http://{host}:{port}"
     example = _seed_demo_if_empty() if demo else None
     agency_secret = _print_demo_clients() if demo else None

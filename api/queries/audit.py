@@ -26,7 +26,7 @@ class RevealRequest(BaseModel):
 
 async def _is_deciding_agency(services, caller: Caller, subject_id: UUID) -> bool:
     """A recorder whose authority codes recorded something about the subject (谁认定)."""
-    if not caller.client.authority_codes:
+    if caller.client.role != "recorder" or not caller.client.authority_codes:
         return False
     async with services.read_engine.connect() as conn:
         found = await conn.scalar(

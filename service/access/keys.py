@@ -39,12 +39,16 @@ class SigningKeys:
         self._public: dict[str, Ed25519PublicKey] = {}
         self._loaded_at = float("-inf")
         self._active: tuple[str, Ed25519PrivateKey] | None = None
+        self._active_loaded_at = float("-inf")
         self._lock = threading.Lock()
 
     def active(self) -> tuple[str, Ed25519PrivateKey]:
-        """The key that signs new tokens, created on first use."""
+        """The key that signs new tokens, created on first use. Re-read from the table once
+        older than `cache_seconds`, so a rotation by another process is followed here well
+        within the token lifetime that keeps the retired key published."""
         with self._lock:
-            if self._active is None:
+            stale = time.monotonic() - self._active_loaded_at > self.cache_seconds
+            if self._active is None or stale:
                 with self.engine.begin() as conn:
                     row = conn.execute(
                         select(signing_keys)
@@ -53,8 +57,9 @@ class SigningKeys:
                     ).first()
                     if row is None:
                         self._active = self._create(conn)
-                    else:
+                    elif self._active is None or self._active[0] != row.kid:
                         self._active = (row.kid, self._private(row))
+                self._active_loaded_at = time.monotonic()
             return self._active
 
     def rotate(self) -> str:
@@ -66,6 +71,7 @@ class SigningKeys:
                 .values(retired_at=datetime.now(UTC))
             )
             self._active = self._create(conn)
+            self._active_loaded_at = time.monotonic()
             return self._active[0]
 
     def jwks(self) -> dict:

@@ -746,3 +746,27 @@ async def test_a_missing_scope_says_which_in_www_authenticate(anonymous, role_he
     assert response.headers["www-authenticate"] == (
         'Bearer error="insufficient_scope", scope="credit:record"'
     )
+
+
+async def test_cors_is_off_unless_origins_are_configured(anonymous, settings, services):
+    from api.app import create_app
+
+    preflight = {"Origin": "https://portal.example", "Access-Control-Request-Method": "GET"}
+    closed = await anonymous.options("/v1/subjects:lookup", headers=preflight)
+    assert "access-control-allow-origin" not in closed.headers
+    app = create_app(
+        settings.model_copy(update={"cors_origins": ["https://portal.example"]}),
+        services=services,
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            opened = await http.options("/v1/subjects:lookup", headers=preflight)
+    assert opened.headers["access-control-allow-origin"] == "https://portal.example"
+
+
+async def test_the_api_docs_page_may_load_its_scripts_and_other_pages_may_not(anonymous):
+    docs = await anonymous.get("/docs")
+    assert docs.status_code == 200
+    assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+    assert "https://cdn.jsdelivr.net" in docs.text

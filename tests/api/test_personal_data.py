@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from service.access.tables import access_log
-from tests.builders import enterprise, individual, penalty
+from tests.builders import AUTHORITY_CODE, enterprise, individual, penalty
 
 pytestmark = pytest.mark.api
 
@@ -174,3 +174,51 @@ async def test_a_changed_removed_or_reordered_access_log_row_breaks_the_chain(
                     )
                 )
     assert services.access_log.verify() == (3 if tamper == "delete" else 2)
+
+
+async def test_only_a_recorder_that_recorded_about_the_subject_is_its_deciding_agency(
+    client, services
+):
+    person = await registered_person(client)
+    agency, _ = services.clients.create(
+        "agency-with-codes", "agency", "某局", AUTHORITY_CODE, authority_codes=[AUTHORITY_CODE]
+    )
+    token = services.tokens.issue(agency).access_token
+    response = await client.get(
+        f"/v1/subjects/{person['subject_id']}/access-log",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 403
+
+
+def test_a_timestamp_read_back_without_its_zone_hashes_as_the_utc_it_was():
+    from datetime import UTC, datetime
+
+    from service.access.access_log import entry_hash
+
+    row = {
+        "seq": 1,
+        "client_id": "c",
+        "role": "agency",
+        "agency_code": "x",
+        "subject_id": UUID(int=1),
+        "action": "status",
+        "purpose": "p",
+        "returned": {},
+        "prev_hash": "0" * 64,
+    }
+    aware = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+    assert entry_hash({**row, "at": aware}) == entry_hash({**row, "at": aware.replace(tzinfo=None)})
+
+
+def test_a_rotation_in_one_process_is_followed_by_another(services, settings):
+    from service.bootstrap import build_services
+
+    other = build_services(settings, migrate=False)
+    try:
+        first_kid, _ = other.keys.active()
+        rotated = services.keys.rotate()
+        assert rotated != first_kid
+        assert other.keys.active()[0] == rotated  # key_cache_seconds is 0 in tests
+    finally:
+        other.close_sync()
