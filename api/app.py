@@ -17,7 +17,7 @@ from api.commands import imports
 from api.commands import subjects as subject_commands
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
-from api.queries import audit
+from api.queries import audit, history
 from api.queries import subjects as subject_queries
 from api.rate_limit import RateLimiter
 from api.security_headers import SecurityHeaders
@@ -70,6 +70,7 @@ def create_app(
     app.include_router(imports.router)
     app.include_router(subject_queries.router)
     app.include_router(audit.router)
+    app.include_router(history.router)
     app.include_router(admin.router)
 
     @app.get("/docs", include_in_schema=False)

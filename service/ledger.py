@@ -67,6 +67,35 @@ class CreditLedger(Application[UUID]):
             subjects[event.originator_id] = event.mutate(subjects.get(event.originator_id))
         return subjects
 
+    def stream_page(
+        self, subject_id: UUID, *, after_version: int, limit: int
+    ) -> list[tuple[int, Any]]:
+        """A page of one subject's events with their global positions, in stream order."""
+        rows = self._select(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {table} "
+            "WHERE originator_id = %s AND originator_version > %s "
+            "ORDER BY originator_version LIMIT %s",
+            "SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+            "WHERE originator_id = ? AND originator_version > ? "
+            "ORDER BY originator_version LIMIT ?",
+            (subject_id, after_version, limit),
+            (subject_id.hex, after_version, limit),
+        )
+        return [
+            (
+                int(row[0]),
+                self.mapper.to_domain_event(
+                    StoredEvent(
+                        originator_id=subject_id,
+                        originator_version=row[2],
+                        topic=row[3],
+                        state=bytes(row[4]),
+                    )
+                ),
+            )
+            for row in rows
+        ]
+
     def position_of(self, subject_id: UUID, version: int) -> int:
         """The global log position of one stored event (for answering a retried write)."""
         [row] = self._select(
