@@ -1,0 +1,525 @@
+"""The credit policy: the shipped file loads, picks the version in force, and a broken policy is
+refused at start-up with the exact place of the mistake."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.events import RATING_SCHEMES
+from domain.policy import PolicyError, parse_policy
+from domain.publication import ERAS
+from service.policy import DEFAULT_POLICY_PATH, load_policy, read_policy_data
+
+pytestmark = pytest.mark.domain
+
+SHIPPED = read_policy_data()
+BOOK = load_policy()
+HIGHWAY = "schemes.highway_construction"
+DRIVER = "schemes.driver_integrity"
+
+
+def test_the_shipped_file_holds_two_versions_in_order():
+    assert [version.id for version in BOOK.versions] == ["2019-527", "2026-36"]
+    assert BOOK.versions[0].effective_from == date(2019, 7, 16)
+    assert BOOK.versions[1].effective_from == date(2026, 4, 1)
+    assert BOOK.by_id("2026-36") is BOOK.versions[1]
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (date(2019, 7, 16), "2019-527"),
+        (date(2026, 3, 31), "2019-527"),
+        (date(2026, 4, 1), "2026-36"),
+        (date(2030, 1, 1), "2026-36"),
+    ],
+)
+def test_the_version_in_force_is_the_latest_that_took_effect(day, expected):
+    assert BOOK.in_force(day).id == expected
+
+
+def test_no_version_is_in_force_before_the_first():
+    with pytest.raises(PolicyError) as refused:
+        BOOK.in_force(date(2019, 7, 15))
+    assert refused.value.location == "version[0].effective_from"
+    assert "no policy in force on 2019-07-15" in refused.value.reason
+
+
+def test_serious_conduct_is_published_at_least_6_months_then_12():
+    old, new = BOOK.in_force(date(2026, 3, 31)), BOOK.in_force(date(2026, 4, 1))
+    assert old.publication.periods["serious"].minimum_months == 6
+    assert new.publication.periods["serious"].minimum_months == 12
+    assert new.publication.periods["serious"].maximum_months == 36
+    assert "令第36号" in new.publication.periods["serious"].source
+    assert old.publication.periods["minor"].published is False
+
+
+def test_a_simplified_procedure_penalty_is_minor_only_under_527():
+    old, new = BOOK.versions
+    assert old.publication.period_for("general", "simplified").severity == "minor"
+    assert new.publication.period_for("general", "simplified").severity == "general"
+    assert old.publication.period_for("general", "general").severity == "general"
+
+
+def test_the_2019_and_2026_periods_match_the_hard_coded_eras():
+    """The policy will replace domain.publication.ERAS: the figures must agree."""
+    for era, version in zip(ERAS, BOOK.versions, strict=True):
+        for severity, period in era.periods.items():
+            rule = version.publication.periods[severity]
+            if period is None:
+                assert rule.published is False
+            else:
+                assert (rule.minimum_months, rule.maximum_months) == (
+                    period.minimum_months,
+                    period.maximum_months,
+                )
+
+
+@pytest.mark.parametrize(
+    ("score", "grade"),
+    [
+        (100, "AA"),
+        (95, "AA"),
+        (Decimal("94.99"), "A"),
+        (94.99, "A"),
+        (85, "A"),
+        (75, "B"),
+        (60, "C"),
+        (Decimal("59.99"), "D"),
+        (0, "D"),
+    ],
+)
+def test_highway_construction_bands(score, grade):
+    assert BOOK.versions[1].schemes["highway_construction"].grade_for(score) == grade
+
+
+@pytest.mark.parametrize(("score", "grade"), [(1000, "AAA"), (850, "AAA"), (849, "AA"), (0, "B")])
+def test_road_transport_quality_bands(score, grade):
+    assert BOOK.versions[0].schemes["road_transport_quality"].grade_for(score) == grade
+
+
+@pytest.mark.parametrize(
+    ("points", "grade"),
+    [(0, "AAA"), (1, "AA"), (10, "AA"), (11, "A"), (19, "A"), (20, "B"), (400, "B")],
+)
+def test_driver_integrity_points(points, grade):
+    assert BOOK.versions[0].schemes["driver_integrity"].grade_for(points) == grade
+
+
+def test_scores_outside_the_scale_have_no_grade():
+    highway = BOOK.versions[0].schemes["highway_construction"]
+    with pytest.raises(ValueError, match="outside"):
+        highway.grade_for(Decimal("100.5"))
+    with pytest.raises(ValueError, match="negative"):
+        BOOK.versions[0].schemes["driver_integrity"].grade_for(-1)
+
+
+def test_scheme_rules_carry_their_figures_and_sources():
+    version = BOOK.versions[1]
+    highway = version.schemes["highway_construction"]
+    assert highway.grades == ("AA", "A", "B", "C", "D")
+    assert highway.lowest_grade == "D"
+    assert (highway.validity_months, highway.max_rise_per_year) == (12, 1)
+    assert highway.source.startswith("交公路发〔2009〕733号")
+    assert highway.adjustments.black_list_forces_lowest_grade is True
+    driver = version.schemes["driver_integrity"]
+    assert sorted(driver.violation_points.values()) == [1, 3, 5, 10, 20]
+    assert "to be confirmed" in driver.source
+    assert "set per province" in version.schemes["road_transport_quality"].source
+    assert set(version.schemes) == set(RATING_SCHEMES)
+
+
+def test_lists_warnings_and_deadlines():
+    version = BOOK.versions[0]
+    assert (version.lists.watch.minor_repeats, version.lists.watch.window_months) == (3, 12)
+    assert version.lists.red.requires_top_grade and version.lists.red.clean_months == 12
+    deadlines = version.deadlines
+    assert (deadlines.repair_decision.days, deadlines.repair_decision.working_days) == (3, True)
+    assert (deadlines.repair_case.days, deadlines.repair_case.working_days) == (10, True)
+    assert (deadlines.objection.days, deadlines.objection.working_days) == (20, False)
+    assert "征信业管理条例" in deadlines.objection.source
+    assert (deadlines.publication.days, deadlines.publication.working_days) == (7, True)
+    assert version.warnings.grade_margin_points["road_transport_quality"] == 30
+
+
+@pytest.mark.parametrize(
+    ("state", "tier", "ratio"),
+    [
+        ({}, "trustworthy", "0.01"),
+        ({"grades": {"highway_construction": "A"}}, "trustworthy", "0.01"),
+        ({"grades": {"sector_default": "B"}}, "warned", "0.10"),
+        ({"grades": {"driver_integrity": "B"}}, "warned", "0.10"),
+        ({"published_conduct": ["general"]}, "warned", "0.10"),
+        ({"published_conduct": ["minor"]}, "trustworthy", "0.01"),
+        ({"published_conduct": ["general", "serious"]}, "dishonest", "0.50"),
+        ({"lists": ["watch"], "grades": {"sector_default": "D"}}, "dishonest", "0.50"),
+        ({"lists": ["red", "black"]}, "seriously_dishonest", "0.80"),
+    ],
+)
+def test_supervision_tier_is_the_worst_whose_criteria_are_met(state, tier, ratio):
+    chosen = BOOK.versions[1].supervision_tier(**state)
+    assert chosen.name == tier
+    assert chosen.sampling_ratio == Decimal(ratio)
+
+
+# --- Broken policies ---------------------------------------------------------------------------
+
+
+def put(path: tuple, value: Any):
+    """Set one place in a copy of the shipped data; path starts with the version index."""
+
+    def change(data: dict) -> None:
+        node: Any = data["version"]
+        for step in path[:-1]:
+            node = node[step]
+        node[path[-1]] = value
+
+    return change
+
+
+def drop(path: tuple):
+    def change(data: dict) -> None:
+        node: Any = data["version"]
+        for step in path[:-1]:
+            node = node[step]
+        del node[path[-1]]
+
+    return change
+
+
+def swap_versions(data: dict) -> None:
+    data["version"].reverse()
+
+
+BROKEN = [
+    (
+        "unknown scheme",
+        put((0, "schemes", "bridge_building"), {}),
+        "version[0].schemes.bridge_building",
+        "unknown scheme 'bridge_building'",
+    ),
+    (
+        "missing scheme",
+        drop((1, "schemes", "driver_integrity")),
+        f"version[1].{DRIVER}",
+        "missing",
+    ),
+    (
+        "unknown key in a band",
+        put((0, "schemes", "highway_construction", "bands", 2, "colour"), "red"),
+        f"version[0].{HIGHWAY}.bands[2].colour",
+        "unknown key 'colour'",
+    ),
+    (
+        "unknown section",
+        put((1, "penalties"), {"source": "x"}),
+        "version[1].penalties",
+        "unknown key",
+    ),
+    (
+        "typo in a period key",
+        put((0, "publication", "general", "minimum_month"), 3),
+        "version[0].publication.general.minimum_month",
+        "unknown key",
+    ),
+    (
+        "missing source",
+        drop((0, "deadlines", "objection", "source")),
+        "version[0].deadlines.objection.source",
+        "missing: every rule value needs its legal source",
+    ),
+    (
+        "empty source",
+        put((1, "warnings", "source"), "  "),
+        "version[1].warnings.source",
+        "non-empty string",
+    ),
+    (
+        "source missing from a whole section",
+        drop((1, "publication", "source")),
+        "version[1].publication.source",
+        "legal source",
+    ),
+    (
+        "zero period",
+        put((0, "publication", "general", "minimum_months"), 0),
+        "version[0].publication.general.minimum_months",
+        "at least 1, not 0",
+    ),
+    (
+        "negative period",
+        put((1, "publication", "serious", "maximum_months"), -36),
+        "version[1].publication.serious.maximum_months",
+        "at least 1",
+    ),
+    (
+        "minimum above maximum",
+        put((1, "publication", "serious", "minimum_months"), 40),
+        "version[1].publication.serious",
+        "minimum_months 40 is above maximum_months 36",
+    ),
+    (
+        "a period for an unpublished severity",
+        put((0, "publication", "minor", "maximum_months"), 3),
+        "version[0].publication.minor.maximum_months",
+        "unpublished",
+    ),
+    (
+        "overlapping score bands",
+        put((1, "schemes", "highway_construction", "bands", 2, "max_score"), 86),
+        f"version[1].{HIGHWAY}.bands[2]",
+        "overlaps bands[1]",
+    ),
+    (
+        "gap between score bands",
+        put((1, "schemes", "highway_construction", "bands", 2, "max_score"), 84),
+        f"version[1].{HIGHWAY}.bands[2]",
+        "gap: scores from 84 to 85",
+    ),
+    (
+        "worst band short of the scale",
+        put((0, "schemes", "sector_default", "bands", 4, "min_score"), 10),
+        "version[0].schemes.sector_default.bands[4]",
+        "gap: scores from 0 to 10",
+    ),
+    (
+        "best band short of the top",
+        put((0, "schemes", "highway_construction", "bands", 0, "max_score"), 99),
+        f"version[0].{HIGHWAY}.bands[0]",
+        "gap: scores from 99 to 100",
+    ),
+    (
+        "band grade not in the grades",
+        put((1, "schemes", "highway_construction", "bands", 0, "grade"), "AAA"),
+        f"version[1].{HIGHWAY}.bands[0].grade",
+        "'AAA' is not one of the grades AA, A, B, C, D",
+    ),
+    (
+        "bands graded out of order",
+        put((0, "schemes", "highway_construction", "bands", 3, "grade"), "A"),
+        f"version[0].{HIGHWAY}.bands[3].grade",
+        "better than bands[2]",
+    ),
+    (
+        "lowest grade not the last",
+        put((0, "schemes", "highway_construction", "lowest_grade"), "C"),
+        f"version[0].{HIGHWAY}.lowest_grade",
+        "not the last of the grades",
+    ),
+    (
+        "gap between points bands",
+        put((0, "schemes", "driver_integrity", "bands", 2, "min_points"), 12),
+        f"version[0].{DRIVER}.bands[2]",
+        "gap: points 11 fall in no band",
+    ),
+    (
+        "worst points band closed",
+        put((1, "schemes", "driver_integrity", "bands", 3, "max_points"), 99),
+        f"version[1].{DRIVER}.bands[3].max_points",
+        "points above 99 fall in no band",
+    ),
+    (
+        "points band open in the middle",
+        drop((1, "schemes", "driver_integrity", "bands", 1, "max_points")),
+        f"version[1].{DRIVER}.bands[1]",
+        "only the worst band may be",
+    ),
+    (
+        "score key in a points scheme",
+        put((0, "schemes", "driver_integrity", "score_max"), 100),
+        f"version[0].{DRIVER}.score_max",
+        'only for schemes with measure = "score"',
+    ),
+    (
+        "text where an integer belongs",
+        put((0, "schemes", "highway_construction", "validity_months"), "12"),
+        f"version[0].{HIGHWAY}.validity_months",
+        "must be an integer, not a string",
+    ),
+    (
+        "boolean where an integer belongs",
+        put((1, "warnings", "repeat_count"), True),
+        "version[1].warnings.repeat_count",
+        "must be an integer, not a boolean",
+    ),
+    (
+        "negative deduction",
+        put((0, "schemes", "sector_default", "adjustments", "deduction", "serious"), -5),
+        "version[0].schemes.sector_default.adjustments.deduction.serious",
+        "at least 0",
+    ),
+    (
+        "sampling ratio above 1",
+        put((0, "supervision", "tiers", 3, "sampling_ratio"), 1.5),
+        "version[0].supervision.tiers[3].sampling_ratio",
+        "1.5 is not between 0 and 1",
+    ),
+    (
+        "sampling ratio not increasing with worse tiers",
+        put((1, "supervision", "tiers", 2, "sampling_ratio"), 0.05),
+        "version[1].supervision.tiers[2].sampling_ratio",
+        "is not above tiers[1]'s 0.1",
+    ),
+    (
+        "unknown list type in criteria",
+        put((0, "supervision", "tiers", 3, "when", "lists"), ["grey"]),
+        "version[0].supervision.tiers[3].when.lists[0]",
+        "unknown list type 'grey'",
+    ),
+    (
+        "criteria grade not in the scheme",
+        put(
+            (0, "supervision", "tiers", 1, "when", "grade_at_or_below", "driver_integrity"),
+            "C",
+        ),
+        "version[0].supervision.tiers[1].when.grade_at_or_below.driver_integrity",
+        "'C' is not one of the grades AAA, AA, A, B",
+    ),
+    (
+        "criteria on the default tier",
+        put((0, "supervision", "tiers", 0, "when"), {"lists": ["red"]}),
+        "version[0].supervision.tiers[0].when",
+        "takes no criteria",
+    ),
+    (
+        "deadline in two kinds of days",
+        put((1, "deadlines", "objection", "working_days"), 15),
+        "version[1].deadlines.objection",
+        "exactly one of working_days or calendar_days",
+    ),
+    (
+        "repair decision longer than the case",
+        put((0, "deadlines", "repair_decision", "working_days"), 12),
+        "version[0].deadlines.repair_decision",
+        "longer than repair_case's 10",
+    ),
+    (
+        "effective date with a time",
+        put((1, "effective_from"), datetime(2026, 4, 1, 8, 0)),
+        "version[1].effective_from",
+        "must be a date",
+    ),
+    (
+        "versions out of order",
+        swap_versions,
+        "version[1].effective_from",
+        "2019-07-16 is not after version[0]'s 2026-04-01",
+    ),
+    (
+        "same effective date twice",
+        put((1, "effective_from"), date(2019, 7, 16)),
+        "version[1].effective_from",
+        "not after",
+    ),
+    (
+        "duplicate id",
+        put((1, "id"), "2019-527"),
+        "version[1].id",
+        "duplicate id '2019-527': also version[0]",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "location", "reason"),
+    [case[1:] for case in BROKEN],
+    ids=[case[0] for case in BROKEN],
+)
+def test_a_broken_policy_is_refused_with_its_exact_place(change, location, reason):
+    data = copy.deepcopy(SHIPPED)
+    change(data)
+    with pytest.raises(PolicyError) as refused:
+        parse_policy(data)
+    assert refused.value.location == location
+    assert reason in refused.value.reason
+    assert str(refused.value) == f"{location}: {refused.value.reason}"
+    assert isinstance(refused.value, ValueError)
+
+
+def test_the_broken_cases_leave_the_shipped_data_alone():
+    assert parse_policy(SHIPPED) == BOOK
+
+
+@pytest.mark.parametrize(
+    ("data", "location", "reason"),
+    [
+        ({}, "version", "missing"),
+        ({"version": []}, "version", "must not be empty"),
+        ({"version": [], "extra": 1}, "extra", "unknown key"),
+        ({"version": ["2019"]}, "version[0]", "must be a table, not a string"),
+    ],
+)
+def test_the_top_of_the_file_is_checked_too(data, location, reason):
+    with pytest.raises(PolicyError) as refused:
+        parse_policy(data)
+    assert refused.value.location == location
+    assert reason in refused.value.reason
+
+
+# --- The file on disk --------------------------------------------------------------------------
+
+
+def test_a_toml_syntax_error_names_its_line(tmp_path: Path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[[version]]\nid = "2019-527"\neffective_from = 2019-07-16\ntitle = \n')
+    with pytest.raises(PolicyError) as refused:
+        load_policy(broken)
+    assert refused.value.location == "broken.toml:4:9"
+    assert refused.value.reason.startswith("TOML syntax: ")
+    assert "(at line" not in refused.value.reason
+
+
+def test_a_validation_error_names_the_file(tmp_path: Path):
+    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    broken = tmp_path / "province.toml"
+    broken.write_text(text.replace("minimum_months = 12", "minimum_months = 48", 1))
+    with pytest.raises(PolicyError) as refused:
+        load_policy(broken)
+    assert refused.value.location == "province.toml:version[1].publication.serious"
+    assert "minimum_months 48 is above maximum_months 36" in refused.value.reason
+
+
+def test_a_missing_file_is_refused(tmp_path: Path):
+    with pytest.raises(PolicyError) as refused:
+        load_policy(tmp_path / "absent.toml")
+    assert refused.value.location == "absent.toml"
+
+
+def _unsourced(node: Any, where: str, source: str | None) -> list[str]:
+    """Places of values with no source of their own or from an enclosing table."""
+    if isinstance(node, dict):
+        own = node.get("source")
+        source = own if isinstance(own, str) and own.strip() else source
+        return [
+            place
+            for key, value in node.items()
+            if key != "source"
+            for place in _unsourced(value, f"{where}.{key}", source)
+        ]
+    if isinstance(node, list) and any(isinstance(item, dict) for item in node):
+        return [
+            place
+            for index, item in enumerate(node)
+            for place in _unsourced(item, f"{where}[{index}]", source)
+        ]
+    return [] if source else [where]
+
+
+def test_every_value_in_the_shipped_file_has_a_source():
+    metadata = {"id", "effective_from", "title"}
+    unsourced = [
+        place
+        for index, version in enumerate(SHIPPED["version"])
+        for key, section in version.items()
+        if key not in metadata
+        for place in _unsourced(section, f"version[{index}].{key}", None)
+    ]
+    assert unsourced == []
+    # and the walk does find an unsourced value
+    assert _unsourced({"a": {"b": 1}}, "x", None) == ["x.a.b"]
