@@ -22,14 +22,25 @@ class RecordAcknowledged(Acknowledged):
     event_id: UUID = Field(description="the id of the recorded event (same as record_id)")
 
 
+class Adjustment(BaseModel):
+    record_id: UUID
+    amount: Decimal = Field(description="subtracted from a score, added to deducted points")
+    rule: str = Field(description="the policy entry that set the amount")
+
+
 class Grade(BaseModel):
     scheme: str
     grade: str
-    score: Decimal | None
+    score: Decimal | None = Field(description="the adjusted score (or deducted points)")
     valid_from: date
     valid_until: date
-    record_id: UUID
+    record_id: UUID = Field(description="the official rating the grade starts from")
     authority_name: str
+    base_grade: str
+    base_score: Decimal | None
+    adjustments: list[Adjustment]
+    capped_by: str | None = Field(description="a limit that held the grade down, if any")
+    forced_by: str | None = Field(description="a rule that forced the grade, if any")
 
 
 class ListMembership(BaseModel):
@@ -37,8 +48,20 @@ class ListMembership(BaseModel):
     entered_on: date
     basis: str
     planned_end: date | None
-    record_id: UUID
-    authority_name: str
+    record_id: UUID | None = Field(description="the list decision; null when derived by a rule")
+    authority_name: str | None
+    derived: bool
+
+
+class Supervision(BaseModel):
+    tier: str
+    sampling_ratio: Decimal
+
+
+class CreditWarning(BaseModel):
+    kind: str
+    detail: str
+    record_id: UUID | None
 
 
 class PublishedCounts(BaseModel):
@@ -55,6 +78,9 @@ class Status(BaseModel):
     sectors: list[str]
     grades: list[Grade]
     lists: list[ListMembership]
+    supervision: Supervision
+    warnings: list[CreditWarning]
+    policy_version: str = Field(description="the policy version the rules were applied under")
     published_records: PublishedCounts
     version: int = Field(description="the subject's stream version this answer reflects")
     last_position: int = Field(description="log position of the subject's latest event")

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.policy import PolicyBook
 from projections.credit_file.projector import CreditFileProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
 from service.access.access_log import AccessLog
@@ -24,6 +25,7 @@ from service.database import Database
 from service.identity import SubjectIds
 from service.ledger import CreditLedger, open_ledger
 from service.migrations import upgrade
+from service.policy.loader import load_policy
 from service.read_store import async_engine, sync_engine
 from service.settings import Settings
 
@@ -44,6 +46,7 @@ class Services:
     tokens: Tokens
     access_log: AccessLog
     vault: PersonalDataVault
+    policy: PolicyBook
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -75,6 +78,7 @@ def build_services(
     settings: Settings, *, clock: Clock | None = None, migrate: bool = True
 ) -> Services:
     database = Database.from_url(settings.database_url)
+    policy = load_policy(settings.policy_file)  # a faulty policy stops the start, saying where
     if migrate:
         upgrade(database)
     clock = clock or SystemClock()
@@ -130,4 +134,5 @@ def build_services(
         tokens,
         AccessLog(write_engine),
         vault,
+        policy,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     timezone: str = "Asia/Shanghai"
+    # The credit rules (versioned, effective-dated); default: the file shipped with the service.
+    policy_file: Path | None = None
     # Access tokens (OAuth2 client credentials, RFC 9068 JWTs signed with Ed25519).
     token_issuer: str = "urn:credit-transport"
     token_audience: str = "credit-api"

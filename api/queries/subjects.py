@@ -31,7 +31,7 @@ def _etag(status: dict) -> str:
 
 async def _status(services, subject_id: UUID, today) -> dict | None:
     async with services.read_engine.connect() as conn:
-        found, position = await queries.statuses(conn, [subject_id], today)
+        found, position = await queries.statuses(conn, [subject_id], today, services.policy)
     if subject_id not in found:
         return None
     return {**found[subject_id], "position": position, "evaluated_on": today}
@@ -107,7 +107,9 @@ async def batch_status(
         for index, code in enumerate(body.codes)
     ]
     async with services.read_engine.connect() as conn:
-        found, position = await queries.statuses(conn, [sid for _, _, sid in wanted if sid], today)
+        found, position = await queries.statuses(
+            conn, [sid for _, _, sid in wanted if sid], today, services.policy
+        )
     results = []
     for index, code, subject_id in wanted:
         masked = _masked(code)

@@ -9,9 +9,11 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, case, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.credit_status import CreditStatus, RecordFact, evaluate
+from domain.policy import PolicyBook
 from domain.publication import Window
 from projections.tables import projection_tracking, records, subjects
 
@@ -38,27 +40,41 @@ async def subject_exists(conn: AsyncConnection, subject_id: UUID) -> bool:
     return found is not None
 
 
+# The record types whose rows the rules look at (follow-ups are already folded into them).
+RULE_TYPES = (
+    "RatingIssued",
+    "ListEntered",
+    "CommitmentMade",
+    "PenaltyDecided",
+    "DishonestConductRecorded",
+    "CommitmentBreached",
+)
+
+
 async def statuses(
-    conn: AsyncConnection, subject_ids: Sequence[UUID], today: date
+    conn: AsyncConnection, subject_ids: Sequence[UUID], today: date, policy: PolicyBook
 ) -> tuple[dict[UUID, dict[str, Any]], int]:
     """Current status of each known subject among `subject_ids` (unknown ones are absent), and
-    the log position the read models had reached: one round trip, whatever the count."""
+    the log position the read models had reached: one round trip, whatever the count. Grades,
+    lists, tier and warnings are evaluated here, on the day asked, so that expiry needs no event."""
     tracked = (
         select(projection_tracking.c.position)
         .where(projection_tracking.c.name == "read_models")
         .scalar_subquery()
     )
-    standing = and_(
+    relevant = and_(
         records.c.subject_id == subjects.c.subject_id,
         records.c.state == "active",
-        or_(records.c.family.in_(("rating", "list")), published_on(today)),
+        or_(records.c.type.in_(RULE_TYPES), published_on(today)),
     )
     rows = await conn.execute(
         select(
             subjects,
             tracked.label("tracked"),
             records.c.record_id,
+            records.c.type,
             records.c.family,
+            records.c.severity,
             records.c.list_type,
             records.c.scheme,
             records.c.grade,
@@ -70,19 +86,21 @@ async def statuses(
             records.c.authority_name,
             records.c.publish_from,
             records.c.publish_until,
-            case((records.c.family == "list", records.c.details), else_=None).label("details"),
+            records.c.details,
         )
-        .select_from(subjects.outerjoin(records, standing))
+        .select_from(subjects.outerjoin(records, relevant))
         .where(subjects.c.subject_id.in_(list(dict.fromkeys(subject_ids))))
         .order_by(records.c.decision_date, records.c.position)
     )
     result: dict[UUID, dict[str, Any]] = {}
-    latest_rating: dict[tuple[UUID, str], Any] = {}
+    facts: dict[UUID, list[RecordFact]] = {}
+    authorities: dict[str, str] = {}
     position = None
     for row in rows:
         position = row.tracked
         status = result.get(row.subject_id)
         if status is None:
+            facts[row.subject_id] = []
             status = result[row.subject_id] = {
                 "subject_id": row.subject_id,
                 "kind": row.kind,
@@ -92,8 +110,6 @@ async def statuses(
                 "sectors": row.sectors,
                 "version": row.version,
                 "last_position": row.position,
-                "grades": [],
-                "lists": [],
                 "published_records": {"total": 0, "by_family": {}},
             }
         if row.record_id is None:
@@ -102,34 +118,83 @@ async def statuses(
             counts = status["published_records"]
             counts["by_family"][row.family] = counts["by_family"].get(row.family, 0) + 1
             counts["total"] += 1
-        if row.family == "rating" and row.valid_from <= today < row.valid_until:
-            latest_rating[(row.subject_id, row.scheme)] = row
-        elif row.family == "list" and _on_list(row, today):
-            status["lists"].append(
-                {
-                    "list_type": row.list_type,
-                    "entered_on": row.decision_date,
-                    "basis": row.details["basis"],
-                    "planned_end": row.details.get("planned_end"),
-                    "record_id": row.record_id,
-                    "authority_name": row.authority_name,
-                }
-            )
-    for (subject_id, scheme), row in sorted(latest_rating.items(), key=lambda item: item[0][1]):
-        result[subject_id]["grades"].append(
-            {
-                "scheme": scheme,
-                "grade": row.grade,
-                "score": row.score,
-                "valid_from": row.valid_from,
-                "valid_until": row.valid_until,
-                "record_id": row.record_id,
-                "authority_name": row.authority_name,
-            }
-        )
+        if row.type in RULE_TYPES:
+            authorities[str(row.record_id)] = row.authority_name
+            facts[row.subject_id].append(record_fact(row))
+    for subject_id, status in result.items():
+        status.update(_status_view(evaluate(facts[subject_id], policy, today), authorities))
     if position is None:
         position = await tracked_position(conn)
     return result, int(position or 0)
+
+
+def record_fact(row: Any) -> RecordFact:
+    details = row.details or {}
+    return RecordFact(
+        record_id=str(row.record_id),
+        type=row.type,
+        decision_date=row.decision_date,
+        severity=row.severity,
+        procedure=details.get("procedure"),
+        scheme=row.scheme,
+        grade=row.grade,
+        score=row.score,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        list_type=row.list_type,
+        basis=details.get("basis"),
+        planned_end=_day(details.get("planned_end")),
+        ended_on=row.ended_on,
+        due_date=_day(details.get("due_date")),
+        publish_from=row.publish_from,
+        publish_until=row.publish_until,
+    )
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _status_view(status: CreditStatus, authorities: dict[str, str]) -> dict[str, Any]:
+    return {
+        "policy_version": status.policy_version,
+        "grades": [
+            {
+                "scheme": g.scheme,
+                "grade": g.grade,
+                "score": g.value,
+                "valid_from": g.valid_from,
+                "valid_until": g.valid_until,
+                "record_id": g.base_record_id,
+                "authority_name": authorities.get(g.base_record_id, ""),
+                "base_grade": g.base_grade,
+                "base_score": g.base_value,
+                "adjustments": [
+                    {"record_id": a.record_id, "amount": a.amount, "rule": a.rule}
+                    for a in g.adjustments
+                ],
+                "capped_by": g.capped_by,
+                "forced_by": g.forced_by,
+            }
+            for g in sorted(status.grades, key=lambda g: g.scheme)
+        ],
+        "lists": [
+            {
+                "list_type": m.list_type,
+                "entered_on": m.entered_on,
+                "basis": m.basis,
+                "planned_end": m.planned_end,
+                "record_id": m.record_id,
+                "authority_name": authorities.get(m.record_id or ""),
+                "derived": m.derived,
+            }
+            for m in status.lists
+        ],
+        "supervision": {"tier": status.tier, "sampling_ratio": status.sampling_ratio},
+        "warnings": [
+            {"kind": w.kind, "detail": w.detail, "record_id": w.record_id} for w in status.warnings
+        ],
+    }
 
 
 def _published(row: Any, today: date) -> bool:
@@ -138,13 +203,6 @@ def _published(row: Any, today: date) -> bool:
         row.publish_from is not None
         and row.publish_from <= today
         and (row.publish_until is None or row.publish_until > today)
-    )
-
-
-def _on_list(row: Any, today: date) -> bool:
-    planned_end = row.details.get("planned_end")
-    return (row.ended_on is None or row.ended_on > today) and (
-        planned_end is None or date.fromisoformat(planned_end) > today
     )
 
 

@@ -35,9 +35,22 @@ async def test_status_shows_grade_lists_and_published_counts(client):
     status = response.json()
     assert status["position"] >= last["position"]
     assert status["version"] == 6
-    assert [(g["scheme"], g["grade"], g["score"]) for g in status["grades"]] == [
-        ("highway_construction", "A", "88.00")
+    # the rating of 88 (A) loses 5 for the general and 1 for the minor penalty decided after
+    # it (82, B), and the black-list entry forces the lowest grade
+    [grade] = status["grades"]
+    assert (grade["scheme"], grade["base_grade"], grade["base_score"]) == (
+        "highway_construction",
+        "A",
+        "88.00",
+    )
+    assert [(a["amount"], a["rule"]) for a in grade["adjustments"]] == [
+        ("5", "highway_construction.adjustments.deduction.general"),
+        ("1", "highway_construction.adjustments.deduction.minor"),
     ]
+    assert (grade["score"], grade["grade"]) == ("82.00", "D")
+    assert grade["forced_by"] == "highway_construction.adjustments.black_list_forces_lowest_grade"
+    assert status["policy_version"] == "2026-36"
+    assert status["supervision"] == {"tier": "seriously_dishonest", "sampling_ratio": "0.8"}
     assert [(m["list_type"], m["entered_on"]) for m in status["lists"]] == [("black", "2026-06-01")]
     # the minor penalty is not published; licence, general penalty, rating, black list are
     assert status["published_records"] == {

@@ -1,0 +1,284 @@
+"""A subject's credit status on a day, from its records under the policy in force that day:
+grades with every adjustment behind them, list memberships, supervision tier, early warnings.
+A pure function, so the live answer, an as-of answer and a from-scratch fold agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from domain.policy import PolicyBook, PolicyVersion, Scheme
+from domain.publication import add_months
+
+CONDUCT_TYPES = frozenset({"PenaltyDecided", "DishonestConductRecorded", "CommitmentBreached"})
+
+
+@dataclass(frozen=True)
+class RecordFact:
+    """What the rules need to know of one record, whether read from the read model or folded
+    from events. `state` is "active" or "revoked" (a revoked record counts for nothing)."""
+
+    record_id: str
+    type: str
+    decision_date: date
+    state: str = "active"
+    severity: str | None = None
+    procedure: str | None = None
+    scheme: str | None = None
+    grade: str | None = None
+    score: Decimal | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+    list_type: str | None = None
+    basis: str | None = None
+    planned_end: date | None = None
+    ended_on: date | None = None
+    due_date: date | None = None
+    publish_from: date | None = None
+    publish_until: date | None = None
+
+    def published_on(self, day: date) -> bool:
+        return (
+            self.state == "active"
+            and self.publish_from is not None
+            and self.publish_from <= day
+            and (self.publish_until is None or day < self.publish_until)
+        )
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    record_id: str
+    amount: Decimal  # subtracted from a score, added to deducted points
+    rule: str
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    scheme: str
+    grade: str
+    value: Decimal | None  # the adjusted score (or deducted points) behind the grade
+    base_record_id: str
+    base_grade: str
+    base_value: Decimal | None
+    valid_from: date
+    valid_until: date
+    adjustments: tuple[Adjustment, ...] = ()
+    capped_by: str | None = None  # why the grade is not the one the rating would give
+    forced_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Membership:
+    list_type: str
+    entered_on: date
+    basis: str
+    planned_end: date | None
+    record_id: str | None  # None: derived from the records by a policy rule
+    derived: bool = False
+
+
+@dataclass(frozen=True)
+class Warning:
+    kind: str  # close_to_lower_grade | repeated_conduct | commitment_due | commitment_overdue
+    detail: str
+    record_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CreditStatus:
+    evaluated_on: date
+    policy_version: str
+    grades: tuple[GradeResult, ...]
+    lists: tuple[Membership, ...]
+    tier: str
+    sampling_ratio: Decimal
+    warnings: tuple[Warning, ...] = field(default=())
+
+
+def policy_for(book: PolicyBook, day: date) -> PolicyVersion:
+    """The version in force on `day`; days before the first version are judged by it."""
+    first = book.versions[0]
+    return book.in_force(max(day, first.effective_from))
+
+
+def evaluate(facts: list[RecordFact], book: PolicyBook, on: date) -> CreditStatus:
+    policy = policy_for(book, on)
+    known = [f for f in facts if f.state == "active" and f.decision_date <= on]
+    lists = _lists(known, policy, on)
+    on_black = any(m.list_type == "black" for m in lists)
+    grades = tuple(
+        grade
+        for name, scheme in policy.schemes.items()
+        if (grade := _grade(name, scheme, known, on, on_black)) is not None
+    )
+    published_conduct = {
+        f.severity for f in known if f.type in CONDUCT_TYPES and f.published_on(on) and f.severity
+    }
+    tier = policy.supervision_tier(
+        lists=[m.list_type for m in lists],
+        published_conduct=published_conduct,
+        grades={g.scheme: g.grade for g in grades},
+    )
+    return CreditStatus(
+        evaluated_on=on,
+        policy_version=policy.id,
+        grades=grades,
+        lists=lists,
+        tier=tier.name,
+        sampling_ratio=tier.sampling_ratio,
+        warnings=_warnings(known, grades, policy, on),
+    )
+
+
+def _grade(
+    name: str, scheme: Scheme, known: list[RecordFact], on: date, on_black: bool
+) -> GradeResult | None:
+    ratings = sorted(
+        (f for f in known if f.type == "RatingIssued" and f.scheme == name),
+        key=lambda f: (f.decision_date, f.valid_from or f.decision_date),
+    )
+    current = next(
+        (r for r in reversed(ratings) if r.valid_from and r.valid_from <= on < r.valid_until),
+        None,
+    )
+    if current is None or current.grade not in scheme.grades:
+        return None
+    adjustments = tuple(
+        Adjustment(
+            f.record_id,
+            scheme.adjustments.deduction[f.severity],
+            f"{name}.adjustments.deduction.{f.severity}",
+        )
+        for f in known
+        if f.type in CONDUCT_TYPES
+        and f.severity in scheme.adjustments.deduction
+        and current.decision_date < f.decision_date <= on
+        and scheme.adjustments.deduction[f.severity] > 0
+    )
+    grade, value = current.grade, current.score
+    if value is not None:
+        total = sum((a.amount for a in adjustments), Decimal(0))
+        if scheme.measure == "score":
+            value = max(value - total, scheme.score_min or Decimal(0))
+        else:
+            value = value + total
+        grade = scheme.grade_for(value)
+    capped_by = forced_by = None
+    cap = _rise_cap(scheme, ratings, current)
+    if cap is not None and scheme.rank(grade) < scheme.rank(cap):
+        grade = cap
+        capped_by = f"{name}.max_rise_per_year = {scheme.max_rise_per_year}"
+    if on_black and scheme.adjustments.black_list_forces_lowest_grade:
+        grade = scheme.lowest_grade
+        forced_by = f"{name}.adjustments.black_list_forces_lowest_grade"
+    return GradeResult(
+        scheme=name,
+        grade=grade,
+        value=value,
+        base_record_id=current.record_id,
+        base_grade=current.grade,
+        base_value=current.score,
+        valid_from=current.valid_from,
+        valid_until=current.valid_until,
+        adjustments=adjustments,
+        capped_by=capped_by,
+        forced_by=forced_by,
+    )
+
+
+def _rise_cap(scheme: Scheme, ratings: list[RecordFact], current: RecordFact) -> str | None:
+    """The best grade allowed when a scheme limits the rise per year: `max_rise_per_year`
+    grades above the previous rating issued within the year before this one."""
+    if scheme.max_rise_per_year is None:
+        return None
+    year_before = add_months(current.decision_date, -12)
+    previous = [
+        r
+        for r in ratings
+        if r is not current
+        and year_before <= r.decision_date < current.decision_date
+        and r.grade in scheme.grades
+    ]
+    if not previous:
+        return None
+    best_allowed = max(scheme.rank(previous[-1].grade) - scheme.max_rise_per_year, 0)
+    return scheme.grades[best_allowed]
+
+
+def _lists(known: list[RecordFact], policy: PolicyVersion, on: date) -> tuple[Membership, ...]:
+    members = [
+        Membership(f.list_type, f.decision_date, f.basis or "", f.planned_end, f.record_id)
+        for f in known
+        if f.type == "ListEntered"
+        and f.list_type
+        and (f.ended_on is None or f.ended_on > on)
+        and (f.planned_end is None or f.planned_end > on)
+    ]
+    watch = policy.lists.watch
+    if not any(m.list_type == "watch" for m in members):
+        since = add_months(on, -watch.window_months)
+        recent = [f for f in known if f.type in CONDUCT_TYPES and f.decision_date > since]
+        minors = [f for f in recent if f.severity == "minor"]
+        graver = [f for f in recent if f.severity in watch.entry_severities]
+        if graver or len(minors) >= watch.minor_repeats:
+            basis = (
+                f"{len(minors)} minor conducts within {watch.window_months} months"
+                if len(minors) >= watch.minor_repeats
+                else f"{graver[-1].severity} conduct within {watch.window_months} months"
+            )
+            entered = max(f.decision_date for f in (graver or minors))
+            members.append(
+                Membership("watch", entered, f"{policy.id}: {basis}", None, None, derived=True)
+            )
+    return tuple(sorted(members, key=lambda m: (m.list_type, m.entered_on)))
+
+
+def _warnings(
+    known: list[RecordFact], grades: tuple[GradeResult, ...], policy: PolicyVersion, on: date
+) -> tuple[Warning, ...]:
+    rules = policy.warnings
+    warnings = []
+    for result in grades:
+        scheme = policy.schemes[result.scheme]
+        margin = rules.grade_margin_points.get(result.scheme)
+        if result.value is None or margin is None or result.grade == scheme.lowest_grade:
+            continue
+        band = next(b for b in scheme.bands if b.grade == result.grade)
+        distance = (
+            result.value - band.minimum
+            if scheme.measure == "score"
+            else (band.maximum - result.value if band.maximum is not None else None)
+        )
+        if distance is not None and distance < margin:
+            warnings.append(
+                Warning(
+                    "close_to_lower_grade",
+                    f"{result.scheme}: {result.value} is within {margin} of the next lower grade",
+                )
+            )
+    since = add_months(on, -rules.repeat_window_months)
+    recent = [f for f in known if f.type in CONDUCT_TYPES and f.decision_date > since]
+    if len(recent) >= rules.repeat_count:
+        warnings.append(
+            Warning(
+                "repeated_conduct",
+                f"{len(recent)} conducts within {rules.repeat_window_months} months",
+            )
+        )
+    for f in known:
+        if f.type != "CommitmentMade" or f.due_date is None or f.ended_on is not None:
+            continue
+        days_left = (f.due_date - on).days
+        if days_left < 0:
+            warnings.append(
+                Warning(
+                    "commitment_overdue", f"due {f.due_date}, {-days_left} days ago", f.record_id
+                )
+            )
+        elif days_left <= rules.commitment_due_days:
+            warnings.append(
+                Warning("commitment_due", f"due {f.due_date}, in {days_left} days", f.record_id)
+            )
+    return tuple(warnings)

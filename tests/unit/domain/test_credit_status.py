@@ -1,0 +1,186 @@
+"""Credit status from records under the policy in force: given records, on a day, then status."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from domain.credit_status import RecordFact, evaluate
+from service.policy.loader import load_policy
+
+pytestmark = pytest.mark.domain
+BOOK = load_policy()
+ON = date(2026, 11, 20)
+
+
+def rating(
+    grade="A",
+    score="88",
+    scheme="highway_construction",
+    decided=date(2026, 3, 1),
+    until=date(2027, 3, 1),
+    record_id="R",
+):
+    return RecordFact(
+        record_id,
+        "RatingIssued",
+        decided,
+        scheme=scheme,
+        grade=grade,
+        score=Decimal(score) if score is not None else None,
+        valid_from=decided,
+        valid_until=until,
+    )
+
+
+def conduct(
+    severity, decided, record_id=None, kind="PenaltyDecided", state="active", published=True
+):
+    return RecordFact(
+        record_id or f"{kind}-{decided}-{severity}",
+        kind,
+        decided,
+        state=state,
+        severity=severity,
+        publish_from=decided if published else None,
+        publish_until=date(2030, 1, 1) if published else None,
+    )
+
+
+def listed(list_type, decided=date(2026, 6, 1), ended=None, planned_end=None):
+    return RecordFact(
+        f"L-{list_type}",
+        "ListEntered",
+        decided,
+        list_type=list_type,
+        basis="决定",
+        ended_on=ended,
+        planned_end=planned_end,
+    )
+
+
+def grade_of(status, scheme="highway_construction"):
+    return next(g for g in status.grades if g.scheme == scheme)
+
+
+def test_a_rating_alone_gives_its_grade_and_the_trustworthy_tier():
+    status = evaluate([rating()], BOOK, ON)
+    assert (grade_of(status).grade, grade_of(status).value) == ("A", Decimal("88"))
+    assert (status.tier, status.sampling_ratio) == ("trustworthy", Decimal("0.01"))
+    assert status.policy_version == "2026-36"
+
+
+def test_conduct_after_the_rating_is_deducted_and_moves_the_band():
+    status = evaluate(
+        [rating(), conduct("general", date(2026, 5, 1)), conduct("general", date(2026, 6, 1))],
+        BOOK,
+        ON,
+    )
+    result = grade_of(status)
+    assert (result.value, result.grade) == (Decimal("78"), "B")
+    assert [a.amount for a in result.adjustments] == [Decimal("5"), Decimal("5")]
+
+
+def test_conduct_before_the_rating_is_already_in_it():
+    status = evaluate([conduct("serious", date(2026, 2, 1)), rating()], BOOK, ON)
+    assert grade_of(status).adjustments == ()
+
+
+def test_a_revoked_record_stops_counting_at_once():
+    status = evaluate([rating(), conduct("serious", date(2026, 5, 1), state="revoked")], BOOK, ON)
+    assert (grade_of(status).grade, status.tier) == ("A", "trustworthy")
+
+
+def test_a_breached_commitment_counts_as_dishonest_conduct():
+    breach = conduct("general", date(2026, 5, 1), kind="CommitmentBreached")
+    status = evaluate([rating(), breach], BOOK, ON)
+    assert grade_of(status).adjustments[0].record_id == breach.record_id
+    assert status.tier == "warned"
+
+
+def test_a_black_list_entry_forces_the_lowest_grade_while_it_lasts():
+    facts = [rating(grade="AA", score="97"), listed("black", ended=date(2026, 10, 1))]
+    assert grade_of(evaluate(facts, BOOK, date(2026, 9, 1))).grade == "D"
+    assert grade_of(evaluate(facts, BOOK, date(2026, 9, 1))).forced_by
+    assert grade_of(evaluate(facts, BOOK, ON)).grade == "AA"
+    assert evaluate(facts, BOOK, date(2026, 9, 1)).tier == "seriously_dishonest"
+
+
+def test_a_highway_construction_enterprise_rises_at_most_one_grade_a_year():
+    facts = [
+        rating(
+            grade="C", score="70", decided=date(2025, 9, 1), until=date(2026, 9, 1), record_id="R1"
+        ),
+        rating(grade="AA", score="96", decided=date(2026, 8, 1), record_id="R2"),
+    ]
+    result = grade_of(evaluate(facts, BOOK, ON))
+    assert (result.base_grade, result.grade) == ("AA", "B")
+    assert result.capped_by == "highway_construction.max_rise_per_year = 1"
+
+
+def test_repeated_minor_conduct_within_the_window_puts_the_subject_on_the_watch_list():
+    minors = [conduct("minor", date(2026, m, 1), published=False) for m in (3, 6, 9)]
+    status = evaluate(minors, BOOK, ON)
+    [member] = status.lists
+    assert (member.list_type, member.derived, member.entered_on) == (
+        "watch",
+        True,
+        date(2026, 9, 1),
+    )
+    assert status.tier == "dishonest"
+    assert evaluate(minors[1:], BOOK, ON).lists == ()
+    assert evaluate(minors, BOOK, date(2027, 3, 2)).lists == ()  # the first fell out
+
+
+def test_a_rating_expires_at_its_validity_without_any_new_event():
+    facts = [rating(until=date(2026, 11, 21))]
+    assert grade_of(evaluate(facts, BOOK, date(2026, 11, 20))).grade == "A"
+    assert evaluate(facts, BOOK, date(2026, 11, 21)).grades == ()
+
+
+def test_the_policy_in_force_on_the_day_is_the_one_named():
+    assert evaluate([], BOOK, date(2026, 3, 31)).policy_version == "2019-527"
+    assert evaluate([], BOOK, date(2026, 4, 1)).policy_version == "2026-36"
+    assert evaluate([], BOOK, date(2018, 1, 1)).policy_version == "2019-527"
+
+
+def test_warnings_near_a_lower_grade_repeated_conduct_and_commitments():
+    facts = [
+        rating(score="86"),  # A starts at 85: within the margin of 3
+        conduct("minor", date(2026, 10, 1), published=False),
+        conduct("minor", date(2026, 11, 1), published=False),
+        RecordFact("C1", "CommitmentMade", date(2026, 1, 1), due_date=date(2026, 12, 1)),
+        RecordFact("C2", "CommitmentMade", date(2026, 1, 1), due_date=date(2026, 11, 1)),
+        RecordFact(
+            "C3",
+            "CommitmentMade",
+            date(2026, 1, 1),
+            due_date=date(2026, 11, 1),
+            ended_on=date(2026, 10, 30),
+        ),
+    ]
+    kinds = [(w.kind, w.record_id) for w in evaluate(facts, BOOK, ON).warnings]
+    assert kinds == [
+        ("repeated_conduct", None),
+        ("commitment_due", "C1"),
+        ("commitment_overdue", "C2"),
+    ]
+    near = [(w.kind, w.record_id) for w in evaluate(facts[:1], BOOK, ON).warnings]
+    assert near == [("close_to_lower_grade", None)]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "grade", "score", "severity", "expected"),
+    [
+        ("driver_integrity", "AAA", "0", "general", "AA"),  # deducted points go up
+        ("sector_default", "AA", "95", "minor", "A"),
+        ("road_transport_quality", "AA", "760", "general", "AA"),  # 1000-point scale: -50
+        ("road_transport_quality", "AA", "720", "general", "A"),
+        ("road_transport_quality", "AA", "720", "serious", "B"),  # -150
+    ],
+)
+def test_every_scheme_adjusts_in_its_own_measure(scheme, grade, score, severity, expected):
+    facts = [rating(grade=grade, score=score, scheme=scheme), conduct(severity, date(2026, 5, 1))]
+    assert grade_of(evaluate(facts, BOOK, ON), scheme).grade == expected
