@@ -142,7 +142,8 @@ class IssueRating(RecordCommand):
     grade: Annotated[str, Field(pattern=r"^(AAA|AA|A|B|C|D)$")]
     valid_from: date
     valid_until: date
-    score: Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)] | None = None
+    # 100-point schemes, deducted points, or a 1000-point provincial scale
+    score: Annotated[Decimal, Field(ge=0, le=1000, decimal_places=2)] | None = None
 
 
 class EnterList(RecordCommand):

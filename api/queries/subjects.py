@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, READ, Purpose, Reader, log_reads, require
 from api.deps import ReadYourWrites, ServicesDep, TodayDep
@@ -21,6 +23,7 @@ from api.schemas import (
 )
 from domain import codes
 from projections.credit_file import queries
+from projections.credit_file.as_of import status_as_of
 
 router = APIRouter(prefix="/v1", tags=["querying"], dependencies=[require(READ), ReadYourWrites])
 
@@ -70,13 +73,40 @@ async def subject_status(
     today: TodayDep,
     caller: Reader,
     why: Purpose,
+    as_of: Annotated[
+        date | None,
+        Query(
+            description="answer as on this past day: what was recorded by its end, under "
+            "the policy in force then"
+        ),
+    ] = None,
 ):
-    """The subject's credit status now: grades, list memberships, published record counts."""
-    status = await _status(services, subject_id, today)
+    """The subject's credit status now (or as of a past day): grades with their adjustments,
+    list memberships, supervision tier, warnings and published record counts."""
+    if as_of is not None and as_of > today:
+        raise Problem(422, "validation-error", f"as_of {as_of} is in the future")
+    if as_of is None or as_of == today:
+        status = await _status(services, subject_id, today)
+    else:
+        status = await run_in_threadpool(_status_as_of, services, subject_id, as_of)
     if status is None:
-        raise Problem(404, "subject-not-found", f"no subject {subject_id}")
-    await log_reads(services, caller, why, "status", {subject_id: _summary(status)})
+        raise Problem(
+            404,
+            "subject-not-found",
+            f"no subject {subject_id}" + (f" was known on {as_of}" if as_of else ""),
+        )
+    action = "status" if as_of is None else "status_as_of"
+    await log_reads(services, caller, why, action, {subject_id: _summary(status)})
     return _answer(request, status)
+
+
+def _status_as_of(services, subject_id: UUID, as_of: date) -> dict | None:
+    events, after = [], 0
+    while page := services.ledger.stream_page(subject_id, after_version=after, limit=1000):
+        events += page
+        after = page[-1][1].originator_version
+    end_of_day = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=services.files.zone)
+    return status_as_of(events, end_of_day, as_of, services.policy)
 
 
 @router.post("/subjects:lookup", response_model=Status)

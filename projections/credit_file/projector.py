@@ -152,7 +152,7 @@ class CreditFileProjector:
                     "registered_at": event.timestamp,
                 }
             elif isinstance(event, RecordEvent):
-                self._apply_record(event, position, new_records, row_of)
+                self.apply_record(event, position, new_records, row_of)
 
         if new_subjects:
             for subject_id, row in new_subjects.items():
@@ -177,7 +177,9 @@ class CreditFileProjector:
                 ],
             )
 
-    def _apply_record(self, event: RecordEvent, position: int, new_records, row_of) -> None:
+    def apply_record(self, event: RecordEvent, position: int, new_records, row_of) -> None:
+        """One record event onto rows held in `new_records` (or found by `row_of`): pure over
+        the dicts, so an as-of fold of the events reuses it exactly."""
         record_type = type(event).__name__
         details = {
             f.name: to_json(getattr(event, f.name))

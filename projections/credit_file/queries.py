@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +41,7 @@ async def subject_exists(conn: AsyncConnection, subject_id: UUID) -> bool:
     return found is not None
 
 
+CENTS = Decimal("0.01")
 # The record types whose rows the rules look at (follow-ups are already folded into them).
 RULE_TYPES = (
     "RatingIssued",
@@ -122,7 +124,7 @@ async def statuses(
             authorities[str(row.record_id)] = row.authority_name
             facts[row.subject_id].append(record_fact(row))
     for subject_id, status in result.items():
-        status.update(_status_view(evaluate(facts[subject_id], policy, today), authorities))
+        status.update(status_view(evaluate(facts[subject_id], policy, today), authorities))
     if position is None:
         position = await tracked_position(conn)
     return result, int(position or 0)
@@ -138,7 +140,8 @@ def record_fact(row: Any) -> RecordFact:
         procedure=details.get("procedure"),
         scheme=row.scheme,
         grade=row.grade,
-        score=row.score,
+        # as the score column stores it, so a fold of events and a read of rows agree
+        score=Decimal(row.score).quantize(CENTS) if row.score is not None else None,
         valid_from=row.valid_from,
         valid_until=row.valid_until,
         list_type=row.list_type,
@@ -155,7 +158,7 @@ def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _status_view(status: CreditStatus, authorities: dict[str, str]) -> dict[str, Any]:
+def status_view(status: CreditStatus, authorities: dict[str, str]) -> dict[str, Any]:
     return {
         "policy_version": status.policy_version,
         "grades": [
