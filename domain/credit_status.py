@@ -97,14 +97,8 @@ class CreditStatus:
     warnings: tuple[Warning, ...] = field(default=())
 
 
-def policy_for(book: PolicyBook, day: date) -> PolicyVersion:
-    """The version in force on `day`; days before the first version are judged by it."""
-    first = book.versions[0]
-    return book.in_force(max(day, first.effective_from))
-
-
 def evaluate(facts: list[RecordFact], book: PolicyBook, on: date) -> CreditStatus:
-    policy = policy_for(book, on)
+    policy = book.for_day(on)
     known = [f for f in facts if f.state == "active" and f.decision_date <= on]
     lists = _lists(known, policy, on)
     on_black = any(m.list_type == "black" for m in lists)

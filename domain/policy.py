@@ -282,6 +282,11 @@ class PolicyBook:
             f"{first.effective_from}",
         )
 
+    def for_day(self, day: date) -> PolicyVersion:
+        """The version in force on `day`; days before the first version are judged by it
+        (decisions before 2019-07-16 by the 2019 rules, the earliest this service holds)."""
+        return self.in_force(max(day, self.versions[0].effective_from))
+
     def by_id(self, version_id: str) -> PolicyVersion:
         for version in self.versions:
             if version.id == version_id:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the policy imports this module's SEVERITIES
+    from domain.policy import PolicyBook
 
 SEVERITIES = ("minor", "general", "serious")
 
@@ -14,49 +18,6 @@ def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-@dataclass(frozen=True)
-class PublicationPeriod:
-    minimum_months: int
-    maximum_months: int
-
-
-@dataclass(frozen=True)
-class PublicationEra:
-    """The periods in force for decisions taken on or after `effective_from`."""
-
-    effective_from: date
-    source: str
-    periods: dict[str, PublicationPeriod | None]  # None: not published
-
-
-# Defaults until the versioned policy file takes over; each era cites its source.
-ERAS: tuple[PublicationEra, ...] = (
-    PublicationEra(
-        effective_from=date(1900, 1, 1),
-        source="发改办财金〔2019〕527号",
-        periods={
-            "minor": None,
-            "general": PublicationPeriod(3, 12),
-            "serious": PublicationPeriod(6, 36),
-        },
-    ),
-    PublicationEra(
-        effective_from=date(2026, 4, 1),
-        source="国办发〔2025〕22号; 国家发展改革委令第36号《信用修复管理办法》",
-        periods={
-            "minor": None,
-            "general": PublicationPeriod(3, 12),
-            "serious": PublicationPeriod(12, 36),
-        },
-    ),
-)
-
-
-def era_for(decision_date: date) -> PublicationEra:
-    """The rule in force on the decision date applies, not the one in force today."""
-    return next(era for era in reversed(ERAS) if era.effective_from <= decision_date)
 
 
 @dataclass(frozen=True)
@@ -73,12 +34,18 @@ class Window:
 
 
 def conduct_window(
-    severity: str, decision_date: date, declared_end: date | None = None
+    severity: str,
+    decision_date: date,
+    book: PolicyBook,
+    *,
+    procedure: str | None = None,
+    declared_end: date | None = None,
 ) -> Window | None:
-    """Penalties and dishonest conduct: published from the decision date for the severity's
-    period. An authority's declared end (CF_GSJZQ) is honoured within the minimum and maximum."""
-    period = era_for(decision_date).periods[severity]
-    if period is None:
+    """Penalties and dishonest conduct: published from the decision date for the period of the
+    policy in force on the decision date (not today's). An authority's declared end (CF_GSJZQ)
+    is honoured within the minimum and maximum."""
+    period = book.for_day(decision_date).publication.period_for(severity, procedure)
+    if not period.published:
         return None
     earliest = add_months(decision_date, period.minimum_months)
     latest = add_months(decision_date, period.maximum_months)
@@ -86,27 +53,31 @@ def conduct_window(
     return Window(decision_date, end)
 
 
-def earliest_repair_date(severity: str, decision_date: date) -> date | None:
-    period = era_for(decision_date).periods[severity]
-    return None if period is None else add_months(decision_date, period.minimum_months)
+def earliest_repair_date(severity: str, decision_date: date, book: PolicyBook) -> date | None:
+    """Repair (信用修复) may be applied for once the minimum publication period has passed."""
+    period = book.for_day(decision_date).publication.period_for(severity)
+    return add_months(decision_date, period.minimum_months) if period.published else None
 
 
-def record_window(record_type: str, fields: dict) -> Window | None:
+def record_window(record_type: str, fields: dict, *, book: PolicyBook) -> Window | None:
     """The publication window of a record from its own fields (None: never published).
 
-    Penalties and dishonest conduct follow their severity's period; a penalty by simplified
-    procedure (简易程序) is not "general" under the 2019 rules and is not published then.
+    Penalties and dishonest conduct follow their severity's period under the policy in force on
+    the decision date (a simplified-procedure penalty counts as minor where that policy says so).
     Licences are published for their validity, ratings for theirs, red and black list entries
     until their planned end (or exit); interviews, joint-measure feedback, watch-list entries,
     follow-ups, corrections and revocations are not published on their own."""
     decided = fields["decision_date"]
     if record_type == "PenaltyDecided":
-        severity = fields["severity"]
-        if fields.get("procedure") == "simplified" and era_for(decided) is ERAS[0]:
-            severity = "minor"
-        return conduct_window(severity, decided, fields.get("declared_publication_end"))
+        return conduct_window(
+            fields["severity"],
+            decided,
+            book,
+            procedure=fields.get("procedure"),
+            declared_end=fields.get("declared_publication_end"),
+        )
     if record_type in ("DishonestConductRecorded", "CommitmentBreached"):
-        return conduct_window(fields["severity"], decided)
+        return conduct_window(fields["severity"], decided, book)
     if record_type == "LicenceGranted":
         return Window(decided, fields.get("valid_until"))
     if record_type == "LicenceRevoked":

@@ -94,7 +94,7 @@ def build_services(
         ledger.recorder,
         ledger.mapper,
         write_engine,
-        [CreditFileProjector()],
+        [CreditFileProjector(policy)],
         page_size=settings.projection_page_size,
         poll_seconds=settings.projection_poll_seconds,
         wait_for_notify=waiter,

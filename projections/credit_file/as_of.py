@@ -16,9 +16,11 @@ from projections.credit_file.projector import CreditFileProjector
 from projections.credit_file.queries import RULE_TYPES, record_fact, status_view
 
 
-def fold(events: Iterable[tuple[int, Any]]) -> tuple[dict[str, Any] | None, dict[UUID, dict]]:
+def fold(
+    events: Iterable[tuple[int, Any]], policy: PolicyBook
+) -> tuple[dict[str, Any] | None, dict[UUID, dict]]:
     """The subject row and its record rows, as the projector would have written them."""
-    projector = CreditFileProjector()
+    projector = CreditFileProjector(policy)
     subject: dict[str, Any] | None = None
     rows: dict[UUID, dict[str, Any]] = {}
     for position, event in events:
@@ -43,7 +45,7 @@ def status_as_of(
 ) -> dict[str, Any] | None:
     """What the service would have answered on `on`, from what was recorded before
     `recorded_before` (the end of that day, for an as-of query)."""
-    subject, rows = fold((p, e) for p, e in events if e.timestamp < recorded_before)
+    subject, rows = fold(((p, e) for p, e in events if e.timestamp < recorded_before), policy)
     if subject is None:
         return None
     active = [SimpleNamespace(**row) for row in rows.values() if row["state"] == "active"]

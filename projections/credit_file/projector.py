@@ -15,6 +15,7 @@ from uuid import UUID
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from domain.events import COMMON_FIELDS, RecordEvent, SubjectRegistered
+from domain.policy import PolicyBook
 from domain.publication import record_window
 from projections.tables import records, subjects
 
@@ -92,10 +93,12 @@ def typed(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def derived_columns(record_type: str, details: dict[str, Any]) -> dict[str, Any]:
+def derived_columns(
+    record_type: str, details: dict[str, Any], policy: PolicyBook
+) -> dict[str, Any]:
     """Columns that follow from a record's content (recomputed after a correction)."""
     fields = typed(details)
-    window = record_window(record_type, fields)
+    window = record_window(record_type, fields, book=policy)
     score = fields.get("score") if record_type == "RatingIssued" else None
     return {
         "severity": fields.get("severity"),
@@ -118,6 +121,9 @@ def derived_columns(record_type: str, details: dict[str, Any]) -> dict[str, Any]
 class CreditFileProjector:
     name = "credit_file"
     tables = (subjects, records)
+
+    def __init__(self, policy: PolicyBook):
+        self.policy = policy
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
         new_subjects: dict[UUID, dict[str, Any]] = {}
@@ -204,7 +210,7 @@ class CreditFileProjector:
             "ended_by": None,
             "correction_count": 0,
             "corrected_at": None,
-            **derived_columns(record_type, details),
+            **derived_columns(record_type, details, self.policy),
         }
         if record_type in ENDING_FIELDS:
             target_id = getattr(event, ENDING_FIELDS[record_type])
@@ -222,7 +228,7 @@ class CreditFileProjector:
             target = row_of(event.target_record_id)
             if target is not None:
                 details = {**target["details"], **event.changes}
-                target.update(derived_columns(target["type"], details))
+                target.update(derived_columns(target["type"], details, self.policy))
                 target["correction_count"] += 1
                 target["corrected_at"] = event.timestamp
                 _clip_publication(target)

@@ -16,7 +16,8 @@ from service.settings import Settings
 class StallingProjector(CreditFileProjector):
     """Writes its rows for the page, then hangs before the transaction can commit."""
 
-    def __init__(self, marker: Path):
+    def __init__(self, policy, marker: Path):
+        super().__init__(policy)
         self.marker = marker
 
     def apply(self, conn, events):
@@ -33,7 +34,7 @@ def main(database_url: str, marker: str) -> None:
         projection_page_size=50,
     )
     services = build_services(settings, migrate=False)
-    services.runner.projectors = [StallingProjector(Path(marker))]
+    services.runner.projectors = [StallingProjector(services.policy, Path(marker))]
     services.runner.catch_up()
 
 

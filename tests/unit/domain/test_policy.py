@@ -13,7 +13,6 @@ import pytest
 
 from domain.events import RATING_SCHEMES
 from domain.policy import PolicyError, parse_policy
-from domain.publication import ERAS
 from service.policy import DEFAULT_POLICY_PATH, load_policy, read_policy_data
 
 pytestmark = pytest.mark.domain
@@ -65,51 +64,6 @@ def test_a_simplified_procedure_penalty_is_minor_only_under_527():
     assert old.publication.period_for("general", "simplified").severity == "minor"
     assert new.publication.period_for("general", "simplified").severity == "general"
     assert old.publication.period_for("general", "general").severity == "general"
-
-
-def test_the_2019_and_2026_periods_match_the_hard_coded_eras():
-    """The policy will replace domain.publication.ERAS: the figures must agree."""
-    for era, version in zip(ERAS, BOOK.versions, strict=True):
-        for severity, period in era.periods.items():
-            rule = version.publication.periods[severity]
-            if period is None:
-                assert rule.published is False
-            else:
-                assert (rule.minimum_months, rule.maximum_months) == (
-                    period.minimum_months,
-                    period.maximum_months,
-                )
-
-
-@pytest.mark.parametrize(
-    ("score", "grade"),
-    [
-        (100, "AA"),
-        (95, "AA"),
-        (Decimal("94.99"), "A"),
-        (94.99, "A"),
-        (85, "A"),
-        (75, "B"),
-        (60, "C"),
-        (Decimal("59.99"), "D"),
-        (0, "D"),
-    ],
-)
-def test_highway_construction_bands(score, grade):
-    assert BOOK.versions[1].schemes["highway_construction"].grade_for(score) == grade
-
-
-@pytest.mark.parametrize(("score", "grade"), [(1000, "AAA"), (850, "AAA"), (849, "AA"), (0, "B")])
-def test_road_transport_quality_bands(score, grade):
-    assert BOOK.versions[0].schemes["road_transport_quality"].grade_for(score) == grade
-
-
-@pytest.mark.parametrize(
-    ("points", "grade"),
-    [(0, "AAA"), (1, "AA"), (10, "AA"), (11, "A"), (19, "A"), (20, "B"), (400, "B")],
-)
-def test_driver_integrity_points(points, grade):
-    assert BOOK.versions[0].schemes["driver_integrity"].grade_for(points) == grade
 
 
 def test_scores_outside_the_scale_have_no_grade():

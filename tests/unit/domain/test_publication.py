@@ -5,8 +5,10 @@ from datetime import date
 import pytest
 
 from domain.publication import Window, add_months, earliest_repair_date, record_window
+from service.policy.loader import load_policy
 
 pytestmark = pytest.mark.domain
+BOOK = load_policy()
 
 
 @pytest.mark.parametrize(
@@ -98,7 +100,7 @@ def conduct(severity, decided, **extra):
     ],
 )
 def test_record_windows(record_type, fields, expected):
-    assert record_window(record_type, fields) == expected
+    assert record_window(record_type, fields, book=BOOK) == expected
 
 
 def test_window_states_around_its_edges():
@@ -110,6 +112,6 @@ def test_window_states_around_its_edges():
 
 
 def test_repair_is_possible_after_the_minimum_period_of_the_era():
-    assert earliest_repair_date("serious", date(2025, 6, 1)) == date(2025, 12, 1)
-    assert earliest_repair_date("serious", date(2026, 6, 1)) == date(2027, 6, 1)
-    assert earliest_repair_date("minor", date(2026, 6, 1)) is None
+    assert earliest_repair_date("serious", date(2025, 6, 1), BOOK) == date(2025, 12, 1)
+    assert earliest_repair_date("serious", date(2026, 6, 1), BOOK) == date(2027, 6, 1)
+    assert earliest_repair_date("minor", date(2026, 6, 1), BOOK) is None

@@ -20,9 +20,11 @@ from projections.credit_file.projector import CreditFileProjector
 from projections.tables import records, subjects
 from service.database import Database
 from service.migrations import upgrade
+from service.policy.loader import load_policy
 from service.read_store import sync_engine
 
 pytestmark = pytest.mark.projections
+BOOK = load_policy()
 NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
 SUBJECT = UUID(int=1)
 COMMON = {
@@ -80,7 +82,7 @@ def penalty(version, record_id, severity="general", decided=date(2026, 5, 1)):
 
 def project(engine, events):
     with engine.begin() as conn:
-        CreditFileProjector().apply(conn, list(enumerate(events, start=1)))
+        CreditFileProjector(BOOK).apply(conn, list(enumerate(events, start=1)))
     with engine.connect() as conn:
         return (
             [dict(r) for r in conn.execute(select(subjects)).mappings()],
@@ -148,7 +150,7 @@ def test_an_exit_in_a_later_page_ends_the_stored_list_entry(engine):
         reason="降级",
     )
     with engine.begin() as conn:
-        CreditFileProjector().apply(conn, [(3, exit_event)])
+        CreditFileProjector(BOOK).apply(conn, [(3, exit_event)])
     with engine.connect() as conn:
         row = conn.execute(select(records).where(records.c.record_id == entry)).mappings().one()
         head = conn.execute(select(subjects.c.version, subjects.c.position)).one()
