@@ -3,6 +3,8 @@
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.publication import Window, add_months, earliest_repair_date, record_window
 from service.policy.loader import load_policy
@@ -115,3 +117,31 @@ def test_repair_is_possible_after_the_minimum_period_of_the_era():
     assert earliest_repair_date("serious", date(2025, 6, 1), BOOK) == date(2025, 12, 1)
     assert earliest_repair_date("serious", date(2026, 6, 1), BOOK) == date(2027, 6, 1)
     assert earliest_repair_date("minor", date(2026, 6, 1), BOOK) is None
+
+
+@given(
+    severity=st.sampled_from(["minor", "general", "serious"]),
+    procedure=st.sampled_from(["general", "simplified"]),
+    decided=st.dates(date(2015, 1, 1), date(2030, 12, 31)),
+    declared=st.none() | st.dates(date(2014, 1, 1), date(2036, 12, 31)),
+)
+def test_a_conduct_window_never_exceeds_the_maximum_of_its_policy(
+    severity, procedure, decided, declared
+):
+    window = record_window(
+        "PenaltyDecided",
+        {
+            "decision_date": decided,
+            "severity": severity,
+            "procedure": procedure,
+            "declared_publication_end": declared,
+        },
+        book=BOOK,
+    )
+    period = BOOK.for_day(decided).publication.period_for(severity, procedure)
+    if window is None:
+        assert not period.published
+        return
+    assert window.start == decided
+    assert add_months(decided, period.minimum_months) <= window.end
+    assert window.end <= add_months(decided, period.maximum_months)

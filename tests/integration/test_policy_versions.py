@@ -1,0 +1,115 @@
+"""The policy in operation: a faulty file stops the start, a new version applies from its date,
+and time passing changes the status without any new event."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from domain.policy import PolicyError
+from service.bootstrap import build_services
+from service.policy.loader import DEFAULT_POLICY_PATH
+from tests.builders import enterprise, penalty, rating
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_faulty_policy_file_stops_the_start_and_says_where(settings, tmp_path):
+    text = DEFAULT_POLICY_PATH.read_text().replace(
+        '{ grade = "A", min_score = 85, max_score = 95 }',
+        '{ grade = "A", min_score = 80, max_score = 95 }',
+        1,
+    )
+    broken = tmp_path / "policy.toml"
+    broken.write_text(text)
+    with pytest.raises(PolicyError) as refused:
+        build_services(settings.model_copy(update={"policy_file": broken}), migrate=False)
+    assert "version[0].schemes.highway_construction.bands" in str(refused.value)
+    assert "policy.toml" in str(refused.value)
+
+
+NEW_VERSION = """
+# A later version for this test only: general conduct costs 20 on highway construction.
+"""
+
+
+async def test_a_new_version_applies_from_its_date_and_the_status_names_it(
+    settings, services, tmp_path, clock
+):
+    import httpx
+
+    from api.app import create_app
+
+    text = DEFAULT_POLICY_PATH.read_text()
+    last = text.rindex("[[version]]")
+    extra = (
+        text[last:]
+        .replace('id = "2026-36"', 'id = "test-2026-11"', 1)
+        .replace("effective_from = 2026-04-01", "effective_from = 2026-11-15", 1)
+    )
+    extra = extra.replace(
+        "deduction = { minor = 1, general = 5, serious = 15 }",
+        "deduction = { minor = 1, general = 20, serious = 30 }",
+        1,
+    )
+    path = tmp_path / "policy.toml"
+    path.write_text(text + "\n" + NEW_VERSION + extra)
+    custom = settings.model_copy(update={"policy_file": path})
+    built = build_services(custom, clock=clock, migrate=False)
+    role_client, _ = built.clients.create(
+        "t-rec",
+        "recorder",
+        "局",
+        "11410100MB00000018",
+        authority_codes=["11410100MB00000018"],
+        sectors=["road_transport"],
+    )
+    token = built.tokens.issue(role_client).access_token
+    app = create_app(custom, services=built)
+    today = clock.moment
+    clock.moment = today - timedelta(days=10)  # recorded on 2026-11-10, before the new version
+    async with app.router.lifespan_context(app):
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://t",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        sid = (await http.post("/v1/subjects", json=enterprise(77))).json()["subject_id"]
+        await http.post(f"/v1/subjects/{sid}/events", json=rating("V-R"))
+        ack = (
+            await http.post(
+                f"/v1/subjects/{sid}/events", json=penalty("V-P", decision_date="2026-10-01")
+            )
+        ).json()
+        clock.moment = today
+        now = (
+            await http.get(f"/v1/subjects/{sid}/status", params={"min_position": ack["position"]})
+        ).json()
+        before = (
+            await http.get(f"/v1/subjects/{sid}/status", params={"as_of": "2026-11-14"})
+        ).json()
+    assert now["evaluated_on"] == "2026-11-20", now
+    assert (now["policy_version"], now["grades"][0]["score"]) == ("test-2026-11", "68.00")
+    assert (before["policy_version"], before["grades"][0]["score"]) == ("2026-36", "83.00")
+
+
+async def test_a_rating_running_out_changes_the_status_with_no_new_event(client, clock):
+    sid = (await client.post("/v1/subjects", json=enterprise(78))).json()["subject_id"]
+    until = (clock.moment.date() + timedelta(days=2)).isoformat()
+    ack = (
+        await client.post(
+            f"/v1/subjects/{sid}/events",
+            json=rating(
+                "RUN-OUT", decision_date="2026-01-01", valid_from="2026-01-01", valid_until=until
+            ),
+        )
+    ).json()
+    during = (
+        await client.get(f"/v1/subjects/{sid}/status", params={"min_position": ack["position"]})
+    ).json()
+    clock.moment += timedelta(days=2)
+    after = (await client.get(f"/v1/subjects/{sid}/status")).json()
+    assert [g["grade"] for g in during["grades"]] == ["A"]
+    assert after["grades"] == [] and after["version"] == during["version"]
+    assert after["evaluated_on"] == (date(2026, 11, 22)).isoformat()
