@@ -12,7 +12,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api import admin, errors, oauth
+from api import admin, cases, errors, oauth
 from api.commands import imports
 from api.commands import subjects as subject_commands
 from api.deps import ServicesDep
@@ -65,10 +65,13 @@ def create_app(
     app.state.rate_limiter = RateLimiter(
         rate_per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
     )
+    # Applicants have no account: by address, 20 tries at once, then one every 6 seconds.
+    app.state.applicant_limiter = RateLimiter(rate_per_second=1 / 6, burst=20)
     app.include_router(oauth.router)
     app.include_router(subject_commands.router)
     app.include_router(imports.router)
     app.include_router(subject_queries.router)
+    app.include_router(cases.router)
     app.include_router(audit.router)
     app.include_router(history.router)
     app.include_router(admin.router)

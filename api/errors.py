@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import (
+    CaseNotFound,
     DomainError,
     DuplicateRecordConflict,
     IdempotencyKeyReused,
@@ -30,6 +31,7 @@ PROBLEM_JSON = "application/problem+json"
 
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     InvalidInput: 422,
+    CaseNotFound: 404,
     SubjectNotFound: 404,
     RecordNotFound: 422,
     SubjectKindMismatch: 409,

@@ -89,7 +89,9 @@ class Status(BaseModel):
 
 
 class Publication(BaseModel):
-    state: str = Field(description="published, scheduled, expired, not_published or revoked")
+    state: str = Field(
+        description="published, scheduled, expired, not_published, revoked or repaired"
+    )
     from_: date | None = Field(alias="from")
     until: date | None
 
@@ -113,6 +115,9 @@ class Record(BaseModel):
     source_ref: str
     publication: Publication
     corrected: bool
+    objection: dict[str, str] | None = Field(
+        description="an open objection case: the record is shown as 异议处理中"
+    )
     ended_on: date | None
     details: dict[str, Any]
     position: int

@@ -99,7 +99,12 @@ class CreditStatus:
 
 def evaluate(facts: list[RecordFact], book: PolicyBook, on: date) -> CreditStatus:
     policy = book.for_day(on)
-    known = [f for f in facts if f.state == "active" and f.decision_date <= on]
+    # In decision order (then id), whatever order the records came in: the answer is the same
+    # from the read model and from a fold of the events.
+    known = sorted(
+        (f for f in facts if f.state == "active" and f.decision_date <= on),
+        key=lambda f: (f.decision_date, f.record_id),
+    )
     lists = _lists(known, policy, on)
     on_black = any(m.list_type == "black" for m in lists)
     grades = tuple(

@@ -35,6 +35,10 @@ class RecordNotFound(DomainError):
     code = "record-not-found"
 
 
+class CaseNotFound(DomainError):
+    code = "case-not-found"
+
+
 class RuleViolated(DomainError):
     """The command is well-formed but a business rule forbids it now."""
 

@@ -12,6 +12,21 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.cases import (
+    CONDUCT_RECORD_TYPES,
+    OBJECTION_GROUNDS,
+    OBJECTION_OUTCOMES,
+    OPEN_STATUSES,
+    TRANSITIONS,
+    CaseEvent,
+    ObjectionFiled,
+    ObjectionResolved,
+    RepairApplied,
+    RepairApproved,
+    RepairDenied,
+    RepairEligibility,
+    RepairRevoked,
+)
 from domain.errors import (
     DuplicateRecordConflict,
     IdempotencyKeyReused,
@@ -108,6 +123,7 @@ class Subject(Aggregate):
         self.natural_keys: dict[str, str] = {}
         self.request_keys: dict[str, str] = {}
         self.open_lists: dict[str, str] = {}
+        self.cases: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def register(
@@ -258,6 +274,154 @@ class Subject(Aggregate):
             )
         if "severity" in changes and changes["severity"] not in SEVERITIES:
             raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}")
+
+    # Cases (信用修复, 异议) ------------------------------------------------------------------
+    def apply_for_repair(
+        self,
+        *,
+        case_id: UUID,
+        case_number: str,
+        query_code_hash: str,
+        target_record_id: UUID,
+        corrections: list[str],
+        commitment_signed: bool,
+        evidence: list[str],
+        applicant: str,
+        eligibility: RepairEligibility,
+        today: date,
+        recorded_at: datetime,
+    ) -> None:
+        target = self._target(target_record_id, CONDUCT_RECORD_TYPES, "record_id")
+        self._no_open_case(target_record_id)
+        if target.get("repaired"):
+            raise RuleViolated(f"record {target_record_id} is already repaired")
+        if target["revoked"] or not eligibility.published:
+            raise RuleViolated(
+                f"record {target_record_id} is not published: only a published record can be "
+                "repaired"
+            )
+        if eligibility.earliest_repair is not None and today < eligibility.earliest_repair:
+            raise RuleViolated(
+                f"the minimum publication period runs until {eligibility.earliest_repair}: "
+                f"repair can be applied for from then"
+            )
+        if not any(c.strip() for c in corrections):
+            raise InvalidInput("say what was corrected (fine paid, rectification, training ...)")
+        if not commitment_signed:
+            raise InvalidInput("a signed repair commitment (信用修复承诺) is required")
+        self.trigger_event(
+            RepairApplied,
+            case_id=case_id,
+            by="applicant",
+            case_number=case_number,
+            query_code_hash=query_code_hash,
+            target_record_id=target_record_id,
+            corrections=list(corrections),
+            commitment_signed=True,
+            evidence=list(evidence),
+            applicant=applicant,
+            timestamp=recorded_at,
+        )
+
+    def file_objection(
+        self,
+        *,
+        case_id: UUID,
+        case_number: str,
+        query_code_hash: str,
+        target_record_id: UUID,
+        grounds: str,
+        statement: str,
+        evidence: list[str],
+        applicant: str,
+        recorded_at: datetime,
+    ) -> None:
+        target = self._target(target_record_id, None, "record_id")
+        if target["type"] in ("RecordCorrected", "RecordRevoked") or target["revoked"]:
+            raise RuleViolated(f"record {target_record_id} cannot be objected to")
+        self._no_open_case(target_record_id)
+        if grounds not in OBJECTION_GROUNDS:
+            raise InvalidInput(f"grounds must be one of {', '.join(OBJECTION_GROUNDS)}")
+        if not statement.strip():
+            raise InvalidInput("say what is wrong with the record")
+        self.trigger_event(
+            ObjectionFiled,
+            case_id=case_id,
+            by="applicant",
+            case_number=case_number,
+            query_code_hash=query_code_hash,
+            target_record_id=target_record_id,
+            grounds=grounds,
+            statement=statement,
+            evidence=list(evidence),
+            applicant=applicant,
+            timestamp=recorded_at,
+        )
+
+    def take_case_step(
+        self,
+        case_id: UUID,
+        step: type[CaseEvent],
+        *,
+        by: str,
+        recorded_at: datetime,
+        **fields: Any,
+    ) -> None:
+        """Move a case on, if its current status allows this step."""
+        case = self.cases.get(str(case_id))
+        if case is None:
+            raise RecordNotFound(f"this subject has no case {case_id}")
+        allowed = TRANSITIONS.get(case["status"], {})
+        repair_only = (RepairApproved, RepairDenied, RepairRevoked)
+        wrong_kind = (step in repair_only and case["kind"] != "repair") or (
+            step is ObjectionResolved and case["kind"] != "objection"
+        )
+        if step not in allowed or wrong_kind:
+            raise RuleViolated(
+                f"case {case['number']} is {case['status']}: {step.__name__} is not possible now"
+            )
+        if step is ObjectionResolved:
+            if fields["outcome"] not in OBJECTION_OUTCOMES:
+                raise InvalidInput(f"outcome must be one of {', '.join(OBJECTION_OUTCOMES)}")
+            if fields["outcome"] == "corrected":
+                self._check_changes(UUID(case["target"]), fields.get("changes") or {})
+            else:
+                fields["changes"] = None
+        self.trigger_event(
+            step,
+            case_id=case_id,
+            target_record_id=UUID(case["target"]),
+            by=by,
+            timestamp=recorded_at,
+            **fields,
+        )
+
+    def _no_open_case(self, target_record_id: UUID) -> None:
+        for case in self.cases.values():
+            if case["target"] == str(target_record_id) and case["status"] in OPEN_STATUSES:
+                raise RuleViolated(
+                    f"case {case['number']} is already open for record {target_record_id}"
+                )
+
+    def on_case(self, event: CaseEvent) -> None:
+        cases = self.__dict__.setdefault("cases", {})  # snapshots older than cases lack it
+        if isinstance(event, RepairApplied | ObjectionFiled):
+            cases[str(event.case_id)] = {
+                "number": event.case_number,
+                "target": str(event.target_record_id),
+                "kind": "repair" if isinstance(event, RepairApplied) else "objection",
+                "status": "filed",
+            }
+            return
+        case = cases[str(event.case_id)]
+        case["status"] = TRANSITIONS[case["status"]][type(event)]
+        target = self.records[case["target"]]
+        if isinstance(event, RepairApproved):
+            target["repaired"] = True
+        elif isinstance(event, RepairRevoked):
+            target["repaired"] = False
+        elif isinstance(event, ObjectionResolved) and event.outcome == "revoked":
+            target["revoked"] = True
 
     # Mutators: called when an event is applied, both on recording and on replay.
     def on_record(self, event: RecordEvent) -> None:

@@ -62,7 +62,7 @@ records = Table(
     # Publication window [publish_from, publish_until); publish_from NULL: never published.
     Column("publish_from", Date),
     Column("publish_until", Date),
-    Column("state", String(10), nullable=False),  # "active" | "revoked"
+    Column("state", String(10), nullable=False),  # "active" | "revoked" | "repaired"
     Column("revoked_by", Uuid),
     Column("ended_on", Date),  # a list exit, licence revocation or commitment outcome
     Column("ended_by", Uuid),
@@ -76,8 +76,31 @@ records = Table(
     Column("valid_until", Date),
     Column("summary", Text, nullable=False),
     Column("details", JSON, nullable=False),
+    # The number of an open objection case: the record shows 异议处理中 to every agency.
+    Column("objection_case", String(40)),
     Index("records_subject_position", "subject_id", "position"),
     Index("records_subject_family", "subject_id", "family"),
 )
 
-READ_MODEL_TABLES = (subjects, records)
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("case_number", String(40), nullable=False, unique=True),
+    Column("kind", String(10), nullable=False),  # "repair" | "objection"
+    Column("subject_id", Uuid, nullable=False),
+    Column("target_record_id", Uuid, nullable=False),
+    Column("authority_code", String(18), nullable=False),  # the deciding agency (谁认定、谁修复)
+    Column("query_code_hash", String(64), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("filed_on", Date, nullable=False),
+    Column("accepted_on", Date),
+    Column("closed_on", Date),
+    Column("outcome", String(12)),
+    Column("missing", JSON, nullable=False),
+    Column("steps", JSON, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Index("cases_status", "status"),
+)
+
+READ_MODEL_TABLES = (subjects, records, cases)

@@ -11,6 +11,8 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.policy import PolicyBook
+from domain.working_days import WorkingDayCalendar
+from projections.cases.projector import CaseProjector
 from projections.credit_file.projector import CreditFileProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
 from service.access.access_log import AccessLog
@@ -19,6 +21,7 @@ from service.access.keys import SigningKeys
 from service.access.personal_data import PersonalDataVault
 from service.access.secrets import KeyWrapper
 from service.access.tokens import Tokens
+from service.cases import CaseDesk
 from service.clock import Clock, SystemClock
 from service.credit_files import CreditFiles
 from service.database import Database
@@ -47,6 +50,7 @@ class Services:
     access_log: AccessLog
     vault: PersonalDataVault
     policy: PolicyBook
+    cases: CaseDesk
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -94,7 +98,7 @@ def build_services(
         ledger.recorder,
         ledger.mapper,
         write_engine,
-        [CreditFileProjector(policy)],
+        [CreditFileProjector(policy), CaseProjector()],
         page_size=settings.projection_page_size,
         poll_seconds=settings.projection_poll_seconds,
         wait_for_notify=waiter,
@@ -135,4 +139,5 @@ def build_services(
         AccessLog(write_engine),
         vault,
         policy,
+        CaseDesk(files, write_engine, policy, WorkingDayCalendar()),
     )

@@ -250,6 +250,23 @@ class CreditFiles:
         processes are still caught by the store's optimistic concurrency and retried."""
         return self._locks[subject_id.int % len(self._locks)]
 
+    def act(self, subject_id: UUID, decide: Callable[[Subject], None]) -> Acknowledgement:
+        """Load the subject, let `decide` record events on it, append them; a lost race
+        re-runs `decide` on the fresh stream. For steps that are not records (cases)."""
+        with self._stream_lock(subject_id):
+            for attempt in range(MAX_ATTEMPTS):
+                subject = self._load(subject_id)
+                decide(subject)
+                try:
+                    recordings = self.ledger.save(subject)
+                except IntegrityError:
+                    _back_off(attempt)
+                    continue
+                position = recordings[-1].notification.id
+                self.on_appended(position)
+                return Acknowledgement(subject_id, subject.version, position, created=True)
+        raise ConcurrencyConflict("too many concurrent writers on this subject; retry")
+
     def _load(self, subject_id: UUID) -> Subject:
         try:
             return self.ledger.repository.get(subject_id)

@@ -27,6 +27,7 @@ STORE_TABLES = (
     "subjects",
     "records",
     "projection_tracking",
+    "cases",
     "api_clients",
     "signing_keys",
     "access_log",

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
+from domain.cases import CaseEvent
 from domain.credit_status import evaluate
 from domain.events import RecordEvent, SubjectRegistered
 from domain.policy import PolicyBook
@@ -35,6 +36,8 @@ def fold(
             }
         elif isinstance(event, RecordEvent):
             projector.apply_record(event, position, rows, rows.get)
+        elif isinstance(event, CaseEvent):
+            projector.apply_case_effect(event, rows.get)
         if subject is not None:
             subject["version"], subject["last_position"] = event.originator_version, position
     return subject, rows

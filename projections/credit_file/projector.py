@@ -14,6 +14,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from domain.cases import CaseEvent, ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
 from domain.events import COMMON_FIELDS, RecordEvent, SubjectRegistered
 from domain.policy import PolicyBook
 from domain.publication import record_window
@@ -54,6 +55,7 @@ SUMMARY_FIELDS = {
     "RecordRevoked": ("reason",),
 }
 UPDATABLE = (
+    "objection_case",
     "state",
     "revoked_by",
     "ended_on",
@@ -159,6 +161,8 @@ class CreditFileProjector:
                 }
             elif isinstance(event, RecordEvent):
                 self.apply_record(event, position, new_records, row_of)
+            elif isinstance(event, CaseEvent):
+                self.apply_case_effect(event, row_of)
 
         if new_subjects:
             for subject_id, row in new_subjects.items():
@@ -210,6 +214,7 @@ class CreditFileProjector:
             "ended_by": None,
             "correction_count": 0,
             "corrected_at": None,
+            "objection_case": None,
             **derived_columns(record_type, details, self.policy),
         }
         if record_type in ENDING_FIELDS:
@@ -227,11 +232,35 @@ class CreditFileProjector:
         elif record_type == "RecordCorrected":
             target = row_of(event.target_record_id)
             if target is not None:
-                details = {**target["details"], **event.changes}
-                target.update(derived_columns(target["type"], details, self.policy))
-                target["correction_count"] += 1
-                target["corrected_at"] = event.timestamp
-                _clip_publication(target)
+                _correct(target, event.changes, event.timestamp, self.policy)
+
+    def apply_case_effect(self, event: CaseEvent, row_of) -> None:
+        """What a case step does to the record it concerns: an open objection flags it
+        (异议处理中); an approved repair takes it out of publication, grades and lists; a revoked
+        repair brings it back; a resolved objection corrects, revokes or clears it."""
+        target = row_of(event.target_record_id)
+        if target is None:
+            return
+        if isinstance(event, ObjectionFiled):
+            target["objection_case"] = event.case_number
+        elif isinstance(event, RepairApproved):
+            target["state"] = "repaired"
+        elif isinstance(event, RepairRevoked):
+            target["state"] = "active"
+        elif isinstance(event, ObjectionResolved):
+            target["objection_case"] = None
+            if event.outcome == "revoked":
+                target["state"] = "revoked"
+            elif event.outcome == "corrected" and event.changes:
+                _correct(target, event.changes, event.timestamp, self.policy)
+
+
+def _correct(row: dict[str, Any], changes: dict[str, Any], at: Any, policy: PolicyBook) -> None:
+    """New content for a record: derived columns recomputed, the history keeps the event."""
+    row.update(derived_columns(row["type"], {**row["details"], **changes}, policy))
+    row["correction_count"] += 1
+    row["corrected_at"] = at
+    _clip_publication(row)
 
 
 def _clip_publication(row: dict[str, Any]) -> None:

@@ -250,8 +250,8 @@ async def record_page(
 
 
 def publication_state(row: Any, today: date) -> str:
-    if row["state"] == "revoked":
-        return "revoked"
+    if row["state"] in ("revoked", "repaired"):
+        return row["state"]
     if row["publish_from"] is None:
         return "not_published"
     return Window(row["publish_from"], row["publish_until"]).state_on(today)
@@ -274,6 +274,11 @@ def _record_view(row: Any, today: date) -> dict[str, Any]:
             "until": row["publish_until"],
         },
         "corrected": row["correction_count"] > 0,
+        "objection": (
+            {"case_number": row["objection_case"], "label": "异议处理中"}
+            if row["objection_case"]
+            else None
+        ),
         "ended_on": row["ended_on"],
         "details": row["details"],
         "position": row["position"],

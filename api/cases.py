@@ -1,0 +1,148 @@
+"""Repair (信用修复) and objection (异议) cases over HTTP: applicants file and follow them with a
+case number and query code (no account); the deciding agency takes the steps; the credit office
+lists overdue cases."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import AUDIT, Reader, Recorder
+from api.deps import ServicesDep
+from api.errors import Problem
+from api.rate_limit import RateLimited
+from service.cases import STEPS, ObjectionApplication, RepairApplication
+
+router = APIRouter(prefix="/v1", tags=["cases"])
+
+
+class CaseAccess(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_number: Annotated[str, Field(min_length=6, max_length=40)]
+    query_code: Annotated[str, Field(min_length=4, max_length=20)]
+
+
+class Supply(CaseAccess):
+    evidence: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=500)]],
+        Field(min_length=1, max_length=50),
+    ]
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reasons: Annotated[str, Field(max_length=5000)] = ""
+    missing: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=500)]], Field(max_length=50)
+    ] = []
+    outcome: str | None = None
+    changes: dict[str, Any] | None = None
+
+
+def _throttle(request: Request, purpose: str) -> None:
+    """No account here, so limit by address: guessing query codes costs time."""
+    address = request.client.host if request.client else "unknown"
+    try:
+        request.app.state.applicant_limiter.check(f"{purpose}:{address}")
+    except RateLimited as limited:
+        raise Problem(
+            429,
+            "rate-limited",
+            "too many attempts; wait and try again",
+            headers={"Retry-After": str(limited.retry_after_seconds)},
+        ) from None
+
+
+def _filed(filed) -> dict:
+    return {
+        "case_number": filed.case_number,
+        "query_code": filed.query_code,
+        "position": filed.position,
+        "note": "keep the query code (查询码): it is shown only now",
+    }
+
+
+@router.post("/cases/repair", status_code=status.HTTP_201_CREATED)
+async def apply_for_repair(
+    body: RepairApplication, request: Request, services: ServicesDep
+) -> dict:
+    """Apply for credit repair of a published record; answers with the case number and query
+    code, or with the exact reason it cannot be accepted yet (with the date it will be)."""
+    _throttle(request, "apply")
+    return _filed(await run_in_threadpool(services.cases.apply_for_repair, body))
+
+
+@router.post("/cases/objection", status_code=status.HTTP_201_CREATED)
+async def file_objection(
+    body: ObjectionApplication, request: Request, services: ServicesDep
+) -> dict:
+    """Object to a record: it shows 异议处理中 to every querying agency until resolved."""
+    _throttle(request, "apply")
+    return _filed(await run_in_threadpool(services.cases.file_objection, body))
+
+
+@router.post("/cases:progress")
+async def case_progress(body: CaseAccess, request: Request, services: ServicesDep) -> dict:
+    """The applicant's view: steps, the current deadline, what is missing. A wrong query code
+    gets the same answer as an unknown case."""
+    _throttle(request, "progress")
+    case = await run_in_threadpool(services.cases.for_applicant, body.case_number, body.query_code)
+    if case is None:
+        raise Problem(404, "case-not-found", "no case with this number and query code")
+    return services.cases.view(case)
+
+
+@router.post("/cases:supply")
+async def supply_materials(body: Supply, request: Request, services: ServicesDep) -> dict:
+    """The applicant hands in what the agency said was missing."""
+    _throttle(request, "progress")
+    position = await run_in_threadpool(
+        services.cases.supply_materials, body.case_number, body.query_code, body.evidence
+    )
+    return {"position": position}
+
+
+@router.post("/cases/{case_number}:{action}")
+async def take_step(
+    case_number: str, action: str, body: Step, services: ServicesDep, caller: Recorder
+) -> dict:
+    """accept, return (with `missing`), approve, deny, revoke-repair (false materials) or
+    resolve (an objection: `outcome` corrected with `changes`, revoked or upheld)."""
+    if action not in STEPS:
+        raise Problem(404, "not-found", f"no case action {action!r}")
+    fields: dict[str, Any] = {}
+    if action == "return":
+        if not body.missing:
+            raise Problem(422, "validation-error", "missing: say what the applicant must add")
+        fields["missing"] = body.missing
+    elif action in ("approve", "deny", "revoke-repair"):
+        fields["reasons"] = body.reasons
+    elif action == "resolve":
+        fields.update(outcome=body.outcome or "", reasons=body.reasons, changes=body.changes)
+    position = await run_in_threadpool(
+        services.cases.take_step, case_number, action, permit=caller.permit(), fields=fields
+    )
+    return {"case_number": case_number, "action": action, "position": position}
+
+
+@router.get("/cases")
+async def list_cases(
+    services: ServicesDep,
+    caller: Reader,
+    overdue: Annotated[bool, Query(description="only cases past their deadline")] = False,
+) -> dict:
+    """Open cases with their deadlines, for the credit office (auditors: all) and for a
+    deciding agency (recorders: their own authorities' cases)."""
+    if AUDIT in caller.scopes:
+        codes = None
+    elif caller.client.role == "recorder":
+        codes = list(caller.client.authority_codes)
+    else:
+        raise Problem(403, "forbidden", "case lists are for auditors and deciding agencies")
+    views = await run_in_threadpool(
+        services.cases.listing, overdue_only=overdue, authority_codes=codes
+    )
+    return {"cases": views}

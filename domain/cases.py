@@ -1,0 +1,131 @@
+"""Credit repair (信用修复) and objection (异议) cases: every step an event in the subject's
+stream, so an auditor replays the whole case with the record it concerns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.utils import register_topic
+
+CONDUCT_RECORD_TYPES = ("PenaltyDecided", "DishonestConductRecorded", "CommitmentBreached")
+OBJECTION_GROUNDS = ("wrong_content", "wrong_period", "wrong_repair")
+OBJECTION_OUTCOMES = ("corrected", "revoked", "upheld")
+
+
+class CaseEvent(Aggregate.Event):
+    """Base of every case step; `by` is who took it (an authority code, or "applicant")."""
+
+    TOPIC: ClassVar[str] = "credit:CaseEvent"
+    case_id: UUID
+    target_record_id: UUID
+    by: str
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.on_case(self)
+
+
+class RepairApplied(CaseEvent):
+    """信用修复 applied for: the correction done and the signed repair commitment."""
+
+    TOPIC = "credit:RepairApplied"
+    case_number: str
+    query_code_hash: str
+    corrections: list[str]
+    commitment_signed: bool
+    evidence: list[str]
+    applicant: str
+
+
+class ObjectionFiled(CaseEvent):
+    """异议 filed against a record; the record shows 异议处理中 until it is resolved."""
+
+    TOPIC = "credit:ObjectionFiled"
+    case_number: str
+    query_code_hash: str
+    grounds: str
+    statement: str
+    evidence: list[str]
+    applicant: str
+
+
+class CaseMaterialsReturned(CaseEvent):
+    TOPIC = "credit:CaseMaterialsReturned"
+    missing: list[str]
+
+
+class CaseMaterialsSupplied(CaseEvent):
+    TOPIC = "credit:CaseMaterialsSupplied"
+    evidence: list[str]
+
+
+class CaseAccepted(CaseEvent):
+    TOPIC = "credit:CaseAccepted"
+
+
+class RepairApproved(CaseEvent):
+    """Publication of the record stops and it no longer counts for grades and lists."""
+
+    TOPIC = "credit:RepairApproved"
+    reasons: str
+
+
+class RepairDenied(CaseEvent):
+    TOPIC = "credit:RepairDenied"
+    reasons: str
+
+
+class RepairRevoked(CaseEvent):
+    """A granted repair found to rest on false materials: the record comes back."""
+
+    TOPIC = "credit:RepairRevoked"
+    reasons: str
+
+
+class ObjectionResolved(CaseEvent):
+    """corrected (the record's content changes; history keeps both), revoked, or upheld."""
+
+    TOPIC = "credit:ObjectionResolved"
+    outcome: str
+    reasons: str
+    changes: dict[str, Any] | None
+
+
+CASE_EVENT_TYPES = (
+    RepairApplied,
+    ObjectionFiled,
+    CaseMaterialsReturned,
+    CaseMaterialsSupplied,
+    CaseAccepted,
+    RepairApproved,
+    RepairDenied,
+    RepairRevoked,
+    ObjectionResolved,
+)
+for _cls in CASE_EVENT_TYPES:
+    register_topic(_cls.TOPIC, _cls)
+
+# Which step may follow which: status -> {event type: new status}.
+TRANSITIONS: dict[str, dict[type[CaseEvent], str]] = {
+    "filed": {
+        CaseMaterialsReturned: "returned",
+        CaseAccepted: "accepted",
+        ObjectionResolved: "resolved",
+    },
+    "returned": {CaseMaterialsSupplied: "filed"},
+    "accepted": {RepairApproved: "approved", RepairDenied: "denied", ObjectionResolved: "resolved"},
+    "approved": {RepairRevoked: "revoked"},
+}
+OPEN_STATUSES = ("filed", "returned", "accepted")
+
+
+@dataclass(frozen=True)
+class RepairEligibility:
+    """What the service knows of the record on the day (from its publication window)."""
+
+    record_type: str
+    published: bool
+    earliest_repair: date | None  # None: the policy sets no minimum for it (not published)

@@ -1,0 +1,224 @@
+"""An RFC 6962 Merkle tree over the event log in position order: roots, proofs and a frontier."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+# The distinct prefixes keep a leaf from ever hashing like an interior node (second preimages).
+_LEAF_PREFIX = b"\x00"
+_NODE_PREFIX = b"\x01"
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """SHA-256(0x00 || data): the hash of one entry of the log."""
+    return hashlib.sha256(_LEAF_PREFIX + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """SHA-256(0x01 || left || right): the hash of an interior node."""
+    return hashlib.sha256(_NODE_PREFIX + left + right).digest()
+
+
+def root(leaf_hashes: Sequence[bytes]) -> bytes:
+    """MTH(D[n]) of RFC 6962 section 2.1 over leaves that are already hashed."""
+    _check_leaf_hashes(leaf_hashes)
+    return _mth(leaf_hashes, 0, len(leaf_hashes))
+
+
+def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
+    """PATH(index, D[n]) of RFC 6962 section 2.1.1: the sibling hashes from the leaf upwards."""
+    _check_leaf_hashes(leaf_hashes)
+    size = len(leaf_hashes)
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} is out of range for a tree of {size} leaves")
+    top_down = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            top_down.append(_mth(leaf_hashes, lo + k, hi))
+            hi = lo + k
+        else:
+            top_down.append(_mth(leaf_hashes, lo, lo + k))
+            lo += k
+    top_down.reverse()
+    return top_down
+
+
+def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes]:
+    """PROOF(old_size, D[n]) of RFC 6962 section 2.1.2, bottom-up.
+
+    The empty tree is a prefix of every tree, so the proof from size 0 is empty, as is the
+    proof from a size to itself.
+    """
+    _check_leaf_hashes(leaf_hashes)
+    size = len(leaf_hashes)
+    if not 0 <= old_size <= size:
+        raise ValueError(
+            f"old size {old_size} is out of range for a tree of {size} leaves (0..{size})"
+        )
+    if old_size in (0, size):
+        return []
+    top_down = []
+    lo, hi, m = 0, size, old_size
+    # `whole` is SUBPROOF's b: true while the old tree is still the leftmost subtree, whose root
+    # the verifier already holds, so it is left out of the proof.
+    whole = True
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            top_down.append(_mth(leaf_hashes, lo + k, hi))
+            hi = lo + k
+        else:
+            top_down.append(_mth(leaf_hashes, lo, lo + k))
+            lo += k
+            m -= k
+            whole = False
+    if not whole:
+        top_down.append(_mth(leaf_hashes, lo, hi))
+    top_down.reverse()
+    return top_down
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """Whether `proof` shows the leaf hash `leaf` at `index` in the tree of `size` with `root`.
+
+    RFC 9162 section 2.1.3.2. Never raises: anything that does not verify, however malformed,
+    is False, since proofs come from outside.
+    """
+    if not 0 <= index < size or not _all_hashes(leaf, root, *proof):
+        return False
+    fn, sn = index, size - 1
+    r = leaf
+    for p in proof:
+        if sn == 0:
+            return False  # more hashes than the path from this leaf has levels
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            # A right edge with no sibling: climb past the levels where the node was promoted.
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """Whether `proof` shows the tree of `old_size` with `old_root` is a prefix of the tree of
+    `new_size` with `new_root`.
+
+    RFC 9162 section 2.1.4.2, which covers 0 < old_size < new_size; a size against itself needs
+    an empty proof and equal roots, and the empty tree an empty proof and the empty root. Never
+    raises: anything that does not verify, however malformed, is False.
+    """
+    if not 0 <= old_size <= new_size or not _all_hashes(old_root, new_root, *proof):
+        return False
+    if old_size == 0:
+        return not proof and old_root == EMPTY_ROOT and (new_size > 0 or new_root == EMPTY_ROOT)
+    if old_size == new_size:
+        return not proof and old_root == new_root
+    if not proof:
+        return False
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:
+        # The old tree is then a whole left subtree, so the proof leaves its root out.
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == old_root and sr == new_root
+
+
+class MerkleLog:
+    """An append-only Merkle tree that keeps only its frontier: the roots of the perfect
+    subtrees that make up its leaves, largest (leftmost) first, one per set bit of the size."""
+
+    __slots__ = ("_frontier", "_size")
+
+    def __init__(self) -> None:
+        self._frontier: list[bytes] = []
+        self._size = 0
+
+    def append(self, leaf_hash: bytes) -> None:
+        """Add the next leaf hash; merges equal-sized subtrees like a binary counter carries."""
+        _check_leaf_hashes((leaf_hash,))
+        node = leaf_hash
+        carry = self._size
+        while carry & 1:
+            node = node_hash(self._frontier.pop(), node)
+            carry >>= 1
+        self._frontier.append(node)
+        self._size += 1
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def root(self) -> bytes:
+        """The root of every leaf appended so far, equal to `root()` over them."""
+        if not self._frontier:
+            return EMPTY_ROOT
+        # RFC 6962's split puts the largest perfect subtree on the left, so the frontier folds
+        # from the right.
+        r = self._frontier[-1]
+        for left in reversed(self._frontier[:-1]):
+            r = node_hash(left, r)
+        return r
+
+
+def _split(n: int) -> int:
+    """The largest power of two smaller than n (n >= 2): RFC 6962's k."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def _mth(leaf_hashes: Sequence[bytes], lo: int, hi: int) -> bytes:
+    # Index bounds rather than slices, so no level of the recursion copies the leaves.
+    n = hi - lo
+    if n == 0:
+        return EMPTY_ROOT
+    if n == 1:
+        return leaf_hashes[lo]
+    k = _split(n)
+    return node_hash(_mth(leaf_hashes, lo, lo + k), _mth(leaf_hashes, lo + k, hi))
+
+
+def _check_leaf_hashes(leaf_hashes: Sequence[bytes]) -> None:
+    # The likely mistake is passing the entries themselves where their hashes belong, which
+    # would give a root that no other RFC 6962 implementation agrees with.
+    for position, h in enumerate(leaf_hashes):
+        if len(h) != HASH_SIZE:
+            raise ValueError(
+                f"leaf hash at position {position} is {len(h)} bytes, not {HASH_SIZE}: "
+                "pass leaf_hash(entry), not the entry"
+            )
+
+
+def _all_hashes(*values: bytes) -> bool:
+    # Checked by type as well as length so that a malformed proof is refused, not an exception.
+    return all(isinstance(v, bytes | bytearray) and len(v) == HASH_SIZE for v in values)
