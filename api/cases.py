@@ -11,12 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, Reader, Recorder
-from api.deps import ServicesDep
+from api.deps import ReadYourWrites, ServicesDep
 from api.errors import Problem
 from api.rate_limit import RateLimited
 from service.cases import STEPS, ObjectionApplication, RepairApplication
 
-router = APIRouter(prefix="/v1", tags=["cases"])
+# Steps read the case from the read model: pass the `position` a filing answered with as
+# `min_position`, and the step waits (bounded) until the case is there.
+router = APIRouter(prefix="/v1", tags=["cases"], dependencies=[ReadYourWrites])
 
 
 class CaseAccess(BaseModel):

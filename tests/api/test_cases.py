@@ -1,0 +1,312 @@
+"""Repair and objection cases over HTTP: every branch of each lifecycle, who may take which
+step, the applicant's view by case number and query code, and the effect on the record."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from tests.builders import OTHER_AUTHORITY_CODE, enterprise, penalty, rating
+
+pytestmark = pytest.mark.api
+COMPANY = enterprise(601)
+
+
+async def setup_records(client) -> dict:
+    sid = (await client.post("/v1/subjects", json=COMPANY)).json()["subject_id"]
+    url = f"/v1/subjects/{sid}/events"
+    ids = {}
+    for name, body in {
+        "rating": rating("CASE-R"),
+        "old": penalty("CASE-OLD", decision_date="2026-06-01"),  # eligible from 2026-09-01
+        "recent": penalty("CASE-NEW", decision_date="2026-10-15"),  # eligible from 2027-01-15
+        "minor": penalty("CASE-MINOR", severity="minor", decision_date="2026-06-01"),
+    }.items():
+        ack = (await client.post(url, json=body)).json()
+        ids[name] = ack["record_id"]
+        ids["position"] = ack["position"]
+    ids["subject_id"] = sid
+    return ids
+
+
+def repair(record_id, **overrides):
+    return {
+        "subject_code": COMPANY["code"],
+        "record_id": record_id,
+        "corrections": ["罚款已缴纳", "已完成整改"],
+        "commitment_signed": True,
+        "evidence": ["缴款凭证.pdf"],
+        "applicant": "郑州宏达道路运输有限公司",
+        **overrides,
+    }
+
+
+async def progress(client, filed, position=None) -> dict:
+    """The applicant's view, once the read models have the step at `position`."""
+    response = await client.post(
+        "/v1/cases:progress",
+        json={"case_number": filed["case_number"], "query_code": filed["query_code"]},
+        params={"min_position": position or filed["position"]},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def status_of(client, records) -> dict:
+    return (
+        await client.get(
+            f"/v1/subjects/{records['subject_id']}/status",
+            params={"min_position": records["position"]},
+        )
+    ).json()
+
+
+async def test_a_repair_is_refused_with_the_exact_reason_and_nothing_is_written(client, services):
+    records = await setup_records(client)
+    head = services.ledger.recorder.max_notification_id()
+    early = await client.post("/v1/cases/repair", json=repair(records["recent"]))
+    assert early.status_code == 409
+    assert "2027-01-15" in early.json()["detail"]
+    unpublished = await client.post("/v1/cases/repair", json=repair(records["minor"]))
+    assert unpublished.status_code == 409
+    assert "not published" in unpublished.json()["detail"]
+    not_conduct = await client.post("/v1/cases/repair", json=repair(records["rating"]))
+    assert not_conduct.status_code == 409
+    unsigned = await client.post(
+        "/v1/cases/repair", json=repair(records["old"], commitment_signed=False)
+    )
+    assert unsigned.status_code == 422
+    assert services.ledger.recorder.max_notification_id() == head
+
+
+async def test_the_repair_lifecycle_returned_accepted_approved_then_revoked(client, services):
+    records = await setup_records(client)
+    before = await status_of(client, records)
+    filed = (await client.post("/v1/cases/repair", json=repair(records["old"]))).json()
+    assert filed["case_number"].startswith("XF20261120")
+    again = await client.post("/v1/cases/repair", json=repair(records["old"]))
+    assert again.status_code == 409 and "already open" in again.json()["detail"]
+
+    number = filed["case_number"]
+    view = await progress(client, filed)
+    assert (view["status"], view["due"]) == ("filed", "2026-12-04")  # 10 working days
+
+    returned = await client.post(
+        f"/v1/cases/{number}:return",
+        json={"missing": ["整改报告原件"]},
+        params={"min_position": filed["position"]},
+    )
+    assert returned.status_code == 200
+    view = await progress(client, filed, returned.json()["position"])
+    assert (view["status"], view["missing"], view["due"]) == ("returned", ["整改报告原件"], None)
+    supplied = await client.post(
+        "/v1/cases:supply",
+        json={
+            "case_number": number,
+            "query_code": filed["query_code"],
+            "evidence": ["整改报告.pdf"],
+        },
+    )
+    assert supplied.status_code == 200
+    accepted = await client.post(
+        f"/v1/cases/{number}:accept", json={}, params={"min_position": filed["position"]}
+    )
+    assert accepted.status_code == 200
+    view = await progress(client, filed, accepted.json()["position"])
+    assert (view["status"], view["due"]) == ("accepted", "2026-11-25")  # 3 working days
+
+    approved = await client.post(
+        f"/v1/cases/{number}:approve",
+        json={"reasons": "符合条件"},
+        params={"min_position": filed["position"]},
+    )
+    assert approved.status_code == 200
+    twice = await client.post(
+        f"/v1/cases/{number}:approve",
+        json={"reasons": "again"},
+        params={"min_position": filed["position"]},
+    )
+    assert twice.status_code == 409
+    view = await progress(client, filed, approved.json()["position"])
+    assert [s["step"] for s in view["steps"]] == [
+        "RepairApplied",
+        "CaseMaterialsReturned",
+        "CaseMaterialsSupplied",
+        "CaseAccepted",
+        "RepairApproved",
+    ]
+    assert (view["status"], view["outcome"]) == ("approved", "approved")
+
+    repaired = await status_of(client, {**records, "position": approved.json()["position"]})
+    grade_before = before["grades"][0]
+    grade_after = repaired["grades"][0]
+    assert records["old"] in [a["record_id"] for a in grade_before["adjustments"]]
+    assert records["old"] not in [a["record_id"] for a in grade_after["adjustments"]]
+    assert repaired["published_records"]["by_family"]["penalty"] == (
+        before["published_records"]["by_family"]["penalty"] - 1
+    )
+    published = (await client.get(f"/v1/subjects/{records['subject_id']}/records")).json()
+    assert records["old"] not in [r["record_id"] for r in published["records"]]
+
+    revoked = await client.post(
+        f"/v1/cases/{number}:revoke-repair",
+        json={"reasons": "提交虚假材料"},
+        params={"min_position": filed["position"]},
+    )
+    back = await status_of(client, {**records, "position": revoked.json()["position"]})
+    assert back["grades"][0]["adjustments"] == grade_before["adjustments"]
+
+
+async def test_a_repair_can_be_denied(client):
+    records = await setup_records(client)
+    filed = (await client.post("/v1/cases/repair", json=repair(records["old"]))).json()
+    await client.post(
+        f"/v1/cases/{filed['case_number']}:accept",
+        json={},
+        params={"min_position": filed["position"]},
+    )
+    denied = await client.post(
+        f"/v1/cases/{filed['case_number']}:deny",
+        json={"reasons": "整改未完成"},
+        params={"min_position": filed["position"]},
+    )
+    assert denied.status_code == 200
+    view = await progress(client, filed, denied.json()["position"])
+    assert (view["status"], view["outcome"]) == ("denied", "denied")
+    again = await client.post("/v1/cases/repair", json=repair(records["old"]))
+    assert again.status_code == 201  # a closed case does not block a new application
+
+
+async def test_only_the_deciding_agency_takes_steps(client, services):
+    records = await setup_records(client)
+    filed = (await client.post("/v1/cases/repair", json=repair(records["old"]))).json()
+    other, _ = services.clients.create(
+        "other-recorder",
+        "recorder",
+        "某局",
+        OTHER_AUTHORITY_CODE,
+        authority_codes=[OTHER_AUTHORITY_CODE],
+        sectors=["road_transport"],
+    )
+    token = services.tokens.issue(other).access_token
+    refused = await client.post(
+        f"/v1/cases/{filed['case_number']}:accept",
+        json={},
+        headers={"Authorization": f"Bearer {token}"},
+        params={"min_position": filed["position"]},
+    )
+    assert refused.status_code == 403
+    unknown = await client.post("/v1/cases/XF20990101000000:accept", json={})
+    assert unknown.status_code == 404
+
+
+async def test_a_wrong_query_code_reads_exactly_like_an_unknown_case(client):
+    records = await setup_records(client)
+    filed = (await client.post("/v1/cases/repair", json=repair(records["old"]))).json()
+    wrong = await client.post(
+        "/v1/cases:progress", json={"case_number": filed["case_number"], "query_code": "WRONG234"}
+    )
+    unknown = await client.post(
+        "/v1/cases:progress",
+        json={"case_number": "XF20261120999999", "query_code": filed["query_code"]},
+    )
+    assert wrong.status_code == unknown.status_code == 404
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+
+
+async def test_repeated_guessing_of_query_codes_is_slowed_down(client):
+    responses = [
+        (
+            await client.post(
+                "/v1/cases:progress",
+                json={"case_number": "XF20261120000001", "query_code": f"GUESS{n:03d}"},
+            )
+        ).status_code
+        for n in range(25)
+    ]
+    assert responses[:20] == [404] * 20
+    assert 429 in responses[20:]
+
+
+async def test_an_objection_flags_the_record_then_each_outcome(client, role_headers):
+    records = await setup_records(client)
+    agency = role_headers["agency"]
+    outcomes = {}
+    for target, outcome, changes in (
+        ("old", "upheld", None),
+        ("recent", "corrected", {"fine_amount": "0.5"}),
+        ("minor", "revoked", None),
+    ):
+        filed = await client.post(
+            "/v1/cases/objection",
+            json={
+                "subject_code": COMPANY["code"],
+                "record_id": records[target],
+                "grounds": "wrong_content",
+                "statement": "罚款金额有误",
+                "applicant": "公司",
+            },
+        )
+        assert filed.status_code == 201, filed.text
+        number = filed.json()["case_number"]
+        listing = (
+            await client.get(
+                f"/v1/subjects/{records['subject_id']}/records",
+                params={"min_position": filed.json()["position"], "include": "all"},
+                headers=role_headers["auditor"],
+            )
+        ).json()["records"]
+        flagged = {r["record_id"]: r["objection"] for r in listing}
+        assert flagged[records[target]] == {"case_number": number, "label": "异议处理中"}
+        resolved = await client.post(
+            f"/v1/cases/{number}:resolve",
+            json={"outcome": outcome, "reasons": "复核", "changes": changes},
+            params={"min_position": filed.json()["position"]},
+        )
+        assert resolved.status_code == 200, resolved.text
+        outcomes[target] = resolved.json()["position"]
+    final = (
+        await client.get(
+            f"/v1/subjects/{records['subject_id']}/records",
+            params={"min_position": max(outcomes.values()), "include": "all"},
+            headers=role_headers["auditor"],
+        )
+    ).json()["records"]
+    by_id = {r["record_id"]: r for r in final}
+    assert all(r["objection"] is None for r in final)
+    assert by_id[records["recent"]]["details"]["fine_amount"] == "0.5"
+    assert by_id[records["recent"]]["corrected"] is True
+    assert by_id[records["minor"]]["publication"]["state"] == "revoked"
+    assert by_id[records["old"]]["publication"]["state"] == "published"
+    seen_by_agency = (
+        await client.get(f"/v1/subjects/{records['subject_id']}/records", headers=agency)
+    ).json()["records"]
+    assert records["minor"] not in [r["record_id"] for r in seen_by_agency]
+
+
+async def test_overdue_cases_are_listed_for_the_credit_office(client, clock, role_headers):
+    records = await setup_records(client)
+    filed = (await client.post("/v1/cases/repair", json=repair(records["old"]))).json()
+    none_yet = (
+        await client.get(
+            "/v1/cases",
+            params={"overdue": "true", "min_position": filed["position"]},
+            headers=role_headers["auditor"],
+        )
+    ).json()
+    assert none_yet["cases"] == []
+    clock.moment += timedelta(days=16)  # Sunday 2026-12-06: due Friday 12-04, no working day lost
+    weekend = (
+        await client.get("/v1/cases", params={"overdue": "true"}, headers=role_headers["auditor"])
+    ).json()
+    assert weekend["cases"] == []
+    clock.moment += timedelta(days=2)  # Tuesday 2026-12-08: two working days over
+    late = (
+        await client.get("/v1/cases", params={"overdue": "true"}, headers=role_headers["auditor"])
+    ).json()["cases"]
+    assert [(c["case_number"], c["due"]) for c in late] == [(filed["case_number"], "2026-12-04")]
+    assert (late[0]["overdue"], late[0]["overdue_days"]) == (True, 2)
+    agency = await client.get("/v1/cases", headers=role_headers["agency"])
+    assert agency.status_code == 403
+    assert date.fromisoformat(late[0]["filed_on"]) == date(2026, 11, 20)
