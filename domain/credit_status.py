@@ -33,6 +33,7 @@ class RecordFact:
     list_type: str | None = None
     basis: str | None = None
     planned_end: date | None = None
+    basis_record_id: str | None = None  # a list entry's conduct record
     ended_on: date | None = None
     due_date: date | None = None
     publish_from: date | None = None
@@ -207,6 +208,7 @@ def _rise_cap(scheme: Scheme, ratings: list[RecordFact], current: RecordFact) ->
 
 
 def _lists(known: list[RecordFact], policy: PolicyVersion, on: date) -> tuple[Membership, ...]:
+    counted = {f.record_id for f in known}
     members = [
         Membership(f.list_type, f.decision_date, f.basis or "", f.planned_end, f.record_id)
         for f in known
@@ -214,6 +216,8 @@ def _lists(known: list[RecordFact], policy: PolicyVersion, on: date) -> tuple[Me
         and f.list_type
         and (f.ended_on is None or f.ended_on > on)
         and (f.planned_end is None or f.planned_end > on)
+        # an entry resting on a record that was repaired or revoked lapses with it
+        and (f.basis_record_id is None or f.basis_record_id in counted)
     ]
     watch = policy.lists.watch
     if not any(m.list_type == "watch" for m in members):

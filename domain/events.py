@@ -176,13 +176,21 @@ class RatingIssued(RecordEvent):
 
 
 class ListEntered(RecordEvent):
-    """Entered the red (守信激励), black (严重失信主体) or watch (重点关注) list."""
+    """Entered the red (守信激励), black (严重失信主体) or watch (重点关注) list. v2 added
+    `basis_record_id`: the conduct record the entry rests on, if any (a repair or revocation
+    of that record ends the membership)."""
 
     TOPIC = "credit:ListEntered"
     FAMILY = "list"
+    class_version = 2
     list_type: str
     basis: str
     planned_end: date | None = None
+    basis_record_id: UUID | None = None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["basis_record_id"] = None
 
 
 class ListExited(RecordEvent):

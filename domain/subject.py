@@ -220,6 +220,8 @@ class Subject(Aggregate):
                 if record_type in CLOSING_TYPES and target["closed"]:
                     raise RuleViolated(f"record {fields[field]} is already closed")
         if record_type is ListEntered:
+            if fields.get("basis_record_id") is not None:
+                self._target(fields["basis_record_id"], CONDUCT_RECORD_TYPES, "basis_record_id")
             if fields["list_type"] not in LIST_TYPES:
                 raise InvalidInput(f"list_type must be one of {', '.join(LIST_TYPES)}")
             if fields["list_type"] in self.open_lists:

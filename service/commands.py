@@ -151,6 +151,7 @@ class EnterList(RecordCommand):
     list_type: Literal[LIST_TYPES]  # type: ignore[valid-type]
     basis: Text
     planned_end: date | None = None
+    basis_record_id: UUID | None = None
 
 
 class ExitList(RecordCommand):

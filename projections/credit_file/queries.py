@@ -147,6 +147,7 @@ def record_fact(row: Any) -> RecordFact:
         list_type=row.list_type,
         basis=details.get("basis"),
         planned_end=_day(details.get("planned_end")),
+        basis_record_id=details.get("basis_record_id"),
         ended_on=row.ended_on,
         due_date=_day(details.get("due_date")),
         publish_from=row.publish_from,

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.builders import OTHER_AUTHORITY_CODE, enterprise, penalty, rating
+from tests.builders import OTHER_AUTHORITY_CODE, enterprise, list_entry, penalty, rating
 
 pytestmark = pytest.mark.api
 COMPANY = enterprise(601)
@@ -310,3 +310,31 @@ async def test_overdue_cases_are_listed_for_the_credit_office(client, clock, rol
     agency = await client.get("/v1/cases", headers=role_headers["agency"])
     assert agency.status_code == 403
     assert date.fromisoformat(late[0]["filed_on"]) == date(2026, 11, 20)
+
+
+async def test_an_approved_repair_removes_the_list_entry_resting_on_the_record(client):
+    records = await setup_records(client)
+    entry = await client.post(
+        f"/v1/subjects/{records['subject_id']}/events",
+        json={
+            **list_entry("CASE-BLACK", decision_date="2026-07-01"),
+            "basis_record_id": records["old"],
+        },
+    )
+    assert entry.status_code == 201, entry.text
+    listed = await status_of(client, {**records, "position": entry.json()["position"]})
+    assert [m["list_type"] for m in listed["lists"]] == ["black"]
+    filed = (await client.post("/v1/cases/repair", json=repair(records["old"]))).json()
+    after = {"min_position": filed["position"]}
+    await client.post(f"/v1/cases/{filed['case_number']}:accept", json={}, params=after)
+    approved = await client.post(
+        f"/v1/cases/{filed['case_number']}:approve", json={"reasons": "符合条件"}, params=after
+    )
+    status = await status_of(client, {**records, "position": approved.json()["position"]})
+    assert status["lists"] == []
+    assert status["grades"][0]["forced_by"] is None
+    wrong = await client.post(
+        f"/v1/subjects/{records['subject_id']}/events",
+        json={**list_entry("CASE-RED", list_type="red"), "basis_record_id": records["rating"]},
+    )
+    assert wrong.status_code == 409

@@ -184,3 +184,21 @@ def test_warnings_near_a_lower_grade_repeated_conduct_and_commitments():
 def test_every_scheme_adjusts_in_its_own_measure(scheme, grade, score, severity, expected):
     facts = [rating(grade=grade, score=score, scheme=scheme), conduct(severity, date(2026, 5, 1))]
     assert grade_of(evaluate(facts, BOOK, ON), scheme).grade == expected
+
+
+def test_a_list_entry_lapses_with_the_record_it_rests_on():
+    basis = conduct("serious", date(2026, 5, 1), record_id="P-BASIS")
+    entry = RecordFact(
+        "L-1",
+        "ListEntered",
+        date(2026, 6, 1),
+        list_type="black",
+        basis="严重",
+        basis_record_id="P-BASIS",
+    )
+    assert "black" in [m.list_type for m in evaluate([basis, entry], BOOK, ON).lists]
+    repaired = RecordFact(
+        "P-BASIS", "PenaltyDecided", date(2026, 5, 1), state="repaired", severity="serious"
+    )
+    status = evaluate([repaired, entry], BOOK, ON)
+    assert status.lists == () and status.tier == "trustworthy"

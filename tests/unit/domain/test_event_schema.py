@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from domain.events import RECORD_EVENT_TYPES, PenaltyDecided, SubjectRegistered
+from domain.events import RECORD_EVENT_TYPES, ListEntered, PenaltyDecided, SubjectRegistered
 from service.database import Database
 from service.ledger import open_ledger
 
@@ -107,3 +107,31 @@ def test_a_version_1_registration_still_loads_with_its_masked_code(ledger):
     )
     loaded = ledger.mapper.to_domain_event(old)
     assert (loaded.code_masked, loaded.phone, loaded.address) == ("410105********0030", None, None)
+
+
+def test_a_version_1_list_entry_still_loads_without_a_basis_record(ledger):
+    entry = ListEntered(
+        originator_id=uuid4(),
+        originator_version=2,
+        timestamp=datetime.now(UTC),
+        record_id=uuid4(),
+        decision_date=date(2025, 1, 1),
+        authority_name="局",
+        authority_code="11410100MB00000018",
+        source_ref="L-1",
+        recorded_by="t",
+        request_key=None,
+        list_type="black",
+        basis="严重失信",
+        planned_end=None,
+        basis_record_id=uuid4(),
+    )
+    state = ledger.mapper.transcoder.decode(ledger.mapper.to_stored_event(entry).state)
+    del state["basis_record_id"], state["class_version"]
+    old = StoredEvent(
+        originator_id=entry.originator_id,
+        originator_version=2,
+        topic="credit:ListEntered",
+        state=ledger.mapper.transcoder.encode(state),
+    )
+    assert ledger.mapper.to_domain_event(old).basis_record_id is None
