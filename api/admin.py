@@ -90,3 +90,22 @@ async def erase_personal_data(subject_id: UUID, services: ServicesDep, _: Admin)
             "this subject has no sealed personal data (or it was erased before)",
         )
     return {"subject_id": subject_id, "erased": True}
+
+
+@router.get("/policy")
+async def policy_versions(services: ServicesDep, _: Admin) -> list[dict]:
+    """The policy versions in force, in order. They are managed as the versioned policy file
+    (reviewed like code, each value with its source): add a version there with its
+    effective date and restart; a faulty file stops the start with the exact place."""
+    return [
+        {
+            "id": v.id,
+            "effective_from": v.effective_from,
+            "title": v.title,
+            "schemes": sorted(v.schemes),
+            "supervision": [
+                {"tier": t.name, "sampling_ratio": str(t.sampling_ratio)} for t in v.supervision
+            ],
+        }
+        for v in services.policy.versions
+    ]

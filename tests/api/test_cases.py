@@ -338,3 +338,38 @@ async def test_an_approved_repair_removes_the_list_entry_resting_on_the_record(c
         json={**list_entry("CASE-RED", list_type="red"), "basis_record_id": records["rating"]},
     )
     assert wrong.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("status", "filed_on", "supplied_on", "today", "due", "overdue_days"),
+    [
+        # 10 working days from 2026-09-28 across National Day (10/1-10/7 off, 10/10 worked)
+        ("filed", "2026-09-28", None, "2026-10-16", "2026-10-16", 0),
+        ("filed", "2026-09-28", None, "2026-10-20", "2026-10-16", 2),
+        # accepted: 3 working days from the day the file was complete, before Spring Festival
+        # (2/14 worked, 2/15-2/23 off): 2/12 -> 2/13, 2/14, 2/24
+        ("accepted", "2026-02-10", "2026-02-12", "2026-02-24", "2026-02-24", 0),
+        ("accepted", "2026-02-10", "2026-02-12", "2026-02-26", "2026-02-24", 2),
+    ],
+)
+def test_case_deadlines_count_working_days_across_holidays(
+    services, status, filed_on, supplied_on, today, due, overdue_days
+):
+    steps = [{"step": "RepairApplied", "on": filed_on}]
+    if supplied_on:
+        steps.append({"step": "CaseMaterialsSupplied", "on": supplied_on})
+    case = {
+        "case_number": "XF-TEST",
+        "kind": "repair",
+        "status": status,
+        "target_record_id": None,
+        "filed_on": date.fromisoformat(filed_on),
+        "accepted_on": None,
+        "closed_on": None,
+        "outcome": None,
+        "missing": [],
+        "steps": steps,
+    }
+    view = services.cases.view(case, today=date.fromisoformat(today))
+    assert (view["due"].isoformat(), view["overdue_days"]) == (due, overdue_days)
+    assert view["due_provisional"] is False
