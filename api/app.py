@@ -12,7 +12,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api import admin, cases, errors, oauth
+from api import admin, cases, errors, oauth, web
 from api.commands import imports
 from api.commands import subjects as subject_commands
 from api.deps import ServicesDep
@@ -72,6 +72,7 @@ def create_app(
     app.include_router(imports.router)
     app.include_router(subject_queries.router)
     app.include_router(cases.router)
+    app.include_router(web.router)
     app.include_router(audit.router)
     app.include_router(history.router)
     app.include_router(admin.router)

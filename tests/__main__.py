@@ -6,10 +6,28 @@ With CI set, a PostgreSQL that cannot be reached fails the run."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
 from tests.postgres import ADMIN_URL, postgres_reachable
+
+BROWSER_PACKAGES = ("chromium", "chromium-driver", "fonts-noto-cjk")
+
+
+def ensure_browser() -> None:
+    """The progress-page test drives Debian's Chromium: install it where CI may (as root)."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if not os.environ.get("CI") or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return  # the browser test skips (outside CI) or fails (in CI) and says why
+    print("installing Chromium for the browser test ...", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=False)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", *BROWSER_PACKAGES],
+        check=False,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
 
 
 def main(args: list[str]) -> int:
@@ -19,6 +37,7 @@ def main(args: list[str]) -> int:
             print(f"FAIL: PostgreSQL at {ADMIN_URL} is unreachable in CI: {reason}", flush=True)
             return 1
         print(f"note: PostgreSQL unreachable ({reason}); its tests will be skipped", flush=True)
+    ensure_browser()
     return subprocess.call([sys.executable, "-m", "pytest", *args])
 
 

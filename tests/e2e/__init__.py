@@ -1,0 +1,1 @@
+"""End-to-end tests: the applicant pages over HTTP and in a real browser."""
