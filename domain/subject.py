@@ -38,6 +38,7 @@ from domain.events import (
     IDENTITY_FIELDS,
     LIST_TYPES,
     RATING_SCHEMES,
+    RECORD_EVENT_TYPES,
     SUBJECT_KINDS,
     CommitmentBreached,
     CommitmentFulfilled,
@@ -260,8 +261,6 @@ class Subject(Aggregate):
         return target
 
     def _check_changes(self, target_id: UUID, changes: dict[str, Any]) -> None:
-        from domain.events import RECORD_EVENT_TYPES
-
         target_type = RECORD_EVENT_TYPES[self.records[str(target_id)]["type"]]
         changeable = {f.name for f in dataclasses.fields(target_type)} - (
             IDENTITY_FIELDS | {"originator_id", "originator_version", "timestamp"}

@@ -24,7 +24,6 @@ from domain import codes
 from domain.errors import (
     DomainError,
     InvalidInput,
-    RuleViolated,
     SubjectKindMismatch,
     SubjectNotFound,
     VersionMismatch,
@@ -397,13 +396,3 @@ def _coerced(target_type: str, changes: dict) -> dict:
         return coerce_changes(target_type, changes)
     except ValueError as error:  # pydantic's ValidationError is a ValueError
         raise InvalidInput(f"changes: {error}") from None
-
-
-__all__ = [
-    "Acknowledgement",
-    "BatchItem",
-    "BatchOutcome",
-    "ConcurrencyConflict",
-    "CreditFiles",
-    "RuleViolated",
-]
