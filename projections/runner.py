@@ -88,12 +88,13 @@ class ProjectionRunner:
         return int(conn.execute(query).scalar_one())
 
     # Work -------------------------------------------------------------------------------
-    def process_next_page(self) -> int:
-        """Apply the next page of events; returns how many were applied (0: caught up)."""
+    def process_next_page(self, stop: int | None = None) -> int:
+        """Apply the next page of events (up to position `stop`, if given); returns how many
+        were applied (0: caught up)."""
         with self.engine.begin() as conn:
             position = self._locked_position(conn)
             notifications = self.recorder.select_notifications(
-                start=position, limit=self.page_size, inclusive_of_start=False
+                start=position, limit=self.page_size, stop=stop, inclusive_of_start=False
             )
             if not notifications:
                 return 0
