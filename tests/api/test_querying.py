@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from api.schemas import Status
 from tests.builders import enterprise, follow_up, individual, licence, list_entry, penalty, rating
 
 pytestmark = pytest.mark.api
@@ -58,6 +59,7 @@ async def test_status_shows_grade_lists_and_published_counts(client):
         "by_family": {"licence": 1, "penalty": 1, "rating": 1, "list": 1},
     }
     assert response.headers["etag"] == 'W/"6-2026-11-20"'
+    Status.model_validate(status)  # the hand-serialised answer keeps the documented shape
 
 
 async def test_an_unchanged_status_answers_304_to_its_etag(client):
