@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from stdnum.cn import ric
@@ -136,3 +138,55 @@ def follow_up(
     record_type: str, source_ref: str, decision_date: str = "2026-11-01", **fields: Any
 ) -> dict[str, Any]:
     return {"type": record_type, **_common(source_ref, decision_date, AUTHORITY_CODE), **fields}
+
+
+# The national 双公示 penalty columns (CF_*) that import files carry, and rows of them.
+PENALTY_FILE_HEADER = [
+    "CF_XDR_MC",
+    "CF_XDR_LB",
+    "CF_XDR_SHXYM",
+    "CF_WSH",
+    "CF_WFXW",
+    "CF_SY",
+    "CF_YJ",
+    "CF_CFLB",
+    "CF_NR",
+    "CF_NR_FK",
+    "CF_JDRQ",
+    "CF_CFJG",
+    "CF_CFJGDM",
+]
+
+
+def penalty_file_row(n: int, **changes: str) -> list[str]:
+    cells = dict(
+        zip(
+            PENALTY_FILE_HEADER,
+            [
+                f"郑州顺达货运有限公司{n}",
+                "法人及非法人组织",
+                uscc(n),
+                f"郑交执罚〔2026〕{n:04d}号",
+                "超限运输",
+                "车辆超限运输",
+                "《公路安全保护条例》第六十四条",
+                "罚款",
+                "罚款0.5万元",
+                "0.5",
+                "2026-11-02",
+                AUTHORITY_NAME,
+                AUTHORITY_CODE,
+            ],
+            strict=True,
+        )
+    )
+    cells.update(changes)
+    return list(cells.values())
+
+
+def penalty_file(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(PENALTY_FILE_HEADER)
+    writer.writerows(rows)
+    return out.getvalue().encode(encoding)

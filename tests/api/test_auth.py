@@ -5,10 +5,8 @@ per-client rate limit and the security headers on API answers."""
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import hmac
-import io
 import json
 import time
 import uuid
@@ -27,11 +25,12 @@ from domain.codes import make_uscc
 from service.access.tables import signing_keys
 from tests.builders import (
     AUTHORITY_CODE,
-    AUTHORITY_NAME,
     OTHER_AUTHORITY_CODE,
     enterprise,
     individual,
     penalty,
+    penalty_file,
+    penalty_file_row,
     uscc,
 )
 
@@ -121,47 +120,14 @@ def assert_unauthorised(response: httpx.Response) -> None:
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-CF_HEADER = [
-    "CF_XDR_MC",
-    "CF_XDR_LB",
-    "CF_XDR_SHXYM",
-    "CF_WSH",
-    "CF_WFXW",
-    "CF_SY",
-    "CF_YJ",
-    "CF_CFLB",
-    "CF_NR",
-    "CF_NR_FK",
-    "CF_JDRQ",
-    "CF_CFJG",
-    "CF_CFJGDM",
-]
-
-
 def penalty_csv(*authority_codes: str) -> bytes:
     """A 双公示 penalty file with one row per authority code (rows start on line 2)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CF_HEADER)
-    for n, authority_code in enumerate(authority_codes, start=1):
-        writer.writerow(
-            [
-                f"郑州顺达货运有限公司{n}",
-                "法人及非法人组织",
-                uscc(100 + n),
-                f"郑交执罚〔2026〕{n:04d}号",
-                "超限运输",
-                "车辆超限运输",
-                "《公路安全保护条例》第六十四条",
-                "罚款",
-                "罚款0.5万元",
-                "0.5",
-                "2026-11-02",
-                AUTHORITY_NAME,
-                authority_code,
-            ]
-        )
-    return out.getvalue().encode()
+    return penalty_file(
+        [
+            penalty_file_row(100 + n, CF_WSH=f"郑交执罚〔2026〕{n:04d}号", CF_CFJGDM=code)
+            for n, code in enumerate(authority_codes, start=1)
+        ]
+    )
 
 
 # 1. The token endpoint ------------------------------------------------------------------------

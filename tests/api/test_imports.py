@@ -2,68 +2,22 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 
-from tests.builders import AUTHORITY_CODE, AUTHORITY_NAME, uscc
+from tests.builders import penalty_file, penalty_file_row, uscc
 
 pytestmark = pytest.mark.api
-HEADER = [
-    "CF_XDR_MC",
-    "CF_XDR_LB",
-    "CF_XDR_SHXYM",
-    "CF_WSH",
-    "CF_WFXW",
-    "CF_SY",
-    "CF_YJ",
-    "CF_CFLB",
-    "CF_NR",
-    "CF_NR_FK",
-    "CF_JDRQ",
-    "CF_CFJG",
-    "CF_CFJGDM",
-]
-
-
-def penalty_file(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(HEADER)
-    writer.writerows(rows)
-    return out.getvalue().encode(encoding)
-
-
-def row(n: int, **changes: str) -> list[str]:
-    cells = dict(
-        zip(
-            HEADER,
-            [
-                f"郑州顺达货运有限公司{n}",
-                "法人及非法人组织",
-                uscc(n),
-                f"郑交执罚〔2026〕{n:04d}号",
-                "超限运输",
-                "车辆超限运输",
-                "《公路安全保护条例》第六十四条",
-                "罚款",
-                "罚款0.5万元",
-                "0.5",
-                "2026-11-02",
-                AUTHORITY_NAME,
-                AUTHORITY_CODE,
-            ],
-            strict=True,
-        )
-    )
-    cells.update(changes)
-    return list(cells.values())
 
 
 async def test_an_import_reports_each_row_and_a_reimport_adds_nothing(client, services):
     data = penalty_file(
-        [row(1), row(2, CF_NR_FK="-3"), row(3, CF_JDRQ="2027-01-01"), row(4)], encoding="gbk"
+        [
+            penalty_file_row(1),
+            penalty_file_row(2, CF_NR_FK="-3"),
+            penalty_file_row(3, CF_JDRQ="2027-01-01"),
+            penalty_file_row(4),
+        ],
+        encoding="gbk",
     )
     first = await client.post("/v1/imports", files={"file": ("batch.csv", data, "text/csv")})
     assert first.status_code == 200, first.text

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.test_imports import penalty_file, row
+from tests.builders import penalty_file
+from tests.builders import penalty_file_row as row
 from tests.integration.readmodel import dump
 
 pytestmark = pytest.mark.integration
