@@ -11,7 +11,6 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.policy import PolicyBook
-from domain.working_days import WorkingDayCalendar
 from projections.cases.projector import CaseProjector
 from projections.credit_file.projector import CreditFileProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
@@ -21,6 +20,7 @@ from service.access.keys import SigningKeys
 from service.access.personal_data import PersonalDataVault
 from service.access.secrets import KeyWrapper
 from service.access.tokens import Tokens
+from service.calendars import load_calendar
 from service.cases import CaseDesk
 from service.clock import Clock, SystemClock
 from service.credit_files import CreditFiles
@@ -139,5 +139,5 @@ def build_services(
         AccessLog(write_engine),
         vault,
         policy,
-        CaseDesk(files, write_engine, policy, WorkingDayCalendar()),
+        CaseDesk(files, write_engine, policy, load_calendar(settings.working_day_schedules)),
     )

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     # The credit rules (versioned, effective-dated); default: the file shipped with the service.
     policy_file: Path | None = None
+    # Official working-day schedules for years chinese-calendar does not know (TOML, [[year]]).
+    working_day_schedules: Path | None = None
     # Access tokens (OAuth2 client credentials, RFC 9068 JWTs signed with Ed25519).
     token_issuer: str = "urn:credit-transport"
     token_audience: str = "credit-api"

@@ -373,3 +373,55 @@ def test_case_deadlines_count_working_days_across_holidays(
     view = services.cases.view(case, today=date.fromisoformat(today))
     assert (view["due"].isoformat(), view["overdue_days"]) == (due, overdue_days)
     assert view["due_provisional"] is False
+
+
+def test_a_loaded_2027_schedule_makes_a_deadline_across_new_year_definite(settings, tmp_path):
+    from service.bootstrap import build_services
+
+    case = {
+        "case_number": "XF-NY",
+        "kind": "repair",
+        "status": "filed",
+        "target_record_id": None,
+        "filed_on": date(2026, 12, 28),
+        "accepted_on": None,
+        "closed_on": None,
+        "outcome": None,
+        "missing": [],
+        "steps": [{"step": "RepairApplied", "on": "2026-12-28"}],
+    }
+    plain = build_services(settings, migrate=False)
+    try:
+        view = plain.cases.view(case, today=date(2026, 12, 28))
+        assert view["due_provisional"] is True  # 2027 not known: weekends only, and said so
+        assert "weekends only" in view["due_basis"]
+    finally:
+        plain.close_sync()
+    schedule = tmp_path / "schedules.toml"
+    schedule.write_text(
+        '[[year]]\nyear = 2027\nsource = "test schedule (not an official notice)"\n'
+        'holidays = ["2027-01-01", "2027-01-04"]\nadjusted_working_days = []\n',
+        encoding="utf-8",
+    )
+    loaded = build_services(
+        settings.model_copy(update={"working_day_schedules": schedule}), migrate=False
+    )
+    try:
+        view = loaded.cases.view(case, today=date(2026, 12, 28))
+        # 12/29, 12/30, 12/31, (1/1 and 1/4 off) 1/5 ... 10 working days -> 2027-01-13
+        assert (view["due"].isoformat(), view["due_provisional"]) == ("2027-01-13", False)
+    finally:
+        loaded.close_sync()
+
+
+def test_a_faulty_schedule_file_is_refused_naming_the_entry(tmp_path):
+    from service.calendars import ScheduleFileError, load_calendar
+
+    schedule = tmp_path / "schedules.toml"
+    schedule.write_text(
+        '[[year]]\nyear = 2027\nsource = "s"\nholidays = ["2028-01-01"]\n'
+        "adjusted_working_days = []\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScheduleFileError, match=r"schedules.toml: year\[0\]: .*2028-01-01"):
+        load_calendar(schedule)
