@@ -126,9 +126,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
-        return problem_response(
-            request, error.status_code, code, str(error.detail), dict(error.headers or {})
-        )
+        detail = str(error.detail)
+        if error.status_code == 400 and "parsing the body" in detail:
+            # a body that is not UTF-8 fails before JSON parsing: the same problem to a client
+            code, detail = "malformed-json", "the request body is not valid UTF-8 JSON"
+        return problem_response(request, error.status_code, code, detail, dict(error.headers or {}))
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
