@@ -14,7 +14,6 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select
 
-from domain import codes
 from domain.cases import (
     CONDUCT_RECORD_TYPES,
     CaseAccepted,
@@ -260,13 +259,9 @@ class CaseDesk:
         return [v for v in views if v["overdue"] or not overdue_only]
 
     def _record(self, subject_code: str, record_id: UUID):
-        today = self._today()
-        kind = codes.guess_kind(subject_code)
-        if kind is None:
+        subject_id = self.files.subject_id_for_any_code(subject_code)
+        if subject_id is None:
             raise InvalidInput("subject_code is not a valid USCC, resident ID or plate")
-        subject_id = self.files.subject_id_for_code(
-            codes.normalise_code(kind, subject_code, today=today)
-        )
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(records).where(

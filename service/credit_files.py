@@ -29,7 +29,7 @@ from domain.errors import (
     VersionMismatch,
 )
 from domain.events import RECORD_EVENT_TYPES
-from domain.subject import Subject, natural_key
+from domain.subject import RecordOutcome, Subject, natural_key
 from service.access.permissions import RecordingPermit
 from service.access.personal_data import PersonalDataErased, PersonalDataVault
 from service.clock import CHINA, Clock, local_today
@@ -124,6 +124,13 @@ class CreditFiles:
     def subject_id_for_code(self, code: str) -> UUID:
         return self.ids.for_code(code)
 
+    def subject_id_for_any_code(self, code: str) -> UUID | None:
+        """The stream id for a bare code of any kind (look-ups); None if it is no valid code."""
+        kind = codes.guess_kind(code)
+        if kind is None:
+            return None
+        return self.ids.for_code(codes.normalise_code(kind, code, today=self._today()))
+
     def register(
         self, command: RegisterSubject, *, recorded_by: str, permit: RecordingPermit | None = None
     ) -> Acknowledgement:
@@ -200,70 +207,60 @@ class CreditFiles:
     ) -> Acknowledgement:
         if permit is not None:
             permit.check_authority(command.authority_code)
-        with self._stream_lock(subject_id):
-            return self._append(
-                subject_id, command, recorded_by, request_key, expected_version, permit
-            )
 
-    def _append(
-        self,
-        subject_id: UUID,
-        command: RecordCommand,
-        recorded_by: str,
-        request_key: str | None,
-        expected_version: int | None,
-        permit: RecordingPermit | None,
-    ) -> Acknowledgement:
-        for attempt in range(MAX_ATTEMPTS):
-            subject = self._load(subject_id)
+        def decide(subject: Subject) -> RecordOutcome:
             if permit is not None:
                 permit.check_sectors(subject.sectors)
-            if expected_version is not None and subject.version != expected_version:
-                raise VersionMismatch(expected_version, subject.version)
-            outcome = self._record(subject, command, recorded_by, request_key)
-            if not outcome.created:
-                return Acknowledgement(
-                    subject_id,
-                    outcome.version,
-                    self.ledger.position_of(subject_id, outcome.version),
-                    created=False,
-                    record_id=outcome.record_id,
-                    replayed=outcome.replayed_request,
-                )
-            try:
-                recordings = self.ledger.save(subject)
-            except IntegrityError:
-                if expected_version is not None:
-                    raise VersionMismatch(expected_version, expected_version + 1) from None
-                _back_off(attempt)
-                continue
-            position = recordings[-1].notification.id
-            self.on_appended(position)
-            return Acknowledgement(
-                subject_id, outcome.version, position, created=True, record_id=outcome.record_id
-            )
-        raise ConcurrencyConflict("too many concurrent writers on this subject; retry")
+            return self._record(subject, command, recorded_by, request_key)
+
+        return self.act(subject_id, decide, expected_version=expected_version)
 
     def _stream_lock(self, subject_id: UUID) -> threading.Lock:
         """Writers in this process queue per subject instead of racing; writers in other
         processes are still caught by the store's optimistic concurrency and retried."""
         return self._locks[subject_id.int % len(self._locks)]
 
-    def act(self, subject_id: UUID, decide: Callable[[Subject], None]) -> Acknowledgement:
-        """Load the subject, let `decide` record events on it, append them; a lost race
-        re-runs `decide` on the fresh stream. For steps that are not records (cases)."""
+    def act(
+        self,
+        subject_id: UUID,
+        decide: Callable[[Subject], RecordOutcome | None],
+        *,
+        expected_version: int | None = None,
+    ) -> Acknowledgement:
+        """Load the subject, let `decide` record events on it, append them. A lost race re-runs
+        `decide` on the fresh stream, unless the caller pinned `expected_version` (If-Match). A
+        record `decide` finds already there is acknowledged without writing anything."""
         with self._stream_lock(subject_id):
             for attempt in range(MAX_ATTEMPTS):
                 subject = self._load(subject_id)
-                decide(subject)
+                if expected_version is not None and subject.version != expected_version:
+                    raise VersionMismatch(expected_version, subject.version)
+                outcome = decide(subject)
+                if outcome is not None and not outcome.created:
+                    return Acknowledgement(
+                        subject_id,
+                        outcome.version,
+                        self.ledger.position_of(subject_id, outcome.version),
+                        created=False,
+                        record_id=outcome.record_id,
+                        replayed=outcome.replayed_request,
+                    )
                 try:
                     recordings = self.ledger.save(subject)
                 except IntegrityError:
+                    if expected_version is not None:
+                        raise VersionMismatch(expected_version, expected_version + 1) from None
                     _back_off(attempt)
                     continue
                 position = recordings[-1].notification.id
                 self.on_appended(position)
-                return Acknowledgement(subject_id, subject.version, position, created=True)
+                return Acknowledgement(
+                    subject_id,
+                    subject.version,
+                    position,
+                    created=True,
+                    record_id=outcome.record_id if outcome is not None else None,
+                )
         raise ConcurrencyConflict("too many concurrent writers on this subject; retry")
 
     def _load(self, subject_id: UUID) -> Subject:

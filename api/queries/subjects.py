@@ -119,7 +119,7 @@ async def lookup_by_code(
     why: Purpose,
 ):
     """Status by code (USCC, resident ID or plate). A POST, so that no ID number is in a URL."""
-    subject_id = _subject_id_for(services, body.code, today)
+    subject_id = services.files.subject_id_for_any_code(body.code)
     status = await _status(services, subject_id, today) if subject_id else None
     if status is None:
         raise Problem(404, "subject-not-found", "no subject is registered with this code")
@@ -133,7 +133,7 @@ async def batch_status(
 ) -> BatchStatusResponse:
     """Up to 200 codes at once (a bid opening): one answer per code, in order."""
     wanted = [
-        (index, code, _subject_id_for(services, code, today))
+        (index, code, services.files.subject_id_for_any_code(code))
         for index, code in enumerate(body.codes)
     ]
     async with services.read_engine.connect() as conn:
@@ -230,13 +230,6 @@ async def subject_records(
         position=position,
         next_cursor=queries.encode_cursor(next_after) if next_after is not None else None,
     )
-
-
-def _subject_id_for(services, code: str, today) -> UUID | None:
-    kind = codes.guess_kind(code)
-    if kind is None:
-        return None
-    return services.files.subject_id_for_code(codes.normalise_code(kind, code, today=today))
 
 
 def _masked(code: str) -> str:
