@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -11,6 +11,11 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 # The distinct prefixes keep a leaf from ever hashing like an interior node (second preimages).
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
+
+# The root of the leaves lo..hi-1 of the tree (a range RFC 6962's recursion asks for).
+SubtreeRoot = Callable[[int, int], bytes]
+# The root of the perfect subtree at `level` (2**level leaves) and `index` along that level.
+PerfectNode = Callable[[int, int], bytes]
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -32,7 +37,11 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
     """PATH(index, D[n]) of RFC 6962 section 2.1.1: the sibling hashes from the leaf upwards."""
     _check_leaf_hashes(leaf_hashes)
-    size = len(leaf_hashes)
+    return inclusion_path(len(leaf_hashes), index, _range_root(leaf_hashes))
+
+
+def inclusion_path(size: int, index: int, subtree_root: SubtreeRoot) -> list[bytes]:
+    """PATH(index, D[size]) from any source of subtree roots (see `SubtreeRoot`)."""
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is out of range for a tree of {size} leaves")
     top_down = []
@@ -40,10 +49,10 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
     while hi - lo > 1:
         k = _split(hi - lo)
         if index < lo + k:
-            top_down.append(_mth(leaf_hashes, lo + k, hi))
+            top_down.append(subtree_root(lo + k, hi))
             hi = lo + k
         else:
-            top_down.append(_mth(leaf_hashes, lo, lo + k))
+            top_down.append(subtree_root(lo, lo + k))
             lo += k
     top_down.reverse()
     return top_down
@@ -56,7 +65,11 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes
     proof from a size to itself.
     """
     _check_leaf_hashes(leaf_hashes)
-    size = len(leaf_hashes)
+    return consistency_path(old_size, len(leaf_hashes), _range_root(leaf_hashes))
+
+
+def consistency_path(old_size: int, size: int, subtree_root: SubtreeRoot) -> list[bytes]:
+    """PROOF(old_size, D[size]) from any source of subtree roots (see `SubtreeRoot`)."""
     if not 0 <= old_size <= size:
         raise ValueError(
             f"old size {old_size} is out of range for a tree of {size} leaves (0..{size})"
@@ -71,17 +84,43 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes
     while m != hi - lo:
         k = _split(hi - lo)
         if m <= k:
-            top_down.append(_mth(leaf_hashes, lo + k, hi))
+            top_down.append(subtree_root(lo + k, hi))
             hi = lo + k
         else:
-            top_down.append(_mth(leaf_hashes, lo, lo + k))
+            top_down.append(subtree_root(lo, lo + k))
             lo += k
             m -= k
             whole = False
     if not whole:
-        top_down.append(_mth(leaf_hashes, lo, hi))
+        top_down.append(subtree_root(lo, hi))
     top_down.reverse()
     return top_down
+
+
+def range_root(lo: int, hi: int, perfect_node: PerfectNode) -> bytes:
+    """MTH(D[lo:hi]) built from perfect subtrees only, for ranges that RFC 6962's splits
+    produce (lo a multiple of the largest power of two below hi - lo). A store that keeps every
+    perfect subtree's root answers any root or proof with O(log² n) of them."""
+    n = hi - lo
+    if n <= 0:
+        raise ValueError(f"empty range {lo}..{hi}")
+    if n & (n - 1) == 0 and lo % n == 0:
+        return perfect_node(n.bit_length() - 1, lo // n)
+    k = _split(n)
+    return node_hash(range_root(lo, lo + k, perfect_node), range_root(lo + k, hi, perfect_node))
+
+
+def perfect_nodes_needed(compute: Callable[[SubtreeRoot], object]) -> set[tuple[int, int]]:
+    """The perfect subtrees (level, index) that `compute` reads through `range_root`, found by
+    running it on placeholders, so that a store can fetch them all in one query first."""
+    needed: set[tuple[int, int]] = set()
+
+    def placeholder(level: int, index: int) -> bytes:
+        needed.add((level, index))
+        return bytes(HASH_SIZE)
+
+    compute(lambda lo, hi: range_root(lo, hi, placeholder))
+    return needed
 
 
 def verify_inclusion(
@@ -165,16 +204,31 @@ class MerkleLog:
         self._frontier: list[bytes] = []
         self._size = 0
 
-    def append(self, leaf_hash: bytes) -> None:
-        """Add the next leaf hash; merges equal-sized subtrees like a binary counter carries."""
+    @classmethod
+    def resume(cls, size: int, frontier: Sequence[bytes]) -> MerkleLog:
+        """A log of `size` leaves from the roots of its `frontier_nodes(size)`, in that order."""
+        if len(frontier) != len(frontier_nodes(size)):
+            raise ValueError(f"a tree of {size} leaves has {size.bit_count()} frontier nodes")
+        log = cls()
+        log._frontier = list(frontier)
+        log._size = size
+        return log
+
+    def append(self, leaf_hash: bytes) -> list[tuple[int, int, bytes]]:
+        """Add the next leaf hash; merges equal-sized subtrees like a binary counter carries.
+        Returns the perfect subtrees it completed, as (level, index, root), lowest first."""
         _check_leaf_hashes((leaf_hash,))
-        node = leaf_hash
-        carry = self._size
+        index = self._size
+        completed = []
+        node, carry, level = leaf_hash, index, 0
         while carry & 1:
             node = node_hash(self._frontier.pop(), node)
             carry >>= 1
+            level += 1
+            completed.append((level, index >> level, node))
         self._frontier.append(node)
         self._size += 1
+        return completed
 
     @property
     def size(self) -> int:
@@ -190,6 +244,21 @@ class MerkleLog:
         for left in reversed(self._frontier[:-1]):
             r = node_hash(left, r)
         return r
+
+
+def frontier_nodes(size: int) -> list[tuple[int, int]]:
+    """The perfect subtrees (level, index) whose roots make up a tree of `size` leaves,
+    largest (leftmost) first: one per set bit of the size."""
+    nodes, start = [], 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            nodes.append((level, start >> level))
+            start += 1 << level
+    return nodes
+
+
+def _range_root(leaf_hashes: Sequence[bytes]) -> SubtreeRoot:
+    return lambda lo, hi: _mth(leaf_hashes, lo, hi)
 
 
 def _split(n: int) -> int:

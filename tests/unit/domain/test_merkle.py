@@ -13,10 +13,15 @@ from pymerkle import verify_inclusion as pymerkle_verify_inclusion
 from domain.merkle import (
     EMPTY_ROOT,
     MerkleLog,
+    consistency_path,
     consistency_proof,
+    frontier_nodes,
+    inclusion_path,
     inclusion_proof,
     leaf_hash,
     node_hash,
+    perfect_nodes_needed,
+    range_root,
     root,
     verify_consistency,
     verify_inclusion,
@@ -393,3 +398,44 @@ def test_agrees_with_pymerkle_on_random_logs(entries, data):
     pymerkle_verify_consistency(
         root(hashes[:old_size]), root(hashes), theirs, prior_size=old_size, later_size=n
     )
+
+
+@given(st.integers(min_value=1, max_value=70), st.data())
+def test_proofs_from_stored_perfect_subtrees_equal_proofs_from_the_leaves(size, data):
+    # A store keeps the roots MerkleLog.append reports; proofs built from them alone must be
+    # the very proofs of the whole leaf list.
+    leaves = [leaf_hash(bytes([i % 256, i // 256])) for i in range(size)]
+    log, stored = MerkleLog(), {(0, i): leaf for i, leaf in enumerate(leaves)}
+    for leaf in leaves:
+        for level, index, node in log.append(leaf):
+            stored[(level, index)] = node
+
+    def from_store(lo, hi):
+        return range_root(lo, hi, lambda level, index: stored[(level, index)])
+
+    index = data.draw(st.integers(min_value=0, max_value=size - 1))
+    old_size = data.draw(st.integers(min_value=0, max_value=size))
+    assert inclusion_path(size, index, from_store) == inclusion_proof(leaves, index)
+    assert consistency_path(old_size, size, from_store) == consistency_proof(leaves, old_size)
+    assert from_store(0, size) == root(leaves)
+    needed = perfect_nodes_needed(lambda subtree: inclusion_path(size, index, subtree))
+    assert needed <= stored.keys()
+
+
+@given(st.integers(min_value=0, max_value=300))
+def test_a_log_resumed_from_its_frontier_goes_on_like_the_original(size):
+    leaves = [leaf_hash(i.to_bytes(2, "big")) for i in range(size + 5)]
+    original, stored = MerkleLog(), {(0, i): leaf for i, leaf in enumerate(leaves)}
+    for leaf in leaves[:size]:
+        for level, index, node in original.append(leaf):
+            stored[(level, index)] = node
+    resumed = MerkleLog.resume(size, [stored[node] for node in frontier_nodes(size)])
+    assert resumed.root() == original.root() == root(leaves[:size])
+    for leaf in leaves[size:]:
+        assert resumed.append(leaf) == original.append(leaf)
+    assert resumed.root() == root(leaves)
+
+
+def test_resuming_with_the_wrong_number_of_frontier_roots_is_refused():
+    with pytest.raises(ValueError, match="frontier nodes"):
+        MerkleLog.resume(5, [leaf_hash(b"a")])
