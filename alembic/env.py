@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 from alembic import context
 from projections.tables import metadata as read_models
 from service.access.tables import metadata as access
+from service.integrity.tables import metadata as integrity
 
 config = context.config
 
@@ -36,10 +37,10 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(
             connection=connection,
-            target_metadata=[read_models, access],
+            target_metadata=[read_models, access, integrity],
             # The event store's tables are the eventsourcing library's, not ours to diff.
             include_name=lambda name, type_, _parents: (
-                type_ != "table" or name in read_models.tables or name in access.tables
+                type_ != "table" or any(name in m.tables for m in (read_models, access, integrity))
             ),
             render_as_batch=connection.dialect.name == "sqlite",
         )

@@ -8,6 +8,12 @@ from pathlib import Path
 
 from sqlalchemy import URL, make_url
 
+# The library's recorders, extended to seal every event in its insert transaction.
+SEALING_RECORDERS = {
+    "sqlite": "service.integrity.sealing:SealingSQLiteRecorder",
+    "postgresql": "service.integrity.sealing:SealingPostgresRecorder",
+}
+
 
 @dataclass(frozen=True)
 class Database:
@@ -46,6 +52,7 @@ class Database:
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.sqlite_path()),
                 "SQLITE_LOCK_TIMEOUT": "30",
+                "APPLICATION_RECORDER_TOPIC": SEALING_RECORDERS["sqlite"],
             }
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -58,4 +65,5 @@ class Database:
             "POSTGRES_MAX_OVERFLOW": "8",
             "POSTGRES_LOCK_TIMEOUT": "10",
             "ORIGINATOR_ID_TYPE": "uuid",
+            "APPLICATION_RECORDER_TOPIC": SEALING_RECORDERS["postgresql"],
         }

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, StoredEvent, Transcoding
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 import domain.events  # noqa: F401  (registers the stable event topics before any decoding)
 from domain.subject import Subject
@@ -118,7 +119,7 @@ class CreditLedger(Application[UUID]):
         differ: UUID and notification_id on PostgreSQL, hex text and rowid on SQLite)."""
         recorder: Any = self.recorder
         table = recorder.events_table_name
-        if type(recorder).__module__ == "eventsourcing.postgres":
+        if isinstance(recorder, PostgresApplicationRecorder):
             with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
                 cursor.execute(postgres_sql.format(table=table), postgres_params)
                 return [tuple(row.values()) for row in cursor.fetchall()]

@@ -32,6 +32,10 @@ STORE_TABLES = (
     "signing_keys",
     "access_log",
     "subject_keys",
+    "event_seals",
+    "merkle_nodes",
+    "checkpoints",
+    "checkpoint_keys",
 )
 
 

@@ -17,6 +17,7 @@ from service.database import Database
 from service.demo import RECORDED_BY, DemoSummary, seed_demo
 from service.identity import SubjectIds
 from service.ledger import CreditLedger, open_ledger
+from service.migrations import upgrade
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 
@@ -32,7 +33,9 @@ class Seeded:
 
 
 def _store(path):
-    ledger = open_ledger(Database.from_url(f"sqlite:///{path}/t.sqlite3"))
+    database = Database.from_url(f"sqlite:///{path}/t.sqlite3")
+    upgrade(database)
+    ledger = open_ledger(database)
     clock = FixedClock(NOW)
     files = CreditFiles(ledger, SubjectIds("test-key"), clock)
     return ledger, clock, files

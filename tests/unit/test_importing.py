@@ -29,6 +29,7 @@ from service.importing import (
     row_to_item,
 )
 from service.ledger import open_ledger
+from service.migrations import upgrade
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 on 2026-11-20 in China
 TODAY = date(2026, 11, 20)
@@ -148,7 +149,9 @@ def csv_bytes(header, rows, *, encoding="utf-8", bom=False) -> bytes:
 
 @pytest.fixture
 def ledger(tmp_path):
-    ledger = open_ledger(Database.from_url(f"sqlite:///{tmp_path}/t.sqlite3"))
+    database = Database.from_url(f"sqlite:///{tmp_path}/t.sqlite3")
+    upgrade(database)
+    ledger = open_ledger(database)
     yield ledger
     ledger.close()
 

@@ -13,13 +13,16 @@ from eventsourcing.persistence import StoredEvent
 from domain.events import RECORD_EVENT_TYPES, ListEntered, PenaltyDecided, SubjectRegistered
 from service.database import Database
 from service.ledger import open_ledger
+from service.migrations import upgrade
 
 pytestmark = pytest.mark.domain
 
 
 @pytest.fixture
 def ledger(tmp_path):
-    ledger = open_ledger(Database.from_url(f"sqlite:///{tmp_path}/schema.sqlite3"))
+    database = Database.from_url(f"sqlite:///{tmp_path}/schema.sqlite3")
+    upgrade(database)
+    ledger = open_ledger(database)
     yield ledger
     ledger.close()
 

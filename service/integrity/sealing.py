@@ -1,0 +1,115 @@
+"""Seals written with the events: the event store's recorders, extended so that the transaction
+that inserts events also inserts each one's seal (its hash chained to the previous event of its
+stream, and its leaf index in the log's Merkle tree).
+
+Both backends serialise event inserts (PostgreSQL: the library's EXCLUSIVE table lock; SQLite:
+one writer), so within the insert's transaction the last seal of each stream and the next leaf
+index cannot move. Event and seal commit or roll back together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from domain.integrity import stored_event_hash
+
+SEAL_COLUMNS = "position, leaf_index, stream_id, version, event_hash, prev_hash"
+
+
+class SealingError(RuntimeError):
+    """An event cannot be sealed onto its stream's chain: the write is refused."""
+
+
+def seal_rows(
+    stored_events: Sequence[StoredEvent],
+    positions: Sequence[int],
+    last_seals: dict[UUID, tuple[int, bytes]],
+    next_leaf: int,
+) -> list[tuple[int, int, UUID, int, bytes, bytes | None]]:
+    """The seals of events just inserted at `positions`, given each stream's last seal
+    (version, hash) before them and the next free leaf index."""
+    if len(positions) != len(stored_events):
+        raise SealingError(f"{len(stored_events)} events inserted but {len(positions)} positions")
+    heads = dict(last_seals)
+    rows = []
+    for position, stored in sorted(zip(positions, stored_events, strict=True), key=_first):
+        stream_id = _uuid(stored.originator_id)
+        last_version, prev = heads.get(stream_id, (0, None))
+        if stored.originator_version != last_version + 1:
+            raise SealingError(
+                f"stream {stream_id}: version {stored.originator_version} does not follow the "
+                f"last sealed version {last_version}"
+            )
+        digest = stored_event_hash(
+            prev, stream_id, stored.originator_version, stored.topic, stored.state
+        )
+        rows.append((position, next_leaf, stream_id, stored.originator_version, digest, prev))
+        heads[stream_id] = (stored.originator_version, digest)
+        next_leaf += 1
+    return rows
+
+
+def _first(pair: tuple[int, StoredEvent]) -> int:
+    return pair[0]
+
+
+def _uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+class SealingPostgresRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, sealing each insert inside its transaction."""
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        assert positions is not None
+        streams = list({_uuid(s.originator_id) for s in stored_events})
+        curs.execute(
+            "SELECT DISTINCT ON (stream_id) stream_id, version, event_hash FROM event_seals "
+            "WHERE stream_id = ANY(%s) ORDER BY stream_id, version DESC",
+            (streams,),
+        )
+        last = {row["stream_id"]: (row["version"], bytes(row["event_hash"])) for row in curs}
+        curs.execute("SELECT COALESCE(MAX(leaf_index), -1) + 1 AS next_leaf FROM event_seals")
+        next_leaf = curs.fetchone()["next_leaf"]
+        rows = seal_rows(stored_events, positions, last, next_leaf)
+        curs.executemany(
+            f"INSERT INTO event_seals ({SEAL_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)", rows
+        )
+        return positions
+
+
+class SealingSQLiteRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, sealing each insert inside its transaction."""
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        assert positions is not None
+        streams = list({_uuid(s.originator_id).hex for s in stored_events})
+        last: dict[UUID, tuple[int, bytes]] = {}
+        for start in range(0, len(streams), 500):
+            chunk = streams[start : start + 500]
+            c.execute(
+                "SELECT stream_id, MAX(version), event_hash FROM event_seals "
+                f"WHERE stream_id IN ({','.join('?' * len(chunk))}) GROUP BY stream_id",
+                chunk,
+            )
+            # SQLite returns the bare columns of the row that holds the MAX().
+            last |= {UUID(row[0]): (row[1], bytes(row[2])) for row in c.fetchall()}
+        c.execute("SELECT COALESCE(MAX(leaf_index), -1) + 1 FROM event_seals")
+        next_leaf = c.fetchone()[0]
+        rows = seal_rows(stored_events, positions, last, next_leaf)
+        c.executemany(
+            f"INSERT INTO event_seals ({SEAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            [(p, leaf, s.hex, v, h, prev) for p, leaf, s, v, h, prev in rows],
+        )
+        return positions

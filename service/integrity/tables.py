@@ -1,0 +1,68 @@
+"""The integrity tables: one seal per stored event, the Merkle tree's perfect subtrees, signed
+checkpoints and the keys that signed them. All are append-only, like the events."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Uuid,
+)
+
+metadata = MetaData()
+
+# Written in the same transaction as the event it seals (service/integrity/sealing.py).
+event_seals = Table(
+    "event_seals",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf_index", BigInteger, nullable=False, unique=True),
+    Column("stream_id", Uuid, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_hash", LargeBinary, nullable=False),
+    Column("prev_hash", LargeBinary, nullable=True),
+    Index("event_seals_stream", "stream_id", "version", unique=True),
+)
+
+# Roots of the perfect subtrees (2**level leaves, level >= 1) of every checkpointed tree; the
+# leaves themselves are the seals.
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("node_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("origin", String(200), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+# Every key that ever signed a checkpoint stays here and published: a checkpoint saved years
+# ago must still verify.
+checkpoint_keys = Table(
+    "checkpoint_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("private_key", LargeBinary, nullable=False),  # wrapped with the key-encryption key
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=True),
+)
+
+INTEGRITY_TABLES = (event_seals, merkle_nodes, checkpoints, checkpoint_keys)
