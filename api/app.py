@@ -17,7 +17,7 @@ from api.commands import imports
 from api.commands import subjects as subject_commands
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
-from api.queries import audit, history
+from api.queries import audit, history, integrity
 from api.queries import subjects as subject_queries
 from api.rate_limit import RateLimiter
 from api.security_headers import SecurityHeaders
@@ -46,7 +46,7 @@ def create_app(
         built = services or await run_in_threadpool(build_services, settings, clock=clock)
         app.state.services = built
         if settings.run_projections_in_api:
-            built.runner.start()
+            built.start_background_work()
         try:
             yield
         finally:
@@ -75,6 +75,7 @@ def create_app(
     app.include_router(web.router)
     app.include_router(audit.router)
     app.include_router(history.router)
+    app.include_router(integrity.router)
     app.include_router(admin.router)
 
     @app.get("/docs", include_in_schema=False)

@@ -26,10 +26,11 @@ from service.clock import Clock, SystemClock
 from service.credit_files import CreditFiles
 from service.database import Database
 from service.identity import SubjectIds
+from service.integrity.checkpoints import Checkpoints, CheckpointSchedule
 from service.ledger import CreditLedger, open_ledger
 from service.migrations import upgrade
 from service.policy.loader import load_policy
-from service.read_store import async_engine, sync_engine
+from service.read_store import async_engine, snapshot_engine, sync_engine
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class Services:
     vault: PersonalDataVault
     policy: PolicyBook
     cases: CaseDesk
+    checkpoints: Checkpoints
+    checkpoint_schedule: CheckpointSchedule
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -72,9 +75,16 @@ class Services:
         if self._read_engine is not None:
             await self._read_engine.dispose()
 
+    def start_background_work(self) -> None:
+        """What the process that follows the log runs: projections and scheduled checkpoints."""
+        self.runner.start()
+        self.checkpoint_schedule.start()
+
     def close_sync(self) -> None:
+        self.checkpoint_schedule.stop()
         self.runner.stop()
         self.write_engine.dispose()
+        self.checkpoints.reader.dispose()
         self.ledger.close()
 
 
@@ -125,6 +135,9 @@ def build_services(
         audience=settings.token_audience,
         ttl_seconds=settings.token_ttl_seconds,
     )
+    checkpoints = Checkpoints(
+        write_engine, snapshot_engine(database), wrapper, origin=settings.log_origin
+    )
     return Services(
         settings,
         database,
@@ -140,4 +153,6 @@ def build_services(
         vault,
         policy,
         CaseDesk(files, write_engine, policy, load_calendar(settings.working_day_schedules)),
+        checkpoints,
+        CheckpointSchedule(checkpoints, settings.checkpoint_seconds),
     )

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from service.bootstrap import build_services
 from service.database import Database
+from service.integrity.cli import audit_app
 from service.migrations import upgrade
 from service.settings import get_settings
 
@@ -159,6 +160,7 @@ clients_app = typer.Typer(
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 
 @clients_app.command("create")
@@ -254,6 +256,7 @@ def worker() -> None:
     services = build_services(get_settings())
     signal.signal(signal.SIGTERM, lambda *_: services.runner.stop())
     console.print(f"projection worker following the log from position {services.runner.position()}")
+    services.checkpoint_schedule.start()
     try:
         services.runner.run_forever()
     except KeyboardInterrupt:

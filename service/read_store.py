@@ -41,6 +41,34 @@ def sync_engine(database: Database) -> Engine:
     return engine
 
 
+def snapshot_engine(database: Database) -> Engine:
+    """For long reads that must see one consistent state (exports, proofs) without holding
+    up writers: REPEATABLE READ on PostgreSQL, a deferred read transaction on SQLite (WAL
+    lets writers go on meanwhile)."""
+    if not database.is_sqlite:
+        return create_engine(
+            database.sync_url(),
+            pool_size=2,
+            max_overflow=4,
+            pool_pre_ping=True,
+            isolation_level="REPEATABLE READ",
+        )
+    engine = create_engine(
+        database.sync_url(), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    )
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        _sqlite_pragmas(dbapi_connection, record)
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
 def async_engine(database: Database) -> AsyncEngine:
     if not database.is_sqlite:
         # Queries only read: autocommit spares a BEGIN and a ROLLBACK round trip per request,

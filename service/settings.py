@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     timezone: str = "Asia/Shanghai"
+    # The log's name in its signed checkpoints, and how often the process that follows the log
+    # signs a new one while it grows (0: only on demand).
+    log_origin: str = "credit-transport"
+    checkpoint_seconds: float = Field(default=300, ge=0)
     # The credit rules (versioned, effective-dated); default: the file shipped with the service.
     policy_file: Path | None = None
     # Official working-day schedules for years chinese-calendar does not know (TOML, [[year]]).

@@ -1,0 +1,198 @@
+"""Tamper evidence over HTTP: signed checkpoints and their keys (public, like a transparency
+log's), checkpoints on demand, inclusion and consistency proofs, and signed NDJSON exports."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Auditor, Purpose, log_reads
+from api.deps import ServicesDep
+from api.errors import Problem
+from service.integrity.checkpoints import Checkpoint
+from service.integrity.export import ExportRangeError, export_lines
+
+router = APIRouter(prefix="/v1/audit", tags=["tamper evidence"])
+log = logging.getLogger(__name__)
+
+
+def _latest_size(services) -> int:
+    latest = services.checkpoints.latest()
+    if latest is None:
+        raise Problem(404, "no-checkpoint", "no checkpoint has been signed yet")
+    return latest.tree_size
+
+
+@router.get("/checkpoints/latest")
+async def latest_checkpoint(services: ServicesDep) -> dict[str, Any]:
+    """The newest signed checkpoint: tree size, root, time, key id, Ed25519 signature over the
+    canonical JSON of origin, tree size, root and time. Public: save it to check later exports
+    against it."""
+    checkpoint = await run_in_threadpool(services.checkpoints.latest)
+    if checkpoint is None:
+        raise Problem(404, "no-checkpoint", "no checkpoint has been signed yet")
+    return checkpoint.as_json()
+
+
+@router.get("/checkpoints")
+async def list_checkpoints(
+    services: ServicesDep,
+    before_size: Annotated[int | None, Query(ge=1, description="page: sizes below this")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Signed checkpoints, newest first."""
+    found: list[Checkpoint] = await run_in_threadpool(
+        services.checkpoints.recent, limit, before_size
+    )
+    return {
+        "checkpoints": [c.as_json() for c in found],
+        "next_before_size": found[-1].tree_size if len(found) == limit else None,
+    }
+
+
+@router.get("/checkpoints/{tree_size}")
+async def checkpoint_at(tree_size: int, services: ServicesDep) -> dict[str, Any]:
+    checkpoint = await run_in_threadpool(services.checkpoints.at_size, tree_size)
+    if checkpoint is None:
+        raise Problem(404, "no-checkpoint", f"no checkpoint was signed at tree size {tree_size}")
+    return checkpoint.as_json()
+
+
+@router.post("/checkpoints", status_code=status.HTTP_201_CREATED)
+async def make_checkpoint(services: ServicesDep, caller: Auditor) -> JSONResponse:
+    """Sign a checkpoint now. 201 with the new one, or 200 with the latest if nothing was
+    appended since."""
+    before = await run_in_threadpool(services.checkpoints.latest)
+    checkpoint = await run_in_threadpool(services.checkpoints.make)
+    fresh = before is None or before.tree_size != checkpoint.tree_size
+    return JSONResponse(checkpoint.as_json(), status_code=201 if fresh else 200)
+
+
+@router.get("/checkpoint-keys")
+async def checkpoint_keys(services: ServicesDep) -> dict[str, Any]:
+    """Every key that ever signed a checkpoint, retired ones included (forever: old
+    checkpoints must keep verifying). Public keys are raw Ed25519, base64."""
+    return {"keys": await run_in_threadpool(services.checkpoints.public_keys)}
+
+
+@router.get("/proofs/inclusion")
+async def inclusion_proof(
+    services: ServicesDep,
+    caller: Auditor,
+    position: Annotated[int, Query(ge=1, description="the event's global log position")],
+    tree_size: Annotated[
+        int | None, Query(ge=1, description="a checkpointed tree size (default: the latest)")
+    ] = None,
+) -> dict[str, Any]:
+    """The audit path from the event's leaf to the root of a checkpointed tree (RFC 6962)."""
+    return await run_in_threadpool(_inclusion, services, position, tree_size)
+
+
+def _inclusion(services, position: int, tree_size: int | None) -> dict[str, Any]:
+    size = tree_size or _latest_size(services)
+    if not _checkpointed(services, size):
+        raise Problem(404, "no-checkpoint", f"no checkpoint was signed at tree size {size}")
+    log = services.checkpoints.log
+    with services.checkpoints.reader.connect() as conn:
+        seal = log.seal_at(conn, position)
+        if seal is None:
+            raise Problem(404, "no-such-event", f"no sealed event at position {position}")
+        if seal.leaf_index >= size:
+            raise Problem(
+                409,
+                "not-yet-checkpointed",
+                f"the event at position {position} is leaf {seal.leaf_index}, after the tree of "
+                f"{size}; ask for a newer checkpoint (POST /v1/audit/checkpoints)",
+            )
+        proof = log.inclusion_proof(conn, seal.leaf_index, size)
+    return {
+        "position": position,
+        "leaf_index": seal.leaf_index,
+        "stream": str(seal.stream_id),
+        "version": seal.version,
+        "event_hash": seal.event_hash.hex(),
+        "tree_size": size,
+        "proof": [h.hex() for h in proof],
+    }
+
+
+def _checkpointed(services, size: int) -> bool:
+    return services.checkpoints.at_size(size) is not None
+
+
+@router.get("/proofs/consistency")
+async def consistency_proof(
+    services: ServicesDep,
+    old_size: Annotated[int, Query(ge=0)],
+    new_size: Annotated[
+        int | None, Query(ge=1, description="default: the latest checkpoint")
+    ] = None,
+) -> dict[str, Any]:
+    """That the tree of `old_size` is a prefix of the tree of `new_size` (RFC 6962), both
+    checkpointed. Public, like the checkpoints it links."""
+    return await run_in_threadpool(_consistency, services, old_size, new_size)
+
+
+def _consistency(services, old_size: int, new_size: int | None) -> dict[str, Any]:
+    size = new_size or _latest_size(services)
+    for wanted in (old_size, size):
+        if wanted and not _checkpointed(services, wanted):
+            raise Problem(404, "no-checkpoint", f"no checkpoint was signed at tree size {wanted}")
+    if old_size > size:
+        raise Problem(422, "validation-error", f"old_size {old_size} exceeds new_size {size}")
+    with services.checkpoints.reader.connect() as conn:
+        proof = services.checkpoints.log.consistency_proof(conn, old_size, size)
+    return {"old_size": old_size, "new_size": size, "proof": [h.hex() for h in proof]}
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+async def export(
+    services: ServicesDep,
+    caller: Auditor,
+    why: Purpose,
+    subject_id: Annotated[UUID | None, Query(description="one subject (default: all)")] = None,
+    since_tree_size: Annotated[
+        int | None,
+        Query(ge=0, description="include a consistency proof from this (saved) tree size"),
+    ] = None,
+) -> StreamingResponse:
+    """A signed NDJSON export of a subject's events or the whole store, with a fresh checkpoint
+    it matches. Check it offline with `credit audit verify-export`."""
+    if subject_id is not None and not await run_in_threadpool(_known, services, subject_id):
+        raise Problem(404, "subject-not-found", f"no subject {subject_id}")
+    if subject_id is None:
+        log.info("whole-store export by client %s: %s", caller.client_id, why)
+    lines = export_lines(
+        services.checkpoints, subject_id=subject_id, since_tree_size=since_tree_size
+    )
+    try:
+        first = await run_in_threadpool(next, lines)  # checkpoint and range errors surface here
+    except ExportRangeError as error:
+        raise Problem(422, "validation-error", str(error)) from None
+    if subject_id is not None:
+        await log_reads(services, caller, why, "export", {subject_id: {"export": "events"}})
+    name = f"credit-export-{subject_id or 'store'}.ndjson"
+
+    def rest():
+        yield first
+        yield from lines
+
+    return StreamingResponse(
+        rest(),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _known(services, subject_id: UUID) -> bool:
+    with services.checkpoints.reader.connect() as conn:
+        return services.checkpoints.log.has_stream(conn, subject_id)

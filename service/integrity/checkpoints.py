@@ -1,0 +1,221 @@
+"""Signed checkpoints: the size and root of the log's Merkle tree at a moment, signed with
+Ed25519, made on a schedule and on demand. Every key that ever signed one stays published."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
+
+from domain.integrity import checkpoint_message
+from service.access.secrets import KeyWrapper
+from service.integrity.log import SealedLog
+from service.integrity.tables import checkpoint_keys, checkpoints
+
+log = logging.getLogger(__name__)
+# One checkpoint maker at a time across processes (PostgreSQL); SQLite's BEGIN IMMEDIATE on the
+# write engine serialises them there.
+CHECKPOINT_LOCK = 0x63726564
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    tree_size: int
+    root: bytes
+    issued_at: datetime
+    key_id: str
+    signature: bytes
+
+    def message(self) -> bytes:
+        return checkpoint_message(self.origin, self.tree_size, self.root, self.issued_at)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "tree_size": self.tree_size,
+            "root": self.root.hex(),
+            "issued_at": self.issued_at.isoformat(),
+            "key_id": self.key_id,
+            "algorithm": "Ed25519",
+            "signature": base64.b64encode(self.signature).decode(),
+        }
+
+
+class Checkpoints:
+    def __init__(self, engine: Engine, reader: Engine, wrapper: KeyWrapper, *, origin: str):
+        self.engine = engine  # writes: checkpoints, tree nodes, keys
+        self.reader = reader  # consistent reads that never hold up writers
+        self.wrapper = wrapper
+        self.origin = origin
+        self.log = SealedLog(engine)
+
+    # Making ---------------------------------------------------------------------------------
+    def make(self, now: datetime | None = None) -> Checkpoint:
+        """Sign the tree as it is now; if nothing was appended since the last checkpoint, that
+        one is the answer (a checkpoint is per tree size)."""
+        with self.engine.begin() as conn:
+            if self.log.postgres:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHECKPOINT_LOCK})
+            latest = self._latest(conn)
+            size = self.log.size(conn)
+            if latest is not None and latest.tree_size == size:
+                return latest
+            built = latest.tree_size if latest else 0
+            root = self.log.extend_tree(conn, built, size)
+            issued_at = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+            key_id, private = self._active_key(conn)
+            message = checkpoint_message(self.origin, size, root, issued_at)
+            checkpoint = Checkpoint(
+                self.origin, size, root, issued_at, key_id, private.sign(message)
+            )
+            conn.execute(
+                insert(checkpoints).values(
+                    tree_size=size,
+                    root=root,
+                    issued_at=issued_at,
+                    origin=self.origin,
+                    key_id=key_id,
+                    signature=checkpoint.signature,
+                )
+            )
+            return checkpoint
+
+    def sign(self, message: bytes) -> tuple[str, bytes]:
+        """Sign with the active checkpoint key (exports are signed with it too)."""
+        with self.engine.begin() as conn:
+            key_id, private = self._active_key(conn)
+        return key_id, private.sign(message)
+
+    def rotate_key(self) -> str:
+        """Retire the signing key; the next checkpoint is signed by a new one. Retired keys
+        stay published, since checkpoints they signed must keep verifying."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(checkpoint_keys)
+                .where(checkpoint_keys.c.retired_at.is_(None))
+                .values(retired_at=datetime.now(UTC))
+            )
+            return self._create_key(conn)[0]
+
+    # Reading --------------------------------------------------------------------------------
+    def latest(self) -> Checkpoint | None:
+        with self.reader.connect() as conn:
+            return self._latest(conn)
+
+    def at_size(self, tree_size: int) -> Checkpoint | None:
+        with self.reader.connect() as conn:
+            row = conn.execute(
+                select(checkpoints).where(checkpoints.c.tree_size == tree_size)
+            ).first()
+            return _checkpoint(row) if row else None
+
+    def recent(self, limit: int = 100, before_size: int | None = None) -> list[Checkpoint]:
+        query = select(checkpoints).order_by(checkpoints.c.tree_size.desc()).limit(limit)
+        if before_size is not None:
+            query = query.where(checkpoints.c.tree_size < before_size)
+        with self.reader.connect() as conn:
+            return [_checkpoint(row) for row in conn.execute(query)]
+
+    def public_keys(self) -> list[dict[str, Any]]:
+        with self.reader.connect() as conn:
+            rows = conn.execute(select(checkpoint_keys).order_by(checkpoint_keys.c.created_at))
+            return [
+                {
+                    "key_id": row.key_id,
+                    "algorithm": "Ed25519",
+                    "public_key": base64.b64encode(bytes(row.public_key)).decode(),
+                    "created_at": row.created_at.isoformat(),
+                    "retired_at": row.retired_at.isoformat() if row.retired_at else None,
+                }
+                for row in rows
+            ]
+
+    def _latest(self, conn: Connection) -> Checkpoint | None:
+        top = select(func.max(checkpoints.c.tree_size)).scalar_subquery()
+        row = conn.execute(select(checkpoints).where(checkpoints.c.tree_size == top)).first()
+        return _checkpoint(row) if row else None
+
+    # Keys -----------------------------------------------------------------------------------
+    def _active_key(self, conn: Connection) -> tuple[str, Ed25519PrivateKey]:
+        row = conn.execute(
+            select(checkpoint_keys)
+            .where(checkpoint_keys.c.retired_at.is_(None))
+            .order_by(checkpoint_keys.c.created_at.desc())
+        ).first()
+        if row is None:
+            return self._create_key(conn)
+        raw = self.wrapper.unwrap(bytes(row.private_key), f"checkpoint-key:{row.key_id}")
+        return row.key_id, Ed25519PrivateKey.from_private_bytes(raw)
+
+    def _create_key(self, conn: Connection) -> tuple[str, Ed25519PrivateKey]:
+        key_id = uuid.uuid4().hex
+        private = Ed25519PrivateKey.generate()
+        raw = private.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        public = private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        conn.execute(
+            insert(checkpoint_keys).values(
+                key_id=key_id,
+                public_key=public,
+                private_key=self.wrapper.wrap(raw, f"checkpoint-key:{key_id}"),
+                created_at=datetime.now(UTC),
+                retired_at=None,
+            )
+        )
+        return key_id, private
+
+
+def _checkpoint(row) -> Checkpoint:
+    issued_at = row.issued_at if row.issued_at.tzinfo else row.issued_at.replace(tzinfo=UTC)
+    return Checkpoint(
+        row.origin,
+        int(row.tree_size),
+        bytes(row.root),
+        issued_at,
+        row.key_id,
+        bytes(row.signature),
+    )
+
+
+class CheckpointSchedule:
+    """Makes a checkpoint every `seconds` while the log grows, in a thread of the process that
+    follows the log (the API or the worker)."""
+
+    def __init__(self, checkpoints: Checkpoints, seconds: float):
+        self.checkpoints = checkpoints
+        self.seconds = seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.seconds <= 0:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="checkpoints", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                self.checkpoints.make()
+            except Exception as error:  # the next tick tries again; say why this one failed
+                log.warning("scheduled checkpoint failed: %s", error)
