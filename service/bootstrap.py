@@ -89,11 +89,11 @@ class Services:
 
 
 def build_services(
-    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+    settings: Settings, *, clock: Clock | None = None, migrate: bool | None = None
 ) -> Services:
     database = Database.from_url(settings.database_url)
     policy = load_policy(settings.policy_file)  # a faulty policy stops the start, saying where
-    if migrate:
+    if settings.migrate_on_start if migrate is None else migrate:
         upgrade(database)
     clock = clock or SystemClock()
     ledger = open_ledger(database, create_tables=False)

@@ -44,6 +44,31 @@ def migrate() -> None:
     )
 
 
+@app.command("grant-service-role")
+def grant_service_role(
+    role: Annotated[str, typer.Argument(help="an existing PostgreSQL role")],
+    apply: Annotated[bool, typer.Option(help="run the statements (else print them)")] = False,
+) -> None:
+    """The least privileges the service needs on PostgreSQL: no DELETE or TRUNCATE on stored
+    history. Run as the tables' owner; start the service as ROLE with
+    CREDIT_MIGRATE_ON_START=false."""
+    from sqlalchemy import create_engine, text
+
+    from service.database_roles import service_role_grants
+
+    statements = service_role_grants(role)
+    database = Database.from_url(get_settings().database_url)
+    if not apply or database.is_sqlite:
+        print(";\n".join(statements) + ";")
+        return
+    engine = create_engine(database.sync_url())
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    engine.dispose()
+    console.print(f"granted {len(statements)} privileges to {role}")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",

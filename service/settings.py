@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # number ever appears in a stream id, URL or log line. Changing it orphans existing ids.
     subject_id_key: str = DEVELOPMENT_SUBJECT_ID_KEY
     run_projections_in_api: bool = True
+    # Off where the service runs as a role that may not change the schema (docs/security.md):
+    # then `credit migrate` runs separately, as the tables' owner.
+    migrate_on_start: bool = True
     projection_page_size: int = Field(default=1000, ge=1, le=100_000)
     projection_poll_seconds: float = Field(default=0.5, gt=0)
     read_your_writes_timeout_seconds: float = Field(default=5.0, ge=0)

@@ -130,6 +130,15 @@ def _postgres_append_only() -> None:
             FOR EACH ROW EXECUTE FUNCTION credit_events_append_only()
         """)
         )
+    # TRUNCATE fires no row trigger: a statement trigger refuses it, for the owner too.
+    for table in ("credit_events", *APPEND_ONLY, "checkpoint_keys"):
+        op.execute(
+            sa.text(f"""
+            CREATE TRIGGER {table}_no_truncate
+            BEFORE TRUNCATE ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION credit_events_append_only()
+        """)
+        )
     op.execute(
         sa.text("""
         CREATE TRIGGER checkpoint_keys_kept
@@ -164,5 +173,7 @@ def _sqlite_append_only() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(sa.text("DROP TRIGGER IF EXISTS credit_events_no_truncate ON credit_events"))
     for table in ("checkpoint_keys", "checkpoints", "merkle_nodes", "event_seals"):
         op.drop_table(table)

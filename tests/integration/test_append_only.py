@@ -21,3 +21,12 @@ def test_stored_events_cannot_be_changed_or_removed(services, statement):
     with services.write_engine.connect() as conn:
         rows = conn.execute(text(f"SELECT topic FROM {table}")).scalars().all()
     assert rows == ["credit:SubjectRegistered"]
+
+
+def test_history_cannot_be_truncated_even_by_its_owner(services):
+    if services.database.is_sqlite:
+        pytest.skip("SQLite has no TRUNCATE")
+    services.files.register(RegisterSubject(**enterprise()), recorded_by="t")
+    for table in ("credit_events", "event_seals"):
+        with pytest.raises(DatabaseError, match="append-only"), services.write_engine.begin() as c:
+            c.execute(text(f"TRUNCATE {table}"))

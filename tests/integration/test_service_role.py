@@ -1,0 +1,61 @@
+"""The service runs on PostgreSQL as a role granted only what `credit grant-service-role`
+grants: it records, projects and signs checkpoints, and it cannot delete or truncate history."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy import make_url
+
+from service.bootstrap import build_services
+from service.commands import RegisterSubject, record_command_adapter
+from service.database_roles import service_role_grants
+from tests.builders import enterprise, penalty
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def service_role(settings):
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("database roles are PostgreSQL's")
+    role = f"credit_service_{uuid.uuid4().hex[:8]}"
+    owner = make_url(settings.database_url).set(drivername="postgresql")
+    conninfo = owner.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        for statement in service_role_grants(role):
+            conn.execute(statement)
+    yield owner.set(username=role).render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP OWNED BY "{role}"')
+        conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_the_service_works_as_its_role_and_cannot_remove_history(settings, service_role):
+    as_role = settings.model_copy(update={"database_url": service_role, "migrate_on_start": False})
+    services = build_services(as_role)
+    try:
+        subject = services.files.register(RegisterSubject(**enterprise(3)), recorded_by="t")
+        services.files.append(
+            subject.subject_id,
+            record_command_adapter.validate_python(penalty("ROLE-1")),
+            recorded_by="t",
+        )
+        assert services.runner.catch_up() == 2
+        assert services.checkpoints.make().tree_size == 2
+    finally:
+        services.close_sync()
+    with psycopg.connect(make_url(service_role).render_as_string(hide_password=False)) as conn:
+        for statement, refused in (
+            ("DELETE FROM credit_events", "permission denied"),
+            ("TRUNCATE credit_events", "permission denied"),
+            ("DELETE FROM event_seals", "permission denied"),
+            ("UPDATE credit_events SET topic = 'x'", "append-only"),
+            ("UPDATE event_seals SET version = 9", "permission denied"),
+        ):
+            with pytest.raises(psycopg.Error, match=refused):
+                conn.execute(statement)
+            conn.rollback()
