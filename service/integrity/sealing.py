@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import retry
 
 from domain.integrity import stored_event_hash
 
@@ -63,26 +64,57 @@ def _uuid(value: UUID | str) -> UUID:
 
 
 class SealingPostgresRecorder(PostgresApplicationRecorder):
-    """The library's PostgreSQL recorder, sealing each insert inside its transaction."""
+    """The library's PostgreSQL recorder, with each insert sealed inside its transaction.
 
-    def _fetch_ids_after_insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        assert positions is not None
-        streams = list({_uuid(s.originator_id) for s in stored_events})
-        curs.execute(
-            "SELECT DISTINCT ON (stream_id) stream_id, version, event_hash FROM event_seals "
-            "WHERE stream_id = ANY(%s) ORDER BY stream_id, version DESC",
-            (streams,),
-        )
-        last = {row["stream_id"]: (row["version"], bytes(row["event_hash"])) for row in curs}
-        curs.execute("SELECT COALESCE(MAX(leaf_index), -1) + 1 AS next_leaf FROM event_seals")
-        next_leaf = curs.fetchone()["next_leaf"]
-        rows = seal_rows(stored_events, positions, last, next_leaf)
-        curs.executemany(
-            f"INSERT INTO event_seals ({SEAL_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)", rows
-        )
+    Events and seals go in with binary COPY, several times faster than the library's array of
+    composites. COPY returns nothing, so the positions are drawn from the table's sequence
+    first: under the EXCLUSIVE lock no other writer draws between, so positions stay in commit
+    order, as the library's own insert keeps them."""
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int]:
+        if not stored_events:
+            return []
+        table = self.events_table_name
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            streams = list({_uuid(s.originator_id) for s in stored_events})
+            curs.execute(
+                "SELECT array(SELECT nextval(pg_get_serial_sequence(%s, 'notification_id')) "
+                "FROM generate_series(1, %s)) AS positions, "
+                "(SELECT COALESCE(MAX(leaf_index), -1) + 1 FROM event_seals) AS next_leaf",
+                (table, len(stored_events)),
+            )
+            drawn = curs.fetchone()
+            assert drawn is not None
+            positions = [int(p) for p in drawn["positions"]]
+            with curs.copy(
+                f"COPY {table} (notification_id, originator_id, originator_version, topic, state) "
+                "FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["int8", "uuid", "int8", "text", "bytea"])
+                for position, stored in zip(positions, stored_events, strict=True):
+                    copy.write_row(
+                        (
+                            position,
+                            _uuid(stored.originator_id),
+                            stored.originator_version,
+                            stored.topic,
+                            stored.state,
+                        )
+                    )
+            curs.execute(
+                "SELECT DISTINCT ON (stream_id) stream_id, version, event_hash FROM event_seals "
+                "WHERE stream_id = ANY(%s) ORDER BY stream_id, version DESC",
+                (streams,),
+            )
+            last = {row["stream_id"]: (row["version"], bytes(row["event_hash"])) for row in curs}
+            rows = seal_rows(stored_events, positions, last, drawn["next_leaf"])
+            with curs.copy(f"COPY event_seals ({SEAL_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "int8", "uuid", "int4", "bytea", "bytea"])
+                for row in rows:
+                    copy.write_row(row)
         return positions
 
 
