@@ -67,7 +67,7 @@ async def log_reads(
         )
         for subject_id, summary in returned.items()
     ]
-    await run_in_threadpool(services.access_log.append, entries)
+    await services.access_log_writer.append(entries)
 
 
 def _unauthorised(detail: str, error: str = "invalid_token") -> Problem:

@@ -1,34 +1,55 @@
-"""Status query latency over HTTP on PostgreSQL, open loop at fixed offered rates, against a
-bare FastAPI + asyncpg primary-key read of the same table (the Python limit) in the same run.
+"""Status queries over HTTP on PostgreSQL at fixed offered rates up to saturation, against a
+bare FastAPI + asyncpg primary-key read of the same table (the Python limit), in the same run,
+with the same number of server processes. Also a batch status of 50 codes.
 
-    .venv/bin/python -m bench.status_latency --subjects 20000 --rates 100,300 --seconds 10
+    .venv/bin/python -m bench.status_latency --subjects 20000 --rates 200,500,1000,1500 \
+        --workers 1 --seconds 10
+
+The load comes from bench/loadgen.py in processes of its own (open loop, latency from the
+scheduled send time). Every status answer of the service also writes its access-log row
+(查询留痕); the baseline writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import os
 import random
-import statistics
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import orjson
 from sqlalchemy import make_url
 
-from bench.fixtures import machine, penalty_csv, scratch_postgres
+from bench.fixtures import (
+    AUTHORITY_CODE,
+    enterprise_code,
+    machine,
+    penalty_csv,
+    scratch_postgres,
+)
+from bench.loadgen import LoadResult, run_load
 from service.bootstrap import build_services
 from service.importing import import_stream
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def start_server(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
+    """Start a server on a port nobody else holds, and wait until it answers."""
     process = subprocess.Popen(
         args,
         cwd=ROOT,
@@ -36,61 +57,26 @@ def start_server(args: list[str], env: dict[str, str], port: int) -> subprocess.
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {process.returncode}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
                 return process
         except httpx.HTTPError:
-            time.sleep(0.2)
+            time.sleep(0.3)
     process.kill()
     raise RuntimeError(f"server on port {port} did not start")
 
 
-async def open_loop(url_for, rate: int, seconds: float) -> tuple[list[float], int]:
-    """Send at a fixed offered rate whatever the answers do; latency counts from the
-    scheduled send time, so queueing delay is not hidden (no coordinated omission)."""
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
-        start = time.perf_counter()
-
-        async def one(scheduled: float) -> None:
-            nonlocal errors
-            response = await client.get(url_for())
-            if response.status_code != 200:
-                errors += 1
-            latencies.append(time.perf_counter() - scheduled)
-
-        tasks = []
-        total = int(rate * seconds)
-        for n in range(total):
-            scheduled = start + n / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(scheduled)))
-        await asyncio.gather(*tasks)
-    return latencies, errors
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", type=int, default=20_000)
-    parser.add_argument("--rates", default="100,300")
-    parser.add_argument("--seconds", type=float, default=10)
-    args = parser.parse_args()
-    with scratch_postgres() as url:
-        settings = Settings(environment="test", database_url=url, subject_id_key="bench")
-        services = build_services(settings, migrate=False)
+def seed(url: str, subjects: int) -> tuple[list[str], str]:
+    """Subjects with three penalties each on average; returns their ids and an agency token."""
+    settings = Settings(environment="test", database_url=url, subject_id_key="bench")
+    services = build_services(settings, migrate=False)
+    try:
         import_stream(
-            io.BytesIO(penalty_csv(args.subjects * 3, args.subjects)),
+            io.BytesIO(penalty_csv(subjects * 3, subjects)),
             "seed.csv",
             services.files,
             recorded_by="bench",
@@ -99,61 +85,119 @@ def main() -> None:
         services.runner.catch_up()
         with services.write_engine.connect() as conn:
             ids = [str(r[0]) for r in conn.exec_driver_sql("SELECT subject_id FROM subjects")]
+        client, _ = services.clients.create("bench-agency", "agency", "基准测试", AUTHORITY_CODE)
+        token = services.tokens.issue(client).access_token
+    finally:
         services.close_sync()
+    return ids, token
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=20_000)
+    parser.add_argument("--rates", default="200,500,1000,1500")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=1, help="server processes, each side")
+    parser.add_argument("--load-processes", type=int, default=1)
+    parser.add_argument("--batch-rate", type=float, default=20)
+    args = parser.parse_args()
+    print(f"command: python -m bench.status_latency {' '.join(sys.argv[1:])}")
+    with scratch_postgres() as url:
+        ids, token = seed(url, args.subjects)
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        bin_dir = Path(sys.executable).parent
+        env = {
+            "CREDIT_DATABASE_URL": url,
+            "CREDIT_SUBJECT_ID_KEY": "bench",
+            "CREDIT_RUN_PROJECTIONS_IN_API": "false",
+            "CREDIT_CHECKPOINT_SECONDS": "0",
+            "CREDIT_RATE_LIMIT_PER_SECOND": "1000000",
+            "CREDIT_RATE_LIMIT_BURST": "1000000",
+        }
+        workers = ["--workers", str(args.workers)]
+        ports = {"service": free_port(), "baseline": free_port()}
         servers = {
-            "service": (
-                start_server(
-                    [str(bin_dir / "credit"), "serve", "--port", "8765"],
-                    {"CREDIT_DATABASE_URL": url, "CREDIT_SUBJECT_ID_KEY": "bench"},
-                    8765,
-                ),
-                8765,
+            "service": start_server(
+                [str(BIN / "credit"), "serve", "--port", str(ports["service"]), *workers],
+                env,
+                ports["service"],
             ),
-            "baseline": (
-                start_server(
-                    [
-                        str(bin_dir / "uvicorn"),
-                        "bench.baseline_app:app",
-                        "--port",
-                        "8766",
-                        "--log-level",
-                        "warning",
-                    ],
-                    {"BASELINE_DSN": dsn},
-                    8766,
-                ),
-                8766,
+            "baseline": start_server(
+                [
+                    str(BIN / "uvicorn"),
+                    "bench.baseline_app:app",
+                    "--port",
+                    str(ports["baseline"]),
+                    "--log-level",
+                    "warning",
+                    *workers,
+                ],
+                {"BASELINE_DSN": dsn},
+                ports["baseline"],
             ),
         }
-        print(f"command: python -m bench.status_latency {' '.join(sys.argv[1:])}")
         print(
             f"machine: {machine()}; {len(ids):,} subjects, {args.subjects * 3:,} penalties; "
-            "client and servers share the machine"
+            f"{args.workers} server process(es) each; load generator, servers and PostgreSQL "
+            "share the machine"
         )
+        rng = random.Random(7)
+        sample = [rng.choice(ids) for _ in range(5000)]
+        auth = {"Authorization": f"Bearer {token}"}
+        status_requests = [("GET", f"/v1/subjects/{sid}/status", auth, b"") for sid in sample]
+        best: dict[str, float] = {}
         try:
-            for rate in [int(r) for r in args.rates.split(",")]:
-                for name, (_, port) in servers.items():
-                    rng = random.Random(rate)
-                    base = f"http://127.0.0.1:{port}/v1/subjects/"
-                    latencies, errors = asyncio.run(
-                        open_loop(
-                            lambda base=base, rng=rng: f"{base}{rng.choice(ids)}/status",
-                            rate,
-                            args.seconds,
-                        )
+            for rate in [float(r) for r in args.rates.split(",")]:
+                for name, port in ports.items():
+                    result = run_load(
+                        f"http://127.0.0.1:{port}",
+                        status_requests,
+                        rate,
+                        args.seconds,
+                        args.load_processes,
                     )
-                    print(
-                        f"{name:9s} offered {rate:5d}/s: p50 {percentile(latencies, 50):7.2f} ms"
-                        f"  p99 {percentile(latencies, 99):7.2f} ms  p99.9 "
-                        f"{percentile(latencies, 99.9):7.2f} ms  mean "
-                        f"{statistics.fmean(latencies) * 1000:7.2f} ms  errors {errors}"
-                    )
+                    _print(name, result)
+                    if sustained(result):
+                        best[name] = max(best.get(name, 0.0), result.achieved_rate)
+            print(
+                f"highest rate sustained (p99 under {SUSTAINED_P99_MS:.0f} ms, no errors): "
+                + ", ".join(f"{name} {best.get(name, 0):,.0f}/s" for name in ports)
+                + (
+                    f"; ratio {best.get('service', 0) / best['baseline']:.2f}"
+                    if best.get("baseline")
+                    else ""
+                )
+            )
+            codes = [enterprise_code(n) for n in range(args.subjects)]
+            batches = [
+                (
+                    "POST",
+                    "/v1/status:batch",
+                    {**auth, "Content-Type": "application/json"},
+                    orjson.dumps({"codes": rng.sample(codes, 50)}),
+                )
+                for _ in range(200)
+            ]
+            result = run_load(
+                f"http://127.0.0.1:{ports['service']}", batches, args.batch_rate, args.seconds
+            )
+            _print("batch-50", result)
         finally:
-            for process, _ in servers.values():
+            for process in servers.values():
                 process.terminate()
                 process.wait()
+
+
+SUSTAINED_P99_MS = 50.0
+
+
+def sustained(result: LoadResult) -> bool:
+    """The server kept up: every request answered without error, p99 within bounds."""
+    return result.errors == 0 and result.percentile(99) < SUSTAINED_P99_MS
+
+
+def _print(name: str, result: LoadResult) -> None:
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(result.statuses.items()))
+    print(f"{name:9s} {result.summary()}  ({statuses})")
 
 
 if __name__ == "__main__":

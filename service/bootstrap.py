@@ -16,6 +16,7 @@ from projections.credit_file.projector import CreditFileProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
 from service.access.access_log import AccessLog
 from service.access.clients import ClientDirectory, ClientRegistry
+from service.access.group_commit import AccessLogWriter
 from service.access.keys import SigningKeys
 from service.access.personal_data import PersonalDataVault
 from service.access.secrets import KeyWrapper
@@ -54,6 +55,7 @@ class Services:
     cases: CaseDesk
     checkpoints: Checkpoints
     checkpoint_schedule: CheckpointSchedule
+    access_log_writer: AccessLogWriter
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -135,6 +137,7 @@ def build_services(
         audience=settings.token_audience,
         ttl_seconds=settings.token_ttl_seconds,
     )
+    access_log = AccessLog(write_engine)
     checkpoints = Checkpoints(
         write_engine, snapshot_engine(database), wrapper, origin=settings.log_origin
     )
@@ -149,10 +152,11 @@ def build_services(
         ClientRegistry(write_engine, settings.client_secret_scrypt_n),
         keys,
         tokens,
-        AccessLog(write_engine),
+        access_log,
         vault,
         policy,
         CaseDesk(files, write_engine, policy, load_calendar(settings.working_day_schedules)),
         checkpoints,
         CheckpointSchedule(checkpoints, settings.checkpoint_seconds),
+        AccessLogWriter(access_log),
     )
