@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
@@ -72,8 +73,11 @@ def make_uscc(first17: str) -> str:
     return first17 + uscc_check_char(first17)
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalise_uscc(code: str) -> str:
-    """Return the canonical 18-character unified social credit code or raise InvalidCode."""
+    """Return the canonical 18-character unified social credit code or raise InvalidCode.
+
+    Cached: an import checks the same authority codes and subjects row after row."""
     # stdnum.cn.uscc is not used: it rejects registration authorities written as letters
     # (A, N, Y, ...), which are legitimate issuers.
     code = code.strip().upper()

@@ -199,12 +199,16 @@ class Subject(Aggregate):
             return RecordOutcome(UUID(existing["id"]), existing["version"], False, False)
 
         self._check_rules(record_type, fields, today)
-        self.trigger_event(
-            record_type,
-            record_id=record_id,
-            timestamp=recorded_at,
-            **{k: v for k, v in fields.items() if k != "record_id"},
-        )
+        self._digest_of_next_record = digest  # the mutator would compute the same again
+        try:
+            self.trigger_event(
+                record_type,
+                record_id=record_id,
+                timestamp=recorded_at,
+                **{k: v for k, v in fields.items() if k != "record_id"},
+            )
+        finally:
+            self.__dict__.pop("_digest_of_next_record", None)
         return RecordOutcome(record_id, self.version, True, False)
 
     def _check_rules(self, record_type: type[RecordEvent], fields: dict[str, Any], today: date):
@@ -425,13 +429,17 @@ class Subject(Aggregate):
             target["revoked"] = True
 
     # Mutators: called when an event is applied, both on recording and on replay.
+    def _take_digest_of_next_record(self) -> str | None:
+        """The digest `record` computed for the event being applied now (None on replay)."""
+        return self.__dict__.get("_digest_of_next_record")
+
     def on_record(self, event: RecordEvent) -> None:
         record_id = str(event.record_id)
         self.records[record_id] = {
             "id": record_id,
             "type": type(event).__name__,
             "version": event.originator_version,
-            "digest": content_digest(_event_fields(event)),
+            "digest": self._take_digest_of_next_record() or content_digest(_event_fields(event)),
             "closed": False,
             "revoked": False,
         }
