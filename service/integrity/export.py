@@ -70,12 +70,18 @@ def export_lines(
                     last_position = entry.position
                 yield line(_event(entry))
         else:
-            for entry in log.subject_entries(conn, subject_id):
-                if entry.seal is not None and entry.seal.leaf_index >= size:
-                    continue
+            entries = [
+                entry
+                for entry in log.subject_entries(conn, subject_id)
+                if entry.seal is None or entry.seal.leaf_index < size
+            ]
+            proofs = log.inclusion_proofs(
+                conn, [e.seal.leaf_index for e in entries if e.seal is not None], size
+            )
+            for entry in entries:
                 document = _event(entry)
                 if entry.seal is not None:
-                    proof = log.inclusion_proof(conn, entry.seal.leaf_index, size)
+                    proof = proofs[entry.seal.leaf_index]
                     document["inclusion_proof"] = [h.hex() for h in proof]
                 yield line(document)
         yield line({"type": "checkpoint", **checkpoint.as_json()})

@@ -154,6 +154,15 @@ class SealedLog:
     def inclusion_proof(self, conn: Connection, index: int, size: int) -> list[bytes]:
         return self._compute(conn, lambda subtree: inclusion_path(size, index, subtree))
 
+    def inclusion_proofs(
+        self, conn: Connection, indices: Sequence[int], size: int
+    ) -> dict[int, list[bytes]]:
+        """Proofs for many leaves of one tree, from one fetch of the stored subtrees they
+        share (a subject export asks for one per event)."""
+        return self._compute(
+            conn, lambda subtree: {i: inclusion_path(size, i, subtree) for i in indices}
+        )
+
     def consistency_proof(self, conn: Connection, old_size: int, size: int) -> list[bytes]:
         return self._compute(conn, lambda subtree: consistency_path(old_size, size, subtree))
 
