@@ -168,18 +168,19 @@ record_revisions = Table(
     ),
 )
 
-# Which stream version of a subject was known from which recorded time: a row for the last
-# event of each recorded instant. `known_from` never goes back within a stream (an event is
-# known no earlier than those before it), so the version known at time T is the one of the
-# latest row with known_from < T.
+# A subject's stream versions by recorded time: the registration and the last event of each
+# run recorded at the same instant. An event is known once it and every event before it in the
+# stream were recorded, so the version known before time T is the last one before the first
+# row recorded at or after T (a writer's clock running behind cannot make an event known
+# before the ones it followed).
 subject_versions = Table(
     "subject_versions",
     metadata,
     Column("subject_id", Uuid, primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("position", BigInteger, nullable=False),
-    Column("known_from", DateTime(timezone=True), nullable=False),
-    Index("subject_versions_known_from", "subject_id", "known_from"),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("subject_versions_recorded_at", "subject_id", "recorded_at", "version"),
 )
 
 READ_MODEL_TABLES = (subjects, records, cases, record_revisions, subject_versions)

@@ -96,16 +96,6 @@ class CreditLedger(Application[UUID]):
             for row in rows
         ]
 
-    def stream_version(self, subject_id: UUID) -> int | None:
-        """The version of the subject's latest stored event (None: no such stream)."""
-        [row] = self._select(
-            "SELECT max(originator_version) FROM {table} WHERE originator_id = %s",
-            "SELECT max(originator_version) FROM {table} WHERE originator_id = ?",
-            (subject_id,),
-            (subject_id.hex,),
-        )
-        return None if row[0] is None else int(row[0])
-
     def position_of(self, subject_id: UUID, version: int) -> int:
         """The global log position of one stored event (for answering a retried write)."""
         [row] = self._select(

@@ -92,18 +92,18 @@ def upgrade() -> None:
         sa.Column("subject_id", sa.Uuid(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("position", sa.BigInteger(), nullable=False),
-        sa.Column("known_from", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("subject_id", "version"),
     )
     with op.batch_alter_table("subject_versions", schema=None) as batch_op:
         batch_op.create_index(
-            "subject_versions_known_from", ["subject_id", "known_from"], unique=False
+            "subject_versions_recorded_at", ["subject_id", "recorded_at", "version"], unique=False
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("subject_versions", schema=None) as batch_op:
-        batch_op.drop_index("subject_versions_known_from")
+        batch_op.drop_index("subject_versions_recorded_at")
     op.drop_table("subject_versions")
     with op.batch_alter_table("record_revisions", schema=None) as batch_op:
         batch_op.drop_index("record_revisions_by_type")

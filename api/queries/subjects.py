@@ -138,8 +138,12 @@ async def _status_at(services, subject_id: UUID, known_as_of: date, on: date) ->
     zone = services.files.zone
     known_before = end_of_day(known_as_of, zone)
 
-    async def stream_version(sid: UUID) -> int | None:
-        return await run_in_threadpool(services.ledger.stream_version, sid)
+    def recorded_after(sid: UUID, version: int) -> datetime | None:
+        page = services.ledger.stream_page(sid, after_version=version, limit=1)
+        return page[0][1].timestamp if page else None
+
+    async def next_recorded(sid: UUID, version: int) -> datetime | None:
+        return await run_in_threadpool(recorded_after, sid, version)
 
     try:
         async with services.read_engine.connect() as conn:
@@ -150,7 +154,7 @@ async def _status_at(services, subject_id: UUID, known_as_of: date, on: date) ->
                 on,
                 services.policy,
                 zone=zone,
-                stream_version=stream_version,
+                next_recorded=next_recorded,
             )
     except NotInHistory:
         status = await run_in_threadpool(_folded, services, subject_id, known_before, on)

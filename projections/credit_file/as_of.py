@@ -25,7 +25,7 @@ from uuid import UUID
 from sqlalchemy import and_, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.cases import CaseEvent
+from domain.cases import CONDUCT_RECORD_TYPES, CaseEvent
 from domain.credit_status import RecordFact, conduct_horizon, evaluate
 from domain.events import RecordEvent, SubjectRegistered
 from domain.policy import PolicyBook
@@ -33,8 +33,8 @@ from projections.credit_file.projector import CreditFileProjector
 from projections.credit_file.queries import CENTS, RULE_TYPES, record_fact, status_view
 from projections.tables import record_revisions, subject_versions, subjects
 
-CONDUCT_TYPES = ("PenaltyDecided", "DishonestConductRecorded", "CommitmentBreached")
-OTHER_RULE_TYPES = tuple(t for t in RULE_TYPES if t not in CONDUCT_TYPES)
+MAX_VERSION = 2**31 - 1
+OTHER_RULE_TYPES = tuple(t for t in RULE_TYPES if t not in CONDUCT_RECORD_TYPES)
 
 
 def end_of_day(day: date, zone: tzinfo) -> datetime:
@@ -45,13 +45,11 @@ def end_of_day(day: date, zone: tzinfo) -> datetime:
 def known_events(
     events: Iterable[tuple[int, Any]], known_before: datetime
 ) -> Iterator[tuple[int, Any]]:
-    """The events of one stream known before `known_before`: a prefix of the stream, since an
-    event is known no earlier than the ones before it (were a writer's clock behind, its event
-    still came after them)."""
-    known_from = None
+    """The events of one stream known before `known_before`: those up to the first recorded at
+    or after it. A stream is known in order: were a writer's clock behind, its event still came
+    after the ones before it."""
     for position, event in events:
-        known_from = event.timestamp if known_from is None else max(known_from, event.timestamp)
-        if known_from >= known_before:
+        if event.timestamp >= known_before:
             return
         yield position, event
 
@@ -139,18 +137,28 @@ async def status_from_history(
     policy: PolicyBook,
     *,
     zone: tzinfo,
-    stream_version: Callable[[UUID], Awaitable[int | None]],
+    next_recorded: Callable[[UUID, int], Awaitable[datetime | None]],
 ) -> dict[str, Any] | None:
-    """`status_as_of`, from the history tables. `stream_version` gives the subject's latest
-    stored version (None: no such stream), asked only when the history's latest known version
-    of the subject is older than `known_before`, to tell whether events are still unprojected.
-    Raises NotInHistory when the answer needs events the history does not hold."""
+    """`status_as_of`, from the history tables. `next_recorded(subject_id, version)` gives the
+    recorded time of the subject's first stored event after `version` (None: there is none);
+    it is asked only when every version the history holds was known before `known_before`, to
+    tell whether an event not projected yet was known too. Raises NotInHistory when the answer
+    needs events the history does not hold."""
     known_before = known_before.astimezone(UTC)
     versions = subject_versions.c
+    # The first version recorded at or after the cut-off ends what was known before it.
+    first_late = (
+        select(func.min(versions.version))
+        .where(versions.subject_id == subject_id, versions.recorded_at >= known_before)
+        .scalar_subquery()
+    )
     head = (
         select(versions.version, versions.position)
-        .where(versions.subject_id == subject_id, versions.known_from < known_before)
-        .order_by(versions.known_from.desc(), versions.version.desc())
+        .where(
+            versions.subject_id == subject_id,
+            versions.version < func.coalesce(first_late, MAX_VERSION),
+        )
+        .order_by(versions.version.desc())
         .limit(1)
         .subquery()
     )
@@ -175,16 +183,22 @@ async def status_from_history(
             ).where(subjects.c.subject_id == subject_id)
         )
     ).first()
-    if found is None:  # unknown, or not projected yet
-        if await stream_version(subject_id) is None:
-            return None
-        raise NotInHistory(f"subject {subject_id} is not projected yet")
+
+    async def unprojected_before(version: int) -> bool:
+        # If the next event was recorded at or after the cut-off, no later one was known.
+        recorded = await next_recorded(subject_id, version)
+        return recorded is not None and recorded.astimezone(UTC) < known_before
+
+    if found is None:  # no such subject, or not projected yet
+        if await unprojected_before(0):
+            raise NotInHistory(f"subject {subject_id} is not projected yet")
+        return None
     if found.first != 1:
         raise NotInHistory(f"subject {subject_id} was projected before its history was kept")
     if found.version is None:  # registered at or after `known_before`
         return None
-    if found.version == found.last and await stream_version(subject_id) != found.last:
-        raise NotInHistory(f"subject {subject_id} has events not projected yet")
+    if found.version == found.last and await unprojected_before(found.last):
+        raise NotInHistory(f"subject {subject_id} has events before the cut-off not projected")
     return await _evaluate_revisions(
         conn,
         {
@@ -280,7 +294,7 @@ async def _evaluate_revisions(
     # entry's basis; each part comes from a range of the covering index.
     horizon = conduct_horizon(facts, policy, on)
     bases = [f.basis_record_id for f in facts if f.basis_record_id]
-    conduct = and_(standing, revisions.type.in_(CONDUCT_TYPES))
+    conduct = and_(standing, revisions.type.in_(CONDUCT_RECORD_TYPES))
     facts += [
         RecordFact(
             record_id=record_id,

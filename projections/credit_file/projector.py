@@ -3,7 +3,7 @@
 Inserts of a page go out as one executemany per table; follow-ups (exits, revocations,
 corrections) update rows that may be in the same page or already stored. Alongside, the
 bitemporal history: a revision of a record's standing for every event that changes it, and the
-stream version known from each recorded time (for status as of a past time)."""
+stream versions by recorded time (for status as of a past time)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from domain.cases import CaseEvent, ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
 from domain.events import COMMON_FIELDS, RecordEvent, SubjectRegistered
@@ -173,7 +173,7 @@ class CreditFileProjector:
         new_records: dict[UUID, dict[str, Any]] = {}
         stored: dict[UUID, dict[str, Any]] = {}  # rows loaded from the table and changed
         heads: dict[UUID, tuple[int, int]] = {}
-        history = _History(conn, events)
+        history = _History(conn)
 
         def row_of(record_id: UUID) -> dict[str, Any] | None:
             if record_id in new_records:
@@ -337,11 +337,10 @@ def touched_records(event: Any) -> tuple[UUID, ...]:
 
 class _History:
     """The bitemporal rows of one page: a record revision for each event that changes a
-    record's standing (closing the one before), and a subject version row for the last event of
-    each recorded instant. An event counts as known from its recorded time, or from that of an
-    earlier event of its stream if that is later (a writer's clock running behind)."""
+    record's standing (closing the one before), and a subject version row for the registration
+    and for the last event of each run of events recorded at the same instant."""
 
-    def __init__(self, conn: Connection, events: Sequence[tuple[int, Any]]):
+    def __init__(self, conn: Connection):
         self.conn = conn
         self.revisions: dict[UUID, dict[str, Any]] = {}  # the page's latest, per record
         self.new_revisions: list[dict[str, Any]] = []
@@ -349,19 +348,6 @@ class _History:
         self.closed: dict[UUID, int] = {}  # stored revisions this page closes, at which version
         self.versions: list[dict[str, Any]] = []
         self.last: dict[UUID, dict[str, Any]] = {}  # each subject's pending version row
-        subject_ids = {
-            event.originator_id for _, event in events if not isinstance(event, SubjectRegistered)
-        }
-        self.known: dict[UUID, datetime] = {}
-        if subject_ids:
-            self.known = {
-                sid: utc(known) if known.tzinfo else known.replace(tzinfo=UTC)
-                for sid, known in conn.execute(
-                    select(subject_versions.c.subject_id, func.max(subject_versions.c.known_from))
-                    .where(subject_versions.c.subject_id.in_(subject_ids))
-                    .group_by(subject_versions.c.subject_id)
-                )
-            }
 
     def loaded(self, record_id: UUID, row: dict[str, Any]) -> None:
         self.before[record_id] = standing(row)
@@ -399,13 +385,11 @@ class _History:
             self.revisions[record_id] = revision
             self.new_revisions.append(revision)
         subject_id = event.originator_id
-        known = max(utc(event.timestamp), self.known.get(subject_id, utc(event.timestamp)))
-        self.known[subject_id] = known
         row = {
             "subject_id": subject_id,
             "version": version,
             "position": position,
-            "known_from": known,
+            "recorded_at": utc(event.timestamp),
         }
         if isinstance(event, SubjectRegistered):
             # Always kept: a subject whose version 1 is here has its whole history here (a
@@ -413,7 +397,7 @@ class _History:
             self.versions.append(row)
             return
         pending = self.last.get(subject_id)
-        if pending is not None and pending["known_from"] < known:
+        if pending is not None and pending["recorded_at"] != row["recorded_at"]:
             self.versions.append(pending)
         self.last[subject_id] = row
 

@@ -199,8 +199,9 @@ async def test_the_access_log_names_the_axes_of_each_answer(client, services):
 
 
 async def from_history(services, subject_id, known_as_of: date, on: date):
-    async def stream_version(sid: UUID) -> int | None:
-        return services.ledger.stream_version(sid)
+    async def next_recorded(sid: UUID, version: int) -> datetime | None:
+        page = services.ledger.stream_page(sid, after_version=version, limit=1)
+        return page[0][1].timestamp if page else None
 
     async with services.read_engine.connect() as conn:
         return await status_from_history(
@@ -210,7 +211,7 @@ async def from_history(services, subject_id, known_as_of: date, on: date):
             on,
             services.policy,
             zone=services.files.zone,
-            stream_version=stream_version,
+            next_recorded=next_recorded,
         )
 
 
@@ -233,28 +234,53 @@ async def test_the_history_answers_without_the_stream_and_says_what_it_does_not_
         services.files.append(
             subject_id, record_command_adapter.validate_python(body), recorded_by="t"
         )
-    asked = [(date(2026, 4, 10), date(2026, 4, 10)), (date(2026, 11, 20), date(2026, 3, 5))]
+    march, april = date(2026, 3, 31), date(2026, 4, 10)
+    asked = [(march, march), (april, april), (date(2026, 11, 20), date(2026, 3, 5))]
     expected = [folded(services, subject_id, a, v) for a, v in asked]
+    stream_page = services.ledger.stream_page
+
+    def next_event_only(subject_id, *, after_version, limit):
+        assert limit == 1, "the history should answer without reading the stream"
+        return stream_page(subject_id, after_version=after_version, limit=limit)
+
+    monkeypatch.setattr(services.ledger, "stream_page", next_event_only)
+
+    async def answers():
+        return [await from_history(services, subject_id, a, v) for a, v in asked]
 
     with pytest.raises(NotInHistory):
-        await from_history(services, subject_id, *asked[0])
+        await from_history(services, subject_id, march, march)
     services.runner.process_next_page(stop=services.ledger.position_of(subject_id, 3))
-    assert await from_history(services, subject_id, date(2026, 3, 31), date(2026, 3, 31)) == (
-        folded(services, subject_id, date(2026, 3, 31), date(2026, 3, 31))
-    )
+    assert await from_history(services, subject_id, march, march) == expected[0]
     with pytest.raises(NotInHistory):  # the events of 10 April are not all projected yet
-        await from_history(services, subject_id, *asked[0])
+        await from_history(services, subject_id, april, april)
+    services.runner.process_next_page(stop=services.ledger.position_of(subject_id, 4))
+    # the one event not projected yet was recorded after 10 April: it is not needed
+    assert await from_history(services, subject_id, april, april) == expected[1]
     services.runner.catch_up()
-
-    def no_stream(*args, **kwargs):
-        raise AssertionError("the history should answer without reading the stream")
-
-    monkeypatch.setattr(services.ledger, "stream_page", no_stream)
-    assert [await from_history(services, subject_id, a, v) for a, v in asked] == expected
+    assert await answers() == expected
     assert await from_history(services, subject_id, date(2026, 2, 28), date(2026, 2, 28)) is None
     assert await from_history(services, uuid4(), date(2026, 4, 1), date(2026, 4, 1)) is None
     services.runner.rebuild()
-    assert [await from_history(services, subject_id, a, v) for a, v in asked] == expected
+    assert await answers() == expected
+
+
+async def test_an_event_recorded_by_a_clock_behind_is_not_known_before_the_one_it_followed(
+    services, clock
+):
+    clock.moment = beijing("2026-03-01")
+    subject_id = services.files.register(RegisterSubject(**COMPANY), recorded_by="t").subject_id
+    for n, moment in enumerate([beijing("2026-03-05"), beijing("2026-03-04", 20)]):
+        clock.moment = moment  # the second writer's clock is a day behind
+        body = penalty(f"TA-B-{n}", decision_date="2026-03-01")
+        services.files.append(
+            subject_id, record_command_adapter.validate_python(body), recorded_by="t"
+        )
+    services.runner.catch_up()
+    for day, version in ((date(2026, 3, 4), 1), (date(2026, 3, 5), 3)):
+        answer = await from_history(services, subject_id, day, day)
+        assert answer == folded(services, subject_id, day, day)
+        assert answer["version"] == version
 
 
 step = st.one_of(

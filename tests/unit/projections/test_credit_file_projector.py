@@ -195,7 +195,7 @@ def test_each_change_of_a_record_is_a_revision_by_stream_version(engine):
             )
         ]
         versions = [
-            (r.version, r.position, r.known_from.replace(tzinfo=UTC))
+            (r.version, r.position, r.recorded_at.replace(tzinfo=UTC))
             for r in conn.execute(select(subject_versions).order_by(subject_versions.c.version))
         ]
     assert revisions == [
@@ -207,11 +207,13 @@ def test_each_change_of_a_record_is_a_revision_by_stream_version(engine):
     assert versions == [(1, 1, NOW), (3, 3, NOW), (4, 4, later)]
 
 
-def test_an_event_recorded_by_a_clock_behind_is_known_from_the_event_before_it(engine):
+def test_an_event_recorded_by_a_clock_behind_keeps_its_own_time(engine):
+    """Read back, the versions after it are known no earlier than the ones before (as_of)."""
     behind = datetime(2026, 11, 19, tzinfo=UTC)
     project(engine, [registered(), penalty(2, uuid4()), correction(3, uuid4(), "minor", behind)])
     with engine.connect() as conn:
-        known = conn.execute(
-            select(subject_versions.c.known_from).order_by(subject_versions.c.version.desc())
-        ).scalar()
-    assert known.replace(tzinfo=UTC) == NOW
+        versions = [
+            (r.version, r.recorded_at.replace(tzinfo=UTC))
+            for r in conn.execute(select(subject_versions).order_by(subject_versions.c.version))
+        ]
+    assert versions == [(1, NOW), (2, NOW), (3, behind)]
