@@ -161,9 +161,109 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def touched_records(event: Any) -> tuple[UUID, ...]:
+    """The records whose rows an event may change: a new record, and the one it names."""
+    if isinstance(event, CaseEvent):
+        return (event.target_record_id,)
+    if not isinstance(event, RecordEvent):
+        return ()
+    record_type = type(event).__name__
+    target = (
+        getattr(event, ENDING_FIELDS[record_type])
+        if record_type in ENDING_FIELDS
+        else getattr(event, "target_record_id", None)
+    )
+    return (event.record_id,) if target is None else (event.record_id, target)
+
+
+class PageHistory:
+    """The bitemporal rows of one page: a record revision for each event that changes a
+    record's standing (closing the one before), and a subject version row for the registration
+    and for the last event of each run of events recorded at the same instant."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.revisions: dict[UUID, dict[str, Any]] = {}  # the page's latest, per record
+        self.new_revisions: list[dict[str, Any]] = []
+        self.before: dict[UUID, dict[str, Any]] = {}  # standing of rows stored before the page
+        self.closed: dict[UUID, int] = {}  # stored revisions this page closes, at which version
+        self.versions: list[dict[str, Any]] = []
+        self.last: dict[UUID, dict[str, Any]] = {}  # each subject's pending version row
+
+    def loaded(self, record_id: UUID, row: dict[str, Any]) -> None:
+        self.before[record_id] = standing(row)
+
+    def applied(
+        self,
+        position: int,
+        event: Any,
+        record_ids: tuple[UUID, ...],
+        new_records: dict[UUID, dict[str, Any]],
+        stored: dict[UUID, dict[str, Any]],
+    ) -> None:
+        version = event.originator_version
+        for record_id in record_ids:
+            row = new_records.get(record_id) or stored.get(record_id)
+            if row is None:
+                continue
+            now = standing(row)
+            previous = self.revisions.get(record_id)
+            if previous is not None:
+                if {k: previous[k] for k in now} == now:
+                    continue
+                previous["until_version"] = version
+            elif record_id in self.before:
+                if self.before[record_id] == now:
+                    continue
+                self.closed[record_id] = version
+            revision = {
+                "record_id": str(record_id),
+                "from_version": version,
+                "until_version": None,
+                "subject_id": row["subject_id"],
+                **now,
+            }
+            self.revisions[record_id] = revision
+            self.new_revisions.append(revision)
+        subject_id = event.originator_id
+        row = {
+            "subject_id": subject_id,
+            "version": version,
+            "position": position,
+            "recorded_at": utc(event.timestamp),
+        }
+        if isinstance(event, SubjectRegistered):
+            # Always kept: a subject whose version 1 is here has its whole history here (a
+            # store upgraded without a rebuild has none for older subjects).
+            self.versions.append(row)
+            return
+        pending = self.last.get(subject_id)
+        if pending is not None and pending["recorded_at"] != row["recorded_at"]:
+            self.versions.append(pending)
+        self.last[subject_id] = row
+
+    def write(self) -> None:
+        if self.closed:
+            self.conn.execute(
+                update(record_revisions)
+                .where(
+                    record_revisions.c.record_id == bindparam("b_record_id"),
+                    record_revisions.c.until_version.is_(None),
+                )
+                .values(until_version=bindparam("b_until")),
+                [{"b_record_id": str(rid), "b_until": v} for rid, v in self.closed.items()],
+            )
+        if self.new_revisions:
+            self.conn.execute(insert(record_revisions), self.new_revisions)
+        rows = self.versions + list(self.last.values())
+        if rows:
+            self.conn.execute(insert(subject_versions), rows)
+
+
 class CreditFileProjector:
     name = "credit_file"
     tables = (subjects, records, record_revisions, subject_versions)
+    page_history = PageHistory
 
     def __init__(self, policy: PolicyBook):
         self.policy = policy
@@ -173,7 +273,7 @@ class CreditFileProjector:
         new_records: dict[UUID, dict[str, Any]] = {}
         stored: dict[UUID, dict[str, Any]] = {}  # rows loaded from the table and changed
         heads: dict[UUID, tuple[int, int]] = {}
-        history = _History(conn)
+        history = self.page_history(conn)
 
         def row_of(record_id: UUID) -> dict[str, Any] | None:
             if record_id in new_records:
@@ -318,102 +418,3 @@ def _clip_publication(row: dict[str, Any]) -> None:
         return
     if row["publish_until"] is None or row["ended_on"] < row["publish_until"]:
         row["publish_until"] = max(row["ended_on"], row["publish_from"])
-
-
-def touched_records(event: Any) -> tuple[UUID, ...]:
-    """The records whose rows an event may change: a new record, and the one it names."""
-    if isinstance(event, CaseEvent):
-        return (event.target_record_id,)
-    if not isinstance(event, RecordEvent):
-        return ()
-    record_type = type(event).__name__
-    target = (
-        getattr(event, ENDING_FIELDS[record_type])
-        if record_type in ENDING_FIELDS
-        else getattr(event, "target_record_id", None)
-    )
-    return (event.record_id,) if target is None else (event.record_id, target)
-
-
-class _History:
-    """The bitemporal rows of one page: a record revision for each event that changes a
-    record's standing (closing the one before), and a subject version row for the registration
-    and for the last event of each run of events recorded at the same instant."""
-
-    def __init__(self, conn: Connection):
-        self.conn = conn
-        self.revisions: dict[UUID, dict[str, Any]] = {}  # the page's latest, per record
-        self.new_revisions: list[dict[str, Any]] = []
-        self.before: dict[UUID, dict[str, Any]] = {}  # standing of rows stored before the page
-        self.closed: dict[UUID, int] = {}  # stored revisions this page closes, at which version
-        self.versions: list[dict[str, Any]] = []
-        self.last: dict[UUID, dict[str, Any]] = {}  # each subject's pending version row
-
-    def loaded(self, record_id: UUID, row: dict[str, Any]) -> None:
-        self.before[record_id] = standing(row)
-
-    def applied(
-        self,
-        position: int,
-        event: Any,
-        record_ids: tuple[UUID, ...],
-        new_records: dict[UUID, dict[str, Any]],
-        stored: dict[UUID, dict[str, Any]],
-    ) -> None:
-        version = event.originator_version
-        for record_id in record_ids:
-            row = new_records.get(record_id) or stored.get(record_id)
-            if row is None:
-                continue
-            now = standing(row)
-            previous = self.revisions.get(record_id)
-            if previous is not None:
-                if {k: previous[k] for k in now} == now:
-                    continue
-                previous["until_version"] = version
-            elif record_id in self.before:
-                if self.before[record_id] == now:
-                    continue
-                self.closed[record_id] = version
-            revision = {
-                "record_id": str(record_id),
-                "from_version": version,
-                "until_version": None,
-                "subject_id": row["subject_id"],
-                **now,
-            }
-            self.revisions[record_id] = revision
-            self.new_revisions.append(revision)
-        subject_id = event.originator_id
-        row = {
-            "subject_id": subject_id,
-            "version": version,
-            "position": position,
-            "recorded_at": utc(event.timestamp),
-        }
-        if isinstance(event, SubjectRegistered):
-            # Always kept: a subject whose version 1 is here has its whole history here (a
-            # store upgraded without a rebuild has none for older subjects).
-            self.versions.append(row)
-            return
-        pending = self.last.get(subject_id)
-        if pending is not None and pending["recorded_at"] != row["recorded_at"]:
-            self.versions.append(pending)
-        self.last[subject_id] = row
-
-    def write(self) -> None:
-        if self.closed:
-            self.conn.execute(
-                update(record_revisions)
-                .where(
-                    record_revisions.c.record_id == bindparam("b_record_id"),
-                    record_revisions.c.until_version.is_(None),
-                )
-                .values(until_version=bindparam("b_until")),
-                [{"b_record_id": str(rid), "b_until": v} for rid, v in self.closed.items()],
-            )
-        if self.new_revisions:
-            self.conn.execute(insert(record_revisions), self.new_revisions)
-        rows = self.versions + list(self.last.values())
-        if rows:
-            self.conn.execute(insert(subject_versions), rows)
