@@ -166,6 +166,8 @@ def _folded(services, subject_id: UUID, known_before: datetime, on: date) -> dic
     while page := services.ledger.stream_page(subject_id, after_version=after, limit=1000):
         events += page
         after = page[-1][1].originator_version
+        if page[-1][1].timestamp >= known_before:  # nothing after it was known by then
+            break
     return status_as_of(events, known_before, on, services.policy, zone=services.files.zone)
 
 

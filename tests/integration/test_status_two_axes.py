@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.queries.subjects import _status_at
 from domain.cases import CaseAccepted, RepairApproved, RepairEligibility, RepairRevoked
 from domain.errors import DomainError
 from projections.credit_file.as_of import (
@@ -263,6 +264,29 @@ async def test_the_history_answers_without_the_stream_and_says_what_it_does_not_
     assert await from_history(services, uuid4(), date(2026, 4, 1), date(2026, 4, 1)) is None
     services.runner.rebuild()
     assert await answers() == expected
+
+
+async def test_the_endpoint_folds_the_events_the_history_does_not_hold_yet(services, clock):
+    clock.moment = beijing("2026-03-01")
+    subject_id = services.files.register(RegisterSubject(**COMPANY), recorded_by="t").subject_id
+    for n, day in enumerate(["2026-03-02", "2026-05-10", "2026-07-01"]):
+        clock.moment = beijing(day)
+        body = penalty(f"TA-F-{n}", decision_date=day, severity="general")
+        services.files.append(
+            subject_id, record_command_adapter.validate_python(body), recorded_by="t"
+        )
+    assert services.runner.position() == 0  # nothing projected: every answer is a fold
+    for known_as_of, on in [
+        (date(2026, 3, 2), date(2026, 3, 2)),
+        (date(2026, 6, 1), date(2026, 7, 2)),
+    ]:
+        answer = await _status_at(services, subject_id, known_as_of, on)
+        assert answer == {
+            **folded(services, subject_id, known_as_of, on),
+            "known_as_of": known_as_of,
+        }
+    assert answer["published_records"]["by_family"] == {"penalty": 2}
+    assert await _status_at(services, subject_id, date(2026, 2, 28), date(2026, 2, 28)) is None
 
 
 async def test_an_event_recorded_by_a_clock_behind_is_not_known_before_the_one_it_followed(
