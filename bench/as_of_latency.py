@@ -29,10 +29,10 @@ from pathlib import Path
 import httpx
 
 from api.app import create_app
-from api.queries.subjects import _folded, _status, _status_at
+from api.queries.subjects import _status, _status_at
 from bench.fixtures import AUTHORITY_CODE, long_credit_file, machine, scratch_postgres
 from projections.cases.projector import CaseProjector
-from projections.credit_file.as_of import end_of_day
+from projections.credit_file.as_of import end_of_day, status_as_of
 from projections.credit_file.projector import CreditFileProjector, PageHistory
 from projections.runner import ProjectionRunner
 from service.access.access_log import AccessEntry
@@ -74,7 +74,14 @@ async def measure(services, settings, subject_id, pairs, folds: int) -> list[str
     fold = []
     for known_as_of, on in pairs[:folds]:
         started = time.perf_counter()
-        expected = _folded(services, subject_id, end_of_day(known_as_of, services.files.zone), on)
+        events = services.ledger.stream_page(subject_id, after_version=0, limit=1_000_000)
+        expected = status_as_of(
+            events,
+            end_of_day(known_as_of, services.files.zone),
+            on,
+            services.policy,
+            zone=services.files.zone,
+        )
         fold.append(time.perf_counter() - started)
         assert await _status_at(services, subject_id, known_as_of, on) == {
             **expected,
