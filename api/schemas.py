@@ -84,8 +84,18 @@ class Status(BaseModel):
     published_records: PublishedCounts
     version: int = Field(description="the subject's stream version this answer reflects")
     last_position: int = Field(description="log position of the subject's latest event")
-    position: int = Field(description="log position the read models had reached")
-    evaluated_on: date
+    position: int = Field(
+        description="log position the answer reflects: the read models' for a status now, the "
+        "subject's latest known event's for one as of a past day"
+    )
+    known_as_of: date = Field(
+        description="knowledge axis: the answer is built from what was recorded by the end of "
+        "this day (today: everything recorded so far)"
+    )
+    evaluated_on: date = Field(
+        description="valid axis: the day the rules were applied for, under the policy in "
+        "force that day"
+    )
 
 
 class Publication(BaseModel):

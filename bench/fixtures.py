@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -9,14 +10,21 @@ import platform
 import random
 import subprocess
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
 
 import psycopg
 from sqlalchemy import make_url
 
+from domain.cases import CaseAccepted, RepairApproved, RepairEligibility, RepairRevoked
 from domain.codes import make_uscc
+from domain.errors import DomainError
+from service.clock import FixedClock
+from service.commands import RegisterSubject, record_command_adapter
+from service.credit_files import BatchItem, CreditFiles, StreamCache
 from service.database import Database
 from service.migrations import upgrade
 
@@ -98,3 +106,259 @@ def machine() -> str:
         f"{platform.machine()}, {cpu} cores, Python {platform.python_version()}, "
         f"PostgreSQL at {make_url(ADMIN_URL).host}"
     )
+
+
+def long_credit_file(
+    files: CreditFiles, clock: FixedClock, *, events: int = 10_000, seed: int = 1
+) -> UUID:
+    """One enterprise with a long history: `events` events recorded over three years up to the
+    clock's now, a day's records appended as one batch (each recorded 0-10 days after its
+    decision). Licences, penalties, conduct, interviews, commitments and their outcomes,
+    ratings, list entries and exits, corrections, revocations and repair cases, so an as-of
+    fold has every kind of follow-up to apply. The clock is restored when done."""
+    rng = random.Random(seed)
+    original = clock.moment
+    zone = files.zone
+    end = original.astimezone(zone).date()
+    start = end - timedelta(days=3 * 365)
+    company = RegisterSubject(
+        kind="enterprise",
+        code=enterprise_code(9_000_000 + seed),
+        name=f"河南长运集团物流有限公司{seed}",
+        region_code="410105",
+        sectors=["road_transport", "highway_construction"],
+    )
+    subject_id = files.subject_id_for_code(files.normalise(company))
+    kinds: dict[str, list[UUID]] = defaultdict(list)  # record ids by type, for follow-ups
+    closed: set[UUID] = set()
+    repairs: list[tuple[UUID, int]] = []  # (case id, steps taken)
+    days = (end - start).days + 1
+    per_day = max(1, events // days + 1)
+    serial = 0
+    cache = StreamCache()
+
+    def common(decided: date) -> dict:
+        nonlocal serial
+        serial += 1
+        return {
+            "decision_date": decided.isoformat(),
+            "authority_name": "郑州市交通运输综合执法支队",
+            "authority_code": AUTHORITY_CODE,
+            "source_ref": f"郑交〔{decided.year}〕{serial:06d}号",
+        }
+
+    def record(day: date) -> dict | None:
+        decided = max(start, day - timedelta(days=rng.randint(0, 10)))
+        roll = rng.random()
+        base = common(decided)
+        if roll < 0.25:
+            return {
+                **base,
+                "type": "LicenceGranted",
+                "licence_type": "普通",
+                "document_name": "道路运输证",
+                "content": f"豫A{rng.randint(10000, 99999)} 道路普通货物运输",
+                "valid_from": decided.isoformat(),
+                "valid_until": (decided + timedelta(days=rng.choice([365, 730, 1460]))).isoformat(),
+            }
+        if roll < 0.58:
+            return {
+                **base,
+                "type": "PenaltyDecided",
+                "severity": rng.choices(["minor", "general", "serious"], [5, 4, 1])[0],
+                "procedure": rng.choice(["general", "simplified"]),
+                "violation_type": "超限运输",
+                "facts": "车辆超限运输",
+                "legal_basis": "《公路安全保护条例》第六十四条",
+                "penalty_categories": ["罚款"],
+                "content": "罚款人民币贰仟元",
+                "fine_amount": "0.2",
+            }
+        if roll < 0.66:
+            return {
+                **base,
+                "type": "DishonestConductRecorded",
+                "severity": rng.choices(["minor", "general", "serious"], [6, 3, 1])[0],
+                "conduct_type": "拒载",
+                "description": "无正当理由拒绝运输",
+            }
+        if roll < 0.72:
+            return {**base, "type": "InterviewHeld", "interview_type": "prompt", "matter": "超限"}
+        if roll < 0.76:
+            return {
+                **base,
+                "type": "CommitmentMade",
+                "commitment_type": "deficiency_tolerant",
+                "content": "三十日内补齐材料",
+                "due_date": (decided + timedelta(days=rng.randint(10, 90))).isoformat(),
+            }
+        open_commitments = [r for r in kinds["CommitmentMade"] if r not in closed]
+        if roll < 0.78 and open_commitments:
+            target = rng.choice(open_commitments)
+            closed.add(target)
+            if rng.random() < 0.1:
+                return {
+                    **base,
+                    "type": "CommitmentBreached",
+                    "commitment_record_id": str(target),
+                    "severity": "general",
+                    "description": "未按期补齐材料",
+                }
+            return {**base, "type": "CommitmentFulfilled", "commitment_record_id": str(target)}
+        conduct = kinds["PenaltyDecided"] + kinds["DishonestConductRecorded"]
+        if roll < 0.82 and conduct:
+            return {
+                **base,
+                "type": "RecordCorrected",
+                "target_record_id": str(rng.choice(conduct)),
+                "changes": {"severity": rng.choice(["minor", "general", "serious"])},
+                "reason": "更正",
+            }
+        if roll < 0.835 and conduct:
+            return {
+                **base,
+                "type": "RecordRevoked",
+                "target_record_id": str(rng.choice(conduct)),
+                "reason": "复议撤销",
+            }
+        open_licences = [r for r in kinds["LicenceGranted"] if r not in closed]
+        if roll < 0.85 and open_licences:
+            target = rng.choice(open_licences)
+            closed.add(target)
+            return {
+                **base,
+                "type": "LicenceRevoked",
+                "reason": "停业",
+                "licence_record_id": str(target),
+            }
+        if roll < 0.87:
+            return {
+                **base,
+                "type": "JointMeasureApplied",
+                "measure_type": "punishment",
+                "measure": "限制参加招投标",
+                "applying_agency": "郑州市发展和改革委员会",
+                "matter": "招标",
+            }
+        if roll < 0.875:
+            return {**base, "type": "CommendationGranted", "title": "诚信典型"}
+        if roll < 0.89:
+            scheme, grade, score = rng.choice(
+                [
+                    ("highway_construction", "A", "88"),
+                    ("highway_construction", "AA", "96"),
+                    ("sector_default", "B", "80"),
+                ]
+            )
+            return {
+                **base,
+                "type": "RatingIssued",
+                "scheme": scheme,
+                "grade": grade,
+                "score": score,
+                "valid_from": decided.isoformat(),
+                "valid_until": (decided + timedelta(days=365)).isoformat(),
+            }
+        open_lists = [r for r in kinds["ListEntered"] if r not in closed]
+        if roll < 0.895 and open_lists:
+            target = rng.choice(open_lists)
+            closed.add(target)
+            return {**base, "type": "ListExited", "entry_record_id": str(target), "reason": "期满"}
+        if roll < 0.90 and not open_lists:
+            return {
+                **base,
+                "type": "ListEntered",
+                "list_type": rng.choice(["black", "red"]),
+                "basis": "严重超限超载",
+                "planned_end": (decided + timedelta(days=rng.randint(200, 900))).isoformat(),
+            }
+        return None
+
+    def repair_cases(subject) -> None:
+        """Move each open repair case on by one step (accept, approve, now and then revoke
+        the repair), and now and then apply for a new one."""
+        for n, (case_id, steps) in enumerate(repairs):
+            if steps >= 3 or rng.random() < 0.5:
+                continue
+            if steps == 1:
+                subject.take_case_step(case_id, CaseAccepted, by=AUTHORITY_CODE, recorded_at=now())
+                repairs[n] = (case_id, 2)
+            else:
+                subject.take_case_step(
+                    case_id, RepairApproved, by=AUTHORITY_CODE, recorded_at=now(), reasons="准予"
+                )
+                repairs[n] = (case_id, 3)
+                if rng.random() < 0.1:
+                    subject.take_case_step(
+                        case_id, RepairRevoked, by=AUTHORITY_CODE, recorded_at=now(), reasons="虚假"
+                    )
+        if kinds["PenaltyDecided"] and rng.random() < 0.05:
+            case_id = uuid.uuid4()
+            with contextlib.suppress(DomainError):  # already repaired, revoked or in a case
+                subject.apply_for_repair(
+                    case_id=case_id,
+                    case_number=f"XF{case_id.hex[:12]}",
+                    query_code_hash="0" * 64,
+                    target_record_id=rng.choice(kinds["PenaltyDecided"]),
+                    corrections=["罚款已缴纳"],
+                    commitment_signed=True,
+                    evidence=[],
+                    applicant="申请人",
+                    eligibility=RepairEligibility("PenaltyDecided", True, None),
+                    today=now().astimezone(zone).date(),
+                    recorded_at=now(),
+                )
+                repairs.append((case_id, 1))
+
+    def now() -> datetime:
+        return clock.moment
+
+    def version() -> int:
+        kept = cache.take({subject_id})
+        cache.keep(list(kept.values()))
+        return kept[subject_id].version if kept else 0
+
+    try:
+        day = start
+        while day <= end:
+            clock.moment = datetime.combine(day, time(9, 0), tzinfo=zone) + timedelta(
+                minutes=rng.randint(0, 480)
+            )
+            clock.moment = min(clock.moment, original)
+            left = events - version()
+            if left <= 0:
+                break
+            bodies = [b for _ in range(min(per_day, left)) if (b := record(day))]
+            if bodies:
+                outcomes = files.append_batch(
+                    [
+                        BatchItem(n, company, record_command_adapter.validate_python(body))
+                        for n, body in enumerate(bodies, start=1)
+                    ],
+                    recorded_by="bench",
+                    cache=cache,
+                )
+                for body, outcome in zip(bodies, outcomes, strict=True):
+                    if outcome.status == "accepted" and outcome.record_id is not None:
+                        kinds[body["type"]].append(outcome.record_id)
+            if version() and events - version() > 3:
+                clock.moment += timedelta(minutes=1)
+                subject = cache.take({subject_id})[subject_id]
+                repair_cases(subject)
+                if subject.pending_events:
+                    files.ledger.save(subject)
+                cache.keep([subject])
+            day += timedelta(days=1)
+        while (left := events - version()) > 0:  # top up to the exact count, on the last day
+            bodies = [b for _ in range(left) if (b := record(end))][:left]
+            files.append_batch(
+                [
+                    BatchItem(n, company, record_command_adapter.validate_python(body))
+                    for n, body in enumerate(bodies, start=1)
+                ],
+                recorded_by="bench",
+                cache=cache,
+            )
+    finally:
+        clock.moment = original
+    return subject_id

@@ -132,6 +132,28 @@ def evaluate(facts: list[RecordFact], book: PolicyBook, on: date) -> CreditStatu
     )
 
 
+def conduct_horizon(others: list[RecordFact], book: PolicyBook, on: date) -> date:
+    """The day after which a conduct record decided by `on` may weigh on the status that day
+    (the watch-list and warning windows, deductions since a rating in force). An older one
+    counts only while it is published (supervision tier) or as a list entry's basis: anything
+    else `evaluate` would not look at. `others` are the non-conduct facts (the ratings)."""
+    policy = book.for_day(on)
+    horizon = add_months(
+        on, -max(policy.lists.watch.window_months, policy.warnings.repeat_window_months)
+    )
+    for f in others:
+        if (
+            f.type == "RatingIssued"
+            and f.state == "active"
+            and f.decision_date <= on
+            and f.valid_from is not None
+            and f.valid_until is not None
+            and f.valid_from <= on < f.valid_until
+        ):
+            horizon = min(horizon, f.decision_date)
+    return horizon
+
+
 def _grade(
     name: str, scheme: Scheme, known: list[RecordFact], on: date, on_black: bool
 ) -> GradeResult | None:
@@ -271,7 +293,9 @@ def _warnings(
             )
         )
     for f in known:
-        if f.type != "CommitmentMade" or f.due_date is None or f.ended_on is not None:
+        if f.type != "CommitmentMade" or f.due_date is None:
+            continue
+        if f.ended_on is not None and f.ended_on <= on:  # fulfilled or breached by then
             continue
         days_left = (f.due_date - on).days
         if days_left < 0:

@@ -63,6 +63,8 @@ records = Table(
     Column("publish_from", Date),
     Column("publish_until", Date),
     Column("state", String(10), nullable=False),  # "active" | "revoked" | "repaired"
+    # When the repair in force was approved (recorded time): the record counted until then.
+    Column("repaired_at", DateTime(timezone=True)),
     Column("revoked_by", Uuid),
     Column("ended_on", Date),  # a list exit, licence revocation or commitment outcome
     Column("ended_by", Uuid),
@@ -103,4 +105,82 @@ cases = Table(
     Index("cases_status", "status"),
 )
 
-READ_MODEL_TABLES = (subjects, records, cases)
+# Bitemporal history of the credit file, for status as of a recorded time on a valid day: each
+# row is a record's standing from the stream version of the event that gave it (from_version)
+# to the version of the event that changed it next (until_version; NULL: still current).
+record_revisions = Table(
+    "record_revisions",
+    metadata,
+    # Record ids as text: read back by the thousand, they need no conversion.
+    Column("record_id", String(36), primary_key=True),
+    Column("from_version", Integer, primary_key=True),
+    Column("until_version", Integer),
+    Column("subject_id", Uuid, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("family", String(30), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("repaired_at", DateTime(timezone=True)),
+    Column("severity", String(10)),
+    Column("procedure", String(20)),
+    Column("decision_date", Date, nullable=False),
+    Column("publish_from", Date),
+    Column("publish_until", Date),
+    Column("ended_on", Date),
+    Column("list_type", String(10)),
+    Column("basis", Text),
+    Column("planned_end", Date),
+    Column("basis_record_id", String(36)),
+    Column("scheme", String(40)),
+    Column("grade", String(4)),
+    Column("score", Numeric(6, 2)),
+    Column("valid_from", Date),
+    Column("valid_until", Date),
+    Column("due_date", Date),
+    Column("authority_name", String(200), nullable=False),
+    # Both indexes cover their query, so that a subject with a long history is answered from
+    # the index alone: published counts by family, and the conduct records the rules read.
+    Index(
+        "record_revisions_published",
+        "subject_id",
+        "family",
+        "decision_date",
+        "publish_from",
+        "publish_until",
+        "from_version",
+        "until_version",
+        "state",
+        "repaired_at",
+    ),
+    Index(
+        "record_revisions_by_type",
+        "subject_id",
+        "type",
+        "decision_date",
+        "from_version",
+        "until_version",
+        "state",
+        "repaired_at",
+        "severity",
+        "procedure",
+        "publish_from",
+        "publish_until",
+        "record_id",
+    ),
+)
+
+# A subject's stream versions by recorded time: the registration and the last event of each
+# run recorded at the same instant. An event is known once it and every event before it in the
+# stream were recorded, so the version known before time T is the last one before the first
+# row recorded at or after T (a writer's clock running behind cannot make an event known
+# before the ones it followed).
+subject_versions = Table(
+    "subject_versions",
+    metadata,
+    Column("subject_id", Uuid, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("subject_versions_recorded_at", "subject_id", "recorded_at", "version"),
+)
+
+READ_MODEL_TABLES = (subjects, records, cases, record_revisions, subject_versions)

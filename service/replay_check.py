@@ -24,7 +24,13 @@ from service.database import Database
 from service.migrations import upgrade
 from service.read_store import sync_engine
 
-SUBJECT_KEYS = {"subjects": "subject_id", "records": "subject_id", "cases": "subject_id"}
+SUBJECT_KEYS = {
+    "subjects": "subject_id",
+    "records": "subject_id",
+    "cases": "subject_id",
+    "record_revisions": "subject_id",
+    "subject_versions": "subject_id",
+}
 
 
 @dataclass(frozen=True)
@@ -104,9 +110,13 @@ def verify_read_models(
 
 
 def _rows(engine, table) -> dict[str, dict[str, Any]]:
-    key = next(iter(table.primary_key.columns))
+    """Rows by primary key (columns joined by "/" where the key has several)."""
+    keys = [column.name for column in table.primary_key.columns]
     with engine.connect() as conn:
-        return {str(row[key.name]): dict(row) for row in conn.execute(select(table)).mappings()}
+        return {
+            "/".join(str(row[key]) for key in keys): dict(row)
+            for row in conn.execute(select(table)).mappings()
+        }
 
 
 def _compare(live_engine, replay_engine, events: int) -> ReplayReport:

@@ -26,6 +26,8 @@ STORE_TABLES = (
     "credit_snapshots",
     "subjects",
     "records",
+    "record_revisions",
+    "subject_versions",
     "projection_tracking",
     "cases",
     "api_clients",

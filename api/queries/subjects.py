@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -23,13 +23,21 @@ from api.schemas import (
 )
 from domain import codes
 from projections.credit_file import queries
-from projections.credit_file.as_of import status_as_of
+from projections.credit_file.as_of import (
+    NotInHistory,
+    end_of_day,
+    status_as_of,
+    status_from_history,
+)
 
 router = APIRouter(prefix="/v1", tags=["querying"], dependencies=[require(READ), ReadYourWrites])
 
 
 def _etag(status: dict) -> str:
-    return f'W/"{status["version"]}-{status["evaluated_on"].isoformat()}"'
+    days = status["evaluated_on"].isoformat()
+    if status["known_as_of"] != status["evaluated_on"]:
+        days = f"{status['known_as_of'].isoformat()}-{days}"
+    return f'W/"{status["version"]}-{days}"'
 
 
 async def _status(services, subject_id: UUID, today) -> dict | None:
@@ -37,7 +45,7 @@ async def _status(services, subject_id: UUID, today) -> dict | None:
         found, position = await queries.statuses(conn, [subject_id], today, services.policy)
     if subject_id not in found:
         return None
-    return {**found[subject_id], "position": position, "evaluated_on": today}
+    return {**found[subject_id], "position": position, "known_as_of": today, "evaluated_on": today}
 
 
 def _summary(status: dict) -> dict:
@@ -76,37 +84,91 @@ async def subject_status(
     as_of: Annotated[
         date | None,
         Query(
-            description="answer as on this past day: what was recorded by its end, under "
-            "the policy in force then"
+            description="knowledge cut-off: answer from what was recorded by the end of this "
+            "day (default: everything recorded so far)"
+        ),
+    ] = None,
+    valid_at: Annotated[
+        date | None,
+        Query(
+            description="the day the rules are applied for, under the policy in force then "
+            "(default: the as_of day, or today)"
         ),
     ] = None,
 ):
-    """The subject's credit status now (or as of a past day): grades with their adjustments,
-    list memberships, supervision tier, warnings and published record counts."""
-    if as_of is not None and as_of > today:
-        raise Problem(422, "validation-error", f"as_of {as_of} is in the future")
-    if as_of is None or as_of == today:
+    """The subject's credit status now, or on two time axes: as known by the end of `as_of`,
+    in force on `valid_at`. Grades with their adjustments, list memberships, supervision tier,
+    warnings and published record counts."""
+    for name, day in (("as_of", as_of), ("valid_at", valid_at)):
+        if day is not None and day > today:
+            raise Problem(
+                422,
+                "validation-error",
+                f"{name} {day} is in the future (today is {today}): the service answers what "
+                "was recorded and what was in force, not forecasts",
+            )
+    known_as_of = as_of or today
+    on = valid_at or known_as_of
+    if known_as_of == today and on == today:
         status = await _status(services, subject_id, today)
     else:
-        status = await run_in_threadpool(_status_as_of, services, subject_id, as_of)
+        status = await _status_at(services, subject_id, known_as_of, on)
     if status is None:
         raise Problem(
             404,
             "subject-not-found",
             f"no subject {subject_id}" + (f" was known on {as_of}" if as_of else ""),
         )
-    action = "status" if as_of is None else "status_as_of"
-    await log_reads(services, caller, why, action, {subject_id: _summary(status)})
+    action = {
+        (False, False): "status",
+        (True, False): "status_as_of",
+        (False, True): "status_valid_at",
+        (True, True): "status_as_of_valid_at",
+    }[as_of is not None, valid_at is not None]
+    summary = _summary(status)
+    if action != "status":
+        summary |= {"known_as_of": known_as_of.isoformat(), "evaluated_on": on.isoformat()}
+    await log_reads(services, caller, why, action, {subject_id: summary})
     return _answer(request, status)
 
 
-def _status_as_of(services, subject_id: UUID, as_of: date) -> dict | None:
+async def _status_at(services, subject_id: UUID, known_as_of: date, on: date) -> dict | None:
+    """What was recorded by the end of `known_as_of`, evaluated for `on`: from the bitemporal
+    history, or by folding the subject's events where the history does not hold them yet."""
+    zone = services.files.zone
+    known_before = end_of_day(known_as_of, zone)
+
+    def recorded_after(sid: UUID, version: int) -> datetime | None:
+        page = services.ledger.stream_page(sid, after_version=version, limit=1)
+        return page[0][1].timestamp if page else None
+
+    async def next_recorded(sid: UUID, version: int) -> datetime | None:
+        return await run_in_threadpool(recorded_after, sid, version)
+
+    try:
+        async with services.read_engine.connect() as conn:
+            status = await status_from_history(
+                conn,
+                subject_id,
+                known_before,
+                on,
+                services.policy,
+                zone=zone,
+                next_recorded=next_recorded,
+            )
+    except NotInHistory:
+        status = await run_in_threadpool(_folded, services, subject_id, known_before, on)
+    return None if status is None else {**status, "known_as_of": known_as_of}
+
+
+def _folded(services, subject_id: UUID, known_before: datetime, on: date) -> dict | None:
     events, after = [], 0
     while page := services.ledger.stream_page(subject_id, after_version=after, limit=1000):
         events += page
         after = page[-1][1].originator_version
-    end_of_day = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=services.files.zone)
-    return status_as_of(events, end_of_day, as_of, services.policy)
+        if page[-1][1].timestamp >= known_before:  # nothing after it was known by then
+            break
+    return status_as_of(events, known_before, on, services.policy, zone=services.files.zone)
 
 
 @router.post("/subjects:lookup", response_model=Status)
@@ -162,7 +224,9 @@ async def batch_status(
                 )
             )
         else:
-            status = Status(**found[subject_id], position=position, evaluated_on=today)
+            status = Status(
+                **found[subject_id], position=position, known_as_of=today, evaluated_on=today
+            )
             results.append(
                 BatchStatusItem(index=index, code_masked=masked, found=True, status=status)
             )

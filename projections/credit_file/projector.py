@@ -1,13 +1,15 @@
 """Events in, rows out: subjects and records, applied a page at a time (asynchronous projection).
 
 Inserts of a page go out as one executemany per table; follow-ups (exits, revocations,
-corrections) update rows that may be in the same page or already stored."""
+corrections) update rows that may be in the same page or already stored. Alongside, the
+bitemporal history: a revision of a record's standing for every event that changes it, and the
+stream versions by recorded time (for status as of a past time)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -18,7 +20,7 @@ from domain.cases import CaseEvent, ObjectionFiled, ObjectionResolved, RepairApp
 from domain.events import COMMON_FIELDS, RecordEvent, SubjectRegistered
 from domain.policy import PolicyBook
 from domain.publication import record_window
-from projections.tables import records, subjects
+from projections.tables import record_revisions, records, subject_versions, subjects
 
 DATE_FIELDS = frozenset(
     {
@@ -57,6 +59,7 @@ SUMMARY_FIELDS = {
 UPDATABLE = (
     "objection_case",
     "state",
+    "repaired_at",
     "revoked_by",
     "ended_on",
     "ended_by",
@@ -120,9 +123,147 @@ def derived_columns(
     }
 
 
+def standing(row: dict[str, Any]) -> dict[str, Any]:
+    """What a record row says for the status rules and publication counts (a revision's
+    content): the row's columns plus the detail fields the rules read."""
+    details = row["details"]
+    return {
+        "type": row["type"],
+        "family": row["family"],
+        "state": row["state"],
+        "repaired_at": row["repaired_at"],
+        "severity": row["severity"],
+        "procedure": details.get("procedure"),
+        "decision_date": row["decision_date"],
+        "publish_from": row["publish_from"],
+        "publish_until": row["publish_until"],
+        "ended_on": row["ended_on"],
+        "list_type": row["list_type"],
+        "basis": details.get("basis"),
+        "planned_end": _day(details.get("planned_end")),
+        "basis_record_id": details.get("basis_record_id"),
+        "scheme": row["scheme"],
+        "grade": row["grade"],
+        "score": row["score"],
+        "valid_from": row["valid_from"],
+        "valid_until": row["valid_until"],
+        "due_date": _day(details.get("due_date")),
+        "authority_name": row["authority_name"],
+    }
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def utc(moment: datetime) -> datetime:
+    """Recorded times are stored in UTC (SQLite keeps no zone: comparisons need one)."""
+    return moment.astimezone(UTC)
+
+
+def touched_records(event: Any) -> tuple[UUID, ...]:
+    """The records whose rows an event may change: a new record, and the one it names."""
+    if isinstance(event, CaseEvent):
+        return (event.target_record_id,)
+    if not isinstance(event, RecordEvent):
+        return ()
+    record_type = type(event).__name__
+    target = (
+        getattr(event, ENDING_FIELDS[record_type])
+        if record_type in ENDING_FIELDS
+        else getattr(event, "target_record_id", None)
+    )
+    return (event.record_id,) if target is None else (event.record_id, target)
+
+
+class PageHistory:
+    """The bitemporal rows of one page: a record revision for each event that changes a
+    record's standing (closing the one before), and a subject version row for the registration
+    and for the last event of each run of events recorded at the same instant."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.revisions: dict[UUID, dict[str, Any]] = {}  # the page's latest, per record
+        self.new_revisions: list[dict[str, Any]] = []
+        self.before: dict[UUID, dict[str, Any]] = {}  # standing of rows stored before the page
+        self.closed: dict[UUID, int] = {}  # stored revisions this page closes, at which version
+        self.versions: list[dict[str, Any]] = []
+        self.last: dict[UUID, dict[str, Any]] = {}  # each subject's pending version row
+
+    def loaded(self, record_id: UUID, row: dict[str, Any]) -> None:
+        self.before[record_id] = standing(row)
+
+    def applied(
+        self,
+        position: int,
+        event: Any,
+        record_ids: tuple[UUID, ...],
+        new_records: dict[UUID, dict[str, Any]],
+        stored: dict[UUID, dict[str, Any]],
+    ) -> None:
+        version = event.originator_version
+        for record_id in record_ids:
+            row = new_records.get(record_id) or stored.get(record_id)
+            if row is None:
+                continue
+            now = standing(row)
+            previous = self.revisions.get(record_id)
+            if previous is not None:
+                if {k: previous[k] for k in now} == now:
+                    continue
+                previous["until_version"] = version
+            elif record_id in self.before:
+                if self.before[record_id] == now:
+                    continue
+                self.closed[record_id] = version
+            revision = {
+                "record_id": str(record_id),
+                "from_version": version,
+                "until_version": None,
+                "subject_id": row["subject_id"],
+                **now,
+            }
+            self.revisions[record_id] = revision
+            self.new_revisions.append(revision)
+        subject_id = event.originator_id
+        row = {
+            "subject_id": subject_id,
+            "version": version,
+            "position": position,
+            "recorded_at": utc(event.timestamp),
+        }
+        if isinstance(event, SubjectRegistered):
+            # Always kept: a subject whose version 1 is here has its whole history here (a
+            # store upgraded without a rebuild has none for older subjects).
+            self.versions.append(row)
+            return
+        pending = self.last.get(subject_id)
+        if pending is not None and pending["recorded_at"] != row["recorded_at"]:
+            self.versions.append(pending)
+        self.last[subject_id] = row
+
+    def write(self) -> None:
+        if self.closed:
+            self.conn.execute(
+                update(record_revisions)
+                .where(
+                    record_revisions.c.record_id == bindparam("b_record_id"),
+                    record_revisions.c.until_version.is_(None),
+                )
+                .values(until_version=bindparam("b_until")),
+                [{"b_record_id": str(rid), "b_until": v} for rid, v in self.closed.items()],
+            )
+        if self.new_revisions:
+            self.conn.execute(insert(record_revisions), self.new_revisions)
+        rows = self.versions + list(self.last.values())
+        if rows:
+            self.conn.execute(insert(subject_versions), rows)
+
+
 class CreditFileProjector:
     name = "credit_file"
-    tables = (subjects, records)
+    tables = (subjects, records, record_revisions, subject_versions)
+    page_history = PageHistory
 
     def __init__(self, policy: PolicyBook):
         self.policy = policy
@@ -132,6 +273,7 @@ class CreditFileProjector:
         new_records: dict[UUID, dict[str, Any]] = {}
         stored: dict[UUID, dict[str, Any]] = {}  # rows loaded from the table and changed
         heads: dict[UUID, tuple[int, int]] = {}
+        history = self.page_history(conn)
 
         def row_of(record_id: UUID) -> dict[str, Any] | None:
             if record_id in new_records:
@@ -145,6 +287,7 @@ class CreditFileProjector:
                 if found is None:
                     return None
                 stored[record_id] = dict(found)
+                history.loaded(record_id, stored[record_id])
             return stored[record_id]
 
         for position, event in events:
@@ -163,6 +306,7 @@ class CreditFileProjector:
                 self.apply_record(event, position, new_records, row_of)
             elif isinstance(event, CaseEvent):
                 self.apply_case_effect(event, row_of)
+            history.applied(position, event, touched_records(event), new_records, stored)
 
         if new_subjects:
             for subject_id, row in new_subjects.items():
@@ -186,6 +330,7 @@ class CreditFileProjector:
                     for sid, (v, p) in heads.items()
                 ],
             )
+        history.write()
 
     def apply_record(self, event: RecordEvent, position: int, new_records, row_of) -> None:
         """One record event onto rows held in `new_records` (or found by `row_of`): pure over
@@ -209,6 +354,7 @@ class CreditFileProjector:
             "recorded_at": event.timestamp,
             "recorded_by": event.recorded_by,
             "state": "active",
+            "repaired_at": None,
             "revoked_by": None,
             "ended_on": None,
             "ended_by": None,
@@ -245,8 +391,10 @@ class CreditFileProjector:
             target["objection_case"] = event.case_number
         elif isinstance(event, RepairApproved):
             target["state"] = "repaired"
+            target["repaired_at"] = utc(event.timestamp)
         elif isinstance(event, RepairRevoked):
             target["state"] = "active"
+            target["repaired_at"] = None
         elif isinstance(event, ObjectionResolved):
             target["objection_case"] = None
             if event.outcome == "revoked":

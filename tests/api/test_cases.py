@@ -247,6 +247,7 @@ async def test_an_objection_flags_the_record_then_each_outcome(client, role_head
                 "statement": "罚款金额有误",
                 "applicant": "公司",
             },
+            params={"min_position": records["position"]},  # the record must be projected
         )
         assert filed.status_code == 201, filed.text
         number = filed.json()["case_number"]

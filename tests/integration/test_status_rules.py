@@ -41,7 +41,9 @@ async def projected(services, subject_id: UUID, on: date) -> dict:
 
 def folded(services, subject_id: UUID, on: date) -> dict:
     events = services.ledger.stream_page(subject_id, after_version=0, limit=10_000)
-    return status_as_of(events, datetime.max.replace(tzinfo=UTC), on, services.policy)
+    return status_as_of(
+        events, datetime.max.replace(tzinfo=UTC), on, services.policy, zone=services.files.zone
+    )
 
 
 operation = st.one_of(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from domain.credit_status import RecordFact, evaluate
+from domain.credit_status import RecordFact, conduct_horizon, evaluate
 from service.policy.loader import load_policy
 
 pytestmark = pytest.mark.domain
@@ -202,3 +204,92 @@ def test_a_list_entry_lapses_with_the_record_it_rests_on():
     )
     status = evaluate([repaired, entry], BOOK, ON)
     assert status.lists == () and status.tier == "trustworthy"
+
+
+def test_a_commitment_fulfilled_later_is_still_due_on_an_earlier_day():
+    commitment = RecordFact(
+        "C1",
+        "CommitmentMade",
+        date(2026, 1, 1),
+        due_date=date(2026, 11, 1),
+        ended_on=date(2026, 10, 30),
+    )
+    before = [
+        (w.kind, w.record_id) for w in evaluate([commitment], BOOK, date(2026, 10, 29)).warnings
+    ]
+    assert before == [("commitment_due", "C1")]
+    assert evaluate([commitment], BOOK, date(2026, 10, 30)).warnings == ()
+
+
+DAYS = st.dates(date(2022, 1, 1), date(2026, 11, 20))
+SEVERITY = st.sampled_from(["minor", "general", "serious"])
+
+
+@st.composite
+def histories(draw):
+    """Ratings, conduct (published or not), list entries resting on conduct, commitments."""
+    facts = []
+    for n in range(draw(st.integers(0, 4))):
+        decided = draw(DAYS)
+        facts.append(
+            rating(
+                grade=draw(st.sampled_from(["AA", "A", "B"])),
+                score=draw(st.sampled_from(["96", "88", "80", "70"])),
+                scheme=draw(st.sampled_from(["highway_construction", "sector_default"])),
+                decided=decided,
+                until=decided + timedelta(days=draw(st.integers(30, 800))),
+                record_id=f"R{n}",
+            )
+        )
+    conduct_ids = []
+    rated = [f.decision_date for f in facts]
+    for n in range(draw(st.integers(0, 25))):
+        # some shortly after a rating: deductions reach back to the rating in force
+        decided = draw(DAYS)
+        if rated and draw(st.booleans()):
+            decided = draw(st.sampled_from(rated)) + timedelta(days=draw(st.integers(0, 90)))
+        published = draw(st.booleans())
+        facts.append(
+            RecordFact(
+                f"P{n}",
+                draw(st.sampled_from(["PenaltyDecided", "DishonestConductRecorded"])),
+                decided,
+                severity=draw(SEVERITY),
+                publish_from=decided if published else None,
+                publish_until=decided + timedelta(days=draw(st.integers(1, 400))),
+            )
+        )
+        conduct_ids.append(f"P{n}")
+    for n in range(draw(st.integers(0, 2))):
+        facts.append(
+            RecordFact(
+                f"L{n}",
+                "ListEntered",
+                draw(DAYS),
+                list_type=draw(st.sampled_from(["black", "red", "watch"])),
+                basis="决定",
+                basis_record_id=draw(st.sampled_from(conduct_ids)) if conduct_ids else None,
+            )
+        )
+    return facts
+
+
+@settings(max_examples=300, deadline=None)
+@given(facts=histories(), later=st.integers(0, 1600))
+def test_conduct_before_the_horizon_weighs_only_while_published_or_as_a_basis(facts, later):
+    """What the as-of queries leave out (old, unpublished conduct no list rests on) changes
+    nothing in the status."""
+    on = min(date(2022, 1, 1) + timedelta(days=later), ON)
+    if facts and later % 3:  # often a day months after a rating or a conduct
+        on = min(facts[later % len(facts)].decision_date + timedelta(days=later // 2), ON)
+    conduct_types = ("PenaltyDecided", "DishonestConductRecorded", "CommitmentBreached")
+    others = [f for f in facts if f.type not in conduct_types]
+    horizon = conduct_horizon(others, BOOK, on)
+    bases = {f.basis_record_id for f in others if f.basis_record_id}
+    kept = others + [
+        f
+        for f in facts
+        if f.type in conduct_types
+        and (f.decision_date > horizon or f.published_on(on) or f.record_id in bases)
+    ]
+    assert evaluate(kept, BOOK, on) == evaluate(facts, BOOK, on)

@@ -17,7 +17,7 @@ from domain.events import (
     SubjectRegistered,
 )
 from projections.credit_file.projector import CreditFileProjector
-from projections.tables import records, subjects
+from projections.tables import record_revisions, records, subject_versions, subjects
 from service.database import Database
 from service.migrations import upgrade
 from service.policy.loader import load_policy
@@ -157,3 +157,63 @@ def test_an_exit_in_a_later_page_ends_the_stored_list_entry(engine):
     assert (row["ended_on"], row["ended_by"]) == (date(2026, 9, 1), exit_event.record_id)
     assert row["publish_until"] == date(2026, 9, 1)
     assert tuple(head) == (3, 3)
+
+
+def correction(version, target, severity, at=NOW):
+    return RecordCorrected(
+        **{**COMMON, "timestamp": at},
+        originator_version=version,
+        record_id=uuid4(),
+        decision_date=date(2026, 6, 1),
+        source_ref=f"C-{version}",
+        target_record_id=target,
+        changes={"severity": severity},
+        reason="更正",
+    )
+
+
+def test_each_change_of_a_record_is_a_revision_by_stream_version(engine):
+    """In the page, and across pages: the revision before is closed at the changing event's
+    version; an event that changes nothing of the standing (the correction record itself
+    aside) leaves the revision as it was."""
+    target = uuid4()
+    later = datetime(2026, 11, 21, 4, tzinfo=UTC)
+    with engine.begin() as conn:
+        CreditFileProjector(BOOK).apply(
+            conn,
+            [(1, registered()), (2, penalty(2, target)), (3, correction(3, target, "serious"))],
+        )
+    with engine.begin() as conn:
+        CreditFileProjector(BOOK).apply(conn, [(4, correction(4, target, "minor", at=later))])
+    with engine.connect() as conn:
+        revisions = [
+            (r.from_version, r.until_version, r.severity, r.publish_until)
+            for r in conn.execute(
+                select(record_revisions)
+                .where(record_revisions.c.record_id == str(target))
+                .order_by(record_revisions.c.from_version)
+            )
+        ]
+        versions = [
+            (r.version, r.position, r.recorded_at.replace(tzinfo=UTC))
+            for r in conn.execute(select(subject_versions).order_by(subject_versions.c.version))
+        ]
+    assert revisions == [
+        (2, 3, "general", date(2027, 5, 1)),
+        (3, 4, "serious", date(2029, 5, 1)),
+        (4, None, "minor", None),  # minor: not published under the 2026 policy
+    ]
+    # the registration, the last event of the first instant, the later one
+    assert versions == [(1, 1, NOW), (3, 3, NOW), (4, 4, later)]
+
+
+def test_an_event_recorded_by_a_clock_behind_keeps_its_own_time(engine):
+    """Read back, the versions after it are known no earlier than the ones before (as_of)."""
+    behind = datetime(2026, 11, 19, tzinfo=UTC)
+    project(engine, [registered(), penalty(2, uuid4()), correction(3, uuid4(), "minor", behind)])
+    with engine.connect() as conn:
+        versions = [
+            (r.version, r.recorded_at.replace(tzinfo=UTC))
+            for r in conn.execute(select(subject_versions).order_by(subject_versions.c.version))
+        ]
+    assert versions == [(1, NOW), (2, NOW), (3, behind)]

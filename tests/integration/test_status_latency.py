@@ -1,0 +1,67 @@
+"""A subject with 10,000 events answers a status on two time axes in milliseconds, not by
+folding its stream: guarded in-process on SQLite with a generous bound (the figures on both
+backends, over HTTP too, are in docs/benchmarks.md, from bench/as_of_latency.py)."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from datetime import date, timedelta
+
+import pytest
+
+from api.queries.subjects import _folded, _status_at
+from bench.fixtures import long_credit_file
+from projections.credit_file.as_of import end_of_day
+from service.bootstrap import build_services
+from service.clock import FixedClock
+from service.settings import Settings
+from tests.conftest import NOW
+
+pytestmark = pytest.mark.integration
+BOUND_SECONDS = 0.050
+
+
+async def test_a_subject_with_10000_events_answers_as_of_any_day_in_under_50_ms(tmp_path):
+    clock = FixedClock(NOW)
+    settings = Settings(
+        environment="test",
+        database_url=f"sqlite:///{tmp_path}/long.sqlite3",
+        subject_id_key="test-subject-key",
+    )
+    services = build_services(settings, clock=clock)
+    try:
+        subject_id = long_credit_file(services.files, clock, events=10_000)
+        assert services.ledger.repository.get(subject_id).version == 10_000
+        services.runner.catch_up()
+        rng = random.Random(7)
+        first = date(2023, 11, 21)
+        pairs = [
+            (
+                first + timedelta(days=rng.randint(0, 1095)),
+                first + timedelta(days=rng.randint(0, 1095)),
+            )
+            for _ in range(25)
+        ]
+        pairs[0] = (date(2026, 11, 19), date(2026, 11, 19))  # the whole history, in force today
+        for known_as_of, on in pairs[:3]:  # statement cache and connection pool warm
+            await _status_at(services, subject_id, known_as_of, on)
+        seconds = []
+        for known_as_of, on in pairs:
+            started = time.perf_counter()
+            await _status_at(services, subject_id, known_as_of, on)
+            seconds.append(time.perf_counter() - started)
+        assert statistics.median(seconds) < BOUND_SECONDS, sorted(seconds)
+
+        known_as_of, on = pairs[0]
+        started = time.perf_counter()
+        expected = _folded(services, subject_id, end_of_day(known_as_of, services.files.zone), on)
+        fold_seconds = time.perf_counter() - started
+        answer = await _status_at(services, subject_id, known_as_of, on)
+        assert answer == {**expected, "known_as_of": known_as_of}
+        assert sum(len(g["adjustments"]) for g in answer["grades"]) > 0  # a heavy answer
+        # what the history spares: the fold reads and decodes all 10,000 events
+        assert fold_seconds > 3 * statistics.median(seconds)
+    finally:
+        await services.aclose()
