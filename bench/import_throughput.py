@@ -1,28 +1,56 @@
-"""Import throughput: national-format penalty rows into PostgreSQL, events/s, with a raw COPY
-of the same rows into a plain table as the hardware baseline in the same run.
+"""Import throughput: a national-format penalty file into PostgreSQL with `credit import`, in
+events/s and peak memory of the import process, against a raw COPY of the same file into a
+plain table (the hardware limit), in the same run; then `credit rebuild` of every read model
+from the imported events.
 
-    .venv/bin/python -m bench.import_throughput --rows 100000 --subjects 20000
+    .venv/bin/python -m bench.import_throughput --rows 1000000 --subjects 200000
+
+The file is written to disk first and the import streams it, as an operator would run it.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import resource
+import csv
+import os
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import psycopg
 from sqlalchemy import make_url
 
-from bench.fixtures import PENALTY_COLUMNS, machine, penalty_csv, penalty_rows, scratch_postgres
-from service.bootstrap import build_services
-from service.importing import import_stream
-from service.settings import Settings
+from bench.fixtures import PENALTY_COLUMNS, machine, penalty_rows, scratch_postgres
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def raw_copy_rate(url: str, rows: int, subjects: int) -> float:
-    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+def write_file(path: Path, rows: int, subjects: int) -> None:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(PENALTY_COLUMNS)
+        writer.writerows(penalty_rows(rows, subjects))
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run a command; return its wall seconds and peak resident memory in MB."""
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            args, cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=output
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            output.seek(0)
+            raise RuntimeError(f"{args[1]} failed: {output.read().decode()[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def raw_copy_rate(conninfo: str, path: Path, rows: int) -> float:
     with psycopg.connect(conninfo) as conn:
         conn.execute(
             "CREATE TABLE raw_penalties ("
@@ -30,9 +58,12 @@ def raw_copy_rate(url: str, rows: int, subjects: int) -> float:
             + ")"
         )
         started = time.perf_counter()
-        with conn.cursor().copy("COPY raw_penalties FROM STDIN") as copy:
-            for row in penalty_rows(rows, subjects):
-                copy.write_row(row)
+        with (
+            path.open("rb") as source,
+            conn.cursor().copy("COPY raw_penalties FROM STDIN (FORMAT csv, HEADER)") as copy,
+        ):
+            while chunk := source.read(1 << 20):
+                copy.write(chunk)
         conn.commit()
         return rows / (time.perf_counter() - started)
 
@@ -42,45 +73,55 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--subjects", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--skip-rebuild", action="store_true")
     args = parser.parse_args()
-    data = penalty_csv(args.rows, args.subjects)
-    with scratch_postgres() as url:
-        settings = Settings(environment="test", database_url=url, subject_id_key="bench")
-        services = build_services(settings, migrate=False)
-        started = time.perf_counter()
-        report = import_stream(
-            io.BytesIO(data),
-            "bench.csv",
-            services.files,
-            recorded_by="bench",
-            batch_size=args.batch_size,
-        )
-        import_seconds = time.perf_counter() - started
-        assert report.accepted == args.rows, report.to_dict()
-        events = report.accepted + len({r[2] for r in penalty_rows(args.rows, args.subjects)})
-        started = time.perf_counter()
-        projected = services.runner.catch_up()
-        projection_seconds = time.perf_counter() - started
-        services.close_sync()
-        baseline = raw_copy_rate(url, args.rows, args.subjects)
-    rate = events / import_seconds
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"command: python -m bench.import_throughput {' '.join(sys.argv[1:])}")
     print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory(prefix="credit-bench-") as folder, scratch_postgres() as url:
+        path = Path(folder) / "penalties.csv"
+        write_file(path, args.rows, args.subjects)
+        env = {
+            "CREDIT_DATABASE_URL": url,
+            "CREDIT_SUBJECT_ID_KEY": "bench",
+            "CREDIT_MIGRATE_ON_START": "false",
+        }
+        import_seconds, import_mb = run_measured(
+            [
+                str(BIN / "credit"),
+                "import",
+                str(path),
+                "--recorded-by",
+                "bench",
+                "--batch-size",
+                str(args.batch_size),
+            ],
+            env,
+        )
+        conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo) as conn:
+            events = conn.execute("SELECT count(*) FROM credit_events").fetchone()[0]
+            sealed = conn.execute("SELECT count(*) FROM event_seals").fetchone()[0]
+        rebuild = None
+        if not args.skip_rebuild:
+            rebuild = run_measured([str(BIN / "credit"), "rebuild"], env)
+        baseline = raw_copy_rate(conninfo, path, args.rows)
+        size_mb = path.stat().st_size / 1e6
+    rate = events / import_seconds
     print(
-        f"rows: {args.rows:,} penalty rows for {args.subjects:,} subjects "
-        f"({events:,} events incl. registrations), batch size {args.batch_size}"
+        f"file: {args.rows:,} penalty rows for {args.subjects:,} subjects, {size_mb:,.0f} MB; "
+        f"{events:,} events incl. registrations ({sealed:,} sealed); batch size {args.batch_size}"
     )
-    print(f"import (validate, register, append):  {rate:10,.0f} events/s  ({import_seconds:.1f} s)")
     print(
-        f"projection catch-up of those events:  {projected / projection_seconds:10,.0f} events/s  "
-        f"({projection_seconds:.1f} s)"
+        f"import (parse, validate, register, append, seal): {rate:10,.0f} events/s "
+        f"({import_seconds:.1f} s), peak RSS of the import process {import_mb:,.0f} MB"
     )
-    print(f"baseline raw COPY of the same rows:    {baseline:10,.0f} rows/s")
-    print(
-        f"ratio import / raw COPY: {rate / baseline:.3f}; peak RSS {peak_mb:,.0f} MB "
-        f"(includes the file held in memory)"
-    )
+    if rebuild:
+        print(
+            f"rebuild of every read model from those events:   {events / rebuild[0]:10,.0f} "
+            f"events/s ({rebuild[0]:.1f} s), peak RSS {rebuild[1]:,.0f} MB"
+        )
+    print(f"baseline raw COPY of the same file:                {baseline:10,.0f} rows/s")
+    print(f"ratio import events/s / COPY rows/s: {rate / baseline:.3f}")
 
 
 if __name__ == "__main__":
