@@ -1,0 +1,248 @@
+"""Single appends over HTTP at fixed offered rates (open loop), with the projection lag while
+they run, on PostgreSQL; against the eventsourcing library's plain one-save-per-event loop.
+
+    .venv/bin/python -m bench.append_latency --rates 250,500,1000 --workers 2 --seconds 10
+
+Deployment as documented: API processes with projections off, one `credit worker`. Each
+append is a penalty with its own decision number and Idempotency-Key, for one of the seeded
+subjects. Projection lag: every 10 ms the log's last position and the read models' tracked
+position are sampled; the lag at a sample is the time until the tracked position reaches the
+log position seen then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from sqlalchemy import make_url
+
+from bench.fixtures import AUTHORITY_CODE, machine, penalty_csv, scratch_postgres
+from bench.loadgen import run_load
+from bench.status_latency import BIN, free_port, start_server
+from service.bootstrap import build_services
+from service.importing import import_stream
+from service.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def seed(url: str, subjects: int) -> tuple[list[str], str]:
+    settings = Settings(environment="test", database_url=url, subject_id_key="bench")
+    services = build_services(settings, migrate=False)
+    try:
+        import_stream(
+            io.BytesIO(penalty_csv(subjects, subjects)),
+            "seed.csv",
+            services.files,
+            recorded_by="bench",
+            batch_size=2000,
+        )
+        services.runner.catch_up()
+        with services.write_engine.connect() as conn:
+            ids = [str(r[0]) for r in conn.exec_driver_sql("SELECT subject_id FROM subjects")]
+        client, _ = services.clients.create(
+            "bench-recorder",
+            "recorder",
+            "基准测试",
+            AUTHORITY_CODE,
+            authority_codes=[AUTHORITY_CODE],
+            sectors=["road_transport"],
+        )
+        token = services.tokens.issue(client).access_token
+    finally:
+        services.close_sync()
+    return ids, token
+
+
+def append_requests(ids: list[str], token: str, count: int, run: str) -> list:
+    rng = random.Random(run)
+    requests = []
+    for n in range(count):
+        body = {
+            "type": "PenaltyDecided",
+            "decision_date": "2026-10-15",
+            "authority_name": "郑州市交通运输综合执法支队",
+            "authority_code": AUTHORITY_CODE,
+            "source_ref": f"郑交执罚〔2026〕{run}-{n:07d}号",
+            "severity": rng.choice(["minor", "general", "serious"]),
+            "procedure": "general",
+            "violation_type": "超限运输",
+            "facts": "车辆超限运输",
+            "legal_basis": "《公路安全保护条例》第六十四条",
+            "penalty_categories": ["罚款"],
+            "content": "罚款人民币贰仟元",
+            "fine_amount": "0.2",
+        }
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": f"{run}-{n}",
+        }
+        path = f"/v1/subjects/{rng.choice(ids)}/events"
+        requests.append(("POST", path, headers, orjson.dumps(body)))
+    return requests
+
+
+@dataclass
+class LagSampler:
+    conninfo: str
+    samples: list[tuple[float, int, int]]
+
+    def run(self, stop: threading.Event) -> None:
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            while not stop.is_set():
+                log, tracked = conn.execute(
+                    "SELECT (SELECT COALESCE(MAX(notification_id), 0) FROM credit_events), "
+                    "(SELECT COALESCE(MAX(position), 0) FROM projection_tracking)"
+                ).fetchone()
+                self.samples.append((time.perf_counter(), log, tracked))
+                stop.wait(0.01)
+
+    def lags_ms(self) -> list[float]:
+        """For each sample that saw new events: how long until the read models had them."""
+        lags = []
+        previous_log = self.samples[0][1] if self.samples else 0
+        for i, (at, log, _) in enumerate(self.samples):
+            if log == previous_log:
+                continue
+            previous_log = log
+            for later, _, tracked in self.samples[i:]:
+                if tracked >= log:
+                    lags.append((later - at) * 1000)
+                    break
+        return lags
+
+
+class Counter(Aggregate):
+    @event("Counted")
+    def count(self, n: int) -> None:
+        self.n = n
+
+
+class Plain(Application):
+    """The library's own path: one aggregate event saved per call."""
+
+
+def library_baseline(url: str, seconds: float) -> float:
+    parts = make_url(url)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.database,
+        "POSTGRES_HOST": parts.host or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": parts.username or "postgres",
+        "POSTGRES_PASSWORD": parts.password or "",
+        "CREATE_TABLE": "y",
+    }
+    app = Plain(env=env)
+    counters = []
+    for _ in range(100):
+        counter = Counter()
+        app.save(counter)
+        counters.append(counter)
+    saved, deadline = 0, time.perf_counter() + seconds
+    started = time.perf_counter()
+    while time.perf_counter() < deadline:
+        counter = counters[saved % len(counters)]
+        counter.count(saved)
+        app.save(counter)
+        saved += 1
+    rate = saved / (time.perf_counter() - started)
+    app.close()
+    return rate
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=10_000)
+    parser.add_argument("--rates", default="250,500,1000")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--load-processes", type=int, default=1)
+    args = parser.parse_args()
+    print(f"command: python -m bench.append_latency {' '.join(sys.argv[1:])}")
+    print(f"machine: {machine()}; load generator, servers and PostgreSQL share the machine")
+    with scratch_postgres() as url:
+        ids, token = seed(url, args.subjects)
+        env = {
+            "CREDIT_DATABASE_URL": url,
+            "CREDIT_SUBJECT_ID_KEY": "bench",
+            "CREDIT_RUN_PROJECTIONS_IN_API": "false",
+            "CREDIT_MIGRATE_ON_START": "false",
+            "CREDIT_CHECKPOINT_SECONDS": "0",
+            "CREDIT_RATE_LIMIT_PER_SECOND": "1000000",
+            "CREDIT_RATE_LIMIT_BURST": "1000000",
+        }
+        port = free_port()
+        api = start_server(
+            [str(BIN / "credit"), "serve", "--port", str(port), "--workers", str(args.workers)],
+            env,
+            port,
+        )
+        worker = subprocess.Popen(
+            [str(BIN / "credit"), "worker"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        print(
+            f"{len(ids):,} subjects; {args.workers} API process(es) + 1 projection worker; "
+            f"{args.seconds:.0f} s per rate"
+        )
+        try:
+            for rate in [float(r) for r in args.rates.split(",")]:
+                run = uuid.uuid4().hex[:6]
+                requests = append_requests(ids, token, int(rate * args.seconds), run)
+                sampler = LagSampler(conninfo, [])
+                stop = threading.Event()
+                thread = threading.Thread(target=sampler.run, args=(stop,))
+                thread.start()
+                result = run_load(
+                    f"http://127.0.0.1:{port}",
+                    requests,
+                    rate,
+                    args.seconds,
+                    args.load_processes,
+                )
+                time.sleep(2)  # let the projection finish what was appended
+                stop.set()
+                thread.join()
+                lags = sampler.lags_ms()
+                statuses = ", ".join(f"{k}: {v}" for k, v in sorted(result.statuses.items()))
+                print(f"appends   {result.summary()}  ({statuses})")
+                print(
+                    f"          projection lag p50 {percentile(lags, 50):7.1f} ms  "
+                    f"p99 {percentile(lags, 99):7.1f} ms  max {max(lags or [0]):7.1f} ms"
+                )
+        finally:
+            api.terminate()
+            worker.terminate()
+            api.wait()
+            worker.wait()
+        baseline = library_baseline(url, args.seconds)
+        print(f"library baseline: one save per event, closed loop: {baseline:,.0f} events/s")
+
+
+if __name__ == "__main__":
+    main()
