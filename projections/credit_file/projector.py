@@ -1,7 +1,8 @@
 """Events in, rows out: subjects and records, applied a page at a time (asynchronous projection).
 
-Inserts of a page go out as one executemany per table; follow-ups (exits, revocations,
-corrections) update rows that may be in the same page or already stored."""
+A page's new rows go out in one bulk insert per table; follow-ups (exits, revocations,
+corrections) and case steps update rows that may be in the same page or already stored, read
+in one query per page and written back in one bulk update."""
 
 from __future__ import annotations
 
@@ -9,16 +10,24 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, select
 
 from domain.cases import CaseEvent, ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
-from domain.events import COMMON_FIELDS, RecordEvent, SubjectRegistered
+from domain.events import (
+    COMMON_FIELDS,
+    RecordCorrected,
+    RecordEvent,
+    RecordRevoked,
+    SubjectRegistered,
+)
 from domain.policy import PolicyBook
 from domain.publication import record_window
 from projections.tables import records, subjects
+from projections.writes import insert_rows, update_rows
 
 DATE_FIELDS = frozenset(
     {
@@ -77,8 +86,14 @@ UPDATABLE = (
 )
 
 
+AS_TEXT = date | UUID | Decimal
+PLAIN = frozenset({str, int, float, bool, type(None)})  # already JSON as they are
+
+
 def to_json(value: Any) -> Any:
-    if isinstance(value, date | UUID | Decimal):
+    if type(value) in PLAIN:  # most fields: spares the checks below
+        return value
+    if isinstance(value, AS_TEXT):
         return str(value) if not isinstance(value, date) else value.isoformat()
     if isinstance(value, list):
         return [to_json(v) for v in value]
@@ -89,10 +104,21 @@ def to_json(value: Any) -> Any:
 
 def typed(details: dict[str, Any]) -> dict[str, Any]:
     """Details as the rules want them: dates as dates."""
-    return {
-        k: date.fromisoformat(v) if k in DATE_FIELDS and isinstance(v, str) else v
-        for k, v in details.items()
-    }
+    fields = dict(details)
+    for k in DATE_FIELDS.intersection(details):
+        if isinstance(fields[k], str):
+            fields[k] = date.fromisoformat(fields[k])
+    return fields
+
+
+@cache
+def detail_names(event_type: type) -> tuple[str, ...]:
+    """The fields of a record event kept as its details: its own, and the decision date."""
+    return tuple(
+        f.name
+        for f in dataclasses.fields(event_type)
+        if f.name not in COMMON_FIELDS or f.name == "decision_date"
+    )
 
 
 def derived_columns(
@@ -132,19 +158,19 @@ class CreditFileProjector:
         new_records: dict[UUID, dict[str, Any]] = {}
         stored: dict[UUID, dict[str, Any]] = {}  # rows loaded from the table and changed
         heads: dict[UUID, tuple[int, int]] = {}
+        # The stored rows this page's follow-ups and case steps name, read in one query.
+        loaded = _load_records(conn, _targets(events))
 
         def row_of(record_id: UUID) -> dict[str, Any] | None:
             if record_id in new_records:
                 return new_records[record_id]
             if record_id not in stored:
-                found = (
-                    conn.execute(select(records).where(records.c.record_id == record_id))
-                    .mappings()
-                    .first()
-                )
+                if record_id not in loaded:  # a reference _targets does not know: read it
+                    loaded.update(_load_records(conn, {record_id}))
+                found = loaded[record_id]
                 if found is None:
                     return None
-                stored[record_id] = dict(found)
+                stored[record_id] = found
             return stored[record_id]
 
         for position, event in events:
@@ -164,38 +190,28 @@ class CreditFileProjector:
             elif isinstance(event, CaseEvent):
                 self.apply_case_effect(event, row_of)
 
-        if new_subjects:
-            for subject_id, row in new_subjects.items():
-                row["version"], row["position"] = heads.pop(subject_id)
-            conn.execute(insert(subjects), list(new_subjects.values()))
-        if new_records:
-            conn.execute(insert(records), list(new_records.values()))
-        if stored:
-            conn.execute(
-                update(records).where(records.c.record_id == bindparam("b_record_id")),
-                [
-                    {"b_record_id": rid, **{c: row[c] for c in UPDATABLE}}
-                    for rid, row in stored.items()
-                ],
-            )
-        if heads:
-            conn.execute(
-                update(subjects).where(subjects.c.subject_id == bindparam("b_subject_id")),
-                [
-                    {"b_subject_id": sid, "version": v, "position": p}
-                    for sid, (v, p) in heads.items()
-                ],
-            )
+        for subject_id, row in new_subjects.items():
+            row["version"], row["position"] = heads.pop(subject_id)
+        insert_rows(conn, subjects, list(new_subjects.values()))
+        insert_rows(conn, records, list(new_records.values()))
+        update_rows(
+            conn,
+            records,
+            "record_id",
+            [{"record_id": rid, **{c: row[c] for c in UPDATABLE}} for rid, row in stored.items()],
+        )
+        update_rows(
+            conn,
+            subjects,
+            "subject_id",
+            [{"subject_id": sid, "version": v, "position": p} for sid, (v, p) in heads.items()],
+        )
 
     def apply_record(self, event: RecordEvent, position: int, new_records, row_of) -> None:
         """One record event onto rows held in `new_records` (or found by `row_of`): pure over
         the dicts, so an as-of fold of the events reuses it exactly."""
         record_type = type(event).__name__
-        details = {
-            f.name: to_json(getattr(event, f.name))
-            for f in dataclasses.fields(event)
-            if f.name not in COMMON_FIELDS or f.name == "decision_date"
-        }
+        details = {name: to_json(getattr(event, name)) for name in detail_names(type(event))}
         new_records[event.record_id] = {
             "record_id": event.record_id,
             "subject_id": event.originator_id,
@@ -253,6 +269,35 @@ class CreditFileProjector:
                 target["state"] = "revoked"
             elif event.outcome == "corrected" and event.changes:
                 _correct(target, event.changes, event.timestamp, self.policy)
+
+
+@cache
+def _target_field(event_type: type) -> str | None:
+    """The field naming the stored record an event may change (row_of still reads any other
+    record it is asked for)."""
+    if issubclass(event_type, CaseEvent | RecordRevoked | RecordCorrected):
+        return "target_record_id"
+    return ENDING_FIELDS.get(event_type.__name__)
+
+
+def _targets(events: Sequence[tuple[int, Any]]) -> set[UUID]:
+    found = set()
+    for _, event in events:
+        field = _target_field(type(event))
+        if field is not None and (target := getattr(event, field)) is not None:
+            found.add(target)
+    return found
+
+
+def _load_records(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[str, Any] | None]:
+    """Each id's stored row (None: not stored), a few thousand ids per query."""
+    found: dict[UUID, dict[str, Any] | None] = dict.fromkeys(record_ids)
+    ids = list(record_ids)  # none: no query
+    for start in range(0, len(ids), 5000):
+        query = select(records).where(records.c.record_id.in_(ids[start : start + 5000]))
+        for row in conn.execute(query).mappings():
+            found[row["record_id"]] = dict(row)
+    return found
 
 
 def _correct(row: dict[str, Any], changes: dict[str, Any], at: Any, policy: PolicyBook) -> None:

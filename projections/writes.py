@@ -1,0 +1,81 @@
+"""Writing a page of read-model rows in bulk: COPY for new rows and one UPDATE per table on
+PostgreSQL, executemany elsewhere. The projectors decide the rows; this only moves them, inside
+the page's transaction like any other statement."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import JSON, Connection, Table, bindparam, insert, update
+from sqlalchemy.exc import DBAPIError
+
+Row = dict[str, Any]
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
+    """Insert new rows (each with every column): one COPY on PostgreSQL, whose per-row cost
+    is a fraction of a pipelined INSERT's."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), list(rows))
+        return
+    names = [column.name for column in table.columns]
+    json_at = [i for i, column in enumerate(table.columns) if isinstance(column.type, JSON)]
+    values_of = itemgetter(*names)
+    statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                values = list(values_of(row))
+                for i in json_at:
+                    values[i] = _json(values[i])
+                copy.write_row(values)
+    except driver.Error as error:  # the same exception classes as any other statement's
+        raise DBAPIError.instance(statement, None, error, type(driver).Error) from error
+
+
+def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> None:
+    """Set the given columns of existing rows, found by `key` (every row names the same
+    columns): one UPDATE ... FROM unnest(arrays) on PostgreSQL."""
+    if not rows:
+        return
+    names = [name for name in rows[0] if name != key]
+    if conn.dialect.name != "postgresql":
+        conn.execute(
+            update(table).where(table.c[key] == bindparam("b_key")),
+            [{"b_key": row[key], **{name: row[name] for name in names}} for row in rows],
+        )
+        return
+    columns = [table.c[key], *(table.c[name] for name in names)]
+    arrays, selected = [], []
+    for column in columns:
+        if isinstance(column.type, JSON):
+            arrays.append("%s::text[]")
+            selected.append(f"{column.name}::json AS {column.name}")
+            continue
+        arrays.append(f"%s::{column.type.compile(dialect=conn.dialect)}[]")
+        selected.append(column.name)
+    statement = (
+        f"UPDATE {table.name} AS t SET {', '.join(f'{n} = v.{n}' for n in names)} "
+        f"FROM (SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) "
+        f"AS u({', '.join(c.name for c in columns)})) AS v WHERE t.{key} = v.{key}"
+    )
+    parameters = tuple(
+        [_json(row[c.name]) for row in rows]
+        if isinstance(c.type, JSON)
+        else [row[c.name] for row in rows]
+        for c in columns
+    )
+    conn.exec_driver_sql(statement, parameters)
+
+
+def _json(value: Any) -> str:
+    # What SQLAlchemy's JSON type stores by default (None included, as JSON null), so either
+    # path writes the same text.
+    return json.dumps(value)
