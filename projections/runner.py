@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -24,6 +24,14 @@ from projections.tables import projection_tracking
 
 log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (StoreOperationalError, ReadStoreOperationalError)
+
+
+class Log(Protocol):
+    """The event log in position order (an eventsourcing ApplicationRecorder is one)."""
+
+    def select_notifications(
+        self, start: int | None, limit: int, stop: int | None = None, *, inclusive_of_start: bool
+    ) -> Sequence[Notification]: ...
 
 
 class Projector(Protocol):
@@ -40,7 +48,7 @@ class ProjectionFailed(RuntimeError):
 class ProjectionRunner:
     def __init__(
         self,
-        recorder: ApplicationRecorder,
+        recorder: Log,
         mapper: Mapper,
         engine: Engine,
         projectors: Sequence[Projector],

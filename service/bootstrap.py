@@ -26,7 +26,7 @@ from service.clock import Clock, SystemClock
 from service.credit_files import CreditFiles
 from service.database import Database
 from service.identity import SubjectIds
-from service.ledger import CreditLedger, open_ledger
+from service.ledger import CreditLedger, EventLog, open_ledger
 from service.migrations import upgrade
 from service.policy.loader import load_policy
 from service.read_store import async_engine, sync_engine
@@ -95,7 +95,7 @@ def build_services(
         )
         waiter = postgres_notify_waiter(conninfo, ledger.recorder.channel_name)  # type: ignore[attr-defined]
     runner = ProjectionRunner(
-        ledger.recorder,
+        EventLog(ledger.recorder),
         ledger.mapper,
         write_engine,
         [CreditFileProjector(policy), CaseProjector()],
