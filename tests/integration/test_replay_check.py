@@ -29,10 +29,10 @@ def fill(services) -> list:
 def test_untouched_read_models_equal_their_replay(services):
     fill(services)
     seen = []
-    report = verify_read_models(services, seen.append)
+    report = verify_read_models(services, lambda done, total: seen.append((done, total)))
     assert report.ok, report.differences
     assert (report.events, report.rows_compared) == (12, 12)
-    assert seen and seen[-1] == 12
+    assert seen[0] == (0, 12) and seen[-1] == (12, 12)
 
 
 def test_an_altered_or_missing_row_is_named_by_subject_and_field(services):
