@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from projections.runner import ProjectionRunner
+from projections.runner import BULK_PAGE_SIZE, ProjectionRunner
 from projections.tables import READ_MODEL_TABLES, projection_tracking
 from service.bootstrap import Services
 from service.database import Database
@@ -42,8 +42,6 @@ from service.migrations import upgrade
 from service.read_store import sync_engine
 
 SUBJECT_KEYS = {"subjects": "subject_id", "records": "subject_id", "cases": "subject_id"}
-# Pages of the replay: large, since nothing waits for it and each page has a fixed cost.
-REPLAY_PAGE_SIZE = 5000
 KEPT_DIFFERENCES = 1000  # a report names this many; it counts them all
 SUSPECTS_PER_QUERY = 500
 
@@ -122,7 +120,7 @@ def verify_read_models(
     services: Services,
     on_progress: Progress | None = None,
     *,
-    page_size: int = REPLAY_PAGE_SIZE,
+    page_size: int = BULK_PAGE_SIZE,
 ) -> ReplayReport:
     """Replay up to the position of a snapshot of the live read models, then compare."""
     with scratch_database(services.database) as scratch:
