@@ -30,6 +30,7 @@ from service.ledger import CreditLedger, EventLog, open_ledger
 from service.migrations import upgrade
 from service.policy.loader import load_policy
 from service.read_store import async_engine, sync_engine
+from service.replay_jobs import ReplayChecks
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Services:
     vault: PersonalDataVault
     policy: PolicyBook
     cases: CaseDesk
+    replay_checks: ReplayChecks
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -73,6 +75,7 @@ class Services:
             await self._read_engine.dispose()
 
     def close_sync(self) -> None:
+        self.replay_checks.close()
         self.runner.stop()
         self.write_engine.dispose()
         self.ledger.close()
@@ -140,4 +143,5 @@ def build_services(
         vault,
         policy,
         CaseDesk(files, write_engine, policy, load_calendar(settings.working_day_schedules)),
+        ReplayChecks(write_engine, settings),
     )

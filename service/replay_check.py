@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -39,10 +39,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from projections.runner import BULK_PAGE_SIZE, ProjectionRunner
 from projections.tables import READ_MODEL_TABLES, projection_tracking
-from service.bootstrap import Services
 from service.database import Database
 from service.migrations import upgrade
 from service.read_store import sync_engine
+
+if TYPE_CHECKING:
+    from service.bootstrap import Services
 
 SUBJECT_KEYS = {"subjects": "subject_id", "records": "subject_id", "cases": "subject_id"}
 KEPT_DIFFERENCES = 1000  # a report names this many; it counts them all
@@ -80,8 +82,9 @@ class ReplayReport:
 
 
 @contextmanager
-def scratch_database(database: Database) -> Iterator[Database]:
-    """An empty, migrated database of the same kind, removed afterwards."""
+def scratch_database(database: Database, name: str | None = None) -> Iterator[Database]:
+    """An empty, migrated database of the same kind, removed afterwards (on PostgreSQL named
+    `name`, or a random credit_replay_ name)."""
     if database.is_sqlite:
         with TemporaryDirectory(prefix="credit-replay-") as folder:
             scratch = Database.from_url(f"sqlite:///{Path(folder) / 'replay.sqlite3'}")
@@ -90,10 +93,8 @@ def scratch_database(database: Database) -> Iterator[Database]:
         return
     import psycopg
 
-    admin = database.url.set(drivername="postgresql", database="postgres")
-    name = f"credit_replay_{uuid.uuid4().hex[:10]}"
-    conninfo = admin.render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    name = name or f"credit_replay_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_admin_conninfo(database), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
         # Thrown away afterwards: no commit needs to wait for its log to reach the disk.
         conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
@@ -106,8 +107,22 @@ def scratch_database(database: Database) -> Iterator[Database]:
             _lighten(conn)
         yield scratch
     finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_scratch_database(database, name)
+
+
+def drop_scratch_database(database: Database, name: str) -> None:
+    """Drop a scratch database if it is there (also one left by a process that was killed)."""
+    if database.is_sqlite:
+        return
+    import psycopg
+
+    with psycopg.connect(_admin_conninfo(database), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin_conninfo(database: Database) -> str:
+    admin = database.url.set(drivername="postgresql", database="postgres")
+    return admin.render_as_string(hide_password=False)
 
 
 def _lighten(conn) -> None:
@@ -125,9 +140,10 @@ def verify_read_models(
     on_progress: Progress | None = None,
     *,
     page_size: int = BULK_PAGE_SIZE,
+    scratch_name: str | None = None,
 ) -> ReplayReport:
     """Replay up to the position of a snapshot of the live read models, then compare."""
-    with scratch_database(services.database) as scratch:
+    with scratch_database(services.database, scratch_name) as scratch:
         engine = sync_engine(scratch)
         try:
             position = _copy_live(services, engine)

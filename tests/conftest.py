@@ -32,6 +32,7 @@ STORE_TABLES = (
     "signing_keys",
     "access_log",
     "subject_keys",
+    "replay_checks",
 )
 
 
