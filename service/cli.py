@@ -306,8 +306,10 @@ def verify_replay() -> None:
     elapsed = time.perf_counter() - started
     console.print(
         f"replayed {report.events:,} events (to position {report.position:,}), compared "
-        f"{report.rows_compared:,} rows in {elapsed:.1f}s "
-        f"({report.events / elapsed if elapsed else 0:,.0f} events/s)"
+        f"{report.rows_compared:,} rows in {elapsed:.1f}s (replay "
+        f"{report.replay_rate:,.0f} events/s; "
+        + ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in report.seconds.items())
+        + ")"
     )
     for difference in report.differences[:200]:
         console.print(

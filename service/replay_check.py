@@ -10,6 +10,7 @@ at the same position."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -70,15 +71,18 @@ class ReplayReport:
     events: int
     rows_compared: int
     differences: list[Difference]  # the first KEPT_DIFFERENCES, by table and key
-    difference_count: int = field(default=-1)
-
-    def __post_init__(self) -> None:
-        if self.difference_count < 0:
-            object.__setattr__(self, "difference_count", len(self.differences))
+    difference_count: int
+    # Seconds spent preparing the scratch database, copying the live side, replaying, comparing.
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.difference_count == 0
+
+    @property
+    def replay_rate(self) -> float:
+        """Events replayed per second of replaying."""
+        return self.events / self.seconds["replay"] if self.seconds.get("replay") else 0.0
 
 
 @contextmanager
@@ -143,11 +147,21 @@ def verify_read_models(
     scratch_name: str | None = None,
 ) -> ReplayReport:
     """Replay up to the position of a snapshot of the live read models, then compare."""
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[phase], clock = now - clock, now
+
     with scratch_database(services.database, scratch_name) as scratch:
         engine = sync_engine(scratch)
         try:
+            lap("scratch")
             position = _copy_live(services, engine)
             total = services.ledger.count_events(up_to=position)
+            lap("snapshot")
             if on_progress:
                 on_progress(0, total)
             runner = ProjectionRunner(
@@ -162,7 +176,10 @@ def verify_read_models(
                 replayed += applied
                 if on_progress:
                     on_progress(replayed, total)
-            return _compare(engine, position, replayed)
+            lap("replay")
+            compared, differences, count = _compare(engine)
+            lap("compare")
+            return ReplayReport(position, replayed, compared, differences, count, seconds)
         finally:
             engine.dispose()
 
@@ -253,7 +270,8 @@ def _copy_live_sqlite(live: Database, scratch: Engine) -> int:
 
 
 # Comparing -------------------------------------------------------------------------------
-def _compare(engine: Engine, position: int, events: int) -> ReplayReport:
+def _compare(engine: Engine) -> tuple[int, list[Difference], int]:
+    """Rows compared, the first differences, and how many there are."""
     differences: list[Difference] = []
     count = compared = 0
     with engine.connect() as conn:
@@ -268,7 +286,7 @@ def _compare(engine: Engine, position: int, events: int) -> ReplayReport:
                     count += 1
                     if len(differences) < KEPT_DIFFERENCES:
                         differences.append(difference)
-    return ReplayReport(position, events, compared, differences, count)
+    return compared, differences, count
 
 
 def _suspect_keys(conn, live: Table, replayed: Table) -> list[Any]:
