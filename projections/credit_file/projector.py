@@ -139,9 +139,9 @@ def derived_columns(
         "score": Decimal(score) if score is not None else None,
         "valid_from": fields.get("valid_from"),
         "valid_until": fields.get("valid_until"),
-        "summary": " · ".join(str(fields[f]) for f in SUMMARY_FIELDS[record_type] if fields.get(f))[
-            :500
-        ],
+        "summary": " · ".join(
+            [str(fields[f]) for f in SUMMARY_FIELDS[record_type] if fields.get(f)]
+        )[:500],
         "details": details,
     }
 
