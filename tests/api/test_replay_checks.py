@@ -58,6 +58,7 @@ async def test_a_check_passes_then_names_a_tampered_row_by_subject_and_field(
     first = started.json()
     assert started.headers["location"] == f"{CHECKS}/{first['check_id']}"
     assert first["state"] == "running" and first["requested_by"] == "test-auditor"
+    assert first["started_at"].endswith("Z")  # UTC
     passed = await result(anonymous, started.headers["location"], auditor)
     assert passed["state"] == "passed", passed
     assert passed["progress"] == {"events_replayed": 9, "events_total": 9}
