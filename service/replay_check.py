@@ -245,28 +245,35 @@ def _copy_live_postgres(live: Engine, scratch: Engine) -> int:
 
 
 def _copy_live_sqlite(live: Database, scratch: Engine) -> int:
+    with scratch.begin() as conn:
+        for table in READ_MODEL_TABLES:
+            _live_copy(table).create(conn)
     with scratch.connect() as conn:
-        driver = conn.connection.driver_connection  # ATTACH is refused inside a transaction
+        # On the driver's connection: ATTACH is refused inside a transaction, and the engine's
+        # transactions begin IMMEDIATE, which would take the live file's write lock too. A
+        # deferred one only reads the live file, from one snapshot (WAL), blocking no one.
+        driver = conn.connection.driver_connection
         assert driver is not None
         driver.execute("ATTACH DATABASE ? AS live", (str(live.sqlite_path().resolve()),))
         try:
-            with conn.begin():  # one read transaction on the live file: one snapshot
-                position = int(
-                    conn.exec_driver_sql(
-                        "SELECT position FROM live.projection_tracking WHERE name = 'read_models'"
-                    ).scalar()
-                    or 0
+            driver.execute("BEGIN DEFERRED")
+            found = driver.execute(
+                "SELECT position FROM live.projection_tracking WHERE name = 'read_models'"
+            ).fetchone()
+            for table in READ_MODEL_TABLES:
+                columns = ", ".join(c.name for c in table.columns)
+                driver.execute(
+                    f"INSERT INTO live_{table.name} ({columns}) "
+                    f"SELECT {columns} FROM live.{table.name}"
                 )
-                for table in READ_MODEL_TABLES:
-                    _live_copy(table).create(conn)
-                    columns = ", ".join(c.name for c in table.columns)
-                    conn.exec_driver_sql(
-                        f"INSERT INTO live_{table.name} ({columns}) "
-                        f"SELECT {columns} FROM live.{table.name}"
-                    )
+            driver.execute("COMMIT")
+        except BaseException:
+            if driver.in_transaction:
+                driver.execute("ROLLBACK")
+            raise
         finally:
             driver.execute("DETACH DATABASE live")
-    return position
+    return int(found[0]) if found else 0
 
 
 # Comparing -------------------------------------------------------------------------------

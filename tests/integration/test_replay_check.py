@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 import pytest
 from sqlalchemy import delete, update
 
@@ -47,3 +50,25 @@ def test_an_altered_or_missing_row_is_named_by_subject_and_field(services):
     assert ("records", ids[2], "(row)", "missing", "present") in found
     assert len(report.differences) == 2
     assert all(d.subject_id for d in report.differences)
+
+
+def test_the_live_side_is_read_while_a_writer_holds_the_store(services):
+    """The snapshot takes no write lock: a write transaction left open on the live store (or
+    the runner's page) does not hold the check up, nor does the check hold it up."""
+    fill(services)
+    if services.database.is_sqlite:
+        writer = sqlite3.connect(services.database.sqlite_path(), isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+        release = writer.rollback
+    else:
+        writer = services.write_engine.connect()
+        writer.begin()
+        writer.execute(update(records).values(severity="serious"))  # row locks, uncommitted
+        release = writer.close
+    try:
+        started = time.monotonic()
+        report = verify_read_models(services)
+        assert report.ok, report.differences
+        assert time.monotonic() - started < 20  # a wait for the lock would last 30 s
+    finally:
+        release()
