@@ -27,7 +27,8 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
     names = [column.name for column in table.columns]
     json_at = [i for i, column in enumerate(table.columns) if isinstance(column.type, JSON)]
     values_of = itemgetter(*names)
-    statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    quote = conn.dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN"
     driver = conn.connection.driver_connection
     assert driver is not None
     try:
@@ -54,18 +55,22 @@ def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -
         )
         return
     columns = [table.c[key], *(table.c[name] for name in names)]
+    quote = conn.dialect.identifier_preparer.quote
     arrays, selected = [], []
     for column in columns:
+        name = quote(column.name)
         if isinstance(column.type, JSON):
             arrays.append("%s::text[]")
-            selected.append(f"{column.name}::json AS {column.name}")
+            selected.append(f"{name}::json AS {name}")
             continue
         arrays.append(f"%s::{column.type.compile(dialect=conn.dialect)}[]")
-        selected.append(column.name)
+        selected.append(name)
+    k = quote(key)
     statement = (
-        f"UPDATE {table.name} AS t SET {', '.join(f'{n} = v.{n}' for n in names)} "
+        f"UPDATE {quote(table.name)} AS t "
+        f"SET {', '.join(f'{quote(n)} = v.{quote(n)}' for n in names)} "
         f"FROM (SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) "
-        f"AS u({', '.join(c.name for c in columns)})) AS v WHERE t.{key} = v.{key}"
+        f"AS u({', '.join(quote(c.name) for c in columns)})) AS v WHERE t.{k} = v.{k}"
     )
     parameters = tuple(
         [_json(row[c.name]) for row in rows]

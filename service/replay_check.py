@@ -219,17 +219,19 @@ def _copy_live_postgres(live: Engine, scratch: Engine) -> int:
         reader = source.connection.driver_connection
         writer = target.connection.driver_connection
         assert reader is not None and writer is not None
+        quote = target.dialect.identifier_preparer.quote
         for table in READ_MODEL_TABLES:
-            columns = ", ".join(c.name for c in table.columns)
-            target.exec_driver_sql(f"CREATE UNLOGGED TABLE live_{table.name} (LIKE {table.name})")
+            columns = ", ".join(quote(c.name) for c in table.columns)
+            name, copy_name = quote(table.name), quote(f"live_{table.name}")
+            target.exec_driver_sql(f"CREATE UNLOGGED TABLE {copy_name} (LIKE {name})")
             with (
                 reader.cursor() as out_cursor,
                 writer.cursor() as in_cursor,
                 out_cursor.copy(
-                    f"COPY (SELECT {columns} FROM {table.name}) TO STDOUT (FORMAT BINARY)"
+                    f"COPY (SELECT {columns} FROM {name}) TO STDOUT (FORMAT BINARY)"
                 ) as rows_out,
                 in_cursor.copy(
-                    f"COPY live_{table.name} ({columns}) FROM STDIN (FORMAT BINARY)"
+                    f"COPY {copy_name} ({columns}) FROM STDIN (FORMAT BINARY)"
                 ) as rows_in,
             ):
                 # A block per row arrives; sending each alone would cost a round of the
