@@ -69,7 +69,7 @@ class ReplayChecks:
         self.engine = engine
         self.settings = settings
         self.stale_after = timedelta(seconds=stale_after_seconds)
-        self._children: dict[UUID, subprocess.Popen] = {}
+        self._children: dict[UUID, tuple[subprocess.Popen, threading.Thread]] = {}
         self._lock = threading.Lock()
 
     # Starting ---------------------------------------------------------------------------
@@ -109,21 +109,20 @@ class ReplayChecks:
         assert process.stdin is not None
         process.stdin.write(self.settings.model_dump_json().encode())
         process.stdin.close()
-        with self._lock:
-            self._children[check_id] = process
-        threading.Thread(
+        supervisor = threading.Thread(
             target=self._supervise,
             args=(check_id, process),
             name=f"replay-check-{check_id}",
             daemon=True,
-        ).start()
+        )
+        with self._lock:
+            self._children[check_id] = (process, supervisor)
+        supervisor.start()
 
     def _supervise(self, check_id: UUID, process: subprocess.Popen) -> None:
         """A process that ended without recording its result leaves an error, not a check
         that seems to run until its heartbeat is missed."""
         status = process.wait()
-        with self._lock:
-            self._children.pop(check_id, None)
         self.finish_error(
             check_id,
             f"interrupted: the check process ended (exit status {status}) without a result",
@@ -131,6 +130,8 @@ class ReplayChecks:
         )
         if status != 0:
             self._drop_scratch(check_id)
+        with self._lock:
+            self._children.pop(check_id, None)
 
     def _drop_scratch(self, check_id: UUID) -> None:
         try:
@@ -144,14 +145,14 @@ class ReplayChecks:
         """Stop the checks this process started (each records that it was interrupted)."""
         with self._lock:
             children = list(self._children.values())
-        for process in children:
+        for process, _ in children:
             process.terminate()
-        for process in children:
+        for process, supervisor in children:
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait()
+            supervisor.join(timeout)
 
     # Reading ----------------------------------------------------------------------------
     def get(self, check_id: UUID) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 from sqlalchemy import insert, select, update
+from starlette.concurrency import run_in_threadpool
 
 from projections.tables import records, subjects
 from service.access.tables import replay_checks
@@ -130,14 +131,18 @@ async def test_one_check_at_a_time_and_queries_are_answered_while_it_runs(
     assert second.json()["running_check"] == first.json()["check_id"]
     assert second.json()["running_check_url"] == first.headers["location"]
 
-    answered = 0
-    while (await anonymous.get(first.headers["location"], headers=auditor)).json()[
+    answered, progress = 0, []
+    while (check := (await anonymous.get(first.headers["location"], headers=auditor)).json())[
         "state"
     ] == "running":
+        progress.append(check["progress"])
         status = await anonymous.get(f"/v1/subjects/{subject_ids[0]}/status", headers=agency)
         assert status.status_code == 200
         answered += 1
     assert answered > 0
+    replayed = [p["events_replayed"] for p in progress]
+    assert replayed == sorted(replayed)
+    assert all(p["events_total"] in (None, 9) for p in progress)
     assert (await result(anonymous, first.headers["location"], auditor))["state"] == "passed"
     assert (await anonymous.post(CHECKS, headers=auditor)).status_code == 202
 
@@ -147,11 +152,18 @@ async def test_a_check_whose_process_died_shows_as_interrupted(anonymous, role_h
     fill(services, count=1)
     # A check whose process was killed: its process ends without a result.
     started = await anonymous.post(CHECKS, headers=auditor)
-    [process] = services.replay_checks._children.values()
+    [(process, _)] = services.replay_checks._children.values()
     process.kill()
     killed = await result(anonymous, started.headers["location"], auditor, timeout=30)
     assert killed["state"] == "error"
     assert killed["error"].startswith("interrupted: the check process ended (exit status -9)")
+
+    # The service stops while a check runs: the check says it was interrupted.
+    started = await anonymous.post(CHECKS, headers=auditor)
+    assert started.status_code == 202
+    await run_in_threadpool(services.replay_checks.close)
+    stopped = (await anonymous.get(started.headers["location"], headers=auditor)).json()
+    assert stopped["state"] == "error" and stopped["error"].startswith("interrupted"), stopped
 
     # A check left running by a machine that went down: no process here, no heartbeat since.
     long_ago = datetime.now(UTC) - timedelta(minutes=5)
