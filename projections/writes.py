@@ -10,15 +10,15 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Table, bindparam, insert, update
+from sqlalchemy import JSON, Column, Connection, Dialect, Table, bindparam, insert, update
 from sqlalchemy.exc import DBAPIError
 
 Row = dict[str, Any]
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
-    """Insert new rows (each with every column): one COPY on PostgreSQL, whose per-row cost
-    is a fraction of a pipelined INSERT's."""
+    """Insert new rows (each with every column): one binary COPY on PostgreSQL, whose cost per
+    row is a fraction of a pipelined INSERT's, on either side."""
     if not rows:
         return
     if conn.dialect.name != "postgresql":
@@ -28,11 +28,14 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
     json_at = [i for i, column in enumerate(table.columns) if isinstance(column.type, JSON)]
     values_of = itemgetter(*names)
     quote = conn.dialect.identifier_preparer.quote
-    statement = f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN"
+    statement = (
+        f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN (FORMAT BINARY)"
+    )
     driver = conn.connection.driver_connection
     assert driver is not None
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types([_copy_type(column, conn.dialect) for column in table.columns])
             for row in rows:
                 values = list(values_of(row))
                 for i in json_at:
@@ -40,6 +43,14 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
                 copy.write_row(values)
     except driver.Error as error:  # the same exception classes as any other statement's
         raise DBAPIError.instance(statement, None, error, type(driver).Error) from error
+
+
+def _copy_type(column: Column, dialect: Dialect) -> str:
+    """The column's type as the driver names it for a binary COPY: JSON goes as its text,
+    which is also its binary form."""
+    if isinstance(column.type, JSON):
+        return "text"
+    return column.type.compile(dialect=dialect).split("(")[0].strip().lower()
 
 
 def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> None:
