@@ -72,7 +72,8 @@ class ReplayReport:
     rows_compared: int
     differences: list[Difference]  # the first KEPT_DIFFERENCES, by table and key
     difference_count: int
-    # Seconds spent preparing the scratch database, copying the live side, replaying, comparing.
+    # Seconds spent preparing the scratch database, copying the live side, replaying, comparing,
+    # dropping the scratch database.
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -179,9 +180,10 @@ def verify_read_models(
             lap("replay")
             compared, differences, count = _compare(engine)
             lap("compare")
-            return ReplayReport(position, replayed, compared, differences, count, seconds)
         finally:
             engine.dispose()
+    lap("cleanup")  # dropping the scratch database
+    return ReplayReport(position, replayed, compared, differences, count, seconds)
 
 
 # The live side ---------------------------------------------------------------------------
