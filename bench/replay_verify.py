@@ -1,6 +1,8 @@
 """Replay verification on PostgreSQL: rebuild every read model from the log into a scratch
 database and compare it with the live one; events/s of the replay and of the whole check, and
-of `credit rebuild`'s path (the live read models rebuilt in place) on the same store.
+of `credit rebuild`'s path (the live read models rebuilt in place) on the same store. The
+baseline, in the same run: reading and decoding every event in the same pages and projecting
+nothing, which any replay pays.
 
     .venv/bin/python -m bench.replay_verify --rows 100000 --subjects 20000 --runs 3
 """
@@ -18,6 +20,16 @@ from service.bootstrap import build_services
 from service.importing import import_stream
 from service.replay_check import verify_read_models
 from service.settings import Settings
+
+
+def read_and_decode(services) -> int:
+    position, count = 0, 0
+    while notifications := services.runner.recorder.select_notifications(
+        position, BULK_PAGE_SIZE, inclusive_of_start=False
+    ):
+        count += len([services.ledger.mapper.to_domain_event(n) for n in notifications])
+        position = notifications[-1].id
+    return count
 
 
 def main() -> None:
@@ -45,6 +57,11 @@ def main() -> None:
             started = time.perf_counter()
             report = verify_read_models(services)
             checks.append((time.perf_counter() - started, report))
+        baselines = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            decoded = read_and_decode(services)
+            baselines.append(time.perf_counter() - started)
         rebuilds = []
         for _ in range(args.runs):
             started = time.perf_counter()
@@ -64,6 +81,11 @@ def main() -> None:
         f"  replay {report.replay_rate:,.0f} events/s; whole check "
         f"{report.events / seconds:,.0f} events/s "
         f"(all runs: {', '.join(f'{s:.2f} s' for s, _ in checks)})"
+    )
+    print(
+        f"baseline, read and decode only: {decoded:,} events, best of {len(baselines)} in "
+        f"{min(baselines):.2f} s: {decoded / min(baselines):,.0f} events/s; ratio replay / "
+        f"baseline {report.replay_rate / (decoded / min(baselines)):.2f}"
     )
     print(
         f"credit rebuild (live tables, in place): {rebuilt:,} events, best of {len(rebuilds)} "
