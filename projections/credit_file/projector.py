@@ -7,10 +7,11 @@ in one query per page and written back in one bulk update."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from functools import cache
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -112,13 +113,16 @@ def typed(details: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def detail_names(event_type: type) -> tuple[str, ...]:
-    """The fields of a record event kept as its details: its own, and the decision date."""
-    return tuple(
+def detail_names(event_type: type) -> tuple[tuple[str, ...], Callable[[Any], tuple]]:
+    """The fields of a record event kept as its details (its own, and the decision date), and
+    a getter of their values in that order."""
+    names = tuple(
         f.name
         for f in dataclasses.fields(event_type)
         if f.name not in COMMON_FIELDS or f.name == "decision_date"
     )
+    getter = attrgetter(*names)
+    return names, getter if len(names) > 1 else lambda event: (getter(event),)
 
 
 def derived_columns(
@@ -211,7 +215,14 @@ class CreditFileProjector:
         """One record event onto rows held in `new_records` (or found by `row_of`): pure over
         the dicts, so an as-of fold of the events reuses it exactly."""
         record_type = type(event).__name__
-        details = {name: to_json(getattr(event, name)) for name in detail_names(type(event))}
+        names, values_of = detail_names(type(event))
+        details = dict(
+            zip(
+                names,
+                [v if type(v) in PLAIN else to_json(v) for v in values_of(event)],
+                strict=True,
+            )
+        )
         new_records[event.record_id] = {
             "record_id": event.record_id,
             "subject_id": event.originator_id,
