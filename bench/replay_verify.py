@@ -49,7 +49,9 @@ def main() -> None:
             recorded_by="bench",
             batch_size=2000,
         )
-        services.runner.catch_up()
+        started = time.perf_counter()
+        caught_up = services.runner.catch_up()  # the live runner's own pages
+        catch_up_seconds = time.perf_counter() - started
         # What autovacuum does after a bulk load (PostgreSQL 13+ vacuums after inserts too);
         # otherwise the first replay sets every row's hint bits and races autovacuum.
         with services.write_engine.connect().execution_options(
@@ -90,6 +92,11 @@ def main() -> None:
         f"baseline, read and decode only: {decoded:,} events, best of {len(baselines)} in "
         f"{min(baselines):.2f} s: {decoded / min(baselines):,.0f} events/s; ratio replay / "
         f"baseline {report.replay_rate / (decoded / min(baselines)):.2f}"
+    )
+    print(
+        f"live runner catching up after the import (pages of "
+        f"{Settings().projection_page_size:,}): {caught_up:,} events in {catch_up_seconds:.2f} s: "
+        f"{caught_up / catch_up_seconds:,.0f} events/s"
     )
     print(
         f"credit rebuild (live tables, in place): {rebuilt:,} events, best of {len(rebuilds)} "
