@@ -196,28 +196,26 @@ def _live_copy(table: Table) -> Table:
     )
 
 
-def _tracked_position(conn) -> int:
-    query = select(projection_tracking.c.position).where(
-        projection_tracking.c.name == "read_models"
-    )
-    return int(conn.execute(query).scalar() or 0)
-
-
 def _copy_live(services: Services, scratch: Engine) -> int:
     """Copy the live read models into the scratch database in one read-only snapshot, with
     the tracked position they reflect (MVCC on PostgreSQL, a read transaction on SQLite:
     writers carry on meanwhile)."""
     if services.database.is_sqlite:
-        return _copy_live_sqlite(services.database, scratch)
-    return _copy_live_postgres(services.write_engine, scratch)
+        return _copy_live_sqlite(services.database, scratch, services.runner.name)
+    return _copy_live_postgres(services.write_engine, scratch, services.runner.name)
 
 
-def _copy_live_postgres(live: Engine, scratch: Engine) -> int:
+def _copy_live_postgres(live: Engine, scratch: Engine, runner: str) -> int:
     snapshot = live.connect().execution_options(
         isolation_level="REPEATABLE READ", postgresql_readonly=True
     )
     with snapshot as source, source.begin(), scratch.begin() as target:
-        position = _tracked_position(source)
+        position = int(
+            source.execute(
+                select(projection_tracking.c.position).where(projection_tracking.c.name == runner)
+            ).scalar()
+            or 0
+        )
         reader = source.connection.driver_connection
         writer = target.connection.driver_connection
         assert reader is not None and writer is not None
@@ -248,7 +246,7 @@ def _copy_live_postgres(live: Engine, scratch: Engine) -> int:
     return position
 
 
-def _copy_live_sqlite(live: Database, scratch: Engine) -> int:
+def _copy_live_sqlite(live: Database, scratch: Engine, runner: str) -> int:
     with scratch.begin() as conn:
         for table in READ_MODEL_TABLES:
             _live_copy(table).create(conn)
@@ -262,7 +260,7 @@ def _copy_live_sqlite(live: Database, scratch: Engine) -> int:
         try:
             driver.execute("BEGIN DEFERRED")
             found = driver.execute(
-                "SELECT position FROM live.projection_tracking WHERE name = 'read_models'"
+                "SELECT position FROM live.projection_tracking WHERE name = ?", (runner,)
             ).fetchone()
             for table in READ_MODEL_TABLES:
                 columns = ", ".join(c.name for c in table.columns)
@@ -289,21 +287,19 @@ def _compare(engine: Engine) -> tuple[int, list[Difference], int]:
         for table in READ_MODEL_TABLES:
             live = _live_copy(table)
             compared += conn.execute(select(func.count()).select_from(live)).scalar_one()
-            suspects = _suspect_keys(conn, live, table)
-            for start in range(0, len(suspects), SUSPECTS_PER_QUERY):
-                for difference in _differences(
-                    conn, live, table, suspects[start : start + SUSPECTS_PER_QUERY]
-                ):
+            for keys in _suspect_keys(conn, live, table):
+                for difference in _differences(conn, live, table, keys):
                     count += 1
                     if len(differences) < KEPT_DIFFERENCES:
                         differences.append(difference)
     return compared, differences, count
 
 
-def _suspect_keys(conn, live: Table, replayed: Table) -> list[Any]:
+def _suspect_keys(conn, live: Table, replayed: Table) -> Iterator[list[Any]]:
     """The keys of rows the database sees differ (present on one side only, or any column
-    distinct). JSON is compared as jsonb on PostgreSQL, as text on SQLite: a row flagged only
-    for its JSON's spelling is cleared by the field comparison after."""
+    distinct), a few hundred at a time, streamed. JSON is compared as jsonb on PostgreSQL, as
+    text on SQLite: a row flagged only for its JSON's spelling is cleared by the field
+    comparison after."""
     key = next(iter(replayed.primary_key.columns)).name
     a, b = live.alias("a"), replayed.alias("b")
 
@@ -334,7 +330,8 @@ def _suspect_keys(conn, live: Table, replayed: Table) -> list[Any]:
         )
         .order_by(text("key"))
     )
-    return list(conn.execute(query).scalars())
+    streamed = conn.execution_options(yield_per=SUSPECTS_PER_QUERY).execute(query)
+    yield from streamed.scalars().partitions()
 
 
 def _differences(conn, live: Table, replayed: Table, keys: list[Any]) -> Iterator[Difference]:

@@ -72,3 +72,19 @@ def test_the_live_side_is_read_while_a_writer_holds_the_store(services):
         assert time.monotonic() - started < 20  # a wait for the lock would last 30 s
     finally:
         release()
+
+
+def test_many_differences_are_all_counted_and_the_first_kept(services, monkeypatch):
+    import service.replay_check
+
+    monkeypatch.setattr(service.replay_check, "SUSPECTS_PER_QUERY", 3)  # several batches
+    monkeypatch.setattr(service.replay_check, "KEPT_DIFFERENCES", 5)
+    fill(services)
+    with services.write_engine.begin() as conn:
+        conn.execute(update(records).values(summary="改", recorded_by="someone"))
+    report = verify_read_models(services)
+    assert report.difference_count == 16  # two fields of each of the 8 records
+    assert len(report.differences) == 5
+    keys = [d.key for d in report.differences]
+    assert keys == sorted(keys)
+    assert {d.field for d in report.differences} == {"summary", "recorded_by"}
