@@ -12,7 +12,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api import admin, cases, errors, oauth, web
+from api import admin, cases, errors, oauth, replay_checks, web
 from api.commands import imports
 from api.commands import subjects as subject_commands
 from api.deps import ServicesDep
@@ -74,6 +74,7 @@ def create_app(
     app.include_router(cases.router)
     app.include_router(web.router)
     app.include_router(audit.router)
+    app.include_router(replay_checks.router)
     app.include_router(history.router)
     app.include_router(integrity.router)
     app.include_router(admin.router)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -24,6 +24,16 @@ from projections.tables import projection_tracking
 
 log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (StoreOperationalError, ReadStoreOperationalError)
+# Pages for a rebuild or a replay: each page has a fixed cost, and nothing waits on them.
+BULK_PAGE_SIZE = 5000
+
+
+class Log(Protocol):
+    """The event log in position order (an eventsourcing ApplicationRecorder is one)."""
+
+    def select_notifications(
+        self, start: int | None, limit: int, stop: int | None = None, *, inclusive_of_start: bool
+    ) -> Sequence[Notification]: ...
 
 
 class Projector(Protocol):
@@ -40,7 +50,7 @@ class ProjectionFailed(RuntimeError):
 class ProjectionRunner:
     def __init__(
         self,
-        recorder: ApplicationRecorder,
+        recorder: Log,
         mapper: Mapper,
         engine: Engine,
         projectors: Sequence[Projector],
@@ -88,13 +98,16 @@ class ProjectionRunner:
         return int(conn.execute(query).scalar_one())
 
     # Work -------------------------------------------------------------------------------
-    def process_next_page(self, stop: int | None = None) -> int:
+    def process_next_page(self, stop: int | None = None, page_size: int | None = None) -> int:
         """Apply the next page of events (up to position `stop`, if given); returns how many
         were applied (0: caught up)."""
         with self.engine.begin() as conn:
             position = self._locked_position(conn)
             notifications = self.recorder.select_notifications(
-                start=position, limit=self.page_size, stop=stop, inclusive_of_start=False
+                start=position,
+                limit=page_size or self.page_size,
+                stop=stop,
+                inclusive_of_start=False,
             )
             if not notifications:
                 return 0
@@ -116,23 +129,28 @@ class ProjectionRunner:
             )
             return len(events)
 
-    def catch_up(self, on_page: Callable[[int], None] | None = None) -> int:
+    def catch_up(
+        self, on_page: Callable[[int], None] | None = None, page_size: int | None = None
+    ) -> int:
         """Apply everything there is now; returns the number of events applied."""
         total = 0
-        while applied := self.process_next_page():
+        while applied := self.process_next_page(page_size=page_size):
             total += applied
             if on_page:
                 on_page(total)
         return total
 
-    def rebuild(self, on_page: Callable[[int], None] | None = None) -> int:
-        """Drop every read-model row and the tracked position, then replay the whole log."""
+    def rebuild(
+        self, on_page: Callable[[int], None] | None = None, page_size: int | None = None
+    ) -> int:
+        """Drop every read-model row and the tracked position, then replay the whole log
+        (in pages of `page_size`: larger ones suit a rebuild, which no query waits on)."""
         with self.engine.begin() as conn:
             for projector in self.projectors:
                 for table in reversed(list(projector.tables)):
                     conn.execute(delete(table))
             conn.execute(delete(projection_tracking).where(projection_tracking.c.name == self.name))
-        return self.catch_up(on_page)
+        return self.catch_up(on_page, page_size)
 
     # Following the log ------------------------------------------------------------------
     def wake(self, position: int | None = None) -> None:

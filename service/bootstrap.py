@@ -28,10 +28,11 @@ from service.credit_files import CreditFiles
 from service.database import Database
 from service.identity import SubjectIds
 from service.integrity.checkpoints import Checkpoints, CheckpointSchedule
-from service.ledger import CreditLedger, open_ledger
+from service.ledger import CreditLedger, EventLog, open_ledger
 from service.migrations import upgrade
 from service.policy.loader import load_policy
 from service.read_store import async_engine, snapshot_engine, sync_engine
+from service.replay_jobs import ReplayChecks
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Services:
     checkpoints: Checkpoints
     checkpoint_schedule: CheckpointSchedule
     access_log_writer: AccessLogWriter
+    replay_checks: ReplayChecks
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -84,6 +86,7 @@ class Services:
 
     def close_sync(self) -> None:
         self.checkpoint_schedule.stop()
+        self.replay_checks.close()
         self.runner.stop()
         self.write_engine.dispose()
         self.checkpoints.reader.dispose()
@@ -107,7 +110,7 @@ def build_services(
         )
         waiter = postgres_notify_waiter(conninfo, ledger.recorder.channel_name)  # type: ignore[attr-defined]
     runner = ProjectionRunner(
-        ledger.recorder,
+        EventLog(ledger.recorder),
         ledger.mapper,
         write_engine,
         [CreditFileProjector(policy), CaseProjector()],
@@ -159,4 +162,5 @@ def build_services(
         checkpoints,
         CheckpointSchedule(checkpoints, settings.checkpoint_seconds),
         AccessLogWriter(access_log),
+        ReplayChecks(write_engine, settings),
     )

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from projections.runner import BULK_PAGE_SIZE
 from service.bootstrap import build_services
 from service.database import Database
 from service.integrity.cli import audit_app
@@ -301,7 +302,9 @@ def rebuild() -> None:
     try:
         with _progress() as progress:
             task = progress.add_task("rebuilding read models", total=head)
-            applied = services.runner.rebuild(lambda n: progress.update(task, completed=n))
+            applied = services.runner.rebuild(
+                lambda n: progress.update(task, completed=n), page_size=BULK_PAGE_SIZE
+            )
     finally:
         services.close_sync()
     elapsed = time.perf_counter() - started
@@ -322,14 +325,19 @@ def verify_replay() -> None:
     try:
         with _progress() as progress:
             task = progress.add_task("replaying into a scratch database", total=None)
-            report = verify_read_models(services, lambda n: progress.update(task, completed=n))
+            report = verify_read_models(
+                services,
+                lambda done, total: progress.update(task, completed=done, total=total),
+            )
     finally:
         services.close_sync()
     elapsed = time.perf_counter() - started
     console.print(
-        f"replayed {report.events:,} events, compared {report.rows_compared:,} rows "
-        f"in {elapsed:.1f}s ({report.events / elapsed if elapsed else 0:,.0f} "
-        "events/s)"
+        f"replayed {report.events:,} events (to position {report.position:,}), compared "
+        f"{report.rows_compared:,} rows in {elapsed:.1f}s (replay "
+        f"{report.replay_rate:,.0f} events/s; "
+        + ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in report.seconds.items())
+        + ")"
     )
     for difference in report.differences[:200]:
         console.print(
@@ -337,8 +345,8 @@ def verify_replay() -> None:
             f": {difference.field}: live {difference.live!r} != replayed "
             f"{difference.replayed!r}"
         )
-    if report.differences:
-        console.print(f"[red]{len(report.differences)} differences[/red]")
+    if not report.ok:
+        console.print(f"[red]{report.difference_count} differences[/red]")
         raise typer.Exit(1)
     console.print("[green]the read models equal a replay of the event log[/green]")
 

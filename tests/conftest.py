@@ -38,6 +38,7 @@ STORE_TABLES = (
     "merkle_nodes",
     "checkpoints",
     "checkpoint_keys",
+    "replay_checks",
 )
 
 

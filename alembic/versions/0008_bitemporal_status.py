@@ -2,7 +2,7 @@
 subject versions by recorded time, and when a record's repair was approved
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-23 06:30:00
 
 The new tables start empty: subjects recorded before this migration are answered from a fold of
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

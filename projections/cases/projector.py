@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, select
 
 from domain.cases import (
     TRANSITIONS,
@@ -20,6 +20,7 @@ from domain.cases import (
     RepairApplied,
 )
 from projections.tables import cases, records
+from projections.writes import insert_rows, update_rows
 
 CHINA = ZoneInfo("Asia/Shanghai")  # a step's date is the Beijing date it was recorded on
 FINAL = ("approved", "denied", "revoked", "resolved")
@@ -46,24 +47,24 @@ class CaseProjector:
     tables = (cases,)
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
+        steps = [(position, e) for position, e in events if isinstance(e, CaseEvent)]
+        if not steps:
+            return
+        filings = [e for _, e in steps if isinstance(e, RepairApplied | ObjectionFiled)]
+        # What this page needs from the tables, read in one query each.
+        authorities = _authority_codes(conn, {e.target_record_id for e in filings})
+        loaded = _load_cases(conn, {e.case_id for _, e in steps} - {e.case_id for e in filings})
         new: dict[UUID, dict[str, Any]] = {}
         stored: dict[UUID, dict[str, Any]] = {}
-        for position, event in events:
-            if not isinstance(event, CaseEvent):
-                continue
+        for position, event in steps:
             if isinstance(event, RepairApplied | ObjectionFiled):
-                authority = conn.execute(
-                    select(records.c.authority_code).where(
-                        records.c.record_id == event.target_record_id
-                    )
-                ).scalar_one()
                 new[event.case_id] = {
                     "case_id": event.case_id,
                     "case_number": event.case_number,
                     "kind": "repair" if isinstance(event, RepairApplied) else "objection",
                     "subject_id": event.originator_id,
                     "target_record_id": event.target_record_id,
-                    "authority_code": authority,
+                    "authority_code": authorities[event.target_record_id],
                     "query_code_hash": event.query_code_hash,
                     "status": "filed",
                     "filed_on": _day(event),
@@ -77,11 +78,9 @@ class CaseProjector:
                 continue
             row = new.get(event.case_id) or stored.get(event.case_id)
             if row is None:
-                found = (
-                    conn.execute(select(cases).where(cases.c.case_id == event.case_id))
-                    .mappings()
-                    .one()
-                )
+                if event.case_id not in loaded:
+                    raise LookupError(f"case {event.case_id} has a step but was never filed")
+                found = loaded[event.case_id]
                 row = stored[event.case_id] = {**found, "steps": list(found["steps"])}
             row["status"] = TRANSITIONS[row["status"]][type(event)]
             row["steps"] = [*row["steps"], _step(event)]
@@ -97,16 +96,31 @@ class CaseProjector:
                 row["outcome"] = (
                     event.outcome if isinstance(event, ObjectionResolved) else row["status"]
                 )
-        if new:
-            conn.execute(insert(cases), list(new.values()))
-        if stored:
-            conn.execute(
-                update(cases).where(cases.c.case_id == bindparam("b_case_id")),
-                [
-                    {"b_case_id": cid, **{c: row[c] for c in UPDATABLE}}
-                    for cid, row in stored.items()
-                ],
-            )
+        insert_rows(conn, cases, list(new.values()))
+        update_rows(
+            conn,
+            cases,
+            "case_id",
+            [{"case_id": cid, **{c: row[c] for c in UPDATABLE}} for cid, row in stored.items()],
+        )
+
+
+def _authority_codes(conn: Connection, record_ids: set[UUID]) -> dict[UUID, str]:
+    """The deciding agency of each record a new case concerns (every one must be stored)."""
+    query = select(records.c.record_id, records.c.authority_code).where(
+        records.c.record_id.in_(list(record_ids))
+    )
+    found = {row.record_id: row.authority_code for row in conn.execute(query)} if record_ids else {}
+    if missing := record_ids - found.keys():
+        raise LookupError(f"cases filed against records not in the read model: {missing}")
+    return found
+
+
+def _load_cases(conn: Connection, case_ids: set[UUID]) -> dict[UUID, dict[str, Any]]:
+    if not case_ids:
+        return {}
+    query = select(cases).where(cases.c.case_id.in_(list(case_ids)))
+    return {row["case_id"]: dict(row) for row in conn.execute(query).mappings()}
 
 
 def _day(event: CaseEvent):

@@ -1,26 +1,36 @@
 """Events in, rows out: subjects and records, applied a page at a time (asynchronous projection).
 
-Inserts of a page go out as one executemany per table; follow-ups (exits, revocations,
-corrections) update rows that may be in the same page or already stored. Alongside, the
-bitemporal history: a revision of a record's standing for every event that changes it, and the
-stream versions by recorded time (for status as of a past time)."""
+A page's new rows go out in one bulk insert per table; follow-ups (exits, revocations,
+corrections) and case steps update rows that may be in the same page or already stored, read
+in one query per page and written back in one bulk update. Alongside, the bitemporal history:
+a revision of a record's standing for every event that changes it, and the stream versions by
+recorded time (for status as of a past time)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from domain.cases import CaseEvent, ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
-from domain.events import COMMON_FIELDS, RecordEvent, SubjectRegistered
+from domain.events import (
+    COMMON_FIELDS,
+    RecordCorrected,
+    RecordEvent,
+    RecordRevoked,
+    SubjectRegistered,
+)
 from domain.policy import PolicyBook
 from domain.publication import record_window
 from projections.tables import record_revisions, records, subject_versions, subjects
+from projections.writes import insert_rows, update_rows
 
 DATE_FIELDS = frozenset(
     {
@@ -80,8 +90,14 @@ UPDATABLE = (
 )
 
 
+AS_TEXT = date | UUID | Decimal
+PLAIN = frozenset({str, int, float, bool, type(None)})  # already JSON as they are
+
+
 def to_json(value: Any) -> Any:
-    if isinstance(value, date | UUID | Decimal):
+    if type(value) in PLAIN:  # most fields: spares the checks below
+        return value
+    if isinstance(value, AS_TEXT):
         return str(value) if not isinstance(value, date) else value.isoformat()
     if isinstance(value, list):
         return [to_json(v) for v in value]
@@ -92,10 +108,24 @@ def to_json(value: Any) -> Any:
 
 def typed(details: dict[str, Any]) -> dict[str, Any]:
     """Details as the rules want them: dates as dates."""
-    return {
-        k: date.fromisoformat(v) if k in DATE_FIELDS and isinstance(v, str) else v
-        for k, v in details.items()
-    }
+    fields = dict(details)
+    for k in DATE_FIELDS.intersection(details):
+        if isinstance(fields[k], str):
+            fields[k] = date.fromisoformat(fields[k])
+    return fields
+
+
+@cache
+def detail_names(event_type: type) -> tuple[tuple[str, ...], Callable[[Any], tuple]]:
+    """The fields of a record event kept as its details (its own, and the decision date), and
+    a getter of their values in that order."""
+    names = tuple(
+        f.name
+        for f in dataclasses.fields(event_type)
+        if f.name not in COMMON_FIELDS or f.name == "decision_date"
+    )
+    getter = attrgetter(*names)
+    return names, getter if len(names) > 1 else lambda event: (getter(event),)
 
 
 def derived_columns(
@@ -116,9 +146,9 @@ def derived_columns(
         "score": Decimal(score) if score is not None else None,
         "valid_from": fields.get("valid_from"),
         "valid_until": fields.get("valid_until"),
-        "summary": " · ".join(str(fields[f]) for f in SUMMARY_FIELDS[record_type] if fields.get(f))[
-            :500
-        ],
+        "summary": " · ".join(
+            [str(fields[f]) for f in SUMMARY_FIELDS[record_type] if fields.get(f)]
+        )[:500],
         "details": details,
     }
 
@@ -159,6 +189,11 @@ def _day(value: str | None) -> date | None:
 def utc(moment: datetime) -> datetime:
     """Recorded times are stored in UTC (SQLite keeps no zone: comparisons need one)."""
     return moment.astimezone(UTC)
+
+
+def _as_utc(stored: datetime) -> datetime:
+    """A recorded time read back (SQLite returns it without its zone, which is UTC)."""
+    return stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
 
 
 def touched_records(event: Any) -> tuple[UUID, ...]:
@@ -257,7 +292,52 @@ class PageHistory:
             self.conn.execute(insert(record_revisions), self.new_revisions)
         rows = self.versions + list(self.last.values())
         if rows:
+            self._end_runs_continued_here(rows)
             self.conn.execute(insert(subject_versions), rows)
+
+    def _end_runs_continued_here(self, rows: list[dict[str, Any]]) -> None:
+        """A page ends wherever the runner cut the log, perhaps inside a run of events
+        recorded at the same instant; the row written for the run's last event so far is then
+        not the last. Dropping it when this page continues the run keeps the table the same
+        however the log was paged (a rebuild equals the live rows)."""
+        first: dict[UUID, dict[str, Any]] = {}
+        for row in rows:
+            if row["version"] > 1 and (
+                row["subject_id"] not in first
+                or row["version"] < first[row["subject_id"]]["version"]
+            ):
+                first[row["subject_id"]] = row
+        if not first:
+            return
+        latest = (
+            select(subject_versions.c.subject_id, func.max(subject_versions.c.version).label("v"))
+            .where(subject_versions.c.subject_id.in_(list(first)))
+            .group_by(subject_versions.c.subject_id)
+            .subquery()
+        )
+        stored = self.conn.execute(
+            select(
+                subject_versions.c.subject_id,
+                subject_versions.c.version,
+                subject_versions.c.recorded_at,
+            ).join(
+                latest,
+                (subject_versions.c.subject_id == latest.c.subject_id)
+                & (subject_versions.c.version == latest.c.v),
+            )
+        ).all()
+        ended = [
+            (subject_id, version)
+            for subject_id, version, recorded_at in stored
+            if version > 1 and _as_utc(recorded_at) == first[subject_id]["recorded_at"]
+        ]
+        for subject_id, version in ended:
+            self.conn.execute(
+                delete(subject_versions).where(
+                    subject_versions.c.subject_id == subject_id,
+                    subject_versions.c.version == version,
+                )
+            )
 
 
 class CreditFileProjector:
@@ -274,20 +354,20 @@ class CreditFileProjector:
         stored: dict[UUID, dict[str, Any]] = {}  # rows loaded from the table and changed
         heads: dict[UUID, tuple[int, int]] = {}
         history = self.page_history(conn)
+        # The stored rows this page's follow-ups and case steps name, read in one query.
+        loaded = _load_records(conn, _targets(events))
 
         def row_of(record_id: UUID) -> dict[str, Any] | None:
             if record_id in new_records:
                 return new_records[record_id]
             if record_id not in stored:
-                found = (
-                    conn.execute(select(records).where(records.c.record_id == record_id))
-                    .mappings()
-                    .first()
-                )
+                if record_id not in loaded:  # a reference _targets does not know: read it
+                    loaded.update(_load_records(conn, {record_id}))
+                found = loaded[record_id]
                 if found is None:
                     return None
-                stored[record_id] = dict(found)
-                history.loaded(record_id, stored[record_id])
+                stored[record_id] = found
+                history.loaded(record_id, found)
             return stored[record_id]
 
         for position, event in events:
@@ -308,39 +388,36 @@ class CreditFileProjector:
                 self.apply_case_effect(event, row_of)
             history.applied(position, event, touched_records(event), new_records, stored)
 
-        if new_subjects:
-            for subject_id, row in new_subjects.items():
-                row["version"], row["position"] = heads.pop(subject_id)
-            conn.execute(insert(subjects), list(new_subjects.values()))
-        if new_records:
-            conn.execute(insert(records), list(new_records.values()))
-        if stored:
-            conn.execute(
-                update(records).where(records.c.record_id == bindparam("b_record_id")),
-                [
-                    {"b_record_id": rid, **{c: row[c] for c in UPDATABLE}}
-                    for rid, row in stored.items()
-                ],
-            )
-        if heads:
-            conn.execute(
-                update(subjects).where(subjects.c.subject_id == bindparam("b_subject_id")),
-                [
-                    {"b_subject_id": sid, "version": v, "position": p}
-                    for sid, (v, p) in heads.items()
-                ],
-            )
+        for subject_id, row in new_subjects.items():
+            row["version"], row["position"] = heads.pop(subject_id)
+        insert_rows(conn, subjects, list(new_subjects.values()))
+        insert_rows(conn, records, list(new_records.values()))
+        update_rows(
+            conn,
+            records,
+            "record_id",
+            [{"record_id": rid, **{c: row[c] for c in UPDATABLE}} for rid, row in stored.items()],
+        )
+        update_rows(
+            conn,
+            subjects,
+            "subject_id",
+            [{"subject_id": sid, "version": v, "position": p} for sid, (v, p) in heads.items()],
+        )
         history.write()
 
     def apply_record(self, event: RecordEvent, position: int, new_records, row_of) -> None:
         """One record event onto rows held in `new_records` (or found by `row_of`): pure over
         the dicts, so an as-of fold of the events reuses it exactly."""
         record_type = type(event).__name__
-        details = {
-            f.name: to_json(getattr(event, f.name))
-            for f in dataclasses.fields(event)
-            if f.name not in COMMON_FIELDS or f.name == "decision_date"
-        }
+        names, values_of = detail_names(type(event))
+        details = dict(
+            zip(
+                names,
+                [v if type(v) in PLAIN else to_json(v) for v in values_of(event)],
+                strict=True,
+            )
+        )
         new_records[event.record_id] = {
             "record_id": event.record_id,
             "subject_id": event.originator_id,
@@ -401,6 +478,35 @@ class CreditFileProjector:
                 target["state"] = "revoked"
             elif event.outcome == "corrected" and event.changes:
                 _correct(target, event.changes, event.timestamp, self.policy)
+
+
+@cache
+def _target_field(event_type: type) -> str | None:
+    """The field naming the stored record an event may change (row_of still reads any other
+    record it is asked for)."""
+    if issubclass(event_type, CaseEvent | RecordRevoked | RecordCorrected):
+        return "target_record_id"
+    return ENDING_FIELDS.get(event_type.__name__)
+
+
+def _targets(events: Sequence[tuple[int, Any]]) -> set[UUID]:
+    found = set()
+    for _, event in events:
+        field = _target_field(type(event))
+        if field is not None and (target := getattr(event, field)) is not None:
+            found.add(target)
+    return found
+
+
+def _load_records(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[str, Any] | None]:
+    """Each id's stored row (None: not stored), a few thousand ids per query."""
+    found: dict[UUID, dict[str, Any] | None] = dict.fromkeys(record_ids)
+    ids = list(record_ids)  # none: no query
+    for start in range(0, len(ids), 5000):
+        query = select(records).where(records.c.record_id.in_(ids[start : start + 5000]))
+        for row in conn.execute(query).mappings():
+            found[row["record_id"]] = dict(row)
+    return found
 
 
 def _correct(row: dict[str, Any], changes: dict[str, Any], at: Any, policy: PolicyBook) -> None:

@@ -1,4 +1,5 @@
-"""Access-control tables: API clients, token signing keys, the access log (owned by alembic)."""
+"""Access-control and audit tables: API clients, token signing keys, the access log, replay
+checks (owned by alembic)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     Uuid,
+    text,
 )
 
 metadata = MetaData()
@@ -73,4 +76,33 @@ subject_keys = Table(
     Column("wrapped_key", LargeBinary),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("erased_at", DateTime(timezone=True)),
+)
+
+replay_checks = Table(
+    "replay_checks",
+    metadata,
+    Column("check_id", Uuid, primary_key=True),
+    Column("state", String(10), nullable=False),  # "running" | "passed" | "failed" | "error"
+    Column("requested_by", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    # Written every second or so by the process running the check: a running check whose
+    # heartbeat stopped was interrupted (its process died) and is shown as an error.
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("position", BigInteger),  # the log position both sides were compared at
+    Column("events_total", BigInteger),
+    Column("events_replayed", BigInteger, nullable=False),
+    Column("rows_compared", BigInteger),
+    Column("difference_count", BigInteger),
+    Column("differences", JSON),  # the first 1,000, by table and key
+    Column("error", Text),
+    # At most one running check, whoever started it.
+    Index(
+        "replay_checks_one_running",
+        "state",
+        unique=True,
+        postgresql_where=text("state = 'running'"),
+        sqlite_where=text("state = 'running'"),
+    ),
+    Index("replay_checks_started", "started_at"),
 )

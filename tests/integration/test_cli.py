@@ -61,3 +61,25 @@ def test_a_file_without_national_columns_is_refused_with_exit_code_2(settings, t
     result = credit(settings, "import", str(path))
     assert result.returncode == 2
     assert "import refused" in result.stderr
+
+
+def test_verify_replay_passes_then_names_a_tampered_field(settings, services, tmp_path):
+    from sqlalchemy import update
+
+    from projections.tables import records
+
+    path = tmp_path / "penalties.csv"
+    path.write_bytes(penalty_file([row(1), row(2)]))
+    assert credit(settings, "import", str(path)).returncode == 0
+    services.runner.catch_up()
+    passed = credit(settings, "verify-replay")
+    assert passed.returncode == 0, passed.stderr
+    assert "replayed 4 events" in passed.stderr
+    assert "equal a replay of the event log" in passed.stderr
+
+    with services.write_engine.begin() as conn:
+        conn.execute(update(records).values(authority_name="篡改"))
+    failed = credit(settings, "verify-replay")
+    assert failed.returncode == 1
+    assert "authority_name: live '篡改'" in failed.stderr
+    assert "2 differences" in failed.stderr

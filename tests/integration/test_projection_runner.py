@@ -112,3 +112,107 @@ async def test_health_reports_a_stopped_runner_with_503(client, services):
     response = await client.get("/health")
     assert response.status_code == 503
     assert "projector broke" in response.json()["projections"]["failure"]
+
+
+def mixed_history(services) -> None:
+    """Records, follow-ups that end, revoke or correct earlier records, and cases through
+    their steps: everything the projectors write back to stored rows."""
+    from service.access.permissions import RecordingPermit
+    from service.cases import ObjectionApplication, RepairApplication
+    from tests.builders import AUTHORITY_CODE, follow_up, list_entry
+
+    def record(subject_id, body):
+        return services.files.append(
+            subject_id, record_command_adapter.validate_python(body), recorded_by="t"
+        ).record_id
+
+    permit = RecordingPermit(frozenset({AUTHORITY_CODE}), frozenset({"road_transport"}))
+    for n in range(3):
+        company = enterprise(700 + n)
+        sid = services.files.register(RegisterSubject(**company), recorded_by="t").subject_id
+        old = record(sid, penalty(f"MX-OLD-{n}", decision_date="2026-06-01"))
+        wrong = record(sid, penalty(f"MX-WRONG-{n}", decision_date="2026-06-02"))
+        typo = record(sid, penalty(f"MX-TYPO-{n}", decision_date="2026-06-03"))
+        entry = record(sid, list_entry(f"MX-LIST-{n}"))
+        record(sid, rating(f"MX-R-{n}"))
+        record(
+            sid,
+            follow_up("ListExited", f"MX-EXIT-{n}", entry_record_id=str(entry), reason="期满"),
+        )
+        record(
+            sid,
+            follow_up("RecordRevoked", f"MX-REV-{n}", target_record_id=str(wrong), reason="撤销"),
+        )
+        record(
+            sid,
+            follow_up(
+                "RecordCorrected",
+                f"MX-COR-{n}",
+                target_record_id=str(typo),
+                changes={"severity": "minor"},
+                reason="更正",
+            ),
+        )
+        services.runner.catch_up()  # the case desk reads the records from the read model
+        repair = services.cases.apply_for_repair(
+            RepairApplication(
+                subject_code=company["code"],
+                record_id=old,
+                corrections=["已整改"],
+                commitment_signed=True,
+                applicant="公司",
+            )
+        )
+        objection = services.cases.file_objection(
+            ObjectionApplication(
+                subject_code=company["code"],
+                record_id=typo,
+                grounds="wrong_content",
+                statement="金额有误",
+                applicant="公司",
+            )
+        )
+        services.runner.catch_up()
+        for number, action, fields in (
+            (repair.case_number, "accept", {}),
+            (repair.case_number, "approve", {"reasons": "同意"}),
+            (
+                objection.case_number,
+                "resolve",
+                {"outcome": "corrected", "reasons": "复核", "changes": {"fine_amount": "0.5"}},
+            ),
+        ):
+            services.cases.take_step(number, action, permit=permit, fields=fields)
+            services.runner.catch_up()
+
+
+def test_pages_of_one_event_and_one_page_of_all_give_the_same_read_models(services):
+    mixed_history(services)
+    incremental = dump(services.write_engine)
+    assert {c["status"] for c in incremental["cases"]} == {"approved", "resolved"}
+    assert {r["state"] for r in incremental["records"]} == {"active", "revoked", "repaired"}
+    services.runner.page_size = 1
+    services.runner.rebuild()
+    assert dump(services.write_engine) == incremental
+    services.runner.page_size = 10_000
+    services.runner.rebuild()
+    assert dump(services.write_engine) == incremental
+
+
+def test_a_run_of_events_recorded_at_one_instant_is_one_version_row_however_paged(services):
+    # The fixed clock records every event at the same instant: one run of five events.
+    subject = services.files.register(RegisterSubject(**enterprise(61)), recorded_by="t")
+    for n in range(4):
+        services.files.append(
+            subject.subject_id,
+            record_command_adapter.validate_python(penalty(f"RUN-{n}")),
+            recorded_by="t",
+        )
+    services.runner.page_size = 1
+    services.runner.rebuild()
+    paged = dump(services.write_engine)["subject_versions"]
+    services.runner.page_size = 1000
+    services.runner.rebuild()
+    whole = dump(services.write_engine)["subject_versions"]
+    assert [row["version"] for row in whole] == [1, 5]  # the registration, the run's last
+    assert paged == whole

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 import pytest
 from sqlalchemy import delete, update
 
@@ -29,11 +32,11 @@ def fill(services) -> list:
 def test_untouched_read_models_equal_their_replay(services):
     fill(services)
     seen = []
-    report = verify_read_models(services, seen.append)
+    report = verify_read_models(services, lambda done, total: seen.append((done, total)))
     assert report.ok, report.differences
     # 4 subjects, 8 records, 8 record revisions, 8 subject versions (registration, last event)
     assert (report.events, report.rows_compared) == (12, 28)
-    assert seen and seen[-1] == 12
+    assert seen[0] == (0, 12) and seen[-1] == (12, 12)
 
 
 def test_an_altered_or_missing_row_is_named_by_subject_and_field(services):
@@ -48,3 +51,41 @@ def test_an_altered_or_missing_row_is_named_by_subject_and_field(services):
     assert ("records", ids[2], "(row)", "missing", "present") in found
     assert len(report.differences) == 2
     assert all(d.subject_id for d in report.differences)
+
+
+def test_the_live_side_is_read_while_a_writer_holds_the_store(services):
+    """The snapshot takes no write lock: a write transaction left open on the live store (or
+    the runner's page) does not hold the check up, nor does the check hold it up."""
+    fill(services)
+    if services.database.is_sqlite:
+        writer = sqlite3.connect(services.database.sqlite_path(), isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+        release = writer.rollback
+    else:
+        writer = services.write_engine.connect()
+        writer.begin()
+        writer.execute(update(records).values(severity="serious"))  # row locks, uncommitted
+        release = writer.close
+    try:
+        started = time.monotonic()
+        report = verify_read_models(services)
+        assert report.ok, report.differences
+        assert time.monotonic() - started < 20  # a wait for the lock would last 30 s
+    finally:
+        release()
+
+
+def test_many_differences_are_all_counted_and_the_first_kept(services, monkeypatch):
+    import service.replay_check
+
+    monkeypatch.setattr(service.replay_check, "SUSPECTS_PER_QUERY", 3)  # several batches
+    monkeypatch.setattr(service.replay_check, "KEPT_DIFFERENCES", 5)
+    fill(services)
+    with services.write_engine.begin() as conn:
+        conn.execute(update(records).values(summary="改", recorded_by="someone"))
+    report = verify_read_models(services)
+    assert report.difference_count == 16  # two fields of each of the 8 records
+    assert len(report.differences) == 5
+    keys = [d.key for d in report.differences]
+    assert keys == sorted(keys)
+    assert {d.field for d in report.differences} == {"summary", "recorded_by"}

@@ -1,0 +1,63 @@
+"""Replay verification for auditors: start a check in the background, follow its progress, read
+the differences it found by subject and field. One check runs at a time; asking for another
+meanwhile answers 409 naming the running one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Auditor
+from api.deps import ServicesDep
+from api.errors import Problem
+from service.replay_jobs import CheckRunning
+
+router = APIRouter(prefix="/v1/audit", tags=["auditing"])
+
+
+def check_url(check_id: UUID | str) -> str:
+    return f"{router.prefix}/replay-checks/{check_id}"
+
+
+@router.post("/replay-checks", status_code=status.HTTP_202_ACCEPTED)
+async def start_replay_check(services: ServicesDep, caller: Auditor, response: Response) -> dict:
+    """Rebuild every read model from the event log into a scratch database and compare it
+    with the live one, in the background: 202 with the check's id and `Location`; follow it
+    there. The live read models are only read (a snapshot), so queries go on as usual."""
+    try:
+        check = await run_in_threadpool(services.replay_checks.start, caller.client_id)
+    except CheckRunning as running:
+        found = running.check_id
+        extra = {"running_check": str(found), "running_check_url": check_url(found)}
+        raise Problem(
+            409,
+            "replay-check-running",
+            "a replay check is running; follow it, or start another when it has finished",
+            **(extra if found else {}),
+        ) from None
+    response.headers["Location"] = check_url(check["check_id"])
+    return check
+
+
+@router.get("/replay-checks")
+async def list_replay_checks(
+    services: ServicesDep,
+    _: Auditor,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict:
+    """The latest checks, newest first (their differences are on each check's own page)."""
+    return {"checks": await run_in_threadpool(services.replay_checks.recent, limit)}
+
+
+@router.get("/replay-checks/{check_id}")
+async def replay_check(check_id: UUID, services: ServicesDep, _: Auditor) -> dict:
+    """State (running, passed, failed, error), events replayed of the total, times, and the
+    differences: table, key, subject, field, live and replayed values (the first 1,000;
+    `difference_count` counts them all)."""
+    check = await run_in_threadpool(services.replay_checks.get, check_id)
+    if check is None:
+        raise Problem(404, "replay-check-not-found", f"no replay check {check_id}")
+    return check
