@@ -65,7 +65,10 @@ class Services:
     def read_engine(self) -> AsyncEngine:
         # Built on first use, inside the event loop that will use it.
         if self._read_engine is None:
-            self._read_engine = async_engine(self.database)
+            replica = self.settings.read_database_url
+            self._read_engine = async_engine(
+                Database.from_url(replica) if replica else self.database
+            )
         return self._read_engine
 
     @property

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///var/credit.sqlite3"
+    # Where queries read the read models (a PostgreSQL streaming replica of the primary, say);
+    # writes, the access log and the projection runner always use database_url.
+    read_database_url: str | None = None
     # Keyed hash that turns a subject's code into its stream id, so that no personal ID
     # number ever appears in a stream id, URL or log line. Changing it orphans existing ids.
     subject_id_key: str = DEVELOPMENT_SUBJECT_ID_KEY
