@@ -16,6 +16,8 @@ SEALING_RECORDERS = {
     "sqlite": "service.integrity.sealing:SealingSQLiteRecorder",
     "postgresql": "service.integrity.sealing:SealingPostgresRecorder",
 }
+# The longest a request waits for a connection from the event store's pool.
+STORE_POOL_WAIT_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,10 @@ class Database:
             "POSTGRES_POOL_SIZE": "8",
             "POSTGRES_MAX_OVERFLOW": "8",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            # How long a request waits for a connection from the store's pool before it is
+            # answered 503 (the library's default, 30 s, times its ten retries, would hold a
+            # request for minutes while the database is down).
+            "POSTGRES_CONNECT_TIMEOUT": str(STORE_POOL_WAIT_SECONDS),
             "ORIGINATOR_ID_TYPE": "uuid",
             "APPLICATION_RECORDER_TOPIC": SEALING_RECORDERS["postgresql"],
         }
