@@ -24,10 +24,13 @@ from domain.errors import (
 )
 from service.access.permissions import NotPermitted
 from service.credit_files import ConcurrencyConflict
+from service.database import DATABASE_ERRORS, database_unavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://credit-transport.example/problems/"
 PROBLEM_JSON = "application/problem+json"
+# A database restart takes seconds; a client that waits this long before retrying finds it back.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     InvalidInput: 422,
@@ -141,3 +144,24 @@ def install(app: FastAPI) -> None:
             "internal-error",
             "the service failed to handle this request; it was logged",
         )
+
+    async def on_database_error(request: Request, error: Exception) -> JSONResponse:
+        if not database_unavailable(error):
+            return await on_unexpected(request, error)
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            str(error).strip().splitlines()[0] if str(error).strip() else repr(error),
+        )
+        return problem_response(
+            request,
+            503,
+            "database-unavailable",
+            "the database is unavailable or did not answer in time; retry later (a write "
+            "retried with the same Idempotency-Key is recorded once)",
+            {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+
+    for error_class in DATABASE_ERRORS:  # the most specific handler wins, by the error's MRO
+        app.add_exception_handler(error_class, on_database_error)

@@ -13,17 +13,35 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import OperationalError as ReadStoreOperationalError
 
 from projections.tables import projection_tracking
 
 log = logging.getLogger(__name__)
-TRANSIENT_ERRORS = (StoreOperationalError, ReadStoreOperationalError)
+# The database is down or restarting, or dropped the connection: wait and try the page again.
+# psycopg's own OperationalError is the store pool's timeout, which the store lets through.
+TRANSIENT_ERRORS = (
+    StoreOperationalError,
+    StoreInterfaceError,
+    ReadStoreOperationalError,
+    psycopg.OperationalError,
+)
+
+
+def transient(error: BaseException) -> bool:
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True  # a lost connection SQLAlchemy reports as another kind of error
+    return isinstance(error, TRANSIENT_ERRORS)
+
+
 # Pages for a rebuild or a replay: each page has a fixed cost, and nothing waits on them.
 BULK_PAGE_SIZE = 5000
 
@@ -115,9 +133,9 @@ class ProjectionRunner:
             for projector in self.projectors:
                 try:
                     projector.apply(conn, events)
-                except TRANSIENT_ERRORS:
-                    raise
                 except Exception as error:
+                    if transient(error):
+                        raise
                     raise ProjectionFailed(
                         f"projector {projector.name} failed on the page of positions "
                         f"{events[0][0]}..{events[-1][0]}: {error!r}"
@@ -193,8 +211,11 @@ class ProjectionRunner:
         while not self._stop.is_set():
             try:
                 applied = self.process_next_page()
-                backoff = 0.1
-            except TRANSIENT_ERRORS as error:
+            except BaseException as error:
+                if not transient(error):
+                    self.failure = error
+                    log.critical("projection runner stopped: %s", error, exc_info=error)
+                    return
                 log.warning(
                     "projection runner: database unavailable (%s); retrying in %.1fs",
                     error,
@@ -203,10 +224,7 @@ class ProjectionRunner:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            except BaseException as error:
-                self.failure = error
-                log.critical("projection runner stopped: %s", error, exc_info=error)
-                return
+            backoff = 0.1
             if applied == 0:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()

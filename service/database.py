@@ -6,13 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import URL, make_url
+import asyncpg
+import psycopg
+from eventsourcing import persistence as store_errors
+from sqlalchemy import URL, exc, make_url
 
 # The library's recorders, extended to seal every event in its insert transaction.
 SEALING_RECORDERS = {
     "sqlite": "service.integrity.sealing:SealingSQLiteRecorder",
     "postgresql": "service.integrity.sealing:SealingPostgresRecorder",
 }
+# The longest a request waits for a connection from the event store's pool.
+STORE_POOL_WAIT_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,52 @@ class Database:
             "POSTGRES_POOL_SIZE": "8",
             "POSTGRES_MAX_OVERFLOW": "8",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            # How long a request waits for a connection from the store's pool before it is
+            # answered 503 (the library's default, 30 s, times its ten retries, would hold a
+            # request for minutes while the database is down).
+            "POSTGRES_CONNECT_TIMEOUT": str(STORE_POOL_WAIT_SECONDS),
             "ORIGINATOR_ID_TYPE": "uuid",
             "APPLICATION_RECORDER_TOPIC": SEALING_RECORDERS["postgresql"],
         }
+
+
+# Every kind of error a database driver or pool raises; `database_unavailable` tells which of
+# them mean "not now" rather than a fault in the request or the code.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    exc.DBAPIError,
+    store_errors.PersistenceError,
+    psycopg.Error,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    ConnectionError,  # asyncpg's connect raises the socket's own error
+)
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    exc.OperationalError,
+    store_errors.OperationalError,
+    store_errors.InterfaceError,  # the library retries these itself, as transient
+    psycopg.OperationalError,  # the pool's timeout too
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+    ConnectionError,
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether the database could not serve this now: down, restarting, the connection lost,
+    no connection free in time, a lock not granted in time. The same request may succeed once
+    it is back. A write that failed so may still have been committed (the connection can be
+    lost after the commit and before its answer): it is retried with its Idempotency-Key.
+
+    Looks through the errors' causes too: SQLAlchemy reports asyncpg's "the database system is
+    starting up" as a plain DBAPIError raised from it."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, exc.DBAPIError) and seen.connection_invalidated:
+            return True  # SQLAlchemy saw a disconnect (and discarded the pool's older ones)
+        if isinstance(seen, asyncpg.InterfaceError) and "connection is closed" in str(seen):
+            return True
+        if isinstance(seen, _UNAVAILABLE):
+            return True
+        seen = seen.__cause__
+    return False

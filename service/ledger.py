@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Notification, StoredEvent, Transcoding
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import (
+    InterfaceError,
+    JSONTranscoder,
+    Notification,
+    OperationalError,
+    StoredEvent,
+    Transcoding,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
+from psycopg_pool import PoolTimeout
 
 import domain.events  # noqa: F401  (registers the stable event topics before any decoding)
 from domain.subject import Subject
@@ -118,6 +128,7 @@ class CreditLedger(Application[UUID]):
         )
         return int(row[0])
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _select(
         self,
         postgres_sql: str,
@@ -126,7 +137,8 @@ class CreditLedger(Application[UUID]):
         sqlite_params: Sequence[Any],
     ) -> list[tuple[Any, ...]]:
         """A read of the library's events table, in each backend's dialect (its id columns
-        differ: UUID and notification_id on PostgreSQL, hex text and rowid on SQLite)."""
+        differ: UUID and notification_id on PostgreSQL, hex text and rowid on SQLite), retried
+        on a lost connection as the library's own reads are."""
         recorder: Any = self.recorder
         table = recorder.events_table_name
         if isinstance(recorder, PostgresApplicationRecorder):
@@ -186,7 +198,49 @@ class EventLog:
             ]
 
 
+STORE_RECONNECT_GIVE_UP_SECONDS = 10
+
+
+class PromptPostgresDatastore(PostgresDatastore):
+    """The library's PostgreSQL datastore, with two changes for when the database goes away.
+
+    A request the pool cannot serve in time fails at once with the pool's own timeout: the
+    library would wrap it as the OperationalError its recorders retry ten times, so that with
+    the database down every request would wait ten pool timeouts.
+
+    A connection found broken (the server restarted or dropped it) has its idle siblings
+    checked too, so that the broken ones are replaced at once instead of each failing one
+    more request or retry; no connection is pinged on an ordinary checkout."""
+
+    @classmethod
+    def adopt(cls, datastore: PostgresDatastore) -> None:
+        """The library builds its datastore inline, with no hook for a subclass; this one only
+        overrides a method, so the datastore becomes one in place, its pool and state as built."""
+        datastore.__class__ = cls
+        # The pool retries a lost connection with a doubling back-off (1, 2, 4 ... s) for up to
+        # this long (the default is 5 minutes): after a long outage its next try could come long
+        # after the database is back. Once it gives up, the next request starts a try at once.
+        datastore.pool.reconnect_timeout = STORE_RECONNECT_GIVE_UP_SECONDS
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Any]:
+        conn = None
+        try:
+            with super().get_connection() as conn:
+                yield conn
+        except (OperationalError, InterfaceError) as error:
+            if isinstance(error.__cause__, PoolTimeout):
+                raise error.__cause__ from None
+            if conn is not None and conn.broken:
+                self.pool.check()
+            raise
+
+
 def open_ledger(database: Database, *, create_tables: bool = True) -> CreditLedger:
     env = database.eventsourcing_env()
     env["CREATE_TABLE"] = "y" if create_tables else "n"
-    return CreditLedger(env=env)
+    ledger = CreditLedger(env=env)
+    datastore = getattr(ledger.recorder, "datastore", None)
+    if type(datastore) is PostgresDatastore:
+        PromptPostgresDatastore.adopt(datastore)
+    return ledger

@@ -19,6 +19,11 @@ from service.migrations import upgrade
 from service.settings import Settings
 from tests.builders import AUTHORITY_CODE, OTHER_AUTHORITY_CODE
 from tests.postgres import ADMIN_URL, postgres_reachable
+from tests.private_postgres import (
+    PrivatePostgres,
+    PrivatePostgresUnavailable,
+    start_private_postgres,
+)
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Beijing, a Friday
 STORE_TABLES = (
@@ -60,6 +65,22 @@ def postgres_database() -> Iterator[str]:
     yield url
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of this test's own, which it may stop and start (crash tests);
+    removed afterwards. Skipped where this machine cannot run one, except in CI."""
+    try:
+        cluster = start_private_postgres()
+    except PrivatePostgresUnavailable as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"a private PostgreSQL cluster cannot run in CI: {error}")
+        pytest.skip(f"a private PostgreSQL cluster cannot run here: {error}")
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 def _empty_postgres(url: str) -> None:

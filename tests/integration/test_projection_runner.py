@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import exc
 
 from service.commands import RegisterSubject, record_command_adapter
 from tests.builders import enterprise, penalty, rating
@@ -105,6 +106,31 @@ def test_a_failing_projector_stops_the_runner_loudly_and_changes_nothing(service
     assert "projector broken failed" in str(services.runner.failure)
     assert services.runner.position() == 0
     assert dump(services.write_engine) == before
+
+
+def test_a_lost_connection_in_a_projector_is_retried_not_fatal(services):
+    """SQLAlchemy reports some lost connections as errors other than OperationalError (an
+    InterfaceError, a DBAPIError it marks connection_invalidated): they are transient too."""
+    head = fill(services, subjects=2, records_each=2)
+
+    class LosesItsConnectionTwice:
+        name, tables, failures = "flaky", (), 0
+
+        def apply(self, conn, events):
+            if self.failures < 2:
+                self.failures += 1
+                raise exc.InterfaceError(
+                    "SELECT 1", {}, Exception("connection is closed"), connection_invalidated=True
+                )
+
+    flaky = LosesItsConnectionTwice()
+    services.runner.projectors = [*services.runner.projectors, flaky]
+    services.runner.start()
+    deadline = time.monotonic() + 10
+    while services.runner.position() < head and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert services.runner.running and services.runner.failure is None
+    assert services.runner.position() == head and flaky.failures == 2
 
 
 async def test_health_reports_a_stopped_runner_with_503(client, services):

@@ -3,15 +3,9 @@ client retries with the same Idempotency-Keys after the restart."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from uuid import UUID
 
 import httpx
@@ -20,50 +14,10 @@ import pytest
 from service.commands import RegisterSubject
 from service.replay_check import verify_read_models
 from tests.builders import AUTHORITY_CODE, OTHER_AUTHORITY_CODE, enterprise, penalty
+from tests.reliability.api_process import free_port, start_api
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 WRITES = 120
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_api(settings, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "CREDIT_DATABASE_URL": settings.database_url,
-        "CREDIT_SUBJECT_ID_KEY": settings.subject_id_key,
-        "CREDIT_ENVIRONMENT": "test",
-        "CREDIT_CLIENT_SECRET_SCRYPT_N": "2",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("the API did not start")
 
 
 def test_a_killed_api_loses_no_acknowledged_write_and_doubles_none(services, settings):

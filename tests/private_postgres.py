@@ -1,0 +1,168 @@
+"""A PostgreSQL 15 cluster of a test's own, for tests that must stop the database under load.
+
+The shared server is used by other test runs at the same time, so a test that crashes the
+database needs its own: a fresh cluster in a temporary directory, on a free port, with trust
+authentication on 127.0.0.1 only and fsync on (what is acknowledged must survive the crash).
+initdb refuses to run as root, so as root the cluster runs as the `postgres` OS user."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("CREDIT_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+CLUSTER_USER = "postgres"  # the OS user the cluster runs as when the tests run as root
+
+# Small and quick to start; fsync, full page writes and synchronous commit stay on.
+SETTINGS = {
+    "listen_addresses": "'127.0.0.1'",
+    "max_connections": "120",
+    "shared_buffers": "32MB",
+    "fsync": "on",
+    "synchronous_commit": "on",
+    "full_page_writes": "on",
+    "max_wal_size": "256MB",
+    "checkpoint_timeout": "30min",
+    "autovacuum": "off",
+    "log_min_messages": "warning",
+}
+
+
+class PrivatePostgresUnavailable(RuntimeError):
+    """This machine cannot run a cluster of the test's own; the reason says why."""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class PrivatePostgres:
+    """One running cluster: `stop_immediately()` is `pg_ctl stop -m immediate` (no shutdown
+    checkpoint, like a crash); `start()` brings it back through crash recovery."""
+
+    folder: Path
+    port: int
+    run_as: str | None  # None: the current user
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.folder / "postgres.log"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        command = [str(PG_BIN / args[0]), *args[1:]]
+        if self.run_as is not None:
+            command = ["runuser", "-u", self.run_as, "--", *command]
+        return subprocess.run(
+            command, cwd=self.folder, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def _checked(self, *args: str) -> None:
+        done = self._run(*args)
+        if done.returncode != 0:
+            raise PrivatePostgresUnavailable(
+                f"{args[0]} {args[1] if len(args) > 1 else ''} failed ({done.returncode}): "
+                f"{(done.stderr or done.stdout).strip()}\n{self.log_tail()}"
+            )
+
+    def init(self) -> None:
+        # --no-sync only skips initdb's own flush of the fresh files; the server runs with fsync.
+        self._checked(
+            "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+            "--no-locale", "--no-sync",
+        )  # fmt: skip
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(f"\nport = {self.port}\nunix_socket_directories = '{self.folder}'\n")
+            conf.writelines(f"{name} = {value}\n" for name, value in SETTINGS.items())
+
+    def start(self) -> None:
+        self._checked("pg_ctl", "start", "-D", str(self.data), "-l", str(self.log_file), "-w",
+                      "-t", "60")  # fmt: skip
+
+    def stop_immediately(self) -> None:
+        """Every server process quits at once, without a checkpoint: a crash, as far as the
+        data directory can tell."""
+        self._checked("pg_ctl", "stop", "-D", str(self.data), "-m", "immediate", "-w")
+
+    def running(self) -> bool:
+        return self._run("pg_ctl", "status", "-D", str(self.data)).returncode == 0
+
+    def remove(self) -> None:
+        """Stops the cluster if it runs and deletes its directory."""
+        if self.data.exists() and self.running():
+            self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "immediate", "-w")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _cluster_user() -> str | None:
+    """Who runs the cluster: the current user, or `postgres` when that is root."""
+    if not (PG_BIN / "initdb").exists():
+        raise PrivatePostgresUnavailable(f"no PostgreSQL binaries in {PG_BIN}")
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(CLUSTER_USER)
+    except KeyError:
+        raise PrivatePostgresUnavailable(
+            f"running as root, and there is no {CLUSTER_USER!r} user for initdb to run as"
+        ) from None
+    if shutil.which("runuser") is None:
+        raise PrivatePostgresUnavailable("running as root, and runuser is not installed")
+    return CLUSTER_USER
+
+
+def start_private_postgres() -> PrivatePostgres:
+    """A new cluster, started; `remove()` it afterwards. Raises PrivatePostgresUnavailable
+    when this machine cannot run one."""
+    run_as = _cluster_user()
+    # Under /tmp itself: pytest's own temporary folders are private to root.
+    folder = Path(tempfile.mkdtemp(prefix="credit-pg-"))
+    cluster = PrivatePostgres(folder, _free_port(), run_as)
+    try:
+        if run_as is not None:
+            account = pwd.getpwnam(run_as)
+            os.chown(folder, account.pw_uid, account.pw_gid)
+        cluster.init()
+        try:
+            cluster.start()
+        except PrivatePostgresUnavailable:  # the free port may have been taken meanwhile
+            cluster.port = _free_port()
+            with (cluster.data / "postgresql.conf").open("a") as conf:
+                conf.write(f"port = {cluster.port}\n")
+            cluster.start()
+    except BaseException:
+        cluster.remove()
+        raise
+    return cluster
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    cluster = start_private_postgres()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
