@@ -6,25 +6,26 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Admin
 from api.deps import ServicesDep
 from api.errors import Problem
 from service.access.clients import ClientError
+from service.commands import Input
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"])
 
 
-class NewClient(BaseModel):
+class NewClient(Input):
     model_config = ConfigDict(extra="forbid")
     client_id: Annotated[str, Field(min_length=3, max_length=64)]
     role: str
     agency_name: Annotated[str, Field(min_length=1, max_length=200)]
     agency_code: str
-    authority_codes: list[str] = []
-    sectors: list[str] = []
+    authority_codes: list[str] = Field(default_factory=list)
+    sectors: list[str] = Field(default_factory=list)
 
 
 def _view(client) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, Reader, Recorder
@@ -15,13 +15,14 @@ from api.deps import ReadYourWrites, ServicesDep
 from api.errors import Problem
 from api.rate_limit import RateLimited
 from service.cases import STEPS, ObjectionApplication, RepairApplication
+from service.commands import Input
 
 # Steps read the case from the read model: pass the `position` a filing answered with as
 # `min_position`, and the step waits (bounded) until the case is there.
 router = APIRouter(prefix="/v1", tags=["cases"], dependencies=[ReadYourWrites])
 
 
-class CaseAccess(BaseModel):
+class CaseAccess(Input):
     model_config = ConfigDict(extra="forbid")
     case_number: Annotated[str, Field(min_length=6, max_length=40)]
     query_code: Annotated[str, Field(min_length=4, max_length=20)]
@@ -34,12 +35,12 @@ class Supply(CaseAccess):
     ]
 
 
-class Step(BaseModel):
+class Step(Input):
     model_config = ConfigDict(extra="forbid")
     reasons: Annotated[str, Field(max_length=5000)] = ""
     missing: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=500)]], Field(max_length=50)
-    ] = []
+    ] = Field(default_factory=list)
     outcome: str | None = None
     changes: dict[str, Any] | None = None
 

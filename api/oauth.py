@@ -43,12 +43,14 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 async def issue_token(
     request: Request,
     services: ServicesDep,
-    grant_type: Annotated[str, Form()],
+    grant_type: Annotated[str | None, Form()] = None,
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
     scope: Annotated[str | None, Form()] = None,
 ) -> JSONResponse:
     """A short-lived access token for a client's id and secret (HTTP Basic or form fields)."""
+    if not grant_type:
+        return _oauth_error(400, "invalid_request", "grant_type is required")
     if grant_type != "client_credentials":
         return _oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
     credentials = _basic_credentials(request) or (client_id or "", client_secret or "")

@@ -9,6 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.commands import Input
+
 
 class Acknowledged(BaseModel):
     subject_id: UUID
@@ -130,12 +132,12 @@ class RecordPage(BaseModel):
     position: int
 
 
-class CodeLookup(BaseModel):
+class CodeLookup(Input):
     model_config = ConfigDict(extra="forbid")
     code: Annotated[str, Field(min_length=5, max_length=32)]
 
 
-class BatchStatusRequest(BaseModel):
+class BatchStatusRequest(Input):
     model_config = ConfigDict(extra="forbid")
     codes: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=32)]],

@@ -6,20 +6,21 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, Auditor, Caller, Reader, log_reads
-from api.deps import ServicesDep
+from api.deps import MAX_INT64, ServicesDep
 from api.errors import Problem
 from domain.errors import SubjectNotFound
 from projections.tables import records
+from service.commands import Input
 
 router = APIRouter(prefix="/v1", tags=["auditing"])
 
 
-class RevealRequest(BaseModel):
+class RevealRequest(Input):
     model_config = ConfigDict(extra="forbid")
     purpose: Annotated[str, Field(min_length=4, max_length=200)]
 
@@ -45,7 +46,9 @@ async def subject_access_log(
     subject_id: UUID,
     services: ServicesDep,
     caller: Reader,
-    after: Annotated[int | None, Query(ge=0, description="seq of the last entry seen")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_INT64, description="seq of the last entry seen")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict:
     """Every read of this subject's data: client, agency, purpose, time, what was returned.

@@ -15,7 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Auditor, Purpose, log_reads
-from api.deps import ServicesDep
+from api.deps import MAX_INT64, ServicesDep
 from api.errors import Problem
 from service.access.personal_data import is_sealed
 
@@ -73,7 +73,7 @@ async def subject_history(
     recorded_until: date | None = None,
     valid_from: date | None = None,
     valid_until: date | None = None,
-    after_version: Annotated[int, Query(ge=0)] = 0,
+    after_version: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE)] = 100,
 ) -> Response:
     """Paged JSON (`after_version` cursor), or the whole history as NDJSON with

@@ -7,12 +7,12 @@ import logging
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Auditor, Purpose, log_reads
-from api.deps import ServicesDep
+from api.deps import MAX_INT64, ServicesDep
 from api.errors import Problem
 from service.integrity.checkpoints import Checkpoint
 from service.integrity.export import ExportRangeError, export_lines
@@ -42,7 +42,9 @@ async def latest_checkpoint(services: ServicesDep) -> dict[str, Any]:
 @router.get("/checkpoints")
 async def list_checkpoints(
     services: ServicesDep,
-    before_size: Annotated[int | None, Query(ge=1, description="page: sizes below this")] = None,
+    before_size: Annotated[
+        int | None, Query(ge=1, le=MAX_INT64, description="page: sizes below this")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Signed checkpoints, newest first."""
@@ -56,7 +58,9 @@ async def list_checkpoints(
 
 
 @router.get("/checkpoints/{tree_size}")
-async def checkpoint_at(tree_size: int, services: ServicesDep) -> dict[str, Any]:
+async def checkpoint_at(
+    tree_size: Annotated[int, Path(ge=1, le=MAX_INT64)], services: ServicesDep
+) -> dict[str, Any]:
     checkpoint = await run_in_threadpool(services.checkpoints.at_size, tree_size)
     if checkpoint is None:
         raise Problem(404, "no-checkpoint", f"no checkpoint was signed at tree size {tree_size}")
@@ -84,9 +88,12 @@ async def checkpoint_keys(services: ServicesDep) -> dict[str, Any]:
 async def inclusion_proof(
     services: ServicesDep,
     caller: Auditor,
-    position: Annotated[int, Query(ge=1, description="the event's global log position")],
+    position: Annotated[
+        int, Query(ge=1, le=MAX_INT64, description="the event's global log position")
+    ],
     tree_size: Annotated[
-        int | None, Query(ge=1, description="a checkpointed tree size (default: the latest)")
+        int | None,
+        Query(ge=1, le=MAX_INT64, description="a checkpointed tree size (default: the latest)"),
     ] = None,
 ) -> dict[str, Any]:
     """The audit path from the event's leaf to the root of a checkpointed tree (RFC 6962)."""
@@ -128,9 +135,9 @@ def _checkpointed(services, size: int) -> bool:
 @router.get("/proofs/consistency")
 async def consistency_proof(
     services: ServicesDep,
-    old_size: Annotated[int, Query(ge=0)],
+    old_size: Annotated[int, Query(ge=0, le=MAX_INT64)],
     new_size: Annotated[
-        int | None, Query(ge=1, description="default: the latest checkpoint")
+        int | None, Query(ge=1, le=MAX_INT64, description="default: the latest checkpoint")
     ] = None,
 ) -> dict[str, Any]:
     """That the tree of `old_size` is a prefix of the tree of `new_size` (RFC 6962), both
@@ -162,7 +169,11 @@ async def export(
     subject_id: Annotated[UUID | None, Query(description="one subject (default: all)")] = None,
     since_tree_size: Annotated[
         int | None,
-        Query(ge=0, description="include a consistency proof from this (saved) tree size"),
+        Query(
+            ge=0,
+            le=MAX_INT64,
+            description="include a consistency proof from this (saved) tree size",
+        ),
     ] = None,
 ) -> StreamingResponse:
     """A signed NDJSON export of a subject's events or the whole store, with a fresh checkpoint
