@@ -86,7 +86,16 @@ def create_app(
         page.headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
         return page
 
-    @app.get("/health", tags=["operations"])
+    @app.get(
+        "/health",
+        tags=["operations"],
+        responses={
+            503: {
+                "description": "The projection runner has stopped (see `failure`)",
+                "content": {"application/json": {}},
+            }
+        },
+    )
     async def health(services: ServicesDep) -> JSONResponse:
         """Liveness of the API and of the projection runner (503 if the runner has stopped)."""
         runner = services.runner

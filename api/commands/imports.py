@@ -7,11 +7,11 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Recorder
 from api.deps import ServicesDep
-from api.errors import Problem
+from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.schemas import ImportReportBody
 from service.importing import ImportFileError, import_stream
 
-router = APIRouter(prefix="/v1", tags=["recording"])
+router = APIRouter(prefix="/v1", tags=["recording"], responses=problems(*AUTHENTICATED, *WITH_BODY))
 
 
 @router.post("/imports", response_model=ImportReportBody)

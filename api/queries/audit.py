@@ -12,12 +12,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, Auditor, Caller, Reader, log_reads
 from api.deps import MAX_INT64, ServicesDep
-from api.errors import Problem
+from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
+from api.schemas import AccessLogPage, RevealedCode
 from domain.errors import SubjectNotFound
 from projections.tables import records
 from service.commands import Input
 
-router = APIRouter(prefix="/v1", tags=["auditing"])
+router = APIRouter(prefix="/v1", tags=["auditing"], responses=problems(*AUTHENTICATED, 422))
 
 
 class RevealRequest(Input):
@@ -41,7 +42,7 @@ async def _is_deciding_agency(services, caller: Caller, subject_id: UUID) -> boo
     return found is not None
 
 
-@router.get("/subjects/{subject_id}/access-log")
+@router.get("/subjects/{subject_id}/access-log", response_model=AccessLogPage)
 async def subject_access_log(
     subject_id: UUID,
     services: ServicesDep,
@@ -67,7 +68,11 @@ async def subject_access_log(
     }
 
 
-@router.post("/subjects/{subject_id}:reveal")
+@router.post(
+    "/subjects/{subject_id}:reveal",
+    response_model=RevealedCode,
+    responses=problems(*WITH_BODY, 404, 410),
+)
 async def reveal_code(
     subject_id: UUID, body: RevealRequest, services: ServicesDep, caller: Auditor
 ) -> dict:

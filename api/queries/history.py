@@ -16,10 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Auditor, Purpose, log_reads
 from api.deps import MAX_INT64, ServicesDep
-from api.errors import Problem
+from api.errors import AUTHENTICATED, Problem, problems
+from api.schemas import HistoryPage
 from service.access.personal_data import is_sealed
 
-router = APIRouter(prefix="/v1", tags=["auditing"])
+router = APIRouter(prefix="/v1", tags=["auditing"], responses=problems(*AUTHENTICATED, 422))
 NDJSON = "application/x-ndjson"
 PAGE = 500
 PROVENANCE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -61,7 +62,17 @@ def _matches(item: dict, types: set[str], recorded_from, recorded_until, valid_f
     return not ((valid_from and valid < valid_from) or (valid_until and valid > valid_until))
 
 
-@router.get("/subjects/{subject_id}/history")
+@router.get(
+    "/subjects/{subject_id}/history",
+    responses={
+        200: {
+            "description": "A page of events, or all of them as NDJSON (one HistoryEvent a line)",
+            "model": HistoryPage,
+            "content": {NDJSON: {}},
+        },
+        **problems(404),
+    },
+)
 async def subject_history(
     subject_id: UUID,
     request: Request,

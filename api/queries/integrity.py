@@ -13,7 +13,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Auditor, Purpose, log_reads
 from api.deps import MAX_INT64, ServicesDep
-from api.errors import Problem
+from api.errors import AUTHENTICATED, Problem, problems
+from api.schemas import (
+    CheckpointBody,
+    CheckpointKeys,
+    CheckpointPage,
+    ConsistencyProof,
+    InclusionProof,
+)
 from service.integrity.checkpoints import Checkpoint
 from service.integrity.export import ExportRangeError, export_lines
 
@@ -28,7 +35,7 @@ def _latest_size(services) -> int:
     return latest.tree_size
 
 
-@router.get("/checkpoints/latest")
+@router.get("/checkpoints/latest", response_model=CheckpointBody, responses=problems(404))
 async def latest_checkpoint(services: ServicesDep) -> dict[str, Any]:
     """The newest signed checkpoint: tree size, root, time, key id, Ed25519 signature over the
     canonical JSON of origin, tree size, root and time. Public: save it to check later exports
@@ -39,7 +46,7 @@ async def latest_checkpoint(services: ServicesDep) -> dict[str, Any]:
     return checkpoint.as_json()
 
 
-@router.get("/checkpoints")
+@router.get("/checkpoints", response_model=CheckpointPage, responses=problems(422))
 async def list_checkpoints(
     services: ServicesDep,
     before_size: Annotated[
@@ -57,7 +64,7 @@ async def list_checkpoints(
     }
 
 
-@router.get("/checkpoints/{tree_size}")
+@router.get("/checkpoints/{tree_size}", response_model=CheckpointBody, responses=problems(404, 422))
 async def checkpoint_at(
     tree_size: Annotated[int, Path(ge=1, le=MAX_INT64)], services: ServicesDep
 ) -> dict[str, Any]:
@@ -67,7 +74,18 @@ async def checkpoint_at(
     return checkpoint.as_json()
 
 
-@router.post("/checkpoints", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/checkpoints",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CheckpointBody,
+    responses={
+        200: {
+            "description": "Nothing was appended since the latest checkpoint; it is returned",
+            "model": CheckpointBody,
+        },
+        **problems(*AUTHENTICATED),
+    },
+)
 async def make_checkpoint(services: ServicesDep, caller: Auditor) -> JSONResponse:
     """Sign a checkpoint now. 201 with the new one, or 200 with the latest if nothing was
     appended since."""
@@ -77,14 +95,18 @@ async def make_checkpoint(services: ServicesDep, caller: Auditor) -> JSONRespons
     return JSONResponse(checkpoint.as_json(), status_code=201 if fresh else 200)
 
 
-@router.get("/checkpoint-keys")
+@router.get("/checkpoint-keys", response_model=CheckpointKeys)
 async def checkpoint_keys(services: ServicesDep) -> dict[str, Any]:
     """Every key that ever signed a checkpoint, retired ones included (forever: old
     checkpoints must keep verifying). Public keys are raw Ed25519, base64."""
     return {"keys": await run_in_threadpool(services.checkpoints.public_keys)}
 
 
-@router.get("/proofs/inclusion")
+@router.get(
+    "/proofs/inclusion",
+    response_model=InclusionProof,
+    responses=problems(*AUTHENTICATED, 404, 409, 422),
+)
 async def inclusion_proof(
     services: ServicesDep,
     caller: Auditor,
@@ -132,7 +154,7 @@ def _checkpointed(services, size: int) -> bool:
     return services.checkpoints.at_size(size) is not None
 
 
-@router.get("/proofs/consistency")
+@router.get("/proofs/consistency", response_model=ConsistencyProof, responses=problems(404, 422))
 async def consistency_proof(
     services: ServicesDep,
     old_size: Annotated[int, Query(ge=0, le=MAX_INT64)],
@@ -160,7 +182,10 @@ def _consistency(services, old_size: int, new_size: int | None) -> dict[str, Any
 @router.get(
     "/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}}},
+    responses={
+        200: {"content": {"application/x-ndjson": {}}},
+        **problems(*AUTHENTICATED, 404, 422),
+    },
 )
 async def export(
     services: ServicesDep,

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, READ, Purpose, Reader, log_reads, require
 from api.deps import ReadYourWrites, ServicesDep, TodayDep
-from api.errors import Problem
+from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.schemas import (
     BatchStatusItem,
     BatchStatusRequest,
@@ -25,7 +25,12 @@ from domain import codes
 from projections.credit_file import queries
 from projections.credit_file.as_of import status_as_of
 
-router = APIRouter(prefix="/v1", tags=["querying"], dependencies=[require(READ), ReadYourWrites])
+router = APIRouter(
+    prefix="/v1",
+    tags=["querying"],
+    dependencies=[require(READ), ReadYourWrites],
+    responses=problems(*AUTHENTICATED, 422, 503),
+)
 
 
 def _etag(status: dict) -> str:
@@ -64,7 +69,10 @@ def _answer(request: Request, status: dict) -> Response:
 @router.get(
     "/subjects/{subject_id}/status",
     response_model=Status,
-    responses={304: {"description": "Unchanged since the ETag sent in If-None-Match"}},
+    responses={
+        304: {"description": "Unchanged since the ETag sent in If-None-Match"},
+        **problems(404),
+    },
 )
 async def subject_status(
     subject_id: UUID,
@@ -109,7 +117,7 @@ def _status_as_of(services, subject_id: UUID, as_of: date) -> dict | None:
     return status_as_of(events, end_of_day, as_of, services.policy)
 
 
-@router.post("/subjects:lookup", response_model=Status)
+@router.post("/subjects:lookup", response_model=Status, responses=problems(*WITH_BODY, 404))
 async def lookup_by_code(
     body: CodeLookup,
     request: Request,
@@ -127,7 +135,7 @@ async def lookup_by_code(
     return _answer(request, status)
 
 
-@router.post("/status:batch", response_model=BatchStatusResponse)
+@router.post("/status:batch", response_model=BatchStatusResponse, responses=problems(*WITH_BODY))
 async def batch_status(
     body: BatchStatusRequest, services: ServicesDep, today: TodayDep, caller: Reader, why: Purpose
 ) -> BatchStatusResponse:
@@ -176,7 +184,9 @@ async def batch_status(
     return BatchStatusResponse(results=results, position=position, evaluated_on=today)
 
 
-@router.get("/subjects/{subject_id}/records", response_model=RecordPage)
+@router.get(
+    "/subjects/{subject_id}/records", response_model=RecordPage, responses=problems(400, 404)
+)
 async def subject_records(
     subject_id: UUID,
     services: ServicesDep,
