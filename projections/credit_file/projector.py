@@ -243,9 +243,10 @@ class CreditFileProjector:
             return
         if isinstance(event, ObjectionFiled):
             target["objection_case"] = event.case_number
-        elif isinstance(event, RepairApproved):
+        # A revocation is final: a repair decided or withdrawn afterwards leaves it revoked.
+        elif isinstance(event, RepairApproved) and target["state"] == "active":
             target["state"] = "repaired"
-        elif isinstance(event, RepairRevoked):
+        elif isinstance(event, RepairRevoked) and target["state"] == "repaired":
             target["state"] = "active"
         elif isinstance(event, ObjectionResolved):
             target["objection_case"] = None
