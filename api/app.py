@@ -65,8 +65,9 @@ def create_app(
     app.state.rate_limiter = RateLimiter(
         rate_per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
     )
-    # Applicants have no account: by address, 20 tries at once, then one every 6 seconds.
-    app.state.applicant_limiter = RateLimiter(rate_per_second=1 / 6, burst=20)
+    app.state.applicant_limiter = RateLimiter(
+        rate_per_second=settings.applicant_rate_per_second, burst=settings.applicant_burst
+    )
     app.include_router(oauth.router)
     app.include_router(subject_commands.router)
     app.include_router(imports.router)
@@ -86,7 +87,16 @@ def create_app(
         page.headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
         return page
 
-    @app.get("/health", tags=["operations"])
+    @app.get(
+        "/health",
+        tags=["operations"],
+        responses={
+            503: {
+                "description": "The projection runner has stopped (see `failure`)",
+                "content": {"application/json": {}},
+            }
+        },
+    )
     async def health(services: ServicesDep) -> JSONResponse:
         """Liveness of the API and of the projection runner (503 if the runner has stopped)."""
         runner = services.runner

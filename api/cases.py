@@ -7,21 +7,26 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, Reader, Recorder
 from api.deps import ReadYourWrites, ServicesDep
-from api.errors import Problem
+from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.rate_limit import RateLimited
+from api.schemas import CaseFiled, CaseList, CaseStepTaken, CaseView, Written
 from service.cases import STEPS, ObjectionApplication, RepairApplication
+from service.commands import Input
 
 # Steps read the case from the read model: pass the `position` a filing answered with as
 # `min_position`, and the step waits (bounded) until the case is there.
-router = APIRouter(prefix="/v1", tags=["cases"], dependencies=[ReadYourWrites])
+router = APIRouter(
+    prefix="/v1", tags=["cases"], dependencies=[ReadYourWrites], responses=problems(422, 503)
+)
+APPLICANT = (*WITH_BODY, 429)  # no account: limited by address
 
 
-class CaseAccess(BaseModel):
+class CaseAccess(Input):
     model_config = ConfigDict(extra="forbid")
     case_number: Annotated[str, Field(min_length=6, max_length=40)]
     query_code: Annotated[str, Field(min_length=4, max_length=20)]
@@ -34,12 +39,12 @@ class Supply(CaseAccess):
     ]
 
 
-class Step(BaseModel):
+class Step(Input):
     model_config = ConfigDict(extra="forbid")
     reasons: Annotated[str, Field(max_length=5000)] = ""
     missing: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=500)]], Field(max_length=50)
-    ] = []
+    ] = Field(default_factory=list)
     outcome: str | None = None
     changes: dict[str, Any] | None = None
 
@@ -67,7 +72,12 @@ def _filed(filed) -> dict:
     }
 
 
-@router.post("/cases/repair", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/cases/repair",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseFiled,
+    responses=problems(*APPLICANT, 409),
+)
 async def apply_for_repair(
     body: RepairApplication, request: Request, services: ServicesDep
 ) -> dict:
@@ -77,7 +87,12 @@ async def apply_for_repair(
     return _filed(await run_in_threadpool(services.cases.apply_for_repair, body))
 
 
-@router.post("/cases/objection", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/cases/objection",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseFiled,
+    responses=problems(*APPLICANT, 409),
+)
 async def file_objection(
     body: ObjectionApplication, request: Request, services: ServicesDep
 ) -> dict:
@@ -86,7 +101,7 @@ async def file_objection(
     return _filed(await run_in_threadpool(services.cases.file_objection, body))
 
 
-@router.post("/cases:progress")
+@router.post("/cases:progress", response_model=CaseView, responses=problems(*APPLICANT, 404))
 async def case_progress(body: CaseAccess, request: Request, services: ServicesDep) -> dict:
     """The applicant's view: steps, the current deadline, what is missing. A wrong query code
     gets the same answer as an unknown case."""
@@ -97,7 +112,7 @@ async def case_progress(body: CaseAccess, request: Request, services: ServicesDe
     return services.cases.view(case)
 
 
-@router.post("/cases:supply")
+@router.post("/cases:supply", response_model=Written, responses=problems(*APPLICANT, 404, 409))
 async def supply_materials(body: Supply, request: Request, services: ServicesDep) -> dict:
     """The applicant hands in what the agency said was missing."""
     _throttle(request, "progress")
@@ -107,7 +122,11 @@ async def supply_materials(body: Supply, request: Request, services: ServicesDep
     return {"position": position}
 
 
-@router.post("/cases/{case_number}:{action}")
+@router.post(
+    "/cases/{case_number}:{action}",
+    response_model=CaseStepTaken,
+    responses=problems(*AUTHENTICATED, *WITH_BODY, 404, 409),
+)
 async def take_step(
     case_number: str, action: str, body: Step, services: ServicesDep, caller: Recorder
 ) -> dict:
@@ -130,7 +149,7 @@ async def take_step(
     return {"case_number": case_number, "action": action, "position": position}
 
 
-@router.get("/cases")
+@router.get("/cases", response_model=CaseList, responses=problems(*AUTHENTICATED))
 async def list_cases(
     services: ServicesDep,
     caller: Reader,

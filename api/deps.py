@@ -11,11 +11,16 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import Problem
 from projections.credit_file.queries import tracked_position
 from service.bootstrap import Services
 from service.clock import local_today
+
+# Positions, sizes, versions and sequence numbers are 64-bit in the store: a larger number can
+# name nothing there, and must be refused as input rather than fail in the database.
+MAX_INT64 = 2**63 - 1
 
 
 async def get_services(request: Request) -> Services:
@@ -38,6 +43,7 @@ async def read_your_writes(
         int | None,
         Query(
             ge=0,
+            le=MAX_INT64,
             description="Wait (bounded) until the read models reflect this log position, "
             "as returned by a write.",
         ),
@@ -48,11 +54,22 @@ async def read_your_writes(
         return
     deadline = time.monotonic() + services.settings.read_your_writes_timeout_seconds
     delay = 0.002
+    head = None
     while True:
         async with services.read_engine.connect() as conn:
             position = await tracked_position(conn)
         if position >= min_position:
             return
+        if head is None:
+            # A position past the log's head was never returned by a write: waiting is futile.
+            head = await run_in_threadpool(services.ledger.recorder.max_notification_id) or 0
+            if min_position > head:
+                raise Problem(
+                    422,
+                    "validation-error",
+                    f"min_position {min_position} is beyond the log's head ({head}): "
+                    "pass a position a write returned",
+                )
         if time.monotonic() >= deadline:
             raise Problem(
                 503,

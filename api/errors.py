@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import ProblemDetails
 from domain.errors import (
     CaseNotFound,
     DomainError,
@@ -62,6 +63,46 @@ TITLES = {
 }
 
 
+# What each problem status means in the OpenAPI document, and the headers it comes with.
+MEANINGS = {
+    400: "Malformed request: a body that is not JSON, a bad cursor or If-Match",
+    401: "No valid access token (`WWW-Authenticate` says which scheme)",
+    403: "The token lacks the scope, or the client the authority, sector or role",
+    404: "No such subject, case, checkpoint or event",
+    409: "A business rule forbids it now, or it conflicts with what is recorded",
+    410: "The personal data was erased",
+    412: "The stream is not at the version `If-Match` named",
+    413: "The request body is over the size limit",
+    422: "The request does not validate (`errors` lists where and why)",
+    429: "Too many requests: wait `Retry-After` seconds",
+    503: "The read models have not reached `min_position` yet: retry after `Retry-After`",
+}
+_SECONDS = {"schema": {"type": "integer", "minimum": 1}, "description": "seconds to wait"}
+HEADERS = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
+    429: {"Retry-After": _SECONDS},
+    503: {"Retry-After": _SECONDS},
+}
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The problem+json answers a route may give, for its (or its router's) `responses`."""
+    return {
+        status: {
+            "description": MEANINGS[status],
+            "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
+            **({"headers": HEADERS[status]} if status in HEADERS else {}),
+        }
+        for status in statuses
+    }
+
+
+# The answers of every route behind a bearer token, and of every route that reads a body.
+AUTHENTICATED = (401, 403, 429)
+WITH_BODY = (400, 413, 422)
+
+
 class Problem(Exception):
     """Raised by routes for failures that are not domain refusals (e.g. a bad cursor)."""
 
@@ -99,6 +140,17 @@ def problem_response(
 
 
 def install(app: FastAPI) -> None:
+    """Map every error to problem+json, and put the Problem schema in the OpenAPI document."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = FastAPI.openapi(app)
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = ProblemDetails.model_json_schema()
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
         status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls)), 409)

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep
+from api.errors import problems
 from api.rate_limit import RateLimited
+from api.schemas import OAuthError, TokenIssued
 from service.access.tokens import ScopeNotGranted
 
 router = APIRouter(tags=["authentication"])
@@ -39,16 +41,42 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return client_id, secret
 
 
-@router.post("/oauth/token")
+def _oauth_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"description": description, "model": OAuthError}
+        for status, description in {
+            400: "invalid_request, unsupported_grant_type or invalid_scope",
+            401: "invalid_client (`WWW-Authenticate: Basic`)",
+            429: "slow_down: too many token requests; wait `Retry-After` seconds",
+        }.items()
+        if status in statuses
+    }
+
+
+# A body that cannot be parsed at all fails before this route: that 400 is problem+json.
+_UNPARSED = problems(400)[400]["content"]
+
+
+@router.post(
+    "/oauth/token",
+    responses={
+        200: {"model": TokenIssued},
+        400: {**_oauth_errors(400)[400], "content": _UNPARSED},
+        **_oauth_errors(401, 429),
+        **problems(413, 422),
+    },
+)
 async def issue_token(
     request: Request,
     services: ServicesDep,
-    grant_type: Annotated[str, Form()],
+    grant_type: Annotated[str | None, Form()] = None,
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
     scope: Annotated[str | None, Form()] = None,
 ) -> JSONResponse:
     """A short-lived access token for a client's id and secret (HTTP Basic or form fields)."""
+    if not grant_type:
+        return _oauth_error(400, "invalid_request", "grant_type is required")
     if grant_type != "client_credentials":
         return _oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
     credentials = _basic_credentials(request) or (client_id or "", client_secret or "")

@@ -12,17 +12,17 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Auditor
 from api.deps import ServicesDep
-from api.errors import Problem
+from api.errors import AUTHENTICATED, Problem, problems
 from service.replay_jobs import CheckRunning
 
-router = APIRouter(prefix="/v1/audit", tags=["auditing"])
+router = APIRouter(prefix="/v1/audit", tags=["auditing"], responses=problems(*AUTHENTICATED))
 
 
 def check_url(check_id: UUID | str) -> str:
     return f"{router.prefix}/replay-checks/{check_id}"
 
 
-@router.post("/replay-checks", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/replay-checks", status_code=status.HTTP_202_ACCEPTED, responses=problems(409))
 async def start_replay_check(services: ServicesDep, caller: Auditor, response: Response) -> dict:
     """Rebuild every read model from the event log into a scratch database and compare it
     with the live one, in the background: 202 with the check's id and `Location`; follow it
@@ -42,7 +42,7 @@ async def start_replay_check(services: ServicesDep, caller: Auditor, response: R
     return check
 
 
-@router.get("/replay-checks")
+@router.get("/replay-checks", responses=problems(422))
 async def list_replay_checks(
     services: ServicesDep,
     _: Auditor,
@@ -52,7 +52,7 @@ async def list_replay_checks(
     return {"checks": await run_in_threadpool(services.replay_checks.recent, limit)}
 
 
-@router.get("/replay-checks/{check_id}")
+@router.get("/replay-checks/{check_id}", responses=problems(404, 422))
 async def replay_check(check_id: UUID, services: ServicesDep, _: Auditor) -> dict:
     """State (running, passed, failed, error), events replayed of the total, times, and the
     differences: table, key, subject, field, live and replayed values (the first 1,000;

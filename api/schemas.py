@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from service.commands import Input
 
 
 class Acknowledged(BaseModel):
@@ -140,12 +142,12 @@ class RecordPage(BaseModel):
     position: int
 
 
-class CodeLookup(BaseModel):
+class CodeLookup(Input):
     model_config = ConfigDict(extra="forbid")
     code: Annotated[str, Field(min_length=5, max_length=32)]
 
 
-class BatchStatusRequest(BaseModel):
+class BatchStatusRequest(Input):
     model_config = ConfigDict(extra="forbid")
     codes: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=32)]],
@@ -178,3 +180,207 @@ class ImportReportBody(BaseModel):
     accepted: int
     already_present: int
     rejected: list[ImportRejection]
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: every error answer (`application/problem+json`)."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+    type: str = Field(description="a stable URI naming the kind of problem")
+    title: str
+    status: int
+    detail: str = Field(description="what went wrong with this request")
+    instance: str = Field(description="the request path")
+
+
+class OAuthError(BaseModel):
+    """RFC 6749 §5.2: the token endpoint's own error format, which OAuth clients expect."""
+
+    error: str
+    error_description: str
+
+
+class TokenIssued(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str
+
+
+class HistoryEvent(BaseModel):
+    version: int
+    position: int
+    type: str
+    schema_version: int
+    recorded_at: datetime
+    valid_time: date | None
+    recorded_by: str | None
+    record_id: UUID | None
+    data: dict[str, Any]
+
+
+class HistoryPage(BaseModel):
+    subject_id: UUID
+    events: list[HistoryEvent]
+    next_after_version: int | None
+
+
+# Cases ------------------------------------------------------------------------------------------
+class CaseFiled(BaseModel):
+    case_number: str
+    query_code: str = Field(description="shown only in this answer; only its hash is kept")
+    position: int
+    note: str
+
+
+class CaseStepTaken(BaseModel):
+    case_number: str
+    action: str
+    position: int
+
+
+class Written(BaseModel):
+    position: int = Field(description="global log position; pass as min_position to read it")
+
+
+class CaseStep(BaseModel):
+    """One step of a case's timeline; the details (`missing`, `evidence`, `reasons`,
+    `outcome`, `grounds`) depend on the step."""
+
+    model_config = ConfigDict(extra="allow")
+    step: str
+    on: date = Field(description="the Beijing date of the step")
+    at: datetime
+    by: str = Field(description="the deciding authority's code, or applicant")
+
+
+class CaseView(BaseModel):
+    case_number: str
+    kind: Literal["repair", "objection"]
+    status: Literal["filed", "returned", "accepted", "approved", "denied", "revoked", "resolved"]
+    record_id: UUID
+    filed_on: date
+    accepted_on: date | None
+    closed_on: date | None
+    outcome: str | None
+    missing: list[str]
+    steps: list[CaseStep]
+    due: date | None
+    due_provisional: bool
+    due_basis: str
+    overdue: bool
+    overdue_days: int
+
+
+class CaseList(BaseModel):
+    cases: list[CaseView]
+
+
+# Auditing ---------------------------------------------------------------------------------------
+class AccessLogEntry(BaseModel):
+    seq: int
+    at: datetime
+    client_id: str
+    role: str
+    agency_code: str
+    subject_id: UUID
+    action: str
+    purpose: str
+    returned: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AccessLogPage(BaseModel):
+    subject_id: UUID
+    entries: list[AccessLogEntry]
+    next_after: int | None
+
+
+class RevealedCode(BaseModel):
+    subject_id: UUID
+    code: str
+
+
+class CheckpointBody(BaseModel):
+    model_config = ConfigDict(title="Checkpoint")
+    origin: str
+    tree_size: int
+    root: str = Field(description="hex")
+    issued_at: str = Field(
+        description="ISO 8601 with offset, exactly as signed: verify over this string"
+    )
+    key_id: str
+    algorithm: Literal["Ed25519"]
+    signature: str = Field(description="base64")
+
+
+class CheckpointPage(BaseModel):
+    checkpoints: list[CheckpointBody]
+    next_before_size: int | None
+
+
+class CheckpointKey(BaseModel):
+    key_id: str
+    algorithm: Literal["Ed25519"]
+    public_key: str = Field(description="raw Ed25519, base64")
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class CheckpointKeys(BaseModel):
+    keys: list[CheckpointKey]
+
+
+class InclusionProof(BaseModel):
+    position: int
+    leaf_index: int
+    stream: UUID
+    version: int
+    event_hash: str
+    tree_size: int
+    proof: list[str] = Field(description="hex hashes, leaf to root (RFC 6962)")
+
+
+class ConsistencyProof(BaseModel):
+    old_size: int
+    new_size: int
+    proof: list[str] = Field(description="hex hashes (RFC 6962)")
+
+
+# Administration ---------------------------------------------------------------------------------
+class ClientView(BaseModel):
+    client_id: str
+    role: Literal["recorder", "agency", "auditor", "admin"]
+    agency_name: str
+    agency_code: str
+    authority_codes: list[str]
+    sectors: list[str]
+    scopes: list[str]
+    disabled: bool
+
+
+class ClientCreated(ClientView):
+    client_secret: str = Field(description="shown only in this answer")
+
+
+class KeyRotated(BaseModel):
+    kid: str
+
+
+class PersonalDataErased(BaseModel):
+    subject_id: UUID
+    erased: bool
+
+
+class SupervisionTier(BaseModel):
+    tier: str
+    sampling_ratio: str
+
+
+class PolicyVersion(BaseModel):
+    id: str
+    effective_from: date
+    title: str
+    schemes: list[str]
+    supervision: list[SupervisionTier]

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import Engine, select
 
 from domain.cases import (
@@ -32,13 +33,15 @@ from domain.working_days import WorkingDayCalendar
 from projections.tables import cases, records
 from service.access.permissions import RecordingPermit
 from service.clock import local_today
+from service.commands import Input
 from service.credit_files import CreditFiles
 
+CASE_NUMBER = re.compile(r"[A-Za-z0-9]{6,40}")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read over the phone
 Line = Annotated[str, Field(min_length=1, max_length=500)]
 
 
-class CaseCommand(BaseModel):
+class CaseCommand(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
@@ -47,7 +50,7 @@ class RepairApplication(CaseCommand):
     record_id: UUID
     corrections: Annotated[list[Line], Field(min_length=1, max_length=20)]
     commitment_signed: bool
-    evidence: Annotated[list[Line], Field(max_length=50)] = []
+    evidence: Annotated[list[Line], Field(max_length=50)] = Field(default_factory=list)
     applicant: Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -56,7 +59,7 @@ class ObjectionApplication(CaseCommand):
     record_id: UUID
     grounds: str
     statement: Annotated[str, Field(min_length=1, max_length=5000)]
-    evidence: Annotated[list[Line], Field(max_length=50)] = []
+    evidence: Annotated[list[Line], Field(max_length=50)] = Field(default_factory=list)
     applicant: Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -185,6 +188,8 @@ class CaseDesk:
 
     # Reading --------------------------------------------------------------------------------
     def find(self, case_number: str) -> dict[str, Any] | None:
+        if not CASE_NUMBER.fullmatch(case_number.strip()):
+            return None  # not one this service hands out (and nothing a database should see)
         with self.engine.connect() as conn:
             row = (
                 conn.execute(

@@ -366,9 +366,18 @@ def import_command(
         str, typer.Option(help="client id the records are attributed to")
     ] = "cli-import",
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+    report_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            dir_okay=False,
+            help="also write the rejected rows, with their cells, to this CSV for Excel/WPS",
+        ),
+    ] = None,
 ) -> None:
     """Import a 双公示 batch file; prints the report (accepted, already present, rejected)."""
     from service.importing import ImportFileError, import_stream
+    from service.spreadsheet import CSV_ENCODING
 
     services = build_services(get_settings())
     started = time.perf_counter()
@@ -382,6 +391,7 @@ def import_command(
                 recorded_by=recorded_by,
                 batch_size=batch_size,
                 on_progress=lambda rows: progress.update(task, completed=rows),
+                keep_rejected_rows=report_path is not None,
             )
     except ImportFileError as error:
         console.print(f"[red]import refused[/red]: {error}")
@@ -398,6 +408,10 @@ def import_command(
         console.print(f"  line {rejection.line}: {rejection.reason}")
     if len(report.rejected) > 200:
         console.print(f"  ... and {len(report.rejected) - 200} more")
+    if report_path is not None:
+        with report_path.open("w", encoding=CSV_ENCODING, newline="") as out:
+            report.write_rejected_csv(out)
+        console.print(f"rejected rows written to {report_path}")
     if report.rejected:
         raise typer.Exit(1)
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from domain import codes
 from domain.events import COMMITMENT_TYPES, LIST_TYPES, RATING_SCHEMES, SUBJECT_KINDS
@@ -38,7 +38,43 @@ AuthorityCode = Annotated[str, AfterValidator(_uscc)]
 RegionCode = Annotated[str, AfterValidator(_region)]
 
 
-class Command(BaseModel):
+def _unstorable(value: Any, where: str) -> str | None:
+    """Where a string in `value` holds what no store keeps: PostgreSQL text has no NUL, and
+    UTF-8 no lone surrogate (JSON's "\\ud800" decodes to one)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{where or 'value'}: contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where or 'value'}: contains a lone UTF-16 surrogate"
+        return None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        path = f"{where}.{key}" if where else str(key)
+        if (found := _unstorable(key, path) or _unstorable(item, path)) is not None:
+            return found
+    return None
+
+
+class Input(BaseModel):
+    """Every request body and import row: its text must be storable as sent, or it is refused
+    here (422) instead of failing in the database or stopping a projection later."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        if (problem := _unstorable(data, "")) is not None:
+            raise ValueError(problem)
+        return data
+
+
+class Command(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 

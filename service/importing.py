@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, TextIO
 
 from pydantic import ValidationError
 
@@ -24,6 +24,7 @@ from service.access.permissions import RecordingPermit
 from service.clock import local_today
 from service.commands import DecidePenalty, GrantLicence, RegisterSubject
 from service.credit_files import BatchItem, CreditFiles, StreamCache
+from service.spreadsheet import write_csv
 
 __all__ = [
     "LICENCE",
@@ -41,6 +42,9 @@ __all__ = [
 PENALTY = "penalty"
 LICENCE = "licence"
 HEAD_BYTES = 64 * 1024
+# A report keeps the cells of this many rejected rows at most (a wholly wrong file of 64 MB
+# would otherwise be held twice); later ones keep their line and reason.
+MAX_KEPT_REJECTED_ROWS = 10_000
 # read_rows puts a row it could not read as-is (malformed quoting, more cells than the header
 # has columns) under this key, which no header column can have; row_to_item refuses the row.
 ROW_PROBLEM = ""
@@ -116,6 +120,26 @@ class ImportReport:
     already_present: int
     rejected: list[RowRejection] = field(default_factory=list)  # sorted by line
     kind: str = PENALTY  # "penalty" | "licence"
+    # With keep_rejected_rows: the file's columns, and the cells of (the first) rejected rows.
+    columns: list[str] = field(default_factory=list)
+    rejected_rows: dict[int, dict[str, str]] = field(default_factory=dict)
+
+    def write_rejected_csv(self, out: TextIO) -> None:
+        """The rejected rows as a spreadsheet: line, reason, then the row's own cells under the
+        file's column names, so the agency can correct them where it keeps them."""
+        empty: dict[str, str] = {}
+        write_csv(
+            out,
+            ["line", "reason", *self.columns],
+            (
+                [
+                    r.line,
+                    r.reason,
+                    *(self.rejected_rows.get(r.line, empty).get(c, "") for c in self.columns),
+                ]
+                for r in self.rejected
+            ),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -708,10 +732,14 @@ def import_stream(
     batch_size: int = 1000,
     on_progress: Callable[[int], None] | None = None,
     permit: RecordingPermit | None = None,
+    keep_rejected_rows: bool = False,
 ) -> ImportReport:
     """Import a whole file, one transaction per `batch_size` rows. Bad rows become rejections
     and never stop the import; a whole-file problem raises ImportFileError before anything is
-    written (or, for an encoding error found mid-file, after the rows before it)."""
+    written (or, for an encoding error found mid-file, after the rows before it).
+
+    With `keep_rejected_rows`, the report also keeps the cells of the first
+    MAX_KEPT_REJECTED_ROWS rejected rows (for `write_rejected_csv`)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     kind, rows = read_rows(stream, filename)
@@ -722,8 +750,12 @@ def import_stream(
     unreported = 0
     streams = StreamCache()  # a subject seen in one batch is not read again in the next
 
-    def reject(line: int, reason: str) -> None:
+    in_batch: dict[int, dict[str, str]] = {}  # the rows of the current batch, if kept
+
+    def reject(line: int, reason: str, row: dict[str, str] | None = None) -> None:
         report.rejected.append(RowRejection(line, reasons.setdefault(reason, reason)))
+        if row is not None and len(report.rejected_rows) < MAX_KEPT_REJECTED_ROWS:
+            report.rejected_rows[line] = {k: v for k, v in row.items() if k != ROW_PROBLEM}
 
     def flush() -> None:
         nonlocal unreported
@@ -736,8 +768,9 @@ def import_stream(
                 elif outcome.status == "already_present":
                     report.already_present += 1
                 else:
-                    reject(outcome.line, outcome.reason or "rejected")
+                    reject(outcome.line, outcome.reason or "rejected", in_batch.get(outcome.line))
             batch.clear()
+            in_batch.clear()
         unreported = 0
         if on_progress is not None:
             on_progress(report.rows_read)
@@ -746,10 +779,14 @@ def import_stream(
         for line, row in rows:
             report.rows_read += 1
             unreported += 1
+            if keep_rejected_rows and not report.columns:
+                report.columns = [name for name in row if name != ROW_PROBLEM]
             try:
                 batch.append(row_to_item(kind, line, row, today=today))
+                if keep_rejected_rows:
+                    in_batch[line] = row
             except RowError as error:
-                reject(line, error.reason)
+                reject(line, error.reason, row if keep_rejected_rows else None)
             if unreported >= batch_size:
                 flush()
         if unreported:

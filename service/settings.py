@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(default=60.0, ge=0)
     rate_limit_per_second: float = Field(default=50.0, gt=0)
     rate_limit_burst: int = Field(default=200, ge=1)
+    # Applicants have no account: their case endpoints are limited by address (20 tries at once,
+    # then one every 6 seconds), so that guessing query codes costs time.
+    applicant_rate_per_second: float = Field(default=1 / 6, gt=0)
+    applicant_burst: int = Field(default=20, ge=1)
     cors_origins: list[str] = []
 
     @model_validator(mode="after")

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Body, Header, Response, status
 
 from api.auth import Recorder
 from api.deps import ServicesDep
-from api.errors import Problem
+from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.schemas import Acknowledged, RecordAcknowledged
 from service.commands import AnyRecordCommand, RegisterSubject
 
-router = APIRouter(prefix="/v1", tags=["recording"])
+router = APIRouter(
+    prefix="/v1", tags=["recording"], responses=problems(*AUTHENTICATED, *WITH_BODY, 409)
+)
 
 IDEMPOTENCY_KEY = Header(
     alias="Idempotency-Key",
@@ -61,7 +63,8 @@ def register_subject(
             "description": "The same record (type, authority, decision number) is "
             "already in the stream; nothing was written",
             "model": RecordAcknowledged,
-        }
+        },
+        **problems(404, 412),
     },
 )
 def append_event(

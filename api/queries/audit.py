@@ -6,20 +6,22 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, Auditor, Caller, Reader, log_reads
-from api.deps import ServicesDep
-from api.errors import Problem
+from api.deps import MAX_INT64, ServicesDep
+from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
+from api.schemas import AccessLogPage, RevealedCode
 from domain.errors import SubjectNotFound
 from projections.tables import records
+from service.commands import Input
 
-router = APIRouter(prefix="/v1", tags=["auditing"])
+router = APIRouter(prefix="/v1", tags=["auditing"], responses=problems(*AUTHENTICATED, 422))
 
 
-class RevealRequest(BaseModel):
+class RevealRequest(Input):
     model_config = ConfigDict(extra="forbid")
     purpose: Annotated[str, Field(min_length=4, max_length=200)]
 
@@ -40,12 +42,14 @@ async def _is_deciding_agency(services, caller: Caller, subject_id: UUID) -> boo
     return found is not None
 
 
-@router.get("/subjects/{subject_id}/access-log")
+@router.get("/subjects/{subject_id}/access-log", response_model=AccessLogPage)
 async def subject_access_log(
     subject_id: UUID,
     services: ServicesDep,
     caller: Reader,
-    after: Annotated[int | None, Query(ge=0, description="seq of the last entry seen")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_INT64, description="seq of the last entry seen")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict:
     """Every read of this subject's data: client, agency, purpose, time, what was returned.
@@ -64,7 +68,11 @@ async def subject_access_log(
     }
 
 
-@router.post("/subjects/{subject_id}:reveal")
+@router.post(
+    "/subjects/{subject_id}:reveal",
+    response_model=RevealedCode,
+    responses=problems(*WITH_BODY, 404, 410),
+)
 async def reveal_code(
     subject_id: UUID, body: RevealRequest, services: ServicesDep, caller: Auditor
 ) -> dict:

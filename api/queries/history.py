@@ -15,11 +15,12 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Auditor, Purpose, log_reads
-from api.deps import ServicesDep
-from api.errors import Problem
+from api.deps import MAX_INT64, ServicesDep
+from api.errors import AUTHENTICATED, Problem, problems
+from api.schemas import HistoryPage
 from service.access.personal_data import is_sealed
 
-router = APIRouter(prefix="/v1", tags=["auditing"])
+router = APIRouter(prefix="/v1", tags=["auditing"], responses=problems(*AUTHENTICATED, 422))
 NDJSON = "application/x-ndjson"
 PAGE = 500
 PROVENANCE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -61,7 +62,17 @@ def _matches(item: dict, types: set[str], recorded_from, recorded_until, valid_f
     return not ((valid_from and valid < valid_from) or (valid_until and valid > valid_until))
 
 
-@router.get("/subjects/{subject_id}/history")
+@router.get(
+    "/subjects/{subject_id}/history",
+    responses={
+        200: {
+            "description": "A page of events, or all of them as NDJSON (one HistoryEvent a line)",
+            "model": HistoryPage,
+            "content": {NDJSON: {}},
+        },
+        **problems(404),
+    },
+)
 async def subject_history(
     subject_id: UUID,
     request: Request,
@@ -73,7 +84,7 @@ async def subject_history(
     recorded_until: date | None = None,
     valid_from: date | None = None,
     valid_until: date | None = None,
-    after_version: Annotated[int, Query(ge=0)] = 0,
+    after_version: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE)] = 100,
 ) -> Response:
     """Paged JSON (`after_version` cursor), or the whole history as NDJSON with

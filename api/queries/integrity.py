@@ -7,13 +7,20 @@ import logging
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Auditor, Purpose, log_reads
-from api.deps import ServicesDep
-from api.errors import Problem
+from api.deps import MAX_INT64, ServicesDep
+from api.errors import AUTHENTICATED, Problem, problems
+from api.schemas import (
+    CheckpointBody,
+    CheckpointKeys,
+    CheckpointPage,
+    ConsistencyProof,
+    InclusionProof,
+)
 from service.integrity.checkpoints import Checkpoint
 from service.integrity.export import ExportRangeError, export_lines
 
@@ -28,7 +35,7 @@ def _latest_size(services) -> int:
     return latest.tree_size
 
 
-@router.get("/checkpoints/latest")
+@router.get("/checkpoints/latest", response_model=CheckpointBody, responses=problems(404))
 async def latest_checkpoint(services: ServicesDep) -> dict[str, Any]:
     """The newest signed checkpoint: tree size, root, time, key id, Ed25519 signature over the
     canonical JSON of origin, tree size, root and time. Public: save it to check later exports
@@ -39,10 +46,12 @@ async def latest_checkpoint(services: ServicesDep) -> dict[str, Any]:
     return checkpoint.as_json()
 
 
-@router.get("/checkpoints")
+@router.get("/checkpoints", response_model=CheckpointPage, responses=problems(422))
 async def list_checkpoints(
     services: ServicesDep,
-    before_size: Annotated[int | None, Query(ge=1, description="page: sizes below this")] = None,
+    before_size: Annotated[
+        int | None, Query(ge=1, le=MAX_INT64, description="page: sizes below this")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Signed checkpoints, newest first."""
@@ -55,15 +64,28 @@ async def list_checkpoints(
     }
 
 
-@router.get("/checkpoints/{tree_size}")
-async def checkpoint_at(tree_size: int, services: ServicesDep) -> dict[str, Any]:
+@router.get("/checkpoints/{tree_size}", response_model=CheckpointBody, responses=problems(404, 422))
+async def checkpoint_at(
+    tree_size: Annotated[int, Path(ge=1, le=MAX_INT64)], services: ServicesDep
+) -> dict[str, Any]:
     checkpoint = await run_in_threadpool(services.checkpoints.at_size, tree_size)
     if checkpoint is None:
         raise Problem(404, "no-checkpoint", f"no checkpoint was signed at tree size {tree_size}")
     return checkpoint.as_json()
 
 
-@router.post("/checkpoints", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/checkpoints",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CheckpointBody,
+    responses={
+        200: {
+            "description": "Nothing was appended since the latest checkpoint; it is returned",
+            "model": CheckpointBody,
+        },
+        **problems(*AUTHENTICATED),
+    },
+)
 async def make_checkpoint(services: ServicesDep, caller: Auditor) -> JSONResponse:
     """Sign a checkpoint now. 201 with the new one, or 200 with the latest if nothing was
     appended since."""
@@ -73,20 +95,27 @@ async def make_checkpoint(services: ServicesDep, caller: Auditor) -> JSONRespons
     return JSONResponse(checkpoint.as_json(), status_code=201 if fresh else 200)
 
 
-@router.get("/checkpoint-keys")
+@router.get("/checkpoint-keys", response_model=CheckpointKeys)
 async def checkpoint_keys(services: ServicesDep) -> dict[str, Any]:
     """Every key that ever signed a checkpoint, retired ones included (forever: old
     checkpoints must keep verifying). Public keys are raw Ed25519, base64."""
     return {"keys": await run_in_threadpool(services.checkpoints.public_keys)}
 
 
-@router.get("/proofs/inclusion")
+@router.get(
+    "/proofs/inclusion",
+    response_model=InclusionProof,
+    responses=problems(*AUTHENTICATED, 404, 409, 422),
+)
 async def inclusion_proof(
     services: ServicesDep,
     caller: Auditor,
-    position: Annotated[int, Query(ge=1, description="the event's global log position")],
+    position: Annotated[
+        int, Query(ge=1, le=MAX_INT64, description="the event's global log position")
+    ],
     tree_size: Annotated[
-        int | None, Query(ge=1, description="a checkpointed tree size (default: the latest)")
+        int | None,
+        Query(ge=1, le=MAX_INT64, description="a checkpointed tree size (default: the latest)"),
     ] = None,
 ) -> dict[str, Any]:
     """The audit path from the event's leaf to the root of a checkpointed tree (RFC 6962)."""
@@ -125,12 +154,12 @@ def _checkpointed(services, size: int) -> bool:
     return services.checkpoints.at_size(size) is not None
 
 
-@router.get("/proofs/consistency")
+@router.get("/proofs/consistency", response_model=ConsistencyProof, responses=problems(404, 422))
 async def consistency_proof(
     services: ServicesDep,
-    old_size: Annotated[int, Query(ge=0)],
+    old_size: Annotated[int, Query(ge=0, le=MAX_INT64)],
     new_size: Annotated[
-        int | None, Query(ge=1, description="default: the latest checkpoint")
+        int | None, Query(ge=1, le=MAX_INT64, description="default: the latest checkpoint")
     ] = None,
 ) -> dict[str, Any]:
     """That the tree of `old_size` is a prefix of the tree of `new_size` (RFC 6962), both
@@ -153,7 +182,10 @@ def _consistency(services, old_size: int, new_size: int | None) -> dict[str, Any
 @router.get(
     "/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}}},
+    responses={
+        200: {"content": {"application/x-ndjson": {}}},
+        **problems(*AUTHENTICATED, 404, 422),
+    },
 )
 async def export(
     services: ServicesDep,
@@ -162,7 +194,11 @@ async def export(
     subject_id: Annotated[UUID | None, Query(description="one subject (default: all)")] = None,
     since_tree_size: Annotated[
         int | None,
-        Query(ge=0, description="include a consistency proof from this (saved) tree size"),
+        Query(
+            ge=0,
+            le=MAX_INT64,
+            description="include a consistency proof from this (saved) tree size",
+        ),
     ] = None,
 ) -> StreamingResponse:
     """A signed NDJSON export of a subject's events or the whole store, with a fresh checkpoint

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, READ, Purpose, Reader, log_reads, require
 from api.deps import ReadYourWrites, ServicesDep, TodayDep
-from api.errors import Problem
+from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.schemas import (
     BatchStatusItem,
     BatchStatusRequest,
@@ -30,7 +30,12 @@ from projections.credit_file.as_of import (
     status_from_history,
 )
 
-router = APIRouter(prefix="/v1", tags=["querying"], dependencies=[require(READ), ReadYourWrites])
+router = APIRouter(
+    prefix="/v1",
+    tags=["querying"],
+    dependencies=[require(READ), ReadYourWrites],
+    responses=problems(*AUTHENTICATED, 422, 503),
+)
 
 
 def _etag(status: dict) -> str:
@@ -72,7 +77,10 @@ def _answer(request: Request, status: dict) -> Response:
 @router.get(
     "/subjects/{subject_id}/status",
     response_model=Status,
-    responses={304: {"description": "Unchanged since the ETag sent in If-None-Match"}},
+    responses={
+        304: {"description": "Unchanged since the ETag sent in If-None-Match"},
+        **problems(404),
+    },
 )
 async def subject_status(
     subject_id: UUID,
@@ -171,7 +179,7 @@ def _folded(services, subject_id: UUID, known_before: datetime, on: date) -> dic
     return status_as_of(events, known_before, on, services.policy, zone=services.files.zone)
 
 
-@router.post("/subjects:lookup", response_model=Status)
+@router.post("/subjects:lookup", response_model=Status, responses=problems(*WITH_BODY, 404))
 async def lookup_by_code(
     body: CodeLookup,
     request: Request,
@@ -189,7 +197,7 @@ async def lookup_by_code(
     return _answer(request, status)
 
 
-@router.post("/status:batch", response_model=BatchStatusResponse)
+@router.post("/status:batch", response_model=BatchStatusResponse, responses=problems(*WITH_BODY))
 async def batch_status(
     body: BatchStatusRequest, services: ServicesDep, today: TodayDep, caller: Reader, why: Purpose
 ) -> BatchStatusResponse:
@@ -240,7 +248,9 @@ async def batch_status(
     return BatchStatusResponse(results=results, position=position, evaluated_on=today)
 
 
-@router.get("/subjects/{subject_id}/records", response_model=RecordPage)
+@router.get(
+    "/subjects/{subject_id}/records", response_model=RecordPage, responses=problems(400, 404)
+)
 async def subject_records(
     subject_id: UUID,
     services: ServicesDep,

@@ -466,10 +466,11 @@ class CreditFileProjector:
             return
         if isinstance(event, ObjectionFiled):
             target["objection_case"] = event.case_number
-        elif isinstance(event, RepairApproved):
+        # A revocation is final: a repair decided or withdrawn afterwards leaves it revoked.
+        elif isinstance(event, RepairApproved) and target["state"] == "active":
             target["state"] = "repaired"
             target["repaired_at"] = utc(event.timestamp)
-        elif isinstance(event, RepairRevoked):
+        elif isinstance(event, RepairRevoked) and target["state"] == "repaired":
             target["state"] = "active"
             target["repaired_at"] = None
         elif isinstance(event, ObjectionResolved):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -220,6 +220,8 @@ def decode_cursor(cursor: str) -> int:
     value = json.loads(base64.urlsafe_b64decode(padded.encode()))
     if not isinstance(value, dict) or not isinstance(value.get("p"), int):
         raise ValueError("not a cursor")
+    if not 0 <= value["p"] < 2**63:  # positions are 64-bit: anything else was never handed out
+        raise ValueError("not a cursor")
     return value["p"]
 
 
@@ -258,6 +260,11 @@ def publication_state(row: Any, today: date) -> str:
     return Window(row["publish_from"], row["publish_until"]).state_on(today)
 
 
+def _utc(moment: datetime) -> datetime:
+    """SQLite keeps no time zone: its timestamps come back naive, and they were stored as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _record_view(row: Any, today: date) -> dict[str, Any]:
     return {
         "record_id": row["record_id"],
@@ -266,7 +273,7 @@ def _record_view(row: Any, today: date) -> dict[str, Any]:
         "severity": row["severity"],
         "summary": row["summary"],
         "decision_date": row["decision_date"],
-        "recorded_at": row["recorded_at"],
+        "recorded_at": _utc(row["recorded_at"]),
         "authority": {"name": row["authority_name"], "code": row["authority_code"]},
         "source_ref": row["source_ref"],
         "publication": {

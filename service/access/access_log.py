@@ -29,11 +29,16 @@ class AccessEntry:
     returned: dict[str, Any]
 
 
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back naive; they were written in UTC (not the host's zone)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def entry_hash(row: dict[str, Any]) -> str:
     """SHA-256 over a canonical JSON encoding of the row's content and the previous hash."""
     content = {
         "seq": row["seq"],
-        "at": row["at"].astimezone(UTC).isoformat(),
+        "at": _utc(row["at"]).isoformat(),
         "client_id": row["client_id"],
         "role": row["role"],
         "agency_code": row["agency_code"],
@@ -80,7 +85,7 @@ class AccessLog:
             query = query.where(access_log.c.seq > after_seq)
         with self.engine.connect() as conn:
             return [
-                dict(row)
+                {**row, "at": _utc(row["at"])}
                 for row in conn.execute(query.order_by(access_log.c.seq).limit(limit)).mappings()
             ]
 

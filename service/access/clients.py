@@ -23,7 +23,7 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     "auditor": ("credit:read", "credit:audit"),
     "admin": ("credit:admin",),
 }
-CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}\Z")  # \Z: no trailing newline
 
 
 class ClientError(ValueError):
@@ -121,6 +121,8 @@ class ClientRegistry:
         return secret
 
     def disable(self, client_id: str) -> Client:
+        if not CLIENT_ID.match(client_id):
+            raise ClientError(f"no client {client_id!r}")
         with self.engine.begin() as conn:
             changed = conn.execute(
                 update(api_clients)
@@ -135,6 +137,8 @@ class ClientRegistry:
         return client
 
     def get(self, client_id: str) -> Client | None:
+        if not CLIENT_ID.match(client_id):
+            return None  # no such client can exist (and the database need not see it)
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(api_clients).where(api_clients.c.client_id == client_id)
@@ -148,10 +152,12 @@ class ClientRegistry:
 
     def authenticate(self, client_id: str, secret: str) -> Client | None:
         """The enabled client with this id and secret, else None (whichever part is wrong)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(api_clients).where(api_clients.c.client_id == client_id)
-            ).first()
+        row = None
+        if CLIENT_ID.match(client_id):
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(api_clients).where(api_clients.c.client_id == client_id)
+                ).first()
         if row is None:
             verify_secret(secret, self._decoy)  # answer as slowly as for a real client
             return None

@@ -133,8 +133,8 @@ class Checkpoints:
                     "key_id": row.key_id,
                     "algorithm": "Ed25519",
                     "public_key": base64.b64encode(bytes(row.public_key)).decode(),
-                    "created_at": row.created_at.isoformat(),
-                    "retired_at": row.retired_at.isoformat() if row.retired_at else None,
+                    "created_at": _utc(row.created_at).isoformat(),
+                    "retired_at": _utc(row.retired_at).isoformat() if row.retired_at else None,
                 }
                 for row in rows
             ]
@@ -179,13 +179,17 @@ class Checkpoints:
         return key_id, private
 
 
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back naive; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _checkpoint(row) -> Checkpoint:
-    issued_at = row.issued_at if row.issued_at.tzinfo else row.issued_at.replace(tzinfo=UTC)
     return Checkpoint(
         row.origin,
         int(row.tree_size),
         bytes(row.root),
-        issued_at,
+        _utc(row.issued_at),
         row.key_id,
         bytes(row.signature),
     )

@@ -222,6 +222,23 @@ async def test_a_password_grant_is_an_unsupported_grant_type(anonymous, services
     assert "access_token" not in response.json()
 
 
+async def test_a_token_request_without_a_grant_type_is_an_oauth_invalid_request(anonymous):
+    response = await anonymous.post("/oauth/token", data={"client_id": "x-agency"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"  # RFC 6749, not problem+json
+    assert response.json()["error"] == "invalid_request"
+
+
+async def test_an_unknown_client_id_of_any_shape_is_an_invalid_client(anonymous):
+    for client_id in ("no-such-client", "NUL\x00id", "x" * 300):
+        response = await anonymous.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": "s"},
+        )
+        assert response.status_code == 401, client_id
+        assert response.json()["error"] == "invalid_client"
+
+
 async def test_a_scope_the_role_lacks_is_an_invalid_scope(anonymous, services):
     client, secret = services.clients.create("x-agency", "agency", "某局", AUTHORITY_CODE)
     response = await token_response(

@@ -3,8 +3,10 @@ proof that nothing was written (the event log's head does not move)."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,6 +177,51 @@ CASES = {
     ),
     "limit-zero": Bad(
         "GET", "/v1/subjects/{subject}/records", 422, "validation-error", params={"limit": 0}
+    ),
+    # Found by fuzzing (tests/api/test_schema_fuzz.py): each was a server error before.
+    "nul-in-facts": _append(penalty(facts="超限\x00运输")),
+    "lone-surrogate-in-facts": _append(
+        None, content=json.dumps(penalty(facts="\ud800")).encode(), headers=JSON
+    ),
+    "nul-in-subject-name": _register(enterprise(1, name="宏达\x00运输")),
+    "nul-in-x-purpose": Bad(
+        "GET",
+        "/v1/subjects/{subject}/status",
+        422,
+        "validation-error",
+        headers={"X-Purpose": "%00"},
+    ),
+    "nul-in-case-number": Bad(
+        "POST", "/v1/cases/XF2026%00112:accept", 404, "case-not-found", json={}
+    ),
+    "min-position-over-64-bits": Bad(
+        "GET",
+        "/v1/subjects/{subject}/status",
+        422,
+        "validation-error",
+        params={"min_position": 2**64},
+    ),
+    "min-position-beyond-the-log": Bad(
+        "GET",
+        "/v1/subjects/{subject}/status",
+        422,
+        "validation-error",
+        params={"min_position": 2**62},
+    ),
+    "access-log-after-over-64-bits": Bad(
+        "GET",
+        "/v1/subjects/{subject}/access-log",
+        422,
+        "validation-error",
+        params={"after": 2**64},
+    ),
+    "tree-size-over-64-bits": Bad("GET", f"/v1/audit/checkpoints/{2**64}", 422, "validation-error"),
+    "cursor-over-64-bits": Bad(
+        "GET",
+        "/v1/subjects/{subject}/records",
+        400,
+        "invalid-cursor",
+        params={"cursor": base64.urlsafe_b64encode(b'{"p": %d}' % 2**64).decode()},
     ),
 }
 

@@ -27,6 +27,9 @@ async def setup_records(client) -> dict:
         ids[name] = ack["record_id"]
         ids["position"] = ack["position"]
     ids["subject_id"] = sid
+    # Applications find the record in the read model: wait until it is there.
+    ready = await client.get(f"/v1/subjects/{sid}/status", params={"min_position": ack["position"]})
+    assert ready.status_code == 200, ready.text
     return ids
 
 

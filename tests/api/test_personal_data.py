@@ -3,6 +3,9 @@ destroying a key, and every read of a subject written to a hash-chained log (查
 
 from __future__ import annotations
 
+import os
+import time
+from datetime import datetime, timedelta
 from urllib.parse import quote
 from uuid import UUID
 
@@ -222,3 +225,29 @@ def test_a_rotation_in_one_process_is_followed_by_another(services, settings):
         assert other.keys.active()[0] == rotated  # key_cache_seconds is 0 in tests
     finally:
         other.close_sync()
+
+
+@pytest.fixture
+def host_in_beijing():
+    """The host's local zone is not UTC (time.tzset reads TZ), as on many agency servers."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Shanghai"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+async def test_the_access_log_holds_and_reads_in_utc_on_a_host_outside_utc(
+    client, services, role_headers, host_in_beijing
+):
+    person = await registered_person(client)
+    await client.get(f"/v1/subjects/{person['subject_id']}/status", headers=role_headers["agency"])
+    # SQLite hands its timestamps back naive: they must be read as UTC, not as local time
+    assert services.access_log.verify() is None
+    page = await client.get(f"/v1/subjects/{person['subject_id']}/access-log")
+    [entry] = page.json()["entries"]
+    assert datetime.fromisoformat(entry["at"]).utcoffset() == timedelta(0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from api.schemas import Status
@@ -146,6 +148,17 @@ async def test_records_show_publication_windows_by_severity_and_era(client, audi
     assert {r["source_ref"] for r in published["records"]} == {"OLD-SERIOUS", "NEW-SERIOUS"}
 
 
+async def test_recorded_at_carries_its_utc_offset_on_every_backend(client):
+    sid = await new_subject(client)
+    last = await record(client, sid, licence())
+    page = await client.get(
+        f"/v1/subjects/{sid}/records", params={"min_position": last["position"]}
+    )
+    [found] = page.json()["records"]
+    # SQLite hands its timestamps back naive: a naive one would not equal this aware one
+    assert datetime.fromisoformat(found["recorded_at"]) == datetime(2026, 11, 20, 4, tzinfo=UTC)
+
+
 async def test_revoked_and_corrected_records(client, auditor):
     sid = await new_subject(client)
     annulled = await record(client, sid, penalty("P-ANNUL"))
@@ -246,7 +259,18 @@ async def test_unknown_subject_status_is_404(client):
 async def test_read_your_writes_waits_then_gives_up_with_503(client, services):
     services.runner.stop()
     services.settings.read_your_writes_timeout_seconds = 0.3
-    sid = await new_subject(client)
-    response = await client.get(f"/v1/subjects/{sid}/status", params={"min_position": 10_000})
+    registered = (await client.post("/v1/subjects", json=enterprise())).json()
+    response = await client.get(
+        f"/v1/subjects/{registered['subject_id']}/status",
+        params={"min_position": registered["position"]},
+    )
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
+
+
+async def test_a_min_position_no_write_returned_is_refused_without_waiting(client, services):
+    services.settings.read_your_writes_timeout_seconds = 30
+    sid = await new_subject(client)
+    response = await client.get(f"/v1/subjects/{sid}/status", params={"min_position": 10_000})
+    assert response.status_code == 422
+    assert "beyond the log's head" in response.json()["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -39,10 +40,17 @@ def test_import_reports_rows_and_rebuild_reproduces_the_read_models(settings, se
     path.write_bytes(penalty_file([row(1), row(2, CF_CFJGDM="11410100MB0000001X"), row(3)]))
     assert credit(settings, "migrate").returncode == 0
 
-    first = credit(settings, "import", str(path))
+    report = tmp_path / "rejected.csv"
+    first = credit(settings, "import", str(path), "--report", str(report))
     assert first.returncode == 1  # some rows were rejected
     assert "3 rows read, 2 accepted, 0 already present, 1 rejected" in first.stderr
     assert "line 3: CF_CFJGDM" in first.stderr
+    header, rejected = csv.reader(report.read_text(encoding="utf-8-sig").splitlines())
+    assert (header[:3], rejected[0], rejected[-1]) == (
+        ["line", "reason", "CF_XDR_MC"],
+        "3",
+        "11410100MB0000001X",
+    )
     again = credit(settings, "import", str(path))
     assert "0 accepted, 2 already present, 1 rejected" in again.stderr
 
