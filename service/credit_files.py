@@ -50,9 +50,11 @@ class ConcurrencyConflict(DomainError):
 class StreamCache:
     """Subjects as this process last saved or read them, reused across the batches of one
     import. A stale entry (another writer appended meanwhile) fails the save's optimistic
-    concurrency check, and the batch is then re-run on streams read fresh."""
+    concurrency check, and the batch is then re-run on streams read fresh. The capacity bounds
+    the import's memory: an aggregate with its records' digests and keys takes a few KB, and
+    a file of a million rows touches hundreds of thousands of subjects."""
 
-    def __init__(self, capacity: int = 100_000):
+    def __init__(self, capacity: int = 20_000):
         self.capacity = capacity
         self._subjects: OrderedDict[UUID, Subject] = OrderedDict()
 
