@@ -13,7 +13,6 @@ log position seen then.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import subprocess
@@ -30,42 +29,23 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from sqlalchemy import make_url
 
-from bench.fixtures import AUTHORITY_CODE, machine, penalty_csv, scratch_postgres
+from bench.fixtures import AUTHORITY_CODE, machine, scratch_postgres, seeded_store
 from bench.loadgen import run_load
 from bench.status_latency import BIN, free_port, start_server
-from service.bootstrap import build_services
-from service.importing import import_stream
-from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def seed(url: str, subjects: int) -> tuple[list[str], str]:
-    settings = Settings(environment="test", database_url=url, subject_id_key="bench")
-    services = build_services(settings, migrate=False)
-    try:
-        import_stream(
-            io.BytesIO(penalty_csv(subjects, subjects)),
-            "seed.csv",
-            services.files,
-            recorded_by="bench",
-            batch_size=2000,
-        )
-        services.runner.catch_up()
-        with services.write_engine.connect() as conn:
-            ids = [str(r[0]) for r in conn.exec_driver_sql("SELECT subject_id FROM subjects")]
-        client, _ = services.clients.create(
-            "bench-recorder",
-            "recorder",
-            "基准测试",
-            AUTHORITY_CODE,
-            authority_codes=[AUTHORITY_CODE],
-            sectors=["road_transport"],
-        )
-        token = services.tokens.issue(client).access_token
-    finally:
-        services.close_sync()
-    return ids, token
+    """One penalty per subject; returns their ids and a recorder token."""
+    return seeded_store(
+        url,
+        rows=subjects,
+        subjects=subjects,
+        role="recorder",
+        authority_codes=[AUTHORITY_CODE],
+        sectors=["road_transport"],
+    )
 
 
 def append_requests(ids: list[str], token: str, count: int, run: str) -> list:

@@ -362,3 +362,34 @@ def long_credit_file(
     finally:
         clock.moment = original
     return subject_id
+
+
+def seeded_store(
+    url: str, *, rows: int, subjects: int, role: str, **grants: list[str]
+) -> tuple[list[str], str]:
+    """Import `rows` penalties for up to `subjects` subjects, project them, and make a client
+    of `role` (with its grants); returns the subjects' ids and a token of that client."""
+    from service.bootstrap import build_services
+    from service.importing import import_stream
+    from service.settings import Settings
+
+    settings = Settings(environment="test", database_url=url, subject_id_key="bench")
+    services = build_services(settings, migrate=False)
+    try:
+        import_stream(
+            io.BytesIO(penalty_csv(rows, subjects)),
+            "seed.csv",
+            services.files,
+            recorded_by="bench",
+            batch_size=2000,
+        )
+        services.runner.catch_up()
+        with services.write_engine.connect() as conn:
+            ids = [str(r[0]) for r in conn.exec_driver_sql("SELECT subject_id FROM subjects")]
+        client, _ = services.clients.create(
+            f"bench-{role}", role, "基准测试", AUTHORITY_CODE, **grants
+        )
+        token = services.tokens.issue(client).access_token
+    finally:
+        services.close_sync()
+    return ids, token

@@ -13,7 +13,6 @@ scheduled send time). Every status answer of the service also writes its access-
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import socket
@@ -27,16 +26,12 @@ import orjson
 from sqlalchemy import make_url
 
 from bench.fixtures import (
-    AUTHORITY_CODE,
     enterprise_code,
     machine,
-    penalty_csv,
     scratch_postgres,
+    seeded_store,
 )
 from bench.loadgen import LoadResult, run_load
-from service.bootstrap import build_services
-from service.importing import import_stream
-from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -72,24 +67,7 @@ def start_server(args: list[str], env: dict[str, str], port: int) -> subprocess.
 
 def seed(url: str, subjects: int) -> tuple[list[str], str]:
     """Subjects with three penalties each on average; returns their ids and an agency token."""
-    settings = Settings(environment="test", database_url=url, subject_id_key="bench")
-    services = build_services(settings, migrate=False)
-    try:
-        import_stream(
-            io.BytesIO(penalty_csv(subjects * 3, subjects)),
-            "seed.csv",
-            services.files,
-            recorded_by="bench",
-            batch_size=2000,
-        )
-        services.runner.catch_up()
-        with services.write_engine.connect() as conn:
-            ids = [str(r[0]) for r in conn.exec_driver_sql("SELECT subject_id FROM subjects")]
-        client, _ = services.clients.create("bench-agency", "agency", "基准测试", AUTHORITY_CODE)
-        token = services.tokens.issue(client).access_token
-    finally:
-        services.close_sync()
-    return ids, token
+    return seeded_store(url, rows=subjects * 3, subjects=subjects, role="agency")
 
 
 def main() -> None:

@@ -23,22 +23,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def sync_engine(database: Database) -> Engine:
     if not database.is_sqlite:
         return create_engine(database.sync_url(), pool_size=4, max_overflow=4, pool_pre_ping=True)
-    engine = create_engine(
-        database.sync_url(), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-    )
-
     # pysqlite's deferred BEGIN would let two writers read the same tracked position and then
     # fail to upgrade their locks; BEGIN IMMEDIATE takes the write lock up front instead.
-    @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        _sqlite_pragmas(dbapi_connection, record)
-
-    @event.listens_for(engine, "begin")
-    def on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+    return _sqlite_engine(database, "BEGIN IMMEDIATE")
 
 
 def snapshot_engine(database: Database) -> Engine:
@@ -53,6 +40,12 @@ def snapshot_engine(database: Database) -> Engine:
             pool_pre_ping=True,
             isolation_level="REPEATABLE READ",
         )
+    return _sqlite_engine(database, "BEGIN")
+
+
+def _sqlite_engine(database: Database, begin: str) -> Engine:
+    """A SQLite engine whose transactions start with `begin` (pysqlite's own transaction
+    handling is turned off so that the statement is ours)."""
     engine = create_engine(
         database.sync_url(), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     )
@@ -64,7 +57,7 @@ def snapshot_engine(database: Database) -> Engine:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql(begin)
 
     return engine
 
