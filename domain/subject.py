@@ -429,17 +429,15 @@ class Subject(Aggregate):
             target["revoked"] = True
 
     # Mutators: called when an event is applied, both on recording and on replay.
-    def _take_digest_of_next_record(self) -> str | None:
-        """The digest `record` computed for the event being applied now (None on replay)."""
-        return self.__dict__.get("_digest_of_next_record")
-
     def on_record(self, event: RecordEvent) -> None:
         record_id = str(event.record_id)
         self.records[record_id] = {
             "id": record_id,
             "type": type(event).__name__,
             "version": event.originator_version,
-            "digest": self._take_digest_of_next_record() or content_digest(_event_fields(event)),
+            # `record` computed it already; on replay there is none, and it is computed here.
+            "digest": self.__dict__.get("_digest_of_next_record")
+            or content_digest(_event_fields(event)),
             "closed": False,
             "revoked": False,
         }

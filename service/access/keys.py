@@ -10,12 +10,11 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
 from sqlalchemy import Engine, insert, select, update
 
-from service.access.secrets import KeyWrapper
+from service.access.secrets import KeyWrapper, new_ed25519_key
 from service.access.tables import signing_keys
 
 
@@ -106,12 +105,7 @@ class SigningKeys:
 
     def _create(self, conn) -> tuple[str, Ed25519PrivateKey]:
         kid = uuid.uuid4().hex
-        private = Ed25519PrivateKey.generate()
-        raw = private.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
+        private, raw = new_ed25519_key()
         public_jwk = {
             **json.loads(OKPAlgorithm.to_jwk(private.public_key())),
             "kid": kid,

@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import os
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -40,6 +42,15 @@ def verify_secret(secret: str, stored: str) -> bool:
 
 def new_secret() -> str:
     return _b64(os.urandom(32))
+
+
+def new_ed25519_key() -> tuple[Ed25519PrivateKey, bytes]:
+    """A fresh signing key and its raw private bytes (what gets wrapped at rest)."""
+    private = Ed25519PrivateKey.generate()
+    raw = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return private, raw
 
 
 class KeyWrapper:

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from domain.integrity import checkpoint_message
-from service.access.secrets import KeyWrapper
+from service.access.secrets import KeyWrapper, new_ed25519_key
 from service.integrity.log import SealedLog
 from service.integrity.tables import checkpoint_keys, checkpoints
 
@@ -158,12 +158,7 @@ class Checkpoints:
 
     def _create_key(self, conn: Connection) -> tuple[str, Ed25519PrivateKey]:
         key_id = uuid.uuid4().hex
-        private = Ed25519PrivateKey.generate()
-        raw = private.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
+        private, raw = new_ed25519_key()
         public = private.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )

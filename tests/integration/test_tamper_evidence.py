@@ -87,15 +87,11 @@ def as_superuser(services):
             yield conn
 
 
-def events_table(services) -> tuple[str, str, str]:
-    """(table, position column, how a stream id is written) for raw SQL on either backend."""
+def events_table(services) -> tuple[str, str]:
+    """(table, position column) for raw SQL on either backend."""
     if services.database.is_sqlite:
-        return "stored_events", "rowid", "hex"
-    return "credit_events", "notification_id", "uuid"
-
-
-def stream_param(services, stream: UUID):
-    return stream.hex if services.database.is_sqlite else stream
+        return "stored_events", "rowid"
+    return "credit_events", "notification_id"
 
 
 # Seals ------------------------------------------------------------------------------------
@@ -186,7 +182,7 @@ def test_an_edited_payload_is_named(services):
     fill(services)
     saved = services.checkpoints.make().as_json()
     position, stream, version, _, state = stored_events(services)[4]
-    table, column, _ = events_table(services)
+    table, column = events_table(services)
     edited = state.replace(b"TE-", b"XX-")
     assert edited != state
     with as_superuser(services) as conn:
@@ -204,7 +200,7 @@ def test_a_deleted_event_is_named(services):
     fill(services)
     saved = services.checkpoints.make().as_json()
     position, stream, version, _, _ = stored_events(services)[5]
-    table, column, _ = events_table(services)
+    table, column = events_table(services)
     with as_superuser(services) as conn:
         conn.execute(text(f"DELETE FROM {table} WHERE {column} = :p"), {"p": position})
     report = verify_export(export(services), saved_checkpoint=saved, trusted_keys=keys_of(services))
@@ -220,7 +216,7 @@ def test_two_reordered_events_are_named(services):
     events = stored_events(services)
     (p1, s1, v1, *_), (p2, s2, v2, *_) = events[2], events[6]
     assert s1 != s2
-    table, column, _ = events_table(services)
+    table, column = events_table(services)
     with as_superuser(services) as conn:
         for a, b in ((p1, -1), (p2, p1), (-1, p2)):
             conn.execute(
@@ -243,7 +239,7 @@ def test_a_rewrite_of_event_and_seals_together_still_fails_the_saved_checkpoint(
     events = stored_events(services)
     position, stream, version, topic, state = events[-1]  # the stream's last event: no later link
     edited = state.replace(b"TE-", b"ZZ-")
-    table, column, _ = events_table(services)
+    table, column = events_table(services)
     prev = seals(services)[-2].event_hash
     with as_superuser(services) as conn:
         conn.execute(
@@ -277,7 +273,7 @@ def test_a_subject_export_names_an_edited_event_by_its_inclusion_proof(services)
     saved = services.checkpoints.make().as_json()
     target = [e for e in stored_events(services) if e[1] == subjects[0]][1]
     position, stream, version, _, state = target
-    table, column, _ = events_table(services)
+    table, column = events_table(services)
     with as_superuser(services) as conn:
         conn.execute(
             text(f"UPDATE {table} SET state = :state WHERE {column} = :p"),
@@ -300,7 +296,7 @@ def test_the_offline_command_names_the_broken_event_and_exits_1(services, tmp_pa
     (tmp_path / "keys.json").write_text(json.dumps({"keys": services.checkpoints.public_keys()}))
     (tmp_path / "clean.ndjson").write_bytes(b"".join(export(services)))
     position, stream, version, _, state = stored_events(services)[3]
-    table, column, _ = events_table(services)
+    table, column = events_table(services)
     with as_superuser(services) as conn:
         conn.execute(
             text(f"UPDATE {table} SET state = :state WHERE {column} = :p"),
