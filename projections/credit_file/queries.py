@@ -10,8 +10,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Date, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from domain.credit_status import CreditStatus, RecordFact, evaluate
 from domain.policy import PolicyBook
@@ -19,7 +20,7 @@ from domain.publication import Window
 from projections.tables import projection_tracking, records, subjects
 
 
-def published_on(today: date):
+def published_on(today: date | BindParameter):
     """Rows an agency sees today: active, with a window that contains today."""
     return and_(
         records.c.state == "active",
@@ -53,12 +54,10 @@ RULE_TYPES = (
 )
 
 
-async def statuses(
-    conn: AsyncConnection, subject_ids: Sequence[UUID], today: date, policy: PolicyBook
-) -> tuple[dict[UUID, dict[str, Any]], int]:
-    """Current status of each known subject among `subject_ids` (unknown ones are absent), and
-    the log position the read models had reached: one round trip, whatever the count. Grades,
-    lists, tier and warnings are evaluated here, on the day asked, so that expiry needs no event."""
+def _status_statement():
+    """Built once: constructing the expression per request cost more than running it. `today`
+    and the subject ids are bound at execution; the compiled form is cached by SQLAlchemy."""
+    today = bindparam("today", type_=Date)
     tracked = (
         select(projection_tracking.c.position)
         .where(projection_tracking.c.name == "read_models")
@@ -69,7 +68,7 @@ async def statuses(
         records.c.state == "active",
         or_(records.c.type.in_(RULE_TYPES), published_on(today)),
     )
-    rows = await conn.execute(
+    return (
         select(
             subjects,
             tracked.label("tracked"),
@@ -91,8 +90,22 @@ async def statuses(
             records.c.details,
         )
         .select_from(subjects.outerjoin(records, relevant))
-        .where(subjects.c.subject_id.in_(list(dict.fromkeys(subject_ids))))
+        .where(subjects.c.subject_id.in_(bindparam("subject_ids", expanding=True)))
         .order_by(records.c.decision_date, records.c.position)
+    )
+
+
+STATUS_STATEMENT = _status_statement()
+
+
+async def statuses(
+    conn: AsyncConnection, subject_ids: Sequence[UUID], today: date, policy: PolicyBook
+) -> tuple[dict[UUID, dict[str, Any]], int]:
+    """Current status of each known subject among `subject_ids` (unknown ones are absent), and
+    the log position the read models had reached: one round trip, whatever the count. Grades,
+    lists, tier and warnings are evaluated here, on the day asked, so that expiry needs no event."""
+    rows = await conn.execute(
+        STATUS_STATEMENT, {"today": today, "subject_ids": list(dict.fromkeys(subject_ids))}
     )
     result: dict[UUID, dict[str, Any]] = {}
     facts: dict[UUID, list[RecordFact]] = {}

@@ -38,12 +38,19 @@ class VerifiedToken:
     expires_at: int
 
 
+# A client sends the same token with every request until it expires; checking its Ed25519
+# signature and claims again each time cost more than the status query it guards.
+VERIFIED_CACHE_SIZE = 10_000
+
+
 class Tokens:
     def __init__(self, keys: SigningKeys, *, issuer: str, audience: str, ttl_seconds: int):
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.ttl_seconds = ttl_seconds
+        # token text -> (signing key id, what it proved); bounded, oldest first out
+        self._verified: dict[str, tuple[str, VerifiedToken]] = {}
 
     def issue(
         self, client: Client, requested_scope: str | None = None, now: float | None = None
@@ -72,13 +79,32 @@ class Tokens:
         return IssuedToken(token, self.ttl_seconds, scope)
 
     def verify(self, token: str, *, may_refresh: bool = True) -> VerifiedToken:
+        """The token's claims, once its signature, type, issuer, audience and times check out.
+        A token verified before is answered from memory while it has not expired and the key
+        that signed it is still published (a retired key stops its tokens here too)."""
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            kid, verified = remembered
+            if time.time() < verified.expires_at and self.keys.public_key(
+                kid, may_refresh=may_refresh
+            ):
+                return verified
+            self._verified.pop(token, None)
+        kid, verified = self._verify_signed(token, may_refresh=may_refresh)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)), None)
+        self._verified[token] = (kid, verified)
+        return verified
+
+    def _verify_signed(self, token: str, *, may_refresh: bool) -> tuple[str, VerifiedToken]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
             raise InvalidToken(f"malformed token: {error}") from None
         if header.get("alg") != "EdDSA" or header.get("typ") != TOKEN_TYPE:
             raise InvalidToken("wrong token type or algorithm")
-        key = self.keys.public_key(str(header.get("kid", "")), may_refresh=may_refresh)
+        kid = str(header.get("kid", ""))
+        key = self.keys.public_key(kid, may_refresh=may_refresh)
         if key is None:
             raise InvalidToken("unknown signing key")
         try:
@@ -96,6 +122,6 @@ class Tokens:
             raise InvalidToken(str(error)) from None
         if claims["sub"] != claims["client_id"]:
             raise InvalidToken("sub and client_id differ")
-        return VerifiedToken(
+        return kid, VerifiedToken(
             claims["client_id"], frozenset(claims["scope"].split()), claims["jti"], claims["exp"]
         )

@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import update
 
 from domain.codes import make_uscc
+from service.access import tokens as tokens_module
 from service.access.tables import signing_keys
+from service.access.tokens import InvalidToken
 from tests.builders import (
     AUTHORITY_CODE,
     OTHER_AUTHORITY_CODE,
@@ -483,6 +485,37 @@ async def test_a_cached_key_retired_longer_than_a_token_lifetime_is_refused(
     assert old_kid not in kids
     leaked = signed(services, claims_for(settings), kid=old_kid, key=old_key)
     assert_unauthorised(await anonymous.get(ANY_SUBJECT, headers=bearer(leaked)))
+
+
+async def test_a_token_answered_from_memory_is_refused_once_its_key_is_retired(
+    anonymous, services, settings, role_headers
+):
+    headers = role_headers["agency"]
+    kid = jwt.get_unverified_header(headers["Authorization"].split()[1])["kid"]
+    for _ in range(2):  # verified, then answered from memory
+        assert (await anonymous.get(ANY_SUBJECT, headers=headers)).status_code == 404
+    services.keys.rotate()
+    _retire_long_ago(services, settings, kid)
+    assert_unauthorised(await anonymous.get(ANY_SUBJECT, headers=headers))
+
+
+def test_a_remembered_token_is_refused_once_it_expires(services, settings, role_headers):
+    client = services.clients.get("test-agency")
+    token = services.tokens.issue(client, now=time.time() - settings.token_ttl_seconds + 1)
+    verified = services.tokens.verify(token.access_token)
+    assert services.tokens.verify(token.access_token) is verified  # from memory
+    time.sleep(max(0.0, verified.expires_at - time.time()) + 0.05)
+    with pytest.raises(InvalidToken, match="expired"):
+        services.tokens.verify(token.access_token)
+
+
+def test_the_memory_of_verified_tokens_is_bounded(services, role_headers, monkeypatch):
+    monkeypatch.setattr(tokens_module, "VERIFIED_CACHE_SIZE", 2)
+    client = services.clients.get("test-agency")
+    issued = [services.tokens.issue(client).access_token for _ in range(3)]
+    for token in issued:
+        services.tokens.verify(token)
+    assert list(services.tokens._verified) == issued[1:]
 
 
 # 5. Role x endpoint matrix --------------------------------------------------------------------
