@@ -3,6 +3,7 @@ client looked up (a disabled client is refused at once), a per-client rate limit
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import unquote
@@ -11,7 +12,6 @@ from uuid import UUID
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ServicesDep
 from api.errors import Problem
 from api.rate_limit import RateLimited
 from service.access.access_log import AccessEntry
@@ -88,7 +88,8 @@ def _unauthorised(detail: str, error: str = "invalid_token") -> Problem:
     )
 
 
-async def authenticated(request: Request, services: ServicesDep) -> Caller:
+async def authenticated(request: Request) -> Caller:
+    services = request.app.state.services  # not a sub-dependency: each one costs per request
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -120,6 +121,7 @@ async def authenticated(request: Request, services: ServicesDep) -> Caller:
     return Caller(client, verified.scopes & frozenset(client.scopes))
 
 
+@functools.cache  # one dependency per scope, so a router's and a route's share FastAPI's cache
 def require(scope: str):
     async def check(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
         if scope not in caller.scopes:

@@ -30,15 +30,15 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def today(services: ServicesDep) -> date:
-    return local_today(services.clock)
+async def today(request: Request) -> date:
+    return local_today(request.app.state.services.clock)
 
 
 TodayDep = Annotated[date, Depends(today)]
 
 
 async def read_your_writes(
-    services: ServicesDep,
+    request: Request,
     min_position: Annotated[
         int | None,
         Query(
@@ -52,6 +52,7 @@ async def read_your_writes(
     """Read-your-writes: wait until the projections have reached `min_position`."""
     if min_position is None:
         return
+    services = request.app.state.services
     deadline = time.monotonic() + services.settings.read_your_writes_timeout_seconds
     delay = 0.002
     head = None
