@@ -70,26 +70,30 @@ def enterprise_code(n: int) -> str:
 
 
 def penalty_rows(count: int, subjects: int, seed: int = 1) -> Iterator[list[str]]:
+    """`count` penalties, each for one of `subjects` subjects drawn at random."""
     rng = random.Random(seed)
-    start = date(2024, 1, 1)
     for n in range(count):
-        subject = rng.randrange(subjects)
-        yield [
-            f"郑州宏达道路运输有限公司{subject}",
-            "法人及非法人组织",
-            enterprise_code(subject),
-            f"郑交执罚〔2025〕{n:07d}号",
-            "超限运输",
-            "车辆超限运输",
-            "《公路安全保护条例》第六十四条",
-            "罚款",
-            "罚款人民币贰仟元",
-            "0.2",
-            (start + timedelta(days=n % 600)).isoformat(),
-            "郑州市交通运输综合执法支队",
-            AUTHORITY_CODE,
-            rng.choice(["一般", "严重", "轻微"]),
-        ]
+        yield penalty_row(n, rng.randrange(subjects), rng)
+
+
+def penalty_row(n: int, subject: int, rng: random.Random) -> list[str]:
+    """Penalty decision number `n` for subject number `subject`, in the national format."""
+    return [
+        f"郑州宏达道路运输有限公司{subject}",
+        "法人及非法人组织",
+        enterprise_code(subject),
+        f"郑交执罚〔2025〕{n:07d}号",
+        "超限运输",
+        "车辆超限运输",
+        "《公路安全保护条例》第六十四条",
+        "罚款",
+        "罚款人民币贰仟元",
+        "0.2",
+        (date(2024, 1, 1) + timedelta(days=n % 600)).isoformat(),
+        "郑州市交通运输综合执法支队",
+        AUTHORITY_CODE,
+        rng.choice(["一般", "严重", "轻微"]),
+    ]
 
 
 def penalty_csv(count: int, subjects: int) -> bytes:

@@ -50,17 +50,17 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
-def raw_copy_rate(conninfo: str, path: Path, rows: int) -> float:
+def raw_copy_rate(conninfo: str, path: Path, rows: int, table: str = "raw_penalties") -> float:
     with psycopg.connect(conninfo) as conn:
         conn.execute(
-            "CREATE TABLE raw_penalties ("
+            f"CREATE TABLE {table} ("
             + ", ".join(f"{c.lower()} text" for c in PENALTY_COLUMNS)
             + ")"
         )
         started = time.perf_counter()
         with (
             path.open("rb") as source,
-            conn.cursor().copy("COPY raw_penalties FROM STDIN (FORMAT csv, HEADER)") as copy,
+            conn.cursor().copy(f"COPY {table} FROM STDIN (FORMAT csv, HEADER)") as copy,
         ):
             while chunk := source.read(1 << 20):
                 copy.write(chunk)
