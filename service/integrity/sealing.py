@@ -8,11 +8,18 @@ index cannot move. Event and seal commit or roll back together."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
@@ -63,18 +70,94 @@ def _uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
+@dataclass
+class _PendingInsert:
+    """One caller's events waiting to be committed with whoever else is waiting."""
+
+    events: Sequence[StoredEvent]
+    positions: Sequence[int] | None = None
+    error: BaseException | None = None
+    finished: bool = False
+
+
+@dataclass
+class _GroupCommit:
+    """Leader and followers: the first caller to find no commit in progress takes every insert
+    queued so far into one transaction; the others wait for its outcome."""
+
+    condition: threading.Condition = field(default_factory=threading.Condition)
+    queue: list[_PendingInsert] = field(default_factory=list)
+    committing: bool = False
+
+
 class SealingPostgresRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder, with each insert sealed inside its transaction.
 
     Events and seals go in with binary COPY, several times faster than the library's array of
     composites. COPY returns nothing, so the positions are drawn from the table's sequence
     first: under the EXCLUSIVE lock no other writer draws between, so positions stay in commit
-    order, as the library's own insert keeps them."""
+    order, as the library's own insert keeps them.
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int]:
+    Inserts from concurrent threads of one process are committed together: every insert
+    holds the table's lock until its commit is on disk, so one insert per transaction caps a
+    process at one commit's round trips and flush per append. A group that fails on a
+    uniqueness conflict (a stream written by another process meanwhile) is retried one
+    insert at a time, so only the conflicting caller sees the conflict."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._group = _GroupCommit()
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         if not stored_events:
             return []
+        if any(value is not None for value in kwargs.values()):  # a tracking record: alone
+            return self._insert_sealed(stored_events)
+        mine = _PendingInsert(stored_events)
+        group = self._group
+        with group.condition:
+            group.queue.append(mine)
+            while group.committing and not mine.finished:
+                group.condition.wait()
+            if not mine.finished:
+                group.committing = True
+                batch, group.queue = group.queue, []
+        if not mine.finished:
+            try:
+                self._commit_group(batch)
+            finally:
+                with group.condition:
+                    group.committing = False
+                    group.condition.notify_all()
+        if mine.error is not None:
+            raise mine.error
+        assert mine.positions is not None
+        return mine.positions
+
+    def _commit_group(self, batch: list[_PendingInsert]) -> None:
+        try:
+            positions = self._insert_sealed([e for pending in batch for e in pending.events])
+        except IntegrityError as conflict:
+            if len(batch) == 1:
+                _finish(batch[0], error=conflict)
+                return
+            for pending in batch:  # find who conflicts: each alone
+                try:
+                    _finish(pending, positions=self._insert_sealed(pending.events))
+                except BaseException as error:
+                    _finish(pending, error=error)
+            return
+        except BaseException as error:
+            for pending in batch:
+                _finish(pending, error=error)
+            return
+        start = 0
+        for pending in batch:
+            _finish(pending, positions=positions[start : start + len(pending.events)])
+            start += len(pending.events)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_sealed(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
         table = self.events_table_name
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._lock_table(curs)
@@ -116,6 +199,15 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
                 for row in rows:
                     copy.write_row(row)
         return positions
+
+
+def _finish(
+    pending: _PendingInsert,
+    *,
+    positions: Sequence[int] | None = None,
+    error: BaseException | None = None,
+) -> None:
+    pending.positions, pending.error, pending.finished = positions, error, True
 
 
 class SealingSQLiteRecorder(SQLiteApplicationRecorder):
