@@ -65,6 +65,15 @@ def scratch_postgres() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def analyse(url: str) -> None:
+    """Gather the planner's statistics, as autovacuum does within a minute or so of a load: a
+    store measured straight after seeding has none, and its queries are planned blind (the
+    batch status of 50 subjects took 57 ms instead of 3)."""
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+
+
 def enterprise_code(n: int) -> str:
     return make_uscc(f"91410105MA{n:07d}")
 
@@ -390,6 +399,7 @@ def seeded_store(
         services.runner.catch_up()
         with services.write_engine.connect() as conn:
             ids = [str(r[0]) for r in conn.exec_driver_sql("SELECT subject_id FROM subjects")]
+        analyse(url)
         client, _ = services.clients.create(
             f"bench-{role}", role, "基准测试", AUTHORITY_CODE, **grants
         )

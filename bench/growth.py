@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import random
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from sqlalchemy import make_url
 from bench.fixtures import (
     AUTHORITY_CODE,
     PENALTY_COLUMNS,
+    analyse,
     machine,
     penalty_row,
     scratch_postgres,
@@ -63,13 +65,15 @@ class Numbering:
 
 
 def fill_rows(first: int, last: int, numbers: Numbering, rng: random.Random):
-    return [penalty_row(numbers.take(), subject, rng) for subject in range(first, last)]
+    """Streamed, not listed: the import child's peak memory is read when it exits, and a
+    child forked from a large parent starts out as large as the parent."""
+    return (penalty_row(numbers.take(), subject, rng) for subject in range(first, last))
 
 
 def probe_rows(held: int, numbers: Numbering, rng: random.Random) -> list[list[str]]:
     """Half for subjects already held (drawn from all of them), half for new ones just above."""
     old = [penalty_row(numbers.take(), rng.randrange(held), rng) for _ in range(PROBE_ROWS // 2)]
-    new = fill_rows(held, held + PROBE_ROWS // 2, numbers, rng)
+    new = list(fill_rows(held, held + PROBE_ROWS // 2, numbers, rng))
     mixed = old + new
     rng.shuffle(mixed)
     return mixed
@@ -86,18 +90,19 @@ def counts(conninfo: str) -> tuple[int, int]:
     return events, subjects
 
 
-def analyse(conninfo: str) -> None:
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
-
-
 def database_mb(conninfo: str) -> float:
     with psycopg.connect(conninfo) as conn:
         return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 1e6
 
 
 def catch_up(url: str) -> tuple[int, float]:
-    """Bring the read models up to the log's head; returns events applied and seconds."""
+    """Bring the read models up to the log's head, in a process of its own (so that this one
+    stays small); returns events applied and seconds."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_catch_up, (url,))
+
+
+def _catch_up(url: str) -> tuple[int, float]:
     from projections.runner import BULK_PAGE_SIZE
     from service.bootstrap import build_services
     from service.settings import Settings
@@ -113,7 +118,7 @@ def catch_up(url: str) -> tuple[int, float]:
         services.close_sync()
 
 
-def make_token(url: str) -> str:
+def make_token(url: str, client_id: str) -> str:
     from service.bootstrap import build_services
     from service.settings import Settings
 
@@ -121,7 +126,7 @@ def make_token(url: str) -> str:
         Settings(environment="test", database_url=url, subject_id_key="bench"), migrate=False
     )
     try:
-        client, _ = services.clients.create("bench-agency", "agency", "基准测试", AUTHORITY_CODE)
+        client, _ = services.clients.create(client_id, "agency", "基准测试", AUTHORITY_CODE)
         return services.tokens.issue(client).access_token
     finally:
         services.close_sync()
@@ -161,7 +166,6 @@ def main() -> None:
             "CREDIT_RATE_LIMIT_PER_SECOND": "1000000",
             "CREDIT_RATE_LIMIT_BURST": "1000000",
         }
-        token = make_token(url)
         ports = {"service": free_port(), "baseline": free_port()}
         servers = {
             "service": start_server(
@@ -193,7 +197,7 @@ def main() -> None:
                 after, _ = counts(conninfo)
                 fill.unlink()
                 applied, projected = catch_up(url)
-                analyse(conninfo)
+                analyse(url)
                 held = size
                 print(
                     f"\n{size:,} subjects: filled with {after - before:,} events in "
@@ -218,15 +222,18 @@ def main() -> None:
                     f"ratio {rate / copy_rate:.3f}"
                 )
                 sample = subject_ids(conninfo, 2000, rng)
-                auth = {"Authorization": f"Bearer {token}"}
+                # a token of its own at each size: filling a million subjects outlasts one
+                auth = {"Authorization": f"Bearer {make_token(url, f'bench-agency-{size}')}"}
                 requests = [("GET", f"/v1/subjects/{sid}/status", auth, b"") for sid in sample]
                 for name, port in ports.items():
                     run_load(f"http://127.0.0.1:{port}", requests[:100], 50, 2)  # warm
                     result = run_load(
                         f"http://127.0.0.1:{port}", requests, STATUS_RATE, args.seconds
                     )
+                    print(f"  status {name:9s} {result.summary()}  {dict(result.statuses)}")
+                    if result.errors:
+                        raise SystemExit(f"{name} answered with errors at {size:,} subjects")
                     p50s[name][size] = result.percentile(50)
-                    print(f"  status {name:9s} {result.summary()}")
         finally:
             for process in servers.values():
                 process.terminate()
