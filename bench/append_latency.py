@@ -29,7 +29,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from sqlalchemy import make_url
 
-from bench.fixtures import AUTHORITY_CODE, machine, scratch_postgres, seeded_store
+from bench.fixtures import AUTHORITY_CODE, machine, scratch_postgres, seeded_store, server_env
 from bench.loadgen import run_load
 from bench.status_latency import BIN, free_port, start_server
 
@@ -163,15 +163,7 @@ def main() -> None:
     print(f"machine: {machine()}; load generator, servers and PostgreSQL share the machine")
     with scratch_postgres() as url:
         ids, token = seed(url, args.subjects)
-        env = {
-            "CREDIT_DATABASE_URL": url,
-            "CREDIT_SUBJECT_ID_KEY": "bench",
-            "CREDIT_RUN_PROJECTIONS_IN_API": "false",
-            "CREDIT_MIGRATE_ON_START": "false",
-            "CREDIT_CHECKPOINT_SECONDS": "0",
-            "CREDIT_RATE_LIMIT_PER_SECOND": "1000000",
-            "CREDIT_RATE_LIMIT_BURST": "1000000",
-        }
+        env = server_env(url)
         port = free_port()
         api = start_server(
             [str(BIN / "credit"), "serve", "--port", str(port), "--workers", str(args.workers)],

@@ -74,6 +74,20 @@ def analyse(url: str) -> None:
         conn.execute("VACUUM (ANALYZE)")
 
 
+def server_env(url: str) -> dict[str, str]:
+    """How the benchmarks run the service's processes: on the scratch store (migrated
+    already), projections in a worker of their own, no checkpoints, no rate limit."""
+    return {
+        "CREDIT_DATABASE_URL": url,
+        "CREDIT_SUBJECT_ID_KEY": "bench",
+        "CREDIT_MIGRATE_ON_START": "false",
+        "CREDIT_RUN_PROJECTIONS_IN_API": "false",
+        "CREDIT_CHECKPOINT_SECONDS": "0",
+        "CREDIT_RATE_LIMIT_PER_SECOND": "1000000",
+        "CREDIT_RATE_LIMIT_BURST": "1000000",
+    }
+
+
 def enterprise_code(n: int) -> str:
     return make_uscc(f"91410105MA{n:07d}")
 

@@ -37,10 +37,11 @@ from bench.fixtures import (
     machine,
     penalty_row,
     scratch_postgres,
+    server_env,
 )
 from bench.import_throughput import BIN, raw_copy_rate, run_measured
 from bench.loadgen import run_load
-from bench.status_latency import free_port, start_server
+from bench.status_latency import start_service_and_baseline
 
 PROBE_ROWS = 40_000  # large enough that the process's start-up is a small part
 STATUS_RATE = 50.0
@@ -157,35 +158,8 @@ def main() -> None:
     numbers = Numbering()
     with tempfile.TemporaryDirectory(prefix="credit-bench-") as folder, scratch_postgres() as url:
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        env = {
-            "CREDIT_DATABASE_URL": url,
-            "CREDIT_SUBJECT_ID_KEY": "bench",
-            "CREDIT_MIGRATE_ON_START": "false",
-            "CREDIT_RUN_PROJECTIONS_IN_API": "false",
-            "CREDIT_CHECKPOINT_SECONDS": "0",
-            "CREDIT_RATE_LIMIT_PER_SECOND": "1000000",
-            "CREDIT_RATE_LIMIT_BURST": "1000000",
-        }
-        ports = {"service": free_port(), "baseline": free_port()}
-        servers = {
-            "service": start_server(
-                [str(BIN / "credit"), "serve", "--port", str(ports["service"])],
-                env,
-                ports["service"],
-            ),
-            "baseline": start_server(
-                [
-                    str(BIN / "uvicorn"),
-                    "bench.baseline_app:app",
-                    "--port",
-                    str(ports["baseline"]),
-                    "--log-level",
-                    "warning",
-                ],
-                {"BASELINE_DSN": conninfo},
-                ports["baseline"],
-            ),
-        }
+        env = server_env(url)
+        ports, servers = start_service_and_baseline(env, conninfo)
         p50s: dict[str, dict[int, float]] = {"service": {}, "baseline": {}}
         held = 0
         try:

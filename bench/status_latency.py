@@ -30,6 +30,7 @@ from bench.fixtures import (
     machine,
     scratch_postgres,
     seeded_store,
+    server_env,
 )
 from bench.loadgen import LoadResult, run_load
 
@@ -65,6 +66,39 @@ def start_server(args: list[str], env: dict[str, str], port: int) -> subprocess.
     raise RuntimeError(f"server on port {port} did not start")
 
 
+def start_service_and_baseline(
+    env: dict[str, str], dsn: str, workers: int = 1
+) -> tuple[dict[str, int], dict[str, subprocess.Popen]]:
+    """The service and the bare baseline, each with `workers` processes on a free port."""
+    processes = ["--workers", str(workers)]
+    ports = {"service": free_port(), "baseline": free_port()}
+    servers = {
+        "service": start_server(
+            [str(BIN / "credit"), "serve", "--port", str(ports["service"]), *processes],
+            env,
+            ports["service"],
+        )
+    }
+    try:
+        servers["baseline"] = start_server(
+            [
+                str(BIN / "uvicorn"),
+                "bench.baseline_app:app",
+                "--port",
+                str(ports["baseline"]),
+                "--log-level",
+                "warning",
+                *processes,
+            ],
+            {"BASELINE_DSN": dsn},
+            ports["baseline"],
+        )
+    except BaseException:
+        servers["service"].terminate()
+        raise
+    return ports, servers
+
+
 def seed(url: str, subjects: int) -> tuple[list[str], str]:
     """Subjects with three penalties each on average; returns their ids and an agency token."""
     return seeded_store(url, rows=subjects * 3, subjects=subjects, role="agency")
@@ -83,36 +117,8 @@ def main() -> None:
     with scratch_postgres() as url:
         ids, token = seed(url, args.subjects)
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        env = {
-            "CREDIT_DATABASE_URL": url,
-            "CREDIT_SUBJECT_ID_KEY": "bench",
-            "CREDIT_RUN_PROJECTIONS_IN_API": "false",
-            "CREDIT_CHECKPOINT_SECONDS": "0",
-            "CREDIT_RATE_LIMIT_PER_SECOND": "1000000",
-            "CREDIT_RATE_LIMIT_BURST": "1000000",
-        }
-        workers = ["--workers", str(args.workers)]
-        ports = {"service": free_port(), "baseline": free_port()}
-        servers = {
-            "service": start_server(
-                [str(BIN / "credit"), "serve", "--port", str(ports["service"]), *workers],
-                env,
-                ports["service"],
-            ),
-            "baseline": start_server(
-                [
-                    str(BIN / "uvicorn"),
-                    "bench.baseline_app:app",
-                    "--port",
-                    str(ports["baseline"]),
-                    "--log-level",
-                    "warning",
-                    *workers,
-                ],
-                {"BASELINE_DSN": dsn},
-                ports["baseline"],
-            ),
-        }
+        env = server_env(url)
+        ports, servers = start_service_and_baseline(env, dsn, args.workers)
         print(
             f"machine: {machine()}; {len(ids):,} subjects, {args.subjects * 3:,} penalties; "
             f"{args.workers} server process(es) each; load generator, servers and PostgreSQL "
