@@ -48,19 +48,14 @@ ROLES = ["recorder", "agency", "auditor", "admin", None]
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(settings: Settings) -> Settings:
     """The usual test settings, with rate limits out of the way of a few hundred requests."""
-    return Settings(
-        environment="test",
-        database_url=database_url,
-        subject_id_key="test-subject-key",
-        projection_poll_seconds=0.05,
-        read_your_writes_timeout_seconds=1,
-        client_secret_scrypt_n=2,
-        client_cache_seconds=0,
-        key_cache_seconds=0,
-        rate_limit_burst=100_000,
-        applicant_burst=100_000,
+    return settings.model_copy(
+        update={
+            "read_your_writes_timeout_seconds": 1,
+            "rate_limit_burst": 100_000,
+            "applicant_burst": 100_000,
+        }
     )
 
 
