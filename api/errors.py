@@ -12,13 +12,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ProblemDetails
 from domain.errors import (
+    ApprovalNotFound,
+    ApprovalNotPending,
     CaseNotFound,
+    ChainedLogCut,
     DomainError,
     DuplicateRecordConflict,
     IdempotencyKeyReused,
     InvalidInput,
     RecordNotFound,
     RuleViolated,
+    SelfApproval,
     SubjectKindMismatch,
     SubjectNotFound,
     VersionMismatch,
@@ -45,6 +49,10 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     VersionMismatch: 412,
     ConcurrencyConflict: 409,
     NotPermitted: 403,
+    ApprovalNotFound: 404,
+    SelfApproval: 403,
+    ApprovalNotPending: 409,
+    ChainedLogCut: 409,
 }
 TITLES = {
     400: "Bad request",

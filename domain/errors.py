@@ -66,3 +66,28 @@ class VersionMismatch(DomainError):
         super().__init__(f"the subject's stream is at version {actual}, not {expected}")
         self.expected = expected
         self.actual = actual
+
+
+class ApprovalNotFound(DomainError):
+    """No pending or past four-eyes approval has this id."""
+
+    code = "approval-not-found"
+
+
+class SelfApproval(DomainError):
+    """Four eyes (四眼原则): the administrator who asked for an act may not approve it."""
+
+    code = "self-approval"
+
+
+class ApprovalNotPending(DomainError):
+    """The approval was given already; an act is done once."""
+
+    code = "approval-not-pending"
+
+
+class ChainedLogCut(DomainError):
+    """A chained log (access log, admin log) no longer holds the head a signed checkpoint
+    anchored: its tail was cut or rewritten. Nothing is signed over it."""
+
+    code = "chained-log-cut"

@@ -80,17 +80,31 @@ def event_leaf(event_hash_: bytes) -> bytes:
     return leaf_hash(event_hash_)
 
 
-def checkpoint_message(origin: str, tree_size: int, root: bytes, issued_at: datetime) -> bytes:
+CHECKPOINT_FORMAT_2 = "credit-checkpoint/2"
+
+
+def checkpoint_message(
+    origin: str,
+    tree_size: int,
+    root: bytes,
+    issued_at: datetime,
+    logs: dict[str, dict[str, Any]] | None = None,
+) -> bytes:
     """The bytes a checkpoint's Ed25519 signature covers: the canonical JSON of the log's
-    name, the tree size, its root and when it was signed (UTC, whole seconds)."""
-    return canonical_json(
-        {
-            "origin": origin,
-            "tree_size": tree_size,
-            "root": root.hex(),
-            "issued_at": issued_at.astimezone(UTC).isoformat(),
-        }
-    )
+    name, the tree size, its root and when it was signed (UTC, whole seconds).
+
+    Format 1 (no `logs`) is what checkpoints signed before the chained logs were anchored
+    cover, byte for byte, so they keep verifying. Format 2 adds `format` and `logs`: the head
+    (`seq`, `hash`) of each chained log (access log, admin log) at signing time."""
+    document: dict[str, Any] = {
+        "origin": origin,
+        "tree_size": tree_size,
+        "root": root.hex(),
+        "issued_at": issued_at.astimezone(UTC).isoformat(),
+    }
+    if logs is not None:
+        document |= {"format": CHECKPOINT_FORMAT_2, "logs": logs}
+    return canonical_json(document)
 
 
 def signature_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:

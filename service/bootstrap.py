@@ -15,6 +15,7 @@ from projections.cases.projector import CaseProjector
 from projections.credit_file.projector import CreditFileProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
 from service.access.access_log import AccessLog
+from service.access.administration import AdminLog, Administration
 from service.access.clients import ClientDirectory, ClientRegistry
 from service.access.group_commit import AccessLogWriter
 from service.access.keys import SigningKeys
@@ -58,6 +59,8 @@ class Services:
     checkpoint_schedule: CheckpointSchedule
     access_log_writer: AccessLogWriter
     replay_checks: ReplayChecks
+    admin_log: AdminLog
+    administration: Administration
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -144,9 +147,15 @@ def build_services(
         ttl_seconds=settings.token_ttl_seconds,
     )
     access_log = AccessLog(write_engine)
+    admin_log = AdminLog(write_engine)
     checkpoints = Checkpoints(
-        write_engine, snapshot_engine(database), wrapper, origin=settings.log_origin
+        write_engine,
+        snapshot_engine(database),
+        wrapper,
+        origin=settings.log_origin,
+        chains=(access_log.chain, admin_log.chain),  # anchored in every checkpoint
     )
+    clients = ClientRegistry(write_engine, settings.client_secret_scrypt_n)
     return Services(
         settings,
         database,
@@ -155,7 +164,7 @@ def build_services(
         files,
         runner,
         write_engine,
-        ClientRegistry(write_engine, settings.client_secret_scrypt_n),
+        clients,
         keys,
         tokens,
         access_log,
@@ -166,4 +175,6 @@ def build_services(
         CheckpointSchedule(checkpoints, settings.checkpoint_seconds),
         AccessLogWriter(access_log),
         ReplayChecks(write_engine, settings),
+        admin_log,
+        Administration(write_engine, clients, keys, checkpoints, vault, admin_log),
     )

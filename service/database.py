@@ -3,13 +3,15 @@ async URLs. SQLite is the embedded default; PostgreSQL is the real database."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import psycopg
 from eventsourcing import persistence as store_errors
-from sqlalchemy import URL, exc, make_url
+from sqlalchemy import URL, Connection, Engine, exc, make_url
 
 # The library's recorders, extended to seal every event in its insert transaction.
 SEALING_RECORDERS = {
@@ -118,3 +120,14 @@ def database_unavailable(error: BaseException) -> bool:
             return True
         seen = seen.__cause__
     return False
+
+
+@contextmanager
+def transaction(engine: Engine, conn: Connection | None = None) -> Iterator[Connection]:
+    """The caller's transaction if it passes one (so that an act and its log row commit
+    together), else a transaction of our own on `engine`."""
+    if conn is not None:
+        yield conn
+    else:
+        with engine.begin() as own:
+            yield own

@@ -8,13 +8,15 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain import codes
 from service.access.secrets import SCRYPT_N, hash_secret, new_secret, verify_secret
 from service.access.tables import api_clients
+from service.database import transaction
 
 ROLES = ("recorder", "agency", "auditor", "admin")
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
@@ -65,7 +67,7 @@ class ClientRegistry:
         self.scrypt_n = scrypt_n
         self._decoy = hash_secret("decoy", scrypt_n)
 
-    def create(
+    def validated(
         self,
         client_id: str,
         role: str,
@@ -73,8 +75,11 @@ class ClientRegistry:
         agency_code: str,
         authority_codes: list[str] | None = None,
         sectors: list[str] | None = None,
-    ) -> tuple[Client, str]:
-        """Returns the client and its secret, which is not stored and cannot be shown again."""
+        *,
+        conn: Connection | None = None,
+    ) -> dict[str, Any]:
+        """The new client's fields, normalised, or ClientError saying what is wrong (nothing is
+        written): what an administrator asks for before anything is created."""
         if not CLIENT_ID.match(client_id):
             raise ClientError("client id: 3-64 characters of a-z, 0-9, '.', '_' or '-'")
         if role not in ROLES:
@@ -86,63 +91,86 @@ class ClientRegistry:
             raise ClientError(str(error)) from None
         if role == "recorder" and not (authority_codes and sectors):
             raise ClientError("a recorder needs at least one authority code and one sector")
+        if self.get(client_id, conn=conn) is not None:
+            raise ClientError(f"client {client_id} exists already")
+        return {
+            "client_id": client_id,
+            "role": role,
+            "agency_name": agency_name,
+            "agency_code": agency_code,
+            "authority_codes": sorted(set(authority_codes)),
+            "sectors": sorted(set(sectors or [])),
+        }
+
+    def create(
+        self,
+        client_id: str,
+        role: str,
+        agency_name: str,
+        agency_code: str,
+        authority_codes: list[str] | None = None,
+        sectors: list[str] | None = None,
+        *,
+        conn: Connection | None = None,
+    ) -> tuple[Client, str]:
+        """Returns the client and its secret, which is not stored and cannot be shown again.
+        With `conn`, it is written in the caller's transaction."""
         secret = new_secret()
-        with self.engine.begin() as conn:
-            if conn.execute(
-                select(api_clients.c.client_id).where(api_clients.c.client_id == client_id)
-            ).first():
-                raise ClientError(f"client {client_id} exists already")
-            conn.execute(
+        with transaction(self.engine, conn) as tx:
+            fields = self.validated(
+                client_id, role, agency_name, agency_code, authority_codes, sectors, conn=tx
+            )
+            tx.execute(
                 insert(api_clients).values(
-                    client_id=client_id,
-                    role=role,
-                    agency_name=agency_name,
-                    agency_code=agency_code,
-                    authority_codes=sorted(set(authority_codes)),
-                    sectors=sorted(set(sectors or [])),
+                    **fields,
                     secret_hash=hash_secret(secret, self.scrypt_n),
                     created_at=datetime.now(UTC),
                     disabled_at=None,
                 )
             )
-        return self.get(client_id), secret
+            row = tx.execute(select(api_clients).where(api_clients.c.client_id == client_id))
+            return _client(row.one()), secret
 
-    def reset_secret(self, client_id: str) -> str:
+    def reset_secret(self, client_id: str, *, conn: Connection | None = None) -> str:
         """A new secret for an existing client (the old one stops working at once)."""
         secret = new_secret()
-        with self.engine.begin() as conn:
-            changed = conn.execute(
+        with transaction(self.engine, conn) as tx:
+            changed = tx.execute(
                 update(api_clients)
                 .where(api_clients.c.client_id == client_id)
                 .values(secret_hash=hash_secret(secret, self.scrypt_n))
             ).rowcount
-        if not changed:
-            raise ClientError(f"no client {client_id}")
+            if not changed:
+                raise ClientError(f"no client {client_id}")
         return secret
 
-    def disable(self, client_id: str) -> Client:
+    def disable(self, client_id: str, *, conn: Connection | None = None) -> Client:
         if not CLIENT_ID.match(client_id):
             raise ClientError(f"no client {client_id!r}")
-        with self.engine.begin() as conn:
-            changed = conn.execute(
+        with transaction(self.engine, conn) as tx:
+            changed = tx.execute(
                 update(api_clients)
                 .where(api_clients.c.client_id == client_id, api_clients.c.disabled_at.is_(None))
                 .values(disabled_at=datetime.now(UTC))
             ).rowcount
-        client = self.get(client_id)
-        if client is None:
-            raise ClientError(f"no client {client_id}")
-        if not changed:
-            raise ClientError(f"client {client_id} is disabled already")
-        return client
-
-    def get(self, client_id: str) -> Client | None:
-        if not CLIENT_ID.match(client_id):
-            return None  # no such client can exist (and the database need not see it)
-        with self.engine.connect() as conn:
-            row = conn.execute(
+            row = tx.execute(
                 select(api_clients).where(api_clients.c.client_id == client_id)
             ).first()
+            if row is None:
+                raise ClientError(f"no client {client_id}")
+            if not changed:
+                raise ClientError(f"client {client_id} is disabled already")
+            return _client(row)
+
+    def get(self, client_id: str, *, conn: Connection | None = None) -> Client | None:
+        if not CLIENT_ID.match(client_id):
+            return None  # no such client can exist (and the database need not see it)
+        query = select(api_clients).where(api_clients.c.client_id == client_id)
+        if conn is not None:  # inside the caller's (write) transaction
+            row = conn.execute(query).first()
+        else:
+            with self.engine.connect() as own:
+                row = own.execute(query).first()
         return _client(row) if row else None
 
     def all(self) -> list[Client]:

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from service.access.secrets import KeyWrapper, new_ed25519_key
 from service.access.tables import signing_keys
+from service.database import transaction
 
 
 class KeyCacheStale(Exception):
@@ -61,17 +62,22 @@ class SigningKeys:
                 self._active_loaded_at = time.monotonic()
             return self._active
 
-    def rotate(self) -> str:
-        """Start signing with a new key; the previous ones retire (but stay published)."""
-        with self._lock, self.engine.begin() as conn:
-            conn.execute(
+    def rotate(self, *, conn: Connection | None = None) -> str:
+        """Start signing with a new key; the previous ones retire (but stay published). With
+        `conn`, in the caller's transaction: the key is then re-read once that commits."""
+        with self._lock, transaction(self.engine, conn) as tx:
+            tx.execute(
                 update(signing_keys)
                 .where(signing_keys.c.retired_at.is_(None))
                 .values(retired_at=datetime.now(UTC))
             )
-            self._active = self._create(conn)
-            self._active_loaded_at = time.monotonic()
-            return self._active[0]
+            created = self._create(tx)
+            if conn is None:
+                self._active = created
+                self._active_loaded_at = time.monotonic()
+            else:  # not committed yet: the next use reads what did commit
+                self._active_loaded_at = float("-inf")
+            return created[0]
 
     def jwks(self) -> dict:
         """Every key a valid token can have been signed with."""

@@ -11,11 +11,12 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from service.access.secrets import KeyWrapper
 from service.access.tables import subject_keys
+from service.database import transaction
 
 SEALED_PREFIX = "sealed:v1:"
 
@@ -52,11 +53,24 @@ class PersonalDataVault:
                 f"subject {subject_id}: the sealed value does not open"
             ) from None
 
-    def erase(self, subject_id: UUID) -> bool:
-        """Destroy the subject's data key; True if there was one to destroy."""
-        with self.engine.begin() as conn:
-            return bool(
+    def erasable(self, subject_id: UUID) -> bool:
+        """Whether the subject has a data key left to destroy."""
+        with self.engine.connect() as conn:
+            return (
                 conn.execute(
+                    select(subject_keys.c.subject_id).where(
+                        subject_keys.c.subject_id == subject_id,
+                        subject_keys.c.wrapped_key.is_not(None),
+                    )
+                ).first()
+                is not None
+            )
+
+    def erase(self, subject_id: UUID, *, conn: Connection | None = None) -> bool:
+        """Destroy the subject's data key; True if there was one to destroy."""
+        with transaction(self.engine, conn) as tx:
+            return bool(
+                tx.execute(
                     update(subject_keys)
                     .where(
                         subject_keys.c.subject_id == subject_id,

@@ -68,6 +68,39 @@ access_log = Table(
     Index("access_log_subject", "subject_id", "seq"),
 )
 
+# Every administrative act (clients, keys, erasures, approvals), chained like the access log.
+admin_log = Table(
+    "admin_log",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # "client:<id>" over the API, "cli:<os user>" from the command line, "demo-bootstrap".
+    Column("actor", String(100), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Four eyes: an act that needs a second administrator waits here until a different one
+# approves it; every step is in the admin log.
+admin_approvals = Table(
+    "admin_approvals",
+    metadata,
+    Column("approval_id", Uuid, primary_key=True),
+    Column("action", String(40), nullable=False),  # "create-client" | "erase-personal-data"
+    Column("target", String(200), nullable=False),
+    Column("request", JSON, nullable=False),  # what will be done, never a secret
+    Column("requested_by", String(100), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(10), nullable=False),  # "pending" | "approved"
+    Column("approved_by", String(100)),
+    Column("approved_at", DateTime(timezone=True)),
+)
+
 subject_keys = Table(
     "subject_keys",
     metadata,

@@ -1,5 +1,6 @@
-"""Signed checkpoints: the size and root of the log's Merkle tree at a moment, signed with
-Ed25519, made on a schedule and on demand. Every key that ever signed one stays published."""
+"""Signed checkpoints: the size and root of the log's Merkle tree at a moment, and the heads of
+the chained logs (access log, admin log), signed with Ed25519, made on a schedule and on
+demand. Every key that ever signed one stays published."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
-from domain.integrity import checkpoint_message
+from domain.errors import ChainedLogCut
+from domain.integrity import CHECKPOINT_FORMAT_2, checkpoint_message
+from service.access.chained_log import ChainedLog, Head
 from service.access.secrets import KeyWrapper, new_ed25519_key
+from service.database import transaction
 from service.integrity.log import SealedLog
 from service.integrity.tables import checkpoint_keys, checkpoints
 
@@ -34,12 +38,21 @@ class Checkpoint:
     issued_at: datetime
     key_id: str
     signature: bytes
+    # Format 2: each chained log's head, {"access_log": {"seq": n, "hash": h}, ...}; None for
+    # a format 1 checkpoint, signed before the logs were anchored.
+    logs: dict[str, dict[str, Any]] | None = None
 
     def message(self) -> bytes:
-        return checkpoint_message(self.origin, self.tree_size, self.root, self.issued_at)
+        return checkpoint_message(
+            self.origin, self.tree_size, self.root, self.issued_at, self.logs
+        )
+
+    def head(self, log: str) -> Head | None:
+        anchored = (self.logs or {}).get(log)
+        return Head(int(anchored["seq"]), anchored["hash"]) if anchored else None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "origin": self.origin,
             "tree_size": self.tree_size,
             "root": self.root.hex(),
@@ -48,34 +61,70 @@ class Checkpoint:
             "algorithm": "Ed25519",
             "signature": base64.b64encode(self.signature).decode(),
         }
+        if self.logs is not None:
+            document |= {"format": CHECKPOINT_FORMAT_2, "logs": self.logs}
+        return document
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Checkpoint:
+        """A checkpoint as `as_json` wrote it (one an auditor saved); raises KeyError,
+        ValueError or TypeError if it is not one."""
+        return cls(
+            document["origin"],
+            int(document["tree_size"]),
+            bytes.fromhex(document["root"]),
+            datetime.fromisoformat(document["issued_at"]),
+            document["key_id"],
+            base64.b64decode(document["signature"], validate=True),
+            document.get("logs"),
+        )
 
 
 class Checkpoints:
-    def __init__(self, engine: Engine, reader: Engine, wrapper: KeyWrapper, *, origin: str):
+    def __init__(
+        self,
+        engine: Engine,
+        reader: Engine,
+        wrapper: KeyWrapper,
+        *,
+        origin: str,
+        chains: tuple[ChainedLog, ...] = (),
+    ):
         self.engine = engine  # writes: checkpoints, tree nodes, keys
         self.reader = reader  # consistent reads that never hold up writers
         self.wrapper = wrapper
         self.origin = origin
         self.log = SealedLog(engine)
+        self.chains = chains  # the chained logs whose heads every checkpoint anchors
 
     # Making ---------------------------------------------------------------------------------
     def make(self, now: datetime | None = None) -> Checkpoint:
-        """Sign the tree as it is now; if nothing was appended since the last checkpoint, that
-        one is the answer (a checkpoint is per tree size)."""
+        """Sign the tree and the chained logs' heads as they are now; if nothing was appended
+        to any of them since the last checkpoint, that one is the answer.
+
+        Refuses (ChainedLogCut) when a chained log no longer holds the head the last
+        checkpoint anchored: signing its shorter or rewritten chain would hide the cut."""
         with self.engine.begin() as conn:
             if self.log.postgres:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHECKPOINT_LOCK})
             latest = self._latest(conn)
             size = self.log.size(conn)
-            if latest is not None and latest.tree_size == size:
+            heads = {chain.name: chain.head(conn) for chain in self.chains}
+            if latest is not None:
+                self._refuse_cut(conn, latest)
+            logs = {name: head.as_json() for name, head in heads.items()}
+            if latest is not None and latest.tree_size == size and latest.logs == logs:
                 return latest
             built = latest.tree_size if latest else 0
-            root = self.log.extend_tree(conn, built, size)
+            if latest is not None and size == built:
+                root = latest.root  # only the chained logs grew
+            else:
+                root = self.log.extend_tree(conn, built, size)
             issued_at = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
             key_id, private = self._active_key(conn)
-            message = checkpoint_message(self.origin, size, root, issued_at)
+            message = checkpoint_message(self.origin, size, root, issued_at, logs)
             checkpoint = Checkpoint(
-                self.origin, size, root, issued_at, key_id, private.sign(message)
+                self.origin, size, root, issued_at, key_id, private.sign(message), logs
             )
             conn.execute(
                 insert(checkpoints).values(
@@ -85,9 +134,38 @@ class Checkpoints:
                     origin=self.origin,
                     key_id=key_id,
                     signature=checkpoint.signature,
+                    logs=logs,
                 )
             )
             return checkpoint
+
+    def _refuse_cut(self, conn: Connection, latest: Checkpoint) -> None:
+        for chain in self.chains:
+            anchored = latest.head(chain.name)
+            if anchored is None or anchored.seq == 0:
+                continue
+            if chain.hash_at(conn, anchored.seq) != anchored.hash:
+                log.error(
+                    "%s no longer holds seq %s as checkpointed: not signing", chain.name, anchored
+                )
+                raise ChainedLogCut(
+                    f"the {chain.name.replace('_', ' ')} no longer holds seq {anchored.seq} as "
+                    f"the checkpoint of {latest.issued_at.isoformat()} signed it: its tail was "
+                    "cut or rewritten; run `credit audit verify-access-log`"
+                )
+
+    def anchors(self, log_name: str) -> dict[int, str]:
+        """seq -> hash of every head of this chained log that a stored checkpoint signed."""
+        with self.reader.connect() as conn:
+            rows = conn.execute(
+                select(checkpoints.c.logs).where(checkpoints.c.logs.is_not(None))
+            ).scalars()
+            found: dict[int, str] = {}
+            for logs in rows:
+                head = (logs or {}).get(log_name)
+                if head and int(head["seq"]):
+                    found[int(head["seq"])] = head["hash"]
+            return found
 
     def sign(self, message: bytes) -> tuple[str, bytes]:
         """Sign with the active checkpoint key (exports are signed with it too)."""
@@ -95,16 +173,16 @@ class Checkpoints:
             key_id, private = self._active_key(conn)
         return key_id, private.sign(message)
 
-    def rotate_key(self) -> str:
+    def rotate_key(self, *, conn: Connection | None = None) -> str:
         """Retire the signing key; the next checkpoint is signed by a new one. Retired keys
         stay published, since checkpoints they signed must keep verifying."""
-        with self.engine.begin() as conn:
-            conn.execute(
+        with transaction(self.engine, conn) as tx:
+            tx.execute(
                 update(checkpoint_keys)
                 .where(checkpoint_keys.c.retired_at.is_(None))
                 .values(retired_at=datetime.now(UTC))
             )
-            return self._create_key(conn)[0]
+            return self._create_key(tx)[0]
 
     # Reading --------------------------------------------------------------------------------
     def latest(self) -> Checkpoint | None:
@@ -114,12 +192,19 @@ class Checkpoints:
     def at_size(self, tree_size: int) -> Checkpoint | None:
         with self.reader.connect() as conn:
             row = conn.execute(
-                select(checkpoints).where(checkpoints.c.tree_size == tree_size)
+                select(checkpoints)
+                .where(checkpoints.c.tree_size == tree_size)
+                .order_by(checkpoints.c.checkpoint_id.desc())
+                .limit(1)
             ).first()
             return _checkpoint(row) if row else None
 
     def recent(self, limit: int = 100, before_size: int | None = None) -> list[Checkpoint]:
-        query = select(checkpoints).order_by(checkpoints.c.tree_size.desc()).limit(limit)
+        query = (
+            select(checkpoints)
+            .order_by(checkpoints.c.tree_size.desc(), checkpoints.c.checkpoint_id.desc())
+            .limit(limit)
+        )
         if before_size is not None:
             query = query.where(checkpoints.c.tree_size < before_size)
         with self.reader.connect() as conn:
@@ -140,8 +225,8 @@ class Checkpoints:
             ]
 
     def _latest(self, conn: Connection) -> Checkpoint | None:
-        top = select(func.max(checkpoints.c.tree_size)).scalar_subquery()
-        row = conn.execute(select(checkpoints).where(checkpoints.c.tree_size == top)).first()
+        top = select(func.max(checkpoints.c.checkpoint_id)).scalar_subquery()
+        row = conn.execute(select(checkpoints).where(checkpoints.c.checkpoint_id == top)).first()
         return _checkpoint(row) if row else None
 
     # Keys -----------------------------------------------------------------------------------
@@ -187,6 +272,7 @@ def _checkpoint(row) -> Checkpoint:
         _utc(row.issued_at),
         row.key_id,
         bytes(row.signature),
+        row.logs,
     )
 
 

@@ -4,6 +4,7 @@ checkpoints and the keys that signed them. All are append-only, like the events.
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -45,12 +46,23 @@ merkle_nodes = Table(
 checkpoints = Table(
     "checkpoints",
     metadata,
-    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    # Several checkpoints may sign one tree size: the chained logs they anchor grow without it.
+    Column(
+        "checkpoint_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("tree_size", BigInteger, nullable=False),
     Column("root", LargeBinary, nullable=False),
     Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("origin", String(200), nullable=False),
     Column("key_id", String(64), nullable=False),
     Column("signature", LargeBinary, nullable=False),
+    # The chained logs' heads, {"access_log": {"seq", "hash"}, "admin_log": ...}, signed with
+    # the tree (checkpoint format 2); NULL for checkpoints of format 1, which anchored none.
+    Column("logs", JSON, nullable=True),
+    Index("checkpoints_tree_size", "tree_size", "checkpoint_id"),
 )
 
 # Every key that ever signed a checkpoint stays here and published: a checkpoint saved years

@@ -173,6 +173,7 @@ def _checkpoint_signed(checkpoint: dict[str, Any], keys: dict[str, bytes]) -> bo
             int(checkpoint["tree_size"]),
             bytes.fromhex(checkpoint["root"]),
             datetime.fromisoformat(checkpoint["issued_at"]),
+            checkpoint.get("logs"),  # format 2 anchors the chained logs; format 1 has none
         )
         signature = base64.b64decode(checkpoint["signature"], validate=True)
     except (KeyError, ValueError, TypeError, binascii.Error):

@@ -1,0 +1,275 @@
+"""Administration with a trail: every administrative act (clients created, disabled, secrets
+reset, signing and checkpoint keys rotated, personal data erased) is written to the admin log
+in the same transaction as the act, and the acts that hand out audit or admin rights, or
+destroy personal data, wait for a second administrator (four eyes, 四眼原则).
+
+Actors are named as the log shows them: "client:<client_id>" over the API, "cli:<os user>"
+from the command line, "demo-bootstrap" for the demo mode's own clients."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from domain.errors import ApprovalNotFound, ApprovalNotPending, SelfApproval
+from service.access.chained_log import ChainedLog
+from service.access.clients import Client, ClientError, ClientRegistry
+from service.access.keys import SigningKeys
+from service.access.personal_data import PersonalDataVault
+from service.access.tables import admin_approvals, admin_log
+from service.integrity.checkpoints import Checkpoints
+
+# Roles whose clients a single administrator may not create or take over: audit rights read
+# every subject's whole file and reveal ID numbers; a second admin could approve anything.
+FOUR_EYES_ROLES = frozenset({"auditor", "admin"})
+CREATE_CLIENT = "create-client"
+RESET_SECRET = "reset-secret"
+ERASE = "erase-personal-data"
+
+
+class NoPersonalData(LookupError):
+    """The subject has no sealed personal data left to erase."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An act waiting for a second administrator."""
+
+    approval_id: UUID
+    action: str
+    target: str
+    requested_by: str
+    request: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Done:
+    """An act carried out, with what it produced (a client and its secret, an erasure)."""
+
+    action: str
+    target: str
+    client: Client | None = None
+    secret: str | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    approval_id: UUID | None = None
+    requested_by: str | None = None
+    approved_by: str | None = None
+
+
+class AdminLog:
+    """The admin log: the same chained-log component as the access log."""
+
+    def __init__(self, engine: Engine):
+        self.chain = ChainedLog(engine, admin_log)
+
+    def record(
+        self, conn: Connection, actor: str, action: str, target: str, details: dict[str, Any]
+    ) -> None:
+        self.chain.append_in(
+            conn, [{"actor": actor, "action": action, "target": target, "details": details}]
+        )
+
+    def page(self, *, after_seq: int | None, limit: int) -> list[dict[str, Any]]:
+        return self.chain.page(after_seq=after_seq, limit=limit)
+
+
+class Administration:
+    def __init__(
+        self,
+        engine: Engine,
+        clients: ClientRegistry,
+        keys: SigningKeys,
+        checkpoints: Checkpoints,
+        vault: PersonalDataVault,
+        log: AdminLog,
+    ):
+        self.engine = engine
+        self.clients = clients
+        self.keys = keys
+        self.checkpoints = checkpoints
+        self.vault = vault
+        self.log = log
+
+    # Clients --------------------------------------------------------------------------------
+    def create_client(
+        self,
+        actor: str,
+        client_id: str,
+        role: str,
+        agency_name: str,
+        agency_code: str,
+        authority_codes: list[str] | None = None,
+        sectors: list[str] | None = None,
+        *,
+        four_eyes_waived: str | None = None,
+    ) -> Done | Pending:
+        """An auditor or admin client waits for a second administrator's approval (unless
+        `four_eyes_waived` says why not: the demo bootstrap only); others are created now."""
+        fields = self.clients.validated(
+            client_id, role, agency_name, agency_code, authority_codes, sectors
+        )
+        if role in FOUR_EYES_ROLES and four_eyes_waived is None:
+            return self._request(actor, CREATE_CLIENT, client_id, fields)
+        with self.engine.begin() as conn:
+            details = _client_details(fields)
+            if four_eyes_waived is not None:
+                details["four_eyes_waived"] = four_eyes_waived
+            return self._create(conn, actor, fields, details)
+
+    def _create(
+        self, conn: Connection, actor: str, fields: dict[str, Any], details: dict[str, Any]
+    ) -> Done:
+        client, secret = self.clients.create(
+            fields["client_id"],
+            fields["role"],
+            fields["agency_name"],
+            fields["agency_code"],
+            fields["authority_codes"],
+            fields["sectors"],
+            conn=conn,
+        )
+        self.log.record(conn, actor, CREATE_CLIENT, client.client_id, details)
+        return Done(CREATE_CLIENT, client.client_id, client=client, secret=secret)
+
+    def disable_client(self, actor: str, client_id: str) -> Client:
+        with self.engine.begin() as conn:
+            client = self.clients.disable(client_id, conn=conn)
+            self.log.record(conn, actor, "disable-client", client_id, {"role": client.role})
+        return client
+
+    def reset_secret(self, actor: str, client_id: str) -> Done | Pending:
+        """A new secret hands the client over to whoever receives it: for an auditor or admin
+        client that needs a second administrator too."""
+        client = self.clients.get(client_id)
+        if client is None:
+            raise ClientError(f"no client {client_id}")
+        if client.role in FOUR_EYES_ROLES:
+            return self._request(actor, RESET_SECRET, client_id, {"role": client.role})
+        with self.engine.begin() as conn:
+            return self._reset(conn, actor, client_id, {"role": client.role})
+
+    def _reset(self, conn: Connection, actor: str, client_id: str, details: dict) -> Done:
+        secret = self.clients.reset_secret(client_id, conn=conn)
+        self.log.record(conn, actor, RESET_SECRET, client_id, details)
+        client = self.clients.get(client_id, conn=conn)
+        return Done(RESET_SECRET, client_id, client=client, secret=secret)
+
+    # Keys -----------------------------------------------------------------------------------
+    def rotate_signing_key(self, actor: str) -> str:
+        with self.engine.begin() as conn:
+            kid = self.keys.rotate(conn=conn)
+            self.log.record(conn, actor, "rotate-signing-key", kid, {})
+        return kid
+
+    def rotate_checkpoint_key(self, actor: str) -> str:
+        with self.engine.begin() as conn:
+            key_id = self.checkpoints.rotate_key(conn=conn)
+            self.log.record(conn, actor, "rotate-checkpoint-key", key_id, {})
+        return key_id
+
+    # Personal data --------------------------------------------------------------------------
+    def erase_personal_data(self, actor: str, subject_id: UUID) -> Pending:
+        """Crypto-shredding cannot be undone: it always waits for a second administrator."""
+        if not self.vault.erasable(subject_id):
+            raise NoPersonalData(subject_id)
+        return self._request(actor, ERASE, str(subject_id), {"subject_id": str(subject_id)})
+
+    # Four eyes ------------------------------------------------------------------------------
+    def _request(self, actor: str, action: str, target: str, request: dict[str, Any]) -> Pending:
+        approval_id = uuid.uuid4()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(admin_approvals).values(
+                    approval_id=approval_id,
+                    action=action,
+                    target=target,
+                    request=request,
+                    requested_by=actor,
+                    requested_at=datetime.now(UTC),
+                    state="pending",
+                )
+            )
+            self.log.record(
+                conn,
+                actor,
+                "request-approval",
+                target,
+                {"approval_id": str(approval_id), "act": action, "request": request},
+            )
+        return Pending(approval_id, action, target, actor, request)
+
+    def approve(self, actor: str, approval_id: UUID) -> Done:
+        """A second administrator approves: the act is carried out now, in the same
+        transaction as the approval and both log rows. The requester cannot approve."""
+        with self.engine.begin() as conn:
+            query = select(admin_approvals).where(admin_approvals.c.approval_id == approval_id)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = conn.execute(query).first()
+            if row is None:
+                raise ApprovalNotFound(f"no approval {approval_id}")
+            if row.state != "pending":
+                raise ApprovalNotPending(
+                    f"approval {approval_id} was given by {row.approved_by} already"
+                )
+            if row.requested_by == actor:
+                raise SelfApproval(
+                    f"{actor} asked for this {row.action}; a different administrator must "
+                    "approve it (four eyes)"
+                )
+            conn.execute(
+                update(admin_approvals)
+                .where(admin_approvals.c.approval_id == approval_id)
+                .values(state="approved", approved_by=actor, approved_at=datetime.now(UTC))
+            )
+            steps = {
+                "approval_id": str(approval_id),
+                "requested_by": row.requested_by,
+                "approved_by": actor,
+            }
+            self.log.record(conn, actor, "approve", row.target, {**steps, "act": row.action})
+            done = self._carry_out(conn, actor, row, steps)
+        return Done(
+            done.action,
+            done.target,
+            client=done.client,
+            secret=done.secret,
+            result=done.result,
+            approval_id=approval_id,
+            requested_by=row.requested_by,
+            approved_by=actor,
+        )
+
+    def _carry_out(self, conn: Connection, actor: str, row, steps: dict[str, Any]) -> Done:
+        if row.action == CREATE_CLIENT:
+            return self._create(conn, actor, row.request, {**_client_details(row.request), **steps})
+        if row.action == RESET_SECRET:
+            return self._reset(conn, actor, row.target, {**row.request, **steps})
+        subject_id = UUID(row.target)
+        if not self.vault.erase(subject_id, conn=conn):
+            raise NoPersonalData(subject_id)
+        self.log.record(conn, actor, ERASE, row.target, steps)
+        return Done(ERASE, row.target, result={"subject_id": row.target, "erased": True})
+
+    def approvals(self, *, pending_only: bool = True) -> list[dict[str, Any]]:
+        query = select(admin_approvals).order_by(admin_approvals.c.requested_at)
+        if pending_only:
+            query = query.where(admin_approvals.c.state == "pending")
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def _client_details(fields: dict[str, Any]) -> dict[str, Any]:
+    """What the log says about a client: never its secret."""
+    return {
+        "role": fields["role"],
+        "agency_name": fields["agency_name"],
+        "agency_code": fields["agency_code"],
+        "authority_codes": list(fields["authority_codes"]),
+        "sectors": list(fields["sectors"]),
+    }

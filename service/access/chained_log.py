@@ -1,0 +1,178 @@
+"""One append-only, SHA-256 hash-chained table, such as the access log (查询留痕) and the admin
+log: each row's hash covers its content and the previous row's hash, so a changed, removed or
+reordered row breaks the chain at that row, and the head (last seq and hash) anchored in a
+signed checkpoint shows when the tail was cut."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine, Table, insert, select, text
+
+GENESIS = "0" * 64  # the prev_hash of a log's first row
+
+
+@dataclass(frozen=True)
+class Head:
+    """Where a chained log ends: its last seq and that row's hash (0 and GENESIS if empty)."""
+
+    seq: int
+    hash: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash}
+
+
+EMPTY = Head(0, GENESIS)
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The outcome of walking a chained log against the heads anchored in checkpoints."""
+
+    rows: int
+    head: Head
+    anchored: Head | None  # the furthest anchored head, if any checkpoint anchors this log
+    first_bad_seq: int | None = None  # a changed, removed or reordered row
+    cut_after_seq: int | None = None  # the log ends before a head a checkpoint anchored
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad_seq is None and self.cut_after_seq is None
+
+    def describe(self, name: str) -> str:
+        if self.first_bad_seq is not None:
+            return f"{name}: BROKEN at seq {self.first_bad_seq} (changed, removed or reordered)"
+        if self.cut_after_seq is not None:
+            assert self.anchored is not None
+            return (
+                f"{name}: CUT after seq {self.cut_after_seq} (a signed checkpoint anchored seq "
+                f"{self.anchored.seq})"
+            )
+        anchored = (
+            f"anchored up to seq {self.anchored.seq} by signed checkpoints"
+            if self.anchored and self.anchored.seq
+            else "no checkpoint anchors it yet"
+        )
+        return f"{name}: {self.rows} rows, the chain holds, {anchored}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "rows": self.rows,
+            "head": self.head.as_json(),
+            "anchored": self.anchored.as_json() if self.anchored else None,
+            "first_bad_seq": self.first_bad_seq,
+            "cut_after_seq": self.cut_after_seq,
+        }
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back naive; they were written in UTC (not the host's zone)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _utc(value).isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    return value
+
+
+def row_hash(row: Mapping[str, Any], columns: Iterable[str]) -> str:
+    """SHA-256 over the canonical JSON (sorted keys, no spaces, UTF-8) of the row's columns,
+    its prev_hash included, its own hash excluded."""
+    content = {name: _plain(row[name]) for name in columns if name != "hash"}
+    encoded = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+class ChainedLog:
+    """A table with `seq`, `at`, `prev_hash`, `hash` and content columns, appended to under a
+    lock (an advisory lock on PostgreSQL, the write lock of BEGIN IMMEDIATE on SQLite)."""
+
+    def __init__(self, engine: Engine, table: Table):
+        self.engine = engine
+        self.table = table
+        self.name = table.name
+        self.columns = tuple(c.name for c in table.columns)
+
+    def hash(self, row: Mapping[str, Any]) -> str:
+        return row_hash(row, self.columns)
+
+    def append(self, contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Write the rows in a transaction of their own; returns them as written."""
+        if not contents:
+            return []
+        with self.engine.begin() as conn:
+            return self.append_in(conn, contents)
+
+    def append_in(self, conn: Connection, contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Write the rows in the caller's transaction, so that they commit (or not) with what
+        they record."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": self.name})
+        head = self.head(conn)
+        seq, prev_hash = head.seq, head.hash
+        now = datetime.now(UTC)
+        rows = []
+        for content in contents:
+            seq += 1
+            row = {"seq": seq, "at": now, "prev_hash": prev_hash, **content}
+            row["hash"] = prev_hash = self.hash(row)
+            rows.append(row)
+        conn.execute(insert(self.table), rows)
+        return rows
+
+    def head(self, conn: Connection) -> Head:
+        last = conn.execute(
+            select(self.table.c.seq, self.table.c.hash).order_by(self.table.c.seq.desc()).limit(1)
+        ).first()
+        return Head(int(last.seq), last.hash) if last else EMPTY
+
+    def hash_at(self, conn: Connection, seq: int) -> str | None:
+        return conn.execute(select(self.table.c.hash).where(self.table.c.seq == seq)).scalar()
+
+    def page(self, *where, after_seq: int | None, limit: int) -> list[dict[str, Any]]:
+        query = select(self.table).where(*where)
+        if after_seq is not None:
+            query = query.where(self.table.c.seq > after_seq)
+        with self.engine.connect() as conn:
+            return [
+                {**row, "at": _utc(row["at"])}
+                for row in conn.execute(query.order_by(self.table.c.seq).limit(limit)).mappings()
+            ]
+
+    def verify(self) -> int | None:
+        """The seq of the first row that breaks the chain, or None if the whole log holds."""
+        return self.check({}).first_bad_seq
+
+    def check(self, anchors: Mapping[int, str]) -> ChainCheck:
+        """Walk the whole log: every row's seq, prev_hash and hash, every anchored seq's hash
+        (seq -> hash, from signed checkpoints), and that no anchored seq lies beyond the end."""
+        expected_prev, expected_seq, rows = GENESIS, 1, 0
+        furthest = Head(max(anchors), anchors[max(anchors)]) if anchors else None
+        head = EMPTY
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(self.table).order_by(self.table.c.seq)).mappings():
+                seq = int(row["seq"])
+                if (
+                    seq != expected_seq
+                    or row["prev_hash"] != expected_prev
+                    or self.hash(row) != row["hash"]
+                    or anchors.get(seq, row["hash"]) != row["hash"]
+                ):
+                    return ChainCheck(rows, head, furthest, first_bad_seq=seq)
+                rows += 1
+                head = Head(seq, row["hash"])
+                expected_prev, expected_seq = row["hash"], seq + 1
+        if furthest is not None and furthest.seq > head.seq:
+            return ChainCheck(rows, head, furthest, cut_after_seq=head.seq)
+        return ChainCheck(rows, head, furthest)
