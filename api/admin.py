@@ -1,24 +1,31 @@
-"""Administration over HTTP (admin role): API clients, signing keys, erasure of personal data."""
+"""Administration over HTTP (admin role): API clients, signing keys, erasure of personal data.
+Every act goes into the admin log under "client:<client_id>"; creating an auditor or admin
+client, resetting one's secret and erasing personal data answer 202 with an approval that a
+different administrator gives (four eyes)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, status
+from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Admin
+from api.auth import Admin, Caller
 from api.deps import ServicesDep
 from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.schemas import (
+    ApprovalDone,
+    ApprovalView,
     ClientCreated,
     ClientView,
     KeyRotated,
-    PersonalDataErased,
     PolicyVersion,
+    SecretReset,
 )
+from service.access.administration import Done, NoPersonalData, Pending
 from service.access.clients import ClientError
 from service.commands import Input
 
@@ -53,17 +60,42 @@ async def list_clients(services: ServicesDep, _: Admin) -> list[dict]:
     return [_view(c) for c in await run_in_threadpool(services.clients.all)]
 
 
+def actor(caller: Caller) -> str:
+    """How the admin log names an administrator acting over the API."""
+    return f"client:{caller.client_id}"
+
+
+def _pending(pending: Pending) -> JSONResponse:
+    return JSONResponse(
+        {
+            "approval_id": str(pending.approval_id),
+            "state": "pending",
+            "action": pending.action,
+            "target": pending.target,
+            "requested_by": pending.requested_by,
+            "approve_at": f"/v1/admin/approvals/{pending.approval_id}:approve",
+        },
+        status_code=status.HTTP_202_ACCEPTED,
+    )
+
+
+PENDING = {202: {"description": "Waits for a different administrator", "model": ApprovalView}}
+
+
 @router.post(
     "/clients",
     status_code=status.HTTP_201_CREATED,
     response_model=ClientCreated,
-    responses=problems(*WITH_BODY),
+    responses={**PENDING, **problems(*WITH_BODY)},
 )
-async def create_client(body: NewClient, services: ServicesDep, _: Admin) -> dict:
-    """Create a client; the answer carries its secret, which is never shown again."""
+async def create_client(body: NewClient, services: ServicesDep, caller: Admin):
+    """Create a client; the answer carries its secret, which is never shown again. An auditor
+    or admin client is not created yet: 202 with the approval a different administrator
+    gives (`POST /v1/admin/approvals/{id}:approve`), whose answer carries the secret."""
     try:
-        client, secret = await run_in_threadpool(
-            services.clients.create,
+        outcome = await run_in_threadpool(
+            services.administration.create_client,
+            actor(caller),
             body.client_id,
             body.role,
             body.agency_name,
@@ -73,42 +105,125 @@ async def create_client(body: NewClient, services: ServicesDep, _: Admin) -> dic
         )
     except ClientError as error:
         raise Problem(422, "invalid-client", str(error)) from None
-    return {**_view(client), "client_secret": secret}
+    if isinstance(outcome, Pending):
+        return _pending(outcome)
+    return {**_view(outcome.client), "client_secret": outcome.secret}
 
 
 @router.post(
     "/clients/{client_id}:disable", response_model=ClientView, responses=problems(409, 422)
 )
-async def disable_client(client_id: str, services: ServicesDep, _: Admin) -> dict:
+async def disable_client(client_id: str, services: ServicesDep, caller: Admin) -> dict:
     try:
-        client = await run_in_threadpool(services.clients.disable, client_id)
+        client = await run_in_threadpool(
+            services.administration.disable_client, actor(caller), client_id
+        )
     except ClientError as error:
         raise Problem(409, "invalid-client", str(error)) from None
     return _view(client)
 
 
+@router.post(
+    "/clients/{client_id}:reset-secret",
+    response_model=SecretReset,
+    responses={**PENDING, **problems(404)},
+)
+async def reset_secret(client_id: str, services: ServicesDep, caller: Admin):
+    """A new secret (shown once); the old one stops working at once. For an auditor or admin
+    client: 202, a different administrator approves and receives the secret."""
+    try:
+        outcome = await run_in_threadpool(
+            services.administration.reset_secret, actor(caller), client_id
+        )
+    except ClientError as error:
+        raise Problem(404, "client-not-found", str(error)) from None
+    if isinstance(outcome, Pending):
+        return _pending(outcome)
+    return {"client_id": client_id, "client_secret": outcome.secret}
+
+
 @router.post("/keys:rotate", response_model=KeyRotated)
-async def rotate_keys(services: ServicesDep, _: Admin) -> dict:
-    return {"kid": await run_in_threadpool(services.keys.rotate)}
+async def rotate_keys(services: ServicesDep, caller: Admin) -> dict:
+    return {
+        "kid": await run_in_threadpool(services.administration.rotate_signing_key, actor(caller))
+    }
 
 
 @router.post(
     "/subjects/{subject_id}:erase-personal-data",
-    response_model=PersonalDataErased,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ApprovalView,
     responses=problems(404, 422),
 )
-async def erase_personal_data(subject_id: UUID, services: ServicesDep, _: Admin) -> dict:
+async def erase_personal_data(subject_id: UUID, services: ServicesDep, caller: Admin):
     """Crypto-shredding: destroy the subject's data key. Its sealed fields (ID number, phone,
     address) become unreadable for good; every event stays, so the history and its integrity
-    checks are unaffected."""
-    erased = await run_in_threadpool(services.vault.erase, subject_id)
-    if not erased:
-        raise Problem(
-            404,
-            "no-personal-data",
-            "this subject has no sealed personal data (or it was erased before)",
+    checks are unaffected. It cannot be undone, so it waits for a different administrator:
+    202 with the approval."""
+    try:
+        pending = await run_in_threadpool(
+            services.administration.erase_personal_data, actor(caller), subject_id
         )
-    return {"subject_id": subject_id, "erased": True}
+    except NoPersonalData:
+        raise _no_personal_data() from None
+    return _pending(pending)
+
+
+def _no_personal_data() -> Problem:
+    return Problem(
+        404,
+        "no-personal-data",
+        "this subject has no sealed personal data (or it was erased before)",
+    )
+
+
+@router.get("/approvals", response_model=list[ApprovalView])
+async def pending_approvals(services: ServicesDep, _: Admin) -> list[dict]:
+    """Acts waiting for a second administrator, oldest first."""
+    rows = await run_in_threadpool(services.administration.approvals)
+    return [
+        {
+            "approval_id": str(row["approval_id"]),
+            "state": row["state"],
+            "action": row["action"],
+            "target": row["target"],
+            "requested_by": row["requested_by"],
+            "approve_at": f"/v1/admin/approvals/{row['approval_id']}:approve",
+        }
+        for row in rows
+    ]
+
+
+@router.post(
+    "/approvals/{approval_id}:approve",
+    response_model=ApprovalDone,
+    responses=problems(403, 404, 409, 422),
+)
+async def approve(
+    approval_id: Annotated[UUID, Path()], services: ServicesDep, caller: Admin
+) -> dict:
+    """A different administrator approves: the act is carried out now (403 `self-approval`
+    for the one who asked). A created client's or reset secret is in this answer only."""
+    try:
+        done: Done = await run_in_threadpool(
+            services.administration.approve, actor(caller), approval_id
+        )
+    except ClientError as error:
+        raise Problem(409, "invalid-client", str(error)) from None
+    except NoPersonalData:
+        raise _no_personal_data() from None
+    answer: dict = {
+        "approval_id": str(approval_id),
+        "state": "approved",
+        "action": done.action,
+        "target": done.target,
+        "requested_by": done.requested_by,
+        "approved_by": done.approved_by,
+        "result": done.result,
+    }
+    if done.client is not None:
+        answer["result"] = {**_view(done.client), "client_secret": done.secret}
+    return answer
 
 
 @router.get("/policy", response_model=list[PolicyVersion])

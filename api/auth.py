@@ -62,21 +62,27 @@ async def purpose(
 Purpose = Annotated[str, Depends(purpose)]
 
 
+def access_entry(
+    caller: Caller, subject_id: UUID, action: str, purpose: str, returned: dict
+) -> AccessEntry:
+    return AccessEntry(
+        caller.client_id,
+        caller.client.role,
+        caller.client.agency_code,
+        subject_id,
+        action,
+        purpose,
+        returned,
+    )
+
+
 async def log_reads(
     services, caller: Caller, purpose: str, action: str, returned: dict[UUID, dict]
 ) -> None:
     """查询留痕: one access-log row per subject whose data this answer carries, written before
     the answer leaves (an unlogged read is not served)."""
     entries = [
-        AccessEntry(
-            caller.client_id,
-            caller.client.role,
-            caller.client.agency_code,
-            subject_id,
-            action,
-            purpose,
-            summary,
-        )
+        access_entry(caller, subject_id, action, purpose, summary)
         for subject_id, summary in returned.items()
     ]
     await services.access_log_writer.append(entries)

@@ -302,6 +302,11 @@ class RevealedCode(BaseModel):
     code: str
 
 
+class ChainHead(BaseModel):
+    seq: int = Field(description="the last row's seq (0: the log was empty)")
+    hash: str = Field(description="that row's hash (64 zeros if empty)")
+
+
 class CheckpointBody(BaseModel):
     model_config = ConfigDict(title="Checkpoint")
     origin: str
@@ -313,6 +318,15 @@ class CheckpointBody(BaseModel):
     key_id: str
     algorithm: Literal["Ed25519"]
     signature: str = Field(description="base64")
+    format: Literal["credit-checkpoint/2"] | None = Field(
+        default=None,
+        description="null: format 1 (signed before the chained logs were anchored); format 2 "
+        "signs `format` and `logs` too",
+    )
+    logs: dict[str, ChainHead] | None = Field(
+        default=None,
+        description="format 2: the head of each chained log (access_log, admin_log) at signing",
+    )
 
 
 class CheckpointPage(BaseModel):
@@ -364,13 +378,69 @@ class ClientCreated(ClientView):
     client_secret: str = Field(description="shown only in this answer")
 
 
+class SecretReset(BaseModel):
+    client_id: str
+    client_secret: str = Field(description="shown only in this answer")
+
+
+class ApprovalView(BaseModel):
+    model_config = ConfigDict(title="Approval")
+    approval_id: UUID
+    state: Literal["pending", "approved"]
+    action: Literal["create-client", "reset-secret", "erase-personal-data"]
+    target: str
+    requested_by: str
+    approve_at: str = Field(description="where a different administrator approves it")
+
+
+class ApprovalDone(BaseModel):
+    approval_id: UUID
+    state: Literal["approved"]
+    action: str
+    target: str
+    requested_by: str
+    approved_by: str
+    result: dict[str, Any] = Field(
+        description="the created client with its secret, the new secret, or the erasure"
+    )
+
+
+class AdminLogEntry(BaseModel):
+    seq: int
+    at: datetime
+    actor: str = Field(description='"client:<id>" (API), "cli:<os user>", "demo-bootstrap"')
+    action: str
+    target: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AdminLogPage(BaseModel):
+    entries: list[AdminLogEntry]
+    next_after: int | None
+
+
+class ChainVerification(BaseModel):
+    ok: bool
+    rows: int
+    head: dict[str, Any]
+    anchored: dict[str, Any] | None = Field(
+        description="the furthest head a signed checkpoint anchored"
+    )
+    first_bad_seq: int | None = Field(description="a changed, removed or reordered row")
+    cut_after_seq: int | None = Field(description="the log ends here, before the anchor")
+    detail: str
+
+
+class ChainedLogsVerification(BaseModel):
+    ok: bool
+    access_log: ChainVerification
+    admin_log: ChainVerification
+
+
 class KeyRotated(BaseModel):
     kid: str
-
-
-class PersonalDataErased(BaseModel):
-    subject_id: UUID
-    erased: bool
 
 
 class SupervisionTier(BaseModel):

@@ -15,7 +15,7 @@ from projections.cases.projector import CaseProjector
 from projections.credit_file.projector import CreditFileProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
 from service.access.access_log import AccessLog
-from service.access.administration import AdminLog, Administration
+from service.access.administration import Administration, AdminLog
 from service.access.clients import ClientDirectory, ClientRegistry
 from service.access.group_commit import AccessLogWriter
 from service.access.keys import SigningKeys

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from projections.runner import BULK_PAGE_SIZE
+from service.access.administration import cli_actor
 from service.bootstrap import build_services
 from service.database import Database
 from service.integrity.cli import audit_app
@@ -143,6 +144,30 @@ def _seed_demo_if_empty() -> str | None:
 
 
 DEMO_ROLES = ("admin", "recorder", "agency", "auditor")
+DEMO_ACTOR = "demo-bootstrap"
+
+
+def _print_outcome(outcome) -> None:
+    """A pending approval, or the secret of what was done."""
+    from service.access.administration import Pending
+
+    if isinstance(outcome, Pending):
+        console.print(
+            f"{outcome.action} {outcome.target}: waits for a different administrator "
+            f"(four eyes): `credit admin approve {outcome.approval_id}` as another OS user, or "
+            f"POST /v1/admin/approvals/{outcome.approval_id}:approve"
+        )
+        print(f"approval_id={outcome.approval_id}")
+        return
+    if outcome.client is not None and outcome.action == "create-client":
+        client = outcome.client
+        console.print(
+            f"created {client.client_id} ({client.role}, scopes {' '.join(client.scopes)})"
+        )
+    if outcome.secret is not None:
+        print(f"client_secret={outcome.secret}")
+    elif outcome.result:
+        console.print(f"{outcome.action} {outcome.target}: done")
 
 
 def _print_demo_clients() -> str:
@@ -150,6 +175,7 @@ def _print_demo_clients() -> str:
     Returns the demo agency's secret."""
     from rich.table import Table
 
+    from service.access.administration import Done
     from service.demo import demo_recording_grants
 
     services = build_services(get_settings(), migrate=False)
@@ -157,20 +183,27 @@ def _print_demo_clients() -> str:
     table = Table(title="DEMO MODE: demo clients (secrets renewed at every demo start)")
     for column in ("client_id", "role", "secret"):
         table.add_column(column)
+    admin = services.administration
     try:
         for role in DEMO_ROLES:
             client_id = f"demo-{role}"
+            # Logged in the admin log as the demo bootstrap's, without a second administrator:
+            # demo mode refuses to run in production.
             if services.clients.get(client_id) is None:
                 grants = {"authority_codes": authority_codes, "sectors": sectors}
-                _, secret = services.clients.create(
+                done = admin.create_client(
+                    DEMO_ACTOR,
                     client_id,
                     role,
                     "河南省交通运输厅（演示）",
                     authority_codes[0],
                     **(grants if role == "recorder" else {}),
+                    four_eyes_waived="demo mode",
                 )
             else:
-                secret = services.clients.reset_secret(client_id)
+                done = admin.reset_secret(DEMO_ACTOR, client_id, four_eyes_waived="demo mode")
+            assert isinstance(done, Done) and done.secret is not None
+            secret = done.secret
             table.add_row(client_id, role, secret)
             if role == "agency":
                 example_secret = secret
@@ -184,8 +217,13 @@ clients_app = typer.Typer(
     help="API clients: create, list, disable, reset a secret.", no_args_is_help=True
 )
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+admin_app = typer.Typer(
+    help="Four-eyes approvals and erasure of personal data (each act in the admin log).",
+    no_args_is_help=True,
+)
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
+app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
 
 
@@ -200,21 +238,27 @@ def create_client(
     ] = None,
     sector: Annotated[list[str] | None, typer.Option(help="recorders: a sector")] = None,
 ) -> None:
-    """Create a client; its secret is printed once and stored only as a hash."""
+    """Create a client; its secret is printed once and stored only as a hash. An auditor or
+    admin client waits for a different administrator's approval (`credit admin approve`)."""
     from service.access.clients import ClientError
 
     services = build_services(get_settings())
     try:
-        client, secret = services.clients.create(
-            client_id, role, agency_name, agency_code, authority_code or [], sector or []
+        outcome = services.administration.create_client(
+            cli_actor(),
+            client_id,
+            role,
+            agency_name,
+            agency_code,
+            authority_code or [],
+            sector or [],
         )
     except ClientError as error:
         console.print(f"[red]refused[/red]: {error}")
         raise typer.Exit(2) from None
     finally:
         services.close_sync()
-    console.print(f"created {client.client_id} ({client.role}, scopes {' '.join(client.scopes)})")
-    print(f"client_secret={secret}")
+    _print_outcome(outcome)
 
 
 @clients_app.command("list")
@@ -239,7 +283,7 @@ def disable_client(client_id: str) -> None:
 
     services = build_services(get_settings())
     try:
-        services.clients.disable(client_id)
+        services.administration.disable_client(cli_actor(), client_id)
     except ClientError as error:
         console.print(f"[red]refused[/red]: {error}")
         raise typer.Exit(2) from None
@@ -250,18 +294,19 @@ def disable_client(client_id: str) -> None:
 
 @clients_app.command("reset-secret")
 def reset_secret(client_id: str) -> None:
-    """Give a client a new secret (printed once); the old one stops working at once."""
+    """Give a client a new secret (printed once); the old one stops working at once. For an
+    auditor or admin client this waits for a different administrator's approval."""
     from service.access.clients import ClientError
 
     services = build_services(get_settings())
     try:
-        secret = services.clients.reset_secret(client_id)
+        outcome = services.administration.reset_secret(cli_actor(), client_id)
     except ClientError as error:
         console.print(f"[red]refused[/red]: {error}")
         raise typer.Exit(2) from None
     finally:
         services.close_sync()
-    print(f"client_secret={secret}")
+    _print_outcome(outcome)
 
 
 @keys_app.command("rotate")
@@ -269,10 +314,73 @@ def rotate_keys() -> None:
     """Sign new tokens with a new key; the old key stays published until its tokens expire."""
     services = build_services(get_settings())
     try:
-        kid = services.keys.rotate()
+        kid = services.administration.rotate_signing_key(cli_actor())
     finally:
         services.close_sync()
     console.print(f"new signing key {kid}")
+
+
+@admin_app.command("approvals")
+def list_approvals() -> None:
+    """Acts waiting for a second administrator: id, act, target, who asked."""
+    services = build_services(get_settings())
+    try:
+        for row in services.administration.approvals():
+            print(f"{row['approval_id']}\t{row['action']}\t{row['target']}\t{row['requested_by']}")
+    finally:
+        services.close_sync()
+
+
+@admin_app.command("approve")
+def approve(approval_id: Annotated[str, typer.Argument(help="from the request's answer")]) -> None:
+    """Approve an act another administrator asked for (not your own: four eyes); it is carried
+    out now, and a created client's or reset secret is printed once."""
+    from uuid import UUID
+
+    from domain.errors import DomainError
+    from service.access.administration import NoPersonalData
+    from service.access.clients import ClientError
+
+    try:
+        wanted = UUID(approval_id)
+    except ValueError:
+        console.print(f"[red]refused[/red]: {approval_id!r} is not an approval id")
+        raise typer.Exit(2) from None
+    services = build_services(get_settings())
+    try:
+        outcome = services.administration.approve(cli_actor(), wanted)
+    except (DomainError, ClientError, NoPersonalData) as error:
+        console.print(f"[red]refused[/red]: {getattr(error, 'detail', error)}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    _print_outcome(outcome)
+
+
+@admin_app.command("erase-personal-data")
+def erase_personal_data(
+    subject_id: Annotated[str, typer.Argument(help="the subject whose data key is destroyed")],
+) -> None:
+    """Ask to destroy a subject's data key (crypto-shredding, cannot be undone); a different
+    administrator approves it with `credit admin approve`."""
+    from uuid import UUID
+
+    from service.access.administration import NoPersonalData
+
+    try:
+        subject = UUID(subject_id)
+    except ValueError:
+        console.print(f"[red]refused[/red]: {subject_id!r} is not a subject id")
+        raise typer.Exit(2) from None
+    services = build_services(get_settings())
+    try:
+        outcome = services.administration.erase_personal_data(cli_actor(), subject)
+    except NoPersonalData:
+        console.print("[red]refused[/red]: this subject has no sealed personal data left")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    _print_outcome(outcome)
 
 
 @app.command()

@@ -21,6 +21,8 @@ HISTORY = {
     "merkle_nodes": "SELECT, INSERT",
     "checkpoints": "SELECT, INSERT",
     "access_log": "SELECT, INSERT",
+    "admin_log": "SELECT, INSERT",
+    "admin_approvals": "SELECT, INSERT, UPDATE",  # UPDATE records the approval; DELETE never
     "checkpoint_keys": "SELECT, INSERT, UPDATE",  # UPDATE retires a key; DELETE never
 }
 CHANGED_IN_PLACE = "SELECT, INSERT, UPDATE, DELETE"

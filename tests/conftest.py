@@ -38,6 +38,8 @@ STORE_TABLES = (
     "api_clients",
     "signing_keys",
     "access_log",
+    "admin_log",
+    "admin_approvals",
     "subject_keys",
     "event_seals",
     "merkle_nodes",
@@ -153,6 +155,13 @@ def role_headers(services: Services) -> dict[str, dict[str, str]]:
         token = services.tokens.issue(client).access_token
         headers[role] = {"Authorization": f"Bearer {token}"}
     return headers
+
+
+@pytest.fixture
+def second_admin(services: Services, role_headers) -> dict[str, str]:
+    """A bearer header of another admin client (test-admin-2), for four-eyes approvals."""
+    client, _ = services.clients.create("test-admin-2", "admin", "河南省交通运输厅", AUTHORITY_CODE)
+    return {"Authorization": f"Bearer {services.tokens.issue(client).access_token}"}
 
 
 @pytest.fixture

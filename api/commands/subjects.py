@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Response, status
 
-from api.auth import Recorder
+from api.auth import Purpose, Recorder, access_entry
 from api.deps import ServicesDep
 from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.schemas import Acknowledged, RecordAcknowledged
@@ -42,11 +42,20 @@ IF_MATCH = Header(
     },
 )
 def register_subject(
-    command: RegisterSubject, services: ServicesDep, caller: Recorder, response: Response
+    command: RegisterSubject,
+    services: ServicesDep,
+    caller: Recorder,
+    response: Response,
+    why: Purpose,
 ) -> Acknowledged:
-    """Open a subject's credit file. Registering a known code returns the existing subject."""
+    """Open a subject's credit file. Registering a known code returns the existing subject,
+    which tells the caller that the code is registered and its subject id: that answer is a
+    read, logged in the access log (`register_known`) before it leaves."""
     ack = services.files.register(command, recorded_by=caller.client_id, permit=caller.permit())
     if not ack.created:
+        services.access_log.append(
+            [access_entry(caller, ack.subject_id, "register_known", why, {"version": ack.version})]
+        )
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/v1/subjects/{ack.subject_id}"
     return Acknowledged(

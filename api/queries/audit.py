@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import AUDIT, Auditor, Caller, Reader, log_reads
 from api.deps import MAX_INT64, ServicesDep
 from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
-from api.schemas import AccessLogPage, RevealedCode
+from api.schemas import AccessLogPage, AdminLogPage, ChainedLogsVerification, RevealedCode
 from domain.errors import SubjectNotFound
 from projections.tables import records
 from service.commands import Input
@@ -90,3 +90,30 @@ async def reveal_code(
         )
     await log_reads(services, caller, body.purpose, "reveal_code", {subject_id: {"code": "full"}})
     return {"subject_id": subject_id, "code": code}
+
+
+@router.get("/audit/admin-log", response_model=AdminLogPage)
+async def admin_log(
+    services: ServicesDep,
+    caller: Auditor,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_INT64, description="seq of the last entry seen")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict:
+    """Every administrative act (clients, keys, erasures, four-eyes requests and approvals),
+    by whom and when, hash-chained like the access log. For auditors only."""
+    rows = await run_in_threadpool(services.admin_log.page, after_seq=after, limit=limit)
+    return {"entries": rows, "next_after": rows[-1]["seq"] if len(rows) == limit else None}
+
+
+@router.get("/audit/access-log:verify", response_model=ChainedLogsVerification)
+async def verify_chained_logs(services: ServicesDep, caller: Auditor) -> dict:
+    """Walk the access log and the admin log: each row's chain, and each head a signed
+    checkpoint anchored, which the log must still hold (fewer rows: its tail was cut). Reads
+    both logs whole. The same check as `credit audit verify-access-log`."""
+    results = await run_in_threadpool(services.checkpoints.verify_chains)
+    answer: dict = {"ok": all(check.ok for check in results.values())}
+    for name, check in results.items():
+        answer[name] = {**check.as_json(), "detail": check.describe(name.replace("_", " "))}
+    return answer

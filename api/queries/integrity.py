@@ -21,8 +21,9 @@ from api.schemas import (
     ConsistencyProof,
     InclusionProof,
 )
+from service.access.access_log import NO_SUBJECT
 from service.integrity.checkpoints import Checkpoint
-from service.integrity.export import ExportRangeError, export_lines
+from service.integrity.export import ExportRangeError, export_lines, export_summary
 
 router = APIRouter(prefix="/v1/audit", tags=["tamper evidence"])
 log = logging.getLogger(__name__)
@@ -202,20 +203,26 @@ async def export(
     ] = None,
 ) -> StreamingResponse:
     """A signed NDJSON export of a subject's events or the whole store, with a fresh checkpoint
-    it matches. Check it offline with `credit audit verify-export`."""
+    it matches. Check it offline with `credit audit verify-export`. Logged before it streams:
+    a subject export under the subject, a store export as one access-log entry under the nil
+    subject id with the range and count of events and the checkpoint root."""
     if subject_id is not None and not await run_in_threadpool(_known, services, subject_id):
         raise Problem(404, "subject-not-found", f"no subject {subject_id}")
-    if subject_id is None:
-        log.info("whole-store export by client %s: %s", caller.client_id, why)
+    checkpoint = await run_in_threadpool(services.checkpoints.make)
     lines = export_lines(
-        services.checkpoints, subject_id=subject_id, since_tree_size=since_tree_size
+        services.checkpoints,
+        subject_id=subject_id,
+        since_tree_size=since_tree_size,
+        checkpoint=checkpoint,
     )
     try:
-        first = await run_in_threadpool(next, lines)  # checkpoint and range errors surface here
+        first = await run_in_threadpool(next, lines)  # range errors surface here
     except ExportRangeError as error:
         raise Problem(422, "validation-error", str(error)) from None
-    if subject_id is not None:
-        await log_reads(services, caller, why, "export", {subject_id: {"export": "events"}})
+    summary = export_summary(checkpoint, subject_id, since_tree_size)
+    if subject_id is None:
+        log.info("whole-store export by client %s: %s", caller.client_id, why)
+    await log_reads(services, caller, why, "export", {subject_id or NO_SUBJECT: summary})
     name = f"credit-export-{subject_id or 'store'}.ndjson"
 
     def rest():

@@ -101,7 +101,7 @@ class ChainedLog:
     def __init__(self, engine: Engine, table: Table):
         self.engine = engine
         self.table = table
-        self.name = table.name
+        self.name = str(table.name)  # a plain str: SQLAlchemy quoted_name does not serialise
         self.columns = tuple(c.name for c in table.columns)
 
     def hash(self, row: Mapping[str, Any]) -> str:
@@ -154,25 +154,27 @@ class ChainedLog:
         """The seq of the first row that breaks the chain, or None if the whole log holds."""
         return self.check({}).first_bad_seq
 
-    def check(self, anchors: Mapping[int, str]) -> ChainCheck:
+    def check(self, anchors: Mapping[int, str], conn: Connection | None = None) -> ChainCheck:
         """Walk the whole log: every row's seq, prev_hash and hash, every anchored seq's hash
-        (seq -> hash, from signed checkpoints), and that no anchored seq lies beyond the end."""
-        expected_prev, expected_seq, rows = GENESIS, 1, 0
+        (seq -> hash, from signed checkpoints), and that no anchored seq lies beyond the end.
+        Pass `conn` to read in the snapshot the anchors were read in."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.check(anchors, own)
+        expected_prev, expected_seq, rows, head = GENESIS, 1, 0, EMPTY
         furthest = Head(max(anchors), anchors[max(anchors)]) if anchors else None
-        head = EMPTY
-        with self.engine.connect() as conn:
-            for row in conn.execute(select(self.table).order_by(self.table.c.seq)).mappings():
-                seq = int(row["seq"])
-                if (
-                    seq != expected_seq
-                    or row["prev_hash"] != expected_prev
-                    or self.hash(row) != row["hash"]
-                    or anchors.get(seq, row["hash"]) != row["hash"]
-                ):
-                    return ChainCheck(rows, head, furthest, first_bad_seq=seq)
-                rows += 1
-                head = Head(seq, row["hash"])
-                expected_prev, expected_seq = row["hash"], seq + 1
+        for row in conn.execute(select(self.table).order_by(self.table.c.seq)).mappings():
+            seq = int(row["seq"])
+            if (
+                seq != expected_seq
+                or row["prev_hash"] != expected_prev
+                or self.hash(row) != row["hash"]
+                or anchors.get(seq, row["hash"]) != row["hash"]
+            ):
+                return ChainCheck(rows, head, furthest, first_bad_seq=seq)
+            rows += 1
+            head = Head(seq, row["hash"])
+            expected_prev, expected_seq = row["hash"], seq + 1
         if furthest is not None and furthest.seq > head.seq:
             return ChainCheck(rows, head, furthest, cut_after_seq=head.seq)
         return ChainCheck(rows, head, furthest)

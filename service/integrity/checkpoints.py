@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from domain.errors import ChainedLogCut
 from domain.integrity import CHECKPOINT_FORMAT_2, checkpoint_message
-from service.access.chained_log import ChainedLog, Head
+from service.access.chained_log import ChainCheck, ChainedLog, Head
 from service.access.secrets import KeyWrapper, new_ed25519_key
 from service.database import transaction
 from service.integrity.log import SealedLog
@@ -43,9 +43,7 @@ class Checkpoint:
     logs: dict[str, dict[str, Any]] | None = None
 
     def message(self) -> bytes:
-        return checkpoint_message(
-            self.origin, self.tree_size, self.root, self.issued_at, self.logs
-        )
+        return checkpoint_message(self.origin, self.tree_size, self.root, self.issued_at, self.logs)
 
     def head(self, log: str) -> Head | None:
         anchored = (self.logs or {}).get(log)
@@ -154,18 +152,26 @@ class Checkpoints:
                     "cut or rewritten; run `credit audit verify-access-log`"
                 )
 
-    def anchors(self, log_name: str) -> dict[int, str]:
-        """seq -> hash of every head of this chained log that a stored checkpoint signed."""
+    def verify_chains(self, saved: tuple[Checkpoint, ...] = ()) -> dict[str, ChainCheck]:
+        """Walk each chained log against every head a checkpoint anchored: those stored here,
+        and those of `saved` checkpoints an auditor kept elsewhere (whose signatures the
+        caller has checked). Anchors and logs are read in one snapshot."""
         with self.reader.connect() as conn:
-            rows = conn.execute(
-                select(checkpoints.c.logs).where(checkpoints.c.logs.is_not(None))
-            ).scalars()
-            found: dict[int, str] = {}
-            for logs in rows:
-                head = (logs or {}).get(log_name)
-                if head and int(head["seq"]):
-                    found[int(head["seq"])] = head["hash"]
-            return found
+            stored = [
+                _checkpoint(row)
+                for row in conn.execute(select(checkpoints).where(checkpoints.c.logs.is_not(None)))
+            ]
+            results = {}
+            for chain in self.chains:
+                anchors: dict[int, str] = {}
+                for checkpoint in (*stored, *saved):
+                    head = checkpoint.head(chain.name)
+                    if head is not None and head.seq:
+                        # Two checkpoints that disagree about one seq: no row can match both.
+                        known = anchors.get(head.seq, head.hash)
+                        anchors[head.seq] = head.hash if known == head.hash else "conflicting"
+                results[chain.name] = chain.check(anchors, conn)
+            return results
 
     def sign(self, message: bytes) -> tuple[str, bytes]:
         """Sign with the active checkpoint key (exports are signed with it too)."""

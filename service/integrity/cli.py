@@ -50,12 +50,13 @@ def checkpoint_keys() -> None:
 @audit_app.command("rotate-key")
 def rotate_checkpoint_key() -> None:
     """Sign checkpoints with a new key from now on; the old one stays published for good."""
+    from service.access.administration import cli_actor
     from service.bootstrap import build_services
     from service.settings import get_settings
 
     services = build_services(get_settings())
     try:
-        key_id = services.checkpoints.rotate_key()
+        key_id = services.administration.rotate_checkpoint_key(cli_actor())
     finally:
         services.close_sync()
     console.print(f"new checkpoint key {key_id}")
@@ -71,19 +72,45 @@ def export(
         int | None,
         typer.Option(help="add a consistency proof from this tree size (your saved checkpoint)"),
     ] = None,
+    purpose: Annotated[
+        str, typer.Option(max=200, help="why, for the access log (at most 200 characters)")
+    ] = "unspecified",
 ) -> None:
-    """Write a signed NDJSON export with the checkpoint it matches."""
+    """Write a signed NDJSON export with the checkpoint it matches. Logged in the access log
+    first, as the API logs it, under "cli:<os user>"."""
+    from service.access.access_log import NO_SUBJECT, AccessEntry
+    from service.access.administration import cli_actor
     from service.bootstrap import build_services
-    from service.integrity.export import export_lines
+    from service.integrity.export import ExportRangeError, export_lines, export_summary
     from service.settings import get_settings
 
     services = build_services(get_settings())
     try:
+        if subject is not None:
+            with services.checkpoints.reader.connect() as conn:
+                known = services.checkpoints.log.has_stream(conn, subject)
+            if not known:
+                console.print(f"[red]refused[/red]: no subject {subject}")
+                raise typer.Exit(2)
+        checkpoint = services.checkpoints.make()
         lines = export_lines(
-            services.checkpoints, subject_id=subject, since_tree_size=since_tree_size
+            services.checkpoints,
+            subject_id=subject,
+            since_tree_size=since_tree_size,
+            checkpoint=checkpoint,
         )
-        written = 0
+        try:
+            first = next(lines)
+        except ExportRangeError as error:
+            console.print(f"[red]refused[/red]: {error}")
+            raise typer.Exit(2) from None
+        summary = export_summary(checkpoint, subject, since_tree_size)
+        who = cli_actor()[:64]
+        entry = AccessEntry(who, "operator", "", subject or NO_SUBJECT, "export", purpose, summary)
+        services.access_log.append([entry])
+        written = 1
         with output.open("wb") as out:
+            out.write(first)
             for line in lines:
                 out.write(line)
                 written += 1
@@ -109,13 +136,7 @@ def verify_export_command(
     from service.integrity.verifier import verify_export
 
     saved = json.loads(checkpoint.read_text()) if checkpoint else None
-    trusted = None
-    if keys is not None:
-        listed = json.loads(keys.read_text())
-        trusted = {
-            key["key_id"]: base64.b64decode(key["public_key"])
-            for key in (listed["keys"] if isinstance(listed, dict) else listed)
-        }
+    trusted = _keys(keys) if keys is not None else None
     with export_file.open("rb") as lines:
         report = verify_export(lines, saved_checkpoint=saved, trusted_keys=trusted)
     console.print(
@@ -129,3 +150,50 @@ def verify_export_command(
         console.print(f"[red]{len(report.findings)} problem(s) found[/red]")
         sys.exit(1)
     console.print("[green]the export verifies[/green]")
+
+
+@audit_app.command("verify-access-log")
+def verify_access_log(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="also check against a checkpoint you saved (JSON), signed by --keys"),
+    ] = None,
+    keys: Annotated[
+        Path | None,
+        typer.Option(help="the checkpoint keys you saved (JSON from /v1/audit/checkpoint-keys)"),
+    ] = None,
+) -> None:
+    """Walk the access log and the admin log: every row's hash chain, and every head a signed
+    checkpoint anchored, which the log must still hold. One line per log; exit 0 if both
+    hold, 1 naming the first bad seq or "CUT after seq N", 2 if the saved checkpoint is not
+    validly signed."""
+    from service.bootstrap import build_services
+    from service.integrity.checkpoints import Checkpoint
+    from service.integrity.verifier import checkpoint_signed
+    from service.settings import get_settings
+
+    saved: tuple[Checkpoint, ...] = ()
+    if checkpoint is not None:
+        document = json.loads(checkpoint.read_text())
+        trusted = _keys(keys) if keys is not None else None
+        if trusted is None or not checkpoint_signed(document, trusted):
+            console.print("[red]refused[/red]: the saved checkpoint is not signed by --keys")
+            raise typer.Exit(2)
+        saved = (Checkpoint.from_json(document),)
+    services = build_services(get_settings())
+    try:
+        results = services.checkpoints.verify_chains(saved)
+    finally:
+        services.close_sync()
+    for name, check in results.items():
+        print(check.describe(name.replace("_", " ")))
+    if not all(check.ok for check in results.values()):
+        raise typer.Exit(1)
+
+
+def _keys(path: Path) -> dict[str, bytes]:
+    listed = json.loads(path.read_text())
+    return {
+        key["key_id"]: base64.b64decode(key["public_key"])
+        for key in (listed["keys"] if isinstance(listed, dict) else listed)
+    }

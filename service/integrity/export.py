@@ -17,7 +17,7 @@ from uuid import UUID
 
 import orjson
 
-from service.integrity.checkpoints import Checkpoints
+from service.integrity.checkpoints import Checkpoint, Checkpoints
 from service.integrity.log import Entry
 
 EXPORT_FORMAT = "credit-log-export/1"
@@ -32,8 +32,10 @@ def export_lines(
     *,
     subject_id: UUID | None = None,
     since_tree_size: int | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> Iterator[bytes]:
-    checkpoint = checkpoints.make()
+    """The export's lines; `checkpoint` (default: one made now) is the one it matches."""
+    checkpoint = checkpoint or checkpoints.make()
     size = checkpoint.tree_size
     if since_tree_size is not None and not 0 <= since_tree_size <= size:
         raise ExportRangeError(
@@ -130,3 +132,21 @@ def _event(entry: Entry) -> dict[str, Any]:
             "prev_hash": seal.prev_hash.hex() if seal.prev_hash else None,
         }
     return document
+
+
+def export_summary(
+    checkpoint: Checkpoint, subject_id: UUID | None, since_tree_size: int | None
+) -> dict[str, Any]:
+    """What an export carries, for the access log: its scope, the range of the log's sealed
+    events it covers (leaves 0 to tree_size - 1; a store export holds all of them) and the
+    checkpoint root it matches, which names those events exactly."""
+    summary: dict[str, Any] = {
+        "export": "subject" if subject_id else "store",
+        "tree_size": checkpoint.tree_size,
+        "root": checkpoint.root.hex(),
+        "since_tree_size": since_tree_size,
+    }
+    if subject_id is None:
+        summary["leaves"] = [0, checkpoint.tree_size - 1] if checkpoint.tree_size else []
+        summary["events"] = checkpoint.tree_size
+    return summary

@@ -89,7 +89,7 @@ def verify_export(
             "the export's signature does not verify: the file was changed after it was made"
         )
     checkpoint = _one(by_type, "checkpoint")
-    if not _checkpoint_signed(checkpoint, keys):
+    if not checkpoint_signed(checkpoint, keys):
         report.findings.append(
             f"the export's checkpoint (tree size {checkpoint.get('tree_size')}) "
             "is not validly signed"
@@ -163,7 +163,7 @@ def _signed(keys: dict[str, bytes], trailer: dict[str, Any], actual: bytes) -> b
     return signature_valid(key, signature, actual)
 
 
-def _checkpoint_signed(checkpoint: dict[str, Any], keys: dict[str, bytes]) -> bool:
+def checkpoint_signed(checkpoint: dict[str, Any], keys: dict[str, bytes]) -> bool:
     key = keys.get(checkpoint.get("key_id", ""))
     if key is None or not _hex(checkpoint.get("root")):
         return False
@@ -295,7 +295,7 @@ def _check_store(events, size, root, saved, keys, report: Verification, events_n
         report.findings.append("the events do not produce the export checkpoint's root")
     if saved is None:
         return
-    if not _checkpoint_signed(saved, keys):
+    if not checkpoint_signed(saved, keys):
         report.findings.append("the saved checkpoint is not validly signed by a known key")
         return
     old_size = int(saved["tree_size"])
@@ -330,7 +330,7 @@ def _check_subject(events, size, root, saved, keys, by_type, report: Verificatio
             )
     if saved is None:
         return
-    if not _checkpoint_signed(saved, keys):
+    if not checkpoint_signed(saved, keys):
         report.findings.append("the saved checkpoint is not validly signed by a known key")
         return
     consistency = by_type.get("consistency", [])

@@ -32,18 +32,8 @@ def keys(document: dict) -> dict[str, bytes]:
 
 
 def signed(checkpoint: dict, public_keys: dict[str, bytes]) -> bool:
-    from datetime import datetime
-
-    message = Checkpoint(
-        checkpoint["origin"],
-        checkpoint["tree_size"],
-        bytes.fromhex(checkpoint["root"]),
-        datetime.fromisoformat(checkpoint["issued_at"]),
-        checkpoint["key_id"],
-        b"",
-    ).message()
-    signature = base64.b64decode(checkpoint["signature"])
-    return signature_valid(public_keys[checkpoint["key_id"]], signature, message)
+    saved = Checkpoint.from_json(checkpoint)
+    return signature_valid(public_keys[saved.key_id], saved.signature, saved.message())
 
 
 async def test_checkpoints_are_made_on_demand_and_published_to_anyone(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from contextlib import contextmanager
 from uuid import UUID
 
 import orjson
@@ -25,6 +24,7 @@ from service.integrity.log import SealedLog
 from service.integrity.tables import event_seals
 from service.integrity.verifier import verify_export
 from tests.builders import enterprise, penalty, rating
+from tests.tampering import as_superuser
 
 pytestmark = pytest.mark.integration
 
@@ -66,25 +66,6 @@ def keys_of(services) -> dict[str, bytes]:
         key["key_id"]: base64.b64decode(key["public_key"])
         for key in services.checkpoints.public_keys()
     }
-
-
-@contextmanager
-def as_superuser(services):
-    """A connection that bypasses the append-only triggers, as a database superuser can:
-    PostgreSQL's replica role skips them; on SQLite the owner of the file drops them."""
-    with services.write_engine.begin() as conn:
-        if services.database.is_sqlite:
-            triggers = conn.execute(
-                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
-            ).all()
-            for name, _ in triggers:
-                conn.execute(text(f"DROP TRIGGER {name}"))
-            yield conn
-            for _, sql in triggers:
-                conn.execute(text(sql))
-        else:
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-            yield conn
 
 
 def events_table(services) -> tuple[str, str]:
