@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import make_url
 
+from service.access.access_log import AccessEntry
 from service.bootstrap import build_services
 from service.commands import RegisterSubject, record_command_adapter
 from service.database_roles import service_role_grants
@@ -45,7 +46,14 @@ def test_the_service_works_as_its_role_and_cannot_remove_history(settings, servi
             recorded_by="t",
         )
         assert services.runner.catch_up() == 2
-        assert services.checkpoints.make().tree_size == 2
+        services.access_log.append(
+            [AccessEntry("t", "agency", "", subject.subject_id, "status", "p", {})]
+        )
+        services.administration.rotate_signing_key("cli:t")
+        made = services.checkpoints.make()
+        assert made.tree_size == 2
+        assert (made.logs["access_log"]["seq"], made.logs["admin_log"]["seq"]) == (1, 1)
+        assert all(check.ok for check in services.checkpoints.verify_chains().values())
     finally:
         services.close_sync()
     with psycopg.connect(make_url(service_role).render_as_string(hide_password=False)) as conn:
@@ -55,6 +63,13 @@ def test_the_service_works_as_its_role_and_cannot_remove_history(settings, servi
             ("DELETE FROM event_seals", "permission denied"),
             ("UPDATE credit_events SET topic = 'x'", "append-only"),
             ("UPDATE event_seals SET version = 9", "permission denied"),
+            ("DELETE FROM access_log", "permission denied"),
+            ("TRUNCATE access_log", "permission denied"),
+            ("UPDATE access_log SET purpose = 'x'", "permission denied"),
+            ("DELETE FROM admin_log", "permission denied"),
+            ("TRUNCATE admin_log", "permission denied"),
+            ("UPDATE admin_log SET actor = 'x'", "permission denied"),
+            ("DELETE FROM admin_approvals", "permission denied"),
         ):
             with pytest.raises(psycopg.Error, match=refused):
                 conn.execute(statement)
