@@ -55,14 +55,21 @@ async def list_checkpoints(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    """Signed checkpoints, newest first."""
+    """Signed checkpoints, newest first. Several can sign one tree size (the chained logs
+    grow without it); a page never splits them, unless more than `limit` share one size, of
+    which the newest `limit` are listed."""
     found: list[Checkpoint] = await run_in_threadpool(
         services.checkpoints.recent, limit, before_size
     )
-    return {
-        "checkpoints": [c.as_json() for c in found],
-        "next_before_size": found[-1].tree_size if len(found) == limit else None,
-    }
+    next_before_size = None
+    if len(found) == limit:
+        last = found[-1].tree_size
+        whole = [c for c in found if c.tree_size != last]
+        if whole:  # the last size may go on on the next page: it starts there, whole
+            found, next_before_size = whole, last + 1
+        else:
+            next_before_size = last
+    return {"checkpoints": [c.as_json() for c in found], "next_before_size": next_before_size}
 
 
 @router.get("/checkpoints/{tree_size}", response_model=CheckpointBody, responses=problems(404, 422))

@@ -417,3 +417,27 @@ def test_checkpoints_signed_before_the_anchors_keep_verifying_as_format_1(
             c.execute(text("DELETE FROM checkpoints"))
     finally:
         services.close_sync()
+
+
+async def test_checkpoints_sharing_a_tree_size_are_listed_without_splitting_them(
+    client, anonymous, role_headers
+):
+    auditor = role_headers["auditor"]
+    sid = await events_and_reads(client, role_headers, reads=0)
+    made = []
+    for _ in range(3):  # the tree stays at 2 events; each read moves the access log on
+        made.append((await anonymous.post("/v1/audit/checkpoints", headers=auditor)).json())
+        await client.get(f"/v1/subjects/{sid}/status", headers=role_headers["agency"])
+    await client.post(f"/v1/subjects/{sid}/events", json=penalty("LOG-2"))
+    made.append((await anonymous.post("/v1/audit/checkpoints", headers=auditor)).json())
+    assert [c["tree_size"] for c in made] == [2, 2, 2, 3]
+    assert [c["logs"]["access_log"]["seq"] for c in made] == [0, 1, 2, 3]
+
+    first = (await anonymous.get("/v1/audit/checkpoints", params={"limit": 3})).json()
+    assert first["checkpoints"] == [made[3]] and first["next_before_size"] == 3
+    second = (
+        await anonymous.get("/v1/audit/checkpoints", params={"limit": 3, "before_size": 3})
+    ).json()
+    assert second["checkpoints"] == [made[2], made[1], made[0]]
+    latest_at_2 = (await anonymous.get("/v1/audit/checkpoints/2")).json()
+    assert latest_at_2 == made[2]
