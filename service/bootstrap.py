@@ -121,11 +121,11 @@ def build_services(
         poll_seconds=settings.projection_poll_seconds,
         wait_for_notify=waiter,
     )
-    wrapper = KeyWrapper(settings.key_encryption_key)
+    wrapper = KeyWrapper(settings.key_encryption_key.get_secret_value())
     vault = PersonalDataVault(write_engine, wrapper)
     files = CreditFiles(
         ledger,
-        SubjectIds(settings.subject_id_key),
+        SubjectIds(settings.subject_id_key.get_secret_value()),
         clock,
         zone=ZoneInfo(settings.timezone),
         on_appended=runner.wake,

@@ -15,18 +15,28 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from projections.runner import BULK_PAGE_SIZE
-from service.bootstrap import build_services
+from service.bootstrap import Services, build_services
 from service.database import Database
 from service.integrity.cli import audit_app
 from service.migrations import upgrade
+from service.operator_errors import operator_error
 from service.settings import get_settings
 
 app = typer.Typer(
     help="Transport credit records (信用交通): service commands.",
     no_args_is_help=True,
     add_completion=False,
+    # A program fault keeps its traceback, but never with local variables (settings, secrets).
+    pretty_exceptions_show_locals=False,
 )
 console = Console(stderr=True)
+
+
+def _services(*, migrate: bool | None = None) -> Services:
+    """The services for a command, once the database answers (at once if it cannot)."""
+    settings = get_settings()
+    Database.from_url(settings.database_url).check_reachable()
+    return build_services(settings, migrate=migrate)
 
 
 def _configure_logging() -> None:
@@ -38,11 +48,10 @@ def _configure_logging() -> None:
 @app.command()
 def migrate() -> None:
     """Prepare the database: event store tables, then `alembic upgrade head`."""
-    settings = get_settings()
-    upgrade(Database.from_url(settings.database_url))
-    console.print(
-        f"[green]database ready[/green]: {Database.from_url(settings.database_url).url!r}"
-    )
+    database = Database.from_url(get_settings().database_url)
+    database.check_reachable()
+    upgrade(database)
+    console.print(f"[green]database ready[/green]: {database.url!r}")
 
 
 @app.command("grant-service-role")
@@ -62,6 +71,7 @@ def grant_service_role(
     if not apply or database.is_sqlite:
         print(";\n".join(statements) + ";")
         return
+    database.check_reachable()
     engine = create_engine(database.sync_url())
     with engine.begin() as conn:
         for statement in statements:
@@ -87,6 +97,7 @@ def serve(
             "[red]refused[/red]: demo mode (demo data, demo clients) is not for production"
         )
         raise typer.Exit(2)
+    Database.from_url(settings.database_url).check_reachable()
     url = f"http://{host}:{port}"
     example = _seed_demo_if_empty() if demo else None
     agency_secret = _print_demo_clients() if demo else None
@@ -108,7 +119,12 @@ def serve(
             flush=True,
         )
     uvicorn.run(
-        "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
     )
 
 
@@ -116,7 +132,7 @@ def _seed_demo_if_empty() -> str | None:
     """Seed demo data into an empty store; returns an example enterprise code to query."""
     from service.demo import seed_demo
 
-    services = build_services(get_settings())
+    services = _services()
     try:
         if services.ledger.recorder.max_notification_id():
             console.print("demo data: the store already has events; not seeding")
@@ -152,7 +168,7 @@ def _print_demo_clients() -> str:
 
     from service.demo import demo_recording_grants
 
-    services = build_services(get_settings(), migrate=False)
+    services = _services(migrate=False)
     authority_codes, sectors = demo_recording_grants()
     table = Table(title="DEMO MODE: demo clients (secrets renewed at every demo start)")
     for column in ("client_id", "role", "secret"):
@@ -203,7 +219,7 @@ def create_client(
     """Create a client; its secret is printed once and stored only as a hash."""
     from service.access.clients import ClientError
 
-    services = build_services(get_settings())
+    services = _services()
     try:
         client, secret = services.clients.create(
             client_id, role, agency_name, agency_code, authority_code or [], sector or []
@@ -220,7 +236,7 @@ def create_client(
 @clients_app.command("list")
 def list_clients() -> None:
     """Every client with its role, agency, grants and whether it is disabled."""
-    services = build_services(get_settings())
+    services = _services()
     try:
         for client in services.clients.all():
             state = "disabled" if client.disabled else "enabled"
@@ -237,7 +253,7 @@ def disable_client(client_id: str) -> None:
     """Disable a client: its tokens stop working within CREDIT_CLIENT_CACHE_SECONDS."""
     from service.access.clients import ClientError
 
-    services = build_services(get_settings())
+    services = _services()
     try:
         services.clients.disable(client_id)
     except ClientError as error:
@@ -253,7 +269,7 @@ def reset_secret(client_id: str) -> None:
     """Give a client a new secret (printed once); the old one stops working at once."""
     from service.access.clients import ClientError
 
-    services = build_services(get_settings())
+    services = _services()
     try:
         secret = services.clients.reset_secret(client_id)
     except ClientError as error:
@@ -267,7 +283,7 @@ def reset_secret(client_id: str) -> None:
 @keys_app.command("rotate")
 def rotate_keys() -> None:
     """Sign new tokens with a new key; the old key stays published until its tokens expire."""
-    services = build_services(get_settings())
+    services = _services()
     try:
         kid = services.keys.rotate()
     finally:
@@ -279,7 +295,7 @@ def rotate_keys() -> None:
 def worker() -> None:
     """Run the projection runner alone (set CREDIT_RUN_PROJECTIONS_IN_API=false on the API)."""
     _configure_logging()
-    services = build_services(get_settings())
+    services = _services()
     signal.signal(signal.SIGTERM, lambda *_: services.runner.stop())
     console.print(f"projection worker following the log from position {services.runner.position()}")
     services.checkpoint_schedule.start()
@@ -296,7 +312,7 @@ def worker() -> None:
 @app.command()
 def rebuild() -> None:
     """Rebuild every read model from the start of the event log."""
-    services = build_services(get_settings())
+    services = _services()
     head = services.ledger.recorder.max_notification_id() or 0
     started = time.perf_counter()
     try:
@@ -320,7 +336,7 @@ def verify_replay() -> None:
     naming each difference by subject and field. Exit 1 if any."""
     from service.replay_check import verify_read_models
 
-    services = build_services(get_settings())
+    services = _services()
     started = time.perf_counter()
     try:
         with _progress() as progress:
@@ -355,12 +371,8 @@ def verify_replay() -> None:
 def import_command(
     path: Annotated[
         Path,
-        typer.Argument(
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="CSV (UTF-8/GBK) or XLSX with CF_* or XK_* columns",
-        ),
+        # Opened by the command, so that a missing file is one line like other operator errors.
+        typer.Argument(help="CSV (UTF-8/GBK) or XLSX with CF_* or XK_* columns"),
     ],
     recorded_by: Annotated[
         str, typer.Option(help="client id the records are attributed to")
@@ -379,10 +391,10 @@ def import_command(
     from service.importing import ImportFileError, import_stream
     from service.spreadsheet import CSV_ENCODING
 
-    services = build_services(get_settings())
+    services = _services()
     started = time.perf_counter()
     try:
-        with _progress() as progress, path.open("rb") as stream:
+        with path.open("rb") as stream, _progress() as progress:
             task = progress.add_task(f"importing {path.name}", total=None)
             report = import_stream(
                 stream,
@@ -427,7 +439,18 @@ def _progress() -> Progress:
 
 
 def main() -> None:
-    app(sys.argv[1:])
+    """Every command: an operator's error (bad setting, database unreachable, file missing) is
+    one line on stderr and a non-zero exit code (service/operator_errors.py), not a traceback
+    that might quote a setting's value."""
+    try:
+        app(sys.argv[1:])
+    except Exception as error:
+        known = operator_error(error)
+        if known is None:
+            raise
+        message, code = known
+        sys.stderr.write(f"credit: {message}\n")
+        sys.exit(code)
 
 
 if __name__ == "__main__":
