@@ -125,6 +125,9 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        # uvicorn would believe X-Forwarded-For from any loopback peer; the app reads it itself,
+        # from CREDIT_TRUSTED_PROXIES only (api/app.py).
+        proxy_headers=False,
     )
 
 

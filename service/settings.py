@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SettingsSourceError
 
@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     # then one every 6 seconds), so that guessing query codes costs time.
     applicant_rate_per_second: float = Field(default=1 / 6, gt=0)
     applicant_burst: int = Field(default=20, ge=1)
+    # The token endpoint checks a secret with scrypt, which costs CPU and memory whether or not
+    # the client exists: requests are limited per address (a burst of 20, then one every 2 s)
+    # and per client id (a burst of 10, then one every 6 s), both before any secret is hashed.
+    token_address_rate_per_second: float = Field(default=0.5, gt=0)
+    token_address_burst: int = Field(default=20, ge=1)
+    token_client_rate_per_second: float = Field(default=1 / 6, gt=0)
+    token_client_burst: int = Field(default=10, ge=1)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, as a JSON list:
+    # ["10.0.0.5", "10.1.0.0/16"]). Default none: the caller's address is the TCP peer's, and a
+    # caller cannot choose the address its per-address limits count against.
+    trusted_proxies: list[IPvAnyNetwork] = []
     cors_origins: list[str] = []
 
     @model_validator(mode="after")
