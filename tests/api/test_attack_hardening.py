@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -61,8 +61,10 @@ class Served:
 
 @asynccontextmanager
 async def serving(settings, services, **changes) -> AsyncIterator[Served]:
-    """The app with these settings changed, its lifespan running."""
-    app = create_app(settings.model_copy(update=changes), services=services)
+    """The app with these settings changed (and validated, as from the environment), its
+    lifespan running."""
+    changed = type(settings).model_validate({**settings.model_dump(), **changes})
+    app = create_app(changed, services=services)
     async with app.router.lifespan_context(app):
         served = Served(app)
         try:
@@ -88,10 +90,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def served(settings) -> Iterator[str]:
+@contextmanager
+def credit_serve(settings, **settings_env: str) -> Iterator[str]:
     """`credit serve` as an operator starts it, on a free port, with a burst of 3 applicant
-    requests per address."""
+    requests per address and these CREDIT_* settings; yields its URL."""
     port = _free_port()
     env = {
         **os.environ,
@@ -104,6 +106,7 @@ def served(settings) -> Iterator[str]:
     }
     env.pop("CREDIT_TRUSTED_PROXIES", None)
     env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn's own default (loopback) is what is tested
+    env.update(settings_env)
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
         cwd=ROOT,
@@ -129,6 +132,12 @@ def served(settings) -> Iterator[str]:
         process.wait(20)
 
 
+@pytest.fixture
+def served(settings) -> Iterator[str]:
+    with credit_serve(settings) as url:
+        yield url
+
+
 def test_credit_serve_ignores_forwarded_for_from_a_loopback_peer(served, services):
     """The attack: a caller on the same host sends a new X-Forwarded-For with every guess of a
     query code, and uvicorn (trusting loopback by default) counted each against a new address."""
@@ -149,6 +158,24 @@ def test_credit_serve_ignores_forwarded_for_from_a_loopback_peer(served, service
     assert int(answers[3].headers["Retry-After"]) >= 1
     assert page.status_code == 429  # the progress page counts against the same address
     assert "查询过于频繁" in page.text
+    assert stored(services) == before
+
+
+def test_credit_serve_behind_a_trusted_proxy_limits_the_forwarded_address(settings, services):
+    before = stored(services)
+    with (
+        credit_serve(settings, CREDIT_TRUSTED_PROXIES='["127.0.0.1", "::1"]') as url,
+        httpx.Client(base_url=url, timeout=10) as proxy,
+    ):
+
+        def progress(forwarded: str) -> int:
+            headers = {"X-Forwarded-For": forwarded}
+            return proxy.post("/v1/cases:progress", json=UNKNOWN_CASE, headers=headers).status_code
+
+        one_client = [progress("198.51.100.7") for _ in range(4)]
+        others = [progress(f"198.51.100.{n + 10}") for n in range(3)]
+    assert one_client == [404, 404, 404, 429]
+    assert others == [404, 404, 404]
     assert stored(services) == before
 
 
@@ -479,7 +506,7 @@ def caching(settings, clock) -> Iterator[tuple]:
     """Settings and services whose client directory keeps its copy for 60 s."""
     from service.bootstrap import build_services
 
-    cached = settings.model_copy(update={"client_cache_seconds": 60})
+    cached = type(settings).model_validate({**settings.model_dump(), "client_cache_seconds": 60})
     built = build_services(cached, clock=clock, migrate=False)
     yield cached, built
     built.close_sync()
