@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import admin, cases, errors, oauth, replay_checks, web
 from api.commands import imports
@@ -67,6 +68,14 @@ def create_app(
     )
     app.state.applicant_limiter = RateLimiter(
         rate_per_second=settings.applicant_rate_per_second, burst=settings.applicant_burst
+    )
+    # Token requests, before any secret is hashed: per address, then per client id.
+    app.state.token_address_limiter = RateLimiter(
+        rate_per_second=settings.token_address_rate_per_second,
+        burst=settings.token_address_burst,
+    )
+    app.state.token_client_limiter = RateLimiter(
+        rate_per_second=settings.token_client_rate_per_second, burst=settings.token_client_burst
     )
     app.include_router(oauth.router)
     app.include_router(subject_commands.router)
@@ -134,4 +143,12 @@ def create_app(
         default_limit=settings.max_body_bytes,
         limits_by_prefix={"/v1/imports": settings.max_import_bytes},
     )
+    if settings.trusted_proxies:
+        # The one place X-Forwarded-For is read (`credit serve` turns uvicorn's own reading off,
+        # which would trust any loopback peer): only from a trusted proxy, and the client is the
+        # rightmost address that is not one of them.
+        app.add_middleware(
+            ProxyHeadersMiddleware,
+            trusted_hosts=[str(network) for network in settings.trusted_proxies],
+        )
     return app

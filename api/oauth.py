@@ -6,7 +6,6 @@ clients expect, rather than problem+json."""
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -36,7 +35,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
         return None
     try:
         client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and a non-ASCII header ("Basic ²")
         return None
     return client_id, secret
 
@@ -87,8 +86,13 @@ async def issue_token(
             "client authentication is required",
             **{"WWW-Authenticate": "Basic"},
         )
-    try:  # guessing secrets costs a request like any other
-        request.app.state.rate_limiter.check(f"token:{credentials[0]}")
+    # Checking a secret costs a full scrypt (a decoy one for an unknown client id), so the
+    # limits come first: per address, which new client ids do not escape, then per client id,
+    # which a guesser of one client's secret from many addresses does not escape.
+    address = request.client.host if request.client else "unknown"
+    try:
+        request.app.state.token_address_limiter.check(address)
+        request.app.state.token_client_limiter.check(credentials[0])
     except RateLimited as limited:
         return _oauth_error(
             429,

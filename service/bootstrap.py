@@ -34,7 +34,7 @@ from service.migrations import upgrade
 from service.policy.loader import load_policy
 from service.read_store import async_engine, snapshot_engine, sync_engine
 from service.replay_jobs import ReplayChecks
-from service.settings import Settings
+from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +124,11 @@ def build_services(
         poll_seconds=settings.projection_poll_seconds,
         wait_for_notify=waiter,
     )
-    wrapper = KeyWrapper(settings.key_encryption_key)
+    wrapper = KeyWrapper(settings.key_encryption_key.get_secret_value())
     vault = PersonalDataVault(write_engine, wrapper)
     files = CreditFiles(
         ledger,
-        SubjectIds(settings.subject_id_key),
+        SubjectIds(settings.subject_id_key.get_secret_value()),
         clock,
         zone=ZoneInfo(settings.timezone),
         on_appended=runner.wake,
@@ -178,3 +178,11 @@ def build_services(
         admin_log,
         Administration(write_engine, clients, keys, checkpoints, vault, admin_log),
     )
+
+
+def build_command_services(*, migrate: bool | None = None) -> Services:
+    """The services for one CLI command, once the database answers (at once if it cannot:
+    the event store's pool would otherwise keep retrying for its whole wait)."""
+    settings = get_settings()
+    Database.from_url(settings.database_url).check_reachable()
+    return build_services(settings, migrate=migrate)

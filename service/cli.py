@@ -16,16 +16,19 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from projections.runner import BULK_PAGE_SIZE
 from service.access.administration import cli_actor
-from service.bootstrap import build_services
+from service.bootstrap import build_command_services
 from service.database import Database
 from service.integrity.cli import audit_app
 from service.migrations import upgrade
+from service.operator_errors import operator_error
 from service.settings import get_settings
 
 app = typer.Typer(
     help="Transport credit records (信用交通): service commands.",
     no_args_is_help=True,
     add_completion=False,
+    # A program fault keeps its traceback, but never with local variables (settings, secrets).
+    pretty_exceptions_show_locals=False,
 )
 console = Console(stderr=True)
 
@@ -39,11 +42,10 @@ def _configure_logging() -> None:
 @app.command()
 def migrate() -> None:
     """Prepare the database: event store tables, then `alembic upgrade head`."""
-    settings = get_settings()
-    upgrade(Database.from_url(settings.database_url))
-    console.print(
-        f"[green]database ready[/green]: {Database.from_url(settings.database_url).url!r}"
-    )
+    database = Database.from_url(get_settings().database_url)
+    database.check_reachable()
+    upgrade(database)
+    console.print(f"[green]database ready[/green]: {database.url!r}")
 
 
 @app.command("grant-service-role")
@@ -63,6 +65,7 @@ def grant_service_role(
     if not apply or database.is_sqlite:
         print(";\n".join(statements) + ";")
         return
+    database.check_reachable()
     engine = create_engine(database.sync_url())
     with engine.begin() as conn:
         for statement in statements:
@@ -88,6 +91,7 @@ def serve(
             "[red]refused[/red]: demo mode (demo data, demo clients) is not for production"
         )
         raise typer.Exit(2)
+    Database.from_url(settings.database_url).check_reachable()
     url = f"http://{host}:{port}"
     example = _seed_demo_if_empty() if demo else None
     agency_secret = _print_demo_clients() if demo else None
@@ -109,7 +113,15 @@ def serve(
             flush=True,
         )
     uvicorn.run(
-        "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        # uvicorn would believe X-Forwarded-For from any loopback peer; the app reads it itself,
+        # from CREDIT_TRUSTED_PROXIES only (api/app.py).
+        proxy_headers=False,
     )
 
 
@@ -117,7 +129,7 @@ def _seed_demo_if_empty() -> str | None:
     """Seed demo data into an empty store; returns an example enterprise code to query."""
     from service.demo import seed_demo
 
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         if services.ledger.recorder.max_notification_id():
             console.print("demo data: the store already has events; not seeding")
@@ -178,7 +190,7 @@ def _print_demo_clients() -> str:
     from service.access.administration import Done
     from service.demo import demo_recording_grants
 
-    services = build_services(get_settings(), migrate=False)
+    services = build_command_services(migrate=False)
     authority_codes, sectors = demo_recording_grants()
     table = Table(title="DEMO MODE: demo clients (secrets renewed at every demo start)")
     for column in ("client_id", "role", "secret"):
@@ -242,7 +254,7 @@ def create_client(
     admin client waits for a different administrator's approval (`credit admin approve`)."""
     from service.access.clients import ClientError
 
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         outcome = services.administration.create_client(
             cli_actor(),
@@ -264,7 +276,7 @@ def create_client(
 @clients_app.command("list")
 def list_clients() -> None:
     """Every client with its role, agency, grants and whether it is disabled."""
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         for client in services.clients.all():
             state = "disabled" if client.disabled else "enabled"
@@ -281,7 +293,7 @@ def disable_client(client_id: str) -> None:
     """Disable a client: its tokens stop working within CREDIT_CLIENT_CACHE_SECONDS."""
     from service.access.clients import ClientError
 
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         services.administration.disable_client(cli_actor(), client_id)
     except ClientError as error:
@@ -298,7 +310,7 @@ def reset_secret(client_id: str) -> None:
     auditor or admin client this waits for a different administrator's approval."""
     from service.access.clients import ClientError
 
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         outcome = services.administration.reset_secret(cli_actor(), client_id)
     except ClientError as error:
@@ -312,7 +324,7 @@ def reset_secret(client_id: str) -> None:
 @keys_app.command("rotate")
 def rotate_keys() -> None:
     """Sign new tokens with a new key; the old key stays published until its tokens expire."""
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         kid = services.administration.rotate_signing_key(cli_actor())
     finally:
@@ -323,7 +335,7 @@ def rotate_keys() -> None:
 @admin_app.command("approvals")
 def list_approvals() -> None:
     """Acts waiting for a second administrator: id, act, target, who asked."""
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         for row in services.administration.approvals():
             print(f"{row['approval_id']}\t{row['action']}\t{row['target']}\t{row['requested_by']}")
@@ -346,7 +358,7 @@ def approve(approval_id: Annotated[str, typer.Argument(help="from the request's 
     except ValueError:
         console.print(f"[red]refused[/red]: {approval_id!r} is not an approval id")
         raise typer.Exit(2) from None
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         outcome = services.administration.approve(cli_actor(), wanted)
     except (DomainError, ClientError, NoPersonalData) as error:
@@ -372,7 +384,7 @@ def erase_personal_data(
     except ValueError:
         console.print(f"[red]refused[/red]: {subject_id!r} is not a subject id")
         raise typer.Exit(2) from None
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         outcome = services.administration.erase_personal_data(cli_actor(), subject)
     except NoPersonalData:
@@ -387,7 +399,7 @@ def erase_personal_data(
 def worker() -> None:
     """Run the projection runner alone (set CREDIT_RUN_PROJECTIONS_IN_API=false on the API)."""
     _configure_logging()
-    services = build_services(get_settings())
+    services = build_command_services()
     signal.signal(signal.SIGTERM, lambda *_: services.runner.stop())
     console.print(f"projection worker following the log from position {services.runner.position()}")
     services.checkpoint_schedule.start()
@@ -404,7 +416,7 @@ def worker() -> None:
 @app.command()
 def rebuild() -> None:
     """Rebuild every read model from the start of the event log."""
-    services = build_services(get_settings())
+    services = build_command_services()
     head = services.ledger.recorder.max_notification_id() or 0
     started = time.perf_counter()
     try:
@@ -428,7 +440,7 @@ def verify_replay() -> None:
     naming each difference by subject and field. Exit 1 if any."""
     from service.replay_check import verify_read_models
 
-    services = build_services(get_settings())
+    services = build_command_services()
     started = time.perf_counter()
     try:
         with _progress() as progress:
@@ -463,12 +475,8 @@ def verify_replay() -> None:
 def import_command(
     path: Annotated[
         Path,
-        typer.Argument(
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="CSV (UTF-8/GBK) or XLSX with CF_* or XK_* columns",
-        ),
+        # Opened by the command, so that a missing file is one line like other operator errors.
+        typer.Argument(help="CSV (UTF-8/GBK) or XLSX with CF_* or XK_* columns"),
     ],
     recorded_by: Annotated[
         str, typer.Option(help="client id the records are attributed to")
@@ -487,10 +495,10 @@ def import_command(
     from service.importing import ImportFileError, import_stream
     from service.spreadsheet import CSV_ENCODING
 
-    services = build_services(get_settings())
+    services = build_command_services()
     started = time.perf_counter()
     try:
-        with _progress() as progress, path.open("rb") as stream:
+        with path.open("rb") as stream, _progress() as progress:
             task = progress.add_task(f"importing {path.name}", total=None)
             report = import_stream(
                 stream,
@@ -535,7 +543,18 @@ def _progress() -> Progress:
 
 
 def main() -> None:
-    app(sys.argv[1:])
+    """Every command: an operator's error (bad setting, database unreachable, file missing) is
+    one line on stderr and a non-zero exit code (service/operator_errors.py), not a traceback
+    that might quote a setting's value."""
+    try:
+        app(sys.argv[1:])
+    except Exception as error:
+        known = operator_error(error)
+        if known is None:
+            raise
+        message, code = known
+        sys.stderr.write(f"credit: {message}\n")
+        sys.exit(code)
 
 
 if __name__ == "__main__":

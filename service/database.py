@@ -20,6 +20,12 @@ SEALING_RECORDERS = {
 }
 # The longest a request waits for a connection from the event store's pool.
 STORE_POOL_WAIT_SECONDS = 5
+# The longest an operator's command waits to learn that the database cannot be reached.
+REACHABLE_TIMEOUT_SECONDS = 5
+
+
+class DatabaseUrlError(ValueError):
+    """CREDIT_DATABASE_URL is not a URL the service can use (the message does not repeat it)."""
 
 
 @dataclass(frozen=True)
@@ -29,13 +35,29 @@ class Database:
 
     @classmethod
     def from_url(cls, raw: str) -> Database:
-        url = make_url(raw)
+        try:
+            url = make_url(raw)
+        except (exc.ArgumentError, ValueError):  # a message may repeat the URL and password
+            raise DatabaseUrlError(
+                "not a database URL: use sqlite:///path or postgresql://user@host/name"
+            ) from None
         backend = url.get_backend_name()
         if backend not in ("sqlite", "postgresql"):
-            raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+            raise DatabaseUrlError(
+                f"unsupported database {backend!r}: use sqlite:/// or postgresql://"
+            )
         if backend == "sqlite" and (not url.database or url.database == ":memory:"):
-            raise ValueError("SQLite needs a file path (sqlite:///path/to/credit.sqlite3)")
+            raise DatabaseUrlError("SQLite needs a file path (sqlite:///path/to/credit.sqlite3)")
         return cls(backend, url)
+
+    def check_reachable(self, timeout_seconds: int = REACHABLE_TIMEOUT_SECONDS) -> None:
+        """Connect once and close. A PostgreSQL that is down, unknown or refusing answers here
+        at once (or after `timeout_seconds`), where the event store's pool would keep retrying
+        for its whole wait. SQLite needs no server: its file opens on first use."""
+        if self.is_sqlite:
+            return
+        conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        psycopg.connect(conninfo, connect_timeout=timeout_seconds).close()
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SettingsSourceError
 
 DEVELOPMENT_SUBJECT_ID_KEY = "development-only-subject-id-key"
 DEVELOPMENT_KEY_ENCRYPTION_KEY = "development-only-key-encryption-key"
@@ -23,7 +25,7 @@ class Settings(BaseSettings):
     read_database_url: str | None = None
     # Keyed hash that turns a subject's code into its stream id, so that no personal ID
     # number ever appears in a stream id, URL or log line. Changing it orphans existing ids.
-    subject_id_key: str = DEVELOPMENT_SUBJECT_ID_KEY
+    subject_id_key: SecretStr = SecretStr(DEVELOPMENT_SUBJECT_ID_KEY)
     run_projections_in_api: bool = True
     # Off where the service runs as a role that may not change the schema (docs/security.md):
     # then `credit migrate` runs separately, as the tables' owner.
@@ -47,7 +49,7 @@ class Settings(BaseSettings):
     token_audience: str = "credit-api"
     token_ttl_seconds: int = Field(default=600, ge=30, le=3600)
     # Wraps the signing keys (and later the per-subject data keys) stored in the database.
-    key_encryption_key: str = DEVELOPMENT_KEY_ENCRYPTION_KEY
+    key_encryption_key: SecretStr = SecretStr(DEVELOPMENT_KEY_ENCRYPTION_KEY)
     # scrypt cost for client secrets; lower it only for tests.
     client_secret_scrypt_n: int = Field(default=2**14, ge=2)
     client_cache_seconds: float = Field(default=2.0, ge=0)
@@ -58,21 +60,57 @@ class Settings(BaseSettings):
     # then one every 6 seconds), so that guessing query codes costs time.
     applicant_rate_per_second: float = Field(default=1 / 6, gt=0)
     applicant_burst: int = Field(default=20, ge=1)
+    # The token endpoint checks a secret with scrypt, which costs CPU and memory whether or not
+    # the client exists: requests are limited per address (a burst of 20, then one every 2 s)
+    # and per client id (a burst of 10, then one every 6 s), both before any secret is hashed.
+    token_address_rate_per_second: float = Field(default=0.5, gt=0)
+    token_address_burst: int = Field(default=20, ge=1)
+    token_client_rate_per_second: float = Field(default=1 / 6, gt=0)
+    token_client_burst: int = Field(default=10, ge=1)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, as a JSON list:
+    # ["10.0.0.5", "10.1.0.0/16"]). Default none: the caller's address is the TCP peer's, and a
+    # caller cannot choose the address its per-address limits count against.
+    trusted_proxies: list[IPvAnyNetwork] = []
     cors_origins: list[str] = []
 
     @model_validator(mode="after")
     def no_default_secrets_in_production(self) -> Settings:
         if self.environment != "production":
             return self
-        if self.subject_id_key == DEVELOPMENT_SUBJECT_ID_KEY:
+        if self.subject_id_key.get_secret_value() == DEVELOPMENT_SUBJECT_ID_KEY:
             raise ValueError("CREDIT_SUBJECT_ID_KEY must be set in production")
-        if self.key_encryption_key == DEVELOPMENT_KEY_ENCRYPTION_KEY:
+        if self.key_encryption_key.get_secret_value() == DEVELOPMENT_KEY_ENCRYPTION_KEY:
             raise ValueError("CREDIT_KEY_ENCRYPTION_KEY must be set in production")
         if self.client_secret_scrypt_n < 2**14:
             raise ValueError("CREDIT_CLIENT_SECRET_SCRYPT_N must be at least 16384 in production")
         return self
 
 
+class SettingsError(ValueError):
+    """A CREDIT_* setting is missing or invalid. The message names each setting and the reason,
+    never the value given: values include keys (pydantic's own message quotes them)."""
+
+
+def describe(error: ValidationError) -> str:
+    """One line: `CREDIT_NAME: reason` per problem, without the input."""
+    problems = []
+    for problem in error.errors(include_input=False, include_url=False, include_context=False):
+        field = [str(part) for part in problem["loc"]]
+        reason = problem["msg"].removeprefix("Value error, ")
+        if field:  # else a check across settings, whose reason names them
+            name = f"CREDIT_{field[0].upper()}" + "".join(f"[{part}]" for part in field[1:])
+            reason = f"{name}: {reason}"
+        problems.append(reason)
+    return "; ".join(problems)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe(error)) from None
+    except SettingsSourceError as error:  # a list setting that is not JSON
+        field = re.search(r'field "(\w+)"', str(error))
+        name = f"CREDIT_{field.group(1).upper()}" if field else "a CREDIT_* setting"
+        raise SettingsError(f'{name}: not a JSON list (e.g. ["a", "b"])') from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from uuid import UUID
 
@@ -11,6 +12,7 @@ from api.auth import Purpose, Recorder, access_entry
 from api.deps import ServicesDep
 from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.schemas import Acknowledged, RecordAcknowledged
+from domain.errors import VersionMismatch
 from service.commands import AnyRecordCommand, RegisterSubject
 
 router = APIRouter(
@@ -108,12 +110,38 @@ def append_event(
     )
 
 
+# RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E /
+# obs-text (header values arrive decoded as Latin-1, so obs-text is U+0080-U+00FF here).
+ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
+# The ETags this service gives: the stream version in ASCII digits ("²" is a digit to
+# str.isdigit() and not to int()); 18 of them stay below 2**63.
+VERSION_TAG = re.compile(r"[0-9]{1,18}")
+
+
 def _expected_version(if_match: str | None) -> int | None:
+    """The version If-Match pins, None for `*` (any: the subject must exist). A value that is
+    not one entity-tag is malformed (400); a well-formed tag no version of a stream carries
+    (weak, not a number, or too long a one) makes the precondition false (412), as RFC 9110
+    §13.1.1 says, and nothing is written."""
     if if_match is None:
         return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    value = if_match.strip()
+    if value == "*":
+        return None
+    tag = ENTITY_TAG.fullmatch(value)
+    if tag is None:
         raise Problem(
-            400, "invalid-if-match", 'If-Match must be the stream version, e.g. If-Match: "3"'
+            400,
+            "invalid-if-match",
+            'If-Match must be one entity-tag, the stream version: e.g. If-Match: "3"',
         )
-    return int(value)
+    weak, opaque = tag.groups()
+    if weak or not VERSION_TAG.fullmatch(opaque):
+        # If-Match compares strongly: a weak tag never matches, nor a tag that is no version.
+        raise Problem(
+            412,
+            VersionMismatch.code,
+            f"If-Match {value[:50]!r} names no version of a stream: send the stream version, "
+            'e.g. If-Match: "3"',
+        )
+    return int(opaque)

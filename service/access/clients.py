@@ -4,8 +4,10 @@ codes and sectors they may record for; the secret is shown once and stored as a 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +28,11 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     "admin": ("credit:admin",),
 }
 CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}\Z")  # \Z: no trailing newline
+# How long an id found in no row is answered "unknown" without asking the database again, and
+# how many such ids are remembered (oldest forgotten first).
+UNKNOWN_CLIENT_SECONDS = 5.0
+MAX_UNKNOWN_CLIENTS = 10_000
+log = logging.getLogger(__name__)
 
 
 class ClientError(ValueError):
@@ -179,7 +186,8 @@ class ClientRegistry:
             return [_client(row) for row in rows]
 
     def authenticate(self, client_id: str, secret: str) -> Client | None:
-        """The enabled client with this id and secret, else None (whichever part is wrong)."""
+        """The enabled client with this id and secret, else None (whichever part is wrong: the
+        caller is told no more). The log says which part it was."""
         row = None
         if CLIENT_ID.match(client_id):
             with self.engine.connect() as conn:
@@ -188,21 +196,45 @@ class ClientRegistry:
                 ).first()
         if row is None:
             verify_secret(secret, self._decoy)  # answer as slowly as for a real client
+            log.warning("token refused: unknown client %s", _shown(client_id))
             return None
-        if not verify_secret(secret, row.secret_hash) or row.disabled_at is not None:
+        if not verify_secret(secret, row.secret_hash):
+            log.warning("token refused: wrong secret for client %s", _shown(client_id))
+            return None
+        if row.disabled_at is not None:
+            log.warning("token refused: client %s is disabled", _shown(client_id))
             return None
         return _client(row)
 
 
+def _shown(client_id: str) -> str:
+    """A caller-chosen id as a log line may carry it: quoted, escaped and cut short."""
+    return repr(client_id[:64]) + ("..." if len(client_id) > 64 else "")
+
+
 class ClientDirectory:
     """The request path's view of clients: the whole table, re-read at most every few seconds,
-    so that disabling a client stops its tokens within that time, not at their expiry."""
+    so that disabling a client stops its tokens within that time, not at their expiry.
 
-    def __init__(self, engine: AsyncEngine, max_age_seconds: float):
+    An id missing from the copy is looked up at once (a client created since the last read is
+    found, not refused), and an id found nowhere is remembered as unknown for a while, so that
+    tokens naming such ids cost one query each per `unknown_seconds`, not one per request."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        max_age_seconds: float,
+        *,
+        unknown_seconds: float = UNKNOWN_CLIENT_SECONDS,
+        max_unknown: int = MAX_UNKNOWN_CLIENTS,
+    ):
         self.engine = engine
         self.max_age_seconds = max_age_seconds
+        self.unknown_seconds = unknown_seconds
+        self.max_unknown = max_unknown
         self._clients: dict[str, Client] = {}
         self._loaded_at = float("-inf")
+        self._unknown: OrderedDict[str, float] = OrderedDict()  # id -> when it was not found
         self._lock = asyncio.Lock()
 
     async def get(self, client_id: str) -> Client | None:
@@ -213,4 +245,34 @@ class ClientDirectory:
                         rows = await conn.execute(select(api_clients))
                         self._clients = {row.client_id: _client(row) for row in rows}
                     self._loaded_at = time.monotonic()
-        return self._clients.get(client_id)
+                    self._unknown.clear()
+        client = self._clients.get(client_id)
+        if client is None:
+            client = await self._look_up(client_id)
+        return client
+
+    async def _look_up(self, client_id: str) -> Client | None:
+        """One row, for an id the copy does not have (created since it was read, or unknown)."""
+        if not CLIENT_ID.match(client_id):
+            return None
+        async with self._lock:
+            if client_id in self._clients:  # another request read it meanwhile
+                return self._clients[client_id]
+            missed_at = self._unknown.get(client_id)
+            if missed_at is not None and time.monotonic() - missed_at < self.unknown_seconds:
+                return None
+            async with self.engine.connect() as conn:
+                row = (
+                    await conn.execute(
+                        select(api_clients).where(api_clients.c.client_id == client_id)
+                    )
+                ).first()
+            if row is None:
+                self._unknown[client_id] = time.monotonic()
+                self._unknown.move_to_end(client_id)
+                while len(self._unknown) > self.max_unknown:
+                    self._unknown.popitem(last=False)
+                return None
+            self._unknown.pop(client_id, None)
+            self._clients[client_id] = _client(row)
+            return self._clients[client_id]

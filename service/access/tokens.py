@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 import jwt
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from service.access.clients import Client
 from service.access.keys import SigningKeys
@@ -120,8 +121,27 @@ class Tokens:
             )
         except jwt.PyJWTError as error:
             raise InvalidToken(str(error)) from None
-        if claims["sub"] != claims["client_id"]:
+        try:
+            typed = _Claims.model_validate(claims)
+        except ValidationError as error:
+            wrong = ", ".join(sorted({str(problem["loc"][0]) for problem in error.errors()}))
+            raise InvalidToken(f"claims of the wrong type: {wrong}") from None
+        if typed.sub != typed.client_id:
             raise InvalidToken("sub and client_id differ")
         return kid, VerifiedToken(
-            claims["client_id"], frozenset(claims["scope"].split()), claims["jti"], claims["exp"]
+            typed.client_id, frozenset(typed.scope.split()), typed.jti, typed.exp
         )
+
+
+class _Claims(BaseModel):
+    """What the service reads from a token, with the types RFC 9068 gives them. PyJWT checks
+    the times and the issuer and audience, but not that `scope` is a string, say: a list there
+    (in a token signed by a leaked key, or a future issuer) must be refused, not crash."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    sub: str
+    client_id: str
+    jti: str
+    scope: str
+    exp: int

@@ -23,10 +23,9 @@ console = Console(stderr=True)
 def make_checkpoint() -> None:
     """Sign a checkpoint of the log now and print it as JSON (save it: it is what a later
     export is checked against)."""
-    from service.bootstrap import build_services
-    from service.settings import get_settings
+    from service.bootstrap import build_command_services
 
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         checkpoint = services.checkpoints.make()
     finally:
@@ -37,10 +36,9 @@ def make_checkpoint() -> None:
 @audit_app.command("keys")
 def checkpoint_keys() -> None:
     """Print every key that has signed checkpoints (JSON; save it beside your checkpoints)."""
-    from service.bootstrap import build_services
-    from service.settings import get_settings
+    from service.bootstrap import build_command_services
 
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         print(json.dumps({"keys": services.checkpoints.public_keys()}, indent=2))
     finally:
@@ -51,10 +49,9 @@ def checkpoint_keys() -> None:
 def rotate_checkpoint_key() -> None:
     """Sign checkpoints with a new key from now on; the old one stays published for good."""
     from service.access.administration import cli_actor
-    from service.bootstrap import build_services
-    from service.settings import get_settings
+    from service.bootstrap import build_command_services
 
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         key_id = services.administration.rotate_checkpoint_key(cli_actor())
     finally:
@@ -80,11 +77,10 @@ def export(
     first, as the API logs it, under "cli:<os user>"."""
     from service.access.access_log import NO_SUBJECT, AccessEntry
     from service.access.administration import cli_actor
-    from service.bootstrap import build_services
+    from service.bootstrap import build_command_services
     from service.integrity.export import ExportRangeError, export_lines, export_summary
-    from service.settings import get_settings
 
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         if subject is not None:
             with services.checkpoints.reader.connect() as conn:
@@ -167,10 +163,9 @@ def verify_access_log(
     checkpoint anchored, which the log must still hold. One line per log; exit 0 if both
     hold, 1 naming the first bad seq or "CUT after seq N", 2 if the saved checkpoint is not
     validly signed."""
-    from service.bootstrap import build_services
+    from service.bootstrap import build_command_services
     from service.integrity.checkpoints import Checkpoint
     from service.integrity.verifier import checkpoint_signed
-    from service.settings import get_settings
 
     saved: tuple[Checkpoint, ...] = ()
     if checkpoint is not None:
@@ -180,7 +175,7 @@ def verify_access_log(
             console.print("[red]refused[/red]: the saved checkpoint is not signed by --keys")
             raise typer.Exit(2)
         saved = (Checkpoint.from_json(document),)
-    services = build_services(get_settings())
+    services = build_command_services()
     try:
         results = services.checkpoints.verify_chains(saved)
     finally:

@@ -61,7 +61,7 @@ def credit(settings, *args: str, user: str | None = None) -> subprocess.Complete
     env = {
         **os.environ,
         "CREDIT_DATABASE_URL": settings.database_url,
-        "CREDIT_SUBJECT_ID_KEY": settings.subject_id_key,
+        "CREDIT_SUBJECT_ID_KEY": settings.subject_id_key.get_secret_value(),
         "CREDIT_CLIENT_SECRET_SCRYPT_N": "2",
         "COLUMNS": "200",
     }
@@ -353,7 +353,7 @@ def test_checkpoints_signed_before_the_anchors_keep_verifying_as_format_1(
 ):
     settings = settings.model_copy(update={"database_url": database_at_0008})
     database = Database.from_url(database_at_0008)
-    wrapper = KeyWrapper(settings.key_encryption_key)
+    wrapper = KeyWrapper(settings.key_encryption_key.get_secret_value())
     private, raw = new_ed25519_key()
     public = private.public_key().public_bytes_raw()
     issued = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)

@@ -143,8 +143,11 @@ CASES = {
     "event-missing-facts": _append(_without(penalty(), "facts")),
     "wrong-date-format": _append(penalty(decision_date="2026/10/15")),
     "authority-code-wrong-check": _append(penalty(authority_code=_wrong_check(uscc(9)))),
-    "if-match-not-a-number": _append(
-        penalty(), status=400, problem="invalid-if-match", headers={"If-Match": '"abc"'}
+    "if-match-not-an-entity-tag": _append(
+        penalty(), status=400, problem="invalid-if-match", headers={"If-Match": "abc"}
+    ),
+    "if-match-tag-that-is-no-version": _append(
+        penalty(), status=412, problem="version-mismatch", headers={"If-Match": '"abc"'}
     ),
     "idempotency-key-201-chars": _append(penalty(), headers={"Idempotency-Key": "k" * 201}),
     "follow-up-of-another-subjects-record": _append(

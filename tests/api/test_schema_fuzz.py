@@ -55,6 +55,8 @@ def settings(settings: Settings) -> Settings:
             "read_your_writes_timeout_seconds": 1,
             "rate_limit_burst": 100_000,
             "applicant_burst": 100_000,
+            "token_address_burst": 100_000,
+            "token_client_burst": 100_000,
         }
     )
 

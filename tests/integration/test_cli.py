@@ -22,7 +22,7 @@ def credit(settings, *args: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "CREDIT_DATABASE_URL": settings.database_url,
-        "CREDIT_SUBJECT_ID_KEY": settings.subject_id_key,
+        "CREDIT_SUBJECT_ID_KEY": settings.subject_id_key.get_secret_value(),
         "COLUMNS": "200",
     }
     return subprocess.run(

@@ -332,7 +332,9 @@ def test_events_stored_before_seals_existed_are_sealed_by_the_migration(tmp_path
     env = database.eventsourcing_env()
     del env["APPLICATION_RECORDER_TOPIC"]  # the library's own recorder: no seals
     older = CreditLedger(env=env)
-    files = CreditFiles(older, SubjectIds(settings.subject_id_key), FixedClock(NOW))
+    files = CreditFiles(
+        older, SubjectIds(settings.subject_id_key.get_secret_value()), FixedClock(NOW)
+    )
     for n in range(3):
         subject = files.register(RegisterSubject(**enterprise(600 + n)), recorded_by="t")
         files.append(

@@ -27,7 +27,7 @@ def start_api(settings: Settings, port: int) -> subprocess.Popen:
     env = {
         **os.environ,
         "CREDIT_DATABASE_URL": settings.database_url,
-        "CREDIT_SUBJECT_ID_KEY": settings.subject_id_key,
+        "CREDIT_SUBJECT_ID_KEY": settings.subject_id_key.get_secret_value(),
         "CREDIT_ENVIRONMENT": "test",
         "CREDIT_CLIENT_SECRET_SCRYPT_N": "2",
     }
