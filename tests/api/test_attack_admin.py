@@ -311,9 +311,11 @@ def test_four_eyes_at_the_command_line_needs_another_os_user(services, settings)
 
 
 def test_the_demo_bootstrap_creates_its_clients_logged_as_the_demo(services, settings, monkeypatch):
+    import service.bootstrap
     import service.cli
 
-    monkeypatch.setattr(service.cli, "get_settings", lambda: settings)
+    for module in (service.cli, service.bootstrap):  # the CLI's and its services' settings
+        monkeypatch.setattr(module, "get_settings", lambda: settings)
     first = service.cli._print_demo_clients()
     second = service.cli._print_demo_clients()  # a restart renews every secret
     assert first != second
