@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from domain.cases import (
     OPEN_STATUSES,
     TRANSITIONS,
     CaseEvent,
+    CaseMaterialsSupplied,
     ObjectionFiled,
     ObjectionResolved,
     RepairApplied,
@@ -31,6 +33,7 @@ from domain.errors import (
     DuplicateRecordConflict,
     IdempotencyKeyReused,
     InvalidInput,
+    NotRecordOwner,
     RecordNotFound,
     RuleViolated,
 )
@@ -62,6 +65,19 @@ REFERENCES: dict[type[RecordEvent], tuple[str, tuple[str, ...]]] = {
 }
 # Records that close what they point at: a second closing record is refused.
 CLOSING_TYPES = (CommitmentFulfilled, CommitmentBreached, ListExited, LicenceRevoked)
+# What a record that acts on an earlier one does to it, for the refusal of a non-owner. Only
+# the authority that made the earlier record may (谁认定、谁修复). A list entry's
+# `basis_record_id` is not among them: the entry cites that record and changes nothing in it,
+# and the list decision may be another authority's (a provincial department listing a subject
+# on a city enforcement unit's penalty); closing the entry is then the listing authority's.
+ACTIONS: dict[type[RecordEvent], str] = {
+    RecordCorrected: "correct",
+    RecordRevoked: "revoke",
+    LicenceRevoked: "revoke",
+    ListExited: "close",
+    CommitmentFulfilled: "close",
+    CommitmentBreached: "close",
+}
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,14 @@ class Subject(Aggregate):
     # No explicit TOPIC here: the library would then demand one on every nested class. The
     # events carry stable topics; if this class ever moves, register its old topic.
     INITIAL_VERSION = 1
+    # The version of the state snapshots hold. v2: each record keeps its authority code.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A v1 snapshot lacks what only the stream knows (each record's authority code): it
+        is marked, and the ledger rebuilds such a subject from its events instead."""
+        state[INCOMPLETE] = True
 
     # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
     def __init__(
@@ -173,6 +197,7 @@ class Subject(Aggregate):
         recorded_at: datetime,
     ) -> RecordOutcome:
         """Record one fact, unless it is already here. Checks the named rules first."""
+        self._require_complete_state()
         fields = _complete(
             record_type, {**fields, "recorded_by": recorded_by, "request_key": request_key}
         )
@@ -222,6 +247,7 @@ class Subject(Aggregate):
             field, allowed_types = REFERENCES[record_type]
             if fields.get(field) is not None:
                 target = self._target(fields[field], allowed_types, field)
+                self._check_owner(target, fields["authority_code"], ACTIONS[record_type])
                 if record_type in CLOSING_TYPES and target["closed"]:
                     raise RuleViolated(f"record {fields[field]} is already closed")
         if record_type is ListEntered:
@@ -244,12 +270,36 @@ class Subject(Aggregate):
             raise InvalidInput("a licence's valid_until must be after its valid_from")
         if record_type in (RecordCorrected, RecordRevoked):
             target = self._target(fields["target_record_id"], None, "target_record_id")
+            self._check_owner(target, fields["authority_code"], ACTIONS[record_type])
             if target["revoked"]:
                 raise RuleViolated(f"record {fields['target_record_id']} is already revoked")
             if target["type"] in ("RecordCorrected", "RecordRevoked"):
                 raise RuleViolated("a correction or revocation cannot itself be corrected")
         if record_type is RecordCorrected:
             self._check_changes(fields["target_record_id"], fields["changes"])
+
+    @staticmethod
+    def _check_owner(target: dict[str, Any], authority_code: str, action: str) -> None:
+        """谁认定、谁修复: a record acting on another carries the other's authority code (the
+        caller's permit to record for that code is checked by the service)."""
+        if authority_code != target["authority_code"]:
+            raise NotRecordOwner(target["id"], target["type"], target["authority_code"], action)
+
+    def case_target(self, case_id: UUID) -> UUID:
+        """The record a case concerns."""
+        case = self.cases.get(str(case_id))
+        if case is None:
+            raise RecordNotFound(f"this subject has no case {case_id}")
+        return UUID(case["target"])
+
+    def deciding_authority(self, case_id: UUID, acting_for: Collection[str]) -> str:
+        """The authority that decides on a case: the one that made the record it concerns
+        (谁认定、谁修复), if the caller acts for it (`acting_for`: its authority codes)."""
+        target = self.records[str(self.case_target(case_id))]
+        owner = target["authority_code"]
+        if owner not in acting_for:
+            raise NotRecordOwner(target["id"], target["type"], owner, "decide on")
+        return owner
 
     def _target(
         self, record_id: UUID, allowed_types: tuple[str, ...] | None, field: str
@@ -296,6 +346,7 @@ class Subject(Aggregate):
         today: date,
         recorded_at: datetime,
     ) -> None:
+        self._require_complete_state()
         target = self._target(target_record_id, CONDUCT_RECORD_TYPES, "record_id")
         self._no_open_case(target_record_id)
         if target.get("repaired"):
@@ -341,6 +392,7 @@ class Subject(Aggregate):
         applicant: str,
         recorded_at: datetime,
     ) -> None:
+        self._require_complete_state()
         target = self._target(target_record_id, None, "record_id")
         if target["type"] in ("RecordCorrected", "RecordRevoked") or target["revoked"]:
             raise RuleViolated(f"record {target_record_id} cannot be objected to")
@@ -372,7 +424,9 @@ class Subject(Aggregate):
         recorded_at: datetime,
         **fields: Any,
     ) -> None:
-        """Move a case on, if its current status allows this step."""
+        """Move a case on, if its current status allows this step. `by` is the authority
+        code of the agency taking it ("applicant" for the applicant's own step)."""
+        self._require_complete_state()
         case = self.cases.get(str(case_id))
         if case is None:
             raise RecordNotFound(f"this subject has no case {case_id}")
@@ -381,6 +435,9 @@ class Subject(Aggregate):
         wrong_kind = (step in repair_only and case["kind"] != "repair") or (
             step is ObjectionResolved and case["kind"] != "objection"
         )
+        if step is not CaseMaterialsSupplied:
+            # 谁认定、谁修复: the authority that made the record decides on repair and objection.
+            self._check_owner(self.records[case["target"]], by, "decide on")
         if step not in allowed or wrong_kind:
             raise RuleViolated(
                 f"case {case['number']} is {case['status']}: {step.__name__} is not possible now"
@@ -400,6 +457,13 @@ class Subject(Aggregate):
             timestamp=recorded_at,
             **fields,
         )
+
+    def _require_complete_state(self) -> None:
+        if self.__dict__.get(INCOMPLETE):
+            raise RuntimeError(
+                f"subject {self.id} was read from a v1 snapshot: rebuild it from its events "
+                "(CreditLedger.subject) before deciding on it"
+            )
 
     def _no_open_case(self, target_record_id: UUID) -> None:
         for case in self.cases.values():
@@ -440,6 +504,7 @@ class Subject(Aggregate):
             or content_digest(_event_fields(event)),
             "closed": False,
             "revoked": False,
+            "authority_code": event.authority_code,
         }
         self.natural_keys[
             natural_key(type(event).__name__, event.authority_code, event.source_ref)
@@ -462,6 +527,10 @@ class Subject(Aggregate):
             target["revoked"] = True
             if target["type"] == "ListEntered":
                 self.open_lists = {k: v for k, v in self.open_lists.items() if v != target["id"]}
+
+
+# Marks a subject read from a v1 snapshot (see Subject.upcast_v1_v2).
+INCOMPLETE = "incomplete_snapshot_state"
 
 
 def _complete(record_type: type[RecordEvent], fields: dict[str, Any]) -> dict[str, Any]:

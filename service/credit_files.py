@@ -156,7 +156,7 @@ class CreditFiles:
 
     def _existing(self, subject_id: UUID, kind: str) -> Acknowledgement | None:
         try:
-            subject = self.ledger.repository.get(subject_id)
+            subject = self.ledger.subject(subject_id)
         except AggregateNotFoundError:
             return None
         if subject.kind != kind:
@@ -267,7 +267,7 @@ class CreditFiles:
 
     def _load(self, subject_id: UUID) -> Subject:
         try:
-            return self.ledger.repository.get(subject_id)
+            return self.ledger.subject(subject_id)
         except AggregateNotFoundError:
             raise SubjectNotFound(f"no subject {subject_id}") from None
 
