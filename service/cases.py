@@ -35,7 +35,7 @@ from projections.tables import cases, records
 from service.access.permissions import RecordingPermit
 from service.clock import local_today
 from service.commands import Input
-from service.credit_files import CreditFiles
+from service.credit_files import CreditFiles, coerced_changes
 
 CASE_NUMBER = re.compile(r"[A-Za-z0-9]{6,40}")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read over the phone
@@ -163,8 +163,19 @@ class CaseDesk:
 
         def decide(subject: Subject) -> None:
             by = subject.deciding_authority(case["case_id"], permit.authority_codes)
+            step_fields = dict(fields)
+            changes = step_fields.get("changes")
+            if step_fields.get("outcome") == "corrected" and isinstance(changes, dict):
+                # Validated as a RecordCorrected's changes are, and stored as JSON values.
+                target = subject.records[str(subject.case_target(case["case_id"]))]
+                step_fields["changes"] = coerced_changes(target["type"], changes)
             subject.take_case_step(
-                case["case_id"], step, by=by, recorded_at=self.files.clock.now(), **fields
+                case["case_id"],
+                step,
+                by=by,
+                recorded_at=self.files.clock.now(),
+                today=self._today(),
+                **step_fields,
             )
 
         return self.files.act(case["subject_id"], decide).position
