@@ -135,15 +135,23 @@ async def authenticated(request: Request) -> Caller:
     return Caller(client, verified.scopes & frozenset(client.scopes))
 
 
+def insufficient_scope(scope: str, detail: str) -> Problem:
+    """403 for a token without the scope: the caller's scopes are its token's (narrowed at
+    issue with `scope=`), intersected with its role's; the role alone grants nothing."""
+    return Problem(
+        403,
+        "insufficient-scope",
+        detail,
+        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+    )
+
+
 @functools.cache  # one dependency per scope, so a router's and a route's share FastAPI's cache
 def require(scope: str):
     async def check(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
         if scope not in caller.scopes:
-            raise Problem(
-                403,
-                "insufficient-scope",
-                f"this needs the {scope} scope, which a {caller.client.role} client does not have",
-                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+            raise insufficient_scope(
+                scope, f"this needs the {scope} scope, which this token does not carry"
             )
         return caller
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import AUDIT, Reader, Recorder
+from api.auth import AUDIT, RECORD, Reader, Recorder, insufficient_scope
 from api.deps import ReadYourWrites, ServicesDep
 from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.rate_limit import RateLimited
@@ -159,10 +159,14 @@ async def list_cases(
     deciding agency (recorders: their own authorities' cases)."""
     if AUDIT in caller.scopes:
         codes = None
-    elif caller.client.role == "recorder":
+    elif RECORD in caller.scopes:
         codes = list(caller.client.authority_codes)
     else:
-        raise Problem(403, "forbidden", "case lists are for auditors and deciding agencies")
+        raise insufficient_scope(
+            AUDIT,
+            "case lists need the credit:audit scope, or credit:record for a deciding agency's "
+            "own cases; this token carries neither",
+        )
     views = await run_in_threadpool(
         services.cases.listing, overdue_only=overdue, authority_codes=codes
     )

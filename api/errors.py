@@ -20,6 +20,7 @@ from domain.errors import (
     DuplicateRecordConflict,
     IdempotencyKeyReused,
     InvalidInput,
+    NotRecordOwner,
     RecordNotFound,
     RuleViolated,
     SelfApproval,
@@ -53,6 +54,7 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     SelfApproval: 403,
     ApprovalNotPending: 409,
     ChainedLogCut: 409,
+    NotRecordOwner: 403,
 }
 TITLES = {
     400: "Bad request",
@@ -75,7 +77,8 @@ TITLES = {
 MEANINGS = {
     400: "Malformed request: a body that is not JSON, a bad cursor or If-Match",
     401: "No valid access token (`WWW-Authenticate` says which scheme)",
-    403: "The token lacks the scope, or the client the authority, sector or role",
+    403: "The token lacks the scope, or the client the authority, sector or role; or the "
+    "record acted on belongs to another authority (`owner_authority_code` names it)",
     404: "No such subject, case, checkpoint or event",
     409: "A business rule forbids it now, or it conflicts with what is recorded",
     410: "The personal data was erased",
@@ -162,7 +165,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
         status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls)), 409)
-        return problem_response(request, status, error.code, error.detail)
+        extra = {"owner_authority_code": error.owner} if isinstance(error, NotRecordOwner) else {}
+        return problem_response(request, status, error.code, error.detail, **extra)
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, error: Problem) -> JSONResponse:

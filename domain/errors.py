@@ -45,6 +45,21 @@ class RuleViolated(DomainError):
     code = "rule-violated"
 
 
+class NotRecordOwner(DomainError):
+    """谁认定、谁修复: a record is revoked, corrected, closed or decided on only by the authority
+    that made it. Names that authority, so the caller knows whom to turn to."""
+
+    code = "not-record-owner"
+
+    def __init__(self, record_id: object, record_type: str, owner: str, action: str):
+        super().__init__(
+            f"record {record_id} ({record_type}) belongs to authority {owner}; "
+            f"only {owner} may {action} it"
+        )
+        self.record_id = record_id
+        self.owner = owner
+
+
 class DuplicateRecordConflict(DomainError):
     """The same record (type, authority, source reference) exists with different content."""
 

@@ -66,6 +66,11 @@ class RecordEvent(Aggregate.Event):
 
     TOPIC: ClassVar[str] = "credit:RecordEvent"
     FAMILY: ClassVar[str] = ""
+    # A decision on the subject's credit (conduct found, a list entry, a credit rating): the
+    # authority that makes one is a deciding agency of the subject (谁认定), which may read
+    # who looked at the subject's file. Licences, commitments, commendations, follow-ups and
+    # amendments are not decisions on credit.
+    CREDIT_DECISION: ClassVar[bool] = False
     record_id: UUID
     decision_date: date
     authority_name: str
@@ -105,6 +110,7 @@ class PenaltyDecided(RecordEvent):
     """行政处罚 decided (双公示 CF_* fields). v2 added `procedure` (简易/普通程序)."""
 
     TOPIC = "credit:PenaltyDecided"
+    CREDIT_DECISION = True
     FAMILY = "penalty"
     class_version = 2
     severity: str
@@ -129,6 +135,7 @@ class DishonestConductRecorded(RecordEvent):
     """失信行为 recorded (e.g. overload, refusal to carry, false materials)."""
 
     TOPIC = "credit:DishonestConductRecorded"
+    CREDIT_DECISION = True
     FAMILY = "conduct"
     severity: str
     conduct_type: str
@@ -157,6 +164,7 @@ class CommitmentBreached(RecordEvent):
     """A breached commitment is itself dishonest conduct, with a severity."""
 
     TOPIC = "credit:CommitmentBreached"
+    CREDIT_DECISION = True
     FAMILY = "conduct"
     commitment_record_id: UUID
     severity: str
@@ -167,6 +175,7 @@ class RatingIssued(RecordEvent):
     """信用评价 / 质量信誉考核 / 驾驶员诚信考核 result, valid for a period."""
 
     TOPIC = "credit:RatingIssued"
+    CREDIT_DECISION = True
     FAMILY = "rating"
     scheme: str
     grade: str
@@ -181,6 +190,7 @@ class ListEntered(RecordEvent):
     of that record ends the membership)."""
 
     TOPIC = "credit:ListEntered"
+    CREDIT_DECISION = True
     FAMILY = "list"
     class_version = 2
     list_type: str
@@ -269,10 +279,15 @@ RECORD_EVENT_TYPES: dict[str, type[RecordEvent]] = {
     )
 }
 
+# The record types that make their authority a deciding agency of the subject.
+CREDIT_DECISION_TYPES = tuple(
+    name for name, cls in RECORD_EVENT_TYPES.items() if cls.CREDIT_DECISION
+)
+
 # Fields every record shares; the rest of a record's fields are its details.
 COMMON_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", *RecordEvent.__annotations__}
-    - {"TOPIC", "FAMILY"}
+    - {"TOPIC", "FAMILY", "CREDIT_DECISION"}
 )
 # Fields a correction may not change: they identify the record or who made it.
 IDENTITY_FIELDS = frozenset(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from domain.cases import (
     OPEN_STATUSES,
     TRANSITIONS,
     CaseEvent,
+    CaseMaterialsSupplied,
     ObjectionFiled,
     ObjectionResolved,
     RepairApplied,
@@ -31,6 +33,7 @@ from domain.errors import (
     DuplicateRecordConflict,
     IdempotencyKeyReused,
     InvalidInput,
+    NotRecordOwner,
     RecordNotFound,
     RuleViolated,
 )
@@ -62,6 +65,22 @@ REFERENCES: dict[type[RecordEvent], tuple[str, tuple[str, ...]]] = {
 }
 # Records that close what they point at: a second closing record is refused.
 CLOSING_TYPES = (CommitmentFulfilled, CommitmentBreached, ListExited, LicenceRevoked)
+# What a record that acts on an earlier one does to it, for the refusal of a non-owner. Only
+# the authority that made the earlier record may (谁认定、谁修复). A list entry's
+# `basis_record_id` is not among them: the entry cites that record and changes nothing in it,
+# and the list decision may be another authority's (a provincial department listing a subject
+# on a city enforcement unit's penalty); closing the entry is then the listing authority's.
+ACTIONS: dict[type[RecordEvent], str] = {
+    RecordCorrected: "correct",
+    RecordRevoked: "revoke",
+    LicenceRevoked: "revoke",
+    ListExited: "close",
+    CommitmentFulfilled: "close",
+    CommitmentBreached: "close",
+}
+# The values of a record that its own rules read (decision date, validity), kept in the
+# aggregate so that a correction is checked as the corrected record would be.
+RULED_FIELDS = ("decision_date", "valid_from", "valid_until")
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,15 @@ class Subject(Aggregate):
     # No explicit TOPIC here: the library would then demand one on every nested class. The
     # events carry stable topics; if this class ever moves, register its old topic.
     INITIAL_VERSION = 1
+    # The version of the state snapshots hold. v2: each record keeps its authority code and
+    # its ruled values (RULED_FIELDS).
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A v1 snapshot lacks what only the stream knows (each record's ruled values): it is
+        marked, and the ledger rebuilds such a subject from its events instead."""
+        state[INCOMPLETE] = True
 
     # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
     def __init__(
@@ -173,6 +201,7 @@ class Subject(Aggregate):
         recorded_at: datetime,
     ) -> RecordOutcome:
         """Record one fact, unless it is already here. Checks the named rules first."""
+        self._require_complete_state()
         fields = _complete(
             record_type, {**fields, "recorded_by": recorded_by, "request_key": request_key}
         )
@@ -212,44 +241,55 @@ class Subject(Aggregate):
         return RecordOutcome(record_id, self.version, True, False)
 
     def _check_rules(self, record_type: type[RecordEvent], fields: dict[str, Any], today: date):
-        if fields["decision_date"] > today:
-            raise InvalidInput(
-                f"decision_date {fields['decision_date']} is in the future (today is {today})"
-            )
-        if "severity" in fields and fields["severity"] not in SEVERITIES:
-            raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}")
+        _check_content(record_type, fields, today)
         if record_type in REFERENCES:
             field, allowed_types = REFERENCES[record_type]
             if fields.get(field) is not None:
                 target = self._target(fields[field], allowed_types, field)
+                self._check_owner(target, fields["authority_code"], ACTIONS[record_type])
                 if record_type in CLOSING_TYPES and target["closed"]:
                     raise RuleViolated(f"record {fields[field]} is already closed")
         if record_type is ListEntered:
             if fields.get("basis_record_id") is not None:
                 self._target(fields["basis_record_id"], CONDUCT_RECORD_TYPES, "basis_record_id")
-            if fields["list_type"] not in LIST_TYPES:
-                raise InvalidInput(f"list_type must be one of {', '.join(LIST_TYPES)}")
             if fields["list_type"] in self.open_lists:
                 raise RuleViolated(
                     f"the subject is already on the {fields['list_type']} list "
                     f"(entry {self.open_lists[fields['list_type']]})"
                 )
-        if record_type.__name__ == "RatingIssued":
-            if fields["scheme"] not in RATING_SCHEMES:
-                raise InvalidInput(f"scheme must be one of {', '.join(RATING_SCHEMES)}")
-            if fields["valid_until"] <= fields["valid_from"]:
-                raise InvalidInput("a rating's valid_until must be after its valid_from")
-        licence_until = fields.get("valid_until") if record_type is LicenceGranted else None
-        if licence_until is not None and licence_until <= fields["valid_from"]:
-            raise InvalidInput("a licence's valid_until must be after its valid_from")
         if record_type in (RecordCorrected, RecordRevoked):
             target = self._target(fields["target_record_id"], None, "target_record_id")
+            self._check_owner(target, fields["authority_code"], ACTIONS[record_type])
             if target["revoked"]:
                 raise RuleViolated(f"record {fields['target_record_id']} is already revoked")
             if target["type"] in ("RecordCorrected", "RecordRevoked"):
                 raise RuleViolated("a correction or revocation cannot itself be corrected")
         if record_type is RecordCorrected:
             self._check_changes(fields["target_record_id"], fields["changes"])
+            self._check_corrected(fields["target_record_id"], fields["changes"], today)
+
+    @staticmethod
+    def _check_owner(target: dict[str, Any], authority_code: str, action: str) -> None:
+        """谁认定、谁修复: a record acting on another carries the other's authority code (the
+        caller's permit to record for that code is checked by the service)."""
+        if authority_code != target["authority_code"]:
+            raise NotRecordOwner(target["id"], target["type"], target["authority_code"], action)
+
+    def case_target(self, case_id: UUID) -> UUID:
+        """The record a case concerns."""
+        case = self.cases.get(str(case_id))
+        if case is None:
+            raise RecordNotFound(f"this subject has no case {case_id}")
+        return UUID(case["target"])
+
+    def deciding_authority(self, case_id: UUID, acting_for: Collection[str]) -> str:
+        """The authority that decides on a case: the one that made the record it concerns
+        (谁认定、谁修复), if the caller acts for it (`acting_for`: its authority codes)."""
+        target = self.records[str(self.case_target(case_id))]
+        owner = target["authority_code"]
+        if owner not in acting_for:
+            raise NotRecordOwner(target["id"], target["type"], owner, "decide on")
+        return owner
 
     def _target(
         self, record_id: UUID, allowed_types: tuple[str, ...] | None, field: str
@@ -280,6 +320,16 @@ class Subject(Aggregate):
         if "severity" in changes and changes["severity"] not in SEVERITIES:
             raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}")
 
+    def _check_corrected(self, target_id: UUID, changes: dict[str, Any], today: date) -> None:
+        """The record as the correction leaves it must pass the rules a new one would: a
+        correction is no way round them (a decision date in the future, an empty validity)."""
+        target = self.records[str(target_id)]
+        target_type = RECORD_EVENT_TYPES[target["type"]]
+        corrected = {name: _as_date(value, name) for name, value in target["ruled"].items()}
+        for name, value in changes.items():
+            corrected[name] = _as_date(value, name) if name in RULED_FIELDS else value
+        _check_content(target_type, corrected, today, f"the corrected {target_type.__name__}: ")
+
     # Cases (信用修复, 异议) ------------------------------------------------------------------
     def apply_for_repair(
         self,
@@ -296,6 +346,7 @@ class Subject(Aggregate):
         today: date,
         recorded_at: datetime,
     ) -> None:
+        self._require_complete_state()
         target = self._target(target_record_id, CONDUCT_RECORD_TYPES, "record_id")
         self._no_open_case(target_record_id)
         if target.get("repaired"):
@@ -341,6 +392,7 @@ class Subject(Aggregate):
         applicant: str,
         recorded_at: datetime,
     ) -> None:
+        self._require_complete_state()
         target = self._target(target_record_id, None, "record_id")
         if target["type"] in ("RecordCorrected", "RecordRevoked") or target["revoked"]:
             raise RuleViolated(f"record {target_record_id} cannot be objected to")
@@ -370,9 +422,13 @@ class Subject(Aggregate):
         *,
         by: str,
         recorded_at: datetime,
+        today: date | None = None,
         **fields: Any,
     ) -> None:
-        """Move a case on, if its current status allows this step."""
+        """Move a case on, if its current status allows this step. `by` is the authority
+        code of the agency taking it ("applicant" for the applicant's own step); `today` is
+        needed to check an objection resolved `corrected`."""
+        self._require_complete_state()
         case = self.cases.get(str(case_id))
         if case is None:
             raise RecordNotFound(f"this subject has no case {case_id}")
@@ -381,6 +437,9 @@ class Subject(Aggregate):
         wrong_kind = (step in repair_only and case["kind"] != "repair") or (
             step is ObjectionResolved and case["kind"] != "objection"
         )
+        if step is not CaseMaterialsSupplied:
+            # 谁认定、谁修复: the authority that made the record decides on repair and objection.
+            self._check_owner(self.records[case["target"]], by, "decide on")
         if step not in allowed or wrong_kind:
             raise RuleViolated(
                 f"case {case['number']} is {case['status']}: {step.__name__} is not possible now"
@@ -389,7 +448,11 @@ class Subject(Aggregate):
             if fields["outcome"] not in OBJECTION_OUTCOMES:
                 raise InvalidInput(f"outcome must be one of {', '.join(OBJECTION_OUTCOMES)}")
             if fields["outcome"] == "corrected":
-                self._check_changes(UUID(case["target"]), fields.get("changes") or {})
+                if today is None:
+                    raise TypeError("resolving an objection as corrected needs today's date")
+                changes = fields.get("changes") or {}
+                self._check_changes(UUID(case["target"]), changes)
+                self._check_corrected(UUID(case["target"]), changes, today)
             else:
                 fields["changes"] = None
         self.trigger_event(
@@ -400,6 +463,13 @@ class Subject(Aggregate):
             timestamp=recorded_at,
             **fields,
         )
+
+    def _require_complete_state(self) -> None:
+        if self.__dict__.get(INCOMPLETE):
+            raise RuntimeError(
+                f"subject {self.id} was read from a v1 snapshot: rebuild it from its events "
+                "(CreditLedger.subject) before deciding on it"
+            )
 
     def _no_open_case(self, target_record_id: UUID) -> None:
         for case in self.cases.values():
@@ -427,6 +497,8 @@ class Subject(Aggregate):
             target["repaired"] = False
         elif isinstance(event, ObjectionResolved) and event.outcome == "revoked":
             target["revoked"] = True
+        elif isinstance(event, ObjectionResolved) and event.outcome == "corrected":
+            _apply_ruled_changes(target, event.changes or {})
 
     # Mutators: called when an event is applied, both on recording and on replay.
     def on_record(self, event: RecordEvent) -> None:
@@ -440,6 +512,10 @@ class Subject(Aggregate):
             or content_digest(_event_fields(event)),
             "closed": False,
             "revoked": False,
+            "authority_code": event.authority_code,
+            "ruled": {
+                name: _iso(getattr(event, name)) for name in RULED_FIELDS if hasattr(event, name)
+            },
         }
         self.natural_keys[
             natural_key(type(event).__name__, event.authority_code, event.source_ref)
@@ -457,11 +533,62 @@ class Subject(Aggregate):
             self.open_lists = {
                 k: v for k, v in self.open_lists.items() if v != str(event.entry_record_id)
             }
+        if isinstance(event, RecordCorrected):
+            _apply_ruled_changes(self.records[str(event.target_record_id)], event.changes)
         if isinstance(event, RecordRevoked):
             target = self.records[str(event.target_record_id)]
             target["revoked"] = True
             if target["type"] == "ListEntered":
                 self.open_lists = {k: v for k, v in self.open_lists.items() if v != target["id"]}
+
+
+# Marks a subject read from a v1 snapshot (see Subject.upcast_v1_v2).
+INCOMPLETE = "incomplete_snapshot_state"
+
+
+def _check_content(
+    record_type: type[RecordEvent], fields: dict[str, Any], today: date, whose: str = ""
+) -> None:
+    """The rules on a record's own values, for a new record and for a corrected one."""
+    decided = fields.get("decision_date")
+    if not isinstance(decided, date):
+        raise InvalidInput(f"{whose}decision_date must be a date")
+    if decided > today:
+        raise InvalidInput(f"{whose}decision_date {decided} is in the future (today is {today})")
+    if "severity" in fields and fields["severity"] not in SEVERITIES:
+        raise InvalidInput(f"{whose}severity must be one of {', '.join(SEVERITIES)}")
+    if "list_type" in fields and fields["list_type"] not in LIST_TYPES:
+        raise InvalidInput(f"{whose}list_type must be one of {', '.join(LIST_TYPES)}")
+    if record_type.__name__ == "RatingIssued":
+        if "scheme" in fields and fields["scheme"] not in RATING_SCHEMES:
+            raise InvalidInput(f"{whose}scheme must be one of {', '.join(RATING_SCHEMES)}")
+        if fields["valid_until"] is None or fields["valid_until"] <= fields["valid_from"]:
+            raise InvalidInput(f"{whose}a rating's valid_until must be after its valid_from")
+    licence_until = fields.get("valid_until") if record_type is LicenceGranted else None
+    if licence_until is not None and licence_until <= fields["valid_from"]:
+        raise InvalidInput(f"{whose}a licence's valid_until must be after its valid_from")
+
+
+def _as_date(value: Any, name: str) -> date | None:
+    """A ruled value as a date: corrections hold dates as ISO text (as the event stores them)."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidInput(f"{name} must be a date (YYYY-MM-DD)")
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _apply_ruled_changes(target: dict[str, Any], changes: dict[str, Any]) -> None:
+    for name, value in changes.items():
+        if name in target["ruled"]:
+            target["ruled"][name] = _iso(value)
 
 
 def _complete(record_type: type[RecordEvent], fields: dict[str, Any]) -> dict[str, Any]:

@@ -29,12 +29,13 @@ from domain.cases import (
 from domain.errors import CaseNotFound, InvalidInput, RecordNotFound
 from domain.policy import PolicyBook
 from domain.publication import earliest_repair_date
+from domain.subject import Subject
 from domain.working_days import WorkingDayCalendar
 from projections.tables import cases, records
 from service.access.permissions import RecordingPermit
 from service.clock import local_today
 from service.commands import Input
-from service.credit_files import CreditFiles
+from service.credit_files import CreditFiles, coerced_changes
 
 CASE_NUMBER = re.compile(r"[A-Za-z0-9]{6,40}")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read over the phone
@@ -152,23 +153,32 @@ class CaseDesk:
     def take_step(
         self, case_number: str, action: str, *, permit: RecordingPermit, fields: dict[str, Any]
     ) -> int:
-        """A step by the deciding agency: only the authority that recorded the conduct may."""
+        """A step by the deciding agency: only the authority that made the record the case
+        concerns may take it (谁认定、谁修复), as the subject's stream says, not the read model
+        that found the case."""
         case = self.find(case_number)
         if case is None:
             raise CaseNotFound(f"no case {case_number}")
-        permit.check_authority(case["authority_code"])
         step = STEPS[action]
-        ack = self.files.act(
-            case["subject_id"],
-            lambda subject: subject.take_case_step(
+
+        def decide(subject: Subject) -> None:
+            by = subject.deciding_authority(case["case_id"], permit.authority_codes)
+            step_fields = dict(fields)
+            changes = step_fields.get("changes")
+            if step_fields.get("outcome") == "corrected" and isinstance(changes, dict):
+                # Validated as a RecordCorrected's changes are, and stored as JSON values.
+                target = subject.records[str(subject.case_target(case["case_id"]))]
+                step_fields["changes"] = coerced_changes(target["type"], changes)
+            subject.take_case_step(
                 case["case_id"],
                 step,
-                by=case["authority_code"],
+                by=by,
                 recorded_at=self.files.clock.now(),
-                **fields,
-            ),
-        )
-        return ack.position
+                today=self._today(),
+                **step_fields,
+            )
+
+        return self.files.act(case["subject_id"], decide).position
 
     def supply_materials(self, case_number: str, query_code: str, evidence: list[str]) -> int:
         case = self.for_applicant(case_number, query_code)

@@ -156,7 +156,7 @@ class CreditFiles:
 
     def _existing(self, subject_id: UUID, kind: str) -> Acknowledgement | None:
         try:
-            subject = self.ledger.repository.get(subject_id)
+            subject = self.ledger.subject(subject_id)
         except AggregateNotFoundError:
             return None
         if subject.kind != kind:
@@ -267,7 +267,7 @@ class CreditFiles:
 
     def _load(self, subject_id: UUID) -> Subject:
         try:
-            return self.ledger.repository.get(subject_id)
+            return self.ledger.subject(subject_id)
         except AggregateNotFoundError:
             raise SubjectNotFound(f"no subject {subject_id}") from None
 
@@ -278,7 +278,7 @@ class CreditFiles:
         if "changes" in fields:
             target = subject.records.get(str(fields["target_record_id"]))
             if target is not None:
-                fields["changes"] = _coerced(target["type"], fields["changes"])
+                fields["changes"] = coerced_changes(target["type"], fields["changes"])
         key = natural_key(command.type, command.authority_code, command.source_ref)
         return subject.record(
             RECORD_EVENT_TYPES[command.type],
@@ -390,7 +390,8 @@ def _back_off(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
 
 
-def _coerced(target_type: str, changes: dict) -> dict:
+def coerced_changes(target_type: str, changes: dict) -> dict:
+    """A correction's changes validated as the target type's command validates its fields."""
     try:
         return coerce_changes(target_type, changes)
     except ValueError as error:  # pydantic's ValidationError is a ValueError

@@ -22,7 +22,7 @@ from eventsourcing.utils import retry
 from psycopg_pool import PoolTimeout
 
 import domain.events  # noqa: F401  (registers the stable event topics before any decoding)
-from domain.subject import Subject
+from domain.subject import INCOMPLETE, Subject
 from service.database import Database
 
 
@@ -46,6 +46,16 @@ class CreditLedger(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def subject(self, subject_id: UUID) -> Subject:
+        """One subject, from its latest snapshot and the events after it. A snapshot of an
+        older state version (before records kept their authority code and ruled values) is
+        passed over: the subject is rebuilt from all its events, and its next snapshot is of
+        the current version. Raises AggregateNotFoundError."""
+        subject = self.repository.get(subject_id)
+        if subject.__dict__.get(INCOMPLETE):
+            subject = self.load_many({subject_id})[subject_id]
+        return subject
 
     def load_many(self, subject_ids: set[UUID]) -> dict[UUID, Subject]:
         """The subjects among these ids that exist, rebuilt from their streams with one query

@@ -10,12 +10,14 @@ from pydantic import ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import AUDIT, Auditor, Caller, Reader, log_reads
-from api.deps import MAX_INT64, ServicesDep
+from api.auth import AUDIT, RECORD, Auditor, Caller, Reader, insufficient_scope, log_reads
+from api.deps import MAX_INT64, ReadYourWrites, ServicesDep
 from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.schemas import AccessLogPage, AdminLogPage, ChainedLogsVerification, RevealedCode
+from domain.cases import OPEN_STATUSES
 from domain.errors import SubjectNotFound
-from projections.tables import records
+from domain.events import CREDIT_DECISION_TYPES
+from projections.tables import cases, records
 from service.commands import Input
 
 router = APIRouter(prefix="/v1", tags=["auditing"], responses=problems(*AUTHENTICATED, 422))
@@ -27,22 +29,43 @@ class RevealRequest(Input):
 
 
 async def _is_deciding_agency(services, caller: Caller, subject_id: UUID) -> bool:
-    """A recorder whose authority codes recorded something about the subject (谁认定)."""
-    if caller.client.role != "recorder" or not caller.client.authority_codes:
+    """谁认定: the caller records for an authority that decided on the subject's credit (a
+    record of a CREDIT_DECISION_TYPES type: conduct found, a list entry, a credit rating, in
+    whatever state it now is), or that must decide an open repair or objection case on it.
+    Having written something else (a licence, a commendation, a follow-up) is not enough:
+    writing must not by itself open the subject's whole access log."""
+    codes = list(caller.client.authority_codes)
+    if RECORD not in caller.scopes or not codes:
         return False
-    async with services.read_engine.connect() as conn:
-        found = await conn.scalar(
-            select(records.c.record_id)
-            .where(
-                records.c.subject_id == subject_id,
-                records.c.authority_code.in_(caller.client.authority_codes),
-            )
-            .limit(1)
+    decided = (
+        select(records.c.record_id)
+        .where(
+            records.c.subject_id == subject_id,
+            records.c.authority_code.in_(codes),
+            records.c.type.in_(CREDIT_DECISION_TYPES),
         )
-    return found is not None
+        .limit(1)
+    )
+    deciding = (
+        select(cases.c.case_id)
+        .where(
+            cases.c.subject_id == subject_id,
+            cases.c.authority_code.in_(codes),
+            cases.c.status.in_(OPEN_STATUSES),
+        )
+        .limit(1)
+    )
+    async with services.read_engine.connect() as conn:
+        return (await conn.scalar(decided)) is not None or (await conn.scalar(deciding)) is not None
 
 
-@router.get("/subjects/{subject_id}/access-log", response_model=AccessLogPage)
+# The right to read rests on the read models: `min_position` waits for a write to reach them.
+@router.get(
+    "/subjects/{subject_id}/access-log",
+    response_model=AccessLogPage,
+    dependencies=[ReadYourWrites],
+    responses=problems(503),
+)
 async def subject_access_log(
     subject_id: UUID,
     services: ServicesDep,
@@ -53,11 +76,24 @@ async def subject_access_log(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict:
     """Every read of this subject's data: client, agency, purpose, time, what was returned.
-    For auditors and for the agencies that recorded something about the subject."""
-    if AUDIT not in caller.scopes and not await _is_deciding_agency(services, caller, subject_id):
-        raise Problem(
-            403, "forbidden", "the access log is for auditors and the subject's deciding agencies"
-        )
+    For auditors (credit:audit) and for the subject's deciding agencies (credit:record, and an
+    authority that decided on the subject's credit or must decide an open case on it)."""
+    if AUDIT not in caller.scopes:
+        if RECORD not in caller.scopes:
+            raise insufficient_scope(
+                AUDIT,
+                "the access log needs the credit:audit scope, or credit:record for one of the "
+                "subject's deciding agencies; this token carries neither",
+            )
+        if not await _is_deciding_agency(services, caller, subject_id):
+            raise Problem(
+                403,
+                "not-deciding-agency",
+                "the access log is for auditors and the subject's deciding agencies: none of "
+                "this client's authorities decided on the subject's credit (a penalty, "
+                "dishonest conduct, a breached commitment, a list entry or a rating) or has an "
+                "open case on it",
+            )
     rows = await run_in_threadpool(
         services.access_log.for_subject, subject_id, after_seq=after, limit=limit
     )

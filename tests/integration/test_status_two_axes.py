@@ -24,7 +24,7 @@ from projections.credit_file.as_of import (
     status_from_history,
 )
 from service.commands import RegisterSubject, record_command_adapter
-from tests.builders import enterprise, follow_up, list_entry, penalty, rating
+from tests.builders import AUTHORITY_CODE, enterprise, follow_up, list_entry, penalty, rating
 
 pytestmark = pytest.mark.integration
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -358,12 +358,14 @@ def take(services, subject_id, history, n, kind, a, b) -> None:
                 today=today,
                 recorded_at=moment,
             )
-            subject.take_case_step(case_id, CaseAccepted, by="x", recorded_at=moment)
-            subject.take_case_step(case_id, RepairApproved, by="x", recorded_at=moment, reasons="r")
+            subject.take_case_step(case_id, CaseAccepted, by=AUTHORITY_CODE, recorded_at=moment)
+            subject.take_case_step(
+                case_id, RepairApproved, by=AUTHORITY_CODE, recorded_at=moment, reasons="r"
+            )
             if b:
                 later = moment + timedelta(days=3)
                 subject.take_case_step(
-                    case_id, RepairRevoked, by="x", recorded_at=later, reasons="r"
+                    case_id, RepairRevoked, by=AUTHORITY_CODE, recorded_at=later, reasons="r"
                 )
 
         with contextlib.suppress(DomainError):  # already repaired, revoked or in an open case

@@ -1,6 +1,7 @@
 """The subject aggregate under random command sequences: records of every kind, duplicates,
-retries with Idempotency-Keys, follow-ups, corrections and revocations, checked after every
-step against a small model of the rules, and reloaded from its stored events."""
+retries with Idempotency-Keys, follow-ups, corrections and revocations (some by an authority
+that does not own the record), checked after every step against a small model of the rules,
+and reloaded from its stored events."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from domain.errors import (
     DomainError,
     DuplicateRecordConflict,
     IdempotencyKeyReused,
+    NotRecordOwner,
     RecordNotFound,
     RuleViolated,
 )
@@ -31,6 +33,7 @@ pytestmark = pytest.mark.domain
 TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
 AUTHORITY = {"authority_name": "郑州市交通运输综合执法支队", "authority_code": "11410100MB00000018"}
+OTHER_AUTHORITY = {"authority_name": "河南省交通运输厅", "authority_code": "11410000MB00000000"}
 CLOSED_BY = {  # follow-up type -> (its reference field, the record type it must point at)
     "CommitmentFulfilled": ("commitment_record_id", "CommitmentMade"),
     "CommitmentBreached": ("commitment_record_id", "CommitmentMade"),
@@ -99,6 +102,7 @@ class Known:
     """The model's view of one record."""
 
     type: str
+    authority_code: str
     revoked: bool = False
     closed: bool = False
 
@@ -115,7 +119,9 @@ class Request:
 @dataclass
 class Model:
     records: dict[str, Known] = field(default_factory=dict)
-    by_natural_key: dict[tuple[str, str], tuple[dict[str, Any], UUID]] = field(default_factory=dict)
+    by_natural_key: dict[tuple[str, str, str], tuple[dict[str, Any], UUID]] = field(
+        default_factory=dict
+    )
     by_request_key: dict[tuple[str, str], Request] = field(default_factory=dict)
     open_lists: dict[str, str] = field(default_factory=dict)  # list type -> entry record id
 
@@ -127,7 +133,7 @@ class Model:
             if (first.record_type, first.fields) == (record_type, fields):
                 return ("replay", first.record_id)
             return IdempotencyKeyReused
-        natural = (record_type, fields["source_ref"])
+        natural = (record_type, fields["authority_code"], fields["source_ref"])
         if natural in self.by_natural_key:
             same_fields, record_id = self.by_natural_key[natural]
             return ("existing", record_id) if same_fields == fields else DuplicateRecordConflict
@@ -138,7 +144,11 @@ class Model:
                 target = self.records.get(str(target_id))
                 if target is None:
                     return RecordNotFound
-                if target.type != target_type or target.closed:
+                if target.type != target_type:
+                    return RuleViolated
+                if target.authority_code != fields["authority_code"]:
+                    return NotRecordOwner
+                if target.closed:
                     return RuleViolated
         if record_type == "ListEntered" and fields["list_type"] in self.open_lists:
             return RuleViolated
@@ -146,14 +156,17 @@ class Model:
             target = self.records.get(str(fields["target_record_id"]))
             if target is None:
                 return RecordNotFound
+            if target.authority_code != fields["authority_code"]:
+                return NotRecordOwner
             if target.revoked or target.type in AMENDMENTS:
                 return RuleViolated
         return ("new", None)
 
     def recorded(self, record_type: str, fields: dict[str, Any], record_id: UUID) -> None:
         rid = str(record_id)
-        self.records[rid] = Known(record_type)
-        self.by_natural_key[(record_type, fields["source_ref"])] = (fields, record_id)
+        self.records[rid] = Known(record_type, fields["authority_code"])
+        natural = (record_type, fields["authority_code"], fields["source_ref"])
+        self.by_natural_key[natural] = (fields, record_id)
         if record_type in CLOSED_BY and fields.get(CLOSED_BY[record_type][0]) is not None:
             target_id = str(fields[CLOSED_BY[record_type][0]])
             self.records[target_id].closed = True
@@ -243,18 +256,20 @@ class SubjectMachine(RuleBasedStateMachine):
         self._record(data, record_type, source_ref, variant, by, key)
 
     # Follow-ups, corrections and revocations with fresh decision numbers, so that the rules
-    # on what they point at (not the duplicate check) decide.
+    # on what they point at (not the duplicate check) decide; now and then by another
+    # authority than the one that made the record pointed at (谁认定、谁修复).
     @rule(
         data=st.data(),
         record_type=st.sampled_from([*CLOSED_BY, *AMENDMENTS]),
         number=st.integers(min_value=4, max_value=10_000),
+        authority=st.sampled_from([AUTHORITY, AUTHORITY, OTHER_AUTHORITY]),
     )
-    def follow_up(self, data, record_type, number):
-        self._record(data, record_type, f"文号{number}", 0, "client-a", None)
+    def follow_up(self, data, record_type, number, authority):
+        self._record(data, record_type, f"文号{number}", 0, "client-a", None, authority)
 
-    def _record(self, data, record_type, source_ref, variant, by, key):
+    def _record(self, data, record_type, source_ref, variant, by, key, authority=AUTHORITY):
         fields = {
-            **AUTHORITY,
+            **authority,
             "source_ref": source_ref,
             "decision_date": date(2026, 10, 1),
             **content(record_type, variant),
@@ -298,7 +313,7 @@ class SubjectMachine(RuleBasedStateMachine):
     @invariant()
     def each_record_is_in_the_state_the_rules_give_it(self):
         actual = {
-            rid: Known(r["type"], r["revoked"], r["closed"])
+            rid: Known(r["type"], r["authority_code"], r["revoked"], r["closed"])
             for rid, r in self.subject.records.items()
         }
         assert actual == self.model.records

@@ -287,7 +287,7 @@ class CaseWorkflowMachine(RuleBasedStateMachine):
         def act():
             by = "applicant" if action == "supply" else AUTHORITY["authority_code"]
             self.subject.take_case_step(
-                UUID(case_id), step, by=by, recorded_at=NOW, **copy.deepcopy(fields)
+                UUID(case_id), step, by=by, recorded_at=NOW, today=TODAY, **copy.deepcopy(fields)
             )
 
         after = WORKFLOW.get((case.kind, case.status), {}).get(action)
