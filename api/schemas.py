@@ -179,7 +179,10 @@ class ImportReportBody(BaseModel):
     rows_read: int
     accepted: int
     already_present: int
-    rejected: list[ImportRejection]
+    rejected_count: int = Field(description="every rejected row, listed or not")
+    rejected: list[ImportRejection] = Field(
+        description="line and reason of each rejected row, by line (the first 100,000 at most)"
+    )
 
 
 class ProblemDetails(BaseModel):
