@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.commands import Input
+from service.commands import Input, Plain
 
 
 class Acknowledged(BaseModel):
@@ -144,13 +144,13 @@ class RecordPage(BaseModel):
 
 class CodeLookup(Input):
     model_config = ConfigDict(extra="forbid")
-    code: Annotated[str, Field(min_length=5, max_length=32)]
+    code: Annotated[str, Field(min_length=5, max_length=32), Plain]
 
 
 class BatchStatusRequest(Input):
     model_config = ConfigDict(extra="forbid")
     codes: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=32)]],
+        list[Annotated[str, Field(min_length=1, max_length=32), Plain]],
         Field(min_length=1, max_length=200),
     ]
 
@@ -181,7 +181,7 @@ class ImportReportBody(BaseModel):
     already_present: int
     rejected_count: int = Field(description="every rejected row, listed or not")
     rejected: list[ImportRejection] = Field(
-        description="line and reason of each rejected row, by line (the first 100,000 at most)"
+        description="line and reason of each rejected row, by line (the first 10,000 at most)"
     )
 
 

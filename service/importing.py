@@ -53,7 +53,7 @@ MAX_KEPT_REJECTED_ROWS = 10_000
 MAX_KEPT_REJECTED_CHARS = 8_000_000
 # A report lists the line and reason of this many rejected rows at most and counts the others
 # (a file of 30 million one-character rows would otherwise hold 30 million rejections).
-MAX_LISTED_REJECTIONS = 100_000
+MAX_LISTED_REJECTIONS = 10_000
 # read_rows puts a row it could not read as-is (malformed quoting, more cells than the header
 # has columns) under this key, which no header column can have; row_to_item refuses the row.
 ROW_PROBLEM = ""
@@ -124,7 +124,7 @@ class ImportLimits:
     max_archive_members: int = 1000
     # openpyxl holds the whole shared-strings table, and about 90 bytes per row read
     max_shared_strings: int = 200_000
-    max_shared_strings_bytes: int = 24 * 1024 * 1024
+    max_shared_strings_bytes: int = 16 * 1024 * 1024
     max_rows: int = 250_000  # the highest row number of a worksheet
     max_columns: int = 1000  # the highest column of a worksheet or the width of a CSV header
     # Any other part (styles, theme, workbook, a picture) is read whole and turned into objects.
@@ -185,8 +185,10 @@ class ImportReport:
 
     def write_rejected_csv(self, out: TextIO) -> None:
         """The rejected rows as a spreadsheet: line, reason, then the row's own cells under the
-        file's column names, so the agency can correct them where it keeps them."""
+        file's column names, so the agency can correct them where it keeps them. ID numbers, and
+        whatever may hold one, are masked: the agency has them in its own file."""
         empty: dict[str, str] = {}
+        mask = codes.mask_id_numbers
         write_csv(
             out,
             ["line", "reason", *self.columns],
@@ -194,7 +196,7 @@ class ImportReport:
                 [
                     r.line,
                     r.reason,
-                    *(self.rejected_rows.get(r.line, empty).get(c, "") for c in self.columns),
+                    *(mask(self.rejected_rows.get(r.line, empty).get(c, "")) for c in self.columns),
                 ]
                 for r in self.rejected
             ),
@@ -1112,7 +1114,9 @@ def import_stream(
         report.rejected_count += 1
         if len(report.rejected) >= MAX_LISTED_REJECTIONS:
             return
-        report.rejected.append(RowRejection(line, reasons.setdefault(reason, reason)))
+        if reason not in reasons:  # a reason may quote a cell: never an ID number in full
+            reasons[reason] = codes.mask_id_numbers(reason)
+        report.rejected.append(RowRejection(line, reasons[reason]))
         if row is not None and len(report.rejected_rows) < MAX_KEPT_REJECTED_ROWS:
             cells = {k: v for k, v in row.items() if k != ROW_PROBLEM}
             size = sum(len(value) for value in cells.values())

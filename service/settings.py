@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     import_max_compression_ratio: int = Field(default=200, ge=10)
     import_max_archive_members: int = Field(default=1000, ge=10)
     import_max_shared_strings: int = Field(default=200_000, ge=1)
-    import_max_shared_strings_bytes: int = Field(default=24 * 1024 * 1024, ge=1024)
+    import_max_shared_strings_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     import_max_rows: int = Field(default=250_000, ge=1)
     import_max_columns: int = Field(default=1000, ge=30)
     import_max_part_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
