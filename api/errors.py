@@ -179,10 +179,11 @@ def install(app: FastAPI) -> None:
         if any(e["type"] == "json_too_deep" for e in errors):
             return problem_response(request, 400, "malformed-json", TOO_DEEP, errors=errors)
         first = errors[0] if errors else {"location": [], "message": "invalid request"}
-        where = ".".join(str(part) for part in first["location"][1:]) or "request"
-        return problem_response(
-            request, 422, "validation-error", f"{where}: {first['message']}", errors=errors
-        )
+        where = ".".join(str(part) for part in first["location"][1:])
+        message = first["message"].removeprefix("Value error, ")
+        # a check of the whole body names the field in its message ("facts: contains ...")
+        detail = f"{where}: {message}" if where else message
+        return problem_response(request, 422, "validation-error", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:

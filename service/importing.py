@@ -1058,8 +1058,12 @@ def _validation_reason(error: ValidationError, columns: Mapping[str, str]) -> st
     problems = error.errors(include_url=False, include_context=False, include_input=False)
     first = problems[0]
     field_name = str(first["loc"][0]) if first["loc"] else ""
-    column = columns.get(field_name, field_name or "row")
     message = first["msg"].removeprefix("Value error, ")
+    if not field_name:  # a check of the whole row names its field first ("source_ref: ...")
+        named, separator, rest = message.partition(": ")
+        if separator and named.split(".")[0] in columns:
+            field_name, message = named.split(".")[0], rest
+    column = columns.get(field_name, field_name or "row")
     more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
     return f"{column}: {message}{more}"
 
