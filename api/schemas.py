@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.commands import Input, Plain
+from service.commands import Input, plain
 
 
 class Acknowledged(BaseModel):
@@ -144,13 +144,13 @@ class RecordPage(BaseModel):
 
 class CodeLookup(Input):
     model_config = ConfigDict(extra="forbid")
-    code: Annotated[str, Field(min_length=5, max_length=32), Plain]
+    code: Annotated[str, Field(min_length=5, max_length=32), plain(32)]
 
 
 class BatchStatusRequest(Input):
     model_config = ConfigDict(extra="forbid")
     codes: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=32), Plain]],
+        list[Annotated[str, Field(min_length=1, max_length=32), plain(32)]],
         Field(min_length=1, max_length=200),
     ]
 

@@ -33,7 +33,7 @@ from domain.working_days import WorkingDayCalendar
 from projections.tables import cases, records
 from service.access.permissions import RecordingPermit
 from service.clock import local_today
-from service.commands import Input, Name, Plain
+from service.commands import Input, Name, plain
 from service.credit_files import CreditFiles
 
 CASE_NUMBER = re.compile(r"[A-Za-z0-9]{6,40}")
@@ -46,7 +46,7 @@ class CaseCommand(Input):
 
 
 class RepairApplication(CaseCommand):
-    subject_code: Annotated[str, Field(min_length=5, max_length=32), Plain]
+    subject_code: Annotated[str, Field(min_length=5, max_length=32), plain(32)]
     record_id: UUID
     corrections: Annotated[list[Line], Field(min_length=1, max_length=20)]
     commitment_signed: bool
@@ -55,7 +55,7 @@ class RepairApplication(CaseCommand):
 
 
 class ObjectionApplication(CaseCommand):
-    subject_code: Annotated[str, Field(min_length=5, max_length=32), Plain]
+    subject_code: Annotated[str, Field(min_length=5, max_length=32), plain(32)]
     record_id: UUID
     grounds: str
     statement: Annotated[str, Field(min_length=1, max_length=5000)]

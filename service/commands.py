@@ -69,18 +69,28 @@ def _invisible(value: str, *, identifier: bool) -> str | None:
     return None
 
 
-def _plain_identifier(value: str) -> str:
+def _plain_identifier(value: str, max_length: int | None = None) -> str:
     """Codes, references and names: NFKC (full-width letters and digits fold to ASCII, so that
-    ＣＦ-2026-001 and CF-2026-001 are one reference), then no control or format character."""
+    ＣＦ-2026-001 and CF-2026-001 are one reference), then no control or format character.
+    NFKC can lengthen a text (one ligature becomes up to 18 characters), so the length is
+    checked again: the read models keep these in columns of that size."""
     value = unicodedata.normalize("NFKC", value).strip()
     if (problem := _invisible(value, identifier=True)) is not None:
         raise ValueError(problem)
+    if max_length is not None and len(value) > max_length:
+        raise ValueError(
+            f"has {len(value)} characters once normalised (NFKC); at most {max_length}"
+        )
     return value
 
 
-Plain = AfterValidator(_plain_identifier)
-Reference = Annotated[str, Field(min_length=1, max_length=200), Plain]
-Name = Annotated[str, Field(min_length=1, max_length=200), Plain]
+def plain(max_length: int) -> AfterValidator:
+    """The validator of a code, reference or name of at most `max_length` characters."""
+    return AfterValidator(lambda value: _plain_identifier(value, max_length))
+
+
+Reference = Annotated[str, Field(min_length=1, max_length=200), plain(200)]
+Name = Annotated[str, Field(min_length=1, max_length=200), plain(200)]
 
 
 def _text_problem(value: str, where: str) -> str | None:
@@ -151,7 +161,7 @@ class RegisterSubject(Command):
     a resident ID's birth date is checked against today's date."""
 
     kind: Literal["enterprise", "individual", "vehicle", "public_body"]
-    code: Annotated[str, Field(min_length=5, max_length=32), Plain]
+    code: Annotated[str, Field(min_length=5, max_length=32), plain(32)]
     name: Name
     region_code: RegionCode
     sectors: Annotated[
@@ -185,8 +195,8 @@ class GrantLicence(RecordCommand):
     content: LongText
     valid_from: date
     valid_until: date | None = None
-    certificate_name: Annotated[str, Field(max_length=200), Plain] | None = None
-    licence_number: Annotated[str, Field(max_length=200), Plain] | None = None
+    certificate_name: Annotated[str, Field(max_length=200), plain(200)] | None = None
+    licence_number: Annotated[str, Field(max_length=200), plain(200)] | None = None
 
 
 class RevokeLicence(RecordCommand):

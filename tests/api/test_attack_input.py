@@ -208,3 +208,12 @@ def test_a_case_application_refuses_invisible_characters_in_code_and_applicant()
         {**application, "applicant": "王建国", "subject_code": "９１" + enterprise(1)["code"][2:]}
     )
     assert wide.subject_code == enterprise(1)["code"]
+
+
+async def test_a_name_that_nfkc_lengthens_past_its_column_is_refused(client, services):
+    response = await client.post("/v1/subjects", json=enterprise(1, name="\ufdfa" * 12))
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "name: has 216 characters once normalised (NFKC); at most 200"
+    )
+    assert head(services) == 0
