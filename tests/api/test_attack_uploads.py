@@ -241,3 +241,17 @@ def test_a_workbook_just_under_every_limit_stays_within_100_mb(settings, tmp_pat
     [result] = _probe(settings.database_url, tmp_path, "xlsx-at-the-limits")
     assert (result["status"], result["rejected_count"], result["written"]) == (200, 249_999, 0)
     assert result["growth_mb"] < MEMORY_BUDGET_MB, result
+
+
+def test_credit_import_refuses_a_bomb_in_one_line_with_exit_code_2(settings, services, tmp_path):
+    from tests.integration.test_cli import credit
+
+    path = attack_files.shared_strings_bomb(tmp_path / "bomb.xlsx")
+    result = credit(settings, "import", str(path))
+    assert result.returncode == 2, result.stderr
+    assert (
+        "import refused: the workbook declares 1,073,602,590 bytes once unpacked; at most "
+        "268,435,456 are accepted"
+    ) in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert head(services) == 0
