@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ProblemDetails
+from domain import codes
 from domain.errors import (
     ApprovalNotFound,
     ApprovalNotPending,
@@ -29,12 +30,14 @@ from domain.errors import (
     VersionMismatch,
 )
 from service.access.permissions import NotPermitted
+from service.commands import MAX_NESTING
 from service.credit_files import ConcurrencyConflict
 from service.database import DATABASE_ERRORS, database_unavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://credit-transport.example/problems/"
 PROBLEM_JSON = "application/problem+json"
+TOO_DEEP = f"the request body's JSON is nested deeper than {MAX_NESTING} levels"
 # A database restart takes seconds; a client that waits this long before retrying finds it back.
 DATABASE_RETRY_AFTER_SECONDS = 5
 
@@ -143,7 +146,8 @@ def problem_response(
         "type": PROBLEM_BASE + code,
         "title": TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        # a detail may quote what was sent (a reference, a code): never an ID number in full
+        "detail": codes.mask_id_numbers(detail),
         "instance": request.url.path,
         **extra,
     }
@@ -184,19 +188,25 @@ def install(app: FastAPI) -> None:
             return problem_response(
                 request, 400, "malformed-json", "the request body is not valid JSON", errors=errors
             )
+        if any(e["type"] == "json_too_deep" for e in errors):
+            return problem_response(request, 400, "malformed-json", TOO_DEEP, errors=errors)
         first = errors[0] if errors else {"location": [], "message": "invalid request"}
-        where = ".".join(str(part) for part in first["location"][1:]) or "request"
-        return problem_response(
-            request, 422, "validation-error", f"{where}: {first['message']}", errors=errors
-        )
+        where = ".".join(str(part) for part in first["location"][1:])
+        message = first["message"].removeprefix("Value error, ")
+        # a check of the whole body names the field in its message ("facts: contains ...")
+        detail = f"{where}: {message}" if where else message
+        return problem_response(request, 422, "validation-error", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
         detail = str(error.detail)
         if error.status_code == 400 and "parsing the body" in detail:
-            # a body that is not UTF-8 fails before JSON parsing: the same problem to a client
+            # a body that is not UTF-8 fails before JSON parsing: the same problem to a client;
+            # so does JSON nested past what the parser's recursion allows
             code, detail = "malformed-json", "the request body is not valid UTF-8 JSON"
+            if isinstance(error.__cause__, RecursionError):
+                detail = TOO_DEEP
         return problem_response(request, error.status_code, code, detail, dict(error.headers or {}))
 
     @app.exception_handler(Exception)

@@ -36,19 +36,35 @@ class BodySizeLimit:
             await self._refuse(scope, send, limit)
             return
         received = 0
+        exceeded = False
+        answered = False
 
         async def limited_receive() -> dict:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise BodyTooLarge(limit)
             return message
 
+        async def guarded_send(message: dict) -> None:
+            # Once the body went over the limit, whatever the framework makes of the cut-short
+            # body (FastAPI: 400 "error parsing the body") is replaced by the 413 below.
+            nonlocal answered
+            if exceeded and not answered:
+                return
+            if message["type"] == "http.response.start":
+                answered = True
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except BodyTooLarge:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded or answered:
+                raise
+        if exceeded and not answered:
             await self._refuse(scope, send, limit)
 
     async def _refuse(self, scope: dict, send: Any, limit: int) -> None:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.commands import Input
+from service.commands import Input, plain
 
 
 class Acknowledged(BaseModel):
@@ -144,13 +144,13 @@ class RecordPage(BaseModel):
 
 class CodeLookup(Input):
     model_config = ConfigDict(extra="forbid")
-    code: Annotated[str, Field(min_length=5, max_length=32)]
+    code: Annotated[str, Field(min_length=5, max_length=32), plain(32)]
 
 
 class BatchStatusRequest(Input):
     model_config = ConfigDict(extra="forbid")
     codes: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=32)]],
+        list[Annotated[str, Field(min_length=1, max_length=32), plain(32)]],
         Field(min_length=1, max_length=200),
     ]
 
@@ -179,7 +179,10 @@ class ImportReportBody(BaseModel):
     rows_read: int
     accepted: int
     already_present: int
-    rejected: list[ImportRejection]
+    rejected_count: int = Field(description="every rejected row, listed or not")
+    rejected: list[ImportRejection] = Field(
+        description="line and reason of each rejected row, by line (the first 10,000 at most)"
+    )
 
 
 class ProblemDetails(BaseModel):

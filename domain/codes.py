@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import re
 
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
@@ -15,6 +16,7 @@ __all__ = [
     "guess_kind",
     "make_uscc",
     "mask_code",
+    "mask_id_numbers",
     "mask_resident_id",
     "normalise_code",
     "normalise_plate",
@@ -211,6 +213,29 @@ def mask_resident_id(number: str) -> str:
         # A malformed value might still be personal data: hide all of it rather than fail.
         return "*" * len(number)
     return number[:6] + "*" * 8 + number[14:]
+
+
+# 15 or more digits (the last may be X): a resident ID number, 18-digit or legacy 15-digit, or a
+# longer run that may hold one at any offset.
+_ID_LIKE_RUN = re.compile(r"(?<![0-9])[0-9]{14,}[0-9Xx]")
+
+
+def mask_id_numbers(text: str) -> str:
+    """Mask every run of text that may be or contain a resident ID number, wherever a text is
+    echoed (a submitted code, a reference, a cell of an uploaded row).
+
+    An 18-character run is masked as `mask_resident_id` does (first 6 and last 4 kept). Any other
+    run of 15 or more keeps its first 6 and last 3: that hides the birth date of a legacy
+    15-digit number (characters 7-12) and of any 15- or 18-digit number inside a longer run,
+    whatever its offset."""
+
+    def masked(match: re.Match[str]) -> str:
+        run = match.group().upper()
+        if len(run) == 18:
+            return mask_resident_id(run)
+        return run[:6] + "*" * (len(run) - 9) + run[-3:]
+
+    return _ID_LIKE_RUN.sub(masked, text)
 
 
 def _check_kind(kind: str) -> None:

@@ -34,7 +34,7 @@ from domain.working_days import WorkingDayCalendar
 from projections.tables import cases, records
 from service.access.permissions import RecordingPermit
 from service.clock import local_today
-from service.commands import Input
+from service.commands import Input, Name, plain
 from service.credit_files import CreditFiles, coerced_changes
 
 CASE_NUMBER = re.compile(r"[A-Za-z0-9]{6,40}")
@@ -47,21 +47,21 @@ class CaseCommand(Input):
 
 
 class RepairApplication(CaseCommand):
-    subject_code: Annotated[str, Field(min_length=5, max_length=32)]
+    subject_code: Annotated[str, Field(min_length=5, max_length=32), plain(32)]
     record_id: UUID
     corrections: Annotated[list[Line], Field(min_length=1, max_length=20)]
     commitment_signed: bool
     evidence: Annotated[list[Line], Field(max_length=50)] = Field(default_factory=list)
-    applicant: Annotated[str, Field(min_length=1, max_length=200)]
+    applicant: Name
 
 
 class ObjectionApplication(CaseCommand):
-    subject_code: Annotated[str, Field(min_length=5, max_length=32)]
+    subject_code: Annotated[str, Field(min_length=5, max_length=32), plain(32)]
     record_id: UUID
     grounds: str
     statement: Annotated[str, Field(min_length=1, max_length=5000)]
     evidence: Annotated[list[Line], Field(max_length=50)] = Field(default_factory=list)
-    applicant: Annotated[str, Field(min_length=1, max_length=200)]
+    applicant: Name
 
 
 STEPS = {

@@ -492,7 +492,7 @@ def import_command(
     ] = None,
 ) -> None:
     """Import a 双公示 batch file; prints the report (accepted, already present, rejected)."""
-    from service.importing import ImportFileError, import_stream
+    from service.importing import ImportFileError, ImportLimits, import_stream
     from service.spreadsheet import CSV_ENCODING
 
     services = build_command_services()
@@ -508,6 +508,7 @@ def import_command(
                 batch_size=batch_size,
                 on_progress=lambda rows: progress.update(task, completed=rows),
                 keep_rejected_rows=report_path is not None,
+                limits=ImportLimits.from_settings(services.settings),
             )
     except ImportFileError as error:
         console.print(f"[red]import refused[/red]: {error}")
@@ -515,15 +516,16 @@ def import_command(
     finally:
         services.close_sync()
     elapsed = time.perf_counter() - started
+    rejected = report.to_dict()["rejected_count"]
     console.print(
         f"{path.name}: {report.rows_read} rows read, {report.accepted} accepted, "
-        f"{report.already_present} already present, {len(report.rejected)} rejected "
+        f"{report.already_present} already present, {rejected} rejected "
         f"in {elapsed:.1f}s"
     )
     for rejection in report.rejected[:200]:
         console.print(f"  line {rejection.line}: {rejection.reason}")
-    if len(report.rejected) > 200:
-        console.print(f"  ... and {len(report.rejected) - 200} more")
+    if rejected > 200:
+        console.print(f"  ... and {rejected - 200} more")
     if report_path is not None:
         with report_path.open("w", encoding=CSV_ENCODING, newline="") as out:
             report.write_rejected_csv(out)

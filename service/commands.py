@@ -3,24 +3,26 @@ rows alike). Each record command maps one-to-one onto a domain event of the same
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic_core import PydanticCustomError
 
 from domain import codes
 from domain.events import COMMITMENT_TYPES, LIST_TYPES, RATING_SCHEMES, SUBJECT_KINDS
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 LongText = Annotated[str, Field(min_length=1, max_length=20000)]
-Reference = Annotated[str, Field(min_length=1, max_length=200)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=6)]
 Severity = Literal["minor", "general", "serious"]
 
 
 def _uscc(value: str) -> str:
+    value = _plain_identifier(value)
     try:
         return codes.normalise_uscc(value)
     except codes.InvalidCode as error:
@@ -38,27 +40,103 @@ AuthorityCode = Annotated[str, AfterValidator(_uscc)]
 RegionCode = Annotated[str, AfterValidator(_region)]
 
 
+# Deeper JSON than this is refused (as malformed-json, like JSON the parser gives up on): no
+# command needs more than a few levels, and walking deeper ones recursively could overflow.
+MAX_NESTING = 32
+# Format characters a free text may keep: zero-width (non-)joiners shape some scripts and emoji.
+_TEXT_FORMAT_ALLOWED = frozenset("\u200c\u200d")
+_TEXT_CONTROLS_ALLOWED = frozenset("\t\n\r")
+
+
+def _invisible(value: str, *, identifier: bool) -> str | None:
+    """The first control (Cc) or format (Cf) character of `value` that its kind of field may
+    not hold, said with its position: zero-width and bidirectional-control characters make a
+    second reference or name look identical to the first. A free text keeps tab, line breaks
+    and the zero-width joiners; an identifier or a name keeps none."""
+    if value.isprintable():  # fast path: no Cc or Cf character at all
+        return None
+    for position, char in enumerate(value, start=1):
+        category = unicodedata.category(char)
+        if category == "Cc":
+            if identifier or char not in _TEXT_CONTROLS_ALLOWED:
+                return f"contains the control character U+{ord(char):04X} at position {position}"
+        elif category == "Cf" and (identifier or char not in _TEXT_FORMAT_ALLOWED):
+            name = unicodedata.name(char, "format character")
+            return (
+                f"contains the invisible character U+{ord(char):04X} ({name}) at position "
+                f"{position}: retype it"
+            )
+    return None
+
+
+def _plain_identifier(value: str, max_length: int | None = None) -> str:
+    """Codes, references and names: NFKC (full-width letters and digits fold to ASCII, so that
+    ＣＦ-2026-001 and CF-2026-001 are one reference), then no control or format character.
+    NFKC can lengthen a text (one ligature becomes up to 18 characters), so the length is
+    checked again: the read models keep these in columns of that size."""
+    value = unicodedata.normalize("NFKC", value).strip()
+    if (problem := _invisible(value, identifier=True)) is not None:
+        raise ValueError(problem)
+    if max_length is not None and len(value) > max_length:
+        raise ValueError(
+            f"has {len(value)} characters once normalised (NFKC); at most {max_length}"
+        )
+    return value
+
+
+def plain(max_length: int) -> AfterValidator:
+    """The validator of a code, reference or name of at most `max_length` characters."""
+    return AfterValidator(lambda value: _plain_identifier(value, max_length))
+
+
+Reference = Annotated[str, Field(min_length=1, max_length=200), plain(200)]
+Name = Annotated[str, Field(min_length=1, max_length=200), plain(200)]
+
+
+def _text_problem(value: str, where: str) -> str | None:
+    label = where or "value"
+    if "\x00" in value:
+        return f"{label}: contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{label}: contains a lone UTF-16 surrogate"
+    if (problem := _invisible(value, identifier=False)) is not None:
+        return f"{label}: {problem}"
+    return None
+
+
 def _unstorable(value: Any, where: str) -> str | None:
-    """Where a string in `value` holds what no store keeps: PostgreSQL text has no NUL, and
-    UTF-8 no lone surrogate (JSON's "\\ud800" decodes to one)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return f"{where or 'value'}: contains a NUL character"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return f"{where or 'value'}: contains a lone UTF-16 surrogate"
-        return None
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list | tuple):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        path = f"{where}.{key}" if where else str(key)
-        if (found := _unstorable(key, path) or _unstorable(item, path)) is not None:
-            return found
+    """Where a string in `value` holds what no store keeps (PostgreSQL text has no NUL, and
+    UTF-8 no lone surrogate: JSON's "\\ud800" decodes to one) or what no text should (a
+    control or invisible format character). Walked without recursion; raises for nesting
+    deeper than MAX_NESTING."""
+    pending: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while pending:
+        item, path, depth = pending.pop()
+        if isinstance(item, str):
+            if (found := _text_problem(item, path)) is not None:
+                return found
+            continue
+        if isinstance(item, dict):
+            items: Any = item.items()
+        elif isinstance(item, list | tuple):
+            items = enumerate(item)
+        else:
+            continue
+        if depth >= MAX_NESTING:
+            raise PydanticCustomError(
+                "json_too_deep",
+                "nested deeper than {levels} levels",
+                {"levels": MAX_NESTING},
+            )
+        children = []
+        for key, child in items:
+            child_path = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and (found := _text_problem(key, child_path)) is not None:
+                return found
+            children.append((child, child_path, depth + 1))
+        pending.extend(reversed(children))  # depth first, in order: the first problem is named
     return None
 
 
@@ -83,8 +161,8 @@ class RegisterSubject(Command):
     a resident ID's birth date is checked against today's date."""
 
     kind: Literal["enterprise", "individual", "vehicle", "public_body"]
-    code: Annotated[str, Field(min_length=5, max_length=32)]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    code: Annotated[str, Field(min_length=5, max_length=32), plain(32)]
+    name: Name
     region_code: RegionCode
     sectors: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=20)
@@ -102,7 +180,7 @@ class RecordCommand(Command):
 
     type: str
     decision_date: date
-    authority_name: Annotated[str, Field(min_length=1, max_length=200)]
+    authority_name: Name
     authority_code: AuthorityCode
     source_ref: Reference
 
@@ -117,8 +195,8 @@ class GrantLicence(RecordCommand):
     content: LongText
     valid_from: date
     valid_until: date | None = None
-    certificate_name: Annotated[str, Field(max_length=200)] | None = None
-    licence_number: Annotated[str, Field(max_length=200)] | None = None
+    certificate_name: Annotated[str, Field(max_length=200), plain(200)] | None = None
+    licence_number: Annotated[str, Field(max_length=200), plain(200)] | None = None
 
 
 class RevokeLicence(RecordCommand):
@@ -212,7 +290,7 @@ class ApplyJointMeasure(RecordCommand):
     type: Literal["JointMeasureApplied"]
     measure_type: Literal["reward", "punishment"]
     measure: Text
-    applying_agency: Annotated[str, Field(min_length=1, max_length=200)]
+    applying_agency: Name
     matter: Text
 
 

@@ -9,7 +9,9 @@ import re
 import shutil
 import tempfile
 import unicodedata
+import xml.parsers.expat
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +33,9 @@ __all__ = [
     "PENALTY",
     "ROW_PROBLEM",
     "ImportFileError",
+    "ImportLimits",
     "ImportReport",
+    "ImportTooLarge",
     "RowError",
     "RowRejection",
     "import_stream",
@@ -42,9 +46,14 @@ __all__ = [
 PENALTY = "penalty"
 LICENCE = "licence"
 HEAD_BYTES = 64 * 1024
-# A report keeps the cells of this many rejected rows at most (a wholly wrong file of 64 MB
-# would otherwise be held twice); later ones keep their line and reason.
+# A report keeps the cells of this many rejected rows at most, and of fewer if their text adds
+# up to MAX_KEPT_REJECTED_CHARS (a wholly wrong file of 64 MB would otherwise be held twice);
+# later ones keep their line and reason.
 MAX_KEPT_REJECTED_ROWS = 10_000
+MAX_KEPT_REJECTED_CHARS = 8_000_000
+# A report lists the line and reason of this many rejected rows at most and counts the others
+# (a file of 30 million one-character rows would otherwise hold 30 million rejections).
+MAX_LISTED_REJECTIONS = 10_000
 # read_rows puts a row it could not read as-is (malformed quoting, more cells than the header
 # has columns) under this key, which no header column can have; row_to_item refuses the row.
 ROW_PROBLEM = ""
@@ -99,6 +108,54 @@ class ImportFileError(ValueError):
     """The file as a whole cannot be imported; the message says exactly why."""
 
 
+class ImportTooLarge(ImportFileError):
+    """The file, once unpacked, is over one of the import limits (an archive bomb, say)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportLimits:
+    """What one import may unpack and hold, so that no file within the upload limit can grow the
+    process by more than about 100 MB (docs/security.md). The defaults are the settings'
+    defaults (CREDIT_IMPORT_*)."""
+
+    # XLSX (a zip archive): checked on the central directory, then while inflating each member.
+    max_inflated_bytes: int = 256 * 1024 * 1024  # all members together, declared and actual
+    max_compression_ratio: int = 200  # per member, once it inflates past RATIO_FLOOR bytes
+    max_archive_members: int = 1000
+    # openpyxl holds the whole shared-strings table, and about 90 bytes per row read
+    max_shared_strings: int = 200_000
+    max_shared_strings_bytes: int = 16 * 1024 * 1024
+    max_rows: int = 250_000  # the highest row number of a worksheet
+    max_columns: int = 1000  # the highest column of a worksheet or the width of a CSV header
+    # Any other part (styles, theme, workbook, a picture) is read whole and turned into objects.
+    max_part_bytes: int = 4 * 1024 * 1024
+    max_part_elements: int = 50_000
+    # Both formats: a longer cell rejects its row; a longer CSV line is skipped and rejected.
+    max_cell_chars: int = 32_767  # Excel's own limit for one cell
+    max_line_chars: int = 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ImportLimits:
+        return cls(
+            max_inflated_bytes=settings.import_max_inflated_bytes,
+            max_compression_ratio=settings.import_max_compression_ratio,
+            max_archive_members=settings.import_max_archive_members,
+            max_shared_strings=settings.import_max_shared_strings,
+            max_shared_strings_bytes=settings.import_max_shared_strings_bytes,
+            max_rows=settings.import_max_rows,
+            max_columns=settings.import_max_columns,
+            max_part_bytes=settings.import_max_part_bytes,
+            max_part_elements=settings.import_max_part_elements,
+            max_cell_chars=settings.import_max_cell_chars,
+            max_line_chars=settings.import_max_line_chars,
+        )
+
+
+# A member smaller than this when inflated is never refused for its ratio (a small, regular XML
+# part such as styles.xml legitimately compresses very well).
+RATIO_FLOOR = 1024 * 1024
+
+
 class RowError(ValueError):
     """One row cannot become a record; `reason` names the national column at fault."""
 
@@ -120,14 +177,18 @@ class ImportReport:
     already_present: int
     rejected: list[RowRejection] = field(default_factory=list)  # sorted by line
     kind: str = PENALTY  # "penalty" | "licence"
+    # All rejected rows, listed or not (at most MAX_LISTED_REJECTIONS are listed).
+    rejected_count: int = 0
     # With keep_rejected_rows: the file's columns, and the cells of (the first) rejected rows.
     columns: list[str] = field(default_factory=list)
     rejected_rows: dict[int, dict[str, str]] = field(default_factory=dict)
 
     def write_rejected_csv(self, out: TextIO) -> None:
         """The rejected rows as a spreadsheet: line, reason, then the row's own cells under the
-        file's column names, so the agency can correct them where it keeps them."""
+        file's column names, so the agency can correct them where it keeps them. ID numbers, and
+        whatever may hold one, are masked: the agency has them in its own file."""
         empty: dict[str, str] = {}
+        mask = codes.mask_id_numbers
         write_csv(
             out,
             ["line", "reason", *self.columns],
@@ -135,7 +196,7 @@ class ImportReport:
                 [
                     r.line,
                     r.reason,
-                    *(self.rejected_rows.get(r.line, empty).get(c, "") for c in self.columns),
+                    *(mask(self.rejected_rows.get(r.line, empty).get(c, "")) for c in self.columns),
                 ]
                 for r in self.rejected
             ),
@@ -147,7 +208,7 @@ class ImportReport:
             "rows_read": self.rows_read,
             "accepted": self.accepted,
             "already_present": self.already_present,
-            "rejected_count": len(self.rejected),
+            "rejected_count": max(self.rejected_count, len(self.rejected)),
             "rejected": [{"line": r.line, "reason": r.reason} for r in self.rejected],
         }
 
@@ -220,29 +281,38 @@ _RECORD_COLUMNS = {
 # Reading rows --------------------------------------------------------------------------------
 
 
-def read_rows(stream: BinaryIO, filename: str) -> tuple[str, Iterator[tuple[int, dict[str, str]]]]:
+def read_rows(
+    stream: BinaryIO, filename: str, limits: ImportLimits | None = None
+) -> tuple[str, Iterator[tuple[int, dict[str, str]]]]:
     """Detect the file's kind from its header and stream its non-blank data rows.
 
     Line numbers are those a spreadsheet shows (header = 1); blank rows are skipped but
-    counted. Raises ImportFileError for a file that cannot be imported at all."""
+    counted. Raises ImportFileError for a file that cannot be imported at all (ImportTooLarge
+    for one over `limits`)."""
+    limits = limits or ImportLimits()
     start = _tell(stream)
     head, at_eof = _read_head(stream)
     if filename.lower().endswith(".xlsx") or head.startswith(_ZIP_MAGIC):
-        rows = _xlsx_rows(stream, head, start)
+        rows = _xlsx_rows(stream, head, start, limits)
     elif head.startswith(_OLE_MAGIC):
         raise ImportFileError(
             "legacy Excel .xls files are not supported: save the sheet as .xlsx or as CSV"
         )
     else:
-        rows = _csv_rows(stream, head, at_eof)
+        rows = _csv_rows(stream, head, at_eof, limits)
     try:
         names = _header(rows)
+        if len(names) > limits.max_columns:
+            raise ImportTooLarge(
+                f"the header has {len(names):,} columns; at most {limits.max_columns:,} are "
+                "accepted"
+            )
         kind = _kind_of(names)
         _check_columns(kind, names)
     except BaseException:
         rows.close()
         raise
-    return kind, _records(names, rows)
+    return kind, _records(names, rows, limits)
 
 
 def _tell(stream: IO[bytes]) -> int | None:
@@ -311,7 +381,7 @@ def _detect_encoding(head: bytes, at_eof: bool) -> str:
 
 
 def _csv_rows(
-    stream: IO[bytes], head: bytes, at_eof: bool
+    stream: IO[bytes], head: bytes, at_eof: bool, limits: ImportLimits
 ) -> Iterator[tuple[int, list[str] | str]]:
     """(line, cells) per CSV record, or (line, reason) for a record the csv module refused."""
     encoding = _detect_encoding(head, at_eof)
@@ -321,17 +391,54 @@ def _csv_rows(
         errors="strict",
         newline="",
     )
-    return _csv_records(text, encoding)
+    return _csv_records(_BoundedLines(text, limits.max_line_chars), encoding)
 
 
-def _csv_records(text: io.TextIOWrapper, encoding: str) -> Iterator[tuple[int, list[str] | str]]:
-    reader = csv.reader(text, strict=True)
+class _LineTooLong(Exception):
+    pass
+
+
+class _BoundedLines:
+    """The physical lines of a text stream, none read whole past `limit` characters: a longer
+    line is skipped to its end in bounded pieces and reported as _LineTooLong (a CSV of one
+    50 MB line must not become one 50 MB string, nor the csv module's copy of it)."""
+
+    def __init__(self, text: io.TextIOWrapper, limit: int):
+        self.text = text
+        self.limit = limit
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        # limit + 2: a line of exactly `limit` characters still gets its "\r\n"
+        line = self.text.readline(self.limit + 2)
+        if not line:
+            raise StopIteration
+        if len(line.rstrip("\r\n")) > self.limit:
+            while line and not line.endswith(("\n", "\r")):
+                line = self.text.readline(self.limit)
+            raise _LineTooLong
+        return line
+
+
+def _csv_records(lines: _BoundedLines, encoding: str) -> Iterator[tuple[int, list[str] | str]]:
+    reader = csv.reader(lines, strict=True)
     line = 0
     while True:
         try:
             cells = next(reader)
         except StopIteration:
             return
+        except _LineTooLong:
+            line += 1
+            yield (
+                line,
+                f"the line is longer than {lines.limit:,} characters and was not read "
+                "(a missing line break, or a quoted cell never closed?)",
+            )
+            reader = csv.reader(lines, strict=True)  # start afresh on the next line
+            continue
         except csv.Error as error:
             line += 1
             if "unexpected end of data" in str(error):
@@ -343,6 +450,13 @@ def _csv_records(text: io.TextIOWrapper, encoding: str) -> Iterator[tuple[int, l
                     ),
                 )
                 return
+            if "field larger than field limit" in str(error):
+                yield (
+                    line,
+                    f"a cell is longer than {csv.field_size_limit():,} characters "
+                    "(a quoted cell never closed?)",
+                )
+                continue
             yield line, f"malformed CSV: {error}"
             continue
         except UnicodeDecodeError:
@@ -356,7 +470,7 @@ def _csv_records(text: io.TextIOWrapper, encoding: str) -> Iterator[tuple[int, l
 
 
 def _xlsx_rows(
-    stream: IO[bytes], head: bytes, start: int | None
+    stream: IO[bytes], head: bytes, start: int | None, limits: ImportLimits
 ) -> Iterator[tuple[int, list[str] | str]]:
     import openpyxl  # only XLSX imports pay for it
 
@@ -371,7 +485,13 @@ def _xlsx_rows(
         spool.seek(0)
         source = spool
     try:
+        _check_archive(source, limits)
+        source.seek(0)
         workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
+    except ImportFileError:
+        if spool is not None:
+            spool.close()
+        raise
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError) as error:
         if spool is not None:
             spool.close()
@@ -384,9 +504,230 @@ def _xlsx_rows(
     return _xlsx_records(workbook, spool)
 
 
+# Archive checks (XLSX) ------------------------------------------------------------------------
+
+_INFLATE_CHUNK = 1024 * 1024
+_UNPACK_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError)
+
+
+def _check_archive(source: IO[bytes], limits: ImportLimits) -> None:
+    """Refuse an archive bomb before openpyxl opens it. First what the central directory
+    declares (member count, sizes, compression ratios), then what each member really inflates
+    to, read through a counter that stops at the limits, so a member whose header lies about
+    its size is caught too. Every XML part is scanned while it inflates, with no tree kept:
+    a DTD (entity expansion) is refused, and the shared strings and worksheet extent that
+    openpyxl would hold in memory are counted against the limits."""
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ImportFileError(
+            f"not a readable XLSX workbook ({type(error).__name__}); upload .xlsx or CSV"
+        ) from None
+    with archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        if len(members) > limits.max_archive_members:
+            raise ImportTooLarge(
+                f"the workbook has {len(members):,} parts; at most "
+                f"{limits.max_archive_members:,} are accepted"
+            )
+        declared = sum(info.file_size for info in members)
+        if declared > limits.max_inflated_bytes:
+            raise ImportTooLarge(
+                f"the workbook declares {declared:,} bytes once unpacked; at most "
+                f"{limits.max_inflated_bytes:,} are accepted"
+            )
+        for number, info in enumerate(members, start=1):
+            _check_ratio(info, info.file_size, number, limits)
+        scan = _WorkbookScan(limits)
+        for number, info in enumerate(members, start=1):
+            _inflate_and_scan(archive, info, number, scan, limits)
+
+
+def _check_ratio(info: zipfile.ZipInfo, size: int, number: int, limits: ImportLimits) -> None:
+    if size > RATIO_FLOOR and size > limits.max_compression_ratio * max(info.compress_size, 1):
+        raise ImportTooLarge(
+            f"part {_part(info, number)} of the workbook inflates more than "
+            f"{limits.max_compression_ratio}-fold ({info.compress_size:,} bytes to {size:,} or "
+            "more): refused as a possible zip bomb"
+        )
+
+
+def _inflate_and_scan(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    number: int,
+    scan: _WorkbookScan,
+    limits: ImportLimits,
+) -> None:
+    is_xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
+    part = scan.part() if is_xml else None
+    size = 0
+    try:
+        with archive.open(info) as member:
+            while chunk := member.read(_INFLATE_CHUNK):
+                size += len(chunk)
+                scan.inflated += len(chunk)
+                if size > info.file_size:
+                    raise ImportFileError(
+                        f"part {_part(info, number)} of the workbook unpacks to more than the "
+                        f"{info.file_size:,} bytes its header declares: the file is damaged "
+                        "or forged"
+                    )
+                if scan.inflated > limits.max_inflated_bytes:
+                    raise ImportTooLarge(
+                        f"the workbook unpacks to more than {limits.max_inflated_bytes:,} bytes"
+                    )
+                _check_ratio(info, size, number, limits)
+                if part is not None:
+                    part.feed(chunk)
+                    _check_part_size(part.root, size, info, number, limits)
+                elif size > limits.max_part_bytes:
+                    _check_part_size(None, size, info, number, limits)
+            if part is not None:
+                part.close()
+    except xml.parsers.expat.ExpatError as error:
+        raise ImportFileError(
+            f"part {_part(info, number)} of the workbook is not well-formed XML "
+            f"({xml.parsers.expat.ErrorString(error.code)}, line {error.lineno})"
+        ) from None
+    except _UNPACK_ERRORS as error:
+        raise ImportFileError(
+            f"part {_part(info, number)} of the workbook cannot be unpacked "
+            f"({type(error).__name__}: damaged, encrypted or forged)"
+        ) from None
+
+
+def _check_part_size(
+    root: str | None, size: int, info: zipfile.ZipInfo, number: int, limits: ImportLimits
+) -> None:
+    if root == "worksheet":
+        return  # streamed by openpyxl; its extent is counted instead
+    if root == "sst":
+        if size > limits.max_shared_strings_bytes:
+            raise ImportTooLarge(
+                f"the workbook's shared strings unpack to more than "
+                f"{limits.max_shared_strings_bytes:,} bytes: split the file or save it as CSV"
+            )
+        return
+    if size > limits.max_part_bytes:
+        raise ImportTooLarge(
+            f"part {_part(info, number)} of the workbook unpacks to more than "
+            f"{limits.max_part_bytes:,} bytes, and only worksheets and shared strings may be "
+            "that large (an embedded picture?): remove it or save the sheet as CSV"
+        )
+
+
+def _part(info: zipfile.ZipInfo, number: int) -> str:
+    """A member's name for a message, unless it could carry something it should not repeat."""
+    name = info.filename
+    if len(name) <= 60 and name.isascii() and name.isprintable() and not _DIGIT_RUN.search(name):
+        return repr(name)
+    return f"number {number}"
+
+
+class _WorkbookScan:
+    """Counts, across every XML part, what openpyxl would keep in memory."""
+
+    def __init__(self, limits: ImportLimits):
+        self.limits = limits
+        self.inflated = 0
+        self.shared_strings = 0
+
+    def part(self) -> _PartScan:
+        return _PartScan(self)
+
+
+class _PartScan:
+    """One XML part, parsed with expat as it inflates (no tree is built)."""
+
+    def __init__(self, workbook: _WorkbookScan):
+        self.workbook = workbook
+        self.limits = workbook.limits
+        self.root: str | None = None
+        self.elements = 0
+        self.row = 0
+        self.column = 0
+        parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+        parser.StartDoctypeDeclHandler = self._refuse_dtd
+        parser.EntityDeclHandler = self._refuse_dtd
+        parser.StartElementHandler = self._start
+        self.parser = parser
+
+    def feed(self, chunk: bytes) -> None:
+        self.parser.Parse(chunk, False)
+
+    def close(self) -> None:
+        self.parser.Parse(b"", True)
+
+    def _refuse_dtd(self, *_: Any) -> None:
+        raise ImportFileError(
+            "the workbook declares an XML document type (DTD), which no spreadsheet needs: "
+            "refused, as entity declarations can expand without bound"
+        )
+
+    def _start(self, tag: str, attributes: dict[str, str]) -> None:
+        name = tag.rpartition(" ")[2]
+        limits = self.limits
+        if self.root is None:
+            self.root = name
+        if self.root == "worksheet":
+            if name == "row":
+                self.row = _int_attribute(attributes, "r", self.row + 1)
+                self.column = 0
+                if self.row > limits.max_rows:
+                    raise ImportTooLarge(
+                        f"a worksheet reaches row {self.row:,}; at most {limits.max_rows:,} rows "
+                        "are accepted in one XLSX file: split it or save it as CSV"
+                    )
+            elif name == "c":
+                self.column = _column_number(attributes.get("r"), self.column + 1)
+                if self.column > limits.max_columns:
+                    raise ImportTooLarge(
+                        f"a worksheet reaches column {self.column:,}; at most "
+                        f"{limits.max_columns:,} columns are accepted"
+                    )
+            return
+        if self.root == "sst":
+            if name == "si":
+                self.workbook.shared_strings += 1
+                if self.workbook.shared_strings > limits.max_shared_strings:
+                    raise ImportTooLarge(
+                        f"the workbook has more than {limits.max_shared_strings:,} distinct "
+                        "texts (shared strings): split the file or save it as CSV"
+                    )
+            return
+        self.elements += 1
+        if self.elements > limits.max_part_elements:
+            raise ImportTooLarge(
+                f"a part of the workbook other than a worksheet holds more than "
+                f"{limits.max_part_elements:,} XML elements (styles, say): refused"
+            )
+
+
+def _int_attribute(attributes: dict[str, str], name: str, default: int) -> int:
+    value = attributes.get(name)
+    return int(value) if value is not None and value.isdigit() and len(value) < 10 else default
+
+
+_CELL_REFERENCE = re.compile(r"\$?([A-Za-z]{1,7})\$?\d*")
+
+
+def _column_number(reference: str | None, default: int) -> int:
+    """The column of an A1-style cell reference ("AB12" -> 28), or `default` without one."""
+    match = _CELL_REFERENCE.fullmatch(reference or "")
+    if match is None:
+        return default
+    number = 0
+    for letter in match.group(1).upper():
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
 def _xlsx_records(workbook: Any, spool: IO[bytes] | None) -> Iterator[tuple[int, list[str]]]:
     try:
         sheet = workbook.worksheets[0]
+        # The extent the sheet declares is not trusted: rows are not padded to it.
+        sheet.reset_dimensions()
         line = 0
         try:
             for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
@@ -481,10 +822,11 @@ def _check_columns(kind: str, names: list[str]) -> None:
 
 
 def _records(
-    names: list[str], rows: Iterator[tuple[int, list[str] | str]]
+    names: list[str], rows: Iterator[tuple[int, list[str] | str]], limits: ImportLimits
 ) -> Iterator[tuple[int, dict[str, str]]]:
     columns = [(index, name) for index, name in enumerate(names) if name]
     width = len(names)
+    longest = limits.max_cell_chars
     try:
         for line, cells in rows:
             if isinstance(cells, str):
@@ -500,6 +842,17 @@ def _records(
                     f"the row has {extra} non-empty cell(s) beyond the header's {width} "
                     "columns (an unquoted comma inside a cell?)"
                 )
+            for index, cell in enumerate(cells):
+                if len(cell) > longest:
+                    name = (names[index] if index < width else "") or f"column {index + 1}"
+                    row[ROW_PROBLEM] = (
+                        f"{name}: the cell has {len(cell):,} characters; at most {longest:,} "
+                        "are accepted"
+                    )
+                    for other, value in row.items():  # not kept for the report either
+                        if len(value) > longest and other != ROW_PROBLEM:
+                            row[other] = ""
+                    break
             yield line, row
     finally:
         close = getattr(rows, "close", None)
@@ -705,8 +1058,12 @@ def _validation_reason(error: ValidationError, columns: Mapping[str, str]) -> st
     problems = error.errors(include_url=False, include_context=False, include_input=False)
     first = problems[0]
     field_name = str(first["loc"][0]) if first["loc"] else ""
-    column = columns.get(field_name, field_name or "row")
     message = first["msg"].removeprefix("Value error, ")
+    if not field_name:  # a check of the whole row names its field first ("source_ref: ...")
+        named, separator, rest = message.partition(": ")
+        if separator and named.split(".")[0] in columns:
+            field_name, message = named.split(".")[0], rest
+    column = columns.get(field_name, field_name or "row")
     more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
     return f"{column}: {message}{more}"
 
@@ -733,16 +1090,18 @@ def import_stream(
     on_progress: Callable[[int], None] | None = None,
     permit: RecordingPermit | None = None,
     keep_rejected_rows: bool = False,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
     """Import a whole file, one transaction per `batch_size` rows. Bad rows become rejections
     and never stop the import; a whole-file problem raises ImportFileError before anything is
     written (or, for an encoding error found mid-file, after the rows before it).
 
     With `keep_rejected_rows`, the report also keeps the cells of the first
-    MAX_KEPT_REJECTED_ROWS rejected rows (for `write_rejected_csv`)."""
+    MAX_KEPT_REJECTED_ROWS rejected rows (for `write_rejected_csv`). `limits` bound what the
+    file may unpack to and hold (ImportTooLarge, before anything is written)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    kind, rows = read_rows(stream, filename)
+    kind, rows = read_rows(stream, filename, limits)
     today = local_today(files.clock, files.zone)
     report = ImportReport(rows_read=0, accepted=0, already_present=0, rejected=[], kind=kind)
     reasons: dict[str, str] = {}  # one string per distinct reason, however many rows share it
@@ -752,10 +1111,22 @@ def import_stream(
 
     in_batch: dict[int, dict[str, str]] = {}  # the rows of the current batch, if kept
 
+    kept_chars = 0
+
     def reject(line: int, reason: str, row: dict[str, str] | None = None) -> None:
-        report.rejected.append(RowRejection(line, reasons.setdefault(reason, reason)))
+        nonlocal kept_chars
+        report.rejected_count += 1
+        if len(report.rejected) >= MAX_LISTED_REJECTIONS:
+            return
+        if reason not in reasons:  # a reason may quote a cell: never an ID number in full
+            reasons[reason] = codes.mask_id_numbers(reason)
+        report.rejected.append(RowRejection(line, reasons[reason]))
         if row is not None and len(report.rejected_rows) < MAX_KEPT_REJECTED_ROWS:
-            report.rejected_rows[line] = {k: v for k, v in row.items() if k != ROW_PROBLEM}
+            cells = {k: v for k, v in row.items() if k != ROW_PROBLEM}
+            size = sum(len(value) for value in cells.values())
+            if kept_chars + size <= MAX_KEPT_REJECTED_CHARS:
+                kept_chars += size
+                report.rejected_rows[line] = cells
 
     def flush() -> None:
         nonlocal unreported

@@ -35,6 +35,19 @@ class Settings(BaseSettings):
     read_your_writes_timeout_seconds: float = Field(default=5.0, ge=0)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # What one import may unpack and hold (service/importing.py ImportLimits, docs/security.md):
+    # together they keep any upload within max_import_bytes under about 100 MB of memory.
+    import_max_inflated_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    import_max_compression_ratio: int = Field(default=200, ge=10)
+    import_max_archive_members: int = Field(default=1000, ge=10)
+    import_max_shared_strings: int = Field(default=200_000, ge=1)
+    import_max_shared_strings_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    import_max_rows: int = Field(default=250_000, ge=1)
+    import_max_columns: int = Field(default=1000, ge=30)
+    import_max_part_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
+    import_max_part_elements: int = Field(default=50_000, ge=1000)
+    import_max_cell_chars: int = Field(default=32_767, ge=1000)
+    import_max_line_chars: int = Field(default=1024 * 1024, ge=64 * 1024)
     timezone: str = "Asia/Shanghai"
     # The log's name in its signed checkpoints, and how often the process that follows the log
     # signs a new one while it grows (0: only on demand).

@@ -13,7 +13,13 @@ from api.auth import Recorder
 from api.deps import ServicesDep
 from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.schemas import ImportReportBody
-from service.importing import ImportFileError, ImportReport, import_stream
+from service.importing import (
+    ImportFileError,
+    ImportLimits,
+    ImportReport,
+    ImportTooLarge,
+    import_stream,
+)
 from service.spreadsheet import CSV_ENCODING, CSV_MEDIA_TYPE
 
 router = APIRouter(prefix="/v1", tags=["recording"], responses=problems(*AUTHENTICATED, *WITH_BODY))
@@ -41,7 +47,9 @@ async def import_file(
 ):
     """Import a CSV (UTF-8 or GBK) or XLSX file with the national CF_* (penalty) or XK_*
     (licence) columns. Idempotent: re-sending a file adds nothing. Bad rows are reported with
-    their line number and reason and never stop or half-write the good ones."""
+    their line number and reason and never stop or half-write the good ones. A file that
+    unpacks past the import limits (an XLSX zip bomb, too many rows or shared strings) is
+    refused whole with 413 `import-too-large` before anything is written."""
     as_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
     try:
         report = await run_in_threadpool(
@@ -52,7 +60,10 @@ async def import_file(
             recorded_by=caller.client_id,
             permit=caller.permit(),
             keep_rejected_rows=as_csv,
+            limits=ImportLimits.from_settings(services.settings),
         )
+    except ImportTooLarge as error:
+        raise Problem(413, "import-too-large", str(error)) from None
     except ImportFileError as error:
         raise Problem(422, "import-file-invalid", str(error)) from None
     if as_csv:
@@ -72,5 +83,6 @@ def _csv(report: ImportReport) -> Response:
             "X-Rows-Read": str(report.rows_read),
             "X-Accepted": str(report.accepted),
             "X-Already-Present": str(report.already_present),
+            "X-Rejected": str(report.to_dict()["rejected_count"]),
         },
     )

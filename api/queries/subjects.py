@@ -307,9 +307,8 @@ async def subject_records(
 
 
 def _masked(code: str) -> str:
-    kind = codes.guess_kind(code)
-    if kind == "individual":
+    """The submitted code as echoed back: an ID number, or anything that may hold one (a legacy
+    15-digit number, an 18-digit one inside a longer string), is masked."""
+    if codes.guess_kind(code) == "individual":
         return codes.mask_resident_id(code.strip().upper())
-    if kind is None and len(code.strip()) == 18 and code.strip()[:17].isdigit():
-        return codes.mask_resident_id(code.strip())  # an invalid ID is still personal data
-    return code.strip()
+    return codes.mask_id_numbers(code.strip())

@@ -10,6 +10,7 @@ from domain.codes import (
     guess_kind,
     make_uscc,
     mask_code,
+    mask_id_numbers,
     mask_resident_id,
     normalise_code,
     normalise_plate,
@@ -492,3 +493,36 @@ def test_normalise_code_rejects_unknown_kind(kind):
 )
 def test_guess_kind(code, kind):
     assert guess_kind(code) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("410105199003070739", "410105********0739"),  # an 18-digit ID, as mask_resident_id
+        ("41010519900307123x", "410105********123X"),
+        ("410105900307123", "410105******123"),  # legacy 15 digits: the YYMMDD birth date
+        ("1410105199003070739", "141010**********739"),  # 19 digits holding an 18-digit ID
+        ("罚字410105199003070739号", "罚字410105********0739号"),
+        ("ID 410105900307123 and 410105199003070739", "ID 410105******123 and 410105********0739"),
+        ("N2410105MA9G5K2RQ3", "N2410105MA9G5K2RQ3"),  # letters break the run: a USCC stays
+        # 17 digits may hold a legacy ID: masked, even where it is a USCC's
+        ("91110000600037341L", "911100********341L"),
+        ("XF20261120123456", "XF20261120123456"),  # 14 digits: a case number stays
+        ("20261102", "20261102"),
+        ("", ""),
+    ],
+)
+def test_mask_id_numbers(text, masked):
+    assert mask_id_numbers(text) == masked
+
+
+@given(
+    st.integers(min_value=0, max_value=5),
+    st.integers(min_value=0, max_value=5),
+    st.sampled_from(["410105199003070739", "41010519900307123X", "410105900307123"]),
+)
+def test_no_birth_date_survives_masking_at_any_offset(before, after, number):
+    masked = mask_id_numbers("1" * before + number + "2" * after)
+    birth = number[6:14] if len(number) == 18 else number[6:12]
+    assert birth not in masked
+    assert len(masked) == before + len(number) + after
