@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.schemas import ProblemDetails
 from domain.errors import (
     CaseNotFound,
+    CaseNumbersExhausted,
     DomainError,
     DuplicateRecordConflict,
     IdempotencyKeyReused,
@@ -32,6 +33,8 @@ PROBLEM_BASE = "https://credit-transport.example/problems/"
 PROBLEM_JSON = "application/problem+json"
 # A database restart takes seconds; a client that waits this long before retrying finds it back.
 DATABASE_RETRY_AFTER_SECONDS = 5
+# Today's case numbers of a kind ran out (a million filings): tomorrow's series is fresh.
+EXHAUSTED_RETRY_AFTER_SECONDS = 3600
 
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     InvalidInput: 422,
@@ -45,6 +48,7 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     VersionMismatch: 412,
     ConcurrencyConflict: 409,
     NotPermitted: 403,
+    CaseNumbersExhausted: 503,
 }
 TITLES = {
     400: "Bad request",
@@ -154,7 +158,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
         status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls)), 409)
-        return problem_response(request, status, error.code, error.detail)
+        headers = {"Retry-After": str(EXHAUSTED_RETRY_AFTER_SECONDS)} if status == 503 else None
+        return problem_response(request, status, error.code, error.detail, headers)
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, error: Problem) -> JSONResponse:

@@ -66,3 +66,9 @@ class VersionMismatch(DomainError):
         super().__init__(f"the subject's stream is at version {actual}, not {expected}")
         self.expected = expected
         self.actual = actual
+
+
+class CaseNumbersExhausted(DomainError):
+    """Every serial of today's case numbers of this kind (案件编号) has been handed out."""
+
+    code = "case-numbers-exhausted"

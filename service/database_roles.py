@@ -22,6 +22,8 @@ HISTORY = {
     "checkpoints": "SELECT, INSERT",
     "access_log": "SELECT, INSERT",
     "checkpoint_keys": "SELECT, INSERT, UPDATE",  # UPDATE retires a key; DELETE never
+    "projection_skips": "SELECT, INSERT",  # an operator's skip stays recorded
+    "case_number_series": "SELECT, INSERT, UPDATE",  # a serial handed out is never handed back
 }
 CHANGED_IN_PLACE = "SELECT, INSERT, UPDATE, DELETE"
 
