@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api import admin, cases, errors, oauth, replay_checks, web
 from api.commands import imports
 from api.commands import subjects as subject_commands
+from api.deadline import AnswerWithin
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
 from api.queries import audit, history, integrity
@@ -26,6 +27,8 @@ from service.clock import Clock
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+# Uploads are parsed as they arrive and may take minutes by design: no deadline for them.
+UNBOUNDED_PREFIXES = ("/v1/imports",)
 DOCS_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
     "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
@@ -104,8 +107,7 @@ def create_app(
         runner here has stopped, or every projector has."""
         runner = services.runner
         head = await run_in_threadpool(services.ledger.recorder.max_notification_id) or 0
-        states = await run_in_threadpool(runner.states)
-        skips = await run_in_threadpool(runner.skips)
+        states, skips = await run_in_threadpool(runner.report)
         depends = {p.name: getattr(p, "depends_on", ()) for p in runner.projectors}
         projectors = {}
         for name, state in states.items():
@@ -168,6 +170,11 @@ def create_app(
                 "If-Match",
             ],
         )
+    app.add_middleware(
+        AnswerWithin,
+        seconds=settings.request_deadline_seconds,
+        exempt_prefixes=UNBOUNDED_PREFIXES,
+    )
     app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
     app.add_middleware(
         BodySizeLimit,

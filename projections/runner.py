@@ -146,14 +146,10 @@ class ProjectionRunner:
         page_size: int = 1000,
         poll_seconds: float = 0.5,
         wait_for_notify: Callable[[threading.Event, threading.Event], None] | None = None,
-        skips_engine: Engine | None = None,
     ):
         self.recorder = recorder
         self.mapper = mapper
         self.engine = engine
-        # Where the operators' skips are read: the live database (a replay check projects
-        # into a scratch database, passing over the same events).
-        self.skips_engine = skips_engine or engine
         self.projectors = list(projectors)
         self.name = name  # of the runner's threads only: each projector tracks its own position
         self.page_size = page_size
@@ -216,31 +212,36 @@ class ProjectionRunner:
             return positions[name]
         return min(positions.values(), default=0)
 
+    def report(self) -> tuple[dict[str, ProjectorState], list[Skip]]:
+        """States and skips, read together (what /health shows)."""
+        with self.engine.connect() as conn:
+            return self._states(conn), self._skips(conn)
+
     def skips(self, name: str | None = None) -> list[Skip]:
+        with self.engine.connect() as conn:
+            return self._skips(conn, name)
+
+    def _skips(self, conn: Connection, name: str | None = None) -> list[Skip]:
         query = select(projection_skips).order_by(
             projection_skips.c.projector, projection_skips.c.position
         )
         if name is not None:
             query = query.where(projection_skips.c.projector == name)
-        with self.skips_engine.connect() as conn:
-            return [
-                Skip(
-                    r.projector, int(r.position), r.event_type, r.reason, r.skipped_by, r.skipped_at
-                )
-                for r in conn.execute(query)
-            ]
+        return [
+            Skip(r.projector, int(r.position), r.event_type, r.reason, r.skipped_by, r.skipped_at)
+            for r in conn.execute(query)
+        ]
 
-    def _skipped_positions(self) -> dict[str, set[int]]:
-        with self.skips_engine.connect() as conn:
-            rows = conn.execute(
-                select(projection_skips.c.projector, projection_skips.c.position).where(
-                    projection_skips.c.projector.in_(self.names)
-                )
+    def _skipped_positions(self, conn: Connection) -> dict[str, set[int]]:
+        rows = conn.execute(
+            select(projection_skips.c.projector, projection_skips.c.position).where(
+                projection_skips.c.projector.in_(self.names)
             )
-            skipped: dict[str, set[int]] = {}
-            for projector, position in rows:
-                skipped.setdefault(projector, set()).add(int(position))
-            return skipped
+        )
+        skipped: dict[str, set[int]] = {}
+        for projector, position in rows:
+            skipped.setdefault(projector, set()).add(int(position))
+        return skipped
 
     def _locked_position(self, conn: Connection, name: str) -> int:
         """The projector's tracked position, locked for this page's transaction, so that a
@@ -273,8 +274,9 @@ class ProjectionRunner:
         own entry of `stops`, if given) to every projector not stopped by a failure, each in a
         transaction of its own with its position. Returns the most events any projector moved
         past (0: all caught up, or waiting on a stopped one)."""
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn:  # one short read of positions, failures, skips
             states = self._states(conn)
+            skipped = self._skipped_positions(conn)
         self._notice_resumed(states)
         active = [p for p in self.projectors if p.name not in self.failures]
         if not active:
@@ -292,7 +294,6 @@ class ProjectionRunner:
         if not notifications:
             return 0
         events, unreadable = self._decode(notifications)
-        skipped = self._skipped_positions()
         reached = {name: state.position for name, state in states.items()}
         moved = 0
         for projector in active:

@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from projections.runner import BULK_PAGE_SIZE, ProjectionFailed, ProjectionRunner
-from projections.tables import READ_MODEL_TABLES, projection_tracking
+from projections.tables import READ_MODEL_TABLES, projection_skips, projection_tracking
 from service.database import Database
 from service.migrations import upgrade
 from service.read_store import sync_engine
@@ -183,7 +183,6 @@ def verify_read_models(
                 engine,
                 services.runner.projectors,  # the live read models' own projectors
                 page_size=page_size,
-                skips_engine=services.write_engine,  # passing over the events operators skipped
             )
             replayed = 0
             while applied := runner.process_next_page(stops=positions):
@@ -238,10 +237,16 @@ def _copy_live_postgres(live: Engine, scratch: Engine, names: list[str]) -> dict
         writer = target.connection.driver_connection
         assert reader is not None and writer is not None
         quote = target.dialect.identifier_preparer.quote
-        for table in READ_MODEL_TABLES:
+        # The read models into live_ copies; the operators' skips into the scratch database's
+        # own table, so that the replay passes over the same events.
+        for table, copy_name in [
+            *((t, quote(f"live_{t.name}")) for t in READ_MODEL_TABLES),
+            (projection_skips, quote(projection_skips.name)),
+        ]:
             columns = ", ".join(quote(c.name) for c in table.columns)
-            name, copy_name = quote(table.name), quote(f"live_{table.name}")
-            target.exec_driver_sql(f"CREATE UNLOGGED TABLE {copy_name} (LIKE {name})")
+            name = quote(table.name)
+            if table is not projection_skips:
+                target.exec_driver_sql(f"CREATE UNLOGGED TABLE {copy_name} (LIKE {name})")
             with (
                 reader.cursor() as out_cursor,
                 writer.cursor() as in_cursor,
@@ -290,6 +295,12 @@ def _copy_live_sqlite(live: Database, scratch: Engine, names: list[str]) -> dict
                     f"INSERT INTO live_{table.name} ({columns}) "
                     f"SELECT {columns} FROM live.{table.name}"
                 )
+            # The operators' skips, so that the replay passes over the same events.
+            columns = ", ".join(c.name for c in projection_skips.columns)
+            driver.execute(
+                f"INSERT INTO main.projection_skips ({columns}) "
+                f"SELECT {columns} FROM live.projection_skips"
+            )
             driver.execute("COMMIT")
         except BaseException:
             if driver.in_transaction:
