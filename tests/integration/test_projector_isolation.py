@@ -15,8 +15,10 @@ from sqlalchemy import create_engine, make_url, select, text
 
 from alembic import command
 from projections.cases.projector import CaseProjector
+from projections.runner import ProjectionFailed, ProjectionRunner
 from projections.tables import cases, projection_skips, projection_tracking
-from service.cases import CaseNumbers
+from service.cases import CaseNumbers, ObjectionApplication
+from service.commands import RegisterSubject, record_command_adapter
 from service.database import Database
 from service.migrations import alembic_config, upgrade
 from service.read_store import sync_engine
@@ -200,6 +202,42 @@ async def test_a_skip_needs_the_failed_position_and_a_reason_and_is_honoured_by_
     services.runner.rebuild()  # passes over the skipped event again: it cannot fail there
     assert dump(services.write_engine) == live
     assert services.runner.failures == {}
+
+
+def test_a_restart_tries_the_failed_event_again_and_clears_the_failure(services):
+    """The fix deployed, a new process's runner tries the recorded event again: a restart is a
+    resume."""
+    services.runner.stop()
+    broken = with_broken_cases(services)
+    company = enterprise(812)
+    sid = services.files.register(RegisterSubject(**company), recorded_by="t").subject_id
+    record_id = services.files.append(
+        sid, record_command_adapter.validate_python(penalty("ISO-R")), recorded_by="t"
+    ).record_id
+    services.runner.catch_up()
+    failing = services.cases.file_objection(
+        ObjectionApplication(
+            subject_code=company["code"],
+            record_id=record_id,
+            grounds="wrong_content",
+            statement="金额有误",
+            applicant="公司",
+        )
+    ).position
+    with pytest.raises(ProjectionFailed):
+        services.runner.catch_up()
+    assert services.runner.states()["cases"].failure.position == failing
+
+    broken.broken = False
+    restarted = ProjectionRunner(
+        services.ledger.recorder,
+        services.ledger.mapper,
+        services.write_engine,
+        services.runner.projectors,
+    )
+    restarted.catch_up()
+    state = restarted.states()["cases"]
+    assert state.position == failing and state.failure is None
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
