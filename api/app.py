@@ -16,6 +16,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api import admin, cases, errors, oauth, replay_checks, web
 from api.commands import imports
 from api.commands import subjects as subject_commands
+from api.deadline import AnswerWithin
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
 from api.queries import audit, history, integrity
@@ -27,6 +28,8 @@ from service.clock import Clock
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+# Uploads are parsed as they arrive and may take minutes by design: no deadline for them.
+UNBOUNDED_PREFIXES = ("/v1/imports",)
 DOCS_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
     "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
@@ -101,28 +104,67 @@ def create_app(
         tags=["operations"],
         responses={
             503: {
-                "description": "The projection runner has stopped (see `failure`)",
+                "description": "The projection runner has stopped, or every projector has "
+                "(see `failure`), or the database is unavailable",
                 "content": {"application/json": {}},
             }
         },
     )
     async def health(services: ServicesDep) -> JSONResponse:
-        """Liveness of the API and of the projection runner (503 if the runner has stopped)."""
+        """Liveness of the API and of each projector. `degraded` (200): a projector is stopped
+        on an event (its position, type and error are shown) while the others serve; 503 if the
+        runner here has stopped, or every projector has."""
         runner = services.runner
         head = await run_in_threadpool(services.ledger.recorder.max_notification_id) or 0
-        position = await run_in_threadpool(runner.position)
-        failed = runner.failure is not None
+        states, skips = await run_in_threadpool(runner.report)
+        depends = {p.name: getattr(p, "depends_on", ()) for p in runner.projectors}
+        projectors = {}
+        for name, state in states.items():
+            failure = state.failure
+            waiting = [d for d in depends[name] if d in states and states[d].failure is not None]
+            projectors[name] = {
+                "status": "failed" if failure else ("waiting" if waiting else "ok"),
+                "position": state.position,
+                "lag": head - state.position,
+                "waiting_for": waiting,
+                "failure": None
+                if failure is None
+                else {
+                    "position": failure.position,
+                    "event_type": failure.event_type,
+                    "error": failure.error,
+                    "at": failure.at.isoformat() if failure.at else None,
+                },
+                # Events operators skipped (`credit projections status` shows who and why).
+                "skipped": [
+                    {"position": s.position, "event_type": s.event_type, "at": s.at.isoformat()}
+                    for s in skips
+                    if s.projector == name
+                ],
+            }
+        failed = [name for name, state in states.items() if state.failure is not None]
+        position = min((state.position for state in states.values()), default=0)
+        stopped = runner.crash is not None or (bool(states) and len(failed) == len(states))
         body = {
-            "status": "failing" if failed else "ok",
+            "status": "failing" if stopped else ("degraded" if failed else "ok"),
             "projections": {
+                # The lowest position: every read model has reached it.
                 "position": position,
                 "log_head": head,
                 "lag": head - position,
                 "running_here": runner.running,
-                "failure": repr(runner.failure) if failed else None,
+                "failure": repr(runner.crash)
+                if runner.crash is not None
+                else "; ".join(
+                    f"{n} failed on position {f['position']} ({f['event_type']}): {f['error']}"
+                    for n in failed
+                    if (f := projectors[n]["failure"]) is not None
+                )
+                or None,
+                "projectors": projectors,
             },
         }
-        return JSONResponse(body, status_code=503 if failed else 200)
+        return JSONResponse(body, status_code=503 if stopped else 200)
 
     if settings.cors_origins:  # off unless configured
         app.add_middleware(
@@ -137,6 +179,11 @@ def create_app(
                 "If-Match",
             ],
         )
+    app.add_middleware(
+        AnswerWithin,
+        seconds=settings.request_deadline_seconds,
+        exempt_prefixes=UNBOUNDED_PREFIXES,
+    )
     app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
     app.add_middleware(
         BodySizeLimit,

@@ -11,18 +11,17 @@ from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, RECORD, Reader, Recorder, insufficient_scope
-from api.deps import ReadYourWrites, ServicesDep
+from api.deps import CaseReadYourWrites, ReadYourWrites, ServicesDep
 from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.rate_limit import RateLimited
 from api.schemas import CaseFiled, CaseList, CaseStepTaken, CaseView, Written
 from service.cases import STEPS, ObjectionApplication, RepairApplication
 from service.commands import Input
 
-# Steps read the case from the read model: pass the `position` a filing answered with as
-# `min_position`, and the step waits (bounded) until the case is there.
-router = APIRouter(
-    prefix="/v1", tags=["cases"], dependencies=[ReadYourWrites], responses=problems(422, 503)
-)
+# Steps read the case from the cases read model: pass the `position` a filing answered with as
+# `min_position`, and the step waits (bounded) until the case is there. Filings read the record
+# from the credit file's read model, and wait on that one.
+router = APIRouter(prefix="/v1", tags=["cases"], responses=problems(422, 503))
 APPLICANT = (*WITH_BODY, 429)  # no account: limited by address
 
 
@@ -77,6 +76,7 @@ def _filed(filed) -> dict:
     status_code=status.HTTP_201_CREATED,
     response_model=CaseFiled,
     responses=problems(*APPLICANT, 409),
+    dependencies=[ReadYourWrites],
 )
 async def apply_for_repair(
     body: RepairApplication, request: Request, services: ServicesDep
@@ -92,6 +92,7 @@ async def apply_for_repair(
     status_code=status.HTTP_201_CREATED,
     response_model=CaseFiled,
     responses=problems(*APPLICANT, 409),
+    dependencies=[ReadYourWrites],
 )
 async def file_objection(
     body: ObjectionApplication, request: Request, services: ServicesDep
@@ -101,7 +102,12 @@ async def file_objection(
     return _filed(await run_in_threadpool(services.cases.file_objection, body))
 
 
-@router.post("/cases:progress", response_model=CaseView, responses=problems(*APPLICANT, 404))
+@router.post(
+    "/cases:progress",
+    response_model=CaseView,
+    responses=problems(*APPLICANT, 404),
+    dependencies=[CaseReadYourWrites],
+)
 async def case_progress(body: CaseAccess, request: Request, services: ServicesDep) -> dict:
     """The applicant's view: steps, the current deadline, what is missing. A wrong query code
     gets the same answer as an unknown case."""
@@ -112,7 +118,12 @@ async def case_progress(body: CaseAccess, request: Request, services: ServicesDe
     return services.cases.view(case)
 
 
-@router.post("/cases:supply", response_model=Written, responses=problems(*APPLICANT, 404, 409))
+@router.post(
+    "/cases:supply",
+    response_model=Written,
+    responses=problems(*APPLICANT, 404, 409),
+    dependencies=[CaseReadYourWrites],
+)
 async def supply_materials(body: Supply, request: Request, services: ServicesDep) -> dict:
     """The applicant hands in what the agency said was missing."""
     _throttle(request, "progress")
@@ -126,6 +137,7 @@ async def supply_materials(body: Supply, request: Request, services: ServicesDep
     "/cases/{case_number}:{action}",
     response_model=CaseStepTaken,
     responses=problems(*AUTHENTICATED, *WITH_BODY, 404, 409),
+    dependencies=[CaseReadYourWrites],
 )
 async def take_step(
     case_number: str, action: str, body: Step, services: ServicesDep, caller: Recorder
@@ -149,7 +161,12 @@ async def take_step(
     return {"case_number": case_number, "action": action, "position": position}
 
 
-@router.get("/cases", response_model=CaseList, responses=problems(*AUTHENTICATED))
+@router.get(
+    "/cases",
+    response_model=CaseList,
+    responses=problems(*AUTHENTICATED),
+    dependencies=[CaseReadYourWrites],
+)
 async def list_cases(
     services: ServicesDep,
     caller: Reader,

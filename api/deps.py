@@ -8,19 +8,21 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import Problem
-from projections.credit_file.queries import tracked_position
+from projections.credit_file.queries import tracked_state
 from service.bootstrap import Services
 from service.clock import local_today
 
 # Positions, sizes, versions and sequence numbers are 64-bit in the store: a larger number can
 # name nothing there, and must be refused as input rather than fail in the database.
 MAX_INT64 = 2**63 - 1
+# A read model stopped on a failure waits for an operator: minutes, not a second.
+STOPPED_RETRY_AFTER_SECONDS = 30
 
 
 async def get_services(request: Request) -> Services:
@@ -37,50 +39,70 @@ async def today(request: Request) -> date:
 TodayDep = Annotated[date, Depends(today)]
 
 
-async def read_your_writes(
-    request: Request,
-    min_position: Annotated[
-        int | None,
-        Query(
-            ge=0,
-            le=MAX_INT64,
-            description="Wait (bounded) until the read models reflect this log position, "
-            "as returned by a write.",
-        ),
-    ] = None,
-) -> None:
-    """Read-your-writes: wait until the projections have reached `min_position`."""
-    if min_position is None:
-        return
-    services = request.app.state.services
-    deadline = time.monotonic() + services.settings.read_your_writes_timeout_seconds
-    delay = 0.002
-    head = None
-    while True:
-        async with services.read_engine.connect() as conn:
-            position = await tracked_position(conn)
-        if position >= min_position:
+def read_your_writes(*read_models: str) -> Any:
+    """Read-your-writes: a dependency that waits (bounded) until the named read models have
+    reached `min_position`. A route waits only on the read models it reads: one stopped on a
+    failure holds up no other."""
+
+    async def wait(
+        request: Request,
+        min_position: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                le=MAX_INT64,
+                description="Wait (bounded) until the read models reflect this log position, "
+                "as returned by a write.",
+            ),
+        ] = None,
+    ) -> None:
+        if min_position is None:
             return
-        if head is None:
-            # A position past the log's head was never returned by a write: waiting is futile.
-            head = await run_in_threadpool(services.ledger.recorder.max_notification_id) or 0
-            if min_position > head:
+        services = request.app.state.services
+        deadline = time.monotonic() + services.settings.read_your_writes_timeout_seconds
+        delay = 0.002
+        head = None
+        while True:
+            async with services.read_engine.connect() as conn:
+                position, stopped = await tracked_state(conn, read_models)
+            if position >= min_position:
+                return
+            if head is None:
+                # A position past the log's head was never returned by a write: waiting is
+                # futile.
+                head = await run_in_threadpool(services.ledger.recorder.max_notification_id) or 0
+                if min_position > head:
+                    raise Problem(
+                        422,
+                        "validation-error",
+                        f"min_position {min_position} is beyond the log's head ({head}): "
+                        "pass a position a write returned",
+                    )
+            if stopped:
+                # Stopped on a failure: it moves on only once an operator resumes it.
                 raise Problem(
-                    422,
-                    "validation-error",
-                    f"min_position {min_position} is beyond the log's head ({head}): "
-                    "pass a position a write returned",
+                    503,
+                    "projection-stopped",
+                    f"the read model {', '.join(stopped)} is stopped at position {position} "
+                    f"on a failure (see /health), not yet at {min_position}; retry later",
+                    headers={"Retry-After": str(STOPPED_RETRY_AFTER_SECONDS)},
+                    position=position,
                 )
-        if time.monotonic() >= deadline:
-            raise Problem(
-                503,
-                "projection-behind",
-                f"the read models are at position {position}, not yet at {min_position}; retry",
-                headers={"Retry-After": "1"},
-                position=position,
-            )
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.05)
+            if time.monotonic() >= deadline:
+                raise Problem(
+                    503,
+                    "projection-behind",
+                    f"the read models are at position {position}, not yet at {min_position}; retry",
+                    headers={"Retry-After": "1"},
+                    position=position,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    return Depends(wait)
 
 
-ReadYourWrites = Depends(read_your_writes)
+# The read models, by their projectors' names (service/bootstrap.py builds the projectors).
+CREDIT_FILE, CASES = "credit_file", "cases"
+ReadYourWrites = read_your_writes(CREDIT_FILE)
+CaseReadYourWrites = read_your_writes(CASES)

@@ -16,6 +16,7 @@ from domain.errors import (
     ApprovalNotFound,
     ApprovalNotPending,
     CaseNotFound,
+    CaseNumbersExhausted,
     ChainedLogCut,
     DomainError,
     DuplicateRecordConflict,
@@ -40,6 +41,8 @@ PROBLEM_JSON = "application/problem+json"
 TOO_DEEP = f"the request body's JSON is nested deeper than {MAX_NESTING} levels"
 # A database restart takes seconds; a client that waits this long before retrying finds it back.
 DATABASE_RETRY_AFTER_SECONDS = 5
+# Today's case numbers of a kind ran out (a million filings): tomorrow's series is fresh.
+EXHAUSTED_RETRY_AFTER_SECONDS = 3600
 
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     InvalidInput: 422,
@@ -58,6 +61,7 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     ApprovalNotPending: 409,
     ChainedLogCut: 409,
     NotRecordOwner: 403,
+    CaseNumbersExhausted: 503,
 }
 TITLES = {
     400: "Bad request",
@@ -170,7 +174,8 @@ def install(app: FastAPI) -> None:
     async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
         status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls)), 409)
         extra = {"owner_authority_code": error.owner} if isinstance(error, NotRecordOwner) else {}
-        return problem_response(request, status, error.code, error.detail, **extra)
+        headers = {"Retry-After": str(EXHAUSTED_RETRY_AFTER_SECONDS)} if status == 503 else None
+        return problem_response(request, status, error.code, error.detail, headers, **extra)
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, error: Problem) -> JSONResponse:

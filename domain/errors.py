@@ -106,3 +106,9 @@ class ChainedLogCut(DomainError):
     anchored: its tail was cut or rewritten. Nothing is signed over it."""
 
     code = "chained-log-cut"
+
+
+class CaseNumbersExhausted(DomainError):
+    """Every serial of today's case numbers of this kind (案件编号) has been handed out."""
+
+    code = "case-numbers-exhausted"

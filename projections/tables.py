@@ -24,9 +24,30 @@ projection_tracking = Table(
     "projection_tracking",
     metadata,
     Column("name", String(100), primary_key=True),
-    # The last log position whose effects are in the read models, committed with them.
+    # One row per projector (its name): the last log position whose effects are in its read
+    # model, committed with its rows.
     Column("position", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The event the projector failed on, if it is stopped: the position after `position` that
+    # it could not apply, the event's type and the error (one line). Cleared once the event is
+    # applied or skipped, or by `credit projections resume`.
+    Column("failed_position", BigInteger),
+    Column("failed_event_type", String(200)),
+    Column("failure", Text),
+    Column("failed_at", DateTime(timezone=True)),
+)
+
+# Events an operator decided a projector must pass over (`credit projections skip`), with the
+# reason: a rebuild and a replay check pass over them too. Never deleted.
+projection_skips = Table(
+    "projection_skips",
+    metadata,
+    Column("projector", String(100), primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("event_type", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("skipped_by", String(100), nullable=False),
+    Column("skipped_at", DateTime(timezone=True), nullable=False),
 )
 
 subjects = Table(

@@ -14,6 +14,8 @@ from uuid import UUID, uuid4
 
 from pydantic import ConfigDict, Field
 from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from domain.cases import (
     CONDUCT_RECORD_TYPES,
@@ -26,13 +28,14 @@ from domain.cases import (
     RepairEligibility,
     RepairRevoked,
 )
-from domain.errors import CaseNotFound, InvalidInput, RecordNotFound
+from domain.errors import CaseNotFound, CaseNumbersExhausted, InvalidInput, RecordNotFound
 from domain.policy import PolicyBook
 from domain.publication import earliest_repair_date
 from domain.subject import Subject
 from domain.working_days import WorkingDayCalendar
 from projections.tables import cases, records
 from service.access.permissions import RecordingPermit
+from service.access.tables import case_number_series
 from service.clock import local_today
 from service.commands import Input, Name, plain
 from service.credit_files import CreditFiles, coerced_changes
@@ -81,6 +84,43 @@ class FiledCase:
     position: int
 
 
+class CaseNumbers:
+    """案件编号: a kind's prefix, the service-local day and a six-digit serial, e.g.
+    XF20261120000042. The serial comes from the day's counter row, incremented and read back in
+    one statement, in a transaction of its own (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`
+    on SQLite and PostgreSQL alike): the row lock makes concurrent filings, in any process, wait
+    their turn, so no two are ever given one number. A serial whose filing then fails is a gap.
+
+    Serials are sequential, so a number tells roughly how many cases of its kind were filed that
+    day; it opens nothing by itself: an applicant's view needs the case's 查询码 as well."""
+
+    SERIAL_DIGITS = 6
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def allocate(self, prefix: str, day: date) -> str:
+        series = f"{prefix}{day:%Y%m%d}"
+        upsert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            upsert(case_number_series)
+            .values(series=series, last_serial=1)
+            .on_conflict_do_update(
+                index_elements=["series"],
+                set_={"last_serial": case_number_series.c.last_serial + 1},
+            )
+            .returning(case_number_series.c.last_serial)
+        )
+        with self.engine.begin() as conn:
+            serial = conn.execute(statement).scalar_one()
+        if serial >= 10**self.SERIAL_DIGITS:
+            raise CaseNumbersExhausted(
+                f"every {prefix} case number of {day.isoformat()} has been handed out; "
+                "file again tomorrow"
+            )
+        return f"{series}{serial:0{self.SERIAL_DIGITS}d}"
+
+
 def code_hash(case_number: str, query_code: str) -> str:
     return hashlib.sha256(f"{case_number}:{query_code.strip().upper()}".encode()).hexdigest()
 
@@ -93,6 +133,7 @@ class CaseDesk:
         self.engine = engine
         self.policy = policy
         self.calendar = calendar
+        self.numbers = CaseNumbers(engine)
 
     # Applications ---------------------------------------------------------------------------
     def apply_for_repair(self, command: RepairApplication) -> FiledCase:
@@ -288,7 +329,7 @@ class CaseDesk:
         return subject_id, row
 
     def _new_number(self, prefix: str) -> str:
-        return f"{prefix}{self._today():%Y%m%d}{secrets.randbelow(10**6):06d}"
+        return self.numbers.allocate(prefix, self._today())
 
     def _today(self) -> date:
         return local_today(self.files.clock, self.files.zone)

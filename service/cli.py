@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from projections.runner import BULK_PAGE_SIZE
+from projections.runner import BULK_PAGE_SIZE, ProjectionFailed
 from service.access.administration import cli_actor
 from service.bootstrap import build_command_services
 from service.database import Database
@@ -397,7 +397,8 @@ def erase_personal_data(
 
 @app.command()
 def worker() -> None:
-    """Run the projection runner alone (set CREDIT_RUN_PROJECTIONS_IN_API=false on the API)."""
+    """Run the projection runner alone (set CREDIT_RUN_PROJECTIONS_IN_API=false on the API). A
+    projector that fails stops alone (see `credit projections status`); the worker goes on."""
     _configure_logging()
     services = build_command_services()
     signal.signal(signal.SIGTERM, lambda *_: services.runner.stop())
@@ -409,8 +410,86 @@ def worker() -> None:
         services.runner.stop()
     finally:
         services.close_sync()
-    if services.runner.failure is not None:
+    if services.runner.crash is not None:
         raise typer.Exit(1)
+
+
+projections_app = typer.Typer(
+    help="Read models: each projector's position and failure; resume or skip a failed one.",
+    no_args_is_help=True,
+)
+app.add_typer(projections_app, name="projections")
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """Each projector: position, lag, the event it failed on (with the error), its skips."""
+    services = build_command_services(migrate=False)
+    try:
+        head = services.ledger.recorder.max_notification_id() or 0
+        states, skips = services.runner.states(), services.runner.skips()
+    finally:
+        services.close_sync()
+    for name, state in states.items():
+        line = f"{name}\tposition {state.position}\tlag {head - state.position}"
+        if state.failure is not None:
+            f = state.failure
+            line += (
+                f"\tFAILED on {f.position} ({f.event_type}) at {f.at:%Y-%m-%d %H:%M:%S}: {f.error}"
+            )
+        print(line)
+        for skip in (s for s in skips if s.projector == name):
+            print(
+                f"  skipped {skip.position} ({skip.event_type}) by {skip.skipped_by} "
+                f"at {skip.at:%Y-%m-%d %H:%M:%S}: {skip.reason}"
+            )
+
+
+@projections_app.command("resume")
+def projections_resume(
+    name: Annotated[str, typer.Argument(help="the projector, e.g. cases")],
+) -> None:
+    """Clear a projector's recorded failure once its cause is fixed: the process that follows
+    the log (API or worker) tries the event again within CREDIT_PROJECTION_POLL_SECONDS."""
+    services = build_command_services(migrate=False)
+    try:
+        failure = services.runner.resume(name)
+    except ValueError as error:
+        console.print(f"[red]refused[/red]: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    if failure is None:
+        console.print(f"{name} was not stopped; nothing to resume")
+        return
+    logging.getLogger("service.cli").warning(
+        "projector %s resumed at position %d (%s)", name, failure.position, failure.event_type
+    )
+    console.print(f"{name} resumed: the event at {failure.position} will be tried again")
+
+
+@projections_app.command("skip")
+def projections_skip(
+    name: Annotated[str, typer.Argument(help="the projector, e.g. cases")],
+    position: Annotated[int, typer.Option(help="the position it failed on (see status)")],
+    reason: Annotated[str, typer.Option(help="why this event can never be projected")],
+    by: Annotated[str, typer.Option(help="who decides (recorded with the skip)")],
+) -> None:
+    """Pass over the one event a projector failed on, when it can never be projected: recorded
+    with its reason and author (a rebuild and a replay check pass over it too), then resumed.
+    Its read model lacks that event's effect: say so to whoever relies on it."""
+    _configure_logging()
+    services = build_command_services(migrate=False)
+    try:
+        skip = services.runner.skip(name, position, reason=reason, by=by)
+    except ValueError as error:
+        console.print(f"[red]refused[/red]: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    console.print(
+        f"{name}: the event at {skip.position} ({skip.event_type}) is skipped; {name} resumes"
+    )
 
 
 @app.command()
@@ -425,6 +504,9 @@ def rebuild() -> None:
             applied = services.runner.rebuild(
                 lambda n: progress.update(task, completed=n), page_size=BULK_PAGE_SIZE
             )
+    except ProjectionFailed as failed:
+        console.print(f"[red]rebuilt, except[/red]: {failed}")
+        raise typer.Exit(1) from None
     finally:
         services.close_sync()
     elapsed = time.perf_counter() - started

@@ -34,6 +34,7 @@ from service.access.permissions import RecordingPermit
 from service.access.personal_data import PersonalDataErased, PersonalDataVault
 from service.clock import CHINA, Clock, local_today
 from service.commands import RecordCommand, RegisterSubject, coerce_changes
+from service.database import turn
 from service.identity import SubjectIds, record_id_for
 from service.ledger import CreditLedger
 
@@ -232,7 +233,7 @@ class CreditFiles:
         """Load the subject, let `decide` record events on it, append them. A lost race re-runs
         `decide` on the fresh stream, unless the caller pinned `expected_version` (If-Match). A
         record `decide` finds already there is acknowledged without writing anything."""
-        with self._stream_lock(subject_id):
+        with turn(self._stream_lock(subject_id), "the writers ahead on this stream"):
             for attempt in range(MAX_ATTEMPTS):
                 subject = self._load(subject_id)
                 if expected_version is not None and subject.version != expected_version:

@@ -3,6 +3,7 @@ async URLs. SQLite is the embedded default; PostgreSQL is the real database."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,8 +21,32 @@ SEALING_RECORDERS = {
 }
 # The longest a request waits for a connection from the event store's pool.
 STORE_POOL_WAIT_SECONDS = 5
-# The longest an operator's command waits to learn that the database cannot be reached.
-REACHABLE_TIMEOUT_SECONDS = 5
+# The longest a new connection to PostgreSQL may take (psycopg's connect_timeout, asyncpg's
+# timeout; also how long an operator's command waits to learn that the database cannot be
+# reached), and the longest a request waits for a connection from a read-model pool.
+CONNECT_TIMEOUT_SECONDS = 5
+POOL_WAIT_SECONDS = 5
+# The longest a request waits for its turn behind other requests of this process: another
+# writer of the same stream, the group commit in progress, a signing-key reload. Each of those
+# holds its turn for at most one database wait, so that, with the database down, a queued
+# request is answered after this wait plus its own, not after the whole queue's.
+QUEUE_WAIT_SECONDS = 2
+
+
+class WaitedTooLong(TimeoutError):
+    """A request waited longer than QUEUE_WAIT_SECONDS for its turn (the requests ahead of it
+    wait on the database): answered 503 like the database being unavailable."""
+
+
+@contextmanager
+def turn(lock: threading.Lock, what: str) -> Iterator[None]:
+    """Hold `lock`, waiting at most QUEUE_WAIT_SECONDS for it."""
+    if not lock.acquire(timeout=QUEUE_WAIT_SECONDS):
+        raise WaitedTooLong(f"waited {QUEUE_WAIT_SECONDS} s for {what}")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class DatabaseUrlError(ValueError):
@@ -50,7 +75,7 @@ class Database:
             raise DatabaseUrlError("SQLite needs a file path (sqlite:///path/to/credit.sqlite3)")
         return cls(backend, url)
 
-    def check_reachable(self, timeout_seconds: int = REACHABLE_TIMEOUT_SECONDS) -> None:
+    def check_reachable(self, timeout_seconds: int = CONNECT_TIMEOUT_SECONDS) -> None:
         """Connect once and close. A PostgreSQL that is down, unknown or refusing answers here
         at once (or after `timeout_seconds`), where the event store's pool would keep retrying
         for its whole wait. SQLite needs no server: its file opens on first use."""
@@ -111,6 +136,8 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
     ConnectionError,  # asyncpg's connect raises the socket's own error
+    exc.TimeoutError,  # no connection free in a read-model pool in time
+    TimeoutError,  # asyncpg's connect timeout, a turn waited too long (WaitedTooLong)
 )
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
     exc.OperationalError,
@@ -121,6 +148,8 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections
     ConnectionError,
+    exc.TimeoutError,
+    TimeoutError,  # a connect that took too long, a turn waited too long
 )
 
 

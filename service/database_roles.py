@@ -24,6 +24,8 @@ HISTORY = {
     "admin_log": "SELECT, INSERT",
     "admin_approvals": "SELECT, INSERT, UPDATE",  # UPDATE records the approval; DELETE never
     "checkpoint_keys": "SELECT, INSERT, UPDATE",  # UPDATE retires a key; DELETE never
+    "projection_skips": "SELECT, INSERT",  # an operator's skip stays recorded
+    "case_number_series": "SELECT, INSERT, UPDATE",  # a serial handed out is never handed back
 }
 CHANGED_IN_PLACE = "SELECT, INSERT, UPDATE, DELETE"
 

@@ -7,7 +7,14 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from service.database import Database
+from service.database import CONNECT_TIMEOUT_SECONDS, POOL_WAIT_SECONDS, Database
+
+# Bounded waits while PostgreSQL is away (docs/operations.md): a new connection, a free one.
+POSTGRES_SYNC = {
+    "pool_pre_ping": True,
+    "pool_timeout": POOL_WAIT_SECONDS,
+    "connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+}
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -22,7 +29,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def sync_engine(database: Database) -> Engine:
     if not database.is_sqlite:
-        return create_engine(database.sync_url(), pool_size=4, max_overflow=4, pool_pre_ping=True)
+        return create_engine(database.sync_url(), pool_size=4, max_overflow=4, **POSTGRES_SYNC)
     # pysqlite's deferred BEGIN would let two writers read the same tracked position and then
     # fail to upgrade their locks; BEGIN IMMEDIATE takes the write lock up front instead.
     return _sqlite_engine(database, "BEGIN IMMEDIATE")
@@ -37,8 +44,8 @@ def snapshot_engine(database: Database) -> Engine:
             database.sync_url(),
             pool_size=2,
             max_overflow=4,
-            pool_pre_ping=True,
             isolation_level="REPEATABLE READ",
+            **POSTGRES_SYNC,
         )
     return _sqlite_engine(database, "BEGIN")
 
@@ -67,7 +74,12 @@ def async_engine(database: Database) -> AsyncEngine:
         # Queries only read: autocommit spares a BEGIN and a ROLLBACK round trip per request,
         # and a dead connection surfaces as an error on use rather than a ping per checkout.
         return create_async_engine(
-            database.async_url(), pool_size=10, max_overflow=10, isolation_level="AUTOCOMMIT"
+            database.async_url(),
+            pool_size=10,
+            max_overflow=10,
+            isolation_level="AUTOCOMMIT",
+            pool_timeout=POOL_WAIT_SECONDS,
+            connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
         )
     engine = create_async_engine(
         database.async_url(), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}

@@ -40,8 +40,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from projections.runner import BULK_PAGE_SIZE, ProjectionRunner
-from projections.tables import READ_MODEL_TABLES, projection_tracking
+from projections.runner import BULK_PAGE_SIZE, ProjectionFailed, ProjectionRunner
+from projections.tables import READ_MODEL_TABLES, projection_skips, projection_tracking
 from service.database import Database
 from service.migrations import upgrade
 from service.read_store import sync_engine
@@ -75,7 +75,7 @@ class Difference:
 
 @dataclass(frozen=True)
 class ReplayReport:
-    position: int  # the log position both sides stood at
+    position: int  # the furthest log position compared (each read model at its own)
     events: int
     rows_compared: int
     differences: list[Difference]  # the first KEPT_DIFFERENCES, by table and key
@@ -83,6 +83,9 @@ class ReplayReport:
     # Seconds spent preparing the scratch database, copying the live side, replaying, comparing,
     # dropping the scratch database.
     seconds: dict[str, float] = field(default_factory=dict)
+    # Each read model's position, where both sides stood (a projector stopped on a failure
+    # stands before the event it failed on, on both sides).
+    positions: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -168,7 +171,8 @@ def verify_read_models(
         engine = sync_engine(scratch)
         try:
             lap("scratch")
-            position = _copy_live(services, engine)
+            positions = _copy_live(services, engine)
+            position = max(positions.values(), default=0)
             total = services.ledger.count_events(up_to=position)
             lap("snapshot")
             if on_progress:
@@ -181,17 +185,19 @@ def verify_read_models(
                 page_size=page_size,
             )
             replayed = 0
-            while applied := runner.process_next_page(stop=position):
+            while applied := runner.process_next_page(stops=positions):
                 replayed += applied
                 if on_progress:
                     on_progress(replayed, total)
+            if runner.failures:  # the live side got past these events: a replay must too
+                raise ProjectionFailed(list(runner.failures.values()))
             lap("replay")
             compared, differences, count = _compare(engine)
             lap("compare")
         finally:
             engine.dispose()
     lap("cleanup")  # dropping the scratch database
-    return ReplayReport(position, replayed, compared, differences, count, seconds)
+    return ReplayReport(position, replayed, compared, differences, count, seconds, positions)
 
 
 # The live side ---------------------------------------------------------------------------
@@ -204,34 +210,43 @@ def _live_copy(table: Table) -> Table:
     )
 
 
-def _copy_live(services: Services, scratch: Engine) -> int:
+def _copy_live(services: Services, scratch: Engine) -> dict[str, int]:
     """Copy the live read models into the scratch database in one read-only snapshot, with
-    the tracked position they reflect (MVCC on PostgreSQL, a read transaction on SQLite:
+    the tracked position each reflects (MVCC on PostgreSQL, a read transaction on SQLite:
     writers carry on meanwhile)."""
+    names = services.runner.names
     if services.database.is_sqlite:
-        return _copy_live_sqlite(services.database, scratch, services.runner.name)
-    return _copy_live_postgres(services.write_engine, scratch, services.runner.name)
+        return _copy_live_sqlite(services.database, scratch, names)
+    return _copy_live_postgres(services.write_engine, scratch, names)
 
 
-def _copy_live_postgres(live: Engine, scratch: Engine, runner: str) -> int:
+def _copy_live_postgres(live: Engine, scratch: Engine, names: list[str]) -> dict[str, int]:
     snapshot = live.connect().execution_options(
         isolation_level="REPEATABLE READ", postgresql_readonly=True
     )
     with snapshot as source, source.begin(), scratch.begin() as target:
-        position = int(
+        found = dict(
             source.execute(
-                select(projection_tracking.c.position).where(projection_tracking.c.name == runner)
-            ).scalar()
-            or 0
+                select(projection_tracking.c.name, projection_tracking.c.position).where(
+                    projection_tracking.c.name.in_(names)
+                )
+            ).all()
         )
+        positions = {name: int(found.get(name) or 0) for name in names}
         reader = source.connection.driver_connection
         writer = target.connection.driver_connection
         assert reader is not None and writer is not None
         quote = target.dialect.identifier_preparer.quote
-        for table in READ_MODEL_TABLES:
+        # The read models into live_ copies; the operators' skips into the scratch database's
+        # own table, so that the replay passes over the same events.
+        for table, copy_name in [
+            *((t, quote(f"live_{t.name}")) for t in READ_MODEL_TABLES),
+            (projection_skips, quote(projection_skips.name)),
+        ]:
             columns = ", ".join(quote(c.name) for c in table.columns)
-            name, copy_name = quote(table.name), quote(f"live_{table.name}")
-            target.exec_driver_sql(f"CREATE UNLOGGED TABLE {copy_name} (LIKE {name})")
+            name = quote(table.name)
+            if table is not projection_skips:
+                target.exec_driver_sql(f"CREATE UNLOGGED TABLE {copy_name} (LIKE {name})")
             with (
                 reader.cursor() as out_cursor,
                 writer.cursor() as in_cursor,
@@ -251,10 +266,10 @@ def _copy_live_postgres(live: Engine, scratch: Engine, runner: str) -> int:
                         rows_in.write(buffer)
                         buffer = bytearray()
                 rows_in.write(buffer)
-    return position
+    return positions
 
 
-def _copy_live_sqlite(live: Database, scratch: Engine, runner: str) -> int:
+def _copy_live_sqlite(live: Database, scratch: Engine, names: list[str]) -> dict[str, int]:
     with scratch.begin() as conn:
         for table in READ_MODEL_TABLES:
             _live_copy(table).create(conn)
@@ -267,15 +282,25 @@ def _copy_live_sqlite(live: Database, scratch: Engine, runner: str) -> int:
         driver.execute("ATTACH DATABASE ? AS live", (str(live.sqlite_path().resolve()),))
         try:
             driver.execute("BEGIN DEFERRED")
-            found = driver.execute(
-                "SELECT position FROM live.projection_tracking WHERE name = ?", (runner,)
-            ).fetchone()
+            found = dict(
+                driver.execute(
+                    "SELECT name, position FROM live.projection_tracking "
+                    f"WHERE name IN ({', '.join('?' * len(names))})",
+                    names,
+                ).fetchall()
+            )
             for table in READ_MODEL_TABLES:
                 columns = ", ".join(c.name for c in table.columns)
                 driver.execute(
                     f"INSERT INTO live_{table.name} ({columns}) "
                     f"SELECT {columns} FROM live.{table.name}"
                 )
+            # The operators' skips, so that the replay passes over the same events.
+            columns = ", ".join(c.name for c in projection_skips.columns)
+            driver.execute(
+                f"INSERT INTO main.projection_skips ({columns}) "
+                f"SELECT {columns} FROM live.projection_skips"
+            )
             driver.execute("COMMIT")
         except BaseException:
             if driver.in_transaction:
@@ -283,7 +308,7 @@ def _copy_live_sqlite(live: Database, scratch: Engine, runner: str) -> int:
             raise
         finally:
             driver.execute("DETACH DATABASE live")
-    return int(found[0]) if found else 0
+    return {name: int(found.get(name) or 0) for name in names}
 
 
 # Comparing -------------------------------------------------------------------------------

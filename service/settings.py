@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     projection_page_size: int = Field(default=1000, ge=1, le=100_000)
     projection_poll_seconds: float = Field(default=0.5, gt=0)
     read_your_writes_timeout_seconds: float = Field(default=5.0, ge=0)
+    # Every request but an upload is answered within this many seconds: 503 with Retry-After
+    # if nothing was answered by then (docs/operations.md, "When PostgreSQL stops"); 0: off.
+    request_deadline_seconds: float = Field(default=8.0, ge=0)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # What one import may unpack and hold (service/importing.py ImportLimits, docs/security.md):

@@ -34,6 +34,8 @@ STORE_TABLES = (
     "record_revisions",
     "subject_versions",
     "projection_tracking",
+    "projection_skips",
+    "case_number_series",
     "cases",
     "api_clients",
     "signing_keys",

@@ -3,7 +3,7 @@ grants); an admin log, chained the same way, and four-eyes approvals; checkpoint
 chained logs' heads, so several may sign one tree size (a surrogate key, and `logs`)
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01 21:00:00
 
 Checkpoints signed before this migration keep their bytes and verify as format 1 (no `logs`).
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -45,6 +45,9 @@ def _step(event: CaseEvent) -> dict[str, Any]:
 class CaseProjector:
     name = "cases"
     tables = (cases,)
+    # A filing reads its record's deciding agency from the credit file's records: the cases
+    # read model never gets ahead of that one (the runner caps it at its position).
+    depends_on = ("credit_file",)
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
         steps = [(position, e) for position, e in events if isinstance(e, CaseEvent)]

@@ -30,11 +30,32 @@ def published_on(today: date | BindParameter):
     )
 
 
-async def tracked_position(conn: AsyncConnection, name: str = "read_models") -> int:
+READ_MODEL = "credit_file"  # the projector whose tables these queries read
+
+
+async def tracked_position(conn: AsyncConnection, name: str = READ_MODEL) -> int:
     found = await conn.scalar(
         select(projection_tracking.c.position).where(projection_tracking.c.name == name)
     )
     return int(found or 0)
+
+
+async def tracked_state(conn: AsyncConnection, names: tuple[str, ...]) -> tuple[int, list[str]]:
+    """The lowest tracked position of these read models, and those of them that are stopped on
+    a failure (an operator must resume them before they move on)."""
+    rows = (
+        await conn.execute(
+            select(
+                projection_tracking.c.name,
+                projection_tracking.c.position,
+                projection_tracking.c.failed_position,
+            ).where(projection_tracking.c.name.in_(names))
+        )
+    ).all()
+    found = {row.name: row for row in rows}
+    position = min((int(found[n].position) if n in found else 0 for n in names), default=0)
+    stopped = [n for n in names if n in found and found[n].failed_position is not None]
+    return position, stopped
 
 
 async def subject_exists(conn: AsyncConnection, subject_id: UUID) -> bool:
@@ -60,7 +81,7 @@ def _status_statement():
     today = bindparam("today", type_=Date)
     tracked = (
         select(projection_tracking.c.position)
-        .where(projection_tracking.c.name == "read_models")
+        .where(projection_tracking.c.name == READ_MODEL)
         .scalar_subquery()
     )
     relevant = and_(

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from service.access.secrets import KeyWrapper, new_ed25519_key
 from service.access.tables import signing_keys
-from service.database import transaction
+from service.database import transaction, turn
 
 
 class KeyCacheStale(Exception):
@@ -46,7 +46,7 @@ class SigningKeys:
         """The key that signs new tokens, created on first use. Re-read from the table once
         older than `cache_seconds`, so a rotation by another process is followed here well
         within the token lifetime that keeps the retired key published."""
-        with self._lock:
+        with turn(self._lock, "the signing key's reload"):
             stale = time.monotonic() - self._active_loaded_at > self.cache_seconds
             if self._active is None or stale:
                 with self.engine.begin() as conn:

@@ -1,5 +1,5 @@
 """Access-control and audit tables: API clients, token signing keys, the access log, replay
-checks (owned by alembic)."""
+checks, and the case-number series (owned by alembic)."""
 
 from __future__ import annotations
 
@@ -138,4 +138,15 @@ replay_checks = Table(
         sqlite_where=text("state = 'running'"),
     ),
     Index("replay_checks_started", "started_at"),
+)
+
+
+# 案件编号: the last serial handed out per series (a case kind's prefix and the service-local
+# day, e.g. XF20261120). Incremented in a transaction of its own, so that no two filings, in any
+# process, are given the same number; a serial lost with a failed filing is a gap, never reused.
+case_number_series = Table(
+    "case_number_series",
+    metadata,
+    Column("series", String(20), primary_key=True),
+    Column("last_serial", Integer, nullable=False),
 )

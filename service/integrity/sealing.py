@@ -9,6 +9,7 @@ index cannot move. Event and seal commit or roll back together."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 
 from domain.integrity import stored_event_hash
+from service.database import QUEUE_WAIT_SECONDS, WaitedTooLong
 
 SEAL_COLUMNS = "position, leaf_index, stream_id, version, event_hash, prev_hash"
 
@@ -117,8 +119,15 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
         group = self._group
         with group.condition:
             group.queue.append(mine)
+            deadline = time.monotonic() + QUEUE_WAIT_SECONDS
             while group.committing and not mine.finished:
-                group.condition.wait()
+                left = deadline - time.monotonic()
+                if left <= 0 and any(pending is mine for pending in group.queue):
+                    # Not taken into a commit yet (the one in progress waits on the database):
+                    # leave the queue; one already taken waits for that commit's outcome.
+                    group.queue = [pending for pending in group.queue if pending is not mine]
+                    raise WaitedTooLong(f"waited {QUEUE_WAIT_SECONDS} s for the group commit")
+                group.condition.wait(max(left, 0.05))
             if not mine.finished:
                 group.committing = True
                 batch, group.queue = group.queue, []

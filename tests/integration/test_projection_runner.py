@@ -87,8 +87,8 @@ def test_a_runner_killed_mid_page_leaves_read_models_equal_to_a_rebuild(
     assert len(resumed["records"]) == 60
 
 
-def test_a_failing_projector_stops_the_runner_loudly_and_changes_nothing(services):
-    fill(services, subjects=2, records_each=2)
+def test_a_failing_projector_stops_alone_loudly_and_changes_nothing(services):
+    head = fill(services, subjects=2, records_each=2)
     before = dump(services.write_engine)
 
     class Broken:
@@ -97,15 +97,19 @@ def test_a_failing_projector_stops_the_runner_loudly_and_changes_nothing(service
         def apply(self, conn, events):
             raise ValueError("cannot project this")
 
-    services.runner.projectors = [*services.runner.projectors, Broken()]
+    services.runner.projectors = [Broken(), *services.runner.projectors]
     services.runner.start()
     deadline = time.monotonic() + 10
-    while services.runner.running and time.monotonic() < deadline:
+    while services.runner.position("credit_file") < head and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not services.runner.running
-    assert "projector broken failed" in str(services.runner.failure)
-    assert services.runner.position() == 0
-    assert dump(services.write_engine) == before
+    assert services.runner.running  # the others go on
+    assert "projector broken failed on position 1" in str(services.runner.failure)
+    states = services.runner.states()
+    assert states["broken"].position == 0
+    assert states["broken"].failure.position == 1
+    assert states["broken"].failure.error == "ValueError: cannot project this"
+    assert states["credit_file"].position == head and states["cases"].position == head
+    assert dump(services.write_engine) != before
 
 
 def test_a_lost_connection_in_a_projector_is_retried_not_fatal(services):
@@ -134,7 +138,7 @@ def test_a_lost_connection_in_a_projector_is_retried_not_fatal(services):
 
 
 async def test_health_reports_a_stopped_runner_with_503(client, services):
-    services.runner.failure = RuntimeError("projector broke")
+    services.runner.crash = RuntimeError("projector broke")
     response = await client.get("/health")
     assert response.status_code == 503
     assert "projector broke" in response.json()["projections"]["failure"]

@@ -1,12 +1,15 @@
 """A crash of PostgreSQL under load (`pg_ctl stop -m immediate`, then crash recovery) loses no
-acknowledged write and doubles none: while it is down the API answers 503 with Retry-After,
-it reconnects by itself once it is back, and the client's retries with the same
-Idempotency-Keys are recorded once. The per-stream hash chains still verify and the read
+acknowledged write and doubles none: while it is down the API answers every request 503 with
+Retry-After within the documented bound (docs/operations.md), with another process keeping a
+core busy all along; it reconnects by itself once it is back, and the client's retries with the
+same Idempotency-Keys are recorded once. The per-stream hash chains still verify and the read
 models equal a rebuild. Runs on a cluster of its own: the shared server is never stopped."""
 
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -37,8 +40,13 @@ CLIENTS = 4
 STOP_AFTER = WRITES // 4  # acknowledged writes before the database is stopped
 DOWN_ANSWERS = 12  # answers to collect while it is down before starting it again
 DOWN_AT_MOST = 8.0  # seconds: more than the store's pool wait, so its waiters are answered
-CLIENT_TIMEOUT = 10.0  # longer than the store's pool wait (5 s), so the API answers first
+CLIENT_TIMEOUT = 10.0  # longer than the bound below, so that the API answers first
 PROBLEMS = "https://credit-transport.example/problems/"
+# docs/operations.md: every request is answered within CREDIT_REQUEST_DEADLINE_SECONDS (8 s) of
+# its arrival; at the client, on a machine whose cores are all busy, within 1.5 s more.
+CLIENT_SLACK = 1.5
+OUTAGE_PROBLEMS = {PROBLEMS + "database-unavailable", PROBLEMS + "deadline-exceeded"}
+BUSY_LOOP = "import time\nend = time.monotonic() + 600\nwhile time.monotonic() < end:\n    pass\n"
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class Answer:
     retry_after: str | None = None
     content_type: str | None = None
     database_down: bool = False  # in flight while the database was stopped
+    seconds: float = 0.0  # from sending to the answer (or to giving up)
 
     @property
     def acknowledged(self) -> bool:
@@ -106,6 +115,7 @@ def test_a_crashed_database_loses_no_acknowledged_write_and_doubles_none(private
     def send(n: int) -> Answer:
         subject_id = subjects[n % SUBJECTS].subject_id
         was_down, crashes_before = down.is_set(), crashes[0]
+        sent = time.monotonic()
         try:
             response = httpx.post(
                 f"{base}/v1/subjects/{subject_id}/events",
@@ -114,7 +124,13 @@ def test_a_crashed_database_loses_no_acknowledged_write_and_doubles_none(private
                 timeout=CLIENT_TIMEOUT,
             )
         except httpx.HTTPError:
-            return Answer(n, None, None, database_down=was_down or crashes[0] != crashes_before)
+            return Answer(
+                n,
+                None,
+                None,
+                database_down=was_down or crashes[0] != crashes_before,
+                seconds=time.monotonic() - sent,
+            )
         return Answer(
             n,
             response.status_code,
@@ -122,6 +138,7 @@ def test_a_crashed_database_loses_no_acknowledged_write_and_doubles_none(private
             response.headers.get("retry-after"),
             response.headers.get("content-type"),
             database_down=was_down or crashes[0] != crashes_before,
+            seconds=time.monotonic() - sent,
         )
 
     def first_send(n: int) -> None:
@@ -151,6 +168,8 @@ def test_a_crashed_database_loses_no_acknowledged_write_and_doubles_none(private
         down.clear()
 
     api = start_api(settings, port)
+    # Another process keeps a core busy for the whole test (it stops by itself after 10 min).
+    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
     try:
         crasher = threading.Thread(target=crash_and_recover)
         crasher.start()
@@ -161,8 +180,8 @@ def test_a_crashed_database_loses_no_acknowledged_write_and_doubles_none(private
 
         acknowledged = {n: a.body for n, a in first_round.items() if a.acknowledged}
         assert STOP_AFTER <= len(acknowledged) < WRITES, "the crash should land mid-load"
-        # While it was down, every write that failed was answered (a request waits at most
-        # 5 s for a connection) with 503 problem+json and Retry-After: never a 500.
+        # While it was down, every write that failed was answered within the bound with 503
+        # problem+json and Retry-After: never a 500, never no answer.
         failed = [a for a in first_round.values() if not a.acknowledged]
         assert answered_while_down, "no request reached the API while the database was down"
         unexpected = [
@@ -170,13 +189,16 @@ def test_a_crashed_database_loses_no_acknowledged_write_and_doubles_none(private
             for a in failed
             if not (
                 a.status == 503
-                and a.problem == PROBLEMS + "database-unavailable"
+                and a.problem in OUTAGE_PROBLEMS
                 and a.content_type == "application/problem+json"
                 and a.retry_after is not None
                 and int(a.retry_after) > 0
             )
         ]
         assert not unexpected, unexpected[:3]
+        bound = settings.request_deadline_seconds + CLIENT_SLACK
+        slow = [a for a in first_round.values() if a.seconds > bound]
+        assert not slow, slow[:3]
         [health] = health_while_down
         assert health is not None and health.status_code == 503, health and health.text
         assert health.json()["type"] == PROBLEMS + "database-unavailable"
@@ -220,6 +242,8 @@ def test_a_crashed_database_loses_no_acknowledged_write_and_doubles_none(private
         assert lag["lag"] == 0, lag
         assert api.poll() is None, "the API process died"
     finally:
+        busy.kill()
+        busy.wait()
         api.kill()
         api.wait()
 

@@ -1,0 +1,99 @@
+"""Every request is answered within a bound: 503 problem+json with Retry-After if no answer has
+started by then, whatever held it (a dead database, a queue for a worker thread, a busy CPU).
+
+The waits inside have bounds of their own (service/database.py), which answer first in the
+usual case with `database-unavailable`; this is the backstop that makes the bound hold for the
+sum of them and for what has none (a thread of the pool is only freed when its work returns).
+The abandoned work runs on: a write it makes may still commit, as with any 503 on a write, and
+its client's retry with the same Idempotency-Key records it once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from api.errors import PROBLEM_BASE, PROBLEM_JSON
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5
+
+
+class AnswerWithin:
+    def __init__(self, app: Any, *, seconds: float, exempt_prefixes: tuple[str, ...] = ()):
+        self.app = app
+        self.seconds = seconds
+        self.exempt_prefixes = exempt_prefixes
+        self._abandoned: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if (
+            scope["type"] != "http"
+            or not self.seconds
+            or scope["path"].startswith(self.exempt_prefixes)
+        ):
+            await self.app(scope, receive, send)
+            return
+        started = asyncio.Event()
+        abandoned = False
+
+        async def guarded_send(message: dict) -> None:
+            if abandoned:
+                return  # answered already: what the work would have said is dropped
+            if message["type"] == "http.response.start":
+                started.set()
+            await send(message)
+
+        work = asyncio.ensure_future(self.app(scope, receive, guarded_send))
+        answer_started = asyncio.ensure_future(started.wait())
+        try:
+            await asyncio.wait(
+                {work, answer_started}, timeout=self.seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            answer_started.cancel()
+        if work.done() or started.is_set():
+            await work  # the answer is under way: let it finish, however long the body takes
+            return
+        abandoned = True
+        self._abandoned.add(work)
+        work.add_done_callback(self._finished)
+        log.warning(
+            "no answer within %.1fs on %s %s: answered 503; the work runs on",
+            self.seconds,
+            scope.get("method"),
+            scope["path"],
+        )
+        await _unavailable(scope, send, self.seconds)
+
+    def _finished(self, work: asyncio.Task[None]) -> None:
+        self._abandoned.discard(work)
+        if not work.cancelled() and work.exception() is not None:
+            log.warning("abandoned request failed afterwards: %r", work.exception())
+
+
+async def _unavailable(scope: dict, send: Any, seconds: float) -> None:
+    body = json.dumps(
+        {
+            "type": PROBLEM_BASE + "deadline-exceeded",
+            "title": "Service unavailable",
+            "status": 503,
+            "detail": f"no answer could be given within {seconds:g} s (the database may be "
+            "unavailable or the service overloaded); retry later (a write retried with the same "
+            "Idempotency-Key is recorded once)",
+            "instance": scope["path"],
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
