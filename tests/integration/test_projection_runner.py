@@ -100,7 +100,11 @@ def test_a_failing_projector_stops_alone_loudly_and_changes_nothing(services):
     services.runner.projectors = [Broken(), *services.runner.projectors]
     services.runner.start()
     deadline = time.monotonic() + 10
-    while services.runner.position("credit_file") < head and time.monotonic() < deadline:
+    # cases follows credit_file (it reads its records), so wait for the later of the two
+    while (
+        min(services.runner.position(name) for name in ("credit_file", "cases")) < head
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.02)
     assert services.runner.running  # the others go on
     assert "projector broken failed on position 1" in str(services.runner.failure)
