@@ -41,8 +41,9 @@ PROBLEM_JSON = "application/problem+json"
 TOO_DEEP = f"the request body's JSON is nested deeper than {MAX_NESTING} levels"
 # A database restart takes seconds; a client that waits this long before retrying finds it back.
 DATABASE_RETRY_AFTER_SECONDS = 5
-# Today's case numbers of a kind ran out (a million filings): tomorrow's series is fresh.
-EXHAUSTED_RETRY_AFTER_SECONDS = 3600
+# Domain errors a client may retry, and when: today's case numbers of a kind ran out (a
+# million filings), and tomorrow's series is fresh.
+RETRY_AFTER_SECONDS: dict[type[DomainError], int] = {CaseNumbersExhausted: 3600}
 
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     InvalidInput: 422,
@@ -174,7 +175,8 @@ def install(app: FastAPI) -> None:
     async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
         status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls)), 409)
         extra = {"owner_authority_code": error.owner} if isinstance(error, NotRecordOwner) else {}
-        headers = {"Retry-After": str(EXHAUSTED_RETRY_AFTER_SECONDS)} if status == 503 else None
+        retry_after = RETRY_AFTER_SECONDS.get(type(error))
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return problem_response(request, status, error.code, error.detail, headers, **extra)
 
     @app.exception_handler(Problem)

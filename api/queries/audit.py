@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, RECORD, Auditor, Caller, Reader, insufficient_scope, log_reads
@@ -55,8 +55,8 @@ async def _is_deciding_agency(services, caller: Caller, subject_id: UUID) -> boo
         )
         .limit(1)
     )
-    async with services.read_engine.connect() as conn:
-        return (await conn.scalar(decided)) is not None or (await conn.scalar(deciding)) is not None
+    async with services.read_engine.connect() as conn:  # one round trip for both rights
+        return bool(await conn.scalar(select(or_(exists(decided), exists(deciding)))))
 
 
 # The right to read rests on the read models: `min_position` waits for a write to reach them.
