@@ -27,7 +27,7 @@ from api.schemas import (
 )
 from service.access.administration import Done, NoPersonalData, Pending
 from service.access.clients import ClientError
-from service.commands import Input
+from service.commanding.commands import Input
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"], responses=problems(*AUTHENTICATED))
 

@@ -15,8 +15,8 @@ from api.deps import CaseReadYourWrites, ReadYourWrites, ServicesDep
 from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.rate_limit import RateLimited
 from api.schemas import CaseFiled, CaseList, CaseStepTaken, CaseView, Written
-from service.cases import STEPS, ObjectionApplication, RepairApplication
-from service.commands import Input
+from service.commanding.cases import STEPS, ObjectionApplication, RepairApplication
+from service.commanding.commands import Input
 
 # Steps read the case from the cases read model: pass the `position` a filing answered with as
 # `min_position`, and the step waits (bounded) until the case is there. Filings read the record

@@ -1,7 +1,7 @@
 """Every request is answered within a bound: 503 problem+json with Retry-After if no answer has
 started by then, whatever held it (a dead database, a queue for a worker thread, a busy CPU).
 
-The waits inside have bounds of their own (service/database.py), which answer first in the
+The waits inside have bounds of their own (service/store/database.py), which answer first in the
 usual case with `database-unavailable`; this is the backstop that makes the bound hold for the
 sum of them and for what has none (a thread of the pool is only freed when its work returns).
 The abandoned work runs on: a write it makes may still commit, as with any 503 on a write, and

@@ -31,9 +31,9 @@ from domain.errors import (
     VersionMismatch,
 )
 from service.access.permissions import NotPermitted
-from service.commands import MAX_NESTING
-from service.credit_files import ConcurrencyConflict
-from service.database import DATABASE_ERRORS, database_unavailable
+from service.commanding.commands import MAX_NESTING
+from service.commanding.credit_files import ConcurrencyConflict
+from service.store.database import DATABASE_ERRORS, database_unavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://credit-transport.example/problems/"

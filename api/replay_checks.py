@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Auditor
 from api.deps import ServicesDep
 from api.errors import AUTHENTICATED, Problem, problems
-from service.replay_jobs import CheckRunning
+from service.replay.jobs import CheckRunning
 
 router = APIRouter(prefix="/v1/audit", tags=["auditing"], responses=problems(*AUTHENTICATED))
 

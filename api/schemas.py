@@ -1,4 +1,4 @@
-"""Response and request bodies of the HTTP API (commands' bodies live in service.commands)."""
+"""Response and request bodies of the HTTP API (commands' bodies: service.commanding.commands)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.commands import Input, plain
+from service.commanding.commands import Input, plain
 
 
 class Acknowledged(BaseModel):

@@ -13,7 +13,7 @@ from api.deps import ServicesDep
 from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.schemas import Acknowledged, RecordAcknowledged
 from domain.errors import VersionMismatch
-from service.commands import AnyRecordCommand, RegisterSubject
+from service.commanding.commands import AnyRecordCommand, RegisterSubject
 
 router = APIRouter(
     prefix="/v1", tags=["recording"], responses=problems(*AUTHENTICATED, *WITH_BODY, 409)

@@ -18,7 +18,7 @@ from domain.cases import OPEN_STATUSES
 from domain.errors import SubjectNotFound
 from domain.events import CREDIT_DECISION_TYPES
 from projections.tables import cases, records
-from service.commands import Input
+from service.commanding.commands import Input
 
 router = APIRouter(prefix="/v1", tags=["auditing"], responses=problems(*AUTHENTICATED, 422))
 

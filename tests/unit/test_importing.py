@@ -16,10 +16,9 @@ from stdnum.cn import ric
 
 from domain.codes import make_uscc
 from service.clock import FixedClock
-from service.credit_files import CreditFiles
-from service.database import Database
-from service.identity import SubjectIds
-from service.importing import (
+from service.commanding.credit_files import CreditFiles
+from service.commanding.identity import SubjectIds
+from service.commanding.importing import (
     ImportFileError,
     ImportReport,
     RowError,
@@ -28,8 +27,9 @@ from service.importing import (
     read_rows,
     row_to_item,
 )
-from service.ledger import open_ledger
-from service.migrations import upgrade
+from service.store.database import Database
+from service.store.ledger import open_ledger
+from service.store.migrations import upgrade
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 on 2026-11-20 in China
 TODAY = date(2026, 11, 20)

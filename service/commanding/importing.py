@@ -24,9 +24,9 @@ from pydantic import ValidationError
 from domain import codes
 from service.access.permissions import RecordingPermit
 from service.clock import local_today
-from service.commands import DecidePenalty, GrantLicence, RegisterSubject
-from service.credit_files import BatchItem, CreditFiles, StreamCache
-from service.spreadsheet import write_csv
+from service.commanding.commands import DecidePenalty, GrantLicence, RegisterSubject
+from service.commanding.credit_files import BatchItem, CreditFiles, StreamCache
+from service.commanding.spreadsheet import write_csv
 
 __all__ = [
     "LICENCE",

@@ -42,9 +42,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from projections.runner import BULK_PAGE_SIZE, ProjectionFailed, ProjectionRunner
 from projections.tables import READ_MODEL_TABLES, projection_skips, projection_tracking
-from service.database import Database
-from service.migrations import upgrade
-from service.read_store import sync_engine
+from service.store.database import Database
+from service.store.migrations import upgrade
+from service.store.read_store import sync_engine
 
 if TYPE_CHECKING:
     from service.bootstrap import Services

@@ -19,9 +19,9 @@ from domain.events import RECORD_EVENT_TYPES, SUBJECT_KINDS
 from domain.publication import add_months
 from domain.subject import natural_key
 from service.clock import FixedClock
-from service.commands import RecordCommand, RegisterSubject, record_command_adapter
-from service.credit_files import BatchItem, CreditFiles
-from service.identity import record_id_for
+from service.commanding.commands import RecordCommand, RegisterSubject, record_command_adapter
+from service.commanding.credit_files import BatchItem, CreditFiles
+from service.commanding.identity import record_id_for
 
 __all__ = ["RECORDED_BY", "DemoSummary", "seed_demo"]
 

@@ -33,10 +33,10 @@ from domain.subject import RecordOutcome, Subject, natural_key
 from service.access.permissions import RecordingPermit
 from service.access.personal_data import PersonalDataErased, PersonalDataVault
 from service.clock import CHINA, Clock, local_today
-from service.commands import RecordCommand, RegisterSubject, coerce_changes
-from service.database import turn
-from service.identity import SubjectIds, record_id_for
-from service.ledger import CreditLedger
+from service.commanding.commands import RecordCommand, RegisterSubject, coerce_changes
+from service.commanding.identity import SubjectIds, record_id_for
+from service.store.database import turn
+from service.store.ledger import CreditLedger
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 30

@@ -4,7 +4,7 @@ of its CPU for queries. The child writes a heartbeat with its progress every sec
 check whose heartbeat has stopped (its process died with the machine, or was killed) is shown
 as an error saying it was interrupted.
 
-The child is `python -m service.replay_jobs CHECK_ID`, with the settings as JSON on its stdin
+The child is `python -m service.replay.jobs CHECK_ID`, with the settings as JSON on its stdin
 (they hold secrets, which have no place on a command line)."""
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ from sqlalchemy.exc import IntegrityError
 
 from projections.credit_file.projector import to_json
 from service.access.tables import replay_checks
-from service.database import Database
-from service.replay_check import (
+from service.replay.check import (
     KEPT_DIFFERENCES,
     ReplayReport,
     drop_scratch_database,
     verify_read_models,
 )
 from service.settings import Settings
+from service.store.database import Database
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEARTBEAT_SECONDS = 1.0
 STALE_AFTER_SECONDS = 30.0
 SUMMARY_COLUMNS = [c for c in replay_checks.columns if c.name != "differences"]
@@ -102,7 +102,7 @@ class ReplayChecks:
 
     def _launch(self, check_id: UUID) -> None:
         process = subprocess.Popen(
-            [sys.executable, "-m", "service.replay_jobs", str(check_id)],
+            [sys.executable, "-m", "service.replay.jobs", str(check_id)],
             stdin=subprocess.PIPE,
             cwd=ROOT,
         )
