@@ -4,6 +4,7 @@ the projection runner once, for the API's lifespan, the worker and the CLI alike
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,8 @@ from service.store.migrations import upgrade
 from service.store.read_store import async_engine, snapshot_engine, sync_engine
 
 log = logging.getLogger(__name__)
+# The child process of one background replay check; the check id follows.
+REPLAY_CHECK_COMMAND = (sys.executable, "-m", "service.cli", "run-replay-check")
 
 
 @dataclass
@@ -174,7 +177,7 @@ def build_services(
         checkpoints,
         CheckpointSchedule(checkpoints, settings.checkpoint_seconds),
         AccessLogWriter(access_log),
-        ReplayChecks(write_engine, settings),
+        ReplayChecks(write_engine, settings, REPLAY_CHECK_COMMAND),
         admin_log,
         Administration(write_engine, clients, keys, checkpoints, vault, admin_log),
     )

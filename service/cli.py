@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from projections.runner import BULK_PAGE_SIZE, ProjectionFailed
 from service.access.administration import cli_actor
 from service.audit_cli import audit_app
-from service.bootstrap import build_command_services
+from service.bootstrap import build_command_services, build_services
 from service.operator_errors import operator_error
 from service.settings import get_settings
 from service.store.database import Database
@@ -551,6 +551,32 @@ def verify_replay() -> None:
         console.print(f"[red]{report.difference_count} differences[/red]")
         raise typer.Exit(1)
     console.print("[green]the read models equal a replay of the event log[/green]")
+
+
+@app.command("run-replay-check", hidden=True)
+def run_replay_check(check_id: str) -> None:
+    """One background replay check, in the child process an API process starts for it
+    (service/replay/jobs.py), with the settings as JSON on stdin. Exit 1 if it recorded no
+    result."""
+    from uuid import UUID
+
+    from service.replay.jobs import run_check
+    from service.settings import Settings
+
+    _configure_logging()
+    settings = Settings.model_validate_json(sys.stdin.read())
+    signal.signal(signal.SIGTERM, _stop_replay_check)
+    services = build_services(settings, migrate=False)
+    try:
+        recorded = run_check(services, UUID(check_id))
+    finally:
+        services.close_sync()
+    if not recorded:
+        raise typer.Exit(1)
+
+
+def _stop_replay_check(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds: the scratch database is dropped, the row marked
 
 
 @app.command("import")
