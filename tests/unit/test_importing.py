@@ -18,7 +18,7 @@ from domain.codes import make_uscc
 from service.clock import FixedClock
 from service.commanding.credit_files import CreditFiles
 from service.commanding.identity import SubjectIds
-from service.commanding.importing import (
+from service.commanding.importing.decoding import (
     ImportFileError,
     ImportReport,
     RowError,

@@ -26,7 +26,7 @@ from service.access.permissions import RecordingPermit
 from service.clock import local_today
 from service.commanding.commands import DecidePenalty, GrantLicence, RegisterSubject
 from service.commanding.credit_files import BatchItem, CreditFiles, StreamCache
-from service.commanding.spreadsheet import write_csv
+from service.commanding.importing.spreadsheet import write_csv
 
 __all__ = [
     "LICENCE",
