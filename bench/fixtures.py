@@ -397,7 +397,7 @@ def seeded_store(
     """Import `rows` penalties for up to `subjects` subjects, project them, and make a client
     of `role` (with its grants); returns the subjects' ids and a token of that client."""
     from service.bootstrap import build_services
-    from service.commanding.importing.decoding import import_stream
+    from service.commanding.importing.batch import import_stream
     from service.settings import Settings
 
     settings = Settings(environment="test", database_url=url, subject_id_key="bench")

@@ -600,7 +600,8 @@ def import_command(
     ] = None,
 ) -> None:
     """Import a 双公示 batch file; prints the report (accepted, already present, rejected)."""
-    from service.commanding.importing.decoding import ImportFileError, ImportLimits, import_stream
+    from service.commanding.importing.batch import import_stream
+    from service.commanding.importing.limits import ImportFileError, ImportLimits
     from service.commanding.importing.spreadsheet import CSV_ENCODING
 
     services = build_command_services()

@@ -13,13 +13,9 @@ from api.auth import Recorder
 from api.deps import ServicesDep
 from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
 from api.schemas import ImportReportBody
-from service.commanding.importing.decoding import (
-    ImportFileError,
-    ImportLimits,
-    ImportReport,
-    ImportTooLarge,
-    import_stream,
-)
+from service.commanding.importing.batch import import_stream
+from service.commanding.importing.limits import ImportFileError, ImportLimits, ImportTooLarge
+from service.commanding.importing.report import ImportReport
 from service.commanding.importing.spreadsheet import CSV_ENCODING, CSV_MEDIA_TYPE
 
 router = APIRouter(prefix="/v1", tags=["recording"], responses=problems(*AUTHENTICATED, *WITH_BODY))

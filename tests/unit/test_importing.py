@@ -18,15 +18,11 @@ from domain.codes import make_uscc
 from service.clock import FixedClock
 from service.commanding.credit_files import CreditFiles
 from service.commanding.identity import SubjectIds
-from service.commanding.importing.decoding import (
-    ImportFileError,
-    ImportReport,
-    RowError,
-    RowRejection,
-    import_stream,
-    read_rows,
-    row_to_item,
-)
+from service.commanding.importing.batch import import_stream
+from service.commanding.importing.columns import RowError, row_to_item
+from service.commanding.importing.limits import ImportFileError
+from service.commanding.importing.report import ImportReport, RowRejection
+from service.commanding.importing.sniffing import read_rows
 from service.store.database import Database
 from service.store.ledger import open_ledger
 from service.store.migrations import upgrade
