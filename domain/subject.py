@@ -54,7 +54,7 @@ from domain.events import (
     RecordRevoked,
     SubjectRegistered,
 )
-from domain.publication import SEVERITIES
+from domain.policy import SEVERITIES
 
 # Follow-up records and the record types they must point at.
 REFERENCES: dict[type[RecordEvent], tuple[str, tuple[str, ...]]] = {
