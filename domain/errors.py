@@ -142,3 +142,20 @@ class CaseNumbersExhausted(DomainError):
 
     code = "case-numbers-exhausted"
 
+
+class CheckpointNotFound(DomainError):
+    """No checkpoint of the tamper-evident log was signed (at the tree size asked for)."""
+
+    code = "no-checkpoint"
+
+
+class EventNotSealed(DomainError):
+    """No event at this log position is sealed into the tamper-evident log."""
+
+    code = "no-such-event"
+
+
+class NotYetCheckpointed(DomainError):
+    """The event is sealed after the checkpointed tree asked for: a newer checkpoint holds it."""
+
+    code = "not-yet-checkpointed"
