@@ -1,5 +1,5 @@
-"""Business rule names: each declared once, kebab-case and unique, and carried by every refusal
-the domain raises, so that a client can tell one rule from another by name."""
+"""Business rule names: each declared once, kebab-case and unique, carried by every refusal the
+domain raises, and listed in docs/api.md with the problem type it comes with."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import ast
 import importlib
 import inspect
 import pkgutil
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from domain.errors import DomainError, InvalidInput, Rule
 
 pytestmark = pytest.mark.domain
 DOMAIN = Path(domain.__file__).parent
+DOCS = DOMAIN.parent / "docs" / "api.md"
+ROW = re.compile(r"^\| `([^`]*)` \| `([^`]*)` \|", re.MULTILINE)
 
 
 def domain_modules():
@@ -35,27 +38,41 @@ def declared_rules() -> dict[int, tuple[str, Rule]]:
     return found
 
 
-def domain_error_names() -> set[str]:
+def domain_errors_by_name() -> dict[str, type[DomainError]]:
     return {
-        name
+        name: value
         for name, value in vars(domain_errors).items()
         if inspect.isclass(value) and issubclass(value, DomainError)
     }
 
 
-def refusals_without_rule(folder: Path = DOMAIN) -> list[str]:
-    """`raise SomeDomainError(...)` sites in the folder's modules that name no rule."""
-    refusing = domain_error_names()
-    missing = []
+def refusals(folder: Path = DOMAIN):
+    """Each `raise SomeDomainError(...)` in the folder's modules: where, which error, and the
+    expression given as its `rule` (None without one)."""
+    refusing = domain_errors_by_name()
     for path in sorted(folder.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
                 continue
             called = node.exc.func
             name = called.id if isinstance(called, ast.Name) else getattr(called, "attr", None)
-            if name in refusing and not any(k.arg == "rule" for k in node.exc.keywords):
-                missing.append(f"{path.name}:{node.lineno} {name}")
-    return missing
+            if name in refusing:
+                rule = next((k.value for k in node.exc.keywords if k.arg == "rule"), None)
+                yield path, node.lineno, refusing[name], rule
+
+
+def refusals_without_rule(folder: Path = DOMAIN) -> list[str]:
+    return [
+        f"{path.name}:{line} {error.__name__}"
+        for path, line, error, rule in refusals(folder)
+        if rule is None
+    ]
+
+
+def documented_rules() -> list[tuple[str, str]]:
+    """(rule, problem type) of each row of the table under "## Rule names"."""
+    section = DOCS.read_text().split("\n## Rule names\n", 1)[1].split("\n## ", 1)[0]
+    return ROW.findall(section)
 
 
 def test_rule_names_are_kebab_case():
@@ -76,6 +93,24 @@ def test_every_rule_name_is_declared_once():
 
 def test_every_refusal_in_the_domain_names_its_rule():
     assert refusals_without_rule() == []
+
+
+def test_every_rule_is_documented_once_and_nothing_else_is():
+    documented = [rule for rule, _ in documented_rules()]
+    assert sorted(set(documented)) == sorted(documented), "a rule is listed twice"
+    declared = {str(rule) for _, rule in declared_rules().values()}
+    assert set(documented) - declared == set(), "documented, but no such rule"
+    assert declared - set(documented) == set(), "declared, but not in docs/api.md"
+
+
+def test_each_rule_is_documented_with_the_problem_type_it_comes_with():
+    documented = dict(documented_rules())
+    types: dict[str, set[str]] = {}
+    for path, _, error, rule in refusals():
+        assert isinstance(rule, ast.Name), f"{path.name}: name the rule by its constant"
+        declared = getattr(importlib.import_module(f"domain.{path.stem}"), rule.id)
+        types.setdefault(str(declared), set()).add(error.code)
+    assert {rule: {documented[rule]} for rule in types} == types
 
 
 def test_the_scan_finds_a_refusal_without_a_rule(tmp_path):
