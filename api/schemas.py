@@ -194,6 +194,11 @@ class ProblemDetails(BaseModel):
     status: int
     detail: str = Field(description="what went wrong with this request")
     instance: str = Field(description="the request path")
+    rule: str | None = Field(
+        default=None,
+        description="the business rule the request was refused under, by its stable name "
+        "(docs/api.md, Rule names); only on a refusal under a rule",
+    )
 
 
 class OAuthError(BaseModel):

@@ -122,7 +122,7 @@ class CreditFiles:
         try:
             return codes.normalise_code(command.kind, command.code, today=self._today())
         except codes.InvalidCode as error:
-            raise InvalidInput(str(error)) from None
+            raise InvalidInput(str(error), rule=error.rule) from None
 
     def subject_id_for_code(self, code: str) -> UUID:
         return self.ids.for_code(code)
