@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.policy import PolicyBook
 from projections.cases.projector import CaseProjector
+from projections.cases.queries import CaseQueries
 from projections.credit_file.projector import CreditFileProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
 from service.access.access_log import AccessLog
@@ -24,7 +25,7 @@ from service.access.secrets import KeyWrapper
 from service.access.tokens import Tokens
 from service.calendars import load_calendar
 from service.cases import CaseDesk
-from service.clock import Clock, SystemClock
+from service.clock import Clock, SystemClock, local_today
 from service.credit_files import CreditFiles
 from service.database import Database
 from service.identity import SubjectIds
@@ -55,6 +56,7 @@ class Services:
     vault: PersonalDataVault
     policy: PolicyBook
     cases: CaseDesk
+    case_queries: CaseQueries
     checkpoints: Checkpoints
     checkpoint_schedule: CheckpointSchedule
     access_log_writer: AccessLogWriter
@@ -170,7 +172,13 @@ def build_services(
         access_log,
         vault,
         policy,
-        CaseDesk(files, write_engine, policy, load_calendar(settings.working_day_schedules)),
+        CaseDesk(files, write_engine, policy),
+        CaseQueries(
+            write_engine,
+            policy,
+            load_calendar(settings.working_day_schedules),
+            today=lambda: local_today(files.clock, files.zone),
+        ),
         checkpoints,
         CheckpointSchedule(checkpoints, settings.checkpoint_seconds),
         AccessLogWriter(access_log),
