@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from domain.cases import (
 )
 from domain.codes import SUBJECT_KIND_KNOWN
 from domain.errors import (
+    CaseNotFound,
     DuplicateRecordConflict,
     IdempotencyKeyReused,
     InvalidInput,
@@ -56,7 +58,8 @@ from domain.events import (
     RecordRevoked,
     SubjectRegistered,
 )
-from domain.policy import SEVERITIES
+from domain.policy import SEVERITIES, PolicyBook
+from domain.publication import earliest_repair_date, record_window
 
 # Follow-up records and the record types they must point at.
 REFERENCES: dict[type[RecordEvent], tuple[str, tuple[str, ...]]] = {
@@ -83,6 +86,10 @@ ACTIONS: dict[type[RecordEvent], str] = {
 # The values of a record that its own rules read (decision date, validity), kept in the
 # aggregate so that a correction is checked as the corrected record would be.
 RULED_FIELDS = ("decision_date", "valid_from", "valid_until")
+# What a conduct record's publication window follows besides its decision date, kept beside the
+# ruled values so that a repair application is checked against the window the record has now
+# (corrections included), from the stream alone.
+WINDOW_FIELDS = ("severity", "procedure", "declared_publication_end")
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,7 @@ REVOCATION_FINAL = Rule("revocation-is-final")
 CORRECTIONS_NOT_CORRECTED = Rule("corrections-are-not-corrected")
 OWNER_ACTS = Rule("owner-acts-on-record")  # 谁认定、谁修复
 CASE_OF_SUBJECT = Rule("case-of-this-subject")
+CASE_KNOWN_BY_NUMBER = Rule("case-known-by-number")
 RECORD_OF_SUBJECT = Rule("record-of-this-subject")
 REFERENCED_TYPE = Rule("referenced-record-type")
 CORRECTION_CHANGES_SOMETHING = Rule("correction-changes-something")
@@ -147,13 +155,19 @@ class Subject(Aggregate):
     # events carry stable topics; if this class ever moves, register its old topic.
     INITIAL_VERSION = 1
     # The version of the state snapshots hold. v2: each record keeps its authority code and
-    # its ruled values (RULED_FIELDS).
-    class_version = 2
+    # its ruled values (RULED_FIELDS). v3: and its WINDOW_FIELDS; each case its query code hash.
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """A v1 snapshot lacks what only the stream knows (each record's ruled values): it is
         marked, and the ledger rebuilds such a subject from its events instead."""
+        state[INCOMPLETE] = True
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A v2 snapshot lacks each record's window fields and each case's query code hash:
+        rebuilt from the events, as a v1 one is."""
         state[INCOMPLETE] = True
 
     # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
@@ -324,6 +338,25 @@ class Subject(Aggregate):
             raise RecordNotFound(f"this subject has no case {case_id}", rule=CASE_OF_SUBJECT)
         return UUID(case["target"])
 
+    def case_numbered(self, case_number: str) -> UUID:
+        """The case with this number (案件编号) in this subject's stream."""
+        for case_id, case in self.cases.items():
+            if case["number"] == case_number:
+                return UUID(case_id)
+        raise CaseNotFound(f"no case {case_number}", rule=CASE_KNOWN_BY_NUMBER)
+
+    def applicant_case(self, case_number: str, query_code_hash: str) -> UUID:
+        """The case with this number, for its applicant: only if the hash of the 查询码 they
+        give is the one the case was filed with. A wrong code is refused as no case is."""
+        refusal = CaseNotFound("no case with this number and query code", rule=CASE_KNOWN_BY_NUMBER)
+        try:
+            case_id = self.case_numbered(case_number)
+        except CaseNotFound:
+            raise refusal from None
+        if not hmac.compare_digest(self.cases[str(case_id)]["query_code_hash"], query_code_hash):
+            raise refusal
+        return case_id
+
     def deciding_authority(self, case_id: UUID, acting_for: Collection[str]) -> str:
         """The authority that decides on a case: the one that made the record it concerns
         (谁认定、谁修复), if the caller acts for it (`acting_for`: its authority codes)."""
@@ -375,12 +408,38 @@ class Subject(Aggregate):
         correction is no way round them (a decision date in the future, an empty validity)."""
         target = self.records[str(target_id)]
         target_type = RECORD_EVENT_TYPES[target["type"]]
-        corrected = {name: _as_date(value, name) for name, value in target["ruled"].items()}
+        corrected = {
+            name: _as_date(value, name) if name in RULED_FIELDS else value
+            for name, value in target["ruled"].items()
+        }
         for name, value in changes.items():
             corrected[name] = _as_date(value, name) if name in RULED_FIELDS else value
         _check_content(target_type, corrected, today, f"the corrected {target_type.__name__}: ")
 
     # Cases (信用修复, 异议) ------------------------------------------------------------------
+    def repair_eligibility(
+        self, record_id: UUID, today: date, book: PolicyBook
+    ) -> RepairEligibility:
+        """What the stream says of a conduct record on the day, for a repair application:
+        whether it is published (its window under the policy in force on its decision date, as
+        corrected since, and neither revoked nor repaired) and from when repair may be applied
+        for (the minimum publication period)."""
+        self._require_complete_state()
+        target = self._target(record_id, CONDUCT_RECORD_TYPES, "record_id")
+        content = {
+            name: _as_date(value, name) if name in DATED_FIELDS else value
+            for name, value in target["ruled"].items()
+        }
+        window = record_window(target["type"], content, book=book)
+        published = (
+            not target["revoked"]
+            and not target.get("repaired")
+            and window is not None
+            and window.state_on(today) == "published"
+        )
+        earliest = earliest_repair_date(content["severity"], content["decision_date"], book)
+        return RepairEligibility(target["type"], published, earliest)
+
     def apply_for_repair(
         self,
         *,
@@ -537,7 +596,7 @@ class Subject(Aggregate):
     def _require_complete_state(self) -> None:
         if self.__dict__.get(INCOMPLETE):
             raise RuntimeError(
-                f"subject {self.id} was read from a v1 snapshot: rebuild it from its events "
+                f"subject {self.id} was read from an older snapshot: rebuild it from its events "
                 "(CreditLedger.subject) before deciding on it"
             )
 
@@ -554,6 +613,7 @@ class Subject(Aggregate):
         if isinstance(event, RepairApplied | ObjectionFiled):
             cases[str(event.case_id)] = {
                 "number": event.case_number,
+                "query_code_hash": event.query_code_hash,
                 "target": str(event.target_record_id),
                 "kind": "repair" if isinstance(event, RepairApplied) else "objection",
                 "status": "filed",
@@ -585,7 +645,9 @@ class Subject(Aggregate):
             "revoked": False,
             "authority_code": event.authority_code,
             "ruled": {
-                name: _iso(getattr(event, name)) for name in RULED_FIELDS if hasattr(event, name)
+                name: _iso(getattr(event, name))
+                for name in (*RULED_FIELDS, *WINDOW_FIELDS)
+                if hasattr(event, name)
             },
         }
         self.natural_keys[
@@ -613,8 +675,10 @@ class Subject(Aggregate):
                 self.open_lists = {k: v for k, v in self.open_lists.items() if v != target["id"]}
 
 
-# Marks a subject read from a v1 snapshot (see Subject.upcast_v1_v2).
+# Marks a subject read from an older snapshot (see Subject.upcast_v1_v2).
 INCOMPLETE = "incomplete_snapshot_state"
+# The kept values that are dates (held as ISO text, as the events store them).
+DATED_FIELDS = frozenset({*RULED_FIELDS, "declared_publication_end"})
 
 # The rules on a record's own values (a new record's, and a corrected one's).
 DATES_ARE_DATES = Rule("date-fields-hold-dates")

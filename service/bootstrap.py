@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.policy import PolicyBook
 from projections.cases.projector import CaseProjector
+from projections.cases.queries import CaseQueries
 from projections.credit_file.projector import CreditFileProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
 from service.access.access_log import AccessLog
@@ -23,7 +24,7 @@ from service.access.keys import SigningKeys
 from service.access.personal_data import PersonalDataVault
 from service.access.secrets import KeyWrapper
 from service.access.tokens import Tokens
-from service.clock import Clock, SystemClock
+from service.clock import Clock, SystemClock, local_today
 from service.commanding.cases import CaseDesk
 from service.commanding.credit_files import CreditFiles
 from service.commanding.identity import SubjectIds
@@ -58,6 +59,7 @@ class Services:
     vault: PersonalDataVault
     policy: PolicyBook
     cases: CaseDesk
+    case_queries: CaseQueries
     checkpoints: Checkpoints
     checkpoint_schedule: CheckpointSchedule
     access_log_writer: AccessLogWriter
@@ -173,7 +175,13 @@ def build_services(
         access_log,
         vault,
         policy,
-        CaseDesk(files, write_engine, policy, load_calendar(settings.working_day_schedules)),
+        CaseDesk(files, write_engine, policy),
+        CaseQueries(
+            write_engine,
+            policy,
+            load_calendar(settings.working_day_schedules),
+            today=lambda: local_today(files.clock, files.zone),
+        ),
         checkpoints,
         CheckpointSchedule(checkpoints, settings.checkpoint_seconds),
         AccessLogWriter(access_log),
