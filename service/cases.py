@@ -18,7 +18,6 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from domain.cases import (
-    CONDUCT_RECORD_TYPES,
     CaseAccepted,
     CaseMaterialsReturned,
     CaseMaterialsSupplied,
@@ -29,8 +28,9 @@ from domain.cases import (
     RepairRevoked,
 )
 from domain.errors import CaseNotFound, CaseNumbersExhausted, InvalidInput, RecordNotFound
+from domain.events import CONDUCT_TYPES
 from domain.policy import PolicyBook
-from domain.publication import earliest_repair_date
+from domain.publication import earliest_repair_date, published_on
 from domain.subject import Subject
 from domain.working_days import WorkingDayCalendar
 from projections.tables import cases, records
@@ -139,17 +139,10 @@ class CaseDesk:
     def apply_for_repair(self, command: RepairApplication) -> FiledCase:
         subject_id, row = self._record(command.subject_code, command.record_id)
         today = self._today()
-        published = (
-            row.state == "active"
-            and row.publish_from is not None
-            and (
-                row.publish_from <= today
-                and (row.publish_until is None or today < row.publish_until)
-            )
-        )
+        published = published_on(today, row.publish_from, row.publish_until, row.state)
         earliest = (
             earliest_repair_date(row.severity, row.decision_date, self.policy)
-            if row.type in CONDUCT_RECORD_TYPES and row.severity
+            if row.type in CONDUCT_TYPES and row.severity
             else None
         )
         number, code = self._new_number("XF"), _new_code()
