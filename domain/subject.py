@@ -8,7 +8,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import singledispatchmethod
+from functools import singledispatch
 from typing import Any
 from uuid import UUID
 
@@ -501,32 +501,37 @@ class Subject(Aggregate):
             target = getattr(event, acts_on.field)
             if target is not None:
                 self.records[str(target)]["closed"] = True
-        self._on_record_of_type(event)
+        _on_record_of_type(event, self)
 
-    @singledispatchmethod
-    def _on_record_of_type(self, event: RecordEvent) -> None:
-        """What a record of some types changes in the rest of the file (most change nothing)."""
 
-    @_on_record_of_type.register
-    def _(self, event: ListEntered) -> None:
-        self.open_lists[event.list_type] = str(event.record_id)
+@singledispatch
+def _on_record_of_type(event: RecordEvent, subject: Subject) -> None:
+    """What a record of some types changes in the rest of the file (most change nothing)."""
 
-    @_on_record_of_type.register
-    def _(self, event: ListExited) -> None:
-        self.open_lists = {
-            k: v for k, v in self.open_lists.items() if v != str(event.entry_record_id)
-        }
 
-    @_on_record_of_type.register
-    def _(self, event: RecordCorrected) -> None:
-        _apply_ruled_changes(self.records[str(event.target_record_id)], event.changes)
+@_on_record_of_type.register
+def _(event: ListEntered, subject: Subject) -> None:
+    subject.open_lists[event.list_type] = str(event.record_id)
 
-    @_on_record_of_type.register
-    def _(self, event: RecordRevoked) -> None:
-        target = self.records[str(event.target_record_id)]
-        target["revoked"] = True
-        if target["type"] == "ListEntered":
-            self.open_lists = {k: v for k, v in self.open_lists.items() if v != target["id"]}
+
+@_on_record_of_type.register
+def _(event: ListExited, subject: Subject) -> None:
+    subject.open_lists = {
+        k: v for k, v in subject.open_lists.items() if v != str(event.entry_record_id)
+    }
+
+
+@_on_record_of_type.register
+def _(event: RecordCorrected, subject: Subject) -> None:
+    _apply_ruled_changes(subject.records[str(event.target_record_id)], event.changes)
+
+
+@_on_record_of_type.register
+def _(event: RecordRevoked, subject: Subject) -> None:
+    target = subject.records[str(event.target_record_id)]
+    target["revoked"] = True
+    if target["type"] == "ListEntered":
+        subject.open_lists = {k: v for k, v in subject.open_lists.items() if v != target["id"]}
 
 
 # Marks a subject read from a v1 snapshot (see Subject.upcast_v1_v2).
