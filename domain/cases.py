@@ -13,7 +13,6 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
-CONDUCT_RECORD_TYPES = ("PenaltyDecided", "DishonestConductRecorded", "CommitmentBreached")
 OBJECTION_GROUNDS = ("wrong_content", "wrong_period", "wrong_repair")
 OBJECTION_OUTCOMES = ("corrected", "revoked", "upheld")
 # What a case number (案件编号) may look like: anything else names no case, and is not looked up.

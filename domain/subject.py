@@ -9,13 +9,13 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import singledispatch
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.cases import (
-    CONDUCT_RECORD_TYPES,
     OBJECTION_GROUNDS,
     OBJECTION_OUTCOMES,
     OPEN_STATUSES,
@@ -42,15 +42,14 @@ from domain.errors import (
     RuleViolated,
 )
 from domain.events import (
+    AMENDMENT_TYPES,
+    CONDUCT_TYPES,
     IDENTITY_FIELDS,
     LIST_TYPES,
     RATING_SCHEMES,
     RECORD_EVENT_TYPES,
     SUBJECT_KINDS,
-    CommitmentBreached,
-    CommitmentFulfilled,
     LicenceGranted,
-    LicenceRevoked,
     ListEntered,
     ListExited,
     RecordCorrected,
@@ -61,28 +60,6 @@ from domain.events import (
 from domain.policy import SEVERITIES, PolicyBook
 from domain.publication import earliest_repair_date, record_window
 
-# Follow-up records and the record types they must point at.
-REFERENCES: dict[type[RecordEvent], tuple[str, tuple[str, ...]]] = {
-    CommitmentFulfilled: ("commitment_record_id", ("CommitmentMade",)),
-    CommitmentBreached: ("commitment_record_id", ("CommitmentMade",)),
-    ListExited: ("entry_record_id", ("ListEntered",)),
-    LicenceRevoked: ("licence_record_id", ("LicenceGranted",)),
-}
-# Records that close what they point at: a second closing record is refused.
-CLOSING_TYPES = (CommitmentFulfilled, CommitmentBreached, ListExited, LicenceRevoked)
-# What a record that acts on an earlier one does to it, for the refusal of a non-owner. Only
-# the authority that made the earlier record may (谁认定、谁修复). A list entry's
-# `basis_record_id` is not among them: the entry cites that record and changes nothing in it,
-# and the list decision may be another authority's (a provincial department listing a subject
-# on a city enforcement unit's penalty); closing the entry is then the listing authority's.
-ACTIONS: dict[type[RecordEvent], str] = {
-    RecordCorrected: "correct",
-    RecordRevoked: "revoke",
-    LicenceRevoked: "revoke",
-    ListExited: "close",
-    CommitmentFulfilled: "close",
-    CommitmentBreached: "close",
-}
 # The values of a record that its own rules read (decision date, validity), kept in the
 # aggregate so that a correction is checked as the corrected record would be.
 RULED_FIELDS = ("decision_date", "valid_from", "valid_until")
@@ -287,36 +264,30 @@ class Subject(Aggregate):
 
     def _check_rules(self, record_type: type[RecordEvent], fields: dict[str, Any], today: date):
         _check_content(record_type, fields, today)
-        if record_type in REFERENCES:
-            field, allowed_types = REFERENCES[record_type]
-            if fields.get(field) is not None:
-                target = self._target(fields[field], allowed_types, field)
-                self._check_owner(target, fields["authority_code"], ACTIONS[record_type])
-                if record_type in CLOSING_TYPES and target["closed"]:
-                    raise RuleViolated(
-                        f"record {fields[field]} is already closed", rule=CLOSED_ONCE
-                    )
+        acts_on = record_type.TRAITS.acts_on
+        if acts_on is not None and fields.get(acts_on.field) is not None:
+            field = acts_on.field
+            target = self._target(fields[field], acts_on.types, field)
+            self._check_owner(target, fields["authority_code"], acts_on.action)
+            if acts_on.effect == "ends" and target["closed"]:
+                raise RuleViolated(f"record {fields[field]} is already closed", rule=CLOSED_ONCE)
+            if acts_on.effect != "ends" and target["revoked"]:
+                raise RuleViolated(
+                    f"record {fields[field]} is already revoked", rule=REVOCATION_FINAL
+                )
+            if acts_on.effect != "ends" and target["type"] in AMENDMENT_TYPES:
+                raise RuleViolated(
+                    "a correction or revocation cannot itself be corrected",
+                    rule=CORRECTIONS_NOT_CORRECTED,
+                )
         if record_type is ListEntered:
             if fields.get("basis_record_id") is not None:
-                self._target(fields["basis_record_id"], CONDUCT_RECORD_TYPES, "basis_record_id")
+                self._target(fields["basis_record_id"], CONDUCT_TYPES, "basis_record_id")
             if fields["list_type"] in self.open_lists:
                 raise RuleViolated(
                     f"the subject is already on the {fields['list_type']} list "
                     f"(entry {self.open_lists[fields['list_type']]})",
                     rule=ONE_OPEN_ENTRY_PER_LIST,
-                )
-        if record_type in (RecordCorrected, RecordRevoked):
-            target = self._target(fields["target_record_id"], None, "target_record_id")
-            self._check_owner(target, fields["authority_code"], ACTIONS[record_type])
-            if target["revoked"]:
-                raise RuleViolated(
-                    f"record {fields['target_record_id']} is already revoked",
-                    rule=REVOCATION_FINAL,
-                )
-            if target["type"] in ("RecordCorrected", "RecordRevoked"):
-                raise RuleViolated(
-                    "a correction or revocation cannot itself be corrected",
-                    rule=CORRECTIONS_NOT_CORRECTED,
                 )
         if record_type is RecordCorrected:
             self._check_changes(fields["target_record_id"], fields["changes"])
@@ -425,7 +396,7 @@ class Subject(Aggregate):
         corrected since, and neither revoked nor repaired) and from when repair may be applied
         for (the minimum publication period)."""
         self._require_complete_state()
-        target = self._target(record_id, CONDUCT_RECORD_TYPES, "record_id")
+        target = self._target(record_id, CONDUCT_TYPES, "record_id")
         content = {
             name: _as_date(value, name) if name in DATED_FIELDS else value
             for name, value in target["ruled"].items()
@@ -456,7 +427,7 @@ class Subject(Aggregate):
         recorded_at: datetime,
     ) -> None:
         self._require_complete_state()
-        target = self._target(target_record_id, CONDUCT_RECORD_TYPES, "record_id")
+        target = self._target(target_record_id, CONDUCT_TYPES, "record_id")
         self._no_open_case(target_record_id)
         if target.get("repaired"):
             raise RuleViolated(f"record {target_record_id} is already repaired", rule=REPAIRED_ONCE)
@@ -511,7 +482,7 @@ class Subject(Aggregate):
     ) -> None:
         self._require_complete_state()
         target = self._target(target_record_id, None, "record_id")
-        if target["type"] in ("RecordCorrected", "RecordRevoked") or target["revoked"]:
+        if target["type"] in AMENDMENT_TYPES or target["revoked"]:
             raise RuleViolated(
                 f"record {target_record_id} cannot be objected to",
                 rule=OBJECTION_TO_STANDING_RECORD,
@@ -655,24 +626,42 @@ class Subject(Aggregate):
         ] = record_id
         if event.request_key:
             self.request_keys[f"{event.recorded_by}|{event.request_key}"] = record_id
-        if isinstance(event, CLOSING_TYPES):
-            field = REFERENCES[type(event)][0]
-            target = getattr(event, field)
+        acts_on = event.TRAITS.acts_on
+        if acts_on is not None and acts_on.effect == "ends":
+            target = getattr(event, acts_on.field)
             if target is not None:
                 self.records[str(target)]["closed"] = True
-        if isinstance(event, ListEntered):
-            self.open_lists[event.list_type] = record_id
-        if isinstance(event, ListExited):
-            self.open_lists = {
-                k: v for k, v in self.open_lists.items() if v != str(event.entry_record_id)
-            }
-        if isinstance(event, RecordCorrected):
-            _apply_ruled_changes(self.records[str(event.target_record_id)], event.changes)
-        if isinstance(event, RecordRevoked):
-            target = self.records[str(event.target_record_id)]
-            target["revoked"] = True
-            if target["type"] == "ListEntered":
-                self.open_lists = {k: v for k, v in self.open_lists.items() if v != target["id"]}
+        _on_record_of_type(event, self)
+
+
+@singledispatch
+def _on_record_of_type(event: RecordEvent, subject: Subject) -> None:
+    """What a record of some types changes in the rest of the file (most change nothing)."""
+
+
+@_on_record_of_type.register
+def _(event: ListEntered, subject: Subject) -> None:
+    subject.open_lists[event.list_type] = str(event.record_id)
+
+
+@_on_record_of_type.register
+def _(event: ListExited, subject: Subject) -> None:
+    subject.open_lists = {
+        k: v for k, v in subject.open_lists.items() if v != str(event.entry_record_id)
+    }
+
+
+@_on_record_of_type.register
+def _(event: RecordCorrected, subject: Subject) -> None:
+    _apply_ruled_changes(subject.records[str(event.target_record_id)], event.changes)
+
+
+@_on_record_of_type.register
+def _(event: RecordRevoked, subject: Subject) -> None:
+    target = subject.records[str(event.target_record_id)]
+    target["revoked"] = True
+    if target["type"] == "ListEntered":
+        subject.open_lists = {k: v for k, v in subject.open_lists.items() if v != target["id"]}
 
 
 # Marks a subject read from an older snapshot (see Subject.upcast_v1_v2).
