@@ -33,6 +33,7 @@ from domain.errors import (
     DuplicateRecordConflict,
     IdempotencyKeyReused,
     InvalidInput,
+    NotInPolicy,
     NotRecordOwner,
     RecordNotFound,
     RuleViolated,
@@ -40,7 +41,6 @@ from domain.errors import (
 from domain.events import (
     IDENTITY_FIELDS,
     LIST_TYPES,
-    RATING_SCHEMES,
     RECORD_EVENT_TYPES,
     SUBJECT_KINDS,
     CommitmentBreached,
@@ -54,6 +54,7 @@ from domain.events import (
     RecordRevoked,
     SubjectRegistered,
 )
+from domain.policy import PolicyBook
 from domain.publication import SEVERITIES
 
 # Follow-up records and the record types they must point at.
@@ -80,7 +81,9 @@ ACTIONS: dict[type[RecordEvent], str] = {
 }
 # The values of a record that its own rules read (decision date, validity), kept in the
 # aggregate so that a correction is checked as the corrected record would be.
-RULED_FIELDS = ("decision_date", "valid_from", "valid_until")
+RULED_DATES = ("decision_date", "valid_from", "valid_until")
+# A rating's scheme and grade are ruled too: the policy in force on its decision date names both.
+RULED_FIELDS = (*RULED_DATES, "scheme", "grade")
 
 
 @dataclass(frozen=True)
@@ -118,13 +121,19 @@ class Subject(Aggregate):
     # events carry stable topics; if this class ever moves, register its old topic.
     INITIAL_VERSION = 1
     # The version of the state snapshots hold. v2: each record keeps its authority code and
-    # its ruled values (RULED_FIELDS).
-    class_version = 2
+    # its ruled values (RULED_FIELDS); v3: a rating's scheme and grade among them.
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """A v1 snapshot lacks what only the stream knows (each record's ruled values): it is
         marked, and the ledger rebuilds such a subject from its events instead."""
+        state[INCOMPLETE] = True
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A v2 snapshot lacks its ratings' scheme and grade among their ruled values: rebuilt
+        from the events like a v1 one."""
         state[INCOMPLETE] = True
 
     # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
@@ -199,8 +208,10 @@ class Subject(Aggregate):
         request_key: str | None,
         today: date,
         recorded_at: datetime,
+        policy: PolicyBook,
     ) -> RecordOutcome:
-        """Record one fact, unless it is already here. Checks the named rules first."""
+        """Record one fact, unless it is already here. Checks the named rules first, those of
+        `policy` among them (a rating's scheme and grade)."""
         self._require_complete_state()
         fields = _complete(
             record_type, {**fields, "recorded_by": recorded_by, "request_key": request_key}
@@ -227,7 +238,7 @@ class Subject(Aggregate):
                 )
             return RecordOutcome(UUID(existing["id"]), existing["version"], False, False)
 
-        self._check_rules(record_type, fields, today)
+        self._check_rules(record_type, fields, today, policy)
         self._digest_of_next_record = digest  # the mutator would compute the same again
         try:
             self.trigger_event(
@@ -240,8 +251,14 @@ class Subject(Aggregate):
             self.__dict__.pop("_digest_of_next_record", None)
         return RecordOutcome(record_id, self.version, True, False)
 
-    def _check_rules(self, record_type: type[RecordEvent], fields: dict[str, Any], today: date):
-        _check_content(record_type, fields, today)
+    def _check_rules(
+        self,
+        record_type: type[RecordEvent],
+        fields: dict[str, Any],
+        today: date,
+        policy: PolicyBook,
+    ):
+        _check_content(record_type, fields, today, policy)
         if record_type in REFERENCES:
             field, allowed_types = REFERENCES[record_type]
             if fields.get(field) is not None:
@@ -266,7 +283,7 @@ class Subject(Aggregate):
                 raise RuleViolated("a correction or revocation cannot itself be corrected")
         if record_type is RecordCorrected:
             self._check_changes(fields["target_record_id"], fields["changes"])
-            self._check_corrected(fields["target_record_id"], fields["changes"], today)
+            self._check_corrected(fields["target_record_id"], fields["changes"], today, policy)
 
     @staticmethod
     def _check_owner(target: dict[str, Any], authority_code: str, action: str) -> None:
@@ -320,15 +337,19 @@ class Subject(Aggregate):
         if "severity" in changes and changes["severity"] not in SEVERITIES:
             raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}")
 
-    def _check_corrected(self, target_id: UUID, changes: dict[str, Any], today: date) -> None:
+    def _check_corrected(
+        self, target_id: UUID, changes: dict[str, Any], today: date, policy: PolicyBook
+    ) -> None:
         """The record as the correction leaves it must pass the rules a new one would: a
-        correction is no way round them (a decision date in the future, an empty validity)."""
+        correction is no way round them (a decision date in the future, an empty validity, a
+        grade its scheme does not have)."""
         target = self.records[str(target_id)]
         target_type = RECORD_EVENT_TYPES[target["type"]]
-        corrected = {name: _as_date(value, name) for name, value in target["ruled"].items()}
+        corrected = {name: _ruled(value, name) for name, value in target["ruled"].items()}
         for name, value in changes.items():
-            corrected[name] = _as_date(value, name) if name in RULED_FIELDS else value
-        _check_content(target_type, corrected, today, f"the corrected {target_type.__name__}: ")
+            corrected[name] = _ruled(value, name)
+        whose = f"the corrected {target_type.__name__}: "
+        _check_content(target_type, corrected, today, policy, whose)
 
     # Cases (信用修复, 异议) ------------------------------------------------------------------
     def apply_for_repair(
@@ -423,11 +444,12 @@ class Subject(Aggregate):
         by: str,
         recorded_at: datetime,
         today: date | None = None,
+        policy: PolicyBook | None = None,
         **fields: Any,
     ) -> None:
         """Move a case on, if its current status allows this step. `by` is the authority
-        code of the agency taking it ("applicant" for the applicant's own step); `today` is
-        needed to check an objection resolved `corrected`."""
+        code of the agency taking it ("applicant" for the applicant's own step); `today` and
+        `policy` are needed to check an objection resolved `corrected`."""
         self._require_complete_state()
         case = self.cases.get(str(case_id))
         if case is None:
@@ -448,11 +470,13 @@ class Subject(Aggregate):
             if fields["outcome"] not in OBJECTION_OUTCOMES:
                 raise InvalidInput(f"outcome must be one of {', '.join(OBJECTION_OUTCOMES)}")
             if fields["outcome"] == "corrected":
-                if today is None:
-                    raise TypeError("resolving an objection as corrected needs today's date")
+                if today is None or policy is None:
+                    raise TypeError(
+                        "resolving an objection as corrected needs today's date and the policy"
+                    )
                 changes = fields.get("changes") or {}
                 self._check_changes(UUID(case["target"]), changes)
-                self._check_corrected(UUID(case["target"]), changes, today)
+                self._check_corrected(UUID(case["target"]), changes, today, policy)
             else:
                 fields["changes"] = None
         self.trigger_event(
@@ -467,7 +491,7 @@ class Subject(Aggregate):
     def _require_complete_state(self) -> None:
         if self.__dict__.get(INCOMPLETE):
             raise RuntimeError(
-                f"subject {self.id} was read from a v1 snapshot: rebuild it from its events "
+                f"subject {self.id} was read from an older snapshot: rebuild it from its events "
                 "(CreditLedger.subject) before deciding on it"
             )
 
@@ -542,12 +566,16 @@ class Subject(Aggregate):
                 self.open_lists = {k: v for k, v in self.open_lists.items() if v != target["id"]}
 
 
-# Marks a subject read from a v1 snapshot (see Subject.upcast_v1_v2).
+# Marks a subject read from a snapshot of an older state version (see Subject.upcast_v1_v2).
 INCOMPLETE = "incomplete_snapshot_state"
 
 
 def _check_content(
-    record_type: type[RecordEvent], fields: dict[str, Any], today: date, whose: str = ""
+    record_type: type[RecordEvent],
+    fields: dict[str, Any],
+    today: date,
+    policy: PolicyBook,
+    whose: str = "",
 ) -> None:
     """The rules on a record's own values, for a new record and for a corrected one."""
     decided = fields.get("decision_date")
@@ -560,13 +588,36 @@ def _check_content(
     if "list_type" in fields and fields["list_type"] not in LIST_TYPES:
         raise InvalidInput(f"{whose}list_type must be one of {', '.join(LIST_TYPES)}")
     if record_type.__name__ == "RatingIssued":
-        if "scheme" in fields and fields["scheme"] not in RATING_SCHEMES:
-            raise InvalidInput(f"{whose}scheme must be one of {', '.join(RATING_SCHEMES)}")
+        _check_rating_vocabulary(fields, policy, whose)
         if fields["valid_until"] is None or fields["valid_until"] <= fields["valid_from"]:
             raise InvalidInput(f"{whose}a rating's valid_until must be after its valid_from")
     licence_until = fields.get("valid_until") if record_type is LicenceGranted else None
     if licence_until is not None and licence_until <= fields["valid_from"]:
         raise InvalidInput(f"{whose}a licence's valid_until must be after its valid_from")
+
+
+def _check_rating_vocabulary(fields: dict[str, Any], policy: PolicyBook, whose: str) -> None:
+    """A rating's scheme is one in force under the policy on its decision date, and its grade
+    one of that scheme's grades."""
+    decided, name, grade = fields["decision_date"], fields["scheme"], fields["grade"]
+    version = policy.for_day(decided)
+    scheme = version.schemes.get(name)
+    if scheme is None:
+        in_force = ", ".join(version.schemes) or "none"
+        raise NotInPolicy(
+            f"{whose}scheme {name!r} is not in force on {decided} (policy {version.id}; "
+            f"schemes in force: {in_force})"
+        )
+    if grade not in scheme.grades:
+        raise NotInPolicy(
+            f"{whose}grade {grade!r} is not a grade of {name} (policy {version.id}; grades: "
+            f"{', '.join(scheme.grades)})"
+        )
+
+
+def _ruled(value: Any, name: str) -> Any:
+    """A ruled value as the rules compare it: dates as dates (corrections hold them as text)."""
+    return _as_date(value, name) if name in RULED_DATES else value
 
 
 def _as_date(value: Any, name: str) -> date | None:

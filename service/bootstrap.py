@@ -130,6 +130,7 @@ def build_services(
         ledger,
         SubjectIds(settings.subject_id_key.get_secret_value()),
         clock,
+        policy,
         zone=ZoneInfo(settings.timezone),
         on_appended=runner.wake,
         vault=vault,

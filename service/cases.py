@@ -216,6 +216,7 @@ class CaseDesk:
                 by=by,
                 recorded_at=self.files.clock.now(),
                 today=self._today(),
+                policy=self.policy,
                 **step_fields,
             )
 

@@ -29,6 +29,7 @@ from domain.errors import (
     VersionMismatch,
 )
 from domain.events import RECORD_EVENT_TYPES
+from domain.policy import PolicyBook
 from domain.subject import RecordOutcome, Subject, natural_key
 from service.access.permissions import RecordingPermit
 from service.access.personal_data import PersonalDataErased, PersonalDataVault
@@ -103,6 +104,7 @@ class CreditFiles:
         ledger: CreditLedger,
         ids: SubjectIds,
         clock: Clock,
+        policy: PolicyBook,
         *,
         zone: tzinfo = CHINA,
         on_appended: Callable[[int], None] | None = None,
@@ -111,6 +113,7 @@ class CreditFiles:
         self.ledger = ledger
         self.ids = ids
         self.clock = clock
+        self.policy = policy  # its rules on a record's values (a rating's scheme and grade)
         self.zone = zone
         self.on_appended = on_appended or (lambda position: None)
         # Seals individuals' personal fields; the composition root always provides one.
@@ -289,6 +292,7 @@ class CreditFiles:
             request_key=request_key,
             today=self._today(),
             recorded_at=self.clock.now(),
+            policy=self.policy,
         )
 
     # Batches (imports, demo data) -------------------------------------------------------

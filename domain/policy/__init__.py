@@ -2,7 +2,9 @@
 file's data, refusing any mistake with its place (`reader`)."""
 
 from domain.policy.model import (
+    GRADE_MAX_LENGTH,
     MEASURES,
+    SCHEME_NAME_MAX_LENGTH,
     Adjustments,
     BlackListRule,
     Deadline,
@@ -24,7 +26,9 @@ from domain.policy.model import (
 from domain.policy.reader import parse_policy
 
 __all__ = [
+    "GRADE_MAX_LENGTH",
     "MEASURES",
+    "SCHEME_NAME_MAX_LENGTH",
     "Adjustments",
     "BlackListRule",
     "Deadline",

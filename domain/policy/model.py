@@ -14,6 +14,10 @@ from datetime import date
 from decimal import Decimal
 
 MEASURES = ("score", "points")
+# Scheme and grade names are short codes; records and read models hold them in this many
+# characters at most.
+SCHEME_NAME_MAX_LENGTH = 40
+GRADE_MAX_LENGTH = 4
 
 
 class PolicyError(ValueError):

@@ -6,6 +6,9 @@ service at start-up instead of producing wrong grades.
 
 Sources: every table below a version may carry `source` (the document the values come from); a
 table without one takes its enclosing table's. A value with no source at all is refused.
+
+Rating schemes: a version declares the schemes in force under it, named freely; whatever else in
+the version names a scheme (supervision thresholds, warning margins) must name one of those.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from domain.events import LIST_TYPES, RATING_SCHEMES
+from domain.events import LIST_TYPES
 from domain.policy.model import (
+    GRADE_MAX_LENGTH,
     MEASURES,
+    SCHEME_NAME_MAX_LENGTH,
     Adjustments,
     BlackListRule,
     Deadline,
@@ -286,14 +291,15 @@ def _version(table: _Table) -> PolicyVersion:
     publication = _publication(
         table.must_table("publication", ("simplified_procedure_is_minor", *SEVERITIES))
     )
-    schemes = _schemes(table.must_table("schemes", RATING_SCHEMES, what="scheme"))
+    schemes = _schemes(table.must_table("schemes", None))  # the schemes in force, named freely
     lists = _lists(table.must_table("lists", ("watch", "black", "red")))
     supervision = _supervision(table.must_table("supervision", ("tiers",)), schemes)
     warnings = _warnings(
         table.must_table(
             "warnings",
             ("grade_margin_points", "repeat_window_months", "repeat_count", "commitment_due_days"),
-        )
+        ),
+        schemes,
     )
     deadlines = _deadlines(table.must_table("deadlines", _DEADLINES))
     return PolicyVersion(
@@ -336,12 +342,36 @@ def _period(severity: str, table: _Table) -> PublicationPeriod:
 
 
 def _schemes(table: _Table) -> Mapping[str, Scheme]:
-    for name in RATING_SCHEMES:
-        if not table.has(name):
-            raise PolicyError(table.at(name), "missing: every rating scheme needs its rules")
-    return MappingProxyType(
-        {name: _scheme(name, table.must_table(name, _SCHEME_KEYS)) for name in RATING_SCHEMES}
-    )
+    """The rating schemes in force under a version: only those, so a rating under any other is
+    refused and every reference to a scheme elsewhere in the version must name one of these."""
+    schemes = {}
+    for name in table.data:
+        if name == "source":
+            continue
+        if not (name.isascii() and name.isidentifier() and name == name.lower()):
+            raise PolicyError(
+                table.at(name), f"scheme name {name!r} must be lower-case letters, digits and _"
+            )
+        if len(name) > SCHEME_NAME_MAX_LENGTH:
+            raise PolicyError(
+                table.at(name), f"scheme name is longer than {SCHEME_NAME_MAX_LENGTH} characters"
+            )
+        schemes[name] = _scheme(name, table.must_table(name, _SCHEME_KEYS))
+    return MappingProxyType(schemes)
+
+
+def _named_schemes(table: _Table, schemes: Mapping[str, Scheme]) -> list[str]:
+    """The schemes a table names by its keys (all but `source`): each must be in force under the
+    version, i.e. declared in its `schemes`."""
+    named = [key for key in table.data if key != "source"]
+    for name in named:
+        if name not in schemes:
+            raise PolicyError(
+                table.at(name),
+                f"scheme {name!r} is not in this version's schemes "
+                f"({_listing(schemes) or 'none declared'})",
+            )
+    return named
 
 
 def _scheme(name: str, table: _Table) -> Scheme:
@@ -351,6 +381,12 @@ def _scheme(name: str, table: _Table) -> Scheme:
         if table.has(key) and measure != wanted:
             raise PolicyError(table.at(key), f'only for schemes with measure = "{wanted}"')
     grades = table.texts("grades", non_empty=True)
+    for index, grade in enumerate(grades):
+        if len(grade) > GRADE_MAX_LENGTH:
+            raise PolicyError(
+                f"{table.at('grades')}[{index}]",
+                f"{grade!r} is longer than {GRADE_MAX_LENGTH} characters",
+            )
     lowest = table.text("lowest_grade")
     if lowest not in grades:
         raise PolicyError(
@@ -573,11 +609,9 @@ def _criteria(table: _Table, schemes: Mapping[str, Scheme]) -> TierCriteria:
         "published_conduct", options=SEVERITIES, what="severity", required=False
     )
     thresholds: dict[str, str] = {}
-    grades_table = table.table("grade_at_or_below", RATING_SCHEMES, required=False, what="scheme")
+    grades_table = table.table("grade_at_or_below", None, required=False)
     if grades_table is not None:
-        for scheme in grades_table.data:
-            if scheme == "source":
-                continue
+        for scheme in _named_schemes(grades_table, schemes):
             grade = grades_table.text(scheme)
             if grade not in schemes[scheme].grades:
                 raise PolicyError(
@@ -594,10 +628,11 @@ def _criteria(table: _Table, schemes: Mapping[str, Scheme]) -> TierCriteria:
     )
 
 
-def _warnings(table: _Table) -> WarningRules:
-    margins_table = table.must_table("grade_margin_points", RATING_SCHEMES, what="scheme")
+def _warnings(table: _Table, schemes: Mapping[str, Scheme]) -> WarningRules:
+    margins_table = table.must_table("grade_margin_points", None)
+    _named_schemes(margins_table, schemes)
     margins: dict[str, Decimal] = {}
-    for scheme in RATING_SCHEMES:
+    for scheme in schemes:  # every scheme in force needs its margin
         margin = margins_table.number(scheme, minimum=0)
         if margin == 0:
             raise PolicyError(margins_table.at(scheme), "must be above 0")

@@ -322,6 +322,7 @@ def test_events_stored_before_seals_existed_are_sealed_by_the_migration(tmp_path
     from service.identity import SubjectIds
     from service.ledger import CreditLedger
     from service.migrations import alembic_config, upgrade
+    from service.policy import load_policy
     from service.settings import Settings
     from tests.conftest import NOW
 
@@ -333,7 +334,10 @@ def test_events_stored_before_seals_existed_are_sealed_by_the_migration(tmp_path
     del env["APPLICATION_RECORDER_TOPIC"]  # the library's own recorder: no seals
     older = CreditLedger(env=env)
     files = CreditFiles(
-        older, SubjectIds(settings.subject_id_key.get_secret_value()), FixedClock(NOW)
+        older,
+        SubjectIds(settings.subject_id_key.get_secret_value()),
+        FixedClock(NOW),
+        load_policy(),
     )
     for n in range(3):
         subject = files.register(RegisterSubject(**enterprise(600 + n)), recorded_by="t")

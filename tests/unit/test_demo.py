@@ -18,6 +18,7 @@ from service.demo import RECORDED_BY, DemoSummary, seed_demo
 from service.identity import SubjectIds
 from service.ledger import CreditLedger, open_ledger
 from service.migrations import upgrade
+from service.policy import load_policy
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 
@@ -37,7 +38,7 @@ def _store(path):
     upgrade(database)
     ledger = open_ledger(database)
     clock = FixedClock(NOW)
-    files = CreditFiles(ledger, SubjectIds("test-key"), clock)
+    files = CreditFiles(ledger, SubjectIds("test-key"), clock, load_policy())
     return ledger, clock, files
 
 

@@ -30,6 +30,7 @@ from service.importing import (
 )
 from service.ledger import open_ledger
 from service.migrations import upgrade
+from service.policy import load_policy
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 on 2026-11-20 in China
 TODAY = date(2026, 11, 20)
@@ -158,7 +159,7 @@ def ledger(tmp_path):
 
 @pytest.fixture
 def files(ledger):
-    return CreditFiles(ledger, SubjectIds("test-key"), FixedClock(NOW))
+    return CreditFiles(ledger, SubjectIds("test-key"), FixedClock(NOW), load_policy())
 
 
 def position(ledger) -> int:

@@ -127,6 +127,7 @@ class CaseWorkflowMachine(RuleBasedStateMachine):
                 request_key=None,
                 today=TODAY,
                 recorded_at=NOW,
+                policy=BOOK,
             )
             self.records[str(outcome.record_id)] = Record(event_type.__name__)
         self._project()
@@ -287,7 +288,13 @@ class CaseWorkflowMachine(RuleBasedStateMachine):
         def act():
             by = "applicant" if action == "supply" else AUTHORITY["authority_code"]
             self.subject.take_case_step(
-                UUID(case_id), step, by=by, recorded_at=NOW, today=TODAY, **copy.deepcopy(fields)
+                UUID(case_id),
+                step,
+                by=by,
+                recorded_at=NOW,
+                today=TODAY,
+                policy=BOOK,
+                **copy.deepcopy(fields),
             )
 
         after = WORKFLOW.get((case.kind, case.status), {}).get(action)
@@ -333,6 +340,7 @@ class CaseWorkflowMachine(RuleBasedStateMachine):
                 request_key=None,
                 today=TODAY,
                 recorded_at=NOW,
+                policy=BOOK,
             )
 
         if self.records[record_id].revoked:
