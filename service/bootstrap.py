@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,7 +23,7 @@ from service.access.secrets import KeyWrapper
 from service.access.tokens import Tokens
 from service.calendars import load_calendar
 from service.cases import CaseDesk
-from service.clock import Clock, SystemClock
+from service.clock import Clock
 from service.credit_files import CreditFiles
 from service.database import Database
 from service.identity import SubjectIds
@@ -102,11 +101,16 @@ class Services:
 def build_services(
     settings: Settings, *, clock: Clock | None = None, migrate: bool | None = None
 ) -> Services:
+    clock = clock or Clock(settings.zone)  # the one clock: every "today" comes from it
+    if clock.zone != settings.zone:
+        raise ValueError(
+            f"the clock keeps {clock.zone} but CREDIT_TIMEZONE is {settings.timezone}: "
+            "legal dates would differ between the parts of the service"
+        )
     database = Database.from_url(settings.database_url)
     policy = load_policy(settings.policy_file)  # a faulty policy stops the start, saying where
     if settings.migrate_on_start if migrate is None else migrate:
         upgrade(database)
-    clock = clock or SystemClock()
     ledger = open_ledger(database, create_tables=False)
     write_engine = sync_engine(database)
     waiter = None
@@ -119,7 +123,9 @@ def build_services(
         EventLog(ledger.recorder),
         ledger.mapper,
         write_engine,
-        [CreditFileProjector(policy), CaseProjector()],
+        # A projector reads no clock (a rebuild must give the same rows): the cases one dates
+        # each step by its recorded moment in the clock's zone.
+        [CreditFileProjector(policy), CaseProjector(clock.zone)],
         page_size=settings.projection_page_size,
         poll_seconds=settings.projection_poll_seconds,
         wait_for_notify=waiter,
@@ -131,7 +137,6 @@ def build_services(
         SubjectIds(settings.subject_id_key.get_secret_value()),
         clock,
         policy,
-        zone=ZoneInfo(settings.timezone),
         on_appended=runner.wake,
         vault=vault,
     )
@@ -181,9 +186,9 @@ def build_services(
     )
 
 
-def build_command_services(*, migrate: bool | None = None) -> Services:
+def build_command_services(*, migrate: bool | None = None, clock: Clock | None = None) -> Services:
     """The services for one CLI command, once the database answers (at once if it cannot:
     the event store's pool would otherwise keep retrying for its whole wait)."""
     settings = get_settings()
     Database.from_url(settings.database_url).check_reachable()
-    return build_services(settings, migrate=migrate)
+    return build_services(settings, clock=clock, migrate=migrate)

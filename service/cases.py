@@ -36,7 +36,6 @@ from domain.working_days import WorkingDayCalendar
 from projections.tables import cases, records
 from service.access.permissions import RecordingPermit
 from service.access.tables import case_number_series
-from service.clock import local_today
 from service.commands import Input, Name, plain
 from service.credit_files import CreditFiles, coerced_changes
 
@@ -333,7 +332,7 @@ class CaseDesk:
         return self.numbers.allocate(prefix, self._today())
 
     def _today(self) -> date:
-        return local_today(self.files.clock, self.files.zone)
+        return self.files.clock.today()
 
 
 def _new_code() -> str:

@@ -14,7 +14,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -33,7 +32,7 @@ from domain.policy import PolicyBook
 from domain.subject import RecordOutcome, Subject, natural_key
 from service.access.permissions import RecordingPermit
 from service.access.personal_data import PersonalDataErased, PersonalDataVault
-from service.clock import CHINA, Clock, local_today
+from service.clock import Clock
 from service.commands import RecordCommand, RegisterSubject, coerce_changes
 from service.database import turn
 from service.identity import SubjectIds, record_id_for
@@ -106,7 +105,6 @@ class CreditFiles:
         clock: Clock,
         policy: PolicyBook,
         *,
-        zone: tzinfo = CHINA,
         on_appended: Callable[[int], None] | None = None,
         vault: PersonalDataVault | None = None,
     ):
@@ -114,7 +112,6 @@ class CreditFiles:
         self.ids = ids
         self.clock = clock
         self.policy = policy  # its rules on a record's values (a rating's scheme and grade)
-        self.zone = zone
         self.on_appended = on_appended or (lambda position: None)
         # Seals individuals' personal fields; the composition root always provides one.
         self.vault = vault
@@ -387,7 +384,7 @@ class CreditFiles:
         return outcomes, list(subjects.values()), touched
 
     def _today(self):
-        return local_today(self.clock, self.zone)
+        return self.clock.today()
 
 
 def _back_off(attempt: int) -> None:

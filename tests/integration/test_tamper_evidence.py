@@ -336,7 +336,7 @@ def test_events_stored_before_seals_existed_are_sealed_by_the_migration(tmp_path
     files = CreditFiles(
         older,
         SubjectIds(settings.subject_id_key.get_secret_value()),
-        FixedClock(NOW),
+        FixedClock(NOW, settings.zone),
         load_policy(),
     )
     for n in range(3):

@@ -8,6 +8,7 @@ import time
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -31,8 +32,10 @@ from service.importing import (
 from service.ledger import open_ledger
 from service.migrations import upgrade
 from service.policy import load_policy
+from service.settings import DEFAULT_TIMEZONE
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 on 2026-11-20 in China
+ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 TODAY = date(2026, 11, 20)
 AUTHORITY = make_uscc("11410100" + "MB0123456")
 AUTHORITY_NAME = "郑州市交通运输综合行政执法支队"
@@ -159,7 +162,7 @@ def ledger(tmp_path):
 
 @pytest.fixture
 def files(ledger):
-    return CreditFiles(ledger, SubjectIds("test-key"), FixedClock(NOW), load_policy())
+    return CreditFiles(ledger, SubjectIds("test-key"), FixedClock(NOW, ZONE), load_policy())
 
 
 def position(ledger) -> int:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, event, settings
@@ -38,11 +39,13 @@ from projections.credit_file.projector import CreditFileProjector
 from projections.credit_file.queries import publication_state
 from projections.tables import cases, metadata, records
 from service.policy.loader import load_policy
+from service.settings import DEFAULT_TIMEZONE
 
 pytestmark = pytest.mark.projections
 BOOK = load_policy()
 TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
+ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 AUTHORITY = {"authority_name": "郑州市交通运输综合执法支队", "authority_code": "11410100MB00000018"}
 
 # The documented workflow (docs/api.md, Cases): (kind, status) -> {step: the status after it}.
@@ -98,7 +101,7 @@ class CaseWorkflowMachine(RuleBasedStateMachine):
         super().__init__()
         self.engine = create_engine("sqlite://", poolclass=StaticPool)
         metadata.create_all(self.engine)  # the metadata the migrations are written from
-        self.projectors = [CreditFileProjector(BOOK), CaseProjector()]
+        self.projectors = [CreditFileProjector(BOOK), CaseProjector(ZONE)]
         self.position = 0
         self.subject = Subject.register(
             subject_id=uuid4(),
