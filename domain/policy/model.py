@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 
 MEASURES = ("score", "points")
+SEVERITIES = ("minor", "general", "serious")  # 失信程度: 轻微, 一般, 严重
 # Scheme and grade names are short codes; records and read models hold them in this many
 # characters at most.
 SCHEME_NAME_MAX_LENGTH = 40

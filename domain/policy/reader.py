@@ -25,6 +25,7 @@ from domain.policy.model import (
     GRADE_MAX_LENGTH,
     MEASURES,
     SCHEME_NAME_MAX_LENGTH,
+    SEVERITIES,
     Adjustments,
     BlackListRule,
     Deadline,
@@ -44,7 +45,6 @@ from domain.policy.model import (
     WatchListRule,
     as_decimal,
 )
-from domain.publication import SEVERITIES
 
 _VERSION_KEYS = (
     "id",
