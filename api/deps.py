@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import InvalidRequest, ProjectionBehind, ProjectionStopped
 from projections.credit_file.queries import tracked_state
 from service.bootstrap import Services
-from service.clock import local_today
 
 # Positions, sizes, versions and sequence numbers are 64-bit in the store: a larger number can
 # name nothing there, and must be refused as input rather than fail in the database.
@@ -31,7 +30,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def today(request: Request) -> date:
-    return local_today(request.app.state.services.clock)
+    return request.app.state.services.clock.today()
 
 
 TodayDep = Annotated[date, Depends(today)]

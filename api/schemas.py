@@ -257,7 +257,7 @@ class CaseStep(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     step: str
-    on: date = Field(description="the Beijing date of the step")
+    on: date = Field(description="the date of the step in the service's time zone")
     at: datetime
     by: str = Field(description="the deciding authority's code, or applicant")
 

@@ -77,10 +77,10 @@ async def measure(services, settings, subject_id, pairs, folds: int) -> list[str
         events = services.ledger.stream_page(subject_id, after_version=0, limit=1_000_000)
         expected = status_as_of(
             events,
-            end_of_day(known_as_of, services.files.zone),
+            end_of_day(known_as_of, services.clock.zone),
             on,
             services.policy,
-            zone=services.files.zone,
+            zone=services.clock.zone,
         )
         fold.append(time.perf_counter() - started)
         assert await _status_at(services, subject_id, known_as_of, on) == {
@@ -88,7 +88,7 @@ async def measure(services, settings, subject_id, pairs, folds: int) -> list[str
             "known_as_of": known_as_of,
         }
     now = []
-    today = NOW.astimezone(services.files.zone).date()
+    today = services.clock.date_of(NOW)
     for _ in range(len(pairs) // 10):
         started = time.perf_counter()
         await _status(services, subject_id, today)
@@ -151,7 +151,7 @@ def projection_cost(services) -> list[str]:
                 services.ledger.recorder,
                 services.ledger.mapper,
                 services.write_engine,
-                [projector(services.policy), CaseProjector()],
+                [projector(services.policy), CaseProjector(services.clock.zone)],
                 page_size=services.settings.projection_page_size,
             )
             started = time.perf_counter()
@@ -165,8 +165,8 @@ def projection_cost(services) -> list[str]:
 
 def run(backend: str, events: int, requests: int, folds: int, projection: bool) -> list[str]:
     with database(backend) as url:
-        clock = FixedClock(NOW)
         settings = Settings(environment="test", database_url=url, subject_id_key="bench")
+        clock = FixedClock(NOW, settings.zone)
         services = build_services(settings, clock=clock)
         try:
             started = time.perf_counter()

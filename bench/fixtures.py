@@ -145,7 +145,7 @@ def long_credit_file(
     fold has every kind of follow-up to apply. The clock is restored when done."""
     rng = random.Random(seed)
     original = clock.moment
-    zone = files.zone
+    zone = clock.zone
     end = original.astimezone(zone).date()
     start = end - timedelta(days=3 * 365)
     company = RegisterSubject(

@@ -39,6 +39,15 @@ class InvalidInput(DomainError):
     code = "invalid-input"
 
 
+class NotInPolicy(InvalidInput):
+    """A value outside the vocabulary of the policy in force: a rating scheme not in force on
+    the rating's decision date, a grade its scheme does not have. The vocabulary lives in the
+    policy rather than in the request's schema, so the answer is that of any value the schema
+    refuses."""
+
+    code = "validation-error"
+
+
 class SubjectNotFound(DomainError):
     code = "subject-not-found"
 

@@ -19,12 +19,6 @@ from eventsourcing.utils import register_topic
 
 SUBJECT_KINDS = ("enterprise", "individual", "vehicle", "public_body")
 LIST_TYPES = ("red", "black", "watch")
-RATING_SCHEMES = (
-    "highway_construction",
-    "road_transport_quality",
-    "driver_integrity",
-    "sector_default",
-)
 COMMITMENT_TYPES = (
     "approval_substitute",  # 审批替代型
     "deficiency_tolerant",  # 容缺办理型

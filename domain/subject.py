@@ -36,6 +36,7 @@ from domain.errors import (
     DuplicateRecordConflict,
     IdempotencyKeyReused,
     InvalidInput,
+    NotInPolicy,
     NotRecordOwner,
     RecordNotFound,
     Rule,
@@ -46,7 +47,6 @@ from domain.events import (
     CONDUCT_TYPES,
     IDENTITY_FIELDS,
     LIST_TYPES,
-    RATING_SCHEMES,
     RECORD_EVENT_TYPES,
     SUBJECT_KINDS,
     LicenceGranted,
@@ -62,7 +62,9 @@ from domain.publication import earliest_repair_date, record_window
 
 # The values of a record that its own rules read (decision date, validity), kept in the
 # aggregate so that a correction is checked as the corrected record would be.
-RULED_FIELDS = ("decision_date", "valid_from", "valid_until")
+RULED_DATES = ("decision_date", "valid_from", "valid_until")
+# A rating's scheme and grade are ruled too: the policy in force on its decision date names both.
+RULED_FIELDS = (*RULED_DATES, "scheme", "grade")
 # What a conduct record's publication window follows besides its decision date, kept beside the
 # ruled values so that a repair application is checked against the window the record has now
 # (corrections included), from the stream alone.
@@ -132,7 +134,8 @@ class Subject(Aggregate):
     # events carry stable topics; if this class ever moves, register its old topic.
     INITIAL_VERSION = 1
     # The version of the state snapshots hold. v2: each record keeps its authority code and
-    # its ruled values (RULED_FIELDS). v3: and its WINDOW_FIELDS; each case its query code hash.
+    # its ruled values (RULED_FIELDS). v3: a rating's scheme and grade among them, each
+    # record's WINDOW_FIELDS, each case's query code hash.
     class_version = 3
 
     @staticmethod
@@ -143,8 +146,9 @@ class Subject(Aggregate):
 
     @staticmethod
     def upcast_v2_v3(state: dict[str, Any]) -> None:
-        """A v2 snapshot lacks each record's window fields and each case's query code hash:
-        rebuilt from the events, as a v1 one is."""
+        """A v2 snapshot lacks its ratings' scheme and grade among their ruled values, each
+        record's window fields and each case's query code hash: rebuilt from the events, as a
+        v1 one is."""
         state[INCOMPLETE] = True
 
     # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
@@ -219,8 +223,10 @@ class Subject(Aggregate):
         request_key: str | None,
         today: date,
         recorded_at: datetime,
+        policy: PolicyBook,
     ) -> RecordOutcome:
-        """Record one fact, unless it is already here. Checks the named rules first."""
+        """Record one fact, unless it is already here. Checks the named rules first, those of
+        `policy` among them (a rating's scheme and grade)."""
         self._require_complete_state()
         fields = _complete(
             record_type, {**fields, "recorded_by": recorded_by, "request_key": request_key}
@@ -249,7 +255,7 @@ class Subject(Aggregate):
                 )
             return RecordOutcome(UUID(existing["id"]), existing["version"], False, False)
 
-        self._check_rules(record_type, fields, today)
+        self._check_rules(record_type, fields, today, policy)
         self._digest_of_next_record = digest  # the mutator would compute the same again
         try:
             self.trigger_event(
@@ -262,8 +268,14 @@ class Subject(Aggregate):
             self.__dict__.pop("_digest_of_next_record", None)
         return RecordOutcome(record_id, self.version, True, False)
 
-    def _check_rules(self, record_type: type[RecordEvent], fields: dict[str, Any], today: date):
-        _check_content(record_type, fields, today)
+    def _check_rules(
+        self,
+        record_type: type[RecordEvent],
+        fields: dict[str, Any],
+        today: date,
+        policy: PolicyBook,
+    ):
+        _check_content(record_type, fields, today, policy)
         acts_on = record_type.TRAITS.acts_on
         if acts_on is not None and fields.get(acts_on.field) is not None:
             field = acts_on.field
@@ -291,7 +303,7 @@ class Subject(Aggregate):
                 )
         if record_type is RecordCorrected:
             self._check_changes(fields["target_record_id"], fields["changes"])
-            self._check_corrected(fields["target_record_id"], fields["changes"], today)
+            self._check_corrected(fields["target_record_id"], fields["changes"], today, policy)
 
     @staticmethod
     def _check_owner(target: dict[str, Any], authority_code: str, action: str) -> None:
@@ -374,18 +386,19 @@ class Subject(Aggregate):
                 f"severity must be one of {', '.join(SEVERITIES)}", rule=SEVERITY_KNOWN
             )
 
-    def _check_corrected(self, target_id: UUID, changes: dict[str, Any], today: date) -> None:
+    def _check_corrected(
+        self, target_id: UUID, changes: dict[str, Any], today: date, policy: PolicyBook
+    ) -> None:
         """The record as the correction leaves it must pass the rules a new one would: a
-        correction is no way round them (a decision date in the future, an empty validity)."""
+        correction is no way round them (a decision date in the future, an empty validity, a
+        grade its scheme does not have)."""
         target = self.records[str(target_id)]
         target_type = RECORD_EVENT_TYPES[target["type"]]
-        corrected = {
-            name: _as_date(value, name) if name in RULED_FIELDS else value
-            for name, value in target["ruled"].items()
-        }
+        corrected = {name: _ruled(value, name) for name, value in target["ruled"].items()}
         for name, value in changes.items():
-            corrected[name] = _as_date(value, name) if name in RULED_FIELDS else value
-        _check_content(target_type, corrected, today, f"the corrected {target_type.__name__}: ")
+            corrected[name] = _ruled(value, name)
+        whose = f"the corrected {target_type.__name__}: "
+        _check_content(target_type, corrected, today, policy, whose)
 
     # Cases (信用修复, 异议) ------------------------------------------------------------------
     def repair_eligibility(
@@ -519,11 +532,12 @@ class Subject(Aggregate):
         by: str,
         recorded_at: datetime,
         today: date | None = None,
+        policy: PolicyBook | None = None,
         **fields: Any,
     ) -> None:
         """Move a case on, if its current status allows this step. `by` is the authority
-        code of the agency taking it ("applicant" for the applicant's own step); `today` is
-        needed to check an objection resolved `corrected`."""
+        code of the agency taking it ("applicant" for the applicant's own step); `today` and
+        `policy` are needed to check an objection resolved `corrected`."""
         self._require_complete_state()
         case = self.cases.get(str(case_id))
         if case is None:
@@ -548,11 +562,13 @@ class Subject(Aggregate):
                     rule=OBJECTION_OUTCOME_KNOWN,
                 )
             if fields["outcome"] == "corrected":
-                if today is None:
-                    raise TypeError("resolving an objection as corrected needs today's date")
+                if today is None or policy is None:
+                    raise TypeError(
+                        "resolving an objection as corrected needs today's date and the policy"
+                    )
                 changes = fields.get("changes") or {}
                 self._check_changes(UUID(case["target"]), changes)
-                self._check_corrected(UUID(case["target"]), changes, today)
+                self._check_corrected(UUID(case["target"]), changes, today, policy)
             else:
                 fields["changes"] = None
         self.trigger_event(
@@ -664,24 +680,29 @@ def _(event: RecordRevoked, subject: Subject) -> None:
         subject.open_lists = {k: v for k, v in subject.open_lists.items() if v != target["id"]}
 
 
-# Marks a subject read from an older snapshot (see Subject.upcast_v1_v2).
+# Marks a subject read from a snapshot of an older state version (see Subject.upcast_v1_v2).
 INCOMPLETE = "incomplete_snapshot_state"
 # The kept values that are dates (held as ISO text, as the events store them).
-DATED_FIELDS = frozenset({*RULED_FIELDS, "declared_publication_end"})
+DATED_FIELDS = frozenset({*RULED_DATES, "declared_publication_end"})
 
 # The rules on a record's own values (a new record's, and a corrected one's).
 DATES_ARE_DATES = Rule("date-fields-hold-dates")
 DECISION_DATE_NOT_IN_FUTURE = Rule("decision-date-not-in-future")
 SEVERITY_KNOWN = Rule("severity-known")
 LIST_TYPE_KNOWN = Rule("list-type-known")
-RATING_SCHEME_KNOWN = Rule("rating-scheme-known")
+RATING_SCHEME_KNOWN = Rule("rating-scheme-known")  # in force on the rating's decision date
+RATING_GRADE_OF_SCHEME = Rule("rating-grade-of-scheme")
 VALIDITY_ENDS_AFTER_START = Rule("validity-ends-after-start")
 RECORD_FIELDS_KNOWN = Rule("record-fields-known")
 RECORD_FIELDS_COMPLETE = Rule("record-fields-complete")
 
 
 def _check_content(
-    record_type: type[RecordEvent], fields: dict[str, Any], today: date, whose: str = ""
+    record_type: type[RecordEvent],
+    fields: dict[str, Any],
+    today: date,
+    policy: PolicyBook,
+    whose: str = "",
 ) -> None:
     """The rules on a record's own values, for a new record and for a corrected one."""
     decided = fields.get("decision_date")
@@ -701,11 +722,7 @@ def _check_content(
             f"{whose}list_type must be one of {', '.join(LIST_TYPES)}", rule=LIST_TYPE_KNOWN
         )
     if record_type.__name__ == "RatingIssued":
-        if "scheme" in fields and fields["scheme"] not in RATING_SCHEMES:
-            raise InvalidInput(
-                f"{whose}scheme must be one of {', '.join(RATING_SCHEMES)}",
-                rule=RATING_SCHEME_KNOWN,
-            )
+        _check_rating_vocabulary(fields, policy, whose)
         if fields["valid_until"] is None or fields["valid_until"] <= fields["valid_from"]:
             raise InvalidInput(
                 f"{whose}a rating's valid_until must be after its valid_from",
@@ -717,6 +734,32 @@ def _check_content(
             f"{whose}a licence's valid_until must be after its valid_from",
             rule=VALIDITY_ENDS_AFTER_START,
         )
+
+
+def _check_rating_vocabulary(fields: dict[str, Any], policy: PolicyBook, whose: str) -> None:
+    """A rating's scheme is one in force under the policy on its decision date, and its grade
+    one of that scheme's grades."""
+    decided, name, grade = fields["decision_date"], fields["scheme"], fields["grade"]
+    version = policy.for_day(decided)
+    scheme = version.schemes.get(name)
+    if scheme is None:
+        in_force = ", ".join(version.schemes) or "none"
+        raise NotInPolicy(
+            f"{whose}scheme {name!r} is not in force on {decided} (policy {version.id}; "
+            f"schemes in force: {in_force})",
+            rule=RATING_SCHEME_KNOWN,
+        )
+    if grade not in scheme.grades:
+        raise NotInPolicy(
+            f"{whose}grade {grade!r} is not a grade of {name} (policy {version.id}; grades: "
+            f"{', '.join(scheme.grades)})",
+            rule=RATING_GRADE_OF_SCHEME,
+        )
+
+
+def _ruled(value: Any, name: str) -> Any:
+    """A ruled value as the rules compare it: dates as dates (corrections hold them as text)."""
+    return _as_date(value, name) if name in RULED_DATES else value
 
 
 def _as_date(value: Any, name: str) -> date | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,7 +23,7 @@ from service.access.keys import SigningKeys
 from service.access.personal_data import PersonalDataVault
 from service.access.secrets import KeyWrapper
 from service.access.tokens import Tokens
-from service.clock import Clock, SystemClock, local_today
+from service.clock import Clock
 from service.commanding.cases import CaseDesk
 from service.commanding.credit_files import CreditFiles
 from service.commanding.identity import SubjectIds
@@ -107,11 +106,16 @@ class Services:
 def build_services(
     settings: Settings, *, clock: Clock | None = None, migrate: bool | None = None
 ) -> Services:
+    clock = clock or Clock(settings.zone)  # the one clock: every "today" comes from it
+    if clock.zone != settings.zone:
+        raise ValueError(
+            f"the clock keeps {clock.zone} but CREDIT_TIMEZONE is {settings.timezone}: "
+            "legal dates would differ between the parts of the service"
+        )
     database = Database.from_url(settings.database_url)
     policy = load_policy(settings.policy_file)  # a faulty policy stops the start, saying where
     if settings.migrate_on_start if migrate is None else migrate:
         upgrade(database)
-    clock = clock or SystemClock()
     ledger = open_ledger(database, create_tables=False)
     write_engine = sync_engine(database)
     waiter = None
@@ -124,7 +128,9 @@ def build_services(
         EventLog(ledger.recorder),
         ledger.mapper,
         write_engine,
-        [CreditFileProjector(policy), CaseProjector()],
+        # A projector reads no clock (a rebuild must give the same rows): the cases one dates
+        # each step by its recorded moment in the clock's zone.
+        [CreditFileProjector(policy), CaseProjector(clock.zone)],
         page_size=settings.projection_page_size,
         poll_seconds=settings.projection_poll_seconds,
         wait_for_notify=waiter,
@@ -135,7 +141,7 @@ def build_services(
         ledger,
         SubjectIds(settings.subject_id_key.get_secret_value()),
         clock,
-        zone=ZoneInfo(settings.timezone),
+        policy,
         on_appended=runner.wake,
         vault=vault,
     )
@@ -180,7 +186,7 @@ def build_services(
             write_engine,
             policy,
             load_calendar(settings.working_day_schedules),
-            today=lambda: local_today(files.clock, files.zone),
+            today=files.clock.today,
         ),
         checkpoints,
         CheckpointSchedule(checkpoints, settings.checkpoint_seconds),
@@ -191,9 +197,9 @@ def build_services(
     )
 
 
-def build_command_services(*, migrate: bool | None = None) -> Services:
+def build_command_services(*, migrate: bool | None = None, clock: Clock | None = None) -> Services:
     """The services for one CLI command, once the database answers (at once if it cannot:
     the event store's pool would otherwise keep retrying for its whole wait)."""
     settings = get_settings()
     Database.from_url(settings.database_url).check_reachable()
-    return build_services(settings, migrate=migrate)
+    return build_services(settings, clock=clock, migrate=migrate)

@@ -127,19 +127,18 @@ def serve(
 
 def _seed_demo_if_empty() -> str | None:
     """Seed demo data into an empty store; returns an example enterprise code to query."""
+    from datetime import datetime
+
+    from service.clock import FixedClock
     from service.demo.generator import seed_demo
 
-    services = build_command_services()
+    # The demo's records are back-dated: the services run on a clock the seeding moves.
+    clock = FixedClock(datetime.now(UTC), get_settings().zone)
+    services = build_command_services(clock=clock)
     try:
         if services.ledger.recorder.max_notification_id():
             console.print("demo data: the store already has events; not seeding")
             return None
-        from datetime import datetime
-
-        from service.clock import FixedClock
-
-        clock = FixedClock(datetime.now(UTC))
-        services.files.clock = clock
         started = time.perf_counter()
         summary = seed_demo(services.files, clock)
         services.runner.catch_up()

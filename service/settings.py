@@ -6,13 +6,22 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationError, model_validator
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SettingsSourceError
 
 DEVELOPMENT_SUBJECT_ID_KEY = "development-only-subject-id-key"
 DEVELOPMENT_KEY_ENCRYPTION_KEY = "development-only-key-encryption-key"
+DEFAULT_TIMEZONE = "Asia/Shanghai"  # Beijing time: the legal dates of China's credit records
 
 
 class Settings(BaseSettings):
@@ -52,7 +61,9 @@ class Settings(BaseSettings):
     import_max_part_elements: int = Field(default=50_000, ge=1000)
     import_max_cell_chars: int = Field(default=32_767, ge=1000)
     import_max_line_chars: int = Field(default=1024 * 1024, ge=64 * 1024)
-    timezone: str = "Asia/Shanghai"
+    # The zone whose calendar days are the legal dates ("today", decision and case dates); the
+    # service's one clock (service/clock.py) keeps it.
+    timezone: str = DEFAULT_TIMEZONE
     # The log's name in its signed checkpoints, and how often the process that follows the log
     # signs a new one while it grows (0: only on demand).
     log_origin: str = "credit-transport"
@@ -89,6 +100,21 @@ class Settings(BaseSettings):
     # caller cannot choose the address its per-address limits count against.
     trusted_proxies: list[IPvAnyNetwork] = []
     cors_origins: list[str] = []
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @field_validator("timezone")
+    @classmethod
+    def known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"not a known IANA time zone name (such as {DEFAULT_TIMEZONE})"
+            ) from None
+        return name
 
     @model_validator(mode="after")
     def no_default_secrets_in_production(self) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 from typing import Any
@@ -190,3 +191,15 @@ def penalty_file(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
     writer.writerow(PENALTY_FILE_HEADER)
     writer.writerows(rows)
     return out.getvalue().encode(encoding)
+
+
+def policy_data_without_scheme(data: dict[str, Any], version: int, scheme: str) -> dict[str, Any]:
+    """A copy of the policy file's data in which version `version` has no rating scheme `scheme`:
+    its rules, its supervision thresholds and its warning margin taken out."""
+    changed = copy.deepcopy(data)
+    rules = changed["version"][version]
+    del rules["schemes"][scheme]
+    del rules["warnings"]["grade_margin_points"][scheme]
+    for tier in rules["supervision"]["tiers"]:
+        tier.get("when", {}).get("grade_at_or_below", {}).pop(scheme, None)
+    return changed

@@ -111,8 +111,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
+def clock(settings: Settings) -> FixedClock:
+    return FixedClock(NOW, settings.zone)
 
 
 @pytest.fixture

@@ -147,7 +147,7 @@ async def subject_status(
 async def _status_at(services, subject_id: UUID, known_as_of: date, on: date) -> dict | None:
     """What was recorded by the end of `known_as_of`, evaluated for `on`: from the bitemporal
     history, or by folding the subject's events where the history does not hold them yet."""
-    zone = services.files.zone
+    zone = services.clock.zone
     known_before = end_of_day(known_as_of, zone)
 
     def recorded_after(sid: UUID, version: int) -> datetime | None:
@@ -180,7 +180,7 @@ def _folded(services, subject_id: UUID, known_before: datetime, on: date) -> dic
         after = page[-1][1].originator_version
         if page[-1][1].timestamp >= known_before:  # nothing after it was known by then
             break
-    return status_as_of(events, known_before, on, services.policy, zone=services.files.zone)
+    return status_as_of(events, known_before, on, services.policy, zone=services.clock.zone)
 
 
 @router.post("/subjects:lookup", response_model=Status, responses=problems(*WITH_BODY, 404))

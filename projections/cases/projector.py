@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, tzinfo
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
@@ -22,12 +22,11 @@ from domain.cases import (
 from projections.tables import cases, records
 from projections.writes import insert_rows, update_rows
 
-CHINA = ZoneInfo("Asia/Shanghai")  # a step's date is the Beijing date it was recorded on
 FINAL = ("approved", "denied", "revoked", "resolved")
 UPDATABLE = ("status", "accepted_on", "closed_on", "outcome", "missing", "steps", "position")
 
 
-def _step(event: CaseEvent) -> dict[str, Any]:
+def _step(event: CaseEvent, zone: tzinfo) -> dict[str, Any]:
     detail = {
         name: value
         for name in ("missing", "evidence", "reasons", "outcome", "grounds")
@@ -35,7 +34,7 @@ def _step(event: CaseEvent) -> dict[str, Any]:
     }
     return {
         "step": type(event).__name__,
-        "on": event.timestamp.astimezone(CHINA).date().isoformat(),
+        "on": _day(event, zone).isoformat(),
         "at": event.timestamp.isoformat(),
         "by": event.by,
         **detail,
@@ -48,6 +47,9 @@ class CaseProjector:
     # A filing reads its record's deciding agency from the credit file's records: the cases
     # read model never gets ahead of that one (the runner caps it at its position).
     depends_on = ("credit_file",)
+
+    def __init__(self, zone: tzinfo):
+        self.zone = zone  # a step's date is the date it was recorded on in the service's zone
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
         steps = [(position, e) for position, e in events if isinstance(e, CaseEvent)]
@@ -70,12 +72,12 @@ class CaseProjector:
                     "authority_code": authorities[event.target_record_id],
                     "query_code_hash": event.query_code_hash,
                     "status": "filed",
-                    "filed_on": _day(event),
+                    "filed_on": _day(event, self.zone),
                     "accepted_on": None,
                     "closed_on": None,
                     "outcome": None,
                     "missing": [],
-                    "steps": [_step(event)],
+                    "steps": [_step(event, self.zone)],
                     "position": position,
                 }
                 continue
@@ -86,16 +88,16 @@ class CaseProjector:
                 found = loaded[event.case_id]
                 row = stored[event.case_id] = {**found, "steps": list(found["steps"])}
             row["status"] = TRANSITIONS[row["status"]][type(event)]
-            row["steps"] = [*row["steps"], _step(event)]
+            row["steps"] = [*row["steps"], _step(event, self.zone)]
             row["position"] = position
             if isinstance(event, CaseMaterialsReturned):
                 row["missing"] = list(event.missing)
             elif isinstance(event, CaseMaterialsSupplied):
                 row["missing"] = []
             elif isinstance(event, CaseAccepted):
-                row["accepted_on"] = _day(event)
+                row["accepted_on"] = _day(event, self.zone)
             if row["status"] in FINAL:
-                row["closed_on"] = _day(event)
+                row["closed_on"] = _day(event, self.zone)
                 row["outcome"] = (
                     event.outcome if isinstance(event, ObjectionResolved) else row["status"]
                 )
@@ -126,5 +128,5 @@ def _load_cases(conn: Connection, case_ids: set[UUID]) -> dict[UUID, dict[str, A
     return {row["case_id"]: dict(row) for row in conn.execute(query).mappings()}
 
 
-def _day(event: CaseEvent):
-    return event.timestamp.astimezone(CHINA).date()
+def _day(event: CaseEvent, zone: tzinfo) -> date:
+    return event.timestamp.astimezone(zone).date()

@@ -38,7 +38,6 @@ from domain.policy import PolicyBook
 from domain.subject import Subject
 from service.access.permissions import RecordingPermit
 from service.access.tables import case_number_series, case_streams
-from service.clock import local_today
 from service.commanding.commands import Input, Name, plain
 from service.commanding.credit_files import CreditFiles, coerced_changes
 
@@ -254,6 +253,7 @@ class CaseDesk:
                 by=by,
                 recorded_at=self.files.clock.now(),
                 today=self._today(),
+                policy=self.policy,
                 **step_fields,
             )
 
@@ -279,7 +279,7 @@ class CaseDesk:
         return ack.position
 
     def _today(self) -> date:
-        return local_today(self.files.clock, self.files.zone)
+        return self.files.clock.today()
 
 
 def _new_code() -> str:

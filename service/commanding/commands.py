@@ -14,13 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 from pydantic_core import PydanticCustomError
 
 from domain import codes
-from domain.events import (
-    COMMITMENT_TYPES,
-    LIST_TYPES,
-    RATING_SCHEMES,
-    RECORD_EVENT_TYPES,
-    SUBJECT_KINDS,
-)
+from domain.events import COMMITMENT_TYPES, LIST_TYPES, RECORD_EVENT_TYPES, SUBJECT_KINDS
+from domain.policy import GRADE_MAX_LENGTH, SCHEME_NAME_MAX_LENGTH
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 LongText = Annotated[str, Field(min_length=1, max_length=20000)]
@@ -318,8 +313,24 @@ class BreachCommitment(RecordCommand):
 
 class IssueRating(RecordCommand):
     type: Literal["RatingIssued"]
-    scheme: Literal[RATING_SCHEMES]  # type: ignore[valid-type]
-    grade: Annotated[str, Field(pattern=r"^(AAA|AA|A|B|C|D)$")]
+    # The policy names the schemes in force on decision_date and their grades; the domain
+    # refuses a scheme or grade it does not name.
+    scheme: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=SCHEME_NAME_MAX_LENGTH,
+            description="a rating scheme in force on decision_date under the credit policy",
+        ),
+    ]
+    grade: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=GRADE_MAX_LENGTH,
+            description="one of the scheme's grades under that policy version",
+        ),
+    ]
     valid_from: date
     valid_until: date
     # 100-point schemes, deducted points, or a 1000-point provincial scale

@@ -14,7 +14,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -29,10 +28,11 @@ from domain.errors import (
     VersionMismatch,
 )
 from domain.events import RECORD_EVENT_TYPES
+from domain.policy import PolicyBook
 from domain.subject import RecordOutcome, Subject, natural_key
 from service.access.permissions import RecordingPermit
 from service.access.personal_data import PersonalDataErased, PersonalDataVault
-from service.clock import CHINA, Clock, local_today
+from service.clock import Clock
 from service.commanding.commands import RecordCommand, RegisterSubject, coerce_changes
 from service.commanding.identity import SubjectIds, record_id_for
 from service.store.database import turn
@@ -103,15 +103,15 @@ class CreditFiles:
         ledger: CreditLedger,
         ids: SubjectIds,
         clock: Clock,
+        policy: PolicyBook,
         *,
-        zone: tzinfo = CHINA,
         on_appended: Callable[[int], None] | None = None,
         vault: PersonalDataVault | None = None,
     ):
         self.ledger = ledger
         self.ids = ids
         self.clock = clock
-        self.zone = zone
+        self.policy = policy  # its rules on a record's values (a rating's scheme and grade)
         self.on_appended = on_appended or (lambda position: None)
         # Seals individuals' personal fields; the composition root always provides one.
         self.vault = vault
@@ -289,6 +289,7 @@ class CreditFiles:
             request_key=request_key,
             today=self._today(),
             recorded_at=self.clock.now(),
+            policy=self.policy,
         )
 
     # Batches (imports, demo data) -------------------------------------------------------
@@ -383,7 +384,7 @@ class CreditFiles:
         return outcomes, list(subjects.values()), touched
 
     def _today(self):
-        return local_today(self.clock, self.zone)
+        return self.clock.today()
 
 
 def _back_off(attempt: int) -> None:

@@ -1247,7 +1247,7 @@ def seed_demo(
     if files.clock is not clock:
         raise ValueError("seed_demo needs the FixedClock that `files` reads its time from")
     original = clock.moment
-    zone = files.zone
+    zone = clock.zone
     now = today or original
     if now.tzinfo is None:
         now = now.replace(tzinfo=zone)

@@ -11,6 +11,7 @@ from tests.builders import (
     individual,
     licence,
     penalty,
+    rating,
     resident_id,
 )
 
@@ -158,6 +159,31 @@ async def test_malformed_bodies_are_refused_and_nothing_is_written(
     )
     assert response.status_code == status
     assert response.json()["type"].endswith(problem)
+    assert await _stream_version(services, subject) == 1
+
+
+@pytest.mark.parametrize(
+    ("scheme", "grade", "reason"),
+    [
+        ("bridge_building", "A", "scheme 'bridge_building' is not in force on 2026-03-01"),
+        ("highway_construction", "AAA", "grade 'AAA' is not a grade of highway_construction"),
+        ("driver_integrity", "C", "grade 'C' is not a grade of driver_integrity"),
+        ("highway_construction", "AAAAA", "grade: String should have at most 4 characters"),
+    ],
+)
+async def test_a_rating_outside_the_policy_in_force_is_refused_as_invalid(
+    client, services, scheme, grade, reason
+):
+    """Schemes and grades are the policy's vocabulary, not the schema's: a value outside it
+    gets the answer a value outside the schema gets."""
+    subject = await register(client)
+    response = await client.post(
+        f"/v1/subjects/{subject['subject_id']}/events", json=rating(scheme=scheme, grade=grade)
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"].endswith("/validation-error")
+    assert reason in response.json()["detail"]
     assert await _stream_version(services, subject) == 1
 
 

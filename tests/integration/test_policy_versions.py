@@ -10,7 +10,7 @@ import pytest
 from domain.policy import PolicyError
 from service.bootstrap import build_services
 from service.policy.loader import DEFAULT_POLICY_PATH
-from tests.builders import enterprise, penalty, rating
+from tests.builders import AUTHORITY_CODE, enterprise, penalty, rating
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +113,62 @@ async def test_a_rating_running_out_changes_the_status_with_no_new_event(client,
     assert [g["grade"] for g in during["grades"]] == ["A"]
     assert after["grades"] == [] and after["version"] == during["version"]
     assert after["evaluated_on"] == (date(2026, 11, 22)).isoformat()
+
+
+async def test_a_rating_under_a_scheme_no_longer_in_force_is_refused(settings, tmp_path, clock):
+    """A later version without sector_default: ratings decided before it takes effect may use
+    the scheme, ratings decided after may not."""
+    import httpx
+
+    from api.app import create_app
+
+    text = DEFAULT_POLICY_PATH.read_text()
+    last = text[text.rindex("[[version]]") :]
+    later = (
+        last[: last.index("[version.schemes.sector_default]")]
+        + last[last.index("[version.lists.watch]") :]
+    )
+    later = (
+        later.replace('id = "2026-36"', 'id = "test-no-sector-default"', 1)
+        .replace("effective_from = 2026-04-01", "effective_from = 2026-11-15", 1)
+        .replace(', sector_default = "B"', "")
+        .replace(", sector_default = 3", "")
+    )
+    assert "sector_default" not in later
+    path = tmp_path / "policy.toml"
+    path.write_text(text + "\n" + later)
+    custom = settings.model_copy(update={"policy_file": path})
+    built = build_services(custom, clock=clock, migrate=False)
+    recorder, _ = built.clients.create(
+        "t-rec",
+        "recorder",
+        "局",
+        AUTHORITY_CODE,
+        authority_codes=[AUTHORITY_CODE],
+        sectors=["road_transport"],
+    )
+    token = built.tokens.issue(recorder).access_token
+    app = create_app(custom, services=built)
+    try:
+        async with app.router.lifespan_context(app):
+            http = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://t",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            sid = (await http.post("/v1/subjects", json=enterprise(79))).json()["subject_id"]
+            after, before = (
+                rating(ref, scheme="sector_default", decision_date=day, valid_from=day)
+                for ref, day in (("V-AFTER", "2026-11-16"), ("V-BEFORE", "2026-11-14"))
+            )
+            refused = await http.post(f"/v1/subjects/{sid}/events", json=after)
+            accepted = await http.post(f"/v1/subjects/{sid}/events", json=before)
+    finally:
+        built.close_sync()
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"].endswith("/validation-error")
+    assert refused.json()["detail"] == (
+        "scheme 'sector_default' is not in force on 2026-11-16 (policy test-no-sector-default; "
+        "schemes in force: highway_construction, road_transport_quality, driver_integrity)"
+    )
+    assert accepted.status_code == 201, accepted.text

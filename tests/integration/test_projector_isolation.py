@@ -44,7 +44,7 @@ class BreaksOnObjections(CaseProjector):
 
 
 def with_broken_cases(services) -> BreaksOnObjections:
-    broken = BreaksOnObjections()
+    broken = BreaksOnObjections(services.clock.zone)
     services.runner.projectors = [
         broken if p.name == "cases" else p for p in services.runner.projectors
     ]

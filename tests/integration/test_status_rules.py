@@ -42,7 +42,7 @@ async def projected(services, subject_id: UUID, on: date) -> dict:
 def folded(services, subject_id: UUID, on: date) -> dict:
     events = services.ledger.stream_page(subject_id, after_version=0, limit=10_000)
     return status_as_of(
-        events, datetime.max.replace(tzinfo=UTC), on, services.policy, zone=services.files.zone
+        events, datetime.max.replace(tzinfo=UTC), on, services.policy, zone=services.clock.zone
     )
 
 

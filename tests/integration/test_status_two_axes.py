@@ -208,18 +208,18 @@ async def from_history(services, subject_id, known_as_of: date, on: date):
         return await status_from_history(
             conn,
             subject_id,
-            end_of_day(known_as_of, services.files.zone),
+            end_of_day(known_as_of, services.clock.zone),
             on,
             services.policy,
-            zone=services.files.zone,
+            zone=services.clock.zone,
             next_recorded=next_recorded,
         )
 
 
 def folded(services, subject_id, known_as_of: date, on: date):
     events = services.ledger.stream_page(subject_id, after_version=0, limit=100_000)
-    known_before = end_of_day(known_as_of, services.files.zone)
-    return status_as_of(events, known_before, on, services.policy, zone=services.files.zone)
+    known_before = end_of_day(known_as_of, services.clock.zone)
+    return status_as_of(events, known_before, on, services.policy, zone=services.clock.zone)
 
 
 async def test_the_history_answers_without_the_stream_and_says_what_it_does_not_hold(

@@ -319,6 +319,7 @@ def test_events_stored_before_seals_existed_are_sealed_by_the_migration(tmp_path
     from service.clock import FixedClock
     from service.commanding.credit_files import CreditFiles
     from service.commanding.identity import SubjectIds
+    from service.policy import load_policy
     from service.settings import Settings
     from service.store.database import Database
     from service.store.ledger import CreditLedger
@@ -333,7 +334,10 @@ def test_events_stored_before_seals_existed_are_sealed_by_the_migration(tmp_path
     del env["APPLICATION_RECORDER_TOPIC"]  # the library's own recorder: no seals
     older = CreditLedger(env=env)
     files = CreditFiles(
-        older, SubjectIds(settings.subject_id_key.get_secret_value()), FixedClock(NOW)
+        older,
+        SubjectIds(settings.subject_id_key.get_secret_value()),
+        FixedClock(NOW, settings.zone),
+        load_policy(),
     )
     for n in range(3):
         subject = files.register(RegisterSubject(**enterprise(600 + n)), recorded_by="t")

@@ -5,21 +5,25 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from domain import codes
 from domain.events import RECORD_EVENT_TYPES, SUBJECT_KINDS, SubjectRegistered
 from domain.publication import add_months
-from service.clock import CHINA, FixedClock
+from service.clock import FixedClock
 from service.commanding.credit_files import CreditFiles
 from service.commanding.identity import SubjectIds
 from service.demo.generator import RECORDED_BY, DemoSummary, seed_demo
+from service.policy import load_policy
+from service.settings import DEFAULT_TIMEZONE
 from service.store.database import Database
 from service.store.ledger import CreditLedger, open_ledger
 from service.store.migrations import upgrade
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 
 
 @dataclass
@@ -36,8 +40,8 @@ def _store(path):
     database = Database.from_url(f"sqlite:///{path}/t.sqlite3")
     upgrade(database)
     ledger = open_ledger(database)
-    clock = FixedClock(NOW)
-    files = CreditFiles(ledger, SubjectIds("test-key"), clock)
+    clock = FixedClock(NOW, ZONE)
+    files = CreditFiles(ledger, SubjectIds("test-key"), clock, load_policy())
     return ledger, clock, files
 
 
@@ -86,7 +90,7 @@ def test_every_record_type_in_the_catalogue_appears(seeded):
 
 
 def test_subject_codes_and_names_look_real(seeded):
-    today = NOW.astimezone(CHINA).date()
+    today = NOW.astimezone(ZONE).date()
     sectors = set()
     for event in _registrations(seeded):
         assert codes.normalise_code(event.kind, event.code, today=today) == event.code
@@ -121,12 +125,12 @@ def test_decision_dates_span_three_years(seeded):
     dates = [e.decision_date for e in _records(seeded)]
     first, last = min(dates), max(dates)
     assert (last.year - first.year) * 12 + last.month - first.month >= 30
-    assert last <= NOW.astimezone(CHINA).date()
+    assert last <= NOW.astimezone(ZONE).date()
 
 
 def test_records_are_recorded_zero_to_ten_days_after_their_decision(seeded):
     for event in _records(seeded):
-        recorded_on = event.timestamp.astimezone(CHINA).date()
+        recorded_on = event.timestamp.astimezone(ZONE).date()
         assert event.decision_date <= recorded_on, event
         assert recorded_on - event.decision_date <= timedelta(days=10), event
         assert event.timestamp <= NOW
@@ -242,7 +246,7 @@ def test_seed_demo_refuses_a_clock_the_files_do_not_read(tmp_path):
     ledger, _, files = _store(tmp_path)
     try:
         with pytest.raises(ValueError, match="FixedClock"):
-            seed_demo(files, FixedClock(NOW))
+            seed_demo(files, FixedClock(NOW, ZONE))
     finally:
         ledger.close()
 

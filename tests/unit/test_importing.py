@@ -8,6 +8,7 @@ import time
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -23,11 +24,14 @@ from service.commanding.importing.columns import RowError, row_to_item
 from service.commanding.importing.limits import ImportFileError
 from service.commanding.importing.report import ImportReport, RowRejection
 from service.commanding.importing.sniffing import read_rows
+from service.policy import load_policy
+from service.settings import DEFAULT_TIMEZONE
 from service.store.database import Database
 from service.store.ledger import open_ledger
 from service.store.migrations import upgrade
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 on 2026-11-20 in China
+ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 TODAY = date(2026, 11, 20)
 AUTHORITY = make_uscc("11410100" + "MB0123456")
 AUTHORITY_NAME = "郑州市交通运输综合行政执法支队"
@@ -154,7 +158,7 @@ def ledger(tmp_path):
 
 @pytest.fixture
 def files(ledger):
-    return CreditFiles(ledger, SubjectIds("test-key"), FixedClock(NOW))
+    return CreditFiles(ledger, SubjectIds("test-key"), FixedClock(NOW, ZONE), load_policy())
 
 
 def position(ledger) -> int:

@@ -8,7 +8,6 @@ from typing import BinaryIO
 
 from domain import codes
 from service.access.permissions import RecordingPermit
-from service.clock import local_today
 from service.commanding.credit_files import BatchItem, CreditFiles, StreamCache
 from service.commanding.importing.columns import ROW_PROBLEM, RowError, row_to_item
 from service.commanding.importing.limits import ImportLimits
@@ -44,7 +43,7 @@ def import_stream(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     kind, rows = read_rows(stream, filename, limits)
-    today = local_today(files.clock, files.zone)
+    today = files.clock.today()
     report = ImportReport(rows_read=0, accepted=0, already_present=0, rejected=[], kind=kind)
     reasons: dict[str, str] = {}  # one string per distinct reason, however many rows share it
     batch: list[BatchItem] = []

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from domain.events import RATING_SCHEMES
 from domain.policy import PolicyError, parse_policy
 from service.policy import DEFAULT_POLICY_PATH, load_policy, read_policy_data
+from tests.builders import policy_data_without_scheme
 
 pytestmark = pytest.mark.domain
 
@@ -86,7 +86,12 @@ def test_scheme_rules_carry_their_figures_and_sources():
     assert sorted(driver.violation_points.values()) == [1, 3, 5, 10, 20]
     assert "to be confirmed" in driver.source
     assert "set per province" in version.schemes["road_transport_quality"].source
-    assert set(version.schemes) == set(RATING_SCHEMES)
+    assert set(version.schemes) == {
+        "highway_construction",
+        "road_transport_quality",
+        "driver_integrity",
+        "sector_default",
+    }
 
 
 def test_lists_warnings_and_deadlines():
@@ -153,15 +158,40 @@ def swap_versions(data: dict) -> None:
 
 BROKEN = [
     (
-        "unknown scheme",
+        "a new scheme without its rules",
         put((0, "schemes", "bridge_building"), {}),
-        "version[0].schemes.bridge_building",
-        "unknown scheme 'bridge_building'",
+        "version[0].schemes.bridge_building.measure",
+        "missing",
     ),
     (
-        "missing scheme",
+        "a scheme name that is no code",
+        put((0, "schemes", "Bridge Building"), {}),
+        "version[0].schemes.Bridge Building",
+        "must be lower-case letters, digits and _",
+    ),
+    (
+        "a grade longer than a grade code",
+        put((0, "schemes", "highway_construction", "grades", 4), "DDDDD"),
+        f"version[0].{HIGHWAY}.grades[4]",
+        "'DDDDD' is longer than 4 characters",
+    ),
+    (
+        "criteria on a scheme the version does not have",
         drop((1, "schemes", "driver_integrity")),
-        f"version[1].{DRIVER}",
+        "version[1].supervision.tiers[1].when.grade_at_or_below.driver_integrity",
+        "scheme 'driver_integrity' is not in this version's schemes (highway_construction, "
+        "road_transport_quality, sector_default)",
+    ),
+    (
+        "a warning margin for a scheme the version does not have",
+        put((0, "warnings", "grade_margin_points", "bridge_building"), 3),
+        "version[0].warnings.grade_margin_points.bridge_building",
+        "scheme 'bridge_building' is not in this version's schemes",
+    ),
+    (
+        "a scheme in force without its warning margin",
+        drop((0, "warnings", "grade_margin_points", "sector_default")),
+        "version[0].warnings.grade_margin_points.sector_default",
         "missing",
     ),
     (
@@ -398,6 +428,23 @@ def test_a_broken_policy_is_refused_with_its_exact_place(change, location, reaso
 
 def test_the_broken_cases_leave_the_shipped_data_alone():
     assert parse_policy(SHIPPED) == BOOK
+
+
+def test_a_version_names_only_the_schemes_in_force_in_it():
+    book = parse_policy(policy_data_without_scheme(SHIPPED, 0, "driver_integrity"))
+    before, after = book.versions
+    assert "driver_integrity" not in before.schemes
+    assert "driver_integrity" not in before.warnings.grade_margin_points
+    assert "driver_integrity" in after.schemes
+    assert before.supervision_tier(grades={"driver_integrity": "B"}).name == "trustworthy"
+    assert after.supervision_tier(grades={"driver_integrity": "B"}).name == "warned"
+
+
+def test_a_version_may_have_no_rating_scheme_at_all():
+    data = copy.deepcopy(SHIPPED)
+    for name in list(data["version"][0]["schemes"]):
+        data = policy_data_without_scheme(data, 0, name)
+    assert parse_policy(data).versions[0].schemes == {}
 
 
 @pytest.mark.parametrize(

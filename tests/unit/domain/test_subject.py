@@ -7,11 +7,13 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.domain import Snapshot
 
 from domain.errors import (
     DuplicateRecordConflict,
     IdempotencyKeyReused,
     InvalidInput,
+    NotInPolicy,
     RecordNotFound,
     RuleViolated,
 )
@@ -22,15 +24,20 @@ from domain.events import (
     ListEntered,
     ListExited,
     PenaltyDecided,
+    RatingIssued,
     RecordCorrected,
     RecordRevoked,
     SubjectRegistered,
 )
+from domain.policy import parse_policy
 from domain.subject import Subject
+from service.policy import load_policy, read_policy_data
+from tests.builders import policy_data_without_scheme
 
 pytestmark = pytest.mark.domain
 TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
+BOOK = load_policy()
 AUTHORITY = {"authority_name": "郑州市交通运输综合执法支队", "authority_code": "11410100MB00000018"}
 
 
@@ -67,7 +74,7 @@ def penalty_fields(source_ref="P-1", **overrides):
     }
 
 
-def when(subject, record_type, fields, *, record_id=None, request_key=None, by="t"):
+def when(subject, record_type, fields, *, record_id=None, request_key=None, by="t", policy=BOOK):
     return subject.record(
         record_type,
         fields,
@@ -76,6 +83,7 @@ def when(subject, record_type, fields, *, record_id=None, request_key=None, by="
         request_key=request_key,
         today=TODAY,
         recorded_at=NOW,
+        policy=policy,
     )
 
 
@@ -357,6 +365,80 @@ def test_a_correction_may_change_only_content_fields(changes, message):
         )
 
 
+def rating_fields(source_ref="E-1", **overrides):
+    return {
+        **AUTHORITY,
+        "source_ref": source_ref,
+        "decision_date": date(2026, 6, 1),
+        "scheme": "sector_default",
+        "grade": "A",
+        "valid_from": date(2026, 6, 1),
+        "valid_until": date(2027, 6, 1),
+        **overrides,
+    }
+
+
+# The shipped policy, but sector_default is in force only until its second version (2026-04-01).
+NO_SECTOR_DEFAULT_FROM_2026 = parse_policy(
+    policy_data_without_scheme(read_policy_data(), 1, "sector_default")
+)
+
+
+def test_a_rating_under_a_scheme_not_in_force_on_its_decision_date_is_refused():
+    subject = given_subject()
+    with pytest.raises(NotInPolicy) as refused:
+        when(subject, RatingIssued, rating_fields(), policy=NO_SECTOR_DEFAULT_FROM_2026)
+    assert refused.value.code == "validation-error"
+    assert refused.value.detail == (
+        "scheme 'sector_default' is not in force on 2026-06-01 (policy 2026-36; schemes in "
+        "force: highway_construction, road_transport_quality, driver_integrity)"
+    )
+    assert not subject.collect_events()
+    before = rating_fields(
+        "E-2", decision_date=date(2026, 3, 1), valid_from=date(2026, 3, 1)
+    )  # still under the 2019 version, which has the scheme
+    assert when(subject, RatingIssued, before, policy=NO_SECTOR_DEFAULT_FROM_2026).created
+    with pytest.raises(NotInPolicy, match="'bridge_building' is not in force on 2026-06-01"):
+        when(subject, RatingIssued, rating_fields("E-3", scheme="bridge_building"))
+
+
+@pytest.mark.parametrize(
+    ("scheme", "grade"),
+    [("highway_construction", "AAA"), ("driver_integrity", "D"), ("sector_default", "a")],
+)
+def test_a_grade_outside_its_scheme_is_refused(scheme, grade):
+    subject = given_subject()
+    with pytest.raises(NotInPolicy, match=f"grade '{grade}' is not a grade of {scheme}"):
+        when(subject, RatingIssued, rating_fields(scheme=scheme, grade=grade))
+    assert not subject.collect_events()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"grade": "AAA"}, "grade 'AAA' is not a grade of sector_default"),
+        ({"scheme": "driver_integrity"}, "grade 'C' is not a grade of driver_integrity"),
+        ({"decision_date": "2026-05-01"}, "scheme 'sector_default' is not in force on 2026-05-01"),
+    ],
+)
+def test_a_correction_cannot_take_a_rating_outside_the_policy(changes, message):
+    subject = given_subject()
+    old = rating_fields(grade="C", decision_date=date(2026, 3, 1), valid_from=date(2026, 3, 1))
+    rating = when(subject, RatingIssued, old, policy=NO_SECTOR_DEFAULT_FROM_2026)
+    correction = {
+        **AUTHORITY,
+        "source_ref": "C-1",
+        "decision_date": TODAY,
+        "target_record_id": rating.record_id,
+        "changes": changes,
+        "reason": "x",
+    }
+    with pytest.raises(NotInPolicy, match=f"the corrected RatingIssued: {message}"):
+        when(subject, RecordCorrected, correction, policy=NO_SECTOR_DEFAULT_FROM_2026)
+    fine = {**correction, "changes": {"grade": "B"}}
+    assert when(subject, RecordCorrected, fine, policy=NO_SECTOR_DEFAULT_FROM_2026).created
+
+
 def test_state_rebuilt_from_events_equals_state_built_by_commands():
     subject = given_subject()
     registered = Subject.register(
@@ -399,3 +481,20 @@ def test_state_rebuilt_from_events_equals_state_built_by_commands():
     assert replayed.records == subject.records
     assert replayed.open_lists == subject.open_lists == {}
     assert replayed.request_keys == subject.request_keys
+
+
+def test_a_snapshot_from_before_ratings_kept_their_scheme_and_grade_is_rebuilt_first():
+    """Such a snapshot cannot check a correction of a rating's grade: the subject it gives
+    refuses to decide until it is rebuilt from its events (as CreditLedger.subject does)."""
+    subject = given_subject()
+    when(subject, RatingIssued, rating_fields())
+    assert {"scheme": "sector_default", "grade": "A"}.items() <= next(
+        iter(subject.records.values())
+    )["ruled"].items()
+    snapshot = Snapshot.take(subject)
+    snapshot.state["class_version"] = 2
+    for record in snapshot.state["records"].values():
+        del record["ruled"]["scheme"], record["ruled"]["grade"]
+    restored = snapshot.mutate(None)
+    with pytest.raises(RuntimeError, match="older snapshot"):
+        when(restored, RatingIssued, rating_fields("E-2"))

@@ -27,10 +27,12 @@ from domain.errors import (
 )
 from domain.events import RECORD_EVENT_TYPES, RecordEvent
 from domain.subject import Subject
+from service.policy import load_policy
 from service.store.ledger import CreditLedger
 
 pytestmark = pytest.mark.domain
 TODAY = date(2026, 11, 20)
+BOOK = load_policy()
 NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
 AUTHORITY = {"authority_name": "郑州市交通运输综合执法支队", "authority_code": "11410100MB00000018"}
 OTHER_AUTHORITY = {"authority_name": "河南省交通运输厅", "authority_code": "11410000MB00000000"}
@@ -215,6 +217,7 @@ class SubjectMachine(RuleBasedStateMachine):
                 request_key=key,
                 today=TODAY,
                 recorded_at=NOW,
+                policy=BOOK,
             )
         except DomainError as error:
             assert isinstance(expected, type), f"refused ({error!r}); the rules expect {expected}"

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, event, settings
@@ -38,11 +39,13 @@ from projections.credit_file.projector import CreditFileProjector
 from projections.credit_file.queries import publication_state
 from projections.tables import cases, metadata, records
 from service.policy.loader import load_policy
+from service.settings import DEFAULT_TIMEZONE
 
 pytestmark = pytest.mark.projections
 BOOK = load_policy()
 TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
+ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 AUTHORITY = {"authority_name": "郑州市交通运输综合执法支队", "authority_code": "11410100MB00000018"}
 
 # The documented workflow (docs/api.md, Cases): (kind, status) -> {step: the status after it}.
@@ -98,7 +101,7 @@ class CaseWorkflowMachine(RuleBasedStateMachine):
         super().__init__()
         self.engine = create_engine("sqlite://", poolclass=StaticPool)
         metadata.create_all(self.engine)  # the metadata the migrations are written from
-        self.projectors = [CreditFileProjector(BOOK), CaseProjector()]
+        self.projectors = [CreditFileProjector(BOOK), CaseProjector(ZONE)]
         self.position = 0
         self.subject = Subject.register(
             subject_id=uuid4(),
@@ -127,6 +130,7 @@ class CaseWorkflowMachine(RuleBasedStateMachine):
                 request_key=None,
                 today=TODAY,
                 recorded_at=NOW,
+                policy=BOOK,
             )
             self.records[str(outcome.record_id)] = Record(event_type.__name__)
         self._project()
@@ -287,7 +291,13 @@ class CaseWorkflowMachine(RuleBasedStateMachine):
         def act():
             by = "applicant" if action == "supply" else AUTHORITY["authority_code"]
             self.subject.take_case_step(
-                UUID(case_id), step, by=by, recorded_at=NOW, today=TODAY, **copy.deepcopy(fields)
+                UUID(case_id),
+                step,
+                by=by,
+                recorded_at=NOW,
+                today=TODAY,
+                policy=BOOK,
+                **copy.deepcopy(fields),
             )
 
         after = WORKFLOW.get((case.kind, case.status), {}).get(action)
@@ -333,6 +343,7 @@ class CaseWorkflowMachine(RuleBasedStateMachine):
                 request_key=None,
                 today=TODAY,
                 recorded_at=NOW,
+                policy=BOOK,
             )
 
         if self.records[record_id].revoked:

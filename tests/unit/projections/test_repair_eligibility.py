@@ -125,6 +125,7 @@ def test_the_stream_weighs_a_repair_as_the_read_model_did(record, data):
         request_key=None,
         today=TODAY,
         recorded_at=NOW,
+        policy=BOOK,
     )
     position = 0
     cases: list[UUID] = []
@@ -161,7 +162,9 @@ def test_the_stream_weighs_a_repair_as_the_read_model_did(record, data):
         return case_id
 
     def step(case_id: UUID, event: type, **fields: Any) -> None:
-        subject.take_case_step(case_id, event, by=BY, recorded_at=NOW, today=TODAY, **fields)
+        subject.take_case_step(
+            case_id, event, by=BY, recorded_at=NOW, today=TODAY, policy=BOOK, **fields
+        )
 
     def act(action: str) -> None:
         if action == "correct":
@@ -180,6 +183,7 @@ def test_the_stream_weighs_a_repair_as_the_read_model_did(record, data):
                 request_key=None,
                 today=TODAY,
                 recorded_at=NOW,
+                policy=BOOK,
             )
         elif action.startswith("object"):
             case_id = file("objection")
@@ -201,6 +205,7 @@ def test_the_stream_weighs_a_repair_as_the_read_model_did(record, data):
                 request_key=None,
                 today=TODAY,
                 recorded_at=NOW,
+                policy=BOOK,
             )
         elif action == "repair":
             case_id = file("repair")

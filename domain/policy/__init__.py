@@ -1,0 +1,52 @@
+"""The credit policy: the rules as data (`model`) and the reader that builds them from the policy
+file's data, refusing any mistake with its place (`reader`)."""
+
+from domain.policy.model import (
+    GRADE_MAX_LENGTH,
+    MEASURES,
+    SCHEME_NAME_MAX_LENGTH,
+    SEVERITIES,
+    Adjustments,
+    BlackListRule,
+    Deadline,
+    Deadlines,
+    GradeBand,
+    ListRules,
+    PolicyBook,
+    PolicyError,
+    PolicyVersion,
+    PublicationPeriod,
+    PublicationRules,
+    RedListRule,
+    Scheme,
+    SupervisionTier,
+    TierCriteria,
+    WarningRules,
+    WatchListRule,
+)
+from domain.policy.reader import parse_policy
+
+__all__ = [
+    "GRADE_MAX_LENGTH",
+    "MEASURES",
+    "SCHEME_NAME_MAX_LENGTH",
+    "SEVERITIES",
+    "Adjustments",
+    "BlackListRule",
+    "Deadline",
+    "Deadlines",
+    "GradeBand",
+    "ListRules",
+    "PolicyBook",
+    "PolicyError",
+    "PolicyVersion",
+    "PublicationPeriod",
+    "PublicationRules",
+    "RedListRule",
+    "Scheme",
+    "SupervisionTier",
+    "TierCriteria",
+    "WarningRules",
+    "WatchListRule",
+    "parse_policy",
+]

@@ -1,0 +1,289 @@
+"""The credit rules as data: a versioned, effective-dated policy, each value with its legal source.
+
+Publication periods, grade bands, list criteria, supervision tiers, early warnings and deadlines
+live in one policy file (see `service/policy/credit-policy.toml`), not in code. A policy book holds
+every version; the version in force on a decision date applies to that decision, so an as-of query
+uses the rules of its day. `domain.policy.reader` builds the book from the file's data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+MEASURES = ("score", "points")
+SEVERITIES = ("minor", "general", "serious")  # 失信程度: 轻微, 一般, 严重
+# Scheme and grade names are short codes; records and read models hold them in this many
+# characters at most.
+SCHEME_NAME_MAX_LENGTH = 40
+GRADE_MAX_LENGTH = 4
+
+
+class PolicyError(ValueError):
+    """A policy refused, or asked for what it does not hold; `location` is the exact place."""
+
+    def __init__(self, location: str, reason: str):
+        super().__init__(location, reason)  # both in args, so the error pickles whole
+        self.location = location
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class PublicationPeriod:
+    """公示期 of conduct of one severity, counted in months from the decision date. Repair is
+    possible after the minimum; publication stops by itself at the maximum."""
+
+    severity: str
+    published: bool
+    minimum_months: int | None  # None when not published
+    maximum_months: int | None
+    source: str
+
+
+@dataclass(frozen=True)
+class PublicationRules:
+    periods: Mapping[str, PublicationPeriod]  # by severity
+    simplified_procedure_is_minor: bool  # 简易程序 penalties are not "general" (527号)
+    source: str
+
+    def effective_severity(self, severity: str, procedure: str | None = None) -> str:
+        """The severity whose period applies to a penalty decided by `procedure`."""
+        if procedure == "simplified" and self.simplified_procedure_is_minor:
+            return "minor"
+        return severity
+
+    def period_for(self, severity: str, procedure: str | None = None) -> PublicationPeriod:
+        return self.periods[self.effective_severity(severity, procedure)]
+
+
+@dataclass(frozen=True)
+class GradeBand:
+    """One grade's range. Score schemes: `minimum` <= score < `maximum`, except that the top band
+    includes the top of the scale. Points schemes (deducted points): `minimum` <= points <=
+    `maximum`, and the worst band is open-ended (`maximum` None)."""
+
+    grade: str
+    minimum: Decimal
+    maximum: Decimal | None
+
+
+@dataclass(frozen=True)
+class Adjustments:
+    """动态调整 between official ratings: what new dishonest conduct costs, by severity (score
+    schemes lose the amount, points schemes add it), and whether a black-list entry forces the
+    lowest grade. Repair or revocation of the conduct gives the deduction back."""
+
+    deduction: Mapping[str, Decimal]  # by severity
+    black_list_forces_lowest_grade: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A rating scheme (信用评价 / 质量信誉考核 / 驾驶员诚信考核): grades and bands, best first."""
+
+    name: str
+    measure: str  # "score" (higher is better) or "points" (deducted points, lower is better)
+    grades: tuple[str, ...]  # best first
+    lowest_grade: str
+    bands: tuple[GradeBand, ...]  # best first
+    score_min: Decimal | None  # score schemes only: the scale
+    score_max: Decimal | None
+    validity_months: int  # a rating's validity (the assessment cycle)
+    max_rise_per_year: int | None  # None: no limit
+    adjustments: Adjustments
+    violation_points: Mapping[str, int]  # points schemes: named violation class -> points
+    source: str
+
+    def grade_for(self, value: Decimal | int | float | str) -> str:
+        """The grade for a score (or a number of deducted points)."""
+        amount = as_decimal(value)
+        if self.measure == "score":
+            assert self.score_min is not None and self.score_max is not None
+            if not self.score_min <= amount <= self.score_max:
+                raise ValueError(
+                    f"{self.name}: score {amount} is outside {self.score_min}-{self.score_max}"
+                )
+            for band in self.bands:
+                assert band.maximum is not None
+                top = band.maximum == self.score_max
+                if band.minimum <= amount and (amount < band.maximum or top):
+                    return band.grade
+        else:
+            if amount < 0:
+                raise ValueError(f"{self.name}: deducted points cannot be negative ({amount})")
+            for band in self.bands:
+                if band.minimum <= amount and (band.maximum is None or amount <= band.maximum):
+                    return band.grade
+        # Unreachable for a parsed policy: its bands cover the whole range.
+        raise ValueError(f"{self.name}: no band holds {amount}")
+
+    def rank(self, grade: str) -> int:
+        """0 for the best grade, growing as grades get worse."""
+        try:
+            return self.grades.index(grade)
+        except ValueError:
+            raise ValueError(f"{self.name}: {grade!r} is not a grade of this scheme") from None
+
+    def is_at_or_below(self, grade: str, threshold: str) -> bool:
+        return self.rank(grade) >= self.rank(threshold)
+
+
+@dataclass(frozen=True)
+class WatchListRule:
+    """重点关注名单: conduct of these severities, or `minor_repeats` minor conducts within
+    `window_months`, make a subject a candidate."""
+
+    entry_severities: tuple[str, ...]
+    minor_repeats: int
+    window_months: int
+    source: str
+
+
+@dataclass(frozen=True)
+class BlackListRule:
+    """严重失信主体名单: entered by decision on a legal basis, never inferred from records alone."""
+
+    basis: str
+    source: str
+
+
+@dataclass(frozen=True)
+class RedListRule:
+    """守信激励 (red list): the top grade in every scheme the subject is rated in, and no dishonest
+    conduct within `clean_months`."""
+
+    requires_top_grade: bool
+    clean_months: int
+    source: str
+
+
+@dataclass(frozen=True)
+class ListRules:
+    watch: WatchListRule
+    black: BlackListRule
+    red: RedListRule
+
+
+@dataclass(frozen=True)
+class TierCriteria:
+    """What selects a supervision tier; any one criterion suffices."""
+
+    lists: frozenset[str]  # on any of these lists
+    published_conduct: frozenset[str]  # has published conduct of any of these severities
+    grade_at_or_below: Mapping[str, str]  # scheme -> grade: a current grade at or below it
+    source: str
+
+
+@dataclass(frozen=True)
+class SupervisionTier:
+    """A class of 分级分类监管 with its 双随机 inspection sampling ratio. The first (best) tier has
+    no criteria: it is where every subject no other tier selects belongs."""
+
+    name: str
+    sampling_ratio: Decimal
+    criteria: TierCriteria | None
+    source: str
+
+
+@dataclass(frozen=True)
+class WarningRules:
+    """信用预警: warn when a grade is within `grade_margin_points` of the next lower grade (per
+    scheme), when `repeat_count` conducts fall within `repeat_window_months`, and when a
+    commitment's due date is `commitment_due_days` away."""
+
+    grade_margin_points: Mapping[str, Decimal]  # by scheme
+    repeat_window_months: int
+    repeat_count: int
+    commitment_due_days: int
+    source: str
+
+
+@dataclass(frozen=True)
+class Deadline:
+    days: int
+    working_days: bool  # False: calendar days
+    source: str
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    repair_decision: Deadline  # decision on a complete repair application
+    repair_case: Deadline  # the whole repair case
+    objection: Deadline  # 异议 handled
+    publication: Deadline  # 双公示 after a licence or penalty decision
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    id: str
+    effective_from: date
+    title: str
+    publication: PublicationRules
+    schemes: Mapping[str, Scheme]
+    lists: ListRules
+    supervision: tuple[SupervisionTier, ...]  # best first
+    warnings: WarningRules
+    deadlines: Deadlines
+
+    def supervision_tier(
+        self,
+        *,
+        lists: Iterable[str] = (),
+        published_conduct: Iterable[str] = (),
+        grades: Mapping[str, str] | None = None,
+    ) -> SupervisionTier:
+        """The worst tier whose criteria the subject meets; the first tier if none does.
+        `grades` maps a scheme to the subject's current grade in it."""
+        on_lists, published, current = set(lists), set(published_conduct), dict(grades or {})
+        for tier in reversed(self.supervision[1:]):
+            criteria = tier.criteria
+            assert criteria is not None
+            if on_lists & criteria.lists or published & criteria.published_conduct:
+                return tier
+            if any(
+                scheme in current and self.schemes[scheme].is_at_or_below(current[scheme], grade)
+                for scheme, grade in criteria.grade_at_or_below.items()
+            ):
+                return tier
+        return self.supervision[0]
+
+
+@dataclass(frozen=True)
+class PolicyBook:
+    """Every policy version, in order of `effective_from`."""
+
+    versions: tuple[PolicyVersion, ...]
+
+    def in_force(self, on: date) -> PolicyVersion:
+        """The version whose `effective_from` is the latest on or before `on`."""
+        for version in reversed(self.versions):
+            if version.effective_from <= on:
+                return version
+        first = self.versions[0]
+        raise PolicyError(
+            "version[0].effective_from",
+            f"no policy in force on {on}: the first version ({first.id}) takes effect on "
+            f"{first.effective_from}",
+        )
+
+    def for_day(self, day: date) -> PolicyVersion:
+        """The version in force on `day`; days before the first version are judged by it
+        (decisions before 2019-07-16 by the 2019 rules, the earliest this service holds)."""
+        return self.in_force(max(day, self.versions[0].effective_from))
+
+    def by_id(self, version_id: str) -> PolicyVersion:
+        for version in self.versions:
+            if version.id == version_id:
+                return version
+        raise PolicyError("version", f"no version with id {version_id!r}")
+
+
+def as_decimal(value: Decimal | int | float | str) -> Decimal:
+    # str() of a float is its shortest repr, so 94.99 stays 94.99 and not 94.989999...
+    return value if isinstance(value, Decimal) else Decimal(str(value))
