@@ -294,5 +294,9 @@ IDENTITY_FIELDS = frozenset(
     {"record_id", "authority_code", "source_ref", "recorded_by", "request_key"}
 )
 
-for _cls in (SubjectRegistered, *RECORD_EVENT_TYPES.values()):
+_STORED: tuple[type[SubjectRegistered] | type[RecordEvent], ...] = (
+    SubjectRegistered,
+    *RECORD_EVENT_TYPES.values(),
+)
+for _cls in _STORED:
     register_topic(_cls.TOPIC, _cls)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the policy imports this module's SEVERITIES
     from domain.policy import PolicyBook
@@ -45,7 +45,8 @@ def conduct_window(
     policy in force on the decision date (not today's). An authority's declared end (CF_GSJZQ)
     is honoured within the minimum and maximum."""
     period = book.for_day(decision_date).publication.period_for(severity, procedure)
-    if not period.published:
+    # A published period has both bounds (the policy loader guarantees it).
+    if not period.published or period.minimum_months is None or period.maximum_months is None:
         return None
     earliest = add_months(decision_date, period.minimum_months)
     latest = add_months(decision_date, period.maximum_months)
@@ -56,10 +57,12 @@ def conduct_window(
 def earliest_repair_date(severity: str, decision_date: date, book: PolicyBook) -> date | None:
     """Repair (信用修复) may be applied for once the minimum publication period has passed."""
     period = book.for_day(decision_date).publication.period_for(severity)
-    return add_months(decision_date, period.minimum_months) if period.published else None
+    if not period.published or period.minimum_months is None:
+        return None
+    return add_months(decision_date, period.minimum_months)
 
 
-def record_window(record_type: str, fields: dict, *, book: PolicyBook) -> Window | None:
+def record_window(record_type: str, fields: dict[str, Any], *, book: PolicyBook) -> Window | None:
     """The publication window of a record from its own fields (None: never published).
 
     Penalties and dishonest conduct follow their severity's period under the policy in force on

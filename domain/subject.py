@@ -240,7 +240,9 @@ class Subject(Aggregate):
             self.__dict__.pop("_digest_of_next_record", None)
         return RecordOutcome(record_id, self.version, True, False)
 
-    def _check_rules(self, record_type: type[RecordEvent], fields: dict[str, Any], today: date):
+    def _check_rules(
+        self, record_type: type[RecordEvent], fields: dict[str, Any], today: date
+    ) -> None:
         _check_content(record_type, fields, today)
         if record_type in REFERENCES:
             field, allowed_types = REFERENCES[record_type]
@@ -286,7 +288,7 @@ class Subject(Aggregate):
         """The authority that decides on a case: the one that made the record it concerns
         (谁认定、谁修复), if the caller acts for it (`acting_for`: its authority codes)."""
         target = self.records[str(self.case_target(case_id))]
-        owner = target["authority_code"]
+        owner: str = target["authority_code"]
         if owner not in acting_for:
             raise NotRecordOwner(target["id"], target["type"], owner, "decide on")
         return owner

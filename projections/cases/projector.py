@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -126,5 +127,5 @@ def _load_cases(conn: Connection, case_ids: set[UUID]) -> dict[UUID, dict[str, A
     return {row["case_id"]: dict(row) for row in conn.execute(query).mappings()}
 
 
-def _day(event: CaseEvent):
+def _day(event: CaseEvent) -> date:
     return event.timestamp.astimezone(CHINA).date()

@@ -92,6 +92,8 @@ UPDATABLE = (
 
 AS_TEXT = date | UUID | Decimal
 PLAIN = frozenset({str, int, float, bool, type(None)})  # already JSON as they are
+# Finds a record row by id among the rows being written, or in the table.
+RowOf = Callable[[UUID], dict[str, Any] | None]
 
 
 def to_json(value: Any) -> Any:
@@ -116,7 +118,7 @@ def typed(details: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def detail_names(event_type: type) -> tuple[tuple[str, ...], Callable[[Any], tuple]]:
+def detail_names(event_type: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
     """The fields of a record event kept as its details (its own, and the decision date), and
     a getter of their values in that order."""
     names = tuple(
@@ -406,7 +408,13 @@ class CreditFileProjector:
         )
         history.write()
 
-    def apply_record(self, event: RecordEvent, position: int, new_records, row_of) -> None:
+    def apply_record(
+        self,
+        event: RecordEvent,
+        position: int,
+        new_records: dict[UUID, dict[str, Any]],
+        row_of: RowOf,
+    ) -> None:
         """One record event onto rows held in `new_records` (or found by `row_of`): pure over
         the dicts, so an as-of fold of the events reuses it exactly."""
         record_type = type(event).__name__
@@ -447,17 +455,17 @@ class CreditFileProjector:
                 target["ended_on"] = event.decision_date
                 target["ended_by"] = event.record_id
                 _clip_publication(target)
-        elif record_type == "RecordRevoked":
+        elif isinstance(event, RecordRevoked):
             target = row_of(event.target_record_id)
             if target is not None:
                 target["state"] = "revoked"
                 target["revoked_by"] = event.record_id
-        elif record_type == "RecordCorrected":
+        elif isinstance(event, RecordCorrected):
             target = row_of(event.target_record_id)
             if target is not None:
                 _correct(target, event.changes, event.timestamp, self.policy)
 
-    def apply_case_effect(self, event: CaseEvent, row_of) -> None:
+    def apply_case_effect(self, event: CaseEvent, row_of: RowOf) -> None:
         """What a case step does to the record it concerns: an open objection flags it
         (异议处理中); an approved repair takes it out of publication, grades and lists; a revoked
         repair brings it back; a resolved objection corrects, revokes or clears it."""
@@ -493,7 +501,8 @@ def _target_field(event_type: type) -> str | None:
 def _targets(events: Sequence[tuple[int, Any]]) -> set[UUID]:
     found = set()
     for _, event in events:
-        field = _target_field(type(event))
+        # mypy wrongly takes type[Any] for unhashable in the @cache call
+        field = _target_field(type(event))  # type: ignore[arg-type]
         if field is not None and (target := getattr(event, field)) is not None:
             found.add(target)
     return found

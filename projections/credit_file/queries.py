@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Date, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import BindParameter
 
@@ -20,7 +20,7 @@ from domain.publication import Window
 from projections.tables import projection_tracking, records, subjects
 
 
-def published_on(today: date | BindParameter):
+def published_on(today: date | BindParameter[date]) -> ColumnElement[bool]:
     """Rows an agency sees today: active, with a window that contains today."""
     return and_(
         records.c.state == "active",
@@ -75,7 +75,7 @@ RULE_TYPES = (
 )
 
 
-def _status_statement():
+def _status_statement() -> Select[*tuple[Any, ...]]:
     """Built once: constructing the expression per request cost more than running it. `today`
     and the subject ids are bound at execution; the compiled form is cached by SQLAlchemy."""
     today = bindparam("today", type_=Date)
@@ -256,7 +256,7 @@ def decode_cursor(cursor: str) -> int:
         raise ValueError("not a cursor")
     if not 0 <= value["p"] < 2**63:  # positions are 64-bit: anything else was never handed out
         raise ValueError("not a cursor")
-    return value["p"]
+    return int(value["p"])
 
 
 FOLLOW_UP_FAMILIES = ("correction", "revocation", "list_exit", "commitment_outcome")
@@ -288,7 +288,7 @@ async def record_page(
 
 def publication_state(row: Any, today: date) -> str:
     if row["state"] in ("revoked", "repaired"):
-        return row["state"]
+        return str(row["state"])
     if row["publish_from"] is None:
         return "not_published"
     return Window(row["publish_from"], row["publish_until"]).state_on(today)
