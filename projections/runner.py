@@ -68,7 +68,9 @@ class Projector(Protocol):
     tables it reads: it never gets ahead of them."""
 
     name: str
-    tables: Sequence[Any]
+
+    @property
+    def tables(self) -> Sequence[Any]: ...  # read-only, so a tuple class attribute fits
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None: ...
 

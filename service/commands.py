@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
@@ -172,7 +172,7 @@ class RegisterSubject(Command):
     address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
 
-assert set(RegisterSubject.model_fields["kind"].annotation.__args__) == set(SUBJECT_KINDS)
+assert set(get_args(RegisterSubject.model_fields["kind"].annotation)) == set(SUBJECT_KINDS)
 
 
 class RecordCommand(Command):
@@ -308,7 +308,7 @@ class RevokeRecord(RecordCommand):
 
 
 RECORD_COMMANDS: dict[str, type[RecordCommand]] = {
-    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    get_args(model.model_fields["type"].annotation)[0]: model
     for model in RecordCommand.__subclasses__()
 }
 
@@ -343,9 +343,9 @@ def coerce_changes(target_type: str, changes: dict[str, Any]) -> dict[str, Any]:
         if field is None or name in ("type", "authority_code", "source_ref"):
             coerced[name] = value  # the domain names the exact refusal
             continue
-        annotation = field.annotation
+        annotation: Any = field.annotation
         if field.metadata:
-            annotation = Annotated[annotation, *field.metadata]  # type: ignore[valid-type]
+            annotation = Annotated[annotation, *field.metadata]
         adapter: TypeAdapter[Any] = TypeAdapter(annotation)
         coerced[name] = adapter.dump_python(adapter.validate_python(value), mode="json")
     return coerced

@@ -13,7 +13,7 @@ import xml.parsers.expat
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -382,7 +382,7 @@ def _detect_encoding(head: bytes, at_eof: bool) -> str:
 
 def _csv_rows(
     stream: IO[bytes], head: bytes, at_eof: bool, limits: ImportLimits
-) -> Iterator[tuple[int, list[str] | str]]:
+) -> Generator[tuple[int, list[str] | str], None, None]:
     """(line, cells) per CSV record, or (line, reason) for a record the csv module refused."""
     encoding = _detect_encoding(head, at_eof)
     text = io.TextIOWrapper(
@@ -422,7 +422,9 @@ class _BoundedLines:
         return line
 
 
-def _csv_records(lines: _BoundedLines, encoding: str) -> Iterator[tuple[int, list[str] | str]]:
+def _csv_records(
+    lines: _BoundedLines, encoding: str
+) -> Generator[tuple[int, list[str] | str], None, None]:
     reader = csv.reader(lines, strict=True)
     line = 0
     while True:
@@ -471,7 +473,7 @@ def _csv_records(lines: _BoundedLines, encoding: str) -> Iterator[tuple[int, lis
 
 def _xlsx_rows(
     stream: IO[bytes], head: bytes, start: int | None, limits: ImportLimits
-) -> Iterator[tuple[int, list[str] | str]]:
+) -> Generator[tuple[int, list[str] | str], None, None]:
     import openpyxl  # only XLSX imports pay for it
 
     spool: IO[bytes] | None = None
@@ -723,7 +725,9 @@ def _column_number(reference: str | None, default: int) -> int:
     return number
 
 
-def _xlsx_records(workbook: Any, spool: IO[bytes] | None) -> Iterator[tuple[int, list[str]]]:
+def _xlsx_records(
+    workbook: Any, spool: IO[bytes] | None
+) -> Generator[tuple[int, list[str]], None, None]:
     try:
         sheet = workbook.worksheets[0]
         # The extent the sheet declares is not trusted: rows are not padded to it.
