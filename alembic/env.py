@@ -15,8 +15,8 @@ config = context.config
 def database_url():
     url = config.attributes.get("sqlalchemy_url")
     if url is None:  # run as `alembic upgrade head` from the shell
-        from service.database import Database
         from service.settings import get_settings
+        from service.store.database import Database
 
         url = Database.from_url(get_settings().database_url).sync_url()
     return url
@@ -24,8 +24,8 @@ def database_url():
 
 def create_event_store_tables(url) -> None:
     """The event store's tables belong to the eventsourcing library, which creates them."""
-    from service.database import Database
-    from service.ledger import open_ledger
+    from service.store.database import Database
+    from service.store.ledger import open_ledger
 
     open_ledger(Database.from_url(str(url.render_as_string(hide_password=False)))).close()
 

@@ -15,7 +15,15 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Admin, Caller
 from api.deps import ServicesDep
-from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
+from api.errors import (
+    AUTHENTICATED,
+    WITH_BODY,
+    ClientConflict,
+    ClientNotFound,
+    InvalidClient,
+    NoSealedPersonalData,
+    problems,
+)
 from api.schemas import (
     ApprovalDone,
     ApprovalView,
@@ -27,7 +35,7 @@ from api.schemas import (
 )
 from service.access.administration import Done, NoPersonalData, Pending
 from service.access.clients import ClientError
-from service.commands import Input
+from service.commanding.commands import Input
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"], responses=problems(*AUTHENTICATED))
 
@@ -106,7 +114,7 @@ async def create_client(body: NewClient, services: ServicesDep, caller: Admin):
             body.sectors,
         )
     except ClientError as error:
-        raise Problem(422, "invalid-client", str(error)) from None
+        raise InvalidClient(str(error)) from None
     if isinstance(outcome, Pending):
         return _pending(outcome)
     return {**_view(outcome.client), "client_secret": outcome.secret}
@@ -121,7 +129,7 @@ async def disable_client(client_id: str, services: ServicesDep, caller: Admin) -
             services.administration.disable_client, actor(caller), client_id
         )
     except ClientError as error:
-        raise Problem(409, "invalid-client", str(error)) from None
+        raise ClientConflict(str(error)) from None
     return _view(client)
 
 
@@ -138,7 +146,7 @@ async def reset_secret(client_id: str, services: ServicesDep, caller: Admin):
             services.administration.reset_secret, actor(caller), client_id
         )
     except ClientError as error:
-        raise Problem(404, "client-not-found", str(error)) from None
+        raise ClientNotFound(str(error)) from None
     if isinstance(outcome, Pending):
         return _pending(outcome)
     return {"client_id": client_id, "client_secret": outcome.secret}
@@ -167,16 +175,8 @@ async def erase_personal_data(subject_id: UUID, services: ServicesDep, caller: A
             services.administration.erase_personal_data, actor(caller), subject_id
         )
     except NoPersonalData:
-        raise _no_personal_data() from None
+        raise NoSealedPersonalData() from None
     return _pending(pending)
-
-
-def _no_personal_data() -> Problem:
-    return Problem(
-        404,
-        "no-personal-data",
-        "this subject has no sealed personal data (or it was erased before)",
-    )
 
 
 @router.get("/approvals", response_model=list[ApprovalView])
@@ -211,9 +211,9 @@ async def approve(
             services.administration.approve, actor(caller), approval_id
         )
     except ClientError as error:
-        raise Problem(409, "invalid-client", str(error)) from None
+        raise ClientConflict(str(error)) from None
     except NoPersonalData:
-        raise _no_personal_data() from None
+        raise NoSealedPersonalData() from None
     answer: dict = {
         "approval_id": str(approval_id),
         "state": "approved",

@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import Problem
+from api.errors import InsufficientScope, InvalidRequest, TooManyRequests, Unauthorised
 from api.rate_limit import RateLimited
 from service.access.access_log import AccessEntry
 from service.access.clients import Client
@@ -55,9 +55,9 @@ async def purpose(
     e.g. %E8%A1%8C%E6%94%BF%E8%AE%B8%E5%8F%AF for 行政许可), written to the access log."""
     stated = unquote(x_purpose or "").strip()
     if len(stated) > 200:
-        raise Problem(422, "validation-error", "X-Purpose: at most 200 characters")
+        raise InvalidRequest("X-Purpose: at most 200 characters")
     if "\x00" in stated:
-        raise Problem(422, "validation-error", "X-Purpose: contains a NUL character")
+        raise InvalidRequest("X-Purpose: contains a NUL character")
     return stated or "unspecified"
 
 
@@ -90,68 +90,43 @@ async def log_reads(
     await services.access_log_writer.append(entries)
 
 
-def _unauthorised(detail: str, error: str = "invalid_token") -> Problem:
-    return Problem(
-        401, "unauthorised", detail, headers={"WWW-Authenticate": f'Bearer error="{error}"'}
-    )
-
-
 async def authenticated(request: Request) -> Caller:
     services = request.app.state.services  # not a sub-dependency: each one costs per request
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Problem(
-            401,
-            "unauthorised",
-            "send an access token: Authorization: Bearer <token>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise Unauthorised("send an access token: Authorization: Bearer <token>", error=None)
     try:
         try:
             verified = services.tokens.verify(token.strip(), may_refresh=False)
         except KeyCacheStale:  # re-reading the published keys is a database read: off the loop
             verified = await run_in_threadpool(services.tokens.verify, token.strip())
     except InvalidToken as error:
-        raise _unauthorised(f"the access token is not valid ({error})") from None
+        raise Unauthorised(f"the access token is not valid ({error})") from None
     client = await services.directory.get(verified.client_id)
     # The token is signed by this service, so its holder knows the client id already: saying
     # which of the two it is tells them nothing new, and tells the operator what happened.
     if client is None:
         log.warning("bearer token refused: client %r is unknown", verified.client_id)
-        raise _unauthorised("this token's client is unknown")
+        raise Unauthorised("this token's client is unknown")
     if client.disabled:
         log.warning("bearer token refused: client %r is disabled", verified.client_id)
-        raise _unauthorised("this client is disabled")
+        raise Unauthorised("this client is disabled")
     try:
         request.app.state.rate_limiter.check(client.client_id)
     except RateLimited as limited:
-        raise Problem(
-            429,
-            "rate-limited",
-            "too many requests from this client; slow down",
-            headers={"Retry-After": str(limited.retry_after_seconds)},
+        raise TooManyRequests(
+            "too many requests from this client; slow down", limited.retry_after_seconds
         ) from None
     return Caller(client, verified.scopes & frozenset(client.scopes))
-
-
-def insufficient_scope(scope: str, detail: str) -> Problem:
-    """403 for a token without the scope: the caller's scopes are its token's (narrowed at
-    issue with `scope=`), intersected with its role's; the role alone grants nothing."""
-    return Problem(
-        403,
-        "insufficient-scope",
-        detail,
-        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
-    )
 
 
 @functools.cache  # one dependency per scope, so a router's and a route's share FastAPI's cache
 def require(scope: str):
     async def check(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
         if scope not in caller.scopes:
-            raise insufficient_scope(
-                scope, f"this needs the {scope} scope, which this token does not carry"
+            raise InsufficientScope(
+                f"this needs the {scope} scope, which this token does not carry", scope
             )
         return caller
 

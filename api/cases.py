@@ -10,13 +10,22 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import AUDIT, RECORD, Reader, Recorder, insufficient_scope
+from api.auth import AUDIT, RECORD, Reader, Recorder
 from api.deps import CaseReadYourWrites, ReadYourWrites, ServicesDep
-from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
+from api.errors import (
+    AUTHENTICATED,
+    WITH_BODY,
+    InsufficientScope,
+    InvalidRequest,
+    NoSuchAction,
+    TooManyRequests,
+    problems,
+)
 from api.rate_limit import RateLimited
 from api.schemas import CaseFiled, CaseList, CaseStepTaken, CaseView, Written
-from service.cases import STEPS, ObjectionApplication, RepairApplication
-from service.commands import Input
+from domain.errors import CaseNotFound
+from service.commanding.cases import STEPS, ObjectionApplication, RepairApplication
+from service.commanding.commands import Input
 
 # Steps read the case from the cases read model: pass the `position` a filing answered with as
 # `min_position`, and the step waits (bounded) until the case is there. Filings read the record
@@ -54,11 +63,8 @@ def _throttle(request: Request, purpose: str) -> None:
     try:
         request.app.state.applicant_limiter.check(f"{purpose}:{address}")
     except RateLimited as limited:
-        raise Problem(
-            429,
-            "rate-limited",
-            "too many attempts; wait and try again",
-            headers={"Retry-After": str(limited.retry_after_seconds)},
+        raise TooManyRequests(
+            "too many attempts; wait and try again", limited.retry_after_seconds
         ) from None
 
 
@@ -114,7 +120,7 @@ async def case_progress(body: CaseAccess, request: Request, services: ServicesDe
     _throttle(request, "progress")
     case = await run_in_threadpool(services.cases.for_applicant, body.case_number, body.query_code)
     if case is None:
-        raise Problem(404, "case-not-found", "no case with this number and query code")
+        raise CaseNotFound("no case with this number and query code")
     return services.cases.view(case)
 
 
@@ -145,11 +151,11 @@ async def take_step(
     """accept, return (with `missing`), approve, deny, revoke-repair (false materials) or
     resolve (an objection: `outcome` corrected with `changes`, revoked or upheld)."""
     if action not in STEPS:
-        raise Problem(404, "not-found", f"no case action {action!r}")
+        raise NoSuchAction(f"no case action {action!r}")
     fields: dict[str, Any] = {}
     if action == "return":
         if not body.missing:
-            raise Problem(422, "validation-error", "missing: say what the applicant must add")
+            raise InvalidRequest("missing: say what the applicant must add")
         fields["missing"] = body.missing
     elif action in ("approve", "deny", "revoke-repair"):
         fields["reasons"] = body.reasons
@@ -179,10 +185,10 @@ async def list_cases(
     elif RECORD in caller.scopes:
         codes = list(caller.client.authority_codes)
     else:
-        raise insufficient_scope(
-            AUDIT,
+        raise InsufficientScope(
             "case lists need the credit:audit scope, or credit:record for a deciding agency's "
             "own cases; this token carries neither",
+            AUDIT,
         )
     views = await run_in_threadpool(
         services.cases.listing, overdue_only=overdue, authority_codes=codes

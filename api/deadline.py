@@ -1,7 +1,7 @@
 """Every request is answered within a bound: 503 problem+json with Retry-After if no answer has
 started by then, whatever held it (a dead database, a queue for a worker thread, a busy CPU).
 
-The waits inside have bounds of their own (service/database.py), which answer first in the
+The waits inside have bounds of their own (service/store/database.py), which answer first in the
 usual case with `database-unavailable`; this is the backstop that makes the bound hold for the
 sum of them and for what has none (a thread of the pool is only freed when its work returns).
 The abandoned work runs on: a write it makes may still commit, as with any 503 on a write, and
@@ -10,14 +10,12 @@ its client's retry with the same Idempotency-Key records it once."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
-from api.errors import PROBLEM_BASE, PROBLEM_JSON
+from api.errors import DeadlineExceeded, send_problem
 
 log = logging.getLogger(__name__)
-RETRY_AFTER_SECONDS = 5
 
 
 class AnswerWithin:
@@ -65,35 +63,9 @@ class AnswerWithin:
             scope.get("method"),
             scope["path"],
         )
-        await _unavailable(scope, send, self.seconds)
+        await send_problem(scope, send, DeadlineExceeded(self.seconds))
 
     def _finished(self, work: asyncio.Task[None]) -> None:
         self._abandoned.discard(work)
         if not work.cancelled() and work.exception() is not None:
             log.warning("abandoned request failed afterwards: %r", work.exception())
-
-
-async def _unavailable(scope: dict, send: Any, seconds: float) -> None:
-    body = json.dumps(
-        {
-            "type": PROBLEM_BASE + "deadline-exceeded",
-            "title": "Service unavailable",
-            "status": 503,
-            "detail": f"no answer could be given within {seconds:g} s (the database may be "
-            "unavailable or the service overloaded); retry later (a write retried with the same "
-            "Idempotency-Key is recorded once)",
-            "instance": scope["path"],
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import Problem
+from api.errors import InvalidRequest, ProjectionBehind, ProjectionStopped
 from projections.credit_file.queries import tracked_state
 from service.bootstrap import Services
 from service.clock import local_today
@@ -21,8 +21,6 @@ from service.clock import local_today
 # Positions, sizes, versions and sequence numbers are 64-bit in the store: a larger number can
 # name nothing there, and must be refused as input rather than fail in the database.
 MAX_INT64 = 2**63 - 1
-# A read model stopped on a failure waits for an operator: minutes, not a second.
-STOPPED_RETRY_AFTER_SECONDS = 30
 
 
 async def get_services(request: Request) -> Services:
@@ -72,28 +70,20 @@ def read_your_writes(*read_models: str) -> Any:
                 # futile.
                 head = await run_in_threadpool(services.ledger.recorder.max_notification_id) or 0
                 if min_position > head:
-                    raise Problem(
-                        422,
-                        "validation-error",
+                    raise InvalidRequest(
                         f"min_position {min_position} is beyond the log's head ({head}): "
                         "pass a position a write returned",
                     )
             if stopped:
                 # Stopped on a failure: it moves on only once an operator resumes it.
-                raise Problem(
-                    503,
-                    "projection-stopped",
+                raise ProjectionStopped(
                     f"the read model {', '.join(stopped)} is stopped at position {position} "
                     f"on a failure (see /health), not yet at {min_position}; retry later",
-                    headers={"Retry-After": str(STOPPED_RETRY_AFTER_SECONDS)},
                     position=position,
                 )
             if time.monotonic() >= deadline:
-                raise Problem(
-                    503,
-                    "projection-behind",
+                raise ProjectionBehind(
                     f"the read models are at position {position}, not yet at {min_position}; retry",
-                    headers={"Retry-After": "1"},
                     position=position,
                 )
             await asyncio.sleep(delay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -18,11 +19,14 @@ from domain.errors import (
     CaseNotFound,
     CaseNumbersExhausted,
     ChainedLogCut,
+    CheckpointNotFound,
     DomainError,
     DuplicateRecordConflict,
+    EventNotSealed,
     IdempotencyKeyReused,
     InvalidInput,
     NotRecordOwner,
+    NotYetCheckpointed,
     RecordNotFound,
     RuleViolated,
     SelfApproval,
@@ -31,9 +35,11 @@ from domain.errors import (
     VersionMismatch,
 )
 from service.access.permissions import NotPermitted
-from service.commands import MAX_NESTING
-from service.credit_files import ConcurrencyConflict
-from service.database import DATABASE_ERRORS, database_unavailable
+from service.commanding.commands import MAX_NESTING
+from service.commanding.credit_files import ConcurrencyConflict
+from service.commanding.importing.limits import ImportFileError, ImportTooLarge
+from service.integrity.export import ExportRangeError
+from service.store.database import DATABASE_ERRORS, database_unavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://credit-transport.example/problems/"
@@ -41,11 +47,163 @@ PROBLEM_JSON = "application/problem+json"
 TOO_DEEP = f"the request body's JSON is nested deeper than {MAX_NESTING} levels"
 # A database restart takes seconds; a client that waits this long before retrying finds it back.
 DATABASE_RETRY_AFTER_SECONDS = 5
-# Domain errors a client may retry, and when: today's case numbers of a kind ran out (a
-# million filings), and tomorrow's series is fresh.
-RETRY_AFTER_SECONDS: dict[type[DomainError], int] = {CaseNumbersExhausted: 3600}
 
-DOMAIN_STATUS: dict[type[DomainError], int] = {
+
+class HttpProblem(Exception):
+    """A failure of the HTTP exchange rather than a refusal by the domain: no valid token or
+    scope, too many requests, a body too large, a parameter or header no schema can check, a
+    read model not there yet, or what a service answers without a domain error (no such
+    client, no replay check). Each subclass is one problem type, with its `code` here and its
+    status in STATUS below."""
+
+    code = "http-error"
+
+    def __init__(self, detail: str, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class InvalidRequest(HttpProblem):
+    """A parameter or header fails a check its schema cannot express (X-Purpose, as_of, ...)."""
+
+    code = "validation-error"
+
+
+class InvalidCursor(HttpProblem):
+    code = "invalid-cursor"
+
+    def __init__(self) -> None:
+        super().__init__("this cursor was not issued by this service")
+
+
+class InvalidIfMatch(HttpProblem):
+    """If-Match is not one entity-tag (RFC 9110 §8.8.3)."""
+
+    code = "invalid-if-match"
+
+
+class IfMatchNamesNoVersion(HttpProblem):
+    """A well-formed If-Match that no stream version carries: the precondition is false."""
+
+    code = VersionMismatch.code
+
+
+class Unauthorised(HttpProblem):
+    """No valid bearer token; the challenge names the error, if a token was sent (RFC 6750)."""
+
+    code = "unauthorised"
+
+    def __init__(self, detail: str, error: str | None = "invalid_token"):
+        challenge = f'Bearer error="{error}"' if error else "Bearer"
+        super().__init__(detail, {"WWW-Authenticate": challenge})
+
+
+class InsufficientScope(HttpProblem):
+    """The token lacks a scope: the caller's scopes are its token's (narrowed at issue with
+    `scope=`), intersected with its role's; the role alone grants nothing. With `scope`, the
+    challenge names the scope wanted (RFC 6750 §3.1)."""
+
+    code = "insufficient-scope"
+
+    def __init__(self, detail: str, scope: str | None = None):
+        challenge = f'Bearer error="insufficient_scope", scope="{scope}"'
+        super().__init__(detail, {"WWW-Authenticate": challenge} if scope else None)
+
+
+class NotDecidingAgency(HttpProblem):
+    """The access log is for auditors and the subject's deciding agencies."""
+
+    code = "not-deciding-agency"
+
+
+class TooManyRequests(HttpProblem):
+    code = "rate-limited"
+
+    def __init__(self, detail: str, retry_after_seconds: int):
+        super().__init__(detail, {"Retry-After": str(retry_after_seconds)})
+
+
+class PayloadTooLarge(HttpProblem):
+    code = "payload-too-large"
+
+    def __init__(self, limit: int):
+        super().__init__(f"the request body is larger than {limit} bytes")
+
+
+class DeadlineExceeded(HttpProblem):
+    code = "deadline-exceeded"
+
+    def __init__(self, seconds: float):
+        super().__init__(
+            f"no answer could be given within {seconds:g} s (the database may be "
+            "unavailable or the service overloaded); retry later (a write retried with the same "
+            "Idempotency-Key is recorded once)"
+        )
+
+
+class ProjectionBehind(HttpProblem):
+    """Read-your-writes: the read models have not reached `min_position` in time."""
+
+    code = "projection-behind"
+
+
+class ProjectionStopped(HttpProblem):
+    """Read-your-writes: a read model stopped on a failure moves on only once resumed."""
+
+    code = "projection-stopped"
+
+
+class NoSuchAction(HttpProblem):
+    """The path names an action there is none of: answered like an unknown path."""
+
+    code = "not-found"
+
+
+class InvalidClient(HttpProblem):
+    """A client cannot be created as asked."""
+
+    code = "invalid-client"
+
+
+class ClientConflict(HttpProblem):
+    """A client cannot be changed as asked, given what it is now."""
+
+    code = "invalid-client"
+
+
+class ClientNotFound(HttpProblem):
+    code = "client-not-found"
+
+
+class NoSealedPersonalData(HttpProblem):
+    code = "no-personal-data"
+
+    def __init__(self) -> None:
+        super().__init__("this subject has no sealed personal data (or it was erased before)")
+
+
+class ErasedPersonalData(HttpProblem):
+    code = "personal-data-erased"
+
+    def __init__(self) -> None:
+        super().__init__("this subject's personal data was erased (its key was destroyed)")
+
+
+class ReplayCheckNotFound(HttpProblem):
+    code = "replay-check-not-found"
+
+
+class ReplayCheckRunning(HttpProblem):
+    """One replay check runs at a time; the answer names the running one, if it is known."""
+
+    code = "replay-check-running"
+
+
+# The status of every error a route lets through, by class (a subclass by its nearest listed
+# class); an error of the domain listed nowhere is a conflict (409).
+STATUS: dict[type[Exception], int] = {
     InvalidInput: 422,
     CaseNotFound: 404,
     SubjectNotFound: 404,
@@ -63,7 +221,49 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     ChainedLogCut: 409,
     NotRecordOwner: 403,
     CaseNumbersExhausted: 503,
+    CheckpointNotFound: 404,
+    EventNotSealed: 404,
+    NotYetCheckpointed: 409,
+    InvalidRequest: 422,
+    InvalidCursor: 400,
+    InvalidIfMatch: 400,
+    IfMatchNamesNoVersion: 412,
+    Unauthorised: 401,
+    InsufficientScope: 403,
+    NotDecidingAgency: 403,
+    TooManyRequests: 429,
+    PayloadTooLarge: 413,
+    DeadlineExceeded: 503,
+    ProjectionBehind: 503,
+    ProjectionStopped: 503,
+    NoSuchAction: 404,
+    InvalidClient: 422,
+    ClientConflict: 409,
+    ClientNotFound: 404,
+    NoSealedPersonalData: 404,
+    ErasedPersonalData: 410,
+    ReplayCheckNotFound: 404,
+    ReplayCheckRunning: 409,
+    ImportTooLarge: 413,
+    ImportFileError: 422,
+    ExportRangeError: 422,
 }
+# The type of a service's error that carries no `code` of its own; its message is the detail.
+SERVICE_TYPES: dict[type[Exception], str] = {
+    ImportTooLarge: "import-too-large",
+    ImportFileError: "import-file-invalid",
+    ExportRangeError: "validation-error",
+}
+# Errors a client may retry, and when: today's case numbers of a kind ran out (a million
+# filings), and tomorrow's series is fresh; a request found no answer in time, or a read
+# model not there yet (one stopped on a failure waits for an operator: minutes, not a second).
+RETRY_AFTER_SECONDS: dict[type[Exception], int] = {
+    CaseNumbersExhausted: 3600,
+    DeadlineExceeded: 5,
+    ProjectionBehind: 1,
+    ProjectionStopped: 30,
+}
+
 TITLES = {
     400: "Bad request",
     401: "Unauthorised",
@@ -122,21 +322,26 @@ AUTHENTICATED = (401, 403, 429)
 WITH_BODY = (400, 413, 422)
 
 
-class Problem(Exception):
-    """Raised by routes for failures that are not domain refusals (e.g. a bad cursor)."""
+def status_of(error: Exception) -> int:
+    return next((STATUS[cls] for cls in type(error).__mro__ if cls in STATUS), 409)
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        detail: str,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ):
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
-        self.headers = headers or {}
-        self.extra = extra
+
+def _service_type(error: Exception) -> str:
+    return next(SERVICE_TYPES[cls] for cls in type(error).__mro__ if cls in SERVICE_TYPES)
+
+
+def problem_document(
+    instance: str, status: int, code: str, detail: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": PROBLEM_BASE + code,
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        # a detail may quote what was sent (a reference, a code): never an ID number in full
+        "detail": codes.mask_id_numbers(detail),
+        "instance": instance,
+        **extra,
+    }
 
 
 def problem_response(
@@ -147,16 +352,33 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body = {
-        "type": PROBLEM_BASE + code,
-        "title": TITLES.get(status, "Error"),
-        "status": status,
-        # a detail may quote what was sent (a reference, a code): never an ID number in full
-        "detail": codes.mask_id_numbers(detail),
-        "instance": request.url.path,
-        **extra,
-    }
+    body = problem_document(request.url.path, status, code, detail, **extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _headers(error: Exception, own: dict[str, str] | None = None) -> dict[str, str] | None:
+    retry_after = RETRY_AFTER_SECONDS.get(type(error))
+    if retry_after is None:
+        return own or None
+    return {**(own or {}), "Retry-After": str(retry_after)}
+
+
+async def send_problem(scope: dict, send: Any, error: HttpProblem) -> None:
+    """Answer from ASGI middleware, which sits outside the application's handlers (a body over
+    the limit, no answer in time)."""
+    status = status_of(error)
+    body = json.dumps(
+        problem_document(scope["path"], status, error.code, error.detail, **error.extra)
+    ).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    headers += [
+        (k.lower().encode(), v.encode()) for k, v in (_headers(error, error.headers) or {}).items()
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def install(app: FastAPI) -> None:
@@ -173,17 +395,31 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, error: DomainError) -> JSONResponse:
-        status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(error, cls)), 409)
-        extra = {"owner_authority_code": error.owner} if isinstance(error, NotRecordOwner) else {}
-        retry_after = RETRY_AFTER_SECONDS.get(type(error))
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-        return problem_response(request, status, error.code, error.detail, headers, **extra)
-
-    @app.exception_handler(Problem)
-    async def on_problem(request: Request, error: Problem) -> JSONResponse:
+        extra: dict[str, Any] = {}
+        if isinstance(error, NotRecordOwner):
+            extra["owner_authority_code"] = error.owner
+        if error.rule is not None:
+            extra["rule"] = str(error.rule)
         return problem_response(
-            request, error.status, error.code, error.detail, error.headers, **error.extra
+            request, status_of(error), error.code, error.detail, _headers(error), **extra
         )
+
+    @app.exception_handler(HttpProblem)
+    async def on_http_problem(request: Request, error: HttpProblem) -> JSONResponse:
+        return problem_response(
+            request,
+            status_of(error),
+            error.code,
+            error.detail,
+            _headers(error, error.headers),
+            **error.extra,
+        )
+
+    async def on_service_error(request: Request, error: Exception) -> JSONResponse:
+        return problem_response(request, status_of(error), _service_type(error), str(error))
+
+    for error_class in SERVICE_TYPES:
+        app.add_exception_handler(error_class, on_service_error)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:

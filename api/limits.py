@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from api.errors import PROBLEM_BASE, PROBLEM_JSON
+from api.errors import PayloadTooLarge, send_problem
 
 
 class BodySizeLimit:
@@ -68,26 +67,7 @@ class BodySizeLimit:
             await self._refuse(scope, send, limit)
 
     async def _refuse(self, scope: dict, send: Any, limit: int) -> None:
-        body = json.dumps(
-            {
-                "type": PROBLEM_BASE + "payload-too-large",
-                "title": "Payload too large",
-                "status": 413,
-                "detail": f"the request body is larger than {limit} bytes",
-                "instance": scope["path"],
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_problem(scope, send, PayloadTooLarge(limit))
 
 
 class BodyTooLarge(Exception):

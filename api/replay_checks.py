@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Auditor
 from api.deps import ServicesDep
-from api.errors import AUTHENTICATED, Problem, problems
-from service.replay_jobs import CheckRunning
+from api.errors import AUTHENTICATED, ReplayCheckNotFound, ReplayCheckRunning, problems
+from service.replay.jobs import CheckRunning
 
 router = APIRouter(prefix="/v1/audit", tags=["auditing"], responses=problems(*AUTHENTICATED))
 
@@ -34,9 +34,7 @@ async def start_replay_check(services: ServicesDep, caller: Auditor, response: R
         extra: dict[str, Any] = {}
         if found is not None:
             extra = {"running_check": str(found), "running_check_url": check_url(found)}
-        raise Problem(
-            409,
-            "replay-check-running",
+        raise ReplayCheckRunning(
             "a replay check is running; follow it, or start another when it has finished",
             **extra,
         ) from None
@@ -61,5 +59,5 @@ async def replay_check(check_id: UUID, services: ServicesDep, _: Auditor) -> dic
     `difference_count` counts them all)."""
     check = await run_in_threadpool(services.replay_checks.get, check_id)
     if check is None:
-        raise Problem(404, "replay-check-not-found", f"no replay check {check_id}")
+        raise ReplayCheckNotFound(f"no replay check {check_id}")
     return check

@@ -1,4 +1,4 @@
-"""Response and request bodies of the HTTP API (commands' bodies live in service.commands)."""
+"""Response and request bodies of the HTTP API (commands' bodies: service.commanding.commands)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.commands import Input, plain
+from service.commanding.commands import Input, plain
 
 
 class Acknowledged(BaseModel):
@@ -194,6 +194,11 @@ class ProblemDetails(BaseModel):
     status: int
     detail: str = Field(description="what went wrong with this request")
     instance: str = Field(description="the request path")
+    rule: str | None = Field(
+        default=None,
+        description="the business rule the request was refused under, by its stable name "
+        "(docs/api.md, Rule names); only on a refusal under a rule",
+    )
 
 
 class OAuthError(BaseModel):

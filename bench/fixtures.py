@@ -23,10 +23,10 @@ from domain.cases import CaseAccepted, RepairApproved, RepairEligibility, Repair
 from domain.codes import make_uscc
 from domain.errors import DomainError
 from service.clock import FixedClock
-from service.commands import RegisterSubject, record_command_adapter
-from service.credit_files import BatchItem, CreditFiles, StreamCache
-from service.database import Database
-from service.migrations import upgrade
+from service.commanding.commands import RegisterSubject, record_command_adapter
+from service.commanding.credit_files import BatchItem, CreditFiles, StreamCache
+from service.store.database import Database
+from service.store.migrations import upgrade
 
 ADMIN_URL = os.environ.get(
     "CREDIT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -397,7 +397,7 @@ def seeded_store(
     """Import `rows` penalties for up to `subjects` subjects, project them, and make a client
     of `role` (with its grants); returns the subjects' ids and a token of that client."""
     from service.bootstrap import build_services
-    from service.importing import import_stream
+    from service.commanding.importing.batch import import_stream
     from service.settings import Settings
 
     settings = Settings(environment="test", database_url=url, subject_id_key="bench")

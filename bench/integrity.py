@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.fixtures import machine, penalty_csv, scratch_postgres
 from service.bootstrap import build_services
-from service.importing import import_stream
+from service.commanding.importing.batch import import_stream
 from service.integrity.export import export_lines
 from service.integrity.verifier import verify_export
 from service.settings import Settings

@@ -17,8 +17,8 @@ import time
 from bench.fixtures import machine, penalty_csv, scratch_postgres
 from projections.runner import BULK_PAGE_SIZE
 from service.bootstrap import build_services
-from service.importing import import_stream
-from service.replay_check import verify_read_models
+from service.commanding.importing.batch import import_stream
+from service.replay.check import verify_read_models
 from service.settings import Settings
 
 

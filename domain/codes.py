@@ -9,8 +9,11 @@ import re
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
+from domain.errors import Rule
+
 __all__ = [
     "SUBJECT_KINDS",
+    "SUBJECT_KIND_KNOWN",
     "USCC_ALPHABET",
     "InvalidCode",
     "guess_kind",
@@ -28,12 +31,14 @@ __all__ = [
 
 
 class InvalidCode(ValueError):
-    """Raised with a human-readable reason (English) saying exactly what is wrong."""
+    """Raised with a human-readable reason (English) saying exactly what is wrong, and the rule
+    of the identifier's kind that it fails."""
 
     def __init__(self, kind: str, reason: str):
         super().__init__(f"invalid {kind}: {reason}")
         self.kind = kind
         self.reason = reason
+        self.rule = _RULES[kind]
 
 
 SUBJECT_KINDS = ("enterprise", "individual", "vehicle", "public_body")
@@ -42,6 +47,21 @@ _USCC = "unified social credit code"
 _RESIDENT_ID = "resident id number"
 _PLATE = "plate number"
 _REGION = "region code"
+_SUBJECT_KIND = "subject kind"
+
+# Each kind of identifier is one rule: what exactly is wrong with a code is in the reason.
+USCC_VALID = Rule("uscc-valid")  # GB 32100
+RESIDENT_ID_VALID = Rule("resident-id-valid")  # GB 11643
+PLATE_NUMBER_VALID = Rule("plate-number-valid")  # GA 36
+REGION_CODE_VALID = Rule("region-code-valid")  # GB/T 2260
+SUBJECT_KIND_KNOWN = Rule("subject-kind-known")
+_RULES = {
+    _USCC: USCC_VALID,
+    _RESIDENT_ID: RESIDENT_ID_VALID,
+    _PLATE: PLATE_NUMBER_VALID,
+    _REGION: REGION_CODE_VALID,
+    _SUBJECT_KIND: SUBJECT_KIND_KNOWN,
+}
 
 # str.isdigit() also accepts full-width and other Unicode digits, which no register stores.
 _ASCII_DIGITS = frozenset("0123456789")
@@ -240,7 +260,7 @@ def mask_id_numbers(text: str) -> str:
 
 def _check_kind(kind: str) -> None:
     if kind not in SUBJECT_KINDS:
-        raise InvalidCode("subject kind", f"{kind!r} is not one of {', '.join(SUBJECT_KINDS)}")
+        raise InvalidCode(_SUBJECT_KIND, f"{kind!r} is not one of {', '.join(SUBJECT_KINDS)}")
 
 
 def mask_code(kind: str, code: str) -> str:

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import re
+
+_KEBAB_CASE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+class Rule(str):
+    """The stable name of one business rule (python-ddd's `BusinessRule`), kebab-case, declared
+    once beside the check that enforces it. A refusal carries it, so that a client can tell
+    which rule it ran into without parsing the detail; docs/api.md lists them all."""
+
+    __slots__ = ()
+
+    def __new__(cls, name: str) -> Rule:
+        if not _KEBAB_CASE.fullmatch(name):
+            raise ValueError(f"a rule name is kebab-case: {name!r}")
+        return super().__new__(cls, name)
+
 
 class DomainError(Exception):
-    """Base of every refusal the domain makes; `code` is stable, `detail` says why."""
+    """Base of every refusal the domain makes; `code` is stable, `detail` says why, and `rule`
+    names the business rule refused under, where one is."""
 
     code = "domain-error"
+    rule: Rule | None = None
 
-    def __init__(self, detail: str):
+    def __init__(self, detail: str, *, rule: Rule | None = None):
         super().__init__(detail)
         self.detail = detail
+        self.rule = rule
 
 
 class InvalidInput(DomainError):
@@ -51,10 +71,19 @@ class NotRecordOwner(DomainError):
 
     code = "not-record-owner"
 
-    def __init__(self, record_id: object, record_type: str, owner: str, action: str):
+    def __init__(
+        self,
+        record_id: object,
+        record_type: str,
+        owner: str,
+        action: str,
+        *,
+        rule: Rule | None = None,
+    ):
         super().__init__(
             f"record {record_id} ({record_type}) belongs to authority {owner}; "
-            f"only {owner} may {action} it"
+            f"only {owner} may {action} it",
+            rule=rule,
         )
         self.record_id = record_id
         self.owner = owner
@@ -112,3 +141,21 @@ class CaseNumbersExhausted(DomainError):
     """Every serial of today's case numbers of this kind (案件编号) has been handed out."""
 
     code = "case-numbers-exhausted"
+
+
+class CheckpointNotFound(DomainError):
+    """No checkpoint of the tamper-evident log was signed (at the tree size asked for)."""
+
+    code = "no-checkpoint"
+
+
+class EventNotSealed(DomainError):
+    """No event at this log position is sealed into the tamper-evident log."""
+
+    code = "no-such-event"
+
+
+class NotYetCheckpointed(DomainError):
+    """The event is sealed after the checkpointed tree asked for: a newer checkpoint holds it."""
+
+    code = "not-yet-checkpointed"

@@ -22,9 +22,9 @@ from types import MappingProxyType
 from typing import Any
 
 from domain.events import LIST_TYPES, RATING_SCHEMES
-from domain.publication import SEVERITIES
 
 MEASURES = ("score", "points")
+SEVERITIES = ("minor", "general", "serious")  # 失信程度: 轻微, 一般, 严重
 
 
 class PolicyError(ValueError):

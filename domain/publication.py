@@ -5,12 +5,9 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # the policy imports this module's SEVERITIES
-    from domain.policy import PolicyBook
-
-SEVERITIES = ("minor", "general", "serious")
+from domain.policy import PolicyBook
 
 
 def add_months(day: date, months: int) -> date:

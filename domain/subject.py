@@ -29,12 +29,14 @@ from domain.cases import (
     RepairEligibility,
     RepairRevoked,
 )
+from domain.codes import SUBJECT_KIND_KNOWN
 from domain.errors import (
     DuplicateRecordConflict,
     IdempotencyKeyReused,
     InvalidInput,
     NotRecordOwner,
     RecordNotFound,
+    Rule,
     RuleViolated,
 )
 from domain.events import (
@@ -54,7 +56,7 @@ from domain.events import (
     RecordRevoked,
     SubjectRegistered,
 )
-from domain.publication import SEVERITIES
+from domain.policy import SEVERITIES
 
 # Follow-up records and the record types they must point at.
 REFERENCES: dict[type[RecordEvent], tuple[str, tuple[str, ...]]] = {
@@ -109,6 +111,33 @@ def content_digest(fields: dict[str, Any]) -> str:
 def natural_key(record_type: str, authority_code: str, source_ref: str) -> str:
     """The same decision number from the same authority is the same record."""
     return f"{record_type}|{authority_code}|{source_ref.strip()}"
+
+
+# The rules a subject's commands are refused under, by their stable names (docs/api.md).
+SUBJECT_NAMED = Rule("subject-has-name")
+IDEMPOTENCY_KEY_ONE_REQUEST = Rule("idempotency-key-one-request")
+ONE_RECORD_PER_DECISION = Rule("one-record-per-decision-number")
+CLOSED_ONCE = Rule("record-closed-once")
+ONE_OPEN_ENTRY_PER_LIST = Rule("one-open-entry-per-list")
+REVOCATION_FINAL = Rule("revocation-is-final")
+CORRECTIONS_NOT_CORRECTED = Rule("corrections-are-not-corrected")
+OWNER_ACTS = Rule("owner-acts-on-record")  # 谁认定、谁修复
+CASE_OF_SUBJECT = Rule("case-of-this-subject")
+RECORD_OF_SUBJECT = Rule("record-of-this-subject")
+REFERENCED_TYPE = Rule("referenced-record-type")
+CORRECTION_CHANGES_SOMETHING = Rule("correction-changes-something")
+CORRECTION_CHANGES_CHANGEABLE = Rule("correction-changes-changeable-fields")
+REPAIRED_ONCE = Rule("record-repaired-once")
+REPAIR_OF_PUBLISHED = Rule("repair-of-published-record")
+REPAIR_AFTER_MINIMUM_PERIOD = Rule("repair-after-minimum-period")
+REPAIR_STATES_CORRECTIONS = Rule("repair-states-corrections")
+REPAIR_COMMITMENT_SIGNED = Rule("repair-commitment-signed")
+OBJECTION_TO_STANDING_RECORD = Rule("objection-to-standing-record")
+OBJECTION_GROUNDS_KNOWN = Rule("objection-grounds-known")
+OBJECTION_STATES_WHAT_IS_WRONG = Rule("objection-states-what-is-wrong")
+OBJECTION_OUTCOME_KNOWN = Rule("objection-outcome-known")
+CASE_STEP_IN_ORDER = Rule("case-step-in-order")
+ONE_OPEN_CASE_PER_RECORD = Rule("one-open-case-per-record")
 
 
 class Subject(Aggregate):
@@ -171,9 +200,9 @@ class Subject(Aggregate):
         address: str | None = None,
     ) -> Subject:
         if kind not in SUBJECT_KINDS:
-            raise InvalidInput(f"unknown subject kind {kind!r}")
+            raise InvalidInput(f"unknown subject kind {kind!r}", rule=SUBJECT_KIND_KNOWN)
         if not name.strip():
-            raise InvalidInput("a subject needs a name")
+            raise InvalidInput("a subject needs a name", rule=SUBJECT_NAMED)
         return cls._create(
             SubjectRegistered,
             id=subject_id,
@@ -212,7 +241,8 @@ class Subject(Aggregate):
             existing = self.records[self.request_keys[scoped_request]]
             if existing["digest"] != digest or existing["type"] != record_type.__name__:
                 raise IdempotencyKeyReused(
-                    "this Idempotency-Key was used before with a different request"
+                    "this Idempotency-Key was used before with a different request",
+                    rule=IDEMPOTENCY_KEY_ONE_REQUEST,
                 )
             return RecordOutcome(UUID(existing["id"]), existing["version"], False, True)
 
@@ -223,7 +253,8 @@ class Subject(Aggregate):
                 raise DuplicateRecordConflict(
                     f"{record_type.__name__} {fields['source_ref']!r} from authority "
                     f"{fields['authority_code']} is already recorded with different content; "
-                    "record a RecordCorrected to change it"
+                    "record a RecordCorrected to change it",
+                    rule=ONE_RECORD_PER_DECISION,
                 )
             return RecordOutcome(UUID(existing["id"]), existing["version"], False, False)
 
@@ -250,22 +281,31 @@ class Subject(Aggregate):
                 target = self._target(fields[field], allowed_types, field)
                 self._check_owner(target, fields["authority_code"], ACTIONS[record_type])
                 if record_type in CLOSING_TYPES and target["closed"]:
-                    raise RuleViolated(f"record {fields[field]} is already closed")
+                    raise RuleViolated(
+                        f"record {fields[field]} is already closed", rule=CLOSED_ONCE
+                    )
         if record_type is ListEntered:
             if fields.get("basis_record_id") is not None:
                 self._target(fields["basis_record_id"], CONDUCT_RECORD_TYPES, "basis_record_id")
             if fields["list_type"] in self.open_lists:
                 raise RuleViolated(
                     f"the subject is already on the {fields['list_type']} list "
-                    f"(entry {self.open_lists[fields['list_type']]})"
+                    f"(entry {self.open_lists[fields['list_type']]})",
+                    rule=ONE_OPEN_ENTRY_PER_LIST,
                 )
         if record_type in (RecordCorrected, RecordRevoked):
             target = self._target(fields["target_record_id"], None, "target_record_id")
             self._check_owner(target, fields["authority_code"], ACTIONS[record_type])
             if target["revoked"]:
-                raise RuleViolated(f"record {fields['target_record_id']} is already revoked")
+                raise RuleViolated(
+                    f"record {fields['target_record_id']} is already revoked",
+                    rule=REVOCATION_FINAL,
+                )
             if target["type"] in ("RecordCorrected", "RecordRevoked"):
-                raise RuleViolated("a correction or revocation cannot itself be corrected")
+                raise RuleViolated(
+                    "a correction or revocation cannot itself be corrected",
+                    rule=CORRECTIONS_NOT_CORRECTED,
+                )
         if record_type is RecordCorrected:
             self._check_changes(fields["target_record_id"], fields["changes"])
             self._check_corrected(fields["target_record_id"], fields["changes"], today)
@@ -275,13 +315,15 @@ class Subject(Aggregate):
         """谁认定、谁修复: a record acting on another carries the other's authority code (the
         caller's permit to record for that code is checked by the service)."""
         if authority_code != target["authority_code"]:
-            raise NotRecordOwner(target["id"], target["type"], target["authority_code"], action)
+            raise NotRecordOwner(
+                target["id"], target["type"], target["authority_code"], action, rule=OWNER_ACTS
+            )
 
     def case_target(self, case_id: UUID) -> UUID:
         """The record a case concerns."""
         case = self.cases.get(str(case_id))
         if case is None:
-            raise RecordNotFound(f"this subject has no case {case_id}")
+            raise RecordNotFound(f"this subject has no case {case_id}", rule=CASE_OF_SUBJECT)
         return UUID(case["target"])
 
     def deciding_authority(self, case_id: UUID, acting_for: Collection[str]) -> str:
@@ -290,7 +332,7 @@ class Subject(Aggregate):
         target = self.records[str(self.case_target(case_id))]
         owner: str = target["authority_code"]
         if owner not in acting_for:
-            raise NotRecordOwner(target["id"], target["type"], owner, "decide on")
+            raise NotRecordOwner(target["id"], target["type"], owner, "decide on", rule=OWNER_ACTS)
         return owner
 
     def _target(
@@ -298,11 +340,14 @@ class Subject(Aggregate):
     ) -> dict[str, Any]:
         target = self.records.get(str(record_id))
         if target is None:
-            raise RecordNotFound(f"{field}: this subject has no record {record_id}")
+            raise RecordNotFound(
+                f"{field}: this subject has no record {record_id}", rule=RECORD_OF_SUBJECT
+            )
         if allowed_types and target["type"] not in allowed_types:
             raise RuleViolated(
                 f"{field}: record {record_id} is a {target['type']}, "
-                f"not a {' or '.join(allowed_types)}"
+                f"not a {' or '.join(allowed_types)}",
+                rule=REFERENCED_TYPE,
             )
         return target
 
@@ -312,15 +357,20 @@ class Subject(Aggregate):
             IDENTITY_FIELDS | {"originator_id", "originator_version", "timestamp"}
         )
         if not changes:
-            raise InvalidInput("a correction must change at least one field")
+            raise InvalidInput(
+                "a correction must change at least one field", rule=CORRECTION_CHANGES_SOMETHING
+            )
         unknown = sorted(set(changes) - changeable)
         if unknown:
             raise InvalidInput(
                 f"a {target_type.__name__} has no changeable field(s) {', '.join(unknown)}; "
-                f"changeable: {', '.join(sorted(changeable))}"
+                f"changeable: {', '.join(sorted(changeable))}",
+                rule=CORRECTION_CHANGES_CHANGEABLE,
             )
         if "severity" in changes and changes["severity"] not in SEVERITIES:
-            raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}")
+            raise InvalidInput(
+                f"severity must be one of {', '.join(SEVERITIES)}", rule=SEVERITY_KNOWN
+            )
 
     def _check_corrected(self, target_id: UUID, changes: dict[str, Any], today: date) -> None:
         """The record as the correction leaves it must pass the rules a new one would: a
@@ -352,21 +402,29 @@ class Subject(Aggregate):
         target = self._target(target_record_id, CONDUCT_RECORD_TYPES, "record_id")
         self._no_open_case(target_record_id)
         if target.get("repaired"):
-            raise RuleViolated(f"record {target_record_id} is already repaired")
+            raise RuleViolated(f"record {target_record_id} is already repaired", rule=REPAIRED_ONCE)
         if target["revoked"] or not eligibility.published:
             raise RuleViolated(
                 f"record {target_record_id} is not published: only a published record can be "
-                "repaired"
+                "repaired",
+                rule=REPAIR_OF_PUBLISHED,
             )
         if eligibility.earliest_repair is not None and today < eligibility.earliest_repair:
             raise RuleViolated(
                 f"the minimum publication period runs until {eligibility.earliest_repair}: "
-                f"repair can be applied for from then"
+                f"repair can be applied for from then",
+                rule=REPAIR_AFTER_MINIMUM_PERIOD,
             )
         if not any(c.strip() for c in corrections):
-            raise InvalidInput("say what was corrected (fine paid, rectification, training ...)")
+            raise InvalidInput(
+                "say what was corrected (fine paid, rectification, training ...)",
+                rule=REPAIR_STATES_CORRECTIONS,
+            )
         if not commitment_signed:
-            raise InvalidInput("a signed repair commitment (信用修复承诺) is required")
+            raise InvalidInput(
+                "a signed repair commitment (信用修复承诺) is required",
+                rule=REPAIR_COMMITMENT_SIGNED,
+            )
         self.trigger_event(
             RepairApplied,
             case_id=case_id,
@@ -397,12 +455,20 @@ class Subject(Aggregate):
         self._require_complete_state()
         target = self._target(target_record_id, None, "record_id")
         if target["type"] in ("RecordCorrected", "RecordRevoked") or target["revoked"]:
-            raise RuleViolated(f"record {target_record_id} cannot be objected to")
+            raise RuleViolated(
+                f"record {target_record_id} cannot be objected to",
+                rule=OBJECTION_TO_STANDING_RECORD,
+            )
         self._no_open_case(target_record_id)
         if grounds not in OBJECTION_GROUNDS:
-            raise InvalidInput(f"grounds must be one of {', '.join(OBJECTION_GROUNDS)}")
+            raise InvalidInput(
+                f"grounds must be one of {', '.join(OBJECTION_GROUNDS)}",
+                rule=OBJECTION_GROUNDS_KNOWN,
+            )
         if not statement.strip():
-            raise InvalidInput("say what is wrong with the record")
+            raise InvalidInput(
+                "say what is wrong with the record", rule=OBJECTION_STATES_WHAT_IS_WRONG
+            )
         self.trigger_event(
             ObjectionFiled,
             case_id=case_id,
@@ -433,7 +499,7 @@ class Subject(Aggregate):
         self._require_complete_state()
         case = self.cases.get(str(case_id))
         if case is None:
-            raise RecordNotFound(f"this subject has no case {case_id}")
+            raise RecordNotFound(f"this subject has no case {case_id}", rule=CASE_OF_SUBJECT)
         allowed = TRANSITIONS.get(case["status"], {})
         repair_only = (RepairApproved, RepairDenied, RepairRevoked)
         wrong_kind = (step in repair_only and case["kind"] != "repair") or (
@@ -444,11 +510,15 @@ class Subject(Aggregate):
             self._check_owner(self.records[case["target"]], by, "decide on")
         if step not in allowed or wrong_kind:
             raise RuleViolated(
-                f"case {case['number']} is {case['status']}: {step.__name__} is not possible now"
+                f"case {case['number']} is {case['status']}: {step.__name__} is not possible now",
+                rule=CASE_STEP_IN_ORDER,
             )
         if step is ObjectionResolved:
             if fields["outcome"] not in OBJECTION_OUTCOMES:
-                raise InvalidInput(f"outcome must be one of {', '.join(OBJECTION_OUTCOMES)}")
+                raise InvalidInput(
+                    f"outcome must be one of {', '.join(OBJECTION_OUTCOMES)}",
+                    rule=OBJECTION_OUTCOME_KNOWN,
+                )
             if fields["outcome"] == "corrected":
                 if today is None:
                     raise TypeError("resolving an objection as corrected needs today's date")
@@ -477,7 +547,8 @@ class Subject(Aggregate):
         for case in self.cases.values():
             if case["target"] == str(target_record_id) and case["status"] in OPEN_STATUSES:
                 raise RuleViolated(
-                    f"case {case['number']} is already open for record {target_record_id}"
+                    f"case {case['number']} is already open for record {target_record_id}",
+                    rule=ONE_OPEN_CASE_PER_RECORD,
                 )
 
     def on_case(self, event: CaseEvent) -> None:
@@ -547,6 +618,16 @@ class Subject(Aggregate):
 # Marks a subject read from a v1 snapshot (see Subject.upcast_v1_v2).
 INCOMPLETE = "incomplete_snapshot_state"
 
+# The rules on a record's own values (a new record's, and a corrected one's).
+DATES_ARE_DATES = Rule("date-fields-hold-dates")
+DECISION_DATE_NOT_IN_FUTURE = Rule("decision-date-not-in-future")
+SEVERITY_KNOWN = Rule("severity-known")
+LIST_TYPE_KNOWN = Rule("list-type-known")
+RATING_SCHEME_KNOWN = Rule("rating-scheme-known")
+VALIDITY_ENDS_AFTER_START = Rule("validity-ends-after-start")
+RECORD_FIELDS_KNOWN = Rule("record-fields-known")
+RECORD_FIELDS_COMPLETE = Rule("record-fields-complete")
+
 
 def _check_content(
     record_type: type[RecordEvent], fields: dict[str, Any], today: date, whose: str = ""
@@ -554,21 +635,37 @@ def _check_content(
     """The rules on a record's own values, for a new record and for a corrected one."""
     decided = fields.get("decision_date")
     if not isinstance(decided, date):
-        raise InvalidInput(f"{whose}decision_date must be a date")
+        raise InvalidInput(f"{whose}decision_date must be a date", rule=DATES_ARE_DATES)
     if decided > today:
-        raise InvalidInput(f"{whose}decision_date {decided} is in the future (today is {today})")
+        raise InvalidInput(
+            f"{whose}decision_date {decided} is in the future (today is {today})",
+            rule=DECISION_DATE_NOT_IN_FUTURE,
+        )
     if "severity" in fields and fields["severity"] not in SEVERITIES:
-        raise InvalidInput(f"{whose}severity must be one of {', '.join(SEVERITIES)}")
+        raise InvalidInput(
+            f"{whose}severity must be one of {', '.join(SEVERITIES)}", rule=SEVERITY_KNOWN
+        )
     if "list_type" in fields and fields["list_type"] not in LIST_TYPES:
-        raise InvalidInput(f"{whose}list_type must be one of {', '.join(LIST_TYPES)}")
+        raise InvalidInput(
+            f"{whose}list_type must be one of {', '.join(LIST_TYPES)}", rule=LIST_TYPE_KNOWN
+        )
     if record_type.__name__ == "RatingIssued":
         if "scheme" in fields and fields["scheme"] not in RATING_SCHEMES:
-            raise InvalidInput(f"{whose}scheme must be one of {', '.join(RATING_SCHEMES)}")
+            raise InvalidInput(
+                f"{whose}scheme must be one of {', '.join(RATING_SCHEMES)}",
+                rule=RATING_SCHEME_KNOWN,
+            )
         if fields["valid_until"] is None or fields["valid_until"] <= fields["valid_from"]:
-            raise InvalidInput(f"{whose}a rating's valid_until must be after its valid_from")
+            raise InvalidInput(
+                f"{whose}a rating's valid_until must be after its valid_from",
+                rule=VALIDITY_ENDS_AFTER_START,
+            )
     licence_until = fields.get("valid_until") if record_type is LicenceGranted else None
     if licence_until is not None and licence_until <= fields["valid_from"]:
-        raise InvalidInput(f"{whose}a licence's valid_until must be after its valid_from")
+        raise InvalidInput(
+            f"{whose}a licence's valid_until must be after its valid_from",
+            rule=VALIDITY_ENDS_AFTER_START,
+        )
 
 
 def _as_date(value: Any, name: str) -> date | None:
@@ -580,7 +677,7 @@ def _as_date(value: Any, name: str) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise InvalidInput(f"{name} must be a date (YYYY-MM-DD)")
+    raise InvalidInput(f"{name} must be a date (YYYY-MM-DD)", rule=DATES_ARE_DATES)
 
 
 def _iso(value: Any) -> Any:
@@ -598,7 +695,10 @@ def _complete(record_type: type[RecordEvent], fields: dict[str, Any]) -> dict[st
     known = {f.name: f for f in dataclasses.fields(record_type)}
     unknown = sorted(set(fields) - set(known))
     if unknown:
-        raise InvalidInput(f"{record_type.__name__} has no field(s) {', '.join(unknown)}")
+        raise InvalidInput(
+            f"{record_type.__name__} has no field(s) {', '.join(unknown)}",
+            rule=RECORD_FIELDS_KNOWN,
+        )
     complete = {}
     for name, field in known.items():
         if name in ("originator_id", "originator_version", "timestamp", "record_id"):
@@ -608,7 +708,9 @@ def _complete(record_type: type[RecordEvent], fields: dict[str, Any]) -> dict[st
         elif field.default is not dataclasses.MISSING:
             complete[name] = field.default
         else:
-            raise InvalidInput(f"{record_type.__name__} needs the field {name}")
+            raise InvalidInput(
+                f"{record_type.__name__} needs the field {name}", rule=RECORD_FIELDS_COMPLETE
+            )
     return complete
 
 

@@ -1,1 +1,1 @@
-"""Composition root and application layer: settings, the event store, command handling, CLI."""
+"""Composition root and entry points (bootstrap, settings, CLI) over the service's parts."""

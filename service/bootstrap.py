@@ -4,6 +4,7 @@ the projection runner once, for the API's lifespan, the worker and the CLI alike
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -22,21 +23,23 @@ from service.access.keys import SigningKeys
 from service.access.personal_data import PersonalDataVault
 from service.access.secrets import KeyWrapper
 from service.access.tokens import Tokens
-from service.calendars import load_calendar
-from service.cases import CaseDesk
 from service.clock import Clock, SystemClock
-from service.credit_files import CreditFiles
-from service.database import Database
-from service.identity import SubjectIds
+from service.commanding.cases import CaseDesk
+from service.commanding.credit_files import CreditFiles
+from service.commanding.identity import SubjectIds
 from service.integrity.checkpoints import Checkpoints, CheckpointSchedule
-from service.ledger import CreditLedger, EventLog, open_ledger
-from service.migrations import upgrade
+from service.policy.calendars import load_calendar
 from service.policy.loader import load_policy
-from service.read_store import async_engine, snapshot_engine, sync_engine
-from service.replay_jobs import ReplayChecks
+from service.replay.jobs import ReplayChecks
 from service.settings import Settings, get_settings
+from service.store.database import Database
+from service.store.ledger import CreditLedger, EventLog, open_ledger
+from service.store.migrations import upgrade
+from service.store.read_store import async_engine, snapshot_engine, sync_engine
 
 log = logging.getLogger(__name__)
+# The child process of one background replay check; the check id follows.
+REPLAY_CHECK_COMMAND = (sys.executable, "-m", "service.cli", "run-replay-check")
 
 
 @dataclass
@@ -174,7 +177,7 @@ def build_services(
         checkpoints,
         CheckpointSchedule(checkpoints, settings.checkpoint_seconds),
         AccessLogWriter(access_log),
-        ReplayChecks(write_engine, settings),
+        ReplayChecks(write_engine, settings, REPLAY_CHECK_COMMAND),
         admin_log,
         Administration(write_engine, clients, keys, checkpoints, vault, admin_log),
     )

@@ -16,12 +16,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from projections.runner import BULK_PAGE_SIZE, ProjectionFailed
 from service.access.administration import cli_actor
-from service.bootstrap import build_command_services
-from service.database import Database
-from service.integrity.cli import audit_app
-from service.migrations import upgrade
+from service.audit_cli import audit_app
+from service.bootstrap import build_command_services, build_services
 from service.operator_errors import operator_error
 from service.settings import get_settings
+from service.store.database import Database
+from service.store.migrations import upgrade
 
 app = typer.Typer(
     help="Transport credit records (信用交通): service commands.",
@@ -58,7 +58,7 @@ def grant_service_role(
     CREDIT_MIGRATE_ON_START=false."""
     from sqlalchemy import create_engine, text
 
-    from service.database_roles import service_role_grants
+    from service.store.database_roles import service_role_grants
 
     statements = service_role_grants(role)
     database = Database.from_url(get_settings().database_url)
@@ -127,7 +127,7 @@ def serve(
 
 def _seed_demo_if_empty() -> str | None:
     """Seed demo data into an empty store; returns an example enterprise code to query."""
-    from service.demo import seed_demo
+    from service.demo.generator import seed_demo
 
     services = build_command_services()
     try:
@@ -188,7 +188,7 @@ def _print_demo_clients() -> str:
     from rich.table import Table
 
     from service.access.administration import Done
-    from service.demo import demo_recording_grants
+    from service.demo.generator import demo_recording_grants
 
     services = build_command_services(migrate=False)
     authority_codes, sectors = demo_recording_grants()
@@ -520,7 +520,7 @@ def rebuild() -> None:
 def verify_replay() -> None:
     """Rebuild every read model into a scratch database and compare it with the live one,
     naming each difference by subject and field. Exit 1 if any."""
-    from service.replay_check import verify_read_models
+    from service.replay.check import verify_read_models
 
     services = build_command_services()
     started = time.perf_counter()
@@ -553,6 +553,32 @@ def verify_replay() -> None:
     console.print("[green]the read models equal a replay of the event log[/green]")
 
 
+@app.command("run-replay-check", hidden=True)
+def run_replay_check(check_id: str) -> None:
+    """One background replay check, in the child process an API process starts for it
+    (service/replay/jobs.py), with the settings as JSON on stdin. Exit 1 if it recorded no
+    result."""
+    from uuid import UUID
+
+    from service.replay.jobs import run_check
+    from service.settings import Settings
+
+    _configure_logging()
+    settings = Settings.model_validate_json(sys.stdin.read())
+    signal.signal(signal.SIGTERM, _stop_replay_check)
+    services = build_services(settings, migrate=False)
+    try:
+        recorded = run_check(services, UUID(check_id))
+    finally:
+        services.close_sync()
+    if not recorded:
+        raise typer.Exit(1)
+
+
+def _stop_replay_check(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds: the scratch database is dropped, the row marked
+
+
 @app.command("import")
 def import_command(
     path: Annotated[
@@ -574,8 +600,9 @@ def import_command(
     ] = None,
 ) -> None:
     """Import a 双公示 batch file; prints the report (accepted, already present, rejected)."""
-    from service.importing import ImportFileError, ImportLimits, import_stream
-    from service.spreadsheet import CSV_ENCODING
+    from service.commanding.importing.batch import import_stream
+    from service.commanding.importing.limits import ImportFileError, ImportLimits
+    from service.commanding.importing.spreadsheet import CSV_ENCODING
 
     services = build_command_services()
     started = time.perf_counter()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 
 from domain.policy import PolicyError
-from service.database import DATABASE_ERRORS, DatabaseUrlError, database_unavailable
 from service.settings import SettingsError
+from service.store.database import DATABASE_ERRORS, DatabaseUrlError, database_unavailable
 
 # sysexits(3) codes, so that a script can tell "fix the configuration" from "retry later".
 EXIT_CONFIG = os.EX_CONFIG if hasattr(os, "EX_CONFIG") else 78  # a setting or the policy file

@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     request_deadline_seconds: float = Field(default=8.0, ge=0)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    # What one import may unpack and hold (service/importing.py ImportLimits, docs/security.md):
-    # together they keep any upload within max_import_bytes under about 100 MB of memory.
+    # What one import may unpack and hold (service/commanding/importing/limits.py ImportLimits,
+    # docs/security.md): together they keep any upload within max_import_bytes under about
+    # 100 MB of memory.
     import_max_inflated_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     import_max_compression_ratio: int = Field(default=200, ge=10)
     import_max_archive_members: int = Field(default=1000, ge=10)

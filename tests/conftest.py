@@ -14,9 +14,9 @@ from sqlalchemy import make_url
 
 from service.bootstrap import Services, build_services
 from service.clock import FixedClock
-from service.database import Database
-from service.migrations import upgrade
 from service.settings import Settings
+from service.store.database import Database
+from service.store.migrations import upgrade
 from tests.builders import AUTHORITY_CODE, OTHER_AUTHORITY_CODE
 from tests.postgres import ADMIN_URL, postgres_reachable
 from tests.private_postgres import (

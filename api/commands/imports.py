@@ -11,16 +11,12 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Recorder
 from api.deps import ServicesDep
-from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
+from api.errors import AUTHENTICATED, WITH_BODY, problems
 from api.schemas import ImportReportBody
-from service.importing import (
-    ImportFileError,
-    ImportLimits,
-    ImportReport,
-    ImportTooLarge,
-    import_stream,
-)
-from service.spreadsheet import CSV_ENCODING, CSV_MEDIA_TYPE
+from service.commanding.importing.batch import import_stream
+from service.commanding.importing.limits import ImportLimits
+from service.commanding.importing.report import ImportReport
+from service.commanding.importing.spreadsheet import CSV_ENCODING, CSV_MEDIA_TYPE
 
 router = APIRouter(prefix="/v1", tags=["recording"], responses=problems(*AUTHENTICATED, *WITH_BODY))
 CSV_REPORT = {
@@ -51,21 +47,16 @@ async def import_file(
     unpacks past the import limits (an XLSX zip bomb, too many rows or shared strings) is
     refused whole with 413 `import-too-large` before anything is written."""
     as_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
-    try:
-        report = await run_in_threadpool(
-            import_stream,
-            file.file,
-            file.filename or "upload",
-            services.files,
-            recorded_by=caller.client_id,
-            permit=caller.permit(),
-            keep_rejected_rows=as_csv,
-            limits=ImportLimits.from_settings(services.settings),
-        )
-    except ImportTooLarge as error:
-        raise Problem(413, "import-too-large", str(error)) from None
-    except ImportFileError as error:
-        raise Problem(422, "import-file-invalid", str(error)) from None
+    report = await run_in_threadpool(
+        import_stream,
+        file.file,
+        file.filename or "upload",
+        services.files,
+        recorded_by=caller.client_id,
+        permit=caller.permit(),
+        keep_rejected_rows=as_csv,
+        limits=ImportLimits.from_settings(services.settings),
+    )
     if as_csv:
         return _csv(report)
     return report.to_dict()

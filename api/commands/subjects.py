@@ -10,10 +10,15 @@ from fastapi import APIRouter, Body, Header, Response, status
 
 from api.auth import Purpose, Recorder, access_entry
 from api.deps import ServicesDep
-from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
+from api.errors import (
+    AUTHENTICATED,
+    WITH_BODY,
+    IfMatchNamesNoVersion,
+    InvalidIfMatch,
+    problems,
+)
 from api.schemas import Acknowledged, RecordAcknowledged
-from domain.errors import VersionMismatch
-from service.commands import AnyRecordCommand, RegisterSubject
+from service.commanding.commands import AnyRecordCommand, RegisterSubject
 
 router = APIRouter(
     prefix="/v1", tags=["recording"], responses=problems(*AUTHENTICATED, *WITH_BODY, 409)
@@ -130,17 +135,13 @@ def _expected_version(if_match: str | None) -> int | None:
         return None
     tag = ENTITY_TAG.fullmatch(value)
     if tag is None:
-        raise Problem(
-            400,
-            "invalid-if-match",
-            'If-Match must be one entity-tag, the stream version: e.g. If-Match: "3"',
+        raise InvalidIfMatch(
+            'If-Match must be one entity-tag, the stream version: e.g. If-Match: "3"'
         )
     weak, opaque = tag.groups()
     if weak or not VERSION_TAG.fullmatch(opaque):
         # If-Match compares strongly: a weak tag never matches, nor a tag that is no version.
-        raise Problem(
-            412,
-            VersionMismatch.code,
+        raise IfMatchNamesNoVersion(
             f"If-Match {value[:50]!r} names no version of a stream: send the stream version, "
             'e.g. If-Match: "3"',
         )

@@ -10,15 +10,21 @@ from pydantic import ConfigDict, Field
 from sqlalchemy import exists, or_, select
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import AUDIT, RECORD, Auditor, Caller, Reader, insufficient_scope, log_reads
+from api.auth import AUDIT, RECORD, Auditor, Caller, Reader, log_reads
 from api.deps import MAX_INT64, ReadYourWrites, ServicesDep
-from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
+from api.errors import (
+    AUTHENTICATED,
+    WITH_BODY,
+    ErasedPersonalData,
+    InsufficientScope,
+    NotDecidingAgency,
+    problems,
+)
 from api.schemas import AccessLogPage, AdminLogPage, ChainedLogsVerification, RevealedCode
 from domain.cases import OPEN_STATUSES
-from domain.errors import SubjectNotFound
 from domain.events import CREDIT_DECISION_TYPES
 from projections.tables import cases, records
-from service.commands import Input
+from service.commanding.commands import Input
 
 router = APIRouter(prefix="/v1", tags=["auditing"], responses=problems(*AUTHENTICATED, 422))
 
@@ -80,15 +86,13 @@ async def subject_access_log(
     authority that decided on the subject's credit or must decide an open case on it)."""
     if AUDIT not in caller.scopes:
         if RECORD not in caller.scopes:
-            raise insufficient_scope(
-                AUDIT,
+            raise InsufficientScope(
                 "the access log needs the credit:audit scope, or credit:record for one of the "
                 "subject's deciding agencies; this token carries neither",
+                AUDIT,
             )
         if not await _is_deciding_agency(services, caller, subject_id):
-            raise Problem(
-                403,
-                "not-deciding-agency",
+            raise NotDecidingAgency(
                 "the access log is for auditors and the subject's deciding agencies: none of "
                 "this client's authorities decided on the subject's credit (a penalty, "
                 "dishonest conduct, a breached commitment, a list entry or a rating) or has an "
@@ -114,16 +118,9 @@ async def reveal_code(
 ) -> dict:
     """The subject's full code (an individual's ID number), for an auditor who states why;
     the reveal and its purpose go into the access log before the answer is given."""
-    try:
-        code = await run_in_threadpool(services.files.personal_code, subject_id)
-    except SubjectNotFound:
-        raise Problem(404, "subject-not-found", f"no subject {subject_id}") from None
+    code = await run_in_threadpool(services.files.personal_code, subject_id)
     if code is None:
-        raise Problem(
-            410,
-            "personal-data-erased",
-            "this subject's personal data was erased (its key was destroyed)",
-        )
+        raise ErasedPersonalData()
     await log_reads(services, caller, body.purpose, "reveal_code", {subject_id: {"code": "full"}})
     return {"subject_id": subject_id, "code": code}
 

@@ -16,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Auditor, Purpose, log_reads
 from api.deps import MAX_INT64, ServicesDep
-from api.errors import AUTHENTICATED, Problem, problems
+from api.errors import AUTHENTICATED, problems
 from api.schemas import HistoryPage
+from domain.errors import SubjectNotFound
 from service.access.personal_data import is_sealed
 
 router = APIRouter(prefix="/v1", tags=["auditing"], responses=problems(*AUTHENTICATED, 422))
@@ -94,7 +95,7 @@ async def subject_history(
         services.ledger.stream_page, subject_id, after_version=0, limit=1
     )
     if not first:
-        raise Problem(404, "subject-not-found", f"no subject {subject_id}")
+        raise SubjectNotFound(f"no subject {subject_id}")
     await log_reads(
         services,
         caller,

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Auditor, Purpose, log_reads
 from api.deps import MAX_INT64, ServicesDep
-from api.errors import AUTHENTICATED, Problem, problems
+from api.errors import AUTHENTICATED, InvalidRequest, problems
 from api.schemas import (
     CheckpointBody,
     CheckpointKeys,
@@ -21,9 +21,10 @@ from api.schemas import (
     ConsistencyProof,
     InclusionProof,
 )
+from domain.errors import CheckpointNotFound, EventNotSealed, NotYetCheckpointed, SubjectNotFound
 from service.access.access_log import NO_SUBJECT
 from service.integrity.checkpoints import Checkpoint
-from service.integrity.export import ExportRangeError, export_lines, export_summary
+from service.integrity.export import export_lines, export_summary
 
 router = APIRouter(prefix="/v1/audit", tags=["tamper evidence"])
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 def _latest_size(services) -> int:
     latest = services.checkpoints.latest()
     if latest is None:
-        raise Problem(404, "no-checkpoint", "no checkpoint has been signed yet")
+        raise CheckpointNotFound("no checkpoint has been signed yet")
     return latest.tree_size
 
 
@@ -43,7 +44,7 @@ async def latest_checkpoint(services: ServicesDep) -> dict[str, Any]:
     against it."""
     checkpoint = await run_in_threadpool(services.checkpoints.latest)
     if checkpoint is None:
-        raise Problem(404, "no-checkpoint", "no checkpoint has been signed yet")
+        raise CheckpointNotFound("no checkpoint has been signed yet")
     return checkpoint.as_json()
 
 
@@ -78,7 +79,7 @@ async def checkpoint_at(
 ) -> dict[str, Any]:
     checkpoint = await run_in_threadpool(services.checkpoints.at_size, tree_size)
     if checkpoint is None:
-        raise Problem(404, "no-checkpoint", f"no checkpoint was signed at tree size {tree_size}")
+        raise CheckpointNotFound(f"no checkpoint was signed at tree size {tree_size}")
     return checkpoint.as_json()
 
 
@@ -133,16 +134,14 @@ async def inclusion_proof(
 def _inclusion(services, position: int, tree_size: int | None) -> dict[str, Any]:
     size = tree_size or _latest_size(services)
     if not _checkpointed(services, size):
-        raise Problem(404, "no-checkpoint", f"no checkpoint was signed at tree size {size}")
+        raise CheckpointNotFound(f"no checkpoint was signed at tree size {size}")
     log = services.checkpoints.log
     with services.checkpoints.reader.connect() as conn:
         seal = log.seal_at(conn, position)
         if seal is None:
-            raise Problem(404, "no-such-event", f"no sealed event at position {position}")
+            raise EventNotSealed(f"no sealed event at position {position}")
         if seal.leaf_index >= size:
-            raise Problem(
-                409,
-                "not-yet-checkpointed",
+            raise NotYetCheckpointed(
                 f"the event at position {position} is leaf {seal.leaf_index}, after the tree of "
                 f"{size}; ask for a newer checkpoint (POST /v1/audit/checkpoints)",
             )
@@ -179,9 +178,9 @@ def _consistency(services, old_size: int, new_size: int | None) -> dict[str, Any
     size = new_size or _latest_size(services)
     for wanted in (old_size, size):
         if wanted and not _checkpointed(services, wanted):
-            raise Problem(404, "no-checkpoint", f"no checkpoint was signed at tree size {wanted}")
+            raise CheckpointNotFound(f"no checkpoint was signed at tree size {wanted}")
     if old_size > size:
-        raise Problem(422, "validation-error", f"old_size {old_size} exceeds new_size {size}")
+        raise InvalidRequest(f"old_size {old_size} exceeds new_size {size}")
     with services.checkpoints.reader.connect() as conn:
         proof = services.checkpoints.log.consistency_proof(conn, old_size, size)
     return {"old_size": old_size, "new_size": size, "proof": [h.hex() for h in proof]}
@@ -214,7 +213,7 @@ async def export(
     a subject export under the subject, a store export as one access-log entry under the nil
     subject id with the range and count of events and the checkpoint root."""
     if subject_id is not None and not await run_in_threadpool(_known, services, subject_id):
-        raise Problem(404, "subject-not-found", f"no subject {subject_id}")
+        raise SubjectNotFound(f"no subject {subject_id}")
     checkpoint = await run_in_threadpool(services.checkpoints.make)
     lines = export_lines(
         services.checkpoints,
@@ -222,10 +221,7 @@ async def export(
         since_tree_size=since_tree_size,
         checkpoint=checkpoint,
     )
-    try:
-        first = await run_in_threadpool(next, lines)  # range errors surface here
-    except ExportRangeError as error:
-        raise Problem(422, "validation-error", str(error)) from None
+    first = await run_in_threadpool(next, lines)  # range errors (ExportRangeError) surface here
     summary = export_summary(checkpoint, subject_id, since_tree_size)
     if subject_id is None:
         log.info("whole-store export by client %s: %s", caller.client_id, why)

@@ -12,7 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, READ, Purpose, Reader, log_reads, require
 from api.deps import ReadYourWrites, ServicesDep, TodayDep
-from api.errors import AUTHENTICATED, WITH_BODY, Problem, problems
+from api.errors import (
+    AUTHENTICATED,
+    WITH_BODY,
+    InsufficientScope,
+    InvalidCursor,
+    InvalidRequest,
+    problems,
+)
 from api.schemas import (
     BatchStatusItem,
     BatchStatusRequest,
@@ -22,6 +29,7 @@ from api.schemas import (
     Status,
 )
 from domain import codes
+from domain.errors import SubjectNotFound
 from projections.credit_file import queries
 from projections.credit_file.as_of import (
     NotInHistory,
@@ -109,9 +117,7 @@ async def subject_status(
     warnings and published record counts."""
     for name, day in (("as_of", as_of), ("valid_at", valid_at)):
         if day is not None and day > today:
-            raise Problem(
-                422,
-                "validation-error",
+            raise InvalidRequest(
                 f"{name} {day} is in the future (today is {today}): the service answers what "
                 "was recorded and what was in force, not forecasts",
             )
@@ -122,10 +128,8 @@ async def subject_status(
     else:
         status = await _status_at(services, subject_id, known_as_of, on)
     if status is None:
-        raise Problem(
-            404,
-            "subject-not-found",
-            f"no subject {subject_id}" + (f" was known on {as_of}" if as_of else ""),
+        raise SubjectNotFound(
+            f"no subject {subject_id}" + (f" was known on {as_of}" if as_of else "")
         )
     action = {
         (False, False): "status",
@@ -192,7 +196,7 @@ async def lookup_by_code(
     subject_id = services.files.subject_id_for_any_code(body.code)
     status = await _status(services, subject_id, today) if subject_id else None
     if status is None or subject_id is None:
-        raise Problem(404, "subject-not-found", "no subject is registered with this code")
+        raise SubjectNotFound("no subject is registered with this code")
     await log_reads(services, caller, why, "lookup", {subject_id: _summary(status)})
     return _answer(request, status)
 
@@ -270,19 +274,17 @@ async def subject_records(
     """The subject's records, newest first, each with its publication window and state.
     Unpublished, expired and revoked records (`include=all`) are for auditors only."""
     if include == "all" and AUDIT not in caller.scopes:
-        raise Problem(
-            403,
-            "insufficient-scope",
-            "unpublished, expired and revoked records need the credit:audit scope",
+        raise InsufficientScope(
+            "unpublished, expired and revoked records need the credit:audit scope"
         )
     try:
         after = queries.decode_cursor(cursor) if cursor else None
     except ValueError:
-        raise Problem(400, "invalid-cursor", "this cursor was not issued by this service") from None
+        raise InvalidCursor() from None
     async with services.read_engine.connect() as conn:
         position = await queries.tracked_position(conn)
         if not await queries.subject_exists(conn, subject_id):
-            raise Problem(404, "subject-not-found", f"no subject {subject_id}")
+            raise SubjectNotFound(f"no subject {subject_id}")
         rows, next_after = await queries.record_page(
             conn,
             subject_id,

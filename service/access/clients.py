@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain import codes
 from service.access.secrets import SCRYPT_N, hash_secret, new_secret, verify_secret
 from service.access.tables import api_clients
-from service.database import transaction
+from service.store.database import transaction
 
 ROLES = ("recorder", "agency", "auditor", "admin")
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from service.access.secrets import KeyWrapper, new_ed25519_key
 from service.access.tables import signing_keys
-from service.database import transaction, turn
+from service.store.database import transaction, turn
 
 
 class KeyCacheStale(Exception):

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.access.secrets import KeyWrapper
 from service.access.tables import subject_keys
-from service.database import transaction
+from service.store.database import transaction
 
 SEALED_PREFIX = "sealed:v1:"
 

@@ -1,2 +1,1 @@
-"""Tamper evidence for the event log: seals written with each event, the Merkle tree over them,
-signed checkpoints, proofs, signed exports and the offline verifier."""
+"""Tamper evidence for the event log: seals, Merkle tree, signed checkpoints, exports, verifier."""

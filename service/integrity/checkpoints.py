@@ -20,9 +20,9 @@ from domain.errors import ChainedLogCut
 from domain.integrity import CHECKPOINT_FORMAT_2, checkpoint_message
 from service.access.chained_log import ChainCheck, ChainedLog, Head
 from service.access.secrets import KeyWrapper, new_ed25519_key
-from service.database import transaction
 from service.integrity.log import SealedLog
 from service.integrity.tables import checkpoint_keys, checkpoints
+from service.store.database import transaction
 
 log = logging.getLogger(__name__)
 # One checkpoint maker at a time across processes (PostgreSQL); SQLite's BEGIN IMMEDIATE on the

@@ -26,7 +26,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 
 from domain.integrity import stored_event_hash
-from service.database import QUEUE_WAIT_SECONDS, WaitedTooLong
+from service.store.database import QUEUE_WAIT_SECONDS, WaitedTooLong
 
 SEAL_COLUMNS = "position, leaf_index, stream_id, version, event_hash, prev_hash"
 

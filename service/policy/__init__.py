@@ -1,4 +1,4 @@
-"""The credit policy: the versioned rules file shipped with the service, read at start-up."""
+"""The credit policy and working-day schedules: rules files read at start-up, and their loaders."""
 
 from service.policy.loader import DEFAULT_POLICY_PATH, load_policy, read_policy_data
 

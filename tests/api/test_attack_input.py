@@ -10,7 +10,7 @@ import io
 import pytest
 from pydantic import ValidationError
 
-from service.cases import RepairApplication
+from service.commanding.cases import RepairApplication
 from tests.builders import (
     AUTHORITY_CODE,
     PENALTY_FILE_HEADER,

@@ -25,11 +25,11 @@ from service.access.access_log import NO_SUBJECT
 from service.access.secrets import KeyWrapper, new_ed25519_key
 from service.access.tables import access_log, admin_log
 from service.bootstrap import build_services
-from service.database import Database
 from service.integrity.checkpoints import Checkpoint
 from service.integrity.tables import checkpoint_keys, checkpoints
 from service.integrity.verifier import checkpoint_signed
-from service.migrations import alembic_config, upgrade
+from service.store.database import Database
+from service.store.migrations import alembic_config, upgrade
 from tests.builders import enterprise, penalty
 from tests.postgres import ADMIN_URL
 from tests.tampering import as_superuser

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from service.access.permissions import RecordingPermit
 from service.access.tables import access_log
-from service.commands import RegisterSubject, record_command_adapter
-from service.credit_files import BatchItem
+from service.commanding.commands import RegisterSubject, record_command_adapter
+from service.commanding.credit_files import BatchItem
 from tests.builders import (
     AUTHORITY_CODE,
     OTHER_AUTHORITY_CODE,

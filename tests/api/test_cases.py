@@ -419,7 +419,7 @@ def test_a_loaded_2027_schedule_makes_a_deadline_across_new_year_definite(settin
 
 
 def test_a_faulty_schedule_file_is_refused_naming_the_entry(tmp_path):
-    from service.calendars import ScheduleFileError, load_calendar
+    from service.policy.calendars import ScheduleFileError, load_calendar
 
     schedule = tmp_path / "schedules.toml"
     schedule.write_text(

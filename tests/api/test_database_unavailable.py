@@ -14,7 +14,7 @@ from psycopg_pool import PoolTimeout
 from sqlalchemy import exc
 
 from api import errors
-from service.database import database_unavailable
+from service.store.database import database_unavailable
 
 pytestmark = pytest.mark.api
 

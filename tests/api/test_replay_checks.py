@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from projections.tables import records, subjects
 from service.access.tables import replay_checks
-from service.commands import RegisterSubject, record_command_adapter
-from service.replay_jobs import scratch_name
+from service.commanding.commands import RegisterSubject, record_command_adapter
+from service.replay.jobs import scratch_name
 from tests.builders import enterprise, penalty, rating
 from tests.postgres import ADMIN_URL
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import exc
 
 from api.app import create_app
-from service.database import QUEUE_WAIT_SECONDS, WaitedTooLong, database_unavailable, turn
+from service.store.database import QUEUE_WAIT_SECONDS, WaitedTooLong, database_unavailable, turn
 from tests.builders import enterprise, penalty
 
 pytestmark = pytest.mark.api
@@ -89,7 +89,7 @@ async def test_a_writer_queued_behind_a_stuck_one_on_its_stream_is_answered_503(
     monkeypatch.setattr(services.files, "_load", slow_load)
     from uuid import UUID
 
-    from service.commands import record_command_adapter
+    from service.commanding.commands import record_command_adapter
 
     first = threading.Thread(
         target=services.files.append,

@@ -28,8 +28,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from service.cases import STEPS, ObjectionApplication, RepairApplication
-from service.commands import RegisterSubject, record_command_adapter
+from service.commanding.cases import STEPS, ObjectionApplication, RepairApplication
+from service.commanding.commands import RegisterSubject, record_command_adapter
 from service.settings import Settings
 from tests.builders import AUTHORITY_CODE, enterprise, individual, penalty, rating
 

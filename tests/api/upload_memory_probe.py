@@ -20,7 +20,7 @@ import httpx
 
 from api.app import create_app
 from service.bootstrap import build_services
-from service.importing import ImportLimits
+from service.commanding.importing.limits import ImportLimits
 from service.settings import Settings
 from tests import attack_files
 from tests.builders import AUTHORITY_CODE, penalty_file, penalty_file_row

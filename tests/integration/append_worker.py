@@ -9,7 +9,7 @@ import sys
 from uuid import UUID
 
 from service.bootstrap import build_services
-from service.commands import record_command_adapter
+from service.commanding.commands import record_command_adapter
 from service.settings import Settings
 from tests.builders import penalty
 

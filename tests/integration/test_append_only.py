@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from service.commands import RegisterSubject
+from service.commanding.commands import RegisterSubject
 from tests.builders import enterprise
 
 pytestmark = pytest.mark.integration

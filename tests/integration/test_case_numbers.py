@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from projections.runner import ProjectionFailed
 from projections.tables import cases
 from service.access.tables import case_number_series
-from service.cases import CASE_NUMBER, CaseNumbers, ObjectionApplication, code_hash
-from service.commands import RegisterSubject, record_command_adapter
-from service.database import Database
-from service.read_store import sync_engine
+from service.commanding.cases import CASE_NUMBER, CaseNumbers, ObjectionApplication, code_hash
+from service.commanding.commands import RegisterSubject, record_command_adapter
+from service.store.database import Database
+from service.store.read_store import sync_engine
 from tests.builders import enterprise, penalty
 
 pytestmark = pytest.mark.integration

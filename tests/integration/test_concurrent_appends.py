@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.commands import RegisterSubject, record_command_adapter
+from service.commanding.commands import RegisterSubject, record_command_adapter
 from tests.builders import enterprise, penalty
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from domain.integrity import stored_event_hash
-from service.commands import RegisterSubject
+from service.commanding.commands import RegisterSubject
 from service.integrity.log import SealedLog
 from service.integrity.sealing import SealingPostgresRecorder
 from tests.builders import enterprise

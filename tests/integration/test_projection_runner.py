@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import exc
 
-from service.commands import RegisterSubject, record_command_adapter
+from service.commanding.commands import RegisterSubject, record_command_adapter
 from tests.builders import enterprise, penalty, rating
 from tests.integration.readmodel import dump
 
@@ -152,7 +152,7 @@ def mixed_history(services) -> None:
     """Records, follow-ups that end, revoke or correct earlier records, and cases through
     their steps: everything the projectors write back to stored rows."""
     from service.access.permissions import RecordingPermit
-    from service.cases import ObjectionApplication, RepairApplication
+    from service.commanding.cases import ObjectionApplication, RepairApplication
     from tests.builders import AUTHORITY_CODE, follow_up, list_entry
 
     def record(subject_id, body):

@@ -17,12 +17,12 @@ from alembic import command
 from projections.cases.projector import CaseProjector
 from projections.runner import ProjectionFailed, ProjectionRunner
 from projections.tables import cases, projection_skips, projection_tracking
-from service.cases import CaseNumbers, ObjectionApplication
-from service.commands import RegisterSubject, record_command_adapter
-from service.database import Database
-from service.migrations import alembic_config, upgrade
-from service.read_store import sync_engine
-from service.replay_check import verify_read_models
+from service.commanding.cases import CaseNumbers, ObjectionApplication
+from service.commanding.commands import RegisterSubject, record_command_adapter
+from service.replay.check import verify_read_models
+from service.store.database import Database
+from service.store.migrations import alembic_config, upgrade
+from service.store.read_store import sync_engine
 from tests.builders import enterprise, penalty
 from tests.integration.readmodel import dump
 from tests.integration.test_cli import credit

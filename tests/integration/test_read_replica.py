@@ -8,10 +8,10 @@ import pytest
 
 from api.app import create_app
 from service.bootstrap import build_services
-from service.commands import RegisterSubject
-from service.database import Database
-from service.migrations import upgrade
+from service.commanding.commands import RegisterSubject
 from service.settings import Settings
+from service.store.database import Database
+from service.store.migrations import upgrade
 from tests.builders import AUTHORITY_CODE, enterprise
 
 pytestmark = pytest.mark.integration

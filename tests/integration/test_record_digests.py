@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.commands import RegisterSubject, record_command_adapter
+from service.commanding.commands import RegisterSubject, record_command_adapter
 from tests.builders import enterprise, follow_up, licence, list_entry, penalty, rating
 
 pytestmark = pytest.mark.integration

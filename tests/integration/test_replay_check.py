@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import delete, update
 
 from projections.tables import records
-from service.commands import RegisterSubject, record_command_adapter
-from service.replay_check import verify_read_models
+from service.commanding.commands import RegisterSubject, record_command_adapter
+from service.replay.check import verify_read_models
 from tests.builders import enterprise, penalty, rating
 
 pytestmark = pytest.mark.integration
@@ -76,10 +76,10 @@ def test_the_live_side_is_read_while_a_writer_holds_the_store(services):
 
 
 def test_many_differences_are_all_counted_and_the_first_kept(services, monkeypatch):
-    import service.replay_check
+    import service.replay.check
 
-    monkeypatch.setattr(service.replay_check, "SUSPECTS_PER_QUERY", 3)  # several batches
-    monkeypatch.setattr(service.replay_check, "KEPT_DIFFERENCES", 5)
+    monkeypatch.setattr(service.replay.check, "SUSPECTS_PER_QUERY", 3)  # several batches
+    monkeypatch.setattr(service.replay.check, "KEPT_DIFFERENCES", 5)
     fill(services)
     with services.write_engine.begin() as conn:
         conn.execute(update(records).values(summary="改", recorded_by="someone"))

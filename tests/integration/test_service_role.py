@@ -11,8 +11,8 @@ from sqlalchemy import make_url
 
 from service.access.access_log import AccessEntry
 from service.bootstrap import build_services
-from service.commands import RegisterSubject, record_command_adapter
-from service.database_roles import service_role_grants
+from service.commanding.commands import RegisterSubject, record_command_adapter
+from service.store.database_roles import service_role_grants
 from tests.builders import enterprise, penalty
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from projections.credit_file.as_of import status_as_of
 from projections.credit_file.queries import statuses
-from service.commands import RegisterSubject, record_command_adapter
+from service.commanding.commands import RegisterSubject, record_command_adapter
 from tests.builders import enterprise, follow_up, list_entry, penalty, rating
 
 pytestmark = pytest.mark.integration

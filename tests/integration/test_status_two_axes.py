@@ -23,7 +23,7 @@ from projections.credit_file.as_of import (
     status_as_of,
     status_from_history,
 )
-from service.commands import RegisterSubject, record_command_adapter
+from service.commanding.commands import RegisterSubject, record_command_adapter
 from tests.builders import AUTHORITY_CODE, enterprise, follow_up, list_entry, penalty, rating
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from domain.integrity import event_leaf, signature_valid, stored_event_hash
 from domain.merkle import root as merkle_root
 from domain.merkle import verify_consistency, verify_inclusion
 from service.cli import app as cli
-from service.commands import RegisterSubject, record_command_adapter
+from service.commanding.commands import RegisterSubject, record_command_adapter
 from service.integrity.export import export_lines
 from service.integrity.log import SealedLog
 from service.integrity.tables import event_seals
@@ -317,12 +317,12 @@ def test_events_stored_before_seals_existed_are_sealed_by_the_migration(tmp_path
     from alembic import command
     from service.bootstrap import build_services
     from service.clock import FixedClock
-    from service.credit_files import CreditFiles
-    from service.database import Database
-    from service.identity import SubjectIds
-    from service.ledger import CreditLedger
-    from service.migrations import alembic_config, upgrade
+    from service.commanding.credit_files import CreditFiles
+    from service.commanding.identity import SubjectIds
     from service.settings import Settings
+    from service.store.database import Database
+    from service.store.ledger import CreditLedger
+    from service.store.migrations import alembic_config, upgrade
     from tests.conftest import NOW
 
     url = f"sqlite:///{tmp_path}/older.sqlite3"

@@ -11,8 +11,8 @@ from uuid import UUID
 import httpx
 import pytest
 
-from service.commands import RegisterSubject
-from service.replay_check import verify_read_models
+from service.commanding.commands import RegisterSubject
+from service.replay.check import verify_read_models
 from tests.builders import AUTHORITY_CODE, OTHER_AUTHORITY_CODE, enterprise, penalty
 from tests.reliability.api_process import free_port, start_api
 

@@ -22,13 +22,13 @@ import psycopg
 import pytest
 
 from service.bootstrap import build_services
-from service.commands import RegisterSubject
-from service.database import Database
+from service.commanding.commands import RegisterSubject
 from service.integrity.export import export_lines
 from service.integrity.verifier import verify_export
-from service.migrations import upgrade
-from service.replay_check import verify_read_models
+from service.replay.check import verify_read_models
 from service.settings import Settings
+from service.store.database import Database
+from service.store.migrations import upgrade
 from tests.builders import AUTHORITY_CODE, OTHER_AUTHORITY_CODE, enterprise, penalty
 from tests.private_postgres import PrivatePostgres
 from tests.reliability.api_process import free_port, start_api

@@ -1,13 +1,17 @@
-"""The layers hold: domain imports no framework, and nothing imports an outer layer; the tree
-type-checks; the lock pins every dependency pyproject.toml names."""
+"""The layers hold: domain imports no framework, nothing imports an outer layer or a part above
+its own, and no module imports itself through others; the tree type-checks; the lock pins every
+dependency pyproject.toml names."""
 
+import graphlib
 import os
 import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import grimp
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -26,7 +30,43 @@ def test_import_contracts_hold():
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 2 kept, 0 broken" in result.stdout
+    assert "Contracts: 4 kept, 0 broken" in result.stdout
+
+
+def import_cycle(imports: Mapping[str, Iterable[str]]) -> str | None:
+    """One import cycle, as "a -> b -> a" where each module imports the next, or None."""
+    try:
+        tuple(graphlib.TopologicalSorter(imports).static_order())
+    except graphlib.CycleError as error:
+        return " -> ".join(reversed(error.args[1]))  # graphlib lists importers after imports
+    return None
+
+
+@pytest.mark.domain
+def test_an_import_cycle_is_named():
+    assert import_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert import_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) in (
+        "a -> b -> c -> a",
+        "b -> c -> a -> b",
+        "c -> a -> b -> c",
+    )
+
+
+@pytest.mark.domain
+def test_no_module_imports_itself_through_others():
+    """TYPE_CHECKING imports count: a cycle there is a boundary in the wrong place all the same."""
+    graph = grimp.build_graph(
+        "domain",
+        "service",
+        "projections",
+        "api",
+        exclude_type_checking_imports=False,
+        cache_dir=None,
+    )
+    imports = {module: graph.find_modules_directly_imported_by(module) for module in graph.modules}
+    assert {"domain.policy", "service.bootstrap", "projections.runner", "api.app"} <= set(imports)
+    cycle = import_cycle(imports)
+    assert cycle is None, f"import cycle: {cycle}"
 
 
 @pytest.mark.domain

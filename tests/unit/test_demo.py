@@ -12,12 +12,12 @@ from domain import codes
 from domain.events import RECORD_EVENT_TYPES, SUBJECT_KINDS, SubjectRegistered
 from domain.publication import add_months
 from service.clock import CHINA, FixedClock
-from service.credit_files import CreditFiles
-from service.database import Database
-from service.demo import RECORDED_BY, DemoSummary, seed_demo
-from service.identity import SubjectIds
-from service.ledger import CreditLedger, open_ledger
-from service.migrations import upgrade
+from service.commanding.credit_files import CreditFiles
+from service.commanding.identity import SubjectIds
+from service.demo.generator import RECORDED_BY, DemoSummary, seed_demo
+from service.store.database import Database
+from service.store.ledger import CreditLedger, open_ledger
+from service.store.migrations import upgrade
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 

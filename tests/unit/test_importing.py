@@ -16,20 +16,16 @@ from stdnum.cn import ric
 
 from domain.codes import make_uscc
 from service.clock import FixedClock
-from service.credit_files import CreditFiles
-from service.database import Database
-from service.identity import SubjectIds
-from service.importing import (
-    ImportFileError,
-    ImportReport,
-    RowError,
-    RowRejection,
-    import_stream,
-    read_rows,
-    row_to_item,
-)
-from service.ledger import open_ledger
-from service.migrations import upgrade
+from service.commanding.credit_files import CreditFiles
+from service.commanding.identity import SubjectIds
+from service.commanding.importing.batch import import_stream
+from service.commanding.importing.columns import RowError, row_to_item
+from service.commanding.importing.limits import ImportFileError
+from service.commanding.importing.report import ImportReport, RowRejection
+from service.commanding.importing.sniffing import read_rows
+from service.store.database import Database
+from service.store.ledger import open_ledger
+from service.store.migrations import upgrade
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 on 2026-11-20 in China
 TODAY = date(2026, 11, 20)

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from service.spreadsheet import safe_cell, write_csv
+from service.commanding.importing.spreadsheet import safe_cell, write_csv
 
 FORMULA = "=cmd|' /C calc'!A0"
 

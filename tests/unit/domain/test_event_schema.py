@@ -11,9 +11,9 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from domain.events import RECORD_EVENT_TYPES, ListEntered, PenaltyDecided, SubjectRegistered
-from service.database import Database
-from service.ledger import open_ledger
-from service.migrations import upgrade
+from service.store.database import Database
+from service.store.ledger import open_ledger
+from service.store.migrations import upgrade
 
 pytestmark = pytest.mark.domain
 

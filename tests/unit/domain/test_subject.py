@@ -155,8 +155,9 @@ def test_a_request_key_replays_its_request_and_refuses_another():
 
 def test_a_decision_in_the_future_is_refused_and_nothing_is_recorded():
     subject = given_subject()
-    with pytest.raises(InvalidInput, match="in the future"):
+    with pytest.raises(InvalidInput, match="in the future") as refused:
         when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 11, 21)))
+    assert refused.value.rule == "decision-date-not-in-future"
     assert subject.collect_events() == [] and subject.version == 1
 
 
@@ -164,10 +165,14 @@ def test_missing_and_unknown_fields_are_refused():
     subject = given_subject()
     fields = penalty_fields()
     del fields["facts"]
-    with pytest.raises(InvalidInput, match="facts"):
+    with pytest.raises(InvalidInput, match="facts") as missing:
         when(subject, PenaltyDecided, fields)
-    with pytest.raises(InvalidInput, match="colour"):
+    with pytest.raises(InvalidInput, match="colour") as unknown:
         when(subject, PenaltyDecided, penalty_fields(colour="red"))
+    assert (missing.value.rule, unknown.value.rule) == (
+        "record-fields-complete",
+        "record-fields-known",
+    )
 
 
 def test_a_list_can_be_entered_once_until_exited():
@@ -183,7 +188,7 @@ def test_a_list_can_be_entered_once_until_exited():
             "basis": "严重失信",
         },
     )
-    with pytest.raises(RuleViolated, match="already on the black list"):
+    with pytest.raises(RuleViolated, match="already on the black list") as listed:
         when(
             subject,
             ListEntered,
@@ -206,7 +211,8 @@ def test_a_list_can_be_entered_once_until_exited():
             "reason": "期满",
         },
     )
-    with pytest.raises(RuleViolated, match="already closed"):
+    assert listed.value.rule == "one-open-entry-per-list"
+    with pytest.raises(RuleViolated, match="already closed") as closed:
         when(
             subject,
             ListExited,
@@ -218,6 +224,7 @@ def test_a_list_can_be_entered_once_until_exited():
                 "reason": "again",
             },
         )
+    assert closed.value.rule == "record-closed-once"
     again = when(
         subject,
         ListEntered,
@@ -307,7 +314,7 @@ def test_a_revoked_record_cannot_be_revoked_or_corrected_again():
             "reason": "复议撤销",
         },
     )
-    with pytest.raises(RuleViolated, match="already revoked"):
+    with pytest.raises(RuleViolated, match="already revoked") as revoked:
         when(
             subject,
             RecordCorrected,
@@ -320,6 +327,7 @@ def test_a_revoked_record_cannot_be_revoked_or_corrected_again():
                 "reason": "x",
             },
         )
+    assert revoked.value.rule == "revocation-is-final"
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from domain.errors import (
 )
 from domain.events import RECORD_EVENT_TYPES, RecordEvent
 from domain.subject import Subject
-from service.ledger import CreditLedger
+from service.store.ledger import CreditLedger
 
 pytestmark = pytest.mark.domain
 TODAY = date(2026, 11, 20)

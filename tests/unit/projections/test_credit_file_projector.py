@@ -18,10 +18,10 @@ from domain.events import (
 )
 from projections.credit_file.projector import CreditFileProjector
 from projections.tables import record_revisions, records, subject_versions, subjects
-from service.database import Database
-from service.migrations import upgrade
 from service.policy.loader import load_policy
-from service.read_store import sync_engine
+from service.store.database import Database
+from service.store.migrations import upgrade
+from service.store.read_store import sync_engine
 
 pytestmark = pytest.mark.projections
 BOOK = load_policy()

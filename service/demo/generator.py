@@ -1,4 +1,5 @@
-"""Demo data: three years of realistic, deterministic credit files for Henan's transport sector."""
+"""The demo generator: three years of realistic, deterministic credit files for Henan's transport
+sector, drawn from the catalogue (catalogue.py, data/*.toml)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
 import chinese_calendar
@@ -19,9 +20,38 @@ from domain.events import RECORD_EVENT_TYPES, SUBJECT_KINDS
 from domain.publication import add_months
 from domain.subject import natural_key
 from service.clock import FixedClock
-from service.commands import RecordCommand, RegisterSubject, record_command_adapter
-from service.credit_files import BatchItem, CreditFiles
-from service.identity import record_id_for
+from service.commanding.commands import RecordCommand, RegisterSubject, record_command_adapter
+from service.commanding.credit_files import BatchItem, CreditFiles
+from service.commanding.identity import record_id_for
+from service.demo.catalogue import (
+    AUTHORITIES,
+    BIRTH_REGIONS,
+    CITIES,
+    CITY_WEIGHTS,
+    COMMENDATIONS,
+    COMMITMENT_TEXT,
+    CONDUCTS,
+    COUNTIES,
+    ENTERPRISE_ROLES,
+    FEMALE_NAMES,
+    INDIVIDUAL_ROLES,
+    LOCAL,
+    MALE_NAMES,
+    OWNER_ROLE,
+    PROVINCE,
+    PUBLIC_BODY_KINDS,
+    PUBLIC_ROLE,
+    PUNISHMENTS,
+    REWARDS,
+    SURNAMES,
+    TRADE_NAMES,
+    VEHICLE_ROLES,
+    VIOLATIONS,
+    Authority,
+    Conduct,
+    Role,
+    uscc,
+)
 
 __all__ = ["RECORDED_BY", "DemoSummary", "seed_demo"]
 
@@ -38,1141 +68,6 @@ class DemoSummary:
     # One code per kind, for the README; individuals get their subject id, never an ID number.
     example_codes: dict[str, str]
 
-
-# --- Places and authorities -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _City:
-    key: str
-    short: str  # in enterprise names: 郑州宏达物流有限公司
-    plate: str  # 豫A
-    regions: tuple[str, ...]  # real administrative division codes; the first is the city's
-
-
-_CITIES = {
-    "zz": _City(
-        "zz",
-        "郑州",
-        "豫A",
-        (
-            "410100",
-            "410102",
-            "410103",
-            "410104",
-            "410105",
-            "410108",
-            "410122",
-            "410181",
-            "410182",
-            "410184",
-        ),
-    ),
-    "ly": _City(
-        "ly", "洛阳", "豫C", ("410300", "410302", "410305", "410307", "410311", "410323", "410329")
-    ),
-    "xc": _City("xc", "许昌", "豫K", ("411000", "411002", "411003", "411024", "411081", "411082")),
-}
-_CITY_WEIGHTS = {"zz": 55, "ly": 27, "xc": 18}
-# Resident IDs carry the region of first registration, often an older or rural county code.
-_BIRTH_REGIONS = (
-    "410102",
-    "410103",
-    "410105",
-    "410122",
-    "410181",
-    "410183",
-    "410184",
-    "410185",
-    "410302",
-    "410305",
-    "410322",
-    "410323",
-    "410325",
-    "410327",
-    "411002",
-    "411023",
-    "411024",
-    "411081",
-    "411082",
-    "410221",
-    "410423",
-    "410527",
-    "410724",
-    "411421",
-    "412721",
-    "412826",
-    "413026",
-)
-
-
-def _org_code(body: str) -> str:
-    """GB 11714 organisation code: 8 characters and their check character."""
-    weights = (3, 7, 9, 10, 5, 8, 4, 2)
-    total = sum(int(char, 36) * weight for char, weight in zip(body, weights, strict=True))
-    check = 11 - total % 11
-    return body + {10: "X", 11: "0"}.get(check, str(check))
-
-
-def _uscc(registrar: str, region: str, body: str) -> str:
-    return codes.make_uscc(registrar + region + _org_code(body))
-
-
-@dataclass(frozen=True)
-class _Authority:
-    name: str
-    abbr: str  # in decision numbers: 郑交执罚〔2024〕0123号
-    region: str
-    org: str
-
-    @property
-    def code(self) -> str:
-        return _uscc("11", self.region, self.org)
-
-
-_PROVINCE = _Authority("河南省交通运输厅", "豫交", "410000", "00517742")
-_AUTHORITIES = {
-    "province": _PROVINCE,
-    "zz_bureau": _Authority("郑州市交通运输局", "郑交", "410100", "00508763"),
-    "zz_enforcer": _Authority("郑州市交通运输综合执法支队", "郑交执", "410100", "MA46K3LR"),
-    "ly_bureau": _Authority("洛阳市交通运输局", "洛交", "410300", "00516283"),
-    "ly_enforcer": _Authority("洛阳市交通运输综合执法支队", "洛交执", "410300", "MA47WB2C"),
-    "xc_bureau": _Authority("许昌市交通运输局", "许交", "411000", "00559731"),
-}
-# (licensing and rating bureau, enforcement body) per city; Xuchang's bureau does both.
-_LOCAL = {
-    "zz": (_AUTHORITIES["zz_bureau"], _AUTHORITIES["zz_enforcer"]),
-    "ly": (_AUTHORITIES["ly_bureau"], _AUTHORITIES["ly_enforcer"]),
-    "xc": (_AUTHORITIES["xc_bureau"], _AUTHORITIES["xc_bureau"]),
-    "province": (_PROVINCE, _PROVINCE),
-}
-
-# --- Word lists -------------------------------------------------------------------------------
-
-_TRADE_NAMES = (
-    "宏达",
-    "鑫源",
-    "恒通",
-    "安顺",
-    "通达",
-    "中原",
-    "华通",
-    "金龙",
-    "顺发",
-    "永安",
-    "昌盛",
-    "天泽",
-    "东方",
-    "瑞丰",
-    "嘉禾",
-    "万里",
-    "迅捷",
-    "德顺",
-    "福运",
-    "盛世",
-    "远航",
-    "豫通",
-    "中州",
-    "嵩山",
-    "黄河",
-    "伊洛",
-    "牡丹",
-    "龙门",
-    "华夏",
-    "长运",
-    "畅达",
-    "捷安",
-    "众诚",
-    "信达",
-    "汇通",
-    "凯旋",
-    "明珠",
-    "新星",
-    "大道",
-    "广通",
-    "路顺",
-    "恒泰",
-    "鼎盛",
-    "宏图",
-    "正元",
-    "诚信",
-    "金桥",
-    "天元",
-    "隆昌",
-    "祥和",
-    "润通",
-    "百川",
-    "聚源",
-    "中兴",
-    "弘毅",
-    "博远",
-    "锦程",
-    "安达",
-    "兴业",
-    "腾飞",
-)
-_SURNAMES = (  # roughly by frequency
-    "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐"
-    "许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔"
-)
-_MALE_NAMES = (
-    "建国",
-    "建军",
-    "志强",
-    "国强",
-    "伟",
-    "军",
-    "磊",
-    "涛",
-    "鹏",
-    "勇",
-    "强",
-    "刚",
-    "杰",
-    "斌",
-    "浩",
-    "海涛",
-    "建华",
-    "国庆",
-    "卫东",
-    "红军",
-    "保国",
-    "新民",
-    "振华",
-    "永刚",
-    "俊杰",
-    "晓东",
-    "立新",
-    "志刚",
-    "宏伟",
-    "春雷",
-    "东升",
-    "海波",
-    "文博",
-    "宇航",
-    "子豪",
-    "明辉",
-    "家豪",
-    "长青",
-    "铁军",
-)
-_FEMALE_NAMES = (
-    "秀英",
-    "桂兰",
-    "丽",
-    "红霞",
-    "海燕",
-    "丽娟",
-    "静",
-    "敏",
-    "艳",
-    "芳",
-    "娜",
-    "玉梅",
-    "淑珍",
-    "雪梅",
-    "晓燕",
-    "婷婷",
-    "佳怡",
-    "雅静",
-    "春梅",
-    "慧敏",
-)
-_COUNTIES = (  # public bodies: (name prefix, region code, city)
-    ("中牟县", "410122", "zz"),
-    ("巩义市", "410181", "zz"),
-    ("荥阳市", "410182", "zz"),
-    ("新密市", "410183", "zz"),
-    ("新郑市", "410184", "zz"),
-    ("登封市", "410185", "zz"),
-    ("洛阳市孟津区", "410308", "ly"),
-    ("洛阳市偃师区", "410307", "ly"),
-    ("新安县", "410323", "ly"),
-    ("栾川县", "410324", "ly"),
-    ("嵩县", "410325", "ly"),
-    ("汝阳县", "410326", "ly"),
-    ("宜阳县", "410327", "ly"),
-    ("洛宁县", "410328", "ly"),
-    ("伊川县", "410329", "ly"),
-    ("许昌市建安区", "411003", "xc"),
-    ("鄢陵县", "411024", "xc"),
-    ("襄城县", "411025", "xc"),
-    ("禹州市", "411081", "xc"),
-    ("长葛市", "411082", "xc"),
-)
-_PUBLIC_BODY_KINDS = ("交通运输局", "公路事业发展中心", "交通运输综合行政执法大队")
-
-
-@dataclass(frozen=True)
-class _Violation:
-    name: str  # CF_WFXW
-    facts: str  # what the inspectors found, after the subject's name
-    basis: str  # CF_YJ
-    fines: tuple[str, ...]  # 万元; empty: no fine (warning, or a licence action alone)
-    licence_action: str | None = None
-
-
-def _v(name: str, facts: str, basis: str, *fines: str, action: str | None = None) -> _Violation:
-    return _Violation(name, facts, basis, fines, action)
-
-
-_TRANSPORT_MINOR = _v(
-    "未按规定随车携带道路运输证",
-    "所属营运车辆未随车携带道路运输证",
-    "《中华人民共和国道路运输条例》第六十八条",
-    "0.002",
-    "0.01",
-    "0.02",
-)
-_CONSTRUCTION = {
-    "minor": (
-        _v(
-            "施工现场安全警示标志设置不规范",
-            "承建项目施工现场安全警示标志设置不规范",
-            "《公路水运工程安全生产监督管理办法》第六十条",
-            "0.1",
-            "0.5",
-        ),
-        _v(
-            "未按规定报送工程进度和质量资料",
-            "未按规定向项目监督机构报送工程质量资料",
-            "《公路水运工程质量监督管理规定》第四十一条",
-            "0.2",
-        ),
-    ),
-    "general": (
-        _v(
-            "未按照工程设计图纸和施工技术标准施工",
-            "承建项目部分路段未按照设计图纸和施工技术标准施工",
-            "《建设工程质量管理条例》第六十四条",
-            "2",
-            "5",
-            "10",
-        ),
-        _v(
-            "安全生产费用未按规定提取和使用",
-            "承建项目安全生产费用未按规定足额提取和使用",
-            "《公路水运工程安全生产监督管理办法》第五十九条",
-            "1",
-            "2",
-        ),
-        _v(
-            "未对进场建筑材料进行检验",
-            "未对进场钢筋、水泥等建筑材料进行检验",
-            "《建设工程质量管理条例》第六十五条",
-            "10",
-        ),
-    ),
-    "serious": (
-        _v(
-            "违法分包工程",
-            "将承包的工程违法分包给不具备相应资质条件的单位",
-            "《建设工程质量管理条例》第六十二条",
-            "20",
-            "30",
-        ),
-        _v(
-            "对生产安全事故负有责任",
-            "承建项目发生一般生产安全事故，经调查负有责任",
-            "《中华人民共和国安全生产法》第一百一十四条",
-            "30",
-            "50",
-        ),
-    ),
-}
-_VIOLATIONS: dict[str, dict[str, tuple[_Violation, ...]]] = {
-    "passenger": {
-        "minor": (
-            _TRANSPORT_MINOR,
-            _v(
-                "未按规定在客运车辆上公示监督电话",
-                "所属客运车辆未按规定公示投诉监督电话",
-                "《道路旅客运输及客运站管理规定》第一百零三条",
-                "0.1",
-                "0.2",
-            ),
-        ),
-        "general": (
-            _v(
-                "客运车辆不按批准的客运站点停靠",
-                "所属班线客运车辆未按批准的客运站点停靠，沿途揽客",
-                "《中华人民共和国道路运输条例》第六十九条",
-                "0.1",
-                "0.2",
-                "0.3",
-            ),
-            _v(
-                "未按规定对客运车辆进行动态监控",
-                "未按规定对所属客运车辆进行动态监控，多辆车卫星定位装置长期离线",
-                "《道路运输车辆动态监督管理办法》第三十六条",
-                "0.1",
-                "0.2",
-                "0.3",
-            ),
-        ),
-        "serious": (
-            _v(
-                "超越许可事项从事道路客运经营",
-                "超越许可的经营范围，擅自开行未经许可的客运班线",
-                "《中华人民共和国道路运输条例》第六十三条",
-                "2",
-                "5",
-                action="吊销道路运输经营许可证",
-            ),
-        ),
-    },
-    "freight": {
-        "minor": (_TRANSPORT_MINOR,),
-        "general": (
-            _v(
-                "未按规定对货运车辆进行维护和检测",
-                "所属货运车辆未按规定进行二级维护和综合性能检测",
-                "《中华人民共和国道路运输条例》第七十条",
-                "0.1",
-                "0.2",
-                "0.3",
-            ),
-            _v(
-                "未按规定使用卫星定位装置",
-                "所属重型货车未按规定使用卫星定位装置",
-                "《道路运输车辆动态监督管理办法》第三十七条",
-                "0.1",
-                "0.2",
-                "0.3",
-            ),
-        ),
-        "serious": (
-            _v(
-                "一年内违法超限运输车辆超过本单位货运车辆总数10%",
-                "一年内违法超限运输的货运车辆超过本单位货运车辆总数的10%",
-                "《公路安全保护条例》第七十一条",
-                "3",
-                action="吊销道路运输经营许可证",
-            ),
-            _v(
-                "未取得危险货物道路运输许可擅自从事危险货物运输",
-                "未取得危险货物道路运输许可，擅自运输危险化学品",
-                "《中华人民共和国道路运输条例》第六十三条",
-                "3",
-                "5",
-            ),
-        ),
-    },
-    "taxi": {
-        "minor": (
-            _v(
-                "未按规定公示服务监督电话",
-                "所属巡游出租汽车未按规定公示服务监督电话",
-                "《巡游出租汽车经营服务管理规定》第四十六条",
-                "0.05",
-                "0.1",
-            ),
-        ),
-        "general": (
-            _v(
-                "未按规定落实驾驶员培训教育制度",
-                "未按规定对所属驾驶员进行培训教育",
-                "《巡游出租汽车经营服务管理规定》第四十六条",
-                "0.3",
-                "0.5",
-            ),
-            _v(
-                "擅自暂停或者终止全部或者部分巡游出租汽车经营",
-                "擅自暂停部分巡游出租汽车经营",
-                "《巡游出租汽车经营服务管理规定》第四十五条",
-                "0.5",
-                "1",
-            ),
-        ),
-        "serious": (
-            _v(
-                "擅自转让巡游出租汽车经营权",
-                "擅自将巡游出租汽车经营权转让他人",
-                "《巡游出租汽车经营服务管理规定》第四十五条",
-                "0.5",
-                "1",
-                action="吊销出租汽车经营许可",
-            ),
-        ),
-    },
-    "repair": {
-        "minor": (
-            _v(
-                "未按规定签订维修合同",
-                "承修车辆未按规定签订机动车维修合同",
-                "《机动车维修管理规定》第五十三条",
-                "0.1",
-            ),
-            _v(
-                "未按规定公示维修工时定额和收费标准",
-                "未在经营场所公示维修工时定额和收费标准",
-                "《机动车维修管理规定》第五十二条",
-                "0.05",
-                "0.1",
-            ),
-        ),
-        "general": (
-            _v(
-                "未按规定出具机动车维修结算清单",
-                "完成维修后未按规定向托修方出具结算清单",
-                "《机动车维修管理规定》第五十二条",
-                "0.1",
-                "0.3",
-            ),
-            _v(
-                "未按规定建立机动车维修档案",
-                "未按规定建立机动车维修档案",
-                "《机动车维修管理规定》第五十三条",
-                "0.1",
-                "0.2",
-            ),
-        ),
-        "serious": (
-            _v(
-                "使用假冒伪劣配件维修机动车",
-                "在维修过程中使用假冒伪劣配件",
-                "《中华人民共和国道路运输条例》第七十二条",
-                "1",
-                "2",
-                "5",
-            ),
-        ),
-    },
-    "school": {
-        "minor": (
-            _v(
-                "未按规定建立学员档案",
-                "未按规定建立学员培训档案",
-                "《机动车驾驶员培训管理规定》第五十一条",
-                "0.1",
-            ),
-        ),
-        "general": (
-            _v(
-                "未按照全国统一的教学大纲进行培训",
-                "未按照全国统一的教学大纲进行培训，缩减培训学时",
-                "《机动车驾驶员培训管理规定》第五十一条",
-                "0.3",
-                "0.5",
-            ),
-            _v(
-                "教练车未按规定使用计时培训系统",
-                "部分教练车未按规定使用计时培训系统",
-                "《机动车驾驶员培训管理规定》第五十二条",
-                "0.2",
-            ),
-        ),
-        "serious": (
-            _v(
-                "伪造学员培训记录",
-                "伪造学员培训学时记录",
-                "《机动车驾驶员培训管理规定》第五十一条",
-                "0.5",
-                "1",
-            ),
-        ),
-    },
-    "highway": _CONSTRUCTION,
-    "watercon": _CONSTRUCTION,
-    "supervision": {
-        "minor": (
-            _v(
-                "监理人员未按规定持证上岗",
-                "项目部分监理人员未按规定持证上岗",
-                "《公路水运工程质量监督管理规定》第四十一条",
-                "0.5",
-                "1",
-            ),
-        ),
-        "general": (
-            _v(
-                "未按规定对关键工序实施旁站监理",
-                "未按规定对桥梁桩基等关键工序实施旁站监理",
-                "《公路水运工程质量监督管理规定》第四十二条",
-                "1",
-                "2",
-                "3",
-            ),
-        ),
-        "serious": (
-            _v(
-                "与施工单位串通弄虚作假降低工程质量",
-                "与施工单位串通，在隐蔽工程验收中弄虚作假",
-                "《建设工程质量管理条例》第六十七条",
-                "50",
-                "80",
-            ),
-        ),
-    },
-    "testing": {
-        "minor": (
-            _v(
-                "试验检测原始记录不规范",
-                "试验检测原始记录填写不规范、信息不完整",
-                "《公路水运工程试验检测管理办法》第五十二条",
-                "0.2",
-            ),
-        ),
-        "general": (
-            _v(
-                "超出等级证书业务范围出具试验检测报告",
-                "超出等级证书规定的业务范围出具试验检测报告",
-                "《公路水运工程试验检测管理办法》第五十条",
-                "1",
-                "2",
-            ),
-        ),
-        "serious": (
-            _v(
-                "出具虚假试验检测数据或者报告",
-                "出具虚假试验检测报告",
-                "《公路水运工程试验检测管理办法》第五十条",
-                "2",
-                "3",
-            ),
-        ),
-    },
-    "waterway": {
-        "minor": (
-            _v(
-                "船舶未按规定办理进出港报告",
-                "所属船舶未按规定办理进出港报告",
-                "《中华人民共和国内河交通安全管理条例》第六十八条",
-                "0.1",
-                "0.2",
-            ),
-        ),
-        "general": (
-            _v(
-                "船舶未按规定配备足额合格船员",
-                "所属船舶未按规定配备足额合格船员",
-                "《中华人民共和国船员条例》第五十四条",
-                "1",
-                "2",
-                "3",
-            ),
-            _v(
-                "未按规定开展船舶安全检查",
-                "未按规定开展所属船舶的安全检查",
-                "《中华人民共和国内河交通安全管理条例》第六十八条",
-                "0.5",
-                "1",
-            ),
-        ),
-        "serious": (
-            _v(
-                "超越许可范围从事水路运输经营",
-                "超越许可的经营范围从事水路运输经营",
-                "《国内水路运输管理条例》第三十四条",
-                "3",
-                "10",
-                action="吊销国内水路运输经营许可证",
-            ),
-        ),
-    },
-    "driver": {
-        "minor": (
-            _v(
-                "驾驶员未按规定随车携带从业资格证",
-                "驾驶营运车辆时未随车携带从业资格证",
-                "《道路运输从业人员管理规定》第四十八条",
-                "0.002",
-                "0.005",
-                "0.01",
-            ),
-        ),
-        "general": (
-            _v(
-                "驾驶员连续驾驶超过4小时未停车休息",
-                "驾驶营运车辆连续驾驶超过4小时未停车休息",
-                "《道路运输车辆动态监督管理办法》第三十七条",
-                "0.02",
-                "0.05",
-            ),
-            _v(
-                "驾驶员破坏卫星定位装置",
-                "故意遮挡车载卫星定位装置",
-                "《道路运输车辆动态监督管理办法》第三十七条",
-                "0.05",
-                "0.1",
-            ),
-        ),
-        "serious": (
-            _v(
-                "发生重大以上交通事故且负主要责任",
-                "驾驶营运车辆发生重大交通事故，经认定负主要责任",
-                "《道路运输从业人员管理规定》第四十七条",
-                action="吊销道路运输从业资格证",
-            ),
-        ),
-    },
-    "taxi_driver": {
-        "minor": (
-            _v(
-                "未按规定使用计程计价设备",
-                "营运时未按规定使用计程计价设备",
-                "《巡游出租汽车经营服务管理规定》第四十九条",
-                "0.02",
-                "0.05",
-            ),
-        ),
-        "general": (
-            _v(
-                "巡游出租汽车驾驶员拒载",
-                "在营运过程中拒载乘客，经调查属实",
-                "《巡游出租汽车经营服务管理规定》第四十八条",
-                "0.02",
-                "0.05",
-            ),
-            _v(
-                "巡游出租汽车驾驶员故意绕道行驶",
-                "营运中故意绕道行驶、多收费用",
-                "《巡游出租汽车经营服务管理规定》第四十八条",
-                "0.02",
-                "0.05",
-            ),
-        ),
-        "serious": (
-            _v(
-                "出租汽车驾驶员严重违规经营",
-                "一年内多次拒载、议价，情节严重",
-                "《出租汽车驾驶员从业资格管理规定》第四十二条",
-                action="吊销出租汽车驾驶员从业资格证",
-            ),
-        ),
-    },
-    "staff": {
-        "minor": (
-            _v(
-                "项目负责人未按规定在岗履职",
-                "担任项目负责人期间未按规定在岗履职",
-                "《公路水运工程安全生产监督管理办法》第六十二条",
-                "0.1",
-                "0.2",
-            ),
-        ),
-        "general": (
-            _v(
-                "未按规定组织安全生产检查",
-                "未按规定组织项目安全生产检查，未及时消除事故隐患",
-                "《中华人民共和国安全生产法》第九十七条",
-                "0.2",
-                "0.5",
-            ),
-        ),
-        "serious": (
-            _v(
-                "对生产安全事故负有直接责任",
-                "对项目发生的生产安全事故负有直接责任",
-                "《中华人民共和国安全生产法》第九十五条",
-                "2",
-                "4",
-            ),
-        ),
-    },
-    "truck": {
-        "minor": (
-            _v(
-                "车辆违法超限运输（超限幅度较小）",
-                "驾驶车辆违法超限运输，超限幅度在10%以内",
-                "《超限运输车辆行驶公路管理规定》第四十三条",
-                "0.05",
-                "0.1",
-            ),
-        ),
-        "general": (
-            _v(
-                "车辆违法超限运输",
-                "车辆违法超限运输，经公路超限检测站检测超限",
-                "《公路安全保护条例》第六十四条",
-                "0.2",
-                "0.5",
-                "1",
-                "2",
-            ),
-        ),
-        "serious": (
-            _v(
-                "车辆严重违法超限超载运输",
-                "车辆严重违法超限超载运输，超限幅度超过100%",
-                "《公路安全保护条例》第六十四条",
-                "3",
-            ),
-        ),
-    },
-    "taxi_car": {
-        "minor": (
-            _v(
-                "巡游出租汽车车容车貌不符合要求",
-                "营运车辆车容车貌不符合要求",
-                "《巡游出租汽车经营服务管理规定》第四十九条",
-                "0.005",
-                "0.01",
-            ),
-        ),
-        "general": (
-            _v(
-                "巡游出租汽车未按规定使用服务监督设施",
-                "营运车辆未按规定使用顶灯、空车标志等服务设施",
-                "《巡游出租汽车经营服务管理规定》第四十九条",
-                "0.05",
-            ),
-        ),
-        "serious": (
-            _v(
-                "巡游出租汽车擅自改装计程计价设备",
-                "擅自改装计程计价设备",
-                "《巡游出租汽车经营服务管理规定》第四十九条",
-                "0.1",
-            ),
-        ),
-    },
-    "bus": {
-        "minor": (_TRANSPORT_MINOR,),
-        "general": (
-            _v(
-                "客运车辆超载",
-                "客运车辆超过核定人数载客",
-                "《中华人民共和国道路运输条例》第六十九条",
-                "0.1",
-                "0.2",
-            ),
-        ),
-        "serious": (
-            _v(
-                "客运车辆严重超员",
-                "客运车辆超过核定人数20%以上载客",
-                "《中华人民共和国道路运输条例》第六十九条",
-                "0.3",
-            ),
-        ),
-    },
-}
-
-
-@dataclass(frozen=True)
-class _Conduct:
-    conduct_type: str
-    description: str
-    basis: str | None
-    severities: tuple[str, ...]
-
-
-_OVERLOAD = _Conduct(
-    "超限超载",
-    "违法超限超载运输，列入超限超载运输失信记录",
-    "《公路安全保护条例》第六十四条",
-    ("general", "serious"),
-)
-_REFUSAL = _Conduct(
-    "拒载",
-    "巡游出租汽车拒载乘客，经乘客投诉调查属实",
-    "《巡游出租汽车经营服务管理规定》第四十八条",
-    ("minor", "general"),
-)
-_FALSE_MATERIALS = _Conduct(
-    "提供虚假材料",
-    "办理行政许可时提供虚假申请材料",
-    "《中华人民共和国行政许可法》第七十八条",
-    ("general", "serious"),
-)
-_WAGES = _Conduct(
-    "拖欠农民工工资",
-    "拖欠承建项目农民工工资，经人力资源社会保障部门认定",
-    "《保障农民工工资支付条例》第四十八条",
-    ("serious",),
-)
-_BID_RIGGING = _Conduct(
-    "串通投标",
-    "在公路工程招标投标活动中与其他投标人串通投标",
-    "《中华人民共和国招标投标法》第五十三条",
-    ("serious",),
-)
-_UNPAID_FINE = _Conduct(
-    "不履行行政处罚决定",
-    "逾期不履行行政处罚决定，经催告仍未履行",
-    "《中华人民共和国行政强制法》第四十五条",
-    ("general",),
-)
-_ARREARS = _Conduct(
-    "拖欠中小企业账款",
-    "拖欠中小企业工程款，逾期未支付",
-    "《保障中小企业款项支付条例》第二十一条",
-    ("general",),
-)
-_COURT = _Conduct(
-    "不履行生效法律文书",
-    "未履行人民法院生效判决确定的义务",
-    "《关于加强政务诚信建设的指导意见》",
-    ("serious",),
-)
-_ABSENT = _Conduct(
-    "擅自离岗",
-    "担任项目经理期间未经批准擅自离开施工现场",
-    "《公路建设市场管理办法》第五十条",
-    ("general",),
-)
-
-
-@dataclass(frozen=True)
-class _Role:
-    kind: str
-    label: str  # what the subject is, for names (enterprises) or vehicle descriptions
-    weight: int
-    sectors: tuple[str, ...]
-    violations: str | None  # key in _VIOLATIONS
-    scheme: str | None  # rating scheme
-    licence: tuple[str, str, str, str, int] | None  # XK_XKLB, 文书, 证书, 内容, years valid
-    conducts: tuple[_Conduct, ...] = ()
-    name_endings: tuple[str, ...] = ()
-    provincial: bool = False  # rated and supervised by the province
-
-
-_ENTERPRISE_ROLES = (
-    _Role(
-        "enterprise",
-        "passenger",
-        10,
-        ("road_transport", "work_safety"),
-        "passenger",
-        "road_transport_quality",
-        (
-            "普通",
-            "道路旅客运输经营许可决定书",
-            "道路运输经营许可证",
-            "道路旅客运输经营：班车客运、包车客运",
-            4,
-        ),
-        (_FALSE_MATERIALS,),
-        ("汽车客运有限公司", "旅游客运有限公司", "客运集团有限公司"),
-    ),
-    _Role(
-        "enterprise",
-        "freight",
-        22,
-        ("road_transport", "overload_control"),
-        "freight",
-        "road_transport_quality",
-        ("普通", "道路货物运输经营许可决定书", "道路运输经营许可证", "道路普通货物运输", 4),
-        (_FALSE_MATERIALS, _UNPAID_FINE),
-        ("物流有限公司", "道路运输有限公司", "货物运输有限公司", "运输有限公司"),
-    ),
-    _Role(
-        "enterprise",
-        "taxi",
-        10,
-        ("taxi",),
-        "taxi",
-        "road_transport_quality",
-        ("特许", "巡游出租汽车经营许可决定书", "巡游出租汽车经营许可证", "巡游出租汽车客运", 6),
-        (_REFUSAL,),
-        ("出租汽车有限公司", "出租汽车服务有限公司"),
-    ),
-    _Role(
-        "enterprise",
-        "repair",
-        15,
-        ("vehicle_repair",),
-        "repair",
-        "sector_default",
-        (
-            "登记",
-            "机动车维修经营备案回执",
-            "机动车维修经营备案证明",
-            "一类机动车维修（大中型客车、货车维修）",
-            6,
-        ),
-        (_FALSE_MATERIALS,),
-        ("汽车维修服务有限公司", "机动车维修有限公司", "汽车服务有限公司"),
-    ),
-    _Role(
-        "enterprise",
-        "school",
-        10,
-        ("driver_training",),
-        "school",
-        "sector_default",
-        (
-            "登记",
-            "机动车驾驶员培训经营备案回执",
-            "机动车驾驶员培训备案证明",
-            "普通机动车驾驶员培训（C1、C2）",
-            6,
-        ),
-        (_FALSE_MATERIALS,),
-        ("驾驶培训学校有限公司", "机动车驾驶员培训有限公司"),
-    ),
-    _Role(
-        "enterprise",
-        "highway",
-        14,
-        ("highway_construction", "work_safety"),
-        "highway",
-        "highway_construction",
-        (
-            "核准",
-            "公路建设项目施工许可决定书",
-            "公路建设项目施工许可",
-            "准予公路建设项目开工建设（施工标段）",
-            3,
-        ),
-        (_WAGES, _BID_RIGGING, _FALSE_MATERIALS),
-        ("路桥建设集团有限公司", "公路工程有限公司", "交通建设工程有限公司", "路桥工程有限公司"),
-        provincial=True,
-    ),
-    _Role(
-        "enterprise",
-        "supervision",
-        6,
-        ("highway_construction",),
-        "supervision",
-        "highway_construction",
-        None,
-        (_BID_RIGGING, _FALSE_MATERIALS),
-        ("工程监理咨询有限公司", "公路工程监理有限公司"),
-        provincial=True,
-    ),
-    _Role(
-        "enterprise",
-        "testing",
-        3,
-        ("highway_construction",),
-        "testing",
-        "highway_construction",
-        (
-            "认可",
-            "公路水运工程试验检测机构等级评定决定书",
-            "公路水运工程试验检测机构等级证书",
-            "公路工程综合乙级",
-            5,
-        ),
-        (_FALSE_MATERIALS,),
-        ("交通工程试验检测有限公司", "工程检测有限公司"),
-        provincial=True,
-    ),
-    _Role(
-        "enterprise",
-        "waterway",
-        7,
-        ("waterway_transport", "work_safety"),
-        "waterway",
-        "sector_default",
-        (
-            "普通",
-            "国内水路运输经营许可决定书",
-            "国内水路运输经营许可证",
-            "省际普通货船运输、内河散货运输",
-            5,
-        ),
-        (_UNPAID_FINE,),
-        ("航运有限公司", "船务有限公司"),
-        provincial=True,
-    ),
-    _Role(
-        "enterprise",
-        "watercon",
-        3,
-        ("water_construction", "work_safety"),
-        "watercon",
-        "sector_default",
-        ("核准", "水运建设项目施工许可决定书", "水运工程施工许可", "准予港口航道工程开工建设", 3),
-        (_WAGES,),
-        ("港航工程有限公司", "水运建设工程有限公司"),
-        provincial=True,
-    ),
-)
-_INDIVIDUAL_ROLES = (
-    _Role(
-        "individual",
-        "driver",
-        45,
-        ("road_transport",),
-        "driver",
-        "driver_integrity",
-        (
-            "认可",
-            "道路运输从业人员从业资格考试合格决定",
-            "道路运输从业人员从业资格证",
-            "经营性道路货物（旅客）运输驾驶员",
-            6,
-        ),
-    ),
-    _Role(
-        "individual",
-        "taxi_driver",
-        30,
-        ("taxi",),
-        "taxi_driver",
-        "driver_integrity",
-        (
-            "认可",
-            "出租汽车驾驶员从业资格考试合格决定",
-            "出租汽车驾驶员从业资格证",
-            "巡游出租汽车驾驶员",
-            6,
-        ),
-        (_REFUSAL,),
-    ),
-    _Role(
-        "individual",
-        "staff",
-        25,
-        ("highway_construction", "work_safety"),
-        "staff",
-        "sector_default",
-        (
-            "认可",
-            "安全生产考核合格决定",
-            "公路水运工程施工企业安全生产管理人员考核合格证书",
-            "项目负责人（B类）",
-            3,
-        ),
-        (_ABSENT,),
-        provincial=True,
-    ),
-)
-_VEHICLE_ROLES = (
-    _Role(
-        "vehicle",
-        "重型半挂牵引车",
-        65,
-        ("road_transport", "overload_control"),
-        "truck",
-        None,
-        ("普通", "道路运输证配发决定", "道路运输证", "道路普通货物运输（营运）", 3),
-        (_OVERLOAD,),
-    ),
-    _Role(
-        "vehicle",
-        "巡游出租汽车",
-        25,
-        ("taxi",),
-        "taxi_car",
-        None,
-        ("特许", "道路运输证配发决定", "道路运输证", "巡游出租汽车客运（营运）", 3),
-        (_REFUSAL,),
-    ),
-    _Role(
-        "vehicle",
-        "大型普通客车",
-        10,
-        ("road_transport",),
-        "bus",
-        None,
-        ("普通", "道路运输证配发决定", "道路运输证", "班车客运（营运）", 3),
-    ),
-)
-_PUBLIC_ROLE = _Role(
-    "public_body",
-    "public",
-    1,
-    ("road_transport", "highway_construction"),
-    None,
-    "sector_default",
-    None,
-    (_ARREARS, _COURT),
-)
-_OWNER_ROLE = {"重型半挂牵引车": "freight", "巡游出租汽车": "taxi", "大型普通客车": "passenger"}
 
 _PROFILES = {"clean": 25, "normal": 47, "troubled": 15, "exemplary": 13}
 _SEVERITY_WEIGHTS = {
@@ -1192,15 +87,15 @@ _GRADE_ORDER = ("D", "C", "B", "A", "AA", "AAA")
 @dataclass(eq=False)
 class _Subject:
     index: int
-    role: _Role
+    role: Role
     code: str
     name: str
     region: str
     city: str
     profile: str
     active_from: date  # registered on; no record is decided before
-    bureau: _Authority
-    enforcer: _Authority
+    bureau: Authority
+    enforcer: Authority
     subject_id: UUID | None = None
     command: RegisterSubject | None = None
     owner: _Subject | None = None
@@ -1240,11 +135,11 @@ class _SubjectFactory:
             self.subjects.append(maker())
 
     # Helpers
-    def _pick_role(self, roles: tuple[_Role, ...]) -> _Role:
+    def _pick_role(self, roles: tuple[Role, ...]) -> Role:
         return self.rng.choices(roles, weights=[r.weight for r in roles])[0]
 
     def _pick_city(self) -> str:
-        return self.rng.choices(list(_CITY_WEIGHTS), weights=list(_CITY_WEIGHTS.values()))[0]
+        return self.rng.choices(list(CITY_WEIGHTS), weights=list(CITY_WEIGHTS.values()))[0]
 
     def _active_from(self, newcomer_share: float) -> date:
         if self.rng.random() >= newcomer_share:
@@ -1257,7 +152,7 @@ class _SubjectFactory:
 
     def _subject(
         self,
-        role: _Role,
+        role: Role,
         code: str,
         name: str,
         region: str,
@@ -1268,9 +163,9 @@ class _SubjectFactory:
         self.codes.add(code)
         self.names.add(name)
         local = "province" if role.provincial or city == "province" else city
-        bureau, enforcer = _LOCAL[local]
-        if role.provincial and city in _LOCAL:
-            enforcer = _LOCAL[city][1]  # construction sites are inspected by the city
+        bureau, enforcer = LOCAL[local]
+        if role.provincial and city in LOCAL:
+            enforcer = LOCAL[city][1]  # construction sites are inspected by the city
         return _Subject(
             len(self.subjects),
             role,
@@ -1291,13 +186,13 @@ class _SubjectFactory:
                 body = "MA" + "".join(self.rng.choice(alphabet) for _ in range(6))
             else:
                 body = "".join(self.rng.choice("0123456789") for _ in range(8))
-            code = _uscc(registrar, region, body)
+            code = uscc(registrar, region, body)
             if code not in self.codes:
                 return code
 
     # Kinds
     def _enterprise(self) -> _Subject:
-        role = self._pick_role(_ENTERPRISE_ROLES)
+        role = self._pick_role(ENTERPRISE_ROLES)
         rng = self.rng
         city = self._pick_city()
         if role.provincial and rng.random() < 0.3:
@@ -1311,9 +206,9 @@ class _SubjectFactory:
                     else rng.choice(("110000", "110105", "110108"))
                 )
             else:
-                prefix = _CITIES[city].short
-                region = rng.choice(_CITIES[city].regions)
-            name = prefix + rng.choice(_TRADE_NAMES) + rng.choice(role.name_endings)
+                prefix = CITIES[city].short
+                region = rng.choice(CITIES[city].regions)
+            name = prefix + rng.choice(TRADE_NAMES) + rng.choice(role.name_endings)
             if name not in self.names:
                 break
         active_from = self._active_from(0.15)
@@ -1322,16 +217,16 @@ class _SubjectFactory:
 
     def _individual(self) -> _Subject:
         rng = self.rng
-        role = self._pick_role(_INDIVIDUAL_ROLES)
+        role = self._pick_role(INDIVIDUAL_ROLES)
         male = rng.random() < (0.93 if role.label != "staff" else 0.85)
-        name = rng.choices(_SURNAMES, weights=[40 - i // 2 for i in range(len(_SURNAMES))])[0]
-        name += rng.choice(_MALE_NAMES if male else _FEMALE_NAMES)
+        name = rng.choices(SURNAMES, weights=[40 - i // 2 for i in range(len(SURNAMES))])[0]
+        name += rng.choice(MALE_NAMES if male else FEMALE_NAMES)
         while True:
             born = date(1960, 1, 1) + timedelta(
                 days=rng.randint(0, (date(2000, 12, 31) - date(1960, 1, 1)).days)
             )
             sequence = rng.randint(0, 499) * 2 + (1 if male else 0)
-            first17 = f"{rng.choice(_BIRTH_REGIONS)}{born:%Y%m%d}{sequence:03d}"
+            first17 = f"{rng.choice(BIRTH_REGIONS)}{born:%Y%m%d}{sequence:03d}"
             code = first17 + ric.calc_check_digit(first17 + "0")
             if code not in self.codes:
                 break
@@ -1340,7 +235,7 @@ class _SubjectFactory:
             role,
             code,
             name,
-            _CITIES[city].regions[0],
+            CITIES[city].regions[0],
             city,
             self._profile(),
             self._active_from(0.2),
@@ -1348,9 +243,9 @@ class _SubjectFactory:
 
     def _vehicle(self) -> _Subject:
         rng = self.rng
-        role = self._pick_role(_VEHICLE_ROLES)
+        role = self._pick_role(VEHICLE_ROLES)
         city = self._pick_city()
-        plate_prefix = _CITIES[city].plate
+        plate_prefix = CITIES[city].plate
         letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
         while True:
             digits = "".join(rng.choice("0123456789") for _ in range(5))
@@ -1369,7 +264,7 @@ class _SubjectFactory:
             if plate not in self.codes:
                 break
         owners = [
-            s for s in self.subjects if s.role.label == _OWNER_ROLE[role.label] and s.city == city
+            s for s in self.subjects if s.role.label == OWNER_ROLE[role.label] and s.city == city
         ]
         owner = rng.choice(owners) if owners else None
         name = f"{owner.name if owner else '个体运输户'} {role.label}"
@@ -1377,7 +272,7 @@ class _SubjectFactory:
             role,
             plate,
             name,
-            _CITIES[city].regions[0],
+            CITIES[city].regions[0],
             city,
             self._profile(),
             self._active_from(0.2),
@@ -1388,16 +283,16 @@ class _SubjectFactory:
     def _public_body(self) -> _Subject:
         rng = self.rng
         for _attempt in range(50):  # names may repeat only when the word lists run out
-            county, region, city = rng.choice(_COUNTIES)
-            name = county + rng.choices(_PUBLIC_BODY_KINDS, weights=(6, 2, 2))[0]
+            county, region, city = rng.choice(COUNTIES)
+            name = county + rng.choices(PUBLIC_BODY_KINDS, weights=(6, 2, 2))[0]
             if name not in self.names:
                 break
         while True:
-            code = _uscc("11", region, "00" + "".join(rng.choice("0123456789") for _ in range(6)))
+            code = uscc("11", region, "00" + "".join(rng.choice("0123456789") for _ in range(6)))
             if code not in self.codes:
                 break
         profile = self._profile({"clean": 45, "normal": 35, "troubled": 10, "exemplary": 10})
-        return self._subject(_PUBLIC_ROLE, code, name, region, city, profile, self.start)
+        return self._subject(PUBLIC_ROLE, code, name, region, city, profile, self.start)
 
 
 # --- Planning records -------------------------------------------------------------------------
@@ -1417,7 +312,7 @@ class _Planned:
     type: str
     decision: date
     recorded: date
-    authority: _Authority
+    authority: Authority
     word: str  # decision-number word: 罚 in 郑交执罚〔2024〕0123号
     details: dict[str, Any]
     links: dict[str, _Planned]
@@ -1479,7 +374,7 @@ class _Planner:
         subject: _Subject,
         record_type: str,
         decision: date,
-        authority: _Authority,
+        authority: Authority,
         word: str,
         details: dict[str, Any],
         links: dict[str, _Planned] | None = None,
@@ -1575,7 +470,7 @@ class _SubjectPlan:
             day = p.later(s.active_from, 3, 40)
         else:
             day = p.random_day(p.start + timedelta(days=20), p.end - timedelta(days=60))
-        authority = _PROVINCE if s.role.provincial else s.bureau
+        authority = PROVINCE if s.role.provincial else s.bureau
         commitment = None
         if s.kind != "vehicle" and p.chance(0.35):
             commitment_type = rng.choice(
@@ -1617,7 +512,7 @@ class _SubjectPlan:
     def grant(
         self,
         day: date,
-        authority: _Authority,
+        authority: Authority,
         category: str,
         document: str,
         certificate: str,
@@ -1671,20 +566,10 @@ class _SubjectPlan:
         return item
 
     # Commitments ----------------------------------------------------------------------------
-    _COMMITMENT_TEXT: ClassVar[dict[str, str]] = {
-        "approval_substitute": "承诺所提交的车辆、场地及安全生产管理制度等条件真实有效，"
-        "如有不实愿意承担撤销许可等法律责任",
-        "deficiency_tolerant": "承诺在约定期限内补齐欠缺的申请材料",
-        "certification_notice": "承诺无重大以上交通责任事故记录，相关证明事项真实有效",
-        "voluntary_disclosure": "主动公示经营资质、服务标准和收费标准，接受社会监督",
-        "industry_self_discipline": "遵守行业自律公约，诚信经营，公平竞争",
-        "repair": "承诺已纠正失信行为、履行相关义务，今后守法诚信经营",
-    }
-
     def commitment(
         self,
         day: date,
-        authority: _Authority,
+        authority: Authority,
         commitment_type: str,
         due_days: tuple[int, int] | None = (30, 120),
     ) -> _Planned | None:
@@ -1697,7 +582,7 @@ class _SubjectPlan:
             "承诺",
             {
                 "commitment_type": commitment_type,
-                "content": self._COMMITMENT_TEXT[commitment_type],
+                "content": COMMITMENT_TEXT[commitment_type],
                 "due_date": due,
             },
         )
@@ -1794,7 +679,7 @@ class _SubjectPlan:
         s, rng = self.s, self.rng
         if severity is None:
             severity = rng.choices(_SEVERITIES, weights=_SEVERITY_WEIGHTS[s.profile])[0]
-        violation = rng.choice(_VIOLATIONS[s.role.violations][severity])  # type: ignore[index]
+        violation = rng.choice(VIOLATIONS[s.role.violations][severity])  # type: ignore[index]
         fine = Decimal(rng.choice(violation.fines)) if violation.fines else None
         categories = []
         if severity == "minor" and (fine is None or rng.random() < 0.3):
@@ -1865,7 +750,7 @@ class _SubjectPlan:
             for penalty in [c for c in self.conduct if c.type == "PenaltyDecided"]:
                 if penalty.severity in ("general", "serious") and p.chance(0.75):
                     self.conduct_record(
-                        _OVERLOAD, p.later(penalty.decision, 0, 6), penalty.severity
+                        CONDUCTS["overload"], p.later(penalty.decision, 0, 6), penalty.severity
                     )
             return
         number = {
@@ -1874,7 +759,7 @@ class _SubjectPlan:
             "normal": rng.choice((0, 0, 0, 1)),
             "troubled": rng.choice((1, 1, 2, 3)),
         }[s.profile]
-        if s.role.conducts[0] is _REFUSAL and s.profile == "normal":
+        if s.role.conducts[0] is CONDUCTS["refusal"] and s.profile == "normal":
             number = rng.choice((0, 1, 1, 2))
         for _ in range(self.scaled(number)):
             conduct = rng.choice(s.role.conducts)
@@ -1883,9 +768,9 @@ class _SubjectPlan:
                 severity = "general" if "general" in conduct.severities else severity
             self.conduct_record(conduct, p.random_day(s.active_from), severity)
 
-    def conduct_record(self, conduct: _Conduct, day: date, severity: str) -> _Planned | None:
+    def conduct_record(self, conduct: Conduct, day: date, severity: str) -> _Planned | None:
         s = self.s
-        authority = s.enforcer if s.kind != "public_body" else _PROVINCE
+        authority = s.enforcer if s.kind != "public_body" else PROVINCE
         who = s.name if s.kind != "vehicle" else f"{s.code}号车辆"
         item = self.p.add(
             s,
@@ -1912,7 +797,7 @@ class _SubjectPlan:
     def plan_ratings(self) -> None:
         s, p = self.s, self.p
         scheme = s.role.scheme
-        authority = _PROVINCE if s.role.provincial or s.kind == "public_body" else s.bureau
+        authority = PROVINCE if s.role.provincial or s.kind == "public_body" else s.bureau
         anniversary = p.random_day(date(2001, 1, 1), date(2001, 12, 28))
         previous: str | None = None
         for year in range(p.start.year, p.end.year + 1):
@@ -2015,7 +900,7 @@ class _SubjectPlan:
         if free is None:
             return None
         day = max(day, free)
-        authority = _PROVINCE if self.s.role.provincial else self.s.bureau
+        authority = PROVINCE if self.s.role.provincial else self.s.bureau
         word = {"red": "红", "black": "黑", "watch": "重关"}[list_type]
         entry = self.p.add(
             self.s,
@@ -2126,7 +1011,7 @@ class _SubjectPlan:
             state.reason = "失信行为已纠正、义务已履行并作出信用修复承诺，准予信用修复，移出名单"
         if s.kind in ("enterprise", "vehicle", "public_body"):
             for _ in range(p.rng.choice((1, 1, 2))):
-                agency, measure, matter = p.rng.choice(_PUNISHMENTS[s.kind])
+                agency, measure, matter = p.rng.choice(PUNISHMENTS[s.kind])
                 self.joint_measure(
                     p.later(state.entry.decision, 20, 200),
                     state,
@@ -2170,7 +1055,7 @@ class _SubjectPlan:
         state.exit_on = add_months(state.entry.decision, 12)
         state.reason = "守信激励名单有效期届满，依规移出"
         if s.kind == "enterprise" and p.chance(0.5):
-            agency, measure, matter = p.rng.choice(_REWARDS)
+            agency, measure, matter = p.rng.choice(REWARDS)
             self.joint_measure(
                 p.later(state.entry.decision, 20, 200), state, "reward", agency, measure, matter
             )
@@ -2202,7 +1087,7 @@ class _SubjectPlan:
 
     # Interviews and commendations ------------------------------------------------------------
     def interview(self, day: date, interview_type: str, matter: str) -> None:
-        authority = _PROVINCE if self.s.kind == "public_body" else self.s.bureau
+        authority = PROVINCE if self.s.kind == "public_body" else self.s.bureau
         self.p.add(
             self.s,
             "InterviewHeld",
@@ -2231,9 +1116,9 @@ class _SubjectPlan:
         chance = {"exemplary": 0.6, "clean": 0.12}.get(s.profile, 0.0)
         if s.kind == "vehicle" or not p.chance(chance):
             return
-        titles = _COMMENDATIONS.get(s.role.label, _COMMENDATIONS["enterprise"])
+        titles = COMMENDATIONS.get(s.role.label, COMMENDATIONS["enterprise"])
         if s.kind == "public_body":
-            titles = _COMMENDATIONS["public"]
+            titles = COMMENDATIONS["public"]
         for year in range(p.start.year, p.end.year + 1):
             day = p.random_day(date(year, 1, 5), date(year, 2, 10))
             if day < p.start or day > p.end or self.conduct_before(day):
@@ -2241,7 +1126,7 @@ class _SubjectPlan:
             if not p.chance(0.5):
                 continue
             title = p.rng.choice(titles)
-            authority = _PROVINCE if s.role.provincial or p.chance(0.3) else s.bureau
+            authority = PROVINCE if s.role.provincial or p.chance(0.3) else s.bureau
             p.add(
                 s,
                 "CommendationGranted",
@@ -2265,45 +1150,6 @@ def _band(score: Decimal) -> str:
     if score >= 60:
         return "C"
     return "D"
-
-
-_PUNISHMENTS = {
-    "enterprise": (
-        (
-            "河南省公共资源交易中心",
-            "限制参与公路工程招标投标",
-            "依据严重失信主体名单限制其投标资格",
-        ),
-        ("河南省财政厅", "限制参与政府采购活动", "在政府采购活动中对其依法予以限制"),
-        ("国家税务总局河南省税务局", "纳税信用直接判为D级", "依据联合惩戒备忘录调整纳税信用级别"),
-        ("郑州市行政审批和政务信息管理局", "从严审核行政许可申请", "暂停适用告知承诺制，从严审查"),
-    ),
-    "vehicle": (
-        ("河南省公安厅交通管理局", "依法暂扣机动车驾驶证", "严重违法超限超载运输联合惩戒"),
-        (
-            "河南省交通运输厅公路管理局",
-            "列为重点监管对象，提高路面检查频次",
-            "严重违法超限超载运输联合惩戒",
-        ),
-    ),
-    "public_body": (
-        ("河南省人民政府办公厅", "取消年度评优评先资格", "政务失信行为联合惩戒"),
-        ("河南省财政厅", "暂缓安排交通运输专项资金", "政务失信行为联合惩戒"),
-    ),
-}
-_REWARDS = (
-    ("河南省公共资源交易中心", "招标投标中给予信用加分", "依据守信激励名单给予激励"),
-    ("郑州市行政审批和政务信息管理局", "行政审批绿色通道，适用容缺受理", "守信激励"),
-    ("国家税务总局河南省税务局", "优先办理出口退税", "守信激励"),
-    ("河南省交通运输厅", "优先安排交通运输专项资金", "守信激励"),
-)
-_COMMENDATIONS = {
-    "enterprise": ("交通运输行业诚信经营示范企业", "守合同重信用企业", "交通运输行业诚信典型"),
-    "driver": ("最美货车司机", "诚信驾驶员", "安全行车百万公里驾驶员"),
-    "taxi_driver": ("诚信出租汽车驾驶员", "文明出租汽车驾驶员", "最美的哥（的姐）"),
-    "staff": ("优秀项目经理", "公路建设诚信从业人员"),
-    "public": ("政务诚信示范单位", "交通运输信用建设先进单位"),
-}
 
 
 def _plan_corrections(planner: _Planner, plans: list[_SubjectPlan]) -> None:
@@ -2511,4 +1357,4 @@ def demo_recording_grants() -> tuple[list[str], list[str]]:
         "work_safety",
         "overload_control",
     ]
-    return sorted({authority.code for authority in _AUTHORITIES.values()}), sectors
+    return sorted({authority.code for authority in AUTHORITIES.values()}), sectors

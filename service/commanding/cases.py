@@ -37,8 +37,8 @@ from projections.tables import cases, records
 from service.access.permissions import RecordingPermit
 from service.access.tables import case_number_series
 from service.clock import local_today
-from service.commands import Input, Name, plain
-from service.credit_files import CreditFiles, coerced_changes
+from service.commanding.commands import Input, Name, plain
+from service.commanding.credit_files import CreditFiles, coerced_changes
 
 CASE_NUMBER = re.compile(r"[A-Za-z0-9]{6,40}")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read over the phone

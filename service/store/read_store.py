@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from service.database import CONNECT_TIMEOUT_SECONDS, POOL_WAIT_SECONDS, Database
+from service.store.database import CONNECT_TIMEOUT_SECONDS, POOL_WAIT_SECONDS, Database
 
 # Bounded waits while PostgreSQL is away (docs/operations.md): a new connection, a free one.
 POSTGRES_SYNC = {

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
@@ -42,12 +42,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from projections.runner import BULK_PAGE_SIZE, ProjectionFailed, ProjectionRunner
 from projections.tables import READ_MODEL_TABLES, projection_skips, projection_tracking
-from service.database import Database
-from service.migrations import upgrade
-from service.read_store import sync_engine
-
-if TYPE_CHECKING:
-    from service.bootstrap import Services
+from service.store.database import Database
+from service.store.ledger import CreditLedger
+from service.store.migrations import upgrade
+from service.store.read_store import sync_engine
 
 SUBJECT_KEYS = {
     "subjects": "subject_id",
@@ -61,6 +59,15 @@ SUSPECTS_PER_QUERY = 500
 COPY_CHUNK_BYTES = 128 * 1024
 
 Progress = Callable[[int, int], None]  # (events replayed, events to replay)
+
+
+class LiveService(Protocol):
+    """What a replay reads of the running service (the composition root's `Services`)."""
+
+    database: Database
+    ledger: CreditLedger
+    runner: ProjectionRunner
+    write_engine: Engine
 
 
 @dataclass(frozen=True)
@@ -152,7 +159,7 @@ def _lighten(conn) -> None:
 
 
 def verify_read_models(
-    services: Services,
+    services: LiveService,
     on_progress: Progress | None = None,
     *,
     page_size: int = BULK_PAGE_SIZE,
@@ -210,7 +217,7 @@ def _live_copy(table: Table) -> Table:
     )
 
 
-def _copy_live(services: Services, scratch: Engine) -> dict[str, int]:
+def _copy_live(services: LiveService, scratch: Engine) -> dict[str, int]:
     """Copy the live read models into the scratch database in one read-only snapshot, with
     the tracked position each reflects (MVCC on PostgreSQL, a read transaction on SQLite:
     writers carry on meanwhile)."""

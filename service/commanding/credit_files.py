@@ -34,10 +34,10 @@ from domain.subject import RecordOutcome, Subject, natural_key
 from service.access.permissions import RecordingPermit
 from service.access.personal_data import PersonalDataErased, PersonalDataVault
 from service.clock import CHINA, Clock, local_today
-from service.commands import RecordCommand, RegisterSubject, coerce_changes
-from service.database import turn
-from service.identity import SubjectIds, record_id_for
-from service.ledger import CreditLedger
+from service.commanding.commands import RecordCommand, RegisterSubject, coerce_changes
+from service.commanding.identity import SubjectIds, record_id_for
+from service.store.database import turn
+from service.store.ledger import CreditLedger
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 30
@@ -123,7 +123,7 @@ class CreditFiles:
         try:
             return codes.normalise_code(command.kind, command.code, today=self._today())
         except codes.InvalidCode as error:
-            raise InvalidInput(str(error)) from None
+            raise InvalidInput(str(error), rule=error.rule) from None
 
     def subject_id_for_code(self, code: str) -> UUID:
         return self.ids.for_code(code)

@@ -4,16 +4,16 @@ of its CPU for queries. The child writes a heartbeat with its progress every sec
 check whose heartbeat has stopped (its process died with the machine, or was killed) is shown
 as an error saying it was interrupted.
 
-The child is `python -m service.replay_jobs CHECK_ID`, with the settings as JSON on its stdin
-(they hold secrets, which have no place on a command line)."""
+The child runs the command the composition root names (`credit run-replay-check CHECK_ID`, see
+`run_check`), with the settings as JSON on its stdin (they hold secrets, which have no place on a
+command line)."""
 
 from __future__ import annotations
 
 import logging
-import signal
 import subprocess
-import sys
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,17 +24,17 @@ from sqlalchemy.exc import IntegrityError
 
 from projections.credit_file.projector import to_json
 from service.access.tables import replay_checks
-from service.database import Database
-from service.replay_check import (
+from service.replay.check import (
     KEPT_DIFFERENCES,
     ReplayReport,
     drop_scratch_database,
     verify_read_models,
 )
 from service.settings import Settings
+from service.store.database import Database
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEARTBEAT_SECONDS = 1.0
 STALE_AFTER_SECONDS = 30.0
 SUMMARY_COLUMNS = [c for c in replay_checks.columns if c.name != "differences"]
@@ -63,11 +63,14 @@ class ReplayChecks:
         self,
         engine: Engine,
         settings: Settings,
+        command: Sequence[str],
         *,
         stale_after_seconds: float = STALE_AFTER_SECONDS,
     ):
+        """`command` runs one check in a child process, given the check id after it."""
         self.engine = engine
         self.settings = settings
+        self.command = list(command)
         self.stale_after = timedelta(seconds=stale_after_seconds)
         self._children: dict[UUID, tuple[subprocess.Popen, threading.Thread]] = {}
         self._lock = threading.Lock()
@@ -102,7 +105,7 @@ class ReplayChecks:
 
     def _launch(self, check_id: UUID) -> None:
         process = subprocess.Popen(
-            [sys.executable, "-m", "service.replay_jobs", str(check_id)],
+            [*self.command, str(check_id)],
             stdin=subprocess.PIPE,
             cwd=ROOT,
         )
@@ -316,27 +319,3 @@ def run_check(services: Any, check_id: UUID, heartbeat_seconds: float = HEARTBEA
     beating.join()
     checks.finish(check_id, report)
     return True
-
-
-def _stop(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds: the scratch database is dropped, the row marked
-
-
-def main(argv: list[str]) -> int:
-    from service.bootstrap import build_services
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    check_id = UUID(argv[0])
-    settings = Settings.model_validate_json(sys.stdin.read())
-    signal.signal(signal.SIGTERM, _stop)
-    services = build_services(settings, migrate=False)
-    try:
-        return 0 if run_check(services, check_id) else 1
-    finally:
-        services.close_sync()
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -23,7 +23,7 @@ from psycopg_pool import PoolTimeout
 
 import domain.events  # noqa: F401  (registers the stable event topics before any decoding)
 from domain.subject import INCOMPLETE, Subject
-from service.database import Database
+from service.store.database import Database
 
 
 class DateAsISO(Transcoding):

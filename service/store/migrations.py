@@ -7,9 +7,9 @@ from pathlib import Path
 from alembic.config import Config
 
 from alembic import command
-from service.database import Database
+from service.store.database import Database
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def alembic_config(database: Database) -> Config:

@@ -1,0 +1,112 @@
+"""The import of a whole 双公示 file: one transaction per batch of rows; a bad row is rejected
+and reported, and never stops the import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import BinaryIO
+
+from domain import codes
+from service.access.permissions import RecordingPermit
+from service.clock import local_today
+from service.commanding.credit_files import BatchItem, CreditFiles, StreamCache
+from service.commanding.importing.columns import ROW_PROBLEM, RowError, row_to_item
+from service.commanding.importing.limits import ImportLimits
+from service.commanding.importing.report import (
+    MAX_KEPT_REJECTED_CHARS,
+    MAX_KEPT_REJECTED_ROWS,
+    MAX_LISTED_REJECTIONS,
+    ImportReport,
+    RowRejection,
+)
+from service.commanding.importing.sniffing import read_rows
+
+
+def import_stream(
+    stream: BinaryIO,
+    filename: str,
+    files: CreditFiles,
+    *,
+    recorded_by: str,
+    batch_size: int = 1000,
+    on_progress: Callable[[int], None] | None = None,
+    permit: RecordingPermit | None = None,
+    keep_rejected_rows: bool = False,
+    limits: ImportLimits | None = None,
+) -> ImportReport:
+    """Import a whole file, one transaction per `batch_size` rows. Bad rows become rejections
+    and never stop the import; a whole-file problem raises ImportFileError before anything is
+    written (or, for an encoding error found mid-file, after the rows before it).
+
+    With `keep_rejected_rows`, the report also keeps the cells of the first
+    MAX_KEPT_REJECTED_ROWS rejected rows (for `write_rejected_csv`). `limits` bound what the
+    file may unpack to and hold (ImportTooLarge, before anything is written)."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    kind, rows = read_rows(stream, filename, limits)
+    today = local_today(files.clock, files.zone)
+    report = ImportReport(rows_read=0, accepted=0, already_present=0, rejected=[], kind=kind)
+    reasons: dict[str, str] = {}  # one string per distinct reason, however many rows share it
+    batch: list[BatchItem] = []
+    unreported = 0
+    streams = StreamCache()  # a subject seen in one batch is not read again in the next
+
+    in_batch: dict[int, dict[str, str]] = {}  # the rows of the current batch, if kept
+
+    kept_chars = 0
+
+    def reject(line: int, reason: str, row: dict[str, str] | None = None) -> None:
+        nonlocal kept_chars
+        report.rejected_count += 1
+        if len(report.rejected) >= MAX_LISTED_REJECTIONS:
+            return
+        if reason not in reasons:  # a reason may quote a cell: never an ID number in full
+            reasons[reason] = codes.mask_id_numbers(reason)
+        report.rejected.append(RowRejection(line, reasons[reason]))
+        if row is not None and len(report.rejected_rows) < MAX_KEPT_REJECTED_ROWS:
+            cells = {k: v for k, v in row.items() if k != ROW_PROBLEM}
+            size = sum(len(value) for value in cells.values())
+            if kept_chars + size <= MAX_KEPT_REJECTED_CHARS:
+                kept_chars += size
+                report.rejected_rows[line] = cells
+
+    def flush() -> None:
+        nonlocal unreported
+        if batch:
+            for outcome in files.append_batch(
+                batch, recorded_by=recorded_by, cache=streams, permit=permit
+            ):
+                if outcome.status == "accepted":
+                    report.accepted += 1
+                elif outcome.status == "already_present":
+                    report.already_present += 1
+                else:
+                    reject(outcome.line, outcome.reason or "rejected", in_batch.get(outcome.line))
+            batch.clear()
+            in_batch.clear()
+        unreported = 0
+        if on_progress is not None:
+            on_progress(report.rows_read)
+
+    try:
+        for line, row in rows:
+            report.rows_read += 1
+            unreported += 1
+            if keep_rejected_rows and not report.columns:
+                report.columns = [name for name in row if name != ROW_PROBLEM]
+            try:
+                batch.append(row_to_item(kind, line, row, today=today))
+                if keep_rejected_rows:
+                    in_batch[line] = row
+            except RowError as error:
+                reject(line, error.reason, row if keep_rejected_rows else None)
+            if unreported >= batch_size:
+                flush()
+        if unreported:
+            flush()
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+    report.rejected.sort(key=lambda rejection: rejection.line)
+    return report
