@@ -17,20 +17,28 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed-from"
+LOCK = ROOT / "requirements.lock"
 
 
 def ensure_environment() -> None:
-    """Install (or refresh) the virtual environment when pyproject.toml has changed."""
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """Install (or refresh) the virtual environment when pyproject.toml or the lock has changed.
+
+    Every dependency comes from requirements.lock, pinned and hash-checked, so a new machine gets
+    the versions CI tested; the project itself is then installed editable without resolving."""
+    digest = hashlib.sha256()
+    for source in (ROOT / "pyproject.toml", LOCK):
+        digest.update(source.read_bytes())
+    wanted = digest.hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not (BIN / "python").exists():
         print(f"creating {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("installing the project and its dependencies into .venv ...", flush=True)
+    print("installing the project and its locked dependencies into .venv ...", flush=True)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    subprocess.run([*pip, "--require-hashes", "-r", str(LOCK)], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
     STAMP.write_text(wanted)
 
 

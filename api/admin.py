@@ -5,7 +5,7 @@ different administrator gives (four eyes)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path, status
@@ -87,7 +87,9 @@ def _pending(pending: Pending) -> JSONResponse:
     )
 
 
-PENDING = {202: {"description": "Waits for a different administrator", "model": ApprovalView}}
+PENDING: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Waits for a different administrator", "model": ApprovalView}
+}
 
 
 @router.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -47,7 +48,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        built = services or await run_in_threadpool(build_services, settings, clock=clock)
+        built = services
+        if built is None:
+            built = await run_in_threadpool(build_services, settings, clock=clock)
         app.state.services = built
         if settings.run_projections_in_api:
             built.start_background_work()
@@ -118,7 +121,7 @@ def create_app(
         head = await run_in_threadpool(services.ledger.recorder.max_notification_id) or 0
         states, skips = await run_in_threadpool(runner.report)
         depends = {p.name: getattr(p, "depends_on", ()) for p in runner.projectors}
-        projectors = {}
+        projectors: dict[str, dict[str, Any]] = {}
         for name, state in states.items():
             failure = state.failure
             waiting = [d for d in depends[name] if d in states and states[d].failure is not None]

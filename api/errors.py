@@ -386,7 +386,7 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = FastAPI.openapi(app)
+            document = app.openapi_schema = FastAPI.openapi(app)  # it caches there too
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas["Problem"] = ProblemDetails.model_json_schema()
         return app.openapi_schema
@@ -433,7 +433,9 @@ def install(app: FastAPI) -> None:
             )
         if any(e["type"] == "json_too_deep" for e in errors):
             return problem_response(request, 400, "malformed-json", TOO_DEEP, errors=errors)
-        first = errors[0] if errors else {"location": [], "message": "invalid request"}
+        first: dict[str, Any] = (
+            errors[0] if errors else {"location": [], "message": "invalid request"}
+        )
         where = ".".join(str(part) for part in first["location"][1:])
         message = first["message"].removeprefix("Value error, ")
         # a check of the whole body names the field in its message ("facts: contains ...")

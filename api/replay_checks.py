@@ -4,7 +4,7 @@ meanwhile answers 409 naming the running one."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
@@ -31,10 +31,12 @@ async def start_replay_check(services: ServicesDep, caller: Auditor, response: R
         check = await run_in_threadpool(services.replay_checks.start, caller.client_id)
     except CheckRunning as running:
         found = running.check_id
-        extra = {"running_check": str(found), "running_check_url": check_url(found)}
+        extra: dict[str, Any] = {}
+        if found is not None:
+            extra = {"running_check": str(found), "running_check_url": check_url(found)}
         raise ReplayCheckRunning(
             "a replay check is running; follow it, or start another when it has finished",
-            **(extra if found else {}),
+            **extra,
         ) from None
     response.headers["Location"] = check_url(check["check_id"])
     return check

@@ -156,10 +156,20 @@ def _grade(
         key=lambda f: (f.decision_date, f.valid_from or f.decision_date),
     )
     current = next(
-        (r for r in reversed(ratings) if r.valid_from and r.valid_from <= on < r.valid_until),
+        (
+            r
+            for r in reversed(ratings)
+            if r.valid_from and r.valid_until and r.valid_from <= on < r.valid_until
+        ),
         None,
     )
-    if current is None or current.grade not in scheme.grades:
+    if (
+        current is None
+        or current.grade not in scheme.grades
+        # the rating found has both dates: said again for the type checker
+        or current.valid_from is None
+        or current.valid_until is None
+    ):
         return None
     adjustments = tuple(
         Adjustment(
@@ -169,6 +179,7 @@ def _grade(
         )
         for f in known
         if f.type in CONDUCT_TYPES
+        and f.severity is not None
         and f.severity in scheme.adjustments.deduction
         and current.decision_date < f.decision_date <= on
         and scheme.adjustments.deduction[f.severity] > 0
@@ -211,15 +222,16 @@ def _rise_cap(scheme: Scheme, ratings: list[RecordFact], current: RecordFact) ->
         return None
     year_before = add_months(current.decision_date, -12)
     previous = [
-        r
+        r.grade
         for r in ratings
         if r is not current
         and year_before <= r.decision_date < current.decision_date
+        and r.grade is not None
         and r.grade in scheme.grades
     ]
     if not previous:
         return None
-    best_allowed = max(scheme.rank(previous[-1].grade) - scheme.max_rise_per_year, 0)
+    best_allowed = max(scheme.rank(previous[-1]) - scheme.max_rise_per_year, 0)
     return scheme.grades[best_allowed]
 
 

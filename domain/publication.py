@@ -76,7 +76,8 @@ def conduct_window(
     policy in force on the decision date (not today's). An authority's declared end (CF_GSJZQ)
     is honoured within the minimum and maximum."""
     period = book.for_day(decision_date).publication.period_for(severity, procedure)
-    if not period.published:
+    # A published period has both bounds (the policy loader guarantees it).
+    if not period.published or period.minimum_months is None or period.maximum_months is None:
         return None
     earliest = add_months(decision_date, period.minimum_months)
     latest = add_months(decision_date, period.maximum_months)
@@ -87,10 +88,12 @@ def conduct_window(
 def earliest_repair_date(severity: str, decision_date: date, book: PolicyBook) -> date | None:
     """Repair (信用修复) may be applied for once the minimum publication period has passed."""
     period = book.for_day(decision_date).publication.period_for(severity)
-    return add_months(decision_date, period.minimum_months) if period.published else None
+    if not period.published or period.minimum_months is None:
+        return None
+    return add_months(decision_date, period.minimum_months)
 
 
-def record_window(record_type: str, fields: dict, *, book: PolicyBook) -> Window | None:
+def record_window(record_type: str, fields: dict[str, Any], *, book: PolicyBook) -> Window | None:
     """The publication window of a record from its own fields (None: never published), by the
     rule its type declares (`RecordTraits.published`).
 
@@ -106,12 +109,12 @@ def record_window(record_type: str, fields: dict, *, book: PolicyBook) -> Window
 
 
 @singledispatch
-def _window(rule: Any, fields: dict, book: PolicyBook) -> Window | None:
+def _window(rule: Any, fields: dict[str, Any], book: PolicyBook) -> Window | None:
     raise TypeError(f"no publication rule {rule!r}")
 
 
 @_window.register(BySeverity)
-def _by_severity(rule: BySeverity, fields: dict, book: PolicyBook) -> Window | None:
+def _by_severity(rule: BySeverity, fields: dict[str, Any], book: PolicyBook) -> Window | None:
     return conduct_window(
         fields["severity"],
         fields["decision_date"],
@@ -122,7 +125,7 @@ def _by_severity(rule: BySeverity, fields: dict, book: PolicyBook) -> Window | N
 
 
 @_window.register(Span)
-def _span(rule: Span, fields: dict, book: PolicyBook) -> Window | None:
+def _span(rule: Span, fields: dict[str, Any], book: PolicyBook) -> Window | None:
     if rule.unless is not None and fields.get(rule.unless[0]) == rule.unless[1]:
         return None
     return Window(fields[rule.start], fields.get(rule.end) if rule.end else None)

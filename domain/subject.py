@@ -274,7 +274,7 @@ class Subject(Aggregate):
         fields: dict[str, Any],
         today: date,
         policy: PolicyBook,
-    ):
+    ) -> None:
         _check_content(record_type, fields, today, policy)
         acts_on = record_type.TRAITS.acts_on
         if acts_on is not None and fields.get(acts_on.field) is not None:
@@ -344,7 +344,7 @@ class Subject(Aggregate):
         """The authority that decides on a case: the one that made the record it concerns
         (谁认定、谁修复), if the caller acts for it (`acting_for`: its authority codes)."""
         target = self.records[str(self.case_target(case_id))]
-        owner = target["authority_code"]
+        owner: str = target["authority_code"]
         if owner not in acting_for:
             raise NotRecordOwner(target["id"], target["type"], owner, "decide on", rule=OWNER_ACTS)
         return owner
@@ -410,7 +410,7 @@ class Subject(Aggregate):
         for (the minimum publication period)."""
         self._require_complete_state()
         target = self._target(record_id, CONDUCT_TYPES, "record_id")
-        content = {
+        content: dict[str, Any] = {
             name: _as_date(value, name) if name in DATED_FIELDS else value
             for name, value in target["ruled"].items()
         }

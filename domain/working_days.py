@@ -7,6 +7,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import cast
 
 import chinese_calendar
 
@@ -35,7 +36,7 @@ def _chinese_calendar_is_workday(day: date) -> bool | None:
     """True/False from the package's data; None for a year it has no data for."""
     # is_workday rescans the package's whole holiday table on every call, hence the cache.
     try:
-        return chinese_calendar.is_workday(day)
+        return bool(chinese_calendar.is_workday(day))  # the package is untyped
     except NotImplementedError:
         # Callers have already checked the type, so this is the "no data for year" case.
         return None
@@ -104,7 +105,7 @@ class YearSchedule:
             adjusted_working_days=_parse_days(
                 data["adjusted_working_days"], "adjusted_working_days", year
             ),
-            source=data["source"],
+            source=cast(str, data["source"]),  # __post_init__ rejects anything else
         )
 
 

@@ -17,12 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.persistence import OperationalError as StoreOperationalError
-from sqlalchemy import Connection, Engine, case, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, case, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -67,7 +68,9 @@ class Projector(Protocol):
     tables it reads: it never gets ahead of them."""
 
     name: str
-    tables: Sequence[Any]
+
+    @property
+    def tables(self) -> Sequence[Any]: ...  # read-only, so a tuple class attribute fits
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None: ...
 
@@ -138,7 +141,7 @@ class ProjectionRunner:
     def __init__(
         self,
         recorder: Log,
-        mapper: Mapper,
+        mapper: Mapper[UUID],
         engine: Engine,
         projectors: Sequence[Projector],
         *,
@@ -400,7 +403,7 @@ class ProjectionRunner:
         (the event was applied or skipped)."""
         passed = projection_tracking.c.failed_position <= position
 
-        def cleared(column):
+        def cleared(column: ColumnElement[Any]) -> ColumnElement[Any]:
             return case((passed, None), else_=column)
 
         conn.execute(
@@ -626,7 +629,9 @@ class ProjectionRunner:
                 self._stop.wait(1)
 
 
-def postgres_notify_waiter(conninfo: str, channel: str):
+def postgres_notify_waiter(
+    conninfo: str, channel: str
+) -> Callable[[threading.Event, threading.Event], None]:
     """LISTEN on the event table's channel (the store NOTIFYs on every insert) and wake the
     runner on each notification; looks up every quarter second to see whether it should stop."""
     import psycopg

@@ -45,7 +45,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
         raise DBAPIError.instance(statement, None, error, type(driver).Error) from error
 
 
-def _copy_type(column: Column, dialect: Dialect) -> str:
+def _copy_type(column: Column[Any], dialect: Dialect) -> str:
     """The column's type as the driver names it for a binary COPY: JSON goes as its text,
     which is also its binary form."""
     if isinstance(column.type, JSON):

@@ -107,13 +107,13 @@ async def subject_history(
         return StreamingResponse(
             _stream(services, subject_id, after_version, filters), media_type=NDJSON
         )
-    items, last_version = [], after_version
+    items: list[dict[str, Any]] = []
+    last_version = after_version
     while len(items) < limit:
         page = await run_in_threadpool(
             services.ledger.stream_page, subject_id, after_version=last_version, limit=PAGE
         )
-        if not page:
-            last_version = None
+        if not page:  # the end: fewer than `limit` items, so no next cursor
             break
         for position, event in page:
             last_version = event.originator_version

@@ -195,7 +195,7 @@ async def lookup_by_code(
     """Status by code (USCC, resident ID or plate). A POST, so that no ID number is in a URL."""
     subject_id = services.files.subject_id_for_any_code(body.code)
     status = await _status(services, subject_id, today) if subject_id else None
-    if status is None:
+    if status is None or subject_id is None:
         raise SubjectNotFound("no subject is registered with this code")
     await log_reads(services, caller, why, "lookup", {subject_id: _summary(status)})
     return _answer(request, status)

@@ -117,8 +117,8 @@ class _Table:
         self.data: dict[str, Any] = data
         self.location = location
         self.sourced = sourced
-        known = None if allowed is None else [*allowed, *(["source"] if sourced else [])]
-        for key in data if known is not None else ():
+        known = [] if allowed is None else [*allowed, *(["source"] if sourced else [])]
+        for key in data if allowed is not None else ():
             if key not in known:
                 raise PolicyError(
                     self.at(key), f"unknown {what} {key!r} (expected one of: {_listing(known)})"

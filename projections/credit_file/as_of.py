@@ -58,7 +58,7 @@ def known_events(
 
 def fold(
     events: Iterable[tuple[int, Any]], policy: PolicyBook
-) -> tuple[dict[str, Any] | None, dict[UUID, dict]]:
+) -> tuple[dict[str, Any] | None, dict[UUID, dict[str, Any]]]:
     """The subject row and its record rows, as the projector would have written them."""
     projector = CreditFileProjector(policy)
     subject: dict[str, Any] | None = None
@@ -85,7 +85,7 @@ def fold(
 def in_force(row: Any, day_ends: datetime) -> bool:
     """Whether a record row counts on the valid day ending at `day_ends`: active, or repaired
     only after that day."""
-    return row.state == "active" or (row.state == "repaired" and row.repaired_at >= day_ends)
+    return bool(row.state == "active" or (row.state == "repaired" and row.repaired_at >= day_ends))
 
 
 def status_as_of(

@@ -62,6 +62,8 @@ UPDATABLE = (
 
 AS_TEXT = date | UUID | Decimal
 PLAIN = frozenset({str, int, float, bool, type(None)})  # already JSON as they are
+# Finds a record row by id among the rows being written, or in the table.
+RowOf = Callable[[UUID], dict[str, Any] | None]
 
 
 def to_json(value: Any) -> Any:
@@ -86,7 +88,7 @@ def typed(details: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def detail_names(event_type: type) -> tuple[tuple[str, ...], Callable[[Any], tuple]]:
+def detail_names(event_type: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
     """The fields of a record event kept as its details (its own, and the decision date), and
     a getter of their values in that order."""
     names = tuple(
@@ -372,7 +374,13 @@ class CreditFileProjector:
         )
         history.write()
 
-    def apply_record(self, event: RecordEvent, position: int, new_records, row_of) -> None:
+    def apply_record(
+        self,
+        event: RecordEvent,
+        position: int,
+        new_records: dict[UUID, dict[str, Any]],
+        row_of: RowOf,
+    ) -> None:
         """One record event onto rows held in `new_records` (or found by `row_of`): pure over
         the dicts, so an as-of fold of the events reuses it exactly."""
         record_type = type(event).__name__
@@ -413,7 +421,7 @@ class CreditFileProjector:
             if target is not None:
                 EFFECTS[acts_on.effect](target, event, self.policy)
 
-    def apply_case_effect(self, event: CaseEvent, row_of) -> None:
+    def apply_case_effect(self, event: CaseEvent, row_of: RowOf) -> None:
         """What a case step does to the record it concerns: an open objection flags it
         (异议处理中); an approved repair takes it out of publication, grades and lists; a revoked
         repair brings it back; a resolved objection corrects, revokes or clears it."""
@@ -474,7 +482,8 @@ def _target_field(event_type: type) -> str | None:
 def _targets(events: Sequence[tuple[int, Any]]) -> set[UUID]:
     found = set()
     for _, event in events:
-        field = _target_field(type(event))
+        # mypy wrongly takes type[Any] for unhashable in the @cache call
+        field = _target_field(type(event))  # type: ignore[arg-type]
         if field is not None and (target := getattr(event, field)) is not None:
             found.add(target)
     return found

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Date, and_, bindparam, or_, select
+from sqlalchemy import Date, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import publication
@@ -56,7 +56,7 @@ async def subject_exists(conn: AsyncConnection, subject_id: UUID) -> bool:
 CENTS = Decimal("0.01")
 
 
-def _status_statement():
+def _status_statement() -> Select[*tuple[Any, ...]]:
     """Built once: constructing the expression per request cost more than running it. `today`
     and the subject ids are bound at execution; the compiled form is cached by SQLAlchemy."""
     today = bindparam("today", type_=Date)
@@ -230,7 +230,7 @@ def decode_cursor(cursor: str) -> int:
         raise ValueError("not a cursor")
     if not 0 <= value["p"] < 2**63:  # positions are 64-bit: anything else was never handed out
         raise ValueError("not a cursor")
-    return value["p"]
+    return int(value["p"])
 
 
 async def record_page(

@@ -104,7 +104,7 @@ class ChainedLog:
         self.name = str(table.name)  # a plain str: SQLAlchemy quoted_name does not serialise
         self.columns = tuple(c.name for c in table.columns)
 
-    def hash(self, row: Mapping[str, Any]) -> str:
+    def hash(self, row: Mapping[Any, Any]) -> str:  # a dict, or a RowMapping as read
         return row_hash(row, self.columns)
 
     def append(self, contents: list[dict[str, Any]]) -> list[dict[str, Any]]:

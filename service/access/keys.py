@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
@@ -103,8 +104,10 @@ class SigningKeys:
         if must:
             if not may_refresh:
                 raise KeyCacheStale
+            # The set holds only the Ed25519 public keys this service published.
             self._public = {
-                jwk["kid"]: OKPAlgorithm.from_jwk(json.dumps(jwk)) for jwk in self.jwks()["keys"]
+                jwk["kid"]: cast(Ed25519PublicKey, OKPAlgorithm.from_jwk(json.dumps(jwk)))
+                for jwk in self.jwks()["keys"]
             }
             self._loaded_at = time.monotonic()
         return self._public.get(kid)

@@ -26,7 +26,7 @@ class PersonalDataErased(Exception):
 
 
 def is_sealed(value: str | None) -> bool:
-    return bool(value) and value.startswith(SEALED_PREFIX)
+    return value is not None and value.startswith(SEALED_PREFIX)
 
 
 class PersonalDataVault:

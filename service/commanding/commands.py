@@ -174,7 +174,7 @@ class RegisterSubject(Command):
     address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
 
-assert set(RegisterSubject.model_fields["kind"].annotation.__args__) == set(SUBJECT_KINDS)
+assert set(get_args(RegisterSubject.model_fields["kind"].annotation)) == set(SUBJECT_KINDS)
 
 
 class RecordCommands(Mapping[str, "type[RecordCommand]"]):
@@ -404,9 +404,9 @@ def coerce_changes(target_type: str, changes: dict[str, Any]) -> dict[str, Any]:
         if field is None or name in ("type", "authority_code", "source_ref"):
             coerced[name] = value  # the domain names the exact refusal
             continue
-        annotation = field.annotation
+        annotation: Any = field.annotation
         if field.metadata:
-            annotation = Annotated[annotation, *field.metadata]  # type: ignore[valid-type]
+            annotation = Annotated[annotation, *field.metadata]
         adapter: TypeAdapter[Any] = TypeAdapter(annotation)
         coerced[name] = adapter.dump_python(adapter.validate_python(value), mode="json")
     return coerced

@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -169,7 +170,12 @@ class CreditFiles:
     def _new_subject(
         self, subject_id: UUID, command: RegisterSubject, code: str, recorded_by: str
     ) -> Subject:
-        personal = {"code": code, "phone": command.phone, "address": command.address}
+        # code is a str, phone and address may be None: sealed alike, passed by name below
+        personal: dict[str, Any] = {
+            "code": code,
+            "phone": command.phone,
+            "address": command.address,
+        }
         if command.kind == "individual" and self.vault is not None:
             personal = {
                 field: self.vault.seal(subject_id, value) if value is not None else None

@@ -479,8 +479,8 @@ class _SubjectPlan:
                 else ("certification_notice",)
             )
             commitment = self.commitment(day, authority, commitment_type)
-        renewal = {"enterprise": "（延续）", "individual": "（换证）", "vehicle": "（换发）"}
-        renewal = renewal[s.kind]
+        renewals = {"enterprise": "（延续）", "individual": "（换证）", "vehicle": "（换发）"}
+        renewal = renewals[s.kind]
         licence = self.grant(
             day,
             authority,
@@ -859,7 +859,7 @@ class _SubjectPlan:
                 ), None
             return ("AA" if points <= 10 else "A" if points < 20 else "B"), None
         if scheme == "road_transport_quality":
-            ladder = ("B", "A", "AA", "AAA")
+            ladder: tuple[str, ...] = ("B", "A", "AA", "AAA")
             level = {
                 "exemplary": 3,
                 "clean": rng.choice((2, 3)),

@@ -183,14 +183,14 @@ class SealedLog:
             )
             found |= {(0, int(i)): event_leaf(bytes(h)) for i, h in rows}
         for start in range(0, len(inner), 300):
-            rows = conn.execute(
+            node_rows = conn.execute(
                 select(merkle_nodes).where(
                     tuple_(merkle_nodes.c.level, merkle_nodes.c.node_index).in_(
                         inner[start : start + 300]
                     )
                 )
             )
-            found |= {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
+            found |= {(int(lv), int(i)): bytes(h) for lv, i, h in node_rows}
         missing = wanted - found.keys()
         if missing:
             raise LookupError(f"the tree has no stored node for {sorted(missing)[:3]}")

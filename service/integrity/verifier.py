@@ -223,6 +223,7 @@ def _check_chains(events: list[_Event], report: Verification) -> None:
     """Recompute each stream's chain from content; name the first event of each stream whose
     content differs from what was sealed, and every gap."""
     streams: dict[UUID, dict[int, _Event]] = {}
+    event: _Event | None  # below, a version may have no event
     for event in events:
         if event.stream is not None and event.version is not None:
             streams.setdefault(event.stream, {})[event.version] = event

@@ -129,7 +129,7 @@ class Database:
 
 # Every kind of error a database driver or pool raises; `database_unavailable` tells which of
 # them mean "not now" rather than a fault in the request or the code.
-DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
     exc.DBAPIError,
     store_errors.PersistenceError,
     psycopg.Error,

@@ -52,7 +52,7 @@ class CreditLedger(Application[UUID]):
         older state version (one lacking what the subject now keeps to decide: see
         Subject.class_version) is passed over: the subject is rebuilt from all its events, and
         its next snapshot is of the current version. Raises AggregateNotFoundError."""
-        subject = self.repository.get(subject_id)
+        subject: Subject = self.repository.get(subject_id)
         if subject.__dict__.get(INCOMPLETE):
             subject = self.load_many({subject_id})[subject_id]
         return subject
@@ -84,7 +84,8 @@ class CreditLedger(Application[UUID]):
             ]
         subjects: dict[UUID, Subject] = {}
         for stored_event in stored:
-            event = self.mapper.to_domain_event(stored_event)
+            # The mapper's type knows only the event protocol; a subject's events can mutate it.
+            event: Any = self.mapper.to_domain_event(stored_event)
             subjects[event.originator_id] = event.mutate(subjects.get(event.originator_id))
         return subjects
 

@@ -1,15 +1,20 @@
 """The layers hold: domain imports no framework, nothing imports an outer layer or a part above
-its own, and no module imports itself through others."""
+its own, and no module imports itself through others; the tree type-checks; the lock pins every
+dependency pyproject.toml names."""
 
 import graphlib
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import grimp
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,3 +93,67 @@ def test_the_tree_passes_the_linter_and_the_formatter():
         [str(ruff), "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
     )
     assert formatted.returncode == 0, formatted.stdout
+
+
+@pytest.mark.domain
+def test_the_tree_type_checks():
+    # The files and the strictness per package are in pyproject.toml's [tool.mypy]; the cache in
+    # .mypy_cache makes a rerun take seconds.
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("Success: no issues found"), result.stdout
+
+
+def locked_versions(lock_text: str) -> dict[str, str]:
+    """Package name (PEP 503 normalised) -> pinned version, from a hashed requirements lock."""
+    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)", lock_text, re.MULTILINE)
+    return {canonicalize_name(name): version for name, version in pins}
+
+
+def declared_requirements(pyproject_text: str) -> list[Requirement]:
+    project = tomllib.loads(pyproject_text)["project"]
+    return [
+        Requirement(line)
+        for line in [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    ]
+
+
+def unlocked(pyproject_text: str, lock_text: str) -> list[str]:
+    """Every dependency pyproject.toml names that the lock lacks, or pins outside its range."""
+    locked = locked_versions(lock_text)
+    problems = []
+    for requirement in declared_requirements(pyproject_text):
+        version = locked.get(canonicalize_name(requirement.name))
+        if version is None:
+            problems.append(f"{requirement.name} is not in the lock")
+        elif not requirement.specifier.contains(version, prereleases=True):
+            problems.append(f"{requirement.name} is locked at {version}, outside {requirement}")
+    return problems
+
+
+@pytest.mark.domain
+def test_the_lock_covers_every_declared_dependency():
+    lock = (ROOT / "requirements.lock").read_text()
+    assert unlocked((ROOT / "pyproject.toml").read_text(), lock) == [], (
+        "refresh requirements.lock with the command in its header"
+    )
+    # dev.py installs with --require-hashes: a pin without its hash would stop every install.
+    hashed = re.findall(r"^\S+==\S+ \\\n    --hash=sha256:[0-9a-f]{64}", lock, re.MULTILINE)
+    assert len(hashed) == len(locked_versions(lock))
+
+
+@pytest.mark.domain
+def test_a_dependency_the_lock_lacks_or_pins_out_of_range_is_named():
+    pyproject = """
+[project]
+dependencies = ["Foo_Bar>=2", "baz[extra]==1.*"]
+[project.optional-dependencies]
+dev = ["qux"]
+"""
+    lock = "foo-bar==2.1 \\\n    --hash=sha256:00\nbaz==2.0 \\\n    --hash=sha256:11\n"
+    assert unlocked(pyproject, lock) == [
+        "baz is locked at 2.0, outside baz[extra]==1.*",
+        "qux is not in the lock",
+    ]

@@ -12,7 +12,7 @@ import tempfile
 import xml.parsers.expat
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import IO, Any
@@ -74,7 +74,7 @@ def _detect_encoding(head: bytes, at_eof: bool) -> str:
 
 def csv_rows(
     stream: IO[bytes], head: bytes, at_eof: bool, limits: ImportLimits
-) -> Iterator[tuple[int, list[str] | str]]:
+) -> Generator[tuple[int, list[str] | str], None, None]:
     """(line, cells) per CSV record, or (line, reason) for a record the csv module refused."""
     encoding = _detect_encoding(head, at_eof)
     text = io.TextIOWrapper(
@@ -114,7 +114,9 @@ class _BoundedLines:
         return line
 
 
-def _csv_records(lines: _BoundedLines, encoding: str) -> Iterator[tuple[int, list[str] | str]]:
+def _csv_records(
+    lines: _BoundedLines, encoding: str
+) -> Generator[tuple[int, list[str] | str], None, None]:
     reader = csv.reader(lines, strict=True)
     line = 0
     while True:
@@ -163,7 +165,7 @@ def _csv_records(lines: _BoundedLines, encoding: str) -> Iterator[tuple[int, lis
 
 def xlsx_rows(
     stream: IO[bytes], head: bytes, start: int | None, limits: ImportLimits
-) -> Iterator[tuple[int, list[str] | str]]:
+) -> Generator[tuple[int, list[str] | str], None, None]:
     import openpyxl  # only XLSX imports pay for it
 
     spool: IO[bytes] | None = None
@@ -415,7 +417,9 @@ def _column_number(reference: str | None, default: int) -> int:
     return number
 
 
-def _xlsx_records(workbook: Any, spool: IO[bytes] | None) -> Iterator[tuple[int, list[str]]]:
+def _xlsx_records(
+    workbook: Any, spool: IO[bytes] | None
+) -> Generator[tuple[int, list[str]], None, None]:
     try:
         sheet = workbook.worksheets[0]
         # The extent the sheet declares is not trusted: rows are not padded to it.
