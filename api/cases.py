@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, RECORD, Reader, Recorder
-from api.deps import CaseReadYourWrites, ReadYourWrites, ServicesDep
+from api.deps import MAX_INT64, CaseReadYourWrites, ServicesDep
 from api.errors import (
     AUTHENTICATED,
     WITH_BODY,
@@ -27,11 +27,30 @@ from domain.errors import CaseNotFound
 from service.commanding.cases import STEPS, ObjectionApplication, RepairApplication
 from service.commanding.commands import Input
 
-# Steps read the case from the cases read model: pass the `position` a filing answered with as
-# `min_position`, and the step waits (bounded) until the case is there. Filings read the record
-# from the credit file's read model, and wait on that one.
+# Filings and steps decide on the subject's stream, which holds every write that was answered:
+# they wait on no read model. The applicant's view and the case list read the cases read model,
+# and wait (bounded) for the `min_position` passed.
 router = APIRouter(prefix="/v1", tags=["cases"], responses=problems(422, 503))
 APPLICANT = (*WITH_BODY, 429)  # no account: limited by address
+
+
+async def _position_not_needed(
+    min_position: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_INT64,
+            deprecated=True,
+            description="Accepted as before, and not waited on: this command decides on the "
+            "subject's stream, which has every write that was answered.",
+        ),
+    ] = None,
+) -> None:
+    """Commands used to wait for a read model here; clients that still pass a position get
+    the same answer as without it."""
+
+
+StreamDecides = Depends(_position_not_needed)
 
 
 class CaseAccess(Input):
@@ -82,7 +101,7 @@ def _filed(filed) -> dict:
     status_code=status.HTTP_201_CREATED,
     response_model=CaseFiled,
     responses=problems(*APPLICANT, 409),
-    dependencies=[ReadYourWrites],
+    dependencies=[StreamDecides],
 )
 async def apply_for_repair(
     body: RepairApplication, request: Request, services: ServicesDep
@@ -98,7 +117,7 @@ async def apply_for_repair(
     status_code=status.HTTP_201_CREATED,
     response_model=CaseFiled,
     responses=problems(*APPLICANT, 409),
-    dependencies=[ReadYourWrites],
+    dependencies=[StreamDecides],
 )
 async def file_objection(
     body: ObjectionApplication, request: Request, services: ServicesDep
@@ -118,17 +137,19 @@ async def case_progress(body: CaseAccess, request: Request, services: ServicesDe
     """The applicant's view: steps, the current deadline, what is missing. A wrong query code
     gets the same answer as an unknown case."""
     _throttle(request, "progress")
-    case = await run_in_threadpool(services.cases.for_applicant, body.case_number, body.query_code)
+    case = await run_in_threadpool(
+        services.case_queries.for_applicant, body.case_number, body.query_code
+    )
     if case is None:
         raise CaseNotFound("no case with this number and query code")
-    return services.cases.view(case)
+    return services.case_queries.view(case)
 
 
 @router.post(
     "/cases:supply",
     response_model=Written,
     responses=problems(*APPLICANT, 404, 409),
-    dependencies=[CaseReadYourWrites],
+    dependencies=[StreamDecides],
 )
 async def supply_materials(body: Supply, request: Request, services: ServicesDep) -> dict:
     """The applicant hands in what the agency said was missing."""
@@ -143,7 +164,7 @@ async def supply_materials(body: Supply, request: Request, services: ServicesDep
     "/cases/{case_number}:{action}",
     response_model=CaseStepTaken,
     responses=problems(*AUTHENTICATED, *WITH_BODY, 404, 409),
-    dependencies=[CaseReadYourWrites],
+    dependencies=[StreamDecides],
 )
 async def take_step(
     case_number: str, action: str, body: Step, services: ServicesDep, caller: Recorder
@@ -191,6 +212,6 @@ async def list_cases(
             AUDIT,
         )
     views = await run_in_threadpool(
-        services.cases.listing, overdue_only=overdue, authority_codes=codes
+        services.case_queries.listing, overdue_only=overdue, authority_codes=codes
     )
     return {"cases": views}

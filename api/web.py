@@ -85,7 +85,7 @@ def _step(step: dict[str, Any]) -> dict[str, Any]:
 
 
 def page_of(view: dict[str, Any]) -> dict[str, Any]:
-    """The applicant's view (`CaseDesk.view`) in the words the page shows."""
+    """The applicant's view (`CaseQueries.view`) in the words the page shows."""
     due = view.get("due")
     overdue_unit = "个工作日" if view["kind"] == "repair" else "日"  # objections: calendar days
     return {
@@ -157,8 +157,8 @@ async def progress_page(
         return _render(request, status_code=404, message=NOT_FOUND)
 
     def look_up() -> dict[str, Any] | None:
-        case = services.cases.for_applicant(number, code)
-        return services.cases.view(case) if case is not None else None
+        case = services.case_queries.for_applicant(number, code)
+        return services.case_queries.view(case) if case is not None else None
 
     view = await run_in_threadpool(look_up)
     if view is None:

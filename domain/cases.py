@@ -3,6 +3,8 @@ stream, so an auditor replays the whole case with the record it concerns."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
@@ -11,9 +13,16 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
-CONDUCT_RECORD_TYPES = ("PenaltyDecided", "DishonestConductRecorded", "CommitmentBreached")
 OBJECTION_GROUNDS = ("wrong_content", "wrong_period", "wrong_repair")
 OBJECTION_OUTCOMES = ("corrected", "revoked", "upheld")
+# What a case number (案件编号) may look like: anything else names no case, and is not looked up.
+CASE_NUMBER = re.compile(r"[A-Za-z0-9]{6,40}")
+
+
+def code_hash(case_number: str, query_code: str) -> str:
+    """The hash of a case's 查询码 as the case keeps it (the code itself is shown once, then
+    forgotten); bound to the number, so one code opens one case only."""
+    return hashlib.sha256(f"{case_number}:{query_code.strip().upper()}".encode()).hexdigest()
 
 
 class CaseEvent(Aggregate.Event):

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from domain.events import CONDUCT_TYPES
 from domain.policy import PolicyBook, PolicyVersion, Scheme
-from domain.publication import add_months
-
-CONDUCT_TYPES = frozenset({"PenaltyDecided", "DishonestConductRecorded", "CommitmentBreached"})
+from domain.publication import add_months, published_on
 
 
 @dataclass(frozen=True)
@@ -40,12 +39,7 @@ class RecordFact:
     publish_until: date | None = None
 
     def published_on(self, day: date) -> bool:
-        return (
-            self.state == "active"
-            and self.publish_from is not None
-            and self.publish_from <= day
-            and (self.publish_until is None or day < self.publish_until)
-        )
+        return published_on(day, self.publish_from, self.publish_until, self.state)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,12 @@ renaming a class never breaks an old stream, and a `class_version` with upcaster
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -54,17 +57,96 @@ class SubjectRegistered(Aggregate.Created):
         state["address"] = None
 
 
+@dataclass(frozen=True)
+class BySeverity:
+    """Published for its severity's period (信用信息公示期限) under the policy in force on its
+    decision date. `procedure` names the field saying how it was decided (a simplified-procedure
+    penalty may be treated as minor), `declared_end` the field of an end date the authority
+    declared (CF_GSJZQ), honoured within the period's minimum and maximum."""
+
+    procedure: str | None = None
+    declared_end: str | None = None
+
+
+@dataclass(frozen=True)
+class Span:
+    """Published from the date in field `start` until the one in field `end` (exclusive; no end
+    field, or no date in it: until a follow-up ends the record). A record whose field
+    `unless[0]` holds `unless[1]` is not published at all."""
+
+    start: str = "decision_date"
+    end: str | None = None
+    unless: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ActsOn:
+    """The earlier record of the same subject a record acts on: the field naming it, the types
+    it may be (None: any record but a correction or revocation), and what it does to it: `ends`
+    it (closes it on this record's decision date; a second closing record is refused), `revokes`
+    it or `corrects` it. Only the authority that made the earlier record may act on it
+    (谁认定、谁修复); `action` is the verb said when another one tries."""
+
+    field: str
+    types: tuple[str, ...] | None
+    action: str
+    effect: Literal["ends", "revokes", "corrects"]
+
+
+@dataclass(frozen=True)
+class RecordTraits:
+    """What a record type is, declared once on its event class; the rules, the read model, the
+    queries and docs/record-types.md read it from here.
+
+    - family: its group in the read model and in a status's published counts (`by_family`).
+    - summary: the fields joined into its one-line summary in record lists.
+    - published: its publication window (BySeverity or Span); None: never published on its own.
+    - acts_on: the earlier record it ends, revokes or corrects (ActsOn); None: none.
+    - conduct: 失信 conduct, graded by severity: published for its severity's period, deducted
+      from grades, counted toward the watch list and warnings, open to credit repair, a
+      possible basis of a list entry.
+    - rule_input: the status rules (grades, lists, tier, warnings) read its rows.
+    - credit_decision: a decision on the subject's credit (conduct found, a list entry, a
+      rating): its authority is a deciding agency of the subject, which may read who looked
+      at the subject's file. Licences, commitments, commendations, follow-ups and amendments
+      are not.
+    - follow_up: folded into the record it acts on, and not listed on its own.
+    - published_after_end: a follow-up that ends it leaves its publication as it was (a
+      commitment fulfilled or breached stays published); otherwise publication stops on the
+      day it was ended, if that is sooner.
+    """
+
+    family: str
+    summary: tuple[str, ...]
+    published: BySeverity | Span | None = None
+    acts_on: ActsOn | None = None
+    conduct: bool = False
+    rule_input: bool = False
+    credit_decision: bool = False
+    follow_up: bool = False
+    published_after_end: bool = False
+
+    def __post_init__(self) -> None:
+        if self.conduct and not (self.rule_input and isinstance(self.published, BySeverity)):
+            raise ValueError("conduct is a rule input, published for its severity's period")
+        if self.follow_up and self.acts_on is None:
+            raise ValueError("a follow-up acts on an earlier record")
+
+
+# Every record type by name, in the order declared: filled as each RecordEvent subclass is
+# defined (see RecordEvent.__init_subclass__).
+RECORD_EVENT_TYPES: dict[str, type[RecordEvent]] = {}
+
+
 class RecordEvent(Aggregate.Event):
     """Base of every recorded fact. `decision_date` is the valid time (when it happened
-    legally); the event's `timestamp` is the recorded time (when this service learnt it)."""
+    legally); the event's `timestamp` is the recorded time (when this service learnt it).
+
+    A subclass is a record type: it declares its own TOPIC and TRAITS, and is registered (its
+    name in RECORD_EVENT_TYPES, its topic with the event store) when it is defined."""
 
     TOPIC: ClassVar[str] = "credit:RecordEvent"
-    FAMILY: ClassVar[str] = ""
-    # A decision on the subject's credit (conduct found, a list entry, a credit rating): the
-    # authority that makes one is a deciding agency of the subject (谁认定), which may read
-    # who looked at the subject's file. Licences, commitments, commendations, follow-ups and
-    # amendments are not decisions on credit.
-    CREDIT_DECISION: ClassVar[bool] = False
+    TRAITS: ClassVar[RecordTraits]
     record_id: UUID
     decision_date: date
     authority_name: str
@@ -73,15 +155,45 @@ class RecordEvent(Aggregate.Event):
     recorded_by: str
     request_key: str | None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register_record_type(cls)
+
     def apply(self, aggregate: Any) -> None:
         aggregate.on_record(self)
+
+
+def register_record_type(cls: type[RecordEvent]) -> None:
+    """Add a record type to the catalogue and its topic to the event store's."""
+    own = vars(cls)
+    if "TOPIC" not in own or not isinstance(own.get("TRAITS"), RecordTraits):
+        raise TypeError(f"record type {cls.__name__} must declare its own TOPIC and TRAITS")
+    if cls.__name__ in RECORD_EVENT_TYPES:
+        raise TypeError(f"record type {cls.__name__} is declared twice")
+    register_topic(cls.TOPIC, cls)
+    RECORD_EVENT_TYPES[cls.__name__] = cls
+
+
+def unregister_record_type(cls: type[RecordEvent]) -> None:
+    """Take a record type out of the catalogue (for tests that declare one of their own). Its
+    topic stays resolvable: the event store keeps no way to forget one."""
+    if RECORD_EVENT_TYPES.get(cls.__name__) is cls:
+        del RECORD_EVENT_TYPES[cls.__name__]
+
+
+def traits_of(record_type: str) -> RecordTraits:
+    return RECORD_EVENT_TYPES[record_type].TRAITS
 
 
 class LicenceGranted(RecordEvent):
     """行政许可 granted or changed (双公示 XK_* fields)."""
 
     TOPIC = "credit:LicenceGranted"
-    FAMILY = "licence"
+    TRAITS = RecordTraits(
+        family="licence",
+        summary=("licence_type", "document_name"),
+        published=Span(end="valid_until"),
+    )
     licence_type: str  # XK_XKLB
     document_name: str  # XK_XKWS
     content: str  # XK_NR
@@ -95,7 +207,12 @@ class LicenceRevoked(RecordEvent):
     """行政许可 revoked or withdrawn; ends the licence record it names."""
 
     TOPIC = "credit:LicenceRevoked"
-    FAMILY = "licence"
+    TRAITS = RecordTraits(
+        family="licence",
+        summary=("reason",),
+        published=Span(),
+        acts_on=ActsOn("licence_record_id", ("LicenceGranted",), "revoke", "ends"),
+    )
     reason: str
     licence_record_id: UUID | None = None
 
@@ -104,8 +221,14 @@ class PenaltyDecided(RecordEvent):
     """行政处罚 decided (双公示 CF_* fields). v2 added `procedure` (简易/普通程序)."""
 
     TOPIC = "credit:PenaltyDecided"
-    CREDIT_DECISION = True
-    FAMILY = "penalty"
+    TRAITS = RecordTraits(
+        family="penalty",
+        summary=("violation_type",),
+        published=BySeverity(procedure="procedure", declared_end="declared_publication_end"),
+        conduct=True,
+        rule_input=True,
+        credit_decision=True,
+    )
     class_version = 2
     severity: str
     procedure: str  # "simplified" | "general"
@@ -129,8 +252,14 @@ class DishonestConductRecorded(RecordEvent):
     """失信行为 recorded (e.g. overload, refusal to carry, false materials)."""
 
     TOPIC = "credit:DishonestConductRecorded"
-    CREDIT_DECISION = True
-    FAMILY = "conduct"
+    TRAITS = RecordTraits(
+        family="conduct",
+        summary=("conduct_type",),
+        published=BySeverity(),
+        conduct=True,
+        rule_input=True,
+        credit_decision=True,
+    )
     severity: str
     conduct_type: str
     description: str
@@ -141,7 +270,13 @@ class CommitmentMade(RecordEvent):
     """信用承诺 made."""
 
     TOPIC = "credit:CommitmentMade"
-    FAMILY = "commitment"
+    TRAITS = RecordTraits(
+        family="commitment",
+        summary=("commitment_type",),
+        published=Span(),
+        rule_input=True,
+        published_after_end=True,
+    )
     commitment_type: str
     content: str
     due_date: date | None = None
@@ -149,7 +284,12 @@ class CommitmentMade(RecordEvent):
 
 class CommitmentFulfilled(RecordEvent):
     TOPIC = "credit:CommitmentFulfilled"
-    FAMILY = "commitment_outcome"
+    TRAITS = RecordTraits(
+        family="commitment_outcome",
+        summary=("note",),
+        acts_on=ActsOn("commitment_record_id", ("CommitmentMade",), "close", "ends"),
+        follow_up=True,
+    )
     commitment_record_id: UUID
     note: str = ""
 
@@ -158,8 +298,15 @@ class CommitmentBreached(RecordEvent):
     """A breached commitment is itself dishonest conduct, with a severity."""
 
     TOPIC = "credit:CommitmentBreached"
-    CREDIT_DECISION = True
-    FAMILY = "conduct"
+    TRAITS = RecordTraits(
+        family="conduct",
+        summary=("description",),
+        published=BySeverity(),
+        acts_on=ActsOn("commitment_record_id", ("CommitmentMade",), "close", "ends"),
+        conduct=True,
+        rule_input=True,
+        credit_decision=True,
+    )
     commitment_record_id: UUID
     severity: str
     description: str
@@ -169,8 +316,13 @@ class RatingIssued(RecordEvent):
     """信用评价 / 质量信誉考核 / 驾驶员诚信考核 result, valid for a period."""
 
     TOPIC = "credit:RatingIssued"
-    CREDIT_DECISION = True
-    FAMILY = "rating"
+    TRAITS = RecordTraits(
+        family="rating",
+        summary=("scheme", "grade"),
+        published=Span(start="valid_from", end="valid_until"),
+        rule_input=True,
+        credit_decision=True,
+    )
     scheme: str
     grade: str
     valid_from: date
@@ -184,8 +336,17 @@ class ListEntered(RecordEvent):
     of that record ends the membership)."""
 
     TOPIC = "credit:ListEntered"
-    CREDIT_DECISION = True
-    FAMILY = "list"
+    # A watch-list entry (重点关注) is not published; red and black ones are until their end.
+    # `basis_record_id` is cited, not acted on: the entry changes nothing in that record, and
+    # the list decision may be another authority's (a provincial department listing a subject
+    # on a city enforcement unit's penalty); closing the entry is then the listing authority's.
+    TRAITS = RecordTraits(
+        family="list",
+        summary=("list_type", "basis"),
+        published=Span(end="planned_end", unless=("list_type", "watch")),
+        rule_input=True,
+        credit_decision=True,
+    )
     class_version = 2
     list_type: str
     basis: str
@@ -199,7 +360,12 @@ class ListEntered(RecordEvent):
 
 class ListExited(RecordEvent):
     TOPIC = "credit:ListExited"
-    FAMILY = "list_exit"
+    TRAITS = RecordTraits(
+        family="list_exit",
+        summary=("reason",),
+        acts_on=ActsOn("entry_record_id", ("ListEntered",), "close", "ends"),
+        follow_up=True,
+    )
     entry_record_id: UUID
     reason: str
 
@@ -208,7 +374,7 @@ class InterviewHeld(RecordEvent):
     """提示约谈 (prompt) or 警示约谈 (warning)."""
 
     TOPIC = "credit:InterviewHeld"
-    FAMILY = "interview"
+    TRAITS = RecordTraits(family="interview", summary=("interview_type", "matter"))
     interview_type: str
     matter: str
 
@@ -217,7 +383,7 @@ class CommendationGranted(RecordEvent):
     """诚信典型 or another commendation."""
 
     TOPIC = "credit:CommendationGranted"
-    FAMILY = "commendation"
+    TRAITS = RecordTraits(family="commendation", summary=("title",), published=Span())
     title: str
     description: str = ""
 
@@ -226,7 +392,7 @@ class JointMeasureApplied(RecordEvent):
     """联合奖惩反馈: a reward or punishment another agency applied because of this file."""
 
     TOPIC = "credit:JointMeasureApplied"
-    FAMILY = "joint_measure"
+    TRAITS = RecordTraits(family="joint_measure", summary=("measure_type", "measure"))
     measure_type: str  # "reward" | "punishment"
     measure: str
     applying_agency: str
@@ -237,7 +403,12 @@ class RecordCorrected(RecordEvent):
     """An earlier record's content corrected; history keeps both versions."""
 
     TOPIC = "credit:RecordCorrected"
-    FAMILY = "correction"
+    TRAITS = RecordTraits(
+        family="correction",
+        summary=("reason",),
+        acts_on=ActsOn("target_record_id", None, "correct", "corrects"),
+        follow_up=True,
+    )
     target_record_id: UUID
     changes: dict[str, Any]
     reason: str
@@ -247,46 +418,38 @@ class RecordRevoked(RecordEvent):
     """An earlier record revoked (e.g. a penalty annulled on administrative review)."""
 
     TOPIC = "credit:RecordRevoked"
-    FAMILY = "revocation"
+    TRAITS = RecordTraits(
+        family="revocation",
+        summary=("reason",),
+        acts_on=ActsOn("target_record_id", None, "revoke", "revokes"),
+        follow_up=True,
+    )
     target_record_id: UUID
     reason: str
 
 
-RECORD_EVENT_TYPES: dict[str, type[RecordEvent]] = {
-    cls.__name__: cls
-    for cls in (
-        LicenceGranted,
-        LicenceRevoked,
-        PenaltyDecided,
-        DishonestConductRecorded,
-        CommitmentMade,
-        CommitmentFulfilled,
-        CommitmentBreached,
-        RatingIssued,
-        ListEntered,
-        ListExited,
-        InterviewHeld,
-        CommendationGranted,
-        JointMeasureApplied,
-        RecordCorrected,
-        RecordRevoked,
-    )
-}
+def record_types(has: Callable[[RecordTraits], bool]) -> tuple[str, ...]:
+    """The names of the record types whose traits satisfy `has`, in the order declared."""
+    return tuple(name for name, cls in RECORD_EVENT_TYPES.items() if has(cls.TRAITS))
 
-# The record types that make their authority a deciding agency of the subject.
-CREDIT_DECISION_TYPES = tuple(
-    name for name, cls in RECORD_EVENT_TYPES.items() if cls.CREDIT_DECISION
+
+# Views of the declarations, taken once every type above is declared (a record type declared
+# later, as in a test, is read live by the catalogue and the trait of each record, not here).
+CONDUCT_TYPES = record_types(lambda t: t.conduct)
+RULE_INPUT_TYPES = record_types(lambda t: t.rule_input)
+CREDIT_DECISION_TYPES = record_types(lambda t: t.credit_decision)
+FOLLOW_UP_TYPES = record_types(lambda t: t.follow_up)
+# Records that amend another (a correction or a revocation): they cannot be amended, nor
+# objected to, themselves.
+AMENDMENT_TYPES = record_types(
+    lambda t: t.acts_on is not None and t.acts_on.effect in ("revokes", "corrects")
 )
 
 # Fields every record shares; the rest of a record's fields are its details.
-COMMON_FIELDS = frozenset(
-    {"originator_id", "originator_version", "timestamp", *RecordEvent.__annotations__}
-    - {"TOPIC", "FAMILY", "CREDIT_DECISION"}
-)
+COMMON_FIELDS = frozenset(field.name for field in dataclasses.fields(RecordEvent))
 # Fields a correction may not change: they identify the record or who made it.
 IDENTITY_FIELDS = frozenset(
     {"record_id", "authority_code", "source_ref", "recorded_by", "request_key"}
 )
 
-for _cls in (SubjectRegistered, *RECORD_EVENT_TYPES.values()):
-    register_topic(_cls.TOPIC, _cls)
+register_topic(SubjectRegistered.TOPIC, SubjectRegistered)

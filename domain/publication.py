@@ -5,7 +5,10 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date
+from functools import singledispatch
+from typing import Any
 
+from domain.events import RECORD_EVENT_TYPES, BySeverity, Span
 from domain.policy import PolicyBook
 
 
@@ -16,17 +19,49 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def published_on(
+    day: date, publish_from: date | None, publish_until: date | None, state: str = "active"
+) -> bool:
+    """Whether a record is shown to querying agencies on `day`: it stands that day (its `state`
+    then is "active": not revoked, nor repaired by then) and its publication window
+    [publish_from, publish_until) holds the day (publish_from None: never published).
+
+    The one test of publication; `projections.credit_file.published` says it in SQL."""
+    return (
+        state == "active"
+        and publish_from is not None
+        and publish_from <= day
+        and (publish_until is None or day < publish_until)
+    )
+
+
+def publication_state(
+    day: date, publish_from: date | None, publish_until: date | None, state: str = "active"
+) -> str:
+    """published, scheduled, expired or not_published; a revoked or repaired record says so."""
+    if state != "active":
+        return state
+    if publish_from is None:
+        return "not_published"
+    return Window(publish_from, publish_until).state_on(day)
+
+
 @dataclass(frozen=True)
 class Window:
     start: date
     end: date | None  # exclusive; None means published until something ends it
 
     def state_on(self, day: date) -> str:
-        if day < self.start:
-            return "scheduled"
-        if self.end is not None and day >= self.end:
-            return "expired"
-        return "published"
+        if published_on(day, self.start, self.end):
+            return "published"
+        return "scheduled" if day < self.start else "expired"
+
+    def ended_on(self, day: date) -> Window:
+        """The window of a record a follow-up ended on `day` (a list exit, a licence revoked):
+        publication stops that day if that is sooner, and never ends before it starts."""
+        if self.end is not None and self.end <= day:
+            return self
+        return Window(self.start, max(day, self.start))
 
 
 def conduct_window(
@@ -56,34 +91,47 @@ def earliest_repair_date(severity: str, decision_date: date, book: PolicyBook) -
 
 
 def record_window(record_type: str, fields: dict, *, book: PolicyBook) -> Window | None:
-    """The publication window of a record from its own fields (None: never published).
+    """The publication window of a record from its own fields (None: never published), by the
+    rule its type declares (`RecordTraits.published`).
 
     Penalties and dishonest conduct follow their severity's period under the policy in force on
     the decision date (a simplified-procedure penalty counts as minor where that policy says so).
     Licences are published for their validity, ratings for theirs, red and black list entries
     until their planned end (or exit); interviews, joint-measure feedback, watch-list entries,
     follow-ups, corrections and revocations are not published on their own."""
-    decided = fields["decision_date"]
-    if record_type == "PenaltyDecided":
-        return conduct_window(
-            fields["severity"],
-            decided,
-            book,
-            procedure=fields.get("procedure"),
-            declared_end=fields.get("declared_publication_end"),
-        )
-    if record_type in ("DishonestConductRecorded", "CommitmentBreached"):
-        return conduct_window(fields["severity"], decided, book)
-    if record_type == "LicenceGranted":
-        return Window(decided, fields.get("valid_until"))
-    if record_type == "LicenceRevoked":
-        return Window(decided, None)
-    if record_type == "RatingIssued":
-        return Window(fields["valid_from"], fields["valid_until"])
-    if record_type == "ListEntered":
-        if fields["list_type"] == "watch":
-            return None
-        return Window(decided, fields.get("planned_end"))
-    if record_type in ("CommitmentMade", "CommendationGranted"):
-        return Window(decided, None)
-    return None
+    declared = RECORD_EVENT_TYPES.get(record_type)
+    if declared is None or declared.TRAITS.published is None:
+        return None
+    return _window(declared.TRAITS.published, fields, book)
+
+
+@singledispatch
+def _window(rule: Any, fields: dict, book: PolicyBook) -> Window | None:
+    raise TypeError(f"no publication rule {rule!r}")
+
+
+@_window.register(BySeverity)
+def _by_severity(rule: BySeverity, fields: dict, book: PolicyBook) -> Window | None:
+    return conduct_window(
+        fields["severity"],
+        fields["decision_date"],
+        book,
+        procedure=fields.get(rule.procedure) if rule.procedure else None,
+        declared_end=fields.get(rule.declared_end) if rule.declared_end else None,
+    )
+
+
+@_window.register(Span)
+def _span(rule: Span, fields: dict, book: PolicyBook) -> Window | None:
+    if rule.unless is not None and fields.get(rule.unless[0]) == rule.unless[1]:
+        return None
+    return Window(fields[rule.start], fields.get(rule.end) if rule.end else None)
+
+
+def window_when_ended(record_type: str, window: Window, ended_on: date) -> Window:
+    """The window of a record a follow-up ended on `ended_on`; one whose type says
+    `published_after_end` (a commitment) keeps its own."""
+    declared = RECORD_EVENT_TYPES.get(record_type)
+    if declared is not None and declared.TRAITS.published_after_end:
+        return window
+    return window.ended_on(ended_on)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import singledispatch
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.cases import (
-    CONDUCT_RECORD_TYPES,
     OBJECTION_GROUNDS,
     OBJECTION_OUTCOMES,
     OPEN_STATUSES,
@@ -31,6 +32,7 @@ from domain.cases import (
 )
 from domain.codes import SUBJECT_KIND_KNOWN
 from domain.errors import (
+    CaseNotFound,
     DuplicateRecordConflict,
     IdempotencyKeyReused,
     InvalidInput,
@@ -41,14 +43,13 @@ from domain.errors import (
     RuleViolated,
 )
 from domain.events import (
+    AMENDMENT_TYPES,
+    CONDUCT_TYPES,
     IDENTITY_FIELDS,
     LIST_TYPES,
     RECORD_EVENT_TYPES,
     SUBJECT_KINDS,
-    CommitmentBreached,
-    CommitmentFulfilled,
     LicenceGranted,
-    LicenceRevoked,
     ListEntered,
     ListExited,
     RecordCorrected,
@@ -57,34 +58,17 @@ from domain.events import (
     SubjectRegistered,
 )
 from domain.policy import SEVERITIES, PolicyBook
+from domain.publication import earliest_repair_date, record_window
 
-# Follow-up records and the record types they must point at.
-REFERENCES: dict[type[RecordEvent], tuple[str, tuple[str, ...]]] = {
-    CommitmentFulfilled: ("commitment_record_id", ("CommitmentMade",)),
-    CommitmentBreached: ("commitment_record_id", ("CommitmentMade",)),
-    ListExited: ("entry_record_id", ("ListEntered",)),
-    LicenceRevoked: ("licence_record_id", ("LicenceGranted",)),
-}
-# Records that close what they point at: a second closing record is refused.
-CLOSING_TYPES = (CommitmentFulfilled, CommitmentBreached, ListExited, LicenceRevoked)
-# What a record that acts on an earlier one does to it, for the refusal of a non-owner. Only
-# the authority that made the earlier record may (谁认定、谁修复). A list entry's
-# `basis_record_id` is not among them: the entry cites that record and changes nothing in it,
-# and the list decision may be another authority's (a provincial department listing a subject
-# on a city enforcement unit's penalty); closing the entry is then the listing authority's.
-ACTIONS: dict[type[RecordEvent], str] = {
-    RecordCorrected: "correct",
-    RecordRevoked: "revoke",
-    LicenceRevoked: "revoke",
-    ListExited: "close",
-    CommitmentFulfilled: "close",
-    CommitmentBreached: "close",
-}
 # The values of a record that its own rules read (decision date, validity), kept in the
 # aggregate so that a correction is checked as the corrected record would be.
 RULED_DATES = ("decision_date", "valid_from", "valid_until")
 # A rating's scheme and grade are ruled too: the policy in force on its decision date names both.
 RULED_FIELDS = (*RULED_DATES, "scheme", "grade")
+# What a conduct record's publication window follows besides its decision date, kept beside the
+# ruled values so that a repair application is checked against the window the record has now
+# (corrections included), from the stream alone.
+WINDOW_FIELDS = ("severity", "procedure", "declared_publication_end")
 
 
 @dataclass(frozen=True)
@@ -125,6 +109,7 @@ REVOCATION_FINAL = Rule("revocation-is-final")
 CORRECTIONS_NOT_CORRECTED = Rule("corrections-are-not-corrected")
 OWNER_ACTS = Rule("owner-acts-on-record")  # 谁认定、谁修复
 CASE_OF_SUBJECT = Rule("case-of-this-subject")
+CASE_KNOWN_BY_NUMBER = Rule("case-known-by-number")
 RECORD_OF_SUBJECT = Rule("record-of-this-subject")
 REFERENCED_TYPE = Rule("referenced-record-type")
 CORRECTION_CHANGES_SOMETHING = Rule("correction-changes-something")
@@ -149,7 +134,8 @@ class Subject(Aggregate):
     # events carry stable topics; if this class ever moves, register its old topic.
     INITIAL_VERSION = 1
     # The version of the state snapshots hold. v2: each record keeps its authority code and
-    # its ruled values (RULED_FIELDS); v3: a rating's scheme and grade among them.
+    # its ruled values (RULED_FIELDS). v3: a rating's scheme and grade among them, each
+    # record's WINDOW_FIELDS, each case's query code hash.
     class_version = 3
 
     @staticmethod
@@ -160,8 +146,9 @@ class Subject(Aggregate):
 
     @staticmethod
     def upcast_v2_v3(state: dict[str, Any]) -> None:
-        """A v2 snapshot lacks its ratings' scheme and grade among their ruled values: rebuilt
-        from the events like a v1 one."""
+        """A v2 snapshot lacks its ratings' scheme and grade among their ruled values, each
+        record's window fields and each case's query code hash: rebuilt from the events, as a
+        v1 one is."""
         state[INCOMPLETE] = True
 
     # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
@@ -289,36 +276,30 @@ class Subject(Aggregate):
         policy: PolicyBook,
     ):
         _check_content(record_type, fields, today, policy)
-        if record_type in REFERENCES:
-            field, allowed_types = REFERENCES[record_type]
-            if fields.get(field) is not None:
-                target = self._target(fields[field], allowed_types, field)
-                self._check_owner(target, fields["authority_code"], ACTIONS[record_type])
-                if record_type in CLOSING_TYPES and target["closed"]:
-                    raise RuleViolated(
-                        f"record {fields[field]} is already closed", rule=CLOSED_ONCE
-                    )
+        acts_on = record_type.TRAITS.acts_on
+        if acts_on is not None and fields.get(acts_on.field) is not None:
+            field = acts_on.field
+            target = self._target(fields[field], acts_on.types, field)
+            self._check_owner(target, fields["authority_code"], acts_on.action)
+            if acts_on.effect == "ends" and target["closed"]:
+                raise RuleViolated(f"record {fields[field]} is already closed", rule=CLOSED_ONCE)
+            if acts_on.effect != "ends" and target["revoked"]:
+                raise RuleViolated(
+                    f"record {fields[field]} is already revoked", rule=REVOCATION_FINAL
+                )
+            if acts_on.effect != "ends" and target["type"] in AMENDMENT_TYPES:
+                raise RuleViolated(
+                    "a correction or revocation cannot itself be corrected",
+                    rule=CORRECTIONS_NOT_CORRECTED,
+                )
         if record_type is ListEntered:
             if fields.get("basis_record_id") is not None:
-                self._target(fields["basis_record_id"], CONDUCT_RECORD_TYPES, "basis_record_id")
+                self._target(fields["basis_record_id"], CONDUCT_TYPES, "basis_record_id")
             if fields["list_type"] in self.open_lists:
                 raise RuleViolated(
                     f"the subject is already on the {fields['list_type']} list "
                     f"(entry {self.open_lists[fields['list_type']]})",
                     rule=ONE_OPEN_ENTRY_PER_LIST,
-                )
-        if record_type in (RecordCorrected, RecordRevoked):
-            target = self._target(fields["target_record_id"], None, "target_record_id")
-            self._check_owner(target, fields["authority_code"], ACTIONS[record_type])
-            if target["revoked"]:
-                raise RuleViolated(
-                    f"record {fields['target_record_id']} is already revoked",
-                    rule=REVOCATION_FINAL,
-                )
-            if target["type"] in ("RecordCorrected", "RecordRevoked"):
-                raise RuleViolated(
-                    "a correction or revocation cannot itself be corrected",
-                    rule=CORRECTIONS_NOT_CORRECTED,
                 )
         if record_type is RecordCorrected:
             self._check_changes(fields["target_record_id"], fields["changes"])
@@ -339,6 +320,25 @@ class Subject(Aggregate):
         if case is None:
             raise RecordNotFound(f"this subject has no case {case_id}", rule=CASE_OF_SUBJECT)
         return UUID(case["target"])
+
+    def case_numbered(self, case_number: str) -> UUID:
+        """The case with this number (案件编号) in this subject's stream."""
+        for case_id, case in self.cases.items():
+            if case["number"] == case_number:
+                return UUID(case_id)
+        raise CaseNotFound(f"no case {case_number}", rule=CASE_KNOWN_BY_NUMBER)
+
+    def applicant_case(self, case_number: str, query_code_hash: str) -> UUID:
+        """The case with this number, for its applicant: only if the hash of the 查询码 they
+        give is the one the case was filed with. A wrong code is refused as no case is."""
+        refusal = CaseNotFound("no case with this number and query code", rule=CASE_KNOWN_BY_NUMBER)
+        try:
+            case_id = self.case_numbered(case_number)
+        except CaseNotFound:
+            raise refusal from None
+        if not hmac.compare_digest(self.cases[str(case_id)]["query_code_hash"], query_code_hash):
+            raise refusal
+        return case_id
 
     def deciding_authority(self, case_id: UUID, acting_for: Collection[str]) -> str:
         """The authority that decides on a case: the one that made the record it concerns
@@ -401,6 +401,29 @@ class Subject(Aggregate):
         _check_content(target_type, corrected, today, policy, whose)
 
     # Cases (信用修复, 异议) ------------------------------------------------------------------
+    def repair_eligibility(
+        self, record_id: UUID, today: date, book: PolicyBook
+    ) -> RepairEligibility:
+        """What the stream says of a conduct record on the day, for a repair application:
+        whether it is published (its window under the policy in force on its decision date, as
+        corrected since, and neither revoked nor repaired) and from when repair may be applied
+        for (the minimum publication period)."""
+        self._require_complete_state()
+        target = self._target(record_id, CONDUCT_TYPES, "record_id")
+        content = {
+            name: _as_date(value, name) if name in DATED_FIELDS else value
+            for name, value in target["ruled"].items()
+        }
+        window = record_window(target["type"], content, book=book)
+        published = (
+            not target["revoked"]
+            and not target.get("repaired")
+            and window is not None
+            and window.state_on(today) == "published"
+        )
+        earliest = earliest_repair_date(content["severity"], content["decision_date"], book)
+        return RepairEligibility(target["type"], published, earliest)
+
     def apply_for_repair(
         self,
         *,
@@ -417,7 +440,7 @@ class Subject(Aggregate):
         recorded_at: datetime,
     ) -> None:
         self._require_complete_state()
-        target = self._target(target_record_id, CONDUCT_RECORD_TYPES, "record_id")
+        target = self._target(target_record_id, CONDUCT_TYPES, "record_id")
         self._no_open_case(target_record_id)
         if target.get("repaired"):
             raise RuleViolated(f"record {target_record_id} is already repaired", rule=REPAIRED_ONCE)
@@ -472,7 +495,7 @@ class Subject(Aggregate):
     ) -> None:
         self._require_complete_state()
         target = self._target(target_record_id, None, "record_id")
-        if target["type"] in ("RecordCorrected", "RecordRevoked") or target["revoked"]:
+        if target["type"] in AMENDMENT_TYPES or target["revoked"]:
             raise RuleViolated(
                 f"record {target_record_id} cannot be objected to",
                 rule=OBJECTION_TO_STANDING_RECORD,
@@ -577,6 +600,7 @@ class Subject(Aggregate):
         if isinstance(event, RepairApplied | ObjectionFiled):
             cases[str(event.case_id)] = {
                 "number": event.case_number,
+                "query_code_hash": event.query_code_hash,
                 "target": str(event.target_record_id),
                 "kind": "repair" if isinstance(event, RepairApplied) else "objection",
                 "status": "filed",
@@ -608,7 +632,9 @@ class Subject(Aggregate):
             "revoked": False,
             "authority_code": event.authority_code,
             "ruled": {
-                name: _iso(getattr(event, name)) for name in RULED_FIELDS if hasattr(event, name)
+                name: _iso(getattr(event, name))
+                for name in (*RULED_FIELDS, *WINDOW_FIELDS)
+                if hasattr(event, name)
             },
         }
         self.natural_keys[
@@ -616,28 +642,48 @@ class Subject(Aggregate):
         ] = record_id
         if event.request_key:
             self.request_keys[f"{event.recorded_by}|{event.request_key}"] = record_id
-        if isinstance(event, CLOSING_TYPES):
-            field = REFERENCES[type(event)][0]
-            target = getattr(event, field)
+        acts_on = event.TRAITS.acts_on
+        if acts_on is not None and acts_on.effect == "ends":
+            target = getattr(event, acts_on.field)
             if target is not None:
                 self.records[str(target)]["closed"] = True
-        if isinstance(event, ListEntered):
-            self.open_lists[event.list_type] = record_id
-        if isinstance(event, ListExited):
-            self.open_lists = {
-                k: v for k, v in self.open_lists.items() if v != str(event.entry_record_id)
-            }
-        if isinstance(event, RecordCorrected):
-            _apply_ruled_changes(self.records[str(event.target_record_id)], event.changes)
-        if isinstance(event, RecordRevoked):
-            target = self.records[str(event.target_record_id)]
-            target["revoked"] = True
-            if target["type"] == "ListEntered":
-                self.open_lists = {k: v for k, v in self.open_lists.items() if v != target["id"]}
+        _on_record_of_type(event, self)
+
+
+@singledispatch
+def _on_record_of_type(event: RecordEvent, subject: Subject) -> None:
+    """What a record of some types changes in the rest of the file (most change nothing)."""
+
+
+@_on_record_of_type.register
+def _(event: ListEntered, subject: Subject) -> None:
+    subject.open_lists[event.list_type] = str(event.record_id)
+
+
+@_on_record_of_type.register
+def _(event: ListExited, subject: Subject) -> None:
+    subject.open_lists = {
+        k: v for k, v in subject.open_lists.items() if v != str(event.entry_record_id)
+    }
+
+
+@_on_record_of_type.register
+def _(event: RecordCorrected, subject: Subject) -> None:
+    _apply_ruled_changes(subject.records[str(event.target_record_id)], event.changes)
+
+
+@_on_record_of_type.register
+def _(event: RecordRevoked, subject: Subject) -> None:
+    target = subject.records[str(event.target_record_id)]
+    target["revoked"] = True
+    if target["type"] == "ListEntered":
+        subject.open_lists = {k: v for k, v in subject.open_lists.items() if v != target["id"]}
 
 
 # Marks a subject read from a snapshot of an older state version (see Subject.upcast_v1_v2).
 INCOMPLETE = "incomplete_snapshot_state"
+# The kept values that are dates (held as ISO text, as the events store them).
+DATED_FIELDS = frozenset({*RULED_DATES, "declared_publication_end"})
 
 # The rules on a record's own values (a new record's, and a corrected one's).
 DATES_ARE_DATES = Rule("date-fields-hold-dates")

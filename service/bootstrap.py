@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.policy import PolicyBook
 from projections.cases.projector import CaseProjector
+from projections.cases.queries import CaseQueries
 from projections.credit_file.projector import CreditFileProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
 from service.access.access_log import AccessLog
@@ -57,6 +58,7 @@ class Services:
     vault: PersonalDataVault
     policy: PolicyBook
     cases: CaseDesk
+    case_queries: CaseQueries
     checkpoints: Checkpoints
     checkpoint_schedule: CheckpointSchedule
     access_log_writer: AccessLogWriter
@@ -179,7 +181,13 @@ def build_services(
         access_log,
         vault,
         policy,
-        CaseDesk(files, write_engine, policy, load_calendar(settings.working_day_schedules)),
+        CaseDesk(files, write_engine, policy),
+        CaseQueries(
+            write_engine,
+            policy,
+            load_calendar(settings.working_day_schedules),
+            today=files.clock.today,
+        ),
         checkpoints,
         CheckpointSchedule(checkpoints, settings.checkpoint_seconds),
         AccessLogWriter(access_log),

@@ -36,6 +36,7 @@ STORE_TABLES = (
     "projection_tracking",
     "projection_skips",
     "case_number_series",
+    "case_streams",
     "cases",
     "api_clients",
     "signing_keys",

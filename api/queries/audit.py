@@ -11,7 +11,7 @@ from sqlalchemy import exists, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, RECORD, Auditor, Caller, Reader, log_reads
-from api.deps import MAX_INT64, ReadYourWrites, ServicesDep
+from api.deps import CASES, CREDIT_FILE, MAX_INT64, ServicesDep, read_your_writes
 from api.errors import (
     AUTHENTICATED,
     WITH_BODY,
@@ -65,11 +65,15 @@ async def _is_deciding_agency(services, caller: Caller, subject_id: UUID) -> boo
         return bool(await conn.scalar(select(or_(exists(decided), exists(deciding)))))
 
 
-# The right to read rests on the read models: `min_position` waits for a write to reach them.
+# The right to read rests on the read models, the records' and the open cases': `min_position`
+# waits for a write to reach both (a filing's position, for the agency that must decide on it).
+DecidingAgencyReadYourWrites = read_your_writes(CREDIT_FILE, CASES)
+
+
 @router.get(
     "/subjects/{subject_id}/access-log",
     response_model=AccessLogPage,
-    dependencies=[ReadYourWrites],
+    dependencies=[DecidingAgencyReadYourWrites],
     responses=problems(503),
 )
 async def subject_access_log(

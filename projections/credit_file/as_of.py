@@ -22,19 +22,21 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select, union_all
+from sqlalchemy import and_, func, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.cases import CONDUCT_RECORD_TYPES, CaseEvent
+from domain import publication
+from domain.cases import CaseEvent
 from domain.credit_status import RecordFact, conduct_horizon, evaluate
-from domain.events import RecordEvent, SubjectRegistered
+from domain.events import CONDUCT_TYPES, RULE_INPUT_TYPES, RecordEvent, SubjectRegistered
 from domain.policy import PolicyBook
 from projections.credit_file.projector import CreditFileProjector
-from projections.credit_file.queries import CENTS, RULE_TYPES, record_fact, status_view
+from projections.credit_file.published import published_on
+from projections.credit_file.queries import CENTS, record_fact, status_view
 from projections.tables import record_revisions, subject_versions, subjects
 
 MAX_VERSION = 2**31 - 1
-OTHER_RULE_TYPES = tuple(t for t in RULE_TYPES if t not in CONDUCT_RECORD_TYPES)
+OTHER_RULE_TYPES = tuple(t for t in RULE_INPUT_TYPES if t not in CONDUCT_TYPES)
 
 
 def end_of_day(day: date, zone: tzinfo) -> datetime:
@@ -86,15 +88,6 @@ def in_force(row: Any, day_ends: datetime) -> bool:
     return row.state == "active" or (row.state == "repaired" and row.repaired_at >= day_ends)
 
 
-def published(row: Any, on: date) -> bool:
-    return (
-        row.decision_date <= on
-        and row.publish_from is not None
-        and row.publish_from <= on
-        and (row.publish_until is None or on < row.publish_until)
-    )
-
-
 def status_as_of(
     events: Iterable[tuple[int, Any]],
     known_before: datetime,
@@ -112,9 +105,12 @@ def status_as_of(
     standing = [row for row in every if in_force(row, day_ends)]
     counts: dict[str, int] = {}
     for row in standing:
-        if published(row, on):
+        # decided by then (and, in force, active that day)
+        if row.decision_date <= on and publication.published_on(
+            on, row.publish_from, row.publish_until
+        ):
             counts[row.family] = counts.get(row.family, 0) + 1
-    facts = [record_fact(row) for row in standing if row.type in RULE_TYPES]
+    facts = [record_fact(row) for row in standing if row.type in RULE_INPUT_TYPES]
     authorities = {str(row.record_id): row.authority_name for row in standing}
     return {
         **subject,
@@ -270,16 +266,11 @@ async def _evaluate_revisions(
             and_(revisions.state == "repaired", revisions.repaired_at >= day_ends),
         ),
     )
-    published_on = and_(
-        revisions.publish_from.is_not(None),
-        revisions.publish_from <= on,
-        or_(revisions.publish_until.is_(None), revisions.publish_until > on),
-    )
     counts = {
         family: count
         for family, count in await conn.execute(
             select(revisions.family, func.count())
-            .where(standing, published_on)
+            .where(published_on(record_revisions, on, standing=standing))
             .group_by(revisions.family)
         )
     }
@@ -294,7 +285,7 @@ async def _evaluate_revisions(
     # entry's basis; each part comes from a range of the covering index.
     horizon = conduct_horizon(facts, policy, on)
     bases = [f.basis_record_id for f in facts if f.basis_record_id]
-    conduct = and_(standing, revisions.type.in_(CONDUCT_RECORD_TYPES))
+    conduct = and_(standing, revisions.type.in_(CONDUCT_TYPES))
     facts += [
         RecordFact(
             record_id=record_id,
@@ -312,7 +303,11 @@ async def _evaluate_revisions(
                     select(*CONDUCT_COLUMNS).where(
                         conduct,
                         revisions.decision_date <= horizon,
-                        or_(published_on, revisions.record_id.in_(bases)),
+                        or_(
+                            # `conduct` holds the test of standing already
+                            published_on(record_revisions, on, standing=true()),
+                            revisions.record_id.in_(bases),
+                        ),
                     ),
                 )
             )

@@ -20,15 +20,9 @@ from uuid import UUID
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from domain.cases import CaseEvent, ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
-from domain.events import (
-    COMMON_FIELDS,
-    RecordCorrected,
-    RecordEvent,
-    RecordRevoked,
-    SubjectRegistered,
-)
+from domain.events import COMMON_FIELDS, RecordEvent, SubjectRegistered, traits_of
 from domain.policy import PolicyBook
-from domain.publication import record_window
+from domain.publication import Window, record_window, window_when_ended
 from projections.tables import record_revisions, records, subject_versions, subjects
 from projections.writes import insert_rows, update_rows
 
@@ -42,30 +36,6 @@ DATE_FIELDS = frozenset(
         "declared_publication_end",
     }
 )
-# Follow-ups and the field naming the record they end.
-ENDING_FIELDS = {
-    "ListExited": "entry_record_id",
-    "LicenceRevoked": "licence_record_id",
-    "CommitmentFulfilled": "commitment_record_id",
-    "CommitmentBreached": "commitment_record_id",
-}
-SUMMARY_FIELDS = {
-    "LicenceGranted": ("licence_type", "document_name"),
-    "LicenceRevoked": ("reason",),
-    "PenaltyDecided": ("violation_type",),
-    "DishonestConductRecorded": ("conduct_type",),
-    "CommitmentMade": ("commitment_type",),
-    "CommitmentFulfilled": ("note",),
-    "CommitmentBreached": ("description",),
-    "RatingIssued": ("scheme", "grade"),
-    "ListEntered": ("list_type", "basis"),
-    "ListExited": ("reason",),
-    "InterviewHeld": ("interview_type", "matter"),
-    "CommendationGranted": ("title",),
-    "JointMeasureApplied": ("measure_type", "measure"),
-    "RecordCorrected": ("reason",),
-    "RecordRevoked": ("reason",),
-}
 UPDATABLE = (
     "objection_case",
     "state",
@@ -147,7 +117,7 @@ def derived_columns(
         "valid_from": fields.get("valid_from"),
         "valid_until": fields.get("valid_until"),
         "summary": " · ".join(
-            [str(fields[f]) for f in SUMMARY_FIELDS[record_type] if fields.get(f)]
+            [str(fields[f]) for f in traits_of(record_type).summary if fields.get(f)]
         )[:500],
         "details": details,
     }
@@ -202,12 +172,8 @@ def touched_records(event: Any) -> tuple[UUID, ...]:
         return (event.target_record_id,)
     if not isinstance(event, RecordEvent):
         return ()
-    record_type = type(event).__name__
-    target = (
-        getattr(event, ENDING_FIELDS[record_type])
-        if record_type in ENDING_FIELDS
-        else getattr(event, "target_record_id", None)
-    )
+    acts_on = event.TRAITS.acts_on
+    target = getattr(event, acts_on.field) if acts_on is not None else None
     return (event.record_id,) if target is None else (event.record_id, target)
 
 
@@ -424,7 +390,7 @@ class CreditFileProjector:
             "position": position,
             "version": event.originator_version,
             "type": record_type,
-            "family": event.FAMILY,
+            "family": event.TRAITS.family,
             "authority_name": event.authority_name,
             "authority_code": event.authority_code,
             "source_ref": event.source_ref,
@@ -440,22 +406,12 @@ class CreditFileProjector:
             "objection_case": None,
             **derived_columns(record_type, details, self.policy),
         }
-        if record_type in ENDING_FIELDS:
-            target_id = getattr(event, ENDING_FIELDS[record_type])
+        acts_on = event.TRAITS.acts_on
+        if acts_on is not None:
+            target_id = getattr(event, acts_on.field)
             target = row_of(target_id) if target_id is not None else None
             if target is not None:
-                target["ended_on"] = event.decision_date
-                target["ended_by"] = event.record_id
-                _clip_publication(target)
-        elif record_type == "RecordRevoked":
-            target = row_of(event.target_record_id)
-            if target is not None:
-                target["state"] = "revoked"
-                target["revoked_by"] = event.record_id
-        elif record_type == "RecordCorrected":
-            target = row_of(event.target_record_id)
-            if target is not None:
-                _correct(target, event.changes, event.timestamp, self.policy)
+                EFFECTS[acts_on.effect](target, event, self.policy)
 
     def apply_case_effect(self, event: CaseEvent, row_of) -> None:
         """What a case step does to the record it concerns: an open objection flags it
@@ -481,13 +437,38 @@ class CreditFileProjector:
                 _correct(target, event.changes, event.timestamp, self.policy)
 
 
+def _end(target: dict[str, Any], event: Any, policy: PolicyBook) -> None:
+    target["ended_on"] = event.decision_date
+    target["ended_by"] = event.record_id
+    _clip_publication(target)
+
+
+def _revoke(target: dict[str, Any], event: Any, policy: PolicyBook) -> None:
+    target["state"] = "revoked"
+    target["revoked_by"] = event.record_id
+
+
+def _amend(target: dict[str, Any], event: Any, policy: PolicyBook) -> None:
+    _correct(target, event.changes, event.timestamp, policy)
+
+
+# What a record does to the earlier one it acts on (`ActsOn.effect` of its type).
+EFFECTS: dict[str, Callable[[dict[str, Any], Any, PolicyBook], None]] = {
+    "ends": _end,
+    "revokes": _revoke,
+    "corrects": _amend,
+}
+
+
 @cache
 def _target_field(event_type: type) -> str | None:
     """The field naming the stored record an event may change (row_of still reads any other
     record it is asked for)."""
-    if issubclass(event_type, CaseEvent | RecordRevoked | RecordCorrected):
+    if issubclass(event_type, CaseEvent):
         return "target_record_id"
-    return ENDING_FIELDS.get(event_type.__name__)
+    if issubclass(event_type, RecordEvent) and event_type.TRAITS.acts_on is not None:
+        return event_type.TRAITS.acts_on.field
+    return None
 
 
 def _targets(events: Sequence[tuple[int, Any]]) -> set[UUID]:
@@ -519,9 +500,9 @@ def _correct(row: dict[str, Any], changes: dict[str, Any], at: Any, policy: Poli
 
 
 def _clip_publication(row: dict[str, Any]) -> None:
-    """An exit or revocation of a licence ends publication on its date, if that is sooner.
-    Commitment outcomes end the commitment but leave its publication as it was."""
-    if row["type"] == "CommitmentMade" or row["ended_on"] is None or row["publish_from"] is None:
+    """An ended record's publication, as its type has it: an exit or a licence revocation ends
+    it on its date, if that is sooner; a commitment's outcome leaves it as it was."""
+    if row["ended_on"] is None or row["publish_from"] is None:
         return
-    if row["publish_until"] is None or row["ended_on"] < row["publish_until"]:
-        row["publish_until"] = max(row["ended_on"], row["publish_from"])
+    window = Window(row["publish_from"], row["publish_until"])
+    row["publish_until"] = window_when_ended(row["type"], window, row["ended_on"]).end

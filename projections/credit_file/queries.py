@@ -12,23 +12,13 @@ from uuid import UUID
 
 from sqlalchemy import Date, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import BindParameter
 
+from domain import publication
 from domain.credit_status import CreditStatus, RecordFact, evaluate
+from domain.events import FOLLOW_UP_TYPES, RULE_INPUT_TYPES
 from domain.policy import PolicyBook
-from domain.publication import Window
+from projections.credit_file.published import published_on
 from projections.tables import projection_tracking, records, subjects
-
-
-def published_on(today: date | BindParameter):
-    """Rows an agency sees today: active, with a window that contains today."""
-    return and_(
-        records.c.state == "active",
-        records.c.publish_from.is_not(None),
-        records.c.publish_from <= today,
-        or_(records.c.publish_until.is_(None), records.c.publish_until > today),
-    )
-
 
 READ_MODEL = "credit_file"  # the projector whose tables these queries read
 
@@ -64,15 +54,6 @@ async def subject_exists(conn: AsyncConnection, subject_id: UUID) -> bool:
 
 
 CENTS = Decimal("0.01")
-# The record types whose rows the rules look at (follow-ups are already folded into them).
-RULE_TYPES = (
-    "RatingIssued",
-    "ListEntered",
-    "CommitmentMade",
-    "PenaltyDecided",
-    "DishonestConductRecorded",
-    "CommitmentBreached",
-)
 
 
 def _status_statement():
@@ -87,7 +68,8 @@ def _status_statement():
     relevant = and_(
         records.c.subject_id == subjects.c.subject_id,
         records.c.state == "active",
-        or_(records.c.type.in_(RULE_TYPES), published_on(today)),
+        # the rows the rules read (follow-ups are already folded into them), and those published
+        or_(records.c.type.in_(RULE_INPUT_TYPES), published_on(records, today)),
     )
     return (
         select(
@@ -150,11 +132,12 @@ async def statuses(
             }
         if row.record_id is None:
             continue
-        if _published(row, today):
+        # the row is active (the join takes no other)
+        if publication.published_on(today, row.publish_from, row.publish_until):
             counts = status["published_records"]
             counts["by_family"][row.family] = counts["by_family"].get(row.family, 0) + 1
             counts["total"] += 1
-        if row.type in RULE_TYPES:
+        if row.type in RULE_INPUT_TYPES:
             authorities[str(row.record_id)] = row.authority_name
             facts[row.subject_id].append(record_fact(row))
     for subject_id, status in result.items():
@@ -235,15 +218,6 @@ def status_view(status: CreditStatus, authorities: dict[str, str]) -> dict[str, 
     }
 
 
-def _published(row: Any, today: date) -> bool:
-    """The same test as `published_on`, for rows already fetched (and known active)."""
-    return (
-        row.publish_from is not None
-        and row.publish_from <= today
-        and (row.publish_until is None or row.publish_until > today)
-    )
-
-
 def encode_cursor(position: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"p": position}).encode()).decode().rstrip("=")
 
@@ -259,9 +233,6 @@ def decode_cursor(cursor: str) -> int:
     return value["p"]
 
 
-FOLLOW_UP_FAMILIES = ("correction", "revocation", "list_exit", "commitment_outcome")
-
-
 async def record_page(
     conn: AsyncConnection,
     subject_id: UUID,
@@ -274,9 +245,10 @@ async def record_page(
     """A page of a subject's records, newest recorded first, with each one's publication state."""
     query = select(records).where(records.c.subject_id == subject_id)
     if include_unpublished:
-        query = query.where(records.c.family.not_in(FOLLOW_UP_FAMILIES))
+        # follow-ups show in the record they act on, not on their own
+        query = query.where(records.c.type.not_in(FOLLOW_UP_TYPES))
     else:
-        query = query.where(published_on(today))
+        query = query.where(published_on(records, today))
     if after_position is not None:
         query = query.where(records.c.position < after_position)
     rows = list(
@@ -287,11 +259,9 @@ async def record_page(
 
 
 def publication_state(row: Any, today: date) -> str:
-    if row["state"] in ("revoked", "repaired"):
-        return row["state"]
-    if row["publish_from"] is None:
-        return "not_published"
-    return Window(row["publish_from"], row["publish_until"]).state_on(today)
+    return publication.publication_state(
+        today, row["publish_from"], row["publish_until"], row["state"]
+    )
 
 
 def _utc(moment: datetime) -> datetime:

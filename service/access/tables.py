@@ -1,5 +1,5 @@
 """Access-control and audit tables: API clients, token signing keys, the access log, replay
-checks, and the case-number series (owned by alembic)."""
+checks, the case-number series and the case numbers' streams (owned by alembic)."""
 
 from __future__ import annotations
 
@@ -149,4 +149,15 @@ case_number_series = Table(
     metadata,
     Column("series", String(20), primary_key=True),
     Column("last_serial", Integer, nullable=False),
+)
+
+# Which subject's stream a case number belongs to, so that a step finds the case on the stream
+# without the cases read model. Written once the number is handed out and before the filing is
+# appended: a step never finds the case filed but not here. A row whose filing then failed
+# points at a stream that holds no such case, and the step is refused as for an unknown number.
+case_streams = Table(
+    "case_streams",
+    metadata,
+    Column("case_number", String(40), primary_key=True),
+    Column("subject_id", Uuid, nullable=False),
 )

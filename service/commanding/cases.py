@@ -1,14 +1,13 @@
-"""Repair and objection cases: applications from subjects, steps by the deciding agency
-(谁认定、谁修复), deadlines in working days, and the applicant's view by case number and 查询码."""
+"""Repair and objection cases, the command side: applications from subjects and steps by the
+deciding agency (谁认定、谁修复), each decided on the subject's stream, never on a read model
+(the applicant's view and the case lists are queries: projections/cases/queries.py)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -18,28 +17,30 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from domain.cases import (
-    CONDUCT_RECORD_TYPES,
+    CASE_NUMBER,
     CaseAccepted,
     CaseMaterialsReturned,
     CaseMaterialsSupplied,
     ObjectionResolved,
     RepairApproved,
     RepairDenied,
-    RepairEligibility,
     RepairRevoked,
+    code_hash,
 )
-from domain.errors import CaseNotFound, CaseNumbersExhausted, InvalidInput, RecordNotFound
+from domain.errors import (
+    CaseNotFound,
+    CaseNumbersExhausted,
+    InvalidInput,
+    RecordNotFound,
+    SubjectNotFound,
+)
 from domain.policy import PolicyBook
-from domain.publication import earliest_repair_date
 from domain.subject import Subject
-from domain.working_days import WorkingDayCalendar
-from projections.tables import cases, records
 from service.access.permissions import RecordingPermit
-from service.access.tables import case_number_series
+from service.access.tables import case_number_series, case_streams
 from service.commanding.commands import Input, Name, plain
 from service.commanding.credit_files import CreditFiles, coerced_changes
 
-CASE_NUMBER = re.compile(r"[A-Za-z0-9]{6,40}")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read over the phone
 Line = Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -120,41 +121,45 @@ class CaseNumbers:
         return f"{series}{serial:0{self.SERIAL_DIGITS}d}"
 
 
-def code_hash(case_number: str, query_code: str) -> str:
-    return hashlib.sha256(f"{case_number}:{query_code.strip().upper()}".encode()).hexdigest()
+class CaseStreams:
+    """Which subject's stream holds a case number (the `case_streams` table): how a step finds
+    the stream to decide on. The number is noted before its filing is appended, so a step right
+    after a filing finds it; a number whose filing failed names a stream without that case."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def note(self, case_number: str, subject_id: UUID) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                case_streams.insert().values(case_number=case_number, subject_id=subject_id)
+            )
+
+    def subject_of(self, case_number: str) -> UUID | None:
+        """The subject whose stream may hold this case; None for a number never handed out."""
+        if not CASE_NUMBER.fullmatch(case_number):
+            return None  # not one this service hands out (and nothing a database should see)
+        with self.engine.connect() as conn:
+            return conn.scalar(
+                select(case_streams.c.subject_id).where(case_streams.c.case_number == case_number)
+            )
 
 
 class CaseDesk:
-    def __init__(
-        self, files: CreditFiles, engine: Engine, policy: PolicyBook, calendar: WorkingDayCalendar
-    ):
+    def __init__(self, files: CreditFiles, engine: Engine, policy: PolicyBook):
         self.files = files
-        self.engine = engine
         self.policy = policy
-        self.calendar = calendar
         self.numbers = CaseNumbers(engine)
+        self.streams = CaseStreams(engine)
 
     # Applications ---------------------------------------------------------------------------
     def apply_for_repair(self, command: RepairApplication) -> FiledCase:
-        subject_id, row = self._record(command.subject_code, command.record_id)
+        """Eligibility (published today, the minimum publication period over) is the record's as
+        the subject's stream has it, corrections included."""
         today = self._today()
-        published = (
-            row.state == "active"
-            and row.publish_from is not None
-            and (
-                row.publish_from <= today
-                and (row.publish_until is None or today < row.publish_until)
-            )
-        )
-        earliest = (
-            earliest_repair_date(row.severity, row.decision_date, self.policy)
-            if row.type in CONDUCT_RECORD_TYPES and row.severity
-            else None
-        )
-        number, code = self._new_number("XF"), _new_code()
-        ack = self.files.act(
-            subject_id,
-            lambda subject: subject.apply_for_repair(
+
+        def file(subject: Subject, number: str, code: str) -> None:
+            subject.apply_for_repair(
                 case_id=uuid4(),
                 case_number=number,
                 query_code_hash=code_hash(number, code),
@@ -163,19 +168,16 @@ class CaseDesk:
                 commitment_signed=command.commitment_signed,
                 evidence=list(command.evidence),
                 applicant=command.applicant,
-                eligibility=RepairEligibility(row.type, published, earliest),
+                eligibility=subject.repair_eligibility(command.record_id, today, self.policy),
                 today=today,
                 recorded_at=self.files.clock.now(),
-            ),
-        )
-        return FiledCase(number, code, ack.position)
+            )
+
+        return self._file("XF", command.subject_code, command.record_id, file)
 
     def file_objection(self, command: ObjectionApplication) -> FiledCase:
-        subject_id, _ = self._record(command.subject_code, command.record_id)
-        number, code = self._new_number("YY"), _new_code()
-        ack = self.files.act(
-            subject_id,
-            lambda subject: subject.file_objection(
+        def file(subject: Subject, number: str, code: str) -> None:
+            subject.file_objection(
                 case_id=uuid4(),
                 case_number=number,
                 query_code_hash=code_hash(number, code),
@@ -185,8 +187,39 @@ class CaseDesk:
                 evidence=list(command.evidence),
                 applicant=command.applicant,
                 recorded_at=self.files.clock.now(),
-            ),
-        )
+            )
+
+        return self._file("YY", command.subject_code, command.record_id, file)
+
+    def _file(
+        self,
+        prefix: str,
+        subject_code: str,
+        record_id: UUID,
+        file: Callable[[Subject, str, str], None],
+    ) -> FiledCase:
+        """Number a filing and let the subject decide on it. The number is handed out (and its
+        stream noted) once the stream shows the record, and kept if a lost race re-runs the
+        decision on the fresh stream."""
+        subject_id = self.files.subject_id_for_any_code(subject_code)
+        if subject_id is None:
+            raise InvalidInput("subject_code is not a valid USCC, resident ID or plate")
+        numbered: list[tuple[str, str]] = []
+
+        def decide(subject: Subject) -> None:
+            if str(record_id) not in subject.records:
+                raise RecordNotFound("this subject has no such record")
+            if not numbered:
+                number = self.numbers.allocate(prefix, self._today())
+                self.streams.note(number, subject_id)
+                numbered.append((number, _new_code()))
+            file(subject, *numbered[0])
+
+        try:
+            ack = self.files.act(subject_id, decide)
+        except SubjectNotFound:
+            raise RecordNotFound("this subject has no such record") from None
+        number, code = numbered[0]
         return FiledCase(number, code, ack.position)
 
     # Steps ----------------------------------------------------------------------------------
@@ -194,23 +227,28 @@ class CaseDesk:
         self, case_number: str, action: str, *, permit: RecordingPermit, fields: dict[str, Any]
     ) -> int:
         """A step by the deciding agency: only the authority that made the record the case
-        concerns may take it (谁认定、谁修复), as the subject's stream says, not the read model
-        that found the case."""
-        case = self.find(case_number)
-        if case is None:
+        concerns may take it (谁认定、谁修复). The case, its status and the record's authority
+        are the subject's stream's: a step right after the one before it needs no read model."""
+        number = case_number.strip().upper()
+        subject_id = self.streams.subject_of(number)
+        if subject_id is None:
             raise CaseNotFound(f"no case {case_number}")
         step = STEPS[action]
 
         def decide(subject: Subject) -> None:
-            by = subject.deciding_authority(case["case_id"], permit.authority_codes)
+            try:
+                case_id = subject.case_numbered(number)
+            except CaseNotFound:
+                raise CaseNotFound(f"no case {case_number}") from None
+            by = subject.deciding_authority(case_id, permit.authority_codes)
             step_fields = dict(fields)
             changes = step_fields.get("changes")
             if step_fields.get("outcome") == "corrected" and isinstance(changes, dict):
                 # Validated as a RecordCorrected's changes are, and stored as JSON values.
-                target = subject.records[str(subject.case_target(case["case_id"]))]
+                target = subject.records[str(subject.case_target(case_id))]
                 step_fields["changes"] = coerced_changes(target["type"], changes)
             subject.take_case_step(
-                case["case_id"],
+                case_id,
                 step,
                 by=by,
                 recorded_at=self.files.clock.now(),
@@ -219,16 +257,19 @@ class CaseDesk:
                 **step_fields,
             )
 
-        return self.files.act(case["subject_id"], decide).position
+        return self.files.act(subject_id, decide).position
 
     def supply_materials(self, case_number: str, query_code: str, evidence: list[str]) -> int:
-        case = self.for_applicant(case_number, query_code)
-        if case is None:
+        """The applicant's own step: the case must hold the hash of the query code given, as its
+        stream says. A wrong code is refused exactly as an unknown case is."""
+        number = case_number.strip().upper()
+        subject_id = self.streams.subject_of(number)
+        if subject_id is None:
             raise CaseNotFound("no case with this number and query code")
         ack = self.files.act(
-            case["subject_id"],
+            subject_id,
             lambda subject: subject.take_case_step(
-                case["case_id"],
+                subject.applicant_case(number, code_hash(number, query_code)),
                 CaseMaterialsSupplied,
                 by="applicant",
                 recorded_at=self.files.clock.now(),
@@ -237,111 +278,9 @@ class CaseDesk:
         )
         return ack.position
 
-    # Reading --------------------------------------------------------------------------------
-    def find(self, case_number: str) -> dict[str, Any] | None:
-        if not CASE_NUMBER.fullmatch(case_number.strip()):
-            return None  # not one this service hands out (and nothing a database should see)
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(
-                    select(cases).where(cases.c.case_number == case_number.strip().upper())
-                )
-                .mappings()
-                .first()
-            )
-        return dict(row) if row else None
-
-    def for_applicant(self, case_number: str, query_code: str) -> dict[str, Any] | None:
-        """The case if the query code matches; a wrong code looks exactly like no case."""
-        case = self.find(case_number)
-        expected = case["query_code_hash"] if case else code_hash("decoy", "decoy")
-        matches = hmac.compare_digest(expected, code_hash(case_number.strip().upper(), query_code))
-        return case if case and matches else None
-
-    def view(self, case: dict[str, Any], today: date | None = None) -> dict[str, Any]:
-        """The case with its current deadline (working days, Chinese holidays counted)."""
-        today = today or self._today()
-        deadlines = self.policy.for_day(case["filed_on"]).deadlines
-        due, provisional, basis = None, False, ""
-        if case["kind"] == "objection":
-            due = case["filed_on"] + timedelta(days=deadlines.objection.days)
-        elif case["status"] == "accepted":
-            complete = _last_complete(case)
-            deadline = self.calendar.add_working_days(complete, deadlines.repair_decision.days)
-            case_end = self.calendar.add_working_days(case["filed_on"], deadlines.repair_case.days)
-            chosen = min((deadline, case_end), key=lambda d: d.due)
-            due, provisional, basis = chosen.due, chosen.provisional, chosen.basis
-        elif case["status"] == "filed":
-            chosen = self.calendar.add_working_days(case["filed_on"], deadlines.repair_case.days)
-            due, provisional, basis = chosen.due, chosen.provisional, chosen.basis
-        open_case = case["status"] in ("filed", "accepted")
-        overdue_days = 0
-        if open_case and due is not None and today > due:
-            overdue_days = (
-                self.calendar.working_days_between(due, today)[0]
-                if case["kind"] == "repair"
-                else (today - due).days
-            )
-        return {
-            "case_number": case["case_number"],
-            "kind": case["kind"],
-            "status": case["status"],
-            "record_id": case["target_record_id"],
-            "filed_on": case["filed_on"],
-            "accepted_on": case["accepted_on"],
-            "closed_on": case["closed_on"],
-            "outcome": case["outcome"],
-            "missing": case["missing"],
-            "steps": case["steps"],
-            "due": due if open_case else None,
-            "due_provisional": provisional and open_case,
-            "due_basis": basis if open_case else "",
-            "overdue": overdue_days > 0,
-            "overdue_days": overdue_days,
-        }
-
-    def listing(
-        self, *, overdue_only: bool, authority_codes: list[str] | None, limit: int = 500
-    ) -> list[dict[str, Any]]:
-        query = select(cases).where(cases.c.status.in_(("filed", "accepted", "returned")))
-        if authority_codes is not None:
-            query = query.where(cases.c.authority_code.in_(authority_codes))
-        with self.engine.connect() as conn:
-            rows = [
-                dict(r)
-                for r in conn.execute(query.order_by(cases.c.filed_on).limit(limit)).mappings()
-            ]
-        views = [self.view(row) for row in rows]
-        return [v for v in views if v["overdue"] or not overdue_only]
-
-    def _record(self, subject_code: str, record_id: UUID):
-        subject_id = self.files.subject_id_for_any_code(subject_code)
-        if subject_id is None:
-            raise InvalidInput("subject_code is not a valid USCC, resident ID or plate")
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(records).where(
-                    records.c.record_id == record_id, records.c.subject_id == subject_id
-                )
-            ).first()
-        if row is None:
-            raise RecordNotFound("this subject has no such record")
-        return subject_id, row
-
-    def _new_number(self, prefix: str) -> str:
-        return self.numbers.allocate(prefix, self._today())
-
     def _today(self) -> date:
         return self.files.clock.today()
 
 
 def _new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-
-
-def _last_complete(case: dict[str, Any]) -> date:
-    """The day the application was last complete: filed, or materials last supplied."""
-    supplied = [
-        s["on"] for s in case["steps"] if s["step"] in ("RepairApplied", "CaseMaterialsSupplied")
-    ]
-    return date.fromisoformat(supplied[-1]) if supplied else case["filed_on"]

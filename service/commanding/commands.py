@@ -1,19 +1,20 @@
 """Commands: the validated shape of what a recording agency asks for (HTTP bodies and import
-rows alike). Each record command maps one-to-one onto a domain event of the same name."""
+rows alike). Each record command maps one-to-one onto the domain event its `type` names."""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic_core import PydanticCustomError
 
 from domain import codes
-from domain.events import COMMITMENT_TYPES, LIST_TYPES, SUBJECT_KINDS
+from domain.events import COMMITMENT_TYPES, LIST_TYPES, RECORD_EVENT_TYPES, SUBJECT_KINDS
 from domain.policy import GRADE_MAX_LENGTH, SCHEME_NAME_MAX_LENGTH
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -176,14 +177,73 @@ class RegisterSubject(Command):
 assert set(RegisterSubject.model_fields["kind"].annotation.__args__) == set(SUBJECT_KINDS)
 
 
+class RecordCommands(Mapping[str, "type[RecordCommand]"]):
+    """The record commands by the record type they make, and the discriminated union of them
+    all (on `type`) that validates a request body or an import row into one of them.
+
+    A RecordCommand subclass is registered as it is defined; `unregister` takes one out again
+    (a test that declares a record type of its own). The union follows the registrations."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, type[RecordCommand]] = {}
+        self._adapter: TypeAdapter[RecordCommand] | None = None
+
+    def register(self, model: type[RecordCommand]) -> None:
+        named = get_args(model.model_fields["type"].annotation)
+        record_type = named[0] if len(named) == 1 else None
+        if not isinstance(record_type, str) or record_type not in RECORD_EVENT_TYPES:
+            raise TypeError(
+                f"{model.__name__}.type must be Literal[<record type>] of an event declared in "
+                f"domain/events.py, not {model.model_fields['type'].annotation}"
+            )
+        if record_type in self._models:
+            raise TypeError(f"{record_type} already has its command, {self._models[record_type]}")
+        self._models[record_type] = model
+        self._adapter = None
+
+    def unregister(self, model: type[RecordCommand]) -> None:
+        for record_type, registered in list(self._models.items()):
+            if registered is model:
+                del self._models[record_type]
+                self._adapter = None
+
+    def __getitem__(self, record_type: str) -> type[RecordCommand]:
+        return self._models[record_type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._models)
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def union(self) -> Any:
+        """The union of the commands registered now, as an annotation (a request body's)."""
+        return Annotated[Union[tuple(self._models.values())], Field(discriminator="type")]  # noqa: UP007
+
+    def validate_python(self, data: Any) -> RecordCommand:
+        """The command `data` asks for, by its `type`; raises pydantic's ValidationError."""
+        if self._adapter is None:
+            self._adapter = TypeAdapter(self.union())
+        return self._adapter.validate_python(data)
+
+
+RECORD_COMMANDS = RecordCommands()
+
+
 class RecordCommand(Command):
-    """Fields every record carries: valid time, recording authority, source reference."""
+    """Fields every record carries: valid time, recording authority, source reference. A
+    subclass is the command of one record type (`type: Literal["<event name>"]`)."""
 
     type: str
     decision_date: date
     authority_name: Name
     authority_code: AuthorityCode
     source_ref: Reference
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        RECORD_COMMANDS.register(cls)
 
     def event_fields(self) -> dict[str, Any]:
         return self.model_dump(exclude={"type"})
@@ -324,30 +384,14 @@ class RevokeRecord(RecordCommand):
     reason: Text
 
 
-RECORD_COMMANDS: dict[str, type[RecordCommand]] = {
-    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
-    for model in RecordCommand.__subclasses__()
-}
-
-AnyRecordCommand = Annotated[
-    GrantLicence
-    | RevokeLicence
-    | DecidePenalty
-    | RecordDishonestConduct
-    | MakeCommitment
-    | FulfilCommitment
-    | BreachCommitment
-    | IssueRating
-    | EnterList
-    | ExitList
-    | HoldInterview
-    | GrantCommendation
-    | ApplyJointMeasure
-    | CorrectRecord
-    | RevokeRecord,
-    Field(discriminator="type"),
-]
-record_command_adapter: TypeAdapter[RecordCommand] = TypeAdapter(AnyRecordCommand)
+# Any record command: the request body of an appended record, fixed when the API is imported
+# (a record type is declared beside its command, in domain/events.py and here).
+if TYPE_CHECKING:
+    AnyRecordCommand = RecordCommand
+else:
+    AnyRecordCommand = RECORD_COMMANDS.union()
+# Validates a body or row into its record command (the name callers know RECORD_COMMANDS by).
+record_command_adapter = RECORD_COMMANDS
 
 
 def coerce_changes(target_type: str, changes: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ HISTORY = {
     "checkpoint_keys": "SELECT, INSERT, UPDATE",  # UPDATE retires a key; DELETE never
     "projection_skips": "SELECT, INSERT",  # an operator's skip stays recorded
     "case_number_series": "SELECT, INSERT, UPDATE",  # a serial handed out is never handed back
+    "case_streams": "SELECT, INSERT",  # a number keeps its stream
 }
 CHANGED_IN_PLACE = "SELECT, INSERT, UPDATE, DELETE"
 

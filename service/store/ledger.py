@@ -49,9 +49,9 @@ class CreditLedger(Application[UUID]):
 
     def subject(self, subject_id: UUID) -> Subject:
         """One subject, from its latest snapshot and the events after it. A snapshot of an
-        older state version (before records kept their authority code and ruled values) is
-        passed over: the subject is rebuilt from all its events, and its next snapshot is of
-        the current version. Raises AggregateNotFoundError."""
+        older state version (one lacking what the subject now keeps to decide: see
+        Subject.class_version) is passed over: the subject is rebuilt from all its events, and
+        its next snapshot is of the current version. Raises AggregateNotFoundError."""
         subject = self.repository.get(subject_id)
         if subject.__dict__.get(INCOMPLETE):
             subject = self.load_many({subject_id})[subject_id]

@@ -3,11 +3,19 @@ step, the applicant's view by case number and query code, and the effect on the 
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 
 import pytest
 
-from tests.builders import OTHER_AUTHORITY_CODE, enterprise, list_entry, penalty, rating
+from tests.builders import (
+    OTHER_AUTHORITY_CODE,
+    enterprise,
+    follow_up,
+    list_entry,
+    penalty,
+    rating,
+)
 
 pytestmark = pytest.mark.api
 COMPANY = enterprise(601)
@@ -27,7 +35,7 @@ async def setup_records(client) -> dict:
         ids[name] = ack["record_id"]
         ids["position"] = ack["position"]
     ids["subject_id"] = sid
-    # Applications find the record in the read model: wait until it is there.
+    # The status comparisons read the credit file's read model: wait until it has the records.
     ready = await client.get(f"/v1/subjects/{sid}/status", params={"min_position": ack["position"]})
     assert ready.status_code == 200, ready.text
     return ids
@@ -374,7 +382,7 @@ def test_case_deadlines_count_working_days_across_holidays(
         "missing": [],
         "steps": steps,
     }
-    view = services.cases.view(case, today=date.fromisoformat(today))
+    view = services.case_queries.view(case, today=date.fromisoformat(today))
     assert (view["due"].isoformat(), view["overdue_days"]) == (due, overdue_days)
     assert view["due_provisional"] is False
 
@@ -396,7 +404,7 @@ def test_a_loaded_2027_schedule_makes_a_deadline_across_new_year_definite(settin
     }
     plain = build_services(settings, migrate=False)
     try:
-        view = plain.cases.view(case, today=date(2026, 12, 28))
+        view = plain.case_queries.view(case, today=date(2026, 12, 28))
         assert view["due_provisional"] is True  # 2027 not known: weekends only, and said so
         assert "weekends only" in view["due_basis"]
     finally:
@@ -411,7 +419,7 @@ def test_a_loaded_2027_schedule_makes_a_deadline_across_new_year_definite(settin
         settings.model_copy(update={"working_day_schedules": schedule}), migrate=False
     )
     try:
-        view = loaded.cases.view(case, today=date(2026, 12, 28))
+        view = loaded.case_queries.view(case, today=date(2026, 12, 28))
         # 12/29, 12/30, 12/31, (1/1 and 1/4 off) 1/5 ... 10 working days -> 2027-01-13
         assert (view["due"].isoformat(), view["due_provisional"]) == ("2027-01-13", False)
     finally:
@@ -429,3 +437,80 @@ def test_a_faulty_schedule_file_is_refused_naming_the_entry(tmp_path):
     )
     with pytest.raises(ScheduleFileError, match=r"schedules.toml: year\[0\]: .*2028-01-01"):
         load_calendar(schedule)
+
+
+async def test_case_steps_right_after_their_writes_wait_for_no_read_model(client, services):
+    """With the projection runner stopped, no write reaches a read model. A repair is filed on
+    a penalty just recorded, returned, supplied, accepted and approved all the same, each step
+    decided on the subject's stream, refusals included; a `min_position` is still accepted and
+    no longer waited on. The read models, once they catch up, tell the same story."""
+    from uuid import UUID
+
+    services.runner.stop()
+    sid = (await client.post("/v1/subjects", json=enterprise(602))).json()["subject_id"]
+    url = f"/v1/subjects/{sid}/events"
+    old = (await client.post(url, json=penalty("FRESH-OLD", decision_date="2026-06-01"))).json()
+    recent = (await client.post(url, json=penalty("FRESH-NEW"))).json()
+    typo = (await client.post(url, json=penalty("FRESH-TYPO", decision_date="2026-10-20"))).json()
+    corrected = await client.post(
+        url,
+        json=follow_up(
+            "RecordCorrected",
+            "FRESH-FIX",
+            target_record_id=typo["record_id"],
+            changes={"decision_date": "2026-06-02"},
+            reason="日期录入错误",
+        ),
+    )
+    assert corrected.status_code == 201, corrected.text
+    mine = {"subject_code": enterprise(602)["code"]}
+
+    early = await client.post("/v1/cases/repair", json=repair(recent["record_id"], **mine))
+    assert early.status_code == 409 and "2027-01-15" in early.json()["detail"]
+    # As corrected, the typo's decision is old enough: the stream has the correction.
+    eligible = await client.post("/v1/cases/repair", json=repair(typo["record_id"], **mine))
+    assert eligible.status_code == 201, eligible.text
+    response = await client.post("/v1/cases/repair", json=repair(old["record_id"], **mine))
+    assert response.status_code == 201, response.text
+    filed = response.json()
+    number, code = filed["case_number"], filed["query_code"]
+    again = await client.post("/v1/cases/repair", json=repair(old["record_id"], **mine))
+    assert again.status_code == 409 and "already open" in again.json()["detail"]
+
+    too_soon = await client.post(f"/v1/cases/{number}:approve", json={"reasons": "符合条件"})
+    assert too_soon.status_code == 409 and "is filed" in too_soon.json()["detail"]
+    returned = await client.post(f"/v1/cases/{number}:return", json={"missing": ["整改报告原件"]})
+    assert returned.status_code == 200, returned.text
+    supply = {"case_number": number, "evidence": ["整改报告.pdf"]}
+    wrong = await client.post("/v1/cases:supply", json={**supply, "query_code": "ZZZZ2345"})
+    assert wrong.status_code == 404
+    supplied = await client.post("/v1/cases:supply", json={**supply, "query_code": code})
+    assert supplied.status_code == 200, supplied.text
+    started = time.monotonic()
+    accepted = await client.post(
+        f"/v1/cases/{number}:accept",
+        json={},
+        params={"min_position": supplied.json()["position"]},  # as clients used to pass it
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert time.monotonic() - started < services.settings.read_your_writes_timeout_seconds
+    approved = await client.post(f"/v1/cases/{number}:approve", json={"reasons": "符合条件"})
+    assert approved.status_code == 200, approved.text
+    repaired = await client.post("/v1/cases/repair", json=repair(old["record_id"], **mine))
+    assert repaired.status_code == 409 and "already repaired" in repaired.json()["detail"]
+
+    assert services.runner.position("cases") == services.runner.position("credit_file") == 0
+    subject = services.ledger.subject(UUID(sid))
+    assert subject.cases[str(subject.case_numbered(number))]["status"] == "approved"
+    assert subject.records[old["record_id"]]["repaired"] is True
+
+    services.runner.catch_up()
+    view = await progress(client, filed, approved.json()["position"])
+    assert (view["status"], view["outcome"]) == ("approved", "approved")
+    assert [s["step"] for s in view["steps"]] == [
+        "RepairApplied",
+        "CaseMaterialsReturned",
+        "CaseMaterialsSupplied",
+        "CaseAccepted",
+        "RepairApproved",
+    ]

@@ -180,7 +180,7 @@ async def test_a_returned_then_accepted_repair_shows_timeline_missing_materials_
     assert '<time datetime="2026-11-20">2026年11月20日</time><span class="step">受理</span>' in html
     assert "需补正：整改报告原件" in html  # the return stays in the timeline
     assert "需补正材料</h3>" not in html  # nothing is missing any more
-    view = services.cases.view(services.cases.for_applicant(number, code))
+    view = services.case_queries.view(services.case_queries.for_applicant(number, code))
     assert view["due"].isoformat() == "2026-11-25"  # 3 working days after the supply
     assert '<time datetime="2026-11-25">2026年11月25日</time>' in html
     assert ("（暂定，按周末推算）" in html) == view["due_provisional"]

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from projections.runner import ProjectionFailed
 from projections.tables import cases
-from service.access.tables import case_number_series
+from service.access.tables import case_number_series, case_streams
 from service.commanding.cases import CASE_NUMBER, CaseNumbers, ObjectionApplication, code_hash
 from service.commanding.commands import RegisterSubject, record_command_adapter
 from service.store.database import Database
@@ -36,7 +36,7 @@ def company_with_records(services, serial: int, records: int) -> tuple[dict, lis
         ).record_id
         for n in range(records)
     ]
-    services.runner.catch_up()  # the case desk reads the records from the read model
+    services.runner.catch_up()
     return company, ids
 
 
@@ -67,7 +67,7 @@ def test_numbers_are_distinct_even_when_randomness_repeats_itself(services, monk
     services.runner.catch_up()
     assert case_count(services) == 3
     for f in filed:  # each applicant finds their own case with their own query code
-        assert services.cases.for_applicant(f.case_number, f.query_code)["case_number"] == (
+        assert services.case_queries.for_applicant(f.case_number, f.query_code)["case_number"] == (
             f.case_number
         )
 
@@ -196,3 +196,48 @@ async def test_a_duplicate_number_appended_directly_stops_only_the_cases_project
     health = (await client.get("/health")).json()
     assert health["status"] == "ok"
     assert health["projections"]["projectors"]["cases"]["skipped"][0]["position"] == duplicate
+
+
+def test_the_streams_of_cases_filed_before_are_found_in_the_event_store(services, settings):
+    """Cases filed before the `case_streams` table: the migration takes each number's stream
+    from the filing events (not from the cases read model, which may be behind: here it has
+    none of them), and a number filed twice keeps its first filing's stream, as the read model
+    keeps its first case."""
+    from alembic import command
+    from service.access.permissions import RecordingPermit
+    from service.store.migrations import alembic_config
+    from tests.builders import AUTHORITY_CODE
+
+    services.runner.stop()
+    first, first_records = company_with_records(services, 305, 2)
+    second, second_records = company_with_records(services, 306, 1)
+    filed = [services.cases.file_objection(objection(first, r)) for r in first_records]
+    second_id = services.files.subject_id_for_any_code(second["code"])
+    services.files.act(  # the first number again, appended around the case desk
+        second_id,
+        lambda subject: subject.file_objection(
+            case_id=uuid4(),
+            case_number=filed[0].case_number,
+            query_code_hash=code_hash(filed[0].case_number, "ABCD2345"),
+            target_record_id=second_records[0],
+            grounds="wrong_content",
+            statement="金额有误",
+            evidence=[],
+            applicant="公司",
+            recorded_at=services.files.clock.now(),
+        ),
+    )
+    config = alembic_config(Database.from_url(settings.database_url))
+    command.downgrade(config, "0010")
+    command.upgrade(config, "head")
+
+    first_id = services.files.subject_id_for_any_code(first["code"])
+    with services.write_engine.connect() as conn:
+        query = select(case_streams.c.case_number, case_streams.c.subject_id)
+        streams = {row.case_number: row.subject_id for row in conn.execute(query)}
+    assert streams == {f.case_number: first_id for f in filed}
+    assert case_count(services) == 0  # the read model had none of them
+    permit = RecordingPermit(frozenset({AUTHORITY_CODE}), frozenset({"road_transport"}))
+    for f in filed:
+        services.cases.take_step(f.case_number, "accept", permit=permit, fields={})
+    assert {c["status"] for c in services.ledger.subject(first_id).cases.values()} == {"accepted"}

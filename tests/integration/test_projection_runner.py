@@ -187,7 +187,7 @@ def mixed_history(services) -> None:
                 reason="更正",
             ),
         )
-        services.runner.catch_up()  # the case desk reads the records from the read model
+        services.runner.catch_up()
         repair = services.cases.apply_for_repair(
             RepairApplication(
                 subject_code=company["code"],

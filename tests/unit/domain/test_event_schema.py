@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -138,3 +139,47 @@ def test_a_version_1_list_entry_still_loads_without_a_basis_record(ledger):
         state=ledger.mapper.transcoder.encode(state),
     )
     assert ledger.mapper.to_domain_event(old).basis_record_id is None
+
+
+def test_a_subject_from_a_version_2_snapshot_is_rebuilt_with_what_its_cases_need(ledger):
+    """Version 2 snapshots hold neither the records' window fields nor the cases' query code
+    hashes, which case decisions read: such a subject is rebuilt from its events."""
+    from eventsourcing.domain import Snapshot
+
+    from domain.cases import code_hash
+    from domain.subject import Subject
+    from service.policy.loader import load_policy
+    from tests.unit.domain.test_subject import penalty_fields, when
+    from tests.unit.domain.test_subject_cases import file_repair
+
+    subject = Subject.register(
+        subject_id=uuid4(),
+        kind="enterprise",
+        code="91410105MA00000016",
+        code_masked="91410105MA00000016",
+        name="宏达运输",
+        region_code="410105",
+        sectors=["road_transport"],
+        recorded_by="t",
+        recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC),
+    )
+    record = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 6, 1)))
+    file_repair(subject, record.record_id, "XF20261120000003", "ABCD2345")
+    ledger.save(subject)
+    old = Snapshot.take(copy.deepcopy(subject))  # its state is the subject's own dicts
+    assert old.state["class_version"] == 3
+    old.state["class_version"] = 2
+    for held in old.state["records"].values():
+        for name in ("severity", "procedure", "declared_publication_end"):
+            held["ruled"].pop(name, None)
+    for case in old.state["cases"].values():
+        del case["query_code_hash"]
+    ledger.snapshots.put([old])
+
+    assert ledger.repository.get(subject.id).__dict__.get("incomplete_snapshot_state") is True
+    rebuilt = ledger.subject(subject.id)
+    assert rebuilt.cases == subject.cases and rebuilt.records == subject.records
+    assert rebuilt.applicant_case("XF20261120000003", code_hash("XF20261120000003", "ABCD2345"))
+    assert rebuilt.repair_eligibility(record.record_id, date(2026, 11, 20), load_policy()) == (
+        subject.repair_eligibility(record.record_id, date(2026, 11, 20), load_policy())
+    )

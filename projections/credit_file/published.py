@@ -1,0 +1,26 @@
+"""Whether a record is published on a day, in SQL: `domain.publication.published_on` for the
+rows of the records table and of its history (record_revisions), so that every query asks it
+the same way."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, or_
+from sqlalchemy.sql.elements import BindParameter
+
+
+def published_on(
+    table: Table, day: date | BindParameter[Any], *, standing: ColumnElement[bool] | None = None
+) -> ColumnElement[bool]:
+    """Rows published on `day`: standing that day (by default, in state active; the history
+    gives its own test: active, or repaired only after that day) with a publication window
+    [publish_from, publish_until) that holds the day."""
+    columns = table.c
+    return and_(
+        columns.state == "active" if standing is None else standing,
+        columns.publish_from.is_not(None),
+        columns.publish_from <= day,
+        or_(columns.publish_until.is_(None), columns.publish_until > day),
+    )

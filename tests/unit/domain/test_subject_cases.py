@@ -1,0 +1,176 @@
+"""Cases on the subject aggregate, decided from its own stream: given events, when a repair is
+weighed or a case looked up, then the answer (or a refusal)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from uuid import uuid4
+
+import pytest
+
+from domain.cases import CaseAccepted, RepairApproved, RepairEligibility, code_hash
+from domain.errors import CaseNotFound, RuleViolated
+from domain.events import ListEntered, PenaltyDecided, RecordCorrected, RecordRevoked
+from domain.subject import Subject
+from service.policy.loader import load_policy
+from tests.unit.domain.test_subject import (
+    AUTHORITY,
+    NOW,
+    TODAY,
+    given_subject,
+    penalty_fields,
+    when,
+)
+
+pytestmark = pytest.mark.domain
+BOOK = load_policy()
+
+
+def correct(subject: Subject, record_id, changes: dict, ref: str = "C-1") -> None:
+    when(
+        subject,
+        RecordCorrected,
+        {
+            **AUTHORITY,
+            "source_ref": ref,
+            "decision_date": TODAY,
+            "target_record_id": record_id,
+            "changes": changes,
+            "reason": "更正",
+        },
+    )
+
+
+def file_repair(subject: Subject, record_id, number: str = "XF20261120000001", code="ABCD2345"):
+    case_id = uuid4()
+    subject.apply_for_repair(
+        case_id=case_id,
+        case_number=number,
+        query_code_hash=code_hash(number, code),
+        target_record_id=record_id,
+        corrections=["罚款已缴纳"],
+        commitment_signed=True,
+        evidence=[],
+        applicant="申请人",
+        eligibility=subject.repair_eligibility(record_id, TODAY, BOOK),
+        today=TODAY,
+        recorded_at=NOW,
+    )
+    return case_id
+
+
+def test_a_published_penalty_may_be_repaired_once_its_minimum_period_is_over():
+    subject = given_subject()
+    old = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 6, 1)))
+    recent = when(subject, PenaltyDecided, penalty_fields("P-2", decision_date=date(2026, 10, 15)))
+    assert subject.repair_eligibility(old.record_id, TODAY, BOOK) == RepairEligibility(
+        "PenaltyDecided", True, date(2026, 9, 1)
+    )
+    assert subject.repair_eligibility(recent.record_id, TODAY, BOOK) == RepairEligibility(
+        "PenaltyDecided", True, date(2027, 1, 15)
+    )
+    # A general penalty is published for a year at most (no declared end): then it is not.
+    assert not subject.repair_eligibility(old.record_id, date(2027, 6, 1), BOOK).published
+
+
+def test_eligibility_follows_the_record_as_corrected_since():
+    subject = given_subject()
+    recent = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 10, 15)))
+    correct(subject, recent.record_id, {"decision_date": date(2026, 6, 1)})
+    assert subject.repair_eligibility(recent.record_id, TODAY, BOOK).earliest_repair == date(
+        2026, 9, 1
+    )
+    correct(subject, recent.record_id, {"declared_publication_end": date(2026, 10, 1)}, "C-2")
+    # A declared end is honoured within the minimum and maximum: it has passed.
+    assert not subject.repair_eligibility(recent.record_id, TODAY, BOOK).published
+    correct(subject, recent.record_id, {"severity": "minor"}, "C-3")
+    assert subject.repair_eligibility(recent.record_id, TODAY, BOOK) == RepairEligibility(
+        "PenaltyDecided", False, None
+    )
+
+
+def test_a_revoked_or_repaired_record_is_not_published_and_is_refused():
+    subject = given_subject()
+    revoked = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 6, 1)))
+    repaired = when(subject, PenaltyDecided, penalty_fields("P-2", decision_date=date(2026, 6, 1)))
+    when(
+        subject,
+        RecordRevoked,
+        {
+            **AUTHORITY,
+            "source_ref": "R-1",
+            "decision_date": TODAY,
+            "target_record_id": revoked.record_id,
+            "reason": "复议撤销",
+        },
+    )
+    assert not subject.repair_eligibility(revoked.record_id, TODAY, BOOK).published
+    with pytest.raises(RuleViolated, match="not published"):
+        file_repair(subject, revoked.record_id)
+    case_id = file_repair(subject, repaired.record_id)
+    for step, fields in ((CaseAccepted, {}), (RepairApproved, {"reasons": "整改到位"})):
+        subject.take_case_step(
+            case_id, step, by=AUTHORITY["authority_code"], recorded_at=NOW, **fields
+        )
+    assert not subject.repair_eligibility(repaired.record_id, TODAY, BOOK).published
+    with pytest.raises(RuleViolated, match="already repaired"):
+        file_repair(subject, repaired.record_id, "XF20261120000002")
+
+
+def test_only_conduct_records_are_weighed_for_repair():
+    subject = given_subject()
+    entry = when(
+        subject,
+        ListEntered,
+        {
+            **AUTHORITY,
+            "source_ref": "L-1",
+            "decision_date": date(2026, 6, 1),
+            "list_type": "black",
+            "basis": "严重失信",
+        },
+    )
+    with pytest.raises(RuleViolated, match="not a PenaltyDecided"):
+        subject.repair_eligibility(entry.record_id, TODAY, BOOK)
+
+
+def test_a_case_is_found_by_its_number_and_opened_by_its_query_code_alone():
+    subject = given_subject()
+    record = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 6, 1)))
+    case_id = file_repair(subject, record.record_id, "XF20261120000007", "ABCD2345")
+    assert subject.case_numbered("XF20261120000007") == case_id
+    with pytest.raises(CaseNotFound, match="no case XF20261120000008"):
+        subject.case_numbered("XF20261120000008")
+    right = code_hash("XF20261120000007", " abcd2345 ")  # as typed: trimmed, either case
+    assert subject.applicant_case("XF20261120000007", right) == case_id
+    for number, code in (("XF20261120000007", "ABCD2346"), ("XF20261120000008", "ABCD2345")):
+        with pytest.raises(CaseNotFound) as refused:
+            subject.applicant_case(number, code_hash(number, code))
+        assert refused.value.detail == "no case with this number and query code"
+
+
+def test_what_cases_need_is_rebuilt_from_the_events_alone():
+    subject = given_subject()
+    registered = Subject.register(
+        subject_id=subject.id,
+        kind="enterprise",
+        code="91410105MA00000016",
+        code_masked="91410105MA00000016",
+        name="宏达运输",
+        region_code="410105",
+        sectors=["road_transport"],
+        recorded_by="t",
+        recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC),
+    ).collect_events()
+    record = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 10, 15)))
+    correct(subject, record.record_id, {"decision_date": date(2026, 6, 1)})
+    file_repair(subject, record.record_id)
+    correct(subject, record.record_id, {"severity": "serious"}, "C-2")
+    replayed = None
+    for event in [*registered, *subject.collect_events()]:
+        replayed = event.mutate(replayed)
+    assert replayed.records == subject.records
+    assert replayed.cases == subject.cases
+    assert replayed.repair_eligibility(record.record_id, TODAY, BOOK) == RepairEligibility(
+        "PenaltyDecided", True, date(2027, 6, 1)
+    )

@@ -1,0 +1,101 @@
+""" "Published on day D" is one predicate: the SQL builder selects exactly the rows the Python
+predicate says are published, over the records table and its history, and the publication
+state a record list shows says "published" on the same days."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime
+from uuid import UUID
+
+import pytest
+from sqlalchemy import select
+
+from domain.publication import publication_state, published_on
+from projections.credit_file import published
+from projections.tables import record_revisions, records
+from service.store.database import Database
+from service.store.migrations import upgrade
+from service.store.read_store import sync_engine
+
+pytestmark = pytest.mark.projections
+EDGES = [None, date(2026, 1, 1), date(2026, 6, 1), date(2026, 12, 1)]
+DAYS = [date(2025, 12, 31), date(2026, 1, 1), date(2026, 5, 31), date(2026, 6, 1), date(2027, 1, 1)]
+ROWS = [
+    (UUID(int=n), state, start, end)
+    for n, (state, start, end) in enumerate(
+        itertools.product(("active", "revoked", "repaired"), EDGES, EDGES), start=1
+    )
+]
+
+
+@pytest.fixture
+def engine(tmp_path):
+    database = Database.from_url(f"sqlite:///{tmp_path}/p.sqlite3")
+    upgrade(database)
+    engine = sync_engine(database)
+    common = {"subject_id": UUID(int=0), "type": "X", "family": "x", "authority_name": "支队"}
+    with engine.begin() as conn:
+        conn.execute(
+            records.insert(),
+            [
+                {
+                    **common,
+                    "record_id": record_id,
+                    "state": state,
+                    "publish_from": start,
+                    "publish_until": end,
+                    "position": n,
+                    "version": n,
+                    "authority_code": "11410100MB00000018",
+                    "source_ref": f"R-{n}",
+                    "decision_date": date(2025, 1, 1),
+                    "recorded_at": datetime(2025, 1, 1, tzinfo=UTC),
+                    "recorded_by": "t",
+                    "correction_count": 0,
+                    "summary": "",
+                    "details": {},
+                }
+                for n, (record_id, state, start, end) in enumerate(ROWS, start=1)
+            ],
+        )
+        conn.execute(
+            record_revisions.insert(),
+            [
+                {
+                    **common,
+                    "record_id": str(record_id),
+                    "from_version": 1,
+                    "state": state,
+                    "publish_from": start,
+                    "publish_until": end,
+                    "decision_date": date(2025, 1, 1),
+                }
+                for record_id, state, start, end in ROWS
+            ],
+        )
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_the_sql_builder_selects_what_the_predicate_says(engine, day):
+    expected = {rid for rid, state, start, end in ROWS if published_on(day, start, end, state)}
+    with engine.connect() as conn:
+        shown = set(
+            conn.scalars(select(records.c.record_id).where(published.published_on(records, day)))
+        )
+        history = conn.scalars(
+            select(record_revisions.c.record_id).where(
+                published.published_on(record_revisions, day)
+            )
+        )
+        assert shown == expected
+        assert {UUID(rid) for rid in history} == expected
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_a_record_shows_as_published_exactly_when_it_is(day):
+    for _, state, start, end in ROWS:
+        shown = publication_state(day, start, end, state) == "published"
+        assert shown == published_on(day, start, end, state), (state, start, end)
