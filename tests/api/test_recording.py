@@ -163,19 +163,34 @@ async def test_malformed_bodies_are_refused_and_nothing_is_written(
 
 
 @pytest.mark.parametrize(
-    ("scheme", "grade", "reason"),
+    ("scheme", "grade", "reason", "rule"),
     [
-        ("bridge_building", "A", "scheme 'bridge_building' is not in force on 2026-03-01"),
-        ("highway_construction", "AAA", "grade 'AAA' is not a grade of highway_construction"),
-        ("driver_integrity", "C", "grade 'C' is not a grade of driver_integrity"),
-        ("highway_construction", "AAAAA", "grade: String should have at most 4 characters"),
+        (
+            "bridge_building",
+            "A",
+            "scheme 'bridge_building' is not in force on 2026-03-01",
+            "rating-scheme-known",
+        ),
+        (
+            "highway_construction",
+            "AAA",
+            "grade 'AAA' is not a grade of highway_construction",
+            "rating-grade-of-scheme",
+        ),
+        (
+            "driver_integrity",
+            "C",
+            "grade 'C' is not a grade of driver_integrity",
+            "rating-grade-of-scheme",
+        ),
+        ("highway_construction", "AAAAA", "grade: String should have at most 4 characters", None),
     ],
 )
 async def test_a_rating_outside_the_policy_in_force_is_refused_as_invalid(
-    client, services, scheme, grade, reason
+    client, services, scheme, grade, reason, rule
 ):
     """Schemes and grades are the policy's vocabulary, not the schema's: a value outside it
-    gets the answer a value outside the schema gets."""
+    gets the answer a value outside the schema gets, and names the rule."""
     subject = await register(client)
     response = await client.post(
         f"/v1/subjects/{subject['subject_id']}/events", json=rating(scheme=scheme, grade=grade)
@@ -184,6 +199,7 @@ async def test_a_rating_outside_the_policy_in_force_is_refused_as_invalid(
     assert response.headers["content-type"] == PROBLEM
     assert response.json()["type"].endswith("/validation-error")
     assert reason in response.json()["detail"]
+    assert response.json().get("rule") == rule
     assert await _stream_version(services, subject) == 1
 
 
