@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 import csv
 import io
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from stdnum.cn import ric
 
 from domain.codes import make_uscc
+from domain.subject import Subject
 
 AUTHORITY_CODE = make_uscc("11410100MB0000001")
 OTHER_AUTHORITY_CODE = make_uscc("11410100MB0000002")
@@ -203,3 +206,18 @@ def policy_data_without_scheme(data: dict[str, Any], version: int, scheme: str) 
     for tier in rules["supervision"]["tiers"]:
         tier.get("when", {}).get("grade_at_or_below", {}).pop(scheme, None)
     return changed
+
+
+def registered_enterprise(subject_id: UUID, *, recorded_at: datetime) -> Subject:
+    """A freshly registered enterprise aggregate (宏达运输), its registration not yet collected."""
+    return Subject.register(
+        subject_id=subject_id,
+        kind="enterprise",
+        code="91410105MA00000016",
+        code_masked="91410105MA00000016",
+        name="宏达运输",
+        region_code="410105",
+        sectors=["road_transport"],
+        recorded_by="t",
+        recorded_at=recorded_at,
+    )

@@ -15,6 +15,7 @@ from domain.events import RECORD_EVENT_TYPES, ListEntered, PenaltyDecided, Subje
 from service.store.database import Database
 from service.store.ledger import open_ledger
 from service.store.migrations import upgrade
+from tests.builders import registered_enterprise
 
 pytestmark = pytest.mark.domain
 
@@ -147,22 +148,11 @@ def test_a_subject_from_a_version_2_snapshot_is_rebuilt_with_what_its_cases_need
     from eventsourcing.domain import Snapshot
 
     from domain.cases import code_hash
-    from domain.subject import Subject
     from service.policy.loader import load_policy
     from tests.unit.domain.test_subject import penalty_fields, when
     from tests.unit.domain.test_subject_cases import file_repair
 
-    subject = Subject.register(
-        subject_id=uuid4(),
-        kind="enterprise",
-        code="91410105MA00000016",
-        code_masked="91410105MA00000016",
-        name="宏达运输",
-        region_code="410105",
-        sectors=["road_transport"],
-        recorded_by="t",
-        recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC),
-    )
+    subject = registered_enterprise(uuid4(), recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC))
     record = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 6, 1)))
     file_repair(subject, record.record_id, "XF20261120000003", "ABCD2345")
     ledger.save(subject)

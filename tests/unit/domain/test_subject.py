@@ -32,7 +32,7 @@ from domain.events import (
 from domain.policy import parse_policy
 from domain.subject import Subject
 from service.policy import load_policy, read_policy_data
-from tests.builders import policy_data_without_scheme
+from tests.builders import policy_data_without_scheme, registered_enterprise
 
 pytestmark = pytest.mark.domain
 TODAY = date(2026, 11, 20)
@@ -441,17 +441,7 @@ def test_a_correction_cannot_take_a_rating_outside_the_policy(changes, message):
 
 def test_state_rebuilt_from_events_equals_state_built_by_commands():
     subject = given_subject()
-    registered = Subject.register(
-        subject_id=subject.id,
-        kind="enterprise",
-        code="91410105MA00000016",
-        code_masked="91410105MA00000016",
-        name="宏达运输",
-        region_code="410105",
-        sectors=["road_transport"],
-        recorded_by="t",
-        recorded_at=NOW,
-    ).collect_events()
+    registered = registered_enterprise(subject.id, recorded_at=NOW).collect_events()
     entry = when(
         subject,
         ListEntered,

@@ -13,6 +13,7 @@ from domain.errors import CaseNotFound, RuleViolated
 from domain.events import ListEntered, PenaltyDecided, RecordCorrected, RecordRevoked
 from domain.subject import Subject
 from service.policy.loader import load_policy
+from tests.builders import registered_enterprise
 from tests.unit.domain.test_subject import (
     AUTHORITY,
     NOW,
@@ -151,16 +152,8 @@ def test_a_case_is_found_by_its_number_and_opened_by_its_query_code_alone():
 
 def test_what_cases_need_is_rebuilt_from_the_events_alone():
     subject = given_subject()
-    registered = Subject.register(
-        subject_id=subject.id,
-        kind="enterprise",
-        code="91410105MA00000016",
-        code_masked="91410105MA00000016",
-        name="宏达运输",
-        region_code="410105",
-        sectors=["road_transport"],
-        recorded_by="t",
-        recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC),
+    registered = registered_enterprise(
+        subject.id, recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC)
     ).collect_events()
     record = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 10, 15)))
     correct(subject, record.record_id, {"decision_date": date(2026, 6, 1)})

@@ -26,9 +26,9 @@ from domain.errors import (
     RuleViolated,
 )
 from domain.events import RECORD_EVENT_TYPES, RecordEvent
-from domain.subject import Subject
 from service.policy import load_policy
 from service.store.ledger import CreditLedger
+from tests.builders import registered_enterprise
 
 pytestmark = pytest.mark.domain
 TODAY = date(2026, 11, 20)
@@ -187,17 +187,7 @@ class SubjectMachine(RuleBasedStateMachine):
         super().__init__()
         # An in-memory store with the service's own transcoder: "reloaded" means decoded.
         self.ledger = CreditLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-        self.subject = Subject.register(
-            subject_id=uuid4(),
-            kind="enterprise",
-            code="91410105MA00000016",
-            code_masked="91410105MA00000016",
-            name="宏达运输",
-            region_code="410105",
-            sectors=["road_transport"],
-            recorded_by="t",
-            recorded_at=NOW,
-        )
+        self.subject = registered_enterprise(uuid4(), recorded_at=NOW)
         self.stored_versions = [e.originator_version for e in self._save()]
         self.model = Model()
         self.requests: list[tuple[str, dict[str, Any], str, str | None]] = []

@@ -33,13 +33,13 @@ from domain.cases import (
 from domain.errors import DomainError, RecordNotFound, RuleViolated
 from domain.events import DishonestConductRecorded, PenaltyDecided, RatingIssued, RecordRevoked
 from domain.publication import earliest_repair_date
-from domain.subject import Subject
 from projections.cases.projector import CaseProjector
 from projections.credit_file.projector import CreditFileProjector
 from projections.credit_file.queries import publication_state
 from projections.tables import cases, metadata, records
 from service.policy.loader import load_policy
 from service.settings import DEFAULT_TIMEZONE
+from tests.builders import registered_enterprise
 
 pytestmark = pytest.mark.projections
 BOOK = load_policy()
@@ -103,17 +103,7 @@ class CaseWorkflowMachine(RuleBasedStateMachine):
         metadata.create_all(self.engine)  # the metadata the migrations are written from
         self.projectors = [CreditFileProjector(BOOK), CaseProjector(ZONE)]
         self.position = 0
-        self.subject = Subject.register(
-            subject_id=uuid4(),
-            kind="enterprise",
-            code="91410105MA00000016",
-            code_masked="91410105MA00000016",
-            name="宏达运输",
-            region_code="410105",
-            sectors=["road_transport"],
-            recorded_by="t",
-            recorded_at=NOW,
-        )
+        self.subject = registered_enterprise(uuid4(), recorded_at=NOW)
         self.records: dict[str, Record] = {}
         for n, (event_type, fields) in enumerate(
             [

@@ -28,10 +28,10 @@ from domain.errors import DomainError
 from domain.events import DishonestConductRecorded, PenaltyDecided, RecordCorrected, RecordRevoked
 from domain.policy import SEVERITIES
 from domain.publication import earliest_repair_date
-from domain.subject import Subject
 from projections.credit_file.projector import CreditFileProjector
 from projections.tables import metadata, records
 from service.policy.loader import load_policy
+from tests.builders import registered_enterprise
 
 pytestmark = pytest.mark.projections
 BOOK = load_policy()
@@ -105,17 +105,7 @@ def test_the_stream_weighs_a_repair_as_the_read_model_did(record, data):
     engine = create_engine("sqlite://", poolclass=StaticPool)
     metadata.create_all(engine)
     projector = CreditFileProjector(BOOK)
-    subject = Subject.register(
-        subject_id=uuid4(),
-        kind="enterprise",
-        code="91410105MA00000016",
-        code_masked="91410105MA00000016",
-        name="宏达运输",
-        region_code="410105",
-        sectors=["road_transport"],
-        recorded_by="t",
-        recorded_at=NOW,
-    )
+    subject = registered_enterprise(uuid4(), recorded_at=NOW)
     record_id = UUID(int=1)
     subject.record(
         record_type,
