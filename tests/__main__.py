@@ -13,6 +13,7 @@ import sys
 from tests.postgres import ADMIN_URL, postgres_reachable
 
 BROWSER_PACKAGES = ("chromium", "chromium-driver", "fonts-noto-cjk")
+SUITE_WORKERS = 2  # CI has two cores
 
 
 def ensure_browser() -> None:
@@ -38,7 +39,16 @@ def main(args: list[str]) -> int:
             return 1
         print(f"note: PostgreSQL unreachable ({reason}); its tests will be skipped", flush=True)
     ensure_browser()
-    return subprocess.call([sys.executable, "-m", "pytest", *args])
+    return subprocess.call([sys.executable, "-m", "pytest", *workers(args), *args])
+
+
+def workers(args: list[str]) -> list[str]:
+    """Two pytest-xdist workers unless the caller chose (`-n 0` runs in one process): the suite
+    waits on databases and child processes more than it computes, so two workers on CI's two
+    cores take about two thirds of the time of one. Every test keeps to its own database,
+    ports and files, and the timing tests hold with the other core busy."""
+    chosen = any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in args)
+    return [] if chosen else ["-n", str(SUITE_WORKERS)]
 
 
 if __name__ == "__main__":
