@@ -17,6 +17,8 @@ from domain.subject import Subject
 AUTHORITY_CODE = make_uscc("11410100MB0000001")
 OTHER_AUTHORITY_CODE = make_uscc("11410100MB0000002")
 AUTHORITY_NAME = "郑州市交通运输综合执法支队"
+# The deciding authority as a record's fields name it.
+AUTHORITY = {"authority_name": AUTHORITY_NAME, "authority_code": AUTHORITY_CODE}
 
 
 def uscc(serial: int, region: str = "410105") -> str:

@@ -32,13 +32,12 @@ from domain.events import (
 from domain.policy import parse_policy
 from domain.subject import Subject
 from service.policy import load_policy, read_policy_data
-from tests.builders import policy_data_without_scheme, registered_enterprise
+from tests.builders import AUTHORITY, policy_data_without_scheme, registered_enterprise
 
 pytestmark = pytest.mark.domain
 TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
 BOOK = load_policy()
-AUTHORITY = {"authority_name": "郑州市交通运输综合执法支队", "authority_code": "11410100MB00000018"}
 
 
 def given_subject() -> Subject:

@@ -28,13 +28,12 @@ from domain.errors import (
 from domain.events import RECORD_EVENT_TYPES, RecordEvent
 from service.policy import load_policy
 from service.store.ledger import CreditLedger
-from tests.builders import registered_enterprise
+from tests.builders import AUTHORITY, registered_enterprise
 
 pytestmark = pytest.mark.domain
 TODAY = date(2026, 11, 20)
 BOOK = load_policy()
 NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
-AUTHORITY = {"authority_name": "郑州市交通运输综合执法支队", "authority_code": "11410100MB00000018"}
 OTHER_AUTHORITY = {"authority_name": "河南省交通运输厅", "authority_code": "11410000MB00000000"}
 CLOSED_BY = {  # follow-up type -> (its reference field, the record type it must point at)
     "CommitmentFulfilled": ("commitment_record_id", "CommitmentMade"),

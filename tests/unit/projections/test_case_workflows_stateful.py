@@ -39,14 +39,13 @@ from projections.credit_file.queries import publication_state
 from projections.tables import cases, metadata, records
 from service.policy.loader import load_policy
 from service.settings import DEFAULT_TIMEZONE
-from tests.builders import registered_enterprise
+from tests.builders import AUTHORITY, registered_enterprise
 
 pytestmark = pytest.mark.projections
 BOOK = load_policy()
 TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
 ZONE = ZoneInfo(DEFAULT_TIMEZONE)
-AUTHORITY = {"authority_name": "郑州市交通运输综合执法支队", "authority_code": "11410100MB00000018"}
 
 # The documented workflow (docs/api.md, Cases): (kind, status) -> {step: the status after it}.
 WORKFLOW = {

@@ -31,13 +31,12 @@ from domain.publication import earliest_repair_date
 from projections.credit_file.projector import CreditFileProjector
 from projections.tables import metadata, records
 from service.policy.loader import load_policy
-from tests.builders import registered_enterprise
+from tests.builders import AUTHORITY, registered_enterprise
 
 pytestmark = pytest.mark.projections
 BOOK = load_policy()
 TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
-AUTHORITY = {"authority_name": "郑州市交通运输综合执法支队", "authority_code": "11410100MB00000018"}
 BY = AUTHORITY["authority_code"]
 
 decided = st.dates(date(2019, 1, 1), TODAY)  # both policy eras, up to today
