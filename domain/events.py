@@ -80,6 +80,16 @@ class Span:
 
 
 @dataclass(frozen=True)
+class NamedPeriod:
+    """Published from its decision date for the period the policy in force on that date gives
+    under `name` (`[version.publication_periods.<name>]`): whether the kind is published at all,
+    and for how many months. For kinds whose publication no rule ties to a severity or to the
+    record's own dates, so that the operator decides it per policy version."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class ActsOn:
     """The earlier record of the same subject a record acts on: the field naming it, the types
     it may be (None: any record but a correction or revocation), and what it does to it: `ends`
@@ -100,7 +110,8 @@ class RecordTraits:
 
     - family: its group in the read model and in a status's published counts (`by_family`).
     - summary: the fields joined into its one-line summary in record lists.
-    - published: its publication window (BySeverity or Span); None: never published on its own.
+    - published: its publication window (BySeverity, Span or NamedPeriod); None: never
+      published on its own.
     - acts_on: the earlier record it ends, revokes or corrects (ActsOn); None: none.
     - conduct: 失信 conduct, graded by severity: published for its severity's period, deducted
       from grades, counted toward the watch list and warnings, open to credit repair, a
@@ -118,7 +129,7 @@ class RecordTraits:
 
     family: str
     summary: tuple[str, ...]
-    published: BySeverity | Span | None = None
+    published: BySeverity | Span | NamedPeriod | None = None
     acts_on: ActsOn | None = None
     conduct: bool = False
     rule_input: bool = False
@@ -397,6 +408,102 @@ class JointMeasureApplied(RecordEvent):
     measure: str
     applying_agency: str
     matter: str
+
+
+# The five further kinds of administrative information (行政强制, 行政确认, 行政裁决, 行政奖励,
+# 行政监督检查) an agency reports to the credit-information sharing platform within 7 working days
+# of the decision (运交法安函〔2023〕129号, item 四). No national data standard we hold names their
+# fields as the 双公示 one does for licences and penalties, so each carries the common ones
+# (subject, decision number `source_ref`, `decision_date`, deciding authority and its code), its
+# category, its content and basis, and the reporting unit (数据来源单位) when that is not the
+# deciding authority. Whether and how long each is published is the policy's (`NamedPeriod`).
+# None is conduct or a rule input: 行政奖励 is 守信 information, and 行政强制 serves a decision or
+# a case whose own record (a penalty, dishonest conduct) carries any finding of dishonesty.
+
+
+class AdministrativeCoercionApplied(RecordEvent):
+    """行政强制 (行政强制法 art. 2): a coercive measure (行政强制措施, art. 9: 查封, 扣押, 冻结 ...)
+    or the enforcement of a decision the subject did not carry out (行政强制执行, art. 12: 加处罚款,
+    划拨, 拍卖, 代履行 ...)."""
+
+    TOPIC = "credit:AdministrativeCoercionApplied"
+    TRAITS = RecordTraits(
+        family="coercion",
+        summary=("measure",),
+        published=NamedPeriod("administrative_coercion"),
+    )
+    coercion_kind: str  # "measure" (行政强制措施) | "execution" (行政强制执行)
+    measure: str  # its kind or means, e.g. 扣押财物, 代履行
+    legal_basis: str
+    content: str
+    data_source_name: str | None = None  # 数据来源单位, when not the deciding authority
+    data_source_code: str | None = None
+
+
+class AdministrativeConfirmationMade(RecordEvent):
+    """行政确认: a status, qualification or fact confirmed (e.g. a vehicle's technical grade)."""
+
+    TOPIC = "credit:AdministrativeConfirmationMade"
+    TRAITS = RecordTraits(
+        family="confirmation",
+        summary=("confirmation_type",),
+        published=NamedPeriod("administrative_confirmation"),
+    )
+    confirmation_type: str
+    content: str
+    legal_basis: str | None = None
+    data_source_name: str | None = None
+    data_source_code: str | None = None
+
+
+class AdministrativeAdjudicationMade(RecordEvent):
+    """行政裁决: a dispute the law gives an authority to decide (e.g. compensation for damage to
+    a highway), decided."""
+
+    TOPIC = "credit:AdministrativeAdjudicationMade"
+    TRAITS = RecordTraits(
+        family="adjudication",
+        summary=("adjudication_type",),
+        published=NamedPeriod("administrative_adjudication"),
+    )
+    adjudication_type: str
+    content: str  # the ruling
+    legal_basis: str | None = None
+    data_source_name: str | None = None
+    data_source_code: str | None = None
+
+
+class AdministrativeRewardGranted(RecordEvent):
+    """行政奖励: a reward an authority granted by law (守信 information)."""
+
+    TOPIC = "credit:AdministrativeRewardGranted"
+    TRAITS = RecordTraits(
+        family="reward",
+        summary=("reward_name",),
+        published=NamedPeriod("administrative_reward"),
+    )
+    reward_name: str
+    content: str
+    legal_basis: str | None = None
+    data_source_name: str | None = None
+    data_source_code: str | None = None
+
+
+class AdministrativeInspectionConducted(RecordEvent):
+    """行政监督检查: an inspection (双随机抽查, a special or routine inspection) and its result."""
+
+    TOPIC = "credit:AdministrativeInspectionConducted"
+    TRAITS = RecordTraits(
+        family="inspection",
+        summary=("inspection_type", "result"),
+        published=NamedPeriod("administrative_inspection"),
+    )
+    inspection_type: str
+    matter: str
+    result: str
+    legal_basis: str | None = None
+    data_source_name: str | None = None
+    data_source_code: str | None = None
 
 
 class RecordCorrected(RecordEvent):

@@ -8,7 +8,7 @@ from datetime import date
 from functools import singledispatch
 from typing import Any
 
-from domain.events import RECORD_EVENT_TYPES, BySeverity, Span
+from domain.events import RECORD_EVENT_TYPES, BySeverity, NamedPeriod, Span
 from domain.policy import PolicyBook
 
 
@@ -100,8 +100,10 @@ def record_window(record_type: str, fields: dict[str, Any], *, book: PolicyBook)
     Penalties and dishonest conduct follow their severity's period under the policy in force on
     the decision date (a simplified-procedure penalty counts as minor where that policy says so).
     Licences are published for their validity, ratings for theirs, red and black list entries
-    until their planned end (or exit); interviews, joint-measure feedback, watch-list entries,
-    follow-ups, corrections and revocations are not published on their own."""
+    until their planned end (or exit); the further kinds of administrative information (行政强制,
+    行政确认, 行政裁决, 行政奖励, 行政监督检查) for the period the policy in force on the decision
+    date gives each, if it publishes them; interviews, joint-measure feedback, watch-list
+    entries, follow-ups, corrections and revocations are not published on their own."""
     declared = RECORD_EVENT_TYPES.get(record_type)
     if declared is None or declared.TRAITS.published is None:
         return None
@@ -129,6 +131,15 @@ def _span(rule: Span, fields: dict[str, Any], book: PolicyBook) -> Window | None
     if rule.unless is not None and fields.get(rule.unless[0]) == rule.unless[1]:
         return None
     return Window(fields[rule.start], fields.get(rule.end) if rule.end else None)
+
+
+@_window.register(NamedPeriod)
+def _named_period(rule: NamedPeriod, fields: dict[str, Any], book: PolicyBook) -> Window | None:
+    decided = fields["decision_date"]
+    period = book.for_day(decided).publication_periods[rule.name]
+    if not period.published or period.months is None:
+        return None
+    return Window(decided, add_months(decided, period.months))
 
 
 def window_when_ended(record_type: str, window: Window, ended_on: date) -> Window:

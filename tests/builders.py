@@ -140,6 +140,55 @@ def list_entry(
     }
 
 
+# What each of the further kinds of administrative information says beyond the common fields.
+ADMINISTRATIVE_CONTENT: dict[str, dict[str, Any]] = {
+    "AdministrativeCoercionApplied": {
+        "coercion_kind": "measure",
+        "measure": "扣押财物",
+        "legal_basis": "《中华人民共和国行政强制法》第九条；《公路安全保护条例》第七十二条",
+        "content": "扣押超限运输车辆一辆（豫A12345），期限三十日",
+    },
+    "AdministrativeConfirmationMade": {
+        "confirmation_type": "道路运输车辆技术等级评定",
+        "content": "豫A12345 评定为一级车",
+        "legal_basis": "《道路运输车辆技术管理规定》",
+    },
+    "AdministrativeAdjudicationMade": {
+        "adjudication_type": "路产损坏赔偿纠纷裁决",
+        "content": "当事人赔偿护栏损失人民币三千元",
+    },
+    "AdministrativeRewardGranted": {
+        "reward_name": "道路运输安全生产先进单位",
+        "content": "全年无责任事故，予以通报表扬并奖励",
+        "data_source_name": "郑州市交通运输局",
+        "data_source_code": make_uscc("11410100MB0000003"),
+    },
+    "AdministrativeInspectionConducted": {
+        "inspection_type": "双随机抽查",
+        "matter": "道路运输企业安全生产主体责任落实情况",
+        "result": "未发现问题",
+    },
+}
+
+
+def administrative_record(
+    record_type: str,
+    source_ref: str,
+    *,
+    decision_date: str = "2026-10-09",
+    authority_code: str = AUTHORITY_CODE,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A body of one of the further kinds of administrative information (行政强制, 行政确认,
+    行政裁决, 行政奖励, 行政监督检查)."""
+    return {
+        "type": record_type,
+        **_common(source_ref, decision_date, authority_code),
+        **ADMINISTRATIVE_CONTENT[record_type],
+        **overrides,
+    }
+
+
 def follow_up(
     record_type: str, source_ref: str, decision_date: str = "2026-11-01", **fields: Any
 ) -> dict[str, Any]:

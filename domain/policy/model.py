@@ -62,6 +62,18 @@ class PublicationRules:
 
 
 @dataclass(frozen=True)
+class NamedPublicationPeriod:
+    """公示期 of a kind of record the policy gives by name (the kind's record type declares it as
+    `NamedPeriod`): whether it is published at all and, if so, for how many months from its
+    decision date."""
+
+    name: str
+    published: bool
+    months: int | None  # None when not published
+    source: str
+
+
+@dataclass(frozen=True)
 class GradeBand:
     """One grade's range. Score schemes: `minimum` <= score < `maximum`, except that the top band
     includes the top of the scale. Points schemes (deducted points): `minimum` <= points <=
@@ -225,6 +237,7 @@ class PolicyVersion:
     effective_from: date
     title: str
     publication: PublicationRules
+    publication_periods: Mapping[str, NamedPublicationPeriod]  # by name
     schemes: Mapping[str, Scheme]
     lists: ListRules
     supervision: tuple[SupervisionTier, ...]  # best first

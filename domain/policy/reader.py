@@ -20,7 +20,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from domain.events import LIST_TYPES
+from domain.events import LIST_TYPES, RECORD_EVENT_TYPES, NamedPeriod
 from domain.policy.model import (
     GRADE_MAX_LENGTH,
     MEASURES,
@@ -32,6 +32,7 @@ from domain.policy.model import (
     Deadlines,
     GradeBand,
     ListRules,
+    NamedPublicationPeriod,
     PolicyBook,
     PolicyError,
     PolicyVersion,
@@ -51,6 +52,7 @@ _VERSION_KEYS = (
     "effective_from",
     "title",
     "publication",
+    "publication_periods",
     "schemes",
     "lists",
     "supervision",
@@ -291,6 +293,9 @@ def _version(table: _Table) -> PolicyVersion:
     publication = _publication(
         table.must_table("publication", ("simplified_procedure_is_minor", *SEVERITIES))
     )
+    periods = _publication_periods(
+        table.must_table("publication_periods", _declared_period_names(), what="period")
+    )
     schemes = _schemes(table.must_table("schemes", None))  # the schemes in force, named freely
     lists = _lists(table.must_table("lists", ("watch", "black", "red")))
     supervision = _supervision(table.must_table("supervision", ("tiers",)), schemes)
@@ -307,6 +312,7 @@ def _version(table: _Table) -> PolicyVersion:
         effective_from=effective_from,
         title=title,
         publication=publication,
+        publication_periods=periods,
         schemes=schemes,
         lists=lists,
         supervision=supervision,
@@ -339,6 +345,31 @@ def _period(severity: str, table: _Table) -> PublicationPeriod:
             table.location, f"minimum_months {minimum} is above maximum_months {maximum}"
         )
     return PublicationPeriod(severity, True, minimum, maximum, table.source)
+
+
+def _declared_period_names() -> tuple[str, ...]:
+    """The periods the record types name (`NamedPeriod`), in the order declared: a version gives
+    each of them, and no other."""
+    names = (
+        record_type.TRAITS.published.name
+        for record_type in RECORD_EVENT_TYPES.values()
+        if isinstance(record_type.TRAITS.published, NamedPeriod)
+    )
+    return tuple(dict.fromkeys(names))
+
+
+def _publication_periods(table: _Table) -> Mapping[str, NamedPublicationPeriod]:
+    periods = {}
+    for name in _declared_period_names():
+        period = table.must_table(name, ("published", "months"))
+        if not period.boolean("published", default=True):
+            if period.has("months"):
+                raise PolicyError(period.at("months"), "an unpublished kind has no period")
+            periods[name] = NamedPublicationPeriod(name, False, None, period.source)
+        else:
+            months = period.integer("months", minimum=1)
+            periods[name] = NamedPublicationPeriod(name, True, months, period.source)
+    return MappingProxyType(periods)
 
 
 def _schemes(table: _Table) -> Mapping[str, Scheme]:

@@ -371,6 +371,58 @@ class ApplyJointMeasure(RecordCommand):
     matter: Text
 
 
+# The further kinds of administrative information (domain/events.py says why these fields).
+# `data_source_name` and `data_source_code` name the reporting unit (数据来源单位) when it is not
+# the deciding authority.
+
+
+class ApplyAdministrativeCoercion(RecordCommand):
+    type: Literal["AdministrativeCoercionApplied"]
+    coercion_kind: Literal["measure", "execution"]  # 行政强制措施 / 行政强制执行
+    measure: Annotated[str, Field(min_length=1, max_length=200)]
+    legal_basis: Text
+    content: LongText
+    data_source_name: Name | None = None
+    data_source_code: AuthorityCode | None = None
+
+
+class MakeAdministrativeConfirmation(RecordCommand):
+    type: Literal["AdministrativeConfirmationMade"]
+    confirmation_type: Annotated[str, Field(min_length=1, max_length=200)]
+    content: LongText
+    legal_basis: Text | None = None
+    data_source_name: Name | None = None
+    data_source_code: AuthorityCode | None = None
+
+
+class MakeAdministrativeAdjudication(RecordCommand):
+    type: Literal["AdministrativeAdjudicationMade"]
+    adjudication_type: Annotated[str, Field(min_length=1, max_length=200)]
+    content: LongText
+    legal_basis: Text | None = None
+    data_source_name: Name | None = None
+    data_source_code: AuthorityCode | None = None
+
+
+class GrantAdministrativeReward(RecordCommand):
+    type: Literal["AdministrativeRewardGranted"]
+    reward_name: Annotated[str, Field(min_length=1, max_length=200)]
+    content: LongText
+    legal_basis: Text | None = None
+    data_source_name: Name | None = None
+    data_source_code: AuthorityCode | None = None
+
+
+class ConductAdministrativeInspection(RecordCommand):
+    type: Literal["AdministrativeInspectionConducted"]
+    inspection_type: Annotated[str, Field(min_length=1, max_length=200)]
+    matter: Text
+    result: Text
+    legal_basis: Text | None = None
+    data_source_name: Name | None = None
+    data_source_code: AuthorityCode | None = None
+
+
 class CorrectRecord(RecordCommand):
     type: Literal["RecordCorrected"]
     target_record_id: UUID

@@ -183,3 +183,7 @@ PUNISHMENTS = {
 }
 REWARDS = tuple(tuple(row) for row in _MEASURES["rewards"])
 COMMENDATIONS = {label: tuple(titles) for label, titles in _MEASURES["commendations"].items()}
+
+# The further kinds of administrative information, by kind (coercion by its kind, measure or
+# execution): the fields of each record beyond the common ones.
+ADMINISTRATIVE = _read("administrative")

@@ -24,6 +24,7 @@ from service.commanding.commands import RecordCommand, RegisterSubject, record_c
 from service.commanding.credit_files import BatchItem, CreditFiles
 from service.commanding.identity import record_id_for
 from service.demo.catalogue import (
+    ADMINISTRATIVE,
     AUTHORITIES,
     BIRTH_REGIONS,
     CITIES,
@@ -457,6 +458,7 @@ class _SubjectPlan:
         self.plan_lists()
         self.plan_interviews()
         self.plan_commendations()
+        self.plan_administrative_information()
 
     # Licences -----------------------------------------------------------------------------
     def plan_licences(self) -> None:
@@ -1138,6 +1140,84 @@ class _SubjectPlan:
                     "description": f"{s.name}被评为{year - 1}年度{title}",
                 },
             )
+
+    # Further administrative information ------------------------------------------------------
+    def plan_administrative_information(self) -> None:
+        """行政强制 around penalties; 行政确认, 行政裁决, 行政奖励 and 行政监督检查 on their
+        own."""
+        s, p = self.s, self.p
+        for penalty in [c for c in self.conduct if c.type == "PenaltyDecided"]:
+            if s.role.violations == "truck" and penalty.severity == "serious" and p.chance(0.5):
+                # the vehicle is held on the spot, days before the penalty is decided
+                self.administrative(
+                    "AdministrativeCoercionApplied",
+                    p.later(penalty.decision, -12, -2),
+                    s.enforcer,
+                    "强",
+                    ADMINISTRATIVE["coercion"]["measure"],
+                )
+            elif penalty.details["fine_amount"] and s.profile == "troubled" and p.chance(0.1):
+                self.administrative(
+                    "AdministrativeCoercionApplied",
+                    p.later(penalty.decision, 45, 120),
+                    s.enforcer,
+                    "强",
+                    ADMINISTRATIVE["coercion"]["execution"],
+                )
+        for year in range(p.start.year, p.end.year + 1):
+            day = p.random_day(date(year, 3, 1), date(year, 11, 30))
+            if day < p.start or day > p.end:
+                continue
+            if s.kind in ADMINISTRATIVE["inspection"]["subject_kinds"] and p.chance(0.2):
+                inspection = ADMINISTRATIVE["inspection"]
+                self.administrative(
+                    "AdministrativeInspectionConducted",
+                    day,
+                    s.bureau,
+                    "检",
+                    {
+                        "inspection_type": inspection["inspection_type"],
+                        "matter": inspection["matter"],
+                        "result": p.rng.choice(inspection["results"]),
+                    },
+                )
+            if s.kind in ADMINISTRATIVE["confirmation"]["subject_kinds"] and p.chance(0.3):
+                self.administrative(
+                    "AdministrativeConfirmationMade", day, s.bureau, "确", _own("confirmation")
+                )
+        if s.kind in ADMINISTRATIVE["adjudication"]["subject_kinds"] and p.chance(0.04):
+            self.administrative(
+                "AdministrativeAdjudicationMade",
+                p.random_day(s.active_from),
+                s.bureau,
+                "裁",
+                _own("adjudication"),
+            )
+        reward = ADMINISTRATIVE["reward"]
+        if s.kind in reward["subject_kinds"] and s.profile == "exemplary" and p.chance(0.4):
+            day = p.random_day(max(s.active_from, p.start))
+            if not self.conduct_before(day):
+                self.administrative(
+                    "AdministrativeRewardGranted",
+                    day,
+                    s.bureau,
+                    "奖",
+                    {
+                        "reward_name": p.rng.choice(reward["reward_names"]),
+                        "content": reward["content"],
+                        "legal_basis": reward["legal_basis"],
+                    },
+                )
+
+    def administrative(
+        self, record_type: str, day: date, authority: Authority, word: str, details: dict[str, Any]
+    ) -> None:
+        self.p.add(self.s, record_type, day, authority, word, dict(details))
+
+
+def _own(kind: str) -> dict[str, Any]:
+    """A kind's record fields from the catalogue, without whom it is for."""
+    return {key: value for key, value in ADMINISTRATIVE[kind].items() if key != "subject_kinds"}
 
 
 def _band(score: Decimal) -> str:

@@ -107,6 +107,29 @@ def test_lists_warnings_and_deadlines():
     assert version.warnings.grade_margin_points["road_transport_quality"] == 30
 
 
+def test_the_further_administrative_kinds_are_published_as_each_version_says():
+    for version in BOOK.versions:
+        periods = version.publication_periods
+        assert set(periods) == {
+            "administrative_coercion",
+            "administrative_confirmation",
+            "administrative_adjudication",
+            "administrative_reward",
+            "administrative_inspection",
+        }
+        for unpublished in ("administrative_coercion", "administrative_adjudication"):
+            assert (periods[unpublished].published, periods[unpublished].months) == (False, None)
+        for published in (
+            "administrative_confirmation",
+            "administrative_reward",
+            "administrative_inspection",
+        ):
+            assert (periods[published].published, periods[published].months) == (True, 36)
+            assert "service default" in periods[published].source
+        assert "行政强制法 art. 2" in periods["administrative_coercion"].source
+        assert "secondary source" in periods["administrative_inspection"].source
+
+
 @pytest.mark.parametrize(
     ("state", "tier", "ratio"),
     [
@@ -253,6 +276,48 @@ BROKEN = [
         put((0, "publication", "minor", "maximum_months"), 3),
         "version[0].publication.minor.maximum_months",
         "unpublished",
+    ),
+    (
+        "a version without a period a record type names",
+        drop((1, "publication_periods", "administrative_reward")),
+        "version[1].publication_periods.administrative_reward",
+        "missing",
+    ),
+    (
+        "a period no record type names",
+        put((0, "publication_periods", "administrative_payment"), {"months": 12}),
+        "version[0].publication_periods.administrative_payment",
+        "unknown period 'administrative_payment' (expected one of: administrative_coercion,",
+    ),
+    (
+        "a published kind without its months",
+        drop((0, "publication_periods", "administrative_inspection", "months")),
+        "version[0].publication_periods.administrative_inspection.months",
+        "missing",
+    ),
+    (
+        "months for an unpublished kind",
+        put((1, "publication_periods", "administrative_coercion", "months"), 6),
+        "version[1].publication_periods.administrative_coercion.months",
+        "an unpublished kind has no period",
+    ),
+    (
+        "zero months for a named period",
+        put((0, "publication_periods", "administrative_confirmation", "months"), 0),
+        "version[0].publication_periods.administrative_confirmation.months",
+        "at least 1, not 0",
+    ),
+    (
+        "typo in a named period's key",
+        put((1, "publication_periods", "administrative_reward", "month"), 36),
+        "version[1].publication_periods.administrative_reward.month",
+        "unknown key 'month'",
+    ),
+    (
+        "whole named-period section missing",
+        drop((0, "publication_periods")),
+        "version[0].publication_periods",
+        "missing",
     ),
     (
         "overlapping score bands",

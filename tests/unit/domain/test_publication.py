@@ -1,13 +1,15 @@
 """Publication windows by record type, severity and the rules in force on the decision date."""
 
+import copy
 from datetime import date
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.policy import parse_policy
 from domain.publication import Window, add_months, earliest_repair_date, record_window
-from service.policy.loader import load_policy
+from service.policy.loader import load_policy, read_policy_data
 
 pytestmark = pytest.mark.domain
 BOOK = load_policy()
@@ -103,6 +105,28 @@ def conduct(severity, decided, **extra):
 )
 def test_record_windows(record_type, fields, expected):
     assert record_window(record_type, fields, book=BOOK) == expected
+
+
+def test_a_named_period_is_the_one_of_the_policy_in_force_on_the_decision_date():
+    """The further administrative kinds are published as the version in force on their decision
+    date says: a later version that shortens rewards and publishes coercion changes the windows
+    of records decided under it, and leaves the earlier ones alone."""
+    data = copy.deepcopy(read_policy_data())
+    periods = data["version"][1]["publication_periods"]
+    periods["administrative_reward"]["months"] = 12
+    periods["administrative_coercion"] = {"source": "a later version", "months": 6}
+    book = parse_policy(data)
+    reward = "AdministrativeRewardGranted"
+    coercion = "AdministrativeCoercionApplied"
+    before, after = {"decision_date": date(2026, 3, 31)}, {"decision_date": date(2026, 4, 1)}
+    assert record_window(reward, before, book=book) == Window(date(2026, 3, 31), date(2029, 3, 31))
+    assert record_window(reward, after, book=book) == Window(date(2026, 4, 1), date(2027, 4, 1))
+    assert record_window(coercion, before, book=book) is None
+    assert record_window(coercion, after, book=book) == Window(date(2026, 4, 1), date(2026, 10, 1))
+    # the shipped policy publishes neither coercion nor adjudication in either era
+    for decided in (before, after):
+        assert record_window(coercion, decided, book=BOOK) is None
+        assert record_window("AdministrativeAdjudicationMade", decided, book=BOOK) is None
 
 
 def test_window_states_around_its_edges():

@@ -15,6 +15,7 @@ from domain.events import (
     RECORD_EVENT_TYPES,
     ActsOn,
     BySeverity,
+    NamedPeriod,
     RecordEvent,
     RecordTraits,
     Span,
@@ -39,6 +40,8 @@ def named_fields(traits: RecordTraits) -> set[str]:
         named |= {"severity", rule.procedure, rule.declared_end} - {None}
     elif isinstance(rule, Span):
         named |= {rule.start, rule.end, rule.unless[0] if rule.unless else None} - {None}
+    elif isinstance(rule, NamedPeriod):
+        named.add("decision_date")
     if traits.acts_on is not None:
         named.add(traits.acts_on.field)
     return named

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.events import RECORD_EVENT_TYPES, BySeverity, RecordTraits, Span
+from domain.events import RECORD_EVENT_TYPES, BySeverity, NamedPeriod, RecordTraits, Span
 
 pytestmark = pytest.mark.domain
 DOC = Path(__file__).resolve().parents[3] / "docs" / "record-types.md"
@@ -32,6 +32,8 @@ def _published(traits: RecordTraits) -> str:
         if rule.declared_end:
             said.append(f"declared end in `{rule.declared_end}`")
         text = "; ".join(said)
+    elif isinstance(rule, NamedPeriod):
+        text = f"as the policy's period `{rule.name}` says"
     else:
         assert isinstance(rule, Span)
         text = f"`{rule.start}` to `{rule.end}`" if rule.end else f"from `{rule.start}`, open-ended"

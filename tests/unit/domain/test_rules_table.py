@@ -668,6 +668,40 @@ P = "PenaltyDecided"
             {"decision_date": date(2026, 6, 1)},
             never=True,
         ),
+        # the further administrative information: as the policy names each kind's period
+        shown(
+            "administrative-reward-published-36-months",
+            "AdministrativeRewardGranted",
+            {"decision_date": date(2026, 3, 10)},
+            date(2026, 3, 10),
+            date(2029, 3, 10),
+        ),
+        shown(
+            "administrative-inspection-published-36-months-leap-day",
+            "AdministrativeInspectionConducted",
+            {"decision_date": date(2024, 2, 29)},
+            date(2024, 2, 29),
+            date(2027, 2, 28),
+        ),
+        shown(
+            "administrative-confirmation-2026-04-01-published-36-months",
+            "AdministrativeConfirmationMade",
+            {"decision_date": date(2026, 4, 1)},
+            date(2026, 4, 1),
+            date(2029, 4, 1),
+        ),
+        shown(
+            "administrative-coercion-not-published",
+            "AdministrativeCoercionApplied",
+            {"decision_date": date(2026, 6, 1)},
+            never=True,
+        ),
+        shown(
+            "administrative-adjudication-not-published",
+            "AdministrativeAdjudicationMade",
+            {"decision_date": date(2025, 6, 1)},
+            never=True,
+        ),
     ],
 )
 def test_publication_window(record_type, fields, expected):

@@ -18,6 +18,7 @@ from domain.errors import (
     RuleViolated,
 )
 from domain.events import (
+    RECORD_EVENT_TYPES,
     CommitmentFulfilled,
     CommitmentMade,
     LicenceGranted,
@@ -32,7 +33,12 @@ from domain.events import (
 from domain.policy import parse_policy
 from domain.subject import Subject
 from service.policy import load_policy, read_policy_data
-from tests.builders import AUTHORITY, policy_data_without_scheme, registered_enterprise
+from tests.builders import (
+    ADMINISTRATIVE_CONTENT,
+    AUTHORITY,
+    policy_data_without_scheme,
+    registered_enterprise,
+)
 
 pytestmark = pytest.mark.domain
 TODAY = date(2026, 11, 20)
@@ -131,6 +137,29 @@ def test_a_penalty_becomes_one_event_with_the_recorded_time_and_provenance():
         "client-a",
         "k1",
     )
+
+
+@pytest.mark.parametrize("record_type", list(ADMINISTRATIVE_CONTENT))
+def test_each_further_kind_of_administrative_information_is_its_own_fact(record_type):
+    """行政强制, 行政确认, 行政裁决, 行政奖励 and 行政监督检查 are recorded as sent, and are no
+    finding on the subject's credit: none is conduct, a rule input or a credit decision."""
+    subject = given_subject()
+    content = ADMINISTRATIVE_CONTENT[record_type]
+    fields = {**AUTHORITY, "source_ref": "X-1", "decision_date": date(2026, 10, 9), **content}
+    outcome = when(subject, RECORD_EVENT_TYPES[record_type], fields)
+    [event] = subject.collect_events()
+    assert outcome.created and type(event).__name__ == record_type
+    assert {name: getattr(event, name) for name in content} == content
+    traits = event.TRAITS
+    assert not (traits.conduct or traits.rule_input or traits.credit_decision)
+    again = when(subject, RECORD_EVENT_TYPES[record_type], fields)
+    assert (again.created, again.record_id) == (False, outcome.record_id)
+    with pytest.raises(InvalidInput, match="in the future"):
+        when(
+            subject,
+            RECORD_EVENT_TYPES[record_type],
+            {**fields, "source_ref": "X-2", "decision_date": date(2026, 11, 21)},
+        )
 
 
 def test_the_same_record_sent_again_is_recognised_not_repeated():

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from domain.events import (
+    RECORD_EVENT_TYPES,
     ListEntered,
     ListExited,
     PenaltyDecided,
@@ -22,6 +23,7 @@ from service.policy.loader import load_policy
 from service.store.database import Database
 from service.store.migrations import upgrade
 from service.store.read_store import sync_engine
+from tests.builders import ADMINISTRATIVE_CONTENT
 
 pytestmark = pytest.mark.projections
 BOOK = load_policy()
@@ -100,6 +102,56 @@ def test_a_subject_row_masks_an_individuals_id_and_tracks_its_head(engine):
     assert (row["publish_from"], row["publish_until"]) == (date(2026, 5, 1), date(2027, 5, 1))
     assert row["details"]["fine_amount"] == "0.2"
     assert row["summary"] == "拒载"
+
+
+def test_the_further_administrative_kinds_are_rows_of_their_family_with_the_policys_window(
+    engine,
+):
+    decided = date(2026, 5, 6)
+    ids = {record_type: uuid4() for record_type in ADMINISTRATIVE_CONTENT}
+    events = [registered(kind="enterprise", code="91410105MA00000016")]
+    for version, (record_type, record_id) in enumerate(ids.items(), start=2):
+        events.append(
+            RECORD_EVENT_TYPES[record_type](
+                **COMMON,
+                originator_version=version,
+                record_id=record_id,
+                decision_date=decided,
+                source_ref=f"A-{version}",
+                **ADMINISTRATIVE_CONTENT[record_type],
+            )
+        )
+    _, rows = project(engine, events)
+    shown = {
+        record_type: (
+            rows[record_id]["family"],
+            rows[record_id]["summary"],
+            rows[record_id]["publish_from"],
+            rows[record_id]["publish_until"],
+        )
+        for record_type, record_id in ids.items()
+    }
+    three_years = date(2029, 5, 6)
+    assert shown == {
+        "AdministrativeCoercionApplied": ("coercion", "扣押财物", None, None),
+        "AdministrativeConfirmationMade": (
+            "confirmation",
+            "道路运输车辆技术等级评定",
+            decided,
+            three_years,
+        ),
+        "AdministrativeAdjudicationMade": ("adjudication", "路产损坏赔偿纠纷裁决", None, None),
+        "AdministrativeRewardGranted": ("reward", "道路运输安全生产先进单位", decided, three_years),
+        "AdministrativeInspectionConducted": (
+            "inspection",
+            "双随机抽查 · 未发现问题",
+            decided,
+            three_years,
+        ),
+    }
+    reward = rows[ids["AdministrativeRewardGranted"]]
+    assert reward["details"]["data_source_name"] == "郑州市交通运输局"
+    assert reward["severity"] is None
 
 
 def test_a_correction_in_the_same_page_recomputes_the_window(engine):
