@@ -11,6 +11,8 @@ from typing import cast
 
 import chinese_calendar
 
+from domain.statutory_holidays import statutory_days_off
+
 CHINESE_CALENDAR_BASIS = f"chinese-calendar {chinese_calendar.__version__}"
 _ONE_DAY = timedelta(days=1)
 _SATURDAY = 5
@@ -133,12 +135,13 @@ def _parse_days(values: object, field: str, year: int) -> frozenset[date]:
 @dataclass(frozen=True)
 class Deadline:
     due: date
-    provisional: bool  # some day counted fell in a year with no official data: weekends only
+    provisional: bool  # some day counted fell in a year with no official schedule: 调休 unknown
     basis: str  # which calendars the count used, for the case file and the applicant
 
 
 class WorkingDayCalendar:
-    """Loaded schedules first, then chinese-calendar's data, then weekends only (provisional)."""
+    """Loaded schedules first, then chinese-calendar's data; for a year in neither, the statutory
+    holidays and weekends, provisional: the schedule's 调休 and make-up days are not known yet."""
 
     def __init__(self, schedules: Iterable[YearSchedule] = ()) -> None:
         self._schedules: dict[int, YearSchedule] = {}
@@ -165,10 +168,18 @@ class WorkingDayCalendar:
         known = _chinese_calendar_is_workday(day)
         if known is not None:
             return known, False, CHINESE_CALENDAR_BASIS
+        statutory = statutory_days_off(day.year)
+        if statutory is None:
+            return (
+                not _is_weekend(day),
+                True,
+                f"weekends only (no official schedule for {day.year} yet)",
+            )
         return (
-            not _is_weekend(day),
+            not _is_weekend(day) and day not in statutory.days,
             True,
-            f"weekends only (no official schedule for {day.year} yet)",
+            f"statutory holidays of {'; '.join(statutory.sources)} and weekends "
+            f"(no official schedule for {day.year} yet)",
         )
 
     def is_working_day(self, day: date) -> tuple[bool, bool]:

@@ -8,17 +8,16 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-import chinese_calendar
 from stdnum.cn import ric
 
 from domain import codes
 from domain.events import RECORD_EVENT_TYPES, SUBJECT_KINDS
 from domain.publication import add_months
 from domain.subject import natural_key
+from domain.working_days import WorkingDayCalendar
 from service.clock import FixedClock
 from service.commanding.commands import RecordCommand, RegisterSubject, record_command_adapter
 from service.commanding.credit_files import BatchItem, CreditFiles
@@ -299,12 +298,11 @@ class _SubjectFactory:
 # --- Planning records -------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
+_WORKING_DAYS = WorkingDayCalendar()  # the service's own calendar: demo dates follow its rules
+
+
 def _is_workday(day: date) -> bool:
-    try:
-        return chinese_calendar.is_workday(day)
-    except NotImplementedError:  # the package knows its years only; weekends will do
-        return day.weekday() < 5
+    return _WORKING_DAYS.is_working_day(day)[0]
 
 
 @dataclass(eq=False)

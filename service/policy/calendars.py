@@ -14,8 +14,9 @@ class ScheduleFileError(ValueError):
 
 
 def load_calendar(path: Path | None) -> WorkingDayCalendar:
-    """The working-day calendar: chinese-calendar, plus every year in `path` (a TOML file with
-    `[[year]]` tables: year, source, holidays, adjusted_working_days as "YYYY-MM-DD" strings)."""
+    """The working-day calendar: every year in `path` (a TOML file with `[[year]]` tables: year,
+    source, holidays, adjusted_working_days as "YYYY-MM-DD" strings), then chinese-calendar; a year
+    in neither keeps the statutory holidays (domain/statutory_holidays.py), provisionally."""
     if path is None:
         return WorkingDayCalendar()
     try:

@@ -405,8 +405,11 @@ def test_a_loaded_2027_schedule_makes_a_deadline_across_new_year_definite(settin
     plain = build_services(settings, migrate=False)
     try:
         view = plain.case_queries.view(case, today=date(2026, 12, 28))
-        assert view["due_provisional"] is True  # 2027 not known: weekends only, and said so
-        assert "weekends only" in view["due_basis"]
+        # 2027 has no schedule: the statutory 元旦 (Fri 1/1) is off, the rest provisional, and
+        # said so: 12/29, 12/30, 12/31, [1/1-1/3], 1/4 ... 1/8, 1/11, 1/12
+        assert (view["due"].isoformat(), view["due_provisional"]) == ("2027-01-12", True)
+        assert "国务院令第795号" in view["due_basis"]
+        assert "no official schedule for 2027" in view["due_basis"]
     finally:
         plain.close_sync()
     schedule = tmp_path / "schedules.toml"

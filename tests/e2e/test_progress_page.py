@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -29,6 +29,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "progress-page.png"
 NOT_FOUND = "未找到该案件，请核对案件编号和查询码。"
+PROVISIONAL = "（暂定：按法定节假日推算，放假调休安排公布后可能变动）"
 
 
 def build_app(settings, services) -> FastAPI:
@@ -183,7 +184,7 @@ async def test_a_returned_then_accepted_repair_shows_timeline_missing_materials_
     view = services.case_queries.view(services.case_queries.for_applicant(number, code))
     assert view["due"].isoformat() == "2026-11-25"  # 3 working days after the supply
     assert '<time datetime="2026-11-25">2026年11月25日</time>' in html
-    assert ("（暂定，按周末推算）" in html) == view["due_provisional"]
+    assert (PROVISIONAL in html) == view["due_provisional"]
     assert "已超期" not in html
 
     clock.moment += timedelta(days=6)  # Thursday 2026-11-26: one working day late
@@ -260,6 +261,21 @@ def test_markup_in_case_data_is_escaped():
     html = web.templates.get_template("progress.html").render(case=web.page_of(view), message="")
     assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
     assert "XF&lt;b&gt;1&lt;/b&gt;" in html
+
+
+@pytest.mark.parametrize("provisional", [True, False])
+def test_a_deadline_in_a_year_without_a_schedule_is_shown_as_provisional(provisional):
+    view = {
+        "case_number": "XF20261228000001",
+        "kind": "repair",
+        "status": "filed",
+        "steps": [{"step": "RepairApplied", "on": "2026-12-28"}],
+        "due": date(2027, 1, 12),
+        "due_provisional": provisional,
+    }
+    html = web.templates.get_template("progress.html").render(case=web.page_of(view), message="")
+    assert '<time datetime="2027-01-12">2027年1月12日</time>' in html
+    assert (PROVISIONAL in html) is provisional
 
 
 # In a real browser ----------------------------------------------------------------------------

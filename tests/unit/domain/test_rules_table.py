@@ -926,8 +926,11 @@ def test_policy_version_named(on, version):
 # --- 4. working-day deadlines -------------------------------------------------------------
 #
 # 2026 (DOMAIN.md): 2/15-2/23 off, 2/14 (Sat) and 2/28 (Sat) worked; 9/25-9/27 off;
-# 10/1-10/7 off, 9/20 (Sun) and 10/10 (Sat) worked. 2027 has no official data yet: weekends
-# only, so 2027-01-01 (a Friday) counts, and the deadline is provisional.
+# 10/1-10/7 off, 9/20 (Sun) and 10/10 (Sat) worked. 2027 and 2028 have no official schedule
+# yet: the days 《全国年节及纪念日放假办法》 art. 2 fixes (国务院令第795号) and weekends are off,
+# no 调休 is known, and the deadline is provisional. 2027: 元旦 1/1 (Fri); 除夕-初三 2/5-2/8
+# (Fri-Mon); 清明 4/5 (Mon); 端午 6/9 (Wed); 中秋 9/15 (Wed); 国庆 10/1-10/3 (Fri-Sun).
+# 2028: 劳动节 5/1-5/2 (Mon-Tue).
 
 
 def due(case_id, deadline, days, start, expected, provisional=False):
@@ -1008,22 +1011,95 @@ def due(case_id, deadline, days, start, expected, provisional=False):
             date(2026, 12, 28),
             date(2026, 12, 31),
         ),
-        # Fri 12/25: 12/28-12/31, 1/1 (Fri, weekends only), [1/2-1/3], 1/4, 1/5
+        # Fri 12/25: 12/28-12/31, [1/1 元旦 (Fri), 1/2-1/3], 1/4, 1/5, 1/6
         due(
             "publication-7wd-from-2026-12-25-into-2027",
             "publication",
             7,
             date(2026, 12, 25),
-            date(2027, 1, 5),
+            date(2027, 1, 6),
             provisional=True,
         ),
-        # Thu 12/24: 12/25, 12/28-12/31, 1/1, 1/4-1/7
+        # Thu 12/24: 12/25, 12/28-12/31, [1/1], 1/4-1/8
         due(
             "repair-case-10wd-from-2026-12-24-into-2027",
             "repair_case",
             10,
             date(2026, 12, 24),
-            date(2027, 1, 7),
+            date(2027, 1, 8),
+            provisional=True,
+        ),
+        # Thu 12/31: [1/1 元旦 (Fri), 1/2-1/3], 1/4, 1/5, 1/6
+        due(
+            "repair-decision-3wd-from-2026-12-31-into-2027",
+            "repair_decision",
+            3,
+            date(2026, 12, 31),
+            date(2027, 1, 6),
+            provisional=True,
+        ),
+        # Spring Festival 2027 without a schedule
+        # Thu 2/4: [2/5 除夕 - 2/8 初三], 2/9, 2/10, 2/11
+        due(
+            "repair-decision-3wd-from-2027-02-04-spring-festival",
+            "repair_decision",
+            3,
+            date(2027, 2, 4),
+            date(2027, 2, 11),
+            provisional=True,
+        ),
+        # Thu 2/4: 2/9-2/12, 2/15, 2/16, 2/17
+        due(
+            "publication-7wd-from-2027-02-04-spring-festival",
+            "publication",
+            7,
+            date(2027, 2, 4),
+            date(2027, 2, 17),
+            provisional=True,
+        ),
+        # Fri 4/2: [4/5 清明 (Mon)], 4/6, 4/7, 4/8
+        due(
+            "repair-decision-3wd-from-2027-04-02-qingming",
+            "repair_decision",
+            3,
+            date(2027, 4, 2),
+            date(2027, 4, 8),
+            provisional=True,
+        ),
+        # Tue 6/8: [6/9 端午], 6/10, 6/11, 6/14
+        due(
+            "repair-decision-3wd-from-2027-06-08-dragon-boat",
+            "repair_decision",
+            3,
+            date(2027, 6, 8),
+            date(2027, 6, 14),
+            provisional=True,
+        ),
+        # Tue 9/14: [9/15 中秋], 9/16, 9/17, 9/20
+        due(
+            "repair-decision-3wd-from-2027-09-14-mid-autumn",
+            "repair_decision",
+            3,
+            date(2027, 9, 14),
+            date(2027, 9, 20),
+            provisional=True,
+        ),
+        # Thu 9/30: [10/1-10/3 国庆], 10/4 ... 10/8, 10/11, 10/12
+        due(
+            "publication-7wd-from-2027-09-30-national-day",
+            "publication",
+            7,
+            date(2027, 9, 30),
+            date(2027, 10, 12),
+            provisional=True,
+        ),
+        # Fri 4/28/2028: [5/1-5/2 劳动节 (Mon-Tue)], 5/3, 5/4, 5/5
+        due(
+            "repair-decision-3wd-from-2028-04-28-labour-day",
+            "repair_decision",
+            3,
+            date(2028, 4, 28),
+            date(2028, 5, 5),
             provisional=True,
         ),
     ],
@@ -1033,4 +1109,4 @@ def test_working_day_deadline(deadline, days, start, expected, provisional):
     assert (rule.days, rule.working_days) == (days, True)
     result = WorkingDayCalendar().add_working_days(start, rule.days)
     assert (result.due, result.provisional) == (expected, provisional)
-    assert ("weekends only" in result.basis) is provisional
+    assert ("no official schedule" in result.basis) is provisional

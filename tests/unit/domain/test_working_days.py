@@ -1,4 +1,5 @@
-"""Working days under the 2026 official schedule, an operator-loaded year, and the fallback."""
+"""Working days under the 2026 official schedule, an operator-loaded year, and the fallback on
+the statutory holidays for a year without a schedule."""
 
 from datetime import date, datetime, timedelta
 
@@ -7,12 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.statutory_holidays import STATUTORY_HOLIDAYS
 from domain.working_days import Deadline, WorkingDayCalendar, YearSchedule
 
 pytestmark = pytest.mark.domain
 
 CC = "chinese-calendar 1.11.0"
-NO_2027 = "weekends only (no official schedule for 2027 yet)"
+ORDER_795 = STATUTORY_HOLIDAYS[-1].source
+NO_2027 = f"statutory holidays of {ORDER_795} and weekends (no official schedule for 2027 yet)"
 
 # TEST DATA, made up for these tests: NOT the State Council's 2027 notice (not out yet).
 # Shaped like a real one: New Year 1/1-1/3; Spring Festival 2/6-2/14 with Saturday 2/20
@@ -169,21 +172,91 @@ def test_a_datetime_is_refused_rather_than_compared_as_a_date(cal):
         cal.add_working_days(datetime(2026, 1, 1, 9, 0), 3)
 
 
-# --- crossing into 2027 ------------------------------------------------------------------
+# --- 2027 and 2028 without a schedule: the statutory holidays ------------------------------
+#
+# 《全国年节及纪念日放假办法》 art. 2 as revised by 国务院令第795号 (in force 2025-01-01) fixes
+# 13 days; the State Council's notice adds the 调休 and the make-up days (art. 6, 7) later.
+# The lunar and solar-term dates below are written out by hand, not computed: 春节 2027 is
+# 2/6 (除夕 2/5), 2028 is 1/26 (除夕 1/25); 清明 4/5 and 4/4; 端午 6/9 and 5/28; 中秋 9/15 and
+# 10/3 (on 国庆节's third day in 2028).
+
+STATUTORY_2027 = {
+    date(2027, 1, 1): "元旦 (Fri)",
+    date(2027, 2, 5): "除夕 (Fri)",
+    date(2027, 2, 6): "正月初一 (Sat)",
+    date(2027, 2, 7): "正月初二 (Sun)",
+    date(2027, 2, 8): "正月初三 (Mon)",
+    date(2027, 4, 5): "清明 (Mon)",
+    date(2027, 5, 1): "劳动节 (Sat)",
+    date(2027, 5, 2): "劳动节 (Sun)",
+    date(2027, 6, 9): "端午 (Wed)",
+    date(2027, 9, 15): "中秋 (Wed)",
+    date(2027, 10, 1): "国庆节 (Fri)",
+    date(2027, 10, 2): "国庆节 (Sat)",
+    date(2027, 10, 3): "国庆节 (Sun)",
+}
+STATUTORY_2028 = {
+    date(2028, 1, 1): "元旦 (Sat)",
+    date(2028, 1, 25): "除夕 (Tue)",
+    date(2028, 1, 26): "正月初一 (Wed)",
+    date(2028, 1, 27): "正月初二 (Thu)",
+    date(2028, 1, 28): "正月初三 (Fri)",
+    date(2028, 4, 4): "清明 (Tue)",
+    date(2028, 5, 1): "劳动节 (Mon)",
+    date(2028, 5, 2): "劳动节 (Tue)",
+    date(2028, 5, 28): "端午 (Sun)",
+    date(2028, 10, 1): "国庆节 (Sun)",
+    date(2028, 10, 2): "国庆节 (Mon)",
+    date(2028, 10, 3): "国庆节 and 中秋 (Tue)",
+}
 
 
-def test_2027_without_a_schedule_falls_back_to_weekends_and_says_so(cal):
-    assert cal.is_working_day(date(2027, 1, 1)) == (True, True)  # a Friday: a guess, flagged
+def test_2027_new_year_is_a_day_off_without_a_schedule_and_provisional(cal):
+    assert cal.is_working_day(date(2027, 1, 1)) == (False, True)  # a Friday
     assert cal.is_working_day(date(2027, 1, 2)) == (False, True)
+    assert cal.is_working_day(date(2027, 1, 4)) == (True, True)
+
+
+@pytest.mark.parametrize("day", [*STATUTORY_2027, *STATUTORY_2028], ids=str)
+def test_a_statutory_holiday_is_a_day_off_without_a_schedule_and_provisional(cal, day):
+    assert cal.is_working_day(day) == (False, True)
+
+
+@pytest.mark.parametrize("statutory", [STATUTORY_2027, STATUTORY_2028], ids=["2027", "2028"])
+def test_without_a_schedule_the_statutory_holidays_are_the_only_weekdays_off(cal, statutory):
+    (year,) = {day.year for day in statutory}
+    weekday_off, weekend_worked = set(), set()
+    for day in days(date(year, 1, 1), date(year, 12, 31)):
+        working, provisional = cal.is_working_day(day)
+        assert provisional
+        if day.weekday() < 5 and not working:
+            weekday_off.add(day)
+        if day.weekday() >= 5 and working:
+            weekend_worked.add(day)
+    assert weekday_off == {day for day in statutory if day.weekday() < 5}
+    assert weekend_worked == set()  # 调休 only comes with the notice
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        date(2027, 2, 9),  # Tue after 初三: the notice will likely make it a make-up day off
+        date(2027, 5, 3),  # Mon after a Labour Day on the weekend (art. 6 补假, day not fixed)
+        date(2027, 10, 4),  # Mon after National Day
+    ],
+    ids=str,
+)
+def test_days_the_law_does_not_fix_stay_working_days_until_the_schedule(cal, day):
+    assert cal.is_working_day(day) == (True, True)
 
 
 @pytest.mark.parametrize(
     ("start", "n", "due"),
     [
-        # 12/31, then weekends only: 1/1 (Fri) counts, 1/4
-        (date(2026, 12, 30), 3, date(2027, 1, 4)),
-        # 12/29, 12/30, 12/31, 1/1, 1/4, 1/5, 1/6
-        (date(2026, 12, 28), 7, date(2027, 1, 6)),
+        # 12/31, [1/1 元旦, 1/2-1/3], 1/4, 1/5
+        (date(2026, 12, 30), 3, date(2027, 1, 5)),
+        # 12/29, 12/30, 12/31, 1/4, 1/5, 1/6, 1/7
+        (date(2026, 12, 28), 7, date(2027, 1, 7)),
     ],
     ids=str,
 )
@@ -199,9 +272,35 @@ def test_a_deadline_that_stops_on_31_december_is_not_provisional(cal):
     )
 
 
-def test_a_deadline_wholly_in_2027_without_a_schedule(cal):
-    assert cal.add_working_days(date(2027, 1, 2), 0) == Deadline(
-        date(2027, 1, 4), provisional=True, basis=NO_2027
+@pytest.mark.parametrize(
+    ("start", "n", "due"),
+    [
+        (date(2027, 1, 2), 0, date(2027, 1, 4)),
+        # Thu 2/4: [2/5 除夕 - 2/8 初三], 2/9, 2/10, 2/11
+        (date(2027, 2, 4), 3, date(2027, 2, 11)),
+        # Fri 4/2: [4/3-4/4], [4/5 清明], 4/6
+        (date(2027, 4, 2), 1, date(2027, 4, 6)),
+        # Tue 6/8: [6/9 端午], 6/10; Tue 9/14: [9/15 中秋], 9/16
+        (date(2027, 6, 8), 1, date(2027, 6, 10)),
+        (date(2027, 9, 14), 1, date(2027, 9, 16)),
+        # Thu 9/30: [10/1-10/3], 10/4
+        (date(2027, 9, 30), 1, date(2027, 10, 4)),
+    ],
+    ids=str,
+)
+def test_a_deadline_wholly_in_2027_without_a_schedule(cal, start, n, due):
+    assert cal.add_working_days(start, n) == Deadline(due, provisional=True, basis=NO_2027)
+
+
+def test_the_fallback_names_the_revision_of_the_law_it_used(cal):
+    assert "国务院令第795号" in cal.add_working_days(date(2027, 4, 2), 1).basis
+
+
+def test_a_year_past_the_lunar_tables_counts_weekends_only_and_says_so(cal):
+    assert cal.add_working_days(date(2101, 1, 1), 0) == Deadline(
+        date(2101, 1, 3),
+        provisional=True,
+        basis="weekends only (no official schedule for 2101 yet)",
     )
 
 
@@ -234,6 +333,11 @@ def test_a_loaded_2027_schedule_is_honoured_and_not_provisional(cal_2027, start,
         (date(2027, 4, 25), True),  # adjusted Sunday
         (date(2027, 2, 21), False),  # plain Sunday
         (date(2027, 3, 1), True),  # plain Monday
+        # Statutory days this test schedule leaves out: the loaded schedule decides, not art. 2
+        (date(2027, 2, 5), True),  # 除夕
+        (date(2027, 4, 5), True),  # 清明
+        (date(2027, 6, 9), True),  # 端午
+        (date(2027, 9, 15), True),  # 中秋
     ],
 )
 def test_a_loaded_2027_schedule_decides_each_day(cal_2027, day, working):
@@ -278,8 +382,9 @@ def test_two_schedules_for_one_year_are_refused():
         (date(2026, 9, 30), date(2026, 10, 8), (1, False)),
         (date(2026, 9, 28), date(2026, 10, 13), (7, False)),
         (date(2026, 10, 13), date(2026, 9, 28), (-7, False)),
-        (date(2026, 12, 31), date(2027, 1, 5), (3, True)),  # 1/1, 1/4, 1/5 on weekends only
-        (date(2027, 1, 5), date(2026, 12, 31), (-3, True)),
+        (date(2026, 12, 31), date(2027, 1, 5), (2, True)),  # [1/1 元旦], 1/4, 1/5
+        (date(2027, 1, 5), date(2026, 12, 31), (-2, True)),
+        (date(2027, 2, 4), date(2027, 2, 9), (1, True)),  # [除夕 2/5 - 初三 2/8], 2/9
         (date(2026, 12, 30), date(2026, 12, 31), (1, False)),
     ],
     ids=str,
