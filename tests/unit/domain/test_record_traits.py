@@ -41,6 +41,8 @@ def named_fields(traits: RecordTraits) -> set[str]:
         named |= {rule.start, rule.end, rule.unless[0] if rule.unless else None} - {None}
     if traits.acts_on is not None:
         named.add(traits.acts_on.field)
+    if traits.rests_on is not None:
+        named.add(traits.rests_on.field)
     return named
 
 
