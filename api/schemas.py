@@ -102,7 +102,8 @@ class Status(BaseModel):
 
 class Publication(BaseModel):
     state: str = Field(
-        description="published, scheduled, expired, not_published, revoked or repaired"
+        description="published, scheduled, expired, not_published, revoked, repaired, or "
+        "lapsed (the record it rests on, a list entry's basis, was repaired or revoked)"
     )
     from_: date | None = Field(alias="from")
     until: date | None

@@ -16,7 +16,8 @@ from domain.publication import add_months, published_on
 @dataclass(frozen=True)
 class RecordFact:
     """What the rules need to know of one record, whether read from the read model or folded
-    from events. `state` is "active" or "revoked" (a revoked record counts for nothing)."""
+    from events. `state` is "active", or one in which it counts for nothing (revoked, repaired,
+    lapsed with the record it rests on)."""
 
     record_id: str
     type: str

@@ -104,6 +104,17 @@ class ActsOn:
 
 
 @dataclass(frozen=True)
+class RestsOn:
+    """The earlier conduct record of the same subject a record rests on, named in `field` (None
+    there: it rests on none). Cited, not acted on: the record changes nothing in it, and may be
+    another authority's decision. It must stand when cited (not repaired, not revoked), and the
+    record lapses with it: once that record is repaired or revoked, or a correction names one
+    that is, this one is no longer published, shared or used (信用修复管理办法 art. 3)."""
+
+    field: str
+
+
+@dataclass(frozen=True)
 class RecordTraits:
     """What a record type is, declared once on its event class; the rules, the read model, the
     queries and docs/record-types.md read it from here.
@@ -113,6 +124,7 @@ class RecordTraits:
     - published: its publication window (BySeverity, Span or NamedPeriod); None: never
       published on its own.
     - acts_on: the earlier record it ends, revokes or corrects (ActsOn); None: none.
+    - rests_on: the earlier conduct record it rests on and lapses with (RestsOn); None: none.
     - conduct: 失信 conduct, graded by severity: published for its severity's period, deducted
       from grades, counted toward the watch list and warnings, open to credit repair, a
       possible basis of a list entry.
@@ -131,6 +143,7 @@ class RecordTraits:
     summary: tuple[str, ...]
     published: BySeverity | Span | NamedPeriod | None = None
     acts_on: ActsOn | None = None
+    rests_on: RestsOn | None = None
     conduct: bool = False
     rule_input: bool = False
     credit_decision: bool = False
@@ -343,8 +356,8 @@ class RatingIssued(RecordEvent):
 
 class ListEntered(RecordEvent):
     """Entered the red (守信激励), black (严重失信主体) or watch (重点关注) list. v2 added
-    `basis_record_id`: the conduct record the entry rests on, if any (a repair or revocation
-    of that record ends the membership)."""
+    `basis_record_id`: the conduct record the entry rests on, if any (the entry lapses when
+    that record is repaired or revoked)."""
 
     TOPIC = "credit:ListEntered"
     # A watch-list entry (重点关注) is not published; red and black ones are until their end.
@@ -355,6 +368,7 @@ class ListEntered(RecordEvent):
         family="list",
         summary=("list_type", "basis"),
         published=Span(end="planned_end", unless=("list_type", "watch")),
+        rests_on=RestsOn("basis_record_id"),
         rule_input=True,
         credit_decision=True,
     )
@@ -546,6 +560,8 @@ CONDUCT_TYPES = record_types(lambda t: t.conduct)
 RULE_INPUT_TYPES = record_types(lambda t: t.rule_input)
 CREDIT_DECISION_TYPES = record_types(lambda t: t.credit_decision)
 FOLLOW_UP_TYPES = record_types(lambda t: t.follow_up)
+# Records that rest on a conduct record and lapse with it (a list entry on its basis).
+RESTING_TYPES = record_types(lambda t: t.rests_on is not None)
 # Records that amend another (a correction or a revocation): they cannot be amended, nor
 # objected to, themselves.
 AMENDMENT_TYPES = record_types(

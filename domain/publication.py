@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import singledispatch
 from typing import Any
 
@@ -19,16 +19,50 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+# A record's state: it stands ("active"), or it was revoked, repaired, or has lapsed with the
+# record it rests on (a list entry whose basis was repaired or revoked).
+ACTIVE, REVOKED, REPAIRED, LAPSED = "active", "revoked", "repaired", "lapsed"
+# The states that take a record out from the moment a repair was approved (its own, or that of
+# the record it rests on): on a day before that moment it still stood. A revocation takes a
+# record out on every day, and so does a lapse with no repair behind it (its basis revoked).
+OUT_FROM_A_REPAIR = (REPAIRED, LAPSED)
+
+
+def state_resting_on(own: str, basis: str | None) -> str:
+    """The state of a record resting on another (`RecordTraits.rests_on`), given its own and
+    that of its basis (None: it names none). It lapses with its basis, and stands again if a
+    repair of the basis is revoked; a revocation of its own is final.
+
+    信用修复管理办法 (国家发展改革委令第36号) art. 3: a repair ends publication, sharing and use
+    of the 失信信息 (终止公示、停止共享和使用) and lifts the measures taken on it at the same time
+    (同步依法依规解除失信惩戒措施); a list entry is such information (art. 4)."""
+    if own not in (ACTIVE, LAPSED):
+        return own
+    return ACTIVE if basis in (None, ACTIVE) else LAPSED
+
+
+def stands_on(state: str, repaired_at: datetime | None, day_ends: datetime) -> bool:
+    """Whether a record counts on the valid day ending at `day_ends`, as far as its state goes:
+    active, or taken out by a repair (its own, or its basis's) approved only after that day.
+    A revocation, or a lapse with a revoked basis, is taken as known for every day: it says
+    the record was void, not that it changed.
+
+    The one test of standing on a day; `projections.credit_file.published` says it in SQL."""
+    return state == ACTIVE or (
+        state in OUT_FROM_A_REPAIR and repaired_at is not None and repaired_at >= day_ends
+    )
+
+
 def published_on(
-    day: date, publish_from: date | None, publish_until: date | None, state: str = "active"
+    day: date, publish_from: date | None, publish_until: date | None, state: str = ACTIVE
 ) -> bool:
     """Whether a record is shown to querying agencies on `day`: it stands that day (its `state`
-    then is "active": not revoked, nor repaired by then) and its publication window
+    then is "active": not revoked, nor repaired or lapsed by then) and its publication window
     [publish_from, publish_until) holds the day (publish_from None: never published).
 
     The one test of publication; `projections.credit_file.published` says it in SQL."""
     return (
-        state == "active"
+        state == ACTIVE
         and publish_from is not None
         and publish_from <= day
         and (publish_until is None or day < publish_until)
@@ -36,10 +70,11 @@ def published_on(
 
 
 def publication_state(
-    day: date, publish_from: date | None, publish_until: date | None, state: str = "active"
+    day: date, publish_from: date | None, publish_until: date | None, state: str = ACTIVE
 ) -> str:
-    """published, scheduled, expired or not_published; a revoked or repaired record says so."""
-    if state != "active":
+    """published, scheduled, expired or not_published; a revoked, repaired or lapsed record
+    says so (lapsed: the record it rests on was repaired or revoked)."""
+    if state != ACTIVE:
         return state
     if publish_from is None:
         return "not_published"

@@ -105,6 +105,7 @@ IDEMPOTENCY_KEY_ONE_REQUEST = Rule("idempotency-key-one-request")
 ONE_RECORD_PER_DECISION = Rule("one-record-per-decision-number")
 CLOSED_ONCE = Rule("record-closed-once")
 ONE_OPEN_ENTRY_PER_LIST = Rule("one-open-entry-per-list")
+BASIS_STANDS = Rule("basis-record-stands")
 REVOCATION_FINAL = Rule("revocation-is-final")
 CORRECTIONS_NOT_CORRECTED = Rule("corrections-are-not-corrected")
 OWNER_ACTS = Rule("owner-acts-on-record")  # 谁认定、谁修复
@@ -135,8 +136,9 @@ class Subject(Aggregate):
     INITIAL_VERSION = 1
     # The version of the state snapshots hold. v2: each record keeps its authority code and
     # its ruled values (RULED_FIELDS). v3: a rating's scheme and grade among them, each
-    # record's WINDOW_FIELDS, each case's query code hash.
-    class_version = 3
+    # record's WINDOW_FIELDS, each case's query code hash. v4: the record a record rests on
+    # (a list entry's basis) among its ruled values.
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -149,6 +151,12 @@ class Subject(Aggregate):
         """A v2 snapshot lacks its ratings' scheme and grade among their ruled values, each
         record's window fields and each case's query code hash: rebuilt from the events, as a
         v1 one is."""
+        state[INCOMPLETE] = True
+
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        """A v3 snapshot lacks the basis of each list entry, which tells whether the entry has
+        lapsed: rebuilt from the events, as a v1 one is."""
         state[INCOMPLETE] = True
 
     # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
@@ -292,13 +300,16 @@ class Subject(Aggregate):
                     "a correction or revocation cannot itself be corrected",
                     rule=CORRECTIONS_NOT_CORRECTED,
                 )
+        rests_on = record_type.TRAITS.rests_on
+        if rests_on is not None and fields.get(rests_on.field) is not None:
+            self._check_basis(fields[rests_on.field], rests_on.field)
         if record_type is ListEntered:
-            if fields.get("basis_record_id") is not None:
-                self._target(fields["basis_record_id"], CONDUCT_TYPES, "basis_record_id")
-            if fields["list_type"] in self.open_lists:
+            open_entry = self.open_lists.get(fields["list_type"])
+            # an entry that lapsed with its basis no longer holds the subject on the list
+            if open_entry is not None and not self._lapsed(self.records[open_entry]):
                 raise RuleViolated(
                     f"the subject is already on the {fields['list_type']} list "
-                    f"(entry {self.open_lists[fields['list_type']]})",
+                    f"(entry {open_entry})",
                     rule=ONE_OPEN_ENTRY_PER_LIST,
                 )
         if record_type is RecordCorrected:
@@ -365,6 +376,27 @@ class Subject(Aggregate):
             )
         return target
 
+    def _check_basis(self, basis_id: Any, field: str) -> None:
+        """A record rests on a conduct record of this file that stands: a repaired or revoked
+        record is no longer used (信用修复管理办法 art. 3), so nothing new may rest on it."""
+        self._target(basis_id, CONDUCT_TYPES, field)
+        if not self._stands(str(basis_id)):
+            raise RuleViolated(
+                f"{field}: record {basis_id} is repaired or revoked: no record can rest on it",
+                rule=BASIS_STANDS,
+            )
+
+    def _stands(self, record_id: str) -> bool:
+        """Whether a record of this file stands: neither revoked nor repaired."""
+        record = self.records.get(record_id)
+        return record is not None and not record["revoked"] and not record.get("repaired")
+
+    def _lapsed(self, record: dict[str, Any]) -> bool:
+        """Whether a record has lapsed with the record it rests on (RecordTraits.rests_on)."""
+        rests_on = RECORD_EVENT_TYPES[record["type"]].TRAITS.rests_on
+        basis = record["ruled"].get(rests_on.field) if rests_on is not None else None
+        return basis is not None and not self._stands(basis)
+
     def _check_changes(self, target_id: UUID, changes: dict[str, Any]) -> None:
         target_type = RECORD_EVENT_TYPES[self.records[str(target_id)]["type"]]
         changeable = {f.name for f in dataclasses.fields(target_type)} - (
@@ -399,6 +431,9 @@ class Subject(Aggregate):
             corrected[name] = _ruled(value, name)
         whose = f"the corrected {target_type.__name__}: "
         _check_content(target_type, corrected, today, policy, whose)
+        rests_on = target_type.TRAITS.rests_on
+        if rests_on is not None and changes.get(rests_on.field) is not None:
+            self._check_basis(changes[rests_on.field], rests_on.field)
 
     # Cases (信用修复, 异议) ------------------------------------------------------------------
     def repair_eligibility(
@@ -632,8 +667,8 @@ class Subject(Aggregate):
             "revoked": False,
             "authority_code": event.authority_code,
             "ruled": {
-                name: _iso(getattr(event, name))
-                for name in (*RULED_FIELDS, *WINDOW_FIELDS)
+                name: _kept(getattr(event, name))
+                for name in (*RULED_FIELDS, *WINDOW_FIELDS, *_resting_field(event))
                 if hasattr(event, name)
             },
         }
@@ -774,14 +809,24 @@ def _as_date(value: Any, name: str) -> date | None:
     raise InvalidInput(f"{name} must be a date (YYYY-MM-DD)", rule=DATES_ARE_DATES)
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
+def _kept(value: Any) -> Any:
+    """A value as the aggregate keeps it: dates and record ids as text, as events store them."""
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value) if isinstance(value, UUID) else value
+
+
+def _resting_field(event: RecordEvent) -> tuple[str, ...]:
+    """The field naming the record this one rests on, kept among its ruled values so that a
+    correction of it is followed."""
+    rests_on = event.TRAITS.rests_on
+    return (rests_on.field,) if rests_on is not None else ()
 
 
 def _apply_ruled_changes(target: dict[str, Any], changes: dict[str, Any]) -> None:
     for name, value in changes.items():
         if name in target["ruled"]:
-            target["ruled"][name] = _iso(value)
+            target["ruled"][name] = _kept(value)
 
 
 def _complete(record_type: type[RecordEvent], fields: dict[str, Any]) -> dict[str, Any]:

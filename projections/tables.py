@@ -83,8 +83,9 @@ records = Table(
     # Publication window [publish_from, publish_until); publish_from NULL: never published.
     Column("publish_from", Date),
     Column("publish_until", Date),
-    Column("state", String(10), nullable=False),  # "active" | "revoked" | "repaired"
-    # When the repair in force was approved (recorded time): the record counted until then.
+    Column("state", String(10), nullable=False),  # "active" | "revoked" | "repaired" | "lapsed"
+    # When the repair in force was approved (recorded time): the record counted until then. For
+    # a lapsed record, that of the record it rests on (NULL: that one was revoked, not repaired).
     Column("repaired_at", DateTime(timezone=True)),
     Column("revoked_by", Uuid),
     Column("ended_on", Date),  # a list exit, licence revocation or commitment outcome

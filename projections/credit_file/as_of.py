@@ -10,8 +10,10 @@ time): a few indexed queries, whatever the length of the stream.
 On the valid axis: a record counts from its decision date (`evaluate`), is published within its
 window, and a list exit, licence revocation or commitment outcome ends it on its own decision
 date; a repair takes a record out from the day it was approved (so a day before that still
-counts it); a revocation, a revoking objection outcome and a correction are taken as they are
-known, for every day (they say the record was void or wrong, not that it changed)."""
+counts it), and the records resting on it (a list entry on its basis) with it; a revocation, a
+revoking objection outcome and a correction are taken as they are known, for every day (they
+say the record was void or wrong, not that it changed), and so is the lapse of a record
+resting on a revoked one."""
 
 from __future__ import annotations
 
@@ -28,10 +30,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain import publication
 from domain.cases import CaseEvent
 from domain.credit_status import RecordFact, conduct_horizon, evaluate
-from domain.events import CONDUCT_TYPES, RULE_INPUT_TYPES, RecordEvent, SubjectRegistered
+from domain.events import (
+    CONDUCT_TYPES,
+    RULE_INPUT_TYPES,
+    RecordEvent,
+    SubjectRegistered,
+    traits_of,
+)
 from domain.policy import PolicyBook
 from projections.credit_file.projector import CreditFileProjector
-from projections.credit_file.published import published_on
+from projections.credit_file.published import published_on, standing_on
 from projections.credit_file.queries import CENTS, record_fact, status_view
 from projections.tables import record_revisions, subject_versions, subjects
 
@@ -63,6 +71,10 @@ def fold(
     projector = CreditFileProjector(policy)
     subject: dict[str, Any] | None = None
     rows: dict[UUID, dict[str, Any]] = {}
+
+    def resting_of(_: UUID) -> list[dict[str, Any]]:  # one subject's rows: all of them
+        return [row for row in rows.values() if traits_of(row["type"]).rests_on is not None]
+
     for position, event in events:
         if isinstance(event, SubjectRegistered):
             subject = {
@@ -77,15 +89,10 @@ def fold(
             projector.apply_record(event, position, rows, rows.get)
         elif isinstance(event, CaseEvent):
             projector.apply_case_effect(event, rows.get)
+        projector.follow_bases(event, rows.get, resting_of)
         if subject is not None:
             subject["version"], subject["last_position"] = event.originator_version, position
     return subject, rows
-
-
-def in_force(row: Any, day_ends: datetime) -> bool:
-    """Whether a record row counts on the valid day ending at `day_ends`: active, or repaired
-    only after that day."""
-    return bool(row.state == "active" or (row.state == "repaired" and row.repaired_at >= day_ends))
 
 
 def status_as_of(
@@ -102,7 +109,7 @@ def status_as_of(
         return None
     day_ends = end_of_day(on, zone)
     every = [SimpleNamespace(**row) for row in rows.values()]
-    standing = [row for row in every if in_force(row, day_ends)]
+    standing = [row for row in every if publication.stands_on(row.state, row.repaired_at, day_ends)]
     counts: dict[str, int] = {}
     for row in standing:
         # decided by then (and, in force, active that day)
@@ -261,10 +268,7 @@ async def _evaluate_revisions(
         revisions.decision_date <= on,
         revisions.from_version <= version,
         or_(revisions.until_version.is_(None), revisions.until_version > version),
-        or_(
-            revisions.state == "active",
-            and_(revisions.state == "repaired", revisions.repaired_at >= day_ends),
-        ),
+        standing_on(record_revisions, day_ends),
     )
     counts = {
         family: count

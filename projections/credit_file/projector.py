@@ -2,14 +2,15 @@
 
 A page's new rows go out in one bulk insert per table; follow-ups (exits, revocations,
 corrections) and case steps update rows that may be in the same page or already stored, read
-in one query per page and written back in one bulk update. Alongside, the bitemporal history:
-a revision of a record's standing for every event that changes it, and the stream versions by
-recorded time (for status as of a past time)."""
+in one query per page and written back in one bulk update. A record resting on another (a list
+entry on its basis) lapses with it, and stands again if the basis does. Alongside, the
+bitemporal history: a revision of a record's standing for every event that changes it, and the
+stream versions by recorded time (for status as of a past time)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
@@ -20,9 +21,25 @@ from uuid import UUID
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from domain.cases import CaseEvent, ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
-from domain.events import COMMON_FIELDS, RecordEvent, SubjectRegistered, traits_of
+from domain.events import (
+    COMMON_FIELDS,
+    RESTING_TYPES,
+    RecordEvent,
+    RestsOn,
+    SubjectRegistered,
+    traits_of,
+)
 from domain.policy import PolicyBook
-from domain.publication import Window, record_window, window_when_ended
+from domain.publication import (
+    ACTIVE,
+    LAPSED,
+    REPAIRED,
+    REVOKED,
+    Window,
+    record_window,
+    state_resting_on,
+    window_when_ended,
+)
 from projections.tables import record_revisions, records, subject_versions, subjects
 from projections.writes import insert_rows, update_rows
 
@@ -64,6 +81,8 @@ AS_TEXT = date | UUID | Decimal
 PLAIN = frozenset({str, int, float, bool, type(None)})  # already JSON as they are
 # Finds a record row by id among the rows being written, or in the table.
 RowOf = Callable[[UUID], dict[str, Any] | None]
+# The rows of a subject's records that rest on another (RecordTraits.rests_on), as they stand.
+RestingOf = Callable[[UUID], Iterable[dict[str, Any]]]
 
 
 def to_json(value: Any) -> Any:
@@ -322,8 +341,10 @@ class CreditFileProjector:
         stored: dict[UUID, dict[str, Any]] = {}  # rows loaded from the table and changed
         heads: dict[UUID, tuple[int, int]] = {}
         history = self.page_history(conn)
-        # The stored rows this page's follow-ups and case steps name, read in one query.
+        # The stored rows this page's follow-ups, case steps and list entries name, read in one
+        # query.
         loaded = _load_records(conn, _targets(events))
+        resting: dict[UUID, set[UUID]] = {}  # per subject asked: its records resting on another
 
         def row_of(record_id: UUID) -> dict[str, Any] | None:
             if record_id in new_records:
@@ -338,6 +359,16 @@ class CreditFileProjector:
                 history.loaded(record_id, found)
             return stored[record_id]
 
+        def resting_of(subject_id: UUID) -> list[dict[str, Any]]:
+            if subject_id not in resting:
+                found = _load_resting(conn, subject_id)
+                for record_id, found_row in found.items():
+                    loaded.setdefault(record_id, found_row)
+                resting[subject_id] = set(found)
+            ids = sorted(resting[subject_id] | page_resting.get(subject_id, set()))
+            return [row for record_id in ids if (row := row_of(record_id)) is not None]
+
+        page_resting: dict[UUID, set[UUID]] = {}  # the records resting on another in this page
         for position, event in events:
             heads[event.originator_id] = (event.originator_version, position)
             if isinstance(event, SubjectRegistered):
@@ -352,9 +383,13 @@ class CreditFileProjector:
                 }
             elif isinstance(event, RecordEvent):
                 self.apply_record(event, position, new_records, row_of)
+                if event.TRAITS.rests_on is not None:
+                    page_resting.setdefault(event.originator_id, set()).add(event.record_id)
             elif isinstance(event, CaseEvent):
                 self.apply_case_effect(event, row_of)
-            history.applied(position, event, touched_records(event), new_records, stored)
+            lapsed = self.follow_bases(event, row_of, resting_of)
+            changed = tuple(dict.fromkeys((*touched_records(event), *lapsed)))
+            history.applied(position, event, changed, new_records, stored)
 
         for subject_id, row in new_subjects.items():
             row["version"], row["position"] = heads.pop(subject_id)
@@ -421,6 +456,34 @@ class CreditFileProjector:
             if target is not None:
                 EFFECTS[acts_on.effect](target, event, self.policy)
 
+    def follow_bases(self, event: Any, row_of: RowOf, resting_of: RestingOf) -> list[UUID]:
+        """A record resting on another (a list entry on its basis) lapses with it: settled
+        when the record is new or corrected, and when an event acts on a conduct record (which
+        a repair, a revoked repair, a revocation or an objection's outcome may take out or bring
+        back). Pure over the rows, as `apply_record` is. Returns the records whose state moved."""
+        moved = []
+        own = getattr(event, "record_id", None)
+        for record_id in touched_records(event):
+            row = row_of(record_id)
+            if row is None:
+                continue
+            rests_on = traits_of(row["type"]).rests_on
+            if rests_on is not None:
+                resting = [(row, rests_on)]
+            elif record_id != own and traits_of(row["type"]).conduct:
+                resting = [
+                    (entry, entry_rests_on)
+                    for entry in resting_of(row["subject_id"])
+                    if (entry_rests_on := traits_of(entry["type"]).rests_on) is not None
+                    and _named(entry, entry_rests_on) == record_id
+                ]
+            else:
+                continue
+            for entry, entry_rests_on in resting:
+                if _follow_basis(entry, entry_rests_on, row_of):
+                    moved.append(entry["record_id"])
+        return moved
+
     def apply_case_effect(self, event: CaseEvent, row_of: RowOf) -> None:
         """What a case step does to the record it concerns: an open objection flags it
         (异议处理中); an approved repair takes it out of publication, grades and lists; a revoked
@@ -443,6 +506,38 @@ class CreditFileProjector:
                 target["state"] = "revoked"
             elif event.outcome == "corrected" and event.changes:
                 _correct(target, event.changes, event.timestamp, self.policy)
+
+
+def _named(row: dict[str, Any], rests_on: RestsOn) -> UUID | str | None:
+    """The record a row rests on, as its details name it (a correction may have named it as
+    text that is no record id: then that text, which names no record)."""
+    named = row["details"].get(rests_on.field)
+    if named is None:
+        return None
+    try:
+        return UUID(str(named))
+    except ValueError:
+        return str(named)
+
+
+def _follow_basis(row: dict[str, Any], rests_on: RestsOn, row_of: RowOf) -> bool:
+    """Give a resting record the state its basis leaves it in (a basis named but not in the
+    file counts as revoked). A lapse with a repaired basis keeps the moment the repair was
+    approved, from which the record no longer counted; one with a revoked basis keeps none:
+    it counts on no day. Returns whether the row changed."""
+    if row["state"] not in (ACTIVE, LAPSED):  # its own revocation is final
+        return False
+    named = _named(row, rests_on)
+    basis = row_of(named) if isinstance(named, UUID) else None
+    basis_state = None if named is None else (basis["state"] if basis is not None else REVOKED)
+    state = state_resting_on(row["state"], basis_state)
+    repaired_at = (
+        basis["repaired_at"] if state == LAPSED and basis and basis["state"] == REPAIRED else None
+    )
+    if (state, repaired_at) == (row["state"], row["repaired_at"]):
+        return False
+    row["state"], row["repaired_at"] = state, repaired_at
+    return True
 
 
 def _end(target: dict[str, Any], event: Any, policy: PolicyBook) -> None:
@@ -469,24 +564,35 @@ EFFECTS: dict[str, Callable[[dict[str, Any], Any, PolicyBook], None]] = {
 
 
 @cache
-def _target_field(event_type: type) -> str | None:
-    """The field naming the stored record an event may change (row_of still reads any other
-    record it is asked for)."""
+def _target_fields(event_type: type) -> tuple[str, ...]:
+    """The fields naming the stored records an event may change or read: the one it acts on,
+    the one it rests on (row_of still reads any other record it is asked for)."""
     if issubclass(event_type, CaseEvent):
-        return "target_record_id"
-    if issubclass(event_type, RecordEvent) and event_type.TRAITS.acts_on is not None:
-        return event_type.TRAITS.acts_on.field
-    return None
+        return ("target_record_id",)
+    if not issubclass(event_type, RecordEvent):
+        return ()
+    traits = event_type.TRAITS
+    return tuple(
+        related.field for related in (traits.acts_on, traits.rests_on) if related is not None
+    )
 
 
 def _targets(events: Sequence[tuple[int, Any]]) -> set[UUID]:
     found = set()
     for _, event in events:
         # mypy wrongly takes type[Any] for unhashable in the @cache call
-        field = _target_field(type(event))  # type: ignore[arg-type]
-        if field is not None and (target := getattr(event, field)) is not None:
-            found.add(target)
+        for field in _target_fields(type(event)):  # type: ignore[arg-type]
+            if (target := getattr(event, field)) is not None:
+                found.add(target)
     return found
+
+
+def _load_resting(conn: Connection, subject_id: UUID) -> dict[UUID, dict[str, Any]]:
+    """A subject's stored records that rest on another (its list entries): a few rows."""
+    query = select(records).where(
+        records.c.subject_id == subject_id, records.c.type.in_(RESTING_TYPES)
+    )
+    return {row["record_id"]: dict(row) for row in conn.execute(query).mappings()}
 
 
 def _load_records(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[str, Any] | None]:

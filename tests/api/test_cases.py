@@ -4,7 +4,8 @@ step, the applicant's view by case number and query code, and the effect on the 
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,6 +20,7 @@ from tests.builders import (
 
 pytestmark = pytest.mark.api
 COMPANY = enterprise(601)
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 async def setup_records(client) -> dict:
@@ -517,3 +519,51 @@ async def test_case_steps_right_after_their_writes_wait_for_no_read_model(client
         "CaseAccepted",
         "RepairApproved",
     ]
+
+
+async def test_a_black_list_entry_lapses_with_its_repaired_penalty_everywhere(
+    client, clock, auditor
+):
+    """信用修复管理办法 art. 3: the repair ends publication, sharing and use of the penalty and
+    lifts the listing that rests on it: the status, the record list and the published counts
+    all lose the entry, which shows `lapsed`; a status of the day before still has it."""
+    now = clock.moment
+    clock.moment = datetime(2026, 7, 1, 10, tzinfo=BEIJING)
+    sid = (await client.post("/v1/subjects", json=COMPANY)).json()["subject_id"]
+    url = f"/v1/subjects/{sid}/events"
+    basis = (await client.post(url, json=penalty("LAPSE-P", decision_date="2026-06-01"))).json()
+    entry = await client.post(
+        url,
+        json={
+            **list_entry("LAPSE-BLACK", decision_date="2026-07-01"),
+            "basis_record_id": basis["record_id"],
+        },
+    )
+    assert entry.status_code == 201, entry.text
+    clock.moment = now  # 2026-11-20: the minimum period of a general penalty is over
+    filed = (await client.post("/v1/cases/repair", json=repair(basis["record_id"]))).json()
+    after = {"min_position": filed["position"]}
+    await client.post(f"/v1/cases/{filed['case_number']}:accept", json={}, params=after)
+    approved = await client.post(
+        f"/v1/cases/{filed['case_number']}:approve", json={"reasons": "符合条件"}, params=after
+    )
+    assert approved.is_success, approved.text
+    read = {"min_position": approved.json()["position"]}
+
+    status = (await client.get(f"/v1/subjects/{sid}/status", params=read)).json()
+    assert status["lists"] == []
+    assert status["published_records"] == {"total": 0, "by_family": {}}
+    page = (
+        await client.get(
+            url.replace("events", "records"), params={"include": "all", **read}, headers=auditor
+        )
+    ).json()
+    states = {r["source_ref"]: r["publication"]["state"] for r in page["records"]}
+    assert states == {"LAPSE-P": "repaired", "LAPSE-BLACK": "lapsed"}
+    shown = (await client.get(url.replace("events", "records"), params=read)).json()
+    assert shown["records"] == []
+
+    for before in ({"as_of": "2026-11-19"}, {"valid_at": "2026-11-19"}):
+        then = (await client.get(f"/v1/subjects/{sid}/status", params=before)).json()
+        assert [m["list_type"] for m in then["lists"]] == ["black"], before
+        assert then["published_records"]["by_family"] == {"penalty": 1, "list": 1}, before

@@ -391,6 +391,8 @@ def take(services, subject_id, history, n, kind, a, b) -> None:
             decision_date=decided.isoformat(),
             planned_end=(decided + timedelta(days=300)).isoformat() if b else None,
         )
+        if penalties and a % 2:  # resting on a penalty: it lapses if that one is repaired
+            body["basis_record_id"] = penalties[a % len(penalties)]
     elif kind == "exit":
         entries = [r for t, r in history if t == "ListEntered"]
         if not entries:
@@ -461,3 +463,36 @@ async def test_the_history_equals_a_fold_of_the_events_on_both_axes(services, st
         assert await from_history(services, subject_id, known_as_of, on) == folded(
             services, subject_id, known_as_of, on
         ), (known_as_of, on)
+
+
+async def test_a_list_entry_lapses_from_the_moment_its_basis_is_repaired_on_both_paths(
+    services, clock
+):
+    """The history and the fold agree on the entry resting on a repaired penalty: listed and
+    published on any day before the approval (and for anyone asking as of such a day), not
+    after; again once the repair is revoked."""
+    clock.moment = beijing("2026-06-02")
+    subject_id = services.files.register(RegisterSubject(**COMPANY), recorded_by="t").subject_id
+    history: list[tuple[str, str]] = []
+    take(services, subject_id, history, 0, "penalty", "general", 1)
+    take(services, subject_id, history, 1, "black", 1, True)  # odd: it rests on the penalty
+    clock.moment = beijing("2026-10-12")
+    take(services, subject_id, history, 2, "repair", 0, True)  # revoked three days later
+    services.runner.catch_up()
+
+    async def listed(known_as_of: date, on: date) -> bool:
+        answer = await from_history(services, subject_id, known_as_of, on)
+        assert answer == folded(services, subject_id, known_as_of, on), (known_as_of, on)
+        on_list = [m["list_type"] for m in answer["lists"]] == ["black"]
+        # published exactly while it is a membership: the counts follow the lapse too
+        assert answer["published_records"]["by_family"].get("list", 0) == int(on_list)
+        return on_list
+
+    repaired, withdrawn = date(2026, 10, 12), date(2026, 10, 15)
+    assert await listed(repaired, repaired - timedelta(days=1))
+    assert not await listed(repaired, repaired)
+    assert not await listed(date(2026, 10, 14), date(2026, 10, 14))
+    assert await listed(date(2026, 10, 11), date(2026, 10, 14))  # the repair not known yet
+    assert await listed(withdrawn, withdrawn)
+    # known now: the repair was revoked, so no day lacks the entry
+    assert await listed(withdrawn, date(2026, 10, 13))

@@ -157,7 +157,7 @@ def test_a_subject_from_a_version_2_snapshot_is_rebuilt_with_what_its_cases_need
     file_repair(subject, record.record_id, "XF20261120000003", "ABCD2345")
     ledger.save(subject)
     old = Snapshot.take(copy.deepcopy(subject))  # its state is the subject's own dicts
-    assert old.state["class_version"] == 3
+    assert old.state["class_version"] == 4
     old.state["class_version"] = 2
     for held in old.state["records"].values():
         for name in ("severity", "procedure", "declared_publication_end"):
@@ -173,3 +173,28 @@ def test_a_subject_from_a_version_2_snapshot_is_rebuilt_with_what_its_cases_need
     assert rebuilt.repair_eligibility(record.record_id, date(2026, 11, 20), load_policy()) == (
         subject.repair_eligibility(record.record_id, date(2026, 11, 20), load_policy())
     )
+
+
+def test_a_subject_from_a_version_3_snapshot_is_rebuilt_with_its_list_entries_bases(ledger):
+    """Version 3 snapshots do not hold what a list entry rests on, which tells whether it has
+    lapsed with a repaired basis: such a subject is rebuilt from its events."""
+    from eventsourcing.domain import Snapshot
+
+    from tests.unit.domain.test_subject import penalty_fields, when
+    from tests.unit.domain.test_subject_cases import approve_repair, black_entry
+
+    subject = registered_enterprise(uuid4(), recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC))
+    record = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 6, 1)))
+    entry = when(subject, ListEntered, black_entry("L-1", record.record_id))
+    approve_repair(subject, record.record_id)
+    ledger.save(subject)
+    old = Snapshot.take(copy.deepcopy(subject))
+    old.state["class_version"] = 3
+    del old.state["records"][str(entry.record_id)]["ruled"]["basis_record_id"]
+    ledger.snapshots.put([old])
+
+    assert ledger.repository.get(subject.id).__dict__.get("incomplete_snapshot_state") is True
+    rebuilt = ledger.subject(subject.id)
+    assert rebuilt.records == subject.records
+    again = when(rebuilt, ListEntered, black_entry("L-2"))  # the lapsed entry holds no list
+    assert again.created

@@ -1,14 +1,23 @@
 """Publication windows by record type, severity and the rules in force on the decision date."""
 
 import copy
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.policy import parse_policy
-from domain.publication import Window, add_months, earliest_repair_date, record_window
+from domain.publication import (
+    Window,
+    add_months,
+    earliest_repair_date,
+    publication_state,
+    published_on,
+    record_window,
+    stands_on,
+    state_resting_on,
+)
 from service.policy.loader import load_policy, read_policy_data
 
 pytestmark = pytest.mark.domain
@@ -169,3 +178,49 @@ def test_a_conduct_window_never_exceeds_the_maximum_of_its_policy(
     assert window.start == decided
     assert add_months(decided, period.minimum_months) <= window.end
     assert window.end <= add_months(decided, period.maximum_months)
+
+
+@pytest.mark.parametrize(
+    ("own", "basis", "expected"),
+    [
+        ("active", None, "active"),  # it rests on no record
+        ("active", "active", "active"),
+        ("active", "repaired", "lapsed"),  # 信用修复管理办法 art. 3
+        ("active", "revoked", "lapsed"),
+        ("active", "lapsed", "lapsed"),  # what does not stand cannot bear another
+        ("lapsed", "active", "active"),  # the basis's repair revoked: it stands again
+        ("lapsed", None, "active"),  # corrected to rest on no record
+        ("revoked", "active", "revoked"),  # its own revocation is final
+        ("revoked", "repaired", "revoked"),
+    ],
+)
+def test_a_record_lapses_with_the_record_it_rests_on(own, basis, expected):
+    assert state_resting_on(own, basis) == expected
+
+
+def test_a_lapsed_record_is_not_published_and_says_why():
+    window = (date(2026, 7, 1), date(2029, 7, 1))
+    assert published_on(date(2026, 11, 20), *window)
+    assert not published_on(date(2026, 11, 20), *window, state="lapsed")
+    assert publication_state(date(2026, 11, 20), *window, state="lapsed") == "lapsed"
+
+
+APPROVED = datetime(2026, 11, 20, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("state", "repaired_at", "day_ends", "expected"),
+    [
+        ("active", None, APPROVED, True),
+        ("repaired", APPROVED, APPROVED, True),  # the day ended as the repair was approved
+        ("repaired", APPROVED, datetime(2026, 11, 21, tzinfo=UTC), False),
+        ("lapsed", APPROVED, datetime(2026, 11, 19, 16, tzinfo=UTC), True),  # the day before
+        ("lapsed", APPROVED, datetime(2026, 11, 20, 16, tzinfo=UTC), False),
+        ("lapsed", None, datetime(2020, 1, 1, tzinfo=UTC), False),  # its basis revoked: void
+        ("revoked", None, datetime(2020, 1, 1, tzinfo=UTC), False),
+    ],
+)
+def test_a_record_stands_on_a_past_day_until_its_repair_or_its_basiss(
+    state, repaired_at, day_ends, expected
+):
+    assert stands_on(state, repaired_at, day_ends) == expected

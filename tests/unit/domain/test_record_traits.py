@@ -44,6 +44,8 @@ def named_fields(traits: RecordTraits) -> set[str]:
         named.add("decision_date")
     if traits.acts_on is not None:
         named.add(traits.acts_on.field)
+    if traits.rests_on is not None:
+        named.add(traits.rests_on.field)
     return named
 
 

@@ -52,11 +52,15 @@ def _acts_on(traits: RecordTraits) -> str:
     return f"{acts_on.effect} {target} (`{acts_on.field}`; {acts_on.action})"
 
 
+def _rests_on(traits: RecordTraits) -> str:
+    return f"conduct (`{traits.rests_on.field}`)" if traits.rests_on is not None else ""
+
+
 def record_types_table() -> str:
     rows = [
-        "| type | family | published | acts on (field; action) | conduct | rule input "
-        "| credit decision | follow-up | summary |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| type | family | published | acts on (field; action) | rests on (field) | conduct "
+        "| rule input | credit decision | follow-up | summary |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, record_type in RECORD_EVENT_TYPES.items():
         traits = record_type.TRAITS
@@ -65,6 +69,7 @@ def record_types_table() -> str:
             traits.family,
             _published(traits),
             _acts_on(traits),
+            _rests_on(traits),
             *(
                 "yes" if flag else ""
                 for flag in (

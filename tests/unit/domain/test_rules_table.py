@@ -76,7 +76,9 @@ def conduct(
     )
 
 
-def listed(list_type, decided=date(2026, 6, 1), ended=None, planned_end=None, state="active"):
+def listed(
+    list_type, decided=date(2026, 6, 1), ended=None, planned_end=None, state="active", rests_on=None
+):
     return RecordFact(
         f"L-{list_type}",
         "ListEntered",
@@ -84,6 +86,7 @@ def listed(list_type, decided=date(2026, 6, 1), ended=None, planned_end=None, st
         state=state,
         list_type=list_type,
         basis="认定决定",
+        basis_record_id=rests_on,
         ended_on=ended,
         planned_end=planned_end,
     )
@@ -767,6 +770,41 @@ def tiered(case_id, facts, lists, tier, ratio, on=ON):
         tiered(
             "black-list-entry-revoked-does-not-count",
             [listed("black", state="revoked")],
+            [],
+            "trustworthy",
+            "0.01",
+        ),
+        tiered(
+            "black-list-resting-on-a-standing-penalty-counts",
+            [conduct("general", date(2026, 5, 1), "B1"), listed("black", rests_on="B1")],
+            [("black", False)],
+            "seriously_dishonest",
+            "0.80",
+        ),
+        # 信用修复管理办法 art. 3: the repair lifts the measures resting on the record
+        tiered(
+            "black-list-lapses-with-its-repaired-penalty",
+            [
+                conduct("general", date(2026, 5, 1), "B1", state="repaired"),
+                listed("black", rests_on="B1"),
+            ],
+            [],
+            "trustworthy",
+            "0.01",
+        ),
+        tiered(
+            "black-list-lapses-with-its-revoked-penalty",
+            [
+                conduct("general", date(2026, 5, 1), "B1", state="revoked"),
+                listed("black", rests_on="B1"),
+            ],
+            [],
+            "trustworthy",
+            "0.01",
+        ),
+        tiered(
+            "black-list-entry-lapsed-in-the-read-model-does-not-count",
+            [listed("black", state="lapsed", rests_on="B1")],
             [],
             "trustworthy",
             "0.01",

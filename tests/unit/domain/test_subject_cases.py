@@ -167,3 +167,88 @@ def test_what_cases_need_is_rebuilt_from_the_events_alone():
     assert replayed.repair_eligibility(record.record_id, TODAY, BOOK) == RepairEligibility(
         "PenaltyDecided", True, date(2027, 6, 1)
     )
+
+
+def black_entry(source_ref: str, basis_record_id=None) -> dict:
+    return {
+        **AUTHORITY,
+        "source_ref": source_ref,
+        "decision_date": date(2026, 7, 1),
+        "list_type": "black",
+        "basis": "严重失信",
+        "basis_record_id": basis_record_id,
+    }
+
+
+def approve_repair(subject: Subject, record_id, number: str = "XF20261120000001") -> None:
+    case_id = file_repair(subject, record_id, number)
+    for step, fields in ((CaseAccepted, {}), (RepairApproved, {"reasons": "整改到位"})):
+        subject.take_case_step(
+            case_id, step, by=AUTHORITY["authority_code"], recorded_at=NOW, **fields
+        )
+
+
+def test_a_list_entry_that_lapsed_with_its_basis_no_longer_holds_the_list():
+    """信用修复管理办法 art. 3: the repair lifts the measures resting on the record at once; the
+    entry need not be exited before the subject is listed again on another record."""
+    subject = given_subject()
+    basis = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 6, 1)))
+    other = when(subject, PenaltyDecided, penalty_fields("P-2", decision_date=date(2026, 6, 2)))
+    when(subject, ListEntered, black_entry("L-1", basis.record_id))
+    with pytest.raises(RuleViolated, match="already on the black list") as held:
+        when(subject, ListEntered, black_entry("L-2", other.record_id))
+    assert held.value.rule == "one-open-entry-per-list"
+    approve_repair(subject, basis.record_id)
+    again = when(subject, ListEntered, black_entry("L-2", other.record_id))
+    assert again.created and subject.open_lists == {"black": str(again.record_id)}
+
+
+@pytest.mark.parametrize("how", ["repaired", "revoked"])
+def test_no_list_entry_rests_on_a_record_repaired_or_revoked(how):
+    """A repaired record is no longer used (信用修复管理办法 art. 3), a revoked one is void:
+    neither a new entry nor a correction of one may name it as its basis."""
+    subject = given_subject()
+    gone = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 6, 1)))
+    standing = when(subject, PenaltyDecided, penalty_fields("P-2", decision_date=date(2026, 6, 2)))
+    if how == "repaired":
+        approve_repair(subject, gone.record_id)
+    else:
+        when(
+            subject,
+            RecordRevoked,
+            {
+                **AUTHORITY,
+                "source_ref": "R-1",
+                "decision_date": TODAY,
+                "target_record_id": gone.record_id,
+                "reason": "复议撤销",
+            },
+        )
+    with pytest.raises(RuleViolated, match="repaired or revoked") as refused:
+        when(subject, ListEntered, black_entry("L-1", gone.record_id))
+    assert refused.value.rule == "basis-record-stands"
+    entry = when(subject, ListEntered, black_entry("L-1", standing.record_id))
+    with pytest.raises(RuleViolated, match="repaired or revoked") as moved:
+        correct(subject, entry.record_id, {"basis_record_id": str(gone.record_id)})
+    assert moved.value.rule == "basis-record-stands"
+    with pytest.raises(RuleViolated, match="not a PenaltyDecided"):
+        correct(subject, entry.record_id, {"basis_record_id": str(entry.record_id)}, "C-2")
+
+
+def test_a_correction_moving_an_entrys_basis_decides_whether_it_has_lapsed():
+    """An entry whose basis was repaired, corrected to rest on another record that stands,
+    holds the list again: the aggregate follows the basis as corrected, on replay too."""
+    subject = given_subject()
+    registered = registered_enterprise(subject.id, recorded_at=NOW).collect_events()
+    repaired = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 6, 1)))
+    standing = when(subject, PenaltyDecided, penalty_fields("P-2", decision_date=date(2026, 6, 2)))
+    entry = when(subject, ListEntered, black_entry("L-1", repaired.record_id))
+    approve_repair(subject, repaired.record_id)
+    correct(subject, entry.record_id, {"basis_record_id": str(standing.record_id)})
+    with pytest.raises(RuleViolated, match="already on the black list"):
+        when(subject, ListEntered, black_entry("L-2", standing.record_id))
+    replayed = None
+    for event in [*registered, *subject.collect_events()]:
+        replayed = event.mutate(replayed)
+    assert replayed is not None
+    assert replayed.records == subject.records and replayed.open_lists == subject.open_lists
