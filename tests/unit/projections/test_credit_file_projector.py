@@ -22,6 +22,7 @@ from service.policy.loader import load_policy
 from service.store.database import Database
 from service.store.migrations import upgrade
 from service.store.read_store import sync_engine
+from tests.builders import stored_event
 
 pytestmark = pytest.mark.projections
 BOOK = load_policy()
@@ -47,7 +48,8 @@ def engine(tmp_path):
 
 
 def registered(kind="individual", code="410105198503140030"):
-    return SubjectRegistered(
+    return stored_event(
+        SubjectRegistered,
         originator_id=SUBJECT,
         originator_version=1,
         timestamp=NOW,
@@ -63,7 +65,8 @@ def registered(kind="individual", code="410105198503140030"):
 
 
 def penalty(version, record_id, severity="general", decided=date(2026, 5, 1)):
-    return PenaltyDecided(
+    return stored_event(
+        PenaltyDecided,
         **COMMON,
         originator_version=version,
         record_id=record_id,
@@ -104,7 +107,8 @@ def test_a_subject_row_masks_an_individuals_id_and_tracks_its_head(engine):
 
 def test_a_correction_in_the_same_page_recomputes_the_window(engine):
     target = uuid4()
-    correction = RecordCorrected(
+    correction = stored_event(
+        RecordCorrected,
         **COMMON,
         originator_version=3,
         record_id=uuid4(),
@@ -128,7 +132,8 @@ def test_an_exit_in_a_later_page_ends_the_stored_list_entry(engine):
         engine,
         [
             registered(),
-            ListEntered(
+            stored_event(
+                ListEntered,
                 **COMMON,
                 originator_version=2,
                 record_id=entry,
@@ -140,7 +145,8 @@ def test_an_exit_in_a_later_page_ends_the_stored_list_entry(engine):
             ),
         ],
     )
-    exit_event = ListExited(
+    exit_event = stored_event(
+        ListExited,
         **COMMON,
         originator_version=3,
         record_id=uuid4(),
@@ -160,7 +166,8 @@ def test_an_exit_in_a_later_page_ends_the_stored_list_entry(engine):
 
 
 def correction(version, target, severity, at=NOW):
-    return RecordCorrected(
+    return stored_event(
+        RecordCorrected,
         **{**COMMON, "timestamp": at},
         originator_version=version,
         record_id=uuid4(),
