@@ -464,9 +464,10 @@ def test_state_rebuilt_from_events_equals_state_built_by_commands():
             "reason": "整改",
         },
     )
-    replayed = None
+    replayed: Subject | None = None
     for event in [*registered, *subject.collect_events()]:
         replayed = event.mutate(replayed)
+    assert replayed is not None  # the registration made it
     assert replayed.records == subject.records
     assert replayed.open_lists == subject.open_lists == {}
     assert replayed.request_keys == subject.request_keys
