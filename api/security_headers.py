@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -21,16 +23,16 @@ STRICT_TRANSPORT_SECURITY = b"max-age=31536000; includeSubDomains"
 
 
 class SecurityHeaders:
-    def __init__(self, app: Any, *, hsts: bool = False):
+    def __init__(self, app: ASGIApp, *, hsts: bool = False):
         self.app = app
         self.hsts = hsts
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        async def send_with_headers(message: dict) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": self._with_defaults(message.get("headers"))}
             await send(message)

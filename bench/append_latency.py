@@ -29,7 +29,14 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from sqlalchemy import make_url
 
-from bench.fixtures import AUTHORITY_CODE, machine, scratch_postgres, seeded_store, server_env
+from bench.fixtures import (
+    AUTHORITY_CODE,
+    machine,
+    one_row,
+    scratch_postgres,
+    seeded_store,
+    server_env,
+)
 from bench.loadgen import run_load
 from bench.status_latency import BIN, free_port, start_server
 
@@ -85,11 +92,12 @@ class LagSampler:
     def run(self, stop: threading.Event) -> None:
         with psycopg.connect(self.conninfo, autocommit=True) as conn:
             while not stop.is_set():
-                log, tracked = conn.execute(
+                log, tracked = one_row(
+                    conn,
                     "SELECT (SELECT COALESCE(MAX(notification_id), 0) FROM credit_events), "
                     # the slowest projector: every read model has the event then
-                    "(SELECT COALESCE(MIN(position), 0) FROM projection_tracking)"
-                ).fetchone()
+                    "(SELECT COALESCE(MIN(position), 0) FROM projection_tracking)",
+                )
                 self.samples.append((time.perf_counter(), log, tracked))
                 stop.wait(0.01)
 
@@ -120,6 +128,7 @@ class Plain(Application):
 
 def library_baseline(url: str, seconds: float) -> float:
     parts = make_url(url)
+    assert parts.database is not None  # scratch_postgres names its database
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": parts.database,

@@ -83,6 +83,7 @@ async def measure(services, settings, subject_id, pairs, folds: int) -> list[str
             zone=services.clock.zone,
         )
         fold.append(time.perf_counter() - started)
+        assert expected is not None  # the subject is known by then
         assert await _status_at(services, subject_id, known_as_of, on) == {
             **expected,
             "known_as_of": known_as_of,

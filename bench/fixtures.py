@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -72,6 +73,13 @@ def analyse(url: str) -> None:
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
+
+
+def one_row(conn: psycopg.Connection[tuple[Any, ...]], query: str) -> tuple[Any, ...]:
+    """The row of a query that always answers one, such as a count."""
+    row = conn.execute(query).fetchone()
+    assert row is not None, query
+    return row
 
 
 def server_env(url: str) -> dict[str, str]:
@@ -392,7 +400,13 @@ def long_credit_file(
 
 
 def seeded_store(
-    url: str, *, rows: int, subjects: int, role: str, **grants: list[str]
+    url: str,
+    *,
+    rows: int,
+    subjects: int,
+    role: str,
+    authority_codes: list[str] | None = None,
+    sectors: list[str] | None = None,
 ) -> tuple[list[str], str]:
     """Import `rows` penalties for up to `subjects` subjects, project them, and make a client
     of `role` (with its grants); returns the subjects' ids and a token of that client."""
@@ -415,7 +429,7 @@ def seeded_store(
             ids = [str(r[0]) for r in conn.exec_driver_sql("SELECT subject_id FROM subjects")]
         analyse(url)
         client, _ = services.clients.create(
-            f"bench-{role}", role, "基准测试", AUTHORITY_CODE, **grants
+            f"bench-{role}", role, "基准测试", AUTHORITY_CODE, authority_codes, sectors
         )
         token = services.tokens.issue(client).access_token
     finally:

@@ -35,6 +35,7 @@ from bench.fixtures import (
     PENALTY_COLUMNS,
     analyse,
     machine,
+    one_row,
     penalty_row,
     scratch_postgres,
     server_env,
@@ -86,14 +87,14 @@ def import_file(path: Path, env: dict[str, str]) -> tuple[float, float]:
 
 def counts(conninfo: str) -> tuple[int, int]:
     with psycopg.connect(conninfo) as conn:
-        events = conn.execute("SELECT count(*) FROM credit_events").fetchone()[0]
-        subjects = conn.execute("SELECT count(*) FROM subjects").fetchone()[0]
+        events = one_row(conn, "SELECT count(*) FROM credit_events")[0]
+        subjects = one_row(conn, "SELECT count(*) FROM subjects")[0]
     return events, subjects
 
 
 def database_mb(conninfo: str) -> float:
     with psycopg.connect(conninfo) as conn:
-        return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 1e6
+        return one_row(conn, "SELECT pg_database_size(current_database())")[0] / 1e6
 
 
 def catch_up(url: str) -> tuple[int, float]:
@@ -135,7 +136,7 @@ def make_token(url: str, client_id: str) -> str:
 
 def subject_ids(conninfo: str, sample: int, rng: random.Random) -> list[str]:
     with psycopg.connect(conninfo) as conn:
-        count = conn.execute("SELECT count(*) FROM subjects").fetchone()[0]
+        count = one_row(conn, "SELECT count(*) FROM subjects")[0]
         ids = [
             str(r[0])
             for r in conn.execute(

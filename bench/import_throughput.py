@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import make_url
 
-from bench.fixtures import PENALTY_COLUMNS, machine, penalty_rows, scratch_postgres
+from bench.fixtures import PENALTY_COLUMNS, machine, one_row, penalty_rows, scratch_postgres
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,8 +99,8 @@ def main() -> None:
         )
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(conninfo) as conn:
-            events = conn.execute("SELECT count(*) FROM credit_events").fetchone()[0]
-            sealed = conn.execute("SELECT count(*) FROM event_seals").fetchone()[0]
+            events = one_row(conn, "SELECT count(*) FROM credit_events")[0]
+            sealed = one_row(conn, "SELECT count(*) FROM event_seals")[0]
         rebuild = None
         if not args.skip_rebuild:
             rebuild = run_measured([str(BIN / "credit"), "rebuild"], env)

@@ -62,7 +62,8 @@ HEADER_ROW = (
     + "</row>"
 ).encode()
 
-Writer = Callable[[IO[bytes]], None]
+# Writes one part of the archive; what it returns (a byte count, say) is ignored.
+Writer = Callable[[IO[bytes]], object]
 
 
 def _chunks(write: IO[bytes], part: bytes, total: int) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import csv
 import io
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
+from eventsourcing.domain import DomainEvent
 from stdnum.cn import ric
 
 from domain.codes import make_uscc
@@ -19,6 +21,17 @@ OTHER_AUTHORITY_CODE = make_uscc("11410100MB0000002")
 AUTHORITY_NAME = "郑州市交通运输综合执法支队"
 # The deciding authority as a record's fields name it.
 AUTHORITY = {"authority_name": AUTHORITY_NAME, "authority_code": AUTHORITY_CODE}
+
+
+EventT = TypeVar("EventT", bound=DomainEvent)
+
+
+def stored_event(event_class: type[EventT], **fields: Any) -> EventT:
+    """An event built from its fields, as the event store builds one it reads. eventsourcing's
+    metaclass makes each event class a dataclass at run time, which mypy cannot see: to mypy the
+    class takes only the three fields every DomainEvent has."""
+    build: Callable[..., EventT] = event_class
+    return build(**fields)
 
 
 def uscc(serial: int, region: str = "410105") -> str:

@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from typing import TypedDict
 
 import httpx
 import pytest
@@ -136,7 +137,14 @@ def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
     built.close_sync()
 
 
-ROLE_CLIENTS = {
+class Grants(TypedDict, total=False):
+    """What a client may record for, as ClientRegistry.create takes it."""
+
+    authority_codes: list[str]
+    sectors: list[str]
+
+
+ROLE_CLIENTS: dict[str, Grants] = {
     "recorder": {
         "authority_codes": [AUTHORITY_CODE, OTHER_AUTHORITY_CODE],
         "sectors": ["road_transport"],

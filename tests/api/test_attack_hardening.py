@@ -114,6 +114,7 @@ def credit_serve(settings, **settings_env: str) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    assert process.stderr is not None  # piped
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -201,7 +201,6 @@ async def test_revoked_and_corrected_records(client, auditor):
 
 async def test_records_are_cursor_paginated_newest_first(client):
     sid = await new_subject(client)
-    last = None
     for n in range(7):
         last = await record(client, sid, penalty(f"PAGE-{n}"))
     seen, cursor = [], None

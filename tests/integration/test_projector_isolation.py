@@ -299,7 +299,7 @@ def test_the_shared_position_of_a_deployed_database_becomes_one_per_projector(bl
                     select(projection_tracking.c.name, projection_tracking.c.position)
                 ).all()
             )
-            series = dict(
+            series: dict[str, int] = dict(
                 conn.execute(text("SELECT series, last_serial FROM case_number_series")).all()
             )
     finally:

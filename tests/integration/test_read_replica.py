@@ -3,6 +3,8 @@ writes, projections and the access log stay on the primary."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -21,7 +23,7 @@ async def test_queries_go_to_the_read_database(tmp_path):
     primary, replica = (f"sqlite:///{tmp_path}/{name}.sqlite3" for name in ("primary", "replica"))
     for url in (primary, replica):
         upgrade(Database.from_url(url))
-    base = {
+    base: dict[str, Any] = {  # what both databases' settings share
         "environment": "test",
         "subject_id_key": "test-subject-key",
         "client_secret_scrypt_n": 2,

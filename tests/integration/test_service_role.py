@@ -52,6 +52,7 @@ def test_the_service_works_as_its_role_and_cannot_remove_history(settings, servi
         services.administration.rotate_signing_key("cli:t")
         made = services.checkpoints.make()
         assert made.tree_size == 2
+        assert made.logs is not None  # a checkpoint made now anchors the chained logs
         assert (made.logs["access_log"]["seq"], made.logs["admin_log"]["seq"]) == (1, 1)
         assert all(check.ok for check in services.checkpoints.verify_chains().values())
     finally:

@@ -41,9 +41,11 @@ async def projected(services, subject_id: UUID, on: date) -> dict:
 
 def folded(services, subject_id: UUID, on: date) -> dict:
     events = services.ledger.stream_page(subject_id, after_version=0, limit=10_000)
-    return status_as_of(
+    status = status_as_of(
         events, datetime.max.replace(tzinfo=UTC), on, services.policy, zone=services.clock.zone
     )
+    assert status is not None  # the events hold the subject's registration
+    return status
 
 
 operation = st.one_of(
@@ -139,7 +141,7 @@ async def test_the_projected_status_equals_a_fold_of_the_events(services, steps,
     subject_id = services.files.register(
         RegisterSubject(**enterprise(serial, sectors=["road_transport"])), recorded_by="t"
     ).subject_id
-    history = []
+    history: list[tuple[str, str]] = []  # (record type, record id) of each accepted record
     for n, step in enumerate(steps):
         apply(services, subject_id, history, n, step, today)
     for on in (today, date(2026, 3, 31), date(2025, 1, 1)):

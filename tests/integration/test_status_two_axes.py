@@ -285,6 +285,7 @@ async def test_the_endpoint_folds_the_events_the_history_does_not_hold_yet(servi
             **folded(services, subject_id, known_as_of, on),
             "known_as_of": known_as_of,
         }
+    assert answer is not None
     assert answer["published_records"]["by_family"] == {"penalty": 2}
     assert await _status_at(services, subject_id, date(2026, 2, 28), date(2026, 2, 28)) is None
 

@@ -278,7 +278,7 @@ def check_each_write_stored_once(settings, services, subjects, acknowledged) -> 
     assert len(stored) == SUBJECTS + WRITES
     for body in acknowledged.values():
         assert stored[body["position"]] == (UUID(body["subject_id"]), body["version"]), body
-    refs = Counter()
+    refs: Counter[str] = Counter()
     for subject in subjects:
         events = list(services.ledger.events.get(subject.subject_id))
         assert [e.originator_version for e in events] == list(range(1, len(events) + 1))

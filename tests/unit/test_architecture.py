@@ -95,10 +95,18 @@ def test_the_tree_passes_the_linter_and_the_formatter():
     assert formatted.returncode == 0, formatted.stdout
 
 
+def holds_python(path: Path) -> bool:
+    return path.suffix == ".py" if path.is_file() else any(path.rglob("*.py"))
+
+
 @pytest.mark.domain
 def test_the_tree_type_checks():
-    # The files and the strictness per package are in pyproject.toml's [tool.mypy]; the cache in
-    # .mypy_cache makes a rerun take seconds.
+    # The files and the strictness per package are in pyproject.toml's [tool.mypy], which a bare
+    # run reads; the cache in .mypy_cache makes a rerun take seconds.
+    checked = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["files"])
+    python = {p.name for p in ROOT.iterdir() if not p.name.startswith(".") and holds_python(p)}
+    unchecked = python - checked - {"alembic"}  # left out on purpose: see pyproject.toml
+    assert not unchecked, f"add {sorted(unchecked)} to files in [tool.mypy]"
     result = subprocess.run(
         [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True
     )

@@ -6,8 +6,10 @@ import json
 import re
 import time
 import zipfile
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import BinaryIO, cast
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -17,6 +19,7 @@ from stdnum.cn import ric
 
 from domain.codes import make_uscc
 from service.clock import FixedClock
+from service.commanding.commands import DecidePenalty, GrantLicence
 from service.commanding.credit_files import CreditFiles
 from service.commanding.identity import SubjectIds
 from service.commanding.importing.batch import import_stream
@@ -253,9 +256,18 @@ def test_gbk_and_gb18030_csv(files, ledger, encoding, name):
     assert penalties(files, ledger, uscc(1))[0].legal_basis == "《公路安全保护条例》第六十四条"
 
 
-def xlsx_bytes(header, rows) -> bytes:
+# What a cell of a test workbook holds: text, a number, a date or nothing.
+SpreadsheetCell = str | int | float | date | None
+
+
+def spreadsheet_penalty(n: int, **cells: SpreadsheetCell) -> dict[str, SpreadsheetCell]:
+    return {**penalty(n), **cells}
+
+
+def xlsx_bytes(header: list[str], rows: Iterable[Mapping[str, SpreadsheetCell] | None]) -> bytes:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
+    assert sheet is not None  # a new workbook has one sheet
     sheet.append(header)
     for row in rows:
         if row is None:
@@ -289,7 +301,7 @@ class NonSeekable(io.RawIOBase):
 def test_xlsx_with_date_and_number_cells(files, ledger, seekable):
     header = [*PENALTY_HEADER, "CF_YZCD"]
     rows = [
-        penalty(
+        spreadsheet_penalty(
             1,
             CF_JDRQ=datetime(2026, 11, 2, 0, 0),
             CF_NR_FK=0.5,
@@ -298,11 +310,14 @@ def test_xlsx_with_date_and_number_cells(files, ledger, seekable):
             CF_YZCD="严重",
         ),
         None,  # a blank row: skipped but counted
-        penalty(2, CF_JDRQ=date(2026, 10, 30), CF_NR_FK=1e-05, CF_SY="=cmd|' /C calc'!A0"),
-        penalty(3, CF_SY=None),
+        spreadsheet_penalty(
+            2, CF_JDRQ=date(2026, 10, 30), CF_NR_FK=1e-05, CF_SY="=cmd|' /C calc'!A0"
+        ),
+        spreadsheet_penalty(3, CF_SY=None),
     ]
     data = xlsx_bytes(header, rows)
-    stream = io.BytesIO(data) if seekable else NonSeekable(data)
+    # It stands in for a pipe, a BinaryIO that cannot seek; it does not derive from typing's class.
+    stream = io.BytesIO(data) if seekable else cast(BinaryIO, NonSeekable(data))
     report = import_stream(stream, "upload.bin", files, recorded_by="importer@test")
 
     assert (report.kind, report.rows_read, report.accepted) == ("penalty", 3, 2)
@@ -582,8 +597,8 @@ def test_read_rows_header_normalisation_blank_rows_and_line_numbers():
     body = csv_bytes(PENALTY_HEADER, [penalty(1), penalty(2)]).split(b"\r\n", 1)[1]
     first, second = body.split(b"\r\n")[:2]
     data = header.encode() + b"\r\n" + first + b"\r\n" + b",,,,\r\n" + second + b"\r\n\r\n"
-    kind, rows = read_rows(io.BytesIO(data), "batch.CSV")
-    rows = list(rows)
+    kind, read = read_rows(io.BytesIO(data), "batch.CSV")
+    rows = list(read)
     assert kind == "penalty"
     assert [line for line, _ in rows] == [3, 5]
     assert set(rows[0][1]) == set(PENALTY_HEADER)
@@ -756,6 +771,7 @@ def test_birth_date_after_today_is_refused_without_the_number():
 )
 def test_severity_and_procedure(cells, severity, procedure):
     item = row_to_item("penalty", 2, penalty(1, **cells), today=TODAY)
+    assert isinstance(item.record, DecidePenalty)
     assert (item.record.severity, item.record.procedure) == (severity, procedure)
 
 
@@ -777,6 +793,7 @@ def test_sector_column_and_amount_with_unit():
     )
     item = row_to_item("penalty", 2, row, today=TODAY)
     assert item.subject.sectors == ["road_transport", "highway_construction"]
+    assert isinstance(item.record, DecidePenalty)
     assert item.record.fine_amount == Decimal("1.25")
     assert item.record.declared_publication_end == date(2027, 11, 1)
     assert item.record.licence_action == "暂扣道路运输证"
@@ -816,6 +833,7 @@ def test_licence_row_to_item_maps_every_field():
     item = row_to_item("licence", 4, licence(1), today=TODAY)
     record = item.record
     assert record.type == "LicenceGranted"
+    assert isinstance(record, GrantLicence)
     assert (record.source_ref, record.authority_code, record.authority_name) == (
         "豫交运许〔2026〕1号",
         AUTHORITY,

@@ -4,7 +4,7 @@ then its data rows by column name."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import IO, BinaryIO
 
 from service.commanding.importing.columns import LICENCE, PENALTY, PREFIX, REQUIRED, ROW_PROBLEM
@@ -20,12 +20,12 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and .doc)
 
 def read_rows(
     stream: BinaryIO, filename: str, limits: ImportLimits | None = None
-) -> tuple[str, Iterator[tuple[int, dict[str, str]]]]:
+) -> tuple[str, Generator[tuple[int, dict[str, str]], None, None]]:
     """Detect the file's kind from its header and stream its non-blank data rows.
 
     Line numbers are those a spreadsheet shows (header = 1); blank rows are skipped but
-    counted. Raises ImportFileError for a file that cannot be imported at all (ImportTooLarge
-    for one over `limits`)."""
+    counted; closing the rows early closes the reader under them. Raises ImportFileError for a
+    file that cannot be imported at all (ImportTooLarge for one over `limits`)."""
     limits = limits or ImportLimits()
     start = _tell(stream)
     head, at_eof = _read_head(stream)
@@ -130,7 +130,7 @@ def _check_columns(kind: str, names: list[str]) -> None:
 
 def _records(
     names: list[str], rows: Iterator[tuple[int, list[str] | str]], limits: ImportLimits
-) -> Iterator[tuple[int, dict[str, str]]]:
+) -> Generator[tuple[int, dict[str, str]], None, None]:
     columns = [(index, name) for index, name in enumerate(names) if name]
     width = len(names)
     longest = limits.max_cell_chars

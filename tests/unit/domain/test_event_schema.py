@@ -11,11 +11,17 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from domain.events import RECORD_EVENT_TYPES, ListEntered, PenaltyDecided, SubjectRegistered
+from domain.events import (
+    RECORD_EVENT_TYPES,
+    ListEntered,
+    PenaltyDecided,
+    RecordEvent,
+    SubjectRegistered,
+)
 from service.store.database import Database
 from service.store.ledger import open_ledger
 from service.store.migrations import upgrade
-from tests.builders import registered_enterprise
+from tests.builders import registered_enterprise, stored_event
 
 pytestmark = pytest.mark.domain
 
@@ -30,7 +36,8 @@ def ledger(tmp_path):
 
 
 def v2_penalty() -> PenaltyDecided:
-    return PenaltyDecided(
+    return stored_event(
+        PenaltyDecided,
         originator_id=uuid4(),
         originator_version=2,
         timestamp=datetime.now(UTC),
@@ -53,12 +60,13 @@ def v2_penalty() -> PenaltyDecided:
 
 
 def test_every_event_type_has_a_stable_topic_of_its_own():
-    topics = [cls.TOPIC for cls in (SubjectRegistered, *RECORD_EVENT_TYPES.values())]
+    event_types: list[type[SubjectRegistered | RecordEvent]] = [
+        SubjectRegistered,
+        *RECORD_EVENT_TYPES.values(),
+    ]
+    topics = [cls.TOPIC for cls in event_types]
     assert all(
-        topic == f"credit:{cls.__name__}"
-        for topic, cls in zip(
-            topics, (SubjectRegistered, *RECORD_EVENT_TYPES.values()), strict=True
-        )
+        topic == f"credit:{cls.__name__}" for topic, cls in zip(topics, event_types, strict=True)
     )
     assert len(set(topics)) == len(topics)
 
@@ -88,7 +96,8 @@ def test_a_version_1_penalty_still_loads_with_the_general_procedure(ledger):
 
 
 def test_a_version_1_registration_still_loads_with_its_masked_code(ledger):
-    registered = SubjectRegistered(
+    registered = stored_event(
+        SubjectRegistered,
         originator_id=uuid4(),
         originator_version=1,
         timestamp=datetime.now(UTC),
@@ -115,7 +124,8 @@ def test_a_version_1_registration_still_loads_with_its_masked_code(ledger):
 
 
 def test_a_version_1_list_entry_still_loads_without_a_basis_record(ledger):
-    entry = ListEntered(
+    entry = stored_event(
+        ListEntered,
         originator_id=uuid4(),
         originator_version=2,
         timestamp=datetime.now(UTC),

@@ -287,8 +287,8 @@ def test_verifiers_refuse_hashes_of_the_wrong_length_or_type():
     assert not verify_inclusion(LEAVES[0], 0, 2, [LEAVES[1] + b"\x00"], ROOTS[2])
     # Text of the right length, as a proof decoded from JSON without unhexing would be.
     text = LEAVES[1].hex()[:32]
-    assert not verify_inclusion(LEAVES[0], 0, 2, [text], ROOTS[2])
-    assert not verify_consistency(1, 2, ROOTS[1], ROOTS[2], [text])
+    assert not verify_inclusion(LEAVES[0], 0, 2, [text], ROOTS[2])  # type: ignore[list-item]
+    assert not verify_consistency(1, 2, ROOTS[1], ROOTS[2], [text])  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize(("index", "size"), [(0, 0), (1, 1), (8, 8), (-1, 8), (0, -1)])

@@ -176,6 +176,9 @@ def test_a_conduct_window_never_exceeds_the_maximum_of_its_policy(
         assert not period.published
         return
     assert window.start == decided
+    # Published conduct has both bounds, and its window ends by the maximum.
+    assert period.minimum_months is not None and period.maximum_months is not None
+    assert window.end is not None
     assert add_months(decided, period.minimum_months) <= window.end
     assert window.end <= add_months(decided, period.maximum_months)
 

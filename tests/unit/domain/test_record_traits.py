@@ -37,9 +37,12 @@ def named_fields(traits: RecordTraits) -> set[str]:
     named = set(traits.summary)
     rule = traits.published
     if isinstance(rule, BySeverity):
-        named |= {"severity", rule.procedure, rule.declared_end} - {None}
+        named |= {
+            name for name in ("severity", rule.procedure, rule.declared_end) if name is not None
+        }
     elif isinstance(rule, Span):
-        named |= {rule.start, rule.end, rule.unless[0] if rule.unless else None} - {None}
+        unless = rule.unless[0] if rule.unless else None
+        named |= {name for name in (rule.start, rule.end, unless) if name is not None}
     elif isinstance(rule, NamedPeriod):
         named.add("decision_date")
     if traits.acts_on is not None:

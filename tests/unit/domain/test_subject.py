@@ -150,7 +150,7 @@ def test_each_further_kind_of_administrative_information_is_its_own_fact(record_
     [event] = subject.collect_events()
     assert outcome.created and type(event).__name__ == record_type
     assert {name: getattr(event, name) for name in content} == content
-    traits = event.TRAITS
+    traits = RECORD_EVENT_TYPES[record_type].TRAITS
     assert not (traits.conduct or traits.rule_input or traits.credit_decision)
     again = when(subject, RECORD_EVENT_TYPES[record_type], fields)
     assert (again.created, again.record_id) == (False, outcome.record_id)
@@ -493,9 +493,10 @@ def test_state_rebuilt_from_events_equals_state_built_by_commands():
             "reason": "整改",
         },
     )
-    replayed = None
+    replayed: Subject | None = None
     for event in [*registered, *subject.collect_events()]:
         replayed = event.mutate(replayed)
+    assert replayed is not None  # the registration made it
     assert replayed.records == subject.records
     assert replayed.open_lists == subject.open_lists == {}
     assert replayed.request_keys == subject.request_keys

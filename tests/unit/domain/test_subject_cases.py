@@ -4,11 +4,18 @@ weighed or a case looked up, then the answer (or a refusal)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 from uuid import uuid4
 
 import pytest
 
-from domain.cases import CaseAccepted, RepairApproved, RepairEligibility, code_hash
+from domain.cases import (
+    CaseAccepted,
+    CaseEvent,
+    RepairApproved,
+    RepairEligibility,
+    code_hash,
+)
 from domain.errors import CaseNotFound, RuleViolated
 from domain.events import ListEntered, PenaltyDecided, RecordCorrected, RecordRevoked
 from domain.subject import Subject
@@ -109,7 +116,11 @@ def test_a_revoked_or_repaired_record_is_not_published_and_is_refused():
     with pytest.raises(RuleViolated, match="not published"):
         file_repair(subject, revoked.record_id)
     case_id = file_repair(subject, repaired.record_id)
-    for step, fields in ((CaseAccepted, {}), (RepairApproved, {"reasons": "整改到位"})):
+    steps: list[tuple[type[CaseEvent], dict[str, Any]]] = [
+        (CaseAccepted, {}),
+        (RepairApproved, {"reasons": "整改到位"}),
+    ]
+    for step, fields in steps:
         subject.take_case_step(
             case_id, step, by=AUTHORITY["authority_code"], recorded_at=NOW, **fields
         )
@@ -159,9 +170,10 @@ def test_what_cases_need_is_rebuilt_from_the_events_alone():
     correct(subject, record.record_id, {"decision_date": date(2026, 6, 1)})
     file_repair(subject, record.record_id)
     correct(subject, record.record_id, {"severity": "serious"}, "C-2")
-    replayed = None
+    replayed: Subject | None = None
     for event in [*registered, *subject.collect_events()]:
         replayed = event.mutate(replayed)
+    assert replayed is not None  # the registration made it
     assert replayed.records == subject.records
     assert replayed.cases == subject.cases
     assert replayed.repair_eligibility(record.record_id, TODAY, BOOK) == RepairEligibility(
@@ -182,7 +194,11 @@ def black_entry(source_ref: str, basis_record_id=None) -> dict:
 
 def approve_repair(subject: Subject, record_id, number: str = "XF20261120000001") -> None:
     case_id = file_repair(subject, record_id, number)
-    for step, fields in ((CaseAccepted, {}), (RepairApproved, {"reasons": "整改到位"})):
+    steps: tuple[tuple[type[CaseEvent], dict[str, Any]], ...] = (
+        (CaseAccepted, {}),
+        (RepairApproved, {"reasons": "整改到位"}),
+    )
+    for step, fields in steps:
         subject.take_case_step(
             case_id, step, by=AUTHORITY["authority_code"], recorded_at=NOW, **fields
         )

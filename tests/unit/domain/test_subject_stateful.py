@@ -26,6 +26,7 @@ from domain.errors import (
     RuleViolated,
 )
 from domain.events import RECORD_EVENT_TYPES, RecordEvent
+from domain.subject import Subject
 from service.policy import load_policy
 from service.store.ledger import CreditLedger
 from tests.builders import AUTHORITY, registered_enterprise
@@ -61,7 +62,7 @@ def content(record_type: str, variant: int) -> dict[str, Any]:
     """Each type's own fields; `variant` changes the content without changing the record's
     identity (type, authority, decision number)."""
     text = f"内容{variant}"
-    return {
+    fields_by_type: dict[str, dict[str, Any]] = {
         "PenaltyDecided": {
             "severity": "general",
             "procedure": "general",
@@ -95,7 +96,8 @@ def content(record_type: str, variant: int) -> dict[str, Any]:
             "reason": "更正",
         },
         "RecordRevoked": {"reason": text},
-    }[record_type]
+    }
+    return fields_by_type[record_type]
 
 
 @dataclass
@@ -313,7 +315,7 @@ class SubjectMachine(RuleBasedStateMachine):
 
     @invariant()
     def reloading_the_stored_events_gives_the_live_aggregate(self):
-        reloaded = self.ledger.repository.get(self.subject.id)
+        reloaded: Subject = self.ledger.repository.get(self.subject.id)
         assert reloaded.__dict__ == self.subject.__dict__
 
 

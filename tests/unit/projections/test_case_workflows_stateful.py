@@ -36,6 +36,7 @@ from domain.publication import earliest_repair_date
 from projections.cases.projector import CaseProjector
 from projections.credit_file.projector import CreditFileProjector
 from projections.credit_file.queries import publication_state
+from projections.runner import Projector
 from projections.tables import cases, metadata, records
 from service.policy.loader import load_policy
 from service.settings import DEFAULT_TIMEZONE
@@ -100,7 +101,7 @@ class CaseWorkflowMachine(RuleBasedStateMachine):
         super().__init__()
         self.engine = create_engine("sqlite://", poolclass=StaticPool)
         metadata.create_all(self.engine)  # the metadata the migrations are written from
-        self.projectors = [CreditFileProjector(BOOK), CaseProjector(ZONE)]
+        self.projectors: list[Projector] = [CreditFileProjector(BOOK), CaseProjector(ZONE)]
         self.position = 0
         self.subject = registered_enterprise(uuid4(), recorded_at=NOW)
         self.records: dict[str, Record] = {}

@@ -23,7 +23,7 @@ from service.policy.loader import load_policy
 from service.store.database import Database
 from service.store.migrations import upgrade
 from service.store.read_store import sync_engine
-from tests.builders import ADMINISTRATIVE_CONTENT
+from tests.builders import ADMINISTRATIVE_CONTENT, stored_event
 
 pytestmark = pytest.mark.projections
 BOOK = load_policy()
@@ -49,7 +49,8 @@ def engine(tmp_path):
 
 
 def registered(kind="individual", code="410105198503140030"):
-    return SubjectRegistered(
+    return stored_event(
+        SubjectRegistered,
         originator_id=SUBJECT,
         originator_version=1,
         timestamp=NOW,
@@ -65,7 +66,8 @@ def registered(kind="individual", code="410105198503140030"):
 
 
 def penalty(version, record_id, severity="general", decided=date(2026, 5, 1)):
-    return PenaltyDecided(
+    return stored_event(
+        PenaltyDecided,
         **COMMON,
         originator_version=version,
         record_id=record_id,
@@ -112,7 +114,8 @@ def test_the_further_administrative_kinds_are_rows_of_their_family_with_the_poli
     events = [registered(kind="enterprise", code="91410105MA00000016")]
     for version, (record_type, record_id) in enumerate(ids.items(), start=2):
         events.append(
-            RECORD_EVENT_TYPES[record_type](
+            stored_event(
+                RECORD_EVENT_TYPES[record_type],
                 **COMMON,
                 originator_version=version,
                 record_id=record_id,
@@ -156,7 +159,8 @@ def test_the_further_administrative_kinds_are_rows_of_their_family_with_the_poli
 
 def test_a_correction_in_the_same_page_recomputes_the_window(engine):
     target = uuid4()
-    correction = RecordCorrected(
+    correction = stored_event(
+        RecordCorrected,
         **COMMON,
         originator_version=3,
         record_id=uuid4(),
@@ -180,7 +184,8 @@ def test_an_exit_in_a_later_page_ends_the_stored_list_entry(engine):
         engine,
         [
             registered(),
-            ListEntered(
+            stored_event(
+                ListEntered,
                 **COMMON,
                 originator_version=2,
                 record_id=entry,
@@ -192,7 +197,8 @@ def test_an_exit_in_a_later_page_ends_the_stored_list_entry(engine):
             ),
         ],
     )
-    exit_event = ListExited(
+    exit_event = stored_event(
+        ListExited,
         **COMMON,
         originator_version=3,
         record_id=uuid4(),
@@ -212,7 +218,8 @@ def test_an_exit_in_a_later_page_ends_the_stored_list_entry(engine):
 
 
 def correction(version, target, severity, at=NOW):
-    return RecordCorrected(
+    return stored_event(
+        RecordCorrected,
         **{**COMMON, "timestamp": at},
         originator_version=version,
         record_id=uuid4(),

@@ -21,6 +21,7 @@ from projections.credit_file.published import published_on
 from projections.tables import record_revisions, records
 from service.store.database import Database
 from service.store.read_store import sync_engine
+from tests.builders import stored_event
 from tests.integration.readmodel import dump
 from tests.unit.projections.test_credit_file_projector import (
     BOOK,
@@ -59,7 +60,8 @@ def case_step(step: type, version: int, at: datetime, target: UUID, **fields: An
 
 
 def black_entry(version: int) -> ListEntered:
-    return ListEntered(
+    return stored_event(
+        ListEntered,
         **COMMON,
         originator_version=version,
         record_id=ENTRY,
@@ -147,7 +149,8 @@ def test_an_entry_lapses_with_its_repaired_basis_and_stands_again_with_it(engine
 @pytest.mark.parametrize("how", ["RecordRevoked", "objection revoked"])
 def test_an_entry_on_a_revoked_basis_lapses_on_every_day(engine, how):
     revoked: Any = (
-        RecordRevoked(
+        stored_event(
+            RecordRevoked,
             **COMMON,
             originator_version=5,
             record_id=uuid4(),
@@ -171,7 +174,8 @@ def test_a_correction_moves_the_lapse_with_the_basis_it_names(engine):
     """Corrected to rest on a record that stands, a lapsed entry stands again; its repaired
     basis keeps no hold on it."""
     approved = case_step(RepairApproved, 5, APPROVED, BASIS)
-    moved = RecordCorrected(
+    moved = stored_event(
+        RecordCorrected,
         **COMMON,
         originator_version=6,
         record_id=uuid4(),

@@ -109,9 +109,11 @@ def test_a_record_shows_as_published_exactly_when_it_is(day):
 @pytest.mark.parametrize("day", DAYS)
 def test_the_sql_builder_of_standing_selects_what_the_predicate_says(engine, day):
     day_ends = datetime(day.year, day.month, day.day, 16, tzinfo=UTC)  # midnight in Beijing
+    repair_approved = APPROVED[1]
+    assert repair_approved is not None
     expected = {rid for rid, state, _, _, at in ROWS if stands_on(state, at, day_ends)}
     assert any(state == "lapsed" for rid, state, *_ in ROWS if rid in expected) == (
-        day_ends <= APPROVED[1]
+        day_ends <= repair_approved
     )
     with engine.connect() as conn:
         history = conn.scalars(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID, uuid4
 
 import pytest
@@ -38,6 +38,19 @@ BOOK = load_policy()
 TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 4, tzinfo=UTC)
 BY = AUTHORITY["authority_code"]
+
+
+class CaseFiling(TypedDict):
+    """What a repair application and an objection both name."""
+
+    case_id: UUID
+    case_number: str
+    query_code_hash: str
+    target_record_id: UUID
+    evidence: list[str]
+    applicant: str
+    recorded_at: datetime
+
 
 decided = st.dates(date(2019, 1, 1), TODAY)  # both policy eras, up to today
 declared = st.one_of(st.none(), st.dates(date(2019, 1, 1), date(2031, 1, 1)))
@@ -128,7 +141,7 @@ def test_the_stream_weighs_a_repair_as_the_read_model_did(record, data):
 
     def file(kind: str) -> UUID:
         case_id, number = uuid4(), f"XF{len(cases):06d}"
-        common = {
+        common: CaseFiling = {
             "case_id": case_id,
             "case_number": number,
             "query_code_hash": "h",
