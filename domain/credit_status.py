@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from domain.events import CONDUCT_TYPES
-from domain.policy import PolicyBook, PolicyVersion, Scheme
+from domain.policy import PolicyBook, PolicyVersion, RiseCap, Scheme
 from domain.publication import add_months, published_on
 
 
@@ -193,10 +193,14 @@ def _grade(
             value = value + total
         grade = scheme.grade_for(value)
     capped_by = forced_by = None
-    cap = _rise_cap(scheme, ratings, current)
-    if cap is not None and scheme.rank(grade) < scheme.rank(cap):
-        grade = cap
-        capped_by = f"{name}.max_rise_per_year = {scheme.max_rise_per_year}"
+    rise_cap = scheme.rise_cap
+    if (
+        rise_cap is not None
+        and (best_allowed := _best_allowed(scheme, rise_cap, ratings, current)) is not None
+        and scheme.rank(grade) < scheme.rank(best_allowed)
+    ):
+        grade = best_allowed
+        capped_by = f"{name}.rise_cap.grades_per_cycle = {rise_cap.grades_per_cycle}"
     if on_black and scheme.adjustments.black_list_forces_lowest_grade:
         grade = scheme.lowest_grade
         forced_by = f"{name}.adjustments.black_list_forces_lowest_grade"
@@ -215,24 +219,32 @@ def _grade(
     )
 
 
-def _rise_cap(scheme: Scheme, ratings: list[RecordFact], current: RecordFact) -> str | None:
-    """The best grade allowed when a scheme limits the rise per year: `max_rise_per_year`
-    grades above the previous rating issued within the year before this one."""
-    if scheme.max_rise_per_year is None:
-        return None
-    year_before = add_months(current.decision_date, -12)
-    previous = [
-        r.grade
-        for r in ratings
-        if r is not current
-        and year_before <= r.decision_date < current.decision_date
-        and r.grade is not None
-        and r.grade in scheme.grades
-    ]
-    if not previous:
-        return None
-    best_allowed = max(scheme.rank(previous[-1]) - scheme.max_rise_per_year, 0)
-    return scheme.grades[best_allowed]
+def _best_allowed(
+    scheme: Scheme, cap: RiseCap, ratings: list[RecordFact], current: RecordFact
+) -> str | None:
+    """The best grade `current` may stand at under the scheme's rise cap (逐级上升), or None if
+    no earlier rating caps it: `grades_per_cycle` above the grade that the last rating of an
+    earlier cycle stood at, for each cycle between the two. That grade is the rating's own, as
+    capped in its turn: an issued AA held at C one cycle stands at B at most the next. A rating
+    earlier in its own cycle does not cap it: both answer to the cycle before."""
+    stood_at: list[tuple[int, str]] = []  # (cycle, grade stood at) of each earlier rating
+    for rating in ratings:
+        if rating.grade is None or rating.grade not in scheme.grades:
+            continue
+        cycle = cap.cycle_of(rating.decision_date)
+        before = [(c, grade) for c, grade in stood_at if c < cycle]
+        best_allowed = None
+        if before:
+            last_cycle, last_grade = before[-1]
+            rise = cap.grades_per_cycle * (cycle - last_cycle)
+            best_allowed = scheme.grades[max(scheme.rank(last_grade) - rise, 0)]
+        if rating is current:
+            return best_allowed
+        grade = rating.grade
+        if best_allowed is not None and scheme.rank(grade) < scheme.rank(best_allowed):
+            grade = best_allowed
+        stood_at.append((cycle, grade))
+    return None
 
 
 def _lists(known: list[RecordFact], policy: PolicyVersion, on: date) -> tuple[Membership, ...]:

@@ -84,6 +84,24 @@ class Adjustments:
 
 
 @dataclass(frozen=True)
+class RiseCap:
+    """逐级上升: a rating stands at most `grades_per_cycle` grades above the grade the subject's
+    last rating of an earlier rating cycle stood at, for each cycle since. Cycles are calendar
+    cycles of `cycle_months` (a divisor of 12) from 1 January, so a 12-month cycle is the
+    calendar year; a rating belongs to the cycle of its decision date, whenever in it it was
+    issued."""
+
+    grades_per_cycle: int
+    cycle_months: int
+    source: str
+
+    def cycle_of(self, day: date) -> int:
+        """The number of the rating cycle `day` falls in (consecutive cycles, consecutive
+        numbers)."""
+        return (day.year * 12 + day.month - 1) // self.cycle_months
+
+
+@dataclass(frozen=True)
 class Scheme:
     """A rating scheme (信用评价 / 质量信誉考核 / 驾驶员诚信考核): grades and bands, best first."""
 
@@ -95,7 +113,7 @@ class Scheme:
     score_min: Decimal | None  # score schemes only: the scale
     score_max: Decimal | None
     validity_months: int  # a rating's validity (the assessment cycle)
-    max_rise_per_year: int | None  # None: no limit
+    rise_cap: RiseCap | None  # None: a rating may rise any number of grades
     adjustments: Adjustments
     violation_points: Mapping[str, int]  # points schemes: named violation class -> points
     source: str

@@ -110,16 +110,21 @@ def test_a_black_list_entry_forces_the_lowest_grade_while_it_lasts():
     assert evaluate(facts, BOOK, date(2026, 9, 1)).tier == "seriously_dishonest"
 
 
-def test_a_highway_construction_enterprise_rises_at_most_one_grade_a_year():
-    facts = [
-        rating(
-            grade="C", score="70", decided=date(2025, 9, 1), until=date(2026, 9, 1), record_id="R1"
-        ),
-        rating(grade="AA", score="96", decided=date(2026, 8, 1), record_id="R2"),
-    ]
-    result = grade_of(evaluate(facts, BOOK, ON))
-    assert (result.base_grade, result.grade) == ("AA", "B")
-    assert result.capped_by == "highway_construction.max_rise_per_year = 1"
+def test_a_highway_construction_enterprise_rises_at_most_one_grade_a_rating_cycle():
+    """The cycle is the calendar year: a D of March 2025 caps an AA of March 2026 at C, though
+    more than twelve months lie between them; two cycles on, two grades."""
+    d_2025 = rating(
+        grade="D", score="50", decided=date(2025, 3, 1), until=date(2026, 3, 1), record_id="R1"
+    )
+    aa_2026 = rating(grade="AA", score="96", decided=date(2026, 3, 20), record_id="R2")
+    result = grade_of(evaluate([d_2025, aa_2026], BOOK, ON))
+    assert (result.base_grade, result.grade) == ("AA", "C")
+    assert result.capped_by == "highway_construction.rise_cap.grades_per_cycle = 1"
+    d_2024 = rating(
+        grade="D", score="50", decided=date(2024, 3, 1), until=date(2025, 3, 1), record_id="R1"
+    )
+    assert grade_of(evaluate([d_2024, aa_2026], BOOK, ON)).grade == "B"
+    assert grade_of(evaluate([aa_2026], BOOK, ON)).capped_by is None
 
 
 def test_repeated_minor_conduct_within_the_window_puts_the_subject_on_the_watch_list():

@@ -162,7 +162,7 @@ class Graded(NamedTuple):
     forced_by: str | None = None
 
 
-CAP = "highway_construction.max_rise_per_year = 1"
+CAP = "highway_construction.rise_cap.grades_per_cycle = 1"
 
 
 def forced(scheme):
@@ -336,9 +336,11 @@ def history(case_id, facts, scheme, expected, on=ON):
             HIGHWAY,
             Graded("AA", "97"),
         ),
-        # highway construction rises at most one grade a year (733号)
+        # highway construction rises at most one grade a rating cycle, the calendar year
+        # (733号: rated once a year; 逐级上升, one grade a year): the cap compares with the last
+        # rating of an earlier cycle, whenever in the cycle either was issued
         history(
-            "highway-C-then-AA-within-a-year-capped-at-B",
+            "highway-C-then-AA-next-cycle-capped-at-B",
             [
                 rating(HIGHWAY, "C", "70", date(2025, 9, 1), date(2026, 9, 1), "R1"),
                 rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
@@ -347,7 +349,7 @@ def history(case_id, facts, scheme, expected, on=ON):
             Graded("B", "96", capped_by=CAP),
         ),
         history(
-            "highway-D-then-A-within-a-year-capped-at-C",
+            "highway-D-then-A-next-cycle-capped-at-C",
             [
                 rating(HIGHWAY, "D", "50", date(2025, 10, 1), date(2026, 10, 1), "R1"),
                 rating(HIGHWAY, "A", "90", date(2026, 8, 1), date(2027, 8, 1), "R2"),
@@ -356,7 +358,7 @@ def history(case_id, facts, scheme, expected, on=ON):
             Graded("C", "90", capped_by=CAP),
         ),
         history(
-            "highway-B-then-A-within-a-year-one-grade-is-allowed",
+            "highway-B-then-A-next-cycle-one-grade-is-allowed",
             [
                 rating(HIGHWAY, "B", "80", date(2025, 10, 1), date(2026, 10, 1), "R1"),
                 rating(HIGHWAY, "A", "90", date(2026, 8, 1), date(2027, 8, 1), "R2"),
@@ -365,13 +367,116 @@ def history(case_id, facts, scheme, expected, on=ON):
             Graded("A", "90"),
         ),
         history(
-            "highway-C-then-AA-exactly-one-year-later-capped-at-B",
+            "highway-C-then-AA-exactly-twelve-months-later-capped-at-B",
             [
                 rating(HIGHWAY, "C", "70", date(2025, 8, 1), date(2026, 8, 1), "R1"),
                 rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
             ],
             HIGHWAY,
             Graded("B", "96", capped_by=CAP),
+        ),
+        history(
+            "highway-C-then-AA-13-months-later-next-cycle-capped-at-B",
+            [
+                rating(HIGHWAY, "C", "70", date(2025, 7, 1), date(2026, 7, 1), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
+            ],
+            HIGHWAY,
+            Graded("B", "96", capped_by=CAP),
+        ),
+        history(
+            "highway-D-2025-03-01-then-AA-2026-03-20-capped-at-C",
+            [
+                rating(HIGHWAY, "D", "50", date(2025, 3, 1), date(2026, 3, 1), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 3, 20), date(2027, 3, 20), "R2"),
+            ],
+            HIGHWAY,
+            Graded("C", "96", capped_by=CAP),
+        ),
+        history(
+            "highway-D-early-2025-then-AA-late-2026-23-months-next-cycle-capped-at-C",
+            [
+                rating(HIGHWAY, "D", "50", date(2025, 1, 5), date(2026, 1, 5), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 12, 20), date(2027, 12, 20), "R2"),
+            ],
+            HIGHWAY,
+            Graded("C", "96", capped_by=CAP),
+            on=date(2026, 12, 21),
+        ),
+        history(
+            "highway-C-2025-12-31-then-AA-2026-01-01-next-cycle-capped-at-B",
+            [
+                rating(HIGHWAY, "C", "70", date(2025, 12, 31), date(2026, 12, 31), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 1, 1), date(2027, 1, 1), "R2"),
+            ],
+            HIGHWAY,
+            Graded("B", "96", capped_by=CAP),
+        ),
+        history(
+            "highway-C-then-AA-in-the-same-cycle-answer-to-no-earlier-cycle-not-capped",
+            [
+                rating(HIGHWAY, "C", "70", date(2026, 1, 5), date(2027, 1, 5), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
+            ],
+            HIGHWAY,
+            Graded("AA", "96"),
+        ),
+        history(
+            "highway-B-2025-A-2026-then-AA-same-cycle-capped-at-A-by-2025",
+            [
+                rating(HIGHWAY, "B", "80", date(2025, 4, 1), date(2026, 4, 1), "R1"),
+                rating(HIGHWAY, "A", "90", date(2026, 4, 1), date(2027, 4, 1), "R2"),
+                rating(HIGHWAY, "AA", "96", date(2026, 9, 1), date(2027, 9, 1), "R3"),
+            ],
+            HIGHWAY,
+            Graded("A", "96", capped_by=CAP),
+        ),
+        history(
+            "highway-D-then-AA-two-cycles-later-two-grades-capped-at-B",
+            [
+                rating(HIGHWAY, "D", "50", date(2024, 3, 1), date(2025, 3, 1), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 3, 20), date(2027, 3, 20), "R2"),
+            ],
+            HIGHWAY,
+            Graded("B", "96", capped_by=CAP),
+        ),
+        history(
+            "highway-B-2024-12-31-then-AA-2026-01-01-two-cycles-not-capped",
+            [
+                rating(HIGHWAY, "B", "80", date(2024, 12, 31), date(2025, 12, 31), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 1, 1), date(2027, 1, 1), "R2"),
+            ],
+            HIGHWAY,
+            Graded("AA", "96"),
+        ),
+        history(
+            "highway-D-2024-AA-2025-held-at-C-then-AA-2026-capped-at-B",
+            [
+                rating(HIGHWAY, "D", "50", date(2024, 4, 1), date(2025, 4, 1), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2025, 4, 1), date(2026, 4, 1), "R2"),
+                rating(HIGHWAY, "AA", "97", date(2026, 4, 1), date(2027, 4, 1), "R3"),
+            ],
+            HIGHWAY,
+            Graded("B", "97", capped_by=CAP),
+        ),
+        history(
+            "highway-revoked-earlier-rating-does-not-cap",
+            [
+                RecordFact(
+                    "R1",
+                    "RatingIssued",
+                    date(2025, 9, 1),
+                    state="revoked",
+                    scheme=HIGHWAY,
+                    grade="D",
+                    score=Decimal("50"),
+                    valid_from=date(2025, 9, 1),
+                    valid_until=date(2026, 9, 1),
+                ),
+                rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
+            ],
+            HIGHWAY,
+            Graded("AA", "96"),
         ),
         history(
             "highway-capped-at-B-with-a-general-deduction-91-stays-B",
@@ -393,15 +498,6 @@ def history(case_id, facts, scheme, expected, on=ON):
             ],
             HIGHWAY,
             Graded("C", "66", (("C1", "15"), ("C2", "15"))),
-        ),
-        history(
-            "highway-C-then-AA-13-months-later-not-capped",
-            [
-                rating(HIGHWAY, "C", "70", date(2025, 7, 1), date(2026, 7, 1), "R1"),
-                rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
-            ],
-            HIGHWAY,
-            Graded("AA", "96"),
         ),
         history(
             "road-transport-has-no-rise-cap-B-then-AAA",
