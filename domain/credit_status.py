@@ -185,6 +185,10 @@ def _grade(
         and scheme.adjustments.deduction[f.severity] > 0
     )
     grade, value = current.grade, current.score
+    if value is not None and not scheme.holds(value):
+        # Recorded before scores were checked against the bands: a score the scheme has no
+        # grade for tells nothing, and the rating stands on its grade, as one without a score.
+        value = None
     if value is not None:
         total = sum((a.amount for a in adjustments), Decimal(0))
         if scheme.measure == "score":

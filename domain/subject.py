@@ -9,6 +9,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from functools import singledispatch
 from typing import Any
 from uuid import UUID
@@ -63,8 +64,9 @@ from domain.publication import earliest_repair_date, record_window
 # The values of a record that its own rules read (decision date, validity), kept in the
 # aggregate so that a correction is checked as the corrected record would be.
 RULED_DATES = ("decision_date", "valid_from", "valid_until")
-# A rating's scheme and grade are ruled too: the policy in force on its decision date names both.
-RULED_FIELDS = (*RULED_DATES, "scheme", "grade")
+# A rating's scheme, grade and score are ruled too: the policy in force on its decision date
+# names the scheme and its grades, and its bands say which grade a score has.
+RULED_FIELDS = (*RULED_DATES, "scheme", "grade", "score")
 # What a conduct record's publication window follows besides its decision date, kept beside the
 # ruled values so that a repair application is checked against the window the record has now
 # (corrections included), from the stream alone.
@@ -135,8 +137,8 @@ class Subject(Aggregate):
     INITIAL_VERSION = 1
     # The version of the state snapshots hold. v2: each record keeps its authority code and
     # its ruled values (RULED_FIELDS). v3: a rating's scheme and grade among them, each
-    # record's WINDOW_FIELDS, each case's query code hash.
-    class_version = 3
+    # record's WINDOW_FIELDS, each case's query code hash. v4: a rating's score among them.
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -149,6 +151,12 @@ class Subject(Aggregate):
         """A v2 snapshot lacks its ratings' scheme and grade among their ruled values, each
         record's window fields and each case's query code hash: rebuilt from the events, as a
         v1 one is."""
+        state[INCOMPLETE] = True
+
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        """A v3 snapshot lacks its ratings' scores, which a correction of a rating is checked
+        against: rebuilt from the events."""
         state[INCOMPLETE] = True
 
     # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
@@ -632,7 +640,7 @@ class Subject(Aggregate):
             "revoked": False,
             "authority_code": event.authority_code,
             "ruled": {
-                name: _iso(getattr(event, name))
+                name: _kept(getattr(event, name))
                 for name in (*RULED_FIELDS, *WINDOW_FIELDS)
                 if hasattr(event, name)
             },
@@ -692,6 +700,7 @@ SEVERITY_KNOWN = Rule("severity-known")
 LIST_TYPE_KNOWN = Rule("list-type-known")
 RATING_SCHEME_KNOWN = Rule("rating-scheme-known")  # in force on the rating's decision date
 RATING_GRADE_OF_SCHEME = Rule("rating-grade-of-scheme")
+RATING_SCORE_IN_GRADE_BAND = Rule("rating-score-in-grade-band")
 VALIDITY_ENDS_AFTER_START = Rule("validity-ends-after-start")
 RECORD_FIELDS_KNOWN = Rule("record-fields-known")
 RECORD_FIELDS_COMPLETE = Rule("record-fields-complete")
@@ -723,6 +732,7 @@ def _check_content(
         )
     if record_type.__name__ == "RatingIssued":
         _check_rating_vocabulary(fields, policy, whose)
+        _check_rating_score(fields, policy, whose)
         if fields["valid_until"] is None or fields["valid_until"] <= fields["valid_from"]:
             raise InvalidInput(
                 f"{whose}a rating's valid_until must be after its valid_from",
@@ -757,6 +767,30 @@ def _check_rating_vocabulary(fields: dict[str, Any], policy: PolicyBook, whose: 
         )
 
 
+def _check_rating_score(fields: dict[str, Any], policy: PolicyBook, whose: str) -> None:
+    """A rating's score, when it has one, is one its grade's band holds under the scheme's bands
+    in force on its decision date: 733号 gives AA for 95-100, so an AA with 94.9 contradicts
+    itself. A rating without a score (a grade-only scheme) is taken at its grade."""
+    score = fields.get("score")
+    if score is None:
+        return
+    decided, name, grade = fields["decision_date"], fields["scheme"], fields["grade"]
+    version = policy.for_day(decided)
+    try:
+        banded = version.schemes[name].grade_for(score)
+    except (ValueError, ArithmeticError) as outside:  # off the scale, or no number at all
+        raise InvalidInput(
+            f"{whose}score {score} has no grade under {name} (policy {version.id}): {outside}",
+            rule=RATING_SCORE_IN_GRADE_BAND,
+        ) from None
+    if banded != grade:
+        raise InvalidInput(
+            f"{whose}grade {grade!r} contradicts score {score}: under {name} (policy "
+            f"{version.id}) a score of {score} is {banded!r}",
+            rule=RATING_SCORE_IN_GRADE_BAND,
+        )
+
+
 def _ruled(value: Any, name: str) -> Any:
     """A ruled value as the rules compare it: dates as dates (corrections hold them as text)."""
     return _as_date(value, name) if name in RULED_DATES else value
@@ -774,14 +808,18 @@ def _as_date(value: Any, name: str) -> date | None:
     raise InvalidInput(f"{name} must be a date (YYYY-MM-DD)", rule=DATES_ARE_DATES)
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
+def _kept(value: Any) -> Any:
+    """A ruled value as the state keeps it, JSON-friendly as the events store it: a date as ISO
+    text, a score as decimal text."""
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def _apply_ruled_changes(target: dict[str, Any], changes: dict[str, Any]) -> None:
     for name, value in changes.items():
         if name in target["ruled"]:
-            target["ruled"][name] = _iso(value)
+            target["ruled"][name] = _kept(value)
 
 
 def _complete(record_type: type[RecordEvent], fields: dict[str, Any]) -> dict[str, Any]:

@@ -141,6 +141,14 @@ class Scheme:
         # Unreachable for a parsed policy: its bands cover the whole range.
         raise ValueError(f"{self.name}: no band holds {amount}")
 
+    def holds(self, value: Decimal) -> bool:
+        """Whether a band holds `value`: a score on the scale, a whole number of points."""
+        try:
+            self.grade_for(value)
+        except ValueError:
+            return False
+        return True
+
     def rank(self, grade: str) -> int:
         """0 for the best grade, growing as grades get worse."""
         try:

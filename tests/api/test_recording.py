@@ -203,6 +203,35 @@ async def test_a_rating_outside_the_policy_in_force_is_refused_as_invalid(
     assert await _stream_version(services, subject) == 1
 
 
+async def test_a_rating_whose_grade_contradicts_its_score_is_refused_and_nothing_written(
+    client, services
+):
+    """733号 gives AA for 95-100: an AA of 94.9 is refused, naming the rule; so is a correction
+    that would leave a stored rating so."""
+    subject = await register(client)
+    events = f"/v1/subjects/{subject['subject_id']}/events"
+    response = await client.post(events, json=rating(grade="AA", score="94.9"))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["type"].endswith("/invalid-input")
+    assert problem["rule"] == "rating-score-in-grade-band"
+    assert "grade 'AA' contradicts score 94.9" in problem["detail"]
+    assert await _stream_version(services, subject) == 1
+    stored = await client.post(events, json=rating(grade="A", score="94.9"))
+    assert stored.status_code == 201, stored.text
+    correction = follow_up(
+        "RecordCorrected",
+        "更正-1",
+        target_record_id=stored.json()["record_id"],
+        changes={"grade": "AA"},
+        reason="等级录入错误",
+    )
+    refused = await client.post(events, json=correction)
+    assert (refused.status_code, refused.json()["rule"]) == (422, "rating-score-in-grade-band")
+    assert await _stream_version(services, subject) == 2
+
+
 async def test_a_future_decision_date_is_refused(client, services):
     subject = await register(client)
     response = await client.post(

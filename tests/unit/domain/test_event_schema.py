@@ -157,7 +157,7 @@ def test_a_subject_from_a_version_2_snapshot_is_rebuilt_with_what_its_cases_need
     file_repair(subject, record.record_id, "XF20261120000003", "ABCD2345")
     ledger.save(subject)
     old = Snapshot.take(copy.deepcopy(subject))  # its state is the subject's own dicts
-    assert old.state["class_version"] == 3
+    assert old.state["class_version"] == 4
     old.state["class_version"] = 2
     for held in old.state["records"].values():
         for name in ("severity", "procedure", "declared_publication_end"):

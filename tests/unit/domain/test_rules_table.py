@@ -3,7 +3,8 @@
 Every expected value below is written out by hand from the regulations and the shipped policy
 (service/policy/credit-policy.toml), never computed by the code under test:
 
-1. grades: band boundaries of every scheme, then deductions, black list and the rise cap;
+1. grades: band boundaries of every scheme, a rating's grade agreeing with its score, then
+   deductions, black list and the rise cap;
 2. publication windows by severity and era (527号 before 2026-04-01, 令第36号 from then);
 3. list memberships and supervision tiers, and the policy version named;
 4. working-day deadlines around the 2026 holidays and into 2027 (no official data yet).
@@ -11,16 +12,21 @@ Every expected value below is written out by hand from the regulations and the s
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import NamedTuple
+from uuid import uuid4
 
 import pytest
 
 from domain.credit_status import RecordFact, evaluate
+from domain.errors import InvalidInput
+from domain.events import RatingIssued
 from domain.publication import Window, earliest_repair_date, record_window
 from domain.working_days import WorkingDayCalendar
 from service.policy.loader import load_policy
+from tests.builders import AUTHORITY, registered_enterprise
 
 pytestmark = pytest.mark.domain
 BOOK = load_policy()
@@ -154,9 +160,76 @@ def test_grade_band_boundaries(scheme, score, expected):
     assert [g.scheme for g in status.grades] == [scheme]  # no grade in a scheme never rated
 
 
+def scored(scheme, grade, score, accepted):
+    verdict = "recorded" if accepted else "refused"
+    return pytest.param(scheme, grade, score, accepted, id=f"{scheme}-{grade}-{score}-{verdict}")
+
+
+@pytest.mark.parametrize(
+    ("scheme", "grade", "score", "accepted"),
+    [
+        # 733号: AA 95-100, A 85-95, ...: a grade stands only with a score in its own band
+        scored(HIGHWAY, "AA", "95", True),
+        scored(HIGHWAY, "AA", "94.99", False),
+        scored(HIGHWAY, "A", "94.99", True),
+        scored(HIGHWAY, "A", "95", False),
+        scored(HIGHWAY, "A", "85", True),
+        scored(HIGHWAY, "A", "84.99", False),
+        scored(HIGHWAY, "D", "59.99", True),
+        scored(HIGHWAY, "C", "59.99", False),
+        scored(HIGHWAY, "AA", "100.01", False),  # off the 100-point scale
+        scored(HIGHWAY, "AA", None, True),  # no score: taken at its grade
+        scored(SECTOR, "AA", "94.99", False),
+        scored(ROAD, "AAA", "850", True),
+        scored(ROAD, "AAA", "849.99", False),
+        scored(ROAD, "B", "0", True),
+        # drivers: deducted points, 0 AAA, 1-10 AA, 11-19 A, 20+ B
+        scored(DRIVER, "AAA", "0", True),
+        scored(DRIVER, "AAA", "1", False),
+        scored(DRIVER, "AA", "10", True),
+        scored(DRIVER, "A", "10", False),
+        scored(DRIVER, "B", "20", True),
+        scored(DRIVER, "A", "20", False),
+        scored(DRIVER, "AA", "10.5", False),  # points are whole
+        scored(DRIVER, "B", None, True),
+    ],
+)
+def test_a_rating_is_recorded_only_with_a_score_in_its_grades_band(scheme, grade, score, accepted):
+    subject = registered_enterprise(uuid4(), recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC))
+    subject.collect_events()
+    fields = {
+        **AUTHORITY,
+        "source_ref": "评-1",
+        "decision_date": RATED,
+        "scheme": scheme,
+        "grade": grade,
+        "score": None if score is None else Decimal(score),
+        "valid_from": RATED,
+        "valid_until": UNTIL,
+    }
+    record = partial(
+        subject.record,
+        RatingIssued,
+        fields,
+        record_id=uuid4(),
+        recorded_by="t",
+        request_key=None,
+        today=ON,
+        recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC),
+        policy=BOOK,
+    )
+    if accepted:
+        assert record().created
+        return
+    with pytest.raises(InvalidInput) as refused:
+        record()
+    assert refused.value.rule == "rating-score-in-grade-band"
+    assert subject.collect_events() == []
+
+
 class Graded(NamedTuple):
     grade: str
-    value: str
+    value: str | None
     deductions: tuple[tuple[str, str], ...] = ()  # (record_id, amount)
     capped_by: str | None = None
     forced_by: str | None = None
@@ -517,6 +590,27 @@ def history(case_id, facts, scheme, expected, on=ON):
             SECTOR,
             Graded("AA", "96"),
         ),
+        # a rating recorded before its score was checked against its grade still loads: the
+        # score decides (deductions apply to it), the issued grade stays its base; a score no
+        # band holds tells nothing, and the rating stands on its grade as one without a score
+        history(
+            "stored-highway-AA-with-94.9-shows-the-A-its-score-is",
+            [rating(HIGHWAY, "AA", "94.9")],
+            HIGHWAY,
+            Graded("A", "94.9"),
+        ),
+        history(
+            "stored-highway-A-with-score-150-stands-at-A",
+            [rating(HIGHWAY, "A", "150"), conduct("general", date(2026, 5, 1), "C1")],
+            HIGHWAY,
+            Graded("A", None, (("C1", "5"),)),
+        ),
+        history(
+            "stored-driver-AA-with-10.5-points-stands-at-AA",
+            [rating(DRIVER, "AA", "10.5")],
+            DRIVER,
+            Graded("AA", None),
+        ),
         # a rating sets the grade for its validity only
         history(
             "rating-valid-the-day-before-valid-until",
@@ -546,7 +640,8 @@ def test_grade_from_history(facts, on, scheme, expected):
         assert result is None
         return
     assert result is not None
-    assert (result.grade, result.value) == (expected.grade, Decimal(expected.value))
+    value = None if expected.value is None else Decimal(expected.value)
+    assert (result.grade, result.value) == (expected.grade, value)
     assert [(a.record_id, a.amount) for a in result.adjustments] == [
         (record_id, Decimal(amount)) for record_id, amount in expected.deductions
     ]

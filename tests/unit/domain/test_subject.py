@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -29,7 +31,7 @@ from domain.events import (
     RecordRevoked,
     SubjectRegistered,
 )
-from domain.policy import parse_policy
+from domain.policy import PolicyBook, parse_policy
 from domain.subject import Subject
 from service.policy import load_policy, read_policy_data
 from tests.builders import AUTHORITY, policy_data_without_scheme, registered_enterprise
@@ -438,6 +440,92 @@ def test_a_correction_cannot_take_a_rating_outside_the_policy(changes, message):
     assert when(subject, RecordCorrected, fine, policy=NO_SECTOR_DEFAULT_FROM_2026).created
 
 
+def policy_with_highway_aa_from(minimum: int) -> PolicyBook:
+    """The shipped policy, but from 2026-04-01 highway construction's AA starts at `minimum`."""
+    data = copy.deepcopy(read_policy_data())
+    bands = data["version"][1]["schemes"]["highway_construction"]["bands"]
+    bands[0]["min_score"] = bands[1]["max_score"] = minimum
+    return parse_policy(data)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "grade", "score", "message"),
+    [
+        ("highway_construction", "AA", "94.9", "grade 'AA' contradicts score 94.9"),
+        ("highway_construction", "A", "95", "under highway_construction (policy 2026-36) a score"),
+        ("sector_default", "B", "74.99", "a score of 74.99 is 'C'"),
+        ("road_transport_quality", "AAA", "849.99", "a score of 849.99 is 'AA'"),
+        ("driver_integrity", "AA", "11", "a score of 11 is 'A'"),
+        ("highway_construction", "AA", "100.5", "score 100.5 has no grade under"),
+        ("driver_integrity", "AA", "10.5", "no band holds 10.5"),
+    ],
+)
+def test_a_rating_whose_grade_contradicts_its_score_is_refused(scheme, grade, score, message):
+    subject = given_subject()
+    fields = rating_fields(scheme=scheme, grade=grade, score=Decimal(score))
+    with pytest.raises(InvalidInput, match=re.escape(message)) as refused:
+        when(subject, RatingIssued, fields)
+    assert refused.value.rule == "rating-score-in-grade-band"
+    assert not subject.collect_events()
+
+
+@pytest.mark.parametrize(
+    ("scheme", "grade", "score"),
+    [
+        ("highway_construction", "AA", "95"),
+        ("highway_construction", "A", "94.99"),
+        ("highway_construction", "D", "0"),
+        ("road_transport_quality", "AAA", "1000"),
+        ("driver_integrity", "AAA", "0"),
+        ("driver_integrity", "B", "36"),
+        ("highway_construction", "AA", None),  # no score: taken at its grade
+        ("driver_integrity", "A", None),
+    ],
+)
+def test_a_rating_whose_score_is_in_its_grades_band_is_recorded(scheme, grade, score):
+    subject = given_subject()
+    fields = rating_fields(
+        scheme=scheme, grade=grade, score=None if score is None else Decimal(score)
+    )
+    assert when(subject, RatingIssued, fields).created
+
+
+def test_a_ratings_grade_and_score_agree_under_the_bands_in_force_on_its_decision_date():
+    """With AA from 90 from 2026-04-01 on, an AA of 92 is one in June and none in March."""
+    book = policy_with_highway_aa_from(90)
+    subject = given_subject()
+    june = rating_fields(scheme="highway_construction", grade="AA", score=Decimal("92"))
+    assert when(subject, RatingIssued, june, policy=book).created
+    march = {**june, "source_ref": "E-2", "decision_date": date(2026, 3, 1)}
+    with pytest.raises(InvalidInput, match=r"\(policy 2019-527\) a score of 92 is 'A'"):
+        when(subject, RatingIssued, {**march, "valid_from": date(2026, 3, 1)}, policy=book)
+
+
+def test_a_correction_cannot_make_a_ratings_grade_and_score_disagree():
+    subject = given_subject()
+    fields = rating_fields(scheme="highway_construction", grade="A", score=Decimal("88"))
+    rating = when(subject, RatingIssued, fields)
+
+    def correction(source_ref: str, changes: dict[str, str]) -> dict[str, object]:
+        return {
+            **AUTHORITY,
+            "source_ref": source_ref,
+            "decision_date": TODAY,
+            "target_record_id": rating.record_id,
+            "changes": changes,
+            "reason": "录入错误",
+        }
+
+    for changes in ({"grade": "AA"}, {"score": "96"}, {"score": "150"}):
+        with pytest.raises(InvalidInput, match="the corrected RatingIssued: ") as refused:
+            when(subject, RecordCorrected, correction("C-1", changes))
+        assert refused.value.rule == "rating-score-in-grade-band"
+    assert when(subject, RecordCorrected, correction("C-1", {"grade": "AA", "score": "96"}))
+    assert subject.records[str(rating.record_id)]["ruled"]["score"] == "96"
+    with pytest.raises(InvalidInput, match="grade 'AA' contradicts score 94"):
+        when(subject, RecordCorrected, correction("C-2", {"score": "94"}))
+
+
 def test_state_rebuilt_from_events_equals_state_built_by_commands():
     subject = given_subject()
     registered = registered_enterprise(subject.id, recorded_at=NOW).collect_events()
@@ -484,6 +572,20 @@ def test_a_snapshot_from_before_ratings_kept_their_scheme_and_grade_is_rebuilt_f
     snapshot.state["class_version"] = 2
     for record in snapshot.state["records"].values():
         del record["ruled"]["scheme"], record["ruled"]["grade"]
+    restored = snapshot.mutate(None)
+    with pytest.raises(RuntimeError, match="older snapshot"):
+        when(restored, RatingIssued, rating_fields("E-2"))
+
+
+def test_a_snapshot_from_before_ratings_kept_their_score_is_rebuilt_first():
+    """Such a snapshot cannot check a correction of a rating's grade against its score."""
+    subject = given_subject()
+    when(subject, RatingIssued, rating_fields(score=Decimal("88")))
+    assert next(iter(subject.records.values()))["ruled"]["score"] == "88"
+    snapshot = Snapshot.take(subject)
+    snapshot.state["class_version"] = 3
+    for record in snapshot.state["records"].values():
+        del record["ruled"]["score"]
     restored = snapshot.mutate(None)
     with pytest.raises(RuntimeError, match="older snapshot"):
         when(restored, RatingIssued, rating_fields("E-2"))
