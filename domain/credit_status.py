@@ -263,6 +263,11 @@ def _lists(known: list[RecordFact], policy: PolicyVersion, on: date) -> tuple[Me
         # an entry resting on a record that was repaired or revoked lapses with it
         and (f.basis_record_id is None or f.basis_record_id in counted)
     ]
+    if any(m.list_type == "black" for m in members):
+        # Black wins: 守信激励 presupposes no serious dishonesty (国发〔2016〕33号), so a red-list
+        # membership is suspended while a black-list one lasts, and shows again after it, if
+        # the red entry has not ended in the meantime.
+        members = [m for m in members if m.list_type != "red"]
     watch = policy.lists.watch
     if not any(m.list_type == "watch" for m in members):
         since = add_months(on, -watch.window_months)
@@ -280,6 +285,49 @@ def _lists(known: list[RecordFact], policy: PolicyVersion, on: date) -> tuple[Me
                 Membership("watch", entered, f"{policy.id}: {basis}", None, None, derived=True)
             )
     return tuple(sorted(members, key=lambda m: (m.list_type, m.entered_on)))
+
+
+def red_list_obstacles(facts: list[RecordFact], book: PolicyBook, on: date) -> tuple[str, ...]:
+    """What keeps a subject off the red list (守信激励) on `on`, under the criteria of the policy
+    in force that day; nothing, when it may be put on it. A red-list entry presupposes no
+    serious dishonesty (国发〔2016〕33号): not on the black list, no published serious conduct;
+    and, as the policy sets them, no dishonest conduct within `clean_months` and the top grade
+    in every scheme the subject holds a grade in that day."""
+    policy = book.for_day(on)
+    criteria = policy.lists.red
+    status = evaluate(facts, book, on)
+    obstacles = [
+        f"on the black list (entry {m.record_id}, since {m.entered_on})"
+        for m in status.lists
+        if m.list_type == "black"
+    ]
+    conduct = sorted(
+        (
+            f
+            for f in facts
+            if f.type in CONDUCT_TYPES and f.state == "active" and f.decision_date <= on
+        ),
+        key=lambda f: (f.decision_date, f.record_id),
+    )
+    since = add_months(on, -criteria.clean_months)
+    recent = [f for f in conduct if f.decision_date > since]
+    obstacles += [
+        f"serious conduct {f.record_id} of {f.decision_date} is published"
+        for f in conduct
+        if f.severity == "serious" and f.published_on(on) and f.decision_date <= since
+    ]
+    obstacles += [
+        f"{f.severity} conduct {f.record_id} of {f.decision_date} is within "
+        f"{criteria.clean_months} months"
+        for f in recent
+    ]
+    if criteria.requires_top_grade:
+        obstacles += [
+            f"{g.scheme} grade {g.grade} is not the top grade {top}"
+            for g in status.grades
+            if g.grade != (top := policy.schemes[g.scheme].grades[0])
+        ]
+    return tuple(obstacles)
 
 
 def _warnings(

@@ -32,6 +32,7 @@ from domain.cases import (
     RepairRevoked,
 )
 from domain.codes import SUBJECT_KIND_KNOWN
+from domain.credit_status import RecordFact, red_list_obstacles
 from domain.errors import (
     CaseNotFound,
     DuplicateRecordConflict,
@@ -49,6 +50,7 @@ from domain.events import (
     IDENTITY_FIELDS,
     LIST_TYPES,
     RECORD_EVENT_TYPES,
+    RULE_INPUT_TYPES,
     SUBJECT_KINDS,
     LicenceGranted,
     ListEntered,
@@ -59,7 +61,7 @@ from domain.events import (
     SubjectRegistered,
 )
 from domain.policy import SEVERITIES, PolicyBook
-from domain.publication import earliest_repair_date, record_window
+from domain.publication import earliest_repair_date, record_window, window_when_ended
 
 # The values of a record that its own rules read (decision date, validity), kept in the
 # aggregate so that a correction is checked as the corrected record would be.
@@ -71,6 +73,9 @@ RULED_FIELDS = (*RULED_DATES, "scheme", "grade", "score")
 # ruled values so that a repair application is checked against the window the record has now
 # (corrections included), from the stream alone.
 WINDOW_FIELDS = ("severity", "procedure", "declared_publication_end")
+# What a list entry's membership follows, kept beside them so that the red-list criteria are
+# judged from the stream alone (is the subject on the black list that day?).
+LIST_FIELDS = ("list_type", "planned_end", "basis_record_id")
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ IDEMPOTENCY_KEY_ONE_REQUEST = Rule("idempotency-key-one-request")
 ONE_RECORD_PER_DECISION = Rule("one-record-per-decision-number")
 CLOSED_ONCE = Rule("record-closed-once")
 ONE_OPEN_ENTRY_PER_LIST = Rule("one-open-entry-per-list")
+RED_LIST_CRITERIA_MET = Rule("red-list-criteria-met")  # 守信激励: no serious dishonesty
 REVOCATION_FINAL = Rule("revocation-is-final")
 CORRECTIONS_NOT_CORRECTED = Rule("corrections-are-not-corrected")
 OWNER_ACTS = Rule("owner-acts-on-record")  # 谁认定、谁修复
@@ -137,7 +143,8 @@ class Subject(Aggregate):
     INITIAL_VERSION = 1
     # The version of the state snapshots hold. v2: each record keeps its authority code and
     # its ruled values (RULED_FIELDS). v3: a rating's scheme and grade among them, each
-    # record's WINDOW_FIELDS, each case's query code hash. v4: a rating's score among them.
+    # record's WINDOW_FIELDS, each case's query code hash. v4: a rating's score among them,
+    # each list entry's LIST_FIELDS, and the day each closed record ended.
     class_version = 4
 
     @staticmethod
@@ -155,7 +162,8 @@ class Subject(Aggregate):
 
     @staticmethod
     def upcast_v3_v4(state: dict[str, Any]) -> None:
-        """A v3 snapshot lacks its ratings' scores, which a correction of a rating is checked
+        """A v3 snapshot lacks its ratings' scores, its list entries' list fields and its
+        records' end days, which a correction of a rating and a red-list entry are checked
         against: rebuilt from the events."""
         state[INCOMPLETE] = True
 
@@ -309,6 +317,8 @@ class Subject(Aggregate):
                     f"(entry {self.open_lists[fields['list_type']]})",
                     rule=ONE_OPEN_ENTRY_PER_LIST,
                 )
+            if fields["list_type"] == "red":
+                self._check_red_list_criteria(fields["decision_date"], policy)
         if record_type is RecordCorrected:
             self._check_changes(fields["target_record_id"], fields["changes"])
             self._check_corrected(fields["target_record_id"], fields["changes"], today, policy)
@@ -407,6 +417,71 @@ class Subject(Aggregate):
             corrected[name] = _ruled(value, name)
         whose = f"the corrected {target_type.__name__}: "
         _check_content(target_type, corrected, today, policy, whose)
+        if (
+            target_type is ListEntered
+            and corrected.get("list_type") == "red"
+            and {"list_type", "decision_date"} & changes.keys()
+        ):
+            # made a red-list entry, or one on another day: judged as a new one would be
+            self._check_red_list_criteria(
+                corrected["decision_date"], policy, leaving_out=target["id"], whose=whose
+            )
+
+    def _check_red_list_criteria(
+        self, decided: date, policy: PolicyBook, *, leaving_out: str | None = None, whose: str = ""
+    ) -> None:
+        """守信激励 presupposes no serious dishonesty (国发〔2016〕33号): a red-list entry is judged
+        on its decision date, under the red-list criteria of the policy in force then, against
+        the subject's records as they now stand (`leaving_out`: the entry being corrected)."""
+        obstacles = red_list_obstacles(self._standing_facts(policy, leaving_out), policy, decided)
+        if obstacles:
+            raise RuleViolated(
+                f"{whose}the subject does not meet the red-list criteria on {decided} (policy "
+                f"{policy.for_day(decided).id}): {'; '.join(obstacles)}",
+                rule=RED_LIST_CRITERIA_MET,
+            )
+
+    def _standing_facts(self, book: PolicyBook, leaving_out: str | None) -> list[RecordFact]:
+        """The records the status rules read, as they now stand (corrected, revoked, ended on
+        their closing record's date), from the stream alone. A repaired record is left out
+        whatever the day: repair ends its use for grades and lists (令第36号), and judging a
+        new decision by it would be using it."""
+        facts = []
+        for record in self.records.values():
+            if (
+                record["type"] not in RULE_INPUT_TYPES
+                or record.get("repaired")
+                or record["id"] == leaving_out
+            ):
+                continue
+            content = _content(record)
+            window = record_window(record["type"], content, book=book)
+            ended_on = _as_date(record["ended_on"], "ended_on")
+            if window is not None and ended_on is not None:
+                window = window_when_ended(record["type"], window, ended_on)
+            score = content.get("score")
+            facts.append(
+                RecordFact(
+                    record_id=record["id"],
+                    type=record["type"],
+                    decision_date=content["decision_date"],
+                    state="revoked" if record["revoked"] else "active",
+                    severity=content.get("severity"),
+                    procedure=content.get("procedure"),
+                    scheme=content.get("scheme"),
+                    grade=content.get("grade"),
+                    score=None if score is None else Decimal(score),
+                    valid_from=content.get("valid_from"),
+                    valid_until=content.get("valid_until"),
+                    list_type=content.get("list_type"),
+                    planned_end=content.get("planned_end"),
+                    basis_record_id=content.get("basis_record_id"),
+                    ended_on=ended_on,
+                    publish_from=window.start if window else None,
+                    publish_until=window.end if window else None,
+                )
+            )
+        return facts
 
     # Cases (信用修复, 异议) ------------------------------------------------------------------
     def repair_eligibility(
@@ -418,10 +493,7 @@ class Subject(Aggregate):
         for (the minimum publication period)."""
         self._require_complete_state()
         target = self._target(record_id, CONDUCT_TYPES, "record_id")
-        content: dict[str, Any] = {
-            name: _as_date(value, name) if name in DATED_FIELDS else value
-            for name, value in target["ruled"].items()
-        }
+        content = _content(target)
         window = record_window(target["type"], content, book=book)
         published = (
             not target["revoked"]
@@ -637,11 +709,12 @@ class Subject(Aggregate):
             "digest": self.__dict__.get("_digest_of_next_record")
             or content_digest(_event_fields(event)),
             "closed": False,
+            "ended_on": None,  # the decision date of the record that closed it
             "revoked": False,
             "authority_code": event.authority_code,
             "ruled": {
                 name: _kept(getattr(event, name))
-                for name in (*RULED_FIELDS, *WINDOW_FIELDS)
+                for name in (*RULED_FIELDS, *WINDOW_FIELDS, *LIST_FIELDS)
                 if hasattr(event, name)
             },
         }
@@ -655,6 +728,7 @@ class Subject(Aggregate):
             target = getattr(event, acts_on.field)
             if target is not None:
                 self.records[str(target)]["closed"] = True
+                self.records[str(target)]["ended_on"] = _kept(event.decision_date)
         _on_record_of_type(event, self)
 
 
@@ -691,7 +765,7 @@ def _(event: RecordRevoked, subject: Subject) -> None:
 # Marks a subject read from a snapshot of an older state version (see Subject.upcast_v1_v2).
 INCOMPLETE = "incomplete_snapshot_state"
 # The kept values that are dates (held as ISO text, as the events store them).
-DATED_FIELDS = frozenset({*RULED_DATES, "declared_publication_end"})
+DATED_FIELDS = frozenset({*RULED_DATES, "declared_publication_end", "planned_end"})
 
 # The rules on a record's own values (a new record's, and a corrected one's).
 DATES_ARE_DATES = Rule("date-fields-hold-dates")
@@ -791,6 +865,14 @@ def _check_rating_score(fields: dict[str, Any], policy: PolicyBook, whose: str) 
         )
 
 
+def _content(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's kept values as its rules read them: dates as dates."""
+    return {
+        name: _as_date(value, name) if name in DATED_FIELDS else value
+        for name, value in record["ruled"].items()
+    }
+
+
 def _ruled(value: Any, name: str) -> Any:
     """A ruled value as the rules compare it: dates as dates (corrections hold them as text)."""
     return _as_date(value, name) if name in RULED_DATES else value
@@ -810,10 +892,10 @@ def _as_date(value: Any, name: str) -> date | None:
 
 def _kept(value: Any) -> Any:
     """A ruled value as the state keeps it, JSON-friendly as the events store it: a date as ISO
-    text, a score as decimal text."""
+    text, a score as decimal text, a record id as text."""
     if isinstance(value, date):
         return value.isoformat()
-    return str(value) if isinstance(value, Decimal) else value
+    return str(value) if isinstance(value, Decimal | UUID) else value
 
 
 def _apply_ruled_changes(target: dict[str, Any], changes: dict[str, Any]) -> None:

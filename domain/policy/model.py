@@ -181,8 +181,10 @@ class BlackListRule:
 
 @dataclass(frozen=True)
 class RedListRule:
-    """守信激励 (red list): the top grade in every scheme the subject is rated in, and no dishonest
-    conduct within `clean_months`."""
+    """守信激励 (red list): presupposes no serious dishonesty (国发〔2016〕33号), so never while on
+    the black list or with published serious conduct; and, as set here, no dishonest conduct
+    within `clean_months` and (`requires_top_grade`) the top grade in every scheme the subject
+    holds a grade in. Judged on a red-list entry's decision date (`red_list_obstacles`)."""
 
     requires_top_grade: bool
     clean_months: int

@@ -6,7 +6,7 @@ Every expected value below is written out by hand from the regulations and the s
 1. grades: band boundaries of every scheme, a rating's grade agreeing with its score, then
    deductions, black list and the rise cap;
 2. publication windows by severity and era (527号 before 2026-04-01, 令第36号 from then);
-3. list memberships and supervision tiers, and the policy version named;
+3. list memberships and supervision tiers, the red-list criteria, and the policy version named;
 4. working-day deadlines around the 2026 holidays and into 2027 (no official data yet).
 """
 
@@ -20,7 +20,7 @@ from uuid import uuid4
 
 import pytest
 
-from domain.credit_status import RecordFact, evaluate
+from domain.credit_status import RecordFact, evaluate, red_list_obstacles
 from domain.errors import InvalidInput
 from domain.events import RatingIssued
 from domain.publication import Window, earliest_repair_date, record_window
@@ -1058,12 +1058,139 @@ def tiered(case_id, facts, lists, tier, ratio, on=ON):
             "trustworthy",
             "0.01",
         ),
+        # black wins: a red membership is suspended while a black one lasts (国发〔2016〕33号)
+        tiered(
+            "red-then-black-red-suspended-black-shown",
+            [listed("red", date(2026, 2, 1)), listed("black")],
+            [("black", False)],
+            "seriously_dishonest",
+            "0.80",
+        ),
+        tiered(
+            "red-shows-again-once-black-exited-2026-10-01",
+            [listed("red", date(2026, 2, 1)), listed("black", ended=date(2026, 10, 1))],
+            [("red", False)],
+            "trustworthy",
+            "0.01",
+        ),
+        tiered(
+            "red-planned-end-passed-while-black-nothing-to-show-again",
+            [
+                listed("red", date(2026, 2, 1), planned_end=date(2026, 9, 1)),
+                listed("black", ended=date(2026, 10, 1)),
+            ],
+            [],
+            "trustworthy",
+            "0.01",
+        ),
     ],
 )
 def test_lists_and_supervision_tier(facts, on, lists, tier, ratio):
     status = evaluate(facts, BOOK, on)
     assert [(m.list_type, m.derived) for m in status.lists] == lists
     assert (status.tier, status.sampling_ratio) == (tier, ratio)
+
+
+def red(case_id, facts, obstacles, on=ON):
+    return pytest.param(facts, on, obstacles, id=case_id)
+
+
+def not_top(scheme, grade, top):
+    return f"{scheme} grade {grade} is not the top grade {top}"
+
+
+@pytest.mark.parametrize(
+    ("facts", "on", "obstacles"),
+    [
+        # 守信激励 presupposes no serious dishonesty (国发〔2016〕33号); the policy's red-list
+        # criteria: no conduct within 12 months, the top grade in every scheme graded in
+        red("no-records-nothing-in-the-way", [], ()),
+        red("highway-AA-top-grade", [rating(HIGHWAY, "AA", "96")], ()),
+        red(
+            "highway-A-not-top",
+            [rating(HIGHWAY, "A", "88")],
+            (not_top(HIGHWAY, "A", "AA"),),
+        ),
+        red("road-AAA-top-grade", [rating(ROAD, "AAA", "900")], ()),
+        red(
+            "driver-AA-4-points-not-top",
+            [rating(DRIVER, "AA", "4")],
+            (not_top(DRIVER, "AA", "AAA"),),
+        ),
+        red(
+            "top-in-one-scheme-not-in-the-other",
+            [rating(HIGHWAY, "AA", "96", record_id="R1"), rating(ROAD, "AA", "800")],
+            (not_top(ROAD, "AA", "AAA"),),
+        ),
+        red(
+            "highway-AA96-general-conduct-deducted-to-A-91",
+            [rating(HIGHWAY, "AA", "96"), conduct("general", date(2026, 5, 1), "C1")],
+            (
+                "general conduct C1 of 2026-05-01 is within 12 months",
+                not_top(HIGHWAY, "A", "AA"),
+            ),
+        ),
+        red(
+            "highway-AA-capped-at-B-by-a-C-the-cycle-before",
+            [
+                rating(HIGHWAY, "C", "70", date(2025, 9, 1), date(2026, 9, 1), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
+            ],
+            (not_top(HIGHWAY, "B", "AA"),),
+        ),
+        red(
+            "minor-conduct-exactly-12-months-before-is-outside",
+            [conduct("minor", date(2025, 11, 20), "C1", publish_until=None)],
+            (),
+        ),
+        red(
+            "minor-conduct-12-months-less-a-day-before-is-within",
+            [conduct("minor", date(2025, 11, 21), "C1", publish_until=None)],
+            ("minor conduct C1 of 2025-11-21 is within 12 months",),
+        ),
+        red(
+            "revoked-conduct-within-12-months-does-not-count",
+            [conduct("general", date(2026, 5, 1), "C1", state="revoked")],
+            (),
+        ),
+        red(
+            "serious-conduct-of-2024-12-01-still-published",
+            [conduct("serious", date(2024, 12, 1), "S1", publish_until=date(2027, 12, 1))],
+            ("serious conduct S1 of 2024-12-01 is published",),
+        ),
+        red(
+            "serious-conduct-of-2024-12-01-publication-ended-2025-12-01",
+            [conduct("serious", date(2024, 12, 1), "S1", publish_until=date(2025, 12, 1))],
+            (),
+        ),
+        red(
+            "general-conduct-published-but-older-than-12-months",
+            [conduct("general", date(2025, 10, 1), "G1", publish_until=date(2026, 12, 1))],
+            (),
+        ),
+        red(
+            "black-list-entry-of-2026-06-01",
+            [listed("black")],
+            ("on the black list (entry L-black, since 2026-06-01)",),
+        ),
+        red(
+            "black-list-entry-of-2026-06-01-forces-the-highway-grade-to-D",
+            [rating(HIGHWAY, "AA", "96"), listed("black")],
+            (
+                "on the black list (entry L-black, since 2026-06-01)",
+                not_top(HIGHWAY, "D", "AA"),
+            ),
+        ),
+        red("black-list-exited-2026-10-01", [listed("black", ended=date(2026, 10, 1))], ()),
+        red(
+            "black-list-entry-decided-after-the-day",
+            [listed("black", decided=date(2026, 12, 1))],
+            (),
+        ),
+    ],
+)
+def test_red_list_criteria(facts, on, obstacles):
+    assert red_list_obstacles(facts, BOOK, on) == obstacles
 
 
 @pytest.mark.parametrize(

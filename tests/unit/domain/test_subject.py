@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.domain import Snapshot
 
+from domain.cases import CaseAccepted, RepairApproved, code_hash
 from domain.errors import (
     DuplicateRecordConflict,
     IdempotencyKeyReused,
@@ -34,7 +35,12 @@ from domain.events import (
 from domain.policy import PolicyBook, parse_policy
 from domain.subject import Subject
 from service.policy import load_policy, read_policy_data
-from tests.builders import AUTHORITY, policy_data_without_scheme, registered_enterprise
+from tests.builders import (
+    AUTHORITY,
+    AUTHORITY_CODE,
+    policy_data_without_scheme,
+    registered_enterprise,
+)
 
 pytestmark = pytest.mark.domain
 TODAY = date(2026, 11, 20)
@@ -589,3 +595,156 @@ def test_a_snapshot_from_before_ratings_kept_their_score_is_rebuilt_first():
     restored = snapshot.mutate(None)
     with pytest.raises(RuntimeError, match="older snapshot"):
         when(restored, RatingIssued, rating_fields("E-2"))
+
+
+def list_fields(source_ref, list_type, decided, **overrides):
+    return {
+        **AUTHORITY,
+        "source_ref": source_ref,
+        "decision_date": decided,
+        "list_type": list_type,
+        "basis": "认定决定",
+        **overrides,
+    }
+
+
+def red_refused(subject, fields, policy=BOOK) -> str:
+    """The detail of a refused red-list entry, after checking it names its rule and wrote
+    nothing."""
+    subject.collect_events()
+    with pytest.raises(RuleViolated) as refused:
+        when(subject, ListEntered, fields, policy=policy)
+    assert refused.value.rule == "red-list-criteria-met"
+    assert not subject.collect_events()
+    return refused.value.detail
+
+
+def test_a_black_listed_subject_is_not_put_on_the_red_list_on_a_day_the_entry_lasts():
+    subject = given_subject()
+    black = when(subject, ListEntered, list_fields("L-B", "black", date(2026, 6, 1)))
+    detail = red_refused(subject, list_fields("L-R", "red", date(2026, 8, 1)))
+    assert detail == (
+        "the subject does not meet the red-list criteria on 2026-08-01 (policy 2026-36): "
+        f"on the black list (entry {black.record_id}, since 2026-06-01)"
+    )
+    # judged on the entry's decision date: before the black-list entry, nothing stood in the way
+    assert when(subject, ListEntered, list_fields("L-R", "red", date(2026, 5, 1))).created
+
+
+def test_an_exit_from_the_black_list_counts_from_its_own_date():
+    subject = given_subject()
+    black = when(subject, ListEntered, list_fields("L-B", "black", date(2026, 6, 1)))
+    exit_fields = {
+        **AUTHORITY,
+        "source_ref": "X-1",
+        "decision_date": date(2026, 9, 1),
+        "entry_record_id": black.record_id,
+        "reason": "修复",
+    }
+    when(subject, ListExited, exit_fields)
+    assert "on the black list" in red_refused(subject, list_fields("L-R", "red", date(2026, 8, 31)))
+    assert when(subject, ListEntered, list_fields("L-R", "red", date(2026, 9, 1))).created
+
+
+def test_a_published_serious_penalty_keeps_the_subject_off_the_red_list_until_repaired():
+    subject = given_subject()
+    penalty = when(
+        subject, PenaltyDecided, penalty_fields(severity="serious", decision_date=date(2025, 3, 1))
+    )
+    assert red_refused(subject, list_fields("L-R", "red", TODAY)).endswith(
+        f"serious conduct {penalty.record_id} of 2025-03-01 is published"
+    )
+    case_id = uuid4()
+    subject.apply_for_repair(
+        case_id=case_id,
+        case_number="XF20261120000001",
+        query_code_hash=code_hash("XF20261120000001", "ABCD2345"),
+        target_record_id=penalty.record_id,
+        corrections=["罚款已缴纳"],
+        commitment_signed=True,
+        evidence=[],
+        applicant="申请人",
+        eligibility=subject.repair_eligibility(penalty.record_id, TODAY, BOOK),
+        today=TODAY,
+        recorded_at=NOW,
+    )
+    for step, fields in ((CaseAccepted, {}), (RepairApproved, {"reasons": "整改到位"})):
+        subject.take_case_step(case_id, step, by=AUTHORITY_CODE, recorded_at=NOW, **fields)
+    # repair ends the record's use for lists (令第36号), whatever the entry's day
+    assert when(subject, ListEntered, list_fields("L-R", "red", TODAY)).created
+
+
+def test_a_revoked_penalty_does_not_keep_the_subject_off_the_red_list():
+    subject = given_subject()
+    penalty = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 5, 1)))
+    assert "within 12 months" in red_refused(subject, list_fields("L-R", "red", TODAY))
+    revocation = {
+        **AUTHORITY,
+        "source_ref": "RV-1",
+        "decision_date": TODAY,
+        "target_record_id": penalty.record_id,
+        "reason": "复议撤销",
+    }
+    when(subject, RecordRevoked, revocation)
+    assert when(subject, ListEntered, list_fields("L-R", "red", TODAY)).created
+
+
+def policy_with_red_list(version: int, **criteria: object) -> PolicyBook:
+    """The shipped policy, with other red-list criteria in one version."""
+    data = copy.deepcopy(read_policy_data())
+    data["version"][version]["lists"]["red"].update(criteria)
+    return parse_policy(data)
+
+
+def test_the_red_list_criteria_are_those_of_the_policy_in_force_on_the_entrys_date():
+    """With six clean months from 2026-04-01 on, a minor penalty of 2026-03-01 stands in the
+    way of an entry of 2026-03-20 (twelve months then) and of one of 2026-08-31, not of one of
+    2026-09-01 (six months on)."""
+    book = policy_with_red_list(1, clean_months=6)
+    subject = given_subject()
+    when(subject, PenaltyDecided, penalty_fields(severity="minor", decision_date=date(2026, 3, 1)))
+    detail = red_refused(subject, list_fields("L-R", "red", date(2026, 3, 20)), policy=book)
+    assert "(policy 2019-527)" in detail and "within 12 months" in detail
+    assert "within 6 months" in red_refused(
+        subject, list_fields("L-R", "red", date(2026, 8, 31)), policy=book
+    )
+    assert when(subject, ListEntered, list_fields("L-R", "red", date(2026, 9, 1)), policy=book)
+
+
+def test_the_red_list_wants_the_top_grade_where_the_policy_says_so():
+    subject = given_subject()
+    when(subject, RatingIssued, rating_fields(grade="A", score=Decimal("90")))
+    entry = list_fields("L-R", "red", TODAY)
+    assert red_refused(subject, entry).endswith("sector_default grade A is not the top grade AA")
+    book = policy_with_red_list(1, requires_top_grade=False)
+    assert when(subject, ListEntered, entry, policy=book).created
+
+
+def test_a_correction_is_no_way_onto_the_red_list():
+    subject = given_subject()
+    when(subject, ListEntered, list_fields("L-B", "black", date(2026, 6, 1)))
+    watch = when(subject, ListEntered, list_fields("L-W", "watch", date(2026, 7, 1)))
+    red = when(subject, ListEntered, list_fields("L-R", "red", date(2026, 5, 1)))
+
+    def correction(source_ref, target, changes):
+        return {
+            **AUTHORITY,
+            "source_ref": source_ref,
+            "decision_date": TODAY,
+            "target_record_id": target,
+            "changes": changes,
+            "reason": "更正",
+        }
+
+    for target, changes in (
+        (watch.record_id, {"list_type": "red"}),
+        (red.record_id, {"decision_date": "2026-07-01"}),
+    ):
+        with pytest.raises(RuleViolated, match="the corrected ListEntered: the subject does not"):
+            when(subject, RecordCorrected, correction("C-1", target, changes))
+    moved = correction("C-1", red.record_id, {"decision_date": "2026-05-15"})
+    assert when(subject, RecordCorrected, moved).created
+    # a penalty recorded late, decided before the entry: its other content is still corrected
+    when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 4, 1)))
+    reworded = correction("C-2", red.record_id, {"basis": "诚信典型"})
+    assert when(subject, RecordCorrected, reworded).created
