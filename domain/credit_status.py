@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from domain.events import CONDUCT_TYPES
-from domain.policy import PolicyBook, PolicyVersion, Scheme
+from domain.policy import PolicyBook, PolicyVersion, RiseCap, Scheme
 from domain.publication import add_months, published_on
 
 
@@ -186,6 +186,10 @@ def _grade(
         and scheme.adjustments.deduction[f.severity] > 0
     )
     grade, value = current.grade, current.score
+    if value is not None and not scheme.holds(value):
+        # Recorded before scores were checked against the bands: a score the scheme has no
+        # grade for tells nothing, and the rating stands on its grade, as one without a score.
+        value = None
     if value is not None:
         total = sum((a.amount for a in adjustments), Decimal(0))
         if scheme.measure == "score":
@@ -194,10 +198,14 @@ def _grade(
             value = value + total
         grade = scheme.grade_for(value)
     capped_by = forced_by = None
-    cap = _rise_cap(scheme, ratings, current)
-    if cap is not None and scheme.rank(grade) < scheme.rank(cap):
-        grade = cap
-        capped_by = f"{name}.max_rise_per_year = {scheme.max_rise_per_year}"
+    rise_cap = scheme.rise_cap
+    if (
+        rise_cap is not None
+        and (best_allowed := _best_allowed(scheme, rise_cap, ratings, current)) is not None
+        and scheme.rank(grade) < scheme.rank(best_allowed)
+    ):
+        grade = best_allowed
+        capped_by = f"{name}.rise_cap.grades_per_cycle = {rise_cap.grades_per_cycle}"
     if on_black and scheme.adjustments.black_list_forces_lowest_grade:
         grade = scheme.lowest_grade
         forced_by = f"{name}.adjustments.black_list_forces_lowest_grade"
@@ -216,24 +224,32 @@ def _grade(
     )
 
 
-def _rise_cap(scheme: Scheme, ratings: list[RecordFact], current: RecordFact) -> str | None:
-    """The best grade allowed when a scheme limits the rise per year: `max_rise_per_year`
-    grades above the previous rating issued within the year before this one."""
-    if scheme.max_rise_per_year is None:
-        return None
-    year_before = add_months(current.decision_date, -12)
-    previous = [
-        r.grade
-        for r in ratings
-        if r is not current
-        and year_before <= r.decision_date < current.decision_date
-        and r.grade is not None
-        and r.grade in scheme.grades
-    ]
-    if not previous:
-        return None
-    best_allowed = max(scheme.rank(previous[-1]) - scheme.max_rise_per_year, 0)
-    return scheme.grades[best_allowed]
+def _best_allowed(
+    scheme: Scheme, cap: RiseCap, ratings: list[RecordFact], current: RecordFact
+) -> str | None:
+    """The best grade `current` may stand at under the scheme's rise cap (逐级上升), or None if
+    no earlier rating caps it: `grades_per_cycle` above the grade that the last rating of an
+    earlier cycle stood at, for each cycle between the two. That grade is the rating's own, as
+    capped in its turn: an issued AA held at C one cycle stands at B at most the next. A rating
+    earlier in its own cycle does not cap it: both answer to the cycle before."""
+    stood_at: list[tuple[int, str]] = []  # (cycle, grade stood at) of each earlier rating
+    for rating in ratings:
+        if rating.grade is None or rating.grade not in scheme.grades:
+            continue
+        cycle = cap.cycle_of(rating.decision_date)
+        before = [(c, grade) for c, grade in stood_at if c < cycle]
+        best_allowed = None
+        if before:
+            last_cycle, last_grade = before[-1]
+            rise = cap.grades_per_cycle * (cycle - last_cycle)
+            best_allowed = scheme.grades[max(scheme.rank(last_grade) - rise, 0)]
+        if rating is current:
+            return best_allowed
+        grade = rating.grade
+        if best_allowed is not None and scheme.rank(grade) < scheme.rank(best_allowed):
+            grade = best_allowed
+        stood_at.append((cycle, grade))
+    return None
 
 
 def _lists(known: list[RecordFact], policy: PolicyVersion, on: date) -> tuple[Membership, ...]:
@@ -248,6 +264,11 @@ def _lists(known: list[RecordFact], policy: PolicyVersion, on: date) -> tuple[Me
         # an entry resting on a record that was repaired or revoked lapses with it
         and (f.basis_record_id is None or f.basis_record_id in counted)
     ]
+    if any(m.list_type == "black" for m in members):
+        # Black wins: 守信激励 presupposes no serious dishonesty (国发〔2016〕33号), so a red-list
+        # membership is suspended while a black-list one lasts, and shows again after it, if
+        # the red entry has not ended in the meantime.
+        members = [m for m in members if m.list_type != "red"]
     watch = policy.lists.watch
     if not any(m.list_type == "watch" for m in members):
         since = add_months(on, -watch.window_months)
@@ -265,6 +286,49 @@ def _lists(known: list[RecordFact], policy: PolicyVersion, on: date) -> tuple[Me
                 Membership("watch", entered, f"{policy.id}: {basis}", None, None, derived=True)
             )
     return tuple(sorted(members, key=lambda m: (m.list_type, m.entered_on)))
+
+
+def red_list_obstacles(facts: list[RecordFact], book: PolicyBook, on: date) -> tuple[str, ...]:
+    """What keeps a subject off the red list (守信激励) on `on`, under the criteria of the policy
+    in force that day; nothing, when it may be put on it. A red-list entry presupposes no
+    serious dishonesty (国发〔2016〕33号): not on the black list, no published serious conduct;
+    and, as the policy sets them, no dishonest conduct within `clean_months` and the top grade
+    in every scheme the subject holds a grade in that day."""
+    policy = book.for_day(on)
+    criteria = policy.lists.red
+    status = evaluate(facts, book, on)
+    obstacles = [
+        f"on the black list (entry {m.record_id}, since {m.entered_on})"
+        for m in status.lists
+        if m.list_type == "black"
+    ]
+    conduct = sorted(
+        (
+            f
+            for f in facts
+            if f.type in CONDUCT_TYPES and f.state == "active" and f.decision_date <= on
+        ),
+        key=lambda f: (f.decision_date, f.record_id),
+    )
+    since = add_months(on, -criteria.clean_months)
+    recent = [f for f in conduct if f.decision_date > since]
+    obstacles += [
+        f"serious conduct {f.record_id} of {f.decision_date} is published"
+        for f in conduct
+        if f.severity == "serious" and f.published_on(on) and f.decision_date <= since
+    ]
+    obstacles += [
+        f"{f.severity} conduct {f.record_id} of {f.decision_date} is within "
+        f"{criteria.clean_months} months"
+        for f in recent
+    ]
+    if criteria.requires_top_grade:
+        obstacles += [
+            f"{g.scheme} grade {g.grade} is not the top grade {top}"
+            for g in status.grades
+            if g.grade != (top := policy.schemes[g.scheme].grades[0])
+        ]
+    return tuple(obstacles)
 
 
 def _warnings(

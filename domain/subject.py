@@ -9,6 +9,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from functools import singledispatch
 from typing import Any
 from uuid import UUID
@@ -31,6 +32,7 @@ from domain.cases import (
     RepairRevoked,
 )
 from domain.codes import SUBJECT_KIND_KNOWN
+from domain.credit_status import RecordFact, red_list_obstacles
 from domain.errors import (
     CaseNotFound,
     DuplicateRecordConflict,
@@ -48,6 +50,7 @@ from domain.events import (
     IDENTITY_FIELDS,
     LIST_TYPES,
     RECORD_EVENT_TYPES,
+    RULE_INPUT_TYPES,
     SUBJECT_KINDS,
     LicenceGranted,
     ListEntered,
@@ -58,17 +61,22 @@ from domain.events import (
     SubjectRegistered,
 )
 from domain.policy import SEVERITIES, PolicyBook
-from domain.publication import earliest_repair_date, record_window
+from domain.publication import earliest_repair_date, record_window, window_when_ended
 
 # The values of a record that its own rules read (decision date, validity), kept in the
 # aggregate so that a correction is checked as the corrected record would be.
 RULED_DATES = ("decision_date", "valid_from", "valid_until")
-# A rating's scheme and grade are ruled too: the policy in force on its decision date names both.
-RULED_FIELDS = (*RULED_DATES, "scheme", "grade")
+# A rating's scheme, grade and score are ruled too: the policy in force on its decision date
+# names the scheme and its grades, and its bands say which grade a score has.
+RULED_FIELDS = (*RULED_DATES, "scheme", "grade", "score")
 # What a conduct record's publication window follows besides its decision date, kept beside the
 # ruled values so that a repair application is checked against the window the record has now
 # (corrections included), from the stream alone.
 WINDOW_FIELDS = ("severity", "procedure", "declared_publication_end")
+# What a list entry's membership follows, kept beside them so that the red-list criteria are
+# judged from the stream alone (is the subject on the black list that day?); the basis it rests
+# on is kept by its RestsOn trait.
+LIST_FIELDS = ("list_type", "planned_end")
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,7 @@ ONE_RECORD_PER_DECISION = Rule("one-record-per-decision-number")
 CLOSED_ONCE = Rule("record-closed-once")
 ONE_OPEN_ENTRY_PER_LIST = Rule("one-open-entry-per-list")
 BASIS_STANDS = Rule("basis-record-stands")
+RED_LIST_CRITERIA_MET = Rule("red-list-criteria-met")  # 守信激励: no serious dishonesty
 REVOCATION_FINAL = Rule("revocation-is-final")
 CORRECTIONS_NOT_CORRECTED = Rule("corrections-are-not-corrected")
 OWNER_ACTS = Rule("owner-acts-on-record")  # 谁认定、谁修复
@@ -136,8 +145,9 @@ class Subject(Aggregate):
     INITIAL_VERSION = 1
     # The version of the state snapshots hold. v2: each record keeps its authority code and
     # its ruled values (RULED_FIELDS). v3: a rating's scheme and grade among them, each
-    # record's WINDOW_FIELDS, each case's query code hash. v4: the record a record rests on
-    # (a list entry's basis) among its ruled values.
+    # record's WINDOW_FIELDS, each case's query code hash. v4: a rating's score among them,
+    # each list entry's LIST_FIELDS and the record it rests on (its basis), and the day each
+    # closed record ended.
     class_version = 4
 
     @staticmethod
@@ -155,8 +165,9 @@ class Subject(Aggregate):
 
     @staticmethod
     def upcast_v3_v4(state: dict[str, Any]) -> None:
-        """A v3 snapshot lacks the basis of each list entry, which tells whether the entry has
-        lapsed: rebuilt from the events, as a v1 one is."""
+        """A v3 snapshot lacks its ratings' scores, its list entries' list fields and bases and
+        its records' end days, which a correction of a rating, a red-list entry and a lapsed
+        list entry are checked against: rebuilt from the events, as a v1 one is."""
         state[INCOMPLETE] = True
 
     # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
@@ -312,6 +323,8 @@ class Subject(Aggregate):
                     f"(entry {open_entry})",
                     rule=ONE_OPEN_ENTRY_PER_LIST,
                 )
+            if fields["list_type"] == "red":
+                self._check_red_list_criteria(fields["decision_date"], policy)
         if record_type is RecordCorrected:
             self._check_changes(fields["target_record_id"], fields["changes"])
             self._check_corrected(fields["target_record_id"], fields["changes"], today, policy)
@@ -434,6 +447,71 @@ class Subject(Aggregate):
         rests_on = target_type.TRAITS.rests_on
         if rests_on is not None and changes.get(rests_on.field) is not None:
             self._check_basis(changes[rests_on.field], rests_on.field)
+        if (
+            target_type is ListEntered
+            and corrected.get("list_type") == "red"
+            and {"list_type", "decision_date"} & changes.keys()
+        ):
+            # made a red-list entry, or one on another day: judged as a new one would be
+            self._check_red_list_criteria(
+                corrected["decision_date"], policy, leaving_out=target["id"], whose=whose
+            )
+
+    def _check_red_list_criteria(
+        self, decided: date, policy: PolicyBook, *, leaving_out: str | None = None, whose: str = ""
+    ) -> None:
+        """守信激励 presupposes no serious dishonesty (国发〔2016〕33号): a red-list entry is judged
+        on its decision date, under the red-list criteria of the policy in force then, against
+        the subject's records as they now stand (`leaving_out`: the entry being corrected)."""
+        obstacles = red_list_obstacles(self._standing_facts(policy, leaving_out), policy, decided)
+        if obstacles:
+            raise RuleViolated(
+                f"{whose}the subject does not meet the red-list criteria on {decided} (policy "
+                f"{policy.for_day(decided).id}): {'; '.join(obstacles)}",
+                rule=RED_LIST_CRITERIA_MET,
+            )
+
+    def _standing_facts(self, book: PolicyBook, leaving_out: str | None) -> list[RecordFact]:
+        """The records the status rules read, as they now stand (corrected, revoked, ended on
+        their closing record's date), from the stream alone. A repaired record is left out
+        whatever the day: repair ends its use for grades and lists (令第36号), and judging a
+        new decision by it would be using it."""
+        facts = []
+        for record in self.records.values():
+            if (
+                record["type"] not in RULE_INPUT_TYPES
+                or record.get("repaired")
+                or record["id"] == leaving_out
+            ):
+                continue
+            content = _content(record)
+            window = record_window(record["type"], content, book=book)
+            ended_on = _as_date(record["ended_on"], "ended_on")
+            if window is not None and ended_on is not None:
+                window = window_when_ended(record["type"], window, ended_on)
+            score = content.get("score")
+            facts.append(
+                RecordFact(
+                    record_id=record["id"],
+                    type=record["type"],
+                    decision_date=content["decision_date"],
+                    state="revoked" if record["revoked"] else "active",
+                    severity=content.get("severity"),
+                    procedure=content.get("procedure"),
+                    scheme=content.get("scheme"),
+                    grade=content.get("grade"),
+                    score=None if score is None else Decimal(score),
+                    valid_from=content.get("valid_from"),
+                    valid_until=content.get("valid_until"),
+                    list_type=content.get("list_type"),
+                    planned_end=content.get("planned_end"),
+                    basis_record_id=content.get("basis_record_id"),
+                    ended_on=ended_on,
+                    publish_from=window.start if window else None,
+                    publish_until=window.end if window else None,
+                )
+            )
+        return facts
 
     # Cases (信用修复, 异议) ------------------------------------------------------------------
     def repair_eligibility(
@@ -445,10 +523,7 @@ class Subject(Aggregate):
         for (the minimum publication period)."""
         self._require_complete_state()
         target = self._target(record_id, CONDUCT_TYPES, "record_id")
-        content: dict[str, Any] = {
-            name: _as_date(value, name) if name in DATED_FIELDS else value
-            for name, value in target["ruled"].items()
-        }
+        content = _content(target)
         window = record_window(target["type"], content, book=book)
         published = (
             not target["revoked"]
@@ -664,11 +739,12 @@ class Subject(Aggregate):
             "digest": self.__dict__.get("_digest_of_next_record")
             or content_digest(_event_fields(event)),
             "closed": False,
+            "ended_on": None,  # the decision date of the record that closed it
             "revoked": False,
             "authority_code": event.authority_code,
             "ruled": {
                 name: _kept(getattr(event, name))
-                for name in (*RULED_FIELDS, *WINDOW_FIELDS, *_resting_field(event))
+                for name in (*RULED_FIELDS, *WINDOW_FIELDS, *LIST_FIELDS, *_resting_field(event))
                 if hasattr(event, name)
             },
         }
@@ -682,6 +758,7 @@ class Subject(Aggregate):
             target = getattr(event, acts_on.field)
             if target is not None:
                 self.records[str(target)]["closed"] = True
+                self.records[str(target)]["ended_on"] = _kept(event.decision_date)
         _on_record_of_type(event, self)
 
 
@@ -718,7 +795,7 @@ def _(event: RecordRevoked, subject: Subject) -> None:
 # Marks a subject read from a snapshot of an older state version (see Subject.upcast_v1_v2).
 INCOMPLETE = "incomplete_snapshot_state"
 # The kept values that are dates (held as ISO text, as the events store them).
-DATED_FIELDS = frozenset({*RULED_DATES, "declared_publication_end"})
+DATED_FIELDS = frozenset({*RULED_DATES, "declared_publication_end", "planned_end"})
 
 # The rules on a record's own values (a new record's, and a corrected one's).
 DATES_ARE_DATES = Rule("date-fields-hold-dates")
@@ -727,6 +804,7 @@ SEVERITY_KNOWN = Rule("severity-known")
 LIST_TYPE_KNOWN = Rule("list-type-known")
 RATING_SCHEME_KNOWN = Rule("rating-scheme-known")  # in force on the rating's decision date
 RATING_GRADE_OF_SCHEME = Rule("rating-grade-of-scheme")
+RATING_SCORE_IN_GRADE_BAND = Rule("rating-score-in-grade-band")
 VALIDITY_ENDS_AFTER_START = Rule("validity-ends-after-start")
 RECORD_FIELDS_KNOWN = Rule("record-fields-known")
 RECORD_FIELDS_COMPLETE = Rule("record-fields-complete")
@@ -758,6 +836,7 @@ def _check_content(
         )
     if record_type.__name__ == "RatingIssued":
         _check_rating_vocabulary(fields, policy, whose)
+        _check_rating_score(fields, policy, whose)
         if fields["valid_until"] is None or fields["valid_until"] <= fields["valid_from"]:
             raise InvalidInput(
                 f"{whose}a rating's valid_until must be after its valid_from",
@@ -792,6 +871,38 @@ def _check_rating_vocabulary(fields: dict[str, Any], policy: PolicyBook, whose: 
         )
 
 
+def _check_rating_score(fields: dict[str, Any], policy: PolicyBook, whose: str) -> None:
+    """A rating's score, when it has one, is one its grade's band holds under the scheme's bands
+    in force on its decision date: 733号 gives AA for 95-100, so an AA with 94.9 contradicts
+    itself. A rating without a score (a grade-only scheme) is taken at its grade."""
+    score = fields.get("score")
+    if score is None:
+        return
+    decided, name, grade = fields["decision_date"], fields["scheme"], fields["grade"]
+    version = policy.for_day(decided)
+    try:
+        banded = version.schemes[name].grade_for(score)
+    except (ValueError, ArithmeticError) as outside:  # off the scale, or no number at all
+        raise InvalidInput(
+            f"{whose}score {score} has no grade under {name} (policy {version.id}): {outside}",
+            rule=RATING_SCORE_IN_GRADE_BAND,
+        ) from None
+    if banded != grade:
+        raise InvalidInput(
+            f"{whose}grade {grade!r} contradicts score {score}: under {name} (policy "
+            f"{version.id}) a score of {score} is {banded!r}",
+            rule=RATING_SCORE_IN_GRADE_BAND,
+        )
+
+
+def _content(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's kept values as its rules read them: dates as dates."""
+    return {
+        name: _as_date(value, name) if name in DATED_FIELDS else value
+        for name, value in record["ruled"].items()
+    }
+
+
 def _ruled(value: Any, name: str) -> Any:
     """A ruled value as the rules compare it: dates as dates (corrections hold them as text)."""
     return _as_date(value, name) if name in RULED_DATES else value
@@ -810,10 +921,11 @@ def _as_date(value: Any, name: str) -> date | None:
 
 
 def _kept(value: Any) -> Any:
-    """A value as the aggregate keeps it: dates and record ids as text, as events store them."""
+    """A ruled value as the state keeps it, JSON-friendly as the events store it: a date as ISO
+    text, a score as decimal text, a record id as text."""
     if isinstance(value, date):
         return value.isoformat()
-    return str(value) if isinstance(value, UUID) else value
+    return str(value) if isinstance(value, Decimal | UUID) else value
 
 
 def _resting_field(event: RecordEvent) -> tuple[str, ...]:

@@ -96,6 +96,24 @@ class Adjustments:
 
 
 @dataclass(frozen=True)
+class RiseCap:
+    """逐级上升: a rating stands at most `grades_per_cycle` grades above the grade the subject's
+    last rating of an earlier rating cycle stood at, for each cycle since. Cycles are calendar
+    cycles of `cycle_months` (a divisor of 12) from 1 January, so a 12-month cycle is the
+    calendar year; a rating belongs to the cycle of its decision date, whenever in it it was
+    issued."""
+
+    grades_per_cycle: int
+    cycle_months: int
+    source: str
+
+    def cycle_of(self, day: date) -> int:
+        """The number of the rating cycle `day` falls in (consecutive cycles, consecutive
+        numbers)."""
+        return (day.year * 12 + day.month - 1) // self.cycle_months
+
+
+@dataclass(frozen=True)
 class Scheme:
     """A rating scheme (信用评价 / 质量信誉考核 / 驾驶员诚信考核): grades and bands, best first."""
 
@@ -107,7 +125,7 @@ class Scheme:
     score_min: Decimal | None  # score schemes only: the scale
     score_max: Decimal | None
     validity_months: int  # a rating's validity (the assessment cycle)
-    max_rise_per_year: int | None  # None: no limit
+    rise_cap: RiseCap | None  # None: a rating may rise any number of grades
     adjustments: Adjustments
     violation_points: Mapping[str, int]  # points schemes: named violation class -> points
     source: str
@@ -134,6 +152,14 @@ class Scheme:
                     return band.grade
         # Unreachable for a parsed policy: its bands cover the whole range.
         raise ValueError(f"{self.name}: no band holds {amount}")
+
+    def holds(self, value: Decimal) -> bool:
+        """Whether a band holds `value`: a score on the scale, a whole number of points."""
+        try:
+            self.grade_for(value)
+        except ValueError:
+            return False
+        return True
 
     def rank(self, grade: str) -> int:
         """0 for the best grade, growing as grades get worse."""
@@ -167,8 +193,10 @@ class BlackListRule:
 
 @dataclass(frozen=True)
 class RedListRule:
-    """守信激励 (red list): the top grade in every scheme the subject is rated in, and no dishonest
-    conduct within `clean_months`."""
+    """守信激励 (red list): presupposes no serious dishonesty (国发〔2016〕33号), so never while on
+    the black list or with published serious conduct; and, as set here, no dishonest conduct
+    within `clean_months` and (`requires_top_grade`) the top grade in every scheme the subject
+    holds a grade in. Judged on a red-list entry's decision date (`red_list_obstacles`)."""
 
     requires_top_grade: bool
     clean_months: int

@@ -39,6 +39,7 @@ from domain.policy.model import (
     PublicationPeriod,
     PublicationRules,
     RedListRule,
+    RiseCap,
     Scheme,
     SupervisionTier,
     TierCriteria,
@@ -66,7 +67,7 @@ _SCHEME_KEYS = (
     "score_min",
     "score_max",
     "validity_months",
-    "max_rise_per_year",
+    "rise_cap",
     "bands",
     "adjustments",
     "violation_points",
@@ -429,7 +430,9 @@ def _scheme(name: str, table: _Table) -> Scheme:
             f"{lowest!r} is not the last of the grades (listed best first): {grades[-1]!r} is",
         )
     validity_months = table.integer("validity_months", minimum=1)
-    max_rise = table.integer("max_rise_per_year", minimum=1, required=False)
+    rise_cap = _rise_cap(
+        table.table("rise_cap", ("grades_per_cycle", "cycle_months"), required=False)
+    )
     score_min = score_max = None
     if measure == "score":
         score_min = table.number("score_min")
@@ -459,11 +462,25 @@ def _scheme(name: str, table: _Table) -> Scheme:
         score_min=score_min,
         score_max=score_max,
         validity_months=validity_months,
-        max_rise_per_year=max_rise,
+        rise_cap=rise_cap,
         adjustments=adjustments,
         violation_points=MappingProxyType(violation_points),
         source=table.source,
     )
+
+
+def _rise_cap(table: _Table | None) -> RiseCap | None:
+    if table is None:
+        return None
+    grades_per_cycle = table.integer("grades_per_cycle", minimum=1)
+    cycle_months = table.integer("cycle_months", minimum=1)
+    if 12 % cycle_months:
+        raise PolicyError(
+            table.at("cycle_months"),
+            f"{cycle_months} does not divide 12: rating cycles are calendar cycles from 1 "
+            "January (12 months: the calendar year)",
+        )
+    return RiseCap(grades_per_cycle, cycle_months, table.source)
 
 
 def _band_grade(

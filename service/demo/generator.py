@@ -1044,9 +1044,25 @@ class _SubjectPlan:
 
     def red(self, rating: _Planned) -> None:
         p, s = self.p, self.s
+        free = self.free_from("red")
+        if free is None:
+            return
+        day = p.workday_from(max(p.later(rating.decision, 20, 45), free, s.active_from))
+        # The service judges a red-list entry on its own day (the policy's red-list criteria):
+        # no conduct within the twelve months before, no serious conduct still published (36
+        # months at most), not on the black list.
+        if (
+            any(add_months(day, -12) < c.decision <= day for c in self.conduct)
+            or any(
+                c.severity == "serious" and add_months(day, -36) < c.decision <= day
+                for c in self.conduct
+            )
+            or self.open_at("black", day)
+        ):
+            return
         state = self.enter(
             "red",
-            p.later(rating.decision, 20, 45),
+            day,
             f"信用评价为{rating.details['grade']}级且近一年无不良信用记录，列入守信激励名单",
             12,
         )

@@ -76,6 +76,42 @@ async def test_an_unchanged_status_answers_304_to_its_etag(client):
     assert again.status_code == 304
 
 
+async def test_a_red_list_membership_is_suspended_while_a_black_list_entry_lasts(client):
+    sid = await new_subject(client)
+    red = await record(
+        client,
+        sid,
+        list_entry("红-1", list_type="red", decision_date="2026-02-01", planned_end=None),
+    )
+    black = await record(client, sid, list_entry("黑-1", decision_date="2026-06-01"))
+
+    async def lists(**params: str) -> list[str]:
+        status = await client.get(
+            f"/v1/subjects/{sid}/status", params={"min_position": black["position"], **params}
+        )
+        return [m["list_type"] for m in status.json()["lists"]]
+
+    assert await lists() == ["black"]
+    assert await lists(valid_at="2026-05-31") == ["red"]
+    last = await record(
+        client,
+        sid,
+        follow_up(
+            "ListExited",
+            "移出-1",
+            decision_date="2026-11-01",
+            entry_record_id=black["record_id"],
+            reason="信用修复",
+        ),
+    )
+    shown = await client.get(
+        f"/v1/subjects/{sid}/status", params={"min_position": last["position"]}
+    )
+    assert [(m["list_type"], m["record_id"]) for m in shown.json()["lists"]] == [
+        ("red", red["record_id"])
+    ]
+
+
 async def test_an_expired_rating_and_an_exited_list_no_longer_count(client, auditor):
     sid = await new_subject(client)
     await record(

@@ -10,6 +10,7 @@ from tests.builders import (
     follow_up,
     individual,
     licence,
+    list_entry,
     penalty,
     rating,
     resident_id,
@@ -201,6 +202,61 @@ async def test_a_rating_outside_the_policy_in_force_is_refused_as_invalid(
     assert reason in response.json()["detail"]
     assert response.json().get("rule") == rule
     assert await _stream_version(services, subject) == 1
+
+
+async def test_a_rating_whose_grade_contradicts_its_score_is_refused_and_nothing_written(
+    client, services
+):
+    """733号 gives AA for 95-100: an AA of 94.9 is refused, naming the rule; so is a correction
+    that would leave a stored rating so."""
+    subject = await register(client)
+    events = f"/v1/subjects/{subject['subject_id']}/events"
+    response = await client.post(events, json=rating(grade="AA", score="94.9"))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["type"].endswith("/invalid-input")
+    assert problem["rule"] == "rating-score-in-grade-band"
+    assert "grade 'AA' contradicts score 94.9" in problem["detail"]
+    assert await _stream_version(services, subject) == 1
+    stored = await client.post(events, json=rating(grade="A", score="94.9"))
+    assert stored.status_code == 201, stored.text
+    correction = follow_up(
+        "RecordCorrected",
+        "更正-1",
+        target_record_id=stored.json()["record_id"],
+        changes={"grade": "AA"},
+        reason="等级录入错误",
+    )
+    refused = await client.post(events, json=correction)
+    assert (refused.status_code, refused.json()["rule"]) == (422, "rating-score-in-grade-band")
+    assert await _stream_version(services, subject) == 2
+
+
+async def test_a_black_listed_subject_with_a_serious_penalty_is_refused_the_red_list(
+    client, services
+):
+    """守信激励 presupposes no serious dishonesty: the entry is refused naming the rule and what
+    stands in the way, and nothing is written."""
+    subject = await register(client)
+    events = f"/v1/subjects/{subject['subject_id']}/events"
+    for body in (
+        penalty("罚-1", severity="serious", decision_date="2026-05-10"),
+        list_entry("黑-1", decision_date="2026-06-01"),
+    ):
+        assert (await client.post(events, json=body)).status_code == 201
+    response = await client.post(
+        events, json=list_entry("红-1", list_type="red", decision_date="2026-11-01")
+    )
+    assert response.status_code == 409
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["type"].endswith("/rule-violated")
+    assert problem["rule"] == "red-list-criteria-met"
+    assert "red-list criteria on 2026-11-01 (policy 2026-36)" in problem["detail"]
+    assert "on the black list" in problem["detail"]
+    assert "serious conduct" in problem["detail"]
+    assert await _stream_version(services, subject) == 3
 
 
 async def test_a_future_decision_date_is_refused(client, services):

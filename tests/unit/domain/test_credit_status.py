@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.credit_status import RecordFact, conduct_horizon, evaluate
+from domain.credit_status import RecordFact, conduct_horizon, evaluate, red_list_obstacles
 from service.policy.loader import load_policy
 
 pytestmark = pytest.mark.domain
@@ -110,16 +110,21 @@ def test_a_black_list_entry_forces_the_lowest_grade_while_it_lasts():
     assert evaluate(facts, BOOK, date(2026, 9, 1)).tier == "seriously_dishonest"
 
 
-def test_a_highway_construction_enterprise_rises_at_most_one_grade_a_year():
-    facts = [
-        rating(
-            grade="C", score="70", decided=date(2025, 9, 1), until=date(2026, 9, 1), record_id="R1"
-        ),
-        rating(grade="AA", score="96", decided=date(2026, 8, 1), record_id="R2"),
-    ]
-    result = grade_of(evaluate(facts, BOOK, ON))
-    assert (result.base_grade, result.grade) == ("AA", "B")
-    assert result.capped_by == "highway_construction.max_rise_per_year = 1"
+def test_a_highway_construction_enterprise_rises_at_most_one_grade_a_rating_cycle():
+    """The cycle is the calendar year: a D of March 2025 caps an AA of March 2026 at C, though
+    more than twelve months lie between them; two cycles on, two grades."""
+    d_2025 = rating(
+        grade="D", score="50", decided=date(2025, 3, 1), until=date(2026, 3, 1), record_id="R1"
+    )
+    aa_2026 = rating(grade="AA", score="96", decided=date(2026, 3, 20), record_id="R2")
+    result = grade_of(evaluate([d_2025, aa_2026], BOOK, ON))
+    assert (result.base_grade, result.grade) == ("AA", "C")
+    assert result.capped_by == "highway_construction.rise_cap.grades_per_cycle = 1"
+    d_2024 = rating(
+        grade="D", score="50", decided=date(2024, 3, 1), until=date(2025, 3, 1), record_id="R1"
+    )
+    assert grade_of(evaluate([d_2024, aa_2026], BOOK, ON)).grade == "B"
+    assert grade_of(evaluate([aa_2026], BOOK, ON)).capped_by is None
 
 
 def test_repeated_minor_conduct_within_the_window_puts_the_subject_on_the_watch_list():
@@ -204,6 +209,53 @@ def test_a_list_entry_lapses_with_the_record_it_rests_on():
     )
     status = evaluate([repaired, entry], BOOK, ON)
     assert status.lists == () and status.tier == "trustworthy"
+
+
+def test_a_black_list_entry_suspends_a_red_list_membership_while_it_lasts():
+    """Black wins (守信激励 presupposes no serious dishonesty): the red membership shows again
+    once the black one has ended, if it has not ended itself."""
+    red = listed("red", decided=date(2026, 2, 1), planned_end=date(2027, 2, 1))
+    black = listed("black", decided=date(2026, 6, 1), ended=date(2026, 10, 1))
+    lists = [
+        [m.list_type for m in evaluate([red, black], BOOK, day).lists]
+        for day in (
+            date(2026, 5, 31),
+            date(2026, 6, 1),
+            date(2026, 9, 30),
+            date(2026, 10, 1),
+            date(2027, 2, 1),
+        )
+    ]
+    assert lists == [["red"], ["black"], ["black"], ["red"], []]
+    assert evaluate([red, black], BOOK, date(2026, 7, 1)).tier == "seriously_dishonest"
+
+
+def test_nothing_keeps_a_clean_top_graded_subject_off_the_red_list():
+    assert red_list_obstacles([rating(grade="AA", score="97")], BOOK, ON) == ()
+    assert red_list_obstacles([], BOOK, ON) == ()  # graded in no scheme: no grade to fall short
+
+
+def test_what_keeps_a_subject_off_the_red_list_is_named():
+    facts = [
+        rating(grade="A", score="88"),
+        conduct("serious", date(2025, 6, 1), record_id="P-OLD"),  # published until 2030
+        conduct("minor", date(2026, 1, 10), record_id="P-NEW", published=False),
+        listed("black", decided=date(2026, 6, 1)),
+    ]
+    assert red_list_obstacles(facts, BOOK, ON) == (
+        "on the black list (entry L-black, since 2026-06-01)",
+        "serious conduct P-OLD of 2025-06-01 is published",
+        "minor conduct P-NEW of 2026-01-10 is within 12 months",
+        "highway_construction grade D is not the top grade AA",  # forced by the black list
+    )
+    assert red_list_obstacles(facts[:2], BOOK, ON) == (
+        "serious conduct P-OLD of 2025-06-01 is published",
+        "highway_construction grade A is not the top grade AA",
+    )
+    # before the rating, no grade; the serious conduct is recent then, and said so once
+    assert red_list_obstacles(facts[:2], BOOK, date(2026, 1, 9)) == (
+        "serious conduct P-OLD of 2025-06-01 is within 12 months",
+    )
 
 
 def test_a_commitment_fulfilled_later_is_still_due_on_an_earlier_day():

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from domain.policy import PolicyError, parse_policy
+from domain.policy import PolicyError, RiseCap, parse_policy
 from service.policy import DEFAULT_POLICY_PATH, load_policy, read_policy_data
 from tests.builders import policy_data_without_scheme
 
@@ -79,7 +79,11 @@ def test_scheme_rules_carry_their_figures_and_sources():
     highway = version.schemes["highway_construction"]
     assert highway.grades == ("AA", "A", "B", "C", "D")
     assert highway.lowest_grade == "D"
-    assert (highway.validity_months, highway.max_rise_per_year) == (12, 1)
+    assert highway.validity_months == 12
+    assert highway.rise_cap is not None
+    assert (highway.rise_cap.grades_per_cycle, highway.rise_cap.cycle_months) == (1, 12)
+    assert "每年只能上升一个等级" in highway.rise_cap.source
+    assert version.schemes["road_transport_quality"].rise_cap is None
     assert highway.source.startswith("交公路发〔2009〕733号")
     assert highway.adjustments.black_list_forces_lowest_grade is True
     driver = version.schemes["driver_integrity"]
@@ -92,6 +96,15 @@ def test_scheme_rules_carry_their_figures_and_sources():
         "driver_integrity",
         "sector_default",
     }
+
+
+def test_rating_cycles_are_calendar_cycles_from_the_first_of_january():
+    yearly = RiseCap(grades_per_cycle=1, cycle_months=12, source="733号")
+    assert yearly.cycle_of(date(2025, 12, 31)) + 1 == yearly.cycle_of(date(2026, 1, 1))
+    assert yearly.cycle_of(date(2026, 1, 1)) == yearly.cycle_of(date(2026, 12, 31))
+    half_yearly = RiseCap(grades_per_cycle=1, cycle_months=6, source="service default")
+    assert half_yearly.cycle_of(date(2026, 6, 30)) + 1 == half_yearly.cycle_of(date(2026, 7, 1))
+    assert half_yearly.cycle_of(date(2026, 1, 1)) + 2 == half_yearly.cycle_of(date(2027, 1, 1))
 
 
 def test_lists_warnings_and_deadlines():
@@ -384,6 +397,18 @@ BROKEN = [
         put((0, "schemes", "driver_integrity", "score_max"), 100),
         f"version[0].{DRIVER}.score_max",
         'only for schemes with measure = "score"',
+    ),
+    (
+        "a rating cycle that is no calendar cycle",
+        put((1, "schemes", "highway_construction", "rise_cap", "cycle_months"), 5),
+        f"version[1].{HIGHWAY}.rise_cap.cycle_months",
+        "5 does not divide 12",
+    ),
+    (
+        "a rise cap without its cycle",
+        drop((0, "schemes", "highway_construction", "rise_cap", "cycle_months")),
+        f"version[0].{HIGHWAY}.rise_cap.cycle_months",
+        "missing",
     ),
     (
         "text where an integer belongs",

@@ -3,24 +3,30 @@
 Every expected value below is written out by hand from the regulations and the shipped policy
 (service/policy/credit-policy.toml), never computed by the code under test:
 
-1. grades: band boundaries of every scheme, then deductions, black list and the rise cap;
+1. grades: band boundaries of every scheme, a rating's grade agreeing with its score, then
+   deductions, black list and the rise cap;
 2. publication windows by severity and era (527号 before 2026-04-01, 令第36号 from then);
-3. list memberships and supervision tiers, and the policy version named;
+3. list memberships and supervision tiers, the red-list criteria, and the policy version named;
 4. working-day deadlines around the 2026 holidays and into 2027 (no official data yet).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import NamedTuple
+from uuid import uuid4
 
 import pytest
 
-from domain.credit_status import RecordFact, evaluate
+from domain.credit_status import RecordFact, evaluate, red_list_obstacles
+from domain.errors import InvalidInput
+from domain.events import RatingIssued
 from domain.publication import Window, earliest_repair_date, record_window
 from domain.working_days import WorkingDayCalendar
 from service.policy.loader import load_policy
+from tests.builders import AUTHORITY, registered_enterprise
 
 pytestmark = pytest.mark.domain
 BOOK = load_policy()
@@ -157,15 +163,82 @@ def test_grade_band_boundaries(scheme, score, expected):
     assert [g.scheme for g in status.grades] == [scheme]  # no grade in a scheme never rated
 
 
+def scored(scheme, grade, score, accepted):
+    verdict = "recorded" if accepted else "refused"
+    return pytest.param(scheme, grade, score, accepted, id=f"{scheme}-{grade}-{score}-{verdict}")
+
+
+@pytest.mark.parametrize(
+    ("scheme", "grade", "score", "accepted"),
+    [
+        # 733号: AA 95-100, A 85-95, ...: a grade stands only with a score in its own band
+        scored(HIGHWAY, "AA", "95", True),
+        scored(HIGHWAY, "AA", "94.99", False),
+        scored(HIGHWAY, "A", "94.99", True),
+        scored(HIGHWAY, "A", "95", False),
+        scored(HIGHWAY, "A", "85", True),
+        scored(HIGHWAY, "A", "84.99", False),
+        scored(HIGHWAY, "D", "59.99", True),
+        scored(HIGHWAY, "C", "59.99", False),
+        scored(HIGHWAY, "AA", "100.01", False),  # off the 100-point scale
+        scored(HIGHWAY, "AA", None, True),  # no score: taken at its grade
+        scored(SECTOR, "AA", "94.99", False),
+        scored(ROAD, "AAA", "850", True),
+        scored(ROAD, "AAA", "849.99", False),
+        scored(ROAD, "B", "0", True),
+        # drivers: deducted points, 0 AAA, 1-10 AA, 11-19 A, 20+ B
+        scored(DRIVER, "AAA", "0", True),
+        scored(DRIVER, "AAA", "1", False),
+        scored(DRIVER, "AA", "10", True),
+        scored(DRIVER, "A", "10", False),
+        scored(DRIVER, "B", "20", True),
+        scored(DRIVER, "A", "20", False),
+        scored(DRIVER, "AA", "10.5", False),  # points are whole
+        scored(DRIVER, "B", None, True),
+    ],
+)
+def test_a_rating_is_recorded_only_with_a_score_in_its_grades_band(scheme, grade, score, accepted):
+    subject = registered_enterprise(uuid4(), recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC))
+    subject.collect_events()
+    fields = {
+        **AUTHORITY,
+        "source_ref": "评-1",
+        "decision_date": RATED,
+        "scheme": scheme,
+        "grade": grade,
+        "score": None if score is None else Decimal(score),
+        "valid_from": RATED,
+        "valid_until": UNTIL,
+    }
+    record = partial(
+        subject.record,
+        RatingIssued,
+        fields,
+        record_id=uuid4(),
+        recorded_by="t",
+        request_key=None,
+        today=ON,
+        recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC),
+        policy=BOOK,
+    )
+    if accepted:
+        assert record().created
+        return
+    with pytest.raises(InvalidInput) as refused:
+        record()
+    assert refused.value.rule == "rating-score-in-grade-band"
+    assert subject.collect_events() == []
+
+
 class Graded(NamedTuple):
     grade: str
-    value: str
+    value: str | None
     deductions: tuple[tuple[str, str], ...] = ()  # (record_id, amount)
     capped_by: str | None = None
     forced_by: str | None = None
 
 
-CAP = "highway_construction.max_rise_per_year = 1"
+CAP = "highway_construction.rise_cap.grades_per_cycle = 1"
 
 
 def forced(scheme):
@@ -339,9 +412,11 @@ def history(case_id, facts, scheme, expected, on=ON):
             HIGHWAY,
             Graded("AA", "97"),
         ),
-        # highway construction rises at most one grade a year (733号)
+        # highway construction rises at most one grade a rating cycle, the calendar year
+        # (733号: rated once a year; 逐级上升, one grade a year): the cap compares with the last
+        # rating of an earlier cycle, whenever in the cycle either was issued
         history(
-            "highway-C-then-AA-within-a-year-capped-at-B",
+            "highway-C-then-AA-next-cycle-capped-at-B",
             [
                 rating(HIGHWAY, "C", "70", date(2025, 9, 1), date(2026, 9, 1), "R1"),
                 rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
@@ -350,7 +425,7 @@ def history(case_id, facts, scheme, expected, on=ON):
             Graded("B", "96", capped_by=CAP),
         ),
         history(
-            "highway-D-then-A-within-a-year-capped-at-C",
+            "highway-D-then-A-next-cycle-capped-at-C",
             [
                 rating(HIGHWAY, "D", "50", date(2025, 10, 1), date(2026, 10, 1), "R1"),
                 rating(HIGHWAY, "A", "90", date(2026, 8, 1), date(2027, 8, 1), "R2"),
@@ -359,7 +434,7 @@ def history(case_id, facts, scheme, expected, on=ON):
             Graded("C", "90", capped_by=CAP),
         ),
         history(
-            "highway-B-then-A-within-a-year-one-grade-is-allowed",
+            "highway-B-then-A-next-cycle-one-grade-is-allowed",
             [
                 rating(HIGHWAY, "B", "80", date(2025, 10, 1), date(2026, 10, 1), "R1"),
                 rating(HIGHWAY, "A", "90", date(2026, 8, 1), date(2027, 8, 1), "R2"),
@@ -368,13 +443,116 @@ def history(case_id, facts, scheme, expected, on=ON):
             Graded("A", "90"),
         ),
         history(
-            "highway-C-then-AA-exactly-one-year-later-capped-at-B",
+            "highway-C-then-AA-exactly-twelve-months-later-capped-at-B",
             [
                 rating(HIGHWAY, "C", "70", date(2025, 8, 1), date(2026, 8, 1), "R1"),
                 rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
             ],
             HIGHWAY,
             Graded("B", "96", capped_by=CAP),
+        ),
+        history(
+            "highway-C-then-AA-13-months-later-next-cycle-capped-at-B",
+            [
+                rating(HIGHWAY, "C", "70", date(2025, 7, 1), date(2026, 7, 1), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
+            ],
+            HIGHWAY,
+            Graded("B", "96", capped_by=CAP),
+        ),
+        history(
+            "highway-D-2025-03-01-then-AA-2026-03-20-capped-at-C",
+            [
+                rating(HIGHWAY, "D", "50", date(2025, 3, 1), date(2026, 3, 1), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 3, 20), date(2027, 3, 20), "R2"),
+            ],
+            HIGHWAY,
+            Graded("C", "96", capped_by=CAP),
+        ),
+        history(
+            "highway-D-early-2025-then-AA-late-2026-23-months-next-cycle-capped-at-C",
+            [
+                rating(HIGHWAY, "D", "50", date(2025, 1, 5), date(2026, 1, 5), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 12, 20), date(2027, 12, 20), "R2"),
+            ],
+            HIGHWAY,
+            Graded("C", "96", capped_by=CAP),
+            on=date(2026, 12, 21),
+        ),
+        history(
+            "highway-C-2025-12-31-then-AA-2026-01-01-next-cycle-capped-at-B",
+            [
+                rating(HIGHWAY, "C", "70", date(2025, 12, 31), date(2026, 12, 31), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 1, 1), date(2027, 1, 1), "R2"),
+            ],
+            HIGHWAY,
+            Graded("B", "96", capped_by=CAP),
+        ),
+        history(
+            "highway-C-then-AA-in-the-same-cycle-answer-to-no-earlier-cycle-not-capped",
+            [
+                rating(HIGHWAY, "C", "70", date(2026, 1, 5), date(2027, 1, 5), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
+            ],
+            HIGHWAY,
+            Graded("AA", "96"),
+        ),
+        history(
+            "highway-B-2025-A-2026-then-AA-same-cycle-capped-at-A-by-2025",
+            [
+                rating(HIGHWAY, "B", "80", date(2025, 4, 1), date(2026, 4, 1), "R1"),
+                rating(HIGHWAY, "A", "90", date(2026, 4, 1), date(2027, 4, 1), "R2"),
+                rating(HIGHWAY, "AA", "96", date(2026, 9, 1), date(2027, 9, 1), "R3"),
+            ],
+            HIGHWAY,
+            Graded("A", "96", capped_by=CAP),
+        ),
+        history(
+            "highway-D-then-AA-two-cycles-later-two-grades-capped-at-B",
+            [
+                rating(HIGHWAY, "D", "50", date(2024, 3, 1), date(2025, 3, 1), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 3, 20), date(2027, 3, 20), "R2"),
+            ],
+            HIGHWAY,
+            Graded("B", "96", capped_by=CAP),
+        ),
+        history(
+            "highway-B-2024-12-31-then-AA-2026-01-01-two-cycles-not-capped",
+            [
+                rating(HIGHWAY, "B", "80", date(2024, 12, 31), date(2025, 12, 31), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 1, 1), date(2027, 1, 1), "R2"),
+            ],
+            HIGHWAY,
+            Graded("AA", "96"),
+        ),
+        history(
+            "highway-D-2024-AA-2025-held-at-C-then-AA-2026-capped-at-B",
+            [
+                rating(HIGHWAY, "D", "50", date(2024, 4, 1), date(2025, 4, 1), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2025, 4, 1), date(2026, 4, 1), "R2"),
+                rating(HIGHWAY, "AA", "97", date(2026, 4, 1), date(2027, 4, 1), "R3"),
+            ],
+            HIGHWAY,
+            Graded("B", "97", capped_by=CAP),
+        ),
+        history(
+            "highway-revoked-earlier-rating-does-not-cap",
+            [
+                RecordFact(
+                    "R1",
+                    "RatingIssued",
+                    date(2025, 9, 1),
+                    state="revoked",
+                    scheme=HIGHWAY,
+                    grade="D",
+                    score=Decimal("50"),
+                    valid_from=date(2025, 9, 1),
+                    valid_until=date(2026, 9, 1),
+                ),
+                rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
+            ],
+            HIGHWAY,
+            Graded("AA", "96"),
         ),
         history(
             "highway-capped-at-B-with-a-general-deduction-91-stays-B",
@@ -398,15 +576,6 @@ def history(case_id, facts, scheme, expected, on=ON):
             Graded("C", "66", (("C1", "15"), ("C2", "15"))),
         ),
         history(
-            "highway-C-then-AA-13-months-later-not-capped",
-            [
-                rating(HIGHWAY, "C", "70", date(2025, 7, 1), date(2026, 7, 1), "R1"),
-                rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
-            ],
-            HIGHWAY,
-            Graded("AA", "96"),
-        ),
-        history(
             "road-transport-has-no-rise-cap-B-then-AAA",
             [
                 rating(ROAD, "B", "550", date(2025, 10, 1), date(2026, 10, 1), "R1"),
@@ -423,6 +592,27 @@ def history(case_id, facts, scheme, expected, on=ON):
             ],
             SECTOR,
             Graded("AA", "96"),
+        ),
+        # a rating recorded before its score was checked against its grade still loads: the
+        # score decides (deductions apply to it), the issued grade stays its base; a score no
+        # band holds tells nothing, and the rating stands on its grade as one without a score
+        history(
+            "stored-highway-AA-with-94.9-shows-the-A-its-score-is",
+            [rating(HIGHWAY, "AA", "94.9")],
+            HIGHWAY,
+            Graded("A", "94.9"),
+        ),
+        history(
+            "stored-highway-A-with-score-150-stands-at-A",
+            [rating(HIGHWAY, "A", "150"), conduct("general", date(2026, 5, 1), "C1")],
+            HIGHWAY,
+            Graded("A", None, (("C1", "5"),)),
+        ),
+        history(
+            "stored-driver-AA-with-10.5-points-stands-at-AA",
+            [rating(DRIVER, "AA", "10.5")],
+            DRIVER,
+            Graded("AA", None),
         ),
         # a rating sets the grade for its validity only
         history(
@@ -453,7 +643,8 @@ def test_grade_from_history(facts, on, scheme, expected):
         assert result is None
         return
     assert result is not None
-    assert (result.grade, result.value) == (expected.grade, Decimal(expected.value))
+    value = None if expected.value is None else Decimal(expected.value)
+    assert (result.grade, result.value) == (expected.grade, value)
     assert [(a.record_id, a.amount) for a in result.adjustments] == [
         (record_id, Decimal(amount)) for record_id, amount in expected.deductions
     ]
@@ -939,12 +1130,139 @@ def tiered(case_id, facts, lists, tier, ratio, on=ON):
             "trustworthy",
             "0.01",
         ),
+        # black wins: a red membership is suspended while a black one lasts (国发〔2016〕33号)
+        tiered(
+            "red-then-black-red-suspended-black-shown",
+            [listed("red", date(2026, 2, 1)), listed("black")],
+            [("black", False)],
+            "seriously_dishonest",
+            "0.80",
+        ),
+        tiered(
+            "red-shows-again-once-black-exited-2026-10-01",
+            [listed("red", date(2026, 2, 1)), listed("black", ended=date(2026, 10, 1))],
+            [("red", False)],
+            "trustworthy",
+            "0.01",
+        ),
+        tiered(
+            "red-planned-end-passed-while-black-nothing-to-show-again",
+            [
+                listed("red", date(2026, 2, 1), planned_end=date(2026, 9, 1)),
+                listed("black", ended=date(2026, 10, 1)),
+            ],
+            [],
+            "trustworthy",
+            "0.01",
+        ),
     ],
 )
 def test_lists_and_supervision_tier(facts, on, lists, tier, ratio):
     status = evaluate(facts, BOOK, on)
     assert [(m.list_type, m.derived) for m in status.lists] == lists
     assert (status.tier, status.sampling_ratio) == (tier, ratio)
+
+
+def red(case_id, facts, obstacles, on=ON):
+    return pytest.param(facts, on, obstacles, id=case_id)
+
+
+def not_top(scheme, grade, top):
+    return f"{scheme} grade {grade} is not the top grade {top}"
+
+
+@pytest.mark.parametrize(
+    ("facts", "on", "obstacles"),
+    [
+        # 守信激励 presupposes no serious dishonesty (国发〔2016〕33号); the policy's red-list
+        # criteria: no conduct within 12 months, the top grade in every scheme graded in
+        red("no-records-nothing-in-the-way", [], ()),
+        red("highway-AA-top-grade", [rating(HIGHWAY, "AA", "96")], ()),
+        red(
+            "highway-A-not-top",
+            [rating(HIGHWAY, "A", "88")],
+            (not_top(HIGHWAY, "A", "AA"),),
+        ),
+        red("road-AAA-top-grade", [rating(ROAD, "AAA", "900")], ()),
+        red(
+            "driver-AA-4-points-not-top",
+            [rating(DRIVER, "AA", "4")],
+            (not_top(DRIVER, "AA", "AAA"),),
+        ),
+        red(
+            "top-in-one-scheme-not-in-the-other",
+            [rating(HIGHWAY, "AA", "96", record_id="R1"), rating(ROAD, "AA", "800")],
+            (not_top(ROAD, "AA", "AAA"),),
+        ),
+        red(
+            "highway-AA96-general-conduct-deducted-to-A-91",
+            [rating(HIGHWAY, "AA", "96"), conduct("general", date(2026, 5, 1), "C1")],
+            (
+                "general conduct C1 of 2026-05-01 is within 12 months",
+                not_top(HIGHWAY, "A", "AA"),
+            ),
+        ),
+        red(
+            "highway-AA-capped-at-B-by-a-C-the-cycle-before",
+            [
+                rating(HIGHWAY, "C", "70", date(2025, 9, 1), date(2026, 9, 1), "R1"),
+                rating(HIGHWAY, "AA", "96", date(2026, 8, 1), date(2027, 8, 1), "R2"),
+            ],
+            (not_top(HIGHWAY, "B", "AA"),),
+        ),
+        red(
+            "minor-conduct-exactly-12-months-before-is-outside",
+            [conduct("minor", date(2025, 11, 20), "C1", publish_until=None)],
+            (),
+        ),
+        red(
+            "minor-conduct-12-months-less-a-day-before-is-within",
+            [conduct("minor", date(2025, 11, 21), "C1", publish_until=None)],
+            ("minor conduct C1 of 2025-11-21 is within 12 months",),
+        ),
+        red(
+            "revoked-conduct-within-12-months-does-not-count",
+            [conduct("general", date(2026, 5, 1), "C1", state="revoked")],
+            (),
+        ),
+        red(
+            "serious-conduct-of-2024-12-01-still-published",
+            [conduct("serious", date(2024, 12, 1), "S1", publish_until=date(2027, 12, 1))],
+            ("serious conduct S1 of 2024-12-01 is published",),
+        ),
+        red(
+            "serious-conduct-of-2024-12-01-publication-ended-2025-12-01",
+            [conduct("serious", date(2024, 12, 1), "S1", publish_until=date(2025, 12, 1))],
+            (),
+        ),
+        red(
+            "general-conduct-published-but-older-than-12-months",
+            [conduct("general", date(2025, 10, 1), "G1", publish_until=date(2026, 12, 1))],
+            (),
+        ),
+        red(
+            "black-list-entry-of-2026-06-01",
+            [listed("black")],
+            ("on the black list (entry L-black, since 2026-06-01)",),
+        ),
+        red(
+            "black-list-entry-of-2026-06-01-forces-the-highway-grade-to-D",
+            [rating(HIGHWAY, "AA", "96"), listed("black")],
+            (
+                "on the black list (entry L-black, since 2026-06-01)",
+                not_top(HIGHWAY, "D", "AA"),
+            ),
+        ),
+        red("black-list-exited-2026-10-01", [listed("black", ended=date(2026, 10, 1))], ()),
+        red(
+            "black-list-entry-decided-after-the-day",
+            [listed("black", decided=date(2026, 12, 1))],
+            (),
+        ),
+    ],
+)
+def test_red_list_criteria(facts, on, obstacles):
+    assert red_list_obstacles(facts, BOOK, on) == obstacles
 
 
 @pytest.mark.parametrize(

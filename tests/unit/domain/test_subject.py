@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -9,6 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.domain import Snapshot
 
+from domain.cases import CaseAccepted, RepairApproved, code_hash
 from domain.errors import (
     DuplicateRecordConflict,
     IdempotencyKeyReused,
@@ -30,12 +33,13 @@ from domain.events import (
     RecordRevoked,
     SubjectRegistered,
 )
-from domain.policy import parse_policy
+from domain.policy import PolicyBook, parse_policy
 from domain.subject import Subject
 from service.policy import load_policy, read_policy_data
 from tests.builders import (
     ADMINISTRATIVE_CONTENT,
     AUTHORITY,
+    AUTHORITY_CODE,
     policy_data_without_scheme,
     registered_enterprise,
 )
@@ -467,6 +471,92 @@ def test_a_correction_cannot_take_a_rating_outside_the_policy(changes, message):
     assert when(subject, RecordCorrected, fine, policy=NO_SECTOR_DEFAULT_FROM_2026).created
 
 
+def policy_with_highway_aa_from(minimum: int) -> PolicyBook:
+    """The shipped policy, but from 2026-04-01 highway construction's AA starts at `minimum`."""
+    data = copy.deepcopy(read_policy_data())
+    bands = data["version"][1]["schemes"]["highway_construction"]["bands"]
+    bands[0]["min_score"] = bands[1]["max_score"] = minimum
+    return parse_policy(data)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "grade", "score", "message"),
+    [
+        ("highway_construction", "AA", "94.9", "grade 'AA' contradicts score 94.9"),
+        ("highway_construction", "A", "95", "under highway_construction (policy 2026-36) a score"),
+        ("sector_default", "B", "74.99", "a score of 74.99 is 'C'"),
+        ("road_transport_quality", "AAA", "849.99", "a score of 849.99 is 'AA'"),
+        ("driver_integrity", "AA", "11", "a score of 11 is 'A'"),
+        ("highway_construction", "AA", "100.5", "score 100.5 has no grade under"),
+        ("driver_integrity", "AA", "10.5", "no band holds 10.5"),
+    ],
+)
+def test_a_rating_whose_grade_contradicts_its_score_is_refused(scheme, grade, score, message):
+    subject = given_subject()
+    fields = rating_fields(scheme=scheme, grade=grade, score=Decimal(score))
+    with pytest.raises(InvalidInput, match=re.escape(message)) as refused:
+        when(subject, RatingIssued, fields)
+    assert refused.value.rule == "rating-score-in-grade-band"
+    assert not subject.collect_events()
+
+
+@pytest.mark.parametrize(
+    ("scheme", "grade", "score"),
+    [
+        ("highway_construction", "AA", "95"),
+        ("highway_construction", "A", "94.99"),
+        ("highway_construction", "D", "0"),
+        ("road_transport_quality", "AAA", "1000"),
+        ("driver_integrity", "AAA", "0"),
+        ("driver_integrity", "B", "36"),
+        ("highway_construction", "AA", None),  # no score: taken at its grade
+        ("driver_integrity", "A", None),
+    ],
+)
+def test_a_rating_whose_score_is_in_its_grades_band_is_recorded(scheme, grade, score):
+    subject = given_subject()
+    fields = rating_fields(
+        scheme=scheme, grade=grade, score=None if score is None else Decimal(score)
+    )
+    assert when(subject, RatingIssued, fields).created
+
+
+def test_a_ratings_grade_and_score_agree_under_the_bands_in_force_on_its_decision_date():
+    """With AA from 90 from 2026-04-01 on, an AA of 92 is one in June and none in March."""
+    book = policy_with_highway_aa_from(90)
+    subject = given_subject()
+    june = rating_fields(scheme="highway_construction", grade="AA", score=Decimal("92"))
+    assert when(subject, RatingIssued, june, policy=book).created
+    march = {**june, "source_ref": "E-2", "decision_date": date(2026, 3, 1)}
+    with pytest.raises(InvalidInput, match=r"\(policy 2019-527\) a score of 92 is 'A'"):
+        when(subject, RatingIssued, {**march, "valid_from": date(2026, 3, 1)}, policy=book)
+
+
+def test_a_correction_cannot_make_a_ratings_grade_and_score_disagree():
+    subject = given_subject()
+    fields = rating_fields(scheme="highway_construction", grade="A", score=Decimal("88"))
+    rating = when(subject, RatingIssued, fields)
+
+    def correction(source_ref: str, changes: dict[str, str]) -> dict[str, object]:
+        return {
+            **AUTHORITY,
+            "source_ref": source_ref,
+            "decision_date": TODAY,
+            "target_record_id": rating.record_id,
+            "changes": changes,
+            "reason": "录入错误",
+        }
+
+    for changes in ({"grade": "AA"}, {"score": "96"}, {"score": "150"}):
+        with pytest.raises(InvalidInput, match="the corrected RatingIssued: ") as refused:
+            when(subject, RecordCorrected, correction("C-1", changes))
+        assert refused.value.rule == "rating-score-in-grade-band"
+    assert when(subject, RecordCorrected, correction("C-1", {"grade": "AA", "score": "96"}))
+    assert subject.records[str(rating.record_id)]["ruled"]["score"] == "96"
+    with pytest.raises(InvalidInput, match="grade 'AA' contradicts score 94"):
+        when(subject, RecordCorrected, correction("C-2", {"score": "94"}))
+
+
 def test_state_rebuilt_from_events_equals_state_built_by_commands():
     subject = given_subject()
     registered = registered_enterprise(subject.id, recorded_at=NOW).collect_events()
@@ -517,3 +607,172 @@ def test_a_snapshot_from_before_ratings_kept_their_scheme_and_grade_is_rebuilt_f
     restored = snapshot.mutate(None)
     with pytest.raises(RuntimeError, match="older snapshot"):
         when(restored, RatingIssued, rating_fields("E-2"))
+
+
+def test_a_snapshot_from_before_ratings_kept_their_score_is_rebuilt_first():
+    """Such a snapshot cannot check a correction of a rating's grade against its score."""
+    subject = given_subject()
+    when(subject, RatingIssued, rating_fields(score=Decimal("88")))
+    assert next(iter(subject.records.values()))["ruled"]["score"] == "88"
+    snapshot = Snapshot.take(subject)
+    snapshot.state["class_version"] = 3
+    for record in snapshot.state["records"].values():
+        del record["ruled"]["score"]
+    restored = snapshot.mutate(None)
+    with pytest.raises(RuntimeError, match="older snapshot"):
+        when(restored, RatingIssued, rating_fields("E-2"))
+
+
+def list_fields(source_ref, list_type, decided, **overrides):
+    return {
+        **AUTHORITY,
+        "source_ref": source_ref,
+        "decision_date": decided,
+        "list_type": list_type,
+        "basis": "认定决定",
+        **overrides,
+    }
+
+
+def red_refused(subject, fields, policy=BOOK) -> str:
+    """The detail of a refused red-list entry, after checking it names its rule and wrote
+    nothing."""
+    subject.collect_events()
+    with pytest.raises(RuleViolated) as refused:
+        when(subject, ListEntered, fields, policy=policy)
+    assert refused.value.rule == "red-list-criteria-met"
+    assert not subject.collect_events()
+    return refused.value.detail
+
+
+def test_a_black_listed_subject_is_not_put_on_the_red_list_on_a_day_the_entry_lasts():
+    subject = given_subject()
+    black = when(subject, ListEntered, list_fields("L-B", "black", date(2026, 6, 1)))
+    detail = red_refused(subject, list_fields("L-R", "red", date(2026, 8, 1)))
+    assert detail == (
+        "the subject does not meet the red-list criteria on 2026-08-01 (policy 2026-36): "
+        f"on the black list (entry {black.record_id}, since 2026-06-01)"
+    )
+    # judged on the entry's decision date: before the black-list entry, nothing stood in the way
+    assert when(subject, ListEntered, list_fields("L-R", "red", date(2026, 5, 1))).created
+
+
+def test_an_exit_from_the_black_list_counts_from_its_own_date():
+    subject = given_subject()
+    black = when(subject, ListEntered, list_fields("L-B", "black", date(2026, 6, 1)))
+    exit_fields = {
+        **AUTHORITY,
+        "source_ref": "X-1",
+        "decision_date": date(2026, 9, 1),
+        "entry_record_id": black.record_id,
+        "reason": "修复",
+    }
+    when(subject, ListExited, exit_fields)
+    assert "on the black list" in red_refused(subject, list_fields("L-R", "red", date(2026, 8, 31)))
+    assert when(subject, ListEntered, list_fields("L-R", "red", date(2026, 9, 1))).created
+
+
+def test_a_published_serious_penalty_keeps_the_subject_off_the_red_list_until_repaired():
+    subject = given_subject()
+    penalty = when(
+        subject, PenaltyDecided, penalty_fields(severity="serious", decision_date=date(2025, 3, 1))
+    )
+    assert red_refused(subject, list_fields("L-R", "red", TODAY)).endswith(
+        f"serious conduct {penalty.record_id} of 2025-03-01 is published"
+    )
+    case_id = uuid4()
+    subject.apply_for_repair(
+        case_id=case_id,
+        case_number="XF20261120000001",
+        query_code_hash=code_hash("XF20261120000001", "ABCD2345"),
+        target_record_id=penalty.record_id,
+        corrections=["罚款已缴纳"],
+        commitment_signed=True,
+        evidence=[],
+        applicant="申请人",
+        eligibility=subject.repair_eligibility(penalty.record_id, TODAY, BOOK),
+        today=TODAY,
+        recorded_at=NOW,
+    )
+    subject.take_case_step(case_id, CaseAccepted, by=AUTHORITY_CODE, recorded_at=NOW)
+    subject.take_case_step(
+        case_id, RepairApproved, by=AUTHORITY_CODE, recorded_at=NOW, reasons="整改到位"
+    )
+    # repair ends the record's use for lists (令第36号), whatever the entry's day
+    assert when(subject, ListEntered, list_fields("L-R", "red", TODAY)).created
+
+
+def test_a_revoked_penalty_does_not_keep_the_subject_off_the_red_list():
+    subject = given_subject()
+    penalty = when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 5, 1)))
+    assert "within 12 months" in red_refused(subject, list_fields("L-R", "red", TODAY))
+    revocation = {
+        **AUTHORITY,
+        "source_ref": "RV-1",
+        "decision_date": TODAY,
+        "target_record_id": penalty.record_id,
+        "reason": "复议撤销",
+    }
+    when(subject, RecordRevoked, revocation)
+    assert when(subject, ListEntered, list_fields("L-R", "red", TODAY)).created
+
+
+def policy_with_red_list(version: int, **criteria: object) -> PolicyBook:
+    """The shipped policy, with other red-list criteria in one version."""
+    data = copy.deepcopy(read_policy_data())
+    data["version"][version]["lists"]["red"].update(criteria)
+    return parse_policy(data)
+
+
+def test_the_red_list_criteria_are_those_of_the_policy_in_force_on_the_entrys_date():
+    """With six clean months from 2026-04-01 on, a minor penalty of 2026-03-01 stands in the
+    way of an entry of 2026-03-20 (twelve months then) and of one of 2026-08-31, not of one of
+    2026-09-01 (six months on)."""
+    book = policy_with_red_list(1, clean_months=6)
+    subject = given_subject()
+    when(subject, PenaltyDecided, penalty_fields(severity="minor", decision_date=date(2026, 3, 1)))
+    detail = red_refused(subject, list_fields("L-R", "red", date(2026, 3, 20)), policy=book)
+    assert "(policy 2019-527)" in detail and "within 12 months" in detail
+    assert "within 6 months" in red_refused(
+        subject, list_fields("L-R", "red", date(2026, 8, 31)), policy=book
+    )
+    assert when(subject, ListEntered, list_fields("L-R", "red", date(2026, 9, 1)), policy=book)
+
+
+def test_the_red_list_wants_the_top_grade_where_the_policy_says_so():
+    subject = given_subject()
+    when(subject, RatingIssued, rating_fields(grade="A", score=Decimal("90")))
+    entry = list_fields("L-R", "red", TODAY)
+    assert red_refused(subject, entry).endswith("sector_default grade A is not the top grade AA")
+    book = policy_with_red_list(1, requires_top_grade=False)
+    assert when(subject, ListEntered, entry, policy=book).created
+
+
+def test_a_correction_is_no_way_onto_the_red_list():
+    subject = given_subject()
+    when(subject, ListEntered, list_fields("L-B", "black", date(2026, 6, 1)))
+    watch = when(subject, ListEntered, list_fields("L-W", "watch", date(2026, 7, 1)))
+    red = when(subject, ListEntered, list_fields("L-R", "red", date(2026, 5, 1)))
+
+    def correction(source_ref, target, changes):
+        return {
+            **AUTHORITY,
+            "source_ref": source_ref,
+            "decision_date": TODAY,
+            "target_record_id": target,
+            "changes": changes,
+            "reason": "更正",
+        }
+
+    for target, changes in (
+        (watch.record_id, {"list_type": "red"}),
+        (red.record_id, {"decision_date": "2026-07-01"}),
+    ):
+        with pytest.raises(RuleViolated, match="the corrected ListEntered: the subject does not"):
+            when(subject, RecordCorrected, correction("C-1", target, changes))
+    moved = correction("C-1", red.record_id, {"decision_date": "2026-05-15"})
+    assert when(subject, RecordCorrected, moved).created
+    # a penalty recorded late, decided before the entry: its other content is still corrected
+    when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 4, 1)))
+    reworded = correction("C-2", red.record_id, {"basis": "诚信典型"})
+    assert when(subject, RecordCorrected, reworded).created
