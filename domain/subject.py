@@ -58,7 +58,7 @@ from domain.events import (
     SubjectRegistered,
 )
 from domain.policy import SEVERITIES, PolicyBook
-from domain.publication import earliest_repair_date, record_window
+from domain.publication import conduct_fields, earliest_repair_date, record_window
 
 # The values of a record that its own rules read (decision date, validity), kept in the
 # aggregate so that a correction is checked as the corrected record would be.
@@ -68,7 +68,13 @@ RULED_FIELDS = (*RULED_DATES, "scheme", "grade")
 # What a conduct record's publication window follows besides its decision date, kept beside the
 # ruled values so that a repair application is checked against the window the record has now
 # (corrections included), from the stream alone.
-WINDOW_FIELDS = ("severity", "procedure", "declared_publication_end")
+WINDOW_FIELDS = (
+    "severity",
+    "procedure",
+    "declared_publication_end",
+    "penalty_categories",
+    "licence_action",
+)
 
 
 @dataclass(frozen=True)
@@ -135,8 +141,9 @@ class Subject(Aggregate):
     INITIAL_VERSION = 1
     # The version of the state snapshots hold. v2: each record keeps its authority code and
     # its ruled values (RULED_FIELDS). v3: a rating's scheme and grade among them, each
-    # record's WINDOW_FIELDS, each case's query code hash.
-    class_version = 3
+    # record's WINDOW_FIELDS, each case's query code hash. v4: a penalty's categories and
+    # licence action among its WINDOW_FIELDS.
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -149,6 +156,12 @@ class Subject(Aggregate):
         """A v2 snapshot lacks its ratings' scheme and grade among their ruled values, each
         record's window fields and each case's query code hash: rebuilt from the events, as a
         v1 one is."""
+        state[INCOMPLETE] = True
+
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        """A v3 snapshot lacks its penalties' categories and licence actions, which a window
+        now follows: rebuilt from the events, as a v1 one is."""
         state[INCOMPLETE] = True
 
     # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
@@ -421,7 +434,12 @@ class Subject(Aggregate):
             and window is not None
             and window.state_on(today) == "published"
         )
-        earliest = earliest_repair_date(content["severity"], content["decision_date"], book)
+        earliest = earliest_repair_date(
+            content["severity"],
+            content["decision_date"],
+            book,
+            **conduct_fields(target["type"], content),
+        )
         return RepairEligibility(target["type"], published, earliest)
 
     def apply_for_repair(
