@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.commanding.commands import Input, plain
+from service.commanding.commands import Input, Severity, plain
 
 
 class Acknowledged(BaseModel):
@@ -175,6 +175,20 @@ class ImportRejection(BaseModel):
     reason: str
 
 
+class ImportedSeverity(BaseModel):
+    line: int
+    severity: Severity
+    rule: str = Field(
+        description="what decided it: the row's severity column, a policy entry (with its "
+        "version), or the service default"
+    )
+
+
+class ImportFlag(BaseModel):
+    line: int
+    flag: str
+
+
 class ImportReportBody(BaseModel):
     kind: str
     rows_read: int
@@ -183,6 +197,19 @@ class ImportReportBody(BaseModel):
     rejected_count: int = Field(description="every rejected row, listed or not")
     rejected: list[ImportRejection] = Field(
         description="line and reason of each rejected row, by line (the first 10,000 at most)"
+    )
+    severity_rules: dict[str, int] = Field(
+        description="accepted penalty rows by the rule that decided their severity"
+    )
+    severities: list[ImportedSeverity] = Field(
+        description="severity of each accepted penalty row and the rule that decided it, by line "
+        "(the first 10,000 at most)"
+    )
+    flagged_count: int = Field(description="every accepted row flagged for a second look")
+    flagged: list[ImportFlag] = Field(
+        description="accepted rows to look at again, by line (the first 10,000 at most): e.g. a "
+        "declared end (CF_GSJZQ) the law does not allow, and the end the record is published "
+        "until instead"
     )
 
 

@@ -61,11 +61,15 @@ class SubjectRegistered(Aggregate.Created):
 class BySeverity:
     """Published for its severity's period (信用信息公示期限) under the policy in force on its
     decision date. `procedure` names the field saying how it was decided (a simplified-procedure
-    penalty may be treated as minor), `declared_end` the field of an end date the authority
+    penalty may be treated as minor), `categories` and `licence_action` the fields of its penalty
+    categories (CF_CFLB) and licence action (CF_NR_ZKDX), which may make it minor or keep it
+    published for the whole maximum, `declared_end` the field of an end date the authority
     declared (CF_GSJZQ), honoured within the period's minimum and maximum."""
 
     procedure: str | None = None
     declared_end: str | None = None
+    categories: str | None = None
+    licence_action: str | None = None
 
 
 @dataclass(frozen=True)
@@ -248,7 +252,12 @@ class PenaltyDecided(RecordEvent):
     TRAITS = RecordTraits(
         family="penalty",
         summary=("violation_type",),
-        published=BySeverity(procedure="procedure", declared_end="declared_publication_end"),
+        published=BySeverity(
+            procedure="procedure",
+            declared_end="declared_publication_end",
+            categories="penalty_categories",
+            licence_action="licence_action",
+        ),
         conduct=True,
         rule_input=True,
         credit_decision=True,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import singledispatch
 from typing import Any
 
-from domain.events import RECORD_EVENT_TYPES, BySeverity, NamedPeriod, Span
-from domain.policy import PolicyBook
+from domain.events import RECORD_EVENT_TYPES, BySeverity, NamedPeriod, Span, traits_of
+from domain.penalty_categories import PENALTY_CATEGORIES, categories_of
+from domain.policy import PolicyBook, PolicyVersion, PublicationPeriod
 
 
 def add_months(day: date, months: int) -> date:
@@ -99,33 +101,202 @@ class Window:
         return Window(self.start, max(day, self.start))
 
 
+# What decided a conduct record's severity when no policy entry did.
+DECLARED = "declared"  # the severity its authority gave it
+SERVICE_DEFAULT = "service default: general"  # no severity given, and no rule made it another
+
+
+@dataclass(frozen=True)
+class SeverityFinding:
+    """The severity (失信程度) a conduct record is treated as, and what decided it: the policy
+    entry `rule` (e.g. "penalty_severity.serious_when_any") of version `policy_version`, with
+    what of the record matched it (`because`); or DECLARED, or SERVICE_DEFAULT."""
+
+    severity: str
+    rule: str
+    policy_version: str
+    because: str = ""
+
+
+@dataclass(frozen=True)
+class ConductPublication:
+    """How a conduct record is published: its severity and what decided it, the period of that
+    severity, its window (None: not published), the day repair may be applied for from (None:
+    nothing to repair) and the categories that keep it published for the whole maximum."""
+
+    severity: SeverityFinding
+    period: PublicationPeriod
+    window: Window | None
+    earliest_repair: date | None
+    full_maximum: frozenset[str]
+
+
+def conduct_severity(
+    version: PolicyVersion,
+    declared: str | None,
+    decision_date: date,
+    *,
+    procedure: str | None = None,
+    categories: frozenset[str] = frozenset(),
+    declared_end: date | None = None,
+) -> SeverityFinding:
+    """The severity of conduct under `version` (the policy in force on its decision date).
+
+    What the policy makes minor is minor whatever the authority said (a penalty by simplified
+    procedure, a warning alone); otherwise the authority's severity (`declared`) stands. Without
+    one (an import row with no severity column), a category the policy names serious (a licence
+    revoked) or a declared end (CF_GSJZQ) beyond the maximum of general conduct make it serious;
+    anything else is general, the service default."""
+    rules = version.penalty_severity
+
+    def found(severity: str, rule: str, because: str = "") -> SeverityFinding:
+        return SeverityFinding(severity, rule, version.id, because)
+
+    if procedure == "simplified" and rules.simplified_procedure_is_minor.applies:
+        return found("minor", "penalty_severity.simplified_procedure_is_minor", "简易程序")
+    if categories and categories <= rules.minor_when_only.categories:
+        return found("minor", "penalty_severity.minor_when_only", _named(categories))
+    if declared is not None:
+        return found(declared, DECLARED)
+    serious = rules.serious_when_any.matching(categories)
+    if serious:
+        return found("serious", "penalty_severity.serious_when_any", _named(serious))
+    general = version.publication.periods["general"]
+    beyond = rules.declared_end_beyond_general_maximum_is_serious
+    if (
+        beyond.applies
+        and declared_end is not None
+        and general.maximum_months is not None
+        and declared_end > add_months(decision_date, general.maximum_months)
+    ):
+        return found(
+            "serious",
+            "penalty_severity.declared_end_beyond_general_maximum_is_serious",
+            f"CF_GSJZQ {declared_end} > {add_months(decision_date, general.maximum_months)}",
+        )
+    return found("general", SERVICE_DEFAULT)
+
+
+def _named(categories: frozenset[str]) -> str:
+    return "、".join(sorted(categories, key=PENALTY_CATEGORIES.index))
+
+
+def conduct_publication(
+    severity: str | None,
+    decision_date: date,
+    book: PolicyBook,
+    *,
+    procedure: str | None = None,
+    categories: Iterable[str] = (),
+    licence_action: str | None = None,
+    declared_end: date | None = None,
+) -> ConductPublication:
+    """Penalties and dishonest conduct: published from the decision date for the period of their
+    severity under the policy in force on the decision date (not today's). An authority's
+    declared end (CF_GSJZQ) is honoured within the minimum and maximum, except where the
+    penalty's categories keep it published for the whole maximum; repair may be applied for once
+    the minimum has passed (for those, only at the maximum). `severity` None: the authority gave
+    none, and the policy decides it (see `conduct_severity`)."""
+    version = book.for_day(decision_date)
+    kinds = categories_of(categories, licence_action)
+    finding = conduct_severity(
+        version,
+        severity,
+        decision_date,
+        procedure=procedure,
+        categories=kinds,
+        declared_end=declared_end,
+    )
+    period = version.publication.period_for(finding.severity)
+    # A published period has both bounds (the policy loader guarantees it).
+    if not period.published or period.minimum_months is None or period.maximum_months is None:
+        return ConductPublication(finding, period, None, None, frozenset())
+    earliest = add_months(decision_date, period.minimum_months)
+    latest = add_months(decision_date, period.maximum_months)
+    full_maximum = version.publication.full_maximum.matching(kinds)
+    if full_maximum or declared_end is None:
+        end = latest
+    else:
+        end = min(max(declared_end, earliest), latest)
+    repair_from = latest if full_maximum else earliest
+    return ConductPublication(
+        finding, period, Window(decision_date, end), repair_from, full_maximum
+    )
+
+
 def conduct_window(
     severity: str,
     decision_date: date,
     book: PolicyBook,
     *,
     procedure: str | None = None,
+    categories: Iterable[str] = (),
+    licence_action: str | None = None,
     declared_end: date | None = None,
 ) -> Window | None:
-    """Penalties and dishonest conduct: published from the decision date for the period of the
-    policy in force on the decision date (not today's). An authority's declared end (CF_GSJZQ)
-    is honoured within the minimum and maximum."""
-    period = book.for_day(decision_date).publication.period_for(severity, procedure)
-    # A published period has both bounds (the policy loader guarantees it).
-    if not period.published or period.minimum_months is None or period.maximum_months is None:
-        return None
-    earliest = add_months(decision_date, period.minimum_months)
-    latest = add_months(decision_date, period.maximum_months)
-    end = latest if declared_end is None else min(max(declared_end, earliest), latest)
-    return Window(decision_date, end)
+    """The publication window of conduct (see `conduct_publication`); None: not published."""
+    return conduct_publication(
+        severity,
+        decision_date,
+        book,
+        procedure=procedure,
+        categories=categories,
+        licence_action=licence_action,
+        declared_end=declared_end,
+    ).window
 
 
-def earliest_repair_date(severity: str, decision_date: date, book: PolicyBook) -> date | None:
-    """Repair (信用修复) may be applied for once the minimum publication period has passed."""
-    period = book.for_day(decision_date).publication.period_for(severity)
-    if not period.published or period.minimum_months is None:
+def earliest_repair_date(
+    severity: str,
+    decision_date: date,
+    book: PolicyBook,
+    *,
+    procedure: str | None = None,
+    categories: Iterable[str] = (),
+    licence_action: str | None = None,
+    declared_end: date | None = None,
+) -> date | None:
+    """Repair (信用修复) may be applied for once the minimum publication period has passed; a
+    record kept published for the whole maximum, only when that has run out (so never while it
+    is published). None: not published, nothing to repair."""
+    return conduct_publication(
+        severity,
+        decision_date,
+        book,
+        procedure=procedure,
+        categories=categories,
+        licence_action=licence_action,
+        declared_end=declared_end,
+    ).earliest_repair
+
+
+def declared_end_note(publication: ConductPublication, declared_end: date | None) -> str | None:
+    """Why a conduct record is not published until the end its authority declared (CF_GSJZQ),
+    for the agency to see; None when it is, or when none was declared. The record keeps the
+    declared date as sent: only its window follows the law."""
+    if declared_end is None:
         return None
-    return add_months(decision_date, period.minimum_months)
+    finding, period, window = publication.severity, publication.period, publication.window
+    under = f"under policy {finding.policy_version}"
+    if window is None:
+        return f"CF_GSJZQ {declared_end}: {finding.severity} conduct is not published {under}"
+    if window.end == declared_end:
+        return None
+    if window.end is not None and declared_end > window.end:
+        return (
+            f"CF_GSJZQ {declared_end} is beyond the maximum of {period.maximum_months} months "
+            f"for {finding.severity} conduct {under}: published until {window.end}"
+        )
+    if publication.full_maximum:
+        return (
+            f"CF_GSJZQ {declared_end}: {_named(publication.full_maximum)} keep the record "
+            f"published for the whole maximum of {period.maximum_months} months {under}: "
+            f"published until {window.end}"
+        )
+    return (
+        f"CF_GSJZQ {declared_end} is before the minimum of {period.minimum_months} months for "
+        f"{finding.severity} conduct {under}: published until {window.end}"
+    )
 
 
 def record_window(record_type: str, fields: dict[str, Any], *, book: PolicyBook) -> Window | None:
@@ -133,7 +304,8 @@ def record_window(record_type: str, fields: dict[str, Any], *, book: PolicyBook)
     rule its type declares (`RecordTraits.published`).
 
     Penalties and dishonest conduct follow their severity's period under the policy in force on
-    the decision date (a simplified-procedure penalty counts as minor where that policy says so).
+    the decision date (a simplified-procedure penalty or a warning alone counts as minor where
+    that policy says so; some penalty categories keep a record published for the whole maximum).
     Licences are published for their validity, ratings for theirs, red and black list entries
     until their planned end (or exit); the further kinds of administrative information (行政强制,
     行政确认, 行政裁决, 行政奖励, 行政监督检查) for the period the policy in force on the decision
@@ -153,12 +325,25 @@ def _window(rule: Any, fields: dict[str, Any], book: PolicyBook) -> Window | Non
 @_window.register(BySeverity)
 def _by_severity(rule: BySeverity, fields: dict[str, Any], book: PolicyBook) -> Window | None:
     return conduct_window(
-        fields["severity"],
-        fields["decision_date"],
-        book,
-        procedure=fields.get(rule.procedure) if rule.procedure else None,
-        declared_end=fields.get(rule.declared_end) if rule.declared_end else None,
+        fields["severity"], fields["decision_date"], book, **_conduct(rule, fields)
     )
+
+
+def conduct_fields(record_type: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """What besides its severity and decision date a conduct record's publication follows, by
+    the fields its type declares (`BySeverity`): procedure, categories, licence action and
+    declared end, as keyword arguments of `conduct_publication`."""
+    rule = traits_of(record_type).published
+    return _conduct(rule, fields) if isinstance(rule, BySeverity) else {}
+
+
+def _conduct(rule: BySeverity, fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "procedure": fields.get(rule.procedure) if rule.procedure else None,
+        "categories": (fields.get(rule.categories) or ()) if rule.categories else (),
+        "licence_action": fields.get(rule.licence_action) if rule.licence_action else None,
+        "declared_end": fields.get(rule.declared_end) if rule.declared_end else None,
+    }
 
 
 @_window.register(Span)

@@ -61,7 +61,12 @@ from domain.events import (
     SubjectRegistered,
 )
 from domain.policy import SEVERITIES, PolicyBook
-from domain.publication import earliest_repair_date, record_window, window_when_ended
+from domain.publication import (
+    conduct_fields,
+    earliest_repair_date,
+    record_window,
+    window_when_ended,
+)
 
 # The values of a record that its own rules read (decision date, validity), kept in the
 # aggregate so that a correction is checked as the corrected record would be.
@@ -72,7 +77,13 @@ RULED_FIELDS = (*RULED_DATES, "scheme", "grade", "score")
 # What a conduct record's publication window follows besides its decision date, kept beside the
 # ruled values so that a repair application is checked against the window the record has now
 # (corrections included), from the stream alone.
-WINDOW_FIELDS = ("severity", "procedure", "declared_publication_end")
+WINDOW_FIELDS = (
+    "severity",
+    "procedure",
+    "declared_publication_end",
+    "penalty_categories",
+    "licence_action",
+)
 # What a list entry's membership follows, kept beside them so that the red-list criteria are
 # judged from the stream alone (is the subject on the black list that day?); the basis it rests
 # on is kept by its RestsOn trait.
@@ -145,9 +156,9 @@ class Subject(Aggregate):
     INITIAL_VERSION = 1
     # The version of the state snapshots hold. v2: each record keeps its authority code and
     # its ruled values (RULED_FIELDS). v3: a rating's scheme and grade among them, each
-    # record's WINDOW_FIELDS, each case's query code hash. v4: a rating's score among them,
-    # each list entry's LIST_FIELDS and the record it rests on (its basis), and the day each
-    # closed record ended.
+    # record's WINDOW_FIELDS, each case's query code hash. v4: a rating's score among them, a
+    # penalty's categories and licence action among its WINDOW_FIELDS, each list entry's
+    # LIST_FIELDS and the record it rests on (its basis), and the day each closed record ended.
     class_version = 4
 
     @staticmethod
@@ -165,9 +176,10 @@ class Subject(Aggregate):
 
     @staticmethod
     def upcast_v3_v4(state: dict[str, Any]) -> None:
-        """A v3 snapshot lacks its ratings' scores, its list entries' list fields and bases and
-        its records' end days, which a correction of a rating, a red-list entry and a lapsed
-        list entry are checked against: rebuilt from the events, as a v1 one is."""
+        """A v3 snapshot lacks its ratings' scores, its penalties' categories and licence
+        actions, its list entries' list fields and bases and its records' end days, which a
+        window, a correction of a rating, a red-list entry and a lapsed list entry now follow:
+        rebuilt from the events, as a v1 one is."""
         state[INCOMPLETE] = True
 
     # State is kept JSON-friendly (str keys, plain dicts) so snapshots encode as they are.
@@ -531,7 +543,12 @@ class Subject(Aggregate):
             and window is not None
             and window.state_on(today) == "published"
         )
-        earliest = earliest_repair_date(content["severity"], content["decision_date"], book)
+        earliest = earliest_repair_date(
+            content["severity"],
+            content["decision_date"],
+            book,
+            **conduct_fields(target["type"], content),
+        )
         return RepairEligibility(target["type"], published, earliest)
 
     def apply_for_repair(

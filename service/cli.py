@@ -634,6 +634,12 @@ def import_command(
         console.print(f"  line {rejection.line}: {rejection.reason}")
     if rejected > 200:
         console.print(f"  ... and {rejected - 200} more")
+    for rule, rows in sorted(report.severity_rules.items()):
+        console.print(f"  severity by {rule}: {rows} row(s)")
+    for flagged in report.flagged[:200]:
+        console.print(f"  line {flagged.line} flagged: {flagged.flag}")
+    if report.flagged_count > 200:
+        console.print(f"  ... and {report.flagged_count - 200} more flagged")
     if report_path is not None:
         with report_path.open("w", encoding=CSV_ENCODING, newline="") as out:
             report.write_rejected_csv(out)

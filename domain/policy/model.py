@@ -46,19 +46,56 @@ class PublicationPeriod:
 
 
 @dataclass(frozen=True)
-class PublicationRules:
-    periods: Mapping[str, PublicationPeriod]  # by severity
-    simplified_procedure_is_minor: bool  # 简易程序 penalties are not "general" (527号)
+class CategoryRule:
+    """A rule that applies to a penalty by its categories (处罚类别, the vocabulary of
+    `domain.penalty_categories`), with the source that sets it."""
+
+    categories: frozenset[str]
     source: str
 
-    def effective_severity(self, severity: str, procedure: str | None = None) -> str:
-        """The severity whose period applies to a penalty decided by `procedure`."""
-        if procedure == "simplified" and self.simplified_procedure_is_minor:
-            return "minor"
-        return severity
+    def matching(self, categories: frozenset[str]) -> frozenset[str]:
+        return self.categories & categories
 
-    def period_for(self, severity: str, procedure: str | None = None) -> PublicationPeriod:
-        return self.periods[self.effective_severity(severity, procedure)]
+
+@dataclass(frozen=True)
+class Switch:
+    """A rule that a version either applies or not, with the source that says so."""
+
+    applies: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class PublicationRules:
+    periods: Mapping[str, PublicationPeriod]  # by severity
+    # A penalty of any of these categories is published for the whole maximum of its severity:
+    # a declared end (CF_GSJZQ) does not shorten it, and repair cannot end it sooner (527号's
+    # 特定严重失信行为).
+    full_maximum: CategoryRule
+    source: str
+
+    def period_for(self, severity: str) -> PublicationPeriod:
+        return self.periods[severity]
+
+
+@dataclass(frozen=True)
+class PenaltySeverityRules:
+    """How the way and the categories of a penalty decide its severity (失信程度), before and
+    beyond what the authority says of it.
+
+    - simplified_procedure_is_minor: a penalty by simplified procedure (简易程序) is minor.
+    - minor_when_only: a penalty all of whose categories are among these is minor (a warning or
+      a 通报批评 alone).
+    - serious_when_any: a penalty without a severity of its authority's is serious when any of
+      its categories is among these (a licence revoked).
+    - declared_end_beyond_general_maximum_is_serious: a penalty without a severity of its
+      authority's whose declared end (CF_GSJZQ) lies beyond the maximum of general conduct was
+      meant as serious: only serious conduct may be published that long."""
+
+    simplified_procedure_is_minor: Switch
+    minor_when_only: CategoryRule
+    serious_when_any: CategoryRule
+    declared_end_beyond_general_maximum_is_serious: Switch
 
 
 @dataclass(frozen=True)
@@ -266,6 +303,7 @@ class PolicyVersion:
     title: str
     publication: PublicationRules
     publication_periods: Mapping[str, NamedPublicationPeriod]  # by name
+    penalty_severity: PenaltySeverityRules
     schemes: Mapping[str, Scheme]
     lists: ListRules
     supervision: tuple[SupervisionTier, ...]  # best first

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from domain.events import LIST_TYPES, RECORD_EVENT_TYPES, NamedPeriod
+from domain.penalty_categories import PENALTY_CATEGORIES
 from domain.policy.model import (
     GRADE_MAX_LENGTH,
     MEASURES,
@@ -28,11 +29,13 @@ from domain.policy.model import (
     SEVERITIES,
     Adjustments,
     BlackListRule,
+    CategoryRule,
     Deadline,
     Deadlines,
     GradeBand,
     ListRules,
     NamedPublicationPeriod,
+    PenaltySeverityRules,
     PolicyBook,
     PolicyError,
     PolicyVersion,
@@ -42,6 +45,7 @@ from domain.policy.model import (
     RiseCap,
     Scheme,
     SupervisionTier,
+    Switch,
     TierCriteria,
     WarningRules,
     WatchListRule,
@@ -54,6 +58,7 @@ _VERSION_KEYS = (
     "title",
     "publication",
     "publication_periods",
+    "penalty_severity",
     "schemes",
     "lists",
     "supervision",
@@ -75,6 +80,8 @@ _SCHEME_KEYS = (
 _SCORE_BAND_KEYS = ("grade", "min_score", "max_score")
 _POINTS_BAND_KEYS = ("grade", "min_points", "max_points")
 _DEADLINES = ("repair_decision", "repair_case", "objection", "publication")
+_SWITCHES = ("simplified_procedure_is_minor", "declared_end_beyond_general_maximum_is_serious")
+_CATEGORY_RULES = ("minor_when_only", "serious_when_any")
 
 
 def _kind(value: object) -> str:
@@ -291,8 +298,9 @@ def _version(table: _Table) -> PolicyVersion:
     version_id = table.text("id")
     effective_from = table.day("effective_from")
     title = table.text("title")
-    publication = _publication(
-        table.must_table("publication", ("simplified_procedure_is_minor", *SEVERITIES))
+    publication = _publication(table.must_table("publication", (*SEVERITIES, "full_maximum")))
+    penalty_severity = _penalty_severity(
+        table.must_table("penalty_severity", (*_SWITCHES, *_CATEGORY_RULES)), publication
     )
     periods = _publication_periods(
         table.must_table("publication_periods", _declared_period_names(), what="period")
@@ -314,6 +322,7 @@ def _version(table: _Table) -> PolicyVersion:
         title=title,
         publication=publication,
         publication_periods=periods,
+        penalty_severity=penalty_severity,
         schemes=schemes,
         lists=lists,
         supervision=supervision,
@@ -323,14 +332,52 @@ def _version(table: _Table) -> PolicyVersion:
 
 
 def _publication(table: _Table) -> PublicationRules:
-    simplified = table.boolean("simplified_procedure_is_minor")
     periods = {
         severity: _period(
             severity, table.must_table(severity, ("published", "minimum_months", "maximum_months"))
         )
         for severity in SEVERITIES
     }
-    return PublicationRules(MappingProxyType(periods), simplified, table.source)
+    full_maximum = _category_rule(table.must_table("full_maximum", ("categories",)))
+    return PublicationRules(MappingProxyType(periods), full_maximum, table.source)
+
+
+def _penalty_severity(table: _Table, publication: PublicationRules) -> PenaltySeverityRules:
+    switches = {
+        key: Switch(switch.boolean("applies"), switch.source)
+        for key in _SWITCHES
+        for switch in [table.must_table(key, ("applies",))]
+    }
+    rules = {key: _category_rule(table.must_table(key, ("categories",))) for key in _CATEGORY_RULES}
+    overlap = rules["minor_when_only"].categories & rules["serious_when_any"].categories
+    if overlap:
+        raise PolicyError(
+            table.at("serious_when_any.categories"),
+            f"{_listing(sorted(overlap))} also make a penalty minor (minor_when_only): a category "
+            "cannot make it both",
+        )
+    beyond = switches["declared_end_beyond_general_maximum_is_serious"]
+    general, serious = publication.periods["general"], publication.periods["serious"]
+    if beyond.applies and not (
+        general.published and serious.published and general.maximum_months is not None
+    ):
+        raise PolicyError(
+            table.at("declared_end_beyond_general_maximum_is_serious.applies"),
+            "needs general and serious conduct published, general with a maximum",
+        )
+    return PenaltySeverityRules(
+        simplified_procedure_is_minor=switches["simplified_procedure_is_minor"],
+        minor_when_only=rules["minor_when_only"],
+        serious_when_any=rules["serious_when_any"],
+        declared_end_beyond_general_maximum_is_serious=beyond,
+    )
+
+
+def _category_rule(table: _Table) -> CategoryRule:
+    """Penalty categories by their national names (处罚类别, 《行政处罚法》 art. 9); an empty
+    list is a rule that applies to no penalty."""
+    categories = table.texts("categories", options=PENALTY_CATEGORIES, what="penalty category")
+    return CategoryRule(frozenset(categories), table.source)
 
 
 def _period(severity: str, table: _Table) -> PublicationPeriod:

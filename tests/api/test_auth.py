@@ -790,7 +790,7 @@ async def test_the_api_docs_page_may_load_its_scripts_and_other_pages_may_not(an
 
 async def test_admins_read_the_policy_versions_and_others_may_not(anonymous, role_headers):
     versions = await anonymous.get("/v1/admin/policy", headers=role_headers["admin"])
-    assert [v["id"] for v in versions.json()] == ["2019-527", "2026-36"]
+    assert [v["id"] for v in versions.json()] == ["2019-527", "2023-58", "2026-36"]
     assert versions.json()[1]["supervision"][-1] == {
         "tier": "seriously_dishonest",
         "sampling_ratio": "0.8",

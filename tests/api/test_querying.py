@@ -159,7 +159,13 @@ async def test_records_show_publication_windows_by_severity_and_era(client, audi
     await record(
         client, sid, penalty("NEW-SERIOUS", severity="serious", decision_date="2026-06-30")
     )
-    last = await record(client, sid, penalty("OLD-GENERAL", decision_date="2025-08-01"))
+    await record(client, sid, penalty("OLD-GENERAL", decision_date="2023-04-30"))
+    await record(client, sid, penalty("MIDDLE-GENERAL", decision_date="2025-08-01"))
+    await record(client, sid, penalty("NEW-GENERAL", decision_date="2025-11-01"))
+    await record(client, sid, penalty("NEW-GENERAL-36", decision_date="2026-04-01"))
+    last = await record(
+        client, sid, penalty("NEW-WARNING", decision_date="2026-04-01", penalty_categories=["警告"])
+    )
     page = (
         await client.get(
             f"/v1/subjects/{sid}/records",
@@ -168,7 +174,9 @@ async def test_records_show_publication_windows_by_severity_and_era(client, audi
         )
     ).json()
     windows = {r["source_ref"]: r["publication"] for r in page["records"]}
-    # 2019 rules: serious 6 months - 3 years; 2026 rules: serious 1-3 years; general 3 months-1 year
+    # 527号 until 2023-04-30: general 3 months-1 year; 令第58号 from 2023-05-01: 3 months-3 years
+    # whatever the severity; 令第36号 from 2026-04-01: general 3 months-1 year, serious 1-3 years,
+    # a warning alone minor and not published
     assert windows["OLD-SERIOUS"] == {
         "state": "published",
         "from": "2025-06-30",
@@ -177,11 +185,24 @@ async def test_records_show_publication_windows_by_severity_and_era(client, audi
     assert windows["NEW-SERIOUS"]["until"] == "2029-06-30"
     assert windows["OLD-GENERAL"] == {
         "state": "expired",
-        "from": "2025-08-01",
-        "until": "2026-08-01",
+        "from": "2023-04-30",
+        "until": "2024-04-30",
     }
+    assert windows["MIDDLE-GENERAL"] == {
+        "state": "published",
+        "from": "2025-08-01",
+        "until": "2028-08-01",
+    }
+    assert windows["NEW-GENERAL-36"]["until"] == "2027-04-01"
+    assert windows["NEW-WARNING"] == {"state": "not_published", "from": None, "until": None}
     published = (await client.get(f"/v1/subjects/{sid}/records")).json()
-    assert {r["source_ref"] for r in published["records"]} == {"OLD-SERIOUS", "NEW-SERIOUS"}
+    assert {r["source_ref"] for r in published["records"]} == {
+        "OLD-SERIOUS",
+        "NEW-SERIOUS",
+        "MIDDLE-GENERAL",
+        "NEW-GENERAL",
+        "NEW-GENERAL-36",
+    }
 
 
 async def test_recorded_at_carries_its_utc_offset_on_every_backend(client):

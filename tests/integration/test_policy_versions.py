@@ -94,6 +94,43 @@ async def test_a_new_version_applies_from_its_date_and_the_status_names_it(
     assert (before["policy_version"], before["grades"][0]["score"]) == ("2026-36", "83.00")
 
 
+async def test_each_penalty_is_published_by_the_version_in_force_on_its_decision_date(
+    client, auditor
+):
+    """527号 until 2023-04-30, 令第58号 from 2023-05-01, 令第36号 from 2026-04-01: a general
+    penalty on each side of both edges, and the statuses name the version of their day."""
+    sid = (await client.post("/v1/subjects", json=enterprise(79))).json()["subject_id"]
+    last = {}
+    for day in ("2023-04-30", "2023-05-01", "2026-03-31", "2026-04-01"):
+        last = (
+            await client.post(
+                f"/v1/subjects/{sid}/events", json=penalty(f"EDGE-{day}", decision_date=day)
+            )
+        ).json()
+    page = (
+        await client.get(
+            f"/v1/subjects/{sid}/records",
+            params={"include": "all", "min_position": last["position"]},
+            headers=auditor,
+        )
+    ).json()
+    until = {r["source_ref"]: r["publication"]["until"] for r in page["records"]}
+    assert until == {
+        "EDGE-2023-04-30": "2024-04-30",  # 527号: general at most a year
+        "EDGE-2023-05-01": "2026-05-01",  # 令第58号: three years
+        "EDGE-2026-03-31": "2029-03-31",
+        "EDGE-2026-04-01": "2027-04-01",  # 令第36号: general at most a year
+    }
+    for day, version in (
+        ("2023-04-30", "2019-527"),
+        ("2023-05-01", "2023-58"),
+        ("2026-03-31", "2023-58"),
+        ("2026-04-01", "2026-36"),
+    ):
+        about = (await client.get(f"/v1/subjects/{sid}/status", params={"valid_at": day})).json()
+        assert about["policy_version"] == version, about
+
+
 async def test_a_rating_running_out_changes_the_status_with_no_new_event(client, clock):
     sid = (await client.post("/v1/subjects", json=enterprise(78))).json()["subject_id"]
     until = (clock.moment.date() + timedelta(days=2)).isoformat()

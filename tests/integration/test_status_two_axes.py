@@ -83,7 +83,7 @@ async def test_what_was_known_on_one_day_about_another(client, clock):
     assert (known["known_as_of"], known["evaluated_on"]) == ("2026-03-01", "2026-02-15")
     assert deducted(known) == [late["record_id"]]
     assert known["published_records"]["by_family"]["penalty"] == 1
-    assert known["version"] == 3 and known["policy_version"] == "2019-527"
+    assert known["version"] == 3 and known["policy_version"] == "2023-58"
 
     before_decision = await status(client, sid, as_of="2026-03-02", valid_at="2026-01-20")
     assert deducted(before_decision) == []

@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 from stdnum.cn import ric
 
 from domain.codes import make_uscc
+from domain.publication import record_window
 from service.clock import FixedClock
 from service.commanding.commands import DecidePenalty, GrantLicence
 from service.commanding.credit_files import CreditFiles
@@ -86,6 +87,14 @@ LICENCE_HEADER = [
     "XK_XKJG",
     "XK_XKJGDM",
 ]
+
+
+POLICY = load_policy()
+
+
+def read_row(kind: str, line: int, row: dict[str, str]):
+    """The BatchItem of one row, read on TODAY under the shipped policy."""
+    return row_to_item(kind, line, row, today=TODAY, policy=POLICY).item
 
 
 def penalty(n: int, **cells: str) -> dict[str, str]:
@@ -481,6 +490,123 @@ def test_same_decision_number_with_different_content_is_rejected(files, ledger):
     assert penalties(files, ledger, uscc(1))[0].fine_amount == Decimal("0.5")
 
 
+# --- Severity of rows without one (national CF_* files carry none) ---------------------------
+
+# A national row as agencies send it: 未取得道路运输经营许可擅自从事道路客运经营, 5万元 and the
+# gains confiscated, the authority's declared end three years on; no severity column.
+UNLICENSED_PASSENGER_TRANSPORT = {
+    "CF_WFXW": "未取得道路运输经营许可，擅自从事道路客运经营",
+    "CF_SY": "当事人驾驶豫A12345小型客车，未取得道路运输经营许可，擅自从事道路旅客运输经营",
+    "CF_YJ": "《中华人民共和国道路运输条例》第六十三条",
+    "CF_CFLB": "罚款；没收违法所得",
+    "CF_NR": "罚款5万元，没收违法所得0.12万元",
+    "CF_NR_FK": "5",
+    "CF_NR_WFFF": "0.12",
+    "CF_JDRQ": "2025-11-20",
+    "CF_GSJZQ": "2028-11-20",
+}
+
+
+def window_of(decided) -> tuple[date, date | None] | None:
+    fields = {name: getattr(decided, name) for name in decided.__dataclass_fields__}
+    window = record_window("PenaltyDecided", fields, book=POLICY)
+    return None if window is None else (window.start, window.end)
+
+
+def test_a_national_row_keeps_its_declared_three_years_under_order_58(files, ledger):
+    report = run(files, csv_bytes(PENALTY_HEADER, [penalty(1, **UNLICENSED_PASSENGER_TRANSPORT)]))
+    assert (report.accepted, report.rejected, report.flagged) == (1, [], [])
+    [decided] = penalties(files, ledger, uscc(1))
+    assert (decided.severity, decided.declared_publication_end) == ("general", date(2028, 11, 20))
+    # 令第58号: three years at most whatever the severity; still published on 2026-11-20
+    assert window_of(decided) == (date(2025, 11, 20), date(2028, 11, 20))
+    assert [(r.line, r.severity, r.rule) for r in report.severities] == [
+        (2, "general", "service default: general")
+    ]
+
+
+def test_a_declared_end_only_serious_conduct_may_have_makes_the_row_serious(files, ledger):
+    row = penalty(1, **{**UNLICENSED_PASSENGER_TRANSPORT, "CF_JDRQ": "2026-05-20"})
+    row["CF_GSJZQ"] = "2029-05-20"
+    report = run(files, csv_bytes(PENALTY_HEADER, [row]))
+    [decided] = penalties(files, ledger, uscc(1))
+    assert decided.severity == "serious"
+    assert window_of(decided) == (date(2026, 5, 20), date(2029, 5, 20))
+    assert report.severity_rules == {
+        "policy 2026-36: penalty_severity.declared_end_beyond_general_maximum_is_serious "
+        "(CF_GSJZQ 2029-05-20 > 2027-05-20)": 1
+    }
+    assert report.flagged == []
+
+
+def test_a_declared_end_beyond_every_maximum_is_flagged_and_kept_as_sent(files, ledger):
+    rows = [
+        penalty(1, CF_JDRQ="2026-05-01", CF_GSJZQ="2030-01-01"),
+        penalty(2, CF_JDRQ="2026-05-01", CF_GSJZQ="2028-01-01", CF_YZCD="一般"),
+    ]
+    report = run(files, csv_bytes([*PENALTY_HEADER, "CF_YZCD"], rows))
+    [first] = penalties(files, ledger, uscc(1))
+    [second] = penalties(files, ledger, uscc(2))
+    # the record keeps the date as declared; it is published until the law's maximum
+    assert (first.severity, first.declared_publication_end) == ("serious", date(2030, 1, 1))
+    assert window_of(first) == (date(2026, 5, 1), date(2029, 5, 1))
+    # a severity the authority gave stands: its declared end is beyond general's maximum
+    assert (second.severity, second.declared_publication_end) == ("general", date(2028, 1, 1))
+    assert window_of(second) == (date(2026, 5, 1), date(2027, 5, 1))
+    assert [(flag.line, flag.flag) for flag in report.flagged] == [
+        (
+            2,
+            "CF_GSJZQ 2030-01-01 is beyond the maximum of 36 months for serious conduct under "
+            "policy 2026-36: published until 2029-05-01",
+        ),
+        (
+            3,
+            "CF_GSJZQ 2028-01-01 is beyond the maximum of 12 months for general conduct under "
+            "policy 2026-36: published until 2027-05-01",
+        ),
+    ]
+    assert report.flagged_count == 2
+    assert [(r.line, r.severity, r.rule) for r in report.severities] == [
+        (
+            2,
+            "serious",
+            "policy 2026-36: penalty_severity.declared_end_beyond_general_maximum_is_serious "
+            "(CF_GSJZQ 2030-01-01 > 2027-05-01)",
+        ),
+        (3, "general", "CF_YZCD: the authority's own"),
+    ]
+
+
+def test_a_licence_revocation_or_a_warning_alone_decides_the_severity(files, ledger):
+    rows = [
+        penalty(1, CF_NR_ZKDX="吊销道路运输经营许可证"),
+        penalty(2, CF_CFLB="吊销许可证"),
+        penalty(3, CF_CFLB="警告", CF_NR_FK="", CF_NR="警告"),
+        penalty(4, CF_CFLB="罚款", CF_CXLX="简易程序", CF_YZCD="严重"),
+        penalty(5, CF_CFLB="罚款；暂扣许可证件"),
+    ]
+    report = run(files, csv_bytes([*PENALTY_HEADER, "CF_YZCD", "CF_CXLX"], rows))
+    assert report.accepted == 5
+    severities = [penalties(files, ledger, uscc(n))[0].severity for n in range(1, 6)]
+    assert severities == ["serious", "serious", "minor", "minor", "general"]
+    assert report.severity_rules == {
+        "policy 2026-36: penalty_severity.serious_when_any (吊销许可证件)": 2,
+        "policy 2026-36: penalty_severity.minor_when_only (警告)": 1,
+        "policy 2026-36: penalty_severity.simplified_procedure_is_minor (简易程序)": 1,
+        "service default: general": 1,
+    }
+    # minor conduct is not published: a warning's record has no window
+    assert window_of(penalties(files, ledger, uscc(3))[0]) is None
+
+
+def test_severities_are_reported_for_accepted_rows_only(files, ledger):
+    rows = [penalty(1), penalty(2, CF_SY=""), penalty(3, CF_JDRQ="2027-01-01")]
+    report = run(files, csv_bytes(PENALTY_HEADER, rows))
+    assert [rejection.line for rejection in report.rejected] == [3, 4]
+    assert [row.line for row in report.severities] == [2]
+    assert run(files, csv_bytes(PENALTY_HEADER, rows)).severities == []  # already present
+
+
 def test_formula_like_cells_are_kept_verbatim(files, ledger):
     formula = "=cmd|' /C calc'!A0"
     rows = [
@@ -692,7 +818,7 @@ def test_quoting_problems_become_row_rejections(files):
     ],
 )
 def test_decision_date_formats(text):
-    item = row_to_item("penalty", 7, penalty(1, CF_JDRQ=text), today=TODAY)
+    item = read_row("penalty", 7, penalty(1, CF_JDRQ=text))
     assert item.line == 7
     assert item.record.decision_date == date(2026, 11, 2)
 
@@ -707,7 +833,7 @@ def test_decision_date_formats(text):
 )
 def test_bad_dates(text, reason):
     with pytest.raises(RowError) as raised:
-        row_to_item("penalty", 2, penalty(1, CF_JDRQ=text), today=TODAY)
+        read_row("penalty", 2, penalty(1, CF_JDRQ=text))
     assert raised.value.reason == reason
 
 
@@ -723,7 +849,7 @@ def test_bad_dates(text, reason):
     ],
 )
 def test_enterprise_categories(category, kind):
-    item = row_to_item("penalty", 2, penalty(1, CF_XDR_LB=category), today=TODAY)
+    item = read_row("penalty", 2, penalty(1, CF_XDR_LB=category))
     assert (item.subject.kind, item.subject.code, item.subject.region_code) == (
         kind,
         uscc(1),
@@ -733,9 +859,7 @@ def test_enterprise_categories(category, kind):
 
 @pytest.mark.parametrize("category", ["自然人", "2"])
 def test_natural_person_categories(category):
-    item = row_to_item(
-        "penalty", 2, person_penalty(1, CF_XDR_LB=category, CF_XDR_ZJLX=""), today=TODAY
-    )
+    item = read_row("penalty", 2, person_penalty(1, CF_XDR_LB=category, CF_XDR_ZJLX=""))
     assert (item.subject.kind, item.subject.code, item.subject.region_code) == (
         "individual",
         resident_id(1),
@@ -745,7 +869,7 @@ def test_natural_person_categories(category):
 
 def test_natural_person_needs_an_id_number():
     with pytest.raises(RowError) as raised:
-        row_to_item("penalty", 2, person_penalty(1, CF_XDR_ZJHM=""), today=TODAY)
+        read_row("penalty", 2, person_penalty(1, CF_XDR_ZJHM=""))
     assert raised.value.reason == "CF_XDR_ZJHM: required for a subject of category 自然人"
 
 
@@ -753,7 +877,7 @@ def test_birth_date_after_today_is_refused_without_the_number():
     number = "110101" + "20261201" + "123"
     number += ric.calc_check_digit(number + "0")
     with pytest.raises(RowError) as raised:
-        row_to_item("penalty", 2, person_penalty(1, CF_XDR_ZJHM=number), today=TODAY)
+        read_row("penalty", 2, person_penalty(1, CF_XDR_ZJHM=number))
     assert raised.value.reason == (
         "CF_XDR_ZJHM: invalid resident id number: the birth date is in the future"
     )
@@ -770,14 +894,14 @@ def test_birth_date_after_today_is_refused_without_the_number():
     ],
 )
 def test_severity_and_procedure(cells, severity, procedure):
-    item = row_to_item("penalty", 2, penalty(1, **cells), today=TODAY)
+    item = read_row("penalty", 2, penalty(1, **cells))
     assert isinstance(item.record, DecidePenalty)
     assert (item.record.severity, item.record.procedure) == (severity, procedure)
 
 
 def test_unknown_severity():
     with pytest.raises(RowError) as raised:
-        row_to_item("penalty", 2, penalty(1, CF_YZCD="较重"), today=TODAY)
+        read_row("penalty", 2, penalty(1, CF_YZCD="较重"))
     assert raised.value.reason == (
         "CF_YZCD: '较重' is not one of 轻微, 一般, 严重, minor, general, serious"
     )
@@ -791,7 +915,7 @@ def test_sector_column_and_amount_with_unit():
         CF_GSJZQ="2027-11-01",
         CF_NR_ZKDX="暂扣道路运输证",
     )
-    item = row_to_item("penalty", 2, row, today=TODAY)
+    item = read_row("penalty", 2, row)
     assert item.subject.sectors == ["road_transport", "highway_construction"]
     assert isinstance(item.record, DecidePenalty)
     assert item.record.fine_amount == Decimal("1.25")
@@ -819,18 +943,18 @@ def test_sector_column_and_amount_with_unit():
 )
 def test_validation_reasons_name_the_national_column(cells, reason):
     with pytest.raises(RowError) as raised:
-        row_to_item("penalty", 2, penalty(1, **cells), today=TODAY)
+        read_row("penalty", 2, penalty(1, **cells))
     assert raised.value.reason == reason
 
 
 def test_several_empty_required_cells_are_named_together():
     with pytest.raises(RowError) as raised:
-        row_to_item("penalty", 2, penalty(1, CF_SY=" ", CF_YJ="", CF_CFJG=""), today=TODAY)
+        read_row("penalty", 2, penalty(1, CF_SY=" ", CF_YJ="", CF_CFJG=""))
     assert raised.value.reason == "empty required cell(s): CF_SY, CF_YJ, CF_CFJG"
 
 
 def test_licence_row_to_item_maps_every_field():
-    item = row_to_item("licence", 4, licence(1), today=TODAY)
+    item = read_row("licence", 4, licence(1))
     record = item.record
     assert record.type == "LicenceGranted"
     assert isinstance(record, GrantLicence)
@@ -871,6 +995,7 @@ def test_report_to_dict_is_json_friendly():
         rejected=[RowRejection(4, "CF_SY: x")],
         kind="penalty",
     )
+    report.accepted_penalty(2, "serious", "policy 2026-36: x", "CF_GSJZQ y")
     assert json.loads(json.dumps(report.to_dict())) == {
         "kind": "penalty",
         "rows_read": 3,
@@ -878,6 +1003,10 @@ def test_report_to_dict_is_json_friendly():
         "already_present": 1,
         "rejected_count": 1,
         "rejected": [{"line": 4, "reason": "CF_SY: x"}],
+        "severity_rules": {"policy 2026-36: x": 1},
+        "severities": [{"line": 2, "severity": "serious", "rule": "policy 2026-36: x"}],
+        "flagged_count": 1,
+        "flagged": [{"line": 2, "flag": "CF_GSJZQ y"}],
     }
 
 

@@ -51,6 +51,8 @@ def import_stream(
     streams = StreamCache()  # a subject seen in one batch is not read again in the next
 
     in_batch: dict[int, dict[str, str]] = {}  # the rows of the current batch, if kept
+    # The current batch's penalty rows: each one's severity, the rule that decided it, its flag.
+    assessed: dict[int, tuple[str, str, str | None]] = {}
 
     kept_chars = 0
 
@@ -77,12 +79,15 @@ def import_stream(
             ):
                 if outcome.status == "accepted":
                     report.accepted += 1
+                    if outcome.line in assessed:
+                        report.accepted_penalty(outcome.line, *assessed[outcome.line])
                 elif outcome.status == "already_present":
                     report.already_present += 1
                 else:
                     reject(outcome.line, outcome.reason or "rejected", in_batch.get(outcome.line))
             batch.clear()
             in_batch.clear()
+            assessed.clear()
         unreported = 0
         if on_progress is not None:
             on_progress(report.rows_read)
@@ -94,7 +99,10 @@ def import_stream(
             if keep_rejected_rows and not report.columns:
                 report.columns = [name for name in row if name != ROW_PROBLEM]
             try:
-                batch.append(row_to_item(kind, line, row, today=today))
+                imported = row_to_item(kind, line, row, today=today, policy=files.policy)
+                batch.append(imported.item)
+                if imported.severity is not None:
+                    assessed[line] = imported.severity
                 if keep_rejected_rows:
                     in_batch[line] = row
             except RowError as error:
@@ -107,5 +115,5 @@ def import_stream(
         close = getattr(rows, "close", None)
         if close is not None:
             close()
-    report.rejected.sort(key=lambda rejection: rejection.line)
+    report.sort()
     return report

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -13,6 +14,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from domain import codes
+from domain.policy import PolicyBook
+from domain.publication import (
+    DECLARED,
+    SERVICE_DEFAULT,
+    SeverityFinding,
+    conduct_publication,
+    declared_end_note,
+)
 from service.commanding.commands import DecidePenalty, GrantLicence, RegisterSubject
 from service.commanding.credit_files import BatchItem
 from service.commanding.importing.messages import quote_cell
@@ -143,10 +152,23 @@ _RECORD_COLUMNS = {
 # Rows to commands ----------------------------------------------------------------------------
 
 
-def row_to_item(kind: str, line: int, row: Mapping[str, str], *, today: date) -> BatchItem:
+@dataclass(frozen=True)
+class ImportedRow:
+    """One row as the commands that record it. A penalty row also says its severity, the rule
+    that decided it, and why the record is not published until the end its authority declared
+    (CF_GSJZQ), if it is not: `severity` is (severity, rule, note or None)."""
+
+    item: BatchItem
+    severity: tuple[str, str, str | None] | None = None
+
+
+def row_to_item(
+    kind: str, line: int, row: Mapping[str, str], *, today: date, policy: PolicyBook
+) -> ImportedRow:
     """Turn one row into a BatchItem, or raise RowError naming the column at fault. Subject
     codes are checked here (resident IDs against `today`); future decision dates are left to
-    CreditFiles."""
+    CreditFiles. A penalty's severity is the authority's (CF_YZCD) unless `policy`, in force on
+    its decision date, decides it (see `domain.publication.conduct_severity`)."""
     if kind not in PREFIX:
         raise ValueError(f"unknown import kind {kind!r}")
     if row.get(ROW_PROBLEM):
@@ -156,8 +178,10 @@ def row_to_item(kind: str, line: int, row: Mapping[str, str], *, today: date) ->
     if empty:
         raise RowError(f"empty required cell(s): {', '.join(empty)}")
     subject = _subject(PREFIX[kind], cells, today)
-    record = _penalty(cells) if kind == PENALTY else _licence(cells)
-    return BatchItem(line=line, subject=subject, record=record)
+    if kind == LICENCE:
+        return ImportedRow(BatchItem(line=line, subject=subject, record=_licence(cells)))
+    record, assessed = _penalty(cells, policy)
+    return ImportedRow(BatchItem(line=line, subject=subject, record=record), assessed)
 
 
 class _Cells:
@@ -277,32 +301,64 @@ def _authority_code(cells: _Cells, column: str) -> str:
     return cells.plain(column).removeprefix("'").strip()
 
 
-def _penalty(cells: _Cells) -> DecidePenalty:
-    columns = _RECORD_COLUMNS[PENALTY]
-    severity_columns = ("CF_YZCD", "SEVERITY")
-    procedure_columns = ("CF_CXLX", "PROCEDURE")
-    return _build(
-        DecidePenalty,
-        columns,
-        {
-            "type": "PenaltyDecided",
-            "severity": cells.choice(severity_columns, _SEVERITIES, "general"),
-            "procedure": cells.choice(procedure_columns, _PROCEDURES, "general"),
-            "decision_date": cells.date("CF_JDRQ"),
-            "authority_name": cells.text("CF_CFJG"),
-            "authority_code": _authority_code(cells, "CF_CFJGDM"),
-            "source_ref": cells.text("CF_WSH"),
-            "violation_type": cells.text("CF_WFXW"),
-            "facts": cells.text("CF_SY"),
-            "legal_basis": cells.text("CF_YJ"),
-            "penalty_categories": cells.items("CF_CFLB"),
-            "content": cells.text("CF_NR"),
-            "fine_amount": cells.amount("CF_NR_FK"),
-            "confiscated_amount": cells.amount("CF_NR_WFFF"),
-            "licence_action": cells.optional("CF_NR_ZKDX"),
-            "declared_publication_end": cells.date("CF_GSJZQ"),
-        },
-    )
+def _penalty(
+    cells: _Cells, policy: PolicyBook
+) -> tuple[DecidePenalty, tuple[str, str, str | None] | None]:
+    """The penalty of a row, and its severity with the rule that decided it and the note on its
+    declared end. A row's severity column (CF_YZCD, or SEVERITY) is the authority's; without
+    one, the policy decides (national files carry none)."""
+    severity_column, declared = cells.first("CF_YZCD", "SEVERITY")
+    severity = cells.choice((severity_column,), _SEVERITIES, "general") if declared else None
+    procedure = cells.choice(("CF_CXLX", "PROCEDURE"), _PROCEDURES, "general")
+    decided = cells.date("CF_JDRQ")
+    categories = cells.items("CF_CFLB")
+    licence_action = cells.optional("CF_NR_ZKDX")
+    declared_end = cells.date("CF_GSJZQ")
+    assessed = None
+    if decided is not None:  # else the command below names CF_JDRQ
+        publication = conduct_publication(
+            severity,
+            decided,
+            policy,
+            procedure=procedure,
+            categories=categories,
+            licence_action=licence_action,
+            declared_end=declared_end,
+        )
+        severity = publication.severity.severity
+        assessed = (
+            severity,
+            _severity_rule(publication.severity, severity_column),
+            declared_end_note(publication, declared_end),
+        )
+    fields = {
+        "type": "PenaltyDecided",
+        "severity": severity,
+        "procedure": procedure,
+        "decision_date": decided,
+        "authority_name": cells.text("CF_CFJG"),
+        "authority_code": _authority_code(cells, "CF_CFJGDM"),
+        "source_ref": cells.text("CF_WSH"),
+        "violation_type": cells.text("CF_WFXW"),
+        "facts": cells.text("CF_SY"),
+        "legal_basis": cells.text("CF_YJ"),
+        "penalty_categories": categories,
+        "content": cells.text("CF_NR"),
+        "fine_amount": cells.amount("CF_NR_FK"),
+        "confiscated_amount": cells.amount("CF_NR_WFFF"),
+        "licence_action": licence_action,
+        "declared_publication_end": declared_end,
+    }
+    return _build(DecidePenalty, _RECORD_COLUMNS[PENALTY], fields), assessed
+
+
+def _severity_rule(finding: SeverityFinding, severity_column: str) -> str:
+    """What decided a row's severity, as the import report names it."""
+    if finding.rule == DECLARED:
+        return f"{severity_column}: the authority's own"
+    if finding.rule == SERVICE_DEFAULT:
+        return SERVICE_DEFAULT
+    return f"policy {finding.policy_version}: {finding.rule} ({finding.because})"
 
 
 def _licence(cells: _Cells) -> GrantLicence:

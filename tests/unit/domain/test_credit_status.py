@@ -148,7 +148,9 @@ def test_a_rating_expires_at_its_validity_without_any_new_event():
 
 
 def test_the_policy_in_force_on_the_day_is_the_one_named():
-    assert evaluate([], BOOK, date(2026, 3, 31)).policy_version == "2019-527"
+    assert evaluate([], BOOK, date(2023, 4, 30)).policy_version == "2019-527"
+    assert evaluate([], BOOK, date(2023, 5, 1)).policy_version == "2023-58"
+    assert evaluate([], BOOK, date(2026, 3, 31)).policy_version == "2023-58"
     assert evaluate([], BOOK, date(2026, 4, 1)).policy_version == "2026-36"
     assert evaluate([], BOOK, date(2018, 1, 1)).policy_version == "2019-527"
 

@@ -208,3 +208,36 @@ def test_a_subject_from_a_version_3_snapshot_is_rebuilt_with_its_list_entries_ba
     assert rebuilt.records == subject.records
     again = when(rebuilt, ListEntered, black_entry("L-2"))  # the lapsed entry holds no list
     assert again.created
+
+
+def test_a_subject_from_a_version_3_snapshot_is_rebuilt_with_its_penalties_categories(ledger):
+    """Version 3 snapshots hold no penalty categories or licence actions, which a window now
+    follows (a licence revoked under 527号 is published for the whole maximum, and repair waits
+    for it): such a subject is rebuilt from its events."""
+    from eventsourcing.domain import Snapshot
+
+    from service.policy.loader import load_policy
+    from tests.unit.domain.test_subject import penalty_fields, when
+
+    subject = registered_enterprise(uuid4(), recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC))
+    revoked = penalty_fields(
+        decision_date=date(2023, 3, 1),
+        severity="serious",
+        penalty_categories=["罚款"],
+        licence_action="吊销道路运输经营许可证",
+    )
+    record = when(subject, PenaltyDecided, revoked)
+    ledger.save(subject)
+    old = Snapshot.take(copy.deepcopy(subject))
+    old.state["class_version"] = 3
+    for held in old.state["records"].values():
+        for name in ("penalty_categories", "licence_action"):
+            held["ruled"].pop(name, None)
+    ledger.snapshots.put([old])
+
+    assert ledger.repository.get(subject.id).__dict__.get("incomplete_snapshot_state") is True
+    rebuilt = ledger.subject(subject.id)
+    assert rebuilt.records == subject.records
+    eligibility = rebuilt.repair_eligibility(record.record_id, date(2025, 6, 1), load_policy())
+    # 527号: published for the whole maximum (until 2026-03-01), not repairable after 6 months
+    assert (eligibility.published, eligibility.earliest_repair) == (True, date(2026, 3, 1))

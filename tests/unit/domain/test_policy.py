@@ -23,18 +23,24 @@ HIGHWAY = "schemes.highway_construction"
 DRIVER = "schemes.driver_integrity"
 
 
-def test_the_shipped_file_holds_two_versions_in_order():
-    assert [version.id for version in BOOK.versions] == ["2019-527", "2026-36"]
-    assert BOOK.versions[0].effective_from == date(2019, 7, 16)
-    assert BOOK.versions[1].effective_from == date(2026, 4, 1)
-    assert BOOK.by_id("2026-36") is BOOK.versions[1]
+def test_the_shipped_file_holds_three_versions_in_order():
+    assert [version.id for version in BOOK.versions] == ["2019-527", "2023-58", "2026-36"]
+    assert [version.effective_from for version in BOOK.versions] == [
+        date(2019, 7, 16),
+        date(2023, 5, 1),
+        date(2026, 4, 1),
+    ]
+    assert BOOK.by_id("2023-58") is BOOK.versions[1]
+    assert BOOK.by_id("2026-36") is BOOK.versions[2]
 
 
 @pytest.mark.parametrize(
     ("day", "expected"),
     [
         (date(2019, 7, 16), "2019-527"),
-        (date(2026, 3, 31), "2019-527"),
+        (date(2023, 4, 30), "2019-527"),
+        (date(2023, 5, 1), "2023-58"),
+        (date(2026, 3, 31), "2023-58"),
         (date(2026, 4, 1), "2026-36"),
         (date(2030, 1, 1), "2026-36"),
     ],
@@ -50,20 +56,46 @@ def test_no_version_is_in_force_before_the_first():
     assert "no policy in force on 2019-07-15" in refused.value.reason
 
 
-def test_serious_conduct_is_published_at_least_6_months_then_12():
-    old, new = BOOK.in_force(date(2026, 3, 31)), BOOK.in_force(date(2026, 4, 1))
-    assert old.publication.periods["serious"].minimum_months == 6
-    assert new.publication.periods["serious"].minimum_months == 12
-    assert new.publication.periods["serious"].maximum_months == 36
-    assert "令第36号" in new.publication.periods["serious"].source
-    assert old.publication.periods["minor"].published is False
+def periods(version_id: str) -> dict[str, tuple[int | None, int | None]]:
+    rules = BOOK.by_id(version_id).publication.periods
+    return {name: (p.minimum_months, p.maximum_months) for name, p in rules.items()}
 
 
-def test_a_simplified_procedure_penalty_is_minor_only_under_527():
-    old, new = BOOK.versions
-    assert old.publication.period_for("general", "simplified").severity == "minor"
-    assert new.publication.period_for("general", "simplified").severity == "general"
-    assert old.publication.period_for("general", "general").severity == "general"
+def test_each_era_publishes_for_its_own_periods():
+    # 527号: general 3-12, serious 6-36; 令第58号: 3-36 whatever the severity; 令第36号: 3-12, 12-36
+    assert periods("2019-527") == {"minor": (None, None), "general": (3, 12), "serious": (6, 36)}
+    assert periods("2023-58") == {"minor": (None, None), "general": (3, 36), "serious": (3, 36)}
+    assert periods("2026-36") == {"minor": (None, None), "general": (3, 12), "serious": (12, 36)}
+    assert "令第58号" in BOOK.by_id("2023-58").publication.source
+    assert "令第36号" in BOOK.by_id("2026-36").publication.source
+
+
+def test_serious_conduct_is_published_at_least_6_months_then_3_then_12():
+    eras = [BOOK.in_force(day) for day in (date(2023, 4, 30), date(2026, 3, 31), date(2026, 4, 1))]
+    assert [era.publication.periods["serious"].minimum_months for era in eras] == [6, 3, 12]
+    assert all(era.publication.periods["minor"].published is False for era in eras)
+
+
+def test_how_each_era_decides_a_penalty_s_severity():
+    old, middle, new = BOOK.versions
+    assert [v.penalty_severity.simplified_procedure_is_minor.applies for v in BOOK.versions] == [
+        True,
+        True,
+        True,
+    ]
+    assert old.penalty_severity.minor_when_only.categories == frozenset()
+    assert middle.penalty_severity.minor_when_only.categories == {"警告", "通报批评"}
+    assert new.penalty_severity.minor_when_only.categories == {"警告", "通报批评"}
+    assert old.penalty_severity.serious_when_any.categories == {"吊销许可证件", "责令停产停业"}
+    serious_36 = {"吊销许可证件", "限制开展生产经营活动", "责令停产停业", "责令关闭", "限制从业"}
+    assert new.penalty_severity.serious_when_any.categories == serious_36
+    assert "service default" in middle.penalty_severity.serious_when_any.source
+    assert "令第36号" in new.penalty_severity.serious_when_any.source
+    # only 527号 keeps some penalties published for the whole maximum
+    assert old.publication.full_maximum.categories == {"吊销许可证件", "责令停产停业"}
+    assert middle.publication.full_maximum.categories == frozenset()
+    assert new.publication.full_maximum.categories == frozenset()
+    assert "art. 2" in new.publication.full_maximum.source
 
 
 def test_scores_outside_the_scale_have_no_grade():
@@ -243,6 +275,60 @@ BROKEN = [
         "unknown key",
     ),
     (
+        "a version without its penalty severity rules",
+        drop((1, "penalty_severity")),
+        "version[1].penalty_severity",
+        "missing",
+    ),
+    (
+        "a penalty category outside the national vocabulary",
+        put((2, "penalty_severity", "minor_when_only", "categories"), ["警告", "口头警告"]),
+        "version[2].penalty_severity.minor_when_only.categories[1]",
+        "unknown penalty category '口头警告' (known: 警告, 通报批评, 罚款,",
+    ),
+    (
+        "a penalty category listed twice",
+        put((0, "publication", "full_maximum", "categories"), ["吊销许可证件", "吊销许可证件"]),
+        "version[0].publication.full_maximum.categories[1]",
+        "'吊销许可证件' is listed twice",
+    ),
+    (
+        "a category that would make a penalty minor and serious",
+        put((2, "penalty_severity", "serious_when_any", "categories"), ["吊销许可证件", "警告"]),
+        "version[2].penalty_severity.serious_when_any.categories",
+        "警告 also make a penalty minor (minor_when_only)",
+    ),
+    (
+        "a category rule without its list",
+        drop((0, "penalty_severity", "serious_when_any", "categories")),
+        "version[0].penalty_severity.serious_when_any.categories",
+        "missing",
+    ),
+    (
+        "a publication without its full-maximum rule",
+        drop((1, "publication", "full_maximum")),
+        "version[1].publication.full_maximum",
+        "missing",
+    ),
+    (
+        "a switch that is not true or false",
+        put((1, "penalty_severity", "simplified_procedure_is_minor", "applies"), "yes"),
+        "version[1].penalty_severity.simplified_procedure_is_minor.applies",
+        "must be true or false, not a string",
+    ),
+    (
+        "a penalty severity rule without its source",
+        drop((2, "penalty_severity", "minor_when_only", "source")),
+        "version[2].penalty_severity.minor_when_only.source",
+        "missing: every rule value needs its legal source",
+    ),
+    (
+        "a declared-end rule where general conduct is not published",
+        put((0, "publication", "general"), {"published": False}),
+        "version[0].penalty_severity.declared_end_beyond_general_maximum_is_serious.applies",
+        "needs general and serious conduct published",
+    ),
+    (
         "typo in a period key",
         put((0, "publication", "general", "minimum_month"), 3),
         "version[0].publication.general.minimum_month",
@@ -263,7 +349,7 @@ BROKEN = [
     (
         "source missing from a whole section",
         drop((1, "publication", "source")),
-        "version[1].publication.source",
+        "version[1].publication.minor.source",
         "legal source",
     ),
     (
@@ -483,7 +569,7 @@ BROKEN = [
         "versions out of order",
         swap_versions,
         "version[1].effective_from",
-        "2019-07-16 is not after version[0]'s 2026-04-01",
+        "2023-05-01 is not after version[0]'s 2026-04-01",
     ),
     (
         "same effective date twice",
@@ -522,7 +608,7 @@ def test_the_broken_cases_leave_the_shipped_data_alone():
 
 def test_a_version_names_only_the_schemes_in_force_in_it():
     book = parse_policy(policy_data_without_scheme(SHIPPED, 0, "driver_integrity"))
-    before, after = book.versions
+    before, after = book.versions[0], book.versions[-1]
     assert "driver_integrity" not in before.schemes
     assert "driver_integrity" not in before.warnings.grade_margin_points
     assert "driver_integrity" in after.schemes
@@ -572,7 +658,7 @@ def test_a_validation_error_names_the_file(tmp_path: Path):
     broken.write_text(text.replace("minimum_months = 12", "minimum_months = 48", 1))
     with pytest.raises(PolicyError) as refused:
         load_policy(broken)
-    assert refused.value.location == "province.toml:version[1].publication.serious"
+    assert refused.value.location == "province.toml:version[2].publication.serious"
     assert "minimum_months 48 is above maximum_months 36" in refused.value.reason
 
 

@@ -7,10 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.penalty_categories import PENALTY_CATEGORIES
 from domain.policy import parse_policy
 from domain.publication import (
     Window,
     add_months,
+    conduct_publication,
+    declared_end_note,
     earliest_repair_date,
     publication_state,
     published_on,
@@ -44,22 +47,51 @@ def conduct(severity, decided, **extra):
 @pytest.mark.parametrize(
     ("record_type", "fields", "expected"),
     [
-        # 2019 rules (527号) before 2026-04-01
+        # 527号 until 2023-04-30: general 3-12 months, serious 6-36
         (
             "PenaltyDecided",
-            conduct("general", date(2025, 5, 10)),
-            Window(date(2025, 5, 10), date(2026, 5, 10)),
+            conduct("general", date(2022, 5, 10)),
+            Window(date(2022, 5, 10), date(2023, 5, 10)),
         ),
         (
             "PenaltyDecided",
-            conduct("serious", date(2026, 3, 31)),
-            Window(date(2026, 3, 31), date(2029, 3, 31)),
+            conduct("serious", date(2023, 4, 30)),
+            Window(date(2023, 4, 30), date(2026, 4, 30)),
+        ),
+        ("PenaltyDecided", conduct("general", date(2022, 5, 10), procedure="simplified"), None),
+        # 527号 names no category minor: a warning by ordinary procedure is general
+        (
+            "PenaltyDecided",
+            conduct("general", date(2022, 5, 10), penalty_categories=["警告"]),
+            Window(date(2022, 5, 10), date(2023, 5, 10)),
+        ),
+        # 令第58号 from 2023-05-01: 3-36 months whatever the severity; a warning alone unpublished
+        (
+            "PenaltyDecided",
+            conduct("general", date(2023, 5, 1)),
+            Window(date(2023, 5, 1), date(2026, 5, 1)),
+        ),
+        (
+            "PenaltyDecided",
+            conduct("general", date(2025, 5, 10), penalty_categories=["警告"]),
+            None,
         ),
         ("PenaltyDecided", conduct("general", date(2025, 5, 10), procedure="simplified"), None),
-        # 2026 rules from 2026-04-01
+        (
+            "CommitmentBreached",
+            conduct("general", date(2026, 3, 31)),
+            Window(date(2026, 3, 31), date(2029, 3, 31)),
+        ),
+        # 令第36号 from 2026-04-01: simplified procedure, warnings and 通报批评 alone are minor
+        ("PenaltyDecided", conduct("general", date(2026, 4, 1), procedure="simplified"), None),
         (
             "PenaltyDecided",
-            conduct("general", date(2026, 4, 1), procedure="simplified"),
+            conduct("serious", date(2026, 4, 1), penalty_categories=["警告", "通报批评"]),
+            None,
+        ),
+        (
+            "PenaltyDecided",
+            conduct("general", date(2026, 4, 1), penalty_categories=["警告", "罚款"]),
             Window(date(2026, 4, 1), date(2027, 4, 1)),
         ),
         ("DishonestConductRecorded", conduct("minor", date(2026, 5, 1)), None),
@@ -67,6 +99,39 @@ def conduct(severity, decided, **extra):
             "CommitmentBreached",
             conduct("serious", date(2026, 5, 1)),
             Window(date(2026, 5, 1), date(2029, 5, 1)),
+        ),
+        # 527号 keeps a licence revoked or a business suspended published for the whole maximum
+        (
+            "PenaltyDecided",
+            conduct(
+                "serious",
+                date(2022, 6, 1),
+                penalty_categories=["罚款"],
+                licence_action="吊销道路运输经营许可证",
+                declared_publication_end=date(2023, 6, 1),
+            ),
+            Window(date(2022, 6, 1), date(2025, 6, 1)),
+        ),
+        (
+            "PenaltyDecided",
+            conduct(
+                "serious",
+                date(2022, 6, 1),
+                penalty_categories=["责令停业整顿"],
+                declared_publication_end=date(2023, 6, 1),
+            ),
+            Window(date(2022, 6, 1), date(2025, 6, 1)),
+        ),
+        # ... 令第36号 does not: its declared end stands within 1-3 years
+        (
+            "PenaltyDecided",
+            conduct(
+                "serious",
+                date(2026, 6, 1),
+                penalty_categories=["吊销许可证件"],
+                declared_publication_end=date(2027, 12, 1),
+            ),
+            Window(date(2026, 6, 1), date(2027, 12, 1)),
         ),
         # an authority's declared end is honoured within [minimum, maximum]
         (
@@ -147,19 +212,33 @@ def test_window_states_around_its_edges():
 
 
 def test_repair_is_possible_after_the_minimum_period_of_the_era():
-    assert earliest_repair_date("serious", date(2025, 6, 1), BOOK) == date(2025, 12, 1)
+    assert earliest_repair_date("serious", date(2022, 6, 1), BOOK) == date(2022, 12, 1)
+    assert earliest_repair_date("serious", date(2025, 6, 1), BOOK) == date(2025, 9, 1)
     assert earliest_repair_date("serious", date(2026, 6, 1), BOOK) == date(2027, 6, 1)
     assert earliest_repair_date("minor", date(2026, 6, 1), BOOK) is None
+    assert earliest_repair_date("general", date(2026, 6, 1), BOOK, procedure="simplified") is None
+
+
+def test_a_penalty_kept_for_the_whole_maximum_is_not_repaired_sooner():
+    def earliest(decided: date) -> date | None:
+        return earliest_repair_date(
+            "serious", decided, BOOK, categories=["罚款"], licence_action="吊销道路运输经营许可证"
+        )
+
+    assert earliest(date(2022, 6, 1)) == date(2025, 6, 1)
+    assert earliest(date(2023, 6, 1)) == date(2023, 9, 1)
+    assert earliest(date(2026, 6, 1)) == date(2027, 6, 1)
 
 
 @given(
     severity=st.sampled_from(["minor", "general", "serious"]),
     procedure=st.sampled_from(["general", "simplified"]),
+    categories=st.lists(st.sampled_from(PENALTY_CATEGORIES), min_size=1, max_size=3),
     decided=st.dates(date(2015, 1, 1), date(2030, 12, 31)),
     declared=st.none() | st.dates(date(2014, 1, 1), date(2036, 12, 31)),
 )
 def test_a_conduct_window_never_exceeds_the_maximum_of_its_policy(
-    severity, procedure, decided, declared
+    severity, procedure, categories, decided, declared
 ):
     window = record_window(
         "PenaltyDecided",
@@ -167,11 +246,17 @@ def test_a_conduct_window_never_exceeds_the_maximum_of_its_policy(
             "decision_date": decided,
             "severity": severity,
             "procedure": procedure,
+            "penalty_categories": categories,
             "declared_publication_end": declared,
         },
         book=BOOK,
     )
-    period = BOOK.for_day(decided).publication.period_for(severity, procedure)
+    version = BOOK.for_day(decided)
+    rules, kinds = version.penalty_severity, frozenset(categories)
+    minor = (procedure == "simplified" and rules.simplified_procedure_is_minor.applies) or (
+        kinds <= rules.minor_when_only.categories
+    )
+    period = version.publication.period_for("minor" if minor else severity)
     if window is None:
         assert not period.published
         return
@@ -181,6 +266,51 @@ def test_a_conduct_window_never_exceeds_the_maximum_of_its_policy(
     assert window.end is not None
     assert add_months(decided, period.minimum_months) <= window.end
     assert window.end <= add_months(decided, period.maximum_months)
+    if kinds & version.publication.full_maximum.categories or declared is None:
+        assert window.end == add_months(decided, period.maximum_months)
+
+
+@pytest.mark.parametrize(
+    ("severity", "decided", "extra", "declared", "note"),
+    [
+        ("general", date(2026, 5, 1), {}, None, None),
+        ("general", date(2026, 5, 1), {}, date(2026, 12, 1), None),
+        (
+            "general",
+            date(2026, 5, 1),
+            {},
+            date(2028, 5, 1),
+            "CF_GSJZQ 2028-05-01 is beyond the maximum of 12 months for general conduct under "
+            "policy 2026-36: published until 2027-05-01",
+        ),
+        (
+            "serious",
+            date(2026, 5, 1),
+            {},
+            date(2026, 9, 1),
+            "CF_GSJZQ 2026-09-01 is before the minimum of 12 months for serious conduct under "
+            "policy 2026-36: published until 2027-05-01",
+        ),
+        (
+            "general",
+            date(2026, 5, 1),
+            {"categories": ["警告"]},
+            date(2026, 9, 1),
+            "CF_GSJZQ 2026-09-01: minor conduct is not published under policy 2026-36",
+        ),
+        (
+            "serious",
+            date(2022, 5, 1),
+            {"licence_action": "吊销道路运输经营许可证"},
+            date(2023, 5, 1),
+            "CF_GSJZQ 2023-05-01: 吊销许可证件 keep the record published for the whole maximum of "
+            "36 months under policy 2019-527: published until 2025-05-01",
+        ),
+    ],
+)
+def test_a_declared_end_the_law_does_not_allow_is_noted(severity, decided, extra, declared, note):
+    publication = conduct_publication(severity, decided, BOOK, declared_end=declared, **extra)
+    assert declared_end_note(publication, declared) == note
 
 
 @pytest.mark.parametrize(

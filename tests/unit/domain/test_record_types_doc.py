@@ -29,6 +29,10 @@ def _published(traits: RecordTraits) -> str:
         said = ["for its severity's period"]
         if rule.procedure:
             said.append(f"procedure in `{rule.procedure}`")
+        if rule.categories:
+            said.append(f"penalty categories in `{rule.categories}`")
+        if rule.licence_action:
+            said.append(f"licence action in `{rule.licence_action}`")
         if rule.declared_end:
             said.append(f"declared end in `{rule.declared_end}`")
         text = "; ".join(said)

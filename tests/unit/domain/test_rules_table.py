@@ -5,7 +5,8 @@ Every expected value below is written out by hand from the regulations and the s
 
 1. grades: band boundaries of every scheme, a rating's grade agreeing with its score, then
    deductions, black list and the rise cap;
-2. publication windows by severity and era (527号 before 2026-04-01, 令第36号 from then);
+2. publication windows by severity and era (527号 until 2023-04-30, 令第58号 from 2023-05-01,
+   令第36号 from 2026-04-01), and the severity of a penalty by its procedure and categories;
 3. list memberships and supervision tiers, the red-list criteria, and the policy version named;
 4. working-day deadlines around the 2026 holidays and into 2027 (no official data yet).
 """
@@ -23,7 +24,14 @@ import pytest
 from domain.credit_status import RecordFact, evaluate, red_list_obstacles
 from domain.errors import InvalidInput
 from domain.events import RatingIssued
-from domain.publication import Window, earliest_repair_date, record_window
+from domain.publication import (
+    DECLARED,
+    SERVICE_DEFAULT,
+    Window,
+    conduct_publication,
+    earliest_repair_date,
+    record_window,
+)
 from domain.working_days import WorkingDayCalendar
 from service.policy.loader import load_policy
 from tests.builders import AUTHORITY, registered_enterprise
@@ -655,8 +663,16 @@ def test_grade_from_history(facts, on, scheme, expected):
 # --- 2. publication windows ---------------------------------------------------------------
 
 
-def penalty(severity, decided, procedure="general", declared_end=None):
-    fields = {"decision_date": decided, "severity": severity, "procedure": procedure}
+def penalty(
+    severity, decided, procedure="general", declared_end=None, categories=("罚款",), action=None
+):
+    fields = {
+        "decision_date": decided,
+        "severity": severity,
+        "procedure": procedure,
+        "penalty_categories": list(categories),  # CF_CFLB
+        "licence_action": action,  # CF_NR_ZKDX
+    }
     if declared_end is not None:
         fields["declared_publication_end"] = declared_end  # CF_GSJZQ
     return fields
@@ -673,9 +689,23 @@ P = "PenaltyDecided"
 @pytest.mark.parametrize(
     ("record_type", "fields", "expected"),
     [
-        # serious: at most 3 years in both eras
+        # serious: at most 3 years in every era
         shown(
-            "serious-2026-03-31-527-three-years",
+            "serious-2023-04-30-527-three-years",
+            P,
+            penalty("serious", date(2023, 4, 30)),
+            date(2023, 4, 30),
+            date(2026, 4, 30),
+        ),
+        shown(
+            "serious-2023-05-01-order-58-three-years",
+            P,
+            penalty("serious", date(2023, 5, 1)),
+            date(2023, 5, 1),
+            date(2026, 5, 1),
+        ),
+        shown(
+            "serious-2026-03-31-order-58-three-years",
             P,
             penalty("serious", date(2026, 3, 31)),
             date(2026, 3, 31),
@@ -695,13 +725,41 @@ P = "PenaltyDecided"
             date(2026, 4, 1),
             date(2029, 4, 1),
         ),
-        # general: at most 1 year
+        # general: at most 1 year under 527号 and 令第36号, 3 years under 令第58号
         shown(
-            "general-2025-05-10-one-year",
+            "general-2023-04-30-527-one-year",
+            P,
+            penalty("general", date(2023, 4, 30)),
+            date(2023, 4, 30),
+            date(2024, 4, 30),
+        ),
+        shown(
+            "general-2023-05-01-order-58-three-years",
+            P,
+            penalty("general", date(2023, 5, 1)),
+            date(2023, 5, 1),
+            date(2026, 5, 1),
+        ),
+        shown(
+            "general-2025-05-10-order-58-three-years",
             P,
             penalty("general", date(2025, 5, 10)),
             date(2025, 5, 10),
-            date(2026, 5, 10),
+            date(2028, 5, 10),
+        ),
+        shown(
+            "general-2026-03-31-order-58-three-years",
+            P,
+            penalty("general", date(2026, 3, 31)),
+            date(2026, 3, 31),
+            date(2029, 3, 31),
+        ),
+        shown(
+            "general-2026-04-01-order-36-one-year",
+            P,
+            penalty("general", date(2026, 4, 1)),
+            date(2026, 4, 1),
+            date(2027, 4, 1),
         ),
         shown(
             "general-2026-06-15-one-year",
@@ -711,11 +769,18 @@ P = "PenaltyDecided"
             date(2027, 6, 15),
         ),
         shown(
-            "general-breached-commitment-2026-03-31-one-year",
+            "general-breached-commitment-2026-03-31-order-58-three-years",
             "CommitmentBreached",
             {"decision_date": date(2026, 3, 31), "severity": "general"},
             date(2026, 3, 31),
-            date(2027, 3, 31),
+            date(2029, 3, 31),
+        ),
+        shown(
+            "general-breached-commitment-2026-04-01-order-36-one-year",
+            "CommitmentBreached",
+            {"decision_date": date(2026, 4, 1), "severity": "general"},
+            date(2026, 4, 1),
+            date(2027, 4, 1),
         ),
         # minor: not published
         shown(
@@ -730,19 +795,125 @@ P = "PenaltyDecided"
             {"decision_date": date(2025, 6, 15), "severity": "minor"},
             never=True,
         ),
-        # simplified procedure (简易程序): minor under 527号, its own severity from 2026-04-01
+        # simplified procedure (简易程序): minor, not published, in every era
         shown(
-            "simplified-general-2026-03-31-not-published-under-527",
+            "simplified-general-2023-04-30-not-published-under-527",
             P,
-            penalty("general", date(2026, 3, 31), procedure="simplified"),
+            penalty("general", date(2023, 4, 30), procedure="simplified"),
             never=True,
         ),
         shown(
-            "simplified-general-2026-04-01-published-one-year",
+            "simplified-general-2023-05-01-not-published-under-58",
             P,
-            penalty("general", date(2026, 4, 1), procedure="simplified"),
+            penalty("general", date(2023, 5, 1), procedure="simplified"),
+            never=True,
+        ),
+        shown(
+            "simplified-warning-2026-04-01-not-published-under-36",
+            P,
+            penalty("general", date(2026, 4, 1), procedure="simplified", categories=["警告"]),
+            never=True,
+        ),
+        shown(
+            "simplified-fine-serious-2026-04-01-minor-under-36",
+            P,
+            penalty("serious", date(2026, 4, 1), procedure="simplified"),
+            never=True,
+        ),
+        # a warning or 通报批评 alone by ordinary procedure: general under 527号, minor after
+        shown(
+            "warning-alone-2023-04-30-general-under-527",
+            P,
+            penalty("general", date(2023, 4, 30), categories=["警告"]),
+            date(2023, 4, 30),
+            date(2024, 4, 30),
+        ),
+        shown(
+            "warning-alone-2023-05-01-not-published-under-58",
+            P,
+            penalty("general", date(2023, 5, 1), categories=["警告"]),
+            never=True,
+        ),
+        shown(
+            "warning-and-criticism-2026-03-31-not-published-under-58",
+            P,
+            penalty("general", date(2026, 3, 31), categories=["警告", "通报批评"]),
+            never=True,
+        ),
+        shown(
+            "criticism-alone-2026-04-01-not-published-under-36",
+            P,
+            penalty("general", date(2026, 4, 1), categories=["通报批评"]),
+            never=True,
+        ),
+        shown(
+            "warning-and-fine-2026-04-01-general-under-36",
+            P,
+            penalty("general", date(2026, 4, 1), categories=["警告", "罚款"]),
             date(2026, 4, 1),
             date(2027, 4, 1),
+        ),
+        # 527号's 特定严重失信行为 (licence revoked, business suspended): the whole maximum, a
+        # declared end notwithstanding; not so under 令第58号 and 令第36号
+        shown(
+            "licence-revoked-2023-04-30-527-whole-maximum-despite-declared-end",
+            P,
+            penalty(
+                "serious",
+                date(2023, 4, 30),
+                declared_end=date(2024, 4, 30),
+                action="吊销道路运输经营许可证",
+            ),
+            date(2023, 4, 30),
+            date(2026, 4, 30),
+        ),
+        shown(
+            "business-suspended-2023-04-30-527-whole-maximum",
+            P,
+            penalty(
+                "serious",
+                date(2023, 4, 30),
+                declared_end=date(2023, 12, 31),
+                categories=["罚款", "责令停产停业"],
+            ),
+            date(2023, 4, 30),
+            date(2026, 4, 30),
+        ),
+        shown(
+            "licence-revoked-2023-05-01-order-58-declared-end-kept",
+            P,
+            penalty(
+                "serious",
+                date(2023, 5, 1),
+                declared_end=date(2024, 5, 1),
+                action="吊销道路运输经营许可证",
+            ),
+            date(2023, 5, 1),
+            date(2024, 5, 1),
+        ),
+        shown(
+            "licence-revoked-2026-03-31-order-58-declared-end-kept",
+            P,
+            penalty(
+                "serious",
+                date(2026, 3, 31),
+                declared_end=date(2027, 3, 31),
+                categories=["吊销许可证件"],
+            ),
+            date(2026, 3, 31),
+            date(2027, 3, 31),
+        ),
+        shown(
+            "licence-revoked-2026-04-01-order-36-declared-end-kept",
+            P,
+            penalty(
+                "serious",
+                date(2026, 4, 1),
+                declared_end=date(2027, 10, 1),
+                categories=["吊销许可证件"],
+            ),
+            date(2026, 4, 1),
+            date(2027, 10, 1),
         ),
         # declared end (CF_GSJZQ) kept within [minimum, maximum]
         shown(
@@ -776,16 +947,49 @@ P = "PenaltyDecided"
         shown(
             "declared-end-9-months-serious-527-kept-minimum-6-months",
             P,
-            penalty("serious", date(2025, 5, 1), declared_end=date(2026, 1, 31)),
-            date(2025, 5, 1),
-            date(2026, 1, 31),
+            penalty("serious", date(2022, 5, 1), declared_end=date(2023, 1, 31)),
+            date(2022, 5, 1),
+            date(2023, 1, 31),
         ),
         shown(
             "declared-end-4-months-serious-527-raised-to-6-months",
             P,
+            penalty("serious", date(2022, 5, 1), declared_end=date(2022, 9, 1)),
+            date(2022, 5, 1),
+            date(2022, 11, 1),
+        ),
+        shown(
+            "declared-end-4-months-serious-order-58-kept-minimum-3-months",
+            P,
             penalty("serious", date(2025, 5, 1), declared_end=date(2025, 9, 1)),
             date(2025, 5, 1),
-            date(2025, 11, 1),
+            date(2025, 9, 1),
+        ),
+        shown(
+            "declared-end-2-months-general-order-58-raised-to-3-months",
+            P,
+            penalty("general", date(2025, 5, 1), declared_end=date(2025, 7, 1)),
+            date(2025, 5, 1),
+            date(2025, 8, 1),
+        ),
+        shown(
+            "declared-end-3-years-general-order-58-kept-the-5-wan-fine",
+            P,
+            penalty(
+                "general",
+                date(2025, 11, 20),
+                declared_end=date(2028, 11, 20),
+                categories=["罚款", "没收违法所得"],
+            ),
+            date(2025, 11, 20),
+            date(2028, 11, 20),
+        ),
+        shown(
+            "declared-end-4-years-general-order-58-cut-to-3-years",
+            P,
+            penalty("general", date(2025, 11, 20), declared_end=date(2029, 11, 20)),
+            date(2025, 11, 20),
+            date(2028, 11, 20),
         ),
         shown(
             "declared-end-7-months-serious-order-36-raised-to-1-year",
@@ -796,11 +1000,11 @@ P = "PenaltyDecided"
         ),
         # leap day: 12 months after 2024-02-29 is the last day of February 2025
         shown(
-            "leap-day-2024-02-29-general-plus-12-months",
+            "leap-day-2020-02-29-general-plus-12-months",
             P,
-            penalty("general", date(2024, 2, 29)),
-            date(2024, 2, 29),
-            date(2025, 2, 28),
+            penalty("general", date(2020, 2, 29)),
+            date(2020, 2, 29),
+            date(2021, 2, 28),
         ),
         shown(
             "leap-day-2024-02-29-serious-plus-36-months",
@@ -903,20 +1107,169 @@ def test_publication_window(record_type, fields, expected):
 
 
 @pytest.mark.parametrize(
-    ("severity", "decided", "expected"),
+    ("severity", "decided", "extra", "expected"),
     [
-        # the minimum publication period differs by era: serious 6 months (527号), 1 year (令36号)
-        pytest.param("serious", date(2026, 3, 31), date(2026, 9, 30), id="serious-2026-03-31-6m"),
-        pytest.param("serious", date(2026, 4, 1), date(2027, 4, 1), id="serious-2026-04-01-12m"),
-        pytest.param("general", date(2026, 3, 31), date(2026, 6, 30), id="general-2026-03-31-3m"),
-        pytest.param("general", date(2026, 4, 1), date(2026, 7, 1), id="general-2026-04-01-3m"),
-        pytest.param("serious", date(2024, 2, 29), date(2024, 8, 29), id="serious-leap-day-6m"),
-        pytest.param("general", date(2025, 11, 30), date(2026, 2, 28), id="general-11-30-to-2-28"),
-        pytest.param("minor", date(2026, 4, 1), None, id="minor-nothing-to-repair"),
+        # the minimum publication period differs by era: serious 6 months (527号), 3 months
+        # (令第58号), 1 year (令第36号); general 3 months throughout
+        pytest.param("serious", date(2023, 4, 30), {}, date(2023, 10, 30), id="serious-527-6m"),
+        pytest.param("serious", date(2023, 5, 1), {}, date(2023, 8, 1), id="serious-58-3m"),
+        pytest.param("serious", date(2026, 3, 31), {}, date(2026, 6, 30), id="serious-58-end-3m"),
+        pytest.param("serious", date(2026, 4, 1), {}, date(2027, 4, 1), id="serious-36-12m"),
+        pytest.param("general", date(2023, 4, 30), {}, date(2023, 7, 30), id="general-527-3m"),
+        pytest.param("general", date(2023, 5, 1), {}, date(2023, 8, 1), id="general-58-3m"),
+        pytest.param("general", date(2026, 3, 31), {}, date(2026, 6, 30), id="general-58-end-3m"),
+        pytest.param("general", date(2026, 4, 1), {}, date(2026, 7, 1), id="general-36-3m"),
+        pytest.param("serious", date(2020, 2, 29), {}, date(2020, 8, 29), id="serious-leap-6m"),
+        pytest.param("general", date(2025, 11, 30), {}, date(2026, 2, 28), id="general-11-30"),
+        pytest.param("minor", date(2026, 4, 1), {}, None, id="minor-nothing-to-repair"),
+        pytest.param(
+            "general",
+            date(2026, 4, 1),
+            {"procedure": "simplified"},
+            None,
+            id="simplified-36-nothing-to-repair",
+        ),
+        pytest.param(
+            "general",
+            date(2023, 5, 1),
+            {"categories": ["警告"]},
+            None,
+            id="warning-alone-58-nothing-to-repair",
+        ),
+        # 527号's 特定严重失信行为: no repair before the whole maximum has run
+        pytest.param(
+            "serious",
+            date(2023, 4, 30),
+            {"licence_action": "吊销道路运输经营许可证"},
+            date(2026, 4, 30),
+            id="licence-revoked-527-only-at-the-maximum",
+        ),
+        pytest.param(
+            "serious",
+            date(2023, 5, 1),
+            {"licence_action": "吊销道路运输经营许可证"},
+            date(2023, 8, 1),
+            id="licence-revoked-58-after-3m",
+        ),
+        pytest.param(
+            "serious",
+            date(2026, 4, 1),
+            {"categories": ["吊销许可证件"]},
+            date(2027, 4, 1),
+            id="licence-revoked-36-after-12m",
+        ),
     ],
 )
-def test_earliest_repair_date(severity, decided, expected):
-    assert earliest_repair_date(severity, decided, book=BOOK) == expected
+def test_earliest_repair_date(severity, decided, extra, expected):
+    assert earliest_repair_date(severity, decided, book=BOOK, **extra) == expected
+
+
+# A penalty whose authority gave no severity (a national CF_* row): the policy in force on its
+# decision date decides it, and says by which entry.
+SEVERITY = "penalty_severity"
+
+
+@pytest.mark.parametrize(
+    ("declared", "decided", "extra", "severity", "rule"),
+    [
+        pytest.param(
+            None, date(2026, 4, 1), {}, "general", SERVICE_DEFAULT, id="fine-alone-36-general"
+        ),
+        pytest.param(
+            None,
+            date(2026, 4, 1),
+            {"licence_action": "吊销道路运输经营许可证"},
+            "serious",
+            f"{SEVERITY}.serious_when_any",
+            id="licence-revoked-36-serious",
+        ),
+        pytest.param(
+            None,
+            date(2026, 3, 31),
+            {"categories": ["罚款", "限制从业"]},
+            "serious",
+            f"{SEVERITY}.serious_when_any",
+            id="practice-restricted-58-serious",
+        ),
+        pytest.param(
+            None,
+            date(2023, 4, 30),
+            {"categories": ["罚款", "限制从业"]},
+            "general",
+            SERVICE_DEFAULT,
+            id="practice-restricted-527-general",
+        ),
+        pytest.param(
+            None,
+            date(2023, 4, 30),
+            {"categories": ["责令停业整顿"]},
+            "serious",
+            f"{SEVERITY}.serious_when_any",
+            id="business-suspended-527-serious",
+        ),
+        pytest.param(
+            None,
+            date(2026, 4, 1),
+            {"categories": ["警告"]},
+            "minor",
+            f"{SEVERITY}.minor_when_only",
+            id="warning-alone-36-minor",
+        ),
+        pytest.param(
+            "serious",
+            date(2026, 4, 1),
+            {"procedure": "simplified"},
+            "minor",
+            f"{SEVERITY}.simplified_procedure_is_minor",
+            id="simplified-36-minor-whatever-declared",
+        ),
+        pytest.param(
+            "general",
+            date(2026, 4, 1),
+            {"categories": ["吊销许可证件"]},
+            "general",
+            DECLARED,
+            id="declared-general-stands-36",
+        ),
+        # a declared end (CF_GSJZQ) only serious conduct may have
+        pytest.param(
+            None,
+            date(2026, 4, 1),
+            {"declared_end": date(2027, 4, 2)},
+            "serious",
+            f"{SEVERITY}.declared_end_beyond_general_maximum_is_serious",
+            id="declared-end-a-day-past-one-year-36-serious",
+        ),
+        pytest.param(
+            None,
+            date(2026, 4, 1),
+            {"declared_end": date(2027, 4, 1)},
+            "general",
+            SERVICE_DEFAULT,
+            id="declared-end-on-one-year-36-general",
+        ),
+        pytest.param(
+            None,
+            date(2023, 4, 30),
+            {"declared_end": date(2024, 5, 1)},
+            "serious",
+            f"{SEVERITY}.declared_end_beyond_general_maximum_is_serious",
+            id="declared-end-past-one-year-527-serious",
+        ),
+        pytest.param(
+            None,
+            date(2025, 11, 20),
+            {"declared_end": date(2028, 11, 20), "categories": ["罚款", "没收违法所得"]},
+            "general",
+            SERVICE_DEFAULT,
+            id="declared-end-three-years-58-general",
+        ),
+    ],
+)
+def test_penalty_severity(declared, decided, extra, severity, rule):
+    found = conduct_publication(declared, decided, BOOK, **extra).severity
+    assert (found.severity, found.rule) == (severity, rule)
+    assert found.policy_version == BOOK.for_day(decided).id
 
 
 # --- 3. lists and supervision tiers -------------------------------------------------------
@@ -1270,7 +1623,9 @@ def test_red_list_criteria(facts, on, obstacles):
     [
         pytest.param(date(2019, 7, 15), "2019-527", id="2019-07-15-before-the-first-judged-by-it"),
         pytest.param(date(2019, 7, 16), "2019-527", id="2019-07-16-527-takes-effect"),
-        pytest.param(date(2026, 3, 31), "2019-527", id="2026-03-31-last-day-of-527"),
+        pytest.param(date(2023, 4, 30), "2019-527", id="2023-04-30-last-day-of-527"),
+        pytest.param(date(2023, 5, 1), "2023-58", id="2023-05-01-order-58-takes-effect"),
+        pytest.param(date(2026, 3, 31), "2023-58", id="2026-03-31-last-day-of-order-58"),
         pytest.param(date(2026, 4, 1), "2026-36", id="2026-04-01-order-36-takes-effect"),
         pytest.param(date(2026, 11, 20), "2026-36", id="2026-11-20-order-36"),
     ],

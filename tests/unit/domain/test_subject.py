@@ -410,9 +410,9 @@ def rating_fields(source_ref="E-1", **overrides):
     }
 
 
-# The shipped policy, but sector_default is in force only until its second version (2026-04-01).
+# The shipped policy, but sector_default is in force only until its third version (2026-04-01).
 NO_SECTOR_DEFAULT_FROM_2026 = parse_policy(
-    policy_data_without_scheme(read_policy_data(), 1, "sector_default")
+    policy_data_without_scheme(read_policy_data(), 2, "sector_default")
 )
 
 
@@ -428,7 +428,7 @@ def test_a_rating_under_a_scheme_not_in_force_on_its_decision_date_is_refused():
     assert not subject.collect_events()
     before = rating_fields(
         "E-2", decision_date=date(2026, 3, 1), valid_from=date(2026, 3, 1)
-    )  # still under the 2019 version, which has the scheme
+    )  # still under the 2023 version, which has the scheme
     assert when(subject, RatingIssued, before, policy=NO_SECTOR_DEFAULT_FROM_2026).created
     with pytest.raises(NotInPolicy, match="'bridge_building' is not in force on 2026-06-01"):
         when(subject, RatingIssued, rating_fields("E-3", scheme="bridge_building"))

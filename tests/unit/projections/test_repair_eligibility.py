@@ -52,7 +52,7 @@ class CaseFiling(TypedDict):
     recorded_at: datetime
 
 
-decided = st.dates(date(2019, 1, 1), TODAY)  # both policy eras, up to today
+decided = st.dates(date(2019, 1, 1), TODAY)  # every policy era, up to today
 declared = st.one_of(st.none(), st.dates(date(2019, 1, 1), date(2031, 1, 1)))
 
 
@@ -64,8 +64,16 @@ def read_model_eligibility(row: dict[str, Any], day: date) -> RepairEligibility:
         and row["publish_from"] <= day
         and (row["publish_until"] is None or day < row["publish_until"])
     )
+    details = row["details"]
     earliest = (
-        earliest_repair_date(row["severity"], row["decision_date"], BOOK)
+        earliest_repair_date(
+            row["severity"],
+            row["decision_date"],
+            BOOK,
+            procedure=details.get("procedure"),
+            categories=details.get("penalty_categories") or (),
+            licence_action=details.get("licence_action"),
+        )
         if row["severity"]
         else None
     )
@@ -83,7 +91,10 @@ def conduct_records(draw) -> tuple[type, dict[str, Any]]:
             "violation_type": "超限运输",
             "facts": "超限",
             "legal_basis": "条例",
-            "penalty_categories": ["罚款"],
+            "penalty_categories": draw(
+                st.sampled_from([["罚款"], ["警告"], ["罚款", "吊销许可证件"]])
+            ),
+            "licence_action": draw(st.sampled_from([None, "吊销道路运输经营许可证"])),
             "content": "罚款",
             "fine_amount": Decimal("2.0"),
         }
@@ -104,6 +115,8 @@ def changes_of(record_type: type) -> st.SearchStrategy[dict[str, Any]]:
     if record_type is PenaltyDecided:
         optional["procedure"] = st.sampled_from(["general", "simplified"])
         optional["declared_publication_end"] = declared.map(lambda d: d and d.isoformat())
+        optional["penalty_categories"] = st.sampled_from([["罚款"], ["通报批评"], ["责令停产停业"]])
+        optional["licence_action"] = st.sampled_from([None, "暂扣道路运输证", "吊销许可证"])
     return st.fixed_dictionaries({}, optional=optional).filter(bool)
 
 
