@@ -7,7 +7,7 @@ import csv
 import io
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.domain import DomainEvent
@@ -260,11 +260,19 @@ def penalty_file(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
     return out.getvalue().encode(encoding)
 
 
-def policy_data_without_scheme(data: dict[str, Any], version: int, scheme: str) -> dict[str, Any]:
-    """A copy of the policy file's data in which version `version` has no rating scheme `scheme`:
-    its rules, its supervision thresholds and its warning margin taken out."""
+def policy_version_data(data: dict[str, Any], version_id: str) -> dict[str, Any]:
+    """The table of one version (by its id, e.g. "2026-36") in the policy file's data."""
+    [version] = [version for version in data["version"] if version["id"] == version_id]
+    return cast(dict[str, Any], version)
+
+
+def policy_data_without_scheme(
+    data: dict[str, Any], version_id: str, scheme: str
+) -> dict[str, Any]:
+    """A copy of the policy file's data in which version `version_id` has no rating scheme
+    `scheme`: its rules, its supervision thresholds and its warning margin taken out."""
     changed = copy.deepcopy(data)
-    rules = changed["version"][version]
+    rules = policy_version_data(changed, version_id)
     del rules["schemes"][scheme]
     del rules["warnings"]["grade_margin_points"][scheme]
     for tier in rules["supervision"]["tiers"]:

@@ -607,7 +607,7 @@ def test_the_broken_cases_leave_the_shipped_data_alone():
 
 
 def test_a_version_names_only_the_schemes_in_force_in_it():
-    book = parse_policy(policy_data_without_scheme(SHIPPED, 0, "driver_integrity"))
+    book = parse_policy(policy_data_without_scheme(SHIPPED, "2019-527", "driver_integrity"))
     before, after = book.versions[0], book.versions[-1]
     assert "driver_integrity" not in before.schemes
     assert "driver_integrity" not in before.warnings.grade_margin_points
@@ -619,7 +619,7 @@ def test_a_version_names_only_the_schemes_in_force_in_it():
 def test_a_version_may_have_no_rating_scheme_at_all():
     data = copy.deepcopy(SHIPPED)
     for name in list(data["version"][0]["schemes"]):
-        data = policy_data_without_scheme(data, 0, name)
+        data = policy_data_without_scheme(data, "2019-527", name)
     assert parse_policy(data).versions[0].schemes == {}
 
 

@@ -22,6 +22,7 @@ from domain.publication import (
     state_resting_on,
 )
 from service.policy.loader import load_policy, read_policy_data
+from tests.builders import policy_version_data
 
 pytestmark = pytest.mark.domain
 BOOK = load_policy()
@@ -186,7 +187,7 @@ def test_a_named_period_is_the_one_of_the_policy_in_force_on_the_decision_date()
     date says: a later version that shortens rewards and publishes coercion changes the windows
     of records decided under it, and leaves the earlier ones alone."""
     data = copy.deepcopy(read_policy_data())
-    periods = data["version"][1]["publication_periods"]
+    periods = policy_version_data(data, "2026-36")["publication_periods"]
     periods["administrative_reward"]["months"] = 12
     periods["administrative_coercion"] = {"source": "a later version", "months": 6}
     book = parse_policy(data)

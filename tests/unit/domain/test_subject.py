@@ -41,6 +41,7 @@ from tests.builders import (
     AUTHORITY,
     AUTHORITY_CODE,
     policy_data_without_scheme,
+    policy_version_data,
     registered_enterprise,
 )
 
@@ -412,7 +413,7 @@ def rating_fields(source_ref="E-1", **overrides):
 
 # The shipped policy, but sector_default is in force only until its third version (2026-04-01).
 NO_SECTOR_DEFAULT_FROM_2026 = parse_policy(
-    policy_data_without_scheme(read_policy_data(), 2, "sector_default")
+    policy_data_without_scheme(read_policy_data(), "2026-36", "sector_default")
 )
 
 
@@ -474,7 +475,7 @@ def test_a_correction_cannot_take_a_rating_outside_the_policy(changes, message):
 def policy_with_highway_aa_from(minimum: int) -> PolicyBook:
     """The shipped policy, but from 2026-04-01 highway construction's AA starts at `minimum`."""
     data = copy.deepcopy(read_policy_data())
-    bands = data["version"][1]["schemes"]["highway_construction"]["bands"]
+    bands = policy_version_data(data, "2026-36")["schemes"]["highway_construction"]["bands"]
     bands[0]["min_score"] = bands[1]["max_score"] = minimum
     return parse_policy(data)
 
@@ -528,7 +529,7 @@ def test_a_ratings_grade_and_score_agree_under_the_bands_in_force_on_its_decisio
     june = rating_fields(scheme="highway_construction", grade="AA", score=Decimal("92"))
     assert when(subject, RatingIssued, june, policy=book).created
     march = {**june, "source_ref": "E-2", "decision_date": date(2026, 3, 1)}
-    with pytest.raises(InvalidInput, match=r"\(policy 2019-527\) a score of 92 is 'A'"):
+    with pytest.raises(InvalidInput, match=r"\(policy 2023-58\) a score of 92 is 'A'"):
         when(subject, RatingIssued, {**march, "valid_from": date(2026, 3, 1)}, policy=book)
 
 
@@ -717,10 +718,10 @@ def test_a_revoked_penalty_does_not_keep_the_subject_off_the_red_list():
     assert when(subject, ListEntered, list_fields("L-R", "red", TODAY)).created
 
 
-def policy_with_red_list(version: int, **criteria: object) -> PolicyBook:
+def policy_with_red_list(version_id: str, **criteria: object) -> PolicyBook:
     """The shipped policy, with other red-list criteria in one version."""
     data = copy.deepcopy(read_policy_data())
-    data["version"][version]["lists"]["red"].update(criteria)
+    policy_version_data(data, version_id)["lists"]["red"].update(criteria)
     return parse_policy(data)
 
 
@@ -728,11 +729,11 @@ def test_the_red_list_criteria_are_those_of_the_policy_in_force_on_the_entrys_da
     """With six clean months from 2026-04-01 on, a minor penalty of 2026-03-01 stands in the
     way of an entry of 2026-03-20 (twelve months then) and of one of 2026-08-31, not of one of
     2026-09-01 (six months on)."""
-    book = policy_with_red_list(1, clean_months=6)
+    book = policy_with_red_list("2026-36", clean_months=6)
     subject = given_subject()
     when(subject, PenaltyDecided, penalty_fields(severity="minor", decision_date=date(2026, 3, 1)))
     detail = red_refused(subject, list_fields("L-R", "red", date(2026, 3, 20)), policy=book)
-    assert "(policy 2019-527)" in detail and "within 12 months" in detail
+    assert "(policy 2023-58)" in detail and "within 12 months" in detail
     assert "within 6 months" in red_refused(
         subject, list_fields("L-R", "red", date(2026, 8, 31)), policy=book
     )
@@ -744,7 +745,7 @@ def test_the_red_list_wants_the_top_grade_where_the_policy_says_so():
     when(subject, RatingIssued, rating_fields(grade="A", score=Decimal("90")))
     entry = list_fields("L-R", "red", TODAY)
     assert red_refused(subject, entry).endswith("sector_default grade A is not the top grade AA")
-    book = policy_with_red_list(1, requires_top_grade=False)
+    book = policy_with_red_list("2026-36", requires_top_grade=False)
     assert when(subject, ListEntered, entry, policy=book).created
 
 
