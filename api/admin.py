@@ -10,11 +10,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, status
 from fastapi.responses import JSONResponse
-from pydantic import ConfigDict, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Admin, Caller
-from api.deps import ServicesDep
+from api.deps import ClientId, ServicesDep, SubjectId
 from api.errors import (
     AUTHENTICATED,
     WITH_BODY,
@@ -32,6 +32,7 @@ from api.schemas import (
     KeyRotated,
     PolicyVersion,
     SecretReset,
+    example,
 )
 from service.access.administration import Done, NoPersonalData, Pending
 from service.access.clients import ClientError
@@ -41,13 +42,35 @@ router = APIRouter(prefix="/v1/admin", tags=["administration"], responses=proble
 
 
 class NewClient(Input):
-    model_config = ConfigDict(extra="forbid")
-    client_id: Annotated[str, Field(min_length=3, max_length=64)]
-    role: str
-    agency_name: Annotated[str, Field(min_length=1, max_length=200)]
-    agency_code: str
-    authority_codes: list[str] = Field(default_factory=list)
-    sectors: list[str] = Field(default_factory=list)
+    model_config = example(
+        {
+            "client_id": "zz-zhifa-01",
+            "role": "recorder",
+            "agency_name": "郑州市交通运输综合执法支队",
+            "agency_code": "11410100MB00000018",
+            "authority_codes": ["11410100MB00000018"],
+            "sectors": ["road_transport"],
+        },
+        extra="forbid",
+    )
+    client_id: Annotated[str, Field(min_length=3, max_length=64)] = Field(
+        description="the new client's id: 3 to 64 lower-case letters, digits, dots, dashes and "
+        "underscores"
+    )
+    role: str = Field(
+        description="recorder (records for its authorities), agency (reads), auditor or admin"
+    )
+    agency_name: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="the agency it belongs to"
+    )
+    agency_code: str = Field(description="that agency's unified social credit code")
+    authority_codes: list[str] = Field(
+        default_factory=list,
+        description="a recorder's authorities (USCCs): it may record only as these",
+    )
+    sectors: list[str] = Field(
+        default_factory=list, description="a recorder's sectors: it may record only in these"
+    )
 
 
 def _view(client) -> dict:
@@ -63,8 +86,15 @@ def _view(client) -> dict:
     }
 
 
-@router.get("/clients", response_model=list[ClientView])
+@router.get(
+    "/clients",
+    operation_id="listClients",
+    summary="Every API client",
+    response_model=list[ClientView],
+)
 async def list_clients(services: ServicesDep, _: Admin) -> list[dict]:
+    """Every client with its role, agency, authority codes, sectors, scopes and whether it is
+    disabled; never a secret (only its hash is kept)."""
     return [_view(c) for c in await run_in_threadpool(services.clients.all)]
 
 
@@ -94,6 +124,8 @@ PENDING: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/clients",
+    operation_id="createClient",
+    summary="Create an API client",
     status_code=status.HTTP_201_CREATED,
     response_model=ClientCreated,
     responses={**PENDING, **problems(*WITH_BODY)},
@@ -121,9 +153,16 @@ async def create_client(body: NewClient, services: ServicesDep, caller: Admin):
 
 
 @router.post(
-    "/clients/{client_id}:disable", response_model=ClientView, responses=problems(409, 422)
+    "/clients/{client_id}:disable",
+    operation_id="disableClient",
+    summary="Disable an API client at once",
+    response_model=ClientView,
+    responses=problems(409, 422),
 )
-async def disable_client(client_id: str, services: ServicesDep, caller: Admin) -> dict:
+async def disable_client(client_id: ClientId, services: ServicesDep, caller: Admin) -> dict:
+    """Its tokens stop working at once (a disabled client is refused on every request, not
+    when its token expires), and it gets no new ones. 409 if there is no such client, or it is
+    disabled already."""
     try:
         client = await run_in_threadpool(
             services.administration.disable_client, actor(caller), client_id
@@ -135,10 +174,12 @@ async def disable_client(client_id: str, services: ServicesDep, caller: Admin) -
 
 @router.post(
     "/clients/{client_id}:reset-secret",
+    operation_id="resetClientSecret",
+    summary="Give a client a new secret",
     response_model=SecretReset,
-    responses={**PENDING, **problems(404)},
+    responses={**PENDING, **problems(404, 422)},
 )
-async def reset_secret(client_id: str, services: ServicesDep, caller: Admin):
+async def reset_secret(client_id: ClientId, services: ServicesDep, caller: Admin):
     """A new secret (shown once); the old one stops working at once. For an auditor or admin
     client: 202, a different administrator approves and receives the secret."""
     try:
@@ -152,8 +193,15 @@ async def reset_secret(client_id: str, services: ServicesDep, caller: Admin):
     return {"client_id": client_id, "client_secret": outcome.secret}
 
 
-@router.post("/keys:rotate", response_model=KeyRotated)
+@router.post(
+    "/keys:rotate",
+    operation_id="rotateTokenSigningKey",
+    summary="Sign access tokens with a new key",
+    response_model=KeyRotated,
+)
 async def rotate_keys(services: ServicesDep, caller: Admin) -> dict:
+    """New access tokens are signed with a new key; the retired one stays published in the JWKS
+    for the tokens' lifetime, so tokens already issued keep working until they expire."""
     return {
         "kid": await run_in_threadpool(services.administration.rotate_signing_key, actor(caller))
     }
@@ -161,11 +209,13 @@ async def rotate_keys(services: ServicesDep, caller: Admin) -> dict:
 
 @router.post(
     "/subjects/{subject_id}:erase-personal-data",
+    operation_id="erasePersonalData",
+    summary="Erase a subject's personal data (crypto-shredding)",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ApprovalView,
     responses=problems(404, 422),
 )
-async def erase_personal_data(subject_id: UUID, services: ServicesDep, caller: Admin):
+async def erase_personal_data(subject_id: SubjectId, services: ServicesDep, caller: Admin):
     """Crypto-shredding: destroy the subject's data key. Its sealed fields (ID number, phone,
     address) become unreadable for good; every event stays, so the history and its integrity
     checks are unaffected. It cannot be undone, so it waits for a different administrator:
@@ -179,7 +229,12 @@ async def erase_personal_data(subject_id: UUID, services: ServicesDep, caller: A
     return _pending(pending)
 
 
-@router.get("/approvals", response_model=list[ApprovalView])
+@router.get(
+    "/approvals",
+    operation_id="listPendingApprovals",
+    summary="Acts waiting for a second administrator",
+    response_model=list[ApprovalView],
+)
 async def pending_approvals(services: ServicesDep, _: Admin) -> list[dict]:
     """Acts waiting for a second administrator, oldest first."""
     rows = await run_in_threadpool(services.administration.approvals)
@@ -198,11 +253,17 @@ async def pending_approvals(services: ServicesDep, _: Admin) -> list[dict]:
 
 @router.post(
     "/approvals/{approval_id}:approve",
+    operation_id="approveAction",
+    summary="Approve another administrator's act (four eyes)",
     response_model=ApprovalDone,
     responses=problems(403, 404, 409, 422),
 )
 async def approve(
-    approval_id: Annotated[UUID, Path()], services: ServicesDep, caller: Admin
+    approval_id: Annotated[
+        UUID, Path(description="The approval's id, from the 202 answer that asked for it")
+    ],
+    services: ServicesDep,
+    caller: Admin,
 ) -> dict:
     """A different administrator approves: the act is carried out now (403 `self-approval`
     for the one who asked). A created client's or reset secret is in this answer only."""
@@ -228,7 +289,12 @@ async def approve(
     return answer
 
 
-@router.get("/policy", response_model=list[PolicyVersion])
+@router.get(
+    "/policy",
+    operation_id="listPolicyVersions",
+    summary="The credit policy versions in force",
+    response_model=list[PolicyVersion],
+)
 async def policy_versions(services: ServicesDep, _: Admin) -> list[dict]:
     """The policy versions in force, in order. They are managed as the versioned policy file
     (reviewed like code, each value with its source): add a version there with its

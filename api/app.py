@@ -9,12 +9,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import admin, cases, errors, oauth, replay_checks, web
+from api import admin, cases, docs, errors, oauth, replay_checks, web
 from api.commands import imports
 from api.commands import subjects as subject_commands
 from api.deadline import AnswerWithin
@@ -23,6 +22,7 @@ from api.limits import BodySizeLimit
 from api.queries import audit, history, integrity
 from api.queries import subjects as subject_queries
 from api.rate_limit import RateLimiter
+from api.schemas import Health
 from api.security_headers import SecurityHeaders
 from service.bootstrap import Services, build_services
 from service.clock import Clock
@@ -31,11 +31,6 @@ from service.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 # Uploads are parsed as they arrive and may take minutes by design: no deadline for them.
 UNBOUNDED_PREFIXES = ("/v1/imports",)
-DOCS_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'"
-)
 
 
 def create_app(
@@ -64,6 +59,8 @@ def create_app(
         version="0.1.0",
         summary="Credit files of transport-sector subjects as event streams: record, import, "
         "and query current credit status.",
+        description=docs.DESCRIPTION,
+        openapi_tags=docs.TAGS,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -95,22 +92,20 @@ def create_app(
     app.include_router(integrity.router)
     app.include_router(admin.router)
 
-    @app.get("/docs", include_in_schema=False)
-    async def api_docs() -> HTMLResponse:
-        """Swagger UI loads its scripts from a CDN: this page's own policy allows that one."""
-        page = get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} · API")
-        page.headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
-        return page
+    docs.install(app)
 
     @app.get(
         "/health",
+        operation_id="getHealth",
+        summary="Liveness of the API and of each read model",
         tags=["operations"],
         responses={
+            200: {"description": "ok, or degraded: a projector is stopped", "model": Health},
             503: {
-                "description": "The projection runner has stopped, or every projector has "
-                "(see `failure`), or the database is unavailable",
-                "content": {"application/json": {}},
-            }
+                "description": "The projection runner has stopped, or every projector has (see "
+                "`failure`), or the database is unavailable",
+                "model": Health,
+            },
         },
     )
     async def health(services: ServicesDep) -> JSONResponse:

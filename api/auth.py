@@ -1,5 +1,7 @@
 """Authentication and authorisation on every request: a bearer token verified with PyJWT, the
-client looked up (a disabled client is refused at once), a per-client rate limit, and scopes."""
+client looked up (a disabled client is refused at once), a per-client rate limit, and scopes.
+The check is declared as the OAuth2 client-credentials scheme it is, so the OpenAPI document
+names the token URL and the scopes each operation needs (Swagger UI's Authorize)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from typing import Annotated
 from urllib.parse import unquote
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import OAuth2
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import InsufficientScope, InvalidRequest, TooManyRequests, Unauthorised
@@ -23,6 +27,13 @@ from service.access.tokens import InvalidToken
 
 log = logging.getLogger(__name__)
 READ, RECORD, AUDIT, ADMIN = "credit:read", "credit:record", "credit:audit", "credit:admin"
+SCOPES = {
+    READ: "read subjects' credit status, records and cases",
+    RECORD: "record subjects, events, imports and case steps for the client's authorities",
+    AUDIT: "read full histories and access logs, reveal codes, verify and export",
+    ADMIN: "manage API clients, signing keys and erasure of personal data",
+}
+TOKEN_URL = "/oauth/token"
 
 
 @dataclass(frozen=True)
@@ -90,35 +101,56 @@ async def log_reads(
     await services.access_log_writer.append(entries)
 
 
-async def authenticated(request: Request) -> Caller:
-    services = request.app.state.services  # not a sub-dependency: each one costs per request
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorised("send an access token: Authorization: Bearer <token>", error=None)
-    try:
+class ClientCredentials(OAuth2):
+    """Bearer tokens of the client-credentials grant (RFC 6749 §4.4) at TOKEN_URL: FastAPI
+    declares it in the OpenAPI document with the scopes each operation's `require` names, and
+    calls it to check the token, as the one dependency it always was."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            flows=OAuthFlows(
+                clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes=SCOPES)
+            ),
+            scheme_name="clientCredentials",
+            description="A client's id and secret (HTTP Basic, or form fields) at "
+            f"`POST {TOKEN_URL}` give a short-lived access token, sent as "
+            "`Authorization: Bearer <token>`. A token asked for with `scope=` carries only "
+            "those scopes; without it, every scope of the client's role.",
+            auto_error=False,
+        )
+
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        services = request.app.state.services  # not a sub-dependency: each one costs per request
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorised("send an access token: Authorization: Bearer <token>", error=None)
         try:
-            verified = services.tokens.verify(token.strip(), may_refresh=False)
-        except KeyCacheStale:  # re-reading the published keys is a database read: off the loop
-            verified = await run_in_threadpool(services.tokens.verify, token.strip())
-    except InvalidToken as error:
-        raise Unauthorised(f"the access token is not valid ({error})") from None
-    client = await services.directory.get(verified.client_id)
-    # The token is signed by this service, so its holder knows the client id already: saying
-    # which of the two it is tells them nothing new, and tells the operator what happened.
-    if client is None:
-        log.warning("bearer token refused: client %r is unknown", verified.client_id)
-        raise Unauthorised("this token's client is unknown")
-    if client.disabled:
-        log.warning("bearer token refused: client %r is disabled", verified.client_id)
-        raise Unauthorised("this client is disabled")
-    try:
-        request.app.state.rate_limiter.check(client.client_id)
-    except RateLimited as limited:
-        raise TooManyRequests(
-            "too many requests from this client; slow down", limited.retry_after_seconds
-        ) from None
-    return Caller(client, verified.scopes & frozenset(client.scopes))
+            try:
+                verified = services.tokens.verify(token.strip(), may_refresh=False)
+            except KeyCacheStale:  # re-reading the published keys is a database read: off the loop
+                verified = await run_in_threadpool(services.tokens.verify, token.strip())
+        except InvalidToken as error:
+            raise Unauthorised(f"the access token is not valid ({error})") from None
+        client = await services.directory.get(verified.client_id)
+        # The token is signed by this service, so its holder knows the client id already: saying
+        # which of the two it is tells them nothing new, and tells the operator what happened.
+        if client is None:
+            log.warning("bearer token refused: client %r is unknown", verified.client_id)
+            raise Unauthorised("this token's client is unknown")
+        if client.disabled:
+            log.warning("bearer token refused: client %r is disabled", verified.client_id)
+            raise Unauthorised("this client is disabled")
+        try:
+            request.app.state.rate_limiter.check(client.client_id)
+        except RateLimited as limited:
+            raise TooManyRequests(
+                "too many requests from this client; slow down", limited.retry_after_seconds
+            ) from None
+        return Caller(client, verified.scopes & frozenset(client.scopes))
+
+
+authenticated = ClientCredentials()
 
 
 @functools.cache  # one dependency per scope, so a router's and a route's share FastAPI's cache
@@ -130,7 +162,7 @@ def require(scope: str):
             )
         return caller
 
-    return Depends(check)
+    return Security(check, scopes=[scope])
 
 
 Reader = Annotated[Caller, require(READ)]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
-from pydantic import ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, RECORD, Reader, Recorder
@@ -22,7 +22,7 @@ from api.errors import (
     problems,
 )
 from api.rate_limit import RateLimited
-from api.schemas import CaseFiled, CaseList, CaseStepTaken, CaseView, Written
+from api.schemas import CASE_NUMBER, CaseFiled, CaseList, CaseStepTaken, CaseView, Written, example
 from domain.errors import CaseNotFound
 from service.commanding.cases import STEPS, ObjectionApplication, RepairApplication
 from service.commanding.commands import Input
@@ -54,26 +54,46 @@ StreamDecides = Depends(_position_not_needed)
 
 
 class CaseAccess(Input):
-    model_config = ConfigDict(extra="forbid")
-    case_number: Annotated[str, Field(min_length=6, max_length=40)]
-    query_code: Annotated[str, Field(min_length=4, max_length=20)]
+    model_config = example({"case_number": CASE_NUMBER, "query_code": "B77VF7EB"}, extra="forbid")
+    case_number: Annotated[str, Field(min_length=6, max_length=40)] = Field(
+        description="the case number (案件编号) the filing answered"
+    )
+    query_code: Annotated[str, Field(min_length=4, max_length=20)] = Field(
+        description="the query code (查询码) the filing answered, in any letter case"
+    )
 
 
 class Supply(CaseAccess):
+    model_config = example(
+        {"case_number": CASE_NUMBER, "query_code": "B77VF7EB", "evidence": ["整改报告.pdf"]}
+    )
     evidence: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=500)]],
         Field(min_length=1, max_length=50),
-    ]
+    ] = Field(description="the materials handed in, by name")
 
 
 class Step(Input):
-    model_config = ConfigDict(extra="forbid")
-    reasons: Annotated[str, Field(max_length=5000)] = ""
+    model_config = example(
+        {},
+        {"missing": ["整改报告原件"]},
+        {"reasons": "罚款已缴纳，整改到位，符合修复条件"},
+        {"outcome": "corrected", "reasons": "金额录入有误", "changes": {"fine_amount": "0.5"}},
+        extra="forbid",
+    )
+    reasons: Annotated[str, Field(max_length=5000)] = Field(
+        default="", description="approve, deny, revoke-repair, resolve: the decision's reasons"
+    )
     missing: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=500)]], Field(max_length=50)
-    ] = Field(default_factory=list)
-    outcome: str | None = None
-    changes: dict[str, Any] | None = None
+    ] = Field(default_factory=list, description="return: what the applicant must add")
+    outcome: str | None = Field(
+        default=None, description="resolve: corrected (with `changes`), revoked or upheld"
+    )
+    changes: dict[str, Any] | None = Field(
+        default=None,
+        description="resolve corrected: the record's corrected fields, as a RecordCorrected's",
+    )
 
 
 def _throttle(request: Request, purpose: str) -> None:
@@ -98,6 +118,8 @@ def _filed(filed) -> dict:
 
 @router.post(
     "/cases/repair",
+    operation_id="applyForRepair",
+    summary="Apply for credit repair (信用修复) of a record",
     status_code=status.HTTP_201_CREATED,
     response_model=CaseFiled,
     responses=problems(*APPLICANT, 409),
@@ -114,6 +136,8 @@ async def apply_for_repair(
 
 @router.post(
     "/cases/objection",
+    operation_id="fileObjection",
+    summary="Object (异议) to a record",
     status_code=status.HTTP_201_CREATED,
     response_model=CaseFiled,
     responses=problems(*APPLICANT, 409),
@@ -129,6 +153,8 @@ async def file_objection(
 
 @router.post(
     "/cases:progress",
+    operation_id="getCaseProgress",
+    summary="A case's progress, by case number and query code",
     response_model=CaseView,
     responses=problems(*APPLICANT, 404),
     dependencies=[CaseReadYourWrites],
@@ -147,6 +173,8 @@ async def case_progress(body: CaseAccess, request: Request, services: ServicesDe
 
 @router.post(
     "/cases:supply",
+    operation_id="supplyCaseMaterials",
+    summary="Hand in the materials a case is missing",
     response_model=Written,
     responses=problems(*APPLICANT, 404, 409),
     dependencies=[StreamDecides],
@@ -162,12 +190,26 @@ async def supply_materials(body: Supply, request: Request, services: ServicesDep
 
 @router.post(
     "/cases/{case_number}:{action}",
+    operation_id="takeCaseStep",
+    summary="Take a step on a case as its deciding agency",
     response_model=CaseStepTaken,
     responses=problems(*AUTHENTICATED, *WITH_BODY, 404, 409),
     dependencies=[StreamDecides],
 )
 async def take_step(
-    case_number: str, action: str, body: Step, services: ServicesDep, caller: Recorder
+    case_number: Annotated[
+        str, Path(description="The case number (案件编号)", examples=["XF20261120000001"])
+    ],
+    action: Annotated[
+        str,
+        Path(
+            description="The step: " + ", ".join(STEPS),
+            examples=["accept"],
+        ),
+    ],
+    body: Step,
+    services: ServicesDep,
+    caller: Recorder,
 ) -> dict:
     """accept, return (with `missing`), approve, deny, revoke-repair (false materials) or
     resolve (an objection: `outcome` corrected with `changes`, revoked or upheld)."""
@@ -190,6 +232,8 @@ async def take_step(
 
 @router.get(
     "/cases",
+    operation_id="listCases",
+    summary="Open cases with their deadlines",
     response_model=CaseList,
     responses=problems(*AUTHENTICATED),
     dependencies=[CaseReadYourWrites],

@@ -9,8 +9,9 @@ import asyncio
 import time
 from datetime import date
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import InvalidRequest, ProjectionBehind, ProjectionStopped
@@ -20,6 +21,17 @@ from service.bootstrap import Services
 # Positions, sizes, versions and sequence numbers are 64-bit in the store: a larger number can
 # name nothing there, and must be refused as input rather than fail in the database.
 MAX_INT64 = 2**63 - 1
+
+# Path parameters several operations share.
+SubjectId = Annotated[
+    UUID,
+    Path(
+        description="The subject's id, as registerSubject or a lookup by code answered it (a "
+        "keyed hash of its code: no ID number is ever in a URL)",
+        examples=["5f0c7a8e-3b1d-5c2a-9e4f-6a7b8c9d0e1f"],
+    ),
+]
+ClientId = Annotated[str, Path(description="The API client's id", examples=["zz-zhifa-01"])]
 
 
 async def get_services(request: Request) -> Services:

@@ -12,7 +12,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import TOKEN_URL
 from api.deps import ServicesDep
+from api.docs import answer
 from api.errors import problems
 from api.rate_limit import RateLimited
 from api.schemas import OAuthError, TokenIssued
@@ -41,12 +43,16 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 
 
 def _oauth_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    basic = {"schema": {"type": "string"}, "description": "Basic"}
     return {
-        status: {"description": description, "model": OAuthError}
-        for status, description in {
-            400: "invalid_request, unsupported_grant_type or invalid_scope",
-            401: "invalid_client (`WWW-Authenticate: Basic`)",
-            429: "slow_down: too many token requests; wait `Retry-After` seconds",
+        status: {"description": description, "model": OAuthError, **headers}
+        for status, (description, headers) in {
+            400: ("invalid_request, unsupported_grant_type or invalid_scope", {}),
+            401: ("invalid_client", {"headers": {"WWW-Authenticate": basic}}),
+            429: (
+                "slow_down: too many token requests; wait `Retry-After` seconds",
+                {"headers": problems(429)[429]["headers"]},
+            ),
         }.items()
         if status in statuses
     }
@@ -57,23 +63,48 @@ _UNPARSED = problems(400)[400]["content"]
 
 
 @router.post(
-    "/oauth/token",
+    TOKEN_URL,
+    operation_id="issueToken",
+    summary="Get an access token for a client's id and secret",
     responses={
         200: {"model": TokenIssued},
         400: {**_oauth_errors(400)[400], "content": _UNPARSED},
         **_oauth_errors(401, 429),
         **problems(413, 422),
     },
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "example": {"grant_type": "client_credentials", "scope": "credit:read"}
+                }
+            }
+        }
+    },
 )
 async def issue_token(
     request: Request,
     services: ServicesDep,
-    grant_type: Annotated[str | None, Form()] = None,
-    client_id: Annotated[str | None, Form()] = None,
-    client_secret: Annotated[str | None, Form()] = None,
-    scope: Annotated[str | None, Form()] = None,
+    grant_type: Annotated[
+        str | None, Form(description="client_credentials: the one grant this service has")
+    ] = None,
+    client_id: Annotated[
+        str | None, Form(description="the client's id, unless sent by HTTP Basic")
+    ] = None,
+    client_secret: Annotated[
+        str | None, Form(description="the client's secret, unless sent by HTTP Basic")
+    ] = None,
+    scope: Annotated[
+        str | None,
+        Form(
+            description="the scopes wanted, space-separated, of those the client's role has "
+            "(default: all of them)"
+        ),
+    ] = None,
 ) -> JSONResponse:
-    """A short-lived access token for a client's id and secret (HTTP Basic or form fields)."""
+    """A short-lived access token for a client's id and secret: HTTP Basic (as Swagger UI's
+    Authorize sends them) or the form fields `client_id` and `client_secret`. RFC 6749 §4.4;
+    its errors are RFC 6749's too (`error`, `error_description`), not problem+json."""
     if not grant_type:
         return _oauth_error(400, "invalid_request", "grant_type is required")
     if grant_type != "client_credentials":
@@ -123,7 +154,28 @@ async def issue_token(
     )
 
 
-@router.get("/.well-known/jwks.json")
+@router.get(
+    "/.well-known/jwks.json",
+    operation_id="getTokenSigningKeys",
+    summary="Public keys that verify access tokens (JWKS)",
+    responses={
+        200: answer(
+            "The keys as a JSON Web Key Set (RFC 7517)",
+            {
+                "keys": [
+                    {
+                        "kty": "OKP",
+                        "crv": "Ed25519",
+                        "x": "dNKY-__y1nvacMPxaRt1-0i0RV7xOEqQmrkNqyh19L4",
+                        "kid": "39492cb9b3544b7e98fea7065308f7ad",
+                        "use": "sig",
+                        "alg": "EdDSA",
+                    }
+                ]
+            },
+        )
+    },
+)
 async def jwks(services: ServicesDep) -> JSONResponse:
     """The public keys that verify access tokens (current and recently retired)."""
     keys = await run_in_threadpool(services.keys.jwks)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Response, status
 
 from api.auth import Purpose, Recorder, access_entry
-from api.deps import ServicesDep
+from api.deps import ServicesDep, SubjectId
+from api.docs import header_docs
 from api.errors import (
     AUTHENTICATED,
     WITH_BODY,
@@ -18,12 +18,20 @@ from api.errors import (
     problems,
 )
 from api.schemas import Acknowledged, RecordAcknowledged
-from service.commanding.commands import AnyRecordCommand, RegisterSubject
+from service.commanding.commands import RECORD_COMMANDS, AnyRecordCommand, RegisterSubject
 
 router = APIRouter(
     prefix="/v1", tags=["recording"], responses=problems(*AUTHENTICATED, *WITH_BODY, 409)
 )
 
+LOCATION = {"Location": "the subject's status: /v1/subjects/{subject_id}"}
+ETAG = {"ETag": 'the stream version after the write, e.g. "3": send it as If-Match to append next'}
+# One example body per record type, by its own command's example: Swagger UI offers them all.
+RECORD_EXAMPLES = {
+    record_type: {"summary": model.__doc__ or record_type, "value": example}
+    for record_type, model in RECORD_COMMANDS.items()
+    for example in model.model_json_schema()["examples"][:1]
+}
 IDEMPOTENCY_KEY = Header(
     alias="Idempotency-Key",
     min_length=1,
@@ -39,13 +47,17 @@ IF_MATCH = Header(
 
 @router.post(
     "/subjects",
+    operation_id="registerSubject",
+    summary="Register a subject: open its credit file",
     status_code=status.HTTP_201_CREATED,
     response_model=Acknowledged,
     responses={
+        201: {"description": "Registered", "headers": header_docs(LOCATION)},
         200: {
             "description": "The code was registered before; that subject is returned",
             "model": Acknowledged,
-        }
+            "headers": header_docs(LOCATION),
+        },
     },
 )
 def register_subject(
@@ -72,20 +84,24 @@ def register_subject(
 
 @router.post(
     "/subjects/{subject_id}/events",
+    operation_id="appendRecord",
+    summary="Record an event in a subject's credit file",
     status_code=status.HTTP_201_CREATED,
     response_model=RecordAcknowledged,
     responses={
+        201: {"description": "Recorded", "headers": header_docs(ETAG)},
         200: {
             "description": "The same record (type, authority, decision number) is "
             "already in the stream; nothing was written",
             "model": RecordAcknowledged,
+            "headers": header_docs(ETAG),
         },
         **problems(404, 412),
     },
 )
 def append_event(
-    subject_id: UUID,
-    command: Annotated[AnyRecordCommand, Body()],
+    subject_id: SubjectId,
+    command: Annotated[AnyRecordCommand, Body(openapi_examples=RECORD_EXAMPLES)],
     services: ServicesDep,
     caller: Recorder,
     response: Response,

@@ -6,12 +6,12 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import exists, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, RECORD, Auditor, Caller, Reader, log_reads
-from api.deps import CASES, CREDIT_FILE, MAX_INT64, ServicesDep, read_your_writes
+from api.deps import CASES, CREDIT_FILE, MAX_INT64, ServicesDep, SubjectId, read_your_writes
 from api.errors import (
     AUTHENTICATED,
     WITH_BODY,
@@ -20,7 +20,13 @@ from api.errors import (
     NotDecidingAgency,
     problems,
 )
-from api.schemas import AccessLogPage, AdminLogPage, ChainedLogsVerification, RevealedCode
+from api.schemas import (
+    AccessLogPage,
+    AdminLogPage,
+    ChainedLogsVerification,
+    RevealedCode,
+    example,
+)
 from domain.cases import OPEN_STATUSES
 from domain.events import CREDIT_DECISION_TYPES
 from projections.tables import cases, records
@@ -30,8 +36,10 @@ router = APIRouter(prefix="/v1", tags=["auditing"], responses=problems(*AUTHENTI
 
 
 class RevealRequest(Input):
-    model_config = ConfigDict(extra="forbid")
-    purpose: Annotated[str, Field(min_length=4, max_length=200)]
+    model_config = example({"purpose": "核查行政处罚案件当事人身份"}, extra="forbid")
+    purpose: Annotated[str, Field(min_length=4, max_length=200)] = Field(
+        description="why the full code is needed: written to the access log with the reveal"
+    )
 
 
 async def _is_deciding_agency(services, caller: Caller, subject_id: UUID) -> bool:
@@ -72,18 +80,20 @@ DecidingAgencyReadYourWrites = read_your_writes(CREDIT_FILE, CASES)
 
 @router.get(
     "/subjects/{subject_id}/access-log",
+    operation_id="getSubjectAccessLog",
+    summary="Who read a subject's data (查询留痕)",
     response_model=AccessLogPage,
     dependencies=[DecidingAgencyReadYourWrites],
     responses=problems(503),
 )
 async def subject_access_log(
-    subject_id: UUID,
+    subject_id: SubjectId,
     services: ServicesDep,
     caller: Reader,
     after: Annotated[
         int | None, Query(ge=0, le=MAX_INT64, description="seq of the last entry seen")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=500, description="entries per page")] = 100,
 ) -> dict:
     """Every read of this subject's data: client, agency, purpose, time, what was returned.
     For auditors (credit:audit) and for the subject's deciding agencies (credit:record, and an
@@ -114,11 +124,13 @@ async def subject_access_log(
 
 @router.post(
     "/subjects/{subject_id}:reveal",
+    operation_id="revealSubjectCode",
+    summary="Reveal a subject's full code, stating why",
     response_model=RevealedCode,
     responses=problems(*WITH_BODY, 404, 410),
 )
 async def reveal_code(
-    subject_id: UUID, body: RevealRequest, services: ServicesDep, caller: Auditor
+    subject_id: SubjectId, body: RevealRequest, services: ServicesDep, caller: Auditor
 ) -> dict:
     """The subject's full code (an individual's ID number), for an auditor who states why;
     the reveal and its purpose go into the access log before the answer is given."""
@@ -129,14 +141,19 @@ async def reveal_code(
     return {"subject_id": subject_id, "code": code}
 
 
-@router.get("/audit/admin-log", response_model=AdminLogPage)
+@router.get(
+    "/audit/admin-log",
+    operation_id="getAdminLog",
+    summary="Every administrative act, hash-chained",
+    response_model=AdminLogPage,
+)
 async def admin_log(
     services: ServicesDep,
     caller: Auditor,
     after: Annotated[
         int | None, Query(ge=0, le=MAX_INT64, description="seq of the last entry seen")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=500, description="entries per page")] = 100,
 ) -> dict:
     """Every administrative act (clients, keys, erasures, four-eyes requests and approvals),
     by whom and when, hash-chained like the access log. For auditors only."""
@@ -144,7 +161,12 @@ async def admin_log(
     return {"entries": rows, "next_after": rows[-1]["seq"] if len(rows) == limit else None}
 
 
-@router.get("/audit/access-log:verify", response_model=ChainedLogsVerification)
+@router.get(
+    "/audit/access-log:verify",
+    operation_id="verifyChainedLogs",
+    summary="Verify the access log's and admin log's chains",
+    response_model=ChainedLogsVerification,
+)
 async def verify_chained_logs(services: ServicesDep, caller: Auditor) -> dict:
     """Walk the access log and the admin log: each row's chain, and each head a signed
     checkpoint anchored, which the log must still hold (fewer rows: its tail was cut). Reads

@@ -4,6 +4,7 @@ corrected and revoked records, with valid time, recorded time and who recorded i
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any
@@ -15,9 +16,9 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Auditor, Purpose, log_reads
-from api.deps import MAX_INT64, ServicesDep
+from api.deps import MAX_INT64, ServicesDep, SubjectId
 from api.errors import AUTHENTICATED, problems
-from api.schemas import HistoryPage
+from api.schemas import HISTORY_EVENT_EXAMPLE, HistoryPage
 from domain.errors import SubjectNotFound
 from service.access.personal_data import is_sealed
 
@@ -65,28 +66,50 @@ def _matches(item: dict, types: set[str], recorded_from, recorded_until, valid_f
 
 @router.get(
     "/subjects/{subject_id}/history",
+    operation_id="getSubjectHistory",
+    summary="A subject's full history, every event",
     responses={
         200: {
             "description": "A page of events, or all of them as NDJSON (one HistoryEvent a line)",
             "model": HistoryPage,
-            "content": {NDJSON: {}},
+            "content": {
+                NDJSON: {
+                    "schema": {"type": "string"},
+                    "example": json.dumps(HISTORY_EVENT_EXAMPLE, ensure_ascii=False) + "\n",
+                }
+            },
         },
         **problems(404),
     },
 )
 async def subject_history(
-    subject_id: UUID,
+    subject_id: SubjectId,
     request: Request,
     services: ServicesDep,
     caller: Auditor,
     why: Purpose,
     type: Annotated[list[str] | None, Query(description="event types to keep")] = None,
-    recorded_from: date | None = None,
-    recorded_until: date | None = None,
-    valid_from: date | None = None,
-    valid_until: date | None = None,
-    after_version: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
-    limit: Annotated[int, Query(ge=1, le=PAGE)] = 100,
+    recorded_from: Annotated[
+        date | None, Query(description="only events recorded on or after this day")
+    ] = None,
+    recorded_until: Annotated[
+        date | None, Query(description="only events recorded on or before this day")
+    ] = None,
+    valid_from: Annotated[
+        date | None, Query(description="only records decided on or after this day")
+    ] = None,
+    valid_until: Annotated[
+        date | None, Query(description="only records decided on or before this day")
+    ] = None,
+    after_version: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_INT64,
+            description="`next_after_version` of the page before (default 0: from the start)",
+        ),
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=PAGE, description="events per page")] = 100,
 ) -> Response:
     """Paged JSON (`after_version` cursor), or the whole history as NDJSON with
     `Accept: application/x-ndjson`. Filters: event type, recorded date, valid date."""

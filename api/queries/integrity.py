@@ -3,6 +3,7 @@ log's), checkpoints on demand, inclusion and consistency proofs, and signed NDJS
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Annotated, Any
 from uuid import UUID
@@ -15,6 +16,9 @@ from api.auth import Auditor, Purpose, log_reads
 from api.deps import MAX_INT64, ServicesDep
 from api.errors import AUTHENTICATED, InvalidRequest, problems
 from api.schemas import (
+    CHECKPOINT_EXAMPLE,
+    HASH,
+    SUBJECT_ID,
     CheckpointBody,
     CheckpointKeys,
     CheckpointPage,
@@ -24,9 +28,53 @@ from api.schemas import (
 from domain.errors import CheckpointNotFound, EventNotSealed, NotYetCheckpointed, SubjectNotFound
 from service.access.access_log import NO_SUBJECT
 from service.integrity.checkpoints import Checkpoint
-from service.integrity.export import export_lines, export_summary
+from service.integrity.export import EXPORT_FORMAT, export_lines, export_summary
 
 router = APIRouter(prefix="/v1/audit", tags=["tamper evidence"])
+# An export's lines, in order: what it covers, each event with its seal (and for one subject its
+# inclusion proof), the checkpoint it matches, the keys, and the signature over all the lines.
+EXPORT_EXAMPLE = (
+    "\n".join(
+        json.dumps(line, ensure_ascii=False)
+        for line in (
+            {
+                "type": "export",
+                "format": EXPORT_FORMAT,
+                "origin": "credit-transport",
+                "scope": "subject",
+                "subject_id": SUBJECT_ID,
+                "tree_size": 6,
+                "generated_at": "2026-11-20T04:00:00+00:00",
+            },
+            {
+                "type": "event",
+                "position": 1,
+                "stream": SUBJECT_ID,
+                "version": 1,
+                "topic": "credit:SubjectRegistered",
+                "state": {"kind": "enterprise", "name": "郑州宏达道路运输有限公司"},
+                "seal": {
+                    "leaf_index": 0,
+                    "stream": SUBJECT_ID,
+                    "version": 1,
+                    "event_hash": HASH,
+                    "prev_hash": None,
+                },
+                "inclusion_proof": [HASH],
+            },
+            {"type": "checkpoint", **CHECKPOINT_EXAMPLE},
+            {"type": "keys", "keys": CheckpointKeys.model_json_schema()["examples"][0]["keys"]},
+            {
+                "type": "signature",
+                "algorithm": "Ed25519",
+                "key_id": CHECKPOINT_EXAMPLE["key_id"],
+                "sha256": HASH,
+                "signature": CHECKPOINT_EXAMPLE["signature"],
+            },
+        )
+    )
+    + "\n"
+)
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +85,13 @@ def _latest_size(services) -> int:
     return latest.tree_size
 
 
-@router.get("/checkpoints/latest", response_model=CheckpointBody, responses=problems(404))
+@router.get(
+    "/checkpoints/latest",
+    operation_id="getLatestCheckpoint",
+    summary="The newest signed checkpoint",
+    response_model=CheckpointBody,
+    responses=problems(404),
+)
 async def latest_checkpoint(services: ServicesDep) -> dict[str, Any]:
     """The newest signed checkpoint: tree size, root, time, key id, Ed25519 signature over the
     canonical JSON of origin, tree size, root and time. Public: save it to check later exports
@@ -48,13 +102,19 @@ async def latest_checkpoint(services: ServicesDep) -> dict[str, Any]:
     return checkpoint.as_json()
 
 
-@router.get("/checkpoints", response_model=CheckpointPage, responses=problems(422))
+@router.get(
+    "/checkpoints",
+    operation_id="listCheckpoints",
+    summary="Signed checkpoints, newest first",
+    response_model=CheckpointPage,
+    responses=problems(422),
+)
 async def list_checkpoints(
     services: ServicesDep,
     before_size: Annotated[
         int | None, Query(ge=1, le=MAX_INT64, description="page: sizes below this")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=500, description="checkpoints per page")] = 100,
 ) -> dict[str, Any]:
     """Signed checkpoints, newest first. Several can sign one tree size (the chained logs
     grow without it); a page never splits them, unless more than `limit` share one size, of
@@ -73,10 +133,21 @@ async def list_checkpoints(
     return {"checkpoints": [c.as_json() for c in found], "next_before_size": next_before_size}
 
 
-@router.get("/checkpoints/{tree_size}", response_model=CheckpointBody, responses=problems(404, 422))
+@router.get(
+    "/checkpoints/{tree_size}",
+    operation_id="getCheckpoint",
+    summary="The checkpoint signed at a tree size",
+    response_model=CheckpointBody,
+    responses=problems(404, 422),
+)
 async def checkpoint_at(
-    tree_size: Annotated[int, Path(ge=1, le=MAX_INT64)], services: ServicesDep
+    tree_size: Annotated[
+        int, Path(ge=1, le=MAX_INT64, description="The tree size a checkpoint was signed at")
+    ],
+    services: ServicesDep,
 ) -> dict[str, Any]:
+    """The checkpoint signed when the tree had this many leaves (the newest, if several): to
+    check a proof or an export against a size saved earlier. Public."""
     checkpoint = await run_in_threadpool(services.checkpoints.at_size, tree_size)
     if checkpoint is None:
         raise CheckpointNotFound(f"no checkpoint was signed at tree size {tree_size}")
@@ -85,6 +156,8 @@ async def checkpoint_at(
 
 @router.post(
     "/checkpoints",
+    operation_id="makeCheckpoint",
+    summary="Sign a checkpoint now",
     status_code=status.HTTP_201_CREATED,
     response_model=CheckpointBody,
     responses={
@@ -104,7 +177,12 @@ async def make_checkpoint(services: ServicesDep, caller: Auditor) -> JSONRespons
     return JSONResponse(checkpoint.as_json(), status_code=201 if fresh else 200)
 
 
-@router.get("/checkpoint-keys", response_model=CheckpointKeys)
+@router.get(
+    "/checkpoint-keys",
+    operation_id="listCheckpointKeys",
+    summary="Every key that signed checkpoints",
+    response_model=CheckpointKeys,
+)
 async def checkpoint_keys(services: ServicesDep) -> dict[str, Any]:
     """Every key that ever signed a checkpoint, retired ones included (forever: old
     checkpoints must keep verifying). Public keys are raw Ed25519, base64."""
@@ -113,6 +191,8 @@ async def checkpoint_keys(services: ServicesDep) -> dict[str, Any]:
 
 @router.get(
     "/proofs/inclusion",
+    operation_id="getInclusionProof",
+    summary="Proof that an event is in a checkpointed tree",
     response_model=InclusionProof,
     responses=problems(*AUTHENTICATED, 404, 409, 422),
 )
@@ -161,10 +241,19 @@ def _checkpointed(services, size: int) -> bool:
     return services.checkpoints.at_size(size) is not None
 
 
-@router.get("/proofs/consistency", response_model=ConsistencyProof, responses=problems(404, 422))
+@router.get(
+    "/proofs/consistency",
+    operation_id="getConsistencyProof",
+    summary="Proof that an older tree is a prefix of a newer",
+    response_model=ConsistencyProof,
+    responses=problems(404, 422),
+)
 async def consistency_proof(
     services: ServicesDep,
-    old_size: Annotated[int, Query(ge=0, le=MAX_INT64)],
+    old_size: Annotated[
+        int,
+        Query(ge=0, le=MAX_INT64, description="the tree size of a checkpoint saved earlier"),
+    ],
     new_size: Annotated[
         int | None, Query(ge=1, le=MAX_INT64, description="default: the latest checkpoint")
     ] = None,
@@ -188,9 +277,22 @@ def _consistency(services, old_size: int, new_size: int | None) -> dict[str, Any
 
 @router.get(
     "/export",
+    operation_id="exportEvents",
+    summary="A signed NDJSON export of a subject's events or the store",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"application/x-ndjson": {}}},
+        200: {
+            "description": "The export, one JSON document a line",
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}, "example": EXPORT_EXAMPLE}
+            },
+            "headers": {
+                "Content-Disposition": {
+                    "schema": {"type": "string"},
+                    "description": 'attachment; filename="credit-export-<subject or store>.ndjson"',
+                }
+            },
+        },
         **problems(*AUTHENTICATED, 404, 422),
     },
 )

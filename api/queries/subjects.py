@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, READ, Purpose, Reader, log_reads, require
-from api.deps import ReadYourWrites, ServicesDep, TodayDep
+from api.deps import ReadYourWrites, ServicesDep, SubjectId, TodayDep
+from api.docs import header_docs
 from api.errors import (
     AUTHENTICATED,
     WITH_BODY,
@@ -44,6 +45,22 @@ router = APIRouter(
     dependencies=[require(READ), ReadYourWrites],
     responses=problems(*AUTHENTICATED, 422, 503),
 )
+
+
+ETAG = {
+    "ETag": 'weak, the answer\'s stream version and days: W/"4-2026-11-20"; send it as '
+    "If-None-Match to get 304 while nothing changed"
+}
+
+
+# A status answer and its conditional twin (`_answer`).
+CONDITIONAL: dict[int | str, dict[str, Any]] = {
+    200: {"headers": header_docs(ETAG)},
+    304: {
+        "description": "Unchanged since the ETag sent in If-None-Match",
+        "headers": header_docs(ETAG),
+    },
+}
 
 
 def _etag(status: dict) -> str:
@@ -84,14 +101,13 @@ def _answer(request: Request, status: dict) -> Response:
 
 @router.get(
     "/subjects/{subject_id}/status",
+    operation_id="getSubjectStatus",
+    summary="A subject's credit status, now or as of a day",
     response_model=Status,
-    responses={
-        304: {"description": "Unchanged since the ETag sent in If-None-Match"},
-        **problems(404),
-    },
+    responses={**CONDITIONAL, **problems(404)},
 )
 async def subject_status(
-    subject_id: UUID,
+    subject_id: SubjectId,
     request: Request,
     services: ServicesDep,
     today: TodayDep,
@@ -183,7 +199,13 @@ def _folded(services, subject_id: UUID, known_before: datetime, on: date) -> dic
     return status_as_of(events, known_before, on, services.policy, zone=services.clock.zone)
 
 
-@router.post("/subjects:lookup", response_model=Status, responses=problems(*WITH_BODY, 404))
+@router.post(
+    "/subjects:lookup",
+    operation_id="lookUpSubjectByCode",
+    summary="A subject's credit status by its code",
+    response_model=Status,
+    responses={**CONDITIONAL, **problems(*WITH_BODY, 404)},
+)
 async def lookup_by_code(
     body: CodeLookup,
     request: Request,
@@ -201,7 +223,13 @@ async def lookup_by_code(
     return _answer(request, status)
 
 
-@router.post("/status:batch", response_model=BatchStatusResponse, responses=problems(*WITH_BODY))
+@router.post(
+    "/status:batch",
+    operation_id="getBatchStatus",
+    summary="Credit status of up to 200 codes at once",
+    response_model=BatchStatusResponse,
+    responses=problems(*WITH_BODY),
+)
 async def batch_status(
     body: BatchStatusRequest, services: ServicesDep, today: TodayDep, caller: Reader, why: Purpose
 ) -> BatchStatusResponse:
@@ -253,10 +281,14 @@ async def batch_status(
 
 
 @router.get(
-    "/subjects/{subject_id}/records", response_model=RecordPage, responses=problems(400, 404)
+    "/subjects/{subject_id}/records",
+    operation_id="listSubjectRecords",
+    summary="A subject's records with their publication",
+    response_model=RecordPage,
+    responses=problems(400, 404),
 )
 async def subject_records(
-    subject_id: UUID,
+    subject_id: SubjectId,
     services: ServicesDep,
     today: TodayDep,
     caller: Reader,
@@ -268,8 +300,11 @@ async def subject_records(
             "its publication state"
         ),
     ] = "published",
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="`next_cursor` of the page before (default: the first)"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="records per page")] = 50,
 ) -> RecordPage:
     """The subject's records, newest first, each with its publication window and state.
     Unpublished, expired and revoked records (`include=all`) are for auditors only."""

@@ -49,22 +49,78 @@ class CaseCommand(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
+SUBJECT_CODE = "the subject's code (USCC, resident ID or plate), as the applicant knows it"
+APPLIED_RECORD = "the record_id of the record concerned, as listSubjectRecords shows it"
+EVIDENCE = "the materials handed in, by name (the files go to the deciding agency)"
+APPLICANT = "who applies: the subject's name, or the person acting for it"
+
+
 class RepairApplication(CaseCommand):
-    subject_code: Annotated[str, Field(min_length=5, max_length=32), plain(32)]
-    record_id: UUID
-    corrections: Annotated[list[Line], Field(min_length=1, max_length=20)]
-    commitment_signed: bool
-    evidence: Annotated[list[Line], Field(max_length=50)] = Field(default_factory=list)
-    applicant: Name
+    """信用修复: a subject asks that a published record stop being published."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject_code": "91410105MA00000016",
+                    "record_id": "9b2f7c1e-5d4a-4e8b-8c3f-2a1d0e9f8b7c",
+                    "corrections": ["罚款已缴纳", "已完成整改"],
+                    "commitment_signed": True,
+                    "evidence": ["缴款凭证.pdf", "整改报告.pdf"],
+                    "applicant": "郑州宏达道路运输有限公司",
+                }
+            ]
+        }
+    )
+    subject_code: Annotated[str, Field(min_length=5, max_length=32), plain(32)] = Field(
+        description=SUBJECT_CODE
+    )
+    record_id: UUID = Field(description=APPLIED_RECORD)
+    corrections: Annotated[list[Line], Field(min_length=1, max_length=20)] = Field(
+        description="what the subject did to correct the conduct and meet its obligations "
+        "(fine paid, rectification done)"
+    )
+    commitment_signed: bool = Field(
+        description="the repair commitment (信用修复承诺书) is signed: required"
+    )
+    evidence: Annotated[list[Line], Field(max_length=50)] = Field(
+        default_factory=list, description=EVIDENCE
+    )
+    applicant: Name = Field(description=APPLICANT)
 
 
 class ObjectionApplication(CaseCommand):
-    subject_code: Annotated[str, Field(min_length=5, max_length=32), plain(32)]
-    record_id: UUID
-    grounds: str
-    statement: Annotated[str, Field(min_length=1, max_length=5000)]
-    evidence: Annotated[list[Line], Field(max_length=50)] = Field(default_factory=list)
-    applicant: Name
+    """异议: a subject disputes a record, which shows 异议处理中 at once until it is resolved."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject_code": "91410105MA00000016",
+                    "record_id": "9b2f7c1e-5d4a-4e8b-8c3f-2a1d0e9f8b7c",
+                    "grounds": "wrong_content",
+                    "statement": "罚款金额应为五千元，公示为两万元",
+                    "evidence": ["处罚决定书.pdf"],
+                    "applicant": "郑州宏达道路运输有限公司",
+                }
+            ]
+        }
+    )
+    subject_code: Annotated[str, Field(min_length=5, max_length=32), plain(32)] = Field(
+        description=SUBJECT_CODE
+    )
+    record_id: UUID = Field(description=APPLIED_RECORD)
+    grounds: str = Field(
+        description="wrong_content (the record's content is wrong), wrong_period (its "
+        "publication period is wrong) or wrong_repair (a repair decision on it is wrong)"
+    )
+    statement: Annotated[str, Field(min_length=1, max_length=5000)] = Field(
+        description="what is wrong, in the applicant's words"
+    )
+    evidence: Annotated[list[Line], Field(max_length=50)] = Field(
+        default_factory=list, description=EVIDENCE
+    )
+    applicant: Name = Field(description=APPLICANT)
 
 
 STEPS = {

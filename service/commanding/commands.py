@@ -162,16 +162,45 @@ class RegisterSubject(Command):
     """Open a subject's credit file. The code is validated by `kind` in the service, since
     a resident ID's birth date is checked against today's date."""
 
-    kind: Literal["enterprise", "individual", "vehicle", "public_body"]
-    code: Annotated[str, Field(min_length=5, max_length=32), plain(32)]
-    name: Name
-    region_code: RegionCode
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "enterprise",
+                    "code": "91410105MA00000016",
+                    "name": "郑州宏达道路运输有限公司",
+                    "region_code": "410105",
+                    "sectors": ["road_transport"],
+                }
+            ]
+        }
+    )
+    kind: Literal["enterprise", "individual", "vehicle", "public_body"] = Field(
+        description="enterprise or organisation (统一社会信用代码), individual practitioner "
+        "(resident ID), vehicle (plate) or public body"
+    )
+    code: Annotated[str, Field(min_length=5, max_length=32), plain(32)] = Field(
+        description="the subject's code, checked by `kind`: an 18-character USCC (its check "
+        "character too), an 18-digit resident ID (birth date and check digit) or a plate number"
+    )
+    name: Name = Field(description="the subject's name, as registered (企业名称 or 姓名)")
+    region_code: RegionCode = Field(
+        description="the 6-digit administrative division code (行政区划代码) of its registration"
+    )
     sectors: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=20)
-    ] = []
+    ] = Field(
+        default=[],
+        description="the transport sectors it works in (road_transport, waterway_transport, "
+        "highway_construction ...); a recorder may record only in its own sectors",
+    )
     # Contact details: sealed at rest for individuals, like the ID number.
-    phone: Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[0-9+\- ]+$")] | None = None
-    address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    phone: Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[0-9+\- ]+$")] | None = (
+        Field(default=None, description="a contact phone number; sealed at rest for individuals")
+    )
+    address: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+        default=None, description="a contact address; sealed at rest for individuals"
+    )
 
 
 assert set(get_args(RegisterSubject.model_fields["kind"].annotation)) == set(SUBJECT_KINDS)
@@ -230,15 +259,30 @@ class RecordCommands(Mapping[str, "type[RecordCommand]"]):
 RECORD_COMMANDS = RecordCommands()
 
 
+# The `type` field of every record command: which record it is.
+RECORD_TYPE = "the record type; it chooses which fields the record has"
+# The earlier record a follow-up acts on, by the record_id its recording answered.
+EARLIER_RECORD = "the record_id of the {} this acts on (the same authority's record)"
+
+
 class RecordCommand(Command):
     """Fields every record carries: valid time, recording authority, source reference. A
     subclass is the command of one record type (`type: Literal["<event name>"]`)."""
 
-    type: str
-    decision_date: date
-    authority_name: Name
-    authority_code: AuthorityCode
-    source_ref: Reference
+    type: str = Field(description=RECORD_TYPE)
+    decision_date: date = Field(
+        description="valid time: the day the decision was taken (决定日期), from which any "
+        "publication period counts; not after today"
+    )
+    authority_name: Name = Field(description="the deciding authority's name (决定机关)")
+    authority_code: AuthorityCode = Field(
+        description="the deciding authority's unified social credit code; the client must "
+        "record for it"
+    )
+    source_ref: Reference = Field(
+        description="the decision's document number (文号): a record is one per type, "
+        "authority_code and source_ref, however often it is sent"
+    )
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -249,70 +293,212 @@ class RecordCommand(Command):
         return self.model_dump(exclude={"type"})
 
 
+def _example(record_type: str, source_ref: str, decision_date: str, **fields: Any) -> ConfigDict:
+    """A command's example, as an agency would send it (the deciding authority of them all:
+    郑州市交通运输综合执法支队)."""
+    return ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": record_type,
+                    "decision_date": decision_date,
+                    "authority_name": "郑州市交通运输综合执法支队",
+                    "authority_code": "11410100MB00000018",
+                    "source_ref": source_ref,
+                    **fields,
+                }
+            ]
+        }
+    )
+
+
+_EARLIER = "9b2f7c1e-5d4a-4e8b-8c3f-2a1d0e9f8b7c"
+
+
 class GrantLicence(RecordCommand):
-    type: Literal["LicenceGranted"]
-    licence_type: Annotated[str, Field(min_length=1, max_length=64)]
-    document_name: Text
-    content: LongText
-    valid_from: date
-    valid_until: date | None = None
-    certificate_name: Annotated[str, Field(max_length=200), plain(200)] | None = None
-    licence_number: Annotated[str, Field(max_length=200), plain(200)] | None = None
+    """行政许可: a licence granted (the XK_* columns of an import)."""
+
+    model_config = _example(
+        "LicenceGranted",
+        "豫交许〔2025〕0001号",
+        "2025-03-01",
+        licence_type="普通",
+        document_name="道路运输经营许可证",
+        content="道路普通货物运输",
+        valid_from="2025-03-01",
+        valid_until="2029-03-01",
+    )
+    type: Literal["LicenceGranted"] = Field(description=RECORD_TYPE)
+    licence_type: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        description="the licence category (许可类别), e.g. 普通, 特许, 认可, 核准, 登记"
+    )
+    document_name: Text = Field(
+        description="the licence decision's document name (许可决定文书名称)"
+    )
+    content: LongText = Field(description="what is licensed (许可内容)")
+    valid_from: date = Field(description="first day the licence is valid (有效期自)")
+    valid_until: date | None = Field(
+        default=None, description="last day it is valid (有效期至); null: no end"
+    )
+    certificate_name: Annotated[str, Field(max_length=200), plain(200)] | None = Field(
+        default=None, description="the certificate's name (许可证书名称)"
+    )
+    licence_number: Annotated[str, Field(max_length=200), plain(200)] | None = Field(
+        default=None, description="the licence number (许可编号)"
+    )
 
 
 class RevokeLicence(RecordCommand):
-    type: Literal["LicenceRevoked"]
-    reason: Text
-    licence_record_id: UUID | None = None
+    """A licence revoked (吊销/撤销许可)."""
+
+    model_config = _example(
+        "LicenceRevoked",
+        "豫交许撤〔2026〕0003号",
+        "2026-11-01",
+        reason="以欺骗手段取得许可",
+        licence_record_id=_EARLIER,
+    )
+    type: Literal["LicenceRevoked"] = Field(description=RECORD_TYPE)
+    reason: Text = Field(description="why it was revoked")
+    licence_record_id: UUID | None = Field(
+        default=None, description=EARLIER_RECORD.format("LicenceGranted") + ", if recorded here"
+    )
 
 
 class DecidePenalty(RecordCommand):
-    type: Literal["PenaltyDecided"]
-    severity: Severity
-    procedure: Literal["simplified", "general"] = "general"
-    violation_type: Text
-    facts: LongText
-    legal_basis: Text
+    """行政处罚: a penalty decided (the CF_* columns of an import)."""
+
+    model_config = _example(
+        "PenaltyDecided",
+        "郑交执罚〔2026〕0001号",
+        "2026-10-15",
+        severity="general",
+        procedure="general",
+        violation_type="超限运输",
+        facts="车辆超限 30% 行驶高速公路",
+        legal_basis="《公路安全保护条例》第六十四条",
+        penalty_categories=["罚款"],
+        content="罚款人民币贰万元",
+        fine_amount="2.0",
+    )
+    type: Literal["PenaltyDecided"] = Field(description=RECORD_TYPE)
+    severity: Severity = Field(
+        description="minor (轻微), general (一般) or serious (严重): sets the publication period "
+        "under the policy in force on decision_date"
+    )
+    procedure: Literal["simplified", "general"] = Field(
+        default="general",
+        description="simplified (简易程序: e.g. a warning or small fine on the spot) or general",
+    )
+    violation_type: Text = Field(description="the kind of violation (违法行为类型)")
+    facts: LongText = Field(description="the facts found (违法事实)")
+    legal_basis: Text = Field(description="the provisions applied (处罚依据)")
     penalty_categories: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=10)
-    ]
-    content: LongText
-    fine_amount: Amount | None = None
-    confiscated_amount: Amount | None = None
-    licence_action: Annotated[str, Field(max_length=500)] | None = None
-    declared_publication_end: date | None = None
+    ] = Field(description="the kinds of penalty (处罚类别): 警告, 罚款, 没收违法所得 ...")
+    content: LongText = Field(description="the penalty decided (处罚内容)")
+    fine_amount: Amount | None = Field(default=None, description="the fine, in 万元 (罚款金额)")
+    confiscated_amount: Amount | None = Field(
+        default=None, description="illegal gains or property confiscated, in 万元"
+    )
+    licence_action: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None,
+        description="a licence suspended or revoked, by name and number (暂扣或吊销证照名称及编号)",
+    )
+    declared_publication_end: date | None = Field(
+        default=None,
+        description="the end of publication the authority declared (公示截止期), honoured within "
+        "the policy's minimum and maximum",
+    )
 
 
 class RecordDishonestConduct(RecordCommand):
-    type: Literal["DishonestConductRecorded"]
-    severity: Severity
-    conduct_type: Annotated[str, Field(min_length=1, max_length=100)]
-    description: LongText
-    legal_basis: Text | None = None
+    """失信行为: dishonest conduct found, other than by a penalty decision."""
+
+    model_config = _example(
+        "DishonestConductRecorded",
+        "郑交信〔2026〕0007号",
+        "2026-09-20",
+        severity="serious",
+        conduct_type="提供虚假材料",
+        description="申请道路运输经营许可时提供虚假安全生产管理制度文本",
+    )
+    type: Literal["DishonestConductRecorded"] = Field(description=RECORD_TYPE)
+    severity: Severity = Field(description="minor, general or serious, as for a penalty")
+    conduct_type: Annotated[str, Field(min_length=1, max_length=100)] = Field(
+        description="the kind of conduct, e.g. 提供虚假材料, 拒载"
+    )
+    description: LongText = Field(description="what was found")
+    legal_basis: Text | None = Field(default=None, description="the provisions it breaches")
 
 
 class MakeCommitment(RecordCommand):
-    type: Literal["CommitmentMade"]
-    commitment_type: Literal[COMMITMENT_TYPES]  # type: ignore[valid-type]
-    content: LongText
-    due_date: date | None = None
+    """信用承诺: a credit commitment made."""
+
+    model_config = _example(
+        "CommitmentMade",
+        "郑交诺〔2026〕0012号",
+        "2026-05-10",
+        commitment_type="approval_substitute",
+        content="承诺所提交材料真实有效，3 个月内补齐车辆技术等级评定证明",
+        due_date="2026-08-10",
+    )
+    type: Literal["CommitmentMade"] = Field(description=RECORD_TYPE)
+    commitment_type: Literal[COMMITMENT_TYPES] = Field(  # type: ignore[valid-type]
+        description="approval_substitute (审批替代型), deficiency_tolerant (容缺办理型), "
+        "certification_notice (证明事项告知承诺), voluntary_disclosure (主动公示型), "
+        "industry_self_discipline (行业自律型) or repair (修复型)"
+    )
+    content: LongText = Field(description="what the subject committed to")
+    due_date: date | None = Field(default=None, description="by when, if the commitment says")
 
 
 class FulfilCommitment(RecordCommand):
-    type: Literal["CommitmentFulfilled"]
-    commitment_record_id: UUID
-    note: Annotated[str, Field(max_length=2000)] = ""
+    """A commitment kept."""
+
+    model_config = _example(
+        "CommitmentFulfilled",
+        "郑交诺〔2026〕0012号-履约",
+        "2026-08-01",
+        commitment_record_id=_EARLIER,
+        note="已补齐车辆技术等级评定证明",
+    )
+    type: Literal["CommitmentFulfilled"] = Field(description=RECORD_TYPE)
+    commitment_record_id: UUID = Field(description=EARLIER_RECORD.format("CommitmentMade"))
+    note: Annotated[str, Field(max_length=2000)] = Field(default="", description="how it was kept")
 
 
 class BreachCommitment(RecordCommand):
-    type: Literal["CommitmentBreached"]
-    commitment_record_id: UUID
-    severity: Severity
-    description: LongText
+    """A commitment broken: dishonest conduct in itself."""
+
+    model_config = _example(
+        "CommitmentBreached",
+        "郑交诺〔2026〕0012号-违约",
+        "2026-08-15",
+        commitment_record_id=_EARLIER,
+        severity="general",
+        description="逾期未补齐承诺的证明材料",
+    )
+    type: Literal["CommitmentBreached"] = Field(description=RECORD_TYPE)
+    commitment_record_id: UUID = Field(description=EARLIER_RECORD.format("CommitmentMade"))
+    severity: Severity = Field(description="minor, general or serious, as for a penalty")
+    description: LongText = Field(description="how it was broken")
 
 
 class IssueRating(RecordCommand):
-    type: Literal["RatingIssued"]
+    """信用评价: an official rating (质量信誉考核, 诚信考核 ...) under a scheme of the policy."""
+
+    model_config = _example(
+        "RatingIssued",
+        "豫交评〔2026〕0001号",
+        "2026-03-01",
+        scheme="highway_construction",
+        grade="A",
+        score="88",
+        valid_from="2026-03-01",
+        valid_until="2027-03-01",
+    )
+    type: Literal["RatingIssued"] = Field(description=RECORD_TYPE)
     # The policy names the schemes in force on decision_date and their grades; the domain
     # refuses a scheme or grade it does not name.
     scheme: Annotated[
@@ -331,109 +517,256 @@ class IssueRating(RecordCommand):
             description="one of the scheme's grades under that policy version",
         ),
     ]
-    valid_from: date
-    valid_until: date
+    valid_from: date = Field(description="first day the rating applies")
+    valid_until: date = Field(description="last day it applies; after valid_from")
     # 100-point schemes, deducted points, or a 1000-point provincial scale
-    score: Annotated[Decimal, Field(ge=0, le=1000, decimal_places=2)] | None = None
+    score: Annotated[Decimal, Field(ge=0, le=1000, decimal_places=2)] | None = Field(
+        default=None,
+        description="the score, or the points deducted, on the scheme's scale (at most 1000)",
+    )
 
 
 class EnterList(RecordCommand):
-    type: Literal["ListEntered"]
-    list_type: Literal[LIST_TYPES]  # type: ignore[valid-type]
-    basis: Text
-    planned_end: date | None = None
-    basis_record_id: UUID | None = None
+    """A list decision: red (守信激励), black (严重失信主体) or watch list (重点关注)."""
+
+    model_config = _example(
+        "ListEntered",
+        "豫交黑〔2026〕0001号",
+        "2026-06-01",
+        list_type="black",
+        basis="一年内三次严重超限超载",
+        planned_end="2029-06-01",
+    )
+    type: Literal["ListEntered"] = Field(description=RECORD_TYPE)
+    list_type: Literal[LIST_TYPES] = Field(  # type: ignore[valid-type]
+        description="red (守信激励), black (严重失信主体) or watch (重点关注)"
+    )
+    basis: Text = Field(description="why the subject is listed")
+    planned_end: date | None = Field(default=None, description="when it is to leave the list")
+    basis_record_id: UUID | None = Field(
+        default=None,
+        description="the conduct record it lists on, which may be another authority's: it is "
+        "cited, not changed",
+    )
 
 
 class ExitList(RecordCommand):
-    type: Literal["ListExited"]
-    entry_record_id: UUID
-    reason: Text
+    """A subject taken off a list."""
+
+    model_config = _example(
+        "ListExited",
+        "豫交黑移〔2026〕0002号",
+        "2026-12-01",
+        entry_record_id=_EARLIER,
+        reason="信用修复通过",
+    )
+    type: Literal["ListExited"] = Field(description=RECORD_TYPE)
+    entry_record_id: UUID = Field(description=EARLIER_RECORD.format("ListEntered"))
+    reason: Text = Field(description="why it leaves the list")
 
 
 class HoldInterview(RecordCommand):
-    type: Literal["InterviewHeld"]
-    interview_type: Literal["prompt", "warning"]
-    matter: Text
+    """约谈: a prompt (提示) or warning (警示) interview held with the subject."""
+
+    model_config = _example(
+        "InterviewHeld",
+        "郑交约〔2026〕0004号",
+        "2026-07-08",
+        interview_type="warning",
+        matter="车辆动态监控不到位",
+    )
+    type: Literal["InterviewHeld"] = Field(description=RECORD_TYPE)
+    interview_type: Literal["prompt", "warning"] = Field(
+        description="prompt (提示约谈) or warning (警示约谈)"
+    )
+    matter: Text = Field(description="what it was about")
 
 
 class GrantCommendation(RecordCommand):
-    type: Literal["CommendationGranted"]
-    title: Text
-    description: Annotated[str, Field(max_length=20000)] = ""
+    """诚信典型: a commendation."""
+
+    model_config = _example(
+        "CommendationGranted",
+        "豫交表〔2026〕0002号",
+        "2026-04-20",
+        title="2025 年度诚信道路运输企业",
+    )
+    type: Literal["CommendationGranted"] = Field(description=RECORD_TYPE)
+    title: Text = Field(description="the commendation's title")
+    description: Annotated[str, Field(max_length=20000)] = Field(
+        default="", description="what it was given for"
+    )
 
 
 class ApplyJointMeasure(RecordCommand):
-    type: Literal["JointMeasureApplied"]
-    measure_type: Literal["reward", "punishment"]
-    measure: Text
-    applying_agency: Name
-    matter: Text
+    """联合奖惩: a joint reward or punishment another agency applied, as it reported back."""
+
+    model_config = _example(
+        "JointMeasureApplied",
+        "郑发改信〔2026〕0031号",
+        "2026-09-01",
+        measure_type="punishment",
+        measure="限制参与政府采购",
+        applying_agency="郑州市财政局",
+        matter="政府采购项目投标资格审查",
+    )
+    type: Literal["JointMeasureApplied"] = Field(description=RECORD_TYPE)
+    measure_type: Literal["reward", "punishment"] = Field(
+        description="reward (联合激励) or punishment (联合惩戒)"
+    )
+    measure: Text = Field(description="the measure applied")
+    applying_agency: Name = Field(description="the agency that applied it")
+    matter: Text = Field(description="the matter it was applied in")
 
 
 # The further kinds of administrative information (domain/events.py says why these fields).
-# `data_source_name` and `data_source_code` name the reporting unit (数据来源单位) when it is not
-# the deciding authority.
+
+DATA_SOURCE_NAME = "the reporting unit (数据来源单位), when it is not the deciding authority"
+DATA_SOURCE_CODE = "the reporting unit's unified social credit code, with its name"
+LEGAL_BASIS = "the legal basis (依据): the law and article it rests on"
 
 
 class ApplyAdministrativeCoercion(RecordCommand):
-    type: Literal["AdministrativeCoercionApplied"]
-    coercion_kind: Literal["measure", "execution"]  # 行政强制措施 / 行政强制执行
-    measure: Annotated[str, Field(min_length=1, max_length=200)]
-    legal_basis: Text
-    content: LongText
-    data_source_name: Name | None = None
-    data_source_code: AuthorityCode | None = None
+    """行政强制: a coercive measure (行政强制措施), or the enforcement of a decision
+    (行政强制执行)."""
+
+    model_config = _example(
+        "AdministrativeCoercionApplied",
+        "郑交执强〔2026〕0007号",
+        "2026-10-09",
+        coercion_kind="measure",
+        measure="扣押财物",
+        legal_basis="《中华人民共和国行政强制法》第九条；《公路安全保护条例》第七十二条",
+        content="扣押超限运输车辆一辆（豫A12345），期限三十日",
+    )
+    type: Literal["AdministrativeCoercionApplied"] = Field(description=RECORD_TYPE)
+    coercion_kind: Literal["measure", "execution"] = Field(
+        description="measure (行政强制措施, 行政强制法 art. 9) or execution (行政强制执行, art. 12)"
+    )
+    measure: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="its kind or means, e.g. 扣押财物, 代履行"
+    )
+    legal_basis: Text = Field(description=LEGAL_BASIS)
+    content: LongText = Field(description="what was done, to what (强制内容)")
+    data_source_name: Name | None = Field(default=None, description=DATA_SOURCE_NAME)
+    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
 
 
 class MakeAdministrativeConfirmation(RecordCommand):
-    type: Literal["AdministrativeConfirmationMade"]
-    confirmation_type: Annotated[str, Field(min_length=1, max_length=200)]
-    content: LongText
-    legal_basis: Text | None = None
-    data_source_name: Name | None = None
-    data_source_code: AuthorityCode | None = None
+    """行政确认: a status, qualification or fact confirmed (e.g. a vehicle's technical grade)."""
+
+    model_config = _example(
+        "AdministrativeConfirmationMade",
+        "郑交运确〔2026〕0012号",
+        "2026-10-09",
+        confirmation_type="道路运输车辆技术等级评定",
+        content="豫A12345 评定为一级车",
+        legal_basis="《道路运输车辆技术管理规定》",
+    )
+    type: Literal["AdministrativeConfirmationMade"] = Field(description=RECORD_TYPE)
+    confirmation_type: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="what kind of confirmation (确认类别)"
+    )
+    content: LongText = Field(description="what was confirmed (确认内容)")
+    legal_basis: Text | None = Field(default=None, description=LEGAL_BASIS)
+    data_source_name: Name | None = Field(default=None, description=DATA_SOURCE_NAME)
+    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
 
 
 class MakeAdministrativeAdjudication(RecordCommand):
-    type: Literal["AdministrativeAdjudicationMade"]
-    adjudication_type: Annotated[str, Field(min_length=1, max_length=200)]
-    content: LongText
-    legal_basis: Text | None = None
-    data_source_name: Name | None = None
-    data_source_code: AuthorityCode | None = None
+    """行政裁决: a dispute the law gives an authority to decide, decided."""
+
+    model_config = _example(
+        "AdministrativeAdjudicationMade",
+        "郑交裁〔2026〕0003号",
+        "2026-10-09",
+        adjudication_type="路产损坏赔偿纠纷裁决",
+        content="当事人赔偿护栏损失人民币三千元",
+    )
+    type: Literal["AdministrativeAdjudicationMade"] = Field(description=RECORD_TYPE)
+    adjudication_type: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="what kind of dispute (裁决类别)"
+    )
+    content: LongText = Field(description="the ruling (裁决内容)")
+    legal_basis: Text | None = Field(default=None, description=LEGAL_BASIS)
+    data_source_name: Name | None = Field(default=None, description=DATA_SOURCE_NAME)
+    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
 
 
 class GrantAdministrativeReward(RecordCommand):
-    type: Literal["AdministrativeRewardGranted"]
-    reward_name: Annotated[str, Field(min_length=1, max_length=200)]
-    content: LongText
-    legal_basis: Text | None = None
-    data_source_name: Name | None = None
-    data_source_code: AuthorityCode | None = None
+    """行政奖励: a reward an authority granted by law (守信 information)."""
+
+    model_config = _example(
+        "AdministrativeRewardGranted",
+        "郑交奖〔2026〕0001号",
+        "2026-10-09",
+        reward_name="道路运输安全生产先进单位",
+        content="全年无责任事故，予以通报表扬并奖励",
+    )
+    type: Literal["AdministrativeRewardGranted"] = Field(description=RECORD_TYPE)
+    reward_name: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="the reward's name (奖励名称)"
+    )
+    content: LongText = Field(description="what it was given for, and what it is (奖励内容)")
+    legal_basis: Text | None = Field(default=None, description=LEGAL_BASIS)
+    data_source_name: Name | None = Field(default=None, description=DATA_SOURCE_NAME)
+    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
 
 
 class ConductAdministrativeInspection(RecordCommand):
-    type: Literal["AdministrativeInspectionConducted"]
-    inspection_type: Annotated[str, Field(min_length=1, max_length=200)]
-    matter: Text
-    result: Text
-    legal_basis: Text | None = None
-    data_source_name: Name | None = None
-    data_source_code: AuthorityCode | None = None
+    """行政监督检查: an inspection (双随机抽查, a special or routine inspection) and its result."""
+
+    model_config = _example(
+        "AdministrativeInspectionConducted",
+        "郑交检〔2026〕0021号",
+        "2026-10-09",
+        inspection_type="双随机抽查",
+        matter="道路运输企业安全生产主体责任落实情况",
+        result="未发现问题",
+    )
+    type: Literal["AdministrativeInspectionConducted"] = Field(description=RECORD_TYPE)
+    inspection_type: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="what kind of inspection (检查类别)"
+    )
+    matter: Text = Field(description="what was inspected (检查事项)")
+    result: Text = Field(description="the result (检查结果)")
+    legal_basis: Text | None = Field(default=None, description=LEGAL_BASIS)
+    data_source_name: Name | None = Field(default=None, description=DATA_SOURCE_NAME)
+    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
 
 
 class CorrectRecord(RecordCommand):
-    type: Literal["RecordCorrected"]
-    target_record_id: UUID
-    changes: Annotated[dict[str, Any], Field(min_length=1, max_length=30)]
-    reason: Text
+    """A correction of an earlier record: its new values, checked as the record's own."""
+
+    model_config = _example(
+        "RecordCorrected",
+        "郑交执罚更〔2026〕0001号",
+        "2026-11-02",
+        target_record_id=_EARLIER,
+        changes={"fine_amount": "1.5"},
+        reason="罚款金额录入错误",
+    )
+    type: Literal["RecordCorrected"] = Field(description=RECORD_TYPE)
+    target_record_id: UUID = Field(description=EARLIER_RECORD.format("record"))
+    changes: Annotated[dict[str, Any], Field(min_length=1, max_length=30)] = Field(
+        description="the corrected fields with their new values, validated as the record's own"
+    )
+    reason: Text = Field(description="why it is corrected")
 
 
 class RevokeRecord(RecordCommand):
-    type: Literal["RecordRevoked"]
-    target_record_id: UUID
-    reason: Text
+    """A record revoked, e.g. a penalty annulled on administrative review."""
+
+    model_config = _example(
+        "RecordRevoked",
+        "郑交执罚撤〔2026〕0001号",
+        "2026-11-03",
+        target_record_id=_EARLIER,
+        reason="行政复议决定撤销原处罚决定",
+    )
+    type: Literal["RecordRevoked"] = Field(description=RECORD_TYPE)
+    target_record_id: UUID = Field(description=EARLIER_RECORD.format("record"))
+    reason: Text = Field(description="why it is revoked")
 
 
 # Any record command: the request body of an appended record, fixed when the API is imported

@@ -118,7 +118,9 @@ UNLICENSED_PASSENGER_TRANSPORT = {
 }
 
 
-async def test_a_national_file_keeps_each_penalty_s_severity_and_declared_end(client, auditor):
+async def test_a_national_file_keeps_each_penalty_s_severity_and_declared_end(
+    client, auditor, services
+):
     rows = [
         # 2025: 令第58号 allows three years to any published penalty; the declared end stands
         national_row(
@@ -163,8 +165,11 @@ async def test_a_national_file_keeps_each_penalty_s_severity_and_declared_end(cl
         }
     ]
 
+    head = services.ledger.recorder.max_notification_id()  # the read models catch up to it
+
     async def publication_of(n: int) -> dict:
-        found = (await client.post("/v1/subjects:lookup", json={"code": uscc(n)})).json()
+        lookup = {"json": {"code": uscc(n)}, "params": {"min_position": head}}
+        found = (await client.post("/v1/subjects:lookup", **lookup)).json()
         page = await client.get(
             f"/v1/subjects/{found['subject_id']}/records",
             params={"include": "all"},

@@ -87,66 +87,135 @@ class RowError(ValueError):
 
 # Column layout of the two national formats ---------------------------------------------------
 
-REQUIRED = {
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a 双公示 file: its name and its title (标准字段名 and 中文名称 in the national
+    行政许可和行政处罚等信用信息数据标准), whether every row needs it, the command field its
+    cells fill (`subject.<field>` for the subject's registration), how a cell is read where
+    that field's own description does not say, and whether the standard has it at all."""
+
+    name: str
+    title: str
+    fills: str | None = None
+    required: bool = False
+    reading: str = ""
+    national: bool = True
+
+
+def _choices(choices: Mapping[str, str]) -> str:
+    """How a choice column's cells are read: each value and the cells that give it."""
+    cells: dict[str, list[str]] = {}
+    for cell, value in choices.items():
+        cells.setdefault(value, []).append(cell)
+    return "; ".join(f"{', '.join(given)}: {value}" for value, given in cells.items())
+
+
+def _subject_columns(prefix: str) -> tuple[Column, ...]:
+    """The subject's columns, the same in both layouts but for their prefix."""
+    return (
+        Column(f"{prefix}XDR_MC", "行政相对人名称", "subject.name", required=True),
+        Column(
+            f"{prefix}XDR_LB",
+            "行政相对人类别",
+            "subject.kind",
+            required=True,
+            reading=_choices(_SUBJECT_CATEGORIES),
+        ),
+        Column(
+            f"{prefix}XDR_SHXYM",
+            "统一社会信用代码",
+            "subject.code",
+            reading="an enterprise's code, required for one; its characters 3-8 give the "
+            "region code",
+        ),
+        Column(
+            f"{prefix}XDR_ZJLX",
+            "证件类型",
+            reading="an individual's ID type: empty, 身份证 or 居民身份证 (resident ID cards only)",
+        ),
+        Column(
+            f"{prefix}XDR_ZJHM",
+            "证件号码",
+            "subject.code",
+            reading="an individual's resident ID, required for one; its first 6 digits give the "
+            "region code",
+        ),
+        Column(
+            "SECTOR",
+            "行业",
+            "subject.sectors",
+            reading="separated by ； ; 、 , or ，; empty: " + ", ".join(DEFAULT_SECTORS),
+            national=False,
+        ),
+    )
+
+
+_DATE = f"a date: {_DATE_HINT}"
+_AMOUNT = "a number in 万元 (a trailing 万元 is allowed)"
+_LIST = "separated by ； ; 、 , or ，"
+COLUMNS: dict[str, tuple[Column, ...]] = {
     PENALTY: (
-        "CF_XDR_MC",
-        "CF_XDR_LB",
-        "CF_WSH",
-        "CF_WFXW",
-        "CF_SY",
-        "CF_YJ",
-        "CF_CFLB",
-        "CF_NR",
-        "CF_JDRQ",
-        "CF_CFJG",
-        "CF_CFJGDM",
+        *_subject_columns("CF_"),
+        Column("CF_WSH", "行政处罚决定书文号", "source_ref", required=True),
+        Column("CF_WFXW", "违法行为类型", "violation_type", required=True),
+        Column("CF_SY", "违法事实", "facts", required=True),
+        Column("CF_YJ", "处罚依据", "legal_basis", required=True),
+        Column("CF_CFLB", "处罚类别", "penalty_categories", required=True, reading=_LIST),
+        Column("CF_NR", "处罚内容", "content", required=True),
+        Column("CF_NR_FK", "罚款金额（万元）", "fine_amount", reading=_AMOUNT),
+        Column(
+            "CF_NR_WFFF",
+            "没收违法所得、没收非法财物的金额（万元）",
+            "confiscated_amount",
+            reading=_AMOUNT,
+        ),
+        Column("CF_NR_ZKDX", "暂扣或吊销证照名称及编号", "licence_action"),
+        Column("CF_JDRQ", "处罚决定日期", "decision_date", required=True, reading=_DATE),
+        Column("CF_GSJZQ", "公示截止期", "declared_publication_end", reading=_DATE),
+        Column("CF_CFJG", "处罚机关", "authority_name", required=True),
+        Column("CF_CFJGDM", "处罚机关统一社会信用代码", "authority_code", required=True),
+        Column(
+            "CF_YZCD",
+            "严重程度",
+            "severity",
+            reading=f"{_choices(_SEVERITIES)}; empty: general; also as SEVERITY",
+            national=False,
+        ),
+        Column(
+            "CF_CXLX",
+            "程序类型",
+            "procedure",
+            reading=f"{_choices(_PROCEDURES)}; empty: general; also as PROCEDURE",
+            national=False,
+        ),
     ),
     LICENCE: (
-        "XK_XDR_MC",
-        "XK_XDR_LB",
-        "XK_XKWS",
-        "XK_WSH",
-        "XK_XKLB",
-        "XK_NR",
-        "XK_JDRQ",
-        "XK_YXQZ",
-        "XK_XKJG",
-        "XK_XKJGDM",
+        *_subject_columns("XK_"),
+        Column("XK_XKWS", "行政许可决定文书名称", "document_name", required=True),
+        Column("XK_WSH", "行政许可决定文书号", "source_ref", required=True),
+        Column("XK_XKLB", "许可类别", "licence_type", required=True),
+        Column("XK_XKZS", "许可证书名称", "certificate_name"),
+        Column("XK_XKBH", "许可编号", "licence_number"),
+        Column("XK_NR", "许可内容", "content", required=True),
+        Column("XK_JDRQ", "许可决定日期", "decision_date", required=True, reading=_DATE),
+        Column("XK_YXQZ", "有效期自", "valid_from", required=True, reading=_DATE),
+        Column("XK_YXQZI", "有效期至", "valid_until", reading=_DATE),
+        Column("XK_XKJG", "许可机关", "authority_name", required=True),
+        Column("XK_XKJGDM", "许可机关统一社会信用代码", "authority_code", required=True),
     ),
 }
+REQUIRED = {kind: tuple(c.name for c in columns if c.required) for kind, columns in COLUMNS.items()}
 PREFIX = {PENALTY: "CF_", LICENCE: "XK_"}
+# The command a row of each layout records, beside its subject's RegisterSubject.
+COMMANDS: dict[str, type[DecidePenalty] | type[GrantLicence]] = {
+    PENALTY: DecidePenalty,
+    LICENCE: GrantLicence,
+}
 # Command field -> national column, to name the column in a validation error.
 _RECORD_COLUMNS = {
-    PENALTY: {
-        "source_ref": "CF_WSH",
-        "violation_type": "CF_WFXW",
-        "facts": "CF_SY",
-        "legal_basis": "CF_YJ",
-        "penalty_categories": "CF_CFLB",
-        "content": "CF_NR",
-        "fine_amount": "CF_NR_FK",
-        "confiscated_amount": "CF_NR_WFFF",
-        "licence_action": "CF_NR_ZKDX",
-        "decision_date": "CF_JDRQ",
-        "declared_publication_end": "CF_GSJZQ",
-        "authority_name": "CF_CFJG",
-        "authority_code": "CF_CFJGDM",
-        "severity": "CF_YZCD",
-        "procedure": "CF_CXLX",
-    },
-    LICENCE: {
-        "document_name": "XK_XKWS",
-        "source_ref": "XK_WSH",
-        "licence_type": "XK_XKLB",
-        "certificate_name": "XK_XKZS",
-        "licence_number": "XK_XKBH",
-        "content": "XK_NR",
-        "decision_date": "XK_JDRQ",
-        "valid_from": "XK_YXQZ",
-        "valid_until": "XK_YXQZI",
-        "authority_name": "XK_XKJG",
-        "authority_code": "XK_XKJGDM",
-    },
+    kind: {c.fills: c.name for c in columns if c.fills and not c.fills.startswith("subject.")}
+    for kind, columns in COLUMNS.items()
 }
 
 # Rows to commands ----------------------------------------------------------------------------
@@ -349,7 +418,7 @@ def _penalty(
         "licence_action": licence_action,
         "declared_publication_end": declared_end,
     }
-    return _build(DecidePenalty, _RECORD_COLUMNS[PENALTY], fields), assessed
+    return _build(COMMANDS[PENALTY], _RECORD_COLUMNS[PENALTY], fields), assessed
 
 
 def _severity_rule(finding: SeverityFinding, severity_column: str) -> str:
@@ -363,7 +432,7 @@ def _severity_rule(finding: SeverityFinding, severity_column: str) -> str:
 
 def _licence(cells: _Cells) -> GrantLicence:
     return _build(
-        GrantLicence,
+        COMMANDS[LICENCE],
         _RECORD_COLUMNS[LICENCE],
         {
             "type": "LicenceGranted",
