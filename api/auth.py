@@ -23,6 +23,7 @@ from service.access.tokens import InvalidToken
 
 log = logging.getLogger(__name__)
 READ, RECORD, AUDIT, ADMIN = "credit:read", "credit:record", "credit:audit", "credit:admin"
+MONITOR = "credit:monitor"  # the credit office's: case deadlines and counts, no credit file
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ def require(scope: str):
     return Depends(check)
 
 
+Authenticated = Annotated[Caller, Depends(authenticated)]  # any scope: the route checks which
 Reader = Annotated[Caller, require(READ)]
 Recorder = Annotated[Caller, require(RECORD)]
 Auditor = Annotated[Caller, require(AUDIT)]

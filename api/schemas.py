@@ -373,7 +373,7 @@ class ConsistencyProof(BaseModel):
 # Administration ---------------------------------------------------------------------------------
 class ClientView(BaseModel):
     client_id: str
-    role: Literal["recorder", "agency", "auditor", "admin"]
+    role: Literal["recorder", "agency", "auditor", "admin", "credit_office"]
     agency_name: str
     agency_code: str
     authority_codes: list[str]

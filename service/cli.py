@@ -241,7 +241,7 @@ app.add_typer(audit_app, name="audit")
 @clients_app.command("create")
 def create_client(
     client_id: Annotated[str, typer.Argument(help="e.g. zz-enforcement-recorder")],
-    role: Annotated[str, typer.Option(help="recorder, agency, auditor or admin")],
+    role: Annotated[str, typer.Option(help="recorder, agency, auditor, admin or credit_office")],
     agency_name: Annotated[str, typer.Option(help="the agency the client belongs to")],
     agency_code: Annotated[str, typer.Option(help="the agency's USCC")],
     authority_code: Annotated[

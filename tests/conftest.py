@@ -144,6 +144,7 @@ ROLE_CLIENTS = {
     "agency": {},
     "auditor": {},
     "admin": {},
+    "credit_office": {},
 }
 
 

@@ -20,12 +20,15 @@ from service.access.secrets import SCRYPT_N, hash_secret, new_secret, verify_sec
 from service.access.tables import api_clients
 from service.store.database import transaction
 
-ROLES = ("recorder", "agency", "auditor", "admin")
+ROLES = ("recorder", "agency", "auditor", "admin", "credit_office")
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     "recorder": ("credit:record", "credit:read"),
     "agency": ("credit:read",),
     "auditor": ("credit:read", "credit:audit"),
     "admin": ("credit:admin",),
+    # 信用办 / 法规科: watches timeliness and counts across agencies (overdue cases, the KPIs the
+    # notices set), and reads no subject's credit file: none of its work needs one.
+    "credit_office": ("credit:monitor",),
 }
 CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}\Z")  # \Z: no trailing newline
 # How long an id found in no row is answered "unknown" without asking the database again, and
