@@ -409,7 +409,8 @@ class ApprovalDone(BaseModel):
     requested_by: str
     approved_by: str
     result: dict[str, Any] = Field(
-        description="the created client with its secret, the new secret, or the erasure"
+        description="the created client with its secret, the new secret, a staff account with "
+        "its new password, or the erasure"
     )
 
 
