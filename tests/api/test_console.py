@@ -18,11 +18,13 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.auth import READ, log_reads
+from api.console.layout import ROLE_NAMES
 from api.console.staff import Staff, page_for, render
 from service.access.tables import admin_log, console_sessions
 from service.bootstrap import Services, build_services
 from service.clock import FixedClock
 from service.settings import Settings
+from tests.api.test_attack_logs import credit
 from tests.builders import AUTHORITY_CODE, enterprise
 from tests.console import ROLES, Person, create_staff, csrf_of, sign_in
 
@@ -431,3 +433,59 @@ async def test_cookies_are_not_secure_in_development(settings, clock):
         services.close_sync()
     cookie = set_cookies(response)["console"]
     assert "httponly" in cookie.lower() and "secure" not in cookie.lower()
+
+
+# The demo and the command line ----------------------------------------------------------------
+async def test_the_demo_seeds_one_account_per_role_that_signs_in(
+    browser, services, settings, monkeypatch
+):
+    import service.bootstrap
+    import service.cli
+
+    for module in (service.cli, service.bootstrap):  # the CLI's and its services' settings
+        monkeypatch.setattr(module, "get_settings", lambda: settings)
+    first = service.cli._demo_accounts()
+    second = service.cli._demo_accounts()  # a restart renews every password
+    assert sorted(role for _, role, _ in second) == sorted(ROLES)
+    assert {p for _, _, p in first}.isdisjoint(p for _, _, p in second)
+    for name, role, password in second:
+        browser.cookies.clear()
+        await signed_in_as(browser, Person(name, password, ""))
+        home = await browser.get("/console/")
+        assert f'id="staff-role">{ROLE_NAMES[role]}</span>' in home.text
+    with services.write_engine.connect() as conn:
+        details = conn.execute(
+            select(admin_log.c.details).where(admin_log.c.action == "create-account")
+        ).scalars()
+        assert {d["four_eyes_waived"] for d in details} == {"demo mode"}
+
+
+def test_accounts_at_the_command_line_with_four_eyes_for_an_administrator(services, settings):
+    made = credit(
+        settings,
+        *("accounts", "create", "sun.li", "--display-name", "孙丽", "--role", "agency"),
+        *("--agency-name", "郑州市交通运输局", "--agency-code", AUTHORITY_CODE),
+        user="alice",
+    )
+    assert made.returncode == 0, made.stderr
+    assert re.search(r"^password=\S{19}$", made.stdout, re.M)
+    asked = credit(
+        settings,
+        *("accounts", "create", "zhou.min", "--display-name", "周敏", "--role", "admin"),
+        *("--agency-name", "河南省交通运输厅", "--agency-code", AUTHORITY_CODE),
+        user="alice",
+    )
+    assert asked.returncode == 0 and "password=" not in asked.stdout
+    approval = re.search(r"^approval_id=(\S+)$", asked.stdout, re.M)
+    assert approval and services.accounts.get("zhou.min") is None
+    approved = credit(settings, "admin", "approve", approval.group(1), user="bob")
+    assert approved.returncode == 0, approved.stderr
+    assert re.search(r"^password=\S{19}$", approved.stdout, re.M)
+    assert services.accounts.get("zhou.min").role == "admin"
+    listed = credit(settings, "accounts", "list")
+    assert [line.split("\t")[:3] for line in listed.stdout.splitlines()] == [
+        ["sun.li", "agency", "enabled"],
+        ["zhou.min", "admin", "enabled"],
+    ]
+    assert credit(settings, "accounts", "disable", "sun.li").returncode == 0
+    assert services.accounts.get("sun.li").disabled
