@@ -4,19 +4,13 @@ headless Chromium against the app served by uvicorn, with a screenshot for the d
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from api import web
@@ -25,8 +19,6 @@ from tests.builders import enterprise, penalty
 
 pytestmark = pytest.mark.e2e
 COMPANY = enterprise(701)
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "progress-page.png"
 NOT_FOUND = "未找到该案件，请核对案件编号和查询码。"
 
@@ -262,68 +254,7 @@ def test_markup_in_case_data_is_escaped():
     assert "XF&lt;b&gt;1&lt;/b&gt;" in html
 
 
-# In a real browser ----------------------------------------------------------------------------
-@pytest.fixture
-def live_server(settings, services) -> Iterator[str]:
-    """The app served by uvicorn on a free port of 127.0.0.1, in a thread of this process."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        build_app(settings, services), log_level="warning", lifespan="on", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
-
-
-@pytest.fixture
-def browser(tmp_path):
-    """Headless Chromium from the system packages (chromium, chromium-driver)."""
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if missing:
-        reason = f"{' and '.join(missing)} missing: apt-get install -y chromium chromium-driver"
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser test must run in CI: {reason}")
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1000,900",
-        "--lang=zh-CN",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(10)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
-
-
+# In a real browser (tests/e2e/conftest.py serves the app and drives Chromium) -----------------
 async def test_an_applicant_follows_a_case_in_chromium(browser, live_server, recorder):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
