@@ -9,6 +9,7 @@ client of the same role."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -156,7 +157,12 @@ class StaffAccounts:
         self.engine = engine
         self.hasher = hasher
         self.lockout = lockout
-        self._decoy = hasher.hash(new_password())
+
+    @functools.cached_property
+    def _decoy(self) -> str:
+        """What an unknown name's password is checked against: a hash as costly as a real
+        one's. Made on first use, so that commands that sign no one in never pay for it."""
+        return self.hasher.hash(new_password())
 
     # Administration -------------------------------------------------------------------------
     def validated(
