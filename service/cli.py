@@ -203,15 +203,13 @@ def _print_demo_accounts(url: str) -> None:
     here (and only here)."""
     from rich.table import Table
 
-    table = Table(
-        title=f"DEMO MODE: console accounts, sign in at {url}/console/ "
-        "(passwords renewed at every demo start)"
-    )
+    table = Table(title="DEMO MODE: console accounts (passwords renewed at every demo start)")
     for column in ("sign-in name", "role", "password"):
         table.add_column(column)
     for row in _demo_accounts():
         table.add_row(*row)
     console.print(table)
+    console.print(f"sign in to the staff console at {url}/console/", soft_wrap=True)
 
 
 def _demo_accounts() -> list[tuple[str, str, str]]:
