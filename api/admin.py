@@ -286,6 +286,12 @@ async def approve(
     }
     if done.client is not None:
         answer["result"] = {**_view(done.client), "client_secret": done.secret}
+    if done.account is not None:  # a staff account asked for in the console
+        answer["result"] = {
+            "account": done.account.name,
+            "role": done.account.role,
+            "password": done.secret,
+        }
     return answer
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import admin, cases, docs, errors, oauth, replay_checks, web
+from api import admin, cases, console, docs, errors, oauth, replay_checks, web
 from api.commands import imports
 from api.commands import subjects as subject_commands
 from api.deadline import AnswerWithin
@@ -80,6 +80,11 @@ def create_app(
     app.state.token_client_limiter = RateLimiter(
         rate_per_second=settings.token_client_rate_per_second, burst=settings.token_client_burst
     )
+    # Console sign-ins, before any password is hashed (the lockout counts per name).
+    app.state.sign_in_limiter = RateLimiter(
+        rate_per_second=settings.console_sign_in_address_rate_per_second,
+        burst=settings.console_sign_in_address_burst,
+    )
     app.include_router(oauth.router)
     app.include_router(subject_commands.router)
     app.include_router(imports.router)
@@ -91,6 +96,7 @@ def create_app(
     app.include_router(history.router)
     app.include_router(integrity.router)
     app.include_router(admin.router)
+    console.install(app)
 
     docs.install(app)
 

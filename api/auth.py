@@ -27,11 +27,13 @@ from service.access.tokens import InvalidToken
 
 log = logging.getLogger(__name__)
 READ, RECORD, AUDIT, ADMIN = "credit:read", "credit:record", "credit:audit", "credit:admin"
+MONITOR = "credit:monitor"  # the credit office's: case deadlines and counts, no credit file
 SCOPES = {
     READ: "read subjects' credit status, records and cases",
     RECORD: "record subjects, events, imports and case steps for the client's authorities",
     AUDIT: "read full histories and access logs, reveal codes, verify and export",
     ADMIN: "manage API clients, signing keys and erasure of personal data",
+    MONITOR: "the credit office's: every agency's case deadlines and counts, no credit file",
 }
 TOKEN_URL = "/oauth/token"
 
@@ -165,6 +167,7 @@ def require(scope: str):
     return Security(check, scopes=[scope])
 
 
+Authenticated = Annotated[Caller, Depends(authenticated)]  # any scope: the route checks which
 Reader = Annotated[Caller, require(READ)]
 Recorder = Annotated[Caller, require(RECORD)]
 Auditor = Annotated[Caller, require(AUDIT)]

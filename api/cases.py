@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import AUDIT, RECORD, Reader, Recorder
+from api.auth import AUDIT, MONITOR, RECORD, Authenticated, Recorder
 from api.deps import MAX_INT64, CaseReadYourWrites, ServicesDep
 from api.errors import (
     AUTHENTICATED,
@@ -240,19 +240,19 @@ async def take_step(
 )
 async def list_cases(
     services: ServicesDep,
-    caller: Reader,
+    caller: Authenticated,
     overdue: Annotated[bool, Query(description="only cases past their deadline")] = False,
 ) -> dict:
-    """Open cases with their deadlines, for the credit office (auditors: all) and for a
+    """Open cases with their deadlines, for the credit office and auditors (all) and for a
     deciding agency (recorders: their own authorities' cases)."""
-    if AUDIT in caller.scopes:
+    if AUDIT in caller.scopes or MONITOR in caller.scopes:
         codes = None
     elif RECORD in caller.scopes:
         codes = list(caller.client.authority_codes)
     else:
         raise InsufficientScope(
-            "case lists need the credit:audit scope, or credit:record for a deciding agency's "
-            "own cases; this token carries neither",
+            "case lists need the credit:audit or credit:monitor scope, or credit:record for a "
+            "deciding agency's own cases; this token carries none of them",
             AUDIT,
         )
     views = await run_in_threadpool(

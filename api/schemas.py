@@ -776,7 +776,7 @@ CLIENT_EXAMPLE: dict[str, Any] = {
 class ClientView(BaseModel):
     model_config = example(CLIENT_EXAMPLE)
     client_id: str = Field(description="the client's id, for the token endpoint")
-    role: Literal["recorder", "agency", "auditor", "admin"] = Field(
+    role: Literal["recorder", "agency", "auditor", "admin", "credit_office"] = Field(
         description="what it is for; its role gives it its scopes"
     )
     agency_name: str = Field(description="the agency it belongs to")
@@ -848,7 +848,8 @@ class ApprovalDone(BaseModel):
     requested_by: str = Field(description="the administrator who asked")
     approved_by: str = Field(description="the administrator who approved")
     result: dict[str, Any] = Field(
-        description="the created client with its secret, the new secret, or the erasure"
+        description="the created client with its secret, the new secret, a staff account with "
+        "its new password, or the erasure"
     )
 
 

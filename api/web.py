@@ -8,26 +8,17 @@ attempts from one address share the `progress` budget of the JSON endpoint."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any
 
-import jinja2
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep
 from api.rate_limit import RateLimited
+from api.templating import chinese_date, templates
 
 router = APIRouter(tags=["applicant pages"])
-templates = Jinja2Templates(
-    env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-)
 
 KINDS = {"repair": "信用修复", "objection": "异议"}
 STATUSES = {
@@ -63,13 +54,6 @@ CASE_NUMBER_LENGTH = range(6, 41)  # as the JSON endpoint's CaseAccess
 QUERY_CODE_LENGTH = range(4, 21)
 
 
-def _day(value: date | str | None) -> str:
-    if value is None or value == "":
-        return ""
-    day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
 def _step(step: dict[str, Any]) -> dict[str, Any]:
     name = STEP_NAMES.get(step["step"], step["step"])
     if step["step"] == "ObjectionResolved" and step.get("outcome"):
@@ -77,7 +61,7 @@ def _step(step: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": name,
         "on": step.get("on", ""),
-        "day": _day(step.get("on")),
+        "day": chinese_date(step.get("on")),
         "missing": list(step.get("missing") or []),
         "evidence": list(step.get("evidence") or []),
         "reasons": step.get("reasons") or "",
@@ -93,13 +77,13 @@ def page_of(view: dict[str, Any]) -> dict[str, Any]:
         "kind": KINDS.get(view["kind"], view["kind"]),
         "status": STATUSES.get(view["status"], view["status"]),
         "status_code": view["status"],
-        "filed_on": _day(view.get("filed_on")),
-        "accepted_on": _day(view.get("accepted_on")),
-        "closed_on": _day(view.get("closed_on")),
+        "filed_on": chinese_date(view.get("filed_on")),
+        "accepted_on": chinese_date(view.get("accepted_on")),
+        "closed_on": chinese_date(view.get("closed_on")),
         "outcome": OUTCOMES.get(view.get("outcome") or "", view.get("outcome") or ""),
         "missing": list(view.get("missing") or []),
         "steps": [_step(step) for step in view.get("steps") or []],
-        "due": _day(due),
+        "due": chinese_date(due),
         "due_iso": due.isoformat() if isinstance(due, date) else (due or ""),
         "due_provisional": bool(view.get("due_provisional")),
         "due_basis": view.get("due_basis") or "",

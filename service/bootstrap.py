@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from argon2 import PasswordHasher
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,12 +18,15 @@ from projections.cases.queries import CaseQueries
 from projections.credit_file.projector import CreditFileProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
 from service.access.access_log import AccessLog
+from service.access.accounts import Lockout, StaffAccounts
 from service.access.administration import Administration, AdminLog
 from service.access.clients import ClientDirectory, ClientRegistry
 from service.access.group_commit import AccessLogWriter
+from service.access.identity import IdentityProvider, identity_provider
 from service.access.keys import SigningKeys
 from service.access.personal_data import PersonalDataVault
 from service.access.secrets import KeyWrapper
+from service.access.sessions import ConsoleSessions
 from service.access.tokens import Tokens
 from service.clock import Clock
 from service.commanding.cases import CaseDesk
@@ -65,6 +70,9 @@ class Services:
     replay_checks: ReplayChecks
     admin_log: AdminLog
     administration: Administration
+    accounts: StaffAccounts
+    sessions: ConsoleSessions
+    identity: IdentityProvider
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -167,6 +175,19 @@ def build_services(
         chains=(access_log.chain, admin_log.chain),  # anchored in every checkpoint
     )
     clients = ClientRegistry(write_engine, settings.client_secret_scrypt_n)
+    accounts = StaffAccounts(
+        write_engine,
+        PasswordHasher(
+            time_cost=settings.password_hash_time_cost,
+            memory_cost=settings.password_hash_memory_kib,
+        ),
+        Lockout(settings.console_lockout_failures, settings.console_lockout_seconds),
+    )
+    sessions = ConsoleSessions(
+        write_engine,
+        idle=timedelta(seconds=settings.console_session_idle_seconds),
+        absolute=timedelta(seconds=settings.console_session_absolute_seconds),
+    )
     return Services(
         settings,
         database,
@@ -193,7 +214,12 @@ def build_services(
         AccessLogWriter(access_log),
         ReplayChecks(write_engine, settings, REPLAY_CHECK_COMMAND),
         admin_log,
-        Administration(write_engine, clients, keys, checkpoints, vault, admin_log),
+        Administration(
+            write_engine, clients, keys, checkpoints, vault, admin_log, accounts, sessions
+        ),
+        accounts,
+        sessions,
+        identity_provider(settings, accounts),
     )
 
 

@@ -95,6 +95,8 @@ def serve(
     url = f"http://{host}:{port}"
     example = _seed_demo_if_empty() if demo else None
     agency_secret = _print_demo_clients() if demo else None
+    if demo:
+        _print_demo_accounts(url)
     console.print(
         f"[bold]credit service[/bold] on {url}  ·  OpenAPI docs: {url}/docs  ·  "
         f"database: {Database.from_url(settings.database_url).url!r}",
@@ -154,7 +156,7 @@ def _seed_demo_if_empty() -> str | None:
         services.close_sync()
 
 
-DEMO_ROLES = ("admin", "recorder", "agency", "auditor")
+DEMO_ROLES = ("admin", "recorder", "agency", "auditor", "credit_office")
 DEMO_ACTOR = "demo-bootstrap"
 
 
@@ -170,6 +172,12 @@ def _print_outcome(outcome) -> None:
         )
         print(f"approval_id={outcome.approval_id}")
         return
+    if outcome.account is not None:
+        account = outcome.account
+        if outcome.action == "create-account":
+            console.print(f"created account {account.name} ({account.role})")
+        print(f"password={outcome.secret}")
+        return
     if outcome.client is not None and outcome.action == "create-client":
         client = outcome.client
         console.print(
@@ -179,6 +187,63 @@ def _print_outcome(outcome) -> None:
         print(f"client_secret={outcome.secret}")
     elif outcome.result:
         console.print(f"{outcome.action} {outcome.target}: done")
+
+
+DEMO_ACCOUNTS = {  # role -> (sign-in name, display name)
+    "recorder": ("demo.recorder", "演示记录员"),
+    "agency": ("demo.agency", "演示查询员"),
+    "auditor": ("demo.auditor", "演示审计员"),
+    "admin": ("demo.admin", "演示管理员"),
+    "credit_office": ("demo.credit-office", "演示信用办"),
+}
+
+
+def _print_demo_accounts(url: str) -> None:
+    """Demo mode, loudly: one console account per role, each with a fresh password printed
+    here (and only here)."""
+    from rich.table import Table
+
+    table = Table(title="DEMO MODE: console accounts (passwords renewed at every demo start)")
+    for column in ("sign-in name", "role", "password"):
+        table.add_column(column)
+    for row in _demo_accounts():
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"sign in to the staff console at {url}/console/", soft_wrap=True)
+
+
+def _demo_accounts() -> list[tuple[str, str, str]]:
+    """One console account per role, created or given a fresh password: (name, role,
+    password) each. Logged as the demo bootstrap's, without a second administrator: demo mode
+    refuses to run in production."""
+    from service.access.administration import Done
+    from service.demo.generator import demo_recording_grants
+
+    services = build_command_services(migrate=False)
+    authority_codes, sectors = demo_recording_grants()
+    accounts = []
+    admin = services.administration
+    try:
+        for role, (name, display_name) in DEMO_ACCOUNTS.items():
+            if services.accounts.get(name) is None:
+                grants = {"authority_codes": authority_codes, "sectors": sectors}
+                done = admin.create_account(
+                    DEMO_ACTOR,
+                    name,
+                    display_name,
+                    role,
+                    "河南省交通运输厅（演示）",
+                    authority_codes[0],
+                    **(grants if role == "recorder" else {}),
+                    four_eyes_waived="demo mode",
+                )
+            else:
+                done = admin.reset_password(DEMO_ACTOR, name, four_eyes_waived="demo mode")
+            assert isinstance(done, Done) and done.secret is not None
+            accounts.append((name, role, done.secret))
+    finally:
+        services.close_sync()
+    return accounts
 
 
 def _print_demo_clients() -> str:
@@ -227,12 +292,17 @@ def _print_demo_clients() -> str:
 clients_app = typer.Typer(
     help="API clients: create, list, disable, reset a secret.", no_args_is_help=True
 )
+accounts_app = typer.Typer(
+    help="Staff accounts of the console: create, list, disable, reset a password.",
+    no_args_is_help=True,
+)
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 admin_app = typer.Typer(
     help="Four-eyes approvals and erasure of personal data (each act in the admin log).",
     no_args_is_help=True,
 )
 app.add_typer(clients_app, name="clients")
+app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
@@ -241,7 +311,7 @@ app.add_typer(audit_app, name="audit")
 @clients_app.command("create")
 def create_client(
     client_id: Annotated[str, typer.Argument(help="e.g. zz-enforcement-recorder")],
-    role: Annotated[str, typer.Option(help="recorder, agency, auditor or admin")],
+    role: Annotated[str, typer.Option(help="recorder, agency, auditor, admin or credit_office")],
     agency_name: Annotated[str, typer.Option(help="the agency the client belongs to")],
     agency_code: Annotated[str, typer.Option(help="the agency's USCC")],
     authority_code: Annotated[
@@ -312,6 +382,91 @@ def reset_secret(client_id: str) -> None:
     services = build_command_services()
     try:
         outcome = services.administration.reset_secret(cli_actor(), client_id)
+    except ClientError as error:
+        console.print(f"[red]refused[/red]: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    _print_outcome(outcome)
+
+
+@accounts_app.command("create")
+def create_account(
+    name: Annotated[str, typer.Argument(help="the sign-in name, e.g. zhang.wei")],
+    display_name: Annotated[str, typer.Option(help="the person's name, e.g. 张伟")],
+    role: Annotated[str, typer.Option(help="recorder, agency, auditor, admin or credit_office")],
+    agency_name: Annotated[str, typer.Option(help="the agency the person works for")],
+    agency_code: Annotated[str, typer.Option(help="the agency's USCC")],
+    authority_code: Annotated[
+        list[str] | None, typer.Option(help="recorders: an authority code they record for")
+    ] = None,
+    sector: Annotated[list[str] | None, typer.Option(help="recorders: a sector")] = None,
+) -> None:
+    """Create a console account; its first password is printed once. An auditor or admin
+    account (the first administrator's too) waits for a different administrator's approval
+    (`credit admin approve`)."""
+    from service.access.clients import ClientError
+
+    services = build_command_services()
+    try:
+        outcome = services.administration.create_account(
+            cli_actor(),
+            name,
+            display_name,
+            role,
+            agency_name,
+            agency_code,
+            authority_code or [],
+            sector or [],
+        )
+    except ClientError as error:
+        console.print(f"[red]refused[/red]: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    _print_outcome(outcome)
+
+
+@accounts_app.command("list")
+def list_accounts() -> None:
+    """Every account with its role, agency, provider and whether it is disabled."""
+    services = build_command_services()
+    try:
+        for account in services.accounts.all():
+            state = "disabled" if account.disabled else "enabled"
+            print(
+                f"{account.name}\t{account.role}\t{state}\t{account.provider}\t"
+                f"{account.display_name}\t{account.agency_name}"
+            )
+    finally:
+        services.close_sync()
+
+
+@accounts_app.command("disable")
+def disable_account(name: str) -> None:
+    """Disable an account: its sessions end at once and it can no longer sign in."""
+    from service.access.clients import ClientError
+
+    services = build_command_services()
+    try:
+        services.administration.disable_account(cli_actor(), name)
+    except ClientError as error:
+        console.print(f"[red]refused[/red]: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    console.print(f"{name} disabled")
+
+
+@accounts_app.command("reset-password")
+def reset_password(name: str) -> None:
+    """A new password (printed once); the old one and every session end at once. For an
+    auditor or admin account this waits for a different administrator's approval."""
+    from service.access.clients import ClientError
+
+    services = build_command_services()
+    try:
+        outcome = services.administration.reset_password(cli_actor(), name)
     except ClientError as error:
         console.print(f"[red]refused[/red]: {error}")
         raise typer.Exit(2) from None

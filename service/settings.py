@@ -22,6 +22,8 @@ from pydantic_settings import SettingsError as SettingsSourceError
 DEVELOPMENT_SUBJECT_ID_KEY = "development-only-subject-id-key"
 DEVELOPMENT_KEY_ENCRYPTION_KEY = "development-only-key-encryption-key"
 DEFAULT_TIMEZONE = "Asia/Shanghai"  # Beijing time: the legal dates of China's credit records
+# The least Argon2id memory the OWASP Password Storage Cheat Sheet accepts (19 MiB, t=2, p=1).
+MIN_PASSWORD_HASH_MEMORY_KIB = 19 * 1024
 
 
 class Settings(BaseSettings):
@@ -95,6 +97,27 @@ class Settings(BaseSettings):
     token_address_burst: int = Field(default=20, ge=1)
     token_client_rate_per_second: float = Field(default=1 / 6, gt=0)
     token_client_burst: int = Field(default=10, ge=1)
+    # The staff console (api/console/, docs/console.md). Who vouches for the person signing in:
+    # "builtin", the console's own accounts with Argon2id password hashes. An external OpenID
+    # Connect provider (a provincial 统一身份认证) is the other value docs/console.md describes.
+    console_identity_provider: Literal["builtin"] = "builtin"
+    # A console session ends after this long without a request, and this long after sign-in
+    # whatever happens: NIST SP 800-63B §4.2.3 (AAL2) asks for reauthentication after 30 minutes
+    # of inactivity and at least every 12 hours.
+    console_session_idle_seconds: int = Field(default=30 * 60, ge=60)
+    console_session_absolute_seconds: int = Field(default=12 * 60 * 60, ge=300)
+    # This many failed sign-ins in a row under one name lock that name for this long; failures
+    # further apart than that start the count again. GB/T 22239-2019 (等保 2.0) 8.1.4.1 b) asks
+    # for a limit on failed logins without setting figures: these are the service's defaults.
+    console_lockout_failures: int = Field(default=5, ge=1, le=100)
+    console_lockout_seconds: int = Field(default=15 * 60, ge=1)
+    # Sign-in attempts per address, checked before any password is hashed (as for tokens).
+    console_sign_in_address_rate_per_second: float = Field(default=0.5, gt=0)
+    console_sign_in_address_burst: int = Field(default=20, ge=1)
+    # Argon2id cost for staff passwords: RFC 9106 §4's second recommended option (t=3, 64 MiB,
+    # p=4), argon2-cffi's default; lower it only for tests.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=64 * 1024, ge=32)
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, as a JSON list:
     # ["10.0.0.5", "10.1.0.0/16"]). Default none: the caller's address is the TCP peer's, and a
     # caller cannot choose the address its per-address limits count against.
@@ -104,6 +127,11 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies go over HTTPS only, except in development (plain http on one's own machine)."""
+        return self.environment != "development"
 
     @field_validator("timezone")
     @classmethod
@@ -126,6 +154,11 @@ class Settings(BaseSettings):
             raise ValueError("CREDIT_KEY_ENCRYPTION_KEY must be set in production")
         if self.client_secret_scrypt_n < 2**14:
             raise ValueError("CREDIT_CLIENT_SECRET_SCRYPT_N must be at least 16384 in production")
+        if self.password_hash_memory_kib < MIN_PASSWORD_HASH_MEMORY_KIB:
+            raise ValueError(
+                "CREDIT_PASSWORD_HASH_MEMORY_KIB must be at least "
+                f"{MIN_PASSWORD_HASH_MEMORY_KIB} in production"
+            )
         return self
 
 

@@ -40,6 +40,9 @@ STORE_TABLES = (
     "case_streams",
     "cases",
     "api_clients",
+    "console_sessions",
+    "staff_accounts",
+    "sign_in_failures",
     "signing_keys",
     "access_log",
     "admin_log",
@@ -125,6 +128,8 @@ def settings(database_url: str) -> Settings:
         projection_poll_seconds=0.05,
         read_your_writes_timeout_seconds=5,
         client_secret_scrypt_n=2,
+        password_hash_time_cost=1,
+        password_hash_memory_kib=32,
         client_cache_seconds=0,
         key_cache_seconds=0,
     )
@@ -152,6 +157,7 @@ ROLE_CLIENTS: dict[str, Grants] = {
     "agency": {},
     "auditor": {},
     "admin": {},
+    "credit_office": {},
 }
 
 

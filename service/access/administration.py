@@ -1,10 +1,12 @@
-"""Administration with a trail: every administrative act (clients created, disabled, secrets
-reset, signing and checkpoint keys rotated, personal data erased) is written to the admin log
-in the same transaction as the act, and the acts that hand out audit or admin rights, or
-destroy personal data, wait for a second administrator (four eyes, 四眼原则).
+"""Administration with a trail: every administrative act (clients and staff accounts created,
+disabled, secrets and passwords reset, signing and checkpoint keys rotated, personal data
+erased) is written to the admin log in the same transaction as the act, and the acts that hand
+out audit or admin rights, or destroy personal data, wait for a second administrator (four
+eyes, 四眼原则).
 
-Actors are named as the log shows them: "client:<client_id>" over the API, "cli:<os user>"
-from the command line, "demo-bootstrap" for the demo mode's own clients."""
+Actors are named as the log shows them: "client:<client_id>" over the API, "account:<name>"
+in the staff console, "cli:<os user>" from the command line, "demo-bootstrap" for the demo
+mode's own clients and accounts."""
 
 from __future__ import annotations
 
@@ -18,18 +20,23 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from domain.errors import ApprovalNotFound, ApprovalNotPending, SelfApproval
+from service.access.accounts import Account, AccountError, StaffAccounts
 from service.access.chained_log import ChainedLog
 from service.access.clients import Client, ClientError, ClientRegistry
 from service.access.keys import SigningKeys
 from service.access.personal_data import PersonalDataVault
+from service.access.sessions import ConsoleSessions
 from service.access.tables import admin_approvals, admin_log
 from service.integrity.checkpoints import Checkpoints
 
-# Roles whose clients a single administrator may not create or take over: audit rights read
-# every subject's whole file and reveal ID numbers; a second admin could approve anything.
+# Roles whose clients and accounts a single administrator may not create or take over: audit
+# rights read every subject's whole file and reveal ID numbers; a second admin could approve
+# anything.
 FOUR_EYES_ROLES = frozenset({"auditor", "admin"})
 CREATE_CLIENT = "create-client"
 RESET_SECRET = "reset-secret"
+CREATE_ACCOUNT = "create-account"
+RESET_PASSWORD = "reset-password"
 ERASE = "erase-personal-data"
 
 
@@ -56,12 +63,14 @@ class Pending:
 
 @dataclass(frozen=True)
 class Done:
-    """An act carried out, with what it produced (a client and its secret, an erasure)."""
+    """An act carried out, with what it produced (a client and its secret, an account and its
+    password, an erasure)."""
 
     action: str
     target: str
     client: Client | None = None
     secret: str | None = None
+    account: Account | None = None
     result: dict[str, Any] = field(default_factory=dict)
     approval_id: UUID | None = None
     requested_by: str | None = None
@@ -94,9 +103,13 @@ class Administration:
         checkpoints: Checkpoints,
         vault: PersonalDataVault,
         log: AdminLog,
+        accounts: StaffAccounts,
+        sessions: ConsoleSessions,
     ):
         self.engine = engine
         self.clients = clients
+        self.accounts = accounts
+        self.sessions = sessions
         self.keys = keys
         self.checkpoints = checkpoints
         self.vault = vault
@@ -170,6 +183,76 @@ class Administration:
         self.log.record(conn, actor, RESET_SECRET, client_id, details)
         client = self.clients.get(client_id, conn=conn)
         return Done(RESET_SECRET, client_id, client=client, secret=secret)
+
+    # Staff accounts -------------------------------------------------------------------------
+    def create_account(
+        self,
+        actor: str,
+        name: str,
+        display_name: str,
+        role: str,
+        agency_name: str,
+        agency_code: str,
+        authority_codes: list[str] | None = None,
+        sectors: list[str] | None = None,
+        *,
+        four_eyes_waived: str | None = None,
+    ) -> Done | Pending:
+        """A built-in account and its first password. An auditor or admin account waits for a
+        second administrator, as such a client does (unless `four_eyes_waived`: the demo)."""
+        fields = self.accounts.validated(
+            name, display_name, role, agency_name, agency_code, authority_codes, sectors
+        )
+        if role in FOUR_EYES_ROLES and four_eyes_waived is None:
+            return self._request(actor, CREATE_ACCOUNT, name, fields)
+        details = _account_details(fields)
+        if four_eyes_waived is not None:
+            details["four_eyes_waived"] = four_eyes_waived
+        with self.engine.begin() as conn:
+            return self._create_account(conn, actor, fields, details)
+
+    def _create_account(
+        self, conn: Connection, actor: str, fields: dict[str, Any], details: dict[str, Any]
+    ) -> Done:
+        if self.accounts.get(fields["name"], conn=conn) is not None:
+            raise AccountError(f"登录名 {fields['name']} 已被使用")
+        account, password = self.accounts.create(fields, datetime.now(UTC), conn=conn)
+        self.log.record(conn, actor, CREATE_ACCOUNT, account.name, details)
+        return Done(CREATE_ACCOUNT, account.name, account=account, secret=password)
+
+    def disable_account(self, actor: str, name: str) -> Account:
+        """Disabled at once: every session of the account ends in the same transaction."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            account = self.accounts.disable(name, now, conn=conn)
+            ended = self.sessions.end_all(name, now, conn=conn)
+            self.log.record(
+                conn, actor, "disable-account", name, {"role": account.role, "sessions": ended}
+            )
+        return account
+
+    def reset_password(
+        self, actor: str, name: str, *, four_eyes_waived: str | None = None
+    ) -> Done | Pending:
+        """A new password hands the account over to whoever receives it: for an auditor or
+        admin account that needs a second administrator too."""
+        account = self.accounts.get(name)
+        if account is None:
+            raise AccountError(f"没有登录名为 {name} 的账号")
+        details: dict[str, Any] = {"role": account.role}
+        if account.role in FOUR_EYES_ROLES and four_eyes_waived is None:
+            return self._request(actor, RESET_PASSWORD, name, details)
+        if four_eyes_waived is not None:
+            details["four_eyes_waived"] = four_eyes_waived
+        with self.engine.begin() as conn:
+            return self._reset_password(conn, actor, name, details)
+
+    def _reset_password(self, conn: Connection, actor: str, name: str, details: dict) -> Done:
+        password = self.accounts.reset_password(name, conn=conn)
+        ended = self.sessions.end_all(name, datetime.now(UTC), conn=conn)
+        self.log.record(conn, actor, RESET_PASSWORD, name, {**details, "sessions": ended})
+        account = self.accounts.get(name, conn=conn)
+        return Done(RESET_PASSWORD, name, account=account, secret=password)
 
     # Keys -----------------------------------------------------------------------------------
     def rotate_signing_key(self, actor: str) -> str:
@@ -251,6 +334,7 @@ class Administration:
             done.target,
             client=done.client,
             secret=done.secret,
+            account=done.account,
             result=done.result,
             approval_id=approval_id,
             requested_by=row.requested_by,
@@ -262,6 +346,11 @@ class Administration:
             return self._create(conn, actor, row.request, {**_client_details(row.request), **steps})
         if row.action == RESET_SECRET:
             return self._reset(conn, actor, row.target, {**row.request, **steps})
+        if row.action == CREATE_ACCOUNT:
+            details = {**_account_details(row.request), **steps}
+            return self._create_account(conn, actor, row.request, details)
+        if row.action == RESET_PASSWORD:
+            return self._reset_password(conn, actor, row.target, {**row.request, **steps})
         subject_id = UUID(row.target)
         if not self.vault.erase(subject_id, conn=conn):
             raise NoPersonalData(subject_id)
@@ -285,3 +374,8 @@ def _client_details(fields: dict[str, Any]) -> dict[str, Any]:
         "authority_codes": list(fields["authority_codes"]),
         "sectors": list(fields["sectors"]),
     }
+
+
+def _account_details(fields: dict[str, Any]) -> dict[str, Any]:
+    """What the log says about an account: never its password."""
+    return {"display_name": fields["display_name"], **_client_details(fields)}

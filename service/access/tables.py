@@ -1,5 +1,6 @@
-"""Access-control and audit tables: API clients, token signing keys, the access log, replay
-checks, the case-number series and the case numbers' streams (owned by alembic)."""
+"""Access-control and audit tables: API clients, staff accounts and their console sessions,
+token signing keys, the access log, replay checks, the case-number series and the case numbers'
+streams (owned by alembic)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -34,6 +36,53 @@ api_clients = Table(
     Column("secret_hash", String(200), nullable=False),  # scrypt; the secret is shown once
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled_at", DateTime(timezone=True)),
+)
+
+# People who sign in to the staff console (service/access/accounts.py), one account each. An
+# account has a role and grants exactly as a client has, and acts through the same checks.
+staff_accounts = Table(
+    "staff_accounts",
+    metadata,
+    Column("name", String(56), primary_key=True),  # the sign-in name (登录名)
+    Column("display_name", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("agency_name", String(200), nullable=False),
+    Column("agency_code", String(18), nullable=False),
+    Column("authority_codes", JSON, nullable=False),
+    Column("sectors", JSON, nullable=False),
+    # Who vouches for the person: "builtin" (password_hash holds an Argon2id hash), or an
+    # external identity provider, whose accounts have no password here.
+    Column("provider", String(40), nullable=False),
+    Column("password_hash", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+
+# Failed sign-ins by the name typed, whether or not an account has that name, so that a lockout
+# reads the same for a name no one has. A success removes the row.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failed_at", DateTime(timezone=True), nullable=False),
+    Column("locked_until", DateTime(timezone=True)),
+)
+
+# Server-side console sessions: the cookie holds a random token, this table only its SHA-256, so
+# that reading the table hands out no session. Ending a session (sign-out, an account disabled
+# or its password reset) sets ended_at; expired rows are removed when their account signs in.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account", String(56), ForeignKey("staff_accounts.name"), nullable=False),
+    # The synchronizer token every state-changing form of this session carries.
+    Column("csrf_token", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Index("console_sessions_account", "account"),
 )
 
 signing_keys = Table(

@@ -126,6 +126,7 @@ async def test_a_token_from_the_declared_flow_carries_the_scopes_each_operation_
         "credit:record",
         "credit:audit",
         "credit:admin",
+        "credit:monitor",
     }
     by_id = operations(document)
     for operation_id, (_, _, operation) in by_id.items():

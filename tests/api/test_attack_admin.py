@@ -331,10 +331,12 @@ def test_the_demo_bootstrap_creates_its_clients_logged_as_the_demo(services, set
         ("demo-bootstrap", "create-client", "demo-recorder"),
         ("demo-bootstrap", "create-client", "demo-agency"),
         ("demo-bootstrap", "create-client", "demo-auditor"),
+        ("demo-bootstrap", "create-client", "demo-credit_office"),
         ("demo-bootstrap", "reset-secret", "demo-admin"),
         ("demo-bootstrap", "reset-secret", "demo-recorder"),
         ("demo-bootstrap", "reset-secret", "demo-agency"),
         ("demo-bootstrap", "reset-secret", "demo-auditor"),
+        ("demo-bootstrap", "reset-secret", "demo-credit_office"),
     ]
     assert logged[3].details["four_eyes_waived"] == "demo mode"
     assert count(services, admin_approvals) == 0

@@ -519,14 +519,15 @@ def test_the_memory_of_verified_tokens_is_bounded(services, role_headers, monkey
 
 
 # 5. Role x endpoint matrix --------------------------------------------------------------------
-ROLES = ("recorder", "agency", "auditor", "admin", None)
+ROLES = ("recorder", "agency", "auditor", "admin", "credit_office", None)
+NO_ROLE: dict[str | None, int] = {"agency": 403, "auditor": 403, "admin": 403, "credit_office": 403}
 
 
 def _write(recorder_201: int = 201) -> dict:
-    return {"recorder": recorder_201, "agency": 403, "auditor": 403, "admin": 403, None: 401}
+    return {**NO_ROLE, "recorder": recorder_201, None: 401}
 
 
-READ = {"recorder": 200, "agency": 200, "auditor": 200, "admin": 403, None: 401}
+READ = {**NO_ROLE, "recorder": 200, "agency": 200, "auditor": 200, None: 401}
 EVERYONE = dict.fromkeys(ROLES, 200)
 MATRIX = [
     ("POST", "/v1/subjects", lambda s: {"json": enterprise(2)}, _write()),
@@ -555,7 +556,14 @@ MATRIX = [
         "GET",
         "/v1/subjects/{id}/records?include=all",
         lambda s: {"params": {**s["read"], "include": "all"}},
-        {"recorder": 403, "agency": 403, "auditor": 200, "admin": 403, None: 401},
+        {**NO_ROLE, "recorder": 403, "auditor": 200, None: 401},
+    ),
+    # The credit office watches every agency's deadlines; an agency that decides no case has none.
+    (
+        "GET",
+        "/v1/cases?overdue=true",
+        lambda s: {"params": {"overdue": "true"}},
+        {**NO_ROLE, "recorder": 200, "auditor": 200, "credit_office": 200, None: 401},
     ),
     ("GET", "/health", lambda s: {}, EVERYONE),
     ("GET", "/.well-known/jwks.json", lambda s: {}, EVERYONE),

@@ -317,9 +317,15 @@ async def test_overdue_cases_are_listed_for_the_credit_office(client, clock, rol
     assert weekend["cases"] == []
     clock.moment += timedelta(days=2)  # Tuesday 2026-12-08: two working days over
     late = (
-        await client.get("/v1/cases", params={"overdue": "true"}, headers=role_headers["auditor"])
+        await client.get(
+            "/v1/cases", params={"overdue": "true"}, headers=role_headers["credit_office"]
+        )
     ).json()["cases"]
     assert [(c["case_number"], c["due"]) for c in late] == [(filed["case_number"], "2026-12-04")]
+    audited = await client.get(
+        "/v1/cases", params={"overdue": "true"}, headers=role_headers["auditor"]
+    )
+    assert audited.json()["cases"] == late
     assert (late[0]["overdue"], late[0]["overdue_days"]) == (True, 2)
     agency = await client.get("/v1/cases", headers=role_headers["agency"])
     assert agency.status_code == 403

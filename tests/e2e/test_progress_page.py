@@ -270,7 +270,7 @@ def test_a_deadline_in_a_year_without_a_schedule_is_shown_as_provisional(provisi
     assert (PROVISIONAL in html) is provisional
 
 
-# In a real browser ----------------------------------------------------------------------------
+# In a real browser (tests/e2e/conftest.py serves the app and drives Chromium) -----------------
 async def test_an_applicant_follows_a_case_in_chromium(browser, live_server, recorder):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions

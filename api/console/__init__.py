@@ -1,0 +1,23 @@
+"""The staff console (工作台): server-rendered pages for government staff who sign in with a
+personal account. `install` adds its routes, its stylesheet and its page answers to the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.console import accounts, pages
+from api.console.staff import PageRefused, SignInNeeded, refused_page, to_sign_in
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(SignInNeeded, to_sign_in)
+    app.add_exception_handler(PageRefused, refused_page)
+    app.include_router(pages.router)
+    app.include_router(accounts.router)
+    # The stylesheet ships in the package: no CDN, no build step.
+    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
