@@ -201,14 +201,11 @@ DEMO_ACCOUNTS = {  # role -> (sign-in name, display name)
 def _print_demo_accounts(url: str) -> None:
     """Demo mode, loudly: one console account per role, each with a fresh password printed
     here (and only here)."""
-    from rich.table import Table
-
-    table = Table(title="DEMO MODE: console accounts (passwords renewed at every demo start)")
-    for column in ("sign-in name", "role", "password"):
-        table.add_column(column)
-    for row in _demo_accounts():
-        table.add_row(*row)
-    console.print(table)
+    print_whole_table(
+        "DEMO MODE: console accounts (passwords renewed at every demo start)",
+        ("sign-in name", "role", "password"),
+        _demo_accounts(),
+    )
     console.print(f"sign in to the staff console at {url}/console/", soft_wrap=True)
 
 
@@ -249,16 +246,12 @@ def _demo_accounts() -> list[tuple[str, str, str]]:
 def _print_demo_clients() -> str:
     """Demo mode, loudly: one client per role, with fresh secrets printed here (and only here).
     Returns the demo agency's secret."""
-    from rich.table import Table
-
     from service.access.administration import Done
     from service.demo.generator import demo_recording_grants
 
     services = build_command_services(migrate=False)
     authority_codes, sectors = demo_recording_grants()
-    table = Table(title="DEMO MODE: demo clients (secrets renewed at every demo start)")
-    for column in ("client_id", "role", "secret"):
-        table.add_column(column)
+    rows = []
     admin = services.administration
     try:
         for role in DEMO_ROLES:
@@ -280,13 +273,36 @@ def _print_demo_clients() -> str:
                 done = admin.reset_secret(DEMO_ACTOR, client_id, four_eyes_waived="demo mode")
             assert isinstance(done, Done) and done.secret is not None
             secret = done.secret
-            table.add_row(client_id, role, secret)
+            rows.append((client_id, role, secret))
             if role == "agency":
                 example_secret = secret
     finally:
         services.close_sync()
-    console.print(table)
+    print_whole_table(
+        "DEMO MODE: demo clients (secrets renewed at every demo start)",
+        ("client_id", "role", "secret"),
+        rows,
+    )
     return example_secret
+
+
+def print_whole_table(
+    title: str, columns: tuple[str, ...], rows: list[tuple[str, str, str]]
+) -> None:
+    """A table of names and secrets, never cut short: a narrow terminal (or none, 80 columns)
+    would otherwise end a secret with "…", and a secret one cannot copy is no secret at all.
+    The table is as wide as its longest cells; the terminal wraps it if it must."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    widths = [
+        max([len(column), *(len(row[i]) for row in rows)]) for i, column in enumerate(columns)
+    ]
+    for column, width in zip(columns, widths, strict=True):
+        table.add_column(column, no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table, width=max(console.width, sum(widths) + 3 * len(columns) + 1), crop=False)
 
 
 clients_app = typer.Typer(

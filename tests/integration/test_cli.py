@@ -91,3 +91,20 @@ def test_verify_replay_passes_then_names_a_tampered_field(settings, services, tm
     assert failed.returncode == 1
     assert "authority_name: live '篡改'" in failed.stderr
     assert "2 differences" in failed.stderr
+
+
+def test_a_secret_is_printed_whole_on_a_narrow_terminal(monkeypatch):
+    """An 80-column terminal (or none) used to end a demo secret with "…"."""
+    import io
+
+    from rich.console import Console
+
+    import service.cli
+
+    out = io.StringIO()
+    monkeypatch.setattr(service.cli, "console", Console(file=out, width=80))
+    secret = "sX4PQvot8vh6TlafVygPSWlOnU8YaufT6CTTCWa1b2c3d4e"
+    rows = [("demo-credit_office", "credit_office", secret)]
+    service.cli.print_whole_table("DEMO MODE: demo clients", ("client_id", "role", "secret"), rows)
+    printed = out.getvalue()
+    assert secret in printed and "demo-credit_office" in printed and "…" not in printed
