@@ -6,16 +6,17 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from projections.runner import BULK_PAGE_SIZE, ProjectionFailed
-from service.access.administration import cli_actor
+from service.access.administration import Administration, cli_actor
 from service.audit_cli import audit_app
 from service.bootstrap import build_command_services, build_services
 from service.operator_errors import operator_error
@@ -31,6 +32,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 console = Console(stderr=True)
+T = TypeVar("T")
 
 
 def _configure_logging() -> None:
@@ -158,6 +160,21 @@ def _seed_demo_if_empty() -> str | None:
 
 DEMO_ROLES = ("admin", "recorder", "agency", "auditor", "credit_office")
 DEMO_ACTOR = "demo-bootstrap"
+
+
+def _administer(act: Callable[[Administration], T]) -> T:
+    """One act of administration, as the operator at this terminal (`cli_actor`): a refusal
+    (ClientError: an unknown role, a duplicate, a wrong grant ...) is printed and exits 2."""
+    from service.access.clients import ClientError
+
+    services = build_command_services()
+    try:
+        return act(services.administration)
+    except ClientError as error:
+        console.print(f"[red]refused[/red]: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
 
 
 def _print_outcome(outcome) -> None:
@@ -337,11 +354,8 @@ def create_client(
 ) -> None:
     """Create a client; its secret is printed once and stored only as a hash. An auditor or
     admin client waits for a different administrator's approval (`credit admin approve`)."""
-    from service.access.clients import ClientError
-
-    services = build_command_services()
-    try:
-        outcome = services.administration.create_client(
+    outcome = _administer(
+        lambda admin: admin.create_client(
             cli_actor(),
             client_id,
             role,
@@ -350,11 +364,7 @@ def create_client(
             authority_code or [],
             sector or [],
         )
-    except ClientError as error:
-        console.print(f"[red]refused[/red]: {error}")
-        raise typer.Exit(2) from None
-    finally:
-        services.close_sync()
+    )
     _print_outcome(outcome)
 
 
@@ -376,16 +386,7 @@ def list_clients() -> None:
 @clients_app.command("disable")
 def disable_client(client_id: str) -> None:
     """Disable a client: its tokens stop working within CREDIT_CLIENT_CACHE_SECONDS."""
-    from service.access.clients import ClientError
-
-    services = build_command_services()
-    try:
-        services.administration.disable_client(cli_actor(), client_id)
-    except ClientError as error:
-        console.print(f"[red]refused[/red]: {error}")
-        raise typer.Exit(2) from None
-    finally:
-        services.close_sync()
+    _administer(lambda admin: admin.disable_client(cli_actor(), client_id))
     console.print(f"{client_id} disabled")
 
 
@@ -393,16 +394,7 @@ def disable_client(client_id: str) -> None:
 def reset_secret(client_id: str) -> None:
     """Give a client a new secret (printed once); the old one stops working at once. For an
     auditor or admin client this waits for a different administrator's approval."""
-    from service.access.clients import ClientError
-
-    services = build_command_services()
-    try:
-        outcome = services.administration.reset_secret(cli_actor(), client_id)
-    except ClientError as error:
-        console.print(f"[red]refused[/red]: {error}")
-        raise typer.Exit(2) from None
-    finally:
-        services.close_sync()
+    outcome = _administer(lambda admin: admin.reset_secret(cli_actor(), client_id))
     _print_outcome(outcome)
 
 
@@ -421,11 +413,8 @@ def create_account(
     """Create a console account; its first password is printed once. An auditor or admin
     account (the first administrator's too) waits for a different administrator's approval
     (`credit admin approve`)."""
-    from service.access.clients import ClientError
-
-    services = build_command_services()
-    try:
-        outcome = services.administration.create_account(
+    outcome = _administer(
+        lambda admin: admin.create_account(
             cli_actor(),
             name,
             display_name,
@@ -435,11 +424,7 @@ def create_account(
             authority_code or [],
             sector or [],
         )
-    except ClientError as error:
-        console.print(f"[red]refused[/red]: {error}")
-        raise typer.Exit(2) from None
-    finally:
-        services.close_sync()
+    )
     _print_outcome(outcome)
 
 
@@ -461,16 +446,7 @@ def list_accounts() -> None:
 @accounts_app.command("disable")
 def disable_account(name: str) -> None:
     """Disable an account: its sessions end at once and it can no longer sign in."""
-    from service.access.clients import ClientError
-
-    services = build_command_services()
-    try:
-        services.administration.disable_account(cli_actor(), name)
-    except ClientError as error:
-        console.print(f"[red]refused[/red]: {error}")
-        raise typer.Exit(2) from None
-    finally:
-        services.close_sync()
+    _administer(lambda admin: admin.disable_account(cli_actor(), name))
     console.print(f"{name} disabled")
 
 
@@ -478,16 +454,7 @@ def disable_account(name: str) -> None:
 def reset_password(name: str) -> None:
     """A new password (printed once); the old one and every session end at once. For an
     auditor or admin account this waits for a different administrator's approval."""
-    from service.access.clients import ClientError
-
-    services = build_command_services()
-    try:
-        outcome = services.administration.reset_password(cli_actor(), name)
-    except ClientError as error:
-        console.print(f"[red]refused[/red]: {error}")
-        raise typer.Exit(2) from None
-    finally:
-        services.close_sync()
+    outcome = _administer(lambda admin: admin.reset_password(cli_actor(), name))
     _print_outcome(outcome)
 
 
