@@ -621,12 +621,23 @@ class ApplyJointMeasure(RecordCommand):
 
 # The further kinds of administrative information (domain/events.py says why these fields).
 
-DATA_SOURCE_NAME = "the reporting unit (数据来源单位), when it is not the deciding authority"
-DATA_SOURCE_CODE = "the reporting unit's unified social credit code, with its name"
 LEGAL_BASIS = "the legal basis (依据): the law and article it rests on"
 
 
-class ApplyAdministrativeCoercion(RecordCommand):
+class ReportingUnit(Command):
+    """The reporting unit (数据来源单位) of a further kind of administrative information, when
+    it is not the deciding authority."""
+
+    data_source_name: Name | None = Field(
+        default=None,
+        description="the reporting unit (数据来源单位), when it is not the deciding authority",
+    )
+    data_source_code: AuthorityCode | None = Field(
+        default=None, description="the reporting unit's unified social credit code, with its name"
+    )
+
+
+class ApplyAdministrativeCoercion(RecordCommand, ReportingUnit):
     """行政强制: a coercive measure (行政强制措施), or the enforcement of a decision
     (行政强制执行)."""
 
@@ -648,11 +659,9 @@ class ApplyAdministrativeCoercion(RecordCommand):
     )
     legal_basis: Text = Field(description=LEGAL_BASIS)
     content: LongText = Field(description="what was done, to what (强制内容)")
-    data_source_name: Name | None = Field(default=None, description=DATA_SOURCE_NAME)
-    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
 
 
-class MakeAdministrativeConfirmation(RecordCommand):
+class MakeAdministrativeConfirmation(RecordCommand, ReportingUnit):
     """行政确认: a status, qualification or fact confirmed (e.g. a vehicle's technical grade)."""
 
     model_config = _example(
@@ -669,11 +678,9 @@ class MakeAdministrativeConfirmation(RecordCommand):
     )
     content: LongText = Field(description="what was confirmed (确认内容)")
     legal_basis: Text | None = Field(default=None, description=LEGAL_BASIS)
-    data_source_name: Name | None = Field(default=None, description=DATA_SOURCE_NAME)
-    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
 
 
-class MakeAdministrativeAdjudication(RecordCommand):
+class MakeAdministrativeAdjudication(RecordCommand, ReportingUnit):
     """行政裁决: a dispute the law gives an authority to decide, decided."""
 
     model_config = _example(
@@ -689,11 +696,9 @@ class MakeAdministrativeAdjudication(RecordCommand):
     )
     content: LongText = Field(description="the ruling (裁决内容)")
     legal_basis: Text | None = Field(default=None, description=LEGAL_BASIS)
-    data_source_name: Name | None = Field(default=None, description=DATA_SOURCE_NAME)
-    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
 
 
-class GrantAdministrativeReward(RecordCommand):
+class GrantAdministrativeReward(RecordCommand, ReportingUnit):
     """行政奖励: a reward an authority granted by law (守信 information)."""
 
     model_config = _example(
@@ -709,11 +714,9 @@ class GrantAdministrativeReward(RecordCommand):
     )
     content: LongText = Field(description="what it was given for, and what it is (奖励内容)")
     legal_basis: Text | None = Field(default=None, description=LEGAL_BASIS)
-    data_source_name: Name | None = Field(default=None, description=DATA_SOURCE_NAME)
-    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
 
 
-class ConductAdministrativeInspection(RecordCommand):
+class ConductAdministrativeInspection(RecordCommand, ReportingUnit):
     """行政监督检查: an inspection (双随机抽查, a special or routine inspection) and its result."""
 
     model_config = _example(
@@ -731,8 +734,6 @@ class ConductAdministrativeInspection(RecordCommand):
     matter: Text = Field(description="what was inspected (检查事项)")
     result: Text = Field(description="the result (检查结果)")
     legal_basis: Text | None = Field(default=None, description=LEGAL_BASIS)
-    data_source_name: Name | None = Field(default=None, description=DATA_SOURCE_NAME)
-    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
 
 
 class CorrectRecord(RecordCommand):
