@@ -17,7 +17,8 @@ REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
 def operation_ids(live_server: str) -> set[str]:
-    document = httpx.get(f"{live_server}/openapi.json").json()
+    # the first request builds the whole document: give it time on a busy machine
+    document = httpx.get(f"{live_server}/openapi.json", timeout=60).json()
     return {
         operation["operationId"]
         for operations in document["paths"].values()
