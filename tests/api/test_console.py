@@ -306,7 +306,7 @@ async def test_what_each_role_may_open(browser, staff, path):
 async def test_the_nav_links_only_pages_the_role_may_open(browser, staff):
     for role, links in (
         ("admin", ["/console/", "/console/admin/accounts"]),
-        ("auditor", ["/console/"]),
+        ("auditor", ["/console/", "/console/check", "/console/check/batch"]),
     ):
         browser.cookies.clear()
         await signed_in_as(browser, staff[role])
