@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.commanding.commands import Input, Severity, plain
+from service.querying.status import BATCH_LIMIT
 
 # The values the examples share: one enterprise with a rating, a penalty and a black-list entry.
 SUBJECT_ID = "1bf34057-079e-8ec3-9b57-11287f766007"
@@ -283,8 +284,11 @@ class BatchStatusRequest(Input):
     model_config = example({"codes": [COMPANY_CODE, "91410105MA00000024"]}, extra="forbid")
     codes: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=32), plain(32)]],
-        Field(min_length=1, max_length=200),
-    ] = Field(description="1 to 200 codes (USCC, resident ID or plate), e.g. a tender's bidders")
+        Field(min_length=1, max_length=BATCH_LIMIT),
+    ] = Field(
+        description=f"1 to {BATCH_LIMIT} codes (USCC, resident ID or plate), e.g. a tender's "
+        "bidders"
+    )
 
 
 class BatchStatusItem(BaseModel):

@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 
 from api.app import create_app
-from api.queries.subjects import _status, _status_at
+from api.queries.subjects import _status_at
 from bench.fixtures import AUTHORITY_CODE, long_credit_file, machine, scratch_postgres
 from projections.cases.projector import CaseProjector
 from projections.credit_file.as_of import end_of_day, status_as_of
@@ -38,6 +38,7 @@ from projections.runner import ProjectionRunner
 from service.access.access_log import AccessEntry
 from service.bootstrap import build_services
 from service.clock import FixedClock
+from service.querying.status import status_now
 from service.settings import Settings
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
@@ -92,7 +93,7 @@ async def measure(services, settings, subject_id, pairs, folds: int) -> list[str
     today = services.clock.date_of(NOW)
     for _ in range(len(pairs) // 10):
         started = time.perf_counter()
-        await _status(services, subject_id, today)
+        await status_now(services.read_engine, services.policy, subject_id, today)
         now.append(time.perf_counter() - started)
 
     log = []

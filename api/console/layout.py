@@ -41,6 +41,8 @@ class NavLink:
 
 NAV = (
     NavItem("首页", "/console/", None),
+    NavItem("信用核查", "/console/check", READ),
+    NavItem("批量核查", "/console/check/batch", READ),
     NavItem("账号管理", "/console/admin/accounts", ADMIN),
 )
 

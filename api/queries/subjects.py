@@ -29,7 +29,6 @@ from api.schemas import (
     RecordPage,
     Status,
 )
-from domain import codes
 from domain.errors import SubjectNotFound
 from projections.credit_file import queries
 from projections.credit_file.as_of import (
@@ -38,7 +37,19 @@ from projections.credit_file.as_of import (
     status_as_of,
     status_from_history,
 )
+from service.querying.status import (
+    BATCH_LIMIT,
+    access_summary,
+    status_by_code,
+    status_now,
+    statuses_by_code,
+)
 
+# Why a code of a batch has no status, in the API's words.
+REASONS = {
+    "invalid": "not a valid USCC, resident ID or plate",
+    "unknown": "no subject is registered with this code",
+}
 router = APIRouter(
     prefix="/v1",
     tags=["querying"],
@@ -68,24 +79,6 @@ def _etag(status: dict) -> str:
     if status["known_as_of"] != status["evaluated_on"]:
         days = f"{status['known_as_of'].isoformat()}-{days}"
     return f'W/"{status["version"]}-{days}"'
-
-
-async def _status(services, subject_id: UUID, today) -> dict | None:
-    async with services.read_engine.connect() as conn:
-        found, position = await queries.statuses(conn, [subject_id], today, services.policy)
-    if subject_id not in found:
-        return None
-    return {**found[subject_id], "position": position, "known_as_of": today, "evaluated_on": today}
-
-
-def _summary(status: dict) -> dict:
-    """What the access log keeps of a status answer."""
-    return {
-        "version": status["version"],
-        "grades": [f"{g['scheme']}:{g['grade']}" for g in status["grades"]],
-        "lists": [m["list_type"] for m in status["lists"]],
-        "published_records": status["published_records"]["total"],
-    }
 
 
 def _answer(request: Request, status: dict) -> Response:
@@ -140,7 +133,7 @@ async def subject_status(
     known_as_of = as_of or today
     on = valid_at or known_as_of
     if known_as_of == today and on == today:
-        status = await _status(services, subject_id, today)
+        status = await status_now(services.read_engine, services.policy, subject_id, today)
     else:
         status = await _status_at(services, subject_id, known_as_of, on)
     if status is None:
@@ -153,7 +146,7 @@ async def subject_status(
         (False, True): "status_valid_at",
         (True, True): "status_as_of_valid_at",
     }[as_of is not None, valid_at is not None]
-    summary = _summary(status)
+    summary = access_summary(status)
     if action != "status":
         summary |= {"known_as_of": known_as_of.isoformat(), "evaluated_on": on.isoformat()}
     await log_reads(services, caller, why, action, {subject_id: summary})
@@ -215,18 +208,25 @@ async def lookup_by_code(
     why: Purpose,
 ):
     """Status by code (USCC, resident ID or plate). A POST, so that no ID number is in a URL."""
-    subject_id = services.files.subject_id_for_any_code(body.code)
-    status = await _status(services, subject_id, today) if subject_id else None
-    if status is None or subject_id is None:
+    found = await status_by_code(
+        services.read_engine,
+        services.policy,
+        services.files.subject_id_for_any_code,
+        body.code,
+        today,
+    )
+    if found.status is None or found.subject_id is None:
         raise SubjectNotFound("no subject is registered with this code")
-    await log_reads(services, caller, why, "lookup", {subject_id: _summary(status)})
-    return _answer(request, status)
+    await log_reads(
+        services, caller, why, "lookup", {found.subject_id: access_summary(found.status)}
+    )
+    return _answer(request, found.status)
 
 
 @router.post(
     "/status:batch",
     operation_id="getBatchStatus",
-    summary="Credit status of up to 200 codes at once",
+    summary=f"Credit status of up to {BATCH_LIMIT} codes at once",
     response_model=BatchStatusResponse,
     responses=problems(*WITH_BODY),
 )
@@ -234,48 +234,33 @@ async def batch_status(
     body: BatchStatusRequest, services: ServicesDep, today: TodayDep, caller: Reader, why: Purpose
 ) -> BatchStatusResponse:
     """Up to 200 codes at once (a bid opening): one answer per code, in order."""
-    wanted = [
-        (index, code, services.files.subject_id_for_any_code(code))
-        for index, code in enumerate(body.codes)
-    ]
-    async with services.read_engine.connect() as conn:
-        found, position = await queries.statuses(
-            conn, [sid for _, _, sid in wanted if sid], today, services.policy
+    answers, position = await statuses_by_code(
+        services.read_engine,
+        services.policy,
+        services.files.subject_id_for_any_code,
+        body.codes,
+        today,
+    )
+    results = [
+        BatchStatusItem(
+            index=answer.index,
+            code_masked=answer.code_masked,
+            found=answer.status is not None,
+            reason=REASONS[answer.problem] if answer.problem else None,
+            status=Status(**answer.status) if answer.status else None,
         )
-    results = []
-    for index, code, subject_id in wanted:
-        masked = _masked(code)
-        if subject_id is None:
-            results.append(
-                BatchStatusItem(
-                    index=index,
-                    code_masked=masked,
-                    found=False,
-                    reason="not a valid USCC, resident ID or plate",
-                )
-            )
-        elif subject_id not in found:
-            results.append(
-                BatchStatusItem(
-                    index=index,
-                    code_masked=masked,
-                    found=False,
-                    reason="no subject is registered with this code",
-                )
-            )
-        else:
-            status = Status(
-                **found[subject_id], position=position, known_as_of=today, evaluated_on=today
-            )
-            results.append(
-                BatchStatusItem(index=index, code_masked=masked, found=True, status=status)
-            )
+        for answer in answers
+    ]
     await log_reads(
         services,
         caller,
         why,
         "batch_status",
-        {subject_id: _summary(status) for subject_id, status in found.items()},
+        {
+            answer.subject_id: access_summary(answer.status)
+            for answer in answers
+            if answer.subject_id and answer.status
+        },
     )
     return BatchStatusResponse(results=results, position=position, evaluated_on=today)
 
@@ -341,11 +326,3 @@ async def subject_records(
         position=position,
         next_cursor=queries.encode_cursor(next_after) if next_after is not None else None,
     )
-
-
-def _masked(code: str) -> str:
-    """The submitted code as echoed back: an ID number, or anything that may hold one (a legacy
-    15-digit number, an 18-digit one inside a longer string), is masked."""
-    if codes.guess_kind(code) == "individual":
-        return codes.mask_resident_id(code.strip().upper())
-    return codes.mask_id_numbers(code.strip())

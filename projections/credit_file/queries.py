@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Date, Select, and_, bindparam, or_, select
+from sqlalchemy import Date, Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import publication
@@ -145,6 +145,26 @@ async def statuses(
     if position is None:
         position = await tracked_position(conn)
     return result, int(position or 0)
+
+
+async def published_counts_by_severity(
+    conn: AsyncConnection, subject_ids: Sequence[UUID], today: date
+) -> dict[UUID, dict[str, int]]:
+    """Records published today per subject and severity (minor, general, serious), for the
+    records that have one; a subject with none is absent. One round trip, whatever the count."""
+    rows = await conn.execute(
+        select(records.c.subject_id, records.c.severity, func.count())
+        .where(
+            records.c.subject_id.in_(list(dict.fromkeys(subject_ids))),
+            records.c.severity.is_not(None),
+            published_on(records, today),
+        )
+        .group_by(records.c.subject_id, records.c.severity)
+    )
+    counts: dict[UUID, dict[str, int]] = {}
+    for subject_id, severity, count in rows:
+        counts.setdefault(subject_id, {})[severity] = int(count)
+    return counts
 
 
 def record_fact(row: Any) -> RecordFact:

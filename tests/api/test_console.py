@@ -279,6 +279,8 @@ async def test_a_page_read_is_in_the_access_log_under_the_persons_account(
 PAGES = {
     "/console/": dict.fromkeys(ROLES, 200),
     "/console/admin/accounts": {**dict.fromkeys(ROLES, 403), "admin": 200},
+    "/console/check": {**dict.fromkeys(ROLES, 200), "admin": 403, "credit_office": 403},
+    "/console/check/batch": {**dict.fromkeys(ROLES, 200), "admin": 403, "credit_office": 403},
     "/console/test-subject/00000000-0000-4000-8000-000000000001": {
         **dict.fromkeys(ROLES, 200),
         "admin": 403,
@@ -306,7 +308,7 @@ async def test_what_each_role_may_open(browser, staff, path):
 async def test_the_nav_links_only_pages_the_role_may_open(browser, staff):
     for role, links in (
         ("admin", ["/console/", "/console/admin/accounts"]),
-        ("auditor", ["/console/"]),
+        ("auditor", ["/console/", "/console/check", "/console/check/batch"]),
     ):
         browser.cookies.clear()
         await signed_in_as(browser, staff[role])
