@@ -44,7 +44,10 @@ from service.commanding.commands import Input, Name, plain
 from service.commanding.credit_files import CreditFiles, coerced_changes
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read over the phone
-Line = Annotated[str, Field(min_length=1, max_length=500)]
+# How much an application takes: what the applicant pages let a person type, too.
+LINE_CHARS = 500  # one correction, one material's name
+MAX_CORRECTIONS, MAX_EVIDENCE, STATEMENT_CHARS, SUBJECT_CODE_CHARS = 20, 50, 5000, 32
+Line = Annotated[str, Field(min_length=1, max_length=LINE_CHARS)]
 
 
 class CaseCommand(Input):
@@ -74,18 +77,20 @@ class RepairApplication(CaseCommand):
             ]
         }
     )
-    subject_code: Annotated[str, Field(min_length=5, max_length=32), plain(32)] = Field(
-        description=SUBJECT_CODE
-    )
+    subject_code: Annotated[
+        str,
+        Field(min_length=5, max_length=SUBJECT_CODE_CHARS),
+        plain(SUBJECT_CODE_CHARS),
+    ] = Field(description=SUBJECT_CODE)
     record_id: UUID = Field(description=APPLIED_RECORD)
-    corrections: Annotated[list[Line], Field(min_length=1, max_length=20)] = Field(
+    corrections: Annotated[list[Line], Field(min_length=1, max_length=MAX_CORRECTIONS)] = Field(
         description="what the subject did to correct the conduct and meet its obligations "
         "(fine paid, rectification done)"
     )
     commitment_signed: bool = Field(
         description="the repair commitment (信用修复承诺书) is signed: required"
     )
-    evidence: Annotated[list[Line], Field(max_length=50)] = Field(
+    evidence: Annotated[list[Line], Field(max_length=MAX_EVIDENCE)] = Field(
         default_factory=list, description=EVIDENCE
     )
     applicant: Name = Field(description=APPLICANT)
@@ -108,18 +113,20 @@ class ObjectionApplication(CaseCommand):
             ]
         }
     )
-    subject_code: Annotated[str, Field(min_length=5, max_length=32), plain(32)] = Field(
-        description=SUBJECT_CODE
-    )
+    subject_code: Annotated[
+        str,
+        Field(min_length=5, max_length=SUBJECT_CODE_CHARS),
+        plain(SUBJECT_CODE_CHARS),
+    ] = Field(description=SUBJECT_CODE)
     record_id: UUID = Field(description=APPLIED_RECORD)
     grounds: str = Field(
         description="wrong_content (the record's content is wrong), wrong_period (its "
         "publication period is wrong) or wrong_repair (a repair decision on it is wrong)"
     )
-    statement: Annotated[str, Field(min_length=1, max_length=5000)] = Field(
+    statement: Annotated[str, Field(min_length=1, max_length=STATEMENT_CHARS)] = Field(
         description="what is wrong, in the applicant's words"
     )
-    evidence: Annotated[list[Line], Field(max_length=50)] = Field(
+    evidence: Annotated[list[Line], Field(max_length=MAX_EVIDENCE)] = Field(
         default_factory=list, description=EVIDENCE
     )
     applicant: Name = Field(description=APPLICANT)
