@@ -31,7 +31,7 @@ from tests.applicant import (
     value_of,
     without_typed,
 )
-from tests.builders import AUTHORITY_NAME, enterprise, licence, uscc
+from tests.builders import AUTHORITY_NAME, enterprise, individual, licence, penalty, uscc
 
 pytestmark = pytest.mark.e2e
 REPAIR = {
@@ -135,6 +135,27 @@ async def test_a_wrong_number_reads_exactly_like_an_unknown_subject(
     assert malformed.status_code == 422 and message_of(malformed.text) == web.BAD_CODE
     empty = await identify(http, "", COMPANY["code"], "")
     assert empty.status_code == 422 and message_of(empty.text) == web.IDENTIFY_FIELDS
+
+
+async def test_a_person_files_with_the_id_number_which_no_page_shows_again(http, recorder):
+    driver = individual(813)
+    subject = await http.post("/v1/subjects", json=driver, headers=recorder)
+    assert subject.status_code == 201, subject.text
+    made = await http.post(
+        f"/v1/subjects/{subject.json()['subject_id']}/events",
+        json=penalty("郑交执罚〔2026〕0813号", decision_date="2026-06-01"),
+        headers=recorder,
+    )
+    await settled(http, made.json()["position"])
+    step = await identify(http, "repair", driver["code"], "郑交执罚〔2026〕0813号")
+    assert step.status_code == 200, message_of(step.text)
+    masked = re.search(r'<dd id="subject-code">([^<]+)</dd>', step.text)
+    assert masked and masked.group(1) == f"{driver['code'][:6]}********{driver['code'][-4:]}"
+    # The number the person typed comes back only inside the form that sends it again.
+    assert step.text.count(driver["code"]) == 2  # the two forms' hidden fields
+    filed = await submit(http, step, record_id=made.json()["record_id"], **REPAIR)
+    assert filed.status_code == 201, message_of(filed.text)
+    assert driver["code"] not in filed.text and masked.group(1) in filed.text
 
 
 async def test_a_subject_without_published_conduct_has_nothing_to_file_on(http, recorder):
