@@ -24,7 +24,13 @@ from api.errors import (
 from api.rate_limit import RateLimited
 from api.schemas import CASE_NUMBER, CaseFiled, CaseList, CaseStepTaken, CaseView, Written, example
 from domain.errors import CaseNotFound
-from service.commanding.cases import STEPS, ObjectionApplication, RepairApplication
+from service.commanding.cases import (
+    MAX_EVIDENCE,
+    STEPS,
+    Line,
+    ObjectionApplication,
+    RepairApplication,
+)
 from service.commanding.commands import Input
 
 # Filings and steps decide on the subject's stream, which holds every write that was answered:
@@ -67,10 +73,9 @@ class Supply(CaseAccess):
     model_config = example(
         {"case_number": CASE_NUMBER, "query_code": "B77VF7EB", "evidence": ["整改报告.pdf"]}
     )
-    evidence: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=500)]],
-        Field(min_length=1, max_length=50),
-    ] = Field(description="the materials handed in, by name")
+    evidence: Annotated[list[Line], Field(min_length=1, max_length=MAX_EVIDENCE)] = Field(
+        description="the materials handed in, by name"
+    )
 
 
 class Step(Input):

@@ -65,42 +65,45 @@ def read_your_writes(*read_models: str) -> Any:
             ),
         ] = None,
     ) -> None:
-        if min_position is None:
-            return
-        services = request.app.state.services
-        deadline = time.monotonic() + services.settings.read_your_writes_timeout_seconds
-        delay = 0.002
-        head = None
-        while True:
-            async with services.read_engine.connect() as conn:
-                position, stopped = await tracked_state(conn, read_models)
-            if position >= min_position:
-                return
-            if head is None:
-                # A position past the log's head was never returned by a write: waiting is
-                # futile.
-                head = await run_in_threadpool(services.ledger.recorder.max_notification_id) or 0
-                if min_position > head:
-                    raise InvalidRequest(
-                        f"min_position {min_position} is beyond the log's head ({head}): "
-                        "pass a position a write returned",
-                    )
-            if stopped:
-                # Stopped on a failure: it moves on only once an operator resumes it.
-                raise ProjectionStopped(
-                    f"the read model {', '.join(stopped)} is stopped at position {position} "
-                    f"on a failure (see /health), not yet at {min_position}; retry later",
-                    position=position,
-                )
-            if time.monotonic() >= deadline:
-                raise ProjectionBehind(
-                    f"the read models are at position {position}, not yet at {min_position}; retry",
-                    position=position,
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        if min_position is not None:
+            await reached(request.app.state.services, read_models, min_position)
 
     return Depends(wait)
+
+
+async def reached(services: Services, read_models: tuple[str, ...], min_position: int) -> None:
+    """Wait (bounded) until the named read models reflect the write at `min_position`: a
+    route's `min_position`, or a page that shows what it has just written."""
+    deadline = time.monotonic() + services.settings.read_your_writes_timeout_seconds
+    delay = 0.002
+    head = None
+    while True:
+        async with services.read_engine.connect() as conn:
+            position, stopped = await tracked_state(conn, read_models)
+        if position >= min_position:
+            return
+        if head is None:
+            # A position past the log's head was never returned by a write: waiting is futile.
+            head = await run_in_threadpool(services.ledger.recorder.max_notification_id) or 0
+            if min_position > head:
+                raise InvalidRequest(
+                    f"min_position {min_position} is beyond the log's head ({head}): "
+                    "pass a position a write returned",
+                )
+        if stopped:
+            # Stopped on a failure: it moves on only once an operator resumes it.
+            raise ProjectionStopped(
+                f"the read model {', '.join(stopped)} is stopped at position {position} "
+                f"on a failure (see /health), not yet at {min_position}; retry later",
+                position=position,
+            )
+        if time.monotonic() >= deadline:
+            raise ProjectionBehind(
+                f"the read models are at position {position}, not yet at {min_position}; retry",
+                position=position,
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 # The read models, by their projectors' names (service/bootstrap.py builds the projectors).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
@@ -17,6 +18,19 @@ OBJECTION_GROUNDS = ("wrong_content", "wrong_period", "wrong_repair")
 OBJECTION_OUTCOMES = ("corrected", "revoked", "upheld")
 # What a case number (案件编号) may look like: anything else names no case, and is not looked up.
 CASE_NUMBER = re.compile(r"[A-Za-z0-9]{6,40}")
+
+
+# The brackets a decision number (文号) is written with: 〔2026〕 on the document, [2026], (2026) or
+# 【2026】 as people type it.
+_BRACKETS = str.maketrans("〔【〖(〕】〗)", "[[[[]]]]")
+
+
+def decision_number_key(decision_number: str) -> str:
+    """A decision number (决定书文号) as two writings of it compare: NFKC (full-width letters and
+    digits fold to ASCII), no spaces, one kind of bracket and one letter case, so that a number
+    typed as 郑交执罚[2026]12号 names the decision written 郑交执罚〔2026〕12号."""
+    folded = unicodedata.normalize("NFKC", decision_number).translate(_BRACKETS)
+    return "".join(folded.split()).upper()
 
 
 def code_hash(case_number: str, query_code: str) -> str:

@@ -30,6 +30,7 @@ from domain.cases import (
     RepairDenied,
     RepairEligibility,
     RepairRevoked,
+    decision_number_key,
 )
 from domain.codes import SUBJECT_KIND_KNOWN
 from domain.credit_status import RecordFact, red_list_obstacles
@@ -118,6 +119,12 @@ def natural_key(record_type: str, authority_code: str, source_ref: str) -> str:
     return f"{record_type}|{authority_code}|{source_ref.strip()}"
 
 
+def _decision_number_of(key: str) -> str:
+    """The decision number (source_ref) a natural key ends with: neither a record type nor an
+    authority code holds a "|"."""
+    return key.split("|", 2)[2]
+
+
 # The rules a subject's commands are refused under, by their stable names (docs/api.md).
 SUBJECT_NAMED = Rule("subject-has-name")
 IDEMPOTENCY_KEY_ONE_REQUEST = Rule("idempotency-key-one-request")
@@ -132,6 +139,10 @@ OWNER_ACTS = Rule("owner-acts-on-record")  # 谁认定、谁修复
 CASE_OF_SUBJECT = Rule("case-of-this-subject")
 CASE_KNOWN_BY_NUMBER = Rule("case-known-by-number")
 RECORD_OF_SUBJECT = Rule("record-of-this-subject")
+APPLICANT_NAMES_DECISION = Rule("applicant-names-a-decision-on-file")
+# One refusal for a decision number on no record of the file and for a subject the service does
+# not know, so that an applicant's answer never tells whether a code is on file.
+APPLICANT_NOT_VERIFIED = "no record of this subject has this decision number"
 REFERENCED_TYPE = Rule("referenced-record-type")
 CORRECTION_CHANGES_SOMETHING = Rule("correction-changes-something")
 CORRECTION_CHANGES_CHANGEABLE = Rule("correction-changes-changeable-fields")
@@ -526,6 +537,30 @@ class Subject(Aggregate):
         return facts
 
     # Cases (信用修复, 异议) ------------------------------------------------------------------
+    def record_by_decision_number(self, decision_number: str) -> UUID:
+        """The record of this file whose decision number (决定书文号) the applicant gives: how
+        an applicant without an account shows that it holds a decision served on the subject.
+        Any record counts (a penalty, a finding, a licence, a rating), typed with any brackets
+        or spaces (`decision_number_key`). A number on no record of this file is refused as the
+        service refuses a subject it does not know (`APPLICANT_NOT_VERIFIED`)."""
+        wanted = decision_number_key(decision_number)
+        if wanted:
+            for key, record_id in self.natural_keys.items():
+                if decision_number_key(_decision_number_of(key)) == wanted:
+                    return UUID(record_id)
+        raise RecordNotFound(APPLICANT_NOT_VERIFIED, rule=APPLICANT_NAMES_DECISION)
+
+    def published_conduct(self, today: date, book: PolicyBook) -> dict[UUID, RepairEligibility]:
+        """The conduct records published today, each with its repair eligibility (from when
+        repair may be applied for): what an applicant may file a repair or an objection on."""
+        found = {}
+        for record_id, record in self.records.items():
+            if record["type"] in CONDUCT_TYPES:
+                eligibility = self.repair_eligibility(UUID(record_id), today, book)
+                if eligibility.published:
+                    found[UUID(record_id)] = eligibility
+        return found
+
     def repair_eligibility(
         self, record_id: UUID, today: date, book: PolicyBook
     ) -> RepairEligibility:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -276,6 +276,21 @@ async def record_page(
     )
     next_after = rows[limit - 1]["position"] if len(rows) > limit else None
     return [_record_view(row, today) for row in rows[:limit]], next_after
+
+
+async def records_by_id(
+    conn: AsyncConnection, subject_id: UUID, record_ids: Collection[UUID], today: date
+) -> list[dict[str, Any]]:
+    """These records of the subject, as the read model has them (one not projected yet is
+    missing), latest decision first."""
+    if not record_ids:
+        return []
+    query = (
+        select(records)
+        .where(records.c.subject_id == subject_id, records.c.record_id.in_(list(record_ids)))
+        .order_by(records.c.decision_date.desc(), records.c.position.desc())
+    )
+    return [_record_view(row, today) for row in (await conn.execute(query)).mappings()]
 
 
 def publication_state(row: Any, today: date) -> str:

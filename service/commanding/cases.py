@@ -24,6 +24,7 @@ from domain.cases import (
     ObjectionResolved,
     RepairApproved,
     RepairDenied,
+    RepairEligibility,
     RepairRevoked,
     code_hash,
 )
@@ -34,15 +35,19 @@ from domain.errors import (
     RecordNotFound,
     SubjectNotFound,
 )
+from domain.events import CONDUCT_TYPES
 from domain.policy import PolicyBook
-from domain.subject import Subject
+from domain.subject import APPLICANT_NAMES_DECISION, APPLICANT_NOT_VERIFIED, Subject
 from service.access.permissions import RecordingPermit
 from service.access.tables import case_number_series, case_streams
 from service.commanding.commands import Input, Name, plain
 from service.commanding.credit_files import CreditFiles, coerced_changes
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read over the phone
-Line = Annotated[str, Field(min_length=1, max_length=500)]
+# How much an application takes: what the applicant pages let a person type, too.
+LINE_CHARS = 500  # one correction, one material's name
+MAX_CORRECTIONS, MAX_EVIDENCE, STATEMENT_CHARS, SUBJECT_CODE_CHARS = 20, 50, 5000, 32
+Line = Annotated[str, Field(min_length=1, max_length=LINE_CHARS)]
 
 
 class CaseCommand(Input):
@@ -72,18 +77,20 @@ class RepairApplication(CaseCommand):
             ]
         }
     )
-    subject_code: Annotated[str, Field(min_length=5, max_length=32), plain(32)] = Field(
-        description=SUBJECT_CODE
-    )
+    subject_code: Annotated[
+        str,
+        Field(min_length=5, max_length=SUBJECT_CODE_CHARS),
+        plain(SUBJECT_CODE_CHARS),
+    ] = Field(description=SUBJECT_CODE)
     record_id: UUID = Field(description=APPLIED_RECORD)
-    corrections: Annotated[list[Line], Field(min_length=1, max_length=20)] = Field(
+    corrections: Annotated[list[Line], Field(min_length=1, max_length=MAX_CORRECTIONS)] = Field(
         description="what the subject did to correct the conduct and meet its obligations "
         "(fine paid, rectification done)"
     )
     commitment_signed: bool = Field(
         description="the repair commitment (信用修复承诺书) is signed: required"
     )
-    evidence: Annotated[list[Line], Field(max_length=50)] = Field(
+    evidence: Annotated[list[Line], Field(max_length=MAX_EVIDENCE)] = Field(
         default_factory=list, description=EVIDENCE
     )
     applicant: Name = Field(description=APPLICANT)
@@ -106,18 +113,20 @@ class ObjectionApplication(CaseCommand):
             ]
         }
     )
-    subject_code: Annotated[str, Field(min_length=5, max_length=32), plain(32)] = Field(
-        description=SUBJECT_CODE
-    )
+    subject_code: Annotated[
+        str,
+        Field(min_length=5, max_length=SUBJECT_CODE_CHARS),
+        plain(SUBJECT_CODE_CHARS),
+    ] = Field(description=SUBJECT_CODE)
     record_id: UUID = Field(description=APPLIED_RECORD)
     grounds: str = Field(
         description="wrong_content (the record's content is wrong), wrong_period (its "
         "publication period is wrong) or wrong_repair (a repair decision on it is wrong)"
     )
-    statement: Annotated[str, Field(min_length=1, max_length=5000)] = Field(
+    statement: Annotated[str, Field(min_length=1, max_length=STATEMENT_CHARS)] = Field(
         description="what is wrong, in the applicant's words"
     )
-    evidence: Annotated[list[Line], Field(max_length=50)] = Field(
+    evidence: Annotated[list[Line], Field(max_length=MAX_EVIDENCE)] = Field(
         default_factory=list, description=EVIDENCE
     )
     applicant: Name = Field(description=APPLICANT)
@@ -131,6 +140,18 @@ STEPS = {
     "revoke-repair": RepairRevoked,
     "resolve": ObjectionResolved,
 }
+
+
+@dataclass(frozen=True)
+class ApplicantFile:
+    """What an applicant who named a decision on the subject's file may file on: the subject
+    (its name and masked code, to confirm it is theirs) and its conduct records published today,
+    each with its repair eligibility (from when repair may be applied for)."""
+
+    subject_id: UUID
+    name: str
+    code_masked: str
+    records: dict[UUID, RepairEligibility]
 
 
 @dataclass(frozen=True)
@@ -209,9 +230,32 @@ class CaseDesk:
         self.streams = CaseStreams(engine)
 
     # Applications ---------------------------------------------------------------------------
-    def apply_for_repair(self, command: RepairApplication) -> FiledCase:
+    def applicant_file(self, subject_code: str, decision_number: str) -> ApplicantFile:
+        """The applicant's side of filing without an account (the applicant pages): the
+        subject's code and the decision number (决定书文号) of a record on its file, as the
+        decision served on the subject bears it. A number on none of its records, and a code
+        the service does not know, are refused alike (`applicant-names-a-decision-on-file`),
+        so the answer never tells whether a subject is on file."""
+        subject_id = self._subject_id(subject_code)
+        try:
+            subject = self.files.subject(subject_id)
+        except SubjectNotFound:
+            raise _not_verified() from None
+        subject.record_by_decision_number(decision_number)
+        return ApplicantFile(
+            subject_id,
+            subject.name,
+            subject.code_masked,
+            subject.published_conduct(self._today(), self.policy),
+        )
+
+    def apply_for_repair(
+        self, command: RepairApplication, *, decision_number: str | None = None
+    ) -> FiledCase:
         """Eligibility (published today, the minimum publication period over) is the record's as
-        the subject's stream has it, corrections included."""
+        the subject's stream has it, corrections included. With `decision_number` (the
+        applicant pages), the stream must also hold a record with that number, as
+        `applicant_file` checks it."""
         today = self._today()
 
         def file(subject: Subject, number: str, code: str) -> None:
@@ -229,9 +273,11 @@ class CaseDesk:
                 recorded_at=self.files.clock.now(),
             )
 
-        return self._file("XF", command.subject_code, command.record_id, file)
+        return self._file("XF", command.subject_code, command.record_id, file, decision_number)
 
-    def file_objection(self, command: ObjectionApplication) -> FiledCase:
+    def file_objection(
+        self, command: ObjectionApplication, *, decision_number: str | None = None
+    ) -> FiledCase:
         def file(subject: Subject, number: str, code: str) -> None:
             subject.file_objection(
                 case_id=uuid4(),
@@ -245,7 +291,7 @@ class CaseDesk:
                 recorded_at=self.files.clock.now(),
             )
 
-        return self._file("YY", command.subject_code, command.record_id, file)
+        return self._file("YY", command.subject_code, command.record_id, file, decision_number)
 
     def _file(
         self,
@@ -253,16 +299,17 @@ class CaseDesk:
         subject_code: str,
         record_id: UUID,
         file: Callable[[Subject, str, str], None],
+        decision_number: str | None,
     ) -> FiledCase:
         """Number a filing and let the subject decide on it. The number is handed out (and its
         stream noted) once the stream shows the record, and kept if a lost race re-runs the
         decision on the fresh stream."""
-        subject_id = self.files.subject_id_for_any_code(subject_code)
-        if subject_id is None:
-            raise InvalidInput("subject_code is not a valid USCC, resident ID or plate")
+        subject_id = self._subject_id(subject_code)
         numbered: list[tuple[str, str]] = []
 
         def decide(subject: Subject) -> None:
+            if decision_number is not None:
+                subject.record_by_decision_number(decision_number)
             if str(record_id) not in subject.records:
                 raise RecordNotFound("this subject has no such record")
             if not numbered:
@@ -274,9 +321,17 @@ class CaseDesk:
         try:
             ack = self.files.act(subject_id, decide)
         except SubjectNotFound:
+            if decision_number is not None:
+                raise _not_verified() from None
             raise RecordNotFound("this subject has no such record") from None
         number, code = numbered[0]
         return FiledCase(number, code, ack.position)
+
+    def _subject_id(self, subject_code: str) -> UUID:
+        subject_id = self.files.subject_id_for_any_code(subject_code)
+        if subject_id is None:
+            raise InvalidInput("subject_code is not a valid USCC, resident ID or plate")
+        return subject_id
 
     # Steps ----------------------------------------------------------------------------------
     def take_step(
@@ -334,8 +389,30 @@ class CaseDesk:
         )
         return ack.position
 
+    def case_repair_eligibility(
+        self, case_number: str, query_code: str
+    ) -> RepairEligibility | None:
+        """For the applicant's progress page: the repair eligibility of the record a case
+        concerns, as its stream has it today (when repair may first be applied for); None if
+        that record is no conduct record (nothing to repair). Opens only with the case's 查询码,
+        and a wrong one is refused as an unknown case is."""
+        number = case_number.strip().upper()
+        subject_id = self.streams.subject_of(number)
+        if subject_id is None:
+            raise CaseNotFound("no case with this number and query code")
+        subject = self.files.subject(subject_id)
+        target = subject.case_target(subject.applicant_case(number, code_hash(number, query_code)))
+        if subject.records[str(target)]["type"] not in CONDUCT_TYPES:
+            return None
+        return subject.repair_eligibility(target, self._today(), self.policy)
+
     def _today(self) -> date:
         return self.files.clock.today()
+
+
+def _not_verified() -> RecordNotFound:
+    """The refusal of an unknown subject: the one `Subject.record_by_decision_number` gives."""
+    return RecordNotFound(APPLICANT_NOT_VERIFIED, rule=APPLICANT_NAMES_DECISION)
 
 
 def _new_code() -> str:

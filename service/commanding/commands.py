@@ -91,8 +91,10 @@ def plain(max_length: int) -> AfterValidator:
     return AfterValidator(lambda value: _plain_identifier(value, max_length))
 
 
-Reference = Annotated[str, Field(min_length=1, max_length=200), plain(200)]
-Name = Annotated[str, Field(min_length=1, max_length=200), plain(200)]
+REFERENCE_CHARS = 200  # a decision number (文号), as sent and as an applicant types it
+Reference = Annotated[str, Field(min_length=1, max_length=REFERENCE_CHARS), plain(REFERENCE_CHARS)]
+NAME_CHARS = 200  # a subject's, an authority's, an applicant's
+Name = Annotated[str, Field(min_length=1, max_length=NAME_CHARS), plain(NAME_CHARS)]
 
 
 def _text_problem(value: str, where: str) -> str | None:

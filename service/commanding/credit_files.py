@@ -272,6 +272,11 @@ class CreditFiles:
                 )
         raise ConcurrencyConflict("too many concurrent writers on this subject; retry")
 
+    def subject(self, subject_id: UUID) -> Subject:
+        """The subject as its stream has it now, for an answer that writes nothing (what an
+        applicant may file on); raises SubjectNotFound."""
+        return self._load(subject_id)
+
     def _load(self, subject_id: UUID) -> Subject:
         try:
             return self.ledger.subject(subject_id)

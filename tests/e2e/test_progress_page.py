@@ -1,5 +1,6 @@
-"""The applicant's progress page (案件进度查询): through the ASGI app with httpx, then once in
-headless Chromium against the app served by uvicorn, with a screenshot for the docs."""
+"""The applicant's progress page (案件进度查询): through the ASGI app with httpx (a look-up, what
+a failed one keeps, when the record may be repaired, materials supplied on the page), then once
+in headless Chromium against the app served by uvicorn, with a screenshot for the docs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 
 from api import web
 from api.app import create_app
+from tests.applicant import message_of, value_of, without_typed
 from tests.builders import enterprise, penalty
 
 pytestmark = pytest.mark.e2e
@@ -32,11 +34,12 @@ def build_app(settings, services) -> FastAPI:
 
 @pytest.fixture
 async def http(settings, services) -> AsyncIterator[httpx.AsyncClient]:
-    """An anonymous client over the ASGI app with the applicant pages, lifespan running."""
+    """An anonymous client over the ASGI app with the applicant pages, lifespan running; over
+    HTTPS, since outside development the form cookie is Secure."""
     app = build_app(settings, services)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://credit.test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="https://credit.test") as client:
             yield client
 
 
@@ -139,7 +142,9 @@ async def test_the_form_renders_in_chinese_without_outside_resources(http):
     for name, label in (("case_number", "案件编号"), ("query_code", "查询码")):
         assert f'<label for="{name}">{label}</label>' in html
         assert f'id="{name}" name="{name}" required' in html
-    assert "<script" not in html and "<link" not in html and "src=" not in html
+    # Nothing from elsewhere: no script, no stylesheet, not even a favicon to ask for.
+    assert "<script" not in html and "src=" not in html
+    assert re.findall(r"<link[^>]*>", html) == ['<link rel="icon" href="data:,">']
     assert "http://" not in html and "https://" not in html
     assert "/cases/progress" not in (await http.get("/openapi.json")).text
 
@@ -215,18 +220,27 @@ async def test_a_resolved_objection_shows_its_outcome(http, recorder):
     assert 'id="case-due"' not in html  # closed: no deadline any more
 
 
-async def test_a_wrong_code_and_an_unknown_number_give_the_identical_404_page(http, recorder):
+async def test_a_wrong_code_and_an_unknown_number_give_the_same_404_keeping_what_was_typed(
+    http, recorder
+):
     filed = await file_repair(http, recorder)
     await settled(http, filed["position"])
     wrong = await page(http, filed["case_number"], "WRONG234")
     unknown = await page(http, "XF20261120999999", filed["query_code"])
     malformed = await page(http, "XF1", "WRONG234")
     assert wrong.status_code == unknown.status_code == malformed.status_code == 404
-    assert wrong.text == unknown.text == malformed.text
+    assert without_typed(wrong.text) == without_typed(unknown.text) == without_typed(malformed.text)
     assert NOT_FOUND in wrong.text and '<html lang="zh-CN">' in wrong.text
-    assert filed["case_number"] not in wrong.text  # nothing typed is echoed back
+    assert 'id="timeline"' not in wrong.text  # nothing of the case
+    # What was typed stays in the form, to be corrected.
+    assert value_of(wrong.text, "case_number") == filed["case_number"]
+    assert value_of(wrong.text, "query_code") == "WRONG234"
+    assert value_of(unknown.text, "case_number") == "XF20261120999999"
     empty = await page(http, " ", "")
     assert empty.status_code == 422 and "请填写案件编号和查询码。" in empty.text
+    assert value_of(empty.text, "case_number") == " "
+    found = await page(http, filed["case_number"], filed["query_code"])
+    assert value_of(found.text, "case_number") == ""  # the form is for another case now
 
 
 async def test_repeated_attempts_from_one_address_are_slowed_down(http):
@@ -235,11 +249,27 @@ async def test_repeated_attempts_from_one_address_are_slowed_down(http):
     limited = statuses[-1]
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) >= 1
-    assert f"查询过于频繁，请 {limited.headers['retry-after']} 秒后再试。" in limited.text
+    assert f"操作过于频繁，请 {limited.headers['retry-after']} 秒后再试。" in limited.text
+    assert value_of(limited.text, "query_code") == "GUESS021"
     json_api = await http.post(  # one budget with the JSON endpoint
         "/v1/cases:progress", json={"case_number": "XF20261120000001", "query_code": "GUESS"}
     )
     assert json_api.status_code == 429
+
+
+def rendered(case: dict) -> str:
+    """The progress page's template with a case and nothing typed."""
+    return web.templates.get_template("progress.html").render(
+        case=case,
+        message="",
+        notice="",
+        page="progress",
+        repair_from="",
+        lookup={"case_number": "", "query_code": ""},
+        typed={"case_number": "", "query_code": "", "evidence": ""},
+        limits=web.LIMITS,
+        csrf_token="token",
+    )
 
 
 def test_markup_in_case_data_is_escaped():
@@ -250,7 +280,7 @@ def test_markup_in_case_data_is_escaped():
         "steps": [{"step": "RepairApplied", "on": "2026-11-20", "reasons": "<script>x</script>"}],
         "due": None,
     }
-    html = web.templates.get_template("progress.html").render(case=web.page_of(view), message="")
+    html = rendered(web.page_of(view))
     assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
     assert "XF&lt;b&gt;1&lt;/b&gt;" in html
 
@@ -265,9 +295,84 @@ def test_a_deadline_in_a_year_without_a_schedule_is_shown_as_provisional(provisi
         "due": date(2027, 1, 12),
         "due_provisional": provisional,
     }
-    html = web.templates.get_template("progress.html").render(case=web.page_of(view), message="")
+    html = rendered(web.page_of(view))
     assert '<time datetime="2027-01-12">2027年1月12日</time>' in html
     assert (PROVISIONAL in html) is provisional
+
+
+async def test_the_page_says_when_the_cases_record_may_first_be_repaired(http, recorder):
+    filed = await file_repair(http, recorder)  # decided 2026-06-01: since 2026-09-01
+    await settled(http, filed["position"])
+    html = (await page(http, filed["case_number"], filed["query_code"])).text
+    assert '<dd id="case-repair-from">已可申请（最短公示期已于 2026年9月1日 届满）</dd>' in html
+    company = await http.post("/v1/subjects", json=COMPANY, headers=recorder)
+    recent = await http.post(
+        f"/v1/subjects/{company.json()['subject_id']}/events",
+        json=penalty("CASE-WEB-2", decision_date="2026-10-15"),
+        headers=recorder,
+    )
+    objection = await http.post(
+        "/v1/cases/objection",
+        json={
+            "subject_code": COMPANY["code"],
+            "record_id": recent.json()["record_id"],
+            "grounds": "wrong_content",
+            "statement": "罚款金额有误",
+            "applicant": "郑州宏达道路运输有限公司",
+        },
+    )
+    assert objection.status_code == 201, objection.text
+    await settled(http, objection.json()["position"])
+    html = (await page(http, objection.json()["case_number"], objection.json()["query_code"])).text
+    assert (
+        '<dd id="case-repair-from">2027年1月15日起（最短公示期届满前不能申请信用修复）</dd>' in html
+    )
+
+
+async def supply(http: httpx.AsyncClient, found: httpx.Response, evidence: str, **fields: str):
+    """The supply form of a progress page, sent as the browser sends it."""
+    form = found.text.split('action="/cases/supply"')[1].split("</form>")[0]
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
+    body = {**hidden, "evidence": evidence, **fields}
+    return await http.post("/cases/supply", files={k: (None, v) for k, v in body.items()})
+
+
+async def test_materials_asked_for_are_supplied_on_the_progress_page(http, recorder, services):
+    filed = await file_repair(http, recorder)
+    await settled(http, await step(http, recorder, filed, "return", {"missing": ["整改报告原件"]}))
+    found = await page(http, filed["case_number"], filed["query_code"])
+    assert '<h2 id="supply-heading">补正材料</h2>' in found.text
+    head = services.ledger.recorder.max_notification_id()
+
+    # Bad input and a form without its token: the page again, what was typed, nothing written.
+    empty = await supply(http, found, " \n ")
+    assert empty.status_code == 422 and message_of(empty.text).startswith("请填写补正的材料")
+    http.cookies.clear()
+    forged = await supply(http, found, "整改报告原件.pdf")
+    assert forged.status_code == 403 and value_of(forged.text, "supplied") == "整改报告原件.pdf"
+    wrong = await supply(http, forged, "整改报告原件.pdf", query_code="WRONG234")
+    assert wrong.status_code == 404 and message_of(wrong.text) == NOT_FOUND
+    assert value_of(wrong.text, "query_code") == "WRONG234"
+    assert services.ledger.recorder.max_notification_id() == head
+
+    supplied = await supply(http, forged, "整改报告原件.pdf\n营业执照副本.pdf")
+    assert supplied.status_code == 200, message_of(supplied.text)
+    html = supplied.text
+    assert "补正材料已提交，认定机关将重新审核。" in html
+    assert ">已提交，待受理</span>" in html and 'id="supply-heading"' not in html
+    assert timeline(html) == ["提交申请", "退回补正", "补正材料"]
+    assert "材料：整改报告原件.pdf；营业执照副本.pdf" in html
+    view = services.case_queries.view(
+        services.case_queries.for_applicant(filed["case_number"], filed["query_code"])
+    )
+    assert view["status"] == "filed"
+    assert view["steps"][-1]["evidence"] == ["整改报告原件.pdf", "营业执照副本.pdf"]
+
+    # Nothing is missing now (the form of the earlier page, with the token this browser holds).
+    held = http.cookies["__Host-applicant-form"]
+    again = await supply(http, found, "又一份.pdf", csrf_token=held)
+    assert again.status_code == 409
+    assert message_of(again.text) == "该案件当前不需要补正材料，请以页面显示的办理状态为准。"
 
 
 # In a real browser (tests/e2e/conftest.py serves the app and drives Chromium) -----------------

@@ -8,7 +8,8 @@ Every expected value below is written out by hand from the regulations and the s
 2. publication windows by severity and era (527号 until 2023-04-30, 令第58号 from 2023-05-01,
    令第36号 from 2026-04-01), and the severity of a penalty by its procedure and categories;
 3. list memberships and supervision tiers, the red-list criteria, and the policy version named;
-4. working-day deadlines around the 2026 holidays and into 2027 (no official data yet).
+4. working-day deadlines around the 2026 holidays and into 2027 (no official data yet);
+5. an applicant without an account naming a decision on the subject's file.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from uuid import uuid4
 import pytest
 
 from domain.credit_status import RecordFact, evaluate, red_list_obstacles
-from domain.errors import InvalidInput
-from domain.events import RatingIssued
+from domain.errors import InvalidInput, RecordNotFound
+from domain.events import PenaltyDecided, RatingIssued
 from domain.publication import (
     DECLARED,
     SERVICE_DEFAULT,
@@ -1821,3 +1822,56 @@ def test_working_day_deadline(deadline, days, start, expected, provisional):
     result = WorkingDayCalendar().add_working_days(start, rule.days)
     assert (result.due, result.provisional) == (expected, provisional)
     assert ("no official schedule" in result.basis) is provisional
+
+
+# --- 5. an applicant names a decision on the subject's file --------------------------------
+# The applicant pages file for a subject whose code and the number of a decision served on it
+# the applicant gives, written as people write it.
+FILED_AS = "郑交执罚〔2026〕0012号"
+
+
+@pytest.mark.parametrize(
+    ("on_file", "typed", "names_it"),
+    [
+        pytest.param(FILED_AS, FILED_AS, True, id="as-written"),
+        pytest.param(FILED_AS, "郑交执罚[2026]0012号", True, id="square-brackets"),
+        pytest.param(FILED_AS, "郑交执罚(2026)0012号", True, id="round-brackets"),
+        pytest.param(FILED_AS, "郑交执罚【2026】0012号", True, id="lenticular-brackets"),
+        pytest.param(FILED_AS, "郑交执罚（２０２６）００１２号", True, id="full-width"),
+        pytest.param(FILED_AS, " 郑交执罚 〔2026〕 0012号\t", True, id="spaces"),
+        pytest.param("ZJ-2026-12", "zj-2026-12", True, id="letter-case"),
+        pytest.param(FILED_AS, "郑交执罚〔2026〕12号", False, id="leading-zeros-count"),
+        pytest.param(FILED_AS, "郑交执罚〔2025〕0012号", False, id="another-year"),
+        pytest.param(FILED_AS, "郑交执罚〔2026〕", False, id="the-prefix-only"),
+        pytest.param(FILED_AS, "", False, id="nothing"),
+    ],
+)
+def test_an_applicant_names_a_decision_on_the_file(on_file, typed, names_it):
+    subject = registered_enterprise(uuid4(), recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC))
+    fields = {
+        **AUTHORITY,
+        "source_ref": on_file,
+        "decision_date": date(2026, 10, 1),
+        "severity": "general",
+        "procedure": "general",
+        "violation_type": "超限运输",
+        "facts": "超限",
+        "legal_basis": "条例",
+        "penalty_categories": ["罚款"],
+        "content": "罚款",
+    }
+    made = subject.record(
+        PenaltyDecided,
+        fields,
+        record_id=uuid4(),
+        recorded_by="t",
+        request_key=None,
+        today=ON,
+        recorded_at=datetime(2026, 11, 20, 4, tzinfo=UTC),
+        policy=BOOK,
+    )
+    if names_it:
+        assert subject.record_by_decision_number(typed) == made.record_id
+    else:
+        with pytest.raises(RecordNotFound):
+            subject.record_by_decision_number(typed)

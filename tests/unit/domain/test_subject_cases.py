@@ -16,9 +16,16 @@ from domain.cases import (
     RepairEligibility,
     code_hash,
 )
-from domain.errors import CaseNotFound, RuleViolated
-from domain.events import ListEntered, PenaltyDecided, RecordCorrected, RecordRevoked
-from domain.subject import Subject
+from domain.errors import CaseNotFound, RecordNotFound, RuleViolated
+from domain.events import (
+    DishonestConductRecorded,
+    LicenceGranted,
+    ListEntered,
+    PenaltyDecided,
+    RecordCorrected,
+    RecordRevoked,
+)
+from domain.subject import APPLICANT_NAMES_DECISION, APPLICANT_NOT_VERIFIED, Subject
 from service.policy.loader import load_policy
 from tests.builders import registered_enterprise
 from tests.unit.domain.test_subject import (
@@ -144,6 +151,71 @@ def test_only_conduct_records_are_weighed_for_repair():
     )
     with pytest.raises(RuleViolated, match="not a PenaltyDecided"):
         subject.repair_eligibility(entry.record_id, TODAY, BOOK)
+
+
+def test_an_applicant_names_a_decision_on_the_subjects_file_however_typed():
+    subject = given_subject()
+    licence = when(
+        subject,
+        LicenceGranted,
+        {
+            **AUTHORITY,
+            "source_ref": "豫交许〔2025〕0001号",
+            "decision_date": date(2025, 1, 1),
+            "licence_type": "普通",
+            "document_name": "道路运输经营许可证",
+            "content": "货运",
+            "valid_from": date(2025, 1, 1),
+        },
+    )
+    penalty = when(subject, PenaltyDecided, penalty_fields("郑交执罚〔2026〕0012号"))
+    assert subject.record_by_decision_number("豫交许〔2025〕0001号") == licence.record_id
+    for typed in ("郑交执罚[2026]0012号", " 郑交执罚 (2026) 0012号 ", "郑交执罚（２０２６）0012号"):
+        assert subject.record_by_decision_number(typed) == penalty.record_id
+    for typed in ("郑交执罚〔2026〕0013号", "郑交执罚〔2026〕", "", "  "):
+        with pytest.raises(RecordNotFound) as refused:
+            subject.record_by_decision_number(typed)
+        assert refused.value.rule == APPLICANT_NAMES_DECISION
+        assert refused.value.detail == APPLICANT_NOT_VERIFIED
+
+
+def test_what_an_applicant_may_file_on_is_its_published_conduct_with_eligibility():
+    subject = given_subject()
+    old = when(subject, PenaltyDecided, penalty_fields("P-1", decision_date=date(2026, 6, 1)))
+    recent = when(subject, PenaltyDecided, penalty_fields("P-2", decision_date=date(2026, 10, 15)))
+    finding = when(
+        subject,
+        DishonestConductRecorded,
+        {
+            **AUTHORITY,
+            "source_ref": "S-1",
+            "decision_date": date(2026, 8, 3),
+            "severity": "serious",
+            "conduct_type": "拒不履行",
+            "description": "拒不履行处罚决定",
+        },
+    )
+    # Under 527号 a general penalty is published for a year at most: long over.
+    expired = when(subject, PenaltyDecided, penalty_fields("P-0", decision_date=date(2020, 6, 1)))
+    revoked = when(subject, PenaltyDecided, penalty_fields("P-3", decision_date=date(2026, 7, 1)))
+    when(
+        subject,
+        RecordRevoked,
+        {
+            **AUTHORITY,
+            "source_ref": "R-1",
+            "decision_date": TODAY,
+            "target_record_id": revoked.record_id,
+            "reason": "复议撤销",
+        },
+    )
+    # Serious conduct under 令第36号: published for a year at least, so repair from 2027-08-03.
+    assert subject.published_conduct(TODAY, BOOK) == {
+        old.record_id: RepairEligibility("PenaltyDecided", True, date(2026, 9, 1)),
+        recent.record_id: RepairEligibility("PenaltyDecided", True, date(2027, 1, 15)),
+        finding.record_id: RepairEligibility("DishonestConductRecorded", True, date(2027, 8, 3)),
+    }
+    assert expired.record_id not in subject.published_conduct(TODAY, BOOK)
 
 
 def test_a_case_is_found_by_its_number_and_opened_by_its_query_code_alone():
