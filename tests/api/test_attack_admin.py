@@ -18,6 +18,7 @@ from tests.api.test_attack_logs import credit
 from tests.builders import AUTHORITY_CODE, individual, penalty
 
 pytestmark = pytest.mark.api
+ERASURE = {"reason": "本人撤回同意，申请删除个人信息（个人信息保护法第四十七条第一款第三项）"}
 
 
 def new_client(client_id: str, role: str) -> dict:
@@ -68,7 +69,9 @@ async def test_every_admin_act_is_in_the_chained_admin_log_with_its_actor(
     approved = await anonymous.post(f"/v1/admin/approvals/{approval}:approve", headers=second_admin)
     assert approved.status_code == 200
     erase = await anonymous.post(
-        f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data", headers=admin
+        f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data",
+        json=ERASURE,
+        headers=admin,
     )
     erasure = erase.json()["approval_id"]
     assert (
@@ -215,7 +218,9 @@ async def test_an_erasure_waits_for_a_second_admin(
     admin, auditor = role_headers["admin"], role_headers["auditor"]
     reveal = f"/v1/subjects/{person['subject_id']}:reveal"
     asked = await anonymous.post(
-        f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data", headers=admin
+        f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data",
+        json=ERASURE,
+        headers=admin,
     )
     assert asked.status_code == 202 and asked.json()["action"] == "erase-personal-data"
     assert services.vault.erasable(UUID(person["subject_id"]))
@@ -233,7 +238,9 @@ async def test_an_erasure_waits_for_a_second_admin(
     gone = await anonymous.post(reveal, json={"purpose": "复核身份"}, headers=auditor)
     assert gone.status_code == 410
     nothing = await anonymous.post(
-        f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data", headers=admin
+        f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data",
+        json=ERASURE,
+        headers=admin,
     )
     assert nothing.status_code == 404  # no second request for what is gone
 
@@ -262,6 +269,7 @@ async def test_a_bad_request_writes_nothing_to_the_admin_log(anonymous, role_hea
     assert taken.status_code == 422  # exists already: no approval is asked for
     unknown = await anonymous.post(
         "/v1/admin/subjects/0b6f3c4e-8d3a-4f57-9a8e-2f1d3c4b5a69:erase-personal-data",
+        json=ERASURE,
         headers=admin,
     )
     assert unknown.status_code == 404
