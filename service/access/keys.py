@@ -24,7 +24,8 @@ from service.store.database import transaction, turn
 @dataclass(frozen=True)
 class KeyInUse:
     """A signing key as an administrator sees it (never its private part): what it signs, its
-    id, when it was made and retired, and until when a verifier still finds it published."""
+    id, when it was made and retired, until when a verifier still finds it published, and its
+    age and state when it was listed, judged on the same clock as the JWKS (`listed`)."""
 
     signs: str  # "token" (access tokens) or "checkpoint" (checkpoints and exports)
     key_id: str
@@ -33,15 +34,29 @@ class KeyInUse:
     # A retired token key leaves the JWKS once the tokens it signed have expired; a checkpoint
     # key never does (what it signed must verify for as long as the records are kept): None.
     published_until: datetime | None
+    age: timedelta
+    # "signing" (the active key), "published" (retired, still verifies what it signed) or
+    # "unpublished" (retired, what it signed no longer verifies).
+    state: str
 
-    def state(self, now: datetime) -> str:
-        """ "signing" (the active key), "published" (retired, still verifies what it signed)
-        or "unpublished" (retired, what it signed no longer verifies)."""
-        if self.retired_at is None:
-            return "signing"
-        if self.published_until is None or now < self.published_until:
-            return "published"
-        return "unpublished"
+    @classmethod
+    def listed(
+        cls,
+        signs: str,
+        key_id: str,
+        created_at: datetime,
+        retired_at: datetime | None,
+        published_until: datetime | None,
+    ) -> KeyInUse:
+        # The keys' times are written with the system clock, and `jwks` judges them on it.
+        now = datetime.now(UTC)
+        if retired_at is None:
+            state = "signing"
+        elif published_until is None or now < published_until:
+            state = "published"
+        else:
+            state = "unpublished"
+        return cls(signs, key_id, created_at, retired_at, published_until, now - created_at, state)
 
 
 def utc(moment: datetime) -> datetime:
@@ -119,7 +134,7 @@ class SigningKeys:
                 ).order_by(signing_keys.c.created_at.desc())
             ).all()
         return [
-            KeyInUse(
+            KeyInUse.listed(
                 "token",
                 row.kid,
                 utc(row.created_at),

@@ -246,7 +246,7 @@ class Checkpoints:
                 ).order_by(checkpoint_keys.c.created_at.desc())
             ).all()
         return [
-            KeyInUse(
+            KeyInUse.listed(
                 "checkpoint",
                 row.key_id,
                 _utc(row.created_at),
