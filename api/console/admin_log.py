@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ADMIN
+from api.console.layout import role_name
 from api.console.staff import Staff, page_for, render
 from api.deps import ServicesDep
 from api.templating import chinese_moment
@@ -57,7 +58,11 @@ DETAILS = {
 }
 
 
-def _shown(value: Any) -> str:
+def _shown(key: str, value: Any) -> str:
+    if key == "act":
+        return ACTIONS.get(value, str(value))
+    if key == "role":
+        return role_name(str(value))
     if isinstance(value, list):
         return "、".join(str(item) for item in value) or "（无）"
     if isinstance(value, dict):
@@ -132,7 +137,7 @@ async def admin_log_page(
                 "code": row["action"],
                 "target": row["target"],
                 "details": [
-                    (DETAILS.get(key, key), _shown(value))
+                    (DETAILS.get(key, key), _shown(key, value))
                     for key, value in sorted(row["details"].items())
                 ],
                 "hash": row["hash"],
