@@ -27,6 +27,10 @@ CONFIRMED = "yes"
 UNCONFIRMED = "请先勾选确认，再轮换密钥。密钥未轮换。"
 
 
+def _lifetime(seconds: int) -> str:
+    return f"{seconds // 60} 分钟" if seconds % 60 == 0 else f"{seconds} 秒"
+
+
 def _age(key: KeyInUse) -> str:
     return "不足 1 天" if key.age.days < 1 else f"{key.age.days} 天"
 
@@ -72,7 +76,7 @@ async def _page(
         notice=notice,
         token_keys=[row for row in rows if row["signs"] == "token"],
         checkpoint_keys=[row for row in rows if row["signs"] == "checkpoint"],
-        token_minutes=services.settings.token_ttl_seconds // 60,
+        token_lifetime=_lifetime(services.settings.token_ttl_seconds),
     )
 
 
