@@ -1,7 +1,7 @@
 """Administration over HTTP (admin role): API clients, signing keys, erasure of personal data.
 Every act goes into the admin log under "client:<client_id>"; creating an auditor or admin
 client, resetting one's secret and erasing personal data answer 202 with an approval that a
-different administrator gives (four eyes)."""
+different administrator gives or refuses (four eyes)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ from api.errors import (
     ClientConflict,
     ClientNotFound,
     InvalidClient,
+    InvalidRequest,
     NoSealedPersonalData,
     problems,
 )
 from api.schemas import (
     ApprovalDone,
+    ApprovalRefused,
     ApprovalView,
     ClientCreated,
     ClientView,
@@ -34,7 +36,13 @@ from api.schemas import (
     SecretReset,
     example,
 )
-from service.access.administration import Done, NoPersonalData, Pending
+from service.access.administration import (
+    REASON_LENGTH,
+    Done,
+    NoPersonalData,
+    Pending,
+    ReasonRequired,
+)
 from service.access.clients import ClientError
 from service.commanding.commands import Input
 
@@ -73,6 +81,19 @@ class NewClient(Input):
     )
 
 
+class StatedReason(Input):
+    model_config = example(
+        {"reason": "本人撤回同意，申请删除个人信息（个人信息保护法第四十七条第一款第三项）"},
+        extra="forbid",
+    )
+    reason: Annotated[
+        str, Field(min_length=REASON_LENGTH.start, max_length=REASON_LENGTH.stop - 1)
+    ] = Field(
+        description="why: for an erasure its ground (个人信息保护法 art. 47), for a refusal "
+        "what is wrong with the request; read by the other administrator, kept in the admin log"
+    )
+
+
 def _view(client) -> dict:
     return {
         "client_id": client.client_id,
@@ -103,16 +124,30 @@ def actor(caller: Caller) -> str:
     return f"client:{caller.client_id}"
 
 
+def _approval(
+    approval_id: UUID, action: str, target: str, requested_by: str, request: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "approval_id": str(approval_id),
+        "state": "pending",
+        "action": action,
+        "target": target,
+        "requested_by": requested_by,
+        "reason": request.get("reason"),
+        "approve_at": f"/v1/admin/approvals/{approval_id}:approve",
+        "refuse_at": f"/v1/admin/approvals/{approval_id}:refuse",
+    }
+
+
 def _pending(pending: Pending) -> JSONResponse:
     return JSONResponse(
-        {
-            "approval_id": str(pending.approval_id),
-            "state": "pending",
-            "action": pending.action,
-            "target": pending.target,
-            "requested_by": pending.requested_by,
-            "approve_at": f"/v1/admin/approvals/{pending.approval_id}:approve",
-        },
+        _approval(
+            pending.approval_id,
+            pending.action,
+            pending.target,
+            pending.requested_by,
+            pending.request,
+        ),
         status_code=status.HTTP_202_ACCEPTED,
     )
 
@@ -213,19 +248,23 @@ async def rotate_keys(services: ServicesDep, caller: Admin) -> dict:
     summary="Erase a subject's personal data (crypto-shredding)",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ApprovalView,
-    responses=problems(404, 422),
+    responses=problems(*WITH_BODY, 404),
 )
-async def erase_personal_data(subject_id: SubjectId, services: ServicesDep, caller: Admin):
+async def erase_personal_data(
+    subject_id: SubjectId, body: StatedReason, services: ServicesDep, caller: Admin
+):
     """Crypto-shredding: destroy the subject's data key. Its sealed fields (ID number, phone,
     address) become unreadable for good; every event stays, so the history and its integrity
-    checks are unaffected. It cannot be undone, so it waits for a different administrator:
-    202 with the approval."""
+    checks are unaffected. It cannot be undone, so it waits for a different administrator,
+    who reads the stated reason: 202 with the approval."""
     try:
         pending = await run_in_threadpool(
-            services.administration.erase_personal_data, actor(caller), subject_id
+            services.administration.erase_personal_data, actor(caller), subject_id, body.reason
         )
     except NoPersonalData:
         raise NoSealedPersonalData() from None
+    except ReasonRequired as error:  # only blanks: the schema's length counts them
+        raise InvalidRequest(str(error)) from None
     return _pending(pending)
 
 
@@ -239,14 +278,9 @@ async def pending_approvals(services: ServicesDep, _: Admin) -> list[dict]:
     """Acts waiting for a second administrator, oldest first."""
     rows = await run_in_threadpool(services.administration.approvals)
     return [
-        {
-            "approval_id": str(row["approval_id"]),
-            "state": row["state"],
-            "action": row["action"],
-            "target": row["target"],
-            "requested_by": row["requested_by"],
-            "approve_at": f"/v1/admin/approvals/{row['approval_id']}:approve",
-        }
+        _approval(
+            row["approval_id"], row["action"], row["target"], row["requested_by"], row["request"]
+        )
         for row in rows
     ]
 
@@ -293,6 +327,41 @@ async def approve(
             "password": done.secret,
         }
     return answer
+
+
+@router.post(
+    "/approvals/{approval_id}:refuse",
+    operation_id="refuseAction",
+    summary="Refuse another administrator's act (four eyes)",
+    response_model=ApprovalRefused,
+    responses=problems(*WITH_BODY, 403, 404, 409),
+)
+async def refuse(
+    approval_id: Annotated[
+        UUID, Path(description="The approval's id, from the 202 answer that asked for it")
+    ],
+    body: StatedReason,
+    services: ServicesDep,
+    caller: Admin,
+) -> dict:
+    """A different administrator refuses, saying why: the act is never carried out and the
+    request leaves the pending list (403 `self-approval` for the one who asked: deciding is
+    the second administrator's either way)."""
+    try:
+        refused = await run_in_threadpool(
+            services.administration.refuse, actor(caller), approval_id, body.reason
+        )
+    except ReasonRequired as error:
+        raise InvalidRequest(str(error)) from None
+    return {
+        "approval_id": str(approval_id),
+        "state": "refused",
+        "action": refused.action,
+        "target": refused.target,
+        "requested_by": refused.requested_by,
+        "refused_by": refused.refused_by,
+        "reason": refused.reason,
+    }
 
 
 @router.get(

@@ -809,20 +809,48 @@ APPROVAL_EXAMPLE: dict[str, Any] = {
     "action": "create-client",
     "target": "zz-shenji-01",
     "requested_by": "client:zz-admin-01",
+    "reason": None,
     "approve_at": f"/v1/admin/approvals/{APPROVAL_ID}:approve",
+    "refuse_at": f"/v1/admin/approvals/{APPROVAL_ID}:refuse",
 }
+FOUR_EYES_ACTS = Literal[
+    "create-client", "reset-secret", "create-account", "reset-password", "erase-personal-data"
+]
 
 
 class ApprovalView(BaseModel):
     model_config = example(APPROVAL_EXAMPLE, title="Approval")
     approval_id: UUID = Field(description="the approval's id")
-    state: Literal["pending", "approved"] = Field(description="whether it was given")
-    action: Literal["create-client", "reset-secret", "erase-personal-data"] = Field(
-        description="the act waiting for it"
+    state: Literal["pending"] = Field(description="waiting for a different administrator")
+    action: FOUR_EYES_ACTS = Field(
+        description="the act waiting for it (a staff account's, asked for in the console)"
     )
-    target: str = Field(description="the client or subject acted on")
+    target: str = Field(description="the client, staff account or subject acted on")
     requested_by: str = Field(description="the administrator who asked")
+    reason: str | None = Field(description="an erasure's stated ground; null for other acts")
     approve_at: str = Field(description="where a different administrator approves it")
+    refuse_at: str = Field(description="where a different administrator refuses it")
+
+
+class ApprovalRefused(BaseModel):
+    model_config = example(
+        {
+            "approval_id": APPROVAL_ID,
+            "state": "refused",
+            "action": "erase-personal-data",
+            "target": SUBJECT_ID,
+            "requested_by": "client:zz-admin-01",
+            "refused_by": "client:zz-admin-02",
+            "reason": "申请人身份未经核实，请补充材料后重新申请",
+        }
+    )
+    approval_id: UUID = Field(description="the approval's id")
+    state: Literal["refused"] = Field(description="refused: the act will never be carried out")
+    action: FOUR_EYES_ACTS = Field(description="the act refused")
+    target: str = Field(description="the client, staff account or subject it was for")
+    requested_by: str = Field(description="the administrator who asked")
+    refused_by: str = Field(description="the administrator who refused")
+    reason: str = Field(description="why, as the refusing administrator stated it")
 
 
 class ApprovalDone(BaseModel):

@@ -331,7 +331,7 @@ accounts_app = typer.Typer(
 )
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 admin_app = typer.Typer(
-    help="Four-eyes approvals and erasure of personal data (each act in the admin log).",
+    help="Four-eyes approvals and refusals, erasure of personal data (each act in the admin log).",
     no_args_is_help=True,
 )
 app.add_typer(clients_app, name="clients")
@@ -471,11 +471,16 @@ def rotate_keys() -> None:
 
 @admin_app.command("approvals")
 def list_approvals() -> None:
-    """Acts waiting for a second administrator: id, act, target, who asked."""
+    """Acts waiting for a second administrator: id, act, target, who asked, and why (an
+    erasure's stated ground)."""
     services = build_command_services()
     try:
         for row in services.administration.approvals():
-            print(f"{row['approval_id']}\t{row['action']}\t{row['target']}\t{row['requested_by']}")
+            reason = row["request"].get("reason") or ""
+            print(
+                f"{row['approval_id']}\t{row['action']}\t{row['target']}\t"
+                f"{row['requested_by']}\t{reason}"
+            )
     finally:
         services.close_sync()
 
@@ -506,15 +511,47 @@ def approve(approval_id: Annotated[str, typer.Argument(help="from the request's 
     _print_outcome(outcome)
 
 
+@admin_app.command("refuse")
+def refuse(
+    approval_id: Annotated[str, typer.Argument(help="from the request's answer")],
+    reason: Annotated[str, typer.Option(help="why (4-200 characters), kept in the admin log")],
+) -> None:
+    """Refuse an act another administrator asked for (not your own: four eyes); it is never
+    carried out."""
+    from uuid import UUID
+
+    from domain.errors import DomainError
+    from service.access.administration import ReasonRequired
+
+    try:
+        wanted = UUID(approval_id)
+    except ValueError:
+        console.print(f"[red]refused[/red]: {approval_id!r} is not an approval id")
+        raise typer.Exit(2) from None
+    services = build_command_services()
+    try:
+        refused = services.administration.refuse(cli_actor(), wanted, reason)
+    except (DomainError, ReasonRequired) as error:
+        console.print(f"[red]refused[/red]: {getattr(error, 'detail', error)}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    console.print(f"{refused.action} {refused.target}: refused; it will not be carried out")
+
+
 @admin_app.command("erase-personal-data")
 def erase_personal_data(
     subject_id: Annotated[str, typer.Argument(help="the subject whose data key is destroyed")],
+    reason: Annotated[
+        str,
+        typer.Option(help="the ground for erasure (个人信息保护法 art. 47), 4-200 characters"),
+    ],
 ) -> None:
     """Ask to destroy a subject's data key (crypto-shredding, cannot be undone); a different
-    administrator approves it with `credit admin approve`."""
+    administrator approves it with `credit admin approve`, or refuses it."""
     from uuid import UUID
 
-    from service.access.administration import NoPersonalData
+    from service.access.administration import NoPersonalData, ReasonRequired
 
     try:
         subject = UUID(subject_id)
@@ -523,9 +560,12 @@ def erase_personal_data(
         raise typer.Exit(2) from None
     services = build_command_services()
     try:
-        outcome = services.administration.erase_personal_data(cli_actor(), subject)
+        outcome = services.administration.erase_personal_data(cli_actor(), subject, reason)
     except NoPersonalData:
         console.print("[red]refused[/red]: this subject has no sealed personal data left")
+        raise typer.Exit(2) from None
+    except ReasonRequired as error:
+        console.print(f"[red]refused[/red]: {error}")
         raise typer.Exit(2) from None
     finally:
         services.close_sync()

@@ -1,6 +1,6 @@
 """The administrator's accounts page: create a staff account, disable one, reset a password,
-and approve what another administrator asked for (四眼原则: an auditor or admin account, or
-such an account's new password, waits for a second administrator, as such a client does).
+and see what waits for a second administrator (四眼原则: an auditor or admin account, or such
+an account's new password, waits as such a client does; approving is `approvals.py`'s).
 
 Every act goes through `Administration`, into the admin log under "account:<name>". A new
 password is shown once, in the answer to the form that made it, and never stored in clear."""
@@ -8,18 +8,16 @@ password is shown once, in the answer to the form that made it, and never stored
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ADMIN
+from api.console.approvals import pending, waiting
 from api.console.layout import ROLE_NAMES, role_name
 from api.console.staff import CsrfChecked, Staff, page_for, render
 from api.deps import ServicesDep
-from api.templating import chinese_moment
-from domain.errors import ApprovalNotFound, ApprovalNotPending, SelfApproval
 from service.access.accounts import Account
 from service.access.administration import (
     CREATE_ACCOUNT,
@@ -31,7 +29,7 @@ from service.access.clients import ClientError
 
 router = APIRouter(prefix="/console/admin", tags=["staff console"], include_in_schema=False)
 Administrator = Annotated[Staff, page_for(ADMIN)]
-ACCOUNT_ACTS = {CREATE_ACCOUNT: "新建账号", RESET_PASSWORD: "重置密码"}
+ACCOUNT_ACTS = (CREATE_ACCOUNT, RESET_PASSWORD)
 EMPTY_FORM = {
     "name": "",
     "display_name": "",
@@ -43,7 +41,7 @@ EMPTY_FORM = {
 }
 
 
-def _lines(text: str) -> list[str]:
+def one_per_line(text: str) -> list[str]:
     """One entry per line or comma (全角逗号 too), blanks dropped."""
     return [part.strip() for part in text.replace("，", ",").replace(",", "\n").splitlines()]
 
@@ -70,8 +68,6 @@ async def _page(
     form: dict[str, str] | None = None,
 ) -> HTMLResponse:
     accounts = await run_in_threadpool(services.accounts.all)
-    approvals = await run_in_threadpool(services.administration.approvals)
-    zone = services.clock.zone
     return render(
         request,
         "console/accounts.html",
@@ -82,18 +78,7 @@ async def _page(
         form=form or EMPTY_FORM,
         roles=list(ROLE_NAMES.items()),
         accounts=[_row(account) for account in accounts],
-        approvals=[
-            {
-                "approval_id": str(row["approval_id"]),
-                "act": ACCOUNT_ACTS[row["action"]],
-                "target": row["target"],
-                "requested_by": row["requested_by"],
-                "requested_at": chinese_moment(row["requested_at"], zone),
-                "own": row["requested_by"] == staff.actor,
-            }
-            for row in approvals
-            if row["action"] in ACCOUNT_ACTS
-        ],
+        approvals=await pending(services, staff, ACCOUNT_ACTS),
     )
 
 
@@ -105,13 +90,6 @@ def _handed_over(done: Done) -> dict[str, str]:
         "display_name": done.account.display_name,
         "password": done.secret,
     }
-
-
-def _waiting(pending: Pending) -> str:
-    return (
-        f"{ACCOUNT_ACTS[pending.action]}（{pending.target}）须由另一名系统管理员批准后生效，"
-        "已提交审批。"
-    )
 
 
 @router.get("/accounts", response_class=HTMLResponse)
@@ -150,13 +128,13 @@ async def create_account(
             role,
             agency_name,
             agency_code.strip(),
-            [code for code in _lines(authority_codes) if code],
-            [sector for sector in _lines(sectors) if sector],
+            [code for code in one_per_line(authority_codes) if code],
+            [sector for sector in one_per_line(sectors) if sector],
         )
     except ClientError as error:  # an AccountError, worded for this page
         return await _page(request, services, staff, status_code=422, message=str(error), form=form)
     if isinstance(outcome, Pending):
-        return await _page(request, services, staff, status_code=202, message=_waiting(outcome))
+        return await _page(request, services, staff, status_code=202, message=waiting(outcome))
     return await _page(request, services, staff, status_code=201, result=_handed_over(outcome))
 
 
@@ -186,30 +164,5 @@ async def reset_password(name: str, request: Request, services: ServicesDep, sta
     except ClientError as error:
         return await _page(request, services, staff, status_code=404, message=str(error))
     if isinstance(outcome, Pending):
-        return await _page(request, services, staff, status_code=202, message=_waiting(outcome))
+        return await _page(request, services, staff, status_code=202, message=waiting(outcome))
     return await _page(request, services, staff, result=_handed_over(outcome))
-
-
-@router.post(
-    "/approvals/{approval_id}/approve", response_class=HTMLResponse, dependencies=[CsrfChecked]
-)
-async def approve(approval_id: UUID, request: Request, services: ServicesDep, staff: Administrator):
-    """A second administrator approves: the act is carried out now, its password shown to
-    this administrator only."""
-    pending = await run_in_threadpool(services.administration.approvals)
-    if not any(
-        row["approval_id"] == approval_id and row["action"] in ACCOUNT_ACTS for row in pending
-    ):  # clients' approvals are the API's (their secrets are not for a page)
-        message = "该审批不存在或已处理。"
-        return await _page(request, services, staff, status_code=409, message=message)
-    try:
-        done = await run_in_threadpool(services.administration.approve, staff.actor, approval_id)
-    except SelfApproval:
-        message = "这是您本人提交的申请，须由另一名系统管理员批准。"
-        return await _page(request, services, staff, status_code=403, message=message)
-    except (ApprovalNotFound, ApprovalNotPending):
-        message = "该审批不存在或已处理。"
-        return await _page(request, services, staff, status_code=409, message=message)
-    except ClientError as error:
-        return await _page(request, services, staff, status_code=409, message=str(error))
-    return await _page(request, services, staff, result=_handed_over(done))

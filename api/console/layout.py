@@ -44,6 +44,11 @@ NAV = (
     NavItem("信用核查", "/console/check", READ),
     NavItem("批量核查", "/console/check/batch", READ),
     NavItem("账号管理", "/console/admin/accounts", ADMIN),
+    NavItem("API 客户端", "/console/admin/clients", ADMIN),
+    NavItem("待审批", "/console/admin/approvals", ADMIN),
+    NavItem("签名密钥", "/console/admin/keys", ADMIN),
+    NavItem("删除个人信息", "/console/admin/erasures", ADMIN),
+    NavItem("管理日志", "/console/admin/log", ADMIN),
 )
 
 
@@ -79,7 +84,11 @@ TASKS: dict[str, tuple[str, ...]] = {
     ),
     ADMIN: (
         "管理工作人员账号：新建、停用、重置密码",
-        "审批需第二名管理员同意的操作（四眼原则）",
+        "管理对接系统的 API 客户端：新建、停用、重置密钥",
+        "审批或拒绝需第二名管理员同意的操作（四眼原则）",
+        "轮换访问令牌和检查点的签名密钥",
+        "受理个人信息删除申请",
+        "查阅管理日志并核验其哈希链",
     ),
 }
 SCOPE_ORDER = (READ, RECORD, AUDIT, MONITOR, ADMIN)

@@ -56,6 +56,17 @@ async def subject_exists(conn: AsyncConnection, subject_id: UUID) -> bool:
 CENTS = Decimal("0.01")
 
 
+async def masked_codes(conn: AsyncConnection, subject_ids: Sequence[UUID]) -> dict[UUID, str]:
+    """Each known subject's code as every answer shows it (an ID number masked:
+    410105********1234); unknown ids are absent."""
+    rows = await conn.execute(
+        select(subjects.c.subject_id, subjects.c.code_masked).where(
+            subjects.c.subject_id.in_(list(subject_ids))
+        )
+    )
+    return {row.subject_id: row.code_masked for row in rows}
+
+
 def _status_statement() -> Select[*tuple[Any, ...]]:
     """Built once: constructing the expression per request cost more than running it. `today`
     and the subject ids are bound at execution; the compiled form is cached by SQLAlchemy."""

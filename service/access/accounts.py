@@ -21,8 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
-from domain import codes
-from service.access.clients import ROLE_SCOPES, ROLES, Client, ClientError, checked_grants
+from service.access.clients import ROLE_SCOPES, Client, ClientError, checked_grants
 from service.access.tables import sign_in_failures, staff_accounts
 from service.store.database import transaction
 
@@ -38,7 +37,11 @@ log = logging.getLogger(__name__)
 
 
 class AccountError(ClientError):
-    """An account cannot be created or changed as asked; the message says why."""
+    """An account cannot be created or changed as asked; the message says why, in Chinese
+    wherever it is read (accounts are the console's)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, message)
 
 
 @dataclass(frozen=True)
@@ -183,19 +186,10 @@ class StaffAccounts:
         display_name = display_name.strip()
         if not display_name or len(display_name) > 100:
             raise AccountError("姓名：1-100 个字符")
-        if not agency_name.strip() or len(agency_name) > 200:
-            raise AccountError("单位名称：1-200 个字符")
-        # The page says in Chinese what checked_grants, shared with the API, says in English.
-        if role not in ROLES:
-            raise AccountError("请选择角色")
-        for code in [agency_code, *(authority_codes or [])]:
-            try:
-                codes.normalise_uscc(code)
-            except codes.InvalidCode:
-                raise AccountError(f"统一社会信用代码 {code} 无效") from None
-        if role == "recorder" and not (authority_codes and sectors):
-            raise AccountError("信用信息记录人员须至少有一个执法机构代码和一个行业")
-        grants = checked_grants(role, agency_name.strip(), agency_code, authority_codes, sectors)
+        try:
+            grants = checked_grants(role, agency_name, agency_code, authority_codes, sectors)
+        except ClientError as error:
+            raise AccountError(error.in_chinese) from None
         if self.get(name, conn=conn) is not None:
             raise AccountError(f"登录名 {name} 已被使用")
         return {"name": name, "display_name": display_name, **grants}

@@ -2,7 +2,7 @@
 disabled, secrets and passwords reset, signing and checkpoint keys rotated, personal data
 erased) is written to the admin log in the same transaction as the act, and the acts that hand
 out audit or admin rights, or destroy personal data, wait for a second administrator (four
-eyes, 四眼原则).
+eyes, 四眼原则), who approves or refuses them.
 
 Actors are named as the log shows them: "client:<client_id>" over the API, "account:<name>"
 in the staff console, "cli:<os user>" from the command line, "demo-bootstrap" for the demo
@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from domain.errors import ApprovalNotFound, ApprovalNotPending, SelfApproval
 from service.access.accounts import Account, AccountError, StaffAccounts
 from service.access.chained_log import ChainedLog
-from service.access.clients import Client, ClientError, ClientRegistry
-from service.access.keys import SigningKeys
+from service.access.clients import Client, ClientRegistry, no_such_client
+from service.access.keys import KeyInUse, SigningKeys
 from service.access.personal_data import PersonalDataVault
 from service.access.sessions import ConsoleSessions
 from service.access.tables import admin_approvals, admin_log
@@ -38,6 +38,10 @@ RESET_SECRET = "reset-secret"
 CREATE_ACCOUNT = "create-account"
 RESET_PASSWORD = "reset-password"
 ERASE = "erase-personal-data"
+REFUSE = "refuse"
+# A stated reason (an erasure's ground, a refusal's why) is read by the second administrator and
+# kept in the admin log: long enough to say something, short enough for one line of the log.
+REASON_LENGTH = range(4, 201)
 
 
 def cli_actor() -> str:
@@ -50,6 +54,24 @@ class NoPersonalData(LookupError):
     """The subject has no sealed personal data left to erase."""
 
 
+class ReasonRequired(ValueError):
+    """An erasure asked for, or an approval refused, without a reason of 4 to 200 characters;
+    `in_chinese` for a person at the console."""
+
+    in_chinese = "请说明理由（4-200 个字）。"
+
+    def __init__(self) -> None:
+        super().__init__("a reason of 4 to 200 characters is required")
+
+
+def stated_reason(reason: str) -> str:
+    """The reason as it is kept (on one line, as the log shows it), or ReasonRequired."""
+    reason = " ".join(reason.split())
+    if len(reason) not in REASON_LENGTH or any(ord(char) < 32 for char in reason):
+        raise ReasonRequired()
+    return reason
+
+
 @dataclass(frozen=True)
 class Pending:
     """An act waiting for a second administrator."""
@@ -59,6 +81,18 @@ class Pending:
     target: str
     requested_by: str
     request: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An act a second administrator refused: it is never carried out."""
+
+    approval_id: UUID
+    action: str
+    target: str
+    requested_by: str
+    refused_by: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -169,7 +203,7 @@ class Administration:
         client that needs a second administrator too."""
         client = self.clients.get(client_id)
         if client is None:
-            raise ClientError(f"no client {client_id}")
+            raise no_such_client(client_id)
         details: dict[str, Any] = {"role": client.role}
         if client.role in FOUR_EYES_ROLES and four_eyes_waived is None:
             return self._request(actor, RESET_SECRET, client_id, details)
@@ -267,12 +301,21 @@ class Administration:
             self.log.record(conn, actor, "rotate-checkpoint-key", key_id, {})
         return key_id
 
+    def signing_keys(self) -> list[KeyInUse]:
+        """Every token and checkpoint signing key, newest first in each kind: ids, ages and
+        states, never a private part."""
+        return [*self.keys.listing(), *self.checkpoints.keys()]
+
     # Personal data --------------------------------------------------------------------------
-    def erase_personal_data(self, actor: str, subject_id: UUID) -> Pending:
-        """Crypto-shredding cannot be undone: it always waits for a second administrator."""
+    def erase_personal_data(self, actor: str, subject_id: UUID, reason: str) -> Pending:
+        """Crypto-shredding cannot be undone: it always waits for a second administrator, who
+        reads the reason (the ground for erasure, 个人信息保护法 art. 47) before deciding."""
+        reason = stated_reason(reason)
         if not self.vault.erasable(subject_id):
             raise NoPersonalData(subject_id)
-        return self._request(actor, ERASE, str(subject_id), {"subject_id": str(subject_id)})
+        return self._request(
+            actor, ERASE, str(subject_id), {"subject_id": str(subject_id), "reason": reason}
+        )
 
     # Four eyes ------------------------------------------------------------------------------
     def _request(self, actor: str, action: str, target: str, request: dict[str, Any]) -> Pending:
@@ -302,21 +345,7 @@ class Administration:
         """A second administrator approves: the act is carried out now, in the same
         transaction as the approval and both log rows. The requester cannot approve."""
         with self.engine.begin() as conn:
-            query = select(admin_approvals).where(admin_approvals.c.approval_id == approval_id)
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update()
-            row = conn.execute(query).first()
-            if row is None:
-                raise ApprovalNotFound(f"no approval {approval_id}")
-            if row.state != "pending":
-                raise ApprovalNotPending(
-                    f"approval {approval_id} was given by {row.approved_by} already"
-                )
-            if row.requested_by == actor:
-                raise SelfApproval(
-                    f"{actor} asked for this {row.action}; a different administrator must "
-                    "approve it (four eyes)"
-                )
+            row = self._decidable(conn, actor, approval_id)
             conn.execute(
                 update(admin_approvals)
                 .where(admin_approvals.c.approval_id == approval_id)
@@ -341,6 +370,51 @@ class Administration:
             approved_by=actor,
         )
 
+    def refuse(self, actor: str, approval_id: UUID, reason: str) -> Refused:
+        """A second administrator refuses, saying why: the act is never carried out, and the
+        request leaves the pending list. Deciding either way is the second administrator's
+        (four eyes): the requester cannot refuse their own request either. Who refused it
+        and why is in the admin log."""
+        reason = stated_reason(reason)
+        with self.engine.begin() as conn:
+            row = self._decidable(conn, actor, approval_id)
+            conn.execute(
+                update(admin_approvals)
+                .where(admin_approvals.c.approval_id == approval_id)
+                .values(state="refused")
+            )
+            details = {
+                "approval_id": str(approval_id),
+                "act": row.action,
+                "requested_by": row.requested_by,
+                "refused_by": actor,
+                "reason": reason,
+            }
+            self.log.record(conn, actor, REFUSE, row.target, details)
+        return Refused(approval_id, row.action, row.target, row.requested_by, actor, reason)
+
+    def _decidable(self, conn: Connection, actor: str, approval_id: UUID) -> Any:
+        """The pending approval, locked, that `actor` may decide: refused if there is none,
+        if it was decided already, or if `actor` asked for it."""
+        query = select(admin_approvals).where(admin_approvals.c.approval_id == approval_id)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise ApprovalNotFound(f"no approval {approval_id}")
+        if row.state == "refused":
+            raise ApprovalNotPending(f"approval {approval_id} was refused already")
+        if row.state != "pending":
+            raise ApprovalNotPending(
+                f"approval {approval_id} was given by {row.approved_by} already"
+            )
+        if row.requested_by == actor:
+            raise SelfApproval(
+                f"{actor} asked for this {row.action}; a different administrator must "
+                "decide it (four eyes)"
+            )
+        return row
+
     def _carry_out(self, conn: Connection, actor: str, row, steps: dict[str, Any]) -> Done:
         if row.action == CREATE_CLIENT:
             return self._create(conn, actor, row.request, {**_client_details(row.request), **steps})
@@ -354,7 +428,8 @@ class Administration:
         subject_id = UUID(row.target)
         if not self.vault.erase(subject_id, conn=conn):
             raise NoPersonalData(subject_id)
-        self.log.record(conn, actor, ERASE, row.target, steps)
+        details = {**steps, "reason": row.request.get("reason")}
+        self.log.record(conn, actor, ERASE, row.target, details)
         return Done(ERASE, row.target, result={"subject_id": row.target, "erased": True})
 
     def approvals(self, *, pending_only: bool = True) -> list[dict[str, Any]]:

@@ -39,7 +39,12 @@ log = logging.getLogger(__name__)
 
 
 class ClientError(ValueError):
-    """A client cannot be created or changed as asked; the message says why."""
+    """A client cannot be created or changed as asked; the message says why, in English for
+    the API and the command line, and `in_chinese` for a person at the console."""
+
+    def __init__(self, message: str, in_chinese: str):
+        super().__init__(message)
+        self.in_chinese = in_chinese
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,10 @@ class Client:
     @property
     def scopes(self) -> tuple[str, ...]:
         return ROLE_SCOPES[self.role]
+
+
+def no_such_client(client_id: str) -> ClientError:
+    return ClientError(f"no client {client_id!r}", f"没有标识为 {client_id} 的客户端")
 
 
 def _client(row) -> Client:
@@ -79,14 +88,22 @@ def checked_grants(
     """A role, its agency and its recording grants, normalised, or ClientError saying what is
     wrong: the same for a client and for a staff account, which acts with a client's rights."""
     if role not in ROLES:
-        raise ClientError(f"role must be one of {', '.join(ROLES)}")
-    try:
-        agency_code = codes.normalise_uscc(agency_code)
-        authority_codes = [codes.normalise_uscc(c) for c in authority_codes or []]
-    except codes.InvalidCode as error:
-        raise ClientError(str(error)) from None
+        raise ClientError(f"role must be one of {', '.join(ROLES)}", "请选择角色")
+    agency_name = agency_name.strip()
+    if not agency_name or len(agency_name) > 200:
+        raise ClientError("agency name: 1-200 characters", "单位名称：1-200 个字符")
+    normalised = []
+    for code in [agency_code, *(authority_codes or [])]:
+        try:
+            normalised.append(codes.normalise_uscc(code))
+        except codes.InvalidCode as error:
+            raise ClientError(str(error), f"统一社会信用代码 {code} 无效") from None
+    agency_code, authority_codes = normalised[0], normalised[1:]
     if role == "recorder" and not (authority_codes and sectors):
-        raise ClientError("a recorder needs at least one authority code and one sector")
+        raise ClientError(
+            "a recorder needs at least one authority code and one sector",
+            "信用信息记录人员须至少有一个执法机构代码和一个行业",
+        )
     return {
         "role": role,
         "agency_name": agency_name,
@@ -118,10 +135,13 @@ class ClientRegistry:
         """The new client's fields, normalised, or ClientError saying what is wrong (nothing is
         written): what an administrator asks for before anything is created."""
         if not CLIENT_ID.match(client_id):
-            raise ClientError("client id: 3-64 characters of a-z, 0-9, '.', '_' or '-'")
+            raise ClientError(
+                "client id: 3-64 characters of a-z, 0-9, '.', '_' or '-'",
+                "客户端标识：3-64 个字符，可用小写字母、数字和 . _ -，以字母或数字开头",
+            )
         fields = checked_grants(role, agency_name, agency_code, authority_codes, sectors)
         if self.get(client_id, conn=conn) is not None:
-            raise ClientError(f"client {client_id} exists already")
+            raise ClientError(f"client {client_id} exists already", f"客户端 {client_id} 已存在")
         return {"client_id": client_id, **fields}
 
     def create(
@@ -163,12 +183,12 @@ class ClientRegistry:
                 .values(secret_hash=hash_secret(secret, self.scrypt_n))
             ).rowcount
             if not changed:
-                raise ClientError(f"no client {client_id}")
+                raise no_such_client(client_id)
         return secret
 
     def disable(self, client_id: str, *, conn: Connection | None = None) -> Client:
         if not CLIENT_ID.match(client_id):
-            raise ClientError(f"no client {client_id!r}")
+            raise no_such_client(client_id)
         with transaction(self.engine, conn) as tx:
             changed = tx.execute(
                 update(api_clients)
@@ -179,9 +199,11 @@ class ClientRegistry:
                 select(api_clients).where(api_clients.c.client_id == client_id)
             ).first()
             if row is None:
-                raise ClientError(f"no client {client_id}")
+                raise no_such_client(client_id)
             if not changed:
-                raise ClientError(f"client {client_id} is disabled already")
+                raise ClientError(
+                    f"client {client_id} is disabled already", f"客户端 {client_id} 已停用"
+                )
             return _client(row)
 
     def get(self, client_id: str, *, conn: Connection | None = None) -> Client | None:

@@ -8,6 +8,7 @@ import json
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -18,6 +19,49 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from service.access.secrets import KeyWrapper, new_ed25519_key
 from service.access.tables import signing_keys
 from service.store.database import transaction, turn
+
+
+@dataclass(frozen=True)
+class KeyInUse:
+    """A signing key as an administrator sees it (never its private part): what it signs, its
+    id, when it was made and retired, until when a verifier still finds it published, and its
+    age and state when it was listed, judged on the same clock as the JWKS (`listed`)."""
+
+    signs: str  # "token" (access tokens) or "checkpoint" (checkpoints and exports)
+    key_id: str
+    created_at: datetime
+    retired_at: datetime | None
+    # A retired token key leaves the JWKS once the tokens it signed have expired; a checkpoint
+    # key never does (what it signed must verify for as long as the records are kept): None.
+    published_until: datetime | None
+    age: timedelta
+    # "signing" (the active key), "published" (retired, still verifies what it signed) or
+    # "unpublished" (retired, what it signed no longer verifies).
+    state: str
+
+    @classmethod
+    def listed(
+        cls,
+        signs: str,
+        key_id: str,
+        created_at: datetime,
+        retired_at: datetime | None,
+        published_until: datetime | None,
+    ) -> KeyInUse:
+        # The keys' times are written with the system clock, and `jwks` judges them on it.
+        now = datetime.now(UTC)
+        if retired_at is None:
+            state = "signing"
+        elif published_until is None or now < published_until:
+            state = "published"
+        else:
+            state = "unpublished"
+        return cls(signs, key_id, created_at, retired_at, published_until, now - created_at, state)
+
+
+def utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back naive; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class KeyCacheStale(Exception):
@@ -79,6 +123,26 @@ class SigningKeys:
             else:  # not committed yet: the next use reads what did commit
                 self._active_loaded_at = float("-inf")
             return created[0]
+
+    def listing(self) -> list[KeyInUse]:
+        """Every token signing key, newest first, with the moment a retired one leaves the
+        JWKS (its retirement plus one token lifetime), as `jwks` decides it."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    signing_keys.c.kid, signing_keys.c.created_at, signing_keys.c.retired_at
+                ).order_by(signing_keys.c.created_at.desc())
+            ).all()
+        return [
+            KeyInUse.listed(
+                "token",
+                row.kid,
+                utc(row.created_at),
+                utc(row.retired_at) if row.retired_at else None,
+                utc(row.retired_at) + self.token_ttl if row.retired_at else None,
+            )
+            for row in rows
+        ]
 
     def jwks(self) -> dict:
         """Every key a valid token can have been signed with."""

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from domain.errors import ChainedLogCut
 from domain.integrity import CHECKPOINT_FORMAT_2, checkpoint_message
 from service.access.chained_log import ChainCheck, ChainedLog, Head
+from service.access.keys import KeyInUse
 from service.access.secrets import KeyWrapper, new_ed25519_key
 from service.integrity.log import SealedLog
 from service.integrity.tables import checkpoint_keys, checkpoints
@@ -152,10 +153,12 @@ class Checkpoints:
                     "cut or rewritten; run `credit audit verify-access-log`"
                 )
 
-    def verify_chains(self, saved: tuple[Checkpoint, ...] = ()) -> dict[str, ChainCheck]:
-        """Walk each chained log against every head a checkpoint anchored: those stored here,
-        and those of `saved` checkpoints an auditor kept elsewhere (whose signatures the
-        caller has checked). Anchors and logs are read in one snapshot."""
+    def verify_chains(
+        self, saved: tuple[Checkpoint, ...] = (), *, only: str | None = None
+    ) -> dict[str, ChainCheck]:
+        """Walk each chained log (or the one named `only`) against every head a checkpoint
+        anchored: those stored here, and those of `saved` checkpoints an auditor kept elsewhere
+        (whose signatures the caller has checked). Anchors and logs are read in one snapshot."""
         with self.reader.connect() as conn:
             stored = [
                 _checkpoint(row)
@@ -163,6 +166,8 @@ class Checkpoints:
             ]
             results = {}
             for chain in self.chains:
+                if only is not None and chain.name != only:
+                    continue
                 anchors: dict[int, str] = {}
                 for checkpoint in (*stored, *saved):
                     head = checkpoint.head(chain.name)
@@ -229,6 +234,27 @@ class Checkpoints:
                 }
                 for row in rows
             ]
+
+    def keys(self) -> list[KeyInUse]:
+        """Every checkpoint key, newest first; none is ever unpublished."""
+        with self.reader.connect() as conn:
+            rows = conn.execute(
+                select(
+                    checkpoint_keys.c.key_id,
+                    checkpoint_keys.c.created_at,
+                    checkpoint_keys.c.retired_at,
+                ).order_by(checkpoint_keys.c.created_at.desc())
+            ).all()
+        return [
+            KeyInUse.listed(
+                "checkpoint",
+                row.key_id,
+                _utc(row.created_at),
+                _utc(row.retired_at) if row.retired_at else None,
+                None,
+            )
+            for row in rows
+        ]
 
     def _latest(self, conn: Connection) -> Checkpoint | None:
         top = select(func.max(checkpoints.c.checkpoint_id)).scalar_subquery()

@@ -11,13 +11,14 @@ from uuid import UUID
 import pytest
 from sqlalchemy import func, select
 
-from service.access.administration import cli_actor
+from service.access.administration import Pending, cli_actor
 from service.access.chained_log import GENESIS
 from service.access.tables import access_log, admin_approvals, admin_log, api_clients
 from tests.api.test_attack_logs import credit
 from tests.builders import AUTHORITY_CODE, individual, penalty
 
 pytestmark = pytest.mark.api
+ERASURE = {"reason": "本人撤回同意，申请删除个人信息（个人信息保护法第四十七条第一款第三项）"}
 
 
 def new_client(client_id: str, role: str) -> dict:
@@ -68,7 +69,9 @@ async def test_every_admin_act_is_in_the_chained_admin_log_with_its_actor(
     approved = await anonymous.post(f"/v1/admin/approvals/{approval}:approve", headers=second_admin)
     assert approved.status_code == 200
     erase = await anonymous.post(
-        f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data", headers=admin
+        f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data",
+        json=ERASURE,
+        headers=admin,
     )
     erasure = erase.json()["approval_id"]
     assert (
@@ -215,7 +218,9 @@ async def test_an_erasure_waits_for_a_second_admin(
     admin, auditor = role_headers["admin"], role_headers["auditor"]
     reveal = f"/v1/subjects/{person['subject_id']}:reveal"
     asked = await anonymous.post(
-        f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data", headers=admin
+        f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data",
+        json=ERASURE,
+        headers=admin,
     )
     assert asked.status_code == 202 and asked.json()["action"] == "erase-personal-data"
     assert services.vault.erasable(UUID(person["subject_id"]))
@@ -233,7 +238,9 @@ async def test_an_erasure_waits_for_a_second_admin(
     gone = await anonymous.post(reveal, json={"purpose": "复核身份"}, headers=auditor)
     assert gone.status_code == 410
     nothing = await anonymous.post(
-        f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data", headers=admin
+        f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data",
+        json=ERASURE,
+        headers=admin,
     )
     assert nothing.status_code == 404  # no second request for what is gone
 
@@ -262,6 +269,7 @@ async def test_a_bad_request_writes_nothing_to_the_admin_log(anonymous, role_hea
     assert taken.status_code == 422  # exists already: no approval is asked for
     unknown = await anonymous.post(
         "/v1/admin/subjects/0b6f3c4e-8d3a-4f57-9a8e-2f1d3c4b5a69:erase-personal-data",
+        json=ERASURE,
         headers=admin,
     )
     assert unknown.status_code == 404
@@ -347,3 +355,62 @@ async def test_reading_the_admin_log_is_not_an_access_log_read(anonymous, role_h
         "/v1/audit/admin-log", headers={**role_headers["auditor"], "X-Purpose": quote("审计")}
     )
     assert count(services, access_log) == 0
+
+
+async def test_a_second_admin_refuses_an_erasure_and_it_is_never_carried_out(
+    client, anonymous, role_headers, services, second_admin
+):
+    person = (await client.post("/v1/subjects", json=individual(7))).json()
+    admin = role_headers["admin"]
+    erase = f"/v1/admin/subjects/{person['subject_id']}:erase-personal-data"
+    for blank in ({}, {"reason": "删"}, {"reason": "    \t  "}):
+        refused = await anonymous.post(erase, json=blank, headers=admin)
+        assert refused.status_code == 422, blank
+    assert count(services, admin_approvals) == 0
+    asked = (await anonymous.post(erase, json=ERASURE, headers=admin)).json()
+    [listed] = (await anonymous.get("/v1/admin/approvals", headers=admin)).json()
+    assert listed["reason"] == ERASURE["reason"]
+    assert listed["refuse_at"] == f"/v1/admin/approvals/{asked['approval_id']}:refuse"
+
+    refuse = listed["refuse_at"]
+    why = {"reason": "申请人身份未经核实，请补充材料后重新申请"}
+    own = await anonymous.post(refuse, json=why, headers=admin)
+    assert own.status_code == 403 and own.json()["type"].endswith("/self-approval")
+    assert (await anonymous.post(refuse, json={}, headers=second_admin)).status_code == 422
+    refused = await anonymous.post(refuse, json=why, headers=second_admin)
+    assert refused.status_code == 200, refused.text
+    assert refused.json() == {
+        "approval_id": asked["approval_id"],
+        "state": "refused",
+        "action": "erase-personal-data",
+        "target": person["subject_id"],
+        "requested_by": "client:test-admin",
+        "refused_by": "client:test-admin-2",
+        "reason": why["reason"],
+    }
+    assert (await anonymous.get("/v1/admin/approvals", headers=admin)).json() == []
+    late = await anonymous.post(listed["approve_at"], headers=second_admin)
+    assert late.status_code == 409 and late.json()["type"].endswith("/approval-not-pending")
+    assert services.vault.erasable(UUID(person["subject_id"]))
+    entries = await admin_log_entries(anonymous, role_headers)
+    assert [(e["actor"], e["action"]) for e in entries] == [
+        ("client:test-admin", "request-approval"),
+        ("client:test-admin-2", "refuse"),
+    ]
+    assert entries[0]["details"]["request"]["reason"] == ERASURE["reason"]
+    assert entries[1]["details"]["reason"] == why["reason"]
+
+
+def test_a_refusal_at_the_command_line_needs_another_os_user_and_a_reason(services, settings):
+    asked = services.administration.create_client(
+        "cli:alice", "cli-admin", "admin", "某局", AUTHORITY_CODE
+    )
+    assert isinstance(asked, Pending)
+    approval = str(asked.approval_id)
+    own = credit(settings, "admin", "refuse", approval, "--reason", "不再需要", user="alice")
+    assert own.returncode == 2 and "a different administrator must decide it" in own.stderr
+    short = credit(settings, "admin", "refuse", approval, "--reason", "否", user="bob")
+    assert short.returncode == 2 and "a reason of 4 to 200 characters" in short.stderr
+    other = credit(settings, "admin", "refuse", approval, "--reason", "未经处务会研究", user="bob")
+    assert other.returncode == 0, other.stderr
+    assert services.administration.approvals() == [] and services.clients.get("cli-admin") is None

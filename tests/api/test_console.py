@@ -307,7 +307,18 @@ async def test_what_each_role_may_open(browser, staff, path):
 
 async def test_the_nav_links_only_pages_the_role_may_open(browser, staff):
     for role, links in (
-        ("admin", ["/console/", "/console/admin/accounts"]),
+        (
+            "admin",
+            [
+                "/console/",
+                "/console/admin/accounts",
+                "/console/admin/clients",
+                "/console/admin/approvals",
+                "/console/admin/keys",
+                "/console/admin/erasures",
+                "/console/admin/log",
+            ],
+        ),
         ("auditor", ["/console/", "/console/check", "/console/check/batch"]),
     ):
         browser.cookies.clear()

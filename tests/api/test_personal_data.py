@@ -79,12 +79,13 @@ async def test_erasing_a_subjects_key_makes_its_personal_data_unreadable_but_not
         f"/v1/subjects/{subject_id}:reveal", json={"purpose": "信用修复复核"}, headers=auditor
     )
     erase = f"/v1/admin/subjects/{subject_id}:erase-personal-data"
-    assert (await client.post(erase, headers=role_headers["auditor"])).status_code == 403
-    asked = await client.post(erase, headers=role_headers["admin"])
+    reason = {"reason": "本人撤回同意（个人信息保护法第四十七条）"}
+    assert (await client.post(erase, json=reason, headers=auditor)).status_code == 403
+    asked = await client.post(erase, json=reason, headers=role_headers["admin"])
     assert asked.status_code == 202  # four eyes: a second admin approves
     approve = f"/v1/admin/approvals/{asked.json()['approval_id']}:approve"
     assert (await client.post(approve, headers=second_admin)).status_code == 200
-    assert (await client.post(erase, headers=role_headers["admin"])).status_code == 404
+    assert (await client.post(erase, json=reason, headers=role_headers["admin"])).status_code == 404
 
     gone = await client.post(
         f"/v1/subjects/{subject_id}:reveal", json={"purpose": "信用修复复核"}, headers=auditor
