@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.console import accounts, pages
+from api.console import accounts, audit, pages
 from api.console.staff import PageRefused, SignInNeeded, refused_page, to_sign_in
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -19,5 +19,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PageRefused, refused_page)
     app.include_router(pages.router)
     app.include_router(accounts.router)
+    app.include_router(audit.router)
     # The stylesheet ships in the package: no CDN, no build step.
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

@@ -42,6 +42,9 @@ class NavLink:
 NAV = (
     NavItem("首页", "/console/", None),
     NavItem("账号管理", "/console/admin/accounts", ADMIN),
+    NavItem("主体历史", "/console/audit", AUDIT),
+    NavItem("回放核对", "/console/audit/replay-checks", AUDIT),
+    NavItem("检查点", "/console/audit/checkpoint", AUDIT),
 )
 
 

@@ -279,6 +279,9 @@ async def test_a_page_read_is_in_the_access_log_under_the_persons_account(
 PAGES = {
     "/console/": dict.fromkeys(ROLES, 200),
     "/console/admin/accounts": {**dict.fromkeys(ROLES, 403), "admin": 200},
+    "/console/audit": {**dict.fromkeys(ROLES, 403), "auditor": 200},
+    "/console/audit/replay-checks": {**dict.fromkeys(ROLES, 403), "auditor": 200},
+    "/console/audit/checkpoint": {**dict.fromkeys(ROLES, 403), "auditor": 200},
     "/console/test-subject/00000000-0000-4000-8000-000000000001": {
         **dict.fromkeys(ROLES, 200),
         "admin": 403,
@@ -306,7 +309,15 @@ async def test_what_each_role_may_open(browser, staff, path):
 async def test_the_nav_links_only_pages_the_role_may_open(browser, staff):
     for role, links in (
         ("admin", ["/console/", "/console/admin/accounts"]),
-        ("auditor", ["/console/"]),
+        (
+            "auditor",
+            [
+                "/console/",
+                "/console/audit",
+                "/console/audit/replay-checks",
+                "/console/audit/checkpoint",
+            ],
+        ),
     ):
         browser.cookies.clear()
         await signed_in_as(browser, staff[role])
