@@ -444,7 +444,7 @@ async def finished(services: Services, check_id: str, timeout: float = 90) -> No
 
 
 async def test_a_replay_check_is_started_followed_and_its_differences_read(
-    browser, staff, services, subject
+    browser, staff, services, subject, role_headers
 ):
     await signed_in(browser, staff["auditor"])
     listing = await browser.get("/console/audit/replay-checks")
@@ -482,6 +482,14 @@ async def test_a_replay_check_is_started_followed_and_its_differences_read(
     await finished(services, second_path.rsplit("/", 1)[1])
     failed = await browser.get(second_path)
     assert 'data-state="failed"' in failed.text
+    api = await browser.get(
+        f"/v1/audit/replay-checks/{second_path.rsplit('/', 1)[1]}", headers=role_headers["auditor"]
+    )
+    answer = api.json()
+    replayed, total = answer["progress"]["events_replayed"], answer["progress"]["events_total"]
+    assert f"已回放 {replayed} / {total} 条事件" in failed.text
+    assert f'id="difference-count">{answer["difference_count"]} 处' in failed.text
+    assert f"<dd>{answer['rows_compared']}</dd>" in failed.text
     differences = table_rows(failed.text, "differences")
     assert [
         cells for _, cells, _ in differences if cells[0] == "records" and cells[3] == "severity"
