@@ -49,6 +49,9 @@ NAV = (
     NavItem("签名密钥", "/console/admin/keys", ADMIN),
     NavItem("删除个人信息", "/console/admin/erasures", ADMIN),
     NavItem("管理日志", "/console/admin/log", ADMIN),
+    NavItem("主体历史", "/console/audit", AUDIT),
+    NavItem("回放核对", "/console/audit/replay-checks", AUDIT),
+    NavItem("检查点", "/console/audit/checkpoint", AUDIT),
 )
 
 

@@ -3,11 +3,10 @@ corrected and revoked records, with valid time, recorded time and who recorded i
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import orjson
@@ -20,48 +19,10 @@ from api.deps import MAX_INT64, ServicesDep, SubjectId
 from api.errors import AUTHENTICATED, problems
 from api.schemas import HISTORY_EVENT_EXAMPLE, HistoryPage
 from domain.errors import SubjectNotFound
-from service.access.personal_data import is_sealed
+from service.history import PAGE, HistoryFilters, admitted, history_page, subject_exists
 
 router = APIRouter(prefix="/v1", tags=["auditing"], responses=problems(*AUTHENTICATED, 422))
 NDJSON = "application/x-ndjson"
-PAGE = 500
-PROVENANCE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
-
-
-def history_item(position: int, event: Any) -> dict[str, Any]:
-    fields = {
-        f.name: getattr(event, f.name)
-        for f in dataclasses.fields(event)
-        if f.name not in PROVENANCE
-    }
-    for name, value in fields.items():
-        if isinstance(value, str) and is_sealed(value):
-            fields[name] = "(sealed)"  # an individual's personal field: reveal is separate
-    return {
-        "version": event.originator_version,
-        "position": position,
-        "type": type(event).__name__,
-        "schema_version": getattr(type(event), "class_version", 1),
-        "recorded_at": event.timestamp,
-        "valid_time": fields.get("decision_date"),
-        "recorded_by": fields.pop("recorded_by", None),
-        "record_id": fields.get("record_id"),
-        "data": fields,
-    }
-
-
-def _matches(item: dict, types: set[str], recorded_from, recorded_until, valid_from, valid_until):
-    if types and item["type"] not in types:
-        return False
-    recorded_on = item["recorded_at"].date()
-    if (recorded_from and recorded_on < recorded_from) or (
-        recorded_until and recorded_on > recorded_until
-    ):
-        return False
-    valid = item["valid_time"]
-    if (valid_from or valid_until) and valid is None:
-        return False
-    return not ((valid_from and valid < valid_from) or (valid_until and valid > valid_until))
 
 
 @router.get(
@@ -113,55 +74,47 @@ async def subject_history(
 ) -> Response:
     """Paged JSON (`after_version` cursor), or the whole history as NDJSON with
     `Accept: application/x-ndjson`. Filters: event type, recorded date, valid date."""
-    filters = (set(type or ()), recorded_from, recorded_until, valid_from, valid_until)
-    first = await run_in_threadpool(
-        services.ledger.stream_page, subject_id, after_version=0, limit=1
+    filters = HistoryFilters(
+        frozenset(type or ()), recorded_from, recorded_until, valid_from, valid_until
     )
-    if not first:
+    if not await run_in_threadpool(subject_exists, services.ledger, subject_id):
         raise SubjectNotFound(f"no subject {subject_id}")
     await log_reads(
         services,
         caller,
         why,
         "history",
-        {subject_id: {"after_version": after_version, "filters": str(filters)}},
+        {subject_id: {"after_version": after_version, "filters": filters.as_json()}},
     )
     if NDJSON in request.headers.get("accept", ""):
         return StreamingResponse(
             _stream(services, subject_id, after_version, filters), media_type=NDJSON
         )
-    items: list[dict[str, Any]] = []
-    last_version = after_version
-    while len(items) < limit:
-        page = await run_in_threadpool(
-            services.ledger.stream_page, subject_id, after_version=last_version, limit=PAGE
-        )
-        if not page:  # the end: fewer than `limit` items, so no next cursor
-            break
-        for position, event in page:
-            last_version = event.originator_version
-            item = history_item(position, event)
-            if _matches(item, *filters):
-                items.append(item)
-                if len(items) == limit:
-                    break
+    page = await run_in_threadpool(
+        history_page,
+        services.ledger,
+        subject_id,
+        after_version=after_version,
+        limit=limit,
+        filters=filters,
+    )
     body = {
         "subject_id": subject_id,
-        "events": items,
-        "next_after_version": last_version if len(items) == limit else None,
+        "events": page.items,
+        "next_after_version": page.next_after_version,
     }
     return Response(orjson.dumps(body, default=str), media_type="application/json")
 
 
-async def _stream(services, subject_id: UUID, after: int, filters) -> AsyncIterator[bytes]:
+async def _stream(
+    services, subject_id: UUID, after: int, filters: HistoryFilters
+) -> AsyncIterator[bytes]:
     while True:
         page = await run_in_threadpool(
             services.ledger.stream_page, subject_id, after_version=after, limit=PAGE
         )
         if not page:
             return
-        for position, event in page:
-            item = history_item(position, event)
-            if _matches(item, *filters):
-                yield orjson.dumps(item, default=str) + b"\n"
+        for item in admitted(page, filters):
+            yield orjson.dumps(item, default=str) + b"\n"
         after = page[-1][1].originator_version

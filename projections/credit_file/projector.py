@@ -119,6 +119,13 @@ def detail_names(event_type: type) -> tuple[tuple[str, ...], Callable[[Any], tup
     return names, getter if len(names) > 1 else lambda event: (getter(event),)
 
 
+def record_summary(record_type: str, fields: dict[str, Any]) -> str:
+    """A record's one line: its type's summary fields that are filled, joined."""
+    return " · ".join([str(fields[f]) for f in traits_of(record_type).summary if fields.get(f)])[
+        :500
+    ]
+
+
 def derived_columns(
     record_type: str, details: dict[str, Any], policy: PolicyBook
 ) -> dict[str, Any]:
@@ -137,9 +144,7 @@ def derived_columns(
         "score": Decimal(score) if score is not None else None,
         "valid_from": fields.get("valid_from"),
         "valid_until": fields.get("valid_until"),
-        "summary": " · ".join(
-            [str(fields[f]) for f in traits_of(record_type).summary if fields.get(f)]
-        )[:500],
+        "summary": record_summary(record_type, fields),
         "details": details,
     }
 

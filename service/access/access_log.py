@@ -6,6 +6,7 @@ checkpoint anchored."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -45,9 +46,32 @@ class AccessLog:
         """Write the entries, chained after the last row, in one transaction."""
         self.chain.append([dict(entry.__dict__) for entry in entries])
 
-    def for_subject(self, subject_id: UUID, *, after_seq: int | None, limit: int) -> list[dict]:
+    def for_subject(
+        self,
+        subject_id: UUID,
+        *,
+        after_seq: int | None,
+        limit: int,
+        since: datetime | None = None,
+        before: datetime | None = None,
+        before_seq: int | None = None,
+        newest_first: bool = False,
+    ) -> list[dict]:
+        """A page of the reads of one subject: oldest first after `after_seq` (the API's
+        order), or newest first before `before_seq`; when given, only those at or after `since`
+        and before `before`."""
+        period = []  # in UTC, as the rows are written (SQLite keeps no zone to convert)
+        if since is not None:
+            period.append(access_log.c.at >= since.astimezone(UTC))
+        if before is not None:
+            period.append(access_log.c.at < before.astimezone(UTC))
         return self.chain.page(
-            access_log.c.subject_id == subject_id, after_seq=after_seq, limit=limit
+            access_log.c.subject_id == subject_id,
+            *period,
+            after_seq=after_seq,
+            limit=limit,
+            before_seq=before_seq,
+            newest_first=newest_first,
         )
 
     def verify(self) -> int | None:

@@ -140,14 +140,26 @@ class ChainedLog:
     def hash_at(self, conn: Connection, seq: int) -> str | None:
         return conn.execute(select(self.table.c.hash).where(self.table.c.seq == seq)).scalar()
 
-    def page(self, *where, after_seq: int | None, limit: int) -> list[dict[str, Any]]:
+    def page(
+        self,
+        *where,
+        after_seq: int | None,
+        limit: int,
+        before_seq: int | None = None,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Rows oldest first after `after_seq`, or newest first (the latest reads at the top of
+        a page) before `before_seq`."""
         query = select(self.table).where(*where)
         if after_seq is not None:
             query = query.where(self.table.c.seq > after_seq)
+        if before_seq is not None:
+            query = query.where(self.table.c.seq < before_seq)
+        order = self.table.c.seq.desc() if newest_first else self.table.c.seq
         with self.engine.connect() as conn:
             return [
                 {**row, "at": _utc(row["at"])}
-                for row in conn.execute(query.order_by(self.table.c.seq).limit(limit)).mappings()
+                for row in conn.execute(query.order_by(order).limit(limit)).mappings()
             ]
 
     def verify(self) -> int | None:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from domain.errors import ChainedLogCut
-from domain.integrity import CHECKPOINT_FORMAT_2, checkpoint_message
+from domain.integrity import CHECKPOINT_FORMAT_2, checkpoint_message, signature_valid
 from service.access.chained_log import ChainCheck, ChainedLog, Head
 from service.access.keys import KeyInUse
 from service.access.secrets import KeyWrapper, new_ed25519_key
@@ -77,6 +77,30 @@ class Checkpoint:
             base64.b64decode(document["signature"], validate=True),
             document.get("logs"),
         )
+
+
+@dataclass(frozen=True)
+class CheckpointCheck:
+    """A stored checkpoint checked against what the service holds now: the key that signed it
+    is one the service publishes, its Ed25519 signature verifies with that key, and the Merkle
+    tree the service proves from (its stored subtrees and the events' seals) still has the
+    signed root at the signed size. `log_size` is how many events are sealed now: those beyond
+    the checkpoint are covered by the next one."""
+
+    checkpoint: Checkpoint
+    key_published: bool
+    key_retired: bool
+    signature_valid: bool
+    root_holds: bool
+    log_size: int
+
+    @property
+    def ok(self) -> bool:
+        return self.key_published and self.signature_valid and self.root_holds
+
+    @property
+    def events_since(self) -> int:
+        return max(0, self.log_size - self.checkpoint.tree_size)
 
 
 class Checkpoints:
@@ -177,6 +201,36 @@ class Checkpoints:
                         anchors[head.seq] = head.hash if known == head.hash else "conflicting"
                 results[chain.name] = chain.check(anchors, conn)
             return results
+
+    def verify(self, checkpoint: Checkpoint) -> CheckpointCheck:
+        """Check a checkpoint (the latest, one an auditor saved) against the published keys and
+        the tree as stored now, in one snapshot. A tree that lacks a node the root needs does
+        not hold."""
+        with self.reader.connect() as conn:
+            key = conn.execute(
+                select(checkpoint_keys.c.public_key, checkpoint_keys.c.retired_at).where(
+                    checkpoint_keys.c.key_id == checkpoint.key_id
+                )
+            ).first()
+            size = self.log.size(conn)
+            try:
+                root_holds = (
+                    checkpoint.tree_size <= size
+                    and self.log.root(conn, checkpoint.tree_size) == checkpoint.root
+                )
+            except LookupError:
+                root_holds = False
+        signed = key is not None and signature_valid(
+            bytes(key.public_key), checkpoint.signature, checkpoint.message()
+        )
+        return CheckpointCheck(
+            checkpoint,
+            key_published=key is not None,
+            key_retired=key is not None and key.retired_at is not None,
+            signature_valid=signed,
+            root_holds=root_holds,
+            log_size=size,
+        )
 
     def sign(self, message: bytes) -> tuple[str, bytes]:
         """Sign with the active checkpoint key (exports are signed with it too)."""

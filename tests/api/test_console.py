@@ -281,6 +281,9 @@ PAGES = {
     "/console/admin/accounts": {**dict.fromkeys(ROLES, 403), "admin": 200},
     "/console/check": {**dict.fromkeys(ROLES, 200), "admin": 403, "credit_office": 403},
     "/console/check/batch": {**dict.fromkeys(ROLES, 200), "admin": 403, "credit_office": 403},
+    "/console/audit": {**dict.fromkeys(ROLES, 403), "auditor": 200},
+    "/console/audit/replay-checks": {**dict.fromkeys(ROLES, 403), "auditor": 200},
+    "/console/audit/checkpoint": {**dict.fromkeys(ROLES, 403), "auditor": 200},
     "/console/test-subject/00000000-0000-4000-8000-000000000001": {
         **dict.fromkeys(ROLES, 200),
         "admin": 403,
@@ -319,7 +322,17 @@ async def test_the_nav_links_only_pages_the_role_may_open(browser, staff):
                 "/console/admin/log",
             ],
         ),
-        ("auditor", ["/console/", "/console/check", "/console/check/batch"]),
+        (
+            "auditor",
+            [
+                "/console/",
+                "/console/check",
+                "/console/check/batch",
+                "/console/audit",
+                "/console/audit/replay-checks",
+                "/console/audit/checkpoint",
+            ],
+        ),
     ):
         browser.cookies.clear()
         await signed_in_as(browser, staff[role])
