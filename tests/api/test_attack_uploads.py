@@ -115,6 +115,10 @@ async def test_a_csv_line_of_60_mb_is_skipped_unread_and_rejected_with_its_line(
         "already_present": 0,
         "rejected_count": 1,
         "rejected": [{"line": 2, "reason": LONG_LINE_ZH}],
+        "severity_rules": {},
+        "severities": [],
+        "flagged_count": 0,
+        "flagged": [],
     }
     assert head(services) == 0
 
