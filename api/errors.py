@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from api.schemas import ProblemDetails
 from domain import codes
@@ -34,6 +36,7 @@ from domain.errors import (
     SubjectNotFound,
     VersionMismatch,
 )
+from domain.rule_texts import rule_text_zh
 from service.access.permissions import NotPermitted
 from service.commanding.commands import MAX_NESTING
 from service.commanding.credit_files import ConcurrencyConflict
@@ -279,6 +282,38 @@ TITLES = {
     503: "Service unavailable",
     504: "Gateway timeout",
 }
+# The titles for a client that asks for Chinese (Accept-Language: zh-CN).
+TITLES_ZH = {
+    400: "请求有误",
+    401: "未认证",
+    403: "无权操作",
+    404: "未找到",
+    405: "不支持该方法",
+    409: "与现有状态冲突",
+    410: "已删除",
+    412: "前提条件不成立",
+    413: "请求体过大",
+    415: "不支持的媒体类型",
+    422: "请求内容无法处理",
+    429: "请求过于频繁",
+    500: "服务内部错误",
+    503: "服务暂不可用",
+    504: "网关超时",
+}
+ENGLISH, CHINESE = "en", "zh-CN"
+# What a problem can be told in. The Chinese texts are Simplified Chinese, the only ones there
+# are: a client asking for any Chinese (zh, zh-Hans-CN, zh-TW ...) is given them.
+LANGUAGES = (ENGLISH, CHINESE, "zh")
+
+
+def language_of(accept_language: str | None) -> str:
+    """ENGLISH or CHINESE, by the request's Accept-Language (RFC 9110 §12.5.4: quality values
+    weigh, q=0 refuses); English when it names neither."""
+    if not accept_language:
+        return ENGLISH
+    accepted = parse_accept_header(accept_language, LanguageAccept)
+    chosen = accepted.best_match(LANGUAGES, default=ENGLISH)
+    return ENGLISH if chosen == ENGLISH else CHINESE
 
 
 # What each problem status means in the OpenAPI document, and the headers it comes with.
@@ -331,17 +366,38 @@ def _service_type(error: Exception) -> str:
 
 
 def problem_document(
-    instance: str, status: int, code: str, detail: str, **extra: Any
+    instance: str, status: int, code: str, detail: str, language: str = ENGLISH, **extra: Any
 ) -> dict[str, Any]:
+    """The problem, in `language`: a refusal under a rule with a Chinese text is told in it,
+    its English detail kept beside it (it may name the values at fault); any other keeps its
+    English detail under a Chinese title. The `type` is the same in every language."""
+    # a detail may quote what was sent (a reference, a code): never an ID number in full
+    detail = codes.mask_id_numbers(detail)
+    if language == ENGLISH:
+        return {
+            "type": PROBLEM_BASE + code,
+            "title": TITLES.get(status, "Error"),
+            "status": status,
+            "detail": detail,
+            "instance": instance,
+            **extra,
+        }
+    told = rule_text_zh(extra.get("rule"))
     return {
         "type": PROBLEM_BASE + code,
-        "title": TITLES.get(status, "Error"),
+        "title": TITLES_ZH.get(status, "错误"),
         "status": status,
-        # a detail may quote what was sent (a reference, a code): never an ID number in full
-        "detail": codes.mask_id_numbers(detail),
+        "detail": told or detail,
         "instance": instance,
+        **({"detail_en": detail} if told else {}),
         **extra,
     }
+
+
+def _negotiated(document: dict[str, Any]) -> dict[str, str]:
+    """The answer varies with Accept-Language; it says when its detail is in Chinese."""
+    said_in = {"Content-Language": CHINESE} if "detail_en" in document else {}
+    return {"Vary": "Accept-Language", **said_in}
 
 
 def problem_response(
@@ -352,8 +408,14 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body = problem_document(request.url.path, status, code, detail, **extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    language = language_of(request.headers.get("accept-language"))
+    body = problem_document(request.url.path, status, code, detail, language, **extra)
+    return JSONResponse(
+        body,
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers={**(headers or {}), **_negotiated(body)},
+    )
 
 
 def _headers(error: Exception, own: dict[str, str] | None = None) -> dict[str, str] | None:
@@ -367,16 +429,20 @@ async def send_problem(scope: dict, send: Any, error: HttpProblem) -> None:
     """Answer from ASGI middleware, which sits outside the application's handlers (a body over
     the limit, no answer in time)."""
     status = status_of(error)
-    body = json.dumps(
-        problem_document(scope["path"], status, error.code, error.detail, **error.extra)
-    ).encode()
+    accept_language = next(
+        (value.decode("latin-1") for name, value in scope["headers"] if name == b"accept-language"),
+        None,
+    )
+    document = problem_document(
+        scope["path"], status, error.code, error.detail, language_of(accept_language), **error.extra
+    )
+    body = json.dumps(document).encode()
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
-    headers += [
-        (k.lower().encode(), v.encode()) for k, v in (_headers(error, error.headers) or {}).items()
-    ]
+    own = {**(_headers(error, error.headers) or {}), **_negotiated(document)}
+    headers += [(k.lower().encode(), v.encode()) for k, v in own.items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

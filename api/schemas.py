@@ -408,15 +408,26 @@ class ProblemDetails(BaseModel):
         extra="allow",
         title="Problem",
     )
-    type: str = Field(description="a stable URI naming the kind of problem")
-    title: str = Field(description="the HTTP status in words")
+    type: str = Field(description="a stable URI naming the kind of problem, in every language")
+    title: str = Field(
+        description="the HTTP status in words; in Chinese if the request's Accept-Language "
+        "prefers it (zh-CN)"
+    )
     status: int = Field(description="the HTTP status code")
-    detail: str = Field(description="what went wrong with this request")
+    detail: str = Field(
+        description="what went wrong with this request; a refusal under a rule is told in "
+        "Chinese if Accept-Language prefers it"
+    )
     instance: str = Field(description="the request path")
     rule: str | None = Field(
         default=None,
         description="the business rule the request was refused under, by its stable name "
         "(docs/api.md, Rule names); only on a refusal under a rule",
+    )
+    detail_en: str | None = Field(
+        default=None,
+        description="the English detail, with the values at fault, when `detail` is told in "
+        "Chinese",
     )
 
 

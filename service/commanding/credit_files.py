@@ -92,6 +92,7 @@ class BatchOutcome:
     line: int
     status: str  # "accepted" | "already_present" | "rejected"
     reason: str | None = None
+    refusal: DomainError | None = None  # why a row was rejected, for its reason in Chinese
     subject_id: UUID | None = None
     record_id: UUID | None = None
 
@@ -378,7 +379,7 @@ class CreditFiles:
                 ):
                     # A new subject takes its name from the first row that is accepted.
                     del subjects[subject_id]
-                outcomes.append(BatchOutcome(item.line, "rejected", error.detail))
+                outcomes.append(BatchOutcome(item.line, "rejected", error.detail, error))
                 continue
             if outcome.created:
                 accepted_on[subject_id] += 1

@@ -177,13 +177,13 @@ async def test_an_import_row_with_a_zero_width_reference_is_rejected_with_line_a
     assert response.json()["rejected"] == [
         {
             "line": 2,
-            "reason": "CF_WSH: contains the invisible character U+200B (ZERO WIDTH SPACE) at "
-            "position 9: retype it",
+            "reason": "CF_WSH 行政处罚决定书文号：取值无效（contains the invisible character "
+            "U+200B (ZERO WIDTH SPACE) at position 9: retype it）",
         },
         {
             "line": 3,
-            "reason": "CF_XDR_MC: contains the invisible character U+202E (RIGHT-TO-LEFT "
-            "OVERRIDE) at position 2: retype it",
+            "reason": "CF_XDR_MC 行政相对人名称：取值无效（contains the invisible character "
+            "U+202E (RIGHT-TO-LEFT OVERRIDE) at position 2: retype it）",
         },
     ]
     assert head(services) == 0

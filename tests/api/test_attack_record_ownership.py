@@ -287,7 +287,9 @@ async def test_an_import_file_by_b_leaves_as_records_alone(
     assert answer.status_code == 200, answer.text
     report = answer.json()
     assert (report["accepted"], [r["line"] for r in report["rejected"]]) == (0, [2])
-    assert "is not one this client may record for" in report["rejected"][0]["reason"]
+    assert report["rejected"][0]["reason"] == (
+        "CF_CFJGDM 处罚机关统一社会信用代码：导入者无权为该机关记录信用信息"
+    )
     assert written(services, ids["subject_id"]) == counts
     assert await status(anonymous, ids, authority_a, ids["position"]) == before
 

@@ -57,6 +57,7 @@ LONG_LINE = (
     "the line is longer than 1,048,576 characters and was not read (a missing line break, or a "
     "quoted cell never closed?)"
 )
+LONG_LINE_ZH = "该行超过 1,048,576 个字符，未读取（缺少换行，或引号内的单元格未结束？）"
 
 
 def head(services) -> int:
@@ -113,7 +114,7 @@ async def test_a_csv_line_of_60_mb_is_skipped_unread_and_rejected_with_its_line(
         "accepted": 0,
         "already_present": 0,
         "rejected_count": 1,
-        "rejected": [{"line": 2, "reason": LONG_LINE}],
+        "rejected": [{"line": 2, "reason": LONG_LINE_ZH}],
         "severity_rules": {},
         "severities": [],
         "flagged_count": 0,
@@ -144,11 +145,8 @@ async def test_a_cell_over_the_limit_rejects_its_row(client, services, tmp_path)
         response = await client.post("/v1/imports", files={"file": ("cells.csv", upload)})
     assert response.status_code == 200, response.text
     assert response.json()["rejected"] == [
-        {"line": 2, "reason": "CF_SY: the cell has 40,000 characters; at most 32,767 are accepted"},
-        {
-            "line": 3,
-            "reason": "a cell is longer than 131,072 characters (a quoted cell never closed?)",
-        },
+        {"line": 2, "reason": "CF_SY 违法事实：单元格有 40,000 个字符，最多接受 32,767 个"},
+        {"line": 3, "reason": "有单元格超过 131,072 个字符（引号内的单元格未结束？）"},
     ]
     assert response.json()["accepted"] == 0
     assert head(services) == 0

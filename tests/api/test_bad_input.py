@@ -298,7 +298,10 @@ BAD_ROWS = {
         _row(2, "410105850314003", CF_XDR_LB="自然人", CF_XDR_SHXYM="", CF_XDR_MC="王建国"),
         "CF_XDR_ZJHM",
     ),
-    "future-decision-date": (_row(2, CF_JDRQ="2026-11-21"), "2026-11-21 is in the future"),
+    "future-decision-date": (
+        _row(2, CF_JDRQ="2026-11-21"),
+        "CF_JDRQ 处罚决定日期：决定日期不能晚于今天",
+    ),
     "negative-fine": (_row(2, CF_NR_FK="-3"), "CF_NR_FK"),
     "fine-7-decimals": (_row(2, CF_NR_FK="0.1234567"), "CF_NR_FK"),
     "uscc-wrong-check-character": (_row(2, CF_XDR_SHXYM=_wrong_check(uscc(2))), "CF_XDR_SHXYM"),

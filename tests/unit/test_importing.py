@@ -17,8 +17,13 @@ import pytest
 from eventsourcing.application import AggregateNotFoundError
 from stdnum.cn import ric
 
+from domain import codes
 from domain.codes import make_uscc
+from domain.errors import RuleViolated, SubjectKindMismatch
 from domain.publication import record_window
+from domain.rule_texts import RULE_TEXTS_ZH
+from domain.subject import ONE_OPEN_ENTRY_PER_LIST, ONE_RECORD_PER_DECISION
+from service.access.permissions import NotPermitted, RecordingPermit
 from service.clock import FixedClock
 from service.commanding.commands import DecidePenalty, GrantLicence
 from service.commanding.credit_files import CreditFiles
@@ -26,13 +31,21 @@ from service.commanding.identity import SubjectIds
 from service.commanding.importing.batch import import_stream
 from service.commanding.importing.columns import RowError, row_to_item
 from service.commanding.importing.limits import ImportFileError
-from service.commanding.importing.report import ImportReport, RowRejection
+from service.commanding.importing.messages import quote_cell_zh
+from service.commanding.importing.report import ImportReport, RowRejection, refusal_reason
 from service.commanding.importing.sniffing import read_rows
 from service.policy import load_policy
 from service.settings import DEFAULT_TIMEZONE
 from service.store.database import Database
 from service.store.ledger import open_ledger
 from service.store.migrations import upgrade
+
+# The rules' words a rejection quotes (domain/rule_texts.py), without their full stop.
+USCC_INVALID = RULE_TEXTS_ZH[codes.USCC_VALID].removesuffix("。")
+RESIDENT_ID_INVALID = RULE_TEXTS_ZH[codes.RESIDENT_ID_VALID].removesuffix("。")
+REGION_INVALID = RULE_TEXTS_ZH[codes.REGION_CODE_VALID].removesuffix("。")
+DATE_HINT = "日期请写作 YYYY-MM-DD、YYYY/MM/DD、YYYYMMDD 或 YYYY年M月D日"
+
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 on 2026-11-20 in China
 ZONE = ZoneInfo(DEFAULT_TIMEZONE)
@@ -330,7 +343,7 @@ def test_xlsx_with_date_and_number_cells(files, ledger, seekable):
     report = import_stream(stream, "upload.bin", files, recorded_by="importer@test")
 
     assert (report.kind, report.rows_read, report.accepted) == ("penalty", 3, 2)
-    assert rejections(report) == [(5, "empty required cell(s): CF_SY")]
+    assert rejections(report) == [(5, "必填项为空：CF_SY 违法事实")]
     [first] = penalties(files, ledger, uscc(1))
     assert first.decision_date == date(2026, 11, 2)
     assert (first.fine_amount, first.confiscated_amount) == (Decimal("0.5"), Decimal("2"))
@@ -375,7 +388,7 @@ def test_licence_csv(files, ledger):
 def test_licence_valid_until_before_valid_from_is_rejected_by_the_domain(files):
     rows = [licence(1, XK_YXQZI="2026-11-01")]
     report = run(files, csv_bytes(LICENCE_HEADER, rows))
-    assert rejections(report) == [(2, "a licence's valid_until must be after its valid_from")]
+    assert rejections(report) == [(2, "XK_YXQZI 有效期至：有效期至须晚于有效期自。")]
 
 
 # --- Good and bad rows mixed -----------------------------------------------------------------
@@ -414,40 +427,34 @@ def test_mixed_file_accepts_good_rows_and_rejects_each_bad_row(files, ledger):
     expected_authority_char = AUTHORITY[17]
     wrong_char = bad_check_char(AUTHORITY)[17]
     assert (report.rows_read, report.accepted, report.already_present) == (12, 2, 0)
+    categories = "请填写法人及非法人组织、法人、非法人组织、个体工商户或自然人（或代码 1、2、3）"
     assert rejections(report) == [
         (
             3,
-            "CF_XDR_SHXYM: invalid unified social credit code: check character should be "
-            f"{uscc(2)[17]!r}, got {bad_check_char(uscc(2))[17]!r}",
+            f"CF_XDR_SHXYM 统一社会信用代码：{USCC_INVALID}（check character should be "
+            f"{uscc(2)[17]!r}, got {bad_check_char(uscc(2))[17]!r}）",
         ),
-        (4, "decision_date 2026-12-01 is in the future (today is 2026-11-20)"),
-        (5, "empty required cell(s): CF_SY"),
-        (6, "CF_NR_FK: must not be negative"),
-        (
-            7,
-            "CF_XDR_LB: '公司' is not a subject category; use 法人及非法人组织, 法人, "
-            "非法人组织, 个体工商户 or 自然人 (or the codes 1, 2, 3)",
-        ),
+        (4, "CF_JDRQ 处罚决定日期：决定日期不能晚于今天。"),
+        (5, "必填项为空：CF_SY 违法事实"),
+        (6, "CF_NR_FK 罚款金额（万元）：金额不能为负数"),
+        (7, f"CF_XDR_LB 行政相对人类别：“公司”不是行政相对人类别；{categories}"),
         (
             8,
-            "CF_XDR_ZJHM: invalid resident id number: only 18-digit resident ID numbers are "
-            "accepted, got a 15-digit legacy number",
+            f"CF_XDR_ZJHM 证件号码：{RESIDENT_ID_INVALID}（only 18-digit resident ID numbers "
+            "are accepted, got a 15-digit legacy number）",
         ),
         (
             10,
-            f"CF_CFJGDM: check character should be {expected_authority_char!r}, got {wrong_char!r}",
+            f"CF_CFJGDM 处罚机关统一社会信用代码：{USCC_INVALID}（check character should be "
+            f"{expected_authority_char!r}, got {wrong_char!r}）",
         ),
-        (11, "CF_XDR_ZJLX: only resident ID cards are accepted for natural persons"),
+        (11, "CF_XDR_ZJLX 证件类型：自然人只接受居民身份证"),
         (
             12,
-            "CF_XDR_ZJHM: invalid resident id number: the check digit (last character) "
-            "does not match",
+            f"CF_XDR_ZJHM 证件号码：{RESIDENT_ID_INVALID}（the check digit (last character) "
+            "does not match）",
         ),
-        (
-            13,
-            "CF_XDR_LB: a value of 18 characters is not a subject category; use "
-            "法人及非法人组织, 法人, 非法人组织, 个体工商户 or 自然人 (or the codes 1, 2, 3)",
-        ),
+        (13, f"CF_XDR_LB 行政相对人类别：一个 18 个字符的值不是行政相对人类别；{categories}"),
     ]
     # Only the two good rows were written: two registrations, two penalties.
     assert position(ledger) == before + 4
@@ -486,7 +493,7 @@ def test_same_decision_number_with_different_content_is_rejected(files, ledger):
     assert report.accepted == 1
     [(line, reason)] = rejections(report)
     assert line == 3
-    assert "already recorded with different content" in reason
+    assert reason == "CF_WSH 行政处罚决定书文号：" + RULE_TEXTS_ZH[ONE_RECORD_PER_DECISION]
     assert penalties(files, ledger, uscc(1))[0].fine_amount == Decimal("0.5")
 
 
@@ -789,17 +796,9 @@ def test_quoting_problems_become_row_rejections(files):
 
     assert report.accepted == 2
     assert rejections(report) == [
-        (
-            3,
-            "the row has 1 non-empty cell(s) beyond the header's 18 columns "
-            "(an unquoted comma inside a cell?)",
-        ),
-        (4, "malformed CSV: ',' expected after '\"'"),
-        (
-            6,
-            "a quoted cell opened on this line is never closed, so the rest of the file was "
-            "read into it and not imported",
-        ),
+        (3, "该行在表头的 18 列之外还有 1 个非空单元格（单元格内的逗号未加引号？）"),
+        (4, "CSV 格式有误（',' expected after '\"'）"),
+        (6, "该行有一个以引号开始的单元格没有结束，文件其余部分都被读入该单元格，未导入"),
     ]
 
 
@@ -826,9 +825,9 @@ def test_decision_date_formats(text):
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("02/11/2026", "CF_JDRQ: not a date; use YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or YYYY年M月D日"),
-        ("2026-02-30", "CF_JDRQ: '2026-02-30' is not a valid date"),
-        ("2026.11.02", "CF_JDRQ: not a date; use YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or YYYY年M月D日"),
+        ("02/11/2026", f"CF_JDRQ 处罚决定日期：不是日期；{DATE_HINT}"),
+        ("2026-02-30", "CF_JDRQ 处罚决定日期：“2026-02-30”不是有效的日期"),
+        ("2026.11.02", f"CF_JDRQ 处罚决定日期：不是日期；{DATE_HINT}"),
     ],
 )
 def test_bad_dates(text, reason):
@@ -870,7 +869,7 @@ def test_natural_person_categories(category):
 def test_natural_person_needs_an_id_number():
     with pytest.raises(RowError) as raised:
         read_row("penalty", 2, person_penalty(1, CF_XDR_ZJHM=""))
-    assert raised.value.reason == "CF_XDR_ZJHM: required for a subject of category 自然人"
+    assert raised.value.reason == "CF_XDR_ZJHM 证件号码：行政相对人类别为自然人时必填"
 
 
 def test_birth_date_after_today_is_refused_without_the_number():
@@ -879,7 +878,7 @@ def test_birth_date_after_today_is_refused_without_the_number():
     with pytest.raises(RowError) as raised:
         read_row("penalty", 2, person_penalty(1, CF_XDR_ZJHM=number))
     assert raised.value.reason == (
-        "CF_XDR_ZJHM: invalid resident id number: the birth date is in the future"
+        f"CF_XDR_ZJHM 证件号码：{RESIDENT_ID_INVALID}（the birth date is in the future）"
     )
 
 
@@ -903,7 +902,7 @@ def test_unknown_severity():
     with pytest.raises(RowError) as raised:
         read_row("penalty", 2, penalty(1, CF_YZCD="较重"))
     assert raised.value.reason == (
-        "CF_YZCD: '较重' is not one of 轻微, 一般, 严重, minor, general, serious"
+        "CF_YZCD 严重程度：“较重”不是可填的值；可填：轻微、一般、严重、minor、general、serious"
     )
 
 
@@ -926,18 +925,27 @@ def test_sector_column_and_amount_with_unit():
 @pytest.mark.parametrize(
     ("cells", "reason"),
     [
-        ({"CF_NR_FK": "五千元"}, "CF_NR_FK: not a number (the amount is in 万元)"),
-        ({"CF_NR_WFFF": "NaN"}, "CF_NR_WFFF: not a number (the amount is in 万元)"),
+        ({"CF_NR_FK": "五千元"}, "CF_NR_FK 罚款金额（万元）：不是数字（金额以万元计）"),
         (
-            {"CF_NR_FK": "0.1234567"},
-            "CF_NR_FK: Decimal input should have no more than 6 decimal places",
+            {"CF_NR_WFFF": "NaN"},
+            "CF_NR_WFFF 没收违法所得、没收非法财物的金额（万元）：不是数字（金额以万元计）",
         ),
-        ({"CF_CFLB": "；、"}, "CF_CFLB: List should have at least 1 item after validation, not 0"),
-        ({"CF_CFJGDM": "114101"}, "CF_CFJGDM: must be 18 characters, got 6"),
-        ({"CF_WSH": "号" * 201}, "CF_WSH: String should have at most 200 characters"),
+        ({"CF_NR_FK": "0.1234567"}, "CF_NR_FK 罚款金额（万元）：小数位数过多：最多 6 位"),
+        ({"CF_CFLB": "；、"}, "CF_CFLB 处罚类别：不能为空"),
+        (
+            {"CF_CFJGDM": "114101"},
+            f"CF_CFJGDM 处罚机关统一社会信用代码：{USCC_INVALID}（must be 18 characters, got 6）",
+        ),
+        ({"CF_WSH": "号" * 201}, "CF_WSH 行政处罚决定书文号：过长：最多 200 个字符"),
         (
             {"CF_XDR_SHXYM": make_uscc("91000000MA0000001")},
-            "CF_XDR_SHXYM (characters 3-8, the region code): '00' is not a province-level code",
+            "CF_XDR_SHXYM 统一社会信用代码（第 3-8 位，行政区划码）："
+            f"{REGION_INVALID}（'00' is not a province-level code）",
+        ),
+        (  # a check of the service's own keeps its words
+            {"CF_XDR_MC": "宏达\u200b运输"},
+            "CF_XDR_MC 行政相对人名称：取值无效（contains the invisible character U+200B "
+            "(ZERO WIDTH SPACE) at position 3: retype it）",
         ),
     ],
 )
@@ -950,7 +958,7 @@ def test_validation_reasons_name_the_national_column(cells, reason):
 def test_several_empty_required_cells_are_named_together():
     with pytest.raises(RowError) as raised:
         read_row("penalty", 2, penalty(1, CF_SY=" ", CF_YJ="", CF_CFJG=""))
-    assert raised.value.reason == "empty required cell(s): CF_SY, CF_YJ, CF_CFJG"
+    assert raised.value.reason == "必填项为空：CF_SY 违法事实、CF_YJ 处罚依据、CF_CFJG 处罚机关"
 
 
 def test_licence_row_to_item_maps_every_field():
@@ -1067,3 +1075,56 @@ def test_a_new_subject_takes_its_name_from_its_first_accepted_row(files, ledger)
     report = run(files, csv_bytes(PENALTY_HEADER, rows))
     assert (report.accepted, [line for line, _ in rejections(report)]) == (1, [2])
     assert subject(files, ledger, code).name == "正确的名称"
+
+
+# --- Reasons in Chinese, for the agency's clerks ---------------------------------------------
+
+OTHER_AUTHORITY = make_uscc("11410100" + "MB0654321")
+
+
+@pytest.mark.parametrize(
+    ("refusal", "permit", "reason"),
+    [
+        (
+            NotPermitted("authority … is not one this client may record for"),
+            RecordingPermit(frozenset({OTHER_AUTHORITY}), frozenset({"road_transport"})),
+            "CF_CFJGDM 处罚机关统一社会信用代码：导入者无权为该机关记录信用信息",
+        ),
+        (
+            NotPermitted("the subject is in no sector this client may record for"),
+            RecordingPermit(frozenset({AUTHORITY}), frozenset({"waterway_transport"})),
+            "SECTOR 行业：该主体不在导入者可记录的行业内",
+        ),
+        (
+            SubjectKindMismatch("this code is already registered as a individual"),
+            None,
+            "CF_XDR_LB 行政相对人类别：该代码已登记为另一类主体",
+        ),
+        (  # a rule whose field has no column of its own: the rule's words alone
+            RuleViolated("the subject is already on the black list", rule=ONE_OPEN_ENTRY_PER_LIST),
+            None,
+            RULE_TEXTS_ZH[ONE_OPEN_ENTRY_PER_LIST],
+        ),
+        (  # no rule, so no Chinese text: the English detail, said to be a refusal
+            RuleViolated("something new refused"),
+            None,
+            "记录被拒绝：something new refused",
+        ),
+    ],
+)
+def test_a_refusal_by_the_store_is_told_in_chinese_naming_its_column(refusal, permit, reason):
+    item = read_row("penalty", 2, penalty(1))
+    assert refusal_reason("penalty", item, refusal, permit) == reason
+
+
+@pytest.mark.parametrize(
+    ("cell", "quoted"),
+    [
+        ("", "空值"),
+        ("较重", "“较重”"),
+        ("x" * 31, "一个 31 个字符的值"),
+        (resident_id(1), "一个 18 个字符的值"),
+    ],
+)
+def test_a_reason_quotes_a_cell_unless_it_may_be_an_id_number(cell, quoted):
+    assert quote_cell_zh(cell) == quoted

@@ -17,6 +17,7 @@ from service.commanding.importing.report import (
     MAX_LISTED_REJECTIONS,
     ImportReport,
     RowRejection,
+    refusal_reason,
 )
 from service.commanding.importing.sniffing import read_rows
 
@@ -74,6 +75,7 @@ def import_stream(
     def flush() -> None:
         nonlocal unreported
         if batch:
+            items = {item.line: item for item in batch}
             for outcome in files.append_batch(
                 batch, recorded_by=recorded_by, cache=streams, permit=permit
             ):
@@ -84,7 +86,9 @@ def import_stream(
                 elif outcome.status == "already_present":
                     report.already_present += 1
                 else:
-                    reject(outcome.line, outcome.reason or "rejected", in_batch.get(outcome.line))
+                    assert outcome.refusal is not None  # a rejected row says why
+                    reason = refusal_reason(kind, items[outcome.line], outcome.refusal, permit)
+                    reject(outcome.line, reason, in_batch.get(outcome.line))
             batch.clear()
             in_batch.clear()
             assessed.clear()

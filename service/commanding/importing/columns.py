@@ -22,9 +22,10 @@ from domain.publication import (
     conduct_publication,
     declared_end_note,
 )
+from domain.rule_texts import rule_text_zh
 from service.commanding.commands import DecidePenalty, GrantLicence, RegisterSubject
 from service.commanding.credit_files import BatchItem
-from service.commanding.importing.messages import quote_cell
+from service.commanding.importing.messages import quote_cell_zh
 
 PENALTY = "penalty"
 LICENCE = "licence"
@@ -46,6 +47,7 @@ _DATE_FORMATS = tuple(
     )
 )
 _DATE_HINT = "use YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or YYYY年M月D日"
+_DATE_HINT_ZH = "日期请写作 YYYY-MM-DD、YYYY/MM/DD、YYYYMMDD 或 YYYY年M月D日"
 
 _SUBJECT_CATEGORIES = {
     "法人及非法人组织": "enterprise",
@@ -78,7 +80,8 @@ DEFAULT_SECTORS = ("road_transport",)
 
 
 class RowError(ValueError):
-    """One row cannot become a record; `reason` names the national column at fault."""
+    """One row cannot become a record; `reason`, in Chinese for the agency's clerks, names the
+    national column at fault with its 中文名称 (`labelled`)."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -206,6 +209,15 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
 }
 REQUIRED = {kind: tuple(c.name for c in columns if c.required) for kind, columns in COLUMNS.items()}
+TITLES = {column.name: column.title for columns in COLUMNS.values() for column in columns}
+
+
+def labelled(column: str) -> str:
+    """A column as a rejection names it: its name and its 中文名称 (CF_JDRQ 处罚决定日期)."""
+    title = TITLES.get(column)
+    return f"{column} {title}" if title else column
+
+
 PREFIX = {PENALTY: "CF_", LICENCE: "XK_"}
 # The command a row of each layout records, beside its subject's RegisterSubject.
 COMMANDS: dict[str, type[DecidePenalty] | type[GrantLicence]] = {
@@ -217,6 +229,12 @@ _RECORD_COLUMNS = {
     kind: {c.fills: c.name for c in columns if c.fills and not c.fills.startswith("subject.")}
     for kind, columns in COLUMNS.items()
 }
+
+
+def record_column(kind: str, field: str) -> str | None:
+    """The national column that fills a record field of a row of this kind, if one does."""
+    return _RECORD_COLUMNS[kind].get(field)
+
 
 # Rows to commands ----------------------------------------------------------------------------
 
@@ -245,7 +263,7 @@ def row_to_item(
     cells = _Cells(row)
     empty = [name for name in REQUIRED[kind] if not cells.text(name)]
     if empty:
-        raise RowError(f"empty required cell(s): {', '.join(empty)}")
+        raise RowError(f"必填项为空：{'、'.join(labelled(name) for name in empty)}")
     subject = _subject(PREFIX[kind], cells, today)
     if kind == LICENCE:
         return ImportedRow(BatchItem(line=line, subject=subject, record=_licence(cells)))
@@ -286,8 +304,10 @@ class _Cells:
                 try:
                     return date(year, month, day)
                 except ValueError:
-                    raise RowError(f"{column}: {quote_cell(value)} is not a valid date") from None
-        raise RowError(f"{column}: not a date; {_DATE_HINT}")
+                    raise RowError(
+                        f"{labelled(column)}：{quote_cell_zh(value)}不是有效的日期"
+                    ) from None
+        raise RowError(f"{labelled(column)}：不是日期；{_DATE_HINT_ZH}")
 
     def amount(self, column: str) -> Decimal | None:
         value = self.plain(column).removesuffix("万元").strip()
@@ -298,9 +318,9 @@ class _Cells:
         except InvalidOperation:
             amount = Decimal("NaN")
         if not amount.is_finite():
-            raise RowError(f"{column}: not a number (the amount is in 万元)")
+            raise RowError(f"{labelled(column)}：不是数字（金额以万元计）")
         if amount < 0:
-            raise RowError(f"{column}: must not be negative")
+            raise RowError(f"{labelled(column)}：金额不能为负数")
         return amount
 
     def choice(self, columns: tuple[str, ...], choices: dict[str, str], default: str) -> str:
@@ -309,8 +329,10 @@ class _Cells:
             return default
         chosen = choices.get(value) or choices.get(value.lower())
         if chosen is None:
-            allowed = ", ".join(choices)
-            raise RowError(f"{column}: {quote_cell(value)} is not one of {allowed}")
+            allowed = "、".join(choices)
+            raise RowError(
+                f"{labelled(column)}：{quote_cell_zh(value)}不是可填的值；可填：{allowed}"
+            )
         return chosen
 
     def items(self, column: str) -> list[str]:
@@ -323,34 +345,36 @@ def _subject(prefix: str, cells: _Cells, today: date) -> RegisterSubject:
     kind = _SUBJECT_CATEGORIES.get(category)
     if kind is None:
         raise RowError(
-            f"{category_column}: {quote_cell(category)} is not a subject category; use "
-            "法人及非法人组织, 法人, 非法人组织, 个体工商户 or 自然人 (or the codes 1, 2, 3)"
+            f"{labelled(category_column)}：{quote_cell_zh(category)}不是行政相对人类别；请填写"
+            "法人及非法人组织、法人、非法人组织、个体工商户或自然人（或代码 1、2、3）"
         )
     if kind == "enterprise":
         code_column = f"{prefix}XDR_SHXYM"
-        region_hint = "characters 3-8, the region code"
+        region_hint = "第 3-8 位，行政区划码"
     else:
         code_column = f"{prefix}XDR_ZJHM"
-        region_hint = "characters 1-6, the region code"
+        region_hint = "第 1-6 位，行政区划码"
         id_type = cells.text(f"{prefix}XDR_ZJLX")
         if id_type not in _RESIDENT_ID_TYPES:
-            raise RowError(
-                f"{prefix}XDR_ZJLX: only resident ID cards are accepted for natural persons"
-            )
+            raise RowError(f"{labelled(f'{prefix}XDR_ZJLX')}：自然人只接受居民身份证")
     raw_code = cells.plain(code_column).removeprefix("'").strip()
     if not raw_code:
-        raise RowError(f"{code_column}: required for a subject of category {category}")
+        raise RowError(f"{labelled(code_column)}：行政相对人类别为{category}时必填")
     try:
         code = codes.normalise_code(kind, raw_code, today=today)
     except codes.InvalidCode as error:  # its reason never repeats the code
-        raise RowError(f"{code_column}: {error}") from None
+        raise RowError(_invalid_code(code_column, error)) from None
     region = code[2:8] if kind == "enterprise" else code[:6]
+    try:
+        codes.normalise_region_code(region)
+    except codes.InvalidCode as error:  # told here in the rule's words, as the code's are
+        raise RowError(_invalid_code(code_column, error, f"（{region_hint}）")) from None
     sector_items = cells.items("SECTOR")
     columns = {
         "name": f"{prefix}XDR_MC",
         "kind": category_column,
         "code": code_column,
-        "region_code": f"{code_column} ({region_hint})",
+        "region_code": f"{labelled(code_column)}（{region_hint}）",
         "sectors": "SECTOR",
     }
     return _build(
@@ -366,8 +390,25 @@ def _subject(prefix: str, cells: _Cells, today: date) -> RegisterSubject:
     )
 
 
+def _invalid_code(column: str, error: codes.InvalidCode, where: str = "") -> str:
+    """A code refused under its kind's rule, in that rule's words, then the checker's own
+    finding (the character expected, the length found), which only its English names; `where`
+    says which part of the cell is at fault. The finding never repeats the code."""
+    told = rule_text_zh(error.rule)
+    finding = f"{told.removesuffix('。')}（{error.reason}）" if told else error.reason
+    return f"{labelled(column)}{where}：{finding}"
+
+
 def _authority_code(cells: _Cells, column: str) -> str:
-    return cells.plain(column).removeprefix("'").strip()
+    """The deciding authority's USCC, checked here to be told in the rule's words (the command
+    checks it again, as for an API request)."""
+    code = cells.plain(column).removeprefix("'").strip()
+    if code:
+        try:
+            codes.normalise_uscc(code)
+        except codes.InvalidCode as error:
+            raise RowError(_invalid_code(column, error)) from None
+    return code
 
 
 def _penalty(
@@ -458,9 +499,35 @@ def _build(model: Any, columns: Mapping[str, str], fields: dict[str, Any]) -> An
         raise RowError(_validation_reason(error, columns)) from None
 
 
+# What a command's field check says, in Chinese, by pydantic's error type and its context. A
+# check of this service's own (a value error: an invisible character, a code) keeps its words.
+_CHECKS_ZH = {
+    "string_too_short": "不能为空",
+    "string_too_long": "过长：最多 {max_length} 个字符",
+    "too_long": "项数过多：最多 {max_length} 项",
+    "too_short": "不能为空",
+    "greater_than_equal": "不能小于 {ge}",
+    "decimal_max_digits": "数字位数过多：最多 {max_digits} 位",
+    "decimal_max_places": "小数位数过多：最多 {decimal_places} 位",
+    "decimal_whole_digits": "整数位数过多：最多 {whole_digits} 位",
+    "decimal_parsing": "不是数字",
+    "date_type": "不是日期",
+    "date_parsing": "不是日期",
+    "literal_error": "不是可填的值；可填：{expected}",
+    "missing": "缺少此项",
+}
+
+
+def _check_zh(problem: Any, message: str) -> str:
+    template = _CHECKS_ZH.get(problem["type"])
+    if template is None:
+        return f"取值无效（{message}）"
+    return template.format(**problem.get("ctx", {}))
+
+
 def _validation_reason(error: ValidationError, columns: Mapping[str, str]) -> str:
     """One short reason naming the national column; never the input (it may be personal)."""
-    problems = error.errors(include_url=False, include_context=False, include_input=False)
+    problems = error.errors(include_url=False, include_context=True, include_input=False)
     first = problems[0]
     field_name = str(first["loc"][0]) if first["loc"] else ""
     message = first["msg"].removeprefix("Value error, ")
@@ -468,6 +535,6 @@ def _validation_reason(error: ValidationError, columns: Mapping[str, str]) -> st
         named, separator, rest = message.partition(": ")
         if separator and named.split(".")[0] in columns:
             field_name, message = named.split(".")[0], rest
-    column = columns.get(field_name, field_name or "row")
-    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-    return f"{column}: {message}{more}"
+    column = labelled(columns[field_name]) if field_name in columns else field_name or "该行"
+    more = f"（另有 {len(problems) - 1} 处问题）" if len(problems) > 1 else ""
+    return f"{column}：{_check_zh(first, message)}{more}"

@@ -13,6 +13,7 @@ import xml.parsers.expat
 import zipfile
 import zlib
 from collections.abc import Generator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import IO, Any
@@ -72,10 +73,19 @@ def _detect_encoding(head: bytes, at_eof: bool) -> str:
     )
 
 
+@dataclass(frozen=True)
+class UnreadRecord:
+    """A record the csv module could not read: why, for the row's rejection (in Chinese, for
+    the agency's clerks), and for a whole-file problem if it is the header (in English)."""
+
+    reason: str
+    problem: str
+
+
 def csv_rows(
     stream: IO[bytes], head: bytes, at_eof: bool, limits: ImportLimits
-) -> Generator[tuple[int, list[str] | str], None, None]:
-    """(line, cells) per CSV record, or (line, reason) for a record the csv module refused."""
+) -> Generator[tuple[int, list[str] | UnreadRecord], None, None]:
+    """(line, cells) per CSV record, or (line, UnreadRecord) for one the csv module refused."""
     encoding = _detect_encoding(head, at_eof)
     text = io.TextIOWrapper(
         io.BufferedReader(_Prefixed(head, stream)),
@@ -116,7 +126,7 @@ class _BoundedLines:
 
 def _csv_records(
     lines: _BoundedLines, encoding: str
-) -> Generator[tuple[int, list[str] | str], None, None]:
+) -> Generator[tuple[int, list[str] | UnreadRecord], None, None]:
     reader = csv.reader(lines, strict=True)
     line = 0
     while True:
@@ -128,8 +138,12 @@ def _csv_records(
             line += 1
             yield (
                 line,
-                f"the line is longer than {lines.limit:,} characters and was not read "
-                "(a missing line break, or a quoted cell never closed?)",
+                UnreadRecord(
+                    f"该行超过 {lines.limit:,} 个字符，未读取（缺少换行，或引号内的单元格"
+                    "未结束？）",
+                    f"the line is longer than {lines.limit:,} characters and was not read "
+                    "(a missing line break, or a quoted cell never closed?)",
+                ),
             )
             reader = csv.reader(lines, strict=True)  # start afresh on the next line
             continue
@@ -138,20 +152,25 @@ def _csv_records(
             if "unexpected end of data" in str(error):
                 yield (
                     line,
-                    (
+                    UnreadRecord(
+                        "该行有一个以引号开始的单元格没有结束，文件其余部分都被读入该单元格，"
+                        "未导入",
                         "a quoted cell opened on this line is never closed, so the rest of the "
-                        "file was read into it and not imported"
+                        "file was read into it and not imported",
                     ),
                 )
                 return
             if "field larger than field limit" in str(error):
                 yield (
                     line,
-                    f"a cell is longer than {csv.field_size_limit():,} characters "
-                    "(a quoted cell never closed?)",
+                    UnreadRecord(
+                        f"有单元格超过 {csv.field_size_limit():,} 个字符（引号内的单元格未结束？）",
+                        f"a cell is longer than {csv.field_size_limit():,} characters "
+                        "(a quoted cell never closed?)",
+                    ),
                 )
                 continue
-            yield line, f"malformed CSV: {error}"
+            yield line, UnreadRecord(f"CSV 格式有误（{error}）", f"malformed CSV: {error}")
             continue
         except UnicodeDecodeError:
             label = "UTF-8" if encoding.startswith("utf-8") else "GBK/GB18030"
@@ -165,7 +184,7 @@ def _csv_records(
 
 def xlsx_rows(
     stream: IO[bytes], head: bytes, start: int | None, limits: ImportLimits
-) -> Generator[tuple[int, list[str] | str], None, None]:
+) -> Generator[tuple[int, list[str] | UnreadRecord], None, None]:
     import openpyxl  # only XLSX imports pay for it
 
     spool: IO[bytes] | None = None

@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from domain import codes
-from service.commanding.importing.columns import PENALTY
+from domain import subject as rules
+from domain.errors import DomainError, SubjectKindMismatch
+from domain.rule_texts import rule_text_zh
+from service.access.permissions import NotPermitted, RecordingPermit
+from service.commanding.credit_files import BatchItem
+from service.commanding.importing.columns import PENALTY, PREFIX, labelled, record_column
 from service.commanding.importing.spreadsheet import write_csv
 
 # A report keeps the cells of this many rejected rows at most, and of fewer if their text adds
@@ -20,6 +25,39 @@ MAX_KEPT_REJECTED_CHARS = 8_000_000
 # (a file of 30 million one-character rows would otherwise hold 30 million rejections); so too
 # the severities and the flags of accepted rows.
 MAX_LISTED_REJECTIONS = 10_000
+
+
+# The record field a refusal of a row under these rules is about, to name its column.
+_FIELD_REFUSED = {
+    rules.DECISION_DATE_NOT_IN_FUTURE: "decision_date",
+    rules.DATES_ARE_DATES: "decision_date",
+    rules.ONE_RECORD_PER_DECISION: "source_ref",
+    rules.VALIDITY_ENDS_AFTER_START: "valid_until",
+    rules.SEVERITY_KNOWN: "severity",
+}
+
+
+def refusal_reason(
+    kind: str, item: BatchItem, refusal: DomainError, permit: RecordingPermit | None
+) -> str:
+    """Why the store refused a row, in Chinese, naming its column: the refusal's rule in the
+    rule's own words (domain/rule_texts.py), or what the permit or the subject's kind says."""
+    prefix = PREFIX[kind]
+    if isinstance(refusal, NotPermitted):
+        if permit is not None and item.record.authority_code not in permit.authority_codes:
+            authority = record_column(kind, "authority_code") or "authority_code"
+            return f"{labelled(authority)}：导入者无权为该机关记录信用信息"
+        return f"{labelled('SECTOR')}：该主体不在导入者可记录的行业内"
+    if isinstance(refusal, SubjectKindMismatch):
+        return f"{labelled(prefix + 'XDR_LB')}：该代码已登记为另一类主体"
+    told = rule_text_zh(refusal.rule)
+    if told is None:
+        return f"记录被拒绝：{refusal.detail}"
+    field = _FIELD_REFUSED.get(refusal.rule) if refusal.rule is not None else None
+    column = record_column(kind, field) if field is not None else None
+    if column is None:
+        return told
+    return f"{labelled(column)}：{told}"
 
 
 @dataclass(slots=True)

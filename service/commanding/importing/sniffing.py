@@ -7,8 +7,15 @@ from collections import Counter
 from collections.abc import Generator, Iterator
 from typing import IO, BinaryIO
 
-from service.commanding.importing.columns import LICENCE, PENALTY, PREFIX, REQUIRED, ROW_PROBLEM
-from service.commanding.importing.decoding import csv_rows, xlsx_rows
+from service.commanding.importing.columns import (
+    LICENCE,
+    PENALTY,
+    PREFIX,
+    REQUIRED,
+    ROW_PROBLEM,
+    labelled,
+)
+from service.commanding.importing.decoding import UnreadRecord, csv_rows, xlsx_rows
 from service.commanding.importing.limits import ImportFileError, ImportLimits, ImportTooLarge
 from service.commanding.importing.messages import quote_cell
 
@@ -71,10 +78,10 @@ def _read_head(stream: IO[bytes]) -> tuple[bytes, bool]:
     return b"".join(parts), False
 
 
-def _header(rows: Iterator[tuple[int, list[str] | str]]) -> list[str]:
+def _header(rows: Iterator[tuple[int, list[str] | UnreadRecord]]) -> list[str]:
     for line, cells in rows:
-        if isinstance(cells, str):
-            raise ImportFileError(f"the header (line {line}) cannot be read: {cells}")
+        if isinstance(cells, UnreadRecord):
+            raise ImportFileError(f"the header (line {line}) cannot be read: {cells.problem}")
         if not any(cell.strip() for cell in cells):
             continue
         names = [cell.replace("\ufeff", "").strip().upper() for cell in cells]
@@ -129,15 +136,15 @@ def _check_columns(kind: str, names: list[str]) -> None:
 
 
 def _records(
-    names: list[str], rows: Iterator[tuple[int, list[str] | str]], limits: ImportLimits
+    names: list[str], rows: Iterator[tuple[int, list[str] | UnreadRecord]], limits: ImportLimits
 ) -> Generator[tuple[int, dict[str, str]], None, None]:
     columns = [(index, name) for index, name in enumerate(names) if name]
     width = len(names)
     longest = limits.max_cell_chars
     try:
         for line, cells in rows:
-            if isinstance(cells, str):
-                yield line, {ROW_PROBLEM: cells}
+            if isinstance(cells, UnreadRecord):
+                yield line, {ROW_PROBLEM: cells.reason}
                 continue
             if not any(cell.strip() for cell in cells):
                 continue
@@ -146,15 +153,14 @@ def _records(
             extra = sum(1 for cell in cells[width:] if cell.strip())
             if extra:
                 row[ROW_PROBLEM] = (
-                    f"the row has {extra} non-empty cell(s) beyond the header's {width} "
-                    "columns (an unquoted comma inside a cell?)"
+                    f"该行在表头的 {width} 列之外还有 {extra} 个非空单元格（单元格内的逗号"
+                    "未加引号？）"
                 )
             for index, cell in enumerate(cells):
                 if len(cell) > longest:
-                    name = (names[index] if index < width else "") or f"column {index + 1}"
+                    name = (names[index] if index < width else "") or f"第 {index + 1} 列"
                     row[ROW_PROBLEM] = (
-                        f"{name}: the cell has {len(cell):,} characters; at most {longest:,} "
-                        "are accepted"
+                        f"{labelled(name)}：单元格有 {len(cell):,} 个字符，最多接受 {longest:,} 个"
                     )
                     for other, value in row.items():  # not kept for the report either
                         if len(value) > longest and other != ROW_PROBLEM:

@@ -142,3 +142,15 @@ def test_an_invalid_code_names_the_rule_of_its_kind(check, rule):
     with pytest.raises(codes.InvalidCode) as refused:
         check()
     assert refused.value.rule is rule
+
+
+def test_every_documented_rule_has_a_chinese_text():
+    """A person reading a refusal in Chinese (an API client's `detail`, an import report's
+    reason) is told each rule in its own words: the one catalogue covers the whole table."""
+    from domain.rule_texts import RULE_TEXTS_ZH
+
+    documented = {rule for rule, _ in documented_rules()}
+    assert documented - set(RULE_TEXTS_ZH) == set(), "a rule without a Chinese text"
+    assert set(RULE_TEXTS_ZH) - documented == set(), "a Chinese text for no documented rule"
+    for rule, text in RULE_TEXTS_ZH.items():
+        assert re.search(r"[\u4e00-\u9fff]", text) and text.endswith("。"), rule
