@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from service.commanding.importing.decoding import csv_rows, xlsx_rows
+from service.commanding.importing.decoding import UnreadRecord, csv_rows, xlsx_rows
 from service.commanding.importing.limits import ImportFileError, ImportLimits
 
 _ZIP_MAGIC = b"PK\x03\x04"  # an XLSX workbook is a zip archive
@@ -61,11 +61,11 @@ def codes_from_file(data: bytes, filename: str) -> list[CodeLine]:
     return found
 
 
-def _first_column(rows: Iterator[tuple[int, list[str] | str]]) -> Iterator[CodeLine]:
+def _first_column(rows: Iterator[tuple[int, list[str] | UnreadRecord]]) -> Iterator[CodeLine]:
     for line, cells in rows:
         if line > MAX_FILE_ROWS:
             raise CodeListError(f"文件超过 {MAX_FILE_ROWS:,} 行，不是一份代码清单。")
-        if isinstance(cells, str):  # a line the CSV reader could not read
+        if isinstance(cells, UnreadRecord):  # a line the CSV reader could not read
             raise CodeListError(f"文件第 {line} 行无法读取，请检查后重新上传。")
         if cells and (code := _cleaned(cells[0])):
             yield CodeLine(line, code)
