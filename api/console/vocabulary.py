@@ -4,6 +4,7 @@ test holds the event types to the catalogue, so that a new record type cannot ap
 
 from __future__ import annotations
 
+from api.console import labels
 from api.web import STEP_NAMES
 
 # The record types of domain/events.py (their docstrings give the regulation's term), the
@@ -50,28 +51,12 @@ REFERRED_BY: dict[str, str] = {
 }
 
 # domain.publication.publication_state, on the day the page is read.
-PUBLICATION_STATES: dict[str, str] = {
-    "published": "公示中",
-    "scheduled": "待公示",
-    "expired": "公示期满",
-    "not_published": "不公示",
-    "revoked": "已撤销",
-    "repaired": "已修复",
-    "lapsed": "已失效（依据记录已修复或撤销）",
-}
-
-SEVERITIES: dict[str, str] = {"minor": "轻微", "general": "一般", "serious": "严重"}
-LISTS: dict[str, str] = {
-    "red": "守信激励名单",
-    "black": "严重失信主体名单",
-    "watch": "重点关注名单",
-}
-SUBJECT_KINDS: dict[str, str] = {
-    "enterprise": "法人和非法人组织",
-    "individual": "从业人员",
-    "vehicle": "车辆",
-    "public_body": "政府机构",
-}
+# The words for publication states, severities, lists and subject kinds are the console's one
+# table of labels (labels.py), shared with the clerk's check pages.
+PUBLICATION_STATES = labels.PUBLICATION_STATES
+SEVERITIES = labels.SEVERITIES
+LISTS = labels.LISTS
+SUBJECT_KINDS = labels.KINDS
 ACCOUNT_PREFIX = "account:"
 
 # The stored fields an auditor meets most, by the names the 双公示 standard and the regulations

@@ -283,7 +283,7 @@ async def test_the_timeline_draws_each_record_in_its_state_as_the_api_gives_it(
     drawn = timeline_rows(page)
     labels = {
         "published": "公示中",
-        "repaired": "已修复",
+        "repaired": "已信用修复",
         "revoked": "已撤销",
         "expired": "公示期满",
         "scheduled": "待公示",
