@@ -13,6 +13,8 @@ RULE_TEXTS_ZH: dict[Rule, str] = {
     codes.SUBJECT_KIND_KNOWN: "主体类别须为企业（enterprise）、个人（individual）、车辆（vehicle）"
     "或公共机构（public_body）。",
     rules.SUBJECT_NAMED: "主体名称不能为空。",
+    rules.APPLICANT_NAMES_DECISION: "未找到与该主体代码和决定书文号相符的记录：请核对送达给"
+    "本主体的行政决定书上的文号。",
     codes.USCC_VALID: "统一社会信用代码无效：须为 18 位，由 GB 32100 规定的字符组成，"
     "行政区划码部分为数字，校验码正确。",
     codes.RESIDENT_ID_VALID: "居民身份证号码无效：须为 18 位（GB 11643），出生日期真实且不晚于"

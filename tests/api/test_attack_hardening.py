@@ -158,7 +158,7 @@ def test_credit_serve_ignores_forwarded_for_from_a_loopback_peer(served, service
     assert_problem(answers[3], 429, "rate-limited")
     assert int(answers[3].headers["Retry-After"]) >= 1
     assert page.status_code == 429  # the progress page counts against the same address
-    assert "查询过于频繁" in page.text
+    assert "操作过于频繁" in page.text
     assert stored(services) == before
 
 

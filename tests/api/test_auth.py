@@ -711,7 +711,8 @@ async def test_an_import_row_for_another_authority_is_rejected_and_the_others_ac
     report = response.json()
     assert (report["rows_read"], report["accepted"]) == (3, 2)
     assert [r["line"] for r in report["rejected"]] == [3]
-    assert "authority" in report["rejected"][0]["reason"]
+    assert "CF_CFJGDM" in report["rejected"][0]["reason"]  # the authority column, named
+    assert "无权为该机关记录" in report["rejected"][0]["reason"]
     found = await anonymous.post(
         "/v1/subjects:lookup", json={"code": uscc(102)}, headers=role_headers["agency"]
     )
