@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -215,6 +215,21 @@ DEMO_ACCOUNTS = {  # role -> (sign-in name, display name)
 }
 
 
+def _demo_grants(role: str) -> dict[str, Any]:
+    """What every demo client and console account is given: the demo agency, a recorder's
+    authorities and sectors, and four eyes waived (demo mode refuses to run in production)."""
+    from service.demo.generator import demo_recording_grants
+
+    authority_codes, sectors = demo_recording_grants()
+    recording = {"authority_codes": authority_codes, "sectors": sectors}
+    return {
+        "agency_name": "河南省交通运输厅（演示）",
+        "agency_code": authority_codes[0],
+        **(recording if role == "recorder" else {}),
+        "four_eyes_waived": "demo mode",
+    }
+
+
 def _print_demo_accounts(url: str) -> None:
     """Demo mode, loudly: one console account per role, each with a fresh password printed
     here (and only here)."""
@@ -231,25 +246,15 @@ def _demo_accounts() -> list[tuple[str, str, str]]:
     password) each. Logged as the demo bootstrap's, without a second administrator: demo mode
     refuses to run in production."""
     from service.access.administration import Done
-    from service.demo.generator import demo_recording_grants
 
     services = build_command_services(migrate=False)
-    authority_codes, sectors = demo_recording_grants()
     accounts = []
     admin = services.administration
     try:
         for role, (name, display_name) in DEMO_ACCOUNTS.items():
             if services.accounts.get(name) is None:
-                grants = {"authority_codes": authority_codes, "sectors": sectors}
                 done = admin.create_account(
-                    DEMO_ACTOR,
-                    name,
-                    display_name,
-                    role,
-                    "河南省交通运输厅（演示）",
-                    authority_codes[0],
-                    **(grants if role == "recorder" else {}),
-                    four_eyes_waived="demo mode",
+                    DEMO_ACTOR, name, display_name, role, **_demo_grants(role)
                 )
             else:
                 done = admin.reset_password(DEMO_ACTOR, name, four_eyes_waived="demo mode")
@@ -264,10 +269,8 @@ def _print_demo_clients() -> str:
     """Demo mode, loudly: one client per role, with fresh secrets printed here (and only here).
     Returns the demo agency's secret."""
     from service.access.administration import Done
-    from service.demo.generator import demo_recording_grants
 
     services = build_command_services(migrate=False)
-    authority_codes, sectors = demo_recording_grants()
     rows = []
     admin = services.administration
     try:
@@ -276,16 +279,7 @@ def _print_demo_clients() -> str:
             # Logged in the admin log as the demo bootstrap's, without a second administrator:
             # demo mode refuses to run in production.
             if services.clients.get(client_id) is None:
-                grants = {"authority_codes": authority_codes, "sectors": sectors}
-                done = admin.create_client(
-                    DEMO_ACTOR,
-                    client_id,
-                    role,
-                    "河南省交通运输厅（演示）",
-                    authority_codes[0],
-                    **(grants if role == "recorder" else {}),
-                    four_eyes_waived="demo mode",
-                )
+                done = admin.create_client(DEMO_ACTOR, client_id, role, **_demo_grants(role))
             else:
                 done = admin.reset_secret(DEMO_ACTOR, client_id, four_eyes_waived="demo mode")
             assert isinstance(done, Done) and done.secret is not None

@@ -43,7 +43,8 @@ EMPTY_FORM = {
 
 def one_per_line(text: str) -> list[str]:
     """One entry per line or comma (全角逗号 too), blanks dropped."""
-    return [part.strip() for part in text.replace("，", ",").replace(",", "\n").splitlines()]
+    parts = text.replace("，", ",").replace(",", "\n").splitlines()
+    return [part.strip() for part in parts if part.strip()]
 
 
 def _row(account: Account) -> dict[str, Any]:
@@ -128,8 +129,8 @@ async def create_account(
             role,
             agency_name,
             agency_code.strip(),
-            [code for code in one_per_line(authority_codes) if code],
-            [sector for sector in one_per_line(sectors) if sector],
+            one_per_line(authority_codes),
+            one_per_line(sectors),
         )
     except ClientError as error:  # an AccountError, worded for this page
         return await _page(request, services, staff, status_code=422, message=str(error), form=form)

@@ -104,8 +104,8 @@ async def create_client(
             role,
             agency_name,
             agency_code.strip(),
-            [code for code in one_per_line(authority_codes) if code],
-            [sector for sector in one_per_line(sectors) if sector],
+            one_per_line(authority_codes),
+            one_per_line(sectors),
         )
     except ClientError as error:
         return await _page(
