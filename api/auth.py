@@ -53,6 +53,22 @@ class Caller:
         )
 
 
+def authorities_seen(caller: Caller, what: str) -> list[str] | None:
+    """Whose cases and figures a caller sees: every authority's for the credit office
+    (credit:monitor) and auditors (credit:audit), None; a deciding agency's own (credit:record),
+    the authority codes its client records for. `what` names what is asked for, for the refusal
+    of a token with none of these scopes."""
+    if AUDIT in caller.scopes or MONITOR in caller.scopes:
+        return None
+    if RECORD in caller.scopes:
+        return list(caller.client.authority_codes)
+    raise InsufficientScope(
+        f"{what} need the credit:audit or credit:monitor scope, or credit:record for a "
+        "deciding agency's own; this token carries none of them",
+        AUDIT,
+    )
+
+
 async def purpose(
     x_purpose: Annotated[
         str | None,

@@ -10,12 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import AUDIT, MONITOR, RECORD, Authenticated, Recorder
+from api.auth import Authenticated, Recorder, authorities_seen
 from api.deps import MAX_INT64, CaseReadYourWrites, ServicesDep
 from api.errors import (
     AUTHENTICATED,
     WITH_BODY,
-    InsufficientScope,
     InvalidRequest,
     NoSuchAction,
     TooManyRequests,
@@ -250,16 +249,7 @@ async def list_cases(
 ) -> dict:
     """Open cases with their deadlines, for the credit office and auditors (all) and for a
     deciding agency (recorders: their own authorities' cases)."""
-    if AUDIT in caller.scopes or MONITOR in caller.scopes:
-        codes = None
-    elif RECORD in caller.scopes:
-        codes = list(caller.client.authority_codes)
-    else:
-        raise InsufficientScope(
-            "case lists need the credit:audit or credit:monitor scope, or credit:record for a "
-            "deciding agency's own cases; this token carries none of them",
-            AUDIT,
-        )
+    codes = authorities_seen(caller, "case lists")
     views = await run_in_threadpool(
         services.case_queries.listing, overdue_only=overdue, authority_codes=codes
     )

@@ -5,7 +5,7 @@ name the values at fault; these texts say what must hold."""
 
 from __future__ import annotations
 
-from domain import codes
+from domain import codes, report_periods
 from domain import subject as rules
 from domain.errors import Rule
 
@@ -68,6 +68,8 @@ RULE_TEXTS_ZH: dict[Rule, str] = {
     rules.OBJECTION_STATES_WHAT_IS_WRONG: "提出异议须说明记录哪里有误。",
     rules.OBJECTION_OUTCOME_KNOWN: "异议处理结果须为更正（corrected）、撤销（revoked）或维持"
     "（upheld）。",
+    report_periods.REPORT_PERIOD_VALID: "报告期须为一个月（写作 YYYY-MM，如 2026-11），或起止日期"
+    f"（起始日不晚于截止日，至多 {report_periods.MAX_DAYS} 天）。",
 }
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from domain.cases import CASE_NUMBER, code_hash
 from domain.policy import PolicyBook
-from domain.working_days import WorkingDayCalendar
+from domain.working_days import Deadline, WorkingDayCalendar
 from projections.tables import cases
 
 
@@ -50,30 +50,48 @@ class CaseQueries:
         matches = hmac.compare_digest(expected, code_hash(case_number.strip().upper(), query_code))
         return case if case and matches else None
 
+    def deadline(self, case: dict[str, Any], status: str | None = None) -> Deadline | None:
+        """The case's deadline while it stands in `status` (by default its own), under the
+        deadlines of the policy in force on its filing day: an objection's counts calendar days
+        from filing; a repair's is the whole case's, counted in working days from filing, and
+        once accepted the sooner of that and the decision's, counted from the day the
+        application was last complete. None while the materials are with the applicant.
+
+        A decided repair was decided while accepted: `status="accepted"` is the deadline its
+        decision was due by."""
+        deadlines = self.policy.for_day(case["filed_on"]).deadlines
+        status = status or case["status"]
+        if case["kind"] == "objection":
+            due = case["filed_on"] + timedelta(days=deadlines.objection.days)
+            return Deadline(due, provisional=False, basis="")
+        case_end = self.calendar.add_working_days(case["filed_on"], deadlines.repair_case.days)
+        if status == "filed":
+            return case_end
+        if status == "accepted":
+            decision = self.calendar.add_working_days(
+                _last_complete(case), deadlines.repair_decision.days
+            )
+            return min((decision, case_end), key=lambda d: d.due)
+        return None
+
+    def days_over(self, case: dict[str, Any], due: date, day: date) -> int:
+        """How far past `due` a case of this kind is on `day`: working days for a repair,
+        days for an objection (as its deadline counts); 0 when not past it."""
+        if day <= due:
+            return 0
+        if case["kind"] == "repair":
+            return self.calendar.working_days_between(due, day)[0]
+        return (day - due).days
+
     def view(self, case: dict[str, Any], today: date | None = None) -> dict[str, Any]:
         """The case with its current deadline (working days, Chinese holidays counted)."""
         today = today or self.today()
-        deadlines = self.policy.for_day(case["filed_on"]).deadlines
-        due, provisional, basis = None, False, ""
-        if case["kind"] == "objection":
-            due = case["filed_on"] + timedelta(days=deadlines.objection.days)
-        elif case["status"] == "accepted":
-            complete = _last_complete(case)
-            deadline = self.calendar.add_working_days(complete, deadlines.repair_decision.days)
-            case_end = self.calendar.add_working_days(case["filed_on"], deadlines.repair_case.days)
-            chosen = min((deadline, case_end), key=lambda d: d.due)
-            due, provisional, basis = chosen.due, chosen.provisional, chosen.basis
-        elif case["status"] == "filed":
-            chosen = self.calendar.add_working_days(case["filed_on"], deadlines.repair_case.days)
-            due, provisional, basis = chosen.due, chosen.provisional, chosen.basis
         open_case = case["status"] in ("filed", "accepted")
-        overdue_days = 0
-        if open_case and due is not None and today > due:
-            overdue_days = (
-                self.calendar.working_days_between(due, today)[0]
-                if case["kind"] == "repair"
-                else (today - due).days
-            )
+        deadline = self.deadline(case) if open_case else None
+        due = deadline.due if deadline else None
+        provisional = deadline.provisional if deadline else False
+        basis = deadline.basis if deadline else ""
+        overdue_days = self.days_over(case, due, today) if due is not None else 0
         return {
             "case_number": case["case_number"],
             "kind": case["kind"],
@@ -105,6 +123,18 @@ class CaseQueries:
             ]
         views = [self.view(row) for row in rows]
         return [v for v in views if v["overdue"] or not overdue_only]
+
+
+# The steps that decide a case: a repair approved or denied, an objection resolved.
+DECISIONS = ("RepairApproved", "RepairDenied", "ObjectionResolved")
+
+
+def decided_on(case: dict[str, Any]) -> date | None:
+    """The day a case was decided, from its steps: a repair approved and later revoked (false
+    materials) was decided on its approval, which `closed_on` no longer shows."""
+    return next(
+        (date.fromisoformat(s["on"]) for s in case["steps"] if s["step"] in DECISIONS), None
+    )
 
 
 def _last_complete(case: dict[str, Any]) -> date:
