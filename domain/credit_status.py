@@ -4,6 +4,7 @@ A pure function, so the live answer, an as-of answer and a from-scratch fold agr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -252,6 +253,26 @@ def _best_allowed(
     return None
 
 
+def entry_in_force(
+    entered_on: date, ended_on: date | None, planned_end: date | None, on: date
+) -> bool:
+    """Whether a list entry holds a subject on the list on `on`, as far as its dates go: from its
+    decision date until the day it was exited (ListExited) or its planned end, neither included.
+    (Whether it stands at all, not revoked nor lapsed with its basis, is its state's.)"""
+    return (
+        entered_on <= on
+        and (ended_on is None or ended_on > on)
+        and (planned_end is None or planned_end > on)
+    )
+
+
+def red_suspended(list_types: Iterable[str]) -> bool:
+    """Black wins: 守信激励 presupposes no serious dishonesty (国发〔2016〕33号), so a red-list
+    membership is suspended while a black-list one lasts, and shows again after it, if the red
+    entry has not ended in the meantime."""
+    return "black" in list_types
+
+
 def _lists(known: list[RecordFact], policy: PolicyVersion, on: date) -> tuple[Membership, ...]:
     counted = {f.record_id for f in known}
     members = [
@@ -259,15 +280,11 @@ def _lists(known: list[RecordFact], policy: PolicyVersion, on: date) -> tuple[Me
         for f in known
         if f.type == "ListEntered"
         and f.list_type
-        and (f.ended_on is None or f.ended_on > on)
-        and (f.planned_end is None or f.planned_end > on)
+        and entry_in_force(f.decision_date, f.ended_on, f.planned_end, on)
         # an entry resting on a record that was repaired or revoked lapses with it
         and (f.basis_record_id is None or f.basis_record_id in counted)
     ]
-    if any(m.list_type == "black" for m in members):
-        # Black wins: 守信激励 presupposes no serious dishonesty (国发〔2016〕33号), so a red-list
-        # membership is suspended while a black-list one lasts, and shows again after it, if
-        # the red entry has not ended in the meantime.
+    if red_suspended(m.list_type for m in members):
         members = [m for m in members if m.list_type != "red"]
     watch = policy.lists.watch
     if not any(m.list_type == "watch" for m in members):

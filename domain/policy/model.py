@@ -241,10 +241,29 @@ class RedListRule:
 
 
 @dataclass(frozen=True)
+class OverloadListRule:
+    """严重违法超限超载运输失信当事人名单: which black-list entries are on it, for the monthly list
+    the notices ask to report and publish. An entry is when the conduct record it rests on (its
+    `basis_record_id`) is dishonest conduct of one of `conduct_types` or a penalty for one of
+    them (its violation type, CF_WFXW), or when its stated basis names one of `list_names`."""
+
+    conduct_types: tuple[str, ...]
+    list_names: tuple[str, ...]
+    source: str
+
+    def names_conduct(self, conduct_or_violation_type: str | None) -> bool:
+        return conduct_or_violation_type in self.conduct_types
+
+    def names_list(self, basis: str | None) -> bool:
+        return any(name in (basis or "") for name in self.list_names)
+
+
+@dataclass(frozen=True)
 class ListRules:
     watch: WatchListRule
     black: BlackListRule
     red: RedListRule
+    overload: OverloadListRule
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from domain.policy.model import (
     GradeBand,
     ListRules,
     NamedPublicationPeriod,
+    OverloadListRule,
     PenaltySeverityRules,
     PolicyBook,
     PolicyError,
@@ -306,7 +307,7 @@ def _version(table: _Table) -> PolicyVersion:
         table.must_table("publication_periods", _declared_period_names(), what="period")
     )
     schemes = _schemes(table.must_table("schemes", None))  # the schemes in force, named freely
-    lists = _lists(table.must_table("lists", ("watch", "black", "red")))
+    lists = _lists(table.must_table("lists", ("watch", "black", "red", "overload")))
     supervision = _supervision(table.must_table("supervision", ("tiers",)), schemes)
     warnings = _warnings(
         table.must_table(
@@ -648,6 +649,13 @@ def _lists(table: _Table) -> ListRules:
     watch = table.must_table("watch", ("entry_severities", "minor_repeats", "window_months"))
     black = table.must_table("black", ("basis",))
     red = table.must_table("red", ("requires_top_grade", "clean_months"))
+    overload = table.must_table("overload", ("conduct_types", "list_names"))
+    conduct_types = overload.texts("conduct_types", what="conduct type")
+    list_names = overload.texts("list_names", what="list name")
+    if not (conduct_types or list_names):
+        raise PolicyError(
+            overload.location, "names nothing: give conduct_types or list_names, or both"
+        )
     return ListRules(
         watch=WatchListRule(
             entry_severities=watch.texts("entry_severities", options=SEVERITIES, what="severity"),
@@ -661,6 +669,7 @@ def _lists(table: _Table) -> ListRules:
             clean_months=red.integer("clean_months", minimum=1),
             source=red.source,
         ),
+        overload=OverloadListRule(conduct_types, list_names, overload.source),
     )
 
 
