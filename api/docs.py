@@ -80,6 +80,15 @@ TAGS: list[dict[str, Any]] = [
         "verify offline with `credit audit verify-export`.",
     },
     {
+        "name": "reports",
+        "description": "The credit office's figures (`credit:monitor`; auditors with "
+        "`credit:audit`; a recording agency with `credit:record` sees its own authorities'), "
+        "for a month or a run of days, each with the rows behind it: repair and objection "
+        "cases per deciding authority, subjects on the red, black and watch lists by sector and "
+        "region, the monthly 联合奖惩成效清单 and 严重违法超限超载运输失信当事人名单. Read from "
+        "the read models; a row naming a subject is written to its access log (查询留痕).",
+    },
+    {
         "name": "administration",
         "description": "Administrators (`credit:admin`): API clients, token signing keys, "
         "erasure of personal data and the policy versions. Creating an auditor or admin client, "

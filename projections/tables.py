@@ -104,6 +104,9 @@ records = Table(
     Column("objection_case", String(40)),
     Index("records_subject_position", "subject_id", "position"),
     Index("records_subject_family", "subject_id", "family"),
+    # The credit office's reports read one type's records by decision date, of every subject:
+    # the list entries and the joint measures of a period.
+    Index("records_type_decision_date", "type", "decision_date"),
 )
 
 cases = Table(
@@ -125,6 +128,8 @@ cases = Table(
     Column("steps", JSON, nullable=False),
     Column("position", BigInteger, nullable=False),
     Index("cases_status", "status"),
+    # The case figures of a period read the cases open (NULL) or closed since its start.
+    Index("cases_closed_on", "closed_on"),
 )
 
 # Bitemporal history of the credit file, for status as of a recorded time on a valid day: each
