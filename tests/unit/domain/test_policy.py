@@ -152,6 +152,16 @@ def test_lists_warnings_and_deadlines():
     assert version.warnings.grade_margin_points["road_transport_quality"] == 30
 
 
+def test_every_version_names_the_overload_list_by_conduct_and_by_list_name():
+    for version in BOOK.versions:
+        overload = version.lists.overload
+        assert "关于界定严重违法失信超限超载运输行为和相关责任主体有关事项的通知" in overload.source
+        assert overload.names_conduct("超限超载") and overload.names_conduct("超限运输")
+        assert not overload.names_conduct("拒载") and not overload.names_conduct(None)
+        assert overload.names_list("因超限，经认定列入严重违法超限超载运输失信当事人名单")
+        assert not overload.names_list("列入严重失信主体名单") and not overload.names_list(None)
+
+
 def test_the_further_administrative_kinds_are_published_as_each_version_says():
     for version in BOOK.versions:
         periods = version.publication_periods
@@ -576,6 +586,21 @@ BROKEN = [
         put((1, "effective_from"), date(2019, 7, 16)),
         "version[1].effective_from",
         "not after",
+    ),
+    (
+        "an overload list that names nothing",
+        put(
+            (2, "lists", "overload"),
+            {"source": "service default", "conduct_types": [], "list_names": []},
+        ),
+        "version[2].lists.overload",
+        "names nothing",
+    ),
+    (
+        "an overload list without its list names",
+        drop((0, "lists", "overload", "list_names")),
+        "version[0].lists.overload.list_names",
+        "missing",
     ),
     (
         "duplicate id",
