@@ -53,6 +53,27 @@ class Caller:
         )
 
 
+@dataclass(frozen=True)
+class Oversight:
+    """Whose repair and objection cases, and whose figures, a caller sees: every authority's
+    for the credit office and auditors, a deciding agency's own for a recorder (谁认定、谁修复)."""
+
+    authority_codes: frozenset[str] | None  # None: every authority's
+
+
+# The scopes that oversee some authorities' cases and figures, as `oversight` reads them.
+OVERSIGHT_SCOPES = (MONITOR, AUDIT, RECORD)
+
+
+def oversight(caller: Caller) -> Oversight | None:
+    """None for a caller who oversees no authority (a querying agency, an administrator)."""
+    if AUDIT in caller.scopes or MONITOR in caller.scopes:
+        return Oversight(None)
+    if RECORD in caller.scopes:
+        return Oversight(frozenset(caller.client.authority_codes))
+    return None
+
+
 async def purpose(
     x_purpose: Annotated[
         str | None,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import AUDIT, MONITOR, RECORD, Authenticated, Recorder
+from api.auth import AUDIT, Authenticated, Recorder, oversight
 from api.deps import MAX_INT64, CaseReadYourWrites, ServicesDep
 from api.errors import (
     AUTHENTICATED,
@@ -250,17 +250,17 @@ async def list_cases(
 ) -> dict:
     """Open cases with their deadlines, for the credit office and auditors (all) and for a
     deciding agency (recorders: their own authorities' cases)."""
-    if AUDIT in caller.scopes or MONITOR in caller.scopes:
-        codes = None
-    elif RECORD in caller.scopes:
-        codes = list(caller.client.authority_codes)
-    else:
+    overseen = oversight(caller)
+    if overseen is None:
         raise InsufficientScope(
             "case lists need the credit:audit or credit:monitor scope, or credit:record for a "
             "deciding agency's own cases; this token carries none of them",
             AUDIT,
         )
+    codes = overseen.authority_codes
     views = await run_in_threadpool(
-        services.case_queries.listing, overdue_only=overdue, authority_codes=codes
+        services.case_queries.listing,
+        overdue_only=overdue,
+        authority_codes=None if codes is None else sorted(codes),
     )
     return {"cases": views}
