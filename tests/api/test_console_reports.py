@@ -108,6 +108,7 @@ async def test_the_current_month_is_shown_up_to_today_and_later_or_bad_months_re
         ("2026-12", "所选月份尚未开始，请选择本月或以前的月份。"),
         ("2026-13", "月份有误：请按“2026-11”的格式选择年月。"),
         ("2026/10", "月份有误：请按“2026-11”的格式选择年月。"),
+        ("2026-10" * 50, "月份有误：请按“2026-11”的格式选择年月。"),
     ):
         refused = await browser.get("/console/reports", params={"month": month})
         assert refused.status_code == 422
