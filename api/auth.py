@@ -53,20 +53,39 @@ class Caller:
         )
 
 
-def authorities_seen(caller: Caller, what: str) -> list[str] | None:
-    """Whose cases and figures a caller sees: every authority's for the credit office
-    (credit:monitor) and auditors (credit:audit), None; a deciding agency's own (credit:record),
-    the authority codes its client records for. `what` names what is asked for, for the refusal
-    of a token with none of these scopes."""
+@dataclass(frozen=True)
+class Oversight:
+    """Whose repair and objection cases, and whose figures, a caller sees: every authority's
+    for the credit office and auditors, a deciding agency's own for a recorder (谁认定、谁修复)."""
+
+    authority_codes: frozenset[str] | None  # None: every authority's
+
+
+# The scopes that oversee some authorities' cases and figures, as `oversight` reads them.
+OVERSIGHT_SCOPES = (MONITOR, AUDIT, RECORD)
+
+
+def oversight(caller: Caller) -> Oversight | None:
+    """None for a caller who oversees no authority (a querying agency, an administrator)."""
     if AUDIT in caller.scopes or MONITOR in caller.scopes:
-        return None
+        return Oversight(None)
     if RECORD in caller.scopes:
-        return list(caller.client.authority_codes)
-    raise InsufficientScope(
-        f"{what} need the credit:audit or credit:monitor scope, or credit:record for a "
-        "deciding agency's own; this token carries none of them",
-        AUDIT,
-    )
+        return Oversight(frozenset(caller.client.authority_codes))
+    return None
+
+
+def authorities_seen(caller: Caller, what: str) -> list[str] | None:
+    """The authority codes whose cases and figures an API caller sees (None: every
+    authority's), or the refusal of a token that oversees none. `what` names what is asked
+    for, in the refusal."""
+    overseen = oversight(caller)
+    if overseen is None:
+        raise InsufficientScope(
+            f"{what} need the credit:audit or credit:monitor scope, or credit:record for a "
+            "deciding agency's own; this token carries none of them",
+            AUDIT,
+        )
+    return None if overseen.authority_codes is None else sorted(overseen.authority_codes)
 
 
 async def purpose(

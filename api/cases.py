@@ -251,6 +251,8 @@ async def list_cases(
     deciding agency (recorders: their own authorities' cases)."""
     codes = authorities_seen(caller, "case lists")
     views = await run_in_threadpool(
-        services.case_queries.listing, overdue_only=overdue, authority_codes=codes
+        services.case_queries.listing,
+        overdue_only=overdue,
+        authority_codes=codes,
     )
     return {"cases": views}

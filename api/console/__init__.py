@@ -8,7 +8,18 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.console import accounts, admin_log, approvals, audit, check, clients, erasures, keys, pages
+from api.console import (
+    accounts,
+    admin_log,
+    approvals,
+    audit,
+    check,
+    clients,
+    erasures,
+    keys,
+    pages,
+    reports,
+)
 from api.console.staff import PageRefused, SignInNeeded, refused_page, to_sign_in
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -23,5 +34,6 @@ def install(app: FastAPI) -> None:
     for admin_page in (clients, approvals, keys, erasures, admin_log):
         app.include_router(admin_page.router)
     app.include_router(audit.router)
+    app.include_router(reports.router)
     # The stylesheet ships in the package: no CDN, no build step.
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

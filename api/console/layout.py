@@ -1,16 +1,17 @@
 """What the console's shared layout shows: each role's name, the nav (each entry behind the
 scope its page checks), and the home page's list of what a role's scopes let it do.
 
-A new page adds its `NavItem` here with the scope its route declares through `page_for`, so that
-no one is shown a link to a page that would refuse them. Templates only loop over these lists:
-which role may do what is decided here and in the scopes, never in a template."""
+A new page adds its `NavItem` here with the scope (or scopes) its route declares through
+`page_for`, so that no one is shown a link to a page that would refuse them. Templates only loop
+over these lists: which role may do what is decided here and in the scopes, never in a
+template."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from api.auth import ADMIN, AUDIT, MONITOR, READ, RECORD
+from api.auth import ADMIN, AUDIT, MONITOR, OVERSIGHT_SCOPES, READ, RECORD
 
 ROLE_NAMES = {
     "recorder": "信用信息记录人员",
@@ -29,7 +30,12 @@ def role_name(role: str) -> str:
 class NavItem:
     label: str
     path: str
-    scope: str | None  # None: every signed-in person
+    scope: str | tuple[str, ...] | None  # any one of them; None: every signed-in person
+
+    def shown_to(self, held: frozenset[str]) -> bool:
+        if self.scope is None:
+            return True
+        return not held.isdisjoint((self.scope,) if isinstance(self.scope, str) else self.scope)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ NAV = (
     NavItem("主体历史", "/console/audit", AUDIT),
     NavItem("回放核对", "/console/audit/replay-checks", AUDIT),
     NavItem("检查点", "/console/audit/checkpoint", AUDIT),
+    NavItem("信用工作指标", "/console/reports", OVERSIGHT_SCOPES),
 )
 
 
@@ -60,7 +67,7 @@ def nav_for(scopes: Iterable[str], current_path: str) -> list[NavLink]:
     return [
         NavLink(item.label, item.path, item.path == current_path)
         for item in NAV
-        if item.scope is None or item.scope in held
+        if item.shown_to(held)
     ]
 
 
@@ -75,11 +82,13 @@ TASKS: dict[str, tuple[str, ...]] = {
         "记录本单位作出的行政许可、行政处罚、失信行为等信用信息",
         "导入本单位的双公示数据",
         "办理本单位认定记录的信用修复和异议申请",
+        "查看本单位作为认定机关的信用工作指标：案件办理时限等",
     ),
     AUDIT: (
         "查阅主体全部历史，含未公示、已修复、已撤销的记录",
         "查阅查询留痕和管理日志",
         "核验数据完整性（签名检查点、回放核对）",
+        "查看各单位的信用工作指标",
     ),
     MONITOR: (
         "监测各单位信用修复和异议案件的办理时限，杜绝超期审核",

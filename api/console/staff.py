@@ -119,12 +119,13 @@ async def signed_in(request: Request) -> Staff:
 SignedIn = Annotated[Staff, Depends(signed_in)]
 
 
-@functools.cache  # one dependency per scope, as api.auth.require
-def page_for(scope: str) -> Any:
-    """A page for the roles whose scopes include `scope` (the same scopes the API checks)."""
+@functools.cache  # one dependency per set of scopes, as api.auth.require
+def page_for(*scopes: str) -> Any:
+    """A page for the roles whose scopes include one of `scopes` (the same scopes the API
+    checks); a page that shows each role a different part says which in its route."""
 
     async def check(staff: SignedIn) -> Staff:
-        if scope not in staff.caller.scopes:
+        if staff.caller.scopes.isdisjoint(scopes):
             raise PageRefused("您的角色无权使用此页面。")
         return staff
 

@@ -97,6 +97,7 @@ class CaseQueries:
             "kind": case["kind"],
             "status": case["status"],
             "record_id": case["target_record_id"],
+            "authority_code": case["authority_code"],  # the deciding agency (谁认定、谁修复)
             "filed_on": case["filed_on"],
             "accepted_on": case["accepted_on"],
             "closed_on": case["closed_on"],

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.builders import (
+    AUTHORITY_CODE,
     OTHER_AUTHORITY_CODE,
     enterprise,
     follow_up,
@@ -383,6 +384,7 @@ def test_case_deadlines_count_working_days_across_holidays(
         "kind": "repair",
         "status": status,
         "target_record_id": None,
+        "authority_code": AUTHORITY_CODE,
         "filed_on": date.fromisoformat(filed_on),
         "accepted_on": None,
         "closed_on": None,
@@ -403,6 +405,7 @@ def test_a_loaded_2027_schedule_makes_a_deadline_across_new_year_definite(settin
         "kind": "repair",
         "status": "filed",
         "target_record_id": None,
+        "authority_code": AUTHORITY_CODE,
         "filed_on": date(2026, 12, 28),
         "accepted_on": None,
         "closed_on": None,

@@ -284,6 +284,7 @@ PAGES = {
     "/console/audit": {**dict.fromkeys(ROLES, 403), "auditor": 200},
     "/console/audit/replay-checks": {**dict.fromkeys(ROLES, 403), "auditor": 200},
     "/console/audit/checkpoint": {**dict.fromkeys(ROLES, 403), "auditor": 200},
+    "/console/reports": {**dict.fromkeys(ROLES, 200), "agency": 403, "admin": 403},
     "/console/test-subject/00000000-0000-4000-8000-000000000001": {
         **dict.fromkeys(ROLES, 200),
         "admin": 403,
@@ -331,8 +332,11 @@ async def test_the_nav_links_only_pages_the_role_may_open(browser, staff):
                 "/console/audit",
                 "/console/audit/replay-checks",
                 "/console/audit/checkpoint",
+                "/console/reports",
             ],
         ),
+        ("credit_office", ["/console/", "/console/reports"]),
+        ("agency", ["/console/", "/console/check", "/console/check/batch"]),
     ):
         browser.cookies.clear()
         await signed_in_as(browser, staff[role])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -21,7 +22,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.app import create_app
-from tests.builders import AUTHORITY_CODE
+from service.bootstrap import Services
+from service.clock import FixedClock
+from tests.builders import AUTHORITY_CODE, OTHER_AUTHORITY_CODE
 from tests.console import AGENCY, ROLES, Person, create_staff
 from tests.e2e.axe import Violation, axe_violations
 from tests.e2e.screenshots import WIDTHS, emulate_width, save_screenshots, stop_emulating
@@ -33,6 +36,7 @@ from tests.e2e.test_progress_page import (
     settled,
     step,
 )
+from tests.repair_cases import listed, repair_case
 
 pytestmark = pytest.mark.e2e
 ANONYMOUS = "anonymous"
@@ -70,6 +74,7 @@ PAGES = {
     "/console/audit/replay-checks": Page(
         "audit-replay-checks-list", "/console/audit/replay-checks", "auditor"
     ),
+    "/console/reports": Page("reports", "/console/reports", "credit_office"),
 }
 # Pages served but not held to zero violations, and why: the API's reference for developers,
 # in English, drawn by third-party scripts served as shipped (fastapi-offline). axe-core finds
@@ -278,6 +283,8 @@ async def test_every_page_has_no_accessibility_violation(
         if visitor == "auditor":  # a subject on file, for the pages of one subject
             async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
                 await published_penalty(http, role_headers["recorder"])
+        if visitor == "credit_office":  # cases open and overdue, for the figures' chart
+            await open_and_overdue_cases(live_server, services, role_headers)
         sign_in(visit, people[visitor])
     for page in PAGES.values():
         visit.open(page.url)
@@ -286,6 +293,25 @@ async def test_every_page_has_no_accessibility_violation(
         for name in state(visit):
             visit.check(name, screenshot=True)
     assert visit.found == [], "axe-core found:\n" + "\n".join(visit.found)
+
+
+async def open_and_overdue_cases(
+    server: str, services: Services, role_headers: dict[str, dict[str, str]]
+) -> None:
+    """Two authorities' repair cases: three filed on Friday 2026-11-20 and overdue by Tuesday
+    12-08, when one more is filed (before anyone signs in: the clock moves on)."""
+    recorder = role_headers["recorder"]
+    async with httpx.AsyncClient(base_url=server, timeout=10) as http:
+        for serial, authority in (
+            (801, AUTHORITY_CODE),
+            (802, AUTHORITY_CODE),
+            (803, OTHER_AUTHORITY_CODE),
+        ):
+            await repair_case(http, recorder, serial, authority)
+        assert isinstance(services.clock, FixedClock)
+        services.clock.moment += timedelta(days=18)
+        last = await repair_case(http, recorder, 804, OTHER_AUTHORITY_CODE)
+        assert len(await listed(http, role_headers["credit_office"], last["position"])) == 4
 
 
 async def progress_page_of_a_case(visit: Visit, recorder: dict[str, str]) -> None:
