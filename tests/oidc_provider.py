@@ -76,9 +76,11 @@ class FakeProvider:
     person: dict[str, Any] = field(default_factory=lambda: claims_of("sun.li", "XYJT_JLY"))
     spoil: Spoil = field(default_factory=Spoil)
     end_session: bool = True
+    end_session_at: str | None = None  # else its own /logout
     key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, auto_kid=True))
     authorization_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    signed_out: list[dict[str, str]] = field(default_factory=list)
     grants: dict[str, Grant] = field(default_factory=dict)
 
     @property
@@ -106,7 +108,7 @@ class FakeProvider:
             "token_endpoint_auth_methods_supported": ["client_secret_basic"],
         }
         if self.end_session:
-            document["end_session_endpoint"] = f"{self.issuer}/logout"
+            document["end_session_endpoint"] = self.end_session_at or f"{self.issuer}/logout"
         return JSONResponse(document)
 
     async def jwks(self, request: Request) -> Response:
@@ -173,4 +175,9 @@ class FakeProvider:
         return jwt.encode({"alg": "RS256", "kid": self.key.kid}, claims, key)
 
     async def logout(self, request: Request) -> Response:
-        return JSONResponse({"signed_out": True})
+        """Signed out here too, and back where the console asked (RP-Initiated Logout 1.0)."""
+        self.signed_out.append(dict(request.query_params))
+        back = request.query_params.get("post_logout_redirect_uri")
+        if back is None:
+            return JSONResponse({"signed_out": True})
+        return RedirectResponse(back, status_code=302)

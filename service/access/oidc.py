@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx2
 from authlib.integrations.base_client import OAuthError
@@ -178,6 +178,20 @@ class TokenCheckFailed(Exception):
         self.in_chinese = in_chinese
 
 
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def form_targets(settings: Settings) -> tuple[str, ...]:
+    """Where a console form's answer may lead besides the console: the provider's origin, for
+    signing out there too (the pages' CSP form-action). Its end-session endpoint is followed
+    only on that origin (`end_session_url`)."""
+    if settings.console_identity_provider != "oidc" or not settings.oidc_issuer:
+        return ()
+    return (origin(settings.oidc_issuer),)
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -254,6 +268,9 @@ class OidcSignIn:
             log.warning("the OpenID Connect provider is not reachable for sign-out: %s", error)
             return None
         if not isinstance(endpoint, str):
+            return None
+        if origin(endpoint) != origin(self.config.issuer):  # the pages' CSP would stop it
+            log.warning("the end_session_endpoint %s is not on the issuer's origin", endpoint)
             return None
         query = urlencode(
             {

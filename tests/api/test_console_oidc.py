@@ -438,3 +438,23 @@ async def test_without_a_provider_there_is_no_way_to_one(tmp_path, path):
                 assert (await sign_in(http, "no.one", "x")).status_code == 401
     finally:
         built.close_sync()
+
+
+async def test_forms_may_lead_to_the_provider_and_nowhere_else(browser, provider):
+    """Signing out ends at the provider's end-session endpoint: the pages' CSP lets a form's
+    answer lead to the issuer's origin, and the console follows no endpoint elsewhere."""
+    page = await browser.get("/console/sign-in")
+    assert page.headers["content-security-policy"].endswith(
+        "form-action 'self' https://tyrz.example.gov.cn"
+    )
+    assert 'href="/console/sign-in/oidc"' in page.text  # a link: no form leaves for the provider
+
+
+async def test_an_end_session_endpoint_on_another_origin_is_not_followed(
+    browser, at_provider, provider
+):
+    provider.end_session_at = "https://sso.other.example/logout"
+    await to_provider_and_back(browser, at_provider)
+    home = await browser.get("/console/")
+    answer = await browser.post("/console/sign-out", data={"csrf_token": csrf_of(home.text)})
+    assert answer.headers["location"] == "/console/sign-in?signed_out=1"
