@@ -399,6 +399,49 @@ async def test_a_recorder_raised_to_auditor_at_the_provider_waits_too(
     assert stored(services)["admin_approvals"] == 1
 
 
+async def test_an_administrator_the_provider_vouched_for_approves_the_next_one_on_the_page(
+    browser, at_provider, provider, services
+):
+    provider.person = claims_of("wu.gang", "XYJT_SJ")
+    assert (await to_provider_and_back(browser, at_provider)).status_code == 403
+    (asked,) = services.administration.approvals()
+    # The first administrator is approved at the command line (no one can sign in yet).
+    provider.person = claims_of("zhou.min", "XYJT_GLY")
+    browser.cookies.clear()
+    await to_provider_and_back(browser, at_provider)
+    first = next(a for a in services.administration.approvals() if a["target"] == "zhou.min")
+    services.administration.approve("cli:ops", first["approval_id"])
+    browser.cookies.clear()
+    assert (await to_provider_and_back(browser, at_provider)).status_code == 303
+
+    page = await browser.get("/console/admin/approvals")
+    row = page.text[page.text.index(f'id="approval-{asked["approval_id"]}"') :]
+    row = row[: row.index("</tr>")]
+    assert "<td>统一身份认证账号</td>" in row and "<td>wu.gang</td>" in row
+    assert "角色：审计人员" in row and "身份来源：统一身份认证" in row
+    assert "<td>account:wu.gang</td>" in row
+    approved = await browser.post(
+        f"/console/admin/approvals/{asked['approval_id']}/approve",
+        data={"csrf_token": csrf_of(page.text)},
+    )
+    assert approved.status_code == 200
+    assert (
+        '<p class="notice" role="status" id="notice">已批准：统一身份认证账号（wu.gang），已执行。'
+        in (approved.text)
+    )
+    assert 'id="result-admitted"' in approved.text and "密码" in approved.text
+    row = account_row(services, "wu.gang")
+    assert (row.role, row.provider, row.password_hash) == ("auditor", PROVIDER, None)
+    with services.write_engine.connect() as conn:
+        last = conn.execute(select(admin_log).order_by(admin_log.c.seq.desc())).first()
+    assert (last.actor, last.action, last.target) == (
+        "account:zhou.min",
+        "admit-account",
+        "wu.gang",
+    )
+    assert last.details["approved_by"] == "account:zhou.min"
+
+
 # Signing out ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("end_session", [True, False], ids=["provider-signs-out", "local-only"])
 async def test_signing_out_ends_the_session_and_the_providers_if_it_says_where(
