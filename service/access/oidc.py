@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode, urlsplit
 
 import httpx2
@@ -37,7 +37,7 @@ from joserfc.errors import (
     JoseError,
     MissingClaimError,
 )
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 from sqlalchemy import Engine, delete, insert, select
 
 from service.access.accounts import Account, AccountError, Disabled, SignedIn
@@ -157,8 +157,14 @@ class AwaitingApproval:
 
 
 OidcOutcome = (
-    SignedIn | Disabled | StaleSignIn | ProviderFailed | TokenRefused | ClaimsRefused
-) | AwaitingApproval
+    SignedIn
+    | Disabled
+    | StaleSignIn
+    | ProviderFailed
+    | TokenRefused
+    | ClaimsRefused
+    | AwaitingApproval
+)
 UNREACHABLE = ProviderFailed("暂时无法连接统一身份认证，请稍后再试。")
 
 
@@ -254,7 +260,8 @@ class OidcSignIn:
         if self._keys is None or again:
             metadata = await self.metadata()
             try:
-                self._keys = KeySet.import_key_set(await self._get_json(metadata["jwks_uri"]))  # type: ignore[arg-type]
+                published = await self._get_json(metadata["jwks_uri"])
+                self._keys = KeySet.import_key_set(cast(KeySetSerialization, published))
             except (JoseError, ValueError, KeyError, TypeError) as error:
                 raise ProviderError(f"the provider's JWKS cannot be read: {error}") from None
         return self._keys
@@ -291,15 +298,18 @@ class OidcSignIn:
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(64)  # 86 characters: RFC 7636 §4.1 asks 43-128
         await asyncio.to_thread(self._keep, token, state, nonce, verifier, redirect_uri, now)
-        client = AsyncOAuth2Client(
+        async with AsyncOAuth2Client(
             self.config.client_id,
             scope=self.config.scopes,
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
-        )
-        url, _ = client.create_authorization_url(
-            metadata["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier
-        )
+        ) as client:  # only builds the URL: nothing is sent from here
+            url, _ = client.create_authorization_url(
+                metadata["authorization_endpoint"],
+                state=state,
+                nonce=nonce,
+                code_verifier=verifier,
+            )
         return Departure(url, token)
 
     def _keep(

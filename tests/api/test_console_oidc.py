@@ -442,6 +442,27 @@ async def test_an_administrator_the_provider_vouched_for_approves_the_next_one_o
     assert last.details["approved_by"] == "account:zhou.min"
 
 
+async def test_an_admin_client_approves_an_admission_over_the_api(
+    browser, at_provider, provider, services, anonymous, role_headers
+):
+    provider.person = claims_of("zhou.min", "XYJT_GLY")
+    await to_provider_and_back(browser, at_provider)
+    listed = await anonymous.get("/v1/admin/approvals", headers=role_headers["admin"])
+    (waiting,) = listed.json()
+    assert (waiting["action"], waiting["target"], waiting["requested_by"]) == (
+        "admit-account",
+        "zhou.min",
+        "account:zhou.min",
+    )
+    approved = await anonymous.post(waiting["approve_at"], headers=role_headers["admin"])
+    assert approved.status_code == 200
+    assert approved.json()["result"] == {
+        "account": "zhou.min",
+        "role": "admin",
+        "provider": PROVIDER,
+    }
+
+
 # Signing out ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("end_session", [True, False], ids=["provider-signs-out", "local-only"])
 async def test_signing_out_ends_the_session_and_the_providers_if_it_says_where(
