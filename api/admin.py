@@ -321,11 +321,11 @@ async def approve(
     if done.client is not None:
         answer["result"] = {**_view(done.client), "client_secret": done.secret}
     if done.account is not None:  # a staff account asked for in the console
-        answer["result"] = {
-            "account": done.account.name,
-            "role": done.account.role,
-            "password": done.secret,
-        }
+        answer["result"] = {"account": done.account.name, "role": done.account.role}
+        if done.secret is not None:  # an identity provider's account has no password here
+            answer["result"]["password"] = done.secret
+        else:
+            answer["result"]["provider"] = done.account.provider
     return answer
 
 

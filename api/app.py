@@ -24,6 +24,7 @@ from api.queries import subjects as subject_queries
 from api.rate_limit import RateLimiter
 from api.schemas import Health
 from api.security_headers import SecurityHeaders
+from service.access.oidc import form_targets
 from service.bootstrap import Services, build_services
 from service.clock import Clock
 from service.settings import Settings, get_settings
@@ -190,7 +191,11 @@ def create_app(
         seconds=settings.request_deadline_seconds,
         exempt_prefixes=UNBOUNDED_PREFIXES,
     )
-    app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
+    app.add_middleware(
+        SecurityHeaders,
+        hsts=settings.environment == "production",
+        form_targets=form_targets(settings),
+    )
     app.add_middleware(
         BodySizeLimit,
         default_limit=settings.max_body_bytes,

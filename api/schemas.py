@@ -825,7 +825,12 @@ APPROVAL_EXAMPLE: dict[str, Any] = {
     "refuse_at": f"/v1/admin/approvals/{APPROVAL_ID}:refuse",
 }
 FOUR_EYES_ACTS = Literal[
-    "create-client", "reset-secret", "create-account", "reset-password", "erase-personal-data"
+    "create-client",
+    "reset-secret",
+    "create-account",
+    "reset-password",
+    "admit-account",
+    "erase-personal-data",
 ]
 
 
@@ -834,10 +839,14 @@ class ApprovalView(BaseModel):
     approval_id: UUID = Field(description="the approval's id")
     state: Literal["pending"] = Field(description="waiting for a different administrator")
     action: FOUR_EYES_ACTS = Field(
-        description="the act waiting for it (a staff account's, asked for in the console)"
+        description="the act waiting for it (a staff account's, asked for in the console; "
+        "admit-account: an account an OpenID Connect provider vouches for, signing in with an "
+        "auditor or admin role for the first time)"
     )
     target: str = Field(description="the client, staff account or subject acted on")
-    requested_by: str = Field(description="the administrator who asked")
+    requested_by: str = Field(
+        description="the administrator who asked (for admit-account, the person signing in)"
+    )
     reason: str | None = Field(description="an erasure's stated ground; null for other acts")
     approve_at: str = Field(description="where a different administrator approves it")
     refuse_at: str = Field(description="where a different administrator refuses it")

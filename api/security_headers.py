@@ -44,10 +44,19 @@ def docs_content_security_policy(page: bytes) -> str:
     return DOCS_CONTENT_SECURITY_POLICY.format(script_src=" ".join(["'self'", *hashes]))
 
 
+def content_security_policy(form_targets: tuple[str, ...] = ()) -> bytes:
+    """The pages' policy; `form_targets`: origins besides this one where a form's answer may
+    lead (an OpenID Connect provider, where signing out ends at its end-session endpoint)."""
+    if not form_targets:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY + b" " + " ".join(form_targets).encode()
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, hsts: bool = False):
+    def __init__(self, app: ASGIApp, *, hsts: bool = False, form_targets: tuple[str, ...] = ()):
         self.app = app
         self.hsts = hsts
+        self.page_policy = content_security_policy(form_targets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +76,7 @@ class SecurityHeaders:
         content_type = next((v for n, v in result if n.lower() == b"content-type"), b"")
         wanted = list(BASE_HEADERS)
         if content_type.lower().lstrip().startswith(b"text/html"):
-            wanted.append((b"content-security-policy", CONTENT_SECURITY_POLICY))
+            wanted.append((b"content-security-policy", self.page_policy))
         if self.hsts:
             wanted.append((b"strict-transport-security", STRICT_TRANSPORT_SECURITY))
         for name, value in wanted:

@@ -188,6 +188,9 @@ def build_services(
         idle=timedelta(seconds=settings.console_session_idle_seconds),
         absolute=timedelta(seconds=settings.console_session_absolute_seconds),
     )
+    administration = Administration(
+        write_engine, clients, keys, checkpoints, vault, admin_log, accounts, sessions
+    )
     return Services(
         settings,
         database,
@@ -214,12 +217,10 @@ def build_services(
         AccessLogWriter(access_log),
         ReplayChecks(write_engine, settings, REPLAY_CHECK_COMMAND),
         admin_log,
-        Administration(
-            write_engine, clients, keys, checkpoints, vault, admin_log, accounts, sessions
-        ),
+        administration,
         accounts,
         sessions,
-        identity_provider(settings, accounts),
+        identity_provider(settings, accounts, administration),
     )
 
 

@@ -193,6 +193,9 @@ def _print_outcome(outcome) -> None:
         account = outcome.account
         if outcome.action == "create-account":
             console.print(f"created account {account.name} ({account.role})")
+        if outcome.secret is None:  # vouched for by an identity provider: no password here
+            console.print(f"admitted account {account.name} ({account.role}, {account.provider})")
+            return
         print(f"password={outcome.secret}")
         return
     if outcome.client is not None and outcome.action == "create-client":

@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -19,6 +20,10 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SettingsSourceError
 
+from service.access.clients import ROLES
+
+# "oidc:" and the issuer fit staff_accounts.provider (300 characters).
+MAX_ISSUER_LENGTH = 295
 DEVELOPMENT_SUBJECT_ID_KEY = "development-only-subject-id-key"
 DEVELOPMENT_KEY_ENCRYPTION_KEY = "development-only-key-encryption-key"
 DEFAULT_TIMEZONE = "Asia/Shanghai"  # Beijing time: the legal dates of China's credit records
@@ -98,9 +103,25 @@ class Settings(BaseSettings):
     token_client_rate_per_second: float = Field(default=1 / 6, gt=0)
     token_client_burst: int = Field(default=10, ge=1)
     # The staff console (api/console/, docs/console.md). Who vouches for the person signing in:
-    # "builtin", the console's own accounts with Argon2id password hashes. An external OpenID
-    # Connect provider (a provincial 统一身份认证) is the other value docs/console.md describes.
-    console_identity_provider: Literal["builtin"] = "builtin"
+    # "builtin", the console's own accounts with Argon2id password hashes, or "oidc", an
+    # external OpenID Connect provider (a provincial 统一身份认证) configured below.
+    console_identity_provider: Literal["builtin", "oidc"] = "builtin"
+    # The OpenID Connect provider: its issuer (discovery at <issuer>/.well-known/openid-
+    # configuration), the console's registration with it, the scopes asked for, which claim
+    # carries each of the account's fields, and which of the provider's role or group names
+    # is which console role (no role is guessed: a value not in the map gives none).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile"
+    oidc_claim_account: str = "preferred_username"
+    oidc_claim_name: str = "name"
+    oidc_claim_agency_code: str = "org_code"
+    oidc_claim_agency_name: str = "org_name"
+    oidc_claim_roles: str = "roles"
+    oidc_role_map: dict[str, str] = {}
+    oidc_claim_authority_codes: str = "authority_codes"
+    oidc_claim_sectors: str = "sectors"
     # A console session ends after this long without a request, and this long after sign-in
     # whatever happens: NIST SP 800-63B §4.2.3 (AAL2) asks for reauthentication after 30 minutes
     # of inactivity and at least every 12 hours.
@@ -144,6 +165,39 @@ class Settings(BaseSettings):
             ) from None
         return name
 
+    @field_validator("oidc_role_map")
+    @classmethod
+    def console_roles(cls, role_map: dict[str, str]) -> dict[str, str]:
+        unknown = sorted({role for role in role_map.values() if role not in ROLES})
+        if unknown:
+            raise ValueError(
+                f"maps to {', '.join(unknown)}, not a console role ({', '.join(ROLES)})"
+            )
+        return role_map
+
+    @model_validator(mode="after")
+    def oidc_provider_configured(self) -> Settings:
+        """With `oidc` chosen, the service does not start without the provider: a console no
+        one can sign in to would otherwise be found out at the first sign-in."""
+        if self.console_identity_provider != "oidc":
+            return self
+        missing = [
+            f"CREDIT_{name.upper()}"
+            for name in ("oidc_issuer", "oidc_client_id", "oidc_client_secret")
+            if not _given(getattr(self, name))
+        ]
+        if not self.oidc_role_map:
+            missing.append("CREDIT_OIDC_ROLE_MAP")
+        if missing:
+            raise ValueError(f"CREDIT_CONSOLE_IDENTITY_PROVIDER=oidc needs {', '.join(missing)}")
+        assert self.oidc_issuer is not None
+        problem = issuer_problem(self.oidc_issuer, self.environment)
+        if problem:
+            raise ValueError(f"CREDIT_OIDC_ISSUER: {problem}")
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("CREDIT_OIDC_SCOPES: must include openid")
+        return self
+
     @model_validator(mode="after")
     def no_default_secrets_in_production(self) -> Settings:
         if self.environment != "production":
@@ -160,6 +214,30 @@ class Settings(BaseSettings):
                 f"{MIN_PASSWORD_HASH_MEMORY_KIB} in production"
             )
         return self
+
+
+def _given(value: str | SecretStr | None) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return bool(value and value.strip())
+
+
+def issuer_problem(issuer: str, environment: str) -> str | None:
+    """Why an OpenID Connect issuer cannot be used, if it cannot: it must be an https URL
+    without query or fragment (OpenID Connect Discovery 1.0 §2); plain http is accepted for a
+    loopback address outside production only (a provider on one's own machine, in tests).
+    Its length leaves room for "oidc:" in the accounts' provider column."""
+    parts = urlsplit(issuer)
+    if len(issuer) > MAX_ISSUER_LENGTH:
+        return f"at most {MAX_ISSUER_LENGTH} characters"
+    if parts.query or parts.fragment or not parts.hostname:
+        return "an https URL without query or fragment, such as https://tyrz.example.gov.cn"
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme == "https" or (
+        parts.scheme == "http" and loopback and environment != "production"
+    ):
+        return None
+    return "must be an https URL"
 
 
 class SettingsError(ValueError):
@@ -186,7 +264,10 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         raise SettingsError(describe(error)) from None
-    except SettingsSourceError as error:  # a list setting that is not JSON
+    except SettingsSourceError as error:  # a list or map setting that is not JSON
         field = re.search(r'field "(\w+)"', str(error))
         name = f"CREDIT_{field.group(1).upper()}" if field else "a CREDIT_* setting"
+        if name == "CREDIT_OIDC_ROLE_MAP":
+            example = '{"XYJT_CX": "agency"}'
+            raise SettingsError(f"{name}: not a JSON object (e.g. {example})") from None
         raise SettingsError(f'{name}: not a JSON list (e.g. ["a", "b"])') from None

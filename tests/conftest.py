@@ -43,6 +43,7 @@ STORE_TABLES = (
     "console_sessions",
     "staff_accounts",
     "sign_in_failures",
+    "oidc_sign_ins",
     "signing_keys",
     "access_log",
     "admin_log",

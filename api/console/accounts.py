@@ -20,6 +20,7 @@ from api.console.staff import CsrfChecked, Staff, page_for, render
 from api.deps import ServicesDep
 from service.access.accounts import Account
 from service.access.administration import (
+    ADMIT_ACCOUNT,
     CREATE_ACCOUNT,
     RESET_PASSWORD,
     Done,
@@ -29,7 +30,7 @@ from service.access.clients import ClientError
 
 router = APIRouter(prefix="/console/admin", tags=["staff console"], include_in_schema=False)
 Administrator = Annotated[Staff, page_for(ADMIN)]
-ACCOUNT_ACTS = (CREATE_ACCOUNT, RESET_PASSWORD)
+ACCOUNT_ACTS = (CREATE_ACCOUNT, RESET_PASSWORD, ADMIT_ACCOUNT)
 EMPTY_FORM = {
     "name": "",
     "display_name": "",

@@ -29,6 +29,7 @@ ACTIONS = {
     "disable-client": "停用 API 客户端",
     "reset-secret": "重置客户端密钥",
     "create-account": "新建工作人员账号",
+    "admit-account": "统一身份认证账号写入",
     "disable-account": "停用工作人员账号",
     "reset-password": "重置工作人员密码",
     "rotate-signing-key": "轮换令牌签名密钥",
@@ -55,6 +56,7 @@ DETAILS = {
     "subject_id": "主体",
     "sessions": "结束的会话数",
     "four_eyes_waived": "免于四眼原则",
+    "provider": "身份来源",
 }
 
 

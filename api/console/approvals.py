@@ -25,6 +25,7 @@ from api.templating import chinese_moment
 from domain.errors import ApprovalNotFound, ApprovalNotPending, SelfApproval
 from projections.credit_file.queries import masked_codes
 from service.access.administration import (
+    ADMIT_ACCOUNT,
     CREATE_ACCOUNT,
     CREATE_CLIENT,
     ERASE,
@@ -43,6 +44,7 @@ PATH = "/console/admin/approvals"
 ACT_NAMES = {
     CREATE_ACCOUNT: "新建工作人员账号",
     RESET_PASSWORD: "重置工作人员密码",
+    ADMIT_ACCOUNT: "统一身份认证账号",
     CREATE_CLIENT: "新建 API 客户端",
     RESET_SECRET: "重置客户端密钥",
     ERASE: "删除个人信息",
@@ -83,10 +85,12 @@ def waiting(pending: Pending) -> str:
 def _what(action: str, request: dict[str, Any]) -> list[tuple[str, str]]:
     if action == ERASE:
         return [("理由", str(request.get("reason") or "（未说明）"))]
-    if action in (CREATE_ACCOUNT, CREATE_CLIENT):
+    if action in (CREATE_ACCOUNT, ADMIT_ACCOUNT, CREATE_CLIENT):
         what = [("角色", role_name(request["role"])), ("单位", request["agency_name"])]
-        if action == CREATE_ACCOUNT:
+        if action != CREATE_CLIENT:
             what.insert(0, ("姓名", request["display_name"]))
+        if action == ADMIT_ACCOUNT:  # the person signed in there, with this role
+            what.append(("身份来源", "统一身份认证"))
         return what
     return [("角色", role_name(request["role"]))]  # a new password or secret for this role
 
@@ -164,6 +168,8 @@ def _result(done: Done) -> dict[str, str]:
             "display_name": done.account.display_name,
             "password": done.secret,
         }
+    if done.account is not None:  # vouched for by the identity provider: no password here
+        return {"kind": "admitted", "name": done.account.name}
     if done.client is not None and done.secret is not None:
         return {"kind": "client", "client_id": done.client.client_id, "secret": done.secret}
     return {"kind": "erasure", "subject_id": done.target}

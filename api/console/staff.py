@@ -63,6 +63,11 @@ def sign_in_cookie(settings: Settings) -> str:
     return "__Host-console-sign-in" if settings.secure_cookies else "console-sign-in"
 
 
+def oidc_cookie(settings: Settings) -> str:
+    """Names the browser's sign-in at the OpenID Connect provider, while it is under way."""
+    return "__Host-console-oidc" if settings.secure_cookies else "console-oidc"
+
+
 def set_cookie(response: Response, settings: Settings, name: str, value: str) -> None:
     """HttpOnly (no script reads it), SameSite=Lax (no cross-site form posts it), Secure
     outside development; no Max-Age: the server ends sessions, the browser's copy goes at

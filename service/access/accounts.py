@@ -214,6 +214,30 @@ class StaffAccounts:
         assert account is not None
         return account, password
 
+    def write_external(
+        self, fields: dict[str, Any], provider: str, now: datetime, *, conn: Connection
+    ) -> tuple[Account, bool]:
+        """An account an external identity provider vouches for, written from its claims
+        (`fields` as `validated` gives them) or refreshed, with no password; and whether
+        anything changed. The caller has checked that the name is this provider's."""
+        existing = self.get(fields["name"], conn=conn)
+        if existing is None:
+            conn.execute(
+                insert(staff_accounts).values(
+                    **fields, provider=provider, password_hash=None, created_at=now
+                )
+            )
+        else:
+            assert existing.provider == provider
+            conn.execute(
+                update(staff_accounts)
+                .where(staff_accounts.c.name == fields["name"])
+                .values(**fields)
+            )
+        account = self.get(fields["name"], conn=conn)
+        assert account is not None
+        return account, account != existing
+
     def reset_password(self, name: str, *, conn: Connection | None = None) -> str:
         """A new password; the old one stops working at once (sessions are ended by the
         caller, in the same transaction)."""

@@ -5,8 +5,9 @@ out audit or admin rights, or destroy personal data, wait for a second administr
 eyes, 四眼原则), who approves or refuses them.
 
 Actors are named as the log shows them: "client:<client_id>" over the API, "account:<name>"
-in the staff console, "cli:<os user>" from the command line, "demo-bootstrap" for the demo
-mode's own clients and accounts."""
+in the staff console (and for an account an external identity provider vouches for, written
+from its claims as the person signs in), "cli:<os user>" from the command line,
+"demo-bootstrap" for the demo mode's own clients and accounts."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from domain.errors import ApprovalNotFound, ApprovalNotPending, SelfApproval
-from service.access.accounts import Account, AccountError, StaffAccounts
+from service.access.accounts import PRINCIPAL_PREFIX, Account, AccountError, Disabled, StaffAccounts
 from service.access.chained_log import ChainedLog
 from service.access.clients import Client, ClientRegistry, no_such_client
 from service.access.keys import KeyInUse, SigningKeys
@@ -37,6 +38,8 @@ CREATE_CLIENT = "create-client"
 RESET_SECRET = "reset-secret"
 CREATE_ACCOUNT = "create-account"
 RESET_PASSWORD = "reset-password"
+# An account an external identity provider vouches for, written or changed from its claims.
+ADMIT_ACCOUNT = "admit-account"
 ERASE = "erase-personal-data"
 REFUSE = "refuse"
 # A stated reason (an erasure's ground, a refusal's why) is read by the second administrator and
@@ -288,6 +291,60 @@ class Administration:
         account = self.accounts.get(name, conn=conn)
         return Done(RESET_PASSWORD, name, account=account, secret=password)
 
+    # Accounts an external identity provider vouches for -------------------------------------
+    def admit(self, fields: dict[str, Any], provider: str) -> Account | Pending | Disabled:
+        """The account a provider's claims describe (`fields`, checked as a form's are), as the
+        person signs in: written, or rewritten from the claims, and in the admin log when
+        anything in it changes, under the person ("account:<name>") with the provider named.
+
+        A name another provider (or the built-in accounts) holds is refused: the provider
+        cannot sign in as someone else's account. A disabled account stays disabled, whatever
+        the provider says. An auditor or admin role the account does not hold yet waits for a
+        local administrator (four eyes: the provider's word and an administrator's), as the
+        built-in flow's do; the person is told so, and one request waits, however often they
+        try."""
+        name = fields["name"]
+        actor = PRINCIPAL_PREFIX + name
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            existing = self.accounts.get(name, conn=conn)
+            if existing is not None and existing.provider != provider:
+                raise AccountError(
+                    f"登录名 {name} 已属于本系统的其他账号，不能通过统一身份认证登录。"
+                    "请联系系统管理员。"
+                )
+            if existing is not None and existing.disabled:
+                return Disabled()
+            role = fields["role"]
+            if role in FOUR_EYES_ROLES and (existing is None or existing.role != role):
+                waiting = self._pending(conn, ADMIT_ACCOUNT, name)
+                if waiting is not None:
+                    return waiting
+                request = {**fields, "provider": provider}
+                return self._request_in(conn, actor, ADMIT_ACCOUNT, name, request)
+            account, changed = self.accounts.write_external(fields, provider, now, conn=conn)
+            if changed:
+                details = {**_account_details(fields), "provider": provider}
+                self.log.record(conn, actor, ADMIT_ACCOUNT, name, details)
+            return account
+
+    def _admit_approved(
+        self, conn: Connection, actor: str, request: dict[str, Any], steps: dict[str, Any]
+    ) -> Done:
+        """An approved admission: the account as the claims described it then (the next
+        sign-in rewrites it from the claims of that day)."""
+        fields = {key: value for key, value in request.items() if key != "provider"}
+        provider = request["provider"]
+        existing = self.accounts.get(fields["name"], conn=conn)
+        if existing is not None and existing.provider != provider:
+            raise AccountError(f"登录名 {fields['name']} 已属于本系统的其他账号")
+        if existing is not None and existing.disabled:
+            raise AccountError(f"账号 {fields['name']} 已停用")
+        account, _ = self.accounts.write_external(fields, provider, datetime.now(UTC), conn=conn)
+        details = {**_account_details(fields), "provider": provider, **steps}
+        self.log.record(conn, actor, ADMIT_ACCOUNT, account.name, details)
+        return Done(ADMIT_ACCOUNT, account.name, account=account)
+
     # Keys -----------------------------------------------------------------------------------
     def rotate_signing_key(self, actor: str) -> str:
         with self.engine.begin() as conn:
@@ -319,27 +376,48 @@ class Administration:
 
     # Four eyes ------------------------------------------------------------------------------
     def _request(self, actor: str, action: str, target: str, request: dict[str, Any]) -> Pending:
-        approval_id = uuid.uuid4()
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(admin_approvals).values(
-                    approval_id=approval_id,
-                    action=action,
-                    target=target,
-                    request=request,
-                    requested_by=actor,
-                    requested_at=datetime.now(UTC),
-                    state="pending",
-                )
+            return self._request_in(conn, actor, action, target, request)
+
+    def _request_in(
+        self, conn: Connection, actor: str, action: str, target: str, request: dict[str, Any]
+    ) -> Pending:
+        approval_id = uuid.uuid4()
+        conn.execute(
+            insert(admin_approvals).values(
+                approval_id=approval_id,
+                action=action,
+                target=target,
+                request=request,
+                requested_by=actor,
+                requested_at=datetime.now(UTC),
+                state="pending",
             )
-            self.log.record(
-                conn,
-                actor,
-                "request-approval",
-                target,
-                {"approval_id": str(approval_id), "act": action, "request": request},
-            )
+        )
+        self.log.record(
+            conn,
+            actor,
+            "request-approval",
+            target,
+            {"approval_id": str(approval_id), "act": action, "request": request},
+        )
         return Pending(approval_id, action, target, actor, request)
+
+    @staticmethod
+    def _pending(conn: Connection, action: str, target: str) -> Pending | None:
+        """The request for this act on this target that waits already, if one does."""
+        row = conn.execute(
+            select(admin_approvals)
+            .where(
+                admin_approvals.c.action == action,
+                admin_approvals.c.target == target,
+                admin_approvals.c.state == "pending",
+            )
+            .order_by(admin_approvals.c.requested_at)
+        ).first()
+        if row is None:
+            return None
+        return Pending(row.approval_id, row.action, row.target, row.requested_by, row.request)
 
     def approve(self, actor: str, approval_id: UUID) -> Done:
         """A second administrator approves: the act is carried out now, in the same
@@ -425,6 +503,8 @@ class Administration:
             return self._create_account(conn, actor, row.request, details)
         if row.action == RESET_PASSWORD:
             return self._reset_password(conn, actor, row.target, {**row.request, **steps})
+        if row.action == ADMIT_ACCOUNT:
+            return self._admit_approved(conn, actor, row.request, steps)
         subject_id = UUID(row.target)
         if not self.vault.erase(subject_id, conn=conn):
             raise NoPersonalData(subject_id)

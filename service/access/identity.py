@@ -11,19 +11,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+import httpx2
+
 from service.access.accounts import SignInOutcome, StaffAccounts
+from service.access.administration import Administration
+from service.access.oidc import OidcConfig, OidcSignIn
 from service.settings import Settings
 
 
-class IdentityProvider(Protocol):
-    """A provider the sign-in page asks with a name and a password. An OpenID Connect provider
-    is asked by redirect instead: docs/console.md describes its two steps and its claims."""
+class PasswordProvider(Protocol):
+    """A provider the sign-in page asks with a name and a password (`builtin`)."""
 
     def sign_in(self, name: str, password: str, now: datetime) -> SignInOutcome: ...
 
 
-def identity_provider(settings: Settings, accounts: StaffAccounts) -> IdentityProvider:
-    """The provider CREDIT_CONSOLE_IDENTITY_PROVIDER names."""
+# An OpenID Connect provider is asked by redirect instead: `OidcSignIn` (docs/console.md).
+IdentityProvider = PasswordProvider | OidcSignIn
+
+
+def identity_provider(
+    settings: Settings,
+    accounts: StaffAccounts,
+    administration: Administration,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> IdentityProvider:
+    """The provider CREDIT_CONSOLE_IDENTITY_PROVIDER names (`transport`: how an OpenID Connect
+    provider is reached, when not over the network: a test's own provider)."""
     match settings.console_identity_provider:
         case "builtin":
             return accounts
+        case "oidc":
+            config = OidcConfig.from_settings(settings)
+            return OidcSignIn(accounts.engine, administration, config, transport=transport)

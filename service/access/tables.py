@@ -51,8 +51,8 @@ staff_accounts = Table(
     Column("authority_codes", JSON, nullable=False),
     Column("sectors", JSON, nullable=False),
     # Who vouches for the person: "builtin" (password_hash holds an Argon2id hash), or an
-    # external identity provider, whose accounts have no password here.
-    Column("provider", String(40), nullable=False),
+    # external identity provider, "oidc:<issuer>", whose accounts have no password here.
+    Column("provider", String(300), nullable=False),
     Column("password_hash", String(200)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled_at", DateTime(timezone=True)),
@@ -83,6 +83,22 @@ console_sessions = Table(
     Column("last_seen_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
     Index("console_sessions_account", "account"),
+)
+
+# Sign-ins through an OpenID Connect provider under way: what the console sent the browser off
+# with (state, nonce, the PKCE verifier, the redirect URI), keyed by the SHA-256 of the random
+# value in the browser's sign-in cookie, so that the callback is checked against what this
+# browser was sent with. Each is used once, and is good for a few minutes only.
+oidc_sign_ins = Table(
+    "oidc_sign_ins",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("state", String(64), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("code_verifier", String(128), nullable=False),
+    Column("redirect_uri", String(500), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Index("oidc_sign_ins_started_at", "started_at"),
 )
 
 signing_keys = Table(

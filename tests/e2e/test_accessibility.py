@@ -83,6 +83,10 @@ PAGES = {
 NOT_CHECKED = {
     "/docs": "Swagger UI, the API's reference for developers (third-party, as shipped)",
     "/redoc": "ReDoc, the API's reference for developers (third-party, as shipped)",
+    # Served with an OpenID Connect provider only (404 with the built-in accounts this test
+    # signs in with); tests/e2e/test_console_oidc.py runs axe-core on what they lead to.
+    "/console/sign-in/oidc": "a redirect to the identity provider, no page of its own",
+    "/console/sign-in/oidc/callback": "the sign-in page with a message, or a redirect home",
 }
 # Pages of one subject or one replay check, reached through the forms that lead to them (their
 # path names a subject or a check made in the test): by the state that opens them (STATES).

@@ -106,6 +106,39 @@ def test_a_list_setting_that_is_not_json_is_named(tmp_path):
     assert CANARY not in result.stderr
 
 
+def test_serve_with_an_identity_provider_but_no_secret_stops_at_once(tmp_path):
+    result = credit(
+        "serve",
+        "--port",
+        "1",
+        CREDIT_CONSOLE_IDENTITY_PROVIDER="oidc",
+        CREDIT_OIDC_ISSUER="https://tyrz.example.gov.cn",
+        CREDIT_OIDC_CLIENT_ID=CANARY,
+        CREDIT_OIDC_ROLE_MAP='{"XYJT_CX": "agency"}',
+        CREDIT_DATABASE_URL=f"sqlite:///{tmp_path}/credit.sqlite3",
+    )
+    assert result.returncode == EXIT_CONFIG
+    assert one_line(result) == (
+        "credit: bad setting: CREDIT_CONSOLE_IDENTITY_PROVIDER=oidc needs CREDIT_OIDC_CLIENT_SECRET"
+    )
+    assert CANARY not in result.stderr
+    assert not (tmp_path / "credit.sqlite3").exists()
+
+
+def test_a_role_map_that_is_not_json_is_named(tmp_path):
+    result = credit(
+        "clients",
+        "list",
+        CREDIT_OIDC_ROLE_MAP=CANARY,
+        CREDIT_DATABASE_URL=f"sqlite:///{tmp_path}/credit.sqlite3",
+    )
+    assert result.returncode == EXIT_CONFIG
+    assert one_line(result) == (
+        'credit: bad setting: CREDIT_OIDC_ROLE_MAP: not a JSON object (e.g. {"XYJT_CX": "agency"})'
+    )
+    assert CANARY not in result.stderr
+
+
 def test_a_database_url_that_does_not_parse_does_not_echo_its_password():
     result = credit("migrate", CREDIT_DATABASE_URL=f"postgresql://credit:{CANARY}@db:port/x")
     assert result.returncode == EXIT_CONFIG
