@@ -7,8 +7,8 @@ Create Date: 2026-12-02 15:00:00
 
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
