@@ -1,7 +1,7 @@
 """indexes for the credit office's reports: records by type and decision date, cases by closing day
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02 15:00:00
 """
 
