@@ -8,7 +8,18 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.console import accounts, admin_log, approvals, audit, check, clients, erasures, keys, pages
+from api.console import (
+    accounts,
+    admin_log,
+    approvals,
+    audit,
+    check,
+    check_reports,
+    clients,
+    erasures,
+    keys,
+    pages,
+)
 from api.console.staff import PageRefused, SignInNeeded, refused_page, to_sign_in
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -20,6 +31,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(accounts.router)
     app.include_router(check.router)
+    app.include_router(check_reports.router)
     for admin_page in (clients, approvals, keys, erasures, admin_log):
         app.include_router(admin_page.router)
     app.include_router(audit.router)
