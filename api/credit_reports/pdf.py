@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import io
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 
 import segno
@@ -43,6 +43,7 @@ from api.console.labels import KINDS, LISTS, SCHEMES, SECTORS, SEVERITIES, label
 from api.console.labels import summary as summary_text
 from api.templating import chinese_date, chinese_moment
 from service.credit_reports.reports import Issuance
+from service.credit_reports.sealing import STATEMENT_FORMAT
 
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
@@ -403,6 +404,13 @@ def _notes(contents: dict[str, Any], issuance: Issuance, zone: tzinfo) -> list[F
         ),
         ("检查点根哈希", _p(checkpoint.root.hex(), _MONO)),
         ("内容摘要", _p(f"SHA-256 {issuance.contents_sha256}", _MONO)),
+        (
+            "签名对象",
+            _p(
+                f"{STATEMENT_FORMAT} issued_at {issuance.issued_at.astimezone(UTC).isoformat()}",
+                _MONO,
+            ),
+        ),
         (
             "报告签名",
             _p(f"Ed25519 {issuance.key_id} {base64.b64encode(issuance.signature).decode()}", _MONO),

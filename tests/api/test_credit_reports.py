@@ -297,3 +297,43 @@ async def test_a_report_needs_a_purpose_and_its_metadata_is_the_asking_agencys(
     assert auditor.status_code == 200
     missing = await client.get("/v1/reports/XYBG20261120999999")
     assert missing.status_code == 404
+
+
+async def test_a_report_verifies_offline_from_what_it_prints_and_the_published_keys(
+    client, clock, anonymous
+):
+    """What docs/credit-reports.md tells an auditor to do without the service: rebuild the
+    signed statement from the PDF's text and check it with the checkpoint key published at
+    /v1/audit/checkpoint-keys (the JSON written out by hand here, as the docs give it)."""
+    import base64
+    import json
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    ids = await history(client, clock)
+    number, _, pdf = await issue(client, ids["subject_id"])
+    text = text_of(pdf)
+    block = text[text.index("核验信息") :]
+    fields = {
+        "root": re.search(r"检查点根哈希\s*([0-9a-f]{64})", block)[1],  # type: ignore[index]
+        "contents_sha256": re.search(r"SHA-256 ([0-9a-f]{64})", block)[1],  # type: ignore[index]
+        "issued_at": re.search(r"issued_at (\S+)", block)[1],  # type: ignore[index]
+        "tree_size": int(re.search(r"日志规模 (\d+)", block)[1]),  # type: ignore[index]
+        "origin": re.search(r"日志名 (\S+)", block)[1],  # type: ignore[index]
+    }
+    signed = re.search(r"报告签名\s*Ed25519 ([0-9a-f]+) (.+?)\s*适用规则", block, re.S)
+    assert signed is not None
+    key_id, signature = signed[1], base64.b64decode(re.sub(r"\s", "", signed[2]))
+    message = json.dumps(
+        {"format": "credit-report/1", "number": number, **fields},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    keys = (await anonymous.get("/v1/audit/checkpoint-keys")).json()
+    [key] = [k for k in keys["keys"] if k["key_id"] == key_id]
+    public = Ed25519PublicKey.from_public_bytes(base64.b64decode(key["public_key"]))
+    public.verify(signature, message)  # raises if it does not verify
+    with pytest.raises(InvalidSignature):
+        public.verify(signature, message.replace(number.encode(), b"XYBG20261120999999"))
