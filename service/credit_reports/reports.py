@@ -156,8 +156,12 @@ class CreditReports:
         today = self.clock.date_of(issued_at)
         if request.as_of is not None and request.as_of > today:
             raise InvalidInput(f"as_of {request.as_of} is in the future (today is {today})")
-        checkpoint, version = self._basis(subject_id)
         on = request.as_of or today
+        try:
+            report_contents.Period.years_to(on, request.years)
+        except ValueError as wrong:  # a period reaching before the calendar's first year
+            raise InvalidInput(f"no report of {request.years} years to {on}: {wrong}") from None
+        checkpoint, version = self._basis(subject_id)
         # A report as of now reflects every event its checkpoint holds; one as of a past day,
         # those recorded by the end of that day.
         known_before = end_of_day(request.as_of, self.clock.zone) if request.as_of else None
