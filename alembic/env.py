@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 from alembic import context
 from projections.tables import metadata as read_models
 from service.access.tables import metadata as access
+from service.credit_reports.tables import metadata as credit_reports
 from service.integrity.tables import metadata as integrity
 
 config = context.config
@@ -37,10 +38,11 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(
             connection=connection,
-            target_metadata=[read_models, access, integrity],
+            target_metadata=[read_models, access, integrity, credit_reports],
             # The event store's tables are the eventsourcing library's, not ours to diff.
             include_name=lambda name, type_, _parents: (
-                type_ != "table" or any(name in m.tables for m in (read_models, access, integrity))
+                type_ != "table"
+                or any(name in m.tables for m in (read_models, access, integrity, credit_reports))
             ),
             render_as_batch=connection.dialect.name == "sqlite",
         )

@@ -16,6 +16,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api import admin, cases, console, docs, errors, oauth, replay_checks, web
 from api.commands import imports
 from api.commands import subjects as subject_commands
+from api.credit_reports import pages as report_pages
+from api.credit_reports import routes as reports
 from api.deadline import AnswerWithin
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
@@ -92,6 +94,8 @@ def create_app(
     app.include_router(subject_queries.router)
     app.include_router(cases.router)
     app.include_router(web.router)
+    app.include_router(reports.router)
+    app.include_router(report_pages.router)
     app.include_router(audit.router)
     app.include_router(replay_checks.router)
     app.include_router(history.router)

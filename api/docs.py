@@ -67,6 +67,13 @@ TAGS: list[dict[str, Any]] = [
         "(谁认定、谁修复) takes each step; deadlines count working days.",
     },
     {
+        "name": "credit reports",
+        "description": "Credit reports (信用报告) and special credit reports (专项信用报告) as PDF "
+        "files, computed from the subject's events at a signed checkpoint, each with a number, "
+        "a verification code and the service's signature; anyone checks one without an account "
+        "at `/reports/verify`, and auditors recompute its contents from the log.",
+    },
+    {
         "name": "auditing",
         "description": "Auditors (`credit:audit`): a subject's full history (unpublished, "
         "repaired and revoked records too), who read its data, the administrative log, "

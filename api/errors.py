@@ -198,6 +198,12 @@ class ReplayCheckNotFound(HttpProblem):
     code = "replay-check-not-found"
 
 
+class ReportNotFound(HttpProblem):
+    """No credit report has this number (or it is not the caller's to read)."""
+
+    code = "report-not-found"
+
+
 class ReplayCheckRunning(HttpProblem):
     """One replay check runs at a time; the answer names the running one, if it is known."""
 
@@ -247,6 +253,7 @@ STATUS: dict[type[Exception], int] = {
     ErasedPersonalData: 410,
     ReplayCheckNotFound: 404,
     ReplayCheckRunning: 409,
+    ReportNotFound: 404,
     ImportTooLarge: 413,
     ImportFileError: 422,
     ExportRangeError: 422,
@@ -322,7 +329,7 @@ MEANINGS = {
     401: "No valid access token (`WWW-Authenticate` says which scheme)",
     403: "The token lacks the scope, or the client the authority, sector or role; or the "
     "record acted on belongs to another authority (`owner_authority_code` names it)",
-    404: "No such subject, case, checkpoint or event",
+    404: "No such subject, case, checkpoint, event or credit report",
     409: "A business rule forbids it now, or it conflicts with what is recorded",
     410: "The personal data was erased",
     412: "The stream is not at the version `If-Match` named",

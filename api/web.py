@@ -163,19 +163,19 @@ def form_cookie(services: Services) -> str:
     return "__Host-applicant-form" if services.settings.secure_cookies else "applicant-form"
 
 
-def _form_token(request: Request) -> str:
+def form_token(request: Request) -> str:
     """The token the page's forms carry: the one this browser holds already (so that two tabs
     both work), or a new one."""
     held = request.cookies.get(form_cookie(request.app.state.services), "")
     return held if re.fullmatch(r"[A-Za-z0-9_-]{43}", held) else secrets.token_urlsafe(32)
 
 
-def _form_token_sent(request: Request, sent: str) -> bool:
+def form_token_sent(request: Request, sent: str) -> bool:
     held = request.cookies.get(form_cookie(request.app.state.services), "")
     return bool(held) and hmac.compare_digest(held.encode(), sent.encode())
 
 
-def _page(
+def applicant_page(
     request: Request,
     template: str,
     *,
@@ -185,7 +185,7 @@ def _page(
 ) -> HTMLResponse:
     """An applicant page, with the double-submit token in its forms and in its cookie."""
     services = request.app.state.services
-    token = _form_token(request)
+    token = form_token(request)
     context = {"message": "", "notice": "", "limits": LIMITS, **context}
     response = templates.TemplateResponse(
         request,
@@ -198,7 +198,7 @@ def _page(
     return response
 
 
-def _limited(request: Request, purpose: str) -> int | None:
+def limited(request: Request, purpose: str) -> int | None:
     """Seconds to wait if this address has spent its `purpose` budget, else None."""
     address = request.client.host if request.client else "unknown"
     try:
@@ -208,7 +208,7 @@ def _limited(request: Request, purpose: str) -> int | None:
     return None
 
 
-def _too_often(wait: int) -> dict[str, Any]:
+def too_often(wait: int) -> dict[str, Any]:
     return {
         "status_code": 429,
         "message": f"操作过于频繁，请 {wait} 秒后再试。",
@@ -274,7 +274,7 @@ def _progress(
 ) -> HTMLResponse:
     """The progress page: `lookup` is what the look-up form shows again (what was typed, after
     a failed look-up), `typed` the case the supply form names and what it was sent with."""
-    return _page(
+    return applicant_page(
         request,
         "progress.html",
         status_code=status_code,
@@ -354,9 +354,9 @@ async def progress_page(
     """The case's status, timeline, deadline, missing materials and when its record may be
     repaired; one page for every miss, with what was typed."""
     lookup = {"case_number": case_number[:40], "query_code": query_code[:20]}
-    wait = _limited(request, "progress")
+    wait = limited(request, "progress")
     if wait is not None:
-        return _progress(request, lookup=lookup, **_too_often(wait))
+        return _progress(request, lookup=lookup, **too_often(wait))
     number, code = case_number.strip(), query_code.strip()
     if not number or not code:
         return _progress(request, status_code=422, message=MISSING_FIELDS, lookup=lookup)
@@ -378,14 +378,14 @@ async def supply_page(
     (`CaseMaterialsSupplied`, as `POST /v1/cases:supply`), then the case as it now stands."""
     number, code = case_number.strip(), query_code.strip()
     lookup = {"case_number": number[:40], "query_code": code[:20]}
-    wait = _limited(request, "progress")
+    wait = limited(request, "progress")
     if wait is not None:
-        return _progress(request, lookup=lookup, **_too_often(wait))
+        return _progress(request, lookup=lookup, **too_often(wait))
     if len(number) not in CASE_NUMBER_LENGTH or len(code) not in QUERY_CODE_LENGTH:
         return _progress(request, status_code=404, message=NOT_FOUND, lookup=lookup)
     items = _lines(evidence)
     refusal, status_code = "", 200
-    if not _form_token_sent(request, csrf_token):
+    if not form_token_sent(request, csrf_token):
         refusal, status_code = STALE_FORM, 403
     else:
         try:  # the JSON endpoint's own body: the same limits on what is handed in
@@ -463,7 +463,7 @@ def _apply(
 ) -> HTMLResponse:
     """The filing page: first step without `file` (who applies), second with it (what for);
     `held`: the second step's form, whole, to be sent again once the address may."""
-    return _page(
+    return applicant_page(
         request,
         "apply.html",
         status_code=status_code,
@@ -570,10 +570,10 @@ async def apply_identify(
     typed = _typed(kind=kind, subject_code=subject_code, decision_number=decision_number)
     if edit:
         return _apply(request, typed)
-    wait = _limited(request, "apply")
+    wait = limited(request, "apply")
     if wait is not None:
-        return _apply(request, typed, **_too_often(wait))
-    if not _form_token_sent(request, csrf_token):
+        return _apply(request, typed, **too_often(wait))
+    if not form_token_sent(request, csrf_token):
         return _apply(request, typed, status_code=403, message=STALE_FORM)
     shown = await _verified(request, services, typed)
     if isinstance(shown, HTMLResponse):
@@ -612,13 +612,13 @@ async def apply_submit(
         evidence=evidence,
         commitment=commitment,
     )
-    wait = _limited(request, "apply")
+    wait = limited(request, "apply")
     if wait is not None:  # no look-up at all: the form comes back whole, to be sent later
-        return _apply(request, typed, held=True, **_too_often(wait))
+        return _apply(request, typed, held=True, **too_often(wait))
     shown = await _verified(request, services, typed)
     if isinstance(shown, HTMLResponse):
         return shown
-    if not _form_token_sent(request, csrf_token):
+    if not form_token_sent(request, csrf_token):
         return _apply(request, typed, file=shown, status_code=403, message=STALE_FORM)
 
     def again(status_code: int, message: str) -> HTMLResponse:

@@ -32,6 +32,7 @@ from service.clock import Clock
 from service.commanding.cases import CaseDesk
 from service.commanding.credit_files import CreditFiles
 from service.commanding.identity import SubjectIds
+from service.credit_reports.reports import CreditReports
 from service.integrity.checkpoints import Checkpoints, CheckpointSchedule
 from service.policy.calendars import load_calendar
 from service.policy.loader import load_policy
@@ -73,6 +74,7 @@ class Services:
     accounts: StaffAccounts
     sessions: ConsoleSessions
     identity: IdentityProvider
+    reports: CreditReports
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -221,6 +223,7 @@ def build_services(
         accounts,
         sessions,
         identity_provider(settings, accounts, administration),
+        CreditReports(write_engine, ledger, checkpoints, policy, clock),
     )
 
 

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # signs a new one while it grows (0: only on demand).
     log_origin: str = "credit-transport"
     checkpoint_seconds: float = Field(default=300, ge=0)
+    # The public address of the service, as printed in a credit report's QR code and link to
+    # its verification page (e.g. https://xyjt.example.gov.cn); default: the address the
+    # report was asked for at.
+    public_base_url: str | None = None
     # The credit rules (versioned, effective-dated); default: the file shipped with the service.
     policy_file: Path | None = None
     # Official working-day schedules for years chinese-calendar does not know (TOML, [[year]]).

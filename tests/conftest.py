@@ -54,6 +54,7 @@ STORE_TABLES = (
     "checkpoints",
     "checkpoint_keys",
     "replay_checks",
+    "credit_reports",
 )
 
 

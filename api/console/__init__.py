@@ -14,6 +14,7 @@ from api.console import (
     approvals,
     audit,
     check,
+    check_reports,
     clients,
     erasures,
     keys,
@@ -31,6 +32,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(accounts.router)
     app.include_router(check.router)
+    app.include_router(check_reports.router)
     for admin_page in (clients, approvals, keys, erasures, admin_log):
         app.include_router(admin_page.router)
     app.include_router(audit.router)

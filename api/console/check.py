@@ -28,6 +28,7 @@ from api.console.check_workbook import MEDIA_TYPE, batch_workbook
 from api.console.staff import CsrfChecked, Staff, page_for, render
 from api.deps import ServicesDep
 from api.templating import chinese_date
+from service.credit_reports.contents import MAX_YEARS
 from service.querying.code_lists import (
     CodeLine,
     CodeListError,
@@ -86,7 +87,7 @@ def _form(code: str = "", purpose: str = "", note: str = "") -> dict[str, str]:
     return {"code": code, "codes": "", "purpose": purpose, "note": note}
 
 
-def _lookup_page(
+def lookup_page(
     request: Request,
     staff: Staff,
     *,
@@ -105,6 +106,7 @@ def _lookup_page(
         purposes=PURPOSES,
         max_note=MAX_NOTE,
         max_code=MAX_CODE,
+        report_years=range(1, MAX_YEARS + 1),  # the credit report form's periods
         **({"subject": None, "checkpoint": None, "checker": None} | result),
     )
 
@@ -130,7 +132,7 @@ async def _subject(
 
 @router.get("", response_class=HTMLResponse)
 async def lookup_form(request: Request, staff: Checker) -> HTMLResponse:
-    return _lookup_page(request, staff)
+    return lookup_page(request, staff)
 
 
 @router.post("", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -151,7 +153,7 @@ async def look_up(
     elif len(typed) > 1 or len(typed[0].code) > MAX_CODE:
         problem = BAD_CODE
     if problem:
-        return _lookup_page(request, staff, status_code=422, message=problem, form=form)
+        return lookup_page(request, staff, status_code=422, message=problem, form=form)
     found = await status_by_code(
         services.read_engine,
         services.policy,
@@ -160,12 +162,12 @@ async def look_up(
         services.clock.today(),
     )
     if found.problem == "invalid":
-        return _lookup_page(request, staff, status_code=422, message=BAD_CODE, form=form)
+        return lookup_page(request, staff, status_code=422, message=BAD_CODE, form=form)
     if found.status is None:
-        return _lookup_page(request, staff, status_code=404, message=UNKNOWN_CODE, form=form)
+        return lookup_page(request, staff, status_code=404, message=UNKNOWN_CODE, form=form)
     shown = await _subject(services, staff, found.status, logged_purpose, "lookup")
     # The code is not written back: the page shows it masked, and may be left on the screen.
-    return _lookup_page(request, staff, form=form | {"code": ""}, **shown)
+    return lookup_page(request, staff, form=form | {"code": ""}, **shown)
 
 
 @router.post("/sheet", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -181,7 +183,7 @@ async def check_sheet(
     The form sends the subject's id, a keyed hash of its code, never the code."""
     logged_purpose, problem = stated_purpose(purpose, note)
     if problem:
-        return _lookup_page(request, staff, status_code=422, message=problem)
+        return lookup_page(request, staff, status_code=422, message=problem)
     try:
         wanted = UUID(subject_id)
     except ValueError:
@@ -192,7 +194,7 @@ async def check_sheet(
         else None
     )
     if status is None:
-        return _lookup_page(request, staff, status_code=404, message=UNKNOWN_SUBJECT)
+        return lookup_page(request, staff, status_code=404, message=UNKNOWN_SUBJECT)
     shown = await _subject(services, staff, status, logged_purpose, "check_sheet")
     return render(request, "console/check_sheet.html", staff, **shown)
 

@@ -107,6 +107,19 @@ def status_as_of(
     subject, rows = fold(known_events(events, known_before), policy)
     if subject is None:
         return None
+    return status_of_fold(subject, rows, on, policy, zone=zone)
+
+
+def status_of_fold(
+    subject: dict[str, Any],
+    rows: dict[UUID, dict[str, Any]],
+    on: date,
+    policy: PolicyBook,
+    *,
+    zone: tzinfo,
+) -> dict[str, Any]:
+    """The status on `on` of a subject and its record rows as `fold` gives them (a credit
+    report reads the same rows for its record sections, so it folds once)."""
     day_ends = end_of_day(on, zone)
     every = [SimpleNamespace(**row) for row in rows.values()]
     standing = [row for row in every if publication.stands_on(row.state, row.repaired_at, day_ends)]

@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 
 from projections.tables import metadata as read_models
 from service.access.tables import metadata as access
+from service.credit_reports.tables import metadata as credit_reports
 from service.integrity.tables import metadata as integrity
 
 # Table -> privileges, for the tables whose rows are history.
@@ -27,11 +28,14 @@ HISTORY = {
     "projection_skips": "SELECT, INSERT",  # an operator's skip stays recorded
     "case_number_series": "SELECT, INSERT, UPDATE",  # a serial handed out is never handed back
     "case_streams": "SELECT, INSERT",  # a number keeps its stream
+    "credit_reports": "SELECT, INSERT",  # a report is kept as issued, never changed
 }
 CHANGED_IN_PLACE = "SELECT, INSERT, UPDATE, DELETE"
 
 
-def service_role_grants(role: str, tables: tuple[MetaData, ...] = (read_models, access, integrity)):
+def service_role_grants(
+    role: str, tables: tuple[MetaData, ...] = (read_models, access, integrity, credit_reports)
+):
     """GRANT statements for `role` on every table the service uses."""
     quoted = '"' + role.replace('"', '""') + '"'
     names = sorted({name for metadata in tables for name in metadata.tables} | HISTORY.keys())

@@ -60,6 +60,8 @@ PAGES = {
     "/console/admin/accounts": Page("console-accounts", "/console/admin/accounts", "admin"),
     "/cases/progress": Page("progress-form", "/cases/progress", ANONYMOUS),
     "/cases/apply": Page("applicant-apply-form", "/cases/apply", ANONYMOUS),
+    "/reports/verify": Page("report-verify-form", "/reports/verify", ANONYMOUS),
+    "/reports/apply": Page("report-apply-form", "/reports/apply", ANONYMOUS),
     "/console/check": Page("check-form", "/console/check", "agency"),
     "/console/check/batch": Page("check-batch-form", "/console/check/batch", "agency"),
     "/console/admin/clients": Page("admin-clients-list", "/console/admin/clients", "admin"),
