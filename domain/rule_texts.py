@@ -5,7 +5,7 @@ name the values at fault; these texts say what must hold."""
 
 from __future__ import annotations
 
-from domain import codes
+from domain import codes, report_period
 from domain import subject as rules
 from domain.errors import Rule
 
@@ -66,6 +66,8 @@ RULE_TEXTS_ZH: dict[Rule, str] = {
     rules.OBJECTION_GROUNDS_KNOWN: "异议理由须为内容有误（wrong_content）、公示期限有误"
     "（wrong_period）或修复处理有误（wrong_repair）。",
     rules.OBJECTION_STATES_WHAT_IS_WRONG: "提出异议须说明记录哪里有误。",
+    report_period.REPORT_PERIOD_VALID: "统计期间有误：截止日期不能早于起始日期，且一次最长一年"
+    "（366 天）。",
     rules.OBJECTION_OUTCOME_KNOWN: "异议处理结果须为更正（corrected）、撤销（revoked）或维持"
     "（upheld）。",
 }

@@ -1,0 +1,75 @@
+"""Which report rows a figure reads, and how it groups them: the decision dates of a period,
+the authorities asked for (or a recorder may see), a region, and the group each row falls in
+(its authority, its authority's region, or each sector of its subject)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, and_, false, func
+
+from domain.report_period import ReportPeriod
+from projections.tables import report_record_sectors, report_records
+
+GROUPINGS = ("authority", "region", "sector")
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """A figure's rows: those decided in `period`, of the `authorities` given (None: all), of
+    authorities registered in `region` (a division code or its prefix: 41 a province, 4101 a
+    city), grouped by `group_by`."""
+
+    period: ReportPeriod
+    group_by: str = "authority"
+    authorities: frozenset[str] | None = None
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.group_by not in GROUPINGS:
+            raise ValueError(f"group_by {self.group_by!r} is not one of {', '.join(GROUPINGS)}")
+
+    def rows(self, *, grouped: bool) -> FromClause:
+        """The table read: the report rows, joined to their sectors when grouped by sector."""
+        if grouped and self.group_by == "sector":
+            return report_records.join(
+                report_record_sectors,
+                report_record_sectors.c.record_id == report_records.c.record_id,
+            )
+        return report_records
+
+    def where(self, *more: ColumnElement[bool]) -> ColumnElement[bool]:
+        r = report_records.c
+        conditions = [r.decision_date >= self.period.start, r.decision_date <= self.period.end]
+        if self.authorities is not None:
+            # A recorder with no authority sees nothing: IN () is false, and said so portably.
+            conditions.append(
+                r.authority_code.in_(sorted(self.authorities)) if self.authorities else false()
+            )
+        if self.region:
+            conditions.append(r.region_code.startswith(self.region, autoescape=True))
+        return and_(*conditions, *more)
+
+    def key(self) -> ColumnElement[Any]:
+        """The group a row falls in."""
+        if self.group_by == "authority":
+            return report_records.c.authority_code
+        if self.group_by == "region":
+            return report_records.c.region_code
+        return report_record_sectors.c.sector
+
+    def name(self) -> ColumnElement[Any]:
+        """The group's name, as an aggregate over its rows: an authority's name (the greatest,
+        should its records spell it differently); a region or a sector is named by its code."""
+        if self.group_by == "authority":
+            return func.max(report_records.c.authority_name)
+        return func.max(self.key())
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A recorded time read back (SQLite returns it without its zone, which is UTC)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
