@@ -19,7 +19,7 @@ from api.commands import subjects as subject_commands
 from api.deadline import AnswerWithin
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
-from api.queries import audit, history, integrity
+from api.queries import audit, figures, history, integrity
 from api.queries import subjects as subject_queries
 from api.rate_limit import RateLimiter
 from api.schemas import Health
@@ -95,6 +95,7 @@ def create_app(
     app.include_router(replay_checks.router)
     app.include_router(history.router)
     app.include_router(integrity.router)
+    app.include_router(figures.router)
     app.include_router(admin.router)
     console.install(app)
 

@@ -155,18 +155,18 @@ def completeness_report(
         records, complete_total, corrected_total = conn.execute(total).one()
         gap_rows = conn.execute(gaps).all()
         # Overall, a record counts once however many sectors it is in: counted apart.
-        whole_gaps = [
-            (text, count)
-            for text, count in (
-                conn.execute(
+        whole_gaps: list[tuple[str, int]] = (
+            [
+                (text, count)
+                for text, count in conn.execute(
                     select(r.missing_fields, func.count())
                     .where(scope.where(measured, r.missing_fields != ""))
                     .group_by(r.missing_fields)
-                ).tuples()
-                if scope.group_by == "sector"
-                else ((text, count) for _, text, count in gap_rows)
-            )
-        ]
+                )
+            ]
+            if scope.group_by == "sector"
+            else [(text, count) for _, text, count in gap_rows]
+        )
         incomplete_rows = conn.execute(incomplete).mappings().all()
     version = policy.for_day(scope.period.end)
     rates = version.reporting.rates
