@@ -120,7 +120,7 @@ async def timeliness(
     region: Region = None,
     late_per_group: Annotated[
         int, Query(ge=0, le=1000, description="late records listed per group, the most late first")
-    ] = 100,
+    ] = 20,
 ) -> dict[str, Any]:
     """How many licences and penalties decided in the period were recorded within the
     publication deadline of their decision (双公示: 7 working days, Chinese holidays and
@@ -158,7 +158,7 @@ async def completeness(
     incomplete_per_group: Annotated[
         int,
         Query(ge=0, le=1000, description="incomplete records listed per group, emptiest first"),
-    ] = 100,
+    ] = 20,
 ) -> dict[str, Any]:
     """How many licences and penalties decided in the period fill at least the policy's share
     (60 %, reached at exactly 60 %) of the national standard's indicator fields, the share of

@@ -30,6 +30,8 @@ class ReportScope:
     def __post_init__(self) -> None:
         if self.group_by not in GROUPINGS:
             raise ValueError(f"group_by {self.group_by!r} is not one of {', '.join(GROUPINGS)}")
+        if self.region is not None and not (self.region.isascii() and self.region.isdigit()):
+            raise ValueError(f"region {self.region!r} is not a division code or a prefix of one")
 
     def rows(self, *, grouped: bool) -> FromClause:
         """The table read: the report rows, joined to their sectors when grouped by sector."""
@@ -49,7 +51,11 @@ class ReportScope:
                 r.authority_code.in_(sorted(self.authorities)) if self.authorities else false()
             )
         if self.region:
-            conditions.append(r.region_code.startswith(self.region, autoescape=True))
+            # A range, not LIKE: the index serves it under any collation.
+            conditions.append(r.region_code >= self.region)
+            if self.region.strip("9"):
+                following = str(int(self.region) + 1).zfill(len(self.region))
+                conditions.append(r.region_code < following)
         return and_(*conditions, *more)
 
     def key(self) -> ColumnElement[Any]:

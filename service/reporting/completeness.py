@@ -100,7 +100,7 @@ def completeness_report(
     scope: ReportScope,
     *,
     top_missing: int = 5,
-    incomplete_per_group: int = 100,
+    incomplete_per_group: int = 20,
     indicators: Mapping[str, Sequence[Indicator]] | None = None,
 ) -> CompletenessReport:
     """The completeness figure of `scope`: every group with its `top_missing` most often
@@ -117,6 +117,7 @@ def completeness_report(
             scope.name().label("name"),
             func.count().label("records"),
             complete.label("complete"),
+            corrected.label("corrected"),
         )
         .select_from(rows)
         .where(scope.where(measured))
@@ -152,7 +153,14 @@ def completeness_report(
     )
     with engine.connect() as conn:
         groups = conn.execute(grouped).all()
-        records, complete_total, corrected_total = conn.execute(total).one()
+        # Grouped by sector, a record may be in several groups or none: the totals are counted
+        # apart; otherwise they are the groups' sums.
+        if scope.group_by == "sector":
+            records, complete_total, corrected_total = conn.execute(total).one()
+        else:
+            records = sum(row.records for row in groups)
+            complete_total = sum(int(row.complete) for row in groups)
+            corrected_total = sum(int(row.corrected) for row in groups)
         gap_rows = conn.execute(gaps).all()
         # Overall, a record counts once however many sectors it is in: counted apart.
         whole_gaps: list[tuple[str, int]] = (

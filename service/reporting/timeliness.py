@@ -74,7 +74,7 @@ class TimelinessReport:
 
 
 def timeliness_report(
-    engine: Engine, policy: PolicyBook, scope: ReportScope, *, late_per_group: int = 100
+    engine: Engine, policy: PolicyBook, scope: ReportScope, *, late_per_group: int = 20
 ) -> TimelinessReport:
     """The timeliness figure of `scope`, every group with up to `late_per_group` late
     records."""
@@ -88,6 +88,7 @@ def timeliness_report(
             scope.name().label("name"),
             func.count().label("decided"),
             on_time.label("on_time"),
+            corrected.label("corrected"),
         )
         .select_from(scope.rows(grouped=True))
         .where(scope.where(counted))
@@ -112,7 +113,14 @@ def timeliness_report(
     )
     with engine.connect() as conn:
         groups = conn.execute(grouped).all()
-        decided, on_time_total, corrected_total = conn.execute(total).one()
+        # Grouped by sector, a record may be in several groups or none: the totals are counted
+        # apart; otherwise they are the groups' sums.
+        if scope.group_by == "sector":
+            decided, on_time_total, corrected_total = conn.execute(total).one()
+        else:
+            decided = sum(row.decided for row in groups)
+            on_time_total = sum(int(row.on_time) for row in groups)
+            corrected_total = sum(int(row.corrected) for row in groups)
         late_rows = conn.execute(late).mappings().all()
     late_by_group: dict[str, list[LateRecord]] = {}
     for row in late_rows:
