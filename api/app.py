@@ -21,7 +21,7 @@ from api.credit_reports import routes as reports
 from api.deadline import AnswerWithin
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
-from api.queries import audit, case_reports, history, integrity, list_reports
+from api.queries import audit, case_reports, figures, history, integrity, list_reports
 from api.queries import subjects as subject_queries
 from api.rate_limit import RateLimiter
 from api.schemas import Health
@@ -100,6 +100,7 @@ def create_app(
     app.include_router(replay_checks.router)
     app.include_router(history.router)
     app.include_router(integrity.router)
+    app.include_router(figures.router)
     app.include_router(case_reports.router)
     app.include_router(list_reports.router)
     app.include_router(admin.router)

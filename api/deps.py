@@ -107,6 +107,7 @@ async def reached(services: Services, read_models: tuple[str, ...], min_position
 
 
 # The read models, by their projectors' names (service/bootstrap.py builds the projectors).
-CREDIT_FILE, CASES = "credit_file", "cases"
+CREDIT_FILE, CASES, REPORTS = "credit_file", "cases", "report_records"
 ReadYourWrites = read_your_writes(CREDIT_FILE)
 CaseReadYourWrites = read_your_writes(CASES)
+ReportReadYourWrites = read_your_writes(REPORTS)

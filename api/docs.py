@@ -81,6 +81,12 @@ TAGS: list[dict[str, Any]] = [
         "read models from the log.",
     },
     {
+        "name": "reports",
+        "description": "The credit office's figures (三率), for the credit office "
+        "(`credit:monitor`) and auditors (`credit:audit`); a recorder (`credit:record`) reads "
+        "its own authorities' figures. Each figure comes with the records behind it.",
+    },
+    {
         "name": "tamper evidence",
         "description": "Signed checkpoints over the Merkle tree of every event (public, like a "
         "transparency log's), inclusion and consistency proofs (RFC 6962), and signed exports to "

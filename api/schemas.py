@@ -611,6 +611,249 @@ class CaseList(BaseModel):
     cases: list[CaseView] = Field(description="open cases, each with its deadline")
 
 
+# The credit office's figures (三率) ------------------------------------------------------------
+LATE_RECORD_EXAMPLE: dict[str, Any] = {
+    "record_id": PENALTY_ID,
+    "type": "PenaltyDecided",
+    "source_ref": "郑交执罚〔2026〕0031号",
+    "authority_code": AUTHORITY_CODE,
+    "authority_name": AUTHORITY_NAME,
+    "decision_date": "2026-09-30",
+    "due_on": "2026-10-15",
+    "recorded_on": "2026-10-17",
+    "days_late": 2,
+    "due_provisional": False,
+    "correction_count": 0,
+    "corrected_at": None,
+    "revoked": False,
+}
+PERIOD_EXAMPLE = {"first": "2026-09-01", "last": "2026-09-30"}
+FIGURE_KEY = (
+    "the group: the authority's code, the region's division code (of the authority's "
+    "registration) or the sector"
+)
+FIGURE_NAME = "the authority's name; a region or a sector is named by its code"
+CORRECTED = (
+    "records of the figure corrected since first recorded: a past period's figure differs from "
+    "what it was only through them"
+)
+RATE = "the share in percent, rounded as the policy says (e.g. 2 places, half up); null: none"
+
+
+class ReportPeriodView(BaseModel):
+    """The days a figure covers (decision dates, for timeliness and completeness)."""
+
+    model_config = example(PERIOD_EXAMPLE, from_attributes=True)
+    first: date = Field(description="the period's first day")
+    last: date = Field(description="the period's last day, included")
+
+
+class LateRecordView(BaseModel):
+    model_config = example(LATE_RECORD_EXAMPLE)
+    record_id: UUID = Field(description="the record")
+    type: str = Field(description="its record type")
+    source_ref: str = Field(description="its decision number (文号)")
+    authority_code: str = Field(description="the deciding authority's code")
+    authority_name: str = Field(description="the deciding authority's name")
+    decision_date: date = Field(description="the day it was decided (as corrected)")
+    due_on: date = Field(description="the last day it could be recorded on time")
+    recorded_on: date = Field(description="the day it was first recorded (Beijing time)")
+    days_late: int = Field(
+        description="working days late (calendar days if the policy's deadline counts those); "
+        "recorded on a day off, as if on the next working day"
+    )
+    due_provisional: bool = Field(
+        description="a day counted lies in a year without an official working-day schedule"
+    )
+    correction_count: int = Field(description="corrections since it was first recorded")
+    corrected_at: datetime | None = Field(description="when it was last corrected")
+    revoked: bool = Field(description="revoked since (it still counts: it was decided)")
+
+
+class TimelinessGroupView(BaseModel):
+    key: str = Field(description=FIGURE_KEY)
+    name: str = Field(description=FIGURE_NAME)
+    decided: int = Field(description="records decided in the period")
+    on_time: int = Field(description="of them, recorded by their deadline")
+    late: int = Field(description="of them, recorded after it")
+    rate: Decimal | None = Field(description="on time, in percent: " + RATE)
+    late_records: list[LateRecordView] = Field(
+        description="the late records, the most late first (at most `late_per_group`)"
+    )
+
+
+TIMELINESS_EXAMPLE: dict[str, Any] = {
+    "period": PERIOD_EXAMPLE,
+    "group_by": "authority",
+    "policy_version": "2026-36",
+    "deadline_days": 7,
+    "working_days": True,
+    "families": ["licence", "penalty"],
+    "decided": 3,
+    "on_time": 1,
+    "late": 2,
+    "rate": "33.33",
+    "corrected": 0,
+    "groups": [
+        {
+            "key": AUTHORITY_CODE,
+            "name": AUTHORITY_NAME,
+            "decided": 3,
+            "on_time": 1,
+            "late": 2,
+            "rate": "33.33",
+            "late_records": [LATE_RECORD_EXAMPLE],
+        }
+    ],
+}
+
+
+class TimelinessReportView(BaseModel):
+    """及时率: licences and penalties recorded within the publication deadline of their
+    decision (双公示, 7 working days)."""
+
+    model_config = example(TIMELINESS_EXAMPLE)
+    period: ReportPeriodView = Field(description="the decision dates counted")
+    group_by: Literal["authority", "region", "sector"] = Field(description="how it is grouped")
+    policy_version: str = Field(
+        description="the policy version in force on the period's last day, whose deadline and "
+        "rounding the caption states (each record is measured under the version in force on "
+        "its own decision date)"
+    )
+    deadline_days: int = Field(description="the publication deadline: this many days")
+    working_days: bool = Field(description="true: working days; false: calendar days")
+    families: list[str] = Field(description="the record families counted (licence, penalty)")
+    decided: int = Field(description="records decided in the period (each counted once)")
+    on_time: int = Field(description="of them, recorded by their deadline")
+    late: int = Field(description="of them, recorded after it")
+    rate: Decimal | None = Field(description="on time, in percent: " + RATE)
+    corrected: int = Field(description=CORRECTED)
+    groups: list[TimelinessGroupView] = Field(
+        description="each authority, region or sector with records in the period; by sector, "
+        "a record counts in each sector of its subject"
+    )
+
+
+class MissingFieldView(BaseModel):
+    column: str = Field(description="the national column (标准字段名; alternatives joined by /)")
+    title: str = Field(description="its 中文名称")
+    records: int = Field(description="records without it")
+
+
+INCOMPLETE_RECORD_EXAMPLE: dict[str, Any] = {
+    "record_id": PENALTY_ID,
+    "type": "PenaltyDecided",
+    "source_ref": "郑交执罚〔2026〕0044号",
+    "authority_code": AUTHORITY_CODE,
+    "authority_name": AUTHORITY_NAME,
+    "decision_date": "2026-10-20",
+    "recorded_on": "2026-10-20",
+    "fields_filled": 12,
+    "fields_total": 16,
+    "share": "75.00",
+    "missing": [
+        {"column": "CF_NR_FK", "title": "罚款金额（万元）", "records": 1},
+        {"column": "CF_GSJZQ", "title": "公示截止期", "records": 1},
+    ],
+    "correction_count": 0,
+    "corrected_at": None,
+    "revoked": False,
+}
+
+
+class IncompleteRecordView(BaseModel):
+    model_config = example(INCOMPLETE_RECORD_EXAMPLE)
+    record_id: UUID = Field(description="the record")
+    type: str = Field(description="its record type")
+    source_ref: str = Field(description="its decision number (文号)")
+    authority_code: str = Field(description="the deciding authority's code")
+    authority_name: str = Field(description="the deciding authority's name")
+    decision_date: date = Field(description="the day it was decided (as corrected)")
+    recorded_on: date = Field(description="the day it was first recorded (Beijing time)")
+    fields_filled: int = Field(description="indicator fields of the standard it fills")
+    fields_total: int = Field(description="indicator fields the standard names for its type")
+    share: Decimal = Field(description="filled, in percent")
+    missing: list[MissingFieldView] = Field(description="the fields it lacks, to fill them")
+    correction_count: int = Field(description="corrections since it was first recorded")
+    corrected_at: datetime | None = Field(description="when it was last corrected")
+    revoked: bool = Field(description="revoked since (it still counts)")
+
+
+class CompletenessGroupView(BaseModel):
+    key: str = Field(description=FIGURE_KEY)
+    name: str = Field(description=FIGURE_NAME)
+    records: int = Field(description="licences and penalties decided in the period")
+    complete: int = Field(description="of them, filling at least the threshold's share")
+    incomplete: int = Field(description="of them, below it")
+    rate: Decimal | None = Field(description="complete, in percent: " + RATE)
+    most_missing: list[MissingFieldView] = Field(
+        description="the fields its records lack most often, the most first (at most `top_missing`)"
+    )
+    incomplete_records: list[IncompleteRecordView] = Field(
+        description="the records below the threshold, the emptiest first (at most "
+        "`incomplete_per_group`)"
+    )
+
+
+COMPLETENESS_EXAMPLE: dict[str, Any] = {
+    "period": {"first": "2026-10-01", "last": "2026-10-31"},
+    "group_by": "authority",
+    "policy_version": "2026-36",
+    "threshold": "0.6",
+    "records": 2,
+    "complete": 2,
+    "incomplete": 0,
+    "rate": "100.00",
+    "corrected": 0,
+    "most_missing": [
+        {"column": "CF_GSJZQ", "title": "公示截止期", "records": 2},
+        {"column": "CF_NR_FK", "title": "罚款金额（万元）", "records": 1},
+    ],
+    "groups": [
+        {
+            "key": AUTHORITY_CODE,
+            "name": AUTHORITY_NAME,
+            "records": 2,
+            "complete": 2,
+            "incomplete": 0,
+            "rate": "100.00",
+            "most_missing": [{"column": "CF_GSJZQ", "title": "公示截止期", "records": 2}],
+            "incomplete_records": [],
+        }
+    ],
+}
+
+
+class CompletenessReportView(BaseModel):
+    """合格率: licences and penalties filling at least the policy's share (60 %) of the
+    national standard's indicator fields."""
+
+    model_config = example(COMPLETENESS_EXAMPLE)
+    period: ReportPeriodView = Field(description="the decision dates counted")
+    group_by: Literal["authority", "region", "sector"] = Field(description="how it is grouped")
+    policy_version: str = Field(
+        description="the policy version in force on the period's last day, whose threshold and "
+        "rounding the caption states (each record is measured under the version in force on "
+        "its own decision date)"
+    )
+    threshold: Decimal = Field(
+        description="the share of indicator fields a complete record fills at least (0.6: 60 %, "
+        "reached at exactly 60 %)"
+    )
+    records: int = Field(description="licences and penalties decided in the period")
+    complete: int = Field(description="of them, complete")
+    incomplete: int = Field(description="of them, below the threshold")
+    rate: Decimal | None = Field(description="complete, in percent: " + RATE)
+    corrected: int = Field(description=CORRECTED)
+    most_missing: list[MissingFieldView] = Field(
+        description="the fields lacked most often in the whole figure, the most first"
+    )
+    groups: list[CompletenessGroupView] = Field(
+        description="each authority, region or sector with records in the period; by sector, "
+        "a record counts in each sector of its subject"
+    )
+
+
 # Auditing ---------------------------------------------------------------------------------------
 ACCESS_LOG_ENTRY_EXAMPLE: dict[str, Any] = {
     "seq": 1,

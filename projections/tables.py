@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -210,4 +211,93 @@ subject_versions = Table(
     Index("subject_versions_recorded_at", "subject_id", "recorded_at", "version"),
 )
 
-READ_MODEL_TABLES = (subjects, records, cases, record_revisions, subject_versions)
+# The credit office's figures (三率), one row per licence, penalty or other record the figures
+# count (its family counted for timeliness by some policy version, or its type measured for
+# completeness), as it now stands: when it was due and how late it was recorded (及时率), how
+# many of the national standard's indicator fields it fills (合格率). Each row is measured under
+# the policy version in force on its decision date. Rows are read by authority or region and
+# a range of decision dates, so a month of a province is an index range.
+REPORT_FIGURE_COLUMNS = (
+    "authority_name",
+    "timeliness_counted",
+    "on_time",
+    "correction_count",
+    "fields_total",
+    "complete",
+    "missing_fields",
+)
+report_records = Table(
+    "report_records",
+    metadata,
+    Column("record_id", Uuid, primary_key=True),
+    Column("subject_id", Uuid, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("family", String(30), nullable=False),
+    Column("source_ref", String(200), nullable=False),
+    Column("authority_code", String(18), nullable=False),
+    Column("authority_name", String(200), nullable=False),
+    # Where the deciding authority is registered: its code's administrative division (3rd-8th
+    # characters of a USCC), so a province is the prefix of two digits, a city of four.
+    Column("region_code", String(6), nullable=False),
+    Column("decision_date", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),  # first recorded
+    Column("recorded_on", Date, nullable=False),  # that day in the service's zone
+    Column("policy_version", String(40), nullable=False),  # in force on the decision date
+    Column("timeliness_counted", Boolean, nullable=False),  # its family counts for 及时率
+    Column("due_on", Date, nullable=False),
+    Column("on_time", Boolean, nullable=False),
+    Column("days_late", Integer, nullable=False),
+    Column("due_provisional", Boolean, nullable=False),
+    # Indicator fields filled of the standard's (0 of 0: a type the standard names no fields
+    # of, not measured), the columns of those not filled, comma-separated in the standard's
+    # order ('' for none), and whether the share reaches the policy's threshold (NULL: not
+    # measured).
+    Column("fields_filled", Integer, nullable=False),
+    Column("fields_total", Integer, nullable=False),
+    Column("missing_fields", Text, nullable=False),
+    Column("complete", Boolean),
+    Column("revoked", Boolean, nullable=False),
+    # Corrections since first recorded: a past period's figure differs from what it was only
+    # through them (or a revocation, which the row shows but the figures still count).
+    Column("correction_count", Integer, nullable=False),
+    Column("corrected_at", DateTime(timezone=True)),
+    # Each index carries the columns the figures count (PostgreSQL's INCLUDE), so that a
+    # month of a province is read from the index alone, not from rows scattered on the heap.
+    Index(
+        "report_records_authority",
+        "authority_code",
+        "decision_date",
+        postgresql_include=REPORT_FIGURE_COLUMNS,
+    ),
+    Index(
+        "report_records_region",
+        "region_code",
+        "decision_date",
+        postgresql_include=("authority_code", *REPORT_FIGURE_COLUMNS),
+    ),
+    Index(
+        "report_records_decided",
+        "decision_date",
+        postgresql_include=("region_code", "authority_code", *REPORT_FIGURE_COLUMNS),
+    ),
+)
+
+# The sectors of each report row's subject: a record counts once in each (by sector).
+report_record_sectors = Table(
+    "report_record_sectors",
+    metadata,
+    Column("record_id", Uuid, primary_key=True),
+    Column("sector", String(64), primary_key=True),
+    Column("subject_id", Uuid, nullable=False),
+)
+
+READ_MODEL_TABLES = (
+    subjects,
+    records,
+    cases,
+    record_revisions,
+    subject_versions,
+    report_records,
+    report_record_sectors,
+)

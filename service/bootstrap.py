@@ -16,6 +16,7 @@ from domain.policy import PolicyBook
 from projections.cases.projector import CaseProjector
 from projections.cases.queries import CaseQueries
 from projections.credit_file.projector import CreditFileProjector
+from projections.report_records.projector import ReportRecordProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
 from service.access.access_log import AccessLog
 from service.access.accounts import Lockout, StaffAccounts
@@ -32,6 +33,7 @@ from service.clock import Clock
 from service.commanding.cases import CaseDesk
 from service.commanding.credit_files import CreditFiles
 from service.commanding.identity import SubjectIds
+from service.commanding.importing.columns import national_indicators
 from service.credit_reports.reports import CreditReports
 from service.integrity.checkpoints import Checkpoints, CheckpointSchedule
 from service.policy.calendars import load_calendar
@@ -128,6 +130,7 @@ def build_services(
         upgrade(database)
     ledger = open_ledger(database, create_tables=False)
     write_engine = sync_engine(database)
+    calendar = load_calendar(settings.working_day_schedules)
     waiter = None
     if not database.is_sqlite:
         conninfo = (
@@ -139,8 +142,12 @@ def build_services(
         ledger.mapper,
         write_engine,
         # A projector reads no clock (a rebuild must give the same rows): the cases one dates
-        # each step by its recorded moment in the clock's zone.
-        [CreditFileProjector(policy), CaseProjector(clock.zone)],
+        # each step by its recorded moment in the clock's zone, the reports one each record.
+        [
+            CreditFileProjector(policy),
+            CaseProjector(clock.zone),
+            ReportRecordProjector(policy, calendar, clock.zone, national_indicators()),
+        ],
         page_size=settings.projection_page_size,
         poll_seconds=settings.projection_poll_seconds,
         wait_for_notify=waiter,
@@ -211,7 +218,7 @@ def build_services(
         CaseQueries(
             write_engine,
             policy,
-            load_calendar(settings.working_day_schedules),
+            calendar,
             today=files.clock.today,
         ),
         checkpoints,

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
+from projections.tables import READ_MODEL_TABLES
 from service.bootstrap import Services, build_services
 from service.clock import FixedClock
 from service.settings import Settings
@@ -30,10 +31,7 @@ NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Beijing, a Friday
 STORE_TABLES = (
     "credit_events",
     "credit_snapshots",
-    "subjects",
-    "records",
-    "record_revisions",
-    "subject_versions",
+    *(table.name for table in READ_MODEL_TABLES),  # a new read model is emptied too
     "projection_tracking",
     "projection_skips",
     "case_number_series",

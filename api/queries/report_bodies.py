@@ -10,21 +10,21 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import AUTHORITY_CODE, AUTHORITY_NAME, CASE_NUMBER, LIST_ENTRY_ID, PENALTY_ID
+from api.schemas import (
+    AUTHORITY_CODE,
+    AUTHORITY_NAME,
+    CASE_NUMBER,
+    LIST_ENTRY_ID,
+    PENALTY_ID,
+    PERIOD_EXAMPLE,
+)
 from api.schemas import SUBJECT_ID as EXAMPLE_SUBJECT_ID
-
-PERIOD_EXAMPLE = {"first": "2026-11-01", "last": "2026-11-30"}
+from api.schemas import ReportPeriodView as Period
 
 
 def described(*values: dict[str, Any]) -> ConfigDict:
     """Read from a dataclass's attributes, with the examples the OpenAPI document shows."""
     return ConfigDict(from_attributes=True, json_schema_extra={"examples": list(values)})
-
-
-class Period(BaseModel):
-    model_config = described(PERIOD_EXAMPLE)
-    first: date = Field(description="the period's first day")
-    last: date = Field(description="the period's last day, included")
 
 
 # Cases ------------------------------------------------------------------------------------------

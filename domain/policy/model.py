@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 MEASURES = ("score", "points")
 SEVERITIES = ("minor", "general", "serious")  # 失信程度: 轻微, 一般, 严重
@@ -316,6 +316,59 @@ class Deadlines:
 
 
 @dataclass(frozen=True)
+class TimelinessRules:
+    """及时率: which record families count in the timeliness figure. Each is due within the
+    version's `deadlines.publication` of its decision date."""
+
+    families: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class CompletenessRules:
+    """合格率: a record is complete (合格记录) when the share of the national standard's indicator
+    fields it fills is at least `threshold` (a fraction, 0.60 for 60 %: 以上 includes the figure
+    itself)."""
+
+    threshold: Decimal
+    source: str
+
+    def reached_by(self, filled: int, total: int) -> bool:
+        # filled / total >= threshold, compared exactly: no division, no float
+        return total > 0 and Decimal(filled) >= self.threshold * total
+
+
+# Roundings a rate may be given with, by the name the policy file uses (decimal's own names).
+ROUNDINGS = (ROUND_HALF_UP, ROUND_HALF_EVEN, ROUND_DOWN)
+
+
+@dataclass(frozen=True)
+class RateRounding:
+    """How a figure's rate is given: a percentage with `decimal_places` places, rounded with
+    `rounding` (a name of the decimal module)."""
+
+    decimal_places: int
+    rounding: str
+    source: str
+
+    def percentage(self, part: int, whole: int) -> Decimal | None:
+        """part / whole as a rounded percentage; None when there is nothing to measure."""
+        if whole == 0:
+            return None
+        exact = Decimal(part * 100) / Decimal(whole)
+        return exact.quantize(Decimal(1).scaleb(-self.decimal_places), rounding=self.rounding)
+
+
+@dataclass(frozen=True)
+class ReportingRules:
+    """What the credit office's figures (三率) count and how they are given."""
+
+    timeliness: TimelinessRules
+    completeness: CompletenessRules
+    rates: RateRounding
+
+
+@dataclass(frozen=True)
 class PolicyVersion:
     id: str
     effective_from: date
@@ -328,6 +381,7 @@ class PolicyVersion:
     supervision: tuple[SupervisionTier, ...]  # best first
     warnings: WarningRules
     deadlines: Deadlines
+    reporting: ReportingRules
 
     def supervision_tier(
         self,

@@ -25,11 +25,13 @@ from domain.penalty_categories import PENALTY_CATEGORIES
 from domain.policy.model import (
     GRADE_MAX_LENGTH,
     MEASURES,
+    ROUNDINGS,
     SCHEME_NAME_MAX_LENGTH,
     SEVERITIES,
     Adjustments,
     BlackListRule,
     CategoryRule,
+    CompletenessRules,
     Deadline,
     Deadlines,
     GradeBand,
@@ -42,12 +44,15 @@ from domain.policy.model import (
     PolicyVersion,
     PublicationPeriod,
     PublicationRules,
+    RateRounding,
     RedListRule,
+    ReportingRules,
     RiseCap,
     Scheme,
     SupervisionTier,
     Switch,
     TierCriteria,
+    TimelinessRules,
     WarningRules,
     WatchListRule,
     as_decimal,
@@ -65,6 +70,7 @@ _VERSION_KEYS = (
     "supervision",
     "warnings",
     "deadlines",
+    "reporting",
 )
 _SCHEME_KEYS = (
     "measure",
@@ -317,6 +323,9 @@ def _version(table: _Table) -> PolicyVersion:
         schemes,
     )
     deadlines = _deadlines(table.must_table("deadlines", _DEADLINES))
+    reporting = _reporting(
+        table.must_table("reporting", ("timeliness", "completeness", "rates"), what="figure")
+    )
     return PolicyVersion(
         id=version_id,
         effective_from=effective_from,
@@ -329,6 +338,7 @@ def _version(table: _Table) -> PolicyVersion:
         supervision=supervision,
         warnings=warnings,
         deadlines=deadlines,
+        reporting=reporting,
     )
 
 
@@ -769,3 +779,34 @@ def _deadlines(table: _Table) -> Deadlines:
             "of the case",
         )
     return Deadlines(**found)
+
+
+def _record_families() -> tuple[str, ...]:
+    """Every record family a record type declares, in the order first declared."""
+    return tuple(dict.fromkeys(cls.TRAITS.family for cls in RECORD_EVENT_TYPES.values()))
+
+
+def _reporting(table: _Table) -> ReportingRules:
+    timeliness = table.must_table("timeliness", ("families",))
+    completeness = table.must_table("completeness", ("threshold",))
+    rates = table.must_table("rates", ("decimal_places", "rounding"))
+    threshold = completeness.number("threshold", minimum=0)
+    if not 0 < threshold <= 1:
+        raise PolicyError(
+            completeness.at("threshold"),
+            f"{threshold} is not a share above 0 and at most 1 (0.6 for 60 %)",
+        )
+    return ReportingRules(
+        timeliness=TimelinessRules(
+            timeliness.texts(
+                "families", options=_record_families(), what="record family", non_empty=True
+            ),
+            timeliness.source,
+        ),
+        completeness=CompletenessRules(threshold, completeness.source),
+        rates=RateRounding(
+            rates.integer("decimal_places", minimum=0),
+            rates.choice("rounding", ROUNDINGS),
+            rates.source,
+        ),
+    )

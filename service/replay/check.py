@@ -53,6 +53,8 @@ SUBJECT_KEYS = {
     "cases": "subject_id",
     "record_revisions": "subject_id",
     "subject_versions": "subject_id",
+    "report_records": "subject_id",
+    "report_record_sectors": "subject_id",
 }
 KEPT_DIFFERENCES = 1000  # a report names this many; it counts them all
 SUSPECTS_PER_QUERY = 500

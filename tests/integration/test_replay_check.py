@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import delete, update
 
-from projections.tables import records
+from projections.tables import records, report_records
 from service.commanding.commands import RegisterSubject, record_command_adapter
 from service.replay.check import verify_read_models
 from tests.builders import enterprise, penalty, rating
@@ -34,8 +34,9 @@ def test_untouched_read_models_equal_their_replay(services):
     seen = []
     report = verify_read_models(services, lambda done, total: seen.append((done, total)))
     assert report.ok, report.differences
-    # 4 subjects, 8 records, 8 record revisions, 8 subject versions (registration, last event)
-    assert (report.events, report.rows_compared) == (12, 28)
+    # 4 subjects, 8 records, 8 record revisions, 8 subject versions (registration, last event),
+    # 4 report rows (the penalties; ratings count in no figure) and their 4 sectors
+    assert (report.events, report.rows_compared) == (12, 36)
     assert seen[0] == (0, 12) and seen[-1] == (12, 12)
 
 
@@ -50,6 +51,24 @@ def test_an_altered_or_missing_row_is_named_by_subject_and_field(services):
     assert ("records", ids[1], "severity", "minor", "general") in found
     assert ("records", ids[2], "(row)", "missing", "present") in found
     assert len(report.differences) == 2
+    assert all(d.subject_id for d in report.differences)
+
+
+def test_an_altered_report_row_is_named_by_subject_and_field(services):
+    ids = fill(services)
+    with services.write_engine.begin() as conn:
+        conn.execute(
+            update(report_records)
+            .where(report_records.c.record_id == ids[1])
+            .values(on_time=True, days_late=0)
+        )
+    report = verify_read_models(services)
+    found = {(d.table, d.key, d.field, d.live, d.replayed) for d in report.differences}
+    # Decided 2026-10-15, due 10-26, recorded 11-20 (the tests' today): 19 working days late.
+    assert found == {
+        ("report_records", str(ids[1]), "on_time", True, False),
+        ("report_records", str(ids[1]), "days_late", 0, 19),
+    }
     assert all(d.subject_id for d in report.differences)
 
 

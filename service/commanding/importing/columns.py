@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
 from domain import codes
+from domain.completeness import Indicator
 from domain.policy import PolicyBook
 from domain.publication import (
     DECLARED,
@@ -224,6 +225,28 @@ COMMANDS: dict[str, type[DecidePenalty] | type[GrantLicence]] = {
     PENALTY: DecidePenalty,
     LICENCE: GrantLicence,
 }
+
+
+def national_indicators() -> dict[str, tuple[Indicator, ...]]:
+    """The national standard's indicator fields of each record type a layout records (合格率):
+    one per field of the record or of its subject that the layout's national columns fill, in
+    the layout's order. The two code columns (SHXYM for an organisation, ZJHM for a person) fill
+    the one subject code, so they are one indicator, filled by whichever applies; ZJLX, the type
+    of a person's ID, fills no field of its own (only resident IDs are taken) and goes with it."""
+    found: dict[str, tuple[Indicator, ...]] = {}
+    for kind, columns in COLUMNS.items():
+        by_field: dict[str, list[Column]] = {}
+        for column in columns:
+            if column.national and column.fills:
+                by_field.setdefault(column.fills, []).append(column)
+        (record_type,) = get_args(COMMANDS[kind].model_fields["type"].annotation)
+        found[record_type] = tuple(
+            Indicator("/".join(c.name for c in same), "/".join(c.title for c in same), field_name)
+            for field_name, same in by_field.items()
+        )
+    return found
+
+
 # Command field -> national column, to name the column in a validation error.
 _RECORD_COLUMNS = {
     kind: {c.fills: c.name for c in columns if c.fills and not c.fills.startswith("subject.")}

@@ -162,6 +162,26 @@ def test_every_version_names_the_overload_list_by_conduct_and_by_list_name():
         assert not overload.names_list("列入严重失信主体名单") and not overload.names_list(None)
 
 
+def test_the_figures_count_licences_and_penalties_complete_at_sixty_percent_inclusive():
+    for version in BOOK.versions:
+        reporting = version.reporting
+        assert reporting.timeliness.families == ("licence", "penalty")
+        assert reporting.completeness.threshold == Decimal("0.6")
+        assert "以上" in reporting.completeness.source
+        assert "包括本数" in reporting.completeness.source
+        assert (reporting.rates.decimal_places, reporting.rates.rounding) == (2, "ROUND_HALF_UP")
+    latest = BOOK.versions[-1].reporting
+    completeness, rates = latest.completeness, latest.rates
+    assert completeness.reached_by(3, 5)  # exactly 60 %
+    assert not completeness.reached_by(149, 250)  # 59.6 %
+    assert not completeness.reached_by(0, 0)  # nothing to measure is not complete
+    assert rates.percentage(1, 3) == Decimal("33.33")
+    assert rates.percentage(2, 3) == Decimal("66.67")
+    assert rates.percentage(1, 8) == Decimal("12.50")
+    assert rates.percentage(1, 800) == Decimal("0.13")  # 0.125: the half rounds up
+    assert rates.percentage(0, 0) is None
+
+
 def test_the_further_administrative_kinds_are_published_as_each_version_says():
     for version in BOOK.versions:
         periods = version.publication_periods
@@ -562,6 +582,30 @@ BROKEN = [
         put((1, "deadlines", "objection", "working_days"), 15),
         "version[1].deadlines.objection",
         "exactly one of working_days or calendar_days",
+    ),
+    (
+        "a timeliness family no record type has",
+        put((2, "reporting", "timeliness", "families"), ["licence", "penalties"]),
+        "version[2].reporting.timeliness.families[1]",
+        "unknown record family 'penalties'",
+    ),
+    (
+        "a completeness threshold given in percent",
+        put((1, "reporting", "completeness", "threshold"), 60),
+        "version[1].reporting.completeness.threshold",
+        "is not a share above 0 and at most 1",
+    ),
+    (
+        "a rounding the decimal module does not name",
+        put((0, "reporting", "rates", "rounding"), "half_up"),
+        "version[0].reporting.rates.rounding",
+        "'half_up' is not one of",
+    ),
+    (
+        "a version without the figures' rules",
+        drop((2, "reporting")),
+        "version[2].reporting",
+        "missing",
     ),
     (
         "repair decision longer than the case",

@@ -1,0 +1,63 @@
+"""合格率 of one record: the share of the national standard's indicator fields it fills.
+
+The national 双公示 data standard (行政许可和行政处罚等信用信息数据标准) names the indicator fields
+of a licence (XK_*) and a penalty (CF_*) record; a record whose non-empty indicators are at
+least the policy's share (60 %) is complete (合格记录). Which fields are indicators, and which
+field of the record or its subject fills each, is the import layout's knowledge
+(service/commanding/importing/columns.py): it hands them in as `Indicator`s."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SUBJECT_FIELD = "subject."  # an indicator the subject's registration fills: subject.<field>
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator of the standard: its column (标准字段名; alternatives joined by /, as the
+    two code columns of an organisation and of a person), its 中文名称, and the field filling it:
+    a field of the record, or `subject.<field>` of the subject's registration."""
+
+    column: str
+    title: str
+    fills: str
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """How many of a record's indicators are filled, of how many, and the columns of those
+    that are not, in the standard's order."""
+
+    filled: int
+    total: int
+    missing: tuple[str, ...]
+
+
+def is_filled(value: Any) -> bool:
+    """An indicator is filled unless it is absent, null, or blank text or an empty list."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, list | tuple | dict):
+        return bool(value)
+    return True
+
+
+def measure(
+    indicators: Sequence[Indicator], record: Mapping[str, Any], subject: Mapping[str, Any]
+) -> Completeness:
+    """The completeness of a record with fields `record`, of a subject with fields `subject`."""
+    missing = tuple(
+        indicator.column
+        for indicator in indicators
+        if not is_filled(
+            subject.get(indicator.fills.removeprefix(SUBJECT_FIELD))
+            if indicator.fills.startswith(SUBJECT_FIELD)
+            else record.get(indicator.fills)
+        )
+    )
+    return Completeness(len(indicators) - len(missing), len(indicators), missing)

@@ -1,0 +1,265 @@
+"""Events in, report rows out: each licence's and penalty's timeliness (及时率) and completeness
+(合格率), measured when it is recorded and again when it is corrected.
+
+A row is measured under the policy version in force on its decision date: the publication
+deadline (`deadlines.publication`), whether its family counts for timeliness, the completeness
+threshold. Its recorded time is that of the event that first recorded it; a correction changes
+its content (so its completeness) and may change its decision date (so its deadline and the
+period it falls in), never when it was first recorded. The subject's name, kind, code and
+sectors come from the credit file's subjects, so this projector follows that one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, tzinfo
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, select
+
+from domain.cases import ObjectionResolved
+from domain.completeness import SUBJECT_FIELD, Indicator, is_filled, measure
+from domain.events import (
+    RecordCorrected,
+    RecordEvent,
+    RecordRevoked,
+    SubjectRegistered,
+)
+from domain.policy import PolicyBook
+from domain.timeliness import Timeliness, timeliness
+from domain.working_days import WorkingDayCalendar
+from projections.tables import report_record_sectors, report_records, subjects
+from projections.writes import insert_rows, update_rows
+
+MISSING_SEPARATOR = ","  # no indicator's column holds one
+UPDATABLE = (
+    "authority_name",
+    "decision_date",
+    "policy_version",
+    "timeliness_counted",
+    "due_on",
+    "on_time",
+    "days_late",
+    "due_provisional",
+    "fields_filled",
+    "fields_total",
+    "missing_fields",
+    "complete",
+    "revoked",
+    "correction_count",
+    "corrected_at",
+)
+
+
+def region_of(authority_code: str) -> str:
+    """The administrative division an authority's USCC was issued in (its 3rd-8th characters)."""
+    return authority_code[2:8]
+
+
+def missing_columns(text: str) -> tuple[str, ...]:
+    """The columns a row's `missing_fields` names."""
+    return tuple(text.split(MISSING_SEPARATOR)) if text else ()
+
+
+class ReportRecordProjector:
+    name = "report_records"
+    tables = (report_records, report_record_sectors)
+    # The subject's name, kind, code and sectors are read from the credit file's subjects: this
+    # read model never gets ahead of that one (the runner caps it at its position).
+    depends_on = ("credit_file",)
+
+    def __init__(
+        self,
+        policy: PolicyBook,
+        calendar: WorkingDayCalendar,
+        zone: tzinfo,
+        indicators: Mapping[str, Sequence[Indicator]],
+    ):
+        self.policy = policy
+        self.zone = zone  # the day a record was recorded is its recorded moment's day here
+        self.indicators = {name: tuple(found) for name, found in indicators.items()}
+        # Every family some version counts: their records get rows, whatever the version in
+        # force on their decision date says (it decides `timeliness_counted`).
+        self.families = frozenset(
+            family
+            for version in policy.versions
+            for family in version.reporting.timeliness.families
+        )
+        # A page of a rebuild holds thousands of records decided on a few hundred days.
+        self._timeliness: Callable[[date, date], Timeliness] = lru_cache(maxsize=65536)(
+            lambda decided, recorded: timeliness(
+                decided, recorded, policy.for_day(decided).deadlines.publication, calendar
+            )
+        )
+
+    def reported(self, event: RecordEvent) -> bool:
+        """Whether a record gets a row: the figures count its family or measure its type."""
+        return event.TRAITS.family in self.families or type(event).__name__ in self.indicators
+
+    def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
+        registered: dict[UUID, dict[str, Any]] = {}
+        new: dict[UUID, dict[str, Any]] = {}
+        content: dict[UUID, dict[str, Any]] = {}  # the indicator fields of new rows
+        amended: list[tuple[UUID, Any]] = []  # (target, event) for corrections and revocations
+        for position, event in events:
+            if isinstance(event, SubjectRegistered):
+                registered[event.originator_id] = {
+                    "name": event.name,
+                    "kind": event.kind,
+                    "code": event.code_masked,
+                    "sectors": list(event.sectors),
+                }
+            elif _amends(event):
+                amended.append((event.target_record_id, event))
+            elif isinstance(event, RecordEvent) and self.reported(event):
+                new[event.record_id] = self._row(position, event)
+                content[event.record_id] = {
+                    indicator.fills: getattr(event, indicator.fills, None)
+                    for indicator in self.indicators.get(type(event).__name__, ())
+                    if not indicator.fills.startswith(SUBJECT_FIELD)
+                }
+        if not new and not amended:
+            return
+        asked = {row["subject_id"] for row in new.values()} - registered.keys()
+        people = {**_load_subjects(conn, asked), **registered}
+        sectors = []
+        for record_id, row in new.items():
+            subject = people.get(row["subject_id"])
+            if subject is None:
+                raise LookupError(f"record {record_id} of a subject not in the read model")
+            self._measure(row, content[record_id], subject)
+            sectors += [
+                {"record_id": record_id, "sector": sector, "subject_id": row["subject_id"]}
+                for sector in dict.fromkeys(subject["sectors"])
+            ]
+        stored = _load_rows(conn, {t for t, _ in amended} - new.keys())
+        for target, event in amended:
+            amended_row = new.get(target) or stored.get(target)
+            if amended_row is None:  # a record of a type the figures do not count
+                continue
+            if isinstance(event, RecordRevoked) or getattr(event, "outcome", None) == "revoked":
+                amended_row["revoked"] = True
+            elif event.changes:
+                self._correct(amended_row, event.changes, event.timestamp)
+        insert_rows(conn, report_records, list(new.values()))
+        insert_rows(conn, report_record_sectors, sectors)
+        update_rows(
+            conn,
+            report_records,
+            "record_id",
+            [{"record_id": rid, **{c: row[c] for c in UPDATABLE}} for rid, row in stored.items()],
+        )
+
+    def _row(self, position: int, event: RecordEvent) -> dict[str, Any]:
+        recorded_on = event.timestamp.astimezone(self.zone).date()
+        return {
+            "record_id": event.record_id,
+            "subject_id": event.originator_id,
+            "position": position,
+            "type": type(event).__name__,
+            "family": event.TRAITS.family,
+            "source_ref": event.source_ref,
+            "authority_code": event.authority_code,
+            "authority_name": event.authority_name,
+            "region_code": region_of(event.authority_code),
+            "decision_date": event.decision_date,
+            "recorded_at": event.timestamp,
+            "recorded_on": recorded_on,
+            "revoked": False,
+            "correction_count": 0,
+            "corrected_at": None,
+            **self._timely(event.TRAITS.family, event.decision_date, recorded_on),
+        }
+
+    def _timely(self, family: str, decided: date, recorded_on: date) -> dict[str, Any]:
+        """The columns that follow from the decision date: the version in force on it, whether
+        it counts the family, and when the record was due."""
+        version = self.policy.for_day(decided)
+        measured = self._timeliness(decided, recorded_on)
+        return {
+            "decision_date": decided,
+            "policy_version": version.id,
+            "timeliness_counted": family in version.reporting.timeliness.families,
+            "due_on": measured.due,
+            "on_time": measured.on_time,
+            "days_late": measured.days_late,
+            "due_provisional": measured.provisional,
+        }
+
+    def _measure(
+        self, row: dict[str, Any], record: Mapping[str, Any], subject: Mapping[str, Any]
+    ) -> None:
+        indicators = self.indicators.get(row["type"], ())
+        found = measure(indicators, record, subject)
+        self._set_completeness(row, found.filled, found.total, found.missing)
+
+    def _set_completeness(
+        self, row: dict[str, Any], filled: int, total: int, missing: tuple[str, ...]
+    ) -> None:
+        rules = self.policy.for_day(row["decision_date"]).reporting.completeness
+        row["fields_filled"], row["fields_total"] = filled, total
+        row["missing_fields"] = MISSING_SEPARATOR.join(missing)
+        row["complete"] = rules.reached_by(filled, total) if total else None
+
+    def _correct(self, row: dict[str, Any], changes: Mapping[str, Any], at: Any) -> None:
+        """A correction's changes onto a row: the indicators it fills or empties, the authority's
+        name, and the decision date with everything that follows from it."""
+        indicators = self.indicators.get(row["type"], ())
+        missing = set(missing_columns(row["missing_fields"]))
+        for indicator in indicators:
+            if indicator.fills.startswith(SUBJECT_FIELD) or indicator.fills not in changes:
+                continue
+            if is_filled(changes[indicator.fills]):
+                missing.discard(indicator.column)
+            else:
+                missing.add(indicator.column)
+        if is_filled(changes.get("authority_name")):
+            row["authority_name"] = changes["authority_name"]
+        decided = changes.get("decision_date")
+        if decided is not None:
+            decided = date.fromisoformat(decided) if isinstance(decided, str) else decided
+            row.update(self._timely(row["family"], decided, row["recorded_on"]))
+        ordered = tuple(i.column for i in indicators if i.column in missing)
+        self._set_completeness(row, len(indicators) - len(ordered), len(indicators), ordered)
+        row["correction_count"] += 1
+        row["corrected_at"] = at
+
+
+def _amends(event: Any) -> bool:
+    """Whether an event corrects or revokes an earlier record: a correction, a revocation, or
+    an objection resolved by either."""
+    if isinstance(event, RecordCorrected | RecordRevoked):
+        return True
+    return isinstance(event, ObjectionResolved) and event.outcome in ("corrected", "revoked")
+
+
+def _load_subjects(conn: Connection, subject_ids: set[UUID]) -> dict[UUID, dict[str, Any]]:
+    found: dict[UUID, dict[str, Any]] = {}
+    ids = list(subject_ids)
+    for start in range(0, len(ids), 5000):
+        query = select(
+            subjects.c.subject_id,
+            subjects.c.name,
+            subjects.c.kind,
+            subjects.c.code_masked,
+            subjects.c.sectors,
+        ).where(subjects.c.subject_id.in_(ids[start : start + 5000]))
+        for row in conn.execute(query):
+            found[row.subject_id] = {
+                "name": row.name,
+                "kind": row.kind,
+                "code": row.code_masked,
+                "sectors": list(row.sectors),
+            }
+    return found
+
+
+def _load_rows(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[str, Any]]:
+    found: dict[UUID, dict[str, Any]] = {}
+    ids = list(record_ids)
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        query = select(report_records).where(report_records.c.record_id.in_(chunk))
+        found.update({row["record_id"]: dict(row) for row in conn.execute(query).mappings()})
+    return found

@@ -1,0 +1,81 @@
+"""Which report rows a figure reads, and how it groups them: the decision dates of a period,
+the authorities asked for (or a recorder may see), a region, and the group each row falls in
+(its authority, its authority's region, or each sector of its subject)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, and_, false, func
+
+from domain.report_periods import ReportPeriod
+from projections.tables import report_record_sectors, report_records
+
+GROUPINGS = ("authority", "region", "sector")
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """A figure's rows: those decided in `period`, of the `authorities` given (None: all), of
+    authorities registered in `region` (a division code or its prefix: 41 a province, 4101 a
+    city), grouped by `group_by`."""
+
+    period: ReportPeriod
+    group_by: str = "authority"
+    authorities: frozenset[str] | None = None
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.group_by not in GROUPINGS:
+            raise ValueError(f"group_by {self.group_by!r} is not one of {', '.join(GROUPINGS)}")
+        if self.region is not None and not (self.region.isascii() and self.region.isdigit()):
+            raise ValueError(f"region {self.region!r} is not a division code or a prefix of one")
+
+    def rows(self, *, grouped: bool) -> FromClause:
+        """The table read: the report rows, joined to their sectors when grouped by sector."""
+        if grouped and self.group_by == "sector":
+            return report_records.join(
+                report_record_sectors,
+                report_record_sectors.c.record_id == report_records.c.record_id,
+            )
+        return report_records
+
+    def where(self, *more: ColumnElement[bool]) -> ColumnElement[bool]:
+        r = report_records.c
+        conditions = [r.decision_date >= self.period.first, r.decision_date <= self.period.last]
+        if self.authorities is not None:
+            # A recorder with no authority sees nothing: IN () is false, and said so portably.
+            conditions.append(
+                r.authority_code.in_(sorted(self.authorities)) if self.authorities else false()
+            )
+        if self.region:
+            # A range, not LIKE: the index serves it under any collation.
+            conditions.append(r.region_code >= self.region)
+            if self.region.strip("9"):
+                following = str(int(self.region) + 1).zfill(len(self.region))
+                conditions.append(r.region_code < following)
+        return and_(*conditions, *more)
+
+    def key(self) -> ColumnElement[Any]:
+        """The group a row falls in."""
+        if self.group_by == "authority":
+            return report_records.c.authority_code
+        if self.group_by == "region":
+            return report_records.c.region_code
+        return report_record_sectors.c.sector
+
+    def name(self) -> ColumnElement[Any]:
+        """The group's name, as an aggregate over its rows: an authority's name (the greatest,
+        should its records spell it differently); a region or a sector is named by its code."""
+        if self.group_by == "authority":
+            return func.max(report_records.c.authority_name)
+        return func.max(self.key())
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A recorded time read back (SQLite returns it without its zone, which is UTC)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

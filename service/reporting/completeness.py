@@ -1,0 +1,263 @@
+"""合格率: for a period and its authorities, how many licences and penalties are complete (at
+least the policy's share of the national standard's indicator fields filled), the share of
+complete records, the fields most often missing, and the records below the threshold, so that
+each authority can correct them, by authority, region or sector.
+
+Read from the report read model (projections/report_records), which measured each record under
+the policy version in force on its decision date; the rates are given as the version in force
+on the period's last day rounds them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from sqlalchemy import Engine, case, func, select
+
+from domain.completeness import Indicator
+from domain.policy import PolicyBook, RateRounding
+from domain.report_periods import ReportPeriod
+from projections.report_records.projector import missing_columns
+from projections.report_records.scope import ReportScope, as_utc
+from projections.tables import report_records
+from service.commanding.importing.columns import national_indicators
+
+r = report_records.c
+
+
+@dataclass(frozen=True)
+class MissingField:
+    """An indicator field (its national column and 中文名称) and how many records lack it."""
+
+    column: str
+    title: str
+    records: int
+
+
+@dataclass(frozen=True)
+class IncompleteRecord:
+    """A record below the threshold: what it fills of the standard's fields and what it lacks."""
+
+    record_id: UUID
+    type: str
+    source_ref: str
+    authority_code: str
+    authority_name: str
+    decision_date: date
+    recorded_on: date
+    fields_filled: int
+    fields_total: int
+    share: Decimal  # percent of the indicator fields filled
+    missing: tuple[MissingField, ...]  # each with records = 1
+    correction_count: int
+    corrected_at: datetime | None
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class CompletenessGroup:
+    """One authority's, region's or sector's figure, the fields its records most often lack,
+    and its incomplete records (the emptiest first, at most the number asked for: `incomplete`
+    counts them all)."""
+
+    key: str
+    name: str
+    records: int
+    complete: int
+    incomplete: int
+    rate: Decimal | None  # percent complete; None when there is no record
+    most_missing: tuple[MissingField, ...]
+    incomplete_records: tuple[IncompleteRecord, ...]
+
+
+@dataclass(frozen=True)
+class CompletenessReport:
+    period: ReportPeriod
+    group_by: str
+    policy_version: str  # in force on the period's last day: its rounding gives the rates
+    threshold: Decimal  # its completeness threshold, as the figure's caption states it
+    records: int
+    complete: int
+    incomplete: int
+    rate: Decimal | None
+    corrected: int  # records of the figure corrected since first recorded
+    most_missing: tuple[MissingField, ...]
+    groups: tuple[CompletenessGroup, ...]
+
+
+def indicator_titles(indicators: Mapping[str, Sequence[Indicator]]) -> dict[str, str]:
+    """Each indicator column's 中文名称."""
+    return {i.column: i.title for found in indicators.values() for i in found}
+
+
+def completeness_report(
+    engine: Engine,
+    policy: PolicyBook,
+    scope: ReportScope,
+    *,
+    top_missing: int = 5,
+    incomplete_per_group: int = 20,
+    indicators: Mapping[str, Sequence[Indicator]] | None = None,
+) -> CompletenessReport:
+    """The completeness figure of `scope`: every group with its `top_missing` most often
+    missing fields and up to `incomplete_per_group` incomplete records."""
+    titles = indicator_titles(national_indicators() if indicators is None else indicators)
+    measured = r.fields_total > 0
+    complete = func.sum(case((r.complete.is_(True), 1), else_=0))
+    corrected = func.sum(case((r.correction_count > 0, 1), else_=0))
+    key = scope.key().label("key")
+    rows = scope.rows(grouped=True)
+    grouped = (
+        select(
+            key,
+            scope.name().label("name"),
+            func.count().label("records"),
+            complete.label("complete"),
+            corrected.label("corrected"),
+        )
+        .select_from(rows)
+        .where(scope.where(measured))
+        .group_by(key)
+        .order_by(key)
+    )
+    total = select(func.count(), complete, corrected).where(scope.where(measured))
+    # The sets of missing fields are few (the optional fields' combinations): counted by the
+    # database per set, split into fields here.
+    gaps = (
+        select(key, r.missing_fields, func.count().label("records"))
+        .select_from(rows)
+        .where(scope.where(measured, r.missing_fields != ""))
+        .group_by(key, r.missing_fields)
+    )
+    share = r.fields_filled * 1.0 / r.fields_total
+    ranked = (
+        select(
+            key,
+            *_INCOMPLETE_COLUMNS,
+            func.row_number()
+            .over(partition_by=key, order_by=(share, r.decision_date, r.record_id))
+            .label("rank"),
+        )
+        .select_from(rows)
+        .where(scope.where(measured, r.complete.is_(False)))
+        .subquery()
+    )
+    incomplete = (
+        select(ranked)
+        .where(ranked.c.rank <= incomplete_per_group)
+        .order_by(ranked.c.key, ranked.c.rank)
+    )
+    with engine.connect() as conn:
+        groups = conn.execute(grouped).all()
+        # Grouped by sector, a record may be in several groups or none: the totals are counted
+        # apart; otherwise they are the groups' sums.
+        if scope.group_by == "sector":
+            records, complete_total, corrected_total = conn.execute(total).one()
+        else:
+            records = sum(row.records for row in groups)
+            complete_total = sum(int(row.complete) for row in groups)
+            corrected_total = sum(int(row.corrected) for row in groups)
+        gap_rows = conn.execute(gaps).all()
+        # Overall, a record counts once however many sectors it is in: counted apart.
+        whole_gaps: list[tuple[str, int]] = (
+            [
+                (text, count)
+                for text, count in conn.execute(
+                    select(r.missing_fields, func.count())
+                    .where(scope.where(measured, r.missing_fields != ""))
+                    .group_by(r.missing_fields)
+                )
+            ]
+            if scope.group_by == "sector"
+            else [(text, count) for _, text, count in gap_rows]
+        )
+        incomplete_rows = conn.execute(incomplete).mappings().all()
+    version = policy.for_day(scope.period.last)
+    rates = version.reporting.rates
+
+    def field(column: str, count: int) -> MissingField:
+        return MissingField(column, titles.get(column, column), count)
+
+    def most(counter: Counter[str]) -> tuple[MissingField, ...]:
+        ranked_fields = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+        return tuple(field(c, n) for c, n in ranked_fields[:top_missing])
+
+    missing_by_group: dict[str, Counter[str]] = {}
+    overall: Counter[str] = Counter()
+    for group_key, text, count in gap_rows:
+        for column in missing_columns(text):
+            missing_by_group.setdefault(group_key, Counter())[column] += count
+    for text, count in whole_gaps:
+        for column in missing_columns(text):
+            overall[column] += count
+    by_group: dict[str, list[IncompleteRecord]] = {}
+    for row in incomplete_rows:
+        by_group.setdefault(row["key"], []).append(_incomplete(row, rates, field))
+    complete_total = int(complete_total or 0)
+    return CompletenessReport(
+        period=scope.period,
+        group_by=scope.group_by,
+        policy_version=version.id,
+        threshold=version.reporting.completeness.threshold,
+        records=records,
+        complete=complete_total,
+        incomplete=records - complete_total,
+        rate=rates.percentage(complete_total, records),
+        corrected=int(corrected_total or 0),
+        most_missing=most(overall),
+        groups=tuple(
+            CompletenessGroup(
+                key=row.key,
+                name=row.name,
+                records=row.records,
+                complete=int(row.complete),
+                incomplete=row.records - int(row.complete),
+                rate=rates.percentage(int(row.complete), row.records),
+                most_missing=most(missing_by_group.get(row.key, Counter())),
+                incomplete_records=tuple(by_group.get(row.key, ())),
+            )
+            for row in groups
+        ),
+    )
+
+
+def _incomplete(row, rates: RateRounding, field) -> IncompleteRecord:
+    share = rates.percentage(row["fields_filled"], row["fields_total"])
+    assert share is not None  # measured rows only: fields_total > 0
+    return IncompleteRecord(
+        record_id=row["record_id"],
+        type=row["type"],
+        source_ref=row["source_ref"],
+        authority_code=row["authority_code"],
+        authority_name=row["authority_name"],
+        decision_date=row["decision_date"],
+        recorded_on=row["recorded_on"],
+        fields_filled=row["fields_filled"],
+        fields_total=row["fields_total"],
+        share=share,
+        missing=tuple(field(column, 1) for column in missing_columns(row["missing_fields"])),
+        correction_count=row["correction_count"],
+        corrected_at=as_utc(row["corrected_at"]),
+        revoked=row["revoked"],
+    )
+
+
+_INCOMPLETE_COLUMNS = (
+    r.record_id,
+    r.type,
+    r.source_ref,
+    r.authority_code,
+    r.authority_name,
+    r.decision_date,
+    r.recorded_on,
+    r.fields_filled,
+    r.fields_total,
+    r.missing_fields,
+    r.correction_count,
+    r.corrected_at,
+    r.revoked,
+)

@@ -1,0 +1,175 @@
+"""及时率 (the "7天合格率"): for a period and its authorities, how many licences and penalties
+were decided, how many were recorded within the publication deadline of their decision, the
+rate, and the late ones with how many working days late, by authority, region or sector.
+
+Read from the report read model (projections/report_records), which measured each record under
+the policy version in force on its decision date; the rate is given as the version in force on
+the period's last day rounds it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from sqlalchemy import Engine, case, func, select
+
+from domain.policy import PolicyBook
+from domain.report_periods import ReportPeriod
+from projections.report_records.scope import ReportScope, as_utc
+from projections.tables import report_records
+
+r = report_records.c
+
+
+@dataclass(frozen=True)
+class LateRecord:
+    """A record recorded after its deadline: when it was decided, due and recorded, and how
+    many working days (calendar days, if the deadline counts those) late."""
+
+    record_id: UUID
+    type: str
+    source_ref: str
+    authority_code: str
+    authority_name: str
+    decision_date: date
+    due_on: date
+    recorded_on: date
+    days_late: int
+    due_provisional: bool  # a day counted lies in a year without an official schedule
+    correction_count: int
+    corrected_at: datetime | None
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class TimelinessGroup:
+    """One authority's, region's or sector's figure, with its late records (the most late
+    first, at most the number asked for: `late` counts them all)."""
+
+    key: str
+    name: str
+    decided: int
+    on_time: int
+    late: int
+    rate: Decimal | None  # percent on time; None when nothing was decided
+    late_records: tuple[LateRecord, ...]
+
+
+@dataclass(frozen=True)
+class TimelinessReport:
+    period: ReportPeriod
+    group_by: str
+    policy_version: str  # in force on the period's last day: its rounding gives the rates
+    deadline_days: int  # its publication deadline, as the figure's caption states it
+    working_days: bool
+    families: tuple[str, ...]  # the record families it counts
+    decided: int
+    on_time: int
+    late: int
+    rate: Decimal | None
+    corrected: int  # records of the figure corrected since first recorded
+    groups: tuple[TimelinessGroup, ...]
+
+
+def timeliness_report(
+    engine: Engine, policy: PolicyBook, scope: ReportScope, *, late_per_group: int = 20
+) -> TimelinessReport:
+    """The timeliness figure of `scope`, every group with up to `late_per_group` late
+    records."""
+    counted = r.timeliness_counted.is_(True)
+    on_time = func.sum(case((r.on_time.is_(True), 1), else_=0))
+    corrected = func.sum(case((r.correction_count > 0, 1), else_=0))
+    key = scope.key().label("key")
+    grouped = (
+        select(
+            key,
+            scope.name().label("name"),
+            func.count().label("decided"),
+            on_time.label("on_time"),
+            corrected.label("corrected"),
+        )
+        .select_from(scope.rows(grouped=True))
+        .where(scope.where(counted))
+        .group_by(key)
+        .order_by(key)
+    )
+    total = select(func.count(), on_time, corrected).where(scope.where(counted))
+    ranked = (
+        select(
+            key,
+            *_LATE_COLUMNS,
+            func.row_number()
+            .over(partition_by=key, order_by=(r.days_late.desc(), r.decision_date, r.record_id))
+            .label("rank"),
+        )
+        .select_from(scope.rows(grouped=True))
+        .where(scope.where(counted, r.on_time.is_(False)))
+        .subquery()
+    )
+    late = (
+        select(ranked).where(ranked.c.rank <= late_per_group).order_by(ranked.c.key, ranked.c.rank)
+    )
+    with engine.connect() as conn:
+        groups = conn.execute(grouped).all()
+        # Grouped by sector, a record may be in several groups or none: the totals are counted
+        # apart; otherwise they are the groups' sums.
+        if scope.group_by == "sector":
+            decided, on_time_total, corrected_total = conn.execute(total).one()
+        else:
+            decided = sum(row.decided for row in groups)
+            on_time_total = sum(int(row.on_time) for row in groups)
+            corrected_total = sum(int(row.corrected) for row in groups)
+        late_rows = conn.execute(late).mappings().all()
+    late_by_group: dict[str, list[LateRecord]] = {}
+    for row in late_rows:
+        fields = {c.name: row[c.name] for c in _LATE_COLUMNS}
+        fields["corrected_at"] = as_utc(fields["corrected_at"])
+        late_by_group.setdefault(row["key"], []).append(LateRecord(**fields))
+    version = policy.for_day(scope.period.last)
+    rates = version.reporting.rates
+    deadline = version.deadlines.publication
+    on_time_total = int(on_time_total or 0)
+    return TimelinessReport(
+        period=scope.period,
+        group_by=scope.group_by,
+        policy_version=version.id,
+        deadline_days=deadline.days,
+        working_days=deadline.working_days,
+        families=version.reporting.timeliness.families,
+        decided=decided,
+        on_time=on_time_total,
+        late=decided - on_time_total,
+        rate=rates.percentage(on_time_total, decided),
+        corrected=int(corrected_total or 0),
+        groups=tuple(
+            TimelinessGroup(
+                key=row.key,
+                name=row.name,
+                decided=row.decided,
+                on_time=int(row.on_time),
+                late=row.decided - int(row.on_time),
+                rate=rates.percentage(int(row.on_time), row.decided),
+                late_records=tuple(late_by_group.get(row.key, ())),
+            )
+            for row in groups
+        ),
+    )
+
+
+_LATE_COLUMNS = (
+    r.record_id,
+    r.type,
+    r.source_ref,
+    r.authority_code,
+    r.authority_name,
+    r.decision_date,
+    r.due_on,
+    r.recorded_on,
+    r.days_late,
+    r.due_provisional,
+    r.correction_count,
+    r.corrected_at,
+    r.revoked,
+)

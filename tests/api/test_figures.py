@@ -1,0 +1,167 @@
+"""The credit office's figures over HTTP: who reads which authorities' figures, the figures of a
+small month computed by hand, and a bad period told as a problem.
+
+Recorded on 2026-11-20 (the tests' today, a Friday): a penalty decided 11-10 was due 11-19 (7
+working days: 11, 12, 13, 16, 17, 18, 19), so it is 1 working day late; one decided 11-12 is
+due 11-23, on time; a licence of another authority decided 11-16 is due 11-25, on time."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.builders import (
+    AUTHORITY_CODE,
+    OTHER_AUTHORITY_CODE,
+    enterprise,
+    licence,
+    penalty,
+)
+
+pytestmark = pytest.mark.api
+NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
+
+
+async def record_month(client) -> dict:
+    sid = (await client.post("/v1/subjects", json=enterprise(701))).json()["subject_id"]
+    url = f"/v1/subjects/{sid}/events"
+    ids = {}
+    for name, body in {
+        "late": penalty("FIG-LATE", decision_date="2026-11-10"),
+        "on_time": penalty("FIG-OK", decision_date="2026-11-12"),
+        "licence": licence(
+            "FIG-L", decision_date="2026-11-16", authority_code=OTHER_AUTHORITY_CODE
+        ),
+    }.items():
+        ack = await client.post(url, json=body)
+        assert ack.status_code == 201, ack.text
+        ids[name] = ack.json()["record_id"]
+        ids["position"] = ack.json()["position"]
+    return ids
+
+
+def recorder_of(services, authority_code: str) -> dict[str, str]:
+    client, _ = services.clients.create(
+        "test-recorder-other",
+        "recorder",
+        "郑州市交通运输局",
+        authority_code,
+        authority_codes=[authority_code],
+        sectors=["road_transport"],
+    )
+    return {"Authorization": f"Bearer {services.tokens.issue(client).access_token}"}
+
+
+async def test_the_credit_office_reads_every_authoritys_timeliness(client, role_headers):
+    ids = await record_month(client)
+    answer = await client.get(
+        "/v1/reports/timeliness",
+        params={**NOVEMBER, "min_position": ids["position"]},
+        headers=role_headers["credit_office"],
+    )
+    assert answer.status_code == 200, answer.text
+    figure = answer.json()
+    assert (figure["decided"], figure["on_time"], figure["late"], figure["rate"]) == (
+        3,
+        2,
+        1,
+        "66.67",
+    )
+    assert (figure["deadline_days"], figure["working_days"], figure["policy_version"]) == (
+        7,
+        True,
+        "2026-36",
+    )
+    groups = {g["key"]: g for g in figure["groups"]}
+    assert (groups[AUTHORITY_CODE]["decided"], groups[AUTHORITY_CODE]["rate"]) == (2, "50.00")
+    [late] = groups[AUTHORITY_CODE]["late_records"]
+    assert (late["record_id"], late["due_on"], late["recorded_on"], late["days_late"]) == (
+        ids["late"],
+        "2026-11-19",
+        "2026-11-20",
+        1,
+    )
+    assert (groups[OTHER_AUTHORITY_CODE]["decided"], groups[OTHER_AUTHORITY_CODE]["late"]) == (1, 0)
+    audited = await client.get(
+        "/v1/reports/timeliness", params=NOVEMBER, headers=role_headers["auditor"]
+    )
+    assert audited.json() == figure
+
+
+async def test_a_recorder_reads_its_own_authorities_figures_only(client, services, role_headers):
+    ids = await record_month(client)
+    other = recorder_of(services, OTHER_AUTHORITY_CODE)
+    mine = await client.get(
+        "/v1/reports/timeliness",
+        params={**NOVEMBER, "group_by": "region", "min_position": ids["position"]},
+        headers=other,
+    )
+    assert mine.status_code == 200, mine.text
+    assert (mine.json()["decided"], [g["key"] for g in mine.json()["groups"]]) == (1, ["410100"])
+    refused = await client.get(
+        "/v1/reports/completeness",
+        params={**NOVEMBER, "authority_code": AUTHORITY_CODE},
+        headers=other,
+    )
+    assert refused.status_code == 403
+    assert refused.json()["type"].endswith("/forbidden")
+    agency = await client.get(
+        "/v1/reports/timeliness", params=NOVEMBER, headers=role_headers["agency"]
+    )
+    assert agency.status_code == 403
+    assert agency.json()["type"].endswith("/insufficient-scope")
+
+
+async def test_completeness_names_the_fields_most_often_missing(client, role_headers):
+    ids = await record_month(client)
+    answer = await client.get(
+        "/v1/reports/completeness",
+        params={**NOVEMBER, "group_by": "sector", "min_position": ids["position"]},
+        headers=role_headers["auditor"],
+    )
+    assert answer.status_code == 200, answer.text
+    figure = answer.json()
+    # Penalties with a fine fill 13 of 16 fields, the licence without certificate name and
+    # number 12 of 14: all complete at 60 %.
+    assert (figure["records"], figure["complete"], figure["rate"], figure["threshold"]) == (
+        3,
+        3,
+        "100.00",
+        "0.6",
+    )
+    assert [(m["column"], m["records"]) for m in figure["most_missing"]] == [
+        ("CF_GSJZQ", 2),
+        ("CF_NR_WFFF", 2),
+        ("CF_NR_ZKDX", 2),
+        ("XK_XKBH", 1),
+        ("XK_XKZS", 1),
+    ]
+    assert figure["most_missing"][4]["title"] == "许可证书名称"
+    [sector] = figure["groups"]
+    assert (sector["key"], sector["records"], sector["incomplete_records"]) == (
+        "road_transport",
+        3,
+        [],
+    )
+
+
+async def test_a_period_that_ends_before_it_starts_is_a_problem(client, role_headers):
+    asked = {"from": "2026-11-30", "to": "2026-11-01"}
+    headers = role_headers["credit_office"]
+    answer = await client.get("/v1/reports/timeliness", params=asked, headers=headers)
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert (answer.json()["type"].rsplit("/", 1)[1], answer.json()["rule"]) == (
+        "invalid-input",
+        "report-period-valid",
+    )
+    in_chinese = await client.get(
+        "/v1/reports/completeness",
+        params={"from": "2025-01-01", "to": "2026-11-30"},
+        headers={**headers, "Accept-Language": "zh-CN"},
+    )
+    assert in_chinese.status_code == 422
+    assert in_chinese.json()["detail"].startswith("报告期须为")
+    not_a_date = await client.get(
+        "/v1/reports/timeliness", params={"from": "2026-11", "to": "2026-11-30"}, headers=headers
+    )
+    assert not_a_date.status_code == 422

@@ -1,0 +1,42 @@
+"""合格率 of one record: the share of the national standard's indicator fields it fills."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from domain.completeness import Completeness, Indicator, measure
+from domain.policy import CompletenessRules
+
+pytestmark = pytest.mark.domain
+FIVE = (
+    Indicator("CF_XDR_MC", "行政相对人名称", "subject.name"),
+    Indicator("CF_WSH", "行政处罚决定书文号", "source_ref"),
+    Indicator("CF_NR_FK", "罚款金额（万元）", "fine_amount"),
+    Indicator("CF_CFLB", "处罚类别", "penalty_categories"),
+    Indicator("CF_GSJZQ", "公示截止期", "declared_publication_end"),
+)
+SIXTY_PERCENT = CompletenessRules(Decimal("0.6"), "test")
+
+
+def test_a_record_exactly_at_sixty_percent_is_complete():
+    found = measure(
+        FIVE,
+        {"source_ref": "罚-1", "fine_amount": Decimal("0"), "penalty_categories": []},
+        {"name": "宏达运输"},
+    )
+    # A fine of 0 is a value; an empty list of categories and an absent end are not.
+    assert found == Completeness(3, 5, ("CF_CFLB", "CF_GSJZQ"))
+    assert SIXTY_PERCENT.reached_by(found.filled, found.total)
+
+
+def test_blank_text_fills_nothing_and_below_sixty_percent_is_incomplete():
+    found = measure(
+        FIVE,
+        {"source_ref": "罚-1", "fine_amount": None, "declared_publication_end": date(2027, 1, 1)},
+        {"name": "  "},
+    )
+    assert found == Completeness(2, 5, ("CF_XDR_MC", "CF_NR_FK", "CF_CFLB"))
+    assert not SIXTY_PERCENT.reached_by(found.filled, found.total)

@@ -1,0 +1,449 @@
+"""The credit office's figures on a small data set, computed by hand: records in, report rows
+out, then the timeliness and completeness figures of a period, by authority, region and sector.
+
+The data set (records recorded at 10:00 Beijing time, 02:00 UTC, so each is recorded on the day
+named; 2026: 10-01 to 10-07 off for 国庆节, 10-10 a working Saturday):
+
+| record | authority | subject (sectors) | decided | recorded | due | late by |
+|---|---|---|---|---|---|---|
+| P1 penalty | A | S1 (road_transport) | 09-30 | 10-15 | 10-15 | on time |
+| P2 penalty | A | S1 | 09-30 | 10-16 | 10-15 | 1 |
+| L1 licence | A | S2 (taxi, road_transport) | 09-30 | 10-17 (a Saturday) | 10-15 | 2 |
+| P3 penalty | B | S2 | 10-12 | 10-12 | 10-21 | on time |
+| P4 penalty, no optional field | C (another city) | S1 | 10-20 | 10-20 | 10-29 | on time |
+| I1 inspection (no row: not counted) | A | S1 | 10-12 | 11-30 | - | - |
+
+Indicators filled: a penalty with a fine and nothing else optional 13 of 16 (lacks CF_NR_WFFF,
+CF_NR_ZKDX, CF_GSJZQ); P4 12 of 16 (also lacks CF_NR_FK); the licence with all its fields 14 of
+14."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from domain.codes import make_uscc
+from domain.events import (
+    AdministrativeInspectionConducted,
+    LicenceGranted,
+    PenaltyDecided,
+    RecordCorrected,
+    RecordRevoked,
+    SubjectRegistered,
+)
+from domain.policy import PolicyBook, parse_policy
+from domain.report_periods import ReportPeriod
+from domain.working_days import WorkingDayCalendar
+from projections.credit_file.projector import CreditFileProjector
+from projections.report_records.projector import ReportRecordProjector
+from projections.report_records.scope import ReportScope
+from projections.runner import Projector
+from projections.tables import report_record_sectors, report_records
+from service.commanding.importing.columns import national_indicators
+from service.policy.loader import load_policy, read_policy_data
+from service.reporting.completeness import completeness_report
+from service.reporting.timeliness import timeliness_report
+from service.store.database import Database
+from service.store.migrations import upgrade
+from service.store.read_store import sync_engine
+from tests.builders import ADMINISTRATIVE_CONTENT, stored_event
+
+pytestmark = pytest.mark.projections
+BOOK = load_policy()
+ZONE = ZoneInfo("Asia/Shanghai")
+A = make_uscc("11410100MB0000001")
+B = make_uscc("11410100MB0000002")
+C = make_uscc("11410200MB0000003")
+NAMES = {A: "郑州市交通运输综合执法支队", B: "郑州市交通运输局", C: "开封市交通运输局"}
+S1, S2 = UUID(int=1), UUID(int=2)
+P1, P2, L1, P3, P4, I1 = (UUID(int=100 + n) for n in range(6))
+SEPTEMBER = ReportPeriod(date(2026, 9, 1), date(2026, 9, 30))
+OCTOBER = ReportPeriod(date(2026, 10, 1), date(2026, 10, 31))
+
+
+def at(day: str) -> datetime:
+    return datetime.fromisoformat(f"{day}T02:00:00").replace(tzinfo=UTC)
+
+
+class Log:
+    """The events of the data set, each subject's versions in order."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+        self.versions: dict[UUID, int] = {}
+        self.projected = 0  # how many of the events the read models have
+
+    def next(self, subject: UUID) -> int:
+        self.versions[subject] = self.versions.get(subject, 0) + 1
+        return self.versions[subject]
+
+    def register(self, subject: UUID, kind: str, code: str, sectors: list[str]) -> None:
+        self.events.append(
+            stored_event(
+                SubjectRegistered,
+                originator_id=subject,
+                originator_version=self.next(subject),
+                timestamp=at("2026-01-05"),
+                originator_topic="domain.subject:Subject",
+                kind=kind,
+                code=code,
+                code_masked=code,
+                name=f"主体{subject.int}",
+                region_code="410105",
+                sectors=sectors,
+                recorded_by="t",
+            )
+        )
+
+    def record(
+        self,
+        event_class,
+        subject: UUID,
+        record_id: UUID,
+        authority: str,
+        decided: str,
+        recorded: str,
+        **fields,
+    ) -> None:
+        self.events.append(
+            stored_event(
+                event_class,
+                originator_id=subject,
+                originator_version=self.next(subject),
+                timestamp=at(recorded),
+                record_id=record_id,
+                decision_date=date.fromisoformat(decided),
+                authority_name=NAMES[authority],
+                authority_code=authority,
+                source_ref=f"文号-{record_id.int}",
+                recorded_by="t",
+                request_key=None,
+                **fields,
+            )
+        )
+
+    def penalty(self, subject, record_id, authority, decided, recorded, **fields) -> None:
+        content = {
+            "severity": "general",
+            "procedure": "general",
+            "violation_type": "超限运输",
+            "facts": "车辆超限 30% 行驶高速公路",
+            "legal_basis": "《公路安全保护条例》第六十四条",
+            "penalty_categories": ["罚款"],
+            "content": "罚款人民币贰万元",
+            "fine_amount": Decimal("2.0"),
+        }
+        self.record(
+            PenaltyDecided, subject, record_id, authority, decided, recorded, **(content | fields)
+        )
+
+
+def data_set() -> Log:
+    log = Log()
+    log.register(S1, "enterprise", "91410105MA00000016", ["road_transport"])
+    log.register(S2, "individual", "410105********0030", ["taxi", "road_transport"])
+    log.penalty(S1, P1, A, "2026-09-30", "2026-10-15")
+    log.penalty(S1, P2, A, "2026-09-30", "2026-10-16")
+    log.record(
+        LicenceGranted,
+        S2,
+        L1,
+        A,
+        "2026-09-30",
+        "2026-10-17",
+        licence_type="普通",
+        document_name="道路运输经营许可证",
+        content="出租汽车经营",
+        valid_from=date(2026, 9, 30),
+        valid_until=date(2030, 9, 29),
+        certificate_name="道路运输经营许可证",
+        licence_number="豫A-0001",
+    )
+    log.penalty(S2, P3, B, "2026-10-12", "2026-10-12")
+    log.penalty(S1, P4, C, "2026-10-20", "2026-10-20", fine_amount=None)
+    log.record(
+        AdministrativeInspectionConducted,
+        S1,
+        I1,
+        A,
+        "2026-10-12",
+        "2026-11-30",
+        **ADMINISTRATIVE_CONTENT["AdministrativeInspectionConducted"],
+    )
+    return log
+
+
+def correction(log: Log, target: UUID, recorded: str, changes: dict, subject: UUID = S1) -> None:
+    log.record(
+        RecordCorrected,
+        subject,
+        UUID(int=900 + len(log.events)),
+        A,
+        recorded,
+        recorded,
+        target_record_id=target,
+        changes=changes,
+        reason="更正",
+    )
+
+
+@pytest.fixture
+def engine(tmp_path):
+    database = Database.from_url(f"sqlite:///{tmp_path}/r.sqlite3")
+    upgrade(database)
+    engine = sync_engine(database)
+    yield engine
+    engine.dispose()
+
+
+def project(engine, log: Log, policy: PolicyBook = BOOK, page: int = 1000) -> None:
+    projectors: list[Projector] = [
+        CreditFileProjector(policy),
+        ReportRecordProjector(policy, WorkingDayCalendar(), ZONE, national_indicators()),
+    ]
+    events = list(enumerate(log.events, start=1))
+    log.projected = len(events)
+    for start in range(0, len(events), page):
+        for projector in projectors:
+            with engine.begin() as conn:
+                projector.apply(conn, events[start : start + page])
+
+
+def rows(engine) -> dict[UUID, dict]:
+    with engine.connect() as conn:
+        return {r["record_id"]: dict(r) for r in conn.execute(select(report_records)).mappings()}
+
+
+def test_each_record_is_due_on_the_seventh_working_day_after_its_decision(engine):
+    project(engine, data_set())
+    found = rows(engine)
+    timely = {
+        record_id: (row["due_on"], row["on_time"], row["days_late"])
+        for record_id, row in found.items()
+    }
+    assert timely[P1] == (date(2026, 10, 15), True, 0)
+    assert timely[P2] == (date(2026, 10, 15), False, 1)
+    assert timely[L1] == (date(2026, 10, 15), False, 2)  # a Saturday counts as the Monday
+    assert timely[P3] == (date(2026, 10, 21), True, 0)
+    assert timely[P4] == (date(2026, 10, 29), True, 0)
+    # No policy version counts inspections, and the standard names no fields of theirs.
+    assert I1 not in found
+    assert found[P3]["region_code"] == "410100" and found[P4]["region_code"] == "410200"
+    assert {r["policy_version"] for r in found.values()} == {"2026-36"}
+
+
+def test_each_record_counts_the_standards_indicator_fields_it_fills(engine):
+    project(engine, data_set())
+    found = rows(engine)
+    assert (found[P1]["fields_filled"], found[P1]["fields_total"]) == (13, 16)
+    assert found[P1]["missing_fields"] == "CF_NR_WFFF,CF_NR_ZKDX,CF_GSJZQ"
+    assert (found[P4]["fields_filled"], found[P4]["missing_fields"]) == (
+        12,
+        "CF_NR_FK,CF_NR_WFFF,CF_NR_ZKDX,CF_GSJZQ",
+    )
+    assert (found[L1]["fields_filled"], found[L1]["fields_total"], found[L1]["complete"]) == (
+        14,
+        14,
+        True,
+    )
+    with engine.connect() as conn:
+        sectors = {(r.record_id, r.sector) for r in conn.execute(select(report_record_sectors))}
+    assert {s for r, s in sectors if r == L1} == {"taxi", "road_transport"}
+
+
+def test_timeliness_of_a_month_by_authority(engine):
+    project(engine, data_set())
+    report = timeliness_report(engine, BOOK, ReportScope(SEPTEMBER))
+    assert (report.decided, report.on_time, report.late, report.rate) == (
+        3,
+        1,
+        2,
+        Decimal("33.33"),
+    )
+    assert (report.deadline_days, report.working_days, report.families) == (
+        7,
+        True,
+        ("licence", "penalty"),
+    )
+    [group] = report.groups
+    assert (group.key, group.name, group.decided, group.on_time, group.rate) == (
+        A,
+        NAMES[A],
+        3,
+        1,
+        Decimal("33.33"),
+    )
+    assert [(r.record_id, r.days_late, r.recorded_on) for r in group.late_records] == [
+        (L1, 2, date(2026, 10, 17)),
+        (P2, 1, date(2026, 10, 16)),
+    ]
+    october = timeliness_report(engine, BOOK, ReportScope(OCTOBER))
+    # The inspection is not a family the figure counts: two penalties, both on time.
+    assert (october.decided, october.on_time, october.rate) == (2, 2, Decimal("100.00"))
+    assert [(g.key, g.decided) for g in october.groups] == [(B, 1), (C, 1)]
+
+
+def test_timeliness_by_region_and_by_sector(engine):
+    project(engine, data_set())
+    by_region = timeliness_report(engine, BOOK, ReportScope(OCTOBER, group_by="region"))
+    assert [(g.key, g.decided, g.on_time) for g in by_region.groups] == [
+        ("410100", 1, 1),
+        ("410200", 1, 1),
+    ]
+    city = timeliness_report(engine, BOOK, ReportScope(OCTOBER, region="4102"))
+    assert (city.decided, [g.key for g in city.groups]) == (1, [C])
+    by_sector = timeliness_report(engine, BOOK, ReportScope(SEPTEMBER, group_by="sector"))
+    # The licence's subject works in two sectors: the licence counts in each, once in all.
+    assert [(g.key, g.decided, g.on_time, g.rate) for g in by_sector.groups] == [
+        ("road_transport", 3, 1, Decimal("33.33")),
+        ("taxi", 1, 0, Decimal("0.00")),
+    ]
+    assert (by_sector.decided, by_sector.on_time) == (3, 1)
+
+
+def test_a_recorder_sees_only_its_authorities(engine):
+    project(engine, data_set())
+    mine = timeliness_report(engine, BOOK, ReportScope(OCTOBER, authorities=frozenset({B})))
+    assert (mine.decided, [g.key for g in mine.groups]) == (1, [B])
+    none = timeliness_report(engine, BOOK, ReportScope(OCTOBER, authorities=frozenset()))
+    assert (none.decided, none.rate, none.groups) == (0, None, ())
+
+
+def test_a_correction_of_the_decision_date_moves_a_record_to_another_month(engine):
+    log = data_set()
+    project(engine, log)
+    before = timeliness_report(engine, BOOK, ReportScope(SEPTEMBER))
+    # P2 was decided on 10-09 (a Friday), not 09-30: due 10-19 (10-10 is a working Saturday),
+    # so, recorded 10-16, it was on time; and it is October's now.
+    correction(log, P2, "2026-11-02", {"decision_date": "2026-10-09"})
+    project_again(engine, log, BOOK)
+    after = timeliness_report(engine, BOOK, ReportScope(SEPTEMBER))
+    assert (before.decided, before.on_time, before.corrected) == (3, 1, 0)
+    assert (after.decided, after.on_time, after.rate, after.corrected) == (
+        2,
+        1,
+        Decimal("50.00"),
+        0,
+    )
+    october = timeliness_report(engine, BOOK, ReportScope(OCTOBER))
+    assert (october.decided, october.on_time, october.corrected) == (3, 3, 1)
+    row = rows(engine)[P2]
+    assert (row["due_on"], row["on_time"], row["recorded_on"], row["correction_count"]) == (
+        date(2026, 10, 19),
+        True,
+        date(2026, 10, 16),
+        1,
+    )
+    assert row["corrected_at"] is not None
+
+
+def threshold(share: float) -> PolicyBook:
+    changed = copy.deepcopy(read_policy_data())
+    for version in changed["version"]:
+        version["reporting"]["completeness"]["threshold"] = share
+    return parse_policy(changed)
+
+
+def test_completeness_at_the_default_threshold(engine):
+    project(engine, data_set())
+    report = completeness_report(engine, BOOK, ReportScope(OCTOBER))
+    assert report.threshold == Decimal("0.6")
+    assert (report.records, report.complete, report.rate) == (2, 2, Decimal("100.00"))
+    assert [(f.column, f.records) for f in report.most_missing] == [
+        ("CF_GSJZQ", 2),
+        ("CF_NR_WFFF", 2),
+        ("CF_NR_ZKDX", 2),
+        ("CF_NR_FK", 1),
+    ]
+    assert report.most_missing[3].title == "罚款金额（万元）"
+
+
+def test_a_record_exactly_at_the_threshold_is_complete(engine):
+    policy = threshold(0.75)  # P4 fills 12 of 16: exactly 75 %
+    project(engine, data_set(), policy)
+    assert rows(engine)[P4]["complete"] is True
+    report = completeness_report(engine, policy, ReportScope(OCTOBER))
+    assert (report.records, report.complete, report.incomplete) == (2, 2, 0)
+
+
+def test_records_below_the_threshold_by_authority_and_a_correction_that_fills_them(engine):
+    policy = threshold(0.8)  # P4 (75 %) is below, the others (81.25 %, 100 %) reach it
+    log = data_set()
+    project(engine, log, policy)
+    report = completeness_report(engine, policy, ReportScope(OCTOBER), top_missing=2)
+    assert (report.records, report.complete, report.incomplete, report.rate) == (
+        2,
+        1,
+        1,
+        Decimal("50.00"),
+    )
+    by_authority = {g.key: g for g in report.groups}
+    assert (by_authority[B].rate, by_authority[C].rate) == (Decimal("100.00"), Decimal("0.00"))
+    [below] = by_authority[C].incomplete_records
+    assert (below.record_id, below.fields_filled, below.fields_total, below.share) == (
+        P4,
+        12,
+        16,
+        Decimal("75.00"),
+    )
+    assert [m.column for m in below.missing] == ["CF_NR_FK", "CF_NR_WFFF", "CF_NR_ZKDX", "CF_GSJZQ"]
+    assert [(m.column, m.records) for m in by_authority[C].most_missing] == [
+        ("CF_GSJZQ", 1),
+        ("CF_NR_FK", 1),
+    ]
+    log.record(
+        RecordCorrected,
+        S1,
+        UUID(int=999),
+        C,
+        "2026-11-03",
+        "2026-11-03",
+        target_record_id=P4,
+        changes={"fine_amount": "1.5"},
+        reason="补录罚款金额",
+    )
+    log.record(
+        RecordRevoked,
+        S2,
+        UUID(int=998),
+        B,
+        "2026-11-03",
+        "2026-11-03",
+        target_record_id=P3,
+        reason="复议撤销",
+    )
+    project_again(engine, log, policy)
+    after = completeness_report(engine, policy, ReportScope(OCTOBER))
+    # Filled, P4 reaches 13 of 16; the revoked penalty still counts (it was decided).
+    assert (after.records, after.complete, after.corrected) == (2, 2, 1)
+    assert rows(engine)[P3]["revoked"] is True
+
+
+def project_again(engine, log: Log, policy: PolicyBook) -> None:
+    """Apply the events after those already applied (the runner's next page)."""
+    done = log.projected
+    rest = list(enumerate(log.events[done:], start=done + 1))
+    log.projected = len(log.events)
+    for projector in (
+        CreditFileProjector(policy),
+        ReportRecordProjector(policy, WorkingDayCalendar(), ZONE, national_indicators()),
+    ):
+        with engine.begin() as conn:
+            projector.apply(conn, rest)
+
+
+def test_a_rebuild_in_pages_of_one_gives_the_same_rows(engine, tmp_path):
+    log = data_set()
+    correction(log, P2, "2026-11-02", {"decision_date": "2026-10-09"})
+    project(engine, log)
+    other = sync_engine(Database.from_url(f"sqlite:///{tmp_path}/other.sqlite3"))
+    upgrade(Database.from_url(f"sqlite:///{tmp_path}/other.sqlite3"))
+    project(other, log, page=1)
+    assert rows(other) == rows(engine)
+    other.dispose()
