@@ -19,6 +19,7 @@ from api.console import (
     erasures,
     keys,
     pages,
+    report_details,
     reports,
 )
 from api.console.staff import PageRefused, SignInNeeded, refused_page, to_sign_in
@@ -37,5 +38,6 @@ def install(app: FastAPI) -> None:
         app.include_router(admin_page.router)
     app.include_router(audit.router)
     app.include_router(reports.router)
+    app.include_router(report_details.router)
     # The stylesheet ships in the package: no CDN, no build step.
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

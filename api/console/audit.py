@@ -77,6 +77,13 @@ ACTIONS = {
     "reveal_code": "查看完整证件号码",
     "export": "导出",
     "replay_check": "查看回放核对差异",
+    "report_lists": "查阅名单统计明细",
+    "report_joint_measures": "查阅联合奖惩成效清单",
+    "report_overload_dishonest": "查阅超限超载失信当事人名单",
+    "page_report_lists": "信用工作指标：查阅名单明细",
+    "page_report_joint_measures": "信用工作指标：查阅联合奖惩成效清单",
+    "page_report_overload": "信用工作指标：查阅超限超载失信当事人名单",
+    "report_ledger": "下载月度信用交通工作台账",
 }
 # The fields a row of the table shows in columns of their own, left out of its details.
 SHOWN = {"record_id", "decision_date", "authority_name", "authority_code", "request_key"}

@@ -1,122 +1,173 @@
 """The credit office's figures (信用工作指标): one page per month for the credit office, auditors
-(every authority) and recorders (their own authorities as deciding agency), with the month
-chosen in a plain GET form, by default the last full month in CREDIT_TIMEZONE.
+(every authority) and recorders (their own authorities as deciding agency, `api.auth.oversight`),
+with the month chosen in a plain GET form, by default the last full month in CREDIT_TIMEZONE;
+and the month's 台账 as a workbook.
 
-The page has a section for each figure the credit office is graded on; each says so while its
-figure is not yet computed. The repair and objection cases open and overdue today, by deciding
-authority, are shown already: the credit office's overdue listing (`CaseQueries.listing`, the
-one `GET /v1/cases` reads), drawn with `api.console.charts`."""
+The page shows each figure of the month (`service.reporting.monthly`) as a table with links to
+the rows behind it (`report_details.py`) and a chart, with what it counts and where it comes
+from (`service.reporting.definitions`, which the workbook's cover reads too), and the case
+decided-within-deadline rate over twelve months. 双公示及时率 and 信用信息合格率 are still
+sections that say they are being built."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
+import urllib.parse
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import OVERSIGHT_SCOPES, Oversight, oversight
-from api.console.charts import Chart, Series, bar_chart
+from api.console import report_views as views
+from api.console.ledger_workbook import MEDIA_TYPE, ledger_workbook
+from api.console.report_ledger import LEDGER_ACTION, LEDGER_PURPOSE, ledger_cover, ledger_sheets
 from api.console.staff import Staff, page_for, render
 from api.deps import ServicesDep
+from api.queries.list_reports import log_report_reads
 from api.templating import chinese_date
 from domain.months import Month
+from service.reporting.definitions import FIGURES
+from service.reporting.monthly import MonthFigures, MonthlyReports
 
 router = APIRouter(prefix="/console/reports", tags=["staff console"], include_in_schema=False)
 Overseer = Annotated[Staff, page_for(*OVERSIGHT_SCOPES)]
+MonthAsked = Annotated[str | None, Query()]  # a bad one is said on the page
 
 BAD_MONTH = "月份有误：请按“2026-11”的格式选择年月。"
 FUTURE_MONTH = "所选月份尚未开始，请选择本月或以前的月份。"
-# More open cases than this and the chart counts the earliest filed only, and says so.
-CASE_LIMIT = 5000
 
 
-@dataclass(frozen=True)
-class CaseCounts:
-    """Open repair and objection cases today, by deciding authority."""
+def reports_of(services: Any) -> MonthlyReports:
+    """The figures' queries, built per request as the API's report routes build theirs."""
+    return MonthlyReports(
+        services.write_engine, services.case_queries, services.policy, services.clock.zone
+    )
 
-    chart: Chart
-    open_cases: int
-    overdue_cases: int
-    truncated: bool
+
+def overseen_by(staff: Staff) -> Oversight:
+    overseen = oversight(staff.caller)
+    assert overseen is not None  # page_for let in only the scopes oversight reads
+    return overseen
+
+
+def own_authorities(overseen: Oversight) -> list[str] | None:
+    return None if overseen.authority_codes is None else sorted(overseen.authority_codes)
+
+
+def whose(overseen: Oversight) -> str:
+    """How a chart's title names whose figures it shows."""
+    return "本单位" if overseen.authority_codes is not None else "各认定机关"
+
+
+def month_asked(asked: str | None, today: Any) -> tuple[Month | None, str]:
+    """The month the form asked for (the last full one if none), or why it cannot be shown."""
+    if asked is None or not asked.strip():
+        return Month.last_full_before(today), ""
+    try:
+        chosen = Month.parse(asked)
+    except ValueError:
+        return None, BAD_MONTH
+    if chosen > Month.of(today):
+        return None, FUTURE_MONTH
+    return chosen, ""
+
+
+def month_context(services: Any, staff: Staff, asked: str | None) -> dict[str, Any]:
+    """What every figures page shows of the month: the month (or why not), whether it has ended,
+    and whose figures they are."""
+    today = services.clock.today()
+    chosen, problem = month_asked(asked, today)
+    month = chosen or Month.last_full_before(today)
+    return {
+        "month": month,
+        "chosen": chosen,
+        "message": problem,
+        "max_month": Month.of(today),
+        "today": chinese_date(today),
+        "month_ended": month < Month.of(today),
+        "own_authorities": own_authorities(overseen_by(staff)),
+    }
 
 
 @router.get("", response_class=HTMLResponse)
 async def reports_page(
-    request: Request,
-    services: ServicesDep,
-    staff: Overseer,
-    month: Annotated[str | None, Query()] = None,  # a bad one is said on the page
+    request: Request, services: ServicesDep, staff: Overseer, month: MonthAsked = None
 ) -> HTMLResponse:
-    overseen = oversight(staff.caller)
-    assert overseen is not None  # page_for let in only the scopes oversight reads
-    today = services.clock.today()
-    latest = Month.last_full_before(today)
-    chosen, problem = _month_asked(month, latest, Month.of(today))
-    context: dict[str, Any] = {
-        "month": chosen or latest,
-        "max_month": Month.of(today),
-        "message": problem,
-        "today": chinese_date(today),
-        "own_authorities": (
-            None if overseen.authority_codes is None else sorted(overseen.authority_codes)
-        ),
-    }
+    context = month_context(services, staff, month)
+    chosen: Month | None = context["chosen"]
     if chosen is None:
         return render(request, "console/reports.html", staff, status_code=422, **context)
-    views = await run_in_threadpool(
-        services.case_queries.listing,
-        overdue_only=False,
-        authority_codes=context["own_authorities"],
-        limit=CASE_LIMIT,
-    )
+    overseen = overseen_by(staff)
+    reports = reports_of(services)
+    codes = context["own_authorities"]
+    figures = await run_in_threadpool(reports.month, chosen, codes)
+    rates = await run_in_threadpool(reports.case_rates, chosen, codes)
     return render(
         request,
         "console/reports.html",
         staff,
         **context,
-        month_ended=chosen < Month.of(today),
         preceding=chosen.preceding(),
-        following=chosen.following() if chosen < Month.of(today) else None,
-        cases=case_counts(views, overseen, chinese_date(today)),
+        following=chosen.following() if context["month_ended"] else None,
+        definitions=FIGURES,
+        **figure_views(figures, whose(overseen)),
+        trend=views.trend_chart(rates, whose(overseen)),
+        counted_on=chinese_date(figures.cases.counted_on),
+        ledger=views.link("/ledger.xlsx", chosen),
     )
 
 
-def _month_asked(asked: str | None, latest: Month, current: Month) -> tuple[Month | None, str]:
-    """The month the form asked for (the last full one if none), or why it cannot be shown."""
-    if asked is None or not asked.strip():
-        return latest, ""
-    try:
-        chosen = Month.parse(asked)
-    except ValueError:
-        return None, BAD_MONTH
-    if chosen > current:
-        return None, FUTURE_MONTH
-    return chosen, ""
+def figure_views(figures: MonthFigures, whose: str) -> dict[str, Any]:
+    """Each section's tables, charts and links."""
+    month = figures.month
+    by_region, by_sector = views.list_charts(figures.lists, month, whose)
+    return {
+        "case_lines": views.case_lines(figures.cases.authorities, figures.cases.total, month),
+        "case_chart": views.case_chart(figures.cases.authorities, month, whose),
+        "list_lines": views.list_lines(figures.lists, month),
+        "region_lines": views.region_lines(figures.lists, month),
+        "lists_by_region": by_region,
+        "lists_by_sector": by_sector,
+        "measures": figures.joint_measures,
+        "measures_link": views.link("/joint-measures", month),
+        "overload": figures.overload,
+        "overload_link": views.link("/overload", month),
+    }
 
 
-def case_counts(views: list[dict[str, Any]], overseen: Oversight, today: str) -> CaseCounts:
-    """The cases listed, counted by deciding authority: most overdue first, then most open."""
-    open_by = Counter(view["authority_code"] for view in views)
-    overdue_by = Counter(view["authority_code"] for view in views if view["overdue"])
-    authorities = sorted(open_by, key=lambda code: (-overdue_by[code], -open_by[code], code))
-    whose = "本单位" if overseen.authority_codes is not None else "各认定机关"
-    chart = bar_chart(
-        "open-cases",
-        f"{whose}未办结的信用修复和异议案件（截至{today}）",
-        authorities,
-        [
-            Series("未办结", [open_by[code] for code in authorities]),
-            Series("其中已超期", [overdue_by[code] for code in authorities]),
-        ],
-        category_heading="认定机关（统一社会信用代码）",
-        unit="件",
+@router.get("/ledger.xlsx", response_model=None)
+async def ledger_download(
+    request: Request, services: ServicesDep, staff: Overseer, month: MonthAsked = None
+) -> Response:
+    """The month's 台账: the cover and a sheet per figure. It names the subjects of the
+    联合奖惩成效清单 and the overload list, so each is written to the access log first."""
+    context = month_context(services, staff, month)
+    chosen: Month | None = context["chosen"]
+    if chosen is None:
+        return render(request, "console/reports.html", staff, status_code=422, **context)
+    figures = await run_in_threadpool(
+        reports_of(services).month, chosen, context["own_authorities"]
     )
-    return CaseCounts(
-        chart,
-        open_cases=sum(open_by.values()),
-        overdue_cases=sum(overdue_by.values()),
-        truncated=len(views) >= CASE_LIMIT,
+    overload = figures.overload
+    named = [(row.subject.subject_id, row.record_id) for row in figures.joint_measures.rows] + [
+        (row.entry.subject.subject_id, row.entry.record_id)
+        for part in (overload.entered, overload.exited, overload.on_list_at_end)
+        for row in part
+    ]
+    await log_report_reads(
+        services, staff.caller, LEDGER_PURPOSE, LEDGER_ACTION, figures.period, named
+    )
+    cover = ledger_cover(
+        figures, staff.account.agency_name, services.clock.now(), services.clock.zone
+    )
+    name = f"{chosen.chinese}信用交通工作台账.xlsx"
+    fallback = f"credit-ledger-{chosen}.xlsx"
+    return Response(
+        ledger_workbook(cover, ledger_sheets(figures)),
+        media_type=MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{fallback}"; '
+            f"filename*=UTF-8''{urllib.parse.quote(name)}"
+        },
     )

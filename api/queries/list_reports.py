@@ -5,7 +5,7 @@ logs (查询留痕) first."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -22,19 +22,20 @@ from service.reporting.lists import ListEntryRow, ListReports
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=problems(*AUTHENTICATED, 422))
 
 
-def _reports(services) -> ListReports:
+def _reports(services: Any) -> ListReports:
     return ListReports(services.write_engine, services.policy, services.clock.zone)
 
 
-async def _log(
-    services,
+async def log_report_reads(
+    services: Any,
     caller: Caller,
     purpose: str,
     action: str,
     period: ReportPeriod,
     named: Iterable[tuple[UUID, UUID]],
 ) -> None:
-    """查询留痕: one entry per subject the answer names, with the records it names it by."""
+    """查询留痕: one entry per subject the answer names, with the period and the records it names
+    it by. The console's figures pages and the monthly 台账 log their reads with it too."""
     by_subject: dict[UUID, list[str]] = {}
     for subject_id, record_id in named:
         by_subject.setdefault(subject_id, []).append(str(record_id))
@@ -93,7 +94,7 @@ async def list_report(
         for part in (figure.members, figure.entered, figure.exited)
         for pair in _named(part)
     ]
-    await _log(services, caller, why, "report_lists", period, named)
+    await log_report_reads(services, caller, why, "report_lists", period, named)
     return ListReport.model_validate(figures)
 
 
@@ -115,7 +116,7 @@ async def joint_measure_list(
     codes = authorities_seen(caller, "joint measure lists")
     found = await run_in_threadpool(_reports(services).joint_measures, period, codes)
     named = [(row.subject.subject_id, row.record_id) for row in found.rows]
-    await _log(services, caller, why, "report_joint_measures", period, named)
+    await log_report_reads(services, caller, why, "report_joint_measures", period, named)
     return JointMeasureList.model_validate(found)
 
 
@@ -142,5 +143,5 @@ async def overload_dishonest_list(
         for part in (found.entered, found.exited, found.on_list_at_end)
         for row in part
     ]
-    await _log(services, caller, why, "report_overload_dishonest", period, named)
+    await log_report_reads(services, caller, why, "report_overload_dishonest", period, named)
     return OverloadList.model_validate(found)

@@ -429,6 +429,16 @@ class PolicyBook:
         (decisions before 2019-07-16 by the 2019 rules, the earliest this service holds)."""
         return self.in_force(max(day, self.versions[0].effective_from))
 
+    def in_force_during(self, first: date, last: date) -> tuple[PolicyVersion, ...]:
+        """Every version in force on some day from `first` to `last` (both included), oldest
+        first: the one in force on `first` and each taking effect after it, up to `last`."""
+        opening = self.for_day(first)
+        return tuple(
+            version
+            for version in self.versions
+            if version is opening or first < version.effective_from <= last
+        )
+
     def by_id(self, version_id: str) -> PolicyVersion:
         for version in self.versions:
             if version.id == version_id:

@@ -57,6 +57,12 @@ class CaseCounts:
     overdue_now: int
     median_working_days_to_decision: float | None  # None: nothing decided in the period
 
+    @property
+    def within_deadline_rate(self) -> float | None:
+        """按期办结率: the share of the cases decided in the period that were decided within
+        their deadline, from 0 to 1; None when none was decided (no rate, not a zero)."""
+        return self.decided_within_deadline / self.decided if self.decided else None
+
 
 @dataclass(frozen=True)
 class AuthorityCases:

@@ -285,6 +285,15 @@ PAGES = {
     "/console/audit/replay-checks": {**dict.fromkeys(ROLES, 403), "auditor": 200},
     "/console/audit/checkpoint": {**dict.fromkeys(ROLES, 403), "auditor": 200},
     "/console/reports": {**dict.fromkeys(ROLES, 200), "agency": 403, "admin": 403},
+    "/console/reports/cases": {**dict.fromkeys(ROLES, 200), "agency": 403, "admin": 403},
+    "/console/reports/lists?list=black": {
+        **dict.fromkeys(ROLES, 200),
+        "agency": 403,
+        "admin": 403,
+    },
+    "/console/reports/joint-measures": {**dict.fromkeys(ROLES, 200), "agency": 403, "admin": 403},
+    "/console/reports/overload": {**dict.fromkeys(ROLES, 200), "agency": 403, "admin": 403},
+    "/console/reports/ledger.xlsx": {**dict.fromkeys(ROLES, 200), "agency": 403, "admin": 403},
     "/console/test-subject/00000000-0000-4000-8000-000000000001": {
         **dict.fromkeys(ROLES, 200),
         "admin": 403,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,8 +22,9 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.app import create_app
 from service.bootstrap import Services
-from service.clock import FixedClock
-from tests.builders import AUTHORITY_CODE, OTHER_AUTHORITY_CODE
+from tests.api.test_case_reports import build_cases
+from tests.api.test_list_reports import build_file
+from tests.builders import AUTHORITY_CODE
 from tests.console import AGENCY, ROLES, Person, create_staff
 from tests.e2e.axe import Violation, axe_violations
 from tests.e2e.screenshots import WIDTHS, emulate_width, save_screenshots, stop_emulating
@@ -36,7 +36,6 @@ from tests.e2e.test_progress_page import (
     settled,
     step,
 )
-from tests.repair_cases import listed, repair_case
 
 pytestmark = pytest.mark.e2e
 ANONYMOUS = "anonymous"
@@ -77,6 +76,18 @@ PAGES = {
         "audit-replay-checks-list", "/console/audit/replay-checks", "auditor"
     ),
     "/console/reports": Page("reports", "/console/reports", "credit_office"),
+    "/console/reports/cases": Page(
+        "reports-cases", f"/console/reports/cases?authority={AUTHORITY_CODE}", "credit_office"
+    ),
+    "/console/reports/lists": Page(
+        "reports-lists", "/console/reports/lists?list=black", "credit_office"
+    ),
+    "/console/reports/joint-measures": Page(
+        "reports-joint-measures", "/console/reports/joint-measures", "credit_office"
+    ),
+    "/console/reports/overload": Page(
+        "reports-overload", "/console/reports/overload", "credit_office"
+    ),
 }
 # Pages served but not held to zero violations, and why: the API's reference for developers,
 # in English, drawn by third-party scripts served as shipped (fastapi-offline). axe-core finds
@@ -89,6 +100,8 @@ NOT_CHECKED = {
     # signs in with); tests/e2e/test_console_oidc.py runs axe-core on what they lead to.
     "/console/sign-in/oidc": "a redirect to the identity provider, no page of its own",
     "/console/sign-in/oidc/callback": "the sign-in page with a message, or a redirect home",
+    "/console/reports/ledger.xlsx": "the monthly 台账: a workbook to download, not a page "
+    "(tests/api/test_console_reports.py reads it back cell by cell)",
 }
 # Pages of one subject or one replay check, reached through the forms that lead to them (their
 # path names a subject or a check made in the test): by the state that opens them (STATES).
@@ -289,8 +302,8 @@ async def test_every_page_has_no_accessibility_violation(
         if visitor == "auditor":  # a subject on file, for the pages of one subject
             async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
                 await published_penalty(http, role_headers["recorder"])
-        if visitor == "credit_office":  # cases open and overdue, for the figures' chart
-            await open_and_overdue_cases(live_server, services, role_headers)
+        if visitor == "credit_office":  # a month of cases, list decisions and joint measures
+            report_figures(services)
         sign_in(visit, people[visitor])
     for page in PAGES.values():
         visit.open(page.url)
@@ -301,23 +314,11 @@ async def test_every_page_has_no_accessibility_violation(
     assert visit.found == [], "axe-core found:\n" + "\n".join(visit.found)
 
 
-async def open_and_overdue_cases(
-    server: str, services: Services, role_headers: dict[str, dict[str, str]]
-) -> None:
-    """Two authorities' repair cases: three filed on Friday 2026-11-20 and overdue by Tuesday
-    12-08, when one more is filed (before anyone signs in: the clock moves on)."""
-    recorder = role_headers["recorder"]
-    async with httpx.AsyncClient(base_url=server, timeout=10) as http:
-        for serial, authority in (
-            (801, AUTHORITY_CODE),
-            (802, AUTHORITY_CODE),
-            (803, OTHER_AUTHORITY_CODE),
-        ):
-            await repair_case(http, recorder, serial, authority)
-        assert isinstance(services.clock, FixedClock)
-        services.clock.moment += timedelta(days=18)
-        last = await repair_case(http, recorder, 804, OTHER_AUTHORITY_CODE)
-        assert len(await listed(http, role_headers["credit_office"], last["position"])) == 4
+def report_figures(services: Services) -> None:
+    """The list file of tests/api/test_list_reports.py, then the case set of
+    tests/api/test_case_reports.py: the figures pages open on November 2026 (today 12-02)."""
+    build_file(services, services.clock)
+    build_cases(services, services.clock)
 
 
 async def progress_page_of_a_case(visit: Visit, recorder: dict[str, str]) -> None:

@@ -49,6 +49,19 @@ def test_the_version_in_force_is_the_latest_that_took_effect(day, expected):
     assert BOOK.in_force(day).id == expected
 
 
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [
+        (date(2026, 3, 1), date(2026, 3, 31), ["2023-58"]),
+        (date(2026, 3, 31), date(2026, 4, 1), ["2023-58", "2026-36"]),  # both in force
+        (date(2026, 4, 1), date(2026, 4, 30), ["2026-36"]),
+        (date(2019, 1, 1), date(2026, 4, 1), ["2019-527", "2023-58", "2026-36"]),
+    ],
+)
+def test_the_versions_in_force_during_a_period(first, last, expected):
+    assert [v.id for v in BOOK.in_force_during(first, last)] == expected
+
+
 def test_no_version_is_in_force_before_the_first():
     with pytest.raises(PolicyError) as refused:
         BOOK.in_force(date(2019, 7, 15))

@@ -1,0 +1,72 @@
+"""What each of the credit office's figures counts and which notice asks for it, in the words a
+page and the monthly 台账's cover use (中文). The one place these texts live: the console's
+figures page shows them under each section and the workbook's cover lists them, so the two
+never tell a reader different things. docs/reports.md explains the same figures to developers.
+
+A figure added later (双公示及时率, 信用信息合格率) adds its entry here, under the key its page
+section and its workbook sheet use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The notices the figures come from, as their texts name themselves.
+ANYANG_2021 = "《安阳市交通运输局信用体系建设2021年工作要点及台账》"
+ZHENGZHOU_2019 = (
+    "郑州市交通运输局《关于做好2019年郑州市交通运输行业社会信用体系建设工作的通知》"
+    "（郑交〔2019〕140号）"
+)
+
+
+@dataclass(frozen=True)
+class FigureDefinition:
+    name: str
+    definition: str
+    source: str
+
+
+CASES = "cases"
+LISTS = "lists"
+JOINT_MEASURES = "joint_measures"
+OVERLOAD = "overload"
+
+FIGURES: dict[str, FigureDefinition] = {
+    CASES: FigureDefinition(
+        "信用修复和异议案件办理时限",
+        "按认定机关（谁认定、谁修复）统计：当月提交的案件数；当月办结的案件数（信用修复通过或"
+        "不予修复，异议更正、撤销或维持）；其中在办理期限内办结的件数及按期办结率（目标 100%）；"
+        "截至统计之日未办结且已超过办理期限的案件数；当月办结案件自提交至办结所用工作日数的中位数。"
+        "办理期限即申请人查询进度时看到的期限，按案件提交之日适用的政策版本（deadlines）计算："
+        "信用修复为自提交起的全案期限与受理后自材料齐全之日起的决定期限中先到者（工作日），异议为"
+        "自提交起的日数。工作日按法定节假日和调休计算；退回补正期间不计超期。",
+        f"{ANYANG_2021}“推动开展信用修复：及时办理……信用修复要求”；“杜绝无故拖延、超期审核”。"
+        "按认定机关分列和用时中位数为本系统默认口径。",
+    ),
+    LISTS: FigureDefinition(
+        "红名单、黑名单和重点关注名单",
+        "守信激励名单（红名单）、严重失信主体名单（黑名单）、重点关注名单：月末最后一日在列的主体数"
+        "（同时在黑名单上的主体不计入红名单），当月作出并生效的列入决定数，当月移出的列入决定数"
+        "（决定移出、期满移出，或所依据的记录经信用修复而失效）；按地区（行政区划代码归并至市级）"
+        "和行业分列，一个主体计入其登记的每个行业。只统计名单认定决定，不含按规则推定的重点关注。",
+        f"{ANYANG_2021}“认定红黑名单：依法依规进行红黑名单认定，并及时推送至省厅信用信息系统和"
+        f"市信用信息共享平台”；{ZHENGZHOU_2019}规范红黑名单认定、发布、修复、移除。"
+        "按地区、行业分列为本系统默认口径。",
+    ),
+    JOINT_MEASURES: FigureDefinition(
+        "联合奖惩成效清单",
+        "当月实施的每一项联合激励或联合惩戒措施（以措施的执行日期计），载明被执行主体、执行措施、"
+        "执行部门、执行时间、具体事项；已撤销的反馈记录不计入。",
+        f"{ANYANG_2021}“公示联合奖惩案例：每月报送联合奖惩成效清单至省、市信用信息系统。反馈信息"
+        "包括被执行主体、执行措施、执行部门、执行时间、具体事项等内容”；"
+        f"{ZHENGZHOU_2019}第23项：反馈联合奖惩措施落实情况。",
+    ),
+    OVERLOAD: FigureDefinition(
+        "严重违法超限超载运输失信当事人名单",
+        "黑名单中因严重违法超限超载运输列入的决定：所依据的记录为超限超载类失信行为或处罚，或认定"
+        "依据写明该名单（以列入之日适用的政策版本为准）；列出当月列入、当月移出和月末在列的当事人。",
+        f"{ANYANG_2021}“报送失信当事人名单：报送四级联网系统严重违法失信超限超载运输车辆的相关"
+        f"责任主体名单”，每月报送；{ZHENGZHOU_2019}第8项：继续做好超限超载严重失信行为上报和发布；"
+        "交通运输部办公厅《关于界定严重违法失信超限超载运输行为和相关责任主体有关事项的通知》"
+        "（2017年，据转载文本）。",
+    ),
+}
