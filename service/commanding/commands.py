@@ -317,6 +317,19 @@ def _example(record_type: str, source_ref: str, decision_date: str, **fields: An
 _EARLIER = "9b2f7c1e-5d4a-4e8b-8c3f-2a1d0e9f8b7c"
 
 
+# The 双公示 standard's fields a licence and a penalty share beyond their own: who represents the
+# organisation, which unit supplied the data, and the authority's remarks.
+LEGAL_REPRESENTATIVE = (
+    "the organisation's legal representative (法定代表人), by name, as the business registration "
+    "and the 双公示 standard publish it; not for a natural person. Published with the record"
+)
+DATA_SOURCE = "the unit that supplied the data (数据来源单位), often the deciding authority itself"
+DATA_SOURCE_CODE = "the data source's unified social credit code (数据来源单位统一社会信用代码)"
+REMARKS = "the authority's remarks on the record (备注); published with it"
+OptionalName = Annotated[str, Field(min_length=1, max_length=NAME_CHARS), plain(NAME_CHARS)] | None
+OptionalText = Text | None
+
+
 class GrantLicence(RecordCommand):
     """行政许可: a licence granted (the XK_* columns of an import)."""
 
@@ -329,6 +342,9 @@ class GrantLicence(RecordCommand):
         content="道路普通货物运输",
         valid_from="2025-03-01",
         valid_until="2029-03-01",
+        legal_representative="张建国",
+        data_source="郑州市交通运输局",
+        data_source_code="11410100MB00000018",
     )
     type: Literal["LicenceGranted"] = Field(description=RECORD_TYPE)
     licence_type: Annotated[str, Field(min_length=1, max_length=64)] = Field(
@@ -348,6 +364,10 @@ class GrantLicence(RecordCommand):
     licence_number: Annotated[str, Field(max_length=200), plain(200)] | None = Field(
         default=None, description="the licence number (许可编号)"
     )
+    legal_representative: OptionalName = Field(default=None, description=LEGAL_REPRESENTATIVE)
+    data_source: OptionalName = Field(default=None, description=DATA_SOURCE)
+    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
+    remarks: OptionalText = Field(default=None, description=REMARKS)
 
 
 class RevokeLicence(RecordCommand):
@@ -382,6 +402,10 @@ class DecidePenalty(RecordCommand):
         penalty_categories=["罚款"],
         content="罚款人民币贰万元",
         fine_amount="2.0",
+        legal_representative="张建国",
+        effective_until="2027-10-14",
+        data_source="郑州市交通运输综合执法支队",
+        data_source_code="11410100MB00000018",
     )
     type: Literal["PenaltyDecided"] = Field(description=RECORD_TYPE)
     severity: Severity = Field(
@@ -412,6 +436,15 @@ class DecidePenalty(RecordCommand):
         description="the end of publication the authority declared (公示截止期), honoured within "
         "the policy's minimum and maximum",
     )
+    legal_representative: OptionalName = Field(default=None, description=LEGAL_REPRESENTATIVE)
+    effective_until: date | None = Field(
+        default=None,
+        description="the last day the penalty decision has effect (处罚有效期; the standard writes "
+        "2099-12-31 for 长期); it does not set the publication period",
+    )
+    data_source: OptionalName = Field(default=None, description=DATA_SOURCE)
+    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
+    remarks: OptionalText = Field(default=None, description=REMARKS)
 
 
 class RecordDishonestConduct(RecordCommand):
