@@ -232,14 +232,14 @@ class LicenceGranted(RecordEvent):
     certificate_name: str | None = None  # XK_XKZS
     licence_number: str | None = None  # XK_XKBH
     legal_representative: str | None = None  # XK_FRDB, an organisation's 法定代表人
-    data_source: str | None = None  # XK_LYDW 数据来源单位
+    data_source_name: str | None = None  # XK_LYDW 数据来源单位
     data_source_code: str | None = None  # XK_LYDWDM, its unified social credit code
     remarks: str | None = None  # BZ 备注
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         # Version 1 predates the standard's fields above; no version 1 licence holds them.
-        for name in ("legal_representative", "data_source", "data_source_code", "remarks"):
+        for name in ("legal_representative", "data_source_name", "data_source_code", "remarks"):
             state[name] = None
 
 
@@ -289,7 +289,7 @@ class PenaltyDecided(RecordEvent):
     declared_publication_end: date | None = None  # CF_GSJZQ
     legal_representative: str | None = None  # CF_FRDB, an organisation's 法定代表人
     effective_until: date | None = None  # CF_YXQ 处罚有效期
-    data_source: str | None = None  # CF_SJLY 数据来源单位
+    data_source_name: str | None = None  # CF_SJLY 数据来源单位
     data_source_code: str | None = None  # CF_SJLYDM, its unified social credit code
     remarks: str | None = None  # BZ 备注
 
@@ -304,7 +304,7 @@ class PenaltyDecided(RecordEvent):
         for name in (
             "legal_representative",
             "effective_until",
-            "data_source",
+            "data_source_name",
             "data_source_code",
             "remarks",
         ):

@@ -317,20 +317,37 @@ def _example(record_type: str, source_ref: str, decision_date: str, **fields: An
 _EARLIER = "9b2f7c1e-5d4a-4e8b-8c3f-2a1d0e9f8b7c"
 
 
-# The 双公示 standard's fields a licence and a penalty share beyond their own: who represents the
-# organisation, which unit supplied the data, and the authority's remarks.
-LEGAL_REPRESENTATIVE = (
-    "the organisation's legal representative (法定代表人), by name, as the business registration "
-    "and the 双公示 standard publish it; not for a natural person. Published with the record"
-)
-DATA_SOURCE = "the unit that supplied the data (数据来源单位), often the deciding authority itself"
-DATA_SOURCE_CODE = "the data source's unified social credit code (数据来源单位统一社会信用代码)"
-REMARKS = "the authority's remarks on the record (备注); published with it"
-OptionalName = Annotated[str, Field(min_length=1, max_length=NAME_CHARS), plain(NAME_CHARS)] | None
-OptionalText = Text | None
+class ReportingUnit(Command):
+    """The reporting unit (数据来源单位) of a record: the 双公示 standard's field of a licence and
+    a penalty (CF_SJLY, XK_LYDW), and of a further kind of administrative information when it is
+    not the deciding authority."""
+
+    data_source_name: Name | None = Field(
+        default=None,
+        description="the reporting unit (数据来源单位), when it is not the deciding authority or "
+        "the 双公示 standard asks for it",
+    )
+    data_source_code: AuthorityCode | None = Field(
+        default=None, description="the reporting unit's unified social credit code, with its name"
+    )
 
 
-class GrantLicence(RecordCommand):
+class StandardFields(ReportingUnit):
+    """What the 双公示 standard asks of a licence and a penalty alike beyond their own fields:
+    the organisation's legal representative, the reporting unit and the remarks."""
+
+    legal_representative: Name | None = Field(
+        default=None,
+        description="the organisation's legal representative (法定代表人), by name, as the "
+        "business registration and the 双公示 standard publish it; not for a natural person or a "
+        "vehicle. Published with the record; the representative's ID number is not taken",
+    )
+    remarks: Text | None = Field(
+        default=None, description="the authority's remarks on the record (备注); published with it"
+    )
+
+
+class GrantLicence(RecordCommand, StandardFields):
     """行政许可: a licence granted (the XK_* columns of an import)."""
 
     model_config = _example(
@@ -343,8 +360,6 @@ class GrantLicence(RecordCommand):
         valid_from="2025-03-01",
         valid_until="2029-03-01",
         legal_representative="张建国",
-        data_source="郑州市交通运输局",
-        data_source_code="11410100MB00000018",
     )
     type: Literal["LicenceGranted"] = Field(description=RECORD_TYPE)
     licence_type: Annotated[str, Field(min_length=1, max_length=64)] = Field(
@@ -364,10 +379,6 @@ class GrantLicence(RecordCommand):
     licence_number: Annotated[str, Field(max_length=200), plain(200)] | None = Field(
         default=None, description="the licence number (许可编号)"
     )
-    legal_representative: OptionalName = Field(default=None, description=LEGAL_REPRESENTATIVE)
-    data_source: OptionalName = Field(default=None, description=DATA_SOURCE)
-    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
-    remarks: OptionalText = Field(default=None, description=REMARKS)
 
 
 class RevokeLicence(RecordCommand):
@@ -387,7 +398,7 @@ class RevokeLicence(RecordCommand):
     )
 
 
-class DecidePenalty(RecordCommand):
+class DecidePenalty(RecordCommand, StandardFields):
     """行政处罚: a penalty decided (the CF_* columns of an import)."""
 
     model_config = _example(
@@ -404,8 +415,6 @@ class DecidePenalty(RecordCommand):
         fine_amount="2.0",
         legal_representative="张建国",
         effective_until="2027-10-14",
-        data_source="郑州市交通运输综合执法支队",
-        data_source_code="11410100MB00000018",
     )
     type: Literal["PenaltyDecided"] = Field(description=RECORD_TYPE)
     severity: Severity = Field(
@@ -436,15 +445,11 @@ class DecidePenalty(RecordCommand):
         description="the end of publication the authority declared (公示截止期), honoured within "
         "the policy's minimum and maximum",
     )
-    legal_representative: OptionalName = Field(default=None, description=LEGAL_REPRESENTATIVE)
     effective_until: date | None = Field(
         default=None,
         description="the last day the penalty decision has effect (处罚有效期; the standard writes "
         "2099-12-31 for 长期); it does not set the publication period",
     )
-    data_source: OptionalName = Field(default=None, description=DATA_SOURCE)
-    data_source_code: AuthorityCode | None = Field(default=None, description=DATA_SOURCE_CODE)
-    remarks: OptionalText = Field(default=None, description=REMARKS)
 
 
 class RecordDishonestConduct(RecordCommand):
@@ -657,19 +662,6 @@ class ApplyJointMeasure(RecordCommand):
 # The further kinds of administrative information (domain/events.py says why these fields).
 
 LEGAL_BASIS = "the legal basis (依据): the law and article it rests on"
-
-
-class ReportingUnit(Command):
-    """The reporting unit (数据来源单位) of a further kind of administrative information, when
-    it is not the deciding authority."""
-
-    data_source_name: Name | None = Field(
-        default=None,
-        description="the reporting unit (数据来源单位), when it is not the deciding authority",
-    )
-    data_source_code: AuthorityCode | None = Field(
-        default=None, description="the reporting unit's unified social credit code, with its name"
-    )
 
 
 class ApplyAdministrativeCoercion(RecordCommand, ReportingUnit):

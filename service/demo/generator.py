@@ -1322,7 +1322,7 @@ _BARE_SHARE = 0.25
 _FINE_IN_CONTENT_ONLY = 0.5
 _FILLED_SHARE = {
     "legal_representative": 0.85,
-    "data_source": 0.8,
+    "data_source_name": 0.8,
     "effective_until": 0.6,
     "remarks": 0.15,
 }
@@ -1362,8 +1362,8 @@ def _fill_standard_fields(items: list[_Planned], rng: random.Random) -> None:
                 name = rng.choice(SURNAMES) + rng.choice(MALE_NAMES + FEMALE_NAMES)
                 representatives[item.subject.index] = name
             fields["legal_representative"] = representatives[item.subject.index]
-        if rng.random() < _FILLED_SHARE["data_source"]:
-            fields["data_source"] = item.authority.name
+        if rng.random() < _FILLED_SHARE["data_source_name"]:
+            fields["data_source_name"] = item.authority.name
             fields["data_source_code"] = item.authority.code
         if item.type == "PenaltyDecided" and rng.random() < _FILLED_SHARE["effective_until"]:
             fields["effective_until"] = add_months(item.decision, 12)

@@ -31,7 +31,7 @@ EVERY_OPTIONAL_FIELD = {
     "declared_publication_end": "2027-05-10",
     "legal_representative": "张建国",
     "effective_until": "2027-11-09",
-    "data_source": "郑州市交通运输综合执法支队",
+    "data_source_name": "郑州市交通运输综合执法支队",
     "data_source_code": AUTHORITY_CODE,
     "remarks": "当事人已履行",
 }

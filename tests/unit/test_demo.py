@@ -210,11 +210,11 @@ def test_most_licences_and_penalties_fill_the_standards_further_fields_and_some_
     kept = Counter(
         name
         for e, _ in measured
-        for name in ("legal_representative", "data_source", "remarks")
+        for name in ("legal_representative", "data_source_name", "remarks")
         if getattr(e, name) is not None
     )
-    assert len(measured) // 2 <= kept["data_source"] < len(measured)
-    assert 0 < kept["remarks"] < kept["legal_representative"] < kept["data_source"]
+    assert len(measured) // 2 <= kept["data_source_name"] < len(measured)
+    assert 0 < kept["remarks"] < kept["legal_representative"] < kept["data_source_name"]
     people = [e for e, _ in measured if subjects[e.originator_id]["kind"] == "individual"]
     assert people and all(e.legal_representative is None for e in people)
 

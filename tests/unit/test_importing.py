@@ -1008,7 +1008,7 @@ def test_the_standards_further_penalty_columns_are_kept_on_the_record(files, led
         date(2027, 11, 1),
         "当事人已缴纳罚款",
     )
-    assert (kept.data_source, kept.data_source_code) == ("郑州市交通运输局", AUTHORITY)
+    assert (kept.data_source_name, kept.data_source_code) == ("郑州市交通运输局", AUTHORITY)
     # The representative's ID number is in no stored event.
     stored = ledger.recorder.select_notifications(start=1, limit=100)
     assert any(uscc(1).encode() in n.state for n in stored)  # codes are stored as text
@@ -1020,7 +1020,7 @@ def test_the_standards_further_penalty_columns_are_kept_on_the_record(files, led
         for name in (
             "legal_representative",
             "effective_until",
-            "data_source",
+            "data_source_name",
             "data_source_code",
             "remarks",
         )
@@ -1051,7 +1051,12 @@ def test_the_standards_further_licence_columns_in_either_spelling(files, ledger)
             for e in events(files, ledger, uscc(n, "410302"))
             if type(e).__name__ == "LicenceGranted"
         ]
-        return found.legal_representative, found.data_source, found.data_source_code, found.remarks
+        return (
+            found.legal_representative,
+            found.data_source_name,
+            found.data_source_code,
+            found.remarks,
+        )
 
     assert granted(1) == ("李红", "洛阳市交通运输局", AUTHORITY, "新办")
     assert granted(2) == (None, "洛阳市交通运输局", AUTHORITY, None)

@@ -158,7 +158,7 @@ def _also(column: str) -> str:
 def _source_columns(name: str, code: str) -> tuple[Column, ...]:
     """The unit that supplied the data, its code, and the remarks: the last of both layouts."""
     return (
-        Column(name, "数据来源单位", "data_source", reading=_also(name)),
+        Column(name, "数据来源单位", "data_source_name", reading=_also(name)),
         Column(
             code,
             "数据来源单位统一社会信用代码",
@@ -593,7 +593,7 @@ def _standard_fields(cells: _Cells, representative: str, source: str, code: str)
     code_column, _ = cells.first(code, *_aliases(code))
     return {
         "legal_representative": cells.optional(representative),
-        "data_source": source_name or None,
+        "data_source_name": source_name or None,
         "data_source_code": _authority_code(cells, code_column) or None,
         "remarks": cells.optional("BZ"),
     }

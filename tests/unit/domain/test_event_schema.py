@@ -26,7 +26,7 @@ from tests.builders import registered_enterprise, stored_event
 
 pytestmark = pytest.mark.domain
 # The 双公示 standard's fields that penalties gained in version 3 and licences in version 2.
-STANDARD_FIELDS = ("legal_representative", "data_source", "data_source_code", "remarks")
+STANDARD_FIELDS = ("legal_representative", "data_source_name", "data_source_code", "remarks")
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def penalty() -> PenaltyDecided:
         fine_amount=Decimal("0.05"),
         legal_representative="张建国",
         effective_until=date(2025, 5, 5),
-        data_source="支队",
+        data_source_name="支队",
         data_source_code="11410100MB00000018",
         remarks="备注",
     )
@@ -148,7 +148,7 @@ def test_a_version_1_licence_still_loads_without_the_standards_later_fields(ledg
         valid_from=date(2025, 3, 1),
         valid_until=date(2029, 3, 1),
         legal_representative="张建国",
-        data_source="局",
+        data_source_name="局",
         data_source_code="11410100MB00000018",
         remarks="换证",
     )

@@ -171,7 +171,7 @@ def data_set() -> Log:
         valid_until=date(2030, 9, 29),
         certificate_name="道路运输经营许可证",
         licence_number="豫A-0001",
-        data_source=NAMES[A],
+        data_source_name=NAMES[A],
         data_source_code=A,
         remarks="新办",
     )
@@ -409,7 +409,7 @@ def test_a_penalty_with_every_field_of_the_standard_is_complete_and_corrections_
         declared_publication_end=date(2027, 11, 1),
         legal_representative="张建国",
         effective_until=date(2027, 11, 1),
-        data_source=NAMES[A],
+        data_source_name=NAMES[A],
         data_source_code=A,
         remarks="当事人已履行",
     )
