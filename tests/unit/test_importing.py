@@ -999,9 +999,15 @@ def test_the_standards_further_penalty_columns_are_kept_on_the_record(files, led
         "CF_SJLYDM": AUTHORITY,
         "BZ": "当事人已缴纳罚款",
     }
-    rows = [penalty(1, **further), penalty(2)]
-    report = run(files, csv_bytes(PENALTY_HEADER + PENALTY_FURTHER, rows))
-    assert (report.accepted, report.rejected) == (2, [])
+    rows = [penalty(1, **further), penalty(2), penalty(3, **further, CF_JDRQ="2026-13-01")]
+    report = run(files, csv_bytes(PENALTY_HEADER + PENALTY_FURTHER, rows), keep_rejected_rows=True)
+    assert (report.accepted, [line for line, _ in rejections(report)]) == (2, [4])
+    # A rejected row's cells are echoed with the representative's ID number masked.
+    sheet = io.StringIO()
+    report.write_rejected_csv(sheet)
+    assert "王建国" in sheet.getvalue()
+    assert REPRESENTATIVE_ID not in sheet.getvalue()
+    assert codes.mask_resident_id(REPRESENTATIVE_ID) in sheet.getvalue()
     [kept] = penalties(files, ledger, uscc(1))
     assert (kept.legal_representative, kept.effective_until, kept.remarks) == (
         "王建国",

@@ -122,8 +122,8 @@ def _choices(choices: Mapping[str, str]) -> str:
 ORGANISATIONS = frozenset({"enterprise", "public_body"})
 # Why the legal representative's ID columns are read past: see _representative_columns.
 _NOT_KEPT = (
-    "read past, never stored: a legal representative's ID is personal data of someone who is not "
-    "the credit subject, which neither identifies the record nor is published (法定代表人姓名 is)"
+    "read past, never stored: the representative's personal data, not the credit subject's; the "
+    "record needs no such number, and 双公示 publishes only the name"
 )
 
 
@@ -138,7 +138,7 @@ def _representative_columns(prefix: str) -> tuple[Column, ...]:
             f"{prefix}FRDB",
             "法定代表人",
             "legal_representative",
-            reading="an organisation's (a natural person's or a vehicle's record has none)",
+            reading="an indicator of completeness of an organisation's records only",
             kinds=ORGANISATIONS,
         ),
         Column(f"{prefix}FR_ZJLX", "法定代表人证件类型", reading=_NOT_KEPT),
@@ -163,7 +163,7 @@ def _source_columns(name: str, code: str) -> tuple[Column, ...]:
             code,
             "数据来源单位统一社会信用代码",
             "data_source_code",
-            reading="; ".join(filter(None, ("a unified social credit code", _also(code)))),
+            reading=_also(code),
         ),
         Column("BZ", "备注", "remarks"),
     )
