@@ -447,8 +447,8 @@ class DecidePenalty(RecordCommand, StandardFields):
     )
     effective_until: date | None = Field(
         default=None,
-        description="the last day the penalty decision has effect (处罚有效期; the standard writes "
-        "2099-12-31 for 长期); it does not set the publication period",
+        description="the last day the penalty decision has effect (处罚有效期), a date (files "
+        "often write 2099-12-31 for 长期); it does not set the publication period",
     )
 
 
