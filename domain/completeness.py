@@ -18,12 +18,23 @@ SUBJECT_FIELD = "subject."  # an indicator the subject's registration fills: sub
 @dataclass(frozen=True)
 class Indicator:
     """One indicator of the standard: its column (标准字段名; alternatives joined by /, as the
-    two code columns of an organisation and of a person), its 中文名称, and the field filling it:
-    a field of the record, or `subject.<field>` of the subject's registration."""
+    two code columns of an organisation and of a person), its 中文名称, the field filling it: a
+    field of the record, or `subject.<field>` of the subject's registration, and the kinds of
+    subject it is an indicator of (None: every kind), as a legal representative (法定代表人) is
+    one of an organisation's records only: a person's record has none to lack."""
 
     column: str
     title: str
     fills: str
+    kinds: frozenset[str] | None = None
+
+    def applies_to(self, kind: str | None) -> bool:
+        return self.kinds is None or kind in self.kinds
+
+
+def applicable(indicators: Sequence[Indicator], kind: str | None) -> tuple[Indicator, ...]:
+    """The indicators of a record of a subject of this kind, in the standard's order."""
+    return tuple(indicator for indicator in indicators if indicator.applies_to(kind))
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,9 @@ def is_filled(value: Any) -> bool:
 def measure(
     indicators: Sequence[Indicator], record: Mapping[str, Any], subject: Mapping[str, Any]
 ) -> Completeness:
-    """The completeness of a record with fields `record`, of a subject with fields `subject`."""
+    """The completeness of a record with fields `record`, of a subject with fields `subject`
+    (its `kind` says which of the indicators are its own)."""
+    indicators = applicable(indicators, subject.get("kind"))
     missing = tuple(
         indicator.column
         for indicator in indicators

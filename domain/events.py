@@ -214,7 +214,8 @@ def traits_of(record_type: str) -> RecordTraits:
 
 
 class LicenceGranted(RecordEvent):
-    """行政许可 granted or changed (双公示 XK_* fields)."""
+    """行政许可 granted or changed (双公示 XK_* fields). v2 added the standard's 法定代表人,
+    数据来源单位 with its code, and 备注."""
 
     TOPIC = "credit:LicenceGranted"
     TRAITS = RecordTraits(
@@ -222,6 +223,7 @@ class LicenceGranted(RecordEvent):
         summary=("licence_type", "document_name"),
         published=Span(end="valid_until"),
     )
+    class_version = 2
     licence_type: str  # XK_XKLB
     document_name: str  # XK_XKWS
     content: str  # XK_NR
@@ -229,6 +231,16 @@ class LicenceGranted(RecordEvent):
     valid_until: date | None = None  # XK_YXQZI
     certificate_name: str | None = None  # XK_XKZS
     licence_number: str | None = None  # XK_XKBH
+    legal_representative: str | None = None  # XK_FRDB, an organisation's 法定代表人
+    data_source_name: str | None = None  # XK_LYDW 数据来源单位
+    data_source_code: str | None = None  # XK_LYDWDM, its unified social credit code
+    remarks: str | None = None  # BZ 备注
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # Version 1 predates the standard's fields above; no version 1 licence holds them.
+        for name in ("legal_representative", "data_source_name", "data_source_code", "remarks"):
+            state[name] = None
 
 
 class LicenceRevoked(RecordEvent):
@@ -246,7 +258,8 @@ class LicenceRevoked(RecordEvent):
 
 
 class PenaltyDecided(RecordEvent):
-    """行政处罚 decided (双公示 CF_* fields). v2 added `procedure` (简易/普通程序)."""
+    """行政处罚 decided (双公示 CF_* fields). v2 added `procedure` (简易/普通程序); v3 the
+    standard's 法定代表人, 处罚有效期, 数据来源单位 with its code, and 备注."""
 
     TOPIC = "credit:PenaltyDecided"
     TRAITS = RecordTraits(
@@ -262,7 +275,7 @@ class PenaltyDecided(RecordEvent):
         rule_input=True,
         credit_decision=True,
     )
-    class_version = 2
+    class_version = 3
     severity: str
     procedure: str  # "simplified" | "general"
     violation_type: str  # CF_WFXW
@@ -274,11 +287,28 @@ class PenaltyDecided(RecordEvent):
     confiscated_amount: Decimal | None = None  # CF_NR_WFFF, 万元
     licence_action: str | None = None  # CF_NR_ZKDX
     declared_publication_end: date | None = None  # CF_GSJZQ
+    legal_representative: str | None = None  # CF_FRDB, an organisation's 法定代表人
+    effective_until: date | None = None  # CF_YXQ 处罚有效期
+    data_source_name: str | None = None  # CF_SJLY 数据来源单位
+    data_source_code: str | None = None  # CF_SJLYDM, its unified social credit code
+    remarks: str | None = None  # BZ 备注
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         # Version 1 predates the procedure field; every v1 penalty went through the general one.
         state["procedure"] = "general"
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        # Version 2 predates the standard's fields above; no version 2 penalty holds them.
+        for name in (
+            "legal_representative",
+            "effective_until",
+            "data_source_name",
+            "data_source_code",
+            "remarks",
+        ):
+            state[name] = None
 
 
 class DishonestConductRecorded(RecordEvent):

@@ -74,9 +74,11 @@ before anything is written. With `format=csv` (or `Accept: text/csv`) the answer
 rows as a spreadsheet, the counts in `X-Rows-Read`, `X-Accepted`, `X-Already-Present` and
 `X-Rejected`.
 
-The first row names the columns; the file's layout is told by its prefix. Other columns of the
-national standard (处罚有效期, 数据来源单位, 备注 ...) are read past. ¹ is this service's own
-column, not the national standard's.
+The first row names the columns; the file's layout is told by its prefix. Columns of the
+national standard not in the tables (the registration numbers the unified social credit code
+superseded, XDR_GSZC, XDR_ZZJG, XDR_SWDJ, XDR_SYDW and XDR_SHZZ; a licence's 当前状态 XK_ZT) are
+read past, as are the legal representative's ID columns the tables name. ¹ is this service's
+own column, not the national standard's.
 """ + "".join(f"\n**{LAYOUTS[kind]}**\n\n{column_table(kind)}\n" for kind in COLUMNS)
 COUNTS = {
     "X-Rows-Read": "data rows in the file",

@@ -19,7 +19,7 @@ from uuid import UUID
 from sqlalchemy import Connection, select
 
 from domain.cases import ObjectionResolved
-from domain.completeness import SUBJECT_FIELD, Indicator, is_filled, measure
+from domain.completeness import SUBJECT_FIELD, Indicator, applicable, is_filled, measure
 from domain.events import (
     RecordCorrected,
     RecordEvent,
@@ -121,8 +121,10 @@ class ReportRecordProjector:
                 }
         if not new and not amended:
             return
-        asked = {row["subject_id"] for row in new.values()} - registered.keys()
-        people = {**_load_subjects(conn, asked), **registered}
+        stored = _load_rows(conn, {t for t, _ in amended} - new.keys())
+        # A correction measures its record again, of the indicators of its subject's kind.
+        asked = {row["subject_id"] for row in (*new.values(), *stored.values())}
+        people = {**_load_subjects(conn, asked - registered.keys()), **registered}
         sectors = []
         for record_id, row in new.items():
             subject = people.get(row["subject_id"])
@@ -133,7 +135,6 @@ class ReportRecordProjector:
                 {"record_id": record_id, "sector": sector, "subject_id": row["subject_id"]}
                 for sector in dict.fromkeys(subject["sectors"])
             ]
-        stored = _load_rows(conn, {t for t, _ in amended} - new.keys())
         for target, event in amended:
             amended_row = new.get(target) or stored.get(target)
             if amended_row is None:  # a record of a type the figures do not count
@@ -141,7 +142,8 @@ class ReportRecordProjector:
             if isinstance(event, RecordRevoked) or getattr(event, "outcome", None) == "revoked":
                 amended_row["revoked"] = True
             elif event.changes:
-                self._correct(amended_row, event.changes, event.timestamp)
+                kind = people[amended_row["subject_id"]]["kind"]
+                self._correct(amended_row, event.changes, event.timestamp, kind)
         insert_rows(conn, report_records, list(new.values()))
         insert_rows(conn, report_record_sectors, sectors)
         update_rows(
@@ -202,10 +204,11 @@ class ReportRecordProjector:
         row["missing_fields"] = MISSING_SEPARATOR.join(missing)
         row["complete"] = rules.reached_by(filled, total) if total else None
 
-    def _correct(self, row: dict[str, Any], changes: Mapping[str, Any], at: Any) -> None:
-        """A correction's changes onto a row: the indicators it fills or empties, the authority's
-        name, and the decision date with everything that follows from it."""
-        indicators = self.indicators.get(row["type"], ())
+    def _correct(self, row: dict[str, Any], changes: Mapping[str, Any], at: Any, kind: str) -> None:
+        """A correction's changes onto a row of a subject of this kind: the indicators it fills
+        or empties, the authority's name, and the decision date with everything that follows
+        from it."""
+        indicators = applicable(self.indicators.get(row["type"], ()), kind)
         missing = set(missing_columns(row["missing_fields"]))
         for indicator in indicators:
             if indicator.fills.startswith(SUBJECT_FIELD) or indicator.fills not in changes:

@@ -317,7 +317,37 @@ def _example(record_type: str, source_ref: str, decision_date: str, **fields: An
 _EARLIER = "9b2f7c1e-5d4a-4e8b-8c3f-2a1d0e9f8b7c"
 
 
-class GrantLicence(RecordCommand):
+class ReportingUnit(Command):
+    """The reporting unit (数据来源单位) of a record: the 双公示 standard's field of a licence and
+    a penalty (CF_SJLY, XK_LYDW), and of a further kind of administrative information when it is
+    not the deciding authority."""
+
+    data_source_name: Name | None = Field(
+        default=None,
+        description="the reporting unit (数据来源单位), when it is not the deciding authority or "
+        "the 双公示 standard asks for it",
+    )
+    data_source_code: AuthorityCode | None = Field(
+        default=None, description="the reporting unit's unified social credit code, with its name"
+    )
+
+
+class StandardFields(ReportingUnit):
+    """What the 双公示 standard asks of a licence and a penalty alike beyond their own fields:
+    the organisation's legal representative, the reporting unit and the remarks."""
+
+    legal_representative: Name | None = Field(
+        default=None,
+        description="the organisation's legal representative (法定代表人), by name, as the "
+        "business registration and the 双公示 standard publish it; not for a natural person or a "
+        "vehicle. Published with the record; the representative's ID number is not taken",
+    )
+    remarks: Text | None = Field(
+        default=None, description="the authority's remarks on the record (备注); published with it"
+    )
+
+
+class GrantLicence(RecordCommand, StandardFields):
     """行政许可: a licence granted (the XK_* columns of an import)."""
 
     model_config = _example(
@@ -329,6 +359,7 @@ class GrantLicence(RecordCommand):
         content="道路普通货物运输",
         valid_from="2025-03-01",
         valid_until="2029-03-01",
+        legal_representative="张建国",
     )
     type: Literal["LicenceGranted"] = Field(description=RECORD_TYPE)
     licence_type: Annotated[str, Field(min_length=1, max_length=64)] = Field(
@@ -367,7 +398,7 @@ class RevokeLicence(RecordCommand):
     )
 
 
-class DecidePenalty(RecordCommand):
+class DecidePenalty(RecordCommand, StandardFields):
     """行政处罚: a penalty decided (the CF_* columns of an import)."""
 
     model_config = _example(
@@ -382,6 +413,8 @@ class DecidePenalty(RecordCommand):
         penalty_categories=["罚款"],
         content="罚款人民币贰万元",
         fine_amount="2.0",
+        legal_representative="张建国",
+        effective_until="2027-10-14",
     )
     type: Literal["PenaltyDecided"] = Field(description=RECORD_TYPE)
     severity: Severity = Field(
@@ -411,6 +444,11 @@ class DecidePenalty(RecordCommand):
         default=None,
         description="the end of publication the authority declared (公示截止期), honoured within "
         "the policy's minimum and maximum",
+    )
+    effective_until: date | None = Field(
+        default=None,
+        description="the last day the penalty decision has effect (处罚有效期), a date (files "
+        "often write 2099-12-31 for 长期); it does not set the publication period",
     )
 
 
@@ -624,19 +662,6 @@ class ApplyJointMeasure(RecordCommand):
 # The further kinds of administrative information (domain/events.py says why these fields).
 
 LEGAL_BASIS = "the legal basis (依据): the law and article it rests on"
-
-
-class ReportingUnit(Command):
-    """The reporting unit (数据来源单位) of a further kind of administrative information, when
-    it is not the deciding authority."""
-
-    data_source_name: Name | None = Field(
-        default=None,
-        description="the reporting unit (数据来源单位), when it is not the deciding authority",
-    )
-    data_source_code: AuthorityCode | None = Field(
-        default=None, description="the reporting unit's unified social credit code, with its name"
-    )
 
 
 class ApplyAdministrativeCoercion(RecordCommand, ReportingUnit):

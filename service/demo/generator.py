@@ -22,6 +22,7 @@ from service.clock import FixedClock
 from service.commanding.commands import RecordCommand, RegisterSubject, record_command_adapter
 from service.commanding.credit_files import BatchItem, CreditFiles
 from service.commanding.identity import record_id_for
+from service.commanding.importing.columns import ORGANISATIONS
 from service.demo.catalogue import (
     ADMINISTRATIVE,
     AUTHORITIES,
@@ -1311,6 +1312,66 @@ def _assign_source_refs(items: list[_Planned], rng: random.Random) -> None:
         )
 
 
+# How often the demo's authorities fill the 双公示 standard's optional fields of a licence or
+# penalty: a share of records go without any of them, and half of those penalties state their
+# fine in 处罚内容 only (CF_NR_FK left empty, as clerks do); the others have each field at these
+# odds. So the completeness figure (合格率) has records below its threshold to show: an
+# organisation's penalty with only the required fields fills 12 of 21. Drawn from a generator
+# of their own, so that the rest of the demo stays what it was.
+_BARE_SHARE = 0.25
+_FINE_IN_CONTENT_ONLY = 0.5
+_FILLED_SHARE = {
+    "legal_representative": 0.85,
+    "data_source_name": 0.8,
+    "effective_until": 0.6,
+    "remarks": 0.15,
+}
+_REMARKS = {
+    "PenaltyDecided": ("当事人已履行处罚决定", "当事人已缴纳罚款", "已送达"),
+    "LicenceGranted": ("新办", "延续", "变更"),
+}
+
+
+def _fill_standard_fields(items: list[_Planned], rng: random.Random) -> None:
+    """The standard's optional fields of the licences and penalties, for most of them: an
+    organisation's legal representative (one per organisation), the deciding authority as the
+    data source, a penalty's 处罚有效期 (a year), and now and then a remark. The others go
+    without, some penalties without their fine amount too (see _BARE_SHARE)."""
+    representatives: dict[int, str] = {}
+    corrected = {
+        target.seq
+        for item in items
+        if item.type == "RecordCorrected"
+        for target in item.links.values()
+    }
+    for item in items:
+        if item.type not in _REMARKS:
+            continue
+        if rng.random() < _BARE_SHARE:
+            if (
+                item.type == "PenaltyDecided"
+                and item.seq not in corrected
+                and rng.random() < _FINE_IN_CONTENT_ONLY
+            ):
+                item.details["fine_amount"] = None
+            continue
+        fields: dict[str, Any] = {}
+        organisation = item.subject.kind in ORGANISATIONS
+        if organisation and rng.random() < _FILLED_SHARE["legal_representative"]:
+            if item.subject.index not in representatives:
+                name = rng.choice(SURNAMES) + rng.choice(MALE_NAMES + FEMALE_NAMES)
+                representatives[item.subject.index] = name
+            fields["legal_representative"] = representatives[item.subject.index]
+        if rng.random() < _FILLED_SHARE["data_source_name"]:
+            fields["data_source_name"] = item.authority.name
+            fields["data_source_code"] = item.authority.code
+        if item.type == "PenaltyDecided" and rng.random() < _FILLED_SHARE["effective_until"]:
+            fields["effective_until"] = add_months(item.decision, 12)
+        if rng.random() < _FILLED_SHARE["remarks"]:
+            fields["remarks"] = rng.choice(_REMARKS[item.type])
+        item.details.update(fields)
+
+
 def _command(item: _Planned) -> RecordCommand:
     details = {**item.details, **{name: target.record_id() for name, target in item.links.items()}}
     return record_command_adapter.validate_python(
@@ -1370,6 +1431,7 @@ def seed_demo(
         )
         subject.subject_id = files.subject_id_for_code(subject.code)
     _assign_source_refs(planner.items, rng)
+    _fill_standard_fields(planner.items, random.Random(f"{seed}:standard-fields"))
 
     registrations: dict[date, list[_Subject]] = defaultdict(list)
     for subject in factory.subjects:

@@ -3,7 +3,12 @@ small month computed by hand, and a bad period told as a problem.
 
 Recorded on 2026-11-20 (the tests' today, a Friday): a penalty decided 11-10 was due 11-19 (7
 working days: 11, 12, 13, 16, 17, 18, 19), so it is 1 working day late; one decided 11-12 is
-due 11-23, on time; a licence of another authority decided 11-16 is due 11-25, on time."""
+due 11-23, on time; a licence of another authority decided 11-16 is due 11-25, on time.
+
+Their completeness, of the enterprise's 21 penalty and 18 licence indicators: the late penalty
+fills every one (21 of 21); the one on time only what the service requires of a penalty (12 of
+21, 57.14 %: below 60 %); the licence all but its certificate, number, legal representative,
+data source with its code and remarks (12 of 18, 66.67 %)."""
 
 from __future__ import annotations
 
@@ -19,6 +24,17 @@ from tests.builders import (
 
 pytestmark = pytest.mark.api
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
+# What a penalty may carry beyond its required fields and its fine (builders.penalty has one).
+EVERY_OPTIONAL_FIELD = {
+    "confiscated_amount": "0.5",
+    "licence_action": "暂扣道路运输证30日",
+    "declared_publication_end": "2027-05-10",
+    "legal_representative": "张建国",
+    "effective_until": "2027-11-09",
+    "data_source_name": "郑州市交通运输综合执法支队",
+    "data_source_code": AUTHORITY_CODE,
+    "remarks": "当事人已履行",
+}
 
 
 async def record_month(client) -> dict:
@@ -26,8 +42,8 @@ async def record_month(client) -> dict:
     url = f"/v1/subjects/{sid}/events"
     ids = {}
     for name, body in {
-        "late": penalty("FIG-LATE", decision_date="2026-11-10"),
-        "on_time": penalty("FIG-OK", decision_date="2026-11-12"),
+        "late": penalty("FIG-LATE", decision_date="2026-11-10", **EVERY_OPTIONAL_FIELD),
+        "on_time": penalty("FIG-OK", decision_date="2026-11-12", fine_amount=None),
         "licence": licence(
             "FIG-L", decision_date="2026-11-16", authority_code=OTHER_AUTHORITY_CODE
         ),
@@ -120,28 +136,57 @@ async def test_completeness_names_the_fields_most_often_missing(client, role_hea
     )
     assert answer.status_code == 200, answer.text
     figure = answer.json()
-    # Penalties with a fine fill 13 of 16 fields, the licence without certificate name and
-    # number 12 of 14: all complete at 60 %.
+    # 21 of 21 and 12 of 18 are complete, 12 of 21 is not: 2 of 3.
     assert (figure["records"], figure["complete"], figure["rate"], figure["threshold"]) == (
         3,
-        3,
-        "100.00",
+        2,
+        "66.67",
         "0.6",
     )
+    # Both the penalty on time and the licence lack remarks; every other field one of them.
     assert [(m["column"], m["records"]) for m in figure["most_missing"]] == [
-        ("CF_GSJZQ", 2),
-        ("CF_NR_WFFF", 2),
-        ("CF_NR_ZKDX", 2),
-        ("XK_XKBH", 1),
-        ("XK_XKZS", 1),
+        ("BZ", 2),
+        ("CF_FRDB", 1),
+        ("CF_GSJZQ", 1),
+        ("CF_NR_FK", 1),
+        ("CF_NR_WFFF", 1),
     ]
-    assert figure["most_missing"][4]["title"] == "许可证书名称"
+    assert figure["most_missing"][1]["title"] == "法定代表人"
     [sector] = figure["groups"]
-    assert (sector["key"], sector["records"], sector["incomplete_records"]) == (
-        "road_transport",
-        3,
-        [],
+    assert (sector["key"], sector["records"], sector["complete"]) == ("road_transport", 3, 2)
+    [below] = sector["incomplete_records"]
+    assert (below["record_id"], below["fields_filled"], below["fields_total"]) == (
+        ids["on_time"],
+        12,
+        21,
     )
+    assert below["share"] == "57.14"
+    assert [m["column"] for m in below["missing"]] == [
+        "CF_FRDB",
+        "CF_NR_FK",
+        "CF_NR_WFFF",
+        "CF_NR_ZKDX",
+        "CF_YXQ",
+        "CF_GSJZQ",
+        "CF_SJLY",
+        "CF_SJLYDM",
+        "BZ",
+    ]
+
+
+async def test_the_standards_further_fields_are_published_with_the_record(client, role_headers):
+    ids = await record_month(client)
+    sid = (await client.post("/v1/subjects", json=enterprise(701))).json()["subject_id"]
+    page = await client.get(
+        f"/v1/subjects/{sid}/records",
+        params={"min_position": ids["position"]},
+        headers=role_headers["agency"],
+    )
+    assert page.status_code == 200, page.text
+    by_ref = {r["source_ref"]: r for r in page.json()["records"]}
+    details = by_ref["FIG-LATE"]["details"]
+    assert {name: details[name] for name in EVERY_OPTIONAL_FIELD} == EVERY_OPTIONAL_FIELD
+    assert by_ref["FIG-OK"]["details"]["legal_representative"] is None
 
 
 async def test_a_period_that_ends_before_it_starts_is_a_problem(client, role_headers):

@@ -54,7 +54,7 @@ async def test_an_auditor_sees_every_event_with_its_times_and_provenance(client,
     ]
     assert [e["version"] for e in events] == [1, 2, 3, 4, 5]
     assert [e["position"] for e in events[1:]] == [a["position"] for a in acks]
-    assert events[1]["schema_version"] == 2 and events[0]["schema_version"] == 2
+    assert events[1]["schema_version"] == 3 and events[0]["schema_version"] == 2
     assert events[1]["valid_time"] == "2026-10-15"
     assert events[1]["recorded_by"] == "test-recorder"
     assert events[1]["data"]["source_ref"] == "H-0"

@@ -938,6 +938,13 @@ def test_sector_column_and_amount_with_unit():
         ),
         ({"CF_WSH": "号" * 201}, "CF_WSH 行政处罚决定书文号：过长：最多 200 个字符"),
         (
+            {"CF_SJLYDM": "114101"},
+            f"CF_SJLYDM 数据来源单位统一社会信用代码：{USCC_INVALID}（must be 18 characters, "
+            "got 6）",
+        ),
+        ({"CF_YXQ": "长期"}, f"CF_YXQ 处罚有效期：不是日期；{DATE_HINT}"),
+        ({"CF_FRDB": "张" * 201}, "CF_FRDB 法定代表人：过长：最多 200 个字符"),
+        (
             {"CF_XDR_SHXYM": make_uscc("91000000MA0000001")},
             "CF_XDR_SHXYM 统一社会信用代码（第 3-8 位，行政区划码）："
             f"{REGION_INVALID}（'00' is not a province-level code）",
@@ -973,6 +980,92 @@ def test_licence_row_to_item_maps_every_field():
     )
     assert (record.certificate_name, record.content) == ("道路运输经营许可证", "道路旅客运输经营")
     assert item.subject.region_code == "410302"
+
+
+# The standard's columns beyond those every row needs: the legal representative (with the
+# type and number of their ID, which are read past), the penalty's 有效期, the data source and
+# its code, the remarks.
+REPRESENTATIVE_ID = resident_id(77, "410105", "19700101")
+PENALTY_FURTHER = ["CF_FRDB", "CF_FR_ZJLX", "CF_FR_ZJHM", "CF_YXQ", "CF_SJLY", "CF_SJLYDM", "BZ"]
+
+
+def test_the_standards_further_penalty_columns_are_kept_on_the_record(files, ledger):
+    further = {
+        "CF_FRDB": "王建国",
+        "CF_FR_ZJLX": "身份证",
+        "CF_FR_ZJHM": REPRESENTATIVE_ID,
+        "CF_YXQ": "2027/11/1",
+        "CF_SJLY": "郑州市交通运输局",
+        "CF_SJLYDM": AUTHORITY,
+        "BZ": "当事人已缴纳罚款",
+    }
+    rows = [penalty(1, **further), penalty(2), penalty(3, **further, CF_JDRQ="2026-13-01")]
+    report = run(files, csv_bytes(PENALTY_HEADER + PENALTY_FURTHER, rows), keep_rejected_rows=True)
+    assert (report.accepted, [line for line, _ in rejections(report)]) == (2, [4])
+    # A rejected row's cells are echoed with the representative's ID number masked.
+    sheet = io.StringIO()
+    report.write_rejected_csv(sheet)
+    assert "王建国" in sheet.getvalue()
+    assert REPRESENTATIVE_ID not in sheet.getvalue()
+    assert codes.mask_resident_id(REPRESENTATIVE_ID) in sheet.getvalue()
+    [kept] = penalties(files, ledger, uscc(1))
+    assert (kept.legal_representative, kept.effective_until, kept.remarks) == (
+        "王建国",
+        date(2027, 11, 1),
+        "当事人已缴纳罚款",
+    )
+    assert (kept.data_source_name, kept.data_source_code) == ("郑州市交通运输局", AUTHORITY)
+    # The representative's ID number is in no stored event.
+    stored = ledger.recorder.select_notifications(start=1, limit=100)
+    assert any(uscc(1).encode() in n.state for n in stored)  # codes are stored as text
+    assert not [n for n in stored if REPRESENTATIVE_ID.encode() in n.state]
+    # A row without them: the same columns, empty.
+    [bare] = penalties(files, ledger, uscc(2))
+    assert [
+        getattr(bare, name)
+        for name in (
+            "legal_representative",
+            "effective_until",
+            "data_source_name",
+            "data_source_code",
+            "remarks",
+        )
+    ] == [None] * 5
+
+
+def test_the_standards_further_licence_columns_in_either_spelling(files, ledger):
+    header = [*LICENCE_HEADER, "XK_FRDB", "XK_LYDW", "XK_LYDWDM", "XK_SJLY", "XK_SJLYDM", "BZ"]
+    rows = [
+        licence(1, XK_FRDB="李红", XK_LYDW="洛阳市交通运输局", XK_LYDWDM=AUTHORITY, BZ="新办"),
+        # The data source as the penalty layout spells it, which some licence files follow.
+        licence(2, XK_SJLY="洛阳市交通运输局", XK_SJLYDM=AUTHORITY),
+        licence(3, XK_SJLYDM="114101"),
+    ]
+    report = run(files, csv_bytes(header, rows))
+    assert report.accepted == 2
+    assert rejections(report) == [
+        (
+            4,
+            f"XK_SJLYDM 数据来源单位统一社会信用代码：{USCC_INVALID}（must be 18 characters, "
+            "got 6）",
+        )
+    ]
+
+    def granted(n: int):
+        [found] = [
+            e
+            for e in events(files, ledger, uscc(n, "410302"))
+            if type(e).__name__ == "LicenceGranted"
+        ]
+        return (
+            found.legal_representative,
+            found.data_source_name,
+            found.data_source_code,
+            found.remarks,
+        )
+
+    assert granted(1) == ("李红", "洛阳市交通运输局", AUTHORITY, "新办")
+    assert granted(2) == (None, "洛阳市交通运输局", AUTHORITY, None)
 
 
 # --- Progress and report ---------------------------------------------------------------------

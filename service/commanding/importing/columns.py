@@ -97,7 +97,8 @@ class Column:
     """A column of a 双公示 file: its name and its title (标准字段名 and 中文名称 in the national
     行政许可和行政处罚等信用信息数据标准), whether every row needs it, the command field its
     cells fill (`subject.<field>` for the subject's registration), how a cell is read where
-    that field's own description does not say, and whether the standard has it at all."""
+    that field's own description does not say, whether the standard has it at all, and the
+    kinds of subject whose records it is for (None: every kind's)."""
 
     name: str
     title: str
@@ -105,6 +106,7 @@ class Column:
     required: bool = False
     reading: str = ""
     national: bool = True
+    kinds: frozenset[str] | None = None
 
 
 def _choices(choices: Mapping[str, str]) -> str:
@@ -113,6 +115,58 @@ def _choices(choices: Mapping[str, str]) -> str:
     for cell, value in choices.items():
         cells.setdefault(value, []).append(cell)
     return "; ".join(f"{', '.join(given)}: {value}" for value, given in cells.items())
+
+
+# The kinds of subject whose records name a legal representative (法定代表人): organisations
+# (enterprises, as which a 个体工商户 is recorded too, and public bodies), not persons or vehicles.
+ORGANISATIONS = frozenset({"enterprise", "public_body"})
+# Why the legal representative's ID columns are read past: see _representative_columns.
+_NOT_KEPT = (
+    "read past, never stored: the representative's personal data, not the credit subject's; the "
+    "record needs no such number, and 双公示 publishes only the name"
+)
+
+
+def _representative_columns(prefix: str) -> tuple[Column, ...]:
+    """The organisation's legal representative: the name is kept and published with the record,
+    as 双公示 publishes it; the type and number of the representative's ID are not kept at all.
+    They are a natural person's personal data (《个人信息保护法》第四条), not that of the credit
+    subject, whose own code identifies it; collecting only what the purpose needs
+    (第六条) leaves them out, so they are no indicators either."""
+    return (
+        Column(
+            f"{prefix}FRDB",
+            "法定代表人",
+            "legal_representative",
+            reading="an indicator of completeness of an organisation's records only",
+            kinds=ORGANISATIONS,
+        ),
+        Column(f"{prefix}FR_ZJLX", "法定代表人证件类型", reading=_NOT_KEPT),
+        Column(f"{prefix}FR_ZJHM", "法定代表人证件号码", reading=_NOT_KEPT),
+    )
+
+
+# Other spellings of a column that files carry: the licence layout's data source is LYDW in the
+# published implementations of the standard, SJLY (as in the penalty layout) in some files.
+ALSO_AS = {"XK_LYDW": "XK_SJLY", "XK_LYDWDM": "XK_SJLYDM"}
+
+
+def _also(column: str) -> str:
+    return f"also as {ALSO_AS[column]}" if column in ALSO_AS else ""
+
+
+def _source_columns(name: str, code: str) -> tuple[Column, ...]:
+    """The unit that supplied the data, its code, and the remarks: the last of both layouts."""
+    return (
+        Column(name, "数据来源单位", "data_source_name", reading=_also(name)),
+        Column(
+            code,
+            "数据来源单位统一社会信用代码",
+            "data_source_code",
+            reading=_also(code),
+        ),
+        Column("BZ", "备注", "remarks"),
+    )
 
 
 def _subject_columns(prefix: str) -> tuple[Column, ...]:
@@ -161,6 +215,7 @@ _LIST = "separated by ； ; 、 , or ，"
 COLUMNS: dict[str, tuple[Column, ...]] = {
     PENALTY: (
         *_subject_columns("CF_"),
+        *_representative_columns("CF_"),
         Column("CF_WSH", "行政处罚决定书文号", "source_ref", required=True),
         Column("CF_WFXW", "违法行为类型", "violation_type", required=True),
         Column("CF_SY", "违法事实", "facts", required=True),
@@ -176,9 +231,11 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         ),
         Column("CF_NR_ZKDX", "暂扣或吊销证照名称及编号", "licence_action"),
         Column("CF_JDRQ", "处罚决定日期", "decision_date", required=True, reading=_DATE),
+        Column("CF_YXQ", "处罚有效期", "effective_until", reading=_DATE),
         Column("CF_GSJZQ", "公示截止期", "declared_publication_end", reading=_DATE),
         Column("CF_CFJG", "处罚机关", "authority_name", required=True),
         Column("CF_CFJGDM", "处罚机关统一社会信用代码", "authority_code", required=True),
+        *_source_columns("CF_SJLY", "CF_SJLYDM"),
         Column(
             "CF_YZCD",
             "严重程度",
@@ -196,6 +253,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
     LICENCE: (
         *_subject_columns("XK_"),
+        *_representative_columns("XK_"),
         Column("XK_XKWS", "行政许可决定文书名称", "document_name", required=True),
         Column("XK_WSH", "行政许可决定文书号", "source_ref", required=True),
         Column("XK_XKLB", "许可类别", "licence_type", required=True),
@@ -207,10 +265,13 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("XK_YXQZI", "有效期至", "valid_until", reading=_DATE),
         Column("XK_XKJG", "许可机关", "authority_name", required=True),
         Column("XK_XKJGDM", "许可机关统一社会信用代码", "authority_code", required=True),
+        # The licence layout names its data source LYDW where the penalty one says SJLY.
+        *_source_columns("XK_LYDW", "XK_LYDWDM"),
     ),
 }
 REQUIRED = {kind: tuple(c.name for c in columns if c.required) for kind, columns in COLUMNS.items()}
 TITLES = {column.name: column.title for columns in COLUMNS.values() for column in columns}
+TITLES.update({alias: TITLES[column] for column, alias in ALSO_AS.items()})
 
 
 def labelled(column: str) -> str:
@@ -232,7 +293,9 @@ def national_indicators() -> dict[str, tuple[Indicator, ...]]:
     one per field of the record or of its subject that the layout's national columns fill, in
     the layout's order. The two code columns (SHXYM for an organisation, ZJHM for a person) fill
     the one subject code, so they are one indicator, filled by whichever applies; ZJLX, the type
-    of a person's ID, fills no field of its own (only resident IDs are taken) and goes with it."""
+    of a person's ID, fills no field of its own (only resident IDs are taken) and goes with it.
+    An indicator of only some kinds of subject says which (the legal representative: of an
+    organisation's records)."""
     found: dict[str, tuple[Indicator, ...]] = {}
     for kind, columns in COLUMNS.items():
         by_field: dict[str, list[Column]] = {}
@@ -241,7 +304,12 @@ def national_indicators() -> dict[str, tuple[Indicator, ...]]:
                 by_field.setdefault(column.fills, []).append(column)
         (record_type,) = get_args(COMMANDS[kind].model_fields["type"].annotation)
         found[record_type] = tuple(
-            Indicator("/".join(c.name for c in same), "/".join(c.title for c in same), field_name)
+            Indicator(
+                "/".join(c.name for c in same),
+                "/".join(c.title for c in same),
+                field_name,
+                same[0].kinds,
+            )
             for field_name, same in by_field.items()
         )
     return found
@@ -481,6 +549,8 @@ def _penalty(
         "confiscated_amount": cells.amount("CF_NR_WFFF"),
         "licence_action": licence_action,
         "declared_publication_end": declared_end,
+        "effective_until": cells.date("CF_YXQ"),
+        **_standard_fields(cells, "CF_FRDB", "CF_SJLY", "CF_SJLYDM"),
     }
     return _build(COMMANDS[PENALTY], _RECORD_COLUMNS[PENALTY], fields), assessed
 
@@ -511,8 +581,26 @@ def _licence(cells: _Cells) -> GrantLicence:
             "valid_until": cells.date("XK_YXQZI"),
             "certificate_name": cells.optional("XK_XKZS"),
             "licence_number": cells.optional("XK_XKBH"),
+            **_standard_fields(cells, "XK_FRDB", "XK_LYDW", "XK_LYDWDM"),
         },
     )
+
+
+def _standard_fields(cells: _Cells, representative: str, source: str, code: str) -> dict[str, Any]:
+    """The fields both layouts have beyond their own: the legal representative, the data source
+    and its code, the remarks; each None when its cell is empty."""
+    _, source_name = cells.first(source, *_aliases(source))
+    code_column, _ = cells.first(code, *_aliases(code))
+    return {
+        "legal_representative": cells.optional(representative),
+        "data_source_name": source_name or None,
+        "data_source_code": _authority_code(cells, code_column) or None,
+        "remarks": cells.optional("BZ"),
+    }
+
+
+def _aliases(column: str) -> tuple[str, ...]:
+    return (ALSO_AS[column],) if column in ALSO_AS else ()
 
 
 def _build(model: Any, columns: Mapping[str, str], fields: dict[str, Any]) -> Any:

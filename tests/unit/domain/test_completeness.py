@@ -40,3 +40,19 @@ def test_blank_text_fills_nothing_and_below_sixty_percent_is_incomplete():
     )
     assert found == Completeness(2, 5, ("CF_XDR_MC", "CF_NR_FK", "CF_CFLB"))
     assert not SIXTY_PERCENT.reached_by(found.filled, found.total)
+
+
+def test_an_indicator_of_organisations_only_is_not_one_of_a_persons_record():
+    representative = Indicator(
+        "CF_FRDB", "法定代表人", "legal_representative", frozenset({"enterprise", "public_body"})
+    )
+    indicators = (*FIVE[:3], representative)
+    record = {"source_ref": "罚-1", "fine_amount": None}
+    # A company's record lacks its legal representative: 2 of 4, below 60 %.
+    company = measure(indicators, record, {"name": "宏达运输", "kind": "enterprise"})
+    assert company == Completeness(2, 4, ("CF_NR_FK", "CF_FRDB"))
+    assert not SIXTY_PERCENT.reached_by(company.filled, company.total)
+    # A person has none to lack: 2 of 3, complete.
+    person = measure(indicators, record, {"name": "王建国", "kind": "individual"})
+    assert person == Completeness(2, 3, ("CF_NR_FK",))
+    assert SIXTY_PERCENT.reached_by(person.filled, person.total)

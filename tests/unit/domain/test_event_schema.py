@@ -13,6 +13,7 @@ from eventsourcing.persistence import StoredEvent
 
 from domain.events import (
     RECORD_EVENT_TYPES,
+    LicenceGranted,
     ListEntered,
     PenaltyDecided,
     RecordEvent,
@@ -24,6 +25,8 @@ from service.store.migrations import upgrade
 from tests.builders import registered_enterprise, stored_event
 
 pytestmark = pytest.mark.domain
+# The 双公示 standard's fields that penalties gained in version 3 and licences in version 2.
+STANDARD_FIELDS = ("legal_representative", "data_source_name", "data_source_code", "remarks")
 
 
 @pytest.fixture
@@ -35,7 +38,7 @@ def ledger(tmp_path):
     ledger.close()
 
 
-def v2_penalty() -> PenaltyDecided:
+def penalty() -> PenaltyDecided:
     return stored_event(
         PenaltyDecided,
         originator_id=uuid4(),
@@ -56,6 +59,11 @@ def v2_penalty() -> PenaltyDecided:
         penalty_categories=["警告"],
         content="c",
         fine_amount=Decimal("0.05"),
+        legal_representative="张建国",
+        effective_until=date(2025, 5, 5),
+        data_source_name="支队",
+        data_source_code="11410100MB00000018",
+        remarks="备注",
     )
 
 
@@ -72,16 +80,18 @@ def test_every_event_type_has_a_stable_topic_of_its_own():
 
 
 def test_an_event_round_trips_with_its_stable_topic_and_version(ledger):
-    event = v2_penalty()
+    event = penalty()
     stored = ledger.mapper.to_stored_event(event)
     assert stored.topic == "credit:PenaltyDecided"
-    assert ledger.mapper.transcoder.decode(stored.state)["class_version"] == 2
+    assert ledger.mapper.transcoder.decode(stored.state)["class_version"] == 3
     assert ledger.mapper.to_domain_event(stored) == event
 
 
 def test_a_version_1_penalty_still_loads_with_the_general_procedure(ledger):
-    state = ledger.mapper.transcoder.decode(ledger.mapper.to_stored_event(v2_penalty()).state)
-    del state["procedure"], state["class_version"]  # exactly what version 1 stored
+    state = ledger.mapper.transcoder.decode(ledger.mapper.to_stored_event(penalty()).state)
+    # exactly what version 1 stored
+    for field in ("procedure", *STANDARD_FIELDS, "effective_until", "class_version"):
+        del state[field]
     old = StoredEvent(
         originator_id=uuid4(),
         originator_version=2,
@@ -93,6 +103,68 @@ def test_a_version_1_penalty_still_loads_with_the_general_procedure(ledger):
     assert loaded.procedure == "general"
     assert loaded.fine_amount == Decimal("0.05")
     assert {f.name for f in dataclasses.fields(loaded)} >= {"procedure", "severity"}
+    assert (loaded.legal_representative, loaded.effective_until, loaded.remarks) == (None,) * 3
+
+
+def test_a_version_2_penalty_still_loads_without_the_standards_later_fields(ledger):
+    recorded = penalty()
+    state = ledger.mapper.transcoder.decode(ledger.mapper.to_stored_event(recorded).state)
+    for field in (*STANDARD_FIELDS, "effective_until"):
+        del state[field]  # exactly what version 2 stored
+    state["class_version"] = 2
+    old = StoredEvent(
+        originator_id=recorded.originator_id,
+        originator_version=2,
+        topic="credit:PenaltyDecided",
+        state=ledger.mapper.transcoder.encode(state),
+    )
+    loaded = ledger.mapper.to_domain_event(old)
+    assert loaded.__dict__["legal_representative"] is None  # held, not a class default
+    assert [getattr(loaded, f) for f in (*STANDARD_FIELDS, "effective_until")] == [None] * 5
+    assert (loaded.procedure, loaded.fine_amount) == ("simplified", Decimal("0.05"))
+    # Its fields are those of a penalty recorded now without them: the read models see no
+    # difference between the two.
+    assert dataclasses.asdict(loaded) == dataclasses.asdict(recorded) | {
+        name: None for name in (*STANDARD_FIELDS, "effective_until")
+    }
+
+
+def test_a_version_1_licence_still_loads_without_the_standards_later_fields(ledger):
+    licence = stored_event(
+        LicenceGranted,
+        originator_id=uuid4(),
+        originator_version=2,
+        timestamp=datetime.now(UTC),
+        record_id=uuid4(),
+        decision_date=date(2025, 3, 1),
+        authority_name="局",
+        authority_code="11410100MB00000018",
+        source_ref="XK-1",
+        recorded_by="t",
+        request_key=None,
+        licence_type="普通",
+        document_name="道路运输经营许可证",
+        content="道路普通货物运输",
+        valid_from=date(2025, 3, 1),
+        valid_until=date(2029, 3, 1),
+        legal_representative="张建国",
+        data_source_name="局",
+        data_source_code="11410100MB00000018",
+        remarks="换证",
+    )
+    state = ledger.mapper.transcoder.decode(ledger.mapper.to_stored_event(licence).state)
+    assert state["class_version"] == 2
+    for field in (*STANDARD_FIELDS, "class_version"):
+        del state[field]  # exactly what version 1 stored
+    old = StoredEvent(
+        originator_id=licence.originator_id,
+        originator_version=2,
+        topic="credit:LicenceGranted",
+        state=ledger.mapper.transcoder.encode(state),
+    )
+    loaded = ledger.mapper.to_domain_event(old)
+    assert [loaded.__dict__[f] for f in STANDARD_FIELDS] == [None] * 4
+    assert (loaded.valid_until, loaded.licence_type) == (date(2029, 3, 1), "普通")
 
 
 def test_a_version_1_registration_still_loads_with_its_masked_code(ledger):

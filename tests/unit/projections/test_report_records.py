@@ -9,13 +9,20 @@ named; 2026: 10-01 to 10-07 off for 国庆节, 10-10 a working Saturday):
 | P1 penalty | A | S1 (road_transport) | 09-30 | 10-15 | 10-15 | on time |
 | P2 penalty | A | S1 | 09-30 | 10-16 | 10-15 | 1 |
 | L1 licence | A | S2 (taxi, road_transport) | 09-30 | 10-17 (a Saturday) | 10-15 | 2 |
-| P3 penalty | B | S2 | 10-12 | 10-12 | 10-21 | on time |
+| P3 penalty, no optional field | B | S2 | 10-12 | 10-12 | 10-21 | on time |
 | P4 penalty, no optional field | C (another city) | S1 | 10-20 | 10-20 | 10-29 | on time |
 | I1 inspection (no row: not counted) | A | S1 | 10-12 | 11-30 | - | - |
 
-Indicators filled: a penalty with a fine and nothing else optional 13 of 16 (lacks CF_NR_WFFF,
-CF_NR_ZKDX, CF_GSJZQ); P4 12 of 16 (also lacks CF_NR_FK); the licence with all its fields 14 of
-14."""
+S1 is an enterprise, S2 a person. Indicators: a penalty has 21 (CF_XDR_MC, CF_XDR_LB, the
+subject's code, CF_FRDB, CF_WSH, CF_WFXW, CF_SY, CF_YJ, CF_CFLB, CF_NR, CF_NR_FK, CF_NR_WFFF,
+CF_NR_ZKDX, CF_JDRQ, CF_YXQ, CF_GSJZQ, CF_CFJG, CF_CFJGDM, CF_SJLY, CF_SJLYDM, BZ), 12 of them
+mandatory; a person's penalty 20 (no legal representative, CF_FRDB). A licence has 18, a
+person's 17.
+
+- P1, P2: the mandatory fields and a fine, 13 of 21 (61.90 %): complete at 60 %.
+- P4: the mandatory fields only, 12 of 21 (57.14 %): below 60 %.
+- P3: a person's, the mandatory fields only, 12 of 20: exactly 60 %, complete.
+- L1: a person's licence with every field it can have, 17 of 17."""
 
 from __future__ import annotations
 
@@ -164,8 +171,11 @@ def data_set() -> Log:
         valid_until=date(2030, 9, 29),
         certificate_name="道路运输经营许可证",
         licence_number="豫A-0001",
+        data_source_name=NAMES[A],
+        data_source_code=A,
+        remarks="新办",
     )
-    log.penalty(S2, P3, B, "2026-10-12", "2026-10-12")
+    log.penalty(S2, P3, B, "2026-10-12", "2026-10-12", fine_amount=None)
     log.penalty(S1, P4, C, "2026-10-20", "2026-10-20", fine_amount=None)
     log.record(
         AdministrativeInspectionConducted,
@@ -238,20 +248,20 @@ def test_each_record_is_due_on_the_seventh_working_day_after_its_decision(engine
     assert {r["policy_version"] for r in found.values()} == {"2026-36"}
 
 
+def measured(row: dict) -> tuple:
+    return row["fields_filled"], row["fields_total"], row["complete"], row["missing_fields"]
+
+
 def test_each_record_counts_the_standards_indicator_fields_it_fills(engine):
     project(engine, data_set())
     found = rows(engine)
-    assert (found[P1]["fields_filled"], found[P1]["fields_total"]) == (13, 16)
-    assert found[P1]["missing_fields"] == "CF_NR_WFFF,CF_NR_ZKDX,CF_GSJZQ"
-    assert (found[P4]["fields_filled"], found[P4]["missing_fields"]) == (
-        12,
-        "CF_NR_FK,CF_NR_WFFF,CF_NR_ZKDX,CF_GSJZQ",
-    )
-    assert (found[L1]["fields_filled"], found[L1]["fields_total"], found[L1]["complete"]) == (
-        14,
-        14,
-        True,
-    )
+    unfilled = "CF_NR_WFFF,CF_NR_ZKDX,CF_YXQ,CF_GSJZQ,CF_SJLY,CF_SJLYDM,BZ"
+    assert measured(found[P1]) == (13, 21, True, f"CF_FRDB,{unfilled}")
+    # Only what the service requires of a penalty: below 60 % for an organisation's ...
+    assert measured(found[P4]) == (12, 21, False, f"CF_FRDB,CF_NR_FK,{unfilled}")
+    # ... exactly 60 % for a person's, which has no legal representative to lack.
+    assert measured(found[P3]) == (12, 20, True, f"CF_NR_FK,{unfilled}")
+    assert measured(found[L1]) == (17, 17, True, "")
     with engine.connect() as conn:
         sectors = {(r.record_id, r.sector) for r in conn.execute(select(report_record_sectors))}
     assert {s for r, s in sectors if r == L1} == {"taxi", "road_transport"}
@@ -354,26 +364,68 @@ def test_completeness_at_the_default_threshold(engine):
     project(engine, data_set())
     report = completeness_report(engine, BOOK, ReportScope(OCTOBER))
     assert report.threshold == Decimal("0.6")
-    assert (report.records, report.complete, report.rate) == (2, 2, Decimal("100.00"))
+    # P3 (12 of 20) is complete, P4 (12 of 21) is not.
+    assert (report.records, report.complete, report.rate) == (2, 1, Decimal("50.00"))
+    # Both lack the fine and the seven optional fields after it; only P4 lacks CF_FRDB. Ties
+    # go by column.
     assert [(f.column, f.records) for f in report.most_missing] == [
+        ("BZ", 2),
         ("CF_GSJZQ", 2),
+        ("CF_NR_FK", 2),
         ("CF_NR_WFFF", 2),
         ("CF_NR_ZKDX", 2),
-        ("CF_NR_FK", 1),
     ]
-    assert report.most_missing[3].title == "罚款金额（万元）"
+    assert (report.most_missing[0].title, report.most_missing[2].title) == (
+        "备注",
+        "罚款金额（万元）",
+    )
 
 
-def test_a_record_exactly_at_the_threshold_is_complete(engine):
-    policy = threshold(0.75)  # P4 fills 12 of 16: exactly 75 %
-    project(engine, data_set(), policy)
-    assert rows(engine)[P4]["complete"] is True
-    report = completeness_report(engine, policy, ReportScope(OCTOBER))
-    assert (report.records, report.complete, report.incomplete) == (2, 2, 0)
+def test_a_record_exactly_at_the_threshold_is_complete(engine, tmp_path):
+    project(engine, data_set())  # P3 fills 12 of 20: exactly the default 60 %
+    assert rows(engine)[P3]["complete"] is True
+    stricter = threshold(0.65)
+    database = Database.from_url(f"sqlite:///{tmp_path}/stricter.sqlite3")
+    upgrade(database)
+    other = sync_engine(database)
+    project(other, data_set(), stricter)
+    assert rows(other)[P3]["complete"] is False
+    report = completeness_report(other, stricter, ReportScope(OCTOBER))
+    assert (report.records, report.complete, report.incomplete) == (2, 0, 2)
+    other.dispose()
+
+
+def test_a_penalty_with_every_field_of_the_standard_is_complete_and_corrections_count(engine):
+    log = data_set()
+    full = UUID(int=200)
+    log.penalty(
+        S1,
+        full,
+        A,
+        "2026-11-02",
+        "2026-11-02",
+        confiscated_amount=Decimal("0.5"),
+        licence_action="道路运输证 豫A-0002 暂扣30日",
+        declared_publication_end=date(2027, 11, 1),
+        legal_representative="张建国",
+        effective_until=date(2027, 11, 1),
+        data_source_name=NAMES[A],
+        data_source_code=A,
+        remarks="当事人已履行",
+    )
+    project(engine, log)
+    assert measured(rows(engine)[full]) == (21, 21, True, "")
+    # Emptying the remarks leaves 20 of 21; filling P3's fine, a person's, 13 of its 20.
+    correction(log, full, "2026-11-03", {"remarks": None})
+    correction(log, P3, "2026-11-03", {"fine_amount": "0.02"}, subject=S2)
+    project_again(engine, log, BOOK)
+    found = rows(engine)
+    assert measured(found[full]) == (20, 21, True, "BZ")
+    assert measured(found[P3])[:3] == (13, 20, True)
 
 
 def test_records_below_the_threshold_by_authority_and_a_correction_that_fills_them(engine):
-    policy = threshold(0.8)  # P4 (75 %) is below, the others (81.25 %, 100 %) reach it
+    policy = BOOK  # 60 %: P4 (57.14 %) is below, P3 (60 %) reaches it
     log = data_set()
     project(engine, log, policy)
     report = completeness_report(engine, policy, ReportScope(OCTOBER), top_missing=2)
@@ -389,13 +441,23 @@ def test_records_below_the_threshold_by_authority_and_a_correction_that_fills_th
     assert (below.record_id, below.fields_filled, below.fields_total, below.share) == (
         P4,
         12,
-        16,
-        Decimal("75.00"),
+        21,
+        Decimal("57.14"),
     )
-    assert [m.column for m in below.missing] == ["CF_NR_FK", "CF_NR_WFFF", "CF_NR_ZKDX", "CF_GSJZQ"]
+    assert [m.column for m in below.missing] == [
+        "CF_FRDB",
+        "CF_NR_FK",
+        "CF_NR_WFFF",
+        "CF_NR_ZKDX",
+        "CF_YXQ",
+        "CF_GSJZQ",
+        "CF_SJLY",
+        "CF_SJLYDM",
+        "BZ",
+    ]
     assert [(m.column, m.records) for m in by_authority[C].most_missing] == [
-        ("CF_GSJZQ", 1),
-        ("CF_NR_FK", 1),
+        ("BZ", 1),
+        ("CF_FRDB", 1),
     ]
     log.record(
         RecordCorrected,
@@ -420,7 +482,7 @@ def test_records_below_the_threshold_by_authority_and_a_correction_that_fills_th
     )
     project_again(engine, log, policy)
     after = completeness_report(engine, policy, ReportScope(OCTOBER))
-    # Filled, P4 reaches 13 of 16; the revoked penalty still counts (it was decided).
+    # Filled, P4 reaches 13 of 21 (61.90 %); the revoked penalty still counts (it was decided).
     assert (after.records, after.complete, after.corrected) == (2, 2, 1)
     assert rows(engine)[P3]["revoked"] is True
 
