@@ -144,11 +144,12 @@ def _seed_demo_if_empty() -> str | None:
             console.print("demo data: the store already has events; not seeding")
             return None
         started = time.perf_counter()
-        summary = seed_demo(services.files, clock)
+        summary = seed_demo(services.files, clock, cases=services.cases)
         services.runner.catch_up()
         console.print(
             f"demo data: {sum(summary.subjects_by_kind.values())} subjects, "
-            f"{sum(summary.records_by_type.values())} records in "
+            f"{sum(summary.records_by_type.values())} records, "
+            f"{sum(summary.cases_by_kind.values())} repair and objection cases in "
             f"{time.perf_counter() - started:.1f}s"
         )
         for kind, example in summary.example_codes.items():

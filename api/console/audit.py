@@ -44,6 +44,7 @@ from api.web import OUTCOMES
 from domain.codes import InvalidCode
 from domain.errors import ChainedLogCut
 from domain.events import RECORD_EVENT_TYPES
+from domain.regions import region_label
 from projections.credit_file import queries
 from projections.credit_file.projector import record_summary
 from service.history import CASE_STEPS, LinkedEvent, history_page, linked, subject_exists
@@ -405,7 +406,7 @@ async def subject_history(
             "name": registered.get("name", ""),
             "kind": SUBJECT_KINDS.get(registered.get("kind", ""), ""),
             "code": registered.get("code_masked", ""),
-            "region": registered.get("region_code", ""),
+            "region": region_label(registered.get("region_code", "")),
         },
         purpose=purpose,
         timeline=build(events, records, titles, today, zone),

@@ -12,6 +12,7 @@ from api.console import labels
 from api.console.staff import Staff
 from api.templating import chinese_date, chinese_moment
 from domain.policy import PolicyBook
+from domain.regions import region_label
 from service.querying.evidence import Evidence
 from service.querying.status import CodeAnswer
 
@@ -100,7 +101,7 @@ def subject_view(
         "name": status["name"],
         "code": status["code_masked"],
         "kind": labels.label(labels.KINDS, status["kind"]),
-        "region": status["region_code"],
+        "region": region_label(status["region_code"]),
         "sectors": "、".join(labels.label(labels.SECTORS, s) for s in status["sectors"]),
         "grades": grade_rows(status, policy),
         "lists": list_rows(status),

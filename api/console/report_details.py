@@ -24,6 +24,7 @@ from api.queries.list_reports import log_report_reads
 from api.templating import chinese_date
 from domain.events import LIST_TYPES
 from domain.months import Month
+from domain.regions import region_label
 from domain.report_periods import ReportPeriod
 from service.reporting.definitions import CASES, FIGURES, JOINT_MEASURES, LISTS, OVERLOAD
 from service.reporting.lists import ListEntryRow
@@ -133,6 +134,7 @@ async def list_rows(
         "list_names": views.LIST_NAMES,
         "sectors": labels.SECTORS,
         "list_name": views.LIST_NAMES.get(list_type or "", ""),
+        "region_label": region_label(region) if region else "",
     }
     if chosen is None or context["message"]:
         return _page(request, template, staff, context, **shown)

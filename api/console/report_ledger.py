@@ -30,6 +30,7 @@ from api.console.report_views import (
 )
 from api.templating import chinese_date, chinese_moment
 from api.web import KINDS, OUTCOMES, STATUSES
+from domain.regions import region_label
 from service.reporting.cases import CaseCounts
 from service.reporting.definitions import CASES, FIGURES, JOINT_MEASURES, LISTS, OVERLOAD
 from service.reporting.lists import ListEntryRow
@@ -159,7 +160,8 @@ def list_sheet(figures: MonthFigures) -> LedgerSheet:
         name = LIST_NAMES[figure.list_type]
         rows.append([name, "合计", None, figure.on_list_at_end, figure.entries, figure.exits])
         for part in figure.by_region:
-            rows.append([name, "地区", part.key, part.on_list_at_end, part.entries, part.exits])
+            region = region_label(part.key)
+            rows.append([name, "地区", region, part.on_list_at_end, part.entries, part.exits])
         for part in figure.by_sector:
             rows.append(
                 [
@@ -176,7 +178,7 @@ def list_sheet(figures: MonthFigures) -> LedgerSheet:
         [
             Column("名单", 14),
             Column("分列", 8),
-            Column("地区（行政区划代码）或行业", 24),
+            Column("地区或行业", 24),
             Column("月末在列主体", 12, WHOLE),
             Column("当月列入", 10, WHOLE),
             Column("当月移出", 10, WHOLE),
@@ -261,7 +263,7 @@ def _entry(row: ListEntryRow) -> list[Cell]:
     return [
         row.subject.name,
         row.subject.code_masked,
-        row.subject.region_code,
+        region_label(row.subject.region_code),
         row.entered_on,
         row.left_on,
         HOW_LEFT.get(row.how_left or "", row.how_left),

@@ -15,6 +15,7 @@ from api.templating import chinese_date
 from api.web import KINDS, OUTCOMES, STATUSES
 from domain.events import LIST_TYPES
 from domain.months import Month
+from domain.regions import region_label, region_name
 from service.reporting.cases import ALL_KINDS, AuthorityCases, CaseCounts, CaseRow
 from service.reporting.lists import (
     JointMeasureRow,
@@ -149,7 +150,7 @@ def list_lines(figures: ListFigures, month: Month) -> list[ListLine]:
 
 @dataclass(frozen=True)
 class RegionLine:
-    region: str
+    region: str  # its code and name: 410100 郑州市
     counts: tuple[tuple[int, str], ...]  # each list's subjects at the end, and its rows' link
 
 
@@ -159,7 +160,7 @@ def region_lines(figures: ListFigures, month: Month) -> list[RegionLine]:
     at_end = _at_end(figures, lambda f: f.by_region)
     return [
         RegionLine(
-            region,
+            region_label(region),
             tuple(
                 (at_end[region][t], link("/lists", month, "members", list=t, region=region))
                 for t in LIST_TYPES
@@ -181,9 +182,9 @@ def list_charts(figures: ListFigures, month: Month, whose: str) -> tuple[Chart, 
         stacked_chart(
             "lists-by-region",
             f"{whose}{day}在列主体（按地区）",
-            regions,
+            [region_name(r) for r in regions],
             [Series(LIST_NAMES[t], [by_region[r][t] for r in regions]) for t in LIST_TYPES],
-            category_heading="地区（行政区划代码）",
+            category_heading="地区",
             unit="个",
         ),
         stacked_chart(
@@ -278,7 +279,7 @@ def subject_view(subject: ListedSubject) -> SubjectView:
         subject.name,
         subject.code_masked,
         labels.label(labels.KINDS, subject.kind),
-        subject.region_code,
+        region_label(subject.region_code),
         "、".join(labels.label(labels.SECTORS, s) for s in subject.sectors),
     )
 

@@ -19,10 +19,12 @@ from domain.publication import add_months
 from domain.subject import natural_key
 from domain.working_days import WorkingDayCalendar
 from service.clock import FixedClock
+from service.commanding.cases import CaseDesk
 from service.commanding.commands import RecordCommand, RegisterSubject, record_command_adapter
 from service.commanding.credit_files import BatchItem, CreditFiles
 from service.commanding.identity import record_id_for
 from service.commanding.importing.columns import ORGANISATIONS
+from service.demo.cases import CASE_MONTHS, CaseDocket, CaseTarget, plan_cases
 from service.demo.catalogue import (
     ADMINISTRATIVE,
     AUTHORITIES,
@@ -68,6 +70,7 @@ class DemoSummary:
     records_by_type: dict[str, int]
     # One code per kind, for the README; individuals get their subject id, never an ID number.
     example_codes: dict[str, str]
+    cases_by_kind: dict[str, int] = field(default_factory=dict)  # repair, objection
 
 
 _PROFILES = {"clean": 25, "normal": 47, "troubled": 15, "exemplary": 13}
@@ -1294,6 +1297,83 @@ def _plan_corrections(planner: _Planner, plans: list[_SubjectPlan]) -> None:
                 )
 
 
+def _plan_overload_listings(
+    planner: _Planner, plans: list[_SubjectPlan], rng: random.Random
+) -> None:
+    """Over the demo's last year, now and then a truck found overloading seriously is put on the
+    black list on that finding (its basis_record_id), which makes it an entry of the
+    严重违法超限超载运输失信当事人名单 the credit office reports each month. Every other month, so
+    the list has entries in several months; a truck already on the black list is not listed
+    again."""
+    trucks = [
+        plan for plan in plans if plan.s.kind == "vehicle" and plan.s.role.violations == "truck"
+    ]
+    end = planner.end
+    for months_back in range(CASE_MONTHS - 1, 0, -2):
+        month_start = add_months(end.replace(day=1), -months_back)
+        found = planner.workday_from(month_start + timedelta(days=rng.randint(0, 12)))
+        listed = found + timedelta(days=rng.randint(FOLLOW_UP_GAP, FOLLOW_UP_GAP + 10))
+        free = [
+            plan
+            for plan in trucks
+            if plan.s.active_from <= found
+            and (free_from := plan.free_from("black")) is not None
+            and free_from <= found
+        ]
+        if not free or listed > end:
+            continue
+        plan = rng.choice(free)
+        conduct = plan.conduct_record(CONDUCTS["overload"], found, "serious")
+        if conduct is None:
+            continue
+        entry = planner.add(
+            plan.s,
+            "ListEntered",
+            listed,
+            PROVINCE if plan.s.role.provincial else plan.s.bureau,
+            "黑",
+            {
+                "list_type": "black",
+                "basis": "因车辆严重违法超限超载运输，经认定列入严重违法超限超载运输失信当事人名单",
+                "planned_end": add_months(planner.workday_from(listed), 36),
+            },
+            {"basis_record_id": conduct},
+        )
+        if entry is not None:
+            conduct.protected = True
+            plan.lists["black"].append(_ListState(entry))
+
+
+def _case_targets(planner: _Planner) -> list[CaseTarget]:
+    """The penalties and dishonest-conduct findings a demo case may concern: those no other
+    record rests on or acts on, and no list or licence decision followed from (a repair or
+    revocation of those would change records the demo writes later)."""
+    followed = {target.seq for item in planner.items for target in item.links.values()}
+    targets = []
+    for item in planner.items:
+        if item.type not in ("PenaltyDecided", "DishonestConductRecorded"):
+            continue
+        if item.protected or item.seq in followed:
+            continue
+        s = item.subject
+        assert s.subject_id is not None
+        applicant = s.owner.name if s.kind == "vehicle" and s.owner else s.name
+        targets.append(
+            CaseTarget(
+                subject_id=s.subject_id,
+                subject_code=s.code,
+                applicant=applicant,
+                record_id=item.record_id(),
+                record_type=item.type,
+                authority_code=item.authority.code,
+                decision=item.decision,
+                recorded=item.recorded,
+                details=item.details,
+            )
+        )
+    return targets
+
+
 # --- Writing ----------------------------------------------------------------------------------
 
 
@@ -1393,14 +1473,19 @@ def seed_demo(
     subjects: int = 300,
     seed: int = 7,
     today: datetime | None = None,
+    cases: CaseDesk | None = None,
 ) -> DemoSummary:
-    """Fill a store with three years of credit files ending `today` (default: the clock's now).
+    """Fill a store with three years of credit files ending `today` (default: the clock's now),
+    and, given the case desk, repair and objection cases over its last months.
 
     Deterministic for a given seed and day: a second run repeats the same writes, which the
-    aggregate recognises, so it adds nothing. The clock is moved through the three years (each
-    record is recorded 0-10 days after its decision) and restored to its moment when done."""
+    aggregate recognises, so it adds nothing (a case already filed on its record is not filed
+    again). The clock is moved through the three years (each record is recorded 0-10 days after
+    its decision, each case step at the end of its day) and restored to its moment when done."""
     if files.clock is not clock:
         raise ValueError("seed_demo needs the FixedClock that `files` reads its time from")
+    if cases is not None and cases.files is not files:
+        raise ValueError("seed_demo needs the case desk over the same `files`")
     original = clock.moment
     zone = clock.zone
     now = today or original
@@ -1420,6 +1505,7 @@ def seed_demo(
         plan.plan()
         plans.append(plan)
     _plan_corrections(planner, plans)
+    _plan_overload_listings(planner, plans, random.Random(f"{seed}:overload"))
 
     for subject in factory.subjects:
         subject.command = RegisterSubject(
@@ -1432,6 +1518,11 @@ def seed_demo(
         subject.subject_id = files.subject_id_for_code(subject.code)
     _assign_source_refs(planner.items, rng)
     _fill_standard_fields(planner.items, random.Random(f"{seed}:standard-fields"))
+    docket = (
+        plan_cases(_case_targets(planner), files.policy, random.Random(f"{seed}:cases"), end)
+        if cases is not None
+        else CaseDocket([])
+    )
 
     registrations: dict[date, list[_Subject]] = defaultdict(list)
     for subject in factory.subjects:
@@ -1444,32 +1535,37 @@ def seed_demo(
         return min(datetime.combine(day, at, tzinfo=zone), now).astimezone(UTC)
 
     try:
-        for day in sorted(set(registrations) | set(recordings)):
+        for day in sorted(set(registrations) | set(recordings) | docket.days):
             clock.moment = moment(day, time(8, 30))
             for subject in registrations.get(day, ()):
                 assert subject.command is not None
                 files.register(subject.command, recorded_by=RECORDED_BY)
             items = sorted(recordings.get(day, ()), key=lambda i: (i.decision, i.seq))
-            if not items:
-                continue
-            clock.moment = moment(day, time(9, 0)) + timedelta(minutes=rng.randint(0, 510))
-            clock.moment = min(clock.moment, now.astimezone(UTC))
-            batch = [
-                BatchItem(line, i.subject.command, _command(i))  # type: ignore[arg-type]
-                for line, i in enumerate(items, start=1)
-            ]
-            outcomes = files.append_batch(batch, recorded_by=RECORDED_BY)
-            rejected = [o for o in outcomes if o.status == "rejected"]
-            if rejected:
-                item = items[rejected[0].line - 1]
-                raise RuntimeError(
-                    f"demo record {item.type} {item.source_ref} for subject {item.subject.index} "
-                    f"was rejected: {rejected[0].reason}"
-                )
+            if items:
+                clock.moment = moment(day, time(9, 0)) + timedelta(minutes=rng.randint(0, 510))
+                clock.moment = min(clock.moment, now.astimezone(UTC))
+                batch = [
+                    BatchItem(line, i.subject.command, _command(i))  # type: ignore[arg-type]
+                    for line, i in enumerate(items, start=1)
+                ]
+                outcomes = files.append_batch(batch, recorded_by=RECORDED_BY)
+                rejected = [o for o in outcomes if o.status == "rejected"]
+                if rejected:
+                    item = items[rejected[0].line - 1]
+                    raise RuntimeError(
+                        f"demo record {item.type} {item.source_ref} for subject "
+                        f"{item.subject.index} was rejected: {rejected[0].reason}"
+                    )
+            if cases is not None:
+                # After the day's records (recorded by 17:30): a case step never comes before a
+                # record of the same day in its subject's stream.
+                docket.take(day, cases, clock, moment(day, time(17, 35)))
     finally:
         clock.moment = original
 
-    return _summary(factory.subjects, plans, planner.items)
+    summary = _summary(factory.subjects, plans, planner.items)
+    summary.cases_by_kind = docket.counts()
+    return summary
 
 
 def _years_before(day: date, years: int) -> date:

@@ -183,6 +183,16 @@ async def test_the_purpose_is_required_and_other_needs_a_note(browser, staff, se
     ]
 
 
+async def test_the_lookup_names_the_subjects_region_beside_its_code(browser, staff, bidders):
+    token = await signed_in(browser, staff["auditor"], "/console/check")
+    page = await browser.post(
+        "/console/check",
+        data={"csrf_token": token, "code": DRIVER["code"], "purpose": "评优评先"},
+    )
+    assert page.status_code == 200
+    assert text_of(page.text, "subject-region") == "410105 金水区"
+
+
 async def test_an_id_number_is_in_no_url_no_page_and_no_log_line(
     browser, staff, services, bidders, caplog
 ):

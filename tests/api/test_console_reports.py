@@ -242,8 +242,9 @@ async def test_list_figures_by_region_and_sector_and_the_monthly_lists_counts(
         "/console/reports/lists?month=2026-11&list=black#exited",
     ]
     # S1, S2 (black) and S4 (watch), all in 郑州 (410100); S3 left in November.
-    assert table_rows(html, "lists-by-region-data") == [("410100", "0", "2", "1", "3")]
-    assert table_rows(html, "region-figures") == [("410100", "0", "2", "1")]
+    # Named in the chart, named beside its code in the table.
+    assert table_rows(html, "lists-by-region-data") == [("郑州市", "0", "2", "1", "3")]
+    assert table_rows(html, "region-figures") == [("410100 郑州市", "0", "2", "1")]
     assert links_in(html, "region-figures") == [
         "/console/reports/lists?month=2026-11&list=black&region=410100#members",
         "/console/reports/lists?month=2026-11&list=watch&region=410100#members",
@@ -275,8 +276,8 @@ async def test_a_lists_rows_by_region_are_logged_before_they_are_shown(
     assert text_of(html, "lists-filter") == "黑名单：月末在列 2 个，当月列入 2 个，当月移出 1 个。"
     members = table_rows(html, "members-rows")
     assert [(row[0].split(" ")[0], row[1], row[3]) for row in members] == [
-        ("郑州宏达道路运输有限公司901", "410105", "2026年10月15日"),
-        ("郑州宏达道路运输有限公司902", "410102", "2026年11月10日"),
+        ("郑州宏达道路运输有限公司901", "410105 金水区", "2026年10月15日"),
+        ("郑州宏达道路运输有限公司902", "410102 中原区", "2026年11月10日"),
     ]
     exited = table_rows(html, "exited-rows")
     assert [(row[4], row[5]) for row in exited] == [
@@ -291,7 +292,7 @@ async def test_a_lists_rows_by_region_are_logged_before_they_are_shown(
         await browser.get("/console/reports/lists?month=2026-11&list=black&region=410500")
     ).text
     assert text_of(anyang, "lists-filter") == (
-        "黑名单，地区 410500：月末在列 0 个，当月列入 1 个，当月移出 1 个。"
+        "黑名单，地区 410500 安阳市：月末在列 0 个，当月列入 1 个，当月移出 1 个。"
     )
     assert 'id="members-none"' in anyang
     assert access_rows(services, ids["S1"]) == [mine]  # not shown again, not logged again
@@ -425,15 +426,15 @@ async def test_the_monthly_ledger_read_back_cell_by_cell(browser, staff, service
 
     lists = book["名单情况"]
     assert [c.value for c in lists[2]] == [
-        "名单", "分列", "地区（行政区划代码）或行业", "月末在列主体", "当月列入", "当月移出",
+        "名单", "分列", "地区或行业", "月末在列主体", "当月列入", "当月移出",
     ]  # fmt: skip
     black = [
         [c.value for c in row] for row in lists.iter_rows(min_row=3) if row[0].value == "黑名单"
     ]
     assert black == [
         ["黑名单", "合计", None, 2, 2, 1],
-        ["黑名单", "地区", "410100", 2, 1, 0],
-        ["黑名单", "地区", "410500", 0, 1, 1],
+        ["黑名单", "地区", "410100 郑州市", 2, 1, 0],
+        ["黑名单", "地区", "410500 安阳市", 0, 1, 1],
         ["黑名单", "行业", "公路建设", 1, 1, 0],
         ["黑名单", "行业", "治理超限超载", 0, 1, 1],
         ["黑名单", "行业", "道路运输", 2, 2, 1],

@@ -8,21 +8,30 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from domain import codes
+from domain.cases import CaseEvent, CaseMaterialsSupplied, ObjectionFiled, RepairApplied
 from domain.completeness import measure
-from domain.events import RECORD_EVENT_TYPES, SUBJECT_KINDS, SubjectRegistered
-from domain.publication import add_months
+from domain.events import RECORD_EVENT_TYPES, SUBJECT_KINDS, RecordEvent, SubjectRegistered
+from domain.months import Month
+from domain.publication import add_months, conduct_fields, earliest_repair_date
+from projections.tables import cases
+from service.access.personal_data import is_sealed
+from service.bootstrap import Services, build_services
 from service.clock import FixedClock
+from service.commanding.cases import CaseDesk
 from service.commanding.credit_files import CreditFiles
 from service.commanding.identity import SubjectIds
 from service.commanding.importing.columns import national_indicators
 from service.demo.generator import RECORDED_BY, DemoSummary, seed_demo
 from service.policy import load_policy
-from service.settings import DEFAULT_TIMEZONE
+from service.reporting.monthly import MonthlyReports
+from service.settings import DEFAULT_TIMEZONE, Settings
 from service.store.database import Database
 from service.store.ledger import CreditLedger, open_ledger
 from service.store.migrations import upgrade
+from service.store.read_store import sync_engine
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 ZONE = ZoneInfo(DEFAULT_TIMEZONE)
@@ -30,6 +39,7 @@ ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 
 @dataclass
 class Seeded:
+    services: Services
     ledger: CreditLedger
     files: CreditFiles
     clock: FixedClock
@@ -43,8 +53,9 @@ def _store(path):
     upgrade(database)
     ledger = open_ledger(database)
     clock = FixedClock(NOW, ZONE)
-    files = CreditFiles(ledger, SubjectIds("test-key"), clock, load_policy())
-    return ledger, clock, files
+    policy = load_policy()
+    files = CreditFiles(ledger, SubjectIds("test-key"), clock, policy)
+    return ledger, clock, files, CaseDesk(files, sync_engine(database), policy)
 
 
 def _events(ledger):
@@ -54,16 +65,31 @@ def _events(ledger):
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    ledger, clock, files = _store(tmp_path_factory.mktemp("demo"))
+    """The demo as `credit serve --demo` seeds it: the whole service over a fresh SQLite store,
+    its read models caught up."""
+    path = tmp_path_factory.mktemp("demo")
+    settings = Settings(
+        environment="test",
+        database_url=f"sqlite:///{path}/t.sqlite3",
+        subject_id_key="test-key",
+    )
+    clock = FixedClock(NOW, ZONE)
+    services = build_services(settings, clock=clock)
     started = time.perf_counter()
-    summary = seed_demo(files, clock)
+    summary = seed_demo(services.files, clock, cases=services.cases)
     seconds = time.perf_counter() - started
-    yield Seeded(ledger, files, clock, summary, seconds, _events(ledger))
-    ledger.close()
+    services.runner.catch_up()
+    events = _events(services.ledger)
+    yield Seeded(services, services.ledger, services.files, clock, summary, seconds, events)
+    services.close_sync()
 
 
 def _records(seeded):
-    return [e for e in seeded.events if not isinstance(e, SubjectRegistered)]
+    return [e for e in seeded.events if isinstance(e, RecordEvent)]
+
+
+def _case_steps(seeded):
+    return [e for e in seeded.events if isinstance(e, CaseEvent)]
 
 
 def _registrations(seeded):
@@ -72,9 +98,13 @@ def _registrations(seeded):
 
 def test_default_seed_is_fast_and_sized_as_promised(seeded):
     assert seeded.seconds < 20
-    assert 2000 <= len(seeded.events) <= 4000
+    assert 2000 <= len(seeded.events) <= 4500
     assert len(_registrations(seeded)) == 300
     assert sum(seeded.summary.records_by_type.values()) == len(_records(seeded))
+    filings = [e for e in _case_steps(seeded) if isinstance(e, RepairApplied | ObjectionFiled)]
+    assert len(filings) == sum(seeded.summary.cases_by_kind.values())
+    assert seeded.summary.cases_by_kind["repair"] >= 40
+    assert seeded.summary.cases_by_kind["objection"] >= 20
 
 
 def test_every_kind_is_present_in_the_right_proportion(seeded):
@@ -95,10 +125,19 @@ def test_subject_codes_and_names_look_real(seeded):
     today = NOW.astimezone(ZONE).date()
     sectors = set()
     for event in _registrations(seeded):
-        assert codes.normalise_code(event.kind, event.code, today=today) == event.code
         codes.normalise_region_code(event.region_code)
-        assert event.name.strip() and event.recorded_by == RECORDED_BY
+        assert event.recorded_by == RECORDED_BY
         sectors.update(event.sectors)
+        if event.kind == "individual":
+            # An individual's ID number is sealed in the event (the personal-data vault).
+            assert is_sealed(event.code)
+            code = seeded.services.vault.open(event.originator_id, event.code)
+            assert 1960 <= int(code[6:10]) <= 2000
+            assert codes.normalise_code(event.kind, code, today=today) == code
+            assert event.name.strip()
+            continue
+        assert codes.normalise_code(event.kind, event.code, today=today) == event.code
+        assert event.name.strip()
         if event.kind in ("enterprise", "public_body"):
             codes.normalise_region_code(event.code[2:8])
         if event.kind == "public_body":
@@ -106,8 +145,6 @@ def test_subject_codes_and_names_look_real(seeded):
             assert event.name.endswith(("局", "中心", "大队"))
         if event.kind == "enterprise":
             assert event.name.endswith("有限公司")
-        if event.kind == "individual":
-            assert 1960 <= int(event.code[6:10]) <= 2000
     assert sectors == {
         "road_transport",
         "taxi",
@@ -239,8 +276,9 @@ def test_example_codes_validate_and_hide_id_numbers(seeded):
     assert codes.normalise_plate(examples["vehicle"]) == examples["vehicle"]
     individual = seeded.ledger.repository.get(UUID(examples["individual"]))
     assert individual.kind == "individual"
-    codes.normalise_resident_id(individual.code, today=NOW.date())
-    assert individual.code not in str(seeded.summary)
+    code = seeded.services.vault.open(individual.id, individual.code)
+    codes.normalise_resident_id(code, today=NOW.date())
+    assert code not in str(seeded.summary)
     for kind in ("enterprise", "vehicle", "public_body"):
         subject_id = seeded.files.subject_id_for_code(examples[kind])
         assert seeded.ledger.repository.get(subject_id).kind == kind
@@ -252,7 +290,7 @@ def test_the_clock_is_restored(seeded):
 
 def test_a_second_run_adds_nothing(seeded):
     before = seeded.ledger.recorder.max_notification_id()
-    again = seed_demo(seeded.files, seeded.clock)
+    again = seed_demo(seeded.files, seeded.clock, cases=seeded.services.cases)
     assert seeded.ledger.recorder.max_notification_id() == before
     assert again == seeded.summary
     assert seeded.clock.moment == NOW
@@ -260,8 +298,8 @@ def test_a_second_run_adds_nothing(seeded):
 
 def test_same_seed_same_data_other_seed_other_data(tmp_path):
     def run(path, seed):
-        ledger, clock, files = _store(path)
-        seed_demo(files, clock, subjects=30, seed=seed)
+        ledger, clock, files, desk = _store(path)
+        seed_demo(files, clock, subjects=30, seed=seed, cases=desk)
         events = _events(ledger)
         ledger.close()
         return [
@@ -275,7 +313,7 @@ def test_same_seed_same_data_other_seed_other_data(tmp_path):
 
 
 def test_seed_demo_refuses_a_clock_the_files_do_not_read(tmp_path):
-    ledger, _, files = _store(tmp_path)
+    ledger, _, files, _ = _store(tmp_path)
     try:
         with pytest.raises(ValueError, match="FixedClock"):
             seed_demo(files, FixedClock(NOW, ZONE))
@@ -284,15 +322,127 @@ def test_seed_demo_refuses_a_clock_the_files_do_not_read(tmp_path):
 
 
 def test_an_explicit_today_ends_the_history_and_the_clock_comes_back(tmp_path):
-    ledger, clock, files = _store(tmp_path)
+    ledger, clock, files, desk = _store(tmp_path)
     try:
-        summary = seed_demo(files, clock, subjects=25, today=datetime(2025, 6, 1, 2, 0, tzinfo=UTC))
+        summary = seed_demo(
+            files, clock, subjects=25, today=datetime(2025, 6, 1, 2, 0, tzinfo=UTC), cases=desk
+        )
         assert clock.moment == NOW
-        records = [e for e in _events(ledger) if not isinstance(e, SubjectRegistered)]
+        events = _events(ledger)
+        records = [e for e in events if isinstance(e, RecordEvent)]
         assert sum(summary.subjects_by_kind.values()) == 25
         assert all(kind_count >= 1 for kind_count in summary.subjects_by_kind.values())
         assert max(e.decision_date for e in records).isoformat() <= "2025-06-01"
         assert min(e.decision_date for e in records).isoformat() >= "2022-06-01"
-        assert max(e.timestamp for e in records) <= datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
+        assert max(e.timestamp for e in events) <= datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
     finally:
         ledger.close()
+
+
+def test_seed_demo_refuses_a_case_desk_over_other_files(tmp_path):
+    ledger, clock, files, _ = _store(tmp_path / "a")
+    other_ledger, _, _, other_desk = _store(tmp_path / "b")
+    try:
+        with pytest.raises(ValueError, match="case desk"):
+            seed_demo(files, clock, cases=other_desk)
+    finally:
+        ledger.close()
+        other_ledger.close()
+
+
+# The cases and lists the credit office's pages count ---------------------------------------
+
+
+def _months(seeded, count: int = 12) -> list[Month]:
+    months = [Month.of(NOW.astimezone(ZONE).date())]
+    while len(months) < count:
+        months.insert(0, months[0].preceding())
+    return months
+
+
+def _monthly(seeded) -> MonthlyReports:
+    services = seeded.services
+    return MonthlyReports(services.write_engine, services.case_queries, services.policy, ZONE)
+
+
+def test_cases_are_filed_and_decided_in_each_of_the_last_twelve_months(seeded):
+    reports = _monthly(seeded)
+    decided = in_time = 0
+    for month in _months(seeded):
+        both = reports.month(month, None).cases.total[-1]  # repairs and objections together
+        assert both.filed >= 1, month
+        assert both.decided >= 1, month
+        assert both.median_working_days_to_decision is not None, month
+        decided += both.decided
+        in_time += both.decided_within_deadline
+    # Most within their deadlines, some not: the rate has something to show against its target.
+    assert 0.7 <= in_time / decided < 0.97
+
+
+def test_some_cases_are_open_past_their_deadline_and_some_within_it(seeded):
+    open_cases = seeded.services.case_queries.listing(overdue_only=False, authority_codes=None)
+    overdue = [c for c in open_cases if c["overdue"]]
+    assert len(overdue) >= 2 and all(c["overdue_days"] > 0 for c in overdue)
+    assert {c["kind"] for c in overdue} == {"repair", "objection"}
+    pending = [c for c in open_cases if not c["overdue"]]
+    assert len(pending) >= 2 and all(c["due"] >= NOW.astimezone(ZONE).date() for c in pending)
+    figures = _monthly(seeded).month(_months(seeded)[-1], None).cases
+    assert figures.total[2].overdue_now == len(overdue)
+
+
+def test_cases_end_every_way_a_case_can(seeded):
+    with seeded.services.write_engine.connect() as conn:
+        found = conn.execute(select(cases.c.kind, cases.c.status, cases.c.outcome)).all()
+    outcomes = {(kind, outcome) for kind, _, outcome in found}
+    assert {("repair", "approved"), ("repair", "denied")} <= outcomes
+    assert {("objection", o) for o in ("upheld", "corrected", "revoked")} <= outcomes
+    assert {status for _, status, _ in found} >= {"filed", "accepted", "approved", "resolved"}
+    assert any(isinstance(step, CaseMaterialsSupplied) for step in _case_steps(seeded))
+
+
+def test_case_steps_are_backdated_to_their_days_after_the_records_of_that_day(seeded):
+    today = NOW.astimezone(ZONE).date()
+    first = add_months(today, -13)
+    recorded = {}
+    for event in _records(seeded):
+        recorded[event.record_id] = event.timestamp
+    for step in _case_steps(seeded):
+        day = step.timestamp.astimezone(ZONE).date()
+        assert first <= day < today, step
+        assert step.timestamp > recorded[step.target_record_id], step
+        assert step.timestamp.astimezone(ZONE).hour >= 17, step  # after the day's records
+
+
+def test_repairs_are_of_general_records_past_their_minimum_period(seeded):
+    records = {e.record_id: e for e in _records(seeded)}
+    policy = seeded.services.policy
+    for step in _case_steps(seeded):
+        if not isinstance(step, RepairApplied):
+            continue
+        target = records[step.target_record_id]
+        assert target.severity == "general"
+        fields = {name: getattr(target, name, None) for name in vars(target)}
+        earliest = earliest_repair_date(
+            "general",
+            target.decision_date,
+            policy,
+            **conduct_fields(type(target).__name__, fields),
+        )
+        assert earliest is not None
+        assert earliest <= step.timestamp.astimezone(ZONE).date()
+
+
+def test_the_overload_list_has_entries_resting_on_overload_conduct_in_several_months(seeded):
+    reports = _monthly(seeded)
+    months_with_entries = []
+    for month in _months(seeded):
+        entered = reports.month(month, None).overload.entered
+        if any(row.identified_by == "basis_conduct" for row in entered):
+            months_with_entries.append(month)
+        for row in entered:
+            assert row.entry.list_type == "black"
+    assert len(months_with_entries) >= 4
+    on_list = reports.month(_months(seeded)[-1], None).overload.on_list_at_end
+    assert {row.basis_conduct for row in on_list if row.identified_by == "basis_conduct"} == {
+        "超限超载"
+    }

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from domain.events import SUBJECT_KINDS
 from domain.policy import SEVERITIES
+from domain.regions import region_name
 from service.demo import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,3 +51,14 @@ def test_the_package_ships_every_data_file():
     package = ROOT / "service" / "demo"
     shipped = {path for pattern in patterns for path in package.glob(pattern)}
     assert shipped == set(catalogue.DATA.iterdir())
+
+
+def test_every_region_the_demo_registers_subjects_in_has_a_name():
+    regions = {region for city in catalogue.CITIES.values() for region in city.regions}
+    regions |= {region for _, region, _ in catalogue.COUNTIES}
+    regions |= {authority.region for authority in catalogue.AUTHORITIES.values()}
+    regions |= {"410000", "110000", "110105", "110108"}  # enterprises registered by the province
+    for region in regions:
+        assert region_name(region) != region, region
+    for prefix, region, _ in catalogue.COUNTIES:
+        assert prefix.endswith(region_name(region)), (prefix, region)
