@@ -14,7 +14,8 @@ in Beijing:
 - T3 licence, B, S7, decided Tue 09-29: due 10-14 (09-30 and six after the holiday); recorded
   Sat 10-17, a day off, so as on Mon 10-19: 3 working days late (10-15, 10-16, 10-19).
 - T4 licence, A, S7, decided Fri 09-18, recorded Mon 09-21: on time.
-- T5 penalty, A, S8, decided Tue 11-10, due 11-19, recorded Fri 11-20: 1 working day late.
+- T5 penalty, A, S8, decided Tue 11-10, a warning; due 11-19, recorded Fri 11-20: 1 working day
+  late.
 - T6 licence, B, S7, decided 11-16, recorded 11-20: on time.
 - T7 penalty, A, S7, decided 11-12, due 11-23, recorded 11-20: on time.
 
@@ -24,7 +25,7 @@ November: A 2, 1, 50.00 %; B 1, 1, 100.00 %; in all 3, 2, 66.67 %. Nothing in Oc
 Completeness is measured against the national standard's indicators (`national_indicators()`),
 so the figures expected below are worked out from what each record fills, whatever columns the
 standard names; the module's policy puts the threshold between a warning's share and a fined
-penalty's, so that T2 (and T5's kind, fined, not) tells the two apart.
+penalty's, so that the warnings T2 and T5 fall short of it and the fined penalties reach it.
 
 Today is Wednesday 2026-12-02 after the records are made."""
 
@@ -35,6 +36,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,7 +50,7 @@ from service.access.administration import Done
 from service.bootstrap import Services
 from service.commanding.commands import RegisterSubject, record_command_adapter
 from service.commanding.importing.columns import national_indicators
-from service.policy.loader import DEFAULT_POLICY_PATH
+from service.policy.loader import DEFAULT_POLICY_PATH, load_policy
 from service.reporting.monthly import MonthlyReports
 from service.settings import Settings
 from tests.api.test_console_reports import access_rows, links_in, page_as, table_rows, text_of
@@ -74,7 +76,7 @@ RECORDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "T2": ("S8", "2026-10-15", penalty("罚-T2", decision_date="2026-09-30", **WARNING)),
     "T3": ("S7", "2026-10-17", licence("许-T3", decision_date="2026-09-29", authority_code=B)),
     "T4": ("S7", "2026-09-21", licence("许-T4", decision_date="2026-09-18")),
-    "T5": ("S8", "2026-11-20", penalty("罚-T5", decision_date="2026-11-10")),
+    "T5": ("S8", "2026-11-20", penalty("罚-T5", decision_date="2026-11-10", **WARNING)),
     "T6": ("S7", "2026-11-20", licence("许-T6", decision_date="2026-11-16", authority_code=B)),
     "T7": ("S7", "2026-11-20", penalty("罚-T7", decision_date="2026-11-12")),
 }  # fmt: skip
@@ -145,14 +147,19 @@ def most_missing(names: list[str]) -> str:
     return "、".join(f"{column} {TITLES[column]}（{n}）" for column, n in ranked)
 
 
-@pytest.fixture
-def settings(settings: Settings, tmp_path) -> Settings:
-    """The shipped policy with the completeness threshold above."""
+def with_threshold(settings: Settings, folder: Path) -> Settings:
+    """The settings with the shipped policy but the completeness threshold above, in every
+    version."""
     text = DEFAULT_POLICY_PATH.read_text()
-    assert text.count("threshold = 0.60\n") == 3  # each version's
-    path = tmp_path / "policy.toml"
+    assert text.count("threshold = 0.60\n") == len(load_policy().versions)
+    path = folder / "policy.toml"
     path.write_text(text.replace("threshold = 0.60\n", f"threshold = {THRESHOLD}\n"))
     return settings.model_copy(update={"policy_file": path})
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path) -> Settings:
+    return with_threshold(settings, tmp_path)
 
 
 @pytest.fixture
