@@ -1,8 +1,10 @@
 """The credit office's figures on PostgreSQL: a month of one province's timeliness (及时率) and
 completeness (合格率), by authority, region and sector, over a report read model of a million
-records.
+records; and the twelve-month rates of both that the console's figures page draws, read as one
+query grouped by decision day against a figure asked for each month.
 
     .venv/bin/python -m bench.reports --rows 1000000 --months 4 --runs 5
+    .venv/bin/python -m bench.reports --rows 1000000 --months 12 --runs 5 --trend
 
 The rows are written straight into the read model (as the projector writes them), spread over
 `--months` months of decision dates and two provinces, 80 % of them Henan's (41): with the
@@ -30,8 +32,8 @@ from projections.report_records.scope import ReportScope
 from projections.tables import report_record_sectors, report_records
 from projections.writes import insert_rows
 from service.policy.loader import load_policy
-from service.reporting.completeness import completeness_report
-from service.reporting.timeliness import timeliness_report
+from service.reporting.completeness import completeness_by_month, completeness_report
+from service.reporting.timeliness import timeliness_by_month, timeliness_report
 from service.store.database import Database
 from service.store.read_store import sync_engine
 
@@ -132,6 +134,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--months", type=int, default=4)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--trend", action="store_true", help="time the twelve-month rates (give --months 12)"
+    )
     args = parser.parse_args()
     policy = load_policy()
     with scratch_postgres() as url:
@@ -139,6 +144,10 @@ def main() -> None:
         loaded = load(engine, args.rows, args.months)
         analyse(url)
         print(f"{machine()}; {args.rows:,} report rows loaded in {loaded:.0f} s")
+        if args.trend:
+            trend(engine, policy, args.runs)
+            engine.dispose()
+            return
         month = ReportPeriod(date(2026, 3, 1), date(2026, 3, 31))
         for group_by in ("authority", "region", "sector"):
             scope = ReportScope(month, group_by=group_by, region="41")
@@ -154,6 +163,44 @@ def main() -> None:
                 )
         engine.dispose()
     print(f"rerun: .venv/bin/python -m bench.reports --rows {args.rows} --months {args.months}")
+
+
+def trend(engine: Engine, policy: Any, runs: int) -> None:
+    """The rates of the twelve months of 2026, as the figures page asks for them: of every
+    authority (the credit office's page) and of one (a recorder's), in one query each against a
+    figure asked per month (its groups counted, no record listed)."""
+    year = ReportPeriod(date(2026, 1, 1), date(2026, 12, 31))
+    months = [ReportPeriod.month(f"2026-{m:02d}") for m in range(1, 13)]
+    one = frozenset({authorities("41", 400)[0][0]})
+    for whose, codes in (("every authority", None), ("one authority", one)):
+
+        def of(period: ReportPeriod, codes: frozenset[str] | None = codes) -> ReportScope:
+            return ReportScope(period, authorities=codes)
+
+        for figure, by_month, per_month in (
+            (
+                "timeliness",
+                lambda: timeliness_by_month(engine, policy, of(year)),
+                lambda: [
+                    timeliness_report(engine, policy, of(m), late_per_group=0) for m in months
+                ],
+            ),
+            (
+                "completeness",
+                lambda: completeness_by_month(engine, policy, of(year)),
+                lambda: [
+                    completeness_report(engine, policy, of(m), incomplete_per_group=0)
+                    for m in months
+                ],
+            ),
+        ):
+            median, slowest, _ = timed(by_month, runs)
+            twelve, twelve_slowest, _ = timed(per_month, runs)
+            print(
+                f"{figure} of twelve months, {whose}: one query grouped by day median "
+                f"{median:.0f} ms (slowest {slowest:.0f}); twelve monthly figures median "
+                f"{twelve:.0f} ms (slowest {twelve_slowest:.0f})"
+            )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The rows behind the credit office's figures, a page each, reached from the figures page: the
-cases behind one authority's case figures, the entries behind a list's counts (by region or
+late and the incomplete licences and penalties behind one authority's 双公示及时率 and 信用信息
+合格率, the cases behind its case figures, the entries behind a list's counts (by region or
 sector), the month's 联合奖惩成效清单 and its 严重违法超限超载运输失信当事人名单.
 
 The same roles and authorities as the figures page (`api.auth.oversight`). A page that names
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import AUDIT
 from api.console import labels
 from api.console import report_views as views
 from api.console.reports import MonthAsked, Overseer, month_context, reports_of
@@ -26,9 +29,18 @@ from domain.events import LIST_TYPES
 from domain.months import Month
 from domain.regions import region_label
 from domain.report_periods import ReportPeriod
-from service.reporting.definitions import CASES, FIGURES, JOINT_MEASURES, LISTS, OVERLOAD
+from service.reporting.definitions import (
+    CASES,
+    COMPLETENESS,
+    FIGURES,
+    JOINT_MEASURES,
+    LISTS,
+    OVERLOAD,
+    TIMELINESS,
+)
 from service.reporting.lists import ListEntryRow
 from service.reporting.monthly import month_period
+from service.reporting.subjects import ListedSubject, subjects_of_report_records
 
 router = APIRouter(prefix="/console/reports", tags=["staff console"], include_in_schema=False)
 Filter = Annotated[str | None, Query(max_length=40)]
@@ -37,6 +49,12 @@ Filter = Annotated[str | None, Query(max_length=40)]
 # figures against the rows behind them.
 REPORT_PURPOSE = "核对月度信用工作指标"
 NOT_OWN_AUTHORITY = "您只能查看本单位作为认定机关的案件。"
+NOT_OWN_RECORDS = "您只能查看本单位作为认定机关作出的行政许可、行政处罚信息。"
+# The late or incomplete records a page lists per authority at most, the most late or the
+# emptiest first (the figures above them count them all).
+RECORDS_SHOWN = 500
+# An auditor's page of a subject's history, where the name of a subject on these pages leads.
+SUBJECT_HISTORY = "/console/audit/subjects/{subject_id}"
 NO_LIST = "请选择名单：红名单、黑名单或重点关注名单。"
 BAD_REGION = "地区有误：请填写 6 位行政区划代码，如 410100。"
 BAD_SECTOR = "行业有误：请从列表中选择。"
@@ -65,6 +83,126 @@ async def _logged(
     )
 
 
+def _authorities_asked(codes: list[str] | None, authority: str | None, refusal: str):
+    """The authorities a rows page shows: the one asked for (if the person oversees it), or all
+    the person oversees (None: every one)."""
+    if not authority:
+        return codes
+    if codes is not None and authority not in codes:
+        raise PageRefused(refusal)
+    return [authority]
+
+
+def _named(rows: Any, subjects: dict[UUID, ListedSubject]) -> list[tuple[UUID, UUID]]:
+    """Each row's subject and record, as the access log keeps them."""
+    return [
+        (subjects[r.record_id].subject_id, r.record_id) for r in rows if r.record_id in subjects
+    ]
+
+
+def _history_link(staff: Staff) -> str | None:
+    return SUBJECT_HISTORY if AUDIT in staff.caller.scopes else None
+
+
+@router.get("/late", response_class=HTMLResponse)
+async def late_rows(
+    request: Request,
+    services: ServicesDep,
+    staff: Overseer,
+    month: MonthAsked = None,
+    authority: Filter = None,
+) -> HTMLResponse:
+    """The licences and penalties behind one deciding authority's 双公示及时率 that were recorded
+    after their deadline (every authority's without one), each with its subject: logged first."""
+    context = month_context(services, staff, month)
+    chosen: Month | None = context["chosen"]
+    template = "console/report_late.html"
+    shown = {"definition": FIGURES[TIMELINESS], "authority": authority or ""}
+    if chosen is None:
+        return _page(request, template, staff, context, **shown)
+    codes = _authorities_asked(context["own_authorities"], authority, NOT_OWN_RECORDS)
+    period = month_period(chosen)
+    reports = reports_of(services)
+    report = await run_in_threadpool(reports.timeliness, period, codes, RECORDS_SHOWN)
+    rows = [row for group in report.groups for row in group.late_records]
+    subjects = await run_in_threadpool(
+        subjects_of_report_records, services.write_engine, [row.record_id for row in rows]
+    )
+    await log_report_reads(
+        services,
+        staff.caller,
+        REPORT_PURPOSE,
+        "page_report_late",
+        period,
+        _named(rows, subjects),
+    )
+    named = views.authority_labels((g.key, g.name) for g in report.groups)
+    return _page(
+        request,
+        template,
+        staff,
+        context,
+        **shown,
+        authority_name=named.get(authority or "", authority or ""),
+        report=report,
+        line=views.timeliness_lines(report, chosen)[-1],
+        deadline=views.deadline_text(report.deadline_days, report.working_days),
+        cut=[named[g.key] for g in report.groups if g.late > len(g.late_records)],
+        shown_at_most=RECORDS_SHOWN,
+        rows=views.late_views(rows, named, subjects, _history_link(staff)),
+    )
+
+
+@router.get("/incomplete", response_class=HTMLResponse)
+async def incomplete_rows(
+    request: Request,
+    services: ServicesDep,
+    staff: Overseer,
+    month: MonthAsked = None,
+    authority: Filter = None,
+) -> HTMLResponse:
+    """The licences and penalties behind one deciding authority's 信用信息合格率 that fill less
+    than the threshold of the standard's indicator fields (every authority's without one), each
+    with its subject and the fields it lacks: logged first."""
+    context = month_context(services, staff, month)
+    chosen: Month | None = context["chosen"]
+    template = "console/report_incomplete.html"
+    shown = {"definition": FIGURES[COMPLETENESS], "authority": authority or ""}
+    if chosen is None:
+        return _page(request, template, staff, context, **shown)
+    codes = _authorities_asked(context["own_authorities"], authority, NOT_OWN_RECORDS)
+    period = month_period(chosen)
+    reports = reports_of(services)
+    report = await run_in_threadpool(reports.completeness, period, codes, RECORDS_SHOWN)
+    rows = [row for group in report.groups for row in group.incomplete_records]
+    subjects = await run_in_threadpool(
+        subjects_of_report_records, services.write_engine, [row.record_id for row in rows]
+    )
+    await log_report_reads(
+        services,
+        staff.caller,
+        REPORT_PURPOSE,
+        "page_report_incomplete",
+        period,
+        _named(rows, subjects),
+    )
+    named = views.authority_labels((g.key, g.name) for g in report.groups)
+    return _page(
+        request,
+        template,
+        staff,
+        context,
+        **shown,
+        authority_name=named.get(authority or "", authority or ""),
+        report=report,
+        line=views.completeness_lines(report, chosen)[-1],
+        threshold=views.share_text(report.threshold),
+        cut=[named[g.key] for g in report.groups if g.incomplete > len(g.incomplete_records)],
+        shown_at_most=RECORDS_SHOWN,
+        rows=views.incomplete_views(rows, named, subjects, _history_link(staff)),
+    )
+
+
 @router.get("/cases", response_class=HTMLResponse)
 async def case_rows(
     request: Request,
@@ -80,11 +218,7 @@ async def case_rows(
     shown = {"definition": FIGURES[CASES], "authority": authority or ""}
     if chosen is None:
         return _page(request, template, staff, context, **shown)
-    codes = context["own_authorities"]
-    if authority:
-        if codes is not None and authority not in codes:
-            raise PageRefused(NOT_OWN_AUTHORITY)
-        codes = [authority]
+    codes = _authorities_asked(context["own_authorities"], authority, NOT_OWN_AUTHORITY)
     figures = await run_in_threadpool(
         reports_of(services).cases.figures, month_period(chosen), codes
     )

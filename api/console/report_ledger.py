@@ -26,18 +26,33 @@ from api.console.report_views import (
     MEASURE_TYPES,
     authority_labels,
     counted_in,
+    deadline_text,
+    missing_text,
+    record_remarks,
+    share_text,
     yes_no,
 )
+from api.console.vocabulary import EVENT_NAMES
 from api.templating import chinese_date, chinese_moment
 from api.web import KINDS, OUTCOMES, STATUSES
 from domain.regions import region_label
 from service.reporting.cases import CaseCounts
-from service.reporting.definitions import CASES, FIGURES, JOINT_MEASURES, LISTS, OVERLOAD
+from service.reporting.definitions import (
+    CASES,
+    COMPLETENESS,
+    FIGURES,
+    JOINT_MEASURES,
+    LISTS,
+    OVERLOAD,
+    TIMELINESS,
+)
 from service.reporting.lists import ListEntryRow
-from service.reporting.monthly import MonthFigures
+from service.reporting.monthly import MonthFigures, fraction
 
 LEDGER_PURPOSE = "月度信用交通工作台账报送"
 LEDGER_ACTION = "report_ledger"
+# The late and the incomplete records listed per authority at most (the figures count them all).
+LEDGER_RECORDS = 5000
 
 
 def ledger_cover(figures: MonthFigures, agency: str, now: datetime, zone: tzinfo) -> Cover:
@@ -50,7 +65,7 @@ def ledger_cover(figures: MonthFigures, agency: str, now: datetime, zone: tzinfo
         policy_versions=figures.policy_versions,
         figures=[
             Figure(FIGURES[key].name, FIGURES[key].definition, FIGURES[key].source)
-            for key in (CASES, LISTS, JOINT_MEASURES, OVERLOAD)
+            for key in (TIMELINESS, COMPLETENESS, CASES, LISTS, JOINT_MEASURES, OVERLOAD)
         ],
     )
 
@@ -58,12 +73,186 @@ def ledger_cover(figures: MonthFigures, agency: str, now: datetime, zone: tzinfo
 def ledger_sheets(figures: MonthFigures) -> list[LedgerSheet]:
     """A sheet per figure, in the cover's order."""
     return [
+        timeliness_sheet(figures),
+        late_sheet(figures),
+        completeness_sheet(figures),
+        incomplete_sheet(figures),
         case_sheet(figures),
         case_rows_sheet(figures),
         list_sheet(figures),
         joint_measure_sheet(figures),
         overload_sheet(figures),
     ]
+
+
+def rate_format(figures: MonthFigures) -> str:
+    """A 及时率 or 合格率 cell, a fraction, shown with the places the policy rounds it to."""
+    places = figures.rate_decimal_places
+    return f"0.{'0' * places}%" if places else "0%"
+
+
+def _shown_at_most(name: str, cut: list[str]) -> tuple[str, ...]:
+    if not cut:
+        return ()
+    return (
+        f"{'、'.join(cut)}{name}较多，每个认定机关仅列出 {LEDGER_RECORDS} 条；汇总表的数字为全部。",
+    )
+
+
+def timeliness_sheet(figures: MonthFigures) -> LedgerSheet:
+    report = figures.timeliness
+    named = authority_labels((g.key, g.name) for g in report.groups)
+    rows: list[list[Cell]] = [
+        [named[g.key], g.key, g.decided, g.on_time, fraction(g.rate), g.late] for g in report.groups
+    ]
+    rows.append(
+        ["全部认定机关", None, report.decided, report.on_time, fraction(report.rate), report.late]
+    )
+    return LedgerSheet(
+        "双公示及时率",
+        [
+            Column("认定机关", 28),
+            Column("认定机关代码", 22),
+            Column("作出决定", 10, WHOLE),
+            Column("按期上报", 10, WHOLE),
+            Column("及时率", 10, rate_format(figures)),
+            Column("迟报", 10, WHOLE),
+        ],
+        rows,
+        notes=(
+            f"{FIGURES[TIMELINESS].name}：{figures.month.chinese}作出决定的行政许可、行政处罚信息，"
+            f"自决定之日起 {deadline_text(report.deadline_days, report.working_days)}内上报为按期"
+            f"（政策版本 {report.policy_version}）。",
+        ),
+    )
+
+
+def late_sheet(figures: MonthFigures) -> LedgerSheet:
+    report = figures.timeliness
+    named = authority_labels((g.key, g.name) for g in report.groups)
+    rows: list[list[Cell]] = [
+        [
+            named.get(row.authority_code, row.authority_name),
+            EVENT_NAMES.get(row.type, row.type),
+            row.source_ref,
+            row.decision_date,
+            row.due_on,
+            row.recorded_on,
+            row.days_late,
+            "是" if row.due_provisional else None,
+            record_remarks(row.correction_count, row.revoked) or None,
+        ]
+        for group in report.groups
+        for row in group.late_records
+    ]
+    cut = [named[g.key] for g in report.groups if g.late > len(g.late_records)]
+    return LedgerSheet(
+        "迟报明细",
+        [
+            Column("认定机关", 28),
+            Column("信息类别", 10),
+            Column("决定文书号", 24),
+            Column("决定日期", 14, DATE),
+            Column("应报日期", 14, DATE),
+            Column("记录日期", 14, DATE),
+            Column("迟报（工作日）", 10, WHOLE),
+            Column("应报日期暂按周末推算", 12),
+            Column("备注", 16),
+        ],
+        rows,
+        notes=(
+            f"迟报的行政许可、行政处罚信息（{figures.month.chinese}作出决定），按认定机关、迟报"
+            "工作日数从多到少排列。",
+            *_shown_at_most("迟报", cut),
+        ),
+    )
+
+
+def completeness_sheet(figures: MonthFigures) -> LedgerSheet:
+    report = figures.completeness
+    named = authority_labels((g.key, g.name) for g in report.groups)
+    rows: list[list[Cell]] = [
+        [
+            named[g.key],
+            g.key,
+            g.records,
+            g.complete,
+            fraction(g.rate),
+            g.incomplete,
+            missing_text(g.most_missing) or None,
+        ]
+        for g in report.groups
+    ]
+    rows.append(
+        [
+            "全部认定机关",
+            None,
+            report.records,
+            report.complete,
+            fraction(report.rate),
+            report.incomplete,
+            missing_text(report.most_missing) or None,
+        ]
+    )
+    return LedgerSheet(
+        "合格率",
+        [
+            Column("认定机关", 28),
+            Column("认定机关代码", 22),
+            Column("记录", 10, WHOLE),
+            Column("合格记录", 10, WHOLE),
+            Column("合格率", 10, rate_format(figures)),
+            Column("不合格", 10, WHOLE),
+            Column("最常缺少的指标项（缺少的记录条数）", 60),
+        ],
+        rows,
+        notes=(
+            f"{FIGURES[COMPLETENESS].name}：{figures.month.chinese}作出决定的行政许可、行政处罚"
+            f"信息，已填写的指标项达到 {share_text(report.threshold)} 的为合格记录"
+            f"（政策版本 {report.policy_version}）。",
+        ),
+    )
+
+
+def incomplete_sheet(figures: MonthFigures) -> LedgerSheet:
+    report = figures.completeness
+    named = authority_labels((g.key, g.name) for g in report.groups)
+    rows: list[list[Cell]] = [
+        [
+            named.get(row.authority_code, row.authority_name),
+            EVENT_NAMES.get(row.type, row.type),
+            row.source_ref,
+            row.decision_date,
+            row.fields_filled,
+            row.fields_total,
+            fraction(row.share),
+            missing_text(row.missing, counted=False),
+            record_remarks(row.correction_count, row.revoked) or None,
+        ]
+        for group in report.groups
+        for row in group.incomplete_records
+    ]
+    cut = [named[g.key] for g in report.groups if g.incomplete > len(g.incomplete_records)]
+    return LedgerSheet(
+        "不合格记录",
+        [
+            Column("认定机关", 28),
+            Column("信息类别", 10),
+            Column("决定文书号", 24),
+            Column("决定日期", 14, DATE),
+            Column("已填写指标项", 10, WHOLE),
+            Column("指标项", 10, WHOLE),
+            Column("填写比例", 10, rate_format(figures)),
+            Column("所缺指标项（标准字段名、中文名称）", 60),
+            Column("备注", 16),
+        ],
+        rows,
+        notes=(
+            f"不合格的行政许可、行政处罚信息（{figures.month.chinese}作出决定），按认定机关、"
+            "填写比例从低到高排列。",
+            *_shown_at_most("不合格记录", cut),
+        ),
+    )
 
 
 def _counted_on(figures: MonthFigures) -> str:

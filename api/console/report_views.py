@@ -5,27 +5,36 @@ writes the same rows with the same words."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlencode
+from uuid import UUID
 
 from api.console import labels
 from api.console.charts import Chart, Series, bar_chart, percent, rate_chart, stacked_chart
+from api.console.vocabulary import EVENT_NAMES
 from api.templating import chinese_date
 from api.web import KINDS, OUTCOMES, STATUSES
 from domain.events import LIST_TYPES
 from domain.months import Month
 from domain.regions import region_label, region_name
 from service.reporting.cases import ALL_KINDS, AuthorityCases, CaseCounts, CaseRow
+from service.reporting.completeness import (
+    CompletenessReport,
+    IncompleteRecord,
+    MissingField,
+)
 from service.reporting.lists import (
     JointMeasureRow,
-    ListedSubject,
     ListEntryRow,
     ListFigure,
     ListFigures,
     OverloadRow,
 )
 from service.reporting.monthly import MonthlyRate
+from service.reporting.subjects import ListedSubject
+from service.reporting.timeliness import LateRecord, TimelinessReport
 
 PAGE = "/console/reports"
 # The lists by their short names, in the order the figures give them.
@@ -114,14 +123,166 @@ def case_chart(authorities: Sequence[AuthorityCases], month: Month, whose: str) 
     )
 
 
-def trend_chart(rates: Sequence[MonthlyRate], whose: str) -> Chart:
+def trend_chart(
+    rates: Sequence[MonthlyRate],
+    whose: str,
+    chart_id: str = "case-rate-trend",
+    figure: str = "信用修复和异议案件按期办结率",
+    series: str = "按期办结率",
+) -> Chart:
+    """A rate over the months against its 100 % target (the 三率 and the case rate alike)."""
     first, last = rates[0].month, rates[-1].month
     return rate_chart(
-        "case-rate-trend",
-        f"{whose}信用修复和异议案件按期办结率（{first.chinese}至{last.chinese}）",
+        chart_id,
+        f"{whose}{figure}（{first.chinese}至{last.chinese}）",
         [r.month for r in rates],
-        [Series("按期办结率", [r.rate for r in rates])],
+        [Series(series, [r.rate for r in rates])],
         target=1.0,
+    )
+
+
+def percentage(rate: Decimal | None) -> str:
+    """A rate as the 及时率 and 合格率 queries round it: 66.67%; — when nothing was measured."""
+    return "—" if rate is None else f"{rate}%"
+
+
+def share_text(share: Decimal) -> str:
+    """A policy's share (0.6) as a page says it: 60%."""
+    return f"{float(share) * 100:g}%"
+
+
+def deadline_text(days: int, working_days: bool) -> str:
+    return f"{days} 个{'工作日' if working_days else '日'}"
+
+
+def missing_text(fields: Sequence[MissingField], counted: bool = True) -> str:
+    """The fields most often missing (or one record's), each by its column and 中文名称, with
+    how many records lack it when `counted`."""
+    return "、".join(
+        f"{f.column} {f.title}" + (f"（{f.records}）" if counted else "") for f in fields
+    )
+
+
+@dataclass(frozen=True)
+class TimelinessLine:
+    """One row of the 及时率 table: an authority's, or the total."""
+
+    label: str
+    code: str  # "" for the total
+    decided: int
+    on_time: int
+    rate: str
+    late: int
+    rows_link: str  # its late records
+
+
+def timeliness_lines(report: TimelinessReport, month: Month) -> list[TimelinessLine]:
+    named = authority_labels((g.key, g.name) for g in report.groups)
+    lines = [
+        TimelinessLine(
+            named[g.key],
+            g.key,
+            g.decided,
+            g.on_time,
+            percentage(g.rate),
+            g.late,
+            link("/late", month, authority=g.key),
+        )
+        for g in report.groups
+    ]
+    lines.append(
+        TimelinessLine(
+            "合计",
+            "",
+            report.decided,
+            report.on_time,
+            percentage(report.rate),
+            report.late,
+            link("/late", month),
+        )
+    )
+    return lines
+
+
+def late_chart(report: TimelinessReport, month: Month, whose: str) -> Chart:
+    """Late records by deciding authority."""
+    named = authority_labels((g.key, g.name) for g in report.groups)
+    return bar_chart(
+        "late-by-authority",
+        f"{whose}{month.chinese}迟报的行政许可、行政处罚信息",
+        [named[g.key] for g in report.groups],
+        [Series("迟报", [g.late for g in report.groups])],
+        category_heading="认定机关",
+        unit="条",
+    )
+
+
+@dataclass(frozen=True)
+class CompletenessLine:
+    """One row of the 合格率 table: an authority's, or the total."""
+
+    label: str
+    code: str  # "" for the total
+    records: int
+    complete: int
+    rate: str
+    incomplete: int
+    most_missing: str
+    rows_link: str  # its incomplete records
+
+
+def completeness_lines(report: CompletenessReport, month: Month) -> list[CompletenessLine]:
+    named = authority_labels((g.key, g.name) for g in report.groups)
+    lines = [
+        CompletenessLine(
+            named[g.key],
+            g.key,
+            g.records,
+            g.complete,
+            percentage(g.rate),
+            g.incomplete,
+            missing_text(g.most_missing),
+            link("/incomplete", month, authority=g.key),
+        )
+        for g in report.groups
+    ]
+    lines.append(
+        CompletenessLine(
+            "合计",
+            "",
+            report.records,
+            report.complete,
+            percentage(report.rate),
+            report.incomplete,
+            missing_text(report.most_missing),
+            link("/incomplete", month),
+        )
+    )
+    return lines
+
+
+def incomplete_chart(report: CompletenessReport, month: Month, whose: str) -> Chart:
+    """Incomplete records by deciding authority."""
+    named = authority_labels((g.key, g.name) for g in report.groups)
+    return bar_chart(
+        "incomplete-by-authority",
+        f"{whose}{month.chinese}不合格的行政许可、行政处罚信息",
+        [named[g.key] for g in report.groups],
+        [Series("不合格", [g.incomplete for g in report.groups])],
+        category_heading="认定机关",
+        unit="条",
+    )
+
+
+def missing_chart(report: CompletenessReport, month: Month, whose: str) -> Chart:
+    """The fields most often missing, by how many records lack each."""
+    return bar_chart(
+        "missing-fields",
+        f"{whose}{month.chinese}最常缺少的指标项",
+        [f"{f.column} {f.title}" for f in report.most_missing],
+        [Series("缺少该项的记录", [f.records for f in report.most_missing])],
+        category_heading="指标项",
+        unit="条",
     )
 
 
@@ -275,6 +436,7 @@ class SubjectView:
 
 
 def subject_view(subject: ListedSubject) -> SubjectView:
+    """A subject in a table's cell."""
     return SubjectView(
         subject.name,
         subject.code_masked,
@@ -371,3 +533,112 @@ def in_region(region_code: str, chosen: str) -> bool:
     while prefix.endswith("00") and len(prefix) > 2:
         prefix = prefix[:-2]
     return region_code.startswith(prefix)
+
+
+@dataclass(frozen=True)
+class LateView:
+    """A late licence or penalty in the rows behind the 及时率."""
+
+    record_id: str
+    subject: SubjectView | None  # None: the subject is no longer in the credit file's read model
+    subject_link: str  # its history, for an auditor; "" for anyone else
+    type: str
+    source_ref: str
+    authority: str
+    decision_date: str
+    due_on: str
+    recorded_on: str
+    days_late: int
+    remarks: str
+
+
+def late_views(
+    rows: Iterable[LateRecord],
+    named: Mapping[str, str],
+    subjects: Mapping[UUID, ListedSubject],
+    subject_link: str | None,
+) -> list[LateView]:
+    """`subject_link`: the address of a subject's history, with {subject_id} in it (None: none)."""
+    return [
+        LateView(
+            record_id=str(row.record_id),
+            subject=_subject_of(row.record_id, subjects),
+            subject_link=_link_of(row.record_id, subjects, subject_link),
+            type=EVENT_NAMES.get(row.type, row.type),
+            source_ref=row.source_ref,
+            authority=named.get(row.authority_code, row.authority_name),
+            decision_date=chinese_date(row.decision_date),
+            due_on=chinese_date(row.due_on) + ("（暂按周末推算）" if row.due_provisional else ""),
+            recorded_on=chinese_date(row.recorded_on),
+            days_late=row.days_late,
+            remarks=record_remarks(row.correction_count, row.revoked),
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class IncompleteView:
+    """A record below the completeness threshold in the rows behind the 合格率."""
+
+    record_id: str
+    subject: SubjectView | None
+    subject_link: str
+    type: str
+    source_ref: str
+    authority: str
+    decision_date: str
+    filled: str  # 9/16（56.25%）
+    missing: tuple[MissingField, ...]
+    remarks: str
+
+
+def incomplete_views(
+    rows: Iterable[IncompleteRecord],
+    named: Mapping[str, str],
+    subjects: Mapping[UUID, ListedSubject],
+    subject_link: str | None,
+) -> list[IncompleteView]:
+    return [
+        IncompleteView(
+            record_id=str(row.record_id),
+            subject=_subject_of(row.record_id, subjects),
+            subject_link=_link_of(row.record_id, subjects, subject_link),
+            type=EVENT_NAMES.get(row.type, row.type),
+            source_ref=row.source_ref,
+            authority=named.get(row.authority_code, row.authority_name),
+            decision_date=chinese_date(row.decision_date),
+            filled=filled_text(row),
+            missing=row.missing,
+            remarks=record_remarks(row.correction_count, row.revoked),
+        )
+        for row in rows
+    ]
+
+
+def filled_text(row: IncompleteRecord) -> str:
+    return f"{row.fields_filled}/{row.fields_total}（{percentage(row.share)}）"
+
+
+def record_remarks(correction_count: int, revoked: bool) -> str:
+    """What happened to a record since it was first recorded."""
+    parts = []
+    if correction_count:
+        parts.append(f"已更正 {correction_count} 次")
+    if revoked:
+        parts.append("已撤销")
+    return "、".join(parts)
+
+
+def _subject_of(record_id: UUID, subjects: Mapping[UUID, ListedSubject]) -> SubjectView | None:
+    found = subjects.get(record_id)
+    return None if found is None else subject_view(found)
+
+
+def _link_of(
+    record_id: UUID, subjects: Mapping[UUID, ListedSubject], subject_link: str | None
+) -> str:
+    found = subjects.get(record_id)
+    if found is None or subject_link is None:
+        return ""
+    return subject_link.format(subject_id=found.subject_id)

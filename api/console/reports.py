@@ -5,13 +5,13 @@ and the month's 台账 as a workbook.
 
 The page shows each figure of the month (`service.reporting.monthly`) as a table with links to
 the rows behind it (`report_details.py`) and a chart, with what it counts and where it comes
-from (`service.reporting.definitions`, which the workbook's cover reads too), and the case
-decided-within-deadline rate over twelve months. 双公示及时率 and 信用信息合格率 are still
-sections that say they are being built."""
+from (`service.reporting.definitions`, which the workbook's cover reads too), and the 双公示及时率,
+the 信用信息合格率 and the case decided-within-deadline rate over twelve months."""
 
 from __future__ import annotations
 
 import urllib.parse
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -21,7 +21,13 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import OVERSIGHT_SCOPES, Oversight, oversight
 from api.console import report_views as views
 from api.console.ledger_workbook import MEDIA_TYPE, ledger_workbook
-from api.console.report_ledger import LEDGER_ACTION, LEDGER_PURPOSE, ledger_cover, ledger_sheets
+from api.console.report_ledger import (
+    LEDGER_ACTION,
+    LEDGER_PURPOSE,
+    LEDGER_RECORDS,
+    ledger_cover,
+    ledger_sheets,
+)
 from api.console.staff import Staff, page_for, render
 from api.deps import ServicesDep
 from api.queries.list_reports import log_report_reads
@@ -103,6 +109,8 @@ async def reports_page(
     codes = context["own_authorities"]
     figures = await run_in_threadpool(reports.month, chosen, codes)
     rates = await run_in_threadpool(reports.case_rates, chosen, codes)
+    timeliness_rates = await run_in_threadpool(reports.timeliness_rates, chosen, codes)
+    completeness_rates = await run_in_threadpool(reports.completeness_rates, chosen, codes)
     return render(
         request,
         "console/reports.html",
@@ -113,6 +121,12 @@ async def reports_page(
         definitions=FIGURES,
         **figure_views(figures, whose(overseen)),
         trend=views.trend_chart(rates, whose(overseen)),
+        timeliness_trend=views.trend_chart(
+            timeliness_rates, whose(overseen), "timeliness-trend", "双公示及时率", "及时率"
+        ),
+        completeness_trend=views.trend_chart(
+            completeness_rates, whose(overseen), "completeness-trend", "信用信息合格率", "合格率"
+        ),
         counted_on=chinese_date(figures.cases.counted_on),
         ledger=views.link("/ledger.xlsx", chosen),
     )
@@ -122,7 +136,19 @@ def figure_views(figures: MonthFigures, whose: str) -> dict[str, Any]:
     """Each section's tables, charts and links."""
     month = figures.month
     by_region, by_sector = views.list_charts(figures.lists, month, whose)
+    timeliness, completeness = figures.timeliness, figures.completeness
     return {
+        "timeliness": timeliness,
+        "timeliness_lines": views.timeliness_lines(timeliness, month),
+        "timeliness_deadline": views.deadline_text(
+            timeliness.deadline_days, timeliness.working_days
+        ),
+        "late_chart": views.late_chart(timeliness, month, whose),
+        "completeness": completeness,
+        "completeness_lines": views.completeness_lines(completeness, month),
+        "completeness_threshold": views.share_text(completeness.threshold),
+        "incomplete_chart": views.incomplete_chart(completeness, month, whose),
+        "missing_chart": views.missing_chart(completeness, month, whose),
         "case_lines": views.case_lines(figures.cases.authorities, figures.cases.total, month),
         "case_chart": views.case_chart(figures.cases.authorities, month, whose),
         "list_lines": views.list_lines(figures.lists, month),
@@ -147,7 +173,9 @@ async def ledger_download(
     if chosen is None:
         return render(request, "console/reports.html", staff, status_code=422, **context)
     figures = await run_in_threadpool(
-        reports_of(services).month, chosen, context["own_authorities"]
+        partial(reports_of(services).month, records_per_authority=LEDGER_RECORDS),
+        chosen,
+        context["own_authorities"],
     )
     overload = figures.overload
     named = [(row.subject.subject_id, row.record_id) for row in figures.joint_measures.rows] + [

@@ -19,10 +19,11 @@ from uuid import UUID
 from sqlalchemy import Engine, case, func, select
 
 from domain.completeness import Indicator
+from domain.months import Month
 from domain.policy import PolicyBook, RateRounding
 from domain.report_periods import ReportPeriod
 from projections.report_records.projector import missing_columns
-from projections.report_records.scope import ReportScope, as_utc
+from projections.report_records.scope import ReportScope, as_utc, counts_by_month
 from projections.tables import report_records
 from service.commanding.importing.columns import national_indicators
 
@@ -92,6 +93,34 @@ class CompletenessReport:
 def indicator_titles(indicators: Mapping[str, Sequence[Indicator]]) -> dict[str, str]:
     """Each indicator column's 中文名称."""
     return {i.column: i.title for found in indicators.values() for i in found}
+
+
+@dataclass(frozen=True)
+class MonthlyCompleteness:
+    """One month's figure without its groups: what a rate over months draws."""
+
+    month: Month
+    records: int
+    complete: int
+    rate: Decimal | None  # rounded as the version in force on the month's last day rounds it
+
+
+def completeness_by_month(
+    engine: Engine, policy: PolicyBook, scope: ReportScope
+) -> tuple[MonthlyCompleteness, ...]:
+    """The figure of each month of `scope`'s period, oldest first, in one query: each month's
+    the same as that month's own `completeness_report` (a record was measured under the version
+    in force on its decision date, whatever the period asked)."""
+    counted = counts_by_month(engine, scope, r.fields_total > 0, r.complete.is_(True))
+    return tuple(
+        MonthlyCompleteness(
+            month,
+            records,
+            complete,
+            policy.for_day(month.last_day).reporting.rates.percentage(complete, records),
+        )
+        for month, (records, complete) in counted.items()
+    )
 
 
 def completeness_report(

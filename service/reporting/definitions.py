@@ -3,8 +3,9 @@ page and the monthly 台账's cover use (中文). The one place these texts live
 figures page shows them under each section and the workbook's cover lists them, so the two
 never tell a reader different things. docs/reports.md explains the same figures to developers.
 
-A figure added later (双公示及时率, 信用信息合格率) adds its entry here, under the key its page
-section and its workbook sheet use."""
+A figure added later adds its entry here, under the key its page section and its workbook sheet
+use. A policy value is named by its key in the policy version, never repeated here: the page
+and the workbook show the value the version in force gives it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ ZHENGZHOU_2019 = (
     "郑州市交通运输局《关于做好2019年郑州市交通运输行业社会信用体系建设工作的通知》"
     "（郑交〔2019〕140号）"
 )
+HEYUAN_2024 = "河源市交通运输局《河源市信用交通建设三年行动方案》（河交函〔2024〕338号）"
 
 
 @dataclass(frozen=True)
@@ -25,12 +27,39 @@ class FigureDefinition:
     source: str
 
 
+TIMELINESS = "timeliness"
+COMPLETENESS = "completeness"
 CASES = "cases"
 LISTS = "lists"
 JOINT_MEASURES = "joint_measures"
 OVERLOAD = "overload"
 
 FIGURES: dict[str, FigureDefinition] = {
+    TIMELINESS: FigureDefinition(
+        "双公示及时率",
+        "按认定机关统计决定日期在当月的行政许可、行政处罚信息（计入的信息类别按决定之日适用的政策"
+        "版本 reporting.timeliness.families）：作出决定的条数；自决定次日起在公示期限内首次记录"
+        "（上报）的条数及所占比例（及时率，目标 100%）；迟报的条数，以及每条迟报信息的应报日期、"
+        "实际记录日期和迟报工作日数。公示期限按决定之日适用的政策版本（deadlines.publication）"
+        "计算，工作日按法定节假日和调休计算；在休息日记录的，按其后第一个工作日计。首次记录的时间"
+        "不因更正而改变；更正决定日期的，计入更正后的月份；已撤销的信息仍计入（决定已作出，应当"
+        "上报）。比例按统计期末日适用的政策版本（reporting.rates）取舍。",
+        f"{ANYANG_2021}“行政许可、行政处罚‘双公示’信息自作出行政决定之日起7个工作日内向社会"
+        f"公示。无瞒报、漏报、迟报现象，确保‘7天合格率’”；{HEYUAN_2024}“确保填报率、合格率、"
+        "及时率达到100%”。按认定机关分列和迟报工作日数为本系统默认口径。",
+    ),
+    COMPLETENESS: FigureDefinition(
+        "信用信息合格率",
+        "按认定机关统计决定日期在当月的行政许可、行政处罚信息：记录条数；已填写（不为空）的指标项"
+        "占国家数据标准该类信息指标项的比例达到政策版本规定比例（reporting.completeness.threshold，"
+        "含本数）的合格记录条数及所占比例（合格率，目标 100%）；最常缺少的指标项；以及每条不合格"
+        "记录已填写的比例和所缺的指标项（以标准字段名和中文名称列出），以便认定机关补全。每条记录"
+        "按决定之日适用的政策版本衡量，更正后重新衡量；比例按统计期末日适用的政策版本"
+        "（reporting.rates）取舍。",
+        f"{ANYANG_2021}“共享信用记录数据内容完整（注：记录不为空的指标占60%以上为合格记录）”；"
+        f"{HEYUAN_2024}“确保填报率、合格率、及时率达到100%”；“以上”包括本数（《民法典》"
+        "第一千二百五十九条）。按认定机关分列和最常缺少的指标项为本系统默认口径。",
+    ),
     CASES: FigureDefinition(
         "信用修复和异议案件办理时限",
         "按认定机关（谁认定、谁修复）统计：当月提交的案件数；当月办结的案件数（信用修复通过或"

@@ -22,24 +22,13 @@ from domain.publication import OUT_FROM_A_REPAIR, REVOKED, stands_on
 from domain.report_periods import ReportPeriod
 from projections.credit_file.as_of import end_of_day
 from projections.tables import records, subjects
+from service.reporting.subjects import SUBJECT_COLUMNS, ListedSubject, listed_subject
 
 # How far a region code (GB/T 2260, 6 digits) is rolled up: to its province (the first 2
 # digits), its city (the first 4) or kept as the county it is.
 REGION_LEVELS = {"province": 2, "city": 4, "county": 6}
 # How an entry stopped holding its subject on the list.
 EXITED, EXPIRED, LAPSED = "exited", "expired", "lapsed"
-
-
-@dataclass(frozen=True)
-class ListedSubject:
-    """The subject of a row, as every answer shows it (an ID number masked)."""
-
-    subject_id: UUID
-    kind: str
-    name: str
-    code_masked: str
-    region_code: str
-    sectors: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -257,7 +246,7 @@ class ListReports:
         """Every joint reward or punishment applied in the period (its decision date), as
         recorded by the given authorities (None: every one's); a revoked record applied none."""
         query = (
-            select(records, *_SUBJECT_COLUMNS)
+            select(records, *SUBJECT_COLUMNS)
             .join(subjects, subjects.c.subject_id == records.c.subject_id)
             .where(
                 records.c.type == "JointMeasureApplied",
@@ -274,7 +263,7 @@ class ListReports:
             (
                 JointMeasureRow(
                     record_id=row["record_id"],
-                    subject=_subject(row),
+                    subject=listed_subject(row),
                     measure_type=row["details"]["measure_type"],
                     measure=row["details"]["measure"],
                     applying_agency=row["details"]["applying_agency"],
@@ -300,7 +289,7 @@ class ListReports:
         """The list entries that may count in the period: decided by its end, not revoked, and
         not exited before it began (an index on type and decision date finds them)."""
         query = (
-            select(records, *_SUBJECT_COLUMNS)
+            select(records, *SUBJECT_COLUMNS)
             .join(subjects, subjects.c.subject_id == records.c.subject_id)
             .where(
                 records.c.type == "ListEntered",
@@ -329,7 +318,7 @@ class ListReports:
             row=ListEntryRow(
                 record_id=row["record_id"],
                 list_type=row["list_type"],
-                subject=_subject(row),
+                subject=listed_subject(row),
                 entered_on=row["decision_date"],
                 planned_end=planned_end,
                 left_on=left_on,
@@ -373,26 +362,6 @@ class ListReports:
             if named_conduct:
                 conduct[str(record_id)] = named_conduct
         return conduct
-
-
-_SUBJECT_COLUMNS = (
-    subjects.c.kind.label("subject_kind"),
-    subjects.c.name.label("subject_name"),
-    subjects.c.code_masked,
-    subjects.c.region_code,
-    subjects.c.sectors,
-)
-
-
-def _subject(row: Any) -> ListedSubject:
-    return ListedSubject(
-        subject_id=row["subject_id"],
-        kind=row["subject_kind"],
-        name=row["subject_name"],
-        code_masked=row["code_masked"],
-        region_code=row["region_code"],
-        sectors=tuple(row["sectors"]),
-    )
 
 
 def _day(value: Any) -> date | None:

@@ -286,6 +286,8 @@ PAGES = {
     "/console/audit/checkpoint": {**dict.fromkeys(ROLES, 403), "auditor": 200},
     "/console/reports": {**dict.fromkeys(ROLES, 200), "agency": 403, "admin": 403},
     "/console/reports/cases": {**dict.fromkeys(ROLES, 200), "agency": 403, "admin": 403},
+    "/console/reports/late": {**dict.fromkeys(ROLES, 200), "agency": 403, "admin": 403},
+    "/console/reports/incomplete": {**dict.fromkeys(ROLES, 200), "agency": 403, "admin": 403},
     "/console/reports/lists?list=black": {
         **dict.fromkeys(ROLES, 200),
         "agency": 403,

@@ -110,8 +110,9 @@ async def test_the_page_shows_the_last_full_month_by_default(browser, staff):
     assert 'id="month-open"' not in html  # October has ended
     assert text_of(html, "preceding-month") == "上一月（2026年9月）"
     assert text_of(html, "following-month") == "下一月（2026年11月）"
-    for pending in ("timeliness", "completeness"):  # still being built
-        assert f'id="{pending}-pending"' in html
+    for built in ("timeliness", "completeness"):  # no longer placeholders
+        assert f'id="{built}-pending"' not in html
+        assert table_rows(html, f"{built}-figures")[-1][:4] == ("合计", "0", "0", "—")
     assert 'id="own-authorities"' not in html  # the credit office sees every authority
     assert table_rows(html, "case-figures") == [("合计", "0", "0", "0", "—", "0", "—")]
     assert (
@@ -135,7 +136,10 @@ async def test_the_current_month_is_shown_up_to_today_and_later_or_bad_months_re
         ("2026/10", "月份有误：请按“2026-11”的格式选择年月。"),
         ("2026-10" * 50, "月份有误：请按“2026-11”的格式选择年月。"),
     ):
-        for path in ("", "/cases", "/joint-measures", "/overload", "/lists", "/ledger.xlsx"):
+        for path in (
+            "", "/late", "/incomplete", "/cases", "/joint-measures", "/overload", "/lists",
+            "/ledger.xlsx",
+        ):  # fmt: skip
             refused = await browser.get(f"/console/reports{path}", params={"month": month})
             assert refused.status_code == 422, path
             assert text_of(refused.text, "message") == message
@@ -379,8 +383,8 @@ async def test_the_monthly_ledger_read_back_cell_by_cell(browser, staff, service
     assert "credit-ledger-2026-11.xlsx" in response.headers["content-disposition"]
     book = load_workbook(io.BytesIO(response.content))
     assert book.sheetnames == [
-        "封面", "案件办理时限", "案件明细", "名单情况", "联合奖惩成效清单",
-        "超限超载失信当事人名单",
+        "封面", "双公示及时率", "迟报明细", "合格率", "不合格记录", "案件办理时限", "案件明细",
+        "名单情况", "联合奖惩成效清单", "超限超载失信当事人名单",
     ]  # fmt: skip
 
     cover = book["封面"]
@@ -391,15 +395,17 @@ async def test_the_monthly_ledger_read_back_cell_by_cell(browser, staff, service
         ["生成时间", "2026年12月2日 12:00"],
         ["适用政策版本", "2026-36"],
     ]
-    assert [cover.cell(row, 1).value for row in range(7, 12)] == [
+    assert [cover.cell(row, 1).value for row in range(7, 14)] == [
         "指标",
+        "双公示及时率",
+        "信用信息合格率",
         "信用修复和异议案件办理时限",
         "红名单、黑名单和重点关注名单",
         "联合奖惩成效清单",
         "严重违法超限超载运输失信当事人名单",
     ]
-    assert cover["B10"].value.startswith("当月实施的每一项联合激励或联合惩戒措施")
-    assert "每月报送联合奖惩成效清单" in cover["C10"].value
+    assert cover["B12"].value.startswith("当月实施的每一项联合激励或联合惩戒措施")
+    assert "每月报送联合奖惩成效清单" in cover["C12"].value
 
     # The file's repair of C3 (authority A: filed 11-20, accepted, approved 11-25, 3 working
     # days, in time) counts with the case set's: A's repairs are R1, R2, R3 and it.

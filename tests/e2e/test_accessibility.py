@@ -22,7 +22,9 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.app import create_app
 from service.bootstrap import Services
+from service.settings import Settings
 from tests.api.test_case_reports import build_cases
+from tests.api.test_console_report_rates import build_records, with_threshold
 from tests.api.test_list_reports import build_file
 from tests.builders import AUTHORITY_CODE
 from tests.console import AGENCY, ROLES, Person, create_staff
@@ -76,6 +78,12 @@ PAGES = {
         "audit-replay-checks-list", "/console/audit/replay-checks", "auditor"
     ),
     "/console/reports": Page("reports", "/console/reports", "credit_office"),
+    "/console/reports/late": Page(
+        "reports-late", f"/console/reports/late?authority={AUTHORITY_CODE}", "credit_office"
+    ),
+    "/console/reports/incomplete": Page(
+        "reports-incomplete", "/console/reports/incomplete", "credit_office"
+    ),
     "/console/reports/cases": Page(
         "reports-cases", f"/console/reports/cases?authority={AUTHORITY_CODE}", "credit_office"
     ),
@@ -290,6 +298,13 @@ STATES: dict[str, tuple[State, ...]] = {
 }
 
 
+@pytest.fixture
+def settings(settings: Settings, tmp_path) -> Settings:
+    """The policy of tests/api/test_console_report_rates.py, whose completeness threshold leaves
+    a record of the figures below it: the incomplete records page is checked with a row."""
+    return with_threshold(settings, tmp_path)
+
+
 @pytest.mark.parametrize("visitor", VISITORS)
 async def test_every_page_has_no_accessibility_violation(
     visitor, browser, live_server, services, role_headers
@@ -315,10 +330,13 @@ async def test_every_page_has_no_accessibility_violation(
 
 
 def report_figures(services: Services) -> None:
-    """The list file of tests/api/test_list_reports.py, then the case set of
-    tests/api/test_case_reports.py: the figures pages open on November 2026 (today 12-02)."""
+    """The list file of tests/api/test_list_reports.py, the case set of
+    tests/api/test_case_reports.py, then the licences and penalties of
+    tests/api/test_console_report_rates.py: the figures pages open on November 2026 (today
+    12-02)."""
     build_file(services, services.clock)
     build_cases(services, services.clock)
+    build_records(services, services.clock)
 
 
 async def progress_page_of_a_case(visit: Visit, recorder: dict[str, str]) -> None:

@@ -1,8 +1,9 @@
 """The credit office's figures in headless Chromium: the month's page with its tables and charts
 drawn, a figure clicked through to the rows behind it (the access log written for each subject
-they name), an authority's cases, and the 台账's download link. The data: the case set of
-tests/api/test_case_reports.py and the list file of tests/api/test_list_reports.py, today
-2026-12-02, so the page opens on November 2026."""
+they name), an authority's cases, its late records from its 双公示及时率, and the 台账's download
+link. The data: the case set of tests/api/test_case_reports.py, the list file of
+tests/api/test_list_reports.py and the licences and penalties of
+tests/api/test_console_report_rates.py, today 2026-12-02, so the page opens on November 2026."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from api.console.report_details import REPORT_PURPOSE
 from service.bootstrap import Services
 from tests.api.test_case_reports import build_cases
+from tests.api.test_console_report_rates import S8, build_records
 from tests.api.test_list_reports import build_file
 from tests.builders import AUTHORITY_CODE
 from tests.console import create_staff
@@ -22,10 +24,11 @@ pytestmark = pytest.mark.e2e
 
 
 def seeded(services: Services) -> dict[str, Any]:
-    """The list file, then the case set: each moves the shared clock, ending on 12-02."""
+    """The list file, the case set, then the licences and penalties: each moves the shared
+    clock, ending on 12-02."""
     ids = build_file(services, services.clock)
     build_cases(services, services.clock)
-    return ids
+    return {**ids, **build_records(services, services.clock)}
 
 
 def signed_in(driver: Any, server: str, name: str, password: str) -> None:
@@ -61,7 +64,13 @@ def test_a_figure_clicked_leads_to_the_rows_behind_it(browser, live_server, serv
     browser.find_element(By.LINK_TEXT, "信用工作指标").click()
     assert browser.title == "信用工作指标 2026年11月 · 信用交通工作台"
     assert cells(browser, "case-figures")[-1] == ["合计", "5", "5", "3", "60%", "2", "6"]
-    for chart in ("case-decisions", "case-rate-trend", "lists-by-region", "lists-by-sector"):
+    # November: T5 (A, late), T7 (A) and T6 (B) on time.
+    assert cells(browser, "timeliness-figures")[-1] == ["合计", "3", "2", "66.67%", "1"]
+    for chart in (
+        "late-by-authority", "timeliness-trend", "incomplete-by-authority", "missing-fields",
+        "completeness-trend", "case-decisions", "case-rate-trend", "lists-by-region",
+        "lists-by-sector",
+    ):  # fmt: skip
         svg = browser.find_element(By.ID, f"{chart}-svg")
         assert svg.is_displayed() and svg.size["height"] > 100, chart
     assert browser.find_element(By.ID, "ledger-download").get_attribute("href") == (
@@ -95,6 +104,24 @@ def test_a_figure_clicked_leads_to_the_rows_behind_it(browser, live_server, serv
         "当月提交 3 件，办结 4 件，其中按期办结 2 件（按期办结率 50%）"
     )
     assert len(cells(browser, "case-rows")) == 5  # O2, R3, R1, R2 and the file's repair of C3
+
+    # Back to the month, and the authority's late records: the "1" of its 迟报.
+    browser.find_element(By.ID, "back").click()
+    browser.find_element(
+        By.CSS_SELECTOR, f'#timeliness-figures td a[href$="authority={AUTHORITY_CODE}"]'
+    ).click()
+    assert browser.current_url == (
+        live_server + f"/console/reports/late?month=2026-11&authority={AUTHORITY_CODE}"
+    )
+    assert browser.find_element(By.ID, "page-heading").text == "双公示迟报明细 · 2026年11月"
+    [late] = cells(browser, "late-rows")
+    assert late[0].splitlines()[0] == S8["name"]
+    assert late[1:] == [
+        "行政处罚", "罚-T5", "郑州市交通运输综合执法支队", "2026年11月10日", "2026年11月19日",
+        "2026年11月20日", "1", "",
+    ]  # fmt: skip
+    logged = services.access_log.for_subject(ids["S8"], after_seq=None, limit=10)
+    assert [(e["action"], e["purpose"]) for e in logged] == [("page_report_late", REPORT_PURPOSE)]
     urls = [url for url in requested_urls(browser) if not url.startswith(("chrome://", "data:"))]
     assert urls and all(url.startswith(live_server) for url in urls), urls  # nothing from outside
     assert console_errors(browser) == []
