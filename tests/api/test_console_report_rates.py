@@ -45,6 +45,7 @@ from openpyxl import load_workbook
 
 from api.app import create_app
 from api.console.report_details import NOT_OWN_RECORDS, REPORT_PURPOSE
+from domain.completeness import Indicator, applicable
 from domain.months import Month
 from service.access.administration import Done
 from service.bootstrap import Services
@@ -113,11 +114,18 @@ def lacking(name: str) -> list[str]:
         value = fields.get(fills[8:]) if fills.startswith("subject.") else body.get(fills)
         return value not in (None, "", [])
 
-    return [i.column for i in national_indicators()[body["type"]] if not filled(i.fills)]
+    return [i.column for i in indicators_of(name) if not filled(i.fills)]
+
+
+def indicators_of(name: str) -> tuple[Indicator, ...]:
+    """The indicators record `name` is measured against: its type's, those of its subject's kind
+    (a legal representative is an organisation's only)."""
+    subject, _, body = RECORDS[name]
+    return applicable(national_indicators()[body["type"]], SUBJECTS[subject]["kind"])
 
 
 def share(name: str) -> Decimal:
-    total = len(national_indicators()[RECORDS[name][2]["type"]])
+    total = len(indicators_of(name))
     return Decimal(total - len(lacking(name))) / total
 
 
@@ -345,7 +353,7 @@ async def test_the_incomplete_records_name_the_fields_each_lacks_and_are_logged_
     rows = table_rows(html, "incomplete-rows")
     assert [row[2] for row in rows] == [RECORDS[n][2]["source_ref"] for n in below]
     t2 = rows[[row[2] for row in rows].index("罚-T2")]
-    total = len(national_indicators()["PenaltyDecided"])
+    total = len(indicators_of("T2"))
     filled = total - len(lacking("T2"))
     assert t2[0].startswith("王建国 410105") and "****" in t2[0]  # an ID number masked
     assert t2[1:6] == (
@@ -441,7 +449,7 @@ async def test_the_ledgers_timeliness_and_completeness_sheets_cell_by_cell(
     found = [[c.value for c in row] for row in incomplete.iter_rows(min_row=3)]
     assert [row[2] for row in found] == [RECORDS[n][2]["source_ref"] for n in below]
     t2 = found[[row[2] for row in found].index("罚-T2")]
-    total = len(national_indicators()["PenaltyDecided"])
+    total = len(indicators_of("T2"))
     filled = total - len(lacking("T2"))
     assert t2 == [
         A_LABEL, "行政处罚", "罚-T2", datetime(2026, 9, 30), filled, total,
