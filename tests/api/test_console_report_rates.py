@@ -220,7 +220,7 @@ async def test_timeliness_by_deciding_authority_with_its_rate_over_twelve_months
     ]  # fmt: skip
     assert text_of(html, "timeliness-summary") == (
         "2026年9月作出决定的行政许可、行政处罚信息 4 条，自决定之日起 7 个工作日内上报 2 条"
-        "（及时率 50.00%，目标 100%），迟报 2 条。公示期限按政策版本 2026-36。"
+        "（及时率 50.00%，目标 100%），迟报 2 条。上报期限按政策版本 2026-36。"
     )
     assert table_rows(html, "late-by-authority-data") == [(A_LABEL, "1"), (B_LABEL, "1")]
     assert table_rows(html, "timeliness-trend-data") == [
@@ -316,7 +316,7 @@ async def test_the_late_records_name_their_subjects_and_are_logged_first(
     assert text_of(html, "late-whose") == f"认定机关：{AUTHORITY_NAME}（{A}）"
     assert text_of(html, "late-summary") == (
         "作出决定 3 条，自决定之日起 7 个工作日内上报 2 条（及时率 66.67%），迟报 1 条。"
-        "公示期限按政策版本 2026-36。"
+        "上报期限按政策版本 2026-36。"
     )
     [row] = table_rows(html, "late-rows")
     assert row[0].startswith(f"{S7['name']} {S7['code'][:6]}")
