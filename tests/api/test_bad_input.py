@@ -139,7 +139,7 @@ CASES = {
     ),
     "event-json-array": Bad("POST", EVENTS, 422, "validation-error", content=b"[]", headers=JSON),
     "unknown-event-type": _append(penalty(type="PenaltyWished")),
-    "event-extra-field": _append(penalty(remarks="多余字段")),
+    "event-extra-field": _append(penalty(handling_officer="多余字段")),  # no field of a penalty
     "event-missing-facts": _append(_without(penalty(), "facts")),
     "wrong-date-format": _append(penalty(decision_date="2026/10/15")),
     "authority-code-wrong-check": _append(penalty(authority_code=_wrong_check(uscc(9)))),
