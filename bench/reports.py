@@ -27,7 +27,7 @@ from bench.fixtures import analyse, machine, scratch_postgres
 from domain.codes import make_uscc
 from domain.report_periods import ReportPeriod
 from projections.report_records.scope import ReportScope
-from projections.tables import report_record_sectors, report_records
+from projections.tables import REPORT_SECTOR_COLUMNS, report_record_sectors, report_records
 from projections.writes import insert_rows
 from service.policy.loader import load_policy
 from service.reporting.completeness import completeness_report
@@ -94,7 +94,15 @@ def rows(count: int, months: int, seed: int = 7) -> Iterator[tuple[dict, list[di
         sectors = rng.sample(SECTORS, rng.choice((1, 1, 1, 2)))
         yield (
             row,
-            [{"record_id": record_id, "sector": s, "subject_id": subject_id} for s in sectors],
+            [
+                {
+                    "record_id": record_id,
+                    "sector": s,
+                    "subject_id": subject_id,
+                    **{c: row[c] for c in REPORT_SECTOR_COLUMNS},
+                }
+                for s in sectors
+            ],
         )
 
 

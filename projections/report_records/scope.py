@@ -1,6 +1,7 @@
 """Which report rows a figure reads, and how it groups them: the decision dates of a period,
 the authorities asked for (or a recorder may see), a region, and the group each row falls in
-(its authority, its authority's region, or each sector of its subject)."""
+(its authority, its authority's region, or each sector of its subject), read from the report
+rows or, by sector, from their sector rows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, and_, false, func
+from sqlalchemy import ColumnElement, Table, and_, false, func
 
 from domain.report_periods import ReportPeriod
 from projections.tables import report_record_sectors, report_records
@@ -33,17 +34,18 @@ class ReportScope:
         if self.region is not None and not (self.region.isascii() and self.region.isdigit()):
             raise ValueError(f"region {self.region!r} is not a division code or a prefix of one")
 
-    def rows(self, *, grouped: bool) -> FromClause:
-        """The table read: the report rows, joined to their sectors when grouped by sector."""
+    def table(self, *, grouped: bool) -> Table:
+        """The table a figure reads: the report rows, or, grouped by sector, their sector rows,
+        which carry every column that selects and counts a record (a record counts in each of
+        its sectors, so only the groups are read from them; the totals count each record once,
+        from the report rows)."""
         if grouped and self.group_by == "sector":
-            return report_records.join(
-                report_record_sectors,
-                report_record_sectors.c.record_id == report_records.c.record_id,
-            )
+            return report_record_sectors
         return report_records
 
-    def where(self, *more: ColumnElement[bool]) -> ColumnElement[bool]:
-        r = report_records.c
+    def where(self, table: Table, *more: ColumnElement[bool]) -> ColumnElement[bool]:
+        """The scope's rows of `table` (`table(...)`) that also meet `more`."""
+        r = table.c
         conditions = [r.decision_date >= self.period.first, r.decision_date <= self.period.last]
         if self.authorities is not None:
             # A recorder with no authority sees nothing: IN () is false, and said so portably.
@@ -59,7 +61,7 @@ class ReportScope:
         return and_(*conditions, *more)
 
     def key(self) -> ColumnElement[Any]:
-        """The group a row falls in."""
+        """The group a row of `table(grouped=True)` falls in."""
         if self.group_by == "authority":
             return report_records.c.authority_code
         if self.group_by == "region":

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import ColumnElement, Engine, Table, case, func, select
 
 from domain.policy import PolicyBook
 from domain.report_periods import ReportPeriod
@@ -78,38 +79,36 @@ def timeliness_report(
 ) -> TimelinessReport:
     """The timeliness figure of `scope`, every group with up to `late_per_group` late
     records."""
-    counted = r.timeliness_counted.is_(True)
-    on_time = func.sum(case((r.on_time.is_(True), 1), else_=0))
-    corrected = func.sum(case((r.correction_count > 0, 1), else_=0))
+    read = scope.table(grouped=True)
+    t = read.c
     key = scope.key().label("key")
     grouped = (
-        select(
-            key,
-            scope.name().label("name"),
-            func.count().label("decided"),
-            on_time.label("on_time"),
-            corrected.label("corrected"),
-        )
-        .select_from(scope.rows(grouped=True))
-        .where(scope.where(counted))
+        select(key, scope.name().label("name"), *_counts(read))
+        .select_from(read)
+        .where(scope.where(read, _counted(read)))
         .group_by(key)
         .order_by(key)
     )
-    total = select(func.count(), on_time, corrected).where(scope.where(counted))
+    total = select(*_counts(report_records)).where(
+        scope.where(report_records, _counted(report_records))
+    )
+    # The late records are ranked on the table read; only the ones shown are then looked up.
     ranked = (
         select(
             key,
-            *_LATE_COLUMNS,
+            t.record_id,
             func.row_number()
-            .over(partition_by=key, order_by=(r.days_late.desc(), r.decision_date, r.record_id))
+            .over(partition_by=key, order_by=(t.days_late.desc(), t.decision_date, t.record_id))
             .label("rank"),
         )
-        .select_from(scope.rows(grouped=True))
-        .where(scope.where(counted, r.on_time.is_(False)))
+        .where(scope.where(read, _counted(read), t.on_time.is_(False)))
         .subquery()
     )
     late = (
-        select(ranked).where(ranked.c.rank <= late_per_group).order_by(ranked.c.key, ranked.c.rank)
+        select(ranked.c.key, *_LATE_COLUMNS)
+        .join_from(ranked, report_records, r.record_id == ranked.c.record_id)
+        .where(ranked.c.rank <= late_per_group)
+        .order_by(ranked.c.key, ranked.c.rank)
     )
     with engine.connect() as conn:
         groups = conn.execute(grouped).all()
@@ -155,6 +154,21 @@ def timeliness_report(
             )
             for row in groups
         ),
+    )
+
+
+def _counted(table: Table) -> ColumnElement[bool]:
+    """The rows of a family the figure counts (under the version in force on their decision
+    date)."""
+    return table.c.timeliness_counted.is_(True)
+
+
+def _counts(table: Table) -> tuple[ColumnElement[Any], ...]:
+    """What the figure counts of a table's rows: those decided, on time, corrected."""
+    return (
+        func.count().label("decided"),
+        func.sum(case((table.c.on_time.is_(True), 1), else_=0)).label("on_time"),
+        func.sum(case((table.c.correction_count > 0, 1), else_=0)).label("corrected"),
     )
 
 
