@@ -5,11 +5,12 @@ rows or, by sector, from their sector rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, false, func
+from sqlalchemy import Column, ColumnElement, Connection, Table, and_, false, func, select
 
 from domain.report_periods import ReportPeriod
 from projections.tables import report_record_sectors, report_records
@@ -67,6 +68,46 @@ class ReportScope:
         if self.group_by == "region":
             return report_records.c.region_code
         return report_record_sectors.c.sector
+
+    def listed(
+        self,
+        conn: Connection,
+        columns: Sequence[Column[Any]],
+        order: Callable[[Table], Sequence[ColumnElement[Any]]],
+        condition: Callable[[Table], ColumnElement[bool]],
+        per_group: int,
+    ) -> list[dict[str, Any]]:
+        """The first `per_group` rows of each group that meet `condition`, by `order` (both
+        given of the table read), group by group: each as its group's `key` and `columns` of its
+        report row (the record_id among them)."""
+        read = self.table(grouped=True)
+        key = self.key().label("key")
+        rank = func.row_number().over(partition_by=key, order_by=order(read)).label("rank")
+        where = self.where(read, condition(read))
+        if read is report_records:
+            ranked = select(key, *columns, rank).where(where).subquery()
+            query = (
+                select(ranked.c.key, *(ranked.c[c.name] for c in columns))
+                .where(ranked.c.rank <= per_group)
+                .order_by(ranked.c.key, ranked.c.rank)
+            )
+            return [dict(row) for row in conn.execute(query).mappings()]
+        # Ranked on the sector rows, then only the records kept are looked up by key: joined in
+        # SQL, the planner cannot tell how few the ranking keeps and reads every report row.
+        ranked = select(key, read.c.record_id, rank).select_from(read).where(where).subquery()
+        kept = conn.execute(
+            select(ranked.c.key, ranked.c.record_id)
+            .where(ranked.c.rank <= per_group)
+            .order_by(ranked.c.key, ranked.c.rank)
+        ).all()
+        ids = list({row.record_id for row in kept})
+        found: dict[Any, dict[str, Any]] = {}
+        for start in range(0, len(ids), 5000):
+            query = select(*columns).where(
+                report_records.c.record_id.in_(ids[start : start + 5000])
+            )
+            found.update({row["record_id"]: dict(row) for row in conn.execute(query).mappings()})
+        return [{"key": row.key, **found[row.record_id]} for row in kept]
 
     def name(self) -> ColumnElement[Any]:
         """The group's name, as an aggregate over its rows: an authority's name (the greatest,

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Engine, Table, case, func, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, case, func, select
 
 from domain.completeness import Indicator
 from domain.policy import PolicyBook, RateRounding
@@ -128,27 +128,6 @@ def completeness_report(
         .where(scope.where(read, _measured(read), t.missing_fields != ""))
         .group_by(key, t.missing_fields)
     )
-    # The incomplete records are ranked on the table read; only the ones shown are then looked
-    # up.
-    share = t.fields_filled * 1.0 / t.fields_total
-    ranked = (
-        select(
-            key,
-            t.record_id,
-            func.row_number()
-            .over(partition_by=key, order_by=(share, t.decision_date, t.record_id))
-            .label("rank"),
-        )
-        .select_from(read)
-        .where(scope.where(read, _measured(read), t.complete.is_(False)))
-        .subquery()
-    )
-    incomplete = (
-        select(ranked.c.key, *_INCOMPLETE_COLUMNS)
-        .join_from(ranked, report_records, r.record_id == ranked.c.record_id)
-        .where(ranked.c.rank <= incomplete_per_group)
-        .order_by(ranked.c.key, ranked.c.rank)
-    )
     with engine.connect() as conn:
         groups = conn.execute(grouped).all()
         # Grouped by sector, a record may be in several groups or none: the totals are counted
@@ -174,7 +153,18 @@ def completeness_report(
             if scope.group_by == "sector"
             else [(text, count) for _, text, count in gap_rows]
         )
-        incomplete_rows = conn.execute(incomplete).mappings().all()
+        incomplete_rows = scope.listed(
+            conn,
+            _INCOMPLETE_COLUMNS,
+            # the emptiest first
+            order=lambda t: (
+                t.c.fields_filled * 1.0 / t.c.fields_total,
+                t.c.decision_date,
+                t.c.record_id,
+            ),
+            condition=lambda t: and_(_measured(t), t.c.complete.is_(False)),
+            per_group=incomplete_per_group,
+        )
     version = policy.for_day(scope.period.last)
     rates = version.reporting.rates
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Engine, Table, case, func, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, case, func, select
 
 from domain.policy import PolicyBook
 from domain.report_periods import ReportPeriod
@@ -80,7 +80,6 @@ def timeliness_report(
     """The timeliness figure of `scope`, every group with up to `late_per_group` late
     records."""
     read = scope.table(grouped=True)
-    t = read.c
     key = scope.key().label("key")
     grouped = (
         select(key, scope.name().label("name"), *_counts(read))
@@ -92,24 +91,6 @@ def timeliness_report(
     total = select(*_counts(report_records)).where(
         scope.where(report_records, _counted(report_records))
     )
-    # The late records are ranked on the table read; only the ones shown are then looked up.
-    ranked = (
-        select(
-            key,
-            t.record_id,
-            func.row_number()
-            .over(partition_by=key, order_by=(t.days_late.desc(), t.decision_date, t.record_id))
-            .label("rank"),
-        )
-        .where(scope.where(read, _counted(read), t.on_time.is_(False)))
-        .subquery()
-    )
-    late = (
-        select(ranked.c.key, *_LATE_COLUMNS)
-        .join_from(ranked, report_records, r.record_id == ranked.c.record_id)
-        .where(ranked.c.rank <= late_per_group)
-        .order_by(ranked.c.key, ranked.c.rank)
-    )
     with engine.connect() as conn:
         groups = conn.execute(grouped).all()
         # Grouped by sector, a record may be in several groups or none: the totals are counted
@@ -120,7 +101,13 @@ def timeliness_report(
             decided = sum(row.decided for row in groups)
             on_time_total = sum(int(row.on_time) for row in groups)
             corrected_total = sum(int(row.corrected) for row in groups)
-        late_rows = conn.execute(late).mappings().all()
+        late_rows = scope.listed(
+            conn,
+            _LATE_COLUMNS,
+            order=lambda t: (t.c.days_late.desc(), t.c.decision_date, t.c.record_id),
+            condition=lambda t: and_(_counted(t), t.c.on_time.is_(False)),
+            per_group=late_per_group,
+        )
     late_by_group: dict[str, list[LateRecord]] = {}
     for row in late_rows:
         fields = {c.name: row[c.name] for c in _LATE_COLUMNS}

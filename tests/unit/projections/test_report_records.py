@@ -315,6 +315,14 @@ def test_timeliness_by_region_and_by_sector(engine):
         ("taxi", 1, 0, Decimal("0.00")),
     ]
     assert (by_sector.decided, by_sector.on_time) == (3, 1)
+    # The late records of each sector, the most late first, looked up with their details.
+    assert [
+        (g.key, [(r.record_id, r.days_late, r.source_ref) for r in g.late_records])
+        for g in by_sector.groups
+    ] == [
+        ("road_transport", [(L1, 2, f"文号-{L1.int}"), (P2, 1, f"文号-{P2.int}")]),
+        ("taxi", [(L1, 2, f"文号-{L1.int}")]),
+    ]
 
 
 def test_a_recorder_sees_only_its_authorities(engine):
