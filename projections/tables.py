@@ -283,13 +283,43 @@ report_records = Table(
     ),
 )
 
-# The sectors of each report row's subject: a record counts once in each (by sector).
+# The sectors of each report row's subject: a record counts once in each (by sector). Each
+# sector row carries its report row's columns that select and count it (kept equal by the
+# projector, corrections included), so that a figure by sector is a range of this table's own
+# index, not a join of hundreds of thousands of records to their sectors.
 report_record_sectors = Table(
     "report_record_sectors",
     metadata,
     Column("record_id", Uuid, primary_key=True),
     Column("sector", String(64), primary_key=True),
     Column("subject_id", Uuid, nullable=False),
+    Column("authority_code", String(18), nullable=False),
+    Column("region_code", String(6), nullable=False),
+    Column("decision_date", Date, nullable=False),
+    Column("timeliness_counted", Boolean, nullable=False),
+    Column("on_time", Boolean, nullable=False),
+    Column("days_late", Integer, nullable=False),
+    Column("correction_count", Integer, nullable=False),
+    Column("fields_filled", Integer, nullable=False),
+    Column("fields_total", Integer, nullable=False),
+    Column("missing_fields", Text, nullable=False),
+    Column("complete", Boolean),
+    Index(
+        "report_record_sectors_decided",
+        "decision_date",
+        postgresql_include=(
+            "sector",
+            "region_code",
+            "authority_code",
+            *(c for c in REPORT_FIGURE_COLUMNS if c != "authority_name"),
+        ),
+    ),
+)
+# The report row's columns its sector rows carry.
+REPORT_SECTOR_COLUMNS = tuple(
+    column.name
+    for column in report_record_sectors.columns
+    if column.name in report_records.c and column.name not in ("record_id", "subject_id")
 )
 
 READ_MODEL_TABLES = (

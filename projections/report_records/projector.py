@@ -29,7 +29,12 @@ from domain.events import (
 from domain.policy import PolicyBook
 from domain.timeliness import Timeliness, timeliness
 from domain.working_days import WorkingDayCalendar
-from projections.tables import report_record_sectors, report_records, subjects
+from projections.tables import (
+    REPORT_SECTOR_COLUMNS,
+    report_record_sectors,
+    report_records,
+    subjects,
+)
 from projections.writes import insert_rows, update_rows
 
 MISSING_SEPARATOR = ","  # no indicator's column holds one
@@ -125,16 +130,13 @@ class ReportRecordProjector:
         # A correction measures its record again, of the indicators of its subject's kind.
         asked = {row["subject_id"] for row in (*new.values(), *stored.values())}
         people = {**_load_subjects(conn, asked - registered.keys()), **registered}
-        sectors = []
+        sectors_of: dict[UUID, list[str]] = {}
         for record_id, row in new.items():
             subject = people.get(row["subject_id"])
             if subject is None:
                 raise LookupError(f"record {record_id} of a subject not in the read model")
             self._measure(row, content[record_id], subject)
-            sectors += [
-                {"record_id": record_id, "sector": sector, "subject_id": row["subject_id"]}
-                for sector in dict.fromkeys(subject["sectors"])
-            ]
+            sectors_of[record_id] = list(dict.fromkeys(subject["sectors"]))
         for target, event in amended:
             amended_row = new.get(target) or stored.get(target)
             if amended_row is None:  # a record of a type the figures do not count
@@ -144,13 +146,34 @@ class ReportRecordProjector:
             elif event.changes:
                 kind = people[amended_row["subject_id"]]["kind"]
                 self._correct(amended_row, event.changes, event.timestamp, kind)
+        # The sector rows copy their records as corrected in this page too.
         insert_rows(conn, report_records, list(new.values()))
-        insert_rows(conn, report_record_sectors, sectors)
+        insert_rows(
+            conn,
+            report_record_sectors,
+            [
+                {
+                    "record_id": record_id,
+                    "sector": sector,
+                    "subject_id": new[record_id]["subject_id"],
+                    **_carried(new[record_id]),
+                }
+                for record_id, sectors in sectors_of.items()
+                for sector in sectors
+            ],
+        )
         update_rows(
             conn,
             report_records,
             "record_id",
             [{"record_id": rid, **{c: row[c] for c in UPDATABLE}} for rid, row in stored.items()],
+        )
+        # Every sector row of a record at once: the key is the record's.
+        update_rows(
+            conn,
+            report_record_sectors,
+            "record_id",
+            [{"record_id": rid, **_carried(row)} for rid, row in stored.items()],
         )
 
     def _row(self, position: int, event: RecordEvent) -> dict[str, Any]:
@@ -227,6 +250,11 @@ class ReportRecordProjector:
         self._set_completeness(row, len(indicators) - len(ordered), len(indicators), ordered)
         row["correction_count"] += 1
         row["corrected_at"] = at
+
+
+def _carried(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns of a report row that its sector rows carry."""
+    return {column: row[column] for column in REPORT_SECTOR_COLUMNS}
 
 
 def _amends(event: Any) -> bool:

@@ -1,14 +1,27 @@
 """Which report rows a figure reads, and how it groups them: the decision dates of a period,
 the authorities asked for (or a recorder may see), a region, and the group each row falls in
-(its authority, its authority's region, or each sector of its subject)."""
+(its authority, its authority's region, or each sector of its subject), read from the report
+rows or, by sector, from their sector rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, FromClause, and_, case, false, func, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    case,
+    false,
+    func,
+    select,
+)
 
 from domain.months import Month
 from domain.report_periods import ReportPeriod
@@ -34,17 +47,18 @@ class ReportScope:
         if self.region is not None and not (self.region.isascii() and self.region.isdigit()):
             raise ValueError(f"region {self.region!r} is not a division code or a prefix of one")
 
-    def rows(self, *, grouped: bool) -> FromClause:
-        """The table read: the report rows, joined to their sectors when grouped by sector."""
+    def table(self, *, grouped: bool) -> Table:
+        """The table a figure reads: the report rows, or, grouped by sector, their sector rows,
+        which carry every column that selects and counts a record (a record counts in each of
+        its sectors, so only the groups are read from them; the totals count each record once,
+        from the report rows)."""
         if grouped and self.group_by == "sector":
-            return report_records.join(
-                report_record_sectors,
-                report_record_sectors.c.record_id == report_records.c.record_id,
-            )
+            return report_record_sectors
         return report_records
 
-    def where(self, *more: ColumnElement[bool]) -> ColumnElement[bool]:
-        r = report_records.c
+    def where(self, table: Table, *more: ColumnElement[bool]) -> ColumnElement[bool]:
+        """The scope's rows of `table` (`table(...)`) that also meet `more`."""
+        r = table.c
         conditions = [r.decision_date >= self.period.first, r.decision_date <= self.period.last]
         if self.authorities is not None:
             # A recorder with no authority sees nothing: IN () is false, and said so portably.
@@ -60,12 +74,52 @@ class ReportScope:
         return and_(*conditions, *more)
 
     def key(self) -> ColumnElement[Any]:
-        """The group a row falls in."""
+        """The group a row of `table(grouped=True)` falls in."""
         if self.group_by == "authority":
             return report_records.c.authority_code
         if self.group_by == "region":
             return report_records.c.region_code
         return report_record_sectors.c.sector
+
+    def listed(
+        self,
+        conn: Connection,
+        columns: Sequence[Column[Any]],
+        order: Callable[[Table], Sequence[ColumnElement[Any]]],
+        condition: Callable[[Table], ColumnElement[bool]],
+        per_group: int,
+    ) -> list[dict[str, Any]]:
+        """The first `per_group` rows of each group that meet `condition`, by `order` (both
+        given of the table read), group by group: each as its group's `key` and `columns` of its
+        report row (the record_id among them)."""
+        read = self.table(grouped=True)
+        key = self.key().label("key")
+        rank = func.row_number().over(partition_by=key, order_by=order(read)).label("rank")
+        where = self.where(read, condition(read))
+        if read is report_records:
+            ranked = select(key, *columns, rank).where(where).subquery()
+            query = (
+                select(ranked.c.key, *(ranked.c[c.name] for c in columns))
+                .where(ranked.c.rank <= per_group)
+                .order_by(ranked.c.key, ranked.c.rank)
+            )
+            return [dict(row) for row in conn.execute(query).mappings()]
+        # Ranked on the sector rows, then only the records kept are looked up by key: joined in
+        # SQL, the planner cannot tell how few the ranking keeps and reads every report row.
+        ranked = select(key, read.c.record_id, rank).select_from(read).where(where).subquery()
+        kept = conn.execute(
+            select(ranked.c.key, ranked.c.record_id)
+            .where(ranked.c.rank <= per_group)
+            .order_by(ranked.c.key, ranked.c.rank)
+        ).all()
+        ids = list({row.record_id for row in kept})
+        found: dict[Any, dict[str, Any]] = {}
+        for start in range(0, len(ids), 5000):
+            query = select(*columns).where(
+                report_records.c.record_id.in_(ids[start : start + 5000])
+            )
+            found.update({row["record_id"]: dict(row) for row in conn.execute(query).mappings()})
+        return [{"key": row.key, **found[row.record_id]} for row in kept]
 
     def name(self) -> ColumnElement[Any]:
         """The group's name, as an aggregate over its rows: an authority's name (the greatest,
@@ -90,7 +144,7 @@ def counts_by_month(
     r = report_records.c
     by_day = (
         select(r.decision_date, func.count(), func.sum(case((met, 1), else_=0)))
-        .where(scope.where(counted))
+        .where(scope.where(report_records, counted))
         .group_by(r.decision_date)
     )
     months = [Month.of(scope.period.first)]

@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, case, func, select
 
 from domain.completeness import Indicator
 from domain.months import Month
@@ -135,50 +136,26 @@ def completeness_report(
     """The completeness figure of `scope`: every group with its `top_missing` most often
     missing fields and up to `incomplete_per_group` incomplete records."""
     titles = indicator_titles(national_indicators() if indicators is None else indicators)
-    measured = r.fields_total > 0
-    complete = func.sum(case((r.complete.is_(True), 1), else_=0))
-    corrected = func.sum(case((r.correction_count > 0, 1), else_=0))
+    read = scope.table(grouped=True)
+    t = read.c
     key = scope.key().label("key")
-    rows = scope.rows(grouped=True)
     grouped = (
-        select(
-            key,
-            scope.name().label("name"),
-            func.count().label("records"),
-            complete.label("complete"),
-            corrected.label("corrected"),
-        )
-        .select_from(rows)
-        .where(scope.where(measured))
+        select(key, scope.name().label("name"), *_counts(read))
+        .select_from(read)
+        .where(scope.where(read, _measured(read)))
         .group_by(key)
         .order_by(key)
     )
-    total = select(func.count(), complete, corrected).where(scope.where(measured))
+    total = select(*_counts(report_records)).where(
+        scope.where(report_records, _measured(report_records))
+    )
     # The sets of missing fields are few (the optional fields' combinations): counted by the
     # database per set, split into fields here.
     gaps = (
-        select(key, r.missing_fields, func.count().label("records"))
-        .select_from(rows)
-        .where(scope.where(measured, r.missing_fields != ""))
-        .group_by(key, r.missing_fields)
-    )
-    share = r.fields_filled * 1.0 / r.fields_total
-    ranked = (
-        select(
-            key,
-            *_INCOMPLETE_COLUMNS,
-            func.row_number()
-            .over(partition_by=key, order_by=(share, r.decision_date, r.record_id))
-            .label("rank"),
-        )
-        .select_from(rows)
-        .where(scope.where(measured, r.complete.is_(False)))
-        .subquery()
-    )
-    incomplete = (
-        select(ranked)
-        .where(ranked.c.rank <= incomplete_per_group)
-        .order_by(ranked.c.key, ranked.c.rank)
+        select(key, t.missing_fields, func.count().label("records"))
+        .select_from(read)
+        .where(scope.where(read, _measured(read), t.missing_fields != ""))
+        .group_by(key, t.missing_fields)
     )
     with engine.connect() as conn:
         groups = conn.execute(grouped).all()
@@ -197,14 +174,26 @@ def completeness_report(
                 (text, count)
                 for text, count in conn.execute(
                     select(r.missing_fields, func.count())
-                    .where(scope.where(measured, r.missing_fields != ""))
+                    .where(scope.where(report_records, _measured(report_records)))
+                    .where(r.missing_fields != "")
                     .group_by(r.missing_fields)
                 )
             ]
             if scope.group_by == "sector"
             else [(text, count) for _, text, count in gap_rows]
         )
-        incomplete_rows = conn.execute(incomplete).mappings().all()
+        incomplete_rows = scope.listed(
+            conn,
+            _INCOMPLETE_COLUMNS,
+            # the emptiest first
+            order=lambda t: (
+                t.c.fields_filled * 1.0 / t.c.fields_total,
+                t.c.decision_date,
+                t.c.record_id,
+            ),
+            condition=lambda t: and_(_measured(t), t.c.complete.is_(False)),
+            per_group=incomplete_per_group,
+        )
     version = policy.for_day(scope.period.last)
     rates = version.reporting.rates
 
@@ -251,6 +240,20 @@ def completeness_report(
             )
             for row in groups
         ),
+    )
+
+
+def _measured(table: Table) -> ColumnElement[bool]:
+    """The rows of a type the standard names indicator fields of."""
+    return table.c.fields_total > 0
+
+
+def _counts(table: Table) -> tuple[ColumnElement[Any], ...]:
+    """What the figure counts of a table's rows: those measured, complete, corrected."""
+    return (
+        func.count().label("records"),
+        func.sum(case((table.c.complete.is_(True), 1), else_=0)).label("complete"),
+        func.sum(case((table.c.correction_count > 0, 1), else_=0)).label("corrected"),
     )
 
 

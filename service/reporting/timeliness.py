@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, case, func, select
 
 from domain.months import Month
 from domain.policy import PolicyBook
@@ -107,38 +108,17 @@ def timeliness_report(
 ) -> TimelinessReport:
     """The timeliness figure of `scope`, every group with up to `late_per_group` late
     records."""
-    counted = r.timeliness_counted.is_(True)
-    on_time = func.sum(case((r.on_time.is_(True), 1), else_=0))
-    corrected = func.sum(case((r.correction_count > 0, 1), else_=0))
+    read = scope.table(grouped=True)
     key = scope.key().label("key")
     grouped = (
-        select(
-            key,
-            scope.name().label("name"),
-            func.count().label("decided"),
-            on_time.label("on_time"),
-            corrected.label("corrected"),
-        )
-        .select_from(scope.rows(grouped=True))
-        .where(scope.where(counted))
+        select(key, scope.name().label("name"), *_counts(read))
+        .select_from(read)
+        .where(scope.where(read, _counted(read)))
         .group_by(key)
         .order_by(key)
     )
-    total = select(func.count(), on_time, corrected).where(scope.where(counted))
-    ranked = (
-        select(
-            key,
-            *_LATE_COLUMNS,
-            func.row_number()
-            .over(partition_by=key, order_by=(r.days_late.desc(), r.decision_date, r.record_id))
-            .label("rank"),
-        )
-        .select_from(scope.rows(grouped=True))
-        .where(scope.where(counted, r.on_time.is_(False)))
-        .subquery()
-    )
-    late = (
-        select(ranked).where(ranked.c.rank <= late_per_group).order_by(ranked.c.key, ranked.c.rank)
+    total = select(*_counts(report_records)).where(
+        scope.where(report_records, _counted(report_records))
     )
     with engine.connect() as conn:
         groups = conn.execute(grouped).all()
@@ -150,7 +130,13 @@ def timeliness_report(
             decided = sum(row.decided for row in groups)
             on_time_total = sum(int(row.on_time) for row in groups)
             corrected_total = sum(int(row.corrected) for row in groups)
-        late_rows = conn.execute(late).mappings().all()
+        late_rows = scope.listed(
+            conn,
+            _LATE_COLUMNS,
+            order=lambda t: (t.c.days_late.desc(), t.c.decision_date, t.c.record_id),
+            condition=lambda t: and_(_counted(t), t.c.on_time.is_(False)),
+            per_group=late_per_group,
+        )
     late_by_group: dict[str, list[LateRecord]] = {}
     for row in late_rows:
         fields = {c.name: row[c.name] for c in _LATE_COLUMNS}
@@ -184,6 +170,21 @@ def timeliness_report(
             )
             for row in groups
         ),
+    )
+
+
+def _counted(table: Table) -> ColumnElement[bool]:
+    """The rows of a family the figure counts (under the version in force on their decision
+    date)."""
+    return table.c.timeliness_counted.is_(True)
+
+
+def _counts(table: Table) -> tuple[ColumnElement[Any], ...]:
+    """What the figure counts of a table's rows: those decided, on time, corrected."""
+    return (
+        func.count().label("decided"),
+        func.sum(case((table.c.on_time.is_(True), 1), else_=0)).label("on_time"),
+        func.sum(case((table.c.correction_count > 0, 1), else_=0)).label("corrected"),
     )
 
 

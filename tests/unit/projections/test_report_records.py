@@ -33,7 +33,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from domain.codes import make_uscc
 from domain.events import (
@@ -51,7 +51,7 @@ from projections.credit_file.projector import CreditFileProjector
 from projections.report_records.projector import ReportRecordProjector
 from projections.report_records.scope import ReportScope
 from projections.runner import Projector
-from projections.tables import report_record_sectors, report_records
+from projections.tables import REPORT_SECTOR_COLUMNS, report_record_sectors, report_records
 from service.commanding.importing.columns import national_indicators
 from service.policy.loader import load_policy, read_policy_data
 from service.reporting.completeness import completeness_report
@@ -315,6 +315,14 @@ def test_timeliness_by_region_and_by_sector(engine):
         ("taxi", 1, 0, Decimal("0.00")),
     ]
     assert (by_sector.decided, by_sector.on_time) == (3, 1)
+    # The late records of each sector, the most late first, looked up with their details.
+    assert [
+        (g.key, [(r.record_id, r.days_late, r.source_ref) for r in g.late_records])
+        for g in by_sector.groups
+    ] == [
+        ("road_transport", [(L1, 2, f"文号-{L1.int}"), (P2, 1, f"文号-{P2.int}")]),
+        ("taxi", [(L1, 2, f"文号-{L1.int}")]),
+    ]
 
 
 def test_a_recorder_sees_only_its_authorities(engine):
@@ -509,3 +517,141 @@ def test_a_rebuild_in_pages_of_one_gives_the_same_rows(engine, tmp_path):
     project(other, log, page=1)
     assert rows(other) == rows(engine)
     other.dispose()
+
+
+def sector_rows(engine) -> dict[tuple[UUID, str], dict]:
+    with engine.connect() as conn:
+        return {
+            (row["record_id"], row["sector"]): dict(row)
+            for row in conn.execute(select(report_record_sectors)).mappings()
+        }
+
+
+def joined_by_sector(engine, period: ReportPeriod) -> dict[str, tuple[int, int, int, int]]:
+    """Each sector's (decided, on time, measured, complete) as the figures counted them before
+    the sector rows carried their records' columns: the report rows joined to their sectors."""
+    r, s = report_records.c, report_record_sectors.c
+    found: dict[str, list[int]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(
+            select(s.sector, r.timeliness_counted, r.on_time, r.fields_total, r.complete)
+            .join_from(report_records, report_record_sectors, r.record_id == s.record_id)
+            .where(r.decision_date.between(period.first, period.last))
+        ):
+            counts = found.setdefault(row.sector, [0, 0, 0, 0])
+            counts[0] += row.timeliness_counted
+            counts[1] += row.timeliness_counted and row.on_time
+            counts[2] += row.fields_total > 0
+            counts[3] += bool(row.complete)
+    return {sector: tuple(counts) for sector, counts in found.items()}  # type: ignore[misc]
+
+
+def by_sector(engine, period: ReportPeriod) -> dict[str, tuple[int, int, int, int]]:
+    scope = ReportScope(period, group_by="sector")
+    timely = {g.key: (g.decided, g.on_time) for g in timeliness_report(engine, BOOK, scope).groups}
+    complete = {
+        g.key: (g.records, g.complete) for g in completeness_report(engine, BOOK, scope).groups
+    }
+    return {sector: (*timely[sector], *complete[sector]) for sector in timely}
+
+
+def test_completeness_by_sector_counts_a_record_in_each_of_its_sectors_and_once_in_all(engine):
+    project(engine, data_set())
+    report = completeness_report(engine, BOOK, ReportScope(OCTOBER, group_by="sector"))
+    # P3 (S2: taxi and road transport) is complete at 12 of 20; P4 (S1: road transport) is not.
+    assert [(g.key, g.records, g.complete, g.rate) for g in report.groups] == [
+        ("road_transport", 2, 1, Decimal("50.00")),
+        ("taxi", 1, 1, Decimal("100.00")),
+    ]
+    assert (report.records, report.complete, report.rate) == (2, 1, Decimal("50.00"))
+    groups = {g.key: g for g in report.groups}
+    assert [r.record_id for r in groups["road_transport"].incomplete_records] == [P4]
+    assert groups["taxi"].incomplete_records == ()
+    assert [(f.column, f.records) for f in groups["taxi"].most_missing][:2] == [
+        ("BZ", 1),
+        ("CF_GSJZQ", 1),
+    ]
+    # Overall each record lacks the remarks once, though P3 lacks them in two sectors.
+    assert [(f.column, f.records) for f in report.most_missing][:2] == [("BZ", 2), ("CF_GSJZQ", 2)]
+
+
+def test_a_correction_updates_every_sector_row_of_its_record(engine):
+    log = data_set()
+    project(engine, log)
+    assert by_sector(engine, SEPTEMBER) == joined_by_sector(engine, SEPTEMBER)
+    assert by_sector(engine, OCTOBER) == {"road_transport": (2, 2, 2, 1), "taxi": (1, 1, 1, 1)}
+    # L1 (S2: taxi and road transport) was decided on 10-12, a Monday, not 09-30: due 10-21,
+    # so, recorded 10-17, on time; and it had no remarks: 16 of its 17 fields.
+    correction(log, L1, "2026-11-02", {"decision_date": "2026-10-12", "remarks": ""}, subject=S2)
+    project_again(engine, log, BOOK)
+    carried = {
+        sector: (
+            row["decision_date"],
+            row["on_time"],
+            row["days_late"],
+            row["fields_filled"],
+            row["fields_total"],
+            row["missing_fields"],
+            row["complete"],
+            row["correction_count"],
+        )
+        for (record_id, sector), row in sector_rows(engine).items()
+        if record_id == L1
+    }
+    corrected = (date(2026, 10, 12), True, 0, 16, 17, "BZ", True, 1)
+    assert carried == {"taxi": corrected, "road_transport": corrected}
+    # Every sector row carries what its record's row says, the other records' untouched.
+    records = rows(engine)
+    for (record_id, _), row in sector_rows(engine).items():
+        assert {c: row[c] for c in REPORT_SECTOR_COLUMNS} == {
+            c: records[record_id][c] for c in REPORT_SECTOR_COLUMNS
+        }
+    # September keeps P1 and P2 (S1: road transport); October gains the licence in both.
+    assert by_sector(engine, SEPTEMBER) == {"road_transport": (2, 1, 2, 2)}
+    assert by_sector(engine, OCTOBER) == {"road_transport": (3, 3, 3, 2), "taxi": (2, 2, 2, 2)}
+    for period in (SEPTEMBER, OCTOBER):
+        assert by_sector(engine, period) == joined_by_sector(engine, period)
+
+
+def test_a_record_corrected_in_the_page_that_records_it_gets_sector_rows_as_corrected(engine):
+    log = data_set()
+    correction(log, L1, "2026-11-02", {"decision_date": "2026-10-12"}, subject=S2)
+    project(engine, log)  # one page: the licence and its correction together
+    assert {
+        sector: (row["decision_date"], row["on_time"], row["correction_count"])
+        for (record_id, sector), row in sector_rows(engine).items()
+        if record_id == L1
+    } == {
+        "taxi": (date(2026, 10, 12), True, 1),
+        "road_transport": (date(2026, 10, 12), True, 1),
+    }
+
+
+def test_the_migration_fills_the_sector_rows_of_records_projected_before_it(engine, tmp_path):
+    from alembic import command
+    from service.store.migrations import alembic_config
+
+    log = data_set()
+    correction(log, L1, "2026-11-02", {"decision_date": "2026-10-12", "remarks": ""}, subject=S2)
+    project(engine, log)
+    older = Database.from_url(f"sqlite:///{tmp_path}/older.sqlite3")
+    command.upgrade(alembic_config(older), "0016")
+    before = sync_engine(older)
+    with before.begin() as conn:
+        conn.execute(report_records.insert(), list(rows(engine).values()))
+        conn.execute(
+            text(
+                "INSERT INTO report_record_sectors (record_id, sector, subject_id) "
+                "VALUES (:record_id, :sector, :subject_id)"
+            ),
+            [
+                {"record_id": r.hex, "sector": s, "subject_id": row["subject_id"].hex}
+                for (r, s), row in sector_rows(engine).items()
+            ],
+        )
+    before.dispose()
+    upgrade(older)
+    after = sync_engine(older)
+    assert sector_rows(after) == sector_rows(engine)
+    assert by_sector(after, OCTOBER) == by_sector(engine, OCTOBER)
+    after.dispose()
