@@ -10,6 +10,7 @@ routes do) before it is answered; the cases name none."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -29,6 +30,7 @@ from domain.events import LIST_TYPES
 from domain.months import Month
 from domain.regions import region_label
 from domain.report_periods import ReportPeriod
+from service.reporting.completeness import IncompleteRecord
 from service.reporting.definitions import (
     CASES,
     COMPLETENESS,
@@ -38,9 +40,10 @@ from service.reporting.definitions import (
     OVERLOAD,
     TIMELINESS,
 )
-from service.reporting.lists import ListEntryRow
+from service.reporting.lists import JointMeasureRow, ListEntryRow
 from service.reporting.monthly import month_period
 from service.reporting.subjects import ListedSubject, subjects_of_report_records
+from service.reporting.timeliness import LateRecord
 
 router = APIRouter(prefix="/console/reports", tags=["staff console"], include_in_schema=False)
 Filter = Annotated[str | None, Query(max_length=40)]
@@ -71,7 +74,11 @@ def _page(
 
 
 async def _logged(
-    services: Any, staff: Staff, action: str, period: ReportPeriod, rows: list[ListEntryRow]
+    services: Any,
+    staff: Staff,
+    action: str,
+    period: ReportPeriod,
+    rows: Iterable[ListEntryRow | JointMeasureRow],
 ) -> None:
     await log_report_reads(
         services,
@@ -93,11 +100,23 @@ def _authorities_asked(codes: list[str] | None, authority: str | None, refusal: 
     return [authority]
 
 
-def _named(rows: Any, subjects: dict[UUID, ListedSubject]) -> list[tuple[UUID, UUID]]:
-    """Each row's subject and record, as the access log keeps them."""
-    return [
+async def _subjects_logged(
+    services: Any,
+    staff: Staff,
+    action: str,
+    period: ReportPeriod,
+    rows: Sequence[LateRecord | IncompleteRecord],
+) -> dict[UUID, ListedSubject]:
+    """The subjects of the late or incomplete records a page lists, by record: each written to
+    the access log with the records that name it before the page is answered."""
+    subjects = await run_in_threadpool(
+        subjects_of_report_records, services.write_engine, [row.record_id for row in rows]
+    )
+    named = [
         (subjects[r.record_id].subject_id, r.record_id) for r in rows if r.record_id in subjects
     ]
+    await log_report_reads(services, staff.caller, REPORT_PURPOSE, action, period, named)
+    return subjects
 
 
 def _history_link(staff: Staff) -> str | None:
@@ -125,17 +144,7 @@ async def late_rows(
     reports = reports_of(services)
     report = await run_in_threadpool(reports.timeliness, period, codes, RECORDS_SHOWN)
     rows = [row for group in report.groups for row in group.late_records]
-    subjects = await run_in_threadpool(
-        subjects_of_report_records, services.write_engine, [row.record_id for row in rows]
-    )
-    await log_report_reads(
-        services,
-        staff.caller,
-        REPORT_PURPOSE,
-        "page_report_late",
-        period,
-        _named(rows, subjects),
-    )
+    subjects = await _subjects_logged(services, staff, "page_report_late", period, rows)
     named = views.authority_labels((g.key, g.name) for g in report.groups)
     return _page(
         request,
@@ -175,17 +184,7 @@ async def incomplete_rows(
     reports = reports_of(services)
     report = await run_in_threadpool(reports.completeness, period, codes, RECORDS_SHOWN)
     rows = [row for group in report.groups for row in group.incomplete_records]
-    subjects = await run_in_threadpool(
-        subjects_of_report_records, services.write_engine, [row.record_id for row in rows]
-    )
-    await log_report_reads(
-        services,
-        staff.caller,
-        REPORT_PURPOSE,
-        "page_report_incomplete",
-        period,
-        _named(rows, subjects),
-    )
+    subjects = await _subjects_logged(services, staff, "page_report_incomplete", period, rows)
     named = views.authority_labels((g.key, g.name) for g in report.groups)
     return _page(
         request,
@@ -319,14 +318,7 @@ async def joint_measure_rows(
     found = await run_in_threadpool(
         reports_of(services).lists.joint_measures, period, context["own_authorities"]
     )
-    await log_report_reads(
-        services,
-        staff.caller,
-        REPORT_PURPOSE,
-        "page_report_joint_measures",
-        period,
-        [(row.subject.subject_id, row.record_id) for row in found.rows],
-    )
+    await _logged(services, staff, "page_report_joint_measures", period, found.rows)
     return _page(
         request,
         template,
