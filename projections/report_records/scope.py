@@ -159,6 +159,73 @@ def counts_by_month(
     return found
 
 
+@dataclass(frozen=True)
+class GroupCounts:
+    """A group's rows that a figure counts, how many of them met it, and how many of them were
+    corrected since first recorded."""
+
+    key: str
+    name: str
+    counted: int
+    met: int
+    corrected: int
+
+
+@dataclass(frozen=True)
+class FigureCounts:
+    """A figure's counts over all the rows of its scope, and by group (ordered by key)."""
+
+    counted: int
+    met: int
+    corrected: int
+    groups: tuple[GroupCounts, ...]
+
+
+def counts_by_group(
+    conn: Connection,
+    scope: ReportScope,
+    counted: Callable[[Table], ColumnElement[bool]],
+    met: Callable[[Table], ColumnElement[bool]],
+) -> FigureCounts:
+    """Of the rows of `scope` that `counted` keeps (of the table read), how many there are, how
+    many `met` and how many were corrected, in each group and in all."""
+
+    def counts(table: Table) -> tuple[ColumnElement[Any], ...]:
+        return (
+            func.count(),
+            func.sum(case((met(table), 1), else_=0)),
+            func.sum(case((table.c.correction_count > 0, 1), else_=0)),
+        )
+
+    read = scope.table(grouped=True)
+    key = scope.key().label("key")
+    grouped = (
+        select(key, scope.name().label("name"), *counts(read))
+        .select_from(read)
+        .where(scope.where(read, counted(read)))
+        .group_by(key)
+        .order_by(key)
+    )
+    groups = tuple(
+        GroupCounts(group, name, rows, int(kept or 0), int(corrected or 0))
+        for group, name, rows, kept, corrected in conn.execute(grouped)
+    )
+    # Grouped by sector, a record may be in several groups or none: the totals are counted
+    # apart; otherwise they are the groups' sums.
+    if scope.group_by == "sector":
+        total = select(*counts(report_records)).where(
+            scope.where(report_records, counted(report_records))
+        )
+        rows, kept, corrected = conn.execute(total).one()
+        return FigureCounts(rows, int(kept or 0), int(corrected or 0), groups)
+    return FigureCounts(
+        sum(g.counted for g in groups),
+        sum(g.met for g in groups),
+        sum(g.corrected for g in groups),
+        groups,
+    )
+
+
 def as_utc(moment: datetime | None) -> datetime | None:
     """A recorded time read back (SQLite returns it without its zone, which is UTC)."""
     if moment is None:

@@ -14,17 +14,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, case, func, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, func, select
 
 from domain.completeness import Indicator
 from domain.months import Month
 from domain.policy import PolicyBook, RateRounding
 from domain.report_periods import ReportPeriod
 from projections.report_records.projector import missing_columns
-from projections.report_records.scope import ReportScope, as_utc, counts_by_month
+from projections.report_records.scope import (
+    ReportScope,
+    as_utc,
+    counts_by_group,
+    counts_by_month,
+)
 from projections.tables import report_records
 from service.commanding.importing.columns import national_indicators
 
@@ -139,16 +143,6 @@ def completeness_report(
     read = scope.table(grouped=True)
     t = read.c
     key = scope.key().label("key")
-    grouped = (
-        select(key, scope.name().label("name"), *_counts(read))
-        .select_from(read)
-        .where(scope.where(read, _measured(read)))
-        .group_by(key)
-        .order_by(key)
-    )
-    total = select(*_counts(report_records)).where(
-        scope.where(report_records, _measured(report_records))
-    )
     # The sets of missing fields are few (the optional fields' combinations): counted by the
     # database per set, split into fields here.
     gaps = (
@@ -158,15 +152,7 @@ def completeness_report(
         .group_by(key, t.missing_fields)
     )
     with engine.connect() as conn:
-        groups = conn.execute(grouped).all()
-        # Grouped by sector, a record may be in several groups or none: the totals are counted
-        # apart; otherwise they are the groups' sums.
-        if scope.group_by == "sector":
-            records, complete_total, corrected_total = conn.execute(total).one()
-        else:
-            records = sum(row.records for row in groups)
-            complete_total = sum(int(row.complete) for row in groups)
-            corrected_total = sum(int(row.corrected) for row in groups)
+        counts = counts_by_group(conn, scope, _measured, lambda t: t.c.complete.is_(True))
         gap_rows = conn.execute(gaps).all()
         # Overall, a record counts once however many sectors it is in: counted apart.
         whole_gaps: list[tuple[str, int]] = (
@@ -215,30 +201,29 @@ def completeness_report(
     by_group: dict[str, list[IncompleteRecord]] = {}
     for row in incomplete_rows:
         by_group.setdefault(row["key"], []).append(_incomplete(row, rates, field))
-    complete_total = int(complete_total or 0)
     return CompletenessReport(
         period=scope.period,
         group_by=scope.group_by,
         policy_version=version.id,
         threshold=version.reporting.completeness.threshold,
-        records=records,
-        complete=complete_total,
-        incomplete=records - complete_total,
-        rate=rates.percentage(complete_total, records),
-        corrected=int(corrected_total or 0),
+        records=counts.counted,
+        complete=counts.met,
+        incomplete=counts.counted - counts.met,
+        rate=rates.percentage(counts.met, counts.counted),
+        corrected=counts.corrected,
         most_missing=most(overall),
         groups=tuple(
             CompletenessGroup(
-                key=row.key,
-                name=row.name,
-                records=row.records,
-                complete=int(row.complete),
-                incomplete=row.records - int(row.complete),
-                rate=rates.percentage(int(row.complete), row.records),
-                most_missing=most(missing_by_group.get(row.key, Counter())),
-                incomplete_records=tuple(by_group.get(row.key, ())),
+                key=group.key,
+                name=group.name,
+                records=group.counted,
+                complete=group.met,
+                incomplete=group.counted - group.met,
+                rate=rates.percentage(group.met, group.counted),
+                most_missing=most(missing_by_group.get(group.key, Counter())),
+                incomplete_records=tuple(by_group.get(group.key, ())),
             )
-            for row in groups
+            for group in counts.groups
         ),
     )
 
@@ -246,15 +231,6 @@ def completeness_report(
 def _measured(table: Table) -> ColumnElement[bool]:
     """The rows of a type the standard names indicator fields of."""
     return table.c.fields_total > 0
-
-
-def _counts(table: Table) -> tuple[ColumnElement[Any], ...]:
-    """What the figure counts of a table's rows: those measured, complete, corrected."""
-    return (
-        func.count().label("records"),
-        func.sum(case((table.c.complete.is_(True), 1), else_=0)).label("complete"),
-        func.sum(case((table.c.correction_count > 0, 1), else_=0)).label("corrected"),
-    )
 
 
 def _incomplete(row, rates: RateRounding, field) -> IncompleteRecord:

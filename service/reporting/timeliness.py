@@ -11,15 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, case, func, select
+from sqlalchemy import ColumnElement, Engine, Table, and_
 
 from domain.months import Month
 from domain.policy import PolicyBook
 from domain.report_periods import ReportPeriod
-from projections.report_records.scope import ReportScope, as_utc, counts_by_month
+from projections.report_records.scope import (
+    ReportScope,
+    as_utc,
+    counts_by_group,
+    counts_by_month,
+)
 from projections.tables import report_records
 
 r = report_records.c
@@ -108,28 +112,8 @@ def timeliness_report(
 ) -> TimelinessReport:
     """The timeliness figure of `scope`, every group with up to `late_per_group` late
     records."""
-    read = scope.table(grouped=True)
-    key = scope.key().label("key")
-    grouped = (
-        select(key, scope.name().label("name"), *_counts(read))
-        .select_from(read)
-        .where(scope.where(read, _counted(read)))
-        .group_by(key)
-        .order_by(key)
-    )
-    total = select(*_counts(report_records)).where(
-        scope.where(report_records, _counted(report_records))
-    )
     with engine.connect() as conn:
-        groups = conn.execute(grouped).all()
-        # Grouped by sector, a record may be in several groups or none: the totals are counted
-        # apart; otherwise they are the groups' sums.
-        if scope.group_by == "sector":
-            decided, on_time_total, corrected_total = conn.execute(total).one()
-        else:
-            decided = sum(row.decided for row in groups)
-            on_time_total = sum(int(row.on_time) for row in groups)
-            corrected_total = sum(int(row.corrected) for row in groups)
+        counts = counts_by_group(conn, scope, _counted, lambda t: t.c.on_time.is_(True))
         late_rows = scope.listed(
             conn,
             _LATE_COLUMNS,
@@ -145,7 +129,6 @@ def timeliness_report(
     version = policy.for_day(scope.period.last)
     rates = version.reporting.rates
     deadline = version.deadlines.publication
-    on_time_total = int(on_time_total or 0)
     return TimelinessReport(
         period=scope.period,
         group_by=scope.group_by,
@@ -153,22 +136,22 @@ def timeliness_report(
         deadline_days=deadline.days,
         working_days=deadline.working_days,
         families=version.reporting.timeliness.families,
-        decided=decided,
-        on_time=on_time_total,
-        late=decided - on_time_total,
-        rate=rates.percentage(on_time_total, decided),
-        corrected=int(corrected_total or 0),
+        decided=counts.counted,
+        on_time=counts.met,
+        late=counts.counted - counts.met,
+        rate=rates.percentage(counts.met, counts.counted),
+        corrected=counts.corrected,
         groups=tuple(
             TimelinessGroup(
-                key=row.key,
-                name=row.name,
-                decided=row.decided,
-                on_time=int(row.on_time),
-                late=row.decided - int(row.on_time),
-                rate=rates.percentage(int(row.on_time), row.decided),
-                late_records=tuple(late_by_group.get(row.key, ())),
+                key=group.key,
+                name=group.name,
+                decided=group.counted,
+                on_time=group.met,
+                late=group.counted - group.met,
+                rate=rates.percentage(group.met, group.counted),
+                late_records=tuple(late_by_group.get(group.key, ())),
             )
-            for row in groups
+            for group in counts.groups
         ),
     )
 
@@ -177,15 +160,6 @@ def _counted(table: Table) -> ColumnElement[bool]:
     """The rows of a family the figure counts (under the version in force on their decision
     date)."""
     return table.c.timeliness_counted.is_(True)
-
-
-def _counts(table: Table) -> tuple[ColumnElement[Any], ...]:
-    """What the figure counts of a table's rows: those decided, on time, corrected."""
-    return (
-        func.count().label("decided"),
-        func.sum(case((table.c.on_time.is_(True), 1), else_=0)).label("on_time"),
-        func.sum(case((table.c.correction_count > 0, 1), else_=0)).label("corrected"),
-    )
 
 
 _LATE_COLUMNS = (
