@@ -24,7 +24,7 @@ from api.console import report_views as views
 from api.console.reports import MonthAsked, Overseer, month_context, reports_of
 from api.console.staff import PageRefused, Staff, render
 from api.deps import ServicesDep
-from api.queries.list_reports import log_report_reads
+from api.queries.list_reports import log_report_reads, subjects_named
 from api.templating import chinese_date
 from domain.events import LIST_TYPES
 from domain.months import Month
@@ -80,14 +80,8 @@ async def _logged(
     period: ReportPeriod,
     rows: Iterable[ListEntryRow | JointMeasureRow],
 ) -> None:
-    await log_report_reads(
-        services,
-        staff.caller,
-        REPORT_PURPOSE,
-        action,
-        period,
-        [(row.subject.subject_id, row.record_id) for row in rows],
-    )
+    named = subjects_named(rows)
+    await log_report_reads(services, staff.caller, REPORT_PURPOSE, action, period, named)
 
 
 def _authorities_asked(codes: list[str] | None, authority: str | None, refusal: str):

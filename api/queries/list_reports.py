@@ -17,7 +17,7 @@ from api.errors import AUTHENTICATED, problems
 from api.queries.report_bodies import JointMeasureList, ListReport, OverloadList
 from api.queries.report_period import MonthPeriod, Period
 from domain.report_periods import ReportPeriod
-from service.reporting.lists import ListEntryRow, ListReports
+from service.reporting.lists import JointMeasureRow, ListEntryRow, ListReports
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=problems(*AUTHENTICATED, 422))
 
@@ -49,7 +49,10 @@ async def log_report_reads(
     )
 
 
-def _named(rows: Iterable[ListEntryRow]) -> Iterable[tuple[UUID, UUID]]:
+def subjects_named(
+    rows: Iterable[ListEntryRow | JointMeasureRow],
+) -> Iterable[tuple[UUID, UUID]]:
+    """Each row's subject and the record that names it, as `log_report_reads` takes them."""
     return ((row.subject.subject_id, row.record_id) for row in rows)
 
 
@@ -88,12 +91,12 @@ async def list_report(
         for figure in figures_body.lists:
             figure.members = figure.entered = figure.exited = None
         return figures_body
-    named = [
-        pair
+    named = subjects_named(
+        row
         for figure in figures.lists
         for part in (figure.members, figure.entered, figure.exited)
-        for pair in _named(part)
-    ]
+        for row in part
+    )
     await log_report_reads(services, caller, why, "report_lists", period, named)
     return ListReport.model_validate(figures)
 
@@ -115,7 +118,7 @@ async def joint_measure_list(
     sees the feedback its own authorities recorded."""
     codes = authorities_seen(caller, "joint measure lists")
     found = await run_in_threadpool(_reports(services).joint_measures, period, codes)
-    named = [(row.subject.subject_id, row.record_id) for row in found.rows]
+    named = subjects_named(found.rows)
     await log_report_reads(services, caller, why, "report_joint_measures", period, named)
     return JointMeasureList.model_validate(found)
 
@@ -138,10 +141,8 @@ async def overload_dishonest_list(
     decision date): the conduct of the record it rests on, or the list its basis names."""
     codes = authorities_seen(caller, "overload lists")
     found = await run_in_threadpool(_reports(services).overload_list, period, codes)
-    named = [
-        (row.entry.subject.subject_id, row.entry.record_id)
-        for part in (found.entered, found.exited, found.on_list_at_end)
-        for row in part
-    ]
+    named = subjects_named(
+        row.entry for part in (found.entered, found.exited, found.on_list_at_end) for row in part
+    )
     await log_report_reads(services, caller, why, "report_overload_dishonest", period, named)
     return OverloadList.model_validate(found)
