@@ -66,6 +66,20 @@ def create_staff(services: Services) -> dict[str, Person]:
     return people
 
 
+def create_staff_and_recorder_b(services: Services) -> dict[str, Person]:
+    """One account per role, and "recorder_b": a recorder deciding for the other authority
+    (OTHER_AUTHORITY_CODE) only, who sees that authority's figures and rows alone."""
+    people = create_staff(services)
+    done = services.administration.create_account(
+        "cli:test", "zhou.qiang", "周强", "recorder", AGENCY, OTHER_AUTHORITY_CODE,
+        authority_codes=[OTHER_AUTHORITY_CODE], sectors=["road_transport"],
+        four_eyes_waived="test set-up",
+    )  # fmt: skip
+    assert isinstance(done, Done) and done.secret is not None
+    people["recorder_b"] = Person("zhou.qiang", done.secret, "周强")
+    return people
+
+
 def csrf_of(html: str) -> str:
     found = CSRF.search(html)
     assert found, html

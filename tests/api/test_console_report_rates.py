@@ -47,7 +47,6 @@ from api.app import create_app
 from api.console.report_details import NOT_OWN_RECORDS, REPORT_PURPOSE
 from domain.completeness import Indicator, applicable
 from domain.months import Month
-from service.access.administration import Done
 from service.bootstrap import Services
 from service.commanding.commands import RegisterSubject, record_command_adapter
 from service.commanding.importing.columns import national_indicators
@@ -64,7 +63,7 @@ from tests.builders import (
     licence,
     penalty,
 )
-from tests.console import AGENCY, Person, create_staff
+from tests.console import Person, create_staff_and_recorder_b
 
 pytestmark = pytest.mark.api
 A, B = AUTHORITY_CODE, OTHER_AUTHORITY_CODE
@@ -183,14 +182,7 @@ async def browser(settings, services) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def staff(services: Services) -> dict[str, Person]:
     """One account per role, and a recorder deciding for authority B only."""
-    people = create_staff(services)
-    done = services.administration.create_account(
-        "cli:test", "zhou.qiang", "周强", "recorder", AGENCY, B,
-        authority_codes=[B], sectors=["road_transport"], four_eyes_waived="test set-up",
-    )  # fmt: skip
-    assert isinstance(done, Done) and done.secret is not None
-    people["recorder_b"] = Person("zhou.qiang", done.secret, "周强")
-    return people
+    return create_staff_and_recorder_b(services)
 
 
 SEPTEMBER = "/console/reports?month=2026-09"

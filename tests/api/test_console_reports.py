@@ -21,13 +21,12 @@ from api.app import create_app
 from api.console.report_details import NOT_OWN_AUTHORITY, REPORT_PURPOSE
 from api.console.report_ledger import LEDGER_PURPOSE
 from domain.months import Month
-from service.access.administration import Done
 from service.bootstrap import Services
 from service.reporting.monthly import MonthlyReports
 from tests.api.test_case_reports import build_cases
 from tests.api.test_list_reports import build_file
 from tests.builders import AUTHORITY_CODE, AUTHORITY_NAME, OTHER_AUTHORITY_CODE
-from tests.console import AGENCY, Person, create_staff, sign_in
+from tests.console import AGENCY, Person, create_staff_and_recorder_b, sign_in
 
 pytestmark = pytest.mark.api
 A, B = AUTHORITY_CODE, OTHER_AUTHORITY_CODE
@@ -49,14 +48,7 @@ async def browser(settings, services) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def staff(services: Services) -> dict[str, Person]:
     """One account per role, and a recorder deciding for authority B only."""
-    people = create_staff(services)
-    done = services.administration.create_account(
-        "cli:test", "zhou.qiang", "周强", "recorder", AGENCY, B,
-        authority_codes=[B], sectors=["road_transport"], four_eyes_waived="test set-up",
-    )  # fmt: skip
-    assert isinstance(done, Done) and done.secret is not None
-    people["recorder_b"] = Person("zhou.qiang", done.secret, "周强")
-    return people
+    return create_staff_and_recorder_b(services)
 
 
 async def page_as(browser: httpx.AsyncClient, person: Person, path: str) -> httpx.Response:
