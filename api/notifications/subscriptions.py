@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import READ, Reader, require
-from api.deps import ServicesDep
+from api.deps import ReadYourWrites, ServicesDep
 from api.errors import AUTHENTICATED, WITH_BODY, InvalidRequest, SubscriptionNotFound, problems
 from api.notifications.schemas import (
     NotFound,
@@ -53,7 +53,8 @@ def _shown(subscription: kept.Subscription) -> Subscription:
     summary="Follow subjects for the kinds of change chosen",
     status_code=201,
     response_model=SubscriptionCreated,
-    responses=problems(*WITH_BODY),
+    responses=problems(*WITH_BODY, 503),
+    dependencies=[ReadYourWrites],  # a subject registered a moment ago: pass its position
 )
 async def subscribe(
     body: SubscriptionRequest, services: ServicesDep, caller: Reader
@@ -61,8 +62,9 @@ async def subscribe(
     """A new subscription of the calling client to the subjects named by code (USCC, resident
     ID or plate) or id, up to 100,000 in one request, for the kinds of change listed. A code or
     id that names no subject on file is reported back under `not_found` and not followed; if
-    none names one, nothing is subscribed (422). Its changes are read from
-    `GET /v1/feeds/changes`."""
+    none names one, nothing is subscribed (422). Subjects are looked up in the credit file's
+    read model: right after registering one, pass the registration's `position` as
+    `min_position`. Its changes are read from `GET /v1/feeds/changes`."""
     try:
         made, not_found = await run_in_threadpool(
             services.subscriptions.subscribe,

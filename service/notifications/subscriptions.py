@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import Engine, RowMapping, delete, insert, select
+from sqlalchemy import Engine, RowMapping, delete, exists, insert, select
 
 from domain.changes import CHANGE_KINDS
 from projections.tables import subjects
@@ -23,7 +23,6 @@ from service.querying.status import masked_code
 # Codes (or ids) one subscription may name: a transport authority's whole register of operators
 # in one request.
 MAX_SUBJECTS = 100_000
-CHUNK = 5000  # ids per look-up query
 
 
 @dataclass(frozen=True)
@@ -75,57 +74,61 @@ class Subscriptions:
         unknown_kinds = sorted(set(kinds) - CHANGE_KINDS.keys())
         if unknown_kinds or not kinds:
             raise ValueError(f"no such change kind: {', '.join(unknown_kinds) or '(none given)'}")
+        # (index, as sent, subject id); a code is masked only if it is reported back
         wanted: list[tuple[int, str, UUID | None]] = [
-            (i, masked_code(code), self.subject_for(code)) for i, code in enumerate(codes)
+            (i, code, self.subject_for(code)) for i, code in enumerate(codes)
         ]
         wanted += [(len(codes) + i, str(sid), sid) for i, sid in enumerate(subject_ids)]
+        subscription_id = uuid4()
+        asked = list(dict.fromkeys(sid for _, _, sid in wanted if sid is not None))
         with self.engine.begin() as conn:
-            on_file: set[UUID] = set()
-            asked = list({sid for _, _, sid in wanted if sid is not None})
-            for start in range(0, len(asked), CHUNK):
-                query = select(subjects.c.subject_id).where(
-                    subjects.c.subject_id.in_(asked[start : start + CHUNK])
-                )
-                on_file.update(conn.execute(query).scalars())
+            # Every valid code's subject written at once, then those not on file taken out: one
+            # query on the server, not one look-up per few thousand ids.
+            insert_rows(
+                conn,
+                subscription_subjects,
+                [
+                    {"subscription_id": subscription_id, "subject_id": sid, "client_id": client_id}
+                    for sid in asked
+                ],
+            )
+            mine = subscription_subjects.c.subscription_id == subscription_id
+            absent = ~exists().where(subjects.c.subject_id == subscription_subjects.c.subject_id)
+            missing = set(
+                conn.execute(select(subscription_subjects.c.subject_id).where(mine, absent))
+                .scalars()
+                .all()
+            )
+            if missing:
+                conn.execute(delete(subscription_subjects).where(mine, absent))
             not_found = [
-                NotSubscribed(index, shown, "invalid" if sid is None else "unknown")
-                for index, shown, sid in wanted
-                if sid not in on_file
+                NotSubscribed(
+                    index,
+                    masked_code(sent) if index < len(codes) else sent,
+                    "invalid" if sid is None else "unknown",
+                )
+                for index, sent, sid in wanted
+                if sid is None or sid in missing
             ]
-            followed = list(dict.fromkeys(sid for _, _, sid in wanted if sid in on_file))
+            followed = len(asked) - len(missing)
             if not followed:
-                raise NothingToSubscribe(not_found)
+                raise NothingToSubscribe(not_found)  # the transaction is rolled back
             subscription = Subscription(
-                uuid4(), client_id, tuple(dict.fromkeys(kinds)), len(followed), now
+                subscription_id, client_id, tuple(dict.fromkeys(kinds)), followed, now
             )
             conn.execute(
                 insert(subscriptions).values(
-                    subscription_id=subscription.subscription_id,
+                    subscription_id=subscription_id,
                     client_id=client_id,
                     kinds=list(subscription.kinds),
-                    subject_count=subscription.subject_count,
+                    subject_count=followed,
                     created_at=now,
                 )
             )
             insert_rows(
                 conn,
                 subscription_kinds,
-                [
-                    {"subscription_id": subscription.subscription_id, "kind": kind}
-                    for kind in subscription.kinds
-                ],
-            )
-            insert_rows(
-                conn,
-                subscription_subjects,
-                [
-                    {
-                        "subscription_id": subscription.subscription_id,
-                        "subject_id": subject_id,
-                        "client_id": client_id,
-                    }
-                    for subject_id in followed
-                ],
+                [{"subscription_id": subscription_id, "kind": kind} for kind in subscription.kinds],
             )
         return subscription, not_found
 

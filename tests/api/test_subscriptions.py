@@ -17,9 +17,16 @@ pytestmark = pytest.mark.api
 
 
 async def new_subject(http, serial: int) -> str:
+    """A subject registered and in the credit file's read model, where subscribing finds it."""
     response = await http.post("/v1/subjects", json=enterprise(serial))
     assert response.status_code == 201, response.text
-    return response.json()["subject_id"]
+    registered = response.json()
+    status = await http.get(
+        f"/v1/subjects/{registered['subject_id']}/status",
+        params={"min_position": registered["position"]},
+    )
+    assert status.status_code == 200, status.text
+    return registered["subject_id"]
 
 
 async def record(http, subject_id: str, body: dict) -> dict:
@@ -43,8 +50,8 @@ async def feed(http, headers, **params) -> dict:
     return response.json()
 
 
-async def subscribe(http, headers, body: dict) -> dict:
-    response = await http.post("/v1/subscriptions", json=body, headers=headers)
+async def subscribe(http, headers, body: dict, **params) -> dict:
+    response = await http.post("/v1/subscriptions", json=body, headers=headers, params=params)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -124,8 +131,15 @@ async def test_the_feed_holds_only_the_subscribed_subjects_and_kinds_in_log_orde
 
 async def test_a_long_poll_answers_as_soon_as_a_change_arrives(client, role_headers, services):
     agency = role_headers["agency"]
-    subject = await new_subject(client, 1)
-    await subscribe(client, agency, {"subject_ids": [subject], "kinds": ["record.published"]})
+    registered = (await client.post("/v1/subjects", json=enterprise(1))).json()
+    subject = registered["subject_id"]
+    # Subscribing right after registering: min_position waits for the credit file to show it.
+    await subscribe(
+        client,
+        agency,
+        {"subject_ids": [subject], "kinds": ["record.published"]},
+        min_position=registered["position"],
+    )
     start = await feed(client, agency)
     assert start["changes"] == []
 
@@ -197,3 +211,27 @@ async def test_a_subscription_naming_no_subject_on_file_or_no_known_kind_is_refu
         "/v1/feeds/changes", params={"after": "bm90LWEtY3Vyc29y"}, headers=agency
     )
     assert bad.status_code == 400
+
+
+async def test_a_hundred_thousand_codes_fit_in_one_request_and_the_unknown_are_told(
+    client, role_headers
+):
+    """A whole register of operators at once: over the usual body limit, within the
+    subscriptions' own; every code not on file is reported back by its place."""
+    agency = role_headers["agency"]
+    subjects = [await new_subject(client, n) for n in (1, 50_000)]
+    codes = [uscc(n) for n in range(1, 100_001)]
+    response = await client.post(
+        "/v1/subscriptions", json={"codes": codes, "kinds": ["list.entered"]}, headers=agency
+    )
+    assert response.status_code == 201, response.text[:300]
+    made = response.json()
+    assert made["subscription"]["subject_count"] == len(subjects)
+    assert len(made["not_found"]) == 99_998
+    assert {n["index"] for n in made["not_found"]}.isdisjoint({0, 49_999})
+    too_many = await client.post(
+        "/v1/subscriptions",
+        json={"codes": codes, "subject_ids": subjects[:1], "kinds": ["list.entered"]},
+        headers=agency,
+    )
+    assert too_many.status_code == 422
