@@ -9,6 +9,7 @@ from projections.tables import metadata as read_models
 from service.access.tables import metadata as access
 from service.credit_reports.tables import metadata as credit_reports
 from service.integrity.tables import metadata as integrity
+from service.notifications.tables import metadata as notifications
 
 config = context.config
 
@@ -38,7 +39,7 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(
             connection=connection,
-            target_metadata=[read_models, access, integrity, credit_reports],
+            target_metadata=[read_models, access, integrity, credit_reports, notifications],
             # The event store's tables are the eventsourcing library's, not ours to diff.
             include_name=lambda name, type_, _parents: (
                 type_ != "table"

@@ -21,6 +21,8 @@ from api.credit_reports import routes as reports
 from api.deadline import AnswerWithin
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
+from api.notifications import feed as change_feed
+from api.notifications import subscriptions
 from api.queries import audit, case_reports, figures, history, integrity, list_reports
 from api.queries import subjects as subject_queries
 from api.rate_limit import RateLimiter
@@ -32,8 +34,10 @@ from service.clock import Clock
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-# Uploads are parsed as they arrive and may take minutes by design: no deadline for them.
-UNBOUNDED_PREFIXES = ("/v1/imports",)
+# Uploads are parsed as they arrive and may take minutes by design: no deadline for them. The
+# change feed long-polls up to its own bound (service/notifications/feed.py MAX_WAIT_SECONDS),
+# each look at the read model bounded as every database wait is.
+UNBOUNDED_PREFIXES = ("/v1/imports", "/v1/feeds")
 
 
 def create_app(
@@ -104,6 +108,8 @@ def create_app(
     app.include_router(case_reports.router)
     app.include_router(list_reports.router)
     app.include_router(admin.router)
+    app.include_router(subscriptions.router)
+    app.include_router(change_feed.router)
     console.install(app)
 
     docs.install(app)
@@ -204,7 +210,10 @@ def create_app(
     app.add_middleware(
         BodySizeLimit,
         default_limit=settings.max_body_bytes,
-        limits_by_prefix={"/v1/imports": settings.max_import_bytes},
+        limits_by_prefix={
+            "/v1/imports": settings.max_import_bytes,
+            "/v1/subscriptions": settings.max_subscription_bytes,
+        },
     )
     if settings.trusted_proxies:
         # The one place X-Forwarded-For is read (`credit serve` turns uvicorn's own reading off,

@@ -102,6 +102,14 @@ TAGS: list[dict[str, Any]] = [
         "the read models; a row naming a subject is written to its access log (查询留痕).",
     },
     {
+        "name": "notifications",
+        "description": "Agencies (`credit:read`) follow subjects, by code or id, for the kinds "
+        "of change they choose (`record.published`, `list.entered`, `objection.opened` ...), and "
+        "read those changes from a cursor-paginated feed that long-polls when nothing is new. "
+        "A client sees and cancels only its own subscriptions; a change carries what a status "
+        "answer shows, and each subject in a page is written to its access log (查询留痕).",
+    },
+    {
         "name": "administration",
         "description": "Administrators (`credit:admin`): API clients, token signing keys, "
         "erasure of personal data and the policy versions. Creating an auditor or admin client, "

@@ -204,6 +204,12 @@ class ReportNotFound(HttpProblem):
     code = "report-not-found"
 
 
+class SubscriptionNotFound(HttpProblem):
+    """No subscription has this id, or it is another client's (not told apart)."""
+
+    code = "subscription-not-found"
+
+
 class ReplayCheckRunning(HttpProblem):
     """One replay check runs at a time; the answer names the running one, if it is known."""
 
@@ -254,6 +260,7 @@ STATUS: dict[type[Exception], int] = {
     ReplayCheckNotFound: 404,
     ReplayCheckRunning: 409,
     ReportNotFound: 404,
+    SubscriptionNotFound: 404,
     ImportTooLarge: 413,
     ImportFileError: 422,
     ExportRangeError: 422,
@@ -329,7 +336,7 @@ MEANINGS = {
     401: "No valid access token (`WWW-Authenticate` says which scheme)",
     403: "The token lacks the scope, or the client the authority, sector or role; or the "
     "record acted on belongs to another authority (`owner_authority_code` names it)",
-    404: "No such subject, case, checkpoint, event or credit report",
+    404: "No such subject, case, checkpoint, event, credit report or subscription",
     409: "A business rule forbids it now, or it conflicts with what is recorded",
     410: "The personal data was erased",
     412: "The stream is not at the version `If-Match` named",

@@ -322,6 +322,28 @@ REPORT_SECTOR_COLUMNS = tuple(
     if column.name in report_records.c and column.name not in ("record_id", "subject_id")
 )
 
+# The changes agencies may be told of (domain/changes.py), derived from the log: one row per
+# change, in log order (`position`, then `ordinal` among the changes of one event). `before` and
+# `after` hold the standing that changed, as a querying agency's status would show it: no name,
+# no code, no record details. An outbox: deliveries (webhooks, later) and the change feed read it.
+changes = Table(
+    "changes",
+    metadata,
+    Column("change_id", Uuid, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("subject_id", Uuid, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("record_id", Uuid, nullable=False),  # the record the change concerns
+    Column("record_type", String(40), nullable=False),
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    # The feed pages through the log order; a subscriber's subjects are looked up per change.
+    Index("changes_order", "position", "ordinal", unique=True),
+    Index("changes_subject", "subject_id", "position"),
+)
+
 READ_MODEL_TABLES = (
     subjects,
     records,
@@ -330,4 +352,5 @@ READ_MODEL_TABLES = (
     subject_versions,
     report_records,
     report_record_sectors,
+    changes,
 )

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.policy import PolicyBook
 from projections.cases.projector import CaseProjector
 from projections.cases.queries import CaseQueries
+from projections.changes.projector import ChangeProjector
 from projections.credit_file.projector import CreditFileProjector
 from projections.report_records.projector import ReportRecordProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
@@ -36,6 +37,7 @@ from service.commanding.identity import SubjectIds
 from service.commanding.importing.columns import national_indicators
 from service.credit_reports.reports import CreditReports
 from service.integrity.checkpoints import Checkpoints, CheckpointSchedule
+from service.notifications.subscriptions import Subscriptions
 from service.policy.calendars import load_calendar
 from service.policy.loader import load_policy
 from service.replay.jobs import ReplayChecks
@@ -77,6 +79,7 @@ class Services:
     sessions: ConsoleSessions
     identity: IdentityProvider
     reports: CreditReports
+    subscriptions: Subscriptions
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -147,6 +150,7 @@ def build_services(
             CreditFileProjector(policy),
             CaseProjector(clock.zone),
             ReportRecordProjector(policy, calendar, clock.zone, national_indicators()),
+            ChangeProjector(policy),
         ],
         page_size=settings.projection_page_size,
         poll_seconds=settings.projection_poll_seconds,
@@ -231,6 +235,7 @@ def build_services(
         sessions,
         identity_provider(settings, accounts, administration),
         CreditReports(write_engine, ledger, checkpoints, policy, clock),
+        Subscriptions(write_engine, files.subject_id_for_any_code),
     )
 
 

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     request_deadline_seconds: float = Field(default=8.0, ge=0)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # A subscription of up to 100,000 codes (service/notifications/subscriptions.py MAX_SUBJECTS):
+    # 18 characters each and the JSON around them, about 2.2 MB; plates in Chinese take more.
+    max_subscription_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # How long a read of the change feed may wait for a change (long-polling), at most: a
+    # request asks for up to 30 s (service/notifications/feed.py MAX_WAIT_SECONDS).
+    feed_max_wait_seconds: float = Field(default=30, ge=0, le=30)
     # What one import may unpack and hold (service/commanding/importing/limits.py ImportLimits,
     # docs/security.md): together they keep any upload within max_import_bytes under about
     # 100 MB of memory.

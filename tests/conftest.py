@@ -53,6 +53,9 @@ STORE_TABLES = (
     "checkpoint_keys",
     "replay_checks",
     "credit_reports",
+    "subscriptions",
+    "subscription_subjects",
+    "subscription_kinds",
 )
 
 

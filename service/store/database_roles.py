@@ -13,6 +13,7 @@ from projections.tables import metadata as read_models
 from service.access.tables import metadata as access
 from service.credit_reports.tables import metadata as credit_reports
 from service.integrity.tables import metadata as integrity
+from service.notifications.tables import metadata as notifications
 
 # Table -> privileges, for the tables whose rows are history.
 HISTORY = {
@@ -34,7 +35,8 @@ CHANGED_IN_PLACE = "SELECT, INSERT, UPDATE, DELETE"
 
 
 def service_role_grants(
-    role: str, tables: tuple[MetaData, ...] = (read_models, access, integrity, credit_reports)
+    role: str,
+    tables: tuple[MetaData, ...] = (read_models, access, integrity, credit_reports, notifications),
 ):
     """GRANT statements for `role` on every table the service uses."""
     quoted = '"' + role.replace('"', '""') + '"'

@@ -58,6 +58,7 @@ def settings(settings: Settings) -> Settings:
             "applicant_burst": 100_000,
             "token_address_burst": 100_000,
             "token_client_burst": 100_000,
+            "feed_max_wait_seconds": 0.1,  # a generated long poll need not hold up the run
         }
     )
 

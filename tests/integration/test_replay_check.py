@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import delete, update
 
-from projections.tables import records, report_records
+from projections.tables import changes, records, report_records
 from service.commanding.commands import RegisterSubject, record_command_adapter
 from service.replay.check import verify_read_models
 from tests.builders import enterprise, penalty, rating
@@ -35,8 +35,9 @@ def test_untouched_read_models_equal_their_replay(services):
     report = verify_read_models(services, lambda done, total: seen.append((done, total)))
     assert report.ok, report.differences
     # 4 subjects, 8 records, 8 record revisions, 8 subject versions (registration, last event),
-    # 4 report rows (the penalties; ratings count in no figure) and their 4 sectors
-    assert (report.events, report.rows_compared) == (12, 36)
+    # 4 report rows (the penalties; ratings count in no figure) and their 4 sectors, 8 changes
+    # (each rating and each penalty published)
+    assert (report.events, report.rows_compared) == (12, 44)
     assert seen[0] == (0, 12) and seen[-1] == (12, 12)
 
 
@@ -70,6 +71,21 @@ def test_an_altered_report_row_is_named_by_subject_and_field(services):
         ("report_records", str(ids[1]), "days_late", 0, 19),
     }
     assert all(d.subject_id for d in report.differences)
+
+
+def test_an_altered_change_is_named_by_subject_and_field(services):
+    ids = fill(services)
+    with services.write_engine.begin() as conn:
+        conn.execute(update(changes).where(changes.c.record_id == ids[1]).values(kind="list.left"))
+    report = verify_read_models(services)
+    [difference] = report.differences
+    assert (difference.table, difference.field, difference.live, difference.replayed) == (
+        "changes",
+        "kind",
+        "list.left",
+        "record.published",
+    )
+    assert difference.subject_id
 
 
 def test_the_live_side_is_read_while_a_writer_holds_the_store(services):

@@ -1,0 +1,1 @@
+"""Telling agencies when a subject changes, at the edge: subscriptions and the change feed."""

@@ -1,0 +1,1 @@
+"""What agencies following a subject are told: the changes derived from the log."""

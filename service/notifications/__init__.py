@@ -1,0 +1,1 @@
+"""Telling agencies when a subject changes: their subscriptions and the change feed."""

@@ -1,0 +1,117 @@
+"""The change feed: a client's subscribed changes in log order, a page at a time after a cursor,
+waiting (long-polling) a bounded time when there is nothing new yet.
+
+A page reads the changes read model's tracked position first, then the changes up to it: every
+change at or before that position is committed with it, so a cursor past it skips nothing. A
+page that is not full moves the cursor to that position, so that a subscriber whose subjects
+change rarely does not scan the others' changes again."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from projections.credit_file.queries import tracked_state
+from projections.tables import changes
+from service.access.keys import utc
+from service.notifications.tables import subscription_kinds, subscription_subjects
+
+CHANGES = "changes"  # the projector's name (projections/changes/projector.py)
+MAX_WAIT_SECONDS = 30
+MAX_PAGE = 500
+# The place after every change of a position: a position's changes are far fewer.
+PAST_POSITION = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """After the change at (`position`, `ordinal`) of the log order."""
+
+    position: int = 0
+    ordinal: int = PAST_POSITION
+
+    def encode(self) -> str:
+        text = json.dumps({"p": self.position, "o": self.ordinal}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, cursor: str) -> Cursor:
+        """Raises ValueError for a cursor this service did not hand out."""
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ValueError("not a cursor") from error
+        if not isinstance(value, dict) or set(value) != {"p", "o"}:
+            raise ValueError("not a cursor")
+        position, ordinal = value["p"], value["o"]
+        if not all(type(n) is int for n in (position, ordinal)):
+            raise ValueError("not a cursor")
+        if not (0 <= position < 2**63 and 0 <= ordinal <= PAST_POSITION):
+            raise ValueError("not a cursor")
+        return cls(position, ordinal)
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    changes: list[dict[str, Any]]
+    next: Cursor
+    position: int  # the changes read model's position when the page was read
+
+
+async def change_page(
+    engine: AsyncEngine, client_id: str, after: Cursor, limit: int, wait_seconds: float = 0
+) -> ChangePage:
+    """The client's changes after the cursor (at most `limit`); if there are none yet, waits
+    up to `wait_seconds` for one, looking again every quarter second at most."""
+    deadline = time.monotonic() + min(wait_seconds, MAX_WAIT_SECONDS)
+    delay = 0.02
+    while True:
+        page = await _read_page(engine, client_id, after, limit)
+        if page.changes or time.monotonic() + delay > deadline:
+            return page
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.25)
+
+
+async def _read_page(engine: AsyncEngine, client_id: str, after: Cursor, limit: int) -> ChangePage:
+    followed = exists().where(
+        subscription_subjects.c.client_id == client_id,
+        subscription_subjects.c.subject_id == changes.c.subject_id,
+        subscription_kinds.c.subscription_id == subscription_subjects.c.subscription_id,
+        subscription_kinds.c.kind == changes.c.kind,
+    )
+    async with engine.connect() as conn:
+        position, _ = await tracked_state(conn, (CHANGES,))
+        query = (
+            select(changes)
+            .where(
+                or_(
+                    changes.c.position > after.position,
+                    and_(changes.c.position == after.position, changes.c.ordinal > after.ordinal),
+                ),
+                changes.c.position <= position,
+                followed,
+            )
+            .order_by(changes.c.position, changes.c.ordinal)
+            .limit(limit)
+        )
+        rows = [
+            {**row, "recorded_at": utc(row["recorded_at"])}
+            for row in (await conn.execute(query)).mappings()
+        ]
+    if len(rows) == limit:
+        last = rows[-1]
+        following = Cursor(last["position"], last["ordinal"])
+    elif position >= after.position:  # nothing more of the client's up to that position
+        following = Cursor(position, PAST_POSITION)
+    else:  # a cursor ahead of a read model being rebuilt stays where it is
+        following = after
+    return ChangePage(rows, following, position)

@@ -1,0 +1,179 @@
+"""Subscriptions (订阅): which subjects an agency follows and which kinds of change it wants
+told. A subscription names its subjects by code or by id; a code is resolved to its subject's
+id as the command side derives it (service/commanding/identity.py), and a code or id not on
+file is reported back, not subscribed. Each subscription is its client's alone: another client
+neither sees nor cancels it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import Engine, RowMapping, delete, exists, insert, select
+
+from domain.changes import CHANGE_KINDS
+from projections.tables import subjects
+from projections.writes import insert_rows
+from service.access.keys import utc
+from service.notifications.tables import subscription_kinds, subscription_subjects, subscriptions
+from service.querying.status import masked_code
+
+# Codes (or ids) one subscription may name: a transport authority's whole register of operators
+# in one request.
+MAX_SUBJECTS = 100_000
+
+
+@dataclass(frozen=True)
+class Subscription:
+    subscription_id: UUID
+    client_id: str
+    kinds: tuple[str, ...]
+    subject_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NotSubscribed:
+    """A submitted code or id that names no subject on file: its place in the list, the code
+    masked (or the id), and why: `invalid` (no valid code) or `unknown` (no such subject)."""
+
+    index: int
+    submitted: str
+    reason: str
+
+
+class NothingToSubscribe(ValueError):
+    """No code or id of the request names a subject on file."""
+
+    def __init__(self, not_found: Sequence[NotSubscribed]):
+        self.not_found = list(not_found)
+        super().__init__(
+            f"none of the {len(self.not_found)} codes or ids names a subject on file: "
+            "nothing was subscribed"
+        )
+
+
+class Subscriptions:
+    def __init__(self, engine: Engine, subject_for: Callable[[str], UUID | None]):
+        self.engine = engine
+        self.subject_for = subject_for  # a code of any kind to its subject id (None: invalid)
+
+    def subscribe(
+        self,
+        client_id: str,
+        kinds: Sequence[str],
+        *,
+        codes: Sequence[str] = (),
+        subject_ids: Sequence[UUID] = (),
+        now: datetime,
+    ) -> tuple[Subscription, list[NotSubscribed]]:
+        """A new subscription of the client's to the subjects the codes and ids name (codes
+        first, then ids, as one list for the indexes of those not found)."""
+        unknown_kinds = sorted(set(kinds) - CHANGE_KINDS.keys())
+        if unknown_kinds or not kinds:
+            raise ValueError(f"no such change kind: {', '.join(unknown_kinds) or '(none given)'}")
+        # (index, as sent, subject id); a code is masked only if it is reported back
+        wanted: list[tuple[int, str, UUID | None]] = [
+            (i, code, self.subject_for(code)) for i, code in enumerate(codes)
+        ]
+        wanted += [(len(codes) + i, str(sid), sid) for i, sid in enumerate(subject_ids)]
+        subscription_id = uuid4()
+        asked = list(dict.fromkeys(sid for _, _, sid in wanted if sid is not None))
+        with self.engine.begin() as conn:
+            # Every valid code's subject written at once, then those not on file taken out: one
+            # query on the server, not one look-up per few thousand ids.
+            insert_rows(
+                conn,
+                subscription_subjects,
+                [
+                    {"subscription_id": subscription_id, "subject_id": sid, "client_id": client_id}
+                    for sid in asked
+                ],
+            )
+            mine = subscription_subjects.c.subscription_id == subscription_id
+            absent = ~exists().where(subjects.c.subject_id == subscription_subjects.c.subject_id)
+            missing = set(
+                conn.execute(select(subscription_subjects.c.subject_id).where(mine, absent))
+                .scalars()
+                .all()
+            )
+            if missing:
+                conn.execute(delete(subscription_subjects).where(mine, absent))
+            not_found = [
+                NotSubscribed(
+                    index,
+                    masked_code(sent) if index < len(codes) else sent,
+                    "invalid" if sid is None else "unknown",
+                )
+                for index, sent, sid in wanted
+                if sid is None or sid in missing
+            ]
+            followed = len(asked) - len(missing)
+            if not followed:
+                raise NothingToSubscribe(not_found)  # the transaction is rolled back
+            subscription = Subscription(
+                subscription_id, client_id, tuple(dict.fromkeys(kinds)), followed, now
+            )
+            conn.execute(
+                insert(subscriptions).values(
+                    subscription_id=subscription_id,
+                    client_id=client_id,
+                    kinds=list(subscription.kinds),
+                    subject_count=followed,
+                    created_at=now,
+                )
+            )
+            insert_rows(
+                conn,
+                subscription_kinds,
+                [{"subscription_id": subscription_id, "kind": kind} for kind in subscription.kinds],
+            )
+        return subscription, not_found
+
+    def of_client(self, client_id: str) -> list[Subscription]:
+        """The client's subscriptions, oldest first."""
+        query = (
+            select(subscriptions)
+            .where(subscriptions.c.client_id == client_id)
+            .order_by(subscriptions.c.created_at, subscriptions.c.subscription_id)
+        )
+        with self.engine.connect() as conn:
+            return [_subscription(row) for row in conn.execute(query).mappings()]
+
+    def get(self, client_id: str, subscription_id: UUID) -> Subscription | None:
+        """The client's subscription with this id; None if there is none, or it is another
+        client's (which is not told apart: another agency's subscriptions are not disclosed)."""
+        query = select(subscriptions).where(
+            subscriptions.c.subscription_id == subscription_id,
+            subscriptions.c.client_id == client_id,
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _subscription(row) if row is not None else None
+
+    def cancel(self, client_id: str, subscription_id: UUID) -> bool:
+        """End the client's subscription; False if it has none with this id."""
+        with self.engine.begin() as conn:
+            gone = conn.execute(
+                delete(subscriptions).where(
+                    subscriptions.c.subscription_id == subscription_id,
+                    subscriptions.c.client_id == client_id,
+                )
+            ).rowcount
+            if not gone:
+                return False
+            for table in (subscription_subjects, subscription_kinds):
+                conn.execute(delete(table).where(table.c.subscription_id == subscription_id))
+        return True
+
+
+def _subscription(row: RowMapping) -> Subscription:
+    return Subscription(
+        row["subscription_id"],
+        row["client_id"],
+        tuple(row["kinds"]),
+        row["subject_count"],
+        utc(row["created_at"]),
+    )
