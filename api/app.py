@@ -36,8 +36,10 @@ from service.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 # Uploads are parsed as they arrive and may take minutes by design: no deadline for them. The
 # change feed long-polls up to its own bound (service/notifications/feed.py MAX_WAIT_SECONDS),
-# each look at the read model bounded as every database wait is.
-UNBOUNDED_PREFIXES = ("/v1/imports", "/v1/feeds")
+# each look at the read model bounded as every database wait is. A subscription may name 100,000
+# codes, each checked (its check digit, its kind) before one query: seconds of work that grow
+# with the list, like an upload's, on a busy machine past the deadline of a single answer.
+UNBOUNDED_PREFIXES = ("/v1/imports", "/v1/feeds", "/v1/subscriptions")
 
 
 def create_app(

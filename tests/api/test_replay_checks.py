@@ -64,8 +64,8 @@ async def test_a_check_passes_then_names_a_tampered_row_by_subject_and_field(
     assert passed["state"] == "passed", passed["differences"]
     assert passed["progress"] == {"events_replayed": 9, "events_total": 9}
     # 3 subjects, 6 records, 6 record revisions, 6 subject versions; the 3 penalties' rows of the
-    # figures' read model and their 3 sector rows
-    assert (passed["position"], passed["rows_compared"], passed["difference_count"]) == (9, 27, 0)
+    # figures' read model and their 3 sector rows; 6 changes (each rating and penalty published)
+    assert (passed["position"], passed["rows_compared"], passed["difference_count"]) == (9, 33, 0)
     assert passed["differences"] == [] and passed["finished_at"] >= passed["started_at"]
 
     # Someone edits the live read models behind the projector's back.

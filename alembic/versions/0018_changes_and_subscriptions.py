@@ -1,7 +1,7 @@
 """changes agencies are told of, and their subscriptions
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-05 01:00:00
 
 The changes table starts empty: its projector has no tracked position yet, so the runner
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
