@@ -38,6 +38,7 @@ from tests.e2e.test_progress_page import (
     settled,
     step,
 )
+from tests.e2e.waiting import page_wait
 
 pytestmark = pytest.mark.e2e
 ANONYMOUS = "anonymous"
@@ -191,12 +192,11 @@ class Visit:
         answer's page."""
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions
-        from selenium.webdriver.support.ui import WebDriverWait
 
         self.fill(fields)
         button = self.driver.find_element(By.CSS_SELECTOR, form)
         button.click()
-        WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(button))
+        page_wait(self.driver, 10).until(expected_conditions.staleness_of(button))
 
     def shows(self, selector: str) -> None:
         """The page reached is the one meant: it has this element (CSS)."""

@@ -9,6 +9,7 @@ import pytest
 
 from tests.builders import AUTHORITY_CODE
 from tests.e2e.conftest import console_errors, requested_urls
+from tests.e2e.waiting import page_wait
 
 pytestmark = pytest.mark.e2e
 TIMEOUT_SECONDS = 20
@@ -37,14 +38,13 @@ def test_swagger_ui_renders_every_operation_offline_and_authorizes_a_client(
 ):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as until
-    from selenium.webdriver.support.ui import WebDriverWait
 
     client, secret = services.clients.create(
         "docs-reader", "agency", "郑州市交通运输局", AUTHORITY_CODE
     )
     documented = operation_ids(live_server)
     browser.get(f"{live_server}/docs")
-    wait = WebDriverWait(browser, TIMEOUT_SECONDS)
+    wait = page_wait(browser, TIMEOUT_SECONDS)
     wait.until(until.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
 
     ids = browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-operation-id")
@@ -68,12 +68,11 @@ def test_swagger_ui_renders_every_operation_offline_and_authorizes_a_client(
 def test_redoc_renders_every_operation_offline(browser, live_server):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as until
-    from selenium.webdriver.support.ui import WebDriverWait
 
     documented = operation_ids(live_server)
     browser.get(f"{live_server}/redoc")
     operation = (By.CSS_SELECTOR, "[data-section-id^='operation/']")
-    WebDriverWait(browser, TIMEOUT_SECONDS).until(until.presence_of_element_located(operation))
+    page_wait(browser, TIMEOUT_SECONDS).until(until.presence_of_element_located(operation))
     sections = browser.find_elements(*operation)
     shown = {s.get_attribute("data-section-id").removeprefix("operation/") for s in sections}
     assert shown == documented, documented ^ shown

@@ -14,6 +14,7 @@ import pytest
 
 from tests.applicant import COMPANY, OLD_PENALTY, settled, subject_with_records
 from tests.e2e.conftest import console_errors, requested_urls
+from tests.e2e.waiting import page_wait
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -50,10 +51,9 @@ async def test_an_applicant_files_notes_the_codes_follows_and_supplies_in_chromi
 ):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     recorder = role_headers["recorder"]
-    wait = WebDriverWait(browser, 10)
+    wait = page_wait(browser, 10)
 
     def shown(element_id: str) -> Any:
         return wait.until(expected_conditions.presence_of_element_located((By.ID, element_id)))
@@ -146,11 +146,10 @@ async def test_an_early_repair_is_refused_in_the_browser_with_its_date(
 ):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
         records = await subject_with_records(http, role_headers["recorder"])
-    wait = WebDriverWait(browser, 10)
+    wait = page_wait(browser, 10)
     browser.get(f"{live_server}/cases/apply?kind=repair")
     browser.find_element(By.ID, "subject_code").send_keys(COMPANY["code"])
     browser.find_element(By.ID, "decision_number").send_keys(OLD_PENALTY)

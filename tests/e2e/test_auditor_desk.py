@@ -16,6 +16,7 @@ import pytest
 from tests.auditing import AuditedSubject, a_subject_with_a_history
 from tests.e2e.conftest import console_errors, requested_urls
 from tests.e2e.test_api_docs_page import off_service
+from tests.e2e.waiting import page_wait
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -69,11 +70,10 @@ def test_the_demo_auditor_reads_a_history_its_readers_a_replay_check_and_a_check
 ):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     subject = history_for_the_auditor(live_server, role_headers["recorder"])
     name, password = demo_auditor(settings, monkeypatch)
-    wait = WebDriverWait(browser, 10)
+    wait = page_wait(browser, 10)
 
     def opened(element_id: str) -> Any:
         return wait.until(expected_conditions.presence_of_element_located((By.ID, element_id)))
@@ -133,7 +133,7 @@ def test_the_demo_auditor_reads_a_history_its_readers_a_replay_check_and_a_check
     opened("start-check")
     browser.find_element(By.ID, "start").click()
     opened("check")
-    WebDriverWait(browser, 90).until(
+    page_wait(browser, 90).until(
         lambda driver: driver.find_element(By.ID, "check").get_attribute("data-state") != "running"
     )
     assert browser.find_element(By.ID, "check").get_attribute("data-state") == "passed"

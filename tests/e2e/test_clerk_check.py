@@ -19,6 +19,7 @@ import pytest
 
 from tests.clerk import BLACK_LISTED, CLEAN, DRIVER, PURPOSE_NOTE, record_bidders
 from tests.e2e.conftest import console_errors, requested_urls
+from tests.e2e.waiting import page_wait
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -80,12 +81,12 @@ def test_the_demo_agency_checks_a_company_prints_its_sheet_and_checks_a_bid_open
 
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     ids = asyncio.run(recorded(live_server, role_headers["recorder"]))
     services.checkpoints.make()  # the scheduled signing, done now
     name, password = demo_accounts["agency"]
-    wait = WebDriverWait(browser, 10)
+    wait = page_wait(browser, 10)
 
     browser.get(f"{live_server}/console/")
     wait.until(expected_conditions.presence_of_element_located((By.ID, "sign-in")))

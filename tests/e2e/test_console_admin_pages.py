@@ -14,6 +14,7 @@ import pytest
 from service.access.administration import Done
 from tests.builders import AUTHORITY_CODE
 from tests.e2e.conftest import console_errors, requested_urls
+from tests.e2e.waiting import page_wait
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -54,9 +55,9 @@ def test_an_auditor_client_asked_for_by_one_administrator_is_approved_by_another
 ):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
-    wait = WebDriverWait(browser, 10)
+    wait = page_wait(browser, 10)
     present = expected_conditions.presence_of_element_located
 
     def sign_in(name: str, password: str) -> None:

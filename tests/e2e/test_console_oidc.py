@@ -17,6 +17,7 @@ from service.settings import Settings
 from tests.conftest import NOW
 from tests.e2e.axe import axe_violations
 from tests.e2e.screenshots import save_screenshots
+from tests.e2e.waiting import page_wait
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, ROLE_MAP, FakeProvider, claims_of
 
 pytestmark = pytest.mark.e2e
@@ -62,9 +63,8 @@ def settings(settings: Settings, provider: FakeProvider) -> Settings:
 def test_a_person_signs_in_through_the_provider_in_chromium(browser, live_server, provider):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, 10)
+    wait = page_wait(browser, 10)
     browser.get(f"{live_server}/console/")  # not signed in: the sign-in page
     wait.until(expected_conditions.presence_of_element_located((By.ID, "sign-in")))
     assert browser.find_element(By.ID, "sign-in").text == "通过统一身份认证登录"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.console import create_staff
+from tests.e2e.waiting import page_wait
 
 pytestmark = pytest.mark.e2e
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "console-home.png"
@@ -21,10 +22,9 @@ def test_a_person_signs_in_sees_their_home_and_signs_out_in_chromium(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     person = create_staff(services)["auditor"]
-    wait = WebDriverWait(browser, 10)
+    wait = page_wait(browser, 10)
     browser.get(f"{live_server}/console/")  # not signed in: sent to the sign-in page
     wait.until(expected_conditions.presence_of_element_located((By.ID, "sign-in")))
     assert browser.current_url == f"{live_server}/console/sign-in"

@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from tests.clerk import BLACK_LISTED, record_bidders
 from tests.e2e.conftest import console_errors
 from tests.e2e.test_clerk_check import SCREENSHOTS, demo_accounts, screenshots
+from tests.e2e.waiting import page_wait
 
 pytestmark = pytest.mark.e2e
 __all__ = ["demo_accounts"]  # the fixture, used by name
@@ -46,11 +47,11 @@ def test_a_report_issued_in_the_console_is_verified_on_the_public_page(
 ):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     asyncio.run(recorded(live_server, role_headers["recorder"]))
     name, password = demo_accounts["agency"]
-    wait = WebDriverWait(browser, 10)
+    wait = page_wait(browser, 10)
     browser.get(f"{live_server}/console/")
     wait.until(expected_conditions.presence_of_element_located((By.ID, "sign-in")))
     browser.find_element(By.ID, "name").send_keys(name)

@@ -18,6 +18,7 @@ from api import web
 from api.app import create_app
 from tests.applicant import message_of, value_of, without_typed
 from tests.builders import enterprise, penalty
+from tests.e2e.waiting import page_wait
 
 pytestmark = pytest.mark.e2e
 COMPANY = enterprise(701)
@@ -379,7 +380,6 @@ async def test_materials_asked_for_are_supplied_on_the_progress_page(http, recor
 async def test_an_applicant_follows_a_case_in_chromium(browser, live_server, recorder):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
         filed = await file_repair(http, recorder)
@@ -392,7 +392,7 @@ async def test_an_applicant_follows_a_case_in_chromium(browser, live_server, rec
     browser.find_element(By.ID, "case_number").send_keys(filed["case_number"])
     browser.find_element(By.ID, "query_code").send_keys(filed["query_code"])
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 10).until(
+    page_wait(browser, 10).until(
         expected_conditions.presence_of_element_located((By.ID, "timeline"))
     )
 

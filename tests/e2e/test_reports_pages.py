@@ -19,6 +19,7 @@ from tests.api.test_list_reports import build_file
 from tests.builders import AUTHORITY_CODE
 from tests.console import create_staff
 from tests.e2e.conftest import console_errors, requested_urls
+from tests.e2e.waiting import page_wait
 
 pytestmark = pytest.mark.e2e
 
@@ -34,14 +35,13 @@ def seeded(services: Services) -> dict[str, Any]:
 def signed_in(driver: Any, server: str, name: str, password: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(server + "/console/sign-in")
     driver.find_element(By.NAME, "name").send_keys(name)
     driver.find_element(By.NAME, "password").send_keys(password)
     button = driver.find_element(By.ID, "sign-in")
     button.click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(button))
+    page_wait(driver, 10).until(expected_conditions.staleness_of(button))
     assert driver.current_url == server + "/console/"
 
 
