@@ -171,7 +171,14 @@ class RecordEvent(Aggregate.Event):
     legally); the event's `timestamp` is the recorded time (when this service learnt it).
 
     A subclass is a record type: it declares its own TOPIC and TRAITS, and is registered (its
-    name in RECORD_EVENT_TYPES, its topic with the event store) when it is defined."""
+    name in RECORD_EVENT_TYPES, its topic with the event store) when it is defined.
+
+    `sector` is the transport sector (行业: road_transport, waterway_transport ...) the record
+    belongs to, one of its subject's sectors, for the per-sector statements of a 专项信用报告;
+    None when the recorder named none and none could be told (see
+    service/access/permissions.py `RecordingPermit.sector_for`). Events stored before it
+    existed hold no such key and load with None, the class default: their shape is otherwise
+    unchanged, so no record type needed a new version for it."""
 
     TOPIC: ClassVar[str] = "credit:RecordEvent"
     TRAITS: ClassVar[RecordTraits]
@@ -182,6 +189,8 @@ class RecordEvent(Aggregate.Event):
     source_ref: str
     recorded_by: str
     request_key: str | None
+    # Keyword-only: the record types' own fields, without defaults, follow it.
+    sector: str | None = dataclasses.field(default=None, kw_only=True)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -609,9 +618,10 @@ AMENDMENT_TYPES = record_types(
 
 # Fields every record shares; the rest of a record's fields are its details.
 COMMON_FIELDS = frozenset(field.name for field in dataclasses.fields(RecordEvent))
-# Fields a correction may not change: they identify the record or who made it.
+# Fields a correction may not change: they identify the record or who made it, or (its
+# sector) the part of the subject's file it was recorded in, checked against the recorder.
 IDENTITY_FIELDS = frozenset(
-    {"record_id", "authority_code", "source_ref", "recorded_by", "request_key"}
+    {"record_id", "authority_code", "source_ref", "recorded_by", "request_key", "sector"}
 )
 
 register_topic(SubjectRegistered.TOPIC, SubjectRegistered)

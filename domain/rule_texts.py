@@ -37,6 +37,7 @@ RULE_TEXTS_ZH: dict[Rule, str] = {
     "区间内。",
     rules.VALIDITY_ENDS_AFTER_START: "有效期至须晚于有效期自。",
     rules.RECORD_OF_SUBJECT: "所指的记录不在该主体的信用档案中。",
+    rules.RECORD_SECTOR_OF_SUBJECT: "记录所属行业须是该主体所在的行业之一。",
     rules.REFERENCED_TYPE: "所指记录的类型与该字段要求的不符（如移出名单须指向列入名单记录，"
     "信用修复须指向失信行为或行政处罚记录）。",
     rules.OWNER_ACTS: "谁认定、谁修复：只有作出该记录的机关才能更正、撤销、结束该记录，或办理"

@@ -108,8 +108,14 @@ PROVENANCE_FIELDS = frozenset(
 
 
 def content_digest(fields: dict[str, Any]) -> str:
-    """A digest of a record's content, to tell a retry from a different record."""
-    content = {k: v for k, v in fields.items() if k not in PROVENANCE_FIELDS}
+    """A digest of a record's content, to tell a retry from a different record. A record
+    without a sector digests as records did before sectors existed (subjects' snapshots keep
+    those digests)."""
+    content = {
+        k: v
+        for k, v in fields.items()
+        if k not in PROVENANCE_FIELDS and not (k == "sector" and v is None)
+    }
     encoded = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(encoded.encode()).hexdigest()
 
@@ -139,6 +145,7 @@ OWNER_ACTS = Rule("owner-acts-on-record")  # 谁认定、谁修复
 CASE_OF_SUBJECT = Rule("case-of-this-subject")
 CASE_KNOWN_BY_NUMBER = Rule("case-known-by-number")
 RECORD_OF_SUBJECT = Rule("record-of-this-subject")
+RECORD_SECTOR_OF_SUBJECT = Rule("record-sector-of-subject")
 APPLICANT_NAMES_DECISION = Rule("applicant-names-a-decision-on-file")
 # One refusal for a decision number on no record of the file and for a subject the service does
 # not know, so that an applicant's answer never tells whether a code is on file.
@@ -318,6 +325,12 @@ class Subject(Aggregate):
         policy: PolicyBook,
     ) -> None:
         _check_content(record_type, fields, today, policy)
+        if fields.get("sector") is not None and fields["sector"] not in self.sectors:
+            raise InvalidInput(
+                f"sector {fields['sector']} is not one of the subject's sectors "
+                f"({', '.join(self.sectors) or 'none'})",
+                rule=RECORD_SECTOR_OF_SUBJECT,
+            )
         acts_on = record_type.TRAITS.acts_on
         if acts_on is not None and fields.get(acts_on.field) is not None:
             field = acts_on.field
@@ -794,6 +807,7 @@ class Subject(Aggregate):
             "ended_on": None,  # the decision date of the record that closed it
             "revoked": False,
             "authority_code": event.authority_code,
+            "sector": event.sector,
             "ruled": {
                 name: _kept(getattr(event, name))
                 for name in (*RULED_FIELDS, *WINDOW_FIELDS, *LIST_FIELDS, *_resting_field(event))

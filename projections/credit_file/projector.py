@@ -432,6 +432,8 @@ class CreditFileProjector:
                 strict=True,
             )
         )
+        if event.sector is not None:  # kept only when filed in one, as records before sectors
+            details["sector"] = event.sector
         new_records[event.record_id] = {
             "record_id": event.record_id,
             "subject_id": event.originator_id,

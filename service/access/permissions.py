@@ -1,4 +1,5 @@
-"""What a recording client may write: only for its own authority codes and sectors."""
+"""What a recording client may write: only for its own authority codes and sectors, and the
+sector a record is filed in."""
 
 from __future__ import annotations
 
@@ -27,3 +28,16 @@ class RecordingPermit:
         """A subject is in scope when it shares at least one sector with the client."""
         if not self.sectors.intersection(sectors):
             raise NotPermitted("the subject is in no sector this client may record for")
+
+    def sector_for(self, given: str | None, subject_sectors: Iterable[str]) -> str | None:
+        """The sector a record of this client is filed in (for the per-sector statements of a
+        专项信用报告). One it names must be one it may record for (NotPermitted otherwise;
+        the subject's own sectors are the domain's check). Naming none, the record is filed
+        in the one sector the client and the subject share, if they share exactly one; in
+        none otherwise: the service does not guess between two."""
+        if given is not None:
+            if given not in self.sectors:
+                raise NotPermitted(f"sector {given} is not one this client may record for")
+            return given
+        shared = self.sectors.intersection(subject_sectors)
+        return next(iter(shared)) if len(shared) == 1 else None

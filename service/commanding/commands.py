@@ -285,6 +285,13 @@ class RecordCommand(Command):
         description="the decision's document number (文号): a record is one per type, "
         "authority_code and source_ref, however often it is sent"
     )
+    sector: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="the transport sector the record belongs to (road_transport, "
+        "waterway_transport ...), for a 专项信用报告's per-sector statements: one of the "
+        "subject's sectors and one the client may record for. Omitted: the one sector the "
+        "client and the subject share, if exactly one; none otherwise",
+    )
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

@@ -221,7 +221,7 @@ class CreditFiles:
         def decide(subject: Subject) -> RecordOutcome:
             if permit is not None:
                 permit.check_sectors(subject.sectors)
-            return self._record(subject, command, recorded_by, request_key)
+            return self._record(subject, command, recorded_by, request_key, permit)
 
         return self.act(subject_id, decide, expected_version=expected_version)
 
@@ -285,14 +285,25 @@ class CreditFiles:
             raise SubjectNotFound(f"no subject {subject_id}") from None
 
     def _record(
-        self, subject: Subject, command: RecordCommand, recorded_by: str, request_key: str | None
+        self,
+        subject: Subject,
+        command: RecordCommand,
+        recorded_by: str,
+        request_key: str | None,
+        permit: RecordingPermit | None = None,
+        *,
+        told: bool = True,
     ):
+        """Record a command on the subject. `told`: a record that names no sector is filed in
+        the one the permit and the subject share; an import leaves it in none, as its file
+        said none."""
         fields = command.event_fields()
         if "changes" in fields:
             target = subject.records.get(str(fields["target_record_id"]))
             if target is not None:
                 fields["changes"] = coerced_changes(target["type"], fields["changes"])
         key = natural_key(command.type, command.authority_code, command.source_ref)
+        fields["sector"] = _sector_of(subject, key, fields.get("sector"), permit, told=told)
         return subject.record(
             RECORD_EVENT_TYPES[command.type],
             fields,
@@ -370,7 +381,7 @@ class CreditFiles:
                 if permit is not None:
                     permit.check_authority(item.record.authority_code)
                     permit.check_sectors(subject.sectors)
-                outcome = self._record(subject, item.record, recorded_by, None)
+                outcome = self._record(subject, item.record, recorded_by, None, permit, told=False)
             except DomainError as error:
                 if (
                     subject_id in subjects
@@ -397,6 +408,22 @@ class CreditFiles:
 
     def _today(self):
         return self.clock.today()
+
+
+def _sector_of(
+    subject: Subject, key: str, given: str | None, permit: RecordingPermit | None, *, told: bool
+) -> str | None:
+    """The sector a record is filed in: the one named, which a recording client must hold
+    (the subject must have it too: the domain checks that), or the one it is told by
+    (`RecordingPermit.sector_for`). A record sent again without one is the record it repeats,
+    filed where that one was (or in none, if it was recorded before records had sectors)."""
+    if given is None:
+        existing = subject.records.get(subject.natural_keys.get(key, ""))
+        if existing is not None:
+            return existing.get("sector")  # snapshots older than sectors hold none
+    if permit is None or (given is None and not told):
+        return given
+    return permit.sector_for(given, subject.sectors)
 
 
 def _back_off(attempt: int) -> None:

@@ -209,6 +209,17 @@ def _subject_columns(prefix: str) -> tuple[Column, ...]:
     )
 
 
+def _record_sector_column() -> Column:
+    # Not in the national standard: a file may say the sector each record was filed in.
+    return Column(
+        "RECORD_SECTOR",
+        "记录所属行业",
+        "sector",
+        reading="one of the subject's sectors and of the importer's; empty: none",
+        national=False,
+    )
+
+
 _DATE = f"a date: {_DATE_HINT}"
 _AMOUNT = "a number in 万元 (a trailing 万元 is allowed)"
 _LIST = "separated by ； ; 、 , or ，"
@@ -250,6 +261,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
             reading=f"{_choices(_PROCEDURES)}; empty: general; also as PROCEDURE",
             national=False,
         ),
+        _record_sector_column(),
     ),
     LICENCE: (
         *_subject_columns("XK_"),
@@ -267,6 +279,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("XK_XKJGDM", "许可机关统一社会信用代码", "authority_code", required=True),
         # The licence layout names its data source LYDW where the penalty one says SJLY.
         *_source_columns("XK_LYDW", "XK_LYDWDM"),
+        _record_sector_column(),
     ),
 }
 REQUIRED = {kind: tuple(c.name for c in columns if c.required) for kind, columns in COLUMNS.items()}
@@ -550,6 +563,7 @@ def _penalty(
         "licence_action": licence_action,
         "declared_publication_end": declared_end,
         "effective_until": cells.date("CF_YXQ"),
+        "sector": cells.optional("RECORD_SECTOR"),
         **_standard_fields(cells, "CF_FRDB", "CF_SJLY", "CF_SJLYDM"),
     }
     return _build(COMMANDS[PENALTY], _RECORD_COLUMNS[PENALTY], fields), assessed
@@ -581,6 +595,7 @@ def _licence(cells: _Cells) -> GrantLicence:
             "valid_until": cells.date("XK_YXQZI"),
             "certificate_name": cells.optional("XK_XKZS"),
             "licence_number": cells.optional("XK_XKBH"),
+            "sector": cells.optional("RECORD_SECTOR"),
             **_standard_fields(cells, "XK_FRDB", "XK_LYDW", "XK_LYDWDM"),
         },
     )

@@ -34,6 +34,7 @@ _FIELD_REFUSED = {
     rules.ONE_RECORD_PER_DECISION: "source_ref",
     rules.VALIDITY_ENDS_AFTER_START: "valid_until",
     rules.SEVERITY_KNOWN: "severity",
+    rules.RECORD_SECTOR_OF_SUBJECT: "sector",
 }
 
 
@@ -47,6 +48,8 @@ def refusal_reason(
         if permit is not None and item.record.authority_code not in permit.authority_codes:
             authority = record_column(kind, "authority_code") or "authority_code"
             return f"{labelled(authority)}：导入者无权为该机关记录信用信息"
+        if permit is not None and item.record.sector not in (None, *permit.sectors):
+            return f"{labelled('RECORD_SECTOR')}：导入者无权在该行业记录信用信息"
         return f"{labelled('SECTOR')}：该主体不在导入者可记录的行业内"
     if isinstance(refusal, SubjectKindMismatch):
         return f"{labelled(prefix + 'XDR_LB')}：该代码已登记为另一类主体"

@@ -313,3 +313,18 @@ def test_a_subject_from_a_version_3_snapshot_is_rebuilt_with_its_penalties_categ
     eligibility = rebuilt.repair_eligibility(record.record_id, date(2025, 6, 1), load_policy())
     # 527号: published for the whole maximum (until 2026-03-01), not repairable after 6 months
     assert (eligibility.published, eligibility.earliest_repair) == (True, date(2026, 3, 1))
+
+
+def test_a_record_stored_before_records_had_sectors_loads_filed_in_none(ledger):
+    recorded = penalty()
+    state = ledger.mapper.transcoder.decode(ledger.mapper.to_stored_event(recorded).state)
+    assert state.pop("sector") is None  # exactly what was stored before the field existed
+    old = StoredEvent(
+        originator_id=recorded.originator_id,
+        originator_version=2,
+        topic="credit:PenaltyDecided",
+        state=ledger.mapper.transcoder.encode(state),
+    )
+    loaded = ledger.mapper.to_domain_event(old)
+    assert loaded.sector is None
+    assert dataclasses.asdict(loaded) == dataclasses.asdict(recorded)
