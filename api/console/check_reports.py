@@ -15,17 +15,19 @@ from api.console.check import UNKNOWN_SUBJECT, Checker, lookup_page, stated_purp
 from api.console.staff import CsrfChecked
 from api.credit_reports import issuing
 from api.deps import ServicesDep
-from domain.errors import SubjectNotFound
+from domain.errors import InvalidInput, SubjectNotFound
 from service.credit_reports.contents import (
     MAX_YEARS,
     ReportKind,
     ReportRequest,
     checked_sections,
+    checked_sectors,
 )
 
 router = APIRouter(prefix="/console/check", tags=["staff console"], include_in_schema=False)
 KINDS = ("credit", "special")
 BAD_CHOICE = "请选择报告类型和报告期间。"
+NOT_ITS_SECTOR = "该主体不在所选行业：请选择该主体所在的行业。"
 
 
 @router.post("/report", response_class=Response, dependencies=[CsrfChecked])
@@ -38,6 +40,7 @@ async def issue_report(
     note: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "credit",
     years: Annotated[str, Form()] = "3",
+    sector: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """The report as a download (报告编号 in its name), logged as `credit_report`; or the
     look-up page saying why not. The form sends the subject's id, never its code."""
@@ -57,6 +60,9 @@ async def issue_report(
         years=int(years),
         as_of=None,
         sections=checked_sections(chosen, None),
+        # A special report: the sector chosen, or every one of the subject's; a credit report
+        # has no statements, and the choice is not its.
+        sectors=checked_sectors(chosen, [sector] if sector and chosen == "special" else None),
         purpose=logged_purpose,
         requested_by=caller.client_id,
         requester_role=caller.client.role,
@@ -66,6 +72,8 @@ async def issue_report(
         issued = await issuing.issue(services, request, wanted, order)
     except SubjectNotFound:
         return lookup_page(request, staff, status_code=404, message=UNKNOWN_SUBJECT)
+    except InvalidInput:  # a sector the subject is not in: the form offers only its own
+        return lookup_page(request, staff, status_code=422, message=NOT_ITS_SECTOR)
     await log_reads(
         services, caller, logged_purpose, issuing.ISSUE_ACTION, {wanted: issuing.logged(issued)}
     )

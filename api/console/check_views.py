@@ -103,6 +103,8 @@ def subject_view(
         "kind": labels.label(labels.KINDS, status["kind"]),
         "region": region_label(status["region_code"]),
         "sectors": "、".join(labels.label(labels.SECTORS, s) for s in status["sectors"]),
+        # The special report's sector choice: the subject's own sectors.
+        "sector_choices": [(s, labels.label(labels.SECTORS, s)) for s in status["sectors"]],
         "grades": grade_rows(status, policy),
         "lists": list_rows(status),
         "tier": labels.tier(status["supervision"]["tier"], status["supervision"]["sampling_ratio"]),

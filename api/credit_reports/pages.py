@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.console.labels import label
+from api.console.labels import SECTORS, label
 from api.credit_reports import issuing
 from api.credit_reports.pdf import SECTION_TITLES, SPECIAL_TABLES, TITLES
 from api.deps import ServicesDep
@@ -39,6 +39,7 @@ FILE_MATCHES = "上传的文件与签发的报告完全一致。"
 FILE_DIFFERS = "上传的文件与签发的报告不一致：文件已被改动，不能作为该报告使用。"
 CASE_NOT_FOUND = "未能核验申请人：未找到该案件，请核对案件编号和查询码。"
 STALE_FORM = "页面已失效（可能已在其他窗口提交，或浏览器清除了页面信息）。请确认后重新提交。"
+NOT_ITS_SECTOR = "本主体不在所选行业：请选择本主体所在的行业，或选择“本主体所在的全部行业”。"
 KIND_CHOICES = {"credit": TITLES["credit"], "special": f"{TITLES['special']}（交通运输领域）"}
 PDF_LIMIT = 4 * 1024 * 1024  # a report is far smaller; anything bigger is not one
 NUMBER_CHARS, CODE_CHARS = 24, 20
@@ -180,8 +181,16 @@ def _apply_page(
         headers=headers,
         page="report",
         typed=typed
-        or {"case_number": "", "query_code": "", "kind": "credit", "years": "3", "statement": ""},
+        or {
+            "case_number": "",
+            "query_code": "",
+            "kind": "credit",
+            "years": "3",
+            "sector": "",
+            "statement": "",
+        },
         kinds=list(KIND_CHOICES.items()),
+        sectors=list(SECTORS.items()),
         years=list(range(1, MAX_YEARS + 1)),
         statement_chars=STATEMENT_CHARS,
         message=message,
@@ -202,6 +211,7 @@ async def apply_report(
     query_code: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "credit",
     years: Annotated[str, Form()] = "3",
+    sector: Annotated[str, Form()] = "",
     statement: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -212,6 +222,7 @@ async def apply_report(
         "query_code": query_code[:20],
         "kind": kind if kind in KIND_CHOICES else "credit",
         "years": years if years.isdigit() else "3",
+        "sector": sector if sector in SECTORS else "",
         "statement": statement[:STATEMENT_CHARS],
     }
     wait = limited(request, "apply")
@@ -231,17 +242,27 @@ async def apply_report(
             status_code=422,
             message=f"主体说明不超过 {STATEMENT_CHARS} 字。",
         )
-    if kind not in KIND_CHOICES or not years.isdigit() or not 1 <= int(years) <= MAX_YEARS:
+    if (
+        kind not in KIND_CHOICES
+        or not years.isdigit()
+        or not 1 <= int(years) <= MAX_YEARS
+        or (sector and sector not in SECTORS)
+    ):
         return _apply_page(
-            request, typed=typed, status_code=422, message="请选择报告类型和报告期间。"
+            request, typed=typed, status_code=422, message="请选择报告类型、报告期间和行业。"
         )
     case = None
     if len(number) <= 40 and len(code) <= 20:
         case = await run_in_threadpool(services.case_queries.for_applicant, number, code)
     if case is None:
         return _apply_page(request, typed=typed, status_code=404, message=CASE_NOT_FOUND)
+    if kind == "special" and sector:
+        subject = await run_in_threadpool(services.files.subject, case["subject_id"])
+        if sector not in subject.sectors:
+            return _apply_page(request, typed=typed, status_code=422, message=NOT_ITS_SECTOR)
     order = ReportRequest(
         kind="special" if kind == "special" else "credit",
+        sectors=((sector,) if sector else ()) if kind == "special" else None,
         years=int(years),
         as_of=None,
         statement=statement.strip() or None,

@@ -79,6 +79,14 @@ SPECIAL_STATEMENTS = {
     "serious_dishonesty": ("无严重失信行为记录。", "有严重失信行为记录 {count} 条（见下表）。"),
     "black_list": ("未被列入严重失信主体名单。", "被列入严重失信主体名单 {count} 次（见下表）。"),
 }
+# A sector's statements (format 2): the records behind a count are those of that sector in the
+# tables below, which say each record's sector.
+SECTOR_STATEMENTS = {
+    "penalties": ("无行政处罚记录。", "有行政处罚记录 {count} 条。"),
+    "serious_dishonesty": ("无严重失信行为记录。", "有严重失信行为记录 {count} 条。"),
+    "black_list": ("未被列入严重失信主体名单。", "被列入严重失信主体名单 {count} 次。"),
+}
+SUBSECTIONS = "一二三四五六七八九十"
 SPECIAL_TABLES = {
     "penalties": "行政处罚记录",
     "serious_dishonesty": "严重失信行为记录",
@@ -289,6 +297,10 @@ def _marks(entry: dict[str, Any]) -> str:
         marks.append(OUTCOMES[entry["outcome"]])
     if entry.get("publish_until"):
         marks.append(f"公示至{chinese_date(entry['publish_until'])}前")
+    if "sector" in entry:  # a special report with per-sector statements says each one's
+        marks.append(
+            f"所属行业：{label(SECTORS, entry['sector'])}" if entry["sector"] else "未标注行业"
+        )
     return "；".join(marks)
 
 
@@ -376,10 +388,34 @@ def _special(contents: dict[str, Any], numbered: Any) -> list[Flowable]:
         text = none if statement["count"] == 0 else some.format(count=statement["count"])
         lines.append(_p(f"{index}. {text}"))
     story: list[Flowable] = [_p(f"{next(numbered)}、信用状况声明", _HEADING), *lines]
+    if "sectors" in special:
+        story += _by_sector(special, numbered)
     for statement in special["statements"]:
         if statement["records"]:
             story.append(_p(f"{next(numbered)}、{SPECIAL_TABLES[statement['topic']]}", _HEADING))
             story.append(_records(statement["topic"], statement["records"]))
+    return story
+
+
+def _by_sector(special: dict[str, Any], numbered: Any) -> list[Flowable]:
+    """The statements again for each sector asked, and what they leave out, said plainly."""
+    story: list[Flowable] = [_p(f"{next(numbered)}、分行业信用状况声明", _HEADING)]
+    for index, block in enumerate(special["sectors"]):
+        name = label(SECTORS, block["sector"])
+        story.append(_p(f"（{SUBSECTIONS[index % 10]}）报告期内，该主体在{name}行业："))
+        for number, statement in enumerate(block["statements"], start=1):
+            none, some = SECTOR_STATEMENTS[statement["topic"]]
+            text = none if statement["count"] == 0 else some.format(count=statement["count"])
+            story.append(_p(f"{number}. {text}"))
+    unfiled = sum(special["without_sector"].values())
+    story.append(
+        _p(
+            "分行业声明仅统计记录机关记录时标注了所属行业的记录；未标注行业的记录"
+            + (f"（本报告期内 {unfiled} 条）" if unfiled else "")
+            + "只计入上述交通运输领域的声明，不计入任何行业的声明。",
+            _SMALL,
+        )
+    )
     return story
 
 

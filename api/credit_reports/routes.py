@@ -4,6 +4,7 @@ from the log at its checkpoint. Verifying is public: the pages in `pages.py`."""
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
@@ -15,7 +16,7 @@ from api.credit_reports.schemas import ReportMetadata, ReportOrder, ReportRecomp
 from api.deps import ServicesDep, SubjectId
 from api.docs import header_docs
 from api.errors import AUTHENTICATED, WITH_BODY, InvalidRequest, ReportNotFound, problems
-from service.credit_reports.contents import ReportRequest, checked_sections
+from service.credit_reports.contents import ReportRequest, checked_sections, checked_sectors
 from service.credit_reports.reports import StoredReport
 
 router = APIRouter(tags=["credit reports"], responses=problems(*AUTHENTICATED, 422))
@@ -74,6 +75,7 @@ async def issue_report(
         years=order.years,
         as_of=order.as_of,
         sections=checked_sections(order.kind, order.sections),
+        sectors=_sectors(order),
         purpose=why,
         requested_by=caller.client_id,
         requester_role=caller.client.role,
@@ -88,6 +90,13 @@ async def issue_report(
     )
 
 
+def _sectors(order: ReportOrder) -> tuple[str, ...] | None:
+    try:
+        return checked_sectors(order.kind, order.sectors)
+    except ValueError as wrong:
+        raise InvalidRequest(str(wrong)) from None
+
+
 def _readable(report: StoredReport | None, caller: Caller) -> StoredReport:
     """A report is the asking agency's to read, and an auditor's; to anyone else it does not
     exist (verifying is the public's way in, with the code)."""
@@ -97,7 +106,7 @@ def _readable(report: StoredReport | None, caller: Caller) -> StoredReport:
     return report
 
 
-def metadata(report: StoredReport) -> ReportMetadata:
+def metadata(report: StoredReport, origin: str) -> ReportMetadata:
     contents = report.contents
     return ReportMetadata(
         number=report.number,
@@ -118,6 +127,11 @@ def metadata(report: StoredReport) -> ReportMetadata:
         key_id=report.key_id,
         requested_by=report.request.requested_by,
         purpose=report.request.purpose,
+        origin=origin,
+        signature=base64.b64encode(report.signature).decode(),
+        known_before=contents["known_before"],
+        request=report.request.as_json(),
+        contents=contents,
     )
 
 
@@ -132,7 +146,8 @@ async def get_report(number: ReportNumber, services: ServicesDep, caller: Reader
     of the PDF and of the contents, and the checkpoint the report reflects. The asking agency's
     reports, and every report for an auditor."""
     report = _readable(await run_in_threadpool(services.reports.find, number), caller)
-    return metadata(report)
+    checkpoint = await run_in_threadpool(services.checkpoints.at_size, report.tree_size)
+    return metadata(report, checkpoint.origin if checkpoint else services.checkpoints.origin)
 
 
 @router.get(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,6 +52,14 @@ class ReportOrder(BaseModel):
         description="the sections of a credit report, printed in the standard order whatever "
         "the order here (default: every one; basic information is always there)",
     )
+    sectors: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None,
+        max_length=20,
+        description="a special report's sectors (road_transport, waterway_transport ...): "
+        "besides the transport-domain statements, one block of the same statements per sector, "
+        "counting the records filed in it; each must be one of the subject's sectors (default: "
+        "all of them). Records filed in no sector count in the domain-wide statements only",
+    )
 
 
 class ReportMetadata(BaseModel):
@@ -75,6 +83,21 @@ class ReportMetadata(BaseModel):
             "key_id": "3c4d…",
             "requested_by": "zz-zhifa-01",
             "purpose": "招标投标",
+            "origin": "credit.jt.henan.gov.cn",
+            "signature": "q83vEjRWeJA…",
+            "known_before": None,
+            "request": {
+                "kind": "credit",
+                "years": 3,
+                "as_of": None,
+                "sections": ["penalties", "lists"],
+                "statement": None,
+                "purpose": "招标投标",
+                "requested_by": "zz-zhifa-01",
+                "requester_role": "agency",
+                "agency_code": "11410100MB00000018",
+            },
+            "contents": {"format": 1, "kind": "credit", "sections": ["penalties", "lists"]},
         }
     )
     number: str = Field(description=NUMBER)
@@ -99,6 +122,17 @@ class ReportMetadata(BaseModel):
     key_id: str = Field(description="the checkpoint key that signed the report's statement")
     requested_by: str = Field(description="the client or console account that asked, or applicant")
     purpose: str = Field(description="why it was asked (the access log's purpose)")
+    # What `credit audit verify-report` needs besides a signed export of the subject.
+    origin: str = Field(description="the log's origin the report's statement names")
+    signature: str = Field(description="the report's Ed25519 signature (base64) by key_id")
+    known_before: datetime | None = Field(
+        description="the cut-off of what the report reflects (a past report day's end; null: "
+        "everything its checkpoint holds)"
+    )
+    request: dict[str, Any] = Field(description="what was asked, as kept with the report")
+    contents: dict[str, Any] = Field(
+        description="the contents as sealed (their digest is contents_sha256)"
+    )
 
 
 class ReportRecomputation(BaseModel):

@@ -20,11 +20,17 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 from domain import publication
+from domain.errors import SubjectNotFound
 from domain.events import traits_of
-from projections.credit_file.as_of import end_of_day
+from domain.policy import PolicyBook
+from projections.credit_file.as_of import end_of_day, fold, known_events, status_of_fold
 
 ReportKind = Literal["credit", "special"]
 CONTENTS_FORMAT = 1
+# A special report with a block of statements per sector. Reports issued before records had
+# sectors keep format 1 (their request names no sectors), so that they recompute to the
+# contents they were sealed with.
+SECTOR_CONTENTS_FORMAT = 2
 # How far back a report may reach (the period a licensing or bidding file asks about is
 # usually 3 years; 5 is the longest): service default.
 MAX_YEARS = 5
@@ -52,7 +58,7 @@ UNPUBLISHED_SECTIONS = ("joint_measures",)  # listed while they stand, publicati
 # A 专项信用报告's statements, each over the whole period (发改财金〔2025〕565号: it replaces the
 # certificates of no violation a subject collected from each department).
 SPECIAL_TOPICS = ("penalties", "serious_dishonesty", "black_list")
-SPECIAL_DOMAIN = "transport"  # 交通运输领域: records carry no sector of their own
+SPECIAL_DOMAIN = "transport"  # 交通运输领域: every record of the subject, sector or none
 STATEMENT_CHARS = 500
 
 
@@ -87,6 +93,9 @@ class ReportRequest:
     requester_role: str = ""
     agency_code: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. the case that proved an applicant
+    # A special report's sectors, one block of statements each: () for the subject's own;
+    # None for none (a credit report, or a special report issued before records had sectors).
+    sectors: tuple[str, ...] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +109,7 @@ class ReportRequest:
             "requester_role": self.requester_role,
             "agency_code": self.agency_code,
             **({"extra": self.extra} if self.extra else {}),
+            **({"sectors": list(self.sectors)} if self.sectors is not None else {}),
         }
 
     @classmethod
@@ -115,6 +125,7 @@ class ReportRequest:
             requester_role=document.get("requester_role", ""),
             agency_code=document.get("agency_code", ""),
             extra=document.get("extra") or {},
+            sectors=tuple(document["sectors"]) if document.get("sectors") is not None else None,
         )
 
 
@@ -128,6 +139,39 @@ def checked_sections(kind: ReportKind, wanted: Iterable[str] | None) -> tuple[st
     if unknown:
         raise ValueError(f"no such section: {', '.join(unknown)}")
     return tuple(s for s in SECTIONS if s in names)
+
+
+def checked_sectors(kind: ReportKind, wanted: Iterable[str] | None) -> tuple[str, ...] | None:
+    """The sectors a special report gives statements for: those named (each once, in the
+    order named), or () for the subject's own. Raises ValueError for sectors asked of a credit
+    report, which has no statements."""
+    if kind != "special":
+        if wanted:
+            raise ValueError("sectors are asked of a special report only")
+        return None
+    return tuple(dict.fromkeys(wanted or ()))
+
+
+def from_events(
+    events: Iterable[tuple[int, Any]],
+    request: ReportRequest,
+    policy: PolicyBook,
+    *,
+    on: date,
+    known_before: datetime | None,
+    zone: tzinfo,
+) -> dict[str, Any]:
+    """The contents from one subject's events (position, event) in stream order, those known
+    before the cut-off (None: all of them): the as-of fold, its status on the report day, and
+    `build`. What issuing, the recomputation endpoint and the offline `credit audit
+    verify-report` all run. Raises SubjectNotFound when no subject was known by then."""
+    subject, rows = fold(
+        events if known_before is None else known_events(events, known_before), policy
+    )
+    if subject is None:
+        raise SubjectNotFound(f"no subject was known by {on}")
+    status = status_of_fold(subject, rows, on, policy, zone=zone)
+    return build(subject, rows, status, request, on=on, known_before=known_before, zone=zone)
 
 
 def build(
@@ -170,7 +214,12 @@ def build(
         },
     }
     if request.kind == "special":
-        contents["special"] = _special(standing, period, on)
+        contents["special"] = _special(standing, period, on, sectored=request.sectors is not None)
+        if request.sectors is not None:
+            contents["format"] = SECTOR_CONTENTS_FORMAT
+            contents["special"] |= _by_sector(
+                contents["special"], request.sectors or tuple(subject["sectors"]), subject
+            )
         return contents
     contents["sections"] = list(request.sections)
     for section in request.sections:
@@ -222,10 +271,13 @@ def _ordered(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (-r["decision_date"].toordinal(), -r["position"]))
 
 
-def _special(standing: list[dict[str, Any]], period: Period, on: date) -> dict[str, Any]:
+def _special(
+    standing: list[dict[str, Any]], period: Period, on: date, *, sectored: bool = False
+) -> dict[str, Any]:
     """专项信用报告: for each topic, the standing records of the period that speak against the
     subject; none means the statement "no ... in the period" holds. Publication does not
-    matter here: a penalty whose publication ended is still a penalty of the period."""
+    matter here: a penalty whose publication ended is still a penalty of the period.
+    `sectored`: each record says the sector it was filed in (format 2)."""
     in_period = [r for r in _ordered(standing) if period.holds(r["decision_date"])]
     penalties = [r for r in in_period if r["family"] == "penalty"]
     serious = [r for r in in_period if traits_of(r["type"]).conduct and r["severity"] == "serious"]
@@ -246,11 +298,54 @@ def _special(standing: list[dict[str, Any]], period: Period, on: date) -> dict[s
             {
                 "topic": topic,
                 "count": len(found[topic]),
-                "records": [_entry(r, by_id) for r in found[topic]],
+                "records": [
+                    _entry(r, by_id) | ({"sector": _sector(r)} if sectored else {})
+                    for r in found[topic]
+                ],
             }
             for topic in SPECIAL_TOPICS
         ],
     }
+
+
+def _by_sector(
+    domain_wide: dict[str, Any], sectors: tuple[str, ...], subject: dict[str, Any]
+) -> dict[str, Any]:
+    """The domain-wide statements again for each sector asked, counting the records filed in
+    it; and how many of each topic's records were filed in none, which count in the
+    domain-wide statements only. Raises ValueError for a sector the subject is not in: no
+    statement is made of a sector it has no business in."""
+    unknown = [s for s in sectors if s not in subject["sectors"]]
+    if unknown:
+        raise ValueError(
+            f"the subject is not in sector(s) {', '.join(unknown)} "
+            f"(its sectors: {', '.join(subject['sectors']) or 'none'})"
+        )
+    statements = domain_wide["statements"]
+    return {
+        "sectors": [
+            {
+                "sector": sector,
+                "statements": [
+                    {
+                        "topic": s["topic"],
+                        "count": len(mine := [r for r in s["records"] if r["sector"] == sector]),
+                        "records": mine,
+                    }
+                    for s in statements
+                ],
+            }
+            for sector in sectors
+        ],
+        "without_sector": {
+            s["topic"]: sum(1 for r in s["records"] if r["sector"] is None) for s in statements
+        },
+    }
+
+
+def _sector(row: dict[str, Any]) -> str | None:
+    """The sector a record was filed in (None: recorded without one)."""
+    return (row["details"] or {}).get("sector")
 
 
 def _ends_on_or_after(planned_end: str | None, day: date) -> bool:

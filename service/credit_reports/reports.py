@@ -28,7 +28,7 @@ from domain.cases import code_hash
 from domain.errors import InvalidInput, SubjectNotFound
 from domain.integrity import signature_valid
 from domain.policy import PolicyBook
-from projections.credit_file.as_of import end_of_day, fold, known_events, status_of_fold
+from projections.credit_file.as_of import end_of_day
 from service.clock import Clock
 from service.commanding.cases import CODE_ALPHABET, CaseNumbers
 from service.credit_reports import contents as report_contents
@@ -165,7 +165,10 @@ class CreditReports:
         # A report as of now reflects every event its checkpoint holds; one as of a past day,
         # those recorded by the end of that day.
         known_before = end_of_day(request.as_of, self.clock.zone) if request.as_of else None
-        contents = self.compute(subject_id, request, version, on=on, known_before=known_before)
+        try:
+            contents = self.compute(subject_id, request, version, on=on, known_before=known_before)
+        except ValueError as wrong:  # a sector asked of a special report the subject is not in
+            raise InvalidInput(str(wrong)) from None
         digest = contents_digest(contents)
         number = self.numbers.allocate(NUMBER_PREFIX, today)
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
@@ -228,16 +231,17 @@ class CreditReports:
     ) -> dict[str, Any]:
         """The contents from the subject's events up to `version` known before the cut-off
         (None: all of them)."""
-        events = self._stream(subject_id, version)
-        subject, rows = fold(
-            events if known_before is None else known_events(events, known_before), self.policy
-        )
-        if subject is None:
-            raise SubjectNotFound(f"no subject {subject_id} was known by {on}")
-        status = status_of_fold(subject, rows, on, self.policy, zone=self.clock.zone)
-        return report_contents.build(
-            subject, rows, status, request, on=on, known_before=known_before, zone=self.clock.zone
-        )
+        try:
+            return report_contents.from_events(
+                self._stream(subject_id, version),
+                request,
+                self.policy,
+                on=on,
+                known_before=known_before,
+                zone=self.clock.zone,
+            )
+        except SubjectNotFound:
+            raise SubjectNotFound(f"no subject {subject_id} was known by {on}") from None
 
     def _basis(self, subject_id: UUID) -> tuple[Checkpoint, int]:
         """The newest signed checkpoint holding the subject's latest event (signed now if none

@@ -10,12 +10,16 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
     InterfaceError,
     JSONTranscoder,
+    Mapper,
     Notification,
     OperationalError,
     StoredEvent,
     Transcoding,
+    UUIDAsHex,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
@@ -37,6 +41,20 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+def register_transcodings(transcoder: JSONTranscoder) -> None:
+    """How the store encodes an event's values: the eventsourcing defaults and dates."""
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+        transcoder.register(transcoding)
+
+
+def event_mapper() -> Mapper[UUID]:
+    """Stored events to domain events as the store decodes them, without a store: for events
+    read from an export (credit audit verify-report)."""
+    transcoder = JSONTranscoder()
+    register_transcodings(transcoder)
+    return Mapper(transcoder)
+
+
 class CreditLedger(Application[UUID]):
     """Every credit subject's append-only stream, with a global, gap-tolerant log position."""
 
@@ -44,8 +62,7 @@ class CreditLedger(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Subject: 100}
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
+        register_transcodings(transcoder)
 
     def subject(self, subject_id: UUID) -> Subject:
         """One subject, from its latest snapshot and the events after it. A snapshot of an

@@ -65,6 +65,7 @@ async def test_a_clerk_issues_a_report_from_a_check_result_and_downloads_it(
         data={"csrf_token": token, "code": BLACK_LISTED["code"], "purpose": "招标投标"},
     )
     assert 'action="/console/check/report"' in result.text and "生成信用报告" in result.text
+    assert '<option value="road_transport">道路运输</option>' in result.text  # its own sectors
     form = {
         "csrf_token": token,
         "subject_id": bidders[BLACK_LISTED["code"]],
@@ -88,6 +89,18 @@ async def test_a_clerk_issues_a_report_from_a_check_result_and_downloads_it(
     assert row["purpose"] == "招标投标" and row["returned"]["number"] == number
     kept = services.reports.find(number)
     assert kept is not None and kept.request.requested_by == f"account:{staff['agency'].name}"
+    assert kept.request.sectors == ()  # no sector chosen: every one of the subject's
+    assert "该主体在道路运输行业" in text
+
+    not_its = await browser.post(
+        "/console/check/report", data={**form, "sector": "waterway_transport"}
+    )
+    assert not_its.status_code == 422 and "该主体不在所选行业" in not_its.text
+    assert reports_kept(services) == 1
+    one = await browser.post("/console/check/report", data={**form, "sector": "road_transport"})
+    assert one.status_code == 200, one.text
+    chosen = services.reports.find(one.headers["X-Report-Number"])
+    assert chosen is not None and chosen.request.sectors == ("road_transport",)
 
     code = re.search(r"核验码\s*([A-Z2-9]{12})", text)
     assert code is not None
@@ -153,3 +166,15 @@ async def test_a_subject_downloads_its_own_report_with_its_statement(
     assert (row["client_id"], row["role"]) == ("applicant", "applicant")
     kept = services.reports.find(issued.headers["X-Report-Number"])
     assert kept is not None and kept.request.extra == {"case_number": case["case_number"]}
+    assert kept.request.sectors is None  # a credit report makes no statements
+
+    assert 'name="sector"' in opened.text and "本主体所在的全部行业" in opened.text
+    special = {**form, "query_code": case["query_code"], "kind": "special"}
+    not_its = await browser.post("/reports/apply", data={**special, "sector": "waterway_transport"})
+    assert not_its.status_code == 422 and "本主体不在所选行业" in not_its.text
+    assert reports_kept(services) == 1
+    one = await browser.post("/reports/apply", data={**special, "sector": "road_transport"})
+    assert one.status_code == 201, one.text
+    assert "该主体在道路运输行业" in text_of(one.content)
+    chosen = services.reports.find(one.headers["X-Report-Number"])
+    assert chosen is not None and chosen.request.sectors == ("road_transport",)
