@@ -22,7 +22,11 @@ from domain.codes import make_uscc
 from domain.errors import RuleViolated, SubjectKindMismatch
 from domain.publication import record_window
 from domain.rule_texts import RULE_TEXTS_ZH
-from domain.subject import ONE_OPEN_ENTRY_PER_LIST, ONE_RECORD_PER_DECISION
+from domain.subject import (
+    ONE_OPEN_ENTRY_PER_LIST,
+    ONE_RECORD_PER_DECISION,
+    RECORD_SECTOR_OF_SUBJECT,
+)
 from service.access.permissions import NotPermitted, RecordingPermit
 from service.clock import FixedClock
 from service.commanding.commands import DecidePenalty, GrantLicence
@@ -1221,3 +1225,31 @@ def test_a_refusal_by_the_store_is_told_in_chinese_naming_its_column(refusal, pe
 )
 def test_a_reason_quotes_a_cell_unless_it_may_be_an_id_number(cell, quoted):
     assert quote_cell_zh(cell) == quoted
+
+
+# --- The sector a row's record is filed in ----------------------------------------------------
+
+
+def test_a_row_is_filed_in_the_sector_its_file_names_and_in_none_without_one(files, ledger):
+    """RECORD_SECTOR (not in the national standard) files the record; a national file, which
+    has no such column, files it in none, even where the importer and the subject share one
+    sector only. A sector the importer is not granted, or the subject is not in, refuses the
+    row, naming the column."""
+    permit = RecordingPermit(frozenset({AUTHORITY}), frozenset({"road_transport", "taxi"}))
+    header = [*PENALTY_HEADER, "SECTOR", "RECORD_SECTOR"]
+    both = "road_transport；waterway_transport"
+    rows = [
+        penalty(1, SECTOR=both, RECORD_SECTOR="road_transport"),
+        penalty(2, SECTOR=both, RECORD_SECTOR=""),
+        penalty(3, SECTOR=both, RECORD_SECTOR="waterway_transport"),
+        penalty(4, SECTOR=both, RECORD_SECTOR="taxi"),
+    ]
+    report = run(files, csv_bytes(header, rows), permit=permit)
+    assert report.accepted == 2
+    assert [(r.line, r.reason) for r in report.rejected] == [
+        (4, "RECORD_SECTOR 记录所属行业：导入者无权在该行业记录信用信息"),
+        (5, f"RECORD_SECTOR 记录所属行业：{RULE_TEXTS_ZH[RECORD_SECTOR_OF_SUBJECT]}"),
+    ]
+    [filed] = penalties(files, ledger, uscc(1))
+    [unfiled] = penalties(files, ledger, uscc(2))
+    assert (filed.sector, unfiled.sector) == ("road_transport", None)
