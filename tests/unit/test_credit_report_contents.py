@@ -64,3 +64,16 @@ def test_the_public_page_shows_entries_per_section_or_each_statements_count():
         },
     }
     assert summary(special) == {"penalties": 1, "serious_dishonesty": 0}
+
+
+def test_a_special_report_names_its_sectors_once_and_a_credit_report_none():
+    from service.credit_reports.contents import checked_sectors
+
+    assert checked_sectors("special", None) == ()  # the subject's own, when built
+    assert checked_sectors("special", ["taxi", "road_transport", "taxi"]) == (
+        "taxi",
+        "road_transport",
+    )
+    assert checked_sectors("credit", None) is None
+    with pytest.raises(ValueError, match="special report only"):
+        checked_sectors("credit", ["road_transport"])
