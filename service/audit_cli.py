@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -168,6 +169,9 @@ def verify_report_command(
         Path | None,
         typer.Option(help="the checkpoint keys you saved (JSON from /v1/audit/checkpoint-keys)"),
     ] = None,
+    pdf: Annotated[
+        Path | None, typer.Option(help="the report's PDF, to check it is the one issued")
+    ] = None,
     policy: Annotated[
         Path | None, typer.Option(help="the policy file the service ran (default: the shipped one)")
     ] = None,
@@ -183,10 +187,12 @@ def verify_report_command(
     from service.credit_reports.offline import verify_report
     from service.policy.loader import load_policy
 
-    report = json.loads(report_file.read_text())
-    if "contents" not in report or "request" not in report:
+    raw = report_file.read_bytes()
+    report = None if raw.startswith(b"%PDF") else json.loads(raw)
+    if not isinstance(report, dict) or "contents" not in report or "request" not in report:
         console.print(
-            "[red]refused[/red]: --report is not the JSON of GET /v1/credit-reports/{number}"
+            "[red]refused[/red]: --report is not the JSON of GET /v1/credit-reports/{number} "
+            "(a PDF goes to --pdf)"
         )
         raise typer.Exit(2)
     trusted = _keys(keys) if keys is not None else None
@@ -202,6 +208,8 @@ def verify_report_command(
             json.dumps(difference[side], ensure_ascii=False) for side in ("issued", "recomputed")
         )
         print(f"DIFFERS: {difference['path']}: issued {issued}, recomputed {recomputed}")
+    if pdf is not None and hashlib.sha256(pdf.read_bytes()).hexdigest() != report["pdf_sha256"]:
+        check.findings.append(f"{pdf} is not the PDF issued (its SHA-256 is not pdf_sha256)")
     for finding in check.findings:
         print(f"BROKEN: {finding}")
     if not check.ok:

@@ -198,7 +198,7 @@ async def test_a_report_is_recomputed_offline_from_a_signed_export(
 ):
     ids = await filed(client, wide_recorder, services)
     sid = ids["subject_id"]
-    number, _, _ = await issue(client, sid, kind="special", years=3)
+    number, _, pdf = await issue(client, sid, kind="special", years=3)
     report = (await client.get(f"/v1/credit-reports/{number}", headers=auditor)).json()
     # Recorded after the report: the export holds it, the report does not reflect it.
     await client.post(f"/v1/subjects/{sid}/events", json=penalty("SEC-LATER"))
@@ -211,7 +211,9 @@ async def test_a_report_is_recomputed_offline_from_a_signed_export(
         "export": tmp_path / "subject-export.ndjson",
         "report": tmp_path / "report.json",
         "keys": tmp_path / "keys.json",
+        "pdf": tmp_path / "report.pdf",
     }
+    paths["pdf"].write_bytes(pdf)
     paths["keys"].write_text(json.dumps({"keys": services.checkpoints.public_keys()}))
 
     def verify(export_bytes: bytes, report_json: dict):
@@ -225,6 +227,22 @@ async def test_a_report_is_recomputed_offline_from_a_signed_export(
     genuine = verify(export, report)
     assert genuine.exit_code == 0, genuine.output
     assert "BROKEN" not in genuine.output and "DIFFERS" not in genuine.output
+
+    # The PDF is not a report's JSON; a PDF changed by one byte is not the one issued.
+    paths["report"].write_bytes(pdf)
+    assert (
+        CliRunner()
+        .invoke(
+            audit_app,
+            ["verify-report", f"--export={paths['export']}", f"--report={paths['report']}"],
+        )
+        .exit_code
+        == 2
+    )
+    paths["pdf"].write_bytes(pdf[:-1] + bytes([pdf[-1] ^ 1]))
+    changed_pdf = verify(export, report)
+    assert changed_pdf.exit_code == 1 and "is not the PDF issued" in changed_pdf.output
+    paths["pdf"].write_bytes(pdf)
 
     # One event of the export altered: the water penalty's sector.
     lines = export.splitlines(keepends=True)
