@@ -1,5 +1,6 @@
 """`credit deliver` killed (SIGKILL) while a receiver holds its request, then started again: no
-change is lost, and the one repeated is repeated under its own webhook-id."""
+change is lost, and the one repeated is repeated under its own webhook-id. `credit worker`
+delivers too when told to."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def settings(settings):
     return settings.model_copy(update={"webhook_allow_private_targets": True})
 
 
-def start_deliver(settings) -> subprocess.Popen:
+def start_deliver(settings, command: str = "deliver", **extra: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "CREDIT_DATABASE_URL": settings.database_url,
@@ -39,9 +40,10 @@ def start_deliver(settings) -> subprocess.Popen:
         "CREDIT_WEBHOOK_CONNECT_TIMEOUT_SECONDS": "1",
         "CREDIT_WEBHOOK_READ_TIMEOUT_SECONDS": "2",
         "CREDIT_WEBHOOK_LEASE_SECONDS": str(LEASE_SECONDS),
+        **extra,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "deliver"],
+        [sys.executable, "-m", "service.cli", command],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -99,6 +101,30 @@ async def test_a_delivery_worker_killed_mid_send_loses_nothing_when_started_agai
         assert worker.wait(30) == 0
     finally:
         released.set()
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        receiver.close()
+
+
+async def test_the_projection_worker_delivers_webhooks_when_told_to(
+    client, role_headers, services, settings
+):
+    receiver = Receiver()
+    worker = None
+    try:
+        agency = role_headers["agency"]
+        subject = await new_subject(client, 1)
+        await hooked(client, agency, [subject], receiver.url)
+        told = await record(client, subject, penalty("P-1"))
+        await caught_up(services, told["position"])
+        [change] = [c["change_id"] for c in (await feed(client, agency))["changes"]]
+        worker = start_deliver(settings, "worker", CREDIT_DELIVER_WEBHOOKS_IN_WORKER="true")
+        wait_for(lambda: len(receiver.received) == 1, 60, "the change to be delivered")
+        assert receiver.ids() == [change]
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+    finally:
         if worker is not None and worker.poll() is None:
             worker.kill()
             worker.wait()
