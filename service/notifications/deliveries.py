@@ -515,7 +515,7 @@ class DeliveryWorker:
             given_up = (moment - first).total_seconds() >= self.policy.window_seconds
             conn.execute(
                 update(d)
-                .where(this)
+                .where(this, d.c.status == PENDING)  # not a row another worker has delivered
                 .values(
                     status=ABANDONED if given_up else PENDING,
                     attempts=one.attempts + 1,

@@ -267,6 +267,41 @@ async def test_a_subjects_later_change_waits_for_its_earlier_one_and_others_do_n
     assert receiver.ids() == [first_1, other_1, first_1, first_2]
 
 
+async def test_a_delivery_still_failing_a_day_after_its_first_attempt_is_abandoned(
+    client, role_headers, services, receiver
+):
+    """Then its subject's next change goes out: an undeliverable change holds up the others
+    of its subject for a day, no longer."""
+    agency = role_headers["agency"]
+    receiver.answers = [400, 400, 400]
+    subject = await new_subject(client, 1)
+    made = await hooked(client, agency, [subject], receiver.url)
+    await record(client, subject, penalty("P-1"))
+    last = await record(client, subject, penalty("P-2"))
+    await caught_up(services, last["position"])
+    first, second = (c["change_id"] for c in (await feed(client, agency))["changes"])
+    clock = Moment()
+    worker = delivery_worker(services, clock)
+
+    await run(worker)
+    clock.advance(24 * 3600 - 1)
+    await run(worker)
+    assert receiver.ids() == [first, first]  # a second short of a day: tried again, kept
+    clock.advance(3600)
+    await run(worker)
+    assert receiver.ids() == [first, first, first, second]
+    with services.write_engine.connect() as conn:
+        states = dict(
+            conn.execute(select(webhook_deliveries.c.change_id, webhook_deliveries.c.status)).all()
+        )
+    assert {str(k): v for k, v in states.items()} == {first: "abandoned", second: "delivered"}
+    log = await client.get(
+        f"/v1/subscriptions/{made['subscription']['subscription_id']}/deliveries", headers=agency
+    )
+    tried = Counter((a["change_id"], a["status_code"]) for a in log.json()["attempts"])
+    assert tried == {(first, 400): 3, (second, 200): 1}
+
+
 async def test_a_webhook_failing_too_often_pauses_and_resuming_delivers_what_it_missed(
     client, role_headers, services, receiver
 ):
