@@ -448,6 +448,31 @@ async def test_a_redirect_is_not_followed(client, role_headers, services, receiv
         trap.close()
 
 
+async def test_a_receiver_slower_than_the_read_timeout_is_a_failed_attempt(
+    client, role_headers, services
+):
+    services.webhooks.rules = replace(services.webhooks.rules, read_timeout=0.5)
+    slow = Receiver(delay=6)
+    try:
+        agency = role_headers["agency"]
+        subject = await new_subject(client, 1)
+        made = await hooked(client, agency, [subject], slow.url)
+        told = await record(client, subject, penalty("P-1"))
+        await caught_up(services, told["position"])
+        started = time.monotonic()
+        await run(delivery_worker(services, Moment()))
+        assert time.monotonic() - started < 5  # it did not wait for the answer
+        log = await client.get(
+            f"/v1/subscriptions/{made['subscription']['subscription_id']}/deliveries",
+            headers=agency,
+        )
+        [attempt] = log.json()["attempts"]
+        assert attempt["status_code"] is None and attempt["error"].startswith("timeout")
+        assert 400 <= attempt["duration_ms"] < 5000
+    finally:
+        slow.close()
+
+
 async def test_a_name_now_resolving_to_a_private_address_is_refused_at_delivery(
     client, role_headers, services, receiver, monkeypatch
 ):
