@@ -26,12 +26,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, exists, insert, select, update
 from sqlalchemy.orm import aliased
 
 from projections.tables import changes, projection_tracking
 from service.access.keys import utc
 from service.access.secrets import KeyWrapper
+from service.notifications.feed import CHANGES, PAST_POSITION, later_in_log
 from service.notifications.tables import (
     subscription_kinds,
     subscription_subjects,
@@ -52,8 +53,6 @@ from service.notifications.webhooks import (
 
 log = logging.getLogger(__name__)
 
-CHANGES = "changes"  # the changes projector's name (projections/changes/projector.py)
-PAST_POSITION = 2**31 - 1  # after every change of a position (as the feed's cursor)
 ACTIVE, PAUSED = "active", "paused"
 PENDING, DELIVERED, ABANDONED = "pending", "delivered", "abandoned"
 FAN_OUT_PAGE = 1000
@@ -320,12 +319,8 @@ class DeliveryWorker:
                         changes.c.ordinal,
                     )
                     .where(
-                        or_(
-                            changes.c.position > after_position,
-                            and_(
-                                changes.c.position == after_position,
-                                changes.c.ordinal > after_ordinal,
-                            ),
+                        later_in_log(
+                            changes.c.position, changes.c.ordinal, (after_position, after_ordinal)
                         ),
                         changes.c.position <= reached,
                         followed,
@@ -381,10 +376,7 @@ class DeliveryWorker:
             earlier.c.subscription_id == d.c.subscription_id,
             earlier.c.subject_id == d.c.subject_id,
             earlier.c.status == PENDING,
-            or_(
-                earlier.c.position < d.c.position,
-                and_(earlier.c.position == d.c.position, earlier.c.ordinal < d.c.ordinal),
-            ),
+            later_in_log(d.c.position, d.c.ordinal, (earlier.c.position, earlier.c.ordinal)),
         )
         active = exists().where(
             subscription_webhooks.c.subscription_id == d.c.subscription_id,
