@@ -210,6 +210,19 @@ class SubscriptionNotFound(HttpProblem):
     code = "subscription-not-found"
 
 
+class WebhookTargetRefused(HttpProblem):
+    """A callback URL the service will not call: not https in production, or resolving to a
+    private, loopback, link-local, multicast or reserved address."""
+
+    code = "webhook-target-refused"
+
+
+class NoWebhook(HttpProblem):
+    """The subscription has no webhook, so there is nothing to resume."""
+
+    code = "no-webhook"
+
+
 class ReplayCheckRunning(HttpProblem):
     """One replay check runs at a time; the answer names the running one, if it is known."""
 
@@ -261,6 +274,8 @@ STATUS: dict[type[Exception], int] = {
     ReplayCheckRunning: 409,
     ReportNotFound: 404,
     SubscriptionNotFound: 404,
+    WebhookTargetRefused: 422,
+    NoWebhook: 409,
     ImportTooLarge: 413,
     ImportFileError: 422,
     ExportRangeError: 422,

@@ -37,7 +37,9 @@ from service.commanding.identity import SubjectIds
 from service.commanding.importing.columns import national_indicators
 from service.credit_reports.reports import CreditReports
 from service.integrity.checkpoints import Checkpoints, CheckpointSchedule
+from service.notifications.deliveries import DeliveryWorker, RetryPolicy, Webhooks
 from service.notifications.subscriptions import Subscriptions
+from service.notifications.webhooks import TargetRules
 from service.policy.calendars import load_calendar
 from service.policy.loader import load_policy
 from service.replay.jobs import ReplayChecks
@@ -80,6 +82,8 @@ class Services:
     identity: IdentityProvider
     reports: CreditReports
     subscriptions: Subscriptions
+    webhooks: Webhooks
+    deliveries: DeliveryWorker
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -110,6 +114,7 @@ class Services:
         self.checkpoint_schedule.start()
 
     def close_sync(self) -> None:
+        self.deliveries.stop()
         self.checkpoint_schedule.stop()
         self.replay_checks.close()
         self.runner.stop()
@@ -204,6 +209,7 @@ def build_services(
     administration = Administration(
         write_engine, clients, keys, checkpoints, vault, admin_log, accounts, sessions
     )
+    webhooks = Webhooks(write_engine, wrapper, target_rules(settings))
     return Services(
         settings,
         database,
@@ -235,7 +241,36 @@ def build_services(
         sessions,
         identity_provider(settings, accounts, administration),
         CreditReports(write_engine, ledger, checkpoints, policy, clock),
-        Subscriptions(write_engine, files.subject_id_for_any_code),
+        Subscriptions(write_engine, files.subject_id_for_any_code, webhooks),
+        webhooks,
+        delivery_worker(webhooks, settings, clock),
+    )
+
+
+def target_rules(settings: Settings) -> TargetRules:
+    """Where webhooks may point, by the settings: https and public addresses in production."""
+    return TargetRules(
+        require_https=settings.environment == "production",
+        allow_private=settings.webhook_allow_private_targets,
+        connect_timeout=settings.webhook_connect_timeout_seconds,
+        read_timeout=settings.webhook_read_timeout_seconds,
+    )
+
+
+def delivery_worker(webhooks: Webhooks, settings: Settings, clock: Clock) -> DeliveryWorker:
+    policy = RetryPolicy(
+        base_seconds=settings.webhook_retry_base_seconds,
+        max_interval_seconds=settings.webhook_retry_max_interval_seconds,
+        window_seconds=settings.webhook_retry_window_seconds,
+        pause_after=settings.webhook_pause_after_failures,
+        lease_seconds=settings.webhook_lease_seconds,
+    )
+    return DeliveryWorker(
+        webhooks,
+        policy,
+        clock.now,
+        batch_size=settings.webhook_batch_size,
+        poll_seconds=settings.webhook_poll_seconds,
     )
 
 

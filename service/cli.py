@@ -579,6 +579,8 @@ def worker() -> None:
     signal.signal(signal.SIGTERM, lambda *_: services.runner.stop())
     console.print(f"projection worker following the log from position {services.runner.position()}")
     services.checkpoint_schedule.start()
+    if services.settings.deliver_webhooks_in_worker:
+        services.deliveries.start()
     try:
         services.runner.run_forever()
     except KeyboardInterrupt:
@@ -587,6 +589,24 @@ def worker() -> None:
         services.close_sync()
     if services.runner.crash is not None:
         raise typer.Exit(1)
+
+
+@app.command()
+def deliver() -> None:
+    """Deliver the webhooks of subscriptions (docs/notifications.md): fills delivery rows from
+    the changes outbox and sends them, with retries. Several may run at once on PostgreSQL;
+    on SQLite run one. Stopped by SIGTERM or Ctrl-C between two deliveries; a delivery cut
+    off mid-send is sent again, under the same webhook-id, after its lease."""
+    _configure_logging()
+    services = build_command_services()
+    signal.signal(signal.SIGTERM, lambda *_: services.deliveries.stop())
+    console.print("webhook delivery worker started")
+    try:
+        services.deliveries.run_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close_sync()
 
 
 projections_app = typer.Typer(

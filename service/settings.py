@@ -60,6 +60,29 @@ class Settings(BaseSettings):
     # How long a read of the change feed may wait for a change (long-polling), at most: a
     # request asks for up to 30 s (service/notifications/feed.py MAX_WAIT_SECONDS).
     feed_max_wait_seconds: float = Field(default=30, ge=0, le=30)
+    # Webhooks of subscriptions (service/notifications/, docs/notifications.md "Webhooks").
+    # A callback must be https in production, and may point at a private, loopback,
+    # link-local, multicast or reserved address only with this set, outside production (a
+    # receiver on one's own machine or network, in development and tests).
+    webhook_allow_private_targets: bool = False
+    webhook_connect_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    webhook_read_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    # A failed delivery is tried again after about 30 s, then twice as long each time up to
+    # an hour apart, with jitter, and abandoned when it still fails 24 hours after its first
+    # attempt; a webhook pauses after this many failed attempts in a row (resumed by its
+    # client). The service's own values, as Standard Webhooks recommends retries over a day.
+    webhook_retry_base_seconds: float = Field(default=30, gt=0)
+    webhook_retry_max_interval_seconds: float = Field(default=3600, gt=0)
+    webhook_retry_window_seconds: float = Field(default=24 * 3600, ge=24 * 3600)
+    webhook_pause_after_failures: int = Field(default=20, ge=1)
+    # How long a claimed delivery is left to the worker that claimed it: after that another
+    # sends it again (a worker that died mid-send). Longer than resolving the name, connecting
+    # and waiting for the answer together, or two workers could send it at once.
+    webhook_lease_seconds: float = Field(default=120, gt=0)
+    webhook_batch_size: int = Field(default=50, ge=1, le=1000)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    # Whether `credit worker` delivers webhooks too (else run `credit deliver`).
+    deliver_webhooks_in_worker: bool = False
     # What one import may unpack and hold (service/commanding/importing/limits.py ImportLimits,
     # docs/security.md): together they keep any upload within max_import_bytes under about
     # 100 MB of memory.
@@ -209,6 +232,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def webhook_lease_outlasts_a_send(self) -> Settings:
+        send = self.webhook_connect_timeout_seconds + self.webhook_read_timeout_seconds
+        if self.webhook_lease_seconds <= send:
+            raise ValueError(
+                "CREDIT_WEBHOOK_LEASE_SECONDS must be longer than "
+                "CREDIT_WEBHOOK_CONNECT_TIMEOUT_SECONDS and CREDIT_WEBHOOK_READ_TIMEOUT_SECONDS "
+                "together"
+            )
+        return self
+
+    @model_validator(mode="after")
     def no_default_secrets_in_production(self) -> Settings:
         if self.environment != "production":
             return self
@@ -218,6 +252,8 @@ class Settings(BaseSettings):
             raise ValueError("CREDIT_KEY_ENCRYPTION_KEY must be set in production")
         if self.client_secret_scrypt_n < 2**14:
             raise ValueError("CREDIT_CLIENT_SECRET_SCRYPT_N must be at least 16384 in production")
+        if self.webhook_allow_private_targets:
+            raise ValueError("CREDIT_WEBHOOK_ALLOW_PRIVATE_TARGETS may not be set in production")
         if self.password_hash_memory_kib < MIN_PASSWORD_HASH_MEMORY_KIB:
             raise ValueError(
                 "CREDIT_PASSWORD_HASH_MEMORY_KIB must be at least "

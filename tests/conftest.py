@@ -56,6 +56,9 @@ STORE_TABLES = (
     "subscriptions",
     "subscription_subjects",
     "subscription_kinds",
+    "subscription_webhooks",
+    "webhook_deliveries",
+    "webhook_attempts",
 )
 
 

@@ -11,14 +11,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from api.schemas import example
 from domain.changes import CHANGE_KINDS
 from service.notifications.subscriptions import MAX_SUBJECTS
+from service.notifications.webhooks import MAX_URL_LENGTH
 
 SUBJECT_ID = "5f0c7a8e-3b1d-5c2a-9e4f-6a7b8c9d0e1f"
 SUBSCRIPTION_ID = "0b6c1f7e-2d4a-4e8b-9c3d-7a1e5f2b8c90"
+CALLBACK_URL = "https://xkz.example.gov.cn/credit/changes"
+WEBHOOK_EXAMPLE = {
+    "callback_url": CALLBACK_URL,
+    "state": "active",
+    "consecutive_failures": 0,
+    "paused_at": None,
+}
 SUBSCRIPTION_EXAMPLE = {
     "subscription_id": SUBSCRIPTION_ID,
     "kinds": ["record.published", "list.entered", "objection.opened"],
     "subject_count": 1,
     "created_at": "2026-11-20T04:00:00Z",
+    "webhook": WEBHOOK_EXAMPLE,
 }
 CHANGE_EXAMPLE: dict[str, Any] = {
     "change_id": "8d3e9a52-6c1b-5f4e-a7d2-3b9c0e1f2a4d",
@@ -52,7 +61,11 @@ class SubscriptionRequest(BaseModel):
                 "codes": ["91410105MA00000016", "豫A12345"],
                 "kinds": ["record.published", "list.entered", "objection.opened"],
             },
-            {"subject_ids": [SUBJECT_ID], "kinds": ["record.repaired", "record.revoked"]},
+            {
+                "subject_ids": [SUBJECT_ID],
+                "kinds": ["record.repaired", "record.revoked"],
+                "callback_url": CALLBACK_URL,
+            },
         ),
     )
     codes: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
@@ -71,6 +84,14 @@ class SubscriptionRequest(BaseModel):
         max_length=len(CHANGE_KINDS),
         description=KINDS,
         json_schema_extra={"items": {"type": "string", "enum": [*CHANGE_KINDS]}},
+    )
+    callback_url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_URL_LENGTH,
+        description="where to POST each change, signed (a webhook; docs/notifications.md): an "
+        "https URL whose host resolves to public addresses only; without it, the changes are "
+        "read from the feed",
     )
 
     @field_validator("kinds")
@@ -91,12 +112,26 @@ class SubscriptionRequest(BaseModel):
         return self
 
 
+class Webhook(BaseModel):
+    model_config = example(WEBHOOK_EXAMPLE)
+    callback_url: str = Field(description="where each change is POSTed")
+    state: str = Field(
+        description="`active`, or `paused` after too many failed deliveries in a row "
+        "(resume it with `POST /v1/subscriptions/{id}/resume`)"
+    )
+    consecutive_failures: int = Field(description="failed attempts since the last delivery")
+    paused_at: datetime | None = Field(description="when it was paused (null: it is not)")
+
+
 class Subscription(BaseModel):
     model_config = example(SUBSCRIPTION_EXAMPLE)
     subscription_id: UUID = Field(description="the subscription's id")
     kinds: list[str] = Field(description=KINDS)
     subject_count: int = Field(description="how many subjects it follows")
     created_at: datetime = Field(description="when it was made")
+    webhook: Webhook | None = Field(
+        default=None, description="its webhook, if it has one (null: read the feed)"
+    )
 
 
 class NotFound(BaseModel):
@@ -113,11 +148,17 @@ class SubscriptionCreated(BaseModel):
         {
             "subscription": SUBSCRIPTION_EXAMPLE,
             "not_found": [{"index": 1, "submitted": "豫A12345", "reason": "unknown"}],
+            "webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw5pW9MAR2DP4=",
         }
     )
     subscription: Subscription = Field(description="the new subscription")
     not_found: list[NotFound] = Field(
         description="the codes and ids that name no subject on file, not subscribed"
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="the secret the webhook's deliveries are signed with (Standard Webhooks, "
+        "`whsec_` and base64): shown this once, keep it; null without a webhook",
     )
 
 
@@ -161,3 +202,32 @@ class ChangeFeedPage(BaseModel):
         "empty: it moves past changes the caller does not follow)"
     )
     position: int = Field(description="the log position the change feed had reached")
+
+
+ATTEMPT_EXAMPLE = {
+    "change_id": CHANGE_EXAMPLE["change_id"],
+    "attempted_at": "2026-11-20T04:00:01Z",
+    "status_code": 500,
+    "error": None,
+    "duration_ms": 84,
+}
+
+
+class DeliveryAttempt(BaseModel):
+    model_config = example(ATTEMPT_EXAMPLE)
+    change_id: UUID = Field(description="the change it tried to deliver (the `webhook-id`)")
+    attempted_at: datetime = Field(description="when it was sent")
+    status_code: int | None = Field(
+        description="the receiver's HTTP status (2xx: delivered); null if no answer came"
+    )
+    error: str | None = Field(
+        description="why no answer came: a timeout, a refused connection, or a callback "
+        "address refused at that moment (null when there was an answer)"
+    )
+    duration_ms: int = Field(description="how long the attempt took, in milliseconds")
+
+
+class DeliveryLog(BaseModel):
+    model_config = example({"webhook": WEBHOOK_EXAMPLE, "attempts": [ATTEMPT_EXAMPLE]})
+    webhook: Webhook = Field(description="the webhook as it stands")
+    attempts: list[DeliveryAttempt] = Field(description="its latest attempts, newest first")

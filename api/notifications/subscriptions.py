@@ -11,16 +11,26 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import READ, Reader, require
 from api.deps import ReadYourWrites, ServicesDep
-from api.errors import AUTHENTICATED, WITH_BODY, InvalidRequest, SubscriptionNotFound, problems
+from api.errors import (
+    AUTHENTICATED,
+    WITH_BODY,
+    InvalidRequest,
+    SubscriptionNotFound,
+    WebhookTargetRefused,
+    problems,
+)
 from api.notifications.schemas import (
     NotFound,
     Subscription,
     SubscriptionCreated,
     SubscriptionList,
     SubscriptionRequest,
+    Webhook,
 )
 from service.notifications import subscriptions as kept
+from service.notifications.deliveries import WebhookState
 from service.notifications.subscriptions import NothingToSubscribe
+from service.notifications.webhooks import TargetRefused
 
 router = APIRouter(
     prefix="/v1",
@@ -38,12 +48,22 @@ SubscriptionId = Annotated[
 NOT_HERE = "no subscription of this client has this id"
 
 
-def _shown(subscription: kept.Subscription) -> Subscription:
+def shown_webhook(state: WebhookState) -> Webhook:
+    return Webhook(
+        callback_url=state.callback_url,
+        state=state.state,
+        consecutive_failures=state.consecutive_failures,
+        paused_at=state.paused_at,
+    )
+
+
+def shown_subscription(subscription: kept.Subscription) -> Subscription:
     return Subscription(
         subscription_id=subscription.subscription_id,
         kinds=list(subscription.kinds),
         subject_count=subscription.subject_count,
         created_at=subscription.created_at,
+        webhook=shown_webhook(subscription.webhook) if subscription.webhook else None,
     )
 
 
@@ -64,23 +84,30 @@ async def subscribe(
     id that names no subject on file is reported back under `not_found` and not followed; if
     none names one, nothing is subscribed (422). Subjects are looked up in the credit file's
     read model: right after registering one, pass the registration's `position` as
-    `min_position`. Its changes are read from `GET /v1/feeds/changes`."""
+    `min_position`. Its changes are read from `GET /v1/feeds/changes`, and with a
+    `callback_url` also POSTed there, signed with the `webhook_secret` this answer shows once
+    (a callback that is not https, or whose host resolves to a private, loopback, link-local,
+    multicast or reserved address, is refused: 422 `webhook-target-refused`)."""
     try:
-        made, not_found = await run_in_threadpool(
+        made, not_found, secret = await run_in_threadpool(
             services.subscriptions.subscribe,
             caller.client_id,
             body.kinds,
             codes=body.codes,
             subject_ids=body.subject_ids,
+            callback_url=body.callback_url,
             now=services.clock.now(),
         )
     except NothingToSubscribe as nothing:
         raise InvalidRequest(str(nothing)) from None
+    except TargetRefused as refused:
+        raise WebhookTargetRefused(f"callback_url: {refused}") from None
     return SubscriptionCreated(
-        subscription=_shown(made),
+        subscription=shown_subscription(made),
         not_found=[
             NotFound(index=n.index, submitted=n.submitted, reason=n.reason) for n in not_found
         ],
+        webhook_secret=secret,
     )
 
 
@@ -93,7 +120,7 @@ async def subscribe(
 async def list_subscriptions(services: ServicesDep, caller: Reader) -> SubscriptionList:
     """The subscriptions the calling client made, oldest first; never another client's."""
     found = await run_in_threadpool(services.subscriptions.of_client, caller.client_id)
-    return SubscriptionList(subscriptions=[_shown(s) for s in found])
+    return SubscriptionList(subscriptions=[shown_subscription(s) for s in found])
 
 
 @router.get(
@@ -111,7 +138,7 @@ async def get_subscription(
     found = await run_in_threadpool(services.subscriptions.get, caller.client_id, subscription_id)
     if found is None:
         raise SubscriptionNotFound(NOT_HERE)
-    return _shown(found)
+    return shown_subscription(found)
 
 
 @router.delete(

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from projections.credit_file.queries import tracked_state
@@ -59,6 +59,14 @@ class Cursor:
         return cls(position, ordinal)
 
 
+def later_in_log(
+    position: ColumnElement[int], ordinal: ColumnElement[int], than: tuple[Any, Any]
+) -> ColumnElement[bool]:
+    """The SQL condition that (position, ordinal) comes after `than` in the log's order of
+    changes: a later event's, or a later one of the same event's."""
+    return or_(position > than[0], and_(position == than[0], ordinal > than[1]))
+
+
 @dataclass(frozen=True)
 class ChangePage:
     changes: list[dict[str, Any]]
@@ -93,9 +101,8 @@ async def _read_page(engine: AsyncEngine, client_id: str, after: Cursor, limit: 
         query = (
             select(changes)
             .where(
-                or_(
-                    changes.c.position > after.position,
-                    and_(changes.c.position == after.position, changes.c.ordinal > after.ordinal),
+                later_in_log(
+                    changes.c.position, changes.c.ordinal, (after.position, after.ordinal)
                 ),
                 changes.c.position <= position,
                 followed,

@@ -17,6 +17,7 @@ from domain.changes import CHANGE_KINDS
 from projections.tables import subjects
 from projections.writes import insert_rows
 from service.access.keys import utc
+from service.notifications.deliveries import Webhooks, WebhookState
 from service.notifications.tables import subscription_kinds, subscription_subjects, subscriptions
 from service.querying.status import masked_code
 
@@ -32,6 +33,7 @@ class Subscription:
     kinds: tuple[str, ...]
     subject_count: int
     created_at: datetime
+    webhook: WebhookState | None = None
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,12 @@ class NothingToSubscribe(ValueError):
 
 
 class Subscriptions:
-    def __init__(self, engine: Engine, subject_for: Callable[[str], UUID | None]):
+    def __init__(
+        self, engine: Engine, subject_for: Callable[[str], UUID | None], webhooks: Webhooks
+    ):
         self.engine = engine
         self.subject_for = subject_for  # a code of any kind to its subject id (None: invalid)
+        self.webhooks = webhooks
 
     def subscribe(
         self,
@@ -67,13 +72,18 @@ class Subscriptions:
         *,
         codes: Sequence[str] = (),
         subject_ids: Sequence[UUID] = (),
+        callback_url: str | None = None,
         now: datetime,
-    ) -> tuple[Subscription, list[NotSubscribed]]:
+    ) -> tuple[Subscription, list[NotSubscribed], str | None]:
         """A new subscription of the client's to the subjects the codes and ids name (codes
-        first, then ids, as one list for the indexes of those not found)."""
+        first, then ids, as one list for the indexes of those not found), with its webhook's
+        secret if it has one (shown this once). A callback URL the service will not call
+        raises TargetRefused (service/notifications/webhooks.py), and nothing is written."""
         unknown_kinds = sorted(set(kinds) - CHANGE_KINDS.keys())
         if unknown_kinds or not kinds:
             raise ValueError(f"no such change kind: {', '.join(unknown_kinds) or '(none given)'}")
+        if callback_url is not None:
+            self.webhooks.check(callback_url)
         # (index, as sent, subject id); a code is masked only if it is reported back
         wanted: list[tuple[int, str, UUID | None]] = [
             (i, code, self.subject_for(code)) for i, code in enumerate(codes)
@@ -113,8 +123,16 @@ class Subscriptions:
             followed = len(asked) - len(missing)
             if not followed:
                 raise NothingToSubscribe(not_found)  # the transaction is rolled back
+            secret = None
+            if callback_url is not None:
+                secret = self.webhooks.add(conn, subscription_id, client_id, callback_url, now)
             subscription = Subscription(
-                subscription_id, client_id, tuple(dict.fromkeys(kinds)), followed, now
+                subscription_id,
+                client_id,
+                tuple(dict.fromkeys(kinds)),
+                followed,
+                now,
+                self.webhooks.states(conn, [subscription_id]).get(subscription_id),
             )
             conn.execute(
                 insert(subscriptions).values(
@@ -130,7 +148,7 @@ class Subscriptions:
                 subscription_kinds,
                 [{"subscription_id": subscription_id, "kind": kind} for kind in subscription.kinds],
             )
-        return subscription, not_found
+        return subscription, not_found, secret
 
     def of_client(self, client_id: str) -> list[Subscription]:
         """The client's subscriptions, oldest first."""
@@ -140,7 +158,9 @@ class Subscriptions:
             .order_by(subscriptions.c.created_at, subscriptions.c.subscription_id)
         )
         with self.engine.connect() as conn:
-            return [_subscription(row) for row in conn.execute(query).mappings()]
+            rows = conn.execute(query).mappings().all()
+            hooks = self.webhooks.states(conn, [row["subscription_id"] for row in rows])
+        return [_subscription(row, hooks.get(row["subscription_id"])) for row in rows]
 
     def get(self, client_id: str, subscription_id: UUID) -> Subscription | None:
         """The client's subscription with this id; None if there is none, or it is another
@@ -151,7 +171,10 @@ class Subscriptions:
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
-        return _subscription(row) if row is not None else None
+            if row is None:
+                return None
+            hook = self.webhooks.states(conn, [subscription_id]).get(subscription_id)
+        return _subscription(row, hook)
 
     def cancel(self, client_id: str, subscription_id: UUID) -> bool:
         """End the client's subscription; False if it has none with this id."""
@@ -166,14 +189,16 @@ class Subscriptions:
                 return False
             for table in (subscription_subjects, subscription_kinds):
                 conn.execute(delete(table).where(table.c.subscription_id == subscription_id))
+            self.webhooks.forget(conn, subscription_id)
         return True
 
 
-def _subscription(row: RowMapping) -> Subscription:
+def _subscription(row: RowMapping, webhook: WebhookState | None) -> Subscription:
     return Subscription(
         row["subscription_id"],
         row["client_id"],
         tuple(row["kinds"]),
         row["subject_count"],
         utc(row["created_at"]),
+        webhook,
     )

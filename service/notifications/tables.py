@@ -3,7 +3,19 @@ own request, kept as it made it, and no replay of the log rebuilds it (as with A
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+)
 
 metadata = MetaData()
 
@@ -36,4 +48,59 @@ subscription_kinds = Table(
     metadata,
     Column("subscription_id", Uuid, primary_key=True),
     Column("kind", String(40), primary_key=True),
+)
+
+# A subscription's webhook: where its changes are POSTed, the secret that signs them (wrapped
+# with the key-encryption key, as the signing keys are: service/access/secrets.py), whether it
+# is paused after failing too often, and the delivery worker's cursor in the changes outbox.
+subscription_webhooks = Table(
+    "subscription_webhooks",
+    metadata,
+    Column("subscription_id", Uuid, primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("callback_url", String(2000), nullable=False),
+    Column("wrapped_secret", LargeBinary, nullable=False),
+    Column("state", String(10), nullable=False),  # active | paused
+    Column("consecutive_failures", Integer, nullable=False),
+    Column("paused_at", DateTime(timezone=True), nullable=True),
+    # The last change (position, ordinal) turned into delivery rows.
+    Column("cursor_position", BigInteger, nullable=False),
+    Column("cursor_ordinal", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per (subscription with a webhook, change): pending until delivered (a 2xx answer) or
+# abandoned (its retries ran out). A claimed row's next_attempt_at is pushed a lease ahead, so
+# a worker that dies mid-send leaves it to be sent again once the lease is over.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("subscription_id", Uuid, primary_key=True),
+    Column("change_id", Uuid, primary_key=True),
+    Column("subject_id", Uuid, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("status", String(10), nullable=False),  # pending | delivered | abandoned
+    Column("attempts", Integer, nullable=False),
+    Column("first_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Index("webhook_deliveries_due", "status", "next_attempt_at"),
+    Index(
+        "webhook_deliveries_order", "subscription_id", "subject_id", "status", "position", "ordinal"
+    ),
+)
+
+# Every attempt to deliver, for the subscription's delivery log.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("attempt_id", Uuid, primary_key=True),
+    Column("subscription_id", Uuid, nullable=False),
+    Column("change_id", Uuid, nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", String(300), nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Index("webhook_attempts_subscription", "subscription_id", "attempted_at"),
 )

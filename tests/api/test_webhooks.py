@@ -1,0 +1,568 @@
+"""Webhooks of subscriptions against a real HTTP receiver on a free local port: a change is
+POSTed, signed so that the documented verification accepts it; a failure is retried with
+back-off; a subject's changes arrive in log order; a webhook failing too often pauses and, when
+resumed, gets the changes it missed; a worker that dies between sending and recording loses
+nothing and repeats only under the same id; callbacks to private addresses are refused, at
+creation and at each delivery, and a redirect is not followed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from standardwebhooks import Webhook
+
+from service.notifications import webhooks
+from service.notifications.deliveries import DeliveryWorker, RetryPolicy
+from service.notifications.tables import subscription_webhooks, webhook_deliveries
+from service.notifications.webhooks import new_webhook_secret, post
+from tests.api.test_subscriptions import caught_up, feed, new_subject, record, subscribe
+from tests.builders import penalty
+
+pytestmark = pytest.mark.api
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "notifications.md"
+LEASE = 60
+
+
+def documented_verification() -> Callable[..., None]:
+    """`verify_webhook` exactly as docs/notifications.md shows it to receivers."""
+    found = re.search(r"```python\n(.*?def verify_webhook.*?)```", DOCS.read_text(), re.S)
+    assert found, "docs/notifications.md has no verify_webhook example"
+    namespace: dict = {}
+    exec(found.group(1), namespace)
+    return namespace["verify_webhook"]
+
+
+class Receiver:
+    """A small HTTP server on a free port that keeps what it is sent and answers each POST
+    with the next of `answers` (a status, or a status and headers), then 200."""
+
+    def __init__(self, answers=(), delay: float = 0, on_request: Callable[[], None] | None = None):
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.answers = list(answers)
+        self.delay = delay  # seconds each answer takes
+        self.on_request = on_request  # called as each request arrives, before it is kept
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                if receiver.on_request is not None:
+                    receiver.on_request()
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with receiver.lock:
+                    receiver.received.append((headers, body))
+                    answer = receiver.answers.pop(0) if receiver.answers else 200
+                status, extra = answer if isinstance(answer, tuple) else (answer, {})
+                time.sleep(receiver.delay)
+                self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def ids(self) -> list[str]:
+        with self.lock:
+            return [headers["webhook-id"] for headers, _ in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def settings(settings):
+    """The tests' receivers listen on loopback."""
+    return settings.model_copy(update={"webhook_allow_private_targets": True})
+
+
+class Moment:
+    """The delivery worker's clock: starts now (receivers compare timestamps with theirs), and
+    moves on when told."""
+
+    def __init__(self) -> None:
+        self.moment = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+def delivery_worker(services, clock: Moment, *, pause_after: int = 20, send=post) -> DeliveryWorker:
+    """A worker whose retries wait exactly 30 s, 60 s, 120 s ... (no jitter drawn)."""
+    policy = RetryPolicy(
+        base_seconds=30,
+        max_interval_seconds=3600,
+        window_seconds=24 * 3600,
+        pause_after=pause_after,
+        lease_seconds=LEASE,
+    )
+    return DeliveryWorker(services.webhooks, policy, clock, send=send, draw=lambda: 1.0)
+
+
+async def run(worker: DeliveryWorker) -> int:
+    return await asyncio.to_thread(worker.run_once)
+
+
+async def hooked(client, agency, subjects: list[str], url: str, **extra) -> dict:
+    return await subscribe(
+        client,
+        agency,
+        {"subject_ids": subjects, "kinds": ["record.published"], "callback_url": url, **extra},
+    )
+
+
+async def test_a_change_is_posted_signed_and_the_documented_verification_accepts_it(
+    client, role_headers, services, receiver
+):
+    agency = role_headers["agency"]
+    subject = await new_subject(client, 1)
+    made = await hooked(client, agency, [subject], receiver.url)
+    secret = made["webhook_secret"]
+    assert secret.startswith("whsec_")
+    assert made["subscription"]["webhook"] == {
+        "callback_url": receiver.url,
+        "state": "active",
+        "consecutive_failures": 0,
+        "paused_at": None,
+    }
+    told = await record(client, subject, penalty("P-1"))
+    await caught_up(services, told["position"])
+    # The secret is kept wrapped, never as given.
+    with services.write_engine.connect() as conn:
+        wrapped = conn.execute(select(subscription_webhooks.c.wrapped_secret)).scalar_one()
+    assert secret.encode() not in wrapped and secret[6:].encode() not in wrapped
+
+    worker = delivery_worker(services, Moment())
+    assert await run(worker) == 2  # one delivery row written, one sent
+    assert await run(worker) == 0  # nothing more: delivered once
+    [(headers, body)] = receiver.received
+    assert headers["content-type"] == "application/json"
+    verify_webhook = documented_verification()
+    verify_webhook(secret, headers, body)
+    assert Webhook(secret).verify(body, headers)["change_id"] == headers["webhook-id"]
+    # A changed body, an old timestamp (a replay) or another secret is refused.
+    with pytest.raises(ValueError, match="no valid signature"):
+        verify_webhook(secret, headers, body.replace(b"P", b"Q") + b" ")
+    with pytest.raises(ValueError, match="tolerance"):
+        verify_webhook(secret, headers, body, now=time.time() + 301)
+    with pytest.raises(ValueError, match="no valid signature"):
+        verify_webhook(new_webhook_secret(), headers, body)
+    # The change is the feed's, its id the webhook-id.
+    sent = json.loads(body)
+    [shown] = (await feed(client, agency))["changes"]
+    assert sent["change"] == shown
+    assert sent["change_id"] == shown["change_id"] == headers["webhook-id"]
+    assert sent["subscription_id"] == made["subscription"]["subscription_id"]
+    assert (shown["record_id"], shown["kind"]) == (told["record_id"], "record.published")
+
+    log = await client.get(
+        f"/v1/subscriptions/{made['subscription']['subscription_id']}/deliveries", headers=agency
+    )
+    assert log.status_code == 200, log.text
+    [attempt] = log.json()["attempts"]
+    assert (attempt["change_id"], attempt["status_code"], attempt["error"]) == (
+        shown["change_id"],
+        200,
+        None,
+    )
+    assert attempt["duration_ms"] >= 0
+
+
+async def test_a_failed_delivery_is_retried_after_its_back_off_and_logged(
+    client, role_headers, services, receiver
+):
+    agency = role_headers["agency"]
+    receiver.answers = [500]
+    subject = await new_subject(client, 1)
+    made = await hooked(client, agency, [subject], receiver.url)
+    told = await record(client, subject, penalty("P-1"))
+    await caught_up(services, told["position"])
+    clock = Moment()
+    worker = delivery_worker(services, clock)
+
+    await run(worker)
+    assert len(receiver.received) == 1
+    clock.advance(29)  # the first retry waits 30 s
+    await run(worker)
+    assert len(receiver.received) == 1
+    clock.advance(1)
+    await run(worker)
+    assert len(receiver.received) == 2
+    first, second = receiver.received
+    assert first[0]["webhook-id"] == second[0]["webhook-id"]  # a retry: the same change id
+    assert int(second[0]["webhook-timestamp"]) - int(first[0]["webhook-timestamp"]) == 30
+    verify_webhook = documented_verification()
+    verify_webhook(made["webhook_secret"], second[0], second[1], now=clock().timestamp())
+
+    log = await client.get(
+        f"/v1/subscriptions/{made['subscription']['subscription_id']}/deliveries", headers=agency
+    )
+    assert [a["status_code"] for a in log.json()["attempts"]] == [200, 500]  # newest first
+    assert log.json()["webhook"]["consecutive_failures"] == 0
+    with services.write_engine.connect() as conn:
+        status, attempts = conn.execute(
+            select(webhook_deliveries.c.status, webhook_deliveries.c.attempts)
+        ).one()
+    assert (status, attempts) == ("delivered", 2)
+
+
+async def test_a_subjects_later_change_waits_for_its_earlier_one_and_others_do_not(
+    client, role_headers, services, receiver
+):
+    agency = role_headers["agency"]
+    receiver.answers = [500]  # the first change sent fails once
+    first, other = await new_subject(client, 1), await new_subject(client, 2)
+    await hooked(client, agency, [first, other], receiver.url)
+    await record(client, first, penalty("P-1"))
+    await record(client, other, penalty("P-2"))
+    last = await record(client, first, penalty("P-3"))
+    await caught_up(services, last["position"])
+    changes = (await feed(client, agency))["changes"]
+    first_1, other_1, first_2 = (c["change_id"] for c in changes)
+    assert [c["subject_id"] for c in changes] == [first, other, first]
+    clock = Moment()
+    worker = delivery_worker(services, clock)
+
+    await run(worker)
+    # The first subject's earliest change failed: its next one waits; the other subject's not.
+    assert receiver.ids() == [first_1, other_1]
+    clock.advance(30)
+    await run(worker)
+    assert receiver.ids() == [first_1, other_1, first_1, first_2]
+
+
+async def test_a_delivery_still_failing_a_day_after_its_first_attempt_is_abandoned(
+    client, role_headers, services, receiver
+):
+    """Then its subject's next change goes out: an undeliverable change holds up the others
+    of its subject for a day, no longer."""
+    agency = role_headers["agency"]
+    receiver.answers = [400, 400, 400]
+    subject = await new_subject(client, 1)
+    made = await hooked(client, agency, [subject], receiver.url)
+    await record(client, subject, penalty("P-1"))
+    last = await record(client, subject, penalty("P-2"))
+    await caught_up(services, last["position"])
+    first, second = (c["change_id"] for c in (await feed(client, agency))["changes"])
+    clock = Moment()
+    worker = delivery_worker(services, clock)
+
+    await run(worker)
+    clock.advance(24 * 3600 - 1)
+    await run(worker)
+    assert receiver.ids() == [first, first]  # a second short of a day: tried again, kept
+    clock.advance(3600)
+    await run(worker)
+    assert receiver.ids() == [first, first, first, second]
+    with services.write_engine.connect() as conn:
+        states = dict(
+            conn.execute(select(webhook_deliveries.c.change_id, webhook_deliveries.c.status)).all()
+        )
+    assert {str(k): v for k, v in states.items()} == {first: "abandoned", second: "delivered"}
+    log = await client.get(
+        f"/v1/subscriptions/{made['subscription']['subscription_id']}/deliveries", headers=agency
+    )
+    tried = Counter((a["change_id"], a["status_code"]) for a in log.json()["attempts"])
+    assert tried == {(first, 400): 3, (second, 200): 1}
+
+
+async def test_a_webhook_failing_too_often_pauses_and_resuming_delivers_what_it_missed(
+    client, role_headers, services, receiver
+):
+    agency = role_headers["agency"]
+    receiver.answers = [503, 503, 503]
+    subject = await new_subject(client, 1)
+    made = await hooked(client, agency, [subject], receiver.url)
+    subscription = f"/v1/subscriptions/{made['subscription']['subscription_id']}"
+    told = await record(client, subject, penalty("P-1"))
+    await caught_up(services, told["position"])
+    clock = Moment()
+    worker = delivery_worker(services, clock, pause_after=3)
+
+    for wait in (0, 30, 60):
+        clock.advance(wait)
+        await run(worker)
+    assert len(receiver.received) == 3
+    hook = (await client.get(subscription, headers=agency)).json()["webhook"]
+    assert (hook["state"], hook["consecutive_failures"]) == ("paused", 3)
+    assert hook["paused_at"] is not None
+
+    # While paused, a new change gets its delivery row but nothing is sent, however long.
+    missed = await record(client, subject, penalty("P-2"))
+    await caught_up(services, missed["position"])
+    clock.advance(6 * 3600)
+    await run(worker)
+    assert len(receiver.received) == 3
+    with services.write_engine.connect() as conn:
+        pending = conn.execute(
+            select(func.count()).where(webhook_deliveries.c.status == "pending")
+        ).scalar_one()
+    assert pending == 2
+
+    resumed = await client.post(f"{subscription}/resume", headers=agency)
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["webhook"]["state"] == "active"
+    assert resumed.json()["webhook"]["consecutive_failures"] == 0
+    await run(worker)
+    changes = [c["change_id"] for c in (await feed(client, agency))["changes"]]
+    assert receiver.ids() == [changes[0]] * 4 + [changes[1]]  # in order, the missed one too
+    log = (await client.get(f"{subscription}/deliveries", headers=agency)).json()
+    assert [a["status_code"] for a in log["attempts"]] == [200, 200, 503, 503, 503]
+
+
+async def test_a_worker_dying_between_sending_and_recording_loses_nothing(
+    client, role_headers, services, receiver
+):
+    """The first worker is killed right after its first POST, before it records the answer:
+    a new worker sends that change again, under the same webhook-id, once the lease is over,
+    and every other change exactly once."""
+    agency = role_headers["agency"]
+    first, other = await new_subject(client, 1), await new_subject(client, 2)
+    await hooked(client, agency, [first, other], receiver.url)
+    await record(client, first, penalty("P-1"))
+    await record(client, first, penalty("P-2"))
+    last = await record(client, other, penalty("P-3"))
+    await caught_up(services, last["position"])
+    changes = [c["change_id"] for c in (await feed(client, agency))["changes"]]
+
+    class Killed(BaseException):
+        pass
+
+    def send_then_die(*args):
+        post(*args)
+        raise Killed("the process is gone before it records the answer")
+
+    clock = Moment()
+    with pytest.raises(Killed):
+        await run(delivery_worker(services, clock, send=send_then_die))
+    assert receiver.ids() == [changes[0]]
+
+    restarted = delivery_worker(services, clock)
+    await run(restarted)  # the leased change waits; so does its subject's next; not the other
+    assert receiver.ids() == [changes[0], changes[2]]
+    clock.advance(LEASE)
+    await run(restarted)
+    assert receiver.ids() == [changes[0], changes[2], changes[0], changes[1]]
+    assert Counter(receiver.ids()) == {changes[0]: 2, changes[1]: 1, changes[2]: 1}
+    assert await run(restarted) == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://localhost:9/hook",  # a name resolving to loopback
+        "http://[::1]:9/hook",
+    ],
+)
+async def test_a_callback_to_a_private_address_is_refused_and_nothing_is_subscribed(
+    client, role_headers, services, url
+):
+    services.webhooks.rules = replace(services.webhooks.rules, allow_private=False)
+    agency = role_headers["agency"]
+    subject = await new_subject(client, 1)
+    response = await client.post(
+        "/v1/subscriptions",
+        json={"subject_ids": [subject], "kinds": ["record.published"], "callback_url": url},
+        headers=agency,
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("/webhook-target-refused")
+    assert "not a public address" in response.json()["detail"]
+    assert (await client.get("/v1/subscriptions", headers=agency)).json()["subscriptions"] == []
+
+
+async def test_https_is_required_in_production(client, role_headers, services):
+    services.webhooks.rules = replace(services.webhooks.rules, require_https=True)
+    subject = await new_subject(client, 1)
+    response = await client.post(
+        "/v1/subscriptions",
+        json={
+            "subject_ids": [subject],
+            "kinds": ["record.published"],
+            "callback_url": "http://93.184.216.34/hook",
+        },
+        headers=role_headers["agency"],
+    )
+    assert response.status_code == 422
+    assert "must be https" in response.json()["detail"]
+
+
+async def test_a_redirect_is_not_followed(client, role_headers, services, receiver):
+    trap = Receiver()
+    try:
+        receiver.answers = [(302, {"Location": trap.url})]
+        agency = role_headers["agency"]
+        subject = await new_subject(client, 1)
+        made = await hooked(client, agency, [subject], receiver.url)
+        told = await record(client, subject, penalty("P-1"))
+        await caught_up(services, told["position"])
+        await run(delivery_worker(services, Moment()))
+        assert len(receiver.received) == 1 and trap.received == []
+        log = await client.get(
+            f"/v1/subscriptions/{made['subscription']['subscription_id']}/deliveries",
+            headers=agency,
+        )
+        [attempt] = log.json()["attempts"]
+        assert attempt["status_code"] == 302  # a failure, to be retried
+        assert log.json()["webhook"]["consecutive_failures"] == 1
+    finally:
+        trap.close()
+
+
+async def test_a_receiver_slower_than_the_read_timeout_is_a_failed_attempt(
+    client, role_headers, services
+):
+    services.webhooks.rules = replace(services.webhooks.rules, read_timeout=0.5)
+    slow = Receiver(delay=6)
+    try:
+        agency = role_headers["agency"]
+        subject = await new_subject(client, 1)
+        made = await hooked(client, agency, [subject], slow.url)
+        told = await record(client, subject, penalty("P-1"))
+        await caught_up(services, told["position"])
+        started = time.monotonic()
+        await run(delivery_worker(services, Moment()))
+        assert time.monotonic() - started < 5  # it did not wait for the answer
+        log = await client.get(
+            f"/v1/subscriptions/{made['subscription']['subscription_id']}/deliveries",
+            headers=agency,
+        )
+        [attempt] = log.json()["attempts"]
+        assert attempt["status_code"] is None and attempt["error"].startswith("timeout")
+        assert 400 <= attempt["duration_ms"] < 5000
+    finally:
+        slow.close()
+
+
+async def test_a_name_now_resolving_to_a_private_address_is_refused_at_delivery(
+    client, role_headers, services, receiver, monkeypatch
+):
+    """Checked when made, the callback's name pointed at a public address; by the time of the
+    delivery it points at loopback (DNS rebinding): nothing is sent, the attempt is logged."""
+    services.webhooks.rules = replace(services.webhooks.rules, allow_private=False)
+    real = socket.getaddrinfo
+    answer = {"hooks.example": "93.184.216.34"}
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in answer:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer[host], port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo", getaddrinfo)
+    agency = role_headers["agency"]
+    subject = await new_subject(client, 1)
+    port = receiver.server.server_address[1]
+    made = await hooked(client, agency, [subject], f"http://hooks.example:{port}/hook")
+    told = await record(client, subject, penalty("P-1"))
+    await caught_up(services, told["position"])
+    answer["hooks.example"] = "127.0.0.1"
+    await run(delivery_worker(services, Moment()))
+    assert receiver.received == []
+    log = await client.get(
+        f"/v1/subscriptions/{made['subscription']['subscription_id']}/deliveries", headers=agency
+    )
+    [attempt] = log.json()["attempts"]
+    assert attempt["status_code"] is None
+    assert "127.0.0.1" in attempt["error"] and "not a public address" in attempt["error"]
+
+
+async def test_only_the_subscriptions_own_client_sees_or_resumes_its_webhook(
+    client, role_headers, services, receiver
+):
+    agency = role_headers["agency"]
+    other = role_headers["auditor"]  # another client that may read
+    subject = await new_subject(client, 1)
+    made = await hooked(client, agency, [subject], receiver.url)
+    mine = f"/v1/subscriptions/{made['subscription']['subscription_id']}"
+    for path in (f"{mine}/deliveries",):
+        assert (await client.get(path, headers=other)).status_code == 404
+    assert (await client.post(f"{mine}/resume", headers=other)).status_code == 404
+    assert (await client.get(f"{mine}/deliveries", headers=agency)).status_code == 200
+    # A subscription without a webhook has nothing to resume, and no log.
+    plain = await subscribe(
+        client, agency, {"subject_ids": [subject], "kinds": ["record.published"]}
+    )
+    assert plain["webhook_secret"] is None and plain["subscription"]["webhook"] is None
+    plain_path = f"/v1/subscriptions/{plain['subscription']['subscription_id']}"
+    refused = await client.post(f"{plain_path}/resume", headers=agency)
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/no-webhook")
+    # Cancelling the subscription removes its webhook and its deliveries.
+    assert (await client.delete(mine, headers=agency)).status_code == 204
+    with services.write_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(subscription_webhooks)).scalar() == 0
+    assert (await client.get(f"{mine}/deliveries", headers=agency)).status_code == 404
+
+
+async def test_two_workers_at_once_never_send_the_same_delivery(
+    client, role_headers, services, database_url
+):
+    """On PostgreSQL several workers run together: rows are claimed with FOR UPDATE SKIP
+    LOCKED, so each change goes out once though both workers look for work all the while.
+    (SQLite has one writer: one worker there.)"""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite runs a single delivery worker")
+    slow = Receiver(delay=0.05)
+    try:
+        agency = role_headers["agency"]
+        subjects = [await new_subject(client, n) for n in range(1, 9)]
+        await hooked(client, agency, subjects, slow.url)
+        for subject in subjects:
+            last = await record(client, subject, penalty("P-1"))
+        await caught_up(services, last["position"])
+        clock = Moment()
+        workers = [delivery_worker(services, clock), delivery_worker(services, clock)]
+        for worker in workers:
+            worker.batch_size = 1  # short rounds, so that the two interleave
+
+        def work(worker: DeliveryWorker) -> int:
+            sent = 0
+            deadline = time.monotonic() + 60
+            while len(slow.ids()) < len(subjects) and time.monotonic() < deadline:
+                worker.fan_out()
+                sent += worker.deliver_due()
+            return sent
+
+        counts = await asyncio.gather(*(asyncio.to_thread(work, w) for w in workers))
+        assert sum(counts) == len(subjects)
+        assert sorted(Counter(slow.ids()).values()) == [1] * len(subjects)
+    finally:
+        slow.close()
