@@ -22,7 +22,7 @@ from api.deadline import AnswerWithin
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
 from api.notifications import feed as change_feed
-from api.notifications import subscriptions
+from api.notifications import notices, subscriptions
 from api.queries import audit, case_reports, figures, history, integrity, list_reports
 from api.queries import subjects as subject_queries
 from api.rate_limit import RateLimiter
@@ -112,6 +112,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(subscriptions.router)
     app.include_router(change_feed.router)
+    app.include_router(notices.router)
     console.install(app)
 
     docs.install(app)

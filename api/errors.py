@@ -210,6 +210,18 @@ class SubscriptionNotFound(HttpProblem):
     code = "subscription-not-found"
 
 
+class NoticeNotFound(HttpProblem):
+    """No notice has this id, or it is another client's (not told apart)."""
+
+    code = "notice-not-found"
+
+
+class NoticeAlreadyAcknowledged(HttpProblem):
+    """The notice was acknowledged before; the first acknowledgement stands."""
+
+    code = "notice-already-acknowledged"
+
+
 class ReplayCheckRunning(HttpProblem):
     """One replay check runs at a time; the answer names the running one, if it is known."""
 
@@ -261,6 +273,8 @@ STATUS: dict[type[Exception], int] = {
     ReplayCheckRunning: 409,
     ReportNotFound: 404,
     SubscriptionNotFound: 404,
+    NoticeNotFound: 404,
+    NoticeAlreadyAcknowledged: 409,
     ImportTooLarge: 413,
     ImportFileError: 422,
     ExportRangeError: 422,

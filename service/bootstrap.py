@@ -37,6 +37,7 @@ from service.commanding.identity import SubjectIds
 from service.commanding.importing.columns import national_indicators
 from service.credit_reports.reports import CreditReports
 from service.integrity.checkpoints import Checkpoints, CheckpointSchedule
+from service.notifications.notices import NoticeProjector, Notices
 from service.notifications.subscriptions import Subscriptions
 from service.policy.calendars import load_calendar
 from service.policy.loader import load_policy
@@ -80,6 +81,7 @@ class Services:
     identity: IdentityProvider
     reports: CreditReports
     subscriptions: Subscriptions
+    notices: Notices
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -150,7 +152,9 @@ def build_services(
             CreditFileProjector(policy),
             CaseProjector(clock.zone),
             ReportRecordProjector(policy, calendar, clock.zone, national_indicators()),
-            ChangeProjector(policy),
+            ChangeProjector(policy, clock.zone),
+            # Who read a record before its repair or revocation, from the access log.
+            NoticeProjector(),
         ],
         page_size=settings.projection_page_size,
         poll_seconds=settings.projection_poll_seconds,
@@ -236,6 +240,7 @@ def build_services(
         identity_provider(settings, accounts, administration),
         CreditReports(write_engine, ledger, checkpoints, policy, clock),
         Subscriptions(write_engine, files.subject_id_for_any_code),
+        Notices(write_engine),
     )
 
 
