@@ -265,6 +265,8 @@ class _Statuses:
         self.revisions: dict[UUID, list[Any]] = {subject_id: [] for subject_id in first}
         self.told: dict[UUID, dict[str, Any]] = {}
         self.changed: set[UUID] = set()
+        # The types of the records whose standing each (subject, version) changed.
+        self.started: dict[tuple[UUID, int], set[str]] = {}
         ids = list(first)
         oldest = min(first.values(), default=0)
         for start in range(0, len(ids), 5000):
@@ -279,6 +281,8 @@ class _Statuses:
             )
             for subject_id, *revision in conn.execute(query):
                 self.revisions[subject_id].append(revision)
+                started = self.started.setdefault((subject_id, revision[-2]), set())
+                started.add(revision[1])
             query = select(told_statuses).where(told_statuses.c.subject_id.in_(chunk))
             for told in conn.execute(query).mappings():
                 self.told[told["subject_id"]] = dict(told)
@@ -292,8 +296,13 @@ class _Statuses:
         if not revisions and subject_id not in self.told:
             return []  # no record yet: no grade, no warning
         day = event.timestamp.astimezone(self.zone).date()
-        found = self._standing_moved(event, revisions, version, day)
+        started = self.started.get((subject_id, version), set())
+        found = self._standing_moved(event, revisions, version, day) if started else []
         was = self.told.get(subject_id)
+        if was is not None and was["evaluated_on"] == day and started.isdisjoint(RULE_INPUT_TYPES):
+            # No rule input changed and no day passed: the status is as told (a licence, the
+            # bulk of the 双公示 records, changes no grade and raises no warning).
+            return found
         before: Told = was["told"] if was else {"grades": {}, "warnings": {}}
         now = told_of(self._status(revisions, version, day))
         # What time alone changed since the last evaluation: the status on this day without
