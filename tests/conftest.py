@@ -56,6 +56,8 @@ STORE_TABLES = (
     "subscriptions",
     "subscription_subjects",
     "subscription_kinds",
+    "notices",
+    "notice_acknowledgements",
 )
 
 
