@@ -22,7 +22,7 @@ from api.deadline import AnswerWithin
 from api.deps import ServicesDep
 from api.limits import BodySizeLimit
 from api.notifications import feed as change_feed
-from api.notifications import subscriptions
+from api.notifications import notices, subscriptions
 from api.notifications import webhooks as subscription_webhooks
 from api.queries import audit, case_reports, figures, history, integrity, list_reports
 from api.queries import subjects as subject_queries
@@ -114,6 +114,7 @@ def create_app(
     app.include_router(subscriptions.router)
     app.include_router(subscription_webhooks.router)
     app.include_router(change_feed.router)
+    app.include_router(notices.router)
     console.install(app)
 
     docs.install(app)

@@ -4,6 +4,7 @@ lists overdue cases."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
@@ -164,15 +165,21 @@ async def file_objection(
     dependencies=[CaseReadYourWrites],
 )
 async def case_progress(body: CaseAccess, request: Request, services: ServicesDep) -> dict:
-    """The applicant's view: steps, the current deadline, what is missing. A wrong query code
-    gets the same answer as an unknown case."""
+    """The applicant's view: steps, the current deadline, what is missing, and once the record
+    is repaired or revoked how many agencies that had read it were told to stop using it and
+    how many confirmed (`propagation`). A wrong query code gets the same answer as an unknown
+    case."""
     _throttle(request, "progress")
     case = await run_in_threadpool(
         services.case_queries.for_applicant, body.case_number, body.query_code
     )
     if case is None:
         raise CaseNotFound("no case with this number and query code")
-    return services.case_queries.view(case)
+    propagation = await run_in_threadpool(services.notices.of_case, case)
+    return {
+        **services.case_queries.view(case),
+        "propagation": dataclasses.asdict(propagation) if propagation else None,
+    }
 
 
 @router.post(

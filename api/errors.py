@@ -223,6 +223,18 @@ class NoWebhook(HttpProblem):
     code = "no-webhook"
 
 
+class NoticeNotFound(HttpProblem):
+    """No notice has this id, or it is another client's (not told apart)."""
+
+    code = "notice-not-found"
+
+
+class NoticeAlreadyAcknowledged(HttpProblem):
+    """The notice was acknowledged before; the first acknowledgement stands."""
+
+    code = "notice-already-acknowledged"
+
+
 class ReplayCheckRunning(HttpProblem):
     """One replay check runs at a time; the answer names the running one, if it is known."""
 
@@ -276,6 +288,8 @@ STATUS: dict[type[Exception], int] = {
     SubscriptionNotFound: 404,
     WebhookTargetRefused: 422,
     NoWebhook: 409,
+    NoticeNotFound: 404,
+    NoticeAlreadyAcknowledged: 409,
     ImportTooLarge: 413,
     ImportFileError: 422,
     ExportRangeError: 422,

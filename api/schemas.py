@@ -579,6 +579,12 @@ CASE_EXAMPLE: dict[str, Any] = {
 }
 
 
+class CasePropagation(BaseModel):
+    model_config = example({"told": 3, "acknowledged": 1})
+    told: int = Field(description="agencies told to stop using the record (停止使用通知)")
+    acknowledged: int = Field(description="of them, those that confirmed they stopped")
+
+
 class CaseView(BaseModel):
     model_config = example(CASE_EXAMPLE)
     case_number: str = Field(description="the case number (案件编号)")
@@ -603,6 +609,11 @@ class CaseView(BaseModel):
     overdue: bool = Field(description="past its deadline and still open")
     overdue_days: int = Field(
         description="how far past: working days for a repair, days for an objection"
+    )
+    propagation: CasePropagation | None = Field(
+        default=None,
+        description="once a repair is approved or an objection revokes the record: the agencies "
+        "that had read it, told to stop using it (令第36号), and how many confirmed; null before",
     )
 
 

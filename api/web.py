@@ -257,6 +257,7 @@ def page_of(view: dict[str, Any]) -> dict[str, Any]:
         "due_basis": view.get("due_basis") or "",
         "overdue": bool(view.get("overdue")),
         "overdue_text": f"已超期 {view.get('overdue_days', 0)} {overdue_unit}",
+        "propagation": view.get("propagation"),  # told and acknowledged, once decided so
     }
 
 
@@ -320,7 +321,8 @@ async def _case_page(
         case = services.case_queries.for_applicant(number, code)
         if case is None:
             return None
-        return services.case_queries.view(case), _repair_from(services, number, code)
+        view = {**services.case_queries.view(case), "propagation": services.notices.of_case(case)}
+        return view, _repair_from(services, number, code)
 
     found = await run_in_threadpool(look_up)
     if found is None:

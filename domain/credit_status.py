@@ -81,6 +81,7 @@ class Warning:
     kind: str  # close_to_lower_grade | repeated_conduct | commitment_due | commitment_overdue
     detail: str
     record_id: str | None = None
+    scheme: str | None = None  # a close_to_lower_grade warning's rating scheme
 
 
 @dataclass(frozen=True)
@@ -369,6 +370,7 @@ def _warnings(
                 Warning(
                     "close_to_lower_grade",
                     f"{result.scheme}: {result.value} is within {margin} of the next lower grade",
+                    scheme=result.scheme,
                 )
             )
     since = add_months(on, -rules.repeat_window_months)

@@ -344,6 +344,18 @@ changes = Table(
     Index("changes_subject", "subject_id", "position"),
 )
 
+# What each subject's status told its followers last (its grades and warnings, as
+# domain/changes.py `told_of` gives them), evaluated on the day of its latest event: the changes
+# projector tells a grade or a warning when it differs from this.
+told_statuses = Table(
+    "told_statuses",
+    metadata,
+    Column("subject_id", Uuid, primary_key=True),
+    Column("evaluated_on", Date, nullable=False),
+    Column("version", Integer, nullable=False),  # the subject's stream version evaluated
+    Column("told", JSON, nullable=False),
+)
+
 READ_MODEL_TABLES = (
     subjects,
     records,
@@ -353,4 +365,5 @@ READ_MODEL_TABLES = (
     report_records,
     report_record_sectors,
     changes,
+    told_statuses,
 )

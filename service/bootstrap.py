@@ -38,6 +38,7 @@ from service.commanding.importing.columns import national_indicators
 from service.credit_reports.reports import CreditReports
 from service.integrity.checkpoints import Checkpoints, CheckpointSchedule
 from service.notifications.deliveries import DeliveryWorker, RetryPolicy, Webhooks
+from service.notifications.notices import NoticeProjector, Notices
 from service.notifications.subscriptions import Subscriptions
 from service.notifications.webhooks import TargetRules
 from service.policy.calendars import load_calendar
@@ -84,6 +85,7 @@ class Services:
     subscriptions: Subscriptions
     webhooks: Webhooks
     deliveries: DeliveryWorker
+    notices: Notices
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
@@ -155,7 +157,9 @@ def build_services(
             CreditFileProjector(policy),
             CaseProjector(clock.zone),
             ReportRecordProjector(policy, calendar, clock.zone, national_indicators()),
-            ChangeProjector(policy),
+            ChangeProjector(policy, clock.zone),
+            # Who read a record before its repair or revocation, from the access log.
+            NoticeProjector(),
         ],
         page_size=settings.projection_page_size,
         poll_seconds=settings.projection_poll_seconds,
@@ -244,6 +248,7 @@ def build_services(
         Subscriptions(write_engine, files.subject_id_for_any_code, webhooks),
         webhooks,
         delivery_worker(webhooks, settings, clock),
+        Notices(write_engine),
     )
 
 

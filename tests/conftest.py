@@ -59,6 +59,8 @@ STORE_TABLES = (
     "subscription_webhooks",
     "webhook_deliveries",
     "webhook_attempts",
+    "notices",
+    "notice_acknowledgements",
 )
 
 

@@ -231,3 +231,44 @@ class DeliveryLog(BaseModel):
     model_config = example({"webhook": WEBHOOK_EXAMPLE, "attempts": [ATTEMPT_EXAMPLE]})
     webhook: Webhook = Field(description="the webhook as it stands")
     attempts: list[DeliveryAttempt] = Field(description="its latest attempts, newest first")
+
+
+NOTICE_EXAMPLE: dict[str, Any] = {
+    "notice_id": "3a7c2e91-5b4d-5f6a-8c0e-1d2f3a4b5c6d",
+    "change_id": "8d3e9a52-6c1b-5f4e-a7d2-3b9c0e1f2a4d",
+    "kind": "record.repaired",
+    "subject_id": SUBJECT_ID,
+    "record_id": "1c9e6b3a-7d2f-5a8e-b4c1-0f3e2d9a8b7c",
+    "last_read_at": "2026-11-02T03:10:00Z",
+    "recorded_at": "2026-11-20T04:00:00Z",
+    "acknowledged_at": None,
+    "position": 57,
+}
+
+
+class Notice(BaseModel):
+    """停止使用通知: the record was repaired or revoked after this client read it; it must no
+    longer share or use it (国家发展改革委令第36号)."""
+
+    model_config = example(NOTICE_EXAMPLE)
+    notice_id: UUID = Field(description="the notice's stable id")
+    change_id: UUID = Field(
+        description="the `record.repaired` or `record.revoked` change it follows from"
+    )
+    kind: str = Field(description="`record.repaired` or `record.revoked`")
+    subject_id: UUID = Field(description="the subject whose record it is")
+    record_id: UUID = Field(description="the record no longer to be shared or used")
+    last_read_at: datetime = Field(
+        description="this client's last read of the subject's file before the decision"
+    )
+    recorded_at: datetime = Field(description="when the repair or revocation was recorded")
+    acknowledged_at: datetime | None = Field(
+        description="when this client confirmed it stopped using the record; null until then"
+    )
+    position: int = Field(description="the decision's log position; pass it as `after`")
+
+
+class NoticeList(BaseModel):
+    model_config = example({"notices": [NOTICE_EXAMPLE], "next": 57})
+    notices: list[Notice] = Field(description="the calling client's notices, in log order")
+    next: int = Field(description="the position to pass as `after` for the following page")

@@ -10,35 +10,62 @@ publication window, list type, objection flag; never the subject's name or code,
 record's details. What the event alone does not tell (the type of the record a follow-up acts
 on, an entry's list type, a case's number) is read from the credit file's and the cases' read
 models, which hold it unchanged since that record or case was first written; this projector
-never gets ahead of them."""
+never gets ahead of them.
+
+What follows from the status rules (a grade changed, an early warning raised, a list entry
+lapsed with its basis or standing again, a repair withdrawn) is read from the credit file's
+history: the record revisions standing at each event's stream version, evaluated on the day
+the event was recorded (in the service's zone). Those rows are kept by version, so they are
+the same however far the credit file has gone on. What the status told last is kept per subject
+(`told_statuses`): a grade that changed with time only (a rating's validity over, a black-list
+entry at its planned end) is told at the subject's next event, with `"cause": "time"`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, or_, select
 
-from domain.cases import ObjectionFiled, ObjectionResolved, RepairApproved
+from domain.cases import ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
 from domain.changes import (
+    GRADE_CHANGED,
     LIST_ENTERED,
     LIST_LEFT,
     OBJECTION_OPENED,
     OBJECTION_RESOLVED,
     RECORD_PUBLISHED,
+    RECORD_REINSTATED,
     RECORD_REPAIRED,
     RECORD_REVOKED,
+    WARNING_RAISED,
     ChangeKind,
+    Told,
     change_id,
+    grade_changes,
+    told_of,
+    warnings_raised,
 )
-from domain.events import ListEntered, ListExited, RecordEvent, RecordRevoked
+from domain.credit_status import entry_in_force, evaluate
+from domain.events import (
+    CONDUCT_TYPES,
+    RESTING_TYPES,
+    RULE_INPUT_TYPES,
+    ListEntered,
+    ListExited,
+    RecordEvent,
+    RecordRevoked,
+)
 from domain.policy import PolicyBook
-from domain.publication import record_window
+from domain.publication import ACTIVE, LAPSED, REPAIRED, record_window, stands_on
+from projections.credit_file.as_of import FACT_COLUMNS, end_of_day, revision_fact
 from projections.credit_file.projector import detail_names, to_json, typed
-from projections.tables import cases, changes, records
+from projections.tables import cases, changes, record_revisions, records, told_statuses
 from projections.writes import insert_rows
+
+Change = tuple[ChangeKind, UUID, dict[str, Any] | None, dict[str, Any] | None]
 
 OBJECTION_LABEL = "异议处理中"  # as a status shows an open objection
 
@@ -49,18 +76,22 @@ def _day(value: date | None) -> str | None:
 
 class ChangeProjector:
     name = "changes"
-    tables = (changes,)
-    # The records and cases a follow-up or a case step names are read from those read models.
+    tables = (changes, told_statuses)
+    # The records and cases a follow-up or a case step names are read from those read models,
+    # the standing of a subject's records at an event from the credit file's history.
     depends_on = ("credit_file", "cases")
 
-    def __init__(self, policy: PolicyBook):
+    def __init__(self, policy: PolicyBook, zone: tzinfo):
         self.policy = policy  # a record's publication window is the policy's, as in its file
+        self.zone = zone  # the day an event was recorded on, for the status it leaves
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
         found: list[tuple[int, Any, ChangeKind, UUID, dict[str, Any] | None, Any]] = []
+        statuses = _Statuses(conn, events, self.policy, self.zone)
         for position, event in events:
-            for kind, record_id, before, after in self.derive(event):
+            for kind, record_id, before, after in (*self.derive(event), *statuses.after(event)):
                 found.append((position, event, kind, record_id, before, after))
+        statuses.write()
         if not found:
             return
         named = {record_id for _, event, _, record_id, _, _ in found if record_id is not None}
@@ -82,8 +113,11 @@ class ChangeProjector:
                 raise LookupError(f"change {kind.name} of record {record_id}, not in the file")
             if kind is OBJECTION_RESOLVED:
                 before = {"objection": _flag(case_numbers[event.case_id])}
-            if kind is LIST_LEFT:
+            if kind is LIST_LEFT and isinstance(event, ListExited):
                 before = {"list_type": stored[record_id][1]}
+            if kind is WARNING_RAISED:
+                # addressed to the authority that recorded what the warning rests on
+                after = {**after, **stored[record_id][2]}
             rows.append(
                 {
                     "change_id": change_id(position, kind, record_id),
@@ -174,16 +208,24 @@ def _flag(case_number: str) -> dict[str, str]:
     return {"case_number": case_number, "label": OBJECTION_LABEL}
 
 
-def _stored_records(conn: Connection, record_ids: set[UUID]) -> dict[UUID, tuple[str, str | None]]:
-    """Each named record's type, and its list type if it is a list entry."""
-    found: dict[UUID, tuple[str, str | None]] = {}
+def _stored_records(
+    conn: Connection, record_ids: set[UUID]
+) -> dict[UUID, tuple[str, str | None, dict[str, str]]]:
+    """Each named record's type, its list type if it is a list entry, and the authority that
+    recorded it."""
+    found: dict[UUID, tuple[str, str | None, dict[str, str]]] = {}
     ids = list(record_ids)
     for start in range(0, len(ids), 5000):
-        query = select(records.c.record_id, records.c.type, records.c.list_type).where(
-            records.c.record_id.in_(ids[start : start + 5000])
-        )
-        for record_id, record_type, list_type in conn.execute(query):
-            found[record_id] = (record_type, list_type)
+        query = select(
+            records.c.record_id,
+            records.c.type,
+            records.c.list_type,
+            records.c.authority_code,
+            records.c.authority_name,
+        ).where(records.c.record_id.in_(ids[start : start + 5000]))
+        for record_id, record_type, list_type, code, name in conn.execute(query):
+            authority = {"authority_code": code, "authority_name": name}
+            found[record_id] = (record_type, list_type, authority)
     return found
 
 
@@ -192,3 +234,188 @@ def _case_numbers(conn: Connection, case_ids: set[UUID]) -> dict[UUID, str]:
         return {}
     query = select(cases.c.case_id, cases.c.case_number).where(cases.c.case_id.in_(case_ids))
     return {case_id: number for case_id, number in conn.execute(query)}
+
+
+REVISION_COLUMNS = (
+    *FACT_COLUMNS,
+    record_revisions.c.state,
+    record_revisions.c.repaired_at,
+    record_revisions.c.from_version,
+    record_revisions.c.until_version,
+)
+FACT_WIDTH = len(FACT_COLUMNS)
+
+
+class _Statuses:
+    """The changes a page's events make to their subjects' status: each event's subject is
+    evaluated on the day the event was recorded, over its records as they stood at the event's
+    stream version (the credit file's revisions), and compared with what was told last."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        events: Sequence[tuple[int, Any]],
+        policy: PolicyBook,
+        zone: tzinfo,
+    ):
+        self.conn, self.policy, self.zone = conn, policy, zone
+        first: dict[UUID, int] = {}
+        for _, event in events:
+            first.setdefault(event.originator_id, event.originator_version)
+        self.revisions: dict[UUID, list[Any]] = {subject_id: [] for subject_id in first}
+        self.told: dict[UUID, dict[str, Any]] = {}
+        self.changed: set[UUID] = set()
+        # The types of the records whose standing each (subject, version) changed.
+        self.started: dict[tuple[UUID, int], set[str]] = {}
+        ids = list(first)
+        oldest = min(first.values(), default=0)
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            query = select(record_revisions.c.subject_id, *REVISION_COLUMNS).where(
+                record_revisions.c.subject_id.in_(chunk),
+                # what stood at the page's first version of each subject, or came after
+                or_(
+                    record_revisions.c.until_version.is_(None),
+                    record_revisions.c.until_version >= oldest,
+                ),
+            )
+            for subject_id, *revision in conn.execute(query):
+                self.revisions[subject_id].append(revision)
+                started = self.started.setdefault((subject_id, revision[-2]), set())
+                started.add(revision[1])
+            query = select(told_statuses).where(told_statuses.c.subject_id.in_(chunk))
+            for told in conn.execute(query).mappings():
+                self.told[told["subject_id"]] = dict(told)
+
+    def after(self, event: Any) -> list[Change]:
+        """What the event changed of its subject's status, lists and records beyond what the
+        event itself says: entries lapsed or standing again, a repair withdrawn, grades,
+        warnings raised."""
+        subject_id, version = event.originator_id, event.originator_version
+        revisions = self.revisions[subject_id]
+        if not revisions and subject_id not in self.told:
+            return []  # no record yet: no grade, no warning
+        day = event.timestamp.astimezone(self.zone).date()
+        started = self.started.get((subject_id, version), set())
+        found = self._standing_moved(event, revisions, version, day) if started else []
+        was = self.told.get(subject_id)
+        if was is not None and was["evaluated_on"] == day and started.isdisjoint(RULE_INPUT_TYPES):
+            # No rule input changed and no day passed: the status is as told (a licence, the
+            # bulk of the 双公示 records, changes no grade and raises no warning).
+            return found
+        before: Told = was["told"] if was else {"grades": {}, "warnings": {}}
+        now = told_of(self._status(revisions, version, day))
+        # What time alone changed since the last evaluation: the status on this day without
+        # this event (the same as told when nothing but the event came between).
+        by_time = (
+            told_of(self._status(revisions, version - 1, day))
+            if was is not None and was["evaluated_on"] != day
+            else before
+        )
+        for scheme, old, new in grade_changes(before, now):
+            rating = UUID((new or old or {})["rating_record_id"])
+            same_by_time = (by_time["grades"].get(scheme) or {}).get("grade") == (new or {}).get(
+                "grade"
+            )
+            after = {
+                "scheme": scheme,
+                **(new or {"grade": None}),
+                "cause": "time" if same_by_time else "event",
+            }
+            found.append((GRADE_CHANGED, rating, old, after))
+        for warning in warnings_raised(before, now):
+            concerning = self._warning_record(warning, now, revisions, version, day)
+            if concerning is not None:
+                found.append((WARNING_RAISED, concerning, None, warning))
+        if was is None or was["told"] != now or was["evaluated_on"] != day:
+            self.told[subject_id] = {
+                "subject_id": subject_id,
+                "evaluated_on": day,
+                "version": version,
+                "told": now,
+            }
+            self.changed.add(subject_id)
+        return found
+
+    def write(self) -> None:
+        ids = list(self.changed)
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            self.conn.execute(delete(told_statuses).where(told_statuses.c.subject_id.in_(chunk)))
+        insert_rows(self.conn, told_statuses, [self.told[subject_id] for subject_id in ids])
+
+    def _status(self, revisions: list[Any], version: int, day: date) -> Any:
+        """The subject's status on `day` over its records as they stood at `version`, as the
+        status of a subject's fold reads them (projections/credit_file/as_of.py)."""
+        day_ends = end_of_day(day, self.zone)
+        facts = [
+            revision_fact(row[:FACT_WIDTH])
+            for row in _at(revisions, version)
+            if row[1] in RULE_INPUT_TYPES and _stands(row, day_ends)
+        ]
+        return evaluate(facts, self.policy, day)
+
+    def _standing_moved(
+        self, event: Any, revisions: list[Any], version: int, day: date
+    ) -> list[Change]:
+        """A list entry that lapsed with its basis (repaired or revoked) while in force is
+        told as leaving its list, and one standing again as entering it; a repair withdrawn
+        is told as the record standing again."""
+        earlier = {row[0]: row for row in revisions if row[-1] == version}
+        moved = sorted(  # in record order, whatever order the database gave the rows in
+            (row[0], row, earlier[row[0]])
+            for row in revisions
+            if row[-2] == version and row[0] in earlier
+        )
+        found: list[Change] = []
+        for _, row, previous in moved:
+            state, was = row[FACT_WIDTH], previous[FACT_WIDTH]
+            if (
+                isinstance(event, RepairRevoked)
+                and UUID(row[0]) == event.target_record_id
+                and (was, state) == (REPAIRED, ACTIVE)
+            ):
+                after = {"state": ACTIVE, "reinstated_by": str(event.case_id)}
+                found.insert(0, (RECORD_REINSTATED, UUID(row[0]), {"state": REPAIRED}, after))
+            if row[1] not in RESTING_TYPES or not entry_in_force(row[2], row[14], row[12], day):
+                continue
+            list_type, basis = row[10], row[13]
+            if (was, state) == (ACTIVE, LAPSED):
+                after = {"state": LAPSED, "ended_on": day.isoformat(), "lapsed_with": basis}
+                before = {"list_type": list_type, "state": ACTIVE}
+                found.append((LIST_LEFT, UUID(row[0]), before, after))
+            elif (was, state) == (LAPSED, ACTIVE):
+                after = {"list_type": list_type, "state": ACTIVE, "stands_with": basis}
+                found.append((LIST_ENTERED, UUID(row[0]), {"state": LAPSED}, after))
+        return found
+
+    def _warning_record(
+        self, warning: dict[str, Any], now: Told, revisions: list[Any], version: int, day: date
+    ) -> UUID | None:
+        """The record a warning rests on: the commitment falling due, the rating whose grade
+        is close to the next lower one, the latest of the repeated conduct."""
+        if warning["record_id"]:
+            return UUID(warning["record_id"])
+        if warning["scheme"]:
+            return UUID(now["grades"][warning["scheme"]]["rating_record_id"])
+        day_ends = end_of_day(day, self.zone)
+        conduct = [
+            (row[2], row[0])
+            for row in _at(revisions, version)
+            if row[1] in CONDUCT_TYPES and _stands(row, day_ends) and row[2] <= day
+        ]
+        return UUID(max(conduct)[1]) if conduct else None
+
+
+def _at(revisions: list[Any], version: int) -> list[Any]:
+    """The revisions standing at a stream version."""
+    return [
+        row for row in revisions if row[-2] <= version and (row[-1] is None or row[-1] > version)
+    ]
+
+
+def _stands(row: Any, day_ends: datetime) -> bool:
+    repaired_at = row[FACT_WIDTH + 1]
+    if repaired_at is not None and repaired_at.tzinfo is None:  # SQLite keeps no zone: UTC
+        repaired_at = repaired_at.replace(tzinfo=UTC)
+    return stands_on(row[FACT_WIDTH], repaired_at, day_ends)

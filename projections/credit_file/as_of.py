@@ -296,7 +296,7 @@ async def _evaluate_revisions(
             select(*FACT_COLUMNS).where(standing, revisions.type.in_(OTHER_RULE_TYPES))
         )
     )
-    facts = [_fact(row) for row in others]
+    facts = [revision_fact(row) for row in others]
     authorities = {row[0]: row[-1] for row in others}
     # Older conduct can weigh only while published (the supervision tier) or as a list
     # entry's basis; each part comes from a range of the covering index.
@@ -339,7 +339,7 @@ async def _evaluate_revisions(
     }
 
 
-def _fact(row: Any) -> RecordFact:
+def revision_fact(row: Any) -> RecordFact:
     """A fact from a row of FACT_COLUMNS (unpacked by position: much cheaper than by name)."""
     (
         record_id,

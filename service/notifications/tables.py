@@ -1,5 +1,7 @@
-"""The subscriptions tables (owned by alembic). Not read models: a subscription is the agency's
-own request, kept as it made it, and no replay of the log rebuilds it (as with API clients)."""
+"""The subscriptions and notices tables (owned by alembic). The subscriptions and the
+acknowledgements of notices are not read models: an agency's own requests, kept as it made them,
+which no replay of the log rebuilds (as with API clients). The notices are the notices
+projector's read model (service/notifications/notices.py)."""
 
 from __future__ import annotations
 
@@ -103,4 +105,34 @@ webhook_attempts = Table(
     Column("error", String(300), nullable=True),
     Column("duration_ms", Integer, nullable=False),
     Index("webhook_attempts_subscription", "subscription_id", "attempted_at"),
+)
+
+# One row per client told to stop using a record (令第36号): derived from the log (the repair or
+# revocation) and the access log (who had read the subject's file while the record was on it).
+notices = Table(
+    "notices",
+    metadata,
+    Column("notice_id", Uuid, primary_key=True),
+    Column("change_id", Uuid, nullable=False),  # the record.repaired or record.revoked change
+    Column("position", BigInteger, nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("subject_id", Uuid, nullable=False),
+    Column("record_id", Uuid, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("case_id", Uuid),  # the repair or objection case that decided it, if one did
+    Column("last_read_at", DateTime(timezone=True), nullable=False),  # the client's last read
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("notices_client", "client_id", "position"),
+    Index("notices_case", "case_id"),
+    Index("notices_record", "record_id", "position"),
+)
+
+# A client's confirmation that it stopped using the record a notice names: the client's own
+# write, kept whatever rebuilds the notices (a notice derived again keeps its id).
+notice_acknowledgements = Table(
+    "notice_acknowledgements",
+    metadata,
+    Column("notice_id", Uuid, primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=False),
 )

@@ -56,6 +56,7 @@ SUBJECT_KEYS = {
     "report_records": "subject_id",
     "report_record_sectors": "subject_id",
     "changes": "subject_id",
+    "told_statuses": "subject_id",
 }
 KEPT_DIFFERENCES = 1000  # a report names this many; it counts them all
 SUSPECTS_PER_QUERY = 500

@@ -64,8 +64,9 @@ async def test_a_check_passes_then_names_a_tampered_row_by_subject_and_field(
     assert passed["state"] == "passed", passed["differences"]
     assert passed["progress"] == {"events_replayed": 9, "events_total": 9}
     # 3 subjects, 6 records, 6 record revisions, 6 subject versions; the 3 penalties' rows of the
-    # figures' read model and their 3 sector rows; 6 changes (each rating and penalty published)
-    assert (passed["position"], passed["rows_compared"], passed["difference_count"]) == (9, 33, 0)
+    # figures' read model and their 3 sector rows; 12 changes (each rating and penalty
+    # published, each rating's grade given and lowered by the penalty) and 3 told statuses
+    assert (passed["position"], passed["rows_compared"], passed["difference_count"]) == (9, 42, 0)
     assert passed["differences"] == [] and passed["finished_at"] >= passed["started_at"]
 
     # Someone edits the live read models behind the projector's back.

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from api import web
 from api.app import create_app
+from service.notifications.notices import Propagation
 from tests.applicant import message_of, value_of, without_typed
 from tests.builders import enterprise, penalty
 from tests.e2e.waiting import page_wait
@@ -284,6 +285,24 @@ def test_markup_in_case_data_is_escaped():
     html = rendered(web.page_of(view))
     assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
     assert "XF&lt;b&gt;1&lt;/b&gt;" in html
+
+
+def test_an_approved_repair_shows_how_many_agencies_were_told_and_confirmed():
+    view = {
+        "case_number": "XF20261120000001",
+        "kind": "repair",
+        "status": "approved",
+        "outcome": "approved",
+        "steps": [{"step": "RepairApproved", "on": "2026-11-20"}],
+        "due": None,
+        "propagation": Propagation(told=3, acknowledged=1),
+    }
+    html = rendered(web.page_of(view))
+    assert (
+        '<dd id="case-propagation">已通知 3 个曾查询该信息的单位停止使用，其中 1 个已确认</dd>'
+        in html
+    )
+    assert 'id="case-propagation"' not in rendered(web.page_of({**view, "propagation": None}))
 
 
 @pytest.mark.parametrize("provisional", [True, False])

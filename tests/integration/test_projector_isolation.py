@@ -203,6 +203,7 @@ async def test_a_skip_needs_the_failed_position_and_a_reason_and_is_honoured_by_
         "cases": later,
         "report_records": later,
         "changes": later,
+        "notices": later,
     }
     services.runner.rebuild()  # passes over the skipped event again: it cannot fail there
     assert dump(services.write_engine) == live

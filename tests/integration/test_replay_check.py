@@ -35,9 +35,10 @@ def test_untouched_read_models_equal_their_replay(services):
     report = verify_read_models(services, lambda done, total: seen.append((done, total)))
     assert report.ok, report.differences
     # 4 subjects, 8 records, 8 record revisions, 8 subject versions (registration, last event),
-    # 4 report rows (the penalties; ratings count in no figure) and their 4 sectors, 8 changes
-    # (each rating and each penalty published)
-    assert (report.events, report.rows_compared) == (12, 44)
+    # 4 report rows (the penalties; ratings count in no figure) and their 4 sectors, 16 changes
+    # (each rating and each penalty published; each rating's grade A given, and lowered to B by
+    # the penalty's deduction) and the 4 statuses they were told from
+    assert (report.events, report.rows_compared) == (12, 56)
     assert seen[0] == (0, 12) and seen[-1] == (12, 12)
 
 
