@@ -268,18 +268,19 @@ class NatsPublisher:
 
     async def publish_pending(self, js: JetStreamContext) -> int:
         """Publishes the public changes past the cursor until none is left, advancing the
-        cursor after each acknowledged page. Returns how many were published (duplicates that
-        JetStream dropped included)."""
+        cursor after each acknowledged page, or until stopped between pages. Returns how many
+        were published (duplicates that JetStream dropped included)."""
         published = 0
-        while True:
-            after = self.outbox.cursor()
+        while not self._stop.is_set():
+            after = await asyncio.to_thread(self.outbox.cursor)
             rows, reached = await asyncio.to_thread(self.outbox.pending, after, self.page_size)
             await self._publish(js, rows)
             published += len(rows)
             if reached > after:
                 await asyncio.to_thread(self.outbox.advance, reached)
             if not rows:
-                return published
+                break
+        return published
 
     async def _publish(self, js: JetStreamContext, rows: Sequence[dict[str, Any]]) -> None:
         for change in rows:

@@ -223,6 +223,27 @@ async def test_changes_keep_log_order_within_each_partition(services, broker):
     assert all(len(positions) == 3 for positions in by_subject.values())
 
 
+async def test_pages_end_on_whole_positions_so_an_event_is_never_half_published(services, broker):
+    company = register(services, enterprise(20))
+    append(services, company, penalty("P-1"))
+    append(services, company, list_entry("P-黑-1"))  # two changes at one position
+    append(services, company, penalty("P-2"))
+    services.runner.catch_up()
+    small = NatsPublisher(
+        services.write_engine, NATS_URL, broker.layout, poll_seconds=0.05, page_size=2
+    )
+    await small.ensure_stream(broker.js)
+    assert await small.publish_pending(broker.js) == 4
+    received = [json.loads(msg.data) for msg in await consume(broker, "city-mirror")]
+    assert [change["kind"] for change in received] == [
+        "record.published",
+        "record.published",
+        "list.entered",
+        "record.published",
+    ]
+    assert small.outbox.cursor() == services.runner.position("changes")
+
+
 async def test_the_stream_is_brought_to_the_settings_at_start(services, broker):
     layout = broker.layout
     await broker.js.add_stream(
