@@ -38,9 +38,9 @@ log = logging.getLogger(__name__)
 # Uploads are parsed as they arrive and may take minutes by design: no deadline for them. The
 # change feed long-polls up to its own bound (service/notifications/feed.py MAX_WAIT_SECONDS),
 # each look at the read model bounded as every database wait is. A subscription may name 100,000
-# codes, each checked (its check digit, its kind) before one query: seconds of work that grow
+# codes (at the API or the console), each checked before one query: seconds of work that grow
 # with the list, like an upload's, on a busy machine past the deadline of a single answer.
-UNBOUNDED_PREFIXES = ("/v1/imports", "/v1/feeds", "/v1/subscriptions")
+UNBOUNDED_PREFIXES = ("/v1/imports", "/v1/feeds", "/v1/subscriptions", "/console/subscriptions")
 
 
 def create_app(
@@ -218,6 +218,7 @@ def create_app(
         limits_by_prefix={
             "/v1/imports": settings.max_import_bytes,
             "/v1/subscriptions": settings.max_subscription_bytes,
+            "/console/subscriptions": settings.max_subscription_bytes,
         },
     )
     if settings.trusted_proxies:

@@ -26,7 +26,8 @@ projection_tracking = Table(
     metadata,
     Column("name", String(100), primary_key=True),
     # One row per projector (its name): the last log position whose effects are in its read
-    # model, committed with its rows.
+    # model, committed with its rows. A publisher of the changes outbox keeps its cursor here
+    # too (`nats:<stream>`: every public change up to it acknowledged by JetStream).
     Column("position", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # The event the projector failed on, if it is stopped: the position after `position` that

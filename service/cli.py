@@ -19,6 +19,7 @@ from projections.runner import BULK_PAGE_SIZE, ProjectionFailed
 from service.access.administration import Administration, cli_actor
 from service.audit_cli import audit_app
 from service.bootstrap import build_command_services, build_services
+from service.notifications.jetstream import NatsPublisher
 from service.operator_errors import operator_error
 from service.settings import get_settings
 from service.store.database import Database
@@ -573,7 +574,8 @@ def erase_personal_data(
 @app.command()
 def worker() -> None:
     """Run the projection runner alone (set CREDIT_RUN_PROJECTIONS_IN_API=false on the API). A
-    projector that fails stops alone (see `credit projections status`); the worker goes on."""
+    projector that fails stops alone (see `credit projections status`); the worker goes on.
+    With CREDIT_NATS_URL set, it also publishes the public changes to NATS JetStream."""
     _configure_logging()
     services = build_command_services()
     signal.signal(signal.SIGTERM, lambda *_: services.runner.stop())
@@ -581,11 +583,19 @@ def worker() -> None:
     services.checkpoint_schedule.start()
     if services.settings.deliver_webhooks_in_worker:
         services.deliveries.start()
+    publisher = NatsPublisher.configured(services.settings, services.write_engine)
+    if publisher is not None:
+        console.print(
+            f"publishing public changes to stream {publisher.layout.stream} at {publisher.url}"
+        )
+        publisher.start()
     try:
         services.runner.run_forever()
     except KeyboardInterrupt:
         services.runner.stop()
     finally:
+        if publisher is not None:
+            publisher.stop()
         services.close_sync()
     if services.runner.crash is not None:
         raise typer.Exit(1)
@@ -607,6 +617,36 @@ def deliver() -> None:
         pass
     finally:
         services.close_sync()
+
+
+@app.command("publish-nats")
+def publish_nats() -> None:
+    """Publish the public changes to NATS JetStream (CREDIT_NATS_URL, CREDIT_NATS_STREAM,
+    CREDIT_NATS_PARTITIONS) until stopped, from the stream's cursor; the stream is created or
+    updated first. `credit worker` does the same beside the projections when configured."""
+    _configure_logging()
+    services = build_command_services(migrate=False)
+    publisher = NatsPublisher.configured(services.settings, services.write_engine)
+    if publisher is None:
+        services.close_sync()
+        console.print("[red]refused[/red]: CREDIT_NATS_URL is not set: there is no broker")
+        raise typer.Exit(2)
+    signal.signal(signal.SIGTERM, lambda *_: publisher.stop(timeout=0))
+    console.print(
+        f"publishing public changes to stream {publisher.layout.stream} at {publisher.url}, "
+        f"from position {publisher.outbox.cursor()}"
+    )
+    publisher.start()
+    try:
+        while publisher.running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        publisher.stop()
+        services.close_sync()
+    if publisher.crash is not None:
+        raise typer.Exit(1)
 
 
 projections_app = typer.Typer(

@@ -83,6 +83,20 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     # Whether `credit worker` delivers webhooks too (else run `credit deliver`).
     deliver_webhooks_in_worker: bool = False
+    # Public changes published to NATS JetStream (service/notifications/jetstream.py,
+    # docs/notifications.md "NATS"): the server's address (e.g. nats://127.0.0.1:4222); unset,
+    # nothing is published. The stream is created, or its subjects and window updated, at start.
+    nats_url: str | None = None
+    nats_stream: str = Field(default="CREDIT_CHANGES", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    nats_subject_prefix: str = Field(
+        default="credit.changes", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+    )
+    # A subject's changes always go to one partition (a hash of its id mod this): changing it
+    # moves subjects between partitions, so a stream keeps the number it started with.
+    nats_partitions: int = Field(default=16, ge=1, le=1024)
+    # JetStream drops a message whose Nats-Msg-Id it saw within this window: what a publisher
+    # restarted from its cursor sends again within it is stored once.
+    nats_duplicate_window_seconds: float = Field(default=24 * 60 * 60, gt=0)
     # What one import may unpack and hold (service/commanding/importing/limits.py ImportLimits,
     # docs/security.md): together they keep any upload within max_import_bytes under about
     # 100 MB of memory.

@@ -21,6 +21,7 @@ from api.console import (
     pages,
     report_details,
     reports,
+    subscriptions,
 )
 from api.console.staff import PageRefused, SignInNeeded, refused_page, to_sign_in
 
@@ -34,6 +35,7 @@ def install(app: FastAPI) -> None:
     app.include_router(accounts.router)
     app.include_router(check.router)
     app.include_router(check_reports.router)
+    app.include_router(subscriptions.router)
     for admin_page in (clients, approvals, keys, erasures, admin_log):
         app.include_router(admin_page.router)
     app.include_router(audit.router)

@@ -49,6 +49,8 @@ NAV = (
     NavItem("首页", "/console/", None),
     NavItem("信用核查", "/console/check", READ),
     NavItem("批量核查", "/console/check/batch", READ),
+    NavItem("变动订阅", "/console/subscriptions", READ),
+    NavItem("变动通知", "/console/subscriptions/changes", READ),
     NavItem("账号管理", "/console/admin/accounts", ADMIN),
     NavItem("API 客户端", "/console/admin/clients", ADMIN),
     NavItem("待审批", "/console/admin/approvals", ADMIN),
@@ -77,6 +79,7 @@ TASKS: dict[str, tuple[str, ...]] = {
     READ: (
         "查询主体当前信用状况：评价等级、名单、已公示记录（逢批必查、逢办必查）",
         "批量核查投标人等多个主体的信用状况",
+        "订阅主体的信用变动（本单位共用），查看所订阅主体的最新变动",
     ),
     RECORD: (
         "记录本单位作出的行政许可、行政处罚、失信行为等信用信息",

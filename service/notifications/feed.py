@@ -89,13 +89,18 @@ async def change_page(
         delay = min(delay * 2, 0.25)
 
 
-async def _read_page(engine: AsyncEngine, client_id: str, after: Cursor, limit: int) -> ChangePage:
-    followed = exists().where(
+def _followed(client_id: str) -> ColumnElement[bool]:
+    """The change is of a subject and a kind one of the client's subscriptions asks for."""
+    return exists().where(
         subscription_subjects.c.client_id == client_id,
         subscription_subjects.c.subject_id == changes.c.subject_id,
         subscription_kinds.c.subscription_id == subscription_subjects.c.subscription_id,
         subscription_kinds.c.kind == changes.c.kind,
     )
+
+
+async def _read_page(engine: AsyncEngine, client_id: str, after: Cursor, limit: int) -> ChangePage:
+    followed = _followed(client_id)
     async with engine.connect() as conn:
         position, _ = await tracked_state(conn, (CHANGES,))
         query = (
@@ -122,3 +127,21 @@ async def _read_page(engine: AsyncEngine, client_id: str, after: Cursor, limit: 
     else:  # a cursor ahead of a read model being rebuilt stays where it is
         following = after
     return ChangePage(rows, following, position)
+
+
+async def latest_changes(engine: AsyncEngine, client_id: str, limit: int) -> list[dict[str, Any]]:
+    """The newest changes of the client's subscriptions (their subjects, their kinds), newest
+    first, each once: what a page shows of the feed (the console's, where a person reads what
+    happened lately rather than following a cursor)."""
+    async with engine.connect() as conn:
+        position, _ = await tracked_state(conn, (CHANGES,))
+        query = (
+            select(changes)
+            .where(changes.c.position <= position, _followed(client_id))
+            .order_by(changes.c.position.desc(), changes.c.ordinal.desc())
+            .limit(limit)
+        )
+        return [
+            {**row, "recorded_at": utc(row["recorded_at"])}
+            for row in (await conn.execute(query)).mappings()
+        ]

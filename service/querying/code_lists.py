@@ -37,21 +37,22 @@ def codes_from_text(text: str) -> list[CodeLine]:
     ]
 
 
-def codes_from_file(data: bytes, filename: str) -> list[CodeLine]:
-    """The first column of a CSV (UTF-8 or GBK) or of an XLSX workbook's first sheet. A first
-    row holding no digit is a header (统一社会信用代码, 代码 ...), not a code: every code has
-    one."""
+def codes_from_file(data: bytes, filename: str, max_rows: int = MAX_FILE_ROWS) -> list[CodeLine]:
+    """The first column of a CSV (UTF-8 or GBK) or of an XLSX workbook's first sheet, of at most
+    `max_rows` rows (a subscription's register of operators is longer than a bid's list). A
+    first row holding no digit is a header (统一社会信用代码, 代码 ...), not a code: every code
+    has one."""
     if not data.strip():
         raise CodeListError("上传的文件是空的。")
     if data.startswith(_OLE_MAGIC):
         raise CodeListError("不支持旧版 Excel（.xls）文件，请另存为 .xlsx 或 CSV 后上传。")
-    limits = ImportLimits(max_rows=MAX_FILE_ROWS)
+    limits = ImportLimits(max_rows=max_rows)
     try:
         if filename.lower().endswith(".xlsx") or data.startswith(_ZIP_MAGIC):
             rows = xlsx_rows(io.BytesIO(data), data, 0, limits)
         else:  # all of it is the head: nothing is left to read after it
             rows = csv_rows(io.BytesIO(), data, True, limits)
-        found = list(_first_column(rows))
+        found = list(_first_column(rows, max_rows))
     except ImportFileError:
         raise CodeListError(
             "无法读取该文件：请上传 CSV（UTF-8 或 GBK 编码）或 XLSX 文件，代码放在第一列。"
@@ -61,10 +62,12 @@ def codes_from_file(data: bytes, filename: str) -> list[CodeLine]:
     return found
 
 
-def _first_column(rows: Iterator[tuple[int, list[str] | UnreadRecord]]) -> Iterator[CodeLine]:
+def _first_column(
+    rows: Iterator[tuple[int, list[str] | UnreadRecord]], max_rows: int
+) -> Iterator[CodeLine]:
     for line, cells in rows:
-        if line > MAX_FILE_ROWS:
-            raise CodeListError(f"文件超过 {MAX_FILE_ROWS:,} 行，不是一份代码清单。")
+        if line > max_rows:
+            raise CodeListError(f"文件超过 {max_rows:,} 行，不是一份代码清单。")
         if isinstance(cells, UnreadRecord):  # a line the CSV reader could not read
             raise CodeListError(f"文件第 {line} 行无法读取，请检查后重新上传。")
         if cells and (code := _cleaned(cells[0])):

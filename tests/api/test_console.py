@@ -281,6 +281,12 @@ PAGES = {
     "/console/admin/accounts": {**dict.fromkeys(ROLES, 403), "admin": 200},
     "/console/check": {**dict.fromkeys(ROLES, 200), "admin": 403, "credit_office": 403},
     "/console/check/batch": {**dict.fromkeys(ROLES, 200), "admin": 403, "credit_office": 403},
+    "/console/subscriptions": {**dict.fromkeys(ROLES, 200), "admin": 403, "credit_office": 403},
+    "/console/subscriptions/changes": {
+        **dict.fromkeys(ROLES, 200),
+        "admin": 403,
+        "credit_office": 403,
+    },
     "/console/audit": {**dict.fromkeys(ROLES, 403), "auditor": 200},
     "/console/audit/replay-checks": {**dict.fromkeys(ROLES, 403), "auditor": 200},
     "/console/audit/checkpoint": {**dict.fromkeys(ROLES, 403), "auditor": 200},
@@ -340,6 +346,8 @@ async def test_the_nav_links_only_pages_the_role_may_open(browser, staff):
                 "/console/",
                 "/console/check",
                 "/console/check/batch",
+                "/console/subscriptions",
+                "/console/subscriptions/changes",
                 "/console/audit",
                 "/console/audit/replay-checks",
                 "/console/audit/checkpoint",
@@ -347,7 +355,16 @@ async def test_the_nav_links_only_pages_the_role_may_open(browser, staff):
             ],
         ),
         ("credit_office", ["/console/", "/console/reports"]),
-        ("agency", ["/console/", "/console/check", "/console/check/batch"]),
+        (
+            "agency",
+            [
+                "/console/",
+                "/console/check",
+                "/console/check/batch",
+                "/console/subscriptions",
+                "/console/subscriptions/changes",
+            ],
+        ),
     ):
         browser.cookies.clear()
         await signed_in_as(browser, staff[role])

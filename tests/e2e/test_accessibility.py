@@ -66,6 +66,10 @@ PAGES = {
     "/reports/apply": Page("report-apply-form", "/reports/apply", ANONYMOUS),
     "/console/check": Page("check-form", "/console/check", "agency"),
     "/console/check/batch": Page("check-batch-form", "/console/check/batch", "agency"),
+    "/console/subscriptions": Page("subscriptions-list", "/console/subscriptions", "agency"),
+    "/console/subscriptions/changes": Page(
+        "subscription-changes", "/console/subscriptions/changes", "agency"
+    ),
     "/console/admin/clients": Page("admin-clients-list", "/console/admin/clients", "admin"),
     "/console/admin/approvals": Page("admin-approvals-list", "/console/admin/approvals", "admin"),
     "/console/admin/keys": Page("admin-keys-list", "/console/admin/keys", "admin"),

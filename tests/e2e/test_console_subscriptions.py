@@ -1,0 +1,110 @@
+"""An agency's change subscriptions in headless Chromium against the app served by uvicorn: a
+person pastes codes, keeps the kinds offered and adds one, is told which lines were not
+followed and why, reads the change of a subject it follows on the changes page, and cancels the
+subscription. No code reaches a URL, nothing leaves the machine, the console logs no error.
+Screenshots at 1280 and 390 px go to docs/screenshots/."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from tests.builders import enterprise, penalty, uscc
+from tests.console import create_staff
+from tests.e2e.conftest import console_errors, requested_urls
+from tests.e2e.screenshots import save_screenshots
+from tests.e2e.waiting import page_wait
+
+pytestmark = pytest.mark.e2e
+
+
+async def registered(live_server: str, recorder: dict[str, str], serials: list[int]) -> list[str]:
+    """Subjects registered, and in the credit file's read model, where subscribing finds them."""
+    ids = []
+    async with httpx.AsyncClient(base_url=live_server, headers=recorder) as http:
+        for serial in serials:
+            response = await http.post("/v1/subjects", json=enterprise(serial))
+            assert response.status_code == 201, response.text
+            made = response.json()
+            status = await http.get(
+                f"/v1/subjects/{made['subject_id']}/status",
+                params={"min_position": made["position"]},
+            )
+            assert status.status_code == 200, status.text
+            ids.append(made["subject_id"])
+    return ids
+
+
+async def record_penalty(live_server: str, recorder: dict[str, str], subject_id: str) -> int:
+    async with httpx.AsyncClient(base_url=live_server, headers=recorder) as http:
+        response = await http.post(f"/v1/subjects/{subject_id}/events", json=penalty("订-1"))
+        assert response.status_code == 201, response.text
+        return int(response.json()["position"])
+
+
+def test_an_agency_subscribes_reads_the_changes_and_cancels(
+    browser, live_server, services, role_headers
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+
+    recorder = role_headers["recorder"]
+    first, _ = asyncio.run(registered(live_server, recorder, [41, 42]))
+    person = create_staff(services)["agency"]
+    wait = page_wait(browser, 10)
+
+    browser.get(f"{live_server}/console/")
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "sign-in")))
+    browser.find_element(By.ID, "name").send_keys(person.name)
+    browser.find_element(By.ID, "password").send_keys(person.password)
+    browser.find_element(By.ID, "sign-in").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "tasks")))
+
+    # Subscribe: codes pasted, the kinds offered kept and one added ----------------------------
+    browser.find_element(By.LINK_TEXT, "变动订阅").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "subscribe")))
+    assert browser.find_element(By.ID, "no-subscriptions").text == "本单位尚无订阅。"
+    pasted = "\n".join([uscc(41), uscc(96), "9141010X", uscc(42)])
+    browser.find_element(By.ID, "codes").send_keys(pasted)
+    repaired = browser.find_element(By.XPATH, "//label[text()='信用修复']")
+    repaired.click()
+    browser.find_element(By.ID, "create-subscription").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "made")))
+    assert browser.current_url == f"{live_server}/console/subscriptions"  # codes in no URL
+    assert browser.find_element(By.ID, "made-summary").text == (
+        "共提交 4 个代码，已订阅 2 个主体；变动类型：列入名单、信息公示、信用修复。"
+    )
+    problems = browser.find_element(By.ID, "code-problems").text.splitlines()
+    assert problems == [
+        f"第 2 行（{uscc(96)}）：未找到，没有以该代码登记的信用主体",
+        "第 3 行（9141010X）：代码有误，不是有效的统一社会信用代码、居民身份证号码或车牌号码",
+    ]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#subscriptions tbody tr")) == 1
+    save_screenshots(browser, "console-subscriptions")
+
+    # A change of a subject followed, on the changes page -------------------------------------
+    position = asyncio.run(record_penalty(live_server, recorder, first))
+    deadline = time.monotonic() + 30
+    while services.runner.position("changes") < position:
+        assert time.monotonic() < deadline, "the changes read model did not reach the penalty"
+        time.sleep(0.05)
+    browser.find_element(By.LINK_TEXT, "变动通知").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "changes")))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#changes tbody tr")
+    assert len(rows) == 1
+    assert "信息公示" in rows[0].text and "行政处罚" in rows[0].text and uscc(41) in rows[0].text
+    save_screenshots(browser, "console-subscription-changes")
+
+    # Cancelled ----------------------------------------------------------------------------
+    browser.find_element(By.LINK_TEXT, "管理订阅").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "subscriptions")))
+    browser.find_element(By.CSS_SELECTOR, "#subscriptions button").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "no-subscriptions")))
+
+    urls = [url for url in requested_urls(browser) if not url.startswith(("chrome://", "data:"))]
+    assert urls and all(url.startswith(live_server) for url in urls), urls
+    assert all(uscc(41) not in url and uscc(96) not in url for url in urls)
+    assert console_errors(browser) == []
