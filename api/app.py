@@ -13,7 +13,18 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import admin, cases, console, docs, errors, oauth, replay_checks, web
+from api import (
+    admin,
+    cases,
+    console,
+    docs,
+    errors,
+    oauth,
+    observability,
+    operations,
+    replay_checks,
+    web,
+)
 from api.commands import imports
 from api.commands import subjects as subject_commands
 from api.credit_reports import pages as report_pages
@@ -112,6 +123,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(subscriptions.router)
     app.include_router(change_feed.router)
+    app.include_router(operations.router)
     console.install(app)
 
     docs.install(app)
@@ -225,4 +237,9 @@ def create_app(
             ProxyHeadersMiddleware,
             trusted_hosts=[str(network) for network in settings.trusted_proxies],
         )
+    observability.install(app)
+    if settings.tracing:
+        from service.tracing import trace_app
+
+        trace_app(app)
     return app

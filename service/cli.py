@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC
@@ -19,10 +22,14 @@ from projections.runner import BULK_PAGE_SIZE, ProjectionFailed
 from service.access.administration import Administration, cli_actor
 from service.audit_cli import audit_app
 from service.bootstrap import build_command_services, build_services
+from service.logs import configure_logging, logging_config
+from service.metrics import MULTIPROCESS_DIRECTORY
 from service.operator_errors import operator_error
+from service.readiness import readiness
 from service.settings import get_settings
 from service.store.database import Database
 from service.store.migrations import upgrade
+from service.tracing import check_tracing_available, start_tracing
 
 app = typer.Typer(
     help="Transport credit records (信用交通): service commands.",
@@ -33,12 +40,17 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 T = TypeVar("T")
+# What `credit generate-env` writes: the secrets compose.yaml takes from the env file.
+GENERATED_SECRETS = (
+    "CREDIT_SUBJECT_ID_KEY",
+    "CREDIT_KEY_ENCRYPTION_KEY",
+    "CREDIT_METRICS_TOKEN",
+    "POSTGRES_PASSWORD",
+)
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(get_settings().log_format)
 
 
 @app.command()
@@ -94,6 +106,11 @@ def serve(
         )
         raise typer.Exit(2)
     Database.from_url(settings.database_url).check_reachable()
+    if settings.tracing:
+        check_tracing_available()
+    if workers > 1 and not os.environ.get(MULTIPROCESS_DIRECTORY):
+        # Each worker process writes its metrics to files there; /metrics adds them up.
+        os.environ[MULTIPROCESS_DIRECTORY] = tempfile.mkdtemp(prefix="credit-metrics-")
     url = f"http://{host}:{port}"
     example = _seed_demo_if_empty() if demo else None
     agency_secret = _print_demo_clients() if demo else None
@@ -122,7 +139,10 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_config=logging_config(settings.log_format),
+        # api/observability.py logs each request by its route template, with its request id;
+        # uvicorn's access log would print raw paths, query strings and the caller's address.
+        access_log=False,
         # uvicorn would believe X-Forwarded-For from any loopback peer; the app reads it itself,
         # from CREDIT_TRUSTED_PROXIES only (api/app.py).
         proxy_headers=False,
@@ -575,6 +595,8 @@ def worker() -> None:
     """Run the projection runner alone (set CREDIT_RUN_PROJECTIONS_IN_API=false on the API). A
     projector that fails stops alone (see `credit projections status`); the worker goes on."""
     _configure_logging()
+    if get_settings().tracing:
+        start_tracing()
     services = build_command_services()
     signal.signal(signal.SIGTERM, lambda *_: services.runner.stop())
     console.print(f"projection worker following the log from position {services.runner.position()}")
@@ -618,6 +640,47 @@ def projections_status() -> None:
                 f"  skipped {skip.position} ({skip.event_type}) by {skip.skipped_by} "
                 f"at {skip.at:%Y-%m-%d %H:%M:%S}: {skip.reason}"
             )
+
+
+@projections_app.command("ready")
+def projections_ready() -> None:
+    """Exit 0 when the migrations are at head and every projector runs within
+    CREDIT_READY_MAX_LAG events of the log (what GET /readyz answers); else print why, exit 1.
+    The worker's health check."""
+    settings = get_settings()
+    services = build_command_services(migrate=False)
+    try:
+        head = services.ledger.recorder.max_notification_id() or 0
+        state = readiness(services.write_engine, services.runner, head, settings.ready_max_lag)
+    finally:
+        services.close_sync()
+    if not state.ready:
+        for reason in state.reasons:
+            print(f"not ready: {reason}")
+        raise typer.Exit(1)
+    print(f"ready: log head {head}")
+
+
+@app.command("generate-env")
+def generate_env(
+    output: Annotated[Path, typer.Option("--output", "-o", help="the file to write")] = Path(
+        ".env"
+    ),
+) -> None:
+    """Write a new env file for compose.yaml: fresh random secrets for every setting production
+    requires (and the database password, the metrics token). Refuses to overwrite a file: new
+    keys would orphan every subject id and every wrapped key made with the old ones."""
+    if output.exists():
+        console.print(f"[red]refused[/red]: {output} exists; its keys are in use")
+        raise typer.Exit(2)
+    lines = [
+        "# Secrets of the credit service (compose.yaml). Keep a copy offline: losing",
+        "# CREDIT_SUBJECT_ID_KEY or CREDIT_KEY_ENCRYPTION_KEY loses the data they protect.",
+        *(f"{name}={secrets.token_urlsafe(48)}" for name in GENERATED_SECRETS),
+    ]
+    output.write_text("\n".join(lines) + "\n")
+    output.chmod(0o600)
+    console.print(f"wrote {output} ({', '.join(GENERATED_SECRETS)})")
 
 
 @projections_app.command("resume")
