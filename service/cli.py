@@ -40,6 +40,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 T = TypeVar("T")
+WORKER_PING_SECONDS = 60
 # What `credit generate-env` writes: the secrets compose.yaml takes from the env file.
 GENERATED_SECRETS = (
     "CREDIT_SUBJECT_ID_KEY",
@@ -143,6 +144,10 @@ def serve(
         # api/observability.py logs each request by its route template, with its request id;
         # uvicorn's access log would print raw paths, query strings and the caller's address.
         access_log=False,
+        # uvicorn kills a worker process that does not answer its ping within this many seconds
+        # and starts another: its default, 5, killed every worker still importing or building
+        # its services on a machine whose cores were busy, again and again for minutes.
+        timeout_worker_healthcheck=WORKER_PING_SECONDS,
         # uvicorn would believe X-Forwarded-For from any loopback peer; the app reads it itself,
         # from CREDIT_TRUSTED_PROXIES only (api/app.py).
         proxy_headers=False,
@@ -599,7 +604,9 @@ def worker() -> None:
         start_tracing()
     services = build_command_services()
     signal.signal(signal.SIGTERM, lambda *_: services.runner.stop())
-    console.print(f"projection worker following the log from position {services.runner.position()}")
+    logging.getLogger("service.cli").info(
+        "projection worker following the log from position %d", services.runner.position()
+    )
     services.checkpoint_schedule.start()
     try:
         services.runner.run_forever()
