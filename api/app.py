@@ -42,6 +42,7 @@ from api.security_headers import SecurityHeaders
 from service.access.oidc import form_targets
 from service.bootstrap import Services, build_services
 from service.clock import Clock
+from service.metrics import process_stopping
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def create_app(
             yield
         finally:
             await built.aclose()
+            process_stopping()
 
     app = FastAPI(
         title="Transport credit records (信用交通)",

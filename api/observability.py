@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
@@ -26,7 +27,7 @@ def sane_request_id(value: str) -> bool:
     return SANE_REQUEST_ID.fullmatch(value) is not None
 
 
-def route_template(scope: dict[str, Any]) -> str:
+def route_template(scope: Mapping[str, Any]) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) and path else UNMATCHED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -109,9 +110,11 @@ def serve(
     Database.from_url(settings.database_url).check_reachable()
     if settings.tracing:
         check_tracing_available()
+    metrics_directory = None
     if workers > 1 and not os.environ.get(MULTIPROCESS_DIRECTORY):
         # Each worker process writes its metrics to files there; /metrics adds them up.
-        os.environ[MULTIPROCESS_DIRECTORY] = tempfile.mkdtemp(prefix="credit-metrics-")
+        metrics_directory = tempfile.mkdtemp(prefix="credit-metrics-")
+        os.environ[MULTIPROCESS_DIRECTORY] = metrics_directory
     url = f"http://{host}:{port}"
     example = _seed_demo_if_empty() if demo else None
     agency_secret = _print_demo_clients() if demo else None
@@ -152,6 +155,8 @@ def serve(
         # from CREDIT_TRUSTED_PROXIES only (api/app.py).
         proxy_headers=False,
     )
+    if metrics_directory is not None:
+        shutil.rmtree(metrics_directory, ignore_errors=True)
 
 
 def _seed_demo_if_empty() -> str | None:

@@ -111,6 +111,12 @@ def multiprocess_directory() -> str | None:
     return os.environ.get(MULTIPROCESS_DIRECTORY) or None
 
 
+def process_stopping() -> None:
+    """A worker process that stops drops its live gauges (the pools it held) from the sum."""
+    if multiprocess_directory():
+        multiprocess.mark_process_dead(os.getpid())
+
+
 def render(collectors: Iterable[Any] = ()) -> tuple[bytes, str]:
     """The text exposition of every metric of this process, or of every process when
     PROMETHEUS_MULTIPROC_DIR is set, plus `collectors` read now."""

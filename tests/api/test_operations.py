@@ -144,6 +144,7 @@ async def test_metrics_count_requests_by_route_template_never_by_path(client):
         assert f'credit_projection_position{{projector="{projector}"}}' in text
     assert "credit_outbox_last_change_position" in text
     assert "credit_access_log_batch_entries_count" in text
+    assert "python_gc_objects_collected_total" in text  # one process: its own collectors too
     assert 'credit_db_pool_connections_in_use{pool="write"}' in text
     assert "# TYPE credit_import_rows_total counter" in text or "credit_import_rows" in text
 

@@ -179,6 +179,8 @@ def test_migrate_then_api_and_worker_serve_a_write_and_its_read(scratch_database
                 r'credit_projection_lag_events\{projector="credit_file"\} 0\.0', metrics.text
             )
             assert 'credit_db_pool_connections_in_use{pool="write"}' in metrics.text
+            # summed over the worker processes (multiprocess mode has no per-process collectors)
+            assert "python_gc_objects_collected_total" not in metrics.text
 
         assert credit(worker_env, "projections", "ready").returncode == 0
     finally:
