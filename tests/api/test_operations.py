@@ -13,13 +13,13 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from service.logs import logging_config
-from tests.builders import enterprise, licence
+from tests.builders import enterprise, licence, penalty_file, penalty_file_row
 
 pytestmark = pytest.mark.api
 
 
-async def new_subject_with_a_record(client) -> tuple[str, int]:
-    response = await client.post("/v1/subjects", json=enterprise())
+async def new_subject_with_a_record(client, serial: int = 1) -> tuple[str, int]:
+    response = await client.post("/v1/subjects", json=enterprise(serial))
     assert response.status_code == 201, response.text
     subject_id = response.json()["subject_id"]
     response = await client.post(f"/v1/subjects/{subject_id}/events", json=licence())
@@ -191,3 +191,33 @@ async def test_readiness_waits_for_the_projections_and_liveness_does_not(
             # /health answers as before
             health = await http.get("/health")
             assert health.status_code == 200 and health.json()["status"] == "ok"
+
+
+async def test_import_rows_and_access_log_batches_are_counted(client):
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, labels: dict[str, str] | None = None) -> float:
+        return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+    before = {
+        outcome: sample("credit_import_rows_total", {"outcome": outcome})
+        for outcome in ("accepted", "already_present", "rejected")
+    }
+    batches = sample("credit_access_log_batch_entries_count")
+    data = penalty_file([penalty_file_row(1), penalty_file_row(2, CF_NR_FK="-3")])
+    response = await client.post("/v1/imports", files={"file": ("batch.csv", data, "text/csv")})
+    assert response.status_code == 200, response.text
+    again = await client.post("/v1/imports", files={"file": ("batch.csv", data, "text/csv")})
+    assert again.status_code == 200, again.text
+    after = {
+        outcome: sample("credit_import_rows_total", {"outcome": outcome}) for outcome in before
+    }
+    assert {k: after[k] - before[k] for k in before} == {
+        "accepted": 1,
+        "already_present": 1,
+        "rejected": 2,
+    }
+    subject_id, position = await new_subject_with_a_record(client, serial=50)
+    read = await client.get(f"/v1/subjects/{subject_id}/status", params={"min_position": position})
+    assert read.status_code == 200
+    assert sample("credit_access_log_batch_entries_count") > batches  # the read was logged
