@@ -13,7 +13,18 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import admin, cases, console, docs, errors, oauth, replay_checks, web
+from api import (
+    admin,
+    cases,
+    console,
+    docs,
+    errors,
+    oauth,
+    observability,
+    operations,
+    replay_checks,
+    web,
+)
 from api.commands import imports
 from api.commands import subjects as subject_commands
 from api.credit_reports import pages as report_pages
@@ -32,6 +43,7 @@ from api.security_headers import SecurityHeaders
 from service.access.oidc import form_targets
 from service.bootstrap import Services, build_services
 from service.clock import Clock
+from service.metrics import process_stopping
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +75,7 @@ def create_app(
             yield
         finally:
             await built.aclose()
+            process_stopping()
 
     app = FastAPI(
         title="Transport credit records (信用交通)",
@@ -115,6 +128,7 @@ def create_app(
     app.include_router(subscription_webhooks.router)
     app.include_router(change_feed.router)
     app.include_router(notices.router)
+    app.include_router(operations.router)
     console.install(app)
 
     docs.install(app)
@@ -229,4 +243,9 @@ def create_app(
             ProxyHeadersMiddleware,
             trusted_hosts=[str(network) for network in settings.trusted_proxies],
         )
+    observability.install(app)
+    if settings.tracing:
+        from service.tracing import trace_app
+
+        trace_app(app)
     return app

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from api.errors import DeadlineExceeded, send_problem
+from api.observability import route_template
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class AnswerWithin:
             "no answer within %.1fs on %s %s: answered 503; the work runs on",
             self.seconds,
             scope.get("method"),
-            scope["path"],
+            route_template(scope),  # the template: a path may hold ids
         )
         await send_problem(scope, send, DeadlineExceeded(self.seconds))
 

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
+from api.observability import route_template
 from api.schemas import ProblemDetails
 from domain import codes
 from domain.errors import (
@@ -565,7 +566,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # the route's template, not the path: paths hold ids (the request id joins the lines)
+        log.exception("unhandled error on %s %s", request.method, route_template(request.scope))
         return problem_response(
             request,
             500,
@@ -579,7 +581,7 @@ def install(app: FastAPI) -> None:
         log.warning(
             "database unavailable on %s %s: %s",
             request.method,
-            request.url.path,
+            route_template(request.scope),
             str(error).strip().splitlines()[0] if str(error).strip() else repr(error),
         )
         return problem_response(

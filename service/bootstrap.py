@@ -37,6 +37,7 @@ from service.commanding.identity import SubjectIds
 from service.commanding.importing.columns import national_indicators
 from service.credit_reports.reports import CreditReports
 from service.integrity.checkpoints import Checkpoints, CheckpointSchedule
+from service.metrics import count_pool_use
 from service.notifications.deliveries import DeliveryWorker, RetryPolicy, Webhooks
 from service.notifications.notices import NoticeProjector, Notices
 from service.notifications.subscriptions import Subscriptions
@@ -97,6 +98,7 @@ class Services:
             self._read_engine = async_engine(
                 Database.from_url(replica) if replica else self.database
             )
+            count_pool_use(self._read_engine.sync_engine, "read")
         return self._read_engine
 
     @property
@@ -140,6 +142,7 @@ def build_services(
         upgrade(database)
     ledger = open_ledger(database, create_tables=False)
     write_engine = sync_engine(database)
+    count_pool_use(write_engine, "write")
     calendar = load_calendar(settings.working_day_schedules)
     waiter = None
     if not database.is_sqlite:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC
@@ -19,11 +23,15 @@ from projections.runner import BULK_PAGE_SIZE, ProjectionFailed
 from service.access.administration import Administration, cli_actor
 from service.audit_cli import audit_app
 from service.bootstrap import build_command_services, build_services
+from service.logs import configure_logging, logging_config
+from service.metrics import MULTIPROCESS_DIRECTORY
 from service.notifications.jetstream import NatsPublisher
 from service.operator_errors import operator_error
+from service.readiness import readiness
 from service.settings import get_settings
 from service.store.database import Database
 from service.store.migrations import upgrade
+from service.tracing import check_tracing_available, start_tracing
 
 app = typer.Typer(
     help="Transport credit records (信用交通): service commands.",
@@ -34,12 +42,18 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 T = TypeVar("T")
+WORKER_PING_SECONDS = 60
+# What `credit generate-env` writes: the secrets compose.yaml takes from the env file.
+GENERATED_SECRETS = (
+    "CREDIT_SUBJECT_ID_KEY",
+    "CREDIT_KEY_ENCRYPTION_KEY",
+    "CREDIT_METRICS_TOKEN",
+    "POSTGRES_PASSWORD",
+)
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(get_settings().log_format)
 
 
 @app.command()
@@ -95,6 +109,13 @@ def serve(
         )
         raise typer.Exit(2)
     Database.from_url(settings.database_url).check_reachable()
+    if settings.tracing:
+        check_tracing_available()
+    metrics_directory = None
+    if workers > 1 and not os.environ.get(MULTIPROCESS_DIRECTORY):
+        # Each worker process writes its metrics to files there; /metrics adds them up.
+        metrics_directory = tempfile.mkdtemp(prefix="credit-metrics-")
+        os.environ[MULTIPROCESS_DIRECTORY] = metrics_directory
     url = f"http://{host}:{port}"
     example = _seed_demo_if_empty() if demo else None
     agency_secret = _print_demo_clients() if demo else None
@@ -123,11 +144,20 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_config=logging_config(settings.log_format),
+        # api/observability.py logs each request by its route template, with its request id;
+        # uvicorn's access log would print raw paths, query strings and the caller's address.
+        access_log=False,
+        # uvicorn kills a worker process that does not answer its ping within this many seconds
+        # and starts another: its default, 5, killed every worker still importing or building
+        # its services on a machine whose cores were busy, again and again for minutes.
+        timeout_worker_healthcheck=WORKER_PING_SECONDS,
         # uvicorn would believe X-Forwarded-For from any loopback peer; the app reads it itself,
         # from CREDIT_TRUSTED_PROXIES only (api/app.py).
         proxy_headers=False,
     )
+    if metrics_directory is not None:
+        shutil.rmtree(metrics_directory, ignore_errors=True)
 
 
 def _seed_demo_if_empty() -> str | None:
@@ -577,9 +607,13 @@ def worker() -> None:
     projector that fails stops alone (see `credit projections status`); the worker goes on.
     With CREDIT_NATS_URL set, it also publishes the public changes to NATS JetStream."""
     _configure_logging()
+    if get_settings().tracing:
+        start_tracing()
     services = build_command_services()
     signal.signal(signal.SIGTERM, lambda *_: services.runner.stop())
-    console.print(f"projection worker following the log from position {services.runner.position()}")
+    logging.getLogger("service.cli").info(
+        "projection worker following the log from position %d", services.runner.position()
+    )
     services.checkpoint_schedule.start()
     if services.settings.deliver_webhooks_in_worker:
         services.deliveries.start()
@@ -678,6 +712,47 @@ def projections_status() -> None:
                 f"  skipped {skip.position} ({skip.event_type}) by {skip.skipped_by} "
                 f"at {skip.at:%Y-%m-%d %H:%M:%S}: {skip.reason}"
             )
+
+
+@projections_app.command("ready")
+def projections_ready() -> None:
+    """Exit 0 when the migrations are at head and every projector runs within
+    CREDIT_READY_MAX_LAG events of the log (what GET /readyz answers); else print why, exit 1.
+    The worker's health check."""
+    settings = get_settings()
+    services = build_command_services(migrate=False)
+    try:
+        head = services.ledger.recorder.max_notification_id() or 0
+        state = readiness(services.write_engine, services.runner, head, settings.ready_max_lag)
+    finally:
+        services.close_sync()
+    if not state.ready:
+        for reason in state.reasons:
+            print(f"not ready: {reason}")
+        raise typer.Exit(1)
+    print(f"ready: log head {head}")
+
+
+@app.command("generate-env")
+def generate_env(
+    output: Annotated[Path, typer.Option("--output", "-o", help="the file to write")] = Path(
+        ".env"
+    ),
+) -> None:
+    """Write a new env file for compose.yaml: fresh random secrets for every setting production
+    requires (and the database password, the metrics token). Refuses to overwrite a file: new
+    keys would orphan every subject id and every wrapped key made with the old ones."""
+    if output.exists():
+        console.print(f"[red]refused[/red]: {output} exists; its keys are in use")
+        raise typer.Exit(2)
+    lines = [
+        "# Secrets of the credit service (compose.yaml). Keep a copy offline: losing",
+        "# CREDIT_SUBJECT_ID_KEY or CREDIT_KEY_ENCRYPTION_KEY loses the data they protect.",
+        *(f"{name}={secrets.token_urlsafe(48)}" for name in GENERATED_SECRETS),
+    ]
+    output.write_text("\n".join(lines) + "\n")
+    output.chmod(0o600)
+    console.print(f"wrote {output} ({', '.join(GENERATED_SECRETS)})")
 
 
 @projections_app.command("resume")

@@ -8,6 +8,7 @@ import os
 from domain.policy import PolicyError
 from service.settings import SettingsError
 from service.store.database import DATABASE_ERRORS, DatabaseUrlError, database_unavailable
+from service.tracing import TracingUnavailable
 
 # sysexits(3) codes, so that a script can tell "fix the configuration" from "retry later".
 EXIT_CONFIG = os.EX_CONFIG if hasattr(os, "EX_CONFIG") else 78  # a setting or the policy file
@@ -23,6 +24,8 @@ def operator_error(error: BaseException) -> tuple[str, int] | None:
         return f"bad setting: {error}", EXIT_CONFIG
     if isinstance(error, DatabaseUrlError):
         return f"bad setting: CREDIT_DATABASE_URL: {error}", EXIT_CONFIG
+    if isinstance(error, TracingUnavailable):
+        return f"bad setting: {error}", EXIT_CONFIG
     if isinstance(error, PolicyError):
         return f"bad policy file: {error}", EXIT_CONFIG
     if isinstance(error, DATABASE_ERRORS):

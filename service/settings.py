@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -191,6 +192,22 @@ class Settings(BaseSettings):
     # caller cannot choose the address its per-address limits count against.
     trusted_proxies: list[IPvAnyNetwork] = []
     cors_origins: list[str] = []
+    # Log lines: one JSON object each (for a log collector), or plain text for a terminal.
+    log_format: Literal["json", "text"] = "json"
+    # Who may read GET /metrics (docs/operations.md, "Metrics"): a caller whose address is in
+    # metrics_networks, or any caller with `Authorization: Bearer <metrics_token>`. The
+    # metrics name no subject, but tell request rates and backlogs to whoever reads them.
+    metrics_networks: list[IPvAnyNetwork] = [
+        IPv4Network("127.0.0.0/8"),
+        IPv6Network("::1/128"),
+    ]
+    metrics_token: SecretStr | None = None
+    # GET /readyz answers 503 while a projector is more events than this behind the log (and
+    # until the database's migrations are at head): a load balancer sends it no reads then.
+    ready_max_lag: int = Field(default=1000, ge=0)
+    # OpenTelemetry traces of requests and SQL, exported as the standard OTEL_* variables say
+    # (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME ...); needs the `tracing` extra.
+    tracing: bool = False
 
     @property
     def zone(self) -> ZoneInfo:

@@ -10,6 +10,7 @@ import asyncio
 from starlette.concurrency import run_in_threadpool
 
 from service.access.access_log import AccessEntry, AccessLog
+from service.metrics import ACCESS_LOG_BATCH
 
 
 class AccessLogWriter:
@@ -32,15 +33,15 @@ class AccessLogWriter:
     async def _write_pending(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            rows = [entry for entries, _ in batch for entry in entries]
             try:
-                await run_in_threadpool(
-                    self.log.append, [e for entries, _ in batch for e in entries]
-                )
+                await run_in_threadpool(self.log.append, rows)
             except Exception as error:
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(error)
             else:
+                ACCESS_LOG_BATCH.observe(len(rows))
                 for _, done in batch:
                     if not done.done():
                         done.set_result(None)

@@ -20,6 +20,7 @@ from service.commanding.importing.report import (
     refusal_reason,
 )
 from service.commanding.importing.sniffing import read_rows
+from service.metrics import count_import
 
 
 def import_stream(
@@ -120,4 +121,5 @@ def import_stream(
         if close is not None:
             close()
     report.sort()
+    count_import(report.accepted, report.already_present, report.rejected_count)
     return report
