@@ -202,6 +202,49 @@ def start_replica(primary: PrivatePostgres) -> PrivatePostgres:
     return replica
 
 
+def base_backup(cluster: PrivatePostgres, target: Path) -> None:
+    """`pg_basebackup` of `cluster` into `target` (plain format, with the WAL it needs)."""
+    cluster._checked(
+        "pg_basebackup", "-D", str(target), "-h", "127.0.0.1", "-p", str(cluster.port),
+        "-U", "postgres", "-X", "stream", "-c", "fast", "--no-sync",
+    )  # fmt: skip
+
+
+def start_restored(backup: Path, settings: dict[str, str]) -> PrivatePostgres:
+    """A new cluster from a copy of the base backup `backup`, started in archive recovery
+    (`recovery.signal`) with `settings` (restore_command, a recovery target...); `remove()` it
+    afterwards."""
+    run_as = _cluster_user()
+    restored = PrivatePostgres(cluster_folder("credit-pg-restored-"), _free_port(), run_as)
+    try:
+        copy = ["cp", "-a", f"{backup}/.", str(restored.data)]
+        if run_as is not None:
+            copy = ["runuser", "-u", run_as, "--", *copy]
+        subprocess.run(["mkdir", "-p", str(restored.data)], check=True)
+        if run_as is not None:
+            account = pwd.getpwnam(run_as)
+            os.chown(restored.data, account.pw_uid, account.pw_gid)
+        os.chmod(restored.data, 0o700)
+        subprocess.run(copy, check=True, capture_output=True)
+        restored.configure(
+            {
+                "port": str(restored.port),
+                "unix_socket_directories": f"'{restored.folder}'",
+                "archive_mode": "off",
+                **settings,
+            }
+        )
+        signal = restored.data / "recovery.signal"
+        signal.touch()
+        if run_as is not None:
+            os.chown(signal, account.pw_uid, account.pw_gid)
+        _start_on_a_free_port(restored)
+    except BaseException:
+        restored.remove()
+        raise
+    return restored
+
+
 def wait_for_replay(
     primary: PrivatePostgres, replica: PrivatePostgres, timeout: float = 60
 ) -> None:
