@@ -159,10 +159,7 @@ def build_services(
     calendar = load_calendar(settings.working_day_schedules)
     waiter = None
     if not database.is_sqlite:
-        conninfo = (
-            database.sync_url().set(drivername="postgresql").render_as_string(hide_password=False)
-        )
-        waiter = postgres_notify_waiter(conninfo, ledger.recorder.channel_name)  # type: ignore[attr-defined]
+        waiter = postgres_notify_waiter(database.conninfo(), ledger.recorder.channel_name)  # type: ignore[attr-defined]
     runner = ProjectionRunner(
         EventLog(ledger.recorder),
         ledger.mapper,

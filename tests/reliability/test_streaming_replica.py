@@ -16,6 +16,7 @@ import pytest
 
 from api.app import create_app
 from service.bootstrap import build_services
+from service.commanding.commands import RegisterSubject
 from service.settings import Settings
 from service.store.database import Database
 from service.store.migrations import upgrade
@@ -142,3 +143,37 @@ async def test_queries_read_the_replica_and_fall_back_to_the_primary_when_it_lag
             assert body["status"] == "degraded"
             assert body["read_replica"]["reads_from"] == "primary"
             assert (await http.get(later_url, headers=reads)).status_code == 200
+
+
+async def test_of_several_hosts_every_driver_connects_to_the_one_that_accepts_writes(
+    private_postgres: PrivatePostgres, streaming_replica: PrivatePostgres
+):
+    """The standby listed first: psycopg (the event store's pool and the read-model engine),
+    asyncpg (queries) and the operator's connection check all reach the primary."""
+    primary, replica = private_postgres, streaming_replica
+    with psycopg.connect(primary.url(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE credit")
+    wait_for_replay(primary, replica)
+    hosts = f"127.0.0.1:{replica.port},127.0.0.1:{primary.port}"
+    url = f"postgresql://postgres@{hosts}/credit?target_session_attrs=read-write"
+    upgrade(Database.from_url(url))  # migrations write: they would fail on the standby
+    settings = Settings(
+        environment="test",
+        database_url=url,
+        subject_id_key="test-subject-key",
+        client_secret_scrypt_n=2,
+    )
+    services = build_services(settings, migrate=False)
+    try:
+        Database.from_url(url).check_reachable()
+        server = "SELECT inet_server_port(), pg_is_in_recovery()"
+        with services.ledger.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            assert tuple(conn.execute(server).fetchone().values()) == (primary.port, False)
+        with services.write_engine.connect() as conn:
+            assert tuple(conn.exec_driver_sql(server).one()) == (primary.port, False)
+        async with services.read_engine.connect() as conn:
+            assert tuple((await conn.exec_driver_sql(server)).one()) == (primary.port, False)
+        services.files.register(RegisterSubject(**enterprise(5)), recorded_by="t")
+        assert services.runner.catch_up() > 0
+    finally:
+        await services.aclose()
