@@ -159,7 +159,7 @@ class Database:
             "PERSISTENCE_MODULE": POSTGRES_FACTORY,
             LIBPQ_OPTIONS: json.dumps(self.connection_options),
             "POSTGRES_DBNAME": self.url.database or "postgres",
-            # libpq takes lists: the hosts are tried in turn (the options follow in open_ledger).
+            # libpq takes lists: the hosts are tried in turn (options: CreditPostgresFactory).
             "POSTGRES_HOST": ",".join(host for host, _ in self.hosts),
             "POSTGRES_PORT": ",".join(str(port) for _, port in self.hosts),
             "POSTGRES_USER": self.url.username or "postgres",
