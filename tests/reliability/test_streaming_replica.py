@@ -149,7 +149,8 @@ async def test_of_several_hosts_every_driver_connects_to_the_one_that_accepts_wr
     private_postgres: PrivatePostgres, streaming_replica: PrivatePostgres
 ):
     """The standby listed first: psycopg (the event store's pool and the read-model engine),
-    asyncpg (queries) and the operator's connection check all reach the primary."""
+    asyncpg and the operator's connection check all reach the primary with
+    target_session_attrs=read-write; queries reach the standby with prefer-standby."""
     primary, replica = private_postgres, streaming_replica
     with psycopg.connect(primary.url(), autocommit=True) as conn:
         conn.execute("CREATE DATABASE credit")
@@ -157,9 +158,13 @@ async def test_of_several_hosts_every_driver_connects_to_the_one_that_accepts_wr
     hosts = f"127.0.0.1:{replica.port},127.0.0.1:{primary.port}"
     url = f"postgresql://postgres@{hosts}/credit?target_session_attrs=read-write"
     upgrade(Database.from_url(url))  # migrations write: they would fail on the standby
+    # And the other way round for queries: the primary listed first, a standby preferred.
+    standby_first = f"127.0.0.1:{primary.port},127.0.0.1:{replica.port}"
     settings = Settings(
         environment="test",
         database_url=url,
+        read_database_url=f"postgresql://postgres@{standby_first}/credit"
+        "?target_session_attrs=prefer-standby",
         subject_id_key="test-subject-key",
         client_secret_scrypt_n=2,
     )
@@ -171,8 +176,13 @@ async def test_of_several_hosts_every_driver_connects_to_the_one_that_accepts_wr
             assert tuple(conn.execute(server).fetchone().values()) == (primary.port, False)
         with services.write_engine.connect() as conn:
             assert tuple(conn.exec_driver_sql(server).one()) == (primary.port, False)
-        async with services.read_engine.connect() as conn:
+        watch = services.read_replica
+        assert watch is not None
+        async with watch.primary.connect() as conn:  # asyncpg: the writable one
             assert tuple((await conn.exec_driver_sql(server)).one()) == (primary.port, False)
+        assert (await watch.check()).status == "ok"
+        async with services.read_engine.connect() as conn:  # asyncpg: the standby preferred
+            assert tuple((await conn.exec_driver_sql(server)).one()) == (replica.port, True)
         services.files.register(RegisterSubject(**enterprise(5)), recorded_by="t")
         assert services.runner.catch_up() > 0
     finally:
