@@ -182,8 +182,13 @@ def create_app(
         failed = [name for name, state in states.items() if state.failure is not None]
         position = min((state.position for state in states.values()), default=0)
         stopped = runner.crash is not None or (bool(states) and len(failed) == len(states))
-        body = {
-            "status": "failing" if stopped else ("degraded" if failed else "ok"),
+        replica = services.read_replica
+        if replica is not None:
+            await replica.check()  # measured now, not as of the last request's check
+        # A replica behind its bound (or away) is degraded service: reads go to the primary.
+        lagging = replica is not None and not replica.state.serves_reads
+        body: dict[str, Any] = {
+            "status": "failing" if stopped else ("degraded" if failed or lagging else "ok"),
             "projections": {
                 # The lowest position: every read model has reached it.
                 "position": position,
@@ -200,6 +205,7 @@ def create_app(
                 or None,
                 "projectors": projectors,
             },
+            "read_replica": None if replica is None else replica.report(),
         }
         return JSONResponse(body, status_code=503 if stopped else 200)
 

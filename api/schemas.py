@@ -1401,7 +1401,22 @@ def _health(position: int, failure: dict[str, Any] | None) -> dict[str, Any]:
                 for name in projectors
             },
         },
+        "read_replica": None,
     }
+
+
+class ReadReplicaHealth(BaseModel):
+    status: Literal["unknown", "ok", "behind", "unreachable"] = Field(
+        description="ok: queries read the replica; behind: its replay lag exceeds "
+        "`max_lag_seconds`; unreachable; unknown: not measured yet. Other than ok, queries "
+        "read the primary"
+    )
+    lag_seconds: float | None = Field(
+        description="seconds since the last transaction the replica replayed, 0 when it has "
+        "replayed all it received; null when not measured"
+    )
+    max_lag_seconds: float = Field(description="CREDIT_READ_REPLICA_MAX_LAG_SECONDS")
+    reads_from: Literal["replica", "primary"] = Field(description="where queries read now")
 
 
 class Health(BaseModel):
@@ -1418,7 +1433,13 @@ class Health(BaseModel):
         ),
     )
     status: Literal["ok", "degraded", "failing"] = Field(
-        description="ok; degraded (a projector is stopped, the others serve); failing (the "
-        "runner stopped, or every projector)"
+        description="ok; degraded (a projector is stopped, the others serve; or the read "
+        "replica lags and queries read the primary); failing (the runner stopped, or every "
+        "projector)"
     )
     projections: ProjectionsHealth = Field(description="the read models' projections")
+    read_replica: ReadReplicaHealth | None = Field(
+        default=None,
+        description="the read replica (CREDIT_READ_DATABASE_URL), null without one; a replica "
+        "that is not ok makes the status degraded",
+    )

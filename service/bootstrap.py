@@ -50,6 +50,7 @@ from service.store.database import Database
 from service.store.ledger import CreditLedger, EventLog, open_ledger
 from service.store.migrations import upgrade
 from service.store.read_store import async_engine, snapshot_engine, sync_engine
+from service.store.replica import ReadReplica
 
 log = logging.getLogger(__name__)
 # The child process of one background replay check; the check id follows.
@@ -88,29 +89,53 @@ class Services:
     deliveries: DeliveryWorker
     notices: Notices
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
+    _replica: ReadReplica | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
 
     @property
     def read_engine(self) -> AsyncEngine:
-        # Built on first use, inside the event loop that will use it.
+        """Where queries read: the replica while it keeps up (CREDIT_READ_DATABASE_URL), else
+        the primary. Built on first use, inside the event loop that will use it."""
+        replica = self.read_replica
+        if replica is not None:
+            return replica.engine
         if self._read_engine is None:
-            replica = self.settings.read_database_url
-            self._read_engine = async_engine(
-                Database.from_url(replica) if replica else self.database
-            )
+            url = self.settings.read_database_url  # a SQLite copy, if any: no lag to measure
+            self._read_engine = async_engine(Database.from_url(url) if url else self.database)
             count_pool_use(self._read_engine.sync_engine, "read")
         return self._read_engine
 
     @property
+    def read_replica(self) -> ReadReplica | None:
+        """The PostgreSQL read replica and its lag, if CREDIT_READ_DATABASE_URL names one."""
+        url = self.settings.read_database_url
+        if url is None or Database.from_url(url).is_sqlite:
+            return None
+        if self._replica is None:
+            self._replica = ReadReplica(
+                async_engine(Database.from_url(url)),
+                async_engine(self.database),
+                max_lag_seconds=self.settings.read_replica_max_lag_seconds,
+                check_seconds=self.settings.read_replica_check_seconds,
+            )
+            count_pool_use(self._replica.replica.sync_engine, "read")
+            count_pool_use(self._replica.primary.sync_engine, "read-primary")
+        return self._replica
+
+    @property
     def directory(self) -> ClientDirectory:
         if self._directory is None:
-            self._directory = ClientDirectory(self.read_engine, self.settings.client_cache_seconds)
+            self._directory = ClientDirectory(
+                lambda: self.read_engine, self.settings.client_cache_seconds
+            )
         return self._directory
 
     async def aclose(self) -> None:
         self.close_sync()
         if self._read_engine is not None:
             await self._read_engine.dispose()
+        if self._replica is not None:
+            await self._replica.dispose()
 
     def start_background_work(self) -> None:
         """What the process that follows the log runs: projections and scheduled checkpoints."""
@@ -146,10 +171,7 @@ def build_services(
     calendar = load_calendar(settings.working_day_schedules)
     waiter = None
     if not database.is_sqlite:
-        conninfo = (
-            database.sync_url().set(drivername="postgresql").render_as_string(hide_password=False)
-        )
-        waiter = postgres_notify_waiter(conninfo, ledger.recorder.channel_name)  # type: ignore[attr-defined]
+        waiter = postgres_notify_waiter(database.conninfo(), ledger.recorder.channel_name)  # type: ignore[attr-defined]
     runner = ProjectionRunner(
         EventLog(ledger.recorder),
         ledger.mapper,

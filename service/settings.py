@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # Where queries read the read models (a PostgreSQL streaming replica of the primary, say);
     # writes, the access log and the projection runner always use database_url.
     read_database_url: str | None = None
+    # Queries read the replica while its replay lag is at most this many seconds, the primary
+    # otherwise (docs/operations.md, "Read replicas"); how often the lag is measured.
+    read_replica_max_lag_seconds: float = Field(default=30.0, gt=0)
+    read_replica_check_seconds: float = Field(default=1.0, gt=0)
     # Keyed hash that turns a subject's code into its stream id, so that no personal ID
     # number ever appears in a stream id, URL or log line. Changing it orphans existing ids.
     subject_id_key: SecretStr = SecretStr(DEVELOPMENT_SUBJECT_ID_KEY)

@@ -13,19 +13,25 @@ import sys
 from tests.postgres import ADMIN_URL, postgres_reachable
 
 BROWSER_PACKAGES = ("chromium", "chromium-driver", "fonts-noto-cjk")
+FAILOVER_PACKAGES = ("postgresql-15-auto-failover",)  # pg_autoctl: tests/auto_failover.py
 SUITE_WORKERS = 2  # CI has two cores
 
 
-def ensure_browser() -> None:
-    """The progress-page test drives Debian's Chromium: install it where CI may (as root)."""
-    if shutil.which("chromium") and shutil.which("chromedriver"):
+def ensure_packages() -> None:
+    """Install, where CI may (as root), the Debian packages tests need beyond PostgreSQL:
+    Chromium for the progress-page test, pg_auto_failover for the failover test. Elsewhere,
+    or if the installation fails, those tests skip (outside CI) or fail (in CI) and say why."""
+    missing: list[str] = []
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        missing += BROWSER_PACKAGES
+    if not shutil.which("pg_autoctl"):
+        missing += FAILOVER_PACKAGES
+    if not missing or not os.environ.get("CI") or os.geteuid() != 0 or not shutil.which("apt-get"):
         return
-    if not os.environ.get("CI") or os.geteuid() != 0 or not shutil.which("apt-get"):
-        return  # the browser test skips (outside CI) or fails (in CI) and says why
-    print("installing Chromium for the browser test ...", flush=True)
+    print(f"installing {', '.join(missing)} for the tests that need them ...", flush=True)
     subprocess.run(["apt-get", "update", "-qq"], check=False)
     subprocess.run(
-        ["apt-get", "install", "-y", "-qq", *BROWSER_PACKAGES],
+        ["apt-get", "install", "-y", "-qq", *missing],
         check=False,
         env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
     )
@@ -38,7 +44,7 @@ def main(args: list[str]) -> int:
             print(f"FAIL: PostgreSQL at {ADMIN_URL} is unreachable in CI: {reason}", flush=True)
             return 1
         print(f"note: PostgreSQL unreachable ({reason}); its tests will be skipped", flush=True)
-    ensure_browser()
+    ensure_packages()
     return subprocess.call([sys.executable, "-m", "pytest", *workers(args), *args])
 
 

@@ -25,6 +25,7 @@ from tests.private_postgres import (
     PrivatePostgres,
     PrivatePostgresUnavailable,
     start_private_postgres,
+    start_replica,
 )
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Beijing, a Friday
@@ -98,6 +99,21 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield cluster
     finally:
         cluster.remove()
+
+
+@pytest.fixture
+def streaming_replica(private_postgres: PrivatePostgres) -> Iterator[PrivatePostgres]:
+    """A hot standby of `private_postgres`, streaming its WAL; removed before it."""
+    try:
+        replica = start_replica(private_postgres)
+    except PrivatePostgresUnavailable as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"a streaming replica cannot run in CI: {error}")
+        pytest.skip(f"a streaming replica cannot run here: {error}")
+    try:
+        yield replica
+    finally:
+        replica.remove()
 
 
 def _empty_postgres(url: str) -> None:

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,6 +83,19 @@ class PrivatePostgres:
                 f"{(done.stderr or done.stdout).strip()}\n{self.log_tail()}"
             )
 
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """One statement's result, unaligned, without headers."""
+        done = self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                         "-d", database, "-XAtc", sql)  # fmt: skip
+        if done.returncode != 0:
+            raise PrivatePostgresUnavailable(f"psql failed: {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    def configure(self, settings: dict[str, str]) -> None:
+        """Appends settings to postgresql.conf (the last line for a name wins)."""
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
+
     def init(self) -> None:
         # --no-sync only skips initdb's own flush of the fresh files; the server runs with fsync.
         self._checked(
@@ -134,29 +148,115 @@ def _cluster_user() -> str | None:
     return CLUSTER_USER
 
 
-def start_private_postgres() -> PrivatePostgres:
-    """A new cluster, started; `remove()` it afterwards. Raises PrivatePostgresUnavailable
-    when this machine cannot run one."""
+def cluster_folder(prefix: str = "credit-pg-") -> Path:
+    """A new empty folder that the cluster's OS user owns (under /tmp itself: pytest's own
+    temporary folders are private to root)."""
     run_as = _cluster_user()
-    # Under /tmp itself: pytest's own temporary folders are private to root.
-    folder = Path(tempfile.mkdtemp(prefix="credit-pg-"))
-    cluster = PrivatePostgres(folder, _free_port(), run_as)
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    if run_as is not None:
+        account = pwd.getpwnam(run_as)
+        os.chown(folder, account.pw_uid, account.pw_gid)
+    return folder
+
+
+def _start_on_a_free_port(cluster: PrivatePostgres) -> None:
     try:
-        if run_as is not None:
-            account = pwd.getpwnam(run_as)
-            os.chown(folder, account.pw_uid, account.pw_gid)
+        cluster.start()
+    except PrivatePostgresUnavailable:  # the free port may have been taken meanwhile
+        cluster.port = _free_port()
+        cluster.configure({"port": str(cluster.port)})
+        cluster.start()
+
+
+def start_private_postgres(settings: dict[str, str] | None = None) -> PrivatePostgres:
+    """A new cluster, started, with `settings` added to SETTINGS; `remove()` it afterwards.
+    Raises PrivatePostgresUnavailable when this machine cannot run one."""
+    run_as = _cluster_user()
+    cluster = PrivatePostgres(cluster_folder(), _free_port(), run_as)
+    try:
         cluster.init()
-        try:
-            cluster.start()
-        except PrivatePostgresUnavailable:  # the free port may have been taken meanwhile
-            cluster.port = _free_port()
-            with (cluster.data / "postgresql.conf").open("a") as conf:
-                conf.write(f"port = {cluster.port}\n")
-            cluster.start()
+        cluster.configure(settings or {})
+        _start_on_a_free_port(cluster)
     except BaseException:
         cluster.remove()
         raise
     return cluster
+
+
+def start_replica(primary: PrivatePostgres) -> PrivatePostgres:
+    """A streaming replica of `primary` (`pg_basebackup -R`: it follows the primary's WAL as a
+    hot standby), started; `remove()` it afterwards."""
+    replica = PrivatePostgres(cluster_folder("credit-pg-replica-"), _free_port(), primary.run_as)
+    try:
+        replica._checked(
+            "pg_basebackup", "-D", str(replica.data), "-h", "127.0.0.1", "-p", str(primary.port),
+            "-U", "postgres", "-R", "-X", "stream", "-c", "fast", "--no-sync",
+        )  # fmt: skip
+        replica.configure(
+            {"port": str(replica.port), "unix_socket_directories": f"'{replica.folder}'"}
+        )
+        _start_on_a_free_port(replica)
+    except BaseException:
+        replica.remove()
+        raise
+    return replica
+
+
+def base_backup(cluster: PrivatePostgres, target: Path) -> None:
+    """`pg_basebackup` of `cluster` into `target` (plain format, with the WAL it needs)."""
+    cluster._checked(
+        "pg_basebackup", "-D", str(target), "-h", "127.0.0.1", "-p", str(cluster.port),
+        "-U", "postgres", "-X", "stream", "-c", "fast", "--no-sync",
+    )  # fmt: skip
+
+
+def start_restored(backup: Path, settings: dict[str, str]) -> PrivatePostgres:
+    """A new cluster from a copy of the base backup `backup`, started in archive recovery
+    (`recovery.signal`) with `settings` (restore_command, a recovery target...); `remove()` it
+    afterwards."""
+    run_as = _cluster_user()
+    restored = PrivatePostgres(cluster_folder("credit-pg-restored-"), _free_port(), run_as)
+    try:
+        copy = ["cp", "-a", f"{backup}/.", str(restored.data)]
+        if run_as is not None:
+            copy = ["runuser", "-u", run_as, "--", *copy]
+        subprocess.run(["mkdir", "-p", str(restored.data)], check=True)
+        if run_as is not None:
+            account = pwd.getpwnam(run_as)
+            os.chown(restored.data, account.pw_uid, account.pw_gid)
+        os.chmod(restored.data, 0o700)
+        subprocess.run(copy, check=True, capture_output=True)
+        restored.configure(
+            {
+                "port": str(restored.port),
+                "unix_socket_directories": f"'{restored.folder}'",
+                "archive_mode": "off",
+                **settings,
+            }
+        )
+        signal = restored.data / "recovery.signal"
+        signal.touch()
+        if run_as is not None:
+            os.chown(signal, account.pw_uid, account.pw_gid)
+        _start_on_a_free_port(restored)
+    except BaseException:
+        restored.remove()
+        raise
+    return restored
+
+
+def wait_for_replay(
+    primary: PrivatePostgres, replica: PrivatePostgres, timeout: float = 60
+) -> None:
+    """Returns once the replica has replayed everything the primary has written so far."""
+    target = primary.psql("SELECT pg_current_wal_lsn()")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        behind = replica.psql(f"SELECT pg_last_wal_replay_lsn() < '{target}'::pg_lsn")
+        if behind == "f":
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the replica has not replayed up to {target} in {timeout} s")
 
 
 @contextmanager

@@ -8,6 +8,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -259,13 +260,13 @@ class ClientDirectory:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: Callable[[], AsyncEngine],
         max_age_seconds: float,
         *,
         unknown_seconds: float = UNKNOWN_CLIENT_SECONDS,
         max_unknown: int = MAX_UNKNOWN_CLIENTS,
     ):
-        self.engine = engine
+        self._engine = engine  # asked each time: the read replica, or the primary if it lags
         self.max_age_seconds = max_age_seconds
         self.unknown_seconds = unknown_seconds
         self.max_unknown = max_unknown
@@ -278,7 +279,7 @@ class ClientDirectory:
         if time.monotonic() - self._loaded_at > self.max_age_seconds:
             async with self._lock:
                 if time.monotonic() - self._loaded_at > self.max_age_seconds:
-                    async with self.engine.connect() as conn:
+                    async with self._engine().connect() as conn:
                         rows = await conn.execute(select(api_clients))
                         self._clients = {row.client_id: _client(row) for row in rows}
                     self._loaded_at = time.monotonic()
@@ -298,7 +299,7 @@ class ClientDirectory:
             missed_at = self._unknown.get(client_id)
             if missed_at is not None and time.monotonic() - missed_at < self.unknown_seconds:
                 return None
-            async with self.engine.connect() as conn:
+            async with self._engine().connect() as conn:
                 row = (
                     await conn.execute(
                         select(api_clients).where(api_clients.c.client_id == client_id)

@@ -303,7 +303,8 @@ def _check_store(events, size, root, saved, keys, report: Verification, events_n
     if old_size > size:
         report.findings.append(
             f"the saved checkpoint covers {old_size} events, the export only {size}: "
-            "events were removed"
+            f"the last {old_size - size} events it signed are missing (leaves {size} to "
+            f"{old_size - 1}: removed, or lost by a restore)"
         )
         return
     if merkle_root(ordered[:old_size]) != bytes.fromhex(saved["root"]):

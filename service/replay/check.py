@@ -130,7 +130,7 @@ def scratch_database(database: Database, name: str | None = None) -> Iterator[Da
             make_url(database.url).set(database=name).render_as_string(hide_password=False)
         )
         upgrade(scratch)
-        with psycopg.connect(scratch.url.render_as_string(hide_password=False)) as conn:
+        with psycopg.connect(scratch.conninfo()) as conn:
             _lighten(conn)
         yield scratch
     finally:
@@ -148,8 +148,7 @@ def drop_scratch_database(database: Database, name: str) -> None:
 
 
 def _admin_conninfo(database: Database) -> str:
-    admin = database.url.set(drivername="postgresql", database="postgres")
-    return admin.render_as_string(hide_password=False)
+    return database.conninfo("postgres")
 
 
 def _lighten(conn) -> None:

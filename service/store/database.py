@@ -3,6 +3,7 @@ async URLs. SQLite is the embedded default; PostgreSQL is the real database."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import psycopg
 from eventsourcing import persistence as store_errors
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import URL, Connection, Engine, exc, make_url
 
 # The library's recorders, extended to seal every event in its insert transaction.
@@ -19,6 +21,10 @@ SEALING_RECORDERS = {
     "sqlite": "service.integrity.sealing:SealingSQLiteRecorder",
     "postgresql": "service.integrity.sealing:SealingPostgresRecorder",
 }
+# The event store's PostgreSQL factory, and the key of its environment under which it finds
+# the URL's libpq options (target_session_attrs...), which the library has no setting for.
+POSTGRES_FACTORY = "service.store.ledger:CreditPostgresFactory"
+LIBPQ_OPTIONS = "CREDIT_LIBPQ_OPTIONS"
 # The longest a request waits for a connection from the event store's pool.
 STORE_POOL_WAIT_SECONDS = 5
 # The longest a new connection to PostgreSQL may take (psycopg's connect_timeout, asyncpg's
@@ -60,8 +66,12 @@ class Database:
 
     @classmethod
     def from_url(cls, raw: str) -> Database:
+        """`sqlite:///path`, `postgresql://user:password@host:port/db`, or several PostgreSQL
+        hosts tried in turn, in libpq's form (`postgresql://user@a:5432,b:5432/db?
+        target_session_attrs=read-write`: the one that accepts writes, after a failover too)
+        or SQLAlchemy's (`postgresql://user@/db?host=a:5432&host=b:5432&...`)."""
         try:
-            url = make_url(raw)
+            url = make_url(_hosts_as_query(raw))
         except (exc.ArgumentError, ValueError):  # a message may repeat the URL and password
             raise DatabaseUrlError(
                 "not a database URL: use sqlite:///path or postgresql://user@host/name"
@@ -73,7 +83,13 @@ class Database:
             )
         if backend == "sqlite" and (not url.database or url.database == ":memory:"):
             raise DatabaseUrlError("SQLite needs a file path (sqlite:///path/to/credit.sqlite3)")
-        return cls(backend, url)
+        database = cls(backend, url)
+        if backend == "postgresql":
+            try:
+                database.hosts  # noqa: B018 (a port that is not a number fails here, not later)
+            except ValueError:
+                raise DatabaseUrlError("a host's port is not a number") from None
+        return database
 
     def check_reachable(self, timeout_seconds: int = CONNECT_TIMEOUT_SECONDS) -> None:
         """Connect once and close. A PostgreSQL that is down, unknown or refusing answers here
@@ -81,8 +97,39 @@ class Database:
         for its whole wait. SQLite needs no server: its file opens on first use."""
         if self.is_sqlite:
             return
-        conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        psycopg.connect(conninfo, connect_timeout=timeout_seconds).close()
+        psycopg.connect(self.conninfo(), connect_timeout=timeout_seconds).close()
+
+    @property
+    def hosts(self) -> list[tuple[str, int]]:
+        """The PostgreSQL servers to try, in order (one unless the URL names several)."""
+        listed = self.url.query.get("host")
+        if not listed:
+            return [(self.url.host or "127.0.0.1", self.url.port or 5432)]
+        hosts = []
+        for entry in (listed,) if isinstance(listed, str) else listed:
+            host, _, port = entry.rpartition(":") if ":" in entry else (entry, "", "")
+            hosts.append((host, int(port) if port else self.url.port or 5432))
+        return hosts
+
+    @property
+    def connection_options(self) -> dict[str, str]:
+        """The URL's libpq options (target_session_attrs, sslmode...) but the hosts."""
+        return {
+            name: value if isinstance(value, str) else value[-1]
+            for name, value in self.url.query.items()
+            if name != "host"
+        }
+
+    def conninfo(self, database: str | None = None) -> str:
+        """The libpq connection string (psycopg), with every host: `host=a,b port=p,q ...`."""
+        return make_conninfo(
+            host=",".join(host for host, _ in self.hosts),
+            port=",".join(str(port) for _, port in self.hosts),
+            dbname=database or self.url.database or "postgres",
+            user=self.url.username or "postgres",
+            **({"password": self.url.password} if self.url.password else {}),
+            **self.connection_options,
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -109,10 +156,12 @@ class Database:
                 "APPLICATION_RECORDER_TOPIC": SEALING_RECORDERS["sqlite"],
             }
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": POSTGRES_FACTORY,
+            LIBPQ_OPTIONS: json.dumps(self.connection_options),
             "POSTGRES_DBNAME": self.url.database or "postgres",
-            "POSTGRES_HOST": self.url.host or "127.0.0.1",
-            "POSTGRES_PORT": str(self.url.port or 5432),
+            # libpq takes lists: the hosts are tried in turn (options: CreditPostgresFactory).
+            "POSTGRES_HOST": ",".join(host for host, _ in self.hosts),
+            "POSTGRES_PORT": ",".join(str(port) for _, port in self.hosts),
             "POSTGRES_USER": self.url.username or "postgres",
             "POSTGRES_PASSWORD": self.url.password or "",
             "POSTGRES_POOL_SIZE": "8",
@@ -125,6 +174,21 @@ class Database:
             "ORIGINATOR_ID_TYPE": "uuid",
             "APPLICATION_RECORDER_TOPIC": SEALING_RECORDERS["postgresql"],
         }
+
+
+def _hosts_as_query(raw: str) -> str:
+    """libpq's several hosts (`//user@a:1,b:2/db?x=y`), which SQLAlchemy cannot parse, as its
+    own form (`//user@/db?host=a:1&host=b:2&x=y`); anything else as it is."""
+    scheme, sep, rest = raw.partition("://")
+    if not sep or not scheme.startswith("postgres"):
+        return raw
+    location, _, tail = rest.partition("/")
+    userinfo, at, hostlist = location.rpartition("@")
+    if "," not in hostlist:
+        return raw
+    path, question, query = tail.partition("?")
+    hosts = "&".join(f"host={entry}" for entry in hostlist.split(",") if entry)
+    return f"{scheme}://{userinfo}{at}/{path}?{hosts}{'&' + query if question and query else ''}"
 
 
 # Every kind of error a database driver or pool raises; `database_unavailable` tells which of

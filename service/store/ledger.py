@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -21,13 +22,13 @@ from eventsourcing.persistence import (
     Transcoding,
     UUIDAsHex,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import retry
 from psycopg_pool import PoolTimeout
 
 import domain.events  # noqa: F401  (registers the stable event topics before any decoding)
 from domain.subject import INCOMPLETE, Subject
-from service.store.database import Database
+from service.store.database import LIBPQ_OPTIONS, Database
 
 
 class DateAsISO(Transcoding):
@@ -241,10 +242,16 @@ class PromptPostgresDatastore(PostgresDatastore):
     more request or retry; no connection is pinged on an ordinary checkout."""
 
     @classmethod
-    def adopt(cls, datastore: PostgresDatastore) -> None:
+    def adopt(cls, datastore: PostgresDatastore, options: dict[str, str]) -> None:
         """The library builds its datastore inline, with no hook for a subclass; this one only
-        overrides a method, so the datastore becomes one in place, its pool and state as built."""
+        overrides a method, so the datastore becomes one in place, its pool and state as built.
+        `options` are the URL's libpq options the library's settings have no place for
+        (target_session_attrs=read-write: of several hosts, the primary), given to each new
+        connection of its pool."""
         datastore.__class__ = cls
+        kwargs = datastore.pool.kwargs  # the library passes a dict
+        assert isinstance(kwargs, dict)
+        kwargs.update(options)
         # The pool retries a lost connection with a doubling back-off (1, 2, 4 ... s) for up to
         # this long (the default is 5 minutes): after a long outage its next try could come long
         # after the database is back. Once it gives up, the next request starts a try at once.
@@ -264,11 +271,17 @@ class PromptPostgresDatastore(PostgresDatastore):
             raise
 
 
+class CreditPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory (PERSISTENCE_MODULE names it), its datastore made a
+    PromptPostgresDatastore before any connection opens, with the URL's libpq options."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        options = json.loads(self.env.get(LIBPQ_OPTIONS) or "{}")
+        PromptPostgresDatastore.adopt(self.datastore, options)
+
+
 def open_ledger(database: Database, *, create_tables: bool = True) -> CreditLedger:
     env = database.eventsourcing_env()
     env["CREATE_TABLE"] = "y" if create_tables else "n"
-    ledger = CreditLedger(env=env)
-    datastore = getattr(ledger.recorder, "datastore", None)
-    if type(datastore) is PostgresDatastore:
-        PromptPostgresDatastore.adopt(datastore)
-    return ledger
+    return CreditLedger(env=env)
