@@ -157,8 +157,8 @@ def build_services(
         poll_seconds=settings.projection_poll_seconds,
         wait_for_notify=waiter,
     )
-    wrapper = KeyWrapper(settings.key_encryption_key.get_secret_value())
     suite = SUITES[settings.crypto_suite]
+    wrapper = KeyWrapper(settings.key_encryption_key.get_secret_value(), suite.sealer)
     vault = PersonalDataVault(write_engine, wrapper, suite.sealer)
     files = CreditFiles(
         ledger,

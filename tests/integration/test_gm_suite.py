@@ -19,9 +19,10 @@ from domain.crypto_suite import SM2, SM3, signature_valid
 from domain.errors import SealNoLongerHolds
 from domain.integrity import canonical_json, event_document, event_leaf
 from domain.merkle import root as merkle_root
+from service.access.secrets import SM4_WRAPPED
 from service.bootstrap import Services, build_services
 from service.cli import app as cli
-from service.integrity.tables import event_seals, event_seals_sm3
+from service.integrity.tables import checkpoint_keys, event_seals, event_seals_sm3
 from service.integrity.verifier import checkpoint_signed, verify_export
 from tests.integration.test_tamper_evidence import (
     events_table,
@@ -80,6 +81,9 @@ def test_a_gm_checkpoint_signs_an_sm3_tree_of_sm3_chains_with_sm2_beside_ed25519
     assert not checkpoint_signed({k: v for k, v in document.items() if k != "sm2"}, keys_of(gm))
     assert gm.checkpoints.verify(checkpoint).ok
     assert gm.checkpoints.make() == checkpoint  # nothing new: the same checkpoint
+    with gm.write_engine.connect() as conn:  # keys made under the 国密 suite: wrapped with SM4
+        wrapped = conn.execute(select(checkpoint_keys.c.private_key)).scalars().all()
+    assert wrapped and all(bytes(w).startswith(SM4_WRAPPED) for w in wrapped)
 
     fill(gm, subjects=1, first=50)
     later = gm.checkpoints.make()
