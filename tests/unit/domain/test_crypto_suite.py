@@ -1,13 +1,21 @@
 """The suites' primitives against the examples their standards print: SM3 (GB/T 32905-2016
 appendix A), SM4 (GB/T 32907-2016 appendix A), SM2 signatures (GB/T 32918.2-2016 appendix A,
-reproduced with the standard's curve, key and k), and the round trips the service relies on."""
+reproduced with the standard's curve, key and k), SM2 against OpenSSL's, and the round trips
+the service relies on."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
+import shutil
+import subprocess
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from gmalg import ellipticcurve
 from gmalg.sm2 import SM2Core
@@ -137,3 +145,60 @@ def test_each_suite_names_its_primitives_and_values_name_their_cipher() -> None:
     assert sealer_of("sealed:sm4:abc") is SM4_GCM
     assert sealer_of("plain") is None
     assert SM3.digest(b"") != hashlib.sha256(b"").digest()
+
+
+# A SubjectPublicKeyInfo prefix for an SM2 point: id-ecPublicKey with the curve sm2p256v1
+# (OID 1.2.156.10197.1.301, GB/T 33560), then the 65-byte uncompressed point.
+_SM2_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d034200")
+
+
+def _openssl(*args: str, cwd) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def openssl_sm2(tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command")
+    made = _openssl(
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:SM2",
+        "-out",
+        "k.pem",
+        cwd=tmp_path,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"this openssl has no SM2: {made.stderr.decode()[:200]}")
+    return tmp_path
+
+
+def test_sm2_signatures_interoperate_with_openssl_both_ways(openssl_sm2) -> None:
+    """The signatures are GB/T 32918.2's with GM/T 0009's default ID, as OpenSSL makes them:
+    OpenSSL verifies ours, and ours verifies OpenSSL's."""
+    folder = openssl_sm2
+    sm3_with_id = ("-rawin", "-digest", "sm3", "-pkeyopt", "distid:1234567812345678")
+    private, public = SM2.generate()
+    signature = SM2.sign(private, b"checkpoint bytes")
+    (folder / "pub.pem").write_text(
+        "-----BEGIN PUBLIC KEY-----\n"
+        + base64.encodebytes(_SM2_SPKI_PREFIX + public).decode()
+        + "-----END PUBLIC KEY-----\n"
+    )
+    (folder / "message").write_bytes(b"checkpoint bytes")
+    (folder / "other").write_bytes(b"checkpoint byteS")
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    (folder / "ours.der").write_bytes(encode_dss_signature(r, s))
+    verify = ("pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", *sm3_with_id)
+    assert _openssl(*verify, "-in", "message", "-sigfile", "ours.der", cwd=folder).returncode == 0
+    assert _openssl(*verify, "-in", "other", "-sigfile", "ours.der", cwd=folder).returncode != 0
+
+    sign = ("pkeyutl", "-sign", "-inkey", "k.pem", *sm3_with_id, "-in", "message")
+    assert _openssl(*sign, "-out", "theirs.der", cwd=folder).returncode == 0
+    point = _openssl("pkey", "-in", "k.pem", "-pubout", "-outform", "DER", cwd=folder).stdout[-65:]
+    r, s = decode_dss_signature((folder / "theirs.der").read_bytes())
+    theirs = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    assert signature_valid("SM2", point, theirs, b"checkpoint bytes")
+    assert not signature_valid("SM2", point, theirs, b"checkpoint byteS")
