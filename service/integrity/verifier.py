@@ -106,6 +106,11 @@ def verify_export(
     checkpoint = _one(by_type, "checkpoint")
     gm = "sm3_root" in checkpoint
     trees = (SHA256_TREE, SM3_TREE) if gm else (SHA256_TREE,)
+    report.notes.append(
+        "checked with SHA-256 and Ed25519, and with SM3 and SM2 (the 国密 suite)"
+        if gm
+        else "checked with SHA-256 and Ed25519 (the export has no SM3 tree)"
+    )
     if not _signed(keys, trailer, digests[SHA256.name]):
         report.findings.append(
             "the export's signature does not verify: the file was changed after it was made"

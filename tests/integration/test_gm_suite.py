@@ -106,6 +106,9 @@ def test_a_store_made_with_gm_exports_and_verifies_offline_in_both_suites(gm, tm
     report = verify_export(store, saved_checkpoint=saved, trusted_keys=keys_of(gm))
     assert report.ok, report.findings
     assert "the log's first 9 events are those of the checkpoint you saved (SM3)" in report.notes
+    assert "checked with SHA-256 and Ed25519, and with SM3 and SM2 (the 国密 suite)" in (
+        report.notes
+    )
     one = export(gm, subject_id=subjects[1], since_tree_size=saved["tree_size"])
     assert "sm3_inclusion_proof" in orjson.loads(one[1])
     report = verify_export(one, saved_checkpoint=saved, trusted_keys=keys_of(gm))
