@@ -669,6 +669,9 @@ async def _checkpoint_page(
                 "signature": latest.as_json()["signature"],
                 "origin": latest.origin,
                 "logs": latest.logs or {},
+                # the 国密 suite's SM3 root and SM2 signature (format 3), or None
+                "sm3_root": latest.sm3_root.hex() if latest.sm3_root else None,
+                "sm2": latest.as_json().get("sm2"),
             }
             if latest
             else None
