@@ -7,11 +7,14 @@ from __future__ import annotations
 import base64
 
 import pytest
+from sqlalchemy import text
 
 from domain.crypto_suite import signature_valid
 from service.integrity.checkpoints import Checkpoint
 from service.integrity.verifier import checkpoint_signed, verify_export
 from tests.builders import enterprise, penalty
+from tests.integration.test_tamper_evidence import events_table, stored_events
+from tests.tampering import as_superuser
 
 pytestmark = pytest.mark.api
 
@@ -47,3 +50,22 @@ async def test_a_gm_checkpoint_and_its_sm2_key_are_published_and_verify(client, 
     )
     assert report.ok, report.findings
     assert any(note.endswith("(SM3)") for note in report.notes)
+
+
+async def test_a_checkpoint_over_an_event_that_no_longer_matches_its_seal_is_refused(
+    client, anonymous, auditor, services
+):
+    subject = (await client.post("/v1/subjects", json=enterprise(92))).json()
+    await client.post(f"/v1/subjects/{subject['subject_id']}/events", json=penalty("GM-API-2"))
+    position, *_, state = stored_events(services)[-1]
+    table, column = events_table(services)
+    with as_superuser(services) as conn:  # before any checkpoint took it into the SM3 chain
+        conn.execute(
+            text(f"UPDATE {table} SET state = :state WHERE {column} = :p"),
+            {"state": state.replace(b"GM-API-2", b"GM-API-9"), "p": position},
+        )
+    refused = await anonymous.post("/v1/audit/checkpoints", headers=auditor)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("/seal-no-longer-holds")
+    assert "no longer matches its SHA-256 seal" in refused.json()["detail"]
+    assert services.checkpoints.latest() is None
