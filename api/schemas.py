@@ -937,6 +937,12 @@ CHECKPOINT_EXAMPLE: dict[str, Any] = {
 }
 
 
+class SM2Signature(BaseModel):
+    key_id: str = Field(description="the SM2 key (listCheckpointKeys)")
+    algorithm: Literal["SM2"] = Field(description="GB/T 32918.2 with SM3, ID 1234567812345678")
+    signature: str = Field(description="r || s, 32 bytes each, base64")
+
+
 class CheckpointBody(BaseModel):
     model_config = example(CHECKPOINT_EXAMPLE, title="Checkpoint")
     origin: str = Field(description="the log's name, the same in every checkpoint")
@@ -948,14 +954,22 @@ class CheckpointBody(BaseModel):
     key_id: str = Field(description="the signing key (listCheckpointKeys)")
     algorithm: Literal["Ed25519"] = Field(description="the signature algorithm")
     signature: str = Field(description="base64")
-    format: Literal["credit-checkpoint/2"] | None = Field(
+    format: Literal["credit-checkpoint/2", "credit-checkpoint/3"] | None = Field(
         default=None,
         description="null: format 1 (signed before the chained logs were anchored); format 2 "
-        "signs `format` and `logs` too",
+        "signs `format` and `logs` too; format 3 (the 国密 suite) `sm3_root` too",
     )
     logs: dict[str, ChainHead] | None = Field(
         default=None,
-        description="format 2: the head of each chained log (access_log, admin_log) at signing",
+        description="formats 2 and 3: the head of each chained log (access_log, admin_log) at "
+        "signing",
+    )
+    sm3_root: str | None = Field(
+        default=None,
+        description="format 3: the root of the SM3 tree (GB/T 32905) over the same leaves, hex",
+    )
+    sm2: SM2Signature | None = Field(
+        default=None, description="format 3: the SM2 signature over the same bytes"
     )
 
 
@@ -969,8 +983,10 @@ class CheckpointPage(BaseModel):
 
 class CheckpointKey(BaseModel):
     key_id: str = Field(description="the key's id, as checkpoints name it")
-    algorithm: Literal["Ed25519"] = Field(description="the signature algorithm")
-    public_key: str = Field(description="raw Ed25519, base64")
+    algorithm: Literal["Ed25519", "SM2"] = Field(description="the signature algorithm")
+    public_key: str = Field(
+        description="base64: raw Ed25519 (32 bytes), or SM2's uncompressed point 04 || x || y"
+    )
     created_at: datetime = Field(description="when it started signing")
     retired_at: datetime | None = Field(description="when it stopped; null: it signs now")
 

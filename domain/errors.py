@@ -146,6 +146,14 @@ class ChainedLogCut(DomainError):
     code = "chained-log-cut"
 
 
+class SealNoLongerHolds(DomainError):
+    """An event no longer matches the SHA-256 seal written when it was stored (or is missing
+    or moved), found while extending the 国密 suite's SM3 chain: it is not sealed again, and
+    no checkpoint is signed over it."""
+
+    code = "seal-no-longer-holds"
+
+
 class CaseNumbersExhausted(DomainError):
     """Every serial of today's case numbers of this kind (案件编号) has been handed out."""
 

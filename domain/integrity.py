@@ -9,17 +9,14 @@ the leaves of one RFC 6962 Merkle tree over the whole log in position order, who
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import orjson
 import rfc8785
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from domain.merkle import leaf_hash
+from domain.crypto_suite import ED25519, SHA256, HashAlgorithm
 
 GENESIS = None  # the "prev" of a stream's first event
 
@@ -61,26 +58,39 @@ def event_document(
     }
 
 
-def event_hash(prev: bytes | None, stream_id: UUID, version: int, topic: str, state: Any) -> bytes:
-    """SHA-256 of the canonical encoding of the event and the hash of the event before it in
-    its stream (None for the first)."""
+def event_hash(
+    prev: bytes | None,
+    stream_id: UUID,
+    version: int,
+    topic: str,
+    state: Any,
+    hash_: HashAlgorithm = SHA256,
+) -> bytes:
+    """SHA-256 (or the SM3 chain's SM3) of the canonical encoding of the event and the hash of
+    the event before it in its stream in the same chain (None for the first)."""
     document = event_document(prev, stream_id, version, topic, state)
-    return hashlib.sha256(canonical_json(document)).digest()
+    return hash_.digest(canonical_json(document))
 
 
 def stored_event_hash(
-    prev: bytes | None, stream_id: UUID, version: int, topic: str, state: bytes
+    prev: bytes | None,
+    stream_id: UUID,
+    version: int,
+    topic: str,
+    state: bytes,
+    hash_: HashAlgorithm = SHA256,
 ) -> bytes:
     """`event_hash` of an event as the store holds it (its payload as JSON bytes)."""
-    return event_hash(prev, stream_id, version, topic, orjson.loads(state))
+    return event_hash(prev, stream_id, version, topic, orjson.loads(state), hash_)
 
 
-def event_leaf(event_hash_: bytes) -> bytes:
-    """The event's leaf in the log's Merkle tree."""
-    return leaf_hash(event_hash_)
+def event_leaf(event_hash_: bytes, hash_: HashAlgorithm = SHA256) -> bytes:
+    """The event's leaf in the log's Merkle tree of that hash."""
+    return hash_.tree.leaf(event_hash_)
 
 
 CHECKPOINT_FORMAT_2 = "credit-checkpoint/2"
+CHECKPOINT_FORMAT_3 = "credit-checkpoint/3"  # format 2 and the SM3 tree's root (国密 suite)
 
 
 def checkpoint_message(
@@ -89,28 +99,29 @@ def checkpoint_message(
     root: bytes,
     issued_at: datetime,
     logs: dict[str, dict[str, Any]] | None = None,
+    sm3_root: bytes | None = None,
 ) -> bytes:
-    """The bytes a checkpoint's Ed25519 signature covers: the canonical JSON of the log's
-    name, the tree size, its root and when it was signed (UTC, whole seconds).
+    """The bytes a checkpoint's signatures cover: the canonical JSON of the log's name, the
+    tree size, its root and when it was signed (UTC, whole seconds).
 
     Format 1 (no `logs`) is what checkpoints signed before the chained logs were anchored
     cover, byte for byte, so they keep verifying. Format 2 adds `format` and `logs`: the head
-    (`seq`, `hash`) of each chained log (access log, admin log) at signing time."""
+    (`seq`, `hash`) of each chained log (access log, admin log) at signing time. Format 3
+    (the 国密 suite) adds `sm3_root`, the root of the SM3 tree over the same leaves; its
+    Ed25519 and its SM2 signature both cover these bytes."""
     document: dict[str, Any] = {
         "origin": origin,
         "tree_size": tree_size,
         "root": root.hex(),
         "issued_at": issued_at.astimezone(UTC).isoformat(),
     }
-    if logs is not None:
+    if sm3_root is not None:
+        document |= {"format": CHECKPOINT_FORMAT_3, "logs": logs or {}, "sm3_root": sm3_root.hex()}
+    elif logs is not None:
         document |= {"format": CHECKPOINT_FORMAT_2, "logs": logs}
     return canonical_json(document)
 
 
 def signature_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:
     """Whether an Ed25519 signature verifies; never raises on malformed input from outside."""
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
+    return ED25519.verify(public_key, signature, message)

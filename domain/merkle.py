@@ -4,13 +4,39 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 HASH_SIZE = 32
-EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 # The distinct prefixes keep a leaf from ever hashing like an interior node (second preimages).
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
+
+
+@dataclass(frozen=True)
+class TreeHash:
+    """RFC 6962's leaf and node hashes over one 256-bit hash function: SHA-256 as the RFC has
+    it, or SM3 (GB/T 32905) for the 国密 suite's second tree."""
+
+    digest: Callable[[bytes], bytes]
+
+    def leaf(self, data: bytes) -> bytes:
+        return self.digest(_LEAF_PREFIX + data)
+
+    def node(self, left: bytes, right: bytes) -> bytes:
+        return self.digest(_NODE_PREFIX + left + right)
+
+    @property
+    def empty(self) -> bytes:
+        return self.digest(b"")
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+SHA256_TREE = TreeHash(_sha256)
+EMPTY_ROOT = SHA256_TREE.empty
 
 # The root of the leaves lo..hi-1 of the tree (a range RFC 6962's recursion asks for).
 SubtreeRoot = Callable[[int, int], bytes]
@@ -20,24 +46,26 @@ PerfectNode = Callable[[int, int], bytes]
 
 def leaf_hash(data: bytes) -> bytes:
     """SHA-256(0x00 || data): the hash of one entry of the log."""
-    return hashlib.sha256(_LEAF_PREFIX + data).digest()
+    return SHA256_TREE.leaf(data)
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """SHA-256(0x01 || left || right): the hash of an interior node."""
-    return hashlib.sha256(_NODE_PREFIX + left + right).digest()
+    return SHA256_TREE.node(left, right)
 
 
-def root(leaf_hashes: Sequence[bytes]) -> bytes:
+def root(leaf_hashes: Sequence[bytes], tree: TreeHash = SHA256_TREE) -> bytes:
     """MTH(D[n]) of RFC 6962 section 2.1 over leaves that are already hashed."""
     _check_leaf_hashes(leaf_hashes)
-    return _mth(leaf_hashes, 0, len(leaf_hashes))
+    return _mth(leaf_hashes, 0, len(leaf_hashes), tree)
 
 
-def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
+def inclusion_proof(
+    leaf_hashes: Sequence[bytes], index: int, tree: TreeHash = SHA256_TREE
+) -> list[bytes]:
     """PATH(index, D[n]) of RFC 6962 section 2.1.1: the sibling hashes from the leaf upwards."""
     _check_leaf_hashes(leaf_hashes)
-    return inclusion_path(len(leaf_hashes), index, _range_root(leaf_hashes))
+    return inclusion_path(len(leaf_hashes), index, _range_root(leaf_hashes, tree))
 
 
 def inclusion_path(size: int, index: int, subtree_root: SubtreeRoot) -> list[bytes]:
@@ -58,14 +86,16 @@ def inclusion_path(size: int, index: int, subtree_root: SubtreeRoot) -> list[byt
     return top_down
 
 
-def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes]:
+def consistency_proof(
+    leaf_hashes: Sequence[bytes], old_size: int, tree: TreeHash = SHA256_TREE
+) -> list[bytes]:
     """PROOF(old_size, D[n]) of RFC 6962 section 2.1.2, bottom-up.
 
     The empty tree is a prefix of every tree, so the proof from size 0 is empty, as is the
     proof from a size to itself.
     """
     _check_leaf_hashes(leaf_hashes)
-    return consistency_path(old_size, len(leaf_hashes), _range_root(leaf_hashes))
+    return consistency_path(old_size, len(leaf_hashes), _range_root(leaf_hashes, tree))
 
 
 def consistency_path(old_size: int, size: int, subtree_root: SubtreeRoot) -> list[bytes]:
@@ -97,7 +127,7 @@ def consistency_path(old_size: int, size: int, subtree_root: SubtreeRoot) -> lis
     return top_down
 
 
-def range_root(lo: int, hi: int, perfect_node: PerfectNode) -> bytes:
+def range_root(lo: int, hi: int, perfect_node: PerfectNode, tree: TreeHash = SHA256_TREE) -> bytes:
     """MTH(D[lo:hi]) built from perfect subtrees only, for ranges that RFC 6962's splits
     produce (lo a multiple of the largest power of two below hi - lo). A store that keeps every
     perfect subtree's root answers any root or proof with O(log² n) of them."""
@@ -107,7 +137,9 @@ def range_root(lo: int, hi: int, perfect_node: PerfectNode) -> bytes:
     if n & (n - 1) == 0 and lo % n == 0:
         return perfect_node(n.bit_length() - 1, lo // n)
     k = _split(n)
-    return node_hash(range_root(lo, lo + k, perfect_node), range_root(lo + k, hi, perfect_node))
+    return tree.node(
+        range_root(lo, lo + k, perfect_node, tree), range_root(lo + k, hi, perfect_node, tree)
+    )
 
 
 def perfect_nodes_needed(compute: Callable[[SubtreeRoot], object]) -> set[tuple[int, int]]:
@@ -124,7 +156,12 @@ def perfect_nodes_needed(compute: Callable[[SubtreeRoot], object]) -> set[tuple[
 
 
 def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+    leaf: bytes,
+    index: int,
+    size: int,
+    proof: Sequence[bytes],
+    root: bytes,
+    tree: TreeHash = SHA256_TREE,
 ) -> bool:
     """Whether `proof` shows the leaf hash `leaf` at `index` in the tree of `size` with `root`.
 
@@ -139,20 +176,25 @@ def verify_inclusion(
         if sn == 0:
             return False  # more hashes than the path from this leaf has levels
         if fn & 1 or fn == sn:
-            r = node_hash(p, r)
+            r = tree.node(p, r)
             # A right edge with no sibling: climb past the levels where the node was promoted.
             while not fn & 1 and fn != 0:
                 fn >>= 1
                 sn >>= 1
         else:
-            r = node_hash(r, p)
+            r = tree.node(r, p)
         fn >>= 1
         sn >>= 1
     return sn == 0 and r == root
 
 
 def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+    old_size: int,
+    new_size: int,
+    old_root: bytes,
+    new_root: bytes,
+    proof: Sequence[bytes],
+    tree: TreeHash = SHA256_TREE,
 ) -> bool:
     """Whether `proof` shows the tree of `old_size` with `old_root` is a prefix of the tree of
     `new_size` with `new_root`.
@@ -164,7 +206,8 @@ def verify_consistency(
     if not 0 <= old_size <= new_size or not _all_hashes(old_root, new_root, *proof):
         return False
     if old_size == 0:
-        return not proof and old_root == EMPTY_ROOT and (new_size > 0 or new_root == EMPTY_ROOT)
+        empty = tree.empty
+        return not proof and old_root == empty and (new_size > 0 or new_root == empty)
     if old_size == new_size:
         return not proof and old_root == new_root
     if not proof:
@@ -182,13 +225,13 @@ def verify_consistency(
         if sn == 0:
             return False
         if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
+            fr = tree.node(c, fr)
+            sr = tree.node(c, sr)
             while not fn & 1 and fn != 0:
                 fn >>= 1
                 sn >>= 1
         else:
-            sr = node_hash(sr, c)
+            sr = tree.node(sr, c)
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == old_root and sr == new_root
@@ -198,18 +241,21 @@ class MerkleLog:
     """An append-only Merkle tree that keeps only its frontier: the roots of the perfect
     subtrees that make up its leaves, largest (leftmost) first, one per set bit of the size."""
 
-    __slots__ = ("_frontier", "_size")
+    __slots__ = ("_frontier", "_size", "_tree")
 
-    def __init__(self) -> None:
+    def __init__(self, tree: TreeHash = SHA256_TREE) -> None:
         self._frontier: list[bytes] = []
         self._size = 0
+        self._tree = tree
 
     @classmethod
-    def resume(cls, size: int, frontier: Sequence[bytes]) -> MerkleLog:
+    def resume(
+        cls, size: int, frontier: Sequence[bytes], tree: TreeHash = SHA256_TREE
+    ) -> MerkleLog:
         """A log of `size` leaves from the roots of its `frontier_nodes(size)`, in that order."""
         if len(frontier) != len(frontier_nodes(size)):
             raise ValueError(f"a tree of {size} leaves has {size.bit_count()} frontier nodes")
-        log = cls()
+        log = cls(tree)
         log._frontier = list(frontier)
         log._size = size
         return log
@@ -222,7 +268,7 @@ class MerkleLog:
         completed = []
         node, carry, level = leaf_hash, index, 0
         while carry & 1:
-            node = node_hash(self._frontier.pop(), node)
+            node = self._tree.node(self._frontier.pop(), node)
             carry >>= 1
             level += 1
             completed.append((level, index >> level, node))
@@ -237,12 +283,12 @@ class MerkleLog:
     def root(self) -> bytes:
         """The root of every leaf appended so far, equal to `root()` over them."""
         if not self._frontier:
-            return EMPTY_ROOT
+            return self._tree.empty
         # RFC 6962's split puts the largest perfect subtree on the left, so the frontier folds
         # from the right.
         r = self._frontier[-1]
         for left in reversed(self._frontier[:-1]):
-            r = node_hash(left, r)
+            r = self._tree.node(left, r)
         return r
 
 
@@ -257,8 +303,8 @@ def frontier_nodes(size: int) -> list[tuple[int, int]]:
     return nodes
 
 
-def _range_root(leaf_hashes: Sequence[bytes]) -> SubtreeRoot:
-    return lambda lo, hi: _mth(leaf_hashes, lo, hi)
+def _range_root(leaf_hashes: Sequence[bytes], tree: TreeHash) -> SubtreeRoot:
+    return lambda lo, hi: _mth(leaf_hashes, lo, hi, tree)
 
 
 def _split(n: int) -> int:
@@ -266,15 +312,15 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def _mth(leaf_hashes: Sequence[bytes], lo: int, hi: int) -> bytes:
+def _mth(leaf_hashes: Sequence[bytes], lo: int, hi: int, tree: TreeHash) -> bytes:
     # Index bounds rather than slices, so no level of the recursion copies the leaves.
     n = hi - lo
     if n == 0:
-        return EMPTY_ROOT
+        return tree.empty
     if n == 1:
         return leaf_hashes[lo]
     k = _split(n)
-    return node_hash(_mth(leaf_hashes, lo, lo + k), _mth(leaf_hashes, lo + k, hi))
+    return tree.node(_mth(leaf_hashes, lo, lo + k, tree), _mth(leaf_hashes, lo + k, hi, tree))
 
 
 def _check_leaf_hashes(leaf_hashes: Sequence[bytes]) -> None:

@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.crypto_suite import SUITES
 from domain.policy import PolicyBook
 from projections.cases.projector import CaseProjector
 from projections.cases.queries import CaseQueries
@@ -190,8 +191,9 @@ def build_services(
         poll_seconds=settings.projection_poll_seconds,
         wait_for_notify=waiter,
     )
-    wrapper = KeyWrapper(settings.key_encryption_key.get_secret_value())
-    vault = PersonalDataVault(write_engine, wrapper)
+    suite = SUITES[settings.crypto_suite]
+    wrapper = KeyWrapper(settings.key_encryption_key.get_secret_value(), suite.sealer)
+    vault = PersonalDataVault(write_engine, wrapper, suite.sealer)
     files = CreditFiles(
         ledger,
         SubjectIds(settings.subject_id_key.get_secret_value()),
@@ -219,6 +221,7 @@ def build_services(
         snapshot_engine(database),
         wrapper,
         origin=settings.log_origin,
+        suite=suite,
         chains=(access_log.chain, admin_log.chain),  # anchored in every checkpoint
     )
     clients = ClientRegistry(write_engine, settings.client_secret_scrypt_n)

@@ -50,6 +50,8 @@ STORE_TABLES = (
     "subject_keys",
     "event_seals",
     "merkle_nodes",
+    "event_seals_sm3",
+    "merkle_nodes_sm3",
     "checkpoints",
     "checkpoint_keys",
     "replay_checks",

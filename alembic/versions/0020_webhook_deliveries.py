@@ -1,7 +1,7 @@
 """webhooks of subscriptions and their deliveries
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-05 04:00:00
 
 A subscription's webhook, one delivery row per (subscription with a webhook, change), filled by
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

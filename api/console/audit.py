@@ -42,7 +42,7 @@ from api.deps import ServicesDep
 from api.templating import chinese_date, chinese_moment
 from api.web import OUTCOMES
 from domain.codes import InvalidCode
-from domain.errors import ChainedLogCut
+from domain.errors import ChainedLogCut, SealNoLongerHolds
 from domain.events import RECORD_EVENT_TYPES
 from domain.regions import region_label
 from projections.credit_file import queries
@@ -669,6 +669,9 @@ async def _checkpoint_page(
                 "signature": latest.as_json()["signature"],
                 "origin": latest.origin,
                 "logs": latest.logs or {},
+                # the 国密 suite's SM3 root and SM2 signature (format 3), or None
+                "sm3_root": latest.sm3_root.hex() if latest.sm3_root else None,
+                "sm2": latest.as_json().get("sm2"),
             }
             if latest
             else None
@@ -701,5 +704,10 @@ async def make_checkpoint(request: Request, services: ServicesDep, staff: Audito
         await run_in_threadpool(services.checkpoints.make)
     except ChainedLogCut:
         message = "查询留痕或管理日志的尾部已被截断或改写，系统拒绝签发新的检查点。请立即核查。"
+        return await _checkpoint_page(request, services, staff, status_code=409, message=message)
+    except SealNoLongerHolds:
+        message = (
+            "有事件已与其写入时的 SHA-256 封印不符，系统拒绝以 SM3 封印并签发检查点。请立即核查。"
+        )
         return await _checkpoint_page(request, services, staff, status_code=409, message=message)
     return RedirectResponse(f"{CHECKPOINT}?made=1", status_code=303)

@@ -1,6 +1,8 @@
-"""Personal data of individuals, sealed at rest: each subject has its own AES-GCM data key,
-wrapped by the key-encryption key. Destroying that key (crypto-shredding) makes the sealed
-fields unreadable for good, while every event stays in place and the rest stays readable."""
+"""Personal data of individuals, sealed at rest: each subject has its own data key, wrapped by
+the key-encryption key, under which each value is sealed with the suite's cipher (AES-256-GCM,
+or SM4-GCM with the 国密 suite; a sealed value names its cipher, so both always open).
+Destroying that key (crypto-shredding) makes the sealed fields unreadable for good, while every
+event stays in place and the rest stays readable."""
 
 from __future__ import annotations
 
@@ -9,16 +11,13 @@ import os
 from datetime import UTC, datetime
 from uuid import UUID
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from domain.crypto_suite import AES_256_GCM, Sealer, SealOpenFailed, sealer_of
 from service.access.secrets import KeyWrapper
 from service.access.tables import subject_keys
 from service.store.database import transaction
-
-SEALED_PREFIX = "sealed:v1:"
 
 
 class PersonalDataErased(Exception):
@@ -26,29 +25,30 @@ class PersonalDataErased(Exception):
 
 
 def is_sealed(value: str | None) -> bool:
-    return value is not None and value.startswith(SEALED_PREFIX)
+    return value is not None and sealer_of(value) is not None
 
 
 class PersonalDataVault:
-    def __init__(self, engine: Engine, wrapper: KeyWrapper):
+    def __init__(self, engine: Engine, wrapper: KeyWrapper, sealer: Sealer = AES_256_GCM):
         self.engine = engine
         self.wrapper = wrapper
+        self.sealer = sealer  # seals new values; any value opens with the cipher it names
 
     def seal(self, subject_id: UUID, plaintext: str) -> str:
         key = self._key(subject_id, create=True)
-        nonce = os.urandom(12)
-        sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), subject_id.bytes)
-        return SEALED_PREFIX + base64.b64encode(nonce + sealed).decode()
+        sealed = self.sealer.seal(key, plaintext.encode(), subject_id.bytes)
+        return self.sealer.prefix + base64.b64encode(sealed).decode()
 
     def open(self, subject_id: UUID, value: str) -> str:
         """The plaintext of a sealed value (a value that was never sealed is returned as is)."""
-        if not is_sealed(value):
+        sealer = sealer_of(value)
+        if sealer is None:
             return value
         key = self._key(subject_id, create=False)
-        raw = base64.b64decode(value[len(SEALED_PREFIX) :])
+        raw = base64.b64decode(value[len(sealer.prefix) :])
         try:
-            return AESGCM(key).decrypt(raw[:12], raw[12:], subject_id.bytes).decode()
-        except InvalidTag:
+            return sealer.open(key, raw, subject_id.bytes).decode()
+        except SealOpenFailed:
             raise PersonalDataErased(
                 f"subject {subject_id}: the sealed value does not open"
             ) from None
@@ -94,7 +94,7 @@ class PersonalDataVault:
                             subject_id=subject_id,
                             created_at=datetime.now(UTC),
                             wrapped_key=self.wrapper.wrap(
-                                AESGCM.generate_key(bit_length=256), f"subject-key:{subject_id}"
+                                os.urandom(32), f"subject-key:{subject_id}"
                             ),
                         )
                     )

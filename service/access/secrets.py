@@ -1,4 +1,5 @@
-"""Secrets at rest: client secrets as scrypt hashes, keys wrapped with AES-GCM."""
+"""Secrets at rest: client secrets as scrypt hashes, keys wrapped with AES-256-GCM (SM4-GCM
+with the 国密 suite)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import os
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from domain.crypto_suite import AES_256_GCM, SM3, SM4_GCM, Sealer, SealOpenFailed
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
@@ -53,16 +56,34 @@ def new_ed25519_key() -> tuple[Ed25519PrivateKey, bytes]:
     return private, raw
 
 
+# Marks a key wrapped with SM4-GCM; one wrapped with AES-GCM starts with its nonce.
+SM4_WRAPPED = b"sm4\x00"
+
+
 class KeyWrapper:
     """Encrypts key material under the operator's key-encryption key (CREDIT_KEY_ENCRYPTION_KEY);
-    `purpose` is bound as associated data, so a wrapped key cannot be swapped for another."""
+    `purpose` is bound as associated data, so a wrapped key cannot be swapped for another.
 
-    def __init__(self, key_encryption_key: str):
-        self._aead = AESGCM(hashlib.sha256(key_encryption_key.encode()).digest())
+    Wraps with the suite's cipher: AES-256-GCM under SHA-256 of the setting, or (国密 suite)
+    SM4-GCM under a key derived from SM3 of it, marked `SM4_WRAPPED`. Unwraps either, so keys
+    wrapped before a switch keep opening."""
+
+    def __init__(self, key_encryption_key: str, sealer: Sealer = AES_256_GCM):
+        secret = key_encryption_key.encode()
+        self._aead = AESGCM(hashlib.sha256(secret).digest())
+        self._sm4_key = SM3.digest(secret)
+        self._sealer = sealer
 
     def wrap(self, plaintext: bytes, purpose: str) -> bytes:
+        if self._sealer is SM4_GCM:
+            return SM4_WRAPPED + SM4_GCM.seal(self._sm4_key, plaintext, purpose.encode())
         nonce = os.urandom(12)
         return nonce + self._aead.encrypt(nonce, plaintext, purpose.encode())
 
     def unwrap(self, wrapped: bytes, purpose: str) -> bytes:
+        if wrapped.startswith(SM4_WRAPPED):
+            try:
+                return SM4_GCM.open(self._sm4_key, wrapped[len(SM4_WRAPPED) :], purpose.encode())
+            except SealOpenFailed:
+                pass  # an AES-GCM nonce that happens to start with the mark: its tag decides
         return self._aead.decrypt(wrapped[:12], wrapped[12:], purpose.encode())

@@ -105,7 +105,7 @@ signing_keys = Table(
     "signing_keys",
     metadata,
     Column("kid", String(64), primary_key=True),
-    Column("private_key", LargeBinary, nullable=False),  # AES-GCM under the key-encryption key
+    Column("private_key", LargeBinary, nullable=False),  # wrapped under the key-encryption key
     Column("public_jwk", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     # Retired keys sign nothing new but stay published until tokens they signed have expired.

@@ -1,6 +1,7 @@
 """Signed checkpoints: the size and root of the log's Merkle tree at a moment, and the heads of
 the chained logs (access log, admin log), signed with Ed25519, made on a schedule and on
-demand. Every key that ever signed one stays published."""
+demand. With the 国密 suite a checkpoint also carries the SM3 tree's root and an SM2 signature
+(format 3). Every key that ever signed one stays published."""
 
 from __future__ import annotations
 
@@ -12,16 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
+from domain.crypto_suite import ED25519, SM2, SM3, STANDARD, CryptoSuite, SignatureScheme
+from domain.crypto_suite import signature_valid as scheme_signature_valid
 from domain.errors import ChainedLogCut
-from domain.integrity import CHECKPOINT_FORMAT_2, checkpoint_message, signature_valid
+from domain.integrity import CHECKPOINT_FORMAT_2, CHECKPOINT_FORMAT_3, checkpoint_message
 from service.access.chained_log import ChainCheck, ChainedLog, Head
 from service.access.keys import KeyInUse
-from service.access.secrets import KeyWrapper, new_ed25519_key
+from service.access.secrets import KeyWrapper
 from service.integrity.log import SealedLog
+from service.integrity.sm3_sealing import extend_sm3_chain
 from service.integrity.tables import checkpoint_keys, checkpoints
 from service.store.database import transaction
 
@@ -42,9 +44,15 @@ class Checkpoint:
     # Format 2: each chained log's head, {"access_log": {"seq": n, "hash": h}, ...}; None for
     # a format 1 checkpoint, signed before the logs were anchored.
     logs: dict[str, dict[str, Any]] | None = None
+    # Format 3 (the 国密 suite): the SM3 tree's root and the SM2 signature of the same bytes.
+    sm3_root: bytes | None = None
+    sm2_key_id: str | None = None
+    sm2_signature: bytes | None = None
 
     def message(self) -> bytes:
-        return checkpoint_message(self.origin, self.tree_size, self.root, self.issued_at, self.logs)
+        return checkpoint_message(
+            self.origin, self.tree_size, self.root, self.issued_at, self.logs, self.sm3_root
+        )
 
     def head(self, log: str) -> Head | None:
         anchored = (self.logs or {}).get(log)
@@ -60,7 +68,18 @@ class Checkpoint:
             "algorithm": "Ed25519",
             "signature": base64.b64encode(self.signature).decode(),
         }
-        if self.logs is not None:
+        if self.sm3_root is not None:
+            document |= {
+                "format": CHECKPOINT_FORMAT_3,
+                "logs": self.logs or {},
+                "sm3_root": self.sm3_root.hex(),
+                "sm2": {
+                    "key_id": self.sm2_key_id,
+                    "algorithm": SM2.name,
+                    "signature": base64.b64encode(self.sm2_signature or b"").decode(),
+                },
+            }
+        elif self.logs is not None:
             document |= {"format": CHECKPOINT_FORMAT_2, "logs": self.logs}
         return document
 
@@ -68,6 +87,8 @@ class Checkpoint:
     def from_json(cls, document: dict[str, Any]) -> Checkpoint:
         """A checkpoint as `as_json` wrote it (one an auditor saved); raises KeyError,
         ValueError or TypeError if it is not one."""
+        sm2 = document.get("sm2") or {}
+        sm3_root = document.get("sm3_root")
         return cls(
             document["origin"],
             int(document["tree_size"]),
@@ -76,15 +97,19 @@ class Checkpoint:
             document["key_id"],
             base64.b64decode(document["signature"], validate=True),
             document.get("logs"),
+            bytes.fromhex(sm3_root) if sm3_root is not None else None,
+            sm2.get("key_id"),
+            base64.b64decode(sm2["signature"], validate=True) if sm2 else None,
         )
 
 
 @dataclass(frozen=True)
 class CheckpointCheck:
     """A stored checkpoint checked against what the service holds now: the key that signed it
-    is one the service publishes, its Ed25519 signature verifies with that key, and the Merkle
-    tree the service proves from (its stored subtrees and the events' seals) still has the
-    signed root at the signed size. `log_size` is how many events are sealed now: those beyond
+    is one the service publishes, its Ed25519 signature (and a format 3 checkpoint's SM2 one)
+    verifies with that key, and the Merkle tree the service proves from (its stored subtrees
+    and the events' seals; for format 3 the SM3 tree too) still has the signed root at the
+    signed size. `log_size` is how many events are sealed now: those beyond
     the checkpoint are covered by the next one."""
 
     checkpoint: Checkpoint
@@ -111,13 +136,16 @@ class Checkpoints:
         wrapper: KeyWrapper,
         *,
         origin: str,
+        suite: CryptoSuite = STANDARD,
         chains: tuple[ChainedLog, ...] = (),
     ):
         self.engine = engine  # writes: checkpoints, tree nodes, keys
         self.reader = reader  # consistent reads that never hold up writers
         self.wrapper = wrapper
         self.origin = origin
+        self.suite = suite
         self.log = SealedLog(engine)
+        self.sm3_log = SealedLog(engine, SM3)  # the 国密 suite's second tree
         self.chains = chains  # the chained logs whose heads every checkpoint anchors
 
     # Making ---------------------------------------------------------------------------------
@@ -136,18 +164,41 @@ class Checkpoints:
             if latest is not None:
                 self._refuse_cut(conn, latest)
             logs = {name: head.as_json() for name, head in heads.items()}
-            if latest is not None and latest.tree_size == size and latest.logs == logs:
+            gm = self.suite.gm
+            if (
+                latest is not None
+                and latest.tree_size == size
+                and latest.logs == logs
+                and (latest.sm3_root is not None or not gm)
+            ):
                 return latest
             built = latest.tree_size if latest else 0
             if latest is not None and size == built:
                 root = latest.root  # only the chained logs grew
             else:
                 root = self.log.extend_tree(conn, built, size)
+            sm3_root = None
+            if gm:
+                extend_sm3_chain(conn, self.log, size)
+                sm3_root = self.sm3_log.extend_tree(conn, self._sm3_built(conn), size)
             issued_at = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-            key_id, private = self._active_key(conn)
-            message = checkpoint_message(self.origin, size, root, issued_at, logs)
+            message = checkpoint_message(self.origin, size, root, issued_at, logs, sm3_root)
+            key_id, private = self._active_key(conn, ED25519)
+            sm2_key_id, sm2_signature = None, None
+            if gm:
+                sm2_key_id, sm2_private = self._active_key(conn, SM2)
+                sm2_signature = SM2.sign(sm2_private, message)
             checkpoint = Checkpoint(
-                self.origin, size, root, issued_at, key_id, private.sign(message), logs
+                self.origin,
+                size,
+                root,
+                issued_at,
+                key_id,
+                ED25519.sign(private, message),
+                logs,
+                sm3_root,
+                sm2_key_id,
+                sm2_signature,
             )
             conn.execute(
                 insert(checkpoints).values(
@@ -158,9 +209,20 @@ class Checkpoints:
                     key_id=key_id,
                     signature=checkpoint.signature,
                     logs=logs,
+                    sm3_root=sm3_root,
+                    sm2_key_id=sm2_key_id,
+                    sm2_signature=sm2_signature,
                 )
             )
             return checkpoint
+
+    def _sm3_built(self, conn: Connection) -> int:
+        """The size of the SM3 tree whose perfect subtrees are stored: the largest a format 3
+        checkpoint signed (0 before the first)."""
+        size = conn.execute(
+            select(func.max(checkpoints.c.tree_size)).where(checkpoints.c.sm3_root.is_not(None))
+        ).scalar()
+        return int(size or 0)
 
     def _refuse_cut(self, conn: Connection, latest: Checkpoint) -> None:
         for chain in self.chains:
@@ -207,22 +269,42 @@ class Checkpoints:
         the tree as stored now, in one snapshot. A tree that lacks a node the root needs does
         not hold."""
         with self.reader.connect() as conn:
-            key = conn.execute(
-                select(checkpoint_keys.c.public_key, checkpoint_keys.c.retired_at).where(
-                    checkpoint_keys.c.key_id == checkpoint.key_id
-                )
-            ).first()
+            wanted = [checkpoint.key_id, checkpoint.sm2_key_id or ""]
+            rows = conn.execute(
+                select(
+                    checkpoint_keys.c.key_id,
+                    checkpoint_keys.c.public_key,
+                    checkpoint_keys.c.retired_at,
+                    checkpoint_keys.c.algorithm,
+                ).where(checkpoint_keys.c.key_id.in_(wanted))
+            ).all()
+            by_id = {row.key_id: row for row in rows}
+            key = by_id.get(checkpoint.key_id)
             size = self.log.size(conn)
             try:
                 root_holds = (
                     checkpoint.tree_size <= size
                     and self.log.root(conn, checkpoint.tree_size) == checkpoint.root
                 )
+                if checkpoint.sm3_root is not None:
+                    root_holds = root_holds and (
+                        self.sm3_log.root(conn, checkpoint.tree_size) == checkpoint.sm3_root
+                    )
             except LookupError:
                 root_holds = False
-        signed = key is not None and signature_valid(
-            bytes(key.public_key), checkpoint.signature, checkpoint.message()
+        message = checkpoint.message()
+        signed = key is not None and scheme_signature_valid(
+            key.algorithm, bytes(key.public_key), checkpoint.signature, message
         )
+        if checkpoint.sm3_root is not None:
+            sm2_key = by_id.get(checkpoint.sm2_key_id or "")
+            signed = signed and (
+                sm2_key is not None
+                and sm2_key.algorithm == SM2.name
+                and scheme_signature_valid(
+                    SM2.name, bytes(sm2_key.public_key), checkpoint.sm2_signature or b"", message
+                )
+            )
         return CheckpointCheck(
             checkpoint,
             key_published=key is not None,
@@ -232,11 +314,11 @@ class Checkpoints:
             log_size=size,
         )
 
-    def sign(self, message: bytes) -> tuple[str, bytes]:
-        """Sign with the active checkpoint key (exports are signed with it too)."""
+    def sign(self, message: bytes, scheme: SignatureScheme = ED25519) -> tuple[str, bytes]:
+        """Sign with the active checkpoint key of `scheme` (exports are signed with it too)."""
         with self.engine.begin() as conn:
-            key_id, private = self._active_key(conn)
-        return key_id, private.sign(message)
+            key_id, private = self._active_key(conn, scheme)
+        return key_id, scheme.sign(private, message)
 
     def rotate_key(self, *, conn: Connection | None = None) -> str:
         """Retire the signing key; the next checkpoint is signed by a new one. Retired keys
@@ -247,7 +329,9 @@ class Checkpoints:
                 .where(checkpoint_keys.c.retired_at.is_(None))
                 .values(retired_at=datetime.now(UTC))
             )
-            return self._create_key(tx)[0]
+            for scheme in self.suite.signatures[1:]:
+                self._create_key(tx, scheme)
+            return self._create_key(tx, ED25519)[0]
 
     # Reading --------------------------------------------------------------------------------
     def latest(self) -> Checkpoint | None:
@@ -281,7 +365,7 @@ class Checkpoints:
             return [
                 {
                     "key_id": row.key_id,
-                    "algorithm": "Ed25519",
+                    "algorithm": row.algorithm,
                     "public_key": base64.b64encode(bytes(row.public_key)).decode(),
                     "created_at": _utc(row.created_at).isoformat(),
                     "retired_at": _utc(row.retired_at).isoformat() if row.retired_at else None,
@@ -316,30 +400,33 @@ class Checkpoints:
         return _checkpoint(row) if row else None
 
     # Keys -----------------------------------------------------------------------------------
-    def _active_key(self, conn: Connection) -> tuple[str, Ed25519PrivateKey]:
+    def _active_key(self, conn: Connection, scheme: SignatureScheme) -> tuple[str, bytes]:
+        """The active key of `scheme`: its id and raw private key."""
         row = conn.execute(
             select(checkpoint_keys)
-            .where(checkpoint_keys.c.retired_at.is_(None))
+            .where(
+                checkpoint_keys.c.retired_at.is_(None),
+                checkpoint_keys.c.algorithm == scheme.name,
+            )
             .order_by(checkpoint_keys.c.created_at.desc())
         ).first()
         if row is None:
-            return self._create_key(conn)
-        raw = self.wrapper.unwrap(bytes(row.private_key), f"checkpoint-key:{row.key_id}")
-        return row.key_id, Ed25519PrivateKey.from_private_bytes(raw)
-
-    def _create_key(self, conn: Connection) -> tuple[str, Ed25519PrivateKey]:
-        key_id = uuid.uuid4().hex
-        private, raw = new_ed25519_key()
-        public = private.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            return self._create_key(conn, scheme)
+        return row.key_id, self.wrapper.unwrap(
+            bytes(row.private_key), f"checkpoint-key:{row.key_id}"
         )
+
+    def _create_key(self, conn: Connection, scheme: SignatureScheme) -> tuple[str, bytes]:
+        key_id = uuid.uuid4().hex
+        private, public = scheme.generate()
         conn.execute(
             insert(checkpoint_keys).values(
                 key_id=key_id,
                 public_key=public,
-                private_key=self.wrapper.wrap(raw, f"checkpoint-key:{key_id}"),
+                private_key=self.wrapper.wrap(private, f"checkpoint-key:{key_id}"),
                 created_at=datetime.now(UTC),
                 retired_at=None,
+                algorithm=scheme.name,
             )
         )
         return key_id, private
@@ -359,6 +446,9 @@ def _checkpoint(row) -> Checkpoint:
         row.key_id,
         bytes(row.signature),
         row.logs,
+        bytes(row.sm3_root) if row.sm3_root is not None else None,
+        row.sm2_key_id,
+        bytes(row.sm2_signature) if row.sm2_signature is not None else None,
     )
 
 

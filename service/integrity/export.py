@@ -4,12 +4,14 @@ checkpoint it matches, so that an auditor can check it offline with `credit veri
 Lines, in order: `export` (what and when), one `event` per position (the stored event and its
 seal, and for a subject export the event's inclusion proof), the `checkpoint`, a `consistency`
 proof from the tree size the auditor already holds (if asked for), the `keys` that sign
-checkpoints, and last a `signature` over the SHA-256 of every line before it."""
+checkpoints, and last a `signature` over the SHA-256 of every line before it. A checkpoint of
+the 国密 suite (format 3) adds the SM3 chain and tree: each seal's `sm3_event_hash`, each
+inclusion proof's `sm3_inclusion_proof`, the consistency line's `sm3_proof`, and in the
+signature line the SM3 of the same lines and its SM2 signature."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +19,7 @@ from uuid import UUID
 
 import orjson
 
+from domain.crypto_suite import SHA256, SM2, SM3
 from service.integrity.checkpoints import Checkpoint, Checkpoints
 from service.integrity.log import Entry
 
@@ -41,11 +44,14 @@ def export_lines(
         raise ExportRangeError(
             f"since_tree_size {since_tree_size} is beyond the log's {size} sealed events"
         )
-    digest = hashlib.sha256()
+    gm = checkpoint.sm3_root is not None
+    digest, sm3_digest = SHA256.new(), SM3.new()
 
     def line(document: dict[str, Any]) -> bytes:
         encoded = orjson.dumps(document) + b"\n"
         digest.update(encoded)
+        if gm:
+            sm3_digest.update(encoded)
         return encoded
 
     log = checkpoints.log
@@ -77,40 +83,51 @@ def export_lines(
                 for entry in log.subject_entries(conn, subject_id)
                 if entry.seal is None or entry.seal.leaf_index < size
             ]
-            proofs = log.inclusion_proofs(
-                conn, [e.seal.leaf_index for e in entries if e.seal is not None], size
-            )
+            leaves = [e.seal.leaf_index for e in entries if e.seal is not None]
+            proofs = log.inclusion_proofs(conn, leaves, size)
+            sm3_proofs = checkpoints.sm3_log.inclusion_proofs(conn, leaves, size) if gm else {}
             for entry in entries:
                 document = _event(entry)
                 if entry.seal is not None:
                     proof = proofs[entry.seal.leaf_index]
                     document["inclusion_proof"] = [h.hex() for h in proof]
+                    if gm:
+                        sm3_proof = sm3_proofs[entry.seal.leaf_index]
+                        document["sm3_inclusion_proof"] = [h.hex() for h in sm3_proof]
                 yield line(document)
         yield line({"type": "checkpoint", **checkpoint.as_json()})
         if since_tree_size is not None:
             proof = log.consistency_proof(conn, since_tree_size, size)
-            yield line(
-                {
-                    "type": "consistency",
-                    "old_size": since_tree_size,
-                    "new_size": size,
-                    "proof": [h.hex() for h in proof],
-                }
-            )
+            consistency: dict[str, Any] = {
+                "type": "consistency",
+                "old_size": since_tree_size,
+                "new_size": size,
+                "proof": [h.hex() for h in proof],
+            }
+            if gm:
+                sm3_proof = checkpoints.sm3_log.consistency_proof(conn, since_tree_size, size)
+                consistency["sm3_proof"] = [h.hex() for h in sm3_proof]
+            yield line(consistency)
     yield line({"type": "keys", "keys": checkpoints.public_keys()})
     key_id, signature = checkpoints.sign(digest.digest())
-    yield (
-        orjson.dumps(
-            {
-                "type": "signature",
-                "algorithm": "Ed25519",
-                "key_id": key_id,
-                "sha256": digest.hexdigest(),
-                "signature": base64.b64encode(signature).decode(),
-            }
-        )
-        + b"\n"
-    )
+    trailer: dict[str, Any] = {
+        "type": "signature",
+        "algorithm": "Ed25519",
+        "key_id": key_id,
+        "sha256": digest.hexdigest(),
+        "signature": base64.b64encode(signature).decode(),
+    }
+    if gm:
+        sm2_key_id, sm2_signature = checkpoints.sign(sm3_digest.digest(), SM2)
+        trailer |= {
+            "sm3": sm3_digest.hexdigest(),
+            "sm2": {
+                "algorithm": SM2.name,
+                "key_id": sm2_key_id,
+                "signature": base64.b64encode(sm2_signature).decode(),
+            },
+        }
+    yield orjson.dumps(trailer) + b"\n"
 
 
 def _event(entry: Entry) -> dict[str, Any]:
@@ -131,6 +148,8 @@ def _event(entry: Entry) -> dict[str, Any]:
             "event_hash": seal.event_hash.hex(),
             "prev_hash": seal.prev_hash.hex() if seal.prev_hash else None,
         }
+        if seal.sm3_hash is not None:
+            document["seal"]["sm3_event_hash"] = seal.sm3_hash.hex()
     return document
 
 

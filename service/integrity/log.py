@@ -14,9 +14,9 @@ from sqlalchemy import Connection, Engine, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from domain.crypto_suite import SHA256, SM3, HashAlgorithm
 from domain.integrity import event_leaf
 from domain.merkle import (
-    EMPTY_ROOT,
     MerkleLog,
     consistency_path,
     frontier_nodes,
@@ -24,7 +24,13 @@ from domain.merkle import (
     perfect_nodes_needed,
     range_root,
 )
-from service.integrity.tables import event_seals, merkle_nodes
+from service.integrity.tables import event_seals, event_seals_sm3, merkle_nodes, merkle_nodes_sm3
+
+# Each tree's leaves (the seals of its hash chain) and stored perfect subtrees.
+TREE_TABLES = {
+    SHA256.name: (event_seals, merkle_nodes),
+    SM3.name: (event_seals_sm3, merkle_nodes_sm3),
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class Seal:
     version: int
     event_hash: bytes
     prev_hash: bytes | None
+    sm3_hash: bytes | None = None  # the 国密 suite's SM3 chain, once the event is in it
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,14 @@ class Entry:
 
 
 class SealedLog:
-    def __init__(self, engine: Engine):
+    """The log and its Merkle tree of one hash: SHA-256 (every store) or SM3 (the 国密 suite's
+    second tree, over `event_seals_sm3`). Entries always carry both seals where there are."""
+
+    def __init__(self, engine: Engine, hash_: HashAlgorithm = SHA256):
         self.engine = engine
+        self.hash = hash_
+        self._tree = hash_.tree
+        self._leaves, self._nodes_table = TREE_TABLES[hash_.name]
         self.postgres = engine.dialect.name == "postgresql"
         self._events_sql = (
             "SELECT notification_id, originator_id, originator_version, topic, state "
@@ -73,14 +86,22 @@ class SealedLog:
         last = conn.execute(select(func.max(event_seals.c.leaf_index))).scalar()
         return 0 if last is None else int(last) + 1
 
-    def entries(self, conn: Connection, *, page: int = 5000) -> Iterator[Entry]:
-        """Every position in order: sealed ones by leaf index, then any unsealed events."""
-        after_position, leaf = 0, 0
+    def entries(
+        self, conn: Connection, *, page: int = 5000, start_leaf: int = 0
+    ) -> Iterator[Entry]:
+        """Every position in order (from the leaf `start_leaf`): sealed ones by leaf index,
+        then any unsealed events."""
+        after_position, leaf = 0, start_leaf
+        if start_leaf:
+            before = conn.execute(
+                select(event_seals.c.position).where(event_seals.c.leaf_index == start_leaf - 1)
+            ).scalar()
+            after_position = int(before or 0)
         while True:
             seals = [
                 _seal(row)
                 for row in conn.execute(
-                    select(event_seals)
+                    _with_sm3(select(event_seals))
                     .where(event_seals.c.leaf_index >= leaf)
                     .order_by(event_seals.c.leaf_index)
                     .limit(page)
@@ -95,6 +116,11 @@ class SealedLog:
         for event in self._events(conn, after_position, None):
             yield Entry(event.position, None, event)
 
+    def sealed_size(self, conn: Connection) -> int:
+        """How many leaves this tree's hash has sealed (for SM3: how far its chain reaches)."""
+        last = conn.execute(select(func.max(self._leaves.c.leaf_index))).scalar()
+        return 0 if last is None else int(last) + 1
+
     def has_stream(self, conn: Connection, subject_id: UUID) -> bool:
         found = conn.execute(
             select(event_seals.c.position).where(event_seals.c.stream_id == subject_id).limit(1)
@@ -106,7 +132,7 @@ class SealedLog:
         seals = [
             _seal(row)
             for row in conn.execute(
-                select(event_seals)
+                _with_sm3(select(event_seals))
                 .where(event_seals.c.stream_id == subject_id)
                 .order_by(event_seals.c.version)
             )
@@ -130,7 +156,9 @@ class SealedLog:
         """Store the perfect subtrees completed by leaves from_size..to_size-1 (the caller
         holds the checkpoint lock) and return the root of the tree of to_size."""
         frontier = self._nodes(conn, set(frontier_nodes(from_size)))
-        log = MerkleLog.resume(from_size, [frontier[node] for node in frontier_nodes(from_size)])
+        log = MerkleLog.resume(
+            from_size, [frontier[node] for node in frontier_nodes(from_size)], self._tree
+        )
         insert = postgresql_insert if self.postgres else sqlite_insert
         leaf = from_size
         while leaf < to_size:
@@ -140,7 +168,7 @@ class SealedLog:
                 completed += log.append(digest)
             if completed:
                 conn.execute(
-                    insert(merkle_nodes).on_conflict_do_nothing(),
+                    insert(self._nodes_table).on_conflict_do_nothing(),
                     [{"level": lv, "node_index": i, "hash": h} for lv, i, h in completed],
                 )
             leaf = upto
@@ -148,7 +176,7 @@ class SealedLog:
 
     def root(self, conn: Connection, size: int) -> bytes:
         if size == 0:
-            return EMPTY_ROOT
+            return self._tree.empty
         return self._compute(conn, lambda subtree: subtree(0, size))
 
     def inclusion_proof(self, conn: Connection, index: int, size: int) -> list[bytes]:
@@ -169,25 +197,24 @@ class SealedLog:
     def _compute(self, conn: Connection, compute):
         """Run a root or proof computation on stored subtrees, fetched in one round trip."""
         nodes = self._nodes(conn, perfect_nodes_needed(compute))
-        return compute(lambda lo, hi: range_root(lo, hi, lambda lv, i: nodes[(lv, i)]))
+        return compute(lambda lo, hi: range_root(lo, hi, lambda lv, i: nodes[(lv, i)], self._tree))
 
     def _nodes(self, conn: Connection, wanted: set[tuple[int, int]]) -> dict:
         leaves = [index for level, index in wanted if level == 0]
         inner = [(level, index) for level, index in wanted if level > 0]
         found: dict[tuple[int, int], bytes] = {}
+        seals, nodes = self._leaves, self._nodes_table
         for start in range(0, len(leaves), 500):
             rows = conn.execute(
-                select(event_seals.c.leaf_index, event_seals.c.event_hash).where(
-                    event_seals.c.leaf_index.in_(leaves[start : start + 500])
+                select(seals.c.leaf_index, seals.c.event_hash).where(
+                    seals.c.leaf_index.in_(leaves[start : start + 500])
                 )
             )
-            found |= {(0, int(i)): event_leaf(bytes(h)) for i, h in rows}
+            found |= {(0, int(i)): event_leaf(bytes(h), self.hash) for i, h in rows}
         for start in range(0, len(inner), 300):
             node_rows = conn.execute(
-                select(merkle_nodes).where(
-                    tuple_(merkle_nodes.c.level, merkle_nodes.c.node_index).in_(
-                        inner[start : start + 300]
-                    )
+                select(nodes).where(
+                    tuple_(nodes.c.level, nodes.c.node_index).in_(inner[start : start + 300])
                 )
             )
             found |= {(int(lv), int(i)): bytes(h) for lv, i, h in node_rows}
@@ -197,14 +224,15 @@ class SealedLog:
         return found
 
     def _leaf_hashes(self, conn: Connection, lo: int, hi: int) -> list[bytes]:
+        seals = self._leaves
         rows = conn.execute(
-            select(event_seals.c.leaf_index, event_seals.c.event_hash)
-            .where(event_seals.c.leaf_index >= lo, event_seals.c.leaf_index < hi)
-            .order_by(event_seals.c.leaf_index)
+            select(seals.c.leaf_index, seals.c.event_hash)
+            .where(seals.c.leaf_index >= lo, seals.c.leaf_index < hi)
+            .order_by(seals.c.leaf_index)
         ).all()
         if [int(row[0]) for row in rows] != list(range(lo, hi)):
             raise LookupError(f"leaves {lo}..{hi - 1} are not all sealed")
-        return [event_leaf(bytes(row[1])) for row in rows]
+        return [event_leaf(bytes(row[1]), self.hash) for row in rows]
 
     def seal_at(self, conn: Connection, position: int) -> Seal | None:
         row = conn.execute(select(event_seals).where(event_seals.c.position == position)).first()
@@ -218,7 +246,15 @@ def _match(seals: Sequence[Seal], events: Sequence[StoredRow]) -> list[Entry]:
     return entries
 
 
+def _with_sm3(query):
+    """Seals with their SM3 chain's hash, where the 国密 suite has sealed them."""
+    return query.add_columns(event_seals_sm3.c.event_hash.label("sm3_hash")).outerjoin(
+        event_seals_sm3, event_seals_sm3.c.leaf_index == event_seals.c.leaf_index
+    )
+
+
 def _seal(row) -> Seal:
+    sm3 = getattr(row, "sm3_hash", None)
     return Seal(
         int(row.position),
         int(row.leaf_index),
@@ -226,6 +262,7 @@ def _seal(row) -> Seal:
         int(row.version),
         bytes(row.event_hash),
         bytes(row.prev_hash) if row.prev_hash is not None else None,
+        bytes(sm3) if sm3 is not None else None,
     )
 
 

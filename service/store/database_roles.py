@@ -21,6 +21,8 @@ HISTORY = {
     "credit_snapshots": "SELECT, INSERT",
     "event_seals": "SELECT, INSERT",
     "merkle_nodes": "SELECT, INSERT",
+    "event_seals_sm3": "SELECT, INSERT",  # the 国密 suite's SM3 chain
+    "merkle_nodes_sm3": "SELECT, INSERT",
     "checkpoints": "SELECT, INSERT",
     "access_log": "SELECT, INSERT",
     "admin_log": "SELECT, INSERT",

@@ -75,3 +75,26 @@ def test_the_service_works_as_its_role_and_cannot_remove_history(settings, servi
             with pytest.raises(psycopg.Error, match=refused):
                 conn.execute(statement)
             conn.rollback()
+
+
+def test_the_service_role_signs_gm_checkpoints_and_cannot_remove_sm3_seals(settings, service_role):
+    as_role = settings.model_copy(
+        update={"database_url": service_role, "migrate_on_start": False, "crypto_suite": "gm"}
+    )
+    services = build_services(as_role)
+    try:
+        services.files.register(RegisterSubject(**enterprise(4)), recorded_by="t")
+        made = services.checkpoints.make()
+        assert made.tree_size == 1 and made.sm3_root is not None
+        assert services.checkpoints.verify(made).ok
+    finally:
+        services.close_sync()
+    with psycopg.connect(make_url(service_role).render_as_string(hide_password=False)) as conn:
+        for statement in (
+            "DELETE FROM event_seals_sm3",
+            "TRUNCATE merkle_nodes_sm3",
+            "UPDATE event_seals_sm3 SET leaf_index = 9",
+        ):
+            with pytest.raises(psycopg.Error, match="permission denied"):
+                conn.execute(statement)
+            conn.rollback()

@@ -11,8 +11,8 @@ from uuid import UUID
 import pytest
 
 from domain.cases import CaseAccepted, RepairApplied
+from domain.crypto_suite import AES_256_GCM
 from domain.events import ListEntered, RecordCorrected, RecordRevoked
-from service.access.personal_data import SEALED_PREFIX
 from service.history import (
     HistoryFilters,
     Reference,
@@ -60,7 +60,7 @@ def follow_up(cls: type, version: int, record_id: UUID, **fields: Any) -> Any:
 
 def history() -> list[Any]:
     sealed = registered()
-    object.__setattr__(sealed, "code", SEALED_PREFIX + "AAAA")  # an individual's code, sealed
+    object.__setattr__(sealed, "code", AES_256_GCM.prefix + "AAAA")  # an individual's code, sealed
     return [
         sealed,
         penalty(2, PENALTY, severity="serious"),
