@@ -25,7 +25,7 @@ from tests.unit.test_architecture import locked_versions
 
 pytestmark = pytest.mark.domain
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE_PROCESSES = ("migrate", "api", "worker")
+SERVICE_PROCESSES = ("migrate", "api", "worker", "deliver")
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?[?-][^}]*)?\}")
 
 
@@ -126,7 +126,8 @@ def test_the_processes_run_credit_commands_that_exist_in_order():
     assert services["migrate"]["restart"] == "no"
     assert services["api"]["command"][:2] == ["credit", "serve"]
     assert services["worker"]["command"] == ["credit", "worker"]
-    for name in ("api", "worker"):
+    assert services["deliver"]["command"] == ["credit", "deliver"]
+    for name in ("api", "worker", "deliver"):
         assert services[name]["restart"] == "unless-stopped"
         assert services[name]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"
