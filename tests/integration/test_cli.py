@@ -61,6 +61,10 @@ def test_import_reports_rows_and_rebuild_reproduces_the_read_models(settings, se
     assert "rebuilt from 4 events" in rebuilt.stderr
     assert dump(services.write_engine) == live
     assert len(live["records"]) == 2
+    compared = credit(settings, "rebuild", "--compare")
+    assert compared.returncode == 0, compared.stderr
+    assert "the old read models equal the rebuilt ones" in compared.stderr
+    assert dump(services.write_engine) == live
 
 
 def test_a_file_without_national_columns_is_refused_with_exit_code_2(settings, tmp_path):
