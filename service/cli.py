@@ -17,9 +17,19 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
-from projections.runner import BULK_PAGE_SIZE, ProjectionFailed
+from projections.runner import ProjectionFailed
 from service.access.administration import Administration, cli_actor
 from service.audit_cli import audit_app
 from service.bootstrap import build_command_services, build_services
@@ -803,27 +813,54 @@ def projections_skip(
 
 
 @app.command()
-def rebuild() -> None:
-    """Rebuild every read model from the start of the event log."""
+def rebuild(
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="compare the old and the new read models at the switch and name each "
+            "difference (the live projection waits meanwhile)",
+        ),
+    ] = False,
+) -> None:
+    """Rebuild every read model from the start of the event log, beside the live ones, which
+    keep answering queries; then switch to the new ones at once and drop the old
+    (docs/operations.md)."""
+    from service.replay.generations import rebuild_beside
+
     services = build_command_services()
-    head = services.ledger.recorder.max_notification_id() or 0
-    started = time.perf_counter()
     try:
-        with _progress() as progress:
-            task = progress.add_task("rebuilding read models", total=head)
-            applied = services.runner.rebuild(
-                lambda n: progress.update(task, completed=n), page_size=BULK_PAGE_SIZE
+        with _rebuild_progress() as progress:
+            task = progress.add_task("rebuilding read models", total=None)
+            report = rebuild_beside(
+                services,
+                lambda done, total: progress.update(task, completed=done, total=total),
+                compare=compare,
             )
     except ProjectionFailed as failed:
-        console.print(f"[red]rebuilt, except[/red]: {failed}")
+        console.print(f"[red]not switched, the read models are as they were[/red]: {failed}")
         raise typer.Exit(1) from None
     finally:
         services.close_sync()
-    elapsed = time.perf_counter() - started
     console.print(
-        f"rebuilt from {applied} events in {elapsed:.1f}s "
-        f"({applied / elapsed if elapsed else 0:,.0f} events/s)"
+        f"rebuilt from {report.events:,} events ({report.rate:,.0f} events/s) and switched in; "
+        + ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in report.seconds.items())
     )
+    if not report.compared:
+        return
+    for difference in report.differences[:200]:
+        console.print(
+            f"  {difference.table} {difference.key} (subject {difference.subject_id})"
+            f": {difference.field}: old {difference.live!r} != rebuilt "
+            f"{difference.replayed!r}"
+        )
+    if report.difference_count:
+        console.print(
+            f"[yellow]{report.difference_count} differences between the old read models and "
+            "the rebuilt ones[/yellow]"
+        )
+    else:
+        console.print("[green]the old read models equal the rebuilt ones[/green]")
 
 
 @app.command("verify-replay")
@@ -957,6 +994,28 @@ def import_command(
         console.print(f"rejected rows written to {report_path}")
     if report.rejected:
         raise typer.Exit(1)
+
+
+class _EventRate(ProgressColumn):
+    """Events per second over the last moments (rich's own speed column counts bytes)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} events/s" if speed else "")
+
+
+def _rebuild_progress() -> Progress:
+    """Events applied of those to apply, the rate and the time left."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        _EventRate(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
 
 
 def _progress() -> Progress:

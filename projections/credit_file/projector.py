@@ -18,7 +18,7 @@ from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from domain.cases import CaseEvent, ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
 from domain.events import (
@@ -280,12 +280,13 @@ class PageHistory:
                 .values(until_version=bindparam("b_until")),
                 [{"b_record_id": str(rid), "b_until": v} for rid, v in self.closed.items()],
             )
-        if self.new_revisions:
-            self.conn.execute(insert(record_revisions), self.new_revisions)
+        # Every row names every column: one COPY each (an INSERT per row cost a fifth of a
+        # rebuild's time in the database's round trips).
+        insert_rows(self.conn, record_revisions, self.new_revisions)
         rows = self.versions + list(self.last.values())
         if rows:
             self._end_runs_continued_here(rows)
-            self.conn.execute(insert(subject_versions), rows)
+            insert_rows(self.conn, subject_versions, rows)
 
     def _end_runs_continued_here(self, rows: list[dict[str, Any]]) -> None:
         """A page ends wherever the runner cut the log, perhaps inside a run of events

@@ -59,8 +59,13 @@ def test_import_reports_rows_and_rebuild_reproduces_the_read_models(settings, se
     rebuilt = credit(settings, "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "rebuilt from 4 events" in rebuilt.stderr
+    assert "4/4 events" in rebuilt.stderr  # the progress: events applied of those to apply
     assert dump(services.write_engine) == live
     assert len(live["records"]) == 2
+    compared = credit(settings, "rebuild", "--compare")
+    assert compared.returncode == 0, compared.stderr
+    assert "the old read models equal the rebuilt ones" in compared.stderr
+    assert dump(services.write_engine) == live
 
 
 def test_a_file_without_national_columns_is_refused_with_exit_code_2(settings, tmp_path):

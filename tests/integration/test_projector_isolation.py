@@ -20,6 +20,7 @@ from projections.tables import cases, projection_skips, projection_tracking
 from service.commanding.cases import CaseNumbers, ObjectionApplication
 from service.commanding.commands import RegisterSubject, record_command_adapter
 from service.replay.check import verify_read_models
+from service.replay.generations import rebuild_beside
 from service.store.database import Database
 from service.store.migrations import alembic_config, upgrade
 from service.store.read_store import sync_engine
@@ -208,6 +209,9 @@ async def test_a_skip_needs_the_failed_position_and_a_reason_and_is_honoured_by_
     services.runner.rebuild()  # passes over the skipped event again: it cannot fail there
     assert dump(services.write_engine) == live
     assert services.runner.failures == {}
+    rebuild_beside(services)  # so does a new generation, built beside and switched in
+    assert dump(services.write_engine) == live
+    assert services.runner.states()["cases"].position == later
 
 
 def test_a_restart_tries_the_failed_event_again_and_clears_the_failure(services):
