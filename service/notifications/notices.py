@@ -55,6 +55,7 @@ class NoticeProjector:
 
     name = "notices"
     tables = (notices,)
+    reads = (access_log, api_clients)  # beside the log: who read a subject, and who they are
     depends_on = ("credit_file",)  # when each record was recorded
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:

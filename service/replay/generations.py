@@ -24,11 +24,12 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, select, update
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, select, update
 
 from projections.runner import BULK_PAGE_SIZE, ProjectionFailed, ProjectionRunner
 from projections.tables import READ_MODEL_TABLES, projection_skips, projection_tracking
@@ -173,12 +174,31 @@ def _record_positions(conn: Connection, positions: dict[str, int]) -> None:
         )
 
 
-def _compare_tables(conn: Connection, schema: str) -> tuple[list[Difference], int]:
+def generation_tables(projectors: Sequence[Any]) -> tuple[Table, ...]:
+    """The tables a generation rebuilds: every read model, and any other table a projector
+    writes (the notices, derived from the log and the access log), after them."""
+    written = (table for projector in projectors for table in projector.tables)
+    return (*READ_MODEL_TABLES, *dict.fromkeys(t for t in written if t not in READ_MODEL_TABLES))
+
+
+def read_beside_the_log(services: LiveService) -> tuple[Table, ...]:
+    """The tables projectors read that are not the log and not their own (`reads`)."""
+    read = (
+        table
+        for projector in services.runner.projectors
+        for table in getattr(projector, "reads", ())
+    )
+    return tuple(dict.fromkeys(read))
+
+
+def _compare_tables(
+    conn: Connection, schema: str, tables: Sequence[Table]
+) -> tuple[list[Difference], int]:
     """The live tables against the same tables in `schema`, with the replay check's
     comparison: the first differences and how many."""
     differences: list[Difference] = []
     count = 0
-    for table in READ_MODEL_TABLES:
+    for table in tables:
         built = table.to_metadata(MetaData(), schema=schema)
         for keys in _suspect_keys(conn, table, built):
             for difference in _differences(conn, table, built, keys):
@@ -191,6 +211,7 @@ def _compare_tables(conn: Connection, schema: str) -> tuple[list[Difference], in
 class _PostgresGeneration:
     def __init__(self, services: LiveService):
         self.services = services
+        self.tables = generation_tables(services.runner.projectors)
         self.live = services.write_engine
         suffix = uuid.uuid4().hex[:10]
         self.schema = f"{GENERATION_PREFIX}{suffix}"
@@ -208,7 +229,7 @@ class _PostgresGeneration:
     def _create(self) -> None:
         with self.live.begin() as conn:
             conn.exec_driver_sql(f'CREATE SCHEMA "{self.schema}"')
-            for table in READ_MODEL_TABLES:
+            for table in self.tables:
                 self._create_like(conn, table.name, unlogged=True)
                 for name, definition in _keys(conn, table.name):
                     conn.exec_driver_sql(
@@ -263,7 +284,7 @@ class _PostgresGeneration:
         """Make the new generation durable, give it the live tables' other indexes, under their
         names, and its planner statistics."""
         with self.live.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for table in READ_MODEL_TABLES:
+            for table in self.tables:
                 conn.exec_driver_sql(f'ALTER TABLE "{self.schema}".{table.name} SET LOGGED')
                 for _name, definition, unique in _indexes(conn, table.name):
                     if not unique:
@@ -274,7 +295,7 @@ class _PostgresGeneration:
         # Another connection: both generations stand still while the switch holds the
         # tracking rows, and its streaming read must not change the switch's connection.
         with self.live.connect() as conn:
-            return _compare_tables(conn, self.schema)
+            return _compare_tables(conn, self.schema, self.tables)
 
     def switch(self, last_events: Callable[[Connection], dict[str, int]]) -> dict[str, int]:
         names = self.services.runner.names
@@ -283,17 +304,16 @@ class _PostgresGeneration:
             positions = last_events(conn)
             conn.exec_driver_sql(f'CREATE SCHEMA "{self.retired}"')
             self._lock_live_tables(conn)
-            for table in READ_MODEL_TABLES:
+            for table in self.tables:
                 conn.exec_driver_sql(f'ALTER TABLE public.{table.name} SET SCHEMA "{self.retired}"')
                 conn.exec_driver_sql(f'ALTER TABLE "{self.schema}".{table.name} SET SCHEMA public')
             _record_positions(conn, positions)
         return positions
 
-    @staticmethod
-    def _lock_live_tables(conn: Connection) -> None:
+    def _lock_live_tables(self, conn: Connection) -> None:
         """Every live read-model table, exclusively; a try that waits too long gives way to
         the queries queued behind it and tries again."""
-        names = ", ".join(f"public.{t.name}" for t in READ_MODEL_TABLES)
+        names = ", ".join(f"public.{t.name}" for t in self.tables)
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_TIMEOUT_MS}ms'")
         for attempt in range(SWITCH_ATTEMPTS):
             savepoint = conn.begin_nested()
@@ -359,6 +379,7 @@ def _grants(conn: Connection, table: str) -> list[str]:
 class _SqliteGeneration:
     def __init__(self, services: LiveService):
         self.services = services
+        self.tables = generation_tables(services.runner.projectors)
         self.engine: Engine
         self._stack = ExitStack()
 
@@ -375,12 +396,15 @@ class _SqliteGeneration:
             live = str(self.services.database.sqlite_path().resolve())
             driver.execute("ATTACH DATABASE ? AS live", (live,))
             try:
-                columns = ", ".join(c.name for c in projection_skips.columns)
                 driver.execute("BEGIN DEFERRED")
-                driver.execute(
-                    f"INSERT INTO main.{projection_skips.name} ({columns}) "
-                    f"SELECT {columns} FROM live.{projection_skips.name}"
-                )
+                # The operators' skips, and what a projector reads beside the log (the access
+                # log the notices come from): the scratch file has their tables, empty.
+                for table in (projection_skips, *read_beside_the_log(self.services)):
+                    columns = ", ".join(c.name for c in table.columns)
+                    driver.execute(
+                        f"INSERT INTO main.{table.name} ({columns}) "
+                        f"SELECT {columns} FROM live.{table.name}"
+                    )
                 driver.execute("COMMIT")
             finally:
                 driver.execute("DETACH DATABASE live")
@@ -398,7 +422,7 @@ class _SqliteGeneration:
                 assert driver is not None
                 driver.execute("ATTACH DATABASE ? AS generation", (str(self.path),))
                 try:
-                    return _compare_tables(conn, "generation")
+                    return _compare_tables(conn, "generation", self.tables)
                 finally:
                     conn.rollback()
                     driver.execute("DETACH DATABASE generation")
@@ -425,9 +449,9 @@ class _SqliteGeneration:
                     )
                     _lock_tracking(conn, names)
                     positions = last_events(conn)
-                    for table in reversed(READ_MODEL_TABLES):
+                    for table in reversed(self.tables):
                         conn.exec_driver_sql(f"DELETE FROM main.{table.name}")
-                    for table in READ_MODEL_TABLES:
+                    for table in self.tables:
                         columns = ", ".join(c.name for c in table.columns)
                         conn.exec_driver_sql(
                             f"INSERT INTO main.{table.name} ({columns}) "

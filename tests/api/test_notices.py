@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from service.replay.generations import rebuild_beside
 from tests.api.test_cases import progress, repair, setup_records
 from tests.builders import AUTHORITY_CODE as OTHER
 
@@ -83,15 +84,18 @@ async def test_the_agencies_that_read_the_record_are_told_to_stop_using_it_and_c
     view = await progress(client, filed, position)
     assert view["propagation"] == {"told": 2, "acknowledged": 1}
 
-    # A rebuild derives the notices again, with their ids; the confirmation stays.
-    await asyncio.to_thread(services.runner.rebuild)
-    [rebuilt] = await notices_of(client, agency)
-    assert rebuilt["notice_id"] == notice["notice_id"]
-    assert rebuilt["acknowledged_at"] == confirmed.json()["acknowledged_at"]
-    assert (await progress(client, filed, position))["propagation"] == {
-        "told": 2,
-        "acknowledged": 1,
-    }
+    # A rebuild derives the notices again, with their ids; the confirmation stays: in place,
+    # and as `credit rebuild` does it, in a new generation beside the live one.
+    for rebuild in (services.runner.rebuild, lambda: rebuild_beside(services)):
+        await asyncio.to_thread(rebuild)
+        [rebuilt] = await notices_of(client, agency)
+        assert rebuilt["notice_id"] == notice["notice_id"]
+        assert rebuilt["acknowledged_at"] == confirmed.json()["acknowledged_at"]
+        assert len(await notices_of(client, role_headers["recorder"])) == 1
+        assert (await progress(client, filed, position))["propagation"] == {
+            "told": 2,
+            "acknowledged": 1,
+        }
 
 
 async def test_an_open_case_has_no_propagation_and_an_unknown_notice_is_not_found(
