@@ -12,6 +12,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -266,3 +267,27 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield cluster
     finally:
         cluster.remove()
+
+
+# The subject-id key the private clusters' stores are made with.
+PRIVATE_SUBJECT_KEY = "test-subject-key"
+
+
+def credit(url: str, *args: str) -> subprocess.CompletedProcess:
+    """A `credit` command against a private cluster's store, as an operator runs it."""
+    env = {
+        **os.environ,
+        "CREDIT_DATABASE_URL": url,
+        "CREDIT_SUBJECT_ID_KEY": PRIVATE_SUBJECT_KEY,
+        "CREDIT_ENVIRONMENT": "test",
+        "CREDIT_MIGRATE_ON_START": "false",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,17 +23,19 @@ from service.store.database import Database
 from service.store.migrations import upgrade
 from tests.builders import enterprise, penalty
 from tests.private_postgres import (
+    PRIVATE_SUBJECT_KEY,
     PrivatePostgres,
     PrivatePostgresUnavailable,
     base_backup,
     cluster_folder,
+    credit,
     start_private_postgres,
     start_restored,
 )
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-SUBJECT_KEY = "test-subject-key"
+SUBJECT_KEY = PRIVATE_SUBJECT_KEY
 RESTORE_POINT = "drill-midway"
 # The archive is a folder beside the data directory; archive_command runs in the data directory.
 ARCHIVING = {
@@ -99,25 +100,6 @@ def write(url: str, first: int, count: int) -> None:
             )
     finally:
         services.close_sync()
-
-
-def credit(url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "CREDIT_DATABASE_URL": url,
-        "CREDIT_SUBJECT_ID_KEY": SUBJECT_KEY,
-        "CREDIT_ENVIRONMENT": "test",
-        "CREDIT_MIGRATE_ON_START": "false",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 def wait_archived(cluster: PrivatePostgres) -> None:

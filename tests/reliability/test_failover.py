@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -31,7 +29,7 @@ from service.store.database import Database
 from service.store.migrations import upgrade
 from tests.auto_failover import Formation, start_formation
 from tests.builders import AUTHORITY_CODE, enterprise, penalty
-from tests.private_postgres import PrivatePostgresUnavailable
+from tests.private_postgres import PRIVATE_SUBJECT_KEY, PrivatePostgresUnavailable, credit
 from tests.reliability.api_process import free_port, start_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -42,7 +40,7 @@ CLIENTS = 3
 KILL_AFTER = WRITES // 4  # acknowledged writes before the primary dies
 CLIENT_TIMEOUT = 10.0  # the API answers every request within 8 s (docs/operations.md)
 RECOVERY_BOUND = 60.0  # seconds from the kill to the first write acknowledged after it
-SUBJECT_KEY = "test-subject-key"
+SUBJECT_KEY = PRIVATE_SUBJECT_KEY
 
 
 @dataclass(frozen=True)
@@ -69,25 +67,6 @@ def formation():
         yield started
     finally:
         started.remove()
-
-
-def credit(url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "CREDIT_DATABASE_URL": url,
-        "CREDIT_SUBJECT_ID_KEY": SUBJECT_KEY,
-        "CREDIT_ENVIRONMENT": "test",
-        "CREDIT_MIGRATE_ON_START": "false",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 def test_a_dead_primary_is_replaced_and_no_acknowledged_write_is_lost_or_doubled(
