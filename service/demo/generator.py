@@ -1461,6 +1461,9 @@ def _command(item: _Planned) -> RecordCommand:
             "authority_name": item.authority.name,
             "authority_code": item.authority.code,
             "source_ref": item.source_ref,
+            # Filed in the subject's sector, as its recorder would: a special credit report
+            # then states something per sector on the demo data too.
+            "sector": item.subject.role.sectors[0] if item.subject.role.sectors else None,
             **details,
         }
     )
