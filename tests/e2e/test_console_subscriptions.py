@@ -3,8 +3,9 @@ person pastes codes, keeps the kinds offered and adds one, is told which lines w
 followed and why, reads the change of a subject it follows on the changes page, has a callback
 URL refused and then one taken with its secret shown once, sees the webhook paused after its
 receiver failed, reads its delivery log and resumes it, and cancels the subscriptions. No code
-reaches a URL, nothing leaves the machine, the console logs no error. Screenshots at 1280 and
-390 px go to docs/screenshots/."""
+reaches a URL, nothing leaves the machine, the console logs no error. Then a notice to stop
+using a repaired record, sent to the agency's API client, confirmed by a person of the agency.
+Screenshots at 1280 and 390 px go to docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from tests.api.test_cases import setup_records
+from tests.api.test_notices import approved_repair, notices_of
 from tests.api.test_webhooks import Moment, Receiver, delivery_worker
 from tests.builders import enterprise, penalty, uscc
 from tests.console import create_staff
@@ -176,3 +179,49 @@ def test_an_agency_subscribes_reads_the_changes_and_cancels(
     # The refused callback's answer is a 422, which Chromium notes; nothing else went wrong.
     errors = console_errors(browser)
     assert len(errors) == 1 and "422 (Unprocessable Entity)" in errors[0], errors
+
+
+def test_an_agency_confirms_a_notice_its_api_client_was_sent(
+    browser, live_server, services, role_headers, clock
+):
+    """A repair approved after the agency's clients read the record: a person of the agency
+    sees both notices and confirms one for its client."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+
+    async def told() -> dict:
+        async with httpx.AsyncClient(
+            base_url=live_server, headers=role_headers["recorder"], timeout=10
+        ) as http:
+            records = await setup_records(http)
+            read = await http.get(
+                f"/v1/subjects/{records['subject_id']}/status", headers=role_headers["agency"]
+            )
+            assert read.status_code == 200, read.text
+            await approved_repair(http, services, clock, records)
+            [notice] = await notices_of(http, role_headers["agency"])
+            return notice
+
+    notice = asyncio.run(told())
+    person = create_staff(services)["agency"]
+    wait = page_wait(browser, 10)
+    browser.get(f"{live_server}/console/sign-in")
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "sign-in")))
+    browser.find_element(By.ID, "name").send_keys(person.name)
+    browser.find_element(By.ID, "password").send_keys(person.password)
+    browser.find_element(By.ID, "sign-in").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "tasks")))
+
+    browser.find_element(By.LINK_TEXT, "停止使用通知").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "notices")))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#notices tbody tr")
+    assert len(rows) == 2 and all("信用修复" in row.text for row in rows)
+    row = browser.find_element(By.CSS_SELECTOR, f"tr[data-notice='{notice['notice_id']}']")
+    assert "test-agency" in row.text
+    row.find_element(By.TAG_NAME, "button").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "notice")))
+    row = browser.find_element(By.CSS_SELECTOR, f"tr[data-notice='{notice['notice_id']}']")
+    assert "已确认" in row.text and "工作人员 wang.fang 在工作台确认" in row.text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#notices tbody button")) == 1
+    save_screenshots(browser, "console-notices")
+    assert console_errors(browser) == []
