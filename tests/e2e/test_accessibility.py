@@ -70,7 +70,7 @@ PAGES = {
     "/console/subscriptions/changes": Page(
         "subscription-changes", "/console/subscriptions/changes", "agency"
     ),
-    "/console/notices": Page("console-notices", "/console/notices", "agency"),
+    "/console/notices": Page("notices-list", "/console/notices", "agency"),
     "/console/admin/clients": Page("admin-clients-list", "/console/admin/clients", "admin"),
     "/console/admin/approvals": Page("admin-approvals-list", "/console/admin/approvals", "admin"),
     "/console/admin/keys": Page("admin-keys-list", "/console/admin/keys", "admin"),
