@@ -18,6 +18,7 @@ from api.console import (
     clients,
     erasures,
     keys,
+    notices,
     pages,
     report_details,
     reports,
@@ -36,6 +37,7 @@ def install(app: FastAPI) -> None:
     app.include_router(check.router)
     app.include_router(check_reports.router)
     app.include_router(subscriptions.router)
+    app.include_router(notices.router)
     for admin_page in (clients, approvals, keys, erasures, admin_log):
         app.include_router(admin_page.router)
     app.include_router(audit.router)

@@ -51,6 +51,7 @@ NAV = (
     NavItem("批量核查", "/console/check/batch", READ),
     NavItem("变动订阅", "/console/subscriptions", READ),
     NavItem("变动通知", "/console/subscriptions/changes", READ),
+    NavItem("停止使用通知", "/console/notices", READ),
     NavItem("账号管理", "/console/admin/accounts", ADMIN),
     NavItem("API 客户端", "/console/admin/clients", ADMIN),
     NavItem("待审批", "/console/admin/approvals", ADMIN),
@@ -80,6 +81,7 @@ TASKS: dict[str, tuple[str, ...]] = {
         "查询主体当前信用状况：评价等级、名单、已公示记录（逢批必查、逢办必查）",
         "批量核查投标人等多个主体的信用状况",
         "订阅主体的信用变动（本单位共用），查看所订阅主体的最新变动",
+        "查看本单位 API 客户端收到的停止使用通知（信用修复、信息撤销），确认已停止使用",
     ),
     RECORD: (
         "记录本单位作出的行政许可、行政处罚、失信行为等信用信息",

@@ -27,6 +27,7 @@ from api.deps import ServicesDep
 from api.templating import chinese_moment
 from domain.changes import CHANGE_KINDS
 from projections.credit_file.queries import masked_codes
+from service.notifications.deliveries import PAUSED, WebhookState
 from service.notifications.feed import latest_changes
 from service.notifications.subscriptions import (
     MAX_SUBJECTS,
@@ -34,6 +35,7 @@ from service.notifications.subscriptions import (
     NotSubscribed,
     Subscription,
 )
+from service.notifications.webhooks import TargetRefused
 from service.querying.code_lists import CodeLine, CodeListError, codes_from_file, codes_from_text
 
 router = APIRouter(prefix="/console/subscriptions", tags=["staff console"], include_in_schema=False)
@@ -52,6 +54,36 @@ REASONS = {
     "unknown": "未找到，没有以该代码登记的信用主体",
 }
 UNKNOWN_SUBSCRIPTION = "未找到该订阅：它不存在、已取消，或不属于本单位。"
+NO_WEBHOOK = "该订阅未设置回调地址，没有推送记录。"
+ATTEMPTS_SHOWN = 100  # the latest delivery attempts on a webhook's log page
+WEBHOOK_STATES = {"active": "正常", PAUSED: "已暂停"}
+# Where a receiver reads how to check a delivery's signature: the Standard Webhooks scheme, and
+# the section of docs/notifications.md that gives it with a Python example.
+SIGNATURE_SPEC = "https://www.standardwebhooks.com/"
+SIGNATURE_DOCS = "docs/notifications.md#what-is-sent"
+
+
+def refused_target(refused: TargetRefused, require_https: bool) -> str:
+    """Why a callback URL is refused, in Chinese, from the rule it broke."""
+    host = refused.host
+    why = {
+        "too-long": "回调地址过长，最多 2000 个字符。",
+        "not-a-url": "回调地址不是有效的网址。",
+        "scheme": (
+            "回调地址须以 https:// 开头（生产环境只允许 HTTPS）。"
+            if require_https
+            else "回调地址须以 https:// 或 http:// 开头。"
+        ),
+        "no-host": "回调地址缺少主机名。",
+        "credentials": "回调地址不得包含用户名或密码。",
+        "fragment": "回调地址不得包含 # 片段。",
+        "unresolvable": f"无法解析回调地址的主机名 {host}。",
+        "not-public": (
+            f"回调地址的主机 {host} 解析为 {refused.address}，不是公网地址（内网、本机回环、"
+            "链路本地、组播或保留地址），本系统不向其推送。"
+        ),
+    }.get(refused.rule, "回调地址不可用。")
+    return f"{why}未创建订阅。"
 
 
 def owner_of(staff: Staff) -> str:
@@ -68,12 +100,25 @@ def kind_titles(names: tuple[str, ...]) -> str:
     return "、".join(CHANGE_KINDS[name].title for name in names if name in CHANGE_KINDS)
 
 
+def _webhook(hook: WebhookState | None, zone: Any) -> dict[str, Any] | None:
+    if hook is None:
+        return None
+    return {
+        "callback_url": hook.callback_url,
+        "state": WEBHOOK_STATES.get(hook.state, hook.state),
+        "paused": hook.state == PAUSED,
+        "failures": hook.consecutive_failures,
+        "paused_at": chinese_moment(hook.paused_at, zone) if hook.paused_at else "",
+    }
+
+
 def _listed(subscription: Subscription, zone: Any) -> dict[str, Any]:
     return {
         "id": str(subscription.subscription_id),
         "kinds": kind_titles(subscription.kinds),
         "subject_count": subscription.subject_count,
         "created_at": chinese_moment(subscription.created_at, zone),
+        "webhook": _webhook(subscription.webhook, zone),
     }
 
 
@@ -86,6 +131,7 @@ async def _page(
     message: str = "",
     codes: str = "",
     kinds: list[str] | None = None,
+    callback_url: str = "",
     **result: Any,
 ) -> HTMLResponse:
     mine = await run_in_threadpool(services.subscriptions.of_client, owner_of(staff))
@@ -96,11 +142,14 @@ async def _page(
         status_code=status_code,
         message=message,
         codes=codes,
+        callback_url=callback_url,
         chosen=set(kinds if kinds is not None else ["record.published", "list.entered"]),
         kinds=kind_choices(),
         max_subjects=MAX_SUBJECTS,
         subscriptions=[_listed(s, services.clock.zone) for s in reversed(mine)],
-        **({"made": None, "problems": []} | result),
+        signature_spec=SIGNATURE_SPEC,
+        signature_docs=SIGNATURE_DOCS,
+        **({"made": None, "problems": [], "secret": None} | result),
     )
 
 
@@ -134,9 +183,13 @@ async def subscribe(
     codes: Annotated[str, Form()] = "",
     file: Annotated[UploadFile | None, File()] = None,
     kinds: Annotated[list[str] | None, Form()] = None,
+    callback_url: Annotated[str, Form(max_length=4000)] = "",
 ) -> HTMLResponse:
     """A subscription of the agency's to the subjects of up to MAX_SUBJECTS codes, pasted one a
-    line or uploaded (CSV or XLSX, first column), for the kinds chosen."""
+    line or uploaded (CSV or XLSX, first column), for the kinds chosen; with a callback URL
+    (回调地址), its changes are POSTed there too, signed with a secret shown on this answer
+    only."""
+    callback_url = callback_url.strip()
     chosen = [name for name in CHANGE_KINDS if name in (kinds or [])]  # the catalogue's order
     source = "第"
     try:
@@ -148,7 +201,13 @@ async def subscribe(
             lines = codes_from_text(codes)
     except CodeListError as error:
         return await _page(
-            request, services, staff, status_code=422, message=str(error), kinds=chosen
+            request,
+            services,
+            staff,
+            status_code=422,
+            message=str(error),
+            kinds=chosen,
+            callback_url=callback_url,
         )
     problem = ""
     if not lines:
@@ -162,15 +221,34 @@ async def subscribe(
         problem = NO_KINDS
     if problem:
         return await _page(
-            request, services, staff, status_code=422, message=problem, codes=codes, kinds=chosen
+            request,
+            services,
+            staff,
+            status_code=422,
+            message=problem,
+            codes=codes,
+            kinds=chosen,
+            callback_url=callback_url,
         )
     try:
-        made, missing, _no_secret = await run_in_threadpool(
+        made, missing, secret = await run_in_threadpool(
             services.subscriptions.subscribe,
             owner_of(staff),
             chosen,
             codes=[line.code for line in lines],
+            callback_url=callback_url or None,
             now=services.clock.now(),
+        )
+    except TargetRefused as refused:
+        return await _page(
+            request,
+            services,
+            staff,
+            status_code=422,
+            message=refused_target(refused, services.webhooks.rules.require_https),
+            codes=codes,
+            kinds=chosen,
+            callback_url=callback_url,
         )
     except NothingToSubscribe as nothing:
         return await _page(
@@ -181,6 +259,7 @@ async def subscribe(
             message=NOTHING_FOUND,
             codes=codes,
             kinds=chosen,
+            callback_url=callback_url,
             problems=_problems(lines, nothing.not_found, source),
         )
     return await _page(
@@ -190,6 +269,7 @@ async def subscribe(
         kinds=chosen,
         made=_listed(made, services.clock.zone) | {"submitted": len(lines)},
         problems=_problems(lines, missing, source),
+        secret=secret,
     )
 
 
@@ -199,16 +279,88 @@ async def cancel(
 ) -> Response:
     """Ends one of the agency's subscriptions; another agency's is not found, exactly as one
     that does not exist."""
-    try:
-        wanted = UUID(subscription_id)
-    except ValueError:
-        wanted = None
+    wanted = _subscription_id(subscription_id)
     cancelled = wanted is not None and await run_in_threadpool(
         services.subscriptions.cancel, owner_of(staff), wanted
     )
     if not cancelled:
         return await _page(request, services, staff, status_code=404, message=UNKNOWN_SUBSCRIPTION)
     return RedirectResponse("/console/subscriptions?cancelled=1", status_code=303)
+
+
+def _subscription_id(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:
+        return None
+
+
+async def _agency_subscription(services: Any, owner: str, text: str) -> Subscription | None:
+    """The agency's subscription with this id; None if the id is malformed, unknown, or
+    another agency's (not told apart)."""
+    wanted = _subscription_id(text)
+    if wanted is None:
+        return None
+    found: Subscription | None = await run_in_threadpool(services.subscriptions.get, owner, wanted)
+    return found
+
+
+@router.get("/{subscription_id}/deliveries", response_class=HTMLResponse)
+async def deliveries_page(
+    request: Request, services: ServicesDep, staff: Follower, subscription_id: str
+) -> HTMLResponse:
+    """A webhook's state and its latest delivery attempts, newest first (推送记录); another
+    agency's subscription is not found, as one that does not exist."""
+    owner = owner_of(staff)
+    found = await _agency_subscription(services, owner, subscription_id)
+    if found is None:
+        return await _page(request, services, staff, status_code=404, message=UNKNOWN_SUBSCRIPTION)
+    if found.webhook is None:
+        return await _page(request, services, staff, status_code=409, message=NO_WEBHOOK)
+    attempts = await run_in_threadpool(
+        services.webhooks.attempts, owner, found.subscription_id, ATTEMPTS_SHOWN
+    )
+    zone = services.clock.zone
+    return render(
+        request,
+        "console/subscription_deliveries.html",
+        staff,
+        subscription=_listed(found, zone),
+        resumed=request.query_params.get("resumed") == "1",
+        limit=ATTEMPTS_SHOWN,
+        attempts=[
+            {
+                "at": chinese_moment(attempt.attempted_at, zone),
+                "change_id": str(attempt.change_id),
+                "outcome": str(attempt.status_code)
+                if attempt.status_code is not None
+                else attempt.error or "",
+                "delivered": attempt.status_code is not None and 200 <= attempt.status_code < 300,
+                "duration_ms": attempt.duration_ms,
+            }
+            for attempt in attempts
+        ],
+    )
+
+
+@router.post("/{subscription_id}/resume", dependencies=[CsrfChecked])
+async def resume(
+    request: Request, services: ServicesDep, staff: Follower, subscription_id: str
+) -> Response:
+    """Sets one of the agency's paused webhooks going again (恢复推送): its pending deliveries,
+    those missed while paused among them, are due at once, each with a whole retry window."""
+    owner = owner_of(staff)
+    found = await _agency_subscription(services, owner, subscription_id)
+    if found is None:
+        return await _page(request, services, staff, status_code=404, message=UNKNOWN_SUBSCRIPTION)
+    if found.webhook is None:
+        return await _page(request, services, staff, status_code=409, message=NO_WEBHOOK)
+    await run_in_threadpool(
+        services.webhooks.resume, owner, found.subscription_id, services.clock.now()
+    )
+    return RedirectResponse(
+        f"/console/subscriptions/{found.subscription_id}/deliveries?resumed=1", status_code=303
+    )
 
 
 @router.get("/changes", response_class=HTMLResponse)

@@ -118,6 +118,10 @@ class Notice:
     recorded_at: datetime
     acknowledged_at: datetime | None
     position: int  # the decision's log position
+    client_id: str = ""  # the client told
+    # Who confirmed, if not the client itself over the API: "account:<name>", a person of the
+    # client's agency at the console.
+    acknowledged_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,16 +158,47 @@ class Notices:
             row = conn.execute(query).mappings().first()
         return _notice(row) if row is not None else None
 
-    def acknowledge(self, client_id: str, notice: UUID, *, now: datetime) -> Notice | None:
+    def of_agency(self, agency_code: str, *, limit: int = MAX_PAGE) -> list[Notice]:
+        """The notices of the agency's API clients (`api_clients.agency_code`, fixed when a
+        client is made), newest first."""
+        query = (
+            _notice_query()
+            .join(api_clients, api_clients.c.client_id == notices.c.client_id)
+            .where(api_clients.c.agency_code == agency_code)
+            .order_by(notices.c.position.desc(), notices.c.notice_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_notice(row) for row in conn.execute(query).mappings()]
+
+    def of_agency_get(self, agency_code: str, notice: UUID) -> Notice | None:
+        """The notice if one of the agency's clients was told it; None otherwise, as for one
+        that is not."""
+        query = (
+            _notice_query()
+            .join(api_clients, api_clients.c.client_id == notices.c.client_id)
+            .where(notices.c.notice_id == notice, api_clients.c.agency_code == agency_code)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _notice(row) if row is not None else None
+
+    def acknowledge(
+        self, client_id: str, notice: UUID, *, now: datetime, by: str | None = None
+    ) -> Notice | None:
         """Record that the client stopped using the notice's record; None if the notice is not
-        the client's. Raises AlreadyAcknowledged the second time."""
+        the client's. `by` names a person of the client's agency confirming for it at the
+        console (None: the client itself). Raises AlreadyAcknowledged the second time."""
         if self.get(client_id, notice) is None:
             return None
         try:
             with self.engine.begin() as conn:
                 conn.execute(
                     notice_acknowledgements.insert().values(
-                        notice_id=notice, client_id=client_id, acknowledged_at=_utc(now)
+                        notice_id=notice,
+                        client_id=client_id,
+                        acknowledged_at=_utc(now),
+                        acknowledged_by=by,
                     )
                 )
         except IntegrityError:
@@ -194,7 +229,11 @@ class Notices:
 
 
 def _notice_query() -> Any:
-    return select(notices, notice_acknowledgements.c.acknowledged_at).outerjoin(
+    return select(
+        notices,
+        notice_acknowledgements.c.acknowledged_at,
+        notice_acknowledgements.c.acknowledged_by,
+    ).outerjoin(
         notice_acknowledgements,
         and_(
             notice_acknowledgements.c.notice_id == notices.c.notice_id,
@@ -214,4 +253,6 @@ def _notice(row: Any) -> Notice:
         recorded_at=_utc(row["recorded_at"]),
         acknowledged_at=_utc(row["acknowledged_at"]) if row["acknowledged_at"] else None,
         position=row["position"],
+        client_id=row["client_id"],
+        acknowledged_by=row["acknowledged_by"],
     )

@@ -135,4 +135,7 @@ notice_acknowledgements = Table(
     Column("notice_id", Uuid, primary_key=True),
     Column("client_id", String(64), nullable=False),
     Column("acknowledged_at", DateTime(timezone=True), nullable=False),
+    # Null when the client confirmed over the API; "account:<name>" when a person of the
+    # client's agency confirmed for it at the console.
+    Column("acknowledged_by", String(64), nullable=True),
 )

@@ -45,7 +45,15 @@ def signed_headers(secret: str, webhook_id: str, moment: datetime, body: str) ->
 
 
 class TargetRefused(ValueError):
-    """A callback URL the service will not call; the message says why."""
+    """A callback URL the service will not call; the message says why, `rule` names the rule
+    it broke (pages word it in Chinese), `host` and `address` are what it was refused on."""
+
+    def __init__(self, message: str, rule: str, host: str = "", address: str = ""):
+        super().__init__(message)
+        self.rule = rule  # too-long, not-a-url, scheme, no-host, credentials, fragment,
+        # unresolvable, not-public
+        self.host = host
+        self.address = address
 
 
 @dataclass(frozen=True)
@@ -85,21 +93,21 @@ def _public(address: Address) -> bool:
 def check_url(url: str, rules: TargetRules) -> tuple[str, int]:
     """The URL's host and port, if its form may be called (no address is looked up)."""
     if len(url) > MAX_URL_LENGTH:
-        raise TargetRefused(f"a callback URL has at most {MAX_URL_LENGTH} characters")
+        raise TargetRefused(f"a callback URL has at most {MAX_URL_LENGTH} characters", "too-long")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise TargetRefused("not a URL") from None
+        raise TargetRefused("not a URL", "not-a-url") from None
     schemes = ("https",) if rules.require_https else ("https", "http")
     if parts.scheme not in schemes:
-        raise TargetRefused(f"the callback URL must be {' or '.join(schemes)}")
+        raise TargetRefused(f"the callback URL must be {' or '.join(schemes)}", "scheme")
     if not parts.hostname:
-        raise TargetRefused("the callback URL names no host")
+        raise TargetRefused("the callback URL names no host", "no-host")
     if parts.username or parts.password:
-        raise TargetRefused("the callback URL may not carry a user name or password")
+        raise TargetRefused("the callback URL may not carry a user name or password", "credentials")
     if parts.fragment:
-        raise TargetRefused("the callback URL may not have a fragment")
+        raise TargetRefused("the callback URL may not have a fragment", "fragment")
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
@@ -118,18 +126,23 @@ def resolve(url: str, rules: TargetRules) -> Target:
         try:
             found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError):
-            raise TargetRefused(f"the callback host {host} cannot be resolved") from None
+            raise TargetRefused(
+                f"the callback host {host} cannot be resolved", "unresolvable", host
+            ) from None
         addresses = list(
             dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found)
         )
     if not addresses:
-        raise TargetRefused(f"the callback host {host} cannot be resolved")
+        raise TargetRefused(f"the callback host {host} cannot be resolved", "unresolvable", host)
     if not rules.allow_private:
         for address in addresses:
             if not _public(address):
                 raise TargetRefused(
                     f"the callback host {host} resolves to {address}, which is not a public "
-                    "address (private, loopback, link-local, multicast or reserved)"
+                    "address (private, loopback, link-local, multicast or reserved)",
+                    "not-public",
+                    host,
+                    str(address),
                 )
     return Target(url, host, port, addresses[0])
 

@@ -287,6 +287,7 @@ PAGES = {
         "admin": 403,
         "credit_office": 403,
     },
+    "/console/notices": {**dict.fromkeys(ROLES, 200), "admin": 403, "credit_office": 403},
     "/console/audit": {**dict.fromkeys(ROLES, 403), "auditor": 200},
     "/console/audit/replay-checks": {**dict.fromkeys(ROLES, 403), "auditor": 200},
     "/console/audit/checkpoint": {**dict.fromkeys(ROLES, 403), "auditor": 200},
@@ -348,6 +349,7 @@ async def test_the_nav_links_only_pages_the_role_may_open(browser, staff):
                 "/console/check/batch",
                 "/console/subscriptions",
                 "/console/subscriptions/changes",
+                "/console/notices",
                 "/console/audit",
                 "/console/audit/replay-checks",
                 "/console/audit/checkpoint",
@@ -363,6 +365,7 @@ async def test_the_nav_links_only_pages_the_role_may_open(browser, staff):
                 "/console/check/batch",
                 "/console/subscriptions",
                 "/console/subscriptions/changes",
+                "/console/notices",
             ],
         ),
     ):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -17,7 +18,9 @@ from sqlalchemy import func, select
 from api.app import create_app
 from service.access.administration import Done
 from service.access.tables import access_log
-from service.notifications.tables import subscriptions
+from service.notifications.tables import subscription_webhooks, subscriptions
+from tests.api.test_subscriptions import caught_up
+from tests.api.test_webhooks import Moment, Receiver, delivery_worker, run
 from tests.builders import AUTHORITY_CODE, OTHER_AUTHORITY_CODE, enterprise, penalty, uscc
 from tests.console import Person, create_staff, csrf_of, sign_in
 
@@ -227,3 +230,180 @@ async def test_an_uploaded_file_names_the_lines_of_the_file(browser, staff, serv
     assert problems_of(made.text) == [
         f"文件第 3 行（{uscc(97)}）：未找到，没有以该代码登记的信用主体"
     ]
+
+
+# Webhooks ---------------------------------------------------------------------------------------
+def webhook_cell(html: str, subscription_id: str) -> str:
+    """The 推送 cell of a subscription's row on the list: its state and failures, or 未设置."""
+    row = re.search(rf"<tr>(?:(?!</tr>).)*?<code>{subscription_id}</code>(.*?)</tr>", html, re.S)
+    assert row, f"{subscription_id} is not listed"
+    return re.sub(r"<[^>]+>", " ", re.findall(r"<td>(.*?)</td>", row.group(1), re.S)[0]).strip()
+
+
+@pytest.mark.parametrize(
+    ("url", "production", "expected"),
+    [
+        (
+            "http://127.0.0.1:9/hook",
+            False,
+            "回调地址的主机 127.0.0.1 解析为 127.0.0.1，不是公网地址",
+        ),
+        ("http://10.0.0.1/hook", False, "回调地址的主机 10.0.0.1 解析为 10.0.0.1，不是公网地址"),
+        ("http://localhost:9/hook", False, "回调地址的主机 localhost 解析为"),
+        ("http://93.184.216.34/hook", True, "回调地址须以 https:// 开头（生产环境只允许 HTTPS）"),
+        ("https://user:pw@93.184.216.34/hook", False, "回调地址不得包含用户名或密码"),
+        ("ftp://93.184.216.34/hook", False, "回调地址须以 https:// 或 http:// 开头"),
+    ],
+)
+async def test_a_refused_callback_url_is_told_in_chinese_keeping_what_was_typed(
+    browser, staff, services, role_headers, url, production, expected
+):
+    services.webhooks.rules = replace(
+        services.webhooks.rules, allow_private=False, require_https=production
+    )
+    await register(browser, role_headers, 7)
+    token = await open_as(browser, staff["agency"])
+    refused = await browser.post(
+        PAGE,
+        data={
+            "csrf_token": token,
+            "codes": uscc(7),
+            "kinds": ["record.repaired"],
+            "callback_url": url,
+        },
+    )
+    assert refused.status_code == 422, refused.text
+    assert message_of(refused.text).startswith(expected), message_of(refused.text)
+    assert message_of(refused.text).endswith("未创建订阅。")
+    # Everything typed is kept: the codes, the kinds chosen, the callback URL.
+    assert uscc(7) in refused.text
+    assert f'value="{url}"' in refused.text.replace("&amp;", "&")
+    assert re.search(r'value="record.repaired" checked', refused.text)
+    assert not re.search(r'value="record.published" checked', refused.text)
+    assert 'id="webhook-secret"' not in refused.text
+    assert count(services) == 0 and count(services, subscription_webhooks) == 0
+
+
+async def test_a_callback_url_gets_its_secret_shown_once_and_the_list_shows_the_webhook(
+    browser, staff, services, role_headers
+):
+    services.webhooks.rules = replace(services.webhooks.rules, allow_private=True)
+    await register(browser, role_headers, 8)
+    token = await open_as(browser, staff["agency"])
+    made = await browser.post(
+        PAGE,
+        data={
+            "csrf_token": token,
+            "codes": uscc(8),
+            "kinds": ["record.published"],
+            "callback_url": " http://127.0.0.1:9/hook ",
+        },
+    )
+    assert made.status_code == 200, made.text
+    shown = re.search(r'<code id="secret-value">(whsec_[A-Za-z0-9+/=]+)</code>', made.text)
+    assert shown, made.text
+    assert "密钥只显示这一次" in made.text and "无法再次查看" in made.text
+    assert "docs/notifications.md#what-is-sent" in made.text  # how to verify a signature
+    assert 'href="https://www.standardwebhooks.com/"' in made.text
+    [subscription_id] = listed_ids(made.text)
+    with services.write_engine.connect() as conn:
+        hook = conn.execute(select(subscription_webhooks)).mappings().one()
+    assert (hook["client_id"], hook["callback_url"]) == (
+        f"agency:{AUTHORITY_CODE}",
+        "http://127.0.0.1:9/hook",
+    )
+    # What was shown is the secret the deliveries are signed with, kept only wrapped.
+    assert services.webhooks.secret(hook["subscription_id"], hook["wrapped_secret"]) == (
+        shown.group(1)
+    )
+    assert shown.group(1).encode() not in hook["wrapped_secret"]
+
+    again = await browser.get(PAGE)
+    assert shown.group(1) not in again.text and 'id="webhook-secret"' not in again.text
+    assert webhook_cell(again.text, subscription_id) == "正常 ，连续失败 0 次  推送记录"
+    assert f'href="/console/subscriptions/{subscription_id}/deliveries"' in again.text
+
+
+async def test_the_delivery_log_shows_the_attempts_and_a_paused_webhook_is_resumed(
+    browser, staff, services, role_headers
+):
+    services.webhooks.rules = replace(services.webhooks.rules, allow_private=True)
+    receiver = Receiver(answers=[503, 503])
+    try:
+        subject = await register(browser, role_headers, 9)
+        await register(browser, role_headers, 10)
+        token = await open_as(browser, staff["agency"])
+        made = await browser.post(
+            PAGE,
+            data={
+                "csrf_token": token,
+                "codes": f"{uscc(9)}",
+                "kinds": ["record.published"],
+                "callback_url": receiver.url,
+            },
+        )
+        [hooked] = listed_ids(made.text)
+        plain = await browser.post(
+            PAGE, data={"csrf_token": token, "codes": uscc(10), "kinds": ["record.published"]}
+        )
+        [without] = [i for i in listed_ids(plain.text) if i != hooked]
+        told = await browser.post(
+            f"/v1/subjects/{subject}/events", json=penalty("W-1"), headers=role_headers["recorder"]
+        )
+        assert told.status_code == 201, told.text
+        await caught_up(services, told.json()["position"])
+        clock = Moment()
+        worker = delivery_worker(services, clock, pause_after=2)
+        await run(worker)
+        clock.advance(30)
+        await run(worker)
+        assert len(receiver.received) == 2
+
+        listed = await browser.get(PAGE)
+        assert webhook_cell(listed.text, hooked) == "已暂停 ，连续失败 2 次  推送记录"
+        assert webhook_cell(listed.text, without) == "未设置"
+        log_page = f"{PAGE}/{hooked}/deliveries"
+        log = await browser.get(log_page)
+        assert log.status_code == 200, log.text
+        heads = re.findall(r'<th scope="col">([^<]+)</th>', log.text)
+        assert heads == ["推送时间", "结果（状态码或错误）", "耗时（毫秒）", "变动编号"]
+        outcomes = re.findall(r"<td>(\d{3})（(已送达|失败)）</td>", log.text)
+        assert outcomes == [("503", "失败"), ("503", "失败")]
+        assert 'data-state="paused"' in log.text and "2 次" in log.text
+        assert 'id="resume-webhook"' in log.text
+        nothing = await browser.get(f"{PAGE}/{without}/deliveries")
+        assert nothing.status_code == 409
+        assert message_of(nothing.text) == "该订阅未设置回调地址，没有推送记录。"
+
+        # Another agency neither reads the log nor resumes; without a CSRF token nothing is done.
+        other_token = await open_as(browser, staff["other_agency"])
+        assert (await browser.get(log_page)).status_code == 404
+        foreign = await browser.post(f"{PAGE}/{hooked}/resume", data={"csrf_token": other_token})
+        assert foreign.status_code == 404
+        assert "未找到该订阅" in message_of(foreign.text)
+        assert (await browser.get(f"{PAGE}/not-an-id/deliveries")).status_code == 404
+        token = await open_as(browser, staff["recorder"])  # a colleague of the same agency
+        forged = await browser.post(f"{PAGE}/{hooked}/resume", data={})
+        assert forged.status_code == 403
+        with services.write_engine.connect() as conn:
+            assert conn.scalar(select(subscription_webhooks.c.state)) == "paused"
+
+        resumed = await browser.post(f"{PAGE}/{hooked}/resume", data={"csrf_token": token})
+        assert (resumed.status_code, resumed.headers["location"]) == (
+            303,
+            f"{log_page}?resumed=1",
+        )
+        after = await browser.get(resumed.headers["location"])
+        assert "已恢复推送" in after.text and 'data-state="active"' in after.text
+        assert 'id="resume-webhook"' not in after.text
+        clock.advance(1)
+        await run(worker)  # due at once: the change it paused on goes out again, and is taken
+        assert len(receiver.received) == 3
+        log = await browser.get(log_page)
+        assert re.findall(r"<td>(\d{3})（(已送达|失败)）</td>", log.text) == [
+            ("200", "已送达"),
+            ("503", "失败"),
+            ("503", "失败"),
+        ]
+    finally:
+        receiver.close()

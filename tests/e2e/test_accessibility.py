@@ -70,6 +70,7 @@ PAGES = {
     "/console/subscriptions/changes": Page(
         "subscription-changes", "/console/subscriptions/changes", "agency"
     ),
+    "/console/notices": Page("notices-list", "/console/notices", "agency"),
     "/console/admin/clients": Page("admin-clients-list", "/console/admin/clients", "admin"),
     "/console/admin/approvals": Page("admin-approvals-list", "/console/admin/approvals", "admin"),
     "/console/admin/keys": Page("admin-keys-list", "/console/admin/keys", "admin"),
@@ -122,6 +123,7 @@ REACHED_BY_FORMS = {
     "/console/audit/subjects/{subject_id}": "audit_pages_of_a_subject",
     "/console/audit/subjects/{subject_id}/access-log": "audit_pages_of_a_subject",
     "/console/audit/replay-checks/{check_id}": "audit_pages_of_a_subject",
+    "/console/subscriptions/{subscription_id}/deliveries": "subscription_with_a_webhook",
 }
 
 
@@ -288,6 +290,25 @@ def audit_pages_of_a_subject(visit: Visit) -> Iterator[str]:
     yield "audit-replay-check-state"
 
 
+def subscription_with_a_webhook(visit: Visit) -> Iterator[str]:
+    """A callback URL refused (what was typed kept), then one taken with its secret shown once,
+    and the webhook's delivery log."""
+    from selenium.webdriver.common.by import By
+
+    subscribe = "#create-subscription"
+    visit.open("/console/subscriptions")
+    visit.submit(subscribe, {"codes": COMPANY["code"], "callback_url": "ftp://example.test/x"})
+    visit.shows("#message")
+    visit.shows('#callback_url[value="ftp://example.test/x"]')
+    yield "subscriptions-callback-refused"
+    visit.submit(subscribe, {"callback_url": "http://127.0.0.1:9/hook"})
+    visit.shows("#webhook-secret")
+    yield "subscriptions-webhook-secret"
+    visit.driver.find_element(By.LINK_TEXT, "推送记录").click()
+    visit.shows("#webhook-state")
+    yield "subscription-deliveries-state"
+
+
 def refused_page(visit: Visit) -> Iterator[str]:
     visit.open("/console/admin/accounts")
     visit.shows("#refused-heading")
@@ -297,7 +318,7 @@ def refused_page(visit: Visit) -> Iterator[str]:
 STATES: dict[str, tuple[State, ...]] = {
     ANONYMOUS: (refused_sign_in,),
     "admin": (accounts_after_forms,),
-    "agency": (refused_page,),
+    "agency": (refused_page, subscription_with_a_webhook),
     "auditor": (audit_pages_of_a_subject,),
 }
 
@@ -306,7 +327,9 @@ STATES: dict[str, tuple[State, ...]] = {
 def settings(settings: Settings, tmp_path) -> Settings:
     """The policy of tests/api/test_console_report_rates.py, whose completeness threshold leaves
     a record of the figures below it: the incomplete records page is checked with a row."""
-    return with_threshold(settings, tmp_path)
+    return with_threshold(settings, tmp_path).model_copy(
+        update={"webhook_allow_private_targets": True}  # the webhook's page, on loopback
+    )
 
 
 @pytest.mark.parametrize("visitor", VISITORS)
@@ -318,7 +341,7 @@ async def test_every_page_has_no_accessibility_violation(
     if visitor == ANONYMOUS:
         await progress_page_of_a_case(visit, role_headers["recorder"])
     else:
-        if visitor == "auditor":  # a subject on file, for the pages of one subject
+        if visitor in ("auditor", "agency"):  # a subject on file: one subject's pages, a webhook
             async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
                 await published_penalty(http, role_headers["recorder"])
         if visitor == "credit_office":  # a month of cases, list decisions and joint measures

@@ -1,17 +1,24 @@
 """An agency's change subscriptions in headless Chromium against the app served by uvicorn: a
 person pastes codes, keeps the kinds offered and adds one, is told which lines were not
-followed and why, reads the change of a subject it follows on the changes page, and cancels the
-subscription. No code reaches a URL, nothing leaves the machine, the console logs no error.
+followed and why, reads the change of a subject it follows on the changes page, has a callback
+URL refused and then one taken with its secret shown once, sees the webhook paused after its
+receiver failed, reads its delivery log and resumes it, and cancels the subscriptions. No code
+reaches a URL, nothing leaves the machine, the console logs no error. Then a notice to stop
+using a repaired record, sent to the agency's API client, confirmed by a person of the agency.
 Screenshots at 1280 and 390 px go to docs/screenshots/."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import httpx
 import pytest
 
+from tests.api.test_cases import setup_records
+from tests.api.test_notices import approved_repair, notices_of
+from tests.api.test_webhooks import Moment, Receiver, delivery_worker
 from tests.builders import enterprise, penalty, uscc
 from tests.console import create_staff
 from tests.e2e.conftest import console_errors, requested_urls
@@ -98,13 +105,123 @@ def test_an_agency_subscribes_reads_the_changes_and_cancels(
     assert "信息公示" in rows[0].text and "行政处罚" in rows[0].text and uscc(41) in rows[0].text
     save_screenshots(browser, "console-subscription-changes")
 
+    # A callback URL: a private address refused, what was typed kept; then one taken -------
+    receiver = Receiver(answers=[503, 503])
+    try:
+        browser.find_element(By.LINK_TEXT, "管理订阅").click()
+        wait.until(expected_conditions.presence_of_element_located((By.ID, "subscriptions")))
+        services.webhooks.rules = replace(services.webhooks.rules, allow_private=False)
+        browser.find_element(By.ID, "codes").send_keys(uscc(41))
+        browser.find_element(By.ID, "callback_url").send_keys("http://10.0.0.1/hook")
+        browser.find_element(By.ID, "create-subscription").click()
+        wait.until(expected_conditions.presence_of_element_located((By.ID, "message")))
+        assert browser.find_element(By.ID, "message").text.startswith(
+            "回调地址的主机 10.0.0.1 解析为 10.0.0.1，不是公网地址"
+        )
+        assert browser.find_element(By.ID, "codes").get_attribute("value") == uscc(41)
+        typed = browser.find_element(By.ID, "callback_url")
+        assert typed.get_attribute("value") == "http://10.0.0.1/hook"
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#subscriptions tbody tr")) == 1
+
+        services.webhooks.rules = replace(services.webhooks.rules, allow_private=True)
+        typed.clear()
+        typed.send_keys(receiver.url)
+        browser.find_element(By.ID, "create-subscription").click()
+        wait.until(expected_conditions.presence_of_element_located((By.ID, "webhook-secret")))
+        assert browser.find_element(By.ID, "secret-value").text.startswith("whsec_")
+        assert "只显示这一次" in browser.find_element(By.ID, "secret-warning").text
+        save_screenshots(browser, "console-subscriptions-webhook")
+        browser.get(f"{live_server}/console/subscriptions")  # shown once: not on reloading
+        wait.until(expected_conditions.presence_of_element_located((By.ID, "subscriptions")))
+        assert browser.find_elements(By.ID, "webhook-secret") == []
+
+        # The receiver fails twice: the webhook pauses; its log; resumed ----------------------
+        clock = Moment()
+        worker = delivery_worker(services, clock, pause_after=2)
+        worker.run_once()
+        clock.advance(30)
+        worker.run_once()
+        assert len(receiver.received) == 2
+        browser.get(f"{live_server}/console/subscriptions")
+        wait.until(expected_conditions.presence_of_element_located((By.ID, "subscriptions")))
+        paused = browser.find_element(By.CSS_SELECTOR, ".webhook-state[data-state='paused']")
+        assert paused.text == "已暂停"
+        browser.find_element(By.LINK_TEXT, "推送记录").click()
+        wait.until(expected_conditions.presence_of_element_located((By.ID, "attempts")))
+        attempts = browser.find_elements(By.CSS_SELECTOR, "#attempts tbody tr")
+        assert [row.find_elements(By.TAG_NAME, "td")[1].text for row in attempts] == [
+            "503（失败）",
+            "503（失败）",
+        ]
+        assert browser.find_element(By.ID, "webhook-failures").text == "2 次"
+        save_screenshots(browser, "console-subscription-deliveries")
+        browser.find_element(By.ID, "resume-webhook").click()
+        wait.until(expected_conditions.presence_of_element_located((By.ID, "notice")))
+        assert browser.find_element(By.ID, "webhook-state").text == "正常"
+        assert browser.find_elements(By.ID, "resume-webhook") == []
+        clock.advance(1)
+        worker.run_once()
+        assert len(receiver.received) == 3  # the change it paused on, taken this time
+    finally:
+        receiver.close()
+
     # Cancelled ----------------------------------------------------------------------------
-    browser.find_element(By.LINK_TEXT, "管理订阅").click()
+    browser.get(f"{live_server}/console/subscriptions")
     wait.until(expected_conditions.presence_of_element_located((By.ID, "subscriptions")))
-    browser.find_element(By.CSS_SELECTOR, "#subscriptions button").click()
+    for _ in range(2):
+        browser.find_element(By.CSS_SELECTOR, "#subscriptions button").click()
+        wait.until(expected_conditions.presence_of_element_located((By.ID, "new-heading")))
     wait.until(expected_conditions.presence_of_element_located((By.ID, "no-subscriptions")))
 
     urls = [url for url in requested_urls(browser) if not url.startswith(("chrome://", "data:"))]
     assert urls and all(url.startswith(live_server) for url in urls), urls
     assert all(uscc(41) not in url and uscc(96) not in url for url in urls)
+    # The refused callback's answer is a 422, which Chromium notes; nothing else went wrong.
+    errors = console_errors(browser)
+    assert len(errors) == 1 and "422 (Unprocessable Entity)" in errors[0], errors
+
+
+def test_an_agency_confirms_a_notice_its_api_client_was_sent(
+    browser, live_server, services, role_headers, clock
+):
+    """A repair approved after the agency's clients read the record: a person of the agency
+    sees both notices and confirms one for its client."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+
+    async def told() -> dict:
+        async with httpx.AsyncClient(
+            base_url=live_server, headers=role_headers["recorder"], timeout=10
+        ) as http:
+            records = await setup_records(http)
+            read = await http.get(
+                f"/v1/subjects/{records['subject_id']}/status", headers=role_headers["agency"]
+            )
+            assert read.status_code == 200, read.text
+            await approved_repair(http, services, clock, records)
+            [notice] = await notices_of(http, role_headers["agency"])
+            return notice
+
+    notice = asyncio.run(told())
+    person = create_staff(services)["agency"]
+    wait = page_wait(browser, 10)
+    browser.get(f"{live_server}/console/sign-in")
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "sign-in")))
+    browser.find_element(By.ID, "name").send_keys(person.name)
+    browser.find_element(By.ID, "password").send_keys(person.password)
+    browser.find_element(By.ID, "sign-in").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "tasks")))
+
+    browser.find_element(By.LINK_TEXT, "停止使用通知").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "notices")))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#notices tbody tr")
+    assert len(rows) == 2 and all("信用修复" in row.text for row in rows)
+    row = browser.find_element(By.CSS_SELECTOR, f"tr[data-notice='{notice['notice_id']}']")
+    assert "test-agency" in row.text
+    row.find_element(By.TAG_NAME, "button").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "notice")))
+    row = browser.find_element(By.CSS_SELECTOR, f"tr[data-notice='{notice['notice_id']}']")
+    assert "已确认" in row.text and "工作人员 wang.fang 在工作台确认" in row.text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#notices tbody button")) == 1
+    save_screenshots(browser, "console-notices")
     assert console_errors(browser) == []
