@@ -90,6 +90,8 @@ def _latest_size(services) -> int:
     operation_id="getLatestCheckpoint",
     summary="The newest signed checkpoint",
     response_model=CheckpointBody,
+    # as signed: a format-2 checkpoint has no 国密 fields, not null ones
+    response_model_exclude_unset=True,
     responses=problems(404),
 )
 async def latest_checkpoint(services: ServicesDep) -> dict[str, Any]:
@@ -107,6 +109,7 @@ async def latest_checkpoint(services: ServicesDep) -> dict[str, Any]:
     operation_id="listCheckpoints",
     summary="Signed checkpoints, newest first",
     response_model=CheckpointPage,
+    response_model_exclude_unset=True,
     responses=problems(422),
 )
 async def list_checkpoints(
@@ -138,6 +141,8 @@ async def list_checkpoints(
     operation_id="getCheckpoint",
     summary="The checkpoint signed at a tree size",
     response_model=CheckpointBody,
+    # as signed: a format-2 checkpoint has no 国密 fields, not null ones
+    response_model_exclude_unset=True,
     responses=problems(404, 422),
 )
 async def checkpoint_at(
@@ -160,6 +165,8 @@ async def checkpoint_at(
     summary="Sign a checkpoint now",
     status_code=status.HTTP_201_CREATED,
     response_model=CheckpointBody,
+    # as signed: a format-2 checkpoint has no 国密 fields, not null ones
+    response_model_exclude_unset=True,
     responses={
         200: {
             "description": "Nothing was appended since the latest checkpoint; it is returned",
