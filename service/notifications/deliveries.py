@@ -305,8 +305,8 @@ class DeliveryWorker:
 
         Set-based: webhooks are taken `FILL_WEBHOOKS` at a time (in id order, each once a
         round), and each batch's rows are written by one INSERT ... SELECT and its cursors
-        moved by one UPDATE, in one transaction; one transaction per webhook took 10 s a
-        round with 10,000 webhooks (docs/benchmarks.md, "Webhook delivery"). A webhook's
+        moved by one UPDATE, in one transaction; one transaction per webhook took about two
+        minutes a round with 10,000 webhooks (docs/benchmarks.md, "Webhook delivery"). A webhook's
         cursor moves at most `FILL_POSITIONS` log positions a round, so that one far behind
         (a new webhook, starting at the beginning of the log) does not hold up the others."""
         hook = subscription_webhooks
