@@ -20,13 +20,26 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    and_,
+    case,
+    delete,
+    exists,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from projections.tables import changes, projection_tracking
@@ -55,7 +68,9 @@ log = logging.getLogger(__name__)
 
 ACTIVE, PAUSED = "active", "paused"
 PENDING, DELIVERED, ABANDONED = "pending", "delivered", "abandoned"
-FAN_OUT_PAGE = 1000
+# A round's fill: webhooks per transaction, and how far one webhook's cursor may move.
+FILL_WEBHOOKS = 500
+FILL_POSITIONS = 10_000
 
 
 @dataclass(frozen=True)
@@ -286,84 +301,93 @@ class DeliveryWorker:
     # -- filling: the outbox's changes as delivery rows -------------------------------------
 
     def fan_out(self) -> int:
-        """Delivery rows for every webhook's changes past its cursor; answers how many."""
-        with self.engine.connect() as conn:
-            ids = conn.execute(select(subscription_webhooks.c.subscription_id)).scalars().all()
-        return sum(self._fan_out_one(subscription_id) for subscription_id in ids)
+        """Delivery rows for every webhook's changes past its cursor; answers how many.
 
-    def _fan_out_one(self, subscription_id: UUID) -> int:
+        Set-based: webhooks are taken `FILL_WEBHOOKS` at a time (in id order, each once a
+        round), and each batch's rows are written by one INSERT ... SELECT and its cursors
+        moved by one UPDATE, in one transaction; one transaction per webhook took about two
+        minutes a round with 10,000 webhooks (docs/benchmarks.md, "Webhook delivery"). A webhook's
+        cursor moves at most `FILL_POSITIONS` log positions a round, so that one far behind
+        (a new webhook, starting at the beginning of the log) does not hold up the others."""
         hook = subscription_webhooks
-        with self.engine.begin() as conn:
-            query = select(hook.c.cursor_position, hook.c.cursor_ordinal).where(
-                hook.c.subscription_id == subscription_id
-            )
-            if self._locks:  # another worker is filling this one: leave it
-                query = query.with_for_update(skip_locked=True)
-            cursor = conn.execute(query).first()
-            if cursor is None:
-                return 0
-            after_position, after_ordinal = cursor
+        with self.engine.connect() as conn:
             reached = _changes_position(conn)
-            followed = exists().where(
-                subscription_subjects.c.subscription_id == subscription_id,
-                subscription_subjects.c.subject_id == changes.c.subject_id,
-                subscription_kinds.c.subscription_id == subscription_id,
-                subscription_kinds.c.kind == changes.c.kind,
+        # Behind: a change up to `reached` may be past its cursor. A cursor ahead of `reached`
+        # (the outbox being rebuilt behind it) waits for the outbox to come back.
+        behind = or_(
+            hook.c.cursor_position < reached,
+            and_(hook.c.cursor_position == reached, hook.c.cursor_ordinal < PAST_POSITION),
+        )
+        written, last = 0, None
+        while True:
+            query = (
+                select(hook.c.subscription_id)
+                .where(behind, *([hook.c.subscription_id > last] if last is not None else []))
+                .order_by(hook.c.subscription_id)
+                .limit(FILL_WEBHOOKS)
             )
-            rows = (
-                conn.execute(
-                    select(
-                        changes.c.change_id,
-                        changes.c.subject_id,
-                        changes.c.position,
-                        changes.c.ordinal,
-                    )
-                    .where(
-                        later_in_log(
-                            changes.c.position, changes.c.ordinal, (after_position, after_ordinal)
-                        ),
-                        changes.c.position <= reached,
-                        followed,
-                    )
-                    .order_by(changes.c.position, changes.c.ordinal)
-                    .limit(FAN_OUT_PAGE)
-                )
-                .mappings()
-                .all()
+            if self._locks:  # another worker is filling these: leave them
+                query = query.with_for_update(skip_locked=True)
+            with self.engine.begin() as conn:
+                batch = conn.execute(query).scalars().all()
+                if not batch:
+                    return written
+                written += self._fill(conn, batch, reached)
+            if len(batch) < FILL_WEBHOOKS:
+                return written
+            last = batch[-1]
+
+    def _fill(self, conn: Connection, batch: Sequence[UUID], reached: int) -> int:
+        """The batch's (locked) webhooks' delivery rows up to their new cursors, which are
+        moved in the same transaction: a change is written once per webhook, and never
+        skipped."""
+        hook, d, subject = subscription_webhooks, webhook_deliveries, subscription_subjects
+        ahead = hook.c.cursor_position + FILL_POSITIONS
+        until = case((ahead < reached, ahead), else_=literal(reached, BigInteger()))
+        rows = (
+            select(
+                hook.c.subscription_id,
+                changes.c.change_id,
+                changes.c.subject_id,
+                changes.c.position,
+                changes.c.ordinal,
+                literal(PENDING, d.c.status.type),
+                literal(0, d.c.attempts.type),
+                literal(self.now(), d.c.next_attempt_at.type),
             )
-            now = self.now()
-            if rows:
-                conn.execute(
-                    insert(webhook_deliveries),
-                    [
-                        {
-                            "subscription_id": subscription_id,
-                            "change_id": row["change_id"],
-                            "subject_id": row["subject_id"],
-                            "position": row["position"],
-                            "ordinal": row["ordinal"],
-                            "status": PENDING,
-                            "attempts": 0,
-                            "first_attempt_at": None,
-                            "next_attempt_at": now,
-                            "finished_at": None,
-                        }
-                        for row in rows
-                    ],
+            .select_from(
+                hook.join(subject, subject.c.subscription_id == hook.c.subscription_id)
+                .join(changes, changes.c.subject_id == subject.c.subject_id)
+                .join(
+                    subscription_kinds,
+                    and_(
+                        subscription_kinds.c.subscription_id == hook.c.subscription_id,
+                        subscription_kinds.c.kind == changes.c.kind,
+                    ),
                 )
-            if len(rows) == FAN_OUT_PAGE:
-                moved = (rows[-1]["position"], rows[-1]["ordinal"])
-            elif reached >= after_position:
-                moved = (reached, PAST_POSITION)
-            else:  # the outbox is being rebuilt behind the cursor: wait for it
-                moved = (after_position, after_ordinal)
-            if moved != (after_position, after_ordinal):
-                conn.execute(
-                    update(hook)
-                    .where(hook.c.subscription_id == subscription_id)
-                    .values(cursor_position=moved[0], cursor_ordinal=moved[1])
-                )
-        return len(rows)
+            )
+            .where(
+                hook.c.subscription_id.in_(batch),
+                later_in_log(
+                    changes.c.position,
+                    changes.c.ordinal,
+                    (hook.c.cursor_position, hook.c.cursor_ordinal),
+                ),
+                changes.c.position <= until,
+            )
+        )
+        columns = ["subscription_id", "change_id", "subject_id", "position", "ordinal"]
+        written = conn.execute(
+            insert(d)
+            .from_select([*columns, "status", "attempts", "next_attempt_at"], rows)
+            .returning(d.c.change_id)  # rowcount of INSERT ... SELECT is -1 with psycopg
+        ).all()
+        conn.execute(
+            update(hook)
+            .where(hook.c.subscription_id.in_(batch))
+            .values(cursor_position=until, cursor_ordinal=PAST_POSITION)
+        )
+        return len(written)
 
     # -- sending ------------------------------------------------------------------------------
 

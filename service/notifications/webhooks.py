@@ -15,9 +15,11 @@ import base64
 import ipaddress
 import os
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
@@ -160,6 +162,14 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+@cache
+def tls_context() -> ssl.SSLContext:
+    """The system's trusted roots, loaded once: loading them took 45 ms, most of a POST's time,
+    when each POST made its own (docs/benchmarks.md, "Webhook delivery"). A context is safe to
+    share between threads; each connection still checks the certificate and the URL's name."""
+    return httpx2.create_ssl_context(trust_env=False)
+
+
 def post(target: Target, body: str, headers: dict[str, str], rules: TargetRules) -> Outcome:
     """POST the body to the checked address, the URL's host in `Host` and in TLS (SNI and the
     certificate's name); no redirect is followed (a 3xx is a failed delivery), and the answer's
@@ -175,7 +185,9 @@ def post(target: Target, body: str, headers: dict[str, str], rules: TargetRules)
     )
     started = time.monotonic()
     try:
-        with httpx2.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        with httpx2.Client(
+            timeout=timeout, follow_redirects=False, trust_env=False, verify=tls_context()
+        ) as client:
             request = client.build_request(
                 "POST",
                 pinned,

@@ -19,12 +19,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
-from service.notifications import webhooks
+from service.notifications import deliveries, webhooks
 from service.notifications.deliveries import DeliveryWorker, RetryPolicy
 from service.notifications.tables import subscription_webhooks, webhook_deliveries
 from service.notifications.webhooks import new_webhook_secret, post
@@ -566,3 +567,59 @@ async def test_two_workers_at_once_never_send_the_same_delivery(
         assert sorted(Counter(slow.ids()).values()) == [1] * len(subjects)
     finally:
         slow.close()
+
+
+async def test_webhooks_are_filled_in_batches_each_once_and_none_left_behind(
+    client, role_headers, services, receiver, monkeypatch
+):
+    """The fill takes webhooks a batch at a time (one transaction each, not one per webhook):
+    with batches of two, five webhooks each get their one delivery row, and the next round
+    writes none. A webhook far behind moves a bounded stretch of the log a round and does not
+    hold up the others."""
+    monkeypatch.setattr(deliveries, "FILL_WEBHOOKS", 2)
+    agency = role_headers["agency"]
+    subject = await new_subject(client, 1)
+    for _ in range(5):
+        await hooked(client, agency, [subject], receiver.url)
+    told = await record(client, subject, penalty("P-1"))
+    await caught_up(services, told["position"])
+    worker = delivery_worker(services, Moment())
+    assert worker.fan_out() == 5
+    assert worker.fan_out() == 0
+    with services.write_engine.connect() as conn:
+        rows = conn.execute(select(webhook_deliveries.c.subscription_id)).scalars().all()
+        cursors = set(conn.execute(select(subscription_webhooks.c.cursor_position)).scalars())
+    assert len(set(rows)) == 5 and cursors == {told["position"]}
+
+    # A new webhook starts at the beginning of the log; with one position a round it takes
+    # rounds to come up, while a change after it reaches the others in the first round.
+    monkeypatch.setattr(deliveries, "FILL_POSITIONS", 1)
+    late = UUID(
+        (await hooked(client, agency, [subject], receiver.url))["subscription"]["subscription_id"]
+    )
+    later = await record(client, subject, penalty("P-2"))
+    await caught_up(services, later["position"])
+
+    def late_cursor() -> int:
+        with services.write_engine.connect() as conn:
+            return conn.execute(
+                select(subscription_webhooks.c.cursor_position).where(
+                    subscription_webhooks.c.subscription_id == late
+                )
+            ).scalar_one()
+
+    assert worker.fan_out() == 5  # the five that were up to date; the new one moved by one
+    assert late_cursor() == 1
+    rounds = 1
+    while late_cursor() < later["position"] and rounds < 1000:
+        worker.fan_out()
+        rounds += 1
+    assert rounds == later["position"]  # one position a round
+    with services.write_engine.connect() as conn:
+        mine = select(webhook_deliveries.c.change_id).where(
+            webhook_deliveries.c.subscription_id == late
+        )
+        assert len(conn.execute(mine).all()) == 2  # both changes, once each
+        cursors = set(conn.execute(select(subscription_webhooks.c.cursor_position)).scalars())
+    assert cursors == {later["position"]}
+    assert worker.fan_out() == 0

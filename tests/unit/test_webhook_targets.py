@@ -7,10 +7,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import socket
 import ssl
 import threading
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
 
@@ -197,7 +197,7 @@ def test_a_post_goes_to_the_checked_address_with_the_name_in_host_and_tls(monkey
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
     trusting = ssl.create_default_context(cafile=str(cert_file))
-    monkeypatch.setattr(webhooks.httpx2, "Client", partial(webhooks.httpx2.Client, verify=trusting))
+    monkeypatch.setattr(webhooks, "tls_context", lambda: trusting)
     rules = TargetRules(require_https=True, allow_private=True)
     try:
         # "hooks.example" is never looked up: the target carries the address checked.
@@ -216,3 +216,28 @@ def test_a_post_goes_to_the_checked_address_with_the_name_in_host_and_tls(monkey
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_trusted_roots_are_loaded_once_for_every_post(monkeypatch):
+    """Loading the system's roots took most of a POST's time when each POST made its own."""
+    loaded = []
+
+    def load(**kwargs):
+        loaded.append(kwargs)
+        return ssl.create_default_context()
+
+    monkeypatch.setattr(webhooks.httpx2, "create_ssl_context", load)
+    webhooks.tls_context.cache_clear()
+    try:
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+        target = webhooks.Target(
+            f"http://127.0.0.1:{port}/h", "127.0.0.1", port, ip_address("127.0.0.1")
+        )
+        rules = TargetRules(require_https=False, allow_private=True, connect_timeout=1)
+        for _ in range(3):
+            assert webhooks.post(target, "{}", {}, rules).status_code is None  # refused
+        assert loaded == [{"trust_env": False}]
+    finally:
+        webhooks.tls_context.cache_clear()
