@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import cProfile
 import io
+import logging
 import os
 import pstats
 import random
@@ -115,8 +116,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each variant")
     parser.add_argument("--loop-only", action="store_true")
     args = parser.parse_args()
-    print(f"command: python -m bench.status_profile {' '.join(sys.argv[1:])}")
-    print(f"machine: {machine()}")
+    print(f"command: python -m bench.status_profile {' '.join(sys.argv[1:])}", flush=True)
+    print(f"machine: {machine()}", flush=True)
     with scratch_postgres() as url:
         ids, token = seeded_store(
             url, rows=args.subjects * 3, subjects=args.subjects, role="agency"
@@ -127,10 +128,16 @@ def main() -> None:
         )
         from api.app import create_app
         from bench.baseline_app import app as baseline
+        from service.logs import configure_logging
         from service.settings import get_settings
 
         get_settings.cache_clear()
         app = create_app(get_settings())
+        # Logging as `credit serve` sets it up (a JSON line per request), written to nowhere.
+        configure_logging(get_settings().log_format)
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (until the process ends)
         rng = random.Random(7)
         scopes = [scope_for(f"/v1/subjects/{rng.choice(ids)}/status", token) for _ in range(2000)]
         for scope in scopes:
