@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Date, Select, and_, bindparam, func, or_, select
+from sqlalchemy import Date, Select, and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import publication
@@ -67,6 +67,13 @@ async def masked_codes(conn: AsyncConnection, subject_ids: Sequence[UUID]) -> di
     return {row.subject_id: row.code_masked for row in rows}
 
 
+# The rule inputs' type names written into the statement: a list of values would be an
+# expanding parameter, rendered into the SQL again at every execution. They are identifiers
+# (event class names), so quoting them is all it takes.
+assert all(name.isidentifier() for name in RULE_INPUT_TYPES)
+_RULE_INPUT_LITERALS: list[Any] = [literal_column(f"'{name}'") for name in sorted(RULE_INPUT_TYPES)]
+
+
 def _status_statement(*, one: bool) -> Select[*tuple[Any, ...]]:
     """Built once: constructing the expression per request cost more than running it. `today`
     and the subject ids are bound at execution; the compiled form is cached by SQLAlchemy. For
@@ -82,7 +89,7 @@ def _status_statement(*, one: bool) -> Select[*tuple[Any, ...]]:
         records.c.subject_id == subjects.c.subject_id,
         records.c.state == "active",
         # the rows the rules read (follow-ups are already folded into them), and those published
-        or_(records.c.type.in_(RULE_INPUT_TYPES), published_on(records, today)),
+        or_(records.c.type.in_(_RULE_INPUT_LITERALS), published_on(records, today)),
     )
     return (
         select(

@@ -226,3 +226,16 @@ async def test_one_subject_read_alone_is_answered_as_in_a_list(services):
         assert listed[ids[0]]["published_records"]["total"] >= 1  # the rows were read
         unknown, _ = await statuses(conn, [UUID(int=7)], today, services.policy)
         assert unknown == {}
+
+
+def test_a_status_read_of_one_subject_is_rendered_once():
+    """No expanding parameter in the one-subject statement: SQLAlchemy would render such a list
+    into the SQL again at every execution."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from projections.credit_file.queries import ONE_STATUS_STATEMENT
+
+    for dialect in (postgresql.dialect(), sqlite.dialect()):
+        compiled = ONE_STATUS_STATEMENT.compile(dialect=dialect)
+        assert "POSTCOMPILE" not in str(compiled)
+        assert "'PenaltyDecided'" in str(compiled)  # the rule inputs, written in
