@@ -38,6 +38,18 @@ class RequestMetrics:
 
     def __init__(self, app: Any):
         self.app = app
+        # Each label set's series, looked up once: `labels()` takes a lock and checks its
+        # arguments on every call. Bounded: methods x route templates x statuses.
+        self._series_by_labels: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def _series(self, labels: tuple[str, str, str]) -> tuple[Any, Any]:
+        series = self._series_by_labels.get(labels)
+        if series is None:
+            series = self._series_by_labels[labels] = (
+                REQUESTS.labels(*labels),
+                REQUEST_SECONDS.labels(*labels),
+            )
+        return series
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -57,8 +69,9 @@ class RequestMetrics:
         finally:
             seconds = time.perf_counter() - started
             labels = (scope["method"], route_template(scope), str(status))
-            REQUESTS.labels(*labels).inc()
-            REQUEST_SECONDS.labels(*labels).observe(seconds)
+            count, duration = self._series(labels)
+            count.inc()
+            duration.observe(seconds)
             log.info(
                 "%s %s %s",
                 *labels,

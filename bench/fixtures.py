@@ -135,6 +135,31 @@ def penalty_csv(count: int, subjects: int) -> bytes:
     return out.getvalue().encode()
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds used so far by a process and every descendant alive now,
+    from /proc (Linux): a server's cost, whatever number of worker processes it forks."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, list[int]] = defaultdict(list)
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:  # gone since it was listed
+            continue
+        # after the command: state, ppid, ... utime (14th field of the line), stime (15th)
+        parents[int(fields[1])].append(int(entry))
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += times.get(current, 0.0)
+        stack += parents.get(current, [])
+    return total
+
+
 def machine() -> str:
     cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     return (

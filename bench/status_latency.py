@@ -6,7 +6,8 @@ with the same number of server processes. Also a batch status of 50 codes.
         --workers 1 --seconds 10
 
 The load comes from bench/loadgen.py in processes of its own (open loop, latency from the
-scheduled send time). Every status answer of the service also writes its access-log row
+scheduled send time). The servers' CPU time per request is read from /proc (Linux) around each
+run. Every status answer of the service also writes its access-log row
 (查询留痕); the baseline writes nothing.
 """
 
@@ -19,6 +20,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -28,6 +31,7 @@ from sqlalchemy import make_url
 from bench.fixtures import (
     enterprise_code,
     machine,
+    process_tree_cpu_seconds,
     scratch_postgres,
     seeded_store,
     server_env,
@@ -129,19 +133,32 @@ def main() -> None:
         auth = {"Authorization": f"Bearer {token}"}
         status_requests = [("GET", f"/v1/subjects/{sid}/status", auth, b"") for sid in sample]
         best: dict[str, float] = {}
+        cpu: dict[str, list[float]] = {name: [] for name in ports}
         try:
             for rate in [float(r) for r in args.rates.split(",")]:
                 for name, port in ports.items():
-                    result = run_load(
-                        f"http://127.0.0.1:{port}",
-                        status_requests,
-                        rate,
-                        args.seconds,
-                        args.load_processes,
+                    result, cpu_ms = measured(
+                        servers[name],
+                        partial(
+                            run_load,
+                            f"http://127.0.0.1:{port}",
+                            status_requests,
+                            rate,
+                            args.seconds,
+                            args.load_processes,
+                        ),
                     )
-                    _print(name, result)
+                    _print(name, result, cpu_ms)
                     if sustained(result):
                         best[name] = max(best.get(name, 0.0), result.achieved_rate)
+                        cpu[name].append(cpu_ms)
+            if cpu["service"] and cpu["baseline"]:
+                service_cpu, baseline_cpu = min(cpu["service"]), min(cpu["baseline"])
+                print(
+                    f"server CPU per request (least of the sustained rates): service "
+                    f"{service_cpu:.2f} ms, baseline {baseline_cpu:.2f} ms; "
+                    f"ratio {service_cpu / baseline_cpu:.2f}"
+                )
             print(
                 f"highest rate sustained (p99 under {SUSTAINED_P99_MS:.0f} ms, no errors): "
                 + ", ".join(f"{name} {best.get(name, 0):,.0f}/s" for name in ports)
@@ -161,10 +178,13 @@ def main() -> None:
                 )
                 for _ in range(200)
             ]
-            result = run_load(
-                f"http://127.0.0.1:{ports['service']}", batches, args.batch_rate, args.seconds
+            result, cpu_ms = measured(
+                servers["service"],
+                lambda: run_load(
+                    f"http://127.0.0.1:{ports['service']}", batches, args.batch_rate, args.seconds
+                ),
             )
-            _print("batch-50", result)
+            _print("batch-50", result, cpu_ms)
         finally:
             for process in servers.values():
                 process.terminate()
@@ -179,9 +199,18 @@ def sustained(result: LoadResult) -> bool:
     return result.errors == 0 and result.percentile(99) < SUSTAINED_P99_MS
 
 
-def _print(name: str, result: LoadResult) -> None:
+def measured(server: subprocess.Popen, load: Callable[[], LoadResult]) -> tuple[LoadResult, float]:
+    """The load's result and the server's CPU time per completed request, in ms (from /proc:
+    user and system time of the server's processes, whatever else shares the machine)."""
+    before = process_tree_cpu_seconds(server.pid)
+    result = load()
+    spent = process_tree_cpu_seconds(server.pid) - before
+    return result, spent * 1000 / max(result.completed, 1)
+
+
+def _print(name: str, result: LoadResult, cpu_ms: float) -> None:
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(result.statuses.items()))
-    print(f"{name:9s} {result.summary()}  ({statuses})")
+    print(f"{name:9s} {result.summary()}  cpu {cpu_ms:.2f} ms/request  ({statuses})")
 
 
 if __name__ == "__main__":

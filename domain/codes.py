@@ -285,18 +285,22 @@ def normalise_code(kind: str, code: str, *, today: datetime.date) -> str:
 def guess_kind(code: str) -> str | None:
     """Guess the subject kind of a bare code; a public body's USCC answers "enterprise"."""
     candidate = code.strip().upper()
-    try:
-        normalise_plate(candidate)
-    except InvalidCode:
-        pass
-    else:
-        return "vehicle"
-    try:
-        normalise_resident_id(candidate, today=datetime.date.today())
-    except InvalidCode:
-        pass
-    else:
-        return "individual"
+    # Each normaliser is tried only where its first checks pass: the refusals it would raise
+    # otherwise (exceptions with their reasons) cost more than the rest of a look-up.
+    if candidate[:1] in _PROVINCES:
+        try:
+            normalise_plate(candidate)
+        except InvalidCode:
+            pass
+        else:
+            return "vehicle"
+    if len(candidate) == 18 and all(char in _ASCII_DIGITS for char in candidate[:17]):
+        try:
+            normalise_resident_id(candidate, today=datetime.date.today())
+        except InvalidCode:
+            pass
+        else:
+            return "individual"
     try:
         normalise_uscc(candidate)
     except InvalidCode:

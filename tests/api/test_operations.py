@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from uuid import UUID
 
 import httpx
 import pytest
@@ -115,6 +116,38 @@ def test_a_log_line_is_one_json_object_with_the_request_id():
         "hi you",
     )
     assert "time" in document
+
+
+async def test_each_answer_is_counted_once_under_its_own_status(client):
+    """The series of each label set is looked up once and kept: every later answer still
+    lands in its own series (route and status), each counted once."""
+    subject_id, position = await new_subject_with_a_record(client)
+    route = "/v1/subjects/{subject_id}/status"
+
+    async def counts() -> tuple[float, float, float]:
+        text = (await client.get("/metrics")).text
+
+        def value(name: str, status: str) -> float:
+            labels = re.escape(f'method="GET",route="{route}",status="{status}"')
+            found = re.search(name + r"\{" + labels + r"\} (\S+)", text)
+            return float(found.group(1)) if found else 0.0
+
+        return (
+            value("credit_http_requests_total", "200"),
+            value("credit_http_requests_total", "404"),
+            value("credit_http_request_duration_seconds_count", "200"),
+        )
+
+    before = await counts()
+    for _ in range(3):
+        answer = await client.get(
+            f"/v1/subjects/{subject_id}/status", params={"min_position": position}
+        )
+        assert answer.status_code == 200
+    missing = await client.get(f"/v1/subjects/{UUID(int=5)}/status")
+    assert missing.status_code == 404
+    after = await counts()
+    assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (3, 1, 3)
 
 
 async def test_metrics_count_requests_by_route_template_never_by_path(client):

@@ -200,3 +200,42 @@ async def test_an_as_of_answer_equals_what_was_answered_that_day(client, service
     assert before.status_code == 404
     future = await client.get(f"/v1/subjects/{sid}/status", params={"as_of": "2027-12-31"})
     assert future.status_code == 422
+
+
+async def test_one_subject_read_alone_is_answered_as_in_a_list(services):
+    """A single id is compared, several are listed: the two statements answer alike."""
+    today = date(2026, 11, 20)
+    ids = []
+    for serial in (701, 702):
+        subject_id = services.files.register(
+            RegisterSubject(**enterprise(serial, sectors=["road_transport"])), recorded_by="t"
+        ).subject_id
+        history: list[tuple[str, str]] = []
+        for n, step in enumerate(
+            [("penalty", "serious", 10), ("rating", ("sector_default", "B", "80"), 20)]
+        ):
+            apply(services, subject_id, history, n + serial * 10, step, today)
+        ids.append(subject_id)
+    services.runner.catch_up()
+    async with services.read_engine.connect() as conn:
+        listed, listed_position = await statuses(conn, [*ids, ids[0]], today, services.policy)
+        for subject_id in ids:
+            alone, position = await statuses(conn, [subject_id], today, services.policy)
+            assert alone == {subject_id: listed[subject_id]}
+            assert position == listed_position
+        assert listed[ids[0]]["published_records"]["total"] >= 1  # the rows were read
+        unknown, _ = await statuses(conn, [UUID(int=7)], today, services.policy)
+        assert unknown == {}
+
+
+def test_a_status_read_of_one_subject_is_rendered_once():
+    """No expanding parameter in the one-subject statement: SQLAlchemy would render such a list
+    into the SQL again at every execution."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from projections.credit_file.queries import ONE_STATUS_STATEMENT
+
+    for dialect in (postgresql.dialect(), sqlite.dialect()):
+        compiled = ONE_STATUS_STATEMENT.compile(dialect=dialect)
+        assert "POSTCOMPILE" not in str(compiled)
+        assert "'PenaltyDecided'" in str(compiled)  # the rule inputs, written in

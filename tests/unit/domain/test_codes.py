@@ -495,6 +495,39 @@ def test_guess_kind(code, kind):
     assert guess_kind(code) == kind
 
 
+def guessed_by_trying_each(code: str) -> str | None:
+    """guess_kind by its definition: the first normaliser, in order, that accepts the code."""
+    candidate = code.strip().upper()
+    for kind, normalise in (
+        ("vehicle", normalise_plate),
+        ("individual", lambda c: normalise_resident_id(c, today=datetime.date.today())),
+        ("enterprise", normalise_uscc),
+    ):
+        try:
+            normalise(candidate)
+        except InvalidCode:
+            continue
+        return kind
+    return None
+
+
+ALL_DIGITS_18 = st.builds(
+    lambda n, tail: f"{n:017d}{tail}", st.integers(0, 10**17 - 1), st.sampled_from("0123456789XA")
+)
+CODE_LIKE = st.one_of(
+    st.text(alphabet="0123456789X京粤沪豫AaBI·挂 MN", max_size=20),
+    ALL_DIGITS_18,
+    st.builds(make_uscc, st.text(alphabet=USCC_ALPHABET, min_size=17, max_size=17)),
+    st.text(max_size=20),
+)
+
+
+@given(CODE_LIKE)
+def test_guess_kind_answers_as_trying_each_normaliser_in_turn(code):
+    # it skips a normaliser whose first checks fail, without changing an answer
+    assert guess_kind(code) == guessed_by_trying_each(code)
+
+
 @pytest.mark.parametrize(
     ("text", "masked"),
     [

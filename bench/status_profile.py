@@ -1,0 +1,219 @@
+"""Where one status request's CPU goes, in-process: the ASGI app called directly (no socket, no
+HTTP parser), against the bare FastAPI + asyncpg baseline called the same way, on the same
+scratch PostgreSQL store. Prints CPU per request (all threads, the access-log commits
+included), what each middleware adds (the request loop rerun with that one left out), and the
+functions that take the time (cProfile of the event loop's thread).
+
+    .venv/bin/python -m bench.status_profile --subjects 2000 --requests 3000 --concurrency 8
+
+With `--loop-only` it only runs the request loop, for an outside profiler such as
+`valgrind --tool=callgrind` or `perf stat` to count instructions per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import logging
+import os
+import pstats
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from sqlalchemy import make_url
+from starlette.types import ASGIApp
+
+from bench.fixtures import machine, scratch_postgres, seeded_store, server_env
+
+
+def _name(middleware: Any) -> str:
+    return getattr(middleware.cls, "__name__", repr(middleware.cls))
+
+
+def scope_for(path: str, token: str) -> dict[str, Any]:
+    """The scope uvicorn would build for `GET path` with a bearer token."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"accept", b"*/*"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+
+async def one(app: ASGIApp, scope: dict[str, Any]) -> int:
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(dict(scope), receive, send)
+    return status
+
+
+async def request_loop(
+    app: ASGIApp, scopes: list[dict[str, Any]], requests: int, concurrency: int
+) -> float:
+    """CPU seconds (the process's, all threads) per request for `requests` requests with
+    `concurrency` in flight."""
+    queue = iter(range(requests))
+
+    async def lane() -> None:
+        for n in queue:
+            status = await one(app, scopes[n % len(scopes)])
+            if status != 200:
+                raise RuntimeError(f"answered {status}")
+
+    started = time.process_time()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return (time.process_time() - started) / requests
+
+
+async def calls_per_request(
+    app: ASGIApp, scopes: list[dict[str, Any]], requests: int, concurrency: int
+) -> float:
+    """Python function calls (cProfile's count; a coroutine's every resumption is one) per
+    request: a measure of work that does not vary with the machine's load."""
+    profile = cProfile.Profile()
+    profile.enable()
+    await request_loop(app, scopes, requests, concurrency)
+    profile.disable()
+    return pstats.Stats(profile).total_calls / requests  # type: ignore[attr-defined]
+
+
+async def with_lifespan(app: Any, work: Callable[[], Awaitable[Any]]) -> Any:
+    async with app.router.lifespan_context(app):
+        return await work()
+
+
+def without(app: Any, middleware_name: str) -> ASGIApp:
+    """The app's middleware stack rebuilt without the named middleware class."""
+    kept = [m for m in app.user_middleware if _name(m) != middleware_name]
+    saved = app.user_middleware
+    app.user_middleware = kept
+    try:
+        return app.build_middleware_stack()
+    finally:
+        app.user_middleware = saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each variant")
+    parser.add_argument("--loop-only", action="store_true")
+    args = parser.parse_args()
+    print(f"command: python -m bench.status_profile {' '.join(sys.argv[1:])}", flush=True)
+    print(f"machine: {machine()}", flush=True)
+    with scratch_postgres() as url:
+        ids, token = seeded_store(
+            url, rows=args.subjects * 3, subjects=args.subjects, role="agency"
+        )
+        os.environ.update(server_env(url))
+        os.environ["BASELINE_DSN"] = (
+            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        from api.app import create_app
+        from bench.baseline_app import app as baseline
+        from service.logs import configure_logging
+        from service.settings import get_settings
+
+        get_settings.cache_clear()
+        app = create_app(get_settings())
+        # Logging as `credit serve` sets it up (a JSON line per request), written to nowhere.
+        configure_logging(get_settings().log_format)
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (until the process ends)
+        rng = random.Random(7)
+        scopes = [scope_for(f"/v1/subjects/{rng.choice(ids)}/status", token) for _ in range(2000)]
+        for scope in scopes:
+            scope["app"] = app  # what the app sets when called whole, for the stacks rebuilt
+        n, c = args.requests, args.concurrency
+
+        async def run() -> None:
+            await request_loop(app, scopes, 300, c)  # warm: pools, caches, first compiles
+            if args.loop_only:
+                await request_loop(app, scopes, n, c)
+                return
+            # The machine is shared: CPU time per request varies by a fifth from run to run, so
+            # each variant also counts the Python function calls it makes per request (cProfile,
+            # the same whatever else runs), and of its CPU figures (`rounds` runs, interleaved)
+            # the least counts.
+            stacks: dict[str, ASGIApp] = {"(all)": app}
+            for middleware in reversed(app.user_middleware):
+                stacks[_name(middleware)] = without(app, _name(middleware))
+            figures: dict[str, list[float]] = {name: [] for name in stacks}
+            for _ in range(args.rounds):
+                for name, stack in stacks.items():
+                    figures[name].append(await request_loop(stack, scopes, n, c))
+            calls = {
+                name: await calls_per_request(stack, scopes, n, c) for name, stack in stacks.items()
+            }
+            per_request = min(figures["(all)"])
+            print(
+                f"service   {per_request * 1e6:8.0f} µs CPU, "
+                f"{calls['(all)']:6.0f} Python calls per status request"
+            )
+            print("what each middleware adds (all, less the loop without it):")
+            for name, runs in figures.items():
+                if name != "(all)":
+                    print(
+                        f"  {name:28s} {(per_request - min(runs)) * 1e6:+8.0f} µs "
+                        f"{calls['(all)'] - calls[name]:+6.0f} calls"
+                    )
+            # CPU time of the event loop's thread (the access-log commits run in worker threads)
+            profile = cProfile.Profile(time.thread_time)
+            profile.enable()
+            await request_loop(app, scopes, n, c)
+            profile.disable()
+            out = io.StringIO()
+            stats = pstats.Stats(profile, stream=out)
+            stats.sort_stats("cumulative").print_stats(args.top)
+            stats.sort_stats("tottime").print_stats(args.top)
+            print(out.getvalue())
+
+        asyncio.run(with_lifespan(app, run))
+        if not args.loop_only:
+
+            async def run_baseline() -> None:
+                await request_loop(baseline, scopes, 300, c)
+                per_request = min(
+                    [await request_loop(baseline, scopes, n, c) for _ in range(args.rounds)]
+                )
+                calls = await calls_per_request(baseline, scopes, n, c)
+                print(
+                    f"baseline  {per_request * 1e6:8.0f} µs CPU, {calls:6.0f} Python calls "
+                    "per request"
+                )
+
+            asyncio.run(with_lifespan(baseline, run_baseline))
+
+
+if __name__ == "__main__":
+    main()
