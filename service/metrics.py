@@ -20,6 +20,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
@@ -28,6 +29,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, event
 
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+
+# A `_created` series per counter and histogram doubles every scrape for a figure Prometheus
+# does not use.
+disable_created_metrics()
 
 REQUESTS = Counter(
     "credit_http_requests",

@@ -169,7 +169,11 @@ def test_an_agency_subscribes_reads_the_changes_and_cancels(
     browser.get(f"{live_server}/console/subscriptions")
     wait.until(expected_conditions.presence_of_element_located((By.ID, "subscriptions")))
     for _ in range(2):
-        browser.find_element(By.CSS_SELECTOR, "#subscriptions button").click()
+        cancel = browser.find_element(By.CSS_SELECTOR, "#subscriptions button")
+        cancel.click()
+        # The page the click left must be gone before the next button is looked for: its own
+        # heading would otherwise answer the wait while the next page is still on its way.
+        wait.until(expected_conditions.staleness_of(cancel))
         wait.until(expected_conditions.presence_of_element_located((By.ID, "new-heading")))
     wait.until(expected_conditions.presence_of_element_located((By.ID, "no-subscriptions")))
 
