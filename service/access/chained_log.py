@@ -113,7 +113,7 @@ def row_content(row: Mapping[str, Any], columns: Iterable[str]) -> bytes:
 def row_hash(row: Mapping[str, Any], columns: Iterable[str]) -> str | None:
     """The hex hash of the row's content with the hash the row names (SHA-256 if it names
     none); None if it names one the service does not know, which no stored hash can match."""
-    algorithm = HASHES.get(row.get(ALGORITHM) or SHA256.name)
+    algorithm = HASHES.get(row.get(ALGORITHM, SHA256.name))
     return algorithm.digest(row_content(row, columns)).hex() if algorithm else None
 
 
