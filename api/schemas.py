@@ -882,6 +882,7 @@ ACCESS_LOG_ENTRY_EXAMPLE: dict[str, Any] = {
         "published_records": 3,
     },
     "prev_hash": ZERO_HASH,
+    "hash_algorithm": "sha256",
     "hash": HASH,
 }
 
@@ -897,6 +898,10 @@ class AccessLogEntry(BaseModel):
     purpose: str = Field(description="the purpose stated in X-Purpose")
     returned: dict[str, Any] = Field(description="a summary of what was answered")
     prev_hash: str = Field(description="the previous entry's hash (hex)")
+    hash_algorithm: str = Field(
+        description="the hash that made `hash`: sha256, or sm3 for entries written under the "
+        "国密 suite (CREDIT_CRYPTO_SUITE=gm)"
+    )
     hash: str = Field(description="this entry's hash over its fields and prev_hash (hex)")
 
 
@@ -1183,6 +1188,7 @@ ADMIN_LOG_ENTRY_EXAMPLE: dict[str, Any] = {
     "target": "zz-zhifa-07",
     "details": {"role": "recorder"},
     "prev_hash": ZERO_HASH,
+    "hash_algorithm": "sha256",
     "hash": HASH,
 }
 
@@ -1197,6 +1203,10 @@ class AdminLogEntry(BaseModel):
     target: str = Field(description="the client, key or subject acted on")
     details: dict[str, Any] = Field(description="what else the act recorded")
     prev_hash: str = Field(description="the previous entry's hash (hex)")
+    hash_algorithm: str = Field(
+        description="the hash that made `hash`: sha256, or sm3 for entries written under the "
+        "国密 suite (CREDIT_CRYPTO_SUITE=gm)"
+    )
     hash: str = Field(description="this entry's hash over its fields and prev_hash (hex)")
 
 
@@ -1215,6 +1225,9 @@ class ChainVerification(BaseModel):
     )
     first_bad_seq: int | None = Field(description="a changed, removed or reordered row")
     cut_after_seq: int | None = Field(description="the log ends here, before the anchor")
+    algorithms: dict[str, int] = Field(
+        description="rows walked and found whole, per hash that made them (sha256, sm3)"
+    )
     detail: str = Field(description="the outcome in words")
 
 
@@ -1229,8 +1242,9 @@ class ChainedLogsVerification(BaseModel):
                 "anchored": {"seq": 4, "hash": HASH},
                 "first_bad_seq": None,
                 "cut_after_seq": None,
-                "detail": "access log: 4 rows, the chain holds, anchored up to seq 4 by signed "
-                "checkpoints",
+                "algorithms": {"sha256": 4},
+                "detail": "access log: 4 rows hashed with sha256, the chain holds, anchored up "
+                "to seq 4 by signed checkpoints",
             },
             "admin_log": {
                 "ok": True,
@@ -1239,6 +1253,7 @@ class ChainedLogsVerification(BaseModel):
                 "anchored": None,
                 "first_bad_seq": None,
                 "cut_after_seq": None,
+                "algorithms": {},
                 "detail": "admin log: 0 rows, the chain holds, no checkpoint anchors it yet",
             },
         }

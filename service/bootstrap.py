@@ -214,8 +214,8 @@ def build_services(
         audience=settings.token_audience,
         ttl_seconds=settings.token_ttl_seconds,
     )
-    access_log = AccessLog(write_engine)
-    admin_log = AdminLog(write_engine)
+    access_log = AccessLog(write_engine, suite.log_hash)
+    admin_log = AdminLog(write_engine, suite.log_hash)
     checkpoints = Checkpoints(
         write_engine,
         snapshot_engine(database),

@@ -18,6 +18,7 @@ from api.console.layout import role_name
 from api.console.staff import Staff, page_for, render
 from api.deps import ServicesDep
 from api.templating import chinese_moment
+from domain.crypto_suite import HASHES
 from service.access.chained_log import ChainCheck
 from service.access.tables import admin_log
 
@@ -89,7 +90,19 @@ def _outcome(check: ChainCheck) -> tuple[bool, str]:
         if check.anchored and check.anchored.seq
         else "尚无签名检查点锚定"
     )
-    return True, f"哈希链完整：共 {check.rows} 条，{anchored}。"
+    hashed = hash_counts(check)
+    return True, f"哈希链完整：共 {check.rows} 条{f'（{hashed}）' if hashed else ''}，{anchored}。"
+
+
+def hash_counts(check: ChainCheck) -> str:
+    """How many rows each hash made, e.g. "SHA-256 1200 条、SM3 34 条" (a log that changed
+    suites shows both); empty for an empty log."""
+    return "、".join(f"{_hash_label(name)} {n} 条" for name, n in check.algorithms.items())
+
+
+def _hash_label(name: str) -> str:
+    known = HASHES.get(name)
+    return known.label if known else name
 
 
 @router.get("/log", response_class=HTMLResponse)
@@ -143,6 +156,7 @@ async def admin_log_page(
                     for key, value in sorted(row["details"].items())
                 ],
                 "hash": row["hash"],
+                "hash_algorithm": _hash_label(row["hash_algorithm"]),
             }
             for row in rows
         ],

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AUDIT, log_reads
+from api.console.admin_log import hash_counts
 from api.console.layout import role_name
 from api.console.staff import CsrfChecked, Staff, page_for, render
 from api.console.timeline import anchor, build
@@ -686,6 +687,7 @@ async def _checkpoint_page(
                 "anchored": check.anchored.seq if check.anchored else 0,
                 "first_bad_seq": check.first_bad_seq,
                 "cut_after_seq": check.cut_after_seq,
+                "hashed": hash_counts(check),
             }
             for name, check in chains.items()
         ],

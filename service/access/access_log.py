@@ -12,6 +12,7 @@ from uuid import UUID
 
 from sqlalchemy import Engine
 
+from domain.crypto_suite import SHA256, HashAlgorithm
 from service.access.chained_log import GENESIS, ChainedLog, row_hash
 from service.access.tables import access_log
 
@@ -32,15 +33,17 @@ class AccessEntry:
     returned: dict[str, Any]
 
 
-def entry_hash(row: dict[str, Any]) -> str:
-    """SHA-256 over a canonical JSON encoding of the row's content and the previous hash."""
+def entry_hash(row: dict[str, Any]) -> str | None:
+    """The hash the row names (SHA-256 or SM3) over a canonical JSON encoding of the row's
+    content and the previous hash."""
     return row_hash(row, (c.name for c in access_log.columns))
 
 
 class AccessLog:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, hash_: HashAlgorithm = SHA256):
+        """`hash_`: what new rows are hashed with, the crypto suite's log hash."""
         self.engine = engine
-        self.chain = ChainedLog(engine, access_log)
+        self.chain = ChainedLog(engine, access_log, hash_)
 
     def append(self, entries: list[AccessEntry]) -> None:
         """Write the entries, chained after the last row, in one transaction."""

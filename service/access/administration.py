@@ -20,6 +20,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from domain.crypto_suite import SHA256, HashAlgorithm
 from domain.errors import ApprovalNotFound, ApprovalNotPending, SelfApproval
 from service.access.accounts import PRINCIPAL_PREFIX, Account, AccountError, Disabled, StaffAccounts
 from service.access.chained_log import ChainedLog
@@ -115,10 +116,11 @@ class Done:
 
 
 class AdminLog:
-    """The admin log: the same chained-log component as the access log."""
+    """The admin log: the same chained-log component as the access log, new rows hashed with
+    `hash_` (the crypto suite's log hash)."""
 
-    def __init__(self, engine: Engine):
-        self.chain = ChainedLog(engine, admin_log)
+    def __init__(self, engine: Engine, hash_: HashAlgorithm = SHA256):
+        self.chain = ChainedLog(engine, admin_log, hash_)
 
     def record(
         self, conn: Connection, actor: str, action: str, target: str, details: dict[str, Any]

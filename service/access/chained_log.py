@@ -1,21 +1,27 @@
-"""One append-only, SHA-256 hash-chained table, such as the access log (查询留痕) and the admin
-log: each row's hash covers its content and the previous row's hash, so a changed, removed or
-reordered row breaks the chain at that row, and the head (last seq and hash) anchored in a
-signed checkpoint shows when the tail was cut."""
+"""One append-only, hash-chained table, such as the access log (查询留痕) and the admin log: each
+row's hash covers its content and the previous row's hash, so a changed, removed or reordered
+row breaks the chain at that row, and the head (last seq and hash) anchored in a signed
+checkpoint shows when the tail was cut. New rows are hashed with the crypto suite's log hash
+(SHA-256, or SM3 under gm); each row names its hash in `hash_algorithm`, so a chain begun under
+one suite and continued under the other verifies row by row."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine, Table, insert, select, text
 
+from domain.crypto_suite import HASHES, SHA256, HashAlgorithm
+
 GENESIS = "0" * 64  # the prev_hash of a log's first row
+# Not content: it names the hash. Rows written before it existed were hashed without it, and a
+# row relabelled to another hash no longer matches its hash under that one.
+ALGORITHM = "hash_algorithm"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class ChainCheck:
     anchored: Head | None  # the furthest anchored head, if any checkpoint anchors this log
     first_bad_seq: int | None = None  # a changed, removed or reordered row
     cut_after_seq: int | None = None  # the log ends before a head a checkpoint anchored
+    # Rows walked (and found whole) per hash, in the order the log first used each.
+    algorithms: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -60,7 +68,15 @@ class ChainCheck:
             if self.anchored and self.anchored.seq
             else "no checkpoint anchors it yet"
         )
-        return f"{name}: {self.rows} rows, the chain holds, {anchored}"
+        return f"{name}: {self.rows} rows{self._hashed()}, the chain holds, {anchored}"
+
+    def _hashed(self) -> str:
+        if len(self.algorithms) == 1:
+            return f" hashed with {next(iter(self.algorithms))}"
+        if self.algorithms:  # a log that changed suites: how many rows each hash made
+            counts = " and ".join(f"{name} ({n})" for name, n in self.algorithms.items())
+            return f" hashed with {counts}"
+        return ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +86,7 @@ class ChainCheck:
             "anchored": self.anchored.as_json() if self.anchored else None,
             "first_bad_seq": self.first_bad_seq,
             "cut_after_seq": self.cut_after_seq,
+            "algorithms": dict(self.algorithms),
         }
 
 
@@ -86,25 +103,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def row_hash(row: Mapping[str, Any], columns: Iterable[str]) -> str:
-    """SHA-256 over the canonical JSON (sorted keys, no spaces, UTF-8) of the row's columns,
-    its prev_hash included, its own hash excluded."""
-    content = {name: _plain(row[name]) for name in columns if name != "hash"}
-    encoded = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(encoded.encode()).hexdigest()
+def row_content(row: Mapping[str, Any], columns: Iterable[str]) -> bytes:
+    """What a row's hash covers: the canonical JSON (sorted keys, no spaces, UTF-8) of the
+    row's columns, its prev_hash included, its own hash and `hash_algorithm` excluded."""
+    content = {name: _plain(row[name]) for name in columns if name not in ("hash", ALGORITHM)}
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def row_hash(row: Mapping[str, Any], columns: Iterable[str]) -> str | None:
+    """The hex hash of the row's content with the hash the row names (SHA-256 if it names
+    none); None if it names one the service does not know, which no stored hash can match."""
+    algorithm = HASHES.get(row.get(ALGORITHM, SHA256.name))
+    return algorithm.digest(row_content(row, columns)).hex() if algorithm else None
 
 
 class ChainedLog:
-    """A table with `seq`, `at`, `prev_hash`, `hash` and content columns, appended to under a
-    lock (an advisory lock on PostgreSQL, the write lock of BEGIN IMMEDIATE on SQLite)."""
+    """A table with `seq`, `at`, `prev_hash`, `hash_algorithm`, `hash` and content columns,
+    appended to under a lock (an advisory lock on PostgreSQL, the write lock of BEGIN IMMEDIATE
+    on SQLite). New rows are hashed with `hash_`; rows are checked with the hash each names."""
 
-    def __init__(self, engine: Engine, table: Table):
+    def __init__(self, engine: Engine, table: Table, hash_: HashAlgorithm = SHA256):
         self.engine = engine
         self.table = table
         self.name = str(table.name)  # a plain str: SQLAlchemy quoted_name does not serialise
         self.columns = tuple(c.name for c in table.columns)
+        self.hash_ = hash_
 
-    def hash(self, row: Mapping[Any, Any]) -> str:  # a dict, or a RowMapping as read
+    def hash(self, row: Mapping[Any, Any]) -> str | None:  # a dict, or a RowMapping as read
         return row_hash(row, self.columns)
 
     def append(self, contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -126,7 +151,8 @@ class ChainedLog:
         for content in contents:
             seq += 1
             row = {"seq": seq, "at": now, "prev_hash": prev_hash, **content}
-            row["hash"] = prev_hash = self.hash(row)
+            row[ALGORITHM] = self.hash_.name
+            row["hash"] = prev_hash = self.hash_.digest(row_content(row, self.columns)).hex()
             rows.append(row)
         conn.execute(insert(self.table), rows)
         return rows
@@ -174,6 +200,7 @@ class ChainedLog:
             with self.engine.connect() as own:
                 return self.check(anchors, own)
         expected_prev, expected_seq, rows, head = GENESIS, 1, 0, EMPTY
+        algorithms: dict[str, int] = {}
         furthest = Head(max(anchors), anchors[max(anchors)]) if anchors else None
         for row in conn.execute(select(self.table).order_by(self.table.c.seq)).mappings():
             seq = int(row["seq"])
@@ -183,10 +210,11 @@ class ChainedLog:
                 or self.hash(row) != row["hash"]
                 or anchors.get(seq, row["hash"]) != row["hash"]
             ):
-                return ChainCheck(rows, head, furthest, first_bad_seq=seq)
+                return ChainCheck(rows, head, furthest, first_bad_seq=seq, algorithms=algorithms)
             rows += 1
+            algorithms[row[ALGORITHM]] = algorithms.get(row[ALGORITHM], 0) + 1
             head = Head(seq, row["hash"])
             expected_prev, expected_seq = row["hash"], seq + 1
         if furthest is not None and furthest.seq > head.seq:
-            return ChainCheck(rows, head, furthest, cut_after_seq=head.seq)
-        return ChainCheck(rows, head, furthest)
+            return ChainCheck(rows, head, furthest, cut_after_seq=head.seq, algorithms=algorithms)
+        return ChainCheck(rows, head, furthest, algorithms=algorithms)

@@ -127,8 +127,10 @@ access_log = Table(
     Column("action", String(40), nullable=False),
     Column("purpose", String(200), nullable=False),
     Column("returned", JSON, nullable=False),
-    # Each row's hash covers its content and the previous row's hash (查询留痕, chained).
+    # Each row's hash covers its content and the previous row's hash (查询留痕, chained), with
+    # the hash `hash_algorithm` names: "sha256", or "sm3" for rows written under the gm suite.
     Column("prev_hash", String(64), nullable=False),
+    Column("hash_algorithm", String(16), nullable=False, server_default="sha256"),
     Column("hash", String(64), nullable=False),
     Index("access_log_subject", "subject_id", "seq"),
 )
@@ -147,6 +149,7 @@ admin_log = Table(
     Column("target", String(200), nullable=False),
     Column("details", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
+    Column("hash_algorithm", String(16), nullable=False, server_default="sha256"),
     Column("hash", String(64), nullable=False),
 )
 

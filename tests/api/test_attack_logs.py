@@ -201,7 +201,8 @@ async def test_a_cut_access_log_tail_is_detected_against_the_signed_checkpoint(
     ok = credit(settings, "audit", "verify-access-log")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.splitlines()[0] == (
-        "access log: 5 rows, the chain holds, anchored up to seq 5 by signed checkpoints"
+        "access log: 5 rows hashed with sha256, the chain holds, anchored up to seq 5 by signed "
+        "checkpoints"
     )
 
     with as_superuser(services) as conn:  # what the triggers refuse to everyone else

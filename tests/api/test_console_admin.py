@@ -449,7 +449,7 @@ async def test_the_admin_log_pages_and_says_whether_its_chain_holds(
     await as_person(browser, staff["admin"], "/console/admin/log")
     total = count(services, admin_log)  # the five accounts of the set-up, then five clients
     first = await browser.get("/console/admin/log")
-    assert f"哈希链完整：共 {total} 条，尚无签名检查点锚定。" in first.text
+    assert f"哈希链完整：共 {total} 条（SHA-256 {total} 条），尚无签名检查点锚定。" in first.text
     assert re.findall(r"<tr>\s*<td>(\d+)</td>", first.text) == ["1", "2", "3", "4"]
     assert 'href="/console/admin/log?after=4" id="page-next"' in first.text
     latest = await browser.get(f"/console/admin/log?after={total - 4}")

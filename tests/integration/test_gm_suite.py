@@ -6,24 +6,35 @@ history into the SM3 chain at the first 国密 checkpoint."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
-from uuid import uuid4
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
 
+import gmalg
 import orjson
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from typer.testing import CliRunner
 
+from alembic import command
 from domain.crypto_suite import SM2, SM3, signature_valid
 from domain.errors import SealNoLongerHolds
 from domain.integrity import canonical_json, event_document, event_leaf
 from domain.merkle import root as merkle_root
+from service.access.access_log import AccessEntry
+from service.access.chained_log import Head
 from service.access.secrets import SM4_WRAPPED
+from service.access.tables import access_log, admin_log
 from service.bootstrap import Services, build_services
 from service.cli import app as cli
 from service.integrity.tables import checkpoint_keys, event_seals, event_seals_sm3
 from service.integrity.verifier import checkpoint_signed, verify_export
+from service.store.database import Database
+from service.store.migrations import alembic_config
+from tests.api.test_attack_logs import credit
+from tests.builders import AUTHORITY_CODE
 from tests.integration.test_tamper_evidence import (
     events_table,
     export,
@@ -260,3 +271,139 @@ def test_sm3_seals_are_append_only(gm):
     ):
         with pytest.raises(Exception, match="append-only"), gm.write_engine.begin() as conn:
             conn.execute(text(statement), {"leaf": leaf})
+
+
+# The access log and the admin log ------------------------------------------------------------
+def read_by(services, purpose: str) -> None:
+    services.access_log.append(
+        [AccessEntry("zz-agency-01", "agency", AUTHORITY_CODE, uuid4(), "status", purpose, {})]
+    )
+
+
+def log_rows(services, table) -> list[dict]:
+    with services.write_engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(table).order_by(table.c.seq)).mappings()]
+
+
+def recomputed(row: dict) -> bytes:
+    """The bytes a row's hash covers, encoded here as docs/audit.md describes them: every
+    column but `hash` and `hash_algorithm`, canonical JSON, timestamps in UTC ISO 8601."""
+
+    def plain(value):
+        if isinstance(value, datetime):  # SQLite hands it back naive, in UTC as written
+            return (
+                (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+            )
+        return str(value) if isinstance(value, UUID) else value
+
+    content = {k: plain(v) for k, v in row.items() if k not in ("hash", "hash_algorithm")}
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def gmalg_sm3(data: bytes) -> str:
+    sm3 = gmalg.SM3()
+    sm3.update(data)
+    return sm3.value().hex()
+
+
+def test_a_log_begun_with_sha256_goes_on_in_sm3_under_gm_and_verifies_in_either_suite(
+    services, settings, clock
+):
+    read_by(services, "行政许可")
+    services.administration.create_client(
+        "cli:test", "zz-agency-01", "agency", "郑州市交通运输局", AUTHORITY_CODE
+    )
+    standard_checkpoint = services.checkpoints.make()
+    services.close_sync()
+
+    gm = build_services(settings.model_copy(update={"crypto_suite": "gm"}), clock=clock)
+    try:
+        read_by(gm, "招标投标资格审查")
+        read_by(gm, "政府采购")
+        gm.administration.disable_client("cli:test", "zz-agency-01")
+        for table, sha256_rows in ((access_log, 1), (admin_log, 1)):
+            rows = log_rows(gm, table)
+            assert [r["hash_algorithm"] for r in rows] == (
+                ["sha256"] * sha256_rows + ["sm3"] * (len(rows) - sha256_rows)
+            )
+            for row in rows:
+                content = recomputed(row)
+                if row["hash_algorithm"] == "sm3":  # GB/T 32905 SM3, as another library has it
+                    assert row["hash"] == gmalg_sm3(content)
+                else:
+                    assert row["hash"] == hashlib.sha256(content).hexdigest()
+            # one chain across the switch: the first SM3 row links to the last SHA-256 one
+            assert rows[sha256_rows]["prev_hash"] == rows[sha256_rows - 1]["hash"]
+        checks = gm.checkpoints.verify_chains((standard_checkpoint,))
+        assert all(check.ok for check in checks.values())
+        assert dict(checks["access_log"].algorithms) == {"sha256": 1, "sm3": 2}
+        assert checks["access_log"].describe("access log") == (
+            "access log: 3 rows hashed with sha256 (1) and sm3 (2), the chain holds, anchored "
+            "up to seq 1 by signed checkpoints"
+        )
+        gm_checkpoint = gm.checkpoints.make()
+        assert gm_checkpoint.head("access_log") == Head(3, log_rows(gm, access_log)[-1]["hash"])
+    finally:
+        gm.close_sync()
+
+    back = build_services(settings, clock=clock)  # and the standard suite verifies them too
+    try:
+        read_by(back, "行政处罚")
+        assert log_rows(back, access_log)[-1]["hash_algorithm"] == "sha256"
+        checks = back.checkpoints.verify_chains((gm_checkpoint,))
+        assert all(check.ok for check in checks.values()), checks
+        assert dict(checks["access_log"].algorithms) == {"sha256": 2, "sm3": 2}
+    finally:
+        back.close_sync()
+
+
+@pytest.mark.parametrize("tamper", ["content", "relabelled"])
+def test_a_changed_sm3_row_is_named_by_the_verifiers(gm, settings, tamper):
+    for purpose in ("行政许可", "招标投标资格审查", "政府采购"):
+        read_by(gm, purpose)
+    gm.administration.create_client(
+        "cli:test", "zz-agency-01", "agency", "郑州市交通运输局", AUTHORITY_CODE
+    )
+    assert gm.access_log.verify() is None
+    with as_superuser(gm) as conn:  # what the triggers refuse to everyone else
+        relabelled = {"hash_algorithm": "sha256"}  # the hash is no SHA-256 of the row
+        access_change = {"purpose": "无"} if tamper == "content" else relabelled
+        admin_change = {"target": "zz-agency-02"} if tamper == "content" else relabelled
+        conn.execute(update(access_log).where(access_log.c.seq == 2).values(**access_change))
+        conn.execute(update(admin_log).where(admin_log.c.seq == 1).values(**admin_change))
+    assert gm.access_log.verify() == 2
+    checks = gm.checkpoints.verify_chains()
+    assert checks["access_log"].first_bad_seq == 2 and checks["admin_log"].first_bad_seq == 1
+    assert dict(checks["access_log"].algorithms) == {"sm3": 1}  # the rows before it hold
+    failed = credit(settings, "audit", "verify-access-log")
+    assert failed.returncode == 1
+    assert failed.stdout.splitlines() == [
+        "access log: BROKEN at seq 2 (changed, removed or reordered)",
+        "admin log: BROKEN at seq 1 (changed, removed or reordered)",
+    ]
+
+
+def test_an_sm3_row_whose_hash_names_an_unknown_algorithm_breaks_the_chain(gm):
+    read_by(gm, "行政许可")
+    with as_superuser(gm) as conn:
+        conn.execute(update(access_log).values(hash_algorithm="md5"))
+    assert gm.access_log.verify() == 1
+
+
+def test_rows_from_before_their_hash_was_named_are_sha256_and_no_downgrade_strands_sm3_rows(
+    services, settings, clock
+):
+    read_by(services, "行政许可")
+    config = alembic_config(Database.from_url(settings.database_url))
+    command.downgrade(config, "0022")  # the log as it was before rows named their hash
+    command.upgrade(config, "head")
+    assert [row["hash_algorithm"] for row in log_rows(services, access_log)] == ["sha256"]
+    assert services.access_log.verify() is None
+    gm = build_services(settings.model_copy(update={"crypto_suite": "gm"}), clock=clock)
+    try:
+        read_by(gm, "招标投标资格审查")
+    finally:
+        gm.close_sync()
+    with pytest.raises(RuntimeError, match="1 rows hashed with another hash than SHA-256"):
+        command.downgrade(config, "0022")
+    assert [row["hash_algorithm"] for row in log_rows(services, access_log)] == ["sha256", "sm3"]

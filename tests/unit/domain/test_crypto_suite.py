@@ -25,6 +25,7 @@ from domain.crypto_suite import (
     AES_256_GCM,
     ED25519,
     GM,
+    SHA256,
     SM2,
     SM3,
     SM4_GCM,
@@ -140,6 +141,7 @@ def test_each_suite_names_its_primitives_and_values_name_their_cipher() -> None:
     assert [h.name for h in STANDARD.hashes] == ["sha256"]
     assert [h.name for h in GM.hashes] == ["sha256", "sm3"]
     assert [s.name for s in GM.signatures] == ["Ed25519", "SM2"]
+    assert (STANDARD.log_hash, GM.log_hash) == (SHA256, SM3)  # the access and admin logs'
     assert (STANDARD.sealer, GM.sealer) == (AES_256_GCM, SM4_GCM)
     assert sealer_of("sealed:v1:abc") is AES_256_GCM
     assert sealer_of("sealed:sm4:abc") is SM4_GCM
