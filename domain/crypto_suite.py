@@ -5,9 +5,9 @@ and the cipher that seals personal data. Code that hashes, signs or seals asks i
 - `standard`: SHA-256 (FIPS 180-4), Ed25519 (RFC 8032), AES-256-GCM (NIST SP 800-38D).
 - `gm` (国密, for systems assessed under GB/T 39786-2021 商用密码应用安全性评估): everything of
   `standard`, and beside it SM3 (GB/T 32905-2016) for a second hash chain and Merkle tree, SM2
-  (GB/T 32918.2-2016) for a second signature on every checkpoint and export, and SM4-GCM
-  (GB/T 32907-2016 in NIST SP 800-38D's GCM mode, as RFC 8998 uses it) for sealing new
-  personal data.
+  (GB/T 32918.2-2016) for a second signature on every checkpoint and export and, instead of
+  Ed25519, for access tokens, and SM4-GCM (GB/T 32907-2016 in NIST SP 800-38D's GCM mode, as
+  RFC 8998 uses it) for sealing new personal data.
 
 Both suites open and verify everything either of them ever wrote: a value names its algorithm
 (a sealed value its prefix, a key its `algorithm`), so switching the setting never strands data."""
@@ -214,18 +214,20 @@ def sealer_of(value: str) -> Sealer | None:
 @dataclass(frozen=True)
 class CryptoSuite:
     """What the service writes with. `hashes` and `signatures` are all computed, the first of
-    each being the one every store has had since it began (SHA-256, Ed25519)."""
+    each being the one every store has had since it began (SHA-256, Ed25519). `tokens` signs
+    new access tokens, which are short-lived: one scheme, not both."""
 
     name: SuiteName
     hashes: tuple[HashAlgorithm, ...]
     signatures: tuple[SignatureScheme, ...]
     sealer: Sealer
+    tokens: SignatureScheme
 
     @property
     def gm(self) -> bool:
         return SM3 in self.hashes
 
 
-STANDARD = CryptoSuite("standard", (SHA256,), (ED25519,), AES_256_GCM)
-GM = CryptoSuite("gm", (SHA256, SM3), (ED25519, SM2), SM4_GCM)
+STANDARD = CryptoSuite("standard", (SHA256,), (ED25519,), AES_256_GCM, ED25519)
+GM = CryptoSuite("gm", (SHA256, SM3), (ED25519, SM2), SM4_GCM, SM2)
 SUITES: dict[str, CryptoSuite] = {STANDARD.name: STANDARD, GM.name: GM}

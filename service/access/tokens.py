@@ -1,5 +1,7 @@
-"""Access tokens: OAuth2 client-credentials grant, RFC 9068 JWT claims, signed with Ed25519 and
-verified with PyJWT on every request (EdDSA only: 'none' and HMAC tokens never verify)."""
+"""Access tokens: OAuth2 client-credentials grant, RFC 9068 JWT claims, signed with the suite's
+token key (Ed25519, `EdDSA`; SM2 with the 国密 suite, `SM2SM3`) and verified with PyJWT: a token
+verifies only with the `alg` of the published key its `kid` names, so 'none' and HMAC tokens,
+and a token whose `alg` is not its key's, never do."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from service.access.clients import Client
 from service.access.keys import SigningKeys
+from service.access.token_algorithms import TOKEN_KEY_KINDS
 
 TOKEN_TYPE = "at+jwt"
 
@@ -39,8 +42,9 @@ class VerifiedToken:
     expires_at: int
 
 
-# A client sends the same token with every request until it expires; checking its Ed25519
-# signature and claims again each time cost more than the status query it guards.
+# A client sends the same token with every request until it expires; checking its signature
+# and claims again each time cost more than the status query it guards (an SM2 check in pure
+# Python takes about 20 ms: once per token, not once per request).
 VERIFIED_CACHE_SIZE = 10_000
 
 
@@ -76,7 +80,12 @@ class Tokens:
             "jti": uuid.uuid4().hex,
             "scope": scope,
         }
-        token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid, "typ": TOKEN_TYPE})
+        token = jwt.encode(
+            claims,
+            key,  # type: ignore[arg-type]  # an SM2 key is PyJWT's only by registration
+            algorithm=self.keys.algorithm,
+            headers={"kid": kid, "typ": TOKEN_TYPE},
+        )
         return IssuedToken(token, self.ttl_seconds, scope)
 
     def verify(self, token: str, *, may_refresh: bool = True) -> VerifiedToken:
@@ -102,17 +111,22 @@ class Tokens:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
             raise InvalidToken(f"malformed token: {error}") from None
-        if header.get("alg") != "EdDSA" or header.get("typ") != TOKEN_TYPE:
+        alg = header.get("alg")
+        if alg not in TOKEN_KEY_KINDS or header.get("typ") != TOKEN_TYPE:
             raise InvalidToken("wrong token type or algorithm")
         kid = str(header.get("kid", ""))
-        key = self.keys.public_key(kid, may_refresh=may_refresh)
-        if key is None:
+        published = self.keys.public_key(kid, may_refresh=may_refresh)
+        if published is None:
             raise InvalidToken("unknown signing key")
+        # Under either suite, a key of the other kind is published only while the tokens it
+        # signed before a switch live (it was retired then): those verify until they expire.
+        if alg != published.alg:
+            raise InvalidToken("the token's algorithm is not its signing key's")
         try:
             claims = jwt.decode(
                 token,
-                key,
-                algorithms=["EdDSA"],
+                published.key,  # type: ignore[arg-type]  # an SM2 key is PyJWT's only by registration
+                algorithms=[published.alg],
                 audience=self.audience,
                 issuer=self.issuer,
                 options={
