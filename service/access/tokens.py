@@ -23,6 +23,11 @@ class InvalidToken(Exception):
     """Why a token was refused (said to the caller in general terms only)."""
 
 
+class SlowToVerify(Exception):
+    """The token's signature is of a kind too slow to check on the event loop (SM2 in pure
+    Python, about 20 ms): verify it again off the loop."""
+
+
 class ScopeNotGranted(Exception):
     """The client asked for a scope its role does not have."""
 
@@ -88,10 +93,14 @@ class Tokens:
         )
         return IssuedToken(token, self.ttl_seconds, scope)
 
-    def verify(self, token: str, *, may_refresh: bool = True) -> VerifiedToken:
+    def verify(
+        self, token: str, *, may_refresh: bool = True, may_be_slow: bool = True
+    ) -> VerifiedToken:
         """The token's claims, once its signature, type, issuer, audience and times check out.
         A token verified before is answered from memory while it has not expired and the key
-        that signed it is still published (a retired key stops its tokens here too)."""
+        that signed it is still published (a retired key stops its tokens here too). Without
+        `may_be_slow`, a signature of a slow kind not checked before raises SlowToVerify, once
+        the cheap checks (header, key, algorithm) have passed."""
         remembered = self._verified.get(token)
         if remembered is not None:
             kid, verified = remembered
@@ -100,13 +109,15 @@ class Tokens:
             ):
                 return verified
             self._verified.pop(token, None)
-        kid, verified = self._verify_signed(token, may_refresh=may_refresh)
+        kid, verified = self._verify_signed(token, may_refresh=may_refresh, may_be_slow=may_be_slow)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.pop(next(iter(self._verified)), None)
         self._verified[token] = (kid, verified)
         return verified
 
-    def _verify_signed(self, token: str, *, may_refresh: bool) -> tuple[str, VerifiedToken]:
+    def _verify_signed(
+        self, token: str, *, may_refresh: bool, may_be_slow: bool
+    ) -> tuple[str, VerifiedToken]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -122,6 +133,8 @@ class Tokens:
         # signed before a switch live (it was retired then): those verify until they expire.
         if alg != published.alg:
             raise InvalidToken("the token's algorithm is not its signing key's")
+        if not may_be_slow and TOKEN_KEY_KINDS[alg].slow:
+            raise SlowToVerify
         try:
             claims = jwt.decode(
                 token,

@@ -21,7 +21,7 @@ from service.access.keys import SigningKeys
 from service.access.secrets import SM4_WRAPPED
 from service.access.tables import signing_keys
 from service.access.token_algorithms import SM2PrivateKey
-from service.access.tokens import Tokens
+from service.access.tokens import InvalidToken, SlowToVerify, Tokens
 from tests.api.test_auth import (
     ANY_SUBJECT,
     _retire_long_ago,
@@ -261,3 +261,25 @@ async def test_eddsa_tokens_from_before_the_switch_verify_while_their_key_is_pub
     assert_unauthorised(await anonymous.get(ANY_SUBJECT, headers=bearer(before)))
     response = await anonymous.get(ANY_SUBJECT, headers=bearer(after))
     assert response.status_code == 404, response.text
+
+
+# Off the event loop ---------------------------------------------------------------------------
+def test_an_sm2_token_is_checked_off_the_loop_once_then_answered_from_memory(
+    services, settings, role_headers
+):
+    services.keys.cache_seconds = 60  # the published keys are in memory, as in service
+    token = gm_token(services)
+    services.keys.public_key(jwt.get_unverified_header(token)["kid"], may_refresh=True)
+    with pytest.raises(SlowToVerify):  # what the request path sends to a worker thread
+        services.tokens.verify(token, may_refresh=False, may_be_slow=False)
+    verified = services.tokens.verify(token)  # the worker's check
+    assert services.tokens.verify(token, may_refresh=False, may_be_slow=False) is verified
+    forged = _foreign_sm2_key_claiming_the_kid(services, settings)
+    with pytest.raises(SlowToVerify):  # header and key pass; only the signature is wrong
+        services.tokens.verify(forged, may_refresh=False, may_be_slow=False)
+    with pytest.raises(InvalidToken):
+        services.tokens.verify(forged)
+    with pytest.raises(InvalidToken):  # an alg that is not the key's is refused on the loop
+        services.tokens.verify(
+            _eddsa_naming_the_sm2_key(services, settings), may_refresh=False, may_be_slow=False
+        )
