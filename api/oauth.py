@@ -177,6 +177,8 @@ async def issue_token(
     },
 )
 async def jwks(services: ServicesDep) -> JSONResponse:
-    """The public keys that verify access tokens (current and recently retired)."""
+    """The public keys that verify access tokens (current and recently retired): Ed25519
+    (`"kty": "OKP"`, `"alg": "EdDSA"`), or with the 国密 suite SM2 (`"kty": "EC"`, `"crv": "SM2"`,
+    `x` and `y`, `"alg": "SM2SM3"`; docs/security.md §3)."""
     keys = await run_in_threadpool(services.keys.jwks)
     return JSONResponse(keys, headers={"Cache-Control": "public, max-age=60"})

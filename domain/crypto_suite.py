@@ -5,10 +5,10 @@ and the cipher that seals personal data. Code that hashes, signs or seals asks i
 - `standard`: SHA-256 (FIPS 180-4), Ed25519 (RFC 8032), AES-256-GCM (NIST SP 800-38D).
 - `gm` (国密, for systems assessed under GB/T 39786-2021 商用密码应用安全性评估): everything of
   `standard`, and beside it SM3 (GB/T 32905-2016) for a second hash chain and Merkle tree (and
-  in place of SHA-256 for new rows of the access and admin logs), SM2
-  (GB/T 32918.2-2016) for a second signature on every checkpoint and export, and SM4-GCM
-  (GB/T 32907-2016 in NIST SP 800-38D's GCM mode, as RFC 8998 uses it) for sealing new
-  personal data.
+  in place of SHA-256 for new rows of the access and admin logs), SM2 (GB/T 32918.2-2016) for a
+  second signature on every checkpoint and export and, instead of Ed25519, for access tokens,
+  and SM4-GCM (GB/T 32907-2016 in NIST SP 800-38D's GCM mode, as RFC 8998 uses it) for sealing
+  new personal data.
 
 Both suites open and verify everything either of them ever wrote: a value names its algorithm
 (a sealed value its prefix, a key its `algorithm`, a log row its `hash_algorithm`), so switching
@@ -220,22 +220,24 @@ class CryptoSuite:
     """What the service writes with. `hashes` and `signatures` are all computed, the first of
     each being the one every store has had since it began (SHA-256, Ed25519). `log_hash` is the
     one hash of the logs chained row by row (the access and admin logs): each row names the
-    hash that made it, so a log hashed under either suite, or under both in turn, verifies."""
+    hash that made it, so a log hashed under either suite, or under both in turn, verifies.
+    `tokens` signs new access tokens, which are short-lived: one scheme, not both."""
 
     name: SuiteName
     hashes: tuple[HashAlgorithm, ...]
     signatures: tuple[SignatureScheme, ...]
     sealer: Sealer
     log_hash: HashAlgorithm
+    tokens: SignatureScheme
 
     @property
     def gm(self) -> bool:
         return SM3 in self.hashes
 
 
-STANDARD = CryptoSuite("standard", (SHA256,), (ED25519,), AES_256_GCM, SHA256)
+STANDARD = CryptoSuite("standard", (SHA256,), (ED25519,), AES_256_GCM, SHA256, ED25519)
 # GB/T 39786-2021 at level 3 (8.3 设备和计算安全: 日志记录完整性; 8.4 应用和数据安全: 重要数据
 # 存储完整性) asks that logs and important data be kept whole by commercial cryptography: under
-# gm the chained logs' new rows are hashed with SM3.
-GM = CryptoSuite("gm", (SHA256, SM3), (ED25519, SM2), SM4_GCM, SM3)
+# gm the chained logs' new rows are hashed with SM3, and access tokens are signed with SM2.
+GM = CryptoSuite("gm", (SHA256, SM3), (ED25519, SM2), SM4_GCM, SM3, SM2)
 SUITES: dict[str, CryptoSuite] = {STANDARD.name: STANDARD, GM.name: GM}

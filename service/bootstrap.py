@@ -30,6 +30,7 @@ from service.access.keys import SigningKeys
 from service.access.personal_data import PersonalDataVault
 from service.access.secrets import KeyWrapper
 from service.access.sessions import ConsoleSessions
+from service.access.token_algorithms import token_key_kind
 from service.access.tokens import Tokens
 from service.clock import Clock
 from service.commanding.cases import CaseDesk
@@ -207,6 +208,7 @@ def build_services(
         wrapper,
         token_ttl_seconds=settings.token_ttl_seconds,
         cache_seconds=settings.key_cache_seconds,
+        kind=token_key_kind(suite.tokens),
     )
     tokens = Tokens(
         keys,

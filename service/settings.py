@@ -127,9 +127,10 @@ class Settings(BaseSettings):
     # AES-256-GCM) or "gm", which adds the 国密 algorithms a system assessed under GB/T
     # 39786-2021 (商用密码应用安全性评估) needs: an SM3 (GB/T 32905) hash chain and Merkle tree
     # beside the SHA-256 ones, an SM2 (GB/T 32918) signature beside Ed25519 on checkpoints and
-    # exports, SM4-GCM (GB/T 32907) for personal data sealed from then on, and SM3 in place of
-    # SHA-256 for new rows of the access and admin logs (each row names its hash). Either setting
-    # verifies and opens what the other wrote (docs/audit.md, "The 国密 suite").
+    # exports, SM2 instead of Ed25519 for access tokens (JWS alg "SM2SM3"), SM4-GCM (GB/T 32907)
+    # for personal data sealed from then on, and SM3 in place of SHA-256 for new rows of the
+    # access and admin logs (each row names its hash). Either setting verifies and opens what the
+    # other wrote, tokens while their key is published (docs/audit.md, "The 国密 suite").
     crypto_suite: Literal["standard", "gm"] = "standard"
     # The public address of the service, as printed in a credit report's QR code and link to
     # its verification page (e.g. https://xyjt.example.gov.cn); default: the address the

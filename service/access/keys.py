@@ -1,23 +1,28 @@
-"""Token signing keys (Ed25519): generated and rotated in the database, wrapped at rest, and
-published as a JWKS. Rotation needs no downtime: a new key signs from then on, the old one
-stays published until the tokens it signed have expired."""
+"""Token signing keys (Ed25519, or SM2 with the 国密 suite): generated and rotated in the
+database, wrapped at rest, and published as a JWKS. Rotation needs no downtime: a new key signs
+from then on, the old one stays published until the tokens it signed have expired. Switching
+the suite is a rotation to a key of the other kind."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from jwt.algorithms import OKPAlgorithm
+from jwt.exceptions import InvalidKeyError
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from service.access.secrets import KeyWrapper, new_ed25519_key
+from service.access.secrets import KeyWrapper
 from service.access.tables import signing_keys
+from service.access.token_algorithms import (
+    EDDSA_KEYS,
+    TOKEN_KEY_KINDS,
+    TokenKeyKind,
+    TokenPrivateKey,
+    TokenPublicKey,
+)
 from service.store.database import transaction, turn
 
 
@@ -68,6 +73,14 @@ class KeyCacheStale(Exception):
     """The in-memory set of published keys must be re-read before it can answer."""
 
 
+@dataclass(frozen=True)
+class PublishedKey:
+    """A published token key, as a verifier takes it: the JWS `alg` it verifies and the key."""
+
+    alg: str
+    key: TokenPublicKey
+
+
 class SigningKeys:
     def __init__(
         self,
@@ -76,21 +89,30 @@ class SigningKeys:
         *,
         token_ttl_seconds: int,
         cache_seconds: float = 60.0,
+        kind: TokenKeyKind = EDDSA_KEYS,
     ):
         self.engine = engine
         self.wrapper = wrapper
         self.token_ttl = timedelta(seconds=token_ttl_seconds)
         self.cache_seconds = cache_seconds
-        self._public: dict[str, Ed25519PublicKey] = {}
+        self.kind = kind  # what new keys are (the suite's token scheme)
+        self._public: dict[str, PublishedKey] = {}
         self._loaded_at = float("-inf")
-        self._active: tuple[str, Ed25519PrivateKey] | None = None
+        self._active: tuple[str, TokenPrivateKey] | None = None
         self._active_loaded_at = float("-inf")
         self._lock = threading.Lock()
 
-    def active(self) -> tuple[str, Ed25519PrivateKey]:
+    @property
+    def algorithm(self) -> str:
+        """The JWS `alg` of the tokens this service signs."""
+        return self.kind.alg
+
+    def active(self) -> tuple[str, TokenPrivateKey]:
         """The key that signs new tokens, created on first use. Re-read from the table once
         older than `cache_seconds`, so a rotation by another process is followed here well
-        within the token lifetime that keeps the retired key published."""
+        within the token lifetime that keeps the retired key published. An active key of the
+        other kind (the suite was switched) is retired as a rotation retires it, so the tokens
+        it signed verify until they expire and no longer."""
         with turn(self._lock, "the signing key's reload"):
             stale = time.monotonic() - self._active_loaded_at > self.cache_seconds
             if self._active is None or stale:
@@ -102,6 +124,9 @@ class SigningKeys:
                     ).first()
                     if row is None:
                         self._active = self._create(conn)
+                    elif row.public_jwk.get("alg") != self.kind.alg:
+                        self._retire_all(conn)
+                        self._active = self._create(conn)
                     elif self._active is None or self._active[0] != row.kid:
                         self._active = (row.kid, self._private(row))
                 self._active_loaded_at = time.monotonic()
@@ -111,11 +136,7 @@ class SigningKeys:
         """Start signing with a new key; the previous ones retire (but stay published). With
         `conn`, in the caller's transaction: the key is then re-read once that commits."""
         with self._lock, transaction(self.engine, conn) as tx:
-            tx.execute(
-                update(signing_keys)
-                .where(signing_keys.c.retired_at.is_(None))
-                .values(retired_at=datetime.now(UTC))
-            )
+            self._retire_all(tx)
             created = self._create(tx)
             if conn is None:
                 self._active = created
@@ -157,7 +178,7 @@ class SigningKeys:
             )
             return {"keys": [row.public_jwk for row in rows]}
 
-    def public_key(self, kid: str, *, may_refresh: bool) -> Ed25519PublicKey | None:
+    def public_key(self, kid: str, *, may_refresh: bool) -> PublishedKey | None:
         """A published key by id. The published set is re-read once it is older than
         `cache_seconds` (so a key retired past the token lifetime stops verifying everywhere)
         and, at most once a second, when a token names a key it does not know (another
@@ -168,23 +189,25 @@ class SigningKeys:
         if must:
             if not may_refresh:
                 raise KeyCacheStale
-            # The set holds only the Ed25519 public keys this service published.
-            self._public = {
-                jwk["kid"]: cast(Ed25519PublicKey, OKPAlgorithm.from_jwk(json.dumps(jwk)))
-                for jwk in self.jwks()["keys"]
-            }
+            self._public = {}
+            for jwk in self.jwks()["keys"]:
+                published = _published(jwk)
+                if published is not None:
+                    self._public[jwk["kid"]] = published
             self._loaded_at = time.monotonic()
         return self._public.get(kid)
 
-    def _create(self, conn) -> tuple[str, Ed25519PrivateKey]:
+    def _retire_all(self, conn: Connection) -> None:
+        conn.execute(
+            update(signing_keys)
+            .where(signing_keys.c.retired_at.is_(None))
+            .values(retired_at=datetime.now(UTC))
+        )
+
+    def _create(self, conn) -> tuple[str, TokenPrivateKey]:
         kid = uuid.uuid4().hex
-        private, raw = new_ed25519_key()
-        public_jwk = {
-            **json.loads(OKPAlgorithm.to_jwk(private.public_key())),
-            "kid": kid,
-            "use": "sig",
-            "alg": "EdDSA",
-        }
+        private, raw, jwk = self.kind.generate()
+        public_jwk = {**jwk, "kid": kid, "use": "sig", "alg": self.kind.alg}
         conn.execute(
             insert(signing_keys).values(
                 kid=kid,
@@ -196,6 +219,18 @@ class SigningKeys:
         )
         return kid, private
 
-    def _private(self, row) -> Ed25519PrivateKey:
+    def _private(self, row) -> TokenPrivateKey:
         raw = self.wrapper.unwrap(row.private_key, f"signing-key:{row.kid}")
-        return Ed25519PrivateKey.from_private_bytes(raw)
+        return self.kind.private_from(raw, row.public_jwk)
+
+
+def _published(jwk: dict) -> PublishedKey | None:
+    """A JWK this service published, as a key of the `alg` it names; None for one it could not
+    have (an unknown `alg`, or a key that is not of its kind)."""
+    kind = TOKEN_KEY_KINDS.get(jwk.get("alg", ""))
+    if kind is None:
+        return None
+    try:
+        return PublishedKey(kind.alg, kind.public_from_jwk(jwk))
+    except (InvalidKeyError, ValueError):
+        return None

@@ -1,5 +1,7 @@
-"""Access tokens: OAuth2 client-credentials grant, RFC 9068 JWT claims, signed with Ed25519 and
-verified with PyJWT on every request (EdDSA only: 'none' and HMAC tokens never verify)."""
+"""Access tokens: OAuth2 client-credentials grant, RFC 9068 JWT claims, signed with the suite's
+token key (Ed25519, `EdDSA`; SM2 with the 国密 suite, `SM2SM3`) and verified with PyJWT: a token
+verifies only with the `alg` of the published key its `kid` names, so 'none' and HMAC tokens,
+and a token whose `alg` is not its key's, never do."""
 
 from __future__ import annotations
 
@@ -12,12 +14,18 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from service.access.clients import Client
 from service.access.keys import SigningKeys
+from service.access.token_algorithms import TOKEN_KEY_KINDS
 
 TOKEN_TYPE = "at+jwt"
 
 
 class InvalidToken(Exception):
     """Why a token was refused (said to the caller in general terms only)."""
+
+
+class SlowToVerify(Exception):
+    """The token's signature is of a kind too slow to check on the event loop (SM2 in pure
+    Python, about 20 ms): verify it again off the loop."""
 
 
 class ScopeNotGranted(Exception):
@@ -39,8 +47,9 @@ class VerifiedToken:
     expires_at: int
 
 
-# A client sends the same token with every request until it expires; checking its Ed25519
-# signature and claims again each time cost more than the status query it guards.
+# A client sends the same token with every request until it expires; checking its signature
+# and claims again each time cost more than the status query it guards (an SM2 check in pure
+# Python takes about 20 ms: once per token, not once per request).
 VERIFIED_CACHE_SIZE = 10_000
 
 
@@ -76,13 +85,22 @@ class Tokens:
             "jti": uuid.uuid4().hex,
             "scope": scope,
         }
-        token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid, "typ": TOKEN_TYPE})
+        token = jwt.encode(
+            claims,
+            key,  # type: ignore[arg-type]  # an SM2 key is PyJWT's only by registration
+            algorithm=self.keys.algorithm,
+            headers={"kid": kid, "typ": TOKEN_TYPE},
+        )
         return IssuedToken(token, self.ttl_seconds, scope)
 
-    def verify(self, token: str, *, may_refresh: bool = True) -> VerifiedToken:
+    def verify(
+        self, token: str, *, may_refresh: bool = True, may_be_slow: bool = True
+    ) -> VerifiedToken:
         """The token's claims, once its signature, type, issuer, audience and times check out.
         A token verified before is answered from memory while it has not expired and the key
-        that signed it is still published (a retired key stops its tokens here too)."""
+        that signed it is still published (a retired key stops its tokens here too). Without
+        `may_be_slow`, a signature of a slow kind not checked before raises SlowToVerify, once
+        the cheap checks (header, key, algorithm) have passed."""
         remembered = self._verified.get(token)
         if remembered is not None:
             kid, verified = remembered
@@ -91,28 +109,37 @@ class Tokens:
             ):
                 return verified
             self._verified.pop(token, None)
-        kid, verified = self._verify_signed(token, may_refresh=may_refresh)
+        kid, verified = self._verify_signed(token, may_refresh=may_refresh, may_be_slow=may_be_slow)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.pop(next(iter(self._verified)), None)
         self._verified[token] = (kid, verified)
         return verified
 
-    def _verify_signed(self, token: str, *, may_refresh: bool) -> tuple[str, VerifiedToken]:
+    def _verify_signed(
+        self, token: str, *, may_refresh: bool, may_be_slow: bool
+    ) -> tuple[str, VerifiedToken]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
             raise InvalidToken(f"malformed token: {error}") from None
-        if header.get("alg") != "EdDSA" or header.get("typ") != TOKEN_TYPE:
+        alg = header.get("alg")
+        if alg not in TOKEN_KEY_KINDS or header.get("typ") != TOKEN_TYPE:
             raise InvalidToken("wrong token type or algorithm")
         kid = str(header.get("kid", ""))
-        key = self.keys.public_key(kid, may_refresh=may_refresh)
-        if key is None:
+        published = self.keys.public_key(kid, may_refresh=may_refresh)
+        if published is None:
             raise InvalidToken("unknown signing key")
+        # Under either suite, a key of the other kind is published only while the tokens it
+        # signed before a switch live (it was retired then): those verify until they expire.
+        if alg != published.alg:
+            raise InvalidToken("the token's algorithm is not its signing key's")
+        if not may_be_slow and TOKEN_KEY_KINDS[alg].slow:
+            raise SlowToVerify
         try:
             claims = jwt.decode(
                 token,
-                key,
-                algorithms=["EdDSA"],
+                published.key,  # type: ignore[arg-type]  # an SM2 key is PyJWT's only by registration
+                algorithms=[published.alg],
                 audience=self.audience,
                 issuer=self.issuer,
                 options={
