@@ -95,7 +95,9 @@ async def test_the_api_records_and_answers_with_gm_tokens(anonymous, role_header
     assert registered.status_code == 201, registered.text
     subject_id = registered.json()["subject_id"]
     status = await anonymous.get(
-        f"/v1/subjects/{subject_id}/status", headers=role_headers["agency"]
+        f"/v1/subjects/{subject_id}/status",
+        params={"min_position": registered.json()["position"]},
+        headers=role_headers["agency"],
     )
     assert status.status_code == 200, status.text
     for headers in role_headers.values():
