@@ -661,6 +661,7 @@ def close_day(
     from datetime import date
 
     from domain.errors import RuleViolated
+    from domain.rule_texts import rule_text_zh
 
     try:
         up_to = date.fromisoformat(day) if day is not None else None
@@ -672,7 +673,9 @@ def close_day(
         closed = services.day_closes.close(up_to)
         last = services.day_closes.last_closed()
     except RuleViolated as error:
-        console.print(f"[red]refused[/red] ({error.rule}): {error.detail}")
+        console.print(
+            f"[red]refused[/red] ({error.rule}): {rule_text_zh(error.rule)} {error.detail}"
+        )
         raise typer.Exit(2) from None
     finally:
         services.close_sync()
