@@ -8,6 +8,7 @@ from datetime import datetime, time
 
 import pytest
 
+from domain.day_close import DAY_CLOSE_STREAM
 from tests.api.test_subscriptions import caught_up, feed, new_subject, record, subscribe
 from tests.builders import list_entry, penalty, rating
 
@@ -56,3 +57,10 @@ async def test_a_ratings_end_and_an_entrys_planned_end_are_in_the_feed_at_the_da
     later = await record(client, subject, penalty("P-2"))
     await caught_up(services, later["position"])
     assert (await feed(client, agency, after=page["next"]))["changes"] == []
+
+
+async def test_the_day_closes_stream_is_no_subjects_history(client, services, auditor):
+    services.day_closes.close()
+    response = await client.get(f"/v1/subjects/{DAY_CLOSE_STREAM}/history", headers=auditor)
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
