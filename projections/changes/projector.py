@@ -385,16 +385,16 @@ class _Statuses:
     def _due(self, day: date) -> list[UUID]:
         """The subjects whose next time change is on `day` or before: as this page left them,
         or else as stored."""
-        due = {
+        for subject_id, row in _due_by_time(self.conn, day).items():
+            self.told.setdefault(subject_id, row)
+        return sorted(
             subject_id
             for subject_id, was in self.told.items()
-            if was["next_time_change"] is not None and was["next_time_change"] <= day
-        }
-        for subject_id, row in _due_by_time(self.conn, day).items():
-            if subject_id not in self.told:
-                self.told[subject_id] = row
-                due.add(subject_id)
-        return sorted(due)
+            if was["next_time_change"] is not None
+            and was["next_time_change"] <= day
+            # never evaluated back in time (its day is after the last evaluation's by rule)
+            and was["evaluated_on"] < day
+        )
 
     def _remember(
         self, subject_id: UUID, day: date, version: int, now: Told, next_change: date | None
