@@ -12,7 +12,11 @@ import pytest
 
 from domain.day_close import DAY_CLOSE_STREAM, DAY_NOT_IN_FUTURE, DayClosed
 from domain.errors import RuleViolated
+from service.commanding.commands import RegisterSubject, record_command_adapter
 from service.commanding.day_closes import DayCloses, DayCloseSchedule
+from service.replay.generations import rebuild_beside
+from tests.builders import enterprise, list_entry, rating
+from tests.integration.readmodel import dump
 from tests.integration.test_cli import credit
 
 pytestmark = pytest.mark.integration
@@ -113,3 +117,25 @@ def test_credit_close_day_closes_up_to_a_day_and_refuses_one_not_begun(settings,
     assert future.returncode == 2
     assert "refused (day-close-not-in-future)" in future.stderr
     assert closes_in_log(services) == [(1, date(2026, 1, 2))]
+
+
+def test_a_rebuild_gives_the_changes_told_at_the_closes_again_with_their_ids(services, clock):
+    subject = services.files.register(RegisterSubject(**enterprise(800)), recorded_by="t")
+    for body in (
+        rating("DC-R", valid_until="2026-11-24"),
+        list_entry("DC-L", decision_date="2026-11-01", planned_end="2026-11-22"),
+    ):
+        services.files.append(
+            subject.subject_id, record_command_adapter.validate_python(body), recorded_by="t"
+        )
+    services.day_closes.close()
+    clock.moment = datetime.combine(TODAY + timedelta(days=5), time(9), tzinfo=clock.zone)
+    services.day_closes.close()
+    services.runner.catch_up()
+    live = dump(services.write_engine)
+    by_time = [c for c in live["changes"] if (c["after"] or {}).get("cause") == "time"]
+    assert sorted(c["kind"] for c in by_time) == ["grade.changed", "grade.changed", "list.left"]
+    rebuild_beside(services)
+    rebuilt = dump(services.write_engine)
+    assert rebuilt["changes"] == live["changes"]
+    assert rebuilt["told_statuses"] == live["told_statuses"]
