@@ -32,7 +32,7 @@ GRADE_CHANGED = ChangeKind(
     "grade.changed",
     "信用等级变动",
     "the subject's grade under a rating scheme changed: by an event, or with time (a rating's "
-    "validity ended, a black-list entry reached its planned end), told at its next event",
+    "validity ended, a black-list entry reached its planned end), told at that day's close",
 )
 LIST_ENTERED = ChangeKind(
     "list.entered",
@@ -42,8 +42,8 @@ LIST_ENTERED = ChangeKind(
 LIST_LEFT = ChangeKind(
     "list.left",
     "移出名单",
-    "a list entry of the subject was closed by an exit decision, or lapsed because the record "
-    "it rests on was repaired or revoked",
+    "a list entry of the subject was closed by an exit decision, lapsed because the record it "
+    "rests on was repaired or revoked, or reached its planned end (told at that day's close)",
 )
 RECORD_PUBLISHED = ChangeKind(
     "record.published",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from domain.events import CONDUCT_TYPES
@@ -399,3 +399,37 @@ def _warnings(
                 Warning("commitment_due", f"due {f.due_date}, in {days_left} days", f.record_id)
             )
     return tuple(warnings)
+
+
+def next_time_change(facts: list[RecordFact], book: PolicyBook, on: date) -> date | None:
+    """The first day after `on` on which time alone may change what `evaluate` tells of these
+    records (a grade, a warning, a list membership), or None if no day will: a decision date
+    not yet reached, a rating's validity starting or over, a list entry at its planned end or
+    exit, a conduct leaving the watch-list or warning window, a commitment entering its due
+    window, falling overdue or ended, and the next policy version. Never later than such a
+    change, at times earlier (the day after the status is the same): whoever follows the status
+    by time looks again on that day, and not before. A record's publication ending moves only
+    the supervision tier, which no change tells."""
+    policy = book.for_day(on)
+    days: list[date | None] = [v.effective_from for v in book.versions]
+    windows = {policy.lists.watch.window_months, policy.warnings.repeat_window_months}
+    for f in facts:
+        if f.state != "active":
+            continue  # out on every day from now: only an event brings it back
+        days += [f.decision_date, f.valid_from, f.valid_until, f.planned_end, f.ended_on]
+        if f.type in CONDUCT_TYPES:
+            days += [_leaves_window(f.decision_date, months) for months in windows]
+        if f.type == "CommitmentMade" and f.due_date is not None:
+            due_from = f.due_date - timedelta(days=policy.warnings.commitment_due_days)
+            days += [due_from, f.due_date + timedelta(days=1)]
+    later = [d for d in days if d is not None and d > on]
+    return min(later, default=None)
+
+
+def _leaves_window(decided: date, months: int) -> date:
+    """The first day on which a record decided on `decided` is no longer within the last
+    `months` months (a day `d` counts those decided after `add_months(d, -months)`)."""
+    day = add_months(decided, months)
+    while add_months(day, -months) < decided:  # a 31st falls back to a shorter month's end
+        day += timedelta(days=1)
+    return day

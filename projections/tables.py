@@ -346,8 +346,8 @@ changes = Table(
 )
 
 # What each subject's status told its followers last (its grades and warnings, as
-# domain/changes.py `told_of` gives them), evaluated on the day of its latest event: the changes
-# projector tells a grade or a warning when it differs from this.
+# domain/changes.py `told_of` gives them), evaluated on the day of its latest event or day's
+# close: the changes projector tells a grade or a warning when it differs from this.
 told_statuses = Table(
     "told_statuses",
     metadata,
@@ -355,6 +355,11 @@ told_statuses = Table(
     Column("evaluated_on", Date, nullable=False),
     Column("version", Integer, nullable=False),  # the subject's stream version evaluated
     Column("told", JSON, nullable=False),
+    # The first day after `evaluated_on` on which time alone may change what the status tells
+    # (domain/credit_status.py `next_time_change`); null: no day will. A day's close evaluates
+    # the subjects whose day has come, found by this index, and no other.
+    Column("next_time_change", Date),
+    Index("told_statuses_next_time_change", "next_time_change"),
 )
 
 READ_MODEL_TABLES = (

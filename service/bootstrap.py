@@ -35,6 +35,7 @@ from service.access.tokens import Tokens
 from service.clock import Clock
 from service.commanding.cases import CaseDesk
 from service.commanding.credit_files import CreditFiles
+from service.commanding.day_closes import DayCloses, DayCloseSchedule
 from service.commanding.identity import SubjectIds
 from service.commanding.importing.columns import national_indicators
 from service.credit_reports.reports import CreditReports
@@ -90,6 +91,8 @@ class Services:
     webhooks: Webhooks
     deliveries: DeliveryWorker
     notices: Notices
+    day_closes: DayCloses
+    day_close_schedule: DayCloseSchedule
     _read_engine: AsyncEngine | None = field(default=None, repr=False)
     _replica: ReadReplica | None = field(default=None, repr=False)
     _directory: ClientDirectory | None = field(default=None, repr=False)
@@ -145,6 +148,7 @@ class Services:
         self.checkpoint_schedule.start()
 
     def close_sync(self) -> None:
+        self.day_close_schedule.stop()
         self.deliveries.stop()
         self.checkpoint_schedule.stop()
         self.replay_checks.close()
@@ -244,6 +248,9 @@ def build_services(
         write_engine, clients, keys, checkpoints, vault, admin_log, accounts, sessions
     )
     webhooks = Webhooks(write_engine, wrapper, target_rules(settings))
+    day_closes = DayCloses(
+        ledger, clock, catch_up_days=settings.day_close_catch_up_days, on_appended=runner.wake
+    )
     return Services(
         settings,
         database,
@@ -279,6 +286,11 @@ def build_services(
         webhooks,
         delivery_worker(webhooks, settings, clock),
         Notices(write_engine),
+        day_closes,
+        # Started by `credit worker` only (service/cli.py), not by an API that projects.
+        DayCloseSchedule(
+            day_closes, settings.day_close_delay_seconds, enabled=settings.close_days_in_worker
+        ),
     )
 
 

@@ -625,6 +625,8 @@ def worker() -> None:
         "projection worker following the log from position %d", services.runner.position()
     )
     services.checkpoint_schedule.start()
+    # The day's close, shortly after each midnight, and the days missed while down.
+    services.day_close_schedule.start()
     if services.settings.deliver_webhooks_in_worker:
         services.deliveries.start()
     publisher = NatsPublisher.configured(services.settings, services.write_engine)
@@ -643,6 +645,45 @@ def worker() -> None:
         services.close_sync()
     if services.runner.crash is not None:
         raise typer.Exit(1)
+
+
+@app.command("close-day")
+def close_day(
+    day: Annotated[
+        str | None,
+        typer.Option(help="the day to close up to, YYYY-MM-DD (default: today in CREDIT_TIMEZONE)"),
+    ] = None,
+) -> None:
+    """Record the day's close (日结) up to DAY, each day not closed yet in order, as `credit
+    worker` does shortly after each midnight: what time alone changes on a day (a rating's
+    validity over, a list entry at its planned end, a commitment falling due) is told that day
+    (docs/notifications.md). A day closed before is not closed again; a day not begun is refused."""
+    from datetime import date
+
+    from domain.errors import RuleViolated
+    from domain.rule_texts import rule_text_zh
+
+    try:
+        up_to = date.fromisoformat(day) if day is not None else None
+    except ValueError:
+        console.print(f"[red]refused[/red]: --day {day!r} is no date written YYYY-MM-DD")
+        raise typer.Exit(2) from None
+    services = build_command_services()
+    try:
+        closed = services.day_closes.close(up_to)
+        last = services.day_closes.last_closed()
+    except RuleViolated as error:
+        console.print(
+            f"[red]refused[/red] ({error.rule}): {rule_text_zh(error.rule)} {error.detail}"
+        )
+        raise typer.Exit(2) from None
+    finally:
+        services.close_sync()
+    for each in closed:
+        state = "closed" if each.created else "already closed"
+        console.print(f"{each.day}: {state} at log position {each.position}")
+    if not closed:
+        console.print(f"nothing to close: the days are closed up to {last[0] if last else '-'}")
 
 
 @app.command()

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from domain.cases import CASE_EVENT_TYPES
-from domain.events import RECORD_EVENT_TYPES
+from domain.events import RECORD_EVENT_TYPES, SubjectRegistered
 from service.access.personal_data import is_sealed
 
 PAGE = 500  # events read from the store at a time
@@ -111,7 +111,9 @@ def admitted(page: Iterable[tuple[int, Any]], filters: HistoryFilters) -> Iterat
 
 
 def subject_exists(events: EventPages, subject_id: UUID) -> bool:
-    return bool(events.stream_page(subject_id, after_version=0, limit=1))
+    """Whether the stream is a subject's: the service's own (the day closes) is none."""
+    first = events.stream_page(subject_id, after_version=0, limit=1)
+    return bool(first) and isinstance(first[0][1], SubjectRegistered)
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     # The zone whose calendar days are the legal dates ("today", decision and case dates); the
     # service's one clock (service/clock.py) keeps it.
     timezone: str = DEFAULT_TIMEZONE
+    # The day's close (日结, docs/notifications.md "What time alone changes"): `credit worker`
+    # records it this many seconds after each midnight in `timezone` (off: only `credit
+    # close-day` records it), and, after being down, closes at most this many missed days.
+    close_days_in_worker: bool = True
+    day_close_delay_seconds: float = Field(default=60, ge=0, le=6 * 60 * 60)
+    day_close_catch_up_days: int = Field(default=31, ge=1, le=366)
     # The log's name in its signed checkpoints, and how often the process that follows the log
     # signs a new one while it grows (0: only on demand).
     log_origin: str = "credit-transport"

@@ -17,13 +17,15 @@ lapsed with its basis or standing again, a repair withdrawn) is read from the cr
 history: the record revisions standing at each event's stream version, evaluated on the day
 the event was recorded (in the service's zone). Those rows are kept by version, so they are
 the same however far the credit file has gone on. What the status told last is kept per subject
-(`told_statuses`): a grade that changed with time only (a rating's validity over, a black-list
-entry at its planned end) is told at the subject's next event, with `"cause": "time"`."""
+(`told_statuses`), with the next day on which time alone may change it: a day's close
+(domain/day_close.py) evaluates, as of its day, the subjects whose day that is and no other, and
+tells what time changed (a rating's validity over, a list entry at its planned end, a commitment
+falling due) with `"cause": "time"`; a subject's next event tells what no close told."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -48,7 +50,8 @@ from domain.changes import (
     told_of,
     warnings_raised,
 )
-from domain.credit_status import entry_in_force, evaluate
+from domain.credit_status import RecordFact, entry_in_force, evaluate, next_time_change
+from domain.day_close import DayClosed
 from domain.events import (
     CONDUCT_TYPES,
     RESTING_TYPES,
@@ -84,24 +87,31 @@ class ChangeProjector:
     def __init__(self, policy: PolicyBook, zone: tzinfo):
         self.policy = policy  # a record's publication window is the policy's, as in its file
         self.zone = zone  # the day an event was recorded on, for the status it leaves
+        # How many subjects the day closes applied here evaluated (what a close costs).
+        self.evaluated_by_time = 0
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
-        found: list[tuple[int, Any, ChangeKind, UUID, dict[str, Any] | None, Any]] = []
+        found: list[tuple[int, Any, UUID, ChangeKind, UUID, dict[str, Any] | None, Any]] = []
         statuses = _Statuses(conn, events, self.policy, self.zone)
         for position, event in events:
+            if isinstance(event, DayClosed):
+                for subject_id, (kind, record_id, before, after) in statuses.closed(event):
+                    found.append((position, event, subject_id, kind, record_id, before, after))
+                continue
             for kind, record_id, before, after in (*self.derive(event), *statuses.after(event)):
-                found.append((position, event, kind, record_id, before, after))
+                found.append((position, event, event.originator_id, kind, record_id, before, after))
         statuses.write()
+        self.evaluated_by_time += statuses.evaluated_by_time
         if not found:
             return
-        named = {record_id for _, event, _, record_id, _, _ in found if record_id is not None}
+        named = {record_id for _, _, _, _, record_id, _, _ in found if record_id is not None}
         stored = _stored_records(conn, named)
         case_numbers = _case_numbers(
-            conn, {e.case_id for _, e, _, _, _, _ in found if isinstance(e, ObjectionResolved)}
+            conn, {e.case_id for _, e, *_ in found if isinstance(e, ObjectionResolved)}
         )
         rows = []
         ordinals: dict[int, int] = {}
-        for position, event, kind, record_id, before, after in found:
+        for position, event, subject_id, kind, record_id, before, after in found:
             ordinal = ordinals.get(position, 0)
             ordinals[position] = ordinal + 1
             record_type = (
@@ -123,7 +133,7 @@ class ChangeProjector:
                     "change_id": change_id(position, kind, record_id),
                     "position": position,
                     "ordinal": ordinal,
-                    "subject_id": event.originator_id,
+                    "subject_id": subject_id,
                     "kind": kind.name,
                     "record_id": record_id,
                     "record_type": record_type,
@@ -244,12 +254,21 @@ REVISION_COLUMNS = (
     record_revisions.c.until_version,
 )
 FACT_WIDTH = len(FACT_COLUMNS)
+ONE_DAY = timedelta(days=1)
+
+
+def _due_by_time(conn: Connection, day: date) -> dict[UUID, dict[str, Any]]:
+    """What the status told last of each subject whose next time change is on `day` or before:
+    the subjects a day's close evaluates, and no other (an index range of `told_statuses`)."""
+    query = select(told_statuses).where(told_statuses.c.next_time_change <= day)
+    return {row["subject_id"]: dict(row) for row in conn.execute(query).mappings()}
 
 
 class _Statuses:
     """The changes a page's events make to their subjects' status: each event's subject is
     evaluated on the day the event was recorded, over its records as they stood at the event's
-    stream version (the credit file's revisions), and compared with what was told last."""
+    stream version (the credit file's revisions), and compared with what was told last; at a
+    day's close, the subjects whose next time change has come are evaluated as of its day."""
 
     def __init__(
         self,
@@ -261,14 +280,23 @@ class _Statuses:
         self.conn, self.policy, self.zone = conn, policy, zone
         first: dict[UUID, int] = {}
         for _, event in events:
-            first.setdefault(event.originator_id, event.originator_version)
-        self.revisions: dict[UUID, list[Any]] = {subject_id: [] for subject_id in first}
+            if not isinstance(event, DayClosed):
+                first.setdefault(event.originator_id, event.originator_version)
+        self.revisions: dict[UUID, list[Any]] = {}
         self.told: dict[UUID, dict[str, Any]] = {}
         self.changed: set[UUID] = set()
         # The types of the records whose standing each (subject, version) changed.
         self.started: dict[tuple[UUID, int], set[str]] = {}
-        ids = list(first)
-        oldest = min(first.values(), default=0)
+        self.evaluated_by_time = 0
+        self._load(first)
+
+    def _load(self, first: dict[UUID, int]) -> None:
+        """The revisions standing at each subject's given version or after, and what its
+        status told last."""
+        ids = [subject_id for subject_id in first if subject_id not in self.revisions]
+        for subject_id in ids:
+            self.revisions[subject_id] = []
+        oldest = min((first[subject_id] for subject_id in ids), default=0)
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
             query = select(record_revisions.c.subject_id, *REVISION_COLUMNS).where(
@@ -279,18 +307,18 @@ class _Statuses:
                     record_revisions.c.until_version >= oldest,
                 ),
             )
-            for subject_id, *revision in conn.execute(query):
+            for subject_id, *revision in self.conn.execute(query):
                 self.revisions[subject_id].append(revision)
                 started = self.started.setdefault((subject_id, revision[-2]), set())
                 started.add(revision[1])
             query = select(told_statuses).where(told_statuses.c.subject_id.in_(chunk))
-            for told in conn.execute(query).mappings():
+            for told in self.conn.execute(query).mappings():
                 self.told[told["subject_id"]] = dict(told)
 
     def after(self, event: Any) -> list[Change]:
         """What the event changed of its subject's status, lists and records beyond what the
-        event itself says: entries lapsed or standing again, a repair withdrawn, grades,
-        warnings raised."""
+        event itself says: entries lapsed, ended at their planned end or standing again, a
+        repair withdrawn, grades, warnings raised."""
         subject_id, version = event.originator_id, event.originator_version
         revisions = self.revisions[subject_id]
         if not revisions and subject_id not in self.told:
@@ -304,14 +332,17 @@ class _Statuses:
             # bulk of the 双公示 records, changes no grade and raises no warning).
             return found
         before: Told = was["told"] if was else {"grades": {}, "warnings": {}}
-        now = told_of(self._status(revisions, version, day))
-        # What time alone changed since the last evaluation: the status on this day without
-        # this event (the same as told when nothing but the event came between).
-        by_time = (
-            told_of(self._status(revisions, version - 1, day))
-            if was is not None and was["evaluated_on"] != day
-            else before
-        )
+        status, facts = self._status(revisions, version, day)
+        now = told_of(status)
+        # What time alone changed since the last evaluation, no day's close between: the status
+        # on this day without this event (the same as told when nothing but the event came
+        # between), and the entries whose planned end came meanwhile.
+        by_time = before
+        if was is not None and was["evaluated_on"] != day:
+            by_time = told_of(self._status(revisions, version - 1, day)[0])
+            ended = self._planned_ends(revisions, version - 1, was["evaluated_on"], day)
+            exited = event.entry_record_id if isinstance(event, ListExited) else None
+            found = [change for change in ended if change[1] != exited] + found  # told by it
         for scheme, old, new in grade_changes(before, now):
             rating = UUID((new or old or {})["rating_record_id"])
             same_by_time = (by_time["grades"].get(scheme) or {}).get("grade") == (new or {}).get(
@@ -323,18 +354,70 @@ class _Statuses:
                 "cause": "time" if same_by_time else "event",
             }
             found.append((GRADE_CHANGED, rating, old, after))
+        found += self._warnings(before, now, revisions, version, day)
+        self._remember(subject_id, day, version, now, next_time_change(facts, self.policy, day))
+        return found
+
+    def closed(self, event: DayClosed) -> list[tuple[UUID, Change]]:
+        """What time alone changed on the closed day, of the subjects whose next time change
+        has come by then (in subject order): each is evaluated as of the day, over its records
+        as they stood at its version last evaluated."""
+        day = event.day
+        due = self._due(day)
+        self._load({subject_id: self.told[subject_id]["version"] for subject_id in due})
+        found: list[tuple[UUID, Change]] = []
+        for subject_id in due:
+            was = self.told[subject_id]
+            version, revisions = was["version"], self.revisions[subject_id]
+            self.evaluated_by_time += 1
+            status, facts = self._status(revisions, version, day)
+            now = told_of(status)
+            changes = self._planned_ends(revisions, version, was["evaluated_on"], day)
+            for scheme, old, new in grade_changes(was["told"], now):
+                rating = UUID((new or old or {})["rating_record_id"])
+                after = {"scheme": scheme, **(new or {"grade": None}), "cause": "time"}
+                changes.append((GRADE_CHANGED, rating, old, after))
+            changes += self._warnings(was["told"], now, revisions, version, day)
+            found += [(subject_id, change) for change in changes]
+            self._remember(subject_id, day, version, now, next_time_change(facts, self.policy, day))
+        return found
+
+    def _due(self, day: date) -> list[UUID]:
+        """The subjects whose next time change is on `day` or before: as this page left them,
+        or else as stored."""
+        for subject_id, row in _due_by_time(self.conn, day).items():
+            self.told.setdefault(subject_id, row)
+        return sorted(
+            subject_id
+            for subject_id, was in self.told.items()
+            if was["next_time_change"] is not None
+            and was["next_time_change"] <= day
+            # never evaluated back in time (its day is after the last evaluation's by rule)
+            and was["evaluated_on"] < day
+        )
+
+    def _remember(
+        self, subject_id: UUID, day: date, version: int, now: Told, next_change: date | None
+    ) -> None:
+        told = {
+            "subject_id": subject_id,
+            "evaluated_on": day,
+            "version": version,
+            "told": now,
+            "next_time_change": next_change,
+        }
+        if self.told.get(subject_id) != told:
+            self.told[subject_id] = told
+            self.changed.add(subject_id)
+
+    def _warnings(
+        self, before: Told, now: Told, revisions: list[Any], version: int, day: date
+    ) -> list[Change]:
+        found: list[Change] = []
         for warning in warnings_raised(before, now):
             concerning = self._warning_record(warning, now, revisions, version, day)
             if concerning is not None:
                 found.append((WARNING_RAISED, concerning, None, warning))
-        if was is None or was["told"] != now or was["evaluated_on"] != day:
-            self.told[subject_id] = {
-                "subject_id": subject_id,
-                "evaluated_on": day,
-                "version": version,
-                "told": now,
-            }
-            self.changed.add(subject_id)
         return found
 
     def write(self) -> None:
@@ -344,16 +427,40 @@ class _Statuses:
             self.conn.execute(delete(told_statuses).where(told_statuses.c.subject_id.in_(chunk)))
         insert_rows(self.conn, told_statuses, [self.told[subject_id] for subject_id in ids])
 
-    def _status(self, revisions: list[Any], version: int, day: date) -> Any:
+    def _status(
+        self, revisions: list[Any], version: int, day: date
+    ) -> tuple[Any, list[RecordFact]]:
         """The subject's status on `day` over its records as they stood at `version`, as the
-        status of a subject's fold reads them (projections/credit_file/as_of.py)."""
+        status of a subject's fold reads them (projections/credit_file/as_of.py), and the
+        facts it was evaluated over."""
         day_ends = end_of_day(day, self.zone)
         facts = [
             revision_fact(row[:FACT_WIDTH])
             for row in _at(revisions, version)
             if row[1] in RULE_INPUT_TYPES and _stands(row, day_ends)
         ]
-        return evaluate(facts, self.policy, day)
+        return evaluate(facts, self.policy, day), facts
+
+    def _planned_ends(
+        self, revisions: list[Any], version: int, since: date, day: date
+    ) -> list[Change]:
+        """List entries standing at `version` whose planned end came after `since` and by
+        `day`, in force until then: told as leaving their list on their planned end."""
+        found: list[Change] = []
+        for row in sorted(_at(revisions, version), key=lambda row: str(row[0])):
+            entered_on, planned_end, ended_on = row[2], row[12], row[14]
+            if (
+                row[1] != "ListEntered"
+                or row[FACT_WIDTH] != ACTIVE
+                or planned_end is None
+                or not since < planned_end <= day
+                or not entry_in_force(entered_on, ended_on, planned_end, planned_end - ONE_DAY)
+            ):
+                continue
+            before = {"list_type": row[10], "state": ACTIVE}
+            after = {"state": "ended", "ended_on": planned_end.isoformat(), "cause": "time"}
+            found.append((LIST_LEFT, UUID(str(row[0])), before, after))
+        return found
 
     def _standing_moved(
         self, event: Any, revisions: list[Any], version: int, day: date

@@ -21,6 +21,7 @@ from uuid import UUID
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from domain.cases import CaseEvent, ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
+from domain.day_close import DayClosed
 from domain.events import (
     COMMON_FIELDS,
     RESTING_TYPES,
@@ -342,6 +343,8 @@ class CreditFileProjector:
         self.policy = policy
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
+        # A day's close is the service's, in a stream of its own: no subject's file holds it.
+        events = [(position, e) for position, e in events if not isinstance(e, DayClosed)]
         new_subjects: dict[UUID, dict[str, Any]] = {}
         new_records: dict[UUID, dict[str, Any]] = {}
         stored: dict[UUID, dict[str, Any]] = {}  # rows loaded from the table and changed

@@ -26,7 +26,9 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.utils import retry
 from psycopg_pool import PoolTimeout
 
-import domain.events  # noqa: F401  (registers the stable event topics before any decoding)
+# Registers the stable event topics before any decoding: the subjects' and the day closes'.
+import domain.day_close
+import domain.events  # noqa: F401
 from domain.subject import INCOMPLETE, Subject
 from service.store.database import LIBPQ_OPTIONS, Database
 
@@ -146,6 +148,24 @@ class CreditLedger(Application[UUID]):
             (subject_id.hex, version),
         )
         return int(row[0])
+
+    def last_of(self, stream_id: UUID) -> tuple[int, Any] | None:
+        """The last event of one stream with its global position, or None for an empty one."""
+        rows = self._select(
+            "SELECT notification_id, originator_version, topic, state FROM {table} "
+            "WHERE originator_id = %s ORDER BY originator_version DESC LIMIT 1",
+            "SELECT rowid, originator_version, topic, state FROM {table} "
+            "WHERE originator_id = ? ORDER BY originator_version DESC LIMIT 1",
+            (stream_id,),
+            (stream_id.hex,),
+        )
+        if not rows:
+            return None
+        position, version, topic, state = rows[0]
+        stored = StoredEvent(
+            originator_id=stream_id, originator_version=version, topic=topic, state=bytes(state)
+        )
+        return int(position), self.mapper.to_domain_event(stored)
 
     def count_events(self, *, up_to: int) -> int:
         """How many events the log holds up to this position (positions may have gaps)."""
