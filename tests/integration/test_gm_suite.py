@@ -395,7 +395,7 @@ def test_rows_from_before_their_hash_was_named_are_sha256_and_no_downgrade_stran
 ):
     read_by(services, "行政许可")
     config = alembic_config(Database.from_url(settings.database_url))
-    command.downgrade(config, "0022")  # the log as it was before rows named their hash
+    command.downgrade(config, "0023")  # the log as it was before rows named their hash
     command.upgrade(config, "head")
     assert [row["hash_algorithm"] for row in log_rows(services, access_log)] == ["sha256"]
     assert services.access_log.verify() is None
@@ -405,5 +405,5 @@ def test_rows_from_before_their_hash_was_named_are_sha256_and_no_downgrade_stran
     finally:
         gm.close_sync()
     with pytest.raises(RuntimeError, match="1 rows hashed with another hash than SHA-256"):
-        command.downgrade(config, "0022")
+        command.downgrade(config, "0023")
     assert [row["hash_algorithm"] for row in log_rows(services, access_log)] == ["sha256", "sm3"]
