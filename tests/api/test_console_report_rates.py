@@ -314,6 +314,13 @@ def test_the_rates_over_months_are_each_months_own_rates(services, clock):
         assert [r.rate for r in timeliness][-3:] == (
             [0.5, None, 0.6667] if codes is None else [0.0, None, 1.0]
         )
+        # The 填报率 comes from the same query as the 合格率, each month its own figure's.
+        rates, fills = reports.completeness_and_fill_rates(Month(2026, 11), codes)
+        assert rates == completeness
+        own_fill = [reports.month(r.month, codes).completeness.fill_rate for r in fills]
+        assert [r.rate for r in fills] == [None if p is None else float(p / 100) for p in own_fill]
+        november = ["T5", "T6", "T7"] if codes is None else ["T6"]
+        assert fills[-1].rate == float(Decimal(rate(*fill(november))[:-1]) / 100)
 
 
 # The rows behind them ----------------------------------------------------------------------
