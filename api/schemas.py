@@ -790,6 +790,15 @@ class IncompleteRecordView(BaseModel):
     revoked: bool = Field(description="revoked since (it still counts)")
 
 
+FIELDS_FILLED = "indicator fields its records fill, summed over them"
+FIELDS_EXPECTED = "indicator fields the standard names for its records, summed over them"
+FILL_RATE = (
+    "填报率 (数据项填报率): fields_filled / fields_expected, in percent, summed over the records "
+    "(not an average of their shares; the reading is the service's, the notices do not define "
+    "it): "
+)
+
+
 class CompletenessGroupView(BaseModel):
     key: str = Field(description=FIGURE_KEY)
     name: str = Field(description=FIGURE_NAME)
@@ -797,6 +806,9 @@ class CompletenessGroupView(BaseModel):
     complete: int = Field(description="of them, filling at least the threshold's share")
     incomplete: int = Field(description="of them, below it")
     rate: Decimal | None = Field(description="complete, in percent: " + RATE)
+    fields_filled: int = Field(description=FIELDS_FILLED)
+    fields_expected: int = Field(description=FIELDS_EXPECTED)
+    fill_rate: Decimal | None = Field(description=FILL_RATE + RATE)
     most_missing: list[MissingFieldView] = Field(
         description="the fields its records lack most often, the most first (at most `top_missing`)"
     )
@@ -815,6 +827,9 @@ COMPLETENESS_EXAMPLE: dict[str, Any] = {
     "complete": 2,
     "incomplete": 0,
     "rate": "100.00",
+    "fields_filled": 39,
+    "fields_expected": 42,
+    "fill_rate": "92.86",
     "corrected": 0,
     "most_missing": [
         {"column": "CF_GSJZQ", "title": "公示截止期", "records": 2},
@@ -828,6 +843,9 @@ COMPLETENESS_EXAMPLE: dict[str, Any] = {
             "complete": 2,
             "incomplete": 0,
             "rate": "100.00",
+            "fields_filled": 39,
+            "fields_expected": 42,
+            "fill_rate": "92.86",
             "most_missing": [{"column": "CF_GSJZQ", "title": "公示截止期", "records": 2}],
             "incomplete_records": [],
         }
@@ -837,7 +855,7 @@ COMPLETENESS_EXAMPLE: dict[str, Any] = {
 
 class CompletenessReportView(BaseModel):
     """合格率: licences and penalties filling at least the policy's share (60 %) of the
-    national standard's indicator fields."""
+    national standard's indicator fields; 填报率: the share of those fields they fill."""
 
     model_config = example(COMPLETENESS_EXAMPLE)
     period: ReportPeriodView = Field(description="the decision dates counted")
@@ -855,6 +873,11 @@ class CompletenessReportView(BaseModel):
     complete: int = Field(description="of them, complete")
     incomplete: int = Field(description="of them, below the threshold")
     rate: Decimal | None = Field(description="complete, in percent: " + RATE)
+    fields_filled: int = Field(description="indicator fields the records fill, summed over them")
+    fields_expected: int = Field(
+        description="indicator fields the standard names for the records, summed over them"
+    )
+    fill_rate: Decimal | None = Field(description=FILL_RATE + RATE)
     corrected: int = Field(description=CORRECTED)
     most_missing: list[MissingFieldView] = Field(
         description="the fields lacked most often in the whole figure, the most first"

@@ -223,6 +223,7 @@ REPORT_FIGURE_COLUMNS = (
     "timeliness_counted",
     "on_time",
     "correction_count",
+    "fields_filled",
     "fields_total",
     "complete",
     "missing_fields",

@@ -41,6 +41,7 @@ from service.reporting.definitions import (
     CASES,
     COMPLETENESS,
     FIGURES,
+    FILL,
     JOINT_MEASURES,
     LISTS,
     OVERLOAD,
@@ -65,7 +66,7 @@ def ledger_cover(figures: MonthFigures, agency: str, now: datetime, zone: tzinfo
         policy_versions=figures.policy_versions,
         figures=[
             Figure(FIGURES[key].name, FIGURES[key].definition, FIGURES[key].source)
-            for key in (TIMELINESS, COMPLETENESS, CASES, LISTS, JOINT_MEASURES, OVERLOAD)
+            for key in (TIMELINESS, COMPLETENESS, FILL, CASES, LISTS, JOINT_MEASURES, OVERLOAD)
         ],
     )
 
@@ -86,7 +87,8 @@ def ledger_sheets(figures: MonthFigures) -> list[LedgerSheet]:
 
 
 def rate_format(figures: MonthFigures) -> str:
-    """A 及时率 or 合格率 cell, a fraction, shown with the places the policy rounds it to."""
+    """A 及时率, 合格率 or 填报率 cell, a fraction, shown with the places the policy rounds it
+    to."""
     places = figures.rate_decimal_places
     return f"0.{'0' * places}%" if places else "0%"
 
@@ -179,6 +181,9 @@ def completeness_sheet(figures: MonthFigures) -> LedgerSheet:
             g.complete,
             fraction(g.rate),
             g.incomplete,
+            g.fields_filled,
+            g.fields_expected,
+            fraction(g.fill_rate),
             missing_text(g.most_missing) or None,
         ]
         for g in report.groups
@@ -191,6 +196,9 @@ def completeness_sheet(figures: MonthFigures) -> LedgerSheet:
             report.complete,
             fraction(report.rate),
             report.incomplete,
+            report.fields_filled,
+            report.fields_expected,
+            fraction(report.fill_rate),
             missing_text(report.most_missing) or None,
         ]
     )
@@ -203,13 +211,17 @@ def completeness_sheet(figures: MonthFigures) -> LedgerSheet:
             Column("合格记录", 10, WHOLE),
             Column("合格率", 10, rate_format(figures)),
             Column("不合格", 10, WHOLE),
+            Column("已填写指标项", 12, WHOLE),
+            Column("应填写指标项", 12, WHOLE),
+            Column("填报率", 10, rate_format(figures)),
             Column("最常缺少的指标项（缺少的记录条数）", 60),
         ],
         rows,
         notes=(
             f"{FIGURES[COMPLETENESS].name}：{figures.month.chinese}作出决定的行政许可、行政处罚"
             f"信息，已填写的指标项达到 {share_text(report.threshold)} 的为合格记录"
-            f"（政策版本 {report.policy_version}）。",
+            f"（政策版本 {report.policy_version}）；{FIGURES[FILL].name}为其已填写的指标项数之和"
+            "占应填写的指标项数之和的比例（逐项累计，不是各条记录填写比例的平均数）。",
         ),
     )
 

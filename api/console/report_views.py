@@ -129,14 +129,22 @@ def trend_chart(
     chart_id: str = "case-rate-trend",
     figure: str = "信用修复和异议案件按期办结率",
     series: str = "按期办结率",
+    *more: tuple[str, Sequence[MonthlyRate]],
 ) -> Chart:
-    """A rate over the months against its 100 % target (the 三率 and the case rate alike)."""
+    """A rate over the months against its 100 % target (the 三率 and the case rate alike), with
+    `more` rates of the same months (each its series name and rates) drawn beside it."""
     first, last = rates[0].month, rates[-1].month
+    for name, others in more:
+        if [r.month for r in others] != [r.month for r in rates]:
+            raise ValueError(f"{name}: not the months of {series}")
     return rate_chart(
         chart_id,
         f"{whose}{figure}（{first.chinese}至{last.chinese}）",
         [r.month for r in rates],
-        [Series(series, [r.rate for r in rates])],
+        [
+            Series(series, [r.rate for r in rates]),
+            *(Series(name, [r.rate for r in others]) for name, others in more),
+        ],
         target=1.0,
     )
 
@@ -226,6 +234,7 @@ class CompletenessLine:
     records: int
     complete: int
     rate: str
+    fill_rate: str  # 填报率: indicator fields filled of those expected
     incomplete: int
     most_missing: str
     rows_link: str  # its incomplete records
@@ -240,6 +249,7 @@ def completeness_lines(report: CompletenessReport, month: Month) -> list[Complet
             g.records,
             g.complete,
             percentage(g.rate),
+            percentage(g.fill_rate),
             g.incomplete,
             missing_text(g.most_missing),
             link("/incomplete", month, authority=g.key),
@@ -253,6 +263,7 @@ def completeness_lines(report: CompletenessReport, month: Month) -> list[Complet
             report.records,
             report.complete,
             percentage(report.rate),
+            percentage(report.fill_rate),
             report.incomplete,
             missing_text(report.most_missing),
             link("/incomplete", month),

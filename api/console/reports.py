@@ -110,7 +110,9 @@ async def reports_page(
     figures = await run_in_threadpool(reports.month, chosen, codes)
     rates = await run_in_threadpool(reports.case_rates, chosen, codes)
     timeliness_rates = await run_in_threadpool(reports.timeliness_rates, chosen, codes)
-    completeness_rates = await run_in_threadpool(reports.completeness_rates, chosen, codes)
+    completeness_rates, fill_rates = await run_in_threadpool(
+        reports.completeness_and_fill_rates, chosen, codes
+    )
     return render(
         request,
         "console/reports.html",
@@ -125,7 +127,12 @@ async def reports_page(
             timeliness_rates, whose(overseen), "timeliness-trend", "双公示及时率", "及时率"
         ),
         completeness_trend=views.trend_chart(
-            completeness_rates, whose(overseen), "completeness-trend", "信用信息合格率", "合格率"
+            completeness_rates,
+            whose(overseen),
+            "completeness-trend",
+            "信用信息合格率和数据项填报率",
+            "合格率",
+            ("填报率", fill_rates),
         ),
         counted_on=chinese_date(figures.cases.counted_on),
         ledger=views.link("/ledger.xlsx", chosen),

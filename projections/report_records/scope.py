@@ -134,28 +134,36 @@ def counts_by_month(
     scope: ReportScope,
     counted: ColumnElement[bool],
     met: ColumnElement[bool],
-) -> dict[Month, tuple[int, int]]:
-    """Of the rows of `scope` that `counted` keeps, how many there are and how many `met`, for
-    each month its period touches (0 and 0 for a month without any), oldest first.
+    summed: Sequence[str] = (),
+) -> dict[Month, tuple[int, ...]]:
+    """Of the rows of `scope` that `counted` keeps, how many there are and how many `met`, then
+    the sum of each column named in `summed`, for each month its period touches (zeros for a
+    month without any), oldest first.
 
     One query over the whole period, grouped by decision day and added up here by month: a
     year has at most 366 days, and grouping by the day is the same SQL on PostgreSQL and
     SQLite, where taking a date's month apart is not."""
     r = report_records.c
     by_day = (
-        select(r.decision_date, func.count(), func.sum(case((met, 1), else_=0)))
+        select(
+            r.decision_date,
+            func.count(),
+            func.sum(case((met, 1), else_=0)),
+            *(func.sum(r[name]) for name in summed),
+        )
         .where(scope.where(report_records, counted))
         .group_by(r.decision_date)
     )
     months = [Month.of(scope.period.first)]
     while months[-1] < Month.of(scope.period.last):
         months.append(months[-1].following())
-    found = dict.fromkeys(months, (0, 0))
+    found: dict[Month, tuple[int, ...]] = dict.fromkeys(months, (0,) * (2 + len(summed)))
     with engine.connect() as conn:
-        for day, rows, kept in conn.execute(by_day):
+        for day, *counts in conn.execute(by_day):
             month = Month.of(day)
-            before = found[month]
-            found[month] = (before[0] + rows, before[1] + int(kept or 0))
+            found[month] = tuple(
+                before + int(count or 0) for before, count in zip(found[month], counts, strict=True)
+            )
     return found
 
 
@@ -169,6 +177,7 @@ class GroupCounts:
     counted: int
     met: int
     corrected: int
+    sums: tuple[int, ...] = ()  # of the columns `counts_by_group` was asked to sum, in order
 
 
 @dataclass(frozen=True)
@@ -179,6 +188,7 @@ class FigureCounts:
     met: int
     corrected: int
     groups: tuple[GroupCounts, ...]
+    sums: tuple[int, ...] = ()
 
 
 def counts_by_group(
@@ -186,16 +196,22 @@ def counts_by_group(
     scope: ReportScope,
     counted: Callable[[Table], ColumnElement[bool]],
     met: Callable[[Table], ColumnElement[bool]],
+    summed: Sequence[str] = (),
 ) -> FigureCounts:
     """Of the rows of `scope` that `counted` keeps (of the table read), how many there are, how
-    many `met` and how many were corrected, in each group and in all."""
+    many `met`, how many were corrected and the sum of each column named in `summed`, in each
+    group and in all."""
 
     def counts(table: Table) -> tuple[ColumnElement[Any], ...]:
         return (
             func.count(),
             func.sum(case((met(table), 1), else_=0)),
             func.sum(case((table.c.correction_count > 0, 1), else_=0)),
+            *(func.sum(table.c[name]) for name in summed),
         )
+
+    def whole(values: Sequence[Any]) -> tuple[int, ...]:
+        return tuple(int(value or 0) for value in values)
 
     read = scope.table(grouped=True)
     key = scope.key().label("key")
@@ -207,8 +223,8 @@ def counts_by_group(
         .order_by(key)
     )
     groups = tuple(
-        GroupCounts(group, name, rows, int(kept or 0), int(corrected or 0))
-        for group, name, rows, kept, corrected in conn.execute(grouped)
+        GroupCounts(group, name, rows, int(kept or 0), int(corrected or 0), whole(sums))
+        for group, name, rows, kept, corrected, *sums in conn.execute(grouped)
     )
     # Grouped by sector, a record may be in several groups or none: the totals are counted
     # apart; otherwise they are the groups' sums.
@@ -216,13 +232,14 @@ def counts_by_group(
         total = select(*counts(report_records)).where(
             scope.where(report_records, counted(report_records))
         )
-        rows, kept, corrected = conn.execute(total).one()
-        return FigureCounts(rows, int(kept or 0), int(corrected or 0), groups)
+        rows, kept, corrected, *sums = conn.execute(total).one()
+        return FigureCounts(rows, int(kept or 0), int(corrected or 0), groups, whole(sums))
     return FigureCounts(
         sum(g.counted for g in groups),
         sum(g.met for g in groups),
         sum(g.corrected for g in groups),
         groups,
+        tuple(sum(g.sums[i] for g in groups) for i in range(len(summed))),
     )
 
 

@@ -1,7 +1,8 @@
-"""合格率: for a period and its authorities, how many licences and penalties are complete (at
-least the policy's share of the national standard's indicator fields filled), the share of
-complete records, the fields most often missing, and the records below the threshold, so that
-each authority can correct them, by authority, region or sector.
+"""合格率 and 填报率: for a period and its authorities, how many licences and penalties are
+complete (at least the policy's share of the national standard's indicator fields filled), the
+share of complete records (合格率), the share of the indicator fields of all those records that
+are filled (填报率, 数据项填报率), the fields most often missing, and the records below the
+threshold, so that each authority can correct them, by authority, region or sector.
 
 Read from the report read model (projections/report_records), which measured each record under
 the policy version in force on its decision date; the rates are given as the version in force
@@ -76,6 +77,9 @@ class CompletenessGroup:
     complete: int
     incomplete: int
     rate: Decimal | None  # percent complete; None when there is no record
+    fields_filled: int  # indicator fields its records fill, summed over them
+    fields_expected: int  # indicator fields the standard names for them, summed
+    fill_rate: Decimal | None  # 填报率: filled / expected, in percent; None when no record
     most_missing: tuple[MissingField, ...]
     incomplete_records: tuple[IncompleteRecord, ...]
 
@@ -90,6 +94,9 @@ class CompletenessReport:
     complete: int
     incomplete: int
     rate: Decimal | None
+    fields_filled: int
+    fields_expected: int
+    fill_rate: Decimal | None  # 填报率, over every record (not an average of their shares)
     corrected: int  # records of the figure corrected since first recorded
     most_missing: tuple[MissingField, ...]
     groups: tuple[CompletenessGroup, ...]
@@ -108,6 +115,9 @@ class MonthlyCompleteness:
     records: int
     complete: int
     rate: Decimal | None  # rounded as the version in force on the month's last day rounds it
+    fields_filled: int
+    fields_expected: int
+    fill_rate: Decimal | None  # 填报率, rounded alike
 
 
 def completeness_by_month(
@@ -116,16 +126,22 @@ def completeness_by_month(
     """The figure of each month of `scope`'s period, oldest first, in one query: each month's
     the same as that month's own `completeness_report` (a record was measured under the version
     in force on its decision date, whatever the period asked)."""
-    counted = counts_by_month(engine, scope, r.fields_total > 0, r.complete.is_(True))
-    return tuple(
-        MonthlyCompleteness(
-            month,
-            records,
-            complete,
-            policy.for_day(month.last_day).reporting.rates.percentage(complete, records),
+    counted = counts_by_month(engine, scope, r.fields_total > 0, r.complete.is_(True), _SUMMED)
+    found = []
+    for month, (records, complete, filled, expected) in counted.items():
+        rates = policy.for_day(month.last_day).reporting.rates
+        found.append(
+            MonthlyCompleteness(
+                month,
+                records,
+                complete,
+                rates.percentage(complete, records),
+                filled,
+                expected,
+                rates.percentage(filled, expected),
+            )
         )
-        for month, (records, complete) in counted.items()
-    )
+    return tuple(found)
 
 
 def completeness_report(
@@ -152,7 +168,7 @@ def completeness_report(
         .group_by(key, t.missing_fields)
     )
     with engine.connect() as conn:
-        counts = counts_by_group(conn, scope, _measured, lambda t: t.c.complete.is_(True))
+        counts = counts_by_group(conn, scope, _measured, lambda t: t.c.complete.is_(True), _SUMMED)
         gap_rows = conn.execute(gaps).all()
         # Overall, a record counts once however many sectors it is in: counted apart.
         whole_gaps: list[tuple[str, int]] = (
@@ -210,6 +226,9 @@ def completeness_report(
         complete=counts.met,
         incomplete=counts.counted - counts.met,
         rate=rates.percentage(counts.met, counts.counted),
+        fields_filled=counts.sums[0],
+        fields_expected=counts.sums[1],
+        fill_rate=rates.percentage(*counts.sums),
         corrected=counts.corrected,
         most_missing=most(overall),
         groups=tuple(
@@ -220,12 +239,20 @@ def completeness_report(
                 complete=group.met,
                 incomplete=group.counted - group.met,
                 rate=rates.percentage(group.met, group.counted),
+                fields_filled=group.sums[0],
+                fields_expected=group.sums[1],
+                fill_rate=rates.percentage(*group.sums),
                 most_missing=most(missing_by_group.get(group.key, Counter())),
                 incomplete_records=tuple(by_group.get(group.key, ())),
             )
             for group in counts.groups
         ),
     )
+
+
+# 填报率 (数据项填报率): the indicator fields filled over those expected, summed over the records,
+# so a record counts by its fields, not as one share among others.
+_SUMMED = ("fields_filled", "fields_total")
 
 
 def _measured(table: Table) -> ColumnElement[bool]:

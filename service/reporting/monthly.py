@@ -1,8 +1,8 @@
 """A month's figures together, as the console's figures page and the monthly 台账 show them: the
 双公示及时率 and the 信用信息合格率 per deciding authority, the case figures, the list figures, the
 联合奖惩成效清单 and the 严重违法超限超载运输失信当事人名单 of one month, for the authorities a
-caller oversees, with the policy versions in force during it; and the rate of each of the three
-rates over the months up to it.
+caller oversees, with the policy versions in force during it; and each of the three rates (三率:
+及时率, 合格率 with 填报率) and the case rate over the months up to it.
 
 Each figure is its own query (`timeliness.py`, `completeness.py`, `cases.py`, `lists.py`); this
 module only asks them for the same month and authorities. A figure added later becomes a field of
@@ -153,10 +153,20 @@ class MonthlyReports:
     ) -> tuple[MonthlyRate, ...]:
         """信用信息合格率 of each of the `months` months ending with `last`, oldest first: one
         query over them all, grouped by decision day (`completeness_by_month`)."""
+        return self.completeness_and_fill_rates(last, authority_codes, months)[0]
+
+    def completeness_and_fill_rates(
+        self, last: Month, authority_codes: Iterable[str] | None, months: int = TREND_MONTHS
+    ) -> tuple[tuple[MonthlyRate, ...], tuple[MonthlyRate, ...]]:
+        """信用信息合格率 and 数据项填报率 of each of the `months` months ending with `last`,
+        oldest first, from the same one query (`completeness_by_month`)."""
         chosen = trend_months(last, months)
         span = ReportPeriod.between(chosen[0].first_day, last.last_day)
         found = completeness_by_month(self.engine, self.policy, month_scope(span, authority_codes))
-        return tuple(MonthlyRate(m.month, fraction(m.rate)) for m in found)
+        return (
+            tuple(MonthlyRate(m.month, fraction(m.rate)) for m in found),
+            tuple(MonthlyRate(m.month, fraction(m.fill_rate)) for m in found),
+        )
 
     def case_rates(
         self, last: Month, authority_codes: Iterable[str] | None, months: int = TREND_MONTHS

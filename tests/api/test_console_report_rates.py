@@ -133,6 +133,12 @@ THRESHOLD = ((share("T2") + share("T1")) / 2).quantize(Decimal("0.0001"))
 TITLES = {i.column: i.title for found in national_indicators().values() for i in found}
 
 
+def fill(names: list[str]) -> tuple[int, int]:
+    """The indicator fields records `names` fill, and those the standard names for them."""
+    expected = sum(len(indicators_of(n)) for n in names)
+    return expected - sum(len(lacking(n)) for n in names), expected
+
+
 def complete(name: str) -> bool:
     return share(name) >= THRESHOLD
 
@@ -241,8 +247,8 @@ async def test_completeness_by_deciding_authority_and_the_fields_most_often_miss
     def line(label: str, names: list[str]) -> tuple[str, ...]:
         kept = sum(complete(n) for n in names)
         return (
-            label, str(len(names)), str(kept), rate(kept, len(names)), str(len(names) - kept),
-            most_missing(names),
+            label, str(len(names)), str(kept), rate(kept, len(names)), rate(*fill(names)),
+            str(len(names) - kept), most_missing(names),
         )  # fmt: skip
 
     assert not complete("T2") and complete("T1")  # the threshold sits between them
@@ -256,6 +262,15 @@ async def test_completeness_by_deciding_authority_and_the_fields_most_often_miss
     )
     shown = f"{float(THRESHOLD) * 100:g}%"
     assert f"已填写的指标项达到 {shown} 的合格记录" in text_of(html, "completeness-summary")
+    # 填报率 sums the fields, so it is no average of the records' shares (theirs differ here).
+    filled, expected = fill(of_a + of_b)
+    average = sum((share(n) for n in of_a + of_b), Decimal(0)) / 4 * 100
+    assert rate(filled, expected) != f"{average.quantize(Decimal('0.01'), ROUND_HALF_UP)}%"
+    assert text_of(html, "fill-summary") == (
+        f"数据项填报率：这些信息应填写的指标项共 {expected} 项，已填写 {filled} 项"
+        f"（填报率 {rate(filled, expected)}，目标 100%）。"
+    )
+    assert "本系统口径" in text_of(html, "fill-definition")
     counted = Counter(column for name in of_a + of_b for column in lacking(name))
     ranked = sorted(counted.items(), key=lambda item: (-item[1], item[0]))[:5]
     assert table_rows(html, "missing-fields-data") == [
@@ -266,10 +281,16 @@ async def test_completeness_by_deciding_authority_and_the_fields_most_often_miss
         (A_LABEL, str(incomplete_a)),
         (B_LABEL, str(sum(not complete(n) for n in of_b))),
     ]
-    trend = {month: shown for month, shown in table_rows(html, "completeness-trend-data")}
+    # 合格率 and 填报率 over the months, against the 100 % target.
+    assert "信用信息合格率和数据项填报率（2025年10月至2026年9月）" in html
+    trend = {month: shown for month, *shown in table_rows(html, "completeness-trend-data")}
+
+    def charted(part: int, whole: int) -> str:
+        return f"{float(Decimal(part) / whole) * 100:.1f}".removesuffix(".0") + "%"
+
     kept = sum(complete(n) for n in of_a + of_b)
-    assert trend["2026年9月"] == f"{float(Decimal(kept) / 4) * 100:.1f}".removesuffix(".0") + "%"
-    assert trend["2026年8月"] == "—"
+    assert trend["2026年9月"] == [charted(kept, 4), charted(filled, expected)]
+    assert trend["2026年8月"] == ["—", "—"]
 
 
 def test_the_rates_over_months_are_each_months_own_rates(services, clock):
@@ -293,6 +314,13 @@ def test_the_rates_over_months_are_each_months_own_rates(services, clock):
         assert [r.rate for r in timeliness][-3:] == (
             [0.5, None, 0.6667] if codes is None else [0.0, None, 1.0]
         )
+        # The 填报率 comes from the same query as the 合格率, each month its own figure's.
+        rates, fills = reports.completeness_and_fill_rates(Month(2026, 11), codes)
+        assert rates == completeness
+        own_fill = [reports.month(r.month, codes).completeness.fill_rate for r in fills]
+        assert [r.rate for r in fills] == [None if p is None else float(p / 100) for p in own_fill]
+        november = ["T5", "T6", "T7"] if codes is None else ["T6"]
+        assert fills[-1].rate == float(Decimal(rate(*fill(november))[:-1]) / 100)
 
 
 # The rows behind them ----------------------------------------------------------------------
@@ -394,7 +422,9 @@ async def test_the_ledgers_timeliness_and_completeness_sheets_cell_by_cell(
     book = load_workbook(io.BytesIO(response.content))
     assert book.sheetnames[:5] == ["封面", "双公示及时率", "迟报明细", "合格率", "不合格记录"]
     cover = book["封面"]
-    assert [cover.cell(row, 1).value for row in (8, 9)] == ["双公示及时率", "信用信息合格率"]
+    assert [cover.cell(row, 1).value for row in (8, 9, 10)] == [
+        "双公示及时率", "信用信息合格率", "数据项填报率",
+    ]  # fmt: skip
     assert cover["C8"].value.startswith("《安阳市交通运输局信用体系建设2021年工作要点及台账》")
     assert "河交函〔2024〕338号" in cover["C9"].value
 
@@ -428,7 +458,17 @@ async def test_the_ledgers_timeliness_and_completeness_sheets_cell_by_cell(
     def line(label: str, code: str | None, names: list[str]) -> list[Any]:
         kept = sum(complete(n) for n in names)
         fraction = float(Decimal(rate(kept, len(names))[:-1]) / 100)
-        return [label, code, len(names), kept, fraction, len(names) - kept, most_missing(names)]
+        filled, expected = fill(names)
+        fill_rate = float(Decimal(rate(filled, expected)[:-1]) / 100)
+        return [
+            label, code, len(names), kept, fraction, len(names) - kept, filled, expected,
+            fill_rate, most_missing(names),
+        ]  # fmt: skip
+
+    assert [c.value for c in completeness[2]][4:9] == [
+        "合格率", "不合格", "已填写指标项", "应填写指标项", "填报率",
+    ]  # fmt: skip
+    assert completeness["I3"].number_format == "0.00%"
 
     assert [[c.value for c in row] for row in completeness.iter_rows(min_row=3)] == [
         line(A_LABEL, A, of_a),

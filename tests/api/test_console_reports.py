@@ -387,17 +387,19 @@ async def test_the_monthly_ledger_read_back_cell_by_cell(browser, staff, service
         ["生成时间", "2026年12月2日 12:00"],
         ["适用政策版本", "2026-36"],
     ]
-    assert [cover.cell(row, 1).value for row in range(7, 14)] == [
+    assert [cover.cell(row, 1).value for row in range(7, 15)] == [
         "指标",
         "双公示及时率",
         "信用信息合格率",
+        "数据项填报率",
         "信用修复和异议案件办理时限",
         "红名单、黑名单和重点关注名单",
         "联合奖惩成效清单",
         "严重违法超限超载运输失信当事人名单",
     ]
-    assert cover["B12"].value.startswith("当月实施的每一项联合激励或联合惩戒措施")
-    assert "每月报送联合奖惩成效清单" in cover["C12"].value
+    assert "本系统口径" in cover["C10"].value  # the notice names 填报率 but does not define it
+    assert cover["B13"].value.startswith("当月实施的每一项联合激励或联合惩戒措施")
+    assert "每月报送联合奖惩成效清单" in cover["C13"].value
 
     # The file's repair of C3 (authority A: filed 11-20, accepted, approved 11-25, 3 working
     # days, in time) counts with the case set's: A's repairs are R1, R2, R3 and it.

@@ -210,3 +210,63 @@ async def test_a_period_that_ends_before_it_starts_is_a_problem(client, role_hea
         "/v1/reports/timeliness", params={"from": "2026-11", "to": "2026-11-30"}, headers=headers
     )
     assert not_a_date.status_code == 422
+
+
+async def test_the_fill_rate_sums_the_fields_of_the_records_by_authority(client, role_headers):
+    """填报率: the indicator fields filled over those expected, summed over the records. A's two
+    penalties fill 13 of 21 (what a penalty requires, and its fine) and 21 of 21: 34 of 42,
+    80.95 %; with B's licence (12 of 18) the total is 46 of 60, 76.67 %, where the average of
+    the three records' shares would give 76.19 %. The subject is in two sectors: by sector each
+    counts A's records, the totals once."""
+    subject = enterprise(702, sectors=["road_transport", "taxi"])
+    sid = (await client.post("/v1/subjects", json=subject)).json()["subject_id"]
+    url = f"/v1/subjects/{sid}/events"
+    for body in (
+        penalty("FILL-13", decision_date="2026-11-12"),
+        penalty("FILL-21", decision_date="2026-11-13", **EVERY_OPTIONAL_FIELD),
+        licence("FILL-L", decision_date="2026-11-16", authority_code=OTHER_AUTHORITY_CODE),
+    ):
+        ack = await client.post(url, json=body)
+        assert ack.status_code == 201, ack.text
+    position = ack.json()["position"]
+    answer = await client.get(
+        "/v1/reports/completeness",
+        params={**NOVEMBER, "group_by": "authority", "min_position": position},
+        headers=role_headers["auditor"],
+    )
+    assert answer.status_code == 200, answer.text
+    figure = answer.json()
+    assert [
+        (g["key"], g["fields_filled"], g["fields_expected"], g["fill_rate"], g["rate"])
+        for g in figure["groups"]
+    ] == [
+        (AUTHORITY_CODE, 34, 42, "80.95", "100.00"),
+        (OTHER_AUTHORITY_CODE, 12, 18, "66.67", "100.00"),
+    ]
+    assert (figure["fields_filled"], figure["fields_expected"], figure["fill_rate"]) == (
+        46,
+        60,
+        "76.67",
+    )
+    # By sector a record counts in each of its subject's sectors, and once in the totals.
+    by_sector = (
+        await client.get(
+            "/v1/reports/completeness",
+            params={**NOVEMBER, "group_by": "sector", "authority_code": AUTHORITY_CODE},
+            headers=role_headers["auditor"],
+        )
+    ).json()
+    assert [(g["key"], g["fields_expected"], g["fill_rate"]) for g in by_sector["groups"]] == [
+        ("road_transport", 42, "80.95"),
+        ("taxi", 42, "80.95"),
+    ]
+    assert (by_sector["fields_filled"], by_sector["fields_expected"]) == (34, 42)
+    # A month without a record has no rate to give.
+    empty = (
+        await client.get(
+            "/v1/reports/completeness",
+            params={"from": "2026-10-01", "to": "2026-10-31"},
+            headers=role_headers["auditor"],
+        )
+    ).json()
+    assert (empty["fields_filled"], empty["fields_expected"], empty["fill_rate"]) == (0, 0, None)

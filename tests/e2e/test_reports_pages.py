@@ -14,7 +14,7 @@ import pytest
 from api.console.report_details import REPORT_PURPOSE
 from service.bootstrap import Services
 from tests.api.test_case_reports import build_cases
-from tests.api.test_console_report_rates import S8, build_records
+from tests.api.test_console_report_rates import S8, build_records, fill, rate
 from tests.api.test_list_reports import build_file
 from tests.builders import AUTHORITY_CODE
 from tests.console import create_staff
@@ -66,6 +66,12 @@ def test_a_figure_clicked_leads_to_the_rows_behind_it(browser, live_server, serv
     assert cells(browser, "case-figures")[-1] == ["合计", "5", "5", "3", "60%", "2", "6"]
     # November: T5 (A, late), T7 (A) and T6 (B) on time.
     assert cells(browser, "timeliness-figures")[-1] == ["合计", "3", "2", "66.67%", "1"]
+    # The 合格率 and beside it the 填报率: the fields filled over those expected, summed.
+    november = ["T5", "T6", "T7"]
+    total = cells(browser, "completeness-figures")[-1]
+    assert (total[0], total[1], total[4]) == ("合计", "3", rate(*fill(november)))
+    legend = browser.find_element(By.ID, "completeness-trend-svg").text
+    assert "合格率" in legend and "填报率" in legend and "目标 100%" in legend
     for chart in (
         "late-by-authority", "timeliness-trend", "incomplete-by-authority", "missing-fields",
         "completeness-trend", "case-decisions", "case-rate-trend", "lists-by-region",
