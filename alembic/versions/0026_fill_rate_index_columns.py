@@ -15,7 +15,7 @@ keeps no included columns, and its indexes are the same as before).
 from alembic import op
 
 revision = "0026"
-down_revision = "0022"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
