@@ -509,6 +509,8 @@ class DeliveryWorker:
         went out, so that the round's fill comes round again); answers how many were tried."""
         tried = 0
         for _ in range(SEND_BATCHES):
+            if self._stop.is_set():  # stopping: between two batches, not after twenty
+                break
             batch = self.claim(self.batch_size)
             if not batch.claimed:
                 break
@@ -520,6 +522,8 @@ class DeliveryWorker:
         one transaction; answers how many were tried. A worker that dies before recording
         leaves the whole batch leased: each is sent again after the lease, under its own
         webhook-id."""
+        if not batch.claimed:
+            return 0
         pool = ThreadPoolExecutor(
             min(self.concurrency, len(batch.claimed)), thread_name_prefix="webhook-send"
         )

@@ -653,6 +653,31 @@ async def test_a_send_starts_only_while_the_lease_outlasts_it_the_rest_is_due_ag
         receiver.close()
 
 
+async def test_a_worker_told_to_stop_records_its_batch_and_claims_no_other(
+    client, role_headers, services, receiver
+):
+    """Batches of one, three changes due: told to stop while sending the first (SIGTERM to
+    `credit deliver`), the worker records that answer and does not claim the next."""
+    agency = role_headers["agency"]
+    subjects = [await new_subject(client, n) for n in range(1, 4)]
+    await hooked(client, agency, subjects, receiver.url)
+    for subject in subjects:
+        last = await record(client, subject, penalty("P-1"))
+    await caught_up(services, last["position"])
+
+    def send_and_stop(*args):
+        worker.stop()
+        return post(*args)
+
+    worker = delivery_worker(services, Moment(), send=send_and_stop)
+    worker.batch_size = 1
+    assert worker.fan_out() == 3
+    assert await asyncio.to_thread(worker.deliver_due) == 1
+    with services.write_engine.connect() as conn:
+        states = Counter(conn.execute(select(webhook_deliveries.c.status)).scalars())
+    assert states == {"delivered": 1, "pending": 2} and len(receiver.received) == 1
+
+
 @pytest.mark.parametrize(
     "url",
     [
