@@ -332,7 +332,7 @@ def stop(processes: list[subprocess.Popen]) -> None:
 
 def profile_round(services: Any) -> str:
     """One delivery worker's round in this process under cProfile, after appends: where its
-    time goes (the fill of delivery rows, then a batch of sends)."""
+    time goes (the fill of delivery rows, then the sends, batch by batch)."""
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()

@@ -317,6 +317,7 @@ def delivery_worker(webhooks: Webhooks, settings: Settings, clock: Clock) -> Del
         policy,
         clock.now,
         batch_size=settings.webhook_batch_size,
+        concurrency=settings.webhook_concurrency,
         poll_seconds=settings.webhook_poll_seconds,
     )
 

@@ -690,8 +690,8 @@ def close_day(
 def deliver() -> None:
     """Deliver the webhooks of subscriptions (docs/notifications.md): fills delivery rows from
     the changes outbox and sends them, with retries. Several may run at once on PostgreSQL;
-    on SQLite run one. Stopped by SIGTERM or Ctrl-C between two deliveries; a delivery cut
-    off mid-send is sent again, under the same webhook-id, after its lease."""
+    on SQLite run one. Stopped by SIGTERM or Ctrl-C between two batches; a batch cut off
+    mid-send is sent again, each delivery under its own webhook-id, after its lease."""
     _configure_logging()
     services = build_command_services()
     signal.signal(signal.SIGTERM, lambda *_: services.deliveries.stop())

@@ -84,7 +84,14 @@ class Settings(BaseSettings):
     # sends it again (a worker that died mid-send). Longer than resolving the name, connecting
     # and waiting for the answer together, or two workers could send it at once.
     webhook_lease_seconds: float = Field(default=120, gt=0)
+    # A worker claims up to this many due deliveries in one transaction, sends them up to
+    # `webhook_concurrency` at once (threads, each POST a connection of its own), and records
+    # their answers in one transaction. A send starts only while its batch's lease still
+    # outlasts a whole send; what is left for then is released, due again at once. With the
+    # defaults a batch takes at most four sends' time, a minute, well within the lease. Several
+    # of a batch's POSTs may go to one receiver at once (changes of different subjects).
     webhook_batch_size: int = Field(default=50, ge=1, le=1000)
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     # Whether `credit worker` delivers webhooks too (else run `credit deliver`).
     deliver_webhooks_in_worker: bool = False

@@ -5,11 +5,14 @@ pauses a webhook that keeps failing.
 What is promised (docs/notifications.md, "Webhooks"):
 - At least once: a delivery row is written, by cursor, in the same transaction that moves the
   webhook's cursor past its change; it stays pending until a 2xx answer is recorded. A worker
-  claims a row by pushing its next attempt a lease ahead and only then sends; if it dies before
-  recording the answer, the row is sent again when the lease is over, under the same
-  `webhook-id` (the change id), so a receiver drops the repeat.
+  claims a batch of rows in one transaction by pushing their next attempts a lease ahead, sends
+  them concurrently (at most `concurrency` at once, each only while the lease outlasts a send),
+  and records every answer in one transaction; if it dies before recording, the batch is sent
+  again when the lease is over, each row under the same `webhook-id` (the change id), so a
+  receiver drops the repeat.
 - In log order per subject: a row is not claimed while an earlier change of the same subject
-  to the same subscription is pending (neither delivered nor abandoned).
+  to the same subscription is pending (neither delivered nor abandoned), so a batch holds at
+  most one change of a subject for a subscription, and no two are in flight at once.
 - Several workers at once on PostgreSQL: rows are claimed with SELECT ... FOR UPDATE SKIP
   LOCKED and a webhook's cursor is moved under its row's lock, so no two workers send the same
   row at once nor write the same rows. SQLite allows one writer: run one worker there."""
@@ -20,8 +23,10 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -31,6 +36,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -38,6 +44,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.orm import aliased
@@ -71,6 +78,9 @@ PENDING, DELIVERED, ABANDONED = "pending", "delivered", "abandoned"
 # A round's fill: webhooks per transaction, and how far one webhook's cursor may move.
 FILL_WEBHOOKS = 500
 FILL_POSITIONS = 10_000
+# A round's sending: batches claimed one after another while deliveries are due, at most this
+# many, so that a backlog does not keep the next fill, and new changes, waiting.
+SEND_BATCHES = 20
 
 
 @dataclass(frozen=True)
@@ -264,16 +274,50 @@ def _state(row: Any) -> WebhookState:
 
 @dataclass(frozen=True)
 class Claimed:
+    """A delivery leased to this worker, with what sending it needs: the webhook's URL and
+    secret, and the change (None while the outbox is being rebuilt: it comes back, same id)."""
+
     subscription_id: UUID
     change_id: UUID
     attempts: int
     first_attempt_at: datetime | None
+    callback_url: str
+    secret: str = field(repr=False)
+    change: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A claimed delivery tried: when it was signed, and what came of it."""
+
+    one: Claimed
+    moment: datetime
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A claimed delivery not tried this time, due again at `due`."""
+
+    one: Claimed
+    due: datetime
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Deliveries claimed in one transaction, leased until `leased_until` (the database's
+    time) and, by this process's monotonic clock, until `lease_ends`."""
+
+    claimed: list[Claimed]
+    leased_until: datetime
+    lease_ends: float
 
 
 class DeliveryWorker:
-    """Fills delivery rows from the outbox and sends the due ones; one `run_once` is a round of
-    both. `post` and `resolve` are the wire (tests hand in their own to make a worker die
-    between sending and recording)."""
+    """Fills delivery rows from the outbox and sends the due ones, a batch at a time; one
+    `run_once` is a round of both. `send` is the wire (tests hand in their own to make a worker
+    die between sending and recording); a batch's sends run in threads, as many as
+    `concurrency`, each POST on a connection of its own to the address its check resolved."""
 
     def __init__(
         self,
@@ -282,6 +326,7 @@ class DeliveryWorker:
         now: Callable[[], datetime],
         *,
         batch_size: int = 50,
+        concurrency: int = 16,
         poll_seconds: float = 1.0,
         send: Callable[[Target, str, dict[str, str], TargetRules], Outcome] = post,
         draw: Callable[[], float] = random.random,
@@ -291,6 +336,7 @@ class DeliveryWorker:
         self.policy = policy
         self.now = now
         self.batch_size = batch_size
+        self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self.send = send
         self.draw = draw
@@ -391,10 +437,12 @@ class DeliveryWorker:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def claim(self, limit: int = 1) -> list[Claimed]:
-        """Due deliveries of active webhooks, the earliest pending one per subject and
-        subscription only, each leased to this worker."""
-        d = webhook_deliveries
+    def claim(self, limit: int) -> Batch:
+        """Up to `limit` due deliveries of active webhooks, leased to this worker in one
+        transaction, with their webhooks and changes. Only the earliest pending delivery per
+        subject and subscription is due, so a batch never holds two changes of one subject for
+        one subscription, nor a change whose earlier one is in flight in another batch."""
+        d, hook = webhook_deliveries, subscription_webhooks
         earlier = aliased(webhook_deliveries)
         blocked = exists().where(
             earlier.c.subscription_id == d.c.subscription_id,
@@ -403,8 +451,7 @@ class DeliveryWorker:
             later_in_log(d.c.position, d.c.ordinal, (earlier.c.position, earlier.c.ordinal)),
         )
         active = exists().where(
-            subscription_webhooks.c.subscription_id == d.c.subscription_id,
-            subscription_webhooks.c.state == ACTIVE,
+            hook.c.subscription_id == d.c.subscription_id, hook.c.state == ACTIVE
         )
         now = self.now()
         query = (
@@ -413,153 +460,228 @@ class DeliveryWorker:
             .order_by(d.c.next_attempt_at, d.c.position, d.c.ordinal)
             .limit(limit)
         )
-        if self._locks:
+        if self._locks:  # rows another worker is claiming are left to it
             query = query.with_for_update(skip_locked=True)
+        leased_until = now + timedelta(seconds=self.policy.lease_seconds)
+        lease_ends = time.monotonic() + self.policy.lease_seconds
         with self.engine.begin() as conn:
             rows = conn.execute(query).all()
-            claimed = [
-                Claimed(
-                    row.subscription_id,
-                    row.change_id,
-                    row.attempts,
-                    utc(row.first_attempt_at) if row.first_attempt_at is not None else None,
-                )
-                for row in rows
-            ]
-            lease = now + timedelta(seconds=self.policy.lease_seconds)
-            for one in claimed:
-                conn.execute(
-                    update(d)
-                    .where(
-                        d.c.subscription_id == one.subscription_id,
-                        d.c.change_id == one.change_id,
-                    )
-                    .values(next_attempt_at=lease)
-                )
-        return claimed
-
-    def deliver_due(self) -> int:
-        """Send up to a batch of due deliveries, one after another, each claimed just before
-        it is sent (so that its lease covers one send, however long the batch takes); answers
-        how many were tried."""
-        tried = 0
-        while tried < self.batch_size:
-            claimed = self.claim()
-            if not claimed:
-                break
-            self._deliver(claimed[0])
-            tried += 1
-        return tried
-
-    def _deliver(self, one: Claimed) -> None:
-        with self.engine.connect() as conn:
-            hook = (
-                conn.execute(
-                    select(subscription_webhooks).where(
-                        subscription_webhooks.c.subscription_id == one.subscription_id
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            change = (
-                conn.execute(select(changes).where(changes.c.change_id == one.change_id))
-                .mappings()
-                .first()
-            )
-        if hook is None:  # cancelled meanwhile: its rows are gone with it
-            return
-        if change is None:  # the outbox is being rebuilt: the change comes back, same id
-            self._postpone(one)
-            return
-        body = payload(one.subscription_id, change_document(change))
-        moment = self.now()
-        secret = self.webhooks.secret(one.subscription_id, hook["wrapped_secret"])
-        headers = signed_headers(secret, str(one.change_id), moment, body)
-        try:  # checked again at each delivery: the name may point elsewhere now
-            target = self.webhooks.check(hook["callback_url"])
-        except TargetRefused as refused:
-            outcome = Outcome(None, f"refused: {refused}"[:300], 0)
-        else:
-            outcome = self.send(target, body, headers, self.webhooks.rules)
-        self._record(one, moment, outcome)
-
-    def _postpone(self, one: Claimed) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(webhook_deliveries)
-                .where(
-                    webhook_deliveries.c.subscription_id == one.subscription_id,
-                    webhook_deliveries.c.change_id == one.change_id,
-                )
-                .values(next_attempt_at=self.now() + timedelta(seconds=self.poll_seconds))
-            )
-
-    def _record(self, one: Claimed, moment: datetime, outcome: Outcome) -> None:
-        """The attempt in the log, the delivery's new state and the webhook's failure count,
-        in one transaction."""
-        d = webhook_deliveries
-        hook = subscription_webhooks
-        first = one.first_attempt_at or moment
-        this = and_(d.c.subscription_id == one.subscription_id, d.c.change_id == one.change_id)
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(webhook_attempts).values(
-                    attempt_id=uuid4(),
-                    subscription_id=one.subscription_id,
-                    change_id=one.change_id,
-                    attempted_at=moment,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    duration_ms=outcome.duration_ms,
-                )
-            )
-            mine = hook.c.subscription_id == one.subscription_id
-            if outcome.delivered:
-                conn.execute(
-                    update(d)
-                    .where(this)
-                    .values(
-                        status=DELIVERED,
-                        attempts=one.attempts + 1,
-                        first_attempt_at=first,
-                        finished_at=moment,
-                    )
-                )
-                conn.execute(update(hook).where(mine).values(consecutive_failures=0))
-                return
-            given_up = (moment - first).total_seconds() >= self.policy.window_seconds
+            if not rows:
+                return Batch([], leased_until, lease_ends)
+            keys = [(row.subscription_id, row.change_id) for row in rows]
             conn.execute(
                 update(d)
-                .where(this, d.c.status == PENDING)  # not a row another worker has delivered
-                .values(
-                    status=ABANDONED if given_up else PENDING,
-                    attempts=one.attempts + 1,
-                    first_attempt_at=first,
-                    next_attempt_at=moment + self.policy.delay(one.attempts + 1, self.draw),
-                    finished_at=moment if given_up else None,
-                )
+                .where(tuple_(d.c.subscription_id, d.c.change_id).in_(keys))
+                .values(next_attempt_at=leased_until)
             )
-            conn.execute(
-                update(hook)
-                .where(mine)
-                .values(consecutive_failures=hook.c.consecutive_failures + 1)
+            hooks = {
+                found.subscription_id: found
+                for found in conn.execute(
+                    select(
+                        hook.c.subscription_id, hook.c.callback_url, hook.c.wrapped_secret
+                    ).where(hook.c.subscription_id.in_({sid for sid, _ in keys}))
+                )
+            }
+            documents = {
+                found["change_id"]: change_document(found)
+                for found in conn.execute(
+                    select(changes).where(changes.c.change_id.in_({cid for _, cid in keys}))
+                ).mappings()
+            }
+        secrets = {sid: self.webhooks.secret(sid, h.wrapped_secret) for sid, h in hooks.items()}
+        claimed = [
+            Claimed(
+                row.subscription_id,
+                row.change_id,
+                row.attempts,
+                utc(row.first_attempt_at) if row.first_attempt_at is not None else None,
+                hooks[row.subscription_id].callback_url,
+                secrets[row.subscription_id],
+                documents.get(row.change_id),
             )
-            paused = conn.execute(
-                update(hook)
-                .where(
-                    mine,
-                    hook.c.state == ACTIVE,
-                    hook.c.consecutive_failures >= self.policy.pause_after,
+            for row in rows
+            if row.subscription_id in hooks  # cancelled meanwhile: its rows are gone with it
+        ]
+        return Batch(claimed, leased_until, lease_ends)
+
+    def deliver_due(self) -> int:
+        """Send what is due, a batch at a time, until nothing is (or `SEND_BATCHES` batches
+        went out, so that the round's fill comes round again); answers how many were tried."""
+        tried = 0
+        for _ in range(SEND_BATCHES):
+            if self._stop.is_set():  # stopping: between two batches, not after twenty
+                break
+            batch = self.claim(self.batch_size)
+            if not batch.claimed:
+                break
+            tried += self.deliver(batch)
+        return tried
+
+    def deliver(self, batch: Batch) -> int:
+        """Send a claimed batch, up to `concurrency` POSTs at once, then record every answer in
+        one transaction; answers how many were tried. A worker that dies before recording
+        leaves the whole batch leased: each is sent again after the lease, under its own
+        webhook-id."""
+        if not batch.claimed:
+            return 0
+        pool = ThreadPoolExecutor(
+            min(self.concurrency, len(batch.claimed)), thread_name_prefix="webhook-send"
+        )
+        try:
+            futures = [pool.submit(self._send, one, batch.lease_ends) for one in batch.claimed]
+            results = [future.result() for future in futures]
+        finally:  # after an error, what has not gone out yet is not sent
+            pool.shutdown(cancel_futures=True)
+        self._record(results, batch.leased_until)
+        return sum(isinstance(result, Sent) for result in results)
+
+    def _send(self, one: Claimed, lease_ends: float) -> Sent | Deferred:
+        """One claimed delivery, in a thread of the batch's pool: signed as it goes out, its
+        target checked again (the name may point elsewhere now), and sent only while the lease
+        outlasts a whole send (connecting and waiting for the answer), so that no other worker
+        sends it at the same time; else it is due again at once, to be claimed afresh."""
+        if one.change is None:  # the outbox is being rebuilt: the change comes back, same id
+            return Deferred(one, self.now() + timedelta(seconds=self.poll_seconds))
+        rules = self.webhooks.rules
+        body = payload(one.subscription_id, one.change)
+        moment = self.now()
+        headers = signed_headers(one.secret, str(one.change_id), moment, body)
+        try:
+            target = self.webhooks.check(one.callback_url)
+        except TargetRefused as refused:
+            return Sent(one, moment, Outcome(None, f"refused: {refused}"[:300], 0))
+        if time.monotonic() + rules.connect_timeout + rules.read_timeout >= lease_ends:
+            return Deferred(one, self.now())
+        return Sent(one, moment, self.send(target, body, headers, rules))
+
+    def _record(self, results: Sequence[Sent | Deferred], leased_until: datetime) -> None:
+        """A batch's attempts in the log, its deliveries' new states and its webhooks' failure
+        counts, in one transaction. The webhooks' rows come first and in id order, as resuming
+        and cancelling take a webhook's row before its deliveries': none waits on another."""
+        d = webhook_deliveries
+        sent = sorted(
+            (r for r in results if isinstance(r, Sent)),
+            key=lambda r: (r.one.subscription_id, r.one.change_id),
+        )
+        deferred = sorted(
+            (r for r in results if isinstance(r, Deferred)),
+            key=lambda r: (r.one.subscription_id, r.one.change_id),
+        )
+        this = and_(
+            d.c.subscription_id == bindparam("b_subscription"),
+            d.c.change_id == bindparam("b_change"),
+        )
+        with self.engine.begin() as conn:
+            if sent:
+                # The batch's order (the log's, near enough) for the failure counts.
+                self._count_failures(conn, [r for r in results if isinstance(r, Sent)])
+                conn.execute(
+                    insert(webhook_attempts),
+                    [
+                        {
+                            "attempt_id": uuid4(),
+                            "subscription_id": r.one.subscription_id,
+                            "change_id": r.one.change_id,
+                            "attempted_at": r.moment,
+                            "status_code": r.outcome.status_code,
+                            "error": r.outcome.error,
+                            "duration_ms": r.outcome.duration_ms,
+                        }
+                        for r in sent
+                    ],
                 )
-                .values(state=PAUSED, paused_at=moment)
-            ).rowcount
-            if paused:
-                log.warning(
-                    "webhook of subscription %s paused after %d failed deliveries in a row",
-                    one.subscription_id,
-                    self.policy.pause_after,
+                conn.execute(
+                    update(d)
+                    .where(this, d.c.status == PENDING)  # not one another worker has finished
+                    .values(
+                        status=bindparam("b_status"),
+                        attempts=bindparam("b_attempts"),
+                        first_attempt_at=bindparam("b_first"),
+                        next_attempt_at=bindparam("b_next"),
+                        finished_at=bindparam("b_finished"),
+                    ),
+                    [self._outcome_of(r) for r in sent],
                 )
+            if deferred:
+                conn.execute(
+                    update(d)
+                    # Still this batch's lease: a row leased again since is another worker's.
+                    .where(this, d.c.status == PENDING, d.c.next_attempt_at == leased_until)
+                    .values(next_attempt_at=bindparam("b_next")),
+                    [
+                        {
+                            "b_subscription": r.one.subscription_id,
+                            "b_change": r.one.change_id,
+                            "b_next": r.due,
+                        }
+                        for r in deferred
+                    ],
+                )
+
+    def _outcome_of(self, result: Sent) -> dict[str, Any]:
+        """The delivery's row after its attempt: delivered; or pending until its retry, or
+        abandoned once it fails a whole window after its first attempt."""
+        one, moment = result.one, result.moment
+        first = one.first_attempt_at or moment
+        if result.outcome.delivered:
+            status, finished = DELIVERED, moment
+        elif (moment - first).total_seconds() >= self.policy.window_seconds:
+            status, finished = ABANDONED, moment
+        else:
+            status, finished = PENDING, None
+        return {
+            "b_subscription": one.subscription_id,
+            "b_change": one.change_id,
+            "b_status": status,
+            "b_attempts": one.attempts + 1,
+            "b_first": first,
+            "b_next": moment + self.policy.delay(one.attempts + 1, self.draw),
+            "b_finished": finished,
+        }
+
+    def _count_failures(self, conn: Connection, sent: list[Sent]) -> None:
+        """Each webhook's failed attempts in a row, over the batch in its order: a delivered
+        change sets the count to the failures after it, a batch without one adds its failures.
+        A webhook whose count reaches `pause_after` is paused (what was in flight for it in the
+        same batch is recorded in full)."""
+        hook = subscription_webhooks
+        runs: dict[UUID, tuple[int, int]] = {}  # (1 to add to the count or 0 to replace it, n)
+        for result in sent:
+            keep, failures = runs.get(result.one.subscription_id, (1, 0))
+            runs[result.one.subscription_id] = (
+                (0, 0) if result.outcome.delivered else (keep, failures + 1)
+            )
+        conn.execute(
+            update(hook)
+            .where(hook.c.subscription_id == bindparam("b_subscription"))
+            .values(
+                consecutive_failures=hook.c.consecutive_failures * bindparam("b_keep")
+                + bindparam("b_failures")
+            ),
+            [
+                {"b_subscription": sid, "b_keep": keep, "b_failures": failures}
+                for sid, (keep, failures) in sorted(runs.items())
+            ],
+        )
+        failing = sorted(sid for sid, (_, failures) in runs.items() if failures)
+        if not failing:
+            return
+        paused = conn.execute(
+            update(hook)
+            .where(
+                hook.c.subscription_id.in_(failing),
+                hook.c.state == ACTIVE,
+                hook.c.consecutive_failures >= self.policy.pause_after,
+            )
+            .values(state=PAUSED, paused_at=max(result.moment for result in sent))
+            .returning(hook.c.subscription_id)
+        ).scalars()
+        for subscription_id in paused:
+            log.warning(
+                "webhook of subscription %s paused after %d failed deliveries in a row",
+                subscription_id,
+                self.policy.pause_after,
+            )
 
     # -- running ------------------------------------------------------------------------------
 

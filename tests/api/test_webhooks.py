@@ -1,9 +1,11 @@
 """Webhooks of subscriptions against a real HTTP receiver on a free local port: a change is
 POSTed, signed so that the documented verification accepts it; a failure is retried with
 back-off; a subject's changes arrive in log order; a webhook failing too often pauses and, when
-resumed, gets the changes it missed; a worker that dies between sending and recording loses
-nothing and repeats only under the same id; callbacks to private addresses are refused, at
-creation and at each delivery, and a redirect is not followed."""
+resumed, gets the changes it missed; a batch is sent concurrently, at most so many at once,
+never two changes of one subject to one subscription at once, and its answers recorded each with
+its own outcome; a worker that dies between sending and recording loses nothing and repeats only
+under the same ids; a send starts only while its lease outlasts it; callbacks to private
+addresses are refused, at creation and at each delivery, and a redirect is not followed."""
 
 from __future__ import annotations
 
@@ -22,12 +24,17 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from standardwebhooks import Webhook
 
+from service.access.keys import utc
 from service.notifications import deliveries, webhooks
 from service.notifications.deliveries import DeliveryWorker, RetryPolicy
-from service.notifications.tables import subscription_webhooks, webhook_deliveries
+from service.notifications.tables import (
+    subscription_webhooks,
+    webhook_attempts,
+    webhook_deliveries,
+)
 from service.notifications.webhooks import new_webhook_secret, post
 from tests.api.test_subscriptions import caught_up, feed, new_subject, record, subscribe
 from tests.builders import penalty
@@ -48,32 +55,60 @@ def documented_verification() -> Callable[..., None]:
 
 class Receiver:
     """A small HTTP server on a free port that keeps what it is sent and answers each POST
-    with the next of `answers` (a status, or a status and headers), then 200."""
+    with the next of `answers` (a status, or a status and headers), then 200; or, given
+    `answer`, with what it says of the request's body. It counts the requests in flight, in all
+    and per subject of the change sent."""
 
-    def __init__(self, answers=(), delay: float = 0, on_request: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        answers=(),
+        delay: float = 0,
+        on_request: Callable[[], object] | None = None,
+        answer: Callable[[dict], int] | None = None,
+    ):
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.answers = list(answers)
+        self.answer = answer
         self.delay = delay  # seconds each answer takes
-        self.on_request = on_request  # called as each request arrives, before it is kept
+        self.on_request = on_request  # called as each request is read, before it is kept
         self.lock = threading.Lock()
+        self.in_flight: Counter[str] = Counter()  # by subject, "" for all
+        self.most_in_flight: Counter[str] = Counter()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                if receiver.on_request is not None:
-                    receiver.on_request()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                sent = json.loads(body) if body else {}
+                subject = sent.get("change", {}).get("subject_id", "?")
                 with receiver.lock:
-                    receiver.received.append((headers, body))
-                    answer = receiver.answers.pop(0) if receiver.answers else 200
-                status, extra = answer if isinstance(answer, tuple) else (answer, {})
-                time.sleep(receiver.delay)
-                self.send_response(status)
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                    for key in ("", subject):
+                        receiver.in_flight[key] += 1
+                        receiver.most_in_flight[key] = max(
+                            receiver.most_in_flight[key], receiver.in_flight[key]
+                        )
+                try:
+                    if receiver.on_request is not None:
+                        receiver.on_request()
+                    answer: int | tuple[int, dict[str, str]]
+                    with receiver.lock:
+                        receiver.received.append((headers, body))
+                        if receiver.answer is not None:
+                            answer = receiver.answer(sent)
+                        else:
+                            answer = receiver.answers.pop(0) if receiver.answers else 200
+                    status, extra = answer if isinstance(answer, tuple) else (answer, {})
+                    time.sleep(receiver.delay)
+                    self.send_response(status)
+                    for name, value in extra.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                finally:
+                    with receiver.lock:
+                        for key in ("", subject):
+                            receiver.in_flight[key] -= 1
 
             do_GET = do_POST
 
@@ -124,16 +159,26 @@ class Moment:
         self.moment += timedelta(seconds=seconds)
 
 
-def delivery_worker(services, clock: Moment, *, pause_after: int = 20, send=post) -> DeliveryWorker:
+def delivery_worker(
+    services,
+    clock: Moment,
+    *,
+    pause_after: int = 20,
+    send=post,
+    lease: float = LEASE,
+    concurrency: int = 16,
+) -> DeliveryWorker:
     """A worker whose retries wait exactly 30 s, 60 s, 120 s ... (no jitter drawn)."""
     policy = RetryPolicy(
         base_seconds=30,
         max_interval_seconds=3600,
         window_seconds=24 * 3600,
         pause_after=pause_after,
-        lease_seconds=LEASE,
+        lease_seconds=lease,
     )
-    return DeliveryWorker(services.webhooks, policy, clock, send=send, draw=lambda: 1.0)
+    return DeliveryWorker(
+        services.webhooks, policy, clock, send=send, draw=lambda: 1.0, concurrency=concurrency
+    )
 
 
 async def run(worker: DeliveryWorker) -> int:
@@ -247,7 +292,8 @@ async def test_a_subjects_later_change_waits_for_its_earlier_one_and_others_do_n
     client, role_headers, services, receiver
 ):
     agency = role_headers["agency"]
-    receiver.answers = [500]  # the first change sent fails once
+    failing: set[str] = set()  # the first subject's first change fails once
+    receiver.answer = lambda sent: 500 if sent["change_id"] in failing else 200
     first, other = await new_subject(client, 1), await new_subject(client, 2)
     await hooked(client, agency, [first, other], receiver.url)
     await record(client, first, penalty("P-1"))
@@ -256,16 +302,18 @@ async def test_a_subjects_later_change_waits_for_its_earlier_one_and_others_do_n
     await caught_up(services, last["position"])
     changes = (await feed(client, agency))["changes"]
     first_1, other_1, first_2 = (c["change_id"] for c in changes)
+    failing.add(first_1)
     assert [c["subject_id"] for c in changes] == [first, other, first]
     clock = Moment()
     worker = delivery_worker(services, clock)
 
     await run(worker)
     # The first subject's earliest change failed: its next one waits; the other subject's not.
-    assert receiver.ids() == [first_1, other_1]
+    assert sorted(receiver.ids()) == sorted([first_1, other_1])
+    failing.clear()
     clock.advance(30)
     await run(worker)
-    assert receiver.ids() == [first_1, other_1, first_1, first_2]
+    assert receiver.ids()[2:] == [first_1, first_2]
 
 
 async def test_a_delivery_still_failing_a_day_after_its_first_attempt_is_abandoned(
@@ -350,9 +398,10 @@ async def test_a_webhook_failing_too_often_pauses_and_resuming_delivers_what_it_
 async def test_a_worker_dying_between_sending_and_recording_loses_nothing(
     client, role_headers, services, receiver
 ):
-    """The first worker is killed right after its first POST, before it records the answer:
-    a new worker sends that change again, under the same webhook-id, once the lease is over,
-    and every other change exactly once."""
+    """The first worker sends its batch (the first change of each subject: the first
+    subject's second change waits for its first) and is killed before it records the answers:
+    a new worker sends both again, under the same webhook-ids, once the lease is over, then the
+    first subject's second change, and each of those once."""
     agency = role_headers["agency"]
     first, other = await new_subject(client, 1), await new_subject(client, 2)
     await hooked(client, agency, [first, other], receiver.url)
@@ -372,16 +421,261 @@ async def test_a_worker_dying_between_sending_and_recording_loses_nothing(
     clock = Moment()
     with pytest.raises(Killed):
         await run(delivery_worker(services, clock, send=send_then_die))
-    assert receiver.ids() == [changes[0]]
+    assert sorted(receiver.ids()) == sorted([changes[0], changes[2]])
 
     restarted = delivery_worker(services, clock)
-    await run(restarted)  # the leased change waits; so does its subject's next; not the other
-    assert receiver.ids() == [changes[0], changes[2]]
+    assert await run(restarted) == 0  # both leased; the first subject's next waits
+    assert len(receiver.ids()) == 2
     clock.advance(LEASE)
     await run(restarted)
-    assert receiver.ids() == [changes[0], changes[2], changes[0], changes[1]]
-    assert Counter(receiver.ids()) == {changes[0]: 2, changes[1]: 1, changes[2]: 1}
+    ids = receiver.ids()
+    assert sorted(ids[2:4]) == sorted([changes[0], changes[2]]) and ids[4:] == [changes[1]]
+    assert Counter(ids) == {changes[0]: 2, changes[1]: 1, changes[2]: 2}
     assert await run(restarted) == 0
+
+
+async def test_a_worker_dying_after_its_batch_is_answered_sends_it_again_under_the_same_ids(
+    client, role_headers, services, receiver, monkeypatch
+):
+    """Every POST of the batch was answered 200, and the worker dies before the one
+    transaction that records the answers: nothing of the batch is recorded, and after the
+    lease each change goes out again under its own webhook-id, and is recorded then."""
+    agency = role_headers["agency"]
+    subjects = [await new_subject(client, n) for n in range(1, 4)]
+    made = await hooked(client, agency, subjects, receiver.url)
+    for subject in subjects:
+        last = await record(client, subject, penalty("P-1"))
+    await caught_up(services, last["position"])
+    changes = {c["change_id"] for c in (await feed(client, agency))["changes"]}
+
+    class Killed(BaseException):
+        pass
+
+    def die(*args) -> None:
+        raise Killed("the process is gone before it records the answers")
+
+    clock = Moment()
+    dying = delivery_worker(services, clock)
+    monkeypatch.setattr(dying, "_record", die)
+    with pytest.raises(Killed):
+        await run(dying)
+    assert set(receiver.ids()) == changes and len(receiver.ids()) == 3
+    with services.write_engine.connect() as conn:
+        rows = conn.execute(
+            select(webhook_deliveries.c.status, webhook_deliveries.c.attempts)
+        ).all()
+        assert conn.execute(select(func.count()).select_from(webhook_attempts)).scalar() == 0
+    assert sorted(rows) == [("pending", 0)] * 3
+
+    restarted = delivery_worker(services, clock)
+    assert await run(restarted) == 0  # leased
+    clock.advance(LEASE)
+    assert await run(restarted) == 3
+    assert Counter(receiver.ids()) == dict.fromkeys(changes, 2)
+    log = await client.get(
+        f"/v1/subscriptions/{made['subscription']['subscription_id']}/deliveries", headers=agency
+    )
+    assert Counter((a["change_id"], a["status_code"]) for a in log.json()["attempts"]) == {
+        (change, 200): 1 for change in changes
+    }
+
+
+async def test_a_batch_is_sent_concurrently_and_at_most_concurrency_at_once(
+    client, role_headers, services
+):
+    """The receiver holds each request until four are in flight at once (giving up after
+    10 s): a worker sending one after another would never get there. A worker allowed two at
+    once has at most two in flight."""
+    together = threading.Barrier(4, timeout=10)
+    receiver = Receiver(on_request=together.wait)
+    try:
+        agency = role_headers["agency"]
+        subjects = [await new_subject(client, n) for n in range(1, 5)]
+        made = await hooked(client, agency, subjects, receiver.url)
+        for subject in subjects:
+            last = await record(client, subject, penalty("P-1"))
+        await caught_up(services, last["position"])
+        started = time.monotonic()
+        assert await run(delivery_worker(services, Moment(), concurrency=4)) == 4 + 4
+        assert time.monotonic() - started < 10 and not together.broken
+        assert receiver.most_in_flight[""] == 4
+        log = await client.get(
+            f"/v1/subscriptions/{made['subscription']['subscription_id']}/deliveries",
+            headers=agency,
+        )
+        assert [a["status_code"] for a in log.json()["attempts"]] == [200] * 4
+    finally:
+        receiver.close()
+
+    slow = Receiver(delay=0.3)
+    try:
+        more = [await new_subject(client, n) for n in range(5, 11)]
+        await hooked(client, agency, more, slow.url)
+        for subject in more:
+            last = await record(client, subject, penalty("P-2"))
+        await caught_up(services, last["position"])
+        await run(delivery_worker(services, Moment(), concurrency=2))
+        assert len(slow.received) == 6 and slow.most_in_flight[""] == 2
+    finally:
+        slow.close()
+
+
+async def test_a_subjects_changes_go_out_in_order_one_at_a_time_across_batches(
+    client, role_headers, services, monkeypatch
+):
+    """Three subjects with three, two and one changes: a round sends them in batches of the
+    earliest pending change of each subject (three, then two, then one), never two changes of
+    one subject at once, each subject's in log order. A batch is two transactions, a claim and
+    a record, however many it holds."""
+    receiver = Receiver(delay=0.2)
+    try:
+        agency = role_headers["agency"]
+        a, b, c = [await new_subject(client, n) for n in range(1, 4)]
+        await hooked(client, agency, [a, b, c], receiver.url)
+        for subject, count in ((a, 3), (b, 2), (c, 1)):
+            for n in range(count):
+                last = await record(client, subject, penalty(f"P-{n}"))
+        await caught_up(services, last["position"])
+        changes = (await feed(client, agency))["changes"]
+        in_log = [(change["subject_id"], change["change_id"]) for change in changes]
+        worker = delivery_worker(services, Moment())
+        assert worker.fan_out() == 6
+        claim, batches, commits = worker.claim, [], []
+        owner = {change: subject for subject, change in in_log}
+
+        def claim_and_keep(limit: int):
+            batch = claim(limit)
+            batches.append(sorted(owner[str(one.change_id)] for one in batch.claimed))
+            return batch
+
+        def committed(conn) -> None:
+            commits.append(conn)
+
+        monkeypatch.setattr(worker, "claim", claim_and_keep)
+        event.listen(worker.engine, "commit", committed)
+        try:
+            assert await asyncio.to_thread(worker.deliver_due) == 6
+        finally:
+            event.remove(worker.engine, "commit", committed)
+        assert batches == [sorted([a, b, c]), sorted([a, b]), [a], []]
+        assert len(commits) == 2 * 3 + 1  # the last claim found nothing
+        assert all(receiver.most_in_flight[s] == 1 for s in (a, b, c))
+        arrived = receiver.ids()
+        for subject in (a, b, c):
+            mine = [change for owner, change in in_log if owner == subject]
+            assert [i for i in arrived if i in mine] == mine
+    finally:
+        receiver.close()
+
+
+async def test_a_batchs_answers_are_recorded_each_with_its_outcome(client, role_headers, services):
+    """One batch, three subjects: the first subject's receiver answers 200, the other two's
+    500. Each attempt is logged with its own answer, each delivery takes its own state, and
+    the webhook's failures in a row are counted over the batch in log order: two, which pauses
+    a webhook that pauses after two."""
+    failing: set[str] = set()
+    receiver = Receiver(answer=lambda sent: 500 if sent["change"]["subject_id"] in failing else 200)
+    try:
+        agency = role_headers["agency"]
+        subjects = [await new_subject(client, n) for n in range(1, 4)]
+        failing.update(subjects[1:])
+        made = await hooked(client, agency, subjects, receiver.url)
+        for subject in subjects:
+            last = await record(client, subject, penalty("P-1"))
+        await caught_up(services, last["position"])
+        by_subject = {
+            ch["subject_id"]: ch["change_id"] for ch in (await feed(client, agency))["changes"]
+        }
+        clock = Moment()
+        worker = delivery_worker(services, clock, pause_after=2)
+        assert await run(worker) == 3 + 3
+        assert len(receiver.received) == 3
+        subscription = f"/v1/subscriptions/{made['subscription']['subscription_id']}"
+        log = (await client.get(f"{subscription}/deliveries", headers=agency)).json()
+        assert {(a["change_id"], a["status_code"]) for a in log["attempts"]} == {
+            (by_subject[subjects[0]], 200),
+            (by_subject[subjects[1]], 500),
+            (by_subject[subjects[2]], 500),
+        }
+        assert (log["webhook"]["state"], log["webhook"]["consecutive_failures"]) == ("paused", 2)
+        with services.write_engine.connect() as conn:
+            rows = {
+                str(row.change_id): (row.status, row.attempts, row.next_attempt_at)
+                for row in conn.execute(select(webhook_deliveries))
+            }
+        assert rows[by_subject[subjects[0]]][:2] == ("delivered", 1)
+        for subject in subjects[1:]:
+            status, attempts, due = rows[by_subject[subject]]
+            assert (status, attempts) == ("pending", 1)
+            assert utc(due) == clock() + timedelta(seconds=30)  # the first retry's back-off
+    finally:
+        receiver.close()
+
+
+async def test_a_send_starts_only_while_the_lease_outlasts_it_the_rest_is_due_again_at_once(
+    client, role_headers, services
+):
+    """A lease of 1.5 s, sends of up to 1 s (connecting and the answer), one at a time, each
+    answered after 0.6 s: the first goes out; by the second, 0.9 s of the lease is left, less
+    than a send may take, so neither it nor the third is sent (another worker could claim them
+    once the lease is over); they are released, due at once, and a next batch sends them."""
+    services.webhooks.rules = replace(
+        services.webhooks.rules, connect_timeout=0.1, read_timeout=0.9
+    )
+    receiver = Receiver(delay=0.6)
+    try:
+        agency = role_headers["agency"]
+        subjects = [await new_subject(client, n) for n in range(1, 4)]
+        await hooked(client, agency, subjects, receiver.url)
+        for subject in subjects:
+            last = await record(client, subject, penalty("P-1"))
+        await caught_up(services, last["position"])
+        clock = Moment()
+        worker = delivery_worker(services, clock, lease=1.5, concurrency=1)
+        assert worker.fan_out() == 3
+        batch = await asyncio.to_thread(worker.claim, 10)
+        assert len(batch.claimed) == 3
+        assert await asyncio.to_thread(worker.deliver, batch) == 1
+        assert len(receiver.received) == 1
+        with services.write_engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    webhook_deliveries.c.status,
+                    webhook_deliveries.c.attempts,
+                    webhook_deliveries.c.next_attempt_at,
+                )
+            ).all()
+        released = sorted((s, n, utc(due)) for s, n, due in rows if s == "pending")
+        assert released == [("pending", 0, clock())] * 2
+        assert await asyncio.to_thread(worker.deliver_due) == 2
+        assert len(set(receiver.ids())) == 3 and len(receiver.ids()) == 3
+    finally:
+        receiver.close()
+
+
+async def test_a_worker_told_to_stop_records_its_batch_and_claims_no_other(
+    client, role_headers, services, receiver
+):
+    """Batches of one, three changes due: told to stop while sending the first (SIGTERM to
+    `credit deliver`), the worker records that answer and does not claim the next."""
+    agency = role_headers["agency"]
+    subjects = [await new_subject(client, n) for n in range(1, 4)]
+    await hooked(client, agency, subjects, receiver.url)
+    for subject in subjects:
+        last = await record(client, subject, penalty("P-1"))
+    await caught_up(services, last["position"])
+
+    def send_and_stop(*args):
+        worker.stop()
+        return post(*args)
+
+    worker = delivery_worker(services, Moment(), send=send_and_stop)
+    worker.batch_size = 1
+    assert worker.fan_out() == 3
+    assert await asyncio.to_thread(worker.deliver_due) == 1
+    with services.write_engine.connect() as conn:
+        states = Counter(conn.execute(select(webhook_deliveries.c.status)).scalars())
+    assert states == {"delivered": 1, "pending": 2} and len(receiver.received) == 1
 
 
 @pytest.mark.parametrize(
@@ -533,8 +827,9 @@ async def test_only_the_subscriptions_own_client_sees_or_resumes_its_webhook(
     assert (await client.get(f"{mine}/deliveries", headers=agency)).status_code == 404
 
 
+@pytest.mark.parametrize("batch_size", [1, 4])
 async def test_two_workers_at_once_never_send_the_same_delivery(
-    client, role_headers, services, database_url
+    client, role_headers, services, database_url, batch_size
 ):
     """On PostgreSQL several workers run together: rows are claimed with FOR UPDATE SKIP
     LOCKED, so each change goes out once though both workers look for work all the while.
@@ -552,7 +847,7 @@ async def test_two_workers_at_once_never_send_the_same_delivery(
         clock = Moment()
         workers = [delivery_worker(services, clock), delivery_worker(services, clock)]
         for worker in workers:
-            worker.batch_size = 1  # short rounds, so that the two interleave
+            worker.batch_size = batch_size  # short rounds, so that the two interleave
 
         def work(worker: DeliveryWorker) -> int:
             sent = 0

@@ -1,6 +1,6 @@
-"""`credit deliver` killed (SIGKILL) while a receiver holds its request, then started again: no
-change is lost, and the one repeated is repeated under its own webhook-id. `credit worker`
-delivers too when told to."""
+"""`credit deliver` killed (SIGKILL) while a receiver holds the requests of its batch, then
+started again: no change is lost, and the batch is repeated, each change under its own
+webhook-id. `credit worker` delivers too when told to."""
 
 from __future__ import annotations
 
@@ -63,14 +63,13 @@ def wait_for(condition, seconds: float, what: str) -> None:
 async def test_a_delivery_worker_killed_mid_send_loses_nothing_when_started_again(
     client, role_headers, services, settings
 ):
-    arrived, released = threading.Event(), threading.Event()
+    arrived, released = threading.Semaphore(0), threading.Event()
 
-    def hold_the_first() -> None:
-        if not arrived.is_set():  # the first request waits until the worker is dead
-            arrived.set()
-            released.wait(30)
+    def hold() -> None:  # each request waits until the worker is dead
+        arrived.release()
+        released.wait(30)
 
-    receiver = Receiver(on_request=hold_the_first)
+    receiver = Receiver(on_request=hold)
     worker = None
     try:
         agency = role_headers["agency"]
@@ -83,20 +82,21 @@ async def test_a_delivery_worker_killed_mid_send_loses_nothing_when_started_agai
         changes = [c["change_id"] for c in (await feed(client, agency))["changes"]]
 
         worker = start_deliver(settings)
-        # Killed while it waits for the answer (well within its 2 s read timeout).
-        assert arrived.wait(60), "the worker sent nothing"
+        # Killed while it waits for the answers (well within its 2 s read timeout): its batch,
+        # the first change of each subject, is in flight at once.
+        assert arrived.acquire(timeout=60) and arrived.acquire(timeout=10), "not both sent"
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
         released.set()
-        wait_for(lambda: len(receiver.received) == 1, 10, "the held request to be kept")
-        assert receiver.ids() == [changes[0]]
+        wait_for(lambda: len(receiver.received) == 2, 10, "the held requests to be kept")
+        assert sorted(receiver.ids()) == sorted(changes[:2])
 
         worker = start_deliver(settings)
-        wait_for(lambda: len(receiver.received) >= 4, 60, "every change to be delivered")
+        wait_for(lambda: len(receiver.received) >= 5, 60, "every change to be delivered")
         time.sleep(0.5)  # and nothing more
-        assert Counter(receiver.ids()) == {changes[0]: 2, changes[1]: 1, changes[2]: 1}
+        assert Counter(receiver.ids()) == {changes[0]: 2, changes[1]: 2, changes[2]: 1}
         ids = receiver.ids()
-        assert ids.index(changes[2]) > ids.index(changes[0], 1)  # in order per subject
+        assert ids.index(changes[2]) > ids.index(changes[0], 2)  # in order per subject
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
     finally:
