@@ -484,9 +484,9 @@ async def test_a_batch_is_sent_concurrently_and_at_most_concurrency_at_once(
     client, role_headers, services
 ):
     """The receiver holds each request until four are in flight at once (giving up after
-    10 s): a worker sending one after another would never get there. A worker allowed two at
-    once has at most two in flight."""
-    together = threading.Barrier(4, timeout=10)
+    30 s, generous for a busy machine): a worker sending one after another would never get
+    there. A worker allowed two at once has at most two in flight."""
+    together = threading.Barrier(4, timeout=30)
     receiver = Receiver(on_request=together.wait)
     try:
         agency = role_headers["agency"]
@@ -495,9 +495,8 @@ async def test_a_batch_is_sent_concurrently_and_at_most_concurrency_at_once(
         for subject in subjects:
             last = await record(client, subject, penalty("P-1"))
         await caught_up(services, last["position"])
-        started = time.monotonic()
         assert await run(delivery_worker(services, Moment(), concurrency=4)) == 4 + 4
-        assert time.monotonic() - started < 10 and not together.broken
+        assert not together.broken
         assert receiver.most_in_flight[""] == 4
         log = await client.get(
             f"/v1/subscriptions/{made['subscription']['subscription_id']}/deliveries",
