@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from domain.credit_status import CreditStatus, GradeResult, Warning
+from domain.errors import Rule
 
 # The namespace of change ids (a fixed, random UUID: never change it, or every id changes).
 CHANGE_NAMESPACE = UUID("6f1d2c3e-8a4b-4c7d-9e2f-0b1a2c3d4e5f")
@@ -81,6 +82,13 @@ RECORD_REINSTATED = ChangeKind(
     "修复撤销",
     "a record's repair was revoked (it rested on false materials): the record stands again",
 )
+
+# The kinds a change may be addressed to an authority by: only a warning names one.
+ADDRESSED_KINDS = frozenset({WARNING_RAISED.name})
+# A client follows the warnings addressed to its own authorities only: those it was granted
+# (a recorder's), never another agency's (谁认定、谁修复 read the other way: each authority is
+# told what concerns the records it made).
+ADDRESSED_TO_OWN_AUTHORITIES = Rule("addressed-to-own-authorities")
 
 # Every kind, by name, in the order the documentation lists them.
 CHANGE_KINDS: dict[str, ChangeKind] = {

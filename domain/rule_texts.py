@@ -5,7 +5,7 @@ name the values at fault; these texts say what must hold."""
 
 from __future__ import annotations
 
-from domain import codes, day_close, report_periods
+from domain import changes, codes, day_close, report_periods
 from domain import subject as rules
 from domain.errors import Rule
 
@@ -71,6 +71,8 @@ RULE_TEXTS_ZH: dict[Rule, str] = {
     "（upheld）。",
     report_periods.REPORT_PERIOD_VALID: "报告期须为一个月（写作 YYYY-MM，如 2026-11），或起止日期"
     f"（起始日不晚于截止日，至多 {report_periods.MAX_DAYS} 天）。",
+    changes.ADDRESSED_TO_OWN_AUTHORITIES: "只有获授权为执法机构登记信息的客户端才能订阅发给"
+    "本机构的信用预警：本客户端未被授予任何执法机构代码。",
     day_close.DAY_NOT_IN_FUTURE: "日结只能针对已经开始的日期（按服务所在时区），不能预先日结。",
 }
 

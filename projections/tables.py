@@ -341,9 +341,13 @@ changes = Table(
     Column("before", JSON),
     Column("after", JSON),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    # The authority an early warning is addressed to (its `after`'s `authority_code`): its
+    # clients are told it without following the subject. Null for every other kind.
+    Column("addressed_to", String(18)),
     # The feed pages through the log order; a subscriber's subjects are looked up per change.
     Index("changes_order", "position", "ordinal", unique=True),
     Index("changes_subject", "subject_id", "position"),
+    Index("changes_addressed", "addressed_to", "position"),
 )
 
 # What each subject's status told its followers last (its grades and warnings, as

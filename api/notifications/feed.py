@@ -50,9 +50,10 @@ async def change_feed(
         ),
     ] = 0,
 ) -> ChangeFeedPage:
-    """The changes of the calling client's subscriptions (their subjects, their kinds) after
-    the cursor, in the order of the log; each change once, however many of the client's
-    subscriptions cover it. A change carries what a status answer shows (types, dates,
+    """The changes of the calling client's subscriptions (their subjects, their kinds; with
+    `addressed_to_us`, the warnings addressed to the client's authorities) after the cursor,
+    in the order of the log; each change once, however many of the client's subscriptions
+    cover it. A change carries what a status answer shows (types, dates,
     publication, list type, the objection flag), never a name, a code or a record's details.
     Each subject of a page is written to its access log (查询留痕) with the `X-Purpose` stated."""
     try:
@@ -60,7 +61,14 @@ async def change_feed(
     except ValueError:
         raise InvalidCursor() from None
     waited = min(wait, services.settings.feed_max_wait_seconds)
-    page = await change_page(services.read_engine, caller.client_id, cursor, limit, waited)
+    page = await change_page(
+        services.read_engine,
+        caller.client_id,
+        cursor,
+        limit,
+        waited,
+        authority_codes=caller.client.authority_codes,
+    )
     told: dict = {}
     for change in page.changes:
         told.setdefault(change["subject_id"], {"change_ids": []})["change_ids"].append(

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.schemas import example
-from domain.changes import CHANGE_KINDS
+from domain.changes import ADDRESSED_KINDS, CHANGE_KINDS
 from service.notifications.subscriptions import MAX_SUBJECTS
 from service.notifications.webhooks import MAX_URL_LENGTH
 
@@ -26,6 +26,7 @@ SUBSCRIPTION_EXAMPLE = {
     "subscription_id": SUBSCRIPTION_ID,
     "kinds": ["record.published", "list.entered", "objection.opened"],
     "subject_count": 1,
+    "addressed_to_us": False,
     "created_at": "2026-11-20T04:00:00Z",
     "webhook": WEBHOOK_EXAMPLE,
 }
@@ -66,6 +67,7 @@ class SubscriptionRequest(BaseModel):
                 "kinds": ["record.repaired", "record.revoked"],
                 "callback_url": CALLBACK_URL,
             },
+            {"addressed_to_us": True, "kinds": ["warning.raised"]},
         ),
     )
     codes: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
@@ -84,6 +86,13 @@ class SubscriptionRequest(BaseModel):
         max_length=len(CHANGE_KINDS),
         description=KINDS,
         json_schema_extra={"items": {"type": "string", "enum": [*CHANGE_KINDS]}},
+    )
+    addressed_to_us: bool = Field(
+        default=False,
+        description="follow the early warnings addressed to the calling client's authorities "
+        "(those it records for), of whatever subject, instead of named subjects: no `codes` nor "
+        "`subject_ids`, and `kinds` only `warning.raised`; a client without authorities is "
+        "refused (403, rule `addressed-to-own-authorities`)",
     )
     callback_url: str | None = Field(
         default=None,
@@ -105,6 +114,16 @@ class SubscriptionRequest(BaseModel):
     @model_validator(mode="after")
     def names_subjects(self) -> SubscriptionRequest:
         count = len(self.codes) + len(self.subject_ids)
+        if self.addressed_to_us:
+            if count:
+                raise ValueError("`addressed_to_us` names no subject: no `codes`, no `subject_ids`")
+            other = [kind for kind in self.kinds if kind not in ADDRESSED_KINDS]
+            if other:
+                raise ValueError(
+                    f"only {', '.join(sorted(ADDRESSED_KINDS))} is addressed to an authority, "
+                    f"not {', '.join(other)}"
+                )
+            return self
         if count == 0:
             raise ValueError("name at least one subject, by `codes` or `subject_ids`")
         if count > MAX_SUBJECTS:
@@ -128,6 +147,11 @@ class Subscription(BaseModel):
     subscription_id: UUID = Field(description="the subscription's id")
     kinds: list[str] = Field(description=KINDS)
     subject_count: int = Field(description="how many subjects it follows")
+    addressed_to_us: bool = Field(
+        default=False,
+        description="it follows the warnings addressed to the client's authorities, of any "
+        "subject (its `subject_count` is 0)",
+    )
     created_at: datetime = Field(description="when it was made")
     webhook: Webhook | None = Field(
         default=None, description="its webhook, if it has one (null: read the feed)"

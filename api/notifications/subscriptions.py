@@ -62,6 +62,7 @@ def shown_subscription(subscription: kept.Subscription) -> Subscription:
         subscription_id=subscription.subscription_id,
         kinds=list(subscription.kinds),
         subject_count=subscription.subject_count,
+        addressed_to_us=subscription.addressed_to_us,
         created_at=subscription.created_at,
         webhook=shown_webhook(subscription.webhook) if subscription.webhook else None,
     )
@@ -87,7 +88,10 @@ async def subscribe(
     `min_position`. Its changes are read from `GET /v1/feeds/changes`, and with a
     `callback_url` also POSTed there, signed with the `webhook_secret` this answer shows once
     (a callback that is not https, or whose host resolves to a private, loopback, link-local,
-    multicast or reserved address, is refused: 422 `webhook-target-refused`)."""
+    multicast or reserved address, is refused: 422 `webhook-target-refused`). With
+    `addressed_to_us`, it names no subject and follows the early warnings (`warning.raised`)
+    addressed to the client's own authorities, those it was granted to record for, of whatever
+    subject; a client with none is refused (403, rule `addressed-to-own-authorities`)."""
     try:
         made, not_found, secret = await run_in_threadpool(
             services.subscriptions.subscribe,
@@ -95,6 +99,7 @@ async def subscribe(
             body.kinds,
             codes=body.codes,
             subject_ids=body.subject_ids,
+            addressed_to=list(caller.client.authority_codes) if body.addressed_to_us else None,
             callback_url=body.callback_url,
             now=services.clock.now(),
         )

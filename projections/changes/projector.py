@@ -140,6 +140,7 @@ class ChangeProjector:
                     "before": before,
                     "after": after,
                     "recorded_at": event.timestamp,
+                    "addressed_to": after["authority_code"] if kind is WARNING_RAISED else None,
                 }
             )
         insert_rows(conn, changes, rows)

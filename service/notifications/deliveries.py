@@ -33,8 +33,11 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Connection,
     Engine,
+    Select,
+    Table,
     and_,
     bindparam,
     case,
@@ -45,6 +48,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.orm import aliased
@@ -52,8 +56,10 @@ from sqlalchemy.orm import aliased
 from projections.tables import changes, projection_tracking
 from service.access.keys import utc
 from service.access.secrets import KeyWrapper
+from service.access.tables import api_clients
 from service.notifications.feed import CHANGES, PAST_POSITION, later_in_log
 from service.notifications.tables import (
+    subscription_authorities,
     subscription_kinds,
     subscription_subjects,
     subscription_webhooks,
@@ -390,37 +396,53 @@ class DeliveryWorker:
         hook, d, subject = subscription_webhooks, webhook_deliveries, subscription_subjects
         ahead = hook.c.cursor_position + FILL_POSITIONS
         until = case((ahead < reached, ahead), else_=literal(reached, BigInteger()))
-        rows = (
-            select(
-                hook.c.subscription_id,
-                changes.c.change_id,
-                changes.c.subject_id,
-                changes.c.position,
-                changes.c.ordinal,
-                literal(PENDING, d.c.status.type),
-                literal(0, d.c.attempts.type),
-                literal(self.now(), d.c.next_attempt_at.type),
-            )
-            .select_from(
-                hook.join(subject, subject.c.subscription_id == hook.c.subscription_id)
-                .join(changes, changes.c.subject_id == subject.c.subject_id)
-                .join(
-                    subscription_kinds,
-                    and_(
-                        subscription_kinds.c.subscription_id == hook.c.subscription_id,
-                        subscription_kinds.c.kind == changes.c.kind,
-                    ),
-                )
-            )
-            .where(
-                hook.c.subscription_id.in_(batch),
-                later_in_log(
+        _drop_withdrawn_authorities(conn, batch)
+        now = self.now()
+
+        def outbox_rows(followed: Table, match: ColumnElement[bool]) -> Select[Any]:
+            """The changes past the cursor up to `until` that a webhook's subscription follows
+            through `followed` (its subjects, or its authorities), `match` joining them."""
+            return (
+                select(
+                    hook.c.subscription_id,
+                    changes.c.change_id,
+                    changes.c.subject_id,
                     changes.c.position,
                     changes.c.ordinal,
-                    (hook.c.cursor_position, hook.c.cursor_ordinal),
-                ),
-                changes.c.position <= until,
+                    literal(PENDING, d.c.status.type),
+                    literal(0, d.c.attempts.type),
+                    literal(now, d.c.next_attempt_at.type),
+                )
+                .select_from(
+                    hook.join(followed, followed.c.subscription_id == hook.c.subscription_id)
+                    .join(changes, match)
+                    .join(
+                        subscription_kinds,
+                        and_(
+                            subscription_kinds.c.subscription_id == hook.c.subscription_id,
+                            subscription_kinds.c.kind == changes.c.kind,
+                        ),
+                    )
+                )
+                .where(
+                    hook.c.subscription_id.in_(batch),
+                    later_in_log(
+                        changes.c.position,
+                        changes.c.ordinal,
+                        (hook.c.cursor_position, hook.c.cursor_ordinal),
+                    ),
+                    changes.c.position <= until,
+                )
             )
+
+        # A subscription follows subjects or its authorities' warnings, never both: no change
+        # comes twice for one webhook.
+        rows = union_all(
+            outbox_rows(subject, changes.c.subject_id == subject.c.subject_id),
+            outbox_rows(
+                subscription_authorities,
+                changes.c.addressed_to == subscription_authorities.c.authority_code,
+            ),
         )
         columns = ["subscription_id", "change_id", "subject_id", "position", "ordinal"]
         written = conn.execute(
@@ -713,6 +735,23 @@ class DeliveryWorker:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+
+
+def _drop_withdrawn_authorities(conn: Connection, batch: Sequence[UUID]) -> None:
+    """The authorities of the batch's subscriptions of addressed warnings that their client no
+    longer holds (its grants changed since it subscribed, or it is gone): dropped before the
+    fill, so that a warning addressed to one is no longer delivered to that client."""
+    held = subscription_authorities
+    rows = conn.execute(
+        select(held.c.subscription_id, held.c.authority_code, api_clients.c.authority_codes)
+        .select_from(held.outerjoin(api_clients, api_clients.c.client_id == held.c.client_id))
+        .where(held.c.subscription_id.in_(batch))
+    ).all()
+    withdrawn = [(sid, code) for sid, code, granted in rows if code not in (granted or ())]
+    if withdrawn:
+        conn.execute(
+            delete(held).where(tuple_(held.c.subscription_id, held.c.authority_code).in_(withdrawn))
+        )
 
 
 def _changes_position(conn: Connection) -> int:

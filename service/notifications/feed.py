@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from projections.credit_file.queries import tracked_state
 from projections.tables import changes
 from service.access.keys import utc
-from service.notifications.tables import subscription_kinds, subscription_subjects
+from service.notifications.tables import (
+    subscription_authorities,
+    subscription_kinds,
+    subscription_subjects,
+)
 
 CHANGES = "changes"  # the projector's name (projections/changes/projector.py)
 MAX_WAIT_SECONDS = 30
@@ -75,32 +80,55 @@ class ChangePage:
 
 
 async def change_page(
-    engine: AsyncEngine, client_id: str, after: Cursor, limit: int, wait_seconds: float = 0
+    engine: AsyncEngine,
+    client_id: str,
+    after: Cursor,
+    limit: int,
+    wait_seconds: float = 0,
+    authority_codes: Collection[str] = (),
 ) -> ChangePage:
     """The client's changes after the cursor (at most `limit`); if there are none yet, waits
-    up to `wait_seconds` for one, looking again every quarter second at most."""
+    up to `wait_seconds` for one, looking again every quarter second at most. `authority_codes`
+    are those the client holds now: the warnings addressed to them are its, if it subscribed."""
     deadline = time.monotonic() + min(wait_seconds, MAX_WAIT_SECONDS)
     delay = 0.02
     while True:
-        page = await _read_page(engine, client_id, after, limit)
+        page = await _read_page(engine, client_id, after, limit, authority_codes)
         if page.changes or time.monotonic() + delay > deadline:
             return page
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.25)
 
 
-def _followed(client_id: str) -> ColumnElement[bool]:
-    """The change is of a subject and a kind one of the client's subscriptions asks for."""
-    return exists().where(
+def _followed(client_id: str, authority_codes: Collection[str] = ()) -> ColumnElement[bool]:
+    """The change is of a subject and a kind one of the client's subscriptions asks for; or
+    addressed to one of the authorities the client holds (`authority_codes`) and kept by one
+    of its subscriptions of addressed warnings, of a kind that subscription asks for."""
+    of_subject = exists().where(
         subscription_subjects.c.client_id == client_id,
         subscription_subjects.c.subject_id == changes.c.subject_id,
         subscription_kinds.c.subscription_id == subscription_subjects.c.subscription_id,
         subscription_kinds.c.kind == changes.c.kind,
     )
+    if not authority_codes:
+        return of_subject
+    addressed = exists().where(
+        subscription_authorities.c.client_id == client_id,
+        subscription_authorities.c.authority_code == changes.c.addressed_to,
+        subscription_kinds.c.subscription_id == subscription_authorities.c.subscription_id,
+        subscription_kinds.c.kind == changes.c.kind,
+    )
+    return or_(of_subject, and_(changes.c.addressed_to.in_(sorted(authority_codes)), addressed))
 
 
-async def _read_page(engine: AsyncEngine, client_id: str, after: Cursor, limit: int) -> ChangePage:
-    followed = _followed(client_id)
+async def _read_page(
+    engine: AsyncEngine,
+    client_id: str,
+    after: Cursor,
+    limit: int,
+    authority_codes: Collection[str] = (),
+) -> ChangePage:
+    followed = _followed(client_id, authority_codes)
     async with engine.connect() as conn:
         position, _ = await tracked_state(conn, (CHANGES,))
         query = (
@@ -129,15 +157,18 @@ async def _read_page(engine: AsyncEngine, client_id: str, after: Cursor, limit: 
     return ChangePage(rows, following, position)
 
 
-async def latest_changes(engine: AsyncEngine, client_id: str, limit: int) -> list[dict[str, Any]]:
-    """The newest changes of the client's subscriptions (their subjects, their kinds), newest
-    first, each once: what a page shows of the feed (the console's, where a person reads what
-    happened lately rather than following a cursor)."""
+async def latest_changes(
+    engine: AsyncEngine, client_id: str, limit: int, authority_codes: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """The newest changes of the client's subscriptions (their subjects, their kinds, and the
+    warnings addressed to `authority_codes`), newest first, each once: what a page shows of
+    the feed (the console's, where a person reads what happened lately rather than following a
+    cursor)."""
     async with engine.connect() as conn:
         position, _ = await tracked_state(conn, (CHANGES,))
         query = (
             select(changes)
-            .where(changes.c.position <= position, _followed(client_id))
+            .where(changes.c.position <= position, _followed(client_id, authority_codes))
             .order_by(changes.c.position.desc(), changes.c.ordinal.desc())
             .limit(limit)
         )

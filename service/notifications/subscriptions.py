@@ -1,8 +1,11 @@
 """Subscriptions (订阅): which subjects an agency follows and which kinds of change it wants
 told. A subscription names its subjects by code or by id; a code is resolved to its subject's
 id as the command side derives it (service/commanding/identity.py), and a code or id not on
-file is reported back, not subscribed. Each subscription is its client's alone: another client
-neither sees nor cancels it."""
+file is reported back, not subscribed. Or a subscription follows the early warnings addressed
+to its client's authorities (`addressed_to_us`), whichever subject they concern: only a client
+granted authority codes (a recorder) may make one, and it is told only the warnings addressed
+to the codes it was granted when it subscribed and still holds. Each subscription is its
+client's alone: another client neither sees nor cancels it."""
 
 from __future__ import annotations
 
@@ -13,12 +16,18 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import Engine, RowMapping, delete, exists, insert, select
 
-from domain.changes import CHANGE_KINDS
+from domain.changes import ADDRESSED_KINDS, ADDRESSED_TO_OWN_AUTHORITIES, CHANGE_KINDS
 from projections.tables import subjects
 from projections.writes import insert_rows
 from service.access.keys import utc
+from service.access.permissions import NotPermitted
 from service.notifications.deliveries import Webhooks, WebhookState
-from service.notifications.tables import subscription_kinds, subscription_subjects, subscriptions
+from service.notifications.tables import (
+    subscription_authorities,
+    subscription_kinds,
+    subscription_subjects,
+    subscriptions,
+)
 from service.querying.status import masked_code
 
 # Codes (or ids) one subscription may name: a transport authority's whole register of operators
@@ -34,6 +43,7 @@ class Subscription:
     subject_count: int
     created_at: datetime
     webhook: WebhookState | None = None
+    addressed_to_us: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,18 +82,25 @@ class Subscriptions:
         *,
         codes: Sequence[str] = (),
         subject_ids: Sequence[UUID] = (),
+        addressed_to: Sequence[str] | None = None,
         callback_url: str | None = None,
         now: datetime,
     ) -> tuple[Subscription, list[NotSubscribed], str | None]:
         """A new subscription of the client's to the subjects the codes and ids name (codes
         first, then ids, as one list for the indexes of those not found), with its webhook's
-        secret if it has one (shown this once). A callback URL the service will not call
-        raises TargetRefused (service/notifications/webhooks.py), and nothing is written."""
+        secret if it has one (shown this once). With `addressed_to` (the client's granted
+        authority codes), instead, to the warnings addressed to those authorities: none granted
+        raises NotPermitted under `addressed-to-own-authorities`. A callback URL the service
+        will not call raises TargetRefused (service/notifications/webhooks.py), and nothing is
+        written."""
         unknown_kinds = sorted(set(kinds) - CHANGE_KINDS.keys())
         if unknown_kinds or not kinds:
             raise ValueError(f"no such change kind: {', '.join(unknown_kinds) or '(none given)'}")
         if callback_url is not None:
             self.webhooks.check(callback_url)
+        if addressed_to is not None:
+            made, secret = self._addressed(client_id, kinds, addressed_to, callback_url, now)
+            return made, [], secret
         # (index, as sent, subject id); a code is masked only if it is reported back
         wanted: list[tuple[int, str, UUID | None]] = [
             (i, code, self.subject_for(code)) for i, code in enumerate(codes)
@@ -150,6 +167,61 @@ class Subscriptions:
             )
         return subscription, not_found, secret
 
+    def _addressed(
+        self,
+        client_id: str,
+        kinds: Sequence[str],
+        authority_codes: Sequence[str],
+        callback_url: str | None,
+        now: datetime,
+    ) -> tuple[Subscription, str | None]:
+        if not authority_codes:
+            raise NotPermitted(
+                f"client {client_id} records for no authority: no warning is addressed to it",
+                rule=ADDRESSED_TO_OWN_AUTHORITIES,
+            )
+        other = sorted(set(kinds) - ADDRESSED_KINDS)
+        if other:
+            raise ValueError(f"not addressed to an authority: {', '.join(other)}")
+        subscription_id = uuid4()
+        with self.engine.begin() as conn:
+            secret = None
+            if callback_url is not None:
+                secret = self.webhooks.add(conn, subscription_id, client_id, callback_url, now)
+            subscription = Subscription(
+                subscription_id,
+                client_id,
+                tuple(dict.fromkeys(kinds)),
+                0,
+                now,
+                self.webhooks.states(conn, [subscription_id]).get(subscription_id),
+                addressed_to_us=True,
+            )
+            conn.execute(
+                insert(subscriptions).values(
+                    subscription_id=subscription_id,
+                    client_id=client_id,
+                    kinds=list(subscription.kinds),
+                    subject_count=0,
+                    created_at=now,
+                    addressed_to_us=True,
+                )
+            )
+            insert_rows(
+                conn,
+                subscription_kinds,
+                [{"subscription_id": subscription_id, "kind": kind} for kind in subscription.kinds],
+            )
+            insert_rows(
+                conn,
+                subscription_authorities,
+                [
+                    dict(subscription_id=subscription_id, authority_code=c, client_id=client_id)
+                    for c in sorted(set(authority_codes))
+                ],
+            )
+        return subscription, secret
+
     def of_client(self, client_id: str) -> list[Subscription]:
         """The client's subscriptions, oldest first."""
         query = (
@@ -187,7 +259,7 @@ class Subscriptions:
             ).rowcount
             if not gone:
                 return False
-            for table in (subscription_subjects, subscription_kinds):
+            for table in (subscription_subjects, subscription_kinds, subscription_authorities):
                 conn.execute(delete(table).where(table.c.subscription_id == subscription_id))
             self.webhooks.forget(conn, subscription_id)
         return True
@@ -201,4 +273,5 @@ def _subscription(row: RowMapping, webhook: WebhookState | None) -> Subscription
         row["subject_count"],
         utc(row["created_at"]),
         webhook,
+        addressed_to_us=bool(row["addressed_to_us"]),
     )

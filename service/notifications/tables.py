@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    false,
 )
 
 metadata = MetaData()
@@ -30,6 +32,8 @@ subscriptions = Table(
     Column("kinds", JSON, nullable=False),  # the change kinds' names, as asked (domain/changes.py)
     Column("subject_count", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Of the warnings addressed to the client's authorities rather than of named subjects.
+    Column("addressed_to_us", Boolean, nullable=False, server_default=false()),
     Index("subscriptions_client", "client_id", "created_at"),
 )
 
@@ -50,6 +54,18 @@ subscription_kinds = Table(
     metadata,
     Column("subscription_id", Uuid, primary_key=True),
     Column("kind", String(40), primary_key=True),
+)
+
+# The authorities whose warnings a subscription of `addressed_to_us` follows: the codes its
+# client was granted when it subscribed. One no longer granted tells nothing more: the feed
+# reads those the client holds now, and the webhook fill drops the others first.
+subscription_authorities = Table(
+    "subscription_authorities",
+    metadata,
+    Column("subscription_id", Uuid, primary_key=True),
+    Column("authority_code", String(18), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Index("subscription_authorities_client", "client_id", "authority_code", "subscription_id"),
 )
 
 # A subscription's webhook: where its changes are POSTed, the secret that signs them (wrapped

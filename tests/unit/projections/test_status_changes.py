@@ -311,6 +311,10 @@ def test_status_changes_are_the_same_page_by_page_and_when_derived_again(engine)
     assert all(
         r["change_id"] == change_id(r["position"], WARNING_RAISED, r["record_id"]) for r in warned
     )
+    # A warning is addressed to the authority its `after` names, derived again the same (the
+    # rows compared above include the column); no other change is addressed to anyone.
+    assert warned and all(r["addressed_to"] == AUTHORITY["authority_code"] for r in warned)
+    assert {r["addressed_to"] for r in live if r["kind"] != "warning.raised"} == {None}
 
 
 def _rows(engine: Engine) -> list[dict[str, Any]]:
