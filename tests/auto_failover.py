@@ -219,13 +219,15 @@ class Formation:
 
 
 def _postmaster_alive(data: Path) -> bool:
-    """Whether the postmaster of `data` runs: killed, it stays a zombie until init reaps it."""
+    """Whether the postmaster of `data` runs. Killed, it stays a zombie until init reaps it,
+    and its pid may soon be another process's: the postmaster's working folder is `data`."""
     try:
         pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        folder = os.readlink(f"/proc/{pid}/cwd")
     except (OSError, ValueError, IndexError):
         return False
-    return state not in ("Z", "X")
+    return state not in ("Z", "X") and Path(folder) == data
 
 
 def _configure(data: Path, settings: dict[str, str]) -> None:
