@@ -1,5 +1,6 @@
-"""A pg_auto_failover formation of a test's own: a monitor and two PostgreSQL 15 nodes with
-synchronous replication, on free ports in a temporary folder, for tests that kill the primary.
+"""A pg_auto_failover formation of a test module's own: a monitor and two PostgreSQL 15 nodes
+with synchronous replication, on free ports in a temporary folder, for tests that kill the
+primary and bring it back.
 
 `pg_autoctl` refuses root as initdb does, so as root it runs as the `postgres` OS user, with its
 configuration and state under the formation's folder (XDG_* variables), not in that user's home.
@@ -25,6 +26,7 @@ from tests.private_postgres import (
     _free_port,
     cluster_folder,
     copy_template,
+    delete_in_background,
 )
 
 PG_AUTOCTL = os.environ.get("CREDIT_TEST_PG_AUTOCTL", "pg_autoctl")
@@ -112,12 +114,13 @@ class Formation:
             raise PrivatePostgresUnavailable(f"psql failed: {done.stderr.strip()}")
         return done.stdout.strip()
 
-    def start(self, name: str, *command: str) -> None:
-        """`pg_autoctl run` (or `command`) for the monitor or a node, in a process group of its
-        own."""
+    def start(self, name: str) -> None:
+        """`pg_autoctl run` for the monitor or a node, in a process group of its own. For a node
+        the formation has failed over from, that is how it rejoins: its keeper asks the monitor,
+        is told it was demoted, and rewinds it to follow the new primary."""
         log = (self.folder / f"{name}.log").open("ab")
         self.runs[name] = subprocess.Popen(
-            self._command(*(command or ("run",)), "--pgdata", str(self.pgdata(name))),
+            self._command("run", "--pgdata", str(self.pgdata(name))),
             cwd=self.folder,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -199,7 +202,7 @@ class Formation:
         raise AssertionError(f"the standby has not replayed up to {target} in {timeout} s")
 
     def remove(self) -> None:
-        """Kills every process of the formation and deletes its folder."""
+        """Kills every process of the formation and deletes its folder (in the background)."""
         for name in list(self.runs):
             run = self.runs.pop(name)
             with contextlib.suppress(ProcessLookupError):
@@ -215,7 +218,7 @@ class Formation:
                 if self.run_as is not None:
                     stop = ["runuser", "-u", self.run_as, "--", *stop]
                 subprocess.run(stop, capture_output=True, timeout=60, check=False)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        delete_in_background(self.folder)
 
 
 def _postmaster_alive(data: Path) -> bool:

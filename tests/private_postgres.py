@@ -118,10 +118,10 @@ class PrivatePostgres:
         return self._run("pg_ctl", "status", "-D", str(self.data)).returncode == 0
 
     def remove(self) -> None:
-        """Stops the cluster if it runs and deletes its directory."""
+        """Stops the cluster if it runs and deletes its directory (in the background)."""
         if self.data.exists() and self.running():
             self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "immediate", "-w")
-        shutil.rmtree(self.folder, ignore_errors=True)
+        delete_in_background(self.folder)
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -178,6 +178,13 @@ def copy_template(data: Path, run_as: str | None) -> None:
     done = subprocess.run(copy, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
         raise PrivatePostgresUnavailable(f"copying the template cluster failed: {done.stderr}")
+
+
+def delete_in_background(folder: Path) -> None:
+    """Deletes `folder` in a thread of its own, which the interpreter waits for before it exits:
+    a cluster's files can take seconds to delete on a busy disk, and the next test need not
+    wait for that."""
+    threading.Thread(target=shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}).start()
 
 
 def cluster_folder(prefix: str = "credit-pg-") -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +29,7 @@ from tests.private_postgres import (
     base_backup,
     cluster_folder,
     credit,
+    delete_in_background,
     start_private_postgres,
     start_restored,
 )
@@ -194,4 +194,4 @@ def test_a_restore_to_the_end_verifies_and_one_that_lost_events_is_named(
             "events it signed are missing (leaves 40 to 59: removed, or lost by a restore)"
         ) in lost.stdout
     finally:
-        subprocess.run(["rm", "-rf", str(backup)], check=False)
+        delete_in_background(backup)
