@@ -52,10 +52,9 @@ def workers(args: list[str]) -> list[str]:
     """Two pytest-xdist workers unless the caller chose (`-n 0` runs in one process): the suite
     waits on databases and child processes more than it computes, so two workers on CI's two
     cores take about two thirds of the time of one. Every test keeps to its own database,
-    ports and files, and the timing tests hold with the other core busy. loadgroup: the tests
-    marked with one xdist_group share a worker (and so a module's formation and its steps)."""
+    ports and files, and the timing tests hold with the other core busy."""
     chosen = any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in args)
-    return [] if chosen else ["-n", str(SUITE_WORKERS), "--dist", "loadgroup"]
+    return [] if chosen else ["-n", str(SUITE_WORKERS)]
 
 
 if __name__ == "__main__":
