@@ -1,5 +1,6 @@
-"""A pg_auto_failover formation of a test's own: a monitor and two PostgreSQL 15 nodes with
-synchronous replication, on free ports in a temporary folder, for tests that kill the primary.
+"""A pg_auto_failover formation of a test module's own: a monitor and two PostgreSQL 15 nodes
+with synchronous replication, on free ports in a temporary folder, for tests that kill the
+primary and bring it back.
 
 `pg_autoctl` refuses root as initdb does, so as root it runs as the `postgres` OS user, with its
 configuration and state under the formation's folder (XDG_* variables), not in that user's home.
@@ -16,12 +17,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+
 from tests.private_postgres import (
     PG_BIN,
     PrivatePostgresUnavailable,
     _cluster_user,
     _free_port,
     cluster_folder,
+    copy_template,
+    delete_in_background,
 )
 
 PG_AUTOCTL = os.environ.get("CREDIT_TEST_PG_AUTOCTL", "pg_autoctl")
@@ -110,7 +115,9 @@ class Formation:
         return done.stdout.strip()
 
     def start(self, name: str) -> None:
-        """`pg_autoctl run` for the monitor or a node, in a process group of its own."""
+        """`pg_autoctl run` for the monitor or a node, in a process group of its own. For a node
+        the formation has failed over from, that is how it rejoins: its keeper asks the monitor,
+        is told it was demoted, and rewinds it to follow the new primary."""
         log = (self.folder / f"{name}.log").open("ab")
         self.runs[name] = subprocess.Popen(
             self._command("run", "--pgdata", str(self.pgdata(name))),
@@ -175,27 +182,73 @@ class Formation:
             tails.append(f"--- {log.name}\n" + "\n".join(text))
         return "\n".join(tails)
 
+    def writable(self, port: int) -> bool | None:
+        """Whether the node at `port` takes writes now (None: it does not answer)."""
+        try:
+            with psycopg.connect(self.node_url(port), connect_timeout=2) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+        except psycopg.Error:
+            return None
+        return row is not None and row[0] is False
+
+    def wait_replayed(self, primary: int, standby: int, timeout: float = 120) -> None:
+        """Returns once the standby has replayed all the WAL the primary has written so far."""
+        target = self.psql(primary, "SELECT pg_current_wal_lsn()")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.psql(standby, f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn") == "t":
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"the standby has not replayed up to {target} in {timeout} s")
+
     def remove(self) -> None:
-        """Kills every process of the formation and deletes its folder."""
+        """Kills every process of the formation and deletes its folder (in the background)."""
         for name in list(self.runs):
             run = self.runs.pop(name)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(run.pid, signal.SIGKILL)
             run.wait()
-        for name in ("monitor", "node1", "node2"):
-            data = self.pgdata(name)
-            if (data / "postmaster.pid").exists():
+        datas = [self.pgdata(name) for name in ("monitor", "node1", "node2")]
+        deadline = time.monotonic() + 5  # a killed postmaster takes a moment to exit
+        while any(_postmaster_alive(data) for data in datas) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for data in datas:
+            if _postmaster_alive(data):  # not of a killed process group
                 stop = [str(PG_BIN / "pg_ctl"), "stop", "-D", str(data), "-m", "immediate", "-w"]
                 if self.run_as is not None:
                     stop = ["runuser", "-u", self.run_as, "--", *stop]
                 subprocess.run(stop, capture_output=True, timeout=60, check=False)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        delete_in_background(self.folder)
+
+
+def _postmaster_alive(data: Path) -> bool:
+    """Whether the postmaster of `data` runs. Killed, it stays a zombie until init reaps it,
+    and its pid may soon be another process's: the postmaster's working folder is `data`."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        folder = os.readlink(f"/proc/{pid}/cwd")
+    except (OSError, ValueError, IndexError):
+        return False
+    return state not in ("Z", "X") and Path(folder) == data
+
+
+def _configure(data: Path, settings: dict[str, str]) -> None:
+    """Settings that win over pg_autoctl's own: postgresql.auto.conf is read after
+    postgresql.conf and the files pg_autoctl includes from it (which size shared_buffers for
+    the whole machine), and pg_basebackup copies it to the standby."""
+    with (data / "postgresql.auto.conf").open("a") as conf:
+        conf.write("listen_addresses = '127.0.0.1'\n")
+        conf.writelines(f"{name} = '{value}'\n" for name, value in settings.items())
 
 
 def start_formation() -> Formation:
     """A monitor and two nodes, the first primary and the second its synchronous standby;
     `remove()` it afterwards. Raises PrivatePostgresUnavailable when pg_autoctl is missing
-    or the formation cannot start."""
+    or the formation cannot start.
+
+    The monitor and the first node are copies of one initdb (tests/private_postgres.py), the
+    standby a pg_basebackup of the first node, made while the first node starts."""
     if shutil.which(PG_AUTOCTL) is None:
         raise PrivatePostgresUnavailable(
             f"{PG_AUTOCTL} is not installed (apt-get install postgresql-15-auto-failover)"
@@ -203,16 +256,18 @@ def start_formation() -> Formation:
     formation = Formation(cluster_folder("credit-pgaf-"), _cluster_user())
     try:
         common = ["--hostname", "127.0.0.1", "--listen", "127.0.0.1", "--auth", "trust", "--no-ssl"]
+        for name, settings in (("monitor", MONITOR_SETTINGS), ("node1", NODE_SETTINGS)):
+            copy_template(formation.pgdata(name), formation.run_as)
+            _configure(formation.pgdata(name), settings)
         formation.autoctl(
             "create", "monitor", "--pgdata", str(formation.pgdata("monitor")),
             "--pgport", str(formation.monitor_port), "--pgctl", str(PG_BIN / "pg_ctl"), *common,
         )  # fmt: skip
-        with (formation.pgdata("monitor") / "postgresql.conf").open("a") as conf:
-            conf.write("listen_addresses = '127.0.0.1'\n")
-            conf.writelines(f"{name} = {value}\n" for name, value in MONITOR_SETTINGS.items())
         formation.start("monitor")
         for n, port in enumerate(formation.node_ports, start=1):
             name = f"node{n}"
+            # The second node registers once the first is registered (the first to register
+            # is the primary), and its pg_basebackup waits for the first node's keeper to run.
             formation.autoctl(
                 "create", "postgres", "--pgdata", str(formation.pgdata(name)),
                 "--pgport", str(port), "--pgctl", str(PG_BIN / "pg_ctl"), "--name", name,
@@ -222,12 +277,7 @@ def start_formation() -> Formation:
                 "config", "set", "--pgdata", str(formation.pgdata(name)),
                 "timeout.network_partition_timeout", str(NETWORK_PARTITION_TIMEOUT),
             )  # fmt: skip
-            with (formation.pgdata(name) / "postgresql.conf").open("a") as conf:
-                conf.write("listen_addresses = '127.0.0.1'\n")
-                conf.writelines(f"{key} = {value}\n" for key, value in NODE_SETTINGS.items())
             formation.start(name)
-            if n == 1:
-                formation.wait_for({port: "single"})
         primary, standby = formation.node_ports
         formation.wait_for({primary: "primary", standby: "secondary"})
     except BaseException:
