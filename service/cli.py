@@ -53,6 +53,8 @@ app = typer.Typer(
 console = Console(stderr=True)
 T = TypeVar("T")
 WORKER_PING_SECONDS = 60
+# Each process of a partitioned rebuild holds two or three connections of the server's.
+MAX_REBUILD_PARTITIONS = 32
 # What `credit generate-env` writes: the secrets compose.yaml takes from the env file.
 GENERATED_SECRETS = (
     "CREDIT_SUBJECT_ID_KEY",
@@ -822,6 +824,15 @@ def rebuild(
             "difference (the live projection waits meanwhile)",
         ),
     ] = False,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_REBUILD_PARTITIONS,
+            help="processes building the new read models, each from one partition of the "
+            "subjects (PostgreSQL; default: the number of CPUs; 1: this process alone)",
+        ),
+    ] = None,
 ) -> None:
     """Rebuild every read model from the start of the event log, beside the live ones, which
     keep answering queries; then switch to the new ones at once and drop the old
@@ -829,6 +840,10 @@ def rebuild(
     from service.replay.generations import rebuild_beside
 
     services = build_command_services()
+    if partitions is None:
+        partitions = 1 if services.database.is_sqlite else os.cpu_count() or 1
+    elif partitions > 1 and services.database.is_sqlite:
+        console.print("SQLite: the read models are built by this process alone")
     try:
         with _rebuild_progress() as progress:
             task = progress.add_task("rebuilding read models", total=None)
@@ -836,6 +851,7 @@ def rebuild(
                 services,
                 lambda done, total: progress.update(task, completed=done, total=total),
                 compare=compare,
+                partitions=partitions,
             )
     except ProjectionFailed as failed:
         console.print(f"[red]not switched, the read models are as they were[/red]: {failed}")

@@ -47,6 +47,8 @@ class CaseProjector:
     # A filing reads its record's deciding agency from the credit file's records: the cases
     # read model never gets ahead of that one (the runner caps it at its position).
     depends_on = ("credit_file",)
+    # A case is a run of steps in its subject's stream, about a record of that subject.
+    per_subject = True
 
     def __init__(self, zone: tzinfo):
         self.zone = zone  # a step's date is the date it was recorded on in the service's zone

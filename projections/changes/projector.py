@@ -80,6 +80,10 @@ class ChangeProjector:
     # The records and cases a follow-up or a case step names are read from those read models,
     # the standing of a subject's records at an event from the credit file's history.
     depends_on = ("credit_file", "cases")
+    # Its order and ids come from each event's own log position (which a partition reads
+    # unchanged) and the changes of that one event, never from a count over the log; what the
+    # status told last is kept per subject.
+    per_subject = True
 
     def __init__(self, policy: PolicyBook, zone: tzinfo):
         self.policy = policy  # a record's publication window is the policy's, as in its file

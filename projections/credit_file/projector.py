@@ -336,6 +336,9 @@ class PageHistory:
 class CreditFileProjector:
     name = "credit_file"
     tables = (subjects, records, record_revisions, subject_versions)
+    # A subject's rows follow from its own stream: what a follow-up, a case step or a list
+    # entry names is a record of the same subject (the subject's aggregate refuses others).
+    per_subject = True
     page_history = PageHistory
 
     def __init__(self, policy: PolicyBook):

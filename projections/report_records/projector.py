@@ -73,6 +73,9 @@ class ReportRecordProjector:
     # The subject's name, kind, code and sectors are read from the credit file's subjects: this
     # read model never gets ahead of that one (the runner caps it at its position).
     depends_on = ("credit_file",)
+    # One row per record, with its own subject's fields; the figures (三率) are counted over the
+    # rows when asked, not kept as running counts across subjects.
+    per_subject = True
 
     def __init__(
         self,
