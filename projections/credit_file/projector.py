@@ -41,7 +41,7 @@ from domain.publication import (
     window_when_ended,
 )
 from projections.tables import record_revisions, records, subject_versions, subjects
-from projections.writes import insert_rows, update_rows
+from projections.writes import among, insert_rows, update_rows
 
 DATE_FIELDS = frozenset(
     {
@@ -304,7 +304,7 @@ class PageHistory:
             return
         latest = (
             select(subject_versions.c.subject_id, func.max(subject_versions.c.version).label("v"))
-            .where(subject_versions.c.subject_id.in_(list(first)))
+            .where(among(self.conn, subject_versions.c.subject_id, first))
             .group_by(subject_versions.c.subject_id)
             .subquery()
         )
@@ -611,7 +611,7 @@ def _load_records(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[st
     found: dict[UUID, dict[str, Any] | None] = dict.fromkeys(record_ids)
     ids = list(record_ids)  # none: no query
     for start in range(0, len(ids), 5000):
-        query = select(records).where(records.c.record_id.in_(ids[start : start + 5000]))
+        query = select(records).where(among(conn, records.c.record_id, ids[start : start + 5000]))
         for row in conn.execute(query).mappings():
             found[row["record_id"]] = dict(row)
     return found
