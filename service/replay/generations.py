@@ -41,7 +41,7 @@ from service.replay.check import (
     _suspect_keys,
     scratch_database,
 )
-from service.replay.partitioned import build_by_partition, generation_engine
+from service.replay.partitioned import build_by_partition, few_collections, generation_engine
 from service.store.read_store import snapshot_engine, sync_engine
 
 GENERATION_PREFIX = "credit_generation_"
@@ -99,7 +99,7 @@ def rebuild_beside(
         seconds[phase], clock = now - clock, now
 
     kind = _SqliteGeneration if services.database.is_sqlite else _PostgresGeneration
-    with kind(services) as generation:
+    with kind(services) as generation, few_collections():
         lap("prepare")
         runner = ProjectionRunner(
             services.runner.recorder,

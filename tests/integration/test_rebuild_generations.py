@@ -5,6 +5,7 @@ runner goes on with it."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from typing import Any
 
@@ -218,9 +219,11 @@ def test_a_generation_built_by_partition_equals_one_built_by_one_process(service
     single = dump(services.write_engine)
     assert all(single[name] for name in ("subjects", "records", "cases", "changes"))
     seen: list[tuple[int, int]] = []
+    collecting = gc.get_threshold()
     report = rebuild_beside(
         services, lambda done, total: seen.append((done, total)), partitions=2, compare=True
     )
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (collecting, 0)  # as it was
     assert report.compared and report.difference_count == 0, report.differences[:5]
     parted = dump(services.write_engine)
     for table in single:
