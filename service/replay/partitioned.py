@@ -40,6 +40,8 @@ from service.store.ledger import EventLog, open_ledger
 
 # How often the progress is summed while the processes build.
 POLL_SECONDS = 0.25
+# How long the report of a process that ended may take to arrive.
+END_WAIT_SECONDS = 5.0
 # Allocations between two collections of the youngest generation while a generation is built
 # (Python's default is 700): see `few_collections`.
 BULK_GC_THRESHOLD = (50_000, 20, 100)
@@ -145,21 +147,31 @@ def build_by_partition(
         for process in processes:
             process.start()
         while len(reported) < len(processes):
+            if on_progress:
+                on_progress(_events(planned, applied))
             try:
                 index, failed, error = results.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                for index, process in enumerate(processes):
-                    if index not in reported and process.exitcode not in (None, 0):
-                        raise PartitionBuildFailed(
-                            f"the process building {planned[index]} exited with {process.exitcode}"
-                        ) from None
-            else:
-                reported.add(index)
-                if error is not None:
-                    raise PartitionBuildFailed(f"building {planned[index]} failed:\n{error}")
-                failures += failed
-            if on_progress:
-                on_progress(_events(planned, applied))
+                ended = [
+                    i
+                    for i, process in enumerate(processes)
+                    if i not in reported and process.exitcode is not None
+                ]
+                if not ended:
+                    continue
+                try:  # what it put on the queue before it ended, if anything
+                    index, failed, error = results.get(timeout=END_WAIT_SECONDS)
+                except queue.Empty:
+                    raise PartitionBuildFailed(
+                        f"the process building {planned[ended[0]]} ended with "
+                        f"{processes[ended[0]].exitcode} and reported nothing"
+                    ) from None
+            reported.add(index)
+            if error is not None:
+                raise PartitionBuildFailed(f"building {planned[index]} failed:\n{error}")
+            failures += failed
+        if on_progress:
+            on_progress(_events(planned, applied))
         for process in processes:
             process.join()
     finally:

@@ -21,6 +21,7 @@ from service.replay.generations import rebuild_beside
 from tests.builders import enterprise, penalty, rating
 from tests.integration.readmodel import dump
 from tests.integration.test_projection_runner import mixed_history
+from tests.tampering import as_superuser
 
 pytestmark = pytest.mark.integration
 
@@ -238,3 +239,37 @@ def test_a_generation_built_by_partition_equals_one_built_by_one_process(service
             select(projection_tracking.c.name).where(projection_tracking.c.name.like("%@%"))
         ).all()
     assert verify_read_models(services).ok
+
+
+def test_a_generation_built_by_partition_that_fails_is_not_switched_in(services):
+    """An event no projector can read, in one partition: the rebuild stops with the read
+    model's own name, not its partition's, and the live generation stays."""
+    if services.database.is_sqlite:
+        pytest.skip("SQLite builds a generation in one process")
+    made = fill(services, subjects=4)
+    subject_id, record_id = made[0]
+    mark_old_generation(services, record_id)
+    before = services.runner.positions()
+    table = services.ledger.recorder.events_table_name
+    with as_superuser(services) as conn:
+        [position] = conn.execute(
+            text(
+                f"UPDATE {table} SET topic = 'domain.events:NoSuchEvent' WHERE notification_id = "
+                f"(SELECT max(notification_id) FROM {table} WHERE originator_id = :subject) "
+                "RETURNING notification_id"
+            ),
+            {"subject": subject_id},
+        ).one()
+    with pytest.raises(ProjectionFailed) as failed:
+        rebuild_beside(services, partitions=2)
+    # The credit file stops on it; the read models that read the credit file's stop before it.
+    assert [(f.projector, f.position) for f in failed.value.failures] == [("credit_file", position)]
+    assert authority_of(services, record_id) == OLD  # the live generation, untouched
+    assert services.runner.positions() == before
+    with services.write_engine.connect() as conn:
+        assert not conn.execute(
+            text(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'credit_generation_%' "
+                "OR nspname LIKE 'credit_retired_%'"
+            )
+        ).all()
