@@ -838,6 +838,7 @@ def rebuild(
     keep answering queries; then switch to the new ones at once and drop the old
     (docs/operations.md)."""
     from service.replay.generations import rebuild_beside
+    from service.replay.partitioned import PartitionBuildFailed
 
     services = build_command_services()
     if partitions is None:
@@ -853,7 +854,7 @@ def rebuild(
                 compare=compare,
                 partitions=partitions,
             )
-    except ProjectionFailed as failed:
+    except (ProjectionFailed, PartitionBuildFailed) as failed:
         console.print(f"[red]not switched, the read models are as they were[/red]: {failed}")
         raise typer.Exit(1) from None
     finally:
