@@ -1,14 +1,17 @@
 """`credit rebuild` on PostgreSQL: a new generation of every read model built beside the live one
 and switched in, against the old in-place rebuild (emptying the live tables and replaying into
 them) on the same store, and the baseline of reading and decoding every event, which any
-rebuild pays. Prints events/s, the ratio to the 20,000 events/s target, CPU time per event of
-the rebuilding process and of the PostgreSQL backends serving it, and, with `--instructions`,
+rebuild pays; with `--partitions N`, first the new generation built by N processes, one per
+subject partition (their start-up included). Prints events/s, the ratio to the 20,000 events/s
+target, CPU time per event of the rebuilding processes and of the PostgreSQL backends serving
+them, and, with `--instructions`,
 instructions per event of the rebuilding process (valgrind's count, as the difference between
 two replays of different lengths, so that start-up is left out: this machine's `perf` has no
 hardware counters).
 
     .venv/bin/python -m bench.rebuild --rows 100000 --subjects 20000 --runs 2
     .venv/bin/python -m bench.rebuild --database credit_bench_rebuild_1m --runs 1 --instructions
+    .venv/bin/python -m bench.rebuild --rows 166000 --subjects 34000 --runs 1 --partitions 2
 """
 
 from __future__ import annotations
@@ -94,8 +97,11 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """This process's CPU seconds and its ended children's (a partitioned build's processes)."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
 
 
 def timed(database: str, work: Callable[[], int]) -> tuple[float, int, float, float]:
@@ -189,16 +195,18 @@ def instructions(url: str, events: int) -> tuple[int, int]:
 
 
 LABELS = {
+    "partitioned": "credit rebuild --partitions {n}, the generation built by {n} processes",
     "generation": "credit rebuild, new generation beside the live one, switched in",
     "in place": "old rebuild, live tables emptied and replayed in place",
     "baseline": "baseline, read and decode every event, project nothing",
 }
 
 
-def show(kind: str, runs: list[tuple[float, int, float, float]]) -> None:
+def show(kind: str, runs: list[tuple[float, int, float, float]], partitions: int) -> None:
     seconds, events, own, server = min(runs)
     print(
-        f"{LABELS[kind]}: {events:,} events, best of {len(runs)} in {seconds:.1f} s: "
+        f"{LABELS[kind].format(n=partitions)}: {events:,} events, best of {len(runs)} in "
+        f"{seconds:.1f} s: "
         f"{events / seconds:,.0f} events/s, {events / seconds / TARGET:.2f} of the target; "
         f"CPU per event {own / events * 1e6:.0f} us here + {server / events * 1e6:.0f} us "
         f"in PostgreSQL; load average {os.getloadavg()[0]:.1f} "
@@ -215,6 +223,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="rebuilds of each kind; best shown")
     parser.add_argument("--instructions", action="store_true", help="count them (valgrind)")
     parser.add_argument("--skip-in-place", action="store_true", help="only the new rebuild")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=0,
+        help="also time the generation built by this many processes (one per subject "
+        "partition), before the single process's build",
+    )
     parser.add_argument("--replay-prefix", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -229,14 +244,17 @@ def main() -> None:
         head = services.ledger.recorder.max_notification_id() or 0
         print(f"store: {services.ledger.count_events(up_to=head):,} events", flush=True)
         kinds: dict[str, Callable[[], int]] = {
+            "partitioned": lambda: rebuild_beside(services, partitions=args.partitions).events,
             "generation": lambda: rebuild_beside(services).events,
             "in place": lambda: services.runner.rebuild(page_size=BULK_PAGE_SIZE),
             "baseline": lambda: read_and_decode(services),
         }
         if args.skip_in_place:
             del kinds["in place"]
+        if args.partitions < 2:
+            del kinds["partitioned"]
         for kind, work in kinds.items():  # each printed as soon as measured
-            show(kind, [timed(name, work) for _ in range(args.runs)])
+            show(kind, [timed(name, work) for _ in range(args.runs)], args.partitions)
         services.close_sync()
         counted = None
         if args.instructions:

@@ -65,7 +65,9 @@ class Log(Protocol):
 
 class Projector(Protocol):
     """Applies pages of events to its tables. `depends_on` (optional) names projectors whose
-    tables it reads: it never gets ahead of them."""
+    tables it reads: it never gets ahead of them. `per_subject` (optional, false if absent)
+    says that each subject's rows follow from that subject's events alone, so a rebuild may
+    build it by subject partition (projections/partitions.py)."""
 
     name: str
 

@@ -1,19 +1,43 @@
 """Writing a page of read-model rows in bulk: COPY for new rows and one UPDATE per table on
-PostgreSQL, executemany elsewhere. The projectors decide the rows; this only moves them, inside
-the page's transaction like any other statement."""
+PostgreSQL, executemany elsewhere; and the condition a page reads its stored rows by. The
+projectors decide the rows; this only moves them, inside the page's transaction like any other
+statement."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Column, Connection, Dialect, Table, bindparam, insert, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Connection,
+    Dialect,
+    Table,
+    any_,
+    bindparam,
+    insert,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
 Row = dict[str, Any]
+
+
+def among(
+    conn: Connection, column: ColumnElement[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """`column IN values`, for the thousands of keys a page reads its stored rows by: on
+    PostgreSQL one array parameter (`= ANY`), where an IN list costs SQLAlchemy and the driver
+    a placeholder each to render and parse (an eighth of a rebuild's time in Python)."""
+    if conn.dialect.name != "postgresql":
+        return column.in_(list(values))
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:

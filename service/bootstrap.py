@@ -14,11 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.crypto_suite import SUITES
 from domain.policy import PolicyBook
-from projections.cases.projector import CaseProjector
 from projections.cases.queries import CaseQueries
-from projections.changes.projector import ChangeProjector
-from projections.credit_file.projector import CreditFileProjector
-from projections.report_records.projector import ReportRecordProjector
 from projections.runner import ProjectionRunner, postgres_notify_waiter
 from service.access.access_log import AccessLog
 from service.access.accounts import Lockout, StaffAccounts
@@ -37,16 +33,16 @@ from service.commanding.cases import CaseDesk
 from service.commanding.credit_files import CreditFiles
 from service.commanding.day_closes import DayCloses, DayCloseSchedule
 from service.commanding.identity import SubjectIds
-from service.commanding.importing.columns import national_indicators
 from service.credit_reports.reports import CreditReports
 from service.integrity.checkpoints import Checkpoints, CheckpointSchedule
 from service.metrics import count_pool_use
 from service.notifications.deliveries import DeliveryWorker, RetryPolicy, Webhooks
-from service.notifications.notices import NoticeProjector, Notices
+from service.notifications.notices import Notices
 from service.notifications.subscriptions import Subscriptions
 from service.notifications.webhooks import TargetRules
 from service.policy.calendars import load_calendar
 from service.policy.loader import load_policy
+from service.read_models import read_model_projectors
 from service.replay.jobs import ReplayChecks
 from service.settings import Settings, get_settings
 from service.store.database import Database
@@ -182,16 +178,7 @@ def build_services(
         EventLog(ledger.recorder),
         ledger.mapper,
         write_engine,
-        # A projector reads no clock (a rebuild must give the same rows): the cases one dates
-        # each step by its recorded moment in the clock's zone, the reports one each record.
-        [
-            CreditFileProjector(policy),
-            CaseProjector(clock.zone),
-            ReportRecordProjector(policy, calendar, clock.zone, national_indicators()),
-            ChangeProjector(policy, clock.zone),
-            # Who read a record before its repair or revocation, from the access log.
-            NoticeProjector(),
-        ],
+        read_model_projectors(policy, calendar, clock.zone),
         page_size=settings.projection_page_size,
         poll_seconds=settings.projection_poll_seconds,
         wait_for_notify=waiter,

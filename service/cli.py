@@ -53,6 +53,8 @@ app = typer.Typer(
 console = Console(stderr=True)
 T = TypeVar("T")
 WORKER_PING_SECONDS = 60
+# Each process of a partitioned rebuild holds two or three connections of the server's.
+MAX_REBUILD_PARTITIONS = 32
 # What `credit generate-env` writes: the secrets compose.yaml takes from the env file.
 GENERATED_SECRETS = (
     "CREDIT_SUBJECT_ID_KEY",
@@ -863,13 +865,27 @@ def rebuild(
             "difference (the live projection waits meanwhile)",
         ),
     ] = False,
+    partitions: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_REBUILD_PARTITIONS,
+            help="processes building the new read models, each from one partition of the "
+            "subjects (PostgreSQL; 1: this process alone; more only with cores to spare)",
+        ),
+    ] = 1,
 ) -> None:
     """Rebuild every read model from the start of the event log, beside the live ones, which
     keep answering queries; then switch to the new ones at once and drop the old
     (docs/operations.md)."""
     from service.replay.generations import rebuild_beside
+    from service.replay.partitioned import PartitionBuildFailed
 
     services = build_command_services()
+    # One process by default: on 2 cores shared with PostgreSQL two building processes ran at
+    # 0.6 of one's rate (docs/benchmarks.md); partitions pay only with free cores.
+    if partitions > 1 and services.database.is_sqlite:
+        console.print("SQLite: the read models are built by this process alone")
     try:
         with _rebuild_progress() as progress:
             task = progress.add_task("rebuilding read models", total=None)
@@ -877,8 +893,9 @@ def rebuild(
                 services,
                 lambda done, total: progress.update(task, completed=done, total=total),
                 compare=compare,
+                partitions=partitions,
             )
-    except ProjectionFailed as failed:
+    except (ProjectionFailed, PartitionBuildFailed) as failed:
         console.print(f"[red]not switched, the read models are as they were[/red]: {failed}")
         raise typer.Exit(1) from None
     finally:

@@ -20,7 +20,7 @@ from domain.cases import (
     RepairApplied,
 )
 from projections.tables import cases, records
-from projections.writes import insert_rows, update_rows
+from projections.writes import among, insert_rows, update_rows
 
 FINAL = ("approved", "denied", "revoked", "resolved")
 UPDATABLE = ("status", "accepted_on", "closed_on", "outcome", "missing", "steps", "position")
@@ -47,6 +47,8 @@ class CaseProjector:
     # A filing reads its record's deciding agency from the credit file's records: the cases
     # read model never gets ahead of that one (the runner caps it at its position).
     depends_on = ("credit_file",)
+    # A case is a run of steps in its subject's stream, about a record of that subject.
+    per_subject = True
 
     def __init__(self, zone: tzinfo):
         self.zone = zone  # a step's date is the date it was recorded on in the service's zone
@@ -113,7 +115,7 @@ class CaseProjector:
 def _authority_codes(conn: Connection, record_ids: set[UUID]) -> dict[UUID, str]:
     """The deciding agency of each record a new case concerns (every one must be stored)."""
     query = select(records.c.record_id, records.c.authority_code).where(
-        records.c.record_id.in_(list(record_ids))
+        among(conn, records.c.record_id, record_ids)
     )
     found = {row.record_id: row.authority_code for row in conn.execute(query)} if record_ids else {}
     if missing := record_ids - found.keys():
@@ -124,7 +126,7 @@ def _authority_codes(conn: Connection, record_ids: set[UUID]) -> dict[UUID, str]
 def _load_cases(conn: Connection, case_ids: set[UUID]) -> dict[UUID, dict[str, Any]]:
     if not case_ids:
         return {}
-    query = select(cases).where(cases.c.case_id.in_(list(case_ids)))
+    query = select(cases).where(among(conn, cases.c.case_id, case_ids))
     return {row["case_id"]: dict(row) for row in conn.execute(query).mappings()}
 
 

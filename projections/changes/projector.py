@@ -66,7 +66,7 @@ from domain.publication import ACTIVE, LAPSED, REPAIRED, record_window, stands_o
 from projections.credit_file.as_of import FACT_COLUMNS, end_of_day, revision_fact
 from projections.credit_file.projector import detail_names, to_json, typed
 from projections.tables import cases, changes, record_revisions, records, told_statuses
-from projections.writes import insert_rows
+from projections.writes import among, insert_rows
 
 Change = tuple[ChangeKind, UUID, dict[str, Any] | None, dict[str, Any] | None]
 
@@ -83,6 +83,10 @@ class ChangeProjector:
     # The records and cases a follow-up or a case step names are read from those read models,
     # the standing of a subject's records at an event from the credit file's history.
     depends_on = ("credit_file", "cases")
+    # Its order and ids come from each event's own log position (which a partition reads
+    # unchanged) and the changes of that one event, never from a count over the log; what the
+    # status told last is kept per subject.
+    per_subject = True
 
     def __init__(self, policy: PolicyBook, zone: tzinfo):
         self.policy = policy  # a record's publication window is the policy's, as in its file
@@ -233,7 +237,7 @@ def _stored_records(
             records.c.list_type,
             records.c.authority_code,
             records.c.authority_name,
-        ).where(records.c.record_id.in_(ids[start : start + 5000]))
+        ).where(among(conn, records.c.record_id, ids[start : start + 5000]))
         for record_id, record_type, list_type, code, name in conn.execute(query):
             authority = {"authority_code": code, "authority_name": name}
             found[record_id] = (record_type, list_type, authority)
@@ -243,7 +247,9 @@ def _stored_records(
 def _case_numbers(conn: Connection, case_ids: set[UUID]) -> dict[UUID, str]:
     if not case_ids:
         return {}
-    query = select(cases.c.case_id, cases.c.case_number).where(cases.c.case_id.in_(case_ids))
+    query = select(cases.c.case_id, cases.c.case_number).where(
+        among(conn, cases.c.case_id, case_ids)
+    )
     return {case_id: number for case_id, number in conn.execute(query)}
 
 
@@ -301,7 +307,7 @@ class _Statuses:
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
             query = select(record_revisions.c.subject_id, *REVISION_COLUMNS).where(
-                record_revisions.c.subject_id.in_(chunk),
+                among(self.conn, record_revisions.c.subject_id, chunk),
                 # what stood at the page's first version of each subject, or came after
                 or_(
                     record_revisions.c.until_version.is_(None),
@@ -312,7 +318,7 @@ class _Statuses:
                 self.revisions[subject_id].append(revision)
                 started = self.started.setdefault((subject_id, revision[-2]), set())
                 started.add(revision[1])
-            query = select(told_statuses).where(told_statuses.c.subject_id.in_(chunk))
+            query = select(told_statuses).where(among(self.conn, told_statuses.c.subject_id, chunk))
             for told in self.conn.execute(query).mappings():
                 self.told[told["subject_id"]] = dict(told)
 
@@ -425,7 +431,9 @@ class _Statuses:
         ids = list(self.changed)
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
-            self.conn.execute(delete(told_statuses).where(told_statuses.c.subject_id.in_(chunk)))
+            self.conn.execute(
+                delete(told_statuses).where(among(self.conn, told_statuses.c.subject_id, chunk))
+            )
         insert_rows(self.conn, told_statuses, [self.told[subject_id] for subject_id in ids])
 
     def _status(

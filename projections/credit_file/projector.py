@@ -42,7 +42,7 @@ from domain.publication import (
     window_when_ended,
 )
 from projections.tables import record_revisions, records, subject_versions, subjects
-from projections.writes import insert_rows, update_rows
+from projections.writes import among, insert_rows, update_rows
 
 DATE_FIELDS = frozenset(
     {
@@ -305,7 +305,7 @@ class PageHistory:
             return
         latest = (
             select(subject_versions.c.subject_id, func.max(subject_versions.c.version).label("v"))
-            .where(subject_versions.c.subject_id.in_(list(first)))
+            .where(among(self.conn, subject_versions.c.subject_id, first))
             .group_by(subject_versions.c.subject_id)
             .subquery()
         )
@@ -337,6 +337,9 @@ class PageHistory:
 class CreditFileProjector:
     name = "credit_file"
     tables = (subjects, records, record_revisions, subject_versions)
+    # A subject's rows follow from its own stream: what a follow-up, a case step or a list
+    # entry names is a record of the same subject (the subject's aggregate refuses others).
+    per_subject = True
     page_history = PageHistory
 
     def __init__(self, policy: PolicyBook):
@@ -611,7 +614,7 @@ def _load_records(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[st
     found: dict[UUID, dict[str, Any] | None] = dict.fromkeys(record_ids)
     ids = list(record_ids)  # none: no query
     for start in range(0, len(ids), 5000):
-        query = select(records).where(records.c.record_id.in_(ids[start : start + 5000]))
+        query = select(records).where(among(conn, records.c.record_id, ids[start : start + 5000]))
         for row in conn.execute(query).mappings():
             found[row["record_id"]] = dict(row)
     return found

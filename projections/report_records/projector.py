@@ -35,7 +35,7 @@ from projections.tables import (
     report_records,
     subjects,
 )
-from projections.writes import insert_rows, update_rows
+from projections.writes import among, insert_rows, update_rows
 
 MISSING_SEPARATOR = ","  # no indicator's column holds one
 UPDATABLE = (
@@ -73,6 +73,9 @@ class ReportRecordProjector:
     # The subject's name, kind, code and sectors are read from the credit file's subjects: this
     # read model never gets ahead of that one (the runner caps it at its position).
     depends_on = ("credit_file",)
+    # One row per record, with its own subject's fields; the figures (三率) are counted over the
+    # rows when asked, not kept as running counts across subjects.
+    per_subject = True
 
     def __init__(
         self,
@@ -275,7 +278,7 @@ def _load_subjects(conn: Connection, subject_ids: set[UUID]) -> dict[UUID, dict[
             subjects.c.kind,
             subjects.c.code_masked,
             subjects.c.sectors,
-        ).where(subjects.c.subject_id.in_(ids[start : start + 5000]))
+        ).where(among(conn, subjects.c.subject_id, ids[start : start + 5000]))
         for row in conn.execute(query):
             found[row.subject_id] = {
                 "name": row.name,
@@ -291,6 +294,6 @@ def _load_rows(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[str, 
     ids = list(record_ids)
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        query = select(report_records).where(report_records.c.record_id.in_(chunk))
+        query = select(report_records).where(among(conn, report_records.c.record_id, chunk))
         found.update({row["record_id"]: dict(row) for row in conn.execute(query).mappings()})
     return found

@@ -24,9 +24,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from hashlib import sha256
 from typing import Any
-from uuid import UUID
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -38,6 +36,7 @@ from sqlalchemy import Connection, Engine, and_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from projections.partitions import partition_of
 from projections.runner import transient
 from projections.tables import changes, projection_tracking, records, subjects
 from service.access.keys import utc
@@ -51,13 +50,6 @@ PAGE = 500
 # How long one publish waits for JetStream's acknowledgement before it is tried again.
 ACK_TIMEOUT_SECONDS = 5.0
 CONNECT_SECONDS = 10.0
-
-
-def partition_of(subject_id: UUID, partitions: int) -> int:
-    """The subject's partition: the first 8 bytes of SHA-256 over the id's 16 bytes, as an
-    unsigned big-endian integer, mod the number of partitions. Stable across restarts,
-    machines and languages, so a consumer can compute it too."""
-    return int.from_bytes(sha256(subject_id.bytes).digest()[:8], "big") % partitions
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,8 @@ class NoticeProjector:
     tables = (notices,)
     reads = (access_log, api_clients)  # beside the log: who read a subject, and who they are
     depends_on = ("credit_file",)  # when each record was recorded
+    # Who read the event's own subject, about that subject's record; ids from the change's.
+    per_subject = True
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
         found = [

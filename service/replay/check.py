@@ -42,6 +42,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from projections.runner import BULK_PAGE_SIZE, ProjectionFailed, ProjectionRunner
 from projections.tables import READ_MODEL_TABLES, projection_skips, projection_tracking
+from service.settings import Settings
 from service.store.database import Database
 from service.store.ledger import CreditLedger
 from service.store.migrations import upgrade
@@ -68,6 +69,7 @@ Progress = Callable[[int, int], None]  # (events replayed, events to replay)
 class LiveService(Protocol):
     """What a replay reads of the running service (the composition root's `Services`)."""
 
+    settings: Settings
     database: Database
     ledger: CreditLedger
     runner: ProjectionRunner

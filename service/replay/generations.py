@@ -29,7 +29,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, select, update
+from sqlalchemy import Connection, Engine, MetaData, Table, select, update
 
 from projections.runner import BULK_PAGE_SIZE, ProjectionFailed, ProjectionRunner
 from projections.tables import READ_MODEL_TABLES, projection_skips, projection_tracking
@@ -41,7 +41,7 @@ from service.replay.check import (
     _suspect_keys,
     scratch_database,
 )
-from service.store.database import CONNECT_TIMEOUT_SECONDS, POOL_WAIT_SECONDS
+from service.replay.partitioned import build_by_partition, few_collections, generation_engine
 from service.store.read_store import snapshot_engine, sync_engine
 
 GENERATION_PREFIX = "credit_generation_"
@@ -80,11 +80,16 @@ def rebuild_beside(
     *,
     page_size: int = BULK_PAGE_SIZE,
     compare: bool = False,
+    partitions: int = 1,
 ) -> RebuildReport:
     """Build a new generation of every read model from the log, switch it in, drop the old one.
     With `compare`, the two generations are compared at the switch, where both stand at the
     same positions (the live runner waits meanwhile). A projector that fails on an event stops
-    the rebuild: the new generation is dropped and the live one stays as it was."""
+    the rebuild: the new generation is dropped and the live one stays as it was. With
+    `partitions` above 1 (PostgreSQL; SQLite builds in one process), the bulk of the log is
+    built by that many processes, one per subject partition (service/replay/partitioned.py),
+    each with the service's own projectors as the settings make them; the catching up and the
+    switch are the same."""
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -94,7 +99,7 @@ def rebuild_beside(
         seconds[phase], clock = now - clock, now
 
     kind = _SqliteGeneration if services.database.is_sqlite else _PostgresGeneration
-    with kind(services) as generation:
+    with kind(services) as generation, few_collections():
         lap("prepare")
         runner = ProjectionRunner(
             services.runner.recorder,
@@ -119,6 +124,22 @@ def rebuild_beside(
             if runner.failures:
                 raise ProjectionFailed(list(runner.failures.values()))
 
+        if partitions > 1 and isinstance(generation, _PostgresGeneration):
+
+            def built(done: int) -> None:
+                if on_progress:
+                    on_progress(done, total)
+
+            applied = build_by_partition(
+                services.settings,
+                generation.engine,
+                generation.schema,
+                services.runner.projectors,
+                stop=head,
+                partitions=partitions,
+                page_size=page_size,
+                on_progress=built,
+            )
         catch_up()
         lap("build")
         generation.finish()
@@ -246,18 +267,7 @@ class _PostgresGeneration:
                 f'INSERT INTO "{self.schema}".{projection_skips.name} '
                 f"SELECT * FROM public.{projection_skips.name}"
             )
-        # Unqualified names resolve to the new generation's tables first; what is not there
-        # (the event log) to the live schema. Its commits need not wait for the disk: it is
-        # made durable (SET LOGGED) before the switch, and dropped if anything fails.
-        options = f"-c search_path={self.schema},public -c synchronous_commit=off"
-        self.engine = create_engine(
-            self.services.database.sync_url(),
-            pool_size=2,
-            max_overflow=2,
-            pool_pre_ping=True,
-            pool_timeout=POOL_WAIT_SECONDS,
-            connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "options": options},
-        )
+        self.engine = generation_engine(self.services.database, self.schema)
 
     def _create_like(
         self, conn: Connection, name: str, *, unlogged: bool, keys: bool = False

@@ -301,7 +301,13 @@ class CreditPostgresFactory(PostgresFactory):
         PromptPostgresDatastore.adopt(self.datastore, options)
 
 
-def open_ledger(database: Database, *, create_tables: bool = True) -> CreditLedger:
+def open_ledger(
+    database: Database, *, create_tables: bool = True, pool_size: int | None = None
+) -> CreditLedger:
+    """The event store; `pool_size` (PostgreSQL) for a process that reads the log and little
+    else, in place of the service's pool (whose connections all open at once)."""
     env = database.eventsourcing_env()
     env["CREATE_TABLE"] = "y" if create_tables else "n"
+    if pool_size is not None and not database.is_sqlite:
+        env["POSTGRES_POOL_SIZE"], env["POSTGRES_MAX_OVERFLOW"] = str(pool_size), "1"
     return CreditLedger(env=env)

@@ -5,18 +5,23 @@ runner goes on with it."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
 
+from projections.partitions import partition_of
 from projections.runner import ProjectionFailed
-from projections.tables import records
+from projections.tables import projection_tracking, records
 from service.commanding.commands import RegisterSubject, record_command_adapter
 from service.replay.check import verify_read_models
 from service.replay.generations import rebuild_beside
 from tests.builders import enterprise, penalty, rating
+from tests.integration.readmodel import dump
+from tests.integration.test_projection_runner import mixed_history
+from tests.tampering import as_superuser
 
 pytestmark = pytest.mark.integration
 
@@ -200,3 +205,71 @@ async def test_queries_answer_from_the_old_generation_until_the_switch(services,
     assert set(answers) <= {OLD, real}
     switched = answers.index(real)
     assert answers[switched:] == [real] * (len(answers) - switched)
+
+
+def test_a_generation_built_by_partition_equals_one_built_by_one_process(services):
+    """Two processes, each projecting the events of its half of the subjects, into the one
+    generation schema: table by table the same rows as the single process's build, which
+    `compare` holds against it at the switch."""
+    if services.database.is_sqlite:
+        pytest.skip("SQLite builds a generation in one process")
+    mixed_history(services)
+    made = fill(services, subjects=6)
+    assert {partition_of(subject_id, 2) for subject_id, _ in made} == {0, 1}
+    rebuild_beside(services)
+    single = dump(services.write_engine)
+    assert all(single[name] for name in ("subjects", "records", "cases", "changes"))
+    seen: list[tuple[int, int]] = []
+    collecting = gc.get_threshold()
+    report = rebuild_beside(
+        services, lambda done, total: seen.append((done, total)), partitions=2, compare=True
+    )
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (collecting, 0)  # as it was
+    assert report.compared and report.difference_count == 0, report.differences[:5]
+    parted = dump(services.write_engine)
+    for table in single:
+        assert parted[table] == single[table], table
+    events = services.ledger.count_events(up_to=services.ledger.recorder.max_notification_id())
+    assert report.events == events and seen[-1] == (events, events)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert report.positions == services.runner.positions()
+    assert set(report.positions.values()) == {services.ledger.recorder.max_notification_id()}
+    with services.write_engine.connect() as conn:  # the partitions' rows went with the schema
+        assert not conn.execute(
+            select(projection_tracking.c.name).where(projection_tracking.c.name.like("%@%"))
+        ).all()
+    assert verify_read_models(services).ok
+
+
+def test_a_generation_built_by_partition_that_fails_is_not_switched_in(services):
+    """An event no projector can read, in one partition: the rebuild stops with the read
+    model's own name, not its partition's, and the live generation stays."""
+    if services.database.is_sqlite:
+        pytest.skip("SQLite builds a generation in one process")
+    made = fill(services, subjects=4)
+    subject_id, record_id = made[0]
+    mark_old_generation(services, record_id)
+    before = services.runner.positions()
+    table = services.ledger.recorder.events_table_name
+    with as_superuser(services) as conn:
+        [position] = conn.execute(
+            text(
+                f"UPDATE {table} SET topic = 'domain.events:NoSuchEvent' WHERE notification_id = "
+                f"(SELECT max(notification_id) FROM {table} WHERE originator_id = :subject) "
+                "RETURNING notification_id"
+            ),
+            {"subject": subject_id},
+        ).one()
+    with pytest.raises(ProjectionFailed) as failed:
+        rebuild_beside(services, partitions=2)
+    # The credit file stops on it; the read models that read the credit file's stop before it.
+    assert [(f.projector, f.position) for f in failed.value.failures] == [("credit_file", position)]
+    assert authority_of(services, record_id) == OLD  # the live generation, untouched
+    assert services.runner.positions() == before
+    with services.write_engine.connect() as conn:
+        assert not conn.execute(
+            text(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'credit_generation_%' "
+                "OR nspname LIKE 'credit_retired_%'"
+            )
+        ).all()

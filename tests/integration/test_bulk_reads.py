@@ -1,0 +1,58 @@
+"""The condition a page of the projections (a rebuild's: thousands of events) reads its stored
+rows by: on PostgreSQL the keys go as one array, and it finds the rows an IN list finds."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import delete, select
+
+from projections.tables import projection_skips, told_statuses
+from projections.writes import among, insert_rows
+
+pytestmark = pytest.mark.integration
+
+
+def test_thousands_of_keys_find_the_rows_an_in_list_finds(services):
+    stored = [uuid4() for _ in range(3000)]
+    names = [f"projector-{n}" for n in range(40)]
+    with services.write_engine.begin() as conn:
+        insert_rows(
+            conn,
+            told_statuses,
+            [
+                {"subject_id": s, "evaluated_on": date(2026, 1, 1), "version": 1, "told": {}}
+                for s in stored
+            ],
+        )
+        insert_rows(
+            conn,
+            projection_skips,
+            [
+                {
+                    "projector": name,
+                    "position": 1,
+                    "event_type": "T",
+                    "reason": "r",
+                    "skipped_by": "t",
+                    "skipped_at": datetime.now(UTC),
+                }
+                for name in names
+            ],
+        )
+    asked = stored[::2] + [uuid4() for _ in range(500)]  # half of them, and keys not stored
+    try:
+        with services.write_engine.connect() as conn:
+            uuids = told_statuses.c.subject_id
+            found = conn.execute(select(uuids).where(among(conn, uuids, iter(asked)))).scalars()
+            assert sorted(found) == sorted(stored[::2])
+            texts = projection_skips.c.projector
+            found = conn.execute(select(texts).where(among(conn, texts, {*names[:5], "x"})))
+            assert sorted(found.scalars()) == sorted(names[:5])
+            assert not conn.execute(select(uuids).where(among(conn, uuids, []))).all()
+    finally:
+        with services.write_engine.begin() as conn:
+            conn.execute(delete(told_statuses))
+            conn.execute(delete(projection_skips))
