@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import Engine, RowMapping, delete, exists, insert, select
+from sqlalchemy import Connection, Engine, RowMapping, delete, exists, insert, select
 
 from domain.changes import ADDRESSED_KINDS, ADDRESSED_TO_OWN_AUTHORITIES, CHANGE_KINDS
 from projections.tables import subjects
@@ -140,30 +140,8 @@ class Subscriptions:
             followed = len(asked) - len(missing)
             if not followed:
                 raise NothingToSubscribe(not_found)  # the transaction is rolled back
-            secret = None
-            if callback_url is not None:
-                secret = self.webhooks.add(conn, subscription_id, client_id, callback_url, now)
-            subscription = Subscription(
-                subscription_id,
-                client_id,
-                tuple(dict.fromkeys(kinds)),
-                followed,
-                now,
-                self.webhooks.states(conn, [subscription_id]).get(subscription_id),
-            )
-            conn.execute(
-                insert(subscriptions).values(
-                    subscription_id=subscription_id,
-                    client_id=client_id,
-                    kinds=list(subscription.kinds),
-                    subject_count=followed,
-                    created_at=now,
-                )
-            )
-            insert_rows(
-                conn,
-                subscription_kinds,
-                [{"subscription_id": subscription_id, "kind": kind} for kind in subscription.kinds],
+            subscription, secret = self._write(
+                conn, subscription_id, client_id, kinds, followed, callback_url, now
             )
         return subscription, not_found, secret
 
@@ -185,32 +163,8 @@ class Subscriptions:
             raise ValueError(f"not addressed to an authority: {', '.join(other)}")
         subscription_id = uuid4()
         with self.engine.begin() as conn:
-            secret = None
-            if callback_url is not None:
-                secret = self.webhooks.add(conn, subscription_id, client_id, callback_url, now)
-            subscription = Subscription(
-                subscription_id,
-                client_id,
-                tuple(dict.fromkeys(kinds)),
-                0,
-                now,
-                self.webhooks.states(conn, [subscription_id]).get(subscription_id),
-                addressed_to_us=True,
-            )
-            conn.execute(
-                insert(subscriptions).values(
-                    subscription_id=subscription_id,
-                    client_id=client_id,
-                    kinds=list(subscription.kinds),
-                    subject_count=0,
-                    created_at=now,
-                    addressed_to_us=True,
-                )
-            )
-            insert_rows(
-                conn,
-                subscription_kinds,
-                [{"subscription_id": subscription_id, "kind": kind} for kind in subscription.kinds],
+            subscription, secret = self._write(
+                conn, subscription_id, client_id, kinds, 0, callback_url, now, addressed_to_us=True
             )
             insert_rows(
                 conn,
@@ -220,6 +174,48 @@ class Subscriptions:
                     for c in sorted(set(authority_codes))
                 ],
             )
+        return subscription, secret
+
+    def _write(
+        self,
+        conn: Connection,
+        subscription_id: UUID,
+        client_id: str,
+        kinds: Sequence[str],
+        subject_count: int,
+        callback_url: str | None,
+        now: datetime,
+        *,
+        addressed_to_us: bool = False,
+    ) -> tuple[Subscription, str | None]:
+        """The subscription's row, its kinds and its webhook (with the secret, shown once)."""
+        secret = None
+        if callback_url is not None:
+            secret = self.webhooks.add(conn, subscription_id, client_id, callback_url, now)
+        subscription = Subscription(
+            subscription_id,
+            client_id,
+            tuple(dict.fromkeys(kinds)),
+            subject_count,
+            now,
+            self.webhooks.states(conn, [subscription_id]).get(subscription_id),
+            addressed_to_us=addressed_to_us,
+        )
+        conn.execute(
+            insert(subscriptions).values(
+                subscription_id=subscription_id,
+                client_id=client_id,
+                kinds=list(subscription.kinds),
+                subject_count=subject_count,
+                created_at=now,
+                addressed_to_us=addressed_to_us,
+            )
+        )
+        insert_rows(
+            conn,
+            subscription_kinds,
+            [{"subscription_id": subscription_id, "kind": kind} for kind in subscription.kinds],
+        )
         return subscription, secret
 
     def of_client(self, client_id: str) -> list[Subscription]:
