@@ -194,14 +194,19 @@ class ClientCredentials(OAuth2):
 authenticated = ClientCredentials()
 
 
+def with_scope(caller: Caller, scope: str) -> Caller:
+    """The caller, if its token carries `scope` (what `require(scope)` checks)."""
+    if scope not in caller.scopes:
+        raise InsufficientScope(
+            f"this needs the {scope} scope, which this token does not carry", scope
+        )
+    return caller
+
+
 @functools.cache  # one dependency per scope, so a router's and a route's share FastAPI's cache
 def require(scope: str):
     async def check(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
-        if scope not in caller.scopes:
-            raise InsufficientScope(
-                f"this needs the {scope} scope, which this token does not carry", scope
-            )
-        return caller
+        return with_scope(caller, scope)
 
     return Security(check, scopes=[scope])
 

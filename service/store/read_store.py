@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -17,6 +20,20 @@ POSTGRES_SYNC = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# orjson reads an integer past 64 bits as a float, and refuses what the standard library takes
+# (NaN, 1e400, a lone surrogate): a run of 19 digits, or a refusal, goes to `json.loads`.
+_PAST_64_BITS = re.compile(r"\d{19}")
+
+
+def json_loads(text: str | bytes) -> Any:
+    """A JSON column's value, as `json.loads` reads it, in a fraction of its time (a status
+    read decodes two columns of every row it reads)."""
+    if isinstance(text, str) and _PAST_64_BITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -80,9 +97,12 @@ def async_engine(database: Database) -> AsyncEngine:
             isolation_level="AUTOCOMMIT",
             pool_timeout=POOL_WAIT_SECONDS,
             connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+            json_deserializer=json_loads,
         )
     engine = create_async_engine(
-        database.async_url(), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        database.async_url(),
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        json_deserializer=json_loads,
     )
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

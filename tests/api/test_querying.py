@@ -330,3 +330,58 @@ async def test_a_min_position_no_write_returned_is_refused_without_waiting(clien
     response = await client.get(f"/v1/subjects/{sid}/status", params={"min_position": 10_000})
     assert response.status_code == 422
     assert "beyond the log's head" in response.json()["detail"]
+
+
+async def test_the_plain_status_read_answers_and_logs_as_the_solved_one(
+    client, services, role_headers, monkeypatch
+):
+    """A status read with only the id skips FastAPI's dependency solving (api/fast_path.py);
+    any query parameter sends it through the solver. Both answer the same bytes, check the
+    same token and scope, and log the read before answering."""
+    import fastapi.routing
+    from sqlalchemy import select
+
+    from service.access.tables import access_log
+
+    solved = []
+    solve = fastapi.routing.solve_dependencies
+
+    async def counted(*args, **kwargs):
+        solved.append(kwargs["request"].url.path)
+        return await solve(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    subjects = [await new_subject(client, enterprise(n)) for n in (31, 32, 33)]
+    await record(client, subjects[0], rating())
+    await record(client, subjects[1], penalty("FAST-1", severity="general"))
+    last = await record(client, subjects[1], list_entry())
+    agency = {**role_headers["agency"], "X-Purpose": "%E8%A1%8C%E6%94%BF%E8%AE%B8%E5%8F%AF"}
+    for sid in subjects:
+        through_solver = await client.get(
+            f"/v1/subjects/{sid}/status", params={"min_position": last["position"]}, headers=agency
+        )
+        del solved[:]
+        plain = await client.get(f"/v1/subjects/{sid}/status", headers=agency)
+        assert solved == []  # the plain read took the fast path
+        assert plain.status_code == through_solver.status_code == 200
+        assert plain.content == through_solver.content
+        assert plain.headers["etag"] == through_solver.headers["etag"]
+        assert plain.headers["content-type"] == through_solver.headers["content-type"]
+    with services.write_engine.connect() as conn:
+        logged = conn.execute(
+            select(access_log.c.subject_id, access_log.c.action, access_log.c.purpose)
+            .where(access_log.c.client_id == "test-agency")
+            .order_by(access_log.c.seq)
+        ).all()
+    assert [(str(s), a, p) for s, a, p in logged] == [
+        (sid, "status", "行政许可") for sid in subjects for _ in range(2)
+    ]
+    # The same refusals: no token, and a token without credit:read (the administrator's).
+    nobody = await client.get(f"/v1/subjects/{subjects[0]}/status", headers={"Authorization": ""})
+    assert nobody.status_code == 401
+    admin = await client.get(f"/v1/subjects/{subjects[0]}/status", headers=role_headers["admin"])
+    assert admin.status_code == 403
+    assert admin.json()["detail"] == (
+        "this needs the credit:read scope, which this token does not carry"
+    )
+    assert solved == []
