@@ -131,7 +131,7 @@ async def _plain_status(request: Request) -> Response | None:
     response_model=Status,
     responses={**CONDITIONAL, **problems(404)},
 )
-@fast_path(_plain_status)
+@fast_path(_plain_status, checks=(require(READ), authenticated, ReadYourWrites, purpose))
 async def subject_status(
     subject_id: SubjectId,
     request: Request,
