@@ -4,6 +4,7 @@ A pure function, so the live answer, an as-of answer and a from-scratch fold agr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -426,6 +427,9 @@ def next_time_change(facts: list[RecordFact], book: PolicyBook, on: date) -> dat
     return min(later, default=None)
 
 
+# Asked again for every conduct record at each evaluation of its subject: a subject of
+# thousands of records spent a third of its projection here.
+@functools.lru_cache(maxsize=65536)
 def _leaves_window(decided: date, months: int) -> date:
     """The first day on which a record decided on `decided` is no longer within the last
     `months` months (a day `d` counts those decided after `add_months(d, -months)`)."""

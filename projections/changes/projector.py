@@ -290,6 +290,11 @@ class _Statuses:
             if not isinstance(event, DayClosed):
                 first.setdefault(event.originator_id, event.originator_version)
         self.revisions: dict[UUID, list[Any]] = {}
+        # Each revision's fact, made once: a subject's status is evaluated at each of its events
+        # over every revision standing then, and making the facts again each time was half of
+        # that evaluation for a subject of thousands of records. Keyed by the row's identity,
+        # which holds while `revisions` keeps the row.
+        self.facts: dict[int, RecordFact] = {}
         self.told: dict[UUID, dict[str, Any]] = {}
         self.changed: set[UUID] = set()
         # The types of the records whose standing each (subject, version) changed.
@@ -444,11 +449,17 @@ class _Statuses:
         facts it was evaluated over."""
         day_ends = end_of_day(day, self.zone)
         facts = [
-            revision_fact(row[:FACT_WIDTH])
+            self._fact(row)
             for row in _at(revisions, version)
             if row[1] in RULE_INPUT_TYPES and _stands(row, day_ends)
         ]
         return evaluate(facts, self.policy, day), facts
+
+    def _fact(self, row: Any) -> RecordFact:
+        fact = self.facts.get(id(row))
+        if fact is None:
+            fact = self.facts[id(row)] = revision_fact(row[:FACT_WIDTH])
+        return fact
 
     def _planned_ends(
         self, revisions: list[Any], version: int, since: date, day: date
