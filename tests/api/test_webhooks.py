@@ -917,3 +917,113 @@ async def test_webhooks_are_filled_in_batches_each_once_and_none_left_behind(
         cursors = set(conn.execute(select(subscription_webhooks.c.cursor_position)).scalars())
     assert cursors == {later["position"]}
     assert worker.fan_out() == 0
+
+
+async def test_a_round_fills_only_the_webhooks_a_new_change_concerns_and_moves_the_rest_past_it(
+    client, role_headers, services, receiver, monkeypatch
+):
+    """After a change every webhook is behind the outbox, but only those following its subject
+    have rows to write: they alone are filled (in batches), and the others' cursors move to
+    the outbox's position with no rows, so that a round costs what the new changes do."""
+    monkeypatch.setattr(deliveries, "FILL_WEBHOOKS", 2)
+    filled: list[UUID] = []
+    fill = DeliveryWorker._fill
+
+    def spy(self, conn, batch, reached):
+        filled.extend(batch)
+        return fill(self, conn, batch, reached)
+
+    monkeypatch.setattr(DeliveryWorker, "_fill", spy)
+    agency = role_headers["agency"]
+    subjects = [await new_subject(client, n) for n in range(1, 4)]
+    following: dict[str, set[UUID]] = {subject: set() for subject in subjects}
+    for subject in subjects:
+        for _ in range(3):
+            made = await hooked(client, agency, [subject], receiver.url)
+            following[subject].add(UUID(made["subscription"]["subscription_id"]))
+    worker = delivery_worker(services, Moment())
+
+    def rows_and_cursors() -> tuple[Counter[UUID], set[tuple[int, int]]]:
+        with services.write_engine.connect() as conn:
+            rows = Counter(conn.execute(select(webhook_deliveries.c.subscription_id)).scalars())
+            hooks = select(
+                subscription_webhooks.c.cursor_position, subscription_webhooks.c.cursor_ordinal
+            )
+            return rows, {tuple(row) for row in conn.execute(hooks)}
+
+    told: dict[str, int] = Counter()
+    for n, subject in enumerate([subjects[0], subjects[1], subjects[1]]):
+        filled.clear()
+        change = await record(client, subject, penalty(f"P-{n}"))
+        await caught_up(services, change["position"])
+        told[subject] += 1
+        assert worker.fan_out() == 3
+        assert sorted(filled) == sorted(following[subject])  # none of the other webhooks
+        rows, cursors = rows_and_cursors()
+        assert cursors == {(change["position"], deliveries.PAST_POSITION)}
+        assert rows == Counter(
+            {sid: told[name] for name, sids in following.items() for sid in sids if told[name]}
+        )
+    filled.clear()
+    assert worker.fan_out() == 0 and filled == []
+
+
+async def test_a_webhook_far_behind_gets_every_change_it_follows_a_stretch_at_a_time(
+    client, role_headers, services, receiver, monkeypatch
+):
+    """A webhook made after its subject's changes starts at the beginning of the log and moves
+    `FILL_POSITIONS` a round; the stretches with none of its changes are passed, those with
+    one are filled, and it ends with each of them once, while a webhook up to date gets a new
+    change in the first round."""
+    monkeypatch.setattr(deliveries, "FILL_POSITIONS", 2)
+    agency = role_headers["agency"]
+    mine, other = await new_subject(client, 1), await new_subject(client, 2)
+    current = UUID(
+        (await hooked(client, agency, [other], receiver.url))["subscription"]["subscription_id"]
+    )
+    worker = delivery_worker(services, Moment())
+    wanted = []
+    for n in range(3):
+        wanted.append((await record(client, mine, penalty(f"P-{n}")))["position"])
+        for m in range(2):
+            last = await record(client, other, penalty(f"Q-{n}-{m}"))
+
+    def delivered_to(subscription_id: UUID) -> list[int]:
+        with services.write_engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(webhook_deliveries.c.position)
+                    .where(webhook_deliveries.c.subscription_id == subscription_id)
+                    .order_by(webhook_deliveries.c.position)
+                ).scalars()
+            )
+
+    def cursor(subscription_id: UUID) -> int:
+        with services.write_engine.connect() as conn:
+            return conn.execute(
+                select(subscription_webhooks.c.cursor_position).where(
+                    subscription_webhooks.c.subscription_id == subscription_id
+                )
+            ).scalar_one()
+
+    await caught_up(services, last["position"])
+    while cursor(current) < last["position"]:
+        worker.fan_out()
+    late = UUID(
+        (await hooked(client, agency, [mine], receiver.url))["subscription"]["subscription_id"]
+    )
+    newest = await record(client, other, penalty("Q-new"))
+    await caught_up(services, newest["position"])
+    worker.fan_out()
+
+    assert len(delivered_to(current)) == 7  # the new change in the first round
+    assert cursor(late) == 2
+    rounds = 1
+    while cursor(late) < newest["position"] and rounds < 1000:
+        worker.fan_out()
+        rounds += 1
+    assert rounds == (newest["position"] + 1) // 2  # two positions a round
+    assert delivered_to(late) == wanted
+    with services.write_engine.connect() as conn:
+        cursors = set(conn.execute(select(subscription_webhooks.c.cursor_position)).scalars())
+    assert cursors == {newest["position"]}
