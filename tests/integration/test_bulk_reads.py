@@ -23,7 +23,13 @@ def test_thousands_of_keys_find_the_rows_an_in_list_finds(services):
             conn,
             told_statuses,
             [
-                {"subject_id": s, "evaluated_on": date(2026, 1, 1), "version": 1, "told": {}}
+                {
+                    "subject_id": s,
+                    "evaluated_on": date(2026, 1, 1),
+                    "version": 1,
+                    "told": {},
+                    "next_time_change": None,
+                }
                 for s in stored
             ],
         )
