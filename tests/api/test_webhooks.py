@@ -100,15 +100,17 @@ class Receiver:
                             answer = receiver.answers.pop(0) if receiver.answers else 200
                     status, extra = answer if isinstance(answer, tuple) else (answer, {})
                     time.sleep(receiver.delay)
-                    self.send_response(status)
-                    for name, value in extra.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
                 finally:
+                    # Out of flight before the answer goes: once the sender reads it, its
+                    # next request may arrive before this thread would count this one out.
                     with receiver.lock:
                         for key in ("", subject):
                             receiver.in_flight[key] -= 1
+                self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             do_GET = do_POST
 
