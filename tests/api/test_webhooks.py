@@ -195,6 +195,19 @@ async def hooked(client, agency, subjects: list[str], url: str, **extra) -> dict
     )
 
 
+async def hooked_with_a_penalty_each(
+    client, services, agency, serials: range, url: str
+) -> tuple[list[str], dict]:
+    """New subjects followed by one webhook subscription, a penalty published on each, and the
+    changes projected: the batch the delivery tests send."""
+    subjects = [await new_subject(client, n) for n in serials]
+    made = await hooked(client, agency, subjects, url)
+    for subject in subjects:
+        last = await record(client, subject, penalty("P-1"))
+    await caught_up(services, last["position"])
+    return subjects, made
+
+
 async def test_a_change_is_posted_signed_and_the_documented_verification_accepts_it(
     client, role_headers, services, receiver
 ):
@@ -449,11 +462,7 @@ async def test_a_worker_dying_after_its_batch_is_answered_sends_it_again_under_t
     transaction that records the answers: nothing of the batch is recorded, and after the
     lease each change goes out again under its own webhook-id, and is recorded then."""
     agency = role_headers["agency"]
-    subjects = [await new_subject(client, n) for n in range(1, 4)]
-    made = await hooked(client, agency, subjects, receiver.url)
-    for subject in subjects:
-        last = await record(client, subject, penalty("P-1"))
-    await caught_up(services, last["position"])
+    _, made = await hooked_with_a_penalty_each(client, services, agency, range(1, 4), receiver.url)
     changes = {c["change_id"] for c in (await feed(client, agency))["changes"]}
 
     class Killed(BaseException):
@@ -498,11 +507,9 @@ async def test_a_batch_is_sent_concurrently_and_at_most_concurrency_at_once(
     receiver = Receiver(on_request=together.wait)
     try:
         agency = role_headers["agency"]
-        subjects = [await new_subject(client, n) for n in range(1, 5)]
-        made = await hooked(client, agency, subjects, receiver.url)
-        for subject in subjects:
-            last = await record(client, subject, penalty("P-1"))
-        await caught_up(services, last["position"])
+        _, made = await hooked_with_a_penalty_each(
+            client, services, agency, range(1, 5), receiver.url
+        )
         assert await run(delivery_worker(services, Moment(), concurrency=4)) == 4 + 4
         assert not together.broken
         assert receiver.most_in_flight[""] == 4
@@ -632,11 +639,7 @@ async def test_a_send_starts_only_while_the_lease_outlasts_it_the_rest_is_due_ag
     receiver = Receiver(delay=0.6)
     try:
         agency = role_headers["agency"]
-        subjects = [await new_subject(client, n) for n in range(1, 4)]
-        await hooked(client, agency, subjects, receiver.url)
-        for subject in subjects:
-            last = await record(client, subject, penalty("P-1"))
-        await caught_up(services, last["position"])
+        await hooked_with_a_penalty_each(client, services, agency, range(1, 4), receiver.url)
         clock = Moment()
         worker = delivery_worker(services, clock, lease=1.5, concurrency=1)
         assert worker.fan_out() == 3
@@ -666,11 +669,7 @@ async def test_a_worker_told_to_stop_records_its_batch_and_claims_no_other(
     """Batches of one, three changes due: told to stop while sending the first (SIGTERM to
     `credit deliver`), the worker records that answer and does not claim the next."""
     agency = role_headers["agency"]
-    subjects = [await new_subject(client, n) for n in range(1, 4)]
-    await hooked(client, agency, subjects, receiver.url)
-    for subject in subjects:
-        last = await record(client, subject, penalty("P-1"))
-    await caught_up(services, last["position"])
+    await hooked_with_a_penalty_each(client, services, agency, range(1, 4), receiver.url)
 
     def send_and_stop(*args):
         worker.stop()
@@ -846,11 +845,9 @@ async def test_two_workers_at_once_never_send_the_same_delivery(
     slow = Receiver(delay=0.05)
     try:
         agency = role_headers["agency"]
-        subjects = [await new_subject(client, n) for n in range(1, 9)]
-        await hooked(client, agency, subjects, slow.url)
-        for subject in subjects:
-            last = await record(client, subject, penalty("P-1"))
-        await caught_up(services, last["position"])
+        subjects, _ = await hooked_with_a_penalty_each(
+            client, services, agency, range(1, 9), slow.url
+        )
         clock = Moment()
         workers = [delivery_worker(services, clock), delivery_worker(services, clock)]
         for worker in workers:
