@@ -4,9 +4,11 @@ the services, and an HTTP client over the ASGI app."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypedDict
 
 import httpx
@@ -128,13 +130,31 @@ def _empty_postgres(url: str) -> None:
         conn.execute(f"TRUNCATE {', '.join(STORE_TABLES)} RESTART IDENTITY")
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite store migrated to head, once per test process: every migration run
+    again for each test cost about a second, more than most tests themselves."""
+    path = tmp_path_factory.mktemp("migrated") / "credit.sqlite3"
+    upgrade(Database.from_url(f"sqlite:///{path}"))
+    leftovers = [p.name for p in path.parent.iterdir() if p != path]
+    assert not leftovers, f"the migrated store left {leftovers} beside it: a copy would lose them"
+    return path
+
+
+@pytest.fixture
+def empty_sqlite(tmp_path: Path, migrated_sqlite: Path) -> Database:
+    """An empty SQLite store of this test's own, migrated to head."""
+    path = tmp_path / "credit.sqlite3"
+    shutil.copyfile(migrated_sqlite, path)
+    return Database.from_url(f"sqlite:///{path}")
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """Every test that takes this runs on both backends, each time on an empty store."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/credit.sqlite3"
-        upgrade(Database.from_url(url))
-        return url
+        store: Database = request.getfixturevalue("empty_sqlite")
+        return store.url.render_as_string(hide_password=False)
     url = request.getfixturevalue("postgres_database")
     _empty_postgres(url)
     return url

@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from api.app import create_app
 from service.bootstrap import Services
 from service.settings import Settings
+from service.store.database import Database
 from tests.api.test_case_reports import build_cases
 from tests.api.test_console_report_rates import build_records, with_threshold
 from tests.api.test_list_reports import build_file
@@ -159,14 +160,9 @@ def test_every_page_route_is_checked_or_excluded_with_a_reason(settings):
 
 # The browser ------------------------------------------------------------------------------------
 @pytest.fixture
-def database_url(tmp_path) -> str:
+def database_url(empty_sqlite: Database) -> str:
     """The pages' markup does not depend on the database: SQLite only, to keep this test short."""
-    from service.store.database import Database
-    from service.store.migrations import upgrade
-
-    url = f"sqlite:///{tmp_path}/credit.sqlite3"
-    upgrade(Database.from_url(url))
-    return url
+    return empty_sqlite.url.render_as_string(hide_password=False)
 
 
 @dataclass

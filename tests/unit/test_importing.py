@@ -42,7 +42,6 @@ from service.policy import load_policy
 from service.settings import DEFAULT_TIMEZONE
 from service.store.database import Database
 from service.store.ledger import open_ledger
-from service.store.migrations import upgrade
 
 # The rules' words a rejection quotes (domain/rule_texts.py), without their full stop.
 USCC_INVALID = RULE_TEXTS_ZH[codes.USCC_VALID].removesuffix("。")
@@ -177,9 +176,8 @@ def csv_bytes(header, rows, *, encoding="utf-8", bom=False) -> bytes:
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    database = Database.from_url(f"sqlite:///{tmp_path}/t.sqlite3")
-    upgrade(database)
+def ledger(empty_sqlite: Database):
+    database = empty_sqlite
     ledger = open_ledger(database)
     yield ledger
     ledger.close()

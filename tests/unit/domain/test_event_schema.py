@@ -21,7 +21,6 @@ from domain.events import (
 )
 from service.store.database import Database
 from service.store.ledger import open_ledger
-from service.store.migrations import upgrade
 from tests.builders import registered_enterprise, stored_event
 
 pytestmark = pytest.mark.domain
@@ -30,9 +29,8 @@ STANDARD_FIELDS = ("legal_representative", "data_source_name", "data_source_code
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    database = Database.from_url(f"sqlite:///{tmp_path}/schema.sqlite3")
-    upgrade(database)
+def ledger(empty_sqlite: Database):
+    database = empty_sqlite
     ledger = open_ledger(database)
     yield ledger
     ledger.close()

@@ -26,7 +26,6 @@ from projections.credit_file.projector import CreditFileProjector
 from projections.runner import Projector
 from projections.tables import changes
 from service.store.database import Database
-from service.store.migrations import upgrade
 from service.store.read_store import sync_engine
 from tests.builders import stored_event
 from tests.unit.projections.test_credit_file_projector import (
@@ -46,9 +45,8 @@ AUTHORITY = {"authority_code": COMMON["authority_code"], "authority_name": COMMO
 
 
 @pytest.fixture
-def engine(tmp_path) -> Any:
-    database = Database.from_url(f"sqlite:///{tmp_path}/c.sqlite3")
-    upgrade(database)
+def engine(empty_sqlite: Database) -> Any:
+    database = empty_sqlite
     engine = sync_engine(database)
     yield engine
     engine.dispose()

@@ -21,7 +21,6 @@ from projections.credit_file.projector import CreditFileProjector
 from projections.tables import record_revisions, records, subject_versions, subjects
 from service.policy.loader import load_policy
 from service.store.database import Database
-from service.store.migrations import upgrade
 from service.store.read_store import sync_engine
 from tests.builders import ADMINISTRATIVE_CONTENT, stored_event
 
@@ -40,9 +39,8 @@ COMMON = {
 
 
 @pytest.fixture
-def engine(tmp_path):
-    database = Database.from_url(f"sqlite:///{tmp_path}/p.sqlite3")
-    upgrade(database)
+def engine(empty_sqlite: Database):
+    database = empty_sqlite
     engine = sync_engine(database)
     yield engine
     engine.dispose()

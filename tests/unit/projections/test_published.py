@@ -16,7 +16,6 @@ from domain.publication import publication_state, published_on, stands_on
 from projections.credit_file import published
 from projections.tables import record_revisions, records
 from service.store.database import Database
-from service.store.migrations import upgrade
 from service.store.read_store import sync_engine
 
 pytestmark = pytest.mark.projections
@@ -33,9 +32,8 @@ ROWS = [
 
 
 @pytest.fixture
-def engine(tmp_path):
-    database = Database.from_url(f"sqlite:///{tmp_path}/p.sqlite3")
-    upgrade(database)
+def engine(empty_sqlite: Database):
+    database = empty_sqlite
     engine = sync_engine(database)
     common = {"subject_id": UUID(int=0), "type": "X", "family": "x", "authority_name": "支队"}
     with engine.begin() as conn:

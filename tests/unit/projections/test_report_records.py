@@ -204,9 +204,8 @@ def correction(log: Log, target: UUID, recorded: str, changes: dict, subject: UU
 
 
 @pytest.fixture
-def engine(tmp_path):
-    database = Database.from_url(f"sqlite:///{tmp_path}/r.sqlite3")
-    upgrade(database)
+def engine(empty_sqlite: Database):
+    database = empty_sqlite
     engine = sync_engine(database)
     yield engine
     engine.dispose()
