@@ -3,6 +3,7 @@ the services, and an HTTP client over the ASGI app."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -121,13 +122,35 @@ def streaming_replica(private_postgres: PrivatePostgres) -> Iterator[PrivatePost
 
 
 def _empty_postgres(url: str) -> None:
+    """DELETE rather than TRUNCATE: a test leaves a few rows, and TRUNCATE gives each of some
+    sixty tables and their indexes new files, about 0.7 s a test against 0.05 s. The sequences
+    the tables own start again, as TRUNCATE ... RESTART IDENTITY would have them."""
     import psycopg
 
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as conn:
-        # History refuses TRUNCATE, for the owner too; a superuser's replica role lets it pass.
+        # History refuses deletion, for the owner too; a superuser's replica role lets it pass
+        # (and skips the foreign keys, so the order of the tables does not matter).
         conn.execute("SET LOCAL session_replication_role = replica")
-        conn.execute(f"TRUNCATE {', '.join(STORE_TABLES)} RESTART IDENTITY")
+        statements = [f"DELETE FROM {table}" for table in STORE_TABLES]
+        statements += [f"ALTER SEQUENCE {name} RESTART" for name in _owned_sequences(conninfo)]
+        conn.execute("; ".join(statements))
+
+
+@functools.cache
+def _owned_sequences(conninfo: str) -> tuple[str, ...]:
+    """The sequences behind the store tables' serial and identity columns."""
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT sequence.oid::regclass::text FROM pg_class sequence"
+            " JOIN pg_depend owner ON owner.objid = sequence.oid AND owner.deptype IN ('a', 'i')"
+            " JOIN pg_class owning ON owning.oid = owner.refobjid"
+            " WHERE sequence.relkind = 'S' AND owning.relname = ANY(%s)",
+            (list(STORE_TABLES),),
+        ).fetchall()
+    return tuple(name for (name,) in rows)
 
 
 @pytest.fixture(scope="session")
