@@ -8,7 +8,9 @@ import io
 import os
 import platform
 import random
+import re
 import subprocess
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -158,6 +160,30 @@ def process_tree_cpu_seconds(pid: int) -> float:
         total += times.get(current, 0.0)
         stack += parents.get(current, [])
     return total
+
+
+def valgrind_instructions(arguments: list[str]) -> tuple[int, str]:
+    """Instructions valgrind counts (cachegrind without its cache simulation) in
+    `python arguments`, all threads together, and what the child printed. The machines here
+    are shared and `perf` has no hardware counters, so this count is the figure of work that
+    the load does not move; a caller takes the difference of two runs of different lengths, so
+    that start-up drops out."""
+    result = subprocess.run(
+        [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            sys.executable,
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    refs = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
+    assert refs, result.stderr[-2000:]
+    return int(refs.group(1).replace(",", "")), result.stdout
 
 
 def machine() -> str:

@@ -21,7 +21,6 @@ import io
 import os
 import re
 import resource
-import subprocess
 import sys
 import threading
 import time
@@ -32,7 +31,13 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import make_url
 
-from bench.fixtures import ADMIN_URL, machine, penalty_csv, scratch_postgres
+from bench.fixtures import (
+    ADMIN_URL,
+    machine,
+    penalty_csv,
+    scratch_postgres,
+    valgrind_instructions,
+)
 from projections.runner import BULK_PAGE_SIZE, ProjectionRunner
 from service.bootstrap import build_services
 from service.commanding.importing.batch import import_stream
@@ -170,28 +175,12 @@ def replay_prefix(url: str, events: int) -> None:
 
 def instructions(url: str, events: int) -> tuple[int, int]:
     """Instructions valgrind counts in a child process replaying `events` events."""
-    result = subprocess.run(
-        [
-            "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            "--cachegrind-out-file=/dev/null",
-            sys.executable,
-            "-m",
-            "bench.rebuild",
-            "--replay-prefix",
-            str(events),
-            "--url",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    refs, printed = valgrind_instructions(
+        ["-m", "bench.rebuild", "--replay-prefix", str(events), "--url", url]
     )
-    refs = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
-    done = re.search(r"replayed (\d+)", result.stdout)
-    assert refs and done, result.stderr[-2000:]
-    return int(refs.group(1).replace(",", "")), int(done.group(1))
+    done = re.search(r"replayed (\d+)", printed)
+    assert done, printed[-2000:]
+    return refs, int(done.group(1))
 
 
 LABELS = {

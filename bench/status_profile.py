@@ -7,7 +7,10 @@ functions that take the time (cProfile of the event loop's thread).
     .venv/bin/python -m bench.status_profile --subjects 2000 --requests 3000 --concurrency 8
 
 With `--loop-only` it only runs the request loop, for an outside profiler such as
-`valgrind --tool=callgrind` or `perf stat` to count instructions per request.
+`valgrind --tool=callgrind` to look into. With `--instructions` it also counts the
+instructions per request of the service and of the baseline: valgrind over a child process
+that runs the loop against the store seeded here (seeding under valgrind would take an hour),
+`--requests` and five times as many requests, the difference over the extra requests.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import argparse
 import asyncio
 import cProfile
 import io
+import json
 import logging
 import os
 import pstats
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -28,7 +33,13 @@ from typing import Any
 from sqlalchemy import make_url
 from starlette.types import ASGIApp
 
-from bench.fixtures import machine, scratch_postgres, seeded_store, server_env
+from bench.fixtures import (
+    machine,
+    scratch_postgres,
+    seeded_store,
+    server_env,
+    valgrind_instructions,
+)
 
 
 def _name(middleware: Any) -> str:
@@ -119,6 +130,80 @@ def without(app: Any, middleware_name: str) -> ASGIApp:
         app.user_middleware = saved
 
 
+def status_scopes(ids: list[str], token: str, app: Any) -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    scopes = [scope_for(f"/v1/subjects/{rng.choice(ids)}/status", token) for _ in range(2000)]
+    for scope in scopes:
+        scope["app"] = app  # what the app sets when called whole, for the stacks rebuilt
+    return scopes
+
+
+def service_app(url: str) -> Any:
+    """The service's app as `credit serve` builds it against `url`, logging a JSON line per
+    request as it does, written to nowhere."""
+    os.environ.update(server_env(url))
+    from api.app import create_app
+    from service.logs import configure_logging
+    from service.settings import get_settings
+
+    get_settings.cache_clear()
+    app = create_app(get_settings())
+    configure_logging(get_settings().log_format)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (until the process ends)
+    return app
+
+
+def baseline_app(url: str) -> Any:
+    os.environ["BASELINE_DSN"] = (
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    from bench.baseline_app import app
+
+    return app
+
+
+def counted_loop(store: str, which: str, requests: int, concurrency: int) -> None:
+    """The child process valgrind counts: `requests` status reads of the seeded store
+    (described in the JSON file `store`) after a warm-up, by the service or the baseline."""
+    with open(store) as file:
+        seeded = json.load(file)
+    app = service_app(seeded["url"]) if which == "service" else baseline_app(seeded["url"])
+    scopes = status_scopes(seeded["ids"], seeded["token"], app)
+
+    async def run() -> None:
+        await request_loop(app, scopes, 100, concurrency)  # pools, caches, first compiles
+        await request_loop(app, scopes, requests, concurrency)
+
+    asyncio.run(with_lifespan(app, run))
+    print(f"answered {requests}")
+
+
+def instructions_per_request(store: str, which: str, requests: int, concurrency: int) -> float:
+    """Valgrind's instructions per request: runs of `requests` and five times as many, the
+    difference over the extra ones (start-up and warm-up drop out)."""
+    counts = []
+    for n in (requests, 5 * requests):
+        refs, printed = valgrind_instructions(
+            [
+                "-m",
+                "bench.status_profile",
+                "--counted-loop",
+                store,
+                "--which",
+                which,
+                "--requests",
+                str(n),
+                "--concurrency",
+                str(concurrency),
+            ]
+        )
+        assert f"answered {n}" in printed, printed[-2000:]
+        counts.append(refs)
+    return (counts[1] - counts[0]) / (4 * requests)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=2000)
@@ -127,33 +212,32 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--rounds", type=int, default=3, help="runs of each variant")
     parser.add_argument("--loop-only", action="store_true")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions per request, service and baseline (valgrind; minutes)",
+    )
+    parser.add_argument(
+        "--instructions-requests",
+        type=int,
+        default=200,
+        help="requests in the shorter counted run (the longer has five times as many)",
+    )
+    parser.add_argument("--counted-loop", help=argparse.SUPPRESS)
+    parser.add_argument("--which", choices=["service", "baseline"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.counted_loop:
+        counted_loop(args.counted_loop, args.which, args.requests, args.concurrency)
+        return
     print(f"command: python -m bench.status_profile {' '.join(sys.argv[1:])}", flush=True)
     print(f"machine: {machine()}", flush=True)
     with scratch_postgres() as url:
         ids, token = seeded_store(
             url, rows=args.subjects * 3, subjects=args.subjects, role="agency"
         )
-        os.environ.update(server_env(url))
-        os.environ["BASELINE_DSN"] = (
-            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        )
-        from api.app import create_app
-        from bench.baseline_app import app as baseline
-        from service.logs import configure_logging
-        from service.settings import get_settings
-
-        get_settings.cache_clear()
-        app = create_app(get_settings())
-        # Logging as `credit serve` sets it up (a JSON line per request), written to nowhere.
-        configure_logging(get_settings().log_format)
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (until the process ends)
-        rng = random.Random(7)
-        scopes = [scope_for(f"/v1/subjects/{rng.choice(ids)}/status", token) for _ in range(2000)]
-        for scope in scopes:
-            scope["app"] = app  # what the app sets when called whole, for the stacks rebuilt
+        app = service_app(url)
+        baseline = baseline_app(url)
+        scopes = status_scopes(ids, token, app)
         n, c = args.requests, args.concurrency
 
         async def run() -> None:
@@ -213,6 +297,21 @@ def main() -> None:
                 )
 
             asyncio.run(with_lifespan(baseline, run_baseline))
+        if args.instructions:
+            with tempfile.NamedTemporaryFile("w", suffix=".json") as store:
+                json.dump({"url": url, "ids": ids, "token": token}, store)
+                store.flush()
+                counted = {
+                    which: instructions_per_request(
+                        store.name, which, args.instructions_requests, c
+                    )
+                    for which in ("service", "baseline")
+                }
+            print(
+                f"instructions per status request (valgrind, all threads): service "
+                f"{counted['service']:,.0f}, baseline {counted['baseline']:,.0f}, ratio "
+                f"{counted['service'] / counted['baseline']:.2f}"
+            )
 
 
 if __name__ == "__main__":
