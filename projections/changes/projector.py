@@ -238,7 +238,7 @@ def _stored_records(
             records.c.authority_code,
             records.c.authority_name,
         ).where(among(conn, records.c.record_id, ids[start : start + 5000]))
-        for record_id, record_type, list_type, code, name in conn.execute(query):
+        for record_id, record_type, list_type, code, name in conn.execute(query).all():
             authority = {"authority_code": code, "authority_name": name}
             found[record_id] = (record_type, list_type, authority)
     return found
@@ -319,12 +319,14 @@ class _Statuses:
                     record_revisions.c.until_version >= oldest,
                 ),
             )
-            for subject_id, *revision in self.conn.execute(query):
+            # Fetched whole, in one call to the driver: iterating the result fetched the
+            # tens of thousands of rows of a rebuild's page one call each.
+            for subject_id, *revision in self.conn.execute(query).all():
                 self.revisions[subject_id].append(revision)
                 started = self.started.setdefault((subject_id, revision[-2]), set())
                 started.add(revision[1])
             query = select(told_statuses).where(among(self.conn, told_statuses.c.subject_id, chunk))
-            for told in self.conn.execute(query).mappings():
+            for told in self.conn.execute(query).mappings().all():
                 self.told[told["subject_id"]] = dict(told)
 
     def after(self, event: Any) -> list[Change]:

@@ -615,7 +615,7 @@ def _load_records(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[st
     ids = list(record_ids)  # none: no query
     for start in range(0, len(ids), 5000):
         query = select(records).where(among(conn, records.c.record_id, ids[start : start + 5000]))
-        for row in conn.execute(query).mappings():
+        for row in conn.execute(query).mappings().all():
             found[row["record_id"]] = dict(row)
     return found
 

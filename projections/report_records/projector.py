@@ -279,7 +279,7 @@ def _load_subjects(conn: Connection, subject_ids: set[UUID]) -> dict[UUID, dict[
             subjects.c.code_masked,
             subjects.c.sectors,
         ).where(among(conn, subjects.c.subject_id, ids[start : start + 5000]))
-        for row in conn.execute(query):
+        for row in conn.execute(query).all():
             found[row.subject_id] = {
                 "name": row.name,
                 "kind": row.kind,
@@ -295,5 +295,5 @@ def _load_rows(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[str, 
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
         query = select(report_records).where(among(conn, report_records.c.record_id, chunk))
-        found.update({row["record_id"]: dict(row) for row in conn.execute(query).mappings()})
+        found.update({row["record_id"]: dict(row) for row in conn.execute(query).mappings().all()})
     return found
