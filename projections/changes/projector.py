@@ -64,7 +64,7 @@ from domain.events import (
 from domain.policy import PolicyBook
 from domain.publication import ACTIVE, LAPSED, REPAIRED, record_window, stands_on
 from projections.credit_file.as_of import FACT_COLUMNS, end_of_day, revision_fact
-from projections.credit_file.projector import detail_names, to_json, typed
+from projections.credit_file.projector import record_details, typed
 from projections.tables import cases, changes, record_revisions, records, told_statuses
 from projections.writes import among, insert_rows
 
@@ -193,8 +193,7 @@ class ChangeProjector:
         if event.TRAITS.follow_up:
             return []
         record_type = type(event).__name__
-        names, values_of = detail_names(type(event))
-        fields = typed({n: to_json(v) for n, v in zip(names, values_of(event), strict=True)})
+        fields = typed(record_details(event))
         authority = {"authority_code": event.authority_code, "authority_name": event.authority_name}
         found: list[tuple[ChangeKind, UUID, dict[str, Any] | None, dict[str, Any] | None]] = []
         window = record_window(record_type, fields, book=self.policy)
