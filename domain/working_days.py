@@ -188,14 +188,13 @@ class WorkingDayCalendar:
             first = date(year, 1, 1)
             working, provisional = [0], [0]
             runs: list[tuple[int, str]] = []
-            day = first
-            while day.year == year:
-                works, uncertain, basis = self._lookup(day)
+            # By offset, not by the next day: the day after 9999-12-31 is no date.
+            for offset in range((date(year, 12, 31) - first).days + 1):
+                works, uncertain, basis = self._lookup(first + offset * _ONE_DAY)
                 if not runs or runs[-1][1] != basis:
-                    runs.append((len(working) - 1, basis))
+                    runs.append((offset, basis))
                 working.append(working[-1] + works)
                 provisional.append(provisional[-1] + uncertain)
-                day += _ONE_DAY
             found = _YearIndex(first, tuple(working), tuple(provisional), tuple(runs))
             self._years[year] = found
         return found

@@ -559,3 +559,13 @@ def test_running_counts_agree_with_the_walk_over_the_tables_years(start, n, back
     assert cal.add_working_days(start, n) == walked_deadline(cal, start, n)
     end = start + timedelta(days=back)
     assert cal.working_days_between(start, end) == walked_between(cal, start, end)
+
+
+def test_the_last_year_a_date_has_is_counted_as_the_walk_counts_it(cal):
+    # Counting a year's days must not step past its last: 9999-12-31 has no next day.
+    start, end = date(9999, 1, 4), date(9999, 12, 30)
+    assert cal.add_working_days(start, 5) == walked_deadline(cal, start, 5)
+    assert cal.working_days_between(start, end) == walked_between(cal, start, end)
+    assert cal.working_days_between(start, date(9999, 12, 31))[0] == (
+        walked_between(cal, start, end)[0] + cal.is_working_day(date(9999, 12, 31))[0]
+    )
