@@ -43,6 +43,7 @@ from service.bootstrap import build_services
 from service.commanding.importing.batch import import_stream
 from service.replay.check import scratch_database
 from service.replay.generations import rebuild_beside
+from service.replay.partitioned import few_collections
 from service.settings import Settings
 from service.store.read_store import sync_engine
 
@@ -155,7 +156,9 @@ def replay_prefix(url: str, events: int) -> None:
     """The child process counted by valgrind: replay the first `events` events of the log
     with the live projectors into a scratch database (the rebuild's own loop)."""
     services = build_services(settings(url), migrate=False)
-    with scratch_database(services.database) as scratch:
+    # Under the cycle collector's settings of a rebuild (`rebuild_beside`), whose collections
+    # of everything the process holds would otherwise be counted as the projectors' work.
+    with scratch_database(services.database) as scratch, few_collections():
         engine = sync_engine(scratch)
         runner = ProjectionRunner(
             services.runner.recorder,

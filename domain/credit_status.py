@@ -106,10 +106,13 @@ def evaluate(facts: list[RecordFact], book: PolicyBook, on: date) -> CreditStatu
     )
     lists = _lists(known, policy, on)
     on_black = any(m.list_type == "black" for m in lists)
+    # A scheme without a rating of its own gives no grade (`_grade`): most subjects have none,
+    # and their status is evaluated at each of their events during a rebuild.
+    rated = {f.scheme for f in known if f.type == "RatingIssued"}
     grades = tuple(
         grade
         for name, scheme in policy.schemes.items()
-        if (grade := _grade(name, scheme, known, on, on_black)) is not None
+        if name in rated and (grade := _grade(name, scheme, known, on, on_black)) is not None
     )
     published_conduct = {
         f.severity for f in known if f.type in CONDUCT_TYPES and f.published_on(on) and f.severity

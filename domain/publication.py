@@ -14,6 +14,9 @@ from domain.penalty_categories import PENALTY_CATEGORIES, categories_of
 from domain.policy import PolicyBook, PolicyVersion, PublicationPeriod
 
 
+# Asked with the same few days and months at each evaluation of a status (its windows) and for
+# each record's publication.
+@lru_cache(maxsize=65536)
 def add_months(day: date, months: int) -> date:
     """Calendar months later; the 31st (or 29 Feb) falls back to the month's last day."""
     month_index = day.month - 1 + months

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -133,6 +134,29 @@ def _parse_days(values: object, field: str, year: int) -> frozenset[date]:
 
 
 @dataclass(frozen=True)
+class _YearIndex:
+    """One year's days as running counts: `working[k]` and `provisional[k]` are the working
+    and the provisional days among its first k days, so a count over any span of the year is
+    one subtraction and the n-th working day one bisection. `runs` gives the basis of each run
+    of days that share one, as (index of its first day, basis): one run in a year, as a rule."""
+
+    first: date
+    working: tuple[int, ...]
+    provisional: tuple[int, ...]
+    runs: tuple[tuple[int, str], ...]
+
+    def index(self, day: date) -> int:
+        return (day - self.first).days
+
+    def bases(self, lo: int, hi: int) -> Iterator[str]:
+        """The bases of the days lo to hi - 1, in the order they are met."""
+        for at, (first, basis) in enumerate(self.runs):
+            following = self.runs[at + 1][0] if at + 1 < len(self.runs) else len(self.working)
+            if first < hi and following > lo:
+                yield basis
+
+
+@dataclass(frozen=True)
 class Deadline:
     due: date
     provisional: bool  # some day counted fell in a year with no official schedule: 调休 unknown
@@ -153,6 +177,27 @@ class WorkingDayCalendar:
                     f"{self._schedules[schedule.year].source!r} and {schedule.source!r}"
                 )
             self._schedules[schedule.year] = schedule
+        # Built on first use: a rebuild counts for each new (decision, recording) date pair,
+        # and walking the days between them one by one was most of it.
+        self._years: dict[int, _YearIndex] = {}
+
+    def _year(self, year: int) -> _YearIndex:
+        """The running counts of one year's working and provisional days (see _YearIndex)."""
+        found = self._years.get(year)
+        if found is None:
+            first = date(year, 1, 1)
+            working, provisional = [0], [0]
+            runs: list[tuple[int, str]] = []
+            # By offset, not by the next day: the day after 9999-12-31 is no date.
+            for offset in range((date(year, 12, 31) - first).days + 1):
+                works, uncertain, basis = self._lookup(first + offset * _ONE_DAY)
+                if not runs or runs[-1][1] != basis:
+                    runs.append((offset, basis))
+                working.append(working[-1] + works)
+                provisional.append(provisional[-1] + uncertain)
+            found = _YearIndex(first, tuple(working), tuple(provisional), tuple(runs))
+            self._years[year] = found
+        return found
 
     def _lookup(self, day: date) -> tuple[bool, bool, str]:
         """(working?, provisional?, basis) for one day."""
@@ -198,21 +243,27 @@ class WorkingDayCalendar:
             raise TypeError(f"days must be an integer, got {days!r}")
         if days < 0:
             raise ValueError(f"days must not be negative, got {days}")
-        bases: dict[str, None] = {}  # insertion-ordered set: bases in the order they were met
-        provisional = False
         if days == 0:
             day, remaining = start, 1  # examine start itself, then move on until a working day
         else:
             day, remaining = start + _ONE_DAY, days
+        bases: dict[str, None] = {}  # insertion-ordered set: bases in the order they were met
+        provisional, year, at = False, self._year(day.year), (day - date(day.year, 1, 1)).days
         while True:
-            working, uncertain, basis = self._lookup(day)
-            bases[basis] = None
-            provisional = provisional or uncertain
-            if working:
-                remaining -= 1
-                if remaining == 0:
-                    return Deadline(due=day, provisional=provisional, basis="; ".join(bases))
-            day += _ONE_DAY
+            left = year.working[-1] - year.working[at]
+            # the first k whose count reaches the one asked (day k - 1), or the year's end
+            end = (
+                bisect_left(year.working, year.working[at] + remaining, at + 1)
+                if left >= remaining
+                else len(year.working) - 1
+            )
+            bases.update(dict.fromkeys(year.bases(at, end)))
+            provisional = provisional or year.provisional[end] > year.provisional[at]
+            if left >= remaining:
+                due = year.first + (end - 1) * _ONE_DAY
+                return Deadline(due=due, provisional=provisional, basis="; ".join(bases))
+            remaining -= left
+            year, at = self._year(year.first.year + 1), 0
 
     def working_days_between(self, start: date, end: date) -> tuple[int, bool]:
         """Working days in (start, end] and the provisional flag; negative for (end, start]."""
@@ -222,10 +273,11 @@ class WorkingDayCalendar:
         if end < start:
             start, end, sign = end, start, -1
         count, provisional = 0, False
-        day = start + _ONE_DAY
-        while day <= end:
-            working, uncertain, _ = self._lookup(day)
-            count += working
-            provisional = provisional or uncertain
-            day += _ONE_DAY
+        first = start + _ONE_DAY
+        for year_number in range(first.year, end.year + 1):
+            year = self._year(year_number)
+            lo = year.index(first) if year_number == first.year else 0
+            hi = year.index(end) + 1 if year_number == end.year else len(year.working) - 1
+            count += year.working[hi] - year.working[lo]
+            provisional = provisional or year.provisional[hi] > year.provisional[lo]
         return sign * count, provisional

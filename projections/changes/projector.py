@@ -64,7 +64,7 @@ from domain.events import (
 from domain.policy import PolicyBook
 from domain.publication import ACTIVE, LAPSED, REPAIRED, record_window, stands_on
 from projections.credit_file.as_of import FACT_COLUMNS, end_of_day, revision_fact
-from projections.credit_file.projector import detail_names, to_json, typed
+from projections.credit_file.projector import record_details, typed
 from projections.tables import cases, changes, record_revisions, records, told_statuses
 from projections.writes import among, insert_rows
 
@@ -193,8 +193,7 @@ class ChangeProjector:
         if event.TRAITS.follow_up:
             return []
         record_type = type(event).__name__
-        names, values_of = detail_names(type(event))
-        fields = typed({n: to_json(v) for n, v in zip(names, values_of(event), strict=True)})
+        fields = typed(record_details(event))
         authority = {"authority_code": event.authority_code, "authority_name": event.authority_name}
         found: list[tuple[ChangeKind, UUID, dict[str, Any] | None, dict[str, Any] | None]] = []
         window = record_window(record_type, fields, book=self.policy)
@@ -238,7 +237,7 @@ def _stored_records(
             records.c.authority_code,
             records.c.authority_name,
         ).where(among(conn, records.c.record_id, ids[start : start + 5000]))
-        for record_id, record_type, list_type, code, name in conn.execute(query):
+        for record_id, record_type, list_type, code, name in conn.execute(query).all():
             authority = {"authority_code": code, "authority_name": name}
             found[record_id] = (record_type, list_type, authority)
     return found
@@ -319,12 +318,14 @@ class _Statuses:
                     record_revisions.c.until_version >= oldest,
                 ),
             )
-            for subject_id, *revision in self.conn.execute(query):
+            # Fetched whole, in one call to the driver: iterating the result fetched the
+            # tens of thousands of rows of a rebuild's page one call each.
+            for subject_id, *revision in self.conn.execute(query).all():
                 self.revisions[subject_id].append(revision)
                 started = self.started.setdefault((subject_id, revision[-2]), set())
                 started.add(revision[1])
             query = select(told_statuses).where(among(self.conn, told_statuses.c.subject_id, chunk))
-            for told in self.conn.execute(query).mappings():
+            for told in self.conn.execute(query).mappings().all():
                 self.told[told["subject_id"]] = dict(told)
 
     def after(self, event: Any) -> list[Change]:

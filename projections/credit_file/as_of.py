@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
@@ -47,6 +48,8 @@ MAX_VERSION = 2**31 - 1
 OTHER_RULE_TYPES = tuple(t for t in RULE_INPUT_TYPES if t not in CONDUCT_TYPES)
 
 
+# Asked at each evaluation of a status (the change projector evaluates one at each event).
+@lru_cache(maxsize=4096)
 def end_of_day(day: date, zone: tzinfo) -> datetime:
     """The first instant after `day` in the service's time zone, in UTC."""
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)

@@ -120,6 +120,15 @@ def detail_names(event_type: type) -> tuple[tuple[str, ...], Callable[[Any], tup
     return names, getter if len(names) > 1 else lambda event: (getter(event),)
 
 
+def record_details(event: RecordEvent) -> dict[str, Any]:
+    """A record event's details as JSON values: its own fields and its decision date (a plain
+    value as it is: most fields are, and a call for each was a fair share of a rebuild)."""
+    names, values_of = detail_names(type(event))
+    return dict(
+        zip(names, [v if type(v) in PLAIN else to_json(v) for v in values_of(event)], strict=True)
+    )
+
+
 def record_summary(record_type: str, fields: dict[str, Any]) -> str:
     """A record's one line: its type's summary fields that are filled, joined."""
     return " · ".join([str(fields[f]) for f in traits_of(record_type).summary if fields.get(f)])[
@@ -431,14 +440,7 @@ class CreditFileProjector:
         """One record event onto rows held in `new_records` (or found by `row_of`): pure over
         the dicts, so an as-of fold of the events reuses it exactly."""
         record_type = type(event).__name__
-        names, values_of = detail_names(type(event))
-        details = dict(
-            zip(
-                names,
-                [v if type(v) in PLAIN else to_json(v) for v in values_of(event)],
-                strict=True,
-            )
-        )
+        details = record_details(event)
         if event.sector is not None:  # kept only when filed in one, as records before sectors
             details["sector"] = event.sector
         new_records[event.record_id] = {
@@ -615,7 +617,7 @@ def _load_records(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[st
     ids = list(record_ids)  # none: no query
     for start in range(0, len(ids), 5000):
         query = select(records).where(among(conn, records.c.record_id, ids[start : start + 5000]))
-        for row in conn.execute(query).mappings():
+        for row in conn.execute(query).mappings().all():
             found[row["record_id"]] = dict(row)
     return found
 

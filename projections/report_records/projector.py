@@ -19,7 +19,7 @@ from uuid import UUID
 from sqlalchemy import Connection, select
 
 from domain.cases import ObjectionResolved
-from domain.completeness import SUBJECT_FIELD, Indicator, applicable, is_filled, measure
+from domain.completeness import SUBJECT_FIELD, Indicator, Measure, applicable, is_filled
 from domain.events import (
     RecordCorrected,
     RecordEvent,
@@ -87,6 +87,13 @@ class ReportRecordProjector:
         self.policy = policy
         self.zone = zone  # the day a record was recorded is its recorded moment's day here
         self.indicators = {name: tuple(found) for name, found in indicators.items()}
+        # The fields of each type's records that fill an indicator, and each type's measure by
+        # kind of subject: made once, not for each of a rebuild's records.
+        self._fields = {
+            name: tuple(i.fills for i in found if not i.fills.startswith(SUBJECT_FIELD))
+            for name, found in self.indicators.items()
+        }
+        self._measures: dict[tuple[str, str | None], Measure] = {}
         # Every family some version counts: their records get rows, whatever the version in
         # force on their decision date says (it decides `timeliness_counted`).
         self.families = frozenset(
@@ -123,9 +130,8 @@ class ReportRecordProjector:
             elif isinstance(event, RecordEvent) and self.reported(event):
                 new[event.record_id] = self._row(position, event)
                 content[event.record_id] = {
-                    indicator.fills: getattr(event, indicator.fills, None)
-                    for indicator in self.indicators.get(type(event).__name__, ())
-                    if not indicator.fills.startswith(SUBJECT_FIELD)
+                    field: getattr(event, field, None)
+                    for field in self._fields.get(type(event).__name__, ())
                 }
         if not new and not amended:
             return
@@ -218,8 +224,12 @@ class ReportRecordProjector:
     def _measure(
         self, row: dict[str, Any], record: Mapping[str, Any], subject: Mapping[str, Any]
     ) -> None:
-        indicators = self.indicators.get(row["type"], ())
-        found = measure(indicators, record, subject)
+        key = (row["type"], subject.get("kind"))
+        measure = self._measures.get(key)
+        if measure is None:
+            measure = Measure.of(self.indicators.get(row["type"], ()), key[1])
+            self._measures[key] = measure
+        found = measure(record, subject)
         self._set_completeness(row, found.filled, found.total, found.missing)
 
     def _set_completeness(
@@ -279,7 +289,7 @@ def _load_subjects(conn: Connection, subject_ids: set[UUID]) -> dict[UUID, dict[
             subjects.c.code_masked,
             subjects.c.sectors,
         ).where(among(conn, subjects.c.subject_id, ids[start : start + 5000]))
-        for row in conn.execute(query):
+        for row in conn.execute(query).all():
             found[row.subject_id] = {
                 "name": row.name,
                 "kind": row.kind,
@@ -295,5 +305,5 @@ def _load_rows(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[str, 
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
         query = select(report_records).where(among(conn, report_records.c.record_id, chunk))
-        found.update({row["record_id"]: dict(row) for row in conn.execute(query).mappings()})
+        found.update({row["record_id"]: dict(row) for row in conn.execute(query).mappings().all()})
     return found

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.completeness import Completeness, Indicator, measure
+from domain.completeness import Completeness, Indicator, Measure, measure
 from domain.policy import CompletenessRules
 
 pytestmark = pytest.mark.domain
@@ -56,3 +56,24 @@ def test_an_indicator_of_organisations_only_is_not_one_of_a_persons_record():
     person = measure(indicators, record, {"name": "王建国", "kind": "individual"})
     assert person == Completeness(2, 3, ("CF_NR_FK",))
     assert SIXTY_PERCENT.reached_by(person.filled, person.total)
+
+
+def test_a_measure_made_once_for_a_kind_measures_each_record_as_measure_does():
+    representative = Indicator(
+        "CF_FRDB", "法定代表人", "legal_representative", frozenset({"enterprise"})
+    )
+    indicators = (*FIVE, representative)
+    records: list[dict[str, object]] = [
+        {"source_ref": "罚-1", "fine_amount": Decimal("0"), "legal_representative": "王"},
+        {"source_ref": " ", "penalty_categories": ["罚款"], "declared_publication_end": None},
+        {},
+    ]
+    for kind, name in (("enterprise", "宏达运输"), ("individual", ""), (None, "x")):
+        subject = {"name": name, "kind": kind}
+        once = Measure.of(indicators, kind)
+        assert len(once.sources) == (6 if kind == "enterprise" else 5)
+        for record in records:
+            assert once(record, subject) == measure(indicators, record, subject)
+    # The subject's name fills CF_XDR_MC, the record's fields the rest.
+    company = Measure.of(indicators, "enterprise")(records[0], {"name": "宏达运输"})
+    assert company == Completeness(4, 6, ("CF_CFLB", "CF_GSJZQ"))

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 
 import chinese_calendar
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.statutory_holidays import STATUTORY_HOLIDAYS
@@ -480,4 +480,92 @@ def test_counting_back_gives_the_number_added(start, n, which):
         assert provisional == deadline.provisional
     assert deadline.provisional == any(
         cal.is_working_day(day)[1] for day in days(start if n == 0 else start + timedelta(1), due)
+    )
+
+
+# --- the years' running counts against a walk day by day --------------------------------------
+
+
+def walked_deadline(cal, start, n):
+    """add_working_days as it counted before the years' running counts: day by day, from the
+    day each day's `_lookup` gives (working, provisional, basis)."""
+    day, remaining = (start, 1) if n == 0 else (start + timedelta(days=1), n)
+    bases: dict[str, None] = {}
+    provisional = False
+    while True:
+        working, uncertain, basis = cal._lookup(day)
+        bases[basis] = None
+        provisional = provisional or uncertain
+        if working:
+            remaining -= 1
+            if remaining == 0:
+                return Deadline(due=day, provisional=provisional, basis="; ".join(bases))
+        day += timedelta(days=1)
+
+
+def walked_between(cal, start, end):
+    sign = -1 if end < start else 1
+    start, end = min(start, end), max(start, end)
+    count, provisional = 0, False
+    for day in days(start + timedelta(days=1), end):
+        working, uncertain, _ = cal._lookup(day)
+        count += working
+        provisional = provisional or uncertain
+    return sign * count, provisional
+
+
+# 2024-2026 from chinese-calendar, 2027 a loaded schedule (holidays and 调休 make-up days) or the
+# statutory holidays, 2028-2029 the statutory holidays (provisional).
+SPAN = (date(2024, 1, 1), date(2029, 12, 31))
+
+
+@pytest.mark.parametrize("which", sorted(CALENDARS))
+def test_deadlines_by_running_counts_are_those_of_the_walk(which):
+    cal = CALENDARS[which]
+    for start in days(*SPAN):
+        for n in (0, 1, 7) if start.toordinal() % 11 else (0, 1, 7, 20, 260, 700):
+            assert cal.add_working_days(start, n) == walked_deadline(cal, start, n), (start, n)
+
+
+@pytest.mark.parametrize("which", sorted(CALENDARS))
+def test_working_days_between_by_running_counts_is_the_walk(which):
+    cal = CALENDARS[which]
+    starts = list(days(*SPAN))
+    for at, start in enumerate(starts):
+        for end in (starts[(at * 37) % len(starts)], start + timedelta(days=at % 400)):
+            assert cal.working_days_between(start, end) == walked_between(cal, start, end)
+            assert cal.working_days_between(end, start) == walked_between(cal, end, start)
+
+
+def test_a_make_up_day_and_a_holiday_across_a_year_end_by_running_counts(cal_2027):
+    # 12/31 (Thu) to 1/4: 1/1-1/3 off under the loaded schedule; the deadline names both bases.
+    deadline = cal_2027.add_working_days(date(2026, 12, 30), 2)
+    assert deadline == Deadline(date(2027, 1, 4), False, f"{CC}; {FAKE_2027_BASIS}")
+    # 2/20 (Sat) is worked: 2/19 (Fri) + 1 working day is that Saturday.
+    assert cal_2027.add_working_days(date(2027, 2, 19), 1).due == date(2027, 2, 20)
+    assert cal_2027.working_days_between(date(2027, 2, 5), date(2027, 2, 20)) == (6, False)
+
+
+@given(
+    start=st.dates(min_value=date(1995, 1, 1), max_value=date(2105, 12, 31)),
+    n=st.integers(min_value=0, max_value=400),
+    back=st.integers(min_value=-900, max_value=900),
+    which=st.sampled_from(sorted(CALENDARS)),
+)
+@settings(deadline=None)  # a year's first count reads its lunar festivals: slow on a busy machine
+def test_running_counts_agree_with_the_walk_over_the_tables_years(start, n, back, which):
+    """Any year: before and past chinese-calendar's data and the lunar tables."""
+    cal = CALENDARS[which]
+    assert cal.add_working_days(start, n) == walked_deadline(cal, start, n)
+    end = start + timedelta(days=back)
+    assert cal.working_days_between(start, end) == walked_between(cal, start, end)
+
+
+def test_the_last_year_a_date_has_is_counted_as_the_walk_counts_it(cal):
+    # Counting a year's days must not step past its last: 9999-12-31 has no next day.
+    start, end = date(9999, 1, 4), date(9999, 12, 30)
+    assert cal.add_working_days(start, 5) == walked_deadline(cal, start, 5)
+    assert cal.working_days_between(start, end) == walked_between(cal, start, end)
+    assert cal.working_days_between(start, date(9999, 12, 31))[0] == (
+        walked_between(cal, start, end)[0] + cal.is_working_day(date(9999, 12, 31))[0]
     )
