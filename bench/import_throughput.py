@@ -1,11 +1,15 @@
 """Import throughput: a national-format penalty file into PostgreSQL with `credit import`, in
-events/s and peak memory of the import process, against a raw COPY of the same file into a
-plain table (the hardware limit), in the same run; then `credit rebuild` of every read model
-from the imported events.
+events/s, CPU seconds and peak memory of the import process, against a raw COPY of the same file
+into a plain table (the hardware limit), in the same run; then `credit rebuild` of every read
+model from the imported events.
 
     .venv/bin/python -m bench.import_throughput --rows 1000000 --subjects 200000
 
 The file is written to disk first and the import streams it, as an operator would run it.
+`--instructions` also counts the instructions per row of the import process (valgrind, the
+difference between imports of 2,000 and 12,000 rows, so that start-up drops out); `--profile
+FILE` runs the import under cProfile, writes its statistics to FILE and prints the costliest
+functions.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import pstats
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,8 +41,8 @@ def write_file(path: Path, rows: int, subjects: int) -> None:
         writer.writerows(penalty_rows(rows, subjects))
 
 
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run a command; return its wall seconds and peak resident memory in MB."""
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Run a command; return its wall seconds, peak resident memory in MB and CPU seconds."""
     with tempfile.TemporaryFile() as output:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -47,7 +53,71 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float]:
         if os.waitstatus_to_exitcode(status) != 0:
             output.seek(0)
             raise RuntimeError(f"{args[1]} failed: {output.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def import_args(path: Path, batch_size: int, prefix: list[str] | None = None) -> list[str]:
+    """`credit import` of the file, as an operator runs it (after `prefix`: a profiler)."""
+    command = [str(BIN / "credit")] if prefix is None else [*prefix, str(BIN / "credit")]
+    return [
+        *command,
+        "import",
+        str(path),
+        "--recorded-by",
+        "bench",
+        "--batch-size",
+        str(batch_size),
+    ]
+
+
+def bench_env(url: str) -> dict[str, str]:
+    return {
+        "CREDIT_DATABASE_URL": url,
+        "CREDIT_SUBJECT_ID_KEY": "bench",
+        "CREDIT_MIGRATE_ON_START": "false",
+    }
+
+
+# The two imports whose difference counts instructions per row: start-up and the first batches
+# (imports, caches) drop out. Rows per subject as in the measured file.
+COUNTED_ROWS = (2_000, 12_000)
+
+
+def counted_instructions(folder: Path, rows: int, subjects: int, batch_size: int) -> int:
+    """Instructions valgrind counts in `credit import` of `rows` rows, in a database of its own."""
+    path = folder / f"counted-{rows}.csv"
+    write_file(path, rows, subjects)
+    with scratch_postgres() as url, tempfile.TemporaryFile() as output:
+        valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
+        valgrind.append("--cachegrind-out-file=/dev/null")
+        # The console script is a Python file: valgrind counts the interpreter running it.
+        args = import_args(path, batch_size, [*valgrind, sys.executable])
+        # Under valgrind a batch's transaction runs some fifty times slower: past the library's
+        # 5 s limit on a transaction left idle, which would end the connection.
+        env = {**os.environ, **bench_env(url), "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "0"}
+        status = subprocess.run(args, cwd=ROOT, env=env, stdout=output, stderr=output)
+        output.seek(0)
+        text = output.read().decode(errors="replace")
+    refs = re.search(r"I\s+refs:\s+([\d,]+)", text)
+    if status.returncode != 0 or refs is None:
+        raise RuntimeError(f"counted import failed: {text[-2000:]}")
+    return int(refs.group(1).replace(",", ""))
+
+
+def instructions_per_row(folder: Path, rows: int, subjects: int, batch_size: int) -> float:
+    small, large = COUNTED_ROWS
+    per_subject = rows / subjects
+    counts = [
+        counted_instructions(folder, n, max(1, round(n / per_subject)), batch_size)
+        for n in (small, large)
+    ]
+    return (counts[1] - counts[0]) / (large - small)
+
+
+def print_profile(path: Path, top: int = 30) -> None:
+    stats = pstats.Stats(str(path))
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
 
 
 def raw_copy_rate(conninfo: str, path: Path, rows: int, table: str = "raw_penalties") -> float:
@@ -74,28 +144,23 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--skip-rebuild", action="store_true")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions per row (valgrind)"
+    )
+    parser.add_argument("--profile", type=Path, help="cProfile the import into this file")
     args = parser.parse_args()
     print(f"command: python -m bench.import_throughput {' '.join(sys.argv[1:])}")
     print(f"machine: {machine()}")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="credit-bench-") as folder, scratch_postgres() as url:
         path = Path(folder) / "penalties.csv"
         write_file(path, args.rows, args.subjects)
-        env = {
-            "CREDIT_DATABASE_URL": url,
-            "CREDIT_SUBJECT_ID_KEY": "bench",
-            "CREDIT_MIGRATE_ON_START": "false",
-        }
-        import_seconds, import_mb = run_measured(
-            [
-                str(BIN / "credit"),
-                "import",
-                str(path),
-                "--recorded-by",
-                "bench",
-                "--batch-size",
-                str(args.batch_size),
-            ],
-            env,
+        env = bench_env(url)
+        profiler = None
+        if args.profile is not None:
+            profiler = [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve())]
+        import_seconds, import_mb, import_cpu = run_measured(
+            import_args(path, args.batch_size, profiler), env
         )
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(conninfo) as conn:
@@ -103,9 +168,13 @@ def main() -> None:
             sealed = one_row(conn, "SELECT count(*) FROM event_seals")[0]
         rebuild = None
         if not args.skip_rebuild:
-            rebuild = run_measured([str(BIN / "credit"), "rebuild"], env)
+            rebuild = run_measured([str(BIN / "credit"), "rebuild"], env)[:2]
         baseline = raw_copy_rate(conninfo, path, args.rows)
         size_mb = path.stat().st_size / 1e6
+        load = os.getloadavg()
+        per_row = None
+        if args.instructions:
+            per_row = instructions_per_row(Path(folder), args.rows, args.subjects, args.batch_size)
     rate = events / import_seconds
     print(
         f"file: {args.rows:,} penalty rows for {args.subjects:,} subjects, {size_mb:,.0f} MB; "
@@ -115,6 +184,10 @@ def main() -> None:
         f"import (parse, validate, register, append, seal): {rate:10,.0f} events/s "
         f"({import_seconds:.1f} s), peak RSS of the import process {import_mb:,.0f} MB"
     )
+    print(
+        f"CPU of the import process: {import_cpu:.1f} s, {events / import_cpu:,.0f} events per "
+        f"CPU second, {import_cpu / args.rows * 1e6:,.0f} µs per row"
+    )
     if rebuild:
         print(
             f"rebuild of every read model from those events:   {events / rebuild[0]:10,.0f} "
@@ -122,6 +195,15 @@ def main() -> None:
         )
     print(f"baseline raw COPY of the same file:                {baseline:10,.0f} rows/s")
     print(f"ratio import events/s / COPY rows/s: {rate / baseline:.3f}")
+    print(f"load average after the import and COPY: {' '.join(f'{x:.2f}' for x in load)}")
+    if per_row is not None:
+        small, large = COUNTED_ROWS
+        print(
+            f"instructions per row of the import process (valgrind, {large:,} rows less "
+            f"{small:,}): {per_row:,.0f}"
+        )
+    if args.profile is not None:
+        print_profile(args.profile)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import singledispatch
+from functools import cache, singledispatch
 from typing import Any
 from uuid import UUID
 
@@ -1007,23 +1007,34 @@ def _apply_ruled_changes(target: dict[str, Any], changes: dict[str, Any]) -> Non
             target["ruled"][name] = _kept(value)
 
 
+@cache
+def _record_fields(record_type: type[RecordEvent]) -> tuple[frozenset[str], tuple[Any, ...]]:
+    """A record type's field names, and (name, default or MISSING) of those a record's content
+    gives, in the event's order: read once per type instead of once per record."""
+    fields = dataclasses.fields(record_type)
+    given = tuple(
+        (f.name, f.default)
+        for f in fields
+        if f.name not in ("originator_id", "originator_version", "timestamp", "record_id")
+    )
+    return frozenset(f.name for f in fields), given
+
+
 def _complete(record_type: type[RecordEvent], fields: dict[str, Any]) -> dict[str, Any]:
     """The fields as the event will hold them: optional ones defaulted, unknown ones refused."""
-    known = {f.name: f for f in dataclasses.fields(record_type)}
-    unknown = sorted(set(fields) - set(known))
+    known, given = _record_fields(record_type)
+    unknown = sorted(set(fields) - known)
     if unknown:
         raise InvalidInput(
             f"{record_type.__name__} has no field(s) {', '.join(unknown)}",
             rule=RECORD_FIELDS_KNOWN,
         )
     complete = {}
-    for name, field in known.items():
-        if name in ("originator_id", "originator_version", "timestamp", "record_id"):
-            continue
+    for name, default in given:
         if name in fields:
             complete[name] = fields[name]
-        elif field.default is not dataclasses.MISSING:
-            complete[name] = field.default
+        elif default is not dataclasses.MISSING:
+            complete[name] = default
         else:
             raise InvalidInput(
                 f"{record_type.__name__} needs the field {name}", rule=RECORD_FIELDS_COMPLETE

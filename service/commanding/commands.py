@@ -110,11 +110,36 @@ def _text_problem(value: str, where: str) -> str | None:
     return None
 
 
+def _plainly_storable(value: Any) -> bool:
+    """Whether `value` is a flat body (a request's, an import row's: texts, numbers, dates and
+    lists of texts by name) whose every text is printable: then no text of it holds a NUL, a
+    lone surrogate (category Cs) or a control or format character, and `_unstorable` has
+    nothing to name. Anything else is walked by `_unstorable`."""
+    if not isinstance(value, dict):
+        return False
+    for key, item in value.items():
+        if not (isinstance(key, str) and key.isprintable()):
+            return False
+        if isinstance(item, str):
+            if not item.isprintable():
+                return False
+        elif isinstance(item, list):
+            for part in item:
+                if not (isinstance(part, str) and part.isprintable()):
+                    return False
+        elif not (item is None or isinstance(item, int | float | Decimal | date)):
+            return False
+    return True
+
+
 def _unstorable(value: Any, where: str) -> str | None:
     """Where a string in `value` holds what no store keeps (PostgreSQL text has no NUL, and
     UTF-8 no lone surrogate: JSON's "\\ud800" decodes to one) or what no text should (a
     control or invisible format character). Walked without recursion; raises for nesting
-    deeper than MAX_NESTING."""
+    deeper than MAX_NESTING. A flat body of printable texts is passed at once (each text's
+    walk cost the import a sixth of its time)."""
+    if _plainly_storable(value):
+        return None
     pending: list[tuple[Any, str, int]] = [(value, where, 0)]
     while pending:
         item, path, depth = pending.pop()

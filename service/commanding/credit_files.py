@@ -353,11 +353,15 @@ class CreditFiles:
     ) -> tuple[list[BatchOutcome], list[Subject], list[Subject]]:
         subjects: dict[UUID, Subject] = {}
         accepted_on: dict[UUID, int] = {}
-        codes_by_line: dict[int, str] = {}
+        codes_by_line: dict[int, tuple[str, UUID]] = {}
+        ids_by_code: dict[str, UUID] = {}  # each code's keyed hash once per batch
         for item in items:
             with contextlib.suppress(DomainError):  # refused again, with its reason, below
-                codes_by_line[item.line] = self.normalise(item.subject)
-        wanted = {self.ids.for_code(c) for c in codes_by_line.values()}
+                code = self.normalise(item.subject)
+                if code not in ids_by_code:
+                    ids_by_code[code] = self.ids.for_code(code)
+                codes_by_line[item.line] = (code, ids_by_code[code])
+        wanted = set(ids_by_code.values())
         stored = cache.take(wanted) if cache is not None else {}
         # One query for the whole batch's streams instead of two per subject.
         stored |= self.ledger.load_many(wanted - set(stored))
@@ -365,8 +369,11 @@ class CreditFiles:
         for item in items:
             subject_id = None
             try:
-                code = codes_by_line.get(item.line) or self.normalise(item.subject)
-                subject_id = self.ids.for_code(code)
+                if item.line in codes_by_line:
+                    code, subject_id = codes_by_line[item.line]
+                else:
+                    code = self.normalise(item.subject)
+                    subject_id = self.ids.for_code(code)
                 subject = subjects.get(subject_id)
                 if subject is None:
                     subject = stored.get(subject_id) or self._new_subject(

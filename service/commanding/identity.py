@@ -13,8 +13,9 @@ class SubjectIds:
 
     def for_code(self, normalised_code: str) -> UUID:
         """The same code always maps to the same subject, which makes registration idempotent."""
-        digest = hmac.new(self._key, b"subject:" + normalised_code.encode(), hashlib.sha256)
-        raw = bytearray(digest.digest()[:16])
+        # hmac.digest: the same HMAC in one call, without an HMAC object per code
+        digest = hmac.digest(self._key, b"subject:" + normalised_code.encode(), hashlib.sha256)
+        raw = bytearray(digest[:16])
         raw[6] = (raw[6] & 0x0F) | 0x80  # RFC 9562 version 8 (custom)
         raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
         return UUID(bytes=bytes(raw))

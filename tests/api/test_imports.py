@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
+from uuid import UUID
 
 import pytest
 
-from tests.builders import PENALTY_FILE_HEADER, penalty_file, penalty_file_row, uscc
+from domain.codes import mask_code
+from domain.subject import natural_key
+from service.commanding.identity import record_id_for
+from tests.builders import (
+    AUTHORITY_CODE,
+    AUTHORITY_NAME,
+    PENALTY_FILE_HEADER,
+    penalty_file,
+    penalty_file_row,
+    uscc,
+)
 
 pytestmark = pytest.mark.api
 
@@ -189,3 +201,132 @@ async def test_a_national_file_keeps_each_penalty_s_severity_and_declared_end(
     assert (await publication_of(3))["until"] == "2029-06-01"
     assert (await publication_of(4))["state"] == "not_published"
     assert (await publication_of(5))["until"] == "2029-06-01"
+
+
+# The same penalty as a national file's row and as an HTTP request body.
+SAME_PENALTY_CELLS = {
+    "CF_XDR_MC": "郑州顺达货运有限公司",
+    "CF_XDR_LB": "法人及非法人组织",
+    "CF_WSH": "郑交执罚〔2026〕0007号",
+    "CF_WFXW": "超限运输",
+    "CF_SY": "车辆超限运输，超限率 12%",
+    "CF_YJ": "《公路安全保护条例》第六十四条",
+    "CF_CFLB": "罚款；警告",
+    "CF_NR": "罚款0.5万元",
+    "CF_NR_FK": "0.5",
+    "CF_NR_WFFF": "0.125",
+    "CF_JDRQ": "2026-11-02",
+    "CF_YXQ": "2027-11-01",
+    "CF_CFJG": AUTHORITY_NAME,
+    "CF_CFJGDM": AUTHORITY_CODE,
+    "CF_FRDB": "张建国",
+    "CF_SJLY": "郑州市交通运输局",
+    "CF_SJLYDM": AUTHORITY_CODE,
+    "BZ": "当场缴纳",
+    "CF_YZCD": "一般",
+    "RECORD_SECTOR": "road_transport",
+}
+SAME_PENALTY_BODY: dict[str, Any] = {
+    "type": "PenaltyDecided",
+    "decision_date": "2026-11-02",
+    "authority_name": AUTHORITY_NAME,
+    "authority_code": AUTHORITY_CODE,
+    "source_ref": "郑交执罚〔2026〕0007号",
+    "severity": "general",
+    "procedure": "general",
+    "violation_type": "超限运输",
+    "facts": "车辆超限运输，超限率 12%",
+    "legal_basis": "《公路安全保护条例》第六十四条",
+    "penalty_categories": ["罚款", "警告"],
+    "content": "罚款0.5万元",
+    "fine_amount": "0.5",
+    "confiscated_amount": "0.125",
+    "effective_until": "2027-11-01",
+    "sector": "road_transport",
+    "legal_representative": "张建国",
+    "data_source_name": "郑州市交通运输局",
+    "data_source_code": AUTHORITY_CODE,
+    "remarks": "当场缴纳",
+}
+
+
+async def test_an_imported_record_is_stored_and_loads_as_the_same_record_sent_over_http(
+    client, services
+):
+    """The import's fast path may not store anything an HTTP request would not: one penalty,
+    imported for one subject and sent over HTTP for another, gives the same stored events
+    (topic and state bytes, but for the subject's id, code and the record id derived from
+    them), and both load through the event store into the same aggregate state."""
+    imported_code, sent_code = uscc(71), uscc(72)
+    cells = {**SAME_PENALTY_CELLS, "CF_XDR_SHXYM": imported_code}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(list(cells))
+    writer.writerow(list(cells.values()))
+    report = (
+        await client.post("/v1/imports", files={"file": ("batch.csv", out.getvalue().encode())})
+    ).json()
+    assert (report["accepted"], report["rejected"]) == (1, [])
+
+    registered = await client.post(
+        "/v1/subjects",
+        json={
+            "kind": "enterprise",
+            "code": sent_code,
+            "name": cells["CF_XDR_MC"],
+            "region_code": "410105",
+            "sectors": ["road_transport"],
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    sent_id = UUID(registered.json()["subject_id"])
+    appended = await client.post(f"/v1/subjects/{sent_id}/events", json=SAME_PENALTY_BODY)
+    assert appended.status_code == 201, appended.text
+
+    imported_id = services.files.subject_id_for_code(imported_code)
+    ledger = services.ledger
+    imported = ledger.recorder.select_events(imported_id)
+    sent = ledger.recorder.select_events(sent_id)
+    assert (
+        [e.topic for e in imported]
+        == [e.topic for e in sent]
+        == [
+            "credit:SubjectRegistered",
+            "credit:PenaltyDecided",
+        ]
+    )
+    key = natural_key("PenaltyDecided", AUTHORITY_CODE, SAME_PENALTY_BODY["source_ref"])
+    imported_record = record_id_for(imported_id, key)
+    sent_record = UUID(appended.json()["record_id"])
+    assert sent_record == record_id_for(sent_id, key)
+
+    def as_sent(state: bytes) -> bytes:
+        """An imported event's state with the sent subject's identity in place of its own."""
+        for mine, theirs in (
+            (imported_id.hex, sent_id.hex),
+            (imported_record.hex, sent_record.hex),
+            (imported_code, sent_code),
+            (mask_code("enterprise", imported_code), mask_code("enterprise", sent_code)),
+        ):
+            state = state.replace(mine.encode(), theirs.encode())
+        return state
+
+    assert [e.originator_version for e in imported] == [e.originator_version for e in sent]
+    assert imported[1].state != sent[1].state  # the record ids differ ...
+    for mine, theirs in zip(imported, sent, strict=True):
+        assert as_sent(mine.state) == theirs.state  # ... and nothing else, byte for byte
+
+    # Both load through the library into the same events and the same aggregate state.
+    loaded_imported = list(ledger.repository.event_store.get(imported_id))
+    loaded_sent = list(ledger.repository.event_store.get(sent_id))
+    provenance = {"originator_id", "record_id", "code", "code_masked"}
+    for mine, theirs in zip(loaded_imported, loaded_sent, strict=True):
+        assert type(mine) is type(theirs)
+        assert {k: v for k, v in vars(mine).items() if k not in provenance} == {
+            k: v for k, v in vars(theirs).items() if k not in provenance
+        }
+    imported_subject = ledger.repository.get(imported_id)
+    sent_subject = ledger.repository.get(sent_id)
+    assert imported_subject.version == sent_subject.version == 2
+    record = imported_subject.records[str(imported_record)]
+    assert {**record, "id": str(sent_record)} == sent_subject.records[str(sent_record)]

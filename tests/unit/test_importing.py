@@ -32,7 +32,11 @@ from service.clock import FixedClock
 from service.commanding.commands import DecidePenalty, GrantLicence
 from service.commanding.credit_files import CreditFiles
 from service.commanding.identity import SubjectIds
-from service.commanding.importing.batch import import_stream
+from service.commanding.importing.batch import (
+    IMPORT_GC_THRESHOLD,
+    _fewer_collections,
+    import_stream,
+)
 from service.commanding.importing.columns import RowError, row_to_item
 from service.commanding.importing.limits import ImportFileError
 from service.commanding.importing.messages import quote_cell_zh
@@ -1251,3 +1255,25 @@ def test_a_row_is_filed_in_the_sector_its_file_names_and_in_none_without_one(fil
     [filed] = penalties(files, ledger, uscc(1))
     [unfiled] = penalties(files, ledger, uscc(2))
     assert (filed.sector, unfiled.sector) == ("road_transport", None)
+
+
+def test_an_import_collects_less_often_until_the_last_running_import_ends():
+    """The collector's threshold is raised while an import runs, and restored only when the
+    last of several imports running at once (uploads, in the API's threads) has ended."""
+    before = gc.get_threshold()
+    with _fewer_collections():
+        raised = gc.get_threshold()
+        assert raised == (max(IMPORT_GC_THRESHOLD, before[0]), *before[1:])
+        with _fewer_collections():
+            assert gc.get_threshold() == raised
+        assert gc.get_threshold() == raised  # the first import still runs
+    assert gc.get_threshold() == before
+
+
+def test_an_import_restores_the_threshold_when_it_fails(files):
+    before = gc.get_threshold()
+    with pytest.raises(ImportFileError):
+        run(files, b"name,code\nx,y\n")
+    with pytest.raises(ZeroDivisionError), _fewer_collections():
+        1 / 0  # noqa: B018
+    assert gc.get_threshold() == before

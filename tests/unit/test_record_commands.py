@@ -4,13 +4,21 @@ are defined; the union that validates bodies and import rows follows the registr
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from decimal import Decimal
+from typing import Any, Literal
 
 import pytest
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from domain.events import RECORD_EVENT_TYPES, RecordEvent, RecordTraits, unregister_record_type
-from service.commanding.commands import RECORD_COMMANDS, RecordCommand, record_command_adapter
+from service.commanding.commands import (
+    MAX_NESTING,
+    RECORD_COMMANDS,
+    RecordCommand,
+    _unstorable,
+    record_command_adapter,
+)
 from tests.builders import follow_up
 
 # Stored with every event, never sent in a command: its place in the stream, its id, who
@@ -74,3 +82,42 @@ def test_a_registered_command_joins_the_union_until_it_is_taken_out():
     assert dict(RECORD_COMMANDS) == before
     with pytest.raises(ValidationError, match="union_tag_invalid"):
         record_command_adapter.validate_python(body)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("罚款0.5万元", None),
+        ("第一行\n第二行\t缩进", None),  # a free text keeps tab and line breaks
+        ("a\x00b", "contains a NUL character"),
+        ("a\ud800b", "contains a lone UTF-16 surrogate"),
+        ("a\u200bb", "contains the invisible character U+200B"),
+        ("a\x07b", "contains the control character U+0007"),
+    ],
+)
+@pytest.mark.parametrize("where", ["value", "list", "key"])
+def test_a_flat_body_is_refused_for_what_the_walk_refuses_and_no_more(text, problem, where):
+    """A flat body of printable texts passes at once; any other text in it is named as the
+    walk names it, in a value, in a list or in a key."""
+    body: dict[str, Any] = {"type": "PenaltyDecided", "fine_amount": Decimal("0.5"), "x": None}
+    if where == "value":
+        body["facts"] = text
+    elif where == "list":
+        body["penalty_categories"] = ["罚款", text]
+    else:
+        body[text] = "罚款"
+    found = _unstorable(body, "")
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+
+
+def test_nesting_deeper_than_the_limit_is_still_refused():
+    body: dict[str, Any] = {"changes": {}}
+    inner = body["changes"]
+    for _ in range(MAX_NESTING + 1):
+        inner["a"] = {}
+        inner = inner["a"]
+    with pytest.raises(PydanticCustomError):
+        _unstorable(body, "")
