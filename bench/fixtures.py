@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -162,27 +163,26 @@ def process_tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def valgrind_instructions(arguments: list[str]) -> tuple[int, str]:
+def valgrind_instructions(
+    arguments: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[int, str]:
     """Instructions valgrind counts (cachegrind without its cache simulation) in
     `python arguments`, all threads together, and what the child printed. The machines here
     are shared and `perf` has no hardware counters, so this count is the figure of work that
     the load does not move; a caller takes the difference of two runs of different lengths, so
     that start-up drops out."""
+    valgrind = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+    ]
     result = subprocess.run(
-        [
-            "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            "--cachegrind-out-file=/dev/null",
-            sys.executable,
-            *arguments,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+        [*valgrind, sys.executable, *arguments], capture_output=True, text=True, env=env, cwd=cwd
     )
     refs = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
-    assert refs, result.stderr[-2000:]
+    if result.returncode != 0 or refs is None:
+        raise RuntimeError(f"the counted run failed: {(result.stdout + result.stderr)[-2000:]}")
     return int(refs.group(1).replace(",", "")), result.stdout
 
 

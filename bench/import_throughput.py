@@ -18,7 +18,6 @@ import argparse
 import csv
 import os
 import pstats
-import re
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,14 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import make_url
 
-from bench.fixtures import PENALTY_COLUMNS, machine, one_row, penalty_rows, scratch_postgres
+from bench.fixtures import (
+    PENALTY_COLUMNS,
+    machine,
+    one_row,
+    penalty_rows,
+    scratch_postgres,
+    valgrind_instructions,
+)
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,21 +93,13 @@ def counted_instructions(folder: Path, rows: int, subjects: int, batch_size: int
     """Instructions valgrind counts in `credit import` of `rows` rows, in a database of its own."""
     path = folder / f"counted-{rows}.csv"
     write_file(path, rows, subjects)
-    with scratch_postgres() as url, tempfile.TemporaryFile() as output:
-        valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
-        valgrind.append("--cachegrind-out-file=/dev/null")
-        # The console script is a Python file: valgrind counts the interpreter running it.
-        args = import_args(path, batch_size, [*valgrind, sys.executable])
+    with scratch_postgres() as url:
         # Under valgrind a batch's transaction runs some fifty times slower: past the library's
         # 5 s limit on a transaction left idle, which would end the connection.
         env = {**os.environ, **bench_env(url), "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "0"}
-        status = subprocess.run(args, cwd=ROOT, env=env, stdout=output, stderr=output)
-        output.seek(0)
-        text = output.read().decode(errors="replace")
-    refs = re.search(r"I\s+refs:\s+([\d,]+)", text)
-    if status.returncode != 0 or refs is None:
-        raise RuntimeError(f"counted import failed: {text[-2000:]}")
-    return int(refs.group(1).replace(",", ""))
+        # The console script is a Python file: valgrind counts the interpreter running it.
+        refs, _ = valgrind_instructions(import_args(path, batch_size, []), env=env, cwd=ROOT)
+    return refs
 
 
 def instructions_per_row(folder: Path, rows: int, subjects: int, batch_size: int) -> float:
