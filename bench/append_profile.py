@@ -11,7 +11,8 @@ With `--loop-only N` it only runs N appends after the warm-up, for an outside pr
 valgrind, the difference between a run of N and one of 5N, divided by 4N, is the instructions
 of one append (the start-up and warm-up cancel out). Seeding under valgrind would take longer
 than the runs: `--keep-store FILE` seeds a store and keeps it (its URL and token in FILE), and
-`--store FILE` runs on it, and drops it with `--drop`.
+`--store FILE` runs on a copy of it (so that every run starts from the same streams), and
+`--drop` drops it.
 
     .venv/bin/python -m bench.append_profile --subjects 1000 --keep-store /tmp/store.json
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
@@ -42,6 +43,7 @@ from starlette.types import ASGIApp
 from bench.append_latency import append_requests
 from bench.fixtures import (
     AUTHORITY_CODE,
+    copy_of,
     drop_database,
     machine,
     scratch_postgres,
@@ -133,7 +135,7 @@ def main() -> None:
     parser.add_argument("--profile-out", help="with --profile: also write the stats to this file")
     parser.add_argument("--keep-store", metavar="FILE", help="seed a store, keep it, and stop")
     parser.add_argument("--store", metavar="FILE", help="run on a store --keep-store kept")
-    parser.add_argument("--drop", action="store_true", help="with --store: drop it afterwards")
+    parser.add_argument("--drop", action="store_true", help="with --store: drop it")
     args = parser.parse_args()
     print(f"command: python -m bench.append_profile {' '.join(sys.argv[1:])}", flush=True)
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}", flush=True)
@@ -141,9 +143,11 @@ def main() -> None:
         if args.store:
             with open(args.store) as file:
                 kept = json.load(file)
-            url, ids, token = kept["url"], kept["ids"], kept["token"]
+            ids, token = kept["ids"], kept["token"]
             if args.drop:
-                stack.callback(drop_database, url)
+                drop_database(kept["url"])
+                return
+            url = stack.enter_context(copy_of(kept["url"]))
         else:
             url = stack.enter_context(scratch_postgres(keep=bool(args.keep_store)))
             ids, token = seeded_store(

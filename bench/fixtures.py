@@ -67,6 +67,19 @@ def scratch_postgres(*, keep: bool = False) -> Iterator[str]:
             drop_database(url)
 
 
+@contextmanager
+def copy_of(url: str) -> Iterator[str]:
+    """A copy of a kept scratch database (PostgreSQL copies its files), dropped afterwards."""
+    name = f"credit_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(url).database}"')
+    copy = make_url(url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield copy
+    finally:
+        drop_database(copy)
+
+
 def drop_database(url: str) -> None:
     """Drop a scratch database `scratch_postgres` kept."""
     name = make_url(url).database
