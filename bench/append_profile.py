@@ -164,6 +164,8 @@ def main() -> None:
                 print(f"store kept: {args.keep_store}")
                 return
         os.environ.update(server_env(url))
+        if args.store:
+            os.environ["CREDIT_TOKEN_TTL_SECONDS"] = "3600"
         from api.app import create_app
         from service.logs import configure_logging
         from service.settings import get_settings
@@ -179,6 +181,12 @@ def main() -> None:
         c = args.concurrency
 
         async def run() -> None:
+            if args.store:
+                # The kept token has expired by now: a fresh one, lasting the run under valgrind.
+                services = app.state.services
+                client = services.clients.get("bench-recorder")
+                assert client is not None, "the kept store has its client"
+                appends.token = services.tokens.issue(client).access_token
             await request_loop(app, appends.take(300), c)  # warm: pools, caches, first compiles
             if args.loop_only:
                 await request_loop(app, appends.take(args.loop_only), c)
