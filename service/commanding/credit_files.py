@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, project_aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain import codes
@@ -52,12 +52,12 @@ class ConcurrencyConflict(DomainError):
 
 class StreamCache:
     """Subjects as this process last saved or read them: reused across the batches of one
-    import, and by the next write to a subject over HTTP. A stale entry (another writer
-    appended meanwhile) fails the save's optimistic concurrency check, and the write is then
-    decided again on the stream read fresh. The capacity bounds the memory: an aggregate with
-    its records' digests and keys takes a few KB, and a file of a million rows touches
-    hundreds of thousands of subjects. Writers of several threads share one cache; an entry
-    taken is theirs alone until kept again."""
+    import, and by the next write to a subject over HTTP (brought up to date first). A stale
+    entry (another writer appended meanwhile) fails the save's optimistic concurrency check,
+    and the write is then decided again on the stream read fresh. The capacity bounds the
+    memory: an aggregate with its records' digests and keys takes a few KB, and a file of a
+    million rows touches hundreds of thousands of subjects. Writers of several threads share
+    one cache; an entry taken is theirs alone until kept again."""
 
     def __init__(self, capacity: int = 20_000):
         self.capacity = capacity
@@ -259,18 +259,22 @@ class CreditFiles:
         `decide` on the fresh stream, unless the caller pinned `expected_version` (If-Match). A
         record `decide` finds already there is acknowledged without writing anything.
 
-        The subject as this process last wrote it is tried first, without reading the stream:
-        its write is committed only if the store accepts it as the stream's next version (the
-        optimistic concurrency check) and its seals as following the stream's last (so that a
-        database restored to an earlier point is caught too), which proves it was decided on
-        the stream as it is. Anything else (a refusal, a repeat, a version If-Match does not
+        The subject as this process last wrote it is tried first, brought up to date with the
+        events its stream gained since (another process's writes: one query, where reading the
+        stream afresh is two and a replay of every event). Its write is committed only if the
+        store accepts it as the stream's next version (the optimistic concurrency check) and
+        its seals as following the stream's last (so that a database restored to an earlier
+        point is caught too). Anything else (a refusal, a repeat, a version If-Match does not
         pin, a conflict) is decided again, as before, on the stream read fresh."""
         with turn(self._stream_lock(subject_id), "the writers ahead on this stream"):
             kept = self._written.take_one(subject_id)
             if kept is not None:
-                acknowledged = self._act_on_kept(kept, decide, expected_version)
-                if acknowledged is not None:
-                    return acknowledged
+                gained = self.ledger.events.get(subject_id, gt=kept.version)
+                caught_up = project_aggregate(kept, gained)
+                if caught_up is not None:
+                    acknowledged = self._act_on_kept(caught_up, decide, expected_version)
+                    if acknowledged is not None:
+                        return acknowledged
             for attempt in range(MAX_ATTEMPTS):
                 subject = self._load(subject_id)
                 if expected_version is not None and subject.version != expected_version:
