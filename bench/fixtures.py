@@ -55,8 +55,9 @@ AUTHORITY_CODE = make_uscc("11410100MB0000001")
 
 
 @contextmanager
-def scratch_postgres() -> Iterator[str]:
-    """A freshly migrated database of its own, dropped afterwards."""
+def scratch_postgres(*, keep: bool = False) -> Iterator[str]:
+    """A freshly migrated database of its own, dropped afterwards (unless `keep`: for runs
+    under a profiler that would take too long to seed it, see `drop_database`)."""
     name = f"credit_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -65,8 +66,28 @@ def scratch_postgres() -> Iterator[str]:
         upgrade(Database.from_url(url))
         yield url
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not keep:
+            drop_database(url)
+
+
+@contextmanager
+def copy_of(url: str) -> Iterator[str]:
+    """A copy of a kept scratch database (PostgreSQL copies its files), dropped afterwards."""
+    name = f"credit_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(url).database}"')
+    copy = make_url(url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield copy
+    finally:
+        drop_database(copy)
+
+
+def drop_database(url: str) -> None:
+    """Drop a scratch database `scratch_postgres` kept."""
+    name = make_url(url).database
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def analyse(url: str) -> None:

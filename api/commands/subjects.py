@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Response, status
+from fastapi import APIRouter, Body, Header, Request, Response, status
+from fastapi.dependencies.utils import request_params_to_args
+from starlette.concurrency import run_in_threadpool
 
-from api.auth import Purpose, Recorder, access_entry
-from api.deps import ServicesDep, SubjectId
+from api.auth import RECORD, Purpose, Recorder, access_entry, authenticated, require, with_scope
+from api.deps import ServicesDep, SubjectId, get_services
 from api.docs import header_docs
 from api.errors import (
     AUTHENTICATED,
@@ -17,11 +19,15 @@ from api.errors import (
     InvalidIfMatch,
     problems,
 )
+from api.fast_path import FastPathRoute, fast_path
 from api.schemas import Acknowledged, RecordAcknowledged
 from service.commanding.commands import RECORD_COMMANDS, AnyRecordCommand, RegisterSubject
 
 router = APIRouter(
-    prefix="/v1", tags=["recording"], responses=problems(*AUTHENTICATED, *WITH_BODY, 409)
+    prefix="/v1",
+    tags=["recording"],
+    responses=problems(*AUTHENTICATED, *WITH_BODY, 409),
+    route_class=FastPathRoute,
 )
 
 LOCATION = {"Location": "the subject's status: /v1/subjects/{subject_id}"}
@@ -82,6 +88,53 @@ def register_subject(
     )
 
 
+async def _plain_append(request: Request) -> Response | None:
+    """The usual append (a JSON body of one record, the id and headers well formed) without
+    FastAPI's dependency solving. Its id, headers and body are validated first, by FastAPI's
+    own functions on the route's own fields, and anything that would fail is declined, for
+    FastAPI to solve and answer its validation error as before (these checks change nothing;
+    the body, once read, stays on the request for FastAPI). Then the dependencies, in the order
+    FastAPI solves them: the services, the token (`authenticated`), the scope (credit:record);
+    then the endpoint in a worker thread, as FastAPI runs a plain `def`, and its answer
+    serialised by the route's response model, with the status and headers it set."""
+    if request.headers.get("content-type") != "application/json":
+        return None
+    route = request.scope["route"]
+    path, path_errors = request_params_to_args(route.dependant.path_params, request.path_params)
+    headers, header_errors = request_params_to_args(route.dependant.header_params, request.headers)
+    if path_errors or header_errors:
+        return None
+    try:
+        body = await request.json()
+    except Exception:  # cut short, over the size limit, not JSON: FastAPI reads and answers
+        return None
+    command, body_errors = route.body_field.validate(body, {}, loc=("body",))
+    if body_errors:
+        return None
+    services = await get_services(request)
+    caller = with_scope(await authenticated(request), RECORD)
+    # The response FastAPI gives an endpoint to set its status and headers on.
+    answered = Response()
+    del answered.headers["content-length"]
+    answered.status_code = None  # type: ignore[assignment]
+    ack = await run_in_threadpool(
+        append_event,
+        **path,
+        **headers,
+        command=command,
+        services=services,
+        caller=caller,
+        response=answered,
+    )
+    response = Response(
+        route.response_field.serialize_json(ack),
+        status_code=answered.status_code or route.status_code,
+        media_type="application/json",
+    )
+    response.headers.raw.extend(answered.headers.raw)
+    return response
+
+
 @router.post(
     "/subjects/{subject_id}/events",
     operation_id="appendRecord",
@@ -99,6 +152,7 @@ def register_subject(
         **problems(404, 412),
     },
 )
+@fast_path(_plain_append, checks=(get_services, require(RECORD), authenticated))
 def append_event(
     subject_id: SubjectId,
     command: Annotated[AnyRecordCommand, Body(openapi_examples=RECORD_EXAMPLES)],

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, project_aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain import codes
@@ -36,6 +36,7 @@ from service.access.personal_data import PersonalDataErased, PersonalDataVault
 from service.clock import Clock
 from service.commanding.commands import RecordCommand, RegisterSubject, coerce_changes
 from service.commanding.identity import SubjectIds, record_id_for
+from service.integrity.sealing import SealingError
 from service.store.database import turn
 from service.store.ledger import CreditLedger
 
@@ -50,24 +51,40 @@ class ConcurrencyConflict(DomainError):
 
 
 class StreamCache:
-    """Subjects as this process last saved or read them, reused across the batches of one
-    import. A stale entry (another writer appended meanwhile) fails the save's optimistic
-    concurrency check, and the batch is then re-run on streams read fresh. The capacity bounds
-    the import's memory: an aggregate with its records' digests and keys takes a few KB, and
-    a file of a million rows touches hundreds of thousands of subjects."""
+    """Subjects as this process last saved or read them: reused across the batches of one
+    import, and by the next write to a subject over HTTP (brought up to date first). A stale
+    entry (another writer appended meanwhile) fails the save's optimistic concurrency check,
+    and the write is then decided again on the stream read fresh. The capacity bounds the
+    memory: an aggregate with its records' digests and keys takes a few KB, and a file of a
+    million rows touches hundreds of thousands of subjects. Writers of several threads share
+    one cache; an entry taken is theirs alone until kept again."""
 
     def __init__(self, capacity: int = 20_000):
         self.capacity = capacity
         self._subjects: OrderedDict[UUID, Subject] = OrderedDict()
+        self._lock = threading.Lock()
 
     def take(self, subject_ids: set[UUID]) -> dict[UUID, Subject]:
-        return {sid: self._subjects.pop(sid) for sid in subject_ids if sid in self._subjects}
+        with self._lock:
+            return {sid: self._subjects.pop(sid) for sid in subject_ids if sid in self._subjects}
+
+    def take_one(self, subject_id: UUID) -> Subject | None:
+        with self._lock:
+            return self._subjects.pop(subject_id, None)
 
     def keep(self, subjects: Sequence[Subject]) -> None:
-        for subject in subjects:
-            self._subjects[subject.id] = subject
-        while len(self._subjects) > self.capacity:
-            self._subjects.popitem(last=False)
+        with self._lock:
+            for subject in subjects:
+                self._subjects[subject.id] = subject
+            while len(self._subjects) > self.capacity:
+                self._subjects.popitem(last=False)
+
+
+# Subjects a process keeps as it last wrote them, for its next write to each (CreditFiles.act).
+# An API process's writes go to the subjects its agencies are working on; a subject of five
+# records takes about 8 KB (tracemalloc, a subject read from its stream), so these hold some
+# 40 MB at most.
+WRITTEN_SUBJECTS_KEPT = 5_000
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,7 @@ class CreditFiles:
         # Seals individuals' personal fields; the composition root always provides one.
         self.vault = vault
         self._locks = [threading.Lock() for _ in range(256)]
+        self._written = StreamCache(WRITTEN_SUBJECTS_KEPT)
 
     # Registration -----------------------------------------------------------------------
     def normalise(self, command: RegisterSubject) -> str:
@@ -239,8 +257,24 @@ class CreditFiles:
     ) -> Acknowledgement:
         """Load the subject, let `decide` record events on it, append them. A lost race re-runs
         `decide` on the fresh stream, unless the caller pinned `expected_version` (If-Match). A
-        record `decide` finds already there is acknowledged without writing anything."""
+        record `decide` finds already there is acknowledged without writing anything.
+
+        The subject as this process last wrote it is tried first, brought up to date with the
+        events its stream gained since (another process's writes: one query, where reading the
+        stream afresh is two and a replay of every event). Its write is committed only if the
+        store accepts it as the stream's next version (the optimistic concurrency check) and
+        its seals as following the stream's last (so that a database restored to an earlier
+        point is caught too). Anything else (a refusal, a repeat, a version If-Match does not
+        pin, a conflict) is decided again, as before, on the stream read fresh."""
         with turn(self._stream_lock(subject_id), "the writers ahead on this stream"):
+            kept = self._written.take_one(subject_id)
+            if kept is not None:
+                gained = self.ledger.events.get(subject_id, gt=kept.version)
+                caught_up = project_aggregate(kept, gained)
+                if caught_up is not None:
+                    acknowledged = self._act_on_kept(caught_up, decide, expected_version)
+                    if acknowledged is not None:
+                        return acknowledged
             for attempt in range(MAX_ATTEMPTS):
                 subject = self._load(subject_id)
                 if expected_version is not None and subject.version != expected_version:
@@ -262,16 +296,43 @@ class CreditFiles:
                         raise VersionMismatch(expected_version, expected_version + 1) from None
                     _back_off(attempt)
                     continue
-                position = recordings[-1].notification.id
-                self.on_appended(position)
-                return Acknowledgement(
-                    subject_id,
-                    subject.version,
-                    position,
-                    created=True,
-                    record_id=outcome.record_id if outcome is not None else None,
-                )
+                return self._appended(subject, outcome, recordings[-1].notification.id)
         raise ConcurrencyConflict("too many concurrent writers on this subject; retry")
+
+    def _act_on_kept(
+        self,
+        subject: Subject,
+        decide: Callable[[Subject], RecordOutcome | None],
+        expected_version: int | None,
+    ) -> Acknowledgement | None:
+        """A write decided on the subject as this process last saved it, or None where it must
+        be decided on the stream read fresh. The subject is dropped either way until saved."""
+        if expected_version is not None and subject.version != expected_version:
+            return None
+        try:
+            outcome = decide(subject)
+        except DomainError:
+            return None
+        if outcome is not None and not outcome.created:
+            return None
+        try:
+            recordings = self.ledger.save(subject)
+        except (IntegrityError, SealingError):
+            return None
+        return self._appended(subject, outcome, recordings[-1].notification.id)
+
+    def _appended(
+        self, subject: Subject, outcome: RecordOutcome | None, position: int
+    ) -> Acknowledgement:
+        self._written.keep([subject])
+        self.on_appended(position)
+        return Acknowledgement(
+            subject.id,
+            subject.version,
+            position,
+            created=True,
+            record_id=outcome.record_id if outcome is not None else None,
+        )
 
     def subject(self, subject_id: UUID) -> Subject:
         """The subject as its stream has it now, for an answer that writes nothing (what an

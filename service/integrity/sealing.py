@@ -103,8 +103,9 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
     Inserts from concurrent threads of one process are committed together: every insert
     holds the table's lock until its commit is on disk, so one insert per transaction caps a
     process at one commit's round trips and flush per append. A group that fails on a
-    uniqueness conflict (a stream written by another process meanwhile) is retried one
-    insert at a time, so only the conflicting caller sees the conflict."""
+    uniqueness conflict (a stream written by another process meanwhile) or on a seal that does
+    not follow its stream's last (a writer's copy of the stream is ahead of the database) is
+    retried one insert at a time, so only that caller sees it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,7 +147,7 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
     def _commit_group(self, batch: list[_PendingInsert]) -> None:
         try:
             positions = self._insert_sealed([e for pending in batch for e in pending.events])
-        except IntegrityError as conflict:
+        except (IntegrityError, SealingError) as conflict:
             if len(batch) == 1:
                 _finish(batch[0], error=conflict)
                 return

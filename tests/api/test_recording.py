@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
+from domain.codes import make_uscc
 from tests.builders import (
     OTHER_AUTHORITY_CODE,
     enterprise,
@@ -323,3 +325,76 @@ async def _stream_version(services, subject) -> int:
     from uuid import UUID
 
     return services.ledger.repository.get(UUID(subject["subject_id"])).version
+
+
+async def test_the_plain_append_answers_as_the_solved_one(client, role_headers, monkeypatch):
+    """An append with a JSON body skips FastAPI's dependency solving (api/fast_path.py); a body
+    sent with another media type (here with a charset), or one that fails validation, goes
+    through the solver. Both give the same answers byte for byte (a record, its retry with the
+    same Idempotency-Key, its repeat), and the same refusals of the token and its scope."""
+    import fastapi.routing
+
+    solved = []
+    solve = fastapi.routing.solve_dependencies
+
+    async def counted(*args, **kwargs):
+        solved.append(kwargs["request"].url.path)
+        return await solve(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    subject = await register(client)
+    url = f"/v1/subjects/{subject['subject_id']}/events"
+    plain = {"Content-Type": "application/json"}
+    through_solver = {"Content-Type": "application/json; charset=utf-8"}
+
+    def answer(response):
+        """All but the request's own id."""
+        headers = [(k, v) for k, v in response.headers.multi_items() if k != "x-request-id"]
+        return response.status_code, response.content, headers
+
+    async def post(headers: dict, body: dict):
+        del solved[:]
+        response = await client.post(url, content=orjson.dumps(body), headers=headers)
+        return response, list(solved)
+
+    for n, (first_way, then_way) in enumerate([(plain, through_solver), (through_solver, plain)]):
+        keyed = {"Idempotency-Key": f"same-answer-{n}"}
+        first, first_solved = await post({**first_way, **keyed}, penalty(f"SAME-{n}"))
+        retried, retried_solved = await post({**then_way, **keyed}, penalty(f"SAME-{n}"))
+        assert first.status_code == 201, first.text
+        assert answer(first) == answer(retried)
+        repeat, _ = await post(first_way, penalty(f"SAME-{n}"))
+        repeated, _ = await post(then_way, penalty(f"SAME-{n}"))
+        assert repeat.status_code == 200
+        assert answer(repeat) == answer(repeated)
+        assert [first_solved == [], retried_solved == []] == [
+            first_way is plain,
+            then_way is plain,
+        ]
+    # If-Match, malformed (400) from the endpoint on either way; a well-formed one appends.
+    version = repeat.json()["version"]
+    bad, bad_solved = await post({**plain, "If-Match": "3"}, penalty("SAME-M"))
+    assert bad.status_code == 400 and bad_solved == []
+    pinned, _ = await post({**plain, "If-Match": f'"{version}"'}, penalty("SAME-P"))
+    assert pinned.status_code == 201 and pinned.json()["version"] == version + 1
+    # Invalid input is left to the solver, which answers it as before.
+    invalid, invalid_solved = await post(plain, {**penalty("SAME-X"), "severity": "huge"})
+    assert invalid.status_code == 422 and invalid_solved == [url]
+    long_key, long_key_solved = await post(
+        {**plain, "Idempotency-Key": "k" * 201}, penalty("SAME-K")
+    )
+    assert long_key.status_code == 422 and long_key_solved == [url]
+    # The same refusals: no token, and a token without credit:record (a querying agency's).
+    nobody, nobody_solved = await post({**plain, "Authorization": ""}, penalty("SAME-N"))
+    assert nobody.status_code == 401 and nobody_solved == []
+    agency, agency_solved = await post({**plain, **role_headers["agency"]}, penalty("SAME-A"))
+    assert agency.status_code == 403 and agency_solved == []
+    assert agency.json()["detail"] == (
+        "this needs the credit:record scope, which this token does not carry"
+    )
+    # A record of an authority the client does not record for: the permit is the endpoint's.
+    foreign = penalty("SAME-F", authority_code=make_uscc("11410100MB0000009"))
+    foreign_plain, _ = await post(plain, foreign)
+    foreign_solved, _ = await post(through_solver, foreign)
+    assert foreign_plain.status_code == 403
+    assert answer(foreign_plain) == answer(foreign_solved)
