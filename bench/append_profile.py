@@ -35,12 +35,12 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import MutableMapping
 from typing import Any
 
 from starlette.types import ASGIApp
 
 from bench.append_latency import append_requests
+from bench.asgi import answer_status, request_scope
 from bench.fixtures import (
     AUTHORITY_CODE,
     copy_of,
@@ -53,46 +53,6 @@ from bench.fixtures import (
 from bench.status_profile import with_lifespan
 
 
-def scope_for(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
-    """The scope uvicorn would build for the request."""
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1")]
-        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-
-
-async def one(app: ASGIApp, scope: dict[str, Any], body: bytes) -> int:
-    status = 0
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            await asyncio.sleep(3600)  # the client stays: nothing more comes
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(dict(scope), receive, send)
-    return status
-
-
 class Appends:
     """Fresh append requests, each with its own decision number and Idempotency-Key."""
 
@@ -102,7 +62,7 @@ class Appends:
     def take(self, count: int) -> list[tuple[dict[str, Any], bytes]]:
         requests = append_requests(self.ids, self.token, count, uuid.uuid4().hex[:6])
         return [
-            (scope_for(method, path, headers), body) for method, path, headers, body in requests
+            (request_scope(method, path, headers), body) for method, path, headers, body in requests
         ]
 
 
@@ -114,7 +74,7 @@ async def request_loop(
 
     async def lane() -> None:
         for scope, body in queue:
-            status = await one(app, scope, body)
+            status = await answer_status(app, scope, body)
             if status != 201:
                 raise RuntimeError(f"answered {status}")
 

@@ -27,12 +27,13 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import make_url
 from starlette.types import ASGIApp
 
+from bench.asgi import answer_status, request_scope
 from bench.fixtures import (
     machine,
     scratch_postgres,
@@ -48,40 +49,7 @@ def _name(middleware: Any) -> str:
 
 def scope_for(path: str, token: str) -> dict[str, Any]:
     """The scope uvicorn would build for `GET path` with a bearer token."""
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"127.0.0.1"),
-            (b"authorization", f"Bearer {token}".encode()),
-            (b"accept", b"*/*"),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-
-
-async def one(app: ASGIApp, scope: dict[str, Any]) -> int:
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(dict(scope), receive, send)
-    return status
+    return request_scope("GET", path, {"Authorization": f"Bearer {token}", "Accept": "*/*"})
 
 
 async def request_loop(
@@ -93,7 +61,7 @@ async def request_loop(
 
     async def lane() -> None:
         for n in queue:
-            status = await one(app, scopes[n % len(scopes)])
+            status = await answer_status(app, scopes[n % len(scopes)])
             if status != 200:
                 raise RuntimeError(f"answered {status}")
 

@@ -333,24 +333,16 @@ async def test_a_min_position_no_write_returned_is_refused_without_waiting(clien
 
 
 async def test_the_plain_status_read_answers_and_logs_as_the_solved_one(
-    client, services, role_headers, monkeypatch
+    client, services, role_headers, solved_paths
 ):
     """A status read with only the id skips FastAPI's dependency solving (api/fast_path.py);
     any query parameter sends it through the solver. Both answer the same bytes, check the
     same token and scope, and log the read before answering."""
-    import fastapi.routing
     from sqlalchemy import select
 
     from service.access.tables import access_log
 
-    solved = []
-    solve = fastapi.routing.solve_dependencies
-
-    async def counted(*args, **kwargs):
-        solved.append(kwargs["request"].url.path)
-        return await solve(*args, **kwargs)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    solved = solved_paths
     subjects = [await new_subject(client, enterprise(n)) for n in (31, 32, 33)]
     await record(client, subjects[0], rating())
     await record(client, subjects[1], penalty("FAST-1", severity="general"))

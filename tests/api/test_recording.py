@@ -327,21 +327,13 @@ async def _stream_version(services, subject) -> int:
     return services.ledger.repository.get(UUID(subject["subject_id"])).version
 
 
-async def test_the_plain_append_answers_as_the_solved_one(client, role_headers, monkeypatch):
+async def test_the_plain_append_answers_as_the_solved_one(client, role_headers, solved_paths):
     """An append with a JSON body skips FastAPI's dependency solving (api/fast_path.py); a body
     sent with another media type (here with a charset), or one that fails validation, goes
     through the solver. Both give the same answers byte for byte (a record, its retry with the
     same Idempotency-Key, its repeat), and the same refusals of the token and its scope."""
-    import fastapi.routing
 
-    solved = []
-    solve = fastapi.routing.solve_dependencies
-
-    async def counted(*args, **kwargs):
-        solved.append(kwargs["request"].url.path)
-        return await solve(*args, **kwargs)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    solved = solved_paths
     subject = await register(client)
     url = f"/v1/subjects/{subject['subject_id']}/events"
     plain = {"Content-Type": "application/json"}
