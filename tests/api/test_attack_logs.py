@@ -41,9 +41,15 @@ ROOT = Path(__file__).resolve().parents[2]
 async def events_and_reads(client, role_headers, reads: int = 4) -> str:
     subject = (await client.post("/v1/subjects", json=enterprise(41))).json()
     sid = subject["subject_id"]
-    await client.post(f"/v1/subjects/{sid}/events", json=penalty("LOG-1"))
+    recorded = await client.post(f"/v1/subjects/{sid}/events", json=penalty("LOG-1"))
+    # Each read waits for the penalty's projection: a read before it could find no subject yet,
+    # and a loaded machine would then leave fewer logged reads than the tests count on.
+    projected = {"min_position": recorded.json()["position"]}
     for _ in range(reads):
-        await client.get(f"/v1/subjects/{sid}/status", headers=role_headers["agency"])
+        read = await client.get(
+            f"/v1/subjects/{sid}/status", params=projected, headers=role_headers["agency"]
+        )
+        assert read.status_code == 200, read.text
     return sid
 
 
