@@ -127,7 +127,9 @@ async def test_queries_read_the_replica_and_fall_back_to_the_primary_when_it_lag
             body = await wait_for_health(http, "behind")
             assert body["status"] == "degraded"
             assert body["read_replica"]["reads_from"] == "primary"
-            assert body["read_replica"]["lag_seconds"] > 1.0
+            # Behind means past the bound; the lag shown is rounded to the millisecond, so a lag
+            # a fraction of one past it shows as the bound itself.
+            assert body["read_replica"]["lag_seconds"] >= 1.0
             fresh = await http.get(
                 later_url, params={"min_position": later.json()["position"]}, headers=reads
             )
