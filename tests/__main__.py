@@ -52,9 +52,11 @@ def workers(args: list[str]) -> list[str]:
     """Two pytest-xdist workers unless the caller chose (`-n 0` runs in one process): the suite
     waits on databases and child processes more than it computes, so two workers on CI's two
     cores take about two thirds of the time of one. Every test keeps to its own database,
-    ports and files, and the timing tests hold with the other core busy."""
+    ports and files, and the timing tests hold with the other core busy. A worker that runs out
+    of tests takes the other's (`worksteal`): the tests last in the order are among the longest
+    (the reliability tier), and handed out in fixed chunks one worker finished them alone."""
     chosen = any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in args)
-    return [] if chosen else ["-n", str(SUITE_WORKERS)]
+    return [] if chosen else ["-n", str(SUITE_WORKERS), "--dist", "worksteal"]
 
 
 if __name__ == "__main__":
