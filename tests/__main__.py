@@ -53,8 +53,8 @@ def workers(args: list[str]) -> list[str]:
     waits on databases and child processes more than it computes, so two workers on CI's two
     cores take about two thirds of the time of one. Every test keeps to its own database,
     ports and files, and the timing tests hold with the other core busy. A worker that runs out
-    of tests takes the other's (`worksteal`): the tests last in the order are among the longest
-    (the reliability tier), and handed out in fixed chunks one worker finished them alone."""
+    of tests takes some of the other's (`worksteal`), where fixed chunks could leave it idle
+    while the other works through a chunk of long tests."""
     chosen = any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in args)
     return [] if chosen else ["-n", str(SUITE_WORKERS), "--dist", "worksteal"]
 

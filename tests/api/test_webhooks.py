@@ -629,19 +629,20 @@ async def test_a_batchs_answers_are_recorded_each_with_its_outcome(client, role_
 async def test_a_send_starts_only_while_the_lease_outlasts_it_the_rest_is_due_again_at_once(
     client, role_headers, services
 ):
-    """A lease of 1.5 s, sends of up to 1 s (connecting and the answer), one at a time, each
-    answered after 0.6 s: the first goes out; by the second, 0.9 s of the lease is left, less
+    """A lease of 4 s, sends of up to 2.5 s (connecting and the answer), one at a time, each
+    answered after 1.6 s: the first goes out; by the second, 2.4 s of the lease is left, less
     than a send may take, so neither it nor the third is sent (another worker could claim them
-    once the lease is over); they are released, due at once, and a next batch sends them."""
+    once the lease is over); they are released, due at once, and a next batch sends them. The
+    first answer has 0.7 s to spare before its timeout, for a machine busy with other work."""
     services.webhooks.rules = replace(
-        services.webhooks.rules, connect_timeout=0.1, read_timeout=0.9
+        services.webhooks.rules, connect_timeout=0.2, read_timeout=2.3
     )
-    receiver = Receiver(delay=0.6)
+    receiver = Receiver(delay=1.6)
     try:
         agency = role_headers["agency"]
         await hooked_with_a_penalty_each(client, services, agency, range(1, 4), receiver.url)
         clock = Moment()
-        worker = delivery_worker(services, clock, lease=1.5, concurrency=1)
+        worker = delivery_worker(services, clock, lease=4.0, concurrency=1)
         assert worker.fan_out() == 3
         batch = await asyncio.to_thread(worker.claim, 10)
         assert len(batch.claimed) == 3
