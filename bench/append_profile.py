@@ -28,7 +28,6 @@ import contextlib
 import cProfile
 import io
 import json
-import logging
 import os
 import pstats
 import sys
@@ -40,7 +39,7 @@ from typing import Any
 from starlette.types import ASGIApp
 
 from bench.append_latency import append_requests
-from bench.asgi import answer_status, request_scope
+from bench.asgi import answer_status, request_scope, service_app
 from bench.fixtures import (
     AUTHORITY_CODE,
     copy_of,
@@ -48,7 +47,6 @@ from bench.fixtures import (
     machine,
     scratch_postgres,
     seeded_store,
-    server_env,
 )
 from bench.status_profile import with_lifespan
 
@@ -123,20 +121,9 @@ def main() -> None:
                     json.dump({"url": url, "ids": ids, "token": token}, file)
                 print(f"store kept: {args.keep_store}")
                 return
-        os.environ.update(server_env(url))
         if args.store:
             os.environ["CREDIT_TOKEN_TTL_SECONDS"] = "3600"
-        from api.app import create_app
-        from service.logs import configure_logging
-        from service.settings import get_settings
-
-        get_settings.cache_clear()
-        app = create_app(get_settings())
-        # Logging as `credit serve` sets it up (a JSON line per request), written to nowhere.
-        configure_logging(get_settings().log_format)
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (until the process ends)
+        app = service_app(url)
         appends = Appends(ids, token)
         c = args.concurrency
 

@@ -4,10 +4,14 @@ so that what they count is the app's own work."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import MutableMapping
 from typing import Any
 
 from starlette.types import ASGIApp
+
+from bench.fixtures import server_env
 
 
 def request_scope(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -49,3 +53,20 @@ async def answer_status(app: ASGIApp, scope: dict[str, Any], body: bytes = b"") 
 
     await app(dict(scope), receive, send)
     return status
+
+
+def service_app(url: str) -> Any:
+    """The service's app as `credit serve` builds it against `url`, logging a JSON line per
+    request as it does, written to nowhere."""
+    os.environ.update(server_env(url))
+    from api.app import create_app
+    from service.logs import configure_logging
+    from service.settings import get_settings
+
+    get_settings.cache_clear()
+    app = create_app(get_settings())
+    configure_logging(get_settings().log_format)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (until the process ends)
+    return app

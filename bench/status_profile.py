@@ -20,7 +20,6 @@ import asyncio
 import cProfile
 import io
 import json
-import logging
 import os
 import pstats
 import random
@@ -33,12 +32,11 @@ from typing import Any
 from sqlalchemy import make_url
 from starlette.types import ASGIApp
 
-from bench.asgi import answer_status, request_scope
+from bench.asgi import answer_status, request_scope, service_app
 from bench.fixtures import (
     machine,
     scratch_postgres,
     seeded_store,
-    server_env,
     valgrind_instructions,
 )
 
@@ -104,23 +102,6 @@ def status_scopes(ids: list[str], token: str, app: Any) -> list[dict[str, Any]]:
     for scope in scopes:
         scope["app"] = app  # what the app sets when called whole, for the stacks rebuilt
     return scopes
-
-
-def service_app(url: str) -> Any:
-    """The service's app as `credit serve` builds it against `url`, logging a JSON line per
-    request as it does, written to nowhere."""
-    os.environ.update(server_env(url))
-    from api.app import create_app
-    from service.logs import configure_logging
-    from service.settings import get_settings
-
-    get_settings.cache_clear()
-    app = create_app(get_settings())
-    configure_logging(get_settings().log_format)
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (until the process ends)
-    return app
 
 
 def baseline_app(url: str) -> Any:
