@@ -7,6 +7,7 @@ and a subscriber can tell a change it has seen from a new one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
@@ -127,9 +128,15 @@ Told = dict[str, dict[str, dict[str, Any]]]
 
 def told_of(status: CreditStatus) -> Told:
     """The part of a status that changes are told of: each scheme's grade, each warning."""
+    return told_from(status.grades, status.warnings)
+
+
+def told_from(grades: Iterable[GradeResult], warnings: Iterable[Warning]) -> Told:
+    """What `told_of` tells of a status with these grades and warnings
+    (`credit_status.grades_and_warnings`)."""
     return {
-        "grades": {g.scheme: _grade_view(g) for g in status.grades},
-        "warnings": {warning_key(w): _warning_view(w) for w in status.warnings},
+        "grades": {g.scheme: _grade_view(g) for g in grades},
+        "warnings": {warning_key(w): _warning_view(w) for w in warnings},
     }
 
 

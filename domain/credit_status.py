@@ -5,7 +5,7 @@ A pure function, so the live answer, an as-of answer and a from-scratch fold agr
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -98,22 +98,9 @@ class CreditStatus:
 
 def evaluate(facts: list[RecordFact], book: PolicyBook, on: date) -> CreditStatus:
     policy = book.for_day(on)
-    # In decision order (then id), whatever order the records came in: the answer is the same
-    # from the read model and from a fold of the events.
-    known = sorted(
-        (f for f in facts if f.state == "active" and f.decision_date <= on),
-        key=lambda f: (f.decision_date, f.record_id),
-    )
+    known = _known(facts, on)
     lists = _lists(known, policy, on)
-    on_black = any(m.list_type == "black" for m in lists)
-    # A scheme without a rating of its own gives no grade (`_grade`): most subjects have none,
-    # and their status is evaluated at each of their events during a rebuild.
-    rated = {f.scheme for f in known if f.type == "RatingIssued"}
-    grades = tuple(
-        grade
-        for name, scheme in policy.schemes.items()
-        if name in rated and (grade := _grade(name, scheme, known, on, on_black)) is not None
-    )
+    grades = _grades(known, policy, on, lambda: any(m.list_type == "black" for m in lists))
     published_conduct = {
         f.severity for f in known if f.type in CONDUCT_TYPES and f.published_on(on) and f.severity
     }
@@ -130,6 +117,56 @@ def evaluate(facts: list[RecordFact], book: PolicyBook, on: date) -> CreditStatu
         tier=tier.name,
         sampling_ratio=tier.sampling_ratio,
         warnings=_warnings(known, grades, policy, on),
+    )
+
+
+def grades_and_warnings(
+    facts: list[RecordFact], book: PolicyBook, on: date
+) -> tuple[tuple[GradeResult, ...], tuple[Warning, ...]]:
+    """The grades and warnings `evaluate` gives, and nothing else of the status: what a change
+    tells of it (domain/changes.py), worked out at each event of a subject while the changes are
+    derived. The lists count only as far as a black-list entry forces a grade, and only for a
+    subject with a rating; the supervision tier is not worked out."""
+    policy = book.for_day(on)
+    known = _known(facts, on)
+    grades = _grades(known, policy, on, lambda: _on_black(known, on))
+    return grades, _warnings(known, grades, policy, on)
+
+
+def _known(facts: list[RecordFact], on: date) -> list[RecordFact]:
+    """The facts that count on `on`: in decision order (then id), whatever order the records
+    came in, so that the answer is the same from the read model and from a fold of the events."""
+    return sorted(
+        (f for f in facts if f.state == "active" and f.decision_date <= on),
+        key=lambda f: (f.decision_date, f.record_id),
+    )
+
+
+def _grades(
+    known: list[RecordFact], policy: PolicyVersion, on: date, on_black: Callable[[], bool]
+) -> tuple[GradeResult, ...]:
+    # A scheme without a rating of its own gives no grade (`_grade`): most subjects have none,
+    # and their status is evaluated at each of their events during a rebuild.
+    rated = {f.scheme for f in known if f.type == "RatingIssued"}
+    if not rated:
+        return ()
+    black = on_black()
+    return tuple(
+        grade
+        for name, scheme in policy.schemes.items()
+        if name in rated and (grade := _grade(name, scheme, known, on, black)) is not None
+    )
+
+
+def _on_black(known: list[RecordFact], on: date) -> bool:
+    """Whether a black-list entry holds the subject on `on`, as `_lists` finds its members."""
+    counted = {f.record_id for f in known}
+    return any(
+        f.type == "ListEntered"
+        and f.list_type == "black"
+        and entry_in_force(f.decision_date, f.ended_on, f.planned_end, on)
+        and (f.basis_record_id is None or f.basis_record_id in counted)
+        for f in known
     )
 
 

@@ -49,14 +49,14 @@ from domain.changes import (
     Told,
     change_id,
     grade_changes,
-    told_of,
+    told_from,
     warnings_raised,
 )
 from domain.credit_status import (
     RecordFact,
     conduct_horizon,
     entry_in_force,
-    evaluate,
+    grades_and_warnings,
     next_time_change,
 )
 from domain.day_close import DayClosed
@@ -353,14 +353,13 @@ class _Statuses:
             # bulk of the 双公示 records, changes no grade and raises no warning).
             return found
         before: Told = was["told"] if was else {"grades": {}, "warnings": {}}
-        status, facts = self._status(revisions, version, day)
-        now = told_of(status)
+        now, facts = self._status(revisions, version, day)
         # What time alone changed since the last evaluation, no day's close between: the status
         # on this day without this event (the same as told when nothing but the event came
         # between), and the entries whose planned end came meanwhile.
         by_time = before
         if was is not None and was["evaluated_on"] != day:
-            by_time = told_of(self._status(revisions, version - 1, day)[0])
+            by_time = self._status(revisions, version - 1, day)[0]
             ended = self._planned_ends(revisions, version - 1, was["evaluated_on"], day)
             exited = event.entry_record_id if isinstance(event, ListExited) else None
             found = [change for change in ended if change[1] != exited] + found  # told by it
@@ -391,8 +390,7 @@ class _Statuses:
             was = self.told[subject_id]
             version, revisions = was["version"], self.revisions[subject_id]
             self.evaluated_by_time += 1
-            status, facts = self._status(revisions, version, day)
-            now = told_of(status)
+            now, facts = self._status(revisions, version, day)
             changes = self._planned_ends(revisions, version, was["evaluated_on"], day)
             for scheme, old, new in grade_changes(was["told"], now):
                 rating = UUID((new or old or {})["rating_record_id"])
@@ -452,11 +450,11 @@ class _Statuses:
 
     def _status(
         self, revisions: _Standing, version: int, day: date
-    ) -> tuple[Any, list[RecordFact]]:
-        """The subject's status on `day` over its records as they stood at `version`, as the
-        status of a subject's fold reads them (projections/credit_file/as_of.py), and the
-        facts it was evaluated over: of the status, only what is told (its grades and
-        warnings) is used, and `next_time_change` of the facts (see `_Standing.weighing`)."""
+    ) -> tuple[Told, list[RecordFact]]:
+        """What the subject's status tells on `day` (its grades and warnings) over its records
+        as they stood at `version`, as the status of a subject's fold reads them
+        (projections/credit_file/as_of.py), and the facts it was evaluated over, for
+        `next_time_change` (of those a status is evaluated over, see `_Standing.weighing`)."""
         day_ends = end_of_day(day, self.zone)
         if revisions.move(version):
             facts = revisions.weighing(self._fact, day_ends, self.policy, day)
@@ -466,7 +464,7 @@ class _Statuses:
                 for row in _at(revisions.rows, version)
                 if row[1] in RULE_INPUT_TYPES and _stands(row, day_ends)
             ]
-        return evaluate(facts, self.policy, day), facts
+        return told_from(*grades_and_warnings(facts, self.policy, day)), facts
 
     def _fact(self, row: Any) -> RecordFact:
         fact = self.facts.get(id(row))

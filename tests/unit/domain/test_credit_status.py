@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -9,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.credit_status import RecordFact, conduct_horizon, evaluate, red_list_obstacles
+from domain.credit_status import (
+    RecordFact,
+    conduct_horizon,
+    evaluate,
+    grades_and_warnings,
+    red_list_obstacles,
+)
 from service.policy.loader import load_policy
 
 pytestmark = pytest.mark.domain
@@ -347,3 +354,16 @@ def test_conduct_before_the_horizon_weighs_only_while_published_or_as_a_basis(fa
         and (f.decision_date > horizon or f.published_on(on) or f.record_id in bases)
     ]
     assert evaluate(kept, BOOK, on) == evaluate(facts, BOOK, on)
+
+
+@settings(max_examples=300, deadline=None)
+@given(facts=histories(), later=st.integers(0, 1600), out=st.sets(st.integers(0, 30)))
+def test_the_grades_and_warnings_alone_are_those_of_the_whole_status(facts, later, out):
+    """What the changes are told from at each event (`grades_and_warnings`, without the lists
+    and the tier) is what the whole evaluation gives, records revoked among them."""
+    facts = [replace(f, state="revoked") if n in out else f for n, f in enumerate(facts)]
+    on = min(date(2022, 1, 1) + timedelta(days=later), ON)
+    if facts and later % 3:
+        on = min(facts[later % len(facts)].decision_date + timedelta(days=later // 2), ON)
+    status = evaluate(facts, BOOK, on)
+    assert grades_and_warnings(facts, BOOK, on) == (status.grades, status.warnings)

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from domain.changes import told_of
-from domain.credit_status import evaluate, next_time_change
+from domain.changes import told_from, told_of
+from domain.credit_status import evaluate, grades_and_warnings, next_time_change
 from domain.events import RULE_INPUT_TYPES
 from domain.publication import ACTIVE, LAPSED, REPAIRED, REVOKED
 from projections.changes.projector import FACT_WIDTH, _at, _Standing, _stands
@@ -168,7 +168,9 @@ def test_the_carried_status_tells_what_the_full_evaluation_tells(
         assert standing.move(version)
         fast = standing.weighing(fact_of, end_of_day(day, ZONE), BOOK, day)
         slow = full(rows, version, day)
-        assert told_of(evaluate(fast, BOOK, day)) == told_of(evaluate(slow, BOOK, day))
+        assert told_from(*grades_and_warnings(fast, BOOK, day)) == told_of(
+            evaluate(slow, BOOK, day)
+        )
         assert next_time_change(fast, BOOK, day) == next_time_change(slow, BOOK, day)
         assert sorted(map(id, standing.standing(version))) == sorted(
             id(row) for row in _at(rows, version) if row[1] in RULE_INPUT_TYPES
@@ -243,9 +245,9 @@ def test_a_subject_of_thousands_of_penalties_is_evaluated_over_its_recent_ones(
 
     def counted(facts: list[Any], book: Any, on: date) -> Any:
         sizes.append(len(facts))
-        return evaluate(facts, book, on)
+        return grades_and_warnings(facts, book, on)
 
-    monkeypatch.setattr("projections.changes.projector.evaluate", counted)
+    monkeypatch.setattr("projections.changes.projector.grades_and_warnings", counted)
     projected(engine, penalties(3000, 50), 500)
     assert len(sizes) == 3000
     assert max(sizes) <= 50
