@@ -110,7 +110,8 @@ class ChangeProjector:
                 for subject_id, (kind, record_id, before, after) in statuses.closed(event):
                     found.append((position, event, subject_id, kind, record_id, before, after))
                 continue
-            for kind, record_id, before, after in (*self.derive(event), *statuses.after(event)):
+            derived = self.derive(event, statuses.started_by(event))
+            for kind, record_id, before, after in (*derived, *statuses.after(event)):
                 found.append((position, event, event.originator_id, kind, record_id, before, after))
         statuses.write()
         self.evaluated_by_time += statuses.evaluated_by_time
@@ -158,11 +159,12 @@ class ChangeProjector:
         insert_rows(conn, changes, rows)
 
     def derive(
-        self, event: Any
+        self, event: Any, revision: Any = None
     ) -> list[tuple[ChangeKind, UUID, dict[str, Any] | None, dict[str, Any] | None]]:
         """The changes one event makes: (kind, record concerned, before, after). What needs a
         read model (a list-left's list type, a resolved objection's case number) is filled in
-        by `apply`."""
+        by `apply`; a new record's publication may be read from the `revision` of it that the
+        event started in the credit file's history."""
         if isinstance(event, ListExited):
             ended = {"ended_on": _day(event.decision_date), "ended_by": str(event.record_id)}
             return [(LIST_LEFT, event.entry_record_id, None, ended)]
@@ -170,7 +172,7 @@ class ChangeProjector:
             revoked = {"state": "revoked", "revoked_by": str(event.record_id)}
             return [(RECORD_REVOKED, event.target_record_id, None, revoked)]
         if isinstance(event, RecordEvent):
-            return self._recorded(event)
+            return self._recorded(event, revision)
         if isinstance(event, RepairApproved):
             repaired = {"state": "repaired", "repaired_at": event.timestamp.isoformat()}
             return [(RECORD_REPAIRED, event.target_record_id, {"state": "active"}, repaired)]
@@ -194,24 +196,32 @@ class ChangeProjector:
         return []
 
     def _recorded(
-        self, event: RecordEvent
+        self, event: RecordEvent, revision: Any = None
     ) -> list[tuple[ChangeKind, UUID, dict[str, Any] | None, dict[str, Any] | None]]:
         """A new record: published if its type and content give it a publication window (as
         the credit file computes it), and a list entry besides if it is one."""
         if event.TRAITS.follow_up:
             return []
-        record_type = type(event).__name__
-        fields = typed(record_details(event))
         authority = {"authority_code": event.authority_code, "authority_name": event.authority_name}
         found: list[tuple[ChangeKind, UUID, dict[str, Any] | None, dict[str, Any] | None]] = []
-        window = record_window(record_type, fields, book=self.policy)
+        window: tuple[Any, date | None, date | None] | None
+        if revision is not None and revision[PUBLISH_FROM] is not None:
+            # The window the credit file worked out from the same fields under the same policy
+            # (`derived_columns`), with its severity: a window with no start, or none, is
+            # worked out again.
+            window = revision[SEVERITY], revision[PUBLISH_FROM], revision[PUBLISH_FROM + 1]
+        else:
+            fields = typed(record_details(event))
+            made = record_window(type(event).__name__, fields, book=self.policy)
+            window = (fields.get("severity"), made.start, made.end) if made else None
         if window is not None:
+            severity, start, end = window
             published = {
                 "family": event.TRAITS.family,
-                "severity": fields.get("severity"),
+                "severity": severity,
                 "decision_date": _day(event.decision_date),
-                "publish_from": _day(window.start),
-                "publish_until": _day(window.end),
+                "publish_from": _day(start),
+                "publish_until": _day(end),
                 **authority,
             }
             found.append((RECORD_PUBLISHED, event.record_id, None, published))
@@ -268,6 +278,7 @@ REVISION_COLUMNS = (
     record_revisions.c.until_version,
 )
 FACT_WIDTH = len(FACT_COLUMNS)
+SEVERITY, PUBLISH_FROM = 3, 16  # positions in FACT_COLUMNS (publish_until follows)
 ONE_DAY = timedelta(days=1)
 
 
@@ -335,6 +346,18 @@ class _Statuses:
             query = select(told_statuses).where(among(self.conn, told_statuses.c.subject_id, chunk))
             for told in self.conn.execute(query).mappings().all():
                 self.told[told["subject_id"]] = dict(told)
+
+    def started_by(self, event: Any) -> Any:
+        """The revision a record event started of its own record in the credit file's history
+        (None if it started none, or is no record event)."""
+        standing = self.revisions.get(event.originator_id)
+        if standing is None or not isinstance(event, RecordEvent):
+            return None
+        record_id = str(event.record_id)
+        for row in standing.starting.get(event.originator_version, ()):
+            if row[0] == record_id:
+                return row
+        return None
 
     def after(self, event: Any) -> list[Change]:
         """What the event changed of its subject's status, lists and records beyond what the

@@ -20,16 +20,18 @@ from sqlalchemy import delete, select
 
 from domain.changes import told_from, told_of
 from domain.credit_status import evaluate, grades_and_warnings, next_time_change
-from domain.events import RULE_INPUT_TYPES
+from domain.events import RECORD_EVENT_TYPES, RULE_INPUT_TYPES
 from domain.publication import ACTIVE, LAPSED, REPAIRED, REVOKED
-from projections.changes.projector import FACT_WIDTH, _at, _Standing, _stands
+from projections.changes.projector import FACT_WIDTH, _at, _Standing, _stands, _Statuses
 from projections.credit_file.as_of import end_of_day, revision_fact
 from projections.tables import changes, told_statuses
 from service.policy.loader import load_policy
 from service.settings import DEFAULT_TIMEZONE
 from service.store.database import Database
 from service.store.read_store import sync_engine
-from tests.unit.projections.test_changes import project, projectors
+from tests.builders import ADMINISTRATIVE_CONTENT, stored_event
+from tests.unit.projections.test_changes import black_entry, project, projectors
+from tests.unit.projections.test_credit_file_projector import COMMON, registered
 from tests.unit.projections.test_status_changes import penalty_on, rating
 
 pytestmark = pytest.mark.projections
@@ -251,3 +253,37 @@ def test_a_subject_of_thousands_of_penalties_is_evaluated_over_its_recent_ones(
     projected(engine, penalties(3000, 50), 500)
     assert len(sizes) == 3000
     assert max(sizes) <= 50
+
+
+def test_a_new_records_publication_read_from_its_revision_is_the_one_worked_out_again(
+    engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change projector reads a new record's publication window and severity from the
+    revision the credit file made of it; worked out from the event instead (as before), the
+    changes are the same, for every kind of window: by severity (a minor penalty's none), by
+    the policy's period for the further administrative kinds (some none), a list entry's."""
+    events = [registered(kind="enterprise", code="91410105MA00000016")]
+    for record_type, content in ADMINISTRATIVE_CONTENT.items():
+        events.append(
+            stored_event(
+                RECORD_EVENT_TYPES[record_type],
+                **COMMON,
+                originator_version=len(events) + 1,
+                record_id=uuid4(),
+                decision_date=date(2026, 5, 6),
+                source_ref=f"A-{len(events)}",
+                **content,
+            )
+        )
+    for n, severity in enumerate(("minor", "general", "serious", "general")):
+        events.append(penalty_on(len(events) + 1, UUID(int=500 + n), severity, date(2026, 3, 1)))
+    events.append(black_entry(len(events) + 1))
+    events.append(rating(len(events) + 1, "96"))
+    read = projected(engine, events, 4)
+    assert sum(row["kind"] == "record.published" for row in read[0]) >= 6
+    with engine.begin() as conn:
+        for projector in projectors():
+            for table in projector.tables:
+                conn.execute(delete(table))
+    monkeypatch.setattr(_Statuses, "started_by", lambda self, event: None)
+    assert projected(engine, events, 4) == read
