@@ -375,6 +375,15 @@ class _Statuses:
             # No rule input changed and no day passed: the status is as told (a licence, the
             # bulk of the 双公示 records, changes no grade and raises no warning).
             return found
+        if (
+            was is not None
+            and was["evaluated_on"] == day
+            and self._weighs_not(revisions, version, day)
+        ):
+            # What the event moved weighs on nothing told, and no day passed: the status and its
+            # next time change are as told (an old penalty recorded, or revoked), at this version.
+            self._remember(subject_id, day, version, was["told"], was["next_time_change"])
+            return found
         before: Told = was["told"] if was else {"grades": {}, "warnings": {}}
         now, facts = self._status(revisions, version, day)
         # What time alone changed since the last evaluation, no day's close between: the status
@@ -488,6 +497,15 @@ class _Statuses:
                 if row[1] in RULE_INPUT_TYPES and _stands(row, day_ends)
             ]
         return told_from(*grades_and_warnings(facts, self.policy, day)), facts
+
+    def _weighs_not(self, revisions: _Standing, version: int, day: date) -> bool:
+        """Whether the revisions starting and ending at `version` leave the facts a status is
+        evaluated over on `day` (`_Standing.weighing`) as they were at the version before."""
+        if not revisions.move(version):
+            return False
+        day_ends = end_of_day(day, self.zone)
+        others = [self._fact(row) for row in revisions.others.values() if _stands(row, day_ends)]
+        return revisions.weighs_not(version, conduct_horizon(others, self.policy, day))
 
     def _fact(self, row: Any) -> RecordFact:
         fact = self.facts.get(id(row))
@@ -664,6 +682,19 @@ class _Standing:
             if row is not None and row[2] <= horizon:
                 rows.append(row)
         return others + [fact(row) for row in rows if _stands(row, day_ends)]
+
+    def weighs_not(self, version: int, horizon: date) -> bool:
+        """Whether every rule input starting or ending at `version` is plain conduct decided on
+        or before `horizon` and no basis of a list entry standing: then (the other rule inputs
+        unchanged, and with them the horizon) the facts `weighing` gives are the same at
+        `version` as at the version before."""
+        bases = {row[13] for row in self.others.values()}
+        return all(
+            row[1] not in RULE_INPUT_TYPES
+            or (_plain_conduct(row) and row[2] <= horizon and row[0] not in bases)
+            for rows in (self.starting.get(version, ()), self.ending.get(version, ()))
+            for row in rows
+        )
 
     def _found_at(self, version: int) -> None:
         self.others, self.conduct, self.by_date = {}, {}, []
