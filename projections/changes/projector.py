@@ -309,9 +309,9 @@ class _Statuses:
                 first.setdefault(event.originator_id, event.originator_version)
         self.revisions: dict[UUID, _Standing] = {}
         # Each revision's fact, made once: a subject's status is evaluated at each of its events
-        # over every revision standing then, and making the facts again each time was half of
-        # that evaluation for a subject of thousands of records. Keyed by the row's identity,
-        # which holds while `revisions` keeps the row.
+        # over the revisions standing then that may weigh, and making the facts again each time
+        # was half of that evaluation for a subject of thousands of records. Keyed by the row's
+        # identity, which holds while `revisions` keeps the row.
         self.facts: dict[int, RecordFact] = {}
         self.told: dict[UUID, dict[str, Any]] = {}
         self.changed: set[UUID] = set()
