@@ -5,7 +5,7 @@ A pure function, so the live answer, an as-of answer and a from-scratch fold agr
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -160,13 +160,20 @@ def _grades(
 
 def _on_black(known: list[RecordFact], on: date) -> bool:
     """Whether a black-list entry holds the subject on `on`, as `_lists` finds its members."""
+    return any(f.list_type == "black" for f in _entries_in_force(known, on))
+
+
+def _entries_in_force(known: list[RecordFact], on: date) -> Iterator[RecordFact]:
+    """The list entries decided for the subject that hold it on `on`."""
     counted = {f.record_id for f in known}
-    return any(
-        f.type == "ListEntered"
-        and f.list_type == "black"
-        and entry_in_force(f.decision_date, f.ended_on, f.planned_end, on)
-        and (f.basis_record_id is None or f.basis_record_id in counted)
+    return (
+        f
         for f in known
+        if f.type == "ListEntered"
+        and f.list_type
+        and entry_in_force(f.decision_date, f.ended_on, f.planned_end, on)
+        # an entry resting on a record that was repaired or revoked lapses with it
+        and (f.basis_record_id is None or f.basis_record_id in counted)
     )
 
 
@@ -316,15 +323,10 @@ def red_suspended(list_types: Iterable[str]) -> bool:
 
 
 def _lists(known: list[RecordFact], policy: PolicyVersion, on: date) -> tuple[Membership, ...]:
-    counted = {f.record_id for f in known}
     members = [
         Membership(f.list_type, f.decision_date, f.basis or "", f.planned_end, f.record_id)
-        for f in known
-        if f.type == "ListEntered"
-        and f.list_type
-        and entry_in_force(f.decision_date, f.ended_on, f.planned_end, on)
-        # an entry resting on a record that was repaired or revoked lapses with it
-        and (f.basis_record_id is None or f.basis_record_id in counted)
+        for f in _entries_in_force(known, on)
+        if f.list_type
     ]
     if red_suspended(m.list_type for m in members):
         members = [m for m in members if m.list_type != "red"]
