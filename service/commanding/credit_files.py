@@ -394,14 +394,15 @@ class CreditFiles:
                     cache.keep(subjects)
                 return outcomes
             try:
-                recordings = self.ledger.save(*touched)
+                position = self.ledger.save_subjects(touched)
             except IntegrityError:
                 cache = None  # the cached streams were stale; read them fresh from now on
                 _back_off(attempt)
                 continue
             if cache is not None:
                 cache.keep(subjects)
-            self.on_appended(recordings[-1].notification.id)
+            assert position is not None  # a touched subject has an accepted row's event
+            self.on_appended(position)
             return outcomes
         raise ConcurrencyConflict("too many concurrent writers on these subjects; retry")
 
