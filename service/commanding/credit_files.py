@@ -55,29 +55,56 @@ class StreamCache:
     import, and by the next write to a subject over HTTP (brought up to date first). A stale
     entry (another writer appended meanwhile) fails the save's optimistic concurrency check,
     and the write is then decided again on the stream read fresh. The capacity bounds the
-    memory: an aggregate with its records' digests and keys takes a few KB, and a file of a
-    million rows touches hundreds of thousands of subjects. Writers of several threads share
-    one cache; an entry taken is theirs alone until kept again."""
+    memory: at most `capacity` subjects, and (if given) at most `max_records` of their records
+    together, since a subject's memory grows with its records (some 1.6 KB each, with its
+    digest, keys and ruled values) and a file of a million rows touches hundreds of thousands
+    of subjects of several records each. The least recently kept go first. Writers of several
+    threads share one cache; an entry taken is theirs alone until kept again."""
 
-    def __init__(self, capacity: int = 20_000):
+    def __init__(self, capacity: int = 20_000, max_records: int | None = None):
         self.capacity = capacity
-        self._subjects: OrderedDict[UUID, Subject] = OrderedDict()
+        self.max_records = max_records
+        # Each subject with the records it held when kept (its weight against max_records).
+        self._subjects: OrderedDict[UUID, tuple[Subject, int]] = OrderedDict()
+        self._records = 0
         self._lock = threading.Lock()
 
     def take(self, subject_ids: set[UUID]) -> dict[UUID, Subject]:
         with self._lock:
-            return {sid: self._subjects.pop(sid) for sid in subject_ids if sid in self._subjects}
+            taken = {}
+            for sid in subject_ids:
+                entry = self._subjects.pop(sid, None)
+                if entry is not None:
+                    taken[sid] = entry[0]
+                    self._records -= entry[1]
+            return taken
 
     def take_one(self, subject_id: UUID) -> Subject | None:
         with self._lock:
-            return self._subjects.pop(subject_id, None)
+            entry = self._subjects.pop(subject_id, None)
+            if entry is None:
+                return None
+            self._records -= entry[1]
+            return entry[0]
 
     def keep(self, subjects: Sequence[Subject]) -> None:
         with self._lock:
             for subject in subjects:
-                self._subjects[subject.id] = subject
-            while len(self._subjects) > self.capacity:
-                self._subjects.popitem(last=False)
+                records = len(subject.records)
+                replaced = self._subjects.pop(subject.id, None)
+                if replaced is not None:
+                    self._records -= replaced[1]
+                self._subjects[subject.id] = (subject, records)
+                self._records += records
+            limit = self.max_records
+            while len(self._subjects) > self.capacity or (
+                limit is not None and self._records > limit
+            ):
+                _, (_, records) = self._subjects.popitem(last=False)
+                self._records -= records
+
+    def __len__(self) -> int:
+        return len(self._subjects)
 
 
 # Subjects a process keeps as it last wrote them, for its next write to each (CreditFiles.act).
