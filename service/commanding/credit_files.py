@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -55,29 +56,56 @@ class StreamCache:
     import, and by the next write to a subject over HTTP (brought up to date first). A stale
     entry (another writer appended meanwhile) fails the save's optimistic concurrency check,
     and the write is then decided again on the stream read fresh. The capacity bounds the
-    memory: an aggregate with its records' digests and keys takes a few KB, and a file of a
-    million rows touches hundreds of thousands of subjects. Writers of several threads share
-    one cache; an entry taken is theirs alone until kept again."""
+    memory: at most `capacity` subjects, and (if given) at most `max_records` of their records
+    together, since a subject's memory grows with its records (some 1.6 KB each, with its
+    digest, keys and ruled values) and a file of a million rows touches hundreds of thousands
+    of subjects of several records each. The least recently kept go first. Writers of several
+    threads share one cache; an entry taken is theirs alone until kept again."""
 
-    def __init__(self, capacity: int = 20_000):
+    def __init__(self, capacity: int = 20_000, max_records: int | None = None):
         self.capacity = capacity
-        self._subjects: OrderedDict[UUID, Subject] = OrderedDict()
+        self.max_records = max_records
+        # Each subject with the records it held when kept (its weight against max_records).
+        self._subjects: OrderedDict[UUID, tuple[Subject, int]] = OrderedDict()
+        self._records = 0
         self._lock = threading.Lock()
 
     def take(self, subject_ids: set[UUID]) -> dict[UUID, Subject]:
         with self._lock:
-            return {sid: self._subjects.pop(sid) for sid in subject_ids if sid in self._subjects}
+            taken = {}
+            for sid in subject_ids:
+                entry = self._subjects.pop(sid, None)
+                if entry is not None:
+                    taken[sid] = entry[0]
+                    self._records -= entry[1]
+            return taken
 
     def take_one(self, subject_id: UUID) -> Subject | None:
         with self._lock:
-            return self._subjects.pop(subject_id, None)
+            entry = self._subjects.pop(subject_id, None)
+            if entry is None:
+                return None
+            self._records -= entry[1]
+            return entry[0]
 
     def keep(self, subjects: Sequence[Subject]) -> None:
         with self._lock:
             for subject in subjects:
-                self._subjects[subject.id] = subject
-            while len(self._subjects) > self.capacity:
-                self._subjects.popitem(last=False)
+                records = len(subject.records)
+                replaced = self._subjects.pop(subject.id, None)
+                if replaced is not None:
+                    self._records -= replaced[1]
+                self._subjects[subject.id] = (subject, records)
+                self._records += records
+            limit = self.max_records
+            while len(self._subjects) > self.capacity or (
+                limit is not None and self._records > limit
+            ):
+                _, (_, records) = self._subjects.popitem(last=False)
+                self._records -= records
+
+    def __len__(self) -> int:
+        return len(self._subjects)
 
 
 # Subjects a process keeps as it last wrote them, for its next write to each (CreditFiles.act).
@@ -138,9 +166,11 @@ class CreditFiles:
         self._written = StreamCache(WRITTEN_SUBJECTS_KEPT)
 
     # Registration -----------------------------------------------------------------------
-    def normalise(self, command: RegisterSubject) -> str:
+    def normalise(self, command: RegisterSubject, today: date | None = None) -> str:
         try:
-            return codes.normalise_code(command.kind, command.code, today=self._today())
+            return codes.normalise_code(
+                command.kind, command.code, today=today if today is not None else self._today()
+            )
         except codes.InvalidCode as error:
             raise InvalidInput(str(error), rule=error.rule) from None
 
@@ -354,6 +384,7 @@ class CreditFiles:
         permit: RecordingPermit | None = None,
         *,
         told: bool = True,
+        today: date | None = None,
     ):
         """Record a command on the subject. `told`: a record that names no sector is filed in
         the one the permit and the subject share; an import leaves it in none, as its file
@@ -371,7 +402,7 @@ class CreditFiles:
             record_id=record_id_for(subject.id, key),
             recorded_by=recorded_by,
             request_key=request_key,
-            today=self._today(),
+            today=today if today is not None else self._today(),
             recorded_at=self.clock.now(),
             policy=self.policy,
         )
@@ -394,14 +425,15 @@ class CreditFiles:
                     cache.keep(subjects)
                 return outcomes
             try:
-                recordings = self.ledger.save(*touched)
+                position = self.ledger.save_subjects(touched)
             except IntegrityError:
                 cache = None  # the cached streams were stale; read them fresh from now on
                 _back_off(attempt)
                 continue
             if cache is not None:
                 cache.keep(subjects)
-            self.on_appended(recordings[-1].notification.id)
+            assert position is not None  # a touched subject has an accepted row's event
+            self.on_appended(position)
             return outcomes
         raise ConcurrencyConflict("too many concurrent writers on these subjects; retry")
 
@@ -416,9 +448,10 @@ class CreditFiles:
         accepted_on: dict[UUID, int] = {}
         codes_by_line: dict[int, tuple[str, UUID]] = {}
         ids_by_code: dict[str, UUID] = {}  # each code's keyed hash once per batch
+        today = self._today()  # the clock read once per batch, not twice per row
         for item in items:
             with contextlib.suppress(DomainError):  # refused again, with its reason, below
-                code = self.normalise(item.subject)
+                code = self.normalise(item.subject, today)
                 if code not in ids_by_code:
                     ids_by_code[code] = self.ids.for_code(code)
                 codes_by_line[item.line] = (code, ids_by_code[code])
@@ -433,7 +466,7 @@ class CreditFiles:
                 if item.line in codes_by_line:
                     code, subject_id = codes_by_line[item.line]
                 else:
-                    code = self.normalise(item.subject)
+                    code = self.normalise(item.subject, today)
                     subject_id = self.ids.for_code(code)
                 subject = subjects.get(subject_id)
                 if subject is None:
@@ -449,7 +482,9 @@ class CreditFiles:
                 if permit is not None:
                     permit.check_authority(item.record.authority_code)
                     permit.check_sectors(subject.sectors)
-                outcome = self._record(subject, item.record, recorded_by, None, permit, told=False)
+                outcome = self._record(
+                    subject, item.record, recorded_by, None, permit, told=False, today=today
+                )
             except DomainError as error:
                 if (
                     subject_id in subjects

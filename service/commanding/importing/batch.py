@@ -25,6 +25,13 @@ from service.commanding.importing.report import (
 from service.commanding.importing.sniffing import read_rows
 from service.metrics import count_import
 
+# What an import keeps of the subjects it wrote, for the next batches that touch them: up to
+# this many subjects, holding up to this many records together (some 1.6 KB a record in
+# memory: about 65 MB). Bounded by records, the peak stays under 300 MB however large the file
+# and whatever its subjects hold (docs/benchmarks.md "Import throughput").
+IMPORT_SUBJECTS_KEPT = 20_000
+IMPORT_RECORDS_KEPT = 40_000
+
 # Collections while an import runs: the first generation is collected after this many new
 # containers instead of 700. Each row makes a few dozen short-lived dicts and lists while the
 # import holds thousands of subjects (StreamCache); at the default, collecting took a fifth of
@@ -83,7 +90,8 @@ def import_stream(
     reasons: dict[str, str] = {}  # one string per distinct reason, however many rows share it
     batch: list[BatchItem] = []
     unreported = 0
-    streams = StreamCache()  # a subject seen in one batch is not read again in the next
+    # A subject seen in one batch is not read again in the next, while it is kept.
+    streams = StreamCache(IMPORT_SUBJECTS_KEPT, max_records=IMPORT_RECORDS_KEPT)
 
     in_batch: dict[int, dict[str, str]] = {}  # the rows of the current batch, if kept
     # The current batch's penalty rows: each one's severity, the rule that decided it, its flag.
