@@ -31,6 +31,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg.sql import SQL, Identifier, Literal
 
 from domain.integrity import stored_event_hash
 from service.store.database import QUEUE_WAIT_SECONDS, WaitedTooLong
@@ -180,6 +181,8 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._group = _GroupCommit()
+        self._lock_and_notify: str | None = None
+        self._table_literal = ""
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         if not stored_events:
@@ -243,20 +246,14 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn:
             with conn.cursor() as curs:  # outside a transaction: the library's autocommit
                 curs.execute(LAST_SEALS, (streams,))
-                last = _last_seals(curs)
-            ahead = hash_ahead(stored_events, last)
+                seen = _last_seals(curs)
+            ahead = hash_ahead(stored_events, seen)
             with conn.transaction(), conn.cursor() as curs:
-                self._lock_table(curs)
-                self._notify_channel(curs)
-                curs.execute(
-                    "SELECT array(SELECT nextval(pg_get_serial_sequence(%s, 'notification_id')) "
-                    "FROM generate_series(1, %s)) AS positions, "
-                    "(SELECT COALESCE(MAX(leaf_index), -1) + 1 FROM event_seals) AS next_leaf, "
-                    "last.streams, last.versions, last.hashes FROM (SELECT "
-                    "array_agg(stream_id) AS streams, array_agg(version) AS versions, "
-                    f"array_agg(event_hash) AS hashes FROM ({LAST_SEALS}) AS heads) AS last",
-                    (table, len(stored_events), streams),
-                )
+                # One round trip: the library's lock (its timeout, then the table) and notify,
+                # then the positions, the next leaf and the last seals.
+                curs.execute(self._locked_draw(conn, len(stored_events), streams))
+                while curs.nextset():  # past the lock's and the notify's results
+                    pass
                 drawn = curs.fetchone()
                 assert drawn is not None
                 positions = [int(p) for p in drawn["positions"]]
@@ -292,6 +289,31 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
                     for row in rows:
                         copy.write_row(row)
         return positions
+
+    def _locked_draw(self, conn: Any, count: int, streams: list[UUID]) -> str:
+        """The statements that lock, notify and draw, as one query without parameters (so sent
+        as one, on the simple query protocol): the values are the table's name, a count and
+        UUIDs, written as SQL literals."""
+        if self._lock_and_notify is None:
+            statements: list[Any] = [
+                *self.lock_table_statements,
+                SQL("NOTIFY {0}").format(Identifier(self.channel_name)),
+            ]
+            self._lock_and_notify = "; ".join(s.as_string(conn) for s in statements)
+            self._table_literal = Literal(self.events_table_name).as_string(conn)
+        uuids = ",".join(str(stream) for stream in streams)
+        return (
+            f"{self._lock_and_notify}; "
+            "SELECT array(SELECT nextval(pg_get_serial_sequence("
+            f"{self._table_literal}, 'notification_id')) FROM generate_series(1, {int(count)})) "
+            "AS positions, "
+            "(SELECT COALESCE(MAX(leaf_index), -1) + 1 FROM event_seals) AS next_leaf, "
+            "last.streams, last.versions, last.hashes FROM (SELECT "
+            "array_agg(stream_id) AS streams, array_agg(version) AS versions, "
+            "array_agg(event_hash) AS hashes FROM ("
+            + LAST_SEALS.replace("%s", f"'{{{uuids}}}'::uuid[]")
+            + ") AS heads) AS last"
+        )
 
 
 def _last_seals(curs: Any) -> dict[UUID, tuple[int, bytes]]:

@@ -158,3 +158,38 @@ def test_two_writers_appending_at_once_leave_the_serial_chain(services, other_pr
     with ThreadPoolExecutor(len(writers)) as pool:
         list(pool.map(write, [(p, n) for n, (p, _) in enumerate(writers)]))
     assert_sealed_as_serial_writes_seal(services)
+
+
+def test_the_insert_holds_the_tables_lock_while_it_seals_and_notifies_listeners(
+    services, settings, monkeypatch
+):
+    """PostgreSQL: the lock, the notify and the draw of positions go to the server as one
+    query; the lock is still the library's EXCLUSIVE one, and listeners are still told."""
+    recorder = services.ledger.recorder
+    if not isinstance(recorder, sealing.SealingPostgresRecorder):
+        pytest.skip("SQLite has one writer and no notifications")
+    import psycopg
+
+    url = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    locks: list[str] = []
+    seal = sealing.locked_seal_rows
+
+    def looking(*args):
+        with psycopg.connect(url) as other:
+            locks.extend(
+                mode
+                for (mode,) in other.execute(
+                    "SELECT mode FROM pg_locks WHERE granted AND relation = %s::regclass",
+                    (recorder.events_table_name,),
+                )
+            )
+        return seal(*args)
+
+    monkeypatch.setattr(sealing, "locked_seal_rows", looking)
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f'LISTEN "{recorder.channel_name}"')
+        register(services, 40)
+        heard = list(listener.notifies(timeout=5, stop_after=1))
+    assert "ExclusiveLock" in locks
+    assert [n.channel for n in heard] == [recorder.channel_name]
+    assert_sealed_as_serial_writes_seal(services)
