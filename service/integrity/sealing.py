@@ -4,7 +4,13 @@ stream, and its leaf index in the log's Merkle tree).
 
 Both backends serialise event inserts (PostgreSQL: the library's EXCLUSIVE table lock; SQLite:
 one writer), so within the insert's transaction the last seal of each stream and the next leaf
-index cannot move. Event and seal commit or roll back together."""
+index cannot move. Event and seal commit or roll back together.
+
+The hashes are computed before the lock, against each stream's last seal read then, so that a
+writer holding the lock (and every writer waiting for it) does not wait on the hashing, nor a
+transaction sit idle while it runs. Under the lock the last seals are read again: the hashes are
+used only where each stream's last seal is still the one they were computed against, and
+computed there again otherwise, so the chain is the one hashing under the lock would give."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
@@ -24,11 +31,19 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg.sql import SQL, Identifier, Literal
 
 from domain.integrity import stored_event_hash
 from service.store.database import QUEUE_WAIT_SECONDS, WaitedTooLong
 
 SEAL_COLUMNS = "position, leaf_index, stream_id, version, event_hash, prev_hash"
+# Each stream's last seal (PostgreSQL): what an insert's seals follow.
+LAST_SEALS = (
+    "SELECT DISTINCT ON (stream_id) stream_id, version, event_hash FROM event_seals "
+    "WHERE stream_id = ANY(%s) ORDER BY stream_id, version DESC"
+)
+
+Link = tuple[UUID, int, bytes, bytes | None]  # stream, version, hash, prev
 
 
 class SealingError(RuntimeError):
@@ -45,9 +60,22 @@ def seal_rows(
     (version, hash) before them and the next free leaf index."""
     if len(positions) != len(stored_events):
         raise SealingError(f"{len(stored_events)} events inserted but {len(positions)} positions")
+    ordered = sorted(zip(positions, stored_events, strict=True), key=_first)
+    links = chain_links([stored for _, stored in ordered], last_seals)
+    return [
+        (position, next_leaf + offset, *link)
+        for offset, ((position, _), link) in enumerate(zip(ordered, links, strict=True))
+    ]
+
+
+def chain_links(
+    stored_events: Sequence[StoredEvent], last_seals: dict[UUID, tuple[int, bytes]]
+) -> list[Link]:
+    """Each event's link in its stream's chain, in the order given (the order of their
+    positions), given each stream's last seal (version, hash) before them."""
     heads = dict(last_seals)
-    rows = []
-    for position, stored in sorted(zip(positions, stored_events, strict=True), key=_first):
+    links = []
+    for stored in stored_events:
         stream_id = _uuid(stored.originator_id)
         last_version, prev = heads.get(stream_id, (0, None))
         if stored.originator_version != last_version + 1:
@@ -58,10 +86,53 @@ def seal_rows(
         digest = stored_event_hash(
             prev, stream_id, stored.originator_version, stored.topic, stored.state
         )
-        rows.append((position, next_leaf, stream_id, stored.originator_version, digest, prev))
+        links.append((stream_id, stored.originator_version, digest, prev))
         heads[stream_id] = (stored.originator_version, digest)
-        next_leaf += 1
-    return rows
+    return links
+
+
+@dataclass(frozen=True)
+class HashedAhead:
+    """An insert's links hashed before its lock: each stream's last seal as read then, and the
+    links that follow it (None where the events did not follow it: they are sealed, or
+    refused, under the lock as before)."""
+
+    last_seals: dict[UUID, tuple[int, bytes]]
+    links: list[Link] | None
+
+
+def hash_ahead(
+    stored_events: Sequence[StoredEvent], last_seals: dict[UUID, tuple[int, bytes]]
+) -> HashedAhead:
+    try:
+        return HashedAhead(last_seals, chain_links(stored_events, last_seals))
+    except SealingError:
+        return HashedAhead(last_seals, None)
+
+
+def locked_seal_rows(
+    stored_events: Sequence[StoredEvent],
+    positions: Sequence[int],
+    last_seals: dict[UUID, tuple[int, bytes]],
+    next_leaf: int,
+    ahead: HashedAhead | None,
+) -> list[tuple[int, int, UUID, int, bytes, bytes | None]]:
+    """`seal_rows`, under the insert's lock, from the links hashed ahead where every stream's
+    last seal is still the one they follow and the positions keep the events' order (then
+    they are what `seal_rows` computes); computed here otherwise (another writer sealed one of
+    the streams in between)."""
+    if (
+        ahead is None
+        or ahead.links is None
+        or ahead.last_seals != last_seals
+        or len(positions) != len(stored_events)
+        or any(a >= b for a, b in pairwise(positions))
+    ):
+        return seal_rows(stored_events, positions, last_seals, next_leaf)
+    return [
+        (position, next_leaf + offset, *link)
+        for offset, (position, link) in enumerate(zip(positions, ahead.links, strict=True))
+    ]
 
 
 def _first(pair: tuple[int, StoredEvent]) -> int:
@@ -110,6 +181,8 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._group = _GroupCommit()
+        self._lock_and_notify: str | None = None
+        self._table_literal = ""
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         if not stored_events:
@@ -169,46 +242,82 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _insert_sealed(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
         table = self.events_table_name
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            self._lock_table(curs)
-            self._notify_channel(curs)
-            streams = list({_uuid(s.originator_id) for s in stored_events})
-            curs.execute(
-                "SELECT array(SELECT nextval(pg_get_serial_sequence(%s, 'notification_id')) "
-                "FROM generate_series(1, %s)) AS positions, "
-                "(SELECT COALESCE(MAX(leaf_index), -1) + 1 FROM event_seals) AS next_leaf",
-                (table, len(stored_events)),
-            )
-            drawn = curs.fetchone()
-            assert drawn is not None
-            positions = [int(p) for p in drawn["positions"]]
-            with curs.copy(
-                f"COPY {table} (notification_id, originator_id, originator_version, topic, state) "
-                "FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(["int8", "uuid", "int8", "text", "bytea"])
-                for position, stored in zip(positions, stored_events, strict=True):
-                    copy.write_row(
-                        (
-                            position,
-                            _uuid(stored.originator_id),
-                            stored.originator_version,
-                            stored.topic,
-                            stored.state,
+        streams = list({_uuid(s.originator_id) for s in stored_events})
+        with self.datastore.get_connection() as conn:
+            with conn.cursor() as curs:  # outside a transaction: the library's autocommit
+                curs.execute(LAST_SEALS, (streams,))
+                seen = _last_seals(curs)
+            ahead = hash_ahead(stored_events, seen)
+            with conn.transaction(), conn.cursor() as curs:
+                # One round trip: the library's lock (its timeout, then the table) and notify,
+                # then the positions, the next leaf and the last seals.
+                curs.execute(self._locked_draw(conn, len(stored_events), streams))
+                while curs.nextset():  # past the lock's and the notify's results
+                    pass
+                drawn = curs.fetchone()
+                assert drawn is not None
+                positions = [int(p) for p in drawn["positions"]]
+                with curs.copy(
+                    f"COPY {table} (notification_id, originator_id, originator_version, topic, "
+                    "state) FROM STDIN (FORMAT BINARY)"
+                ) as copy:
+                    copy.set_types(["int8", "uuid", "int8", "text", "bytea"])
+                    for position, stored in zip(positions, stored_events, strict=True):
+                        copy.write_row(
+                            (
+                                position,
+                                _uuid(stored.originator_id),
+                                stored.originator_version,
+                                stored.topic,
+                                stored.state,
+                            )
                         )
+                last = {
+                    stream: (version, bytes(digest))
+                    for stream, version, digest in zip(
+                        drawn["streams"] or (),
+                        drawn["versions"] or (),
+                        drawn["hashes"] or (),
+                        strict=True,
                     )
-            curs.execute(
-                "SELECT DISTINCT ON (stream_id) stream_id, version, event_hash FROM event_seals "
-                "WHERE stream_id = ANY(%s) ORDER BY stream_id, version DESC",
-                (streams,),
-            )
-            last = {row["stream_id"]: (row["version"], bytes(row["event_hash"])) for row in curs}
-            rows = seal_rows(stored_events, positions, last, drawn["next_leaf"])
-            with curs.copy(f"COPY event_seals ({SEAL_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "int8", "uuid", "int4", "bytea", "bytea"])
-                for row in rows:
-                    copy.write_row(row)
+                }
+                rows = locked_seal_rows(stored_events, positions, last, drawn["next_leaf"], ahead)
+                with curs.copy(
+                    f"COPY event_seals ({SEAL_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+                ) as copy:
+                    copy.set_types(["int8", "int8", "uuid", "int4", "bytea", "bytea"])
+                    for row in rows:
+                        copy.write_row(row)
         return positions
+
+    def _locked_draw(self, conn: Any, count: int, streams: list[UUID]) -> str:
+        """The statements that lock, notify and draw, as one query without parameters (so sent
+        as one, on the simple query protocol): the values are the table's name, a count and
+        UUIDs, written as SQL literals."""
+        if self._lock_and_notify is None:
+            statements: list[Any] = [
+                *self.lock_table_statements,
+                SQL("NOTIFY {0}").format(Identifier(self.channel_name)),
+            ]
+            self._lock_and_notify = "; ".join(s.as_string(conn) for s in statements)
+            self._table_literal = Literal(self.events_table_name).as_string(conn)
+        uuids = ",".join(str(stream) for stream in streams)
+        return (
+            f"{self._lock_and_notify}; "
+            "SELECT array(SELECT nextval(pg_get_serial_sequence("
+            f"{self._table_literal}, 'notification_id')) FROM generate_series(1, {int(count)})) "
+            "AS positions, "
+            "(SELECT COALESCE(MAX(leaf_index), -1) + 1 FROM event_seals) AS next_leaf, "
+            "last.streams, last.versions, last.hashes FROM (SELECT "
+            "array_agg(stream_id) AS streams, array_agg(version) AS versions, "
+            "array_agg(event_hash) AS hashes FROM ("
+            + LAST_SEALS.replace("%s", f"'{{{uuids}}}'::uuid[]")
+            + ") AS heads) AS last"
+        )
+
+
+def _last_seals(curs: Any) -> dict[UUID, tuple[int, bytes]]:
+    return {row["stream_id"]: (row["version"], bytes(row["event_hash"])) for row in curs}
 
 
 def _finish(
@@ -221,13 +330,42 @@ def _finish(
 
 
 class SealingSQLiteRecorder(SQLiteApplicationRecorder):
-    """The library's SQLite recorder, sealing each insert inside its transaction."""
+    """The library's SQLite recorder, sealing each insert inside its transaction, with the
+    hashes computed before it (read with a reader's connection, not the writer's)."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ahead = None
+        if stored_events:
+            with self.datastore.transaction(commit=False) as c:
+                last = self._last_seals(c, stored_events)
+            ahead = hash_ahead(stored_events, last)
+        with self.datastore.transaction(commit=True) as c:
+            return self._insert_sealed(c, stored_events, ahead, **kwargs)
 
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        return self._insert_sealed(c, stored_events, None, **kwargs)
+
+    def _insert_sealed(
+        self, c: Any, stored_events: Sequence[StoredEvent], ahead: HashedAhead | None, **kwargs: Any
+    ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         assert positions is not None
+        last = self._last_seals(c, stored_events)
+        c.execute("SELECT COALESCE(MAX(leaf_index), -1) + 1 FROM event_seals")
+        next_leaf = c.fetchone()[0]
+        rows = locked_seal_rows(stored_events, positions, last, next_leaf, ahead)
+        c.executemany(
+            f"INSERT INTO event_seals ({SEAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            [(p, leaf, s.hex, v, h, prev) for p, leaf, s, v, h, prev in rows],
+        )
+        return positions
+
+    @staticmethod
+    def _last_seals(c: Any, stored_events: Sequence[StoredEvent]) -> dict[UUID, tuple[int, bytes]]:
         streams = list({_uuid(s.originator_id).hex for s in stored_events})
         last: dict[UUID, tuple[int, bytes]] = {}
         for start in range(0, len(streams), 500):
@@ -239,11 +377,4 @@ class SealingSQLiteRecorder(SQLiteApplicationRecorder):
             )
             # SQLite returns the bare columns of the row that holds the MAX().
             last |= {UUID(row[0]): (row[1], bytes(row[2])) for row in c.fetchall()}
-        c.execute("SELECT COALESCE(MAX(leaf_index), -1) + 1 FROM event_seals")
-        next_leaf = c.fetchone()[0]
-        rows = seal_rows(stored_events, positions, last, next_leaf)
-        c.executemany(
-            f"INSERT INTO event_seals ({SEAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-            [(p, leaf, s.hex, v, h, prev) for p, leaf, s, v, h, prev in rows],
-        )
-        return positions
+        return last

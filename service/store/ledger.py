@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -18,6 +18,7 @@ from eventsourcing.persistence import (
     Mapper,
     Notification,
     OperationalError,
+    Recording,
     StoredEvent,
     Transcoding,
     UUIDAsHex,
@@ -56,6 +57,15 @@ def event_mapper() -> Mapper[UUID]:
     transcoder = JSONTranscoder()
     register_transcodings(transcoder)
     return Mapper(transcoder)
+
+
+def replay(subject: Subject | None, events: Iterable[Any]) -> Subject | None:
+    """The library's `project_aggregate` without its check that each event can mutate (a
+    runtime protocol's isinstance, tens of µs on Python 3.11 for every event of a load): a
+    subject's snapshot and events are all the library's, which can."""
+    for event in events:
+        subject = event.mutate(subject)
+    return subject
 
 
 class CreditLedger(Application[UUID]):
@@ -117,10 +127,29 @@ class CreditLedger(Application[UUID]):
         older state version (one lacking what the subject now keeps to decide: see
         Subject.class_version) is passed over: the subject is rebuilt from all its events, and
         its next snapshot is of the current version. Raises AggregateNotFoundError."""
-        subject: Subject = self.repository.get(subject_id)
+        subject: Subject = self.repository.get(subject_id, projector_func=replay)
         if subject.__dict__.get(INCOMPLETE):
             subject = self.load_many({subject_id})[subject_id]
         return subject
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's save. Its collection of a subject's pending events asks two runtime
+        protocols whether the subject is a domain event (no) and collects events (yes), some
+        80 µs on Python 3.11, a twentieth of an append: a subject's are collected here
+        directly, as those answers have it; anything else is collected by the library."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if type(obj) is Subject:
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, as it calls it
+        return recordings
 
     def load_many(self, subject_ids: set[UUID]) -> dict[UUID, Subject]:
         """The subjects among these ids that exist, rebuilt from their streams with one query

@@ -1,0 +1,56 @@
+"""Seals hashed ahead of the insert's lock are the seals hashing under it gives: they are used
+only where each stream's last seal is still the one they follow, and only in the events' own
+order."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import orjson
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from service.integrity.sealing import SealingError, hash_ahead, locked_seal_rows, seal_rows
+
+
+def stored(stream: UUID, version: int, n: int) -> StoredEvent:
+    return StoredEvent(stream, version, "credit:PenaltyDecided", orjson.dumps({"n": n}))
+
+
+S, T = uuid4(), uuid4()
+EVENTS = [stored(S, 3, 1), stored(T, 1, 2), stored(S, 4, 3)]
+NOW = {S: (2, b"\x01" * 32)}
+
+
+def test_hashes_ahead_against_the_last_seals_under_the_lock_are_the_seals():
+    ahead = hash_ahead(EVENTS, NOW)
+    assert ahead.links is not None
+    assert locked_seal_rows(EVENTS, [10, 11, 12], NOW, 7, ahead) == seal_rows(
+        EVENTS, [10, 11, 12], NOW, 7
+    )
+
+
+@pytest.mark.parametrize(
+    "then",
+    [
+        {S: (2, b"\x02" * 32)},  # the same version sealed otherwise (a store put back)
+        {},  # no seal yet: the events did not follow it
+        {S: (2, b"\x01" * 32), T: (1, b"\x03" * 32)},  # a stream sealed since, then not
+    ],
+)
+def test_hashes_ahead_against_another_last_seal_are_computed_again(then):
+    assert locked_seal_rows(EVENTS, [10, 11, 12], NOW, 7, hash_ahead(EVENTS, then)) == (
+        seal_rows(EVENTS, [10, 11, 12], NOW, 7)
+    )
+
+
+def test_positions_out_of_the_events_order_are_sealed_in_position_order():
+    positions = [11, 10, 12]
+    rows = locked_seal_rows(EVENTS, positions, NOW, 7, hash_ahead(EVENTS, NOW))
+    assert rows == seal_rows(EVENTS, positions, NOW, 7)
+    assert [row[0] for row in rows] == [10, 11, 12]
+
+
+def test_events_that_follow_no_last_seal_are_refused_under_the_lock_as_before():
+    with pytest.raises(SealingError, match="version 3 does not follow the last sealed version 0"):
+        locked_seal_rows(EVENTS, [10, 11, 12], {}, 0, hash_ahead(EVENTS, NOW))
