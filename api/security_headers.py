@@ -57,6 +57,14 @@ class SecurityHeaders:
         self.app = app
         self.hsts = hsts
         self.page_policy = content_security_policy(form_targets)
+        # What an answer gets unless it set the header itself, for a page and for anything else.
+        tail = ((b"strict-transport-security", STRICT_TRANSPORT_SECURITY),) if hsts else ()
+        self._wanted = (*BASE_HEADERS, *tail)
+        self._wanted_on_pages = (
+            *BASE_HEADERS,
+            (b"content-security-policy", self.page_policy),
+            *tail,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,16 +79,20 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
     def _with_defaults(self, headers: Any) -> list[tuple[bytes, bytes]]:
-        result = [(bytes(name), bytes(value)) for name, value in headers or []]
-        present = {name.lower() for name, _ in result}
-        content_type = next((v for n, v in result if n.lower() == b"content-type"), b"")
-        wanted = list(BASE_HEADERS)
-        if content_type.lower().lstrip().startswith(b"text/html"):
-            wanted.append((b"content-security-policy", self.page_policy))
-        if self.hsts:
-            wanted.append((b"strict-transport-security", STRICT_TRANSPORT_SECURITY))
-        for name, value in wanted:
-            if name not in present:
-                result.append((name, value))
-                present.add(name)
+        """The answer's headers (as bytes), then each wanted one it did not set, in order: a
+        page (text/html, by the first Content-Type) also gets the Content-Security-Policy."""
+        result = [(bytes(name), bytes(value)) for name, value in headers or ()]
+        present = set()
+        content_type = None
+        for name, value in result:
+            lower = name.lower()
+            present.add(lower)
+            if content_type is None and lower == b"content-type":
+                content_type = value
+        page = content_type is not None and content_type.lower().lstrip().startswith(b"text/html")
+        result += [
+            header
+            for header in (self._wanted_on_pages if page else self._wanted)
+            if header[0] not in present
+        ]
         return result

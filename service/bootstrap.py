@@ -148,6 +148,7 @@ class Services:
         self.deliveries.stop()
         self.checkpoint_schedule.stop()
         self.replay_checks.close()
+        self.access_log_writer.close()
         self.runner.stop()
         self.write_engine.dispose()
         self.checkpoints.reader.dispose()

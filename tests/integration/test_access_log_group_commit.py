@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -56,3 +57,35 @@ async def test_a_failed_commit_fails_every_read_in_it_and_the_next_batch_goes_on
         r["seq"]
         for r in services.access_log.for_subject(uuid.UUID(int=99), after_seq=None, limit=5)
     ] == [1]
+
+
+def test_on_postgresql_rows_are_stored_as_sqlalchemys_insert_stores_them(services):
+    """PostgreSQL's append hands its statements to the driver as they are (one insert for the
+    batch): the same contents appended through SQLAlchemy's insert, as on SQLite, are stored
+    with the same values, the JSON column's text included, and the chain holds across both."""
+    from sqlalchemy import insert, text
+
+    chain = services.access_log.chain
+    if services.write_engine.dialect.name != "postgresql":
+        pytest.skip("the driver's statements are PostgreSQL's")
+    contents = [
+        dict(entry(n).__dict__) | {"returned": {"n": n, "名": "行政许可", "x": [1.5, None, True]}}
+        for n in (1, 2, 3)
+    ]
+    with services.write_engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": chain.name})
+        through_sqlalchemy = chain._chained(contents, chain.head(conn))
+        conn.execute(insert(chain.table), through_sqlalchemy)
+    as_is = chain.append(contents)
+    assert [row["seq"] for row in as_is] == [4, 5, 6]
+    columns = ", ".join(c for c in chain.columns if c not in ("seq", "at", "prev_hash", "hash"))
+    with services.write_engine.connect() as conn:
+        stored = conn.execute(
+            text(
+                f"SELECT {columns}, returned::text AS raw, pg_typeof(at)::text AS at_type "
+                "FROM access_log ORDER BY seq"
+            )
+        ).all()
+    assert [tuple(row) for row in stored[:3]] == [tuple(row) for row in stored[3:]]
+    assert stored[0].raw == json.dumps(contents[0]["returned"])  # as psycopg's Json writes it
+    assert services.access_log.verify() is None
