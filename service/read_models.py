@@ -21,11 +21,13 @@ def read_model_projectors(
 ) -> list[Projector]:
     # A projector reads no clock (a rebuild must give the same rows): the cases one dates each
     # step by its recorded moment in the clock's zone, the reports one each record.
+    credit_file = CreditFileProjector(policy)
     return [
-        CreditFileProjector(policy),
+        credit_file,
         CaseProjector(zone),
         ReportRecordProjector(policy, calendar, zone, national_indicators()),
-        ChangeProjector(policy, zone),
+        # Takes the revisions of a page from the credit file's projector, applied just before.
+        ChangeProjector(policy, zone, credit_file=credit_file),
         # Who read a record before its repair or revocation, from the access log.
         NoticeProjector(),
     ]
