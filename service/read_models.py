@@ -21,13 +21,11 @@ def read_model_projectors(
 ) -> list[Projector]:
     # A projector reads no clock (a rebuild must give the same rows): the cases one dates each
     # step by its recorded moment in the clock's zone, the reports one each record.
-    credit_file = CreditFileProjector(policy)
     return [
-        credit_file,
+        CreditFileProjector(policy),
         CaseProjector(zone),
         ReportRecordProjector(policy, calendar, zone, national_indicators()),
-        # Takes the revisions of a page from the credit file's projector, applied just before.
-        ChangeProjector(policy, zone, credit_file=credit_file),
+        ChangeProjector(policy, zone),
         # Who read a record before its repair or revocation, from the access log.
         NoticeProjector(),
     ]

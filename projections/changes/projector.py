@@ -31,7 +31,7 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, and_, delete, false, or_, select
+from sqlalchemy import Connection, delete, or_, select
 
 from domain.cases import ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
 from domain.changes import (
@@ -72,13 +72,7 @@ from domain.events import (
 from domain.policy import PolicyBook
 from domain.publication import ACTIVE, LAPSED, REPAIRED, record_window, stands_on
 from projections.credit_file.as_of import FACT_COLUMNS, end_of_day, revision_fact
-from projections.credit_file.projector import (
-    CreditFileProjector,
-    WrittenRevisions,
-    record_details,
-    typed,
-)
-from projections.credit_file.queries import CENTS
+from projections.credit_file.projector import record_details, typed
 from projections.tables import cases, changes, record_revisions, records, told_statuses
 from projections.writes import among, insert_rows
 
@@ -102,20 +96,15 @@ class ChangeProjector:
     # status told last is kept per subject.
     per_subject = True
 
-    def __init__(
-        self, policy: PolicyBook, zone: tzinfo, credit_file: CreditFileProjector | None = None
-    ):
+    def __init__(self, policy: PolicyBook, zone: tzinfo):
         self.policy = policy  # a record's publication window is the policy's, as in its file
         self.zone = zone  # the day an event was recorded on, for the status it leaves
-        # The credit file's projector applied before this one, whose revisions of a page are
-        # taken from it rather than read back (None: every revision is read).
-        self.credit_file = credit_file
         # How many subjects the day closes applied here evaluated (what a close costs).
         self.evaluated_by_time = 0
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
         found: list[tuple[int, Any, UUID, ChangeKind, UUID, dict[str, Any] | None, Any]] = []
-        statuses = _Statuses(conn, events, self.policy, self.zone, self._written(events))
+        statuses = _Statuses(conn, events, self.policy, self.zone)
         for position, event in events:
             if isinstance(event, DayClosed):
                 for subject_id, (kind, record_id, before, after) in statuses.closed(event):
@@ -168,23 +157,6 @@ class ChangeProjector:
                 }
             )
         insert_rows(conn, changes, rows)
-
-    def _written(self, events: Sequence[tuple[int, Any]]) -> WrittenRevisions | None:
-        """The revisions the credit file's projector wrote for these very events, under this
-        policy, in the page applied just before this one (the runner applies a page to it, and
-        commits it, before this projector, which depends on it): then the stored revisions of the
-        page's subjects are those written before the page and these. Taken once: anything else
-        (another page, a page refused and applied event by event) reads them all back."""
-        if self.credit_file is None:
-            return None
-        written, self.credit_file.written = self.credit_file.written, None
-        if (
-            written is None
-            or written.policy is not self.policy
-            or written.positions != tuple(position for position, _ in events)
-        ):
-            return None
-        return written
 
     def derive(
         self, event: Any, revision: Any = None
@@ -307,36 +279,6 @@ REVISION_COLUMNS = (
 )
 FACT_WIDTH = len(FACT_COLUMNS)
 SEVERITY, PUBLISH_FROM = 3, 16  # positions in FACT_COLUMNS (publish_until follows)
-SCORE = 7
-_REVISION_VALUES = itemgetter(*(column.name for column in REVISION_COLUMNS))
-
-
-def _handed(written: WrittenRevisions) -> dict[UUID, list[list[Any]]] | None:
-    """The revisions the credit file's projector wrote, by subject, each as the row of
-    REVISION_COLUMNS read back; None if a score has more than two places, which its column
-    rounds, and not alike on every database: then they are all read back."""
-    handed: dict[UUID, list[list[Any]]] = {}
-    for revision in written.revisions:
-        row = _revision_row(revision)
-        if row is None:
-            return None
-        handed.setdefault(revision["subject_id"], []).append(row)
-    return handed
-
-
-def _revision_row(revision: dict[str, Any]) -> list[Any] | None:
-    """A revision as read back: the score with the two places its column keeps (None if it has
-    more); every other value is stored and read back as it is."""
-    row = list(_REVISION_VALUES(revision))
-    score = row[SCORE]
-    if score is not None:
-        places = score.as_tuple().exponent
-        if not isinstance(places, int) or places < -2:
-            return None
-        row[SCORE] = score.quantize(CENTS)
-    return row
-
-
 ONE_DAY = timedelta(days=1)
 
 
@@ -359,7 +301,6 @@ class _Statuses:
         events: Sequence[tuple[int, Any]],
         policy: PolicyBook,
         zone: tzinfo,
-        written: WrittenRevisions | None = None,
     ):
         self.conn, self.policy, self.zone = conn, policy, zone
         first: dict[UUID, int] = {}
@@ -377,59 +318,34 @@ class _Statuses:
         # The types of the records whose standing each (subject, version) changed.
         self.started: dict[tuple[UUID, int], set[str]] = {}
         self.evaluated_by_time = 0
-        self._load(first, written)
+        self._load(first)
 
-    def _load(self, first: dict[UUID, int], written: WrittenRevisions | None = None) -> None:
+    def _load(self, first: dict[UUID, int]) -> None:
         """The revisions standing at each subject's given version or after, and what its
-        status told last. With the revisions the credit file wrote for the page's events
-        (`written`, `first` then each subject's first version in the page), only those from
-        before each subject's first version are read: the others are the written ones."""
+        status told last."""
         ids = [subject_id for subject_id in first if subject_id not in self.revisions]
         for subject_id in ids:
             self.revisions[subject_id] = _Standing()
         oldest = min((first[subject_id] for subject_id in ids), default=0)
-        handed = _handed(written) if written is not None else None
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
-            of_subjects = among(self.conn, record_revisions.c.subject_id, chunk)
-            if handed is not None:
-                by_first: dict[int, list[UUID]] = {}
-                for subject_id in chunk:
-                    if first[subject_id] > 1:  # a subject new in the page has none before
-                        by_first.setdefault(first[subject_id], []).append(subject_id)
-                of_subjects = or_(
-                    false(),
-                    *(
-                        and_(
-                            among(self.conn, record_revisions.c.subject_id, group),
-                            record_revisions.c.from_version < version,
-                        )
-                        for version, group in by_first.items()
-                    ),
-                )
-            if handed is None or by_first:
-                query = select(record_revisions.c.subject_id, *REVISION_COLUMNS).where(
-                    of_subjects,
-                    # what stood at the page's first version of each subject, or came after
-                    or_(
-                        record_revisions.c.until_version.is_(None),
-                        record_revisions.c.until_version >= oldest,
-                    ),
-                )
-                # Fetched whole, in one call to the driver: iterating the result fetched the
-                # tens of thousands of rows of a rebuild's page one call each.
-                for subject_id, *read in self.conn.execute(query).all():
-                    self._add(subject_id, read)
-            for subject_id in chunk:
-                for row in handed.get(subject_id, ()) if handed is not None else ():
-                    self._add(subject_id, row)
+            query = select(record_revisions.c.subject_id, *REVISION_COLUMNS).where(
+                among(self.conn, record_revisions.c.subject_id, chunk),
+                # what stood at the page's first version of each subject, or came after
+                or_(
+                    record_revisions.c.until_version.is_(None),
+                    record_revisions.c.until_version >= oldest,
+                ),
+            )
+            # Fetched whole, in one call to the driver: iterating the result fetched the
+            # tens of thousands of rows of a rebuild's page one call each.
+            for subject_id, *revision in self.conn.execute(query).all():
+                self.revisions[subject_id].add(revision)
+                started = self.started.setdefault((subject_id, revision[-2]), set())
+                started.add(revision[1])
             query = select(told_statuses).where(among(self.conn, told_statuses.c.subject_id, chunk))
             for told in self.conn.execute(query).mappings().all():
                 self.told[told["subject_id"]] = dict(told)
-
-    def _add(self, subject_id: UUID, revision: list[Any]) -> None:
-        self.revisions[subject_id].add(revision)
-        self.started.setdefault((subject_id, revision[-2]), set()).add(revision[1])
 
     def started_by(self, event: Any) -> Any:
         """The revision a record event started of its own record in the credit file's history

@@ -343,18 +343,6 @@ class PageHistory:
             )
 
 
-@dataclasses.dataclass(frozen=True)
-class WrittenRevisions:
-    """The record revisions one page wrote (each as stored, its `until_version` set by a later
-    event of the page), with the positions of the events applied and the policy that derived
-    them: the change projector, applied next to the same events, takes them from here instead
-    of reading back what was just written (a tenth of its work in a rebuild)."""
-
-    positions: tuple[int, ...]
-    policy: PolicyBook
-    revisions: list[dict[str, Any]]
-
-
 class CreditFileProjector:
     name = "credit_file"
     tables = (subjects, records, record_revisions, subject_versions)
@@ -365,13 +353,8 @@ class CreditFileProjector:
 
     def __init__(self, policy: PolicyBook):
         self.policy = policy
-        # The revisions the last page wrote, for the change projector, which reads them next
-        # (`WrittenRevisions`); None while a page is applied, or when it was not written whole.
-        self.written: WrittenRevisions | None = None
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
-        self.written = None
-        given = tuple(position for position, _ in events)
         # A day's close is the service's, in a stream of its own: no subject's file holds it.
         events = [(position, e) for position, e in events if not isinstance(e, DayClosed)]
         new_subjects: dict[UUID, dict[str, Any]] = {}
@@ -446,9 +429,6 @@ class CreditFileProjector:
             [{"subject_id": sid, "version": v, "position": p} for sid, (v, p) in heads.items()],
         )
         history.write()
-        revisions = getattr(history, "new_revisions", None)
-        if revisions is not None:
-            self.written = WrittenRevisions(given, self.policy, revisions)
 
     def apply_record(
         self,

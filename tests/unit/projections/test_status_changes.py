@@ -4,7 +4,6 @@ changes, with the same ids, however the log is paged and when derived again."""
 
 from __future__ import annotations
 
-import copy
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,19 +21,13 @@ from domain.events import (
     RatingIssued,
     RecordRevoked,
 )
-from projections.cases.projector import CaseProjector
-from projections.changes.projector import ChangeProjector, _handed, _revision_row
-from projections.credit_file.projector import CreditFileProjector, WrittenRevisions
-from projections.runner import Projector
 from projections.tables import changes, told_statuses
-from service.policy.loader import load_policy
 from service.store.database import Database
 from service.store.read_store import sync_engine
 from tests.builders import stored_event
 from tests.unit.projections.test_changes import (
     AUTHORITY,
     REPAIR_CASE,
-    ZONE,
     case_step,
     filing,
     follow_up,
@@ -42,7 +35,7 @@ from tests.unit.projections.test_changes import (
     projectors,
     told,
 )
-from tests.unit.projections.test_credit_file_projector import BOOK, COMMON, NOW, registered
+from tests.unit.projections.test_credit_file_projector import COMMON, NOW, registered
 
 pytestmark = pytest.mark.projections
 RATING, FIRST, SECOND, THIRD, ENTRY, COMMITMENT, REVOCATION = (
@@ -328,116 +321,3 @@ def _rows(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         query = select(changes).order_by(changes.c.position, changes.c.ordinal)
         return [dict(r) for r in conn.execute(query).mappings()]
-
-
-def of_subject(event: Any, subject: int) -> Any:
-    """The same event in the stream of another subject, with its records and cases its own."""
-    copied = copy.deepcopy(event)
-    object.__setattr__(copied, "originator_id", UUID(int=subject))
-    for name in ("record_id", "target_record_id", "basis_record_id", "entry_record_id", "case_id"):
-        value = getattr(copied, name, None)
-        if isinstance(value, UUID):
-            object.__setattr__(copied, name, UUID(int=value.int + 1000 * subject))
-    if getattr(copied, "case_number", None):
-        object.__setattr__(copied, "case_number", f"{copied.case_number[:-2]}{subject:02d}")
-    return copied
-
-
-def test_changes_from_the_revisions_handed_over_equal_those_from_the_revisions_read_back(
-    engine, monkeypatch
-):
-    """The change projector takes a page's revisions from the credit file's projector, applied
-    to the same events just before, and reads back only those written before the page: the
-    changes and told statuses are the ones derived reading every revision back, however the
-    log is paged (subjects new in a page, and subjects with revisions stored before it)."""
-    one = [
-        registered(),
-        rating(2, "96.5"),
-        penalty_on(3, FIRST, "serious", date(2026, 7, 1)),
-        resting_entry(4),
-        penalty_on(5, SECOND, "general", date(2026, 8, 1), days=3),
-        filing(RepairApplied, 6, REPAIR_CASE, FIRST, "XF000001"),
-        case_step(CaseAccepted, 7, REPAIR_CASE, FIRST),
-        case_step(RepairApproved, 8, REPAIR_CASE, FIRST, reasons="已整改"),
-        case_step(RepairRevoked, 9, REPAIR_CASE, FIRST, reasons="材料虚假"),
-        follow_up(RecordRevoked, 10, REVOCATION, target_record_id=SECOND, reason="复议撤销"),
-        penalty_on(11, THIRD, "minor", date(2026, 9, 1), days=300),
-    ]
-    # Two more subjects, their events between the first one's, one of them from its sixth on.
-    events = []
-    for n, event in enumerate(one):
-        events += [event, of_subject(event, 2)]
-        if n >= 5:
-            events.append(of_subject(one[n - 5], 3))
-
-    def derived(handed_over: bool, page: int) -> list[Any]:
-        with engine.begin() as conn:
-            for projector in projectors():
-                for table in projector.tables:
-                    conn.execute(delete(table))
-        credit_file = CreditFileProjector(BOOK)
-        linked: list[Projector] = [
-            credit_file,
-            CaseProjector(ZONE),
-            ChangeProjector(BOOK, ZONE, credit_file=credit_file if handed_over else None),
-        ]
-        for first in range(1, len(events) + 1, page):
-            batch = list(enumerate(events[first - 1 : first + page - 1], start=first))
-            for projector in linked:  # each in its own transaction, as the runner applies them
-                with engine.begin() as conn:
-                    projector.apply(conn, batch)
-        rows = _rows(engine)
-        with engine.connect() as conn:
-            statuses = conn.execute(select(told_statuses).order_by(told_statuses.c.subject_id))
-            return [rows, [dict(r) for r in statuses.mappings()]]
-
-    handed: list[Any] = []
-
-    def spied(revision: dict[str, Any]) -> Any:
-        handed.append(revision)
-        return _revision_row(revision)
-
-    monkeypatch.setattr("projections.changes.projector._revision_row", spied)
-    for page in (1, 2, 5, 7, len(events)):
-        read_back = derived(False, page)
-        assert not handed
-        assert derived(True, page) == read_back
-        assert handed
-        sample = handed[0]
-        handed.clear()
-    assert {r["kind"] for r in read_back[0]} >= {
-        "grade.changed",
-        "warning.raised",
-        "list.left",
-        "list.entered",
-        "record.reinstated",
-    }
-    assert len(read_back[1]) == 3
-    # A score of more places than its column keeps (which each database rounds its own way):
-    # every revision is read back.
-    monkeypatch.undo()
-    events[events.index(one[1])] = rating(2, "96.125")
-    read_back = derived(False, len(events))
-    assert derived(True, len(events)) == read_back
-    written = WrittenRevisions((), BOOK, [{**sample, "score": Decimal("96.125")}])
-    assert _handed(written) is None
-
-
-def test_revisions_are_handed_over_only_for_the_page_the_credit_file_wrote(engine):
-    """A page other than the one the credit file's projector last wrote reads every revision
-    back: the handover is taken once, and only for the same events under the same policy."""
-    events = [registered(), penalty_on(2, FIRST, "serious", date(2026, 7, 1))]
-    page = list(enumerate(events, start=1))
-    credit_file = CreditFileProjector(BOOK)
-    changes_projector = ChangeProjector(BOOK, ZONE, credit_file=credit_file)
-
-    def written_for(given: list[Any], projector: ChangeProjector = changes_projector) -> Any:
-        with engine.connect() as conn:  # written, then rolled back
-            credit_file.apply(conn, page)
-        return projector._written(given)
-
-    assert written_for(page[:1]) is None  # other events
-    assert credit_file.written is None  # taken, even so
-    assert written_for(page, ChangeProjector(load_policy(), ZONE, credit_file=credit_file)) is None
-    assert written_for(page) is not None
-    assert changes_projector._written(page) is None  # taken once
