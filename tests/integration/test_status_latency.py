@@ -34,9 +34,8 @@ async def test_a_subject_with_10000_events_answers_as_of_any_day_in_under_50_ms(
     try:
         subject_id = long_credit_file(services.files, clock, events=10_000)
         assert services.ledger.repository.get(subject_id).version == 10_000
-        # The as-of answer reads the credit file's read models alone. The changes projector
-        # evaluates a subject's status at each of its events over all its records, minutes for
-        # one subject of 10,000 (docs/notifications.md, "Not yet built"): it is left where it is.
+        # The as-of answer reads the credit file's read models alone: only that projector is
+        # brought up to date, the others are left where they are.
         last = services.ledger.position_of(subject_id, 10_000)
         # One page: the runner pages from the projector furthest behind, the others held at 0.
         services.runner.process_next_page(stops={"credit_file": last}, page_size=last)
