@@ -6,11 +6,12 @@ Both backends serialise event inserts (PostgreSQL: the library's EXCLUSIVE table
 one writer), so within the insert's transaction the last seal of each stream and the next leaf
 index cannot move. Event and seal commit or roll back together.
 
-The hashes are computed before the lock, against each stream's last seal read then, so that a
-writer holding the lock (and every writer waiting for it) does not wait on the hashing, nor a
-transaction sit idle while it runs. Under the lock the last seals are read again: the hashes are
-used only where each stream's last seal is still the one they were computed against, and
-computed there again otherwise, so the chain is the one hashing under the lock would give."""
+On PostgreSQL the hashes are computed before the lock, against each stream's last seal read
+then, so that a writer holding the lock (and every writer waiting for it) does not wait on the
+hashing, nor a transaction sit idle while it runs. Under the lock the last seals are read again:
+the hashes are used only where each stream's last seal is still the one they were computed
+against, and computed there again otherwise, so the chain is the one hashing under the lock
+would give. SQLite, with its one writer, hashes under its transaction."""
 
 from __future__ import annotations
 
@@ -330,34 +331,20 @@ def _finish(
 
 
 class SealingSQLiteRecorder(SQLiteApplicationRecorder):
-    """The library's SQLite recorder, sealing each insert inside its transaction, with the
-    hashes computed before it (read with a reader's connection, not the writer's)."""
-
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ahead = None
-        if stored_events:
-            with self.datastore.transaction(commit=False) as c:
-                last = self._last_seals(c, stored_events)
-            ahead = hash_ahead(stored_events, last)
-        with self.datastore.transaction(commit=True) as c:
-            return self._insert_sealed(c, stored_events, ahead, **kwargs)
+    """The library's SQLite recorder, sealing each insert inside its transaction. Nothing is
+    hashed before it: SQLite has one writer and no limit on a transaction's idle time, and a
+    read of the last seals in a transaction of its own cost each insert more than the hashing
+    (twice the commits' time for appends to one long stream)."""
 
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        return self._insert_sealed(c, stored_events, None, **kwargs)
-
-    def _insert_sealed(
-        self, c: Any, stored_events: Sequence[StoredEvent], ahead: HashedAhead | None, **kwargs: Any
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         assert positions is not None
         last = self._last_seals(c, stored_events)
         c.execute("SELECT COALESCE(MAX(leaf_index), -1) + 1 FROM event_seals")
         next_leaf = c.fetchone()[0]
-        rows = locked_seal_rows(stored_events, positions, last, next_leaf, ahead)
+        rows = seal_rows(stored_events, positions, last, next_leaf)
         c.executemany(
             f"INSERT INTO event_seals ({SEAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
             [(p, leaf, s.hex, v, h, prev) for p, leaf, s, v, h, prev in rows],
