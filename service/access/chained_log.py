@@ -221,7 +221,7 @@ class ChainedLog:
                 )
             statement, parameters = self._begin_lock_head, None
             driver.autocommit = True  # so that the driver sends no BEGIN of its own
-            cursor = ClientCursor(driver)
+            cursor: Any = ClientCursor(driver)
             try:
                 cursor.execute(statement)
                 cursor.nextset()  # past BEGIN's result and the lock's
