@@ -14,10 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg import ClientCursor
-from psycopg import Error as DriverError
-from psycopg.pq import TransactionStatus
-from psycopg.sql import Literal
 from sqlalchemy import Connection, Engine, Table, insert, select
 
 from domain.crypto_suite import HASHES, SHA256, HashAlgorithm
@@ -146,13 +142,6 @@ class ChainedLog:
         self._bind_processors: dict[str, Callable[[Any], Any]] = dict(
             insert(table).compile(dialect=engine.dialect)._bind_processors  # type: ignore[arg-type]
         )
-        self._begin_lock_head: str | None = None  # its literal needs a connection to render
-
-    def _watched(self) -> bool:
-        """Whether something follows the engine's statements (tracing's spans, a test counting
-        them): it sees them only when they go through SQLAlchemy."""
-        dispatch = self.engine.dispatch
-        return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
     def hash(self, row: Mapping[Any, Any]) -> str | None:  # a dict, or a RowMapping as read
         return row_hash(row, self.columns)
@@ -161,8 +150,6 @@ class ChainedLog:
         """Write the rows in a transaction of their own; returns them as written."""
         if not contents:
             return []
-        if self.engine.dialect.driver == "psycopg" and not self._watched():
-            return self._append_in_two_queries(contents)
         with self.engine.begin() as conn:
             return self.append_in(conn, contents)
 
@@ -200,54 +187,6 @@ class ChainedLog:
         )
         last = conn.exec_driver_sql(self._head_sql).first()
         rows = self._chained(contents, Head(int(last[0]), last[1]) if last else EMPTY)
-        statement, parameters = self._insert(rows)
-        conn.exec_driver_sql(statement, parameters)
-        return rows
-
-    def _append_in_two_queries(self, contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The transaction of `append` on PostgreSQL in two queries, each sent whole on the
-        simple query protocol (the driver binds the values into the text, as literals): BEGIN,
-        the lock and the head read after it; then the insert and COMMIT. Where BEGIN, the three
-        statements and COMMIT were five round trips, each through the driver's and
-        SQLAlchemy's execution. The rows, the lock and its order are those of
-        `_append_on_postgresql`: the head is read under the lock, and the rows hashed after
-        it. The pool's checkout and ping, and the errors, are SQLAlchemy's."""
-        with self.engine.connect() as conn:  # checked out and pinged, as by `begin()`
-            driver: Any = conn.connection.dbapi_connection  # psycopg's connection
-            if self._begin_lock_head is None:
-                self._begin_lock_head = (
-                    f"BEGIN; SELECT pg_advisory_xact_lock(hashtext("
-                    f"{Literal(self.name).as_string(driver)})); {self._head_sql}"
-                )
-            statement, parameters = self._begin_lock_head, None
-            driver.autocommit = True  # so that the driver sends no BEGIN of its own
-            cursor: Any = ClientCursor(driver)
-            try:
-                cursor.execute(statement)
-                cursor.nextset()  # past BEGIN's result and the lock's
-                cursor.nextset()
-                last = cursor.fetchone()
-                rows = self._chained(contents, Head(int(last[0]), last[1]) if last else EMPTY)
-                insert_rows, parameters = self._insert(rows)
-                statement = f"{insert_rows}; COMMIT"
-                cursor.execute(statement, parameters)
-            except DriverError as error:
-                # Wrapped as SQLAlchemy's execution wraps it: a lost connection is dropped with
-                # the pool's older ones, the transaction rolled back on a live one.
-                conn._handle_dbapi_exception(error, statement, parameters, cursor, None)
-            finally:
-                cursor.close()
-                if not conn.invalidated:
-                    try:
-                        if driver.info.transaction_status != TransactionStatus.IDLE:
-                            driver.rollback()  # a failure outside the driver's errors
-                        driver.autocommit = False
-                    except DriverError:
-                        conn.invalidate()  # never back to the pool in autocommit
-            return rows
-
-    def _insert(self, rows: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-        """One insert of every row, with each value bound by the insert's bind processors."""
         names = list(rows[0])
         processors = self._bind_processors
         parameters: dict[str, Any] = {}
@@ -263,11 +202,12 @@ class ChainedLog:
                 placeholders.append(f"%({key})s")
             values.append(f"({', '.join(placeholders)})")
         columns = ", ".join(self._quoted[name] for name in names)
-        return (
+        conn.exec_driver_sql(
             f"INSERT INTO {self.engine.dialect.identifier_preparer.quote(self.name)} "
             f"({columns}) VALUES {', '.join(values)}",
             parameters,
         )
+        return rows
 
     def head(self, conn: Connection) -> Head:
         last = conn.execute(
