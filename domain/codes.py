@@ -212,8 +212,11 @@ _PROVINCE_CODES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4_096)
 def normalise_region_code(code: str) -> str:
-    """Return the 6-digit administrative division code (行政区划代码) or raise InvalidCode."""
+    """Return the 6-digit administrative division code (行政区划代码) or raise InvalidCode.
+
+    Cached: an import checks each row's region twice (its subject's code, then the command)."""
     code = code.strip()
     # The reason names lengths and characters, not the input: a mistyped field might hold an ID.
     if len(code) != 6:

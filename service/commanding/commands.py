@@ -76,7 +76,9 @@ def _plain_identifier(value: str, max_length: int | None = None) -> str:
     ＣＦ-2026-001 and CF-2026-001 are one reference), then no control or format character.
     NFKC can lengthen a text (one ligature becomes up to 18 characters), so the length is
     checked again: the read models keep these in columns of that size."""
-    value = unicodedata.normalize("NFKC", value).strip()
+    if not value.isascii():  # ASCII text is its own NFKC: most codes and references are
+        value = unicodedata.normalize("NFKC", value)
+    value = value.strip()
     if (problem := _invisible(value, identifier=True)) is not None:
         raise ValueError(problem)
     if max_length is not None and len(value) > max_length:
@@ -110,6 +112,13 @@ def _text_problem(value: str, where: str) -> str | None:
     return None
 
 
+# The field names of every Input model, all printable: a body's keys are mostly these, and a
+# set's lookup costs less than reading each key's characters again.
+_PRINTABLE_NAMES: set[str] = set()
+# What else a flat body may hold: numbers and dates (a tuple, not a union built at each call).
+_PLAIN_VALUES = (int, float, Decimal, date)
+
+
 def _plainly_storable(value: Any) -> bool:
     """Whether `value` is a flat body (a request's, an import row's: texts, numbers, dates and
     lists of texts by name) whose every text is printable: then no text of it holds a NUL, a
@@ -118,7 +127,7 @@ def _plainly_storable(value: Any) -> bool:
     if not isinstance(value, dict):
         return False
     for key, item in value.items():
-        if not (isinstance(key, str) and key.isprintable()):
+        if not (isinstance(key, str) and (key in _PRINTABLE_NAMES or key.isprintable())):
             return False
         if isinstance(item, str):
             if not item.isprintable():
@@ -127,7 +136,7 @@ def _plainly_storable(value: Any) -> bool:
             for part in item:
                 if not (isinstance(part, str) and part.isprintable()):
                     return False
-        elif not (item is None or isinstance(item, int | float | Decimal | date)):
+        elif not (item is None or isinstance(item, _PLAIN_VALUES)):
             return False
     return True
 
@@ -172,6 +181,11 @@ def _unstorable(value: Any, where: str) -> str | None:
 class Input(BaseModel):
     """Every request body and import row: its text must be storable as sent, or it is refused
     here (422) instead of failing in the database or stopping a projection later."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        _PRINTABLE_NAMES.update(name for name in cls.model_fields if name.isprintable())
 
     @model_validator(mode="before")
     @classmethod

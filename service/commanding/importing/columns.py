@@ -365,7 +365,7 @@ def row_to_item(
     if row.get(ROW_PROBLEM):
         raise RowError(row[ROW_PROBLEM])
     cells = _Cells(row)
-    empty = [name for name in REQUIRED[kind] if not cells.text(name)]
+    empty = [name for name in REQUIRED[kind] if name not in cells.cells]
     if empty:
         raise RowError(f"必填项为空：{'、'.join(labelled(name) for name in empty)}")
     subject = _subject(PREFIX[kind], cells, today)
@@ -377,8 +377,11 @@ def row_to_item(
 
 class _Cells:
     def __init__(self, row: Mapping[str, str]):
-        # Each cell stripped once: a row's cells are read some forty times.
-        self.cells = {column: value.strip() for column, value in row.items() if value}
+        # Each cell stripped once: a row's cells are read some forty times. Only cells with
+        # more than spaces are kept, so a column is empty exactly when it is not here.
+        self.cells = {
+            column: text for column, value in row.items() if value and (text := value.strip())
+        }
 
     def text(self, column: str) -> str:
         return self.cells.get(column, "")
