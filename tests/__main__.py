@@ -14,7 +14,7 @@ from tests.postgres import ADMIN_URL, postgres_reachable
 
 BROWSER_PACKAGES = ("chromium", "chromium-driver", "fonts-noto-cjk")
 FAILOVER_PACKAGES = ("postgresql-15-auto-failover",)  # pg_autoctl: tests/auto_failover.py
-SUITE_WORKERS = 2  # CI has two cores
+SUITE_WORKERS = 3  # CI has two cores: see workers()
 
 
 def ensure_packages() -> None:
@@ -63,12 +63,13 @@ def bytecode_kept() -> dict[str, str]:
 
 
 def workers(args: list[str]) -> list[str]:
-    """Two pytest-xdist workers unless the caller chose (`-n 0` runs in one process): the suite
-    waits on databases and child processes more than it computes, so two workers on CI's two
-    cores take about two thirds of the time of one. Every test keeps to its own database,
-    ports and files, and the timing tests hold with the other core busy. A worker that runs out
-    of tests takes some of the other's (`worksteal`), where fixed chunks could leave it idle
-    while the other works through a chunk of long tests."""
+    """Three pytest-xdist workers unless the caller chose (`-n 0` runs in one process), on CI's
+    two cores: the suite waits on databases, browsers and child processes more than it computes
+    (its workers were busy about half of the time with two of them), so a third worker fills
+    the waits. Every test keeps to its own database, ports and files, and the timing tests hold
+    with every core busy (the whole suite passed with three workers at a load average of 8 to
+    12). A worker that runs out of tests takes some of another's (`worksteal`), where fixed
+    chunks could leave it idle while another works through a chunk of long tests."""
     chosen = any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in args)
     return [] if chosen else ["-n", str(SUITE_WORKERS), "--dist", "worksteal"]
 
