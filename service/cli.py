@@ -35,7 +35,6 @@ from service.audit_cli import audit_app
 from service.bootstrap import build_command_services, build_services
 from service.logs import configure_logging, logging_config
 from service.metrics import MULTIPROCESS_DIRECTORY
-from service.notifications.jetstream import NatsPublisher
 from service.operator_errors import operator_error
 from service.readiness import readiness
 from service.settings import get_settings
@@ -631,6 +630,8 @@ def worker() -> None:
     services.day_close_schedule.start()
     if services.settings.deliver_webhooks_in_worker:
         services.deliveries.start()
+    from service.notifications.jetstream import NatsPublisher  # nats: only where it publishes
+
     publisher = NatsPublisher.configured(services.settings, services.write_engine)
     if publisher is not None:
         console.print(
@@ -711,6 +712,8 @@ def publish_nats() -> None:
     """Publish the public changes to NATS JetStream (CREDIT_NATS_URL, CREDIT_NATS_STREAM,
     CREDIT_NATS_PARTITIONS) until stopped, from the stream's cursor; the stream is created or
     updated first. `credit worker` does the same beside the projections when configured."""
+    from service.notifications.jetstream import NatsPublisher
+
     _configure_logging()
     services = build_command_services(migrate=False)
     publisher = NatsPublisher.configured(services.settings, services.write_engine)

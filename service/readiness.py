@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from projections.runner import ProjectionRunner
@@ -36,6 +33,10 @@ class Readiness:
 
 @lru_cache
 def _script_heads() -> frozenset[str]:
+    # alembic is imported at the first check, not by every process's start (some 0.1 s).
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", str(ROOT / "alembic"))
     return frozenset(ScriptDirectory.from_config(config).get_heads())
@@ -43,6 +44,8 @@ def _script_heads() -> frozenset[str]:
 
 def migrations_at_head(engine: Engine) -> bool:
     """The revisions the database is at are the migrations' heads (none missing, none extra)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         current = frozenset(MigrationContext.configure(conn).get_current_heads())
     return current == _script_heads()
