@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 from uuid import UUID
 
@@ -163,8 +164,22 @@ def process_tree_cpu_seconds(pid: int) -> float:
     """User and system CPU seconds used so far by a process and every descendant alive now,
     from /proc (Linux): a server's cost, whatever number of worker processes it forks."""
     tick = os.sysconf("SC_CLK_TCK")
+    # after the command: state, ppid, ... utime (14th field of the line), stime (15th)
+    return sum((int(f[11]) + int(f[12])) / tick for f in _process_tree_stats(pid).values())
+
+
+def process_tree_rss_mb(pid: int) -> float:
+    """The resident memory of a process and every descendant alive now, together, in MB (from
+    /proc, Linux): an import by several processes holds the sum."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    # after the command: ... rss in pages (24th field of the line)
+    return sum(int(f[21]) * page for f in _process_tree_stats(pid).values()) / 2**20
+
+
+def _process_tree_stats(pid: int) -> dict[int, list[str]]:
+    """The fields of /proc/<pid>/stat after the command, for the process and its descendants."""
     parents: dict[int, list[int]] = defaultdict(list)
-    times: dict[int, float] = {}
+    stats: dict[int, list[str]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -173,15 +188,15 @@ def process_tree_cpu_seconds(pid: int) -> float:
                 fields = stat.read().rpartition(")")[2].split()
         except OSError:  # gone since it was listed
             continue
-        # after the command: state, ppid, ... utime (14th field of the line), stime (15th)
         parents[int(fields[1])].append(int(entry))
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
-    total, stack = 0.0, [pid]
+        stats[int(entry)] = fields
+    tree, stack = {}, [pid]
     while stack:
         current = stack.pop()
-        total += times.get(current, 0.0)
+        if current in stats:
+            tree[current] = stats[current]
         stack += parents.get(current, [])
-    return total
+    return tree
 
 
 def valgrind_instructions(
@@ -213,6 +228,28 @@ def machine() -> str:
         f"{platform.machine()}, {cpu} cores, Python {platform.python_version()}, "
         f"PostgreSQL at {make_url(ADMIN_URL).host}"
     )
+
+
+# A Python loop of dictionary stores and string making, as busy as an import's own work.
+_BUSY_LOOP = "d = {}\nfor i in range(4_000_000):\n    d[i % 5000] = str(i)"
+
+
+def parallel_ceiling(processes: int = 2) -> float:
+    """How many times one process's work `processes` busy Python processes do together on this
+    machine, computing only: what more cores add to pure computation here (the cores of a
+    virtual machine may be threads of one physical core, or shared). Work that also waits, as
+    an import waits on its database, may gain more: another process fills the waits."""
+
+    def wall(count: int) -> float:
+        started = perf_counter()
+        running = [subprocess.Popen([sys.executable, "-c", _BUSY_LOOP]) for _ in range(count)]
+        for process in running:
+            process.wait()
+        return perf_counter() - started
+
+    alone = min(wall(1) for _ in range(2))
+    together = min(wall(processes) for _ in range(2))
+    return processes * alone / together
 
 
 def long_credit_file(

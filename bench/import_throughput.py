@@ -31,7 +31,9 @@ from bench.fixtures import (
     PENALTY_COLUMNS,
     machine,
     one_row,
+    parallel_ceiling,
     penalty_rows,
+    process_tree_rss_mb,
     scratch_postgres,
     valgrind_instructions,
 )
@@ -48,21 +50,31 @@ def write_file(path: Path, rows: int, subjects: int) -> None:
 
 
 def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
-    """Run a command; return its wall seconds, peak resident memory in MB and CPU seconds."""
+    """Run a command; return its wall seconds, peak resident memory in MB (of the process and
+    the processes it starts, together, sampled every second: each sample reads all of /proc)
+    and CPU seconds (theirs too)."""
     with tempfile.TemporaryFile() as output:
         started = time.perf_counter()
         process = subprocess.Popen(
             args, cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=output
         )
-        _, status, usage = os.wait4(process.pid, 0)
+        peak_mb = 0.0
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak_mb = max(peak_mb, process_tree_rss_mb(process.pid))
+            time.sleep(1.0)
         elapsed = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
             output.seek(0)
             raise RuntimeError(f"{args[1]} failed: {output.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    return elapsed, max(peak_mb, usage.ru_maxrss / 1024), usage.ru_utime + usage.ru_stime
 
 
-def import_args(path: Path, batch_size: int, prefix: list[str] | None = None) -> list[str]:
+def import_args(
+    path: Path, batch_size: int, prefix: list[str] | None = None, processes: int = 1
+) -> list[str]:
     """`credit import` of the file, as an operator runs it (after `prefix`: a profiler)."""
     command = [str(BIN / "credit")] if prefix is None else [*prefix, str(BIN / "credit")]
     return [
@@ -73,6 +85,8 @@ def import_args(path: Path, batch_size: int, prefix: list[str] | None = None) ->
         "bench",
         "--batch-size",
         str(batch_size),
+        "--processes",
+        str(processes),
     ]
 
 
@@ -146,6 +160,13 @@ def main() -> None:
         "--instructions", action="store_true", help="count instructions per row (valgrind)"
     )
     parser.add_argument("--profile", type=Path, help="cProfile the import into this file")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="import with this many processes (`credit import --processes`); with more than "
+        "one, an import by one process runs too, into a database of its own, for the speed-up",
+    )
     args = parser.parse_args()
     print(f"command: python -m bench.import_throughput {' '.join(sys.argv[1:])}")
     print(f"machine: {machine()}")
@@ -158,8 +179,13 @@ def main() -> None:
         if args.profile is not None:
             profiler = [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve())]
         import_seconds, import_mb, import_cpu = run_measured(
-            import_args(path, args.batch_size, profiler), env
+            import_args(path, args.batch_size, profiler, args.processes), env
         )
+        by_one, ceiling = None, 1.0
+        if args.processes > 1:
+            ceiling = parallel_ceiling(args.processes)
+            with scratch_postgres() as one_url:
+                by_one = run_measured(import_args(path, args.batch_size), bench_env(one_url))
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(conninfo) as conn:
             events = one_row(conn, "SELECT count(*) FROM credit_events")[0]
@@ -178,14 +204,26 @@ def main() -> None:
         f"file: {args.rows:,} penalty rows for {args.subjects:,} subjects, {size_mb:,.0f} MB; "
         f"{events:,} events incl. registrations ({sealed:,} sealed); batch size {args.batch_size}"
     )
+    by = f"by {args.processes} processes" if args.processes > 1 else "by one process"
     print(
-        f"import (parse, validate, register, append, seal): {rate:10,.0f} events/s "
-        f"({import_seconds:.1f} s), peak RSS of the import process {import_mb:,.0f} MB"
+        f"import {by} (parse, validate, register, append, seal): {rate:10,.0f} events/s "
+        f"({import_seconds:.1f} s), peak RSS of the import's processes {import_mb:,.0f} MB"
     )
     print(
-        f"CPU of the import process: {import_cpu:.1f} s, {events / import_cpu:,.0f} events per "
-        f"CPU second, {import_cpu / args.rows * 1e6:,.0f} µs per row"
+        f"CPU of the import's processes: {import_cpu:.1f} s, {events / import_cpu:,.0f} events "
+        f"per CPU second, {import_cpu / args.rows * 1e6:,.0f} µs per row"
     )
+    if by_one is not None:
+        one_seconds, one_mb, one_cpu = by_one
+        print(
+            f"the same import by one process:                 {events / one_seconds:10,.0f} "
+            f"events/s ({one_seconds:.1f} s, CPU {one_cpu:.1f} s), peak RSS {one_mb:,.0f} MB"
+        )
+        print(
+            f"speed-up of {args.processes} processes: {one_seconds / import_seconds:.2f} "
+            f"(on this machine {args.processes} Python processes that only compute do "
+            f"{ceiling:.2f} times the work of one)"
+        )
     if rebuild:
         print(
             f"rebuild of every read model from those events:   {events / rebuild[0]:10,.0f} "

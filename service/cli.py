@@ -54,6 +54,8 @@ T = TypeVar("T")
 WORKER_PING_SECONDS = 60
 # Each process of a partitioned rebuild holds two or three connections of the server's.
 MAX_REBUILD_PARTITIONS = 32
+# Each process of an import by several holds the service's pools, as a CLI command does.
+MAX_IMPORT_PROCESSES = 16
 # What `credit generate-env` writes: the secrets compose.yaml takes from the env file.
 GENERATED_SECRETS = (
     "CREDIT_SUBJECT_ID_KEY",
@@ -1006,30 +1008,62 @@ def import_command(
             help="also write the rejected rows, with their cells, to this CSV for Excel/WPS",
         ),
     ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_IMPORT_PROCESSES,
+            help="processes writing the rows, each those of one partition of the subjects "
+            "(PostgreSQL; 1: this process alone; more only with cores to spare)",
+        ),
+    ] = 1,
 ) -> None:
     """Import a 双公示 batch file; prints the report (accepted, already present, rejected)."""
     from service.commanding.importing.batch import import_stream
     from service.commanding.importing.limits import ImportFileError, ImportLimits
     from service.commanding.importing.spreadsheet import CSV_ENCODING
+    from service.partitioned_import import ImportProcessFailed, import_in_processes
 
     services = build_command_services()
+    if processes > 1 and services.database.is_sqlite:
+        console.print("SQLite: the rows are written by this process alone")
+        processes = 1
     started = time.perf_counter()
     try:
         with path.open("rb") as stream, _progress() as progress:
             task = progress.add_task(f"importing {path.name}", total=None)
-            report = import_stream(
-                stream,
-                path.name,
-                services.files,
-                recorded_by=recorded_by,
-                batch_size=batch_size,
-                on_progress=lambda rows: progress.update(task, completed=rows),
-                keep_rejected_rows=report_path is not None,
-                limits=ImportLimits.from_settings(services.settings),
-            )
+            if processes > 1:
+                report = import_in_processes(
+                    services.settings,
+                    services.files,
+                    stream,
+                    path,
+                    processes=processes,
+                    recorded_by=recorded_by,
+                    batch_size=batch_size,
+                    keep_rejected_rows=report_path is not None,
+                    on_progress=lambda rows: progress.update(task, completed=rows),
+                )
+            else:
+                report = import_stream(
+                    stream,
+                    path.name,
+                    services.files,
+                    recorded_by=recorded_by,
+                    batch_size=batch_size,
+                    on_progress=lambda rows: progress.update(task, completed=rows),
+                    keep_rejected_rows=report_path is not None,
+                    limits=ImportLimits.from_settings(services.settings),
+                )
     except ImportFileError as error:
         console.print(f"[red]import refused[/red]: {error}")
         raise typer.Exit(2) from None
+    except ImportProcessFailed as failed:
+        console.print(
+            f"[red]import stopped[/red]: {failed}\nthe batches written stay; importing the "
+            "same file again adds only the rows not yet there"
+        )
+        raise typer.Exit(1) from None
     finally:
         services.close_sync()
     elapsed = time.perf_counter() - started

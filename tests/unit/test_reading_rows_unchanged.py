@@ -246,3 +246,21 @@ def test_a_region_code_is_checked_as_before(code: str) -> None:
     uncached = codes.normalise_region_code.__wrapped__
     assert checked(codes.normalise_region_code) == checked(uncached)
     assert checked(codes.normalise_region_code) == checked(uncached)  # and once cached
+
+
+@settings(max_examples=400, deadline=None)
+@given(rows())
+def test_a_rows_subject_is_read_alone_as_the_whole_row_reads_it(
+    kind_and_row: tuple[str, dict[str, str]],
+) -> None:
+    """An import by several processes divides the rows by the subject `row_subject_code` reads
+    (service/partitioned_import.py): it must be the code the row's subject is registered under,
+    and a row it finds no subject in must be refused, so that one process writes or refuses it."""
+    kind, row = kind_and_row
+    code = columns.row_subject_code(kind, row, TODAY)
+    try:
+        subject = row_to_item(kind, 7, row, today=TODAY, policy=POLICY).item.subject
+    except RowError:
+        return
+    assert code is not None
+    assert code == codes.normalise_code(subject.kind, subject.code, today=TODAY)

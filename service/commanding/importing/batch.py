@@ -7,12 +7,20 @@ import gc
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import BinaryIO
+from uuid import UUID
 
 from domain import codes
+from projections.partitions import partition_of
 from service.access.permissions import RecordingPermit
 from service.commanding.credit_files import BatchItem, CreditFiles, StreamCache
-from service.commanding.importing.columns import ROW_PROBLEM, RowError, row_to_item
+from service.commanding.importing.columns import (
+    ROW_PROBLEM,
+    RowError,
+    row_subject_code,
+    row_to_item,
+)
 from service.commanding.importing.limits import ImportLimits
 from service.commanding.importing.report import (
     MAX_KEPT_REJECTED_CHARS,
@@ -63,6 +71,22 @@ def _fewer_collections() -> Iterator[None]:
                 _gc_saved = None
 
 
+@dataclass(frozen=True)
+class ImportShare:
+    """The rows one of several importing processes writes: those whose subject is in its
+    partition (projections/partitions.py). Every process reads the whole file, and each row's
+    subject (`row_subject_code`); a row that names no valid subject is the first process's to
+    refuse, so each row is written or refused by one process, and reported once."""
+
+    partition: int
+    partitions: int
+
+    def takes(self, subject_id: UUID | None) -> bool:
+        if subject_id is None:
+            return self.partition == 0
+        return partition_of(subject_id, self.partitions) == self.partition
+
+
 def import_stream(
     stream: BinaryIO,
     filename: str,
@@ -74,6 +98,7 @@ def import_stream(
     permit: RecordingPermit | None = None,
     keep_rejected_rows: bool = False,
     limits: ImportLimits | None = None,
+    share: ImportShare | None = None,
 ) -> ImportReport:
     """Import a whole file, one transaction per `batch_size` rows. Bad rows become rejections
     and never stop the import; a whole-file problem raises ImportFileError before anything is
@@ -81,7 +106,9 @@ def import_stream(
 
     With `keep_rejected_rows`, the report also keeps the cells of the first
     MAX_KEPT_REJECTED_ROWS rejected rows (for `write_rejected_csv`). `limits` bound what the
-    file may unpack to and hold (ImportTooLarge, before anything is written)."""
+    file may unpack to and hold (ImportTooLarge, before anything is written). With `share`, only
+    the rows of that share are written and reported (`rows_read` still counts the whole file's),
+    and the subjects kept between batches are bounded by that share of the bounds."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     kind, rows = read_rows(stream, filename, limits)
@@ -91,13 +118,20 @@ def import_stream(
     batch: list[BatchItem] = []
     unreported = 0
     # A subject seen in one batch is not read again in the next, while it is kept.
-    streams = StreamCache(IMPORT_SUBJECTS_KEPT, max_records=IMPORT_RECORDS_KEPT)
+    partitions = share.partitions if share is not None else 1
+    streams = StreamCache(
+        IMPORT_SUBJECTS_KEPT // partitions, max_records=IMPORT_RECORDS_KEPT // partitions
+    )
 
     in_batch: dict[int, dict[str, str]] = {}  # the rows of the current batch, if kept
     # The current batch's penalty rows: each one's severity, the rule that decided it, its flag.
     assessed: dict[int, tuple[str, str, str | None]] = {}
 
     kept_chars = 0
+
+    def subject_named(row: dict[str, str]) -> UUID | None:
+        code = row_subject_code(kind, row, today)
+        return None if code is None else files.subject_id_for_code(code)
 
     def reject(line: int, reason: str, row: dict[str, str] | None = None) -> None:
         nonlocal kept_chars
@@ -142,9 +176,10 @@ def import_stream(
         with _fewer_collections():
             for line, row in rows:
                 report.rows_read += 1
-                unreported += 1
                 if keep_rejected_rows and not report.columns:
                     report.columns = [name for name in row if name != ROW_PROBLEM]
+                if share is not None and not share.takes(subject_named(row)):
+                    continue
                 try:
                     imported = row_to_item(kind, line, row, today=today, policy=files.policy)
                     batch.append(imported.item)
@@ -154,6 +189,7 @@ def import_stream(
                         in_batch[line] = row
                 except RowError as error:
                     reject(line, error.reason, row if keep_rejected_rows else None)
+                unreported += 1
                 if unreported >= batch_size:
                     flush()
             if unreported:

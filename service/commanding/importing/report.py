@@ -4,6 +4,9 @@ and the rows flagged for a second look."""
 
 from __future__ import annotations
 
+import heapq
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -114,6 +117,46 @@ class ImportReport:
             self.flagged_count += 1
             if len(self.flagged) < MAX_LISTED_REJECTIONS:
                 self.flagged.append(RowFlag(line, flag))
+
+    @classmethod
+    def merged(cls, shares: Sequence[ImportReport]) -> ImportReport:
+        """One report of a file imported by several processes, each of which wrote and reported
+        its own rows (each read, and counted, the whole file): the counts summed, the lists
+        joined by line and cut where one process's would be. The cells of rejected rows are
+        kept for the first rows by line within the same bounds, as one process keeps them."""
+        report = cls(
+            rows_read=max(share.rows_read for share in shares),
+            accepted=sum(share.accepted for share in shares),
+            already_present=sum(share.already_present for share in shares),
+            kind=shares[0].kind,
+            rejected_count=sum(share.rejected_count for share in shares),
+            columns=next((share.columns for share in shares if share.columns), []),
+            flagged_count=sum(share.flagged_count for share in shares),
+        )
+        for share in shares:
+            for rule, rows in share.severity_rules.items():
+                report.severity_rules[rule] = report.severity_rules.get(rule, 0) + rows
+        by_line = operator.attrgetter("line")
+        report.rejected = heapq.nsmallest(
+            MAX_LISTED_REJECTIONS, (r for share in shares for r in share.rejected), key=by_line
+        )
+        report.severities = heapq.nsmallest(
+            MAX_LISTED_REJECTIONS, (r for share in shares for r in share.severities), key=by_line
+        )
+        report.flagged = heapq.nsmallest(
+            MAX_LISTED_REJECTIONS, (r for share in shares for r in share.flagged), key=by_line
+        )
+        kept = {line: cells for share in shares for line, cells in share.rejected_rows.items()}
+        kept_chars = 0
+        for rejection in report.rejected:
+            cells = kept.get(rejection.line)
+            if cells is None or len(report.rejected_rows) >= MAX_KEPT_REJECTED_ROWS:
+                continue
+            size = sum(len(value) for value in cells.values())
+            if kept_chars + size <= MAX_KEPT_REJECTED_CHARS:
+                kept_chars += size
+                report.rejected_rows[rejection.line] = cells
+        return report
 
     def sort(self) -> None:
         """Lists by line (batches report their rows in the order the store answers)."""
