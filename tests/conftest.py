@@ -70,6 +70,27 @@ STORE_TABLES = (
 )
 
 
+# Tests that start servers, browsers or clusters: run before the others, as the slow ones are.
+PROCESS_HEAVY_FOLDERS = ("e2e", "reliability")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest tests first: those marked slow, then those of PROCESS_HEAVY_FOLDERS, then
+    the rest, each in the order collected. The suite's workers each take a share of the tests
+    from its front, and one that has run out takes from the back of another's share
+    (`--dist worksteal`): with the long tests at the front, the last minutes are short tests
+    spread over every worker, not a long one run alone while the others wait."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("slow"):
+            return 0
+        if Path(item.path).parent.name in PROCESS_HEAVY_FOLDERS:
+            return 1
+        return 2
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A database of its own for this test session, migrated once, dropped at the end."""

@@ -235,6 +235,7 @@ def test_no_bomb_grows_the_server_by_more_than_100_mb(settings, tmp_path):
         assert result["written"] == (2 if name == "csv-huge-cell" else 0), result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_workbook_just_under_every_limit_stays_within_100_mb(settings, tmp_path):
     """The worst the archive checks let through: 200,000 shared strings filling 16 MiB and

@@ -521,6 +521,7 @@ async def test_the_demo_seeds_one_account_per_role_that_signs_in(
         assert {d["four_eyes_waived"] for d in details} == {"demo mode"}
 
 
+@pytest.mark.slow
 def test_accounts_at_the_command_line_with_four_eyes_for_an_administrator(services, settings):
     made = credit(
         settings,

@@ -153,6 +153,7 @@ def strategies(operation, known: dict[str, Any]) -> list:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", ROLES, ids=[role or "no-token" for role in ROLES])
 def test_every_answer_is_documented_and_none_is_a_server_error(role, app, services, role_headers):
     known = seed(services)

@@ -213,6 +213,7 @@ async def test_a_subscription_naming_no_subject_on_file_or_no_known_kind_is_refu
     assert bad.status_code == 400
 
 
+@pytest.mark.slow
 async def test_a_hundred_thousand_codes_fit_in_one_request_and_the_unknown_are_told(
     client, role_headers
 ):

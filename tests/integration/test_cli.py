@@ -35,6 +35,7 @@ def credit(settings, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_import_reports_rows_and_rebuild_reproduces_the_read_models(settings, services, tmp_path):
     path = tmp_path / "penalties.csv"
     path.write_bytes(penalty_file([row(1), row(2, CF_CFJGDM="11410100MB0000001X"), row(3)]))
@@ -76,6 +77,7 @@ def test_a_file_without_national_columns_is_refused_with_exit_code_2(settings, t
     assert "import refused" in result.stderr
 
 
+@pytest.mark.slow
 def test_verify_replay_passes_then_names_a_tampered_field(settings, services, tmp_path):
     from sqlalchemy import update
 

@@ -95,6 +95,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+@pytest.mark.slow
 def test_migrate_then_api_and_worker_serve_a_write_and_its_read(scratch_database, tmp_path):
     env = production_environment(scratch_database, "api")
     worker_env = production_environment(scratch_database, "worker")

@@ -153,6 +153,7 @@ async def test_a_raising_projector_stops_alone_and_resumes_once_fixed(client, se
     assert progress.json()["status"] == "filed"
 
 
+@pytest.mark.slow
 async def test_a_skip_needs_the_failed_position_and_a_reason_and_is_honoured_by_rebuild_and_replay(
     client, services, settings
 ):

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 BOUND_SECONDS = 0.050
 
 
+@pytest.mark.slow
 async def test_a_subject_with_10000_events_answers_as_of_any_day_in_under_50_ms(
     tmp_path, monkeypatch
 ):

@@ -99,6 +99,7 @@ def holds_python(path: Path) -> bool:
     return path.suffix == ".py" if path.is_file() else any(path.rglob("*.py"))
 
 
+@pytest.mark.slow
 @pytest.mark.domain
 def test_the_tree_type_checks():
     # The files and the strictness per package are in pyproject.toml's [tool.mypy], which a bare
