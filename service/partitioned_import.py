@@ -54,9 +54,9 @@ def import_in_processes(
 ) -> ImportReport:
     """Import the file at `path` with `processes` processes, this one (reading `stream`, the
     file opened, through `files`) and others started for the purpose, each writing its
-    partition's rows; the merged report.
-    `on_progress` is told the rows every process has read. Raises ImportFileError (the file as
-    a whole refused, before anything is written) or ImportProcessFailed."""
+    partition's rows; the merged report. `on_progress` is told the rows every process has
+    read. Raises ImportFileError (the file as a whole refused, before anything is written) or
+    ImportProcessFailed."""
     context = multiprocessing.get_context("spawn")
     rows_read = context.Array("q", processes, lock=False)
     results: Any = context.Queue()
