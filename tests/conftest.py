@@ -4,7 +4,6 @@ the services, and an HTTP client over the ASGI app."""
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 import shutil
 import uuid
@@ -76,13 +75,11 @@ PROCESS_HEAVY_FOLDERS = ("e2e", "reliability")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slowest tests at the front of each worker's share: those marked slow, then those of
-    PROCESS_HEAVY_FOLDERS, dealt in turn to the shares the workers start with, each share then
-    filled with the rest in the order collected. `--dist worksteal` gives each of the N workers
-    one Nth of the tests, in order; a worker that has run out takes the back half of the
-    longest queue. So every worker starts on its long tests, and the last minutes are short
-    tests spread over every worker, not a long one run alone while the others wait (the last
-    tenth of the tests took five of sixteen minutes when they fell where collected)."""
+    """The slowest tests first: those marked slow, then those of PROCESS_HEAVY_FOLDERS, then
+    the rest, each in the order collected. The suite's workers each take a share of the tests
+    from its front, and one that has run out takes from the back of another's share
+    (`--dist worksteal`): with the long tests at the front, the last minutes are short tests
+    spread over every worker, not a long one run alone while the others wait."""
 
     def rank(item: pytest.Item) -> int:
         if item.get_closest_marker("slow"):
@@ -91,18 +88,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             return 1
         return 2
 
-    ranked = sorted(items, key=rank)  # stable: each rank in the order collected
-    heavy = [item for item in ranked if rank(item) < 2]
-    rest = iter(ranked[len(heavy) :])
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    shares = [heavy[k::workers] for k in range(workers)]
-    left = len(items)
-    for k, share in enumerate(shares):
-        size = left // (workers - k)  # worksteal's first shares: what is left, evenly
-        left -= size
-        share.extend(itertools.islice(rest, max(0, size - len(share))))
-    shares[-1].extend(rest)
-    items[:] = [item for share in shares for item in share]
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
