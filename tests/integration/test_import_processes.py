@@ -122,8 +122,8 @@ def test_merged_reports_list_and_keep_the_first_rows_by_line_within_the_bounds(
     monkeypatch.setattr(PersonalDataVault, "seal", deterministic_seal)
     for module in (batch, report):
         monkeypatch.setattr(module, "MAX_LISTED_REJECTIONS", 9)
-        monkeypatch.setattr(module, "MAX_KEPT_REJECTED_ROWS", 5)
-        monkeypatch.setattr(module, "MAX_KEPT_REJECTED_CHARS", 400)
+    monkeypatch.setattr(report, "MAX_KEPT_REJECTED_ROWS", 5)
+    monkeypatch.setattr(report, "MAX_KEPT_REJECTED_CHARS", 400)
     expected_reports, _ = import_files(settings, clock, 1, batch_size=1)
     emptied()
     reports, _ = import_files(settings, clock, 3, batch_size=1)

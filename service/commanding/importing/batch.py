@@ -23,8 +23,6 @@ from service.commanding.importing.columns import (
 )
 from service.commanding.importing.limits import ImportLimits
 from service.commanding.importing.report import (
-    MAX_KEPT_REJECTED_CHARS,
-    MAX_KEPT_REJECTED_ROWS,
     MAX_LISTED_REJECTIONS,
     ImportReport,
     RowRejection,
@@ -127,26 +125,19 @@ def import_stream(
     # The current batch's penalty rows: each one's severity, the rule that decided it, its flag.
     assessed: dict[int, tuple[str, str, str | None]] = {}
 
-    kept_chars = 0
-
     def subject_named(row: dict[str, str]) -> UUID | None:
         code = row_subject_code(kind, row, today)
         return None if code is None else files.subject_id_for_code(code)
 
     def reject(line: int, reason: str, row: dict[str, str] | None = None) -> None:
-        nonlocal kept_chars
         report.rejected_count += 1
         if len(report.rejected) >= MAX_LISTED_REJECTIONS:
             return
         if reason not in reasons:  # a reason may quote a cell: never an ID number in full
             reasons[reason] = codes.mask_id_numbers(reason)
         report.rejected.append(RowRejection(line, reasons[reason]))
-        if row is not None and len(report.rejected_rows) < MAX_KEPT_REJECTED_ROWS:
-            cells = {k: v for k, v in row.items() if k != ROW_PROBLEM}
-            size = sum(len(value) for value in cells.values())
-            if kept_chars + size <= MAX_KEPT_REJECTED_CHARS:
-                kept_chars += size
-                report.rejected_rows[line] = cells
+        if row is not None:
+            report.keep_rejected_cells(line, {k: v for k, v in row.items() if k != ROW_PROBLEM})
 
     def flush() -> None:
         nonlocal unreported

@@ -108,6 +108,8 @@ class ImportReport:
     severities: list[RowSeverity] = field(default_factory=list)
     flagged_count: int = 0
     flagged: list[RowFlag] = field(default_factory=list)
+    # The characters of the cells kept in rejected_rows (keep_rejected_cells).
+    _kept_chars: int = field(default=0, repr=False, compare=False)
 
     def accepted_penalty(self, line: int, severity: str, rule: str, flag: str | None) -> None:
         self.severity_rules[rule] = self.severity_rules.get(rule, 0) + 1
@@ -147,16 +149,20 @@ class ImportReport:
             MAX_LISTED_REJECTIONS, (r for share in shares for r in share.flagged), key=by_line
         )
         kept = {line: cells for share in shares for line, cells in share.rejected_rows.items()}
-        kept_chars = 0
         for rejection in report.rejected:
-            cells = kept.get(rejection.line)
-            if cells is None or len(report.rejected_rows) >= MAX_KEPT_REJECTED_ROWS:
-                continue
-            size = sum(len(value) for value in cells.values())
-            if kept_chars + size <= MAX_KEPT_REJECTED_CHARS:
-                kept_chars += size
-                report.rejected_rows[rejection.line] = cells
+            if rejection.line in kept:
+                report.keep_rejected_cells(rejection.line, kept[rejection.line])
         return report
+
+    def keep_rejected_cells(self, line: int, cells: dict[str, str]) -> None:
+        """Keep a rejected row's cells, within MAX_KEPT_REJECTED_ROWS rows and
+        MAX_KEPT_REJECTED_CHARS characters of cells together."""
+        if len(self.rejected_rows) >= MAX_KEPT_REJECTED_ROWS:
+            return
+        size = sum(len(value) for value in cells.values())
+        if self._kept_chars + size <= MAX_KEPT_REJECTED_CHARS:
+            self._kept_chars += size
+            self.rejected_rows[line] = cells
 
     def sort(self) -> None:
         """Lists by line (batches report their rows in the order the store answers)."""
