@@ -10,17 +10,13 @@ position is the lowest its partitions reached (all of them: each read the log to
 and the rebuild catches up from there to the head in one process, then switches as it does
 when built by one (service/replay/generations.py).
 
-The processes are started afresh (spawn), not forked: the caller holds pools, connections and
-their threads. Each builds the service's projectors from the settings, opens one connection to
-the log and a couple to the generation."""
+The processes are started afresh (service/spawned.py). Each builds the service's projectors
+from the settings, opens one connection to the log and a couple to the generation."""
 
 from __future__ import annotations
 
 import dataclasses
 import gc
-import multiprocessing
-import queue
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,13 +31,12 @@ from service.policy.calendars import load_calendar
 from service.policy.loader import load_policy
 from service.read_models import read_model_projectors
 from service.settings import Settings
+from service.spawned import SpawnedProcesses
 from service.store.database import CONNECT_TIMEOUT_SECONDS, POOL_WAIT_SECONDS, Database
 from service.store.ledger import EventLog, open_ledger
 
 # How often the progress is summed while the processes build.
 POLL_SECONDS = 0.25
-# How long the report of a process that ended may take to arrive.
-END_WAIT_SECONDS = 5.0
 # Allocations between two collections of the youngest generation while a generation is built
 # (Python's default is 700): see `few_collections`.
 BULK_GC_THRESHOLD = (50_000, 20, 100)
@@ -129,61 +124,31 @@ def build_by_partition(
     projector failed on an event) or PartitionBuildFailed."""
     planned = shares(projectors, partitions)
     _copy_skips(engine, planned)
-    context = multiprocessing.get_context("spawn")
-    applied = context.Array("q", len(planned), lock=False)
-    results: Any = context.Queue()
-    processes = [
-        context.Process(
-            target=build_share,
-            args=(settings, schema, share, stop, page_size, applied, index, results),
-            name=f"credit-rebuild-{share.partition if share.partition is not None else 'whole'}",
-            daemon=True,
-        )
-        for index, share in enumerate(planned)
-    ]
-    failures: list[ProjectorFailure] = []
-    reported: set[int] = set()
-    try:
-        for process in processes:
-            process.start()
-        while len(reported) < len(processes):
-            if on_progress:
-                on_progress(_events(planned, applied))
-            try:
-                index, failed, error = results.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                ended = [
-                    i
-                    for i, process in enumerate(processes)
-                    if i not in reported and process.exitcode is not None
-                ]
-                if not ended:
-                    continue
-                try:  # what it put on the queue before it ended, if anything
-                    index, failed, error = results.get(timeout=END_WAIT_SECONDS)
-                except queue.Empty:
-                    raise PartitionBuildFailed(
-                        f"the process building {planned[ended[0]]} ended with "
-                        f"{processes[ended[0]].exitcode} and reported nothing"
-                    ) from None
-            reported.add(index)
-            if error is not None:
-                raise PartitionBuildFailed(f"building {planned[index]} failed:\n{error}")
-            failures += failed
-        if on_progress:
-            on_progress(_events(planned, applied))
-        for process in processes:
-            process.join()
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-                process.join()
-        results.close()
+    building = SpawnedProcesses(
+        build_share,
+        {
+            index: (settings, schema, share, stop, page_size, index)
+            for index, share in enumerate(planned)
+        },
+        counters=len(planned),  # the events each process has applied
+        name=lambda index: f"the process building {planned[index]}",
+        failed=PartitionBuildFailed,
+    )
+
+    def tell_progress() -> None:
+        if on_progress is not None:
+            on_progress(_events(planned, building.counters))
+
+    with building:
+        failures = [
+            failure
+            for failed in building.wait(POLL_SECONDS, tell_progress).values()
+            for failure in failed
+        ]
     if failures:
         raise ProjectionFailed(failures)
     _lowest_common_positions(engine, planned)
-    return _events(planned, applied)
+    return _events(planned, building.counters)
 
 
 def _events(planned: Sequence[Share], applied: Any) -> int:
@@ -235,32 +200,26 @@ def _lowest_common_positions(engine: Engine, planned: Sequence[Share]) -> None:
 
 
 def build_share(
+    applied: Any,
     settings: Settings,
     schema: str,
     share: Share,
     stop: int,
     page_size: int,
-    applied: Any,
     index: int,
-    results: Any,
-) -> None:
-    """One building process: its share of the log up to `stop`, into the generation. Reports
-    (index, the failures of its projectors under their own names, an error's traceback)."""
-    failures: list[ProjectorFailure] = []
+) -> list[ProjectorFailure]:
+    """One building process: its share of the log up to `stop`, into the generation, counting
+    the events it applies in `applied[index]`. The failures of its projectors, under their
+    own names."""
+    database = Database.from_url(settings.database_url)
+    ledger = open_ledger(database, create_tables=False, pool_size=1)
+    engine = generation_engine(database, schema)
     try:
-        database = Database.from_url(settings.database_url)
-        ledger = open_ledger(database, create_tables=False, pool_size=1)
-        engine = generation_engine(database, schema)
-        try:
-            with few_collections():
-                failures = _build(settings, ledger, engine, share, stop, page_size, applied, index)
-        finally:
-            engine.dispose()
-            ledger.close()
-    except BaseException:
-        results.put((index, [], traceback.format_exc()))
-        raise
-    results.put((index, failures, None))
+        with few_collections():
+            return _build(settings, ledger, engine, share, stop, page_size, applied, index)
+    finally:
+        engine.dispose()
+        ledger.close()
 
 
 def _build(
