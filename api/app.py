@@ -38,6 +38,7 @@ from api.notifications import webhooks as subscription_webhooks
 from api.queries import audit, case_reports, figures, history, integrity, list_reports
 from api.queries import subjects as subject_queries
 from api.rate_limit import RateLimiter
+from api.routers import serve_router
 from api.schemas import Health
 from api.security_headers import SecurityHeaders
 from service.access.oidc import form_targets
@@ -108,27 +109,27 @@ def create_app(
         rate_per_second=settings.console_sign_in_address_rate_per_second,
         burst=settings.console_sign_in_address_burst,
     )
-    app.include_router(oauth.router)
-    app.include_router(subject_commands.router)
-    app.include_router(imports.router)
-    app.include_router(subject_queries.router)
-    app.include_router(cases.router)
-    app.include_router(web.router)
-    app.include_router(reports.router)
-    app.include_router(report_pages.router)
-    app.include_router(audit.router)
-    app.include_router(replay_checks.router)
-    app.include_router(history.router)
-    app.include_router(integrity.router)
-    app.include_router(figures.router)
-    app.include_router(case_reports.router)
-    app.include_router(list_reports.router)
-    app.include_router(admin.router)
-    app.include_router(subscriptions.router)
-    app.include_router(subscription_webhooks.router)
-    app.include_router(change_feed.router)
-    app.include_router(notices.router)
-    app.include_router(operations.router)
+    serve_router(app, oauth.router)
+    serve_router(app, subject_commands.router)
+    serve_router(app, imports.router)
+    serve_router(app, subject_queries.router)
+    serve_router(app, cases.router)
+    serve_router(app, web.router)
+    serve_router(app, reports.router)
+    serve_router(app, report_pages.router)
+    serve_router(app, audit.router)
+    serve_router(app, replay_checks.router)
+    serve_router(app, history.router)
+    serve_router(app, integrity.router)
+    serve_router(app, figures.router)
+    serve_router(app, case_reports.router)
+    serve_router(app, list_reports.router)
+    serve_router(app, admin.router)
+    serve_router(app, subscriptions.router)
+    serve_router(app, subscription_webhooks.router)
+    serve_router(app, change_feed.router)
+    serve_router(app, notices.router)
+    serve_router(app, operations.router)
     console.install(app)
 
     docs.install(app)

@@ -25,6 +25,7 @@ from api.console import (
     subscriptions,
 )
 from api.console.staff import PageRefused, SignInNeeded, refused_page, to_sign_in
+from api.routers import serve_router
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -32,16 +33,16 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def install(app: FastAPI) -> None:
     app.add_exception_handler(SignInNeeded, to_sign_in)
     app.add_exception_handler(PageRefused, refused_page)
-    app.include_router(pages.router)
-    app.include_router(accounts.router)
-    app.include_router(check.router)
-    app.include_router(check_reports.router)
-    app.include_router(subscriptions.router)
-    app.include_router(notices.router)
+    serve_router(app, pages.router)
+    serve_router(app, accounts.router)
+    serve_router(app, check.router)
+    serve_router(app, check_reports.router)
+    serve_router(app, subscriptions.router)
+    serve_router(app, notices.router)
     for admin_page in (clients, approvals, keys, erasures, admin_log):
-        app.include_router(admin_page.router)
-    app.include_router(audit.router)
-    app.include_router(reports.router)
-    app.include_router(report_details.router)
+        serve_router(app, admin_page.router)
+    serve_router(app, audit.router)
+    serve_router(app, reports.router)
+    serve_router(app, report_details.router)
     # The stylesheet ships in the package: no CDN, no build step.
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
