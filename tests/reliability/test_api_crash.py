@@ -14,7 +14,7 @@ import pytest
 from service.commanding.commands import RegisterSubject
 from service.replay.check import verify_read_models
 from tests.builders import AUTHORITY_CODE, OTHER_AUTHORITY_CODE, enterprise, penalty
-from tests.reliability.api_process import free_port, start_api
+from tests.reliability.api_process import free_port, post, start_api
 
 pytestmark = pytest.mark.integration
 WRITES = 120
@@ -37,7 +37,7 @@ def test_a_killed_api_loses_no_acknowledged_write_and_doubles_none(services, set
 
     def send(port: int, n: int) -> dict | None:
         try:
-            response = httpx.post(
+            response = post(
                 f"http://127.0.0.1:{port}{url_path}",
                 json=penalty(f"CRASH-{n:04d}"),
                 headers={**headers, "Idempotency-Key": f"crash-{n}"},

@@ -31,7 +31,7 @@ from service.store.database import Database
 from service.store.migrations import upgrade
 from tests.builders import AUTHORITY_CODE, OTHER_AUTHORITY_CODE, enterprise, penalty
 from tests.private_postgres import PrivatePostgres
-from tests.reliability.api_process import free_port, start_api
+from tests.reliability.api_process import free_port, get, post, start_api
 
 pytestmark = pytest.mark.integration
 WRITES = 200
@@ -117,7 +117,7 @@ def test_a_crashed_database_loses_no_acknowledged_write_and_doubles_none(private
         was_down, crashes_before = down.is_set(), crashes[0]
         sent = time.monotonic()
         try:
-            response = httpx.post(
+            response = post(
                 f"{base}/v1/subjects/{subject_id}/events",
                 json=penalty(f"PGCRASH-{n:04d}"),
                 headers={**headers, "Idempotency-Key": f"pg-crash-{n}"},
@@ -160,7 +160,7 @@ def test_a_crashed_database_loses_no_acknowledged_write_and_doubles_none(private
         down.set()
         crashes[0] += 1
         try:
-            health_while_down.append(httpx.get(f"{base}/health", timeout=CLIENT_TIMEOUT))
+            health_while_down.append(get(f"{base}/health", timeout=CLIENT_TIMEOUT))
         except httpx.HTTPError:
             health_while_down.append(None)
         enough_down_answers.wait(DOWN_AT_MOST)
@@ -207,7 +207,7 @@ def test_a_crashed_database_loses_no_acknowledged_write_and_doubles_none(private
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                health = httpx.get(f"{base}/health", timeout=CLIENT_TIMEOUT)
+                health = get(f"{base}/health", timeout=CLIENT_TIMEOUT)
             except httpx.HTTPError:
                 health = None
             if health is not None and health.status_code == 200:
@@ -235,7 +235,7 @@ def test_a_crashed_database_loses_no_acknowledged_write_and_doubles_none(private
 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            lag = httpx.get(f"{base}/health", timeout=CLIENT_TIMEOUT).json()["projections"]
+            lag = get(f"{base}/health", timeout=CLIENT_TIMEOUT).json()["projections"]
             if lag["lag"] == 0:
                 break
             time.sleep(0.2)

@@ -48,7 +48,7 @@ from service.store.migrations import upgrade
 from tests.auto_failover import Formation, start_formation
 from tests.builders import AUTHORITY_CODE, enterprise, penalty
 from tests.private_postgres import PRIVATE_SUBJECT_KEY, PrivatePostgresUnavailable, credit
-from tests.reliability.api_process import free_port, start_api
+from tests.reliability.api_process import free_port, get, post, start_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SUBJECTS = 4
@@ -93,7 +93,7 @@ class Writers:
     def send(self, n: int) -> Answer:
         sent = time.monotonic()
         try:
-            response = httpx.post(
+            response = post(
                 f"{self.base}/v1/subjects/{self.subjects[n % len(self.subjects)]}/events",
                 json=penalty(f"FAILOVER-{n:04d}"),
                 headers={**self.headers, "Idempotency-Key": f"failover-{n}"},
@@ -326,7 +326,7 @@ class Drill:
         assert json.loads(self.saved.read_text())["tree_size"] == SUBJECTS
 
     def check_api_alive(self) -> None:
-        health = httpx.get(f"{self.base}/health", timeout=CLIENT_TIMEOUT)
+        health = get(f"{self.base}/health", timeout=CLIENT_TIMEOUT)
         assert health.status_code == 200, health.text
         assert self.api is not None and self.api.poll() is None, "the API process died"
 
