@@ -9,9 +9,10 @@ its route is."""
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -173,6 +174,10 @@ class Visit:
     server: str
     visitor: str
     found: list[str]
+    # The markup of each view checked so far: a view whose DOM is one already checked (the
+    # sign-in page every console page sends a visitor to, the refusal of another role's page)
+    # gives axe-core the same document again, and is not checked twice.
+    checked: set[str] = field(default_factory=set)
 
     def open(self, path: str) -> None:
         self.driver.get(self.server + path)
@@ -207,7 +212,14 @@ class Visit:
         assert self.driver.find_elements(By.CSS_SELECTOR, selector), self.driver.page_source
 
     def check(self, name: str, *, screenshot: bool) -> None:
-        """axe-core on the page shown, at each width; the screenshots if asked for."""
+        """axe-core on the page shown, at each width, unless its markup was checked already;
+        the screenshots if asked for."""
+        markup = hashlib.sha256(self.driver.page_source.encode()).hexdigest()
+        if markup in self.checked:
+            if screenshot:
+                save_screenshots(self.driver, name)
+            return
+        self.checked.add(markup)
         widths: dict[Violation, list[str]] = {}
         try:
             for width in WIDTHS:
@@ -412,3 +424,15 @@ def test_axe_names_each_violation_and_screenshots_are_full_height(browser, tmp_p
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         shot_width, shot_height = struct.unpack(">II", png[16:24])  # the IHDR chunk
         assert (shot_width, shot_height > 2000) == (width, True)
+
+
+def test_a_view_whose_markup_was_checked_is_not_checked_again(browser):
+    from urllib.parse import quote
+
+    visit = Visit(browser, "", "agency", [])
+    for page in (UNLABELLED, UNLABELLED, UNLABELLED.replace("表单", "另一个表单")):
+        browser.get("data:text/html;charset=utf-8," + quote(page))
+        visit.check("sample", screenshot=False)
+    # The first page's violations once, the third's (other markup, the same faults) again.
+    assert len(visit.found) == 2 * len(set(visit.found)) > 0
+    assert len(visit.checked) == 2
