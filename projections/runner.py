@@ -279,9 +279,8 @@ class ProjectionRunner:
         own entry of `stops`, if given) to every projector not stopped by a failure, each in a
         transaction of its own with its position. Returns the most events any projector moved
         past (0: all caught up, or waiting on a stopped one)."""
-        with self.engine.connect() as conn:  # one short read of positions, failures, skips
+        with self.engine.connect() as conn:  # one short read of positions and failures
             states = self._states(conn)
-            skipped = self._skipped_positions(conn)
         self._notice_resumed(states)
         active = [p for p in self.projectors if p.name not in self.failures]
         if not active:
@@ -298,6 +297,10 @@ class ProjectionRunner:
         )
         if not notifications:
             return 0
+        # The operators' skips, read only where there are events to apply: a runner that
+        # finds none (most of its polls) spares the query.
+        with self.engine.connect() as conn:
+            skipped = self._skipped_positions(conn)
         events, unreadable = self._decode(notifications)
         reached = {name: state.position for name, state in states.items()}
         moved = 0

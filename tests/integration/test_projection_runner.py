@@ -250,3 +250,29 @@ def test_a_run_of_events_recorded_at_one_instant_is_one_version_row_however_page
     whole = dump(services.write_engine)["subject_versions"]
     assert [row["version"] for row in whole] == [1, 5]  # the registration, the run's last
     assert paged == whole
+
+
+def test_a_caught_up_runner_polls_without_reading_the_skips(services):
+    """An idle poll reads the positions and the log's next page only; the operators' skips are
+    read when there are events to apply."""
+    from sqlalchemy import event
+
+    fill(services, subjects=1, records_each=2)
+    services.runner.catch_up()
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(services.write_engine, "before_cursor_execute", seen)
+    try:
+        assert services.runner.process_next_page() == 0
+        idle = list(statements)
+        services.files.register(RegisterSubject(**enterprise(2)), recorded_by="t")
+        statements.clear()
+        assert services.runner.process_next_page() > 0
+    finally:
+        event.remove(services.write_engine, "before_cursor_execute", seen)
+    assert any("projection_tracking" in s for s in idle)
+    assert not any("projection_skips" in s for s in idle)
+    assert any("projection_skips" in s for s in statements)
