@@ -529,9 +529,14 @@ def _sector_of(
     return permit.sector_for(given, subject.sectors)
 
 
+# The back-off's own generator: a retry draws without moving the process's shared random state,
+# which seeded work in the same process (a demo seed, a property test's examples) relies on.
+_JITTER = random.Random()
+
+
 def _back_off(attempt: int) -> None:
     """Jittered exponential back-off after losing a race, capped at 50 ms."""
-    time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+    time.sleep(_JITTER.uniform(0, min(0.05, 0.001 * 2**attempt)))
 
 
 def coerced_changes(target_type: str, changes: dict) -> dict:
