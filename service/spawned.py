@@ -44,7 +44,6 @@ class SpawnedProcesses(Generic[K]):
         self.counters: Any = context.Array("q", counters, lock=False)
         self.outcomes: dict[K, Any] = {}
         self._results: Any = context.Queue()
-        self._name = name
         self._failed = failed
         self._processes = {
             key: context.Process(
@@ -104,7 +103,7 @@ class SpawnedProcesses(Generic[K]):
                         f"{process.name} ended with {process.exitcode} and reported nothing"
                     ) from None
             if error is not None:
-                raise self._failed(f"{self._name(key)} failed:\n{error}")
+                raise self._failed(f"{self._processes[key].name} failed:\n{error}")
             self.outcomes[key] = outcome
 
     def wait(self, poll: float, on_poll: Callable[[], None] | None = None) -> dict[K, Any]:
