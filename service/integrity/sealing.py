@@ -32,6 +32,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier, Literal
 
 from domain.integrity import stored_event_hash
@@ -245,9 +246,11 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
         table = self.events_table_name
         streams = list({_uuid(s.originator_id) for s in stored_events})
         with self.datastore.get_connection() as conn:
-            with conn.cursor() as curs:  # outside a transaction: the library's autocommit
+            # Outside a transaction (the library's autocommit); tuples in binary, not a dict
+            # of each row and its hash as hex text.
+            with conn.cursor(binary=True, row_factory=tuple_row) as curs:
                 curs.execute(LAST_SEALS, (streams,))
-                seen = _last_seals(curs)
+                seen = {stream: (version, digest) for stream, version, digest in curs}
             ahead = hash_ahead(stored_events, seen)
             with conn.transaction(), conn.cursor() as curs:
                 # One round trip: the library's lock (its timeout, then the table) and notify,
@@ -315,10 +318,6 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
             + LAST_SEALS.replace("%s", f"'{{{uuids}}}'::uuid[]")
             + ") AS heads) AS last"
         )
-
-
-def _last_seals(curs: Any) -> dict[UUID, tuple[int, bytes]]:
-    return {row["stream_id"]: (row["version"], bytes(row["event_hash"])) for row in curs}
 
 
 def _finish(

@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import get_topic, retry
+from psycopg.rows import tuple_row
 from psycopg_pool import PoolTimeout
 
 # Registers the stable event topics before any decoding: the subjects' and the day closes'.
@@ -265,9 +266,15 @@ class CreditLedger(Application[UUID]):
         recorder: Any = self.recorder
         table = recorder.events_table_name
         if isinstance(recorder, PostgresApplicationRecorder):
-            with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+            # Tuples straight from the driver (the library's connections make a dict of each
+            # row), and the columns in binary: an event's bytes cross as they are, not as hex
+            # text, as in the log's reads below.
+            with (
+                recorder.datastore.get_connection() as conn,
+                conn.cursor(binary=True, row_factory=tuple_row) as cursor,
+            ):
                 cursor.execute(postgres_sql.format(table=table), postgres_params)
-                return [tuple(row.values()) for row in cursor.fetchall()]
+                return cursor.fetchall()
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(sqlite_sql.format(table=table), sqlite_params)
             return [tuple(row) for row in cursor.fetchall()]
@@ -290,8 +297,6 @@ class EventLog:
             return self.recorder.select_notifications(
                 start, limit, stop, inclusive_of_start=inclusive_of_start
             )
-        from psycopg.rows import tuple_row
-
         table = f"{self.recorder.datastore.schema}.{self.recorder.events_table_name}"
         # No upper bound in the query: with one, a planner short of statistics (a freshly
         # loaded log) sorts every row up to it for each page; without, it reads the index in
