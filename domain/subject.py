@@ -1070,6 +1070,6 @@ def _complete(record_type: type[RecordEvent], fields: dict[str, Any]) -> dict[st
 
 
 def _event_fields(event: RecordEvent) -> dict[str, Any]:
-    """A record event's content, the fields `content_digest` reads (the names read once per type:
-    `dataclasses.fields` per event was a twelfth of rebuilding a subject from its stream)."""
+    """A record event's content, the fields `content_digest` reads, by the names found once per
+    type (not by `dataclasses.fields` for every event a subject is rebuilt from)."""
     return {name: getattr(event, name) for name, _ in _record_fields(type(event))[1]}
