@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import date
+from itertools import groupby
+from operator import attrgetter
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -31,7 +34,7 @@ from psycopg_pool import PoolTimeout
 # Registers the stable event topics before any decoding: the subjects' and the day closes'.
 import domain.day_close
 import domain.events  # noqa: F401
-from domain.subject import INCOMPLETE, Subject
+from domain.subject import INCOMPLETE, Subject, digests_only_for
 from service.store.database import LIBPQ_OPTIONS, Database
 
 
@@ -152,9 +155,16 @@ class CreditLedger(Application[UUID]):
         self.notify(processing_event.events)  # the library's deprecated hook, as it calls it
         return recordings
 
-    def load_many(self, subject_ids: set[UUID]) -> dict[UUID, Subject]:
+    def load_many(
+        self, subject_ids: set[UUID], *, digests_for: AbstractSet[str] | None = None
+    ) -> dict[UUID, Subject]:
         """The subjects among these ids that exist, rebuilt from their streams with one query
-        per few hundred ids (an import touches thousands of subjects per batch)."""
+        per few hundred ids (an import touches thousands of subjects per batch). With
+        `digests_for` (natural keys), subjects for deciding a batch of rows that carry those
+        keys: only those records' content digests are computed (`digests_only_for`), unless the
+        subject holds one of them. A row that repeats a subject's record is likely one of a file
+        imported again, whose other rows repeat its other records: such a subject has every
+        digest, from the events it was rebuilt from."""
         ids = list(subject_ids)
         stored: list[StoredEvent] = []
         for start in range(0, len(ids), 500):
@@ -178,10 +188,24 @@ class CreditLedger(Application[UUID]):
                 for row in rows
             ]
         subjects: dict[UUID, Subject] = {}
-        for stored_event in stored:
-            # The mapper's type knows only the event protocol; a subject's events can mutate it.
-            event: Any = self.mapper.to_domain_event(stored_event)
-            subjects[event.originator_id] = event.mutate(subjects.get(event.originator_id))
+        if digests_for is None:
+            for stored_event in stored:
+                # The mapper's type knows only the event protocol; a subject's events mutate it.
+                event: Any = self.mapper.to_domain_event(stored_event)
+                subjects[event.originator_id] = event.mutate(subjects.get(event.originator_id))
+            return subjects
+        # A subject's events are together (the rows come in stream order): each subject's are
+        # kept only until it is rebuilt, for completing its digests.
+        with digests_only_for(digests_for):
+            for subject_id, stream in groupby(stored, key=attrgetter("originator_id")):
+                events = [self.mapper.to_domain_event(stored_event) for stored_event in stream]
+                subject = None
+                for event in events:
+                    subject = event.mutate(subject)
+                assert subject is not None  # a stream begins with its registration
+                if not digests_for.isdisjoint(subject.natural_keys):
+                    subject.complete_digests(events)
+                subjects[subject_id] = subject
         return subjects
 
     def stream_page(

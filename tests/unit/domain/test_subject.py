@@ -34,7 +34,7 @@ from domain.events import (
     SubjectRegistered,
 )
 from domain.policy import PolicyBook, parse_policy
-from domain.subject import Subject
+from domain.subject import Subject, digests_only_for, natural_key
 from service.policy import load_policy, read_policy_data
 from tests.builders import (
     ADMINISTRATIVE_CONTENT,
@@ -777,3 +777,64 @@ def test_a_correction_is_no_way_onto_the_red_list():
     when(subject, PenaltyDecided, penalty_fields(decision_date=date(2026, 4, 1)))
     reworded = correction("C-2", red.record_id, {"basis": "诚信典型"})
     assert when(subject, RecordCorrected, reworded).created
+
+
+def test_a_subject_rebuilt_for_some_decision_numbers_digests_only_those_and_never_guesses():
+    """An import rebuilds a batch's subjects with the content digests of the decision numbers
+    its rows carry (and of any record made under an Idempotency-Key): a repeat of one of those
+    is told from a conflict as on a subject rebuilt whole; any other is refused to the caller
+    as a mistake, never decided as a conflict or a repeat."""
+    subject = Subject.register(
+        subject_id=uuid4(),
+        kind="enterprise",
+        code="91410105MA00000016",
+        code_masked="91410105MA00000016",
+        name="宏达运输",
+        region_code="410105",
+        sectors=["road_transport"],
+        recorded_by="t",
+        recorded_at=NOW,
+    )
+    for source_ref in ("P-1", "P-2"):
+        when(subject, PenaltyDecided, penalty_fields(source_ref))
+    when(subject, PenaltyDecided, penalty_fields("P-3"), request_key="k")
+    events = subject.collect_events()
+    key = {ref: natural_key("PenaltyDecided", AUTHORITY_CODE, ref) for ref in ("P-1", "P-2", "P-3")}
+
+    def rebuilt() -> Subject:
+        replayed = None
+        for event in events:
+            replayed = event.mutate(replayed)
+        assert replayed is not None
+        return replayed
+
+    whole = rebuilt()
+    with digests_only_for({key["P-2"]}):
+        partial = rebuilt()
+    assert [r["digest"] for r in whole.records.values()] == [
+        r["digest"] for r in subject.records.values()
+    ]
+    digests = {ref: partial.records[partial.natural_keys[key[ref]]]["digest"] for ref in key}
+    assert digests["P-1"] is None
+    for ref in ("P-2", "P-3"):
+        assert digests[ref] == whole.records[whole.natural_keys[key[ref]]]["digest"]
+    assert partial.lacks_digest(key["P-1"])
+    assert not partial.lacks_digest(key["P-2"]) and not partial.lacks_digest(key["P-3"])
+    assert not partial.lacks_digest(natural_key("PenaltyDecided", AUTHORITY_CODE, "P-9"))
+
+    assert not when(partial, PenaltyDecided, penalty_fields("P-2")).created
+    with pytest.raises(DuplicateRecordConflict):
+        when(partial, PenaltyDecided, penalty_fields("P-2", fine_amount=Decimal("3.0")))
+    with pytest.raises(RuntimeError, match="rebuilt without its digest"):
+        when(partial, PenaltyDecided, penalty_fields("P-1"))
+    assert when(partial, PenaltyDecided, penalty_fields("P-4")).created
+    # Outside the block, a rebuild computes every digest again; a partial one can be completed
+    # from the events it was rebuilt from.
+    assert [r["digest"] for r in rebuilt().records.values()] == [
+        r["digest"] for r in whole.records.values()
+    ]
+    with digests_only_for(set()):
+        completed = rebuilt()
+    assert completed.lacks_digest(key["P-1"]) and completed.lacks_digest(key["P-2"])
+    completed.complete_digests(events)
+    assert vars(completed) == vars(whole)
