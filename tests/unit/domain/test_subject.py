@@ -784,17 +784,7 @@ def test_a_subject_rebuilt_for_some_decision_numbers_digests_only_those_and_neve
     its rows carry (and of any record made under an Idempotency-Key): a repeat of one of those
     is told from a conflict as on a subject rebuilt whole; any other is refused to the caller
     as a mistake, never decided as a conflict or a repeat."""
-    subject = Subject.register(
-        subject_id=uuid4(),
-        kind="enterprise",
-        code="91410105MA00000016",
-        code_masked="91410105MA00000016",
-        name="宏达运输",
-        region_code="410105",
-        sectors=["road_transport"],
-        recorded_by="t",
-        recorded_at=NOW,
-    )
+    subject = registered_enterprise(uuid4(), recorded_at=NOW)
     for source_ref in ("P-1", "P-2"):
         when(subject, PenaltyDecided, penalty_fields(source_ref))
     when(subject, PenaltyDecided, penalty_fields("P-3"), request_key="k")
