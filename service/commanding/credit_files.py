@@ -459,16 +459,14 @@ class CreditFiles:
         stored = cache.take(wanted) if cache is not None else {}
         # A subject is rebuilt with the content digests of the decision numbers the batch's rows
         # carry, the only ones it compares (the digests were two fifths of rebuilding one). One
-        # kept from an earlier batch that lacks a digest this batch needs is rebuilt whole.
+        # kept from an earlier batch that lacks a digest this batch needs is rebuilt with the
+        # others: it holds a record the rows repeat, so it is rebuilt with every digest.
         keys = {item.line: _natural_key_of(item.record) for item in items}
-        lacking = set()
         for line, (_, kept_id) in codes_by_line.items():
             kept = stored.get(kept_id)
             if kept is not None and kept.lacks_digest(keys[line]):
-                lacking.add(kept_id)
                 del stored[kept_id]
         # One query for the whole batch's streams instead of two per subject.
-        stored |= self.ledger.load_many(lacking) if lacking else {}
         stored |= self.ledger.load_many(wanted - set(stored), digests_for=set(keys.values()))
         outcomes = []
         for item in items:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from itertools import groupby
 from operator import attrgetter
@@ -188,22 +188,14 @@ class CreditLedger(Application[UUID]):
                 for row in rows
             ]
         subjects: dict[UUID, Subject] = {}
-        if digests_for is None:
-            for stored_event in stored:
-                # The mapper's type knows only the event protocol; a subject's events mutate it.
-                event: Any = self.mapper.to_domain_event(stored_event)
-                subjects[event.originator_id] = event.mutate(subjects.get(event.originator_id))
-            return subjects
         # A subject's events are together (the rows come in stream order): each subject's are
         # kept only until it is rebuilt, for completing its digests.
-        with digests_only_for(digests_for):
+        with digests_only_for(digests_for) if digests_for is not None else nullcontext():
             for subject_id, stream in groupby(stored, key=attrgetter("originator_id")):
                 events = [self.mapper.to_domain_event(stored_event) for stored_event in stream]
-                subject = None
-                for event in events:
-                    subject = event.mutate(subject)
+                subject = replay(None, events)
                 assert subject is not None  # a stream begins with its registration
-                if not digests_for.isdisjoint(subject.natural_keys):
+                if digests_for is not None and not digests_for.isdisjoint(subject.natural_keys):
                     subject.complete_digests(events)
                 subjects[subject_id] = subject
         return subjects

@@ -53,3 +53,33 @@ def test_a_batchs_subjects_carry_the_digests_of_its_decision_numbers_or_every_on
     assert vars(repeats[repeated_subject]) == vars(whole[repeated_subject])
     other = repeats[max(ids)]
     assert all(record["digest"] is None for record in other.records.values())
+
+
+def test_a_kept_subject_is_rebuilt_for_a_later_row_that_repeats_one_of_its_older_records(
+    settings: Settings, clock: FixedClock
+):
+    """A subject brought a new record by one batch is kept without the digests of the records
+    it already held; a later batch that repeats one of those rebuilds it, and the row is told
+    apart as a repeat or a conflict as on the subject read whole."""
+    services = build_services(settings, clock=clock, migrate=False)
+    try:
+        old = [penalty(1, CF_WSH=f"郑交执罚〔2026〕1-{k}号") for k in range(2)]
+        import_stream(
+            io.BytesIO(csv_bytes(PENALTY_HEADER, old)), "old.csv", services.files, recorded_by="t"
+        )
+        rows = [
+            penalty(1, CF_WSH="郑交执罚〔2026〕1-9号"),  # new: the subject kept, digests left out
+            old[0],  # a repeat, in the next batch
+            {**old[1], "CF_NR_FK": "0.9"},  # a conflict, in the one after
+        ]
+        report = import_stream(
+            io.BytesIO(csv_bytes(PENALTY_HEADER, rows)),
+            "again.csv",
+            services.files,
+            recorded_by="t",
+            batch_size=1,
+        )
+    finally:
+        services.close_sync()
+    assert (report.accepted, report.already_present, report.rejected_count) == (1, 1, 1)
+    assert [rejection.line for rejection in report.rejected] == [4]
