@@ -133,6 +133,7 @@ class Services:
 
     async def aclose(self) -> None:
         self.close_sync()
+        await self.access_log_writer.aclose()
         if self._read_engine is not None:
             await self._read_engine.dispose()
         if self._replica is not None:
@@ -262,7 +263,7 @@ def build_services(
         ),
         checkpoints,
         CheckpointSchedule(checkpoints, settings.checkpoint_seconds),
-        AccessLogWriter(access_log),
+        AccessLogWriter(access_log, database),
         ReplayChecks(write_engine, settings, REPLAY_CHECK_COMMAND),
         admin_log,
         administration,

@@ -30,6 +30,7 @@ from domain.credit_status import CreditStatus, RecordFact, evaluate
 from domain.events import FOLLOW_UP_TYPES, RULE_INPUT_TYPES
 from domain.policy import PolicyBook
 from projections.credit_file.published import published_on
+from projections.driver import statements_followed
 from projections.tables import projection_tracking, records, subjects
 
 READ_MODEL = "credit_file"  # the projector whose tables these queries read
@@ -184,18 +185,11 @@ async def _status_rows(
 ) -> Iterable[Sequence[Any]]:
     """The status statement's rows, in its columns' order."""
     one = len(wanted) == 1
-    if conn.dialect.driver == "asyncpg" and not _watched(conn):
+    if conn.dialect.driver == "asyncpg" and not statements_followed(conn.sync_engine):
         return await _driver_rows(conn, wanted, today, one=one)
     if one:
         return await conn.execute(ONE_STATUS_STATEMENT, {"today": today, "subject_id": wanted[0]})
     return await conn.execute(STATUS_STATEMENT, {"today": today, "subject_ids": wanted})
-
-
-def _watched(conn: AsyncConnection) -> bool:
-    """Whether something follows the engine's statements (tracing's spans, a test counting
-    them): it sees them only when they go through SQLAlchemy."""
-    dispatch = conn.sync_engine.dispatch
-    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
 async def _driver_rows(

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Engine
+from sqlalchemy import Dialect, Engine
 
 from domain.crypto_suite import SHA256, HashAlgorithm
 from service.access.chained_log import GENESIS, ChainedLog, row_hash
 from service.access.tables import access_log
+
+if TYPE_CHECKING:
+    import asyncpg
 
 __all__ = ["GENESIS", "AccessEntry", "AccessLog", "entry_hash"]
 
@@ -48,6 +51,12 @@ class AccessLog:
     def append(self, entries: list[AccessEntry]) -> None:
         """Write the entries, chained after the last row, in one transaction."""
         self.chain.append([dict(entry.__dict__) for entry in entries])
+
+    async def append_on_asyncpg(
+        self, driver: asyncpg.Connection, dialect: Dialect, entries: list[AccessEntry]
+    ) -> None:
+        """`append` on PostgreSQL through an asyncpg connection (`dialect`, its engine's)."""
+        await self.chain.append_on_asyncpg(driver, dialect, [dict(e.__dict__) for e in entries])
 
     def for_subject(
         self,

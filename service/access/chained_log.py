@@ -11,12 +11,15 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, Table, insert, select
+from sqlalchemy import Connection, Dialect, Engine, Table, insert, select
 
 from domain.crypto_suite import HASHES, SHA256, HashAlgorithm
+
+if TYPE_CHECKING:
+    import asyncpg
 
 GENESIS = "0" * 64  # the prev_hash of a log's first row
 # Not content: it names the hash. Rows written before it existed were hashed without it, and a
@@ -142,6 +145,11 @@ class ChainedLog:
         self._bind_processors: dict[str, Callable[[Any], Any]] = dict(
             insert(table).compile(dialect=engine.dialect)._bind_processors  # type: ignore[arg-type]
         )
+        self._quoted_table = quote(self.name)
+        # The same for asyncpg (the access log's group commit on the event loop), made on first
+        # use from the async engine's dialect.
+        self._asyncpg_processors: dict[str, Callable[[Any], Any]] | None = None
+        self._asyncpg_inserts: dict[tuple[str, ...], str] = {}
 
     def hash(self, row: Mapping[Any, Any]) -> str | None:  # a dict, or a RowMapping as read
         return row_hash(row, self.columns)
@@ -203,11 +211,53 @@ class ChainedLog:
             values.append(f"({', '.join(placeholders)})")
         columns = ", ".join(self._quoted[name] for name in names)
         conn.exec_driver_sql(
-            f"INSERT INTO {self.engine.dialect.identifier_preparer.quote(self.name)} "
-            f"({columns}) VALUES {', '.join(values)}",
+            f"INSERT INTO {self._quoted_table} ({columns}) VALUES {', '.join(values)}",
             parameters,
         )
         return rows
+
+    async def append_on_asyncpg(
+        self, driver: asyncpg.Connection, dialect: Dialect, contents: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Write the rows in a transaction of their own on an asyncpg connection (`dialect`, its
+        engine's): the lock, the head read after it and the rows' insert, as
+        `_append_on_postgresql` gives them to psycopg, each value bound by the insert's own bind
+        processors for asyncpg, so that what is stored is the same. The statements are prepared
+        once per connection; errors are asyncpg's."""
+        processors = self._asyncpg_processors
+        if processors is None:
+            processors = self._asyncpg_processors = dict(
+                insert(self.table).compile(dialect=dialect)._bind_processors  # type: ignore[arg-type]
+            )
+        async with driver.transaction():
+            await driver.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.name)
+            last = await driver.fetchrow(self._head_sql)
+            rows = self._chained(contents, Head(int(last[0]), last[1]) if last else EMPTY)
+            names = tuple(rows[0])
+            if any(row.keys() != rows[0].keys() for row in rows):
+                raise ValueError("every row of one append names the same columns")
+            bound = [processors.get(name) for name in names]
+            await driver.executemany(
+                self._asyncpg_insert(names),
+                [
+                    tuple(
+                        value if process is None else process(value)
+                        for process, value in zip(bound, row.values(), strict=True)
+                    )
+                    for row in rows
+                ],
+            )
+        return rows
+
+    def _asyncpg_insert(self, names: tuple[str, ...]) -> str:
+        statement = self._asyncpg_inserts.get(names)
+        if statement is None:
+            columns = ", ".join(self._quoted[name] for name in names)
+            placeholders = ", ".join(f"${n}" for n in range(1, len(names) + 1))
+            statement = self._asyncpg_inserts[names] = (
+                f"INSERT INTO {self._quoted_table} ({columns}) VALUES ({placeholders})"
+            )
+        return statement
 
     def head(self, conn: Connection) -> Head:
         last = conn.execute(

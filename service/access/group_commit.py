@@ -9,15 +9,29 @@ import asyncio
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from projections.driver import statements_followed
 from service.access.access_log import AccessEntry, AccessLog
-from service.metrics import ACCESS_LOG_BATCH
+from service.metrics import ACCESS_LOG_BATCH, count_pool_use
+from service.store.database import Database
+from service.store.read_store import access_log_engine
+
+Batch = list[tuple[list[AccessEntry], asyncio.Future[None]]]
 
 
 class AccessLogWriter:
-    def __init__(self, log: AccessLog, max_batch: int = 1000):
+    def __init__(self, log: AccessLog, database: Database | None = None, max_batch: int = 1000):
+        """`database`: where `log` is, to write on PostgreSQL through asyncpg on the event loop
+        (a connection of the writer's own, held while batches keep coming): a batch costs a
+        fraction of the instructions of psycopg's round trips in a thread. Without it, or on
+        SQLite, or where something follows the engine's statements (tracing), in a thread."""
         self.log = log
         self.max_batch = max_batch
-        self._pending: list[tuple[list[AccessEntry], asyncio.Future[None]]] = []
+        self._on_postgresql = database if database is not None and not database.is_sqlite else None
+        self._engine: AsyncEngine | None = None
+        self._engine_loop: asyncio.AbstractEventLoop | None = None
+        self._pending: Batch = []
         self._writer: asyncio.Task[None] | None = None
         # The batches are written one at a time, in a thread of the writer's own: handing a
         # batch to it costs less than a turn of the shared pool's (anyio's limiter and queue).
@@ -34,10 +48,37 @@ class AccessLogWriter:
             self._writer = asyncio.create_task(self._write_pending())
         await done
 
+    def _take(self) -> tuple[Batch, list[AccessEntry]]:
+        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        return batch, [entry for entries, _ in batch for entry in entries]
+
+    @staticmethod
+    def _settle(batch: Batch, rows: int, error: Exception | None = None) -> None:
+        if error is None:
+            ACCESS_LOG_BATCH.observe(rows)
+        for _, done in batch:
+            if not done.done():
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
     async def _write_pending(self) -> None:
+        try:
+            engine = self._loop_engine()
+            if engine is None or statements_followed(engine.sync_engine):
+                await self._write_in_thread()
+            else:
+                await self._write_on_loop(engine)
+        except Exception as error:  # no read waits for ever on a writer that stopped: each
+            batch, rows = self._take()  # is answered with the error, which the API logs
+            while batch:
+                self._settle(batch, len(rows), error)
+                batch, rows = self._take()
+
+    async def _write_in_thread(self) -> None:
         while self._pending:
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            rows = [entry for entries, _ in batch for entry in entries]
+            batch, rows = self._take()
             try:
                 if self._thread is None:
                     self._thread = ThreadPoolExecutor(1, thread_name_prefix="access-log")
@@ -46,17 +87,56 @@ class AccessLogWriter:
                     self._thread, contextvars.copy_context().run, self.log.append, rows
                 )
             except Exception as error:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(error)
+                self._settle(batch, len(rows), error)
             else:
-                ACCESS_LOG_BATCH.observe(len(rows))
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
+                self._settle(batch, len(rows))
+
+    async def _write_on_loop(self, engine: AsyncEngine) -> None:
+        while self._pending:
+            conn = engine.connect()
+            try:
+                await conn.start()  # pinged: a connection lost meanwhile is replaced
+            except Exception as error:  # the database is away: this batch fails, the next tries
+                batch, rows = self._take()
+                self._settle(batch, len(rows), error)
+                continue
+            try:
+                driver = (await conn.get_raw_connection()).driver_connection
+                assert driver is not None
+                while self._pending and not driver.is_closed():
+                    batch, rows = self._take()
+                    try:
+                        await self.log.append_on_asyncpg(driver, engine.dialect, rows)
+                    except Exception as error:
+                        self._settle(batch, len(rows), error)
+                    else:
+                        self._settle(batch, len(rows))
+                if driver.is_closed():  # lost (a restart): the next batch on a new connection
+                    await conn.invalidate()
+            finally:
+                await conn.close()
+
+    def _loop_engine(self) -> AsyncEngine | None:
+        """The writer's engine on PostgreSQL, made in the running event loop, whose connections
+        it holds (the loop a test's client ran is gone when the next client starts its own)."""
+        if self._on_postgresql is None:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._engine is None or self._engine_loop is not loop:
+            self._engine = access_log_engine(self._on_postgresql)
+            self._engine_loop = loop
+            count_pool_use(self._engine.sync_engine, "access-log")
+        return self._engine
 
     def close(self) -> None:
         """Let the writer's thread end once the batch it writes, if any, is written."""
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.shutdown(wait=False)
+
+    async def aclose(self) -> None:
+        """`close`, and the engine's connection closed, in the loop that opened it."""
+        self.close()
+        engine, self._engine = self._engine, None
+        if engine is not None and self._engine_loop is asyncio.get_running_loop():
+            await engine.dispose()

@@ -106,3 +106,20 @@ def async_engine(database: Database) -> AsyncEngine:
     )
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def access_log_engine(database: Database) -> AsyncEngine:
+    """The access log's group commit on PostgreSQL, on the event loop: one connection to the
+    primary (the commit writes one batch at a time), pinged when it is checked out, so that a
+    read after the database restarted is logged, and served, on a new connection."""
+    return create_async_engine(
+        database.async_url(),
+        pool_size=1,
+        max_overflow=0,
+        pool_pre_ping=True,
+        # The commit manages its transaction on the driver's connection itself; autocommit
+        # keeps SQLAlchemy's ping to one round trip, outside any transaction.
+        isolation_level="AUTOCOMMIT",
+        pool_timeout=POOL_WAIT_SECONDS,
+        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+    )

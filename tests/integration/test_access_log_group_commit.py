@@ -89,3 +89,117 @@ def test_on_postgresql_rows_are_stored_as_sqlalchemys_insert_stores_them(service
     assert [tuple(row) for row in stored[:3]] == [tuple(row) for row in stored[3:]]
     assert stored[0].raw == json.dumps(contents[0]["returned"])  # as psycopg's Json writes it
     assert services.access_log.verify() is None
+
+
+def on_postgresql(services) -> None:
+    if services.write_engine.dialect.name != "postgresql":
+        pytest.skip("the group commit writes through asyncpg on PostgreSQL only")
+
+
+async def test_on_postgresql_batches_are_written_on_the_event_loop_as_psycopg_writes_them(
+    services,
+):
+    """Given the database, the writer commits through asyncpg on the event loop, not the
+    thread: the rows it stores equal those the psycopg path stores from the same contents, the
+    JSON column's text included, and the chain holds across both."""
+    from sqlalchemy import text
+
+    on_postgresql(services)
+    writer = AccessLogWriter(services.access_log, services.database)
+    psycopg_append = services.access_log.append
+
+    def not_in_the_thread(entries):
+        raise AssertionError("written by the thread's path")
+
+    returned = {"n": 1, "名": "行政许可", "x": [1.5, None, True], "when": "2026-12-06"}
+    entries = [
+        AccessEntry("c", "agency", "A", uuid.UUID(int=n), "status", "p", returned)
+        for n in (1, 2, 3)
+    ]
+    services.access_log.append = not_in_the_thread
+    try:
+        await writer.append(entries)
+    finally:
+        services.access_log.append = psycopg_append
+        await writer.aclose()
+    services.access_log.append(entries)
+    columns = ", ".join(
+        c for c in services.access_log.chain.columns if c not in ("seq", "at", "prev_hash", "hash")
+    )
+    with services.write_engine.connect() as conn:
+        stored = conn.execute(
+            text(f"SELECT {columns}, returned::text AS raw, at FROM access_log ORDER BY seq")
+        ).all()
+    assert [tuple(row)[:-1] for row in stored[:3]] == [tuple(row)[:-1] for row in stored[3:]]
+    assert stored[0].raw == json.dumps(returned)
+    assert stored[0].at.tzinfo is not None and stored[0].at == stored[2].at  # one batch, one time
+    assert services.access_log.verify() is None
+
+
+async def test_on_postgresql_concurrent_reads_share_commits_and_a_failed_one_fails_its_reads(
+    services,
+):
+    on_postgresql(services)
+    writer = AccessLogWriter(services.access_log, services.database)
+    commits = []
+    original = services.access_log.append_on_asyncpg
+
+    async def counting_append(driver, dialect, entries):
+        commits.append(len(entries))
+        if len(commits) == 2:
+            raise OSError("disk full")
+        await original(driver, dialect, entries)
+
+    services.access_log.append_on_asyncpg = counting_append
+    try:
+        first = await asyncio.gather(*(writer.append([entry(n)]) for n in range(3)))
+        second = await asyncio.gather(
+            *(writer.append([entry(n)]) for n in range(3, 6)), return_exceptions=True
+        )
+        await asyncio.gather(*(writer.append([entry(n)]) for n in range(6, 66)))
+    finally:
+        await writer.aclose()
+    assert first == [None] * 3
+    assert all(isinstance(r, OSError) for r in second)  # every read of the failed commit
+    assert commits[:2] == [3, 3] and sum(commits[2:]) == 60 and len(commits) < 62
+    assert services.access_log.verify() is None
+    logged = services.access_log.for_subject(uuid.UUID(int=4), after_seq=None, limit=5)
+    assert logged == []  # nothing of the failed commit was written
+    assert [
+        r["seq"] for r in services.access_log.for_subject(uuid.UUID(int=6), after_seq=None, limit=5)
+    ] == [4]
+
+
+async def test_on_postgresql_a_connection_lost_between_batches_is_replaced_for_the_next(services):
+    """The writer holds its connection while batches keep coming. The server ends it (a restart)
+    after one batch while the next waits: the next is written on a new connection, not failed
+    on the closed one."""
+    on_postgresql(services)
+    writer = AccessLogWriter(services.access_log, services.database)
+    original = services.access_log.append_on_asyncpg
+    later: list[asyncio.Future[None]] = []
+
+    async def then_ended(driver, dialect, entries):
+        await original(driver, dialect, entries)
+        if not later:
+            later.append(asyncio.ensure_future(writer.append([entry(2)])))
+            await asyncio.sleep(0)  # the next read is waiting for the writer
+            with services.write_engine.connect() as conn:
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend({driver.get_server_pid()})")
+            for _ in range(500):
+                if driver.is_closed():
+                    break
+                await asyncio.sleep(0.01)
+            assert driver.is_closed()
+
+    services.access_log.append_on_asyncpg = then_ended
+    try:
+        await writer.append([entry(1)])
+        await later[0]
+        await writer.append([entry(3)])  # and the engine's pool serves the batches after it
+    finally:
+        await writer.aclose()
+    assert services.access_log.verify() is None
+    assert [
+        r["seq"] for r in services.access_log.for_subject(uuid.UUID(int=2), after_seq=None, limit=5)
+    ] == [2]
