@@ -1,7 +1,11 @@
 """Instructions per access-log commit on PostgreSQL: batches of entries appended to the access
-log as the group commit writes them (`AccessLog.append`, one transaction a batch), counted by
-valgrind over a child process, once with `--batches` batches and once with five times as many;
-the difference over the extra batches is the figure, start-up and warm-up left out.
+log as the group commit writes them (`AccessLog.append_on_asyncpg` on the event loop, the
+writer's connection held; one transaction a batch), and, as the baseline in the same run, as
+psycopg writes them (`AccessLog.append`, a pool checkout with its ping a batch: the group
+commit's path before, and still its path on SQLite or under tracing). Counted by valgrind over a
+child process, once with `--batches` batches and once with five times as many; the difference
+over the extra batches is the figure, start-up and warm-up left out. valgrind counts the
+process's own instructions, not the kernel's: a round trip's system calls are not in them.
 
     python -m bench.access_log_profile --batches 40 --batch-size 4
 """
@@ -9,6 +13,7 @@ the difference over the extra batches is the figure, start-up and warm-up left o
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import uuid
@@ -16,7 +21,12 @@ import uuid
 from bench.fixtures import machine, scratch_postgres, valgrind_instructions
 from service.access.access_log import AccessEntry, AccessLog
 from service.store.database import Database
-from service.store.read_store import sync_engine
+from service.store.read_store import access_log_engine, sync_engine
+
+PATHS = {
+    "asyncpg": "the group commit's, asyncpg on the event loop",
+    "psycopg": "baseline, psycopg with a checkout and ping a commit",
+}
 
 
 def batch(n: int, size: int) -> list[AccessEntry]:
@@ -35,14 +45,25 @@ def batch(n: int, size: int) -> list[AccessEntry]:
     ]
 
 
-def counted_loop(url: str, batches: int, size: int) -> None:
+def counted_loop(url: str, batches: int, size: int, path: str) -> None:
     """The child process valgrind counts: a warm-up, then `batches` commits."""
-    log = AccessLog(sync_engine(Database.from_url(url)))
-    for n in range(10):
-        log.append(batch(n, size))
-    for n in range(batches):
-        log.append(batch(n, size))
+    database = Database.from_url(url)
+    log = AccessLog(sync_engine(database))
+    if path == "psycopg":
+        for n in range(10 + batches):
+            log.append(batch(n, size))
+    else:
+        asyncio.run(on_the_event_loop(log, database, batches, size))
     print(f"appended {batches}")
+
+
+async def on_the_event_loop(log: AccessLog, database: Database, batches: int, size: int) -> None:
+    engine = access_log_engine(database)
+    async with engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        for n in range(10 + batches):
+            await log.append_on_asyncpg(driver, engine.dialect, batch(n, size))
+    await engine.dispose()
 
 
 def main() -> None:
@@ -50,14 +71,26 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--counted-loop", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--path", choices=PATHS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.counted_loop:
-        counted_loop(args.counted_loop, args.batches, args.batch_size)
+        counted_loop(args.counted_loop, args.batches, args.batch_size, args.path)
         return
     print(f"command: python -m bench.access_log_profile {' '.join(sys.argv[1:])}")
     print(f"machine: {machine()}, load average {os.getloadavg()[0]:.1f}")
+    per_batch = {path: per_commit(path, args.batches, args.batch_size) for path in PATHS}
+    for path, label in PATHS.items():
+        print(
+            f"instructions per access-log commit of {args.batch_size} entries (valgrind), "
+            f"{label}: {per_batch[path]:,.0f}, {per_batch[path] / args.batch_size:,.0f} per entry"
+        )
+    print(f"ratio to the baseline: {per_batch['asyncpg'] / per_batch['psycopg']:.2f}")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+def per_commit(path: str, batches: int, size: int) -> float:
     counts = []
-    for batches in (args.batches, 5 * args.batches):
+    for commits in (batches, 5 * batches):
         with scratch_postgres() as url:  # each run on an empty log, as the other
             refs, printed = valgrind_instructions(
                 [
@@ -66,19 +99,16 @@ def main() -> None:
                     "--counted-loop",
                     url,
                     "--batches",
-                    str(batches),
+                    str(commits),
                     "--batch-size",
-                    str(args.batch_size),
+                    str(size),
+                    "--path",
+                    path,
                 ]
             )
-        assert f"appended {batches}" in printed, printed[-2000:]
+        assert f"appended {commits}" in printed, printed[-2000:]
         counts.append(refs)
-    per_batch = (counts[1] - counts[0]) / (4 * args.batches)
-    print(
-        f"instructions per access-log commit of {args.batch_size} entries (valgrind): "
-        f"{per_batch:,.0f}, {per_batch / args.batch_size:,.0f} per entry"
-    )
-    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    return (counts[1] - counts[0]) / (4 * batches)
 
 
 if __name__ == "__main__":

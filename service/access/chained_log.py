@@ -8,6 +8,7 @@ one suite and continued under the other verifies row by row."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -146,6 +147,8 @@ class ChainedLog:
             insert(table).compile(dialect=engine.dialect)._bind_processors  # type: ignore[arg-type]
         )
         self._quoted_table = quote(self.name)
+        if not re.fullmatch(r"[a-z_]+", self.name):  # written into a statement as a literal
+            raise ValueError(f"a chained log's table is named in lower case letters: {self.name}")
         # The same for asyncpg (the access log's group commit on the event loop), made on first
         # use from the async engine's dialect.
         self._asyncpg_processors: dict[str, Callable[[Any], Any]] | None = None
@@ -229,8 +232,10 @@ class ChainedLog:
             processors = self._asyncpg_processors = dict(
                 insert(self.table).compile(dialect=dialect)._bind_processors  # type: ignore[arg-type]
             )
-        async with driver.transaction():
-            await driver.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.name)
+        # BEGIN and the lock in one round trip (a query of two statements); the head is read by
+        # a statement of its own, whose snapshot is taken once the lock is granted.
+        await driver.execute(f"BEGIN; SELECT pg_advisory_xact_lock(hashtext('{self.name}'))")
+        try:
             last = await driver.fetchrow(self._head_sql)
             rows = self._chained(contents, Head(int(last[0]), last[1]) if last else EMPTY)
             names = tuple(rows[0])
@@ -247,6 +252,17 @@ class ChainedLog:
                     for row in rows
                 ],
             )
+            await driver.execute("COMMIT")
+        except BaseException:
+            # Never left in the transaction, holding the chain's lock: rolled back, or the
+            # connection ended (the server then rolls back) when even that fails.
+            if not driver.is_closed() and driver.is_in_transaction():
+                try:
+                    await driver.execute("ROLLBACK")
+                except BaseException:
+                    driver.terminate()
+                    raise
+            raise
         return rows
 
     def _asyncpg_insert(self, names: tuple[str, ...]) -> str:

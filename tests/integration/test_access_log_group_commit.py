@@ -203,3 +203,24 @@ async def test_on_postgresql_a_connection_lost_between_batches_is_replaced_for_t
     assert [
         r["seq"] for r in services.access_log.for_subject(uuid.UUID(int=2), after_seq=None, limit=5)
     ] == [2]
+
+
+async def test_on_postgresql_a_commit_failing_in_its_transaction_leaves_no_lock_held(services):
+    """A batch whose insert fails after the chain's lock was taken is rolled back: the lock is
+    free for the other writers at once, and the writer's next batch is written."""
+    on_postgresql(services)
+    writer = AccessLogWriter(services.access_log, services.database)
+    unwritable = AccessEntry("c", "agency", "A", uuid.UUID(int=1), "status", "p", {"x": object()})
+    try:
+        with pytest.raises(TypeError):
+            await writer.append([unwritable])
+        with services.write_engine.connect() as conn:
+            free = "SELECT pg_try_advisory_xact_lock(hashtext('access_log'))"
+            assert conn.exec_driver_sql(free).scalar() is True
+            conn.rollback()
+        await writer.append([entry(2)])
+    finally:
+        await writer.aclose()
+    assert [
+        r["seq"] for r in services.access_log.for_subject(uuid.UUID(int=2), after_seq=None, limit=5)
+    ] == [1]
