@@ -110,8 +110,9 @@ def async_engine(database: Database) -> AsyncEngine:
 
 def access_log_engine(database: Database) -> AsyncEngine:
     """The access log's group commit on PostgreSQL, on the event loop: one connection to the
-    primary (the commit writes one batch at a time), pinged when it is checked out, so that a
-    read after the database restarted is logged, and served, on a new connection."""
+    primary (the commit writes one batch at a time), which the writer holds from one batch to
+    the next, pinged when it is checked out: the first time, and after the server ended the one
+    held (service/access/group_commit.py)."""
     return create_async_engine(
         database.async_url(),
         pool_size=1,

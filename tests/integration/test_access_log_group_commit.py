@@ -171,7 +171,7 @@ async def test_on_postgresql_concurrent_reads_share_commits_and_a_failed_one_fai
 
 
 async def test_on_postgresql_a_connection_lost_between_batches_is_replaced_for_the_next(services):
-    """The writer holds its connection while batches keep coming. The server ends it (a restart)
+    """The writer holds its connection from one batch to the next. The server ends it (a restart)
     after one batch while the next waits: the next is written on a new connection, not failed
     on the closed one."""
     on_postgresql(services)
@@ -224,3 +224,53 @@ async def test_on_postgresql_a_commit_failing_in_its_transaction_leaves_no_lock_
     assert [
         r["seq"] for r in services.access_log.for_subject(uuid.UUID(int=2), after_seq=None, limit=5)
     ] == [1]
+
+
+async def test_on_postgresql_the_connection_is_held_from_one_read_to_the_next(
+    services, monkeypatch
+):
+    """Reads apart from each other (each its own commit) are written on the one connection
+    checked out for the first: no checkout and ping for each. Ended by the server while idle
+    (a restart), it is replaced before the next read's commit, which is written."""
+    from sqlalchemy import event
+
+    from service.access import group_commit
+
+    on_postgresql(services)
+    checkouts = []
+    made = group_commit.access_log_engine
+
+    def counted_engine(database):
+        engine = made(database)
+        event.listen(engine.sync_engine, "checkout", lambda *_: checkouts.append(1))
+        return engine
+
+    monkeypatch.setattr(group_commit, "access_log_engine", counted_engine)
+    writer = AccessLogWriter(services.access_log, services.database)
+    servers, drivers = [], []
+    original = services.access_log.append_on_asyncpg
+
+    async def noting_the_server(driver, dialect, entries):
+        servers.append(driver.get_server_pid())
+        drivers.append(driver)
+        await original(driver, dialect, entries)
+
+    services.access_log.append_on_asyncpg = noting_the_server
+    try:
+        for n in range(3):
+            await writer.append([entry(n)])
+        assert len(checkouts) == 1 and len(set(servers)) == 1
+        with services.write_engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend({servers[0]})")
+        for _ in range(500):  # until the loop has seen the server end it
+            if drivers[0].is_closed():
+                break
+            await asyncio.sleep(0.01)
+        await writer.append([entry(3)])
+    finally:
+        await writer.aclose()
+    assert len(checkouts) == 2 and servers[3] != servers[0]
+    assert services.access_log.verify() is None
+    assert [
+        r["seq"] for r in services.access_log.for_subject(uuid.UUID(int=3), after_seq=None, limit=5)
+    ] == [4]
