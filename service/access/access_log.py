@@ -36,6 +36,11 @@ class AccessEntry:
     returned: dict[str, Any]
 
 
+def _contents(entries: list[AccessEntry]) -> list[dict[str, Any]]:
+    """The entries as the chained log's rows' contents."""
+    return [dict(entry.__dict__) for entry in entries]
+
+
 def entry_hash(row: dict[str, Any]) -> str | None:
     """The hash the row names (SHA-256 or SM3) over a canonical JSON encoding of the row's
     content and the previous hash."""
@@ -50,13 +55,13 @@ class AccessLog:
 
     def append(self, entries: list[AccessEntry]) -> None:
         """Write the entries, chained after the last row, in one transaction."""
-        self.chain.append([dict(entry.__dict__) for entry in entries])
+        self.chain.append(_contents(entries))
 
     async def append_on_asyncpg(
         self, driver: asyncpg.Connection, dialect: Dialect, entries: list[AccessEntry]
     ) -> None:
         """`append` on PostgreSQL through an asyncpg connection (`dialect`, its engine's)."""
-        await self.chain.append_on_asyncpg(driver, dialect, [dict(e.__dict__) for e in entries])
+        await self.chain.append_on_asyncpg(driver, dialect, _contents(entries))
 
     def for_subject(
         self,

@@ -174,11 +174,14 @@ class ChainedLog:
         return rows
 
     def _chained(self, contents: list[dict[str, Any]], head: Head) -> list[dict[str, Any]]:
-        """The rows to write after `head`: numbered, timed and hashed."""
+        """The rows to write after `head`: numbered, timed and hashed. Every row names the same
+        columns: PostgreSQL's inserts bind them by the first row's."""
         seq, prev_hash = head.seq, head.hash
         now = datetime.now(UTC)
         rows = []
         for content in contents:
+            if content.keys() != contents[0].keys():
+                raise ValueError("every row of one append names the same columns")
             seq += 1
             row = {"seq": seq, "at": now, "prev_hash": prev_hash, **content}
             row[ALGORITHM] = self.hash_.name
@@ -203,8 +206,6 @@ class ChainedLog:
         parameters: dict[str, Any] = {}
         values = []
         for n, row in enumerate(rows):
-            if row.keys() != rows[0].keys():
-                raise ValueError("every row of one append names the same columns")
             placeholders = []
             for m, name in enumerate(names):
                 key = f"p{n}_{m}"
@@ -239,8 +240,6 @@ class ChainedLog:
             last = await driver.fetchrow(self._head_sql)
             rows = self._chained(contents, Head(int(last[0]), last[1]) if last else EMPTY)
             names = tuple(rows[0])
-            if any(row.keys() != rows[0].keys() for row in rows):
-                raise ValueError("every row of one append names the same columns")
             bound = [processors.get(name) for name in names]
             await driver.executemany(
                 self._asyncpg_insert(names),

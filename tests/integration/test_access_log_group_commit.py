@@ -274,3 +274,15 @@ async def test_on_postgresql_the_connection_is_held_from_one_read_to_the_next(
     assert [
         r["seq"] for r in services.access_log.for_subject(uuid.UUID(int=3), after_seq=None, limit=5)
     ] == [4]
+
+
+def test_rows_of_one_append_that_name_different_columns_are_refused_and_nothing_is_written(
+    services,
+):
+    contents = [
+        dict(entry(1).__dict__),
+        {k: v for k, v in entry(2).__dict__.items() if k != "purpose"},
+    ]
+    with pytest.raises(ValueError, match="names the same columns"):
+        services.access_log.chain.append(contents)
+    assert services.access_log.for_subject(uuid.UUID(int=1), after_seq=None, limit=5) == []
