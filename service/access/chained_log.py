@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from asyncpg import UniqueViolationError
 from sqlalchemy import Connection, Dialect, Engine, Table, insert, select
 
 from domain.crypto_suite import HASHES, SHA256, HashAlgorithm
@@ -26,6 +27,9 @@ GENESIS = "0" * 64  # the prev_hash of a log's first row
 # Not content: it names the hash. Rows written before it existed were hashed without it, and a
 # row relabelled to another hash no longer matches its hash under that one.
 ALGORITHM = "hash_algorithm"
+# The statements of appends of up to this many rows are kept once made (asyncpg prepares and
+# keeps its own, by their text, on each connection); a larger one is made for its append.
+MOST_ROWS_PREPARED = 64
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,13 @@ class ChainedLog:
         # use from the async engine's dialect.
         self._asyncpg_processors: dict[str, Callable[[Any], Any]] | None = None
         self._asyncpg_inserts: dict[tuple[str, ...], str] = {}
+        self._asyncpg_appends_after: dict[tuple[tuple[str, ...], int], str] = {}
+        # The head this process's last append on asyncpg left, and whether the chain ended where
+        # the one before it had left it (no other writer in between): while it did, the next
+        # append is tried after that head in one statement (`_append_after`). A hint only: the
+        # statement itself checks that the chain ends there.
+        self._appended: Head | None = None
+        self._alone = False
 
     def hash(self, row: Mapping[Any, Any]) -> str | None:  # a dict, or a RowMapping as read
         return row_hash(row, self.columns)
@@ -224,32 +235,36 @@ class ChainedLog:
         self, driver: asyncpg.Connection, dialect: Dialect, contents: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """Write the rows in a transaction of their own on an asyncpg connection (`dialect`, its
-        engine's): the lock, the head read after it and the rows' insert, as
-        `_append_on_postgresql` gives them to psycopg, each value bound by the insert's own bind
-        processors for asyncpg, so that what is stored is the same. The statements are prepared
-        once per connection; errors are asyncpg's."""
+        engine's), each value bound by the insert's own bind processors for asyncpg, so that what
+        is stored is the same as `_append_on_postgresql` stores. The statements are prepared once
+        per connection; errors are asyncpg's.
+
+        While this process was the chain's only writer (its last append found the chain where
+        the one before had left it), the rows are chained after the head it left and written in
+        one statement, one round trip (`_append_after`); where another writer appended since, that
+        statement writes nothing and the rows are written as below: the lock, the head read after
+        it, the insert, COMMIT, four round trips."""
         processors = self._asyncpg_processors
         if processors is None:
             processors = self._asyncpg_processors = dict(
                 insert(self.table).compile(dialect=dialect)._bind_processors  # type: ignore[arg-type]
             )
+        if self._alone and self._appended is not None:
+            rows = self._chained(contents, self._appended)
+            if await self._append_after(driver, dialect, rows):
+                self._appended = Head(rows[-1]["seq"], rows[-1]["hash"])
+                return rows
         # BEGIN and the lock in one round trip (a query of two statements); the head is read by
         # a statement of its own, whose snapshot is taken once the lock is granted.
         await driver.execute(f"BEGIN; SELECT pg_advisory_xact_lock(hashtext('{self.name}'))")
         try:
             last = await driver.fetchrow(self._head_sql)
-            rows = self._chained(contents, Head(int(last[0]), last[1]) if last else EMPTY)
+            head = Head(int(last[0]), last[1]) if last else EMPTY
+            rows = self._chained(contents, head)
             names = tuple(rows[0])
-            bound = [processors.get(name) for name in names]
             await driver.executemany(
                 self._asyncpg_insert(names),
-                [
-                    tuple(
-                        value if process is None else process(value)
-                        for process, value in zip(bound, row.values(), strict=True)
-                    )
-                    for row in rows
-                ],
+                [tuple(self._bound(names, row)) for row in rows],
             )
             await driver.execute("COMMIT")
         except BaseException:
@@ -262,7 +277,77 @@ class ChainedLog:
                     driver.terminate()
                     raise
             raise
+        self._alone = head == self._appended
+        self._appended = Head(rows[-1]["seq"], rows[-1]["hash"])
         return rows
+
+    def _bound(self, names: tuple[str, ...], row: dict[str, Any]) -> Iterator[Any]:
+        """The row's values in the order of `names`, as asyncpg's bind processors give them."""
+        assert self._asyncpg_processors is not None
+        processors = self._asyncpg_processors
+        for name in names:
+            process = processors.get(name)
+            yield row[name] if process is None else process(row[name])
+
+    async def _append_after(
+        self, driver: asyncpg.Connection, dialect: Dialect, rows: list[dict[str, Any]]
+    ) -> bool:
+        """Write rows chained after a head this process left, in one statement (its own
+        transaction) that takes the chain's lock, and only if the chain still ends there: the
+        first row's predecessor (its seq less one, with its prev_hash) is in the table, and no
+        row holds a seq of theirs (the primary key: another writer's append after that head took
+        the next seq). False, with nothing written, where the chain does not end there. The
+        check on the predecessor reads the statement's snapshot, which may be older than the
+        lock; a row appended after it would hold the next seq, which the key refuses whatever
+        the snapshot."""
+        names = tuple(rows[0])
+        first = rows[0]
+        try:
+            status = await driver.execute(
+                self._asyncpg_append_after(names, len(rows), dialect),
+                first["seq"] - 1,
+                first["prev_hash"],
+                *(value for row in rows for value in self._bound(names, row)),
+            )
+        except UniqueViolationError as error:
+            if error.constraint_name != f"{self.name}_pkey":
+                raise
+            written = 0
+        else:
+            written = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
+        if written == len(rows):
+            return True
+        if written:  # all of them or none, in one statement
+            raise AssertionError(f"{written} of {len(rows)} rows of one statement were written")
+        self._alone = False
+        return False
+
+    def _asyncpg_append_after(self, names: tuple[str, ...], rows: int, dialect: Dialect) -> str:
+        """The statement of `_append_after` for `rows` rows: their values as parameters, each
+        cast to its column's type (a list of values, not arrays, whose encoding asks of each
+        element whether it is a nested array)."""
+        statement = self._asyncpg_appends_after.get((names, rows))
+        if statement is None:
+            columns = ", ".join(self._quoted[name] for name in names)
+            types = [self.table.c[name].type.compile(dialect=dialect) for name in names]
+            values = ", ".join(
+                "("
+                + ", ".join(
+                    f"${3 + row * len(names) + n}::{type_}" for n, type_ in enumerate(types)
+                )
+                + ")"
+                for row in range(rows)
+            )
+            statement = (
+                f"INSERT INTO {self._quoted_table} ({columns}) SELECT appended.* "
+                f"FROM (SELECT pg_advisory_xact_lock(hashtext('{self.name}'))) AS chain_lock, "
+                f"(VALUES {values}) AS appended({columns}) "
+                f"WHERE EXISTS (SELECT FROM {self._quoted_table} "
+                f"WHERE {self._quoted['seq']} = $1 AND {self._quoted['hash']} = $2)"
+            )
+            if rows <= MOST_ROWS_PREPARED:
+                self._asyncpg_appends_after[(names, rows)] = statement
+        return statement
 
     def _asyncpg_insert(self, names: tuple[str, ...]) -> str:
         statement = self._asyncpg_inserts.get(names)

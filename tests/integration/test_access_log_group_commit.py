@@ -286,3 +286,145 @@ def test_rows_of_one_append_that_name_different_columns_are_refused_and_nothing_
     with pytest.raises(ValueError, match="names the same columns"):
         services.access_log.chain.append(contents)
     assert services.access_log.for_subject(uuid.UUID(int=1), after_seq=None, limit=5) == []
+
+
+def one_statement(query: str) -> bool:
+    """The lock and the insert in one statement."""
+    return query.startswith("INSERT INTO access_log") and "pg_advisory_xact_lock" in query
+
+
+class Queries:
+    """The chain's statements the writer's connection sends, each batch's apart (not the
+    driver's own, such as its look-up of the types of a statement's parameters)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.drivers: set[int] = set()
+
+    def follow(self, log) -> None:
+        original = log.append_on_asyncpg
+
+        async def noted(driver, dialect, entries):
+            if id(driver) not in self.drivers:
+                self.drivers.add(id(driver))
+                driver.add_query_logger(self._note)
+            self.batches.append([])
+            await original(driver, dialect, entries)
+
+        log.append_on_asyncpg = noted
+
+    def _note(self, record) -> None:
+        if "access_log" in record.query or record.query in ("COMMIT", "ROLLBACK"):
+            self.batches[-1].append(record.query)
+
+
+def seqs_of(services, n: int) -> list[int]:
+    return [
+        r["seq"] for r in services.access_log.for_subject(uuid.UUID(int=n), after_seq=None, limit=5)
+    ]
+
+
+async def test_on_postgresql_a_writer_alone_on_the_chain_appends_in_one_statement(services):
+    """Once a writer's append found the chain where its previous one left it, each next batch
+    is chained after that head and written in one statement, one round trip; the chain holds
+    and every entry has its place."""
+    on_postgresql(services)
+    writer = AccessLogWriter(services.access_log, services.database)
+    queries = Queries()
+    queries.follow(services.access_log)
+    try:
+        for n in range(5):
+            await writer.append([entry(n)])
+        await asyncio.gather(*(writer.append([entry(n)]) for n in range(5, 25)))
+    finally:
+        await writer.aclose()
+    assert [len(batch) for batch in queries.batches[:2]] == [4, 4]  # lock, head, insert, COMMIT
+    assert all(len(batch) == 1 for batch in queries.batches[2:]), queries.batches
+    assert all(one_statement(batch[0]) for batch in queries.batches[2:])
+    assert len(queries.batches) < 25  # the concurrent reads shared statements too
+    assert services.access_log.verify() is None
+    assert [seqs_of(services, n) for n in range(5)] == [[1], [2], [3], [4], [5]]
+    assert sorted(s for n in range(5, 25) for s in seqs_of(services, n)) == list(range(6, 26))
+
+
+async def test_on_postgresql_a_batch_after_another_writers_append_is_chained_after_it(services):
+    """Another writer (another process, or this one's thread path) appends after the head this
+    writer left: the one statement writes nothing (the next seq is taken), the batch is written
+    after the real head, and the writer appends in one statement again only once it is alone."""
+    on_postgresql(services)
+    writer = AccessLogWriter(services.access_log, services.database)
+    queries = Queries()
+    queries.follow(services.access_log)
+    try:
+        for n in range(3):
+            await writer.append([entry(n)])
+        services.access_log.append([entry(100)])  # psycopg's path: seq 4
+        await writer.append([entry(3)])
+        await writer.append([entry(4)])
+        await writer.append([entry(5)])
+    finally:
+        await writer.aclose()
+    assert services.access_log.verify() is None
+    assert [seqs_of(services, n) for n in (0, 1, 2, 100, 3, 4, 5)] == [[n] for n in range(1, 8)]
+    attempt, after_it, alone_again = queries.batches[3:]
+    assert len(attempt) == 5 and one_statement(attempt[0])  # then the lock and head
+    assert len(after_it) == 4  # the chain moved since its last append: not alone
+    assert len(alone_again) == 1
+
+
+async def test_on_postgresql_a_chain_ending_elsewhere_than_where_it_was_left_is_not_forked(
+    services,
+):
+    """The chain's last row is no longer the one this writer appended (a database put back to
+    an earlier point, then appended to by another writer: the same seq, another hash). The one
+    statement writes nothing, as the predecessor it names is not in the table, and the batch is
+    chained after the row that is."""
+    from sqlalchemy import text
+
+    from tests.tampering import as_superuser
+
+    on_postgresql(services)
+    writer = AccessLogWriter(services.access_log, services.database)
+    queries = Queries()
+    queries.follow(services.access_log)
+    try:
+        for n in range(3):
+            await writer.append([entry(n)])
+        with as_superuser(services) as conn:  # as a restore of the database would
+            conn.execute(text("DELETE FROM access_log WHERE seq = 3"))
+        services.access_log.append([entry(200)])  # seq 3 again, with another hash
+        await writer.append([entry(3)])
+    finally:
+        await writer.aclose()
+    assert len(queries.batches[3]) == 5  # the one statement, then the lock and head
+    assert services.access_log.verify() is None
+    assert [seqs_of(services, n) for n in (0, 1, 2, 200, 3)] == [[1], [2], [], [3], [4]]
+
+
+async def test_on_postgresql_two_writers_appending_at_once_keep_one_chain(services):
+    """Two writers, as two API processes, each with its own connection and its own idea of the
+    head, append batches at once: every entry is written once and the chain holds."""
+    from service.access.access_log import AccessLog
+
+    on_postgresql(services)
+    other_log = AccessLog(services.write_engine, services.access_log.chain.hash_)
+    writers = [
+        AccessLogWriter(services.access_log, services.database),
+        AccessLogWriter(other_log, services.database),
+    ]
+    try:
+        for round_ in range(20):
+            await asyncio.gather(
+                *(
+                    writers[k % 2].append([entry(round_ * 10 + k)])
+                    for k in range(6)
+                    for _ in range(1 + round_ % 3)
+                )
+            )
+    finally:
+        for writer in writers:
+            await writer.aclose()
+    assert services.access_log.verify() is None
+    logged = [s for n in range(200) for s in seqs_of(services, n)]
+    assert sorted(logged) == list(range(1, len(logged) + 1))
+    assert len(logged) == sum(6 * (1 + r % 3) for r in range(20))
