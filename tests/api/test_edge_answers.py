@@ -6,6 +6,7 @@ a header added, dropped, reordered or changed, or a log line changed, fails here
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import re
@@ -31,10 +32,10 @@ class Lines(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
         config = logging_config("json")["formatters"]["default"]
-        from pythonjsonlogger.json import JsonFormatter
-
+        module, _, name = config["()"].rpartition(".")
+        formatter = getattr(importlib.import_module(module), name)
         self.setFormatter(
-            JsonFormatter(
+            formatter(
                 config["fmt"], rename_fields=config["rename_fields"], timestamp=config["timestamp"]
             )
         )

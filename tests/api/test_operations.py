@@ -99,7 +99,9 @@ def test_a_log_line_is_one_json_object_with_the_request_id():
         }
     )
     stream_handler = logging.getLogger().handlers[0]
-    record = logging.LogRecord("service.x", logging.WARNING, __file__, 1, "hi %s", ("you",), None)
+    record = logging.LogRecord(
+        "service.x", logging.WARNING, __file__, 1, "hi %s", ("you, 交通运输厅",), None
+    )
     token = correlation_id.set("req-1234567890")
     try:
         for log_filter in stream_handler.filters:
@@ -113,8 +115,9 @@ def test_a_log_line_is_one_json_object_with_the_request_id():
     assert (document["level"], document["logger"], document["message"]) == (
         "WARNING",
         "service.x",
-        "hi you",
+        "hi you, 交通运输厅",
     )
+    assert "交通运输厅" in line  # as itself, for a person reading the line, not as \u escapes
     assert "time" in document
 
 
