@@ -24,6 +24,9 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 Request = tuple[str, str, dict[str, str], bytes]
+# How long an idle connection is used again: under the servers' keep-alive timeout (uvicorn's
+# default, 5 s), with a second to spare for a request on its way.
+KEPT_ALIVE_SECONDS = 4.0
 
 
 @dataclass
@@ -93,14 +96,24 @@ async def _generate(
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     encoded = [_encode(f"{host}:{port}", r) for r in requests]
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    # Kept-alive connections, each with when it was last used: one idle for longer than the
+    # server keeps it (uvicorn's --timeout-keep-alive, 5 s) is closed by the server, and a
+    # request written to it would fail as a transport error the server never saw; as HTTP
+    # clients do (httpx's keepalive_expiry, 5 s), such a connection is not used again.
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     errors = 0
 
     async def one(scheduled: float, payload: bytes) -> None:
         nonlocal errors
-        connection = idle.pop() if idle else None
+        connection = None
+        while idle and connection is None:
+            reader, writer, last_used = idle.pop()
+            if time.perf_counter() - last_used < KEPT_ALIVE_SECONDS:
+                connection = reader, writer
+            else:
+                writer.close()
         try:
             if connection is None:
                 connection = await asyncio.open_connection(host, port)
@@ -110,7 +123,7 @@ async def _generate(
             statuses[str(status)] = statuses.get(str(status), 0) + 1
             if status >= 400:
                 errors += 1
-            idle.append(connection)
+            idle.append((reader, writer, time.perf_counter()))
         except (OSError, asyncio.IncompleteReadError, ValueError):
             errors += 1
             statuses["transport-error"] = statuses.get("transport-error", 0) + 1
@@ -129,7 +142,7 @@ async def _generate(
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(scheduled, encoded[(offset + n) % len(encoded)])))
     await asyncio.gather(*tasks)
-    for _, writer in idle:
+    for _, writer, _ in idle:
         writer.close()
     return {"sent": total, "latencies": latencies, "statuses": statuses, "errors": errors}
 
