@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,11 +57,29 @@ log = logging.getLogger(__name__)
 UNBOUNDED_PREFIXES = ("/v1/imports", "/v1/feeds", "/v1/subscriptions", "/console/subscriptions")
 
 
+def create_served_app() -> FastAPI:
+    """The app as a serving process runs it (`credit serve`, or `uvicorn
+    api.app:create_served_app --factory`): its heap after start-up set aside from the garbage
+    collector's full collections (`_set_aside_start_up_heap`)."""
+    return create_app(serving=True)
+
+
+def _set_aside_start_up_heap() -> None:
+    """A full collection walks every object the process tracks, and answers nothing meanwhile:
+    with the app, its services and their tables some 250,000 objects, 175 ms measured, a
+    status read's p99 several times over. What start-up made lives as long as the process:
+    collected once now, then frozen (`gc.freeze`), it is left out of every later collection,
+    which walks only what was made since. Not for the tests' apps: each would pin its heap."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     clock: Clock | None = None,
     services: Services | None = None,
+    serving: bool = False,
 ) -> FastAPI:
     settings = settings or get_settings()
 
@@ -72,6 +91,8 @@ def create_app(
         app.state.services = built
         if settings.run_projections_in_api:
             built.start_background_work()
+        if serving:
+            _set_aside_start_up_heap()
         try:
             yield
         finally:

@@ -152,7 +152,7 @@ def serve(
             flush=True,
         )
     uvicorn.run(
-        "api.app:create_app",
+        "api.app:create_served_app",
         factory=True,
         host=host,
         port=port,

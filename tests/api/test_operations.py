@@ -258,3 +258,37 @@ async def test_import_rows_and_access_log_batches_are_counted(client):
     read = await client.get(f"/v1/subjects/{subject_id}/status", params={"min_position": position})
     assert read.status_code == 200
     assert sample("credit_access_log_batch_entries_count") > batches  # the read was logged
+
+
+async def test_a_served_app_sets_its_start_up_heap_aside_from_full_collections(
+    settings, services
+):
+    """A serving process collects once after start-up and freezes what is left, so that no
+    later full collection walks it (a pause in every answer); the tests' apps do not, or each
+    would pin its heap for the rest of the run."""
+    import gc
+    import weakref
+
+    from api.app import create_app
+
+    frozen = gc.get_freeze_count()
+    made_for_a_test = create_app(settings, services=services)
+    async with made_for_a_test.router.lifespan_context(made_for_a_test):
+        assert gc.get_freeze_count() == frozen
+    served = create_app(settings, services=services, serving=True)
+
+    class Cycle:
+        pass
+
+    garbage = Cycle()
+    garbage.itself = garbage  # type: ignore[attr-defined]
+    collected = weakref.ref(garbage)
+    del garbage
+    gc.disable()  # only the app's own collection may collect it
+    try:
+        async with served.router.lifespan_context(served):
+            assert gc.get_freeze_count() > frozen + 10_000
+            assert collected() is None  # collected before the freeze, not pinned by it
+    finally:
+        gc.enable()
+        gc.unfreeze()

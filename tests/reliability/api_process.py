@@ -53,7 +53,7 @@ def start_api(settings: Settings, port: int) -> subprocess.Popen:
             sys.executable,
             "-m",
             "uvicorn",
-            "api.app:create_app",
+            "api.app:create_served_app",
             "--factory",
             "--port",
             str(port),
