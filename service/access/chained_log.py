@@ -244,9 +244,8 @@ class ChainedLog:
         one statement, one round trip (`_append_after`); where another writer appended since, that
         statement writes nothing and the rows are written as below: the lock, the head read after
         it, the insert, COMMIT, four round trips."""
-        processors = self._asyncpg_processors
-        if processors is None:
-            processors = self._asyncpg_processors = dict(
+        if self._asyncpg_processors is None:
+            self._asyncpg_processors = dict(
                 insert(self.table).compile(dialect=dialect)._bind_processors  # type: ignore[arg-type]
             )
         if self._alone and self._appended is not None:
