@@ -95,13 +95,26 @@ async def purpose(
             alias="X-Purpose",
             description="Why the caller reads, for the access log (at most 200 characters); "
             "percent-encoded UTF-8, since headers are ASCII: %E8%A1%8C%E6%94%BF%E8%AE%B8%E5%8F%AF "
-            "for 行政许可",
+            "for 行政许可 (UTF-8 sent as it is, as curl sends it, is read as well)",
         ),
     ] = None,
 ) -> str:
     """Why the caller reads (X-Purpose header, percent-encoded UTF-8 since headers are ASCII,
-    e.g. %E8%A1%8C%E6%94%BF%E8%AE%B8%E5%8F%AF for 行政许可), written to the access log."""
-    stated = unquote(x_purpose or "").strip()
+    e.g. %E8%A1%8C%E6%94%BF%E8%AE%B8%E5%8F%AF for 行政许可), written to the access log.
+
+    Many clients (curl, a header typed into a form) send the UTF-8 bytes as they are; the ASGI
+    server hands them on as Latin-1, which would log 行政许可 as è¡\x8cæ\x94¿...: such a value
+    is read back as the UTF-8 it was, and one that is not UTF-8 is refused."""
+    stated = x_purpose or ""
+    if not stated.isascii():
+        try:
+            stated = stated.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            raise InvalidRequest(
+                "X-Purpose: not UTF-8; send it as percent-encoded UTF-8 "
+                "(%E8%A1%8C%E6%94%BF%E8%AE%B8%E5%8F%AF for 行政许可)"
+            ) from None
+    stated = unquote(stated).strip()
     if len(stated) > 200:
         raise InvalidRequest("X-Purpose: at most 200 characters")
     if "\x00" in stated:

@@ -377,3 +377,44 @@ async def test_the_plain_status_read_answers_and_logs_as_the_solved_one(
         "this needs the credit:read scope, which this token does not carry"
     )
     assert solved == []
+
+
+async def test_a_purpose_sent_as_utf_8_is_logged_as_written_and_one_not_utf_8_is_refused(
+    client, services, role_headers
+):
+    """X-Purpose is documented as percent-encoded UTF-8; curl and many clients send the UTF-8
+    bytes as they are, which the server hands on as Latin-1. Both reach the access log as the
+    caller wrote them, on the fast path and through FastAPI's solving; bytes that are not
+    UTF-8 are refused, with nothing logged."""
+    from urllib.parse import quote
+
+    from sqlalchemy import select
+
+    from service.access.tables import access_log
+
+    registered = await client.post("/v1/subjects", json=enterprise(35))
+    sid, position = registered.json()["subject_id"], registered.json()["position"]
+    agency = role_headers["agency"]
+    projected = await client.get(  # once the subject is in the read model
+        f"/v1/subjects/{sid}/status", params={"min_position": position}, headers=agency
+    )
+    assert projected.status_code == 200, projected.text
+    written = "行政许可审查"
+    for sent in (written.encode(), quote(written)):
+        for params in ({}, {"min_position": position}):  # the fast path, then FastAPI's solving
+            answer = await client.get(
+                f"/v1/subjects/{sid}/status", params=params, headers={**agency, "X-Purpose": sent}
+            )
+            assert answer.status_code == 200, answer.text
+    refused = await client.get(
+        f"/v1/subjects/{sid}/status", headers={**agency, "X-Purpose": "été".encode("latin-1")}
+    )
+    assert refused.status_code == 422
+    assert "percent-encoded UTF-8" in refused.json()["detail"]
+    with services.write_engine.connect() as conn:
+        logged = conn.execute(
+            select(access_log.c.purpose)
+            .where(access_log.c.client_id == "test-agency")
+            .order_by(access_log.c.seq)
+        ).scalars()
+        assert list(logged) == ["unspecified"] + [written] * 4
