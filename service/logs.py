@@ -21,8 +21,8 @@ def logging_config(log_format: Literal["json", "text"], level: str = "INFO") -> 
     applies it in each worker process it starts."""
     formatter: dict[str, Any] = (
         {
-            # orjson's encoding: a third of the standard library's time, and Chinese text
-            # written as itself, not as \u escapes.
+            # orjson's encoding: a request's line in 16 µs of CPU where the standard
+            # library's took 21, and Chinese text written as itself, not as \u escapes.
             "()": "pythonjsonlogger.orjson.OrjsonFormatter",
             "fmt": JSON_FIELDS,
             "rename_fields": {
@@ -73,7 +73,7 @@ def configure_logging(log_format: Literal["json", "text"], level: str = "INFO") 
 def skip_unlogged_record_fields() -> None:
     """Neither format writes a record's thread, process or place in the source, which the
     standard library looks up for every record unless told not to (its logging HOWTO,
-    "Optimization"): a fifth of the cost of a request's log line."""
+    "Optimization"): a sixth of what a request's log line costs (16 µs to 13.5)."""
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -318,6 +318,14 @@ class Queries:
             self.batches[-1].append(record.query)
 
 
+def followed_writer(services) -> tuple[AccessLogWriter, Queries]:
+    """A writer on PostgreSQL's path (the event loop's), and the chain's statements it sends."""
+    on_postgresql(services)
+    queries = Queries()
+    queries.follow(services.access_log)
+    return AccessLogWriter(services.access_log, services.database), queries
+
+
 def seqs_of(services, n: int) -> list[int]:
     return [
         r["seq"] for r in services.access_log.for_subject(uuid.UUID(int=n), after_seq=None, limit=5)
@@ -328,10 +336,7 @@ async def test_on_postgresql_a_writer_alone_on_the_chain_appends_in_one_statemen
     """Once a writer's append found the chain where its previous one left it, each next batch
     is chained after that head and written in one statement, one round trip; the chain holds
     and every entry has its place."""
-    on_postgresql(services)
-    writer = AccessLogWriter(services.access_log, services.database)
-    queries = Queries()
-    queries.follow(services.access_log)
+    writer, queries = followed_writer(services)
     try:
         for n in range(5):
             await writer.append([entry(n)])
@@ -351,10 +356,7 @@ async def test_on_postgresql_a_batch_after_another_writers_append_is_chained_aft
     """Another writer (another process, or this one's thread path) appends after the head this
     writer left: the one statement writes nothing (the next seq is taken), the batch is written
     after the real head, and the writer appends in one statement again only once it is alone."""
-    on_postgresql(services)
-    writer = AccessLogWriter(services.access_log, services.database)
-    queries = Queries()
-    queries.follow(services.access_log)
+    writer, queries = followed_writer(services)
     try:
         for n in range(3):
             await writer.append([entry(n)])
@@ -383,10 +385,7 @@ async def test_on_postgresql_a_chain_ending_elsewhere_than_where_it_was_left_is_
 
     from tests.tampering import as_superuser
 
-    on_postgresql(services)
-    writer = AccessLogWriter(services.access_log, services.database)
-    queries = Queries()
-    queries.follow(services.access_log)
+    writer, queries = followed_writer(services)
     try:
         for n in range(3):
             await writer.append([entry(n)])
