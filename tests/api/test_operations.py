@@ -260,9 +260,7 @@ async def test_import_rows_and_access_log_batches_are_counted(client):
     assert sample("credit_access_log_batch_entries_count") > batches  # the read was logged
 
 
-async def test_a_served_app_sets_its_start_up_heap_aside_from_full_collections(
-    settings, services
-):
+async def test_a_served_app_sets_its_start_up_heap_aside_from_full_collections(settings, services):
     """A serving process collects once after start-up and freezes what is left, so that no
     later full collection walks it (a pause in every answer); the tests' apps do not, or each
     would pin its heap for the rest of the run."""
