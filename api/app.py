@@ -45,6 +45,7 @@ from api.security_headers import SecurityHeaders
 from service.access.oidc import form_targets
 from service.bootstrap import Services, build_services
 from service.clock import Clock
+from service.logs import skip_unlogged_record_fields
 from service.metrics import process_stopping
 from service.settings import Settings, get_settings
 
@@ -59,8 +60,11 @@ UNBOUNDED_PREFIXES = ("/v1/imports", "/v1/feeds", "/v1/subscriptions", "/console
 
 def create_served_app() -> FastAPI:
     """The app as a serving process runs it (`credit serve`, or `uvicorn
-    api.app:create_served_app --factory`): its heap after start-up set aside from the garbage
-    collector's full collections (`_set_aside_start_up_heap`)."""
+    api.app:create_served_app --factory`): log records without the fields no format writes (in
+    each worker process uvicorn starts, which configures logging from the dictionary alone),
+    and its heap after start-up set aside from the garbage collector's full collections
+    (`_set_aside_start_up_heap`)."""
+    skip_unlogged_record_fields()
     return create_app(serving=True)
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
 
-from service.logs import skip_unlogged_record_fields
 from service.metrics import REQUEST_SECONDS, REQUESTS
 
 log = logging.getLogger("api.requests")
@@ -88,9 +87,6 @@ class RequestMetrics:
 def install(app: Any) -> None:
     """Outermost of the middleware: the request id is set before anything else runs or logs,
     and the metrics see every answer, the deadline's and the size limit's included."""
-    # Here too, for the worker processes uvicorn starts, which configure logging from the
-    # dictionary alone.
-    skip_unlogged_record_fields()
     app.add_middleware(RequestMetrics)
     app.add_middleware(
         CorrelationIdMiddleware,

@@ -311,15 +311,8 @@ class ChainedLog:
         except UniqueViolationError as error:
             if error.constraint_name != f"{self.name}_pkey":
                 raise
-            written = 0
-        else:
-            written = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
-        if written == len(rows):
-            return True
-        if written:  # all of them or none, in one statement
-            raise AssertionError(f"{written} of {len(rows)} rows of one statement were written")
-        self._alone = False
-        return False
+            return False
+        return status != "INSERT 0 0"  # every row, or none where the head's row is not there
 
     def _asyncpg_append_after(self, names: tuple[str, ...], rows: int, dialect: Dialect) -> str:
         """The statement of `_append_after` for `rows` rows: their values as parameters, each
