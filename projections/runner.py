@@ -23,7 +23,17 @@ import psycopg
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.persistence import OperationalError as StoreOperationalError
-from sqlalchemy import ColumnElement, Connection, Engine, case, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -39,6 +49,32 @@ TRANSIENT_ERRORS = (
     StoreInterfaceError,
     ReadStoreOperationalError,
     psycopg.OperationalError,
+)
+
+# The tracking row's statements, built once: a page sends them for every projector, and building
+# a statement anew each time cost a page more CPU than sending it.
+_TRACKED = projection_tracking.c
+_POSITION = select(_TRACKED.position).where(_TRACKED.name == bindparam("tracked"))
+_LOCKED_POSITION = _POSITION.with_for_update()
+
+
+def _cleared(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A failure recorded at or before the new position is gone (the event was applied or
+    skipped)."""
+    return case((_TRACKED.failed_position <= bindparam("reached"), None), else_=column)
+
+
+_ADVANCE = (
+    update(projection_tracking)
+    .where(_TRACKED.name == bindparam("tracked"))
+    .values(
+        position=bindparam("reached"),
+        updated_at=bindparam("now"),
+        failed_position=_cleared(_TRACKED.failed_position),
+        failed_event_type=_cleared(_TRACKED.failed_event_type),
+        failure=_cleared(_TRACKED.failure),
+        failed_at=_cleared(_TRACKED.failed_at),
+    )
 )
 
 
@@ -252,11 +288,12 @@ class ProjectionRunner:
         """The projector's tracked position, locked for this page's transaction, so that a
         second runner waits instead of applying the same page again (SQLite: BEGIN IMMEDIATE
         does that)."""
-        self._ensure_row(conn, name)
-        query = select(projection_tracking.c.position).where(projection_tracking.c.name == name)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        return int(conn.execute(query).scalar_one())
+        query = _LOCKED_POSITION if conn.dialect.name == "postgresql" else _POSITION
+        position = conn.execute(query, {"tracked": name}).scalar_one_or_none()
+        if position is None:  # a projector's first page (or its first since a rebuild)
+            self._ensure_row(conn, name)
+            position = conn.execute(query, {"tracked": name}).scalar_one()
+        return int(position)
 
     @staticmethod
     def _ensure_row(conn: Connection, name: str) -> None:
@@ -278,9 +315,20 @@ class ProjectionRunner:
         """Apply the next page of events (up to position `stop`, and each projector up to its
         own entry of `stops`, if given) to every projector not stopped by a failure, each in a
         transaction of its own with its position. Returns the most events any projector moved
-        past (0: all caught up, or waiting on a stopped one)."""
-        with self.engine.connect() as conn:  # one short read of positions and failures
-            states = self._states(conn)
+        past (0: all caught up, or waiting on a stopped one). One connection serves the page:
+        each checkout would ping the database first."""
+        with self.engine.connect() as conn:
+            return self._process_page(conn, stop, page_size, stops)
+
+    def _process_page(
+        self,
+        conn: Connection,
+        stop: int | None,
+        page_size: int | None,
+        stops: Mapping[str, int] | None,
+    ) -> int:
+        states = self._states(conn)
+        conn.rollback()  # one short read of positions and failures, not held
         self._notice_resumed(states)
         active = [p for p in self.projectors if p.name not in self.failures]
         if not active:
@@ -299,8 +347,8 @@ class ProjectionRunner:
             return 0
         # The operators' skips, read only where there are events to apply: a runner that
         # finds none (most of its polls) spares the query.
-        with self.engine.connect() as conn:
-            skipped = self._skipped_positions(conn)
+        skipped = self._skipped_positions(conn)
+        conn.rollback()
         events, unreadable = self._decode(notifications)
         reached = {name: state.position for name, state in states.items()}
         moved = 0
@@ -312,7 +360,7 @@ class ProjectionRunner:
                 if dependency in reached:
                     cap = reached[dependency] if cap is None else min(cap, reached[dependency])
             mine = skipped.get(projector.name, set())
-            position, count = self._project(projector, events, cap, mine)
+            position, count = self._project(conn, projector, events, cap, mine)
             readable_end = events[-1][0] if events else start
             if (
                 unreadable is not None
@@ -320,7 +368,7 @@ class ProjectionRunner:
                 and (cap is None or unreadable[0] <= cap)
             ):
                 if unreadable[0] in mine:
-                    position, count = self._pass_over(projector, unreadable[0], count)
+                    position, count = self._pass_over(conn, projector, unreadable[0], count)
                 else:
                     self._record_failure(projector.name, *unreadable)
             reached[projector.name] = position
@@ -344,6 +392,7 @@ class ProjectionRunner:
 
     def _project(
         self,
+        conn: Connection,
         projector: Projector,
         events: Sequence[tuple[int, Any]],
         cap: int | None,
@@ -353,7 +402,7 @@ class ProjectionRunner:
         transaction; if it refuses them, one at a time, to find and record the event it fails
         on (the ones before it are kept). Returns (position reached, events moved past)."""
         try:
-            return self._apply(projector, events, cap, skipped)
+            return self._apply(conn, projector, events, cap, skipped)
         except _PageRefused as refused:
             first = refused.error
         position, moved = self.position(projector.name), 0
@@ -363,7 +412,7 @@ class ProjectionRunner:
             return position, 0
         for event in todo:
             try:
-                position, count = self._apply(projector, [event], cap, skipped)
+                position, count = self._apply(conn, projector, [event], cap, skipped)
             except _PageRefused as refused:
                 self._record_failure(projector.name, event[0], _event_type(event[1]), refused.error)
                 break
@@ -372,12 +421,13 @@ class ProjectionRunner:
 
     def _apply(
         self,
+        conn: Connection,
         projector: Projector,
         events: Sequence[tuple[int, Any]],
         cap: int | None,
         skipped: set[int],
     ) -> tuple[int, int]:
-        with self.engine.begin() as conn:
+        with conn.begin():
             position = self._locked_position(conn, projector.name)
             todo = [(p, e) for p, e in events if p > position and (cap is None or p <= cap)]
             if not todo:
@@ -393,9 +443,11 @@ class ProjectionRunner:
             self._advance(conn, projector.name, todo[-1][0])
             return todo[-1][0], len(todo)
 
-    def _pass_over(self, projector: Projector, position: int, moved: int) -> tuple[int, int]:
+    def _pass_over(
+        self, conn: Connection, projector: Projector, position: int, moved: int
+    ) -> tuple[int, int]:
         """An unreadable event an operator chose to skip: move the position past it."""
-        with self.engine.begin() as conn:
+        with conn.begin():
             at = self._locked_position(conn, projector.name)
             if at < position:
                 self._advance(conn, projector.name, position)
@@ -406,23 +458,7 @@ class ProjectionRunner:
     def _advance(conn: Connection, name: str, position: int) -> None:
         """The new position, with the page's rows; a failure recorded at or before it is gone
         (the event was applied or skipped)."""
-        passed = projection_tracking.c.failed_position <= position
-
-        def cleared(column: ColumnElement[Any]) -> ColumnElement[Any]:
-            return case((passed, None), else_=column)
-
-        conn.execute(
-            update(projection_tracking)
-            .where(projection_tracking.c.name == name)
-            .values(
-                position=position,
-                updated_at=datetime.now(UTC),
-                failed_position=cleared(projection_tracking.c.failed_position),
-                failed_event_type=cleared(projection_tracking.c.failed_event_type),
-                failure=cleared(projection_tracking.c.failure),
-                failed_at=cleared(projection_tracking.c.failed_at),
-            )
-        )
+        conn.execute(_ADVANCE, {"tracked": name, "reached": position, "now": datetime.now(UTC)})
 
     def _record_failure(
         self, name: str, position: int, event_type: str, error: BaseException

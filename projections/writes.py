@@ -6,7 +6,8 @@ statement."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
@@ -48,25 +49,48 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
     if conn.dialect.name != "postgresql":
         conn.execute(insert(table), list(rows))
         return
-    names = [column.name for column in table.columns]
-    json_at = [i for i, column in enumerate(table.columns) if isinstance(column.type, JSON)]
-    values_of = itemgetter(*names)
-    quote = conn.dialect.identifier_preparer.quote
-    statement = (
-        f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN (FORMAT BINARY)"
-    )
+    plan = _COPY_PLANS.get(table)
+    if plan is None:
+        plan = _COPY_PLANS[table] = _CopyPlan.of(table, conn.dialect)
     driver = conn.connection.driver_connection
     assert driver is not None
     try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.set_types([_copy_type(column, conn.dialect) for column in table.columns])
+        with driver.cursor() as cursor, cursor.copy(plan.statement) as copy:
+            copy.set_types(plan.types)
+            values_of, json_at = plan.values_of, plan.json_at
             for row in rows:
                 values = list(values_of(row))
                 for i in json_at:
                     values[i] = _json(values[i])
                 copy.write_row(values)
     except driver.Error as error:  # the same exception classes as any other statement's
-        raise DBAPIError.instance(statement, None, error, type(driver).Error) from error
+        raise DBAPIError.instance(plan.statement, None, error, type(driver).Error) from error
+
+
+@dataclass(frozen=True)
+class _CopyPlan:
+    """A table's COPY statement, its columns' types and where its JSON columns are: the same
+    for every page, and a live runner's pages are small, so each worked out once."""
+
+    statement: str
+    types: list[str]
+    values_of: Callable[[Row], tuple[Any, ...]]
+    json_at: list[int]
+
+    @classmethod
+    def of(cls, table: Table, dialect: Dialect) -> _CopyPlan:
+        names = [column.name for column in table.columns]
+        quote = dialect.identifier_preparer.quote
+        return cls(
+            statement=f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) "
+            "FROM STDIN (FORMAT BINARY)",
+            types=[_copy_type(column, dialect) for column in table.columns],
+            values_of=itemgetter(*names),
+            json_at=[i for i, column in enumerate(table.columns) if isinstance(column.type, JSON)],
+        )
+
+
+_COPY_PLANS: dict[Table, _CopyPlan] = {}
 
 
 def _copy_type(column: Column[Any], dialect: Dialect) -> str:

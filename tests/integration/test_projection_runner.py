@@ -276,3 +276,46 @@ def test_a_caught_up_runner_polls_without_reading_the_skips(services):
     assert any("projection_tracking" in s for s in idle)
     assert not any("projection_skips" in s for s in idle)
     assert any("projection_skips" in s for s in statements)
+
+
+def test_a_page_checks_out_one_connection_and_inserts_no_tracking_row_it_finds(services):
+    """Each checkout pings the database first, and a page visits every projector: the page
+    holds one connection throughout. A projector's tracking row is inserted only where it is
+    missing (its first page, or its first after a rebuild dropped the rows)."""
+    from sqlalchemy import event
+
+    fill(services, subjects=1, records_each=2)
+    services.runner.catch_up()
+    checkouts: list[object] = []
+    statements: list[str] = []
+
+    def checked_out(*args) -> None:
+        checkouts.append(args[0])
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    engine = services.write_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    event.listen(engine.pool, "checkout", checked_out)
+    try:
+        services.files.register(RegisterSubject(**enterprise(2)), recorded_by="t")
+        assert services.runner.process_next_page() == 1
+        page_checkouts, page_statements = len(checkouts), list(statements)
+        services.runner.rebuild()
+    finally:
+        event.remove(engine.pool, "checkout", checked_out)
+        event.remove(engine, "before_cursor_execute", seen)
+    assert page_checkouts == 1
+    assert not any(
+        s.lstrip().upper().startswith("INSERT INTO PROJECTION_TRACKING") for s in page_statements
+    )
+    # After the rebuild dropped them, each projector's row is inserted again, and tracks the head.
+    inserted = [
+        s
+        for s in statements[len(page_statements) :]
+        if s.lstrip().upper().startswith("INSERT INTO PROJECTION_TRACKING")
+    ]
+    assert len(inserted) >= len(services.runner.names)
+    head = services.ledger.recorder.max_notification_id()
+    assert set(services.runner.positions().values()) == {head}
