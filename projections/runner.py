@@ -54,8 +54,14 @@ TRANSIENT_ERRORS = (
 # The tracking row's statements, built once: a page sends them for every projector, and building
 # a statement anew each time cost a page more CPU than sending it.
 _TRACKED = projection_tracking.c
-_POSITION = select(_TRACKED.position).where(_TRACKED.name == bindparam("tracked"))
-_LOCKED_POSITION = _POSITION.with_for_update()
+# In the names' order, so that two transactions locking several rows (another runner, the switch
+# to a rebuilt generation) take them in the same order and cannot deadlock.
+_POSITIONS = (
+    select(_TRACKED.name, _TRACKED.position)
+    .where(_TRACKED.name.in_(bindparam("tracked", expanding=True)))
+    .order_by(_TRACKED.name)
+)
+_LOCKED_POSITIONS = _POSITIONS.with_for_update()
 
 
 def _cleared(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -76,6 +82,23 @@ _ADVANCE = (
         failed_at=_cleared(_TRACKED.failed_at),
     )
 )
+
+
+def _cap(
+    projector: Any,
+    limit: int | None,
+    stops: Mapping[str, int] | None,
+    reached: Mapping[str, int],
+) -> int | None:
+    """The last position this page may take the projector to: the page's limit, its own
+    stop, and the positions the read models it depends on have reached."""
+    cap = limit
+    if stops is not None:
+        cap = min(stops.get(projector.name, 0), cap if cap is not None else 2**63)
+    for dependency in getattr(projector, "depends_on", ()):
+        if dependency in reached:
+            cap = reached[dependency] if cap is None else min(cap, reached[dependency])
+    return cap
 
 
 def transient(error: BaseException) -> bool:
@@ -284,16 +307,17 @@ class ProjectionRunner:
             skipped.setdefault(projector, set()).add(int(position))
         return skipped
 
-    def _locked_position(self, conn: Connection, name: str) -> int:
-        """The projector's tracked position, locked for this page's transaction, so that a
+    def _locked_positions(self, conn: Connection, names: Sequence[str]) -> dict[str, int]:
+        """The projectors' tracked positions, locked for this page's transaction, so that a
         second runner waits instead of applying the same page again (SQLite: BEGIN IMMEDIATE
         does that)."""
-        query = _LOCKED_POSITION if conn.dialect.name == "postgresql" else _POSITION
-        position = conn.execute(query, {"tracked": name}).scalar_one_or_none()
-        if position is None:  # a projector's first page (or its first since a rebuild)
-            self._ensure_row(conn, name)
-            position = conn.execute(query, {"tracked": name}).scalar_one()
-        return int(position)
+        query = _LOCKED_POSITIONS if conn.dialect.name == "postgresql" else _POSITIONS
+        found = dict(conn.execute(query, {"tracked": list(names)}).all())
+        if len(found) < len(names):  # a projector's first page (or its first since a rebuild)
+            for name in names:
+                self._ensure_row(conn, name)
+            found = dict(conn.execute(query, {"tracked": list(names)}).all())
+        return {name: int(found[name]) for name in names}
 
     @staticmethod
     def _ensure_row(conn: Connection, name: str) -> None:
@@ -313,10 +337,11 @@ class ProjectionRunner:
         stops: Mapping[str, int] | None = None,
     ) -> int:
         """Apply the next page of events (up to position `stop`, and each projector up to its
-        own entry of `stops`, if given) to every projector not stopped by a failure, each in a
-        transaction of its own with its position. Returns the most events any projector moved
-        past (0: all caught up, or waiting on a stopped one). One connection serves the page:
-        each checkout would ping the database first."""
+        own entry of `stops`, if given) to every projector not stopped by a failure, together in
+        one transaction with their positions; if one refuses the page, each in a transaction of
+        its own. Returns the most events any projector moved past (0: all caught up, or waiting
+        on a stopped one). One connection serves the page: each checkout would ping the
+        database first."""
         with self.engine.connect() as conn:
             return self._process_page(conn, stop, page_size, stops)
 
@@ -351,14 +376,13 @@ class ProjectionRunner:
         conn.rollback()
         events, unreadable = self._decode(notifications)
         reached = {name: state.position for name, state in states.items()}
+        if unreadable is None:
+            together = self._apply_together(conn, active, events, limit, stops, skipped, reached)
+            if together is not None:
+                return together
         moved = 0
         for projector in active:
-            cap = limit
-            if stops is not None:
-                cap = min(stops.get(projector.name, 0), cap if cap is not None else 2**63)
-            for dependency in getattr(projector, "depends_on", ()):
-                if dependency in reached:
-                    cap = reached[dependency] if cap is None else min(cap, reached[dependency])
+            cap = _cap(projector, limit, stops, reached)
             mine = skipped.get(projector.name, set())
             position, count = self._project(conn, projector, events, cap, mine)
             readable_end = events[-1][0] if events else start
@@ -373,6 +397,52 @@ class ProjectionRunner:
                     self._record_failure(projector.name, *unreadable)
             reached[projector.name] = position
             moved = max(moved, count)
+        return moved
+
+    def _apply_together(
+        self,
+        conn: Connection,
+        active: Sequence[Projector],
+        events: Sequence[tuple[int, Any]],
+        limit: int | None,
+        stops: Mapping[str, int] | None,
+        skipped: Mapping[str, set[int]],
+        reached: Mapping[str, int],
+    ) -> int | None:
+        """The page applied to every projector in one transaction: one lock of their tracking
+        rows, one advance of them and one commit, where a transaction each cost a small page
+        (a live runner's, behind single appends) several times the round trips. Returns the
+        most events any projector moved past, or None if a projector refused the page: then
+        nothing of it is kept, and the caller applies it a projector at a time, which finds and
+        records the failing event while the others go on."""
+        reached = dict(reached)
+        advanced: list[dict[str, Any]] = []
+        moved = 0
+        with conn.begin() as transaction:
+            positions = self._locked_positions(conn, [projector.name for projector in active])
+            for projector in active:
+                cap = _cap(projector, limit, stops, reached)
+                position = positions[projector.name]
+                todo = [(p, e) for p, e in events if p > position and (cap is None or p <= cap)]
+                if todo:
+                    mine = skipped.get(projector.name, set())
+                    given = [(p, e) for p, e in todo if p not in mine]
+                    if given:
+                        try:
+                            projector.apply(conn, given)
+                        except Exception as error:
+                            if transient(error):
+                                raise
+                            transaction.rollback()
+                            return None
+                    position = todo[-1][0]
+                    advanced.append(
+                        {"tracked": projector.name, "reached": position, "now": datetime.now(UTC)}
+                    )
+                reached[projector.name] = position
+                moved = max(moved, len(todo))
+            if advanced:
+                conn.execute(_ADVANCE, advanced)
         return moved
 
     def _decode(
@@ -428,7 +498,7 @@ class ProjectionRunner:
         skipped: set[int],
     ) -> tuple[int, int]:
         with conn.begin():
-            position = self._locked_position(conn, projector.name)
+            position = self._locked_positions(conn, [projector.name])[projector.name]
             todo = [(p, e) for p, e in events if p > position and (cap is None or p <= cap)]
             if not todo:
                 return position, 0
@@ -448,7 +518,7 @@ class ProjectionRunner:
     ) -> tuple[int, int]:
         """An unreadable event an operator chose to skip: move the position past it."""
         with conn.begin():
-            at = self._locked_position(conn, projector.name)
+            at = self._locked_positions(conn, [projector.name])[projector.name]
             if at < position:
                 self._advance(conn, projector.name, position)
                 return position, moved + 1

@@ -172,7 +172,12 @@ def _lock_tracking(conn: Connection, names: list[str]) -> None:
     """Lock the projectors' tracking rows: a live runner's next page waits for the switch."""
     for name in names:
         ProjectionRunner._ensure_row(conn, name)
-    query = select(projection_tracking.c.name).where(projection_tracking.c.name.in_(names))
+    # In the names' order, as a runner locks them: two lockers of several rows, one order.
+    query = (
+        select(projection_tracking.c.name)
+        .where(projection_tracking.c.name.in_(names))
+        .order_by(projection_tracking.c.name)
+    )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     conn.execute(query).all()

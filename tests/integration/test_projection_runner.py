@@ -116,6 +116,39 @@ def test_a_failing_projector_stops_alone_loudly_and_changes_nothing(services):
     assert dump(services.write_engine) != before
 
 
+def test_a_projector_refusing_an_event_mid_page_undoes_nothing_of_the_others(services):
+    """A page is applied to every read model in one transaction; when one refuses an event in
+    it, the page is applied again a read model at a time: the others' rows are those of a run
+    without the refusing one (nothing lost, nothing twice), and the refusing one keeps the
+    events before the one it failed on."""
+    from projections.runner import ProjectionFailed
+
+    head = fill(services, subjects=3, records_each=3)
+    services.runner.catch_up()
+    expected = dump(services.write_engine)
+
+    class RefusesTheThird:
+        name, tables = "refuses_the_third", ()
+
+        def __init__(self):
+            self.kept: list[int] = []
+
+        def apply(self, conn, events):
+            if any(position == 3 for position, _ in events):
+                raise ValueError("cannot project the third")
+            self.kept += [position for position, _ in events]
+
+    refusing = RefusesTheThird()
+    services.runner.projectors = [*services.runner.projectors, refusing]
+    services.runner.page_size = 100
+    with pytest.raises(ProjectionFailed, match="refuses_the_third failed on position 3"):
+        services.runner.rebuild()
+    assert dump(services.write_engine) == expected
+    states = services.runner.states()
+    assert states["refuses_the_third"].position == 2 and refusing.kept == [1, 2]
+    assert all(state.position == head for name, state in states.items() if name != refusing.name)
+
+
 def test_a_lost_connection_in_a_projector_is_retried_not_fatal(services):
     """SQLAlchemy reports some lost connections as errors other than OperationalError (an
     InterfaceError, a DBAPIError it marks connection_invalidated): they are transient too."""
@@ -278,19 +311,26 @@ def test_a_caught_up_runner_polls_without_reading_the_skips(services):
     assert any("projection_skips" in s for s in statements)
 
 
-def test_a_page_checks_out_one_connection_and_inserts_no_tracking_row_it_finds(services):
+def test_a_page_checks_out_one_connection_commits_once_and_inserts_no_tracking_row_it_finds(
+    services,
+):
     """Each checkout pings the database first, and a page visits every projector: the page
-    holds one connection throughout. A projector's tracking row is inserted only where it is
-    missing (its first page, or its first after a rebuild dropped the rows)."""
+    holds one connection throughout, and applies every read model in one transaction. A
+    projector's tracking row is inserted only where it is missing (its first page, or its
+    first after a rebuild dropped the rows)."""
     from sqlalchemy import event
 
     fill(services, subjects=1, records_each=2)
     services.runner.catch_up()
     checkouts: list[object] = []
+    commits: list[object] = []
     statements: list[str] = []
 
     def checked_out(*args) -> None:
         checkouts.append(args[0])
+
+    def committed(conn) -> None:
+        commits.append(conn)
 
     def seen(conn, cursor, statement, *args) -> None:
         statements.append(statement)
@@ -298,15 +338,18 @@ def test_a_page_checks_out_one_connection_and_inserts_no_tracking_row_it_finds(s
     engine = services.write_engine
     event.listen(engine, "before_cursor_execute", seen)
     event.listen(engine.pool, "checkout", checked_out)
+    event.listen(engine, "commit", committed)
     try:
         services.files.register(RegisterSubject(**enterprise(2)), recorded_by="t")
         assert services.runner.process_next_page() == 1
-        page_checkouts, page_statements = len(checkouts), list(statements)
+        page_checkouts, page_commits = len(checkouts), len(commits)
+        page_statements = list(statements)
         services.runner.rebuild()
     finally:
+        event.remove(engine, "commit", committed)
         event.remove(engine.pool, "checkout", checked_out)
         event.remove(engine, "before_cursor_execute", seen)
-    assert page_checkouts == 1
+    assert page_checkouts == 1 and page_commits == 1
     assert not any(
         s.lstrip().upper().startswith("INSERT INTO PROJECTION_TRACKING") for s in page_statements
     )
