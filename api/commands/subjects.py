@@ -6,7 +6,6 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Request, Response, status
-from fastapi.dependencies.utils import request_params_to_args
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import RECORD, Purpose, Recorder, access_entry, authenticated, require, with_scope
@@ -90,18 +89,19 @@ def register_subject(
 
 async def _plain_append(request: Request) -> Response | None:
     """The usual append (a JSON body of one record, the id and headers well formed) without
-    FastAPI's dependency solving. Its id, headers and body are validated first, by FastAPI's
-    own functions on the route's own fields, and anything that would fail is declined, for
-    FastAPI to solve and answer its validation error as before (these checks change nothing;
-    the body, once read, stays on the request for FastAPI). Then the dependencies, in the order
-    FastAPI solves them: the services, the token (`authenticated`), the scope (credit:record);
-    then the endpoint in a worker thread, as FastAPI runs a plain `def`, and its answer
-    serialised by the route's response model, with the status and headers it set."""
+    FastAPI's dependency solving. Its id, headers and body are validated first, on the route's
+    own fields (the parameters as FastAPI reads them: `PlainParams`), and anything that would
+    fail is declined, for FastAPI to solve and answer its validation error as before (these
+    checks change nothing; the body, once read, stays on the request for FastAPI). Then the
+    dependencies, in the order FastAPI solves them: the services, the token (`authenticated`),
+    the scope (credit:record); then the endpoint in a worker thread, as FastAPI runs a plain
+    `def`, and its answer serialised by the route's response model, with the status and
+    headers it set."""
     if request.headers.get("content-type") != "application/json":
         return None
     route = request.scope["route"]
-    path, path_errors = request_params_to_args(route.dependant.path_params, request.path_params)
-    headers, header_errors = request_params_to_args(route.dependant.header_params, request.headers)
+    path, path_errors = route.read_path_params(request.path_params)
+    headers, header_errors = route.read_header_params(request.headers)
     if path_errors or header_errors:
         return None
     try:
