@@ -126,7 +126,9 @@ class Projector(Protocol):
     """Applies pages of events to its tables. `depends_on` (optional) names projectors whose
     tables it reads: it never gets ahead of them. `per_subject` (optional, false if absent)
     says that each subject's rows follow from that subject's events alone, so a rebuild may
-    build it by subject partition (projections/partitions.py)."""
+    build it by subject partition (projections/partitions.py). `committed_first` (optional,
+    false if absent): a page is committed for it (and the others so marked) before the other
+    read models, whose work it then need not wait for: the read models most reads wait on."""
 
     name: str
 
@@ -337,11 +339,11 @@ class ProjectionRunner:
         stops: Mapping[str, int] | None = None,
     ) -> int:
         """Apply the next page of events (up to position `stop`, and each projector up to its
-        own entry of `stops`, if given) to every projector not stopped by a failure, together in
-        one transaction with their positions; if one refuses the page, each in a transaction of
-        its own. Returns the most events any projector moved past (0: all caught up, or waiting
-        on a stopped one). One connection serves the page: each checkout would ping the
-        database first."""
+        own entry of `stops`, if given) to every projector not stopped by a failure, together
+        with their positions (in one transaction for those committed first, one for the
+        others); if one refuses the page, each in a transaction of its own. Returns the most
+        events any projector moved past (0: all caught up, or waiting on a stopped one). One
+        connection serves the page: each checkout would ping the database first."""
         with self.engine.connect() as conn:
             return self._process_page(conn, stop, page_size, stops)
 
@@ -409,40 +411,50 @@ class ProjectionRunner:
         skipped: Mapping[str, set[int]],
         reached: Mapping[str, int],
     ) -> int | None:
-        """The page applied to every projector in one transaction: one lock of their tracking
+        """The page applied to the projectors together: those marked `committed_first` in
+        one transaction, then the others in one more, each with one lock of their tracking
         rows, one advance of them and one commit, where a transaction each cost a small page
         (a live runner's, behind single appends) several times the round trips. Returns the
         most events any projector moved past, or None if a projector refused the page: then
-        nothing of it is kept, and the caller applies it a projector at a time, which finds and
-        records the failing event while the others go on."""
+        nothing of its transaction is kept, and the caller applies the page a projector at a
+        time, which finds and records the failing event while the others go on."""
+        first = [p for p in active if getattr(p, "committed_first", False)]
+        rest = [p for p in active if not getattr(p, "committed_first", False)]
         reached = dict(reached)
-        advanced: list[dict[str, Any]] = []
         moved = 0
-        with conn.begin() as transaction:
-            positions = self._locked_positions(conn, [projector.name for projector in active])
-            for projector in active:
-                cap = _cap(projector, limit, stops, reached)
-                position = positions[projector.name]
-                todo = [(p, e) for p, e in events if p > position and (cap is None or p <= cap)]
-                if todo:
-                    mine = skipped.get(projector.name, set())
-                    given = [(p, e) for p, e in todo if p not in mine]
-                    if given:
-                        try:
-                            projector.apply(conn, given)
-                        except Exception as error:
-                            if transient(error):
-                                raise
-                            transaction.rollback()
-                            return None
-                    position = todo[-1][0]
-                    advanced.append(
-                        {"tracked": projector.name, "reached": position, "now": datetime.now(UTC)}
-                    )
-                reached[projector.name] = position
-                moved = max(moved, len(todo))
-            if advanced:
-                conn.execute(_ADVANCE, advanced)
+        for group in (first, rest):
+            if not group:
+                continue
+            with conn.begin() as transaction:
+                positions = self._locked_positions(conn, [projector.name for projector in group])
+                advanced: list[dict[str, Any]] = []
+                for projector in group:
+                    cap = _cap(projector, limit, stops, reached)
+                    position = positions[projector.name]
+                    todo = [(p, e) for p, e in events if p > position and (cap is None or p <= cap)]
+                    if todo:
+                        mine = skipped.get(projector.name, set())
+                        given = [(p, e) for p, e in todo if p not in mine]
+                        if given:
+                            try:
+                                projector.apply(conn, given)
+                            except Exception as error:
+                                if transient(error):
+                                    raise
+                                transaction.rollback()
+                                return None
+                        position = todo[-1][0]
+                        advanced.append(
+                            {
+                                "tracked": projector.name,
+                                "reached": position,
+                                "now": datetime.now(UTC),
+                            }
+                        )
+                    reached[projector.name] = position
+                    moved = max(moved, len(todo))
+                if advanced:
+                    conn.execute(_ADVANCE, advanced)
         return moved
 
     def _decode(

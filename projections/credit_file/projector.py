@@ -349,6 +349,9 @@ class CreditFileProjector:
     # A subject's rows follow from its own stream: what a follow-up, a case step or a list
     # entry names is a record of the same subject (the subject's aggregate refuses others).
     per_subject = True
+    # Status and record reads wait on these tables alone: a page is committed here before
+    # the other read models have applied it.
+    committed_first = True
     page_history = PageHistory
 
     def __init__(self, policy: PolicyBook):

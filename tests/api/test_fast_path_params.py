@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Header
 from fastapi.dependencies.utils import request_params_to_args
+from fastapi.routing import APIRoute
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.datastructures import Headers
@@ -40,8 +41,9 @@ def headers_of(values: dict[str, str | None], casing: list[bool]) -> Headers:
 
 def test_the_append_reads_its_id_and_headers_without_fastapi_per_request():
     append = next(route for route in FAST_ROUTES if route.path.endswith("/events"))
-    assert append.read_path_params.plain is not None
-    assert [key for _, key, _, _ in append.read_header_params.plain] == [
+    headers = append.read_header_params.plain
+    assert append.read_path_params.plain is not None and headers is not None
+    assert [key for _, key, _, _ in headers] == [
         "Idempotency-Key",
         "If-Match",
     ]
@@ -67,7 +69,9 @@ def test_parameters_of_another_kind_are_read_by_fastapi():
     @app.get("/listed")
     def listed(tags: Annotated[list[str] | None, Header()] = None) -> None: ...
 
-    route = next(route for route in app.routes if getattr(route, "path", "") == "/listed")
+    route = next(
+        route for route in app.routes if isinstance(route, APIRoute) and route.path == "/listed"
+    )
     read = PlainParams(route.dependant.header_params)
     assert read.plain is None
     headers = Headers(raw=[(b"tags", b"a"), (b"tags", b"b")])

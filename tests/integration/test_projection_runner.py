@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -311,13 +313,13 @@ def test_a_caught_up_runner_polls_without_reading_the_skips(services):
     assert any("projection_skips" in s for s in statements)
 
 
-def test_a_page_checks_out_one_connection_commits_once_and_inserts_no_tracking_row_it_finds(
+def test_a_page_checks_out_one_connection_commits_twice_and_inserts_no_tracking_row_it_finds(
     services,
 ):
     """Each checkout pings the database first, and a page visits every projector: the page
-    holds one connection throughout, and applies every read model in one transaction. A
-    projector's tracking row is inserted only where it is missing (its first page, or its
-    first after a rebuild dropped the rows)."""
+    holds one connection throughout, and applies the read models in two transactions (the
+    credit file's, then the others'). A projector's tracking row is inserted only where it is
+    missing (its first page, or its first after a rebuild dropped the rows)."""
     from sqlalchemy import event
 
     fill(services, subjects=1, records_each=2)
@@ -349,7 +351,7 @@ def test_a_page_checks_out_one_connection_commits_once_and_inserts_no_tracking_r
         event.remove(engine, "commit", committed)
         event.remove(engine.pool, "checkout", checked_out)
         event.remove(engine, "before_cursor_execute", seen)
-    assert page_checkouts == 1 and page_commits == 1
+    assert page_checkouts == 1 and page_commits == 2
     assert not any(
         s.lstrip().upper().startswith("INSERT INTO PROJECTION_TRACKING") for s in page_statements
     )
@@ -362,3 +364,37 @@ def test_a_page_checks_out_one_connection_commits_once_and_inserts_no_tracking_r
     assert len(inserted) >= len(services.runner.names)
     head = services.ledger.recorder.max_notification_id()
     assert set(services.runner.positions().values()) == {head}
+
+
+def committed_position(services, name: str) -> int:
+    """A projector's position as another connection sees it (on SQLite, a plain reader: the
+    service's connections begin by taking the write lock, which the page holds)."""
+    url = services.write_engine.url
+    query = "SELECT position FROM projection_tracking WHERE name = ?"
+    if url.get_backend_name() == "sqlite":
+        with closing(sqlite3.connect(url.database)) as db:
+            return db.execute(query, (name,)).fetchone()[0]
+    with services.write_engine.connect() as conn:
+        return conn.exec_driver_sql(query.replace("?", "%(name)s"), {"name": name}).scalar_one()
+
+
+def test_a_page_is_committed_for_the_credit_file_before_the_other_read_models_apply_it(services):
+    """Status and record reads wait on the credit file alone: its part of a page is committed
+    first, and the other read models apply the page after."""
+    fill(services, subjects=1, records_each=1)
+    services.runner.catch_up()
+    seen: list[tuple[int, int]] = []
+
+    class LooksAtTheCreditFile:
+        name, tables = "looks", ()
+
+        def apply(self, conn, events):
+            seen.append((events[-1][0], committed_position(services, "credit_file")))
+
+    services.runner.projectors = [*services.runner.projectors, LooksAtTheCreditFile()]
+    services.runner.catch_up()
+    seen.clear()
+    services.files.register(RegisterSubject(**enterprise(2)), recorded_by="t")
+    assert services.runner.process_next_page() == 1
+    head = services.ledger.recorder.max_notification_id()
+    assert seen == [(head, head)]
