@@ -35,6 +35,7 @@ from bench.fixtures import (
     AUTHORITY_CODE,
     machine,
     one_row,
+    penalty_command,
     process_tree_cpu_seconds,
     scratch_postgres,
     seeded_store,
@@ -62,21 +63,9 @@ def append_requests(ids: list[str], token: str, count: int, run: str) -> list:
     rng = random.Random(run)
     requests = []
     for n in range(count):
-        body = {
-            "type": "PenaltyDecided",
-            "decision_date": "2026-10-15",
-            "authority_name": "郑州市交通运输综合执法支队",
-            "authority_code": AUTHORITY_CODE,
-            "source_ref": f"郑交执罚〔2026〕{run}-{n:07d}号",
-            "severity": rng.choice(["minor", "general", "serious"]),
-            "procedure": "general",
-            "violation_type": "超限运输",
-            "facts": "车辆超限运输",
-            "legal_basis": "《公路安全保护条例》第六十四条",
-            "penalty_categories": ["罚款"],
-            "content": "罚款人民币贰仟元",
-            "fine_amount": "0.2",
-        }
+        body = penalty_command(
+            f"郑交执罚〔2026〕{run}-{n:07d}号", rng.choice(["minor", "general", "serious"])
+        )
         headers = {
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",

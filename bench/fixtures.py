@@ -53,6 +53,29 @@ PENALTY_COLUMNS = [
     "CF_YZCD",
 ]
 AUTHORITY_CODE = make_uscc("11410100MB0000001")
+# What the benchmarks' penalties say, whatever their subject, number and severity.
+PENALTY_FACTS = {
+    "violation_type": "超限运输",
+    "facts": "车辆超限运输",
+    "legal_basis": "《公路安全保护条例》第六十四条",
+    "penalty_categories": ["罚款"],
+    "content": "罚款人民币贰仟元",
+    "fine_amount": "0.2",
+}
+
+
+def penalty_command(source_ref: str, severity: str) -> dict[str, Any]:
+    """A penalty as an agency appends it over the API, decided by the benchmarks' authority."""
+    return {
+        "type": "PenaltyDecided",
+        "decision_date": "2026-10-15",
+        "authority_name": "郑州市交通运输综合执法支队",
+        "authority_code": AUTHORITY_CODE,
+        "source_ref": source_ref,
+        "severity": severity,
+        "procedure": "general",
+        **PENALTY_FACTS,
+    }
 
 
 @contextmanager
@@ -311,12 +334,7 @@ def long_credit_file(
                 "type": "PenaltyDecided",
                 "severity": rng.choices(["minor", "general", "serious"], [5, 4, 1])[0],
                 "procedure": rng.choice(["general", "simplified"]),
-                "violation_type": "超限运输",
-                "facts": "车辆超限运输",
-                "legal_basis": "《公路安全保护条例》第六十四条",
-                "penalty_categories": ["罚款"],
-                "content": "罚款人民币贰仟元",
-                "fine_amount": "0.2",
+                **PENALTY_FACTS,
             }
         if roll < 0.66:
             return {

@@ -52,11 +52,11 @@ from standardwebhooks import Webhook
 
 from bench.append_latency import percentile
 from bench.fixtures import (
-    AUTHORITY_CODE,
     analyse,
     enterprise_code,
     machine,
     one_row,
+    penalty_command,
     scratch_postgres,
 )
 from bench.fixtures import server_env as base_env
@@ -214,22 +214,9 @@ def subscribe(
 
 
 def penalty(n: int, run: str) -> Any:
+    # "general": published, so that every append is one record.published
     return record_command_adapter.validate_python(
-        {
-            "type": "PenaltyDecided",
-            "decision_date": "2026-10-15",
-            "authority_name": "郑州市交通运输综合执法支队",
-            "authority_code": AUTHORITY_CODE,
-            "source_ref": f"郑交执罚〔2026〕{run}-{n:07d}号",
-            "severity": "general",  # published: every append is one record.published
-            "procedure": "general",
-            "violation_type": "超限运输",
-            "facts": "车辆超限运输",
-            "legal_basis": "《公路安全保护条例》第六十四条",
-            "penalty_categories": ["罚款"],
-            "content": "罚款人民币贰仟元",
-            "fine_amount": "0.2",
-        }
+        penalty_command(f"郑交执罚〔2026〕{run}-{n:07d}号", "general")
     )
 
 

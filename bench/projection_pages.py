@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bench.fixtures import AUTHORITY_CODE, machine, penalty_csv, scratch_postgres
+from bench.fixtures import machine, penalty_command, penalty_csv, scratch_postgres
 
 
 def services(url: str) -> Any:
@@ -39,23 +39,9 @@ def penalty(number: int, rng: random.Random) -> Any:
     """A penalty as bench/append_latency.py posts it, with its own decision number."""
     from service.commanding.commands import RECORD_COMMANDS
 
-    return RECORD_COMMANDS["PenaltyDecided"].model_validate(
-        {
-            "type": "PenaltyDecided",
-            "decision_date": "2026-10-15",
-            "authority_name": "郑州市交通运输综合执法支队",
-            "authority_code": AUTHORITY_CODE,
-            "source_ref": f"郑交执罚〔2026〕页-{number:07d}号",
-            "severity": rng.choice(["minor", "general", "serious"]),
-            "procedure": "general",
-            "violation_type": "超限运输",
-            "facts": "车辆超限运输",
-            "legal_basis": "《公路安全保护条例》第六十四条",
-            "penalty_categories": ["罚款"],
-            "content": "罚款人民币贰仟元",
-            "fine_amount": "0.2",
-        }
-    )
+    source_ref = f"郑交执罚〔2026〕页-{number:07d}号"
+    body = penalty_command(source_ref, rng.choice(["minor", "general", "serious"]))
+    return RECORD_COMMANDS["PenaltyDecided"].model_validate(body)
 
 
 def main() -> None:

@@ -101,6 +101,17 @@ def _cap(
     return cap
 
 
+def _applied(projector: Any, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
+    """The projector applies the events; its refusal (anything but a lost database) is raised
+    as `_PageRefused`."""
+    try:
+        projector.apply(conn, events)
+    except Exception as error:
+        if transient(error):
+            raise
+        raise _PageRefused(error) from error
+
+
 def transient(error: BaseException) -> bool:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True  # a lost connection SQLAlchemy reports as another kind of error
@@ -437,10 +448,8 @@ class ProjectionRunner:
                         given = [(p, e) for p, e in todo if p not in mine]
                         if given:
                             try:
-                                projector.apply(conn, given)
-                            except Exception as error:
-                                if transient(error):
-                                    raise
+                                _applied(projector, conn, given)
+                            except _PageRefused:
                                 transaction.rollback()
                                 return None
                         position = todo[-1][0]
@@ -516,12 +525,7 @@ class ProjectionRunner:
                 return position, 0
             given = [(p, e) for p, e in todo if p not in skipped]
             if given:
-                try:
-                    projector.apply(conn, given)
-                except Exception as error:
-                    if transient(error):
-                        raise
-                    raise _PageRefused(error) from error
+                _applied(projector, conn, given)
             self._advance(conn, projector.name, todo[-1][0])
             return todo[-1][0], len(todo)
 
