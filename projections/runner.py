@@ -690,6 +690,11 @@ class ProjectionRunner:
         self._wake.set()
 
     def start(self) -> None:
+        """Follow the log in a thread; a runner already following goes on as it is (two apps
+        may share one process's services: a second thread would outlive `stop`, which joins
+        the one it knows, and read the store while it is closed)."""
+        if self._thread is not None and self._thread.is_alive() and not self._stop.is_set():
+            return
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._follow, name=f"projections-{self.name}", daemon=True

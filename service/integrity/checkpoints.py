@@ -463,7 +463,11 @@ class CheckpointSchedule:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Checkpoint every `seconds` in a thread; a schedule already running goes on as it is
+        (a second thread would outlive `stop`, which joins the one it knows)."""
         if self.seconds <= 0:
+            return
+        if self._thread is not None and self._thread.is_alive() and not self._stop.is_set():
             return
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="checkpoints", daemon=True)

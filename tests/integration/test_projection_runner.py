@@ -398,3 +398,27 @@ def test_a_page_is_committed_for_the_credit_file_before_the_other_read_models_ap
     assert services.runner.process_next_page() == 1
     head = services.ledger.recorder.max_notification_id()
     assert seen == [(head, head)]
+
+
+def test_a_runner_started_twice_follows_the_log_in_one_thread(services):
+    """Two apps sharing one process's services each start its runner: one thread follows the
+    log, and stopping the runner stops it (a second thread would read the store after it was
+    closed)."""
+    import threading
+
+    def following() -> list[threading.Thread]:
+        name = f"projections-{services.runner.name}"
+        return [thread for thread in threading.enumerate() if thread.name == name]
+
+    services.runner.start()
+    services.runner.start()
+    try:
+        assert len(following()) == 1
+    finally:
+        services.runner.stop()
+    assert not following()
+    services.runner.start()  # and a stopped runner starts again
+    try:
+        assert len(following()) == 1
+    finally:
+        services.runner.stop()

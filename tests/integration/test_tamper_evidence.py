@@ -362,3 +362,23 @@ def test_events_stored_before_seals_existed_are_sealed_by_the_migration(tmp_path
         assert report.events == 7
     finally:
         services.close_sync()
+
+
+def test_a_checkpoint_schedule_started_twice_runs_in_one_thread(services):
+    """Two apps sharing one process's services each start the schedule: one thread makes the
+    checkpoints, and stopping the schedule stops it."""
+    import threading
+
+    from service.integrity.checkpoints import CheckpointSchedule
+
+    def scheduled() -> list[threading.Thread]:
+        return [thread for thread in threading.enumerate() if thread.name == "checkpoints"]
+
+    schedule = CheckpointSchedule(services.checkpoints, 3600)
+    schedule.start()
+    schedule.start()
+    try:
+        assert len(scheduled()) == 1
+    finally:
+        schedule.stop()
+    assert not scheduled()
