@@ -101,6 +101,13 @@ def _cap(
     return cap
 
 
+def _after(
+    events: Sequence[tuple[int, Any]], position: int, cap: int | None
+) -> list[tuple[int, Any]]:
+    """The page's events past a projector's position, up to its cap."""
+    return [(p, e) for p, e in events if p > position and (cap is None or p <= cap)]
+
+
 def _applied(projector: Any, conn: Connection, events: Sequence[tuple[int, Any]]) -> None:
     """The projector applies the events; its refusal (anything but a lost database) is raised
     as `_PageRefused`."""
@@ -438,11 +445,11 @@ class ProjectionRunner:
                 continue
             with conn.begin() as transaction:
                 positions = self._locked_positions(conn, [projector.name for projector in group])
-                advanced: list[dict[str, Any]] = []
+                advanced: dict[str, int] = {}
                 for projector in group:
                     cap = _cap(projector, limit, stops, reached)
                     position = positions[projector.name]
-                    todo = [(p, e) for p, e in events if p > position and (cap is None or p <= cap)]
+                    todo = _after(events, position, cap)
                     if todo:
                         mine = skipped.get(projector.name, set())
                         given = [(p, e) for p, e in todo if p not in mine]
@@ -452,18 +459,11 @@ class ProjectionRunner:
                             except _PageRefused:
                                 transaction.rollback()
                                 return None
-                        position = todo[-1][0]
-                        advanced.append(
-                            {
-                                "tracked": projector.name,
-                                "reached": position,
-                                "now": datetime.now(UTC),
-                            }
-                        )
+                        position = advanced[projector.name] = todo[-1][0]
                     reached[projector.name] = position
                     moved = max(moved, len(todo))
                 if advanced:
-                    conn.execute(_ADVANCE, advanced)
+                    self._advance(conn, advanced)
         return moved
 
     def _decode(
@@ -497,7 +497,7 @@ class ProjectionRunner:
         except _PageRefused as refused:
             first = refused.error
         position, moved = self.position(projector.name), 0
-        todo = [(p, e) for p, e in events if p > position and (cap is None or p <= cap)]
+        todo = _after(events, position, cap)
         if len(todo) == 1:
             self._record_failure(projector.name, todo[0][0], _event_type(todo[0][1]), first)
             return position, 0
@@ -520,13 +520,13 @@ class ProjectionRunner:
     ) -> tuple[int, int]:
         with conn.begin():
             position = self._locked_positions(conn, [projector.name])[projector.name]
-            todo = [(p, e) for p, e in events if p > position and (cap is None or p <= cap)]
+            todo = _after(events, position, cap)
             if not todo:
                 return position, 0
             given = [(p, e) for p, e in todo if p not in skipped]
             if given:
                 _applied(projector, conn, given)
-            self._advance(conn, projector.name, todo[-1][0])
+            self._advance(conn, {projector.name: todo[-1][0]})
             return todo[-1][0], len(todo)
 
     def _pass_over(
@@ -536,15 +536,22 @@ class ProjectionRunner:
         with conn.begin():
             at = self._locked_positions(conn, [projector.name])[projector.name]
             if at < position:
-                self._advance(conn, projector.name, position)
+                self._advance(conn, {projector.name: position})
                 return position, moved + 1
             return at, moved
 
     @staticmethod
-    def _advance(conn: Connection, name: str, position: int) -> None:
-        """The new position, with the page's rows; a failure recorded at or before it is gone
+    def _advance(conn: Connection, positions: Mapping[str, int]) -> None:
+        """The new positions, with the page's rows; a failure recorded at or before one is gone
         (the event was applied or skipped)."""
-        conn.execute(_ADVANCE, {"tracked": name, "reached": position, "now": datetime.now(UTC)})
+        now = datetime.now(UTC)
+        conn.execute(
+            _ADVANCE,
+            [
+                {"tracked": name, "reached": position, "now": now}
+                for name, position in positions.items()
+            ],
+        )
 
     def _record_failure(
         self, name: str, position: int, event_type: str, error: BaseException
