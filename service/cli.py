@@ -1031,7 +1031,20 @@ def import_command(
     started = time.perf_counter()
     try:
         with path.open("rb") as stream, _progress() as progress:
-            task = progress.add_task(f"importing {path.name}", total=None)
+            # The file is read through first (its rows set aside by subject), then written:
+            # the rows to write are known by then, and so is the time left.
+            reading = progress.add_task(f"reading {path.name}", total=None)
+            task = progress.add_task(f"importing {path.name}", total=None, start=False)
+
+            def read(rows: int) -> None:
+                progress.update(reading, completed=rows)
+
+            def done(rows: int) -> None:
+                if not progress.tasks[task].started:
+                    progress.update(reading, total=progress.tasks[reading].completed)
+                    progress.start_task(task)
+                progress.update(task, completed=rows, total=progress.tasks[reading].completed)
+
             if processes > 1:
                 report = import_in_processes(
                     services.settings,
@@ -1042,7 +1055,8 @@ def import_command(
                     recorded_by=recorded_by,
                     batch_size=batch_size,
                     keep_rejected_rows=report_path is not None,
-                    on_progress=lambda rows: progress.update(task, completed=rows),
+                    on_progress=done,
+                    on_reading=read,
                 )
             else:
                 report = import_stream(
@@ -1051,7 +1065,8 @@ def import_command(
                     services.files,
                     recorded_by=recorded_by,
                     batch_size=batch_size,
-                    on_progress=lambda rows: progress.update(task, completed=rows),
+                    on_progress=done,
+                    on_reading=read,
                     keep_rejected_rows=report_path is not None,
                     limits=ImportLimits.from_settings(services.settings),
                 )
@@ -1119,6 +1134,7 @@ def _progress() -> Progress:
         BarColumn(),
         TextColumn("{task.completed:,} rows"),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
     )
 

@@ -27,7 +27,7 @@ from service.commanding.importing.report import ImportReport
 from service.settings import Settings
 from service.spawned import SpawnedProcesses
 
-# How often the rows read are summed once this process has read the whole file.
+# How often the rows done are summed once this process has done its share.
 POLL_SECONDS = 1.0
 
 
@@ -48,11 +48,13 @@ def import_in_processes(
     batch_size: int,
     keep_rejected_rows: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    on_reading: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import the file at `path` with `processes` processes, this one (reading `stream`, the
     file opened, through `files`) and others started for the purpose, each writing its
-    partition's rows; the merged report. `on_progress` is told the rows every process has
-    read. Raises ImportFileError (the file as a whole refused, before anything is written) or
+    partition's rows; the merged report. `on_reading` is told the rows this process has read
+    (each reads the whole file before it writes), then `on_progress` the rows every process has
+    done. Raises ImportFileError (the file as a whole refused, before anything is written) or
     ImportProcessFailed."""
     arguments = {
         partition: (
@@ -68,18 +70,18 @@ def import_in_processes(
     others = SpawnedProcesses(
         import_share,
         arguments,
-        counters=processes,  # the rows each process has read, this one's first
+        counters=processes,  # the rows each process has done, this one's first
         name=lambda partition: f"importing process {partition}",
         failed=ImportProcessFailed,
     )
-    rows_read = others.counters
+    rows_done = others.counters
 
     def tell_progress() -> None:
         if on_progress is not None:
-            on_progress(min(rows_read))
+            on_progress(min(rows_done))
 
     def progress(rows: int) -> None:
-        rows_read[0] = rows
+        rows_done[0] = rows
         others.collect(wait=0)  # a failure elsewhere stops this process's share too
         tell_progress()
 
@@ -93,15 +95,17 @@ def import_in_processes(
                 recorded_by=recorded_by,
                 batch_size=batch_size,
                 on_progress=progress,
+                on_reading=on_reading,
                 keep_rejected_rows=keep_rejected_rows,
                 limits=ImportLimits.from_settings(settings),
                 share=ImportShare(0, processes),
             )
         except ImportFileError as refused:
-            # Found mid-file (an encoding error), it comes after the rows before it are written,
-            # by each process up to the same line: the others are waited for.
+            # Found mid-file (an encoding error), it comes before any row is written: each
+            # process reads the file through first and meets it at the same line. The others
+            # are waited for.
             outcomes[0] = refused
-        progress(outcomes[0].rows_read if isinstance(outcomes[0], ImportReport) else rows_read[0])
+        progress(outcomes[0].rows_read if isinstance(outcomes[0], ImportReport) else rows_done[0])
         outcomes.update(others.wait(POLL_SECONDS, tell_progress))
     refusals = [outcome for outcome in outcomes.values() if isinstance(outcome, ImportFileError)]
     if refusals:
@@ -115,7 +119,7 @@ def import_in_processes(
 
 
 def import_share(
-    rows_read: Any,
+    rows_done: Any,
     settings: Settings,
     path: str,
     share: ImportShare,
@@ -124,10 +128,10 @@ def import_share(
     keep_rejected_rows: bool,
 ) -> ImportReport | ImportFileError:
     """One importing process started for its share of the file's rows: its report, or why the
-    file was refused. It keeps the rows it has read in `rows_read[its partition]`."""
+    file was refused. It keeps the rows it has done in `rows_done[its partition]`."""
 
     def progress(rows: int) -> None:
-        rows_read[share.partition] = rows
+        rows_done[share.partition] = rows
 
     services = build_services(settings, migrate=False)
     try:

@@ -14,7 +14,7 @@ import pytest
 from service.access.personal_data import PersonalDataVault
 from service.bootstrap import Services, build_services
 from service.clock import Clock, FixedClock
-from service.commanding.importing import batch, report
+from service.commanding.importing import report
 from service.commanding.importing.batch import ImportShare, import_stream
 from service.commanding.importing.report import ImportReport
 from service.integrity.export import export_lines
@@ -117,11 +117,11 @@ def test_files_imported_share_by_share_are_written_and_reported_as_by_one(
 def test_merged_reports_list_and_keep_the_first_rows_by_line_within_the_bounds(
     settings: Settings, clock: FixedClock, emptied: Callable[[], None], monkeypatch
 ):
-    """With a batch a row, one process reports its rows in the file's order: its lists, cut at
-    their bounds, are the first rows by line, as the merged shares' are."""
+    """With a batch a row: one process decides its rows subject by subject, not in the file's
+    order, and its lists, cut at their bounds, are the first rows by line, as the merged shares'
+    are."""
     monkeypatch.setattr(PersonalDataVault, "seal", deterministic_seal)
-    for module in (batch, report):
-        monkeypatch.setattr(module, "MAX_LISTED_REJECTIONS", 9)
+    monkeypatch.setattr(report, "MAX_LISTED_REJECTIONS", 9)
     monkeypatch.setattr(report, "MAX_KEPT_REJECTED_ROWS", 5)
     monkeypatch.setattr(report, "MAX_KEPT_REJECTED_CHARS", 400)
     expected_reports, _ = import_files(settings, clock, 1, batch_size=1)

@@ -32,6 +32,7 @@ from service.clock import FixedClock
 from service.commanding.commands import DecidePenalty, GrantLicence
 from service.commanding.credit_files import CreditFiles
 from service.commanding.identity import SubjectIds
+from service.commanding.importing import batch
 from service.commanding.importing.batch import (
     IMPORT_GC_THRESHOLD,
     _fewer_collections,
@@ -705,7 +706,7 @@ def test_unknown_format_message_does_not_echo_id_numbers(files):
     assert "'张三', a value of 18 characters" in str(raised.value)
 
 
-def test_encoding_error_mid_file_stops_with_the_line(files, ledger):
+def test_encoding_error_mid_file_refuses_the_file_with_the_line_and_writes_nothing(files, ledger):
     ascii_rows = [
         penalty(
             n,
@@ -725,7 +726,7 @@ def test_encoding_error_mid_file_stops_with_the_line(files, ledger):
     data += csv_bytes(PENALTY_HEADER, [penalty(401)], encoding="gbk").split(b"\r\n", 1)[1]
     with pytest.raises(ImportFileError, match=r"not valid UTF-8 text after line \d+"):
         run(files, data, batch_size=100)
-    assert subject(files, ledger, uscc(1)).name == "Company 1"  # earlier batches stay
+    assert position(ledger) == 0  # the file is read through before any row is written
 
 
 # --- Reading rows ----------------------------------------------------------------------------
@@ -1087,10 +1088,14 @@ def test_progress_and_batches(files, ledger):
 
     files.append_batch = spy
     seen: list[int] = []
+    read: list[int] = []
     rows = [penalty(1), penalty(2), penalty(3, CF_SY=""), penalty(4), penalty(5)]
-    report = run(files, csv_bytes(PENALTY_HEADER, rows), batch_size=2, on_progress=seen.append)
-    assert seen == [2, 4, 5]
-    assert sizes == [2, 1, 1]
+    data = csv_bytes(PENALTY_HEADER, rows)
+    report = run(files, data, batch_size=2, on_progress=seen.append, on_reading=read.append)
+    assert read == [2, 4, 5]  # the file read through, then the rows done batch by batch
+    assert seen == [0, 2, 4, 5]
+    # Batches of two rows at most (by rows read: the rejected row counts, and is written in none).
+    assert sum(sizes) == 4 and max(sizes) == 2 and len(sizes) in (2, 3)
     assert (report.rows_read, report.accepted) == (5, 4)
 
 
@@ -1148,6 +1153,33 @@ def test_twenty_thousand_rows(files, ledger):
     assert (report.rows_read, report.accepted, report.already_present) == (count, count, 0)
     assert position(ledger) == 2 * count  # each row: a new subject and its penalty
     assert elapsed < 60
+
+
+def test_a_subjects_rows_spread_through_the_file_are_decided_without_reading_it_back(
+    files, ledger, monkeypatch
+):
+    """Each subject's three rows are 60 rows apart and the import keeps four subjects between
+    batches of ten rows: decided in the file's order, each batch would read its subjects back
+    from the store. Grouped by subject, none is."""
+    monkeypatch.setattr(batch, "IMPORT_SUBJECTS_KEPT", 4)
+    monkeypatch.setattr(batch, "IMPORT_RECORDS_KEPT", 8)
+    read_back: list[int] = []
+    load_many = ledger.load_many
+
+    def counted(subject_ids, **options):
+        found = load_many(subject_ids, **options)
+        read_back.append(len(found))
+        return found
+
+    monkeypatch.setattr(ledger, "load_many", counted)
+    rows = [
+        penalty(n % 60, CF_WSH=f"郑交执罚〔2026〕{n}号", CF_JDRQ=f"2026-{1 + n // 60:02}-01")
+        for n in range(180)
+    ]
+    report = run(files, csv_bytes(PENALTY_HEADER, rows), batch_size=10)
+    assert (report.accepted, report.rejected) == (180, [])
+    assert read_back and sum(read_back) == 0
+    assert len(events(files, ledger, uscc(7))) == 4  # its registration and its three penalties
 
 
 @pytest.mark.parametrize("filename", ["batch.csv", "batch.xlsx"])

@@ -21,13 +21,9 @@ from service.commanding.importing.columns import (
     row_subject_code,
     row_to_item,
 )
+from service.commanding.importing.grouping import SubjectGroups
 from service.commanding.importing.limits import ImportLimits
-from service.commanding.importing.report import (
-    MAX_LISTED_REJECTIONS,
-    ImportReport,
-    RowRejection,
-    refusal_reason,
-)
+from service.commanding.importing.report import ImportReport, refusal_reason
 from service.commanding.importing.sniffing import read_rows
 from service.metrics import count_import
 
@@ -79,10 +75,16 @@ class ImportShare:
     partition: int
     partitions: int
 
-    def takes(self, subject_id: UUID | None) -> bool:
+    def group_of(self, subject_id: UUID | None, groups: int) -> int | None:
+        """The group (grouping.py) of a row of this share among `groups`; None for a row of
+        another share. The groups divide the share's subjects evenly: the subject's partition
+        among partitions × groups is its partition here, and its group is the quotient."""
         if subject_id is None:
-            return self.partition == 0
-        return partition_of(subject_id, self.partitions) == self.partition
+            return 0 if self.partition == 0 else None
+        spread = partition_of(subject_id, self.partitions * groups)
+        if spread % self.partitions != self.partition:
+            return None
+        return spread // self.partitions
 
 
 def import_stream(
@@ -93,6 +95,7 @@ def import_stream(
     recorded_by: str,
     batch_size: int = 1000,
     on_progress: Callable[[int], None] | None = None,
+    on_reading: Callable[[int], None] | None = None,
     permit: RecordingPermit | None = None,
     keep_rejected_rows: bool = False,
     limits: ImportLimits | None = None,
@@ -100,7 +103,9 @@ def import_stream(
 ) -> ImportReport:
     """Import a whole file, one transaction per `batch_size` rows. Bad rows become rejections
     and never stop the import; a whole-file problem raises ImportFileError before anything is
-    written (or, for an encoding error found mid-file, after the rows before it).
+    written. The file is read through first, its rows set aside by subject (grouping.py):
+    `on_reading` is told the rows read meanwhile, then `on_progress` the rows done (written,
+    found present, rejected, or another share's).
 
     With `keep_rejected_rows`, the report also keeps the cells of the first
     MAX_KEPT_REJECTED_ROWS rejected rows (for `write_rejected_csv`). `limits` bound what the
@@ -115,8 +120,9 @@ def import_stream(
     reasons: dict[str, str] = {}  # one string per distinct reason, however many rows share it
     batch: list[BatchItem] = []
     unreported = 0
+    share = share or ImportShare(0, 1)
+    partitions = share.partitions
     # A subject seen in one batch is not read again in the next, while it is kept.
-    partitions = share.partitions if share is not None else 1
     streams = StreamCache(
         IMPORT_SUBJECTS_KEPT // partitions, max_records=IMPORT_RECORDS_KEPT // partitions
     )
@@ -130,14 +136,13 @@ def import_stream(
         return None if code is None else files.subject_id_for_code(code)
 
     def reject(line: int, reason: str, row: dict[str, str] | None = None) -> None:
-        report.rejected_count += 1
-        if len(report.rejected) >= MAX_LISTED_REJECTIONS:
+        if not report.lists(line):
+            report.rejected_count += 1
             return
         if reason not in reasons:  # a reason may quote a cell: never an ID number in full
             reasons[reason] = codes.mask_id_numbers(reason)
-        report.rejected.append(RowRejection(line, reasons[reason]))
-        if row is not None:
-            report.keep_rejected_cells(line, {k: v for k, v in row.items() if k != ROW_PROBLEM})
+        cells = None if row is None else {k: v for k, v in row.items() if k != ROW_PROBLEM}
+        report.reject(line, reasons[reason], cells)
 
     def flush() -> None:
         nonlocal unreported
@@ -161,16 +166,28 @@ def import_stream(
             assessed.clear()
         unreported = 0
         if on_progress is not None:
-            on_progress(report.rows_read)
+            on_progress(report.rows_read - grouped.rows + decided)
 
+    grouped = SubjectGroups()
+    decided = 0  # of the rows grouped
     try:
         with _fewer_collections():
             for line, row in rows:
                 report.rows_read += 1
                 if keep_rejected_rows and not report.columns:
                     report.columns = [name for name in row if name != ROW_PROBLEM]
-                if share is not None and not share.takes(subject_named(row)):
-                    continue
+                group = share.group_of(subject_named(row), len(grouped))
+                if group is not None:
+                    grouped.add(group, line, row)
+                if on_reading is not None and report.rows_read % batch_size == 0:
+                    on_reading(report.rows_read)
+            if on_reading is not None:
+                on_reading(report.rows_read)
+            rows.close()  # the file is read: its reader's memory goes before the writing
+            if on_progress is not None:
+                on_progress(report.rows_read - grouped.rows)  # the other shares' rows
+            for line, row in grouped:
+                decided += 1
                 try:
                     imported = row_to_item(kind, line, row, today=today, policy=files.policy)
                     batch.append(imported.item)
@@ -186,9 +203,8 @@ def import_stream(
             if unreported:
                 flush()
     finally:
-        close = getattr(rows, "close", None)
-        if close is not None:
-            close()
+        rows.close()
+        grouped.close()
     report.sort()
     count_import(report.accepted, report.already_present, report.rejected_count)
     return report

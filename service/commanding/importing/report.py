@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 import operator
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -19,15 +20,17 @@ from service.commanding.credit_files import BatchItem
 from service.commanding.importing.columns import PENALTY, PREFIX, labelled, record_column
 from service.commanding.importing.spreadsheet import write_csv
 
-# A report keeps the cells of this many rejected rows at most, and of fewer if their text adds
-# up to MAX_KEPT_REJECTED_CHARS (a wholly wrong file of 64 MB would otherwise be held twice);
-# later ones keep their line and reason.
+# A report keeps the cells of the first rejected rows by line: this many at most, and fewer if
+# their text adds up to MAX_KEPT_REJECTED_CHARS (a wholly wrong file of 64 MB would otherwise be
+# held twice); later ones keep their line and reason.
 MAX_KEPT_REJECTED_ROWS = 10_000
 MAX_KEPT_REJECTED_CHARS = 8_000_000
-# A report lists the line and reason of this many rejected rows at most and counts the others
-# (a file of 30 million one-character rows would otherwise hold 30 million rejections); so too
-# the severities and the flags of accepted rows.
+# A report lists the line and reason of this many rejected rows at most, the first by line, and
+# counts the others (a file of 30 million one-character rows would otherwise hold 30 million
+# rejections); so too the severities and the flags of accepted rows.
 MAX_LISTED_REJECTIONS = 10_000
+
+_NO_LINE = sys.maxsize  # past every line
 
 
 # The record field a refusal of a row under these rules is about, to name its column.
@@ -108,17 +111,41 @@ class ImportReport:
     severities: list[RowSeverity] = field(default_factory=list)
     flagged_count: int = 0
     flagged: list[RowFlag] = field(default_factory=list)
-    # The characters of the cells kept in rejected_rows (keep_rejected_cells).
+    # Rows are told in any order (an import decides them subject by subject): the lists hold up
+    # to twice their bound and are cut to the first by line when full, and `sort` cuts them at
+    # the end; a row at or past a list's `_past` line can no longer be among its first.
+    _past: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # The characters of the cells kept in rejected_rows, their lines (negated: a heap of the
+    # last first), and the line from which no row's cells can be kept (keep_rejected_cells).
     _kept_chars: int = field(default=0, repr=False, compare=False)
+    _kept_lines: list[int] = field(default_factory=list, repr=False, compare=False)
+    _cells_past: int = field(default=_NO_LINE, repr=False, compare=False)
+
+    def lists(self, line: int) -> bool:
+        """Whether a rejection of this line can still be among those the report lists."""
+        return line < self._past.get("rejected", _NO_LINE)
+
+    def reject(self, line: int, reason: str, cells: dict[str, str] | None) -> None:
+        """Count a rejected row, list its line and reason, and keep its cells if given."""
+        self.rejected_count += 1
+        if self._listed("rejected", self.rejected, RowRejection(line, reason)) and cells:
+            self.keep_rejected_cells(line, cells)
 
     def accepted_penalty(self, line: int, severity: str, rule: str, flag: str | None) -> None:
         self.severity_rules[rule] = self.severity_rules.get(rule, 0) + 1
-        if len(self.severities) < MAX_LISTED_REJECTIONS:
-            self.severities.append(RowSeverity(line, severity, rule))
+        self._listed("severities", self.severities, RowSeverity(line, severity, rule))
         if flag is not None:
             self.flagged_count += 1
-            if len(self.flagged) < MAX_LISTED_REJECTIONS:
-                self.flagged.append(RowFlag(line, flag))
+            self._listed("flagged", self.flagged, RowFlag(line, flag))
+
+    def _listed(self, name: str, rows: list[Any], row: Any) -> bool:
+        past = self._past.get(name, _NO_LINE)
+        if row.line >= past:
+            return False
+        rows.append(row)
+        if len(rows) >= 2 * MAX_LISTED_REJECTIONS:
+            self._past[name] = _cut(rows)
+        return True
 
     @classmethod
     def merged(cls, shares: Sequence[ImportReport]) -> ImportReport:
@@ -148,27 +175,41 @@ class ImportReport:
         report.flagged = heapq.nsmallest(
             MAX_LISTED_REJECTIONS, (r for share in shares for r in share.flagged), key=by_line
         )
+        # Each share kept the cells of its first rejected rows within the bounds, so the first
+        # rows of all within the bounds are among them, up to the first row a share did not keep.
         kept = {line: cells for share in shares for line, cells in share.rejected_rows.items()}
         for rejection in report.rejected:
-            if rejection.line in kept:
-                report.keep_rejected_cells(rejection.line, kept[rejection.line])
+            if rejection.line not in kept:
+                break
+            report.keep_rejected_cells(rejection.line, kept[rejection.line])
         return report
 
     def keep_rejected_cells(self, line: int, cells: dict[str, str]) -> None:
-        """Keep a rejected row's cells, within MAX_KEPT_REJECTED_ROWS rows and
-        MAX_KEPT_REJECTED_CHARS characters of cells together."""
-        if len(self.rejected_rows) >= MAX_KEPT_REJECTED_ROWS:
+        """Keep a rejected row's cells: the report keeps those of the first rejected rows by
+        line, as many as MAX_KEPT_REJECTED_ROWS and MAX_KEPT_REJECTED_CHARS allow together,
+        whatever the order the rows are told in. A row kept may give way to an earlier one."""
+        if line >= self._cells_past:
             return
-        size = sum(len(value) for value in cells.values())
-        if self._kept_chars + size <= MAX_KEPT_REJECTED_CHARS:
-            self._kept_chars += size
-            self.rejected_rows[line] = cells
+        self.rejected_rows[line] = cells
+        self._kept_chars += sum(len(value) for value in cells.values())
+        heapq.heappush(self._kept_lines, -line)
+        while (
+            len(self.rejected_rows) > MAX_KEPT_REJECTED_ROWS
+            or self._kept_chars > MAX_KEPT_REJECTED_CHARS
+        ):
+            last = -heapq.heappop(self._kept_lines)
+            given_way = self.rejected_rows.pop(last)
+            self._kept_chars -= sum(len(value) for value in given_way.values())
+            self._cells_past = last
 
     def sort(self) -> None:
-        """Lists by line (batches report their rows in the order the store answers)."""
-        self.rejected.sort(key=lambda rejection: rejection.line)
-        self.severities.sort(key=lambda row: row.line)
-        self.flagged.sort(key=lambda row: row.line)
+        """Lists by line, each cut to its bound (rows are told in the order they are decided)."""
+        for name, rows in (
+            ("rejected", self.rejected),
+            ("severities", self.severities),
+            ("flagged", self.flagged),
+        ):
+            self._past[name] = _cut(rows)
 
     def write_rejected_csv(self, out: TextIO) -> None:
         """The rejected rows as a spreadsheet: line, reason, then the row's own cells under the
@@ -204,3 +245,12 @@ class ImportReport:
             "flagged_count": max(self.flagged_count, len(self.flagged)),
             "flagged": [{"line": r.line, "flag": r.flag} for r in self.flagged],
         }
+
+
+def _cut(rows: list[Any]) -> int:
+    """Sort `rows` by line and cut them to MAX_LISTED_REJECTIONS; the first line cut, or
+    _NO_LINE if none was."""
+    rows.sort(key=operator.attrgetter("line"))
+    past = rows[MAX_LISTED_REJECTIONS].line if len(rows) > MAX_LISTED_REJECTIONS else _NO_LINE
+    del rows[MAX_LISTED_REJECTIONS:]
+    return past
