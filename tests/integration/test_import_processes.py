@@ -14,7 +14,7 @@ import pytest
 from service.access.personal_data import PersonalDataVault
 from service.bootstrap import Services, build_services
 from service.clock import Clock, FixedClock
-from service.commanding.importing import report
+from service.commanding.importing import grouping, report
 from service.commanding.importing.batch import ImportShare, import_stream
 from service.commanding.importing.report import ImportReport
 from service.integrity.export import export_lines
@@ -94,6 +94,23 @@ def by_stream(store: dict[str, Any]) -> dict[str, Any]:
     for _, stream, version, topic, state in store["events"]:
         events.setdefault(stream, []).append((version, topic, state))
     return {"events": events, "snapshots": store["snapshots"], "subjects": store["subjects"]}
+
+
+def test_files_imported_subject_group_by_group_are_written_and_reported_as_in_the_files_order(
+    settings: Settings, clock: FixedClock, emptied: Callable[[], None], monkeypatch
+):
+    """One group of rows is the file's order; the default groups write each subject's rows in
+    that order and the subjects in another: the same reports and the same streams."""
+    monkeypatch.setattr(PersonalDataVault, "seal", deterministic_seal)
+    monkeypatch.setattr(grouping, "ROW_GROUPS", 1)
+    in_files_order, expected = import_files(settings, clock, 1)
+    emptied()
+    monkeypatch.undo()
+    monkeypatch.setattr(PersonalDataVault, "seal", deterministic_seal)
+    reports, written = import_files(settings, clock, 1)
+
+    assert reports == in_files_order
+    assert written == expected
 
 
 @pytest.mark.parametrize("shares", [2, 3])

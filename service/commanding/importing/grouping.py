@@ -13,8 +13,9 @@ subjects few enough to stay in the cache until its last row.
 A subject's rows keep the file's order (its stream and its checks are an import by file
 order's), and all of them fall in one group. Subjects of different groups are written in
 another order than the file's, as an import by several processes writes them. The spools are
-held in memory up to SPOOLED_BYTES each and go to temporary files past it (about two thirds of
-a CSV's size on disk, in the temporary directory, deleted when the import ends)."""
+held in memory up to SPOOLED_BYTES each and go to temporary files past it: about 1.2 times a
+UTF-8 CSV's size on disk, in the temporary directory (TMPDIR), each group's freed once it is
+read and the rest when the import ends."""
 
 from __future__ import annotations
 
@@ -39,10 +40,10 @@ class SubjectGroups:
     A row is stored as its line and its cells' values when its columns are the first row's
     (the header's, for every row a file reads whole), otherwise as its line and its dict."""
 
-    def __init__(self, groups: int = ROW_GROUPS):
+    def __init__(self, groups: int | None = None):
         self._spools: list[IO[bytes]] = [
             SpooledTemporaryFile(max_size=SPOOLED_BYTES)  # noqa: SIM115 - closed by close()
-            for _ in range(groups)
+            for _ in range(groups or ROW_GROUPS)
         ]
         self._columns: tuple[str, ...] | None = None
         self.rows = 0
