@@ -2,7 +2,7 @@
 penalty file held in memory, into a scratch PostgreSQL database, with the garbage collector as
 the import sets it and, as the baseline in the same run, with it switched off.
 
-    .venv/bin/python -m bench.import_cpu --rows 20000 --subjects 4000
+    .venv/bin/python -m bench.import_cpu --rows 20000 --subjects 4000 [--keep-every-subject]
 
 Without the process start-up, the file on disk and the progress display that
 `bench.import_throughput` includes, for comparing the import's own code; a sampling profiler
@@ -51,7 +51,17 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--subjects", type=int, default=4_000)
     parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument(
+        "--keep-every-subject",
+        action="store_true",
+        help="lift the import's bound on the subjects it keeps between batches (memory no import "
+        "may take: what reading subjects back from the store costs, by difference)",
+    )
     args = parser.parse_args()
+    if args.keep_every_subject:
+        from service.commanding.importing import batch
+
+        batch.IMPORT_SUBJECTS_KEPT = batch.IMPORT_RECORDS_KEPT = sys.maxsize
     print(f"command: python -m bench.import_cpu {' '.join(sys.argv[1:])}")
     print(f"machine: {machine()}")
     data = penalty_csv(args.rows, args.subjects)
