@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
     OperationalError,
     Recording,
     StoredEvent,
+    Transcoder,
     Transcoding,
     UUIDAsHex,
 )
@@ -36,6 +37,7 @@ import domain.day_close
 import domain.events  # noqa: F401
 from domain.subject import INCOMPLETE, Subject, digests_only_for
 from service.store.database import LIBPQ_OPTIONS, Database
+from service.store.encoding import OrjsonTranscoder
 
 
 class DateAsISO(Transcoding):
@@ -77,6 +79,12 @@ class CreditLedger(Application[UUID]):
 
     name = "credit"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Subject: 100}
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoding, written by orjson (service/store/encoding.py)."""
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         register_transcodings(transcoder)
