@@ -118,12 +118,13 @@ _DIGESTS_FOR: ContextVar[Collection[str] | None] = ContextVar("digests_for", def
 def digests_only_for(keys: Collection[str]) -> Iterator[None]:
     """Within this block, a subject rebuilt from its events computes the content digest only of
     its records whose natural key is among `keys` (and of those recorded under a request's
-    Idempotency-Key); the others' digest is None. A digest tells a repeat of a decision number
-    from a different record under it, so a batch of rows needs only the digests of the
-    decision numbers its rows carry, and the digests were two fifths of the instructions of
-    rebuilding a subject. Such a subject decides those rows; `lacks_digest` says whether it can
-    decide another, and `record` refuses to compare against a missing digest. Snapshots are
-    taken of subjects read whole."""
+    Idempotency-Key); the others' digest is None. So does a record recorded in the block. A
+    digest tells a repeat of a decision number from a different record under it, so a batch of
+    rows needs only the digests of the decision numbers its rows carry (to rebuild), or carry
+    twice (to record), and the digests were two fifths of the instructions of rebuilding a
+    subject and a twelfth of an import's. Such a subject decides those rows; `lacks_digest`
+    says whether it can decide another, and `record` refuses to compare against a missing
+    digest. Snapshots are taken of subjects read whole."""
     token = _DIGESTS_FOR.set(keys)
     try:
         yield
@@ -304,8 +305,16 @@ class Subject(Aggregate):
         fields = _complete(
             record_type, {**fields, "recorded_by": recorded_by, "request_key": request_key}
         )
-        digest = content_digest(fields)
         scoped_request = f"{recorded_by}|{request_key}" if request_key else None
+        key = natural_key(record_type.__name__, fields["authority_code"], fields["source_ref"])
+        # The digest compares this record with one it may repeat; a new record keeps it for
+        # later ones, unless recorded under `digests_only_for` without its key among them.
+        wanted = _DIGESTS_FOR.get()
+        digest = (
+            content_digest(fields)
+            if scoped_request or wanted is None or key in wanted or key in self.natural_keys
+            else None
+        )
 
         if scoped_request and scoped_request in self.request_keys:
             existing = self.records[self.request_keys[scoped_request]]
@@ -316,7 +325,6 @@ class Subject(Aggregate):
                 )
             return RecordOutcome(UUID(existing["id"]), existing["version"], False, True)
 
-        key = natural_key(record_type.__name__, fields["authority_code"], fields["source_ref"])
         if key in self.natural_keys:
             existing = self.records[self.natural_keys[key]]
             if existing["digest"] is None:  # never a conflict by default: a caller's mistake

@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -31,7 +31,7 @@ from domain.errors import (
 )
 from domain.events import RECORD_EVENT_TYPES
 from domain.policy import PolicyBook
-from domain.subject import RecordOutcome, Subject, natural_key
+from domain.subject import RecordOutcome, Subject, digests_only_for, natural_key
 from service.access.permissions import RecordingPermit
 from service.access.personal_data import PersonalDataErased, PersonalDataVault
 from service.clock import Clock
@@ -468,52 +468,56 @@ class CreditFiles:
                 del stored[kept_id]
         # One query for the whole batch's streams instead of two per subject.
         stored |= self.ledger.load_many(wanted - set(stored), digests_for=set(keys.values()))
-        outcomes = []
-        for item in items:
-            subject_id = None
-            try:
-                if item.line in codes_by_line:
-                    code, subject_id = codes_by_line[item.line]
-                else:
-                    code = self.normalise(item.subject, today)
-                    subject_id = self.ids.for_code(code)
-                subject = subjects.get(subject_id)
-                if subject is None:
-                    subject = stored.get(subject_id) or self._new_subject(
-                        subject_id, item.subject, code, recorded_by
+        # A new record's digest is needed only by a later row that repeats its decision number:
+        # in this batch, or in a later one, which rebuilds the subject for it as above.
+        carried = Counter(keys.values())
+        with digests_only_for({key for key, rows in carried.items() if rows > 1}):
+            outcomes = []
+            for item in items:
+                subject_id = None
+                try:
+                    if item.line in codes_by_line:
+                        code, subject_id = codes_by_line[item.line]
+                    else:
+                        code = self.normalise(item.subject, today)
+                        subject_id = self.ids.for_code(code)
+                    subject = subjects.get(subject_id)
+                    if subject is None:
+                        subject = stored.get(subject_id) or self._new_subject(
+                            subject_id, item.subject, code, recorded_by
+                        )
+                        subjects[subject_id] = subject
+                        accepted_on[subject_id] = 0
+                    if subject.kind != item.subject.kind:
+                        raise SubjectKindMismatch(
+                            f"this code is already registered as a {subject.kind}"
+                        )
+                    if permit is not None:
+                        permit.check_authority(item.record.authority_code)
+                        permit.check_sectors(subject.sectors)
+                    outcome = self._record(
+                        subject, item.record, recorded_by, None, permit, told=False, today=today
                     )
-                    subjects[subject_id] = subject
-                    accepted_on[subject_id] = 0
-                if subject.kind != item.subject.kind:
-                    raise SubjectKindMismatch(
-                        f"this code is already registered as a {subject.kind}"
+                except DomainError as error:
+                    if (
+                        subject_id in subjects
+                        and subject_id not in stored
+                        and accepted_on[subject_id] == 0
+                    ):
+                        # A new subject takes its name from the first row that is accepted.
+                        del subjects[subject_id]
+                    outcomes.append(BatchOutcome(item.line, "rejected", error.detail, error))
+                    continue
+                if outcome.created:
+                    accepted_on[subject_id] += 1
+                outcomes.append(
+                    BatchOutcome(
+                        item.line,
+                        "accepted" if outcome.created else "already_present",
+                        subject_id=subject_id,
+                        record_id=outcome.record_id,
                     )
-                if permit is not None:
-                    permit.check_authority(item.record.authority_code)
-                    permit.check_sectors(subject.sectors)
-                outcome = self._record(
-                    subject, item.record, recorded_by, None, permit, told=False, today=today
                 )
-            except DomainError as error:
-                if (
-                    subject_id in subjects
-                    and subject_id not in stored
-                    and accepted_on[subject_id] == 0
-                ):
-                    # A new subject takes its name from the first row that is accepted.
-                    del subjects[subject_id]
-                outcomes.append(BatchOutcome(item.line, "rejected", error.detail, error))
-                continue
-            if outcome.created:
-                accepted_on[subject_id] += 1
-            outcomes.append(
-                BatchOutcome(
-                    item.line,
-                    "accepted" if outcome.created else "already_present",
-                    subject_id=subject_id,
-                    record_id=outcome.record_id,
-                )
-            )
         # A subject is registered only when at least one of its rows was accepted.
         touched = [s for sid, s in subjects.items() if accepted_on[sid] > 0]
         return outcomes, list(subjects.values()), touched

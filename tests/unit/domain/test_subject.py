@@ -828,3 +828,34 @@ def test_a_subject_rebuilt_for_some_decision_numbers_digests_only_those_and_neve
     assert completed.lacks_digest(key["P-1"]) and completed.lacks_digest(key["P-2"])
     completed.complete_digests(events)
     assert vars(completed) == vars(whole)
+
+
+def test_a_record_made_for_some_decision_numbers_keeps_only_those_digests():
+    """An import's batch records with the digests of the decision numbers its rows carry twice
+    (and of a record made under an Idempotency-Key): another new record keeps none, and is told
+    as missing, never guessed, until the subject is rebuilt with it; a record it repeats is
+    compared on its digest as ever. Outside the block every record keeps its digest."""
+    subject = registered_enterprise(uuid4(), recorded_at=NOW)
+    when(subject, PenaltyDecided, penalty_fields("P-0"))
+    key = {ref: natural_key("PenaltyDecided", AUTHORITY_CODE, ref) for ref in ("P-1", "P-2")}
+    with digests_only_for({key["P-2"]}):
+        for ref in ("P-1", "P-2"):
+            when(subject, PenaltyDecided, penalty_fields(ref))
+        when(subject, PenaltyDecided, penalty_fields("P-3"), request_key="k")
+        assert not when(subject, PenaltyDecided, penalty_fields("P-2")).created
+        with pytest.raises(DuplicateRecordConflict):
+            when(subject, PenaltyDecided, penalty_fields("P-2", fine_amount=Decimal("3.0")))
+        assert not when(subject, PenaltyDecided, penalty_fields("P-0")).created  # kept its own
+    assert subject.lacks_digest(key["P-1"]) and not subject.lacks_digest(key["P-2"])
+    with pytest.raises(RuntimeError, match="rebuilt without its digest"):
+        when(subject, PenaltyDecided, penalty_fields("P-1"))
+    assert not when(subject, PenaltyDecided, penalty_fields("P-3"), request_key="k").created
+
+    whole = None
+    for event in subject.collect_events():
+        whole = event.mutate(whole)
+    assert whole is not None and not whole.lacks_digest(key["P-1"])
+    digests = {r["id"]: r["digest"] for r in whole.records.values()}
+    assert all(
+        record["digest"] in (None, digests[record["id"]]) for record in subject.records.values()
+    )
