@@ -4,9 +4,10 @@ The library encodes with the standard json module's encoder, calling back into P
 value of a registered type (a datetime, a UUID, a decimal, a date): some 13 µs for a penalty's
 event, a tenth of what an import does for the row, and once more for each event an append or a
 snapshot writes. orjson writes the same compact JSON (the same separators, text as UTF-8, the
-same escapes, keys in their order) in about a tenth of the time; the registered types are made
-the library's `{"_type_": ..., "_data_": ...}` objects first, as the library's hook makes them.
-Decoding is the library's."""
+same escapes, keys in their order) in about a tenth of the json module's time; the registered
+types are made the library's `{"_type_": ..., "_data_": ...}` objects first, as the library's
+hook makes them, in a walk that is most of what remains: 7 µs for the same event. Decoding is
+the library's."""
 
 from __future__ import annotations
 

@@ -176,7 +176,7 @@ def import_stream(
                 report.rows_read += 1
                 if keep_rejected_rows and not report.columns:
                     report.columns = [name for name in row if name != ROW_PROBLEM]
-                group = share.group_of(subject_named(row), len(grouped))
+                group = share.group_of(subject_named(row), grouped.groups)
                 if group is not None:
                     grouped.add(group, line, row)
                 if on_reading is not None and report.rows_read % batch_size == 0:

@@ -41,15 +41,13 @@ class SubjectGroups:
     (the header's, for every row a file reads whole), otherwise as its line and its dict."""
 
     def __init__(self, groups: int | None = None):
+        self.groups = groups or ROW_GROUPS
         self._spools: list[IO[bytes]] = [
             SpooledTemporaryFile(max_size=SPOOLED_BYTES)  # noqa: SIM115 - closed by close()
-            for _ in range(groups or ROW_GROUPS)
+            for _ in range(self.groups)
         ]
         self._columns: tuple[str, ...] | None = None
         self.rows = 0
-
-    def __len__(self) -> int:
-        return len(self._spools)
 
     def add(self, group: int, line: int, row: dict[str, str]) -> None:
         columns = tuple(row)
