@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
@@ -168,8 +169,9 @@ LICENCE_COLUMNS = [c.name for c in columns.COLUMNS[LICENCE]]
 
 
 @st.composite
-def rows(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
-    row = dict(draw(st.sampled_from(GOOD_ROWS)))
+def rows(draw: st.DrawFn, of: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
+    """A good row with up to four cells changed; `of` a given row instead of a good one."""
+    row = dict(of if of is not None else draw(st.sampled_from(GOOD_ROWS)))
     kind = LICENCE if "XK_WSH" in row else PENALTY
     names = LICENCE_COLUMNS if kind == LICENCE else PENALTY_COLUMNS
     changes = draw(
@@ -183,6 +185,16 @@ def rows(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
     return kind, row
 
 
+@st.composite
+def rows_in_turn(draw: st.DrawFn) -> tuple[str, list[dict[str, str]]]:
+    """Rows of one file, each changed from the one before it: many name the same subject."""
+    kind, row = draw(rows())
+    read = [row]
+    for _ in range(draw(st.integers(1, 4))):
+        read.append(draw(rows(of=read[-1]))[1])
+    return kind, read
+
+
 @settings(max_examples=400, deadline=None)
 @given(rows())
 def test_a_row_is_read_as_before(kind_and_row: tuple[str, dict[str, str]]) -> None:
@@ -191,6 +203,39 @@ def test_a_row_is_read_as_before(kind_and_row: tuple[str, dict[str, str]]) -> No
     with checked_as_before():
         before = outcome(lambda: row_to_item_before(kind, 7, row))
     assert now == before
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows_in_turn())
+def test_a_row_is_read_alike_after_rows_of_its_subject(
+    kind_and_rows: tuple[str, list[dict[str, str]]],
+) -> None:
+    """A row whose subject's cells an earlier row had takes the registration that row made
+    (`subjects_read`): the row is read as it is read alone, taken or not."""
+    kind, read = kind_and_rows
+    subjects_read: columns.SubjectsRead = {}
+    for line, row in enumerate(read, start=2):
+        reading = partial(row_to_item, kind, line, row, today=TODAY, policy=POLICY)
+        alone = outcome(reading)
+        after = outcome(partial(reading, subjects_read=subjects_read))
+        assert after == alone
+
+
+def test_a_subjects_registration_is_read_once() -> None:
+    subjects_read: columns.SubjectsRead = {}
+    first, second = penalty(1), {**penalty(1), "CF_WSH": "郑交执罚〔2026〕2号"}
+    made = [
+        row_to_item(PENALTY, line, row, today=TODAY, policy=POLICY, subjects_read=subjects_read)
+        for line, row in ((2, first), (3, second))
+    ]
+    assert made[0].item.subject is made[1].item.subject
+    assert len(subjects_read) == 1
+    other = {**second, "CF_XDR_MC": "郑州另一家货运有限公司"}
+    renamed = row_to_item(
+        PENALTY, 4, other, today=TODAY, policy=POLICY, subjects_read=subjects_read
+    )
+    assert renamed.item.subject.name == "郑州另一家货运有限公司"
+    assert len(subjects_read) == 2
 
 
 @pytest.mark.parametrize("row", GOOD_ROWS)

@@ -18,6 +18,7 @@ from service.commanding.credit_files import BatchItem, CreditFiles, StreamCache
 from service.commanding.importing.columns import (
     ROW_PROBLEM,
     RowError,
+    SubjectsRead,
     row_subject_code,
     row_to_item,
 )
@@ -126,6 +127,8 @@ def import_stream(
     streams = StreamCache(
         IMPORT_SUBJECTS_KEPT // partitions, max_records=IMPORT_RECORDS_KEPT // partitions
     )
+    # The subjects' registrations read from the rows, kept as long as the subjects themselves.
+    subjects_read: SubjectsRead = {}
 
     in_batch: dict[int, dict[str, str]] = {}  # the rows of the current batch, if kept
     # The current batch's penalty rows: each one's severity, the rule that decided it, its flag.
@@ -164,6 +167,8 @@ def import_stream(
             batch.clear()
             in_batch.clear()
             assessed.clear()
+            if len(subjects_read) > streams.capacity:
+                subjects_read.clear()
         unreported = 0
         if on_progress is not None:
             on_progress(report.rows_read - grouped.rows + decided)
@@ -189,7 +194,14 @@ def import_stream(
             for line, row in grouped:
                 decided += 1
                 try:
-                    imported = row_to_item(kind, line, row, today=today, policy=files.policy)
+                    imported = row_to_item(
+                        kind,
+                        line,
+                        row,
+                        today=today,
+                        policy=files.policy,
+                        subjects_read=subjects_read,
+                    )
                     batch.append(imported.item)
                     if imported.severity is not None:
                         assessed[line] = imported.severity

@@ -353,13 +353,27 @@ class ImportedRow:
     severity: tuple[str, str, str | None] | None = None
 
 
+# A subject's registration as rows read it, by its cells: (prefix, kind, code, name, sectors).
+SubjectsRead = dict[tuple[str, str, str, str, tuple[str, ...]], RegisterSubject]
+
+
 def row_to_item(
-    kind: str, line: int, row: Mapping[str, str], *, today: date, policy: PolicyBook
+    kind: str,
+    line: int,
+    row: Mapping[str, str],
+    *,
+    today: date,
+    policy: PolicyBook,
+    subjects_read: SubjectsRead | None = None,
 ) -> ImportedRow:
     """Turn one row into a BatchItem, or raise RowError naming the column at fault. Subject
     codes are checked here (resident IDs against `today`); future decision dates are left to
     CreditFiles. A penalty's severity is the authority's (CF_YZCD) unless `policy`, in force on
-    its decision date, decides it (see `domain.publication.conduct_severity`)."""
+    its decision date, decides it (see `domain.publication.conduct_severity`).
+
+    `subjects_read` keeps the subjects' registrations this reading made, for the caller to
+    bound: a row whose subject cells are those of a row read before takes its registration,
+    checked already, instead of checking it again (a subject has several rows in a file)."""
     if kind not in PREFIX:
         raise ValueError(f"unknown import kind {kind!r}")
     if row.get(ROW_PROBLEM):
@@ -368,7 +382,7 @@ def row_to_item(
     empty = [name for name in REQUIRED[kind] if name not in cells.cells]
     if empty:
         raise RowError(f"必填项为空：{'、'.join(labelled(name) for name in empty)}")
-    subject = _subject(PREFIX[kind], cells, today)
+    subject = _subject(PREFIX[kind], cells, today, subjects_read)
     if kind == LICENCE:
         return ImportedRow(BatchItem(line=line, subject=subject, record=_licence(cells)))
     record, assessed = _penalty(cells, policy)
@@ -483,15 +497,21 @@ def _subject_code(prefix: str, cells: _Cells, today: date) -> tuple[str, str, st
     return kind, code, category_column, code_column
 
 
-def _subject(prefix: str, cells: _Cells, today: date) -> RegisterSubject:
+def _subject(
+    prefix: str, cells: _Cells, today: date, read: SubjectsRead | None = None
+) -> RegisterSubject:
     kind, code, category_column, code_column = _subject_code(prefix, cells, today)
+    name = cells.text(f"{prefix}XDR_MC")
+    sector_items = cells.items("SECTOR")
+    key = (prefix, kind, code, name, tuple(sector_items))
+    if read is not None and (known := read.get(key)) is not None:
+        return known
     region_hint = "第 3-8 位，行政区划码" if kind == "enterprise" else "第 1-6 位，行政区划码"
     region = code[2:8] if kind == "enterprise" else code[:6]
     try:
         codes.normalise_region_code(region)
     except codes.InvalidCode as error:  # told here in the rule's words, as the code's are
         raise RowError(_invalid_code(code_column, error, f"（{region_hint}）")) from None
-    sector_items = cells.items("SECTOR")
     columns = {
         "name": f"{prefix}XDR_MC",
         "kind": category_column,
@@ -499,17 +519,20 @@ def _subject(prefix: str, cells: _Cells, today: date) -> RegisterSubject:
         "region_code": f"{labelled(code_column)}（{region_hint}）",
         "sectors": "SECTOR",
     }
-    return _build(
+    subject: RegisterSubject = _build(
         RegisterSubject,
         columns,
         {
             "kind": kind,
             "code": code,
-            "name": cells.text(f"{prefix}XDR_MC"),
+            "name": name,
             "region_code": region,
             "sectors": sector_items or list(DEFAULT_SECTORS),
         },
     )
+    if read is not None:
+        read[key] = subject
+    return subject
 
 
 def _invalid_code(column: str, error: codes.InvalidCode, where: str = "") -> str:
