@@ -3,13 +3,12 @@
 rows reach in the order they are decided rather than the file's."""
 
 import random
-from uuid import uuid4
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.partitions import partition_of
+from domain import codes
 from service.commanding.importing import grouping, report
 from service.commanding.importing.batch import ImportShare
 from service.commanding.importing.grouping import SubjectGroups
@@ -60,14 +59,18 @@ def test_groups_past_their_memory_go_to_disk_and_read_back_the_same(monkeypatch)
 @pytest.mark.parametrize("partitions", [1, 2, 3])
 def test_a_shares_groups_divide_its_subjects_and_only_its_own(partitions: int):
     groups = 8
-    subjects = [uuid4() for _ in range(4000)]
-    for partition in range(partitions):
-        share = ImportShare(partition, partitions)
+    subjects = [codes.make_uscc(f"91410100MA{n:07d}") for n in range(4000)]
+    shares = [ImportShare(partition, partitions) for partition in range(partitions)]
+    owners: dict[str, int] = {}
+    for partition, share in enumerate(shares):
         taken = {s: share.group_of(s, groups) for s in subjects}
-        own = [s for s in subjects if partition_of(s, partitions) == partition]
-        assert {s for s, group in taken.items() if group is not None} == set(own)
+        own = [s for s in subjects if taken[s] is not None]
+        for subject in own:
+            assert owners.setdefault(subject, partition) == partition  # one share's only
+        assert len(own) > len(subjects) / partitions / 2  # every share used, none most of them
         counts = [sum(1 for s in own if taken[s] == group) for group in range(groups)]
         assert min(counts) > len(own) / groups / 2  # every group used, none most of them
+    assert len(owners) == len(subjects)  # each subject's in a share
     # A row that names no subject is the first share's, in its first group.
     assert [ImportShare(p, partitions).group_of(None, groups) for p in range(partitions)] == [
         0,
