@@ -338,7 +338,22 @@ class RecordCommand(Command):
         RECORD_COMMANDS.register(cls)
 
     def event_fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"type"})
+        """The fields but the type, as `model_dump` gives them: taken from the command itself
+        where every value is one `model_dump` gives back as it is, or a list of texts (which it
+        copies), without its walk of the schema (3.4 µs of an import's row, 0.3 µs so)."""
+        fields = dict(self.__dict__)
+        del fields["type"]
+        for name, value in fields.items():
+            kind = type(value)
+            if kind is list and all(type(part) is str for part in value):
+                fields[name] = list(value)
+            elif kind not in _DUMPED_AS_THEY_ARE:
+                return self.model_dump(exclude={"type"})
+        return fields
+
+
+# The values `model_dump` (Python mode) gives back as they are, by exact type.
+_DUMPED_AS_THEY_ARE = frozenset({str, int, bool, type(None), Decimal, date, UUID})
 
 
 def _example(record_type: str, source_ref: str, decision_date: str, **fields: Any) -> ConfigDict:

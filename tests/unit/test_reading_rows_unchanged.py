@@ -238,6 +238,18 @@ def test_a_subjects_registration_is_read_once() -> None:
     assert len(subjects_read) == 2
 
 
+@settings(max_examples=300, deadline=None)
+@given(rows())
+def test_a_rows_event_fields_are_its_records_dump(kind_and_row: tuple[str, dict[str, str]]):
+    kind, row = kind_and_row
+    try:
+        record = row_to_item(kind, 7, row, today=TODAY, policy=POLICY).item.record
+    except RowError:
+        return
+    dumped = record.model_dump(exclude={"type"})
+    assert list(record.event_fields().items()) == list(dumped.items())
+
+
 @pytest.mark.parametrize("row", GOOD_ROWS)
 def test_the_good_rows_are_read(row: dict[str, str]) -> None:
     kind = LICENCE if "XK_WSH" in row else PENALTY

@@ -121,3 +121,28 @@ def test_nesting_deeper_than_the_limit_is_still_refused():
         inner = inner["a"]
     with pytest.raises(PydanticCustomError):
         _unstorable(body, "")
+
+
+def _examples() -> list[tuple[str, dict[str, Any]]]:
+    """Each record command's examples, as its documentation shows them."""
+    examples = []
+    for name, command in RECORD_COMMANDS.items():
+        extra: Any = command.model_config.get("json_schema_extra") or {}
+        examples += [(name, example) for example in extra.get("examples", [])]
+    return examples
+
+
+@pytest.mark.parametrize(("name", "body"), _examples())
+def test_a_commands_event_fields_are_its_dump_but_its_type(name: str, body: dict[str, Any]):
+    command = record_command_adapter.validate_python(body)
+    assert command.type == name
+    fields = command.event_fields()
+    dumped = command.model_dump(exclude={"type"})
+    assert list(fields.items()) == list(dumped.items())  # in the fields' order
+    for field, value in fields.items():
+        if isinstance(value, list | dict):  # a copy, as model_dump's, not the command's own
+            assert value is not getattr(command, field)
+
+
+def test_every_record_type_has_an_example_checked_above():
+    assert {name for name, _ in _examples()} == set(RECORD_COMMANDS)
