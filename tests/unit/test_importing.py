@@ -29,10 +29,10 @@ from domain.subject import (
 )
 from service.access.permissions import NotPermitted, RecordingPermit
 from service.clock import FixedClock
-from service.commanding.commands import DecidePenalty, GrantLicence
+from service.commanding.commands import DecidePenalty, GrantLicence, RegisterSubject
 from service.commanding.credit_files import CreditFiles
 from service.commanding.identity import SubjectIds
-from service.commanding.importing import batch
+from service.commanding.importing import batch, columns
 from service.commanding.importing.batch import (
     IMPORT_GC_THRESHOLD,
     _fewer_collections,
@@ -1180,6 +1180,42 @@ def test_a_subjects_rows_spread_through_the_file_are_decided_without_reading_it_
     assert (report.accepted, report.rejected) == (180, [])
     assert read_back and sum(read_back) == 0
     assert len(events(files, ledger, uscc(7))) == 4  # its registration and its three penalties
+
+
+@pytest.mark.parametrize("bound", [1_000, 5])
+def test_a_subjects_registration_is_checked_once_while_kept_and_the_kept_are_bounded(
+    files, monkeypatch, bound
+):
+    """Twenty subjects of three rows each, in batches of ten: kept without a bound, each
+    subject's registration is checked once; kept up to five, the registrations are begun again
+    after a batch passes the bound (never more than a batch past it), and some checked again."""
+    monkeypatch.setattr(batch, "IMPORT_REGISTRATIONS_KEPT", bound)
+    registrations_checked: list[str] = []
+    build = columns._build
+
+    def checking(model, named, fields):
+        if model is RegisterSubject:
+            registrations_checked.append(fields["code"])
+        return build(model, named, fields)
+
+    kept: list[int] = []
+    read = batch.row_to_item
+
+    def reading(*arguments, subjects_read, **options):
+        kept.append(len(subjects_read))
+        return read(*arguments, subjects_read=subjects_read, **options)
+
+    monkeypatch.setattr(columns, "_build", checking)
+    monkeypatch.setattr(batch, "row_to_item", reading)
+    rows = [penalty(n % 20, CF_WSH=f"郑交执罚〔2026〕{n}号") for n in range(60)]
+    report = run(files, csv_bytes(PENALTY_HEADER, rows), batch_size=10)
+    assert (report.accepted, report.rejected) == (60, [])
+    assert len(set(registrations_checked)) == 20
+    if bound >= 20:
+        assert len(registrations_checked) == 20
+    else:
+        assert 20 < len(registrations_checked) < 60
+    assert max(kept) <= bound + 10
 
 
 @pytest.mark.parametrize("filename", ["batch.csv", "batch.xlsx"])

@@ -33,6 +33,9 @@ from service.metrics import count_import
 # and whatever its subjects hold (docs/benchmarks.md "Import throughput").
 IMPORT_SUBJECTS_KEPT = 20_000
 IMPORT_RECORDS_KEPT = 40_000
+# The subjects' registrations as the rows read them, kept for their other rows: more than a
+# group's subjects (grouping.py: some 3,000 at a million rows), few enough to weigh some 8 MB.
+IMPORT_REGISTRATIONS_KEPT = 5_000
 
 # Collections while an import runs: the first generation is collected after this many new
 # containers instead of 700. Each row makes a few dozen short-lived dicts and lists while the
@@ -128,8 +131,7 @@ def import_stream(
     streams = StreamCache(
         IMPORT_SUBJECTS_KEPT // partitions, max_records=IMPORT_RECORDS_KEPT // partitions
     )
-    # The subjects' registrations read from the rows, kept as long as the subjects themselves.
-    subjects_read: SubjectsRead = {}
+    subjects_read: SubjectsRead = {}  # up to IMPORT_REGISTRATIONS_KEPT, then begun again
 
     in_batch: dict[int, dict[str, str]] = {}  # the rows of the current batch, if kept
     # The current batch's penalty rows: each one's severity, the rule that decided it, its flag.
@@ -164,7 +166,7 @@ def import_stream(
             batch.clear()
             in_batch.clear()
             assessed.clear()
-            if len(subjects_read) > streams.capacity:
+            if len(subjects_read) > IMPORT_REGISTRATIONS_KEPT:
                 subjects_read.clear()
         unreported = 0
         if on_progress is not None:
