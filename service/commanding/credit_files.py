@@ -15,7 +15,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, project_aggregate
@@ -125,15 +125,16 @@ class Acknowledgement:
     replayed: bool = False  # the same Idempotency-Key and request were answered before
 
 
-@dataclass(frozen=True)
-class BatchItem:
+# A batch's rows and their outcomes are named tuples, not frozen dataclasses: an import makes
+# one of each a row, and a frozen dataclass's constructor sets each field through
+# object.__setattr__ (2.4 µs for an outcome against 1.0).
+class BatchItem(NamedTuple):
     line: int
     subject: RegisterSubject
     record: RecordCommand
 
 
-@dataclass(frozen=True)
-class BatchOutcome:
+class BatchOutcome(NamedTuple):
     line: int
     status: str  # "accepted" | "already_present" | "rejected"
     reason: str | None = None

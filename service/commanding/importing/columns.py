@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, get_args
+from typing import Any, NamedTuple, get_args
 
 from pydantic import ValidationError
 
@@ -343,11 +343,11 @@ def record_column(kind: str, field: str) -> str | None:
 # Rows to commands ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ImportedRow:
-    """One row as the commands that record it. A penalty row also says its severity, the rule
-    that decided it, and why the record is not published until the end its authority declared
-    (CF_GSJZQ), if it is not: `severity` is (severity, rule, note or None)."""
+class ImportedRow(NamedTuple):
+    """One row as the commands that record it (a named tuple: see BatchItem). A penalty row
+    also says its severity, the rule that decided it, and why the record is not published until
+    the end its authority declared (CF_GSJZQ), if it is not: `severity` is (severity, rule, note
+    or None)."""
 
     item: BatchItem
     severity: tuple[str, str, str | None] | None = None
