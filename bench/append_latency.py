@@ -118,7 +118,8 @@ class Plain(Application):
     """The library's own path: one aggregate event saved per call."""
 
 
-def library_baseline(url: str, seconds: float) -> float:
+def library_app(url: str) -> tuple[Plain, list[Counter]]:
+    """The library's application on the database at `url`, with 100 aggregates saved."""
     parts = make_url(url)
     assert parts.database is not None  # scratch_postgres names its database
     env = {
@@ -136,6 +137,19 @@ def library_baseline(url: str, seconds: float) -> float:
         counter = Counter()
         app.save(counter)
         counters.append(counter)
+    return app, counters
+
+
+def library_saves(app: Plain, counters: list[Counter], saves: int) -> None:
+    """`saves` events, each saved by its own call, round the aggregates."""
+    for saved in range(saves):
+        counter = counters[saved % len(counters)]
+        counter.count(saved)
+        app.save(counter)
+
+
+def library_baseline(url: str, seconds: float) -> float:
+    app, counters = library_app(url)
     saved, deadline = 0, time.perf_counter() + seconds
     started = time.perf_counter()
     while time.perf_counter() < deadline:

@@ -18,6 +18,11 @@ than the runs: `--keep-store FILE` seeds a store and keeps it (its URL and token
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
         .venv/bin/python -m bench.append_profile --store /tmp/store.json --loop-only 200
     (the same with --loop-only 1000; then with --drop)
+
+`--instructions` does all of that and prints the figure, beside the library's own loop (one
+save per event, as `bench.append_latency`'s baseline) counted the same way, and their ratio:
+
+    .venv/bin/python -m bench.append_profile --subjects 3000 --instructions
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import json
 import os
 import pstats
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -38,7 +44,7 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
-from bench.append_latency import append_requests
+from bench.append_latency import append_requests, library_app, library_saves
 from bench.asgi import answer_status, request_scope, service_app
 from bench.fixtures import (
     AUTHORITY_CODE,
@@ -47,6 +53,7 @@ from bench.fixtures import (
     machine,
     scratch_postgres,
     seeded_store,
+    valgrind_instructions,
 )
 from bench.status_profile import with_lifespan
 
@@ -81,6 +88,48 @@ async def request_loop(
     return (time.process_time() - started) / len(requests)
 
 
+def instructions_per_append(subjects: int, appends: int) -> dict[str, float]:
+    """Valgrind's instructions for `5 * appends` appends less those for `appends`, per append,
+    on copies of one store seeded with `subjects` subjects; and the same for the library's loop
+    on a database of its own. Start-up, seeding and warm-up drop out."""
+    counted = {}
+    with (
+        tempfile.NamedTemporaryFile("w", suffix=".json") as service_store,
+        tempfile.NamedTemporaryFile("w", suffix=".json") as library_store,
+        scratch_postgres(keep=True) as url,
+        scratch_postgres() as library_url,
+    ):
+        try:
+            ids, token = seeded_store(
+                url,
+                rows=subjects,
+                subjects=subjects,
+                role="recorder",
+                authority_codes=[AUTHORITY_CODE],
+                sectors=["road_transport"],
+            )
+            json.dump({"url": url, "ids": ids, "token": token}, service_store)
+            service_store.flush()
+            json.dump({"url": library_url}, library_store)
+            library_store.flush()
+            runs = {
+                "service": lambda n: [
+                    *("--store", service_store.name, "--loop-only", str(n)),
+                    *("--concurrency", "1"),
+                ],
+                "library": lambda n: ["--store", library_store.name, "--library-loop", str(n)],
+            }
+            for which, arguments in runs.items():
+                short, long = (
+                    valgrind_instructions(["-m", "bench.append_profile", *arguments(n)])[0]
+                    for n in (appends, 5 * appends)
+                )
+                counted[which] = (long - short) / (4 * appends)
+        finally:
+            drop_database(url)
+    return counted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=1000)
@@ -94,9 +143,30 @@ def main() -> None:
     parser.add_argument("--keep-store", metavar="FILE", help="seed a store, keep it, and stop")
     parser.add_argument("--store", metavar="FILE", help="run on a store --keep-store kept")
     parser.add_argument("--drop", action="store_true", help="with --store: drop it")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count them (valgrind), and the library's"
+    )
+    parser.add_argument(
+        "--instructions-appends", type=int, default=250, help="the shorter counted run's"
+    )
+    parser.add_argument("--library-loop", type=int, help=argparse.SUPPRESS)  # a counted run's
     args = parser.parse_args()
+    if args.library_loop is not None:
+        with open(args.store) as file:
+            app, counters = library_app(json.load(file)["url"])
+        library_saves(app, counters, 300)  # warm, as the service's loop is
+        library_saves(app, counters, args.library_loop)
+        app.close()
+        return
     print(f"command: python -m bench.append_profile {' '.join(sys.argv[1:])}", flush=True)
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    if args.instructions:
+        counted = instructions_per_append(args.subjects, args.instructions_appends)
+        service, library = counted["service"], counted["library"]
+        print(f"instructions per append (valgrind, all threads, concurrency 1): {service:,.0f}")
+        print(f"the library's loop, one save per event:                        {library:,.0f}")
+        print(f"ratio of the library's count to the service's: {library / service:.2f}")
+        return
     with contextlib.ExitStack() as stack:
         if args.store:
             with open(args.store) as file:
