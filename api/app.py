@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -78,6 +79,9 @@ def _set_aside_start_up_heap() -> None:
     gc.freeze()
 
 
+NO_FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -113,6 +117,10 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # FastAPI's own OpenTelemetry asks at every request whether a provider was configured
+        # (5 µs of looking up three providers and the environment); traces are this service's
+        # own, with CREDIT_TRACING (service/tracing.py), and without it no request asks.
+        telemetry=None if settings.tracing else NO_FASTAPI_TELEMETRY,
     )
     errors.install(app)
     app.state.rate_limiter = RateLimiter(

@@ -22,6 +22,14 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from service.settings import Settings
 
+if sys.argv[1] == "off, a provider set":  # by another library of the process, say
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
+    given = TracerProvider()
+    given.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+    trace.set_tracer_provider(given)
 settings = Settings(
     tracing=sys.argv[1] == "on", database_url=sys.argv[2], run_projections_in_api=False
 )
@@ -61,6 +69,11 @@ def test_requests_and_sql_are_spans_when_tracing_is_on_and_nothing_when_off(tmp_
     assert "/livez" not in traced  # the platform's probes are left out
     (tmp_path / "off").mkdir()
     assert run_child("off", tmp_path / "off").strip() == ""
+
+
+def test_requests_are_no_spans_when_tracing_is_off_though_a_tracer_provider_is_set(tmp_path):
+    """FastAPI traces requests itself wherever a provider is set: off, the service makes none."""
+    assert run_child("off, a provider set", tmp_path).strip() == ""
 
 
 def test_tracing_without_its_extra_stops_with_one_line_naming_it(monkeypatch):
