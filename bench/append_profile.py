@@ -44,15 +44,13 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
-from bench.append_latency import append_requests, library_app, library_saves
+from bench.append_latency import append_requests, library_app, library_saves, seed
 from bench.asgi import answer_status, request_scope, service_app
 from bench.fixtures import (
-    AUTHORITY_CODE,
     copy_of,
     drop_database,
     machine,
     scratch_postgres,
-    seeded_store,
     valgrind_instructions,
 )
 from bench.status_profile import with_lifespan
@@ -100,14 +98,7 @@ def instructions_per_append(subjects: int, appends: int) -> dict[str, float]:
         scratch_postgres() as library_url,
     ):
         try:
-            ids, token = seeded_store(
-                url,
-                rows=subjects,
-                subjects=subjects,
-                role="recorder",
-                authority_codes=[AUTHORITY_CODE],
-                sectors=["road_transport"],
-            )
+            ids, token = seed(url, subjects)
             json.dump({"url": url, "ids": ids, "token": token}, service_store)
             service_store.flush()
             json.dump({"url": library_url}, library_store)
@@ -178,14 +169,7 @@ def main() -> None:
             url = stack.enter_context(copy_of(kept["url"]))
         else:
             url = stack.enter_context(scratch_postgres(keep=bool(args.keep_store)))
-            ids, token = seeded_store(
-                url,
-                rows=args.subjects,
-                subjects=args.subjects,
-                role="recorder",
-                authority_codes=[AUTHORITY_CODE],
-                sectors=["road_transport"],
-            )
+            ids, token = seed(url, args.subjects)
             if args.keep_store:
                 with open(args.keep_store, "w") as file:
                     json.dump({"url": url, "ids": ids, "token": token}, file)
