@@ -93,31 +93,25 @@ def instructions_per_append(subjects: int, appends: int) -> dict[str, float]:
     counted = {}
     with (
         tempfile.NamedTemporaryFile("w", suffix=".json") as service_store,
-        tempfile.NamedTemporaryFile("w", suffix=".json") as library_store,
-        scratch_postgres(keep=True) as url,
+        scratch_postgres() as url,
         scratch_postgres() as library_url,
     ):
-        try:
-            ids, token = seed(url, subjects)
-            json.dump({"url": url, "ids": ids, "token": token}, service_store)
-            service_store.flush()
-            json.dump({"url": library_url}, library_store)
-            library_store.flush()
-            runs = {
-                "service": lambda n: [
-                    *("--store", service_store.name, "--loop-only", str(n)),
-                    *("--concurrency", "1"),
-                ],
-                "library": lambda n: ["--store", library_store.name, "--library-loop", str(n)],
-            }
-            for which, arguments in runs.items():
-                short, long = (
-                    valgrind_instructions(["-m", "bench.append_profile", *arguments(n)])[0]
-                    for n in (appends, 5 * appends)
-                )
-                counted[which] = (long - short) / (4 * appends)
-        finally:
-            drop_database(url)
+        ids, token = seed(url, subjects)
+        json.dump({"url": url, "ids": ids, "token": token}, service_store)
+        service_store.flush()
+        runs = {
+            "service": lambda n: [
+                *("--store", service_store.name, "--loop-only", str(n)),
+                *("--concurrency", "1"),
+            ],
+            "library": lambda n: ["--library-url", library_url, "--library-loop", str(n)],
+        }
+        for which, arguments in runs.items():
+            short, long = (
+                valgrind_instructions(["-m", "bench.append_profile", *arguments(n)])[0]
+                for n in (appends, 5 * appends)
+            )
+            counted[which] = (long - short) / (4 * appends)
     return counted
 
 
@@ -141,10 +135,10 @@ def main() -> None:
         "--instructions-appends", type=int, default=250, help="the shorter counted run's"
     )
     parser.add_argument("--library-loop", type=int, help=argparse.SUPPRESS)  # a counted run's
+    parser.add_argument("--library-url", help=argparse.SUPPRESS)  # and its database
     args = parser.parse_args()
     if args.library_loop is not None:
-        with open(args.store) as file:
-            app, counters = library_app(json.load(file)["url"])
+        app, counters = library_app(args.library_url)
         library_saves(app, counters, 300)  # warm, as the service's loop is
         library_saves(app, counters, args.library_loop)
         app.close()
