@@ -37,8 +37,7 @@ async def status_now(
     engine: AsyncEngine, policy: PolicyBook, subject_id: UUID, today: date
 ) -> dict[str, Any] | None:
     """The subject's status today in the documented `Status` shape, or None if unknown."""
-    async with engine.connect() as conn:
-        found, position = await queries.statuses(conn, [subject_id], today, policy)
+    found, position = await queries.statuses_from_pool(engine, [subject_id], today, policy)
     if subject_id not in found:
         return None
     return _today(found[subject_id], position, today)
@@ -61,10 +60,9 @@ async def statuses_by_code(
     """One answer per code, in order, and the log position the read models had reached: one
     round trip, whatever the count. Repeated codes each get their answer."""
     wanted = [(code, subject_for(code)) for code in submitted]
-    async with engine.connect() as conn:
-        found, position = await queries.statuses(
-            conn, [sid for _, sid in wanted if sid], today, policy
-        )
+    found, position = await queries.statuses_from_pool(
+        engine, [sid for _, sid in wanted if sid], today, policy
+    )
     answers = []
     for index, (code, subject_id) in enumerate(wanted):
         status = found.get(subject_id) if subject_id else None

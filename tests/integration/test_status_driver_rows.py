@@ -12,7 +12,8 @@ from uuid import UUID
 
 import orjson
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, exc, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.fixtures import long_credit_file
 from domain.credit_status import RecordFact, evaluate
@@ -25,6 +26,7 @@ from projections.credit_file.queries import (
     record_fact,
     status_view,
     statuses,
+    statuses_from_pool,
     tracked_position,
 )
 from service.commanding.commands import RegisterSubject
@@ -119,21 +121,32 @@ async def test_a_status_read_answers_as_it_did_through_sqlalchemy(
     today = clock.moment.astimezone(clock.zone).date()
     days = [today, today - timedelta(days=1), today - timedelta(days=200), date(2024, 1, 1)]
     days.append(today + timedelta(days=400))
-    async with services.read_engine.connect() as conn:
+    engine = services.read_engine
+    async with engine.connect() as conn:
         for day in days:
             for subject_id in [*ids, unknown]:
-                new = await statuses(conn, [subject_id], day, services.policy)
                 old = await statuses_before(conn, [subject_id], day, services.policy)
-                same(new[0], old[0])
-                assert new[1] == old[1]
+                for new in (
+                    await statuses(conn, [subject_id], day, services.policy),
+                    await statuses_from_pool(engine, [subject_id], day, services.policy),
+                ):
+                    same(new[0], old[0])
+                    assert new[1] == old[1]
             batch = [ids[2], unknown, *ids, ids[0]]
-            new = await statuses(conn, batch, day, services.policy)
             old = await statuses_before(conn, batch, day, services.policy)
-            assert set(new[0]) == set(old[0]) == set(ids)
-            for subject_id in ids:
-                same(new[0][subject_id], old[0][subject_id])
-            assert new[1] == old[1]
+            for new in (
+                await statuses(conn, batch, day, services.policy),
+                await statuses_from_pool(engine, batch, day, services.policy),
+            ):
+                assert set(new[0]) == set(old[0]) == set(ids)
+                for subject_id in ids:
+                    same(new[0][subject_id], old[0][subject_id])
+                assert new[1] == old[1]
         assert (await statuses(conn, [unknown], today, services.policy))[0] == {}
+        assert await statuses_from_pool(engine, [], today, services.policy) == (
+            {},
+            await tracked_position(conn),
+        )
 
 
 async def test_the_driver_reads_the_rows_sqlalchemy_reads(services, clock, subjects_of_every_kind):
@@ -180,9 +193,58 @@ async def test_a_status_read_followed_by_a_listener_goes_through_sqlalchemy(
         async with services.read_engine.connect() as conn:
             found, _ = await statuses(conn, subjects_of_every_kind[:1], today, services.policy)
             batch, _ = await statuses(conn, subjects_of_every_kind, today, services.policy)
+        from_pool, _ = await statuses_from_pool(
+            services.read_engine, subjects_of_every_kind, today, services.policy
+        )
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    assert sum("LEFT OUTER JOIN records" in statement for statement in seen) == 2
+    assert sum("LEFT OUTER JOIN records" in statement for statement in seen) == 3
+    same(from_pool, batch)
     async with services.read_engine.connect() as conn:
         same(found, (await statuses(conn, subjects_of_every_kind[:1], today, services.policy))[0])
         same(batch, (await statuses(conn, subjects_of_every_kind, today, services.policy))[0])
+
+
+async def test_a_status_read_whose_pooled_connection_was_lost_is_answered_from_a_new_one(
+    services, clock, subjects_of_every_kind
+):
+    """The pool's connection ended by the server between two reads (a restart, an
+    administrator): the read meets it closed, drops it, and answers through SQLAlchemy on
+    another connection, as an unlogged failure would not."""
+    engine = services.read_engine
+    if engine.dialect.driver != "asyncpg":
+        pytest.skip("the pool's own connection is read on PostgreSQL")
+    today = clock.moment.astimezone(clock.zone).date()
+    await engine.dispose()  # one connection in the pool: the one the reads below check out
+    answered = await statuses_from_pool(engine, subjects_of_every_kind, today, services.policy)
+    pooled = await engine.raw_connection()
+    lost = pooled.driver_connection.get_server_pid()
+    pooled.close()
+    with services.write_engine.connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost})
+        while admin.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": lost}
+        ):
+            pass
+    again = await statuses_from_pool(engine, subjects_of_every_kind, today, services.policy)
+    assert again[1] == answered[1]
+    for subject_id in subjects_of_every_kind:
+        same(again[0][subject_id], answered[0][subject_id])
+    pooled = await engine.raw_connection()
+    assert pooled.driver_connection.get_server_pid() != lost
+    pooled.close()
+
+
+async def test_a_status_read_that_cannot_connect_raises_sqlalchemys_error(services, clock):
+    """What the pool's checkout raises, SQLAlchemy's own connection raises wrapped (its
+    DBAPIError, which the API answers as a problem): the read raises that."""
+    engine = services.read_engine
+    if engine.dialect.driver != "asyncpg":
+        pytest.skip("the pool's own connection is read on PostgreSQL")
+    nowhere = create_async_engine(engine.url.set(database="credit_no_such_database"))
+    today = clock.moment.astimezone(clock.zone).date()
+    try:
+        with pytest.raises(exc.DBAPIError):
+            await statuses_from_pool(nowhere, [UUID(int=7)], today, services.policy)
+    finally:
+        await nowhere.dispose()
