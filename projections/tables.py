@@ -100,6 +100,13 @@ records = Table(
     Column("score", Numeric(6, 2)),
     Column("valid_from", Date),
     Column("valid_until", Date),
+    # The detail fields the status rules read, as a revision keeps them: a status read takes
+    # them from here rather than decoding every row's `details` (most of its bytes).
+    Column("procedure", String(20)),
+    Column("basis", Text),
+    Column("planned_end", Date),
+    Column("basis_record_id", String(36)),
+    Column("due_date", Date),
     Column("summary", Text, nullable=False),
     Column("details", JSON, nullable=False),
     # The number of an open objection case: the record shows 异议处理中 to every agency.

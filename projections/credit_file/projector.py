@@ -73,6 +73,11 @@ UPDATABLE = (
     "score",
     "valid_from",
     "valid_until",
+    "procedure",
+    "basis",
+    "planned_end",
+    "basis_record_id",
+    "due_date",
     "summary",
     "details",
 )
@@ -154,6 +159,11 @@ def derived_columns(
         "score": Decimal(score) if score is not None else None,
         "valid_from": fields.get("valid_from"),
         "valid_until": fields.get("valid_until"),
+        "procedure": fields.get("procedure"),
+        "basis": fields.get("basis"),
+        "planned_end": fields.get("planned_end"),
+        "basis_record_id": fields.get("basis_record_id"),
+        "due_date": fields.get("due_date"),
         "summary": record_summary(record_type, fields),
         "details": details,
     }
@@ -161,35 +171,30 @@ def derived_columns(
 
 def standing(row: dict[str, Any]) -> dict[str, Any]:
     """What a record row says for the status rules and publication counts (a revision's
-    content): the row's columns plus the detail fields the rules read."""
-    details = row["details"]
+    content)."""
     return {
         "type": row["type"],
         "family": row["family"],
         "state": row["state"],
         "repaired_at": row["repaired_at"],
         "severity": row["severity"],
-        "procedure": details.get("procedure"),
+        "procedure": row["procedure"],
         "decision_date": row["decision_date"],
         "publish_from": row["publish_from"],
         "publish_until": row["publish_until"],
         "ended_on": row["ended_on"],
         "list_type": row["list_type"],
-        "basis": details.get("basis"),
-        "planned_end": _day(details.get("planned_end")),
-        "basis_record_id": details.get("basis_record_id"),
+        "basis": row["basis"],
+        "planned_end": row["planned_end"],
+        "basis_record_id": row["basis_record_id"],
         "scheme": row["scheme"],
         "grade": row["grade"],
         "score": row["score"],
         "valid_from": row["valid_from"],
         "valid_until": row["valid_until"],
-        "due_date": _day(details.get("due_date")),
+        "due_date": row["due_date"],
         "authority_name": row["authority_name"],
     }
-
-
-def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
 
 
 def utc(moment: datetime) -> datetime:

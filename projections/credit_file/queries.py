@@ -133,7 +133,11 @@ def _status_statement(*, one: bool, array: bool = False) -> Select[*tuple[Any, .
             records.c.authority_name,
             records.c.publish_from,
             records.c.publish_until,
-            records.c.details,
+            records.c.procedure,
+            records.c.basis,
+            records.c.planned_end,
+            records.c.basis_record_id,
+            records.c.due_date,
         )
         .select_from(subjects.outerjoin(records, relevant))
         .where(
@@ -330,7 +334,11 @@ def _folded(
         authority_name,
         publish_from,
         publish_until,
-        details,
+        procedure,
+        basis,
+        planned_end,
+        basis_record_id,
+        due_date,
     ) in rows:
         position = tracked
         status = result.get(subject_id)
@@ -366,16 +374,20 @@ def _folded(
                     type_,
                     decision_date,
                     severity,
+                    procedure,
                     scheme,
                     grade,
                     score,
                     valid_from,
                     valid_until,
                     list_type,
+                    basis,
+                    planned_end,
+                    basis_record_id,
                     ended_on,
+                    due_date,
                     publish_from,
                     publish_until,
-                    details,
                 )
             )
     for subject_id, status in result.items():
@@ -409,16 +421,20 @@ def record_fact(row: Any) -> RecordFact:
         row.type,
         row.decision_date,
         row.severity,
+        row.procedure,
         row.scheme,
         row.grade,
         row.score,
         row.valid_from,
         row.valid_until,
         row.list_type,
+        row.basis,
+        row.planned_end,
+        row.basis_record_id,
         row.ended_on,
+        row.due_date,
         row.publish_from,
         row.publish_until,
-        row.details,
     )
 
 
@@ -427,25 +443,28 @@ def fact(
     type_: str,
     decision_date: date,
     severity: str | None,
+    procedure: str | None,
     scheme: str | None,
     grade: str | None,
     score: Any,
     valid_from: date | None,
     valid_until: date | None,
     list_type: str | None,
+    basis: str | None,
+    planned_end: date | None,
+    basis_record_id: str | None,
     ended_on: date | None,
+    due_date: date | None,
     publish_from: date | None,
     publish_until: date | None,
-    details: dict[str, Any] | None,
 ) -> RecordFact:
-    """What the rules know of a record row (its columns, and its details' JSON)."""
-    details = details or {}
+    """What the rules know of a record row (its columns)."""
     return RecordFact(
         record_id=record_id,
         type=type_,
         decision_date=decision_date,
         severity=severity,
-        procedure=details.get("procedure"),
+        procedure=procedure,
         scheme=scheme,
         grade=grade,
         # as the score column stores it, so a fold of events and a read of rows agree
@@ -453,18 +472,14 @@ def fact(
         valid_from=valid_from,
         valid_until=valid_until,
         list_type=list_type,
-        basis=details.get("basis"),
-        planned_end=_day(details.get("planned_end")),
-        basis_record_id=details.get("basis_record_id"),
+        basis=basis,
+        planned_end=planned_end,
+        basis_record_id=basis_record_id,
         ended_on=ended_on,
-        due_date=_day(details.get("due_date")),
+        due_date=due_date,
         publish_from=publish_from,
         publish_until=publish_until,
     )
-
-
-def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
 
 
 def status_view(status: CreditStatus, authorities: dict[str, str]) -> dict[str, Any]:
