@@ -168,6 +168,13 @@ def main() -> None:
                     else ""
                 )
             )
+            highest_offered = max(float(r) for r in args.rates.split(","))
+            if best.get("baseline", 0) >= 0.95 * highest_offered:  # achieved, a little under
+                # A ratio to a rate the baseline was never pushed past says little.
+                print(
+                    "the baseline sustained the highest rate offered: its own limit is higher "
+                    "and the ratio at most the one above (offer higher rates to find it)"
+                )
             codes = [enterprise_code(n) for n in range(args.subjects)]
             batches = [
                 (
