@@ -1,8 +1,10 @@
 """Where one status request's CPU goes, in-process: the ASGI app called directly (no socket, no
 HTTP parser), against the bare FastAPI + asyncpg baseline called the same way, on the same
 scratch PostgreSQL store. Prints CPU per request (all threads, the access-log commits
-included), what each middleware adds (the request loop rerun with that one left out), and the
-functions that take the time (cProfile of the event loop's thread).
+included), what each middleware adds (the request loop rerun with that one left out), what the
+route's access-log write and its status query with the rules' evaluation cost (the loop rerun
+with each taken out), and the functions that take the time (cProfile of the event loop's
+thread).
 
     .venv/bin/python -m bench.status_profile --subjects 2000 --requests 3000 --concurrency 8
 
@@ -26,7 +28,8 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import make_url
@@ -94,6 +97,40 @@ def without(app: Any, middleware_name: str) -> ASGIApp:
         return app.build_middleware_stack()
     finally:
         app.user_middleware = saved
+
+
+@contextmanager
+def part_taken_out(part: str) -> Iterator[None]:
+    """The status route with one part of its work taken out, to time the rest: "access log"
+    (the read's entries not written), "status" (each subject's status answered from memory
+    after its first read: no query, no rules' evaluation)."""
+    from api.queries import subjects
+
+    if part == "access log":
+
+        async def unlogged(*_: Any, **__: Any) -> None:
+            return None
+
+        name, replacement = "log_reads", unlogged
+    else:
+        read = subjects.status_now
+        kept: dict[Any, Any] = {}
+
+        async def remembered(engine: Any, policy: Any, subject_id: Any, today: Any) -> Any:
+            if subject_id not in kept:
+                kept[subject_id] = await read(engine, policy, subject_id, today)
+            return kept[subject_id]
+
+        name, replacement = "status_now", remembered
+    saved = getattr(subjects, name)
+    setattr(subjects, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(subjects, name, saved)
+
+
+PARTS = ("access log", "status")
 
 
 def status_scopes(ids: list[str], token: str, app: Any) -> list[dict[str, Any]]:
@@ -226,6 +263,21 @@ def main() -> None:
                         f"  {name:28s} {(per_request - min(runs)) * 1e6:+8.0f} µs "
                         f"{calls['(all)'] - calls[name]:+6.0f} calls"
                     )
+            # The same for the parts of the route's own work, the whole stack timed again in
+            # the same rounds (the figures above are minutes older).
+            parts: dict[str, list[float]] = {"(all)": [], **{part: [] for part in PARTS}}
+            for _ in range(args.rounds):
+                parts["(all)"].append(await request_loop(app, scopes, n, c))
+                for part in PARTS:
+                    with part_taken_out(part):
+                        parts[part].append(await request_loop(app, scopes, n, c))
+            whole = min(parts["(all)"])
+            print(
+                "what each part of the route's work costs (all, "
+                f"{whole * 1e6:.0f} µs, less the loop without it):"
+            )
+            for part in PARTS:
+                print(f"  {part:28s} {(whole - min(parts[part])) * 1e6:+8.0f} µs")
             # CPU time of the event loop's thread (the access-log commits run in worker threads)
             profile = cProfile.Profile(time.thread_time)
             profile.enable()

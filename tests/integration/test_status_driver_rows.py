@@ -210,7 +210,7 @@ async def test_a_status_read_whose_pooled_connection_was_lost_is_answered_from_a
 ):
     """The pool's connection ended by the server between two reads (a restart, an
     administrator): the read meets it closed, drops it, and answers through SQLAlchemy on
-    another connection, as an unlogged failure would not."""
+    another connection."""
     engine = services.read_engine
     if engine.dialect.driver != "asyncpg":
         pytest.skip("the pool's own connection is read on PostgreSQL")
