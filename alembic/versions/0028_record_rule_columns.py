@@ -12,6 +12,8 @@ commitment's due date. The projector writes them from the details it writes; the
 there are filled here from their own details by one statement, so no rebuild is needed.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from alembic import op
@@ -21,7 +23,7 @@ down_revision = "0027"
 branch_labels = None
 depends_on = None
 
-COLUMNS = {
+COLUMNS: dict[str, sa.types.TypeEngine[Any]] = {
     "procedure": sa.String(length=20),
     "basis": sa.Text(),
     "planned_end": sa.Date(),
