@@ -6,6 +6,7 @@ and the same comparison holds it to the way it was read before."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
@@ -59,7 +60,7 @@ async def statuses_before(conn, subject_ids, today, policy):
                 "name": row.name,
                 "code_masked": row.code_masked,
                 "region_code": row.region_code,
-                "sectors": row.sectors,
+                "sectors": json.loads(row.sectors),  # the statement gives its text
                 "version": row.version,
                 "last_position": row.position,
                 "published_records": {"total": 0, "by_family": {}},
