@@ -191,18 +191,26 @@ async def _status_rows(
     conn: AsyncConnection, wanted: list[UUID], today: date
 ) -> Iterable[Sequence[Any]]:
     """The status statement's rows, in its columns' order."""
-    one = len(wanted) == 1
     if conn.dialect.driver == "asyncpg" and not statements_followed(conn.sync_engine):
-        return await _driver_rows(conn, wanted, today, one=one)
-    if one:
+        return await _driver_rows(conn, wanted, today)
+    if len(wanted) == 1:
         return await conn.execute(ONE_STATUS_STATEMENT, {"today": today, "subject_id": wanted[0]})
     return await conn.execute(STATUS_STATEMENT, {"today": today, "subject_ids": wanted})
 
 
-def _driver_statement(
-    dialect: Any, wanted: list[UUID], today: date
-) -> tuple[DriverStatement, dict[str, Any]]:
-    """The statement for `wanted` as asyncpg runs it, and its values by name."""
+def _values(wanted: list[UUID], today: date) -> dict[str, Any]:
+    """The status statement's parameters for `wanted`: one id, or an array of them."""
+    if len(wanted) == 1:
+        return {"today": today, "subject_id": wanted[0]}
+    return {"today": today, "subject_ids": wanted}
+
+
+async def _fetched_on_driver(
+    driver: Any, dialect: Any, wanted: list[UUID], today: date
+) -> list[Any] | None:
+    """The status statement's rows read on asyncpg's connection itself; None where the
+    connection turns out lost. Any other error is the driver's, which SQLAlchemy's carries as
+    its cause."""
     one = len(wanted) == 1
     statement = _DRIVER_STATEMENTS.get(one)
     if statement is None:
@@ -210,18 +218,21 @@ def _driver_statement(
             ONE_STATUS_STATEMENT if one else ARRAY_STATUS_STATEMENT, dialect
         )
         _DRIVER_STATEMENTS[one] = statement
-    given: dict[str, Any] = {"today": today}
-    if one:
-        given["subject_id"] = wanted[0]
-    else:
-        given["subject_ids"] = wanted
-    return statement, given
+    try:
+        # asyncpg prepares the statement once per connection and keeps it
+        rows: list[Any] = await driver.fetch(
+            statement.sql, *statement.arguments(_values(wanted, today))
+        )
+    except Exception:
+        if not driver.is_closed():
+            raise
+        return None
+    return rows
 
 
 async def _driver_rows(
-    conn: AsyncConnection, wanted: list[UUID], today: date, *, one: bool
+    conn: AsyncConnection, wanted: list[UUID], today: date
 ) -> Iterable[Sequence[Any]]:
-    statement, given = _driver_statement(conn.dialect, wanted, today)
     synced = conn.sync_connection
     if synced is not None and not synced.invalidated:
         pooled = synced.connection  # checked out when the connection was opened: no I/O
@@ -229,17 +240,12 @@ async def _driver_rows(
         pooled = await conn.get_raw_connection()
     driver = pooled.driver_connection
     assert driver is not None
-    try:
-        # asyncpg prepares the statement once per connection and keeps it
-        rows: Iterable[Sequence[Any]] = await driver.fetch(
-            statement.sql, *statement.arguments(given)
-        )
-    except Exception:
-        if not driver.is_closed():
-            raise  # the driver's error, which SQLAlchemy's carries as its cause
+    rows = await _fetched_on_driver(driver, conn.dialect, wanted, today)
+    if rows is None:
         # The connection is lost: SQLAlchemy's own execution meets the closed connection,
         # drops it and the pool's older ones, and raises its error for it, as it did before.
-        return await conn.execute(ONE_STATUS_STATEMENT if one else ARRAY_STATUS_STATEMENT, given)
+        statement = ONE_STATUS_STATEMENT if len(wanted) == 1 else ARRAY_STATUS_STATEMENT
+        return await conn.execute(statement, _values(wanted, today))
     return rows
 
 
@@ -260,16 +266,10 @@ async def statuses_from_pool(
         pooled = await engine.raw_connection()
     except engine.dialect.loaded_dbapi.Error:
         return await _statuses_on_connection(engine, subject_ids, today, policy)
-    driver = pooled.driver_connection
-    assert driver is not None
-    statement, given = _driver_statement(engine.dialect, wanted, today)
     try:
-        rows = await driver.fetch(statement.sql, *statement.arguments(given))
-    except Exception as error:
-        if not driver.is_closed():
-            raise  # the driver's error, as `_driver_rows` raises it
-        pooled.invalidate(error)
-        rows = None
+        rows = await _fetched_on_driver(pooled.driver_connection, engine.dialect, wanted, today)
+        if rows is None:
+            pooled.invalidate()  # lost: not handed out again
     finally:
         pooled.close()
     if rows is None:
@@ -395,7 +395,7 @@ def _folded(
             )
     for subject_id, status in result.items():
         status.update(status_view(evaluate(facts[subject_id], policy, today), authorities))
-    return result, None if position is None else int(position or 0)
+    return result, None if position is None else int(position)
 
 
 async def published_counts_by_severity(
