@@ -300,7 +300,7 @@ class CreditFiles:
         with turn(self._stream_lock(subject_id), "the writers ahead on this stream"):
             kept = self._written.take_one(subject_id)
             if kept is not None:
-                gained = self.ledger.events.get(subject_id, gt=kept.version)
+                gained = self.ledger.events_after(subject_id, kept.version)
                 caught_up = project_aggregate(kept, gained)
                 if caught_up is not None:
                     acknowledged = self._act_on_kept(caught_up, decide, expected_version)

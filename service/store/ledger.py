@@ -171,24 +171,39 @@ class CreditLedger(Application[UUID]):
             (subject_id, subject_id),
             (subject_id.hex, subject_id.hex),
         )
-        to_domain_event = self.mapper.to_domain_event
-        subject = replay(
-            None,
-            (
-                to_domain_event(
-                    StoredEvent(
-                        originator_id=subject_id,
-                        originator_version=version,
-                        topic=topic,
-                        state=bytes(state),
-                    )
-                )
-                for _, version, topic, state in rows
-            ),
-        )
+        subject = replay(None, self._domain_events(subject_id, (row[1:] for row in rows)))
         if subject is None:
             raise AggregateNotFoundError(f"Aggregate {subject_id!r} version None not found.")
         return subject
+
+    def events_after(self, subject_id: UUID, version: int) -> list[Any]:
+        """The subject's events after `version`, in order: what the library's
+        `events.get(subject_id, gt=version)` gives, by a statement written once. The library
+        composes its SQL at every call and makes a dict of every row: with its connection, a
+        fifth of a write's CPU where the process keeps the subject and only asks whether its
+        stream gained events since (py-spy, docs/benchmarks.md)."""
+        rows = self._select(
+            "SELECT originator_version, topic, state FROM {table} "
+            "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version",
+            "SELECT originator_version, topic, state FROM {table} "
+            "WHERE originator_id = ? AND originator_version > ? ORDER BY originator_version",
+            (subject_id, version),
+            (subject_id.hex, version),
+        )
+        return list(self._domain_events(subject_id, rows))
+
+    def _domain_events(self, subject_id: UUID, rows: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
+        """Domain events of one subject from (version, topic, state) rows."""
+        to_domain_event = self.mapper.to_domain_event
+        for version, topic, state in rows:
+            yield to_domain_event(
+                StoredEvent(
+                    originator_id=subject_id,
+                    originator_version=version,
+                    topic=topic,
+                    state=bytes(state),
+                )
+            )
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save. Its collection of a subject's pending events asks two runtime

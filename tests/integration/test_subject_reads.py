@@ -55,3 +55,19 @@ def test_a_subject_is_read_in_one_query_as_the_repository_rebuilds_it(services, 
         assert len(queries) == 1
     with pytest.raises(AggregateNotFoundError):
         ledger.subject(uuid.uuid4())
+
+
+def test_the_events_after_a_version_are_the_librarys(services):
+    """What a write to a kept subject reads to catch up: the events the library's store gives
+    after a version, each the same event, for every version from before the first to the
+    last (nothing after it), and none for an unknown subject."""
+    ledger = services.ledger
+    subject_id = subject_with(services, 4, 6)
+    last = ledger.subject(subject_id).version
+    for version in range(last + 1):
+        ours = ledger.events_after(subject_id, version)
+        theirs = list(ledger.events.get(subject_id, gt=version))
+        assert [type(e) for e in ours] == [type(e) for e in theirs]
+        assert [vars(e) for e in ours] == [vars(e) for e in theirs]
+        assert [e.originator_version for e in ours] == list(range(version + 1, last + 1))
+    assert ledger.events_after(uuid.uuid4(), 0) == []
