@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -46,6 +47,12 @@ LAST_SEALS = (
 )
 
 Link = tuple[UUID, int, bytes, bytes | None]  # stream, version, hash, prev
+SealRow = tuple[int, int, UUID, int, bytes, bytes | None]  # position, leaf, *link
+
+# Streams whose last seal a writing process remembers from its own inserts: as many as it keeps
+# subjects for its next writes (service/commanding/credit_files.py's WRITTEN_SUBJECTS_KEPT),
+# a few hundred bytes each.
+SEALED_HEADS_KEPT = 5_000
 
 
 class SealingError(RuntimeError):
@@ -57,7 +64,7 @@ def seal_rows(
     positions: Sequence[int],
     last_seals: dict[UUID, tuple[int, bytes]],
     next_leaf: int,
-) -> list[tuple[int, int, UUID, int, bytes, bytes | None]]:
+) -> list[SealRow]:
     """The seals of events just inserted at `positions`, given each stream's last seal
     (version, hash) before them and the next free leaf index."""
     if len(positions) != len(stored_events):
@@ -118,7 +125,7 @@ def locked_seal_rows(
     last_seals: dict[UUID, tuple[int, bytes]],
     next_leaf: int,
     ahead: HashedAhead | None,
-) -> list[tuple[int, int, UUID, int, bytes, bytes | None]]:
+) -> list[SealRow]:
     """`seal_rows`, under the insert's lock, from the links hashed ahead where every stream's
     last seal is still the one they follow and the positions keep the events' order (then
     they are what `seal_rows` computes); computed here otherwise (another writer sealed one of
@@ -135,6 +142,50 @@ def locked_seal_rows(
         (position, next_leaf + offset, *link)
         for offset, (position, link) in enumerate(zip(positions, ahead.links, strict=True))
     ]
+
+
+class SealedHeads:
+    """Each stream's last seal (version, hash) as this process's own inserts left it, the most
+    recently written `capacity` streams. An insert that follows them hashes its links ahead
+    without first reading the last seals (a round trip before the lock, on every append to a
+    subject the process wrote last). They are only a guess: the lock's own read of the last
+    seals decides, and the links are hashed again there if another process sealed the
+    stream in between (`locked_seal_rows`)."""
+
+    def __init__(self, capacity: int = SEALED_HEADS_KEPT):
+        self.capacity = capacity
+        self._heads: OrderedDict[UUID, tuple[int, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def followed_by(
+        self, stored_events: Sequence[StoredEvent]
+    ) -> dict[UUID, tuple[int, bytes]] | None:
+        """The last seals the events follow, as remembered; None where a stream's must be read
+        (not remembered, or remembered at a version its first event here does not follow). A
+        stream that begins here (version 1) follows none."""
+        firsts: dict[UUID, int] = {}
+        for stored in stored_events:
+            firsts.setdefault(_uuid(stored.originator_id), stored.originator_version)
+        seen = {}
+        with self._lock:
+            for stream, first in firsts.items():
+                if first == 1:
+                    continue
+                head = self._heads.get(stream)
+                if head is None or head[0] != first - 1:
+                    return None
+                seen[stream] = head
+        return seen
+
+    def remember(self, rows: Sequence[SealRow]) -> None:
+        """The seals an insert committed, in position order (the last of a stream is its head)."""
+        heads = self._heads
+        with self._lock:
+            for _, _, stream, version, digest, _ in rows:
+                heads[stream] = (version, digest)
+                heads.move_to_end(stream)
+            while len(heads) > self.capacity:
+                heads.popitem(last=False)
 
 
 def _first(pair: tuple[int, StoredEvent]) -> int:
@@ -183,6 +234,7 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._group = _GroupCommit()
+        self._heads = SealedHeads()
         self._lock_and_notify: str | None = None
         self._table_literal = ""
 
@@ -245,12 +297,10 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
     def _insert_sealed(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
         table = self.events_table_name
         streams = list({_uuid(s.originator_id) for s in stored_events})
+        seen = self._heads.followed_by(stored_events)
         with self.datastore.get_connection() as conn:
-            # Outside a transaction (the library's autocommit); tuples in binary, not a dict
-            # of each row and its hash as hex text.
-            with conn.cursor(binary=True, row_factory=tuple_row) as curs:
-                curs.execute(LAST_SEALS, (streams,))
-                seen = {stream: (version, digest) for stream, version, digest in curs}
+            if seen is None:
+                seen = self._read_last_seals(conn, streams)
             ahead = hash_ahead(stored_events, seen)
             with conn.transaction(), conn.cursor() as curs:
                 # One round trip: the library's lock (its timeout, then the table) and notify,
@@ -292,7 +342,16 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
                     copy.set_types(["int8", "int8", "uuid", "int4", "bytea", "bytea"])
                     for row in rows:
                         copy.write_row(row)
+        self._heads.remember(rows)
         return positions
+
+    @staticmethod
+    def _read_last_seals(conn: Any, streams: list[UUID]) -> dict[UUID, tuple[int, bytes]]:
+        """Outside a transaction (the library's autocommit); tuples in binary, not a dict of
+        each row and its hash as hex text."""
+        with conn.cursor(binary=True, row_factory=tuple_row) as curs:
+            curs.execute(LAST_SEALS, (streams,))
+            return {stream: (version, digest) for stream, version, digest in curs}
 
     def _locked_draw(self, conn: Any, count: int, streams: list[UUID]) -> str:
         """The statements that lock, notify and draw, as one query without parameters (so sent

@@ -200,3 +200,31 @@ def test_the_insert_holds_the_tables_lock_while_it_seals_and_notifies_listeners(
     assert "ExclusiveLock" in locks
     assert [n.channel for n in heard] == [recorder.channel_name]
     assert_sealed_as_serial_writes_seal(services)
+
+
+def test_a_writer_follows_the_seals_it_wrote_last_without_reading_them(
+    services, other_process, monkeypatch
+):
+    """A write to a stream this process sealed last, or to a new stream, hashes ahead from the
+    seals it remembers, with no read before the lock (a read here would fail); after another
+    process sealed the stream, or where a remembered seal is not the stored one, the chain is
+    still the serial one."""
+    hashed_ahead_only(services)
+    subject = register(services, 50).subject_id
+    append(services, subject, "SH-1")
+    recorder = services.ledger.recorder
+
+    def refused(*args):
+        raise AssertionError("the last seals read before the lock")
+
+    with monkeypatch.context() as reads:
+        reads.setattr(recorder, "_read_last_seals", refused)
+        assert append(services, subject, "SH-2").version == 3
+        register(services, 51)
+    append(other_process, subject, "SH-3")  # version 4, sealed by another process
+    assert append(services, subject, "SH-4").version == 5  # caught up: its seal read again
+    # A remembered seal that is not the stored one (a store put back under the process) is
+    # only a guess: the seals are hashed again under the lock.
+    recorder._heads.remember([(0, 0, subject, 5, b"\x00" * 32, None)])
+    assert append(services, subject, "SH-5").version == 6
+    assert_sealed_as_serial_writes_seal(services)

@@ -10,7 +10,13 @@ import orjson
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from service.integrity.sealing import SealingError, hash_ahead, locked_seal_rows, seal_rows
+from service.integrity.sealing import (
+    SealedHeads,
+    SealingError,
+    hash_ahead,
+    locked_seal_rows,
+    seal_rows,
+)
 
 
 def stored(stream: UUID, version: int, n: int) -> StoredEvent:
@@ -54,3 +60,36 @@ def test_positions_out_of_the_events_order_are_sealed_in_position_order():
 def test_events_that_follow_no_last_seal_are_refused_under_the_lock_as_before():
     with pytest.raises(SealingError, match="version 3 does not follow the last sealed version 0"):
         locked_seal_rows(EVENTS, [10, 11, 12], {}, 0, hash_ahead(EVENTS, NOW))
+
+
+def test_remembered_heads_are_the_last_seals_an_insert_follows():
+    heads = SealedHeads(capacity=10)
+    rows = seal_rows([stored(S, 1, 1), stored(S, 2, 2), stored(T, 1, 3)], [5, 6, 7], {}, 0)
+    heads.remember(rows)
+    last_of_s, last_of_t = rows[1], rows[2]
+    # The next events of both streams follow what was remembered, as the seals' read gives.
+    assert heads.followed_by([stored(S, 3, 4), stored(T, 2, 5), stored(S, 4, 6)]) == {
+        S: (2, last_of_s[4]),
+        T: (1, last_of_t[4]),
+    }
+    # A new stream follows no seal; an unknown one, or one written since elsewhere (its
+    # events do not follow the version remembered), must be read.
+    assert heads.followed_by([stored(uuid4(), 1, 7)]) == {}
+    assert heads.followed_by([stored(uuid4(), 2, 8)]) is None
+    assert heads.followed_by([stored(S, 5, 9)]) is None
+    assert heads.followed_by([stored(T, 2, 10), stored(S, 5, 11)]) is None
+
+
+def test_remembered_heads_keep_the_streams_written_last():
+    heads = SealedHeads(capacity=3)
+    a, b, c, d = (uuid4() for _ in range(4))
+    for n, stream in enumerate((a, b, c)):
+        heads.remember(seal_rows([stored(stream, 1, n)], [n], {}, n))
+    follows = heads.followed_by([stored(a, 2, 3)])
+    assert follows is not None
+    heads.remember(seal_rows([stored(a, 2, 3)], [3], follows, 3))
+    heads.remember(seal_rows([stored(d, 1, 4)], [4], {}, 4))  # b, written least lately, goes
+    assert heads.followed_by([stored(a, 3, 5)]) is not None
+    assert heads.followed_by([stored(b, 2, 5)]) is None
+    assert heads.followed_by([stored(c, 2, 5)]) is not None
+    assert heads.followed_by([stored(d, 2, 5)]) is not None
