@@ -6,6 +6,7 @@ store's export verifies."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -167,37 +168,53 @@ def test_two_writers_appending_at_once_leave_the_serial_chain(services, other_pr
     assert_sealed_as_serial_writes_seal(services)
 
 
-def test_the_insert_holds_the_tables_lock_while_it_seals_and_notifies_listeners(
-    services, settings, monkeypatch
+@pytest.mark.parametrize("way", ["in one call", "sealed under the lock"])
+def test_the_insert_takes_the_tables_lock_and_notifies_listeners(
+    services, settings, monkeypatch, way
 ):
-    """PostgreSQL: the lock, the notify and the draw of positions go to the server as one
-    query; the lock is still the library's EXCLUSIVE one, and listeners are still told."""
+    """PostgreSQL, either way an insert goes (one call on the server where the links hashed
+    ahead follow the last seals, else sealed under the lock): it waits for the library's
+    EXCLUSIVE lock on the events table (here held off by a reader that locked the table
+    against writers), writes only once it holds it, and listeners are told."""
     recorder = services.ledger.recorder
     if not isinstance(recorder, sealing.SealingPostgresRecorder):
         pytest.skip("SQLite has one writer and no notifications")
     import psycopg
 
+    def refused(*args):
+        raise AssertionError(f"the insert did not go {way}")
+
+    if way == "in one call":
+        monkeypatch.setattr(recorder, "_insert_under_lock", refused)
+    else:
+        monkeypatch.setattr(recorder, "_insert_followed", lambda *args: None)
     url = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
-    locks: list[str] = []
-    seal = sealing.locked_seal_rows
-
-    def looking(*args):
-        with psycopg.connect(url) as other:
-            locks.extend(
-                mode
-                for (mode,) in other.execute(
-                    "SELECT mode FROM pg_locks WHERE granted AND relation = %s::regclass",
-                    (recorder.events_table_name,),
-                )
-            )
-        return seal(*args)
-
-    monkeypatch.setattr(sealing, "locked_seal_rows", looking)
-    with psycopg.connect(url, autocommit=True) as listener:
+    table = recorder.events_table_name
+    with (
+        psycopg.connect(url, autocommit=True) as listener,
+        psycopg.connect(url) as blocker,
+        ThreadPoolExecutor(1) as writer,
+    ):
         listener.execute(f'LISTEN "{recorder.channel_name}"')
-        register(services, 40)
+        blocker.execute(f"LOCK TABLE {table} IN ROW SHARE MODE")
+        written = writer.submit(register, services, 40)
+        waiting: list[str] = []
+        for _ in range(200):
+            waiting = [
+                mode
+                for (mode,) in listener.execute(
+                    "SELECT mode FROM pg_locks WHERE NOT granted AND relation = %s::regclass",
+                    (table,),
+                )
+            ]
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting == ["ExclusiveLock"]
+        assert not written.done()
+        blocker.commit()
+        written.result(timeout=30)
         heard = list(listener.notifies(timeout=5, stop_after=1))
-    assert "ExclusiveLock" in locks
     assert [n.channel for n in heard] == [recorder.channel_name]
     assert_sealed_as_serial_writes_seal(services)
 
@@ -225,6 +242,50 @@ def test_a_writer_follows_the_seals_it_wrote_last_without_reading_them(
     assert append(services, subject, "SH-4").version == 5  # caught up: its seal read again
     # A remembered seal that is not the stored one (a store put back under the process) is
     # only a guess: the seals are hashed again under the lock.
-    recorder._heads.remember([(0, 0, subject, 5, b"\x00" * 32, None)])
+    recorder._heads.remember([(subject, 5, b"\x00" * 32, None)])
     assert append(services, subject, "SH-5").version == 6
+    assert_sealed_as_serial_writes_seal(services)
+
+
+def test_the_one_call_insert_comes_and_goes_with_its_migration(services, settings):
+    hashed_ahead_only(services)
+    from alembic import command
+    from service.store.database import Database
+    from service.store.migrations import alembic_config
+
+    def defined() -> bool:
+        with services.write_engine.connect() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_proc WHERE proname = 'credit_insert_sealed'"
+            )
+            return found.scalar_one() == 1
+
+    config = alembic_config(Database.from_url(settings.database_url))
+    command.downgrade(config, "0028")
+    assert not defined()
+    command.upgrade(config, "head")
+    assert defined()
+    subject = register(services, 60).subject_id
+    assert append(services, subject, "MG-1").version == 2
+    assert_sealed_as_serial_writes_seal(services)
+
+
+def test_an_insert_of_more_events_than_one_call_takes_goes_by_copy(services, monkeypatch):
+    hashed_ahead_only(services)
+    subject = register(services, 70).subject_id
+    copy = services.ledger.repository.get(subject)
+    for ref in ("CP-2", "CP-3"):
+        services.files._record(
+            copy, record_command_adapter.validate_python(penalty(ref)), "t", None
+        )
+    stored = [services.ledger.mapper.to_stored_event(e) for e in copy.collect_events()]
+
+    def refused(*args):
+        raise AssertionError("a batch went by the one call")
+
+    recorder = services.ledger.recorder
+    monkeypatch.setattr(sealing, "ONE_CALL_MOST_EVENTS", 1)
+    monkeypatch.setattr(recorder, "_insert_followed", refused)
+    first, second = recorder.insert_events(stored)
+    assert first < second
     assert_sealed_as_serial_writes_seal(services)

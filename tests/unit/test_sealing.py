@@ -13,6 +13,7 @@ from eventsourcing.persistence import StoredEvent
 from service.integrity.sealing import (
     SealedHeads,
     SealingError,
+    chain_links,
     hash_ahead,
     locked_seal_rows,
     seal_rows,
@@ -64,13 +65,13 @@ def test_events_that_follow_no_last_seal_are_refused_under_the_lock_as_before():
 
 def test_remembered_heads_are_the_last_seals_an_insert_follows():
     heads = SealedHeads(capacity=10)
-    rows = seal_rows([stored(S, 1, 1), stored(S, 2, 2), stored(T, 1, 3)], [5, 6, 7], {}, 0)
-    heads.remember(rows)
-    last_of_s, last_of_t = rows[1], rows[2]
+    links = chain_links([stored(S, 1, 1), stored(S, 2, 2), stored(T, 1, 3)], {})
+    heads.remember(links)
+    last_of_s, last_of_t = links[1], links[2]
     # The next events of both streams follow what was remembered, as the seals' read gives.
     assert heads.followed_by([stored(S, 3, 4), stored(T, 2, 5), stored(S, 4, 6)]) == {
-        S: (2, last_of_s[4]),
-        T: (1, last_of_t[4]),
+        S: (2, last_of_s[2]),
+        T: (1, last_of_t[2]),
     }
     # A new stream follows no seal; an unknown one, or one written since elsewhere (its
     # events do not follow the version remembered), must be read.
@@ -84,11 +85,11 @@ def test_remembered_heads_keep_the_streams_written_last():
     heads = SealedHeads(capacity=3)
     a, b, c, d = (uuid4() for _ in range(4))
     for n, stream in enumerate((a, b, c)):
-        heads.remember(seal_rows([stored(stream, 1, n)], [n], {}, n))
+        heads.remember(chain_links([stored(stream, 1, n)], {}))
     follows = heads.followed_by([stored(a, 2, 3)])
     assert follows is not None
-    heads.remember(seal_rows([stored(a, 2, 3)], [3], follows, 3))
-    heads.remember(seal_rows([stored(d, 1, 4)], [4], {}, 4))  # b, written least lately, goes
+    heads.remember(chain_links([stored(a, 2, 3)], follows))
+    heads.remember(chain_links([stored(d, 1, 4)], {}))  # b, written least lately, goes
     assert heads.followed_by([stored(a, 3, 5)]) is not None
     assert heads.followed_by([stored(b, 2, 5)]) is None
     assert heads.followed_by([stored(c, 2, 5)]) is not None
