@@ -11,7 +11,11 @@ then, so that a writer holding the lock (and every writer waiting for it) does n
 hashing, nor a transaction sit idle while it runs. Under the lock the last seals are read again:
 the hashes are used only where each stream's last seal is still the one they were computed
 against, and computed there again otherwise, so the chain is the one hashing under the lock
-would give. SQLite, with its one writer, hashes under its transaction."""
+would give. A write of a few events (a request's) goes in by one call on the server
+(`credit_insert_sealed`, migration 0029) that takes the lock, checks the last seals and inserts
+the events and their seals in one statement, so the lock is held for no round trip; where a
+seal moved, the call writes nothing and the insert is sealed under the lock in a transaction
+of its own. SQLite, with its one writer, hashes under its transaction."""
 
 from __future__ import annotations
 
@@ -230,9 +234,10 @@ class _GroupCommit:
 class SealingPostgresRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder, with each insert sealed inside its transaction.
 
-    Events and seals go in with binary COPY, several times faster than the library's array of
-    composites. COPY returns nothing, so the positions are drawn from the table's sequence
-    first: under the EXCLUSIVE lock no other writer draws between, so positions stay in commit
+    A few events go in by one call on the server (`_insert_followed`); more, or events whose
+    links do not follow the last seals there, with binary COPY, several times faster than the
+    library's array of composites. Either way the positions are drawn from the table's sequence
+    under the EXCLUSIVE lock, where no other writer draws between, so positions stay in commit
     order, as the library's own insert keeps them.
 
     Inserts from concurrent threads of one process are committed together: every insert
