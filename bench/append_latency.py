@@ -216,23 +216,23 @@ def main() -> None:
         )
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         rates = [float(r) for r in args.rates.split(",")]
-        # Warm, unmeasured: a process's first requests and first pages pay for what it builds
-        # once (statements, caches, the subjects' first reads), which set the first rate's p99
-        # and lag over every later rate's. Then the worker catches up before the first rate.
-        run_load(
-            f"http://127.0.0.1:{port}",
-            append_requests(ids, token, int(rates[0] * WARM_SECONDS), uuid.uuid4().hex[:6]),
-            rates[0],
-            WARM_SECONDS,
-        )
-        caught_up = projected_all(conninfo)
-        print(
-            f"{len(ids):,} subjects; {args.workers} API process(es) + 1 projection worker; "
-            f"{args.seconds:.0f} s per rate, after {WARM_SECONDS:.0f} s at the first unmeasured "
-            f"(the worker caught up {caught_up:.1f} s after it)"
-        )
         best = 0.0
         try:
+            # Warm, unmeasured: a process's first requests and first pages pay for what it
+            # builds once (statements, caches, the subjects' first reads), which set the first
+            # rate's p99 and lag over every later rate's. Then the worker catches up.
+            run_load(
+                f"http://127.0.0.1:{port}",
+                append_requests(ids, token, int(rates[0] * WARM_SECONDS), uuid.uuid4().hex[:6]),
+                rates[0],
+                WARM_SECONDS,
+            )
+            caught_up = projected_all(conninfo)
+            print(
+                f"{len(ids):,} subjects; {args.workers} API process(es) + 1 projection worker; "
+                f"{args.seconds:.0f} s per rate, after {WARM_SECONDS:.0f} s at the first "
+                f"unmeasured (the worker caught up {caught_up:.1f} s after it)"
+            )
             for rate in rates:
                 run = uuid.uuid4().hex[:6]
                 requests = append_requests(ids, token, int(rate * args.seconds), run)

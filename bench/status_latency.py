@@ -135,9 +135,9 @@ def main() -> None:
         best: dict[str, float] = {}
         cpu: dict[str, list[float]] = {name: [] for name in ports}
         rates = [float(r) for r in args.rates.split(",")]
-        for port in ports.values():  # warm, unmeasured: each server's first requests
-            run_load(f"http://127.0.0.1:{port}", status_requests, rates[0], WARM_SECONDS)
         try:
+            for port in ports.values():  # warm, unmeasured: each server's first requests
+                run_load(f"http://127.0.0.1:{port}", status_requests, rates[0], WARM_SECONDS)
             for rate in rates:
                 for name, port in ports.items():
                     result, cpu_ms = measured(

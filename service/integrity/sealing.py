@@ -251,6 +251,12 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
         super().__init__(*args, **kwargs)
         self._group = _GroupCommit()
         self._heads = SealedHeads()
+        # The function names the service's own tables (the application "credit", in the
+        # schema the migrations made them in); a recorder of other tables seals by COPY.
+        self._one_call = (self.events_table_name, self.datastore.schema) == (
+            "credit_events",
+            "public",
+        )
         self._lock_and_notify: str | None = None
         self._table_literal = ""
 
@@ -317,7 +323,11 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
             if seen is None:
                 seen = self._read_last_seals(conn, streams)
             ahead = hash_ahead(stored_events, seen)
-            if ahead.links is not None and len(stored_events) <= ONE_CALL_MOST_EVENTS:
+            if (
+                self._one_call
+                and ahead.links is not None
+                and len(stored_events) <= ONE_CALL_MOST_EVENTS
+            ):
                 positions = self._insert_followed(conn, stored_events, ahead)
                 if positions is not None:
                     self._heads.remember(ahead.links)
@@ -333,6 +343,7 @@ class SealingPostgresRecorder(PostgresApplicationRecorder):
         under the library's lock: migration 0029), where every stream's last seal is still the
         one the links were hashed against; None, with nothing written, where it is not."""
         assert ahead.links is not None
+        assert conn.autocommit  # the call is its own transaction, committed when it returns
         followed = list(ahead.last_seals.items())
         with conn.cursor(binary=True, row_factory=tuple_row) as curs:
             curs.execute(

@@ -48,4 +48,7 @@ def service_role_grants(
         f"GRANT {HISTORY.get(name, CHANGED_IN_PLACE)} ON {name} TO {quoted}" for name in names
     ]
     statements.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
+    # An append's insert is a function (migration 0029): granted, so that a database that
+    # revoked PUBLIC's default EXECUTE on functions still lets the service write.
+    statements.append(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {quoted}")
     return statements

@@ -190,10 +190,12 @@ def test_the_insert_takes_the_tables_lock_and_notifies_listeners(
         monkeypatch.setattr(recorder, "_insert_followed", lambda *args: None)
     url = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
     table = recorder.events_table_name
+    # The writer's pool is left last, after the blocker has let go: should an assertion fail
+    # while the blocker holds the table, the writer's wait ends with it.
     with (
         psycopg.connect(url, autocommit=True) as listener,
-        psycopg.connect(url) as blocker,
         ThreadPoolExecutor(1) as writer,
+        psycopg.connect(url) as blocker,
     ):
         listener.execute(f'LISTEN "{recorder.channel_name}"')
         blocker.execute(f"LOCK TABLE {table} IN ROW SHARE MODE")
@@ -203,8 +205,9 @@ def test_the_insert_takes_the_tables_lock_and_notifies_listeners(
             waiting = [
                 mode
                 for (mode,) in listener.execute(
-                    "SELECT mode FROM pg_locks WHERE NOT granted AND relation = %s::regclass",
-                    (table,),
+                    "SELECT mode FROM pg_locks WHERE NOT granted AND relation = %s::regclass "
+                    "AND pid <> %s",
+                    (table, blocker.info.backend_pid),
                 )
             ]
             if waiting:
@@ -262,8 +265,10 @@ def test_the_one_call_insert_comes_and_goes_with_its_migration(services, setting
 
     config = alembic_config(Database.from_url(settings.database_url))
     command.downgrade(config, "0028")
-    assert not defined()
-    command.upgrade(config, "head")
+    try:
+        assert not defined()
+    finally:
+        command.upgrade(config, "head")  # the database the later tests share
     assert defined()
     subject = register(services, 60).subject_id
     assert append(services, subject, "MG-1").version == 2

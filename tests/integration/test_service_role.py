@@ -77,6 +77,33 @@ def test_the_service_works_as_its_role_and_cannot_remove_history(settings, servi
             conn.rollback()
 
 
+def test_the_service_role_appends_where_functions_are_not_everyones(settings, service_role):
+    """A hardened database revokes PUBLIC's default EXECUTE on functions: the role's own grant
+    still lets it append, whose insert is a function (migration 0029)."""
+    owner = make_url(settings.database_url).set(drivername="postgresql")
+    signature = "credit_insert_sealed(uuid[], bigint[], text[], bytea[], bytea[], bytea[], "
+    signature += "uuid[], bigint[], bytea[], text, text)"
+    with psycopg.connect(owner.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f"REVOKE EXECUTE ON FUNCTION {signature} FROM PUBLIC")
+        try:
+            as_role = settings.model_copy(
+                update={"database_url": service_role, "migrate_on_start": False}
+            )
+            services = build_services(as_role)
+            try:
+                subject = services.files.register(RegisterSubject(**enterprise(4)), recorded_by="t")
+                appended = services.files.append(
+                    subject.subject_id,
+                    record_command_adapter.validate_python(penalty("ROLE-2")),
+                    recorded_by="t",
+                )
+                assert appended.created and appended.version == 2
+            finally:
+                services.close_sync()
+        finally:
+            conn.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO PUBLIC")
+
+
 def test_the_service_role_signs_gm_checkpoints_and_cannot_remove_sm3_seals(settings, service_role):
     as_role = settings.model_copy(
         update={"database_url": service_role, "migrate_on_start": False, "crypto_suite": "gm"}
