@@ -36,6 +36,7 @@ from bench.fixtures import (
     machine,
     one_row,
     penalty_command,
+    postgres_cpu_seconds,
     process_tree_cpu_seconds,
     scratch_postgres,
     seeded_store,
@@ -242,6 +243,7 @@ def main() -> None:
                 thread.start()
                 api_before = process_tree_cpu_seconds(api.pid)
                 worker_before = process_tree_cpu_seconds(worker.pid)
+                database_before = postgres_cpu_seconds()
                 result = run_load(
                     f"http://127.0.0.1:{port}",
                     requests,
@@ -252,6 +254,7 @@ def main() -> None:
                 api_ms = (process_tree_cpu_seconds(api.pid) - api_before) * 1000
                 time.sleep(2)  # let the projection finish what was appended
                 worker_ms = (process_tree_cpu_seconds(worker.pid) - worker_before) * 1000
+                database_ms = (postgres_cpu_seconds() - database_before) * 1000
                 stop.set()
                 thread.join()
                 lags = sampler.lags_ms()
@@ -260,7 +263,9 @@ def main() -> None:
                 print(f"appends   {result.summary()}  ({statuses})")
                 print(
                     f"          cpu per append: API {api_ms / answered:.2f} ms, projection "
-                    f"worker {worker_ms / answered:.2f} ms; load average {os.getloadavg()[0]:.1f}"
+                    f"worker {worker_ms / answered:.2f} ms, PostgreSQL "
+                    f"{database_ms / answered:.2f} ms (the lag sampler's queries too); "
+                    f"load average {os.getloadavg()[0]:.1f}"
                 )
                 print(
                     f"          projection lag p50 {percentile(lags, 50):7.1f} ms  "

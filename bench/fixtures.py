@@ -191,6 +191,28 @@ def process_tree_cpu_seconds(pid: int) -> float:
     return sum((int(f[11]) + int(f[12])) / tick for f in _process_tree_stats(pid).values())
 
 
+def postgres_cpu_seconds() -> float:
+    """User and system CPU seconds used so far by the local PostgreSQL server (from /proc,
+    Linux: every process named postgres, with the time of the backends its postmaster has
+    reaped), or 0.0 where none runs here. Over a run, the difference is PostgreSQL's share of
+    the work: every database's, so a run must have the server to itself to read it as its own."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                command, _, rest = stat.read().rpartition(")")
+        except OSError:  # gone since it was listed
+            continue
+        if command.endswith("(postgres"):
+            fields = rest.split()
+            # utime, stime, cutime, cstime: the 14th to 17th fields of the line
+            total += sum(int(value) for value in fields[11:15])
+    return total / tick
+
+
 def process_tree_rss_mb(pid: int) -> float:
     """The resident memory of a process and every descendant alive now, together, in MB (from
     /proc, Linux): an import by several processes holds the sum."""

@@ -31,6 +31,7 @@ from sqlalchemy import make_url
 from bench.fixtures import (
     enterprise_code,
     machine,
+    postgres_cpu_seconds,
     process_tree_cpu_seconds,
     scratch_postgres,
     seeded_store,
@@ -140,7 +141,7 @@ def main() -> None:
                 run_load(f"http://127.0.0.1:{port}", status_requests, rates[0], WARM_SECONDS)
             for rate in rates:
                 for name, port in ports.items():
-                    result, cpu_ms = measured(
+                    result, cpu_ms, database_ms = measured(
                         servers[name],
                         partial(
                             run_load,
@@ -151,7 +152,7 @@ def main() -> None:
                             args.load_processes,
                         ),
                     )
-                    _print(name, result, cpu_ms)
+                    _print(name, result, cpu_ms, database_ms)
                     if sustained(result):
                         best[name] = max(best.get(name, 0.0), result.achieved_rate)
                         cpu[name].append(cpu_ms)
@@ -187,13 +188,13 @@ def main() -> None:
                 )
                 for _ in range(200)
             ]
-            result, cpu_ms = measured(
+            result, cpu_ms, database_ms = measured(
                 servers["service"],
                 lambda: run_load(
                     f"http://127.0.0.1:{ports['service']}", batches, args.batch_rate, args.seconds
                 ),
             )
-            _print("batch-50", result, cpu_ms)
+            _print("batch-50", result, cpu_ms, database_ms)
         finally:
             for process in servers.values():
                 process.terminate()
@@ -210,18 +211,26 @@ def sustained(result: LoadResult) -> bool:
     return result.errors == 0 and result.percentile(99) < SUSTAINED_P99_MS
 
 
-def measured(server: subprocess.Popen, load: Callable[[], LoadResult]) -> tuple[LoadResult, float]:
-    """The load's result and the server's CPU time per completed request, in ms (from /proc:
-    user and system time of the server's processes, whatever else shares the machine)."""
-    before = process_tree_cpu_seconds(server.pid)
+def measured(
+    server: subprocess.Popen, load: Callable[[], LoadResult]
+) -> tuple[LoadResult, float, float]:
+    """The load's result, and the server's and PostgreSQL's CPU time per completed request, in
+    ms (from /proc: user and system time of the server's processes and of the database's,
+    whatever else shares the machine)."""
+    before, database_before = process_tree_cpu_seconds(server.pid), postgres_cpu_seconds()
     result = load()
     spent = process_tree_cpu_seconds(server.pid) - before
-    return result, spent * 1000 / max(result.completed, 1)
+    database = postgres_cpu_seconds() - database_before
+    answered = max(result.completed, 1)
+    return result, spent * 1000 / answered, database * 1000 / answered
 
 
-def _print(name: str, result: LoadResult, cpu_ms: float) -> None:
+def _print(name: str, result: LoadResult, cpu_ms: float, database_ms: float) -> None:
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(result.statuses.items()))
-    print(f"{name:9s} {result.summary()}  cpu {cpu_ms:.2f} ms/request  ({statuses})")
+    print(
+        f"{name:9s} {result.summary()}  cpu {cpu_ms:.2f} ms/request, PostgreSQL's "
+        f"{database_ms:.2f}  ({statuses})"
+    )
 
 
 if __name__ == "__main__":
