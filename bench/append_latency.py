@@ -24,6 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import psycopg
@@ -77,6 +78,18 @@ def append_requests(ids: list[str], token: str, count: int, run: str) -> list:
     return requests
 
 
+def log_and_slowest_projector(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[int, int, int]:
+    """The log's last position, the slowest projector's (every read model has an event once
+    it has passed it) and how many projectors keep a position."""
+    log, slowest, projectors = one_row(
+        conn,
+        "SELECT (SELECT COALESCE(MAX(notification_id), 0) FROM credit_events), "
+        "(SELECT COALESCE(MIN(position), 0) FROM projection_tracking), "
+        "(SELECT count(*) FROM projection_tracking)",
+    )
+    return log, slowest, projectors
+
+
 @dataclass
 class LagSampler:
     conninfo: str
@@ -85,12 +98,7 @@ class LagSampler:
     def run(self, stop: threading.Event) -> None:
         with psycopg.connect(self.conninfo, autocommit=True) as conn:
             while not stop.is_set():
-                log, tracked = one_row(
-                    conn,
-                    "SELECT (SELECT COALESCE(MAX(notification_id), 0) FROM credit_events), "
-                    # the slowest projector: every read model has the event then
-                    "(SELECT COALESCE(MIN(position), 0) FROM projection_tracking)",
-                )
+                log, tracked, _ = log_and_slowest_projector(conn)
                 self.samples.append((time.perf_counter(), log, tracked))
                 stop.wait(0.01)
 
@@ -113,21 +121,16 @@ WARM_SECONDS = 3.0
 
 
 def projected_all(conninfo: str, timeout: float = 300) -> float:
-    """Seconds until every read model has the whole log: a worker started on a seeded store
-    first catches up with it, and the first rate's latencies and lag would measure that."""
+    """Seconds until every read model has the whole log: the warm-up's appends projected
+    before the first rate, whose lag would measure them otherwise."""
     started = time.perf_counter()
     with psycopg.connect(conninfo, autocommit=True) as conn:
         while time.perf_counter() - started < timeout:
-            log, tracked, projectors = one_row(
-                conn,
-                "SELECT (SELECT COALESCE(MAX(notification_id), 0) FROM credit_events), "
-                "(SELECT COALESCE(MIN(position), 0) FROM projection_tracking), "
-                "(SELECT count(*) FROM projection_tracking)",
-            )
+            log, tracked, projectors = log_and_slowest_projector(conn)
             if projectors and tracked >= log:
                 return time.perf_counter() - started
             time.sleep(0.1)
-    raise RuntimeError(f"the projection worker did not catch up with the seed in {timeout} s")
+    raise RuntimeError(f"the projection worker did not catch up with the log in {timeout} s")
 
 
 class Counter(Aggregate):

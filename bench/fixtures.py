@@ -197,20 +197,15 @@ def postgres_cpu_seconds() -> float:
     reaped), or 0.0 where none runs here. Over a run, the difference is PostgreSQL's share of
     the work: every database's, so a run must have the server to itself to read it as its own."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                command, _, rest = stat.read().rpartition(")")
-        except OSError:  # gone since it was listed
-            continue
-        if command.endswith("(postgres"):
-            fields = rest.split()
-            # utime, stime, cutime, cstime: the 14th to 17th fields of the line
-            total += sum(int(value) for value in fields[11:15])
-    return total / tick
+    # utime, stime, cutime, cstime: the 14th to 17th fields of the line
+    return (
+        sum(
+            sum(int(value) for value in fields[11:15])
+            for command, fields in _process_stats().values()
+            if command == "postgres"
+        )
+        / tick
+    )
 
 
 def process_tree_rss_mb(pid: int) -> float:
@@ -224,17 +219,9 @@ def process_tree_rss_mb(pid: int) -> float:
 def _process_tree_stats(pid: int) -> dict[int, list[str]]:
     """The fields of /proc/<pid>/stat after the command, for the process and its descendants."""
     parents: dict[int, list[int]] = defaultdict(list)
-    stats: dict[int, list[str]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:  # gone since it was listed
-            continue
-        parents[int(fields[1])].append(int(entry))
-        stats[int(entry)] = fields
+    stats = {process: fields for process, (_, fields) in _process_stats().items()}
+    for process, fields in stats.items():
+        parents[int(fields[1])].append(process)
     tree, stack = {}, [pid]
     while stack:
         current = stack.pop()
@@ -242,6 +229,21 @@ def _process_tree_stats(pid: int) -> dict[int, list[str]]:
             tree[current] = stats[current]
         stack += parents.get(current, [])
     return tree
+
+
+def _process_stats() -> dict[int, tuple[str, list[str]]]:
+    """Every process's command and the fields of its /proc/<pid>/stat after the command."""
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                head, _, rest = stat.read().rpartition(")")
+        except OSError:  # gone since it was listed
+            continue
+        stats[int(entry)] = (head.partition("(")[2], rest.split())
+    return stats
 
 
 def valgrind_instructions(
