@@ -26,6 +26,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import Pool, PoolProxiedConnection, QueuePool
+from sqlalchemy.util import greenlet_spawn
 
 from domain import publication
 from domain.credit_status import CreditStatus, RecordFact, evaluate
@@ -269,9 +271,9 @@ async def statuses_from_pool(
     try:
         rows = await _fetched_on_driver(pooled.driver_connection, engine.dialect, wanted, today)
         if rows is None:
-            pooled.invalidate()  # lost: not handed out again
+            pooled.invalidate()  # lost: not handed out again (ended at once, without I/O)
     finally:
-        pooled.close()
+        await _given_back(pooled, engine.pool)
     if rows is None:
         return await _statuses_on_connection(engine, subject_ids, today, policy)
     result, position = _folded(rows, today, policy)
@@ -279,6 +281,19 @@ async def statuses_from_pool(
         async with engine.connect() as conn:
             position = await tracked_position(conn)
     return result, position
+
+
+async def _given_back(pooled: PoolProxiedConnection, pool: Pool) -> None:
+    """`pooled` given back to its pool. Where the pool keeps it (a queue pool not full, as the
+    read pool always is: it has no overflow), giving it back does no I/O and is done here, in
+    a few µs. Where the pool may close it instead (full, or a pool that keeps none), closing an
+    asyncpg connection awaits the driver, which only works from within SQLAlchemy's greenlet:
+    outside one the close failed, was logged as an error, and left the connection to the
+    garbage collector."""
+    if isinstance(pool, QueuePool) and pool.checkedin() < pool.size():
+        pooled.close()
+    else:
+        await greenlet_spawn(pooled.close)
 
 
 async def _statuses_on_connection(

@@ -20,6 +20,8 @@ POSTGRES_SYNC = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The most connections a process's read pool holds (docs/operations.md counts a process's).
+READ_POOL_CONNECTIONS = 20
 # orjson reads an integer past 64 bits as a float, and refuses what the standard library takes
 # (NaN, 1e400, a lone surrogate): a run of 19 digits, or a refusal, goes to `json.loads`.
 _PAST_64_BITS = re.compile(r"\d{19}")
@@ -90,10 +92,15 @@ def async_engine(database: Database) -> AsyncEngine:
     if not database.is_sqlite:
         # Queries only read: autocommit spares a BEGIN and a ROLLBACK round trip per request,
         # and a dead connection surfaces as an error on use rather than a ping per checkout.
+        # No overflow: a pool's overflow connection is closed when it is given back while the
+        # pool is full, so a burst past the pool's size opened and closed a backend per read
+        # (5 to 10 ms of PostgreSQL's CPU each), which slowed the reads that made the
+        # burst: at 800 reads a second a server fell into it and queued for seconds. Every
+        # connection the pool opens is kept; a read past them waits for one.
         return create_async_engine(
             database.async_url(),
-            pool_size=10,
-            max_overflow=10,
+            pool_size=READ_POOL_CONNECTIONS,
+            max_overflow=0,
             isolation_level="AUTOCOMMIT",
             pool_timeout=POOL_WAIT_SECONDS,
             connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},

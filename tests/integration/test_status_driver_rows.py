@@ -7,6 +7,7 @@ and the same comparison holds it to the way it was read before."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,6 +16,7 @@ import orjson
 import pytest
 from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from bench.fixtures import long_credit_file
 from domain.credit_status import RecordFact, evaluate
@@ -31,6 +33,7 @@ from projections.credit_file.queries import (
     tracked_position,
 )
 from service.commanding.commands import RegisterSubject
+from service.store.read_store import json_loads
 from tests.builders import enterprise, individual
 
 pytestmark = pytest.mark.integration
@@ -252,3 +255,30 @@ async def test_a_status_read_that_cannot_connect_raises_sqlalchemys_error(servic
             await statuses_from_pool(nowhere, [UUID(int=7)], today, services.policy)
     finally:
         await nowhere.dispose()
+
+
+async def test_a_status_reads_connection_the_pool_closes_is_closed_cleanly(services, clock, caplog):
+    """A pool that closes a connection given back (one that keeps none here; a full one) closes
+    it through the driver, from within SQLAlchemy's greenlet: no error logged, and its backend
+    ends at once rather than when the garbage collector finds the connection."""
+    engine = services.read_engine
+    if engine.dialect.driver != "asyncpg":
+        pytest.skip("the pool's own connection is read on PostgreSQL")
+    subject = services.files.register(RegisterSubject(**enterprise(821)), recorded_by="t")
+    services.runner.catch_up()
+    today = clock.moment.astimezone(clock.zone).date()
+    keeps_none = create_async_engine(
+        engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT", json_deserializer=json_loads
+    )
+    opened: list[Any] = []
+    event.listen(keeps_none.sync_engine, "connect", lambda driver, _: opened.append(driver))
+    try:
+        with caplog.at_level(logging.ERROR, logger="sqlalchemy.pool"):
+            answered, _ = await statuses_from_pool(
+                keeps_none, [subject.subject_id], today, services.policy
+            )
+        assert set(answered) == {subject.subject_id}
+        assert [record.getMessage() for record in caplog.records] == []
+        assert len(opened) == 1 and opened[0].driver_connection.is_closed()
+    finally:
+        await keeps_none.dispose()
