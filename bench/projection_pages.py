@@ -11,6 +11,12 @@ subjects, projected); then, for each page size, that many penalties are appended
 appends them, one event each) and the runner applies them as one page, `--pages` times. CPU is
 this process's while the runner applies (the appends are not counted); the statements are
 those the runner's engine executes, besides the one read of the log a page makes.
+
+With `--instructions` it also counts the instructions per page of each size (valgrind, as the
+other benchmarks count theirs): two child processes on copies of the seeded store, each
+appending the same `5 * --instructions-pages * size` penalties first and then applying
+`--instructions-pages` pages and five times as many; the difference over the extra pages, per
+page. The appends, the start-up and the seed drop out.
 """
 
 from __future__ import annotations
@@ -24,7 +30,14 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bench.fixtures import machine, penalty_command, penalty_csv, scratch_postgres
+from bench.fixtures import (
+    copy_of,
+    machine,
+    penalty_command,
+    penalty_csv,
+    scratch_postgres,
+    valgrind_instructions,
+)
 
 
 def services(url: str) -> Any:
@@ -44,12 +57,76 @@ def penalty(number: int, rng: random.Random) -> Any:
     return RECORD_COMMANDS["PenaltyDecided"].model_validate(body)
 
 
+def subject_ids(built: Any) -> list[Any]:
+    with built.write_engine.connect() as conn:
+        return [r[0] for r in conn.exec_driver_sql("SELECT subject_id FROM subjects ORDER BY 1")]
+
+
+def append_penalties(
+    built: Any, ids: list[Any], count: int, rng: random.Random, number: int
+) -> int:
+    """`count` penalties appended as the API appends them, each to one of `ids` chosen by
+    `rng`, numbered after `number`; returns the last number used."""
+    for _ in range(count):
+        number += 1
+        built.files.append(rng.choice(ids), penalty(number, rng), recorded_by="bench")
+    return number
+
+
+def counted_pages(url: str, size: int, pages: int, appended: int, number: int) -> None:
+    """The child process valgrind counts: `appended` penalties numbered after `number` (the
+    store's own are numbered up to it: a decision recorded again is no new event), then
+    `pages` pages of `size`."""
+    built = services(url)
+    try:
+        append_penalties(built, subject_ids(built), appended, random.Random(7), number)
+        for _ in range(pages):
+            applied = built.runner.process_next_page(page_size=size)
+            assert applied == size, (applied, size)
+    finally:
+        built.close_sync()
+
+
+def instructions_per_page(url: str, size: int, pages: int, number: int) -> float:
+    """Valgrind's instructions for `5 * pages` pages of `size` less those for `pages`, per page,
+    each run on its own copy of the seeded store at `url` (its penalties numbered up to
+    `number`), after the same appends."""
+    appended = 5 * pages * size
+    counts = []
+    for n in (pages, 5 * pages):
+        with copy_of(url) as copy:
+            arguments = [
+                *("--counted-pages", str(n), "--size", str(size), "--store", copy),
+                *("--after-number", str(number)),
+            ]
+            counts.append(
+                valgrind_instructions(
+                    ["-m", "bench.projection_pages", *arguments, "--appended", str(appended)]
+                )[0]
+            )
+    return (counts[1] - counts[0]) / (4 * pages)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=1000)
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--sizes", default="1,10,100", help="events per page, comma-separated")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions per page (valgrind)"
+    )
+    parser.add_argument(
+        "--instructions-pages", type=int, default=20, help="pages in the shorter counted run"
+    )
+    parser.add_argument("--counted-pages", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--appended", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--after-number", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.counted_pages is not None:
+        counted_pages(args.store, args.size, args.counted_pages, args.appended, args.after_number)
+        return
     from service.commanding.importing.batch import import_stream
 
     print(f"command: python -m bench.projection_pages {' '.join(sys.argv[1:])}")
@@ -61,8 +138,7 @@ def main() -> None:
             seed = penalty_csv(args.subjects * 3, args.subjects)
             import_stream(io.BytesIO(seed), "seed.csv", built.files, recorded_by="bench")
             built.runner.catch_up()
-            with built.write_engine.connect() as conn:
-                ids = [r[0] for r in conn.exec_driver_sql("SELECT subject_id FROM subjects")]
+            ids = subject_ids(built)
             statements = 0
 
             def count(*_: Any) -> None:
@@ -75,10 +151,7 @@ def main() -> None:
                 cpu = 0.0
                 statements = 0
                 for _ in range(args.pages):
-                    for _ in range(size):
-                        number += 1
-                        subject_id = rng.choice(ids)
-                        built.files.append(subject_id, penalty(number, rng), recorded_by="bench")
+                    number = append_penalties(built, ids, size, rng, number)
                     started = time.thread_time()
                     applied = built.runner.process_next_page()
                     cpu += time.thread_time() - started
@@ -92,6 +165,14 @@ def main() -> None:
                 )
         finally:
             built.close_sync()
+        if args.instructions:  # on copies of the store as it stands, no one connected to it
+            for size in (int(s) for s in args.sizes.split(",")):
+                counted = instructions_per_page(url, size, args.instructions_pages, number)
+                print(
+                    f"pages of {size:>4} event(s): {counted:,.0f} instructions per page "
+                    f"(valgrind, {args.instructions_pages} and {5 * args.instructions_pages} "
+                    f"pages), {counted / size:,.0f} per event"
+                )
 
 
 if __name__ == "__main__":
