@@ -12,6 +12,7 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
+from psycopg.types import TypesRegistry
 from sqlalchemy import (
     JSON,
     Column,
@@ -85,7 +86,7 @@ class _WritePlan:
     json_at: list[int]
 
     @classmethod
-    def of(cls, table: Table, dialect: Dialect, types: Any) -> _WritePlan:
+    def of(cls, table: Table, dialect: Dialect, types: TypesRegistry) -> _WritePlan:
         """`types`: the driver's registry of types by name (only built-in types are named)."""
         names = [column.name for column in table.columns]
         quote = dialect.identifier_preparer.quote

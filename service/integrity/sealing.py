@@ -53,8 +53,8 @@ LAST_SEALS = (
 Link = tuple[UUID, int, bytes, bytes | None]  # stream, version, hash, prev
 # Events and seals in one call (PostgreSQL; the function is migration 0029's): the positions,
 # or NULL where a stream's last seal under the lock is not the one given. The arrays go in
-# binary (%b): psycopg's choice of format for each (%s) and the text arrays it then chose, the
-# payloads written out as hex, cost an append twice the binary's CPU to bind.
+# binary (%b): given %s, psycopg chose text arrays, the payloads and hashes written out as hex
+# and parsed back by the server (binding the call: 134 µs against 95 in binary).
 INSERT_SEALED = (
     "SELECT credit_insert_sealed(%b::uuid[], %b::int8[], %b::text[], %b::bytea[], "
     "%b::bytea[], %b::bytea[], %b::uuid[], %b::int8[], %b::bytea[], %s, %s)"
