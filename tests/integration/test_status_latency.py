@@ -1,6 +1,11 @@
 """A subject with 10,000 events answers a status on two time axes in milliseconds, not by
 folding its stream: guarded in-process on SQLite with a generous bound (the figures on both
-backends, over HTTP too, are in docs/benchmarks.md, from bench/as_of_latency.py)."""
+backends, over HTTP too, are in docs/benchmarks.md, from bench/as_of_latency.py).
+
+Each answer is timed by the CPU this process spent on it (its threads', SQLite's included), not by
+the clock: the suite runs beside other work on two cores, where the fastest of the 25 answers
+took 24 ms, others up to 160 ms waiting for a core, and their median crossed the bound with
+nothing in the code changed."""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ BOUND_SECONDS = 0.050
 
 
 @pytest.mark.slow
-async def test_a_subject_with_10000_events_answers_as_of_any_day_in_under_50_ms(
+async def test_a_subject_with_10000_events_answers_as_of_any_day_in_under_50_ms_of_cpu(
     tmp_path, monkeypatch
 ):
     settings = Settings(
@@ -61,15 +66,15 @@ async def test_a_subject_with_10000_events_answers_as_of_any_day_in_under_50_ms(
             await _status_at(services, subject_id, known_as_of, on)
         seconds = []
         for known_as_of, on in pairs:
-            started = time.perf_counter()
+            started = time.process_time()
             await _status_at(services, subject_id, known_as_of, on)
-            seconds.append(time.perf_counter() - started)
+            seconds.append(time.process_time() - started)
         assert statistics.median(seconds) < BOUND_SECONDS, sorted(seconds)
 
         known_as_of, on = pairs[0]
-        started = time.perf_counter()
+        started = time.process_time()
         expected = _folded(services, subject_id, end_of_day(known_as_of, services.clock.zone), on)
-        fold_seconds = time.perf_counter() - started
+        fold_seconds = time.process_time() - started
         assert expected is not None  # the subject is known by then
         answer = await _status_at(services, subject_id, known_as_of, on)
         assert answer == {**expected, "known_as_of": known_as_of}
