@@ -750,6 +750,23 @@ def test_a_missing_file_is_refused(tmp_path: Path):
     assert refused.value.location == "absent.toml"
 
 
+def test_a_file_read_again_gives_the_same_book_until_its_bytes_change(tmp_path: Path):
+    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    policy = tmp_path / "province.toml"
+    policy.write_text(text, encoding="utf-8")
+    first = load_policy(policy)
+    assert load_policy(policy) is first  # parsed and checked once
+    policy.write_text(text.replace("minimum_months = 12", "minimum_months = 13", 1))
+    changed = load_policy(policy)
+    assert changed is not first  # the file is read every time: an edit is seen
+    assert changed != first
+    policy.write_text(text.replace("minimum_months = 12", "minimum_months = 48", 1))
+    for _ in range(2):  # a refusal is not kept: it is made again, naming the file each time
+        with pytest.raises(PolicyError) as refused:
+            load_policy(policy)
+        assert refused.value.location == "province.toml:version[2].publication.serious"
+
+
 def _unsourced(node: Any, where: str, source: str | None) -> list[str]:
     """Places of values with no source of their own or from an enclosing table."""
     if isinstance(node, dict):
