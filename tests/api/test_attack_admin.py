@@ -277,6 +277,9 @@ async def test_a_bad_request_writes_nothing_to_the_admin_log(anonymous, role_hea
     assert count(services, admin_approvals) == 0
 
 
+# What is tested is the command line's (or the served process's) own rule, whatever the store, and
+# each command is a process of some 3 s of CPU: on PostgreSQL, the real store, alone.
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_four_eyes_at_the_command_line_needs_another_os_user(services, settings):
     asked = credit(
         settings,
@@ -401,6 +404,9 @@ async def test_a_second_admin_refuses_an_erasure_and_it_is_never_carried_out(
     assert entries[1]["details"]["reason"] == why["reason"]
 
 
+# What is tested is the command line's (or the served process's) own rule, whatever the store, and
+# each command is a process of some 3 s of CPU: on PostgreSQL, the real store, alone.
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_refusal_at_the_command_line_needs_another_os_user_and_a_reason(services, settings):
     asked = services.administration.create_client(
         "cli:alice", "cli-admin", "admin", "某局", AUTHORITY_CODE

@@ -522,6 +522,9 @@ async def test_the_demo_seeds_one_account_per_role_that_signs_in(
 
 
 @pytest.mark.slow
+# What is tested is the command line's (or the served process's) own rule, whatever the store, and
+# each command is a process of some 3 s of CPU: on PostgreSQL, the real store, alone.
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_accounts_at_the_command_line_with_four_eyes_for_an_administrator(services, settings):
     made = credit(
         settings,
