@@ -193,6 +193,12 @@ def empty_sqlite(tmp_path: Path, migrated_sqlite: Path) -> Database:
     return Database.from_url(f"sqlite:///{path}")
 
 
+# For a test whose subject is not the store but a command line's or a served process's own rule
+# (who may approve, which address is limited, a file refused before a row is read): the stores
+# are tested on both in process, and such a test's processes are some 3 s of CPU each.
+ON_POSTGRESQL_ALONE = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """Every test that takes this runs on both backends, each time on an empty store."""

@@ -16,6 +16,7 @@ from service.access.chained_log import GENESIS
 from service.access.tables import access_log, admin_approvals, admin_log, api_clients
 from tests.api.test_attack_logs import credit
 from tests.builders import AUTHORITY_CODE, individual, penalty
+from tests.conftest import ON_POSTGRESQL_ALONE
 
 pytestmark = pytest.mark.api
 ERASURE = {"reason": "本人撤回同意，申请删除个人信息（个人信息保护法第四十七条第一款第三项）"}
@@ -277,9 +278,7 @@ async def test_a_bad_request_writes_nothing_to_the_admin_log(anonymous, role_hea
     assert count(services, admin_approvals) == 0
 
 
-# What is tested is the command line's (or the served process's) own rule, whatever the store, and
-# each command is a process of some 3 s of CPU: on PostgreSQL, the real store, alone.
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@ON_POSTGRESQL_ALONE
 def test_four_eyes_at_the_command_line_needs_another_os_user(services, settings):
     asked = credit(
         settings,
@@ -404,9 +403,7 @@ async def test_a_second_admin_refuses_an_erasure_and_it_is_never_carried_out(
     assert entries[1]["details"]["reason"] == why["reason"]
 
 
-# What is tested is the command line's (or the served process's) own rule, whatever the store, and
-# each command is a process of some 3 s of CPU: on PostgreSQL, the real store, alone.
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@ON_POSTGRESQL_ALONE
 def test_a_refusal_at_the_command_line_needs_another_os_user_and_a_reason(services, settings):
     asked = services.administration.create_client(
         "cli:alice", "cli-admin", "admin", "某局", AUTHORITY_CODE

@@ -23,6 +23,7 @@ from sqlalchemy import event, text
 
 from api.app import create_app
 from tests.builders import AUTHORITY_CODE, enterprise, penalty
+from tests.conftest import ON_POSTGRESQL_ALONE
 
 pytestmark = pytest.mark.api
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,9 +140,7 @@ def served(settings) -> Iterator[str]:
         yield url
 
 
-# What is tested is the command line's (or the served process's) own rule, whatever the store, and
-# each command is a process of some 3 s of CPU: on PostgreSQL, the real store, alone.
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@ON_POSTGRESQL_ALONE
 def test_credit_serve_ignores_forwarded_for_from_a_loopback_peer(served, services):
     """The attack: a caller on the same host sends a new X-Forwarded-For with every guess of a
     query code, and uvicorn (trusting loopback by default) counted each against a new address."""
@@ -165,9 +164,7 @@ def test_credit_serve_ignores_forwarded_for_from_a_loopback_peer(served, service
     assert stored(services) == before
 
 
-# What is tested is the command line's (or the served process's) own rule, whatever the store, and
-# each command is a process of some 3 s of CPU: on PostgreSQL, the real store, alone.
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@ON_POSTGRESQL_ALONE
 def test_credit_serve_behind_a_trusted_proxy_limits_the_forwarded_address(settings, services):
     before = stored(services)
     with (

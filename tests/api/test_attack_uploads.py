@@ -15,6 +15,7 @@ import pytest
 
 from tests import attack_files
 from tests.builders import enterprise, penalty, penalty_file_row
+from tests.conftest import ON_POSTGRESQL_ALONE
 
 pytestmark = pytest.mark.api
 PROBLEMS = "https://credit-transport.example/problems/"
@@ -246,9 +247,7 @@ def test_a_workbook_just_under_every_limit_stays_within_100_mb(settings, tmp_pat
     assert result["growth_mb"] < MEMORY_BUDGET_MB, result
 
 
-# Refused before a row is read, whatever the store, by a process of some 3 s of CPU: on
-# PostgreSQL, the real store, alone.
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@ON_POSTGRESQL_ALONE
 def test_credit_import_refuses_a_bomb_in_one_line_with_exit_code_2(settings, services, tmp_path):
     from tests.integration.test_cli import credit
 

@@ -26,6 +26,7 @@ from service.clock import FixedClock
 from service.settings import Settings
 from tests.api.test_attack_logs import credit
 from tests.builders import AUTHORITY_CODE, enterprise
+from tests.conftest import ON_POSTGRESQL_ALONE
 from tests.console import ROLES, Person, create_staff, csrf_of, sign_in
 
 pytestmark = pytest.mark.api
@@ -522,9 +523,7 @@ async def test_the_demo_seeds_one_account_per_role_that_signs_in(
 
 
 @pytest.mark.slow
-# What is tested is the command line's (or the served process's) own rule, whatever the store, and
-# each command is a process of some 3 s of CPU: on PostgreSQL, the real store, alone.
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@ON_POSTGRESQL_ALONE
 def test_accounts_at_the_command_line_with_four_eyes_for_an_administrator(services, settings):
     made = credit(
         settings,
