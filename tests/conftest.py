@@ -193,10 +193,13 @@ def empty_sqlite(tmp_path: Path, migrated_sqlite: Path) -> Database:
     return Database.from_url(f"sqlite:///{path}")
 
 
-# For a test whose subject is not the store but a command line's or a served process's own rule
-# (who may approve, which address is limited, a file refused before a row is read): the stores
-# are tested on both in process, and such a test's processes are some 3 s of CPU each.
+# For a test whose subject is not the store: the stores are tested on both in process, and such a
+# test's processes or browser are seconds of CPU each. A command line's or a served process's own
+# rule (who may approve, which address is limited, a file refused before a row is read) runs on
+# PostgreSQL, the real store; what a browser shows of pages that do not depend on the store, on
+# SQLite.
 ON_POSTGRESQL_ALONE = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+ON_SQLITE_ALONE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

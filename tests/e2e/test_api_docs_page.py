@@ -7,22 +7,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from service.store.database import Database
 from tests.builders import AUTHORITY_CODE
+from tests.conftest import ON_SQLITE_ALONE
 from tests.e2e.conftest import console_errors, requested_urls
 from tests.e2e.waiting import page_wait
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, ON_SQLITE_ALONE]  # the token's exchange: on both in process
 TIMEOUT_SECONDS = 20
 # ReDoc's sidebar always shows its vendor's logo from their CDN (no option turns it off).
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
-
-
-@pytest.fixture
-def database_url(empty_sqlite: Database) -> str:
-    """The documents and their pages do not depend on the store (the token's exchange is tested
-    on both in process): SQLite only, as each of these tests is a browser's some 11 s of CPU."""
-    return empty_sqlite.url.render_as_string(hide_password=False)
 
 
 def operation_ids(live_server: str) -> set[str]:
