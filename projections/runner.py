@@ -62,6 +62,10 @@ _POSITIONS = (
     .order_by(_TRACKED.name)
 )
 _LOCKED_POSITIONS = _POSITIONS.with_for_update()
+_STATES = select(projection_tracking).where(_TRACKED.name.in_(bindparam("tracked", expanding=True)))
+_SKIPPED = select(projection_skips.c.projector, projection_skips.c.position).where(
+    projection_skips.c.projector.in_(bindparam("tracked", expanding=True))
+)
 
 
 def _cleared(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -266,9 +270,7 @@ class ProjectionRunner:
             return self._states(conn)
 
     def _states(self, conn: Connection) -> dict[str, ProjectorState]:
-        rows = conn.execute(
-            select(projection_tracking).where(projection_tracking.c.name.in_(self.names))
-        ).mappings()
+        rows = conn.execute(_STATES, {"tracked": self.names}).mappings()
         found = {row["name"]: row for row in rows}
         states = {}
         for name in self.names:
@@ -317,11 +319,7 @@ class ProjectionRunner:
         ]
 
     def _skipped_positions(self, conn: Connection) -> dict[str, set[int]]:
-        rows = conn.execute(
-            select(projection_skips.c.projector, projection_skips.c.position).where(
-                projection_skips.c.projector.in_(self.names)
-            )
-        )
+        rows = conn.execute(_SKIPPED, {"tracked": self.names})
         skipped: dict[str, set[int]] = {}
         for projector, position in rows:
             skipped.setdefault(projector, set()).add(int(position))

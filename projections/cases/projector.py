@@ -20,7 +20,7 @@ from domain.cases import (
     RepairApplied,
 )
 from projections.tables import cases, records
-from projections.writes import among, insert_rows, update_rows
+from projections.writes import KEYS, AmongKeys, insert_rows, update_rows
 
 FINAL = ("approved", "denied", "revoked", "resolved")
 UPDATABLE = ("status", "accepted_on", "closed_on", "outcome", "missing", "steps", "position")
@@ -112,12 +112,25 @@ class CaseProjector:
         )
 
 
+# Built once (projections/writes.py, `AmongKeys`, says why).
+_AUTHORITY_CODES = AmongKeys(
+    lambda among: select(records.c.record_id, records.c.authority_code).where(
+        among(records.c.record_id)
+    )
+)
+_CASES = AmongKeys(lambda among: select(cases).where(among(cases.c.case_id)))
+
+
 def _authority_codes(conn: Connection, record_ids: set[UUID]) -> dict[UUID, str]:
     """The deciding agency of each record a new case concerns (every one must be stored)."""
-    query = select(records.c.record_id, records.c.authority_code).where(
-        among(conn, records.c.record_id, record_ids)
+    found = (
+        {
+            row.record_id: row.authority_code
+            for row in conn.execute(_AUTHORITY_CODES.on(conn), {KEYS: list(record_ids)})
+        }
+        if record_ids
+        else {}
     )
-    found = {row.record_id: row.authority_code for row in conn.execute(query)} if record_ids else {}
     if missing := record_ids - found.keys():
         raise LookupError(f"cases filed against records not in the read model: {missing}")
     return found
@@ -126,8 +139,8 @@ def _authority_codes(conn: Connection, record_ids: set[UUID]) -> dict[UUID, str]
 def _load_cases(conn: Connection, case_ids: set[UUID]) -> dict[UUID, dict[str, Any]]:
     if not case_ids:
         return {}
-    query = select(cases).where(among(conn, cases.c.case_id, case_ids))
-    return {row["case_id"]: dict(row) for row in conn.execute(query).mappings()}
+    rows = conn.execute(_CASES.on(conn), {KEYS: list(case_ids)}).mappings()
+    return {row["case_id"]: dict(row) for row in rows}
 
 
 def _day(event: CaseEvent, zone: tzinfo) -> date:

@@ -31,7 +31,7 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, delete, or_, select
+from sqlalchemy import Connection, bindparam, delete, or_, select
 
 from domain.cases import ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
 from domain.changes import (
@@ -74,7 +74,7 @@ from domain.publication import ACTIVE, LAPSED, REPAIRED, record_window, stands_o
 from projections.credit_file.as_of import FACT_COLUMNS, end_of_day, revision_fact
 from projections.credit_file.projector import record_details, typed
 from projections.tables import cases, changes, record_revisions, records, told_statuses
-from projections.writes import among, insert_rows
+from projections.writes import KEYS, AmongKeys, chunks, insert_rows
 
 Change = tuple[ChangeKind, UUID, dict[str, Any] | None, dict[str, Any] | None]
 
@@ -246,16 +246,9 @@ def _stored_records(
     """Each named record's type, its list type if it is a list entry, and the authority that
     recorded it."""
     found: dict[UUID, tuple[str, str | None, dict[str, str]]] = {}
-    ids = list(record_ids)
-    for start in range(0, len(ids), 5000):
-        query = select(
-            records.c.record_id,
-            records.c.type,
-            records.c.list_type,
-            records.c.authority_code,
-            records.c.authority_name,
-        ).where(among(conn, records.c.record_id, ids[start : start + 5000]))
-        for record_id, record_type, list_type, code, name in conn.execute(query).all():
+    for chunk in chunks(record_ids):
+        rows = conn.execute(_STORED_RECORDS.on(conn), {KEYS: chunk}).all()
+        for record_id, record_type, list_type, code, name in rows:
             authority = {"authority_code": code, "authority_name": name}
             found[record_id] = (record_type, list_type, authority)
     return found
@@ -264,10 +257,8 @@ def _stored_records(
 def _case_numbers(conn: Connection, case_ids: set[UUID]) -> dict[UUID, str]:
     if not case_ids:
         return {}
-    query = select(cases.c.case_id, cases.c.case_number).where(
-        among(conn, cases.c.case_id, case_ids)
-    )
-    return {case_id: number for case_id, number in conn.execute(query)}
+    rows = conn.execute(_CASE_NUMBERS.on(conn), {KEYS: list(case_ids)})
+    return {case_id: number for case_id, number in rows}
 
 
 REVISION_COLUMNS = (
@@ -282,11 +273,41 @@ SEVERITY, PUBLISH_FROM = 3, 16  # positions in FACT_COLUMNS (publish_until follo
 ONE_DAY = timedelta(days=1)
 
 
+# A page's statements, built once (projections/writes.py, `AmongKeys`, says why).
+_STORED_RECORDS = AmongKeys(
+    lambda among: select(
+        records.c.record_id,
+        records.c.type,
+        records.c.list_type,
+        records.c.authority_code,
+        records.c.authority_name,
+    ).where(among(records.c.record_id))
+)
+_CASE_NUMBERS = AmongKeys(
+    lambda among: select(cases.c.case_id, cases.c.case_number).where(among(cases.c.case_id))
+)
+_STANDING_REVISIONS = AmongKeys(
+    lambda among: select(record_revisions.c.subject_id, *REVISION_COLUMNS).where(
+        among(record_revisions.c.subject_id),
+        # what stood at the page's first version of each subject, or came after
+        or_(
+            record_revisions.c.until_version.is_(None),
+            record_revisions.c.until_version >= bindparam("oldest"),
+        ),
+    )
+)
+_TOLD = AmongKeys(lambda among: select(told_statuses).where(among(told_statuses.c.subject_id)))
+_FORGET_TOLD = AmongKeys(
+    lambda among: delete(told_statuses).where(among(told_statuses.c.subject_id))
+)
+_DUE_BY_TIME = select(told_statuses).where(told_statuses.c.next_time_change <= bindparam("day"))
+
+
 def _due_by_time(conn: Connection, day: date) -> dict[UUID, dict[str, Any]]:
     """What the status told last of each subject whose next time change is on `day` or before:
     the subjects a day's close evaluates, and no other (an index range of `told_statuses`)."""
-    query = select(told_statuses).where(told_statuses.c.next_time_change <= day)
-    return {row["subject_id"]: dict(row) for row in conn.execute(query).mappings()}
+    rows = conn.execute(_DUE_BY_TIME, {"day": day}).mappings()
+    return {row["subject_id"]: dict(row) for row in rows}
 
 
 class _Statuses:
@@ -327,24 +348,16 @@ class _Statuses:
         for subject_id in ids:
             self.revisions[subject_id] = _Standing()
         oldest = min((first[subject_id] for subject_id in ids), default=0)
-        for start in range(0, len(ids), 5000):
-            chunk = ids[start : start + 5000]
-            query = select(record_revisions.c.subject_id, *REVISION_COLUMNS).where(
-                among(self.conn, record_revisions.c.subject_id, chunk),
-                # what stood at the page's first version of each subject, or came after
-                or_(
-                    record_revisions.c.until_version.is_(None),
-                    record_revisions.c.until_version >= oldest,
-                ),
-            )
+        conn = self.conn
+        for chunk in chunks(ids):
             # Fetched whole, in one call to the driver: iterating the result fetched the
             # tens of thousands of rows of a rebuild's page one call each.
-            for subject_id, *revision in self.conn.execute(query).all():
+            revisions = conn.execute(_STANDING_REVISIONS.on(conn), {KEYS: chunk, "oldest": oldest})
+            for subject_id, *revision in revisions.all():
                 self.revisions[subject_id].add(revision)
                 started = self.started.setdefault((subject_id, revision[-2]), set())
                 started.add(revision[1])
-            query = select(told_statuses).where(among(self.conn, told_statuses.c.subject_id, chunk))
-            for told in self.conn.execute(query).mappings().all():
+            for told in conn.execute(_TOLD.on(conn), {KEYS: chunk}).mappings().all():
                 self.told[told["subject_id"]] = dict(told)
 
     def started_by(self, event: Any) -> Any:
@@ -473,11 +486,8 @@ class _Statuses:
 
     def write(self) -> None:
         ids = list(self.changed)
-        for start in range(0, len(ids), 5000):
-            chunk = ids[start : start + 5000]
-            self.conn.execute(
-                delete(told_statuses).where(among(self.conn, told_statuses.c.subject_id, chunk))
-            )
+        for chunk in chunks(ids):
+            self.conn.execute(_FORGET_TOLD.on(self.conn), {KEYS: chunk})
         insert_rows(self.conn, told_statuses, [self.told[subject_id] for subject_id in ids])
 
     def _status(

@@ -18,7 +18,7 @@ from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, select, update
 
 from domain.cases import CaseEvent, ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
 from domain.day_close import DayClosed
@@ -42,7 +42,7 @@ from domain.publication import (
     window_when_ended,
 )
 from projections.tables import record_revisions, records, subject_versions, subjects
-from projections.writes import among, insert_rows, update_rows
+from projections.writes import KEYS, Among, AmongKeys, chunks, insert_rows, update_rows
 
 DATE_FIELDS = frozenset(
     {
@@ -287,12 +287,7 @@ class PageHistory:
     def write(self) -> None:
         if self.closed:
             self.conn.execute(
-                update(record_revisions)
-                .where(
-                    record_revisions.c.record_id == bindparam("b_record_id"),
-                    record_revisions.c.until_version.is_(None),
-                )
-                .values(until_version=bindparam("b_until")),
+                _CLOSE_REVISION,
                 [{"b_record_id": str(rid), "b_until": v} for rid, v in self.closed.items()],
             )
         # Every row names every column: one COPY each (an INSERT per row cost a fifth of a
@@ -317,35 +312,51 @@ class PageHistory:
                 first[row["subject_id"]] = row
         if not first:
             return
-        latest = (
-            select(subject_versions.c.subject_id, func.max(subject_versions.c.version).label("v"))
-            .where(among(self.conn, subject_versions.c.subject_id, first))
-            .group_by(subject_versions.c.subject_id)
-            .subquery()
-        )
-        stored = self.conn.execute(
-            select(
-                subject_versions.c.subject_id,
-                subject_versions.c.version,
-                subject_versions.c.recorded_at,
-            ).join(
-                latest,
-                (subject_versions.c.subject_id == latest.c.subject_id)
-                & (subject_versions.c.version == latest.c.v),
-            )
-        ).all()
+        stored = self.conn.execute(_LATEST_VERSIONS.on(self.conn), {KEYS: list(first)}).all()
         ended = [
-            (subject_id, version)
+            {"b_subject_id": subject_id, "b_version": version}
             for subject_id, version, recorded_at in stored
             if version > 1 and _as_utc(recorded_at) == first[subject_id]["recorded_at"]
         ]
-        for subject_id, version in ended:
-            self.conn.execute(
-                delete(subject_versions).where(
-                    subject_versions.c.subject_id == subject_id,
-                    subject_versions.c.version == version,
-                )
-            )
+        if ended:
+            self.conn.execute(_DROP_VERSION, ended)
+
+
+# A page's statements, built once (projections/writes.py, `AmongKeys`, says why).
+_CLOSE_REVISION = (
+    update(record_revisions)
+    .where(
+        record_revisions.c.record_id == bindparam("b_record_id"),
+        record_revisions.c.until_version.is_(None),
+    )
+    .values(until_version=bindparam("b_until"))
+)
+_DROP_VERSION = delete(subject_versions).where(
+    subject_versions.c.subject_id == bindparam("b_subject_id"),
+    subject_versions.c.version == bindparam("b_version"),
+)
+
+
+def _latest_versions(among: Among) -> Select[Any]:
+    """Each subject's latest stored version row."""
+    latest = (
+        select(subject_versions.c.subject_id, func.max(subject_versions.c.version).label("v"))
+        .where(among(subject_versions.c.subject_id))
+        .group_by(subject_versions.c.subject_id)
+        .subquery()
+    )
+    return select(
+        subject_versions.c.subject_id,
+        subject_versions.c.version,
+        subject_versions.c.recorded_at,
+    ).join(
+        latest,
+        (subject_versions.c.subject_id == latest.c.subject_id)
+        & (subject_versions.c.version == latest.c.v),
+    )
+
+
+_LATEST_VERSIONS = AmongKeys(_latest_versions)
 
 
 class CreditFileProjector:
@@ -611,21 +622,23 @@ def _targets(events: Sequence[tuple[int, Any]]) -> set[UUID]:
     return found
 
 
+_RESTING = select(records).where(
+    records.c.subject_id == bindparam("b_subject_id"), records.c.type.in_(RESTING_TYPES)
+)
+_RECORDS = AmongKeys(lambda among: select(records).where(among(records.c.record_id)))
+
+
 def _load_resting(conn: Connection, subject_id: UUID) -> dict[UUID, dict[str, Any]]:
     """A subject's stored records that rest on another (its list entries): a few rows."""
-    query = select(records).where(
-        records.c.subject_id == subject_id, records.c.type.in_(RESTING_TYPES)
-    )
-    return {row["record_id"]: dict(row) for row in conn.execute(query).mappings()}
+    rows = conn.execute(_RESTING, {"b_subject_id": subject_id}).mappings()
+    return {row["record_id"]: dict(row) for row in rows}
 
 
 def _load_records(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[str, Any] | None]:
     """Each id's stored row (None: not stored), a few thousand ids per query."""
     found: dict[UUID, dict[str, Any] | None] = dict.fromkeys(record_ids)
-    ids = list(record_ids)  # none: no query
-    for start in range(0, len(ids), 5000):
-        query = select(records).where(among(conn, records.c.record_id, ids[start : start + 5000]))
-        for row in conn.execute(query).mappings().all():
+    for chunk in chunks(record_ids):  # none: no query
+        for row in conn.execute(_RECORDS.on(conn), {KEYS: chunk}).mappings().all():
             found[row["record_id"]] = dict(row)
     return found
 

@@ -35,7 +35,7 @@ from projections.tables import (
     report_records,
     subjects,
 )
-from projections.writes import among, insert_rows, update_rows
+from projections.writes import KEYS, AmongKeys, chunks, insert_rows, update_rows
 
 MISSING_SEPARATOR = ","  # no indicator's column holds one
 UPDATABLE = (
@@ -278,18 +278,25 @@ def _amends(event: Any) -> bool:
     return isinstance(event, ObjectionResolved) and event.outcome in ("corrected", "revoked")
 
 
+# A page's statements, built once (projections/writes.py, `AmongKeys`, says why).
+_SUBJECTS = AmongKeys(
+    lambda among: select(
+        subjects.c.subject_id,
+        subjects.c.name,
+        subjects.c.kind,
+        subjects.c.code_masked,
+        subjects.c.sectors,
+    ).where(among(subjects.c.subject_id))
+)
+_REPORT_ROWS = AmongKeys(
+    lambda among: select(report_records).where(among(report_records.c.record_id))
+)
+
+
 def _load_subjects(conn: Connection, subject_ids: set[UUID]) -> dict[UUID, dict[str, Any]]:
     found: dict[UUID, dict[str, Any]] = {}
-    ids = list(subject_ids)
-    for start in range(0, len(ids), 5000):
-        query = select(
-            subjects.c.subject_id,
-            subjects.c.name,
-            subjects.c.kind,
-            subjects.c.code_masked,
-            subjects.c.sectors,
-        ).where(among(conn, subjects.c.subject_id, ids[start : start + 5000]))
-        for row in conn.execute(query).all():
+    for chunk in chunks(subject_ids):
+        for row in conn.execute(_SUBJECTS.on(conn), {KEYS: chunk}).all():
             found[row.subject_id] = {
                 "name": row.name,
                 "kind": row.kind,
@@ -301,9 +308,7 @@ def _load_subjects(conn: Connection, subject_ids: set[UUID]) -> dict[UUID, dict[
 
 def _load_rows(conn: Connection, record_ids: set[UUID]) -> dict[UUID, dict[str, Any]]:
     found: dict[UUID, dict[str, Any]] = {}
-    ids = list(record_ids)
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        query = select(report_records).where(among(conn, report_records.c.record_id, chunk))
-        found.update({row["record_id"]: dict(row) for row in conn.execute(query).mappings().all()})
+    for chunk in chunks(record_ids):
+        rows = conn.execute(_REPORT_ROWS.on(conn), {KEYS: chunk}).mappings().all()
+        found.update({row["record_id"]: dict(row) for row in rows})
     return found

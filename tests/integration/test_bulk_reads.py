@@ -10,9 +10,16 @@ import pytest
 from sqlalchemy import delete, select
 
 from projections.tables import projection_skips, told_statuses
-from projections.writes import among, insert_rows
+from projections.writes import KEYS, AmongKeys, chunks, insert_rows
 
 pytestmark = pytest.mark.integration
+
+STORED = AmongKeys(
+    lambda among: select(told_statuses.c.subject_id).where(among(told_statuses.c.subject_id))
+)
+SKIPPED = AmongKeys(
+    lambda among: select(projection_skips.c.projector).where(among(projection_skips.c.projector))
+)
 
 
 def test_thousands_of_keys_find_the_rows_an_in_list_finds(services):
@@ -51,13 +58,19 @@ def test_thousands_of_keys_find_the_rows_an_in_list_finds(services):
     asked = stored[::2] + [uuid4() for _ in range(500)]  # half of them, and keys not stored
     try:
         with services.write_engine.connect() as conn:
-            uuids = told_statuses.c.subject_id
-            found = conn.execute(select(uuids).where(among(conn, uuids, iter(asked)))).scalars()
+            found = conn.execute(STORED.on(conn), {KEYS: asked}).scalars()
             assert sorted(found) == sorted(stored[::2])
-            texts = projection_skips.c.projector
-            found = conn.execute(select(texts).where(among(conn, texts, {*names[:5], "x"})))
+            found = conn.execute(SKIPPED.on(conn), {KEYS: [*names[:5], "x"]})
             assert sorted(found.scalars()) == sorted(names[:5])
-            assert not conn.execute(select(uuids).where(among(conn, uuids, []))).all()
+            assert not conn.execute(STORED.on(conn), {KEYS: []}).all()
+            # the keys in chunks, as a page reads thousands of them
+            found = [
+                key
+                for chunk in chunks(iter(asked), size=700)
+                for key in conn.execute(STORED.on(conn), {KEYS: chunk}).scalars()
+            ]
+            assert sorted(found) == sorted(stored[::2])
+            assert [len(chunk) for chunk in chunks(range(1500), size=700)] == [700, 700, 100]
     finally:
         with services.write_engine.begin() as conn:
             conn.execute(delete(told_statuses))

@@ -366,6 +366,40 @@ def test_a_page_checks_out_one_connection_commits_twice_and_inserts_no_tracking_
     assert set(services.runner.positions().values()) == {head}
 
 
+def test_a_page_sends_the_statements_it_built_once_not_new_ones(services):
+    """Making a statement and its cache key cost SQLAlchemy about as much again as executing it,
+    and a live runner's page of one event sent a dozen: every page of the same kind of events
+    executes the statements the pages before it executed, none built anew."""
+    from sqlalchemy import event
+    from sqlalchemy.sql import ClauseElement
+
+    fill(services, subjects=1, records_each=2)
+    subject = services.files.register(RegisterSubject(**enterprise(2)), recorded_by="t").subject_id
+    services.runner.catch_up()
+    executed: list[list[ClauseElement]] = []
+
+    def seen(conn, clause, *args) -> None:
+        if isinstance(clause, ClauseElement):
+            executed[-1].append(clause)
+
+    event.listen(services.write_engine, "before_execute", seen)
+    try:
+        for n in range(3):
+            executed.append([])
+            services.files.append(
+                subject,
+                record_command_adapter.validate_python(penalty(f"ONCE-{n}")),
+                recorded_by="t",
+            )
+            assert services.runner.process_next_page() == 1
+    finally:
+        event.remove(services.write_engine, "before_execute", seen)
+    first, second, third = ({id(clause) for clause in page} for page in executed)
+    assert len(third) >= 5  # the positions, the stored rows read, the advances
+    built_anew = [str(clause) for clause in executed[2] if id(clause) not in first | second]
+    assert built_anew == []
+
+
 def committed_position(services, name: str) -> int:
     """A projector's position as another connection sees it (on SQLite, a plain reader: the
     service's connections begin by taking the write lock, which the page holds)."""
