@@ -34,6 +34,7 @@ from bench.fixtures import (
     copy_of,
     machine,
     penalty_command,
+    postgres_cpu_seconds,
     penalty_csv,
     scratch_postgres,
     valgrind_instructions,
@@ -148,18 +149,20 @@ def main() -> None:
             event.listen(built.runner.engine, "before_cursor_execute", count)
             number = 0
             for size in (int(s) for s in args.sizes.split(",")):
-                cpu = 0.0
+                cpu = database_cpu = 0.0
                 statements = 0
                 for _ in range(args.pages):
                     number = append_penalties(built, ids, size, rng, number)
-                    started = time.thread_time()
+                    started, database_started = time.thread_time(), postgres_cpu_seconds()
                     applied = built.runner.process_next_page()
                     cpu += time.thread_time() - started
+                    database_cpu += postgres_cpu_seconds() - database_started
                     assert applied == size, (applied, size)
                 pages = args.pages
                 print(
                     f"pages of {size:>4} event(s): {cpu / pages * 1e3:7.2f} ms CPU per page, "
-                    f"{cpu / (pages * size) * 1e3:6.2f} ms per event; "
+                    f"{cpu / (pages * size) * 1e3:6.2f} ms per event, PostgreSQL's "
+                    f"{database_cpu / pages * 1e3:.2f} ms per page; "
                     f"{statements / pages:5.1f} statements per page to the read models "
                     f"(and one read of the log)"
                 )

@@ -371,7 +371,11 @@ class ProjectionRunner:
         stops: Mapping[str, int] | None,
     ) -> int:
         states = self._states(conn)
-        conn.rollback()  # one short read of positions and failures, not held
+        # One short read of positions and failures, not held. Ended by COMMIT, not ROLLBACK
+        # (the same for a read): after a ROLLBACK psycopg drops every statement it prepared on
+        # the connection (DEALLOCATE ALL), and the page's statements were never prepared for
+        # long, each parsed and planned by the server anew on every page.
+        conn.commit()
         self._notice_resumed(states)
         active = [p for p in self.projectors if p.name not in self.failures]
         if not active:
@@ -391,7 +395,7 @@ class ProjectionRunner:
         # The operators' skips, read only where there are events to apply: a runner that
         # finds none (most of its polls) spares the query.
         skipped = self._skipped_positions(conn)
-        conn.rollback()
+        conn.commit()  # not ROLLBACK: see above
         events, unreadable = self._decode(notifications)
         reached = {name: state.position for name, state in states.items()}
         if unreadable is None:

@@ -313,13 +313,14 @@ def test_a_caught_up_runner_polls_without_reading_the_skips(services):
     assert any("projection_skips" in s for s in statements)
 
 
-def test_a_page_checks_out_one_connection_commits_twice_and_inserts_no_tracking_row_it_finds(
+def test_a_page_checks_out_one_connection_writes_twice_and_inserts_no_tracking_row_it_finds(
     services,
 ):
     """Each checkout pings the database first, and a page visits every projector: the page
     holds one connection throughout, and applies the read models in two transactions (the
-    credit file's, then the others'). A projector's tracking row is inserted only where it is
-    missing (its first page, or its first after a rebuild dropped the rows)."""
+    credit file's, then the others'), besides its two short reads (the positions, the skips).
+    A projector's tracking row is inserted only where it is missing (its first page, or its
+    first after a rebuild dropped the rows)."""
     from sqlalchemy import event
 
     fill(services, subjects=1, records_each=2)
@@ -332,7 +333,7 @@ def test_a_page_checks_out_one_connection_commits_twice_and_inserts_no_tracking_
         checkouts.append(args[0])
 
     def committed(conn) -> None:
-        commits.append(conn)
+        commits.append(len(statements))  # the statements sent before it
 
     def seen(conn, cursor, statement, *args) -> None:
         statements.append(statement)
@@ -351,7 +352,18 @@ def test_a_page_checks_out_one_connection_commits_twice_and_inserts_no_tracking_
         event.remove(engine, "commit", committed)
         event.remove(engine.pool, "checkout", checked_out)
         event.remove(engine, "before_cursor_execute", seen)
-    assert page_checkouts == 1 and page_commits == 2
+    assert page_checkouts == 1 and page_commits == 4
+    # The commits that advanced a tracked position: the two that applied the read models.
+    ends = commits[:page_commits]
+    advanced = [
+        end
+        for start, end in zip([0, *ends[:-1]], ends, strict=True)
+        if any(
+            s.lstrip().upper().startswith("UPDATE PROJECTION_TRACKING")
+            for s in statements[start:end]
+        )
+    ]
+    assert len(advanced) == 2
     assert not any(
         s.lstrip().upper().startswith("INSERT INTO PROJECTION_TRACKING") for s in page_statements
     )
@@ -398,6 +410,39 @@ def test_a_page_sends_the_statements_it_built_once_not_new_ones(services):
     assert len(third) >= 5  # the positions, the stored rows read, the advances
     built_anew = [str(clause) for clause in executed[2] if id(clause) not in first | second]
     assert built_anew == []
+
+
+def test_pages_end_their_reads_by_commit_and_the_driver_keeps_its_prepared_statements(services):
+    """psycopg drops every statement it prepared on a connection after a ROLLBACK: the page's
+    reads of positions and skips end by COMMIT, so that the statements a runner sends on every
+    page stay prepared, parsed and planned once by the server rather than on every page."""
+    from sqlalchemy import event
+
+    fill(services, subjects=1, records_each=2)
+    subject = services.files.register(RegisterSubject(**enterprise(2)), recorded_by="t").subject_id
+    services.runner.catch_up()
+    rollbacks: list[object] = []
+
+    def rolled_back(conn) -> None:
+        rollbacks.append(conn)
+
+    engine = services.write_engine
+    event.listen(engine, "rollback", rolled_back)
+    try:
+        for n in range(8):
+            services.files.append(
+                subject,
+                record_command_adapter.validate_python(penalty(f"KEPT-{n}")),
+                recorded_by="t",
+            )
+            assert services.runner.process_next_page() == 1
+    finally:
+        event.remove(engine, "rollback", rolled_back)
+    assert rollbacks == []
+    if engine.dialect.name == "postgresql":  # the pool's one connection, as the pages left it
+        with engine.connect() as conn:
+            prepared = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements")
+            assert prepared.scalar_one() >= 5
 
 
 def committed_position(services, name: str) -> int:
