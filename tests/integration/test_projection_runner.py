@@ -326,7 +326,7 @@ def test_a_page_checks_out_one_connection_writes_twice_and_inserts_no_tracking_r
     fill(services, subjects=1, records_each=2)
     services.runner.catch_up()
     checkouts: list[object] = []
-    commits: list[object] = []
+    commits: list[int] = []
     statements: list[str] = []
 
     def checked_out(*args) -> None:
