@@ -34,8 +34,8 @@ from bench.fixtures import (
     copy_of,
     machine,
     penalty_command,
-    postgres_cpu_seconds,
     penalty_csv,
+    postgres_cpu_seconds,
     scratch_postgres,
     valgrind_instructions,
 )

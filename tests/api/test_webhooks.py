@@ -562,13 +562,22 @@ async def test_a_subjects_changes_go_out_in_order_one_at_a_time_across_batches(
             batches.append(sorted(owner[str(one.change_id)] for one in batch.claimed))
             return batch
 
+        # The delivering thread's commits: the projection runner shares the engine, and its
+        # polls commit their reads meanwhile.
+        delivering: set[int] = set()
+
         def committed(conn) -> None:
-            commits.append(conn)
+            if threading.get_ident() in delivering:
+                commits.append(conn)
+
+        def deliver_due() -> int:
+            delivering.add(threading.get_ident())
+            return worker.deliver_due()
 
         monkeypatch.setattr(worker, "claim", claim_and_keep)
         event.listen(worker.engine, "commit", committed)
         try:
-            assert await asyncio.to_thread(worker.deliver_due) == 6
+            assert await asyncio.to_thread(deliver_due) == 6
         finally:
             event.remove(worker.engine, "commit", committed)
         assert batches == [sorted([a, b, c]), sorted([a, b]), [a], []]
