@@ -32,6 +32,22 @@ def fill(services, subjects: int, records_each: int) -> int:
     return services.ledger.recorder.max_notification_id()
 
 
+def caught_up_subject(services):
+    """A subject registered beside another's records, the runner caught up: its id."""
+    fill(services, subjects=1, records_each=2)
+    subject = services.files.register(RegisterSubject(**enterprise(2)), recorded_by="t").subject_id
+    services.runner.catch_up()
+    return subject
+
+
+def penalty_a_page(services, subject, reference: str) -> None:
+    """A penalty appended to `subject`, then applied by the runner as a page of its own."""
+    services.files.append(
+        subject, record_command_adapter.validate_python(penalty(reference)), recorded_by="t"
+    )
+    assert services.runner.process_next_page() == 1
+
+
 def test_catch_up_applies_each_event_once_and_resumes_where_it_stopped(services):
     head = fill(services, subjects=5, records_each=4)
     services.runner.page_size = 7
@@ -385,9 +401,7 @@ def test_a_page_sends_the_statements_it_built_once_not_new_ones(services):
     from sqlalchemy import event
     from sqlalchemy.sql import ClauseElement
 
-    fill(services, subjects=1, records_each=2)
-    subject = services.files.register(RegisterSubject(**enterprise(2)), recorded_by="t").subject_id
-    services.runner.catch_up()
+    subject = caught_up_subject(services)
     executed: list[list[ClauseElement]] = []
 
     def seen(conn, clause, *args) -> None:
@@ -398,12 +412,7 @@ def test_a_page_sends_the_statements_it_built_once_not_new_ones(services):
     try:
         for n in range(3):
             executed.append([])
-            services.files.append(
-                subject,
-                record_command_adapter.validate_python(penalty(f"ONCE-{n}")),
-                recorded_by="t",
-            )
-            assert services.runner.process_next_page() == 1
+            penalty_a_page(services, subject, f"ONCE-{n}")
     finally:
         event.remove(services.write_engine, "before_execute", seen)
     first, second, third = ({id(clause) for clause in page} for page in executed)
@@ -418,9 +427,7 @@ def test_pages_end_their_reads_by_commit_and_the_driver_keeps_its_prepared_state
     page stay prepared, parsed and planned once by the server rather than on every page."""
     from sqlalchemy import event
 
-    fill(services, subjects=1, records_each=2)
-    subject = services.files.register(RegisterSubject(**enterprise(2)), recorded_by="t").subject_id
-    services.runner.catch_up()
+    subject = caught_up_subject(services)
     rollbacks: list[object] = []
 
     def rolled_back(conn) -> None:
@@ -430,12 +437,7 @@ def test_pages_end_their_reads_by_commit_and_the_driver_keeps_its_prepared_state
     event.listen(engine, "rollback", rolled_back)
     try:
         for n in range(8):
-            services.files.append(
-                subject,
-                record_command_adapter.validate_python(penalty(f"KEPT-{n}")),
-                recorded_by="t",
-            )
-            assert services.runner.process_next_page() == 1
+            penalty_a_page(services, subject, f"KEPT-{n}")
     finally:
         event.remove(engine, "rollback", rolled_back)
     assert rollbacks == []
