@@ -373,8 +373,8 @@ class ProjectionRunner:
         states = self._states(conn)
         # One short read of positions and failures, not held. Ended by COMMIT, not ROLLBACK
         # (the same for a read): after a ROLLBACK psycopg drops every statement it prepared on
-        # the connection (DEALLOCATE ALL), and the page's statements were never prepared for
-        # long, each parsed and planned by the server anew on every page.
+        # the connection (DEALLOCATE ALL), and the server would parse and plan the statements
+        # a page sends anew on every page.
         conn.commit()
         self._notice_resumed(states)
         active = [p for p in self.projectors if p.name not in self.failures]
