@@ -22,12 +22,13 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
+    delete,
     insert,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.sql.dml import Delete, Insert, Update
 
 Row = dict[str, Any]
 S = TypeVar("S")
@@ -113,6 +114,43 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
         raise DBAPIError.instance(statement, None, error, type(driver).Error) from error
 
 
+def replace_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> None:
+    """Write rows (each with every column) over any stored with the same `key`. On PostgreSQL
+    a single row (a live runner's page of one event writes one) by one INSERT ... ON CONFLICT
+    DO UPDATE, a statement and a round trip fewer than deleting it first; several by a delete
+    of their keys and one COPY (`insert_rows`); elsewhere a delete and an insert."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) == 1:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        plan = _WRITE_PLANS.get(table)
+        if plan is None:
+            plan = _WRITE_PLANS[table] = _WritePlan.of(table, conn.dialect, driver.adapters.types)
+        statement = _UPSERTS.get((table, key))
+        if statement is None:
+            quote = conn.dialect.identifier_preparer.quote
+            others = [quote(column.name) for column in table.columns if column.name != key]
+            statement = _UPSERTS[table, key] = (
+                f"{plan.insert} ON CONFLICT ({quote(key)}) DO UPDATE SET "
+                + ", ".join(f"{name} = EXCLUDED.{name}" for name in others)
+            )
+        try:
+            with driver.cursor() as cursor:
+                cursor.execute(statement, plan.values(rows[0]))
+        except driver.Error as error:  # the same exception classes as any other statement's
+            raise DBAPIError.instance(statement, None, error, type(driver).Error) from error
+        return
+    deleting = _DELETES.get((table, key))
+    if deleting is None:
+        deleting = _DELETES[table, key] = AmongKeys(
+            lambda among: delete(table).where(among(table.c[key]))
+        )
+    for chunk in chunks(row[key] for row in rows):
+        conn.execute(deleting.on(conn), {KEYS: chunk})
+    insert_rows(conn, table, rows)
+
+
 @dataclass(frozen=True)
 class _WritePlan:
     """A table's COPY statement and its columns' types (as oids: looking each name up cost a
@@ -154,6 +192,9 @@ _WRITE_PLANS: dict[Table, _WritePlan] = {}
 # UPDATE sets the columns its rows name.
 _INSERTS: dict[Table, Insert] = {}
 _UPDATES: dict[tuple[Table, str], Update] = {}
+# `replace_rows`'s statements, by table and key.
+_UPSERTS: dict[tuple[Table, str], str] = {}
+_DELETES: dict[tuple[Table, str], AmongKeys[Delete]] = {}
 
 
 def _copy_type(column: Column[Any], dialect: Dialect) -> str:

@@ -31,7 +31,7 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, delete, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 
 from domain.cases import ObjectionFiled, ObjectionResolved, RepairApproved, RepairRevoked
 from domain.changes import (
@@ -74,7 +74,7 @@ from domain.publication import ACTIVE, LAPSED, REPAIRED, record_window, stands_o
 from projections.credit_file.as_of import FACT_COLUMNS, end_of_day, revision_fact
 from projections.credit_file.projector import record_details, typed
 from projections.tables import cases, changes, record_revisions, records, told_statuses
-from projections.writes import KEYS, AmongKeys, chunks, insert_rows
+from projections.writes import KEYS, AmongKeys, chunks, insert_rows, replace_rows
 
 Change = tuple[ChangeKind, UUID, dict[str, Any] | None, dict[str, Any] | None]
 
@@ -297,9 +297,6 @@ _STANDING_REVISIONS = AmongKeys(
     )
 )
 _TOLD = AmongKeys(lambda among: select(told_statuses).where(among(told_statuses.c.subject_id)))
-_FORGET_TOLD = AmongKeys(
-    lambda among: delete(told_statuses).where(among(told_statuses.c.subject_id))
-)
 _DUE_BY_TIME = select(told_statuses).where(told_statuses.c.next_time_change <= bindparam("day"))
 
 
@@ -485,10 +482,8 @@ class _Statuses:
         return found
 
     def write(self) -> None:
-        ids = list(self.changed)
-        for chunk in chunks(ids):
-            self.conn.execute(_FORGET_TOLD.on(self.conn), {KEYS: chunk})
-        insert_rows(self.conn, told_statuses, [self.told[subject_id] for subject_id in ids])
+        told = [self.told[subject_id] for subject_id in self.changed]
+        replace_rows(self.conn, told_statuses, "subject_id", told)
 
     def _status(
         self, revisions: _Standing, version: int, day: date

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from projections.tables import projection_skips, told_statuses
-from projections.writes import KEYS, AmongKeys, chunks, insert_rows
+from projections.writes import KEYS, AmongKeys, chunks, insert_rows, replace_rows
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +75,61 @@ def test_thousands_of_keys_find_the_rows_an_in_list_finds(services):
         with services.write_engine.begin() as conn:
             conn.execute(delete(told_statuses))
             conn.execute(delete(projection_skips))
+
+
+def told(subject_id, version: int) -> dict:
+    return {
+        "subject_id": subject_id,
+        "evaluated_on": date(2026, 1, version),
+        "version": version,
+        "told": {"grades": {"A": version}, "warnings": {}},
+        "next_time_change": None if version % 2 else date(2026, 2, version),
+    }
+
+
+def test_replaced_rows_stand_as_given_one_or_many_stored_or_new(services):
+    """A live page's one told status goes in one statement (PostgreSQL: no delete first); many
+    go by a delete of their keys and a COPY; either way the table holds the rows as given."""
+    from sqlalchemy import event
+
+    stored, new = [uuid4() for _ in range(3)], [uuid4() for _ in range(2)]
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    engine = services.write_engine
+    try:
+        with engine.begin() as conn:
+            insert_rows(conn, told_statuses, [told(s, 1) for s in stored])
+        event.listen(engine, "before_cursor_execute", seen)
+        with engine.begin() as conn:
+            replace_rows(conn, told_statuses, "subject_id", [told(stored[0], 2)])
+            replace_rows(conn, told_statuses, "subject_id", [told(new[0], 3)])
+        one_at_a_time = list(statements)
+        with engine.begin() as conn:
+            replace_rows(
+                conn,
+                told_statuses,
+                "subject_id",
+                [told(stored[1], 4), told(stored[2], 5), told(new[1], 6)],
+            )
+        event.remove(engine, "before_cursor_execute", seen)
+        with engine.connect() as conn:
+            rows = {
+                row["subject_id"]: dict(row)
+                for row in conn.execute(select(told_statuses)).mappings()
+            }
+        expected = [
+            told(stored[0], 2),
+            told(stored[1], 4),
+            told(stored[2], 5),
+            told(new[0], 3),
+            told(new[1], 6),
+        ]
+        assert rows == {row["subject_id"]: row for row in expected}
+        if engine.dialect.name == "postgresql":
+            assert not any(s.lstrip().upper().startswith("DELETE") for s in one_at_a_time)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(told_statuses))
