@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
@@ -95,23 +96,16 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
             inserting = _INSERTS[table] = insert(table)
         conn.execute(inserting, list(rows))
         return
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    plan = _WRITE_PLANS.get(table)
-    if plan is None:
-        plan = _WRITE_PLANS[table] = _WritePlan.of(table, conn.dialect, driver.adapters.types)
+    driver, plan = _on_driver(conn, table)
     statement = plan.insert if len(rows) == 1 else plan.copy
-    try:
-        with driver.cursor() as cursor:
-            if len(rows) == 1:
-                cursor.execute(statement, plan.values(rows[0]))
-                return
-            with cursor.copy(statement) as copy:
-                copy.set_types(plan.oids)
-                for row in rows:
-                    copy.write_row(plan.values(row))
-    except driver.Error as error:  # the same exception classes as any other statement's
-        raise DBAPIError.instance(statement, None, error, type(driver).Error) from error
+    with _errors_as_sqlalchemys(driver, statement), driver.cursor() as cursor:
+        if len(rows) == 1:
+            cursor.execute(statement, plan.values(rows[0]))
+            return
+        with cursor.copy(statement) as copy:
+            copy.set_types(plan.oids)
+            for row in rows:
+                copy.write_row(plan.values(row))
 
 
 def replace_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -> None:
@@ -122,11 +116,7 @@ def replace_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) 
     if not rows:
         return
     if conn.dialect.name == "postgresql" and len(rows) == 1:
-        driver = conn.connection.driver_connection
-        assert driver is not None
-        plan = _WRITE_PLANS.get(table)
-        if plan is None:
-            plan = _WRITE_PLANS[table] = _WritePlan.of(table, conn.dialect, driver.adapters.types)
+        driver, plan = _on_driver(conn, table)
         statement = _UPSERTS.get((table, key))
         if statement is None:
             quote = conn.dialect.identifier_preparer.quote
@@ -135,11 +125,8 @@ def replace_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) 
                 f"{plan.insert} ON CONFLICT ({quote(key)}) DO UPDATE SET "
                 + ", ".join(f"{name} = EXCLUDED.{name}" for name in others)
             )
-        try:
-            with driver.cursor() as cursor:
-                cursor.execute(statement, plan.values(rows[0]))
-        except driver.Error as error:  # the same exception classes as any other statement's
-            raise DBAPIError.instance(statement, None, error, type(driver).Error) from error
+        with _errors_as_sqlalchemys(driver, statement), driver.cursor() as cursor:
+            cursor.execute(statement, plan.values(rows[0]))
         return
     deleting = _DELETES.get((table, key))
     if deleting is None:
@@ -149,6 +136,26 @@ def replace_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) 
     for chunk in chunks(row[key] for row in rows):
         conn.execute(deleting.on(conn), {KEYS: chunk})
     insert_rows(conn, table, rows)
+
+
+def _on_driver(conn: Connection, table: Table) -> tuple[Any, _WritePlan]:
+    """The driver's own connection under `conn` (psycopg), and `table`'s write plan, worked out
+    on first use."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    plan = _WRITE_PLANS.get(table)
+    if plan is None:
+        plan = _WRITE_PLANS[table] = _WritePlan.of(table, conn.dialect, driver.adapters.types)
+    return driver, plan
+
+
+@contextmanager
+def _errors_as_sqlalchemys(driver: Any, statement: str) -> Iterator[None]:
+    """The driver's errors raised as SQLAlchemy raises any other statement's."""
+    try:
+        yield
+    except driver.Error as error:
+        raise DBAPIError.instance(statement, None, error, type(driver).Error) from error
 
 
 @dataclass(frozen=True)
