@@ -1,6 +1,7 @@
 """What a live projection runner pays for each page it applies, as `credit worker` follows the
-log behind single appends: CPU per page and per event, and the statements it sends to the
-read-model database per page (a count the machine's load does not move).
+log behind single appends: CPU per page and per event, PostgreSQL's CPU per page, and the
+statements it sends to the read-model database per page (a count the machine's load does not
+move).
 
     .venv/bin/python -m bench.projection_pages --subjects 1000 --pages 200 --sizes 1,10,100
 
@@ -9,8 +10,9 @@ its size (reading the positions, a transaction per read model with its tracked p
 then most of its work. The store is seeded by the import (penalties for `--subjects`
 subjects, projected); then, for each page size, that many penalties are appended (as the API
 appends them, one event each) and the runner applies them as one page, `--pages` times. CPU is
-this process's while the runner applies (the appends are not counted); the statements are
-those the runner's engine executes, besides the one read of the log a page makes.
+this process's while the runner applies (the appends are not counted), and PostgreSQL's that
+of every `postgres` process meanwhile (so the server must be this run's alone); the statements
+are those the runner's engine executes, besides the one read of the log a page makes.
 
 With `--instructions` it also counts the instructions per page of each size (valgrind, as the
 other benchmarks count theirs): two child processes on copies of the seeded store, each
